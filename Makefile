@@ -1,0 +1,78 @@
+# wasmpack — see README.md. `make` builds, `make test` runs the suite, `make check` runs it
+# again under AddressSanitizer and UndefinedBehaviorSanitizer, `make demo` runs the demo.
+
+CC ?= cc
+PKGS := libarchive libcurl openssl jansson libgit2 zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wshadow
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -fvisibility=hidden -I. $(PKG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS := $(PKG_LIBS) -lpthread
+
+O ?= build
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+LIB_SRCS := $(sort $(wildcard common/*.c oci/*.c registry/*.c shim/*.c))
+CLI_SRCS := $(sort $(wildcard cli/*.c))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+
+LIB_OBJS := $(LIB_SRCS:%.c=$(O)/%.o)
+CLI_OBJS := $(CLI_SRCS:%.c=$(O)/%.o)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
+
+WASM_CC := clang --target=wasm32-wasi
+WASM_APPS := $(patsubst testdata/apps/%.c,$(O)/testdata/%.wasm,$(wildcard testdata/apps/*.c))
+
+.PHONY: all deps test check demo clean completions fuzz bench wasm-apps
+all: $(O)/wasmpack $(UNIT_BINS)
+
+$(O)/%.o: %.c $(wildcard */*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/libwasmpack.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(O)/wasmpack: $(CLI_OBJS) $(O)/libwasmpack.a
+	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJS) $(O)/libwasmpack.a $(LDLIBS)
+
+$(O)/tests/%: tests/unit/%.c tests/unit/tap.h $(O)/libwasmpack.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(O)/libwasmpack.a $(LDLIBS)
+
+$(O)/testdata/%.wasm: testdata/apps/%.c
+	@mkdir -p $(dir $@)
+	$(WASM_CC) -O2 -Wl,--strip-all -o $@ $<
+
+wasm-apps: $(WASM_APPS)
+
+deps:
+	@scripts/deps.sh
+
+completions: $(O)/wasmpack
+	for sh in bash zsh fish; do $(O)/wasmpack completion $$sh > completions/wasmpack.$$sh; done
+	$(O)/wasmpack __man > docs/wasmpack.1
+
+# The suite: C unit tests and shell integration tests, all TAP, run by prove.
+test: deps
+	$(MAKE) all wasm-apps
+	WASMPACK_BUILD=$(abspath $(O)) prove -j2 --exec '' --timer $(UNIT_BINS) tests/integration/*.sh
+
+check: deps
+	$(MAKE) O=build-san EXTRA_CFLAGS="$(SAN_FLAGS)" all wasm-apps
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	WASMPACK_BUILD=$(abspath build-san) prove -j2 --exec '' build-san/tests/* tests/integration/*.sh
+
+demo: deps
+	$(MAKE) all wasm-apps
+	WASMPACK_BUILD=$(abspath $(O)) scripts/demo.sh
+
+bench: deps
+	$(MAKE) all
+	WASMPACK_BUILD=$(abspath $(O)) bench/build.sh
+
+clean:
+	rm -rf build build-san build-fuzz

@@ -1,0 +1,82 @@
+/* The command line: one table of commands, each with its table of options. Parsing,
+ * --help, the man page and the bash/zsh/fish completions are all generated from these
+ * tables (cli/options.c), so they cannot disagree. */
+#ifndef WP_CLI_CLI_H
+#define WP_CLI_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "common/error.h"
+#include "oci/build.h"
+#include "oci/store.h"
+
+typedef enum { WP_OPT_FLAG, WP_OPT_VALUE, WP_OPT_LIST } wp_opt_kind;
+
+typedef struct wp_opt {
+	const char *name;       /* long name, without "--" */
+	char short_name;        /* 0 for none */
+	wp_opt_kind kind;
+	const char *metavar;    /* for VALUE and LIST */
+	const char *help;
+	const char *complete;   /* NULL, "@file", "@dir", "@ref", or space-separated words */
+} wp_opt;
+
+struct wp_cli;
+
+typedef struct wp_cmd {
+	const char *name;
+	const char *args;       /* synopsis of the operands, "" for none */
+	const char *summary;
+	const wp_opt *opts;     /* ends with a zeroed entry */
+	int min_args, max_args; /* max -1: any number */
+	const char *args_complete;
+	int (*run)(struct wp_cli *cli);
+	bool hidden;
+} wp_cmd;
+
+typedef struct wp_opt_value {
+	const wp_opt *opt;
+	wp_strv values;
+	bool set;
+} wp_opt_value;
+
+typedef struct wp_cli {
+	const wp_cmd *cmd;
+	wp_opt_value *vals;
+	size_t n_vals;
+	wp_strv args;           /* operands, including those after "--" */
+	bool json;
+	int verbosity;          /* 0 quiet, 1 normal, 2 verbose */
+	bool progress;
+	const char *store_root;
+	FILE *out;
+	wp_error err;
+} wp_cli;
+
+extern const wp_opt wp_global_opts[];
+extern const wp_cmd *const wp_commands[];
+
+const wp_cmd *wp_cli_find(const char *name);
+/* Fills cli from argv (argv[0] is the command name); WP_EUSAGE with a message on error. */
+int wp_cli_parse(wp_cli *cli, const wp_cmd *cmd, int argc, char **argv);
+void wp_cli_release(wp_cli *cli);
+const char *wp_cli_value(const wp_cli *cli, const char *name);
+const wp_strv *wp_cli_list(const wp_cli *cli, const char *name);
+bool wp_cli_flag(const wp_cli *cli, const char *name);
+int wp_cli_open_store(wp_cli *cli, wp_store *s, int mode);
+
+void wp_cli_print_usage(FILE *f);
+void wp_cli_print_cmd_help(FILE *f, const wp_cmd *cmd);
+int wp_cli_print_completion(FILE *f, const char *shell);
+void wp_cli_print_man(FILE *f);
+
+/* "12.3 MiB" */
+void wp_cli_human_size(char *out, size_t outsz, long long bytes);
+/* Prints the build/push style summary of an image: digest in text, object in JSON. */
+int wp_cli_print_image(wp_cli *cli, const wp_descriptor *manifest, const wp_manifest *m,
+		       const wp_strv *tags, const char *extra_key, const char *extra_val);
+
+#define WP_VERSION "0.1.0"
+
+#endif

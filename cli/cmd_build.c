@@ -1,0 +1,118 @@
+#include "cli/cli.h"
+#include "common/util.h"
+#include "oci/archive.h"
+#include "oci/build.h"
+#include "oci/ref.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const wp_opt opts[] = {
+	{ "tag", 't', WP_OPT_LIST, "REF", "tag the image in the store as REF", "@ref" },
+	{ "layout", 0, WP_OPT_VALUE, "LAYOUT", "image layout: image (default) or wasm", "image wasm" },
+	{ "wasm", 0, WP_OPT_LIST, "FILE", "a wasm module or component; the first is the entrypoint", "@file" },
+	{ "file", 0, WP_OPT_LIST, "SRC[:DEST]", "a static file or folder, placed at DEST (default: SRC)", "@file" },
+	{ "env", 0, WP_OPT_LIST, "K=V", "an environment variable of the app", NULL },
+	{ "arg", 0, WP_OPT_LIST, "ARG", "an argument passed to the app", NULL },
+	{ "annotation", 0, WP_OPT_LIST, "K=V", "a manifest annotation (wins over computed ones)", NULL },
+	{ "platform", 0, WP_OPT_VALUE, "OS/ARCH", "image platform (default wasip1/wasm)", "wasip1/wasm wasip2/wasm wasi/wasm" },
+	{ "output", 'o', WP_OPT_LIST, "DEST", "also write the image to oci:DIR[:NAME] or oci-archive:FILE[:NAME]", "@file" },
+	{ "gzip-level", 0, WP_OPT_VALUE, "N", "gzip level of image layers, 1-9 (default 6)", "1 2 3 4 5 6 7 8 9" },
+	{ 0 },
+};
+
+/* "oci:DIR[:NAME]" / "oci-archive:FILE[:NAME]". */
+static int write_output(wp_cli *cli, wp_store *s, const wp_build_result *res, const char *dest, const char *name)
+{
+	bool archive = wp_str_has_prefix(dest, "oci-archive:");
+	_cleanup_free_ char *path = NULL;
+	const char *p, *colon, *ref_name = name;
+	int rc;
+
+	if (!archive && !wp_str_has_prefix(dest, "oci:"))
+		return wp_error_set(&cli->err, WP_EUSAGE, "--output '%s': want oci:DIR or oci-archive:FILE", dest);
+	p = dest + (archive ? 12 : 4);
+	colon = strchr(p, ':');
+	path = colon ? strndup(p, (size_t)(colon - p)) : strdup(p);
+	if (!path || !*path)
+		return wp_error_set(&cli->err, WP_EUSAGE, "--output '%s': no path", dest);
+	if (colon && colon[1])
+		ref_name = colon + 1;
+	rc = archive ? wp_archive_save(s, &res->manifest, ref_name, path, &cli->err) :
+		       wp_archive_export_dir(s, &res->manifest, ref_name, path, &cli->err);
+	return rc < 0 ? wp_error_prefix(&cli->err, "--output '%s'", dest) : 0;
+}
+
+static int run(wp_cli *cli)
+{
+	wp_build_opts o;
+	wp_build_result res;
+	wp_strv tags = { 0 };
+	const wp_strv *t = wp_cli_list(cli, "tag");
+	const wp_strv *outs = wp_cli_list(cli, "output");
+	const char *level = wp_cli_value(cli, "gzip-level");
+	const char *lists[] = { "wasm", "file", "env", "arg", "annotation" };
+	wp_strv *dst[] = { &o.wasm, &o.files, &o.env, &o.args, &o.annotations };
+	wp_store s;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	o.path = cli->args.len ? cli->args.items[0] : ".";
+	o.layout = wp_cli_value(cli, "layout");
+	o.platform = wp_cli_value(cli, "platform");
+	o.gzip_level = -1;
+	if (level) {
+		char *end;
+		long v = strtol(level, &end, 10);
+
+		if (*end || v < 1 || v > 9)
+			return wp_error_set(&cli->err, WP_EUSAGE, "--gzip-level '%s': want 1 to 9", level);
+		o.gzip_level = (int)v;
+	}
+	for (size_t i = 0; i < WP_ARRAY_LEN(lists); i++)
+		*dst[i] = *wp_cli_list(cli, lists[i]);
+	/* References are checked before anything is written. */
+	for (size_t i = 0; i < t->len; i++) {
+		wp_ref ref;
+		char *full;
+
+		if ((rc = wp_ref_parse(t->items[i], &ref, &cli->err)) < 0)
+			return wp_error_prefix(&cli->err, "--tag");
+		if (ref.digest) {
+			wp_ref_release(&ref);
+			return wp_error_set(&cli->err, WP_EUSAGE, "--tag '%s': a tag cannot name a digest", t->items[i]);
+		}
+		full = wp_ref_string(&ref);
+		wp_ref_release(&ref);
+		if (!full || wp_strv_push(&tags, full) < 0) {
+			free(full);
+			wp_strv_release(&tags);
+			return wp_error_set(&cli->err, WP_ENOMEM, "out of memory");
+		}
+		free(full);
+	}
+	for (size_t i = 0; i < outs->len; i++)
+		if (!wp_str_has_prefix(outs->items[i], "oci:") && !wp_str_has_prefix(outs->items[i], "oci-archive:")) {
+			wp_strv_release(&tags);
+			return wp_error_set(&cli->err, WP_EUSAGE, "--output '%s': want oci:DIR or oci-archive:FILE", outs->items[i]);
+		}
+	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0) {
+		wp_strv_release(&tags);
+		return rc;
+	}
+	rc = wp_build(&s, &o, &res, &cli->err);
+	for (size_t i = 0; rc == 0 && i < tags.len; i++)
+		rc = wp_store_tag(&s, tags.items[i], &res.manifest, &cli->err);
+	for (size_t i = 0; rc == 0 && i < outs->len; i++)
+		rc = write_output(cli, &s, &res, outs->items[i], tags.len ? tags.items[0] : "latest");
+	if (rc == 0)
+		rc = wp_cli_print_image(cli, &res.manifest, &res.m, &tags, "layout", o.layout ? o.layout : "image");
+	wp_build_result_release(&res);
+	wp_store_close(&s);
+	wp_strv_release(&tags);
+	return rc;
+}
+
+const wp_cmd wp_cmd_build = {
+	"build", "[PATH]", "build an OCI image of a wasm app into the store", opts, 0, 1, "@dir", run, false,
+};

@@ -1,0 +1,86 @@
+#include "cli/cli.h"
+#include "common/json.h"
+#include "oci/mediatype.h"
+
+#include <string.h>
+
+static const wp_opt opts[] = { { 0 } };
+
+/* Size of an image as it would be transferred: manifest, config and layers. */
+static int64_t image_size(wp_store *s, const wp_descriptor *d, const char **layout)
+{
+	wp_buf data;
+	wp_manifest m;
+	wp_error err;
+	int64_t total = d->size;
+
+	*layout = "";
+	if (!wp_media_type_is_manifest(d->media_type))
+		return total;
+	wp_buf_init(&data, WP_MANIFEST_MAX);
+	if (wp_store_read_blob(s, d->digest, WP_MANIFEST_MAX, &data, &err) == 0 &&
+	    wp_manifest_parse(data.data, data.len, &m, &err) == 0) {
+		total += m.config.size;
+		for (size_t i = 0; i < m.n_layers; i++)
+			total += m.layers[i].size;
+		if (!strcmp(m.config.media_type, WP_MT_WASM_CONFIG))
+			*layout = "wasm";
+		else if (!strcmp(m.config.media_type, WP_MT_SPIN_CONFIG))
+			*layout = "spin";
+		else
+			*layout = "image";
+		for (size_t i = 0; i < m.n_layers; i++)
+			if (!strcmp(m.layers[i].media_type, WP_MT_SPIN_CONFIG))
+				*layout = "spin";
+		wp_manifest_release(&m);
+	}
+	wp_buf_release(&data);
+	return total;
+}
+
+static int run(wp_cli *cli)
+{
+	wp_store s;
+	wp_index ix;
+	json_t *arr = NULL;
+	int rc;
+
+	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0)
+		return rc;
+	rc = wp_store_index_read(&s, &ix, &cli->err);
+	if (rc < 0) {
+		wp_store_close(&s);
+		return rc;
+	}
+	if (cli->json)
+		arr = json_array();
+	else
+		fprintf(cli->out, "%-50s %-19s %-6s %s\n", "REFERENCE", "DIGEST", "LAYOUT", "SIZE");
+	for (size_t i = 0; i < ix.n_manifests; i++) {
+		const wp_descriptor *d = &ix.manifests[i];
+		const char *name = wp_kvlist_get(&d->annotations, WP_ANN_REF_NAME);
+		const char *layout;
+		int64_t size = image_size(&s, d, &layout);
+
+		if (cli->json) {
+			json_array_append_new(arr, json_pack("{s:s?,s:s,s:s,s:s,s:I}", "name", name, "digest", d->digest,
+							     "mediaType", d->media_type, "layout", layout, "size", (json_int_t)size));
+		} else {
+			char human[32];
+
+			wp_cli_human_size(human, sizeof(human), size);
+			fprintf(cli->out, "%-50s %.19s %-6s %s\n", name ? name : "<none>", d->digest, layout, human);
+		}
+	}
+	if (cli->json) {
+		wp_json_print(arr, cli->out);
+		json_decref(arr);
+	}
+	wp_index_release(&ix);
+	wp_store_close(&s);
+	return 0;
+}
+
+const wp_cmd wp_cmd_images = {
+	"images", "", "list the images in the store", opts, 0, 0, NULL, run, false,
+};

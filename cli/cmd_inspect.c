@@ -1,0 +1,82 @@
+#include "cli/cli.h"
+#include "common/json.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const wp_opt opts[] = {
+	{ "raw", 0, WP_OPT_VALUE, "WHAT", "print the exact stored bytes of the manifest or the config", "manifest config" },
+	{ 0 },
+};
+
+static int run(wp_cli *cli)
+{
+	const char *raw = wp_cli_value(cli, "raw");
+	wp_store s;
+	wp_descriptor d;
+	wp_buf data, cfg;
+	char *name = NULL;
+	json_t *o = NULL, *mj = NULL, *cj = NULL;
+	int rc;
+
+	if (raw && strcmp(raw, "manifest") && strcmp(raw, "config"))
+		return wp_error_set(&cli->err, WP_EUSAGE, "--raw '%s': use manifest or config", raw);
+	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0)
+		return rc;
+	wp_buf_init(&data, WP_MANIFEST_MAX);
+	wp_buf_init(&cfg, WP_MANIFEST_MAX);
+	rc = wp_store_resolve(&s, cli->args.items[0], &d, &name, &cli->err);
+	if (rc < 0)
+		goto out;
+	rc = wp_store_read_blob(&s, d.digest, WP_MANIFEST_MAX, &data, &cli->err);
+	if (rc < 0)
+		goto done;
+	if (raw && !strcmp(raw, "manifest")) {
+		fwrite(data.data, 1, data.len, cli->out);
+		goto done;
+	}
+	if (wp_media_type_is_manifest(d.media_type)) {
+		wp_manifest m;
+
+		rc = wp_manifest_parse(data.data, data.len, &m, &cli->err);
+		if (rc < 0)
+			goto done;
+		rc = wp_store_read_blob(&s, m.config.digest, WP_MANIFEST_MAX, &cfg, &cli->err);
+		wp_manifest_release(&m);
+		if (rc < 0)
+			goto done;
+		if (raw) {
+			fwrite(cfg.data, 1, cfg.len, cli->out);
+			goto done;
+		}
+	} else if (raw) {
+		rc = wp_error_set(&cli->err, WP_EINVALID, "'%s' is an index: it has no config", cli->args.items[0]);
+		goto done;
+	}
+	wp_json_parse(data.data, data.len, WP_MANIFEST_MAX, &mj, &cli->err);
+	if (cfg.len)
+		wp_json_parse(cfg.data, cfg.len, WP_MANIFEST_MAX, &cj, &cli->err);
+	o = json_object();
+	json_object_set_new(o, "name", name ? json_string(name) : json_null());
+	json_object_set_new(o, "digest", json_string(d.digest));
+	json_object_set_new(o, "mediaType", json_string(d.media_type));
+	json_object_set_new(o, "size", json_integer(d.size));
+	json_object_set_new(o, "manifest", mj ? mj : json_null());
+	if (cj)
+		json_object_set_new(o, "config", cj);
+	wp_json_print(o, cli->out);
+	json_decref(o);
+	rc = 0;
+done:
+	wp_descriptor_release(&d);
+out:
+	free(name);
+	wp_buf_release(&data);
+	wp_buf_release(&cfg);
+	wp_store_close(&s);
+	return rc;
+}
+
+const wp_cmd wp_cmd_inspect = {
+	"inspect", "REF", "show an image's manifest and config", opts, 1, 1, NULL, run, false,
+};

@@ -1,0 +1,74 @@
+#include "cli/cli.h"
+#include "common/json.h"
+#include "oci/archive.h"
+
+#include <stdlib.h>
+
+static const wp_opt save_opts[] = {
+	{ "output", 'o', WP_OPT_VALUE, "FILE", "the OCI archive to write", "@file" },
+	{ 0 },
+};
+
+static int run_save(wp_cli *cli)
+{
+	const char *file = wp_cli_value(cli, "output");
+	wp_store s;
+	wp_descriptor d;
+	char *name = NULL;
+	int rc;
+
+	if (!file)
+		return wp_error_set(&cli->err, WP_EUSAGE, "save: give the archive with -o FILE");
+	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0)
+		return rc;
+	rc = wp_store_resolve(&s, cli->args.items[0], &d, &name, &cli->err);
+	if (rc == 0) {
+		rc = wp_archive_save(&s, &d, name ? name : cli->args.items[0], file, &cli->err);
+		if (rc == 0)
+			rc = wp_cli_print_image(cli, &d, NULL, NULL, "archive", file);
+		wp_descriptor_release(&d);
+	}
+	free(name);
+	wp_store_close(&s);
+	return rc;
+}
+
+const wp_cmd wp_cmd_save = {
+	"save", "REF", "write an image to an OCI archive (an OCI layout in a tar)", save_opts, 1, 1, NULL, run_save, false,
+};
+
+static const wp_opt load_opts[] = {
+	{ "input", 'i', WP_OPT_VALUE, "FILE", "the OCI archive to read", "@file" },
+	{ 0 },
+};
+
+static int run_load(wp_cli *cli)
+{
+	const char *file = wp_cli_value(cli, "input");
+	wp_strv names = { 0 };
+	wp_store s;
+	int rc;
+
+	if (!file)
+		return wp_error_set(&cli->err, WP_EUSAGE, "load: give the archive with -i FILE");
+	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0)
+		return rc;
+	rc = wp_archive_load(&s, file, &names, &cli->err);
+	wp_store_close(&s);
+	if (rc == 0 && cli->json) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; i < names.len; i++)
+			json_array_append_new(a, json_string(names.items[i]));
+		wp_json_print(json_pack("{s:o}", "loaded", a), cli->out);
+	} else if (rc == 0) {
+		for (size_t i = 0; i < names.len; i++)
+			fprintf(cli->out, "loaded: %s\n", names.items[i]);
+	}
+	wp_strv_release(&names);
+	return rc;
+}
+
+const wp_cmd wp_cmd_load = {
+	"load", "", "read images from an OCI archive into the store", load_opts, 0, 0, NULL, run_load, false,
+};

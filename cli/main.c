@@ -1,0 +1,101 @@
+/* wasmpack: dispatch to one command; only this file exits. */
+#include "cli/cli.h"
+#include "common/json.h"
+#include "common/log.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+extern const wp_cmd wp_cmd_build, wp_cmd_images, wp_cmd_inspect, wp_cmd_tag, wp_cmd_rmi, wp_cmd_gc,
+	wp_cmd_save, wp_cmd_load, wp_cmd_version, wp_cmd_completion, wp_cmd_man;
+
+const wp_cmd *const wp_commands[] = {
+	&wp_cmd_build, &wp_cmd_images, &wp_cmd_inspect, &wp_cmd_tag, &wp_cmd_rmi, &wp_cmd_gc,
+	&wp_cmd_save, &wp_cmd_load, &wp_cmd_version, &wp_cmd_completion, &wp_cmd_man, NULL,
+};
+
+int wp_cli_print_image(wp_cli *cli, const wp_descriptor *manifest, const wp_manifest *m,
+		       const wp_strv *tags, const char *extra_key, const char *extra_val)
+{
+	json_t *o, *layers, *t;
+	int64_t total = manifest->size + (m ? m->config.size : 0);
+
+	if (!cli->json) {
+		fprintf(cli->out, "%s\n", manifest->digest);
+		return 0;
+	}
+	o = json_object();
+	json_object_set_new(o, "digest", json_string(manifest->digest));
+	json_object_set_new(o, "mediaType", json_string(manifest->media_type));
+	json_object_set_new(o, "size", json_integer(manifest->size));
+	t = json_array();
+	for (size_t i = 0; tags && i < tags->len; i++)
+		json_array_append_new(t, json_string(tags->items[i]));
+	json_object_set_new(o, "tags", t);
+	if (extra_key)
+		json_object_set_new(o, extra_key, json_string(extra_val));
+	if (m) {
+		json_object_set_new(o, "config", wp_descriptor_to_json(&m->config));
+		layers = json_array();
+		for (size_t i = 0; i < m->n_layers; i++) {
+			json_array_append_new(layers, wp_descriptor_to_json(&m->layers[i]));
+			total += m->layers[i].size;
+		}
+		json_object_set_new(o, "layers", layers);
+	}
+	json_object_set_new(o, "totalSize", json_integer(total));
+	wp_json_print(o, cli->out);
+	json_decref(o);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	wp_cli cli;
+	const wp_cmd *cmd;
+	int rc;
+
+	memset(&cli, 0, sizeof(cli));
+	cli.out = stdout;
+	signal(SIGPIPE, SIG_IGN);
+	wp_log_setup(stderr, WP_LOG_WARN);
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		if (argc >= 3 && (cmd = wp_cli_find(argv[2]))) {
+			wp_cli_print_cmd_help(stdout, cmd);
+			return 0;
+		}
+		wp_cli_print_usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "--version"))
+		argv[1] = "version";
+	cmd = wp_cli_find(argv[1]);
+	if (!cmd) {
+		fprintf(stderr, "wasmpack: unknown command '%s'; see 'wasmpack --help'\n", argv[1]);
+		return 2;
+	}
+	rc = wp_cli_parse(&cli, cmd, argc - 1, argv + 1);
+	if (rc == 0 && wp_cli_flag(&cli, "help")) {
+		wp_cli_print_cmd_help(stdout, cmd);
+		wp_cli_release(&cli);
+		return 0;
+	}
+	if (rc == 0) {
+		wp_log_setup(stderr, cli.verbosity == 0 ? WP_LOG_QUIET : cli.verbosity == 2 ? WP_LOG_DEBUG : WP_LOG_WARN);
+		rc = cmd->run(&cli);
+	}
+	if (rc < 0) {
+		if (cli.err.code == WP_OK)
+			cli.err.code = rc;
+		fprintf(stderr, "wasmpack: %s\n", cli.err.msg[0] ? cli.err.msg : wp_error_code_name(rc));
+		if (rc == WP_EUSAGE)
+			fprintf(stderr, "see 'wasmpack %s --help'\n", cmd->name);
+	}
+	if (fflush(stdout) != 0 && rc == 0) {
+		fprintf(stderr, "wasmpack: writing output failed\n");
+		rc = WP_EIO;
+	}
+	wp_cli_release(&cli);
+	return wp_error_exit_status(rc < 0 ? (cli.err.code ? cli.err.code : rc) : 0);
+}

@@ -1,0 +1,438 @@
+#include "oci/archive.h"
+#include "oci/mediatype.h"
+#include "oci/ref.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define OCI_LAYOUT_JSON "{\"imageLayoutVersion\":\"1.0.0\"}"
+
+static bool strv_has(const wp_strv *v, const char *s)
+{
+	for (size_t i = 0; i < v->len; i++)
+		if (!strcmp(v->items[i], s))
+			return true;
+	return false;
+}
+
+static int closure(wp_store *s, const wp_descriptor *d, wp_strv *out, int depth, wp_error *err)
+{
+	wp_buf data;
+	int rc;
+
+	if (strv_has(out, d->digest))
+		return 0;
+	if (wp_strv_push(out, d->digest) < 0)
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	if (!wp_media_type_is_index(d->media_type) && !wp_media_type_is_manifest(d->media_type))
+		return wp_store_has_blob(s, d->digest, NULL) ? 0 :
+		       wp_error_set(err, WP_ENOTFOUND, "blob %s is not in the store", d->digest);
+	if (depth > 8)
+		return wp_error_set(err, WP_EINVALID, "image indexes nested too deeply");
+	wp_buf_init(&data, WP_MANIFEST_MAX);
+	rc = wp_store_read_blob(s, d->digest, WP_MANIFEST_MAX, &data, err);
+	if (rc == 0 && wp_media_type_is_index(d->media_type)) {
+		wp_index ix;
+
+		rc = wp_index_parse(data.data, data.len, &ix, err);
+		for (size_t i = 0; rc == 0 && i < ix.n_manifests; i++)
+			rc = closure(s, &ix.manifests[i], out, depth + 1, err);
+		wp_index_release(&ix);
+	} else if (rc == 0) {
+		wp_manifest m;
+
+		rc = wp_manifest_parse(data.data, data.len, &m, err);
+		if (rc == 0)
+			rc = closure(s, &m.config, out, depth + 1, err);
+		for (size_t i = 0; rc == 0 && i < m.n_layers; i++)
+			rc = closure(s, &m.layers[i], out, depth + 1, err);
+		if (rc == 0 || m.media_type)
+			wp_manifest_release(&m);
+	}
+	wp_buf_release(&data);
+	return rc;
+}
+
+int wp_archive_closure(wp_store *s, const wp_descriptor *desc, wp_strv *digests, wp_error *err)
+{
+	return closure(s, desc, digests, 0, err);
+}
+
+static int copy_blob(const char *src, const char *dst, wp_error *err)
+{
+	_cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
+	_cleanup_free_ char *tmp = wp_strfmt("%s.tmp-XXXXXX", dst);
+	int out;
+	struct stat st;
+	off_t left;
+
+	if (in < 0 || fstat(in, &st) < 0)
+		return wp_error_sys(err, WP_EIO, "reading '%s'", src);
+	if (!tmp)
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	out = mkostemp(tmp, O_CLOEXEC);
+	if (out < 0)
+		return wp_error_sys(err, WP_EIO, "creating '%s'", dst);
+	fchmod(out, 0644);
+	for (left = st.st_size; left > 0;) {
+		ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
+
+		if (n <= 0) {
+			int rc = wp_error_sys(err, WP_EIO, "copying into '%s'", dst);
+
+			close(out);
+			unlink(tmp);
+			return rc;
+		}
+		left -= n;
+	}
+	if (fsync(out) < 0 || close(out) < 0 || rename(tmp, dst) < 0) {
+		int rc = wp_error_sys(err, WP_EIO, "writing '%s'", dst);
+
+		unlink(tmp);
+		return rc;
+	}
+	return 0;
+}
+
+static int read_layout_index(const char *dir, wp_index *ix, wp_error *err)
+{
+	_cleanup_free_ char *path = wp_strfmt("%s/index.json", dir);
+	wp_buf data;
+	int rc;
+
+	memset(ix, 0, sizeof(*ix));
+	if (!path)
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	if (!wp_fs_exists(path))
+		return 0;
+	wp_buf_init(&data, WP_MANIFEST_MAX);
+	rc = wp_fs_read_file(path, WP_MANIFEST_MAX, &data, err);
+	if (rc == 0)
+		rc = wp_index_parse(data.data, data.len, ix, err);
+	wp_buf_release(&data);
+	return rc < 0 ? wp_error_prefix(err, "reading '%s'", path) : 0;
+}
+
+/* The entries of ix, minus any that carried `name`, plus desc named `name`. */
+static int index_with(const wp_index *ix, const wp_descriptor *desc, const char *name, wp_index *out, wp_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	out->manifests = calloc(ix->n_manifests + 1, sizeof(*out->manifests));
+	if (!out->manifests)
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	for (size_t i = 0; i < ix->n_manifests; i++) {
+		const char *n = wp_kvlist_get(&ix->manifests[i].annotations, WP_ANN_REF_NAME);
+
+		if (n && !strcmp(n, name))
+			continue;
+		wp_descriptor_copy(&out->manifests[out->n_manifests++], &ix->manifests[i]);
+	}
+	wp_descriptor_copy(&out->manifests[out->n_manifests], desc);
+	wp_kvlist_release(&out->manifests[out->n_manifests].annotations);
+	wp_kvlist_set(&out->manifests[out->n_manifests].annotations, WP_ANN_REF_NAME, name);
+	out->n_manifests++;
+	return 0;
+}
+
+int wp_archive_export_dir(wp_store *s, const wp_descriptor *desc, const char *name, const char *dir, wp_error *err)
+{
+	_cleanup_free_ char *blobs = wp_strfmt("%s/blobs/sha256", dir);
+	_cleanup_free_ char *layout = wp_strfmt("%s/oci-layout", dir);
+	_cleanup_free_ char *index = wp_strfmt("%s/index.json", dir);
+	wp_strv digests = { 0 };
+	wp_index old, neu;
+	wp_buf data;
+	int rc;
+
+	if (!blobs || !layout || !index)
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	if ((rc = wp_fs_mkdir_p(blobs, 0755, err)) < 0 || (rc = wp_archive_closure(s, desc, &digests, err)) < 0)
+		goto out;
+	for (size_t i = digests.len; i-- > 0;) {
+		_cleanup_free_ char *src = wp_store_blob_path(s, digests.items[i]);
+		_cleanup_free_ char *dst = wp_strfmt("%s/%s", blobs, wp_digest_hex(digests.items[i]));
+
+		if (!src || !dst) {
+			rc = wp_error_set(err, WP_ENOMEM, "out of memory");
+			goto out;
+		}
+		if (!wp_fs_exists(dst) && (rc = copy_blob(src, dst, err)) < 0)
+			goto out;
+	}
+	if (!wp_fs_exists(layout) && (rc = wp_fs_write_atomic(layout, OCI_LAYOUT_JSON, strlen(OCI_LAYOUT_JSON), 0644, err)) < 0)
+		goto out;
+	if ((rc = read_layout_index(dir, &old, err)) < 0)
+		goto out;
+	rc = index_with(&old, desc, name, &neu, err);
+	wp_index_release(&old);
+	if (rc < 0)
+		goto out;
+	wp_buf_init(&data, WP_MANIFEST_MAX);
+	rc = wp_index_emit(&neu, &data, err);
+	if (rc == 0)
+		rc = wp_fs_write_atomic(index, data.data, data.len, 0644, err);
+	wp_buf_release(&data);
+	wp_index_release(&neu);
+out:
+	wp_strv_release(&digests);
+	return rc < 0 ? wp_error_prefix(err, "writing OCI layout '%s'", dir) : 0;
+}
+
+static int tar_add(struct archive *a, struct archive_entry *ae, const char *path, bool dir, const void *data,
+		   int64_t size, const char *src, wp_error *err)
+{
+	archive_entry_clear(ae);
+	archive_entry_set_pathname(ae, path);
+	archive_entry_set_filetype(ae, dir ? AE_IFDIR : AE_IFREG);
+	archive_entry_set_perm(ae, dir ? 0755 : 0644);
+	archive_entry_set_size(ae, dir ? 0 : size);
+	archive_entry_set_mtime(ae, 0, 0);
+	archive_entry_set_uid(ae, 0);
+	archive_entry_set_gid(ae, 0);
+	if (archive_write_header(a, ae) != ARCHIVE_OK)
+		return wp_error_set(err, WP_EIO, "writing '%s': %s", path, archive_error_string(a));
+	if (data && archive_write_data(a, data, (size_t)size) != size)
+		return wp_error_set(err, WP_EIO, "writing '%s': %s", path, archive_error_string(a));
+	if (src) {
+		char buf[1 << 16];
+		_cleanup_close_ int fd = open(src, O_RDONLY | O_CLOEXEC);
+		ssize_t n;
+
+		if (fd < 0)
+			return wp_error_sys(err, WP_EIO, "reading '%s'", src);
+		while ((n = read(fd, buf, sizeof(buf))) > 0)
+			if (archive_write_data(a, buf, (size_t)n) != n)
+				return wp_error_set(err, WP_EIO, "writing '%s': %s", path, archive_error_string(a));
+		if (n < 0)
+			return wp_error_sys(err, WP_EIO, "reading '%s'", src);
+	}
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int wp_archive_save(wp_store *s, const wp_descriptor *desc, const char *name, const char *file, wp_error *err)
+{
+	_cleanup_free_ char *tmp = wp_strfmt("%s.tmp-XXXXXX", file);
+	wp_strv digests = { 0 };
+	wp_index empty = { 0 }, ix = { 0 };
+	wp_buf index;
+	struct archive *a = NULL;
+	struct archive_entry *ae = NULL;
+	int fd = -1, rc;
+
+	wp_buf_init(&index, WP_MANIFEST_MAX);
+	if (!tmp)
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	if ((rc = wp_archive_closure(s, desc, &digests, err)) < 0 || (rc = index_with(&empty, desc, name, &ix, err)) < 0 ||
+	    (rc = wp_index_emit(&ix, &index, err)) < 0)
+		goto done;
+	qsort(digests.items, digests.len, sizeof(char *), cmp_str);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		rc = wp_error_sys(err, WP_EIO, "creating '%s'", file);
+		goto done;
+	}
+	fchmod(fd, 0644);
+	a = archive_write_new();
+	ae = archive_entry_new();
+	if (!a || !ae || archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+	    archive_write_open_fd(a, fd) != ARCHIVE_OK) {
+		rc = wp_error_set(err, WP_EIO, "writing '%s'", file);
+		goto done;
+	}
+	if ((rc = tar_add(a, ae, "blobs/", true, NULL, 0, NULL, err)) < 0 ||
+	    (rc = tar_add(a, ae, "blobs/sha256/", true, NULL, 0, NULL, err)) < 0)
+		goto done;
+	for (size_t i = 0; i < digests.len; i++) {
+		_cleanup_free_ char *src = wp_store_blob_path(s, digests.items[i]);
+		_cleanup_free_ char *path = wp_strfmt("blobs/sha256/%s", wp_digest_hex(digests.items[i]));
+		int64_t size = 0;
+
+		wp_store_has_blob(s, digests.items[i], &size);
+		if ((rc = tar_add(a, ae, path, false, NULL, size, src, err)) < 0)
+			goto done;
+	}
+	if ((rc = tar_add(a, ae, "index.json", false, index.data, (int64_t)index.len, NULL, err)) < 0 ||
+	    (rc = tar_add(a, ae, "oci-layout", false, OCI_LAYOUT_JSON, (int64_t)strlen(OCI_LAYOUT_JSON), NULL, err)) < 0)
+		goto done;
+	if (archive_write_close(a) != ARCHIVE_OK) {
+		rc = wp_error_set(err, WP_EIO, "writing '%s': %s", file, archive_error_string(a));
+		goto done;
+	}
+	if (fsync(fd) < 0 || rename(tmp, file) < 0) {
+		rc = wp_error_sys(err, WP_EIO, "writing '%s'", file);
+		goto done;
+	}
+	tmp[0] = '\0';
+done:
+	if (a)
+		archive_write_free(a);
+	if (ae)
+		archive_entry_free(ae);
+	if (fd >= 0)
+		close(fd);
+	if (tmp && tmp[0])
+		unlink(tmp);
+	wp_index_release(&ix);
+	wp_buf_release(&index);
+	wp_strv_release(&digests);
+	return rc;
+}
+
+static int load_blob(wp_store *s, struct archive *a, const char *digest, wp_error *err)
+{
+	wp_blob_writer *w;
+	char got[WP_DIGEST_BUFSZ];
+	int64_t size;
+	int rc = wp_blob_writer_new(s, &w, err);
+
+	if (rc < 0)
+		return rc;
+	for (;;) {
+		size_t cap;
+		void *buf = wp_blob_writer_buffer(w, &cap);
+		la_ssize_t n;
+
+		if (!buf) {
+			wp_blob_writer_abort(w);
+			return wp_error_set(err, WP_ENOMEM, "out of memory");
+		}
+		n = archive_read_data(a, buf, cap);
+		if (n < 0) {
+			wp_blob_writer_abort(w);
+			return wp_error_set(err, WP_EINVALID, "reading blob %s: %s", digest, archive_error_string(a));
+		}
+		if (n == 0)
+			break;
+		if ((rc = wp_blob_writer_submit(w, (size_t)n, err)) < 0) {
+			wp_blob_writer_abort(w);
+			return rc;
+		}
+	}
+	return wp_blob_writer_commit(w, digest, got, &size, err);
+}
+
+int wp_archive_load(wp_store *s, const char *file, wp_strv *names, wp_error *err)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *ae;
+	wp_buf index;
+	wp_index ix = { 0 };
+	bool have_index = false;
+	int rc = 0, r;
+
+	wp_buf_init(&index, WP_MANIFEST_MAX);
+	if (!a)
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	archive_read_support_format_tar(a);
+	archive_read_support_filter_gzip(a);
+	archive_read_support_filter_zstd(a);
+	if (archive_read_open_filename(a, file, 1 << 16) != ARCHIVE_OK) {
+		rc = errno == ENOENT ? wp_error_set(err, WP_ENOTFOUND, "no file '%s'", file) :
+		     wp_error_set(err, WP_EINVALID, "'%s' is not a tar archive: %s", file, archive_error_string(a));
+		goto done;
+	}
+	while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
+		const char *path = archive_entry_pathname(ae);
+		char digest[WP_DIGEST_BUFSZ];
+
+		while (path[0] == '.' && path[1] == '/')
+			path += 2;
+		if (archive_entry_filetype(ae) != AE_IFREG)
+			continue;
+		if (!strcmp(path, "index.json")) {
+			char buf[1 << 16];
+			la_ssize_t n;
+
+			wp_buf_reset(&index);
+			while ((n = archive_read_data(a, buf, sizeof(buf))) > 0)
+				if (wp_buf_append(&index, buf, (size_t)n) < 0) {
+					rc = wp_error_set(err, WP_ETOOBIG, "index.json in '%s' is too large", file);
+					goto done;
+				}
+			have_index = n == 0;
+			continue;
+		}
+		if (strncmp(path, "blobs/sha256/", 13) != 0)
+			continue;
+		snprintf(digest, sizeof(digest), "sha256:%s", path + 13);
+		if (!wp_digest_valid(digest)) {
+			rc = wp_error_set(err, WP_EINVALID, "'%s' in '%s' is not named by a sha256 digest", path, file);
+			goto done;
+		}
+		if (wp_store_has_blob(s, digest, NULL))
+			continue;
+		if ((rc = load_blob(s, a, digest, err)) < 0) {
+			wp_error_prefix(err, "loading '%s'", file);
+			goto done;
+		}
+	}
+	if (r != ARCHIVE_EOF) {
+		rc = wp_error_set(err, WP_EINVALID, "reading '%s': %s", file, archive_error_string(a));
+		goto done;
+	}
+	if (!have_index) {
+		rc = wp_error_set(err, WP_EINVALID, "'%s' is not an OCI archive: it has no index.json", file);
+		goto done;
+	}
+	if ((rc = wp_index_parse(index.data, index.len, &ix, err)) < 0)
+		goto done;
+	/* Check every image first, so that a broken archive tags nothing. */
+	for (size_t i = 0; i < ix.n_manifests; i++) {
+		wp_strv all = { 0 };
+
+		rc = wp_archive_closure(s, &ix.manifests[i], &all, err);
+		wp_strv_release(&all);
+		if (rc < 0) {
+			wp_error_prefix(err, "'%s' is incomplete", file);
+			goto done;
+		}
+	}
+	for (size_t i = 0; i < ix.n_manifests; i++) {
+		const char *n = wp_kvlist_get(&ix.manifests[i].annotations, WP_ANN_REF_NAME);
+		wp_descriptor d;
+		wp_ref ref;
+		wp_error perr;
+		char *full = NULL;
+
+		if (n && wp_ref_parse(n, &ref, &perr) == 0) {
+			full = wp_ref_string(&ref);
+			wp_ref_release(&ref);
+		} else if (n) {
+			wp_warn("'%s' in '%s' is not an image reference: left untagged", n, file);
+		}
+		if (!full) {
+			wp_strv_push(names, ix.manifests[i].digest);
+			continue;
+		}
+		wp_descriptor_copy(&d, &ix.manifests[i]);
+		wp_kvlist_release(&d.annotations);
+		rc = wp_store_tag(s, full, &d, err);
+		wp_descriptor_release(&d);
+		if (rc == 0)
+			wp_strv_push(names, full);
+		free(full);
+		if (rc < 0)
+			goto done;
+	}
+done:
+	wp_index_release(&ix);
+	wp_buf_release(&index);
+	archive_read_free(a);
+	return rc;
+}

@@ -1,0 +1,561 @@
+#include "oci/build.h"
+#include "oci/gitinfo.h"
+#include "oci/layer.h"
+#include "oci/mediatype.h"
+#include "oci/statcache.h"
+#include "oci/wasm.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define DEFAULT_GZIP_LEVEL 6
+
+int wp_strv_push(wp_strv *v, const char *s)
+{
+	char **items = realloc(v->items, (v->len + 2) * sizeof(*items));
+
+	if (!items)
+		return WP_ENOMEM;
+	v->items = items;
+	items[v->len] = strdup(s);
+	if (!items[v->len])
+		return WP_ENOMEM;
+	items[++v->len] = NULL;
+	return 0;
+}
+
+void wp_strv_release(wp_strv *v)
+{
+	for (size_t i = 0; i < v->len; i++)
+		free(v->items[i]);
+	free(v->items);
+	v->items = NULL;
+	v->len = 0;
+}
+
+void wp_build_result_release(wp_build_result *res)
+{
+	wp_descriptor_release(&res->manifest);
+	wp_manifest_release(&res->m);
+}
+
+static int format_time(int64_t t, char *out, size_t outsz, wp_error *err)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || strftime(out, outsz, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return wp_error_set(err, WP_EINVALID, "time %lld cannot be formatted", (long long)t);
+	return 0;
+}
+
+int wp_build_created(const char *path, char *out, size_t outsz, wp_error *err)
+{
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	wp_gitinfo gi;
+	int rc;
+
+	out[0] = '\0';
+	if (sde && *sde) {
+		char *end;
+		long long v;
+
+		errno = 0;
+		v = strtoll(sde, &end, 10);
+		if (errno || *end || v < 0)
+			return wp_error_set(err, WP_EUSAGE, "SOURCE_DATE_EPOCH '%s' is not a whole number of seconds", sde);
+		return format_time(v, out, outsz, err);
+	}
+	rc = wp_gitinfo_read(path, &gi, err);
+	if (rc == 0 && gi.found)
+		rc = format_time(gi.commit_time, out, outsz, err);
+	wp_gitinfo_release(&gi);
+	return rc;
+}
+
+/* ---- scanning the inputs ---- */
+
+typedef struct scan {
+	wp_layer_list wasm;
+	wp_layer_list files;
+	wp_statcache *cache;
+} scan;
+
+static int add_file(wp_layer_list *l, const char *dest, const char *src, unsigned mode, wp_error *err)
+{
+	struct stat st;
+	wp_buf clean;
+	int rc;
+
+	if (stat(src, &st) < 0)
+		return wp_error_sys(err, WP_EIO, "input '%s'", src);
+	if (!S_ISREG(st.st_mode))
+		return wp_error_set(err, WP_EINVALID, "input '%s' is not a regular file", src);
+	if (access(src, R_OK) < 0)
+		return wp_error_sys(err, WP_EIO, "input '%s' cannot be read", src);
+	wp_buf_init(&clean, PATH_MAX);
+	rc = wp_path_clean(dest, &clean, err);
+	if (rc == 0)
+		rc = wp_layer_list_add(l, clean.data, src, &st, mode, err);
+	wp_buf_release(&clean);
+	return rc;
+}
+
+static int add_tree(wp_layer_list *l, const char *src, const char *dest, int depth, wp_error *err)
+{
+	DIR *d;
+	struct dirent *de;
+	int rc = 0;
+
+	if (depth > 64)
+		return wp_error_set(err, WP_EINVALID, "'%s' is nested too deeply", src);
+	d = opendir(src);
+	if (!d)
+		return wp_error_sys(err, WP_EIO, "input folder '%s'", src);
+	if (dest[0] && (rc = wp_layer_list_add(l, dest, NULL, NULL, 0755, err)) < 0) {
+		closedir(d);
+		return rc;
+	}
+	while (rc == 0 && (de = readdir(d))) {
+		_cleanup_free_ char *child = NULL, *cdest = NULL;
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		child = wp_strfmt("%s/%s", src, de->d_name);
+		cdest = dest[0] ? wp_strfmt("%s/%s", dest, de->d_name) : strdup(de->d_name);
+		if (!child || !cdest) {
+			rc = wp_error_set(err, WP_ENOMEM, "out of memory");
+			break;
+		}
+		if (stat(child, &st) < 0) {
+			rc = wp_error_sys(err, WP_EIO, "input '%s'", child);
+			break;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			struct stat lst;
+
+			if (lstat(child, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+				rc = wp_error_set(err, WP_EINVALID, "'%s' is a symbolic link to a folder: not followed", child);
+				break;
+			}
+			rc = add_tree(l, child, cdest, depth + 1, err);
+		} else {
+			rc = add_file(l, cdest, child, 0644, err);
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+/* "SRC[:DEST]": DEST defaults to SRC as given (relative) or its base name (absolute). */
+static int add_file_arg(wp_layer_list *l, const char *arg, wp_error *err)
+{
+	_cleanup_free_ char *src = strdup(arg);
+	char *colon, *dest;
+	struct stat st;
+	wp_buf clean;
+	int rc;
+
+	if (!src)
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	colon = strchr(src, ':');
+	if (colon)
+		*colon = '\0';
+	dest = colon ? colon + 1 : (src[0] == '/' ? (char *)wp_path_basename(src) : src);
+	if (!*src)
+		return wp_error_set(err, WP_EUSAGE, "--file '%s': no source", arg);
+	if (stat(src, &st) < 0)
+		return wp_error_sys(err, WP_EIO, "--file '%s'", src);
+	wp_buf_init(&clean, PATH_MAX);
+	if (S_ISDIR(st.st_mode)) {
+		bool root = true;
+
+		for (const char *p = dest; *p; p++)
+			if (*p != '/' && *p != '.')
+				root = false;
+		rc = root && !strstr(dest, "..") ? 0 : wp_path_clean(dest, &clean, err);
+		if (rc == 0)
+			rc = add_tree(l, src, clean.len ? clean.data : "", 0, err);
+	} else {
+		_cleanup_free_ char *full = NULL;
+
+		if (dest[0] && dest[strlen(dest) - 1] == '/')
+			full = wp_strfmt("%s%s", dest, wp_path_basename(src));
+		rc = add_file(l, full ? full : dest, src, 0644, err);
+	}
+	wp_buf_release(&clean);
+	if (rc < 0)
+		wp_error_prefix(err, "--file '%s'", arg);
+	return rc;
+}
+
+/* ---- layers ---- */
+
+static void cache_digests(wp_statcache *c, wp_layer_list *l, bool *all_known)
+{
+	*all_known = true;
+	for (size_t i = 0; i < l->len; i++) {
+		wp_layer_entry *e = &l->items[i];
+		char real[PATH_MAX];
+
+		if (!e->src)
+			continue;
+		if (!realpath(e->src, real) || !wp_statcache_lookup(c, real, &e->st, e->digest)) {
+			e->digest[0] = '\0';
+			*all_known = false;
+		}
+	}
+}
+
+static void cache_record(wp_statcache *c, const wp_layer_list *l)
+{
+	for (size_t i = 0; i < l->len; i++) {
+		const wp_layer_entry *e = &l->items[i];
+		char real[PATH_MAX];
+
+		if (e->src && e->digest[0] && realpath(e->src, real))
+			wp_statcache_record(c, real, &e->st, e->digest);
+	}
+}
+
+static int build_layer(wp_store *s, scan *sc, wp_layer_list *l, const wp_build_opts *o,
+		       wp_layer_result *res, int *reused, wp_error *err)
+{
+	int level = o->gzip_level < 0 ? DEFAULT_GZIP_LEVEL : o->gzip_level;
+	char key[WP_DIGEST_BUFSZ];
+	bool known;
+	int64_t size;
+	int rc;
+
+	cache_digests(sc->cache, l, &known);
+	if (known && wp_layer_list_key(l, level, key, err) == 0 && wp_statcache_layer_get(sc->cache, key, res) &&
+	    wp_store_has_blob(s, res->digest, &size) && size == res->size) {
+		(*reused)++;
+		return 0;
+	}
+	rc = wp_layer_write_tar_gzip(s, l, level, o->threads > 0 ? o->threads : wp_cpu_count(), res, err);
+	if (rc < 0)
+		return rc;
+	cache_record(sc->cache, l);
+	if (wp_layer_list_key(l, level, key, err) == 0)
+		wp_statcache_layer_put(sc->cache, key, res);
+	return 0;
+}
+
+static int put_json(wp_store *s, json_t *doc, char digest[WP_DIGEST_BUFSZ], int64_t *size, wp_error *err)
+{
+	wp_buf data;
+	int rc;
+
+	wp_buf_init(&data, WP_MANIFEST_MAX);
+	rc = wp_json_emit(doc, &data, err);
+	if (rc == 0)
+		rc = wp_store_put_blob(s, data.data, data.len, digest, err);
+	*size = (int64_t)data.len;
+	wp_buf_release(&data);
+	return rc;
+}
+
+static int parse_platform(const char *p, char **os, char **arch, wp_error *err)
+{
+	const char *slash = p ? strchr(p, '/') : NULL;
+
+	if (!p) {
+		*os = strdup("wasip1");
+		*arch = strdup("wasm");
+	} else if (!slash || slash == p || !slash[1] || strchr(slash + 1, '/')) {
+		return wp_error_set(err, WP_EUSAGE, "--platform '%s': want OS/ARCH, for example wasip1/wasm", p);
+	} else {
+		*os = strndup(p, (size_t)(slash - p));
+		*arch = strdup(slash + 1);
+	}
+	return *os && *arch ? 0 : wp_error_set(err, WP_ENOMEM, "out of memory");
+}
+
+static int add_annotations(wp_manifest *m, const wp_build_opts *o, const char *created, wp_error *err)
+{
+	wp_gitinfo gi;
+	int rc;
+
+	if (created[0])
+		wp_kvlist_set(&m->annotations, WP_ANN_CREATED, created);
+	rc = wp_gitinfo_read(o->path ? o->path : ".", &gi, err);
+	if (rc < 0)
+		return rc;
+	if (gi.found) {
+		if (gi.source)
+			wp_kvlist_set(&m->annotations, WP_ANN_SOURCE, gi.source);
+		wp_kvlist_set(&m->annotations, WP_ANN_REVISION, gi.revision);
+		if (gi.dirty)
+			wp_kvlist_set(&m->annotations, WP_ANN_DIRTY, "true");
+	}
+	wp_gitinfo_release(&gi);
+	for (size_t i = 0; i < o->annotations.len; i++) {
+		_cleanup_free_ char *kv = strdup(o->annotations.items[i]);
+		char *eq = kv ? strchr(kv, '=') : NULL;
+
+		if (!eq || eq == kv)
+			return wp_error_set(err, WP_EUSAGE, "--annotation '%s': want KEY=VALUE", o->annotations.items[i]);
+		*eq = '\0';
+		wp_kvlist_set(&m->annotations, kv, eq + 1);
+	}
+	return 0;
+}
+
+static int check_env(const wp_strv *env, wp_error *err)
+{
+	for (size_t i = 0; i < env->len; i++) {
+		const char *eq = strchr(env->items[i], '=');
+
+		if (!eq || eq == env->items[i])
+			return wp_error_set(err, WP_EUSAGE, "--env '%s': want KEY=VALUE", env->items[i]);
+	}
+	return 0;
+}
+
+static json_t *strv_json(const wp_strv *v)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < v->len; i++)
+		json_array_append_new(a, json_string(v->items[i]));
+	return a;
+}
+
+static int finish_manifest(wp_store *s, wp_manifest *m, wp_build_result *res, wp_error *err)
+{
+	wp_buf data;
+	char digest[WP_DIGEST_BUFSZ];
+	int rc;
+
+	wp_buf_init(&data, WP_MANIFEST_MAX);
+	rc = wp_manifest_emit(m, &data, err);
+	if (rc == 0)
+		rc = wp_store_put_blob(s, data.data, data.len, digest, err);
+	if (rc == 0)
+		rc = wp_descriptor_init(&res->manifest, WP_MT_OCI_MANIFEST, digest, (int64_t)data.len);
+	wp_buf_release(&data);
+	if (rc == 0) {
+		res->m = *m;
+		memset(m, 0, sizeof(*m));
+	}
+	return rc;
+}
+
+static int build_image(wp_store *s, const wp_build_opts *o, scan *sc, const char *created,
+		       wp_build_result *res, wp_error *err)
+{
+	wp_layer_list *lists[2] = { &sc->wasm, &sc->files };
+	_cleanup_free_ char *os = NULL, *arch = NULL;
+	wp_manifest m = { 0 };
+	json_t *cfg = NULL, *ccfg, *diff_ids;
+	char digest[WP_DIGEST_BUFSZ];
+	int64_t size;
+	int rc;
+
+	if ((rc = parse_platform(o->platform, &os, &arch, err)) < 0)
+		return rc;
+	diff_ids = json_array();
+	for (int i = 0; i < 2; i++) {
+		wp_layer_result lr;
+		wp_descriptor d;
+
+		if (lists[i]->len == 0)
+			continue;
+		rc = build_layer(s, sc, lists[i], o, &lr, &res->layers_reused, err);
+		if (rc < 0) {
+			wp_error_prefix(err, "building the %s layer", i == 0 ? "wasm" : "static files");
+			goto done;
+		}
+		json_array_append_new(diff_ids, json_string(lr.diff_id));
+		if ((rc = wp_descriptor_init(&d, WP_MT_OCI_LAYER_GZIP, lr.digest, lr.size)) < 0 ||
+		    (rc = wp_manifest_add_layer(&m, &d)) < 0) {
+			rc = wp_error_set(err, WP_ENOMEM, "out of memory");
+			goto done;
+		}
+	}
+	/* Field order of the image-spec's Image and ImageConfig types. */
+	cfg = json_object();
+	if (created[0])
+		json_object_set_new(cfg, "created", json_string(created));
+	json_object_set_new(cfg, "architecture", json_string(arch));
+	json_object_set_new(cfg, "os", json_string(os));
+	ccfg = json_object();
+	if (o->env.len)
+		json_object_set_new(ccfg, "Env", strv_json(&o->env));
+	{
+		_cleanup_free_ char *entry = wp_strfmt("/%s", sc->wasm.items[0].dest);
+		json_t *ep = json_array();
+
+		for (size_t i = 0; i < sc->wasm.len; i++)
+			if (sc->wasm.items[i].src && !strcmp(sc->wasm.items[i].src, o->wasm.items[0])) {
+				free(entry);
+				entry = wp_strfmt("/%s", sc->wasm.items[i].dest);
+			}
+		json_array_append_new(ep, json_string(entry));
+		json_object_set_new(ccfg, "Entrypoint", ep);
+	}
+	if (o->args.len)
+		json_object_set_new(ccfg, "Cmd", strv_json(&o->args));
+	json_object_set_new(cfg, "config", ccfg);
+	json_object_set_new(cfg, "rootfs", json_pack("{s:s,s:o}", "type", "layers", "diff_ids", diff_ids));
+	diff_ids = NULL;
+	if ((rc = put_json(s, cfg, digest, &size, err)) < 0)
+		goto done;
+	if ((rc = wp_descriptor_init(&m.config, WP_MT_OCI_CONFIG, digest, size)) < 0 ||
+	    (rc = add_annotations(&m, o, created, err)) < 0)
+		goto done;
+	m.media_type = strdup(WP_MT_OCI_MANIFEST);
+	rc = finish_manifest(s, &m, res, err);
+done:
+	json_decref(diff_ids);
+	json_decref(cfg);
+	wp_manifest_release(&m);
+	return rc;
+}
+
+static int build_wasm(wp_store *s, const wp_build_opts *o, scan *sc, const char *created,
+		      wp_build_result *res, wp_error *err)
+{
+	wp_layer_entry *e = NULL;
+	wp_manifest m = { 0 };
+	wp_wasm_names names = { 0 };
+	wp_descriptor d;
+	json_t *cfg = NULL;
+	char real[PATH_MAX], digest[WP_DIGEST_BUFSZ];
+	int64_t size, have;
+	int kind, rc;
+
+	if (o->wasm.len != 1)
+		return wp_error_set(err, WP_EUSAGE, "the wasm layout holds exactly one wasm file; %zu given", o->wasm.len);
+	if (o->files.len)
+		return wp_error_set(err, WP_EUSAGE, "the wasm layout cannot carry static files (--file); use --layout image");
+	if (o->env.len || o->args.len)
+		return wp_error_set(err, WP_EUSAGE, "the wasm layout has no place for --env or --arg; use --layout image");
+	for (size_t i = 0; i < sc->wasm.len; i++)
+		if (sc->wasm.items[i].src)
+			e = &sc->wasm.items[i];
+	if ((rc = wp_wasm_sniff_file(e->src, &kind, err)) < 0)
+		return rc;
+	if (kind == WP_WASM_COMPONENT && (rc = wp_wasm_component_names_file(e->src, &names, err)) < 0)
+		return rc;
+	if (!realpath(e->src, real) || !wp_statcache_lookup(sc->cache, real, &e->st, digest) ||
+	    !wp_store_has_blob(s, digest, &have) || have != (int64_t)e->st.st_size) {
+		rc = wp_store_ingest_file(s, e->src, &e->st, digest, &size, err);
+		if (rc < 0)
+			goto done;
+		if (realpath(e->src, real))
+			wp_statcache_record(sc->cache, real, &e->st, digest);
+	} else {
+		size = have;
+		res->layers_reused++;
+	}
+	/* CNCF TAG Runtime wasm OCI artifact config (field order of its reference types). */
+	cfg = json_object();
+	if (created[0])
+		json_object_set_new(cfg, "created", json_string(created));
+	json_object_set_new(cfg, "architecture", json_string("wasm"));
+	if (o->platform) {
+		_cleanup_free_ char *pos = NULL, *parch = NULL;
+
+		if ((rc = parse_platform(o->platform, &pos, &parch, err)) < 0)
+			goto done;
+		json_object_set_new(cfg, "os", json_string(pos));
+	} else {
+		json_object_set_new(cfg, "os", json_string(kind == WP_WASM_COMPONENT ? "wasip2" : "wasip1"));
+	}
+	json_object_set_new(cfg, "layerDigests", json_pack("[s]", digest));
+	if (kind == WP_WASM_COMPONENT) {
+		json_t *exp = json_array(), *imp = json_array();
+
+		for (size_t i = 0; i < names.n_exports; i++)
+			json_array_append_new(exp, json_string(names.exports[i]));
+		for (size_t i = 0; i < names.n_imports; i++)
+			json_array_append_new(imp, json_string(names.imports[i]));
+		json_object_set_new(cfg, "component", json_pack("{s:o,s:o}", "exports", exp, "imports", imp));
+	}
+	if ((rc = put_json(s, cfg, m.config.digest, &m.config.size, err)) < 0)
+		goto done;
+	m.config.media_type = strdup(WP_MT_WASM_CONFIG);
+	if ((rc = wp_descriptor_init(&d, WP_MT_WASM_LAYER, digest, size)) < 0)
+		goto done;
+	wp_kvlist_set(&d.annotations, WP_ANN_TITLE, wp_path_basename(e->dest));
+	if ((rc = wp_manifest_add_layer(&m, &d)) < 0 || (rc = add_annotations(&m, o, created, err)) < 0)
+		goto done;
+	m.media_type = strdup(WP_MT_OCI_MANIFEST);
+	rc = finish_manifest(s, &m, res, err);
+done:
+	wp_wasm_names_release(&names);
+	json_decref(cfg);
+	wp_manifest_release(&m);
+	return rc;
+}
+
+int wp_build(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_error *err)
+{
+	const char *layout = o->layout ? o->layout : "image";
+	char created[40];
+	scan sc = { 0 };
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if (strcmp(layout, "image") && strcmp(layout, "wasm"))
+		return wp_error_set(err, WP_EUSAGE, "--layout '%s': this build knows image and wasm", layout);
+	if (o->wasm.len == 0)
+		return wp_error_set(err, WP_EUSAGE, "nothing to build: give --wasm FILE");
+	if ((rc = check_env(&o->env, err)) < 0)
+		return rc;
+	for (size_t i = 0; i < o->wasm.len; i++) {
+		int kind;
+
+		if ((rc = wp_wasm_sniff_file(o->wasm.items[i], &kind, err)) < 0)
+			return wp_error_prefix(err, "--wasm");
+		if ((rc = add_file(&sc.wasm, wp_path_basename(o->wasm.items[i]), o->wasm.items[i], 0755, err)) < 0)
+			goto done;
+	}
+	for (size_t i = 0; i < o->files.len; i++)
+		if ((rc = add_file_arg(&sc.files, o->files.items[i], err)) < 0)
+			goto done;
+	for (size_t i = 0; i < sc.files.len; i++) {
+		for (size_t j = 0; j < sc.wasm.len; j++) {
+			const char *a = sc.files.items[i].dest, *b = sc.wasm.items[j].dest;
+			size_t la = strlen(a);
+
+			if (!strcmp(a, b) || (!strncmp(a, b, la) && b[la] == '/') ||
+			    (!strncmp(b, a, strlen(b)) && a[strlen(b)] == '/')) {
+				rc = wp_error_set(err, WP_EEXISTS, "--file puts '/%s' where wasm file '/%s' goes", a, b);
+				goto done;
+			}
+		}
+	}
+	if ((rc = wp_layer_list_finish(&sc.wasm, err)) < 0 || (rc = wp_layer_list_finish(&sc.files, err)) < 0)
+		goto done;
+	if ((rc = wp_build_created(o->path ? o->path : ".", created, sizeof(created), err)) < 0)
+		goto done;
+	if ((rc = wp_statcache_open(s, &sc.cache, err)) < 0)
+		goto done;
+	rc = !strcmp(layout, "wasm") ? build_wasm(s, o, &sc, created, res, err) : build_image(s, o, &sc, created, res, err);
+	if (rc == 0) {
+		wp_error ignored;
+
+		if (wp_statcache_save(sc.cache, &ignored) < 0)
+			wp_warn("could not save the stat cache: %s", ignored.msg);
+	}
+done:
+	wp_statcache_free(sc.cache);
+	wp_layer_list_release(&sc.wasm);
+	wp_layer_list_release(&sc.files);
+	if (rc < 0)
+		wp_build_result_release(res);
+	return rc;
+}

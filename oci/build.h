@@ -1,0 +1,46 @@
+/* `wasmpack build` from flags: an app model (wasm files, static files, env, args) turned
+ * into an image in the store in the `image` or `wasm` layout. Tagging is the caller's. */
+#ifndef WP_OCI_BUILD_H
+#define WP_OCI_BUILD_H
+
+#include <stddef.h>
+
+#include "common/error.h"
+#include "oci/manifest.h"
+#include "oci/store.h"
+
+typedef struct wp_strv {
+	char **items;
+	size_t len;
+} wp_strv;
+
+int wp_strv_push(wp_strv *v, const char *s);
+void wp_strv_release(wp_strv *v);
+
+typedef struct wp_build_opts {
+	const char *path;        /* the app folder: where git provenance is looked up */
+	const char *layout;      /* "image" (default) or "wasm" */
+	wp_strv wasm;            /* wasm files; the first is the entrypoint */
+	wp_strv files;           /* "SRC[:DEST]" */
+	wp_strv env;             /* "K=V" */
+	wp_strv args;
+	wp_strv annotations;     /* "K=V" */
+	const char *platform;    /* "os/arch[/variant]" or NULL */
+	int gzip_level;          /* -1 for the default (6) */
+	int threads;             /* 0 for one per processor */
+} wp_build_opts;
+
+typedef struct wp_build_result {
+	wp_descriptor manifest;  /* what to tag */
+	wp_manifest m;           /* its content */
+	int layers_reused;       /* layers found in the stat cache */
+} wp_build_result;
+
+int wp_build(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_error *err);
+void wp_build_result_release(wp_build_result *res);
+
+/* "created" from SOURCE_DATE_EPOCH or git, as RFC 3339 UTC in out (>= 32 bytes); empty
+ * when neither is known. */
+int wp_build_created(const char *path, char *out, size_t outsz, wp_error *err);
+
+#endif

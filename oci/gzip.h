@@ -1,0 +1,22 @@
+/* Reproducible, parallel gzip. The input is cut into fixed 128 KiB chunks; each chunk is
+ * deflated on its own with the previous 32 KiB as a preset dictionary and ends on a sync
+ * flush, and the raw deflate pieces are joined into one member with a combined CRC (the
+ * technique pigz documents). The output depends only on the input and level, never on
+ * the number of threads. The header carries no name and mtime 0. */
+#ifndef WP_OCI_GZIP_H
+#define WP_OCI_GZIP_H
+
+#include <stddef.h>
+
+#include "common/error.h"
+
+typedef int (*wp_gzip_sink)(void *ctx, const void *data, size_t len, wp_error *err);
+typedef struct wp_gzip wp_gzip;
+
+/* threads 0 compresses in the caller's thread. */
+int wp_gzip_new(wp_gzip **out, int level, int threads, wp_gzip_sink sink, void *ctx, wp_error *err);
+int wp_gzip_write(wp_gzip *gz, const void *data, size_t len, wp_error *err);
+int wp_gzip_finish(wp_gzip *gz, wp_error *err);
+void wp_gzip_free(wp_gzip *gz);
+
+#endif

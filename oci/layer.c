@@ -1,0 +1,271 @@
+#include "oci/layer.h"
+#include "oci/gzip.h"
+#include "common/util.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static wp_layer_entry *find(const wp_layer_list *l, const char *dest)
+{
+	for (size_t i = 0; i < l->len; i++)
+		if (!strcmp(l->items[i].dest, dest))
+			return &l->items[i];
+	return NULL;
+}
+
+int wp_layer_list_add(wp_layer_list *l, const char *dest, const char *src, const struct stat *st,
+		      unsigned mode, wp_error *err)
+{
+	wp_layer_entry *items, *e;
+
+	if (find(l, dest)) {
+		if (!src && S_ISDIR(find(l, dest)->st.st_mode))
+			return 0;
+		return wp_error_set(err, WP_EEXISTS, "two inputs would both be written to '/%s'", dest);
+	}
+	items = realloc(l->items, (l->len + 1) * sizeof(*items));
+	if (!items)
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	l->items = items;
+	e = &items[l->len];
+	memset(e, 0, sizeof(*e));
+	e->dest = strdup(dest);
+	e->src = src ? strdup(src) : NULL;
+	e->mode = mode;
+	if (st)
+		e->st = *st;
+	if (!src)
+		e->st.st_mode = S_IFDIR | 0755;
+	if (!e->dest || (src && !e->src)) {
+		free(e->dest);
+		free(e->src);
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	}
+	l->len++;
+	return 0;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const wp_layer_entry *)a)->dest, ((const wp_layer_entry *)b)->dest);
+}
+
+int wp_layer_list_finish(wp_layer_list *l, wp_error *err)
+{
+	size_t n = l->len;
+
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *path = strdup(l->items[i].dest);
+		char *slash;
+
+		if (!path)
+			return wp_error_set(err, WP_ENOMEM, "out of memory");
+		while ((slash = strrchr(path, '/'))) {
+			wp_layer_entry *p;
+
+			*slash = '\0';
+			p = find(l, path);
+			if (p && !S_ISDIR(p->st.st_mode))
+				return wp_error_set(err, WP_EEXISTS, "'/%s' is a file and also a folder of '/%s'",
+						    path, l->items[i].dest);
+			if (!p && wp_layer_list_add(l, path, NULL, NULL, 0755, err) < 0)
+				return err->code;
+		}
+	}
+	qsort(l->items, l->len, sizeof(*l->items), cmp_entry);
+	return 0;
+}
+
+void wp_layer_list_release(wp_layer_list *l)
+{
+	for (size_t i = 0; i < l->len; i++) {
+		free(l->items[i].dest);
+		free(l->items[i].src);
+	}
+	free(l->items);
+	l->items = NULL;
+	l->len = 0;
+}
+
+int wp_layer_list_key(const wp_layer_list *l, int level, char key[WP_DIGEST_BUFSZ], wp_error *err)
+{
+	wp_sha256 h;
+	char head[64];
+	int rc = wp_sha256_init(&h, err);
+
+	if (rc < 0)
+		return rc;
+	snprintf(head, sizeof(head), "wasmpack-layer-v1 tar+gzip level=%d", level);
+	wp_sha256_update(&h, head, strlen(head) + 1);
+	for (size_t i = 0; i < l->len; i++) {
+		const wp_layer_entry *e = &l->items[i];
+		char mode[16];
+
+		if (e->src && !e->digest[0]) {
+			wp_sha256_release(&h);
+			return wp_error_set(err, WP_EINVALID, "content of '%s' not hashed yet", e->src);
+		}
+		snprintf(mode, sizeof(mode), "%o", e->mode);
+		wp_sha256_update(&h, e->dest, strlen(e->dest) + 1);
+		wp_sha256_update(&h, mode, strlen(mode) + 1);
+		wp_sha256_update(&h, e->src ? e->digest : "dir", strlen(e->src ? e->digest : "dir") + 1);
+	}
+	wp_sha256_final(&h, key);
+	wp_sha256_release(&h);
+	return 0;
+}
+
+typedef struct tar_ctx {
+	wp_sha256 diff;
+	wp_gzip *gz;
+	wp_blob_writer *bw;
+	wp_error *err;
+	int rc;
+} tar_ctx;
+
+static int gz_sink(void *ctx, const void *data, size_t len, wp_error *err)
+{
+	return wp_blob_writer_write(((tar_ctx *)ctx)->bw, data, len, err);
+}
+
+static la_ssize_t tar_sink(struct archive *a, void *ctx, const void *buf, size_t len)
+{
+	tar_ctx *t = ctx;
+	int rc;
+
+	wp_sha256_update(&t->diff, buf, len);
+	rc = wp_gzip_write(t->gz, buf, len, t->err);
+	if (rc < 0) {
+		t->rc = rc;
+		archive_set_error(a, EIO, "%s", t->err->msg);
+		return -1;
+	}
+	return (la_ssize_t)len;
+}
+
+static int write_file(struct archive *a, tar_ctx *t, wp_layer_entry *e, unsigned char *buf, size_t cap)
+{
+	_cleanup_close_ int fd = open(e->src, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	int64_t total = 0;
+	wp_sha256 h;
+	int rc;
+
+	if (fd < 0)
+		return wp_error_sys(t->err, WP_EIO, "opening '%s'", e->src);
+	if (fstat(fd, &st) < 0)
+		return wp_error_sys(t->err, WP_EIO, "reading '%s'", e->src);
+	if (st.st_size != e->st.st_size || st.st_mtim.tv_sec != e->st.st_mtim.tv_sec ||
+	    st.st_mtim.tv_nsec != e->st.st_mtim.tv_nsec)
+		return wp_error_set(t->err, WP_EIO, "'%s' changed while the image was being built", e->src);
+	if ((rc = wp_sha256_init(&h, t->err)) < 0)
+		return rc;
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	for (;;) {
+		ssize_t n = read(fd, buf, cap);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			wp_sha256_release(&h);
+			return wp_error_sys(t->err, WP_EIO, "reading '%s'", e->src);
+		}
+		if (n == 0)
+			break;
+		total += n;
+		if (total > e->st.st_size)
+			break;
+		wp_sha256_update(&h, buf, (size_t)n);
+		if (archive_write_data(a, buf, (size_t)n) != n) {
+			wp_sha256_release(&h);
+			return t->rc < 0 ? t->rc : wp_error_set(t->err, WP_EIO, "writing tar entry '%s': %s",
+							       e->dest, archive_error_string(a));
+		}
+	}
+	if (total != e->st.st_size) {
+		wp_sha256_release(&h);
+		return wp_error_set(t->err, WP_EIO, "'%s' changed while the image was being built", e->src);
+	}
+	wp_sha256_final(&h, e->digest);
+	wp_sha256_release(&h);
+	return 0;
+}
+
+int wp_layer_write_tar_gzip(wp_store *s, wp_layer_list *l, int level, int threads,
+			    wp_layer_result *res, wp_error *err)
+{
+	enum { BUFSZ = 1 << 20 };
+	tar_ctx t = { .err = err };
+	struct archive *a = NULL;
+	struct archive_entry *ae = NULL;
+	unsigned char *buf = malloc(BUFSZ);
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if (!buf)
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	if ((rc = wp_sha256_init(&t.diff, err)) < 0) {
+		free(buf);
+		return rc;
+	}
+	if ((rc = wp_blob_writer_new(s, &t.bw, err)) < 0)
+		goto done;
+	if ((rc = wp_gzip_new(&t.gz, level, threads, gz_sink, &t, err)) < 0)
+		goto done;
+	a = archive_write_new();
+	ae = archive_entry_new();
+	if (!a || !ae) {
+		rc = wp_error_set(err, WP_ENOMEM, "out of memory");
+		goto done;
+	}
+	/* Unblocked output: no padding to 10 KiB records, only the two end-of-archive blocks. */
+	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK ||
+	    archive_write_open2(a, &t, NULL, tar_sink, NULL, NULL) != ARCHIVE_OK) {
+		rc = wp_error_set(err, WP_EIO, "starting a tar stream: %s", archive_error_string(a));
+		goto done;
+	}
+	for (size_t i = 0; i < l->len; i++) {
+		wp_layer_entry *e = &l->items[i];
+
+		archive_entry_clear(ae);
+		archive_entry_set_pathname(ae, e->dest);
+		archive_entry_set_filetype(ae, e->src ? AE_IFREG : AE_IFDIR);
+		archive_entry_set_perm(ae, e->mode);
+		archive_entry_set_size(ae, e->src ? e->st.st_size : 0);
+		archive_entry_set_mtime(ae, 0, 0);
+		archive_entry_set_uid(ae, 0);
+		archive_entry_set_gid(ae, 0);
+		if (archive_write_header(a, ae) != ARCHIVE_OK) {
+			rc = t.rc < 0 ? t.rc : wp_error_set(err, WP_EIO, "writing tar entry '%s': %s", e->dest,
+							     archive_error_string(a));
+			goto done;
+		}
+		if (e->src && (rc = write_file(a, &t, e, buf, BUFSZ)) < 0)
+			goto done;
+	}
+	if (archive_write_close(a) != ARCHIVE_OK) {
+		rc = t.rc < 0 ? t.rc : wp_error_set(err, WP_EIO, "finishing tar stream: %s", archive_error_string(a));
+		goto done;
+	}
+	if ((rc = wp_gzip_finish(t.gz, err)) < 0)
+		goto done;
+	wp_sha256_final(&t.diff, res->diff_id);
+	rc = wp_blob_writer_commit(t.bw, NULL, res->digest, &res->size, err);
+	t.bw = NULL;
+done:
+	if (a)
+		archive_write_free(a);
+	if (ae)
+		archive_entry_free(ae);
+	wp_gzip_free(t.gz);
+	wp_blob_writer_abort(t.bw);
+	wp_sha256_release(&t.diff);
+	free(buf);
+	return rc;
+}

@@ -1,0 +1,205 @@
+#include "oci/ref.h"
+#include "oci/digest.h"
+#include "common/util.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NAME_MAX_LEN 255
+
+static bool is_lower_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* One path component: alnum runs joined by ".", "_", "__" or one or more "-". */
+static bool component_valid(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	if (len == 0 || !is_lower_alnum(s[0]) || !is_lower_alnum(s[len - 1]))
+		return false;
+	while (i < len) {
+		if (is_lower_alnum(s[i])) {
+			i++;
+			continue;
+		}
+		if (s[i] == '.') {
+			i++;
+		} else if (s[i] == '_') {
+			i += (i + 1 < len && s[i + 1] == '_') ? 2 : 1;
+		} else if (s[i] == '-') {
+			while (i < len && s[i] == '-')
+				i++;
+		} else {
+			return false;
+		}
+		if (i >= len || !is_lower_alnum(s[i]))
+			return false;
+	}
+	return true;
+}
+
+bool wp_ref_repository_valid(const char *repo)
+{
+	const char *p = repo;
+
+	if (!*repo || strlen(repo) > NAME_MAX_LEN)
+		return false;
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+
+		if (!component_valid(p, len))
+			return false;
+		if (!slash)
+			return true;
+		p = slash + 1;
+	}
+}
+
+bool wp_ref_tag_valid(const char *tag)
+{
+	size_t len = strlen(tag), i;
+
+	if (len == 0 || len > 128)
+		return false;
+	if (!(isalnum((unsigned char)tag[0]) || tag[0] == '_'))
+		return false;
+	for (i = 1; i < len; i++) {
+		unsigned char c = (unsigned char)tag[i];
+
+		if (!(isalnum(c) || c == '_' || c == '.' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+static bool host_valid(const char *h, size_t len)
+{
+	size_t i = 0;
+
+	if (len == 0)
+		return false;
+	if (h[0] == '[') {
+		for (i = 1; i < len && h[i] != ']'; i++)
+			if (!(isxdigit((unsigned char)h[i]) || h[i] == ':'))
+				return false;
+		if (i >= len)
+			return false;
+		i++;
+	} else {
+		for (; i < len && h[i] != ':'; i++)
+			if (!(isalnum((unsigned char)h[i]) || h[i] == '.' || h[i] == '-'))
+				return false;
+		if (i == 0 || h[0] == '-' || h[0] == '.')
+			return false;
+	}
+	if (i == len)
+		return true;
+	if (h[i] != ':' || i + 1 == len)
+		return false;
+	for (i++; i < len; i++)
+		if (!isdigit((unsigned char)h[i]))
+			return false;
+	return true;
+}
+
+void wp_ref_release(wp_ref *ref)
+{
+	free(ref->registry);
+	free(ref->repository);
+	free(ref->tag);
+	free(ref->digest);
+	memset(ref, 0, sizeof(*ref));
+}
+
+int wp_ref_parse(const char *s, wp_ref *ref, wp_error *err)
+{
+	_cleanup_free_ char *copy = strdup(s);
+	char *at, *name, *slash, *colon, *last_slash;
+	char *registry = NULL, *repository = NULL;
+
+	memset(ref, 0, sizeof(*ref));
+	if (!copy)
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	if (!*s)
+		return wp_error_set(err, WP_EINVALID, "invalid reference '': empty");
+	at = strchr(copy, '@');
+	if (at) {
+		*at = '\0';
+		if (!wp_digest_valid(at + 1))
+			return wp_error_set(err, WP_EINVALID, "invalid reference '%s': bad digest '%s'", s, at + 1);
+		ref->digest = strdup(at + 1);
+	}
+	name = copy;
+	last_slash = strrchr(name, '/');
+	colon = strrchr(last_slash ? last_slash : name, ':');
+	if (colon) {
+		*colon = '\0';
+		if (!wp_ref_tag_valid(colon + 1)) {
+			wp_ref_release(ref);
+			return wp_error_set(err, WP_EINVALID, "invalid reference '%s': bad tag '%s'", s, colon + 1);
+		}
+		ref->tag = strdup(colon + 1);
+	} else if (!ref->digest) {
+		ref->tag = strdup("latest");
+	}
+	slash = strchr(name, '/');
+	if (slash && (memchr(name, '.', (size_t)(slash - name)) || memchr(name, ':', (size_t)(slash - name)) ||
+		      ((size_t)(slash - name) == 9 && !strncmp(name, "localhost", 9)) || name[0] == '[')) {
+		if (!host_valid(name, (size_t)(slash - name))) {
+			wp_ref_release(ref);
+			return wp_error_set(err, WP_EINVALID, "invalid reference '%s': bad registry host", s);
+		}
+		*slash = '\0';
+		registry = strdup(!strcmp(name, "index.docker.io") || !strcmp(name, WP_REF_DOCKER_HUB_API) ?
+				  WP_REF_DOCKER_HUB : name);
+		repository = strdup(slash + 1);
+	} else {
+		registry = strdup(WP_REF_DOCKER_HUB);
+		repository = strdup(name);
+	}
+	if (registry && repository && !strcmp(registry, WP_REF_DOCKER_HUB) && !strchr(repository, '/')) {
+		char *full = wp_strfmt("library/%s", repository);
+
+		free(repository);
+		repository = full;
+	}
+	ref->registry = registry;
+	ref->repository = repository;
+	if (!ref->registry || !ref->repository || (colon && !ref->tag) || (at && !ref->digest) ||
+	    (!colon && !at && !ref->tag)) {
+		wp_ref_release(ref);
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	}
+	if (!wp_ref_repository_valid(ref->repository)) {
+		wp_ref_release(ref);
+		return wp_error_set(err, WP_EINVALID,
+				    "invalid reference '%s': repository names are lowercase letters, digits and "
+				    "'.', '_', '-' separators between '/'", s);
+	}
+	if (strlen(ref->registry) + 1 + strlen(ref->repository) > NAME_MAX_LEN) {
+		wp_ref_release(ref);
+		return wp_error_set(err, WP_EINVALID, "invalid reference '%s': name longer than %d", s, NAME_MAX_LEN);
+	}
+	return 0;
+}
+
+char *wp_ref_name(const wp_ref *ref)
+{
+	return wp_strfmt("%s/%s", ref->registry, ref->repository);
+}
+
+char *wp_ref_string(const wp_ref *ref)
+{
+	return wp_strfmt("%s/%s%s%s%s%s", ref->registry, ref->repository, ref->tag ? ":" : "",
+			 ref->tag ? ref->tag : "", ref->digest ? "@" : "", ref->digest ? ref->digest : "");
+}
+
+const char *wp_ref_api_host(const wp_ref *ref)
+{
+	return strcmp(ref->registry, WP_REF_DOCKER_HUB) ? ref->registry : WP_REF_DOCKER_HUB_API;
+}

@@ -1,0 +1,873 @@
+#include "oci/store.h"
+#include "oci/mediatype.h"
+#include "oci/ref.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define OCI_LAYOUT_JSON "{\"imageLayoutVersion\":\"1.0.0\"}"
+#define EMPTY_INDEX "{\"schemaVersion\":2,\"mediaType\":\"" WP_MT_OCI_INDEX "\",\"manifests\":[]}"
+
+int wp_store_default_root(wp_buf *out, wp_error *err)
+{
+	const char *env = getenv("WASMPACK_STORE");
+	const char *xdg = getenv("XDG_DATA_HOME");
+	const char *home = getenv("HOME");
+	int rc;
+
+	wp_buf_reset(out);
+	if (env && *env)
+		rc = wp_buf_puts(out, env);
+	else if (xdg && *xdg)
+		rc = wp_buf_printf(out, "%s/wasmpack", xdg);
+	else if (home && *home)
+		rc = wp_buf_printf(out, "%s/.local/share/wasmpack", home);
+	else
+		return wp_error_set(err, WP_EUSAGE, "no store: set --store, WASMPACK_STORE or HOME");
+	return rc < 0 ? wp_error_set(err, WP_ETOOBIG, "store path too long") : 0;
+}
+
+char *wp_store_private_path(const wp_store *s, const char *name)
+{
+	return wp_strfmt("%s/.wasmpack/%s", s->root, name);
+}
+
+static int ensure_file(const char *path, const char *content, wp_error *err)
+{
+	if (wp_fs_exists(path))
+		return 0;
+	return wp_fs_write_atomic(path, content, strlen(content), 0644, err);
+}
+
+int wp_store_open(wp_store *s, const char *root, int mode, wp_error *err)
+{
+	_cleanup_free_ char *blobs = NULL, *priv = NULL, *tmp = NULL, *layout = NULL, *index = NULL, *lock = NULL;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	s->lock_fd = -1;
+	s->root = strdup(root);
+	blobs = wp_strfmt("%s/blobs/sha256", root);
+	priv = wp_strfmt("%s/.wasmpack", root);
+	tmp = wp_strfmt("%s/.wasmpack/tmp", root);
+	layout = wp_strfmt("%s/oci-layout", root);
+	index = wp_strfmt("%s/index.json", root);
+	lock = wp_strfmt("%s/.wasmpack/lock", root);
+	if (!s->root || !blobs || !priv || !tmp || !layout || !index || !lock) {
+		wp_store_close(s);
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	}
+	if ((rc = wp_fs_mkdir_p(blobs, 0755, err)) < 0 || (rc = wp_fs_mkdir_p(tmp, 0700, err)) < 0) {
+		wp_store_close(s);
+		return wp_error_prefix(err, "opening store '%s'", root);
+	}
+	s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (s->lock_fd < 0) {
+		rc = wp_error_sys(err, WP_EIO, "opening store lock '%s'", lock);
+		wp_store_close(s);
+		return rc;
+	}
+	if (flock(s->lock_fd, (mode == WP_STORE_EXCLUSIVE ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0) {
+		wp_info("waiting for other wasmpack processes using the store '%s'", root);
+		if (flock(s->lock_fd, mode == WP_STORE_EXCLUSIVE ? LOCK_EX : LOCK_SH) < 0) {
+			rc = wp_error_sys(err, WP_EIO, "locking store '%s'", root);
+			wp_store_close(s);
+			return rc;
+		}
+	}
+	if ((rc = ensure_file(layout, OCI_LAYOUT_JSON, err)) < 0 || (rc = ensure_file(index, EMPTY_INDEX, err)) < 0) {
+		wp_store_close(s);
+		return wp_error_prefix(err, "opening store '%s'", root);
+	}
+	return 0;
+}
+
+void wp_store_close(wp_store *s)
+{
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+	s->lock_fd = -1;
+	free(s->root);
+	s->root = NULL;
+}
+
+char *wp_store_blob_path(const wp_store *s, const char *digest)
+{
+	return wp_strfmt("%s/blobs/sha256/%s", s->root, wp_digest_hex(digest));
+}
+
+bool wp_store_has_blob(const wp_store *s, const char *digest, int64_t *size)
+{
+	_cleanup_free_ char *path = NULL;
+	struct stat st;
+
+	if (!wp_digest_valid(digest))
+		return false;
+	path = wp_store_blob_path(s, digest);
+	if (!path || stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	if (size)
+		*size = (int64_t)st.st_size;
+	return true;
+}
+
+/* An unnamed file in the blobs folder (O_TMPFILE) vanishes with the process if it dies;
+ * where the file system has no O_TMPFILE, a named file under .wasmpack/tmp is used. */
+static int open_temp(wp_store *s, int *fd, char **tmp_path, wp_error *err)
+{
+	_cleanup_free_ char *dir = wp_strfmt("%s/blobs/sha256", s->root);
+	char *path;
+
+	*tmp_path = NULL;
+	if (!dir)
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	*fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+	if (*fd >= 0)
+		return 0;
+	path = wp_store_private_path(s, "tmp/blob-XXXXXX");
+	if (!path)
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	*fd = mkostemp(path, O_CLOEXEC);
+	if (*fd < 0) {
+		int rc = wp_error_sys(err, WP_EIO, "creating a temp file in store '%s'", s->root);
+
+		free(path);
+		return rc;
+	}
+	fchmod(*fd, 0644);
+	*tmp_path = path;
+	return 0;
+}
+
+static bool want_fsync(void)
+{
+	const char *v = getenv("WASMPACK_FSYNC");
+
+	return !(v && !strcmp(v, "0"));
+}
+
+/* Gives the finished temp file its content-addressed name; an existing blob is kept. */
+static int link_temp(wp_store *s, int fd, const char *tmp_path, const char *digest, wp_error *err)
+{
+	_cleanup_free_ char *final = wp_store_blob_path(s, digest);
+	char proc[64];
+	int r;
+
+	if (!final)
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	if (want_fsync() && fsync(fd) < 0)
+		return wp_error_sys(err, WP_EIO, "writing blob %s", digest);
+	if (tmp_path) {
+		r = link(tmp_path, final);
+	} else {
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		r = linkat(AT_FDCWD, proc, AT_FDCWD, final, AT_SYMLINK_FOLLOW);
+	}
+	if (r < 0 && errno != EEXIST)
+		return wp_error_sys(err, WP_EIO, "storing blob %s", digest);
+	return 0;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int wp_store_put_blob(wp_store *s, const void *data, size_t len, char digest[WP_DIGEST_BUFSZ], wp_error *err)
+{
+	char *tmp_path = NULL;
+	int fd = -1, rc;
+
+	rc = wp_digest_bytes(data, len, digest, err);
+	if (rc < 0 || wp_store_has_blob(s, digest, NULL))
+		return rc;
+	rc = open_temp(s, &fd, &tmp_path, err);
+	if (rc < 0)
+		return rc;
+	if (write_all(fd, data, len) < 0)
+		rc = wp_error_sys(err, WP_EIO, "writing blob %s", digest);
+	else
+		rc = link_temp(s, fd, tmp_path, digest, err);
+	close(fd);
+	if (tmp_path)
+		unlink(tmp_path);
+	free(tmp_path);
+	return rc;
+}
+
+int wp_store_read_blob(wp_store *s, const char *digest, size_t max, wp_buf *out, wp_error *err)
+{
+	_cleanup_free_ char *path = NULL;
+	char got[WP_DIGEST_BUFSZ];
+	int rc;
+
+	if ((rc = wp_digest_check(digest, err)) < 0)
+		return rc;
+	path = wp_store_blob_path(s, digest);
+	if (!path)
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	rc = wp_fs_read_file(path, max, out, err);
+	if (rc == WP_ENOTFOUND)
+		return wp_error_set(err, WP_ENOTFOUND, "blob %s is not in the store", digest);
+	if (rc < 0)
+		return rc;
+	if ((rc = wp_digest_bytes(out->data, out->len, got, err)) < 0)
+		return rc;
+	if (strcmp(got, digest))
+		return wp_error_set(err, WP_EDIGEST, "blob %s in the store has digest %s: the store is damaged",
+				    digest, got);
+	return 0;
+}
+
+/* ---- streaming writer ---- */
+
+#define SLOTS 4
+#define SLOT_SIZE (1u << 20)
+
+struct wp_blob_writer {
+	wp_store *store;
+	int fd;
+	char *tmp_path;
+	wp_sha256 hash;
+	int64_t size;
+	unsigned char *bufs[SLOTS];
+	size_t lens[SLOTS];
+	unsigned head, tail, queued;
+	size_t fill;          /* bytes in bufs[head] filled by wp_blob_writer_write */
+	bool thread_started, stop;
+	int write_errno;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+};
+
+static void *writer_main(void *arg)
+{
+	wp_blob_writer *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		unsigned idx;
+		int r;
+
+		while (w->queued == 0 && !w->stop)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (w->queued == 0)
+			break;
+		idx = w->tail;
+		pthread_mutex_unlock(&w->mu);
+		r = w->write_errno ? 0 : write_all(w->fd, w->bufs[idx], w->lens[idx]);
+		pthread_mutex_lock(&w->mu);
+		if (r < 0 && !w->write_errno)
+			w->write_errno = errno ? errno : EIO;
+		w->tail = (w->tail + 1) % SLOTS;
+		w->queued--;
+		pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+int wp_blob_writer_new(wp_store *s, wp_blob_writer **out, wp_error *err)
+{
+	wp_blob_writer *w = calloc(1, sizeof(*w));
+	int rc;
+
+	*out = NULL;
+	if (!w)
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	w->store = s;
+	w->fd = -1;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	if ((rc = wp_sha256_init(&w->hash, err)) < 0) {
+		wp_blob_writer_abort(w);
+		return rc;
+	}
+	if ((rc = open_temp(s, &w->fd, &w->tmp_path, err)) < 0) {
+		wp_blob_writer_abort(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+void *wp_blob_writer_buffer(wp_blob_writer *w, size_t *cap)
+{
+	pthread_mutex_lock(&w->mu);
+	while (w->queued == SLOTS)
+		pthread_cond_wait(&w->cv, &w->mu);
+	pthread_mutex_unlock(&w->mu);
+	if (!w->bufs[w->head]) {
+		w->bufs[w->head] = malloc(SLOT_SIZE);
+		if (!w->bufs[w->head])
+			return NULL;
+	}
+	*cap = SLOT_SIZE;
+	return w->bufs[w->head];
+}
+
+int wp_blob_writer_submit(wp_blob_writer *w, size_t len, wp_error *err)
+{
+	int werr;
+
+	if (len == 0)
+		return 0;
+	wp_sha256_update(&w->hash, w->bufs[w->head], len);
+	w->size += (int64_t)len;
+	if (!w->thread_started) {
+		if (pthread_create(&w->thread, NULL, writer_main, w) != 0)
+			return wp_error_set(err, WP_EIO, "starting a writer thread failed");
+		w->thread_started = true;
+	}
+	pthread_mutex_lock(&w->mu);
+	w->lens[w->head] = len;
+	w->head = (w->head + 1) % SLOTS;
+	w->queued++;
+	werr = w->write_errno;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	if (werr) {
+		errno = werr;
+		return wp_error_sys(err, WP_EIO, "writing a blob into the store");
+	}
+	return 0;
+}
+
+int wp_blob_writer_write(wp_blob_writer *w, const void *data, size_t len, wp_error *err)
+{
+	const unsigned char *p = data;
+
+	while (len > 0) {
+		size_t cap, n;
+		unsigned char *buf = wp_blob_writer_buffer(w, &cap);
+		int rc;
+
+		if (!buf)
+			return wp_error_set(err, WP_ENOMEM, "out of memory");
+		n = cap - w->fill < len ? cap - w->fill : len;
+		memcpy(buf + w->fill, p, n);
+		w->fill += n;
+		p += n;
+		len -= n;
+		if (w->fill == cap) {
+			w->fill = 0;
+			if ((rc = wp_blob_writer_submit(w, cap, err)) < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static void writer_stop(wp_blob_writer *w)
+{
+	if (!w->thread_started)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	w->thread_started = false;
+}
+
+void wp_blob_writer_abort(wp_blob_writer *w)
+{
+	if (!w)
+		return;
+	writer_stop(w);
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->tmp_path)
+		unlink(w->tmp_path);
+	free(w->tmp_path);
+	for (int i = 0; i < SLOTS; i++)
+		free(w->bufs[i]);
+	if (w->hash.ctx)
+		wp_sha256_release(&w->hash);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	free(w);
+}
+
+int wp_blob_writer_commit(wp_blob_writer *w, const char *expect, char digest[WP_DIGEST_BUFSZ],
+			  int64_t *size, wp_error *err)
+{
+	int rc = 0;
+
+	if (w->fill) {
+		size_t fill = w->fill;
+
+		w->fill = 0;
+		rc = wp_blob_writer_submit(w, fill, err);
+	}
+	writer_stop(w);
+	if (rc == 0 && w->write_errno) {
+		errno = w->write_errno;
+		rc = wp_error_sys(err, WP_EIO, "writing a blob into the store");
+	}
+	if (rc == 0) {
+		wp_sha256_final(&w->hash, digest);
+		if (size)
+			*size = w->size;
+		if (expect && strcmp(expect, digest))
+			rc = wp_error_set(err, WP_EDIGEST, "digest mismatch: expected %s, got %s", expect, digest);
+		else if (!wp_store_has_blob(w->store, digest, NULL))
+			rc = link_temp(w->store, w->fd, w->tmp_path, digest, err);
+	}
+	wp_blob_writer_abort(w);
+	return rc;
+}
+
+/* ---- index.json ---- */
+
+static int index_path(const wp_store *s, wp_buf *out)
+{
+	wp_buf_reset(out);
+	return wp_buf_printf(out, "%s/index.json", s->root);
+}
+
+int wp_store_index_read(wp_store *s, wp_index *ix, wp_error *err)
+{
+	wp_buf path, data;
+	int rc;
+
+	wp_buf_init(&path, 4096);
+	wp_buf_init(&data, WP_MANIFEST_MAX);
+	index_path(s, &path);
+	rc = wp_fs_read_file(path.data, WP_MANIFEST_MAX, &data, err);
+	if (rc == 0)
+		rc = wp_index_parse(data.data, data.len, ix, err);
+	if (rc < 0)
+		wp_error_prefix(err, "reading '%s'", path.data);
+	wp_buf_release(&path);
+	wp_buf_release(&data);
+	return rc;
+}
+
+static int index_lock(wp_store *s, wp_error *err)
+{
+	_cleanup_free_ char *path = wp_store_private_path(s, "index.lock");
+	int fd;
+
+	if (!path)
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return wp_error_sys(err, WP_EIO, "opening '%s'", path);
+	if (flock(fd, LOCK_EX) < 0) {
+		int rc = wp_error_sys(err, WP_EIO, "locking '%s'", path);
+
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+static int index_write(wp_store *s, const wp_index *ix, wp_error *err)
+{
+	wp_buf path, data;
+	int rc;
+
+	wp_buf_init(&path, 4096);
+	wp_buf_init(&data, WP_MANIFEST_MAX);
+	index_path(s, &path);
+	rc = wp_index_emit(ix, &data, err);
+	if (rc == 0)
+		rc = wp_fs_write_atomic(path.data, data.data, data.len, 0644, err);
+	wp_buf_release(&path);
+	wp_buf_release(&data);
+	return rc;
+}
+
+static int cmp_desc_name(const void *a, const void *b)
+{
+	const char *na = wp_kvlist_get(&((const wp_descriptor *)a)->annotations, WP_ANN_REF_NAME);
+	const char *nb = wp_kvlist_get(&((const wp_descriptor *)b)->annotations, WP_ANN_REF_NAME);
+
+	return strcmp(na ? na : "", nb ? nb : "");
+}
+
+static void index_remove_name(wp_index *ix, const char *name, bool *found)
+{
+	size_t j = 0;
+
+	*found = false;
+	for (size_t i = 0; i < ix->n_manifests; i++) {
+		const char *n = wp_kvlist_get(&ix->manifests[i].annotations, WP_ANN_REF_NAME);
+
+		if (n && !strcmp(n, name)) {
+			wp_descriptor_release(&ix->manifests[i]);
+			*found = true;
+			continue;
+		}
+		ix->manifests[j++] = ix->manifests[i];
+	}
+	ix->n_manifests = j;
+}
+
+int wp_store_tag(wp_store *s, const char *name, const wp_descriptor *desc, wp_error *err)
+{
+	wp_index ix;
+	wp_descriptor *grown;
+	bool found;
+	int lock, rc;
+
+	lock = index_lock(s, err);
+	if (lock < 0)
+		return lock;
+	rc = wp_store_index_read(s, &ix, err);
+	if (rc < 0)
+		goto out;
+	index_remove_name(&ix, name, &found);
+	grown = realloc(ix.manifests, (ix.n_manifests + 1) * sizeof(*grown));
+	if (!grown) {
+		rc = wp_error_set(err, WP_ENOMEM, "out of memory");
+		goto release;
+	}
+	ix.manifests = grown;
+	if ((rc = wp_descriptor_copy(&grown[ix.n_manifests], desc)) < 0 ||
+	    (rc = wp_kvlist_set(&grown[ix.n_manifests].annotations, WP_ANN_REF_NAME, name)) < 0) {
+		ix.n_manifests++;
+		rc = wp_error_set(err, WP_ENOMEM, "out of memory");
+		goto release;
+	}
+	ix.n_manifests++;
+	qsort(ix.manifests, ix.n_manifests, sizeof(*ix.manifests), cmp_desc_name);
+	rc = index_write(s, &ix, err);
+release:
+	wp_index_release(&ix);
+out:
+	close(lock);
+	if (rc < 0)
+		wp_error_prefix(err, "tagging '%s'", name);
+	return rc;
+}
+
+int wp_store_untag(wp_store *s, const char *name, wp_error *err)
+{
+	wp_index ix;
+	bool found;
+	int lock, rc;
+
+	lock = index_lock(s, err);
+	if (lock < 0)
+		return lock;
+	rc = wp_store_index_read(s, &ix, err);
+	if (rc == 0) {
+		index_remove_name(&ix, name, &found);
+		rc = found ? index_write(s, &ix, err) : wp_error_set(err, WP_ENOTFOUND, "no image '%s' in the store", name);
+		wp_index_release(&ix);
+	}
+	close(lock);
+	return rc;
+}
+
+static bool all_hex(const char *s)
+{
+	for (; *s; s++)
+		if (!isxdigit((unsigned char)*s) || isupper((unsigned char)*s))
+			return false;
+	return true;
+}
+
+static int desc_from_blob(wp_store *s, const char *digest, wp_descriptor *desc, wp_error *err)
+{
+	wp_buf data;
+	char *mt = NULL;
+	int rc;
+
+	wp_buf_init(&data, WP_MANIFEST_MAX);
+	rc = wp_store_read_blob(s, digest, WP_MANIFEST_MAX, &data, err);
+	if (rc == 0)
+		rc = wp_manifest_sniff_media_type(data.data, data.len, &mt, err);
+	if (rc == 0)
+		rc = wp_descriptor_init(desc, mt, digest, (int64_t)data.len);
+	free(mt);
+	wp_buf_release(&data);
+	return rc;
+}
+
+int wp_store_resolve(wp_store *s, const char *what, wp_descriptor *desc, char **name, wp_error *err)
+{
+	wp_index ix;
+	wp_ref ref;
+	_cleanup_free_ char *full = NULL;
+	const wp_descriptor *hit = NULL;
+	size_t hits = 0;
+	int rc;
+
+	if (name)
+		*name = NULL;
+	memset(desc, 0, sizeof(*desc));
+	rc = wp_store_index_read(s, &ix, err);
+	if (rc < 0)
+		return rc;
+	if (wp_digest_valid(what) || (strlen(what) >= 12 && strlen(what) <= 64 && all_hex(what))) {
+		size_t wl = strlen(what);
+
+		for (size_t i = 0; i < ix.n_manifests; i++) {
+			const char *d = ix.manifests[i].digest;
+
+			if (wp_digest_valid(what) ? !strcmp(d, what) : !strncmp(d + 7, what, wl)) {
+				if (!hit || strcmp(hit->digest, d))
+					hits++;
+				if (!hit)
+					hit = &ix.manifests[i];
+			}
+		}
+		if (!hit && wp_digest_valid(what) && wp_store_has_blob(s, what, NULL)) {
+			wp_index_release(&ix);
+			return desc_from_blob(s, what, desc, err);
+		}
+		if (hits > 1) {
+			wp_index_release(&ix);
+			return wp_error_set(err, WP_EINVALID, "'%s' matches more than one image", what);
+		}
+	}
+	if (!hit) {
+		rc = wp_ref_parse(what, &ref, err);
+		if (rc < 0) {
+			wp_index_release(&ix);
+			return rc;
+		}
+		full = wp_ref_string(&ref);
+		for (size_t i = 0; full && i < ix.n_manifests; i++) {
+			const char *n = wp_kvlist_get(&ix.manifests[i].annotations, WP_ANN_REF_NAME);
+
+			if (ref.digest && !strcmp(ix.manifests[i].digest, ref.digest)) {
+				hit = &ix.manifests[i];
+				break;
+			}
+			if (!ref.digest && n && !strcmp(n, full)) {
+				hit = &ix.manifests[i];
+				break;
+			}
+		}
+		if (!hit && ref.digest && wp_store_has_blob(s, ref.digest, NULL)) {
+			rc = desc_from_blob(s, ref.digest, desc, err);
+			wp_ref_release(&ref);
+			wp_index_release(&ix);
+			return rc;
+		}
+		wp_ref_release(&ref);
+	}
+	if (!hit) {
+		wp_index_release(&ix);
+		return wp_error_set(err, WP_ENOTFOUND, "no image '%s' in the store", what);
+	}
+	rc = wp_descriptor_copy(desc, hit);
+	if (rc == 0 && name) {
+		const char *n = wp_kvlist_get(&hit->annotations, WP_ANN_REF_NAME);
+
+		*name = n ? strdup(n) : NULL;
+	}
+	wp_kvlist_release(&desc->annotations);
+	wp_index_release(&ix);
+	return rc < 0 ? wp_error_set(err, WP_ENOMEM, "out of memory") : 0;
+}
+
+/* ---- gc ---- */
+
+typedef struct digest_set {
+	char (*items)[WP_DIGEST_BUFSZ];
+	size_t len, cap;
+} digest_set;
+
+static int set_add(digest_set *set, const char *d)
+{
+	if (set->len == set->cap) {
+		size_t ncap = set->cap ? set->cap * 2 : 64;
+		void *p = realloc(set->items, ncap * WP_DIGEST_BUFSZ);
+
+		if (!p)
+			return WP_ENOMEM;
+		set->items = p;
+		set->cap = ncap;
+	}
+	memcpy(set->items[set->len++], d, WP_DIGEST_BUFSZ);
+	return 0;
+}
+
+static bool set_has(const digest_set *set, const char *d)
+{
+	for (size_t i = 0; i < set->len; i++)
+		if (!strcmp(set->items[i], d))
+			return true;
+	return false;
+}
+
+static int mark(wp_store *s, const wp_descriptor *d, digest_set *set, int depth, wp_error *err)
+{
+	wp_buf data;
+	int rc = 0;
+
+	if (set_has(set, d->digest))
+		return 0;
+	if (set_add(set, d->digest) < 0)
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	if (depth > 8 || (!wp_media_type_is_index(d->media_type) && !wp_media_type_is_manifest(d->media_type)))
+		return 0;
+	wp_buf_init(&data, WP_MANIFEST_MAX);
+	rc = wp_store_read_blob(s, d->digest, WP_MANIFEST_MAX, &data, err);
+	if (rc == WP_ENOTFOUND) {
+		wp_warn("image %s is tagged but its manifest is missing", d->digest);
+		wp_buf_release(&data);
+		return 0;
+	}
+	if (rc == 0 && wp_media_type_is_index(d->media_type)) {
+		wp_index ix;
+
+		rc = wp_index_parse(data.data, data.len, &ix, err);
+		for (size_t i = 0; rc == 0 && i < ix.n_manifests; i++)
+			rc = mark(s, &ix.manifests[i], set, depth + 1, err);
+		if (rc == 0 || ix.manifests)
+			wp_index_release(&ix);
+	} else if (rc == 0) {
+		wp_manifest m;
+
+		rc = wp_manifest_parse(data.data, data.len, &m, err);
+		if (rc == 0) {
+			rc = set_has(set, m.config.digest) ? 0 : set_add(set, m.config.digest);
+			for (size_t i = 0; rc == 0 && i < m.n_layers; i++)
+				rc = set_has(set, m.layers[i].digest) ? 0 : set_add(set, m.layers[i].digest);
+			if (rc == 0 && m.subject)
+				rc = mark(s, m.subject, set, depth + 1, err);
+			wp_manifest_release(&m);
+		}
+	}
+	wp_buf_release(&data);
+	return rc;
+}
+
+int wp_store_gc(wp_store *s, wp_gc_result *res, wp_error *err)
+{
+	_cleanup_free_ char *dir = wp_strfmt("%s/blobs/sha256", s->root);
+	_cleanup_free_ char *tmpdir = wp_store_private_path(s, "tmp");
+	digest_set set = { 0 };
+	wp_index ix;
+	DIR *d;
+	struct dirent *de;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if (!dir || !tmpdir)
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	rc = wp_store_index_read(s, &ix, err);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < ix.n_manifests; i++)
+		rc = mark(s, &ix.manifests[i], &set, 0, err);
+	wp_index_release(&ix);
+	if (rc < 0)
+		goto done;
+	d = opendir(dir);
+	if (!d) {
+		rc = wp_error_sys(err, WP_EIO, "opening '%s'", dir);
+		goto done;
+	}
+	while ((de = readdir(d))) {
+		char digest[WP_DIGEST_BUFSZ];
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(digest, sizeof(digest), "sha256:%.64s", de->d_name);
+		if (wp_digest_valid(digest) && strlen(de->d_name) == 64 && set_has(&set, digest)) {
+			res->blobs_kept++;
+			continue;
+		}
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			res->bytes_removed += (uint64_t)st.st_size;
+		if (unlinkat(dirfd(d), de->d_name, 0) < 0) {
+			rc = wp_error_sys(err, WP_EIO, "removing blob '%s'", de->d_name);
+			break;
+		}
+		res->blobs_removed++;
+	}
+	closedir(d);
+	/* Nothing else holds the store, so every temp file is an orphan of a killed process. */
+	d = opendir(tmpdir);
+	if (d) {
+		while ((de = readdir(d)))
+			if (de->d_name[0] != '.')
+				unlinkat(dirfd(d), de->d_name, 0);
+		closedir(d);
+	}
+done:
+	free(set.items);
+	return rc;
+}
+
+int wp_store_ingest_file(wp_store *s, const char *path, const struct stat *expect_st,
+			 char digest[WP_DIGEST_BUFSZ], int64_t *size, wp_error *err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	wp_blob_writer *w = NULL;
+	struct stat st;
+	int rc;
+
+	if (fd < 0)
+		return wp_error_sys(err, WP_EIO, "opening '%s'", path);
+	if (fstat(fd, &st) < 0)
+		return wp_error_sys(err, WP_EIO, "reading '%s'", path);
+	if (expect_st && (st.st_size != expect_st->st_size || st.st_mtim.tv_sec != expect_st->st_mtim.tv_sec ||
+			  st.st_mtim.tv_nsec != expect_st->st_mtim.tv_nsec))
+		return wp_error_set(err, WP_EIO, "'%s' changed while it was being read", path);
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	if ((rc = wp_blob_writer_new(s, &w, err)) < 0)
+		return rc;
+	for (;;) {
+		size_t cap;
+		unsigned char *buf = wp_blob_writer_buffer(w, &cap);
+		ssize_t n;
+
+		if (!buf) {
+			wp_blob_writer_abort(w);
+			return wp_error_set(err, WP_ENOMEM, "out of memory");
+		}
+		n = read(fd, buf, cap);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = wp_error_sys(err, WP_EIO, "reading '%s'", path);
+			wp_blob_writer_abort(w);
+			return rc;
+		}
+		if (n == 0)
+			break;
+		if ((rc = wp_blob_writer_submit(w, (size_t)n, err)) < 0) {
+			wp_blob_writer_abort(w);
+			return rc;
+		}
+	}
+	rc = wp_blob_writer_commit(w, NULL, digest, size, err);
+	if (rc == 0 && *size != (int64_t)st.st_size)
+		return wp_error_set(err, WP_EIO, "'%s' changed while it was being read", path);
+	return rc;
+}

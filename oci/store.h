@@ -1,0 +1,80 @@
+/* The local store: an OCI image layout (oci-layout, index.json, blobs/sha256/<hex>) with
+ * wasmpack's own bits under .wasmpack/ (locks, the stat cache, temp files).
+ *
+ * Blobs are written to an unnamed temp file while they are hashed and linked into place
+ * only when complete and verified, so a killed process leaves no partial blob; an existing
+ * blob is never rewritten. index.json changes are atomic and serialised by a lock file.
+ * Every process holds a shared lock on .wasmpack/lock while it uses the store; gc takes it
+ * exclusively, so it never collects the blobs of a build that has not tagged them yet. */
+#ifndef WP_OCI_STORE_H
+#define WP_OCI_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "common/buf.h"
+#include "common/error.h"
+#include "oci/manifest.h"
+
+typedef struct wp_store {
+	char *root;
+	int lock_fd;
+} wp_store;
+
+enum { WP_STORE_SHARED = 0, WP_STORE_EXCLUSIVE = 1 };
+
+/* $WASMPACK_STORE, else $XDG_DATA_HOME/wasmpack, else ~/.local/share/wasmpack. */
+int wp_store_default_root(wp_buf *out, wp_error *err);
+/* Opens (creating if needed) the layout at root. */
+int wp_store_open(wp_store *s, const char *root, int mode, wp_error *err);
+void wp_store_close(wp_store *s);
+
+char *wp_store_blob_path(const wp_store *s, const char *digest);
+bool wp_store_has_blob(const wp_store *s, const char *digest, int64_t *size);
+int wp_store_put_blob(wp_store *s, const void *data, size_t len, char digest[WP_DIGEST_BUFSZ], wp_error *err);
+/* Reads a blob of at most max bytes and checks it against its digest. */
+int wp_store_read_blob(wp_store *s, const char *digest, size_t max, wp_buf *out, wp_error *err);
+
+/* Streaming ingest. Bytes are hashed in the caller's thread and written by a helper
+ * thread, so hashing and writing overlap. */
+typedef struct wp_blob_writer wp_blob_writer;
+
+int wp_blob_writer_new(wp_store *s, wp_blob_writer **out, wp_error *err);
+int wp_blob_writer_write(wp_blob_writer *w, const void *data, size_t len, wp_error *err);
+/* Zero-copy form: fill the returned buffer (cap bytes), then submit len of them. */
+void *wp_blob_writer_buffer(wp_blob_writer *w, size_t *cap);
+int wp_blob_writer_submit(wp_blob_writer *w, size_t len, wp_error *err);
+/* Finishes, verifies against expect (may be NULL) and links the blob into place; frees w
+ * whatever the outcome. */
+int wp_blob_writer_commit(wp_blob_writer *w, const char *expect, char digest[WP_DIGEST_BUFSZ],
+			  int64_t *size, wp_error *err);
+void wp_blob_writer_abort(wp_blob_writer *w);
+
+/* index.json */
+int wp_store_index_read(wp_store *s, wp_index *ix, wp_error *err);
+/* Points name (a full reference) at desc, replacing what it named before. */
+int wp_store_tag(wp_store *s, const char *name, const wp_descriptor *desc, wp_error *err);
+int wp_store_untag(wp_store *s, const char *name, wp_error *err);
+/* Finds an image by reference (normalised), by "name@digest", by full digest, or by a
+ * unique hex prefix of at least 12 digits. name may be NULL. */
+int wp_store_resolve(wp_store *s, const char *what, wp_descriptor *desc, char **name, wp_error *err);
+
+typedef struct wp_gc_result {
+	uint64_t blobs_removed;
+	uint64_t bytes_removed;
+	uint64_t blobs_kept;
+} wp_gc_result;
+
+/* Removes every blob that no tag reaches; needs the store opened WP_STORE_EXCLUSIVE. */
+int wp_store_gc(wp_store *s, wp_gc_result *res, wp_error *err);
+
+/* A folder for wasmpack's own files in the store (".wasmpack/<name>"), malloc'ed. */
+char *wp_store_private_path(const wp_store *s, const char *name);
+
+/* Copies a file into the store as a blob, hashing it on the way; expect_st (may be NULL)
+ * is the stat taken when the input was scanned: a file that changed since is an error. */
+int wp_store_ingest_file(wp_store *s, const char *path, const struct stat *expect_st,
+			 char digest[WP_DIGEST_BUFSZ], int64_t *size, wp_error *err);
+
+#endif

@@ -1,0 +1,30 @@
+/* Telling wasm binaries apart by their preamble, and reading a component's top-level
+ * import and export names (component model binary format, sections 10 and 11). */
+#ifndef WP_OCI_WASM_H
+#define WP_OCI_WASM_H
+
+#include <stddef.h>
+
+#include "common/error.h"
+
+enum wp_wasm_kind { WP_WASM_NONE = 0, WP_WASM_MODULE = 1, WP_WASM_COMPONENT = 2 };
+
+/* Classifies the first 8 bytes: "\0asm" then version 1 layer 0 (core module) or layer 1
+ * (component, any pre-1.0 version). */
+int wp_wasm_kind_of(const unsigned char *head, size_t len);
+/* Reads the preamble of a file; a file that is neither is WP_EINVALID "not a wasm binary". */
+int wp_wasm_sniff_file(const char *path, int *kind, wp_error *err);
+
+typedef struct wp_wasm_names {
+	char **imports;
+	size_t n_imports;
+	char **exports;
+	size_t n_exports;
+} wp_wasm_names;
+
+/* Top-level import and export names of a component binary held in memory. */
+int wp_wasm_component_names(const unsigned char *data, size_t len, wp_wasm_names *out, wp_error *err);
+int wp_wasm_component_names_file(const char *path, wp_wasm_names *out, wp_error *err);
+void wp_wasm_names_release(wp_wasm_names *n);
+
+#endif
