@@ -5,6 +5,7 @@
 #define WP_CLI_CLI_H
 
 #include <stdbool.h>
+#include <jansson.h>
 #include <stdio.h>
 
 #include "common/error.h"
@@ -73,9 +74,10 @@ void wp_cli_print_man(FILE *f);
 
 /* "12.3 MiB" */
 void wp_cli_human_size(char *out, size_t outsz, long long bytes);
-/* Prints the build/push style summary of an image: digest in text, object in JSON. */
+/* Prints the build/push style summary of an image: the digest in text, an object in JSON
+ * with extra's fields added (extra is consumed; may be NULL). */
 int wp_cli_print_image(wp_cli *cli, const wp_descriptor *manifest, const wp_manifest *m,
-		       const wp_strv *tags, const char *extra_key, const char *extra_val);
+		       const wp_strv *tags, json_t *extra);
 
 #define WP_VERSION "0.1.0"
 

@@ -106,7 +106,9 @@ static int run(wp_cli *cli)
 	for (size_t i = 0; rc == 0 && i < outs->len; i++)
 		rc = write_output(cli, &s, &res, outs->items[i], tags.len ? tags.items[0] : "latest");
 	if (rc == 0)
-		rc = wp_cli_print_image(cli, &res.manifest, &res.m, &tags, "layout", o.layout ? o.layout : "image");
+		rc = wp_cli_print_image(cli, &res.manifest, &res.m, &tags,
+					json_pack("{s:s,s:i}", "layout", o.layout ? o.layout : "image", "cachedLayers",
+						  res.layers_reused));
 	wp_build_result_release(&res);
 	wp_store_close(&s);
 	wp_strv_release(&tags);

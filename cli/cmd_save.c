@@ -25,7 +25,7 @@ static int run_save(wp_cli *cli)
 	if (rc == 0) {
 		rc = wp_archive_save(&s, &d, name ? name : cli->args.items[0], file, &cli->err);
 		if (rc == 0)
-			rc = wp_cli_print_image(cli, &d, NULL, NULL, "archive", file);
+			rc = wp_cli_print_image(cli, &d, NULL, NULL, json_pack("{s:s}", "archive", file));
 		wp_descriptor_release(&d);
 	}
 	free(name);

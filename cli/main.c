@@ -16,13 +16,14 @@ const wp_cmd *const wp_commands[] = {
 };
 
 int wp_cli_print_image(wp_cli *cli, const wp_descriptor *manifest, const wp_manifest *m,
-		       const wp_strv *tags, const char *extra_key, const char *extra_val)
+		       const wp_strv *tags, json_t *extra)
 {
 	json_t *o, *layers, *t;
 	int64_t total = manifest->size + (m ? m->config.size : 0);
 
 	if (!cli->json) {
 		fprintf(cli->out, "%s\n", manifest->digest);
+		json_decref(extra);
 		return 0;
 	}
 	o = json_object();
@@ -33,8 +34,9 @@ int wp_cli_print_image(wp_cli *cli, const wp_descriptor *manifest, const wp_mani
 	for (size_t i = 0; tags && i < tags->len; i++)
 		json_array_append_new(t, json_string(tags->items[i]));
 	json_object_set_new(o, "tags", t);
-	if (extra_key)
-		json_object_set_new(o, extra_key, json_string(extra_val));
+	if (extra)
+		json_object_update(o, extra);
+	json_decref(extra);
 	if (m) {
 		json_object_set_new(o, "config", wp_descriptor_to_json(&m->config));
 		layers = json_array();

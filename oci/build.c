@@ -436,12 +436,6 @@ static int build_wasm(wp_store *s, const wp_build_opts *o, scan *sc, const char 
 	int64_t size, have;
 	int kind, rc;
 
-	if (o->wasm.len != 1)
-		return wp_error_set(err, WP_EUSAGE, "the wasm layout holds exactly one wasm file; %zu given", o->wasm.len);
-	if (o->files.len)
-		return wp_error_set(err, WP_EUSAGE, "the wasm layout cannot carry static files (--file); use --layout image");
-	if (o->env.len || o->args.len)
-		return wp_error_set(err, WP_EUSAGE, "the wasm layout has no place for --env or --arg; use --layout image");
 	for (size_t i = 0; i < sc->wasm.len; i++)
 		if (sc->wasm.items[i].src)
 			e = &sc->wasm.items[i];
@@ -513,6 +507,14 @@ int wp_build(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_error
 		return wp_error_set(err, WP_EUSAGE, "--layout '%s': this build knows image and wasm", layout);
 	if (o->wasm.len == 0)
 		return wp_error_set(err, WP_EUSAGE, "nothing to build: give --wasm FILE");
+	if (!strcmp(layout, "wasm")) {
+		if (o->wasm.len != 1)
+			return wp_error_set(err, WP_EUSAGE, "the wasm layout holds exactly one wasm file; %zu given", o->wasm.len);
+		if (o->files.len)
+			return wp_error_set(err, WP_EUSAGE, "the wasm layout cannot carry static files (--file); use --layout image");
+		if (o->env.len || o->args.len)
+			return wp_error_set(err, WP_EUSAGE, "the wasm layout has no place for --env or --arg; use --layout image");
+	}
 	if ((rc = check_env(&o->env, err)) < 0)
 		return rc;
 	for (size_t i = 0; i < o->wasm.len; i++) {
