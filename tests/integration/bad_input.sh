@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Bad input gets a clear error and a documented exit code, and the store loses nothing:
+# no partial blob, no dangling tag.
+. "$(dirname "$0")/lib.sh"
+cd "$TMP"
+mkdir -p app/static && printf 'x\n' > app/static/a.txt
+"$WP" build --wasm "$HELLO" -t base:v1 >/dev/null
+before=$(store_state "$WASMPACK_STORE")
+
+expect() { # expect EXIT PATTERN DESCRIPTION -- ARGS...
+	local want=$1 pat=$2 desc=$3 err rc
+	shift 4
+	err=$("$@" 2>&1 >/dev/null); rc=$?
+	is "$rc" "$want" "$desc: exit $want"
+	like "$err" "$pat" "$desc: error names the problem"
+	is "$(store_state "$WASMPACK_STORE")" "$before" "$desc: store unchanged"
+}
+
+expect 3 "missing.wasm'.*No such file" "a missing --wasm" -- "$WP" build --wasm missing.wasm -t t:1
+printf 'plain text\n' > notwasm.wasm
+expect 1 "'notwasm.wasm' is not a wasm binary" "a non-wasm --wasm" -- "$WP" build --wasm notwasm.wasm -t t:1
+expect 1 "escapes its root" "a --file DEST escaping the root" -- "$WP" build --wasm "$HELLO" --file app/static/a.txt:../../etc/x -t t:1
+expect 1 "escapes its root" "a --file DEST with .. inside" -- "$WP" build --wasm "$HELLO" --file app/static/a.txt:/a/../../b -t t:1
+expect 3 "no-such-dir" "a missing --file" -- "$WP" build --wasm "$HELLO" --file no-such-dir -t t:1
+expect 1 "invalid reference 'Bad/Upper:1'" "an invalid reference" -- "$WP" build --wasm "$HELLO" -t Bad/Upper:1
+expect 1 "bad tag" "an invalid tag" -- "$WP" build --wasm "$HELLO" -t 'app:-x'
+expect 2 "want KEY=VALUE" "an --env without =" -- "$WP" build --wasm "$HELLO" --env NOVALUE
+expect 2 "nothing to build" "no --wasm at all" -- "$WP" build
+expect 2 "unknown option '--bogus'" "an unknown option" -- "$WP" build --bogus
+expect 1 "both be written to '/a.txt'" "two files at one place" -- "$WP" build --wasm "$HELLO" --file app/static/a.txt:a.txt --file app/static/a.txt:/a.txt
+ln -s "$TMP/app" app/static/loop
+expect 1 "symbolic link to a folder" "a symlink to a folder inside --file" -- "$WP" build --wasm "$HELLO" --file app/static
+rm app/static/loop
+expect 2 "unknown command" "an unknown command" -- "$WP" frobnicate
+
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+	chmod 755 "$TMP" "$TMP/app" "$TMP/app/static"; chmod -R a+rX "$WASMPACK_STORE"; chmod a+w "$WASMPACK_STORE" "$WASMPACK_STORE/.wasmpack" "$WASMPACK_STORE/.wasmpack/tmp" "$WASMPACK_STORE/blobs/sha256" "$WASMPACK_STORE/.wasmpack/lock"
+	cp "$HELLO" "$TMP/hello.wasm"; chmod 644 "$TMP/hello.wasm"
+	printf 'secret\n' > app/static/secret.txt && chmod 600 app/static/secret.txt
+	expect 1 "cannot be read" "an unreadable file" -- setpriv --reuid=65534 --regid=65534 --clear-groups "$WP" build --wasm "$TMP/hello.wasm" --file app/static -t t:1
+	rm -f app/static/secret.txt
+else
+	skip "unreadable file: needs root to drop privileges"; skip "-"; skip "-"
+fi
+
+# A full disk: the build fails cleanly and the store keeps what it had.
+if mkdir -p "$TMP/small" && mount -t tmpfs -o size=2m tmpfs "$TMP/small" 2>/dev/null; then
+	on_exit "umount '$TMP/small'"
+	export WASMPACK_STORE=$TMP/small/store
+	"$WP" build --wasm "$HELLO" -t small:v1 >/dev/null
+	before=$(store_state "$WASMPACK_STORE")
+	head -c 3000000 /dev/urandom > "$TMP/big.bin"
+	err=$("$WP" build --wasm "$HELLO" --file "$TMP/big.bin" --gzip-level 1 -t small:v2 2>&1); rc=$?
+	is "$rc" "1" "a full disk: exit 1"
+	like "$err" "No space left on device" "a full disk: the error says so"
+	# Complete blobs of the failed build may stay until gc; what was there stays intact.
+	check "a full disk: every blob matches its digest" store_verified "$WASMPACK_STORE"
+	check "a full disk: everything stored before is intact" sh -c "cd '$WASMPACK_STORE' && printf '%s\n' \"\$1\" | sha256sum -c --quiet" - "$before"
+	export WASMPACK_STORE=$TMP/store
+	before=$(store_state "$WASMPACK_STORE")
+else
+	skip "full disk: cannot mount a tmpfs here"; skip "-"; skip "-"; skip "-"
+fi
+
+# A build killed mid-way leaves no partial blob and no tag.
+head -c 150000000 /dev/urandom > "$TMP/huge.bin"
+"$WP" build --wasm "$HELLO" --file "$TMP/huge.bin" -t killed:v1 >/dev/null 2>&1 &
+pid=$!
+sleep 0.7
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+check "every blob after the kill matches its digest" store_verified "$WASMPACK_STORE"
+is "$(jq -r '[.manifests[].annotations["org.opencontainers.image.ref.name"]]|join(",")' "$WASMPACK_STORE/index.json")" \
+	"docker.io/library/base:v1" "no tag from the killed build"
+is "$(find "$WASMPACK_STORE/.wasmpack/tmp" -type f | wc -l)" "0" "no temp file left behind"
+check "the next build works" "$WP" build --wasm "$HELLO" --file app/static -t after:v1
+
+done_testing

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The store's commands: images, inspect, tag, rmi, gc, save, load; OCI archives that
+# skopeo reads; loads that check every blob.
+. "$(dirname "$0")/lib.sh"
+cd "$TMP"
+mkdir -p static && printf 'hi\n' > static/index.html
+
+d1=$("$WP" build --wasm "$HELLO" --file static -t app:v1)
+d2=$("$WP" build --layout wasm --wasm "$EXITC" -t other:v1)
+imgs=$("$WP" images --format json)
+is "$(jq -r '[.[].name]|join(",")' <<<"$imgs")" "docker.io/library/app:v1,docker.io/library/other:v1" "images lists both, by name"
+is "$(jq -r '.[] | select(.name=="docker.io/library/other:v1") | .layout' <<<"$imgs")" "wasm" "images tells the layout"
+like "$("$WP" images)" 'docker.io/library/app:v1 +sha256:[0-9a-f]{12} +image' "images prints a table"
+
+check "tag" "$WP" tag app:v1 registry.example.com/team/app:prod
+is "$(jq -r .digest <<<"$("$WP" inspect registry.example.com/team/app:prod)")" "$d1" "the new tag names the same image"
+is "$(jq -r .digest <<<"$("$WP" inspect "${d1:7:16}")")" "$d1" "inspect by a digest prefix"
+is "$(jq -r .digest <<<"$("$WP" inspect "$d1")")" "$d1" "inspect by digest"
+is "$(jq -r .name <<<"$("$WP" inspect docker.io/library/app@$d1)")" "docker.io/library/app:v1" "inspect by name@digest"
+"$WP" inspect nope:v1 >/dev/null 2>&1
+is "$?" "3" "inspect of a missing image: exit 3"
+"$WP" tag nope:v1 x:y >/dev/null 2>&1
+is "$?" "3" "tag of a missing image: exit 3"
+"$WP" tag app:v1 'Bad:Name' >/dev/null 2>&1
+is "$?" "1" "tag to an invalid reference is refused"
+
+# save / load: a round trip into an empty store keeps the digest; skopeo reads the archive.
+check "save" "$WP" save app:v1 -o "$TMP/app.tar"
+check "skopeo copies the archive into a layout" skopeo copy -q "oci-archive:$TMP/app.tar" "oci:$TMP/copy:v1"
+is "$(skopeo inspect "oci:$TMP/copy:v1" | jq -r .Digest)" "$d1" "skopeo sees the same digest"
+check "save is reproducible" sh -c "'$WP' save app:v1 -o '$TMP/app2.tar' && cmp '$TMP/app.tar' '$TMP/app2.tar'"
+out=$(WASMPACK_STORE=$TMP/s2 "$WP" load -i "$TMP/app.tar")
+is "$out" "loaded: docker.io/library/app:v1" "load applies the archive's tag"
+is "$(WASMPACK_STORE=$TMP/s2 "$WP" inspect app:v1 | jq -r .digest)" "$d1" "loaded image has the same digest"
+check "every loaded blob matches its digest" store_verified "$TMP/s2"
+check "skopeo writes an archive that load reads" skopeo copy -q "oci:$TMP/copy:v1" "oci-archive:$TMP/sk.tar:example.com/sk:1"
+is "$(WASMPACK_STORE=$TMP/s3 "$WP" load -i "$TMP/sk.tar")" "loaded: example.com/sk:1" "skopeo's archive loads"
+
+# A damaged archive loads nothing: no bad blob, no tag.
+mkdir -p "$TMP/x" && tar -xf "$TMP/app.tar" -C "$TMP/x"
+layer=$(jq -r '.layers[0].digest' <<<"$("$WP" inspect --raw manifest app:v1)")
+f="$TMP/x/blobs/sha256/${layer#sha256:}"
+printf '\x00' | dd of="$f" bs=1 seek=20 conv=notrunc 2>/dev/null
+tar -cf "$TMP/bad.tar" -C "$TMP/x" .
+err=$(WASMPACK_STORE=$TMP/s4 "$WP" load -i "$TMP/bad.tar" 2>&1); rc=$?
+is "$rc" "5" "a flipped byte fails the load with exit 5"
+like "$err" "digest mismatch" "and says digest mismatch"
+check "no blob under the damaged name" test ! -e "$TMP/s4/blobs/sha256/${layer#sha256:}"
+is "$(WASMPACK_STORE=$TMP/s4 "$WP" images --format json | jq length)" "0" "and no tag"
+"$WP" load -i "$TMP/none.tar" >/dev/null 2>&1
+is "$?" "3" "load of a missing file: exit 3"
+echo "not a tar" > "$TMP/junk.tar"
+"$WP" load -i "$TMP/junk.tar" >/dev/null 2>&1
+is "$?" "1" "load of a non-archive fails"
+
+# rmi and gc.
+out=$("$WP" rmi registry.example.com/team/app:prod)
+is "$out" "untagged: registry.example.com/team/app:prod" "rmi by name removes that tag"
+check "the other tag stays" "$WP" inspect app:v1
+before=$(find "$WASMPACK_STORE/blobs" -type f | wc -l)
+out=$("$WP" gc --format json)
+is "$(jq -r .blobsRemoved <<<"$out")" "0" "gc keeps what tags reach"
+"$WP" rmi other:v1 >/dev/null
+out=$("$WP" gc --format json)
+is "$(jq -r .blobsRemoved <<<"$out")" "3" "gc removes the untagged image's manifest, config and layer"
+check "the wasm blob of the removed image is gone" test ! -e "$(blob "sha256:$(sha256sum "$EXITC" | cut -d' ' -f1)")"
+check "the remaining image is whole" "$WP" save app:v1 -o "$TMP/again.tar"
+check "every blob still matches its digest" store_verified "$WASMPACK_STORE"
+"$WP" rmi "$d1" >/dev/null
+is "$("$WP" images --format json | jq length)" "0" "rmi by digest removes every tag of the image"
+"$WP" rmi app:v1 >/dev/null 2>&1
+is "$?" "3" "rmi of a missing tag: exit 3"
+check "oci-layout is the OCI image layout version" test "$(cat "$WASMPACK_STORE/oci-layout")" = '{"imageLayoutVersion":"1.0.0"}'
+
+done_testing
