@@ -29,9 +29,16 @@ __attribute__((format(printf, 4, 5))) static int tap_ok(int cond, const char *fi
 #define is_int(got, want, ...) \
 	(ok((long long)(got) == (long long)(want), __VA_ARGS__) || \
 	 (printf("#   got %lld, want %lld\n", (long long)(got), (long long)(want)), 0))
+static inline int tap_streq(const char *a, const char *b)
+{
+	return a && b && !strcmp(a, b);
+}
+static inline const char *tap_s(const char *s)
+{
+	return s ? s : "(null)";
+}
 #define is_str(got, want, ...) \
-	(ok((got) && (want) && !strcmp((got), (want)), __VA_ARGS__) || \
-	 (printf("#   got '%s'\n#  want '%s'\n", (got) ? (got) : "(null)", (want) ? (want) : "(null)"), 0))
+	(ok(tap_streq((got), (want)), __VA_ARGS__) || (printf("#   got '%s'\n#  want '%s'\n", tap_s(got), tap_s(want)), 0))
 
 static inline void tap_diag(const char *msg)
 {

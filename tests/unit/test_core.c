@@ -1,0 +1,173 @@
+/* common/ and oci/ pieces: digests, safe paths, capped buffers, JSON emission order,
+ * reproducible parallel gzip, wasm sniffing, manifests, blob ingest. */
+#include "tap.h"
+#include "common/buf.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/util.h"
+#include "oci/digest.h"
+#include "oci/gzip.h"
+#include "oci/manifest.h"
+#include "oci/mediatype.h"
+#include "oci/store.h"
+#include "oci/wasm.h"
+
+#include <stdlib.h>
+#include <zlib.h>
+
+static int sink(void *ctx, const void *data, size_t len, wp_error *err)
+{
+	(void)err;
+	return wp_buf_append(ctx, data, len);
+}
+
+static void gzip_case(size_t n, int level)
+{
+	unsigned char *in = malloc(n + 1), *back = malloc(n + 1);
+	wp_buf a, b;
+	wp_gzip *g;
+	wp_error err;
+	z_stream zs;
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		in[i] = (unsigned char)((i * 7 + i / 1000) % 251 < 128 ? (size_t)'a' + i % 7 : (size_t)rand());
+	wp_buf_init(&a, WP_BUF_UNLIMITED);
+	wp_buf_init(&b, WP_BUF_UNLIMITED);
+	wp_gzip_new(&g, level, 0, sink, &a, &err);
+	wp_gzip_write(g, in, n, &err);
+	wp_gzip_finish(g, &err);
+	wp_gzip_free(g);
+	wp_gzip_new(&g, level, 2, sink, &b, &err);
+	for (size_t off = 0; off < n; off += 70001)
+		wp_gzip_write(g, in + off, n - off < 70001 ? n - off : 70001, &err);
+	wp_gzip_finish(g, &err);
+	wp_gzip_free(g);
+	ok(a.len == b.len && !memcmp(a.data, b.data, a.len), "gzip of %zu bytes: same bytes with 0 and 2 threads", n);
+	memset(&zs, 0, sizeof(zs));
+	inflateInit2(&zs, 16 + 15);
+	zs.next_in = (unsigned char *)b.data;
+	zs.avail_in = (uInt)b.len;
+	zs.next_out = back;
+	zs.avail_out = (uInt)n + 1;
+	rc = inflate(&zs, Z_FINISH);
+	ok(rc == Z_STREAM_END && zs.total_out == n && !memcmp(in, back, n), "gzip of %zu bytes inflates back (CRC and size check)", n);
+	inflateEnd(&zs);
+	wp_buf_release(&a);
+	wp_buf_release(&b);
+	free(in);
+	free(back);
+}
+
+int main(void)
+{
+	char d[WP_DIGEST_BUFSZ];
+	wp_error err;
+	wp_buf b;
+	wp_manifest m = { 0 };
+	wp_descriptor l;
+	json_t *o;
+
+	/* digests */
+	wp_digest_bytes("", 0, d, &err);
+	is_str(d, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "sha256 of nothing");
+	wp_digest_bytes("abc", 3, d, &err);
+	is_str(d, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "sha256 of abc");
+	ok(wp_digest_valid(d), "a digest we made is valid");
+	ok(!wp_digest_valid("sha256:BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD"), "upper case hex refused");
+	ok(!wp_digest_valid("sha512:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"), "other algorithm refused");
+	ok(!wp_digest_valid("sha256:ba7816bf"), "short digest refused");
+
+	/* safe paths */
+	wp_buf_init(&b, 4096);
+	ok(wp_path_clean("/static//./a.txt", &b, &err) == 0 && !strcmp(b.data, "static/a.txt"), "clean '/static//./a.txt'");
+	ok(wp_path_clean("../x", &b, &err) == WP_EINVALID && strstr(err.msg, "escapes"), "'../x' escapes");
+	ok(wp_path_clean("a/../../x", &b, &err) == WP_EINVALID, "'a/../../x' escapes");
+	ok(wp_path_clean("a/..", &b, &err) == WP_EINVALID, "any '..' is refused");
+	ok(wp_path_clean("/", &b, &err) == WP_EINVALID, "'/' names no file");
+	ok(wp_path_clean("a\nb", &b, &err) == WP_EINVALID, "control characters refused");
+	ok(wp_path_join_safe("/root", "x/./y", &b, &err) == 0 && !strcmp(b.data, "/root/x/y"), "join below a root");
+
+	/* capped buffers */
+	wp_buf_release(&b);
+	wp_buf_init(&b, 8);
+	ok(wp_buf_append(&b, "12345678", 8) == 0, "a buffer fills to its cap");
+	ok(wp_buf_append(&b, "9", 1) == WP_ETOOBIG, "and refuses to grow past it");
+	wp_buf_release(&b);
+
+	/* JSON */
+	ok(wp_json_parse("{\"a\":1,\"a\":2}", 13, 100, &o, &err) == WP_EINVALID, "duplicate JSON keys refused");
+	ok(wp_json_parse("{\"a\":1}", 7, 3, &o, &err) == WP_ETOOBIG, "JSON over its cap refused");
+
+	/* manifests: exact bytes, field order of the image-spec types, annotations sorted */
+	wp_descriptor_init(&m.config, WP_MT_OCI_CONFIG, d, 3);
+	wp_descriptor_init(&l, WP_MT_OCI_LAYER_GZIP, d, 10);
+	wp_kvlist_set(&l.annotations, "z", "1");
+	wp_kvlist_set(&l.annotations, "a", "2");
+	wp_manifest_add_layer(&m, &l);
+	wp_kvlist_set(&m.annotations, "org.opencontainers.image.title", "t");
+	wp_buf_init(&b, WP_MANIFEST_MAX);
+	wp_manifest_emit(&m, &b, &err);
+	{
+		char want[1024];
+
+		snprintf(want, sizeof(want),
+			 "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":"
+			 "{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"%s\",\"size\":3},"
+			 "\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"%s\","
+			 "\"size\":10,\"annotations\":{\"a\":\"2\",\"z\":\"1\"}}],"
+			 "\"annotations\":{\"org.opencontainers.image.title\":\"t\"}}", d, d);
+		is_str(b.data, want, "manifest bytes are canonical");
+	}
+	{
+		wp_manifest back;
+		const char *extra = "{\"schemaVersion\":2,\"future\":{\"x\":1},\"config\":{\"mediaType\":\"x\",\"digest\":"
+				    "\"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\",\"size\":0,\"new\":1},\"layers\":[]}";
+
+		ok(wp_manifest_parse(extra, strlen(extra), &back, &err) == 0, "unknown fields are tolerated on read");
+		wp_manifest_release(&back);
+		ok(wp_manifest_parse("{\"schemaVersion\":1}", 19, &back, &err) == WP_EINVALID, "schemaVersion 1 refused");
+	}
+	wp_manifest_release(&m);
+	wp_buf_release(&b);
+
+	/* wasm sniffing */
+	is_int(wp_wasm_kind_of((const unsigned char *)"\0asm\1\0\0\0", 8), WP_WASM_MODULE, "core module preamble");
+	is_int(wp_wasm_kind_of((const unsigned char *)"\0asm\x0d\0\1\0", 8), WP_WASM_COMPONENT, "component preamble");
+	is_int(wp_wasm_kind_of((const unsigned char *)"\0asm\2\0\0\0", 8), WP_WASM_NONE, "unknown version");
+	is_int(wp_wasm_kind_of((const unsigned char *)"\x7f" "ELF\1\0\0\0", 8), WP_WASM_NONE, "not wasm");
+	is_int(wp_wasm_kind_of((const unsigned char *)"\0asm", 4), WP_WASM_NONE, "too short");
+
+	/* gzip */
+	gzip_case(0, 6);
+	gzip_case(1000, 6);
+	gzip_case(128 << 10, 6);
+	gzip_case((3u << 20) + 12345, 1);
+
+	/* blob ingest: a digest mismatch leaves no blob */
+	{
+		char tmpl[] = "/tmp/wasmpack-unit.XXXXXX";
+		wp_store s;
+		wp_blob_writer *w;
+		char got[WP_DIGEST_BUFSZ];
+		int64_t size;
+
+		ok(mkdtemp(tmpl) && wp_store_open(&s, tmpl, WP_STORE_SHARED, &err) == 0, "open a store");
+		wp_blob_writer_new(&s, &w, &err);
+		wp_blob_writer_write(w, "abc", 3, &err);
+		ok(wp_blob_writer_commit(w, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", got, &size, &err) == WP_EDIGEST,
+		   "commit with the wrong digest fails with WP_EDIGEST");
+		ok(!wp_store_has_blob(&s, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", NULL), "and stores nothing");
+		wp_blob_writer_new(&s, &w, &err);
+		for (int i = 0; i < 3000; i++)
+			wp_blob_writer_write(w, "abcdefghij", 10, &err);
+		ok(wp_blob_writer_commit(w, NULL, got, &size, &err) == 0 && size == 30000, "a 30000-byte blob streams in");
+		ok(wp_store_has_blob(&s, got, NULL), "and is stored under its digest");
+		wp_buf_init(&b, 100000);
+		ok(wp_store_read_blob(&s, got, 100000, &b, &err) == 0 && b.len == 30000, "and reads back verified");
+		wp_buf_release(&b);
+		wp_store_close(&s);
+		wp_fs_rm_rf(tmpl, &err);
+	}
+	return done_testing();
+}
