@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Bad input gets a clear error and a documented exit code, and the store loses nothing:
 # no partial blob, no dangling tag.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 cd "$TMP"
 mkdir -p app/static && printf 'x\n' > app/static/a.txt
 "$WP" build --wasm "$HELLO" -t base:v1 >/dev/null

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `build --layout image`: the manifest, config and layers a user would check, and real
 # tools (oci-image-tool, skopeo, umoci) accepting the result.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 
 app=$TMP/app
 mkdir -p "$app/static/css" "$app/data"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `build --layout wasm`: the CNCF TAG Runtime wasm OCI artifact, exactly.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 cd "$TMP"
 
 out=$("$WP" build --layout wasm --wasm "$HELLO" -t wasm:v1 --format json)

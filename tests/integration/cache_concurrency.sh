@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The stat cache makes rebuilds read nothing, yet never serves stale content; builds that
 # run at the same time do not corrupt the store.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 cd "$TMP"
 mkdir -p static
 for i in $(seq 1 50); do head -c 3000 /dev/urandom > "static/f$i.bin"; done

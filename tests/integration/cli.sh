@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The option tables drive --help, the man page and the completions: the checked-in
 # copies must be what the binary generates, and the scripts must load.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 
 for sh in bash zsh fish; do
 	check "completions/wasmpack.$sh matches 'wasmpack completion $sh'" diff -u "$ROOT/completions/wasmpack.$sh" <("$WP" completion $sh)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Same inputs, same digests: other folders, other times, other mtimes and owners; created
 # from SOURCE_DATE_EPOCH or the git commit; provenance annotations from git.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 
 make_app() {
 	mkdir -p "$1/static/sub"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The store's commands: images, inspect, tag, rmi, gc, save, load; OCI archives that
 # skopeo reads; loads that check every blob.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 cd "$TMP"
 mkdir -p static && printf 'hi\n' > static/index.html
 
