@@ -77,7 +77,8 @@ int wp_layer_list_finish(wp_layer_list *l, wp_error *err)
 				return err->code;
 		}
 	}
-	qsort(l->items, l->len, sizeof(*l->items), cmp_entry);
+	if (l->len)
+		qsort(l->items, l->len, sizeof(*l->items), cmp_entry);
 	return 0;
 }
 
