@@ -25,7 +25,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 WASM_CC := clang --target=wasm32-wasi
 WASM_APPS := $(patsubst testdata/apps/%.c,$(O)/testdata/%.wasm,$(wildcard testdata/apps/*.c))
 
-.PHONY: all deps test check demo clean completions fuzz bench wasm-apps
+.PHONY: all deps test check demo clean completions fuzz fuzz-build bench wasm-apps
 all: $(O)/wasmpack $(UNIT_BINS)
 
 $(O)/%.o: %.c $(wildcard */*.h)
@@ -76,3 +76,28 @@ bench: deps
 
 clean:
 	rm -rf build build-san build-fuzz
+
+# libFuzzer targets over every parser of untrusted input; each runs FUZZ_SECONDS.
+FUZZ_SECONDS ?= 10
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build-fuzz/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+SHARED ?= ../shared
+
+fuzz-build:
+	$(MAKE) O=build-fuzz CC=clang EXTRA_CFLAGS="$(FUZZ_FLAGS)" build-fuzz/libwasmpack.a
+	@mkdir -p build-fuzz/fuzz
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "clang ... -o $$t"; \
+	  clang $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $$t tests/fuzz/$$(basename $$t).c build-fuzz/libwasmpack.a $(LDLIBS) || exit 1; \
+	done
+
+fuzz: deps fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do n=$$(basename $$t); c=build-fuzz/corpus/$${n#fuzz_}; \
+	  mkdir -p $$c; extra=""; \
+	  if [ $$n = fuzz_toml ] && [ -d $(SHARED)/toml-test ]; then extra="$(SHARED)/toml-test/valid $(SHARED)/spin-loader-tests"; fi; \
+	  echo "fuzzing $$n for $(FUZZ_SECONDS)s"; \
+	  if ! LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0 \
+	    $$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=0 -artifact_prefix=build-fuzz/ \
+	    $$c tests/fuzz/corpus/$${n#fuzz_} $$extra > build-fuzz/$$n.log 2>&1; then \
+	    grep -A30 -E 'ERROR|SUMMARY' build-fuzz/$$n.log | head -60; echo "$$n FAILED"; exit 1; fi; \
+	  tail -1 build-fuzz/$$n.log; done

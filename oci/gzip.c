@@ -8,6 +8,7 @@
 
 #define CHUNK (128u << 10)
 #define DICT (32u << 10)
+#define PROBE (8u << 10)
 #define MAX_THREADS 16
 
 enum job_state { JOB_FREE, JOB_FILLING, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
@@ -48,11 +49,54 @@ struct wp_gzip {
 	bool inline_init;
 };
 
+/* Deflated size of the first PROBE bytes of a chunk with the given strategy, or -1. */
+static long probe(z_stream *zs, const job *j, int strategy, unsigned char *scratch, size_t cap)
+{
+	if (deflateReset(zs) != Z_OK || deflateParams(zs, 1, strategy) != Z_OK)
+		return -1;
+	if (strategy != Z_HUFFMAN_ONLY && j->dict_len && deflateSetDictionary(zs, j->dict, (uInt)j->dict_len) != Z_OK)
+		return -1;
+	zs->next_in = j->in;
+	zs->avail_in = (uInt)(j->in_len < PROBE ? j->in_len : PROBE);
+	zs->next_out = scratch;
+	zs->avail_out = (uInt)cap;
+	if (deflate(zs, Z_SYNC_FLUSH) == Z_STREAM_ERROR || zs->avail_in)
+		return -1;
+	return (long)(cap - zs->avail_out);
+}
+
+enum { CODE_LZ, CODE_HUFFMAN, CODE_STORED };
+
+/* Already-compressed or random data (images, fonts, archives, model weights) gains little
+ * or nothing from string matching, the slow part of deflate. The first PROBE bytes of a
+ * chunk decide: if Huffman coding alone barely shrinks them the chunk is stored; if
+ * matches add less than 3% over Huffman coding the chunk is Huffman-coded (about four
+ * times faster than matching); otherwise it is deflated at the chosen level. The choice
+ * depends on the bytes only, so the output stays reproducible. */
+static int choose_coding(z_stream *zs, const job *j, unsigned char *scratch, size_t cap)
+{
+	long lz, huff;
+	size_t n = j->in_len < PROBE ? j->in_len : PROBE;
+
+	if (j->in_len < 2 * PROBE)
+		return CODE_LZ;
+	huff = probe(zs, j, Z_HUFFMAN_ONLY, scratch, cap);
+	if (huff < 0)
+		return CODE_LZ;
+	if ((size_t)huff * 100 >= n * 98)
+		return CODE_STORED;
+	lz = probe(zs, j, Z_DEFAULT_STRATEGY, scratch, cap);
+	if (lz < 0)
+		return CODE_LZ;
+	return lz * 100 > huff * 97 ? CODE_HUFFMAN : CODE_LZ;
+}
+
 static int compress_job(z_stream *zs, int level, job *j)
 {
 	size_t bound = deflateBound(zs, (uLong)j->in_len) + 64;
+	unsigned char scratch[PROBE + PROBE / 2 + 256];
+	int coding;
 
-	(void)level;
 	if (j->out_cap < bound) {
 		unsigned char *p = realloc(j->out, bound);
 
@@ -61,9 +105,12 @@ static int compress_job(z_stream *zs, int level, job *j)
 		j->out = p;
 		j->out_cap = bound;
 	}
-	if (deflateReset(zs) != Z_OK)
+	coding = choose_coding(zs, j, scratch, sizeof(scratch));
+	if (deflateReset(zs) != Z_OK ||
+	    deflateParams(zs, coding == CODE_STORED ? 0 : coding == CODE_HUFFMAN ? 1 : level,
+			  coding == CODE_HUFFMAN ? Z_HUFFMAN_ONLY : Z_DEFAULT_STRATEGY) != Z_OK)
 		return Z_STREAM_ERROR;
-	if (j->dict_len && deflateSetDictionary(zs, j->dict, (uInt)j->dict_len) != Z_OK)
+	if (coding == CODE_LZ && j->dict_len && deflateSetDictionary(zs, j->dict, (uInt)j->dict_len) != Z_OK)
 		return Z_STREAM_ERROR;
 	zs->next_in = j->in;
 	zs->avail_in = (uInt)j->in_len;

@@ -214,7 +214,7 @@ int wp_layer_write_tar_gzip(wp_store *s, wp_layer_list *l, int level, int thread
 		free(buf);
 		return rc;
 	}
-	if ((rc = wp_blob_writer_new(s, &t.bw, err)) < 0)
+	if ((rc = wp_blob_writer_new_flags(s, WP_BLOB_HASH_IN_WRITER, &t.bw, err)) < 0)
 		goto done;
 	if ((rc = wp_gzip_new(&t.gz, level, threads, gz_sink, &t, err)) < 0)
 		goto done;

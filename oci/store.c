@@ -260,6 +260,7 @@ struct wp_blob_writer {
 	unsigned head, tail, queued;
 	size_t fill;          /* bytes in bufs[head] filled by wp_blob_writer_write */
 	bool thread_started, stop;
+	bool hash_in_thread;
 	int write_errno;
 	pthread_t thread;
 	pthread_mutex_t mu;
@@ -281,6 +282,8 @@ static void *writer_main(void *arg)
 			break;
 		idx = w->tail;
 		pthread_mutex_unlock(&w->mu);
+		if (w->hash_in_thread)
+			wp_sha256_update(&w->hash, w->bufs[idx], w->lens[idx]);
 		r = w->write_errno ? 0 : write_all(w->fd, w->bufs[idx], w->lens[idx]);
 		pthread_mutex_lock(&w->mu);
 		if (r < 0 && !w->write_errno)
@@ -295,6 +298,11 @@ static void *writer_main(void *arg)
 
 int wp_blob_writer_new(wp_store *s, wp_blob_writer **out, wp_error *err)
 {
+	return wp_blob_writer_new_flags(s, 0, out, err);
+}
+
+int wp_blob_writer_new_flags(wp_store *s, int flags, wp_blob_writer **out, wp_error *err)
+{
 	wp_blob_writer *w = calloc(1, sizeof(*w));
 	int rc;
 
@@ -303,6 +311,7 @@ int wp_blob_writer_new(wp_store *s, wp_blob_writer **out, wp_error *err)
 		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	w->store = s;
 	w->fd = -1;
+	w->hash_in_thread = flags & WP_BLOB_HASH_IN_WRITER;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	if ((rc = wp_sha256_init(&w->hash, err)) < 0) {
@@ -338,7 +347,8 @@ int wp_blob_writer_submit(wp_blob_writer *w, size_t len, wp_error *err)
 
 	if (len == 0)
 		return 0;
-	wp_sha256_update(&w->hash, w->bufs[w->head], len);
+	if (!w->hash_in_thread)
+		wp_sha256_update(&w->hash, w->bufs[w->head], len);
 	w->size += (int64_t)len;
 	if (!w->thread_started) {
 		if (pthread_create(&w->thread, NULL, writer_main, w) != 0)

@@ -93,8 +93,11 @@ static int read_extern_name(reader *r, char **out)
 	if (read_byte(r, &tag) < 0 || tag > 1 || read_name(r, out) < 0)
 		return -1;
 	if (tag == 1) {
-		if (read_name(r, &suffix) < 0)
+		if (read_name(r, &suffix) < 0) {
+			free(*out);
+			*out = NULL;
 			return -1;
+		}
 		free(suffix);
 	}
 	return 0;

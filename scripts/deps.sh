@@ -5,9 +5,9 @@ set -euo pipefail
 pkgs=(
 	build-essential pkg-config
 	libarchive-dev libcurl4-openssl-dev libssl-dev libjansson-dev libgit2-dev zlib1g-dev
-	clang lld wasi-libc libclang-rt-14-dev-wasm32
+	clang lld wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev
 	skopeo umoci oci-image-tool
-	perl jq util-linux
+	perl jq util-linux time
 )
 missing=()
 for p in "${pkgs[@]}"; do
