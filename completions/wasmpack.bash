@@ -68,7 +68,7 @@ _wasmpack() {
         case "$prev" in
         esac
         if [[ "$cur" == -* ]]; then
-            COMPREPLY=($(compgen -W " --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+            COMPREPLY=($(compgen -W " --verify --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         fi
         ;;
     save)

@@ -57,6 +57,7 @@ complete -c wasmpack -n '__fish_seen_subcommand_from rmi' -l quiet -s q -d 'prin
 complete -c wasmpack -n '__fish_seen_subcommand_from rmi' -l verbose -s v -d 'print what is being done'
 complete -c wasmpack -n '__fish_seen_subcommand_from rmi' -l no-progress -d 'never draw progress on stderr'
 complete -c wasmpack -n '__fish_seen_subcommand_from rmi' -l help -s h -d 'show help for the command'
+complete -c wasmpack -n '__fish_seen_subcommand_from gc' -l verify -d 'also hash every kept blob and remove those that do not match'
 complete -c wasmpack -n '__fish_seen_subcommand_from gc' -l store -r -a '(__fish_complete_directories)' -d 'the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)'
 complete -c wasmpack -n '__fish_seen_subcommand_from gc' -l format -x -a 'text json' -d 'output format: text or json'
 complete -c wasmpack -n '__fish_seen_subcommand_from gc' -l quiet -s q -d 'print only errors and the requested data'

@@ -85,6 +85,7 @@ _wasmpack() {
         ;;
     gc)
         _arguments -s \
+        '--verify[also hash every kept blob and remove those that do not match]' \
         '--store[the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)]:DIR:_files -/' \
         '--format[output format\: text or json]:FORMAT:(text json)' \
         '(-q --quiet)'{-q,--quiet}'[print only errors and the requested data]' \

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -228,28 +229,127 @@ static void cache_record(wp_statcache *c, const wp_layer_list *l)
 	}
 }
 
-static int build_layer(wp_store *s, scan *sc, wp_layer_list *l, const wp_build_opts *o,
-		       wp_layer_result *res, int *reused, wp_error *err)
+/* Compression threads: --threads / WASMPACK_THREADS, else one per processor. */
+static int build_threads(const wp_build_opts *o)
+{
+	const char *env = getenv("WASMPACK_THREADS");
+
+	if (o->threads > 0)
+		return o->threads;
+	if (env && atoi(env) > 0)
+		return atoi(env) > 64 ? 64 : atoi(env);
+	return wp_cpu_count();
+}
+
+/* One layer job: its entries, and what building it gave. */
+typedef struct layer_job {
+	wp_store *store;
+	wp_layer_list *list;
+	int level, threads;
+	bool cached;
+	wp_layer_result res;
+	wp_error err;
+	int rc;
+} layer_job;
+
+typedef struct layer_pool {
+	layer_job *jobs;
+	size_t n;
+	size_t next;
+	pthread_mutex_t mu;
+} layer_pool;
+
+static void *layer_worker(void *arg)
+{
+	layer_pool *p = arg;
+
+	for (;;) {
+		layer_job *j;
+
+		pthread_mutex_lock(&p->mu);
+		while (p->next < p->n && p->jobs[p->next].cached)
+			p->next++;
+		j = p->next < p->n ? &p->jobs[p->next++] : NULL;
+		pthread_mutex_unlock(&p->mu);
+		if (!j)
+			return NULL;
+		j->rc = wp_layer_write_tar_gzip(j->store, j->list, j->level, j->threads, &j->res, &j->err);
+	}
+}
+
+/* Layers are independent: those the stat cache does not already hold are built at the same
+ * time, one per processor at most, each compressing on its share of the processors. The
+ * cache is only touched here, before and after. */
+static int build_layers(wp_store *s, scan *sc, wp_layer_list **lists, size_t n, const wp_build_opts *o,
+			wp_layer_result *out, int *reused, wp_error *err)
 {
 	int level = o->gzip_level < 0 ? DEFAULT_GZIP_LEVEL : o->gzip_level;
-	char key[WP_DIGEST_BUFSZ];
-	bool known;
-	int64_t size;
-	int rc;
+	int cpus = build_threads(o);
+	layer_pool pool = { .n = n };
+	pthread_t threads[64];
+	size_t misses = 0, nthreads, started = 0;
+	int rc = 0;
 
-	cache_digests(sc->cache, l, &known);
-	if (known && wp_layer_list_key(l, level, key, err) == 0 && wp_statcache_layer_get(sc->cache, key, res) &&
-	    wp_store_has_blob(s, res->digest, &size) && size == res->size) {
-		(*reused)++;
-		return 0;
+	pool.jobs = calloc(n ? n : 1, sizeof(*pool.jobs));
+	if (!pool.jobs)
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	pthread_mutex_init(&pool.mu, NULL);
+	for (size_t i = 0; i < n; i++) {
+		layer_job *j = &pool.jobs[i];
+		char key[WP_DIGEST_BUFSZ];
+		bool known;
+		int64_t size;
+
+		j->store = s;
+		j->list = lists[i];
+		j->level = level;
+		cache_digests(sc->cache, lists[i], &known);
+		j->cached = known && wp_layer_list_key(lists[i], level, key, err) == 0 &&
+			    wp_statcache_layer_get(sc->cache, key, &j->res) && wp_store_has_blob(s, j->res.digest, &size) &&
+			    size == j->res.size;
+		if (j->cached)
+			(*reused)++;
+		else
+			misses++;
 	}
-	rc = wp_layer_write_tar_gzip(s, l, level, o->threads > 0 ? o->threads : wp_cpu_count(), res, err);
-	if (rc < 0)
-		return rc;
-	cache_record(sc->cache, l);
-	if (wp_layer_list_key(l, level, key, err) == 0)
-		wp_statcache_layer_put(sc->cache, key, res);
-	return 0;
+	nthreads = misses < (size_t)cpus ? misses : (size_t)cpus;
+	if (nthreads > WP_ARRAY_LEN(threads))
+		nthreads = WP_ARRAY_LEN(threads);
+	for (size_t i = 0; i < n; i++)
+		pool.jobs[i].threads = cpus / (int)(nthreads ? nthreads : 1) + (cpus % (int)(nthreads ? nthreads : 1) != 0);
+	if (nthreads <= 1) {
+		layer_worker(&pool);
+	} else {
+		for (; started < nthreads; started++)
+			if (pthread_create(&threads[started], NULL, layer_worker, &pool) != 0)
+				break;
+		if (started == 0)
+			layer_worker(&pool);
+		for (size_t i = 0; i < started; i++)
+			pthread_join(threads[i], NULL);
+	}
+	for (size_t i = 0; i < n; i++) {
+		layer_job *j = &pool.jobs[i];
+		char key[WP_DIGEST_BUFSZ];
+
+		if (j->cached)
+			goto ok;
+		if (j->rc < 0) {
+			if (rc == 0) {
+				*err = j->err;
+				rc = j->rc;
+			}
+			continue;
+		}
+		cache_record(sc->cache, lists[i]);
+		if (wp_layer_list_key(lists[i], level, key, err) == 0)
+			wp_statcache_layer_put(sc->cache, key, &j->res);
+ok:
+		out[i] = j->res;
+	}
+	pthread_mutex_destroy(&pool.mu);
+	free(pool.jobs);
+	return rc;
 }
 
 static int put_json(wp_store *s, json_t *doc, char digest[WP_DIGEST_BUFSZ], int64_t *size, wp_error *err)
@@ -355,7 +455,9 @@ static int finish_manifest(wp_store *s, wp_manifest *m, wp_build_result *res, wp
 static int build_image(wp_store *s, const wp_build_opts *o, scan *sc, const char *created,
 		       wp_build_result *res, wp_error *err)
 {
-	wp_layer_list *lists[2] = { &sc->wasm, &sc->files };
+	wp_layer_list *all[2] = { &sc->wasm, &sc->files }, *lists[2];
+	wp_layer_result results[2];
+	size_t nl = 0;
 	_cleanup_free_ char *os = NULL, *arch = NULL;
 	wp_manifest m = { 0 };
 	json_t *cfg = NULL, *ccfg, *diff_ids;
@@ -366,17 +468,18 @@ static int build_image(wp_store *s, const wp_build_opts *o, scan *sc, const char
 	if ((rc = parse_platform(o->platform, &os, &arch, err)) < 0)
 		return rc;
 	diff_ids = json_array();
-	for (int i = 0; i < 2; i++) {
-		wp_layer_result lr;
+	for (int i = 0; i < 2; i++)
+		if (all[i]->len)
+			lists[nl++] = all[i];
+	rc = build_layers(s, sc, lists, nl, o, results, &res->layers_reused, err);
+	if (rc < 0) {
+		wp_error_prefix(err, "building the image layers");
+		goto done;
+	}
+	for (size_t i = 0; i < nl; i++) {
+		wp_layer_result lr = results[i];
 		wp_descriptor d;
 
-		if (lists[i]->len == 0)
-			continue;
-		rc = build_layer(s, sc, lists[i], o, &lr, &res->layers_reused, err);
-		if (rc < 0) {
-			wp_error_prefix(err, "building the %s layer", i == 0 ? "wasm" : "static files");
-			goto done;
-		}
 		json_array_append_new(diff_ids, json_string(lr.diff_id));
 		if ((rc = wp_descriptor_init(&d, WP_MT_OCI_LAYER_GZIP, lr.digest, lr.size)) < 0 ||
 		    (rc = wp_manifest_add_layer(&m, &d)) < 0) {

@@ -68,10 +68,12 @@ typedef struct wp_gc_result {
 	uint64_t blobs_removed;
 	uint64_t bytes_removed;
 	uint64_t blobs_kept;
+	uint64_t blobs_damaged;   /* with verify: blobs whose content did not match their name */
 } wp_gc_result;
 
-/* Removes every blob that no tag reaches; needs the store opened WP_STORE_EXCLUSIVE. */
-int wp_store_gc(wp_store *s, wp_gc_result *res, wp_error *err);
+/* Removes every blob that no tag reaches (and, with verify, every blob whose content does
+ * not match its name); needs the store opened WP_STORE_EXCLUSIVE. */
+int wp_store_gc(wp_store *s, bool verify, wp_gc_result *res, wp_error *err);
 
 /* A folder for wasmpack's own files in the store (".wasmpack/<name>"), malloc'ed. */
 char *wp_store_private_path(const wp_store *s, const char *name);

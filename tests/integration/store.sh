@@ -66,6 +66,14 @@ is "$(jq -r .blobsRemoved <<<"$out")" "3" "gc removes the untagged image's manif
 check "the wasm blob of the removed image is gone" test ! -e "$(blob "sha256:$(sha256sum "$EXITC" | cut -d' ' -f1)")"
 check "the remaining image is whole" "$WP" save app:v1 -o "$TMP/again.tar"
 check "every blob still matches its digest" store_verified "$WASMPACK_STORE"
+# A blob damaged on disk (say by a crash without fsync) is found and removed by gc --verify.
+cfgd=$(jq -r .config.digest <<<"$("$WP" inspect --raw manifest app:v1)")
+printf 'x' >> "$(blob "$cfgd")"
+out=$("$WP" gc --verify --format json)
+is "$(jq -r .blobsDamaged <<<"$out")" "1" "gc --verify finds the damaged blob"
+check "and removes it" test ! -e "$(blob "$cfgd")"
+"$WP" inspect --raw config app:v1 >/dev/null 2>&1
+is "$?" "3" "the image then reports its config missing (exit 3)"
 "$WP" rmi "$d1" >/dev/null
 is "$("$WP" images --format json | jq length)" "0" "rmi by digest removes every tag of the image"
 "$WP" rmi app:v1 >/dev/null 2>&1
