@@ -63,12 +63,13 @@ else
 fi
 
 # A build killed mid-way leaves no partial blob and no tag.
-head -c 150000000 /dev/urandom > "$TMP/huge.bin"
-"$WP" build --wasm "$HELLO" --file "$TMP/huge.bin" -t killed:v1 >/dev/null 2>&1 &
+base64 /dev/urandom | head -c 200000000 > "$TMP/huge.txt"
+WASMPACK_THREADS=1 "$WP" build --wasm "$HELLO" --file "$TMP/huge.txt" --gzip-level 9 -t killed:v1 >/dev/null 2>&1 &
 pid=$!
-sleep 0.7
+sleep 0.5
 kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
+is "$?" "137" "the build was killed mid-way (SIGKILL)"
 check "every blob after the kill matches its digest" store_verified "$WASMPACK_STORE"
 is "$(jq -r '[.manifests[].annotations["org.opencontainers.image.ref.name"]]|join(",")' "$WASMPACK_STORE/index.json")" \
 	"docker.io/library/base:v1" "no tag from the killed build"
