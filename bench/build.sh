@@ -27,7 +27,7 @@ cd "$W"
 {
 	printf '\0asm\1\0\0\0'
 	if [ "$WASM_CONTENT" = text ]; then
-		base64 -w 76 /dev/urandom | head -c $((WASM_MIB * 1048576 - 8))
+		head -c $((WASM_MIB * 1048576 - 8)) < <(base64 -w 76 /dev/urandom)
 	else
 		head -c $((WASM_MIB * 1048576 - 8)) /dev/urandom
 	fi

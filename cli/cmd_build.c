@@ -17,7 +17,7 @@ static const wp_opt opts[] = {
 	{ "annotation", 0, WP_OPT_LIST, "K=V", "a manifest annotation (wins over computed ones)", NULL },
 	{ "platform", 0, WP_OPT_VALUE, "OS/ARCH", "image platform (default wasip1/wasm)", "wasip1/wasm wasip2/wasm wasi/wasm" },
 	{ "output", 'o', WP_OPT_LIST, "DEST", "also write the image to oci:DIR[:NAME] or oci-archive:FILE[:NAME]", "@file" },
-	{ "gzip-level", 0, WP_OPT_VALUE, "N", "gzip level of image layers, 1-9 (default 6)", "1 2 3 4 5 6 7 8 9" },
+	{ "gzip-level", 0, WP_OPT_VALUE, "N", "gzip level of image layers, 1-9 (default 4)", "1 2 3 4 5 6 7 8 9" },
 	{ 0 },
 };
 

@@ -25,7 +25,7 @@ complete -c wasmpack -n '__fish_seen_subcommand_from build' -l arg -x -d 'an arg
 complete -c wasmpack -n '__fish_seen_subcommand_from build' -l annotation -x -d 'a manifest annotation (wins over computed ones)'
 complete -c wasmpack -n '__fish_seen_subcommand_from build' -l platform -x -a 'wasip1/wasm wasip2/wasm wasi/wasm' -d 'image platform (default wasip1/wasm)'
 complete -c wasmpack -n '__fish_seen_subcommand_from build' -l output -s o -r -F -d 'also write the image to oci:DIR[:NAME] or oci-archive:FILE[:NAME]'
-complete -c wasmpack -n '__fish_seen_subcommand_from build' -l gzip-level -x -a '1 2 3 4 5 6 7 8 9' -d 'gzip level of image layers, 1-9 (default 6)'
+complete -c wasmpack -n '__fish_seen_subcommand_from build' -l gzip-level -x -a '1 2 3 4 5 6 7 8 9' -d 'gzip level of image layers, 1-9 (default 4)'
 complete -c wasmpack -n '__fish_seen_subcommand_from build' -l store -r -a '(__fish_complete_directories)' -d 'the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)'
 complete -c wasmpack -n '__fish_seen_subcommand_from build' -l format -x -a 'text json' -d 'output format: text or json'
 complete -c wasmpack -n '__fish_seen_subcommand_from build' -l quiet -s q -d 'print only errors and the requested data'

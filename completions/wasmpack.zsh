@@ -33,7 +33,7 @@ _wasmpack() {
         '*--annotation[a manifest annotation (wins over computed ones)]:K=V: ' \
         '--platform[image platform (default wasip1/wasm)]:OS/ARCH:(wasip1/wasm wasip2/wasm wasi/wasm)' \
         '*(-o --output)'{-o,--output}'[also write the image to oci\:DIR\[\:NAME\] or oci-archive\:FILE\[\:NAME\]]:DEST:_files' \
-        '--gzip-level[gzip level of image layers, 1-9 (default 6)]:N:(1 2 3 4 5 6 7 8 9)' \
+        '--gzip-level[gzip level of image layers, 1-9 (default 4)]:N:(1 2 3 4 5 6 7 8 9)' \
         '--store[the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)]:DIR:_files -/' \
         '--format[output format\: text or json]:FORMAT:(text json)' \
         '(-q --quiet)'{-q,--quiet}'[print only errors and the requested data]' \
