@@ -17,20 +17,12 @@
 
 #define OCI_LAYOUT_JSON "{\"imageLayoutVersion\":\"1.0.0\"}"
 
-static bool strv_has(const wp_strv *v, const char *s)
-{
-	for (size_t i = 0; i < v->len; i++)
-		if (!strcmp(v->items[i], s))
-			return true;
-	return false;
-}
-
 static int closure(wp_store *s, const wp_descriptor *d, wp_strv *out, int depth, wp_error *err)
 {
 	wp_buf data;
 	int rc;
 
-	if (strv_has(out, d->digest))
+	if (wp_strv_contains(out, d->digest))
 		return 0;
 	if (wp_strv_push(out, d->digest) < 0)
 		return wp_error_set(err, WP_ENOMEM, "out of memory");

@@ -1,4 +1,5 @@
 #include "oci/build.h"
+#include "oci/config.h"
 #include "oci/gitinfo.h"
 #include "oci/layer.h"
 #include "oci/mediatype.h"
@@ -21,29 +22,6 @@
 /* zlib level 4 deflates wasm and text 3 to 5 times faster than level 6 for 2-5% more bytes
  * (measured in bench/build.sh); --gzip-level 9 when bytes matter more than time. */
 #define DEFAULT_GZIP_LEVEL 4
-
-int wp_strv_push(wp_strv *v, const char *s)
-{
-	char **items = realloc(v->items, (v->len + 2) * sizeof(*items));
-
-	if (!items)
-		return WP_ENOMEM;
-	v->items = items;
-	items[v->len] = strdup(s);
-	if (!items[v->len])
-		return WP_ENOMEM;
-	items[++v->len] = NULL;
-	return 0;
-}
-
-void wp_strv_release(wp_strv *v)
-{
-	for (size_t i = 0; i < v->len; i++)
-		free(v->items[i]);
-	free(v->items);
-	v->items = NULL;
-	v->len = 0;
-}
 
 void wp_build_result_release(wp_build_result *res)
 {
@@ -354,20 +332,6 @@ ok:
 	return rc;
 }
 
-static int put_json(wp_store *s, json_t *doc, char digest[WP_DIGEST_BUFSZ], int64_t *size, wp_error *err)
-{
-	wp_buf data;
-	int rc;
-
-	wp_buf_init(&data, WP_MANIFEST_MAX);
-	rc = wp_json_emit(doc, &data, err);
-	if (rc == 0)
-		rc = wp_store_put_blob(s, data.data, data.len, digest, err);
-	*size = (int64_t)data.len;
-	wp_buf_release(&data);
-	return rc;
-}
-
 static int parse_platform(const char *p, char **os, char **arch, wp_error *err)
 {
 	const char *slash = p ? strchr(p, '/') : NULL;
@@ -425,15 +389,6 @@ static int check_env(const wp_strv *env, wp_error *err)
 	return 0;
 }
 
-static json_t *strv_json(const wp_strv *v)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; a && i < v->len; i++)
-		json_array_append_new(a, json_string(v->items[i]));
-	return a;
-}
-
 static int finish_manifest(wp_store *s, wp_manifest *m, wp_build_result *res, wp_error *err)
 {
 	wp_buf data;
@@ -454,22 +409,31 @@ static int finish_manifest(wp_store *s, wp_manifest *m, wp_build_result *res, wp
 	return rc;
 }
 
+/* Stores a config document and points desc at it. */
+static int put_config(wp_store *s, const wp_buf *data, const char *media_type, wp_descriptor *desc, wp_error *err)
+{
+	char digest[WP_DIGEST_BUFSZ];
+	int rc = wp_store_put_blob(s, data->data, data->len, digest, err);
+
+	if (rc == 0)
+		rc = wp_descriptor_init(desc, media_type, digest, (int64_t)data->len);
+	return rc;
+}
+
 static int build_image(wp_store *s, const wp_build_opts *o, scan *sc, const char *created,
 		       wp_build_result *res, wp_error *err)
 {
 	wp_layer_list *all[2] = { &sc->wasm, &sc->files }, *lists[2];
 	wp_layer_result results[2];
 	size_t nl = 0;
-	_cleanup_free_ char *os = NULL, *arch = NULL;
 	wp_manifest m = { 0 };
-	json_t *cfg = NULL, *ccfg, *diff_ids;
-	char digest[WP_DIGEST_BUFSZ];
-	int64_t size;
+	wp_image_config cfg = { 0 };
+	wp_buf data;
 	int rc;
 
-	if ((rc = parse_platform(o->platform, &os, &arch, err)) < 0)
-		return rc;
-	diff_ids = json_array();
+	wp_buf_init(&data, WP_MANIFEST_MAX);
+	if ((rc = parse_platform(o->platform, &cfg.os, &cfg.architecture, err)) < 0)
+		goto done;
 	for (int i = 0; i < 2; i++)
 		if (all[i]->len)
 			lists[nl++] = all[i];
@@ -479,52 +443,40 @@ static int build_image(wp_store *s, const wp_build_opts *o, scan *sc, const char
 		goto done;
 	}
 	for (size_t i = 0; i < nl; i++) {
-		wp_layer_result lr = results[i];
 		wp_descriptor d;
 
-		json_array_append_new(diff_ids, json_string(lr.diff_id));
-		if ((rc = wp_descriptor_init(&d, WP_MT_OCI_LAYER_GZIP, lr.digest, lr.size)) < 0 ||
+		if ((rc = wp_strv_push(&cfg.diff_ids, results[i].diff_id)) < 0 ||
+		    (rc = wp_descriptor_init(&d, WP_MT_OCI_LAYER_GZIP, results[i].digest, results[i].size)) < 0 ||
 		    (rc = wp_manifest_add_layer(&m, &d)) < 0) {
 			rc = wp_error_set(err, WP_ENOMEM, "out of memory");
 			goto done;
 		}
 	}
-	/* Field order of the image-spec's Image and ImageConfig types. */
-	cfg = json_object();
 	if (created[0])
-		json_object_set_new(cfg, "created", json_string(created));
-	json_object_set_new(cfg, "architecture", json_string(arch));
-	json_object_set_new(cfg, "os", json_string(os));
-	ccfg = json_object();
-	if (o->env.len)
-		json_object_set_new(ccfg, "Env", strv_json(&o->env));
-	{
-		_cleanup_free_ char *entry = wp_strfmt("/%s", sc->wasm.items[0].dest);
-		json_t *ep = json_array();
+		cfg.created = strdup(created);
+	for (size_t i = 0; i < o->env.len; i++)
+		wp_strv_push(&cfg.env, o->env.items[i]);
+	for (size_t i = 0; i < o->args.len; i++)
+		wp_strv_push(&cfg.cmd, o->args.items[i]);
+	for (size_t i = 0; i < sc->wasm.len; i++)
+		if (sc->wasm.items[i].src && !strcmp(sc->wasm.items[i].src, o->wasm.items[0])) {
+			_cleanup_free_ char *entry = wp_strfmt("/%s", sc->wasm.items[i].dest);
 
-		for (size_t i = 0; i < sc->wasm.len; i++)
-			if (sc->wasm.items[i].src && !strcmp(sc->wasm.items[i].src, o->wasm.items[0])) {
-				free(entry);
-				entry = wp_strfmt("/%s", sc->wasm.items[i].dest);
+			if (!entry || wp_strv_push(&cfg.entrypoint, entry) < 0) {
+				rc = wp_error_set(err, WP_ENOMEM, "out of memory");
+				goto done;
 			}
-		json_array_append_new(ep, json_string(entry));
-		json_object_set_new(ccfg, "Entrypoint", ep);
-	}
-	if (o->args.len)
-		json_object_set_new(ccfg, "Cmd", strv_json(&o->args));
-	json_object_set_new(cfg, "config", ccfg);
-	json_object_set_new(cfg, "rootfs", json_pack("{s:s,s:o}", "type", "layers", "diff_ids", diff_ids));
-	diff_ids = NULL;
-	if ((rc = put_json(s, cfg, digest, &size, err)) < 0)
-		goto done;
-	if ((rc = wp_descriptor_init(&m.config, WP_MT_OCI_CONFIG, digest, size)) < 0 ||
+			break;
+		}
+	if ((rc = wp_image_config_emit(&cfg, &data, err)) < 0 ||
+	    (rc = put_config(s, &data, WP_MT_OCI_CONFIG, &m.config, err)) < 0 ||
 	    (rc = add_annotations(&m, o, created, err)) < 0)
 		goto done;
 	m.media_type = strdup(WP_MT_OCI_MANIFEST);
 	rc = finish_manifest(s, &m, res, err);
 done:
-	json_decref(diff_ids);
-	json_decref(cfg);
+	wp_buf_release(&data);
+	wp_image_config_release(&cfg);
 	wp_manifest_release(&m);
 	return rc;
 }
@@ -535,19 +487,21 @@ static int build_wasm(wp_store *s, const wp_build_opts *o, scan *sc, const char 
 	wp_layer_entry *e = NULL;
 	wp_manifest m = { 0 };
 	wp_wasm_names names = { 0 };
+	wp_wasm_config cfg = { 0 };
 	wp_descriptor d;
-	json_t *cfg = NULL;
+	wp_buf data;
 	char real[PATH_MAX], digest[WP_DIGEST_BUFSZ];
 	int64_t size, have;
 	int kind, rc;
 
+	wp_buf_init(&data, WP_MANIFEST_MAX);
 	for (size_t i = 0; i < sc->wasm.len; i++)
 		if (sc->wasm.items[i].src)
 			e = &sc->wasm.items[i];
 	if ((rc = wp_wasm_sniff_file(e->src, &kind, err)) < 0)
-		return rc;
+		goto done;
 	if (kind == WP_WASM_COMPONENT && (rc = wp_wasm_component_names_file(e->src, &names, err)) < 0)
-		return rc;
+		goto done;
 	if (!realpath(e->src, real) || !wp_statcache_lookup(sc->cache, real, &e->st, digest) ||
 	    !wp_store_has_blob(s, digest, &have) || have != (int64_t)e->st.st_size) {
 		rc = wp_store_ingest_file(s, e->src, &e->st, digest, &size, err);
@@ -559,34 +513,26 @@ static int build_wasm(wp_store *s, const wp_build_opts *o, scan *sc, const char 
 		size = have;
 		res->layers_reused++;
 	}
-	/* CNCF TAG Runtime wasm OCI artifact config (field order of its reference types). */
-	cfg = json_object();
 	if (created[0])
-		json_object_set_new(cfg, "created", json_string(created));
-	json_object_set_new(cfg, "architecture", json_string("wasm"));
+		cfg.created = strdup(created);
+	cfg.architecture = strdup("wasm");
 	if (o->platform) {
-		_cleanup_free_ char *pos = NULL, *parch = NULL;
+		_cleanup_free_ char *parch = NULL;
 
-		if ((rc = parse_platform(o->platform, &pos, &parch, err)) < 0)
+		if ((rc = parse_platform(o->platform, &cfg.os, &parch, err)) < 0)
 			goto done;
-		json_object_set_new(cfg, "os", json_string(pos));
 	} else {
-		json_object_set_new(cfg, "os", json_string(kind == WP_WASM_COMPONENT ? "wasip2" : "wasip1"));
+		cfg.os = strdup(kind == WP_WASM_COMPONENT ? "wasip2" : "wasip1");
 	}
-	json_object_set_new(cfg, "layerDigests", json_pack("[s]", digest));
-	if (kind == WP_WASM_COMPONENT) {
-		json_t *exp = json_array(), *imp = json_array();
-
-		for (size_t i = 0; i < names.n_exports; i++)
-			json_array_append_new(exp, json_string(names.exports[i]));
-		for (size_t i = 0; i < names.n_imports; i++)
-			json_array_append_new(imp, json_string(names.imports[i]));
-		json_object_set_new(cfg, "component", json_pack("{s:o,s:o}", "exports", exp, "imports", imp));
-	}
-	if ((rc = put_json(s, cfg, m.config.digest, &m.config.size, err)) < 0)
-		goto done;
-	m.config.media_type = strdup(WP_MT_WASM_CONFIG);
-	if ((rc = wp_descriptor_init(&d, WP_MT_WASM_LAYER, digest, size)) < 0)
+	wp_strv_push(&cfg.layer_digests, digest);
+	cfg.component = kind == WP_WASM_COMPONENT;
+	for (size_t i = 0; i < names.n_exports; i++)
+		wp_strv_push(&cfg.exports, names.exports[i]);
+	for (size_t i = 0; i < names.n_imports; i++)
+		wp_strv_push(&cfg.imports, names.imports[i]);
+	if ((rc = wp_wasm_config_emit(&cfg, &data, err)) < 0 ||
+	    (rc = put_config(s, &data, WP_MT_WASM_CONFIG, &m.config, err)) < 0 ||
+	    (rc = wp_descriptor_init(&d, WP_MT_WASM_LAYER, digest, size)) < 0)
 		goto done;
 	wp_kvlist_set(&d.annotations, WP_ANN_TITLE, wp_path_basename(e->dest));
 	if ((rc = wp_manifest_add_layer(&m, &d)) < 0 || (rc = add_annotations(&m, o, created, err)) < 0)
@@ -594,8 +540,9 @@ static int build_wasm(wp_store *s, const wp_build_opts *o, scan *sc, const char 
 	m.media_type = strdup(WP_MT_OCI_MANIFEST);
 	rc = finish_manifest(s, &m, res, err);
 done:
+	wp_buf_release(&data);
 	wp_wasm_names_release(&names);
-	json_decref(cfg);
+	wp_wasm_config_release(&cfg);
 	wp_manifest_release(&m);
 	return rc;
 }

@@ -6,16 +6,9 @@
 #include <stddef.h>
 
 #include "common/error.h"
+#include "common/strv.h"
 #include "oci/manifest.h"
 #include "oci/store.h"
-
-typedef struct wp_strv {
-	char **items;
-	size_t len;
-} wp_strv;
-
-int wp_strv_push(wp_strv *v, const char *s);
-void wp_strv_release(wp_strv *v);
 
 typedef struct wp_build_opts {
 	const char *path;        /* the app folder: where git provenance is looked up */

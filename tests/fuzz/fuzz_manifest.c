@@ -1,5 +1,6 @@
-/* libFuzzer target: manifest and index parsing, and re-emission of what parsed. */
+/* libFuzzer target: manifest, index and config parsing, and re-emission of what parsed. */
 #include "common/buf.h"
+#include "oci/config.h"
 #include "oci/manifest.h"
 
 #include <stddef.h>
@@ -27,6 +28,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (wp_manifest_sniff_media_type((const char *)data, size, &mt, &err) == 0)
 		free(mt);
+	{
+		wp_image_config ic;
+		wp_wasm_config wc;
+
+		if (wp_image_config_parse((const char *)data, size, &ic, &err) == 0) {
+			wp_image_config_emit(&ic, &out, &err);
+			wp_image_config_release(&ic);
+		}
+		if (wp_wasm_config_parse((const char *)data, size, &wc, &err) == 0) {
+			wp_wasm_config_emit(&wc, &out, &err);
+			wp_wasm_config_release(&wc);
+		}
+	}
 	wp_buf_release(&out);
 	return 0;
 }

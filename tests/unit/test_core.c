@@ -5,6 +5,7 @@
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/util.h"
+#include "oci/config.h"
 #include "oci/digest.h"
 #include "oci/gzip.h"
 #include "oci/manifest.h"
@@ -130,6 +131,48 @@ int main(void)
 	}
 	wp_manifest_release(&m);
 	wp_buf_release(&b);
+
+	/* configs: emitted in a fixed order, read back whole, unknown fields tolerated */
+	{
+		wp_image_config c = { 0 }, back;
+		wp_wasm_config w = { 0 }, wback;
+		const char *want = "{\"created\":\"2024-01-02T03:04:05Z\",\"architecture\":\"wasm\",\"os\":\"wasip1\","
+				   "\"config\":{\"Env\":[\"A=1\"],\"Entrypoint\":[\"/app.wasm\"],\"Cmd\":[\"x\"]},"
+				   "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}}";
+		char wantbuf[512];
+
+		c.created = strdup("2024-01-02T03:04:05Z");
+		c.architecture = strdup("wasm");
+		c.os = strdup("wasip1");
+		wp_strv_push(&c.env, "A=1");
+		wp_strv_push(&c.entrypoint, "/app.wasm");
+		wp_strv_push(&c.cmd, "x");
+		wp_strv_push(&c.diff_ids, d);
+		wp_buf_init(&b, WP_MANIFEST_MAX);
+		wp_image_config_emit(&c, &b, &err);
+		snprintf(wantbuf, sizeof(wantbuf), want, d);
+		is_str(b.data, wantbuf, "image config bytes are canonical");
+		ok(wp_image_config_parse(b.data, b.len, &back, &err) == 0 && back.entrypoint.len == 1 &&
+		   !strcmp(back.env.items[0], "A=1") && !strcmp(back.diff_ids.items[0], d), "image config reads back");
+		wp_image_config_release(&back);
+		ok(wp_image_config_parse("{\"rootfs\":{\"diff_ids\":[\"nope\"]}}", 33, &back, &err) == WP_EINVALID,
+		   "a bad diff_id is refused");
+		w.architecture = strdup("wasm");
+		w.os = strdup("wasip2");
+		w.component = true;
+		wp_strv_push(&w.layer_digests, d);
+		wp_strv_push(&w.exports, "wasi:cli/run@0.2.0");
+		wp_buf_reset(&b);
+		wp_wasm_config_emit(&w, &b, &err);
+		ok(wp_wasm_config_parse(b.data, b.len, &wback, &err) == 0 && wback.component && wback.exports.len == 1 &&
+		   wback.imports.len == 0 && !strcmp(wback.os, "wasip2"), "wasm config reads back");
+		ok(strstr(b.data, "\"layerDigests\":[") && strstr(b.data, "\"component\":{\"exports\":[\"wasi:cli/run@0.2.0\"],\"imports\":[]}"),
+		   "wasm config has layerDigests and component");
+		wp_wasm_config_release(&wback);
+		wp_wasm_config_release(&w);
+		wp_image_config_release(&c);
+		wp_buf_release(&b);
+	}
 
 	/* wasm sniffing */
 	is_int(wp_wasm_kind_of((const unsigned char *)"\0asm\1\0\0\0", 8), WP_WASM_MODULE, "core module preamble");
