@@ -1,4 +1,5 @@
 #include "cli/cli.h"
+#include "common/json.h"
 #include "oci/ref.h"
 
 #include <stdlib.h>
@@ -27,8 +28,14 @@ static int run(wp_cli *cli)
 		rc = wp_store_resolve(&s, cli->args.items[0], &d, NULL, &cli->err);
 		if (rc == 0) {
 			rc = wp_store_tag(&s, full, &d, &cli->err);
-			if (rc == 0 && cli->verbosity > 0 && !cli->json)
+			if (rc == 0 && cli->json) {
+				json_t *o = json_pack("{s:s,s:s}", "name", full, "digest", d.digest);
+
+				wp_json_print(o, cli->out);
+				json_decref(o);
+			} else if (rc == 0 && cli->verbosity > 0) {
 				fprintf(cli->out, "%s %s\n", full, d.digest);
+			}
 			wp_descriptor_release(&d);
 		}
 		wp_store_close(&s);

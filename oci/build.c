@@ -287,10 +287,12 @@ static int build_layers(wp_store *s, scan *sc, wp_layer_list **lists, size_t n, 
 		j->cached = known && wp_layer_list_key(lists[i], level, key, err) == 0 &&
 			    wp_statcache_layer_get(sc->cache, key, &j->res) && wp_store_has_blob(s, j->res.digest, &size) &&
 			    size == j->res.size;
-		if (j->cached)
+		if (j->cached) {
 			(*reused)++;
-		else
+			wp_debug("layer %zu: %zu entries unchanged, reusing %s", i + 1, lists[i]->len, j->res.digest);
+		} else {
 			misses++;
+		}
 	}
 	nthreads = misses < (size_t)cpus ? misses : (size_t)cpus;
 	if (nthreads > WP_ARRAY_LEN(threads))
@@ -321,6 +323,7 @@ static int build_layers(wp_store *s, scan *sc, wp_layer_list **lists, size_t n, 
 			}
 			continue;
 		}
+		wp_debug("layer %zu: built %s (%lld bytes)", i + 1, j->res.digest, (long long)j->res.size);
 		cache_record(sc->cache, lists[i]);
 		if (wp_layer_list_key(lists[i], level, key, err) == 0)
 			wp_statcache_layer_put(sc->cache, key, &j->res);

@@ -60,6 +60,16 @@ check "oci-image-tool validates the store" oci-image-tool validate --type image 
 	--arg one --arg 'two words' --annotation org.opencontainers.image.version=1.2.3 -o "oci:$TMP/layout:v1" >/dev/null
 ok $? "build -o oci:DIR:NAME"
 check "oci-image-tool validates the exported layout" oci-image-tool validate --type image --ref name=v1 "$TMP/layout"
+"$WP" build --wasm "$HELLO" --file static --file data/blob.bin:/assets/blob.bin --env GREETING=hi --env EMPTY= \
+	--arg one --arg 'two words' --annotation org.opencontainers.image.version=1.2.3 -o "oci-archive:$TMP/app.tar" >/dev/null
+ok $? "build -o oci-archive:FILE"
+is "$(skopeo inspect "oci-archive:$TMP/app.tar" 2>&1 | jq -r .Digest)" "$digest" "skopeo reads the archive build wrote"
+out=$("$WP" build --wasm "$HELLO" -o "docker:$TMP/x" 2>&1); rc=$?
+is "$rc" "2" "an unknown --output kind is a usage error"
+like "$out" "want oci:DIR or oci-archive:FILE" "and says what is wanted"
+verbose=$("$WP" build -v --wasm "$HELLO" --file static --file data/blob.bin:/assets/blob.bin --env GREETING=hi --env EMPTY= \
+	--arg one --arg 'two words' --annotation org.opencontainers.image.version=1.2.3 2>&1 >/dev/null)
+like "$verbose" "layer 2: 6 entries unchanged, reusing sha256:" "-v tells which layers came from the stat cache"
 sk=$(skopeo inspect "oci:$TMP/layout:v1" 2>&1)
 is "$(jq -r .Digest <<<"$sk")" "$digest" "skopeo inspect oci:DIR:TAG reads the same digest"
 is "$(jq -r .Os <<<"$sk")" "wasip1" "skopeo reads the platform"
@@ -74,6 +84,12 @@ cp -r static "$TMP/want/static"
 cp data/blob.bin "$TMP/want/assets/blob.bin"
 check "umoci unpack yields exactly the input files, byte for byte" diff -r "$TMP/want" "$TMP/rootfs"
 is "$(stat -c %a "$TMP/rootfs/hello.wasm") $(stat -c %a "$TMP/rootfs/static/greeting.txt")" "755 644" "fixed modes: wasm 0755, files 0644"
+# umoci's full unpack also writes a runtime config, which it only does for os linux.
+"$WP" build --wasm "$HELLO" --file static --file data/blob.bin:/assets/blob.bin --platform linux/wasm -o "oci:$TMP/linux:v1" >/dev/null
+umoci unpack --rootless --image "$TMP/linux:v1" "$TMP/bundle" >/dev/null 2>&1
+ok $? "umoci unpack of a linux/wasm build"
+check "umoci unpack yields exactly the input files too" diff -r "$TMP/want" "$TMP/bundle/rootfs"
+is "$(jq -c .process.args "$TMP/bundle/config.json")" '["/hello.wasm"]' "umoci's runtime config runs the wasm entrypoint"
 
 # --platform and zero static files.
 out=$("$WP" build --wasm "$EXITC" --platform wasi/wasm --format json)

@@ -12,7 +12,8 @@ is "$(jq -r '[.[].name]|join(",")' <<<"$imgs")" "docker.io/library/app:v1,docker
 is "$(jq -r '.[] | select(.name=="docker.io/library/other:v1") | .layout' <<<"$imgs")" "wasm" "images tells the layout"
 like "$("$WP" images)" 'docker.io/library/app:v1 +sha256:[0-9a-f]{12} +image' "images prints a table"
 
-check "tag" "$WP" tag app:v1 registry.example.com/team/app:prod
+out=$("$WP" tag app:v1 registry.example.com/team/app:prod --format json)
+is "$(jq -r .name <<<"$out") $(jq -r .digest <<<"$out")" "registry.example.com/team/app:prod $d1" "tag --format json"
 is "$(jq -r .digest <<<"$("$WP" inspect registry.example.com/team/app:prod)")" "$d1" "the new tag names the same image"
 is "$(jq -r .digest <<<"$("$WP" inspect "${d1:7:16}")")" "$d1" "inspect by a digest prefix"
 is "$(jq -r .digest <<<"$("$WP" inspect "$d1")")" "$d1" "inspect by digest"
@@ -69,7 +70,7 @@ check "every blob still matches its digest" store_verified "$WASMPACK_STORE"
 # A blob damaged on disk (say by a crash without fsync) is found and removed by gc --verify.
 cfgd=$(jq -r .config.digest <<<"$("$WP" inspect --raw manifest app:v1)")
 printf 'x' >> "$(blob "$cfgd")"
-out=$("$WP" gc --verify --format json)
+out=$("$WP" gc --verify --format json 2>/dev/null)
 is "$(jq -r .blobsDamaged <<<"$out")" "1" "gc --verify finds the damaged blob"
 check "and removes it" test ! -e "$(blob "$cfgd")"
 "$WP" inspect --raw config app:v1 >/dev/null 2>&1
