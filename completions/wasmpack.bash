@@ -12,7 +12,7 @@ _wasmpack() {
         --format) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
     esac
     if [[ -z "$cmd" ]]; then
-        COMPREPLY=($(compgen -W "build images inspect tag rmi gc save load version completion --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+        COMPREPLY=($(compgen -W "build push pull login logout images inspect tag rmi gc save load version completion --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         return
     fi
     case "$cmd" in
@@ -33,6 +33,43 @@ _wasmpack() {
             COMPREPLY=($(compgen -W " --tag -t --layout --wasm --file --env --arg --annotation --platform --output -o --gzip-level --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         else
             COMPREPLY=($(compgen -d -- "$cur"))
+        fi
+        ;;
+    push)
+        case "$prev" in
+        --ca-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --concurrency) return ;;
+        --digestfile) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        esac
+        if [[ "$cur" == -* ]]; then
+            COMPREPLY=($(compgen -W " --plain-http --insecure --ca-file --concurrency --digestfile --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+        fi
+        ;;
+    pull)
+        case "$prev" in
+        --ca-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --concurrency) return ;;
+        --platform) COMPREPLY=($(compgen -W "wasip1/wasm wasip2/wasm wasi/wasm" -- "$cur")); return ;;
+        --digestfile) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        esac
+        if [[ "$cur" == -* ]]; then
+            COMPREPLY=($(compgen -W " --plain-http --insecure --ca-file --concurrency --platform --digestfile --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+        fi
+        ;;
+    login)
+        case "$prev" in
+        --ca-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --username|-u) return ;;
+        esac
+        if [[ "$cur" == -* ]]; then
+            COMPREPLY=($(compgen -W " --plain-http --insecure --ca-file --username -u --password-stdin --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+        fi
+        ;;
+    logout)
+        case "$prev" in
+        esac
+        if [[ "$cur" == -* ]]; then
+            COMPREPLY=($(compgen -W " --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         fi
         ;;
     images)

@@ -4,6 +4,10 @@ _wasmpack() {
     local -a commands
     commands=(
         'build:build an OCI image of a wasm app into the store'
+        'push:push an image from the store to a registry'
+        'pull:pull an image from a registry into the store'
+        'login:check and save credentials for a registry'
+        'logout:forget the saved credentials for a registry'
         'images:list the images in the store'
         'inspect:show an image\'s manifest and config'
         'tag:give an image in the store another name'
@@ -41,6 +45,62 @@ _wasmpack() {
         '--no-progress[never draw progress on stderr]' \
         '(-h --help)'{-h,--help}'[show help for the command]' \
         '*:argument:_files -/'
+        ;;
+    push)
+        _arguments -s \
+        '--plain-http[talk HTTP, not HTTPS, to the registry]' \
+        '--insecure[do not verify the registry\'s TLS certificate]' \
+        '--ca-file[trust the CA certificates in FILE too]:FILE:_files' \
+        '--concurrency[blobs transferred at once (default 4)]:N: ' \
+        '--digestfile[write the manifest digest to FILE]:FILE:_files' \
+        '--store[the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)]:DIR:_files -/' \
+        '--format[output format\: text or json]:FORMAT:(text json)' \
+        '(-q --quiet)'{-q,--quiet}'[print only errors and the requested data]' \
+        '(-v --verbose)'{-v,--verbose}'[print what is being done]' \
+        '--no-progress[never draw progress on stderr]' \
+        '(-h --help)'{-h,--help}'[show help for the command]' \
+        '*:argument: '
+        ;;
+    pull)
+        _arguments -s \
+        '--plain-http[talk HTTP, not HTTPS, to the registry]' \
+        '--insecure[do not verify the registry\'s TLS certificate]' \
+        '--ca-file[trust the CA certificates in FILE too]:FILE:_files' \
+        '--concurrency[blobs transferred at once (default 4)]:N: ' \
+        '--platform[pick this platform from an index (default wasip1/wasm)]:OS/ARCH:(wasip1/wasm wasip2/wasm wasi/wasm)' \
+        '--digestfile[write the manifest digest to FILE]:FILE:_files' \
+        '--store[the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)]:DIR:_files -/' \
+        '--format[output format\: text or json]:FORMAT:(text json)' \
+        '(-q --quiet)'{-q,--quiet}'[print only errors and the requested data]' \
+        '(-v --verbose)'{-v,--verbose}'[print what is being done]' \
+        '--no-progress[never draw progress on stderr]' \
+        '(-h --help)'{-h,--help}'[show help for the command]' \
+        '*:argument: '
+        ;;
+    login)
+        _arguments -s \
+        '--plain-http[talk HTTP, not HTTPS, to the registry]' \
+        '--insecure[do not verify the registry\'s TLS certificate]' \
+        '--ca-file[trust the CA certificates in FILE too]:FILE:_files' \
+        '(-u --username)'{-u,--username}'[the user name]:USER: ' \
+        '--password-stdin[read the password (or token) from standard input]' \
+        '--store[the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)]:DIR:_files -/' \
+        '--format[output format\: text or json]:FORMAT:(text json)' \
+        '(-q --quiet)'{-q,--quiet}'[print only errors and the requested data]' \
+        '(-v --verbose)'{-v,--verbose}'[print what is being done]' \
+        '--no-progress[never draw progress on stderr]' \
+        '(-h --help)'{-h,--help}'[show help for the command]' \
+        '*:argument: '
+        ;;
+    logout)
+        _arguments -s \
+        '--store[the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)]:DIR:_files -/' \
+        '--format[output format\: text or json]:FORMAT:(text json)' \
+        '(-q --quiet)'{-q,--quiet}'[print only errors and the requested data]' \
+        '(-v --verbose)'{-v,--verbose}'[print what is being done]' \
+        '--no-progress[never draw progress on stderr]' \
+        '(-h --help)'{-h,--help}'[show help for the command]' \
+        '*:argument: '
         ;;
     images)
         _arguments -s \

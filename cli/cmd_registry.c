@@ -1,0 +1,282 @@
+/* push, pull, login, logout: the registry commands. */
+#include "cli/cli.h"
+#include "common/json.h"
+#include "common/fs.h"
+#include "common/util.h"
+#include "oci/ref.h"
+#include "registry/transfer.h"
+
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define REG_OPTS \
+	{ "plain-http", 0, WP_OPT_FLAG, NULL, "talk HTTP, not HTTPS, to the registry", NULL }, \
+	{ "insecure", 0, WP_OPT_FLAG, NULL, "do not verify the registry's TLS certificate", NULL }, \
+	{ "ca-file", 0, WP_OPT_VALUE, "FILE", "trust the CA certificates in FILE too", "@file" }
+
+static int reg_opts(wp_cli *cli, wp_reg_opts *o)
+{
+	const char *conc = wp_cli_value(cli, "concurrency");
+
+	memset(o, 0, sizeof(*o));
+	o->plain_http = wp_cli_flag(cli, "plain-http");
+	o->insecure = wp_cli_flag(cli, "insecure");
+	o->ca_file = wp_cli_value(cli, "ca-file");
+	if (conc) {
+		char *end;
+		long v = strtol(conc, &end, 10);
+
+		if (*end || v < 1 || v > 64)
+			return wp_error_set(&cli->err, WP_EUSAGE, "--concurrency '%s': want 1 to 64", conc);
+		o->concurrency = (int)v;
+	}
+	return 0;
+}
+
+static int print_transfer(wp_cli *cli, const wp_transfer_result *res, const char *name)
+{
+	const char *digestfile = wp_cli_value(cli, "digestfile");
+	json_t *o, *blobs;
+
+	if (digestfile) {
+		wp_buf line;
+		int rc;
+
+		wp_buf_init(&line, 256);
+		wp_buf_printf(&line, "%s\n", res->manifest.digest);
+		rc = wp_fs_write_atomic(digestfile, line.data, line.len, 0644, &cli->err);
+		wp_buf_release(&line);
+		if (rc < 0)
+			return rc;
+	}
+	if (!cli->json) {
+		fprintf(cli->out, "%s\n", res->manifest.digest);
+		return 0;
+	}
+	blobs = json_array();
+	for (size_t i = 0; i < res->n_blobs; i++)
+		json_array_append_new(blobs, json_pack("{s:s,s:I,s:s}", "digest", res->blobs[i].digest, "size",
+						       (json_int_t)res->blobs[i].size, "outcome",
+						       res->blobs[i].outcome ? res->blobs[i].outcome : "unknown"));
+	o = json_pack("{s:s,s:s,s:s,s:I,s:o,s:{s:I,s:I,s:i,s:i}}", "name", name, "digest", res->manifest.digest,
+		      "mediaType", res->manifest.media_type, "size", (json_int_t)res->manifest.size, "blobs", blobs,
+		      "transfer", "bytesSent", (json_int_t)res->stats.bytes_up, "bytesReceived",
+		      (json_int_t)res->stats.bytes_down, "requests", res->stats.requests, "retries", res->stats.retries);
+	if (res->index_digest)
+		json_object_set_new(o, "index", json_string(res->index_digest));
+	wp_json_print(o, cli->out);
+	json_decref(o);
+	return 0;
+}
+
+static const wp_opt push_opts[] = {
+	REG_OPTS,
+	{ "concurrency", 0, WP_OPT_VALUE, "N", "blobs transferred at once (default 4)", NULL },
+	{ "digestfile", 0, WP_OPT_VALUE, "FILE", "write the manifest digest to FILE", "@file" },
+	{ 0 },
+};
+
+static int run_push(wp_cli *cli)
+{
+	wp_reg_opts ro;
+	wp_store s;
+	wp_reg *r = NULL;
+	wp_ref ref;
+	wp_descriptor d;
+	wp_transfer_result res = { 0 };
+	_cleanup_free_ char *full = NULL;
+	int rc;
+
+	if ((rc = reg_opts(cli, &ro)) < 0 || (rc = wp_ref_parse(cli->args.items[0], &ref, &cli->err)) < 0)
+		return rc;
+	full = wp_ref_string(&ref);
+	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0) {
+		wp_ref_release(&ref);
+		return rc;
+	}
+	rc = wp_store_resolve(&s, cli->args.items[0], &d, NULL, &cli->err);
+	if (rc == 0) {
+		if ((rc = wp_reg_open(&r, ref.registry, &ro, &cli->err)) == 0)
+			rc = wp_registry_push(&s, r, &ref, &d, &res, &cli->err);
+		if (rc == 0)
+			rc = print_transfer(cli, &res, full ? full : "");
+		wp_descriptor_release(&d);
+	}
+	wp_transfer_result_release(&res);
+	wp_reg_close(r);
+	wp_store_close(&s);
+	wp_ref_release(&ref);
+	return rc;
+}
+
+const wp_cmd wp_cmd_push = {
+	"push", "REF", "push an image from the store to a registry", push_opts, 1, 1, NULL, run_push, false,
+};
+
+static const wp_opt pull_opts[] = {
+	REG_OPTS,
+	{ "concurrency", 0, WP_OPT_VALUE, "N", "blobs transferred at once (default 4)", NULL },
+	{ "platform", 0, WP_OPT_VALUE, "OS/ARCH", "pick this platform from an index (default wasip1/wasm)", "wasip1/wasm wasip2/wasm wasi/wasm" },
+	{ "digestfile", 0, WP_OPT_VALUE, "FILE", "write the manifest digest to FILE", "@file" },
+	{ 0 },
+};
+
+static int run_pull(wp_cli *cli)
+{
+	wp_reg_opts ro;
+	wp_store s;
+	wp_reg *r = NULL;
+	wp_ref ref;
+	wp_transfer_result res = { 0 };
+	_cleanup_free_ char *full = NULL;
+	int rc;
+
+	if ((rc = reg_opts(cli, &ro)) < 0 || (rc = wp_ref_parse(cli->args.items[0], &ref, &cli->err)) < 0)
+		return rc;
+	full = wp_ref_string(&ref);
+	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0) {
+		wp_ref_release(&ref);
+		return rc;
+	}
+	if ((rc = wp_reg_open(&r, ref.registry, &ro, &cli->err)) == 0)
+		rc = wp_registry_pull(&s, r, &ref, wp_cli_value(cli, "platform"), &res, &cli->err);
+	if (rc == 0)
+		rc = print_transfer(cli, &res, full ? full : "");
+	wp_transfer_result_release(&res);
+	wp_reg_close(r);
+	wp_store_close(&s);
+	wp_ref_release(&ref);
+	return rc;
+}
+
+const wp_cmd wp_cmd_pull = {
+	"pull", "REF", "pull an image from a registry into the store", pull_opts, 1, 1, NULL, run_pull, false,
+};
+
+/* A registry name as given to login: "host[:port]" or a URL; Docker Hub by any name. */
+static char *registry_arg(const char *arg)
+{
+	const char *p = strstr(arg, "://");
+	size_t len;
+
+	p = p ? p + 3 : arg;
+	len = strcspn(p, "/");
+	if ((len == 15 && !strncmp(p, "index.docker.io", 15)) || (len == 20 && !strncmp(p, "registry-1.docker.io", 20)))
+		return strdup("docker.io");
+	return strndup(p, len);
+}
+
+static int read_secret(wp_cli *cli, bool from_stdin, wp_buf *out)
+{
+	char buf[4096];
+	struct termios old, quiet;
+	bool tty = isatty(0) && !from_stdin;
+	ssize_t n;
+
+	if (!from_stdin && !isatty(0))
+		return wp_error_set(&cli->err, WP_EUSAGE, "login: give the password with --password-stdin");
+	if (tty) {
+		fprintf(stderr, "Password: ");
+		tcgetattr(0, &old);
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(0, TCSANOW, &quiet);
+	}
+	wp_buf_reset(out);
+	while ((n = read(0, buf, sizeof(buf))) > 0) {
+		if (wp_buf_append(out, buf, (size_t)n) < 0)
+			break;
+		if (tty && memchr(buf, '\n', (size_t)n))
+			break;
+	}
+	OPENSSL_cleanse(buf, sizeof(buf));
+	if (tty) {
+		tcsetattr(0, TCSANOW, &old);
+		fputc('\n', stderr);
+	}
+	while (out->len && (out->data[out->len - 1] == '\n' || out->data[out->len - 1] == '\r'))
+		out->data[--out->len] = '\0';
+	if (!out->len)
+		return wp_error_set(&cli->err, WP_EUSAGE, "login: empty password");
+	return 0;
+}
+
+static const wp_opt login_opts[] = {
+	REG_OPTS,
+	{ "username", 'u', WP_OPT_VALUE, "USER", "the user name", NULL },
+	{ "password-stdin", 0, WP_OPT_FLAG, NULL, "read the password (or token) from standard input", NULL },
+	{ 0 },
+};
+
+/* Checks the credentials against the registry before saving them: GET /v2/ answers 200
+ * once the challenge it sets has been met with them. */
+static int run_login(wp_cli *cli)
+{
+	_cleanup_free_ char *registry = registry_arg(cli->args.items[0]);
+	const char *user = wp_cli_value(cli, "username");
+	wp_reg_opts ro;
+	wp_reg *r = NULL;
+	wp_buf secret;
+	wp_http_req q;
+	wp_http_resp p = { 0 };
+	int rc;
+
+	if (!registry || !*registry)
+		return wp_error_set(&cli->err, WP_EUSAGE, "login: no registry named");
+	if (!user)
+		return wp_error_set(&cli->err, WP_EUSAGE, "login: give the user name with -u USER");
+	if ((rc = reg_opts(cli, &ro)) < 0)
+		return rc;
+	wp_buf_init(&secret, 64 << 10);
+	if ((rc = read_secret(cli, wp_cli_flag(cli, "password-stdin"), &secret)) < 0)
+		goto done;
+	if ((rc = wp_reg_open(&r, registry, &ro, &cli->err)) < 0)
+		goto done;
+	wp_reg_set_cred(r, user, secret.data);
+	wp_http_req_init(&q, "GET", wp_reg_url(r, "/v2/"));
+	wp_buf_init(&p.error_body, 1);
+	rc = q.url ? wp_reg_do(r, &q, &p, &cli->err) : wp_error_set(&cli->err, WP_ENOMEM, "out of memory");
+	if (rc == 0)
+		rc = wp_reg_check(&p, "checking the credentials", &cli->err);
+	wp_http_req_release(&q);
+	wp_http_resp_reset(&p);
+	wp_buf_release(&p.error_body);
+	if (rc == WP_EAUTH)
+		wp_error_set(&cli->err, WP_EAUTH, "login to %s refused: wrong user name or password", registry);
+	if (rc == 0)
+		rc = wp_creds_store(registry, user, secret.data, &cli->err);
+	if (rc == 0 && cli->verbosity > 0)
+		fprintf(cli->out, "logged in to %s\n", registry);
+done:
+	if (secret.data)
+		OPENSSL_cleanse(secret.data, secret.len);
+	wp_buf_release(&secret);
+	wp_reg_close(r);
+	return rc;
+}
+
+const wp_cmd wp_cmd_login = {
+	"login", "REGISTRY", "check and save credentials for a registry", login_opts, 1, 1, NULL, run_login, false,
+};
+
+static const wp_opt logout_opts[] = { { 0 } };
+
+static int run_logout(wp_cli *cli)
+{
+	_cleanup_free_ char *registry = registry_arg(cli->args.items[0]);
+	int rc;
+
+	if (!registry)
+		return wp_error_set(&cli->err, WP_ENOMEM, "out of memory");
+	rc = wp_creds_erase(registry, &cli->err);
+	if (rc == 0 && cli->verbosity > 0)
+		fprintf(cli->out, "logged out of %s\n", registry);
+	return rc;
+}
+
+const wp_cmd wp_cmd_logout = {
+	"logout", "REGISTRY", "forget the saved credentials for a registry", logout_opts, 1, 1, NULL, run_logout, false,
+};

@@ -1,0 +1,564 @@
+#include "registry/auth.h"
+#include "common/buf.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define CONFIG_MAX (4u << 20)
+#define HELPER_OUT_MAX (1u << 20)
+#define DOCKER_HUB_KEY "https://index.docker.io/v1/"
+
+/* ---- challenges ---- */
+
+void wp_challenge_release(wp_challenge *c)
+{
+	free(c->scheme);
+	free(c->realm);
+	free(c->service);
+	free(c->scope);
+	free(c->error);
+	memset(c, 0, sizeof(*c));
+}
+
+static bool is_tchar(char c)
+{
+	return isalnum((unsigned char)c) || strchr("!#$%&'*+-.^_`|~", c);
+}
+
+int wp_challenge_parse(const char *h, wp_challenge *c, wp_error *err)
+{
+	const char *p = h, *s;
+	wp_buf val;
+
+	memset(c, 0, sizeof(*c));
+	if (strlen(h) > WP_AUTH_HEADER_MAX)
+		return wp_error_set(err, WP_ETOOBIG, "WWW-Authenticate header longer than %d bytes", WP_AUTH_HEADER_MAX);
+	while (*p == ' ')
+		p++;
+	for (s = p; is_tchar(*p); p++)
+		;
+	if (p == s)
+		return wp_error_set(err, WP_EINVALID, "WWW-Authenticate header has no scheme");
+	c->scheme = strndup(s, (size_t)(p - s));
+	wp_buf_init(&val, WP_AUTH_HEADER_MAX);
+	for (;;) {
+		const char *ks, *ke;
+		char **slot = NULL;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (!*p)
+			break;
+		for (ks = p; is_tchar(*p); p++)
+			;
+		ke = p;
+		while (*p == ' ')
+			p++;
+		if (ke == ks || *p != '=') {
+			wp_buf_release(&val);
+			wp_challenge_release(c);
+			return wp_error_set(err, WP_EINVALID, "malformed WWW-Authenticate parameter");
+		}
+		p++;
+		while (*p == ' ')
+			p++;
+		wp_buf_reset(&val);
+		if (*p == '"') {
+			for (p++; *p && *p != '"'; p++) {
+				if (*p == '\\' && p[1])
+					p++;
+				wp_buf_putc(&val, *p);
+			}
+			if (*p != '"') {
+				wp_buf_release(&val);
+				wp_challenge_release(c);
+				return wp_error_set(err, WP_EINVALID, "unterminated quoted string in WWW-Authenticate");
+			}
+			p++;
+		} else {
+			for (s = p; *p && *p != ',' && *p != ' '; p++)
+				;
+			wp_buf_append(&val, s, (size_t)(p - s));
+		}
+		if ((size_t)(ke - ks) == 5 && !strncasecmp(ks, "realm", 5))
+			slot = &c->realm;
+		else if ((size_t)(ke - ks) == 7 && !strncasecmp(ks, "service", 7))
+			slot = &c->service;
+		else if ((size_t)(ke - ks) == 5 && !strncasecmp(ks, "scope", 5))
+			slot = &c->scope;
+		else if ((size_t)(ke - ks) == 5 && !strncasecmp(ks, "error", 5))
+			slot = &c->error;
+		if (slot) {
+			free(*slot);
+			*slot = strdup(val.data ? val.data : "");
+		}
+	}
+	wp_buf_release(&val);
+	return 0;
+}
+
+/* ---- credentials ---- */
+
+void wp_cred_release(wp_cred *c)
+{
+	free(c->username);
+	if (c->secret)
+		OPENSSL_cleanse(c->secret, strlen(c->secret));
+	free(c->secret);
+	free(c->source);
+	memset(c, 0, sizeof(*c));
+}
+
+const char *wp_creds_key(const char *registry)
+{
+	if (!strcmp(registry, "docker.io") || !strcmp(registry, "index.docker.io") ||
+	    !strcmp(registry, "registry-1.docker.io"))
+		return DOCKER_HUB_KEY;
+	return registry;
+}
+
+/* "https://host:5000/v1/" -> "host:5000" */
+static char *normalize_key(const char *k)
+{
+	const char *p = strstr(k, "://");
+	const char *end;
+
+	if (!strcmp(k, DOCKER_HUB_KEY) || !strcmp(k, "index.docker.io") || !strcmp(k, "docker.io"))
+		return strdup("docker.io");
+	p = p ? p + 3 : k;
+	end = strchr(p, '/');
+	return end ? strndup(p, (size_t)(end - p)) : strdup(p);
+}
+
+static char *docker_config_path(void)
+{
+	const char *dir = getenv("DOCKER_CONFIG");
+	const char *home = getenv("HOME");
+
+	if (dir && *dir)
+		return wp_strfmt("%s/config.json", dir);
+	if (home && *home)
+		return wp_strfmt("%s/.docker/config.json", home);
+	return NULL;
+}
+
+static int load_json_file(const char *path, json_t **out, wp_error *err)
+{
+	wp_buf data;
+	int rc;
+
+	*out = NULL;
+	wp_buf_init(&data, CONFIG_MAX);
+	rc = wp_fs_read_file(path, CONFIG_MAX, &data, err);
+	if (rc == 0)
+		rc = wp_json_parse(data.data, data.len, CONFIG_MAX, out, err);
+	if (rc == 0 && !json_is_object(*out)) {
+		json_decref(*out);
+		*out = NULL;
+		rc = wp_error_set(err, WP_EINVALID, "not a JSON object");
+	}
+	if (data.data)
+		OPENSSL_cleanse(data.data, data.len);
+	wp_buf_release(&data);
+	if (rc < 0 && rc != WP_ENOTFOUND)
+		wp_error_prefix(err, "reading '%s'", path);
+	return rc;
+}
+
+static int b64decode(const char *in, wp_buf *out)
+{
+	size_t len = strlen(in);
+	unsigned char *tmp = malloc(len / 4 * 3 + 4);
+	int n;
+
+	if (!tmp)
+		return WP_ENOMEM;
+	n = EVP_DecodeBlock(tmp, (const unsigned char *)in, (int)len);
+	if (n < 0) {
+		free(tmp);
+		return WP_EINVALID;
+	}
+	while (len > 0 && in[len - 1] == '=') {
+		len--;
+		n--;
+	}
+	wp_buf_reset(out);
+	wp_buf_append(out, tmp, (size_t)n);
+	OPENSSL_cleanse(tmp, (size_t)n);
+	free(tmp);
+	return 0;
+}
+
+/* An "auths" map: entries keyed by host or URL, {auth: base64(user:pass)} and/or
+ * {identitytoken}. */
+static int from_auths(json_t *auths, const char *registry, const char *path, wp_cred *out, wp_error *err)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(auths, k, v) {
+		_cleanup_free_ char *nk = normalize_key(k);
+		const char *auth = wp_json_str(v, "auth");
+		const char *idt = wp_json_str(v, "identitytoken");
+
+		if (!nk || strcmp(nk, registry))
+			continue;
+		if (auth && *auth) {
+			wp_buf dec;
+			char *colon;
+
+			wp_buf_init(&dec, 1 << 16);
+			if (b64decode(auth, &dec) < 0 || !dec.data || !(colon = strchr(dec.data, ':'))) {
+				wp_buf_release(&dec);
+				return wp_error_set(err, WP_EINVALID, "credentials for '%s' in '%s' are malformed", registry, path);
+			}
+			*colon = '\0';
+			out->username = strdup(dec.data);
+			out->secret = strdup(colon + 1);
+			OPENSSL_cleanse(dec.data, dec.len);
+			wp_buf_release(&dec);
+		}
+		if (idt && *idt) {
+			free(out->secret);
+			out->secret = strdup(idt);
+			out->identity_token = true;
+			if (!out->username)
+				out->username = strdup("<token>");
+		}
+		if (out->secret) {
+			out->source = strdup(path);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Runs `docker-credential-<helper> <verb>` with input on stdin; output (capped) in out. */
+static int run_helper(const char *helper, const char *verb, const char *input, wp_buf *out, wp_error *err)
+{
+	_cleanup_free_ char *prog = wp_strfmt("docker-credential-%s", helper);
+	int in_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 };
+	posix_spawn_file_actions_t fa;
+	char *argv[3];
+	pid_t pid;
+	int status, rc = 0;
+	size_t off = 0, inlen = strlen(input);
+	struct pollfd pfd[2];
+
+	if (!prog)
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	if (pipe2(in_pipe, O_CLOEXEC) < 0 || pipe2(out_pipe, O_CLOEXEC) < 0) {
+		rc = wp_error_sys(err, WP_EIO, "starting credential helper '%s'", prog);
+		goto done;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in_pipe[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
+	argv[0] = prog;
+	argv[1] = (char *)verb;
+	argv[2] = NULL;
+	rc = posix_spawnp(&pid, prog, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(in_pipe[0]);
+	close(out_pipe[1]);
+	in_pipe[0] = out_pipe[1] = -1;
+	if (rc != 0) {
+		errno = rc;
+		rc = wp_error_sys(err, WP_EIO, "running credential helper '%s'", prog);
+		goto done;
+	}
+	wp_buf_reset(out);
+	pfd[0].fd = in_pipe[1];
+	pfd[0].events = POLLOUT;
+	pfd[1].fd = out_pipe[0];
+	pfd[1].events = POLLIN;
+	while (pfd[1].fd >= 0) {
+		if (poll(pfd, 2, 30000) <= 0) {
+			kill(pid, SIGKILL);
+			rc = wp_error_set(err, WP_EIO, "credential helper '%s' did not answer", prog);
+			break;
+		}
+		if (pfd[0].fd >= 0 && (pfd[0].revents & (POLLOUT | POLLERR | POLLHUP))) {
+			ssize_t n = (pfd[0].revents & POLLOUT) ? write(pfd[0].fd, input + off, inlen - off) : -1;
+
+			if (n > 0)
+				off += (size_t)n;
+			if (n < 0 || off == inlen) {
+				close(pfd[0].fd);
+				in_pipe[1] = pfd[0].fd = -1;
+			}
+		}
+		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+			char buf[4096];
+			ssize_t n = read(pfd[1].fd, buf, sizeof(buf));
+
+			if (n <= 0) {
+				close(pfd[1].fd);
+				out_pipe[0] = pfd[1].fd = -1;
+			} else if (wp_buf_append(out, buf, (size_t)n) < 0) {
+				kill(pid, SIGKILL);
+				rc = wp_error_set(err, WP_ETOOBIG, "credential helper '%s' said too much", prog);
+				break;
+			}
+		}
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (rc == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
+		/* Helpers answer "credentials not found in native keychain" on stdout with status 1. */
+		rc = out->data && strstr(out->data, "not found") ? WP_ENOTFOUND :
+		     wp_error_set(err, WP_EAUTH, "credential helper '%s %s' failed", prog, verb);
+	}
+done:
+	for (int i = 0; i < 2; i++) {
+		if (in_pipe[i] >= 0)
+			close(in_pipe[i]);
+		if (out_pipe[i] >= 0)
+			close(out_pipe[i]);
+	}
+	return rc;
+}
+
+static int from_helper(const char *helper, const char *registry, wp_cred *out, wp_error *err)
+{
+	wp_buf data;
+	json_t *j = NULL;
+	int rc;
+
+	wp_buf_init(&data, HELPER_OUT_MAX);
+	rc = run_helper(helper, "get", wp_creds_key(registry), &data, err);
+	if (rc == WP_ENOTFOUND) {
+		rc = 0;
+		goto done;
+	}
+	if (rc == 0 && (rc = wp_json_parse(data.data, data.len, HELPER_OUT_MAX, &j, err)) == 0) {
+		const char *user = wp_json_str(j, "Username"), *secret = wp_json_str(j, "Secret");
+
+		if (secret && *secret) {
+			out->identity_token = user && !strcmp(user, "<token>");
+			out->username = strdup(user ? user : "");
+			out->secret = strdup(secret);
+			out->source = wp_strfmt("docker-credential-%s", helper);
+			rc = 1;
+		}
+	}
+	if (rc < 0)
+		wp_error_prefix(err, "credentials for '%s'", registry);
+done:
+	json_decref(j);
+	if (data.data)
+		OPENSSL_cleanse(data.data, data.len);
+	wp_buf_release(&data);
+	return rc;
+}
+
+static int from_file(const char *path, const char *registry, bool docker, wp_cred *out, wp_error *err)
+{
+	json_t *root;
+	const char *helper = NULL;
+	int rc = load_json_file(path, &root, err);
+
+	if (rc == WP_ENOTFOUND)
+		return 0;
+	if (rc < 0)
+		return rc;
+	if (docker) {
+		json_t *helpers = json_object_get(root, "credHelpers");
+		const char *k;
+		json_t *v;
+
+		json_object_foreach(helpers, k, v) {
+			_cleanup_free_ char *nk = normalize_key(k);
+
+			if (nk && !strcmp(nk, registry) && json_is_string(v))
+				helper = json_string_value(v);
+		}
+		if (helper) {
+			rc = from_helper(helper, registry, out, err);
+			json_decref(root);
+			return rc;
+		}
+	}
+	rc = from_auths(json_object_get(root, "auths"), registry, path, out, err);
+	if (rc == 0 && docker && (helper = wp_json_str(root, "credsStore")) && *helper)
+		rc = from_helper(helper, registry, out, err);
+	json_decref(root);
+	return rc;
+}
+
+int wp_creds_lookup(const char *registry, wp_cred *out, wp_error *err)
+{
+	const char *raf = getenv("REGISTRY_AUTH_FILE");
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	_cleanup_free_ char *docker = docker_config_path();
+	_cleanup_free_ char *reg = normalize_key(registry);
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!reg)
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	if (raf && *raf)
+		rc = from_file(raf, reg, false, out, err);
+	if (rc == 0 && docker)
+		rc = from_file(docker, reg, true, out, err);
+	if (rc == 0 && xdg && *xdg) {
+		_cleanup_free_ char *path = wp_strfmt("%s/containers/auth.json", xdg);
+
+		if (path)
+			rc = from_file(path, reg, false, out, err);
+	}
+	if (rc < 0) {
+		wp_cred_release(out);
+		return rc;
+	}
+	if (rc > 0)
+		wp_debug("credentials for %s from %s", reg, out->source);
+	return 0;
+}
+
+static int save_docker_config(const char *path, json_t *root, wp_error *err)
+{
+	wp_buf dir;
+	int rc;
+
+	wp_buf_init(&dir, 4096);
+	wp_path_dirname(path, &dir);
+	rc = wp_fs_mkdir_p(dir.data, 0700, err);
+	if (rc == 0) {
+		char *s = json_dumps(root, JSON_INDENT(1));
+
+		rc = s ? wp_fs_write_atomic(path, s, strlen(s), 0600, err) : wp_error_set(err, WP_ENOMEM, "out of memory");
+		if (s)
+			OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+	wp_buf_release(&dir);
+	return rc;
+}
+
+static const char *configured_helper(json_t *root, const char *registry)
+{
+	json_t *helpers = json_object_get(root, "credHelpers");
+	const char *k, *store = wp_json_str(root, "credsStore");
+	json_t *v;
+
+	json_object_foreach(helpers, k, v) {
+		_cleanup_free_ char *nk = normalize_key(k);
+
+		if (nk && !strcmp(nk, registry) && json_is_string(v))
+			return json_string_value(v);
+	}
+	return store && *store ? store : NULL;
+}
+
+int wp_creds_store(const char *registry, const char *username, const char *secret, wp_error *err)
+{
+	_cleanup_free_ char *path = docker_config_path();
+	_cleanup_free_ char *reg = normalize_key(registry);
+	json_t *root = NULL, *auths;
+	const char *helper;
+	int rc;
+
+	if (!path || !reg)
+		return wp_error_set(err, WP_EUSAGE, "no place for credentials: set DOCKER_CONFIG or HOME");
+	rc = load_json_file(path, &root, err);
+	if (rc == WP_ENOTFOUND)
+		root = json_object();
+	else if (rc < 0)
+		return rc;
+	helper = configured_helper(root, reg);
+	if (helper) {
+		json_t *in = json_pack("{s:s,s:s,s:s}", "ServerURL", wp_creds_key(reg), "Username", username, "Secret", secret);
+		char *s = json_dumps(in, JSON_COMPACT);
+		wp_buf out;
+
+		wp_buf_init(&out, HELPER_OUT_MAX);
+		rc = s ? run_helper(helper, "store", s, &out, err) : wp_error_set(err, WP_ENOMEM, "out of memory");
+		if (s)
+			OPENSSL_cleanse(s, strlen(s));
+		free(s);
+		json_decref(in);
+		wp_buf_release(&out);
+		json_decref(root);
+		return rc;
+	}
+	auths = json_object_get(root, "auths");
+	if (!json_is_object(auths)) {
+		auths = json_object();
+		json_object_set_new(root, "auths", auths);
+	}
+	{
+		_cleanup_free_ char *pair = wp_strfmt("%s:%s", username, secret);
+		size_t plen = pair ? strlen(pair) : 0;
+		char *enc = malloc(plen / 3 * 4 + 8);
+
+		if (!pair || !enc) {
+			free(enc);
+			json_decref(root);
+			return wp_error_set(err, WP_ENOMEM, "out of memory");
+		}
+		EVP_EncodeBlock((unsigned char *)enc, (const unsigned char *)pair, (int)plen);
+		json_object_set_new(auths, wp_creds_key(reg), json_pack("{s:s}", "auth", enc));
+		OPENSSL_cleanse(pair, plen);
+		OPENSSL_cleanse(enc, strlen(enc));
+		free(enc);
+	}
+	rc = save_docker_config(path, root, err);
+	json_decref(root);
+	return rc;
+}
+
+int wp_creds_erase(const char *registry, wp_error *err)
+{
+	_cleanup_free_ char *path = docker_config_path();
+	_cleanup_free_ char *reg = normalize_key(registry);
+	json_t *root = NULL, *auths;
+	const char *helper, *k;
+	json_t *v, *tmp;
+	bool found = false;
+	int rc;
+
+	if (!path || !reg)
+		return wp_error_set(err, WP_EUSAGE, "no place for credentials: set DOCKER_CONFIG or HOME");
+	rc = load_json_file(path, &root, err);
+	if (rc < 0)
+		return rc == WP_ENOTFOUND ? wp_error_set(err, WP_ENOTFOUND, "not logged in to '%s'", reg) : rc;
+	helper = configured_helper(root, reg);
+	if (helper) {
+		wp_buf out;
+
+		wp_buf_init(&out, HELPER_OUT_MAX);
+		rc = run_helper(helper, "erase", wp_creds_key(reg), &out, err);
+		wp_buf_release(&out);
+		json_decref(root);
+		return rc == WP_ENOTFOUND ? wp_error_set(err, WP_ENOTFOUND, "not logged in to '%s'", reg) : rc;
+	}
+	auths = json_object_get(root, "auths");
+	json_object_foreach_safe(auths, tmp, k, v) {
+		_cleanup_free_ char *nk = normalize_key(k);
+
+		if (nk && !strcmp(nk, reg)) {
+			json_object_del(auths, k);
+			found = true;
+		}
+	}
+	rc = found ? save_docker_config(path, root, err) : wp_error_set(err, WP_ENOTFOUND, "not logged in to '%s'", reg);
+	json_decref(root);
+	return rc;
+}

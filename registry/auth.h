@@ -1,0 +1,48 @@
+/* Registry authentication: WWW-Authenticate challenges, credentials from the places
+ * people already keep them, and bearer tokens (Distribution's token auth and OAuth2). */
+#ifndef WP_REGISTRY_AUTH_H
+#define WP_REGISTRY_AUTH_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "common/error.h"
+#include "common/strv.h"
+
+#define WP_AUTH_HEADER_MAX 8192
+
+typedef struct wp_challenge {
+	char *scheme;    /* "Bearer" or "Basic", as sent */
+	char *realm;
+	char *service;
+	char *scope;
+	char *error;     /* Bearer error="insufficient_scope" */
+} wp_challenge;
+
+/* Parses one challenge (RFC 7235: scheme then comma-separated params, values plain tokens
+ * or quoted strings with backslash escapes). */
+int wp_challenge_parse(const char *header, wp_challenge *c, wp_error *err);
+void wp_challenge_release(wp_challenge *c);
+
+typedef struct wp_cred {
+	char *username;
+	char *secret;          /* password, or an identity (refresh) token */
+	bool identity_token;   /* secret is an OAuth2 refresh token */
+	char *source;          /* where it came from, for messages: never the secret */
+} wp_cred;
+
+void wp_cred_release(wp_cred *c);
+
+/* The key under which a registry's credentials are kept: "docker.io" is Docker Hub's
+ * "https://index.docker.io/v1/"; others are the host[:port]. */
+const char *wp_creds_key(const char *registry);
+/* Looks in $REGISTRY_AUTH_FILE, then $DOCKER_CONFIG/config.json (or ~/.docker/config.json:
+ * credHelpers, credsStore, auths with auth/identitytoken), then
+ * ${XDG_RUNTIME_DIR}/containers/auth.json. Nothing found is not an error (empty cred). */
+int wp_creds_lookup(const char *registry, wp_cred *out, wp_error *err);
+/* Saves through the configured helper if there is one, else into config.json (0600). */
+int wp_creds_store(const char *registry, const char *username, const char *secret, wp_error *err);
+/* Removes what wp_creds_store saved; WP_ENOTFOUND when there was nothing. */
+int wp_creds_erase(const char *registry, wp_error *err);
+
+#endif

@@ -1,0 +1,1032 @@
+#include "registry/client.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/toml.h"
+#include "common/fs.h"
+#include "common/util.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TOKEN_RESPONSE_MAX (1u << 20)
+#define ERROR_BODY_MAX (64u << 10)
+#define HEADER_VALUE_MAX 8192
+#define MAX_REDIRECTS 5
+#define USER_AGENT "wasmpack/0.1.0"
+
+typedef struct token {
+	char *scope;
+	char *header;
+	long long expires_ms;
+} token;
+
+struct wp_reg {
+	char *registry;
+	char *base;
+	wp_reg_opts opts;
+	char *ca_file;
+	wp_cred cred;
+	token *tokens;
+	size_t ntokens;
+	bool basic;
+	CURLSH *share;
+	wp_reg_stats stats;
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void global_init_once(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void curl_global(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, global_init_once);
+}
+
+/* ---- requests and answers ---- */
+
+void wp_http_req_init(wp_http_req *q, const char *method, char *url)
+{
+	memset(q, 0, sizeof(*q));
+	q->method = method;
+	q->url = url;
+	q->body_fd = -1;
+}
+
+void wp_http_req_release(wp_http_req *q)
+{
+	free(q->url);
+	free(q->scope);
+	free(q->content_type);
+	free(q->accept);
+	free(q->content_range);
+	free(q->range);
+	q->url = q->scope = q->content_type = q->accept = q->content_range = q->range = NULL;
+}
+
+void wp_http_resp_reset(wp_http_resp *p)
+{
+	free(p->location);
+	free(p->www_authenticate);
+	free(p->content_type);
+	free(p->docker_content_digest);
+	free(p->range);
+	free(p->link);
+	wp_buf_release(&p->error_body);
+	memset(p, 0, sizeof(*p));
+	wp_buf_init(&p->error_body, ERROR_BODY_MAX);
+	p->retry_after = -1;
+	p->content_length = -1;
+}
+
+/* ---- settings ---- */
+
+static int load_settings(wp_reg *r, wp_error *err)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+	_cleanup_free_ char *path = NULL;
+	const wp_toml *regs, *mine;
+	wp_toml *doc = NULL;
+	wp_buf data;
+	int rc;
+
+	if (getenv("WASMPACK_CONFIG"))
+		path = strdup(getenv("WASMPACK_CONFIG"));
+	else if (xdg && *xdg)
+		path = wp_strfmt("%s/wasmpack/config.toml", xdg);
+	else if (home && *home)
+		path = wp_strfmt("%s/.config/wasmpack/config.toml", home);
+	if (!path)
+		return 0;
+	wp_buf_init(&data, 1 << 20);
+	rc = wp_fs_read_file(path, 1 << 20, &data, err);
+	if (rc == WP_ENOTFOUND) {
+		wp_buf_release(&data);
+		return 0;
+	}
+	if (rc == 0)
+		rc = wp_toml_parse(data.data, data.len, &doc, err);
+	wp_buf_release(&data);
+	if (rc < 0)
+		return wp_error_prefix(err, "reading '%s'", path);
+	regs = wp_toml_get_table(doc, "registry");
+	mine = wp_toml_get_table(regs, r->registry);
+	if (mine) {
+		const wp_toml *v;
+
+		if ((v = wp_toml_get(mine, "plain_http")) && v->type == WP_TOML_BOOL && v->u.b)
+			r->opts.plain_http = true;
+		if ((v = wp_toml_get(mine, "insecure")) && v->type == WP_TOML_BOOL && v->u.b)
+			r->opts.insecure = true;
+		if (!r->ca_file && wp_toml_get_str(mine, "ca_file"))
+			r->ca_file = strdup(wp_toml_get_str(mine, "ca_file"));
+	}
+	wp_toml_free(doc);
+	return 0;
+}
+
+int wp_reg_open(wp_reg **out, const char *registry, const wp_reg_opts *opts, wp_error *err)
+{
+	wp_reg *r = calloc(1, sizeof(*r));
+	const char *host;
+	int rc = 0;
+
+	*out = NULL;
+	curl_global();
+	if (!r)
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	if (opts)
+		r->opts = *opts;
+	if (r->opts.concurrency <= 0)
+		r->opts.concurrency = 4;
+	if (r->opts.max_attempts <= 0)
+		r->opts.max_attempts = 5;
+	r->registry = strdup(registry);
+	r->ca_file = opts && opts->ca_file ? strdup(opts->ca_file) : NULL;
+	if (!r->registry || (rc = load_settings(r, err)) < 0 || (rc = wp_creds_lookup(registry, &r->cred, err)) < 0) {
+		wp_reg_close(r);
+		return r->registry ? rc : wp_error_set(err, WP_ENOMEM, "out of memory");
+	}
+	host = !strcmp(registry, "docker.io") ? "registry-1.docker.io" : registry;
+	r->base = wp_strfmt("%s://%s", r->opts.plain_http ? "http" : "https", host);
+	r->share = curl_share_init();
+	if (!r->base || !r->share) {
+		wp_reg_close(r);
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	}
+	curl_share_setopt(r->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+	curl_share_setopt(r->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	curl_share_setopt(r->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	*out = r;
+	return 0;
+}
+
+void wp_reg_close(wp_reg *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->ntokens; i++) {
+		free(r->tokens[i].scope);
+		if (r->tokens[i].header)
+			OPENSSL_cleanse(r->tokens[i].header, strlen(r->tokens[i].header));
+		free(r->tokens[i].header);
+	}
+	free(r->tokens);
+	wp_cred_release(&r->cred);
+	if (r->share)
+		curl_share_cleanup(r->share);
+	free(r->registry);
+	free(r->base);
+	free(r->ca_file);
+	free(r);
+}
+
+int wp_reg_set_cred(wp_reg *r, const char *username, const char *secret)
+{
+	wp_cred_release(&r->cred);
+	r->cred.username = strdup(username);
+	r->cred.secret = strdup(secret);
+	r->cred.source = strdup("the command line");
+	return r->cred.username && r->cred.secret ? 0 : WP_ENOMEM;
+}
+
+const char *wp_reg_base_url(const wp_reg *r)
+{
+	return r->base;
+}
+
+int wp_reg_concurrency(const wp_reg *r)
+{
+	return r->opts.concurrency;
+}
+
+void wp_reg_get_stats(const wp_reg *r, wp_reg_stats *out)
+{
+	*out = r->stats;
+}
+
+char *wp_reg_url(const wp_reg *r, const char *path_or_url)
+{
+	CURLU *u;
+	char *res = NULL, *out;
+
+	if (path_or_url[0] == '/' && path_or_url[1] != '/')
+		return wp_strfmt("%s%s", r->base, path_or_url);
+	u = curl_url();
+	if (!u)
+		return NULL;
+	if (curl_url_set(u, CURLUPART_URL, r->base, 0) == CURLUE_OK &&
+	    curl_url_set(u, CURLUPART_URL, path_or_url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_URL, &res, 0) == CURLUE_OK) {
+		out = strdup(res);
+		curl_free(res);
+		curl_url_cleanup(u);
+		return out;
+	}
+	curl_url_cleanup(u);
+	return NULL;
+}
+
+/* ---- authentication ---- */
+
+static const char *token_for(wp_reg *r, const char *scope)
+{
+	long long now = now_ms();
+
+	for (size_t i = 0; i < r->ntokens; i++)
+		if (!strcmp(r->tokens[i].scope, scope ? scope : "") && r->tokens[i].expires_ms > now)
+			return r->tokens[i].header;
+	return NULL;
+}
+
+static int token_put(wp_reg *r, const char *scope, char *header, long long expires_ms)
+{
+	token *t;
+
+	for (size_t i = 0; i < r->ntokens; i++)
+		if (!strcmp(r->tokens[i].scope, scope ? scope : "")) {
+			free(r->tokens[i].header);
+			r->tokens[i].header = header;
+			r->tokens[i].expires_ms = expires_ms;
+			return 0;
+		}
+	t = realloc(r->tokens, (r->ntokens + 1) * sizeof(*t));
+	if (!t) {
+		free(header);
+		return WP_ENOMEM;
+	}
+	r->tokens = t;
+	t[r->ntokens].scope = strdup(scope ? scope : "");
+	t[r->ntokens].header = header;
+	t[r->ntokens].expires_ms = expires_ms;
+	r->ntokens++;
+	return 0;
+}
+
+static char *basic_header(const wp_cred *c)
+{
+	_cleanup_free_ char *pair = wp_strfmt("%s:%s", c->username ? c->username : "", c->secret);
+	size_t len = pair ? strlen(pair) : 0;
+	char *enc = malloc(len / 3 * 4 + 8), *h;
+
+	if (!pair || !enc) {
+		free(enc);
+		return NULL;
+	}
+	EVP_EncodeBlock((unsigned char *)enc, (const unsigned char *)pair, (int)len);
+	h = wp_strfmt("Authorization: Basic %s", enc);
+	OPENSSL_cleanse(pair, len);
+	OPENSSL_cleanse(enc, strlen(enc));
+	free(enc);
+	return h;
+}
+
+static const char *auth_header(wp_reg *r, const wp_http_req *q)
+{
+	static __thread char *basic;
+
+	if (q->no_auth)
+		return NULL;
+	if (r->basic && r->cred.secret) {
+		free(basic);
+		basic = basic_header(&r->cred);
+		return basic;
+	}
+	return token_for(r, q->scope);
+}
+
+static size_t collect(char *data, size_t size, size_t n, void *ctx)
+{
+	return wp_buf_append(ctx, data, size * n) < 0 ? 0 : size * n;
+}
+
+static void apply_tls(wp_reg *r, CURL *e)
+{
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, r->opts.insecure ? 0L : 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, r->opts.insecure ? 0L : 2L);
+	if (r->ca_file)
+		curl_easy_setopt(e, CURLOPT_CAINFO, r->ca_file);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT);
+	curl_easy_setopt(e, CURLOPT_SHARE, r->share);
+}
+
+static char *urlenc(CURL *e, const char *s)
+{
+	char *t = curl_easy_escape(e, s, 0), *out = t ? strdup(t) : NULL;
+
+	curl_free(t);
+	return out;
+}
+
+/* Distribution token auth: GET realm?service=&scope= with Basic credentials (or none);
+ * with an identity token, the OAuth2 form POST with grant_type=refresh_token. */
+static int fetch_token(wp_reg *r, const wp_challenge *c, const char *scope, wp_error *err)
+{
+	CURL *e = curl_easy_init();
+	wp_buf url, form, body;
+	json_t *j = NULL;
+	long status = 0;
+	CURLcode cc;
+	int rc = 0;
+	_cleanup_free_ char *scopes = strdup(scope ? scope : "");
+
+	wp_buf_init(&url, 1 << 16);
+	wp_buf_init(&form, 1 << 16);
+	wp_buf_init(&body, TOKEN_RESPONSE_MAX);
+	if (!e || !scopes) {
+		rc = wp_error_set(err, WP_ENOMEM, "out of memory");
+		goto done;
+	}
+	if (c->scope && !strstr(scopes, c->scope)) {
+		char *both = wp_strfmt("%s%s%s", scopes, scopes[0] ? " " : "", c->scope);
+
+		free(scopes);
+		scopes = both;
+	}
+	wp_buf_puts(&url, c->realm);
+	if (r->cred.identity_token) {
+		_cleanup_free_ char *svc = urlenc(e, c->service ? c->service : "");
+		_cleanup_free_ char *sc = urlenc(e, scopes ? scopes : "");
+		_cleanup_free_ char *tok = urlenc(e, r->cred.secret);
+
+		wp_buf_printf(&form, "grant_type=refresh_token&client_id=wasmpack&service=%s&scope=%s&refresh_token=%s",
+			      svc ? svc : "", sc ? sc : "", tok ? tok : "");
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, form.data);
+	} else {
+		char *save = NULL, *one;
+		_cleanup_free_ char *svc = urlenc(e, c->service ? c->service : "");
+		bool q = strchr(c->realm, '?') != NULL;
+
+		if (c->service) {
+			wp_buf_printf(&url, "%sservice=%s", q ? "&" : "?", svc ? svc : "");
+			q = true;
+		}
+		for (one = strtok_r(scopes, " ", &save); one; one = strtok_r(NULL, " ", &save)) {
+			_cleanup_free_ char *enc = urlenc(e, one);
+
+			wp_buf_printf(&url, "%sscope=%s", q ? "&" : "?", enc ? enc : "");
+			q = true;
+		}
+		if (r->cred.secret) {
+			curl_easy_setopt(e, CURLOPT_USERNAME, r->cred.username ? r->cred.username : "");
+			curl_easy_setopt(e, CURLOPT_PASSWORD, r->cred.secret);
+		}
+	}
+	curl_easy_setopt(e, CURLOPT_URL, url.data);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
+	apply_tls(r, e);
+	cc = curl_easy_perform(e);
+	r->stats.requests++;
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	if (cc != CURLE_OK) {
+		rc = wp_error_set(err, WP_EIO, "getting a token from '%s': %s", c->realm, curl_easy_strerror(cc));
+		goto done;
+	}
+	if (status == 401 || status == 403) {
+		rc = wp_error_set(err, WP_EAUTH, "%s refused %s (HTTP %ld from the token service)", r->registry,
+				  r->cred.secret ? "the credentials" : "anonymous access", status);
+		goto done;
+	}
+	if (status != 200 || wp_json_parse(body.data, body.len, TOKEN_RESPONSE_MAX, &j, err) < 0) {
+		rc = wp_error_set(err, WP_EAUTH, "the token service of %s answered HTTP %ld without a token", r->registry, status);
+		goto done;
+	}
+	{
+		const char *tok = wp_json_str(j, "token") ? wp_json_str(j, "token") : wp_json_str(j, "access_token");
+		json_int_t ttl = json_integer_value(json_object_get(j, "expires_in"));
+
+		if (!tok || !*tok) {
+			rc = wp_error_set(err, WP_EAUTH, "the token service of %s answered without a token", r->registry);
+			goto done;
+		}
+		if (ttl <= 0)
+			ttl = 60;
+		rc = token_put(r, scope, wp_strfmt("Authorization: Bearer %s", tok), now_ms() + (ttl > 30 ? ttl - 10 : ttl) * 1000);
+		if (rc < 0)
+			rc = wp_error_set(err, WP_ENOMEM, "out of memory");
+	}
+done:
+	if (body.data)
+		OPENSSL_cleanse(body.data, body.len);
+	if (form.data)
+		OPENSSL_cleanse(form.data, form.len);
+	wp_buf_release(&url);
+	wp_buf_release(&form);
+	wp_buf_release(&body);
+	json_decref(j);
+	if (e)
+		curl_easy_cleanup(e);
+	return rc;
+}
+
+static int authenticate(wp_reg *r, const char *header, const char *scope, wp_error *err)
+{
+	wp_challenge c;
+	int rc;
+
+	if (!header)
+		return wp_error_set(err, WP_EAUTH, "%s answered 401 without a WWW-Authenticate challenge", r->registry);
+	if ((rc = wp_challenge_parse(header, &c, err)) < 0)
+		return rc;
+	if (!strcasecmp(c.scheme, "basic")) {
+		if (!r->cred.secret)
+			rc = wp_error_set(err, WP_EAUTH, "%s requires credentials: run 'wasmpack login %s'", r->registry, r->registry);
+		else if (r->basic)
+			rc = wp_error_set(err, WP_EAUTH, "%s refused the credentials from %s", r->registry, r->cred.source);
+		r->basic = true;
+	} else if (!strcasecmp(c.scheme, "bearer") && c.realm) {
+		rc = fetch_token(r, &c, scope, err);
+	} else {
+		rc = wp_error_set(err, WP_EAUTH, "%s asks for an unsupported authentication scheme '%s'", r->registry, c.scheme);
+	}
+	wp_challenge_release(&c);
+	return rc;
+}
+
+/* ---- one easy handle per request in flight ---- */
+
+typedef struct slot {
+	wp_reg *reg;
+	wp_job *job;
+	CURL *easy;
+	struct curl_slist *hdrs;
+	wp_http_req req;
+	wp_http_resp resp;
+	int64_t body_pos;
+	char *auth_used;
+	char errbuf[CURL_ERROR_SIZE];
+} slot;
+
+static char *header_value(const char *line, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+	const char *v, *e;
+
+	if (len <= n || strncasecmp(line, name, n) || line[n] != ':')
+		return NULL;
+	for (v = line + n + 1; v < line + len && (*v == ' ' || *v == '\t'); v++)
+		;
+	for (e = line + len; e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' '); e--)
+		;
+	if (e - v > HEADER_VALUE_MAX)
+		return NULL;
+	return strndup(v, (size_t)(e - v));
+}
+
+static void set_hdr(char **slotp, char *v)
+{
+	if (v) {
+		free(*slotp);
+		*slotp = v;
+	}
+}
+
+static size_t on_header(char *line, size_t size, size_t n, void *ctx)
+{
+	slot *s = ctx;
+	wp_http_resp *p = &s->resp;
+	size_t len = size * n;
+	char *v;
+
+	if (len >= 5 && !strncmp(line, "HTTP/", 5)) {
+		/* A new answer (after 100 Continue): forget the previous one's headers. */
+		wp_http_resp_reset(p);
+		return len;
+	}
+	set_hdr(&p->location, header_value(line, len, "location"));
+	if ((v = header_value(line, len, "www-authenticate"))) {
+		if (!p->www_authenticate || !strncasecmp(v, "bearer", 6))
+			set_hdr(&p->www_authenticate, v);
+		else
+			free(v);
+	}
+	set_hdr(&p->content_type, header_value(line, len, "content-type"));
+	set_hdr(&p->docker_content_digest, header_value(line, len, "docker-content-digest"));
+	set_hdr(&p->range, header_value(line, len, "range"));
+	set_hdr(&p->link, header_value(line, len, "link"));
+	if ((v = header_value(line, len, "retry-after"))) {
+		char *end;
+		long secs = strtol(v, &end, 10);
+
+		p->retry_after = *end || secs < 0 ? 1 : secs;
+		free(v);
+	}
+	if ((v = header_value(line, len, "oci-chunk-min-length"))) {
+		p->chunk_min = strtoll(v, NULL, 10);
+		free(v);
+	}
+	if ((v = header_value(line, len, "content-length"))) {
+		p->content_length = strtoll(v, NULL, 10);
+		free(v);
+	}
+	return len;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *ctx)
+{
+	slot *s = ctx;
+	size_t len = size * n;
+	long status = 0;
+
+	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+	s->reg->stats.bytes_down += (int64_t)len;
+	if (status < 200 || status >= 300) {
+		wp_buf_append(&s->resp.error_body, data, len);
+		return len;
+	}
+	if (s->req.sink) {
+		if (s->req.sink(s->req.sink_ctx, data, len) < 0) {
+			s->resp.sink_failed = true;
+			return 0;
+		}
+	} else if (s->req.resp_body && wp_buf_append(s->req.resp_body, data, len) < 0) {
+		s->resp.sink_failed = true;
+		return 0;
+	}
+	s->resp.received += (int64_t)len;
+	return len;
+}
+
+static size_t on_read(char *buf, size_t size, size_t n, void *ctx)
+{
+	slot *s = ctx;
+	int64_t left = s->req.body_len - s->body_pos;
+	size_t want = size * n;
+
+	if (left <= 0)
+		return 0;
+	if ((int64_t)want > left)
+		want = (size_t)left;
+	if (s->req.body) {
+		memcpy(buf, s->req.body + s->body_pos, want);
+	} else {
+		ssize_t got = pread(s->req.body_fd, buf, want, s->req.body_off + s->body_pos);
+
+		if (got <= 0)
+			return CURL_READFUNC_ABORT;
+		want = (size_t)got;
+	}
+	s->body_pos += (int64_t)want;
+	s->reg->stats.bytes_up += (int64_t)want;
+	return want;
+}
+
+static int on_seek(void *ctx, curl_off_t off, int origin)
+{
+	slot *s = ctx;
+
+	if (origin != SEEK_SET)
+		return CURL_SEEKFUNC_CANTSEEK;
+	s->body_pos = off;
+	return CURL_SEEKFUNC_OK;
+}
+
+static void add_header(slot *s, const char *fmt, const char *v)
+{
+	_cleanup_free_ char *h = NULL;
+
+	if (!v)
+		return;
+	h = wp_strfmt(fmt, v);
+	if (h)
+		s->hdrs = curl_slist_append(s->hdrs, h);
+}
+
+static int slot_start(slot *s, CURLM *multi)
+{
+	wp_reg *r = s->reg;
+	const wp_http_req *q = &s->req;
+	const char *auth = auth_header(r, q);
+	bool has_body = q->body || q->body_fd >= 0;
+
+	if (!s->easy)
+		s->easy = curl_easy_init();
+	else
+		curl_easy_reset(s->easy);
+	if (!s->easy)
+		return WP_ENOMEM;
+	curl_slist_free_all(s->hdrs);
+	s->hdrs = NULL;
+	free(s->auth_used);
+	s->auth_used = auth ? strdup(auth) : NULL;
+	wp_http_resp_reset(&s->resp);
+	s->body_pos = 0;
+	s->errbuf[0] = '\0';
+	s->hdrs = curl_slist_append(s->hdrs, "Expect:");
+	if (auth)
+		s->hdrs = curl_slist_append(s->hdrs, auth);
+	add_header(s, "Accept: %s", q->accept);
+	add_header(s, "Content-Type: %s", q->content_type);
+	add_header(s, "Content-Range: %s", q->content_range);
+	add_header(s, "Range: %s", q->range);
+	curl_easy_setopt(s->easy, CURLOPT_URL, q->url);
+	curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->hdrs);
+	curl_easy_setopt(s->easy, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(s->easy, CURLOPT_HEADERDATA, s);
+	curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
+	curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER, s->errbuf);
+	curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
+	curl_easy_setopt(s->easy, CURLOPT_FOLLOWLOCATION, 0L);
+	apply_tls(r, s->easy);
+	if (has_body) {
+		curl_easy_setopt(s->easy, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(s->easy, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(s->easy, CURLOPT_READDATA, s);
+		curl_easy_setopt(s->easy, CURLOPT_SEEKFUNCTION, on_seek);
+		curl_easy_setopt(s->easy, CURLOPT_SEEKDATA, s);
+		curl_easy_setopt(s->easy, CURLOPT_INFILESIZE_LARGE, (curl_off_t)q->body_len);
+		curl_easy_setopt(s->easy, CURLOPT_CUSTOMREQUEST, q->method);
+	} else if (!strcmp(q->method, "HEAD")) {
+		curl_easy_setopt(s->easy, CURLOPT_NOBODY, 1L);
+	} else if (!strcmp(q->method, "POST") || !strcmp(q->method, "PUT")) {
+		curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE, 0L);
+		curl_easy_setopt(s->easy, CURLOPT_CUSTOMREQUEST, q->method);
+	} else if (strcmp(q->method, "GET")) {
+		curl_easy_setopt(s->easy, CURLOPT_CUSTOMREQUEST, q->method);
+	}
+	r->stats.requests++;
+	wp_debug("%s %s", q->method, q->url);
+	return curl_multi_add_handle(multi, s->easy) == CURLM_OK ? 0 : WP_EIO;
+}
+
+static void slot_release(slot *s)
+{
+	if (s->easy)
+		curl_easy_cleanup(s->easy);
+	curl_slist_free_all(s->hdrs);
+	wp_http_req_release(&s->req);
+	wp_http_resp_reset(&s->resp);
+	wp_buf_release(&s->resp.error_body);
+	free(s->auth_used);
+	memset(s, 0, sizeof(*s));
+}
+
+bool wp_reg_transient(const wp_http_resp *p)
+{
+	return p->status == 0 || p->status == 408 || p->status == 429 || p->status >= 500;
+}
+
+int wp_reg_check(const wp_http_resp *p, const char *what, wp_error *err)
+{
+	json_t *j = NULL, *first;
+	const char *code = NULL, *msg = NULL;
+	int ecode;
+	wp_error ignored;
+
+	if (p->status >= 200 && p->status < 300)
+		return 0;
+	if (p->status == 0)
+		return wp_error_set(err, WP_EIO, "%s: %s", what, p->curl_error[0] ? p->curl_error : "no answer");
+	if (p->error_body.len && wp_json_parse(p->error_body.data, p->error_body.len, ERROR_BODY_MAX, &j, &ignored) == 0) {
+		first = json_array_get(json_object_get(j, "errors"), 0);
+		code = wp_json_str(first, "code");
+		msg = wp_json_str(first, "message");
+	}
+	if (p->status == 401 || p->status == 403 || (code && (!strcmp(code, "UNAUTHORIZED") || !strcmp(code, "DENIED"))))
+		ecode = WP_EAUTH;
+	else if (p->status == 404 || (code && wp_str_has_suffix(code, "_UNKNOWN")))
+		ecode = WP_ENOTFOUND;
+	else if (code && !strcmp(code, "DIGEST_INVALID"))
+		ecode = WP_EDIGEST;
+	else
+		ecode = WP_EFAIL;
+	if (code)
+		wp_error_set(err, ecode, "%s: %s: %s (HTTP %ld)", what, code, msg ? msg : "", p->status);
+	else
+		wp_error_set(err, ecode, "%s: HTTP %ld", what, p->status);
+	json_decref(j);
+	return ecode;
+}
+
+static bool same_host(const char *a, const char *b)
+{
+	CURLU *ua = curl_url(), *ub = curl_url();
+	char *ha = NULL, *hb = NULL, *pa = NULL, *pb = NULL;
+	bool same = false;
+
+	if (ua && ub && curl_url_set(ua, CURLUPART_URL, a, 0) == CURLUE_OK &&
+	    curl_url_set(ub, CURLUPART_URL, b, 0) == CURLUE_OK &&
+	    curl_url_get(ua, CURLUPART_HOST, &ha, 0) == CURLUE_OK && curl_url_get(ub, CURLUPART_HOST, &hb, 0) == CURLUE_OK) {
+		curl_url_get(ua, CURLUPART_PORT, &pa, CURLU_DEFAULT_PORT);
+		curl_url_get(ub, CURLUPART_PORT, &pb, CURLU_DEFAULT_PORT);
+		same = !strcasecmp(ha, hb) && pa && pb && !strcmp(pa, pb);
+	}
+	curl_free(ha);
+	curl_free(hb);
+	curl_free(pa);
+	curl_free(pb);
+	curl_url_cleanup(ua);
+	curl_url_cleanup(ub);
+	return same;
+}
+
+static long long backoff_ms(const wp_job *j, const wp_http_resp *p)
+{
+	const char *base_env = getenv("WASMPACK_RETRY_BASE_MS");
+	long long base = base_env ? atoll(base_env) : 250, ms;
+
+	if (p->retry_after >= 0)
+		return (p->retry_after > 60 ? 60 : p->retry_after) * 1000;
+	ms = base << (j->attempts > 6 ? 6 : j->attempts);
+	return ms > 8000 ? 8000 : ms;
+}
+
+typedef struct engine {
+	wp_reg *r;
+	wp_job **jobs;
+	size_t n, next_new;
+	slot *slots;
+	int nslots;
+	CURLM *multi;
+	size_t finished;
+} engine;
+
+static void job_finish(engine *e, wp_job *j, int rc)
+{
+	j->rc = rc;
+	j->wake_at_ms = -1;
+	e->finished++;
+}
+
+/* Asks the job for its next request and starts it in s; finishes the job when it has
+ * none. */
+static void job_advance(engine *e, slot *s, wp_job *j)
+{
+	int r;
+
+	wp_http_req_release(&s->req);
+	wp_http_req_init(&s->req, "GET", NULL);
+	s->job = j;
+	r = j->next(j, &s->req);
+	if (r <= 0) {
+		job_finish(e, j, r < 0 ? (j->err.code ? j->err.code : r) : 0);
+		s->job = NULL;
+		return;
+	}
+	j->redirects = 0;
+	j->auth_tries = 0;
+	if (slot_start(s, e->multi) < 0) {
+		wp_error_set(&j->err, WP_EIO, "starting a request to %s failed", e->r->registry);
+		job_finish(e, j, WP_EIO);
+		s->job = NULL;
+	}
+}
+
+static void on_done(engine *e, slot *s, CURLcode cc)
+{
+	wp_job *j = s->job;
+	wp_http_resp *p = &s->resp;
+	int r;
+
+	curl_multi_remove_handle(e->multi, s->easy);
+	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &p->status);
+	p->curl_rc = cc;
+	if (cc != CURLE_OK && !p->sink_failed) {
+		snprintf(p->curl_error, sizeof(p->curl_error), "%s", s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc));
+		p->status = 0;
+	}
+	if (p->sink_failed && p->status >= 200 && p->status < 300) {
+		/* The consumer refused the body: its own error says why. */
+		r = j->done(j, &s->req, p);
+		goto judged;
+	}
+	if (p->status == 401 && !s->req.no_auth && j->auth_tries < 2) {
+		const char *now = token_for(e->r, s->req.scope);
+
+		j->auth_tries++;
+		if (!(now && (!s->auth_used || strcmp(now, s->auth_used))) &&
+		    authenticate(e->r, p->www_authenticate, s->req.scope, &j->err) < 0) {
+			job_finish(e, j, j->err.code);
+			s->job = NULL;
+			return;
+		}
+		if (slot_start(s, e->multi) == 0)
+			return;
+	}
+	if (p->status >= 300 && p->status < 400 && p->status != 304 && p->location &&
+	    (!strcmp(s->req.method, "GET") || !strcmp(s->req.method, "HEAD")) && j->redirects < MAX_REDIRECTS) {
+		char *to = wp_reg_url(e->r, p->location);
+
+		if (to) {
+			/* Credentials never follow a redirect to another host (blob GETs often
+			 * redirect to object storage). */
+			if (!same_host(s->req.url, to))
+				s->req.no_auth = true;
+			free(s->req.url);
+			s->req.url = to;
+			j->redirects++;
+			if (slot_start(s, e->multi) == 0)
+				return;
+		}
+	}
+	r = j->done(j, &s->req, p);
+judged:
+	if (r == WP_XFER_RETRY && j->attempts + 1 < e->r->opts.max_attempts) {
+		long long wait = backoff_ms(j, p);
+
+		j->attempts++;
+		e->r->stats.retries++;
+		wp_debug("retrying %s %s in %lld ms (%s)", s->req.method, s->req.url, wait,
+			 p->status ? "transient answer" : p->curl_error);
+		j->wake_at_ms = now_ms() + wait;
+		s->job = NULL;
+		return;
+	}
+	if (r == WP_XFER_RETRY) {
+		if (!j->err.msg[0] || j->err.code == WP_OK)
+			wp_reg_check(p, "giving up after retries", &j->err);
+		else
+			wp_error_prefix(&j->err, "giving up after %d attempts", j->attempts + 1);
+		if (j->err.code == WP_OK)
+			j->err.code = WP_EIO;
+		job_finish(e, j, j->err.code);
+		s->job = NULL;
+		return;
+	}
+	if (r < 0) {
+		job_finish(e, j, j->err.code ? j->err.code : r);
+		s->job = NULL;
+		return;
+	}
+	j->attempts = 0;
+	job_advance(e, s, j);
+}
+
+int wp_reg_run(wp_reg *r, wp_job **jobs, size_t n, wp_error *err)
+{
+	engine e = { .r = r, .jobs = jobs, .n = n };
+	int rc = 0;
+
+	e.nslots = r->opts.concurrency < (int)n ? r->opts.concurrency : (int)n;
+	if (e.nslots < 1)
+		e.nslots = 1;
+	e.slots = calloc((size_t)e.nslots, sizeof(*e.slots));
+	e.multi = curl_multi_init();
+	if (!e.slots || !e.multi) {
+		free(e.slots);
+		if (e.multi)
+			curl_multi_cleanup(e.multi);
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	}
+	for (int i = 0; i < e.nslots; i++) {
+		e.slots[i].reg = r;
+		wp_buf_init(&e.slots[i].resp.error_body, ERROR_BODY_MAX);
+	}
+	for (size_t i = 0; i < n; i++) {
+		jobs[i]->wake_at_ms = 0;
+		jobs[i]->attempts = 0;
+		jobs[i]->rc = 1;
+		wp_error_init(&jobs[i]->err);
+	}
+	while (e.finished < n) {
+		int running, msgs;
+		long long now = now_ms(), next_wake = -1;
+		CURLMsg *m;
+
+		/* Idle slots take jobs that are due: waiting retries first, then new ones. */
+		for (int i = 0; i < e.nslots; i++) {
+			slot *s = &e.slots[i];
+			wp_job *pick = NULL;
+
+			if (s->job)
+				continue;
+			for (size_t k = 0; k < e.next_new && !pick; k++) {
+				wp_job *j = jobs[k];
+				bool busy = false;
+
+				for (int t = 0; t < e.nslots; t++)
+					busy |= e.slots[t].job == j;
+				if (j->rc == 1 && !busy && j->wake_at_ms > 0) {
+					if (j->wake_at_ms <= now)
+						pick = j;
+					else if (next_wake < 0 || j->wake_at_ms < next_wake)
+						next_wake = j->wake_at_ms;
+				}
+			}
+			if (pick) {
+				pick->wake_at_ms = 0;
+				job_advance(&e, s, pick);
+			} else if (e.next_new < n) {
+				job_advance(&e, s, jobs[e.next_new++]);
+			}
+		}
+		curl_multi_perform(e.multi, &running);
+		while ((m = curl_multi_info_read(e.multi, &msgs))) {
+			slot *s = NULL;
+
+			if (m->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+			on_done(&e, s, m->data.result);
+		}
+		if (e.finished < n) {
+			int timeout = 100;
+
+			if (next_wake > 0 && next_wake - now < timeout)
+				timeout = (int)(next_wake - now > 0 ? next_wake - now : 0);
+			curl_multi_poll(e.multi, NULL, 0, timeout, NULL);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		if (jobs[i]->rc < 0 && rc == 0) {
+			rc = jobs[i]->rc;
+			*err = jobs[i]->err;
+		}
+	for (int i = 0; i < e.nslots; i++)
+		slot_release(&e.slots[i]);
+	free(e.slots);
+	curl_multi_cleanup(e.multi);
+	return rc;
+}
+
+/* ---- one request ---- */
+
+typedef struct single {
+	wp_http_req *req;
+	wp_http_resp *resp;
+	bool sent;
+} single;
+
+static int single_next(wp_job *j, wp_http_req *q)
+{
+	single *s = j->ctx;
+	const wp_http_req *src = s->req;
+
+	if (s->sent)
+		return 0;
+	q->method = src->method;
+	q->url = strdup(src->url);
+	q->scope = src->scope ? strdup(src->scope) : NULL;
+	q->content_type = src->content_type ? strdup(src->content_type) : NULL;
+	q->accept = src->accept ? strdup(src->accept) : NULL;
+	q->content_range = src->content_range ? strdup(src->content_range) : NULL;
+	q->range = src->range ? strdup(src->range) : NULL;
+	q->body = src->body;
+	q->body_fd = src->body_fd;
+	q->body_off = src->body_off;
+	q->body_len = src->body_len;
+	q->resp_body = src->resp_body;
+	q->sink = src->sink;
+	q->sink_ctx = src->sink_ctx;
+	q->no_auth = src->no_auth;
+	if (src->resp_body)
+		wp_buf_reset(src->resp_body);
+	return q->url ? 1 : wp_error_set(&j->err, WP_ENOMEM, "out of memory");
+}
+
+static int single_done(wp_job *j, const wp_http_req *q, const wp_http_resp *p)
+{
+	single *s = j->ctx;
+	wp_http_resp *dst = s->resp;
+
+	(void)q;
+	if (wp_reg_transient(p) && !p->sink_failed)
+		return WP_XFER_RETRY;
+	/* Hand the answer over: the slot's copy is reset right after. */
+	wp_http_resp_reset(dst);
+	wp_buf_release(&dst->error_body);
+	*dst = *p;
+	memset((wp_http_resp *)p, 0, sizeof(*p));
+	wp_buf_init(&((wp_http_resp *)p)->error_body, ERROR_BODY_MAX);
+	s->sent = true;
+	return WP_XFER_NEXT;
+}
+
+int wp_reg_do(wp_reg *r, wp_http_req *req, wp_http_resp *resp, wp_error *err)
+{
+	single s = { req, resp, false };
+	wp_job j = { .next = single_next, .done = single_done, .ctx = &s };
+	wp_job *jobs[1] = { &j };
+	int rc;
+
+	wp_http_resp_reset(resp);
+	rc = wp_reg_run(r, jobs, 1, err);
+	if (rc < 0 && !s.sent)
+		return rc;
+	return 0;
+}

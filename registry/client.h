@@ -1,0 +1,119 @@
+/* The OCI distribution client (distribution spec v1.1): one session per registry, requests
+ * driven through libcurl's multi interface so that several blob transfers run at once,
+ * with authentication, redirects and retries handled for every request alike. */
+#ifndef WP_REGISTRY_CLIENT_H
+#define WP_REGISTRY_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/error.h"
+#include "registry/auth.h"
+
+typedef struct wp_reg_opts {
+	bool plain_http;      /* http:// instead of https:// */
+	bool insecure;        /* TLS without verification */
+	const char *ca_file;  /* extra CA bundle */
+	int concurrency;      /* blob transfers at once; 0 means 4 */
+	int max_attempts;     /* per request; 0 means 5 */
+} wp_reg_opts;
+
+typedef struct wp_reg wp_reg;
+
+/* registry is "host[:port]" as in a reference ("docker.io" for Docker Hub). Settings from
+ * the config file ($XDG_CONFIG_HOME/wasmpack/config.toml) fill what opts leaves unset. */
+int wp_reg_open(wp_reg **out, const char *registry, const wp_reg_opts *opts, wp_error *err);
+void wp_reg_close(wp_reg *r);
+/* Uses these credentials instead of the stored ones (login checks them this way). */
+int wp_reg_set_cred(wp_reg *r, const char *username, const char *secret);
+const char *wp_reg_base_url(const wp_reg *r);
+int wp_reg_concurrency(const wp_reg *r);
+
+typedef int (*wp_http_sink)(void *ctx, const void *data, size_t len);
+
+typedef struct wp_http_req {
+	const char *method;
+	char *url;                  /* absolute; owned (freed by wp_http_req_release) */
+	char *scope;                /* auth scope(s), space-separated; owned */
+	char *content_type;         /* owned */
+	char *accept;               /* owned */
+	char *content_range;        /* owned */
+	char *range;                /* "bytes=N-" for resumed downloads; owned */
+	const char *body;           /* memory body, or */
+	int body_fd;                /* file body: fd, offset, length (-1 for none) */
+	int64_t body_off, body_len;
+	wp_buf *resp_body;          /* capped collector of a 2xx body, or */
+	wp_http_sink sink;          /* streaming consumer of a 2xx body */
+	void *sink_ctx;
+	bool no_auth;               /* set on redirects to another host */
+} wp_http_req;
+
+typedef struct wp_http_resp {
+	long status;                /* 0: no HTTP answer (transport failure) */
+	int curl_rc;
+	char curl_error[256];
+	char *location;
+	char *www_authenticate;
+	char *content_type;
+	char *docker_content_digest;
+	char *range;
+	char *link;
+	long retry_after;           /* seconds, -1 when absent */
+	int64_t chunk_min;          /* OCI-Chunk-Min-Length, 0 when absent */
+	int64_t content_length;     /* -1 when absent */
+	wp_buf error_body;          /* body of a non-2xx answer (capped) */
+	int64_t received;           /* 2xx body bytes handed to the sink or collector */
+	bool sink_failed;
+} wp_http_resp;
+
+void wp_http_req_init(wp_http_req *q, const char *method, char *url);
+void wp_http_req_release(wp_http_req *q);
+void wp_http_resp_reset(wp_http_resp *p);
+
+/* A transfer made of several requests (a blob push: HEAD, POST, PATCH..., PUT). */
+enum { WP_XFER_NEXT = 1, WP_XFER_RETRY = 2 };
+
+typedef struct wp_job wp_job;
+struct wp_job {
+	/* Fills req for the job's current state: 1 a request is ready, 0 the job is finished,
+	 * <0 failed (with job->err). */
+	int (*next)(wp_job *job, wp_http_req *req);
+	/* Looks at the answer: WP_XFER_NEXT, WP_XFER_RETRY (transient; next is called again
+	 * after a backoff), or <0 failed (with job->err). */
+	int (*done)(wp_job *job, const wp_http_req *req, const wp_http_resp *resp);
+	void *ctx;
+	wp_error err;
+	int rc;
+	/* engine state */
+	int attempts;
+	int redirects;
+	int auth_tries;
+	long long wake_at_ms;
+	void *priv;
+};
+
+/* Runs jobs with at most the session's concurrency at once; returns the first failure
+ * (every job still runs to its end). */
+int wp_reg_run(wp_reg *r, wp_job **jobs, size_t n, wp_error *err);
+/* One request, with auth, redirects and retries; the answer's status is the caller's to
+ * judge (wp_reg_check turns a non-2xx into an error). */
+int wp_reg_do(wp_reg *r, wp_http_req *req, wp_http_resp *resp, wp_error *err);
+/* 0 for 2xx, else an error naming what (with the registry's error code and message). */
+int wp_reg_check(const wp_http_resp *resp, const char *what, wp_error *err);
+/* True for answers worth another try: no answer, 408, 429, 5xx. */
+bool wp_reg_transient(const wp_http_resp *resp);
+
+/* Makes an absolute URL: "/v2/..." paths and relative Locations against the base. */
+char *wp_reg_url(const wp_reg *r, const char *path_or_url);
+
+/* Counters for --format json and tests. */
+typedef struct wp_reg_stats {
+	int64_t bytes_up;
+	int64_t bytes_down;
+	int requests;
+	int retries;
+} wp_reg_stats;
+void wp_reg_get_stats(const wp_reg *r, wp_reg_stats *out);
+
+#endif

@@ -1,0 +1,732 @@
+#include "registry/transfer.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "oci/mediatype.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#define MONOLITHIC_MAX (32ll << 20)
+#define CHUNK_SIZE (64ll << 20)
+#define ORIGINS_MAX (8u << 20)
+#define ACCEPT_MANIFESTS WP_MT_OCI_MANIFEST ", " WP_MT_OCI_INDEX ", " WP_MT_DOCKER_MANIFEST ", " WP_MT_DOCKER_LIST
+
+void wp_transfer_result_release(wp_transfer_result *res)
+{
+	wp_descriptor_release(&res->manifest);
+	free(res->index_digest);
+	free(res->blobs);
+	memset(res, 0, sizeof(*res));
+}
+
+static char *scope_of(const char *repo, const char *actions)
+{
+	return wp_strfmt("repository:%s:%s", repo, actions);
+}
+
+/* ---- origins: a hint for cross-repository mounts ---- */
+
+static int origins_load(wp_store *s, json_t **out)
+{
+	_cleanup_free_ char *path = wp_store_private_path(s, "origins.json");
+	wp_buf data;
+	wp_error ignored;
+
+	*out = NULL;
+	wp_buf_init(&data, ORIGINS_MAX);
+	if (path && wp_fs_read_file(path, ORIGINS_MAX, &data, &ignored) == 0)
+		wp_json_parse(data.data, data.len, ORIGINS_MAX, out, &ignored);
+	wp_buf_release(&data);
+	if (!json_is_object(*out)) {
+		json_decref(*out);
+		*out = json_object();
+	}
+	return *out ? 0 : WP_ENOMEM;
+}
+
+int wp_origins_add(wp_store *s, const char *repo_name, const char **digests, size_t n)
+{
+	_cleanup_free_ char *path = wp_store_private_path(s, "origins.json");
+	_cleanup_free_ char *lockp = wp_store_private_path(s, "origins.lock");
+	json_t *o = NULL;
+	wp_buf data;
+	wp_error ignored;
+	int lock, rc;
+
+	if (!path || !lockp)
+		return WP_ENOMEM;
+	lock = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (lock < 0 || flock(lock, LOCK_EX) < 0) {
+		if (lock >= 0)
+			close(lock);
+		return WP_EIO;
+	}
+	rc = origins_load(s, &o);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		json_t *list = json_object_get(o, digests[i]);
+		bool have = false;
+		size_t k;
+		json_t *v;
+
+		if (!json_is_array(list)) {
+			list = json_array();
+			json_object_set_new(o, digests[i], list);
+		}
+		json_array_foreach(list, k, v)
+			have |= json_is_string(v) && !strcmp(json_string_value(v), repo_name);
+		if (!have) {
+			json_array_insert_new(list, 0, json_string(repo_name));
+			while (json_array_size(list) > 8)
+				json_array_remove(list, json_array_size(list) - 1);
+		}
+	}
+	wp_buf_init(&data, ORIGINS_MAX);
+	if (rc == 0 && wp_json_emit(o, &data, &ignored) == 0)
+		rc = wp_fs_write_atomic(path, data.data, data.len, 0644, &ignored);
+	wp_buf_release(&data);
+	json_decref(o);
+	close(lock);
+	return rc;
+}
+
+char *wp_origins_find(wp_store *s, const char *digest, const char *registry, const char *not_repo)
+{
+	json_t *o = NULL, *list, *v;
+	size_t prefix = strlen(registry), k;
+	char *found = NULL;
+
+	if (origins_load(s, &o) < 0)
+		return NULL;
+	list = json_object_get(o, digest);
+	json_array_foreach(list, k, v) {
+		const char *name = json_string_value(v);
+
+		if (name && !strncmp(name, registry, prefix) && name[prefix] == '/' && strcmp(name + prefix + 1, not_repo)) {
+			found = strdup(name + prefix + 1);
+			break;
+		}
+	}
+	json_decref(o);
+	return found;
+}
+
+/* ---- push ---- */
+
+enum { P_HEAD, P_MOUNT, P_POST, P_PUT_MONO, P_PATCH, P_STATUS, P_PUT_FINAL, P_DONE };
+
+typedef struct push_blob {
+	wp_job job;
+	wp_reg *reg;
+	const char *repo;
+	wp_blob_report *report;
+	int fd;
+	char *mount_from;
+	int state;
+	char *location;
+	int64_t offset, chunk;
+} push_blob;
+
+static char *with_query(const char *url, const char *query)
+{
+	return wp_strfmt("%s%s%s", url, strchr(url, '?') ? "&" : "?", query);
+}
+
+static int push_next(wp_job *job, wp_http_req *q)
+{
+	push_blob *b = job->ctx;
+	const char *d = b->report->digest;
+	char *url = NULL;
+
+	q->scope = scope_of(b->repo, "pull,push");
+	switch (b->state) {
+	case P_HEAD:
+		q->method = "HEAD";
+		url = wp_strfmt("/v2/%s/blobs/%s", b->repo, d);
+		break;
+	case P_MOUNT:
+		q->method = "POST";
+		url = wp_strfmt("/v2/%s/blobs/uploads/?mount=%s&from=%s", b->repo, d, b->mount_from);
+		free(q->scope);
+		/* A mount also needs pull on the source repository. */
+		q->scope = wp_strfmt("repository:%s:pull,push repository:%s:pull", b->repo, b->mount_from);
+		break;
+	case P_POST:
+		q->method = "POST";
+		url = wp_strfmt("/v2/%s/blobs/uploads/", b->repo);
+		break;
+	case P_PUT_MONO: {
+		_cleanup_free_ char *dq = wp_strfmt("digest=%s", d);
+
+		q->method = "PUT";
+		url = dq ? with_query(b->location, dq) : NULL;
+		q->body_fd = b->fd;
+		q->body_off = 0;
+		q->body_len = b->report->size;
+		q->content_type = strdup("application/octet-stream");
+		break;
+	}
+	case P_PATCH: {
+		int64_t n = b->report->size - b->offset < b->chunk ? b->report->size - b->offset : b->chunk;
+
+		q->method = "PATCH";
+		url = strdup(b->location);
+		q->body_fd = b->fd;
+		q->body_off = b->offset;
+		q->body_len = n;
+		q->content_type = strdup("application/octet-stream");
+		q->content_range = wp_strfmt("%lld-%lld", (long long)b->offset, (long long)(b->offset + n - 1));
+		break;
+	}
+	case P_STATUS:
+		q->method = "GET";
+		url = strdup(b->location);
+		break;
+	case P_PUT_FINAL: {
+		_cleanup_free_ char *dq = wp_strfmt("digest=%s", d);
+
+		q->method = "PUT";
+		url = dq ? with_query(b->location, dq) : NULL;
+		break;
+	}
+	default:
+		return 0;
+	}
+	q->url = url && url[0] == '/' ? wp_reg_url(b->reg, url) : url;
+	if (q->url != url)
+		free(url);
+	return q->url && q->scope ? 1 : wp_error_set(&job->err, WP_ENOMEM, "out of memory");
+}
+
+static bool take_location(push_blob *b, const wp_http_resp *p)
+{
+	char *loc;
+
+	if (!p->location)
+		return b->location != NULL;
+	loc = wp_reg_url(b->reg, p->location);
+	if (!loc)
+		return false;
+	free(b->location);
+	b->location = loc;
+	return true;
+}
+
+/* "0-1234" -> next offset 1235; no header -> 0. */
+static int64_t range_end(const wp_http_resp *p)
+{
+	const char *dash = p->range ? strchr(p->range, '-') : NULL;
+
+	return dash ? strtoll(dash + 1, NULL, 10) + 1 : 0;
+}
+
+static void after_upload_started(push_blob *b, const wp_http_resp *p)
+{
+	/* OCI-Chunk-Min-Length: chunks must be at least this long (but the last). */
+	b->chunk = p->chunk_min > CHUNK_SIZE ? p->chunk_min : CHUNK_SIZE;
+	b->offset = 0;
+	b->state = b->report->size <= MONOLITHIC_MAX ? P_PUT_MONO : P_PATCH;
+}
+
+static int push_done(wp_job *job, const wp_http_req *q, const wp_http_resp *p)
+{
+	push_blob *b = job->ctx;
+	_cleanup_free_ char *what = wp_strfmt("pushing blob %s: %s", b->report->digest, q->method);
+	int rc;
+
+	switch (b->state) {
+	case P_HEAD:
+		if (p->status == 200) {
+			b->report->outcome = "skipped";
+			b->state = P_DONE;
+			return WP_XFER_NEXT;
+		}
+		if (p->status == 404) {
+			b->state = b->mount_from ? P_MOUNT : P_POST;
+			return WP_XFER_NEXT;
+		}
+		break;
+	case P_MOUNT:
+		if (p->status == 201) {
+			b->report->outcome = "mounted";
+			b->state = P_DONE;
+			return WP_XFER_NEXT;
+		}
+		if (p->status == 202 && take_location(b, p)) {
+			after_upload_started(b, p);
+			return WP_XFER_NEXT;
+		}
+		if (!wp_reg_transient(p)) {
+			b->state = P_POST;
+			return WP_XFER_NEXT;
+		}
+		break;
+	case P_POST:
+		if (p->status == 202 && take_location(b, p)) {
+			after_upload_started(b, p);
+			return WP_XFER_NEXT;
+		}
+		break;
+	case P_PUT_MONO:
+		if (p->status == 201) {
+			b->report->outcome = "uploaded";
+			b->state = P_DONE;
+			return WP_XFER_NEXT;
+		}
+		if (wp_reg_transient(p)) {
+			/* The upload session may be gone: start again from HEAD. */
+			b->state = P_HEAD;
+			return WP_XFER_RETRY;
+		}
+		break;
+	case P_PATCH:
+		if (p->status == 202) {
+			take_location(b, p);
+			b->offset = p->range ? range_end(p) : b->offset + q->body_len;
+			b->state = b->offset >= b->report->size ? P_PUT_FINAL : P_PATCH;
+			return WP_XFER_NEXT;
+		}
+		if (wp_reg_transient(p) || p->status == 416) {
+			/* Ask the registry how much arrived, then go on from there. */
+			b->state = P_STATUS;
+			return WP_XFER_RETRY;
+		}
+		break;
+	case P_STATUS:
+		if (p->status == 204 || p->status == 200) {
+			take_location(b, p);
+			b->offset = range_end(p);
+			b->state = b->offset >= b->report->size ? P_PUT_FINAL : P_PATCH;
+			return WP_XFER_NEXT;
+		}
+		if (p->status == 404) {
+			b->state = P_POST;
+			return WP_XFER_NEXT;
+		}
+		break;
+	case P_PUT_FINAL:
+		if (p->status == 201) {
+			b->report->outcome = "uploaded";
+			b->state = P_DONE;
+			return WP_XFER_NEXT;
+		}
+		if (wp_reg_transient(p)) {
+			b->state = P_HEAD;
+			return WP_XFER_RETRY;
+		}
+		break;
+	}
+	if (wp_reg_transient(p)) {
+		wp_reg_check(p, what ? what : "pushing a blob", &job->err);
+		return WP_XFER_RETRY;
+	}
+	rc = wp_reg_check(p, what ? what : "pushing a blob", &job->err);
+	return rc < 0 ? rc : wp_error_set(&job->err, WP_EFAIL, "%s: unexpected HTTP %ld", what ? what : "", p->status);
+}
+
+static int add_report(wp_transfer_result *res, const wp_descriptor *d)
+{
+	wp_blob_report *b;
+
+	for (size_t i = 0; i < res->n_blobs; i++)
+		if (!strcmp(res->blobs[i].digest, d->digest))
+			return 0;
+	b = realloc(res->blobs, (res->n_blobs + 1) * sizeof(*b));
+	if (!b)
+		return WP_ENOMEM;
+	res->blobs = b;
+	memset(&b[res->n_blobs], 0, sizeof(*b));
+	memcpy(b[res->n_blobs].digest, d->digest, WP_DIGEST_BUFSZ);
+	b[res->n_blobs].size = d->size;
+	b[res->n_blobs].media_type = wp_media_type_is_manifest(d->media_type) ? "manifest" : "blob";
+	res->n_blobs++;
+	return 0;
+}
+
+static int put_manifest(wp_reg *r, const char *repo, const char *reference, const char *media_type,
+			const wp_buf *data, const char *digest, wp_error *err)
+{
+	wp_http_req q;
+	wp_http_resp p = { 0 };
+	char *url = wp_strfmt("%s/v2/%s/manifests/%s", wp_reg_base_url(r), repo, reference);
+	int rc;
+
+	wp_http_req_init(&q, "PUT", url);
+	q.scope = scope_of(repo, "pull,push");
+	q.content_type = strdup(media_type);
+	q.body = data->data;
+	q.body_len = (int64_t)data->len;
+	wp_buf_init(&p.error_body, 1);
+	rc = url && q.scope && q.content_type ? wp_reg_do(r, &q, &p, err) : wp_error_set(err, WP_ENOMEM, "out of memory");
+	if (rc == 0)
+		rc = wp_reg_check(&p, "pushing the manifest", err);
+	if (rc == 0 && p.docker_content_digest && strcmp(p.docker_content_digest, digest))
+		rc = wp_error_set(err, WP_EDIGEST, "the registry stored the manifest as %s, not %s", p.docker_content_digest, digest);
+	wp_http_req_release(&q);
+	wp_http_resp_reset(&p);
+	wp_buf_release(&p.error_body);
+	return rc;
+}
+
+int wp_registry_push(wp_store *s, wp_reg *r, const wp_ref *ref, const wp_descriptor *desc,
+		     wp_transfer_result *res, wp_error *err)
+{
+	wp_buf data;
+	wp_manifest m = { 0 };
+	push_blob *blobs = NULL;
+	wp_job **jobs = NULL;
+	size_t nblobs = 0;
+	_cleanup_free_ char *name = wp_ref_name(ref);
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	wp_buf_init(&data, WP_MANIFEST_MAX);
+	if (!wp_media_type_is_manifest(desc->media_type))
+		return wp_error_set(err, WP_EINVALID, "pushing image indexes is not supported yet: push a single manifest");
+	if ((rc = wp_store_read_blob(s, desc->digest, WP_MANIFEST_MAX, &data, err)) < 0 ||
+	    (rc = wp_manifest_parse(data.data, data.len, &m, err)) < 0)
+		goto done;
+	if ((rc = add_report(res, &m.config)) < 0)
+		goto oom;
+	for (size_t i = 0; i < m.n_layers; i++)
+		if ((rc = add_report(res, &m.layers[i])) < 0)
+			goto oom;
+	blobs = calloc(res->n_blobs, sizeof(*blobs));
+	jobs = calloc(res->n_blobs, sizeof(*jobs));
+	if (!blobs || !jobs)
+		goto oom;
+	for (size_t i = 0; i < res->n_blobs; i++) {
+		push_blob *b = &blobs[i];
+		_cleanup_free_ char *path = wp_store_blob_path(s, res->blobs[i].digest);
+
+		b->job.next = push_next;
+		b->job.done = push_done;
+		b->job.ctx = b;
+		b->reg = r;
+		b->repo = ref->repository;
+		b->report = &res->blobs[i];
+		b->fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+		nblobs++;
+		if (b->fd < 0) {
+			rc = wp_error_set(err, WP_ENOTFOUND, "blob %s of %s is not in the store", res->blobs[i].digest, desc->digest);
+			goto done;
+		}
+		b->mount_from = wp_origins_find(s, res->blobs[i].digest, ref->registry, ref->repository);
+		jobs[i] = &b->job;
+	}
+	if ((rc = wp_reg_run(r, jobs, res->n_blobs, err)) < 0)
+		goto done;
+	rc = put_manifest(r, ref->repository, ref->tag ? ref->tag : desc->digest, desc->media_type, &data, desc->digest, err);
+	if (rc < 0)
+		goto done;
+	if ((rc = wp_descriptor_copy(&res->manifest, desc)) < 0)
+		goto oom;
+	{
+		const char **digests = calloc(res->n_blobs + 1, sizeof(char *));
+
+		for (size_t i = 0; digests && i < res->n_blobs; i++)
+			digests[i] = res->blobs[i].digest;
+		if (digests && name)
+			wp_origins_add(s, name, digests, res->n_blobs);
+		free(digests);
+	}
+	wp_reg_get_stats(r, &res->stats);
+	goto done;
+oom:
+	rc = wp_error_set(err, WP_ENOMEM, "out of memory");
+done:
+	for (size_t i = 0; i < nblobs; i++) {
+		if (blobs[i].fd >= 0)
+			close(blobs[i].fd);
+		free(blobs[i].mount_from);
+		free(blobs[i].location);
+	}
+	free(blobs);
+	free(jobs);
+	wp_manifest_release(&m);
+	wp_buf_release(&data);
+	if (rc < 0)
+		wp_error_prefix(err, "pushing to %s/%s", ref->registry, ref->repository);
+	return rc;
+}
+
+/* ---- pull ---- */
+
+typedef struct pull_blob {
+	wp_job job;
+	wp_store *store;
+	wp_reg *reg;
+	const char *repo;
+	wp_blob_report *report;
+	wp_blob_writer *w;
+	int64_t got;
+	bool ranged;
+	int digest_failures;
+	bool finished;
+} pull_blob;
+
+static int pull_sink(void *ctx, const void *data, size_t len)
+{
+	pull_blob *b = ctx;
+	wp_error err;
+
+	if (b->got + (int64_t)len > b->report->size)
+		return -1;
+	if (wp_blob_writer_write(b->w, data, len, &err) < 0)
+		return -1;
+	b->got += (int64_t)len;
+	return 0;
+}
+
+static int pull_next(wp_job *job, wp_http_req *q)
+{
+	pull_blob *b = job->ctx;
+
+	if (b->finished)
+		return 0;
+	if (!b->w && wp_blob_writer_new(b->store, &b->w, &job->err) < 0)
+		return job->err.code;
+	q->method = "GET";
+	q->url = wp_strfmt("%s/v2/%s/blobs/%s", wp_reg_base_url(b->reg), b->repo, b->report->digest);
+	q->scope = scope_of(b->repo, "pull");
+	b->ranged = b->got > 0;
+	if (b->ranged)
+		q->range = wp_strfmt("bytes=%lld-", (long long)b->got);
+	q->sink = pull_sink;
+	q->sink_ctx = b;
+	return q->url && q->scope ? 1 : wp_error_set(&job->err, WP_ENOMEM, "out of memory");
+}
+
+static void pull_restart(pull_blob *b)
+{
+	wp_blob_writer_abort(b->w);
+	b->w = NULL;
+	b->got = 0;
+}
+
+static int pull_done(wp_job *job, const wp_http_req *q, const wp_http_resp *p)
+{
+	pull_blob *b = job->ctx;
+	char digest[WP_DIGEST_BUFSZ];
+	int64_t size;
+	int rc;
+
+	(void)q;
+	if (p->status == 200 && b->ranged && p->received + 0 != b->got) {
+		/* Asked for a range, got the whole blob appended: start over without one. */
+		pull_restart(b);
+		return WP_XFER_RETRY;
+	}
+	if (p->sink_failed) {
+		pull_restart(b);
+		wp_error_set(&job->err, WP_EDIGEST, "blob %s is larger than its descriptor says (%lld bytes)",
+			     b->report->digest, (long long)b->report->size);
+		return WP_XFER_RETRY;
+	}
+	if (wp_reg_transient(p)) {
+		wp_reg_check(p, "pulling a blob", &job->err);
+		return WP_XFER_RETRY;
+	}
+	if (p->status != 200 && p->status != 206)
+		return wp_reg_check(p, "pulling a blob", &job->err) < 0 ? job->err.code :
+		       wp_error_set(&job->err, WP_EFAIL, "pulling blob %s: HTTP %ld", b->report->digest, p->status);
+	if (b->got < b->report->size) {
+		wp_error_set(&job->err, WP_EIO, "blob %s ended after %lld of %lld bytes", b->report->digest,
+			     (long long)b->got, (long long)b->report->size);
+		return WP_XFER_RETRY;
+	}
+	rc = wp_blob_writer_commit(b->w, b->report->digest, digest, &size, &job->err);
+	b->w = NULL;
+	b->got = 0;
+	if (rc == WP_EDIGEST && ++b->digest_failures < 3) {
+		wp_warn("blob %s arrived damaged; fetching it again", b->report->digest);
+		return WP_XFER_RETRY;
+	}
+	if (rc < 0)
+		return rc;
+	b->report->outcome = "downloaded";
+	b->finished = true;
+	return WP_XFER_NEXT;
+}
+
+static int get_manifest(wp_reg *r, const wp_ref *ref, const char *reference, wp_buf *body, char **media_type,
+			char digest[WP_DIGEST_BUFSZ], wp_error *err)
+{
+	wp_http_req q;
+	wp_http_resp p = { 0 };
+	int rc;
+
+	wp_http_req_init(&q, "GET", wp_strfmt("%s/v2/%s/manifests/%s", wp_reg_base_url(r), ref->repository, reference));
+	q.scope = scope_of(ref->repository, "pull");
+	q.accept = strdup(ACCEPT_MANIFESTS);
+	q.resp_body = body;
+	wp_buf_init(&p.error_body, 1);
+	rc = q.url && q.scope && q.accept ? wp_reg_do(r, &q, &p, err) : wp_error_set(err, WP_ENOMEM, "out of memory");
+	if (rc == 0)
+		rc = wp_reg_check(&p, "getting the manifest", err);
+	if (rc == 0 && p.sink_failed)
+		rc = wp_error_set(err, WP_ETOOBIG, "the manifest is larger than %u bytes", WP_MANIFEST_MAX);
+	if (rc == 0 && (rc = wp_digest_bytes(body->data, body->len, digest, err)) == 0) {
+		if (wp_digest_valid(reference) && strcmp(reference, digest))
+			rc = wp_error_set(err, WP_EDIGEST, "the manifest has digest %s, not the %s asked for", digest, reference);
+		else if (p.docker_content_digest && wp_digest_valid(p.docker_content_digest) &&
+			 strcmp(p.docker_content_digest, digest))
+			rc = wp_error_set(err, WP_EDIGEST, "the manifest has digest %s, the registry says %s", digest,
+					  p.docker_content_digest);
+	}
+	if (rc == 0) {
+		rc = wp_manifest_sniff_media_type(body->data, body->len, media_type, err);
+		if (rc == 0 && p.content_type && (wp_media_type_is_index(p.content_type) || wp_media_type_is_manifest(p.content_type))) {
+			free(*media_type);
+			*media_type = strndup(p.content_type, strcspn(p.content_type, ";"));
+		}
+	}
+	wp_http_req_release(&q);
+	wp_http_resp_reset(&p);
+	wp_buf_release(&p.error_body);
+	return rc;
+}
+
+static bool platform_matches(const wp_platform *p, const char *want)
+{
+	_cleanup_free_ char *w = strdup(want);
+	char *slash = w ? strchr(w, '/') : NULL;
+
+	if (!p || !p->os || !p->architecture || !slash)
+		return false;
+	*slash = '\0';
+	if (strcmp(p->architecture, slash + 1))
+		return false;
+	if (!strcasecmp(p->os, w))
+		return true;
+	/* Docker writes wasi/wasm for what others call wasip1/wasm. */
+	return (!strcmp(w, "wasip1") && !strcasecmp(p->os, "wasi")) || (!strcmp(w, "wasi") && !strcasecmp(p->os, "wasip1"));
+}
+
+int wp_registry_pull(wp_store *s, wp_reg *r, const wp_ref *ref, const char *platform,
+		     wp_transfer_result *res, wp_error *err)
+{
+	wp_buf body;
+	char *mt = NULL;
+	char digest[WP_DIGEST_BUFSZ], stored[WP_DIGEST_BUFSZ];
+	wp_manifest m = { 0 };
+	pull_blob *blobs = NULL;
+	wp_job **jobs = NULL;
+	size_t njobs = 0;
+	_cleanup_free_ char *name = wp_ref_name(ref);
+	_cleanup_free_ char *full = wp_ref_string(ref);
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	wp_buf_init(&body, WP_MANIFEST_MAX);
+	if (!platform)
+		platform = "wasip1/wasm";
+	rc = get_manifest(r, ref, ref->digest ? ref->digest : ref->tag, &body, &mt, digest, err);
+	if (rc == 0 && wp_media_type_is_index(mt)) {
+		wp_index ix;
+		const wp_descriptor *pick = NULL;
+
+		if ((rc = wp_index_parse(body.data, body.len, &ix, err)) < 0)
+			goto done;
+		for (size_t i = 0; i < ix.n_manifests && !pick; i++)
+			if (platform_matches(ix.manifests[i].platform, platform))
+				pick = &ix.manifests[i];
+		if (!pick) {
+			rc = wp_error_set(err, WP_ENOTFOUND, "the index %s has no manifest for platform %s", digest, platform);
+			wp_index_release(&ix);
+			goto done;
+		}
+		res->index_digest = strdup(digest);
+		{
+			char child[WP_DIGEST_BUFSZ];
+
+			memcpy(child, pick->digest, sizeof(child));
+			wp_index_release(&ix);
+			free(mt);
+			mt = NULL;
+			wp_buf_reset(&body);
+			rc = get_manifest(r, ref, child, &body, &mt, digest, err);
+		}
+	}
+	if (rc < 0)
+		goto done;
+	if (!wp_media_type_is_manifest(mt)) {
+		rc = wp_error_set(err, WP_EINVALID, "'%s' is a '%s', not an image manifest", full ? full : "", mt);
+		goto done;
+	}
+	if ((rc = wp_manifest_parse(body.data, body.len, &m, err)) < 0)
+		goto done;
+	if ((rc = add_report(res, &m.config)) < 0)
+		goto oom;
+	for (size_t i = 0; i < m.n_layers; i++)
+		if ((rc = add_report(res, &m.layers[i])) < 0)
+			goto oom;
+	blobs = calloc(res->n_blobs, sizeof(*blobs));
+	jobs = calloc(res->n_blobs, sizeof(*jobs));
+	if (!blobs || !jobs)
+		goto oom;
+	for (size_t i = 0; i < res->n_blobs; i++) {
+		int64_t have;
+
+		if (wp_store_has_blob(s, res->blobs[i].digest, &have) && have == res->blobs[i].size) {
+			res->blobs[i].outcome = "present";
+			continue;
+		}
+		blobs[njobs].job.next = pull_next;
+		blobs[njobs].job.done = pull_done;
+		blobs[njobs].job.ctx = &blobs[njobs];
+		blobs[njobs].store = s;
+		blobs[njobs].reg = r;
+		blobs[njobs].repo = ref->repository;
+		blobs[njobs].report = &res->blobs[i];
+		jobs[njobs] = &blobs[njobs].job;
+		njobs++;
+	}
+	if (njobs && (rc = wp_reg_run(r, jobs, njobs, err)) < 0)
+		goto done;
+	/* The manifest goes in last: it never points at blobs the store lacks. */
+	if ((rc = wp_store_put_blob(s, body.data, body.len, stored, err)) < 0)
+		goto done;
+	if ((rc = wp_descriptor_init(&res->manifest, mt, digest, (int64_t)body.len)) < 0)
+		goto oom;
+	{
+		wp_ref tagged = *ref;
+		_cleanup_free_ char *tagname = NULL;
+
+		if (!ref->tag)
+			tagged.digest = digest;
+		else
+			tagged.digest = NULL;
+		tagname = wp_ref_string(&tagged);
+		if (!tagname || (rc = wp_store_tag(s, tagname, &res->manifest, err)) < 0)
+			goto done;
+	}
+	{
+		const char **digests = calloc(res->n_blobs + 1, sizeof(char *));
+
+		for (size_t i = 0; digests && i < res->n_blobs; i++)
+			digests[i] = res->blobs[i].digest;
+		if (digests && name)
+			wp_origins_add(s, name, digests, res->n_blobs);
+		free(digests);
+	}
+	wp_reg_get_stats(r, &res->stats);
+	goto done;
+oom:
+	rc = wp_error_set(err, WP_ENOMEM, "out of memory");
+done:
+	for (size_t i = 0; i < njobs; i++)
+		wp_blob_writer_abort(blobs[i].w);
+	free(blobs);
+	free(jobs);
+	free(mt);
+	wp_manifest_release(&m);
+	wp_buf_release(&body);
+	if (rc < 0)
+		wp_error_prefix(err, "pulling %s", full ? full : "");
+	return rc;
+}

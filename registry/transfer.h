@@ -1,0 +1,45 @@
+/* push and pull between the local store and a registry. */
+#ifndef WP_REGISTRY_TRANSFER_H
+#define WP_REGISTRY_TRANSFER_H
+
+#include "common/error.h"
+#include "oci/manifest.h"
+#include "oci/ref.h"
+#include "oci/store.h"
+#include "registry/client.h"
+
+typedef struct wp_blob_report {
+	char digest[WP_DIGEST_BUFSZ];
+	int64_t size;
+	const char *media_type;
+	const char *outcome;     /* "uploaded", "skipped", "mounted", "downloaded", "present" */
+} wp_blob_report;
+
+typedef struct wp_transfer_result {
+	wp_descriptor manifest;  /* what was pushed, or pulled and tagged */
+	char *index_digest;      /* pull: the index the platform was picked from, if any */
+	wp_blob_report *blobs;
+	size_t n_blobs;
+	wp_reg_stats stats;
+} wp_transfer_result;
+
+void wp_transfer_result_release(wp_transfer_result *res);
+
+/* Pushes the image desc names from the store to ref (its tag, or its digest). Blobs first
+ * (skipped when present, mounted from another repository of the same registry when the
+ * store knows one, else uploaded), the manifest last: a failed push leaves no manifest
+ * that points at missing blobs. */
+int wp_registry_push(wp_store *s, wp_reg *r, const wp_ref *ref, const wp_descriptor *desc,
+		     wp_transfer_result *res, wp_error *err);
+
+/* Pulls ref into the store and tags it; an index is resolved to the manifest for platform
+ * ("os/arch"; wasip1/wasm also matches wasi/wasm). Every blob is checked against its size
+ * and digest before it becomes visible in the store. */
+int wp_registry_pull(wp_store *s, wp_reg *r, const wp_ref *ref, const char *platform,
+		     wp_transfer_result *res, wp_error *err);
+
+/* The store's memory of where blobs live: "registry/repository" names, for mounts. */
+int wp_origins_add(wp_store *s, const char *repo_name, const char **digests, size_t n);
+char *wp_origins_find(wp_store *s, const char *digest, const char *registry, const char *not_repo);
+
+#endif
