@@ -25,7 +25,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 WASM_CC := clang --target=wasm32-wasi
 WASM_APPS := $(patsubst testdata/apps/%.c,$(O)/testdata/%.wasm,$(wildcard testdata/apps/*.c))
 
-.PHONY: all deps test check demo clean completions fuzz fuzz-build bench wasm-apps
+.PHONY: all deps test check demo clean completions fuzz fuzz-build bench wasm-apps helpers
 all: $(O)/wasmpack $(UNIT_BINS)
 
 $(O)/%.o: %.c $(wildcard */*.h)
@@ -49,6 +49,13 @@ $(O)/testdata/%.wasm: testdata/apps/%.c
 
 wasm-apps: $(WASM_APPS)
 
+# Servers the integration tests start (never installed).
+HELPERS := $(patsubst tests/helpers/%.c,$(O)/tests/helpers/%,$(wildcard tests/helpers/*.c))
+$(O)/tests/helpers/%: tests/helpers/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Wno-format-truncation -Wno-missing-prototypes -o $@ $< $(LDLIBS)
+helpers: $(HELPERS)
+
 deps:
 	@scripts/deps.sh
 
@@ -58,11 +65,11 @@ completions: $(O)/wasmpack
 
 # The suite: C unit tests and shell integration tests, all TAP, run by prove.
 test: deps
-	$(MAKE) all wasm-apps
+	$(MAKE) all wasm-apps helpers
 	WASMPACK_BUILD=$(abspath $(O)) prove -j2 --exec '' --timer $(UNIT_BINS) tests/integration/*.sh
 
 check: deps
-	$(MAKE) O=build-san EXTRA_CFLAGS="$(SAN_FLAGS)" all wasm-apps
+	$(MAKE) O=build-san EXTRA_CFLAGS="$(SAN_FLAGS)" all wasm-apps helpers
 	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	WASMPACK_BUILD=$(abspath build-san) prove -j2 --exec '' build-san/tests/* tests/integration/*.sh
 

@@ -815,8 +815,24 @@ static void on_done(engine *e, slot *s, CURLcode cc)
 		r = j->done(j, &s->req, p);
 		goto judged;
 	}
-	if (p->status == 401 && !s->req.no_auth && j->auth_tries < 2) {
-		const char *now = token_for(e->r, s->req.scope);
+	if (p->status == 401 && !s->req.no_auth && j->auth_tries >= 2) {
+		/* Authenticated and still refused: the credentials lack the rights asked for. */
+		wp_challenge c = { 0 };
+		wp_error ignored;
+
+		if (p->www_authenticate)
+			wp_challenge_parse(p->www_authenticate, &c, &ignored);
+		wp_error_set(&j->err, WP_EAUTH, "%s refused %s access to %s%s%s", e->r->registry,
+			     e->r->cred.secret ? e->r->cred.username : "anonymous",
+			     s->req.scope ? s->req.scope : "this resource", c.error ? ": " : "", c.error ? c.error : "");
+		wp_challenge_release(&c);
+		job_finish(e, j, WP_EAUTH);
+		s->job = NULL;
+		return;
+	}
+	if (p->status == 401 && !s->req.no_auth) {
+		/* Another request may have authenticated meanwhile: then just send again. */
+		const char *now = auth_header(e->r, &s->req);
 
 		j->auth_tries++;
 		if (!(now && (!s->auth_used || strcmp(now, s->auth_used))) &&

@@ -6,7 +6,7 @@ pkgs=(
 	build-essential pkg-config
 	libarchive-dev libcurl4-openssl-dev libssl-dev libjansson-dev libgit2-dev zlib1g-dev
 	clang lld wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev
-	skopeo umoci oci-image-tool
+	skopeo umoci oci-image-tool docker-registry apache2-utils openssl curl
 	perl jq util-linux time
 )
 missing=()
@@ -21,5 +21,13 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "installing: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# Packages such as docker-registry would start a daemon listening on every interface;
+# the tests start their own on 127.0.0.1, so no service starts during the install.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && own_policy=1
+fi
+trap '[ $own_policy = 1 ] && rm -f "$policy"' EXIT
 apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

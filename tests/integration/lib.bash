@@ -53,3 +53,50 @@ store_verified() {
 	return $bad
 }
 blob() { echo "$WASMPACK_STORE/blobs/sha256/${1#sha256:}"; }
+
+# A TCP port on 127.0.0.1 that nothing listens on.
+free_port() {
+	local p
+	for _ in $(seq 1 100); do
+		p=$((20000 + RANDOM % 30000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+	done
+	return 1
+}
+
+# Waits until URL answers (any HTTP status), at most 15 s.
+wait_http() {
+	local i
+	for i in $(seq 1 150); do
+		curl -sk -o /dev/null "$@" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# start_registry NAME PORT [YAML for auth/tls...]: Debian's Distribution registry on
+# 127.0.0.1:PORT with its storage and log in $TMP/NAME; stopped when the test exits.
+start_registry() {
+	local name=$1 port=$2 extra=${3:-} dir=$TMP/$1 scheme=http
+	mkdir -p "$dir/data"
+	cat > "$dir/config.yml" <<YAML
+version: 0.1
+log:
+  level: info
+  accesslog:
+    disabled: false
+storage:
+  filesystem:
+    rootdirectory: $dir/data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$port
+$extra
+YAML
+	docker-registry serve "$dir/config.yml" > "$dir/log" 2>&1 &
+	local pid=$!
+	on_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+	case "$extra" in *tls:*) scheme=https ;; esac
+	wait_http "$scheme://127.0.0.1:$port/v2/" || { echo "# registry $name did not start:"; sed 's/^/#   /' "$dir/log" | tail -5; return 1; }
+}

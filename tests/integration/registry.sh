@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# push and pull against a real Distribution registry over plain HTTP on 127.0.0.1:
+# round trips, skipped and mounted blobs, chunked uploads, and skopeo reading and writing
+# the same registry.
+. "$(dirname "$0")/lib.bash"
+command -v docker-registry >/dev/null || { skip "docker-registry is not installed"; done_testing; exit; }
+port=$(free_port)
+start_registry plain "$port" || { ok 1 "registry starts"; done_testing; exit 1; }
+R=127.0.0.1:$port
+log=$TMP/plain/log
+uploads() { grep -cE '"(PATCH|PUT) /v2/[^ ]*/blobs/uploads' "$log"; }
+cd "$TMP"
+mkdir -p app/static && printf 'hello\n' > app/static/index.html
+
+d=$(cd app && "$WP" build --wasm "$HELLO" --file static -t $R/demo/hello:v1)
+out=$("$WP" push $R/demo/hello:v1 --plain-http --format json --digestfile "$TMP/digest")
+ok $? "push over plain HTTP"
+is "$(jq -r .digest <<<"$out")" "$d" "push reports the manifest digest"
+is "$(cat "$TMP/digest")" "$d" "--digestfile holds it"
+is "$(jq -r '[.blobs[].outcome]|unique|join(",")' <<<"$out")" "uploaded" "every blob uploaded the first time"
+is "$(curl -s http://$R/v2/demo/hello/manifests/v1 -H 'Accept: application/vnd.oci.image.manifest.v1+json' | sha256sum | cut -d' ' -f1)" \
+	"${d#sha256:}" "the registry serves the exact manifest bytes"
+
+before=$(uploads)
+out=$("$WP" push $R/demo/hello:v1 --plain-http --format json)
+is "$(jq -r '[.blobs[].outcome]|unique|join(",")' <<<"$out")" "skipped" "a second push skips every blob"
+is "$(uploads)" "$before" "and sends no blob bytes (no PATCH or PUT of an upload at the registry)"
+
+# Pull into an empty store: same digests, verified blobs.
+out=$(WASMPACK_STORE=$TMP/s2 "$WP" pull $R/demo/hello:v1 --plain-http --format json)
+ok $? "pull into an empty store"
+is "$(jq -r .digest <<<"$out")" "$d" "the pulled manifest has the pushed digest"
+is "$(WASMPACK_STORE=$TMP/s2 "$WP" inspect $R/demo/hello:v1 | jq -r .digest)" "$d" "and is tagged in the store"
+check "every pulled blob matches its digest" store_verified "$TMP/s2"
+is "$(WASMPACK_STORE=$TMP/s2 "$WP" pull $R/demo/hello:v1 --plain-http --format json | jq -r '[.blobs[].outcome]|unique|join(",")')" \
+	"present" "pulling again downloads nothing"
+is "$(WASMPACK_STORE=$TMP/s3 "$WP" pull "$R/demo/hello@$d" --plain-http)" "$d" "pull by digest"
+
+# A blob the registry already holds in another repository is mounted, not uploaded.
+"$WP" tag $R/demo/hello:v1 $R/other/hello:v1
+out=$("$WP" push $R/other/hello:v1 --plain-http --format json)
+is "$(jq -r '[.blobs[].outcome]|unique|join(",")' <<<"$out")" "mounted" "pushing to another repository mounts the blobs"
+check "the mounted image pulls" env WASMPACK_STORE=$TMP/s4 "$WP" pull $R/other/hello:v1 --plain-http
+
+# A large layer goes up in chunks and comes back whole.
+head -c 40000000 /dev/urandom > app/big.bin
+big=$(cd app && "$WP" build --wasm "$HELLO" --file big.bin -t $R/demo/big:v1)
+before=$(grep -c '"PATCH /v2/demo/big/blobs/uploads' "$log")
+out=$("$WP" push $R/demo/big:v1 --plain-http --format json --concurrency 2)
+ok $? "push of a 40 MB layer"
+[ "$(grep -c '"PATCH /v2/demo/big/blobs/uploads' "$log")" -gt "$before" ]; ok $? "the large layer went up with PATCH (chunked)"
+out=$(WASMPACK_STORE=$TMP/s5 "$WP" pull $R/demo/big:v1 --plain-http --format json)
+is "$(jq -r .digest <<<"$out")" "$big" "the large image comes back with the same digest"
+check "and its blobs match their digests" store_verified "$TMP/s5"
+
+# Interop: what wasmpack pushed, skopeo reads; what skopeo pushes, wasmpack pulls.
+check "skopeo copy docker://... oci:DIR" skopeo copy -q --src-tls-verify=false "docker://$R/demo/hello:v1" "oci:$TMP/sk:v1"
+is "$(skopeo inspect --tls-verify=false "docker://$R/demo/hello:v1" | jq -r .Digest)" "$d" "skopeo inspect sees the same digest"
+umoci init --layout "$TMP/u" >/dev/null && umoci new --image "$TMP/u:t" >/dev/null &&
+	umoci insert --rootless --image "$TMP/u:t" app/static/index.html /index.html >/dev/null
+check "skopeo pushes an image made with umoci" skopeo copy -q --dest-tls-verify=false "oci:$TMP/u:t" "docker://$R/umoci/img:t"
+want=$(skopeo inspect --raw --tls-verify=false "docker://$R/umoci/img:t" | sha256sum | cut -d' ' -f1)
+out=$(WASMPACK_STORE=$TMP/s6 "$WP" pull $R/umoci/img:t --plain-http --platform linux/amd64 --format json)
+ok $? "wasmpack pulls it"
+is "$(jq -r .digest <<<"$out")" "sha256:$want" "with the digest skopeo sees"
+check "and inspects it" env WASMPACK_STORE=$TMP/s6 "$WP" inspect $R/umoci/img:t
+
+# Errors by code.
+"$WP" push $R/demo/none:v1 --plain-http >/dev/null 2>&1
+is "$?" "3" "push of an image not in the store: exit 3"
+err=$(WASMPACK_STORE=$TMP/s7 "$WP" pull $R/demo/hello:nope --plain-http 2>&1); rc=$?
+is "$rc" "3" "pull of a missing tag: exit 3"
+like "$err" "MANIFEST_UNKNOWN" "the registry's error code is shown"
+is "$(find "$TMP/s7/blobs" -type f 2>/dev/null | wc -l)" "0" "and nothing lands in the store"
+err=$("$WP" push $R/demo/hello:v1 2>&1); rc=$?
+is "$rc" "1" "HTTPS to a plain-HTTP registry fails"
+like "$err" "SSL|TLS|wrong version" "with the TLS error"
+mkdir -p "$TMP/cfg/wasmpack" && printf '[registry."%s"]\nplain_http = true\n' "$R" > "$TMP/cfg/wasmpack/config.toml"
+check "a per-registry setting in config.toml turns on plain HTTP" env XDG_CONFIG_HOME=$TMP/cfg "$WP" push $R/demo/hello:v1
+
+done_testing

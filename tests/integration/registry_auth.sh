@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# The registry behind TLS (a CA made here), htpasswd Basic auth, and token auth with a
+# token server of the tests' own that grants scopes per user. Credentials from login,
+# helpers and auth files; never in any output.
+. "$(dirname "$0")/lib.bash"
+command -v docker-registry >/dev/null || { skip "docker-registry is not installed"; done_testing; exit; }
+cd "$TMP"
+export DOCKER_CONFIG=$TMP/docker HOME=$TMP/home
+unset REGISTRY_AUTH_FILE XDG_RUNTIME_DIR XDG_CONFIG_HOME
+mkdir -p app/static "$HOME" && printf 'hi\n' > app/static/a.txt
+outputs=$TMP/all-output
+run() { "$@" 2>&1 | tee -a "$outputs"; return "${PIPESTATUS[0]}"; }
+
+# ---- TLS with our own CA ----
+openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=wasmpack-test-ca 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj /CN=127.0.0.1 2>/dev/null
+openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out srv.crt -days 2 \
+	-extfile <(printf 'subjectAltName=IP:127.0.0.1\n') 2>/dev/null
+tport=$(free_port)
+start_registry tls "$tport" "  tls:
+    certificate: $TMP/srv.crt
+    key: $TMP/srv.key" || { ok 1 "TLS registry starts"; done_testing; exit 1; }
+T=127.0.0.1:$tport
+d=$(cd app && "$WP" build --wasm "$HELLO" --file static -t $T/demo/app:v1)
+err=$(run "$WP" push $T/demo/app:v1); rc=$?
+is "$rc" "1" "TLS verification is on: an unknown CA fails"
+like "$err" "certificate" "and the error says certificate"
+is "$(run "$WP" push $T/demo/app:v1 --ca-file ca.crt)" "$d" "--ca-file trusts our CA"
+is "$(run "$WP" push $T/demo/app:v1 --insecure)" "$d" "--insecure skips verification"
+mkdir -p cfg/wasmpack && printf '[registry."%s"]\nca_file = "%s"\n' "$T" "$TMP/ca.crt" > cfg/wasmpack/config.toml
+is "$(XDG_CONFIG_HOME=$TMP/cfg run "$WP" pull $T/demo/app:v1)" "$d" "ca_file from config.toml"
+
+# ---- htpasswd Basic auth ----
+htpasswd -Bbn alice s3cret > htpasswd
+bport=$(free_port)
+start_registry basic "$bport" "auth:
+  htpasswd:
+    realm: wasmpack-test
+    path: $TMP/htpasswd" || { ok 1 "htpasswd registry starts"; done_testing; exit 1; }
+B=127.0.0.1:$bport
+"$WP" tag $T/demo/app:v1 $B/demo/app:v1 >/dev/null
+err=$(run "$WP" push $B/demo/app:v1 --plain-http); rc=$?
+is "$rc" "4" "push without credentials: exit 4"
+like "$err" "requires credentials: run 'wasmpack login $B'" "and says how to log in"
+err=$(printf 'wrong\n' | run "$WP" login $B -u alice --password-stdin --plain-http); rc=$?
+is "$rc" "4" "login with a wrong password: exit 4"
+like "$err" "refused" "and says refused"
+check "a refused login saves nothing" test ! -e "$DOCKER_CONFIG/config.json"
+out=$(printf 's3cret\n' | run "$WP" login $B -u alice --password-stdin --plain-http)
+is "$out" "logged in to $B" "login with the right password"
+is "$(stat -c %a "$DOCKER_CONFIG/config.json")" "600" "config.json is private (0600)"
+is "$(jq -r ".auths[\"$B\"].auth" "$DOCKER_CONFIG/config.json" | base64 -d)" "alice:s3cret" "credentials saved under the registry's name"
+is "$(run "$WP" push $B/demo/app:v1 --plain-http)" "$d" "push with the saved credentials"
+is "$(WASMPACK_STORE=$TMP/s2 run "$WP" pull $B/demo/app:v1 --plain-http)" "$d" "pull with them"
+is "$(run "$WP" logout $B)" "logged out of $B" "logout"
+is "$(jq -r ".auths[\"$B\"]" "$DOCKER_CONFIG/config.json")" "null" "logout removes the credentials"
+run "$WP" logout $B >/dev/null; is "$?" "3" "logout again: not logged in (exit 3)"
+
+# A credential helper (docker-credential-<name>) named in credHelpers.
+mkdir -p bin
+cat > bin/docker-credential-fake <<SH
+#!/bin/sh
+case "\$1" in
+get) read server; printf '{"ServerURL":"%s","Username":"alice","Secret":"s3cret"}' "\$server" ;;
+store) cat > "$TMP/helper-stored" ;;
+erase) cat > "$TMP/helper-erased" ;;
+esac
+SH
+chmod +x bin/docker-credential-fake
+printf '{"credHelpers":{"%s":"fake"}}' "$B" > "$DOCKER_CONFIG/config.json"
+is "$(PATH=$TMP/bin:$PATH run "$WP" push $B/demo/app:v1 --plain-http)" "$d" "credentials from a credential helper"
+printf 's3cret' | PATH=$TMP/bin:$PATH run "$WP" login $B -u alice --password-stdin --plain-http >/dev/null
+is "$(jq -r .Username "$TMP/helper-stored")" "alice" "login stores through the configured helper"
+check "and not in config.json" sh -c "! grep -q auths '$DOCKER_CONFIG/config.json'"
+# containers' auth.json through REGISTRY_AUTH_FILE.
+printf '{"auths":{"%s":{"auth":"%s"}}}' "$B" "$(printf 'alice:s3cret' | base64)" > authfile.json
+rm -f "$DOCKER_CONFIG/config.json"
+is "$(REGISTRY_AUTH_FILE=$TMP/authfile.json WASMPACK_STORE=$TMP/s3 run "$WP" pull $B/demo/app:v1 --plain-http)" "$d" "REGISTRY_AUTH_FILE"
+
+# ---- token auth: alice may push, bob may only pull, anonymous nothing ----
+openssl req -x509 -newkey rsa:2048 -nodes -keyout tok.key -out tok.crt -days 2 -subj /CN=wasmpack-token-signer 2>/dev/null
+printf 'alice s3cret demo/ pull,push\nbob hunter2 demo/ pull\n' > acl
+tsport=$(free_port)
+"$BUILD/tests/helpers/token_server" "$tsport" tok.key tok.crt acl wasmpack-test-issuer > token.log 2>&1 &
+tspid=$!
+on_exit "kill $tspid 2>/dev/null"
+kport=$(free_port)
+start_registry token "$kport" "auth:
+  token:
+    realm: http://127.0.0.1:$tsport/token
+    service: wasmpack-test
+    issuer: wasmpack-test-issuer
+    rootcertbundle: $TMP/tok.crt" || { ok 1 "token registry starts"; done_testing; exit 1; }
+K=127.0.0.1:$kport
+"$WP" tag $T/demo/app:v1 $K/demo/app:v1 >/dev/null
+err=$(WASMPACK_STORE=$TMP/s4 run "$WP" pull $K/demo/app:v1 --plain-http); rc=$?
+is "$rc" "4" "anonymous pull is refused: exit 4"
+printf 's3cret' | run "$WP" login $K -u alice --password-stdin --plain-http >/dev/null
+ok $? "login checks alice's password with the token service"
+printf 'nope' | run "$WP" login $K -u alice --password-stdin --plain-http >/dev/null
+is "$?" "4" "a wrong password at the token service: exit 4"
+is "$(run "$WP" push $K/demo/app:v1 --plain-http)" "$d" "alice pushes with a bearer token"
+printf 'hunter2' | run "$WP" login $K -u bob --password-stdin --plain-http >/dev/null
+is "$(WASMPACK_STORE=$TMP/s5 run "$WP" pull $K/demo/app:v1 --plain-http)" "$d" "bob pulls"
+"$WP" tag $T/demo/app:v1 $K/demo/bobs:v1 >/dev/null
+err=$(run "$WP" push $K/demo/bobs:v1 --plain-http); rc=$?
+is "$rc" "4" "bob may not push: exit 4"
+like "$err" "refused bob access to repository:demo/bobs:pull,push" "and the message says who and what"
+check "no manifest was written for bob" sh -c "! curl -sf -o /dev/null http://$K/v2/demo/bobs/manifests/v1"
+# An identity token (OAuth2 refresh token) in config.json: the POST form flow.
+printf '{"auths":{"%s":{"identitytoken":"refresh-alice"}}}' "$K" > "$DOCKER_CONFIG/config.json"
+"$WP" tag $T/demo/app:v1 $K/demo/idt:v1 >/dev/null
+is "$(run "$WP" push $K/demo/idt:v1 --plain-http)" "$d" "push with an identity token"
+
+is "$(grep -c -e s3cret -e hunter2 -e refresh-alice "$outputs")" "0" "no password or token appears in any output"
+
+done_testing
