@@ -79,6 +79,15 @@ void wp_cli_human_size(char *out, size_t outsz, long long bytes);
 int wp_cli_print_image(wp_cli *cli, const wp_descriptor *manifest, const wp_manifest *m,
 		       const wp_strv *tags, json_t *extra);
 
+/* Options every command that talks to a registry takes. */
+#define WP_CLI_REGISTRY_OPTS \
+	{ "plain-http", 0, WP_OPT_FLAG, NULL, "talk HTTP, not HTTPS, to the registry", NULL }, \
+	{ "insecure", 0, WP_OPT_FLAG, NULL, "do not verify the registry's TLS certificate", NULL }, \
+	{ "ca-file", 0, WP_OPT_VALUE, "FILE", "trust the CA certificates in FILE too", "@file" }
+
+struct wp_reg_opts;
+int wp_cli_reg_opts(wp_cli *cli, struct wp_reg_opts *o);
+
 #define WP_VERSION "0.1.0"
 
 #endif

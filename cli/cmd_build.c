@@ -3,6 +3,7 @@
 #include "oci/archive.h"
 #include "oci/build.h"
 #include "oci/ref.h"
+#include "registry/transfer.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,8 @@ static const wp_opt opts[] = {
 	{ "platform", 0, WP_OPT_VALUE, "OS/ARCH", "image platform (default wasip1/wasm)", "wasip1/wasm wasip2/wasm wasi/wasm" },
 	{ "output", 'o', WP_OPT_LIST, "DEST", "also write the image to oci:DIR[:NAME] or oci-archive:FILE[:NAME]", "@file" },
 	{ "gzip-level", 0, WP_OPT_VALUE, "N", "gzip level of image layers, 1-9 (default 4)", "1 2 3 4 5 6 7 8 9" },
+	{ "push", 0, WP_OPT_FLAG, NULL, "push every tag to its registry after the build", NULL },
+	WP_CLI_REGISTRY_OPTS,
 	{ 0 },
 };
 
@@ -105,10 +108,31 @@ static int run(wp_cli *cli)
 		rc = wp_store_tag(&s, tags.items[i], &res.manifest, &cli->err);
 	for (size_t i = 0; rc == 0 && i < outs->len; i++)
 		rc = write_output(cli, &s, &res, outs->items[i], tags.len ? tags.items[0] : "latest");
+	if (rc == 0 && wp_cli_flag(cli, "push")) {
+		wp_reg_opts ro;
+
+		if (!tags.len)
+			rc = wp_error_set(&cli->err, WP_EUSAGE, "--push needs a -t REF to push to");
+		else
+			rc = wp_cli_reg_opts(cli, &ro);
+		for (size_t i = 0; rc == 0 && i < tags.len; i++) {
+			wp_transfer_result tr = { 0 };
+			wp_reg *r = NULL;
+			wp_ref ref;
+
+			if ((rc = wp_ref_parse(tags.items[i], &ref, &cli->err)) < 0)
+				break;
+			if ((rc = wp_reg_open(&r, ref.registry, &ro, &cli->err)) == 0)
+				rc = wp_registry_push(&s, r, &ref, &res.manifest, &tr, &cli->err);
+			wp_transfer_result_release(&tr);
+			wp_reg_close(r);
+			wp_ref_release(&ref);
+		}
+	}
 	if (rc == 0)
 		rc = wp_cli_print_image(cli, &res.manifest, &res.m, &tags,
-					json_pack("{s:s,s:i}", "layout", o.layout ? o.layout : "image", "cachedLayers",
-						  res.layers_reused));
+					json_pack("{s:s,s:i,s:b}", "layout", o.layout ? o.layout : "image", "cachedLayers",
+						  res.layers_reused, "pushed", wp_cli_flag(cli, "push")));
 	wp_build_result_release(&res);
 	wp_store_close(&s);
 	wp_strv_release(&tags);

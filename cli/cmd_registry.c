@@ -3,6 +3,7 @@
 #include "common/json.h"
 #include "common/fs.h"
 #include "common/util.h"
+#include "oci/archive.h"
 #include "oci/ref.h"
 #include "registry/transfer.h"
 
@@ -12,12 +13,9 @@
 #include <termios.h>
 #include <unistd.h>
 
-#define REG_OPTS \
-	{ "plain-http", 0, WP_OPT_FLAG, NULL, "talk HTTP, not HTTPS, to the registry", NULL }, \
-	{ "insecure", 0, WP_OPT_FLAG, NULL, "do not verify the registry's TLS certificate", NULL }, \
-	{ "ca-file", 0, WP_OPT_VALUE, "FILE", "trust the CA certificates in FILE too", "@file" }
+#define REG_OPTS WP_CLI_REGISTRY_OPTS
 
-static int reg_opts(wp_cli *cli, wp_reg_opts *o)
+int wp_cli_reg_opts(wp_cli *cli, wp_reg_opts *o)
 {
 	const char *conc = wp_cli_value(cli, "concurrency");
 
@@ -90,7 +88,7 @@ static int run_push(wp_cli *cli)
 	_cleanup_free_ char *full = NULL;
 	int rc;
 
-	if ((rc = reg_opts(cli, &ro)) < 0 || (rc = wp_ref_parse(cli->args.items[0], &ref, &cli->err)) < 0)
+	if ((rc = wp_cli_reg_opts(cli, &ro)) < 0 || (rc = wp_ref_parse(cli->args.items[0], &ref, &cli->err)) < 0)
 		return rc;
 	full = wp_ref_string(&ref);
 	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0) {
@@ -134,7 +132,7 @@ static int run_pull(wp_cli *cli)
 	_cleanup_free_ char *full = NULL;
 	int rc;
 
-	if ((rc = reg_opts(cli, &ro)) < 0 || (rc = wp_ref_parse(cli->args.items[0], &ref, &cli->err)) < 0)
+	if ((rc = wp_cli_reg_opts(cli, &ro)) < 0 || (rc = wp_ref_parse(cli->args.items[0], &ref, &cli->err)) < 0)
 		return rc;
 	full = wp_ref_string(&ref);
 	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0) {
@@ -142,7 +140,7 @@ static int run_pull(wp_cli *cli)
 		return rc;
 	}
 	if ((rc = wp_reg_open(&r, ref.registry, &ro, &cli->err)) == 0)
-		rc = wp_registry_pull(&s, r, &ref, wp_cli_value(cli, "platform"), &res, &cli->err);
+		rc = wp_registry_pull(&s, r, &ref, wp_cli_value(cli, "platform"), 0, &res, &cli->err);
 	if (rc == 0)
 		rc = print_transfer(cli, &res, full ? full : "");
 	wp_transfer_result_release(&res);
@@ -228,7 +226,7 @@ static int run_login(wp_cli *cli)
 		return wp_error_set(&cli->err, WP_EUSAGE, "login: no registry named");
 	if (!user)
 		return wp_error_set(&cli->err, WP_EUSAGE, "login: give the user name with -u USER");
-	if ((rc = reg_opts(cli, &ro)) < 0)
+	if ((rc = wp_cli_reg_opts(cli, &ro)) < 0)
 		return rc;
 	wp_buf_init(&secret, 64 << 10);
 	if ((rc = read_secret(cli, wp_cli_flag(cli, "password-stdin"), &secret)) < 0)
@@ -279,4 +277,89 @@ static int run_logout(wp_cli *cli)
 
 const wp_cmd wp_cmd_logout = {
 	"logout", "REGISTRY", "forget the saved credentials for a registry", logout_opts, 1, 1, NULL, run_logout, false,
+};
+
+static const wp_opt copy_opts[] = {
+	REG_OPTS,
+	{ "concurrency", 0, WP_OPT_VALUE, "N", "blobs transferred at once (default 4)", NULL },
+	{ "platform", 0, WP_OPT_VALUE, "OS/ARCH", "pick this platform from an index (default wasip1/wasm)", "wasip1/wasm wasip2/wasm wasi/wasm" },
+	{ "digestfile", 0, WP_OPT_VALUE, "FILE", "write the manifest digest to FILE", "@file" },
+	{ 0 },
+};
+
+/* "oci:PATH[:NAME]" / "oci-archive:PATH[:NAME]": kind 1 folder, 2 archive, 0 a reference. */
+static int layout_arg(const char *arg, char **path, char **name)
+{
+	const char *p, *colon;
+	int kind;
+
+	if (wp_str_has_prefix(arg, "oci:"))
+		kind = 1, p = arg + 4;
+	else if (wp_str_has_prefix(arg, "oci-archive:"))
+		kind = 2, p = arg + 12;
+	else
+		return 0;
+	colon = strchr(p, ':');
+	*path = colon ? strndup(p, (size_t)(colon - p)) : strdup(p);
+	*name = colon && colon[1] ? strdup(colon + 1) : NULL;
+	return kind;
+}
+
+/* Any of a registry, an OCI layout folder, an OCI archive, to any other; the store keeps
+ * the blobs on the way (deduplicated, verified) but gains no tag. */
+static int run_copy(wp_cli *cli)
+{
+	const char *src = cli->args.items[0], *dst = cli->args.items[1];
+	_cleanup_free_ char *spath = NULL, *sname = NULL, *dpath = NULL, *dname = NULL, *found = NULL, *src_full = NULL;
+	int skind = layout_arg(src, &spath, &sname), dkind = layout_arg(dst, &dpath, &dname);
+	wp_transfer_result res = { 0 };
+	wp_reg_opts ro;
+	wp_descriptor d = { 0 };
+	wp_store s;
+	wp_reg *r = NULL;
+	wp_ref ref;
+	int rc;
+
+	if ((rc = wp_cli_reg_opts(cli, &ro)) < 0 || (rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0)
+		return rc;
+	if (skind) {
+		rc = wp_archive_import(&s, spath, skind == 1, sname, &d, &found, &cli->err);
+	} else if ((rc = wp_ref_parse(src, &ref, &cli->err)) == 0) {
+		src_full = wp_ref_string(&ref);
+		if ((rc = wp_reg_open(&r, ref.registry, &ro, &cli->err)) == 0)
+			rc = wp_registry_pull(&s, r, &ref, wp_cli_value(cli, "platform"), WP_PULL_NO_TAG, &res, &cli->err);
+		if (rc == 0)
+			rc = wp_descriptor_copy(&d, &res.manifest);
+		wp_reg_close(r);
+		r = NULL;
+		wp_ref_release(&ref);
+		wp_transfer_result_release(&res);
+	}
+	if (rc < 0)
+		goto done;
+	if (dkind == 1) {
+		rc = wp_archive_export_dir(&s, &d, dname ? dname : found ? found : src_full ? src_full : "latest", dpath, &cli->err);
+	} else if (dkind == 2) {
+		rc = wp_archive_save(&s, &d, dname ? dname : found ? found : src_full ? src_full : "latest", dpath, &cli->err);
+	} else if ((rc = wp_ref_parse(dst, &ref, &cli->err)) == 0) {
+		if ((rc = wp_reg_open(&r, ref.registry, &ro, &cli->err)) == 0)
+			rc = wp_registry_push(&s, r, &ref, &d, &res, &cli->err);
+		wp_ref_release(&ref);
+	}
+	if (rc == 0) {
+		if (!res.manifest.media_type)
+			wp_descriptor_copy(&res.manifest, &d);
+		rc = print_transfer(cli, &res, dst);
+	}
+done:
+	wp_transfer_result_release(&res);
+	wp_descriptor_release(&d);
+	wp_reg_close(r);
+	wp_store_close(&s);
+	return rc;
+}
+
+const wp_cmd wp_cmd_copy = {
+	"copy", "SRC DST", "copy an image between registries, oci:DIR[:NAME] and oci-archive:FILE[:NAME]",
+	copy_opts, 2, 2, NULL, run_copy, false,
 };

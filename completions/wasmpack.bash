@@ -12,7 +12,7 @@ _wasmpack() {
         --format) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
     esac
     if [[ -z "$cmd" ]]; then
-        COMPREPLY=($(compgen -W "build push pull login logout images inspect tag rmi gc save load version completion --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+        COMPREPLY=($(compgen -W "build push pull copy login logout images inspect tag rmi gc save load version completion --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         return
     fi
     case "$cmd" in
@@ -28,9 +28,10 @@ _wasmpack() {
         --platform) COMPREPLY=($(compgen -W "wasip1/wasm wasip2/wasm wasi/wasm" -- "$cur")); return ;;
         --output|-o) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --gzip-level) COMPREPLY=($(compgen -W "1 2 3 4 5 6 7 8 9" -- "$cur")); return ;;
+        --ca-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         esac
         if [[ "$cur" == -* ]]; then
-            COMPREPLY=($(compgen -W " --tag -t --layout --wasm --file --env --arg --annotation --platform --output -o --gzip-level --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+            COMPREPLY=($(compgen -W " --tag -t --layout --wasm --file --env --arg --annotation --platform --output -o --gzip-level --push --plain-http --insecure --ca-file --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         else
             COMPREPLY=($(compgen -d -- "$cur"))
         fi
@@ -46,6 +47,17 @@ _wasmpack() {
         fi
         ;;
     pull)
+        case "$prev" in
+        --ca-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --concurrency) return ;;
+        --platform) COMPREPLY=($(compgen -W "wasip1/wasm wasip2/wasm wasi/wasm" -- "$cur")); return ;;
+        --digestfile) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        esac
+        if [[ "$cur" == -* ]]; then
+            COMPREPLY=($(compgen -W " --plain-http --insecure --ca-file --concurrency --platform --digestfile --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+        fi
+        ;;
+    copy)
         case "$prev" in
         --ca-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --concurrency) return ;;

@@ -6,6 +6,7 @@ _wasmpack() {
         'build:build an OCI image of a wasm app into the store'
         'push:push an image from the store to a registry'
         'pull:pull an image from a registry into the store'
+        'copy:copy an image between registries, oci\:DIR\[\:NAME\] and oci-archive\:FILE\[\:NAME\]'
         'login:check and save credentials for a registry'
         'logout:forget the saved credentials for a registry'
         'images:list the images in the store'
@@ -38,6 +39,10 @@ _wasmpack() {
         '--platform[image platform (default wasip1/wasm)]:OS/ARCH:(wasip1/wasm wasip2/wasm wasi/wasm)' \
         '*(-o --output)'{-o,--output}'[also write the image to oci\:DIR\[\:NAME\] or oci-archive\:FILE\[\:NAME\]]:DEST:_files' \
         '--gzip-level[gzip level of image layers, 1-9 (default 4)]:N:(1 2 3 4 5 6 7 8 9)' \
+        '--push[push every tag to its registry after the build]' \
+        '--plain-http[talk HTTP, not HTTPS, to the registry]' \
+        '--insecure[do not verify the registry\'s TLS certificate]' \
+        '--ca-file[trust the CA certificates in FILE too]:FILE:_files' \
         '--store[the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)]:DIR:_files -/' \
         '--format[output format\: text or json]:FORMAT:(text json)' \
         '(-q --quiet)'{-q,--quiet}'[print only errors and the requested data]' \
@@ -62,6 +67,22 @@ _wasmpack() {
         '*:argument: '
         ;;
     pull)
+        _arguments -s \
+        '--plain-http[talk HTTP, not HTTPS, to the registry]' \
+        '--insecure[do not verify the registry\'s TLS certificate]' \
+        '--ca-file[trust the CA certificates in FILE too]:FILE:_files' \
+        '--concurrency[blobs transferred at once (default 4)]:N: ' \
+        '--platform[pick this platform from an index (default wasip1/wasm)]:OS/ARCH:(wasip1/wasm wasip2/wasm wasi/wasm)' \
+        '--digestfile[write the manifest digest to FILE]:FILE:_files' \
+        '--store[the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)]:DIR:_files -/' \
+        '--format[output format\: text or json]:FORMAT:(text json)' \
+        '(-q --quiet)'{-q,--quiet}'[print only errors and the requested data]' \
+        '(-v --verbose)'{-v,--verbose}'[print what is being done]' \
+        '--no-progress[never draw progress on stderr]' \
+        '(-h --help)'{-h,--help}'[show help for the command]' \
+        '*:argument: '
+        ;;
+    copy)
         _arguments -s \
         '--plain-http[talk HTTP, not HTTPS, to the registry]' \
         '--insecure[do not verify the registry\'s TLS certificate]' \

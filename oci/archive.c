@@ -319,15 +319,15 @@ static int load_blob(wp_store *s, struct archive *a, const char *digest, wp_erro
 	return wp_blob_writer_commit(w, digest, got, &size, err);
 }
 
-int wp_archive_load(wp_store *s, const char *file, wp_strv *names, wp_error *err)
+static int import_archive(wp_store *s, const char *file, wp_index *ix, wp_error *err)
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *ae;
 	wp_buf index;
-	wp_index ix = { 0 };
 	bool have_index = false;
 	int rc = 0, r;
 
+	memset(ix, 0, sizeof(*ix));
 	wp_buf_init(&index, WP_MANIFEST_MAX);
 	if (!a)
 		return wp_error_set(err, WP_ENOMEM, "out of memory");
@@ -382,19 +382,142 @@ int wp_archive_load(wp_store *s, const char *file, wp_strv *names, wp_error *err
 		rc = wp_error_set(err, WP_EINVALID, "'%s' is not an OCI archive: it has no index.json", file);
 		goto done;
 	}
-	if ((rc = wp_index_parse(index.data, index.len, &ix, err)) < 0)
+	if ((rc = wp_index_parse(index.data, index.len, ix, err)) < 0)
 		goto done;
 	/* Check every image first, so that a broken archive tags nothing. */
-	for (size_t i = 0; i < ix.n_manifests; i++) {
+	for (size_t i = 0; i < ix->n_manifests; i++) {
 		wp_strv all = { 0 };
 
-		rc = wp_archive_closure(s, &ix.manifests[i], &all, err);
+		rc = wp_archive_closure(s, &ix->manifests[i], &all, err);
 		wp_strv_release(&all);
 		if (rc < 0) {
 			wp_error_prefix(err, "'%s' is incomplete", file);
 			goto done;
 		}
 	}
+done:
+	if (rc < 0)
+		wp_index_release(ix);
+	wp_buf_release(&index);
+	archive_read_free(a);
+	return rc;
+}
+
+/* Copies the blob named digest from a layout folder into the store, checking it. */
+static int import_blob(wp_store *s, const char *dir, const char *digest, wp_error *err)
+{
+	_cleanup_free_ char *path = NULL;
+	char got[WP_DIGEST_BUFSZ];
+	int64_t size;
+	int rc;
+
+	if ((rc = wp_digest_check(digest, err)) < 0)
+		return rc;
+	if (wp_store_has_blob(s, digest, NULL))
+		return 0;
+	path = wp_strfmt("%s/blobs/sha256/%s", dir, wp_digest_hex(digest));
+	if (!path)
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	if ((rc = wp_store_ingest_file(s, path, NULL, got, &size, err)) < 0)
+		return rc;
+	if (strcmp(got, digest))
+		return wp_error_set(err, WP_EDIGEST, "'%s' holds %s, not %s", path, got, digest);
+	return 0;
+}
+
+static int import_tree(wp_store *s, const char *dir, const wp_descriptor *d, int depth, wp_error *err)
+{
+	wp_buf data;
+	int rc;
+
+	if ((rc = import_blob(s, dir, d->digest, err)) < 0)
+		return rc;
+	if (!wp_media_type_is_index(d->media_type) && !wp_media_type_is_manifest(d->media_type))
+		return 0;
+	if (depth > 8)
+		return wp_error_set(err, WP_EINVALID, "image indexes nested too deeply");
+	wp_buf_init(&data, WP_MANIFEST_MAX);
+	rc = wp_store_read_blob(s, d->digest, WP_MANIFEST_MAX, &data, err);
+	if (rc == 0 && wp_media_type_is_index(d->media_type)) {
+		wp_index ix;
+
+		rc = wp_index_parse(data.data, data.len, &ix, err);
+		for (size_t i = 0; rc == 0 && i < ix.n_manifests; i++)
+			rc = import_tree(s, dir, &ix.manifests[i], depth + 1, err);
+		wp_index_release(&ix);
+	} else if (rc == 0) {
+		wp_manifest m;
+
+		rc = wp_manifest_parse(data.data, data.len, &m, err);
+		if (rc == 0)
+			rc = import_blob(s, dir, m.config.digest, err);
+		for (size_t i = 0; rc == 0 && i < m.n_layers; i++)
+			rc = import_blob(s, dir, m.layers[i].digest, err);
+		wp_manifest_release(&m);
+	}
+	wp_buf_release(&data);
+	return rc;
+}
+
+static int import_dir(wp_store *s, const char *dir, wp_index *ix, wp_error *err)
+{
+	int rc = read_layout_index(dir, ix, err);
+
+	if (rc == 0 && !ix->manifests) {
+		rc = wp_error_set(err, WP_ENOTFOUND, "'%s' is not an OCI image layout (no index.json)", dir);
+		wp_index_release(ix);
+		return rc;
+	}
+	for (size_t i = 0; rc == 0 && i < ix->n_manifests; i++)
+		rc = import_tree(s, dir, &ix->manifests[i], 0, err);
+	if (rc < 0) {
+		wp_error_prefix(err, "reading '%s'", dir);
+		wp_index_release(ix);
+	}
+	return rc;
+}
+
+int wp_archive_import(wp_store *s, const char *path, bool is_dir, const char *name, wp_descriptor *desc,
+		      char **found_name, wp_error *err)
+{
+	wp_index ix;
+	const wp_descriptor *pick = NULL;
+	int rc;
+
+	memset(desc, 0, sizeof(*desc));
+	if (found_name)
+		*found_name = NULL;
+	rc = is_dir ? import_dir(s, path, &ix, err) : import_archive(s, path, &ix, err);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < ix.n_manifests; i++) {
+		const char *n = wp_kvlist_get(&ix.manifests[i].annotations, WP_ANN_REF_NAME);
+
+		if (name ? (n && !strcmp(n, name)) : ix.n_manifests == 1)
+			pick = &ix.manifests[i];
+	}
+	if (!pick && name)
+		rc = wp_error_set(err, WP_ENOTFOUND, "'%s' has no image named '%s'", path, name);
+	else if (!pick)
+		rc = wp_error_set(err, WP_EUSAGE, "'%s' holds %zu images: name one as PATH:NAME", path, ix.n_manifests);
+	if (rc == 0) {
+		const char *n = wp_kvlist_get(&pick->annotations, WP_ANN_REF_NAME);
+
+		rc = wp_descriptor_copy(desc, pick);
+		if (found_name && n)
+			*found_name = strdup(n);
+	}
+	wp_index_release(&ix);
+	return rc;
+}
+
+int wp_archive_load(wp_store *s, const char *file, wp_strv *names, wp_error *err)
+{
+	wp_index ix;
+	int rc = import_archive(s, file, &ix, err);
+
+	if (rc < 0)
+		return rc;
 	for (size_t i = 0; i < ix.n_manifests; i++) {
 		const char *n = wp_kvlist_get(&ix.manifests[i].annotations, WP_ANN_REF_NAME);
 		wp_descriptor d;
@@ -420,11 +543,8 @@ int wp_archive_load(wp_store *s, const char *file, wp_strv *names, wp_error *err
 			wp_strv_push(names, full);
 		free(full);
 		if (rc < 0)
-			goto done;
+			break;
 	}
-done:
 	wp_index_release(&ix);
-	wp_buf_release(&index);
-	archive_read_free(a);
 	return rc;
 }

@@ -3,6 +3,8 @@
 #ifndef WP_OCI_ARCHIVE_H
 #define WP_OCI_ARCHIVE_H
 
+#include <stdbool.h>
+
 #include "common/error.h"
 #include "oci/build.h"
 #include "oci/manifest.h"
@@ -17,6 +19,10 @@ int wp_archive_save(wp_store *s, const wp_descriptor *desc, const char *name, co
  * store; the archive's tags are normalised and applied only once every image they name is
  * complete. names gets the tags applied (or digests of untagged images). */
 int wp_archive_load(wp_store *s, const char *file, wp_strv *names, wp_error *err);
+/* Reads an OCI layout folder (is_dir) or archive into the store, checking every blob,
+ * without tagging; desc gets the image named name (a ref.name), or the only one. */
+int wp_archive_import(wp_store *s, const char *path, bool is_dir, const char *name, wp_descriptor *desc,
+		      char **found_name, wp_error *err);
 /* The digests of a manifest or index and every blob below it, manifest first. */
 int wp_archive_closure(wp_store *s, const wp_descriptor *desc, wp_strv *digests, wp_error *err);
 

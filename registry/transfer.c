@@ -607,7 +607,7 @@ static bool platform_matches(const wp_platform *p, const char *want)
 	return (!strcmp(w, "wasip1") && !strcasecmp(p->os, "wasi")) || (!strcmp(w, "wasi") && !strcasecmp(p->os, "wasip1"));
 }
 
-int wp_registry_pull(wp_store *s, wp_reg *r, const wp_ref *ref, const char *platform,
+int wp_registry_pull(wp_store *s, wp_reg *r, const wp_ref *ref, const char *platform, unsigned flags,
 		     wp_transfer_result *res, wp_error *err)
 {
 	wp_buf body;
@@ -702,7 +702,9 @@ int wp_registry_pull(wp_store *s, wp_reg *r, const wp_ref *ref, const char *plat
 		else
 			tagged.digest = NULL;
 		tagname = wp_ref_string(&tagged);
-		if (!tagname || (rc = wp_store_tag(s, tagname, &res->manifest, err)) < 0)
+		if (!tagname)
+			goto oom;
+		if (!(flags & WP_PULL_NO_TAG) && (rc = wp_store_tag(s, tagname, &res->manifest, err)) < 0)
 			goto done;
 	}
 	{

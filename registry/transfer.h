@@ -35,7 +35,8 @@ int wp_registry_push(wp_store *s, wp_reg *r, const wp_ref *ref, const wp_descrip
 /* Pulls ref into the store and tags it; an index is resolved to the manifest for platform
  * ("os/arch"; wasip1/wasm also matches wasi/wasm). Every blob is checked against its size
  * and digest before it becomes visible in the store. */
-int wp_registry_pull(wp_store *s, wp_reg *r, const wp_ref *ref, const char *platform,
+enum { WP_PULL_NO_TAG = 1 };
+int wp_registry_pull(wp_store *s, wp_reg *r, const wp_ref *ref, const char *platform, unsigned flags,
 		     wp_transfer_result *res, wp_error *err);
 
 /* The store's memory of where blobs live: "registry/repository" names, for mounts. */

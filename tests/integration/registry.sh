@@ -37,7 +37,7 @@ is "$(WASMPACK_STORE=$TMP/s2 "$WP" pull $R/demo/hello:v1 --plain-http --format j
 is "$(WASMPACK_STORE=$TMP/s3 "$WP" pull "$R/demo/hello@$d" --plain-http)" "$d" "pull by digest"
 
 # A blob the registry already holds in another repository is mounted, not uploaded.
-"$WP" tag $R/demo/hello:v1 $R/other/hello:v1
+"$WP" tag $R/demo/hello:v1 $R/other/hello:v1 >/dev/null
 out=$("$WP" push $R/other/hello:v1 --plain-http --format json)
 is "$(jq -r '[.blobs[].outcome]|unique|join(",")' <<<"$out")" "mounted" "pushing to another repository mounts the blobs"
 check "the mounted image pulls" env WASMPACK_STORE=$TMP/s4 "$WP" pull $R/other/hello:v1 --plain-http
@@ -64,6 +64,23 @@ out=$(WASMPACK_STORE=$TMP/s6 "$WP" pull $R/umoci/img:t --plain-http --platform l
 ok $? "wasmpack pulls it"
 is "$(jq -r .digest <<<"$out")" "sha256:$want" "with the digest skopeo sees"
 check "and inspects it" env WASMPACK_STORE=$TMP/s6 "$WP" inspect $R/umoci/img:t
+
+# build --push, and copy between registries, layout folders and archives.
+out=$(cd app && "$WP" build --wasm "$HELLO" --file static -t $R/demo/bp:v1 --push --plain-http --format json)
+is "$(jq -r .pushed <<<"$out")" "true" "build --push"
+is "$(WASMPACK_STORE=$TMP/s8 "$WP" pull $R/demo/bp:v1 --plain-http)" "$(jq -r .digest <<<"$out")" "what build --push pushed pulls back"
+tags_before=$("$WP" images --format json | jq -c '[.[].name]')
+is "$("$WP" copy $R/demo/hello:v1 $R/copied/hello:v2 --plain-http)" "$d" "copy registry to registry"
+is "$(curl -s http://$R/v2/copied/hello/manifests/v2 -H 'Accept: application/vnd.oci.image.manifest.v1+json' | sha256sum | cut -d' ' -f1)" \
+	"${d#sha256:}" "the copy has the same manifest bytes"
+is "$("$WP" copy $R/demo/hello:v1 "oci:$TMP/cp:v1" --plain-http)" "$d" "copy registry to an OCI layout folder"
+is "$(skopeo inspect "oci:$TMP/cp:v1" | jq -r .Digest)" "$d" "skopeo reads the folder"
+is "$("$WP" copy "oci:$TMP/sk:v1" $R/fromdir/hello:v1 --plain-http)" "$d" "copy skopeo's layout folder to a registry"
+skopeo copy -q "oci:$TMP/sk:v1" "oci-archive:$TMP/sk.tar:named" 2>/dev/null
+is "$("$WP" copy "oci-archive:$TMP/sk.tar:named" $R/fromtar/hello:v1 --plain-http)" "$d" "copy an OCI archive to a registry"
+is "$("$WP" images --format json | jq -c '[.[].name]')" "$tags_before" "copy adds no tag to the store"
+"$WP" copy "oci:$TMP/cp:nope" $R/x/y:z --plain-http >/dev/null 2>&1
+is "$?" "3" "copy from a layout without that name: exit 3"
 
 # Errors by code.
 "$WP" push $R/demo/none:v1 --plain-http >/dev/null 2>&1
