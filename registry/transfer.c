@@ -216,12 +216,18 @@ static bool take_location(push_blob *b, const wp_http_resp *p)
 	return true;
 }
 
-/* "0-1234" -> next offset 1235; no header -> 0. */
+/* "0-1234" -> next offset 1235; no header -> 0. Distribution answers "0-0" both for an
+ * empty upload and for one of a single byte; taking 0 is safe: were it 1, the next PATCH
+ * is refused with 416 and the upload starts over. */
 static int64_t range_end(const wp_http_resp *p)
 {
 	const char *dash = p->range ? strchr(p->range, '-') : NULL;
+	int64_t end;
 
-	return dash ? strtoll(dash + 1, NULL, 10) + 1 : 0;
+	if (!dash)
+		return 0;
+	end = strtoll(dash + 1, NULL, 10);
+	return end == 0 ? 0 : end + 1;
 }
 
 static void after_upload_started(push_blob *b, const wp_http_resp *p)
@@ -290,9 +296,14 @@ static int push_done(wp_job *job, const wp_http_req *q, const wp_http_resp *p)
 			b->state = b->offset >= b->report->size ? P_PUT_FINAL : P_PATCH;
 			return WP_XFER_NEXT;
 		}
-		if (wp_reg_transient(p) || p->status == 416) {
+		if (wp_reg_transient(p)) {
 			/* Ask the registry how much arrived, then go on from there. */
 			b->state = P_STATUS;
+			return WP_XFER_RETRY;
+		}
+		if (p->status == 416) {
+			/* The registry holds another amount than we thought: start afresh. */
+			b->state = P_POST;
 			return WP_XFER_RETRY;
 		}
 		break;

@@ -1,6 +1,7 @@
 # Shared helpers for the integration tests: TAP output, a temp folder removed on exit,
 # and the binaries under test ($WASMPACK_BUILD, default ./build).
 set -u
+[ -n "${WASMPACK_TEST_KEEP:-}" ] && echo "# temp folder kept"
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${WASMPACK_BUILD:-$ROOT/build}
 WP=$BUILD/wasmpack

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Faults between wasmpack and the registry (a proxy of the tests' own): dropped
+# connections mid-body, 500s, 429 with Retry-After, truncated and damaged blobs. Push and
+# pull succeed through retries or fail with a clear error; the store never holds a blob
+# whose digest does not match; nothing hangs (every command has a time limit).
+. "$(dirname "$0")/lib.bash"
+command -v docker-registry >/dev/null || { skip "docker-registry is not installed"; done_testing; exit; }
+export WASMPACK_RETRY_BASE_MS=20
+rport=$(free_port)
+start_registry faults "$rport" || { ok 1 "registry starts"; done_testing; exit 1; }
+pport=$(free_port)
+rules=$TMP/rules
+plog=$TMP/proxy.log
+: > "$rules"
+"$BUILD/tests/helpers/fault_proxy" "$pport" "$rport" "$rules" "$plog" &
+ppid=$!
+on_exit "kill $ppid 2>/dev/null"
+wait_http "http://127.0.0.1:$pport/v2/" || { ok 1 "proxy starts"; done_testing; exit 1; }
+P=127.0.0.1:$pport
+W() { timeout 120 "$WP" "$@"; }
+nrules=0
+faults() { nrules=$((nrules + 1)); { printf '%s\n' "$@"; echo "# rules $nrules"; } > "$rules"; : > "$plog"; }
+cd "$TMP"
+mkdir -p app && head -c 40000000 /dev/urandom > app/big.bin && printf 'small\n' > app/small.txt
+d=$(cd app && "$WP" build --wasm "$HELLO" --file small.txt --file big.bin -t $P/f/app:v1)
+
+faults "* /v2/f/ 2 status500" "HEAD /blobs/ 1 status429"
+start=$(date +%s%N)
+out=$(W push $P/f/app:v1 --plain-http --format json); rc=$?
+elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
+is "$rc" "0" "push succeeds through two 500s and a 429"
+[ "$(jq -r .transfer.retries <<<"$out")" -ge 3 ]; ok $? "and says it retried"
+[ "$elapsed" -ge 1000 ]; ok $? "Retry-After: 1 was honoured (${elapsed} ms)"
+grep -q "status429" "$plog"; ok $? "the proxy did answer 429"
+
+# A PATCH cut off mid-body: the upload resumes from the range the registry reports.
+head -c 40000000 /dev/urandom > app/big2.bin
+d2=$(cd app && "$WP" build --wasm "$HELLO" --file big2.bin -t $P/f/resume:v1)
+faults "PATCH /blobs/uploads 1 droprequest"
+out=$(W push $P/f/resume:v1 --plain-http --format json); rc=$?
+is "$rc" "0" "push survives a connection dropped during a PATCH"
+grep -q "^GET /v2/f/resume/blobs/uploads/" "$plog"; ok $? "it asked the registry for the upload's status"
+grep -q "^PATCH .* droprequest" "$plog"; ok $? "the proxy did cut a PATCH off"
+is "$(jq -r '.blobs|max_by(.size).outcome' <<<"$out")" "uploaded" "the big layer was uploaded (not mounted)"
+is "$(WASMPACK_STORE=$TMP/s1 W pull 127.0.0.1:$rport/f/resume:v1 --plain-http)" "$d2" "the resumed upload is intact (pulled straight from the registry)"
+check "and every blob matches" store_verified "$TMP/s1"
+
+# A monolithic PUT cut off: start that blob again.
+head -c 3000000 /dev/urandom > app/mono.bin
+d3=$(cd app && "$WP" build --wasm "$HELLO" --file mono.bin -t $P/f/mono:v1)
+faults "PUT /blobs/uploads 1 droprequest"
+is "$(W push $P/f/mono:v1 --plain-http)" "$d3" "push survives a dropped monolithic PUT"
+grep -q "^PUT .* droprequest" "$plog"; ok $? "the proxy did cut the PUT off"
+
+# Pulls: dropped mid-body (resumed with Range), a flipped byte (fetched again).
+faults "GET /blobs/sha256 1 drop"
+out=$(WASMPACK_STORE=$TMP/s2 W pull $P/f/app:v1 --plain-http --format json); rc=$?
+is "$rc" "0" "pull survives a connection dropped mid-blob"
+grep -q "drop" "$plog"; ok $? "the proxy did drop it"
+check "the resumed blobs match their digests" store_verified "$TMP/s2"
+faults "GET /blobs/sha256 1 flip"
+out=$(WASMPACK_STORE=$TMP/s3 W pull $P/f/app:v1 --plain-http --format json 2>/dev/null); rc=$?
+is "$rc" "0" "pull survives a flipped byte by fetching again"
+check "the store holds only blobs that match" store_verified "$TMP/s3"
+
+# Faults that do not go away: clear errors, nothing bad stored, no tag, no manifest.
+faults "GET /blobs/sha256 99 flip"
+err=$(WASMPACK_STORE=$TMP/s4 W pull $P/f/app:v1 --plain-http 2>&1); rc=$?
+is "$rc" "5" "a blob damaged every time: exit 5"
+like "$err" "digest mismatch" "and says digest mismatch"
+check "no damaged blob in the store" store_verified "$TMP/s4"
+is "$(WASMPACK_STORE=$TMP/s4 "$WP" images --format json | jq length)" "0" "and no tag"
+faults "GET /blobs/sha256 99 short"
+err=$(WASMPACK_STORE=$TMP/s5 W pull $P/f/app:v1 --plain-http 2>&1); rc=$?
+[ "$rc" -ne 0 ]; ok $? "a blob cut short every time fails"
+like "$err" "ended after" "and says the blob ended early"
+check "nothing partial in the store" store_verified "$TMP/s5"
+"$WP" tag $P/f/app:v1 $P/f/never:v1 >/dev/null
+faults "* /v2/f/never/blobs/ 99 status500"
+err=$(W push $P/f/never:v1 --plain-http 2>&1); rc=$?
+is "$rc" "1" "a registry that keeps failing: exit 1"
+like "$err" "HTTP 500" "and the error names the status"
+is "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$rport/v2/f/never/manifests/v1)" "404" "no manifest pointing at missing blobs"
+
+done_testing
