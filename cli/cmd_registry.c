@@ -20,6 +20,8 @@ int wp_cli_reg_opts(wp_cli *cli, wp_reg_opts *o)
 	const char *conc = wp_cli_value(cli, "concurrency");
 
 	memset(o, 0, sizeof(*o));
+	/* Progress goes to stderr, only on a terminal, never with -q or --no-progress. */
+	o->progress = cli->progress && isatty(2) ? stderr : NULL;
 	o->plain_http = wp_cli_flag(cli, "plain-http");
 	o->insecure = wp_cli_flag(cli, "insecure");
 	o->ca_file = wp_cli_value(cli, "ca-file");

@@ -208,6 +208,11 @@ int wp_reg_set_cred(wp_reg *r, const char *username, const char *secret)
 	return r->cred.username && r->cred.secret ? 0 : WP_ENOMEM;
 }
 
+FILE *wp_reg_progress(const wp_reg *r)
+{
+	return r->opts.progress;
+}
+
 const char *wp_reg_base_url(const wp_reg *r)
 {
 	return r->base;

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/buf.h"
 #include "common/error.h"
@@ -17,6 +18,7 @@ typedef struct wp_reg_opts {
 	const char *ca_file;  /* extra CA bundle */
 	int concurrency;      /* blob transfers at once; 0 means 4 */
 	int max_attempts;     /* per request; 0 means 5 */
+	FILE *progress;       /* a terminal to report each blob on, or NULL */
 } wp_reg_opts;
 
 typedef struct wp_reg wp_reg;
@@ -28,6 +30,7 @@ void wp_reg_close(wp_reg *r);
 /* Uses these credentials instead of the stored ones (login checks them this way). */
 int wp_reg_set_cred(wp_reg *r, const char *username, const char *secret);
 const char *wp_reg_base_url(const wp_reg *r);
+FILE *wp_reg_progress(const wp_reg *r);
 int wp_reg_concurrency(const wp_reg *r);
 
 typedef int (*wp_http_sink)(void *ctx, const void *data, size_t len);

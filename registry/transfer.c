@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MONOLITHIC_MAX (32ll << 20)
@@ -115,6 +116,46 @@ char *wp_origins_find(wp_store *s, const char *digest, const char *registry, con
 	return found;
 }
 
+/* One line per blob as it finishes, on the terminal the caller handed over. */
+static void report_blob(wp_reg *r, const wp_blob_report *b)
+{
+	FILE *f = wp_reg_progress(r);
+	static const char *units[] = { "B", "KiB", "MiB", "GiB" };
+	double v = (double)b->size;
+	int u = 0;
+
+	if (!f)
+		return;
+	while (v >= 1024 && u < 3) {
+		v /= 1024;
+		u++;
+	}
+	fprintf(f, "  %.19s  %-10s %8.1f %s\n", b->digest, b->outcome ? b->outcome : "", v, units[u]);
+	fflush(f);
+}
+
+static void report_total(wp_reg *r, const wp_transfer_result *res, long long ms, const char *verb)
+{
+	FILE *f = wp_reg_progress(r);
+	int64_t total = 0;
+
+	if (!f)
+		return;
+	for (size_t i = 0; i < res->n_blobs; i++)
+		total += res->blobs[i].size;
+	fprintf(f, "  %s %zu blobs, %.1f MiB in %.1f s (%.1f MiB moved)\n", verb, res->n_blobs, (double)total / 1048576,
+		(double)ms / 1000, (double)(res->stats.bytes_up + res->stats.bytes_down) / 1048576);
+	fflush(f);
+}
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* ---- push ---- */
 
 enum { P_HEAD, P_MOUNT, P_POST, P_PUT_MONO, P_PATCH, P_STATUS, P_PUT_FINAL, P_DONE };
@@ -194,6 +235,7 @@ static int push_next(wp_job *job, wp_http_req *q)
 		break;
 	}
 	default:
+		report_blob(b->reg, b->report);
 		return 0;
 	}
 	q->url = url && url[0] == '/' ? wp_reg_url(b->reg, url) : url;
@@ -386,6 +428,7 @@ static int put_manifest(wp_reg *r, const char *repo, const char *reference, cons
 int wp_registry_push(wp_store *s, wp_reg *r, const wp_ref *ref, const wp_descriptor *desc,
 		     wp_transfer_result *res, wp_error *err)
 {
+	long long started = mono_ms();
 	wp_buf data;
 	wp_manifest m = { 0 };
 	push_blob *blobs = NULL;
@@ -446,6 +489,7 @@ int wp_registry_push(wp_store *s, wp_reg *r, const wp_ref *ref, const wp_descrip
 		free(digests);
 	}
 	wp_reg_get_stats(r, &res->stats);
+	report_total(r, res, mono_ms() - started, "pushed");
 	goto done;
 oom:
 	rc = wp_error_set(err, WP_ENOMEM, "out of memory");
@@ -561,6 +605,7 @@ static int pull_done(wp_job *job, const wp_http_req *q, const wp_http_resp *p)
 		return rc;
 	b->report->outcome = "downloaded";
 	b->finished = true;
+	report_blob(b->reg, b->report);
 	return WP_XFER_NEXT;
 }
 
@@ -621,6 +666,7 @@ static bool platform_matches(const wp_platform *p, const char *want)
 int wp_registry_pull(wp_store *s, wp_reg *r, const wp_ref *ref, const char *platform, unsigned flags,
 		     wp_transfer_result *res, wp_error *err)
 {
+	long long started = mono_ms();
 	wp_buf body;
 	char *mt = NULL;
 	char digest[WP_DIGEST_BUFSZ], stored[WP_DIGEST_BUFSZ];
@@ -728,6 +774,7 @@ int wp_registry_pull(wp_store *s, wp_reg *r, const wp_ref *ref, const char *plat
 		free(digests);
 	}
 	wp_reg_get_stats(r, &res->stats);
+	report_total(r, res, mono_ms() - started, "pulled");
 	goto done;
 oom:
 	rc = wp_error_set(err, WP_ENOMEM, "out of memory");

@@ -6,7 +6,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${WASMPACK_BUILD:-$ROOT/build}
 WP=$BUILD/wasmpack
 DEMO=$(mktemp -d /tmp/wasmpack-demo.XXXXXX)
-trap 'rm -rf "$DEMO"' EXIT
+REG_PID=
+trap '[ -n "$REG_PID" ] && kill $REG_PID 2>/dev/null; rm -rf "$DEMO"' EXIT
 export WASMPACK_STORE=$DEMO/store
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -43,4 +44,21 @@ if command -v node >/dev/null 2>&1; then
 		const w = new WASI({ version: "preview1", args: ["hello.wasm", "world"], env: { GREETING: "hi" }, preopens: { "/": "." }, returnOnExit: true });
 		WebAssembly.instantiate(fs.readFileSync("hello.wasm"), w.getImportObject()).then(({ instance }) => process.exit(w.start(instance)));')
 fi
+step "push to a local registry (Debian's Distribution, on 127.0.0.1) and pull into an empty store"
+port=$((20000 + RANDOM % 30000))
+mkdir -p "$DEMO/registry"
+printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+	"$DEMO/registry/data" "$port" > "$DEMO/registry/config.yml"
+docker-registry serve "$DEMO/registry/config.yml" > "$DEMO/registry/log" 2>&1 &
+REG_PID=$!
+for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && break; sleep 0.1; done
+"$WP" tag hello:v1 "127.0.0.1:$port/demo/hello:v1"
+echo "\$ wasmpack push 127.0.0.1:$port/demo/hello:v1 --plain-http"
+pushed=$("$WP" push "127.0.0.1:$port/demo/hello:v1" --plain-http --format json)
+jq -c '{digest, blobs: [.blobs[] | .outcome]}' <<<"$pushed"
+echo "\$ wasmpack pull 127.0.0.1:$port/demo/hello:v1 --plain-http   # into an empty store"
+pulled=$(WASMPACK_STORE=$DEMO/store2 "$WP" pull "127.0.0.1:$port/demo/hello:v1" --plain-http --format json)
+jq -c '{digest, blobs: [.blobs[] | .outcome]}' <<<"$pulled"
+[ "$(jq -r .digest <<<"$pushed")" = "$(jq -r .digest <<<"$pulled")" ] && echo "same digest both ways"
+
 step "done"
