@@ -57,11 +57,9 @@ int wp_cli_print_image(wp_cli *cli, const wp_descriptor *manifest, const wp_mani
 
 /* Global options may come before the command too ("wasmpack --store DIR images"): they
  * are moved behind it, where every command's parser takes them. */
-static char **hoisted; /* reachable until exit */
-
 static char **hoist_globals(int argc, char **argv)
 {
-	char **out = hoisted = calloc((size_t)argc + 1, sizeof(char *));
+	char **out = calloc((size_t)argc + 1, sizeof(char *));
 	int i = 1, n = 1, first_global, cmd_at;
 
 	if (!out)
@@ -91,13 +89,12 @@ static char **hoist_globals(int argc, char **argv)
 	return out;
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
 	wp_cli cli;
 	const wp_cmd *cmd;
 	int rc;
 
-	argv = hoist_globals(argc, argv);
 	memset(&cli, 0, sizeof(cli));
 	cli.out = stdout;
 	signal(SIGPIPE, SIG_IGN);
@@ -140,4 +137,14 @@ int main(int argc, char **argv)
 	}
 	wp_cli_release(&cli);
 	return wp_error_exit_status(rc < 0 ? (cli.err.code ? cli.err.code : rc) : 0);
+}
+
+int main(int argc, char **argv)
+{
+	char **args = hoist_globals(argc, argv);
+	int status = run(argc, args);
+
+	if (args != argv)
+		free(args);
+	return status;
 }

@@ -38,7 +38,7 @@ void wp_challenge_release(wp_challenge *c)
 
 static bool is_tchar(char c)
 {
-	return isalnum((unsigned char)c) || strchr("!#$%&'*+-.^_`|~", c);
+	return c && (isalnum((unsigned char)c) || strchr("!#$%&'*+-.^_`|~", c));
 }
 
 int wp_challenge_parse(const char *h, wp_challenge *c, wp_error *err)

@@ -11,7 +11,11 @@
  *   short                   forward, send half the body with a matching Content-Length
  *   flip                    forward, with one byte of the body flipped
  *   droprequest             close halfway through reading the request's body
- * LOG_FILE gets "METHOD PATH FAULT" for every request. */
+ *   redirect                answer 307 to the same path on http://localhost:PORT (another
+ *                           host name), which this proxy then serves with the credentials
+ *                           of the original request, as object storage serves signed URLs
+ * LOG_FILE gets "METHOD PATH FAULT [range] [auth]" for every request: "range" when it had
+ * a Range header, "auth" when it had an Authorization header. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -23,7 +27,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int upstream_port;
+static int upstream_port, listen_port;
+static char saved_auth[8192];
 static const char *rules_path, *log_path;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static int used[256];
@@ -98,14 +103,14 @@ static void pick_fault(const char *method, const char *path, char *fault, size_t
 	pthread_mutex_unlock(&mu);
 }
 
-static void logline(const char *method, const char *path, const char *fault)
+static void logline(const char *method, const char *path, const char *fault, int range, int auth)
 {
 	FILE *f;
 
 	pthread_mutex_lock(&mu);
 	f = fopen(log_path, "a");
 	if (f) {
-		fprintf(f, "%s %s %s\n", method, path, fault[0] ? fault : "-");
+		fprintf(f, "%s %s %s%s%s\n", method, path, fault[0] ? fault : "-", range ? " range" : "", auth ? " auth" : "");
 		fclose(f);
 	}
 	pthread_mutex_unlock(&mu);
@@ -144,8 +149,56 @@ static void *serve(void *arg)
 		if (cl && cl < end)
 			clen = strtol(cl + 17, NULL, 10);
 	}
-	pick_fault(method, path, fault, sizeof(fault));
-	logline(method, path, fault);
+	{
+		char *h = strndup(req.p, hlen);
+		char *auth = h ? strcasestr(h, "\r\nauthorization:") : NULL;
+		int redirected = strstr(path, "redirected=1") != NULL;
+
+		if (!redirected)
+			pick_fault(method, path, fault, sizeof(fault));
+		else
+			fault[0] = '\0';
+		logline(method, path, redirected ? "redirected" : fault, h && strcasestr(h, "\r\nrange:") != NULL, auth != NULL);
+		if (!strcmp(fault, "redirect")) {
+			char loc[8192];
+
+			if (auth) {
+				char *e = strstr(auth + 2, "\r\n");
+
+				pthread_mutex_lock(&mu);
+				snprintf(saved_auth, sizeof(saved_auth), "%.*s", (int)(e ? e - (auth + 2) : 0), auth + 2);
+				pthread_mutex_unlock(&mu);
+			}
+			snprintf(loc, sizeof(loc), "Location: http://localhost:%d%s%sredirected=1\r\n", listen_port, path,
+				 strchr(path, '?') ? "&" : "?");
+			simple(fd, 307, loc);
+			free(h);
+			goto out;
+		}
+		if (redirected) {
+			/* Stand in for object storage: reach the registry with the original credentials. */
+			char *copy = NULL;
+			size_t n2;
+
+			pthread_mutex_lock(&mu);
+			if (saved_auth[0]) {
+				n2 = hlen + strlen(saved_auth) + 4;
+				copy = malloc(n2 + req.len);
+				if (copy) {
+					int k = snprintf(copy, n2, "%.*s%s\r\n\r\n", (int)(hlen - 2), req.p, saved_auth);
+
+					memcpy(copy + k, req.p + hlen, req.len - hlen);
+					free(req.p);
+					req.p = copy;
+					req.len = (size_t)k + req.len - hlen;
+					req.cap = n2 + req.len;
+					hlen = (size_t)k;
+				}
+			}
+			pthread_mutex_unlock(&mu);
+		}
+		free(h);
+	}
 	if (!strcmp(fault, "status500")) {
 		simple(fd, 500, "");
 		goto out;
@@ -238,6 +291,7 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	upstream_port = atoi(argv[2]);
+	listen_port = atoi(argv[1]);
 	rules_path = argv[3];
 	log_path = argv[4];
 	s = socket(AF_INET, SOCK_STREAM, 0);

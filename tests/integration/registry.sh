@@ -90,6 +90,37 @@ is "$("$WP" images --format json | jq -c '[.[].name]')" "$tags_before" "copy add
 "$WP" copy "oci:$TMP/cp:nope" $R/x/y:z --plain-http >/dev/null 2>&1
 is "$?" "3" "copy from a layout without that name: exit 3"
 
+# An index: --platform picks the manifest; wasip1/wasm also matches Docker's wasi/wasm.
+mkdir -p "$TMP/ix"
+dw=$(WASMPACK_STORE=$TMP/ix/store "$WP" build --wasm "$HELLO" --format json)
+dl=$(WASMPACK_STORE=$TMP/ix/store "$WP" build --wasm "$EXITC" --platform linux/amd64 --format json)
+make_index() { # make_index OS/ARCH-of-the-wasm-image: an index of both images in $TMP/ix/store
+	local idx
+	idx=$(jq -nc --arg w "$(jq -r .digest <<<"$dw")" --argjson ws "$(jq .size <<<"$dw")" \
+		--arg l "$(jq -r .digest <<<"$dl")" --argjson ls "$(jq .size <<<"$dl")" --arg os "${1%/*}" \
+		'{schemaVersion:2,mediaType:"application/vnd.oci.image.index.v1+json",manifests:[
+		  {mediaType:"application/vnd.oci.image.manifest.v1+json",digest:$l,size:$ls,platform:{architecture:"amd64",os:"linux"}},
+		  {mediaType:"application/vnd.oci.image.manifest.v1+json",digest:$w,size:$ws,platform:{architecture:"wasm",os:$os}}]}')
+	printf '%s' "$idx" > "$TMP/ix/idx.json"
+	local h; h=$(sha256sum "$TMP/ix/idx.json" | cut -d' ' -f1)
+	cp "$TMP/ix/idx.json" "$TMP/ix/store/blobs/sha256/$h"
+	printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"sha256:%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"multi"}}]}' \
+		"$h" "$(stat -c %s "$TMP/ix/idx.json")" > "$TMP/ix/store/index.json"
+	echo "sha256:$h"
+}
+ixd=$(make_index wasip1/wasm)
+check "skopeo pushes the index" skopeo copy -q --all --dest-tls-verify=false "oci:$TMP/ix/store:multi" "docker://$R/demo/multi:v1"
+out=$(WASMPACK_STORE=$TMP/s9 "$WP" pull $R/demo/multi:v1 --plain-http --format json)
+is "$(jq -r .digest <<<"$out")" "$(jq -r .digest <<<"$dw")" "pull of an index picks wasip1/wasm by default"
+is "$(jq -r .index <<<"$out")" "$ixd" "and names the index it came from"
+out=$(WASMPACK_STORE=$TMP/s9 "$WP" pull $R/demo/multi:v1 --plain-http --platform linux/amd64 --format json)
+is "$(jq -r .digest <<<"$out")" "$(jq -r .digest <<<"$dl")" "--platform linux/amd64 picks the other"
+ixd=$(make_index wasi/wasm)
+skopeo copy -q --all --dest-tls-verify=false "oci:$TMP/ix/store:multi" "docker://$R/demo/multi:docker" 2>/dev/null
+is "$(WASMPACK_STORE=$TMP/s10 "$WP" pull $R/demo/multi:docker --plain-http)" "$(jq -r .digest <<<"$dw")" "wasip1/wasm matches wasi/wasm"
+"$WP" pull $R/demo/multi:v1 --plain-http --platform wasip2/wasm >/dev/null 2>&1
+is "$?" "3" "no manifest for the platform: exit 3"
+
 # Errors by code.
 "$WP" push $R/demo/none:v1 --plain-http >/dev/null 2>&1
 is "$?" "3" "push of an image not in the store: exit 3"

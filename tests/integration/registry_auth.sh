@@ -56,6 +56,22 @@ is "$(run "$WP" logout $B)" "logged out of $B" "logout"
 is "$(jq -r ".auths[\"$B\"]" "$DOCKER_CONFIG/config.json")" "null" "logout removes the credentials"
 run "$WP" logout $B >/dev/null; is "$?" "3" "logout again: not logged in (exit 3)"
 
+# Blob downloads redirected to another host (as to object storage) carry no credentials.
+printf 's3cret\n' | run "$WP" login $B -u alice --password-stdin --plain-http >/dev/null
+pport=$(free_port)
+printf 'GET /blobs/sha256 99 redirect\n' > redirect.rules
+"$BUILD/tests/helpers/fault_proxy" "$pport" "$bport" redirect.rules redirect.log &
+ppid=$!
+on_exit "kill $ppid 2>/dev/null"
+wait_http "http://127.0.0.1:$pport/v2/"
+"$WP" tag $B/demo/app:v1 127.0.0.1:$pport/demo/app:v1 >/dev/null
+printf '{"auths":{"127.0.0.1:%s":{"auth":"%s"}}}' "$pport" "$(printf 'alice:s3cret' | base64)" > "$DOCKER_CONFIG/config.json"
+is "$(WASMPACK_STORE=$TMP/s-redir run "$WP" pull 127.0.0.1:$pport/demo/app:v1 --plain-http)" "$d" "pull through blob redirects to another host"
+grep -q "^GET /v2/demo/app/blobs/sha256:[0-9a-f]* redirect auth" redirect.log; ok $? "the first blob GET carried credentials"
+grep -q "redirected=1 redirected$" redirect.log; ok $? "the redirected GETs happened"
+is "$(grep -c "redirected=1 redirected.*auth" redirect.log)" "0" "and none of them carried Authorization"
+rm -f "$DOCKER_CONFIG/config.json"
+
 # A credential helper (docker-credential-<name>) named in credHelpers.
 mkdir -p bin
 cat > bin/docker-credential-fake <<SH

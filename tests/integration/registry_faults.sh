@@ -57,6 +57,7 @@ faults "GET /blobs/sha256 1 drop"
 out=$(WASMPACK_STORE=$TMP/s2 W pull $P/f/app:v1 --plain-http --format json); rc=$?
 is "$rc" "0" "pull survives a connection dropped mid-blob"
 grep -q "drop" "$plog"; ok $? "the proxy did drop it"
+grep -q "^GET /v2/f/app/blobs/sha256.* range" "$plog"; ok $? "and the blob was resumed with a Range request"
 check "the resumed blobs match their digests" store_verified "$TMP/s2"
 faults "GET /blobs/sha256 1 flip"
 out=$(WASMPACK_STORE=$TMP/s3 W pull $P/f/app:v1 --plain-http --format json 2>/dev/null); rc=$?
