@@ -12,7 +12,7 @@ _wasmpack() {
         --format) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
     esac
     if [[ -z "$cmd" ]]; then
-        COMPREPLY=($(compgen -W "build push pull copy login logout images inspect tag rmi gc save load version completion --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+        COMPREPLY=($(compgen -W "build lock push pull copy login logout images inspect tag rmi gc save load version completion --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         return
     fi
     case "$cmd" in
@@ -34,6 +34,17 @@ _wasmpack() {
             COMPREPLY=($(compgen -W " --tag -t --layout --wasm --file --env --arg --annotation --platform --output -o --gzip-level --push --plain-http --insecure --ca-file --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         else
             COMPREPLY=($(compgen -d -- "$cur"))
+        fi
+        ;;
+    lock)
+        case "$prev" in
+        --from|-f) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --assets-dir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        esac
+        if [[ "$cur" == -* ]]; then
+            COMPREPLY=($(compgen -W " --from -f --assets-dir --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+        else
+            COMPREPLY=($(compgen -f -- "$cur"))
         fi
         ;;
     push)

@@ -4,6 +4,7 @@ _wasmpack() {
     local -a commands
     commands=(
         'build:build an OCI image of a wasm app into the store'
+        'lock:print the locked app (Spin\'s spin.lock JSON) of a spin.toml'
         'push:push an image from the store to a registry'
         'pull:pull an image from a registry into the store'
         'copy:copy an image between registries, oci\:DIR\[\:NAME\] and oci-archive\:FILE\[\:NAME\]'
@@ -50,6 +51,18 @@ _wasmpack() {
         '--no-progress[never draw progress on stderr]' \
         '(-h --help)'{-h,--help}'[show help for the command]' \
         '*:argument:_files -/'
+        ;;
+    lock)
+        _arguments -s \
+        '(-f --from)'{-f,--from}'[the spin.toml (default PATH/spin.toml)]:MANIFEST:_files' \
+        '--assets-dir[where to copy the components\' files (default a new temp folder)]:DIR:_files -/' \
+        '--store[the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)]:DIR:_files -/' \
+        '--format[output format\: text or json]:FORMAT:(text json)' \
+        '(-q --quiet)'{-q,--quiet}'[print only errors and the requested data]' \
+        '(-v --verbose)'{-v,--verbose}'[print what is being done]' \
+        '--no-progress[never draw progress on stderr]' \
+        '(-h --help)'{-h,--help}'[show help for the command]' \
+        '*:argument:_files'
         ;;
     push)
         _arguments -s \

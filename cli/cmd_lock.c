@@ -1,0 +1,52 @@
+#include "cli/cli.h"
+#include "common/json.h"
+#include "common/util.h"
+#include "oci/spin.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const wp_opt opts[] = {
+	{ "from", 'f', WP_OPT_VALUE, "MANIFEST", "the spin.toml (default PATH/spin.toml)", "@file" },
+	{ "assets-dir", 0, WP_OPT_VALUE, "DIR", "where to copy the components' files (default a new temp folder)", "@dir" },
+	{ 0 },
+};
+
+/* PATH may be the manifest itself or the folder holding spin.toml. */
+char *wp_cli_spin_manifest(const char *path, const char *from);
+
+char *wp_cli_spin_manifest(const char *path, const char *from)
+{
+	struct stat st;
+
+	if (from)
+		return strdup(from);
+	if (!path)
+		path = ".";
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return wp_strfmt("%s/spin.toml", path);
+	return strdup(path);
+}
+
+static int run(wp_cli *cli)
+{
+	_cleanup_free_ char *manifest = wp_cli_spin_manifest(cli->args.len ? cli->args.items[0] : NULL,
+							      wp_cli_value(cli, "from"));
+	wp_spin_opts o = { .assets_dir = wp_cli_value(cli, "assets-dir") };
+	json_t *locked = NULL;
+	int rc;
+
+	if (!manifest)
+		return wp_error_set(&cli->err, WP_ENOMEM, "out of memory");
+	rc = wp_spin_lock(manifest, &o, &locked, &cli->err);
+	if (rc == 0) {
+		wp_json_print(locked, cli->out);
+		json_decref(locked);
+	}
+	return rc;
+}
+
+const wp_cmd wp_cmd_lock = {
+	"lock", "[PATH]", "print the locked app (Spin's spin.lock JSON) of a spin.toml", opts, 0, 1, "@file", run, false,
+};

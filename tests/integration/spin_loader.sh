@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Spin's own loader tests (../shared/spin-loader-tests): X.toml with X.lock must lock to
+# the same JSON once <test-dir>, <temp-dir> and <cache-dir> are put back; X.toml with only
+# X.err must fail, naming the cause.
+. "$(dirname "$0")/lib.bash"
+SUITE=${WASMPACK_SHARED:-$ROOT/../shared}/spin-loader-tests
+[ -d "$SUITE" ] || { ok 1 "the suite is at $SUITE"; done_testing; exit 1; }
+export XDG_CACHE_HOME=$TMP/cache
+# Known gaps, each a TODO until it is implemented.
+declare -A todo=()
+pass=0 total=0
+
+cases=()
+for f in "$SUITE"/*.toml; do cases+=("$f"); done
+for d in "$SUITE"/*/; do [ -f "$d/spin.toml" ] && cases+=("$d/spin.toml"); done
+
+for manifest in "${cases[@]}"; do
+	dir=$(cd "$(dirname "$manifest")" && pwd -P)
+	if [ "$(basename "$manifest")" = spin.toml ]; then
+		name=$(basename "$dir"); lock=$dir/spin.lock; errf=
+	else
+		name=$(basename "$manifest" .toml); lock=$dir/$name.lock; errf=$dir/$name.err
+	fi
+	assets=$TMP/assets-$name
+	mkdir -p "$assets"
+	total=$((total + 1))
+	directive=${todo[$name]:+ # TODO ${todo[$name]}}
+	out=$("$WP" lock "$manifest" --assets-dir "$assets" 2>"$TMP/err"); rc=$?
+	if [ -f "$lock" ]; then
+		want=$(sed -e "s|<test-dir>|$dir|g" -e "s|<temp-dir>|$(cd "$assets" && pwd -P)|g" \
+			-e "s|<cache-dir>|$XDG_CACHE_HOME|g" "$lock" | jq -S .)
+		got=$(jq -S . <<<"$out" 2>/dev/null)
+		if [ $rc -eq 0 ] && [ "$got" == "$want" ]; then
+			ok 0 "$name locks to Spin's JSON$directive"; pass=$((pass + 1))
+		else
+			ok 1 "$name locks to Spin's JSON$directive"
+			[ -z "$directive" ] && { diff <(echo "$want") <(echo "$got") | head -20 | sed 's/^/#   /'; sed 's/^/#   /' "$TMP/err"; }
+		fi
+	elif [ -f "$errf" ]; then
+		cause=$(grep -v '^\s*$' "$errf" | tail -1)
+		words=$(grep -oE '[A-Za-z_]{5,}' <<<"$cause" | sort -u)
+		named=1
+		for w in $words; do grep -qi -- "$w" "$TMP/err" && named=0; done
+		if [ $rc -ne 0 ] && [ $named -eq 0 ]; then
+			ok 0 "$name is refused, naming the cause$directive"; pass=$((pass + 1))
+		else
+			ok 1 "$name is refused, naming the cause$directive"
+			echo "#   exit $rc; Spin says: $cause"; sed 's/^/#   we say: /' "$TMP/err"
+		fi
+	fi
+done
+echo "# spin-loader-tests: $pass of $total cases pass"
+is "$([ $total -gt 10 ] && echo yes)" "yes" "the suite's cases were found ($total)"
+
+# The copied files of a component, and a file pattern that leaves the app folder.
+is "$(cd "$TMP/assets-valid-with-files/assets/fs" && find . -type f | sort | tr '\n' ' ')" \
+	"./spin-fs.wasm ./spin.lock ./spin.toml ./static/alphabet/a ./static/alphabet/b ./static/alphabet/c ./static/numbers/1 ./static/numbers/2 ./static/numbers/3 " \
+	"files = [\"**/*\"] copies every file of the app folder"
+mkdir -p "$TMP/bad" && cp "$SUITE/wasm/dummy.wasm" "$TMP/bad/" 2>/dev/null || cp "$HELLO" "$TMP/bad/dummy.wasm"
+printf 'spin_manifest_version = 2\n[application]\nname = "x"\n[[trigger.http]]\nroute = "/"\ncomponent = "c"\n[component.c]\nsource = "dummy.wasm"\nfiles = ["../../etc/*"]\n' > "$TMP/bad/spin.toml"
+err=$("$WP" lock "$TMP/bad" --assets-dir "$TMP/bad-assets" 2>&1); rc=$?
+[ $rc -ne 0 ]; ok $? "a file pattern escaping the app folder is refused"
+like "$err" "outside the application directory" "and says so"
+printf 'spin_manifest_version = 2\n[application]\nname = "x"\n[[trigger.http]]\nroute = "/"\ncomponent = "missing"\n[component.c]\nsource = "dummy.wasm"\n' > "$TMP/bad/spin.toml"
+err=$("$WP" lock "$TMP/bad" 2>&1); rc=$?
+[ $rc -ne 0 ]; ok $? "a trigger naming a missing component is refused"
+like "$err" "missing.*does not exist" "and names it"
+printf 'spin_manifest_version = 2\n[application]\nname = "x"\n[component.c]\nsource = "nope.wasm"\n' > "$TMP/bad/spin.toml"
+err=$("$WP" lock "$TMP/bad" 2>&1)
+like "$err" "nope.wasm.*does not exist" "a missing source is named"
+printf 'spin_manifest_version = 2\n[application\nname = "x"\n' > "$TMP/bad/spin.toml"
+err=$("$WP" lock "$TMP/bad" 2>&1)
+like "$err" "spin.toml.*line 2, column" "a TOML error names the file, line and column"
+
+done_testing
