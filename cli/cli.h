@@ -88,6 +88,9 @@ int wp_cli_print_image(wp_cli *cli, const wp_descriptor *manifest, const wp_mani
 struct wp_reg_opts;
 int wp_cli_reg_opts(wp_cli *cli, struct wp_reg_opts *o);
 
+/* The spin.toml named by -f, or PATH itself, or PATH/spin.toml when PATH is a folder. */
+char *wp_cli_spin_manifest(const char *path, const char *from);
+
 #define WP_VERSION "0.1.0"
 
 #endif

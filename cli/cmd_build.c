@@ -6,11 +6,13 @@
 #include "registry/transfer.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 static const wp_opt opts[] = {
 	{ "tag", 't', WP_OPT_LIST, "REF", "tag the image in the store as REF", "@ref" },
-	{ "layout", 0, WP_OPT_VALUE, "LAYOUT", "image layout: image (default) or wasm", "image wasm" },
+	{ "from", 'f', WP_OPT_VALUE, "MANIFEST", "build the Spin app of this spin.toml (default PATH/spin.toml)", "@file" },
+	{ "layout", 0, WP_OPT_VALUE, "LAYOUT", "image layout: spin (default for a spin.toml), image (default), wasm", "spin image wasm" },
 	{ "wasm", 0, WP_OPT_LIST, "FILE", "a wasm module or component; the first is the entrypoint", "@file" },
 	{ "file", 0, WP_OPT_LIST, "SRC[:DEST]", "a static file or folder, placed at DEST (default: SRC)", "@file" },
 	{ "env", 0, WP_OPT_LIST, "K=V", "an environment variable of the app", NULL },
@@ -57,10 +59,20 @@ static int run(wp_cli *cli)
 	const char *lists[] = { "wasm", "file", "env", "arg", "annotation" };
 	wp_strv *dst[] = { &o.wasm, &o.files, &o.env, &o.args, &o.annotations };
 	wp_store s;
+	_cleanup_free_ char *spin = NULL;
 	int rc;
 
 	memset(&o, 0, sizeof(o));
 	o.path = cli->args.len ? cli->args.items[0] : ".";
+	if (wp_cli_value(cli, "from") || !wp_cli_list(cli, "wasm")->len) {
+		/* A Spin app: -f MANIFEST, or PATH/spin.toml when no --wasm is given. */
+		spin = wp_cli_spin_manifest(o.path, wp_cli_value(cli, "from"));
+		if (spin && !wp_cli_value(cli, "from") && access(spin, F_OK) < 0) {
+			free(spin);
+			spin = NULL;
+		}
+		o.spin_manifest = spin;
+	}
 	o.layout = wp_cli_value(cli, "layout");
 	o.platform = wp_cli_value(cli, "platform");
 	o.gzip_level = -1;
@@ -131,7 +143,7 @@ static int run(wp_cli *cli)
 	}
 	if (rc == 0)
 		rc = wp_cli_print_image(cli, &res.manifest, &res.m, &tags,
-					json_pack("{s:s,s:i,s:b}", "layout", o.layout ? o.layout : "image", "cachedLayers",
+					json_pack("{s:s,s:i,s:b}", "layout", o.layout ? o.layout : spin ? "spin" : "image", "cachedLayers",
 						  res.layers_reused, "pushed", wp_cli_flag(cli, "push")));
 	wp_build_result_release(&res);
 	wp_store_close(&s);

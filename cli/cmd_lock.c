@@ -13,9 +13,6 @@ static const wp_opt opts[] = {
 	{ 0 },
 };
 
-/* PATH may be the manifest itself or the folder holding spin.toml. */
-char *wp_cli_spin_manifest(const char *path, const char *from);
-
 char *wp_cli_spin_manifest(const char *path, const char *from)
 {
 	struct stat st;

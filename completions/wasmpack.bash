@@ -19,7 +19,8 @@ _wasmpack() {
     build)
         case "$prev" in
         --tag|-t) return ;;
-        --layout) COMPREPLY=($(compgen -W "image wasm" -- "$cur")); return ;;
+        --from|-f) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --layout) COMPREPLY=($(compgen -W "spin image wasm" -- "$cur")); return ;;
         --wasm) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --env) return ;;
@@ -31,7 +32,7 @@ _wasmpack() {
         --ca-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         esac
         if [[ "$cur" == -* ]]; then
-            COMPREPLY=($(compgen -W " --tag -t --layout --wasm --file --env --arg --annotation --platform --output -o --gzip-level --push --plain-http --insecure --ca-file --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+            COMPREPLY=($(compgen -W " --tag -t --from -f --layout --wasm --file --env --arg --annotation --platform --output -o --gzip-level --push --plain-http --insecure --ca-file --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         else
             COMPREPLY=($(compgen -d -- "$cur"))
         fi

@@ -31,7 +31,8 @@ _wasmpack() {
     build)
         _arguments -s \
         '*(-t --tag)'{-t,--tag}'[tag the image in the store as REF]:REF: ' \
-        '--layout[image layout\: image (default) or wasm]:LAYOUT:(image wasm)' \
+        '(-f --from)'{-f,--from}'[build the Spin app of this spin.toml (default PATH/spin.toml)]:MANIFEST:_files' \
+        '--layout[image layout\: spin (default for a spin.toml), image (default), wasm]:LAYOUT:(spin image wasm)' \
         '*--wasm[a wasm module or component; the first is the entrypoint]:FILE:_files' \
         '*--file[a static file or folder, placed at DEST (default\: SRC)]:SRC[:DEST]:_files' \
         '*--env[an environment variable of the app]:K=V: ' \

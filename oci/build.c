@@ -1,4 +1,5 @@
 #include "oci/build.h"
+#include "oci/build_internal.h"
 #include "oci/config.h"
 #include "oci/gitinfo.h"
 #include "oci/layer.h"
@@ -335,7 +336,7 @@ ok:
 	return rc;
 }
 
-static int parse_platform(const char *p, char **os, char **arch, wp_error *err)
+int wp_build_platform(const char *p, char **os, char **arch, wp_error *err)
 {
 	const char *slash = p ? strchr(p, '/') : NULL;
 
@@ -351,7 +352,7 @@ static int parse_platform(const char *p, char **os, char **arch, wp_error *err)
 	return *os && *arch ? 0 : wp_error_set(err, WP_ENOMEM, "out of memory");
 }
 
-static int add_annotations(wp_manifest *m, const wp_build_opts *o, const char *created, wp_error *err)
+int wp_build_annotate(wp_manifest *m, const wp_build_opts *o, const char *created, wp_error *err)
 {
 	wp_gitinfo gi;
 	int rc;
@@ -392,7 +393,7 @@ static int check_env(const wp_strv *env, wp_error *err)
 	return 0;
 }
 
-static int finish_manifest(wp_store *s, wp_manifest *m, wp_build_result *res, wp_error *err)
+int wp_build_finish(wp_store *s, wp_manifest *m, wp_build_result *res, wp_error *err)
 {
 	wp_buf data;
 	char digest[WP_DIGEST_BUFSZ];
@@ -413,7 +414,7 @@ static int finish_manifest(wp_store *s, wp_manifest *m, wp_build_result *res, wp
 }
 
 /* Stores a config document and points desc at it. */
-static int put_config(wp_store *s, const wp_buf *data, const char *media_type, wp_descriptor *desc, wp_error *err)
+int wp_build_put_doc(wp_store *s, const wp_buf *data, const char *media_type, wp_descriptor *desc, wp_error *err)
 {
 	char digest[WP_DIGEST_BUFSZ];
 	int rc = wp_store_put_blob(s, data->data, data->len, digest, err);
@@ -435,7 +436,7 @@ static int build_image(wp_store *s, const wp_build_opts *o, scan *sc, const char
 	int rc;
 
 	wp_buf_init(&data, WP_MANIFEST_MAX);
-	if ((rc = parse_platform(o->platform, &cfg.os, &cfg.architecture, err)) < 0)
+	if ((rc = wp_build_platform(o->platform, &cfg.os, &cfg.architecture, err)) < 0)
 		goto done;
 	for (int i = 0; i < 2; i++)
 		if (all[i]->len)
@@ -472,11 +473,11 @@ static int build_image(wp_store *s, const wp_build_opts *o, scan *sc, const char
 			break;
 		}
 	if ((rc = wp_image_config_emit(&cfg, &data, err)) < 0 ||
-	    (rc = put_config(s, &data, WP_MT_OCI_CONFIG, &m.config, err)) < 0 ||
-	    (rc = add_annotations(&m, o, created, err)) < 0)
+	    (rc = wp_build_put_doc(s, &data, WP_MT_OCI_CONFIG, &m.config, err)) < 0 ||
+	    (rc = wp_build_annotate(&m, o, created, err)) < 0)
 		goto done;
 	m.media_type = strdup(WP_MT_OCI_MANIFEST);
-	rc = finish_manifest(s, &m, res, err);
+	rc = wp_build_finish(s, &m, res, err);
 done:
 	wp_buf_release(&data);
 	wp_image_config_release(&cfg);
@@ -522,7 +523,7 @@ static int build_wasm(wp_store *s, const wp_build_opts *o, scan *sc, const char 
 	if (o->platform) {
 		_cleanup_free_ char *parch = NULL;
 
-		if ((rc = parse_platform(o->platform, &cfg.os, &parch, err)) < 0)
+		if ((rc = wp_build_platform(o->platform, &cfg.os, &parch, err)) < 0)
 			goto done;
 	} else {
 		cfg.os = strdup(kind == WP_WASM_COMPONENT ? "wasip2" : "wasip1");
@@ -534,14 +535,14 @@ static int build_wasm(wp_store *s, const wp_build_opts *o, scan *sc, const char 
 	for (size_t i = 0; i < names.n_imports; i++)
 		wp_strv_push(&cfg.imports, names.imports[i]);
 	if ((rc = wp_wasm_config_emit(&cfg, &data, err)) < 0 ||
-	    (rc = put_config(s, &data, WP_MT_WASM_CONFIG, &m.config, err)) < 0 ||
+	    (rc = wp_build_put_doc(s, &data, WP_MT_WASM_CONFIG, &m.config, err)) < 0 ||
 	    (rc = wp_descriptor_init(&d, WP_MT_WASM_LAYER, digest, size)) < 0)
 		goto done;
 	wp_kvlist_set(&d.annotations, WP_ANN_TITLE, wp_path_basename(e->dest));
-	if ((rc = wp_manifest_add_layer(&m, &d)) < 0 || (rc = add_annotations(&m, o, created, err)) < 0)
+	if ((rc = wp_manifest_add_layer(&m, &d)) < 0 || (rc = wp_build_annotate(&m, o, created, err)) < 0)
 		goto done;
 	m.media_type = strdup(WP_MT_OCI_MANIFEST);
-	rc = finish_manifest(s, &m, res, err);
+	rc = wp_build_finish(s, &m, res, err);
 done:
 	wp_buf_release(&data);
 	wp_wasm_names_release(&names);
@@ -558,6 +559,8 @@ int wp_build(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_error
 	int rc;
 
 	memset(res, 0, sizeof(*res));
+	if (o->spin_manifest)
+		return wp_build_spin(s, o, res, err);
 	if (strcmp(layout, "image") && strcmp(layout, "wasm"))
 		return wp_error_set(err, WP_EUSAGE, "--layout '%s': this build knows image and wasm", layout);
 	if (o->wasm.len == 0)

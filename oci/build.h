@@ -12,7 +12,8 @@
 
 typedef struct wp_build_opts {
 	const char *path;        /* the app folder: where git provenance is looked up */
-	const char *layout;      /* "image" (default) or "wasm" */
+	const char *layout;      /* "spin" (default for a spin.toml), "image" (default), "wasm" */
+	const char *spin_manifest; /* a spin.toml: build that app instead of the flags' */
 	wp_strv wasm;            /* wasm files; the first is the entrypoint */
 	wp_strv files;           /* "SRC[:DEST]" */
 	wp_strv env;             /* "K=V" */

@@ -248,6 +248,7 @@ typedef struct comp {
 } comp;
 
 typedef struct loader {
+	wp_spin_files *collect;
 	char *root;
 	char *manifest;
 	char *assets;
@@ -756,12 +757,58 @@ static bool service_chaining(const wp_strv *hosts)
 
 /* ---- files ---- */
 
+void wp_spin_files_release(wp_spin_files *f)
+{
+	for (size_t i = 0; i < f->len; i++) {
+		free(f->items[i].component);
+		free(f->items[i].src);
+		free(f->items[i].dest);
+		free(f->items[i].app_rel);
+	}
+	free(f->items);
+	f->items = NULL;
+	f->len = 0;
+}
+
+/* dest is <assets>/<component>/<path>: when collecting, the file is listed, not copied. */
+static int collect_file(loader *l, const char *src, const char *dest)
+{
+	const char *rest = dest + strlen(l->assets) + 1;
+	const char *slash = strchr(rest, '/');
+	wp_spin_file *f;
+
+	if (!slash)
+		return wp_error_set(l->err, WP_EINVALID, "file destination '%s' is not below a component", dest);
+	for (size_t i = 0; i < l->collect->len; i++)
+		if (!strncmp(l->collect->items[i].component, rest, (size_t)(slash - rest)) &&
+		    !l->collect->items[i].component[slash - rest] && !strcmp(l->collect->items[i].dest, slash + 1)) {
+			/* A later mount of the same destination wins, as a later copy would. */
+			free(l->collect->items[i].src);
+			free(l->collect->items[i].app_rel);
+			l->collect->items[i].src = strdup(src);
+			l->collect->items[i].app_rel = strdup(src + strlen(l->root) + 1);
+			return 0;
+		}
+	f = realloc(l->collect->items, (l->collect->len + 1) * sizeof(*f));
+	if (!f)
+		return wp_error_set(l->err, WP_ENOMEM, "out of memory");
+	l->collect->items = f;
+	f = &f[l->collect->len++];
+	f->component = strndup(rest, (size_t)(slash - rest));
+	f->src = strdup(src);
+	f->dest = strdup(slash + 1);
+	f->app_rel = strdup(src + strlen(l->root) + 1);
+	return f->component && f->src && f->dest && f->app_rel ? 0 : wp_error_set(l->err, WP_ENOMEM, "out of memory");
+}
+
 static int copy_file(loader *l, const char *src, const char *dest)
 {
 	wp_buf dir;
 	int in, out, rc = 0;
 	struct stat st;
 
+	if (l->collect)
+		return collect_file(l, src, dest);
 	wp_buf_init(&dir, PATH_MAX);
 	wp_path_dirname(dest, &dir);
 	if (wp_fs_mkdir_p(dir.data, 0755, l->err) < 0) {
@@ -865,7 +912,7 @@ static int copy_files(loader *l, const char *id, const wp_toml *files, const wp_
 	*mount = NULL;
 	if (!root)
 		return wp_error_set(l->err, WP_ENOMEM, "out of memory");
-	if (wp_fs_mkdir_p(root, 0755, l->err) < 0)
+	if (!l->collect && wp_fs_mkdir_p(root, 0755, l->err) < 0)
 		return l->err->code;
 	wp_buf_init(&rel, PATH_MAX);
 	wp_buf_init(&dst, PATH_MAX);
@@ -1292,6 +1339,7 @@ int wp_spin_lock(const char *manifest_path, const wp_spin_opts *opts, json_t **l
 
 	memset(&l, 0, sizeof(l));
 	l.err = err;
+	l.collect = opts ? opts->collect : NULL;
 	*locked = NULL;
 	if (!realpath(manifest_path, real))
 		return wp_error_sys(err, WP_EIO, "Failed to read Spin app manifest from \"%s\"", manifest_path);
@@ -1304,7 +1352,9 @@ int wp_spin_lock(const char *manifest_path, const wp_spin_opts *opts, json_t **l
 		l.cache = strdup(getenv("XDG_CACHE_HOME"));
 	else
 		l.cache = wp_strfmt("%s/.cache", getenv("HOME") ? getenv("HOME") : "");
-	if (opts && opts->assets_dir) {
+	if (l.collect) {
+		l.assets = strdup("/nonexistent-wasmpack-assets");
+	} else if (opts && opts->assets_dir) {
 		l.assets = realpath(opts->assets_dir, NULL);
 		if (!l.assets && wp_fs_mkdir_p(opts->assets_dir, 0755, err) == 0)
 			l.assets = realpath(opts->assets_dir, NULL);

@@ -8,6 +8,21 @@
 
 #include "common/error.h"
 
+/* The files of the components, when they are collected instead of copied. */
+typedef struct wp_spin_file {
+	char *component;   /* component id */
+	char *src;         /* absolute path in the app folder */
+	char *dest;        /* path below the component's files mount ("/"), no leading slash */
+	char *app_rel;     /* src relative to the app folder */
+} wp_spin_file;
+
+typedef struct wp_spin_files {
+	wp_spin_file *items;
+	size_t len;
+} wp_spin_files;
+
+void wp_spin_files_release(wp_spin_files *f);
+
 typedef struct wp_spin_opts {
 	/* Files of each component are copied into <assets_dir>/<component id> and mounted at
 	 * "/", as Spin's loader does; NULL makes a new temp folder. */
@@ -15,10 +30,14 @@ typedef struct wp_spin_opts {
 	/* Spin's cache, where sources named by URL live: <cache_dir>/spin/registry/wasm/<digest>.
 	 * NULL means $XDG_CACHE_HOME, else ~/.cache. */
 	const char *cache_dir;
+	/* When set, files are listed here instead of copied (what an image build needs). */
+	wp_spin_files *collect;
 } wp_spin_opts;
 
 /* Loads a manifest into a locked app (the local form: sources and files as file:// URLs). */
 int wp_spin_lock(const char *manifest_path, const wp_spin_opts *opts, json_t **locked, wp_error *err);
+
+/* The folder holding the manifest (absolute), for a locked app made by wp_spin_lock. */
 
 /* Matches a relative path against a glob pattern: '*' and '?' within one path segment,
  * '[...]' classes, and '**' for any number of whole segments. */

@@ -1,0 +1,19 @@
+/* Pieces the layouts share (oci/build.c and oci/spin_build.c); not a public interface. */
+#ifndef WP_OCI_BUILD_INTERNAL_H
+#define WP_OCI_BUILD_INTERNAL_H
+
+#include "common/buf.h"
+#include "oci/build.h"
+
+/* created, git provenance, then --annotation (which wins). */
+int wp_build_annotate(wp_manifest *m, const wp_build_opts *o, const char *created, wp_error *err);
+/* Stores the manifest and fills res. */
+int wp_build_finish(wp_store *s, wp_manifest *m, wp_build_result *res, wp_error *err);
+/* Stores a JSON document and points desc at it. */
+int wp_build_put_doc(wp_store *s, const wp_buf *data, const char *media_type, wp_descriptor *desc, wp_error *err);
+/* "os/arch" (default wasip1/wasm). */
+int wp_build_platform(const char *p, char **os, char **arch, wp_error *err);
+/* The Spin layouts (spin, image, wasm) of the app in o->spin_manifest. */
+int wp_build_spin(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_error *err);
+
+#endif

@@ -1,0 +1,367 @@
+/* Spin's OCI layout (what `spin registry push` makes), from a spin.toml:
+ * - one application/vnd.wasm.content.layer.v1+wasm layer per component source (and per
+ *   dependency), the locked app naming it by digest;
+ * - one application/vnd.wasm.content.layer.v1+data layer per static file, except files of
+ *   128 bytes or less, which are inlined (base64) in the locked app and get no layer;
+ * - past 499 layers, or with SPIN_OCI_ARCHIVE_LAYERS set, one
+ *   application/vnd.wasm.content.bundle.v1.tar+gzip layer per component's files instead;
+ * - identical layers once; the locked app last, as application/vnd.fermyon.spin.application.v1+config;
+ * - an OCI image config (wasm/wasip1) labelled com.fermyon.spin.lockedAppDigest;
+ * - manifest annotations title, version, description, authors, created. */
+#include "oci/build.h"
+#include "oci/build_internal.h"
+#include "oci/config.h"
+#include "oci/layer.h"
+#include "oci/mediatype.h"
+#include "oci/spin.h"
+#include "oci/statcache.h"
+#include "oci/wasm.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define INLINE_MAX 128
+#define MAX_LAYERS 500
+
+typedef struct layers {
+	wp_descriptor *items;
+	size_t len;
+} layers;
+
+typedef struct spin_build {
+	wp_store *store;
+	wp_statcache *cache;
+	layers ls;
+	wp_error *err;
+	int level, threads;
+} spin_build;
+
+static void layers_release(layers *l)
+{
+	for (size_t i = 0; i < l->len; i++)
+		wp_descriptor_release(&l->items[i]);
+	free(l->items);
+	l->items = NULL;
+	l->len = 0;
+}
+
+/* Identical layers (same bytes and media type, as Spin compares them) appear once, where
+ * they first appear. */
+static int add_layer(spin_build *b, const char *mt, const char *digest, int64_t size)
+{
+	wp_descriptor *d;
+
+	for (size_t i = 0; i < b->ls.len; i++)
+		if (!strcmp(b->ls.items[i].digest, digest) && !strcmp(b->ls.items[i].media_type, mt))
+			return 0;
+	d = realloc(b->ls.items, (b->ls.len + 1) * sizeof(*d));
+	if (!d)
+		return wp_error_set(b->err, WP_ENOMEM, "out of memory");
+	b->ls.items = d;
+	if (wp_descriptor_init(&d[b->ls.len], mt, digest, size) < 0)
+		return wp_error_set(b->err, WP_ENOMEM, "out of memory");
+	b->ls.len++;
+	return 0;
+}
+
+/* A file into the store, through the stat cache: unchanged input is not read again. */
+static int ingest(spin_build *b, const char *path, char digest[WP_DIGEST_BUFSZ], int64_t *size)
+{
+	char real[PATH_MAX];
+	struct stat st;
+	int64_t have;
+	int rc;
+
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return wp_error_sys(b->err, WP_EIO, "reading '%s'", path);
+	if (realpath(path, real) && wp_statcache_lookup(b->cache, real, &st, digest) &&
+	    wp_store_has_blob(b->store, digest, &have) && have == (int64_t)st.st_size) {
+		*size = have;
+		return 0;
+	}
+	if ((rc = wp_store_ingest_file(b->store, path, &st, digest, size, b->err)) < 0)
+		return rc;
+	if (realpath(path, real))
+		wp_statcache_record(b->cache, real, &st, digest);
+	return 0;
+}
+
+/* ContentRef {inline?, digest}: small content is inlined (base64), as Spin does. */
+static int content_ref(spin_build *b, const char *digest, int64_t size, json_t *obj, bool *inlined)
+{
+	*inlined = size <= INLINE_MAX;
+	if (*inlined) {
+		wp_buf data;
+		char enc[INLINE_MAX / 3 * 4 + 8];
+		int rc;
+
+		wp_buf_init(&data, INLINE_MAX);
+		rc = wp_store_read_blob(b->store, digest, INLINE_MAX, &data, b->err);
+		if (rc < 0) {
+			wp_buf_release(&data);
+			return rc;
+		}
+		EVP_EncodeBlock((unsigned char *)enc, (const unsigned char *)(data.data ? data.data : ""), (int)data.len);
+		json_object_set_new(obj, "inline", json_string(enc));
+		wp_buf_release(&data);
+	}
+	json_object_set_new(obj, "digest", json_string(digest));
+	return 0;
+}
+
+static const char *file_url_path(const char *url)
+{
+	return url && !strncmp(url, "file://", 7) ? url + 7 : NULL;
+}
+
+/* A wasm source (component or dependency) becomes a wasm layer and a digest reference. */
+static int wasm_source(spin_build *b, json_t *source, const char *what)
+{
+	const char *path = file_url_path(wp_json_str(source, "source"));
+	char digest[WP_DIGEST_BUFSZ];
+	json_t *neu;
+	int64_t size;
+	bool inl;
+	int kind, rc;
+
+	if (!path)
+		return wp_error_set(b->err, WP_EINVALID, "%s has no local source", what);
+	if (access(path, R_OK) < 0)
+		return wp_error_sys(b->err, WP_ENOTFOUND,
+				    "%s: source '%s' is not there (sources named by URL are not fetched yet)", what, path);
+	if ((rc = wp_wasm_sniff_file(path, &kind, b->err)) < 0)
+		return wp_error_prefix(b->err, "%s", what);
+	if ((rc = ingest(b, path, digest, &size)) < 0 || (rc = add_layer(b, WP_MT_SPIN_WASM, digest, size)) < 0)
+		return rc;
+	neu = json_object();
+	json_object_set_new(neu, "content_type", json_string("application/wasm"));
+	if ((rc = content_ref(b, digest, size, neu, &inl)) < 0) {
+		json_decref(neu);
+		return rc;
+	}
+	json_object_clear(source);
+	json_object_update(source, neu);
+	json_decref(neu);
+	return 0;
+}
+
+static int cmp_dest(const void *a, const void *b)
+{
+	return strcmp((*(const wp_spin_file *const *)a)->dest, (*(const wp_spin_file *const *)b)->dest);
+}
+
+/* The files of one component: a data layer each (not for inlined ones), or one archive. */
+static int component_files(spin_build *b, json_t *comp, const wp_spin_files *all, bool archive)
+{
+	const char *id = wp_json_str(comp, "id");
+	const wp_spin_file **mine = calloc(all->len + 1, sizeof(*mine));
+	json_t *files = json_array();
+	wp_layer_list tar = { 0 };
+	size_t n = 0;
+	int rc = 0;
+
+	if (!mine)
+		return wp_error_set(b->err, WP_ENOMEM, "out of memory");
+	for (size_t i = 0; i < all->len; i++)
+		if (!strcmp(all->items[i].component, id))
+			mine[n++] = &all->items[i];
+	/* Sorted by path: the same app gives the same locked app and layers anywhere. */
+	qsort(mine, n, sizeof(*mine), cmp_dest);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		char digest[WP_DIGEST_BUFSZ];
+		json_t *entry = json_object();
+		int64_t size;
+		bool inl;
+
+		if ((rc = ingest(b, mine[i]->src, digest, &size)) == 0 && (rc = content_ref(b, digest, size, entry, &inl)) == 0) {
+			json_object_set_new(entry, "path", json_string(mine[i]->dest));
+			json_array_append(files, entry);
+			if (archive) {
+				struct stat st;
+
+				if (stat(mine[i]->src, &st) == 0)
+					rc = wp_layer_list_add(&tar, mine[i]->dest, mine[i]->src, &st, 0644, b->err);
+			} else if (!inl) {
+				rc = add_layer(b, WP_MT_SPIN_DATA, digest, size);
+			}
+		}
+		json_decref(entry);
+	}
+	if (rc == 0 && archive && tar.len) {
+		wp_layer_result lr;
+
+		if ((rc = wp_layer_list_finish(&tar, b->err)) == 0 &&
+		    (rc = wp_layer_write_tar_gzip(b->store, &tar, b->level, b->threads, &lr, b->err)) == 0)
+			rc = add_layer(b, WP_MT_SPIN_ARCHIVE, lr.digest, lr.size);
+	}
+	if (rc == 0) {
+		if (json_array_size(files))
+			json_object_set(comp, "files", files);
+		else
+			json_object_del(comp, "files");
+	}
+	json_decref(files);
+	wp_layer_list_release(&tar);
+	free(mine);
+	return rc;
+}
+
+static int assemble(spin_build *b, json_t *locked, const wp_spin_files *files, bool archive)
+{
+	json_t *comps = json_object_get(locked, "components"), *c;
+	size_t i;
+	int rc = 0;
+
+	json_array_foreach(comps, i, c) {
+		_cleanup_free_ char *what = wp_strfmt("component `%s`", wp_json_str(c, "id"));
+		json_t *deps = json_object_get(c, "dependencies"), *tdeps = json_object_get(c, "trigger_dependencies");
+		const char *k;
+		json_t *v;
+
+		if ((rc = wasm_source(b, json_object_get(c, "source"), what)) < 0)
+			return rc;
+		json_object_foreach(deps, k, v)
+			if ((rc = wasm_source(b, json_object_get(v, "source"), what)) < 0)
+				return rc;
+		json_object_foreach(tdeps, k, v) {
+			size_t j;
+			json_t *d;
+
+			json_array_foreach(v, j, d)
+				if ((rc = wasm_source(b, json_object_get(d, "source"), what)) < 0)
+					return rc;
+		}
+		if ((rc = component_files(b, c, files, archive)) < 0)
+			return rc;
+	}
+	return rc;
+}
+
+/* Annotations Spin infers from the app: title, description, version, authors. */
+static void infer_annotations(wp_manifest *m, const json_t *meta)
+{
+	const char *name = wp_json_str(meta, "name");
+	json_t *authors = json_object_get(meta, "authors");
+
+	if (name)
+		wp_kvlist_set(&m->annotations, WP_ANN_TITLE, name);
+	if (wp_json_str(meta, "description"))
+		wp_kvlist_set(&m->annotations, "org.opencontainers.image.description", wp_json_str(meta, "description"));
+	if (wp_json_str(meta, "version"))
+		wp_kvlist_set(&m->annotations, WP_ANN_VERSION, wp_json_str(meta, "version"));
+	if (json_array_size(authors)) {
+		wp_buf joined;
+		size_t i;
+		json_t *a;
+
+		wp_buf_init(&joined, 1 << 16);
+		json_array_foreach(authors, i, a)
+			wp_buf_printf(&joined, "%s%s", i ? ", " : "", json_string_value(a));
+		wp_kvlist_set(&m->annotations, "org.opencontainers.image.authors", joined.data);
+		wp_buf_release(&joined);
+	}
+}
+
+static int build_spin_layout(spin_build *b, const wp_build_opts *o, json_t *lock_src, const wp_spin_files *files,
+			     const char *created, wp_build_result *res)
+{
+	wp_manifest m = { 0 };
+	wp_image_config cfg = { 0 };
+	json_t *locked = json_deep_copy(lock_src);
+	wp_buf data;
+	char digest[WP_DIGEST_BUFSZ];
+	int rc;
+
+	wp_buf_init(&data, WP_MANIFEST_MAX);
+	rc = assemble(b, locked, files, getenv("SPIN_OCI_ARCHIVE_LAYERS") != NULL);
+	if (rc == 0 && b->ls.len > MAX_LAYERS - 1 && !getenv("SPIN_OCI_ARCHIVE_LAYERS")) {
+		/* Registries cap an image near 500 layers: files go into one archive per component. */
+		wp_debug("%zu layers: using archive layers", b->ls.len);
+		layers_release(&b->ls);
+		json_decref(locked);
+		locked = json_deep_copy(lock_src);
+		rc = assemble(b, locked, files, true);
+	}
+	if (rc < 0)
+		goto done;
+	json_object_del(json_object_get(locked, "metadata"), "origin");
+	if ((rc = wp_json_emit(locked, &data, b->err)) < 0 ||
+	    (rc = wp_store_put_blob(b->store, data.data, data.len, digest, b->err)) < 0 ||
+	    (rc = add_layer(b, WP_MT_SPIN_CONFIG, digest, (int64_t)data.len)) < 0)
+		goto done;
+	for (size_t i = 0; i < b->ls.len; i++) {
+		wp_descriptor d;
+
+		if ((rc = wp_descriptor_copy(&d, &b->ls.items[i])) < 0 || (rc = wp_manifest_add_layer(&m, &d)) < 0) {
+			rc = wp_error_set(b->err, WP_ENOMEM, "out of memory");
+			goto done;
+		}
+	}
+	/* The label keeps image configs (and so image ids) distinct per app. */
+	if ((rc = wp_build_platform(o->platform, &cfg.os, &cfg.architecture, b->err)) < 0)
+		goto done;
+	if (created[0])
+		cfg.created = strdup(created);
+	wp_kvlist_set(&cfg.labels, "com.fermyon.spin.lockedAppDigest", digest);
+	wp_buf_reset(&data);
+	if ((rc = wp_image_config_emit(&cfg, &data, b->err)) < 0 ||
+	    (rc = wp_build_put_doc(b->store, &data, WP_MT_OCI_CONFIG, &m.config, b->err)) < 0)
+		goto done;
+	infer_annotations(&m, json_object_get(locked, "metadata"));
+	if ((rc = wp_build_annotate(&m, o, created, b->err)) < 0)
+		goto done;
+	m.media_type = strdup(WP_MT_OCI_MANIFEST);
+	rc = wp_build_finish(b->store, &m, res, b->err);
+done:
+	json_decref(locked);
+	wp_buf_release(&data);
+	wp_image_config_release(&cfg);
+	wp_manifest_release(&m);
+	return rc;
+}
+
+int wp_build_spin(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_error *err)
+{
+	const char *layout = o->layout ? o->layout : "spin";
+	wp_spin_files files = { 0 };
+	wp_spin_opts so = { .collect = &files };
+	spin_build b = { .store = s, .err = err };
+	json_t *locked = NULL;
+	char created[40];
+	_cleanup_free_ char *app_dir = NULL;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if (strcmp(layout, "spin"))
+		return wp_error_set(err, WP_EUSAGE, "--layout '%s' of a Spin app is not supported yet: use --layout spin", layout);
+	if (o->wasm.len || o->files.len || o->env.len || o->args.len)
+		return wp_error_set(err, WP_EUSAGE, "a spin.toml names the wasm, files and env itself: drop --wasm, --file, --env and --arg");
+	b.level = o->gzip_level < 0 ? 4 : o->gzip_level;
+	b.threads = o->threads > 0 ? o->threads : wp_cpu_count();
+	if ((rc = wp_spin_lock(o->spin_manifest, &so, &locked, err)) < 0)
+		goto done;
+	if ((rc = wp_build_created(o->path ? o->path : ".", created, sizeof(created), err)) < 0 ||
+	    (rc = wp_statcache_open(s, &b.cache, err)) < 0)
+		goto done;
+	rc = build_spin_layout(&b, o, locked, &files, created, res);
+	if (rc == 0) {
+		wp_error ignored;
+
+		if (wp_statcache_save(b.cache, &ignored) < 0)
+			wp_warn("could not save the stat cache: %s", ignored.msg);
+	}
+done:
+	wp_statcache_free(b.cache);
+	layers_release(&b.ls);
+	json_decref(locked);
+	wp_spin_files_release(&files);
+	return rc;
+}
