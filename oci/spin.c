@@ -1037,10 +1037,17 @@ static int load_component(loader *l, const comp *c, json_t **out)
 		_cleanup_free_ char *full = NULL;
 		struct stat st;
 
+		/* Unlike files, sources may live outside the app folder ("../target/app.wasm"). */
 		wp_buf_init(&rel, PATH_MAX);
-		rc = src->u.str.s[0] == '/' ? 0 : inside_app(l, src->u.str.s, &rel);
-		if (rc == 0)
-			full = src->u.str.s[0] == '/' ? strdup(src->u.str.s) : wp_strfmt("%s/%s", l->root, rel.data);
+		full = src->u.str.s[0] == '/' ? strdup(src->u.str.s) : wp_strfmt("%s/%s", l->root, src->u.str.s);
+		if (full) {
+			char real[PATH_MAX];
+
+			if (realpath(full, real)) {
+				free(full);
+				full = strdup(real);
+			}
+		}
 		wp_buf_release(&rel);
 		if (rc == 0 && (!full || stat(full, &st) < 0 || !S_ISREG(st.st_mode)))
 			rc = wp_error_set(l->err, WP_ENOTFOUND, "Failed to load Wasm source \"%s\": the file does not exist",

@@ -11,14 +11,14 @@ check "the bash completion is valid bash" bash -n "$ROOT/completions/wasmpack.ba
 out=$(bash -c ". '$ROOT/completions/wasmpack.bash'; COMP_WORDS=(wasmpack build --lay); COMP_CWORD=2; _wasmpack; echo \"\${COMPREPLY[*]}\"")
 is "$out" "--layout" "bash completes a build option"
 out=$(bash -c ". '$ROOT/completions/wasmpack.bash'; COMP_WORDS=(wasmpack build --layout ''); COMP_CWORD=3; _wasmpack; echo \"\${COMPREPLY[*]}\"")
-is "$out" "image wasm" "bash completes the layout names"
+is "$out" "spin image wasm" "bash completes the layout names"
 out=$(bash -c ". '$ROOT/completions/wasmpack.bash'; COMP_WORDS=(wasmpack ima); COMP_CWORD=1; _wasmpack; echo \"\${COMPREPLY[*]}\"")
 is "$out" "images" "bash completes a command"
 "$WP" completion tcsh >/dev/null 2>&1
 is "$?" "2" "an unknown shell is a usage error"
 
 help=$("$WP" build --help)
-like "$help" "--layout LAYOUT +image layout: image \(default\) or wasm" "build --help lists options from the table"
+like "$help" "--layout LAYOUT +image layout: spin \(default for a spin.toml\), image \(default\), wasm" "build --help lists options from the table"
 like "$help" "--store DIR" "and the global options"
 like "$("$WP" --help)" "build +build an OCI image" "--help lists commands"
 "$WP" >/dev/null 2>&1
