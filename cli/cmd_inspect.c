@@ -1,5 +1,6 @@
 #include "cli/cli.h"
 #include "common/json.h"
+#include "oci/mediatype.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,61 @@ static const wp_opt opts[] = {
 	{ 0 },
 };
 
+/* The locked app of a Spin image: the last layer of Spin 2+ images, the config of 1.x. */
+static json_t *spin_locked(wp_store *s, json_t *manifest, json_t *config)
+{
+	json_t *layers = json_object_get(manifest, "layers"), *l, *locked = NULL;
+	const char *digest = NULL;
+	wp_buf data;
+	wp_error err;
+	size_t i;
+
+	if (!strcmp(wp_json_str(json_object_get(manifest, "config"), "mediaType") ?: "", WP_MT_SPIN_CONFIG))
+		return json_incref(config);
+	json_array_foreach(layers, i, l)
+		if (!strcmp(wp_json_str(l, "mediaType") ?: "", WP_MT_SPIN_CONFIG))
+			digest = wp_json_str(l, "digest");
+	if (!digest)
+		return NULL;
+	wp_buf_init(&data, WP_MANIFEST_MAX);
+	if (wp_store_read_blob(s, digest, WP_MANIFEST_MAX, &data, &err) == 0)
+		wp_json_parse(data.data, data.len, WP_MANIFEST_MAX, &locked, &err);
+	wp_buf_release(&data);
+	return locked;
+}
+
+/* What a person wants to know of a Spin app: components, triggers and routes, files. */
+static json_t *spin_app(wp_store *s, json_t *manifest, json_t *config)
+{
+	json_t *locked = spin_locked(s, manifest, config), *app, *comps, *trigs, *c, *t;
+	size_t i;
+
+	if (!locked)
+		return NULL;
+	comps = json_array();
+	trigs = json_array();
+	json_array_foreach(json_object_get(locked, "components"), i, c) {
+		json_t *src = json_object_get(c, "source");
+
+		json_array_append_new(comps, json_pack("{s:s?,s:s?,s:i,s:O?}", "id", wp_json_str(c, "id"), "source",
+						       wp_json_str(src, "digest") ?: wp_json_str(src, "source"), "files",
+						       (int)json_array_size(json_object_get(c, "files")), "allowed_outbound_hosts",
+						       json_object_get(json_object_get(c, "metadata"), "allowed_outbound_hosts")));
+	}
+	json_array_foreach(json_object_get(locked, "triggers"), i, t) {
+		json_t *tc = json_object_get(t, "trigger_config");
+
+		json_array_append_new(trigs, json_pack("{s:s?,s:s?,s:s?,s:O?}", "id", wp_json_str(t, "id"), "type",
+						       wp_json_str(t, "trigger_type"), "component", wp_json_str(tc, "component"),
+						       "route", json_object_get(tc, "route")));
+	}
+	app = json_pack("{s:O?,s:O?,s:o,s:o}", "name", json_object_get(json_object_get(locked, "metadata"), "name"),
+			"version", json_object_get(json_object_get(locked, "metadata"), "version"), "components", comps,
+			"triggers", trigs);
+	json_decref(locked);
+	return app;
+}
+
 static int run(wp_cli *cli)
 {
 	const char *raw = wp_cli_value(cli, "raw");
@@ -16,7 +72,7 @@ static int run(wp_cli *cli)
 	wp_descriptor d;
 	wp_buf data, cfg;
 	char *name = NULL;
-	json_t *o = NULL, *mj = NULL, *cj = NULL;
+	json_t *o = NULL, *mj = NULL, *cj = NULL, *app = NULL;
 	int rc;
 
 	if (raw && strcmp(raw, "manifest") && strcmp(raw, "config"))
@@ -56,6 +112,7 @@ static int run(wp_cli *cli)
 	wp_json_parse(data.data, data.len, WP_MANIFEST_MAX, &mj, &cli->err);
 	if (cfg.len)
 		wp_json_parse(cfg.data, cfg.len, WP_MANIFEST_MAX, &cj, &cli->err);
+	app = spin_app(&s, mj, cj);
 	o = json_object();
 	json_object_set_new(o, "name", name ? json_string(name) : json_null());
 	json_object_set_new(o, "digest", json_string(d.digest));
@@ -64,6 +121,8 @@ static int run(wp_cli *cli)
 	json_object_set_new(o, "manifest", mj ? mj : json_null());
 	if (cj)
 		json_object_set_new(o, "config", cj);
+	if (app)
+		json_object_set_new(o, "app", app);
 	wp_json_print(o, cli->out);
 	json_decref(o);
 	rc = 0;

@@ -261,8 +261,8 @@ static void *layer_worker(void *arg)
 /* Layers are independent: those the stat cache does not already hold are built at the same
  * time, one per processor at most, each compressing on its share of the processors. The
  * cache is only touched here, before and after. */
-static int build_layers(wp_store *s, scan *sc, wp_layer_list **lists, size_t n, const wp_build_opts *o,
-			wp_layer_result *out, int *reused, wp_error *err)
+int wp_build_layers(wp_store *s, wp_statcache *cache, wp_layer_list **lists, size_t n, const wp_build_opts *o,
+		    wp_layer_result *out, int *reused, wp_error *err)
 {
 	int level = o->gzip_level < 0 ? DEFAULT_GZIP_LEVEL : o->gzip_level;
 	int cpus = build_threads(o);
@@ -284,9 +284,9 @@ static int build_layers(wp_store *s, scan *sc, wp_layer_list **lists, size_t n, 
 		j->store = s;
 		j->list = lists[i];
 		j->level = level;
-		cache_digests(sc->cache, lists[i], &known);
+		cache_digests(cache, lists[i], &known);
 		j->cached = known && wp_layer_list_key(lists[i], level, key, err) == 0 &&
-			    wp_statcache_layer_get(sc->cache, key, &j->res) && wp_store_has_blob(s, j->res.digest, &size) &&
+			    wp_statcache_layer_get(cache, key, &j->res) && wp_store_has_blob(s, j->res.digest, &size) &&
 			    size == j->res.size;
 		if (j->cached) {
 			(*reused)++;
@@ -325,9 +325,9 @@ static int build_layers(wp_store *s, scan *sc, wp_layer_list **lists, size_t n, 
 			continue;
 		}
 		wp_debug("layer %zu: built %s (%lld bytes)", i + 1, j->res.digest, (long long)j->res.size);
-		cache_record(sc->cache, lists[i]);
+		cache_record(cache, lists[i]);
 		if (wp_layer_list_key(lists[i], level, key, err) == 0)
-			wp_statcache_layer_put(sc->cache, key, &j->res);
+			wp_statcache_layer_put(cache, key, &j->res);
 ok:
 		out[i] = j->res;
 	}
@@ -441,7 +441,7 @@ static int build_image(wp_store *s, const wp_build_opts *o, scan *sc, const char
 	for (int i = 0; i < 2; i++)
 		if (all[i]->len)
 			lists[nl++] = all[i];
-	rc = build_layers(s, sc, lists, nl, o, results, &res->layers_reused, err);
+	rc = wp_build_layers(s, sc->cache, lists, nl, o, results, &res->layers_reused, err);
 	if (rc < 0) {
 		wp_error_prefix(err, "building the image layers");
 		goto done;

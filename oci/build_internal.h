@@ -4,6 +4,8 @@
 
 #include "common/buf.h"
 #include "oci/build.h"
+#include "oci/layer.h"
+#include "oci/statcache.h"
 
 /* created, git provenance, then --annotation (which wins). */
 int wp_build_annotate(wp_manifest *m, const wp_build_opts *o, const char *created, wp_error *err);
@@ -13,6 +15,9 @@ int wp_build_finish(wp_store *s, wp_manifest *m, wp_build_result *res, wp_error 
 int wp_build_put_doc(wp_store *s, const wp_buf *data, const char *media_type, wp_descriptor *desc, wp_error *err);
 /* "os/arch" (default wasip1/wasm). */
 int wp_build_platform(const char *p, char **os, char **arch, wp_error *err);
+/* Builds the layers the stat cache does not hold, at the same time. */
+int wp_build_layers(wp_store *s, wp_statcache *cache, wp_layer_list **lists, size_t n, const wp_build_opts *o,
+		    wp_layer_result *out, int *reused, wp_error *err);
 /* The Spin layouts (spin, image, wasm) of the app in o->spin_manifest. */
 int wp_build_spin(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_error *err);
 

@@ -16,6 +16,7 @@
 #include "oci/spin.h"
 #include "oci/statcache.h"
 #include "oci/wasm.h"
+#include "common/fs.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -328,6 +329,148 @@ done:
 	return rc;
 }
 
+/* app_rel with the ".." that climb above the app folder dropped: Spin resolves the
+ * manifest's paths from "/" in a rootfs, where "/.." is "/". */
+static int rootfs_path(const char *app_rel, wp_buf *out, wp_error *err)
+{
+	const char *p = app_rel;
+
+	while (!strncmp(p, "../", 3))
+		p += 3;
+	return wp_path_clean(p, out, err);
+}
+
+/* A scratch image for runtimes that read a Spin app from a rootfs: the wasm sources, the
+ * files at the paths the manifest names, and the manifest itself as /spin.toml. */
+static int build_spin_image(spin_build *b, const wp_build_opts *o, json_t *locked, const wp_spin_files *files,
+			    const char *created, wp_build_result *res)
+{
+	wp_layer_list wasm = { 0 }, statics = { 0 }, conf = { 0 }, *lists[3];
+	wp_layer_result results[3];
+	_cleanup_free_ char *app_dir = NULL;
+	wp_manifest m = { 0 };
+	wp_image_config cfg = { 0 };
+	wp_buf path, data;
+	json_t *c;
+	size_t i, nl = 0;
+	struct stat st;
+	int rc = 0;
+
+	wp_buf_init(&path, PATH_MAX);
+	wp_buf_init(&data, WP_MANIFEST_MAX);
+	{
+		char real[PATH_MAX];
+
+		if (!realpath(o->spin_manifest, real)) {
+			rc = wp_error_sys(b->err, WP_EIO, "reading '%s'", o->spin_manifest);
+			goto done;
+		}
+		*strrchr(real, '/') = '\0';
+		app_dir = strdup(real);
+	}
+	json_array_foreach(json_object_get(locked, "components"), i, c) {
+		const char *src = file_url_path(wp_json_str(json_object_get(c, "source"), "source"));
+		int kind;
+
+		if (!src) {
+			rc = wp_error_set(b->err, WP_EINVALID, "component `%s` has no local source", wp_json_str(c, "id"));
+			goto done;
+		}
+		if ((rc = wp_wasm_sniff_file(src, &kind, b->err)) < 0) {
+			wp_error_prefix(b->err, "component `%s`", wp_json_str(c, "id"));
+			goto done;
+		}
+		/* The source as the manifest names it, relative to the app folder. */
+		if ((rc = rootfs_path(!strncmp(src, app_dir, strlen(app_dir)) && src[strlen(app_dir)] == '/' ?
+				      src + strlen(app_dir) + 1 : wp_path_basename(src), &path, b->err)) < 0 ||
+		    stat(src, &st) < 0)
+			goto done;
+		rc = wp_layer_list_add(&wasm, path.data, src, &st, 0755, b->err);
+		if (rc == WP_EEXISTS)
+			rc = 0;
+		if (rc < 0)
+			goto done;
+	}
+	for (i = 0; i < files->len; i++) {
+		if ((rc = rootfs_path(files->items[i].app_rel, &path, b->err)) < 0 || stat(files->items[i].src, &st) < 0)
+			goto done;
+		rc = wp_layer_list_add(&statics, path.data, files->items[i].src, &st, 0644, b->err);
+		if (rc == WP_EEXISTS)
+			rc = 0;
+		if (rc < 0)
+			goto done;
+	}
+	if (stat(o->spin_manifest, &st) < 0 || (rc = wp_layer_list_add(&conf, "spin.toml", o->spin_manifest, &st, 0644, b->err)) < 0) {
+		rc = rc < 0 ? rc : wp_error_sys(b->err, WP_EIO, "reading '%s'", o->spin_manifest);
+		goto done;
+	}
+	if ((rc = wp_layer_list_finish(&wasm, b->err)) < 0 || (rc = wp_layer_list_finish(&statics, b->err)) < 0)
+		goto done;
+	lists[nl++] = &wasm;
+	if (statics.len)
+		lists[nl++] = &statics;
+	lists[nl++] = &conf;
+	if ((rc = wp_build_layers(b->store, b->cache, lists, nl, o, results, &res->layers_reused, b->err)) < 0)
+		goto done;
+	for (i = 0; i < nl; i++) {
+		wp_descriptor d;
+
+		wp_strv_push(&cfg.diff_ids, results[i].diff_id);
+		if ((rc = wp_descriptor_init(&d, WP_MT_OCI_LAYER_GZIP, results[i].digest, results[i].size)) < 0 ||
+		    (rc = wp_manifest_add_layer(&m, &d)) < 0) {
+			rc = wp_error_set(b->err, WP_ENOMEM, "out of memory");
+			goto done;
+		}
+	}
+	if ((rc = wp_build_platform(o->platform, &cfg.os, &cfg.architecture, b->err)) < 0)
+		goto done;
+	if (created[0])
+		cfg.created = strdup(created);
+	if ((rc = wp_image_config_emit(&cfg, &data, b->err)) < 0 ||
+	    (rc = wp_build_put_doc(b->store, &data, WP_MT_OCI_CONFIG, &m.config, b->err)) < 0)
+		goto done;
+	infer_annotations(&m, json_object_get(locked, "metadata"));
+	if ((rc = wp_build_annotate(&m, o, created, b->err)) < 0)
+		goto done;
+	m.media_type = strdup(WP_MT_OCI_MANIFEST);
+	rc = wp_build_finish(b->store, &m, res, b->err);
+done:
+	wp_layer_list_release(&wasm);
+	wp_layer_list_release(&statics);
+	wp_layer_list_release(&conf);
+	wp_buf_release(&path);
+	wp_buf_release(&data);
+	wp_image_config_release(&cfg);
+	wp_manifest_release(&m);
+	return rc;
+}
+
+/* The CNCF artifact of a one-component app without files. */
+static int build_spin_wasm(const wp_build_opts *o, wp_store *s, json_t *locked, const wp_spin_files *files,
+			   wp_build_result *res, wp_error *err)
+{
+	json_t *comps = json_object_get(locked, "components");
+	wp_build_opts w = *o;
+	const char *src;
+	int rc;
+
+	if (json_array_size(comps) != 1)
+		return wp_error_set(err, WP_EUSAGE, "the wasm layout holds one component; this app has %zu: use --layout spin",
+				    json_array_size(comps));
+	if (files->len)
+		return wp_error_set(err, WP_EUSAGE, "the wasm layout cannot carry the app's files: use --layout spin");
+	src = file_url_path(wp_json_str(json_object_get(json_array_get(comps, 0), "source"), "source"));
+	if (!src)
+		return wp_error_set(err, WP_EINVALID, "the component has no local source");
+	memset(&w.wasm, 0, sizeof(w.wasm));
+	w.spin_manifest = NULL;
+	w.layout = "wasm";
+	wp_strv_push(&w.wasm, src);
+	rc = wp_build(s, &w, res, err);
+	wp_strv_release(&w.wasm);
+	return rc;
+}
+
 int wp_build_spin(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_error *err)
 {
 	const char *layout = o->layout ? o->layout : "spin";
@@ -336,12 +479,11 @@ int wp_build_spin(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_
 	spin_build b = { .store = s, .err = err };
 	json_t *locked = NULL;
 	char created[40];
-	_cleanup_free_ char *app_dir = NULL;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
-	if (strcmp(layout, "spin"))
-		return wp_error_set(err, WP_EUSAGE, "--layout '%s' of a Spin app is not supported yet: use --layout spin", layout);
+	if (strcmp(layout, "spin") && strcmp(layout, "image") && strcmp(layout, "wasm"))
+		return wp_error_set(err, WP_EUSAGE, "--layout '%s': a Spin app builds as spin, image or wasm", layout);
 	if (o->wasm.len || o->files.len || o->env.len || o->args.len)
 		return wp_error_set(err, WP_EUSAGE, "a spin.toml names the wasm, files and env itself: drop --wasm, --file, --env and --arg");
 	b.level = o->gzip_level < 0 ? 4 : o->gzip_level;
@@ -351,7 +493,12 @@ int wp_build_spin(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_
 	if ((rc = wp_build_created(o->path ? o->path : ".", created, sizeof(created), err)) < 0 ||
 	    (rc = wp_statcache_open(s, &b.cache, err)) < 0)
 		goto done;
-	rc = build_spin_layout(&b, o, locked, &files, created, res);
+	if (!strcmp(layout, "wasm"))
+		rc = build_spin_wasm(o, s, locked, &files, res, err);
+	else if (!strcmp(layout, "image"))
+		rc = build_spin_image(&b, o, locked, &files, created, res);
+	else
+		rc = build_spin_layout(&b, o, locked, &files, created, res);
 	if (rc == 0) {
 		wp_error ignored;
 

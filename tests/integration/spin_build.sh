@@ -115,6 +115,51 @@ is "$(jq -r '[.layers[].mediaType] | join(" ")' <<<"$m")" \
 	"application/vnd.wasm.content.layer.v1+wasm application/vnd.wasm.content.bundle.v1.tar+gzip application/vnd.wasm.content.bundle.v1.tar+gzip application/vnd.fermyon.spin.application.v1+config" \
 	"SPIN_OCI_ARCHIVE_LAYERS: an archive per component with files"
 
+# --layout image: a rootfs with /spin.toml and every file where the manifest names it.
+"$WP" build "$app" --layout image -o "oci:$TMP/img:v1" --format json > "$TMP/img.json"
+ok $? "build --layout image of a Spin app"
+is "$(jq -r '[.layers[].mediaType] | unique | join(" ")' "$TMP/img.json")" "application/vnd.oci.image.layer.v1.tar+gzip" "classic tar+gzip layers"
+is "$(jq -r '.layers | length' "$TMP/img.json")" "3" "the wasm, the files, the app config"
+umoci raw unpack --rootless --image "$TMP/img:v1" "$TMP/rootfs" >/dev/null 2>&1
+is "$(cd "$TMP/rootfs" && find . -type f | sort | tr '\n' ' ')" \
+	"./hello.wasm ./other/same-as-big.bin ./spin.toml ./static/big.bin ./static/sub/128.bin ./static/sub/129.bin ./static/tiny.txt " \
+	"the rootfs holds the app as its manifest names it"
+check "/spin.toml is the app's manifest" cmp "$TMP/rootfs/spin.toml" "$app/spin.toml"
+check "and the files are byte-identical" diff -r "$app/static" "$TMP/rootfs/static"
+
+# --layout wasm: one component without files becomes the CNCF artifact; others are refused.
+one=$TMP/one && mkdir -p "$one" && cp "$HELLO" "$one/app.wasm"
+printf 'spin_manifest_version = 2
+[application]
+name = "one"
+[[trigger.command]]
+component = "c"
+[component.c]
+source = "app.wasm"
+' > "$one/spin.toml"
+w=$("$WP" build "$one" --layout wasm --format json)
+is "$(jq -r '.config.mediaType + " " + .layers[0].mediaType' <<<"$w")" "application/vnd.wasm.config.v0+json application/wasm" "one component: the wasm artifact"
+err=$("$WP" build "$app" --layout wasm 2>&1); rc=$?
+is "$rc" "2" "two components: --layout wasm is refused"
+like "$err" "one component" "and says why"
+
+# A Spin 1.x image (the locked app is the config) and inspect's view of the app.
+s1=$TMP/spin1 && mkdir -p "$s1/blobs/sha256"
+wd=$(sha256sum "$HELLO" | cut -d' ' -f1) && cp "$HELLO" "$s1/blobs/sha256/$wd"
+printf '{"spin_lock_version":0,"metadata":{"name":"old"},"triggers":[{"id":"t","trigger_type":"http","trigger_config":{"component":"c","route":"/old"}}],"components":[{"id":"c","source":{"content_type":"application/wasm","digest":"sha256:%s"}}]}' "$wd" > "$s1/lock"
+ld=$(sha256sum "$s1/lock" | cut -d' ' -f1) && mv "$s1/lock" "$s1/blobs/sha256/$ld"
+printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.fermyon.spin.application.v1+config","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.wasm.content.layer.v1+wasm","digest":"sha256:%s","size":%s}]}' \
+	"$ld" "$(stat -c %s "$s1/blobs/sha256/$ld")" "$wd" "$(stat -c %s "$HELLO")" > "$s1/m"
+md=$(sha256sum "$s1/m" | cut -d' ' -f1) && mv "$s1/m" "$s1/blobs/sha256/$md"
+printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"spin1:v1"}}]}' \
+	"$md" "$(stat -c %s "$s1/blobs/sha256/$md")" > "$s1/index.json"
+printf '{"imageLayoutVersion":"1.0.0"}' > "$s1/oci-layout"
+tar -C "$s1" -cf "$TMP/spin1.tar" .
+check "a Spin 1.x image loads" "$WP" load -i "$TMP/spin1.tar"
+is "$("$WP" inspect spin1:v1 | jq -c '[.app.name, .app.triggers[0].route, .app.components[0].id]')" '["old","/old","c"]' "inspect reads a Spin 1.x app"
+is "$("$WP" inspect golden:v1 | jq -c '[.app.name, (.app.triggers | map(.route)), (.app.components | map(.files))]')" \
+	'["golden",["/a/...","/b"],[4,1]]' "inspect shows a Spin app's components, routes and files"
+
 # Bad input: clear errors, nothing tagged.
 before=$(jq -c '[.manifests[].annotations["org.opencontainers.image.ref.name"]]' "$WASMPACK_STORE/index.json")
 bad=$TMP/bad && mkdir -p "$bad" && printf 'not wasm' > "$bad/app.wasm"
