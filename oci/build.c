@@ -181,6 +181,14 @@ static int add_file_arg(wp_layer_list *l, const char *arg, wp_error *err)
 	return rc;
 }
 
+int wp_build_collect_files(const wp_strv *args, wp_layer_list *out, wp_error *err)
+{
+	for (size_t i = 0; i < args->len; i++)
+		if (add_file_arg(out, args->items[i], err) < 0)
+			return err->code;
+	return wp_layer_list_finish(out, err);
+}
+
 /* ---- layers ---- */
 
 static void cache_digests(wp_statcache *c, wp_layer_list *l, bool *all_known)
@@ -559,10 +567,10 @@ int wp_build(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_error
 	int rc;
 
 	memset(res, 0, sizeof(*res));
-	if (o->spin_manifest)
+	if (o->spin_manifest || !strcmp(layout, "spin"))
 		return wp_build_spin(s, o, res, err);
 	if (strcmp(layout, "image") && strcmp(layout, "wasm"))
-		return wp_error_set(err, WP_EUSAGE, "--layout '%s': this build knows image and wasm", layout);
+		return wp_error_set(err, WP_EUSAGE, "--layout '%s': use spin, image or wasm", layout);
 	if (o->wasm.len == 0)
 		return wp_error_set(err, WP_EUSAGE, "nothing to build: give --wasm FILE");
 	if (!strcmp(layout, "wasm")) {

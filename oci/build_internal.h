@@ -18,6 +18,8 @@ int wp_build_platform(const char *p, char **os, char **arch, wp_error *err);
 /* Builds the layers the stat cache does not hold, at the same time. */
 int wp_build_layers(wp_store *s, wp_statcache *cache, wp_layer_list **lists, size_t n, const wp_build_opts *o,
 		    wp_layer_result *out, int *reused, wp_error *err);
+/* The --file SRC[:DEST] arguments as layer entries (folders expanded). */
+int wp_build_collect_files(const wp_strv *args, wp_layer_list *out, wp_error *err);
 /* The Spin layouts (spin, image, wasm) of the app in o->spin_manifest. */
 int wp_build_spin(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_error *err);
 

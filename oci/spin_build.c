@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/util.h"
 
+#include <ctype.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <openssl/evp.h>
@@ -471,6 +472,82 @@ static int build_spin_wasm(const wp_build_opts *o, wp_store *s, json_t *locked, 
 	return rc;
 }
 
+/* A one-component app from flags, with a command trigger: a plain WASI program in the
+ * Spin layout. The component is named after the wasm file. */
+static int synthesize(const wp_build_opts *o, json_t **locked, wp_spin_files *files, wp_error *err)
+{
+	char real[PATH_MAX], id[64];
+	const char *base;
+	wp_layer_list fl = { 0 };
+	json_t *env = json_object(), *comp;
+	size_t n = 0;
+	int rc;
+
+	if (o->wasm.len != 1)
+		return wp_error_set(err, WP_EUSAGE, "--layout spin from flags takes exactly one --wasm (or use a spin.toml)");
+	if (o->args.len)
+		return wp_error_set(err, WP_EUSAGE, "Spin's command trigger takes no --arg");
+	if (!realpath(o->wasm.items[0], real))
+		return wp_error_sys(err, WP_EIO, "--wasm '%s'", o->wasm.items[0]);
+	base = wp_path_basename(real);
+	for (const char *p = base; *p && *p != '.' && n + 1 < sizeof(id); p++) {
+		char c = (char)tolower((unsigned char)*p);
+
+		if (!isalnum((unsigned char)c))
+			c = '-';
+		if (c == '-' && (n == 0 || id[n - 1] == '-'))
+			continue;
+		if (n == 0 && !isalpha((unsigned char)c))
+			continue;
+		id[n++] = c;
+	}
+	while (n && id[n - 1] == '-')
+		n--;
+	id[n] = '\0';
+	if (!n)
+		snprintf(id, sizeof(id), "app");
+	for (size_t i = 0; i < o->env.len; i++) {
+		_cleanup_free_ char *kv = strdup(o->env.items[i]);
+		char *eq = kv ? strchr(kv, '=') : NULL;
+
+		if (!eq || eq == kv) {
+			json_decref(env);
+			return wp_error_set(err, WP_EUSAGE, "--env '%s': want KEY=VALUE", o->env.items[i]);
+		}
+		*eq = '\0';
+		json_object_set_new(env, kv, json_string(eq + 1));
+	}
+	if ((rc = wp_build_collect_files(&o->files, &fl, err)) < 0) {
+		json_decref(env);
+		wp_layer_list_release(&fl);
+		return rc;
+	}
+	for (size_t i = 0; i < fl.len; i++) {
+		wp_spin_file *f;
+
+		if (!fl.items[i].src)
+			continue;
+		f = realloc(files->items, (files->len + 1) * sizeof(*f));
+		if (!f)
+			break;
+		files->items = f;
+		f[files->len].component = strdup(id);
+		f[files->len].src = strdup(fl.items[i].src);
+		f[files->len].dest = strdup(fl.items[i].dest);
+		f[files->len].app_rel = strdup(fl.items[i].dest);
+		files->len++;
+	}
+	wp_layer_list_release(&fl);
+	comp = json_pack("{s:s,s:{s:s,s:s+}}", "id", id, "source", "content_type", "application/wasm", "source", "file://", real);
+	if (json_object_size(env))
+		json_object_set(comp, "env", env);
+	json_decref(env);
+	*locked = json_pack("{s:i,s:{s:s,s:{s:s},s:{s:{}}},s:[{s:s+,s:s,s:{s:s}}],s:[o]}", "spin_lock_version", 0, "metadata",
+			    "name", id, "trigger", "type", "command", "triggers", "command", "triggers", "id", id,
+			    "-command-trigger", "trigger_type", "command", "trigger_config", "component", id, "components", comp);
+	return *locked ? 0 : wp_error_set(err, WP_ENOMEM, "out of memory");
+}
+
 int wp_build_spin(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_error *err)
 {
 	const char *layout = o->layout ? o->layout : "spin";
@@ -484,11 +561,14 @@ int wp_build_spin(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_
 	memset(res, 0, sizeof(*res));
 	if (strcmp(layout, "spin") && strcmp(layout, "image") && strcmp(layout, "wasm"))
 		return wp_error_set(err, WP_EUSAGE, "--layout '%s': a Spin app builds as spin, image or wasm", layout);
-	if (o->wasm.len || o->files.len || o->env.len || o->args.len)
+	if (o->spin_manifest && (o->wasm.len || o->files.len || o->env.len || o->args.len))
 		return wp_error_set(err, WP_EUSAGE, "a spin.toml names the wasm, files and env itself: drop --wasm, --file, --env and --arg");
+	if (!o->spin_manifest && strcmp(layout, "spin"))
+		return wp_error_set(err, WP_EUSAGE, "--layout %s needs a spin.toml", layout);
 	b.level = o->gzip_level < 0 ? 4 : o->gzip_level;
 	b.threads = o->threads > 0 ? o->threads : wp_cpu_count();
-	if ((rc = wp_spin_lock(o->spin_manifest, &so, &locked, err)) < 0)
+	rc = o->spin_manifest ? wp_spin_lock(o->spin_manifest, &so, &locked, err) : synthesize(o, &locked, &files, err);
+	if (rc < 0)
 		goto done;
 	if ((rc = wp_build_created(o->path ? o->path : ".", created, sizeof(created), err)) < 0 ||
 	    (rc = wp_statcache_open(s, &b.cache, err)) < 0)

@@ -143,6 +143,16 @@ err=$("$WP" build "$app" --layout wasm 2>&1); rc=$?
 is "$rc" "2" "two components: --layout wasm is refused"
 like "$err" "one component" "and says why"
 
+# From flags: a one-component app with a command trigger.
+out=$(cd "$app" && "$WP" build --layout spin --wasm "$HELLO" --file static --env A=1 --format json)
+Lf=$(cat "$(blob "$(jq -r '.layers[-1].digest' <<<"$out")")")
+is "$(jq -c '[.triggers[0].trigger_type, .triggers[0].trigger_config.component, .components[0].id, .components[0].env.A]' <<<"$Lf")" \
+	'["command","hello","hello","1"]' "--layout spin from flags: a command-trigger app named after the wasm"
+is "$(jq -r '.components[0].files | map(.path) | join(" ")' <<<"$Lf")" "static/big.bin static/sub/128.bin static/sub/129.bin static/tiny.txt" \
+	"with the --file files at their destinations"
+(cd "$app" && "$WP" build --layout spin --wasm "$HELLO" --arg x >/dev/null 2>&1)
+is "$?" "2" "--arg has no place in Spin's command trigger"
+
 # A Spin 1.x image (the locked app is the config) and inspect's view of the app.
 s1=$TMP/spin1 && mkdir -p "$s1/blobs/sha256"
 wd=$(sha256sum "$HELLO" | cut -d' ' -f1) && cp "$HELLO" "$s1/blobs/sha256/$wd"
