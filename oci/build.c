@@ -198,7 +198,7 @@ static void cache_digests(wp_statcache *c, wp_layer_list *l, bool *all_known)
 		wp_layer_entry *e = &l->items[i];
 		char real[PATH_MAX];
 
-		if (!e->src)
+		if (!e->src || e->digest[0])
 			continue;
 		if (!realpath(e->src, real) || !wp_statcache_lookup(c, real, &e->st, e->digest)) {
 			e->digest[0] = '\0';

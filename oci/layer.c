@@ -101,7 +101,7 @@ int wp_layer_list_key(const wp_layer_list *l, int level, char key[WP_DIGEST_BUFS
 
 	if (rc < 0)
 		return rc;
-	snprintf(head, sizeof(head), "wasmpack-layer-v1 tar+gzip level=%d", level);
+	snprintf(head, sizeof(head), "wasmpack-layer-v1 tar+gzip level=%d%s", level, l->no_diff_id ? " no-diff-id" : "");
 	wp_sha256_update(&h, head, strlen(head) + 1);
 	for (size_t i = 0; i < l->len; i++) {
 		const wp_layer_entry *e = &l->items[i];
@@ -122,6 +122,7 @@ int wp_layer_list_key(const wp_layer_list *l, int level, char key[WP_DIGEST_BUFS
 }
 
 typedef struct tar_ctx {
+	bool no_diff;
 	wp_sha256 diff;
 	wp_gzip *gz;
 	wp_blob_writer *bw;
@@ -139,7 +140,8 @@ static la_ssize_t tar_sink(struct archive *a, void *ctx, const void *buf, size_t
 	tar_ctx *t = ctx;
 	int rc;
 
-	wp_sha256_update(&t->diff, buf, len);
+	if (!t->no_diff)
+		wp_sha256_update(&t->diff, buf, len);
 	rc = wp_gzip_write(t->gz, buf, len, t->err);
 	if (rc < 0) {
 		t->rc = rc;
@@ -154,7 +156,8 @@ static int write_file(struct archive *a, tar_ctx *t, wp_layer_entry *e, unsigned
 	_cleanup_close_ int fd = open(e->src, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	int64_t total = 0;
-	wp_sha256 h;
+	wp_sha256 h = { 0 };
+	bool known = e->digest[0] != '\0';
 	int rc;
 
 	if (fd < 0)
@@ -164,7 +167,7 @@ static int write_file(struct archive *a, tar_ctx *t, wp_layer_entry *e, unsigned
 	if (st.st_size != e->st.st_size || st.st_mtim.tv_sec != e->st.st_mtim.tv_sec ||
 	    st.st_mtim.tv_nsec != e->st.st_mtim.tv_nsec)
 		return wp_error_set(t->err, WP_EIO, "'%s' changed while the image was being built", e->src);
-	if ((rc = wp_sha256_init(&h, t->err)) < 0)
+	if (!known && (rc = wp_sha256_init(&h, t->err)) < 0)
 		return rc;
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	for (;;) {
@@ -181,7 +184,8 @@ static int write_file(struct archive *a, tar_ctx *t, wp_layer_entry *e, unsigned
 		total += n;
 		if (total > e->st.st_size)
 			break;
-		wp_sha256_update(&h, buf, (size_t)n);
+		if (!known)
+			wp_sha256_update(&h, buf, (size_t)n);
 		if (archive_write_data(a, buf, (size_t)n) != n) {
 			wp_sha256_release(&h);
 			return t->rc < 0 ? t->rc : wp_error_set(t->err, WP_EIO, "writing tar entry '%s': %s",
@@ -189,11 +193,14 @@ static int write_file(struct archive *a, tar_ctx *t, wp_layer_entry *e, unsigned
 		}
 	}
 	if (total != e->st.st_size) {
-		wp_sha256_release(&h);
+		if (!known)
+			wp_sha256_release(&h);
 		return wp_error_set(t->err, WP_EIO, "'%s' changed while the image was being built", e->src);
 	}
-	wp_sha256_final(&h, e->digest);
-	wp_sha256_release(&h);
+	if (!known) {
+		wp_sha256_final(&h, e->digest);
+		wp_sha256_release(&h);
+	}
 	return 0;
 }
 
@@ -201,7 +208,7 @@ int wp_layer_write_tar_gzip(wp_store *s, wp_layer_list *l, int level, int thread
 			    wp_layer_result *res, wp_error *err)
 {
 	enum { BUFSZ = 1 << 20 };
-	tar_ctx t = { .err = err };
+	tar_ctx t = { .err = err, .no_diff = l->no_diff_id };
 	struct archive *a = NULL;
 	struct archive_entry *ae = NULL;
 	unsigned char *buf = malloc(BUFSZ);
@@ -256,7 +263,10 @@ int wp_layer_write_tar_gzip(wp_store *s, wp_layer_list *l, int level, int thread
 	}
 	if ((rc = wp_gzip_finish(t.gz, err)) < 0)
 		goto done;
-	wp_sha256_final(&t.diff, res->diff_id);
+	if (!t.no_diff)
+		wp_sha256_final(&t.diff, res->diff_id);
+	else
+		memcpy(res->diff_id, res->digest[0] ? res->digest : "sha256:0000000000000000000000000000000000000000000000000000000000000000", WP_DIGEST_BUFSZ);
 	rc = wp_blob_writer_commit(t.bw, NULL, res->digest, &res->size, err);
 	t.bw = NULL;
 done:

@@ -4,6 +4,7 @@
 #ifndef WP_OCI_LAYER_H
 #define WP_OCI_LAYER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
 
@@ -16,12 +17,13 @@ typedef struct wp_layer_entry {
 	char *src;         /* NULL for a folder */
 	unsigned mode;
 	struct stat st;    /* of src when the input was scanned */
-	char digest[WP_DIGEST_BUFSZ];   /* content digest; empty until known */
+	char digest[WP_DIGEST_BUFSZ];   /* content digest; when known before writing, not hashed again */
 } wp_layer_entry;
 
 typedef struct wp_layer_list {
 	wp_layer_entry *items;
 	size_t len;
+	bool no_diff_id;   /* the layer's uncompressed digest is not needed (Spin's archives) */
 } wp_layer_list;
 
 typedef struct wp_layer_result {

@@ -14,6 +14,8 @@ typedef struct wp_spin_file {
 	char *src;         /* absolute path in the app folder */
 	char *dest;        /* path below the component's files mount ("/"), no leading slash */
 	char *app_rel;     /* src relative to the app folder */
+	char digest[72];   /* filled by the image build */
+	long long size;
 } wp_spin_file;
 
 typedef struct wp_spin_files {

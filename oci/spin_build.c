@@ -24,6 +24,8 @@
 #include <ctype.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,7 @@ typedef struct layers {
 } layers;
 
 typedef struct spin_build {
+	const wp_build_opts *o;
 	wp_store *store;
 	wp_statcache *cache;
 	layers ls;
@@ -97,16 +100,18 @@ static int ingest(spin_build *b, const char *path, char digest[WP_DIGEST_BUFSZ],
 }
 
 /* ContentRef {inline?, digest}: small content is inlined (base64), as Spin does. */
-static int content_ref(spin_build *b, const char *digest, int64_t size, json_t *obj, bool *inlined)
+static int content_ref(spin_build *b, const char *path, const char *digest, int64_t size, json_t *obj, bool *inlined)
 {
 	*inlined = size <= INLINE_MAX;
 	if (*inlined) {
 		wp_buf data;
-		char enc[INLINE_MAX / 3 * 4 + 8];
+		char enc[INLINE_MAX / 3 * 4 + 8], got[WP_DIGEST_BUFSZ];
 		int rc;
 
 		wp_buf_init(&data, INLINE_MAX);
-		rc = wp_store_read_blob(b->store, digest, INLINE_MAX, &data, b->err);
+		rc = wp_fs_read_file(path, INLINE_MAX, &data, b->err);
+		if (rc == 0 && (rc = wp_digest_bytes(data.data ? data.data : "", data.len, got, b->err)) == 0 && strcmp(got, digest))
+			rc = wp_error_set(b->err, WP_EIO, "'%s' changed while the image was being built", path);
 		if (rc < 0) {
 			wp_buf_release(&data);
 			return rc;
@@ -145,7 +150,7 @@ static int wasm_source(spin_build *b, json_t *source, const char *what)
 		return rc;
 	neu = json_object();
 	json_object_set_new(neu, "content_type", json_string("application/wasm"));
-	if ((rc = content_ref(b, digest, size, neu, &inl)) < 0) {
+	if ((rc = content_ref(b, path, digest, size, neu, &inl)) < 0) {
 		json_decref(neu);
 		return rc;
 	}
@@ -166,7 +171,7 @@ static int component_files(spin_build *b, json_t *comp, const wp_spin_files *all
 	const char *id = wp_json_str(comp, "id");
 	const wp_spin_file **mine = calloc(all->len + 1, sizeof(*mine));
 	json_t *files = json_array();
-	wp_layer_list tar = { 0 };
+	wp_layer_list tar = { .no_diff_id = true };
 	size_t n = 0;
 	int rc = 0;
 
@@ -178,30 +183,39 @@ static int component_files(spin_build *b, json_t *comp, const wp_spin_files *all
 	/* Sorted by path: the same app gives the same locked app and layers anywhere. */
 	qsort(mine, n, sizeof(*mine), cmp_dest);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
-		char digest[WP_DIGEST_BUFSZ];
 		json_t *entry = json_object();
-		int64_t size;
 		bool inl;
 
-		if ((rc = ingest(b, mine[i]->src, digest, &size)) == 0 && (rc = content_ref(b, digest, size, entry, &inl)) == 0) {
+		if ((rc = content_ref(b, mine[i]->src, mine[i]->digest, mine[i]->size, entry, &inl)) == 0) {
 			json_object_set_new(entry, "path", json_string(mine[i]->dest));
 			json_array_append(files, entry);
 			if (archive) {
 				struct stat st;
 
-				if (stat(mine[i]->src, &st) == 0)
-					rc = wp_layer_list_add(&tar, mine[i]->dest, mine[i]->src, &st, 0644, b->err);
+				if (stat(mine[i]->src, &st) == 0 &&
+				    (rc = wp_layer_list_add(&tar, mine[i]->dest, mine[i]->src, &st, 0644, b->err)) == 0)
+					memcpy(tar.items[tar.len - 1].digest, mine[i]->digest, WP_DIGEST_BUFSZ);
 			} else if (!inl) {
-				rc = add_layer(b, WP_MT_SPIN_DATA, digest, size);
+				char digest[WP_DIGEST_BUFSZ];
+				int64_t size;
+
+				if (!wp_store_has_blob(b->store, mine[i]->digest, NULL) &&
+				    (rc = ingest(b, mine[i]->src, digest, &size)) == 0 && strcmp(digest, mine[i]->digest))
+					rc = wp_error_set(b->err, WP_EIO, "'%s' changed while the image was being built", mine[i]->src);
+				if (rc == 0)
+					rc = add_layer(b, WP_MT_SPIN_DATA, mine[i]->digest, mine[i]->size);
 			}
 		}
 		json_decref(entry);
 	}
 	if (rc == 0 && archive && tar.len) {
 		wp_layer_result lr;
+		wp_layer_list *one = &tar;
+		int reused = 0;
 
+		/* Through the layer cache: an unchanged component does not archive again. */
 		if ((rc = wp_layer_list_finish(&tar, b->err)) == 0 &&
-		    (rc = wp_layer_write_tar_gzip(b->store, &tar, b->level, b->threads, &lr, b->err)) == 0)
+		    (rc = wp_build_layers(b->store, b->cache, &one, 1, b->o, &lr, &reused, b->err)) == 0)
 			rc = add_layer(b, WP_MT_SPIN_ARCHIVE, lr.digest, lr.size);
 	}
 	if (rc == 0) {
@@ -214,6 +228,125 @@ static int component_files(spin_build *b, json_t *comp, const wp_spin_files *all
 	wp_layer_list_release(&tar);
 	free(mine);
 	return rc;
+}
+
+typedef struct hash_job {
+	wp_spin_files *files;
+	bool *todo;
+	size_t next;
+	pthread_mutex_t mu;
+	int failed;
+	char failed_path[PATH_MAX];
+} hash_job;
+
+static void *hash_worker(void *arg)
+{
+	hash_job *h = arg;
+
+	for (;;) {
+		size_t i;
+		wp_error err;
+		uint64_t size;
+
+		pthread_mutex_lock(&h->mu);
+		while (h->next < h->files->len && !h->todo[h->next])
+			h->next++;
+		i = h->next++;
+		pthread_mutex_unlock(&h->mu);
+		if (i >= h->files->len)
+			return NULL;
+		if (wp_digest_file(h->files->items[i].src, h->files->items[i].digest, &size, &err) < 0) {
+			pthread_mutex_lock(&h->mu);
+			if (!h->failed) {
+				h->failed = err.code;
+				snprintf(h->failed_path, sizeof(h->failed_path), "%s", h->files->items[i].src);
+			}
+			pthread_mutex_unlock(&h->mu);
+		}
+		h->files->items[i].size = (long long)size;
+	}
+}
+
+/* Every file's digest, before anything is stored: from the stat cache, else hashed on
+ * every processor. What the layout needs (layers or one archive) is decided from them. */
+static int hash_files(spin_build *b, wp_spin_files *files)
+{
+	hash_job h = { .files = files };
+	pthread_t threads[64];
+	int nthreads = b->threads > 64 ? 64 : b->threads, started = 0;
+	struct stat *sts;
+	int rc = 0;
+
+	h.todo = calloc(files->len + 1, sizeof(bool));
+	sts = calloc(files->len + 1, sizeof(*sts));
+	if (!h.todo || !sts) {
+		free(h.todo);
+		free(sts);
+		return wp_error_set(b->err, WP_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < files->len; i++) {
+		char real[PATH_MAX];
+
+		if (stat(files->items[i].src, &sts[i]) < 0) {
+			rc = wp_error_sys(b->err, WP_EIO, "reading '%s'", files->items[i].src);
+			goto done;
+		}
+		files->items[i].size = (long long)sts[i].st_size;
+		h.todo[i] = !(realpath(files->items[i].src, real) &&
+			      wp_statcache_lookup(b->cache, real, &sts[i], files->items[i].digest));
+	}
+	pthread_mutex_init(&h.mu, NULL);
+	for (; started < nthreads; started++)
+		if (pthread_create(&threads[started], NULL, hash_worker, &h) != 0)
+			break;
+	if (!started)
+		hash_worker(&h);
+	for (int i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	pthread_mutex_destroy(&h.mu);
+	if (h.failed) {
+		rc = wp_error_set(b->err, h.failed, "reading '%s' failed", h.failed_path);
+		goto done;
+	}
+	for (size_t i = 0; i < files->len; i++) {
+		char real[PATH_MAX];
+
+		if (h.todo[i] && realpath(files->items[i].src, real))
+			wp_statcache_record(b->cache, real, &sts[i], files->items[i].digest);
+	}
+done:
+	free(h.todo);
+	free(sts);
+	return rc;
+}
+
+/* Layers the simple assembly would make: one per distinct wasm source, one per distinct
+ * file over the inlining size. */
+static size_t count_layers(json_t *locked, const wp_spin_files *files)
+{
+	wp_strv seen = { 0 };
+	size_t n = 0, i;
+	json_t *c;
+
+	json_array_foreach(json_object_get(locked, "components"), i, c) {
+		const char *src = wp_json_str(json_object_get(c, "source"), "source");
+
+		if (src && !wp_strv_contains(&seen, src)) {
+			wp_strv_push(&seen, src);
+			n++;
+		}
+	}
+	wp_strv_release(&seen);
+	for (i = 0; i < files->len; i++) {
+		bool dup = false;
+
+		if (files->items[i].size <= INLINE_MAX)
+			continue;
+		for (size_t k = 0; k < i && !dup; k++)
+			dup = files->items[k].size > INLINE_MAX && !strcmp(files->items[k].digest, files->items[i].digest);
+		n += !dup;
+	}
+	return n;
 }
 
 static int assemble(spin_build *b, json_t *locked, const wp_spin_files *files, bool archive)
@@ -272,7 +405,7 @@ static void infer_annotations(wp_manifest *m, const json_t *meta)
 	}
 }
 
-static int build_spin_layout(spin_build *b, const wp_build_opts *o, json_t *lock_src, const wp_spin_files *files,
+static int build_spin_layout(spin_build *b, const wp_build_opts *o, json_t *lock_src, wp_spin_files *files,
 			     const char *created, wp_build_result *res)
 {
 	wp_manifest m = { 0 };
@@ -283,14 +416,15 @@ static int build_spin_layout(spin_build *b, const wp_build_opts *o, json_t *lock
 	int rc;
 
 	wp_buf_init(&data, WP_MANIFEST_MAX);
-	rc = assemble(b, locked, files, getenv("SPIN_OCI_ARCHIVE_LAYERS") != NULL);
-	if (rc == 0 && b->ls.len > MAX_LAYERS - 1 && !getenv("SPIN_OCI_ARCHIVE_LAYERS")) {
-		/* Registries cap an image near 500 layers: files go into one archive per component. */
-		wp_debug("%zu layers: using archive layers", b->ls.len);
-		layers_release(&b->ls);
-		json_decref(locked);
-		locked = json_deep_copy(lock_src);
-		rc = assemble(b, locked, files, true);
+	{
+		/* Registries cap an image near 500 layers: past 499, files go into one archive
+		 * per component (and always with SPIN_OCI_ARCHIVE_LAYERS). */
+		size_t count = count_layers(locked, files);
+		bool archive = getenv("SPIN_OCI_ARCHIVE_LAYERS") != NULL || count > MAX_LAYERS - 1;
+
+		if (archive)
+			wp_debug("%zu layers: using archive layers", count);
+		rc = assemble(b, locked, files, archive);
 	}
 	if (rc < 0)
 		goto done;
@@ -553,7 +687,7 @@ int wp_build_spin(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_
 	const char *layout = o->layout ? o->layout : "spin";
 	wp_spin_files files = { 0 };
 	wp_spin_opts so = { .collect = &files };
-	spin_build b = { .store = s, .err = err };
+	spin_build b = { .o = o, .store = s, .err = err };
 	json_t *locked = NULL;
 	char created[40];
 	int rc;
@@ -577,7 +711,7 @@ int wp_build_spin(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_
 		rc = build_spin_wasm(o, s, locked, &files, res, err);
 	else if (!strcmp(layout, "image"))
 		rc = build_spin_image(&b, o, locked, &files, created, res);
-	else
+	else if ((rc = hash_files(&b, &files)) == 0)
 		rc = build_spin_layout(&b, o, locked, &files, created, res);
 	if (rc == 0) {
 		wp_error ignored;

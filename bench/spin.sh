@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# `wasmpack build --layout spin` side by side with the hashing floor of the same bytes
+# (`openssl dgst -sha256` over every file), in one run, on a Spin app of 3 components
+# (8 MiB wasm each) and FILES static files of 100 B to 1 MiB (log-uniform sizes).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WP=${WASMPACK_BUILD:-$ROOT/build}/wasmpack
+FILES=${FILES:-1500}
+RUNS=${RUNS:-5}
+W=$(mktemp -d /tmp/wasmpack-bench.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+cd "$W"
+mkdir -p app/static
+for c in a b c; do
+	{ printf '\0asm\1\0\0\0'; head -c $((8 * 1048576 - 8)) /dev/urandom; } > "app/$c.wasm"
+done
+perl -e 'srand(7); for my $i (1..'"$FILES"') { printf "%d\n", int(100 * 10000 ** rand()) }' | {
+	i=0
+	while read -r size; do i=$((i + 1)); head -c "$size" /dev/urandom > "app/static/f$i.bin"; done
+}
+cat > app/spin.toml <<'TOML'
+spin_manifest_version = 2
+[application]
+name = "bench"
+[[trigger.http]]
+route = "/a/..."
+component = "a"
+[[trigger.http]]
+route = "/b/..."
+component = "b"
+[[trigger.http]]
+route = "/c/..."
+component = "c"
+[component.a]
+source = "a.wasm"
+files = [{ source = "static", destination = "/" }]
+[component.b]
+source = "b.wasm"
+[component.c]
+source = "c.wasm"
+TOML
+total=$(du -sb app | cut -f1)
+cat app/*.wasm app/static/* > /dev/null
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+time_runs() {
+	local setup=$1 cmd=$2
+	for _ in $(seq 1 "$RUNS"); do
+		eval "$setup"
+		local s e
+		s=$(date +%s%N); eval "$cmd" >/dev/null 2>&1; e=$(date +%s%N)
+		echo "scale=3; ($e - $s) / 1000000000" | bc
+	done | median
+}
+floor=$(time_runs : 'find app -type f -print0 | xargs -0 openssl dgst -sha256')
+first=$(time_runs 'rm -rf st; sync' 'WASMPACK_STORE=st "$WP" build app')
+rebuild=$(time_runs : 'WASMPACK_STORE=st "$WP" build app')
+rm -rf st
+rss=$(WASMPACK_STORE=st /usr/bin/time -f %M "$WP" build app 2>&1 >/dev/null | tail -1)
+layers=$(WASMPACK_STORE=st "$WP" build app --format json | jq '.layers | length')
+
+cat <<TABLE
+app: 3 components of 8 MiB, $FILES files; $((total / 1048576)) MiB; $layers layers; $(nproc) cores; median of $RUNS runs
+| what                                     | seconds | ratio       |
+|------------------------------------------|---------|-------------|
+| openssl dgst -sha256 over every file     | $floor | 1.00        |
+| wasmpack build --layout spin             | $first | $(echo "scale=2; $first / $floor" | bc) x floor |
+| wasmpack build --layout spin, unchanged  | $rebuild | $(echo "scale=2; $rebuild / $first" | bc) x first build |
+peak RSS of the first build: $((rss / 1024)) MiB
+TABLE
