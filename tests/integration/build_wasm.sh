@@ -53,7 +53,7 @@ err=$("$WP" build --layout wasm --wasm odd.wasm 2>&1); rc=$?
 is "$rc" "1" "an unknown wasm version is refused"
 like "$err" "not a wasm binary" "the error names the problem"
 is "$(store_state "$WASMPACK_STORE")" "$before" "the store is unchanged by the refused builds"
-"$WP" build --layout spin --wasm "$HELLO" >/dev/null 2>&1
+"$WP" build --layout bogus --wasm "$HELLO" >/dev/null 2>&1
 is "$?" "2" "an unknown layout is a usage error"
 
 done_testing
