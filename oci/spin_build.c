@@ -613,7 +613,7 @@ static int synthesize(const wp_build_opts *o, json_t **locked, wp_spin_files *fi
 	char real[PATH_MAX], id[64];
 	const char *base;
 	wp_layer_list fl = { 0 };
-	json_t *env = json_object(), *comp;
+	json_t *env, *comp;
 	size_t n = 0;
 	int rc;
 
@@ -640,6 +640,7 @@ static int synthesize(const wp_build_opts *o, json_t **locked, wp_spin_files *fi
 	id[n] = '\0';
 	if (!n)
 		snprintf(id, sizeof(id), "app");
+	env = json_object();
 	for (size_t i = 0; i < o->env.len; i++) {
 		_cleanup_free_ char *kv = strdup(o->env.items[i]);
 		char *eq = kv ? strchr(kv, '=') : NULL;
