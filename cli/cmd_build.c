@@ -3,6 +3,7 @@
 #include "oci/archive.h"
 #include "oci/build.h"
 #include "oci/ref.h"
+#include "registry/fetch.h"
 #include "registry/transfer.h"
 
 #include <stdlib.h>
@@ -76,6 +77,7 @@ static int run(wp_cli *cli)
 	o.layout = wp_cli_value(cli, "layout");
 	o.platform = wp_cli_value(cli, "platform");
 	o.gzip_level = -1;
+	o.fetch = wp_fetch_to_store;
 	if (level) {
 		char *end;
 		long v = strtol(level, &end, 10);

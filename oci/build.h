@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/strv.h"
+#include "oci/store.h"
 #include "oci/manifest.h"
 #include "oci/store.h"
 
@@ -22,6 +23,10 @@ typedef struct wp_build_opts {
 	const char *platform;    /* "os/arch[/variant]" or NULL */
 	int gzip_level;          /* -1 for the default (6) */
 	int threads;             /* 0 for one per processor */
+	/* Fetches a source named by URL into the store, checked against digest (Spin apps);
+	 * NULL: such sources are refused. Set by the CLI (registry/fetch.c). */
+	int (*fetch)(void *ctx, wp_store *s, const char *url, const char *digest, wp_error *err);
+	void *fetch_ctx;
 } wp_build_opts;
 
 typedef struct wp_build_result {

@@ -766,7 +766,9 @@ void wp_spin_files_release(wp_spin_files *f)
 		free(f->items[i].app_rel);
 	}
 	free(f->items);
+	json_decref(f->urls);
 	f->items = NULL;
+	f->urls = NULL;
 	f->len = 0;
 }
 
@@ -1070,6 +1072,11 @@ static int load_component(loader *l, const comp *c, json_t **out)
 		}
 		source = json_pack("{s:s,s:s+++}", "content_type", "application/wasm", "source", "file://", l->cache,
 				   "/spin/registry/wasm/", dg);
+		if (l->collect) {
+			if (!l->collect->urls)
+				l->collect->urls = json_object();
+			json_object_set_new(l->collect->urls, dg, json_string(url));
+		}
 	} else {
 		rc = wp_error_set(l->err, WP_EINVALID, "`source` must be a path or { url, digest }");
 		goto done;

@@ -21,6 +21,7 @@ typedef struct wp_spin_file {
 typedef struct wp_spin_files {
 	wp_spin_file *items;
 	size_t len;
+	json_t *urls;      /* digest -> URL of the sources named by URL */
 } wp_spin_files;
 
 void wp_spin_files_release(wp_spin_files *f);

@@ -42,6 +42,7 @@ typedef struct layers {
 
 typedef struct spin_build {
 	const wp_build_opts *o;
+	json_t *urls;
 	wp_store *store;
 	wp_statcache *cache;
 	layers ls;
@@ -129,10 +130,29 @@ static const char *file_url_path(const char *url)
 	return url && !strncmp(url, "file://", 7) ? url + 7 : NULL;
 }
 
+/* The store path of a source named by URL: fetched (and checked) once. */
+static int fetched_source(spin_build *b, const char *cached, const char *what, char **path)
+{
+	const char *digest = strrchr(cached, '/');
+	const char *url = digest ? wp_json_str(b->urls, digest + 1) : NULL;
+	int rc;
+
+	*path = NULL;
+	if (!url)
+		return wp_error_set(b->err, WP_ENOTFOUND, "%s: source '%s' is not there", what, cached);
+	if (!b->o->fetch)
+		return wp_error_set(b->err, WP_EUSAGE, "%s: source '%s' would need fetching", what, url);
+	if ((rc = b->o->fetch(b->o->fetch_ctx, b->store, url, digest + 1, b->err)) < 0)
+		return wp_error_prefix(b->err, "%s", what);
+	*path = wp_store_blob_path(b->store, digest + 1);
+	return *path ? 0 : wp_error_set(b->err, WP_ENOMEM, "out of memory");
+}
+
 /* A wasm source (component or dependency) becomes a wasm layer and a digest reference. */
 static int wasm_source(spin_build *b, json_t *source, const char *what)
 {
 	const char *path = file_url_path(wp_json_str(source, "source"));
+	_cleanup_free_ char *fetched = NULL;
 	char digest[WP_DIGEST_BUFSZ];
 	json_t *neu;
 	int64_t size;
@@ -141,9 +161,12 @@ static int wasm_source(spin_build *b, json_t *source, const char *what)
 
 	if (!path)
 		return wp_error_set(b->err, WP_EINVALID, "%s has no local source", what);
-	if (access(path, R_OK) < 0)
-		return wp_error_sys(b->err, WP_ENOTFOUND,
-				    "%s: source '%s' is not there (sources named by URL are not fetched yet)", what, path);
+	if (access(path, R_OK) < 0) {
+		/* Sources named by URL go straight into the store (Spin keeps them in its cache). */
+		if ((rc = fetched_source(b, path, what, &fetched)) < 0)
+			return rc;
+		path = fetched;
+	}
 	if ((rc = wp_wasm_sniff_file(path, &kind, b->err)) < 0)
 		return wp_error_prefix(b->err, "%s", what);
 	if ((rc = ingest(b, path, digest, &size)) < 0 || (rc = add_layer(b, WP_MT_SPIN_WASM, digest, size)) < 0)
@@ -705,6 +728,7 @@ int wp_build_spin(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_
 	rc = o->spin_manifest ? wp_spin_lock(o->spin_manifest, &so, &locked, err) : synthesize(o, &locked, &files, err);
 	if (rc < 0)
 		goto done;
+	b.urls = files.urls;
 	if ((rc = wp_build_created(o->path ? o->path : ".", created, sizeof(created), err)) < 0 ||
 	    (rc = wp_statcache_open(s, &b.cache, err)) < 0)
 		goto done;

@@ -92,8 +92,20 @@ if command -v docker-registry >/dev/null; then
 	done < <(jq -r '.components[0].files[] | [.path, .digest, (.inline // "")] | @tsv' <<<"$L2")
 	is "$bad" "0" "every file of the pulled app matches its source"
 	check "the pulled wasm matches" cmp "$TMP/pulled/blobs/sha256/$(jq -r '.components[0].source.digest' <<<"$L2" | cut -d: -f2)" "$HELLO"
+	# A source named by URL is fetched into the store and checked against its digest.
+	hd=sha256:$(sha256sum "$HELLO" | cut -d' ' -f1)
+	url=$TMP/url && mkdir -p "$url"
+	printf 'spin_manifest_version = 2\n[application]\nname = "u"\n[[trigger.http]]\nroute = "/"\ncomponent = "c"\n[component.c]\nsource = { url = "http://%s/v2/spin/golden/blobs/%s", digest = "%s" }\n' "$R" "$hd" "$hd" > "$url/spin.toml"
+	out=$(WASMPACK_STORE=$TMP/fetch "$WP" build "$url" --format json); rc=$?
+	is "$rc" "0" "a source named by URL is fetched"
+	is "$(jq -r '.layers[0].digest' <<<"$out")" "$hd" "and becomes the wasm layer"
+	wrong=sha256:$(printf x | sha256sum | cut -d' ' -f1)
+	sed -i "s|digest = \"$hd\"|digest = \"$wrong\"|" "$url/spin.toml"
+	err=$(WASMPACK_STORE=$TMP/fetch2 "$WP" build "$url" 2>&1); rc=$?
+	is "$rc" "5" "a fetched source with another digest: exit 5"
+	check "and nothing is stored under either digest" test ! -e "$TMP/fetch2/blobs/sha256/${wrong#sha256:}" -a ! -e "$TMP/fetch2/blobs/sha256/${hd#sha256:}"
 else
-	skip "docker-registry not installed"; skip "-"; skip "-"; skip "-"
+	skip "docker-registry not installed"; skip "-"; skip "-"; skip "-"; skip "-"; skip "-"; skip "-"; skip "-"
 fi
 
 # Past 499 layers (or with SPIN_OCI_ARCHIVE_LAYERS), files go into one archive per component.
