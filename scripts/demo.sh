@@ -61,4 +61,13 @@ pulled=$(WASMPACK_STORE=$DEMO/store2 "$WP" pull "127.0.0.1:$port/demo/hello:v1" 
 jq -c '{digest, blobs: [.blobs[] | .outcome]}' <<<"$pulled"
 [ "$(jq -r .digest <<<"$pushed")" = "$(jq -r .digest <<<"$pulled")" ] && echo "same digest both ways"
 
+step "a Spin app: wasmpack lock, then Spin's own OCI layout, pushed and inspected"
+cd "$ROOT/testdata/spin-hello"
+echo "\$ wasmpack lock   # spin.toml -> Spin's locked app"
+"$WP" lock --assets-dir "$DEMO/assets" | jq -c '{name: .metadata.name, triggers: [.triggers[] | .trigger_config.route], components: [.components[].id]}'
+echo "\$ wasmpack build -t 127.0.0.1:$port/demo/spin-hello:v1 --push --plain-http"
+"$WP" build -t "127.0.0.1:$port/demo/spin-hello:v1" --push --plain-http --format json | jq -c '{digest, layers: [.layers[].mediaType]}'
+echo "\$ wasmpack inspect 127.0.0.1:$port/demo/spin-hello:v1"
+"$WP" inspect "127.0.0.1:$port/demo/spin-hello:v1" | jq -c .app
+
 step "done"
