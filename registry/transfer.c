@@ -156,6 +156,18 @@ static long long mono_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The store remembers that these blobs now live in repository `name` (for mounts). */
+static void remember_origins(wp_store *s, const char *name, const wp_transfer_result *res)
+{
+	const char **digests = calloc(res->n_blobs + 1, sizeof(char *));
+
+	for (size_t i = 0; digests && i < res->n_blobs; i++)
+		digests[i] = res->blobs[i].digest;
+	if (digests && name)
+		wp_origins_add(s, name, digests, res->n_blobs);
+	free(digests);
+}
+
 /* ---- push ---- */
 
 enum { P_HEAD, P_MOUNT, P_POST, P_PUT_MONO, P_PATCH, P_STATUS, P_PUT_FINAL, P_DONE };
@@ -479,15 +491,7 @@ int wp_registry_push(wp_store *s, wp_reg *r, const wp_ref *ref, const wp_descrip
 		goto done;
 	if ((rc = wp_descriptor_copy(&res->manifest, desc)) < 0)
 		goto oom;
-	{
-		const char **digests = calloc(res->n_blobs + 1, sizeof(char *));
-
-		for (size_t i = 0; digests && i < res->n_blobs; i++)
-			digests[i] = res->blobs[i].digest;
-		if (digests && name)
-			wp_origins_add(s, name, digests, res->n_blobs);
-		free(digests);
-	}
+	remember_origins(s, name, res);
 	wp_reg_get_stats(r, &res->stats);
 	report_total(r, res, mono_ms() - started, "pushed");
 	goto done;
@@ -764,15 +768,7 @@ int wp_registry_pull(wp_store *s, wp_reg *r, const wp_ref *ref, const char *plat
 		if (!(flags & WP_PULL_NO_TAG) && (rc = wp_store_tag(s, tagname, &res->manifest, err)) < 0)
 			goto done;
 	}
-	{
-		const char **digests = calloc(res->n_blobs + 1, sizeof(char *));
-
-		for (size_t i = 0; digests && i < res->n_blobs; i++)
-			digests[i] = res->blobs[i].digest;
-		if (digests && name)
-			wp_origins_add(s, name, digests, res->n_blobs);
-		free(digests);
-	}
+	remember_origins(s, name, res);
 	wp_reg_get_stats(r, &res->stats);
 	report_total(r, res, mono_ms() - started, "pulled");
 	goto done;
