@@ -4,6 +4,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <jansson.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -12,10 +13,19 @@
 
 static wp_layer_entry *find(const wp_layer_list *l, const char *dest)
 {
+	json_t *pos = l->index ? json_object_get(l->index, dest) : NULL;
+
+	return pos ? &l->items[json_integer_value(pos)] : NULL;
+}
+
+/* Positions change when the list is sorted: the index is rebuilt. */
+static void reindex(wp_layer_list *l)
+{
+	if (!l->index)
+		l->index = json_object();
+	json_object_clear(l->index);
 	for (size_t i = 0; i < l->len; i++)
-		if (!strcmp(l->items[i].dest, dest))
-			return &l->items[i];
-	return NULL;
+		json_object_set_new(l->index, l->items[i].dest, json_integer((json_int_t)i));
 }
 
 int wp_layer_list_add(wp_layer_list *l, const char *dest, const char *src, const struct stat *st,
@@ -46,6 +56,9 @@ int wp_layer_list_add(wp_layer_list *l, const char *dest, const char *src, const
 		free(e->src);
 		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	}
+	if (!l->index)
+		l->index = json_object();
+	json_object_set_new(l->index, e->dest, json_integer((json_int_t)l->len));
 	l->len++;
 	return 0;
 }
@@ -79,6 +92,7 @@ int wp_layer_list_finish(wp_layer_list *l, wp_error *err)
 	}
 	if (l->len)
 		qsort(l->items, l->len, sizeof(*l->items), cmp_entry);
+	reindex(l);
 	return 0;
 }
 
@@ -89,6 +103,8 @@ void wp_layer_list_release(wp_layer_list *l)
 		free(l->items[i].src);
 	}
 	free(l->items);
+	json_decref(l->index);
+	l->index = NULL;
 	l->items = NULL;
 	l->len = 0;
 }

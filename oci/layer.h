@@ -24,6 +24,7 @@ typedef struct wp_layer_list {
 	wp_layer_entry *items;
 	size_t len;
 	bool no_diff_id;   /* the layer's uncompressed digest is not needed (Spin's archives) */
+	void *index;       /* dest -> position, so large trees stay linear */
 } wp_layer_list;
 
 typedef struct wp_layer_result {

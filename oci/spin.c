@@ -767,8 +767,10 @@ void wp_spin_files_release(wp_spin_files *f)
 	}
 	free(f->items);
 	json_decref(f->urls);
+	json_decref(f->index);
 	f->items = NULL;
 	f->urls = NULL;
+	f->index = NULL;
 	f->len = 0;
 }
 
@@ -781,16 +783,23 @@ static int collect_file(loader *l, const char *src, const char *dest)
 
 	if (!slash)
 		return wp_error_set(l->err, WP_EINVALID, "file destination '%s' is not below a component", dest);
-	for (size_t i = 0; i < l->collect->len; i++)
-		if (!strncmp(l->collect->items[i].component, rest, (size_t)(slash - rest)) &&
-		    !l->collect->items[i].component[slash - rest] && !strcmp(l->collect->items[i].dest, slash + 1)) {
+	if (!l->collect->index)
+		l->collect->index = json_object();
+	{
+		json_t *pos = json_object_get(l->collect->index, rest);
+
+		if (pos) {
 			/* A later mount of the same destination wins, as a later copy would. */
+			size_t i = (size_t)json_integer_value(pos);
+
 			free(l->collect->items[i].src);
 			free(l->collect->items[i].app_rel);
 			l->collect->items[i].src = strdup(src);
 			l->collect->items[i].app_rel = strdup(src + strlen(l->root) + 1);
 			return 0;
 		}
+		json_object_set_new(l->collect->index, rest, json_integer((json_int_t)l->collect->len));
+	}
 	f = realloc(l->collect->items, (l->collect->len + 1) * sizeof(*f));
 	if (!f)
 		return wp_error_set(l->err, WP_ENOMEM, "out of memory");

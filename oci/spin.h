@@ -22,6 +22,7 @@ typedef struct wp_spin_files {
 	wp_spin_file *items;
 	size_t len;
 	json_t *urls;      /* digest -> URL of the sources named by URL */
+	json_t *index;     /* "component/dest" -> position */
 } wp_spin_files;
 
 void wp_spin_files_release(wp_spin_files *f);

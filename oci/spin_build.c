@@ -360,14 +360,14 @@ static size_t count_layers(json_t *locked, const wp_spin_files *files)
 		}
 	}
 	wp_strv_release(&seen);
-	for (i = 0; i < files->len; i++) {
-		bool dup = false;
+	{
+		json_t *distinct = json_object();
 
-		if (files->items[i].size <= INLINE_MAX)
-			continue;
-		for (size_t k = 0; k < i && !dup; k++)
-			dup = files->items[k].size > INLINE_MAX && !strcmp(files->items[k].digest, files->items[i].digest);
-		n += !dup;
+		for (i = 0; i < files->len; i++)
+			if (files->items[i].size > INLINE_MAX)
+				json_object_set_new(distinct, files->items[i].digest, json_true());
+		n += json_object_size(distinct);
+		json_decref(distinct);
 	}
 	return n;
 }
