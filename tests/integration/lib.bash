@@ -55,11 +55,14 @@ store_verified() {
 }
 blob() { echo "$WASMPACK_STORE/blobs/sha256/${1#sha256:}"; }
 
-# A TCP port on 127.0.0.1 that nothing listens on.
+# A TCP port on 127.0.0.1 that nothing listens on. Each test process draws from its own
+# range (by PID), so tests that prove runs side by side do not pick the same port.
+_port_next=0
 free_port() {
 	local p
 	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 30000))
+		p=$((20000 + ($$ % 1500) * 20 + _port_next % 20))
+		_port_next=$((_port_next + 1))
 		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
 	done
 	return 1
