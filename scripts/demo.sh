@@ -45,7 +45,7 @@ if command -v node >/dev/null 2>&1; then
 		WebAssembly.instantiate(fs.readFileSync("hello.wasm"), w.getImportObject()).then(({ instance }) => process.exit(w.start(instance)));')
 fi
 step "push to a local registry (Debian's Distribution, on 127.0.0.1) and pull into an empty store"
-port=$((20000 + RANDOM % 30000))
+port=$((20000 + RANDOM % 12000))
 mkdir -p "$DEMO/registry"
 printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
 	"$DEMO/registry/data" "$port" > "$DEMO/registry/config.yml"

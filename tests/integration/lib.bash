@@ -56,14 +56,19 @@ store_verified() {
 blob() { echo "$WASMPACK_STORE/blobs/sha256/${1#sha256:}"; }
 
 # A TCP port on 127.0.0.1 that nothing listens on. Each test process draws from its own
-# range (by PID), so tests that prove runs side by side do not pick the same port.
-_port_next=0
+# range (by PID), so tests that prove runs side by side do not pick the same port, and
+# all below the ephemeral range (32768-), where outgoing connections could hold one.
+# Ports handed out are remembered (in a file: callers run this in a subshell), since the
+# server that will use one may not be listening yet when the next is asked for.
 free_port() {
 	local p
-	for _ in $(seq 1 100); do
-		p=$((20000 + ($$ % 1500) * 20 + _port_next % 20))
-		_port_next=$((_port_next + 1))
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+	for _ in $(seq 1 200); do
+		p=$((20000 + ($$ % 60) * 200 + RANDOM % 200))
+		grep -qx "$p" "$TMP/.ports" 2>/dev/null && continue
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+		echo "$p" >> "$TMP/.ports"
+		echo "$p"
+		return 0
 	done
 	return 1
 }
