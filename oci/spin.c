@@ -1003,13 +1003,119 @@ static int copy_files(loader *l, const char *id, const wp_toml *files, const wp_
 
 /* ---- components ---- */
 
+/* A source: a path (relative to the app folder; unlike files it may lie outside it), or a
+ * URL with a digest, kept where Spin's cache keeps it. */
+static int source_json(loader *l, const wp_toml *src, json_t **out)
+{
+	*out = NULL;
+	if (src && src->type == WP_TOML_STRING) {
+		_cleanup_free_ char *full = src->u.str.s[0] == '/' ? strdup(src->u.str.s) : wp_strfmt("%s/%s", l->root, src->u.str.s);
+		char real[PATH_MAX];
+		struct stat st;
+
+		if (full && realpath(full, real)) {
+			free(full);
+			full = strdup(real);
+		}
+		if (!full || stat(full, &st) < 0 || !S_ISREG(st.st_mode))
+			return wp_error_set(l->err, WP_ENOTFOUND, "Failed to load Wasm source \"%s\": the file does not exist",
+					    src->u.str.s);
+		*out = json_pack("{s:s,s:s+}", "content_type", "application/wasm", "source", "file://", full);
+		return 0;
+	}
+	if (src && src->type == WP_TOML_TABLE && tstr(src, "url") && tstr(src, "digest")) {
+		const char *url = tstr(src, "url"), *dg = tstr(src, "digest");
+
+		if (strncmp(dg, "sha256:", 7))
+			return wp_error_set(l->err, WP_EINVALID,
+					    "Failed to load Wasm source \"%s\" with digest \"%s\": invalid `digest` \"%s\"; must start with 'sha256:'",
+					    url, dg, dg);
+		if (!wp_digest_valid(dg))
+			return wp_error_set(l->err, WP_EINVALID, "Failed to load Wasm source \"%s\": invalid `digest` \"%s\"", url, dg);
+		*out = json_pack("{s:s,s:s+++}", "content_type", "application/wasm", "source", "file://", l->cache,
+				 "/spin/registry/wasm/", dg);
+		if (l->collect) {
+			if (!l->collect->urls)
+				l->collect->urls = json_object();
+			json_object_set_new(l->collect->urls, dg, json_string(url));
+		}
+		return 0;
+	}
+	return wp_error_set(l->err, WP_EINVALID, "`source` must be a path or { url, digest }");
+}
+
+/* [component.x.dependencies]: name -> { path } | { url, digest } | { component } (with
+ * `export` and `inherit_configuration`); registry packages ("1.0" or { version }) need a
+ * package registry and are refused. */
+static int dependencies_json(loader *l, const wp_toml *comp_t, json_t **out)
+{
+	const wp_toml *deps = tget(comp_t, "dependencies"), *dic = tget(comp_t, "dependencies_inherit_configuration");
+	bool inherit_all = dic && dic->type == WP_TOML_BOOL && dic->u.b;
+	json_t *o;
+
+	*out = NULL;
+	if (!deps || deps->type != WP_TOML_TABLE || !deps->u.tab.len)
+		return 0;
+	o = json_object();
+	for (size_t i = 0; i < deps->u.tab.len; i++) {
+		const char *name = deps->u.tab.keys[i];
+		const wp_toml *d = deps->u.tab.vals[i], *ic = tget(d, "inherit_configuration");
+		json_t *src = NULL, *dep;
+		int rc;
+
+		if (d->type == WP_TOML_STRING || (d->type == WP_TOML_TABLE && tget(d, "version"))) {
+			json_decref(o);
+			return wp_error_set(l->err, WP_EINVALID, "Component dependency \"%s\" names a registry package: "
+					    "package registries are not supported yet (use path, url or component)", name);
+		}
+		if (inherit_all && ic) {
+			json_decref(o);
+			return wp_error_set(l->err, WP_EINVALID, "`dependencies_inherit_configuration` and per-dependency "
+					    "`inherit_configuration` are mutually exclusive; use one or the other");
+		}
+		if (tstr(d, "component")) {
+			const comp *c = find_comp(l, tstr(d, "component"));
+
+			if (!c) {
+				json_decref(o);
+				return wp_error_set(l->err, WP_EINVALID, "dependency ID %s does not exist", tstr(d, "component"));
+			}
+			rc = source_json(l, tget(c->t, "source"), &src);
+		} else if (tstr(d, "path")) {
+			_cleanup_free_ char *full = wp_strfmt("%s/%s", l->root, tstr(d, "path"));
+			struct stat st;
+
+			rc = full && stat(full, &st) == 0 ? 0 :
+			     wp_error_set(l->err, WP_ENOTFOUND, "Component dependency \"%s\": \"%s\" does not exist", name, tstr(d, "path"));
+			if (rc == 0)
+				src = json_pack("{s:s,s:s+}", "content_type", "application/wasm", "source", "file://", full);
+		} else {
+			rc = source_json(l, d, &src);
+		}
+		if (rc < 0) {
+			json_decref(o);
+			return rc;
+		}
+		dep = json_pack("{s:o,s:s?}", "source", src, "export", tstr(d, "export"));
+		if (!json_object_get(dep, "export"))
+			json_object_set_new(dep, "export", json_null());
+		if (inherit_all || (ic && ic->type == WP_TOML_BOOL && ic->u.b))
+			json_object_set_new(dep, "inherit", json_string("All"));
+		else if (ic && ic->type == WP_TOML_ARRAY && ic->u.arr.len)
+			json_object_set_new(dep, "inherit", json_pack("{s:o}", "Some", toml_to_json(ic)));
+		json_object_set_new(o, name, dep);
+	}
+	*out = sorted(o);
+	return 0;
+}
+
 static int load_component(loader *l, const comp *c, json_t **out)
 {
 	const wp_toml *t = c->t, *src = tget(t, "source"), *files = tget(t, "files"), *env = tget(t, "environment");
 	const wp_toml *vars = tget(t, c->v1 ? "config" : "variables"), *build = tget(t, "build");
 	const wp_toml *aoh = tget(t, "allowed_outbound_hosts");
 	wp_strv http = { 0 }, outbound = { 0 }, exclude = { 0 }, kv = { 0 }, dbs = { 0 }, ai = { 0 };
-	json_t *o = NULL, *meta = json_object(), *source = NULL;
+	json_t *o = NULL, *meta = json_object(), *source = NULL, *deps_json = NULL;
 	char *mount = NULL;
 	int rc = 0;
 
@@ -1042,54 +1148,10 @@ static int load_component(loader *l, const comp *c, json_t **out)
 	if (build && build->type == WP_TOML_TABLE)
 		json_object_set_new(meta, "build", toml_to_json(build));
 	meta = sorted(meta);
-	/* The source: a path in the app folder, or a URL with a digest (kept in Spin's cache). */
-	if (src && src->type == WP_TOML_STRING) {
-		wp_buf rel;
-		_cleanup_free_ char *full = NULL;
-		struct stat st;
-
-		/* Unlike files, sources may live outside the app folder ("../target/app.wasm"). */
-		wp_buf_init(&rel, PATH_MAX);
-		full = src->u.str.s[0] == '/' ? strdup(src->u.str.s) : wp_strfmt("%s/%s", l->root, src->u.str.s);
-		if (full) {
-			char real[PATH_MAX];
-
-			if (realpath(full, real)) {
-				free(full);
-				full = strdup(real);
-			}
-		}
-		wp_buf_release(&rel);
-		if (rc == 0 && (!full || stat(full, &st) < 0 || !S_ISREG(st.st_mode)))
-			rc = wp_error_set(l->err, WP_ENOTFOUND, "Failed to load Wasm source \"%s\": the file does not exist",
-					  src->u.str.s);
-		if (rc < 0)
-			goto done;
-		source = json_pack("{s:s,s:s+}", "content_type", "application/wasm", "source", "file://", full);
-	} else if (src && src->type == WP_TOML_TABLE && tstr(src, "url") && tstr(src, "digest")) {
-		const char *url = tstr(src, "url"), *dg = tstr(src, "digest");
-
-		if (strncmp(dg, "sha256:", 7)) {
-			rc = wp_error_set(l->err, WP_EINVALID,
-					  "Failed to load Wasm source \"%s\" with digest \"%s\": invalid `digest` \"%s\"; must start with 'sha256:'",
-					  url, dg, dg);
-			goto done;
-		}
-		if (!wp_digest_valid(dg)) {
-			rc = wp_error_set(l->err, WP_EINVALID, "Failed to load Wasm source \"%s\": invalid `digest` \"%s\"", url, dg);
-			goto done;
-		}
-		source = json_pack("{s:s,s:s+++}", "content_type", "application/wasm", "source", "file://", l->cache,
-				   "/spin/registry/wasm/", dg);
-		if (l->collect) {
-			if (!l->collect->urls)
-				l->collect->urls = json_object();
-			json_object_set_new(l->collect->urls, dg, json_string(url));
-		}
-	} else {
-		rc = wp_error_set(l->err, WP_EINVALID, "`source` must be a path or { url, digest }");
+	if ((rc = source_json(l, src, &source)) < 0)
 		goto done;
-	}
+	if ((rc = dependencies_json(l, t, &deps_json)) < 0)
+		goto done;
 	o = json_object();
 	json_object_set_new(o, "id", json_string(c->id));
 	if (json_object_size(meta))
@@ -1104,6 +1166,8 @@ static int load_component(loader *l, const comp *c, json_t **out)
 	}
 	if (vars && vars->type == WP_TOML_TABLE && vars->u.tab.len)
 		json_object_set_new(o, "config", toml_to_json(vars));
+	if (deps_json && json_object_size(deps_json))
+		json_object_set(o, "dependencies", deps_json);
 	if (service_chaining(&outbound))
 		json_object_set_new(o, "host_requirements", json_pack("{s:s}", "local_service_chaining", "required"));
 	*out = o;
@@ -1115,6 +1179,7 @@ done:
 	json_decref(o);
 	json_decref(meta);
 	json_decref(source);
+	json_decref(deps_json);
 	wp_strv_release(&http);
 	wp_strv_release(&outbound);
 	wp_strv_release(&exclude);

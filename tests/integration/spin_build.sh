@@ -155,6 +155,40 @@ err=$("$WP" build "$app" --layout wasm 2>&1); rc=$?
 is "$rc" "2" "two components: --layout wasm is refused"
 like "$err" "one component" "and says why"
 
+# Component dependencies: a local file and another component, each a wasm layer.
+dep=$TMP/dep && mkdir -p "$dep" && cp "$HELLO" "$dep/main.wasm" && cp "$EXITC" "$dep/lib.wasm"
+cat > "$dep/spin.toml" <<'TOML'
+spin_manifest_version = 2
+[application]
+name = "deps"
+[[trigger.http]]
+route = "/"
+component = "main"
+[component.main]
+source = "main.wasm"
+dependencies_inherit_configuration = true
+[component.main.dependencies]
+"wasmpack:lib/api" = { path = "lib.wasm", export = "wasmpack:lib/api@1.0.0" }
+"wasmpack:other/api" = { component = "helper" }
+[component.helper]
+source = "lib.wasm"
+TOML
+lk=$("$WP" lock "$dep" --assets-dir "$TMP/dep-assets")
+is "$(jq -c '.components[0].dependencies | to_entries | map([.key, .value.export, .value.inherit, (.value.source.source | sub(".*/"; ""))])' <<<"$lk")" \
+	'[["wasmpack:lib/api","wasmpack:lib/api@1.0.0","All","lib.wasm"],["wasmpack:other/api",null,"All","lib.wasm"]]' \
+	"lock: dependencies by path and by component, with export and inherit"
+out=$("$WP" build "$dep" --format json)
+Ld=$(cat "$(blob "$(jq -r '.layers[-1].digest' <<<"$out")")")
+is "$(jq -r '[.components[0].dependencies[].source.digest] | unique | .[]' <<<"$Ld")" "sha256:$(sha256sum "$EXITC" | cut -d' ' -f1)" "build: the dependency's wasm is named by digest"
+is "$(jq -r '[.layers[].mediaType] | join(" ")' <<<"$out")" \
+	"application/vnd.wasm.content.layer.v1+wasm application/vnd.wasm.content.layer.v1+wasm application/vnd.fermyon.spin.application.v1+config" \
+	"one wasm layer per distinct source (the dependency shared with the helper component)"
+printf '[component.main.dependencies]\n"a:b/c" = "1.0.0"\n' > /dev/null
+sed -i 's|"wasmpack:other/api" = { component = "helper" }|"wasmpack:other/api" = "1.0.0"|' "$dep/spin.toml"
+err=$("$WP" lock "$dep" --assets-dir "$TMP/dep-assets" 2>&1); rc=$?
+[ $rc -ne 0 ]; ok $? "a registry package dependency is refused"
+like "$err" "package registries are not supported" "and says why"
+
 # From flags: a one-component app with a command trigger.
 out=$(cd "$app" && "$WP" build --layout spin --wasm "$HELLO" --file static --env A=1 --format json)
 Lf=$(cat "$(blob "$(jq -r '.layers[-1].digest' <<<"$out")")")
