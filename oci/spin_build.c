@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define INLINE_MAX 128
@@ -181,6 +182,14 @@ static int wasm_source(spin_build *b, json_t *source, const char *what)
 	json_object_update(source, neu);
 	json_decref(neu);
 	return 0;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int cmp_dest(const void *a, const void *b)
@@ -714,6 +723,7 @@ int wp_build_spin(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_
 	spin_build b = { .o = o, .store = s, .err = err };
 	json_t *locked = NULL;
 	char created[40];
+	long long t0;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
@@ -725,9 +735,11 @@ int wp_build_spin(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_
 		return wp_error_set(err, WP_EUSAGE, "--layout %s needs a spin.toml", layout);
 	b.level = o->gzip_level < 0 ? 4 : o->gzip_level;
 	b.threads = o->threads > 0 ? o->threads : wp_cpu_count();
+	t0 = now_ms();
 	rc = o->spin_manifest ? wp_spin_lock(o->spin_manifest, &so, &locked, err) : synthesize(o, &locked, &files, err);
 	if (rc < 0)
 		goto done;
+	wp_debug("loaded the app: %zu files in %lld ms", files.len, now_ms() - t0);
 	b.urls = files.urls;
 	if ((rc = wp_build_created(o->path ? o->path : ".", created, sizeof(created), err)) < 0 ||
 	    (rc = wp_statcache_open(s, &b.cache, err)) < 0)
@@ -736,8 +748,12 @@ int wp_build_spin(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_
 		rc = build_spin_wasm(o, s, locked, &files, res, err);
 	else if (!strcmp(layout, "image"))
 		rc = build_spin_image(&b, o, locked, &files, created, res);
-	else if ((rc = hash_files(&b, &files)) == 0)
+	else if ((t0 = now_ms()) && (rc = hash_files(&b, &files)) == 0) {
+		wp_debug("hashed the files in %lld ms", now_ms() - t0);
+		t0 = now_ms();
 		rc = build_spin_layout(&b, o, locked, &files, created, res);
+		wp_debug("assembled the layers in %lld ms", now_ms() - t0);
+	}
 	if (rc == 0) {
 		wp_error ignored;
 
