@@ -543,6 +543,8 @@ static int build_spin_image(spin_build *b, const wp_build_opts *o, json_t *locke
 			rc = wp_error_set(b->err, WP_EINVALID, "component `%s` has no local source", wp_json_str(c, "id"));
 			goto done;
 		}
+		if (access(src, F_OK) < 0 && strrchr(src, '/') && wp_json_str(b->urls, strrchr(src, '/') + 1))
+			continue; /* named by URL in /spin.toml: Spin fetches it itself */
 		if ((rc = wp_wasm_sniff_file(src, &kind, b->err)) < 0) {
 			wp_error_prefix(b->err, "component `%s`", wp_json_str(c, "id"));
 			goto done;
@@ -573,7 +575,8 @@ static int build_spin_image(spin_build *b, const wp_build_opts *o, json_t *locke
 	}
 	if ((rc = wp_layer_list_finish(&wasm, b->err)) < 0 || (rc = wp_layer_list_finish(&statics, b->err)) < 0)
 		goto done;
-	lists[nl++] = &wasm;
+	if (wasm.len)
+		lists[nl++] = &wasm;
 	if (statics.len)
 		lists[nl++] = &statics;
 	lists[nl++] = &conf;

@@ -104,8 +104,10 @@ if command -v docker-registry >/dev/null; then
 	err=$(WASMPACK_STORE=$TMP/fetch2 "$WP" build "$url" 2>&1); rc=$?
 	is "$rc" "5" "a fetched source with another digest: exit 5"
 	check "and nothing is stored under either digest" test ! -e "$TMP/fetch2/blobs/sha256/${wrong#sha256:}" -a ! -e "$TMP/fetch2/blobs/sha256/${hd#sha256:}"
+	out=$(WASMPACK_STORE=$TMP/fetch3 "$WP" build "$url" --layout image --format json)
+	is "$(jq -r '.layers | length' <<<"$out")" "1" "--layout image: a URL source stays in /spin.toml for Spin to fetch"
 else
-	skip "docker-registry not installed"; skip "-"; skip "-"; skip "-"; skip "-"; skip "-"; skip "-"; skip "-"
+	skip "docker-registry not installed"; skip "-"; skip "-"; skip "-"; skip "-"; skip "-"; skip "-"; skip "-"; skip "-"
 fi
 
 # Past 499 layers (or with SPIN_OCI_ARCHIVE_LAYERS), files go into one archive per component.
