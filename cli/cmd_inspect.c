@@ -10,6 +10,11 @@ static const wp_opt opts[] = {
 	{ 0 },
 };
 
+static const char *or_empty(const char *s)
+{
+	return s ? s : "";
+}
+
 /* The locked app of a Spin image: the last layer of Spin 2+ images, the config of 1.x. */
 static json_t *spin_locked(wp_store *s, json_t *manifest, json_t *config)
 {
@@ -19,10 +24,10 @@ static json_t *spin_locked(wp_store *s, json_t *manifest, json_t *config)
 	wp_error err;
 	size_t i;
 
-	if (!strcmp(wp_json_str(json_object_get(manifest, "config"), "mediaType") ?: "", WP_MT_SPIN_CONFIG))
+	if (!strcmp(or_empty(wp_json_str(json_object_get(manifest, "config"), "mediaType")), WP_MT_SPIN_CONFIG))
 		return json_incref(config);
 	json_array_foreach(layers, i, l)
-		if (!strcmp(wp_json_str(l, "mediaType") ?: "", WP_MT_SPIN_CONFIG))
+		if (!strcmp(or_empty(wp_json_str(l, "mediaType")), WP_MT_SPIN_CONFIG))
 			digest = wp_json_str(l, "digest");
 	if (!digest)
 		return NULL;
@@ -47,7 +52,7 @@ static json_t *spin_app(wp_store *s, json_t *manifest, json_t *config)
 		json_t *src = json_object_get(c, "source");
 
 		json_array_append_new(comps, json_pack("{s:s?,s:s?,s:i,s:O?}", "id", wp_json_str(c, "id"), "source",
-						       wp_json_str(src, "digest") ?: wp_json_str(src, "source"), "files",
+						       wp_json_str(src, "digest") ? wp_json_str(src, "digest") : wp_json_str(src, "source"), "files",
 						       (int)json_array_size(json_object_get(c, "files")), "allowed_outbound_hosts",
 						       json_object_get(json_object_get(c, "metadata"), "allowed_outbound_hosts")));
 	}

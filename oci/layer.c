@@ -284,7 +284,7 @@ int wp_layer_write_tar_gzip(wp_store *s, wp_layer_list *l, int level, int thread
 	if (!t.no_diff)
 		wp_sha256_final(&t.diff, res->diff_id);
 	else
-		memcpy(res->diff_id, res->digest[0] ? res->digest : "sha256:0000000000000000000000000000000000000000000000000000000000000000", WP_DIGEST_BUFSZ);
+		res->diff_id[0] = '\0';
 	rc = wp_blob_writer_commit(t.bw, NULL, res->digest, &res->size, err);
 	t.bw = NULL;
 done:

@@ -29,7 +29,7 @@ typedef struct wp_layer_list {
 
 typedef struct wp_layer_result {
 	char digest[WP_DIGEST_BUFSZ];
-	char diff_id[WP_DIGEST_BUFSZ];
+	char diff_id[WP_DIGEST_BUFSZ];   /* empty for lists marked no_diff_id */
 	int64_t size;
 } wp_layer_result;
 

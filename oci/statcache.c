@@ -123,7 +123,8 @@ bool wp_statcache_layer_get(wp_statcache *c, const char *key, wp_layer_result *o
 		return false;
 	d = json_string_value(json_array_get(e, 0));
 	diff = json_string_value(json_array_get(e, 1));
-	if (!wp_digest_valid(d) || !wp_digest_valid(diff))
+	/* Layers whose diff_id nobody needs (Spin's archives) are kept with an empty one. */
+	if (!wp_digest_valid(d) || !diff || (diff[0] && !wp_digest_valid(diff)))
 		return false;
 	memcpy(out->digest, d, WP_DIGEST_BUFSZ);
 	memcpy(out->diff_id, diff, WP_DIGEST_BUFSZ);
