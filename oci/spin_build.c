@@ -263,6 +263,7 @@ static int component_files(spin_build *b, json_t *comp, const wp_spin_files *all
 }
 
 typedef struct hash_job {
+	wp_store *store;          /* set: store each file as a blob while hashing it */
 	wp_spin_files *files;
 	bool *todo;
 	size_t next;
@@ -287,7 +288,9 @@ static void *hash_worker(void *arg)
 		pthread_mutex_unlock(&h->mu);
 		if (i >= h->files->len)
 			return NULL;
-		if (wp_digest_file(h->files->items[i].src, h->files->items[i].digest, &size, &err) < 0) {
+		if ((h->store ? wp_store_ingest_file(h->store, h->files->items[i].src, NULL, h->files->items[i].digest,
+						     (int64_t *)&size, &err) :
+				wp_digest_file(h->files->items[i].src, h->files->items[i].digest, &size, &err)) < 0) {
 			pthread_mutex_lock(&h->mu);
 			if (!h->failed) {
 				h->failed = err.code;
@@ -299,11 +302,12 @@ static void *hash_worker(void *arg)
 	}
 }
 
-/* Every file's digest, before anything is stored: from the stat cache, else hashed on
- * every processor. What the layout needs (layers or one archive) is decided from them. */
-static int hash_files(spin_build *b, wp_spin_files *files)
+/* Every file's digest, from the stat cache, else hashed on every processor. What the
+ * layout needs (layers or one archive) is decided from them; when it cannot be an archive
+ * (store), the files are stored as blobs in the same pass, so each is read once. */
+static int hash_files(spin_build *b, wp_spin_files *files, bool store)
 {
-	hash_job h = { .files = files };
+	hash_job h = { .files = files, .store = store ? b->store : NULL };
 	pthread_t threads[64];
 	int nthreads = b->threads > 64 ? 64 : b->threads, started = 0;
 	struct stat *sts;
@@ -350,6 +354,29 @@ done:
 	free(h.todo);
 	free(sts);
 	return rc;
+}
+
+/* Before the digests are known: the layers there could be at most. */
+static size_t layers_at_most(json_t *locked, const wp_spin_files *files)
+{
+	size_t n = 0, i;
+	json_t *c;
+
+	json_array_foreach(json_object_get(locked, "components"), i, c) {
+		const char *k;
+		json_t *v;
+
+		n += 1 + json_object_size(json_object_get(c, "dependencies"));
+		json_object_foreach(json_object_get(c, "trigger_dependencies"), k, v)
+			n += json_array_size(v);
+	}
+	for (i = 0; i < files->len; i++) {
+		struct stat st;
+
+		if (stat(files->items[i].src, &st) < 0 || st.st_size > INLINE_MAX)
+			n++;
+	}
+	return n;
 }
 
 /* Layers the simple assembly would make: one per distinct wasm source, one per distinct
@@ -751,7 +778,8 @@ int wp_build_spin(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_
 		rc = build_spin_wasm(o, s, locked, &files, res, err);
 	else if (!strcmp(layout, "image"))
 		rc = build_spin_image(&b, o, locked, &files, created, res);
-	else if ((t0 = now_ms()) && (rc = hash_files(&b, &files)) == 0) {
+	else if ((t0 = now_ms()) && (rc = hash_files(&b, &files, layers_at_most(locked, &files) <= MAX_LAYERS - 1 &&
+							   !getenv("SPIN_OCI_ARCHIVE_LAYERS"))) == 0) {
 		wp_debug("hashed the files in %lld ms", now_ms() - t0);
 		t0 = now_ms();
 		rc = build_spin_layout(&b, o, locked, &files, created, res);
