@@ -52,6 +52,43 @@ done
 echo "# spin-loader-tests: $pass of $total cases pass"
 is "$([ $total -gt 10 ] && echo yes)" "yes" "the suite's cases were found ($total)"
 
+# The component fields the cases above do not cover.
+mkdir -p "$TMP/fields" && cp "$HELLO" "$TMP/fields/app.wasm"
+cat > "$TMP/fields/spin.toml" <<'TOML'
+spin_manifest_version = 2
+[application]
+name = "fields"
+[application.trigger.redis]
+address = "redis://localhost"
+[variables]
+api_host = { default = "example.com" }
+token = { required = true, secret = true, description = "API token" }
+[[trigger.redis]]
+channel = "messages"
+component = "c"
+[component.c]
+source = "app.wasm"
+description = "a component"
+key_value_stores = ["default"]
+sqlite_databases = ["default"]
+ai_models = ["llama2-chat"]
+allowed_outbound_hosts = ["https://{{ api_host }}", "redis://*:6379"]
+variables = { url = "https://{{ api_host }}/v1" }
+build = { command = "make", watch = ["src/*.c"] }
+TOML
+lk=$("$WP" lock "$TMP/fields" --assets-dir "$TMP/fields-assets")
+ok $? "lock of a component with every metadata field"
+is "$(jq -c '.components[0].metadata' <<<"$lk")" \
+	'{"ai_models":["llama2-chat"],"allowed_outbound_hosts":["https://{{ api_host }}","redis://*:6379"],"build":{"command":"make","watch":["src/*.c"]},"databases":["default"],"description":"a component","key_value_stores":["default"]}' \
+	"metadata: Spin's keys, sorted (sqlite_databases as databases)"
+is "$(jq -c '.components[0].config' <<<"$lk")" '{"url":"https://{{ api_host }}/v1"}' "component variables become config"
+is "$(jq -c '.variables' <<<"$lk")" '{"api_host":{"default":"example.com"},"token":{"description":"API token","secret":true}}' "app variables, locked"
+is "$(jq -c '.metadata.trigger' <<<"$lk")" '{"address":"redis://localhost","type":"redis"}' "the one trigger type carries its global config"
+is "$(jq -c '.triggers[0]' <<<"$lk")" '{"id":"c-redis-trigger","trigger_type":"redis","trigger_config":{"channel":"messages","component":"c"}}' "trigger config"
+sed -i 's/token = { required = true, secret = true, description = "API token" }/token = { required = true, default = "x" }/' "$TMP/fields/spin.toml"
+err=$("$WP" lock "$TMP/fields" --assets-dir "$TMP/fields-assets" 2>&1)
+like "$err" "must be .required. OR have a .default." "a variable both required and defaulted is refused"
+
 # The copied files of a component, and a file pattern that leaves the app folder.
 is "$(cd "$TMP/assets-valid-with-files/assets/fs" && find . -type f | sort | tr '\n' ' ')" \
 	"./spin-fs.wasm ./spin.lock ./spin.toml ./static/alphabet/a ./static/alphabet/b ./static/alphabet/c ./static/numbers/1 ./static/numbers/2 ./static/numbers/3 " \
