@@ -1,0 +1,85 @@
+#include "cli/cli.h"
+#include "common/json.h"
+#include "common/util.h"
+#include "oci/archive.h"
+#include "oci/ref.h"
+#include "registry/transfer.h"
+#include "shim/unpack.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const wp_opt opts[] = {
+	{ "output", 'o', WP_OPT_VALUE, "DIR", "the folder to create", "@dir" },
+	{ "platform", 0, WP_OPT_VALUE, "OS/ARCH", "pick this platform when pulling an index", "wasip1/wasm wasip2/wasm wasi/wasm" },
+	WP_CLI_REGISTRY_OPTS,
+	{ 0 },
+};
+
+/* SOURCE: an image in the store (by reference or digest), oci:DIR[:NAME],
+ * oci-archive:FILE[:NAME], or a registry reference not in the store (pulled through it). */
+int wp_cli_resolve_source(wp_cli *cli, wp_store *s, const char *src, wp_descriptor *d);
+
+int wp_cli_resolve_source(wp_cli *cli, wp_store *s, const char *src, wp_descriptor *d)
+{
+	bool dir = wp_str_has_prefix(src, "oci:"), archive = wp_str_has_prefix(src, "oci-archive:");
+	int rc;
+
+	if (dir || archive) {
+		const char *p = src + (dir ? 4 : 12), *colon = strchr(p, ':');
+		_cleanup_free_ char *path = colon ? strndup(p, (size_t)(colon - p)) : strdup(p);
+
+		return wp_archive_import(s, path, dir, colon && colon[1] ? colon + 1 : NULL, d, NULL, &cli->err);
+	}
+	rc = wp_store_resolve(s, src, d, NULL, &cli->err);
+	if (rc == WP_ENOTFOUND) {
+		wp_reg_opts ro;
+		wp_reg *r = NULL;
+		wp_ref ref;
+		wp_transfer_result res = { 0 };
+
+		if ((rc = wp_cli_reg_opts(cli, &ro)) < 0 || (rc = wp_ref_parse(src, &ref, &cli->err)) < 0)
+			return rc;
+		if ((rc = wp_reg_open(&r, ref.registry, &ro, &cli->err)) == 0)
+			rc = wp_registry_pull(s, r, &ref, wp_cli_value(cli, "platform"), 0, &res, &cli->err);
+		if (rc == 0)
+			rc = wp_descriptor_copy(d, &res.manifest);
+		wp_transfer_result_release(&res);
+		wp_reg_close(r);
+		wp_ref_release(&ref);
+	}
+	return rc;
+}
+
+static int run(wp_cli *cli)
+{
+	const char *out = wp_cli_value(cli, "output");
+	wp_store s;
+	wp_descriptor d = { 0 };
+	json_t *summary = NULL;
+	int rc;
+
+	if (!out)
+		return wp_error_set(&cli->err, WP_EUSAGE, "unpack: give the folder with -o DIR");
+	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0)
+		return rc;
+	rc = wp_cli_resolve_source(cli, &s, cli->args.items[0], &d);
+	if (rc == 0)
+		rc = wp_unpack(&s, &d, out, NULL, &summary, &cli->err);
+	if (rc == 0) {
+		json_object_set_new(summary, "digest", json_string(d.digest));
+		json_object_set_new(summary, "path", json_string(out));
+		if (cli->json)
+			wp_json_print(summary, cli->out);
+		else
+			fprintf(cli->out, "%s: %s layout unpacked into %s\n", d.digest, wp_json_str(summary, "layout"), out);
+	}
+	json_decref(summary);
+	wp_descriptor_release(&d);
+	wp_store_close(&s);
+	return rc;
+}
+
+const wp_cmd wp_cmd_unpack = {
+	"unpack", "SOURCE", "write an image's app into a new folder (checked, confined)", opts, 1, 1, NULL, run, false,
+};

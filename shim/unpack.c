@@ -1,0 +1,661 @@
+#include "shim/unpack.h"
+#include "common/buf.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/util.h"
+#include "oci/digest.h"
+#include "oci/mediatype.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define DEFAULT_MAX_BYTES (4ull << 30)
+#define DEFAULT_MAX_ENTRIES 1000000ull
+
+typedef struct unpacker {
+	wp_store *store;
+	wp_error *err;
+	uint64_t bytes, entries, max_bytes, max_entries;
+} unpacker;
+
+/* Opens path below the folder rootfd; nothing may resolve outside it. */
+static int open_beneath(int rootfd, const char *path, int flags, mode_t mode)
+{
+	struct open_how how = { 0 };
+
+	how.flags = (uint64_t)flags | O_CLOEXEC;
+	how.mode = (flags & O_CREAT) ? mode : 0;
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+	return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+}
+
+/* Creates the folders of path (all but its last part) below rootfd. */
+static int mkdirs_beneath(unpacker *u, int rootfd, const char *path, bool include_last)
+{
+	_cleanup_free_ char *p = strdup(path);
+	char *s;
+
+	if (!p)
+		return wp_error_set(u->err, WP_ENOMEM, "out of memory");
+	for (s = p;; s++) {
+		if (!*s && !include_last)
+			break;
+		if (*s == '/' || !*s) {
+			char saved = *s;
+			int fd;
+
+			*s = '\0';
+			if (*p) {
+				fd = open_beneath(rootfd, p, O_RDONLY | O_DIRECTORY, 0);
+				if (fd < 0 && errno == ENOENT) {
+					_cleanup_free_ char *parent = strdup(p);
+					char *slash = parent ? strrchr(parent, '/') : NULL;
+					int pfd;
+
+					if (slash)
+						*slash = '\0';
+					pfd = slash ? open_beneath(rootfd, parent, O_RDONLY | O_DIRECTORY, 0) : dup(rootfd);
+					if (pfd < 0 || (mkdirat(pfd, slash ? slash + 1 : p, 0755) < 0 && errno != EEXIST)) {
+						int rc = wp_error_sys(u->err, WP_EIO, "creating folder '%s'", p);
+
+						if (pfd >= 0)
+							close(pfd);
+						return rc;
+					}
+					close(pfd);
+				} else if (fd < 0) {
+					return wp_error_sys(u->err, errno == EXDEV || errno == ELOOP ? WP_EDIGEST : WP_EIO,
+							    "folder '%s' escapes the image's root", p);
+				} else {
+					close(fd);
+				}
+			}
+			if (!saved)
+				break;
+			*s = saved;
+		}
+	}
+	return 0;
+}
+
+/* ---- reading a blob while checking it ---- */
+
+typedef struct verified {
+	int fd;
+	wp_sha256 h;
+	int64_t got;
+	unsigned char buf[1 << 16];
+} verified;
+
+static la_ssize_t verified_read(struct archive *a, void *ctx, const void **out)
+{
+	verified *v = ctx;
+	ssize_t n = read(v->fd, v->buf, sizeof(v->buf));
+
+	(void)a;
+	if (n > 0) {
+		wp_sha256_update(&v->h, v->buf, (size_t)n);
+		v->got += n;
+	}
+	*out = v->buf;
+	return n;
+}
+
+static int verified_finish(unpacker *u, verified *v, const wp_descriptor *d)
+{
+	char got[WP_DIGEST_BUFSZ];
+	unsigned char rest[1 << 16];
+	ssize_t n;
+
+	/* Whatever the tar reader left unread (padding) counts too. */
+	while ((n = read(v->fd, rest, sizeof(rest))) > 0) {
+		wp_sha256_update(&v->h, rest, (size_t)n);
+		v->got += n;
+	}
+	wp_sha256_final(&v->h, got);
+	if (v->got != d->size)
+		return wp_error_set(u->err, WP_EDIGEST, "blob %s has %lld bytes, its descriptor says %lld", d->digest,
+				    (long long)v->got, (long long)d->size);
+	if (strcmp(got, d->digest))
+		return wp_error_set(u->err, WP_EDIGEST, "blob %s does not match its digest (got %s)", d->digest, got);
+	return 0;
+}
+
+static int verified_open(unpacker *u, verified *v, const wp_descriptor *d)
+{
+	_cleanup_free_ char *path = wp_store_blob_path(u->store, d->digest);
+	int rc;
+
+	memset(v, 0, sizeof(*v));
+	v->fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	if (v->fd < 0)
+		return wp_error_set(u->err, WP_ENOTFOUND, "blob %s is not in the store", d->digest);
+	if ((rc = wp_sha256_init(&v->h, u->err)) < 0) {
+		close(v->fd);
+		return rc;
+	}
+	return 0;
+}
+
+static void verified_close(verified *v)
+{
+	if (v->fd >= 0)
+		close(v->fd);
+	wp_sha256_release(&v->h);
+}
+
+/* Copies a blob to path below rootfd, checking it. */
+static int copy_blob(unpacker *u, const wp_descriptor *d, int rootfd, const char *path)
+{
+	verified v;
+	int out, rc;
+	la_ssize_t n;
+	const void *buf;
+
+	if ((rc = verified_open(u, &v, d)) < 0)
+		return rc;
+	if ((rc = mkdirs_beneath(u, rootfd, path, false)) < 0) {
+		verified_close(&v);
+		return rc;
+	}
+	out = open_beneath(rootfd, path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	if (out < 0) {
+		verified_close(&v);
+		return wp_error_sys(u->err, WP_EIO, "writing '%s'", path);
+	}
+	while ((n = verified_read(NULL, &v, &buf)) > 0) {
+		u->bytes += (uint64_t)n;
+		if (u->bytes > u->max_bytes || write(out, buf, (size_t)n) != n) {
+			rc = u->bytes > u->max_bytes ? wp_error_set(u->err, WP_EINVALID, "the image unpacks to more than %llu bytes",
+								    (unsigned long long)u->max_bytes) :
+			     wp_error_sys(u->err, WP_EIO, "writing '%s'", path);
+			break;
+		}
+	}
+	close(out);
+	if (rc == 0)
+		rc = verified_finish(u, &v, d);
+	verified_close(&v);
+	return rc;
+}
+
+/* ---- image layers ---- */
+
+static int remove_beneath(unpacker *u, int rootfd, const char *path)
+{
+	_cleanup_free_ char *parent = strdup(path);
+	char *slash = parent ? strrchr(parent, '/') : NULL;
+	int pfd, rc = 0;
+
+	if (slash)
+		*slash = '\0';
+	pfd = slash ? open_beneath(rootfd, parent, O_RDONLY | O_DIRECTORY, 0) : dup(rootfd);
+	if (pfd < 0)
+		return 0;
+	if (unlinkat(pfd, slash ? slash + 1 : path, 0) < 0 && errno == EISDIR) {
+		_cleanup_free_ char *proc = wp_strfmt("/proc/self/fd/%d/%s", pfd, slash ? slash + 1 : path);
+		wp_error ignored;
+
+		if (proc)
+			wp_fs_rm_rf(proc, &ignored);
+	}
+	close(pfd);
+	(void)u;
+	return rc;
+}
+
+/* A link target, resolved from the entry's folder, must stay inside the root. */
+static bool link_inside(const char *entry, const char *target)
+{
+	int depth = 0;
+	const char *p;
+
+	if (target[0] == '/')
+		return false;
+	for (p = entry; *p; p++)
+		if (*p == '/')
+			depth++;
+	for (p = target; *p;) {
+		size_t len = strcspn(p, "/");
+
+		if (len == 2 && !strncmp(p, "..", 2)) {
+			if (--depth < 0)
+				return false;
+		} else if (len && !(len == 1 && *p == '.')) {
+			depth++;
+		}
+		p += len;
+		while (*p == '/')
+			p++;
+	}
+	return true;
+}
+
+static int apply_entry(unpacker *u, struct archive *a, struct archive_entry *ae, int rootfd, const char *layer)
+{
+	const char *raw = archive_entry_pathname(ae);
+	mode_t type = archive_entry_filetype(ae), mode = archive_entry_perm(ae);
+	const char *base;
+	wp_buf clean;
+	int rc = 0;
+
+	if (++u->entries > u->max_entries)
+		return wp_error_set(u->err, WP_EINVALID, "the image has more than %llu entries", (unsigned long long)u->max_entries);
+	wp_buf_init(&clean, 4096);
+	if (!raw || raw[0] == '/' || wp_path_clean(raw, &clean, u->err) < 0) {
+		wp_buf_release(&clean);
+		if (raw && (!strcmp(raw, ".") || !strcmp(raw, "./")))
+			return 0;
+		return wp_error_set(u->err, WP_EINVALID, "layer %s: entry '%s' escapes the root", layer, raw ? raw : "");
+	}
+	if (archive_entry_mode(ae) & (S_ISUID | S_ISGID)) {
+		rc = wp_error_set(u->err, WP_EINVALID, "layer %s: '%s' is setuid or setgid: refused", layer, clean.data);
+		goto done;
+	}
+	base = wp_path_basename(clean.data);
+	/* OCI whiteouts: ".wh..wh..opq" empties its folder, ".wh.NAME" removes NAME. */
+	if (!strcmp(base, ".wh..wh..opq")) {
+		_cleanup_free_ char *dir = strndup(clean.data, (size_t)(base - clean.data));
+		int dfd;
+
+		if (dir && dir[0] && dir[strlen(dir) - 1] == '/')
+			dir[strlen(dir) - 1] = '\0';
+		dfd = dir && dir[0] ? open_beneath(rootfd, dir, O_RDONLY | O_DIRECTORY, 0) : dup(rootfd);
+		if (dfd >= 0) {
+			_cleanup_free_ char *proc = wp_strfmt("/proc/self/fd/%d", dfd);
+			DIR *d = opendir(proc);
+			struct dirent *de;
+
+			while (d && (de = readdir(d))) {
+				_cleanup_free_ char *child = NULL;
+
+				if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+					continue;
+				child = dir && dir[0] ? wp_strfmt("%s/%s", dir, de->d_name) : strdup(de->d_name);
+				if (child)
+					remove_beneath(u, rootfd, child);
+			}
+			if (d)
+				closedir(d);
+			close(dfd);
+		}
+		goto done;
+	}
+	if (!strncmp(base, ".wh.", 4)) {
+		_cleanup_free_ char *victim = wp_strfmt("%.*s%s", (int)(base - clean.data), clean.data, base + 4);
+
+		if (victim)
+			remove_beneath(u, rootfd, victim);
+		goto done;
+	}
+	if ((rc = mkdirs_beneath(u, rootfd, clean.data, false)) < 0)
+		goto done;
+	if (type == AE_IFDIR) {
+		rc = mkdirs_beneath(u, rootfd, clean.data, true);
+	} else if (type == AE_IFREG) {
+		int fd;
+		char buf[1 << 16];
+		la_ssize_t n;
+
+		remove_beneath(u, rootfd, clean.data);
+		fd = open_beneath(rootfd, clean.data, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode & 0777);
+		if (fd < 0) {
+			rc = wp_error_sys(u->err, errno == EXDEV || errno == ELOOP ? WP_EINVALID : WP_EIO,
+					  "layer %s: writing '%s' (escaping the root?)", layer, clean.data);
+			goto done;
+		}
+		while ((n = archive_read_data(a, buf, sizeof(buf))) > 0) {
+			u->bytes += (uint64_t)n;
+			if (u->bytes > u->max_bytes) {
+				rc = wp_error_set(u->err, WP_EINVALID, "the image unpacks to more than %llu bytes",
+						  (unsigned long long)u->max_bytes);
+				break;
+			}
+			if (write(fd, buf, (size_t)n) != n) {
+				rc = wp_error_sys(u->err, WP_EIO, "writing '%s'", clean.data);
+				break;
+			}
+		}
+		if (rc == 0 && n < 0)
+			rc = wp_error_set(u->err, WP_EINVALID, "layer %s: reading '%s': %s", layer, clean.data, archive_error_string(a));
+		fchmod(fd, mode & 0777);
+		close(fd);
+	} else if (type == AE_IFLNK) {
+		const char *target = archive_entry_symlink(ae);
+		_cleanup_free_ char *parent = strdup(clean.data);
+		char *slash = parent ? strrchr(parent, '/') : NULL;
+		int pfd;
+
+		if (!target || !link_inside(clean.data, target)) {
+			rc = wp_error_set(u->err, WP_EINVALID, "layer %s: symbolic link '%s' -> '%s' points outside the root", layer,
+					  clean.data, target ? target : "");
+			goto done;
+		}
+		if (slash)
+			*slash = '\0';
+		remove_beneath(u, rootfd, clean.data);
+		pfd = slash ? open_beneath(rootfd, parent, O_RDONLY | O_DIRECTORY, 0) : dup(rootfd);
+		if (pfd < 0 || symlinkat(target, pfd, slash ? slash + 1 : clean.data) < 0)
+			rc = wp_error_sys(u->err, WP_EIO, "layer %s: linking '%s'", layer, clean.data);
+		if (pfd >= 0)
+			close(pfd);
+	} else if (type == 0 && archive_entry_hardlink(ae)) {
+		wp_buf target;
+		int sfd;
+
+		wp_buf_init(&target, 4096);
+		if (archive_entry_hardlink(ae)[0] == '/' || wp_path_clean(archive_entry_hardlink(ae), &target, u->err) < 0) {
+			wp_buf_release(&target);
+			rc = wp_error_set(u->err, WP_EINVALID, "layer %s: hard link '%s' points outside the root", layer, clean.data);
+			goto done;
+		}
+		/* The link's source is found beneath the root, without following links out. */
+		sfd = open_beneath(rootfd, target.data, O_RDONLY | O_NOFOLLOW, 0);
+		if (sfd < 0) {
+			rc = wp_error_set(u->err, WP_EINVALID, "layer %s: hard link '%s' to '%s', which is not in the root", layer,
+					  clean.data, target.data);
+		} else {
+			_cleanup_free_ char *from = wp_strfmt("/proc/self/fd/%d", sfd);
+
+			remove_beneath(u, rootfd, clean.data);
+			if (!from || linkat(AT_FDCWD, from, rootfd, clean.data, AT_SYMLINK_FOLLOW) < 0)
+				rc = wp_error_sys(u->err, WP_EIO, "layer %s: linking '%s'", layer, clean.data);
+			close(sfd);
+		}
+		wp_buf_release(&target);
+	} else {
+		rc = wp_error_set(u->err, WP_EINVALID, "layer %s: '%s' is a device, fifo or socket: refused", layer, clean.data);
+	}
+done:
+	wp_buf_release(&clean);
+	return rc;
+}
+
+static int apply_layer(unpacker *u, const wp_descriptor *d, int rootfd)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *ae;
+	verified v;
+	int rc, r;
+
+	if (!a)
+		return wp_error_set(u->err, WP_ENOMEM, "out of memory");
+	if ((rc = verified_open(u, &v, d)) < 0) {
+		archive_read_free(a);
+		return rc;
+	}
+	archive_read_support_format_tar(a);
+	archive_read_support_filter_gzip(a);
+	archive_read_support_filter_zstd(a);
+	archive_read_support_filter_none(a);
+	if (archive_read_open(a, &v, NULL, verified_read, NULL) != ARCHIVE_OK) {
+		rc = wp_error_set(u->err, WP_EINVALID, "layer %s is not a tar: %s", d->digest, archive_error_string(a));
+		goto done;
+	}
+	while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK)
+		if ((rc = apply_entry(u, a, ae, rootfd, d->digest)) < 0)
+			goto done;
+	if (r != ARCHIVE_EOF) {
+		rc = wp_error_set(u->err, WP_EINVALID, "layer %s: %s", d->digest, archive_error_string(a));
+		goto done;
+	}
+	rc = verified_finish(u, &v, d);
+done:
+	if (rc < 0 && rc != WP_EDIGEST) {
+		/* A damaged blob often shows first as a broken stream: say what the cause is. */
+		wp_error derr;
+		unpacker du = *u;
+
+		du.err = &derr;
+		if (verified_finish(&du, &v, d) == WP_EDIGEST) {
+			*u->err = derr;
+			rc = WP_EDIGEST;
+		}
+	}
+	archive_read_free(a);
+	verified_close(&v);
+	return rc;
+}
+
+/* ---- layouts ---- */
+
+static int write_doc(unpacker *u, int rootfd, const char *name, const char *data, size_t len)
+{
+	int fd = open_beneath(rootfd, name, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	int rc = 0;
+
+	if (fd < 0)
+		return wp_error_sys(u->err, WP_EIO, "writing '%s'", name);
+	if (write(fd, data, len) != (ssize_t)len)
+		rc = wp_error_sys(u->err, WP_EIO, "writing '%s'", name);
+	close(fd);
+	return rc;
+}
+
+static const wp_descriptor *spin_locked_desc(const wp_manifest *m)
+{
+	if (!strcmp(m->config.media_type, WP_MT_SPIN_CONFIG))
+		return &m->config;
+	for (size_t i = 0; i < m->n_layers; i++)
+		if (!strcmp(m->layers[i].media_type, WP_MT_SPIN_CONFIG))
+			return &m->layers[i];
+	return NULL;
+}
+
+static const wp_descriptor *layer_by_digest(const wp_manifest *m, const char *digest)
+{
+	for (size_t i = 0; i < m->n_layers; i++)
+		if (!strcmp(m->layers[i].digest, digest))
+			return &m->layers[i];
+	return NULL;
+}
+
+static int unpack_spin(unpacker *u, const wp_manifest *m, int rootfd, const char *dest, json_t **summary)
+{
+	const wp_descriptor *ld = spin_locked_desc(m);
+	wp_buf data;
+	json_t *locked = NULL, *c, *comps = json_array();
+	size_t i;
+	int rc;
+
+	wp_buf_init(&data, WP_MANIFEST_MAX);
+	if ((rc = wp_store_read_blob(u->store, ld->digest, WP_MANIFEST_MAX, &data, u->err)) < 0 ||
+	    (rc = wp_json_parse(data.data, data.len, WP_MANIFEST_MAX, &locked, u->err)) < 0)
+		goto done;
+	for (size_t k = 0; k < m->n_layers; k++)
+		if (!strcmp(m->layers[k].media_type, WP_MT_SPIN_ARCHIVE)) {
+			rc = wp_error_set(u->err, WP_EINVALID, "Spin images with archive layers cannot be unpacked yet");
+			goto done;
+		}
+	json_array_foreach(json_object_get(locked, "components"), i, c) {
+		const char *id = wp_json_str(c, "id");
+		json_t *src = json_object_get(c, "source"), *files = json_object_get(c, "files"), *f;
+		const char *dg = wp_json_str(src, "digest");
+		const wp_descriptor *wl = dg ? layer_by_digest(m, dg) : NULL;
+		_cleanup_free_ char *wpath = NULL, *wurl = NULL, *froot = NULL, *furl = NULL;
+		size_t k;
+
+		if (!id || strchr(id, '/') || !strcmp(id, "..") || !wl) {
+			rc = wp_error_set(u->err, WP_EINVALID, "component `%s` has no wasm layer", id ? id : "?");
+			goto done;
+		}
+		wpath = wp_strfmt("wasm/%s.wasm", wp_digest_hex(dg));
+		if (faccessat(rootfd, wpath, F_OK, 0) < 0 && (rc = copy_blob(u, wl, rootfd, wpath)) < 0)
+			goto done;
+		wurl = wp_strfmt("file://%s/%s", dest, wpath);
+		json_object_set_new(c, "source", json_pack("{s:s,s:s}", "content_type", "application/wasm", "source", wurl));
+		froot = wp_strfmt("files/%s", id);
+		json_array_foreach(files, k, f) {
+			const char *path = wp_json_str(f, "path"), *inl = wp_json_str(f, "inline"), *fd = wp_json_str(f, "digest");
+			wp_buf clean;
+			_cleanup_free_ char *to = NULL;
+
+			wp_buf_init(&clean, 4096);
+			if (!path || wp_path_clean(path, &clean, u->err) < 0) {
+				wp_buf_release(&clean);
+				rc = wp_error_set(u->err, WP_EINVALID, "component `%s`: file path '%s' escapes its folder", id, path ? path : "");
+				goto done;
+			}
+			to = wp_strfmt("%s/%s", froot, clean.data);
+			wp_buf_release(&clean);
+			if (inl) {
+				unsigned char dec[512];
+				char got[WP_DIGEST_BUFSZ];
+				int n = strlen(inl) < 400 ? EVP_DecodeBlock(dec, (const unsigned char *)inl, (int)strlen(inl)) : -1;
+				size_t len = strlen(inl);
+
+				if (n < 0) {
+					rc = wp_error_set(u->err, WP_EINVALID, "component `%s`: bad inline content for '%s'", id, path);
+					goto done;
+				}
+				while (len && inl[len - 1] == '=') {
+					len--;
+					n--;
+				}
+				if (fd && (wp_digest_bytes(dec, (size_t)n, got, u->err) < 0 || strcmp(got, fd))) {
+					rc = wp_error_set(u->err, WP_EDIGEST, "component `%s`: inline '%s' does not match its digest", id, path);
+					goto done;
+				}
+				if ((rc = mkdirs_beneath(u, rootfd, to, false)) < 0 || (rc = write_doc(u, rootfd, to, (char *)dec, (size_t)n)) < 0)
+					goto done;
+			} else {
+				const wp_descriptor *dl = fd ? layer_by_digest(m, fd) : NULL;
+
+				if (!dl) {
+					rc = wp_error_set(u->err, WP_EINVALID, "component `%s`: file '%s' has no layer", id, path);
+					goto done;
+				}
+				if ((rc = copy_blob(u, dl, rootfd, to)) < 0)
+					goto done;
+			}
+		}
+		json_array_append_new(comps, json_pack("{s:s,s:i}", "id", id, "files", (int)json_array_size(files)));
+		if (json_array_size(files)) {
+			furl = wp_strfmt("file://%s/%s", dest, froot);
+			json_object_set_new(c, "files", json_pack("[{s:s,s:s}]", "source", furl, "path", "/"));
+		}
+	}
+	wp_buf_reset(&data);
+	{
+		char *s = json_dumps(locked, JSON_INDENT(2));
+
+		rc = s ? write_doc(u, rootfd, "spin.lock", s, strlen(s)) : wp_error_set(u->err, WP_ENOMEM, "out of memory");
+		free(s);
+	}
+	if (rc == 0)
+		*summary = json_pack("{s:s,s:O}", "layout", "spin", "components", comps);
+done:
+	json_decref(comps);
+	json_decref(locked);
+	wp_buf_release(&data);
+	return rc;
+}
+
+int wp_unpack(wp_store *s, const wp_descriptor *desc, const char *dest, const wp_unpack_limits *lim,
+	      json_t **summary, wp_error *err)
+{
+	unpacker u = { .store = s, .err = err };
+	char cwd[PATH_MAX];
+	/* Paths written into the app (file:// URLs) are absolute. */
+	_cleanup_free_ char *abs = dest[0] == '/' ? strdup(dest) : getcwd(cwd, sizeof(cwd)) ? wp_strfmt("%s/%s", cwd, dest) : NULL;
+	_cleanup_free_ char *tmp = wp_strfmt("%s.tmp-XXXXXX", dest);
+	wp_buf data, cfg;
+	wp_manifest m = { 0 };
+	int rootfd = -1, rc;
+
+	*summary = NULL;
+	u.max_bytes = lim && lim->max_bytes ? lim->max_bytes : DEFAULT_MAX_BYTES;
+	u.max_entries = lim && lim->max_entries ? lim->max_entries : DEFAULT_MAX_ENTRIES;
+	/* WASMPACK_UNPACK_MAX_BYTES and _MAX_ENTRIES override the defaults. */
+	if (!(lim && lim->max_bytes) && getenv("WASMPACK_UNPACK_MAX_BYTES"))
+		u.max_bytes = strtoull(getenv("WASMPACK_UNPACK_MAX_BYTES"), NULL, 10);
+	if (!(lim && lim->max_entries) && getenv("WASMPACK_UNPACK_MAX_ENTRIES"))
+		u.max_entries = strtoull(getenv("WASMPACK_UNPACK_MAX_ENTRIES"), NULL, 10);
+	wp_buf_init(&data, WP_MANIFEST_MAX);
+	wp_buf_init(&cfg, WP_MANIFEST_MAX);
+	if (wp_fs_exists(dest))
+		return wp_error_set(err, WP_EEXISTS, "'%s' exists already", dest);
+	if (!tmp || !mkdtemp(tmp))
+		return wp_error_sys(err, WP_EIO, "making a folder beside '%s'", dest);
+	rootfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0) {
+		rc = wp_error_sys(err, WP_EIO, "opening '%s'", tmp);
+		goto done;
+	}
+	if (!wp_media_type_is_manifest(desc->media_type)) {
+		rc = wp_error_set(err, WP_EINVALID, "%s is a '%s', not an image manifest", desc->digest, desc->media_type);
+		goto done;
+	}
+	if ((rc = wp_store_read_blob(s, desc->digest, WP_MANIFEST_MAX, &data, err)) < 0 ||
+	    (rc = wp_manifest_parse(data.data, data.len, &m, err)) < 0)
+		goto done;
+	if (spin_locked_desc(&m)) {
+		rc = abs ? unpack_spin(&u, &m, rootfd, abs, summary) : wp_error_sys(err, WP_EIO, "finding the current folder");
+	} else if (!strcmp(m.config.media_type, WP_MT_WASM_CONFIG) ||
+		   (m.n_layers == 1 && !strcmp(m.layers[0].media_type, WP_MT_WASM_LAYER))) {
+		const char *title = wp_kvlist_get(&m.layers[0].annotations, WP_ANN_TITLE);
+		wp_buf clean;
+
+		wp_buf_init(&clean, 4096);
+		if (m.n_layers != 1 || !title || strchr(title, '/') || wp_path_clean(title, &clean, err) < 0)
+			wp_buf_puts(&clean, "module.wasm");
+		rc = copy_blob(&u, &m.layers[0], rootfd, clean.data);
+		if (rc == 0 && (rc = wp_store_read_blob(s, m.config.digest, WP_MANIFEST_MAX, &cfg, err)) == 0)
+			rc = write_doc(&u, rootfd, "config.json", cfg.data, cfg.len);
+		if (rc == 0)
+			*summary = json_pack("{s:s,s:s}", "layout", "wasm", "module", clean.data);
+		wp_buf_release(&clean);
+	} else {
+		int fsfd;
+
+		if ((rc = wp_store_read_blob(s, m.config.digest, WP_MANIFEST_MAX, &cfg, err)) < 0)
+			goto done;
+		if (mkdirat(rootfd, "rootfs", 0755) < 0 || (fsfd = openat(rootfd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+			rc = wp_error_sys(err, WP_EIO, "making the rootfs");
+			goto done;
+		}
+		for (size_t i = 0; rc == 0 && i < m.n_layers; i++)
+			rc = apply_layer(&u, &m.layers[i], fsfd);
+		if (rc == 0)
+			rc = write_doc(&u, rootfd, "config.json", cfg.data, cfg.len);
+		if (rc == 0) {
+			json_t *c = NULL, *conf;
+			wp_error ignored;
+
+			wp_json_parse(cfg.data, cfg.len, WP_MANIFEST_MAX, &c, &ignored);
+			conf = json_object_get(c, "config");
+			*summary = json_pack("{s:s,s:b,s:O?,s:O?,s:O?}", "layout", "image", "spinApp",
+					     faccessat(fsfd, "spin.toml", F_OK, 0) == 0, "entrypoint", json_object_get(conf, "Entrypoint"),
+					     "cmd", json_object_get(conf, "Cmd"), "env", json_object_get(conf, "Env"));
+			json_decref(c);
+		}
+		close(fsfd);
+	}
+	if (rc == 0 && rename(tmp, dest) < 0)
+		rc = wp_error_sys(err, WP_EIO, "moving the unpacked image to '%s'", dest);
+done:
+	if (rootfd >= 0)
+		close(rootfd);
+	if (rc < 0) {
+		wp_error ignored;
+
+		wp_fs_rm_rf(tmp, &ignored);
+		json_decref(*summary);
+		*summary = NULL;
+	}
+	wp_manifest_release(&m);
+	wp_buf_release(&data);
+	wp_buf_release(&cfg);
+	return rc;
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# unpack: every layout back to the input files, byte for byte; and a corpus of malicious
+# images, each refused with a clear error, nothing written outside, nothing left behind.
+. "$(dirname "$0")/lib.bash"
+cd "$TMP"
+mkdir -p app/static/sub && printf 'Hello\n' > app/static/greeting.txt && head -c 300 /dev/urandom > app/static/sub/r.bin
+
+"$WP" build --wasm "$HELLO" --file app/static:static -t img:v1 >/dev/null
+out=$("$WP" unpack img:v1 -o "$TMP/u-img" --format json)
+is "$(jq -r .layout <<<"$out")" "image" "image layout detected"
+is "$(jq -c .entrypoint <<<"$out")" '["/hello.wasm"]' "the entrypoint is reported"
+check "image: the rootfs holds exactly the input" diff -r "$TMP/app/static" "$TMP/u-img/rootfs/static"
+check "image: the wasm is byte-identical" cmp "$HELLO" "$TMP/u-img/rootfs/hello.wasm"
+"$WP" build --layout wasm --wasm "$HELLO" -t w:v1 >/dev/null
+is "$("$WP" unpack w:v1 -o "$TMP/u-w" --format json | jq -r .module)" "hello.wasm" "wasm layout: the module by its title"
+check "wasm: byte-identical" cmp "$HELLO" "$TMP/u-w/hello.wasm"
+mkdir -p spin && cp "$HELLO" spin/app.wasm && cp -r app/static spin/static
+printf 'spin_manifest_version = 2\n[application]\nname = "s"\n[[trigger.http]]\nroute = "/..."\ncomponent = "c"\n[component.c]\nsource = "app.wasm"\nfiles = [{ source = "static", destination = "/" }]\n' > spin/spin.toml
+"$WP" build spin -t sp:v1 >/dev/null
+"$WP" unpack sp:v1 -o "$TMP/u-sp" >/dev/null
+ok $? "spin layout unpacks"
+check "spin: the component's files, byte for byte (inlined and layered)" diff -r "$TMP/app/static" "$TMP/u-sp/files/c"
+src=$(jq -r '.components[0].source.source' "$TMP/u-sp/spin.lock")
+check "spin: the locked app names the wasm by an absolute file:// path" cmp "${src#file://}" "$HELLO"
+is "$(jq -r '.components[0].files[0].source' "$TMP/u-sp/spin.lock")" "file://$TMP/u-sp/files/c" "and mounts the files folder at /"
+"$WP" unpack img:v1 -o "$TMP/u-img" >/dev/null 2>&1
+is "$?" "1" "an existing target folder is refused"
+
+# ---- malicious images: a layout made by hand around one layer ----
+image_from() { # image_from LAYER-FILE MEDIA-TYPE NAME [SIZE-OVERRIDE]
+	local layer=$1 mt=$2 name=$3 d=$TMP/evil-$3 ld cfg cd mf md size
+	mkdir -p "$d/blobs/sha256"
+	ld=$(sha256sum "$layer" | cut -d' ' -f1); cp "$layer" "$d/blobs/sha256/$ld"
+	size=${4:-$(stat -c %s "$layer")}
+	cfg='{"architecture":"wasm","os":"wasip1","rootfs":{"type":"layers","diff_ids":[]}}'
+	cd=$(printf '%s' "$cfg" | sha256sum | cut -d' ' -f1); printf '%s' "$cfg" > "$d/blobs/sha256/$cd"
+	mf="{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"sha256:$cd\",\"size\":${#cfg}},\"layers\":[{\"mediaType\":\"$mt\",\"digest\":\"sha256:$ld\",\"size\":$size}]}"
+	md=$(printf '%s' "$mf" | sha256sum | cut -d' ' -f1); printf '%s' "$mf" > "$d/blobs/sha256/$md"
+	printf '{"imageLayoutVersion":"1.0.0"}' > "$d/oci-layout"
+	printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d,"annotations":{"org.opencontainers.image.ref.name":"x"}}]}' "$md" "${#mf}" > "$d/index.json"
+	echo "oci:$d:x"
+}
+refused() { # refused WANT-EXIT PATTERN DESCRIPTION SOURCE
+	local want=$1 pat=$2 desc=$3 src=$4 err rc
+	err=$("$WP" unpack "$src" -o "$TMP/out-$RANDOM" 2>&1); rc=$?
+	is "$rc" "$want" "$desc: exit $want"
+	like "$err" "$pat" "$desc: the error says why"
+	is "$(ls -d "$TMP"/out-* 2>/dev/null | wc -l)" "0" "$desc: nothing left behind"
+	check "$desc: nothing written outside" test ! -e "$TMP/ESCAPED"
+}
+T=application/vnd.oci.image.layer.v1.tar
+mkdir -p mal && cd mal
+printf x > a
+tar -cPf ../trav.tar --transform 's|^a$|../../ESCAPED|' a
+refused 1 "escapes the root" "a ../ path" "$(image_from ../trav.tar $T trav)"
+tar -cPf ../abs.tar --transform "s|^a\$|$TMP/ESCAPED|" a
+refused 1 "escapes the root" "an absolute path" "$(image_from ../abs.tar $T abs)"
+ln -s /etc/passwd lnk && tar -cf ../symabs.tar lnk && rm lnk
+refused 1 "points outside the root" "a symlink to an absolute path" "$(image_from ../symabs.tar $T symabs)"
+ln -s ../../ESCAPED lnk && tar -cf ../symrel.tar lnk && rm lnk
+refused 1 "points outside the root" "a symlink climbing out" "$(image_from ../symrel.tar $T symrel)"
+ln a hl && tar -cPf ../hard.tar --transform 's|^a$|../x|h' a hl 2>/dev/null; rm -f hl
+refused 1 "outside the root|escapes the root" "a hard link out of the root" "$(image_from ../hard.tar $T hard)"
+mkfifo ff && tar -cf ../fifo.tar ff && rm ff
+refused 1 "device, fifo or socket" "a fifo" "$(image_from ../fifo.tar $T fifo)"
+if mknod dev c 1 3 2>/dev/null; then
+	tar -cf ../dev.tar dev && rm dev
+	refused 1 "device, fifo or socket" "a device node" "$(image_from ../dev.tar $T dev)"
+else
+	skip "mknod needs root"; skip "-"; skip "-"; skip "-"
+fi
+cp a suid && chmod 4755 suid && tar -cf ../suid.tar suid && rm suid
+refused 1 "setuid" "a setuid file" "$(image_from ../suid.tar $T suid)"
+tar -cf ../ok.tar a
+refused 5 "descriptor says" "a descriptor with the wrong size" "$(image_from ../ok.tar $T size 99999)"
+cd ..
+head -c 50000000 /dev/zero > zeros && tar -czf bomb.tar.gz zeros && rm zeros
+export WASMPACK_UNPACK_MAX_BYTES=10000000
+refused 1 "more than 10000000 bytes" "a gzip bomb past the size cap" "$(image_from bomb.tar.gz $T+gzip bomb)"
+unset WASMPACK_UNPACK_MAX_BYTES
+# A blob damaged in the store.
+"$WP" build --wasm "$EXITC" -t dmg:v1 >/dev/null
+l=$("$WP" inspect --raw manifest dmg:v1 | jq -r '.layers[0].digest')
+chmod u+w "$(blob "$l")"; printf '\x00' | dd of="$(blob "$l")" bs=1 seek=30 conv=notrunc 2>/dev/null
+refused 5 "does not match its digest" "a damaged blob in the store" "dmg:v1"
+
+done_testing
