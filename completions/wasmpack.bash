@@ -12,7 +12,7 @@ _wasmpack() {
         --format) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
     esac
     if [[ -z "$cmd" ]]; then
-        COMPREPLY=($(compgen -W "build lock unpack push pull copy login logout images inspect tag rmi gc save load version completion --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+        COMPREPLY=($(compgen -W "build lock unpack run push pull copy login logout images inspect tag rmi gc save load version completion --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         return
     fi
     case "$cmd" in
@@ -56,6 +56,18 @@ _wasmpack() {
         esac
         if [[ "$cur" == -* ]]; then
             COMPREPLY=($(compgen -W " --output -o --platform --plain-http --insecure --ca-file --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+        fi
+        ;;
+    run)
+        case "$prev" in
+        --engine) COMPREPLY=($(compgen -W "wasmtime wasmedge wasmer node spin" -- "$cur")); return ;;
+        --env) return ;;
+        --dir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        --platform) COMPREPLY=($(compgen -W "wasip1/wasm wasip2/wasm wasi/wasm" -- "$cur")); return ;;
+        --ca-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        esac
+        if [[ "$cur" == -* ]]; then
+            COMPREPLY=($(compgen -W " --engine --env --dir --platform --plain-http --insecure --ca-file --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         fi
         ;;
     push)

@@ -6,6 +6,7 @@ _wasmpack() {
         'build:build an OCI image of a wasm app into the store'
         'lock:print the locked app (Spin\'s spin.lock JSON) of a spin.toml'
         'unpack:write an image\'s app into a new folder (checked, confined)'
+        'run:run an image\'s app through a wasm engine (unpacked once into the node cache)'
         'push:push an image from the store to a registry'
         'pull:pull an image from a registry into the store'
         'copy:copy an image between registries, oci\:DIR\[\:NAME\] and oci-archive\:FILE\[\:NAME\]'
@@ -69,6 +70,23 @@ _wasmpack() {
     unpack)
         _arguments -s \
         '(-o --output)'{-o,--output}'[the folder to create]:DIR:_files -/' \
+        '--platform[pick this platform when pulling an index]:OS/ARCH:(wasip1/wasm wasip2/wasm wasi/wasm)' \
+        '--plain-http[talk HTTP, not HTTPS, to the registry]' \
+        '--insecure[do not verify the registry\'s TLS certificate]' \
+        '--ca-file[trust the CA certificates in FILE too]:FILE:_files' \
+        '--store[the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)]:DIR:_files -/' \
+        '--format[output format\: text or json]:FORMAT:(text json)' \
+        '(-q --quiet)'{-q,--quiet}'[print only errors and the requested data]' \
+        '(-v --verbose)'{-v,--verbose}'[print what is being done]' \
+        '--no-progress[never draw progress on stderr]' \
+        '(-h --help)'{-h,--help}'[show help for the command]' \
+        '*:argument: '
+        ;;
+    run)
+        _arguments -s \
+        '--engine[wasmtime, wasmedge, wasmer, node or spin (default\: the first found)]:NAME:(wasmtime wasmedge wasmer node spin)' \
+        '*--env[an environment variable added to the app\'s]:K=V: ' \
+        '*--dir[a host folder the app sees at GUEST]:HOST:GUEST:_files -/' \
         '--platform[pick this platform when pulling an index]:OS/ARCH:(wasip1/wasm wasip2/wasm wasi/wasm)' \
         '--plain-http[talk HTTP, not HTTPS, to the registry]' \
         '--insecure[do not verify the registry\'s TLS certificate]' \

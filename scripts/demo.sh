@@ -37,13 +37,10 @@ echo "unpacked with umoci:"; (cd "$DEMO/rootfs" && find . -type f | sort)
 diff -r "$ROOT/testdata/hello/static" "$DEMO/rootfs/static" && cmp "$BUILD/testdata/hello.wasm" "$DEMO/rootfs/hello.wasm" &&
 	echo "identical to the input files"
 
-if command -v node >/dev/null 2>&1; then
-	step "run the unpacked app with Node.js's WASI (until 'wasmpack run' exists)"
-	(cd "$DEMO/rootfs" && node --no-warnings -e '
-		const { WASI } = require("wasi"); const fs = require("fs");
-		const w = new WASI({ version: "preview1", args: ["hello.wasm", "world"], env: { GREETING: "hi" }, preopens: { "/": "." }, returnOnExit: true });
-		WebAssembly.instantiate(fs.readFileSync("hello.wasm"), w.getImportObject()).then(({ instance }) => process.exit(w.start(instance)));')
-fi
+step "unpack it as a node would, and run it (wasmpack run: the first engine found; node's WASI here)"
+"$WP" unpack hello:v1 -o "$DEMO/unpacked" --format json | jq -c .
+echo "\$ wasmpack run hello:v1 --env GREETING=hi -- world"
+WASMPACK_CACHE=$DEMO/cache "$WP" run hello:v1 --env GREETING=hi -- world
 step "push to a local registry (Debian's Distribution, on 127.0.0.1) and pull into an empty store"
 port=$((20000 + RANDOM % 12000))
 mkdir -p "$DEMO/registry"

@@ -642,8 +642,23 @@ int wp_unpack(wp_store *s, const wp_descriptor *desc, const char *dest, const wp
 		}
 		close(fsfd);
 	}
-	if (rc == 0 && rename(tmp, dest) < 0)
-		rc = wp_error_sys(err, WP_EIO, "moving the unpacked image to '%s'", dest);
+	if (rc == 0) {
+		/* What was found is kept beside the app, so a later run needs no image at all. */
+		char *sj = json_dumps(*summary, JSON_COMPACT);
+
+		rc = sj ? write_doc(&u, rootfd, ".wasmpack-unpack.json", sj, strlen(sj)) : wp_error_set(err, WP_ENOMEM, "out of memory");
+		free(sj);
+	}
+	if (rc == 0 && rename(tmp, dest) < 0) {
+		/* Another unpack of the same image won the race: its folder is as good as ours. */
+		if ((errno == ENOTEMPTY || errno == EEXIST) && wp_fs_exists(dest)) {
+			wp_error ignored;
+
+			wp_fs_rm_rf(tmp, &ignored);
+		} else {
+			rc = wp_error_sys(err, WP_EIO, "moving the unpacked image to '%s'", dest);
+		}
+	}
 done:
 	if (rootfd >= 0)
 		close(rootfd);

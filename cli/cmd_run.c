@@ -1,0 +1,90 @@
+#include "cli/cli.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/util.h"
+#include "shim/engine.h"
+#include "shim/unpack.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const wp_opt opts[] = {
+	{ "engine", 0, WP_OPT_VALUE, "NAME", "wasmtime, wasmedge, wasmer, node or spin (default: the first found)",
+	  "wasmtime wasmedge wasmer node spin" },
+	{ "env", 0, WP_OPT_LIST, "K=V", "an environment variable added to the app's", NULL },
+	{ "dir", 0, WP_OPT_LIST, "HOST:GUEST", "a host folder the app sees at GUEST", "@dir" },
+	{ "platform", 0, WP_OPT_VALUE, "OS/ARCH", "pick this platform when pulling an index", "wasip1/wasm wasip2/wasm wasi/wasm" },
+	WP_CLI_REGISTRY_OPTS,
+	{ 0 },
+};
+
+int wp_cli_resolve_source(wp_cli *cli, wp_store *s, const char *src, wp_descriptor *d);
+
+/* The node cache: one folder per manifest digest, made once, shared by every run. */
+static char *cache_root(const wp_store *s)
+{
+	if (getenv("WASMPACK_CACHE") && *getenv("WASMPACK_CACHE"))
+		return strdup(getenv("WASMPACK_CACHE"));
+	if (geteuid() == 0 && !getenv("WASMPACK_STORE"))
+		return strdup("/var/lib/wasmpack/cache");
+	return wp_store_private_path(s, "cache");
+}
+
+static int run(wp_cli *cli)
+{
+	wp_store s;
+	wp_descriptor d = { 0 };
+	wp_run_spec spec = { 0 };
+	_cleanup_free_ char *root = NULL, *entry = NULL, *summary_path = NULL;
+	wp_buf data;
+	int rc;
+
+	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0)
+		return rc;
+	wp_buf_init(&data, 1 << 20);
+	if ((rc = wp_cli_resolve_source(cli, &s, cli->args.items[0], &d)) < 0)
+		goto done;
+	root = cache_root(&s);
+	entry = root ? wp_strfmt("%s/%s", root, wp_digest_hex(d.digest)) : NULL;
+	summary_path = entry ? wp_strfmt("%s/.wasmpack-unpack.json", entry) : NULL;
+	if (!summary_path) {
+		rc = wp_error_set(&cli->err, WP_ENOMEM, "out of memory");
+		goto done;
+	}
+	if (!wp_fs_exists(entry)) {
+		if ((rc = wp_fs_mkdir_p(root, 0755, &cli->err)) < 0 ||
+		    (rc = wp_unpack(&s, &d, entry, NULL, &spec.summary, &cli->err)) < 0)
+			goto done;
+		json_decref(spec.summary);
+		spec.summary = NULL;
+	}
+	if ((rc = wp_fs_read_file(summary_path, 1 << 20, &data, &cli->err)) < 0 ||
+	    (rc = wp_json_parse(data.data, data.len, 1 << 20, &spec.summary, &cli->err)) < 0)
+		goto done;
+	spec.engine = wp_cli_value(cli, "engine");
+	spec.dir = entry;
+	spec.launcher_dir = root;
+	for (size_t i = 1; i < cli->args.len; i++)
+		wp_strv_push(&spec.args, cli->args.items[i]);
+	spec.env = *wp_cli_list(cli, "env");
+	spec.dirs = *wp_cli_list(cli, "dir");
+	wp_store_close(&s);
+	rc = wp_engine_exec(&spec, &cli->err);
+	wp_strv_release(&spec.args);
+	json_decref(spec.summary);
+	wp_descriptor_release(&d);
+	wp_buf_release(&data);
+	return rc;
+done:
+	json_decref(spec.summary);
+	wp_descriptor_release(&d);
+	wp_buf_release(&data);
+	wp_store_close(&s);
+	return rc;
+}
+
+const wp_cmd wp_cmd_run = {
+	"run", "SOURCE [-- ARGS...]", "run an image's app through a wasm engine (unpacked once into the node cache)",
+	opts, 1, -1, NULL, run, false,
+};

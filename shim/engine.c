@@ -1,0 +1,273 @@
+#include "shim/engine.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The node launcher: runs a WASI preview1 module with node:wasi.
+ * argv: launcher WASM ENV-JSON PREOPENS-JSON ARG... */
+static const char node_launcher[] =
+	"'use strict';\n"
+	"const { WASI } = require('node:wasi');\n"
+	"const fs = require('node:fs');\n"
+	"const [wasm, env, preopens, ...args] = process.argv.slice(2);\n"
+	"const wasi = new WASI({ version: 'preview1', args, env: JSON.parse(env), preopens: JSON.parse(preopens), returnOnExit: true });\n"
+	"WebAssembly.compile(fs.readFileSync(wasm))\n"
+	"  .then((m) => WebAssembly.instantiate(m, wasi.getImportObject()))\n"
+	"  .then((instance) => { process.exitCode = wasi.start(instance); })\n"
+	"  .catch((e) => { console.error(`wasmpack: node engine: ${e.message}`); process.exitCode = 1; });\n";
+
+static bool on_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+	_cleanup_free_ char *copy = path ? strdup(path) : NULL;
+	char *save = NULL;
+
+	for (char *d = copy ? strtok_r(copy, ":", &save) : NULL; d; d = strtok_r(NULL, ":", &save)) {
+		_cleanup_free_ char *full = wp_strfmt("%s/%s", d, prog);
+
+		if (full && access(full, X_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+typedef struct app {
+	char *wasm;          /* module to run */
+	wp_strv argv;        /* argv[0] first */
+	json_t *env;         /* name -> value */
+	json_t *preopens;    /* guest -> host */
+	bool needs_spin;     /* a Spin app with a non-command trigger */
+} app;
+
+static void app_release(app *a)
+{
+	free(a->wasm);
+	wp_strv_release(&a->argv);
+	json_decref(a->env);
+	json_decref(a->preopens);
+}
+
+static void env_from(json_t *env, const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+
+	if (eq && eq != kv) {
+		_cleanup_free_ char *k = strndup(kv, (size_t)(eq - kv));
+
+		json_object_set_new(env, k, json_string(eq + 1));
+	}
+}
+
+static int load_json(const char *path, json_t **out, wp_error *err)
+{
+	wp_buf data;
+	int rc;
+
+	wp_buf_init(&data, 16u << 20);
+	rc = wp_fs_read_file(path, 16u << 20, &data, err);
+	if (rc == 0)
+		rc = wp_json_parse(data.data, data.len, 16u << 20, out, err);
+	wp_buf_release(&data);
+	return rc;
+}
+
+/* What to run, from the unpacked app. */
+static int describe(const wp_run_spec *s, app *a, wp_error *err)
+{
+	const char *layout = wp_json_str(s->summary, "layout");
+	int rc = 0;
+
+	a->env = json_object();
+	a->preopens = json_object();
+	if (!strcmp(layout, "wasm")) {
+		a->wasm = wp_strfmt("%s/%s", s->dir, wp_json_str(s->summary, "module"));
+		wp_strv_push(&a->argv, wp_json_str(s->summary, "module"));
+	} else if (!strcmp(layout, "image")) {
+		_cleanup_free_ char *cfgp = wp_strfmt("%s/config.json", s->dir);
+		json_t *cfg = NULL, *c, *ep, *cmd, *envs, *v;
+		size_t i;
+
+		if ((rc = load_json(cfgp, &cfg, err)) < 0)
+			return rc;
+		c = json_object_get(cfg, "config");
+		ep = json_object_get(c, "Entrypoint");
+		cmd = json_object_get(c, "Cmd");
+		envs = json_object_get(c, "Env");
+		if (!json_array_size(ep) && !json_array_size(cmd)) {
+			json_decref(cfg);
+			return wp_error_set(err, WP_EINVALID, "the image names no entrypoint");
+		}
+		json_array_foreach(ep, i, v)
+			wp_strv_push(&a->argv, json_string_value(v));
+		if (!s->args.len)
+			json_array_foreach(cmd, i, v)
+				wp_strv_push(&a->argv, json_string_value(v));
+		json_array_foreach(envs, i, v)
+			env_from(a->env, json_string_value(v));
+		{
+			/* The wasm is the entrypoint, a path inside the rootfs. */
+			wp_buf clean;
+
+			wp_buf_init(&clean, 4096);
+			if (!a->argv.len || wp_path_clean(a->argv.items[0], &clean, err) < 0)
+				rc = wp_error_set(err, WP_EINVALID, "the entrypoint is not a path in the image");
+			else
+				a->wasm = wp_strfmt("%s/rootfs/%s", s->dir, clean.data);
+			wp_buf_release(&clean);
+		}
+		json_object_set_new(a->preopens, "/", json_pack("s++", s->dir, "/rootfs", ""));
+		json_decref(cfg);
+	} else {
+		_cleanup_free_ char *lockp = wp_strfmt("%s/spin.lock", s->dir);
+		json_t *locked = NULL, *t, *c = NULL, *v;
+		const char *cid = NULL, *k;
+		size_t i;
+
+		if ((rc = load_json(lockp, &locked, err)) < 0)
+			return rc;
+		json_array_foreach(json_object_get(locked, "triggers"), i, t) {
+			if (strcmp(wp_json_str(t, "trigger_type") ? wp_json_str(t, "trigger_type") : "", "command"))
+				a->needs_spin = true;
+			else if (!cid)
+				cid = wp_json_str(json_object_get(t, "trigger_config"), "component");
+		}
+		json_array_foreach(json_object_get(locked, "components"), i, v)
+			if (cid && !strcmp(wp_json_str(v, "id"), cid))
+				c = v;
+		if (c && !a->needs_spin) {
+			const char *src = wp_json_str(json_object_get(c, "source"), "source");
+			json_t *files = json_object_get(c, "files");
+
+			a->wasm = src && !strncmp(src, "file://", 7) ? strdup(src + 7) : NULL;
+			wp_strv_push(&a->argv, cid);
+			json_object_foreach(json_object_get(c, "env"), k, v)
+				json_object_set(a->env, k, v);
+			if (json_array_size(files)) {
+				const char *fs = wp_json_str(json_array_get(files, 0), "source");
+
+				if (fs && !strncmp(fs, "file://", 7))
+					json_object_set_new(a->preopens, "/", json_string(fs + 7));
+			}
+		}
+		json_decref(locked);
+		if (!a->wasm && !a->needs_spin)
+			rc = wp_error_set(err, WP_EINVALID, "the Spin app has no command-trigger component to run");
+	}
+	for (size_t i = 0; rc == 0 && i < s->args.len; i++)
+		wp_strv_push(&a->argv, s->args.items[i]);
+	for (size_t i = 0; rc == 0 && i < s->env.len; i++)
+		env_from(a->env, s->env.items[i]);
+	for (size_t i = 0; rc == 0 && i < s->dirs.len; i++) {
+		_cleanup_free_ char *hg = strdup(s->dirs.items[i]);
+		char *colon = hg ? strchr(hg, ':') : NULL;
+
+		if (!colon)
+			return wp_error_set(err, WP_EUSAGE, "--dir '%s': want HOST:GUEST", s->dirs.items[i]);
+		*colon = '\0';
+		json_object_set_new(a->preopens, colon + 1, json_string(hg));
+	}
+	return rc;
+}
+
+int wp_engine_exec(const wp_run_spec *s, wp_error *err)
+{
+	static const char *order[] = { "wasmtime", "wasmedge", "wasmer", "node" };
+	const char *engine = s->engine;
+	wp_strv argv = { 0 };
+	app a = { 0 };
+	int rc;
+
+	if ((rc = describe(s, &a, err)) < 0)
+		goto done;
+	if (a.needs_spin) {
+		if (engine && strcmp(engine, "spin")) {
+			rc = wp_error_set(err, WP_EUSAGE, "this Spin app has HTTP (or other) triggers: only the spin engine runs it");
+			goto done;
+		}
+		if (!on_path("spin")) {
+			rc = wp_error_set(err, WP_ENOTFOUND, "this Spin app needs Spin to run its triggers: install spin "
+					  "(https://spinframework.dev) and put it on PATH");
+			goto done;
+		}
+		engine = "spin";
+	}
+	for (size_t i = 0; !engine && i < WP_ARRAY_LEN(order); i++)
+		if (on_path(order[i]))
+			engine = order[i];
+	if (!engine) {
+		rc = wp_error_set(err, WP_ENOTFOUND, "no wasm engine found: install wasmtime, wasmedge, wasmer or node");
+		goto done;
+	}
+	if (strcmp(engine, "spin") && !on_path(engine)) {
+		rc = wp_error_set(err, WP_ENOTFOUND, "engine '%s' is not on PATH", engine);
+		goto done;
+	}
+	if (!strcmp(engine, "node")) {
+		_cleanup_free_ char *launcher = wp_strfmt("%s/wasmpack-node-wasi.js", s->launcher_dir);
+		char *envj = json_dumps(a.env, JSON_COMPACT), *prej = json_dumps(a.preopens, JSON_COMPACT);
+
+		if (!launcher || wp_fs_write_atomic(launcher, node_launcher, strlen(node_launcher), 0644, err) < 0) {
+			free(envj);
+			free(prej);
+			rc = err->code ? err->code : WP_ENOMEM;
+			goto done;
+		}
+		wp_strv_push(&argv, "node");
+		wp_strv_push(&argv, "--no-warnings");
+		/* node 18 (Debian 12) needs the flag for node:wasi; later versions accept it */
+		wp_strv_push(&argv, "--experimental-wasi-unstable-preview1");
+		wp_strv_push(&argv, launcher);
+		wp_strv_push(&argv, a.wasm);
+		wp_strv_push(&argv, envj);
+		wp_strv_push(&argv, prej);
+		free(envj);
+		free(prej);
+		for (size_t i = 0; i < a.argv.len; i++)
+			wp_strv_push(&argv, a.argv.items[i]);
+	} else if (!strcmp(engine, "spin")) {
+		_cleanup_free_ char *lock = wp_strfmt("%s/spin.lock", s->dir);
+
+		wp_strv_push(&argv, "spin");
+		wp_strv_push(&argv, "up");
+		wp_strv_push(&argv, "--from");
+		wp_strv_push(&argv, lock);
+	} else {
+		const char *k;
+		json_t *v;
+
+		wp_strv_push(&argv, engine);
+		if (!strcmp(engine, "wasmtime"))
+			wp_strv_push(&argv, "run");
+		json_object_foreach(a.env, k, v) {
+			_cleanup_free_ char *kv = wp_strfmt("%s=%s", k, json_string_value(v));
+
+			wp_strv_push(&argv, "--env");
+			wp_strv_push(&argv, kv);
+		}
+		json_object_foreach(a.preopens, k, v) {
+			/* wasmtime: --dir HOST::GUEST; wasmedge: --dir GUEST:HOST; wasmer: --mapdir GUEST:HOST */
+			_cleanup_free_ char *map = !strcmp(engine, "wasmtime") ? wp_strfmt("%s::%s", json_string_value(v), k) :
+						   wp_strfmt("%s:%s", k, json_string_value(v));
+
+			wp_strv_push(&argv, !strcmp(engine, "wasmer") ? "--mapdir" : "--dir");
+			wp_strv_push(&argv, map);
+		}
+		wp_strv_push(&argv, a.wasm);
+		for (size_t i = 1; i < a.argv.len; i++)
+			wp_strv_push(&argv, a.argv.items[i]);
+	}
+	fflush(stdout);
+	fflush(stderr);
+	execvp(argv.items[0], argv.items);
+	rc = wp_error_sys(err, WP_EIO, "starting engine '%s'", engine);
+done:
+	app_release(&a);
+	wp_strv_release(&argv);
+	return rc;
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# run: an image's app through a real wasm engine (node's WASI here: the one Debian ships),
+# for each layout; the app's exit status passes through; the node cache is made once per
+# manifest, also when two runs race for it.
+. "$(dirname "$0")/lib.bash"
+cd "$TMP"
+if ! command -v node >/dev/null; then
+	skip "node is not installed (scripts/deps.sh installs it)"
+	done_testing
+	exit
+fi
+export WASMPACK_CACHE=$TMP/cache
+mkdir -p app/static && printf 'Hello from the image\n' > app/static/greeting.txt
+
+"$WP" build --wasm "$HELLO" --file app/static:static --env GREETING=hi -t img:v1 >/dev/null
+out=$("$WP" run --engine node img:v1 --env EXTRA=1 -- world 2>&1); rc=$?
+is "$rc" "0" "image layout: the app runs and exits 0"
+like "$out" "arg\[0\]=/hello.wasm" "argv[0] is the image's entrypoint"
+like "$out" "arg\[1\]=world" "the arguments after -- reach the app"
+like "$out" "env GREETING=hi" "the image's environment reaches the app"
+like "$out" "env EXTRA=1" "--env adds to it"
+like "$out" "Hello from the image" "the app reads its static file from the image's rootfs"
+is "$(ls "$TMP/cache" | grep -c '^[0-9a-f]\{64\}$')" "1" "one cache entry, named by the manifest digest"
+digest=$("$WP" inspect img:v1 --format json | jq -r .digest)
+check "the entry is the image's manifest digest" test -d "$TMP/cache/${digest#sha256:}"
+ino1=$(stat -c %i "$TMP/cache/${digest#sha256:}")
+"$WP" run --engine node img:v1 >/dev/null 2>&1
+is "$(stat -c %i "$TMP/cache/${digest#sha256:}")" "$ino1" "a second run reuses the unpacked entry"
+
+"$WP" build --wasm "$EXITC" -t exit:v1 >/dev/null
+"$WP" run --engine node exit:v1 -- 7 >/dev/null 2>&1
+is "$?" "7" "the app's exit status is run's exit status"
+"$WP" run --engine node exit:v1 -- 0 >/dev/null 2>&1
+is "$?" "0" "and 0 stays 0"
+
+"$WP" build --layout wasm --wasm "$HELLO" -t w:v1 >/dev/null
+out=$("$WP" run --engine node w:v1 --dir "$TMP/app/static:/static" -- a b 2>&1); rc=$?
+is "$rc" "0" "wasm layout: runs, with a host folder mapped in by --dir"
+like "$out" "arg\[0\]=hello.wasm" "argv[0] is the module's name"
+like "$out" "arg\[2\]=b" "the arguments reach the module"
+like "$out" "Hello from the image" "the --dir folder is visible at its guest path"
+out=$("$WP" run --engine node w:v1 2>&1); rc=$?
+is "$rc" "1" "without the folder the app fails as it would anywhere"
+like "$out" "cannot open /static/greeting.txt" "and says what it missed"
+
+"$WP" build --layout spin --wasm "$HELLO" --file app/static:static --env GREETING=spin -t sp:cmd >/dev/null
+out=$("$WP" run --engine node sp:cmd -- x 2>&1); rc=$?
+is "$rc" "0" "spin layout, command trigger: runs"
+like "$out" "env GREETING=spin" "with the component's environment"
+like "$out" "arg\[1\]=x" "and the arguments"
+like "$out" "Hello from the image" "and the component's files at their destination"
+
+mkdir -p spin && cp "$HELLO" spin/app.wasm
+printf 'spin_manifest_version = 2\n[application]\nname = "s"\n[[trigger.http]]\nroute = "/..."\ncomponent = "c"\n[component.c]\nsource = "app.wasm"\n' > spin/spin.toml
+"$WP" build spin -t sp:http >/dev/null
+err=$(PATH=/usr/bin:/bin "$WP" run sp:http 2>&1); rc=$?
+is "$rc" "3" "a Spin HTTP app without spin installed: exit 3 (not found)"
+like "$err" "install spin" "and the error says what to install"
+err=$("$WP" run --engine node sp:http 2>&1); rc=$?
+is "$rc" "2" "the node engine for an HTTP app: a usage error"
+like "$err" "only the spin engine" "that says which engine can run it"
+
+err=$(PATH=/usr/bin:/bin "$WP" run --engine wasmtime img:v1 2>&1); rc=$?
+[ "$rc" -ne 0 ]; ok $? "an engine that is not installed: non-zero exit"
+like "$err" "not on PATH" "naming the problem"
+err=$("$WP" run --engine node "oci:$TMP/nosuch:x" 2>&1); rc=$?
+is "$rc" "3" "a source that does not exist: exit 3"
+like "$err" "nosuch.*not an OCI image layout" "naming it"
+err=$("$WP" run --engine node w:v1 --dir nocolon 2>&1); rc=$?
+is "$rc" "2" "--dir without HOST:GUEST: a usage error"
+
+# Two runs race for the same fresh cache entry: both run, one entry, no temp folders left.
+export WASMPACK_CACHE=$TMP/cache2
+"$WP" run --engine node img:v1 -- one > r1.out 2>&1 & p1=$!
+"$WP" run --engine node img:v1 -- two > r2.out 2>&1 & p2=$!
+wait $p1; r1=$?; wait $p2; r2=$?
+is "$r1/$r2" "0/0" "two concurrent runs both succeed"
+like "$(cat r1.out)" "arg\[1\]=one" "the first ran its app"
+like "$(cat r2.out)" "arg\[1\]=two" "the second ran its app"
+is "$(ls -A "$TMP/cache2" | grep -v '^wasmpack-node-wasi.js$' | wc -l)" "1" "one cache entry and nothing else left behind"
+
+done_testing
