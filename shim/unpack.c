@@ -461,6 +461,46 @@ static const wp_descriptor *layer_by_digest(const wp_manifest *m, const char *di
 	return NULL;
 }
 
+#define ARCHIVE_STAGE ".archives"
+
+/* A component file stored in an archive layer: the staged file at its path whose content
+ * has the locked digest, hard-linked into place. */
+static int from_archive(unpacker *u, const wp_manifest *m, int rootfd, const char *path, const char *digest,
+			const char *to, const char *id)
+{
+	wp_buf clean;
+	int rc = WP_ENOTFOUND;
+
+	wp_buf_init(&clean, 4096);
+	if (!digest || wp_path_clean(path, &clean, u->err) < 0) {
+		wp_buf_release(&clean);
+		return wp_error_set(u->err, WP_EINVALID, "component `%s`: file '%s' has no digest", id, path);
+	}
+	for (size_t k = 0; rc == WP_ENOTFOUND && k < m->n_layers; k++) {
+		_cleanup_free_ char *st = NULL, *proc = NULL;
+		char got[WP_DIGEST_BUFSZ];
+		wp_error ignored;
+		int fd;
+
+		if (strcmp(m->layers[k].media_type, WP_MT_SPIN_ARCHIVE))
+			continue;
+		st = wp_strfmt(ARCHIVE_STAGE "/%s/%s", wp_digest_hex(m->layers[k].digest), clean.data);
+		if (!st || (fd = open_beneath(rootfd, st, O_RDONLY | O_NOFOLLOW, 0)) < 0)
+			continue;
+		proc = wp_strfmt("/proc/self/fd/%d", fd);
+		if (proc && wp_digest_file(proc, got, NULL, &ignored) == 0 && !strcmp(got, digest)) {
+			if ((rc = mkdirs_beneath(u, rootfd, to, false)) == 0 &&
+			    linkat(AT_FDCWD, proc, rootfd, to, AT_SYMLINK_FOLLOW) < 0)
+				rc = wp_error_sys(u->err, WP_EIO, "linking '%s'", to);
+		}
+		close(fd);
+	}
+	wp_buf_release(&clean);
+	if (rc == WP_ENOTFOUND)
+		rc = wp_error_set(u->err, WP_EINVALID, "component `%s`: file '%s' (%s) is in no layer", id, path, digest);
+	return rc;
+}
+
 static int unpack_spin(unpacker *u, const wp_manifest *m, int rootfd, const char *dest, json_t **summary)
 {
 	const wp_descriptor *ld = spin_locked_desc(m);
@@ -473,10 +513,23 @@ static int unpack_spin(unpacker *u, const wp_manifest *m, int rootfd, const char
 	if ((rc = wp_store_read_blob(u->store, ld->digest, WP_MANIFEST_MAX, &data, u->err)) < 0 ||
 	    (rc = wp_json_parse(data.data, data.len, WP_MANIFEST_MAX, &locked, u->err)) < 0)
 		goto done;
+	/* Archive layers (one tar of a component's files each) are expanded, with every check
+	 * a layer gets, into a staging folder; files are then found in them by path and digest. */
 	for (size_t k = 0; k < m->n_layers; k++)
 		if (!strcmp(m->layers[k].media_type, WP_MT_SPIN_ARCHIVE)) {
-			rc = wp_error_set(u->err, WP_EINVALID, "Spin images with archive layers cannot be unpacked yet");
-			goto done;
+			_cleanup_free_ char *st = wp_strfmt(ARCHIVE_STAGE "/%s", wp_digest_hex(m->layers[k].digest));
+			int sfd;
+
+			if ((rc = mkdirs_beneath(u, rootfd, st, true)) < 0)
+				goto done;
+			if ((sfd = open_beneath(rootfd, st, O_RDONLY | O_DIRECTORY, 0)) < 0) {
+				rc = wp_error_sys(u->err, WP_EIO, "opening '%s'", st);
+				goto done;
+			}
+			rc = apply_layer(u, &m->layers[k], sfd);
+			close(sfd);
+			if (rc < 0)
+				goto done;
 		}
 	json_array_foreach(json_object_get(locked, "components"), i, c) {
 		const char *id = wp_json_str(c, "id");
@@ -532,11 +585,11 @@ static int unpack_spin(unpacker *u, const wp_manifest *m, int rootfd, const char
 			} else {
 				const wp_descriptor *dl = fd ? layer_by_digest(m, fd) : NULL;
 
-				if (!dl) {
-					rc = wp_error_set(u->err, WP_EINVALID, "component `%s`: file '%s' has no layer", id, path);
-					goto done;
-				}
-				if ((rc = copy_blob(u, dl, rootfd, to)) < 0)
+				if (dl)
+					rc = copy_blob(u, dl, rootfd, to);
+				else
+					rc = from_archive(u, m, rootfd, path, fd, to, id);
+				if (rc < 0)
 					goto done;
 			}
 		}
@@ -546,6 +599,7 @@ static int unpack_spin(unpacker *u, const wp_manifest *m, int rootfd, const char
 			json_object_set_new(c, "files", json_pack("[{s:s,s:s}]", "source", furl, "path", "/"));
 		}
 	}
+	remove_beneath(u, rootfd, ARCHIVE_STAGE);
 	wp_buf_reset(&data);
 	{
 		char *s = json_dumps(locked, JSON_INDENT(2));

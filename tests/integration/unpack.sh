@@ -23,6 +23,13 @@ check "spin: the component's files, byte for byte (inlined and layered)" diff -r
 src=$(jq -r '.components[0].source.source' "$TMP/u-sp/spin.lock")
 check "spin: the locked app names the wasm by an absolute file:// path" cmp "${src#file://}" "$HELLO"
 is "$(jq -r '.components[0].files[0].source' "$TMP/u-sp/spin.lock")" "file://$TMP/u-sp/files/c" "and mounts the files folder at /"
+SPIN_OCI_ARCHIVE_LAYERS=1 "$WP" build spin -t sp:arch >/dev/null
+is "$("$WP" inspect --raw manifest sp:arch | jq -r '[.layers[].mediaType] | map(select(endswith("tar+gzip"))) | length')" "1" \
+	"SPIN_OCI_ARCHIVE_LAYERS: the files travel in one archive layer"
+"$WP" unpack sp:arch -o "$TMP/u-arch" >/dev/null
+ok $? "a Spin image with an archive layer unpacks"
+check "archive layer: the component's files, byte for byte" diff -r "$TMP/app/static" "$TMP/u-arch/files/c"
+check "archive layer: no staging folder left in the app" test ! -e "$TMP/u-arch/.archives"
 "$WP" unpack img:v1 -o "$TMP/u-img" >/dev/null 2>&1
 is "$?" "1" "an existing target folder is refused"
 
