@@ -66,6 +66,9 @@ const char *wp_cli_value(const wp_cli *cli, const char *name);
 const wp_strv *wp_cli_list(const wp_cli *cli, const char *name);
 bool wp_cli_flag(const wp_cli *cli, const char *name);
 int wp_cli_open_store(wp_cli *cli, wp_store *s, int mode);
+/* The node cache `run` unpacks into: $WASMPACK_CACHE, /var/lib/wasmpack/cache for root
+ * with the default store, else a folder inside the store. */
+char *wp_cli_cache_root(const wp_store *s);
 
 void wp_cli_print_usage(FILE *f);
 void wp_cli_print_cmd_help(FILE *f, const wp_cmd *cmd);

@@ -22,7 +22,7 @@ static const wp_opt opts[] = {
 int wp_cli_resolve_source(wp_cli *cli, wp_store *s, const char *src, wp_descriptor *d);
 
 /* The node cache: one folder per manifest digest, made once, shared by every run. */
-static char *cache_root(const wp_store *s)
+char *wp_cli_cache_root(const wp_store *s)
 {
 	if (getenv("WASMPACK_CACHE") && *getenv("WASMPACK_CACHE"))
 		return strdup(getenv("WASMPACK_CACHE"));
@@ -45,7 +45,7 @@ static int run(wp_cli *cli)
 	wp_buf_init(&data, 1 << 20);
 	if ((rc = wp_cli_resolve_source(cli, &s, cli->args.items[0], &d)) < 0)
 		goto done;
-	root = cache_root(&s);
+	root = wp_cli_cache_root(&s);
 	entry = root ? wp_strfmt("%s/%s", root, wp_digest_hex(d.digest)) : NULL;
 	summary_path = entry ? wp_strfmt("%s/.wasmpack-unpack.json", entry) : NULL;
 	if (!summary_path) {

@@ -13,7 +13,7 @@ complete -c wasmpack -n '__fish_use_subcommand' -a images -d 'list the images in
 complete -c wasmpack -n '__fish_use_subcommand' -a inspect -d 'show an image\'s manifest and config'
 complete -c wasmpack -n '__fish_use_subcommand' -a tag -d 'give an image in the store another name'
 complete -c wasmpack -n '__fish_use_subcommand' -a rmi -d 'remove a tag from the store (blobs go at the next gc)'
-complete -c wasmpack -n '__fish_use_subcommand' -a gc -d 'remove the blobs that no tag reaches'
+complete -c wasmpack -n '__fish_use_subcommand' -a gc -d 'remove the blobs that no tag reaches, and their apps from the node cache'
 complete -c wasmpack -n '__fish_use_subcommand' -a save -d 'write an image to an OCI archive (an OCI layout in a tar)'
 complete -c wasmpack -n '__fish_use_subcommand' -a load -d 'read images from an OCI archive into the store'
 complete -c wasmpack -n '__fish_use_subcommand' -a version -d 'print the version'

@@ -16,7 +16,7 @@ _wasmpack() {
         'inspect:show an image\'s manifest and config'
         'tag:give an image in the store another name'
         'rmi:remove a tag from the store (blobs go at the next gc)'
-        'gc:remove the blobs that no tag reaches'
+        'gc:remove the blobs that no tag reaches, and their apps from the node cache'
         'save:write an image to an OCI archive (an OCI layout in a tar)'
         'load:read images from an OCI archive into the store'
         'version:print the version'

@@ -69,6 +69,17 @@ like "$err" "nosuch.*not an OCI image layout" "naming it"
 err=$("$WP" run --engine node w:v1 --dir nocolon 2>&1); rc=$?
 is "$rc" "2" "--dir without HOST:GUEST: a usage error"
 
+# gc: the entries of images no longer in the store go, the others stay.
+exitd=$("$WP" inspect exit:v1 --format json | jq -r .digest)
+check "exit:v1 was unpacked into the cache" test -d "$TMP/cache/${exitd#sha256:}"
+mkdir "$TMP/cache/${exitd#sha256:}.tmp-old" && touch -d '1 hour ago' "$TMP/cache/${exitd#sha256:}.tmp-old"
+"$WP" rmi exit:v1 >/dev/null
+is "$("$WP" gc --format json | jq -r .cacheEntriesRemoved)" "2" "gc removes the entry of a removed image and a stale temp folder"
+check "exit:v1's entry is gone" test ! -e "$TMP/cache/${exitd#sha256:}"
+check "img:v1's entry stays" test -d "$TMP/cache/${digest#sha256:}"
+out=$("$WP" run --engine node img:v1 -- again 2>&1)
+like "$out" "arg\[1\]=again" "and still runs"
+
 # Two runs race for the same fresh cache entry: both run, one entry, no temp folders left.
 export WASMPACK_CACHE=$TMP/cache2
 "$WP" run --engine node img:v1 -- one > r1.out 2>&1 & p1=$!
