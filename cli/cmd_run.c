@@ -33,8 +33,9 @@ char *wp_cli_cache_root(const wp_store *s)
 
 static int run(wp_cli *cli)
 {
-	wp_store s;
+	wp_store s, ro = { .lock_fd = -1 };
 	wp_descriptor d = { 0 };
+	bool containerd = wp_str_has_prefix(cli->args.items[0], "containerd:");
 	wp_run_spec spec = { 0 };
 	_cleanup_free_ char *root = NULL, *entry = NULL, *summary_path = NULL;
 	wp_buf data;
@@ -43,7 +44,9 @@ static int run(wp_cli *cli)
 	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0)
 		return rc;
 	wp_buf_init(&data, 1 << 20);
-	if ((rc = wp_cli_resolve_source(cli, &s, cli->args.items[0], &d)) < 0)
+	rc = containerd ? wp_cli_containerd_source(cli, cli->args.items[0], &ro, &d)
+			: wp_cli_resolve_source(cli, &s, cli->args.items[0], &d);
+	if (rc < 0)
 		goto done;
 	root = wp_cli_cache_root(&s);
 	entry = root ? wp_strfmt("%s/%s", root, wp_digest_hex(d.digest)) : NULL;
@@ -54,7 +57,7 @@ static int run(wp_cli *cli)
 	}
 	if (!wp_fs_exists(entry)) {
 		if ((rc = wp_fs_mkdir_p(root, 0755, &cli->err)) < 0 ||
-		    (rc = wp_unpack(&s, &d, entry, NULL, &spec.summary, &cli->err)) < 0)
+		    (rc = wp_unpack(containerd ? &ro : &s, &d, entry, NULL, &spec.summary, &cli->err)) < 0)
 			goto done;
 		json_decref(spec.summary);
 		spec.summary = NULL;
@@ -70,6 +73,7 @@ static int run(wp_cli *cli)
 	spec.env = *wp_cli_list(cli, "env");
 	spec.dirs = *wp_cli_list(cli, "dir");
 	wp_store_close(&s);
+	wp_store_close(&ro);
 	rc = wp_engine_exec(&spec, &cli->err);
 	wp_strv_release(&spec.args);
 	json_decref(spec.summary);
@@ -81,6 +85,7 @@ done:
 	wp_descriptor_release(&d);
 	wp_buf_release(&data);
 	wp_store_close(&s);
+	wp_store_close(&ro);
 	return rc;
 }
 

@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static int kv_find(const wp_kvlist *l, const char *key, size_t *pos)
 {
@@ -430,4 +431,20 @@ int wp_manifest_sniff_media_type(const char *data, size_t len, char **media_type
 	*media_type = strdup(mt);
 	json_decref(root);
 	return *media_type ? 0 : wp_error_set(err, WP_ENOMEM, "out of memory");
+}
+
+bool wp_platform_matches(const wp_platform *p, const char *want)
+{
+	_cleanup_free_ char *w = strdup(want);
+	char *slash = w ? strchr(w, '/') : NULL;
+
+	if (!p || !p->os || !p->architecture || !slash)
+		return false;
+	*slash = '\0';
+	if (strcmp(p->architecture, slash + 1))
+		return false;
+	if (!strcasecmp(p->os, w))
+		return true;
+	/* Docker writes wasi/wasm for what others call wasip1/wasm. */
+	return (!strcmp(w, "wasip1") && !strcasecmp(p->os, "wasi")) || (!strcmp(w, "wasi") && !strcasecmp(p->os, "wasip1"));
 }

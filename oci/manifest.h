@@ -64,6 +64,8 @@ typedef struct wp_index {
 } wp_index;
 
 int wp_descriptor_init(wp_descriptor *d, const char *media_type, const char *digest, int64_t size);
+/* want is OS/ARCH; wasi and wasip1 name the same thing (Docker writes wasi). */
+bool wp_platform_matches(const wp_platform *p, const char *want);
 void wp_descriptor_release(wp_descriptor *d);
 int wp_descriptor_copy(wp_descriptor *dst, const wp_descriptor *src);
 json_t *wp_descriptor_to_json(const wp_descriptor *d);

@@ -95,6 +95,18 @@ int wp_store_open(wp_store *s, const char *root, int mode, wp_error *err)
 	return 0;
 }
 
+int wp_store_open_readonly(wp_store *s, const char *root, wp_error *err)
+{
+	_cleanup_free_ char *blobs = wp_strfmt("%s/blobs/sha256", root);
+
+	memset(s, 0, sizeof(*s));
+	s->lock_fd = -1;
+	if (!blobs || !wp_fs_exists(blobs))
+		return wp_error_set(err, WP_ENOTFOUND, "'%s' holds no blobs/sha256 folder", root);
+	s->root = strdup(root);
+	return s->root ? 0 : wp_error_set(err, WP_ENOMEM, "out of memory");
+}
+
 void wp_store_close(wp_store *s)
 {
 	if (s->lock_fd >= 0)
@@ -609,7 +621,7 @@ static bool all_hex(const char *s)
 	return true;
 }
 
-static int desc_from_blob(wp_store *s, const char *digest, wp_descriptor *desc, wp_error *err)
+int wp_store_describe_blob(wp_store *s, const char *digest, wp_descriptor *desc, wp_error *err)
 {
 	wp_buf data;
 	char *mt = NULL;
@@ -656,7 +668,7 @@ int wp_store_resolve(wp_store *s, const char *what, wp_descriptor *desc, char **
 		}
 		if (!hit && wp_digest_valid(what) && wp_store_has_blob(s, what, NULL)) {
 			wp_index_release(&ix);
-			return desc_from_blob(s, what, desc, err);
+			return wp_store_describe_blob(s, what, desc, err);
 		}
 		if (hits > 1) {
 			wp_index_release(&ix);
@@ -683,7 +695,7 @@ int wp_store_resolve(wp_store *s, const char *what, wp_descriptor *desc, char **
 			}
 		}
 		if (!hit && ref.digest && wp_store_has_blob(s, ref.digest, NULL)) {
-			rc = desc_from_blob(s, ref.digest, desc, err);
+			rc = wp_store_describe_blob(s, ref.digest, desc, err);
 			wp_ref_release(&ref);
 			wp_index_release(&ix);
 			return rc;

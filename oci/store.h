@@ -28,6 +28,11 @@ enum { WP_STORE_SHARED = 0, WP_STORE_EXCLUSIVE = 1 };
 int wp_store_default_root(wp_buf *out, wp_error *err);
 /* Opens (creating if needed) the layout at root. */
 int wp_store_open(wp_store *s, const char *root, int mode, wp_error *err);
+/* Any folder with blobs/sha256/<hex> (an OCI layout, containerd's content store), for
+ * reading blobs only: nothing is created, nothing locked. */
+int wp_store_open_readonly(wp_store *s, const char *root, wp_error *err);
+/* A descriptor for a manifest or index blob, its media type read from the blob. */
+int wp_store_describe_blob(wp_store *s, const char *digest, wp_descriptor *desc, wp_error *err);
 void wp_store_close(wp_store *s);
 
 char *wp_store_blob_path(const wp_store *s, const char *digest);

@@ -651,22 +651,6 @@ static int get_manifest(wp_reg *r, const wp_ref *ref, const char *reference, wp_
 	return rc;
 }
 
-static bool platform_matches(const wp_platform *p, const char *want)
-{
-	_cleanup_free_ char *w = strdup(want);
-	char *slash = w ? strchr(w, '/') : NULL;
-
-	if (!p || !p->os || !p->architecture || !slash)
-		return false;
-	*slash = '\0';
-	if (strcmp(p->architecture, slash + 1))
-		return false;
-	if (!strcasecmp(p->os, w))
-		return true;
-	/* Docker writes wasi/wasm for what others call wasip1/wasm. */
-	return (!strcmp(w, "wasip1") && !strcasecmp(p->os, "wasi")) || (!strcmp(w, "wasi") && !strcasecmp(p->os, "wasip1"));
-}
-
 int wp_registry_pull(wp_store *s, wp_reg *r, const wp_ref *ref, const char *platform, unsigned flags,
 		     wp_transfer_result *res, wp_error *err)
 {
@@ -694,7 +678,7 @@ int wp_registry_pull(wp_store *s, wp_reg *r, const wp_ref *ref, const char *plat
 		if ((rc = wp_index_parse(body.data, body.len, &ix, err)) < 0)
 			goto done;
 		for (size_t i = 0; i < ix.n_manifests && !pick; i++)
-			if (platform_matches(ix.manifests[i].platform, platform))
+			if (wp_platform_matches(ix.manifests[i].platform, platform))
 				pick = &ix.manifests[i];
 		if (!pick) {
 			rc = wp_error_set(err, WP_ENOTFOUND, "the index %s has no manifest for platform %s", digest, platform);
