@@ -43,11 +43,13 @@ typedef struct app {
 	json_t *env;         /* name -> value */
 	json_t *preopens;    /* guest -> host */
 	bool needs_spin;     /* a Spin app with a non-command trigger */
+	char *spin_args[3];  /* how spin finds it: --from LOCK or -f SPIN.TOML */
 } app;
 
 static void app_release(app *a)
 {
 	free(a->wasm);
+	free(a->spin_args[1]);
 	wp_strv_release(&a->argv);
 	json_decref(a->env);
 	json_decref(a->preopens);
@@ -88,6 +90,12 @@ static int describe(const wp_run_spec *s, app *a, wp_error *err)
 	if (!strcmp(layout, "wasm")) {
 		a->wasm = wp_strfmt("%s/%s", s->dir, wp_json_str(s->summary, "module"));
 		wp_strv_push(&a->argv, wp_json_str(s->summary, "module"));
+	} else if (!strcmp(layout, "image") && json_is_true(json_object_get(s->summary, "spinApp"))) {
+		/* Spin's shim layout: the rootfs holds spin.toml and the files it names. */
+		a->needs_spin = true;
+		a->spin_args[0] = "-f";
+		a->spin_args[1] = wp_strfmt("%s/rootfs/spin.toml", s->dir);
+		return 0;
 	} else if (!strcmp(layout, "image")) {
 		_cleanup_free_ char *cfgp = wp_strfmt("%s/config.json", s->dir);
 		json_t *cfg = NULL, *c, *ep, *cmd, *envs, *v;
@@ -140,6 +148,8 @@ static int describe(const wp_run_spec *s, app *a, wp_error *err)
 		json_array_foreach(json_object_get(locked, "components"), i, v)
 			if (cid && !strcmp(wp_json_str(v, "id"), cid))
 				c = v;
+		a->spin_args[0] = "--from";
+		a->spin_args[1] = wp_strfmt("%s/spin.lock", s->dir);
 		if (c && !a->needs_spin) {
 			const char *src = wp_json_str(json_object_get(c, "source"), "source");
 			json_t *files = json_object_get(c, "files");
@@ -231,12 +241,16 @@ int wp_engine_exec(const wp_run_spec *s, wp_error *err)
 		for (size_t i = 0; i < a.argv.len; i++)
 			wp_strv_push(&argv, a.argv.items[i]);
 	} else if (!strcmp(engine, "spin")) {
-		_cleanup_free_ char *lock = wp_strfmt("%s/spin.lock", s->dir);
-
+		if (!a.spin_args[1]) {
+			rc = wp_error_set(err, WP_EUSAGE, "only Spin apps run with the spin engine");
+			goto done;
+		}
 		wp_strv_push(&argv, "spin");
 		wp_strv_push(&argv, "up");
-		wp_strv_push(&argv, "--from");
-		wp_strv_push(&argv, lock);
+		wp_strv_push(&argv, a.spin_args[0]);
+		wp_strv_push(&argv, a.spin_args[1]);
+		for (size_t i = 0; i < s->args.len; i++)
+			wp_strv_push(&argv, s->args.items[i]);
 	} else {
 		const char *k;
 		json_t *v;

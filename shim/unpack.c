@@ -658,9 +658,14 @@ int wp_unpack(wp_store *s, const wp_descriptor *desc, const char *dest, const wp
 		rc = abs ? unpack_spin(&u, &m, rootfd, abs, summary) : wp_error_sys(err, WP_EIO, "finding the current folder");
 	} else if (!strcmp(m.config.media_type, WP_MT_WASM_CONFIG) ||
 		   (m.n_layers == 1 && !strcmp(m.layers[0].media_type, WP_MT_WASM_LAYER))) {
-		const char *title = wp_kvlist_get(&m.layers[0].annotations, WP_ANN_TITLE);
+		const char *title;
 		wp_buf clean;
 
+		if (m.n_layers != 1) {
+			rc = wp_error_set(err, WP_EINVALID, "the wasm artifact %s has %zu layers: want one", desc->digest, m.n_layers);
+			goto done;
+		}
+		title = wp_kvlist_get(&m.layers[0].annotations, WP_ANN_TITLE);
 		wp_buf_init(&clean, 4096);
 		if (m.n_layers != 1 || !title || strchr(title, '/') || wp_path_clean(title, &clean, err) < 0)
 			wp_buf_puts(&clean, "module.wasm");
