@@ -32,5 +32,7 @@
 #define WP_ANN_REVISION "org.opencontainers.image.revision"
 #define WP_ANN_VERSION "org.opencontainers.image.version"
 #define WP_ANN_DIRTY "dev.wasmpack.source.dirty"
+/* The engine an image prefers (wasmtime, wasmedge, wasmer, node or spin); --engine wins. */
+#define WP_ANN_ENGINE "dev.wasmpack.engine"
 
 #endif

@@ -1,6 +1,7 @@
 #include "shim/engine.h"
 #include "common/fs.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "common/util.h"
 
 #include <errno.h>
@@ -195,6 +196,17 @@ int wp_engine_exec(const wp_run_spec *s, wp_error *err)
 
 	if ((rc = describe(s, &a, err)) < 0)
 		goto done;
+	if (!engine && wp_json_str(s->summary, "engine")) {
+		/* The image's preference: a known engine only (an image never names a program to
+		 * run), and only when it is installed. */
+		const char *want = wp_json_str(s->summary, "engine");
+
+		for (size_t i = 0; i < WP_ARRAY_LEN(order); i++)
+			if (!strcmp(want, order[i]) && on_path(want))
+				engine = order[i];
+		if (!engine)
+			wp_info("the image prefers the engine '%s', which is unknown or not installed", want);
+	}
 	if (a.needs_spin) {
 		if (engine && strcmp(engine, "spin")) {
 			rc = wp_error_set(err, WP_EUSAGE, "this Spin app has HTTP (or other) triggers: only the spin engine runs it");

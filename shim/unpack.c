@@ -703,7 +703,12 @@ int wp_unpack(wp_store *s, const wp_descriptor *desc, const char *dest, const wp
 	}
 	if (rc == 0) {
 		/* What was found is kept beside the app, so a later run needs no image at all. */
-		char *sj = json_dumps(*summary, JSON_COMPACT);
+		const char *engine = wp_kvlist_get(&m.annotations, WP_ANN_ENGINE);
+		char *sj;
+
+		if (engine)
+			json_object_set_new(*summary, "engine", json_string(engine));
+		sj = json_dumps(*summary, JSON_COMPACT);
 
 		rc = sj ? write_doc(&u, rootfd, ".wasmpack-unpack.json", sj, strlen(sj)) : wp_error_set(err, WP_ENOMEM, "out of memory");
 		free(sj);

@@ -69,6 +69,18 @@ like "$err" "nosuch.*not an OCI image layout" "naming it"
 err=$("$WP" run --engine node w:v1 --dir nocolon 2>&1); rc=$?
 is "$rc" "2" "--dir without HOST:GUEST: a usage error"
 
+# Engine choice: --engine, then the image's dev.wasmpack.engine annotation (a known engine
+# only), then the first found on PATH; a fake wasmtime first on PATH shows which ran.
+mkdir -p fakebin && printf '#!/bin/sh\necho "fake wasmtime $*"\n' > fakebin/wasmtime && chmod +x fakebin/wasmtime
+"$WP" build --wasm "$HELLO" --file app/static:static --annotation dev.wasmpack.engine=node -t pref:v1 >/dev/null
+out=$(PATH=$TMP/fakebin:$PATH "$WP" run pref:v1 -- p 2>&1)
+like "$out" "arg\[1\]=p" "the image's preferred engine (node) runs it, not the first on PATH"
+out=$(PATH=$TMP/fakebin:$PATH "$WP" run --engine wasmtime pref:v1 2>&1)
+like "$out" "^fake wasmtime run " "--engine wins over the annotation"
+"$WP" build --wasm "$HELLO" --annotation dev.wasmpack.engine=/bin/sh -t evil-engine:v1 >/dev/null
+out=$(PATH=$TMP/fakebin:$PATH "$WP" run evil-engine:v1 2>&1)
+like "$out" "^fake wasmtime run " "an annotation naming no known engine is ignored (first on PATH runs)"
+
 # gc: the entries of images no longer in the store go, the others stay.
 exitd=$("$WP" inspect exit:v1 --format json | jq -r .digest)
 check "exit:v1 was unpacked into the cache" test -d "$TMP/cache/${exitd#sha256:}"
