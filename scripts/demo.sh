@@ -37,10 +37,8 @@ echo "unpacked with umoci:"; (cd "$DEMO/rootfs" && find . -type f | sort)
 diff -r "$ROOT/testdata/hello/static" "$DEMO/rootfs/static" && cmp "$BUILD/testdata/hello.wasm" "$DEMO/rootfs/hello.wasm" &&
 	echo "identical to the input files"
 
-step "unpack it as a node would, and run it (wasmpack run: the first engine found; node's WASI here)"
+step "unpack it as a node would"
 "$WP" unpack hello:v1 -o "$DEMO/unpacked" --format json | jq -c .
-echo "\$ wasmpack run hello:v1 --env GREETING=hi -- world"
-WASMPACK_CACHE=$DEMO/cache "$WP" run hello:v1 --env GREETING=hi -- world
 step "push to a local registry (Debian's Distribution, on 127.0.0.1) and pull into an empty store"
 port=$((20000 + RANDOM % 12000))
 mkdir -p "$DEMO/registry"
@@ -57,6 +55,10 @@ echo "\$ wasmpack pull 127.0.0.1:$port/demo/hello:v1 --plain-http   # into an em
 pulled=$(WASMPACK_STORE=$DEMO/store2 "$WP" pull "127.0.0.1:$port/demo/hello:v1" --plain-http --format json)
 jq -c '{digest, blobs: [.blobs[] | .outcome]}' <<<"$pulled"
 [ "$(jq -r .digest <<<"$pushed")" = "$(jq -r .digest <<<"$pulled")" ] && echo "same digest both ways"
+
+step "run the pulled app (node's WASI; wasmtime, wasmedge or wasmer when installed)"
+echo "\$ wasmpack run 127.0.0.1:$port/demo/hello:v1 --engine node --env GREETING=hi -- world"
+WASMPACK_STORE=$DEMO/store2 WASMPACK_CACHE=$DEMO/cache "$WP" run "127.0.0.1:$port/demo/hello:v1" --engine node --env GREETING=hi -- world
 
 step "a Spin app: wasmpack lock, then Spin's own OCI layout, pushed and inspected"
 cd "$ROOT/testdata/spin-hello"
