@@ -27,6 +27,7 @@ typedef struct unpacker {
 	wp_store *store;
 	wp_error *err;
 	uint64_t bytes, entries, max_bytes, max_entries;
+	json_t *layer_paths; /* what the layer being applied has written so far (a set) */
 } unpacker;
 
 /* Opens path below the folder rootfd; nothing may resolve outside it. */
@@ -242,6 +243,39 @@ static bool link_inside(const char *entry, const char *target)
 	return true;
 }
 
+static bool written_by_layer(const unpacker *u, const char *path)
+{
+	return u->layer_paths && json_object_get(u->layer_paths, path) != NULL;
+}
+
+/* An opaque whiteout for dir: everything lower layers put there goes; what this layer
+ * has written already stays (entries may come before the marker in the tar). */
+static void hide_lower(unpacker *u, int rootfd, const char *dir)
+{
+	int dfd = dir[0] ? open_beneath(rootfd, dir, O_RDONLY | O_DIRECTORY, 0) : dup(rootfd);
+	_cleanup_free_ char *proc = dfd >= 0 ? wp_strfmt("/proc/self/fd/%d", dfd) : NULL;
+	DIR *d = proc ? opendir(proc) : NULL;
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		_cleanup_free_ char *child = NULL;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		child = dir[0] ? wp_strfmt("%s/%s", dir, de->d_name) : strdup(de->d_name);
+		if (!child)
+			continue;
+		if (!written_by_layer(u, child))
+			remove_beneath(u, rootfd, child);
+		else if (de->d_type == DT_DIR)
+			hide_lower(u, rootfd, child);
+	}
+	if (d)
+		closedir(d);
+	if (dfd >= 0)
+		close(dfd);
+}
+
 static int apply_entry(unpacker *u, struct archive *a, struct archive_entry *ae, int rootfd, const char *layer)
 {
 	const char *raw = archive_entry_pathname(ae);
@@ -267,28 +301,17 @@ static int apply_entry(unpacker *u, struct archive *a, struct archive_entry *ae,
 	/* OCI whiteouts: ".wh..wh..opq" empties its folder, ".wh.NAME" removes NAME. */
 	if (!strcmp(base, ".wh..wh..opq")) {
 		_cleanup_free_ char *dir = strndup(clean.data, (size_t)(base - clean.data));
-		int dfd;
 
 		if (dir && dir[0] && dir[strlen(dir) - 1] == '/')
 			dir[strlen(dir) - 1] = '\0';
-		dfd = dir && dir[0] ? open_beneath(rootfd, dir, O_RDONLY | O_DIRECTORY, 0) : dup(rootfd);
-		if (dfd >= 0) {
-			_cleanup_free_ char *proc = wp_strfmt("/proc/self/fd/%d", dfd);
-			DIR *d = opendir(proc);
-			struct dirent *de;
+		/* Once per folder and layer: repeated markers cost nothing. */
+		_cleanup_free_ char *key = dir ? wp_strfmt("\x01%s", dir) : NULL;
 
-			while (d && (de = readdir(d))) {
-				_cleanup_free_ char *child = NULL;
-
-				if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-					continue;
-				child = dir && dir[0] ? wp_strfmt("%s/%s", dir, de->d_name) : strdup(de->d_name);
-				if (child)
-					remove_beneath(u, rootfd, child);
-			}
-			if (d)
-				closedir(d);
-			close(dfd);
+		if (!u->layer_paths)
+			u->layer_paths = json_object();
+		if (key && !json_object_get(u->layer_paths, key)) {
+			json_object_set_new(u->layer_paths, key, json_true());
+			hide_lower(u, rootfd, dir);
 		}
 		goto done;
 	}
@@ -301,6 +324,9 @@ static int apply_entry(unpacker *u, struct archive *a, struct archive_entry *ae,
 	}
 	if ((rc = mkdirs_beneath(u, rootfd, clean.data, false)) < 0)
 		goto done;
+	if (!u->layer_paths)
+		u->layer_paths = json_object();
+	json_object_set_new(u->layer_paths, clean.data, json_true());
 	if (type == AE_IFDIR) {
 		rc = mkdirs_beneath(u, rootfd, clean.data, true);
 	} else if (type == AE_IFREG) {
@@ -403,6 +429,8 @@ static int apply_layer(unpacker *u, const wp_descriptor *d, int rootfd)
 		rc = wp_error_set(u->err, WP_EINVALID, "layer %s is not a tar: %s", d->digest, archive_error_string(a));
 		goto done;
 	}
+	json_decref(u->layer_paths);
+	u->layer_paths = NULL;
 	while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK)
 		if ((rc = apply_entry(u, a, ae, rootfd, d->digest)) < 0)
 			goto done;
@@ -425,6 +453,8 @@ done:
 	}
 	archive_read_free(a);
 	verified_close(&v);
+	json_decref(u->layer_paths);
+	u->layer_paths = NULL;
 	return rc;
 }
 

@@ -91,4 +91,20 @@ l=$("$WP" inspect --raw manifest dmg:v1 | jq -r '.layers[0].digest')
 chmod u+w "$(blob "$l")"; printf '\x00' | dd of="$(blob "$l")" bs=1 seek=30 conv=notrunc 2>/dev/null
 refused 5 "does not match its digest" "a damaged blob in the store" "dmg:v1"
 
+# Whiteouts: a second layer removes a file (.wh.NAME) and empties a folder (.wh..wh..opq).
+mkdir -p wh1/a wh1/b wh2/a wh2/b && echo x > wh1/a/x && echo y > wh1/a/y && echo z > wh1/b/z
+touch wh2/a/.wh.x wh2/b/.wh..wh..opq && echo new > wh2/b/new
+(cd wh1 && tar -cf ../wh1.tar a b) && (cd wh2 && tar -cf ../wh2.tar a b)
+src=$(image_from wh1.tar $T wh)
+d=$TMP/evil-wh; l2=$(sha256sum wh2.tar | cut -d' ' -f1); cp wh2.tar "$d/blobs/sha256/$l2"
+md=$(jq -r '.manifests[0].digest' "$d/index.json")
+jq -c --arg d "sha256:$l2" --argjson s "$(stat -c %s wh2.tar)" '.layers += [{mediaType: .layers[0].mediaType, digest: $d, size: $s}]' \
+	"$d/blobs/sha256/${md#sha256:}" > wh-manifest.json
+nd=$(sha256sum wh-manifest.json | cut -d' ' -f1); cp wh-manifest.json "$d/blobs/sha256/$nd"
+jq -c --arg d "sha256:$nd" --argjson s "$(stat -c %s wh-manifest.json)" '.manifests[0].digest = $d | .manifests[0].size = $s' \
+	"$d/index.json" > wh-index.json && mv wh-index.json "$d/index.json"
+"$WP" unpack "$src" -o u-wh >/dev/null
+ok $? "a two-layer image with whiteouts unpacks"
+is "$(cd u-wh/rootfs && find . -type f | sort | tr '\n' ' ')" "./a/y ./b/new " "whiteouts remove the file and empty the folder, markers not kept"
+
 done_testing
