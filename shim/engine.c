@@ -18,8 +18,10 @@ static const char node_launcher[] =
 	"const fs = require('node:fs');\n"
 	"const [wasm, env, preopens, ...args] = process.argv.slice(2);\n"
 	"const wasi = new WASI({ version: 'preview1', args, env: JSON.parse(env), preopens: JSON.parse(preopens), returnOnExit: true });\n"
+	"// getImportObject came with node 19.8/18.16; wasiImport is there since 12.16.\n"
+	"const imports = typeof wasi.getImportObject === 'function' ? wasi.getImportObject() : { wasi_snapshot_preview1: wasi.wasiImport };\n"
 	"WebAssembly.compile(fs.readFileSync(wasm))\n"
-	"  .then((m) => WebAssembly.instantiate(m, wasi.getImportObject()))\n"
+	"  .then((m) => WebAssembly.instantiate(m, imports))\n"
 	"  .then((instance) => { process.exitCode = wasi.start(instance); })\n"
 	"  .catch((e) => { console.error(`wasmpack: node engine: ${e.message}`); process.exitCode = 1; });\n";
 
