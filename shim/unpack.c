@@ -10,6 +10,7 @@
 #include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
@@ -90,47 +91,115 @@ static int mkdirs_beneath(unpacker *u, int rootfd, const char *path, bool includ
 	return 0;
 }
 
-/* ---- reading a blob while checking it ---- */
+/* ---- reading a blob while checking it ----
+ * The bytes handed to the tar reader are hashed by a second thread, so hashing overlaps
+ * decompressing and writing: the reader fills one of SLOTS buffers while the hasher works
+ * through the others, and a slot is refilled only once it has been hashed. Exactly the
+ * bytes that were used are the bytes that are checked. */
+
+#define SLOTS 4
+#define SLOT_SIZE (1u << 20)
 
 typedef struct verified {
 	int fd;
 	wp_sha256 h;
 	int64_t got;
-	unsigned char buf[1 << 16];
+	unsigned char *buf;      /* SLOTS * SLOT_SIZE */
+	size_t len[SLOTS];
+	uint64_t filled, hashed; /* slots handed out, slots hashed */
+	bool done, threaded, finished;
+	int result;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
 } verified;
+
+static void *hasher(void *arg)
+{
+	verified *v = arg;
+
+	pthread_mutex_lock(&v->mu);
+	for (;;) {
+		size_t i;
+
+		while (v->hashed == v->filled && !v->done)
+			pthread_cond_wait(&v->cv, &v->mu);
+		if (v->hashed == v->filled)
+			break;
+		i = v->hashed % SLOTS;
+		pthread_mutex_unlock(&v->mu);
+		wp_sha256_update(&v->h, v->buf + i * SLOT_SIZE, v->len[i]);
+		pthread_mutex_lock(&v->mu);
+		v->hashed++;
+		pthread_cond_broadcast(&v->cv);
+	}
+	pthread_mutex_unlock(&v->mu);
+	return NULL;
+}
+
+static ssize_t verified_fill(verified *v, const void **out)
+{
+	size_t i;
+	ssize_t n;
+
+	pthread_mutex_lock(&v->mu);
+	while (v->filled - v->hashed >= SLOTS)
+		pthread_cond_wait(&v->cv, &v->mu);
+	pthread_mutex_unlock(&v->mu);
+	i = v->filled % SLOTS;
+	n = read(v->fd, v->buf + i * SLOT_SIZE, SLOT_SIZE);
+	if (n > 0) {
+		if (!v->threaded)
+			wp_sha256_update(&v->h, v->buf + i * SLOT_SIZE, (size_t)n);
+		pthread_mutex_lock(&v->mu);
+		v->len[i] = (size_t)n;
+		v->filled += v->threaded ? 1 : 0;
+		v->got += n;
+		pthread_cond_broadcast(&v->cv);
+		pthread_mutex_unlock(&v->mu);
+	}
+	*out = v->buf + i * SLOT_SIZE;
+	return n;
+}
 
 static la_ssize_t verified_read(struct archive *a, void *ctx, const void **out)
 {
-	verified *v = ctx;
-	ssize_t n = read(v->fd, v->buf, sizeof(v->buf));
-
 	(void)a;
-	if (n > 0) {
-		wp_sha256_update(&v->h, v->buf, (size_t)n);
-		v->got += n;
-	}
-	*out = v->buf;
-	return n;
+	return verified_fill(ctx, out);
+}
+
+/* Waits for the hasher to finish what it was given. */
+static void verified_stop(verified *v)
+{
+	if (!v->threaded)
+		return;
+	pthread_mutex_lock(&v->mu);
+	v->done = true;
+	pthread_cond_broadcast(&v->cv);
+	pthread_mutex_unlock(&v->mu);
+	pthread_join(v->thread, NULL);
+	v->threaded = false;
 }
 
 static int verified_finish(unpacker *u, verified *v, const wp_descriptor *d)
 {
 	char got[WP_DIGEST_BUFSZ];
-	unsigned char rest[1 << 16];
-	ssize_t n;
+	const void *ignored;
 
+	if (v->finished)
+		return v->result;
 	/* Whatever the tar reader left unread (padding) counts too. */
-	while ((n = read(v->fd, rest, sizeof(rest))) > 0) {
-		wp_sha256_update(&v->h, rest, (size_t)n);
-		v->got += n;
-	}
+	while (verified_fill(v, &ignored) > 0)
+		;
+	verified_stop(v);
+	v->finished = true;
 	wp_sha256_final(&v->h, got);
 	if (v->got != d->size)
-		return wp_error_set(u->err, WP_EDIGEST, "blob %s has %lld bytes, its descriptor says %lld", d->digest,
-				    (long long)v->got, (long long)d->size);
-	if (strcmp(got, d->digest))
-		return wp_error_set(u->err, WP_EDIGEST, "blob %s does not match its digest (got %s)", d->digest, got);
-	return 0;
+		v->result = wp_error_set(u->err, WP_EDIGEST, "blob %s has %lld bytes, its descriptor says %lld", d->digest,
+					 (long long)v->got, (long long)d->size);
+	else if (strcmp(got, d->digest))
+		v->result = wp_error_set(u->err, WP_EDIGEST, "blob %s does not match its digest (got %s)", d->digest, got);
+	return v->result;
 }
 
 static int verified_open(unpacker *u, verified *v, const wp_descriptor *d)
@@ -142,18 +211,29 @@ static int verified_open(unpacker *u, verified *v, const wp_descriptor *d)
 	v->fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
 	if (v->fd < 0)
 		return wp_error_set(u->err, WP_ENOTFOUND, "blob %s is not in the store", d->digest);
-	if ((rc = wp_sha256_init(&v->h, u->err)) < 0) {
+	v->buf = malloc((size_t)SLOTS * SLOT_SIZE);
+	if (!v->buf || (rc = wp_sha256_init(&v->h, u->err)) < 0) {
+		rc = v->buf ? u->err->code : wp_error_set(u->err, WP_ENOMEM, "out of memory");
+		free(v->buf);
 		close(v->fd);
 		return rc;
 	}
+	pthread_mutex_init(&v->mu, NULL);
+	pthread_cond_init(&v->cv, NULL);
+	/* Small blobs are hashed inline: a thread would cost more than it saves. */
+	v->threaded = d->size > (int64_t)SLOT_SIZE && pthread_create(&v->thread, NULL, hasher, v) == 0;
 	return 0;
 }
 
 static void verified_close(verified *v)
 {
+	verified_stop(v);
 	if (v->fd >= 0)
 		close(v->fd);
 	wp_sha256_release(&v->h);
+	pthread_mutex_destroy(&v->mu);
+	pthread_cond_destroy(&v->cv);
+	free(v->buf);
 }
 
 /* Copies a blob to path below rootfd, checking it. */
