@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -188,6 +190,18 @@ static int describe(const wp_run_spec *s, app *a, wp_error *err)
 	return rc;
 }
 
+/* The engine sees the shared cache entry read-only: as root, in a mount namespace of its
+ * own, the entry is bind-mounted read-only onto itself, so an app cannot change what the
+ * next run starts from. Elsewhere (no privilege) the entry is used as it is. */
+static void protect_entry(const char *dir)
+{
+	if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0)
+		return;
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 || mount(dir, dir, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+	    mount(NULL, dir, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+		wp_info("could not make '%s' read-only for the app: %s", dir, strerror(errno));
+}
+
 int wp_engine_exec(const wp_run_spec *s, wp_error *err)
 {
 	static const char *order[] = { "wasmtime", "wasmedge", "wasmer", "node" };
@@ -292,6 +306,7 @@ int wp_engine_exec(const wp_run_spec *s, wp_error *err)
 	}
 	fflush(stdout);
 	fflush(stderr);
+	protect_entry(s->dir);
 	execvp(argv.items[0], argv.items);
 	rc = wp_error_sys(err, WP_EIO, "starting engine '%s'", engine);
 done:

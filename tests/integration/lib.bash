@@ -7,6 +7,7 @@ BUILD=${WASMPACK_BUILD:-$ROOT/build}
 WP=$BUILD/wasmpack
 HELLO=$BUILD/testdata/hello.wasm
 EXITC=$BUILD/testdata/exitcode.wasm
+WRITER=$BUILD/testdata/writer.wasm
 TMP=$(mktemp -d /tmp/wasmpack-test.XXXXXX)
 export WASMPACK_STORE=$TMP/store
 unset SOURCE_DATE_EPOCH

@@ -81,6 +81,22 @@ like "$out" "^fake wasmtime run " "--engine wins over the annotation"
 out=$(PATH=$TMP/fakebin:$PATH "$WP" run evil-engine:v1 2>&1)
 like "$out" "^fake wasmtime run " "an annotation naming no known engine is ignored (first on PATH runs)"
 
+# The cache entry is read-only to the app (as root: a private read-only bind mount), so no
+# run changes what the next one starts from; --dir folders stay writable.
+if [ "$(id -u)" -eq 0 ]; then
+	"$WP" build --wasm "$WRITER" -t writer:v1 >/dev/null
+	out=$("$WP" run --engine node writer:v1 -- /evil.txt 2>&1)
+	like "$out" "write /evil.txt: refused" "an app cannot write into its cached image"
+	wd=$("$WP" inspect writer:v1 --format json | jq -r .digest)
+	check "and nothing appeared there" test ! -e "$TMP/cache/${wd#sha256:}/rootfs/evil.txt"
+	mkdir -p rw
+	out=$("$WP" run --engine node writer:v1 --dir "$TMP/rw:/rw" -- /rw/ok.txt 2>&1)
+	like "$out" "write /rw/ok.txt: ok" "a --dir folder stays writable"
+	check "and the file is on the host" test -f rw/ok.txt
+else
+	skip "not root: no read-only view of the cache"; skip "not root"; skip "not root"; skip "not root"
+fi
+
 # gc: the entries of images no longer in the store go, the others stay.
 exitd=$("$WP" inspect exit:v1 --format json | jq -r .digest)
 check "exit:v1 was unpacked into the cache" test -d "$TMP/cache/${exitd#sha256:}"
