@@ -26,7 +26,7 @@ WASM_CC := clang --target=wasm32-wasi
 WASM_APPS := $(patsubst testdata/apps/%.c,$(O)/testdata/%.wasm,$(wildcard testdata/apps/*.c))
 
 .PHONY: all deps test check demo clean completions fuzz fuzz-build bench wasm-apps helpers
-all: $(O)/wasmpack $(UNIT_BINS)
+all: $(O)/wasmpack $(O)/wasmpack-core $(UNIT_BINS)
 
 $(O)/%.o: %.c $(wildcard */*.h)
 	@mkdir -p $(dir $@)
@@ -36,8 +36,13 @@ $(O)/libwasmpack.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(O)/wasmpack: $(CLI_OBJS) $(O)/libwasmpack.a
+# wasmpack-core is the whole CLI; wasmpack is the front that serves a warm `run` with
+# only libc and jansson loaded and hands everything else to the core (cli/front/front.c).
+$(O)/wasmpack-core: $(CLI_OBJS) $(O)/libwasmpack.a
 	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJS) $(O)/libwasmpack.a $(LDLIBS)
+
+$(O)/wasmpack: $(O)/cli/front/front.o $(O)/libwasmpack.a
+	$(CC) $(ALL_CFLAGS) -o $@ $(O)/cli/front/front.o $(O)/libwasmpack.a $(shell pkg-config --libs jansson 2>/dev/null) -lpthread
 
 $(O)/tests/%: tests/unit/%.c tests/unit/tap.h $(O)/libwasmpack.a
 	@mkdir -p $(dir $@)

@@ -21,25 +21,6 @@
 #define OCI_LAYOUT_JSON "{\"imageLayoutVersion\":\"1.0.0\"}"
 #define EMPTY_INDEX "{\"schemaVersion\":2,\"mediaType\":\"" WP_MT_OCI_INDEX "\",\"manifests\":[]}"
 
-int wp_store_default_root(wp_buf *out, wp_error *err)
-{
-	const char *env = getenv("WASMPACK_STORE");
-	const char *xdg = getenv("XDG_DATA_HOME");
-	const char *home = getenv("HOME");
-	int rc;
-
-	wp_buf_reset(out);
-	if (env && *env)
-		rc = wp_buf_puts(out, env);
-	else if (xdg && *xdg)
-		rc = wp_buf_printf(out, "%s/wasmpack", xdg);
-	else if (home && *home)
-		rc = wp_buf_printf(out, "%s/.local/share/wasmpack", home);
-	else
-		return wp_error_set(err, WP_EUSAGE, "no store: set --store, WASMPACK_STORE or HOME");
-	return rc < 0 ? wp_error_set(err, WP_ETOOBIG, "store path too long") : 0;
-}
-
 char *wp_store_private_path(const wp_store *s, const char *name)
 {
 	return wp_strfmt("%s/.wasmpack/%s", s->root, name);

@@ -15,6 +15,7 @@
 
 #include "common/buf.h"
 #include "common/error.h"
+#include "oci/storeroot.h"
 #include "oci/manifest.h"
 
 typedef struct wp_store {
@@ -25,7 +26,6 @@ typedef struct wp_store {
 enum { WP_STORE_SHARED = 0, WP_STORE_EXCLUSIVE = 1 };
 
 /* $WASMPACK_STORE, else $XDG_DATA_HOME/wasmpack, else ~/.local/share/wasmpack. */
-int wp_store_default_root(wp_buf *out, wp_error *err);
 /* Opens (creating if needed) the layout at root. */
 int wp_store_open(wp_store *s, const char *root, int mode, wp_error *err);
 /* Any folder with blobs/sha256/<hex> (an OCI layout, containerd's content store), for

@@ -97,6 +97,16 @@ else
 	skip "not root: no read-only view of the cache"; skip "not root"; skip "not root"; skip "not root"
 fi
 
+# A warm run is served by the front binary alone: copied away from wasmpack-core, it still
+# runs a cached image, and hands anything else to the core it cannot find.
+mkdir -p frontonly && cp "$WP" frontonly/wasmpack
+out=$(frontonly/wasmpack run --engine node img:v1 -- warm 2>&1); rc=$?
+is "$rc" "0" "a cache hit runs without wasmpack-core"
+like "$out" "arg\[1\]=warm" "with its arguments"
+out=$(frontonly/wasmpack images 2>&1); rc=$?
+is "$rc" "1" "every other command goes to the core"
+like "$out" "cannot start .*wasmpack-core" "(which is missing here, and it says so)"
+
 # gc: the entries of images no longer in the store go, the others stay.
 exitd=$("$WP" inspect exit:v1 --format json | jq -r .digest)
 check "exit:v1 was unpacked into the cache" test -d "$TMP/cache/${exitd#sha256:}"
