@@ -107,4 +107,28 @@ jq -c --arg d "sha256:$nd" --argjson s "$(stat -c %s wh-manifest.json)" '.manife
 ok $? "a two-layer image with whiteouts unpacks"
 is "$(cd u-wh/rootfs && find . -type f | sort | tr '\n' ' ')" "./a/y ./b/new " "whiteouts remove the file and empty the folder, markers not kept"
 
+# A locked app whose file path climbs out of the component's folder.
+mkdir -p evil-lock/blobs/sha256
+wd=$(sha256sum "$HELLO" | cut -d' ' -f1); cp "$HELLO" "evil-lock/blobs/sha256/$wd"
+printf 'x' > x.txt; fd=$(sha256sum x.txt | cut -d' ' -f1); cp x.txt "evil-lock/blobs/sha256/$fd"
+printf '{"spin_lock_version":1,"metadata":{"name":"e"},"triggers":[],"components":[{"id":"c","source":{"content_type":"application/wasm","digest":"sha256:%s"},"files":[{"digest":"sha256:%s","path":"../../ESCAPED"}]}]}' "$wd" "$fd" > lock.json
+ld=$(sha256sum lock.json | cut -d' ' -f1); cp lock.json "evil-lock/blobs/sha256/$ld"
+printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.fermyon.spin.application.v1+config","digest":"sha256:%s","size":%d},"layers":[{"mediaType":"application/vnd.wasm.content.layer.v1+wasm","digest":"sha256:%s","size":%d},{"mediaType":"application/vnd.wasm.content.layer.v1+data","digest":"sha256:%s","size":1}]}' \
+	"$ld" "$(stat -c %s lock.json)" "$wd" "$(stat -c %s "$HELLO")" "$fd" > evil-mf.json
+md=$(sha256sum evil-mf.json | cut -d' ' -f1); cp evil-mf.json "evil-lock/blobs/sha256/$md"
+printf '{"imageLayoutVersion":"1.0.0"}' > evil-lock/oci-layout
+printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d,"annotations":{"org.opencontainers.image.ref.name":"x"}}]}' "$md" "$(stat -c %s evil-mf.json)" > evil-lock/index.json
+refused 1 "escapes its folder" "a locked-app file path climbing out" "oci:$TMP/evil-lock:x"
+
+# A manifest over the 4 MiB cap.
+mkdir -p big-mf/blobs/sha256
+{ printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","annotations":{"pad":"'; head -c 4300000 /dev/zero | tr '\0' a; printf '"},"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":1},"layers":[]}' "$fd"; } > big-mf.json
+bd=$(sha256sum big-mf.json | cut -d' ' -f1); cp big-mf.json "big-mf/blobs/sha256/$bd"
+printf '{"imageLayoutVersion":"1.0.0"}' > big-mf/oci-layout
+printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d,"annotations":{"org.opencontainers.image.ref.name":"x"}}]}' "$bd" "$(stat -c %s big-mf.json)" > big-mf/index.json
+err=$("$WP" unpack "oci:$TMP/big-mf:x" -o "$TMP/out-big" 2>&1); rc=$?
+[ "$rc" -ne 0 ]; ok $? "a manifest over 4 MiB is refused"
+like "$err" "larger than 4194304 bytes" "saying it is too big"
+check "and nothing is left" test ! -e "$TMP/out-big"
+
 done_testing
