@@ -284,7 +284,7 @@ int wp_engine_exec(const wp_run_spec *s, wp_error *err)
 		json_t *v;
 
 		wp_strv_push(&argv, engine);
-		if (!strcmp(engine, "wasmtime"))
+		if (!strcmp(engine, "wasmtime") || !strcmp(engine, "wasmer"))
 			wp_strv_push(&argv, "run");
 		json_object_foreach(a.env, k, v) {
 			_cleanup_free_ char *kv = wp_strfmt("%s=%s", k, json_string_value(v));
@@ -301,6 +301,9 @@ int wp_engine_exec(const wp_run_spec *s, wp_error *err)
 			wp_strv_push(&argv, map);
 		}
 		wp_strv_push(&argv, a.wasm);
+		/* wasmer run reads options after the module too: "--" ends them. */
+		if (!strcmp(engine, "wasmer"))
+			wp_strv_push(&argv, "--");
 		for (size_t i = 1; i < a.argv.len; i++)
 			wp_strv_push(&argv, a.argv.items[i]);
 	}

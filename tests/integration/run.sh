@@ -107,6 +107,18 @@ out=$(frontonly/wasmpack images 2>&1); rc=$?
 is "$rc" "1" "every other command goes to the core"
 like "$out" "cannot start .*wasmpack-core" "(which is missing here, and it says so)"
 
+# Each engine's command line (fakes that print their arguments): env, preopens and args
+# in the form that engine's CLI takes.
+mkdir -p fake2
+for e in wasmtime wasmedge wasmer; do printf '#!/bin/sh\necho "%s $*"\n' "$e" > "fake2/$e"; chmod +x "fake2/$e"; done
+entry=$TMP/cache/${digest#sha256:}
+out=$(PATH=$TMP/fake2:$PATH "$WP" run --engine wasmtime img:v1 --env X=1 -- -a b 2>&1)
+like "$out" "^wasmtime run .*--env X=1 .*--dir $entry/rootfs::/ $entry/rootfs/hello.wasm -a b\$" "wasmtime: run, --env K=V, --dir HOST::GUEST, module, args"
+out=$(PATH=$TMP/fake2:$PATH "$WP" run --engine wasmedge img:v1 --env X=1 -- -a b 2>&1)
+like "$out" "^wasmedge .*--env X=1 .*--dir /:$entry/rootfs $entry/rootfs/hello.wasm -a b\$" "wasmedge: --env K=V, --dir GUEST:HOST, module, args"
+out=$(PATH=$TMP/fake2:$PATH "$WP" run --engine wasmer img:v1 --env X=1 -- -a b 2>&1)
+like "$out" "^wasmer run .*--env X=1 .*--mapdir /:$entry/rootfs $entry/rootfs/hello.wasm -- -a b\$" "wasmer: run, --env K=V, --mapdir GUEST:HOST, module, --, args"
+
 # gc: the entries of images no longer in the store go, the others stay.
 exitd=$("$WP" inspect exit:v1 --format json | jq -r .digest)
 check "exit:v1 was unpacked into the cache" test -d "$TMP/cache/${exitd#sha256:}"
