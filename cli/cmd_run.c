@@ -2,6 +2,7 @@
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/util.h"
+#include "oci/storeroot.h"
 #include "shim/engine.h"
 #include "shim/unpack.h"
 
@@ -24,11 +25,7 @@ int wp_cli_resolve_source(wp_cli *cli, wp_store *s, const char *src, wp_descript
 /* The node cache: one folder per manifest digest, made once, shared by every run. */
 char *wp_cli_cache_root(const wp_store *s)
 {
-	if (getenv("WASMPACK_CACHE") && *getenv("WASMPACK_CACHE"))
-		return strdup(getenv("WASMPACK_CACHE"));
-	if (geteuid() == 0 && !getenv("WASMPACK_STORE"))
-		return strdup("/var/lib/wasmpack/cache");
-	return wp_store_private_path(s, "cache");
+	return wp_node_cache_root(s->root);
 }
 
 static int run(wp_cli *cli)

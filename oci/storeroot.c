@@ -2,7 +2,11 @@
  * find it without linking the store. */
 #include "oci/storeroot.h"
 
+#include "common/util.h"
+
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 int wp_store_default_root(wp_buf *out, wp_error *err)
 {
@@ -21,4 +25,15 @@ int wp_store_default_root(wp_buf *out, wp_error *err)
 	else
 		return wp_error_set(err, WP_EUSAGE, "no store: set --store, WASMPACK_STORE or HOME");
 	return rc < 0 ? wp_error_set(err, WP_ETOOBIG, "store path too long") : 0;
+}
+
+char *wp_node_cache_root(const char *store_root)
+{
+	const char *env = getenv("WASMPACK_CACHE");
+
+	if (env && *env)
+		return strdup(env);
+	if (geteuid() == 0 && !getenv("WASMPACK_STORE"))
+		return strdup("/var/lib/wasmpack/cache");
+	return wp_strfmt("%s/.wasmpack/cache", store_root);
 }

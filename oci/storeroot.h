@@ -7,5 +7,9 @@
 #include "common/error.h"
 
 int wp_store_default_root(wp_buf *out, wp_error *err);
+/* The node cache `run` unpacks into, for the store at store_root: $WASMPACK_CACHE, else
+ * /var/lib/wasmpack/cache for root with the default store, else <store>/.wasmpack/cache.
+ * Malloc'ed. */
+char *wp_node_cache_root(const char *store_root);
 
 #endif

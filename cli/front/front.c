@@ -156,12 +156,7 @@ static void warm_run(int argc, char **argv)
 	wp_buf_release(&sroot);
 	if (!root || !(hex = resolve(root, source)))
 		return;
-	if (getenv("WASMPACK_CACHE") && *getenv("WASMPACK_CACHE"))
-		cache = strdup(getenv("WASMPACK_CACHE"));
-	else if (geteuid() == 0 && !getenv("WASMPACK_STORE"))
-		cache = strdup("/var/lib/wasmpack/cache");
-	else
-		cache = wp_strfmt("%s/.wasmpack/cache", root);
+	cache = wp_node_cache_root(root);
 	entry = cache ? wp_strfmt("%s/%s", cache, hex) : NULL;
 	summary = entry ? wp_strfmt("%s/.wasmpack-unpack.json", entry) : NULL;
 	wp_buf_init(&data, 1u << 20);
