@@ -1,4 +1,5 @@
 /* libFuzzer target: `load` of an OCI archive (tar entries, index.json, blob names). */
+#include "common/fs.h"
 #include "oci/archive.h"
 #include "oci/store.h"
 
@@ -6,8 +7,19 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+static char fuzz_dir[64];
+
+/* The store made for the run goes when the fuzzer exits. */
+static void remove_fuzz_dir(void)
+{
+	wp_error err;
+
+	wp_fs_rm_rf(fuzz_dir, &err);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -21,10 +33,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int fd;
 
 	if (!ready) {
-		char tmpl[] = "/tmp/wasmpack-fuzz.XXXXXX";
-
-		if (!mkdtemp(tmpl) || wp_store_open(&store, tmpl, WP_STORE_SHARED, &err) < 0)
+		strcpy(fuzz_dir, "/tmp/wasmpack-fuzz.XXXXXX");
+		if (!mkdtemp(fuzz_dir) || wp_store_open(&store, fuzz_dir, WP_STORE_SHARED, &err) < 0)
 			abort();
+		atexit(remove_fuzz_dir);
 		ready = 1;
 	}
 	fd = memfd_create("archive", 0);

@@ -1,4 +1,5 @@
 /* libFuzzer target: spin.toml semantics (the TOML parses; the app may be anything). */
+#include "common/fs.h"
 #include "oci/spin.h"
 
 #include <stddef.h>
@@ -6,6 +7,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+static char *fuzz_dir;
+
+/* The app folder made for the run goes when the fuzzer exits. */
+static void remove_fuzz_dir(void)
+{
+	wp_error err;
+
+	if (fuzz_dir)
+		wp_fs_rm_rf(fuzz_dir, &err);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -21,6 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		snprintf(dir, sizeof(dir), "/tmp/wasmpack-fuzz-spin.XXXXXX");
 		if (!mkdtemp(dir))
 			abort();
+		fuzz_dir = dir;
+		atexit(remove_fuzz_dir);
 		snprintf(manifest, sizeof(manifest), "%s/spin.toml", dir);
 		snprintf(assets, sizeof(assets), "%s/out", dir);
 		f = fopen(manifest, "w");
