@@ -69,7 +69,8 @@ int wp_cli_open_store(wp_cli *cli, wp_store *s, int mode);
 /* The node cache `run` unpacks into: $WASMPACK_CACHE, /var/lib/wasmpack/cache for root
  * with the default store, else a folder inside the store. */
 char *wp_cli_cache_root(const wp_store *s);
-/* containerd:DIR@DIGEST sources: ro opened read-only on the content store, d the manifest. */
+/* containerd:DIR@DIGEST sources: ro opened read-only on the content store, d the manifest.
+ * ro must come initialised ({ .lock_fd = -1 }): it is closed whatever this returns. */
 int wp_cli_containerd_source(wp_cli *cli, const char *src, wp_store *ro, wp_descriptor *d);
 
 void wp_cli_print_usage(FILE *f);

@@ -67,8 +67,6 @@ int wp_cli_containerd_source(wp_cli *cli, const char *src, wp_store *ro, wp_desc
 	wp_buf data;
 	int rc;
 
-	memset(ro, 0, sizeof(*ro));
-	ro->lock_fd = -1;
 	if (!dir || !content)
 		return wp_error_set(&cli->err, WP_EUSAGE, "'%s': want containerd:DIR@sha256:DIGEST", src);
 	if ((rc = wp_digest_check(at + 1, &cli->err)) < 0)

@@ -332,6 +332,7 @@ static int push_done(wp_job *job, const wp_http_req *q, const wp_http_resp *p)
 		}
 		break;
 	case P_PUT_MONO:
+	case P_PUT_FINAL:
 		if (p->status == 201) {
 			b->report->outcome = "uploaded";
 			b->state = P_DONE;
@@ -371,17 +372,6 @@ static int push_done(wp_job *job, const wp_http_req *q, const wp_http_resp *p)
 		if (p->status == 404) {
 			b->state = P_POST;
 			return WP_XFER_NEXT;
-		}
-		break;
-	case P_PUT_FINAL:
-		if (p->status == 201) {
-			b->report->outcome = "uploaded";
-			b->state = P_DONE;
-			return WP_XFER_NEXT;
-		}
-		if (wp_reg_transient(p)) {
-			b->state = P_HEAD;
-			return WP_XFER_RETRY;
 		}
 		break;
 	}

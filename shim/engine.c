@@ -27,6 +27,21 @@ static const char node_launcher[] =
 	"  .then((instance) => { process.exitCode = wasi.start(instance); })\n"
 	"  .catch((e) => { console.error(`wasmpack: node engine: ${e.message}`); process.exitCode = 1; });\n";
 
+/* The launcher is written once (and again only when this version's differs): a warm run
+ * reads it instead of writing and syncing it every time. */
+static bool launcher_current(const char *path)
+{
+	wp_buf have;
+	wp_error ignored;
+	bool same;
+
+	wp_buf_init(&have, sizeof(node_launcher));
+	same = wp_fs_read_file(path, sizeof(node_launcher), &have, &ignored) == 0 && have.len == strlen(node_launcher) &&
+	       !memcmp(have.data, node_launcher, have.len);
+	wp_buf_release(&have);
+	return same;
+}
+
 static bool on_path(const char *prog)
 {
 	const char *path = getenv("PATH");
@@ -250,7 +265,8 @@ int wp_engine_exec(const wp_run_spec *s, wp_error *err)
 		_cleanup_free_ char *launcher = wp_strfmt("%s/wasmpack-node-wasi.js", s->launcher_dir);
 		char *envj = json_dumps(a.env, JSON_COMPACT), *prej = json_dumps(a.preopens, JSON_COMPACT);
 
-		if (!launcher || wp_fs_write_atomic(launcher, node_launcher, strlen(node_launcher), 0644, err) < 0) {
+		if (!launcher || (!launcher_current(launcher) &&
+				  wp_fs_write_atomic(launcher, node_launcher, strlen(node_launcher), 0644, err) < 0)) {
 			free(envj);
 			free(prej);
 			rc = err->code ? err->code : WP_ENOMEM;

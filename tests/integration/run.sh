@@ -119,6 +119,12 @@ like "$out" "^wasmedge .*--env X=1 .*--dir /:$entry/rootfs $entry/rootfs/hello.w
 out=$(PATH=$TMP/fake2:$PATH "$WP" run --engine wasmer img:v1 --env X=1 -- -a b 2>&1)
 like "$out" "^wasmer run .*--env X=1 .*--mapdir /:$entry/rootfs $entry/rootfs/hello.wasm -- -a b\$" "wasmer: run, --env K=V, --mapdir GUEST:HOST, module, --, args"
 
+# The node launcher is written once; one that differs (an older version) is replaced.
+printf 'garbage(' > "$TMP/cache/wasmpack-node-wasi.js"
+out=$("$WP" run --engine node img:v1 -- relaunch 2>&1)
+like "$out" "arg\[1\]=relaunch" "a stale node launcher is replaced before the run"
+check "and holds the launcher again" grep -q "node:wasi" "$TMP/cache/wasmpack-node-wasi.js"
+
 # gc: the entries of images no longer in the store go, the others stay.
 exitd=$("$WP" inspect exit:v1 --format json | jq -r .digest)
 check "exit:v1 was unpacked into the cache" test -d "$TMP/cache/${exitd#sha256:}"
