@@ -1447,9 +1447,11 @@ int wp_spin_lock(const char *manifest_path, const wp_spin_opts *opts, json_t **l
 		if (!l.assets && wp_fs_mkdir_p(opts->assets_dir, 0755, err) == 0)
 			l.assets = realpath(opts->assets_dir, NULL);
 	} else {
-		char tmpl[] = "/tmp/wasmpack-spin.XXXXXX";
+		/* Kept after the run, as Spin keeps its: the locked app points into it. */
+		const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+		_cleanup_free_ char *tmpl = wp_strfmt("%s/wasmpack-spin.XXXXXX", tmp);
 
-		l.assets = mkdtemp(tmpl) ? strdup(tmpl) : NULL;
+		l.assets = tmpl && mkdtemp(tmpl) ? strdup(tmpl) : NULL;
 	}
 	if (!l.assets) {
 		rc = wp_error_sys(err, WP_EIO, "making a folder for the app's files");

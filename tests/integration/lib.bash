@@ -10,6 +10,8 @@ EXITC=$BUILD/testdata/exitcode.wasm
 WRITER=$BUILD/testdata/writer.wasm
 TMP=$(mktemp -d /tmp/wasmpack-test.XXXXXX)
 export WASMPACK_STORE=$TMP/store
+# Temp folders the tools under test keep (wasmpack lock's assets) go with $TMP.
+export TMPDIR=$TMP
 unset SOURCE_DATE_EPOCH
 _n=0
 _failed=0
