@@ -25,8 +25,9 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 WASM_CC := clang --target=wasm32-wasi
 WASM_APPS := $(patsubst testdata/apps/%.c,$(O)/testdata/%.wasm,$(wildcard testdata/apps/*.c))
 
-.PHONY: all deps test check demo clean completions fuzz fuzz-build bench wasm-apps helpers
-all: $(O)/wasmpack $(O)/wasmpack-core $(UNIT_BINS)
+.PHONY: all deps test check demo clean install completions fuzz fuzz-build bench wasm-apps helpers
+SHIM := containerd-shim-wasmpack-v1
+all: $(O)/wasmpack $(O)/wasmpack-core $(O)/$(SHIM) $(UNIT_BINS)
 
 $(O)/%.o: %.c $(wildcard */*.h)
 	@mkdir -p $(dir $@)
@@ -43,6 +44,10 @@ $(O)/wasmpack-core: $(CLI_OBJS) $(O)/libwasmpack.a
 
 $(O)/wasmpack: $(O)/cli/front/front.o $(O)/libwasmpack.a
 	$(CC) $(ALL_CFLAGS) -o $@ $(O)/cli/front/front.o $(O)/libwasmpack.a $(shell pkg-config --libs jansson 2>/dev/null) -lpthread
+
+# The containerd shim (cli/shim/main.c): containerd starts it, one per pod.
+$(O)/$(SHIM): $(O)/cli/shim/main.o $(O)/libwasmpack.a
+	$(CC) $(ALL_CFLAGS) -Wl,--as-needed -o $@ $(O)/cli/shim/main.o $(O)/libwasmpack.a $(LDLIBS)
 
 $(O)/tests/%: tests/unit/%.c tests/unit/tap.h $(O)/libwasmpack.a
 	@mkdir -p $(dir $@)
@@ -88,6 +93,14 @@ bench: deps
 
 clean:
 	rm -rf build build-san build-fuzz
+
+# wasmpack, its core and the containerd shim side by side (containerd finds the shim on
+# PATH); docs/kubernetes.md says how nodes get them.
+PREFIX ?= /usr/local
+install: all
+	install -D -m 0755 $(O)/wasmpack $(DESTDIR)$(PREFIX)/bin/wasmpack
+	install -D -m 0755 $(O)/wasmpack-core $(DESTDIR)$(PREFIX)/bin/wasmpack-core
+	install -D -m 0755 $(O)/$(SHIM) $(DESTDIR)$(PREFIX)/bin/$(SHIM)
 
 # libFuzzer targets over every parser of untrusted input; each runs FUZZ_SECONDS.
 FUZZ_SECONDS ?= 10

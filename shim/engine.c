@@ -99,15 +99,56 @@ static int load_json(const char *path, json_t **out, wp_error *err)
 	return rc;
 }
 
+/* The image layout in a container's rootfs (the shim): the OCI process names the wasm. */
+static int describe_rootfs(const wp_run_spec *s, app *a, wp_error *err)
+{
+	json_t *args = json_object_get(s->process, "args"), *v;
+	size_t i;
+	wp_buf clean;
+	int rc = 0;
+
+	json_array_foreach(json_object_get(s->process, "env"), i, v)
+		if (json_is_string(v))
+			env_from(a->env, json_string_value(v));
+	if (!json_array_size(args)) {
+		_cleanup_free_ char *toml = wp_strfmt("%s/spin.toml", s->rootfs);
+
+		/* Spin's shim layout: spin.toml at the root of the rootfs. */
+		if (toml && wp_fs_exists(toml)) {
+			a->needs_spin = true;
+			a->spin_args[0] = "-f";
+			a->spin_args[1] = toml;
+			toml = NULL;
+			return 0;
+		}
+		return wp_error_set(err, WP_EINVALID, "the container's process names no wasm to run (process.args is empty)");
+	}
+	json_array_foreach(args, i, v)
+		wp_strv_push(&a->argv, json_is_string(v) ? json_string_value(v) : "");
+	wp_buf_init(&clean, 4096);
+	if (wp_path_clean(a->argv.items[0], &clean, err) < 0)
+		rc = wp_error_set(err, WP_EINVALID, "process.args[0] '%s' is not a path in the rootfs", a->argv.items[0]);
+	else
+		a->wasm = wp_strfmt("%s/%s", s->rootfs, clean.data);
+	wp_buf_release(&clean);
+	if (rc == 0 && access(a->wasm, R_OK) < 0)
+		rc = wp_error_sys(err, WP_ENOTFOUND, "the wasm '%s' named by process.args[0]", a->argv.items[0]);
+	json_object_set_new(a->preopens, "/", json_string(s->rootfs));
+	return rc;
+}
+
 /* What to run, from the unpacked app. */
 static int describe(const wp_run_spec *s, app *a, wp_error *err)
 {
-	const char *layout = wp_json_str(s->summary, "layout");
+	const char *layout = s->rootfs ? "rootfs" : wp_json_str(s->summary, "layout");
 	int rc = 0;
 
 	a->env = json_object();
 	a->preopens = json_object();
-	if (!strcmp(layout, "wasm")) {
+	if (s->rootfs) {
+		if ((rc = describe_rootfs(s, a, err)) < 0 || a->needs_spin)
+			return rc;
+	} else if (!strcmp(layout, "wasm")) {
 		a->wasm = wp_strfmt("%s/%s", s->dir, wp_json_str(s->summary, "module"));
 		wp_strv_push(&a->argv, wp_json_str(s->summary, "module"));
 	} else if (!strcmp(layout, "image") && json_is_true(json_object_get(s->summary, "spinApp"))) {
@@ -189,6 +230,18 @@ static int describe(const wp_run_spec *s, app *a, wp_error *err)
 		if (!a->wasm && !a->needs_spin)
 			rc = wp_error_set(err, WP_EINVALID, "the Spin app has no command-trigger component to run");
 	}
+	if (rc == 0 && s->process && !s->rootfs) {
+		/* An artifact run by the shim: the container's env and arguments after its name. */
+		json_t *v;
+		size_t i;
+
+		json_array_foreach(json_object_get(s->process, "env"), i, v)
+			if (json_is_string(v))
+				env_from(a->env, json_string_value(v));
+		json_array_foreach(json_object_get(s->process, "args"), i, v)
+			if (i > 0 && json_is_string(v) && !s->args.len)
+				wp_strv_push(&a->argv, json_string_value(v));
+	}
 	for (size_t i = 0; rc == 0 && i < s->args.len; i++)
 		wp_strv_push(&a->argv, s->args.items[i]);
 	for (size_t i = 0; rc == 0 && i < s->env.len; i++)
@@ -208,7 +261,7 @@ static int describe(const wp_run_spec *s, app *a, wp_error *err)
 /* The engine sees the shared cache entry read-only: as root, in a mount namespace of its
  * own, the entry is bind-mounted read-only onto itself, so an app cannot change what the
  * next run starts from. Elsewhere (no privilege) the entry is used as it is. */
-static void protect_entry(const char *dir)
+void wp_engine_protect(const char *dir)
 {
 	if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0)
 		return;
@@ -217,7 +270,7 @@ static void protect_entry(const char *dir)
 		wp_info("could not make '%s' read-only for the app: %s", dir, strerror(errno));
 }
 
-int wp_engine_exec(const wp_run_spec *s, wp_error *err)
+int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_error *err)
 {
 	static const char *order[] = { "wasmtime", "wasmedge", "wasmer", "node" };
 	const char *engine = s->engine;
@@ -323,13 +376,26 @@ int wp_engine_exec(const wp_run_spec *s, wp_error *err)
 		for (size_t i = 1; i < a.argv.len; i++)
 			wp_strv_push(&argv, a.argv.items[i]);
 	}
-	fflush(stdout);
-	fflush(stderr);
-	protect_entry(s->dir);
-	execvp(argv.items[0], argv.items);
-	rc = wp_error_sys(err, WP_EIO, "starting engine '%s'", engine);
+	*out = argv;
+	memset(&argv, 0, sizeof(argv));
 done:
 	app_release(&a);
+	wp_strv_release(&argv);
+	return rc;
+}
+
+int wp_engine_exec(const wp_run_spec *s, wp_error *err)
+{
+	wp_strv argv = { 0 };
+	int rc;
+
+	if ((rc = wp_engine_command(s, &argv, err)) < 0)
+		return rc;
+	fflush(stdout);
+	fflush(stderr);
+	wp_engine_protect(s->rootfs ? s->rootfs : s->dir);
+	execvp(argv.items[0], argv.items);
+	rc = wp_error_sys(err, WP_EIO, "starting engine '%s'", argv.items[0]);
 	wp_strv_release(&argv);
 	return rc;
 }

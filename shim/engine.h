@@ -17,8 +17,19 @@ typedef struct wp_run_spec {
 	wp_strv env;             /* K=V added to the app's */
 	wp_strv dirs;            /* HOST:GUEST preopens */
 	const char *launcher_dir;/* where the node launcher may be written */
+	/* The shim: an OCI runtime spec's "process" (args, env), and for the image layout the
+	 * container's mounted rootfs, run in place (dir and summary are then unused).
+	 * process.args[0] is the wasm's path in the rootfs, the rest its arguments, as in
+	 * runwasi; for the artifact layouts args[0] is the app's name. */
+	json_t *process;
+	const char *rootfs;
 } wp_run_spec;
 
+/* The engine's command line for spec (the node launcher written when needed). */
+int wp_engine_command(const wp_run_spec *spec, wp_strv *argv, wp_error *err);
+/* Run in the process about to exec the engine: the cache entry dir becomes read-only for
+ * it (as root, in a mount namespace of its own). */
+void wp_engine_protect(const char *dir);
 /* Execs the engine; returns only on failure. */
 int wp_engine_exec(const wp_run_spec *spec, wp_error *err);
 

@@ -1,0 +1,348 @@
+/* containerd-shim-wasmpack-v1: the containerd runtime v2 shim for runtime type
+ * io.containerd.wasmpack.v1. containerd runs it in the bundle folder as
+ *   <shim> -namespace NS -address SOCK -publish-binary BIN -id ID [-debug] start
+ *   <shim> -namespace NS -address SOCK -publish-binary BIN -id ID -bundle DIR delete
+ * `start` makes (or finds) the ttrpc server for the container's group and prints its
+ * address; `delete` cleans up after a shim that died and prints a DeleteResponse. */
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "oci/digest.h"
+#include "shim/task.h"
+#include "shim/ttrpc.h"
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef struct flags {
+	const char *ns, *address, *publish_binary, *id, *bundle, *action;
+	bool debug;
+} flags;
+
+/* Go's flag syntax, as containerd writes it: -name VALUE, -name=VALUE, --name; -debug alone. */
+static int parse_flags(int argc, char **argv, flags *f)
+{
+	static const char *names[] = { "namespace", "address", "publish-binary", "id", "bundle" };
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *eq;
+		size_t n;
+		bool hit = false;
+
+		if (a[0] != '-') {
+			if (!f->action)
+				f->action = a;
+			continue;
+		}
+		a += a[1] == '-' ? 2 : 1;
+		eq = strchr(a, '=');
+		n = eq ? (size_t)(eq - a) : strlen(a);
+		if (n == 5 && !strncmp(a, "debug", 5)) {
+			f->debug = !eq || strcmp(eq + 1, "false");
+			continue;
+		}
+		for (size_t k = 0; k < WP_ARRAY_LEN(names); k++) {
+			const char **dst[] = { &f->ns, &f->address, &f->publish_binary, &f->id, &f->bundle };
+
+			if (strlen(names[k]) == n && !strncmp(a, names[k], n)) {
+				if (eq)
+					*dst[k] = eq + 1;
+				else if (i + 1 < argc)
+					*dst[k] = argv[++i];
+				else
+					return -1;
+				hit = true;
+			}
+		}
+		if (!hit)
+			wp_debug("ignoring the flag -%s", a);
+	}
+	return f->action ? 0 : -1;
+}
+
+static const char *socket_dir(void)
+{
+	const char *d = getenv("WASMPACK_SHIM_SOCKET_DIR");
+
+	return d && *d ? d : "/run/containerd/s";
+}
+
+/* Containers of one pod share a shim: they are grouped by the sandbox id CRI puts in the
+ * spec's annotations; a container alone is its own group. */
+static char *group_id(const flags *f)
+{
+	wp_buf data;
+	wp_error err;
+	json_t *spec = NULL;
+	char *g = NULL;
+
+	wp_buf_init(&data, 4u << 20);
+	if (wp_fs_read_file("config.json", 4u << 20, &data, &err) == 0 &&
+	    wp_json_parse(data.data, data.len, 4u << 20, &spec, &err) == 0) {
+		const char *s = wp_json_str(json_object_get(spec, "annotations"), "io.kubernetes.cri.sandbox-id");
+
+		if (s && *s)
+			g = strdup(s);
+	}
+	json_decref(spec);
+	wp_buf_release(&data);
+	return g ? g : strdup(f->id);
+}
+
+/* The socket path containerd's own shims use: <state>/s/<hex sha256 of address/ns/group>. */
+static char *socket_path(const flags *f, const char *group)
+{
+	_cleanup_free_ char *key = wp_strfmt("%s/%s/%s", f->address ? f->address : "", f->ns, group);
+	char digest[WP_DIGEST_BUFSZ];
+	wp_error err;
+
+	if (!key || wp_digest_bytes(key, strlen(key), digest, &err) < 0)
+		return NULL;
+	return wp_strfmt("%s/%s", socket_dir(), digest + 7);
+}
+
+static int unix_addr(const char *path, struct sockaddr_un *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa->sun_path))
+		return -1;
+	memcpy(sa->sun_path, path, strlen(path));
+	return 0;
+}
+
+static bool answers(const char *path)
+{
+	struct sockaddr_un sa;
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	if (s < 0 || unix_addr(path, &sa) < 0) {
+		if (s >= 0)
+			close(s);
+		return false;
+	}
+	ok = connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(s);
+	return ok;
+}
+
+static volatile bool *g_stop;
+
+typedef struct reaper_arg {
+	wp_shim *sh;
+	sigset_t set;
+} reaper_arg;
+
+/* Every child ends here (the shim is a subreaper, so the engine's own children too). */
+static void *reaper(void *arg)
+{
+	reaper_arg *r = arg;
+
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&r->set, &si), status;
+		pid_t pid;
+
+		if (sig == SIGTERM || sig == SIGINT) {
+			*g_stop = true;
+			continue;
+		}
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+			wp_shim_reaped(r->sh, pid, status);
+	}
+	return NULL;
+}
+
+static void open_log(bool debug)
+{
+	/* containerd reads the bundle's `log` FIFO and copies it to its own log. */
+	int fd = open("log", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0) {
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+		dup2(fd, 2);
+		close(fd);
+	} else {
+		int nul = open("/dev/null", O_WRONLY);
+
+		if (nul >= 0) {
+			dup2(nul, 2);
+			close(nul);
+		}
+	}
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	wp_log_setup(stderr, debug ? WP_LOG_DEBUG : WP_LOG_INFO);
+}
+
+static char *cache_root(void)
+{
+	const char *c = getenv("WASMPACK_CACHE");
+
+	return strdup(c && *c ? c : "/var/lib/wasmpack/cache");
+}
+
+static int serve(const flags *f, int lfd, const char *path)
+{
+	_cleanup_free_ char *cache = cache_root();
+	wp_shim_opts o = { .ns = f->ns, .address = f->address, .ttrpc_address = getenv("TTRPC_ADDRESS"), .cache_root = cache };
+	reaper_arg r;
+	pthread_t t;
+	pthread_attr_t attr;
+	wp_error err;
+	int rc;
+
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&r.set);
+	sigaddset(&r.set, SIGCHLD);
+	sigaddset(&r.set, SIGTERM);
+	sigaddset(&r.set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &r.set, NULL);
+	if (!(r.sh = wp_shim_new(&o)))
+		return 1;
+	g_stop = wp_shim_stop_flag(r.sh);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 128u << 10);
+	pthread_create(&t, &attr, reaper, &r);
+	pthread_attr_destroy(&attr);
+	wp_info("wasmpack shim %d serving on %s", (int)getpid(), path);
+	rc = wp_ttrpc_serve(lfd, wp_shim_handle, r.sh, g_stop, &err);
+	if (rc < 0)
+		wp_warn("%s", err.msg);
+	close(lfd);
+	unlink(path);
+	wp_info("wasmpack shim %d exiting", (int)getpid());
+	wp_shim_free(r.sh);
+	return rc < 0 ? 1 : 0;
+}
+
+static int start(const flags *f)
+{
+	_cleanup_free_ char *group = group_id(f), *path = group ? socket_path(f, group) : NULL;
+	_cleanup_free_ char *addr = path ? wp_strfmt("unix://%s", path) : NULL;
+	struct sockaddr_un sa;
+	wp_error err;
+	int lfd = -1;
+	pid_t pid;
+
+	if (!addr || unix_addr(path, &sa) < 0) {
+		fprintf(stderr, "containerd-shim-wasmpack-v1: no socket address for %s\n", f->id);
+		return 1;
+	}
+	if (wp_fs_mkdir_p(socket_dir(), 0711, &err) < 0) {
+		fprintf(stderr, "containerd-shim-wasmpack-v1: %s\n", err.msg);
+		return 1;
+	}
+	for (int attempt = 0; attempt < 2 && lfd < 0; attempt++) {
+		if (answers(path))
+			break; /* the group's shim serves this container too */
+		if ((lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+			break;
+		if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(lfd, 128) == 0)
+			break;
+		close(lfd);
+		lfd = -1;
+		if (errno == EADDRINUSE && !answers(path))
+			unlink(path); /* left by a shim that died */
+	}
+	if (lfd < 0 && !answers(path)) {
+		fprintf(stderr, "containerd-shim-wasmpack-v1: cannot listen on '%s': %s\n", path, strerror(errno));
+		return 1;
+	}
+	if (lfd >= 0) {
+		if ((pid = fork()) < 0) {
+			fprintf(stderr, "containerd-shim-wasmpack-v1: fork: %s\n", strerror(errno));
+			unlink(path);
+			return 1;
+		}
+		if (pid == 0) {
+			/* The server: detached from containerd's pipes and session. */
+			int nul = open("/dev/null", O_RDWR);
+
+			setsid();
+			if (nul >= 0) {
+				dup2(nul, 0);
+				dup2(nul, 1);
+				if (nul > 2)
+					close(nul);
+			}
+			open_log(f->debug);
+			if (chdir("/") < 0)
+				_exit(1);
+			_exit(serve(f, lfd, path));
+		}
+		close(lfd);
+	}
+	if (wp_fs_write_atomic("address", addr, strlen(addr), 0644, &err) < 0) {
+		fprintf(stderr, "containerd-shim-wasmpack-v1: %s\n", err.msg);
+		return 1;
+	}
+	fputs(addr, stdout);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* Cleans up after a shim that is gone: the engine it left, the rootfs mount. */
+static int delete_action(const flags *f)
+{
+	const char *bundle = f->bundle && *f->bundle ? f->bundle : ".";
+	_cleanup_free_ char *pidf = wp_strfmt("%s/wasmpack.pid", bundle), *rootfs = wp_strfmt("%s/rootfs", bundle);
+	struct timespec now;
+	wp_buf data, out;
+	wp_error err;
+	int pid = 0;
+
+	wp_buf_init(&data, 64);
+	if (pidf && wp_fs_read_file(pidf, 64, &data, &err) == 0)
+		pid = atoi(data.data);
+	wp_buf_release(&data);
+	if (pid > 0)
+		kill(-pid, SIGKILL), kill(pid, SIGKILL);
+	if (rootfs)
+		for (int i = 0; i < 32 && umount2(rootfs, MNT_DETACH) == 0; i++)
+			;
+	clock_gettime(CLOCK_REALTIME, &now);
+	wp_buf_init(&out, 4096);
+	wp_shim_delete_response(&out, pid > 0 ? pid : 0, 128 + SIGKILL, &now);
+	fwrite(out.data ? out.data : "", 1, out.len, stdout);
+	wp_buf_release(&out);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	flags f = { 0 };
+
+	wp_log_setup(stderr, WP_LOG_WARN);
+	if (argc == 2 && (!strcmp(argv[1], "-v") || !strcmp(argv[1], "--version") || !strcmp(argv[1], "-version"))) {
+		printf("containerd-shim-wasmpack-v1 (wasmpack %s)\n", WP_VERSION);
+		return 0;
+	}
+	if (parse_flags(argc, argv, &f) < 0 || !f.id || !f.ns) {
+		fprintf(stderr, "usage: containerd-shim-wasmpack-v1 -namespace NS -address SOCK -id ID [-bundle DIR] start|delete\n"
+				"(containerd runs this; see docs/kubernetes.md)\n");
+		return 2;
+	}
+	if (f.debug)
+		wp_log_setup(stderr, WP_LOG_DEBUG);
+	if (!strcmp(f.action, "start"))
+		return start(&f);
+	if (!strcmp(f.action, "delete"))
+		return delete_action(&f);
+	fprintf(stderr, "containerd-shim-wasmpack-v1: unknown action '%s'\n", f.action);
+	return 2;
+}

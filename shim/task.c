@@ -1,0 +1,945 @@
+#include "shim/task.h"
+#include "shim/cdclient.h"
+#include "shim/engine.h"
+#include "shim/events.h"
+#include "shim/pb.h"
+#include "shim/unpack.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "oci/digest.h"
+#include "oci/manifest.h"
+#include "oci/mediatype.h"
+#include "oci/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SERVICE "containerd.task.v2.Task"
+#define SPEC_MAX (4u << 20)
+
+typedef struct task {
+	char *id, *bundle, *stdin_path, *stdout_path, *stderr_path;
+	bool terminal;
+	int status;
+	pid_t pid;
+	unsigned exit_status;
+	struct timespec exited_at;
+	int sync_fd, err_fd;      /* the paused engine process: go, and its exec error */
+	char *mounted;            /* bundle/rootfs when we mounted it */
+	struct task *next;
+} task;
+
+struct wp_shim {
+	wp_shim_opts o;
+	char *ns, *address, *cache_root;
+	pthread_mutex_t mu;
+	pthread_cond_t changed;
+	task *tasks;
+	wp_events *events;
+	volatile bool stop;
+};
+
+/* Status exits of processes reaped before their task knew its pid (a fast engine). */
+typedef struct early_exit {
+	pid_t pid;
+	int status;
+} early_exit;
+static early_exit early[64];
+
+static task *find(wp_shim *sh, const char *id)
+{
+	for (task *t = sh->tasks; t; t = t->next)
+		if (!strcmp(t->id, id))
+			return t;
+	return NULL;
+}
+
+static void task_free(task *t)
+{
+	if (t->sync_fd >= 0)
+		close(t->sync_fd);
+	if (t->err_fd >= 0)
+		close(t->err_fd);
+	free(t->id);
+	free(t->bundle);
+	free(t->stdin_path);
+	free(t->stdout_path);
+	free(t->stderr_path);
+	free(t->mounted);
+	free(t);
+}
+
+wp_shim *wp_shim_new(const wp_shim_opts *o)
+{
+	wp_shim *sh = calloc(1, sizeof(*sh));
+
+	if (!sh)
+		return NULL;
+	sh->ns = strdup(o->ns ? o->ns : "default");
+	sh->address = strdup(o->address ? (wp_str_has_prefix(o->address, "unix://") ? o->address + 7 : o->address) : "");
+	sh->cache_root = strdup(o->cache_root);
+	pthread_mutex_init(&sh->mu, NULL);
+	pthread_cond_init(&sh->changed, NULL);
+	sh->events = wp_events_new(o->ttrpc_address, sh->ns);
+	return sh;
+}
+
+volatile bool *wp_shim_stop_flag(wp_shim *sh)
+{
+	return &sh->stop;
+}
+
+void wp_shim_free(wp_shim *sh)
+{
+	task *t, *n;
+
+	if (!sh)
+		return;
+	for (t = sh->tasks; t; t = n) {
+		n = t->next;
+		if (t->pid > 0 && t->status != WP_TASK_STOPPED)
+			kill(-t->pid, SIGKILL);
+		task_free(t);
+	}
+	wp_events_close(sh->events, 2000);
+	free(sh->ns);
+	free(sh->address);
+	free(sh->cache_root);
+	free(sh);
+}
+
+/* ---- messages ---- */
+
+typedef struct mount_spec {
+	char *type, *source, *target;
+	wp_strv options;
+} mount_spec;
+
+static int decode_mount(const uint8_t *d, size_t len, mount_spec *m)
+{
+	wp_pb_reader r;
+	wp_pb_field f;
+	int n;
+
+	wp_pb_reader_init(&r, d, len);
+	while ((n = wp_pb_next(&r, &f)) > 0) {
+		char *s = f.wire == WP_PB_LEN ? wp_pb_strdup(&f) : NULL;
+
+		if (f.wire == WP_PB_LEN && !s)
+			return -1;
+		if (f.num == 1)
+			free(m->type), m->type = s;
+		else if (f.num == 2)
+			free(m->source), m->source = s;
+		else if (f.num == 3)
+			free(m->target), m->target = s;
+		else if (f.num == 4 && s) {
+			wp_strv_push(&m->options, s);
+			free(s);
+		} else
+			free(s);
+	}
+	return n;
+}
+
+static void mount_release(mount_spec *m)
+{
+	free(m->type);
+	free(m->source);
+	free(m->target);
+	wp_strv_release(&m->options);
+}
+
+/* The string fields 1..n of a small request (id = 1, exec_id = 2, ...), and its first
+ * varint fields by number. */
+typedef struct fields {
+	char *s[12];
+	uint64_t v[12];
+	mount_spec mounts[16];
+	size_t n_mounts;
+} fields;
+
+static int decode(const wp_ttrpc_request *req, fields *fs)
+{
+	wp_pb_reader r;
+	wp_pb_field f;
+	int n;
+
+	memset(fs, 0, sizeof(*fs));
+	wp_pb_reader_init(&r, req->payload, req->payload_len);
+	while ((n = wp_pb_next(&r, &f)) > 0) {
+		if (f.num >= 12)
+			continue;
+		if (f.wire == WP_PB_VARINT)
+			fs->v[f.num] = f.v;
+		else if (f.wire == WP_PB_LEN && !strcmp(req->method, "Create") && f.num == 3) {
+			if (fs->n_mounts >= WP_ARRAY_LEN(fs->mounts) ||
+			    decode_mount(f.data, f.len, &fs->mounts[fs->n_mounts++]) < 0)
+				return -1;
+		} else if (f.wire == WP_PB_LEN && (f.num != 10 || strcmp(req->method, "Create"))) {
+			free(fs->s[f.num]);
+			if (!(fs->s[f.num] = wp_pb_strdup(&f)))
+				return -1;
+		}
+	}
+	return n;
+}
+
+static void fields_release(fields *fs)
+{
+	for (size_t i = 0; i < WP_ARRAY_LEN(fs->s); i++)
+		free(fs->s[i]);
+	for (size_t i = 0; i < fs->n_mounts; i++)
+		mount_release(&fs->mounts[i]);
+}
+
+int wp_shim_delete_response(wp_buf *out, pid_t pid, unsigned exit_status, const struct timespec *at)
+{
+	int rc;
+
+	if ((rc = wp_pb_put_varint(out, 1, (uint64_t)pid)) < 0 || (rc = wp_pb_put_varint(out, 2, exit_status)) < 0)
+		return rc;
+	return wp_pb_put_timestamp(out, 3, at);
+}
+
+static void publish_exit(wp_shim *sh, const task *t)
+{
+	wp_buf ev;
+
+	/* TaskExit {container_id = 1, id = 2, pid = 3, exit_status = 4, exited_at = 5} */
+	wp_buf_init(&ev, 4096);
+	if (wp_pb_put_str(&ev, 1, t->id) == 0 && wp_pb_put_str(&ev, 2, t->id) == 0 &&
+	    wp_pb_put_varint(&ev, 3, (uint64_t)t->pid) == 0 && wp_pb_put_varint(&ev, 4, t->exit_status) == 0 &&
+	    wp_pb_put_timestamp(&ev, 5, &t->exited_at) == 0)
+		wp_events_publish(sh->events, "/tasks/exit", "containerd.events.TaskExit", &ev);
+	wp_buf_release(&ev);
+}
+
+static unsigned exit_code(int status)
+{
+	if (WIFEXITED(status))
+		return (unsigned)WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128u + (unsigned)WTERMSIG(status);
+	return 255;
+}
+
+static void mark_exited(wp_shim *sh, task *t, int status)
+{
+	t->status = WP_TASK_STOPPED;
+	t->exit_status = exit_code(status);
+	clock_gettime(CLOCK_REALTIME, &t->exited_at);
+	wp_debug("task %s: pid %d exited with %u", t->id, (int)t->pid, t->exit_status);
+	publish_exit(sh, t);
+	pthread_cond_broadcast(&sh->changed);
+}
+
+void wp_shim_reaped(wp_shim *sh, pid_t pid, int status)
+{
+	pthread_mutex_lock(&sh->mu);
+	for (task *t = sh->tasks; t; t = t->next)
+		if (t->pid == pid && t->status != WP_TASK_STOPPED) {
+			mark_exited(sh, t, status);
+			pthread_mutex_unlock(&sh->mu);
+			return;
+		}
+	/* Not known yet (Create has not recorded it): kept for Create to find. */
+	for (size_t i = 0; i < WP_ARRAY_LEN(early); i++)
+		if (!early[i].pid) {
+			early[i] = (early_exit){ pid, status };
+			break;
+		}
+	pthread_mutex_unlock(&sh->mu);
+}
+
+/* ---- finding the app ---- */
+
+static int parse_mount_options(const wp_strv *opts, unsigned long *flags, wp_buf *data, bool *ro)
+{
+	static const struct {
+		const char *name;
+		unsigned long flag;
+		bool clear;
+	} known[] = {
+		{ "ro", MS_RDONLY, false },      { "rw", MS_RDONLY, true },        { "bind", MS_BIND, false },
+		{ "rbind", MS_BIND | MS_REC, false }, { "nosuid", MS_NOSUID, false }, { "suid", MS_NOSUID, true },
+		{ "nodev", MS_NODEV, false },    { "dev", MS_NODEV, true },        { "noexec", MS_NOEXEC, false },
+		{ "exec", MS_NOEXEC, true },     { "sync", MS_SYNCHRONOUS, false }, { "async", MS_SYNCHRONOUS, true },
+		{ "noatime", MS_NOATIME, false }, { "relatime", MS_RELATIME, false }, { "strictatime", MS_STRICTATIME, false },
+		{ "nodiratime", MS_NODIRATIME, false }, { "private", 0, false }, { "rprivate", 0, false },
+	};
+
+	*flags = 0;
+	for (size_t i = 0; i < opts->len; i++) {
+		bool hit = false;
+
+		for (size_t k = 0; k < WP_ARRAY_LEN(known); k++)
+			if (!strcmp(opts->items[i], known[k].name)) {
+				if (known[k].clear)
+					*flags &= ~known[k].flag;
+				else
+					*flags |= known[k].flag;
+				hit = true;
+			}
+		if (!hit && ((data->len && wp_buf_putc(data, ',') < 0) || wp_buf_puts(data, opts->items[i]) < 0))
+			return -1;
+	}
+	*ro = (*flags & MS_RDONLY) != 0;
+	return 0;
+}
+
+static void unmount_all(const char *target)
+{
+	for (int i = 0; i < 32 && umount2(target, MNT_DETACH) == 0; i++)
+		;
+}
+
+/* Mounts containerd's rootfs mounts (snapshots) on bundle/rootfs, in order. */
+static int mount_rootfs(const char *rootfs, const fields *fs, char msg[256])
+{
+	for (size_t i = 0; i < fs->n_mounts; i++) {
+		const mount_spec *m = &fs->mounts[i];
+		_cleanup_free_ char *target = m->target && *m->target ? wp_strfmt("%s/%s", rootfs, m->target) : strdup(rootfs);
+		unsigned long flags;
+		bool ro;
+		wp_buf data;
+		int r;
+
+		wp_buf_init(&data, 4096);
+		if (!target || parse_mount_options(&m->options, &flags, &data, &ro) < 0) {
+			wp_buf_release(&data);
+			snprintf(msg, 256, "mount options too long");
+			return -1;
+		}
+		if (flags & MS_BIND) {
+			r = mount(m->source, target, NULL, flags & (MS_BIND | MS_REC), NULL);
+			if (r == 0 && ro)
+				r = mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | (flags & ~(MS_BIND | MS_REC)), NULL);
+		} else
+			r = mount(m->source, target, m->type, flags, data.len ? data.data : NULL);
+		wp_buf_release(&data);
+		if (r < 0) {
+			snprintf(msg, 256, "mounting %s '%s' on '%s': %s", m->type ? m->type : "", m->source ? m->source : "",
+				 target, strerror(errno));
+			unmount_all(rootfs);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static const char *platform_want(void)
+{
+	const char *p = getenv("WASMPACK_PLATFORM");
+
+	return p && *p ? p : "wasip1/wasm";
+}
+
+/* The artifact layouts: the container's image, read through containerd's API into a
+ * temp store next to the node cache, unpacked once per manifest digest. */
+static int app_from_containerd(wp_shim *sh, const char *id, char **entry_out, wp_error *err)
+{
+	wp_cd cd = { .socket = sh->address, .ns = sh->ns };
+	_cleanup_free_ char *image = NULL, *tmp = NULL, *entry = NULL;
+	wp_descriptor top = { 0 }, man = { 0 };
+	wp_store s = { .lock_fd = -1 };
+	bool opened = false;
+	wp_buf data;
+	int rc;
+
+	wp_buf_init(&data, WP_MANIFEST_MAX);
+	if (!*sh->address) {
+		rc = wp_error_set(err, WP_EUSAGE, "the rootfs holds no app and containerd's address is unknown");
+		goto done;
+	}
+	if ((rc = wp_cd_container_image(&cd, id, &image, err)) < 0)
+		goto done;
+	if (!*image) {
+		rc = wp_error_set(err, WP_ENOTFOUND, "container '%s' names no image and its rootfs holds no app", id);
+		goto done;
+	}
+	if ((rc = wp_cd_image_target(&cd, image, &top, err)) < 0 || (rc = wp_fs_mkdir_p(sh->cache_root, 0755, err)) < 0)
+		goto done;
+	tmp = wp_strfmt("%s/.tmp-shim-XXXXXX", sh->cache_root);
+	if (!tmp || !mkdtemp(tmp)) {
+		rc = wp_error_sys(err, WP_EIO, "making a temp folder in '%s'", sh->cache_root);
+		goto done;
+	}
+	if ((rc = wp_store_open(&s, tmp, WP_STORE_SHARED, err)) < 0)
+		goto done;
+	opened = true;
+	if ((rc = wp_cd_fetch_blob(&cd, &s, top.digest, top.size, err)) < 0)
+		goto done;
+	if (wp_media_type_is_index(top.media_type)) {
+		wp_index ix = { 0 };
+
+		if ((rc = wp_store_read_blob(&s, top.digest, WP_MANIFEST_MAX, &data, err)) < 0 ||
+		    (rc = wp_index_parse(data.data, data.len, &ix, err)) < 0)
+			goto done;
+		{
+			const wp_descriptor *hit = NULL;
+
+			for (size_t i = 0; !hit && i < ix.n_manifests; i++)
+				if (wp_platform_matches(ix.manifests[i].platform, platform_want()))
+					hit = &ix.manifests[i];
+			if (!hit && ix.n_manifests == 1)
+				hit = &ix.manifests[0];
+			rc = hit ? wp_descriptor_copy(&man, hit)
+				 : wp_error_set(err, WP_ENOTFOUND, "image '%s' has no manifest for %s", image, platform_want());
+		}
+		wp_index_release(&ix);
+		if (rc < 0 || (rc = wp_cd_fetch_blob(&cd, &s, man.digest, man.size, err)) < 0)
+			goto done;
+	} else if ((rc = wp_descriptor_copy(&man, &top)) < 0)
+		goto done;
+	entry = wp_strfmt("%s/%s", sh->cache_root, wp_digest_hex(man.digest));
+	if (!entry) {
+		rc = wp_error_set(err, WP_ENOMEM, "out of memory");
+		goto done;
+	}
+	if (!wp_fs_exists(entry)) {
+		wp_manifest m = { 0 };
+		json_t *summary = NULL;
+
+		wp_buf_reset(&data);
+		if ((rc = wp_store_read_blob(&s, man.digest, WP_MANIFEST_MAX, &data, err)) < 0 ||
+		    (rc = wp_manifest_parse(data.data, data.len, &m, err)) < 0)
+			goto done;
+		rc = wp_cd_fetch_blob(&cd, &s, m.config.digest, m.config.size, err);
+		for (size_t i = 0; rc == 0 && i < m.n_layers; i++)
+			rc = wp_cd_fetch_blob(&cd, &s, m.layers[i].digest, m.layers[i].size, err);
+		wp_manifest_release(&m);
+		if (rc == 0)
+			rc = wp_unpack(&s, &man, entry, NULL, &summary, err);
+		json_decref(summary);
+		if (rc < 0)
+			goto done;
+	}
+	*entry_out = entry;
+	entry = NULL;
+done:
+	if (opened)
+		wp_store_close(&s);
+	if (tmp) {
+		wp_error ignored;
+
+		wp_fs_rm_rf(tmp, &ignored);
+	}
+	wp_descriptor_release(&top);
+	wp_descriptor_release(&man);
+	wp_buf_release(&data);
+	return rc;
+}
+
+static json_t *load_json_file(const char *path, wp_error *err)
+{
+	wp_buf data;
+	json_t *j = NULL;
+
+	wp_buf_init(&data, SPEC_MAX);
+	if (wp_fs_read_file(path, SPEC_MAX, &data, err) == 0)
+		wp_json_parse(data.data, data.len, SPEC_MAX, &j, err);
+	wp_buf_release(&data);
+	return j;
+}
+
+/* Does the rootfs hold what the process names (or a Spin app)? */
+static bool rootfs_has_app(const char *rootfs, json_t *process)
+{
+	const char *a0 = json_string_value(json_array_get(json_object_get(process, "args"), 0));
+	_cleanup_free_ char *p = a0 ? wp_strfmt("%s/%s", rootfs, a0) : wp_strfmt("%s/spin.toml", rootfs);
+	struct stat st;
+
+	return p && stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The engine process, made now and held before exec until Start: Create can answer with
+ * its pid, and Start reports an exec failure as an error. */
+static int spawn_paused(task *t, char **argv, const char *protect, const char *cwd, char msg[256])
+{
+	int sync[2], errp[2];
+	pid_t pid;
+
+	if (pipe2(sync, O_CLOEXEC) < 0)
+		return snprintf(msg, 256, "pipe: %s", strerror(errno)), -1;
+	if (pipe2(errp, O_CLOEXEC) < 0) {
+		close(sync[0]);
+		close(sync[1]);
+		return snprintf(msg, 256, "pipe: %s", strerror(errno)), -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		snprintf(msg, 256, "fork: %s", strerror(errno));
+		close(sync[0]), close(sync[1]), close(errp[0]), close(errp[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		sigset_t all;
+		char go;
+		int in, out, er;
+		const char *what = "";
+
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		setsid();
+		close(sync[1]);
+		close(errp[0]);
+		/* stdin without blocking for a writer; stdout and stderr block until containerd
+		 * (or ctr) reads them, which it does before Start. */
+		in = t->stdin_path && *t->stdin_path ? open(t->stdin_path, O_RDONLY | O_NONBLOCK) : open("/dev/null", O_RDONLY);
+		if (in >= 0 && t->stdin_path && *t->stdin_path)
+			fcntl(in, F_SETFL, fcntl(in, F_GETFL) & ~O_NONBLOCK);
+		out = t->stdout_path && *t->stdout_path ? open(t->stdout_path, O_WRONLY) : open("/dev/null", O_WRONLY);
+		er = t->stderr_path && *t->stderr_path ? open(t->stderr_path, O_WRONLY) : open("/dev/null", O_WRONLY);
+		if (in < 0 || out < 0 || er < 0)
+			what = "opening the task's stdio";
+		else if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(er, 2) < 0)
+			what = "dup2";
+		if (*what) {
+			int e = errno;
+
+			(void)!write(errp[1], what, strlen(what));
+			(void)!write(errp[1], ": ", 2);
+			(void)!write(errp[1], strerror(e), strlen(strerror(e)));
+			_exit(127);
+		}
+		if (in > 2)
+			close(in);
+		if (out > 2)
+			close(out);
+		if (er > 2)
+			close(er);
+		if (read(sync[0], &go, 1) != 1)
+			_exit(128 + SIGKILL);
+		if (cwd && chdir(cwd) < 0)
+			(void)!chdir("/");
+		wp_engine_protect(protect);
+		execvp(argv[0], argv);
+		{
+			int e = errno;
+
+			(void)!write(errp[1], "starting engine '", 17);
+			(void)!write(errp[1], argv[0], strlen(argv[0]));
+			(void)!write(errp[1], "': ", 3);
+			(void)!write(errp[1], strerror(e), strlen(strerror(e)));
+		}
+		_exit(127);
+	}
+	close(sync[0]);
+	close(errp[1]);
+	t->pid = pid;
+	t->sync_fd = sync[1];
+	t->err_fd = errp[0];
+	return 0;
+}
+
+static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256])
+{
+	const char *id = fs->s[1], *bundle = fs->s[2];
+	_cleanup_free_ char *spec_path = NULL, *rootfs = NULL, *entry = NULL, *summary_path = NULL;
+	json_t *spec = NULL, *process, *summary = NULL;
+	wp_run_spec run = { 0 };
+	wp_strv argv = { 0 };
+	task *t = NULL;
+	wp_error err = WP_ERROR_INIT;
+	bool mounted = false;
+	int code = WP_RPC_OK;
+
+	if (!id || !*id || !bundle || !*bundle)
+		return snprintf(msg, 256, "Create needs an id and a bundle"), WP_RPC_INVALID_ARGUMENT;
+	if (fs->v[4])
+		wp_info("task %s asks for a terminal; the app gets the FIFOs containerd gave", id);
+	pthread_mutex_lock(&sh->mu);
+	t = find(sh, id);
+	pthread_mutex_unlock(&sh->mu);
+	if (t)
+		return snprintf(msg, 256, "task %s: already exists", id), WP_RPC_ALREADY_EXISTS;
+	spec_path = wp_strfmt("%s/config.json", bundle);
+	rootfs = wp_strfmt("%s/rootfs", bundle);
+	if (!spec_path || !rootfs || !(spec = load_json_file(spec_path, &err))) {
+		snprintf(msg, 256, "task %s: reading the bundle's config.json: %s", id, err.msg);
+		return WP_RPC_INVALID_ARGUMENT;
+	}
+	process = json_object_get(spec, "process");
+	if (wp_fs_mkdir_p(sh->cache_root, 0755, &err) < 0) {
+		snprintf(msg, 256, "task %s: %s", id, err.msg);
+		json_decref(spec);
+		return WP_RPC_INTERNAL;
+	}
+	if (fs->n_mounts) {
+		if (mount_rootfs(rootfs, fs, msg) < 0) {
+			json_decref(spec);
+			return WP_RPC_INTERNAL;
+		}
+		mounted = true;
+	}
+	run.process = process;
+	run.launcher_dir = sh->cache_root;
+	run.engine = wp_json_str(json_object_get(spec, "annotations"), "dev.wasmpack.engine");
+	if (!run.engine || !*run.engine)
+		run.engine = getenv("WASMPACK_ENGINE") && *getenv("WASMPACK_ENGINE") ? getenv("WASMPACK_ENGINE") : NULL;
+	if (rootfs_has_app(rootfs, process)) {
+		run.rootfs = rootfs;
+	} else {
+		wp_buf data;
+
+		if (app_from_containerd(sh, id, &entry, &err) < 0) {
+			snprintf(msg, 256, "task %s: %s", id, err.msg);
+			code = err.code == WP_ENOTFOUND ? WP_RPC_NOT_FOUND : WP_RPC_FAILED_PRECONDITION;
+			goto done;
+		}
+		summary_path = wp_strfmt("%s/.wasmpack-unpack.json", entry);
+		wp_buf_init(&data, 1 << 20);
+		if (!summary_path || wp_fs_read_file(summary_path, 1 << 20, &data, &err) < 0 ||
+		    wp_json_parse(data.data, data.len, 1 << 20, &summary, &err) < 0) {
+			wp_buf_release(&data);
+			snprintf(msg, 256, "task %s: the unpacked app: %s", id, err.msg);
+			code = WP_RPC_INTERNAL;
+			goto done;
+		}
+		wp_buf_release(&data);
+		run.dir = entry;
+		run.summary = summary;
+	}
+	if (wp_engine_command(&run, &argv, &err) < 0) {
+		snprintf(msg, 256, "task %s: %s", id, err.msg);
+		code = err.code == WP_ENOTFOUND ? WP_RPC_NOT_FOUND : WP_RPC_FAILED_PRECONDITION;
+		goto done;
+	}
+	if (!(t = calloc(1, sizeof(*t)))) {
+		code = WP_RPC_RESOURCE_EXHAUSTED;
+		goto done;
+	}
+	t->sync_fd = t->err_fd = -1;
+	t->id = strdup(id);
+	t->bundle = strdup(bundle);
+	t->stdin_path = strdup(fs->s[5] ? fs->s[5] : "");
+	t->stdout_path = strdup(fs->s[6] ? fs->s[6] : "");
+	t->stderr_path = strdup(fs->s[7] ? fs->s[7] : "");
+	t->terminal = fs->v[4] != 0;
+	t->status = WP_TASK_CREATED;
+	if (mounted)
+		t->mounted = strdup(rootfs);
+	pthread_mutex_lock(&sh->mu);
+	if (find(sh, id)) {
+		pthread_mutex_unlock(&sh->mu);
+		snprintf(msg, 256, "task %s: already exists", id);
+		code = WP_RPC_ALREADY_EXISTS;
+		goto done;
+	}
+	if (spawn_paused(t, argv.items, run.rootfs ? run.rootfs : run.dir,
+			 json_string_value(json_object_get(process, "cwd")) && run.rootfs ? run.rootfs : NULL, msg) < 0) {
+		pthread_mutex_unlock(&sh->mu);
+		code = WP_RPC_INTERNAL;
+		goto done;
+	}
+	for (size_t i = 0; i < WP_ARRAY_LEN(early); i++)
+		if (early[i].pid == t->pid) {
+			early[i].pid = 0;
+			mark_exited(sh, t, early[i].status);
+		}
+	t->next = sh->tasks;
+	sh->tasks = t;
+	{
+		wp_buf ev, io;
+
+		/* TaskCreate {container_id = 1, bundle = 2, rootfs = 3, io = 4, checkpoint = 5,
+		 * pid = 6}; TaskIO {stdin = 1, stdout = 2, stderr = 3, terminal = 4} */
+		wp_buf_init(&ev, 1 << 20);
+		wp_buf_init(&io, 1 << 20);
+		if (wp_pb_put_str(&io, 1, t->stdin_path) == 0 && wp_pb_put_str(&io, 2, t->stdout_path) == 0 &&
+		    wp_pb_put_str(&io, 3, t->stderr_path) == 0 && wp_pb_put_varint(&io, 4, t->terminal) == 0 &&
+		    wp_pb_put_str(&ev, 1, id) == 0 && wp_pb_put_str(&ev, 2, bundle) == 0 && wp_pb_put_msg(&ev, 4, &io) == 0 &&
+		    wp_pb_put_varint(&ev, 6, (uint64_t)t->pid) == 0)
+			wp_events_publish(sh->events, "/tasks/create", "containerd.events.TaskCreate", &ev);
+		wp_buf_release(&ev);
+		wp_buf_release(&io);
+	}
+	wp_pb_put_varint(reply, 1, (uint64_t)t->pid);
+	pthread_mutex_unlock(&sh->mu);
+	{
+		/* Where `delete` finds a process left behind by a shim that died. */
+		_cleanup_free_ char *pidf = wp_strfmt("%s/wasmpack.pid", bundle);
+		char num[32];
+		int n = snprintf(num, sizeof(num), "%d", (int)t->pid);
+
+		if (pidf)
+			wp_fs_write_atomic(pidf, num, (size_t)n, 0644, &err);
+	}
+	wp_info("task %s created: pid %d, %s", id, (int)t->pid, run.rootfs ? "from the rootfs" : entry);
+	t = NULL;
+done:
+	if (t) {
+		if (t->mounted) {
+			free(t->mounted);
+			t->mounted = NULL;
+		}
+		task_free(t);
+	}
+	if (code != WP_RPC_OK && mounted)
+		unmount_all(rootfs);
+	wp_strv_release(&argv);
+	json_decref(summary);
+	json_decref(spec);
+	return code;
+}
+
+static int need_task(wp_shim *sh, const fields *fs, task **t, char msg[256])
+{
+	const char *exec_id = fs->s[2];
+
+	if (!fs->s[1] || !(*t = find(sh, fs->s[1]))) {
+		snprintf(msg, 256, "task %s: not found", fs->s[1] ? fs->s[1] : "");
+		return WP_RPC_NOT_FOUND;
+	}
+	if (exec_id && *exec_id) {
+		snprintf(msg, 256, "task %s: exec processes are not supported", fs->s[1]);
+		return WP_RPC_NOT_FOUND;
+	}
+	return WP_RPC_OK;
+}
+
+static int do_start(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256])
+{
+	task *t;
+	int code, sync_fd, err_fd;
+	char why[200] = "";
+	ssize_t n, got = 0;
+
+	pthread_mutex_lock(&sh->mu);
+	if ((code = need_task(sh, fs, &t, msg)) != WP_RPC_OK) {
+		pthread_mutex_unlock(&sh->mu);
+		return code;
+	}
+	if (t->status != WP_TASK_CREATED || t->sync_fd < 0) {
+		pthread_mutex_unlock(&sh->mu);
+		snprintf(msg, 256, "task %s: cannot start a task that is not created", t->id);
+		return WP_RPC_FAILED_PRECONDITION;
+	}
+	sync_fd = t->sync_fd;
+	err_fd = t->err_fd;
+	t->sync_fd = t->err_fd = -1;
+	t->status = WP_TASK_RUNNING;
+	pthread_mutex_unlock(&sh->mu);
+	(void)!write(sync_fd, "g", 1);
+	close(sync_fd);
+	while ((n = read(err_fd, why + got, sizeof(why) - 1 - (size_t)got)) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0)
+			got += n;
+	close(err_fd);
+	if (got) {
+		why[got] = '\0';
+		snprintf(msg, 256, "task %s: %s", fs->s[1], why);
+		return WP_RPC_FAILED_PRECONDITION;
+	}
+	pthread_mutex_lock(&sh->mu);
+	if ((t = find(sh, fs->s[1]))) {
+		wp_buf ev;
+
+		wp_pb_put_varint(reply, 1, (uint64_t)t->pid);
+		/* TaskStart {container_id = 1, pid = 2} */
+		wp_buf_init(&ev, 4096);
+		if (wp_pb_put_str(&ev, 1, t->id) == 0 && wp_pb_put_varint(&ev, 2, (uint64_t)t->pid) == 0)
+			wp_events_publish(sh->events, "/tasks/start", "containerd.events.TaskStart", &ev);
+		wp_buf_release(&ev);
+	}
+	pthread_mutex_unlock(&sh->mu);
+	return WP_RPC_OK;
+}
+
+static int do_wait(wp_shim *sh, const fields *fs, const struct timespec *deadline, wp_buf *reply, char msg[256])
+{
+	task *t;
+	int code;
+
+	pthread_mutex_lock(&sh->mu);
+	for (;;) {
+		if ((code = need_task(sh, fs, &t, msg)) != WP_RPC_OK)
+			break;
+		if (t->status == WP_TASK_STOPPED) {
+			wp_pb_put_varint(reply, 1, t->exit_status);
+			wp_pb_put_timestamp(reply, 2, &t->exited_at);
+			break;
+		}
+		if (deadline) {
+			if (pthread_cond_timedwait(&sh->changed, &sh->mu, deadline) == ETIMEDOUT) {
+				snprintf(msg, 256, "task %s: still running at the deadline", t->id);
+				code = WP_RPC_DEADLINE_EXCEEDED;
+				break;
+			}
+		} else
+			pthread_cond_wait(&sh->changed, &sh->mu);
+	}
+	pthread_mutex_unlock(&sh->mu);
+	return code;
+}
+
+static int do_kill(wp_shim *sh, const fields *fs, char msg[256])
+{
+	task *t;
+	int code, sig = fs->v[3] ? (int)fs->v[3] : SIGTERM;
+
+	pthread_mutex_lock(&sh->mu);
+	if ((code = need_task(sh, fs, &t, msg)) == WP_RPC_OK) {
+		if (t->status == WP_TASK_STOPPED || t->pid <= 0) {
+			snprintf(msg, 256, "task %s: process already finished: not found", t->id);
+			code = WP_RPC_NOT_FOUND;
+		} else if ((fs->v[4] ? kill(-t->pid, sig) : kill(t->pid, sig)) < 0 &&
+			   (fs->v[4] || kill(t->pid, sig) < 0)) {
+			snprintf(msg, 256, "task %s: kill: %s", t->id, strerror(errno));
+			code = errno == ESRCH ? WP_RPC_NOT_FOUND : WP_RPC_INTERNAL;
+		}
+	}
+	pthread_mutex_unlock(&sh->mu);
+	return code;
+}
+
+static int do_delete(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256])
+{
+	task *t, **pp;
+	int code;
+
+	pthread_mutex_lock(&sh->mu);
+	if ((code = need_task(sh, fs, &t, msg)) != WP_RPC_OK) {
+		pthread_mutex_unlock(&sh->mu);
+		return code;
+	}
+	if (t->status == WP_TASK_RUNNING) {
+		pthread_mutex_unlock(&sh->mu);
+		snprintf(msg, 256, "task %s: cannot delete a running task", t->id);
+		return WP_RPC_FAILED_PRECONDITION;
+	}
+	if (t->status == WP_TASK_CREATED) {
+		/* Never started: the held process goes. */
+		struct timespec dl;
+
+		kill(t->pid, SIGKILL);
+		clock_gettime(CLOCK_REALTIME, &dl);
+		dl.tv_sec += 5;
+		while (t->status != WP_TASK_STOPPED && pthread_cond_timedwait(&sh->changed, &sh->mu, &dl) == 0)
+			;
+	}
+	for (pp = &sh->tasks; *pp != t; pp = &(*pp)->next)
+		;
+	*pp = t->next;
+	pthread_mutex_unlock(&sh->mu);
+	if (t->mounted)
+		unmount_all(t->mounted);
+	wp_shim_delete_response(reply, t->pid, t->exit_status, &t->exited_at);
+	{
+		wp_buf ev;
+
+		/* TaskDelete {container_id = 1, pid = 2, exit_status = 3, exited_at = 4} */
+		wp_buf_init(&ev, 4096);
+		if (wp_pb_put_str(&ev, 1, t->id) == 0 && wp_pb_put_varint(&ev, 2, (uint64_t)t->pid) == 0 &&
+		    wp_pb_put_varint(&ev, 3, t->exit_status) == 0 && wp_pb_put_timestamp(&ev, 4, &t->exited_at) == 0)
+			wp_events_publish(sh->events, "/tasks/delete", "containerd.events.TaskDelete", &ev);
+		wp_buf_release(&ev);
+	}
+	wp_info("task %s deleted (exit status %u)", t->id, t->exit_status);
+	task_free(t);
+	return WP_RPC_OK;
+}
+
+static int do_state(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256])
+{
+	task *t;
+	int code;
+
+	pthread_mutex_lock(&sh->mu);
+	if ((code = need_task(sh, fs, &t, msg)) == WP_RPC_OK) {
+		wp_pb_put_str(reply, 1, t->id);
+		wp_pb_put_str(reply, 2, t->bundle);
+		wp_pb_put_varint(reply, 3, (uint64_t)t->pid);
+		wp_pb_put_varint(reply, 4, (uint64_t)t->status);
+		wp_pb_put_str(reply, 5, t->stdin_path);
+		wp_pb_put_str(reply, 6, t->stdout_path);
+		wp_pb_put_str(reply, 7, t->stderr_path);
+		wp_pb_put_varint(reply, 8, t->terminal);
+		wp_pb_put_varint(reply, 9, t->exit_status);
+		if (t->status == WP_TASK_STOPPED)
+			wp_pb_put_timestamp(reply, 10, &t->exited_at);
+	}
+	pthread_mutex_unlock(&sh->mu);
+	return code;
+}
+
+int wp_shim_handle(void *ctx, const wp_ttrpc_request *req, const struct timespec *deadline, wp_buf *reply,
+		   char msg[256])
+{
+	wp_shim *sh = ctx;
+	const char *m = req->method;
+	fields fs;
+	int code = WP_RPC_OK;
+	task *t;
+
+	if (strcmp(req->service, SERVICE)) {
+		snprintf(msg, 256, "service %s: unimplemented", req->service);
+		return WP_RPC_UNIMPLEMENTED;
+	}
+	if (decode(req, &fs) < 0) {
+		fields_release(&fs);
+		snprintf(msg, 256, "%s: malformed request", m);
+		return WP_RPC_INVALID_ARGUMENT;
+	}
+	wp_debug("ttrpc %s %s", m, fs.s[1] ? fs.s[1] : "");
+	if (!strcmp(m, "Create"))
+		code = do_create(sh, &fs, reply, msg);
+	else if (!strcmp(m, "Start"))
+		code = do_start(sh, &fs, reply, msg);
+	else if (!strcmp(m, "Wait"))
+		code = do_wait(sh, &fs, deadline, reply, msg);
+	else if (!strcmp(m, "Kill"))
+		code = do_kill(sh, &fs, msg);
+	else if (!strcmp(m, "Delete"))
+		code = do_delete(sh, &fs, reply, msg);
+	else if (!strcmp(m, "State"))
+		code = do_state(sh, &fs, reply, msg);
+	else if (!strcmp(m, "Pids")) {
+		pthread_mutex_lock(&sh->mu);
+		if ((code = need_task(sh, &fs, &t, msg)) == WP_RPC_OK && t->pid > 0 && t->status != WP_TASK_STOPPED) {
+			wp_buf pi;
+
+			/* ProcessInfo {pid = 1} */
+			wp_buf_init(&pi, 64);
+			if (wp_pb_put_varint(&pi, 1, (uint64_t)t->pid) == 0)
+				wp_pb_put_msg(reply, 1, &pi);
+			wp_buf_release(&pi);
+		}
+		pthread_mutex_unlock(&sh->mu);
+	} else if (!strcmp(m, "Connect")) {
+		pthread_mutex_lock(&sh->mu);
+		t = fs.s[1] ? find(sh, fs.s[1]) : NULL;
+		wp_pb_put_varint(reply, 1, (uint64_t)getpid());
+		if (t)
+			wp_pb_put_varint(reply, 2, (uint64_t)t->pid);
+		wp_pb_put_str(reply, 3, "wasmpack");
+		pthread_mutex_unlock(&sh->mu);
+	} else if (!strcmp(m, "CloseIO")) {
+		pthread_mutex_lock(&sh->mu);
+		code = need_task(sh, &fs, &t, msg);
+		pthread_mutex_unlock(&sh->mu);
+	} else if (!strcmp(m, "Shutdown")) {
+		/* Only once the last task is gone: the shim may serve other containers of the pod. */
+		pthread_mutex_lock(&sh->mu);
+		if (!sh->tasks)
+			sh->stop = true;
+		pthread_mutex_unlock(&sh->mu);
+	} else {
+		snprintf(msg, 256, "%s: unimplemented", m);
+		code = WP_RPC_UNIMPLEMENTED;
+	}
+	fields_release(&fs);
+	return code;
+}

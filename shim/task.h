@@ -1,0 +1,40 @@
+/* The Task service of a containerd runtime v2 shim (containerd.task.v2.Task over ttrpc):
+ * one shim process serves every container of a pod (or one container), each task a wasm
+ * app run by an engine process. */
+#ifndef WP_SHIM_TASK_H
+#define WP_SHIM_TASK_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "common/buf.h"
+#include "shim/ttrpc.h"
+
+/* containerd.v1.types.Status */
+enum { WP_TASK_UNKNOWN = 0, WP_TASK_CREATED = 1, WP_TASK_RUNNING = 2, WP_TASK_STOPPED = 3 };
+
+typedef struct wp_shim_opts {
+	const char *ns;             /* -namespace */
+	const char *address;        /* -address: containerd's gRPC socket */
+	const char *ttrpc_address;  /* $TTRPC_ADDRESS: where events go */
+	const char *cache_root;     /* the node cache */
+} wp_shim_opts;
+
+typedef struct wp_shim wp_shim;
+
+wp_shim *wp_shim_new(const wp_shim_opts *o);
+/* The ttrpc handler (ctx is the wp_shim). */
+int wp_shim_handle(void *ctx, const wp_ttrpc_request *req, const struct timespec *deadline, wp_buf *reply,
+		   char msg[256]);
+/* A child the reaper collected (status as from waitpid). */
+void wp_shim_reaped(wp_shim *sh, pid_t pid, int status);
+/* True once Shutdown arrived with no task left: the server stops. */
+volatile bool *wp_shim_stop_flag(wp_shim *sh);
+/* Flushes events; tasks still running are killed. */
+void wp_shim_free(wp_shim *sh);
+
+/* A DeleteResponse {pid = 1, exit_status = 2, exited_at = 3}, as `delete` prints. */
+int wp_shim_delete_response(wp_buf *out, pid_t pid, unsigned exit_status, const struct timespec *at);
+
+#endif
