@@ -61,9 +61,9 @@ wasm-apps: $(WASM_APPS)
 
 # Servers the integration tests start (never installed).
 HELPERS := $(patsubst tests/helpers/%.c,$(O)/tests/helpers/%,$(wildcard tests/helpers/*.c))
-$(O)/tests/helpers/%: tests/helpers/%.c
+$(O)/tests/helpers/%: tests/helpers/%.c $(O)/libwasmpack.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Wno-format-truncation -Wno-missing-prototypes -o $@ $< $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -Wno-format-truncation -Wno-missing-prototypes -o $@ $< $(O)/libwasmpack.a $(LDLIBS)
 helpers: $(HELPERS)
 
 deps:

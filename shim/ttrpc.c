@@ -210,7 +210,8 @@ typedef struct conn {
 	int fd;
 	wp_ttrpc_handler handler;
 	void *ctx;
-	pthread_mutex_t mu;   /* writes, refs */
+	pthread_mutex_t mu;   /* inflight */
+	pthread_mutex_t wmu;  /* one frame written at a time; never held by the reader */
 	pthread_cond_t idle;
 	int inflight;
 } conn;
@@ -231,10 +232,10 @@ static void reply(conn *c, uint32_t stream, int code, const char *msg, const wp_
 		wp_buf_reset(&out);
 		wp_ttrpc_response_encode(&out, WP_RPC_RESOURCE_EXHAUSTED, "response too large", NULL);
 	}
-	pthread_mutex_lock(&c->mu);
+	pthread_mutex_lock(&c->wmu);
 	if (send_frame(c->fd, stream, WP_TTRPC_RESPONSE, &out) < 0)
 		shutdown(c->fd, SHUT_RDWR); /* the reader sees the end and stops */
-	pthread_mutex_unlock(&c->mu);
+	pthread_mutex_unlock(&c->wmu);
 	wp_buf_release(&out);
 }
 
@@ -284,6 +285,7 @@ void wp_ttrpc_serve_conn(int fd, wp_ttrpc_handler h, void *ctx)
 	pthread_attr_t attr;
 
 	pthread_mutex_init(&c.mu, NULL);
+	pthread_mutex_init(&c.wmu, NULL);
 	pthread_cond_init(&c.idle, NULL);
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, HANDLER_STACK);
@@ -339,6 +341,7 @@ void wp_ttrpc_serve_conn(int fd, wp_ttrpc_handler h, void *ctx)
 	pthread_mutex_unlock(&c.mu);
 	pthread_attr_destroy(&attr);
 	pthread_cond_destroy(&c.idle);
+	pthread_mutex_destroy(&c.wmu);
 	pthread_mutex_destroy(&c.mu);
 	close(fd);
 }
