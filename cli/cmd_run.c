@@ -53,8 +53,12 @@ static int run(wp_cli *cli)
 		goto done;
 	}
 	if (!wp_fs_exists(entry)) {
-		if ((rc = wp_fs_mkdir_p(root, 0755, &cli->err)) < 0 ||
-		    (rc = wp_unpack(containerd ? &ro : &s, &d, entry, NULL, &spec.summary, &cli->err)) < 0)
+		if ((rc = wp_fs_mkdir_p(root, 0755, &cli->err)) == 0)
+			rc = wp_unpack(containerd ? &ro : &s, &d, entry, NULL, &spec.summary, &cli->err);
+		/* A run racing this one made the entry first: it is the same. */
+		if (rc == WP_EEXISTS && wp_fs_exists(entry))
+			rc = 0;
+		if (rc < 0)
 			goto done;
 		json_decref(spec.summary);
 		spec.summary = NULL;

@@ -292,7 +292,7 @@ int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_error *err)
 			wp_info("the image prefers the engine '%s', which is unknown or not installed", want);
 	}
 	if (a.needs_spin) {
-		if (engine && strcmp(engine, "spin")) {
+		if (engine && strcmp(engine, "spin") && !s->engine_default) {
 			rc = wp_error_set(err, WP_EUSAGE, "this Spin app has HTTP (or other) triggers: only the spin engine runs it");
 			goto done;
 		}

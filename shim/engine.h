@@ -5,12 +5,15 @@
 #define WP_SHIM_ENGINE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "common/error.h"
 #include "common/strv.h"
 
 typedef struct wp_run_spec {
 	const char *engine;      /* NULL: the first found on PATH */
+	bool engine_default;     /* engine is a node default, not a demand: a Spin app with
+				  * HTTP (or other) triggers still goes to spin */
 	const char *dir;         /* the unpacked app (wp_unpack's dest) */
 	json_t *summary;         /* what wp_unpack found */
 	wp_strv args;            /* replace the image's Cmd when given */

@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -47,6 +48,7 @@ struct wp_shim {
 	task *tasks;
 	wp_events *events;
 	volatile bool stop;
+	int wake_fd;
 };
 
 /* Status exits of processes reaped before their task knew its pid (a fast engine). */
@@ -91,12 +93,26 @@ wp_shim *wp_shim_new(const wp_shim_opts *o)
 	pthread_mutex_init(&sh->mu, NULL);
 	pthread_cond_init(&sh->changed, NULL);
 	sh->events = wp_events_new(o->ttrpc_address, sh->ns);
+	sh->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	return sh;
 }
 
 volatile bool *wp_shim_stop_flag(wp_shim *sh)
 {
 	return &sh->stop;
+}
+
+int wp_shim_wake_fd(wp_shim *sh)
+{
+	return sh->wake_fd;
+}
+
+void wp_shim_request_stop(wp_shim *sh)
+{
+	uint64_t one = 1;
+
+	sh->stop = true;
+	(void)!write(sh->wake_fd, &one, sizeof(one));
 }
 
 void wp_shim_free(wp_shim *sh)
@@ -112,6 +128,8 @@ void wp_shim_free(wp_shim *sh)
 		task_free(t);
 	}
 	wp_events_close(sh->events, 2000);
+	if (sh->wake_fd >= 0)
+		close(sh->wake_fd);
 	free(sh->ns);
 	free(sh->address);
 	free(sh->cache_root);
@@ -421,6 +439,9 @@ static int app_from_containerd(wp_shim *sh, const char *id, char **entry_out, wp
 		wp_manifest_release(&m);
 		if (rc == 0)
 			rc = wp_unpack(&s, &man, entry, NULL, &summary, err);
+		/* Another container of the same image made the entry meanwhile: it is the same. */
+		if (rc == WP_EEXISTS && wp_fs_exists(entry))
+			rc = 0;
 		json_decref(summary);
 		if (rc < 0)
 			goto done;
@@ -587,8 +608,11 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 	run.process = process;
 	run.launcher_dir = sh->cache_root;
 	run.engine = wp_json_str(json_object_get(spec, "annotations"), "dev.wasmpack.engine");
-	if (!run.engine || !*run.engine)
+	if (!run.engine || !*run.engine) {
+		/* The node's default engine (containerd's environment) yields to what an app needs. */
 		run.engine = getenv("WASMPACK_ENGINE") && *getenv("WASMPACK_ENGINE") ? getenv("WASMPACK_ENGINE") : NULL;
+		run.engine_default = true;
+	}
 	if (rootfs_has_app(rootfs, process)) {
 		run.rootfs = rootfs;
 	} else {
@@ -934,7 +958,7 @@ int wp_shim_handle(void *ctx, const wp_ttrpc_request *req, const struct timespec
 		/* Only once the last task is gone: the shim may serve other containers of the pod. */
 		pthread_mutex_lock(&sh->mu);
 		if (!sh->tasks)
-			sh->stop = true;
+			wp_shim_request_stop(sh);
 		pthread_mutex_unlock(&sh->mu);
 	} else {
 		snprintf(msg, 256, "%s: unimplemented", m);

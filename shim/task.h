@@ -31,6 +31,10 @@ int wp_shim_handle(void *ctx, const wp_ttrpc_request *req, const struct timespec
 void wp_shim_reaped(wp_shim *sh, pid_t pid, int status);
 /* True once Shutdown arrived with no task left: the server stops. */
 volatile bool *wp_shim_stop_flag(wp_shim *sh);
+/* An eventfd that becomes readable when the stop flag is set. */
+int wp_shim_wake_fd(wp_shim *sh);
+/* Sets the stop flag (SIGTERM) and wakes the server. */
+void wp_shim_request_stop(wp_shim *sh);
 /* Flushes events; tasks still running are killed. */
 void wp_shim_free(wp_shim *sh);
 

@@ -361,7 +361,7 @@ static void *conn_thread(void *arg)
 	return NULL;
 }
 
-int wp_ttrpc_serve(int listen_fd, wp_ttrpc_handler h, void *ctx, volatile bool *stop, wp_error *err)
+int wp_ttrpc_serve(int listen_fd, int wake_fd, wp_ttrpc_handler h, void *ctx, volatile bool *stop, wp_error *err)
 {
 	pthread_attr_t attr;
 
@@ -369,12 +369,12 @@ int wp_ttrpc_serve(int listen_fd, wp_ttrpc_handler h, void *ctx, volatile bool *
 	pthread_attr_setstacksize(&attr, HANDLER_STACK);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	while (!*stop) {
-		struct pollfd p = { .fd = listen_fd, .events = POLLIN };
+		struct pollfd p[2] = { { .fd = listen_fd, .events = POLLIN }, { .fd = wake_fd, .events = POLLIN } };
 		conn_arg *a;
 		pthread_t t;
 		int fd;
 
-		if (poll(&p, 1, 200) <= 0)
+		if (poll(p, wake_fd >= 0 ? 2 : 1, 1000) <= 0 || !(p[0].revents & POLLIN))
 			continue;
 		if ((fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
 			if (errno == EINTR || errno == EAGAIN || errno == ECONNABORTED)

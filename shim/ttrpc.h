@@ -69,8 +69,9 @@ typedef int (*wp_ttrpc_handler)(void *ctx, const wp_ttrpc_request *req, const st
  * it); returns after every handler on it has finished. */
 void wp_ttrpc_serve_conn(int fd, wp_ttrpc_handler h, void *ctx);
 /* Accepts connections on a listening socket, each served on a thread of its own, until
- * stop becomes true (checked at least every 200 ms). */
-int wp_ttrpc_serve(int listen_fd, wp_ttrpc_handler h, void *ctx, volatile bool *stop, wp_error *err);
+ * stop becomes true: checked whenever wake_fd (an eventfd, or -1) becomes readable, and at
+ * least every second. */
+int wp_ttrpc_serve(int listen_fd, int wake_fd, wp_ttrpc_handler h, void *ctx, volatile bool *stop, wp_error *err);
 
 /* Client: a connection to "unix:///path" or "/path"; one call at a time. */
 int wp_ttrpc_dial(const char *address, int *fd, wp_error *err);

@@ -159,7 +159,7 @@ static void *reaper(void *arg)
 		pid_t pid;
 
 		if (sig == SIGTERM || sig == SIGINT) {
-			*g_stop = true;
+			wp_shim_request_stop(r->sh);
 			continue;
 		}
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
@@ -221,7 +221,7 @@ static int serve(const flags *f, int lfd, const char *path)
 	pthread_create(&t, &attr, reaper, &r);
 	pthread_attr_destroy(&attr);
 	wp_info("wasmpack shim %d serving on %s", (int)getpid(), path);
-	rc = wp_ttrpc_serve(lfd, wp_shim_handle, r.sh, g_stop, &err);
+	rc = wp_ttrpc_serve(lfd, wp_shim_wake_fd(r.sh), wp_shim_handle, r.sh, g_stop, &err);
 	if (rc < 0)
 		wp_warn("%s", err.msg);
 	close(lfd);

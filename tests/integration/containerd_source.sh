@@ -10,32 +10,7 @@ if [ "$(id -u)" -ne 0 ] || ! command -v containerd >/dev/null || ! command -v ct
 	exit
 fi
 C=$TMP/ctd
-mkdir -p "$C"
-cat > "$C/config.toml" <<EOF
-version = 2
-root = "$C/root"
-state = "$C/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
-  "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.devmapper"]
-[plugins."io.containerd.gc.v1.scheduler"]
-  mutation_threshold = 1000000
-  deletion_threshold = 0
-  startup_delay = "1h"
-[grpc]
-  address = "$C/c.sock"
-[ttrpc]
-  address = "$C/c.sock.ttrpc"
-[debug]
-  address = ""
-[metrics]
-  address = ""
-EOF
-# The garbage collector never runs on its own: ctr import does not label the layers of media
-# types containerd does not know (Spin's), which a collection would remove under the test.
-containerd --config "$C/config.toml" > "$C/log" 2>&1 &
-CTD_PID=$!
-on_exit "kill $CTD_PID; wait $CTD_PID"
-for _ in $(seq 1 100); do ctr -a "$C/c.sock" version >/dev/null 2>&1 && break; sleep 0.1; done
+start_containerd "$C"
 check "containerd answers on its socket" ctr -a "$C/c.sock" version
 ctr_() { ctr -a "$C/c.sock" -n wasmpack-test "$@"; }
 

@@ -112,3 +112,39 @@ YAML
 	case "$extra" in *tls:*) scheme=https ;; esac
 	wait_http "$scheme://127.0.0.1:$port/v2/" || { echo "# registry $name did not start:"; sed 's/^/#   /' "$dir/log" | tail -5; return 1; }
 }
+
+# start_containerd DIR: a real containerd (Debian's) as root with its root, state and
+# sockets under DIR, the CRI plugin off, the garbage collector held back (ctr import does
+# not label layers of media types containerd does not know, which a collection would
+# remove under the test); stopped, with every mount under DIR, when the test exits.
+# Environment given to it (the shim inherits it) comes from the caller's exports.
+start_containerd() {
+	local c=$1
+	mkdir -p "$c"
+	cat > "$c/config.toml" <<TOML
+version = 2
+root = "$c/root"
+state = "$c/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
+  "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.devmapper"]
+[plugins."io.containerd.gc.v1.scheduler"]
+  mutation_threshold = 1000000
+  deletion_threshold = 0
+  startup_delay = "1h"
+[grpc]
+  address = "$c/c.sock"
+[ttrpc]
+  address = "$c/c.sock.ttrpc"
+[debug]
+  address = ""
+  level = "${CONTAINERD_LOG_LEVEL:-info}"
+[metrics]
+  address = ""
+TOML
+	containerd --config "$c/config.toml" > "$c/log" 2>&1 &
+	local pid=$!
+	on_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null; grep -F ' $c/' /proc/self/mountinfo | cut -d' ' -f5 | sort -r | xargs -r -n1 umount -l 2>/dev/null"
+	for _ in $(seq 1 100); do ctr -a "$c/c.sock" version >/dev/null 2>&1 && return 0; sleep 0.1; done
+	echo "# containerd did not start:"; sed 's/^/#   /' "$c/log" | tail -5
+	return 1
+}

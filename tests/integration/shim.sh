@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# containerd-shim-wasmpack-v1 under a real containerd (Debian's 1.6): containerd starts the
+# shim from PATH for runtime io.containerd.wasmpack.v1; images come from the test registry
+# (image layout, unpacked by containerd into a native snapshot) or from containerd's
+# content store through its gRPC API (the artifact layouts, which 1.6 cannot unpack:
+# the test makes the container record itself, then ctr starts the task).
+. "$(dirname "$0")/lib.bash"
+cd "$TMP"
+if [ "$(id -u)" -ne 0 ] || ! command -v containerd >/dev/null || ! command -v ctr >/dev/null ||
+	! command -v node >/dev/null || ! command -v docker-registry >/dev/null; then
+	skip "needs root, containerd, ctr, node and docker-registry (scripts/deps.sh installs them; CI runs as root)"
+	done_testing
+	exit
+fi
+SHIM=$BUILD/containerd-shim-wasmpack-v1
+H=$BUILD/tests/helpers
+SLEEPER=$BUILD/testdata/sleeper.wasm
+NS=wasmpack-shim-$$
+# The shim's sockets: a short folder of the test's own (socket paths are capped at 108 bytes).
+SOCKS=$(mktemp -d /tmp/wps.XXXXXX)
+on_exit "rm -rf '$SOCKS'"
+export PATH=$BUILD:$PATH WASMPACK_CACHE=$TMP/cache WASMPACK_SHIM_SOCKET_DIR=$SOCKS WASMPACK_ENGINE=node
+C=$TMP/ctd
+start_containerd "$C"
+check "containerd answers on its socket" ctr -a "$C/c.sock" version
+ctr_() { ctr -a "$C/c.sock" -n "$NS" "$@"; }
+run_() { ctr_ run --snapshotter native --platform wasip1/wasm --runtime io.containerd.wasmpack.v1 "$@"; }
+# Shim processes of this test's namespace, once those that are exiting have had 2 s.
+shims() {
+	for _ in $(seq 1 20); do pgrep -f "containerd-shim-wasmpack-v1 -namespace $NS " >/dev/null || break; sleep 0.1; done
+	pgrep -f "containerd-shim-wasmpack-v1 -namespace $NS " | wc -l
+}
+bundle() { echo "$C/state/io.containerd.runtime.v2.task/$NS/$1"; }
+# A container record for an image ctr cannot unpack, with a runtime spec of our own.
+create_() { # create_ ID IMAGE ARGS-JSON [ENV-JSON]
+	printf '{"ociVersion":"1.0.2","process":{"args":%s,"env":%s,"cwd":"/"},"root":{"path":"rootfs"}}' \
+		"$3" "${4:-[]}" > "spec-$1.json"
+	"$H/ctd_container" "$C/c.sock" "$NS" create "$1" "$2" io.containerd.wasmpack.v1 "spec-$1.json"
+}
+
+out=$("$SHIM" --version); rc=$?
+like "$out" "containerd-shim-wasmpack-v1" "the shim says its version"
+err=$("$SHIM" 2>&1); rc=$?
+is "$rc" "2" "the shim without flags: usage error"
+like "$err" "start\|delete" "naming its actions"
+
+ctr_ events > events.log 2>&1 &
+EV=$!
+on_exit "kill $EV 2>/dev/null"
+
+PORT=$(free_port)
+start_registry reg "$PORT"
+R=127.0.0.1:$PORT
+mkdir -p app/static && printf 'Hello through containerd\n' > app/static/greeting.txt
+"$WP" build --wasm "$HELLO" --file app/static:static --env GREETING=hi --arg one --arg two -t "$R/hello:v1" --push --plain-http >/dev/null
+ok $? "an image-layout app (args baked in) is pushed to the test registry"
+ctr_ images pull --plain-http --platform wasip1/wasm "$R/hello:v1" >/dev/null 2>&1
+ok $? "ctr pulls it (and containerd unpacks it for wasip1/wasm)"
+
+# 1. ctr run: output, args and env from the image, exit status
+out=$(run_ --rm "$R/hello:v1" h1 2>&1); rc=$?
+is "$rc" "0" "ctr run through the shim exits 0"
+like "$out" "arg\[0\]=/hello.wasm" "the app's argv[0] is the wasm's path in the rootfs"
+like "$out" "arg\[1\]=one" "the image's Cmd reaches the app"
+like "$out" "arg\[2\]=two" "all of it"
+like "$out" "env GREETING=hi" "the image's Env reaches the app"
+like "$out" "Hello through containerd" "the app reads its static file from the rootfs"
+is "$(shims)" "0" "no shim is left after ctr run --rm"
+"$WP" build --wasm "$EXITC" --arg 42 -t "$R/exit:v1" --push --plain-http >/dev/null
+ctr_ images pull --plain-http --platform wasip1/wasm "$R/exit:v1" >/dev/null 2>&1
+run_ --rm "$R/exit:v1" e1 >/dev/null 2>&1; rc=$?
+is "$rc" "42" "ctr's exit status is the app's"
+sleep 0.5
+for topic in create start exit delete; do
+	like "$(grep "/tasks/$topic" events.log | grep '"h1"' || true)" "h1" "containerd got the /tasks/$topic event for h1"
+done
+like "$(grep "/tasks/exit" events.log | grep '"e1"' || true)" '"exit_status":42' "the exit event carries the status"
+
+# 2. a long-running app
+"$WP" build --wasm "$SLEEPER" -t "$R/sleeper:v1" --push --plain-http >/dev/null
+ctr_ images pull --plain-http --platform wasip1/wasm "$R/sleeper:v1" >/dev/null 2>&1
+run_ -d "$R/sleeper:v1" s1 >/dev/null 2>&1
+ok $? "ctr run -d starts a long-running app"
+for _ in $(seq 1 50); do ctr_ task ls 2>/dev/null | grep -q "^s1 .*RUNNING" && break; sleep 0.1; done
+like "$(ctr_ task ls)" "s1 +[0-9]+ +RUNNING" "ctr task ls shows it RUNNING"
+pid=$(ctr_ task ls | awk '$1 == "s1" {print $2}')
+like "$(ctr_ task ps s1)" "^$pid|[^0-9]$pid" "ctr task ps lists the engine's pid (Pids)"
+check "the pid is a live process" kill -0 "$pid"
+addr=$(cat "$(bundle s1)/address")
+like "$addr" "^unix://$SOCKS/[0-9a-f]{64}$" "the bundle's address file names the shim's socket"
+check "the shim answers State on its socket" "$H/ttrpc_client" "$addr" call containerd.task.v2.Task State s1
+out=$("$H/ttrpc_client" "$addr" call containerd.task.v2.Task Stats s1)
+like "$out" "status 12" "Stats answers Unimplemented"
+out=$("$H/ttrpc_client" "$addr" call containerd.task.v2.Task Exec s1)
+like "$out" "status 12" "Exec answers Unimplemented"
+out=$("$H/ttrpc_client" "$addr" call containerd.task.v2.Nope Hello s1)
+like "$out" "status 12" "an unknown service answers Unimplemented"
+out=$("$H/ttrpc_client" "$addr" call containerd.task.v2.Task State nosuch)
+like "$out" "status 5" "State of an unknown task: NotFound"
+# malformed input never takes the shim down
+"$H/ttrpc_client" "$addr" garbage 100000 >/dev/null 2>&1
+"$H/ttrpc_client" "$addr" truncated >/dev/null 2>&1
+is "$("$H/ttrpc_client" "$addr" oversized)" "closed" "a frame claiming 64 MiB: the connection is closed"
+like "$("$H/ttrpc_client" "$addr" badproto)" "status 3" "a request that is not protobuf: InvalidArgument"
+is "$("$H/ttrpc_client" "$addr" flood 400)" "answered 400" "400 requests at once on one connection are all answered"
+check "after all that the shim still answers" "$H/ttrpc_client" "$addr" call containerd.task.v2.Task State s1
+like "$(ctr_ task ls)" "s1 +$pid +RUNNING" "and the task still runs"
+ctr_ task kill s1
+for _ in $(seq 1 50); do ctr_ task ls 2>/dev/null | grep -q "^s1 .*STOPPED" && break; sleep 0.1; done
+like "$(ctr_ task ls)" "s1 +[0-9]+ +STOPPED" "ctr task kill stops it: STOPPED"
+out=$(ctr_ task rm s1 2>&1); rc=$?
+is "$rc" "0" "ctr task rm succeeds"
+like "$out" "exit code 143" "the exit status is SIGTERM's (128+15)"
+check "ctr c rm succeeds" ctr_ c rm s1
+sleep 0.3
+is "$(shims)" "0" "no shim process is left"
+is "$(ls "$SOCKS" | wc -l)" "0" "and no socket"
+check "nor the engine" test ! -e "/proc/$pid"
+
+# kill -s 9 --all reaches the whole group
+run_ -d "$R/sleeper:v1" s2 >/dev/null 2>&1
+for _ in $(seq 1 50); do ctr_ task ls 2>/dev/null | grep -q "^s2 .*RUNNING" && break; sleep 0.1; done
+ctr_ task kill --all -s SIGKILL s2
+for _ in $(seq 1 50); do ctr_ task ls 2>/dev/null | grep -q "^s2 .*STOPPED" && break; sleep 0.1; done
+like "$(ctr_ task rm s2 2>&1)" "exit code 137" "kill --all -s SIGKILL: exit status 137"
+ctr_ c rm s2
+
+# A shim that dies: containerd cleans up through `delete`, which kills the engine.
+run_ -d "$R/sleeper:v1" s3 >/dev/null 2>&1
+for _ in $(seq 1 50); do ctr_ task ls 2>/dev/null | grep -q "^s3 .*RUNNING" && break; sleep 0.1; done
+pid=$(ctr_ task ls | awk '$1 == "s3" {print $2}')
+pkill -9 -f "containerd-shim-wasmpack-v1 -namespace $NS .*-id s3 "
+for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+check "after the shim is killed, containerd's cleanup (the delete action) ends the engine" test ! -e "/proc/$pid"
+like "$(ctr_ task ls)" "s3 +[0-9]+ +STOPPED|^TASK" "the task is no longer running"
+ctr_ task rm s3 >/dev/null 2>&1
+ctr_ c rm s3
+resp=$(cd "$TMP" && mkdir -p fake-bundle && cd fake-bundle && "$SHIM" -namespace x -address /nope -id y -bundle "$PWD" delete | od -An -tx1 | tr -d ' \n')
+like "$resp" "^10" "delete prints a DeleteResponse (field 1 or 2 first)"
+like "$resp" "1089011a" "with exit_status 137 and an exited_at timestamp"
+
+# 3. twenty containers at once from one image
+pids=()
+for i in $(seq 1 20); do (run_ --rm "$R/hello:v1" "m$i" > "m$i.out" 2>&1; echo $? > "m$i.rc") & pids+=($!); done
+wait "${pids[@]}"
+fails=0
+for i in $(seq 1 20); do [ "$(cat "m$i.rc")" = 0 ] && grep -q "Hello through containerd" "m$i.out" || fails=$((fails + 1)); done
+is "$fails" "0" "20 containers started at once all run and exit 0"
+is "$(shims)" "0" "and their shims are gone"
+
+# 4. the artifact layouts, read through containerd's API
+"$WP" build --layout wasm --wasm "$HELLO" -t art:v1 >/dev/null && "$WP" save art:v1 -o art.tar >/dev/null
+ctr_ images import --all-platforms --no-unpack art.tar >/dev/null
+ok $? "a CNCF wasm artifact is imported into containerd's content store"
+create_ a1 docker.io/library/art:v1 '["app","from-spec"]' '["FROM_SPEC=yes","HELLO_FILE=/nope"]'
+ok $? "a container record names it (runtime io.containerd.wasmpack.v1)"
+out=$(ctr_ task start a1 2>&1); rc=$?
+like "$out" "arg\[1\]=from-spec" "ctr task start: the shim found the app through containerd's API and ran it"
+like "$out" "env FROM_SPEC=yes" "with the container's env"
+is "$rc" "1" "and its exit status (the app could not open /nope)"
+ctr_ task rm a1 >/dev/null 2>&1
+"$H/ctd_container" "$C/c.sock" "$NS" delete a1
+entries=$(ls "$WASMPACK_CACHE" | grep -c '^[0-9a-f]\{64\}$')
+is "$entries" "1" "the node cache holds the app once"
+is "$(ls "$WASMPACK_CACHE" | grep -c '^\.tmp')" "0" "no temp store is left"
+
+mkdir -p sp/static && printf 'Spin file via the shim\n' > sp/static/greeting.txt
+"$WP" build --layout spin --wasm "$HELLO" --file sp/static:static -t spincmd:v1 >/dev/null && "$WP" save spincmd:v1 -o spincmd.tar >/dev/null
+ctr_ images import --all-platforms --no-unpack spincmd.tar >/dev/null
+for i in $(seq 1 20); do create_ "p$i" docker.io/library/spincmd:v1 '["app","n'$i'"]' >/dev/null; done
+pids=()
+for i in $(seq 1 20); do (ctr_ task start "p$i" > "p$i.out" 2>&1; echo $? > "p$i.rc") & pids+=($!); done
+wait "${pids[@]}"
+fails=0
+for i in $(seq 1 20); do
+	[ "$(cat "p$i.rc")" = 0 ] && grep -q "arg\[1\]=n$i" "p$i.out" && grep -q "Spin file via the shim" "p$i.out" && continue
+	fails=$((fails + 1))
+	[ $fails = 1 ] && sed 's/^/#   /' "p$i.out" | head -5
+done
+is "$fails" "0" "20 containers of a Spin command app started at once all run, each with its args and the app's files"
+is "$(ls "$WASMPACK_CACHE" | grep -c '^[0-9a-f]\{64\}$')" "2" "the node cache holds that app once too"
+for i in $(seq 1 20); do ctr_ task rm "p$i" >/dev/null 2>&1; "$H/ctd_container" "$C/c.sock" "$NS" delete "p$i"; done
+
+printf 'spin_manifest_version = 2\n[application]\nname = "web"\n[[trigger.http]]\nroute = "/..."\ncomponent = "c"\n[component.c]\nsource = "app.wasm"\n' > sp/spin.toml
+cp "$HELLO" sp/app.wasm
+"$WP" build sp -t spinhttp:v1 >/dev/null && "$WP" save spinhttp:v1 -o spinhttp.tar >/dev/null
+ctr_ images import --all-platforms --no-unpack spinhttp.tar >/dev/null
+create_ w1 docker.io/library/spinhttp:v1 '[]'
+err=$(ctr_ task start w1 2>&1); rc=$?
+isnt_zero=$([ "$rc" -ne 0 ] && echo yes || echo no)
+is "$isnt_zero" "yes" "a Spin HTTP app without spin installed does not start"
+like "$err" "install spin" "and the error says what to install"
+"$H/ctd_container" "$C/c.sock" "$NS" delete w1
+create_ n1 docker.io/library/nosuch:v1 '["x"]'
+err=$(ctr_ task start n1 2>&1)
+like "$err" "nosuch:v1.*not found" "a container whose image containerd does not hold: a clear not-found error"
+"$H/ctd_container" "$C/c.sock" "$NS" delete n1
+sleep 0.3
+is "$(shims)" "0" "no shim is left at the end"
+ctr_ images rm "$R/hello:v1" "$R/exit:v1" "$R/sleeper:v1" docker.io/library/art:v1 docker.io/library/spincmd:v1 docker.io/library/spinhttp:v1 >/dev/null 2>&1
+
+done_testing
