@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,7 @@ typedef struct task {
 
 struct wp_shim {
 	wp_shim_opts o;
-	char *ns, *address, *cache_root;
+	char *ns, *address, *cache_root, *socket_path;
 	pthread_mutex_t mu;
 	pthread_cond_t changed;
 	task *tasks;
@@ -90,6 +91,7 @@ wp_shim *wp_shim_new(const wp_shim_opts *o)
 	sh->ns = strdup(o->ns ? o->ns : "default");
 	sh->address = strdup(o->address ? (wp_str_has_prefix(o->address, "unix://") ? o->address + 7 : o->address) : "");
 	sh->cache_root = strdup(o->cache_root);
+	sh->socket_path = o->socket_path ? strdup(o->socket_path) : NULL;
 	pthread_mutex_init(&sh->mu, NULL);
 	pthread_cond_init(&sh->changed, NULL);
 	sh->events = wp_events_new(o->ttrpc_address, sh->ns);
@@ -133,6 +135,7 @@ void wp_shim_free(wp_shim *sh)
 	free(sh->ns);
 	free(sh->address);
 	free(sh->cache_root);
+	free(sh->socket_path);
 	free(sh);
 }
 
@@ -484,9 +487,57 @@ static bool rootfs_has_app(const char *rootfs, json_t *process)
 	return p && stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* The namespaces of the spec the engine process takes part in: network, ipc and uts
+ * (a pod's containers share its network namespace, which CRI names by path). A path is
+ * joined; no path means a namespace of its own, as runc gives. Others (pid, mount, user,
+ * cgroup) are not applied: the engine is a process of the node. */
+typedef struct ns_plan {
+	int fd[3];       /* joined: open namespace files, or -1 */
+	int unshare;     /* CLONE_ flags for those without a path */
+} ns_plan;
+
+static int plan_namespaces(json_t *spec, ns_plan *p, char msg[256])
+{
+	static const struct {
+		const char *type;
+		int flag;
+	} kinds[] = { { "network", CLONE_NEWNET }, { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS } };
+	json_t *n;
+	size_t i;
+
+	p->fd[0] = p->fd[1] = p->fd[2] = -1;
+	p->unshare = 0;
+	json_array_foreach(json_object_get(json_object_get(spec, "linux"), "namespaces"), i, n) {
+		const char *type = wp_json_str(n, "type"), *path = wp_json_str(n, "path");
+
+		for (size_t k = 0; type && k < WP_ARRAY_LEN(kinds); k++) {
+			if (strcmp(type, kinds[k].type))
+				continue;
+			if (path && *path) {
+				if (p->fd[k] >= 0)
+					close(p->fd[k]);
+				if ((p->fd[k] = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+					snprintf(msg, 256, "the %s namespace '%s': %s", type, path, strerror(errno));
+					return -1;
+				}
+			} else
+				p->unshare |= kinds[k].flag;
+		}
+	}
+	return 0;
+}
+
+static void plan_release(ns_plan *p)
+{
+	for (int k = 0; k < 3; k++)
+		if (p->fd[k] >= 0)
+			close(p->fd[k]);
+}
+
 /* The engine process, made now and held before exec until Start: Create can answer with
- * its pid, and Start reports an exec failure as an error. */
-static int spawn_paused(task *t, char **argv, const char *protect, const char *cwd, char msg[256])
+ * its pid, and Start reports an exec failure as an error. With no argv the process only
+ * waits for its end (a pod's sandbox container: there is nothing of the app to run). */
+static int spawn_paused(task *t, char **argv, const ns_plan *nsp, const char *protect, const char *cwd, char msg[256])
 {
 	int sync[2], errp[2];
 	pid_t pid;
@@ -543,6 +594,28 @@ static int spawn_paused(task *t, char **argv, const char *protect, const char *c
 			close(er);
 		if (read(sync[0], &go, 1) != 1)
 			_exit(128 + SIGKILL);
+		for (int k = 0; k < 3; k++)
+			if (nsp->fd[k] >= 0 && setns(nsp->fd[k], 0) < 0) {
+				what = "joining a namespace of the pod";
+				break;
+			}
+		if (!*what && nsp->unshare && unshare(nsp->unshare) < 0)
+			what = "making the container's namespaces";
+		if (*what) {
+			int e = errno;
+
+			(void)!write(errp[1], what, strlen(what));
+			(void)!write(errp[1], ": ", 2);
+			(void)!write(errp[1], strerror(e), strlen(strerror(e)));
+			_exit(127);
+		}
+		if (!argv) {
+			static char *const sandbox[] = { WP_SHIM_SANDBOX_ARGV0, NULL };
+
+			execv("/proc/self/exe", sandbox);
+			for (;;) /* the binary could not be run again: wait here */
+				pause();
+		}
 		if (cwd && chdir(cwd) < 0)
 			(void)!chdir("/");
 		wp_engine_protect(protect);
@@ -574,7 +647,8 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 	wp_strv argv = { 0 };
 	task *t = NULL;
 	wp_error err = WP_ERROR_INIT;
-	bool mounted = false;
+	ns_plan nsp = { .fd = { -1, -1, -1 } };
+	bool mounted = false, sandbox;
 	int code = WP_RPC_OK;
 
 	if (!id || !*id || !bundle || !*bundle)
@@ -605,6 +679,13 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 		}
 		mounted = true;
 	}
+	if (plan_namespaces(spec, &nsp, msg) < 0) {
+		code = WP_RPC_INVALID_ARGUMENT;
+		goto done;
+	}
+	sandbox = !strcmp(wp_json_str(json_object_get(spec, "annotations"), "io.kubernetes.cri.container-type") ?
+				  wp_json_str(json_object_get(spec, "annotations"), "io.kubernetes.cri.container-type") : "",
+			  "sandbox");
 	run.process = process;
 	run.launcher_dir = sh->cache_root;
 	run.engine = wp_json_str(json_object_get(spec, "annotations"), "dev.wasmpack.engine");
@@ -613,7 +694,10 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 		run.engine = getenv("WASMPACK_ENGINE") && *getenv("WASMPACK_ENGINE") ? getenv("WASMPACK_ENGINE") : NULL;
 		run.engine_default = true;
 	}
-	if (rootfs_has_app(rootfs, process)) {
+	if (sandbox) {
+		/* The pod's sandbox (pause) image is a native program: its only job, holding the
+		 * pod's namespaces, is done by CRI's pinned namespaces; a waiting process stands in. */
+	} else if (rootfs_has_app(rootfs, process)) {
 		run.rootfs = rootfs;
 	} else {
 		wp_buf data;
@@ -636,7 +720,7 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 		run.dir = entry;
 		run.summary = summary;
 	}
-	if (wp_engine_command(&run, &argv, &err) < 0) {
+	if (!sandbox && wp_engine_command(&run, &argv, &err) < 0) {
 		snprintf(msg, 256, "task %s: %s", id, err.msg);
 		code = err.code == WP_ENOTFOUND ? WP_RPC_NOT_FOUND : WP_RPC_FAILED_PRECONDITION;
 		goto done;
@@ -662,8 +746,7 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 		code = WP_RPC_ALREADY_EXISTS;
 		goto done;
 	}
-	if (spawn_paused(t, argv.items, run.rootfs ? run.rootfs : run.dir,
-			 json_string_value(json_object_get(process, "cwd")) && run.rootfs ? run.rootfs : NULL, msg) < 0) {
+	if (spawn_paused(t, sandbox ? NULL : argv.items, &nsp, run.rootfs ? run.rootfs : run.dir, run.rootfs, msg) < 0) {
 		pthread_mutex_unlock(&sh->mu);
 		code = WP_RPC_INTERNAL;
 		goto done;
@@ -701,7 +784,8 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 		if (pidf)
 			wp_fs_write_atomic(pidf, num, (size_t)n, 0644, &err);
 	}
-	wp_info("task %s created: pid %d, %s", id, (int)t->pid, run.rootfs ? "from the rootfs" : entry);
+	wp_info("task %s created: pid %d, %s", id, (int)t->pid,
+		sandbox ? "a pod sandbox" : run.rootfs ? "from the rootfs" : entry);
 	t = NULL;
 done:
 	if (t) {
@@ -714,6 +798,7 @@ done:
 	if (code != WP_RPC_OK && mounted)
 		unmount_all(rootfs);
 	wp_strv_release(&argv);
+	plan_release(&nsp);
 	json_decref(summary);
 	json_decref(spec);
 	return code;
@@ -957,8 +1042,13 @@ int wp_shim_handle(void *ctx, const wp_ttrpc_request *req, const struct timespec
 	} else if (!strcmp(m, "Shutdown")) {
 		/* Only once the last task is gone: the shim may serve other containers of the pod. */
 		pthread_mutex_lock(&sh->mu);
-		if (!sh->tasks)
+		if (!sh->tasks) {
+			/* Gone from the path at once: a container of the pod started from now on
+			 * gets a shim of its own instead of this one, which is leaving. */
+			if (sh->socket_path)
+				unlink(sh->socket_path);
 			wp_shim_request_stop(sh);
+		}
 		pthread_mutex_unlock(&sh->mu);
 	} else {
 		snprintf(msg, 256, "%s: unimplemented", m);

@@ -19,7 +19,12 @@ typedef struct wp_shim_opts {
 	const char *address;        /* -address: containerd's gRPC socket */
 	const char *ttrpc_address;  /* $TTRPC_ADDRESS: where events go */
 	const char *cache_root;     /* the node cache */
+	const char *socket_path;    /* the server's socket, removed as soon as it stops */
 } wp_shim_opts;
+
+/* A pod's sandbox container runs the shim's own binary (/proc/self/exe) under this argv[0]:
+ * the binary must then only wait for its end (cli/shim/main.c does). */
+#define WP_SHIM_SANDBOX_ARGV0 "wasmpack-sandbox"
 
 typedef struct wp_shim wp_shim;
 

@@ -199,7 +199,8 @@ static char *cache_root(void)
 static int serve(const flags *f, int lfd, const char *path)
 {
 	_cleanup_free_ char *cache = cache_root();
-	wp_shim_opts o = { .ns = f->ns, .address = f->address, .ttrpc_address = getenv("TTRPC_ADDRESS"), .cache_root = cache };
+	wp_shim_opts o = { .ns = f->ns, .address = f->address, .ttrpc_address = getenv("TTRPC_ADDRESS"), .cache_root = cache,
+			   .socket_path = path };
 	reaper_arg r;
 	pthread_t t;
 	pthread_attr_t attr;
@@ -225,7 +226,8 @@ static int serve(const flags *f, int lfd, const char *path)
 	if (rc < 0)
 		wp_warn("%s", err.msg);
 	close(lfd);
-	unlink(path);
+	if (!*g_stop)
+		unlink(path);
 	wp_info("wasmpack shim %d exiting", (int)getpid());
 	wp_shim_free(r.sh);
 	return rc < 0 ? 1 : 0;
@@ -327,6 +329,11 @@ int main(int argc, char **argv)
 {
 	flags f = { 0 };
 
+	if (argc >= 1 && !strcmp(argv[0], WP_SHIM_SANDBOX_ARGV0)) {
+		/* A pod's sandbox: nothing to run; SIGTERM or SIGKILL ends it (default actions). */
+		for (;;)
+			pause();
+	}
 	wp_log_setup(stderr, WP_LOG_WARN);
 	if (argc == 2 && (!strcmp(argv[1], "-v") || !strcmp(argv[1], "--version") || !strcmp(argv[1], "-version"))) {
 		printf("containerd-shim-wasmpack-v1 (wasmpack %s)\n", WP_VERSION);

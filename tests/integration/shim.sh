@@ -32,9 +32,9 @@ shims() {
 }
 bundle() { echo "$C/state/io.containerd.runtime.v2.task/$NS/$1"; }
 # A container record for an image ctr cannot unpack, with a runtime spec of our own.
-create_() { # create_ ID IMAGE ARGS-JSON [ENV-JSON]
-	printf '{"ociVersion":"1.0.2","process":{"args":%s,"env":%s,"cwd":"/"},"root":{"path":"rootfs"}}' \
-		"$3" "${4:-[]}" > "spec-$1.json"
+create_() { # create_ ID IMAGE ARGS-JSON [ENV-JSON [EXTRA-JSON-MEMBERS]]
+	printf '{"ociVersion":"1.0.2","process":{"args":%s,"env":%s,"cwd":"/"},"root":{"path":"rootfs"}%s}' \
+		"$3" "${4:-[]}" "${5:+,$5}" > "spec-$1.json"
 	"$H/ctd_container" "$C/c.sock" "$NS" create "$1" "$2" io.containerd.wasmpack.v1 "spec-$1.json"
 }
 
@@ -181,6 +181,39 @@ is "$fails" "0" "20 containers of a Spin command app started at once all run, ea
 is "$(ls "$WASMPACK_CACHE" | grep -c '^[0-9a-f]\{64\}$')" "2" "the node cache holds that app once too"
 for i in $(seq 1 20); do ctr_ task rm "p$i" >/dev/null 2>&1; "$H/ctd_container" "$C/c.sock" "$NS" delete "p$i"; done
 
+# 5. pods: the network namespace CRI names is joined; the sandbox (pause) container runs
+# nothing of an image but waits for its end.
+"$WP" build --layout wasm --wasm "$SLEEPER" -t sleepart:v1 >/dev/null && "$WP" save sleepart:v1 -o sleepart.tar >/dev/null
+ctr_ images import --all-platforms --no-unpack sleepart.tar >/dev/null
+NETNS=wpns$$
+ip netns add "$NETNS" && on_exit "ip netns delete $NETNS"
+create_ k1 docker.io/library/sleepart:v1 '["app"]' '[]' \
+	'"linux":{"namespaces":[{"type":"network","path":"/var/run/netns/'"$NETNS"'"},{"type":"uts"}]}'
+ctr_ task start -d k1 >/dev/null 2>&1
+ok $? "a container that names a network namespace by path starts"
+pid=$(ctr_ task ls | awk '$1 == "k1" {print $2}')
+is "$(readlink "/proc/$pid/ns/net")" "$(stat -L -c 'net:[%i]' "/var/run/netns/$NETNS")" "its engine runs in that network namespace"
+isnt=$([ "$(readlink "/proc/$pid/ns/uts")" != "$(readlink /proc/self/ns/uts)" ] && echo yes || echo no)
+is "$isnt" "yes" "and in a uts namespace of its own (no path given)"
+ctr_ task kill -s SIGKILL k1; sleep 0.3; ctr_ task rm k1 >/dev/null 2>&1; "$H/ctd_container" "$C/c.sock" "$NS" delete k1
+create_ k2 docker.io/library/hello:nosuch '["/pause"]' '[]' '"annotations":{"io.kubernetes.cri.container-type":"sandbox","io.kubernetes.cri.sandbox-id":"k2"}'
+ctr_ task start -d k2 >/dev/null 2>&1
+ok $? "a pod's sandbox container starts without an app"
+sleep 0.3
+like "$(ctr_ task ls)" "k2 +[0-9]+ +RUNNING" "and keeps running"
+create_ k3 docker.io/library/sleepart:v1 '["app"]' '[]' '"annotations":{"io.kubernetes.cri.container-type":"container","io.kubernetes.cri.sandbox-id":"k2"}'
+ctr_ task start -d k3 >/dev/null 2>&1
+ok $? "an app container of the same pod starts"
+is "$(cat "$(bundle k3)/address")" "$(cat "$(bundle k2)/address")" "and is served by the pod's shim (one socket)"
+is "$(shims)" "1" "one shim process for the pod's two containers"
+ctr_ task kill -s SIGKILL k3; sleep 0.3; ctr_ task rm k3 >/dev/null 2>&1; "$H/ctd_container" "$C/c.sock" "$NS" delete k3
+is "$(shims)" "1" "deleting one container leaves the shim serving the other"
+like "$(ctr_ task ls)" "k2 +[0-9]+ +RUNNING" "which still runs"
+ctr_ task kill k2; for _ in $(seq 1 30); do ctr_ task ls | grep -q "^k2 .*STOPPED" && break; sleep 0.1; done
+like "$(ctr_ task rm k2 2>&1)" "exit code 143" "until it is killed"
+"$H/ctd_container" "$C/c.sock" "$NS" delete k2
+is "$(shims)" "0" "the pod's shim exits after its last container is deleted"
+
 printf 'spin_manifest_version = 2\n[application]\nname = "web"\n[[trigger.http]]\nroute = "/..."\ncomponent = "c"\n[component.c]\nsource = "app.wasm"\n' > sp/spin.toml
 cp "$HELLO" sp/app.wasm
 "$WP" build sp -t spinhttp:v1 >/dev/null && "$WP" save spinhttp:v1 -o spinhttp.tar >/dev/null
@@ -197,6 +230,6 @@ like "$err" "nosuch:v1.*not found" "a container whose image containerd does not 
 "$H/ctd_container" "$C/c.sock" "$NS" delete n1
 sleep 0.3
 is "$(shims)" "0" "no shim is left at the end"
-ctr_ images rm "$R/hello:v1" "$R/exit:v1" "$R/sleeper:v1" docker.io/library/art:v1 docker.io/library/spincmd:v1 docker.io/library/spinhttp:v1 >/dev/null 2>&1
+ctr_ images rm "$R/hello:v1" "$R/exit:v1" "$R/sleeper:v1" docker.io/library/art:v1 docker.io/library/sleepart:v1 docker.io/library/spincmd:v1 docker.io/library/spinhttp:v1 >/dev/null 2>&1
 
 done_testing
