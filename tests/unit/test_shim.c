@@ -1,0 +1,259 @@
+/* The shim's wire code: protobuf fields, ttrpc frames and messages, the ttrpc server's
+ * concurrency, and the Task service's answers that need no containerd. */
+#include "tap.h"
+#include "shim/pb.h"
+#include "shim/task.h"
+#include "shim/ttrpc.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int hex_is(const wp_buf *b, const char *want, const char *what)
+{
+	char got[512] = "";
+
+	for (size_t i = 0; i < b->len && i * 2 + 2 < sizeof(got); i++)
+		snprintf(got + i * 2, 3, "%02x", (unsigned char)b->data[i]);
+	return is_str(got, want, "%s", what);
+}
+
+static void test_pb(void)
+{
+	wp_buf b;
+	wp_pb_reader r;
+	wp_pb_field f;
+	struct timespec ts = { 1, 2 };
+
+	wp_buf_init(&b, 1024);
+	wp_pb_put_varint(&b, 1, 300);
+	hex_is(&b, "08ac02", "varint 300 in field 1");
+	wp_buf_reset(&b);
+	wp_pb_put_str(&b, 2, "");
+	wp_pb_put_varint(&b, 3, 0);
+	is_int((int)b.len, 0, "empty strings and zeros are left out, as proto3 does");
+	wp_shim_delete_response(&b, 42, 137, &ts);
+	hex_is(&b, "082a1089011a0408011002", "DeleteResponse {pid 42, exit_status 137, exited_at {1 s, 2 ns}}");
+	wp_pb_reader_init(&r, b.data, b.len);
+	ok(wp_pb_next(&r, &f) == 1 && f.num == 1 && f.v == 42, "read back: pid");
+	ok(wp_pb_next(&r, &f) == 1 && f.num == 2 && f.v == 137, "exit_status");
+	ok(wp_pb_next(&r, &f) == 1 && f.num == 3 && f.wire == WP_PB_LEN && f.len == 4, "exited_at");
+	ok(wp_pb_next(&r, &f) == 0, "then the end");
+	{
+		static const struct {
+			const char *bytes;
+			size_t len;
+			const char *why;
+		} bad[] = {
+			{ "\x08\x80", 2, "a truncated varint" },
+			{ "\x0a\x05" "ab", 4, "a length past the end" },
+			{ "\x0b", 1, "a group (wire type 3)" },
+			{ "\x0e", 1, "wire type 6" },
+			{ "\x00\x01", 2, "field number 0" },
+			{ "\x09\x01\x02", 3, "a truncated fixed64" },
+			{ "\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 12, "a varint of 11 bytes" },
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			wp_pb_reader_init(&r, bad[i].bytes, bad[i].len);
+			ok(wp_pb_next(&r, &f) == -1, "refused: %s", bad[i].why);
+		}
+	}
+	{
+		wp_pb_field nul = { .wire = WP_PB_LEN, .data = (const uint8_t *)"a\0b", .len = 3 };
+
+		ok(wp_pb_strdup(&nul) == NULL, "a string holding a NUL byte is refused");
+	}
+	wp_buf_release(&b);
+}
+
+static void test_frames(void)
+{
+	uint8_t raw[WP_TTRPC_HEADER];
+	wp_ttrpc_header h = { .len = 300, .stream = 7, .type = WP_TTRPC_RESPONSE, .flags = 1 }, back;
+	wp_ttrpc_request req;
+	wp_buf b, p;
+	int code;
+	char *msg;
+	const uint8_t *pl;
+	size_t pl_len;
+
+	wp_ttrpc_header_put(raw, &h);
+	ok(!memcmp(raw, "\0\0\x01\x2c\0\0\0\x07\x02\x01", 10), "header: big-endian length and stream, type, flags");
+	ok(wp_ttrpc_header_parse(raw, &back) == 0 && back.len == 300 && back.stream == 7 && back.type == 2 && back.flags == 1,
+	   "and read back");
+	h.len = WP_TTRPC_MAX + 1;
+	wp_ttrpc_header_put(raw, &h);
+	ok(wp_ttrpc_header_parse(raw, &back) == -1, "a length past 4 MiB is refused");
+
+	wp_buf_init(&b, WP_TTRPC_MAX);
+	wp_buf_init(&p, 1024);
+	wp_pb_put_str(&p, 1, "c1");
+	wp_ttrpc_request_encode(&b, "containerd.task.v2.Task", "Wait", &p, 5000000000LL);
+	ok(wp_ttrpc_request_decode((uint8_t *)b.data, b.len, &req) == 0, "a request round trip");
+	is_str(req.service, "containerd.task.v2.Task", "service");
+	is_str(req.method, "Wait", "method");
+	ok(req.payload_len == p.len && !memcmp(req.payload, p.data, p.len), "payload");
+	ok(req.timeout_nano == 5000000000LL, "timeout_nano");
+	wp_ttrpc_request_release(&req);
+	ok(wp_ttrpc_request_decode((const uint8_t *)"\x1a\x00", 2, &req) == -1, "a request without service or method is refused");
+
+	wp_buf_reset(&b);
+	wp_ttrpc_response_encode(&b, WP_RPC_NOT_FOUND, "task x: not found", NULL);
+	ok(wp_ttrpc_response_decode((uint8_t *)b.data, b.len, &code, &msg, &pl, &pl_len) == 0 && code == 5,
+	   "an error response carries its code");
+	is_str(msg, "task x: not found", "and message");
+	free(msg);
+	wp_buf_reset(&b);
+	wp_ttrpc_response_encode(&b, WP_RPC_OK, NULL, &p);
+	ok(wp_ttrpc_response_decode((uint8_t *)b.data, b.len, &code, &msg, &pl, &pl_len) == 0 && code == 0 && !msg &&
+		   pl_len == p.len,
+	   "an OK response carries the payload");
+	wp_buf_release(&b);
+	wp_buf_release(&p);
+}
+
+/* A handler whose Block waits until Release arrives on the same connection. */
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static int released;
+
+static int handler(void *ctx, const wp_ttrpc_request *req, const struct timespec *deadline, wp_buf *reply, char msg[256])
+{
+	(void)ctx;
+	(void)deadline;
+	if (!strcmp(req->method, "Block")) {
+		pthread_mutex_lock(&mu);
+		while (!released)
+			pthread_cond_wait(&cv, &mu);
+		pthread_mutex_unlock(&mu);
+		usleep(50000);
+		return wp_pb_put_str(reply, 1, "unblocked") < 0 ? WP_RPC_INTERNAL : WP_RPC_OK;
+	}
+	if (!strcmp(req->method, "Release")) {
+		pthread_mutex_lock(&mu);
+		released = 1;
+		pthread_cond_broadcast(&cv);
+		pthread_mutex_unlock(&mu);
+		return WP_RPC_OK;
+	}
+	if (!strcmp(req->method, "Echo"))
+		return wp_buf_append(reply, req->payload, req->payload_len) < 0 ? WP_RPC_INTERNAL : WP_RPC_OK;
+	snprintf(msg, 256, "%s: unimplemented", req->method);
+	return WP_RPC_UNIMPLEMENTED;
+}
+
+static void *server(void *arg)
+{
+	wp_ttrpc_serve_conn(*(int *)arg, handler, NULL);
+	return NULL;
+}
+
+static void test_server(void)
+{
+	int sv[2];
+	pthread_t t;
+	wp_buf req, out;
+	wp_error err;
+	uint8_t raw[WP_TTRPC_HEADER];
+	wp_ttrpc_header h = { .stream = 1, .type = WP_TTRPC_REQUEST };
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		ok(0, "socketpair");
+		return;
+	}
+	pthread_create(&t, NULL, server, &sv[1]);
+	wp_buf_init(&req, 4096);
+	wp_buf_init(&out, WP_TTRPC_MAX);
+	wp_pb_put_str(&req, 1, "ping");
+	ok(wp_ttrpc_call(sv[0], 1, "svc", "Echo", &req, 5000, &out, &err) == 0 && out.len == req.len &&
+		   !memcmp(out.data, req.data, req.len),
+	   "a unary call is answered with its payload");
+	wp_buf_reset(&out);
+	ok(wp_ttrpc_call(sv[0], 3, "svc", "Nope", &req, 5000, &out, &err) < 0 && strstr(err.msg, "status 12"),
+	   "an unknown method: Unimplemented (%s)", err.msg);
+	/* Block on stream 5, then Release on stream 7 while Block waits. */
+	wp_buf_reset(&out);
+	wp_ttrpc_request_encode(&out, "svc", "Block", NULL, 0);
+	h.len = (uint32_t)out.len;
+	h.stream = 5;
+	wp_ttrpc_header_put(raw, &h);
+	(void)!write(sv[0], raw, sizeof(raw));
+	(void)!write(sv[0], out.data, out.len);
+	wp_buf_reset(&out);
+	ok(wp_ttrpc_call(sv[0], 7, "svc", "Release", NULL, 5000, &out, &err) == 0,
+	   "a request is answered while an earlier one on the connection still blocks");
+	{
+		uint8_t body[256];
+
+		ok(recv(sv[0], raw, sizeof(raw), MSG_WAITALL) == (ssize_t)sizeof(raw) && wp_ttrpc_header_parse(raw, &h) == 0 &&
+			   h.stream == 5 && h.type == WP_TTRPC_RESPONSE && h.len < sizeof(body) &&
+			   recv(sv[0], body, h.len, MSG_WAITALL) == (ssize_t)h.len,
+		   "then the blocked one is answered on its own stream");
+	}
+	/* An even stream id (server-initiated) is not a client request: the connection ends. */
+	h = (wp_ttrpc_header){ .len = 0, .stream = 2, .type = WP_TTRPC_REQUEST };
+	wp_ttrpc_header_put(raw, &h);
+	(void)!write(sv[0], raw, sizeof(raw));
+	ok(recv(sv[0], raw, 1, 0) == 0, "a frame on an even stream closes the connection");
+	pthread_join(t, NULL);
+	close(sv[0]);
+	wp_buf_release(&req);
+	wp_buf_release(&out);
+}
+
+static int call_shim(wp_shim *sh, const char *service, const char *method, const char *id, char msg[256], wp_buf *reply)
+{
+	wp_buf p;
+	wp_ttrpc_request req = { .service = (char *)service, .method = (char *)method };
+	int code;
+
+	wp_buf_init(&p, 1024);
+	wp_pb_put_str(&p, 1, id);
+	req.payload = (uint8_t *)p.data;
+	req.payload_len = p.len;
+	msg[0] = '\0';
+	code = wp_shim_handle(sh, &req, NULL, reply, msg);
+	wp_buf_release(&p);
+	return code;
+}
+
+static void test_task_service(void)
+{
+	char tmp[] = "/tmp/wasmpack-shim-unit.XXXXXX";
+	wp_shim_opts o = { .ns = "default", .cache_root = mkdtemp(tmp) };
+	wp_shim *sh = wp_shim_new(&o);
+	wp_buf reply;
+	char msg[256];
+
+	wp_buf_init(&reply, WP_TTRPC_MAX);
+	is_int(call_shim(sh, "containerd.task.v2.Nope", "State", "x", msg, &reply), WP_RPC_UNIMPLEMENTED,
+	       "an unknown service: Unimplemented");
+	is_int(call_shim(sh, "containerd.task.v2.Task", "Checkpoint", "x", msg, &reply), WP_RPC_UNIMPLEMENTED,
+	       "Checkpoint: Unimplemented");
+	is_int(call_shim(sh, "containerd.task.v2.Task", "State", "x", msg, &reply), WP_RPC_NOT_FOUND, "State of no task: NotFound");
+	is_int(call_shim(sh, "containerd.task.v2.Task", "Wait", "x", msg, &reply), WP_RPC_NOT_FOUND, "Wait for no task: NotFound");
+	is_int(call_shim(sh, "containerd.task.v2.Task", "Kill", "x", msg, &reply), WP_RPC_NOT_FOUND, "Kill of no task: NotFound");
+	is_int(call_shim(sh, "containerd.task.v2.Task", "Create", "x", msg, &reply), WP_RPC_INVALID_ARGUMENT,
+	       "Create without a bundle: InvalidArgument");
+	wp_buf_reset(&reply);
+	is_int(call_shim(sh, "containerd.task.v2.Task", "Connect", "x", msg, &reply), WP_RPC_OK, "Connect answers");
+	ok(reply.len >= 2 && reply.data[0] == 0x08, "with the shim's pid");
+	ok(!*wp_shim_stop_flag(sh), "the shim runs");
+	is_int(call_shim(sh, "containerd.task.v2.Task", "Shutdown", "x", msg, &reply), WP_RPC_OK, "Shutdown answers");
+	ok(*wp_shim_stop_flag(sh), "and with no task left the shim stops");
+	wp_shim_free(sh);
+	wp_buf_release(&reply);
+	rmdir(tmp);
+}
+
+int main(void)
+{
+	test_pb();
+	test_frames();
+	test_server();
+	test_task_service();
+	return done_testing();
+}
