@@ -46,8 +46,10 @@ $(O)/wasmpack: $(O)/cli/front/front.o $(O)/libwasmpack.a
 	$(CC) $(ALL_CFLAGS) -o $@ $(O)/cli/front/front.o $(O)/libwasmpack.a $(shell pkg-config --libs jansson 2>/dev/null) -lpthread
 
 # The containerd shim (cli/shim/main.c): containerd starts it, one per pod.
+# Like the front it links only libc and jansson (it lives as long as its containers);
+# artifact images are fetched and unpacked by `wasmpack-core __shim-fetch`.
 $(O)/$(SHIM): $(O)/cli/shim/main.o $(O)/libwasmpack.a
-	$(CC) $(ALL_CFLAGS) -Wl,--as-needed -o $@ $(O)/cli/shim/main.o $(O)/libwasmpack.a $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(O)/cli/shim/main.o $(O)/libwasmpack.a $(shell pkg-config --libs jansson 2>/dev/null) -lpthread
 
 $(O)/tests/%: tests/unit/%.c tests/unit/tap.h $(O)/libwasmpack.a
 	@mkdir -p $(dir $@)

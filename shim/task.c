@@ -1,19 +1,14 @@
 #include "shim/task.h"
-#include "shim/cdclient.h"
 #include "shim/engine.h"
 #include "shim/events.h"
 #include "shim/pb.h"
-#include "shim/unpack.h"
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "oci/digest.h"
-#include "oci/manifest.h"
-#include "oci/mediatype.h"
-#include "oci/store.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -65,6 +60,25 @@ static task *find(wp_shim *sh, const char *id)
 		if (!strcmp(t->id, id))
 			return t;
 	return NULL;
+}
+
+/* The status of a child the reaper collected before its waiter could. */
+static int reaped_status(wp_shim *sh, pid_t pid)
+{
+	for (int tries = 0; tries < 500; tries++) {
+		pthread_mutex_lock(&sh->mu);
+		for (size_t i = 0; i < WP_ARRAY_LEN(early); i++)
+			if (early[i].pid == pid) {
+				int st = early[i].status;
+
+				early[i].pid = 0;
+				pthread_mutex_unlock(&sh->mu);
+				return st;
+			}
+		pthread_mutex_unlock(&sh->mu);
+		usleep(2000);
+	}
+	return 1 << 8; /* unknown: a failure */
 }
 
 static void task_free(task *t)
@@ -359,110 +373,81 @@ static int mount_rootfs(const char *rootfs, const fields *fs, char msg[256])
 	return 0;
 }
 
-static const char *platform_want(void)
+/* The artifact layouts: wasmpack-core (next to the shim) reads the container's image
+ * through containerd's API and unpacks it into the node cache, once per manifest digest;
+ * it prints the entry's path. A process of its own, so the shim, which lives as long as
+ * its containers, never loads libcurl, libarchive or OpenSSL. */
+static int app_from_containerd(wp_shim *sh, const char *id, char **entry_out, char msg[256])
 {
-	const char *p = getenv("WASMPACK_PLATFORM");
+	char self[PATH_MAX], out[PATH_MAX + 1] = "", errbuf[512] = "";
+	ssize_t n;
+	_cleanup_free_ char *core = NULL;
+	int po[2], pe[2], status;
+	size_t got_out = 0, got_err = 0;
+	pid_t pid;
 
-	return p && *p ? p : "wasip1/wasm";
-}
-
-/* The artifact layouts: the container's image, read through containerd's API into a
- * temp store next to the node cache, unpacked once per manifest digest. */
-static int app_from_containerd(wp_shim *sh, const char *id, char **entry_out, wp_error *err)
-{
-	wp_cd cd = { .socket = sh->address, .ns = sh->ns };
-	_cleanup_free_ char *image = NULL, *tmp = NULL, *entry = NULL;
-	wp_descriptor top = { 0 }, man = { 0 };
-	wp_store s = { .lock_fd = -1 };
-	bool opened = false;
-	wp_buf data;
-	int rc;
-
-	wp_buf_init(&data, WP_MANIFEST_MAX);
 	if (!*sh->address) {
-		rc = wp_error_set(err, WP_EUSAGE, "the rootfs holds no app and containerd's address is unknown");
-		goto done;
+		snprintf(msg, 256, "the rootfs holds no app and containerd's address is unknown");
+		return WP_RPC_FAILED_PRECONDITION;
 	}
-	if ((rc = wp_cd_container_image(&cd, id, &image, err)) < 0)
-		goto done;
-	if (!*image) {
-		rc = wp_error_set(err, WP_ENOTFOUND, "container '%s' names no image and its rootfs holds no app", id);
-		goto done;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	self[n > 0 ? n : 0] = '\0';
+	if (n > 0 && strrchr(self, '/'))
+		*strrchr(self, '/') = '\0';
+	core = wp_strfmt("%s/wasmpack-core", self);
+	if (!core || access(core, X_OK) < 0) {
+		free(core);
+		core = strdup("wasmpack-core"); /* from PATH */
 	}
-	if ((rc = wp_cd_image_target(&cd, image, &top, err)) < 0 || (rc = wp_fs_mkdir_p(sh->cache_root, 0755, err)) < 0)
-		goto done;
-	tmp = wp_strfmt("%s/.tmp-shim-XXXXXX", sh->cache_root);
-	if (!tmp || !mkdtemp(tmp)) {
-		rc = wp_error_sys(err, WP_EIO, "making a temp folder in '%s'", sh->cache_root);
-		goto done;
+	if (pipe2(po, O_CLOEXEC) < 0)
+		return snprintf(msg, 256, "pipe: %s", strerror(errno)), WP_RPC_INTERNAL;
+	if (pipe2(pe, O_CLOEXEC) < 0) {
+		close(po[0]), close(po[1]);
+		return snprintf(msg, 256, "pipe: %s", strerror(errno)), WP_RPC_INTERNAL;
 	}
-	if ((rc = wp_store_open(&s, tmp, WP_STORE_SHARED, err)) < 0)
-		goto done;
-	opened = true;
-	if ((rc = wp_cd_fetch_blob(&cd, &s, top.digest, top.size, err)) < 0)
-		goto done;
-	if (wp_media_type_is_index(top.media_type)) {
-		wp_index ix = { 0 };
+	if ((pid = fork()) == 0) {
+		sigset_t none;
 
-		if ((rc = wp_store_read_blob(&s, top.digest, WP_MANIFEST_MAX, &data, err)) < 0 ||
-		    (rc = wp_index_parse(data.data, data.len, &ix, err)) < 0)
-			goto done;
-		{
-			const wp_descriptor *hit = NULL;
-
-			for (size_t i = 0; !hit && i < ix.n_manifests; i++)
-				if (wp_platform_matches(ix.manifests[i].platform, platform_want()))
-					hit = &ix.manifests[i];
-			if (!hit && ix.n_manifests == 1)
-				hit = &ix.manifests[0];
-			rc = hit ? wp_descriptor_copy(&man, hit)
-				 : wp_error_set(err, WP_ENOTFOUND, "image '%s' has no manifest for %s", image, platform_want());
-		}
-		wp_index_release(&ix);
-		if (rc < 0 || (rc = wp_cd_fetch_blob(&cd, &s, man.digest, man.size, err)) < 0)
-			goto done;
-	} else if ((rc = wp_descriptor_copy(&man, &top)) < 0)
-		goto done;
-	entry = wp_strfmt("%s/%s", sh->cache_root, wp_digest_hex(man.digest));
-	if (!entry) {
-		rc = wp_error_set(err, WP_ENOMEM, "out of memory");
-		goto done;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		dup2(po[1], 1);
+		dup2(pe[1], 2);
+		execlp(core, "wasmpack-core", "__shim-fetch", "--address", sh->address, "--namespace", sh->ns, "--cache",
+		       sh->cache_root, id, (char *)NULL);
+		fprintf(stderr, "running %s: %s", core, strerror(errno));
+		_exit(127);
 	}
-	if (!wp_fs_exists(entry)) {
-		wp_manifest m = { 0 };
-		json_t *summary = NULL;
-
-		wp_buf_reset(&data);
-		if ((rc = wp_store_read_blob(&s, man.digest, WP_MANIFEST_MAX, &data, err)) < 0 ||
-		    (rc = wp_manifest_parse(data.data, data.len, &m, err)) < 0)
-			goto done;
-		rc = wp_cd_fetch_blob(&cd, &s, m.config.digest, m.config.size, err);
-		for (size_t i = 0; rc == 0 && i < m.n_layers; i++)
-			rc = wp_cd_fetch_blob(&cd, &s, m.layers[i].digest, m.layers[i].size, err);
-		wp_manifest_release(&m);
-		if (rc == 0)
-			rc = wp_unpack(&s, &man, entry, NULL, &summary, err);
-		/* Another container of the same image made the entry meanwhile: it is the same. */
-		if (rc == WP_EEXISTS && wp_fs_exists(entry))
-			rc = 0;
-		json_decref(summary);
-		if (rc < 0)
-			goto done;
+	close(po[1]);
+	close(pe[1]);
+	if (pid < 0) {
+		close(po[0]), close(pe[0]);
+		return snprintf(msg, 256, "fork: %s", strerror(errno)), WP_RPC_INTERNAL;
 	}
-	*entry_out = entry;
-	entry = NULL;
-done:
-	if (opened)
-		wp_store_close(&s);
-	if (tmp) {
-		wp_error ignored;
+	/* Both small: the path, or an error line. */
+	while ((n = read(po[0], out + got_out, sizeof(out) - 1 - got_out)) > 0)
+		got_out += (size_t)n;
+	while ((n = read(pe[0], errbuf + got_err, sizeof(errbuf) - 1 - got_err)) > 0)
+		got_err += (size_t)n;
+	close(po[0]);
+	close(pe[0]);
+	/* The reaper may collect it first; its status then comes from the early-exit list. */
+	if (waitpid(pid, &status, 0) != pid)
+		status = reaped_status(sh, pid);
+	out[got_out] = errbuf[got_err] = '\0';
+	while (got_out && out[got_out - 1] == '\n')
+		out[--got_out] = '\0';
+	while (got_err && errbuf[got_err - 1] == '\n')
+		errbuf[--got_err] = '\0';
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !got_out) {
+		const char *e = errbuf;
 
-		wp_fs_rm_rf(tmp, &ignored);
+		if (wp_str_has_prefix(e, "wasmpack: "))
+			e += strlen("wasmpack: ");
+		snprintf(msg, 256, "%.250s", *e ? e : "finding the app through containerd failed");
+		return WIFEXITED(status) && WEXITSTATUS(status) == 3 ? WP_RPC_NOT_FOUND : WP_RPC_FAILED_PRECONDITION;
 	}
-	wp_descriptor_release(&top);
-	wp_descriptor_release(&man);
-	wp_buf_release(&data);
-	return rc;
+	*entry_out = strdup(out);
+	return *entry_out ? WP_RPC_OK : WP_RPC_RESOURCE_EXHAUSTED;
 }
 
 static json_t *load_json_file(const char *path, wp_error *err)
@@ -702,9 +687,10 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 	} else {
 		wp_buf data;
 
-		if (app_from_containerd(sh, id, &entry, &err) < 0) {
-			snprintf(msg, 256, "task %s: %s", id, err.msg);
-			code = err.code == WP_ENOTFOUND ? WP_RPC_NOT_FOUND : WP_RPC_FAILED_PRECONDITION;
+		char why[256];
+
+		if ((code = app_from_containerd(sh, id, &entry, why)) != WP_RPC_OK) {
+			snprintf(msg, 256, "task %.64s: %.180s", id, why);
 			goto done;
 		}
 		summary_path = wp_strfmt("%s/.wasmpack-unpack.json", entry);

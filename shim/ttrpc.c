@@ -15,6 +15,10 @@
 /* Requests in flight on one connection; past it a request is answered at once with
  * RESOURCE_EXHAUSTED, so a flood cannot exhaust threads. */
 #define MAX_INFLIGHT 128
+
+/* Requests being handled in the process, so a stopping server lets the last answers
+ * (Shutdown's own) go out before it returns. */
+static int calls_running;
 #define HANDLER_STACK (256u << 10)
 
 static uint32_t be32(const uint8_t *p)
@@ -269,6 +273,7 @@ static void *run_call(void *arg)
 		wp_ttrpc_request_release(&req);
 	}
 	reply(c, k->stream, code, msg, code == WP_RPC_OK ? &out : NULL);
+	__atomic_sub_fetch(&calls_running, 1, __ATOMIC_SEQ_CST);
 	wp_buf_release(&out);
 	free(k->data);
 	free(k);
@@ -323,8 +328,11 @@ void wp_ttrpc_serve_conn(int fd, wp_ttrpc_handler h, void *ctx)
 		if (!busy)
 			c.inflight++;
 		pthread_mutex_unlock(&c.mu);
+		if (!busy)
+			__atomic_add_fetch(&calls_running, 1, __ATOMIC_SEQ_CST);
 		if (busy || pthread_create(&t, &attr, run_call, k) != 0) {
 			if (!busy) {
+				__atomic_sub_fetch(&calls_running, 1, __ATOMIC_SEQ_CST);
 				pthread_mutex_lock(&c.mu);
 				c.inflight--;
 				pthread_mutex_unlock(&c.mu);
@@ -393,6 +401,8 @@ int wp_ttrpc_serve(int listen_fd, int wake_fd, wp_ttrpc_handler h, void *ctx, vo
 		}
 	}
 	pthread_attr_destroy(&attr);
+	for (int i = 0; i < 200 && __atomic_load_n(&calls_running, __ATOMIC_SEQ_CST) > 0; i++)
+		usleep(10000);
 	return 0;
 }
 

@@ -8,7 +8,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "oci/digest.h"
+#include "common/sha256.h"
 #include "shim/task.h"
 #include "shim/ttrpc.h"
 #include "cli/cli.h"
@@ -107,12 +107,14 @@ static char *group_id(const flags *f)
 static char *socket_path(const flags *f, const char *group)
 {
 	_cleanup_free_ char *key = wp_strfmt("%s/%s/%s", f->address ? f->address : "", f->ns, group);
-	char digest[WP_DIGEST_BUFSZ];
-	wp_error err;
+	uint8_t sum[32];
+	char hex[65];
 
-	if (!key || wp_digest_bytes(key, strlen(key), digest, &err) < 0)
+	if (!key)
 		return NULL;
-	return wp_strfmt("%s/%s", socket_dir(), digest + 7);
+	wp_sha256_small(key, strlen(key), sum);
+	wp_hex_encode(sum, sizeof(sum), hex);
+	return wp_strfmt("%s/%s", socket_dir(), hex);
 }
 
 static int unix_addr(const char *path, struct sockaddr_un *sa)

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The shim under a real containerd, side by side in one run with `wasmpack run` of the
+# same image and engine (the engine floor), warm node cache (as root):
+# - time from `ctr run` to the app's first output line, against `wasmpack run`;
+# - the shim's memory per idle container (RSS and PSS of the shim process);
+# - the `start` action until its socket answers.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+B=${WASMPACK_BUILD:-$ROOT/build}
+WP=$B/wasmpack
+RUNS=${RUNS:-15}
+IDLE=${IDLE:-10}
+ENGINE=${ENGINE:-node}
+[ "$(id -u)" -eq 0 ] || { echo "bench/shim.sh runs containerd: run it as root" >&2; exit 1; }
+for tool in containerd ctr "$ENGINE" bc; do
+	command -v "$tool" >/dev/null || { echo "bench needs $tool (scripts/deps.sh installs it)" >&2; exit 1; }
+done
+W=$(mktemp -d /tmp/wasmpack-bench.XXXXXX)
+SOCKS=$(mktemp -d /tmp/wps.XXXXXX)
+C=$W/ctd
+CTD_PID=
+NS=bench
+cleanup() {
+	ctr -a "$C/c.sock" -n $NS task ls -q 2>/dev/null | xargs -r -n1 ctr -a "$C/c.sock" -n $NS task kill -s SIGKILL 2>/dev/null || true
+	sleep 0.3
+	ctr -a "$C/c.sock" -n $NS task ls -q 2>/dev/null | xargs -r -n1 ctr -a "$C/c.sock" -n $NS task rm 2>/dev/null || true
+	ctr -a "$C/c.sock" -n $NS c ls -q 2>/dev/null | xargs -r -n1 ctr -a "$C/c.sock" -n $NS c rm 2>/dev/null || true
+	[ -n "$CTD_PID" ] && kill "$CTD_PID" 2>/dev/null && wait "$CTD_PID" 2>/dev/null
+	grep -F " $C/" /proc/self/mountinfo | cut -d' ' -f5 | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+	rm -rf "$W" "$SOCKS"
+}
+trap cleanup EXIT
+export PATH=$B:$PATH WASMPACK_CACHE=$W/cache WASMPACK_SHIM_SOCKET_DIR=$SOCKS WASMPACK_ENGINE=$ENGINE WASMPACK_STORE=$W/store
+mkdir -p "$C"
+cat > "$C/config.toml" <<TOML
+version = 2
+root = "$C/root"
+state = "$C/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$C/c.sock"
+[ttrpc]
+  address = "$C/c.sock.ttrpc"
+[metrics]
+  address = ""
+TOML
+containerd --config "$C/config.toml" > "$C/log" 2>&1 &
+CTD_PID=$!
+for _ in $(seq 1 100); do ctr -a "$C/c.sock" version >/dev/null 2>&1 && break; sleep 0.1; done
+ctr_() { ctr -a "$C/c.sock" -n $NS "$@"; }
+
+cd "$W"
+mkdir -p static && echo "Hello, bench" > static/greeting.txt
+"$WP" build --wasm "$B/testdata/hello.wasm" --file static:static --arg bench -t hello:v1 >/dev/null
+"$WP" build --wasm "$B/testdata/sleeper.wasm" -t sleeper:v1 >/dev/null
+"$WP" save hello:v1 -o hello.tar >/dev/null && "$WP" save sleeper:v1 -o sleeper.tar >/dev/null
+ctr_ images import --platform wasip1/wasm hello.tar >/dev/null
+ctr_ images import --platform wasip1/wasm sleeper.tar >/dev/null
+"$WP" run --engine "$ENGINE" hello:v1 >/dev/null   # the node cache is warm from here on
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+ns() { date +%s%N; }
+# Milliseconds from the command's start to its first output line.
+first_line() {
+	local s
+	s=$(ns)
+	"$@" | { read -r _; echo "scale=2; ($(ns) - $s) / 1000000" | bc; cat >/dev/null; }
+}
+floor=$(for i in $(seq 1 "$RUNS"); do first_line "$WP" run --engine "$ENGINE" hello:v1; done | median)
+shim=$(for i in $(seq 1 "$RUNS"); do
+	first_line ctr_ run --rm --snapshotter native --platform wasip1/wasm --runtime io.containerd.wasmpack.v1 \
+		docker.io/library/hello:v1 "r$i"
+done | median)
+# Idle containers: one shim process each; its memory once the app is running.
+for i in $(seq 1 "$IDLE"); do
+	ctr_ run -d --snapshotter native --platform wasip1/wasm --runtime io.containerd.wasmpack.v1 docker.io/library/sleeper:v1 "idle$i" >/dev/null
+done
+sleep 1
+rss=0 pss=0 n=0
+for pid in $(pgrep -f "containerd-shim-wasmpack-v1 -namespace $NS .*-id idle[0-9]+ start"); do
+	rss=$((rss + $(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")))
+	pss=$((pss + $(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup")))
+	n=$((n + 1))
+done
+# The start action, by hand in a bundle folder of our own, until the socket answers.
+mkdir -p bundle && echo '{}' > bundle/config.json
+start_ms=$(for i in $(seq 1 "$RUNS"); do
+	s=$(ns)
+	addr=$(cd bundle && containerd-shim-wasmpack-v1 -namespace $NS -address "$C/c.sock" -id "st$i" start)
+	"$B/tests/helpers/ttrpc_client" "$addr" call containerd.task.v2.Task Connect "st$i" >/dev/null
+	echo "scale=2; ($(ns) - $s) / 1000000" | bc
+	"$B/tests/helpers/ttrpc_client" "$addr" call containerd.task.v2.Task Shutdown "st$i" >/dev/null
+done | median)
+cat <<TABLE
+containerd $(containerd --version | awk '{print $3}'), engine $ENGINE $("$ENGINE" --version 2>/dev/null | head -1), $(nproc) cores; median of $RUNS runs
+| what                                                   | ms     |
+|--------------------------------------------------------|--------|
+| wasmpack run (engine floor), to the first output line   | $floor |
+| ctr run --runtime io.containerd.wasmpack.v1, same       | $shim |
+| the shim's overhead over the floor                      | $(echo "$shim - $floor" | bc) |
+| shim start action until its socket answers              | $start_ms |
+shim memory per idle container ($n containers): RSS $((rss / n)) KiB, PSS $((pss / n)) KiB
+TABLE
