@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -479,7 +480,25 @@ static bool rootfs_has_app(const char *rootfs, json_t *process)
 typedef struct ns_plan {
 	int fd[3];       /* joined: open namespace files, or -1 */
 	int unshare;     /* CLONE_ flags for those without a path */
+	/* process.user: the engine runs as this user (and groups) */
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[32];
+	size_t n_groups;
 } ns_plan;
+
+static void plan_user(json_t *process, ns_plan *p)
+{
+	json_t *u = json_object_get(process, "user"), *g;
+	size_t i;
+
+	p->uid = (uid_t)json_integer_value(json_object_get(u, "uid"));
+	p->gid = (gid_t)json_integer_value(json_object_get(u, "gid"));
+	p->n_groups = 0;
+	json_array_foreach(json_object_get(u, "additionalGids"), i, g)
+		if (p->n_groups < WP_ARRAY_LEN(p->groups) && json_is_integer(g))
+			p->groups[p->n_groups++] = (gid_t)json_integer_value(g);
+}
 
 static int plan_namespaces(json_t *spec, ns_plan *p, char msg[256])
 {
@@ -586,6 +605,13 @@ static int spawn_paused(task *t, char **argv, const ns_plan *nsp, const char *pr
 			}
 		if (!*what && nsp->unshare && unshare(nsp->unshare) < 0)
 			what = "making the container's namespaces";
+		/* The user last: as root the engine's mount namespace is made before (protect). */
+		if (!*what && argv) {
+			wp_engine_protect(protect);
+			if (getuid() == 0 && (setgroups(nsp->n_groups, nsp->groups) < 0 || setgid(nsp->gid) < 0 ||
+					      setuid(nsp->uid) < 0))
+				what = "becoming the container's user";
+		}
 		if (*what) {
 			int e = errno;
 
@@ -603,7 +629,6 @@ static int spawn_paused(task *t, char **argv, const ns_plan *nsp, const char *pr
 		}
 		if (cwd && chdir(cwd) < 0)
 			(void)!chdir("/");
-		wp_engine_protect(protect);
 		execvp(argv[0], argv);
 		{
 			int e = errno;
@@ -664,6 +689,7 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 		}
 		mounted = true;
 	}
+	plan_user(process, &nsp);
 	if (plan_namespaces(spec, &nsp, msg) < 0) {
 		code = WP_RPC_INVALID_ARGUMENT;
 		goto done;

@@ -196,6 +196,16 @@ is "$(readlink "/proc/$pid/ns/net")" "$(stat -L -c 'net:[%i]' "/var/run/netns/$N
 isnt=$([ "$(readlink "/proc/$pid/ns/uts")" != "$(readlink /proc/self/ns/uts)" ] && echo yes || echo no)
 is "$isnt" "yes" "and in a uts namespace of its own (no path given)"
 ctr_ task kill -s SIGKILL k1; sleep 0.3; ctr_ task rm k1 >/dev/null 2>&1; "$H/ctd_container" "$C/c.sock" "$NS" delete k1
+# process.user: the engine runs as the container's user (the cache must be reachable for it)
+chmod 755 "$TMP"
+printf '{"ociVersion":"1.0.2","process":{"args":["app"],"cwd":"/","user":{"uid":65534,"gid":65534,"additionalGids":[65533]}},"root":{"path":"rootfs"}}' > spec-u1.json
+"$H/ctd_container" "$C/c.sock" "$NS" create u1 docker.io/library/sleepart:v1 io.containerd.wasmpack.v1 spec-u1.json
+ctr_ task start -d u1 >/dev/null 2>&1
+ok $? "a container with process.user starts"
+pid=$(ctr_ task ls | awk '$1 == "u1" {print $2}')
+like "$(grep '^Uid:' "/proc/$pid/status" 2>&1)" "^Uid:\s+65534\s+65534" "its engine runs as that user"
+like "$(grep '^Groups:' "/proc/$pid/status" 2>&1)" "^Groups:\s+65533\s*$" "with its additional groups only"
+ctr_ task kill -s SIGKILL u1; sleep 0.3; ctr_ task rm u1 >/dev/null 2>&1; "$H/ctd_container" "$C/c.sock" "$NS" delete u1
 create_ k2 docker.io/library/hello:nosuch '["/pause"]' '[]' '"annotations":{"io.kubernetes.cri.container-type":"sandbox","io.kubernetes.cri.sandbox-id":"k2"}'
 ctr_ task start -d k2 >/dev/null 2>&1
 ok $? "a pod's sandbox container starts without an app"
