@@ -69,4 +69,27 @@ echo "\$ wasmpack build -t 127.0.0.1:$port/demo/spin-hello:v1 --push --plain-htt
 echo "\$ wasmpack inspect 127.0.0.1:$port/demo/spin-hello:v1"
 "$WP" inspect "127.0.0.1:$port/demo/spin-hello:v1" | jq -c .app
 
+if [ "$(id -u)" -eq 0 ] && command -v containerd >/dev/null && command -v ctr >/dev/null; then
+	step "run it under a real containerd through containerd-shim-wasmpack-v1 (runtime io.containerd.wasmpack.v1)"
+	C=$DEMO/ctd
+	mkdir -p "$C" && SOCKS=$(mktemp -d /tmp/wps.XXXXXX)
+	printf 'version = 2\nroot = "%s/root"\nstate = "%s/state"\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n[grpc]\n  address = "%s/c.sock"\n[ttrpc]\n  address = "%s/c.sock.ttrpc"\n' \
+		"$C" "$C" "$C" "$C" > "$C/config.toml"
+	PATH=$BUILD:$PATH WASMPACK_CACHE=$DEMO/cache WASMPACK_SHIM_SOCKET_DIR=$SOCKS WASMPACK_ENGINE=node \
+		containerd --config "$C/config.toml" > "$C/log" 2>&1 &
+	CTD_PID=$!
+	trap '[ -n "$REG_PID" ] && kill $REG_PID 2>/dev/null; kill $CTD_PID 2>/dev/null; wait $CTD_PID 2>/dev/null || true
+		{ grep -F " $C/" /proc/self/mountinfo | cut -d" " -f5 | sort -r | xargs -r -n1 umount -l 2>/dev/null; } || true
+		rm -rf "$DEMO" "$SOCKS"' EXIT
+	for _ in $(seq 1 100); do ctr -a "$C/c.sock" version >/dev/null 2>&1 && break; sleep 0.1; done
+	echo "\$ ctr image pull --plain-http --platform wasip1/wasm 127.0.0.1:$port/demo/hello:v1"
+	ctr -a "$C/c.sock" -n demo image pull --plain-http --platform wasip1/wasm "127.0.0.1:$port/demo/hello:v1" >/dev/null
+	echo "\$ ctr run --rm --snapshotter native --platform wasip1/wasm --runtime io.containerd.wasmpack.v1 127.0.0.1:$port/demo/hello:v1 demo1"
+	ctr -a "$C/c.sock" -n demo run --rm --snapshotter native --platform wasip1/wasm --runtime io.containerd.wasmpack.v1 \
+		"127.0.0.1:$port/demo/hello:v1" demo1
+	echo "(exit status $?: the app's)"
+else
+	step "(containerd and root are needed to run the sample through the shim; skipped)"
+fi
+
 step "done"
