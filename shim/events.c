@@ -173,9 +173,25 @@ void wp_events_close(wp_events *ev, int timeout_ms)
 		ev->closing = true;
 		pthread_cond_signal(&ev->cv);
 		pthread_mutex_unlock(&ev->mu);
-		if (!ev->head && !ev->busy)
-			pthread_join(ev->thread, NULL);
-		else
+		if (ev->head || ev->busy) {
+			/* containerd does not take them: the thread is left to the process's end. */
 			pthread_detach(ev->thread);
+			return;
+		}
+		pthread_join(ev->thread, NULL);
 	}
+	for (event *e = ev->head, *n; e; e = n) {
+		n = e->next;
+		free(e->topic);
+		wp_buf_release(&e->any);
+		free(e);
+	}
+	if (ev->fd >= 0)
+		close(ev->fd);
+	pthread_mutex_destroy(&ev->mu);
+	pthread_cond_destroy(&ev->cv);
+	pthread_cond_destroy(&ev->drained);
+	free(ev->address);
+	free(ev->ns);
+	free(ev);
 }

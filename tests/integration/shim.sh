@@ -240,6 +240,9 @@ like "$err" "nosuch:v1.*not found" "a container whose image containerd does not 
 "$H/ctd_container" "$C/c.sock" "$NS" delete n1
 sleep 0.3
 is "$(shims)" "0" "no shim is left at the end"
+# The shims' own logs reach containerd's (through each bundle's log FIFO).
+like "$(grep -c 'wasmpack shim [0-9]* serving' "$C/log")" "^[1-9]" "the shims' logs reach containerd's log"
+is "$(grep -cE 'Sanitizer|runtime error:' "$C/log")" "0" "and hold no sanitizer report (make check runs the shim under ASan+UBSan)"
 ctr_ images rm "$R/hello:v1" "$R/exit:v1" "$R/sleeper:v1" docker.io/library/art:v1 docker.io/library/sleepart:v1 docker.io/library/spincmd:v1 docker.io/library/spinhttp:v1 >/dev/null 2>&1
 
 done_testing
