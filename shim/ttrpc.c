@@ -450,7 +450,8 @@ int wp_ttrpc_call(int fd, uint32_t stream, const char *service, const char *meth
 		const uint8_t *pl;
 		size_t pl_len;
 
-		if (timeout_ms > 0 && poll(&p, 1, timeout_ms) <= 0) {
+		/* The server answers by the request's deadline; a little more for the trip. */
+		if (timeout_ms > 0 && poll(&p, 1, timeout_ms + 2000) <= 0) {
 			rc = wp_error_set(err, WP_EIO, "%s/%s: no answer in %d ms", service, method, timeout_ms);
 			goto done;
 		}

@@ -176,7 +176,8 @@ static void open_log(bool debug)
 	int fd = open("log", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
 
 	if (fd >= 0) {
-		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+		/* Left non-blocking: should containerd stop reading, log lines are lost rather
+		 * than the shim stalling on them. */
 		dup2(fd, 2);
 		close(fd);
 	} else {

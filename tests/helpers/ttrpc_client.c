@@ -42,7 +42,10 @@ int main(int argc, char **argv)
 		wp_buf_init(&out, WP_TTRPC_MAX);
 		if (argc > 5)
 			wp_pb_put_str(&req, 1, argv[5]);
-		rc = wp_ttrpc_call(fd, 1, argv[3], argv[4], &req, 5000, &out, &err);
+		/* TTRPC_TIMEOUT_MS: the request's timeout_nano (default 5 s) */
+		const char *t = getenv("TTRPC_TIMEOUT_MS");
+
+		rc = wp_ttrpc_call(fd, 1, argv[3], argv[4], &req, t ? atoi(t) : 5000, &out, &err);
 		if (rc < 0)
 			printf("error %s\n", err.msg);
 		else

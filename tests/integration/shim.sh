@@ -89,6 +89,11 @@ check "the pid is a live process" kill -0 "$pid"
 addr=$(cat "$(bundle s1)/address")
 like "$addr" "^unix://$SOCKS/[0-9a-f]{64}$" "the bundle's address file names the shim's socket"
 check "the shim answers State on its socket" "$H/ttrpc_client" "$addr" call containerd.task.v2.Task State s1
+s=$(date +%s%N)
+out=$(TTRPC_TIMEOUT_MS=300 "$H/ttrpc_client" "$addr" call containerd.task.v2.Task Wait s1)
+e=$(date +%s%N)
+like "$out" "status 4" "Wait honours the request's timeout: DeadlineExceeded while the task runs"
+like "$(( (e - s) / 1000000 ))" "^([3-9][0-9]{2}|1[0-9]{3})$" "after about the 300 ms asked for"
 out=$("$H/ttrpc_client" "$addr" call containerd.task.v2.Task Stats s1)
 like "$out" "status 12" "Stats answers Unimplemented"
 out=$("$H/ttrpc_client" "$addr" call containerd.task.v2.Task Exec s1)
