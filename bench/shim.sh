@@ -28,6 +28,7 @@ cleanup() {
 	[ -n "$CTD_PID" ] && kill "$CTD_PID" 2>/dev/null && wait "$CTD_PID" 2>/dev/null
 	grep -F " $C/" /proc/self/mountinfo | cut -d' ' -f5 | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
 	rm -rf "$W" "$SOCKS"
+	rmdir /sys/fs/cgroup/$NS /sys/fs/cgroup/*/$NS 2>/dev/null || true
 }
 trap cleanup EXIT
 export PATH=$B:$PATH WASMPACK_CACHE=$W/cache WASMPACK_SHIM_SOCKET_DIR=$SOCKS WASMPACK_ENGINE=$ENGINE WASMPACK_STORE=$W/store

@@ -80,7 +80,7 @@ if [ "$(id -u)" -eq 0 ] && command -v containerd >/dev/null && command -v ctr >/
 	CTD_PID=$!
 	trap '[ -n "$REG_PID" ] && kill $REG_PID 2>/dev/null; kill $CTD_PID 2>/dev/null; wait $CTD_PID 2>/dev/null || true
 		{ grep -F " $C/" /proc/self/mountinfo | cut -d" " -f5 | sort -r | xargs -r -n1 umount -l 2>/dev/null; } || true
-		rm -rf "$DEMO" "$SOCKS"' EXIT
+		rm -rf "$DEMO" "$SOCKS"; rmdir /sys/fs/cgroup/demo /sys/fs/cgroup/*/demo 2>/dev/null || true' EXIT
 	for _ in $(seq 1 100); do ctr -a "$C/c.sock" version >/dev/null 2>&1 && break; sleep 0.1; done
 	echo "\$ ctr image pull --plain-http --platform wasip1/wasm 127.0.0.1:$port/demo/hello:v1"
 	ctr -a "$C/c.sock" -n demo image pull --plain-http --platform wasip1/wasm "127.0.0.1:$port/demo/hello:v1" >/dev/null

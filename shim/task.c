@@ -1,4 +1,5 @@
 #include "shim/task.h"
+#include "shim/cgroup.h"
 #include "shim/engine.h"
 #include "shim/events.h"
 #include "shim/pb.h"
@@ -34,6 +35,7 @@ typedef struct task {
 	struct timespec exited_at;
 	int sync_fd, err_fd;      /* the paused engine process: go, and its exec error */
 	char *mounted;            /* bundle/rootfs when we mounted it */
+	char *cgroup;             /* the engine's cgroup (under each hierarchy), when the spec names one */
 	struct task *next;
 } task;
 
@@ -94,6 +96,7 @@ static void task_free(task *t)
 	free(t->stdout_path);
 	free(t->stderr_path);
 	free(t->mounted);
+	free(t->cgroup);
 	free(t);
 }
 
@@ -289,12 +292,18 @@ void wp_shim_reaped(wp_shim *sh, pid_t pid, int status)
 			pthread_mutex_unlock(&sh->mu);
 			return;
 		}
-	/* Not known yet (Create has not recorded it): kept for Create to find. */
-	for (size_t i = 0; i < WP_ARRAY_LEN(early); i++)
-		if (!early[i].pid) {
-			early[i] = (early_exit){ pid, status };
-			break;
-		}
+	/* Not known yet (Create has not recorded it, or a helper's): kept for its waiter; when
+	 * every slot is taken the oldest goes. */
+	{
+		static size_t next;
+		size_t i;
+
+		for (i = 0; i < WP_ARRAY_LEN(early) && early[i].pid; i++)
+			;
+		if (i == WP_ARRAY_LEN(early))
+			i = next++ % WP_ARRAY_LEN(early);
+		early[i] = (early_exit){ pid, status };
+	}
 	pthread_mutex_unlock(&sh->mu);
 }
 
@@ -659,7 +668,7 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 	wp_error err = WP_ERROR_INIT;
 	ns_plan nsp = { .fd = { -1, -1, -1 } };
 	bool mounted = false, sandbox;
-	int code = WP_RPC_OK;
+	int code = WP_RPC_OK, cg = 0;
 
 	if (!id || !*id || !bundle || !*bundle)
 		return snprintf(msg, 256, "Create needs an id and a bundle"), WP_RPC_INVALID_ARGUMENT;
@@ -761,6 +770,19 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 	if (spawn_paused(t, sandbox ? NULL : argv.items, &nsp, run.rootfs ? run.rootfs : run.dir, run.rootfs, msg) < 0) {
 		pthread_mutex_unlock(&sh->mu);
 		code = WP_RPC_INTERNAL;
+		goto done;
+	}
+	/* The pod's limits before the engine runs a single instruction of the app. */
+	t->cgroup = wp_cgroup_dir(wp_json_str(json_object_get(spec, "linux"), "cgroupsPath"));
+	if (t->cgroup && (cg = wp_cgroup_enter(t->cgroup, json_object_get(json_object_get(spec, "linux"), "resources"), t->pid,
+					       msg)) > 0) {
+		wp_info("task %s: no cgroup of its own: %s", id, msg);
+		msg[0] = '\0';
+	} else if (t->cgroup && cg < 0) {
+		pthread_mutex_unlock(&sh->mu);
+		kill(t->pid, SIGKILL);
+		wp_cgroup_remove(t->cgroup);
+		code = WP_RPC_FAILED_PRECONDITION;
 		goto done;
 	}
 	for (size_t i = 0; i < WP_ARRAY_LEN(early); i++)
@@ -957,6 +979,8 @@ static int do_delete(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 	pthread_mutex_unlock(&sh->mu);
 	if (t->mounted)
 		unmount_all(t->mounted);
+	if (t->cgroup)
+		wp_cgroup_remove(t->cgroup);
 	wp_shim_delete_response(reply, t->pid, t->exit_status, &t->exited_at);
 	{
 		wp_buf ev;

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "common/sha256.h"
+#include "shim/cgroup.h"
 #include "shim/task.h"
 #include "shim/ttrpc.h"
 #include "cli/cli.h"
@@ -315,8 +316,29 @@ static int delete_action(const flags *f)
 	if (pidf && wp_fs_read_file(pidf, 64, &data, &err) == 0)
 		pid = atoi(data.data);
 	wp_buf_release(&data);
-	if (pid > 0)
-		kill(-pid, SIGKILL), kill(pid, SIGKILL);
+	if (pid > 0) {
+		kill(-pid, SIGKILL);
+		kill(pid, SIGKILL);
+		/* gone before its cgroup can go: at most a second */
+		for (int i = 0; i < 100 && kill(pid, 0) == 0; i++)
+			usleep(10000);
+	}
+	{
+		_cleanup_free_ char *specp = wp_strfmt("%s/config.json", bundle);
+		json_t *spec = NULL;
+		wp_buf sd;
+
+		wp_buf_init(&sd, 4u << 20);
+		if (specp && wp_fs_read_file(specp, 4u << 20, &sd, &err) == 0 &&
+		    wp_json_parse(sd.data, sd.len, 4u << 20, &spec, &err) == 0) {
+			_cleanup_free_ char *cg = wp_cgroup_dir(wp_json_str(json_object_get(spec, "linux"), "cgroupsPath"));
+
+			if (cg)
+				wp_cgroup_remove(cg);
+		}
+		json_decref(spec);
+		wp_buf_release(&sd);
+	}
 	if (rootfs)
 		for (int i = 0; i < 32 && umount2(rootfs, MNT_DETACH) == 0; i++)
 			;

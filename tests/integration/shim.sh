@@ -24,6 +24,8 @@ C=$TMP/ctd
 start_containerd "$C"
 check "containerd answers on its socket" ctr -a "$C/c.sock" version
 ctr_() { ctr -a "$C/c.sock" -n "$NS" "$@"; }
+# ctr puts each container in the cgroup /NS/ID; the namespace's level goes with the test.
+on_exit "rmdir /sys/fs/cgroup/$NS /sys/fs/cgroup/*/$NS 2>/dev/null"
 run_() { ctr_ run --snapshotter native --platform wasip1/wasm --runtime io.containerd.wasmpack.v1 "$@"; }
 # Shim processes of this test's namespace, once those that are exiting have had 2 s.
 shims() {
@@ -122,6 +124,32 @@ is "$(shims)" "0" "no shim process is left"
 is "$(ls "$SOCKS" | wc -l)" "0" "and no socket"
 check "nor the engine" test ! -e "/proc/$pid"
 
+# cgroups: ctr's default cgroupsPath is /NS/ID; the limits hold for the engine process
+probe=/sys/fs/cgroup/memory
+[ -e /sys/fs/cgroup/cgroup.controllers ] && probe=/sys/fs/cgroup
+if ! mkdir "$probe/wasmpack-probe-$$" 2>/dev/null; then
+	skip "cgroups are not writable here ($probe)"
+else
+rmdir "$probe/wasmpack-probe-$$"
+run_ -d --memory-limit 268435456 --cpus 0.5 "$R/sleeper:v1" cg1 >/dev/null 2>&1
+ok $? "a container with a memory limit and a CPU quota starts"
+pid=$(ctr_ task ls | awk '$1 == "cg1" {print $2}')
+if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+	CG=/sys/fs/cgroup/$NS/cg1
+	is "$(cat "$CG/memory.max" 2>&1)" "268435456" "cgroup v2: memory.max is the limit"
+	is "$(cat "$CG/cpu.max" 2>&1)" "50000 100000" "cpu.max is the quota"
+	like "$(cat "$CG/cgroup.procs" 2>&1)" "(^|[^0-9])$pid([^0-9]|$)" "the engine is in the container's cgroup"
+else
+	is "$(cat "/sys/fs/cgroup/memory/$NS/cg1/memory.limit_in_bytes" 2>&1)" "268435456" "cgroup v1: memory.limit_in_bytes is the limit"
+	is "$(cat "/sys/fs/cgroup/cpu/$NS/cg1/cpu.cfs_quota_us" 2>&1)" "50000" "cpu.cfs_quota_us is the quota"
+	like "$(cat "/sys/fs/cgroup/memory/$NS/cg1/cgroup.procs" 2>&1)" "(^|[^0-9])$pid([^0-9]|$)" "the engine is in the container's memory cgroup"
+	CG=/sys/fs/cgroup/memory/$NS/cg1
+fi
+ctr_ task kill -s SIGKILL cg1; sleep 0.3; ctr_ task rm cg1 >/dev/null 2>&1; ctr_ c rm cg1
+check "the cgroup is removed with the task" test ! -e "$CG"
+rmdir "/sys/fs/cgroup/$NS" /sys/fs/cgroup/*/"$NS" 2>/dev/null
+fi
+
 # kill -s 9 --all reaches the whole group
 run_ -d "$R/sleeper:v1" s2 >/dev/null 2>&1
 for _ in $(seq 1 50); do ctr_ task ls 2>/dev/null | grep -q "^s2 .*RUNNING" && break; sleep 0.1; done
@@ -140,6 +168,9 @@ check "after the shim is killed, containerd's cleanup (the delete action) ends t
 like "$(ctr_ task ls)" "s3 +[0-9]+ +STOPPED|^TASK" "the task is no longer running"
 ctr_ task rm s3 >/dev/null 2>&1
 ctr_ c rm s3
+cgs3=/sys/fs/cgroup/memory/$NS/s3
+[ -e /sys/fs/cgroup/cgroup.controllers ] && cgs3=/sys/fs/cgroup/$NS/s3
+check "and removes its cgroup" test ! -e "$cgs3"
 resp=$(cd "$TMP" && mkdir -p fake-bundle && cd fake-bundle && "$SHIM" -namespace x -address /nope -id y -bundle "$PWD" delete | od -An -tx1 | tr -d ' \n')
 like "$resp" "^10" "delete prints a DeleteResponse (field 1 or 2 first)"
 like "$resp" "1089011a" "with exit_status 137 and an exited_at timestamp"

@@ -1,0 +1,249 @@
+#include "shim/cgroup.h"
+#include "common/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Where the cgroup filesystems are mounted: $WASMPACK_CGROUP_ROOT or /sys/fs/cgroup. */
+static const char *cg_root(void)
+{
+	const char *r = getenv("WASMPACK_CGROUP_ROOT");
+
+	return r && *r ? r : "/sys/fs/cgroup";
+}
+
+static const char *const v1_controllers[] = { "memory", "cpu", "cpuacct", "pids", "freezer", "blkio", "devices",
+					      "cpuset", "systemd" };
+
+static const char *root_file(const char *name)
+{
+	static char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", cg_root(), name);
+	return path;
+}
+
+static bool unified(void)
+{
+	return access(root_file("cgroup.controllers"), F_OK) == 0;
+}
+
+char *wp_cgroup_dir(const char *p)
+{
+	const char *c1, *c2;
+
+	if (!p || !*p)
+		return NULL;
+	/* systemd's form: "kubepods-burstable-pod1.slice:cri-containerd:ID" */
+	if (*p != '/' && (c1 = strchr(p, ':')) && (c2 = strchr(c1 + 1, ':'))) {
+		_cleanup_free_ char *slice = strndup(p, (size_t)(c1 - p)), *prefix = strndup(c1 + 1, (size_t)(c2 - c1 - 1));
+		char *out = NULL, *part;
+		size_t len = 0;
+		FILE *f;
+
+		if (!slice || !prefix || !wp_str_has_suffix(slice, ".slice") || !(f = open_memstream(&out, &len)))
+			return NULL;
+		/* a-b-c.slice lives in a.slice/a-b.slice/a-b-c.slice */
+		slice[strlen(slice) - 6] = '\0';
+		for (part = slice; (part = strchr(part, '-')); part++)
+			fprintf(f, "/%.*s.slice", (int)(part - slice), slice);
+		fprintf(f, "/%s.slice/%s%s%s.scope", slice, prefix, *prefix ? "-" : "", c2 + 1);
+		fclose(f);
+		return out;
+	}
+	return wp_strfmt("%s%s", *p == '/' ? "" : "/", p);
+}
+
+static int mkdir_p(const char *path)
+{
+	_cleanup_free_ char *copy = strdup(path);
+
+	if (!copy)
+		return -1;
+	for (char *s = copy + 1; *s; s++)
+		if (*s == '/') {
+			*s = '\0';
+			if (mkdir(copy, 0755) < 0 && errno != EEXIST)
+				return -1;
+			*s = '/';
+		}
+	return mkdir(copy, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int put(const char *dir, const char *file, const char *value, char msg[256]);
+
+static int put(const char *dir, const char *file, const char *value, char msg[256]);
+
+/* cgroup v2: the controllers a child needs (cpu, memory, pids, where cgroup.controllers
+ * offers them) enabled in a parent's cgroup.subtree_control. */
+static void enable_controllers(const char *dir)
+{
+	static const char *const want[] = { "cpu", "memory", "pids" };
+	_cleanup_free_ char *ctl = wp_strfmt("%s/cgroup.controllers", dir);
+	char avail[512] = " ", ignored[256];
+	int fd = ctl ? open(ctl, O_RDONLY | O_CLOEXEC) : -1;
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	n = read(fd, avail + 1, sizeof(avail) - 3);
+	close(fd);
+	n = n > 0 ? n + 1 : 1;
+	avail[n++] = ' ';
+	avail[n] = '\0';
+	for (char *c = avail; *c; c++)
+		if (*c == '\n')
+			*c = ' ';
+	for (size_t i = 0; i < WP_ARRAY_LEN(want); i++) {
+		char word[16], plus[16];
+
+		snprintf(word, sizeof(word), " %s ", want[i]);
+		snprintf(plus, sizeof(plus), "+%s", want[i]);
+		if (strstr(avail, word))
+			put(dir, "cgroup.subtree_control", plus, ignored);
+	}
+}
+
+/* Each level made in turn, its parent first given the controllers (never the leaf: a
+ * cgroup with controllers for children may hold no process). */
+static int make_v2(const char *d)
+{
+	char cur[4096];
+	const char *p = d + strlen(cg_root());
+	size_t len = strlen(cg_root());
+
+	if (strlen(d) >= sizeof(cur))
+		return errno = ENAMETOOLONG, -1;
+	memcpy(cur, cg_root(), len + 1);
+	while (*p) {
+		const char *next = strchr(p + 1, '/');
+		size_t step = next ? (size_t)(next - p) : strlen(p);
+
+		enable_controllers(cur);
+		memcpy(cur + len, p, step);
+		len += step;
+		cur[len] = '\0';
+		if (mkdir(cur, 0755) < 0 && errno != EEXIST)
+			return -1;
+		p += step;
+	}
+	return 0;
+}
+
+static int put(const char *dir, const char *file, const char *value, char msg[256])
+{
+	_cleanup_free_ char *path = wp_strfmt("%s/%s", dir, file);
+	int fd = path ? open(path, O_WRONLY | O_CLOEXEC) : -1;
+	ssize_t n;
+
+	if (fd < 0) {
+		snprintf(msg, 256, "cgroup file '%s': %s", path ? path : file, strerror(errno));
+		return -1;
+	}
+	n = write(fd, value, strlen(value));
+	close(fd);
+	if (n != (ssize_t)strlen(value)) {
+		snprintf(msg, 256, "writing '%s' to '%s': %s", value, path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int64_t num(json_t *o, const char *key, int64_t none)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : none;
+}
+
+int wp_cgroup_enter(const char *dir, json_t *res, pid_t pid, char msg[256])
+{
+	json_t *mem = json_object_get(res, "memory"), *cpu = json_object_get(res, "cpu"), *pids = json_object_get(res, "pids");
+	int64_t limit = num(mem, "limit", -1), shares = num(cpu, "shares", 0), quota = num(cpu, "quota", 0);
+	int64_t period = num(cpu, "period", 0), pmax = num(pids, "limit", 0);
+	char v[64], pidstr[32];
+
+	snprintf(pidstr, sizeof(pidstr), "%d", (int)pid);
+	if (unified()) {
+		_cleanup_free_ char *d = wp_strfmt("%s%s", cg_root(), dir);
+		bool want = limit > 0 || quota > 0 || shares > 0 || pmax > 0;
+
+		if (!d || make_v2(d) < 0) {
+			snprintf(msg, 256, "making cgroup '%s': %s", d ? d : dir, strerror(errno));
+			return want ? -1 : 1;
+		}
+		if (limit > 0 && (snprintf(v, sizeof(v), "%lld", (long long)limit), put(d, "memory.max", v, msg) < 0))
+			return -1;
+		if (quota > 0 && (snprintf(v, sizeof(v), "%lld %lld", (long long)quota, (long long)(period > 0 ? period : 100000)),
+				  put(d, "cpu.max", v, msg) < 0))
+			return -1;
+		/* cgroup v2's weight (1-10000) from v1's shares (2-262144), as runc converts */
+		if (shares > 0 &&
+		    (snprintf(v, sizeof(v), "%lld", (long long)(1 + ((shares < 2 ? 2 : shares) - 2) * 9999 / 262142)),
+		     put(d, "cpu.weight", v, msg) < 0))
+			return -1;
+		if (pmax > 0 && (snprintf(v, sizeof(v), "%lld", (long long)pmax), put(d, "pids.max", v, msg) < 0))
+			return -1;
+		if (put(d, "cgroup.procs", pidstr, msg) < 0)
+			return want ? -1 : 1;
+		return 0;
+	}
+	for (size_t i = 0; i < WP_ARRAY_LEN(v1_controllers); i++) {
+		_cleanup_free_ char *base = wp_strfmt("%s/%s", cg_root(), v1_controllers[i]), *d = wp_strfmt("%s/%s%s", cg_root(), v1_controllers[i], dir);
+		bool must = false;
+
+		if (!base || !d || access(base, F_OK) < 0)
+			continue;
+		if (!strcmp(v1_controllers[i], "memory"))
+			must = limit > 0;
+		else if (!strcmp(v1_controllers[i], "cpu"))
+			must = shares > 0 || quota > 0;
+		else if (!strcmp(v1_controllers[i], "pids"))
+			must = pmax > 0;
+		if (mkdir_p(d) < 0) {
+			if (!must)
+				continue;
+			snprintf(msg, 256, "making cgroup '%s': %s", d, strerror(errno));
+			return -1;
+		}
+		if (!strcmp(v1_controllers[i], "memory") && limit > 0 &&
+		    (snprintf(v, sizeof(v), "%lld", (long long)limit), put(d, "memory.limit_in_bytes", v, msg) < 0))
+			return -1;
+		if (!strcmp(v1_controllers[i], "cpu")) {
+			if (shares > 0 && (snprintf(v, sizeof(v), "%lld", (long long)shares), put(d, "cpu.shares", v, msg) < 0))
+				return -1;
+			if (quota > 0 && ((snprintf(v, sizeof(v), "%lld", (long long)(period > 0 ? period : 100000)),
+					   put(d, "cpu.cfs_period_us", v, msg) < 0) ||
+					  (snprintf(v, sizeof(v), "%lld", (long long)quota), put(d, "cpu.cfs_quota_us", v, msg) < 0)))
+				return -1;
+		}
+		if (!strcmp(v1_controllers[i], "pids") && pmax > 0 &&
+		    (snprintf(v, sizeof(v), "%lld", (long long)pmax), put(d, "pids.max", v, msg) < 0))
+			return -1;
+		if (put(d, "cgroup.procs", pidstr, msg) < 0 && must)
+			return -1;
+	}
+	return 0;
+}
+
+void wp_cgroup_remove(const char *dir)
+{
+	if (unified()) {
+		_cleanup_free_ char *d = wp_strfmt("%s%s", cg_root(), dir);
+
+		for (int i = 0; d && i < 50 && rmdir(d) < 0 && errno == EBUSY; i++)
+			usleep(10000);
+		return;
+	}
+	for (size_t i = 0; i < WP_ARRAY_LEN(v1_controllers); i++) {
+		_cleanup_free_ char *d = wp_strfmt("%s/%s%s", cg_root(), v1_controllers[i], dir);
+
+		for (int k = 0; d && k < 50 && rmdir(d) < 0 && errno == EBUSY; k++)
+			usleep(10000);
+	}
+}

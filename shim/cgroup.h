@@ -1,0 +1,21 @@
+/* cgroups for the engine process: the spec's linux.cgroupsPath and linux.resources
+ * (memory limit, CPU shares and quota, pids limit), on the unified hierarchy (cgroup v2)
+ * or the v1 controllers, so a pod's limits hold for its wasm apps as for runc's. */
+#ifndef WP_SHIM_CGROUP_H
+#define WP_SHIM_CGROUP_H
+
+#include <jansson.h>
+#include <sys/types.h>
+
+/* The folder for cgroupsPath under a hierarchy ("/a/b" as is; systemd's "slice:prefix:name"
+ * as systemd lays it out: a.slice/a-b.slice/prefix-name.scope). Malloc'ed; NULL when the
+ * path is empty. */
+char *wp_cgroup_dir(const char *cgroups_path);
+/* Makes the cgroup, applies resources (may be NULL) and moves pid into it. 0; 1 when no
+ * limit was asked for and the cgroup could not be made (the engine then stays in the
+ * shim's; msg says why); -1 with the cause in msg. */
+int wp_cgroup_enter(const char *dir, json_t *resources, pid_t pid, char msg[256]);
+/* Removes the cgroup once its processes are gone (best effort). */
+void wp_cgroup_remove(const char *dir);
+
+#endif
