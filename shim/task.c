@@ -938,10 +938,17 @@ static int do_kill(wp_shim *sh, const fields *fs, char msg[256])
 		if (t->status == WP_TASK_STOPPED || t->pid <= 0) {
 			snprintf(msg, 256, "task %s: process already finished: not found", t->id);
 			code = WP_RPC_NOT_FOUND;
-		} else if ((fs->v[4] ? kill(-t->pid, sig) : kill(t->pid, sig)) < 0 &&
-			   (fs->v[4] || kill(t->pid, sig) < 0)) {
-			snprintf(msg, 256, "task %s: kill: %s", t->id, strerror(errno));
-			code = errno == ESRCH ? WP_RPC_NOT_FOUND : WP_RPC_INTERNAL;
+		} else {
+			/* all: the engine's process group (it leads one); should the group be gone
+			 * while the engine is not, the engine itself. */
+			int r = fs->v[4] ? kill(-t->pid, sig) : kill(t->pid, sig);
+
+			if (r < 0 && fs->v[4])
+				r = kill(t->pid, sig);
+			if (r < 0) {
+				snprintf(msg, 256, "task %s: kill: %s", t->id, strerror(errno));
+				code = errno == ESRCH ? WP_RPC_NOT_FOUND : WP_RPC_INTERNAL;
+			}
 		}
 	}
 	pthread_mutex_unlock(&sh->mu);
