@@ -17,8 +17,11 @@ static const char *cg_root(void)
 	return r && *r ? r : "/sys/fs/cgroup";
 }
 
-static const char *const v1_controllers[] = { "memory", "cpu", "cpuacct", "pids", "freezer", "blkio", "devices",
-					      "cpuset", "systemd" };
+/* The v1 hierarchies a wasm app's limits and accounting need. Each move into a hierarchy
+ * costs the kernel an RCU grace period (milliseconds on a busy node), so no more than
+ * these: not cpuset (a new cpuset cgroup has no CPUs until given some), freezer, blkio,
+ * devices (no devices are opened through the engine), nor systemd's named hierarchy. */
+static const char *const v1_controllers[] = { "memory", "cpu", "cpuacct", "pids" };
 
 static const char *root_file(const char *name)
 {
@@ -199,6 +202,14 @@ int wp_cgroup_enter(const char *dir, json_t *res, pid_t pid, char msg[256])
 
 		if (!base || !d || access(base, F_OK) < 0)
 			continue;
+		/* cpu and cpuacct are usually one hierarchy mounted as "cpu,cpuacct" */
+		if (!strcmp(v1_controllers[i], "cpuacct")) {
+			char a[4096], b[4096];
+			_cleanup_free_ char *cpu_dir = wp_strfmt("%s/cpu", cg_root());
+
+			if (cpu_dir && realpath(cpu_dir, a) && realpath(base, b) && !strcmp(a, b))
+				continue;
+		}
 		if (!strcmp(v1_controllers[i], "memory"))
 			must = limit > 0;
 		else if (!strcmp(v1_controllers[i], "cpu"))
@@ -225,10 +236,27 @@ int wp_cgroup_enter(const char *dir, json_t *res, pid_t pid, char msg[256])
 		if (!strcmp(v1_controllers[i], "pids") && pmax > 0 &&
 		    (snprintf(v, sizeof(v), "%lld", (long long)pmax), put(d, "pids.max", v, msg) < 0))
 			return -1;
-		if (put(d, "cgroup.procs", pidstr, msg) < 0 && must)
+		/* memory now, the rest once the engine runs (wp_cgroup_join_rest) */
+		if (!strcmp(v1_controllers[i], "memory") && put(d, "cgroup.procs", pidstr, msg) < 0 && must)
 			return -1;
 	}
+	msg[0] = '\0';
 	return 0;
+}
+
+void wp_cgroup_join_rest(const char *dir, pid_t pid)
+{
+	char pidstr[32], ignored[256];
+
+	if (unified())
+		return;
+	snprintf(pidstr, sizeof(pidstr), "%d", (int)pid);
+	for (size_t i = 0; i < WP_ARRAY_LEN(v1_controllers); i++) {
+		_cleanup_free_ char *d = wp_strfmt("%s/%s%s", cg_root(), v1_controllers[i], dir);
+
+		if (d && strcmp(v1_controllers[i], "memory") && access(d, F_OK) == 0)
+			put(d, "cgroup.procs", pidstr, ignored);
+	}
 }
 
 void wp_cgroup_remove(const char *dir)

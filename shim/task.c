@@ -853,6 +853,41 @@ static int need_task(wp_shim *sh, const fields *fs, task **t, char msg[256])
 	return WP_RPC_OK;
 }
 
+typedef struct join_arg {
+	char *dir;
+	pid_t pid;
+} join_arg;
+
+static void *join_rest(void *arg)
+{
+	join_arg *j = arg;
+
+	wp_cgroup_join_rest(j->dir, j->pid);
+	free(j->dir);
+	free(j);
+	return NULL;
+}
+
+/* The engine's remaining v1 cgroups, on a thread of their own (wp_cgroup_join_rest). */
+static void join_rest_later(const char *dir, pid_t pid)
+{
+	join_arg *j = malloc(sizeof(*j));
+	pthread_attr_t attr;
+	pthread_t th;
+
+	if (!j || !(j->dir = strdup(dir))) {
+		free(j);
+		return;
+	}
+	j->pid = pid;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 128u << 10);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &attr, join_rest, j) != 0)
+		join_rest(j);
+	pthread_attr_destroy(&attr);
+}
+
 static int do_start(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256])
 {
 	task *t;
@@ -890,6 +925,8 @@ static int do_start(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256])
 	if ((t = find(sh, fs->s[1]))) {
 		wp_buf ev;
 
+		if (t->cgroup)
+			join_rest_later(t->cgroup, t->pid);
 		wp_pb_put_varint(reply, 1, (uint64_t)t->pid);
 		/* TaskStart {container_id = 1, pid = 2} */
 		wp_buf_init(&ev, 4096);
@@ -1045,7 +1082,6 @@ int wp_shim_handle(void *ctx, const wp_ttrpc_request *req, const struct timespec
 		snprintf(msg, 256, "%s: malformed request", m);
 		return WP_RPC_INVALID_ARGUMENT;
 	}
-	wp_debug("ttrpc %s %s", m, fs.s[1] ? fs.s[1] : "");
 	if (!strcmp(m, "Create"))
 		code = do_create(sh, &fs, reply, msg);
 	else if (!strcmp(m, "Start"))
