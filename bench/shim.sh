@@ -67,11 +67,18 @@ first_line() {
 	s=$(ns)
 	"$@" | { read -r _; echo "scale=2; ($(ns) - $s) / 1000000" | bc; cat >/dev/null; }
 }
-floor=$(for i in $(seq 1 "$RUNS"); do first_line "$WP" run --engine "$ENGINE" hello:v1; done | median)
-shim=$(for i in $(seq 1 "$RUNS"); do
-	first_line ctr_ run --rm --snapshotter native --platform wasip1/wasm --runtime io.containerd.wasmpack.v1 \
-		docker.io/library/hello:v1 "r$i"
-done | median)
+# Paired: each run times the floor and the shim back to back, so drifts of a busy machine
+# touch both; the overhead is the median of the differences.
+: > pairs
+for i in $(seq 1 "$RUNS"); do
+	f=$(first_line "$WP" run --engine "$ENGINE" hello:v1)
+	c=$(first_line ctr_ run --rm --snapshotter native --platform wasip1/wasm --runtime io.containerd.wasmpack.v1 \
+		docker.io/library/hello:v1 "r$i")
+	echo "$f $c" >> pairs
+done
+floor=$(awk '{print $1}' pairs | median)
+shim=$(awk '{print $2}' pairs | median)
+over=$(awk '{print $2 - $1}' pairs | median)
 # Idle containers: one shim process each; its memory once the app is running.
 for i in $(seq 1 "$IDLE"); do
 	ctr_ run -d --snapshotter native --platform wasip1/wasm --runtime io.containerd.wasmpack.v1 docker.io/library/sleeper:v1 "idle$i" >/dev/null
@@ -98,7 +105,7 @@ containerd $(containerd --version | awk '{print $3}'), engine $ENGINE $("$ENGINE
 |--------------------------------------------------------|--------|
 | wasmpack run (engine floor), to the first output line   | $floor |
 | ctr run --runtime io.containerd.wasmpack.v1, same       | $shim |
-| the shim's overhead over the floor                      | $(echo "$shim - $floor" | bc) |
+| the shim's overhead over the floor (median of pairs)   | $over |
 | shim start action until its socket answers              | $start_ms |
 shim memory per idle container ($n containers): RSS $((rss / n)) KiB, PSS $((pss / n)) KiB
 TABLE

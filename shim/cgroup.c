@@ -164,14 +164,14 @@ static int64_t num(json_t *o, const char *key, int64_t none)
 	return json_is_integer(v) ? (int64_t)json_integer_value(v) : none;
 }
 
-int wp_cgroup_enter(const char *dir, json_t *res, pid_t pid, char msg[256])
+int wp_cgroup_prepare(const char *dir, json_t *res, char **procs, char msg[256])
 {
 	json_t *mem = json_object_get(res, "memory"), *cpu = json_object_get(res, "cpu"), *pids = json_object_get(res, "pids");
 	int64_t limit = num(mem, "limit", -1), shares = num(cpu, "shares", 0), quota = num(cpu, "quota", 0);
 	int64_t period = num(cpu, "period", 0), pmax = num(pids, "limit", 0);
-	char v[64], pidstr[32];
+	char v[64];
 
-	snprintf(pidstr, sizeof(pidstr), "%d", (int)pid);
+	*procs = NULL;
 	if (unified()) {
 		_cleanup_free_ char *d = wp_strfmt("%s%s", cg_root(), dir);
 		bool want = limit > 0 || quota > 0 || shares > 0 || pmax > 0;
@@ -192,8 +192,7 @@ int wp_cgroup_enter(const char *dir, json_t *res, pid_t pid, char msg[256])
 			return -1;
 		if (pmax > 0 && (snprintf(v, sizeof(v), "%lld", (long long)pmax), put(d, "pids.max", v, msg) < 0))
 			return -1;
-		if (put(d, "cgroup.procs", pidstr, msg) < 0)
-			return want ? -1 : 1;
+		*procs = wp_strfmt("%s/cgroup.procs", d);
 		return 0;
 	}
 	for (size_t i = 0; i < WP_ARRAY_LEN(v1_controllers); i++) {
@@ -236,9 +235,9 @@ int wp_cgroup_enter(const char *dir, json_t *res, pid_t pid, char msg[256])
 		if (!strcmp(v1_controllers[i], "pids") && pmax > 0 &&
 		    (snprintf(v, sizeof(v), "%lld", (long long)pmax), put(d, "pids.max", v, msg) < 0))
 			return -1;
-		/* memory now, the rest once the engine runs (wp_cgroup_join_rest) */
-		if (!strcmp(v1_controllers[i], "memory") && put(d, "cgroup.procs", pidstr, msg) < 0 && must)
-			return -1;
+		/* memory before the engine runs, the rest once it runs (wp_cgroup_join_rest) */
+		if (!strcmp(v1_controllers[i], "memory"))
+			*procs = wp_strfmt("%s/cgroup.procs", d);
 	}
 	msg[0] = '\0';
 	return 0;

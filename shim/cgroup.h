@@ -11,15 +11,16 @@
  * as systemd lays it out: a.slice/a-b.slice/prefix-name.scope). Malloc'ed; NULL when the
  * path is empty. */
 char *wp_cgroup_dir(const char *cgroups_path);
-/* Makes the cgroup, applies resources (may be NULL) and moves pid into it. 0; 1 when no
- * limit was asked for and the cgroup could not be made (the engine then stays in the
- * shim's; msg says why); -1 with the cause in msg. */
-int wp_cgroup_enter(const char *dir, json_t *resources, pid_t pid, char msg[256]);
+/* Makes the cgroup and writes the limits of resources (may be NULL) in it. *procs is the
+ * cgroup.procs file the engine process writes "0" to, before it runs, to move itself in
+ * (cgroup v2's, or v1 memory's; NULL when there is none). 0; 1 when no limit was asked for
+ * and the cgroup could not be made (the engine then stays in the shim's; msg says why);
+ * -1 with the cause in msg. */
+int wp_cgroup_prepare(const char *dir, json_t *resources, char **procs, char msg[256]);
 /* cgroup v1: each move into a hierarchy costs an RCU grace period (milliseconds on a busy
- * node), so wp_cgroup_enter makes every hierarchy's cgroup and writes its limits, but
- * moves the process only into memory's (where a charge cannot be moved later); this moves
- * it into the others (cpu, cpuacct, pids) once the engine has started, off the path to the
- * app's first instruction. Nothing to do on cgroup v2 (one move into all). */
+ * node), so the engine moves itself only into memory's before it runs (a charge cannot be
+ * moved later); this moves it into the others (cpu, cpuacct, pids) once it has started,
+ * off the path to the app's first instruction. Nothing to do on cgroup v2 (one move). */
 void wp_cgroup_join_rest(const char *dir, pid_t pid);
 /* Removes the cgroup once its processes are gone (best effort). */
 void wp_cgroup_remove(const char *dir);

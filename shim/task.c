@@ -550,7 +550,8 @@ static void plan_release(ns_plan *p)
 /* The engine process, made now and held before exec until Start: Create can answer with
  * its pid, and Start reports an exec failure as an error. With no argv the process only
  * waits for its end (a pod's sandbox container: there is nothing of the app to run). */
-static int spawn_paused(task *t, char **argv, const ns_plan *nsp, const char *protect, const char *cwd, char msg[256])
+static int spawn_paused(task *t, char **argv, const ns_plan *nsp, const char *cg_procs, const char *protect, const char *cwd,
+			char msg[256])
 {
 	int sync[2], errp[2];
 	pid_t pid;
@@ -591,27 +592,26 @@ static int spawn_paused(task *t, char **argv, const ns_plan *nsp, const char *pr
 			what = "opening the task's stdio";
 		else if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(er, 2) < 0)
 			what = "dup2";
-		if (*what) {
-			int e = errno;
-
-			(void)!write(errp[1], what, strlen(what));
-			(void)!write(errp[1], ": ", 2);
-			(void)!write(errp[1], strerror(e), strlen(strerror(e)));
-			_exit(127);
-		}
 		if (in > 2)
 			close(in);
 		if (out > 2)
 			close(out);
 		if (er > 2)
 			close(er);
-		if (read(sync[0], &go, 1) != 1)
-			_exit(128 + SIGKILL);
-		for (int k = 0; k < 3; k++)
-			if (nsp->fd[k] >= 0 && setns(nsp->fd[k], 0) < 0) {
+		/* All set up now, while containerd answers Create and sends Start: the cgroup
+		 * (the process moves itself), the namespaces, the read-only view of the cache
+		 * entry, the user; Start then only releases it into exec. */
+		if (!*what && cg_procs) {
+			int fd = open(cg_procs, O_WRONLY | O_CLOEXEC);
+
+			if (fd < 0 || write(fd, "0", 1) != 1)
+				what = "joining the container's cgroup";
+			if (fd >= 0)
+				close(fd);
+		}
+		for (int k = 0; !*what && k < 3; k++)
+			if (nsp->fd[k] >= 0 && setns(nsp->fd[k], 0) < 0)
 				what = "joining a namespace of the pod";
-				break;
-			}
 		if (!*what && nsp->unshare && unshare(nsp->unshare) < 0)
 			what = "making the container's namespaces";
 		/* The user last: as root the engine's mount namespace is made before (protect). */
@@ -629,6 +629,8 @@ static int spawn_paused(task *t, char **argv, const ns_plan *nsp, const char *pr
 			(void)!write(errp[1], strerror(e), strlen(strerror(e)));
 			_exit(127);
 		}
+		if (read(sync[0], &go, 1) != 1)
+			_exit(128 + SIGKILL);
 		if (!argv) {
 			static char *const sandbox[] = { WP_SHIM_SANDBOX_ARGV0, NULL };
 
@@ -669,6 +671,7 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 	ns_plan nsp = { .fd = { -1, -1, -1 } };
 	bool mounted = false, sandbox;
 	int code = WP_RPC_OK, cg = 0;
+	char *cg_procs = NULL;
 
 	if (!id || !*id || !bundle || !*bundle)
 		return snprintf(msg, 256, "Create needs an id and a bundle"), WP_RPC_INVALID_ARGUMENT;
@@ -767,24 +770,27 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 		code = WP_RPC_ALREADY_EXISTS;
 		goto done;
 	}
-	if (spawn_paused(t, sandbox ? NULL : argv.items, &nsp, run.rootfs ? run.rootfs : run.dir, run.rootfs, msg) < 0) {
+	/* The pod's limits before the engine runs a single instruction of the app. */
+	t->cgroup = wp_cgroup_dir(wp_json_str(json_object_get(spec, "linux"), "cgroupsPath"));
+	if (t->cgroup && (cg = wp_cgroup_prepare(t->cgroup, json_object_get(json_object_get(spec, "linux"), "resources"),
+						 &cg_procs, msg)) > 0) {
+		wp_info("task %s: no cgroup of its own: %s", id, msg);
+		msg[0] = '\0';
+		free(cg_procs);
+		cg_procs = NULL;
+	} else if (t->cgroup && cg < 0) {
+		pthread_mutex_unlock(&sh->mu);
+		wp_cgroup_remove(t->cgroup);
+		code = WP_RPC_FAILED_PRECONDITION;
+		goto done;
+	}
+	if (spawn_paused(t, sandbox ? NULL : argv.items, &nsp, cg_procs, run.rootfs ? run.rootfs : run.dir, run.rootfs,
+			 msg) < 0) {
 		pthread_mutex_unlock(&sh->mu);
 		code = WP_RPC_INTERNAL;
 		goto done;
 	}
 	/* The pod's limits before the engine runs a single instruction of the app. */
-	t->cgroup = wp_cgroup_dir(wp_json_str(json_object_get(spec, "linux"), "cgroupsPath"));
-	if (t->cgroup && (cg = wp_cgroup_enter(t->cgroup, json_object_get(json_object_get(spec, "linux"), "resources"), t->pid,
-					       msg)) > 0) {
-		wp_info("task %s: no cgroup of its own: %s", id, msg);
-		msg[0] = '\0';
-	} else if (t->cgroup && cg < 0) {
-		pthread_mutex_unlock(&sh->mu);
-		kill(t->pid, SIGKILL);
-		wp_cgroup_remove(t->cgroup);
-		code = WP_RPC_FAILED_PRECONDITION;
-		goto done;
-	}
 	for (size_t i = 0; i < WP_ARRAY_LEN(early); i++)
 		if (early[i].pid == t->pid) {
 			early[i].pid = 0;
@@ -832,6 +838,7 @@ done:
 	if (code != WP_RPC_OK && mounted)
 		unmount_all(rootfs);
 	wp_strv_release(&argv);
+	free(cg_procs);
 	plan_release(&nsp);
 	json_decref(summary);
 	json_decref(spec);
@@ -901,8 +908,16 @@ static int do_start(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256])
 		return code;
 	}
 	if (t->status != WP_TASK_CREATED || t->sync_fd < 0) {
+		/* A process that failed its setup (cgroup, namespaces, user) said why on err_fd. */
+		char why2[200] = "";
+		ssize_t n2 = t->err_fd >= 0 && t->status == WP_TASK_STOPPED ? read(t->err_fd, why2, sizeof(why2) - 1) : 0;
+
 		pthread_mutex_unlock(&sh->mu);
-		snprintf(msg, 256, "task %s: cannot start a task that is not created", t->id);
+		if (n2 > 0) {
+			why2[n2] = '\0';
+			snprintf(msg, 256, "task %.64s: %s", fs->s[1], why2);
+		} else
+			snprintf(msg, 256, "task %s: cannot start a task that is not created", t->id);
 		return WP_RPC_FAILED_PRECONDITION;
 	}
 	sync_fd = t->sync_fd;
