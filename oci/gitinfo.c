@@ -2,8 +2,12 @@
 #include "common/util.h"
 
 #include <git2.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 char *wp_git_strip_credentials(const char *url)
 {
@@ -30,6 +34,32 @@ static int status_cb(const char *path, unsigned int flags, void *payload)
 	return 0;
 }
 
+/* Whether path is inside a work tree (a .git entry in it or an ancestor): libgit2 is only
+ * started then, since starting it costs a few milliseconds (its TLS backend loads the
+ * system's CA certificates), a third of a small build. */
+static bool in_git_tree(const char *path)
+{
+	char dir[PATH_MAX];
+
+	if (!realpath(path, dir))
+		return true; /* let libgit2 decide */
+	for (;;) {
+		size_t n = strlen(dir);
+		char probe[PATH_MAX + 8];
+		char *slash;
+
+		snprintf(probe, sizeof(probe), "%s%s.git", dir, n > 1 ? "/" : "");
+		if (access(probe, F_OK) == 0)
+			return true;
+		if (n <= 1 || !(slash = strrchr(dir, '/')))
+			return false;
+		if (slash == dir)
+			dir[1] = '\0';
+		else
+			*slash = '\0';
+	}
+}
+
 int wp_gitinfo_read(const char *path, wp_gitinfo *info, wp_error *err)
 {
 	git_repository *repo = NULL;
@@ -40,6 +70,8 @@ int wp_gitinfo_read(const char *path, wp_gitinfo *info, wp_error *err)
 	int rc = 0;
 
 	memset(info, 0, sizeof(*info));
+	if (!in_git_tree(path))
+		return 0;
 	git_libgit2_init();
 	if (git_repository_open_ext(&repo, path, 0, NULL) < 0)
 		goto done;
