@@ -175,7 +175,9 @@ int wp_gzip_new(wp_gzip **out, int level, int threads, wp_gzip_sink sink, void *
 	gz->threads = threads < 0 ? 0 : threads;
 	gz->sink = sink;
 	gz->ctx = ctx;
-	gz->njobs = gz->threads ? (unsigned)gz->threads * 2 + 2 : 1;
+	/* Chunks in flight: enough that the in-order hand-off to the sink seldom waits for a
+	 * slow chunk (about 4 MiB with 2 threads). */
+	gz->njobs = gz->threads ? (unsigned)gz->threads * 8 + 2 : 1;
 	gz->jobs = calloc(gz->njobs, sizeof(*gz->jobs));
 	gz->crc = crc32(0L, Z_NULL, 0);
 	pthread_mutex_init(&gz->mu, NULL);

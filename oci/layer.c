@@ -237,9 +237,9 @@ int wp_layer_write_tar_gzip(wp_store *s, wp_layer_list *l, int level, int thread
 		free(buf);
 		return rc;
 	}
-	/* The compressed stream is hashed in the writing thread when this one already hashes the
-	 * tar (diff_id); otherwise here, so that hashing and writing run side by side. */
-	if ((rc = wp_blob_writer_new_flags(s, l->no_diff_id ? 0 : WP_BLOB_HASH_IN_WRITER, &t.bw, err)) < 0)
+	/* The compressed stream is hashed in the writing thread: this one reads the files and
+	 * feeds the compressors, and is the one the others wait for. */
+	if ((rc = wp_blob_writer_new_flags(s, WP_BLOB_HASH_IN_WRITER, &t.bw, err)) < 0)
 		goto done;
 	if ((rc = wp_gzip_new(&t.gz, level, threads, gz_sink, &t, err)) < 0)
 		goto done;
