@@ -1,5 +1,6 @@
 #include "shim/cgroup.h"
 #include "common/util.h"
+#include "shim/pb.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -273,4 +274,129 @@ void wp_cgroup_remove(const char *dir)
 		for (int k = 0; d && k < 50 && rmdir(d) < 0 && errno == EBUSY; k++)
 			usleep(10000);
 	}
+}
+
+/* A number from a cgroup file: the whole file ("max" is 0), or the value after "key " in a
+ * flat keyed file (memory.stat, cpu.stat, cpuacct.stat). */
+static uint64_t read_num(const char *dir, const char *file, const char *key)
+{
+	_cleanup_free_ char *path = wp_strfmt("%s/%s", dir, file);
+	char buf[8192];
+	int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (!key)
+		return strtoull(buf, NULL, 10);
+	for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		size_t k = strlen(key);
+
+		if (!strncmp(line, key, k) && line[k] == ' ')
+			return strtoull(line + k + 1, NULL, 10);
+	}
+	return 0;
+}
+
+static int put_msg(wp_buf *out, uint32_t num, wp_buf *m)
+{
+	int rc = m->len ? wp_pb_put_msg(out, num, m) : 0;
+
+	wp_buf_reset(m);
+	return rc;
+}
+
+int wp_cgroup_metrics(const char *dir, wp_buf *out, const char **type_url)
+{
+	wp_buf a, b;
+	int rc = 0;
+
+	wp_buf_init(&a, 1 << 16);
+	wp_buf_init(&b, 1 << 16);
+	if (unified()) {
+		_cleanup_free_ char *d = wp_strfmt("%s%s", cg_root(), dir);
+
+		if (!d || access(d, F_OK) < 0) {
+			rc = -1;
+			goto done;
+		}
+		*type_url = "io.containerd.cgroups.v2.Metrics";
+		/* Metrics {pids = 1 {current = 1, limit = 2}, cpu = 2 {usage_usec = 1, user_usec = 2,
+		 * system_usec = 3, nr_periods = 4, nr_throttled = 5, throttled_usec = 6},
+		 * memory = 4 {anon = 1, file = 2, ..., usage = 32, usage_limit = 33}} */
+		wp_pb_put_varint(&a, 1, read_num(d, "pids.current", NULL));
+		wp_pb_put_varint(&a, 2, read_num(d, "pids.max", NULL));
+		put_msg(out, 1, &a);
+		wp_pb_put_varint(&a, 1, read_num(d, "cpu.stat", "usage_usec"));
+		wp_pb_put_varint(&a, 2, read_num(d, "cpu.stat", "user_usec"));
+		wp_pb_put_varint(&a, 3, read_num(d, "cpu.stat", "system_usec"));
+		wp_pb_put_varint(&a, 4, read_num(d, "cpu.stat", "nr_periods"));
+		wp_pb_put_varint(&a, 5, read_num(d, "cpu.stat", "nr_throttled"));
+		wp_pb_put_varint(&a, 6, read_num(d, "cpu.stat", "throttled_usec"));
+		put_msg(out, 2, &a);
+		wp_pb_put_varint(&a, 1, read_num(d, "memory.stat", "anon"));
+		wp_pb_put_varint(&a, 2, read_num(d, "memory.stat", "file"));
+		wp_pb_put_varint(&a, 11, read_num(d, "memory.stat", "inactive_anon"));
+		wp_pb_put_varint(&a, 12, read_num(d, "memory.stat", "active_anon"));
+		wp_pb_put_varint(&a, 13, read_num(d, "memory.stat", "inactive_file"));
+		wp_pb_put_varint(&a, 14, read_num(d, "memory.stat", "active_file"));
+		wp_pb_put_varint(&a, 18, read_num(d, "memory.stat", "pgfault"));
+		wp_pb_put_varint(&a, 19, read_num(d, "memory.stat", "pgmajfault"));
+		wp_pb_put_varint(&a, 32, read_num(d, "memory.current", NULL));
+		wp_pb_put_varint(&a, 33, read_num(d, "memory.max", NULL));
+		put_msg(out, 4, &a);
+		goto done;
+	}
+	{
+		_cleanup_free_ char *mem = wp_strfmt("%s/memory%s", cg_root(), dir);
+		_cleanup_free_ char *acct = wp_strfmt("%s/cpuacct%s", cg_root(), dir);
+		_cleanup_free_ char *pids = wp_strfmt("%s/pids%s", cg_root(), dir);
+		/* cpuacct.stat counts USER_HZ ticks (100 a second on Linux): in nanoseconds */
+		const uint64_t tick_ns = 10000000;
+
+		if (!mem || !acct || !pids || (access(mem, F_OK) < 0 && access(acct, F_OK) < 0)) {
+			rc = -1;
+			goto done;
+		}
+		*type_url = "io.containerd.cgroups.v1.Metrics";
+		/* Metrics {pids = 2 {current = 1, limit = 2}, cpu = 3 {usage = 1 {total = 1,
+		 * kernel = 2, user = 3}}, memory = 4 {cache = 1, rss = 2, ..., usage = 33
+		 * {limit = 1, usage = 2, max = 3, failcnt = 4}}} */
+		wp_pb_put_varint(&a, 1, read_num(pids, "pids.current", NULL));
+		wp_pb_put_varint(&a, 2, read_num(pids, "pids.max", NULL));
+		put_msg(out, 2, &a);
+		wp_pb_put_varint(&b, 1, read_num(acct, "cpuacct.usage", NULL));
+		wp_pb_put_varint(&b, 2, read_num(acct, "cpuacct.stat", "system") * tick_ns);
+		wp_pb_put_varint(&b, 3, read_num(acct, "cpuacct.stat", "user") * tick_ns);
+		put_msg(&a, 1, &b);
+		put_msg(out, 3, &a);
+		wp_pb_put_varint(&a, 1, read_num(mem, "memory.stat", "cache"));
+		wp_pb_put_varint(&a, 2, read_num(mem, "memory.stat", "rss"));
+		wp_pb_put_varint(&a, 3, read_num(mem, "memory.stat", "rss_huge"));
+		wp_pb_put_varint(&a, 4, read_num(mem, "memory.stat", "mapped_file"));
+		wp_pb_put_varint(&a, 9, read_num(mem, "memory.stat", "pgfault"));
+		wp_pb_put_varint(&a, 10, read_num(mem, "memory.stat", "pgmajfault"));
+		wp_pb_put_varint(&a, 11, read_num(mem, "memory.stat", "inactive_anon"));
+		wp_pb_put_varint(&a, 12, read_num(mem, "memory.stat", "active_anon"));
+		wp_pb_put_varint(&a, 13, read_num(mem, "memory.stat", "inactive_file"));
+		wp_pb_put_varint(&a, 14, read_num(mem, "memory.stat", "active_file"));
+		wp_pb_put_varint(&a, 16, read_num(mem, "memory.stat", "hierarchical_memory_limit"));
+		wp_pb_put_varint(&a, 18, read_num(mem, "memory.stat", "total_cache"));
+		wp_pb_put_varint(&a, 19, read_num(mem, "memory.stat", "total_rss"));
+		wp_pb_put_varint(&b, 1, read_num(mem, "memory.limit_in_bytes", NULL));
+		wp_pb_put_varint(&b, 2, read_num(mem, "memory.usage_in_bytes", NULL));
+		wp_pb_put_varint(&b, 3, read_num(mem, "memory.max_usage_in_bytes", NULL));
+		wp_pb_put_varint(&b, 4, read_num(mem, "memory.failcnt", NULL));
+		put_msg(&a, 33, &b);
+		put_msg(out, 4, &a);
+	}
+done:
+	wp_buf_release(&a);
+	wp_buf_release(&b);
+	return rc;
 }

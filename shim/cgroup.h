@@ -7,6 +7,8 @@
 #include <jansson.h>
 #include <sys/types.h>
 
+#include "common/buf.h"
+
 /* The folder for cgroupsPath under a hierarchy ("/a/b" as is; systemd's "slice:prefix:name"
  * as systemd lays it out: a.slice/a-b.slice/prefix-name.scope). Malloc'ed; NULL when the
  * path is empty. */
@@ -22,6 +24,11 @@ int wp_cgroup_prepare(const char *dir, json_t *resources, char **procs, char msg
  * moved later); this moves it into the others (cpu, cpuacct, pids) once it has started,
  * off the path to the app's first instruction. Nothing to do on cgroup v2 (one move). */
 void wp_cgroup_join_rest(const char *dir, pid_t pid);
+/* The cgroup's figures as containerd's Metrics message (github.com/containerd/cgroups:
+ * io.containerd.cgroups.v1.Metrics or io.containerd.cgroups.v2.Metrics, named in
+ * *type_url): pids, CPU time, memory use and limit, what `ctr task metrics`, CRI's
+ * container stats and kubectl top read. 0, or -1 when the cgroup cannot be read. */
+int wp_cgroup_metrics(const char *dir, wp_buf *out, const char **type_url);
 /* Removes the cgroup once its processes are gone (best effort). */
 void wp_cgroup_remove(const char *dir);
 

@@ -1129,6 +1129,22 @@ int wp_shim_handle(void *ctx, const wp_ttrpc_request *req, const struct timespec
 			wp_pb_put_varint(reply, 2, (uint64_t)t->pid);
 		wp_pb_put_str(reply, 3, "wasmpack");
 		pthread_mutex_unlock(&sh->mu);
+	} else if (!strcmp(m, "Stats")) {
+		/* StatsResponse {stats = 1 (Any: the cgroup's Metrics)} */
+		pthread_mutex_lock(&sh->mu);
+		if ((code = need_task(sh, &fs, &t, msg)) == WP_RPC_OK) {
+			wp_buf metrics;
+			const char *type = NULL;
+
+			wp_buf_init(&metrics, 1 << 16);
+			if (!t->cgroup || wp_cgroup_metrics(t->cgroup, &metrics, &type) < 0) {
+				snprintf(msg, 256, "task %s: no cgroup to read", t->id);
+				code = WP_RPC_NOT_FOUND;
+			} else
+				wp_pb_put_any(reply, 1, type, &metrics);
+			wp_buf_release(&metrics);
+		}
+		pthread_mutex_unlock(&sh->mu);
 	} else if (!strcmp(m, "CloseIO")) {
 		pthread_mutex_lock(&sh->mu);
 		code = need_task(sh, &fs, &t, msg);

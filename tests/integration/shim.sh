@@ -97,7 +97,7 @@ e=$(date +%s%N)
 like "$out" "status 4" "Wait honours the request's timeout: DeadlineExceeded while the task runs"
 like "$(( (e - s) / 1000000 ))" "^([3-9][0-9]{2}|1[0-9]{3})$" "after about the 300 ms asked for"
 out=$("$H/ttrpc_client" "$addr" call containerd.task.v2.Task Stats s1)
-like "$out" "status 12" "Stats answers Unimplemented"
+like "$out" "^ok [1-9][0-9]* bytes" "Stats answers with the cgroup's metrics"
 out=$("$H/ttrpc_client" "$addr" call containerd.task.v2.Task Exec s1)
 like "$out" "status 12" "Exec answers Unimplemented"
 out=$("$H/ttrpc_client" "$addr" call containerd.task.v2.Nope Hello s1)
@@ -145,6 +145,10 @@ else
 	like "$(cat "/sys/fs/cgroup/memory/$NS/cg1/cgroup.procs" 2>&1)" "(^|[^0-9])$pid([^0-9]|$)" "the engine is in the container's memory cgroup"
 	CG=/sys/fs/cgroup/memory/$NS/cg1
 fi
+out=$(ctr_ task metrics cg1 2>&1)
+like "$out" "memory\.(usage_in_bytes|usage) +[1-9][0-9]+" "ctr task metrics shows the app's memory use (Stats)"
+like "$out" "memory\.(limit_in_bytes|usage_limit) +268435456" "and its limit"
+like "$out" "pids\.current +[1-9]" "and its process count"
 ctr_ task kill -s SIGKILL cg1; sleep 0.3; ctr_ task rm cg1 >/dev/null 2>&1; ctr_ c rm cg1
 check "the cgroup is removed with the task" test ! -e "$CG"
 rmdir "/sys/fs/cgroup/$NS" /sys/fs/cgroup/*/"$NS" 2>/dev/null
