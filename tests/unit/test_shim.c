@@ -1,6 +1,9 @@
 /* The shim's wire code: protobuf fields, ttrpc frames and messages, the ttrpc server's
  * concurrency, and the Task service's answers that need no containerd. */
 #include "tap.h"
+#include "common/sha256.h"
+#include "common/util.h"
+#include "shim/cgroup.h"
 #include "shim/pb.h"
 #include "shim/task.h"
 #include "shim/ttrpc.h"
@@ -249,8 +252,45 @@ static void test_task_service(void)
 	rmdir(tmp);
 }
 
+static void sha_is(const char *in, size_t len, const char *want, const char *what)
+{
+	uint8_t sum[32];
+	char hex[65];
+
+	wp_sha256_small(in, len, sum);
+	wp_hex_encode(sum, sizeof(sum), hex);
+	is_str(hex, want, "SHA-256 of %s", what);
+}
+
+static void test_small_bits(void)
+{
+	char *million = malloc(1000000);
+	char *d;
+
+	/* FIPS 180-4 examples and the usual long test */
+	sha_is("", 0, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "the empty string");
+	sha_is("abc", 3, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "'abc'");
+	sha_is("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56,
+	       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1", "the 56-byte message (two padding blocks)");
+	if (million) {
+		memset(million, 'a', 1000000);
+		sha_is(million, 1000000, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0", "a million 'a'");
+		free(million);
+	}
+	is_str((d = wp_cgroup_dir("/k8s/pod1/c1")), "/k8s/pod1/c1", "a cgroupfs path stays as it is");
+	free(d);
+	is_str((d = wp_cgroup_dir("ns/c1")), "/ns/c1", "a relative path starts at the root");
+	free(d);
+	is_str((d = wp_cgroup_dir("kubepods-burstable-pod1.slice:cri-containerd:abc")),
+	       "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice/cri-containerd-abc.scope",
+	       "systemd's slice:prefix:name as systemd nests it");
+	free(d);
+	ok(wp_cgroup_dir("") == NULL && wp_cgroup_dir(NULL) == NULL, "no path, no cgroup");
+}
+
 int main(void)
 {
+	test_small_bits();
 	test_pb();
 	test_frames();
 	test_server();
