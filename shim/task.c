@@ -17,9 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <grp.h>
+#include <linux/openat2.h>
 #include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -472,14 +474,48 @@ static json_t *load_json_file(const char *path, wp_error *err)
 	return j;
 }
 
+/* The wasm the process names must be a file inside the rootfs after every symlink: the
+ * engine runs as root (unless process.user says otherwise) and would follow a link out of
+ * the image onto the node. */
+static int wasm_beneath(const char *rootfs, json_t *process, char msg[256])
+{
+	const char *a0 = json_string_value(json_array_get(json_object_get(process, "args"), 0));
+	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
+	wp_buf clean;
+	wp_error err;
+	int root, fd = -1;
+
+	if (!a0)
+		return 0; /* a Spin app's spin.toml: spin reads it */
+	wp_buf_init(&clean, 4096);
+	if (wp_path_clean(a0, &clean, &err) == 0 && (root = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		fd = (int)syscall(SYS_openat2, root, clean.data, &how, sizeof(how));
+		close(root);
+	}
+	wp_buf_release(&clean);
+	if (fd < 0) {
+		snprintf(msg, 256, "the wasm '%.100s' named by process.args[0] is not a file inside the rootfs", a0);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 /* Does the rootfs hold what the process names (or a Spin app)? */
 static bool rootfs_has_app(const char *rootfs, json_t *process)
 {
 	const char *a0 = json_string_value(json_array_get(json_object_get(process, "args"), 0));
-	_cleanup_free_ char *p = a0 ? wp_strfmt("%s/%s", rootfs, a0) : wp_strfmt("%s/spin.toml", rootfs);
+	wp_buf p;
+	wp_error err;
 	struct stat st;
+	bool found;
 
-	return p && stat(p, &st) == 0 && S_ISREG(st.st_mode);
+	/* args[0] comes from the image: ".." cannot climb out of the rootfs */
+	wp_buf_init(&p, 4096);
+	found = wp_path_join_safe(rootfs, a0 ? a0 : "spin.toml", &p, &err) == 0 && stat(p.data, &st) == 0 &&
+		S_ISREG(st.st_mode);
+	wp_buf_release(&p);
+	return found;
 }
 
 /* The namespaces of the spec the engine process takes part in: network, ipc and uts
@@ -616,7 +652,8 @@ static int spawn_paused(task *t, char **argv, const ns_plan *nsp, const char *cg
 			what = "making the container's namespaces";
 		/* The user last: as root the engine's mount namespace is made before (protect). */
 		if (!*what && argv) {
-			wp_engine_protect(protect);
+			if (protect)
+				wp_engine_protect(protect);
 			if (getuid() == 0 && (setgroups(nsp->n_groups, nsp->groups) < 0 || setgid(nsp->gid) < 0 ||
 					      setuid(nsp->uid) < 0))
 				what = "becoming the container's user";
@@ -721,6 +758,10 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 		/* The pod's sandbox (pause) image is a native program: its only job, holding the
 		 * pod's namespaces, is done by CRI's pinned namespaces; a waiting process stands in. */
 	} else if (rootfs_has_app(rootfs, process)) {
+		if (wasm_beneath(rootfs, process, msg) < 0) {
+			code = WP_RPC_INVALID_ARGUMENT;
+			goto done;
+		}
 		run.rootfs = rootfs;
 	} else {
 		wp_buf data;
@@ -784,8 +825,9 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 		code = WP_RPC_FAILED_PRECONDITION;
 		goto done;
 	}
-	if (spawn_paused(t, sandbox ? NULL : argv.items, &nsp, cg_procs, run.rootfs ? run.rootfs : run.dir, run.rootfs,
-			 msg) < 0) {
+	/* The shared cache entry is read-only for the app; a rootfs is the container's own
+	 * (its snapshot), writable as under runc. */
+	if (spawn_paused(t, sandbox ? NULL : argv.items, &nsp, cg_procs, run.rootfs ? NULL : run.dir, run.rootfs, msg) < 0) {
 		pthread_mutex_unlock(&sh->mu);
 		code = WP_RPC_INTERNAL;
 		goto done;

@@ -78,6 +78,28 @@ for topic in create start exit delete; do
 done
 like "$(grep "/tasks/exit" events.log | grep '"e1"' || true)" '"exit_status":42' "the exit event carries the status"
 
+# The rootfs is the container's own snapshot: the app may write in it (as under runc).
+"$WP" build --wasm "$WRITER" --arg /made-by-app.txt -t "$R/writer:v1" --push --plain-http >/dev/null
+ctr_ images pull --plain-http --platform wasip1/wasm "$R/writer:v1" >/dev/null 2>&1
+out=$(run_ --rm "$R/writer:v1" w1 2>&1)
+like "$out" "write /made-by-app.txt: ok" "an image-layout app writes into its own rootfs"
+
+# An image whose entrypoint is a symlink out of the rootfs (made with umoci): refused.
+if command -v umoci >/dev/null; then
+	umoci init --layout evil >/dev/null 2>&1 && umoci new --image evil:v1 >/dev/null 2>&1 &&
+		umoci unpack --rootless --image evil:v1 evb >/dev/null 2>&1
+	ln -s /etc/hostname evb/rootfs/evil.wasm
+	umoci repack --image evil:v1 evb >/dev/null 2>&1
+	umoci config --image evil:v1 --os wasip1 --architecture wasm --config.entrypoint /evil.wasm >/dev/null 2>&1
+	"$WP" copy oci:evil:v1 "$R/evil:v1" --plain-http >/dev/null
+	ctr_ images pull --plain-http --platform wasip1/wasm "$R/evil:v1" >/dev/null 2>&1
+	err=$(run_ --rm "$R/evil:v1" ev1 2>&1); rc=$?
+	is "$([ "$rc" -ne 0 ] && echo refused)" "refused" "an entrypoint that is a symlink out of the rootfs is refused"
+	like "$err" "not a file inside the rootfs" "saying why"
+else
+	skip "umoci is not installed"
+fi
+
 # 2. a long-running app
 "$WP" build --wasm "$SLEEPER" -t "$R/sleeper:v1" --push --plain-http >/dev/null
 ctr_ images pull --plain-http --platform wasip1/wasm "$R/sleeper:v1" >/dev/null 2>&1
