@@ -303,100 +303,116 @@ static uint64_t read_num(const char *dir, const char *file, const char *key)
 	return 0;
 }
 
-static int put_msg(wp_buf *out, uint32_t num, wp_buf *m)
-{
-	int rc = m->len ? wp_pb_put_msg(out, num, m) : 0;
+/* One field of a Metrics message: its number, the cgroup file (and key) it comes from, and
+ * a factor (cpuacct.stat counts USER_HZ ticks, 100 a second on Linux: 10^7 ns each). */
+typedef struct field {
+	uint32_t num;
+	const char *file, *key;
+	uint64_t scale;
+} field;
 
-	wp_buf_reset(m);
+static int append_fields(wp_buf *m, const char *dir, const field *f, size_t n)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = wp_pb_put_varint(m, f[i].num, read_num(dir, f[i].file, f[i].key) * (f[i].scale ? f[i].scale : 1));
 	return rc;
 }
 
+/* Appends the fields read from dir as message num of out (left out when all are zero). */
+static int put_fields(wp_buf *out, uint32_t num, const char *dir, const field *f, size_t n)
+{
+	wp_buf m;
+	int rc;
+
+	wp_buf_init(&m, 1 << 16);
+	if ((rc = append_fields(&m, dir, f, n)) == 0 && m.len)
+		rc = wp_pb_put_msg(out, num, &m);
+	wp_buf_release(&m);
+	return rc;
+}
+
+/* github.com/containerd/cgroups v2/stats/metrics.proto: Metrics {pids = 1, cpu = 2,
+ * memory = 4} */
+static const field v2_pids[] = { { 1, "pids.current", NULL, 0 }, { 2, "pids.max", NULL, 0 } };
+static const field v2_cpu[] = {
+	{ 1, "cpu.stat", "usage_usec", 0 }, { 2, "cpu.stat", "user_usec", 0 },     { 3, "cpu.stat", "system_usec", 0 },
+	{ 4, "cpu.stat", "nr_periods", 0 }, { 5, "cpu.stat", "nr_throttled", 0 }, { 6, "cpu.stat", "throttled_usec", 0 },
+};
+static const field v2_memory[] = {
+	{ 1, "memory.stat", "anon", 0 },           { 2, "memory.stat", "file", 0 },
+	{ 11, "memory.stat", "inactive_anon", 0 }, { 12, "memory.stat", "active_anon", 0 },
+	{ 13, "memory.stat", "inactive_file", 0 }, { 14, "memory.stat", "active_file", 0 },
+	{ 18, "memory.stat", "pgfault", 0 },       { 19, "memory.stat", "pgmajfault", 0 },
+	{ 32, "memory.current", NULL, 0 },         { 33, "memory.max", NULL, 0 },
+};
+/* stats/v1/metrics.proto: Metrics {pids = 2, cpu = 3 {usage = 1}, memory = 4 {...,
+ * usage = 33 (MemoryEntry)}} */
+static const field v1_pids[] = { { 1, "pids.current", NULL, 0 }, { 2, "pids.max", NULL, 0 } };
+static const field v1_cpu_usage[] = {
+	{ 1, "cpuacct.usage", NULL, 0 },
+	{ 2, "cpuacct.stat", "system", 10000000 },
+	{ 3, "cpuacct.stat", "user", 10000000 },
+};
+static const field v1_memory[] = {
+	{ 1, "memory.stat", "cache", 0 },          { 2, "memory.stat", "rss", 0 },
+	{ 3, "memory.stat", "rss_huge", 0 },       { 4, "memory.stat", "mapped_file", 0 },
+	{ 9, "memory.stat", "pgfault", 0 },        { 10, "memory.stat", "pgmajfault", 0 },
+	{ 11, "memory.stat", "inactive_anon", 0 }, { 12, "memory.stat", "active_anon", 0 },
+	{ 13, "memory.stat", "inactive_file", 0 }, { 14, "memory.stat", "active_file", 0 },
+	{ 16, "memory.stat", "hierarchical_memory_limit", 0 },
+	{ 18, "memory.stat", "total_cache", 0 },   { 19, "memory.stat", "total_rss", 0 },
+};
+static const field v1_memory_usage[] = {
+	{ 1, "memory.limit_in_bytes", NULL, 0 },
+	{ 2, "memory.usage_in_bytes", NULL, 0 },
+	{ 3, "memory.max_usage_in_bytes", NULL, 0 },
+	{ 4, "memory.failcnt", NULL, 0 },
+};
+
 int wp_cgroup_metrics(const char *dir, wp_buf *out, const char **type_url)
 {
-	wp_buf a, b;
+	wp_buf inner;
 	int rc = 0;
 
-	wp_buf_init(&a, 1 << 16);
-	wp_buf_init(&b, 1 << 16);
 	if (unified()) {
 		_cleanup_free_ char *d = wp_strfmt("%s%s", cg_root(), dir);
 
-		if (!d || access(d, F_OK) < 0) {
-			rc = -1;
-			goto done;
-		}
+		if (!d || access(d, F_OK) < 0)
+			return -1;
 		*type_url = "io.containerd.cgroups.v2.Metrics";
-		/* Metrics {pids = 1 {current = 1, limit = 2}, cpu = 2 {usage_usec = 1, user_usec = 2,
-		 * system_usec = 3, nr_periods = 4, nr_throttled = 5, throttled_usec = 6},
-		 * memory = 4 {anon = 1, file = 2, ..., usage = 32, usage_limit = 33}} */
-		wp_pb_put_varint(&a, 1, read_num(d, "pids.current", NULL));
-		wp_pb_put_varint(&a, 2, read_num(d, "pids.max", NULL));
-		put_msg(out, 1, &a);
-		wp_pb_put_varint(&a, 1, read_num(d, "cpu.stat", "usage_usec"));
-		wp_pb_put_varint(&a, 2, read_num(d, "cpu.stat", "user_usec"));
-		wp_pb_put_varint(&a, 3, read_num(d, "cpu.stat", "system_usec"));
-		wp_pb_put_varint(&a, 4, read_num(d, "cpu.stat", "nr_periods"));
-		wp_pb_put_varint(&a, 5, read_num(d, "cpu.stat", "nr_throttled"));
-		wp_pb_put_varint(&a, 6, read_num(d, "cpu.stat", "throttled_usec"));
-		put_msg(out, 2, &a);
-		wp_pb_put_varint(&a, 1, read_num(d, "memory.stat", "anon"));
-		wp_pb_put_varint(&a, 2, read_num(d, "memory.stat", "file"));
-		wp_pb_put_varint(&a, 11, read_num(d, "memory.stat", "inactive_anon"));
-		wp_pb_put_varint(&a, 12, read_num(d, "memory.stat", "active_anon"));
-		wp_pb_put_varint(&a, 13, read_num(d, "memory.stat", "inactive_file"));
-		wp_pb_put_varint(&a, 14, read_num(d, "memory.stat", "active_file"));
-		wp_pb_put_varint(&a, 18, read_num(d, "memory.stat", "pgfault"));
-		wp_pb_put_varint(&a, 19, read_num(d, "memory.stat", "pgmajfault"));
-		wp_pb_put_varint(&a, 32, read_num(d, "memory.current", NULL));
-		wp_pb_put_varint(&a, 33, read_num(d, "memory.max", NULL));
-		put_msg(out, 4, &a);
-		goto done;
+		if (put_fields(out, 1, d, v2_pids, WP_ARRAY_LEN(v2_pids)) < 0 ||
+		    put_fields(out, 2, d, v2_cpu, WP_ARRAY_LEN(v2_cpu)) < 0 ||
+		    put_fields(out, 4, d, v2_memory, WP_ARRAY_LEN(v2_memory)) < 0)
+			return -1;
+		return 0;
 	}
 	{
 		_cleanup_free_ char *mem = wp_strfmt("%s/memory%s", cg_root(), dir);
 		_cleanup_free_ char *acct = wp_strfmt("%s/cpuacct%s", cg_root(), dir);
 		_cleanup_free_ char *pids = wp_strfmt("%s/pids%s", cg_root(), dir);
-		/* cpuacct.stat counts USER_HZ ticks (100 a second on Linux): in nanoseconds */
-		const uint64_t tick_ns = 10000000;
 
-		if (!mem || !acct || !pids || (access(mem, F_OK) < 0 && access(acct, F_OK) < 0)) {
-			rc = -1;
-			goto done;
-		}
+		if (!mem || !acct || !pids || (access(mem, F_OK) < 0 && access(acct, F_OK) < 0))
+			return -1;
 		*type_url = "io.containerd.cgroups.v1.Metrics";
-		/* Metrics {pids = 2 {current = 1, limit = 2}, cpu = 3 {usage = 1 {total = 1,
-		 * kernel = 2, user = 3}}, memory = 4 {cache = 1, rss = 2, ..., usage = 33
-		 * {limit = 1, usage = 2, max = 3, failcnt = 4}}} */
-		wp_pb_put_varint(&a, 1, read_num(pids, "pids.current", NULL));
-		wp_pb_put_varint(&a, 2, read_num(pids, "pids.max", NULL));
-		put_msg(out, 2, &a);
-		wp_pb_put_varint(&b, 1, read_num(acct, "cpuacct.usage", NULL));
-		wp_pb_put_varint(&b, 2, read_num(acct, "cpuacct.stat", "system") * tick_ns);
-		wp_pb_put_varint(&b, 3, read_num(acct, "cpuacct.stat", "user") * tick_ns);
-		put_msg(&a, 1, &b);
-		put_msg(out, 3, &a);
-		wp_pb_put_varint(&a, 1, read_num(mem, "memory.stat", "cache"));
-		wp_pb_put_varint(&a, 2, read_num(mem, "memory.stat", "rss"));
-		wp_pb_put_varint(&a, 3, read_num(mem, "memory.stat", "rss_huge"));
-		wp_pb_put_varint(&a, 4, read_num(mem, "memory.stat", "mapped_file"));
-		wp_pb_put_varint(&a, 9, read_num(mem, "memory.stat", "pgfault"));
-		wp_pb_put_varint(&a, 10, read_num(mem, "memory.stat", "pgmajfault"));
-		wp_pb_put_varint(&a, 11, read_num(mem, "memory.stat", "inactive_anon"));
-		wp_pb_put_varint(&a, 12, read_num(mem, "memory.stat", "active_anon"));
-		wp_pb_put_varint(&a, 13, read_num(mem, "memory.stat", "inactive_file"));
-		wp_pb_put_varint(&a, 14, read_num(mem, "memory.stat", "active_file"));
-		wp_pb_put_varint(&a, 16, read_num(mem, "memory.stat", "hierarchical_memory_limit"));
-		wp_pb_put_varint(&a, 18, read_num(mem, "memory.stat", "total_cache"));
-		wp_pb_put_varint(&a, 19, read_num(mem, "memory.stat", "total_rss"));
-		wp_pb_put_varint(&b, 1, read_num(mem, "memory.limit_in_bytes", NULL));
-		wp_pb_put_varint(&b, 2, read_num(mem, "memory.usage_in_bytes", NULL));
-		wp_pb_put_varint(&b, 3, read_num(mem, "memory.max_usage_in_bytes", NULL));
-		wp_pb_put_varint(&b, 4, read_num(mem, "memory.failcnt", NULL));
-		put_msg(&a, 33, &b);
-		put_msg(out, 4, &a);
+		wp_buf_init(&inner, 1 << 16);
+		/* cpu = 3 {usage = 1 {...}}; memory = 4 {..., usage = 33 {...}} */
+		if (put_fields(out, 2, pids, v1_pids, WP_ARRAY_LEN(v1_pids)) < 0 ||
+		    put_fields(&inner, 1, acct, v1_cpu_usage, WP_ARRAY_LEN(v1_cpu_usage)) < 0 ||
+		    (inner.len && wp_pb_put_msg(out, 3, &inner) < 0))
+			rc = -1;
+		wp_buf_reset(&inner);
+		if (rc == 0) {
+			wp_buf m;
+
+			wp_buf_init(&m, 1 << 16);
+			rc = append_fields(&m, mem, v1_memory, WP_ARRAY_LEN(v1_memory));
+			if (rc == 0 && (rc = put_fields(&m, 33, mem, v1_memory_usage, WP_ARRAY_LEN(v1_memory_usage))) == 0 && m.len)
+				rc = wp_pb_put_msg(out, 4, &m);
+			wp_buf_release(&m);
+		}
+		wp_buf_release(&inner);
 	}
-done:
-	wp_buf_release(&a);
-	wp_buf_release(&b);
-	return rc;
+	return rc < 0 ? -1 : 0;
 }
