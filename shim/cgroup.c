@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -415,4 +417,69 @@ int wp_cgroup_metrics(const char *dir, wp_buf *out, const char **type_url)
 		wp_buf_release(&inner);
 	}
 	return rc < 0 ? -1 : 0;
+}
+
+wp_cgroup_oom *wp_cgroup_oom_watch(const char *dir)
+{
+	wp_cgroup_oom *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->fd = w->aux = -1;
+	if (unified()) {
+		w->v2 = true;
+		_cleanup_free_ char *file = wp_strfmt("%s%s/memory.events", cg_root(), dir);
+
+		w->events = wp_strfmt("%s%s", cg_root(), dir);
+		if (!w->events || !file || (w->fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK)) < 0 ||
+		    inotify_add_watch(w->fd, file, IN_MODIFY) < 0)
+			goto fail;
+		w->seen = read_num(w->events, "memory.events", "oom_kill");
+		return w;
+	}
+	{
+		/* cgroup v1: "<eventfd> <memory.oom_control fd>" into cgroup.event_control */
+		_cleanup_free_ char *mem = wp_strfmt("%s/memory%s", cg_root(), dir);
+		_cleanup_free_ char *ctl = mem ? wp_strfmt("%s/memory.oom_control", mem) : NULL;
+		char line[64], ignored[256];
+
+		if (!ctl || (w->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+		    (w->aux = open(ctl, O_RDONLY | O_CLOEXEC)) < 0)
+			goto fail;
+		snprintf(line, sizeof(line), "%d %d", w->fd, w->aux);
+		if (put(mem, "cgroup.event_control", line, ignored) < 0)
+			goto fail;
+		return w;
+	}
+fail:
+	wp_cgroup_oom_free(w);
+	return NULL;
+}
+
+bool wp_cgroup_oom_fired(wp_cgroup_oom *w)
+{
+	char buf[4096];
+	uint64_t n;
+
+	if (!w->v2)
+		return read(w->fd, &n, sizeof(n)) == (ssize_t)sizeof(n) && n > 0;
+	while (read(w->fd, buf, sizeof(buf)) > 0)
+		;
+	n = read_num(w->events, "memory.events", "oom_kill");
+	if (n <= w->seen)
+		return false;
+	w->seen = n;
+	return true;
+}
+
+void wp_cgroup_oom_free(wp_cgroup_oom *w)
+{
+	if (!w)
+		return;
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->aux >= 0)
+		close(w->aux);
+	free(w->events);
+	free(w);
 }

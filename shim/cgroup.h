@@ -5,6 +5,8 @@
 #define WP_SHIM_CGROUP_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "common/buf.h"
@@ -29,6 +31,20 @@ void wp_cgroup_join_rest(const char *dir, pid_t pid);
  * *type_url): pids, CPU time, memory use and limit, what `ctr task metrics`, CRI's
  * container stats and kubectl top read. 0, or -1 when the cgroup cannot be read. */
 int wp_cgroup_metrics(const char *dir, wp_buf *out, const char **type_url);
+/* A watch for the kernel's OOM killer in the cgroup: fd becomes readable when it may have
+ * acted (v1: an eventfd registered on memory.oom_control; v2: inotify on memory.events). */
+typedef struct wp_cgroup_oom {
+	int fd, aux;
+	bool v2;
+	uint64_t seen;       /* v2: oom_kill count already reported */
+	char *events;        /* v2: the cgroup folder (its memory.events) */
+} wp_cgroup_oom;
+
+/* NULL when the cgroup has no memory controller to watch. */
+wp_cgroup_oom *wp_cgroup_oom_watch(const char *dir);
+/* Once fd is readable: true when an OOM kill happened since the last call. */
+bool wp_cgroup_oom_fired(wp_cgroup_oom *w);
+void wp_cgroup_oom_free(wp_cgroup_oom *w);
 /* Removes the cgroup once its processes are gone (best effort). */
 void wp_cgroup_remove(const char *dir);
 

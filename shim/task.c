@@ -18,6 +18,7 @@
 #include <string.h>
 #include <grp.h>
 #include <linux/openat2.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -38,6 +39,7 @@ typedef struct task {
 	int sync_fd, err_fd;      /* the paused engine process: go, and its exec error */
 	char *mounted;            /* bundle/rootfs when we mounted it */
 	char *cgroup;             /* the engine's cgroup (under each hierarchy), when the spec names one */
+	wp_cgroup_oom *oom;       /* its OOM watch, in the shim's epoll set */
 	struct task *next;
 } task;
 
@@ -50,6 +52,9 @@ struct wp_shim {
 	wp_events *events;
 	volatile bool stop;
 	int wake_fd;
+	int oom_epoll;            /* the tasks' OOM watches, served by oom_thread */
+	pthread_t oom_thread;
+	bool oom_started;
 };
 
 /* Status exits of processes reaped before their task knew its pid (a fast engine). */
@@ -119,6 +124,75 @@ wp_shim *wp_shim_new(const wp_shim_opts *o)
 	return sh;
 }
 
+/* TaskOOM {container_id = 1} when the kernel's OOM killer acts in a task's cgroup: CRI
+ * turns it into the container's OOMKilled reason. */
+static void *oom_thread(void *arg)
+{
+	wp_shim *sh = arg;
+
+	for (;;) {
+		struct epoll_event ev[8];
+		int n = epoll_wait(sh->oom_epoll, ev, 8, -1);
+
+		if (n < 0 && errno != EINTR)
+			return NULL;
+		for (int i = 0; i < n; i++) {
+			pthread_mutex_lock(&sh->mu);
+			/* the watch may belong to a task deleted meanwhile: only a live one counts */
+			for (task *t = sh->tasks; t; t = t->next)
+				if (t->oom == ev[i].data.ptr && wp_cgroup_oom_fired(t->oom)) {
+					wp_buf e;
+
+					wp_info("task %s: the OOM killer acted in its cgroup", t->id);
+					wp_buf_init(&e, 4096);
+					if (wp_pb_put_str(&e, 1, t->id) == 0)
+						wp_events_publish(sh->events, "/tasks/oom", "containerd.events.TaskOOM", &e);
+					wp_buf_release(&e);
+				}
+			pthread_mutex_unlock(&sh->mu);
+		}
+	}
+}
+
+/* Called with sh->mu held. */
+static void watch_oom(wp_shim *sh, task *t)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	if (!t->cgroup || !(t->oom = wp_cgroup_oom_watch(t->cgroup)))
+		return;
+	if (!sh->oom_started) {
+		pthread_attr_t attr;
+
+		if ((sh->oom_epoll = epoll_create1(EPOLL_CLOEXEC)) < 0)
+			goto fail;
+		pthread_attr_init(&attr);
+		pthread_attr_setstacksize(&attr, 128u << 10);
+		sh->oom_started = pthread_create(&sh->oom_thread, &attr, oom_thread, sh) == 0;
+		pthread_attr_destroy(&attr);
+		if (!sh->oom_started) {
+			close(sh->oom_epoll);
+			goto fail;
+		}
+		pthread_detach(sh->oom_thread);
+	}
+	ev.data.ptr = t->oom;
+	if (epoll_ctl(sh->oom_epoll, EPOLL_CTL_ADD, t->oom->fd, &ev) == 0)
+		return;
+fail:
+	wp_cgroup_oom_free(t->oom);
+	t->oom = NULL;
+}
+
+static void unwatch_oom(wp_shim *sh, task *t)
+{
+	if (!t->oom)
+		return;
+	epoll_ctl(sh->oom_epoll, EPOLL_CTL_DEL, t->oom->fd, NULL);
+	wp_cgroup_oom_free(t->oom);
+	t->oom = NULL;
+}
+
 volatile bool *wp_shim_stop_flag(wp_shim *sh)
 {
 	return &sh->stop;
@@ -147,6 +221,7 @@ void wp_shim_free(wp_shim *sh)
 		n = t->next;
 		if (t->pid > 0 && t->status != WP_TASK_STOPPED)
 			kill(-t->pid, SIGKILL);
+		unwatch_oom(sh, t);
 		task_free(t);
 	}
 	wp_events_close(sh->events, 2000);
@@ -840,6 +915,7 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 		}
 	t->next = sh->tasks;
 	sh->tasks = t;
+	watch_oom(sh, t);
 	{
 		wp_buf ev, io;
 
@@ -1077,6 +1153,7 @@ static int do_delete(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 	for (pp = &sh->tasks; *pp != t; pp = &(*pp)->next)
 		;
 	*pp = t->next;
+	unwatch_oom(sh, t);
 	pthread_mutex_unlock(&sh->mu);
 	if (t->mounted)
 		unmount_all(t->mounted);

@@ -8,6 +8,7 @@ WP=$BUILD/wasmpack
 HELLO=$BUILD/testdata/hello.wasm
 EXITC=$BUILD/testdata/exitcode.wasm
 WRITER=$BUILD/testdata/writer.wasm
+HOG=$BUILD/testdata/hog.wasm
 TMP=$(mktemp -d /tmp/wasmpack-test.XXXXXX)
 export WASMPACK_STORE=$TMP/store
 # Temp folders the tools under test keep (wasmpack lock's assets) go with $TMP.

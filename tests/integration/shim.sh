@@ -172,6 +172,15 @@ like "$out" "memory\.(usage_in_bytes|usage) +[1-9][0-9]+" "ctr task metrics show
 like "$out" "memory\.(limit_in_bytes|usage_limit) +268435456" "and its limit"
 like "$out" "pids\.current +[1-9]" "and its process count"
 ctr_ task kill -s SIGKILL cg1; sleep 0.3; ctr_ task rm cg1 >/dev/null 2>&1; ctr_ c rm cg1
+# An app that outgrows its memory limit: killed by the kernel, and containerd hears of it.
+"$WP" build --wasm "$BUILD/testdata/hog.wasm" -t "$R/hog:v1" --push --plain-http >/dev/null
+ctr_ images pull --plain-http --platform wasip1/wasm "$R/hog:v1" >/dev/null 2>&1
+out=$(run_ --rm --memory-limit 134217728 "$R/hog:v1" oom1 2>&1); rc=$?
+is "$rc" "137" "an app past its memory limit is killed (exit status 137)"
+unlike_done=$(printf '%s' "$out" | grep -c "hog: done")
+is "$unlike_done" "0" "before it could allocate everything"
+sleep 0.5
+like "$(grep '/tasks/oom' events.log | grep '"oom1"' || true)" "oom1" "containerd got the /tasks/oom event (CRI's OOMKilled)"
 check "the cgroup is removed with the task" test ! -e "$CG"
 rmdir "/sys/fs/cgroup/$NS" /sys/fs/cgroup/*/"$NS" 2>/dev/null
 fi
