@@ -9,15 +9,15 @@
 #include "common/util.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/openat2.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <grp.h>
-#include <linux/openat2.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mount.h>
@@ -44,7 +44,6 @@ typedef struct task {
 } task;
 
 struct wp_shim {
-	wp_shim_opts o;
 	char *ns, *address, *cache_root, *socket_path;
 	pthread_mutex_t mu;
 	pthread_cond_t changed;
@@ -276,8 +275,8 @@ static void mount_release(mount_spec *m)
 	wp_strv_release(&m->options);
 }
 
-/* The string fields 1..n of a small request (id = 1, exec_id = 2, ...), and its first
- * varint fields by number. */
+/* A request's fields by number (below 12): strings (id = 1, exec_id = 2, ...), numbers,
+ * and Create's rootfs mounts (3). */
 typedef struct fields {
 	char *s[12];
 	uint64_t v[12];
@@ -302,10 +301,10 @@ static int decode(const wp_ttrpc_request *req, fields *fs)
 			if (fs->n_mounts >= WP_ARRAY_LEN(fs->mounts) ||
 			    decode_mount(f.data, f.len, &fs->mounts[fs->n_mounts++]) < 0)
 				return -1;
-		} else if (f.wire == WP_PB_LEN && (f.num != 10 || strcmp(req->method, "Create"))) {
+		} else if (f.wire == WP_PB_LEN) {
+			/* a binary field (Create's options) is no string: left out */
 			free(fs->s[f.num]);
-			if (!(fs->s[f.num] = wp_pb_strdup(&f)))
-				return -1;
+			fs->s[f.num] = wp_pb_strdup(&f);
 		}
 	}
 	return n;
@@ -386,7 +385,7 @@ void wp_shim_reaped(wp_shim *sh, pid_t pid, int status)
 
 /* ---- finding the app ---- */
 
-static int parse_mount_options(const wp_strv *opts, unsigned long *flags, wp_buf *data, bool *ro)
+static int parse_mount_options(const wp_strv *opts, unsigned long *flags, wp_buf *data)
 {
 	static const struct {
 		const char *name;
@@ -416,7 +415,6 @@ static int parse_mount_options(const wp_strv *opts, unsigned long *flags, wp_buf
 		if (!hit && ((data->len && wp_buf_putc(data, ',') < 0) || wp_buf_puts(data, opts->items[i]) < 0))
 			return -1;
 	}
-	*ro = (*flags & MS_RDONLY) != 0;
 	return 0;
 }
 
@@ -433,19 +431,18 @@ static int mount_rootfs(const char *rootfs, const fields *fs, char msg[256])
 		const mount_spec *m = &fs->mounts[i];
 		_cleanup_free_ char *target = m->target && *m->target ? wp_strfmt("%s/%s", rootfs, m->target) : strdup(rootfs);
 		unsigned long flags;
-		bool ro;
 		wp_buf data;
 		int r;
 
 		wp_buf_init(&data, 4096);
-		if (!target || parse_mount_options(&m->options, &flags, &data, &ro) < 0) {
+		if (!target || parse_mount_options(&m->options, &flags, &data) < 0) {
 			wp_buf_release(&data);
 			snprintf(msg, 256, "mount options too long");
 			return -1;
 		}
 		if (flags & MS_BIND) {
 			r = mount(m->source, target, NULL, flags & (MS_BIND | MS_REC), NULL);
-			if (r == 0 && ro)
+			if (r == 0 && (flags & MS_RDONLY))
 				r = mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | (flags & ~(MS_BIND | MS_REC)), NULL);
 		} else
 			r = mount(m->source, target, m->type, flags, data.len ? data.data : NULL);
