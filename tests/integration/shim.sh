@@ -108,7 +108,7 @@ ok $? "ctr run -d starts a long-running app"
 for _ in $(seq 1 50); do ctr_ task ls 2>/dev/null | grep -q "^s1 .*RUNNING" && break; sleep 0.1; done
 like "$(ctr_ task ls)" "s1 +[0-9]+ +RUNNING" "ctr task ls shows it RUNNING"
 pid=$(ctr_ task ls | awk '$1 == "s1" {print $2}')
-like "$(ctr_ task ps s1)" "^$pid|[^0-9]$pid" "ctr task ps lists the engine's pid (Pids)"
+is "$(ctr_ task ps s1 | awk 'NR > 1 {print $1}')" "${pid:-no pid}" "ctr task ps lists the engine's pid (Pids)"
 check "the pid is a live process" kill -0 "$pid"
 addr=$(cat "$(bundle s1)/address")
 like "$addr" "^unix://$SOCKS/[0-9a-f]{64}$" "the bundle's address file names the shim's socket"
@@ -200,7 +200,8 @@ pid=$(ctr_ task ls | awk '$1 == "s3" {print $2}')
 pkill -9 -f "containerd-shim-wasmpack-v1 -namespace $NS .*-id s3 "
 for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 check "after the shim is killed, containerd's cleanup (the delete action) ends the engine" test ! -e "/proc/$pid"
-like "$(ctr_ task ls)" "s3 +[0-9]+ +STOPPED|^TASK" "the task is no longer running"
+st=$(ctr_ task ls | awk '$1 == "s3" {print $3}')
+is "$([ "$st" != RUNNING ] && echo gone)" "gone" "the task is no longer running ('${st:-no task}')"
 ctr_ task rm s3 >/dev/null 2>&1
 ctr_ c rm s3
 cgs3=/sys/fs/cgroup/memory/$NS/s3
