@@ -310,6 +310,23 @@ create_ n1 docker.io/library/nosuch:v1 '["x"]'
 err=$(ctr_ task start n1 2>&1)
 like "$err" "nosuch:v1.*not found" "a container whose image containerd does not hold: a clear not-found error"
 "$H/ctd_container" "$C/c.sock" "$NS" delete n1
+# containerd restarts (an upgrade): the shim keeps the app running and containerd finds
+# it again through the bundle's address file.
+run_ -d "$R/sleeper:v1" rs1 >/dev/null 2>&1
+for _ in $(seq 1 50); do ctr_ task ls 2>/dev/null | grep -q "^rs1 .*RUNNING" && break; sleep 0.1; done
+pid=$(ctr_ task ls | awk '$1 == "rs1" {print $2}')
+pkill -f "containerd --config $C/config.toml"
+for _ in $(seq 1 50); do pgrep -f "containerd --config $C/config.toml" >/dev/null || break; sleep 0.1; done
+containerd --config "$C/config.toml" >> "$C/log" 2>&1 &
+CTD2=$!
+on_exit "kill $CTD2 2>/dev/null; wait $CTD2 2>/dev/null"
+for _ in $(seq 1 100); do ctr -a "$C/c.sock" version >/dev/null 2>&1 && break; sleep 0.1; done
+like "$(ctr_ task ls)" "rs1 +${pid:-none} +RUNNING" "after containerd restarts, the task still runs and containerd sees it"
+ctr_ task kill rs1
+for _ in $(seq 1 50); do ctr_ task ls 2>/dev/null | grep -q "^rs1 .*STOPPED" && break; sleep 0.1; done
+like "$(ctr_ task rm rs1 2>&1)" "exit code 143" "and can still stop and remove it"
+ctr_ c rm rs1
+
 sleep 0.3
 is "$(shims)" "0" "no shim is left at the end"
 # The shims' own logs reach containerd's (through each bundle's log FIFO).
