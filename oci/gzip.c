@@ -23,6 +23,7 @@ typedef struct job {
 	size_t out_len, out_cap;
 	uLong crc;
 	int zerr;
+	bool stored;     /* coded as stored blocks: the output is framed from in at emit time */
 	enum job_state state;
 } job;
 
@@ -106,6 +107,11 @@ static int compress_job(z_stream *zs, int level, job *j)
 		j->out_cap = bound;
 	}
 	coding = choose_coding(zs, j, scratch, sizeof(scratch));
+	j->crc = crc32(0L, j->in, (uInt)j->in_len);
+	/* Stored blocks need no deflate pass over the data (nor a copy of it): emit_stored
+	 * frames the chunk as zlib's level 0 does (RFC 1951 section 3.2.4), byte for byte. */
+	if ((j->stored = coding == CODE_STORED))
+		return Z_OK;
 	if (deflateReset(zs) != Z_OK ||
 	    deflateParams(zs, coding == CODE_STORED ? 0 : coding == CODE_HUFFMAN ? 1 : level,
 			  coding == CODE_HUFFMAN ? Z_HUFFMAN_ONLY : Z_DEFAULT_STRATEGY) != Z_OK)
@@ -121,7 +127,6 @@ static int compress_job(z_stream *zs, int level, job *j)
 	if (zs->avail_in != 0 || (j->last && zs->avail_out == 0))
 		return Z_BUF_ERROR;
 	j->out_len = j->out_cap - zs->avail_out;
-	j->crc = crc32(0L, j->in, (uInt)j->in_len);
 	return Z_OK;
 }
 
@@ -224,6 +229,32 @@ static int emit(wp_gzip *gz, const void *data, size_t len, wp_error *err)
 	return rc;
 }
 
+/* A stored chunk as zlib writes it at level 0 with avail_out to spare: blocks of at most
+ * 65,535 bytes, each a 3-bit header padded to a byte (BFINAL only on the last block of the
+ * last chunk) then LEN and its one's complement, little-endian; a chunk that is not the
+ * last ends with an empty stored block, as Z_SYNC_FLUSH does. */
+static int emit_stored(wp_gzip *gz, const job *j, wp_error *err)
+{
+	size_t off = 0;
+	int rc;
+
+	do {
+		size_t len = j->in_len - off > 65535 ? 65535 : j->in_len - off;
+		unsigned char h[5] = { j->last && off + len == j->in_len, (unsigned char)len, (unsigned char)(len >> 8),
+				       (unsigned char)~len, (unsigned char)(~len >> 8) };
+
+		if ((rc = emit(gz, h, sizeof(h), err)) < 0 || (len && (rc = emit(gz, j->in + off, len, err)) < 0))
+			return rc;
+		off += len;
+	} while (off < j->in_len);
+	if (!j->last) {
+		static const unsigned char empty[5] = { 0, 0, 0, 0xff, 0xff };
+
+		return emit(gz, empty, sizeof(empty), err);
+	}
+	return 0;
+}
+
 /* Hands finished jobs to the sink in order; with wait, blocks for the oldest one. */
 static int drain(wp_gzip *gz, bool wait, wp_error *err)
 {
@@ -243,7 +274,7 @@ static int drain(wp_gzip *gz, bool wait, wp_error *err)
 			gz->failed = true;
 			return wp_error_set(err, WP_EIO, "gzip compression failed (zlib error %d)", j->zerr);
 		}
-		if ((rc = emit(gz, j->out, j->out_len, err)) < 0)
+		if ((rc = j->stored ? emit_stored(gz, j, err) : emit(gz, j->out, j->out_len, err)) < 0)
 			return rc;
 		gz->crc = crc32_combine(gz->crc, j->crc, (z_off_t)j->in_len);
 		pthread_mutex_lock(&gz->mu);

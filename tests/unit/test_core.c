@@ -13,6 +13,8 @@
 #include "oci/store.h"
 #include "oci/wasm.h"
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <zlib.h>
 
@@ -58,6 +60,63 @@ static void gzip_case(size_t n, int level)
 	wp_buf_release(&b);
 	free(in);
 	free(back);
+}
+
+/* Incompressible data goes out as stored blocks framed by wasmpack itself: the bytes must
+ * be exactly zlib's at level 0 (Z_SYNC_FLUSH per 128 KiB chunk, Z_FINISH for the last), or
+ * digests of existing images would change. */
+static void gzip_stored_case(size_t n)
+{
+	const size_t chunk = 128u << 10;
+	unsigned char *in = malloc(n + 1), *out = malloc(n + 65536);
+	uint64_t st = 0x9e3779b97f4a7c15ull ^ n;
+	wp_buf got, want;
+	wp_gzip *g;
+	wp_error err;
+	uLong crc = crc32(0L, Z_NULL, 0);
+	static const unsigned char hdr[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff };
+
+	for (size_t i = 0; i < n; i++) {
+		st ^= st << 13;
+		st ^= st >> 7;
+		st ^= st << 17;
+		in[i] = (unsigned char)st;
+	}
+	wp_buf_init(&got, WP_BUF_UNLIMITED);
+	wp_buf_init(&want, WP_BUF_UNLIMITED);
+	wp_gzip_new(&g, 4, 2, sink, &got, &err);
+	wp_gzip_write(g, in, n, &err);
+	wp_gzip_finish(g, &err);
+	wp_gzip_free(g);
+	wp_buf_append(&want, hdr, sizeof(hdr));
+	for (size_t off = 0;; off += chunk) {
+		size_t len = n - off < chunk ? n - off : chunk;
+		bool last = off + len == n && len < chunk;
+		z_stream zs;
+
+		memset(&zs, 0, sizeof(zs));
+		/* a random chunk is stored (level 0); the empty last one is what level 4 makes */
+		deflateInit2(&zs, len ? 0 : 4, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+		zs.next_in = in + off;
+		zs.avail_in = (uInt)len;
+		zs.next_out = out;
+		zs.avail_out = (uInt)(len + 65536);
+		deflate(&zs, last ? Z_FINISH : Z_SYNC_FLUSH);
+		wp_buf_append(&want, out, len + 65536 - zs.avail_out);
+		deflateEnd(&zs);
+		crc = crc32(crc, in + off, (uInt)len);
+		if (last)
+			break;
+	}
+	for (int i = 0; i < 4; i++)
+		out[i] = (unsigned char)(crc >> (8 * i)), out[4 + i] = (unsigned char)((uint64_t)n >> (8 * i));
+	wp_buf_append(&want, out, 8);
+	ok(got.len == want.len && !memcmp(got.data, want.data, got.len),
+	   "gzip of %zu random bytes: stored blocks byte for byte as zlib's level 0 (%zu and %zu bytes)", n, got.len, want.len);
+	wp_buf_release(&got);
+	wp_buf_release(&want);
+	free(in);
+	free(out);
 }
 
 int main(void)
@@ -183,6 +242,10 @@ int main(void)
 
 	/* gzip */
 	gzip_case(0, 6);
+	gzip_stored_case(3 * (128u << 10) + 20000);
+	gzip_stored_case(2 * 65535);
+	gzip_stored_case(128u << 10);
+	gzip_stored_case(65536 + 16384);
 	gzip_case(1000, 6);
 	gzip_case(128 << 10, 6);
 	gzip_case((3u << 20) + 12345, 1);
