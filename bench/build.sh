@@ -46,17 +46,7 @@ perl -e '
 for i in $(seq 1 $((FILES - FILES / 2))); do head -c $((FILE_KIB * 1024)) /dev/urandom > "static/media/img$i.png"; done
 total_bytes=$(( $(stat -c %s app.wasm) + $(find static -type f -printf '%s\n' | paste -sd+ | bc) ))
 
-# time_cmd SETUP CMD...: seconds of CMD after running SETUP (untimed), median of RUNS.
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-time_cmd() {
-	local setup=$1; shift
-	for _ in $(seq 1 "$RUNS"); do
-		eval "$setup"
-		local s e
-		s=$(date +%s%N); "$@" >/dev/null 2>&1; e=$(date +%s%N)
-		echo "scale=3; ($e - $s) / 1000000000" | bc
-	done | median
-}
+. "$ROOT/bench/timing.sh"
 rss_kib() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
 ratio() { echo "scale=2; $1 / $2" | bc; }
 

@@ -67,15 +67,4 @@ make_layout() {
 		"$mfd" "${#mf}" "$name" > "$dir/index.json"
 }
 
-# median of RUNS runs of: SETUP (untimed, eval'ed with $i set), then CMD (timed; $i in it).
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-time_runs() {
-	local setup=$1 cmd=$2
-	for i in $(seq 1 "$RUNS"); do
-		eval "$setup"
-		local s e
-		s=$(date +%s%N); eval "$cmd" >/dev/null 2>&1; e=$(date +%s%N)
-		echo "scale=3; ($e - $s) / 1000000000" | bc
-	done | median
-}
-ratio() { echo "scale=2; $1 / $2" | bc; }
+. "$(dirname "${BASH_SOURCE[0]}")/timing.sh"

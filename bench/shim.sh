@@ -59,7 +59,7 @@ ctr_ images import --platform wasip1/wasm hello.tar >/dev/null
 ctr_ images import --platform wasip1/wasm sleeper.tar >/dev/null
 "$WP" run --engine "$ENGINE" hello:v1 >/dev/null   # the node cache is warm from here on
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+. "$ROOT/bench/timing.sh"
 ns() { date +%s%N; }
 # Milliseconds from the command's start to its first output line.
 first_line() {

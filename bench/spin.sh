@@ -42,16 +42,7 @@ TOML
 total=$(du -sb app | cut -f1)
 cat app/*.wasm app/static/* > /dev/null
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-time_runs() {
-	local setup=$1 cmd=$2
-	for _ in $(seq 1 "$RUNS"); do
-		eval "$setup"
-		local s e
-		s=$(date +%s%N); eval "$cmd" >/dev/null 2>&1; e=$(date +%s%N)
-		echo "scale=3; ($e - $s) / 1000000000" | bc
-	done | median
-}
+. "$ROOT/bench/timing.sh"
 floor=$(time_runs : 'find app -type f -print0 | xargs -0 openssl dgst -sha256')
 first=$(time_runs 'rm -rf st; sync' 'WASMPACK_STORE=st "$WP" build app')
 rebuild=$(time_runs : 'WASMPACK_STORE=st "$WP" build app')

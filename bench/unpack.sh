@@ -34,16 +34,7 @@ total=$(du -sb big | cut -f1)
 "$WP" build --wasm small/app.wasm --file small/static:static -t small:v1 >/dev/null
 ln -s /bin/true bin/wasmtime
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-time_cmd() { # time_cmd SETUP CMD...: seconds, median of RUNS, SETUP untimed
-	local setup=$1; shift
-	for _ in $(seq 1 "$RUNS"); do
-		eval "$setup"
-		local s e
-		s=$(date +%s%N); "$@" >/dev/null 2>&1; e=$(date +%s%N)
-		echo "scale=3; ($e - $s) / 1000000000" | bc
-	done | median
-}
+. "$ROOT/bench/timing.sh"
 per_run_ms() { # per_run_ms CMD...: milliseconds per run over WARM_RUNS runs
 	local s e
 	s=$(date +%s%N)

@@ -402,6 +402,16 @@ static int add_report(wp_transfer_result *res, const wp_descriptor *d)
 	return 0;
 }
 
+/* A report for each blob a manifest names: its config, then its layers (once each). */
+static int add_reports(wp_transfer_result *res, const wp_manifest *m)
+{
+	int rc = add_report(res, &m->config);
+
+	for (size_t i = 0; rc == 0 && i < m->n_layers; i++)
+		rc = add_report(res, &m->layers[i]);
+	return rc;
+}
+
 static int put_manifest(wp_reg *r, const char *repo, const char *reference, const char *media_type,
 			const wp_buf *data, const char *digest, wp_error *err)
 {
@@ -446,11 +456,8 @@ int wp_registry_push(wp_store *s, wp_reg *r, const wp_ref *ref, const wp_descrip
 	if ((rc = wp_store_read_blob(s, desc->digest, WP_MANIFEST_MAX, &data, err)) < 0 ||
 	    (rc = wp_manifest_parse(data.data, data.len, &m, err)) < 0)
 		goto done;
-	if ((rc = add_report(res, &m.config)) < 0)
+	if ((rc = add_reports(res, &m)) < 0)
 		goto oom;
-	for (size_t i = 0; i < m.n_layers; i++)
-		if ((rc = add_report(res, &m.layers[i])) < 0)
-			goto oom;
 	blobs = calloc(res->n_blobs, sizeof(*blobs));
 	jobs = calloc(res->n_blobs, sizeof(*jobs));
 	if (!blobs || !jobs)
@@ -695,11 +702,8 @@ int wp_registry_pull(wp_store *s, wp_reg *r, const wp_ref *ref, const char *plat
 	}
 	if ((rc = wp_manifest_parse(body.data, body.len, &m, err)) < 0)
 		goto done;
-	if ((rc = add_report(res, &m.config)) < 0)
+	if ((rc = add_reports(res, &m)) < 0)
 		goto oom;
-	for (size_t i = 0; i < m.n_layers; i++)
-		if ((rc = add_report(res, &m.layers[i])) < 0)
-			goto oom;
 	blobs = calloc(res->n_blobs, sizeof(*blobs));
 	jobs = calloc(res->n_blobs, sizeof(*jobs));
 	if (!blobs || !jobs)
