@@ -196,11 +196,10 @@ static void cache_digests(wp_statcache *c, wp_layer_list *l, bool *all_known)
 	*all_known = true;
 	for (size_t i = 0; i < l->len; i++) {
 		wp_layer_entry *e = &l->items[i];
-		char real[PATH_MAX];
 
 		if (!e->src || e->digest[0])
 			continue;
-		if (!realpath(e->src, real) || !wp_statcache_lookup(c, real, &e->st, e->digest)) {
+		if (!wp_statcache_lookup(c, &e->st, e->digest)) {
 			e->digest[0] = '\0';
 			*all_known = false;
 		}
@@ -211,10 +210,9 @@ static void cache_record(wp_statcache *c, const wp_layer_list *l)
 {
 	for (size_t i = 0; i < l->len; i++) {
 		const wp_layer_entry *e = &l->items[i];
-		char real[PATH_MAX];
 
-		if (e->src && e->digest[0] && realpath(e->src, real))
-			wp_statcache_record(c, real, &e->st, e->digest);
+		if (e->src && e->digest[0])
+			wp_statcache_record(c, &e->st, e->digest);
 	}
 }
 
@@ -502,7 +500,7 @@ static int build_wasm(wp_store *s, const wp_build_opts *o, scan *sc, const char 
 	wp_wasm_config cfg = { 0 };
 	wp_descriptor d;
 	wp_buf data;
-	char real[PATH_MAX], digest[WP_DIGEST_BUFSZ];
+	char digest[WP_DIGEST_BUFSZ];
 	int64_t size, have;
 	int kind, rc;
 
@@ -514,13 +512,12 @@ static int build_wasm(wp_store *s, const wp_build_opts *o, scan *sc, const char 
 		goto done;
 	if (kind == WP_WASM_COMPONENT && (rc = wp_wasm_component_names_file(e->src, &names, err)) < 0)
 		goto done;
-	if (!realpath(e->src, real) || !wp_statcache_lookup(sc->cache, real, &e->st, digest) ||
+	if (!wp_statcache_lookup(sc->cache, &e->st, digest) ||
 	    !wp_store_has_blob(s, digest, &have) || have != (int64_t)e->st.st_size) {
 		rc = wp_store_ingest_file(s, e->src, &e->st, digest, &size, err);
 		if (rc < 0)
 			goto done;
-		if (realpath(e->src, real))
-			wp_statcache_record(sc->cache, real, &e->st, digest);
+		wp_statcache_record(sc->cache, &e->st, digest);
 	} else {
 		size = have;
 		res->layers_reused++;

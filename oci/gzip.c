@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -9,9 +10,22 @@
 #define CHUNK (128u << 10)
 #define DICT (32u << 10)
 #define PROBE (8u << 10)
+/* Content runs shorter than this are coded with what surrounds them. */
+#define MIN_STORED_RUN 1024u
+/* Pieces shorter than this are deflated with a small hash table: resetting the full one
+ * (64 KiB) for each short run of tar framing would cost more than coding it. */
+#define SMALL_PIECE (16u << 10)
 #define MAX_THREADS 16
 
 enum job_state { JOB_FREE, JOB_FILLING, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
+
+/* A stretch of a chunk and how it is coded: deflated into out[out_off..+out_len], or
+ * stored, framed from in[off..+len] when it is handed on. */
+typedef struct piece {
+	size_t off, len;
+	size_t out_off, out_len;
+	bool stored;
+} piece;
 
 typedef struct job {
 	unsigned char *in;
@@ -19,11 +33,16 @@ typedef struct job {
 	unsigned char dict[DICT];
 	size_t dict_len;
 	bool last;
+	/* Where the kind of the bytes changes: kind0 at offset 0, flipping at each mark. */
+	int kind0;
+	size_t *marks;
+	size_t nmarks, marks_cap;
+	piece *pieces;
+	size_t npieces, pieces_cap;
 	unsigned char *out;
 	size_t out_len, out_cap;
 	uLong crc;
 	int zerr;
-	bool stored;     /* coded as stored blocks: the output is framed from in at emit time */
 	enum job_state state;
 } job;
 
@@ -37,6 +56,7 @@ struct wp_gzip {
 	unsigned oldest;   /* next job to hand to the sink */
 	unsigned next_run; /* next job a worker takes */
 	unsigned in_flight;
+	int kind;          /* of the bytes written next */
 	unsigned char prev_tail[DICT];
 	size_t prev_tail_len;
 	uLong crc;
@@ -46,19 +66,76 @@ struct wp_gzip {
 	int nworkers;
 	pthread_mutex_t mu;
 	pthread_cond_t work_cv, done_cv;
-	z_stream inline_zs;
-	bool inline_init;
+	struct coder *inline_coder;
 };
 
-/* Deflated size of the first PROBE bytes of a chunk with the given strategy, or -1. */
-static long probe(z_stream *zs, const job *j, int strategy, unsigned char *scratch, size_t cap)
+/* A worker's deflate state: a full one for long pieces, a small one for short ones. */
+typedef struct coder {
+	z_stream big, small;
+	bool big_ok, small_ok;
+} coder;
+
+/* log2(x) in 16.16 fixed point, by integer arithmetic only (the same on every machine, so
+ * the coding choices and the output stay reproducible): the integer part is the top bit,
+ * each fraction bit comes from squaring the mantissa. */
+static uint64_t log2_q16(uint32_t x)
+{
+	int k = 31 - __builtin_clz(x);
+	uint64_t m = (uint64_t)x << (31 - k), r = (uint64_t)k << 16;
+
+	for (int bit = 15; bit >= 0; bit--) {
+		m = (m * m) >> 31;
+		if (m >= (1ull << 32)) {
+			r |= 1ull << bit;
+			m >>= 1;
+		}
+	}
+	return r;
+}
+
+/* Already-compressed or random data (images, fonts, archives, model weights) gains nothing
+ * from deflate, which is slowest on exactly such data. If the byte frequencies of the first
+ * PROBE bytes leave less than 2% (at least 64 bytes) for any entropy coder to save, the run
+ * is stored. Random bytes show a saving of about 23 bytes from sampling alone. */
+static bool incompressible(const unsigned char *p, size_t n)
+{
+	uint32_t hist[4][256] = { { 0 } };
+	uint64_t bits = 0, logn;
+	size_t i = 0, m = n < PROBE ? n : PROBE;
+
+	for (; i + 4 <= m; i += 4) {
+		hist[0][p[i]]++;
+		hist[1][p[i + 1]]++;
+		hist[2][p[i + 2]]++;
+		hist[3][p[i + 3]]++;
+	}
+	for (; i < m; i++)
+		hist[0][p[i]]++;
+	logn = log2_q16((uint32_t)m);
+	for (int c = 0; c < 256; c++) {
+		uint32_t k = hist[0][c] + hist[1][c] + hist[2][c] + hist[3][c];
+
+		if (k)
+			bits += k * (logn - log2_q16(k));
+	}
+	/* saving in bytes = m - bits/8, with bits in 1/65536 */
+	{
+		uint64_t coded = bits / (8u << 16), limit = m / 50 > 64 ? m / 50 : 64;
+
+		return coded + limit >= m;
+	}
+}
+
+/* Deflated size of the first PROBE bytes of a piece with the given strategy, or -1. */
+static long probe(z_stream *zs, const unsigned char *p, size_t n, const unsigned char *dict, size_t dict_len,
+		  int strategy, unsigned char *scratch, size_t cap)
 {
 	if (deflateReset(zs) != Z_OK || deflateParams(zs, 1, strategy) != Z_OK)
 		return -1;
-	if (strategy != Z_HUFFMAN_ONLY && j->dict_len && deflateSetDictionary(zs, j->dict, (uInt)j->dict_len) != Z_OK)
+	if (strategy != Z_HUFFMAN_ONLY && dict_len && deflateSetDictionary(zs, dict, (uInt)dict_len) != Z_OK)
 		return -1;
-	zs->next_in = j->in;
-	zs->avail_in = (uInt)(j->in_len < PROBE ? j->in_len : PROBE);
+	zs->next_in = (unsigned char *)p;
+	zs->avail_in = (uInt)(n < PROBE ? n : PROBE);
 	zs->next_out = scratch;
 	zs->avail_out = (uInt)cap;
 	if (deflate(zs, Z_SYNC_FLUSH) == Z_STREAM_ERROR || zs->avail_in)
@@ -66,83 +143,160 @@ static long probe(z_stream *zs, const job *j, int strategy, unsigned char *scrat
 	return (long)(cap - zs->avail_out);
 }
 
-enum { CODE_LZ, CODE_HUFFMAN, CODE_STORED };
+enum { CODE_LZ, CODE_HUFFMAN };
 
-/* Already-compressed or random data (images, fonts, archives, model weights) gains little
- * or nothing from string matching, the slow part of deflate. The first PROBE bytes of a
- * chunk decide: if Huffman coding alone barely shrinks them the chunk is stored; if
- * matches add less than 3% over Huffman coding the chunk is Huffman-coded (about four
- * times faster than matching); otherwise it is deflated at the chosen level. The choice
- * depends on the bytes only, so the output stays reproducible. */
-static int choose_coding(z_stream *zs, const job *j, unsigned char *scratch, size_t cap)
+/* Data that entropy coding shrinks but string matching hardly does (some media formats)
+ * is Huffman-coded, about four times faster than matching: if matches add less than 3%
+ * over Huffman coding on the first PROBE bytes. */
+static int choose_coding(z_stream *zs, const unsigned char *p, size_t n, const unsigned char *dict, size_t dict_len)
 {
+	unsigned char scratch[PROBE + PROBE / 2 + 256];
 	long lz, huff;
-	size_t n = j->in_len < PROBE ? j->in_len : PROBE;
 
-	if (j->in_len < 2 * PROBE)
+	if (n < 2 * PROBE)
 		return CODE_LZ;
-	huff = probe(zs, j, Z_HUFFMAN_ONLY, scratch, cap);
+	huff = probe(zs, p, n, dict, dict_len, Z_HUFFMAN_ONLY, scratch, sizeof(scratch));
 	if (huff < 0)
 		return CODE_LZ;
-	if ((size_t)huff * 100 >= n * 98)
-		return CODE_STORED;
-	lz = probe(zs, j, Z_DEFAULT_STRATEGY, scratch, cap);
+	lz = probe(zs, p, n, dict, dict_len, Z_DEFAULT_STRATEGY, scratch, sizeof(scratch));
 	if (lz < 0)
 		return CODE_LZ;
 	return lz * 100 > huff * 97 ? CODE_HUFFMAN : CODE_LZ;
 }
 
-static int compress_job(z_stream *zs, int level, job *j)
+static int add_piece(job *j, size_t off, size_t len, bool stored)
 {
-	size_t bound = deflateBound(zs, (uLong)j->in_len) + 64;
-	unsigned char scratch[PROBE + PROBE / 2 + 256];
-	int coding;
+	if (j->npieces && j->pieces[j->npieces - 1].stored == stored) {
+		j->pieces[j->npieces - 1].len += len;
+		return 0;
+	}
+	if (j->npieces == j->pieces_cap) {
+		size_t cap = j->pieces_cap ? j->pieces_cap * 2 : 16;
+		piece *p = realloc(j->pieces, cap * sizeof(*p));
 
-	if (j->out_cap < bound) {
-		unsigned char *p = realloc(j->out, bound);
+		if (!p)
+			return -1;
+		j->pieces = p;
+		j->pieces_cap = cap;
+	}
+	j->pieces[j->npieces++] = (piece){ .off = off, .len = len, .stored = stored };
+	return 0;
+}
+
+/* Cuts a chunk into pieces: content runs that look incompressible are stored, everything
+ * else (framing, short or compressible content) is deflated, adjacent ones together. */
+static int plan_pieces(job *j)
+{
+	size_t off = 0;
+	int kind = j->kind0;
+
+	j->npieces = 0;
+	for (size_t m = 0; m <= j->nmarks; m++) {
+		size_t end = m < j->nmarks ? j->marks[m] : j->in_len;
+
+		if (end > off) {
+			bool stored = kind == WP_GZIP_CONTENT && end - off >= MIN_STORED_RUN &&
+				      incompressible(j->in + off, end - off);
+
+			if (add_piece(j, off, end - off, stored) < 0)
+				return -1;
+		}
+		off = end;
+		kind = !kind;
+	}
+	if (j->npieces == 0 && add_piece(j, 0, 0, false) < 0)
+		return -1;
+	return 0;
+}
+
+static int deflate_piece(coder *c, int level, job *j, piece *pc, bool finish)
+{
+	bool small = pc->len < SMALL_PIECE;
+	z_stream *zs = small ? &c->small : &c->big;
+	/* The preceding bytes as a preset dictionary, no more of them than the piece is long:
+	 * loading it costs as much as coding that many bytes. */
+	const unsigned char *dict = pc->off ? j->in : j->dict;
+	size_t avail = pc->off ? pc->off : j->dict_len;
+	size_t dict_len = avail < DICT ? avail : DICT;
+	int coding;
+	size_t bound;
+
+	if (!(small ? c->small_ok : c->big_ok))
+		return Z_MEM_ERROR;
+	if (dict_len > pc->len)
+		dict_len = pc->len;
+	dict += avail - dict_len;
+	coding = small ? CODE_LZ : choose_coding(zs, j->in + pc->off, pc->len, dict, dict_len);
+	bound = deflateBound(zs, (uLong)pc->len) + 64;
+	if (j->out_cap - j->out_len < bound) {
+		unsigned char *p = realloc(j->out, j->out_len + bound);
 
 		if (!p)
 			return Z_MEM_ERROR;
 		j->out = p;
-		j->out_cap = bound;
+		j->out_cap = j->out_len + bound;
 	}
-	coding = choose_coding(zs, j, scratch, sizeof(scratch));
-	j->crc = crc32(0L, j->in, (uInt)j->in_len);
-	/* Stored blocks need no deflate pass over the data (nor a copy of it): emit_stored
-	 * frames the chunk as zlib's level 0 does (RFC 1951 section 3.2.4), byte for byte. */
-	if ((j->stored = coding == CODE_STORED))
-		return Z_OK;
 	if (deflateReset(zs) != Z_OK ||
-	    deflateParams(zs, coding == CODE_STORED ? 0 : coding == CODE_HUFFMAN ? 1 : level,
-			  coding == CODE_HUFFMAN ? Z_HUFFMAN_ONLY : Z_DEFAULT_STRATEGY) != Z_OK)
+	    deflateParams(zs, coding == CODE_HUFFMAN ? 1 : level, coding == CODE_HUFFMAN ? Z_HUFFMAN_ONLY : Z_DEFAULT_STRATEGY) != Z_OK)
 		return Z_STREAM_ERROR;
-	if (coding == CODE_LZ && j->dict_len && deflateSetDictionary(zs, j->dict, (uInt)j->dict_len) != Z_OK)
+	if (coding == CODE_LZ && dict_len && deflateSetDictionary(zs, dict, (uInt)dict_len) != Z_OK)
 		return Z_STREAM_ERROR;
-	zs->next_in = j->in;
-	zs->avail_in = (uInt)j->in_len;
-	zs->next_out = j->out;
-	zs->avail_out = (uInt)j->out_cap;
-	if (deflate(zs, j->last ? Z_FINISH : Z_SYNC_FLUSH) == Z_STREAM_ERROR)
+	zs->next_in = j->in + pc->off;
+	zs->avail_in = (uInt)pc->len;
+	zs->next_out = j->out + j->out_len;
+	zs->avail_out = (uInt)(j->out_cap - j->out_len);
+	if (deflate(zs, finish ? Z_FINISH : Z_SYNC_FLUSH) == Z_STREAM_ERROR)
 		return Z_STREAM_ERROR;
-	if (zs->avail_in != 0 || (j->last && zs->avail_out == 0))
+	if (zs->avail_in != 0 || (finish && zs->avail_out == 0))
 		return Z_BUF_ERROR;
-	j->out_len = j->out_cap - zs->avail_out;
+	pc->out_off = j->out_len;
+	pc->out_len = j->out_cap - j->out_len - zs->avail_out;
+	j->out_len += pc->out_len;
 	return Z_OK;
 }
 
-static int zs_init(z_stream *zs, int level)
+static int compress_job(coder *c, int level, job *j)
 {
-	memset(zs, 0, sizeof(*zs));
+	int rc;
+
+	j->out_len = 0;
+	if (plan_pieces(j) < 0)
+		return Z_MEM_ERROR;
+	j->crc = crc32(0L, j->in, (uInt)j->in_len);
+	/* Stored pieces need no deflate pass over the data (nor a copy of it): emit_stored
+	 * frames them as zlib's level 0 does (RFC 1951 section 3.2.4). */
+	for (size_t i = 0; i < j->npieces; i++)
+		if (!j->pieces[i].stored &&
+		    (rc = deflate_piece(c, level, j, &j->pieces[i], j->last && i + 1 == j->npieces)) != Z_OK)
+			return rc;
+	return Z_OK;
+}
+
+static void coder_end(coder *c)
+{
+	if (c->big_ok)
+		deflateEnd(&c->big);
+	if (c->small_ok)
+		deflateEnd(&c->small);
+	c->big_ok = c->small_ok = false;
+}
+
+static void start_job(wp_gzip *gz, job *j);
+
+static void coder_init(coder *c, int level)
+{
+	memset(c, 0, sizeof(*c));
 	/* Raw deflate (negative window bits): the gzip header and trailer are written here. */
-	return deflateInit2(zs, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+	c->big_ok = deflateInit2(&c->big, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) == Z_OK;
+	c->small_ok = deflateInit2(&c->small, level, Z_DEFLATED, -15, 1, Z_DEFAULT_STRATEGY) == Z_OK;
 }
 
 static void *worker_main(void *arg)
 {
 	wp_gzip *gz = arg;
-	z_stream zs;
-	bool ok = zs_init(&zs, gz->level) == Z_OK;
+	coder c;
 
+	coder_init(&c, gz->level);
 	pthread_mutex_lock(&gz->mu);
 	for (;;) {
 		job *j;
@@ -155,15 +309,14 @@ static void *worker_main(void *arg)
 		gz->next_run = (gz->next_run + 1) % gz->njobs;
 		j->state = JOB_RUNNING;
 		pthread_mutex_unlock(&gz->mu);
-		j->zerr = ok ? compress_job(&zs, gz->level, j) : Z_MEM_ERROR;
+		j->zerr = compress_job(&c, gz->level, j);
 		pthread_mutex_lock(&gz->mu);
 		j->state = JOB_DONE;
 		pthread_cond_broadcast(&gz->done_cv);
 		pthread_cond_broadcast(&gz->work_cv);
 	}
 	pthread_mutex_unlock(&gz->mu);
-	if (ok)
-		deflateEnd(&zs);
+	coder_end(&c);
 	return NULL;
 }
 
@@ -180,6 +333,7 @@ int wp_gzip_new(wp_gzip **out, int level, int threads, wp_gzip_sink sink, void *
 	gz->threads = threads < 0 ? 0 : threads;
 	gz->sink = sink;
 	gz->ctx = ctx;
+	gz->kind = WP_GZIP_CONTENT;
 	/* Chunks in flight: enough that the in-order hand-off to the sink seldom waits for a
 	 * slow chunk (about 4 MiB with 2 threads). */
 	gz->njobs = gz->threads ? (unsigned)gz->threads * 8 + 2 : 1;
@@ -200,11 +354,13 @@ int wp_gzip_new(wp_gzip **out, int level, int threads, wp_gzip_sink sink, void *
 		}
 	}
 	if (gz->threads == 0) {
-		if (zs_init(&gz->inline_zs, level) != Z_OK) {
+		gz->inline_coder = malloc(sizeof(*gz->inline_coder));
+		if (gz->inline_coder)
+			coder_init(gz->inline_coder, level);
+		if (!gz->inline_coder || !gz->inline_coder->big_ok || !gz->inline_coder->small_ok) {
 			wp_gzip_free(gz);
 			return wp_error_set(err, WP_ENOMEM, "starting gzip failed");
 		}
-		gz->inline_init = true;
 	}
 	for (int i = 0; i < gz->threads; i++) {
 		if (pthread_create(&gz->workers[i], NULL, worker_main, gz) != 0)
@@ -215,7 +371,7 @@ int wp_gzip_new(wp_gzip **out, int level, int threads, wp_gzip_sink sink, void *
 		wp_gzip_free(gz);
 		return wp_error_set(err, WP_EIO, "starting gzip threads failed");
 	}
-	gz->jobs[0].state = JOB_FILLING;
+	start_job(gz, &gz->jobs[0]);
 	*out = gz;
 	return 0;
 }
@@ -229,25 +385,42 @@ static int emit(wp_gzip *gz, const void *data, size_t len, wp_error *err)
 	return rc;
 }
 
-/* A stored chunk as zlib writes it at level 0 with avail_out to spare: blocks of at most
- * 65,535 bytes, each a 3-bit header padded to a byte (BFINAL only on the last block of the
- * last chunk) then LEN and its one's complement, little-endian; a chunk that is not the
- * last ends with an empty stored block, as Z_SYNC_FLUSH does. */
-static int emit_stored(wp_gzip *gz, const job *j, wp_error *err)
+/* Stored bytes as zlib writes them at level 0: blocks of at most 65,535 bytes, each a
+ * 3-bit header padded to a byte (BFINAL only on the last block of the stream) then LEN
+ * and its one's complement, little-endian (RFC 1951 section 3.2.4). */
+static int emit_stored(wp_gzip *gz, const unsigned char *p, size_t n, bool final, wp_error *err)
 {
 	size_t off = 0;
 	int rc;
 
 	do {
-		size_t len = j->in_len - off > 65535 ? 65535 : j->in_len - off;
-		unsigned char h[5] = { j->last && off + len == j->in_len, (unsigned char)len, (unsigned char)(len >> 8),
+		size_t len = n - off > 65535 ? 65535 : n - off;
+		unsigned char h[5] = { final && off + len == n, (unsigned char)len, (unsigned char)(len >> 8),
 				       (unsigned char)~len, (unsigned char)(~len >> 8) };
 
-		if ((rc = emit(gz, h, sizeof(h), err)) < 0 || (len && (rc = emit(gz, j->in + off, len, err)) < 0))
+		if ((rc = emit(gz, h, sizeof(h), err)) < 0 || (len && (rc = emit(gz, p + off, len, err)) < 0))
 			return rc;
 		off += len;
-	} while (off < j->in_len);
-	if (!j->last) {
+	} while (off < n);
+	return 0;
+}
+
+/* A chunk's pieces in order. A chunk that is not the last and ends stored closes with an
+ * empty stored block, as zlib's Z_SYNC_FLUSH does, so a wholly stored chunk is byte for
+ * byte zlib's level 0 output. */
+static int emit_job(wp_gzip *gz, const job *j, wp_error *err)
+{
+	int rc;
+
+	for (size_t i = 0; i < j->npieces; i++) {
+		const piece *pc = &j->pieces[i];
+
+		rc = pc->stored ? emit_stored(gz, j->in + pc->off, pc->len, j->last && i + 1 == j->npieces, err)
+				: emit(gz, j->out + pc->out_off, pc->out_len, err);
+		if (rc < 0)
+			return rc;
+	}
+	if (!j->last && j->npieces && j->pieces[j->npieces - 1].stored) {
 		static const unsigned char empty[5] = { 0, 0, 0, 0xff, 0xff };
 
 		return emit(gz, empty, sizeof(empty), err);
@@ -274,7 +447,7 @@ static int drain(wp_gzip *gz, bool wait, wp_error *err)
 			gz->failed = true;
 			return wp_error_set(err, WP_EIO, "gzip compression failed (zlib error %d)", j->zerr);
 		}
-		if ((rc = j->stored ? emit_stored(gz, j, err) : emit(gz, j->out, j->out_len, err)) < 0)
+		if ((rc = emit_job(gz, j, err)) < 0)
 			return rc;
 		gz->crc = crc32_combine(gz->crc, j->crc, (z_off_t)j->in_len);
 		pthread_mutex_lock(&gz->mu);
@@ -284,6 +457,14 @@ static int drain(wp_gzip *gz, bool wait, wp_error *err)
 		pthread_mutex_unlock(&gz->mu);
 		wait = false;
 	}
+}
+
+static void start_job(wp_gzip *gz, job *j)
+{
+	j->state = JOB_FILLING;
+	j->in_len = 0;
+	j->nmarks = 0;
+	j->kind0 = gz->kind;
 }
 
 static int submit(wp_gzip *gz, bool last, wp_error *err)
@@ -313,12 +494,11 @@ static int submit(wp_gzip *gz, bool last, wp_error *err)
 		gz->prev_tail_len = keep + j->in_len;
 	}
 	if (gz->threads == 0) {
-		j->zerr = compress_job(&gz->inline_zs, gz->level, j);
+		j->zerr = compress_job(gz->inline_coder, gz->level, j);
 		j->state = JOB_DONE;
 		gz->in_flight++;
 		rc = drain(gz, false, err);
-		j->state = JOB_FILLING;
-		j->in_len = 0;
+		start_job(gz, j);
 		return rc;
 	}
 	pthread_mutex_lock(&gz->mu);
@@ -331,9 +511,42 @@ static int submit(wp_gzip *gz, bool last, wp_error *err)
 	gz->fill = (gz->fill + 1) % gz->njobs;
 	if (gz->in_flight == gz->njobs && (rc = drain(gz, true, err)) < 0)
 		return rc;
-	j = &gz->jobs[gz->fill];
-	j->state = JOB_FILLING;
-	j->in_len = 0;
+	start_job(gz, &gz->jobs[gz->fill]);
+	return 0;
+}
+
+void wp_gzip_hint(wp_gzip *gz, wp_gzip_kind kind)
+{
+	gz->kind = kind == WP_GZIP_FRAMING ? WP_GZIP_FRAMING : WP_GZIP_CONTENT;
+}
+
+/* Records where the kind of the bytes in the job being filled changes. */
+static int note_kind(wp_gzip *gz, job *j, wp_error *err)
+{
+	int cur = j->kind0 ^ (int)(j->nmarks & 1);
+
+	if (cur == gz->kind)
+		return 0;
+	if (j->in_len == 0) {
+		j->kind0 = gz->kind;
+		return 0;
+	}
+	if (j->nmarks && j->marks[j->nmarks - 1] == j->in_len) {
+		j->nmarks--;
+		return 0;
+	}
+	if (j->nmarks == j->marks_cap) {
+		size_t cap = j->marks_cap ? j->marks_cap * 2 : 64;
+		size_t *m = realloc(j->marks, cap * sizeof(*m));
+
+		if (!m) {
+			gz->failed = true;
+			return wp_error_set(err, WP_ENOMEM, "out of memory");
+		}
+		j->marks = m;
+		j->marks_cap = cap;
+	}
+	j->marks[j->nmarks++] = j->in_len;
 	return 0;
 }
 
@@ -348,6 +561,8 @@ int wp_gzip_write(wp_gzip *gz, const void *data, size_t len, wp_error *err)
 		size_t n = CHUNK - j->in_len < len ? CHUNK - j->in_len : len;
 		int rc;
 
+		if ((rc = note_kind(gz, j, err)) < 0)
+			return rc;
 		memcpy(j->in + j->in_len, p, n);
 		j->in_len += n;
 		p += n;
@@ -387,11 +602,15 @@ void wp_gzip_free(wp_gzip *gz)
 	pthread_mutex_unlock(&gz->mu);
 	for (int i = 0; i < gz->nworkers; i++)
 		pthread_join(gz->workers[i], NULL);
-	if (gz->inline_init)
-		deflateEnd(&gz->inline_zs);
+	if (gz->inline_coder) {
+		coder_end(gz->inline_coder);
+		free(gz->inline_coder);
+	}
 	for (unsigned i = 0; gz->jobs && i < gz->njobs; i++) {
 		free(gz->jobs[i].in);
 		free(gz->jobs[i].out);
+		free(gz->jobs[i].marks);
+		free(gz->jobs[i].pieces);
 	}
 	free(gz->jobs);
 	pthread_mutex_destroy(&gz->mu);

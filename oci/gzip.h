@@ -10,11 +10,18 @@
 
 #include "common/error.h"
 
+/* What the bytes written next are. Content (the default) is probed in runs of its own and
+ * stored when it looks incompressible; framing (tar headers and padding) is always
+ * deflated. Hints change only how the bytes are coded: the same bytes with the same hints
+ * give the same output. */
+typedef enum wp_gzip_kind { WP_GZIP_CONTENT = 0, WP_GZIP_FRAMING = 1 } wp_gzip_kind;
+
 typedef int (*wp_gzip_sink)(void *ctx, const void *data, size_t len, wp_error *err);
 typedef struct wp_gzip wp_gzip;
 
 /* threads 0 compresses in the caller's thread. */
 int wp_gzip_new(wp_gzip **out, int level, int threads, wp_gzip_sink sink, void *ctx, wp_error *err);
+void wp_gzip_hint(wp_gzip *gz, wp_gzip_kind kind);
 int wp_gzip_write(wp_gzip *gz, const void *data, size_t len, wp_error *err);
 int wp_gzip_finish(wp_gzip *gz, wp_error *err);
 void wp_gzip_free(wp_gzip *gz);

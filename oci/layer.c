@@ -117,7 +117,7 @@ int wp_layer_list_key(const wp_layer_list *l, int level, char key[WP_DIGEST_BUFS
 
 	if (rc < 0)
 		return rc;
-	snprintf(head, sizeof(head), "wasmpack-layer-v1 tar+gzip level=%d%s", level, l->no_diff_id ? " no-diff-id" : "");
+	snprintf(head, sizeof(head), "wasmpack-layer-v2 tar+gzip level=%d%s", level, l->no_diff_id ? " no-diff-id" : "");
 	wp_sha256_update(&h, head, strlen(head) + 1);
 	for (size_t i = 0; i < l->len; i++) {
 		const wp_layer_entry *e = &l->items[i];
@@ -144,6 +144,7 @@ typedef struct tar_ctx {
 	wp_blob_writer *bw;
 	wp_error *err;
 	int rc;
+	bool content; /* libarchive is writing a file's bytes, not headers or padding */
 } tar_ctx;
 
 static int gz_sink(void *ctx, const void *data, size_t len, wp_error *err)
@@ -158,6 +159,7 @@ static la_ssize_t tar_sink(struct archive *a, void *ctx, const void *buf, size_t
 
 	if (!t->no_diff)
 		wp_sha256_update(&t->diff, buf, len);
+	wp_gzip_hint(t->gz, t->content ? WP_GZIP_CONTENT : WP_GZIP_FRAMING);
 	rc = wp_gzip_write(t->gz, buf, len, t->err);
 	if (rc < 0) {
 		t->rc = rc;
@@ -202,11 +204,14 @@ static int write_file(struct archive *a, tar_ctx *t, wp_layer_entry *e, unsigned
 			break;
 		if (!known)
 			wp_sha256_update(&h, buf, (size_t)n);
+		t->content = true;
 		if (archive_write_data(a, buf, (size_t)n) != n) {
+			t->content = false;
 			wp_sha256_release(&h);
 			return t->rc < 0 ? t->rc : wp_error_set(t->err, WP_EIO, "writing tar entry '%s': %s",
 							       e->dest, archive_error_string(a));
 		}
+		t->content = false;
 	}
 	if (total != e->st.st_size) {
 		if (!known)

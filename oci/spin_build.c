@@ -82,22 +82,20 @@ static int add_layer(spin_build *b, const char *mt, const char *digest, int64_t 
 /* A file into the store, through the stat cache: unchanged input is not read again. */
 static int ingest(spin_build *b, const char *path, char digest[WP_DIGEST_BUFSZ], int64_t *size)
 {
-	char real[PATH_MAX];
 	struct stat st;
 	int64_t have;
 	int rc;
 
 	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
 		return wp_error_sys(b->err, WP_EIO, "reading '%s'", path);
-	if (realpath(path, real) && wp_statcache_lookup(b->cache, real, &st, digest) &&
+	if (wp_statcache_lookup(b->cache, &st, digest) &&
 	    wp_store_has_blob(b->store, digest, &have) && have == (int64_t)st.st_size) {
 		*size = have;
 		return 0;
 	}
 	if ((rc = wp_store_ingest_file(b->store, path, &st, digest, size, b->err)) < 0)
 		return rc;
-	if (realpath(path, real))
-		wp_statcache_record(b->cache, real, &st, digest);
+	wp_statcache_record(b->cache, &st, digest);
 	return 0;
 }
 
@@ -321,15 +319,12 @@ static int hash_files(spin_build *b, wp_spin_files *files, bool store)
 		return wp_error_set(b->err, WP_ENOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < files->len; i++) {
-		char real[PATH_MAX];
-
 		if (stat(files->items[i].src, &sts[i]) < 0) {
 			rc = wp_error_sys(b->err, WP_EIO, "reading '%s'", files->items[i].src);
 			goto done;
 		}
 		files->items[i].size = (long long)sts[i].st_size;
-		h.todo[i] = !(realpath(files->items[i].src, real) &&
-			      wp_statcache_lookup(b->cache, real, &sts[i], files->items[i].digest));
+		h.todo[i] = !wp_statcache_lookup(b->cache, &sts[i], files->items[i].digest);
 	}
 	pthread_mutex_init(&h.mu, NULL);
 	for (; started < nthreads; started++)
@@ -344,12 +339,9 @@ static int hash_files(spin_build *b, wp_spin_files *files, bool store)
 		rc = wp_error_set(b->err, h.failed, "reading '%s' failed", h.failed_path);
 		goto done;
 	}
-	for (size_t i = 0; i < files->len; i++) {
-		char real[PATH_MAX];
-
-		if (h.todo[i] && realpath(files->items[i].src, real))
-			wp_statcache_record(b->cache, real, &sts[i], files->items[i].digest);
-	}
+	for (size_t i = 0; i < files->len; i++)
+		if (h.todo[i])
+			wp_statcache_record(b->cache, &sts[i], files->items[i].digest);
 done:
 	free(h.todo);
 	free(sts);

@@ -4,6 +4,7 @@
 #include "common/json.h"
 #include "common/util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -11,10 +12,12 @@
 #define CACHE_MAX (256u << 20)
 #define MAX_FILES 200000
 #define MAX_LAYERS 20000
+/* 2: files are keyed by device and inode, not by path. */
+#define CACHE_VERSION 2
 
 struct wp_statcache {
 	wp_store *store;
-	json_t *files;     /* path -> [size, mtime_ns, ctime_ns, ino, dev, digest, used] */
+	json_t *files;     /* "dev:ino" -> [size, mtime_ns, ctime_ns, ino, dev, digest, used] */
 	json_t *layers;    /* key -> [digest, diff_id, size, used] */
 	long long written_ns;
 	long long now_ns;
@@ -50,7 +53,7 @@ int wp_statcache_open(wp_store *s, wp_statcache **out, wp_error *err)
 	wp_buf_init(&data, CACHE_MAX);
 	if (path && wp_fs_read_file(path, CACHE_MAX, &data, &ignored) == 0 &&
 	    wp_json_parse(data.data, data.len, CACHE_MAX, &root, &ignored) == 0 &&
-	    json_integer_value(json_object_get(root, "version")) == 1) {
+	    json_integer_value(json_object_get(root, "version")) == CACHE_VERSION) {
 		c->files = json_incref(json_object_get(root, "files"));
 		c->layers = json_incref(json_object_get(root, "layers"));
 		c->written_ns = json_integer_value(json_object_get(root, "written_ns"));
@@ -79,11 +82,22 @@ static long long granularity(const struct stat *st)
 	return st->st_mtim.tv_nsec == 0 ? 1000000000LL : 20000000LL;
 }
 
-bool wp_statcache_lookup(wp_statcache *c, const char *abspath, const struct stat *st, char digest[WP_DIGEST_BUFSZ])
+/* A file is known by its device and inode: no path needs resolving (realpath costs a
+ * readlink per path component), and links to one file share its entry. Size and times
+ * tell a reused inode apart. */
+static void file_key(const struct stat *st, char key[64])
 {
-	json_t *e = json_object_get(c->files, abspath);
+	snprintf(key, 64, "%llu:%llu", (unsigned long long)st->st_dev, (unsigned long long)st->st_ino);
+}
+
+bool wp_statcache_lookup(wp_statcache *c, const struct stat *st, char digest[WP_DIGEST_BUFSZ])
+{
+	char key[64];
+	json_t *e;
 	const char *d;
 
+	file_key(st, key);
+	e = json_object_get(c->files, key);
 	if (!json_is_array(e) || json_array_size(e) < 7)
 		return false;
 	if (json_integer_value(json_array_get(e, 0)) != (json_int_t)st->st_size ||
@@ -104,13 +118,15 @@ bool wp_statcache_lookup(wp_statcache *c, const char *abspath, const struct stat
 	return true;
 }
 
-void wp_statcache_record(wp_statcache *c, const char *abspath, const struct stat *st, const char *digest)
+void wp_statcache_record(wp_statcache *c, const struct stat *st, const char *digest)
 {
+	char key[64];
 	json_t *e = json_pack("[I,I,I,I,I,s,I]", (json_int_t)st->st_size, (json_int_t)ts_ns(&st->st_mtim),
 			      (json_int_t)ts_ns(&st->st_ctim), (json_int_t)st->st_ino, (json_int_t)st->st_dev,
 			      digest, (json_int_t)(c->now_ns / 1000000000LL));
 
-	if (e && json_object_set_new(c->files, abspath, e) == 0)
+	file_key(st, key);
+	if (e && json_object_set_new(c->files, key, e) == 0)
 		c->dirty = true;
 }
 
@@ -195,7 +211,7 @@ int wp_statcache_save(wp_statcache *c, wp_error *err)
 	prune(c->files, MAX_FILES, 6);
 	prune(c->layers, MAX_LAYERS, 3);
 	clock_gettime(CLOCK_REALTIME, &now);
-	root = json_pack("{s:i,s:I,s:O,s:O}", "version", 1, "written_ns", (json_int_t)ts_ns(&now),
+	root = json_pack("{s:i,s:I,s:O,s:O}", "version", CACHE_VERSION, "written_ns", (json_int_t)ts_ns(&now),
 			 "files", c->files, "layers", c->layers);
 	path = cache_path(c);
 	if (!root || !path) {

@@ -1,4 +1,4 @@
-/* A cache from file identity (path, size, mtime, ctime, inode, device) to content digest,
+/* A cache from file identity (device, inode, size, mtime, ctime) to content digest,
  * and from layer content keys to built layers, kept in the store as git keeps its index,
  * so that a rebuild of unchanged input reads no file. An entry whose mtime is not clearly
  * older than the moment the cache was written is "racily clean" and is not trusted: the
@@ -17,8 +17,8 @@ typedef struct wp_statcache wp_statcache;
 
 /* Never fails for a missing or damaged cache file: it starts empty. */
 int wp_statcache_open(wp_store *s, wp_statcache **out, wp_error *err);
-bool wp_statcache_lookup(wp_statcache *c, const char *abspath, const struct stat *st, char digest[WP_DIGEST_BUFSZ]);
-void wp_statcache_record(wp_statcache *c, const char *abspath, const struct stat *st, const char *digest);
+bool wp_statcache_lookup(wp_statcache *c, const struct stat *st, char digest[WP_DIGEST_BUFSZ]);
+void wp_statcache_record(wp_statcache *c, const struct stat *st, const char *digest);
 bool wp_statcache_layer_get(wp_statcache *c, const char *key, wp_layer_result *out);
 void wp_statcache_layer_put(wp_statcache *c, const char *key, const wp_layer_result *res);
 int wp_statcache_save(wp_statcache *c, wp_error *err);
