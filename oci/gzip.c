@@ -1,6 +1,8 @@
 #include "oci/gzip.h"
+#include "common/crc32.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -61,11 +63,17 @@ struct wp_gzip {
 	size_t prev_tail_len;
 	uLong crc;
 	unsigned long long total;
-	bool header_done, stop, failed;
+	bool header_done, stop;
+	atomic_bool failed;
 	pthread_t workers[MAX_THREADS];
 	int nworkers;
+	/* With threads, finished chunks go to the sink from a thread of their own, in order,
+	 * straight from the chunk buffers: the caller only fills chunks. */
+	pthread_t drainer;
+	bool drainer_started;
+	wp_error drain_err;
 	pthread_mutex_t mu;
-	pthread_cond_t work_cv, done_cv;
+	pthread_cond_t work_cv, done_cv, space_cv;
 	struct coder *inline_coder;
 };
 
@@ -262,7 +270,7 @@ static int compress_job(coder *c, int level, job *j)
 	j->out_len = 0;
 	if (plan_pieces(j) < 0)
 		return Z_MEM_ERROR;
-	j->crc = crc32(0L, j->in, (uInt)j->in_len);
+	j->crc = wp_crc32(0, j->in, j->in_len);
 	/* Stored pieces need no deflate pass over the data (nor a copy of it): emit_stored
 	 * frames them as zlib's level 0 does (RFC 1951 section 3.2.4). */
 	for (size_t i = 0; i < j->npieces; i++)
@@ -282,6 +290,7 @@ static void coder_end(coder *c)
 }
 
 static void start_job(wp_gzip *gz, job *j);
+static void *drainer_main(void *arg);
 
 static void coder_init(coder *c, int level)
 {
@@ -312,8 +321,8 @@ static void *worker_main(void *arg)
 		j->zerr = compress_job(&c, gz->level, j);
 		pthread_mutex_lock(&gz->mu);
 		j->state = JOB_DONE;
-		pthread_cond_broadcast(&gz->done_cv);
-		pthread_cond_broadcast(&gz->work_cv);
+		if (j == &gz->jobs[gz->oldest])
+			pthread_cond_signal(&gz->done_cv);
 	}
 	pthread_mutex_unlock(&gz->mu);
 	coder_end(&c);
@@ -342,6 +351,7 @@ int wp_gzip_new(wp_gzip **out, int level, int threads, wp_gzip_sink sink, void *
 	pthread_mutex_init(&gz->mu, NULL);
 	pthread_cond_init(&gz->work_cv, NULL);
 	pthread_cond_init(&gz->done_cv, NULL);
+	pthread_cond_init(&gz->space_cv, NULL);
 	if (!gz->jobs) {
 		wp_gzip_free(gz);
 		return wp_error_set(err, WP_ENOMEM, "out of memory");
@@ -367,7 +377,9 @@ int wp_gzip_new(wp_gzip **out, int level, int threads, wp_gzip_sink sink, void *
 			break;
 		gz->nworkers++;
 	}
-	if (gz->threads && gz->nworkers == 0) {
+	if (gz->threads && gz->nworkers && pthread_create(&gz->drainer, NULL, drainer_main, gz) == 0)
+		gz->drainer_started = true;
+	if (gz->threads && !gz->drainer_started) {
 		wp_gzip_free(gz);
 		return wp_error_set(err, WP_EIO, "starting gzip threads failed");
 	}
@@ -459,6 +471,48 @@ static int drain(wp_gzip *gz, bool wait, wp_error *err)
 	}
 }
 
+static void *drainer_main(void *arg)
+{
+	wp_gzip *gz = arg;
+
+	pthread_mutex_lock(&gz->mu);
+	for (;;) {
+		job *j = &gz->jobs[gz->oldest];
+		int rc = 0;
+
+		while (!gz->stop && !(gz->in_flight && j->state == JOB_DONE))
+			pthread_cond_wait(&gz->done_cv, &gz->mu);
+		if (!(gz->in_flight && j->state == JOB_DONE))
+			break;
+		pthread_mutex_unlock(&gz->mu);
+		/* After a failure the chunks are still taken off, so that nobody waits for room. */
+		if (!gz->failed) {
+			if (j->zerr != Z_OK)
+				rc = wp_error_set(&gz->drain_err, WP_EIO, "gzip compression failed (zlib error %d)", j->zerr);
+			else if ((rc = emit_job(gz, j, &gz->drain_err)) == 0)
+				gz->crc = crc32_combine(gz->crc, j->crc, (z_off_t)j->in_len);
+		}
+		pthread_mutex_lock(&gz->mu);
+		if (rc < 0)
+			gz->failed = true;
+		j->state = JOB_FREE;
+		gz->in_flight--;
+		gz->oldest = (gz->oldest + 1) % gz->njobs;
+		pthread_cond_signal(&gz->space_cv);
+	}
+	pthread_mutex_unlock(&gz->mu);
+	return NULL;
+}
+
+static int drained_error(wp_gzip *gz, wp_error *err)
+{
+	if (gz->drain_err.code) {
+		*err = gz->drain_err;
+		return err->code;
+	}
+	return wp_error_set(err, WP_EIO, "gzip stream failed earlier");
+}
+
 static void start_job(wp_gzip *gz, job *j)
 {
 	j->state = JOB_FILLING;
@@ -504,13 +558,13 @@ static int submit(wp_gzip *gz, bool last, wp_error *err)
 	pthread_mutex_lock(&gz->mu);
 	j->state = JOB_QUEUED;
 	gz->in_flight++;
-	pthread_cond_broadcast(&gz->work_cv);
-	pthread_mutex_unlock(&gz->mu);
-	if ((rc = drain(gz, false, err)) < 0)
-		return rc;
+	pthread_cond_signal(&gz->work_cv);
 	gz->fill = (gz->fill + 1) % gz->njobs;
-	if (gz->in_flight == gz->njobs && (rc = drain(gz, true, err)) < 0)
-		return rc;
+	while (gz->jobs[gz->fill].state != JOB_FREE && !gz->failed)
+		pthread_cond_wait(&gz->space_cv, &gz->mu);
+	pthread_mutex_unlock(&gz->mu);
+	if (gz->failed)
+		return drained_error(gz, err);
 	start_job(gz, &gz->jobs[gz->fill]);
 	return 0;
 }
@@ -555,7 +609,7 @@ int wp_gzip_write(wp_gzip *gz, const void *data, size_t len, wp_error *err)
 	const unsigned char *p = data;
 
 	if (gz->failed)
-		return wp_error_set(err, WP_EIO, "gzip stream failed earlier");
+		return drained_error(gz, err);
 	while (len > 0) {
 		job *j = &gz->jobs[gz->fill];
 		size_t n = CHUNK - j->in_len < len ? CHUNK - j->in_len : len;
@@ -579,9 +633,17 @@ int wp_gzip_finish(wp_gzip *gz, wp_error *err)
 	int rc;
 
 	if (gz->failed)
-		return wp_error_set(err, WP_EIO, "gzip stream failed earlier");
+		return drained_error(gz, err);
 	if ((rc = submit(gz, true, err)) < 0)
 		return rc;
+	if (gz->threads) {
+		pthread_mutex_lock(&gz->mu);
+		while (gz->in_flight)
+			pthread_cond_wait(&gz->space_cv, &gz->mu);
+		pthread_mutex_unlock(&gz->mu);
+		if (gz->failed)
+			return drained_error(gz, err);
+	}
 	while (gz->in_flight)
 		if ((rc = drain(gz, true, err)) < 0)
 			return rc;
@@ -599,9 +661,12 @@ void wp_gzip_free(wp_gzip *gz)
 	pthread_mutex_lock(&gz->mu);
 	gz->stop = true;
 	pthread_cond_broadcast(&gz->work_cv);
+	pthread_cond_broadcast(&gz->done_cv);
 	pthread_mutex_unlock(&gz->mu);
 	for (int i = 0; i < gz->nworkers; i++)
 		pthread_join(gz->workers[i], NULL);
+	if (gz->drainer_started)
+		pthread_join(gz->drainer, NULL);
 	if (gz->inline_coder) {
 		coder_end(gz->inline_coder);
 		free(gz->inline_coder);
@@ -616,5 +681,6 @@ void wp_gzip_free(wp_gzip *gz)
 	pthread_mutex_destroy(&gz->mu);
 	pthread_cond_destroy(&gz->work_cv);
 	pthread_cond_destroy(&gz->done_cv);
+	pthread_cond_destroy(&gz->space_cv);
 	free(gz);
 }

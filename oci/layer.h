@@ -39,6 +39,8 @@ int wp_layer_list_add(wp_layer_list *l, const char *dest, const char *src, const
 		      unsigned mode, wp_error *err);
 /* Adds the missing parent folders and sorts by path. */
 int wp_layer_list_finish(wp_layer_list *l, wp_error *err);
+/* The entry written to dest, or NULL. */
+const wp_layer_entry *wp_layer_list_get(const wp_layer_list *l, const char *dest);
 void wp_layer_list_release(wp_layer_list *l);
 /* A key naming the layer's content: the same key means the same blob (given level). */
 int wp_layer_list_key(const wp_layer_list *l, int level, char key[WP_DIGEST_BUFSZ], wp_error *err);

@@ -192,16 +192,47 @@ static long long now_ms(void)
 
 static int cmp_dest(const void *a, const void *b)
 {
-	return strcmp((*(const wp_spin_file *const *)a)->dest, (*(const wp_spin_file *const *)b)->dest);
+	return strcmp((*(wp_spin_file *const *)a)->dest, (*(wp_spin_file *const *)b)->dest);
+}
+
+/* All the files of a component in one archive layer. Digests the stat cache does not know
+ * are taken while the files are tarred, so each file is read once. */
+static int component_archive(spin_build *b, wp_spin_file **mine, size_t n)
+{
+	wp_layer_list tar = { .no_diff_id = true }, *one = &tar;
+	wp_layer_result lr;
+	int reused = 0, rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct stat st;
+
+		if (stat(mine[i]->src, &st) < 0)
+			rc = wp_error_sys(b->err, WP_EIO, "reading '%s'", mine[i]->src);
+		else if ((rc = wp_layer_list_add(&tar, mine[i]->dest, mine[i]->src, &st, 0644, b->err)) == 0)
+			memcpy(tar.items[tar.len - 1].digest, mine[i]->digest, WP_DIGEST_BUFSZ);
+	}
+	/* Through the layer cache: an unchanged component does not archive again. */
+	if (rc == 0 && (rc = wp_layer_list_finish(&tar, b->err)) == 0 &&
+	    (rc = wp_build_layers(b->store, b->cache, &one, 1, b->o, &lr, &reused, b->err)) == 0)
+		rc = add_layer(b, WP_MT_SPIN_ARCHIVE, lr.digest, lr.size);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		const wp_layer_entry *e = wp_layer_list_get(&tar, mine[i]->dest);
+
+		if (!e || !wp_digest_valid(e->digest))
+			rc = wp_error_set(b->err, WP_EIO, "'%s' was not hashed", mine[i]->src);
+		else
+			memcpy(mine[i]->digest, e->digest, WP_DIGEST_BUFSZ);
+	}
+	wp_layer_list_release(&tar);
+	return rc;
 }
 
 /* The files of one component: a data layer each (not for inlined ones), or one archive. */
-static int component_files(spin_build *b, json_t *comp, const wp_spin_files *all, bool archive)
+static int component_files(spin_build *b, json_t *comp, wp_spin_files *all, bool archive)
 {
 	const char *id = wp_json_str(comp, "id");
-	const wp_spin_file **mine = calloc(all->len + 1, sizeof(*mine));
+	wp_spin_file **mine = calloc(all->len + 1, sizeof(*mine));
 	json_t *files = json_array();
-	wp_layer_list tar = { .no_diff_id = true };
 	size_t n = 0;
 	int rc = 0;
 
@@ -212,6 +243,8 @@ static int component_files(spin_build *b, json_t *comp, const wp_spin_files *all
 			mine[n++] = &all->items[i];
 	/* Sorted by path: the same app gives the same locked app and layers anywhere. */
 	qsort(mine, n, sizeof(*mine), cmp_dest);
+	if (archive && n)
+		rc = component_archive(b, mine, n);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		json_t *entry = json_object();
 		bool inl;
@@ -219,13 +252,7 @@ static int component_files(spin_build *b, json_t *comp, const wp_spin_files *all
 		if ((rc = content_ref(b, mine[i]->src, mine[i]->digest, mine[i]->size, entry, &inl)) == 0) {
 			json_object_set_new(entry, "path", json_string(mine[i]->dest));
 			json_array_append(files, entry);
-			if (archive) {
-				struct stat st;
-
-				if (stat(mine[i]->src, &st) == 0 &&
-				    (rc = wp_layer_list_add(&tar, mine[i]->dest, mine[i]->src, &st, 0644, b->err)) == 0)
-					memcpy(tar.items[tar.len - 1].digest, mine[i]->digest, WP_DIGEST_BUFSZ);
-			} else if (!inl) {
+			if (!archive && !inl) {
 				char digest[WP_DIGEST_BUFSZ];
 				int64_t size;
 
@@ -238,16 +265,6 @@ static int component_files(spin_build *b, json_t *comp, const wp_spin_files *all
 		}
 		json_decref(entry);
 	}
-	if (rc == 0 && archive && tar.len) {
-		wp_layer_result lr;
-		wp_layer_list *one = &tar;
-		int reused = 0;
-
-		/* Through the layer cache: an unchanged component does not archive again. */
-		if ((rc = wp_layer_list_finish(&tar, b->err)) == 0 &&
-		    (rc = wp_build_layers(b->store, b->cache, &one, 1, b->o, &lr, &reused, b->err)) == 0)
-			rc = add_layer(b, WP_MT_SPIN_ARCHIVE, lr.digest, lr.size);
-	}
 	if (rc == 0) {
 		if (json_array_size(files))
 			json_object_set(comp, "files", files);
@@ -255,7 +272,6 @@ static int component_files(spin_build *b, json_t *comp, const wp_spin_files *all
 			json_object_del(comp, "files");
 	}
 	json_decref(files);
-	wp_layer_list_release(&tar);
 	free(mine);
 	return rc;
 }
@@ -348,10 +364,33 @@ done:
 	return rc;
 }
 
-/* Before the digests are known: the layers there could be at most. */
-static size_t layers_at_most(json_t *locked, const wp_spin_files *files)
+/* Every file's size (a failed stat is the error the user sees, before any work). */
+static int file_sizes(spin_build *b, wp_spin_files *files)
 {
-	size_t n = 0, i;
+	for (size_t i = 0; i < files->len; i++) {
+		struct stat st;
+
+		if (stat(files->items[i].src, &st) < 0)
+			return wp_error_sys(b->err, WP_EIO, "reading '%s'", files->items[i].src);
+		files->items[i].size = (long long)st.st_size;
+	}
+	return 0;
+}
+
+static int cmp_ll(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Before the digests are known, the layers there could be: at most one per source and file
+ * over the inlining size; at least one per distinct size of such files (files of different
+ * sizes cannot be identical). */
+static void layer_bounds(json_t *locked, const wp_spin_files *files, size_t *most, size_t *least)
+{
+	long long *sizes = calloc(files->len + 1, sizeof(*sizes));
+	size_t n = 0, big = 0, i;
 	json_t *c;
 
 	json_array_foreach(json_object_get(locked, "components"), i, c) {
@@ -362,13 +401,19 @@ static size_t layers_at_most(json_t *locked, const wp_spin_files *files)
 		json_object_foreach(json_object_get(c, "trigger_dependencies"), k, v)
 			n += json_array_size(v);
 	}
-	for (i = 0; i < files->len; i++) {
-		struct stat st;
-
-		if (stat(files->items[i].src, &st) < 0 || st.st_size > INLINE_MAX)
-			n++;
+	for (i = 0; i < files->len; i++)
+		if (files->items[i].size > INLINE_MAX && sizes)
+			sizes[big++] = files->items[i].size;
+		else if (files->items[i].size > INLINE_MAX)
+			big++;
+	*most = n + big;
+	*least = 0;
+	if (sizes) {
+		qsort(sizes, big, sizeof(*sizes), cmp_ll);
+		for (i = 0; i < big; i++)
+			*least += i == 0 || sizes[i] != sizes[i - 1];
 	}
-	return n;
+	free(sizes);
 }
 
 /* Layers the simple assembly would make: one per distinct wasm source, one per distinct
@@ -400,7 +445,7 @@ static size_t count_layers(json_t *locked, const wp_spin_files *files)
 	return n;
 }
 
-static int assemble(spin_build *b, json_t *locked, const wp_spin_files *files, bool archive)
+static int assemble(spin_build *b, json_t *locked, wp_spin_files *files, bool archive)
 {
 	json_t *comps = json_object_get(locked, "components"), *c;
 	size_t i;
@@ -457,7 +502,7 @@ static void infer_annotations(wp_manifest *m, const json_t *meta)
 }
 
 static int build_spin_layout(spin_build *b, const wp_build_opts *o, json_t *lock_src, wp_spin_files *files,
-			     const char *created, wp_build_result *res)
+			     bool archive, const char *created, wp_build_result *res)
 {
 	wp_manifest m = { 0 };
 	wp_image_config cfg = { 0 };
@@ -470,11 +515,14 @@ static int build_spin_layout(spin_build *b, const wp_build_opts *o, json_t *lock
 	{
 		/* Registries cap an image near 500 layers: past 499, files go into one archive
 		 * per component (and always with SPIN_OCI_ARCHIVE_LAYERS). */
-		size_t count = count_layers(locked, files);
-		bool archive = getenv("SPIN_OCI_ARCHIVE_LAYERS") != NULL || count > MAX_LAYERS - 1;
+		size_t count = archive ? 0 : count_layers(locked, files);
 
-		if (archive)
+		if (count > MAX_LAYERS - 1) {
+			archive = true;
 			wp_debug("%zu layers: using archive layers", count);
+		} else if (archive) {
+			wp_debug("archive layers (SPIN_OCI_ARCHIVE_LAYERS, or files of over %d sizes)", MAX_LAYERS - 1);
+		}
 		rc = assemble(b, locked, files, archive);
 	}
 	if (rc < 0)
@@ -737,6 +785,33 @@ static int synthesize(const wp_build_opts *o, json_t **locked, wp_spin_files *fi
 	return *locked ? 0 : wp_error_set(err, WP_ENOMEM, "out of memory");
 }
 
+/* Spin's layout. When the layer count is sure to pass the limit before any file is read,
+ * the files go straight into archives, which hash them on the way (one read per file);
+ * when it is sure to stay under, each file is hashed and stored as its layer in one pass;
+ * in between, the digests decide. */
+static int spin_layout(spin_build *b, const wp_build_opts *o, json_t *locked, wp_spin_files *files,
+		       const char *created, wp_build_result *res)
+{
+	size_t most, least;
+	bool archive;
+	long long t0 = now_ms();
+	int rc;
+
+	if ((rc = file_sizes(b, files)) < 0)
+		return rc;
+	layer_bounds(locked, files, &most, &least);
+	archive = getenv("SPIN_OCI_ARCHIVE_LAYERS") != NULL || least > MAX_LAYERS - 1;
+	if (!archive) {
+		if ((rc = hash_files(b, files, most <= MAX_LAYERS - 1)) < 0)
+			return rc;
+		wp_debug("hashed the files in %lld ms", now_ms() - t0);
+	}
+	t0 = now_ms();
+	rc = build_spin_layout(b, o, locked, files, archive, created, res);
+	wp_debug("assembled the layers in %lld ms", now_ms() - t0);
+	return rc;
+}
+
 int wp_build_spin(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_error *err)
 {
 	const char *layout = o->layout ? o->layout : "spin";
@@ -770,13 +845,8 @@ int wp_build_spin(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_
 		rc = build_spin_wasm(o, s, locked, &files, res, err);
 	else if (!strcmp(layout, "image"))
 		rc = build_spin_image(&b, o, locked, &files, created, res);
-	else if ((t0 = now_ms()) && (rc = hash_files(&b, &files, layers_at_most(locked, &files) <= MAX_LAYERS - 1 &&
-							   !getenv("SPIN_OCI_ARCHIVE_LAYERS"))) == 0) {
-		wp_debug("hashed the files in %lld ms", now_ms() - t0);
-		t0 = now_ms();
-		rc = build_spin_layout(&b, o, locked, &files, created, res);
-		wp_debug("assembled the layers in %lld ms", now_ms() - t0);
-	}
+	else
+		rc = spin_layout(&b, o, locked, &files, created, res);
 	if (rc == 0) {
 		wp_error ignored;
 

@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <sys/uio.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -255,8 +256,9 @@ struct wp_blob_writer {
 	size_t lens[SLOTS];
 	unsigned head, tail, queued;
 	size_t fill;          /* bytes in bufs[head] filled by wp_blob_writer_write */
+	unsigned char *stage; /* small pieces gathered by wp_blob_writer_put */
+	size_t staged;
 	bool thread_started, stop;
-	bool hash_in_thread;
 	int write_errno;
 	pthread_t thread;
 	pthread_mutex_t mu;
@@ -278,8 +280,6 @@ static void *writer_main(void *arg)
 			break;
 		idx = w->tail;
 		pthread_mutex_unlock(&w->mu);
-		if (w->hash_in_thread)
-			wp_sha256_update(&w->hash, w->bufs[idx], w->lens[idx]);
 		r = w->write_errno ? 0 : write_all(w->fd, w->bufs[idx], w->lens[idx]);
 		pthread_mutex_lock(&w->mu);
 		if (r < 0 && !w->write_errno)
@@ -294,11 +294,6 @@ static void *writer_main(void *arg)
 
 int wp_blob_writer_new(wp_store *s, wp_blob_writer **out, wp_error *err)
 {
-	return wp_blob_writer_new_flags(s, 0, out, err);
-}
-
-int wp_blob_writer_new_flags(wp_store *s, int flags, wp_blob_writer **out, wp_error *err)
-{
 	wp_blob_writer *w = calloc(1, sizeof(*w));
 	int rc;
 
@@ -307,7 +302,6 @@ int wp_blob_writer_new_flags(wp_store *s, int flags, wp_blob_writer **out, wp_er
 		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	w->store = s;
 	w->fd = -1;
-	w->hash_in_thread = flags & WP_BLOB_HASH_IN_WRITER;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	if ((rc = wp_sha256_init(&w->hash, err)) < 0) {
@@ -343,8 +337,7 @@ int wp_blob_writer_submit(wp_blob_writer *w, size_t len, wp_error *err)
 
 	if (len == 0)
 		return 0;
-	if (!w->hash_in_thread)
-		wp_sha256_update(&w->hash, w->bufs[w->head], len);
+	wp_sha256_update(&w->hash, w->bufs[w->head], len);
 	w->size += (int64_t)len;
 	if (!w->thread_started) {
 		if (pthread_create(&w->thread, NULL, writer_main, w) != 0)
@@ -390,6 +383,53 @@ int wp_blob_writer_write(wp_blob_writer *w, const void *data, size_t len, wp_err
 	return 0;
 }
 
+/* Hashes and writes the gathered pieces and then data, in one system call. */
+static int put_now(wp_blob_writer *w, const void *data, size_t len, wp_error *err)
+{
+	struct iovec iov[2] = { { w->stage, w->staged }, { (void *)data, len } };
+	int i = w->staged ? 0 : 1;
+
+	if (w->staged)
+		wp_sha256_update(&w->hash, w->stage, w->staged);
+	if (len)
+		wp_sha256_update(&w->hash, data, len);
+	w->staged = 0;
+	while (i < 2) {
+		ssize_t n = writev(w->fd, iov + i, 2 - i);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return wp_error_sys(err, WP_EIO, "writing a blob into the store");
+		while (i < 2 && (size_t)n >= iov[i].iov_len) {
+			n -= (ssize_t)iov[i].iov_len;
+			i++;
+		}
+		if (i < 2) {
+			iov[i].iov_base = (char *)iov[i].iov_base + n;
+			iov[i].iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+int wp_blob_writer_put(wp_blob_writer *w, const void *data, size_t len, wp_error *err)
+{
+	enum { STAGE = 64 << 10, SMALL = 4 << 10 };
+	int rc;
+
+	w->size += (int64_t)len;
+	if (len >= SMALL)
+		return put_now(w, data, len, err);
+	if (w->staged + len > STAGE && (rc = put_now(w, NULL, 0, err)) < 0)
+		return rc;
+	if (!w->stage && !(w->stage = malloc(STAGE)))
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	memcpy(w->stage + w->staged, data, len);
+	w->staged += len;
+	return 0;
+}
+
 static void writer_stop(wp_blob_writer *w)
 {
 	if (!w->thread_started)
@@ -414,6 +454,7 @@ void wp_blob_writer_abort(wp_blob_writer *w)
 	free(w->tmp_path);
 	for (int i = 0; i < SLOTS; i++)
 		free(w->bufs[i]);
+	free(w->stage);
 	if (w->hash.ctx)
 		wp_sha256_release(&w->hash);
 	pthread_mutex_destroy(&w->mu);
@@ -426,7 +467,9 @@ int wp_blob_writer_commit(wp_blob_writer *w, const char *expect, char digest[WP_
 {
 	int rc = 0;
 
-	if (w->fill) {
+	if (w->staged)
+		rc = put_now(w, NULL, 0, err);
+	if (rc == 0 && w->fill) {
 		size_t fill = w->fill;
 
 		w->fill = 0;

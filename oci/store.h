@@ -46,11 +46,11 @@ int wp_store_read_blob(wp_store *s, const char *digest, size_t max, wp_buf *out,
 typedef struct wp_blob_writer wp_blob_writer;
 
 int wp_blob_writer_new(wp_store *s, wp_blob_writer **out, wp_error *err);
-/* WP_BLOB_HASH_IN_WRITER: hash in the writing thread too, for callers whose own thread is
- * the busy one (layer building). */
-enum { WP_BLOB_HASH_IN_WRITER = 1 };
-int wp_blob_writer_new_flags(wp_store *s, int flags, wp_blob_writer **out, wp_error *err);
 int wp_blob_writer_write(wp_blob_writer *w, const void *data, size_t len, wp_error *err);
+/* Direct form, for a caller that is itself a helper thread: hashes and writes in the
+ * calling thread without a copy (pieces under 4 KiB are gathered first). Not to be mixed
+ * with the forms above on one writer. */
+int wp_blob_writer_put(wp_blob_writer *w, const void *data, size_t len, wp_error *err);
 /* Zero-copy form: fill the returned buffer (cap bytes), then submit len of them. */
 void *wp_blob_writer_buffer(wp_blob_writer *w, size_t *cap);
 int wp_blob_writer_submit(wp_blob_writer *w, size_t len, wp_error *err);

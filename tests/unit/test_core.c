@@ -8,6 +8,7 @@
 #include "oci/config.h"
 #include "oci/digest.h"
 #include "oci/gzip.h"
+#include "common/crc32.h"
 #include "oci/manifest.h"
 #include "oci/mediatype.h"
 #include "oci/store.h"
@@ -334,6 +335,24 @@ int main(void)
 	is_int(wp_wasm_kind_of((const unsigned char *)"\0asm\2\0\0\0", 8), WP_WASM_NONE, "unknown version");
 	is_int(wp_wasm_kind_of((const unsigned char *)"\x7f" "ELF\1\0\0\0", 8), WP_WASM_NONE, "not wasm");
 	is_int(wp_wasm_kind_of((const unsigned char *)"\0asm", 4), WP_WASM_NONE, "too short");
+
+	/* CRC-32: the folded form against zlib's, at every alignment and many lengths */
+	{
+		size_t n = (1u << 20) + 64;
+		unsigned char *bytes = malloc(n);
+		int bad = 0;
+
+		for (size_t i = 0; i < n; i++)
+			bytes[i] = (unsigned char)(rand() >> 7);
+		for (int t = 0; t < 3000; t++) {
+			size_t off = (size_t)t % 64, len = t < 2000 ? (size_t)t : (size_t)rand() % (n - 64);
+			uint32_t c = (uint32_t)rand() * 2654435761u;
+
+			bad += wp_crc32(c, bytes + off, len) != (uint32_t)crc32_z(c, bytes + off, len);
+		}
+		is_int(bad, 0, "wp_crc32 equals zlib's crc32 at 3000 lengths and alignments");
+		free(bytes);
+	}
 
 	/* gzip */
 	gzip_case(0, 6);
