@@ -124,6 +124,23 @@ arch=$(jq -r '.layers[1].digest' <<<"$m")
 is "$(gzip -dc "$(blob "$arch")" | tar tf - | grep -c '^data/f')" "520" "the archive holds every file at its mount path"
 L3=$(cat "$(blob "$(jq -r '.layers[2].digest' <<<"$m")")")
 is "$(jq '.components[0].files | length' <<<"$L3")" "520" "the locked app still lists every file with its digest"
+# Files of over 499 distinct sizes cannot fit in layers whatever their contents: they go
+# straight into the archive, hashed as they are tarred. Every digest must still be right.
+sized=$TMP/sized
+mkdir -p "$sized/files"
+cp "$HELLO" "$sized/app.wasm"
+for i in $(seq 1 510); do head -c $((128 + i)) /dev/urandom > "$sized/files/f$i"; done
+sed 's/name = "many"/name = "sized"/' "$many/spin.toml" > "$sized/spin.toml"
+m=$(WASMPACK_STORE=$TMP/sized-store "$WP" build "$sized" --format json)
+is "$(jq -r '[.layers[].mediaType] | join(" ")' <<<"$m")" \
+	"application/vnd.wasm.content.layer.v1+wasm application/vnd.wasm.content.bundle.v1.tar+gzip application/vnd.fermyon.spin.application.v1+config" \
+	"510 files of distinct sizes: one archive layer"
+L3=$(cat "$TMP/sized-store/blobs/sha256/$(jq -r '.layers[2].digest' <<<"$m" | cut -d: -f2)")
+want=$(cd "$sized/files" && for f in *; do printf 'data/%s sha256:%s\n' "$f" "$(sha256sum < "$f" | cut -d' ' -f1)"; done | sort)
+is "$(jq -r '.components[0].files[] | "\(.path) \(.digest)"' <<<"$L3" | sort)" "$want" \
+	"the locked app's digests, taken while tarring, are each file's sha256"
+m2=$(WASMPACK_STORE=$TMP/sized-store "$WP" build "$sized" --format json)
+is "$(jq -r .digest <<<"$m2")" "$(jq -r .digest <<<"$m")" "rebuilt unchanged: the same manifest digest"
 m=$(SPIN_OCI_ARCHIVE_LAYERS=1 "$WP" build "$app" --format json)
 is "$(jq -r '[.layers[].mediaType] | join(" ")' <<<"$m")" \
 	"application/vnd.wasm.content.layer.v1+wasm application/vnd.wasm.content.bundle.v1.tar+gzip application/vnd.wasm.content.bundle.v1.tar+gzip application/vnd.fermyon.spin.application.v1+config" \
