@@ -13,7 +13,7 @@
 #define DICT (32u << 10)
 #define PROBE (8u << 10)
 /* Content runs shorter than this are coded with what surrounds them. */
-#define MIN_STORED_RUN 1024u
+#define MIN_STORED_RUN 256u
 /* Pieces shorter than this are deflated with a small hash table: resetting the full one
  * (64 KiB) for each short run of tar framing would cost more than coding it. */
 #define SMALL_PIECE (16u << 10)
@@ -221,19 +221,17 @@ static int deflate_piece(coder *c, int level, job *j, piece *pc, bool finish)
 {
 	bool small = pc->len < SMALL_PIECE;
 	z_stream *zs = small ? &c->small : &c->big;
-	/* The preceding bytes as a preset dictionary, no more of them than the piece is long:
-	 * loading it costs as much as coding that many bytes. */
-	const unsigned char *dict = pc->off ? j->in : j->dict;
-	size_t avail = pc->off ? pc->off : j->dict_len;
-	size_t dict_len = avail < DICT ? avail : DICT;
+	/* The previous chunk's tail as a preset dictionary, no more of it than the piece is
+	 * long (loading it costs as much as coding that many bytes). A piece inside the chunk
+	 * follows a stored one, whose bytes would not match anything: it starts afresh. */
+	const unsigned char *dict = j->dict;
+	size_t dict_len = pc->off ? 0 : j->dict_len < pc->len ? j->dict_len : pc->len;
 	int coding;
 	size_t bound;
 
 	if (!(small ? c->small_ok : c->big_ok))
 		return Z_MEM_ERROR;
-	if (dict_len > pc->len)
-		dict_len = pc->len;
-	dict += avail - dict_len;
+	dict += j->dict_len - dict_len;
 	coding = small ? CODE_LZ : choose_coding(zs, j->in + pc->off, pc->len, dict, dict_len);
 	bound = deflateBound(zs, (uLong)pc->len) + 64;
 	if (j->out_cap - j->out_len < bound) {

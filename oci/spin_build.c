@@ -41,6 +41,27 @@ typedef struct layers {
 	size_t len;
 } layers;
 
+/* A wasm source stored by the prefetch thread while the files are being archived. */
+typedef struct prefetched {
+	char *path;
+	struct stat st;
+	char digest[WP_DIGEST_BUFSZ];
+	int64_t size;
+	bool done;
+	int rc;
+	wp_error err;
+} prefetched;
+
+typedef struct prefetch {
+	prefetched *items;
+	size_t len;
+	wp_store *store;
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+} prefetch;
+
 typedef struct spin_build {
 	const wp_build_opts *o;
 	json_t *urls;
@@ -49,6 +70,7 @@ typedef struct spin_build {
 	layers ls;
 	wp_error *err;
 	int level, threads;
+	prefetch pf;
 } spin_build;
 
 static void layers_release(layers *l)
@@ -79,6 +101,111 @@ static int add_layer(spin_build *b, const char *mt, const char *digest, int64_t 
 	return 0;
 }
 
+static const char *file_url_path(const char *url)
+{
+	return url && !strncmp(url, "file://", 7) ? url + 7 : NULL;
+}
+
+static void *prefetch_main(void *arg)
+{
+	prefetch *pf = arg;
+
+	for (size_t i = 0; i < pf->len; i++) {
+		prefetched *p = &pf->items[i];
+
+		wp_error_init(&p->err);
+		p->rc = wp_store_ingest_file(pf->store, p->path, &p->st, p->digest, &p->size, &p->err);
+		pthread_mutex_lock(&pf->mu);
+		p->done = true;
+		pthread_cond_broadcast(&pf->cv);
+		pthread_mutex_unlock(&pf->mu);
+	}
+	return NULL;
+}
+
+/* The local wasm sources the stat cache does not know are stored by a thread of their own,
+ * at the same time as the files are archived; each is taken up in its place in the layer
+ * order. The cache itself is only used from this thread. */
+static void prefetch_start(spin_build *b, json_t *locked)
+{
+	prefetch *pf = &b->pf;
+	json_t *c;
+	size_t i;
+
+	pthread_mutex_init(&pf->mu, NULL);
+	pthread_cond_init(&pf->cv, NULL);
+	pf->store = b->store;
+	json_array_foreach(json_object_get(locked, "components"), i, c) {
+		const char *path = file_url_path(wp_json_str(json_object_get(c, "source"), "source"));
+		char digest[WP_DIGEST_BUFSZ];
+		struct stat st;
+		bool seen = false;
+		prefetched *items;
+
+		if (!path || stat(path, &st) < 0 || !S_ISREG(st.st_mode) || wp_statcache_lookup(b->cache, &st, digest))
+			continue;
+		for (size_t k = 0; k < pf->len; k++)
+			seen |= !strcmp(pf->items[k].path, path);
+		if (seen || !(items = realloc(pf->items, (pf->len + 1) * sizeof(*items))))
+			continue;
+		pf->items = items;
+		memset(&items[pf->len], 0, sizeof(*items));
+		items[pf->len].st = st;
+		if ((items[pf->len].path = strdup(path)))
+			pf->len++;
+	}
+	if (pf->len && pthread_create(&pf->thread, NULL, prefetch_main, pf) == 0)
+		pf->started = true;
+}
+
+/* 1 with the digest when the prefetch thread stored path as it was when stat'ed, 0 when it
+ * did not take it. */
+static int prefetched_get(spin_build *b, const char *path, const struct stat *st, char digest[WP_DIGEST_BUFSZ],
+			  int64_t *size)
+{
+	prefetch *pf = &b->pf;
+
+	if (!pf->started)
+		return 0;
+	for (size_t i = 0; i < pf->len; i++) {
+		prefetched *p = &pf->items[i];
+
+		if (strcmp(p->path, path))
+			continue;
+		pthread_mutex_lock(&pf->mu);
+		while (!p->done)
+			pthread_cond_wait(&pf->cv, &pf->mu);
+		pthread_mutex_unlock(&pf->mu);
+		if (p->rc < 0) {
+			*b->err = p->err;
+			return p->rc;
+		}
+		if (p->st.st_ino != st->st_ino || p->st.st_dev != st->st_dev || p->st.st_size != st->st_size ||
+		    p->st.st_mtim.tv_sec != st->st_mtim.tv_sec || p->st.st_mtim.tv_nsec != st->st_mtim.tv_nsec)
+			return 0;
+		memcpy(digest, p->digest, WP_DIGEST_BUFSZ);
+		*size = p->size;
+		return 1;
+	}
+	return 0;
+}
+
+static void prefetch_stop(spin_build *b)
+{
+	prefetch *pf = &b->pf;
+
+	if (pf->started)
+		pthread_join(pf->thread, NULL);
+	for (size_t i = 0; i < pf->len; i++)
+		free(pf->items[i].path);
+	free(pf->items);
+	if (pf->store) {
+		pthread_mutex_destroy(&pf->mu);
+		pthread_cond_destroy(&pf->cv);
+	}
+	memset(pf, 0, sizeof(*pf));
+}
+
 /* A file into the store, through the stat cache: unchanged input is not read again. */
 static int ingest(spin_build *b, const char *path, char digest[WP_DIGEST_BUFSZ], int64_t *size)
 {
@@ -93,7 +220,9 @@ static int ingest(spin_build *b, const char *path, char digest[WP_DIGEST_BUFSZ],
 		*size = have;
 		return 0;
 	}
-	if ((rc = wp_store_ingest_file(b->store, path, &st, digest, size, b->err)) < 0)
+	if ((rc = prefetched_get(b, path, &st, digest, size)) < 0)
+		return rc;
+	if (rc == 0 && (rc = wp_store_ingest_file(b->store, path, &st, digest, size, b->err)) < 0)
 		return rc;
 	wp_statcache_record(b->cache, &st, digest);
 	return 0;
@@ -122,11 +251,6 @@ static int content_ref(spin_build *b, const char *path, const char *digest, int6
 	}
 	json_object_set_new(obj, "digest", json_string(digest));
 	return 0;
-}
-
-static const char *file_url_path(const char *url)
-{
-	return url && !strncmp(url, "file://", 7) ? url + 7 : NULL;
 }
 
 /* The store path of a source named by URL: fetched (and checked) once. */
@@ -451,6 +575,7 @@ static int assemble(spin_build *b, json_t *locked, wp_spin_files *files, bool ar
 	size_t i;
 	int rc = 0;
 
+	prefetch_start(b, locked);
 	json_array_foreach(comps, i, c) {
 		_cleanup_free_ char *what = wp_strfmt("component `%s`", wp_json_str(c, "id"));
 		json_t *deps = json_object_get(c, "dependencies"), *tdeps = json_object_get(c, "trigger_dependencies");
@@ -458,21 +583,22 @@ static int assemble(spin_build *b, json_t *locked, wp_spin_files *files, bool ar
 		json_t *v;
 
 		if ((rc = wasm_source(b, json_object_get(c, "source"), what)) < 0)
-			return rc;
+			break;
 		json_object_foreach(deps, k, v)
 			if ((rc = wasm_source(b, json_object_get(v, "source"), what)) < 0)
-				return rc;
+				break;
 		json_object_foreach(tdeps, k, v) {
 			size_t j;
 			json_t *d;
 
 			json_array_foreach(v, j, d)
-				if ((rc = wasm_source(b, json_object_get(d, "source"), what)) < 0)
-					return rc;
+				if (rc == 0 && (rc = wasm_source(b, json_object_get(d, "source"), what)) < 0)
+					break;
 		}
-		if ((rc = component_files(b, c, files, archive)) < 0)
-			return rc;
+		if (rc < 0 || (rc = component_files(b, c, files, archive)) < 0)
+			break;
 	}
+	prefetch_stop(b);
 	return rc;
 }
 
