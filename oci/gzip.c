@@ -74,6 +74,11 @@ struct wp_gzip {
 	wp_error drain_err;
 	pthread_mutex_t mu;
 	pthread_cond_t work_cv, done_cv, space_cv;
+	/* Wake-ups are what costs on a busy machine (an interrupt to another processor, a
+	 * context switch), so sleepers are counted and woken in batches. */
+	int idle_workers;
+	unsigned unclaimed;  /* queued chunks no worker has taken */
+	bool filler_waits;   /* the caller waits for room */
 	struct coder *inline_coder;
 };
 
@@ -101,16 +106,28 @@ static uint64_t log2_q16(uint32_t x)
 	return r;
 }
 
+/* k log2(k) in 16.16 fixed point for every count a probe can see. */
+#define ENTROPY_PROBE 4096u
+static uint64_t klogk[ENTROPY_PROBE + 1];
+static pthread_once_t klogk_once = PTHREAD_ONCE_INIT;
+
+static void klogk_init(void)
+{
+	for (uint32_t k = 1; k <= ENTROPY_PROBE; k++)
+		klogk[k] = k * log2_q16(k);
+}
+
 /* Already-compressed or random data (images, fonts, archives, model weights) gains nothing
  * from deflate, which is slowest on exactly such data. If the byte frequencies of the first
- * PROBE bytes leave less than 2% (at least 64 bytes) for any entropy coder to save, the run
- * is stored. Random bytes show a saving of about 23 bytes from sampling alone. */
+ * 4 KiB leave less than 2% (at least 64 bytes) for any entropy coder to save, the run is
+ * stored. Random bytes show a saving of about 23 bytes from sampling alone. */
 static bool incompressible(const unsigned char *p, size_t n)
 {
-	uint32_t hist[4][256] = { { 0 } };
-	uint64_t bits = 0, logn;
-	size_t i = 0, m = n < PROBE ? n : PROBE;
+	uint16_t hist[4][256] = { { 0 } };
+	uint64_t bits;
+	size_t i = 0, m = n < ENTROPY_PROBE ? n : ENTROPY_PROBE;
 
+	pthread_once(&klogk_once, klogk_init);
 	for (; i + 4 <= m; i += 4) {
 		hist[0][p[i]]++;
 		hist[1][p[i + 1]]++;
@@ -119,13 +136,10 @@ static bool incompressible(const unsigned char *p, size_t n)
 	}
 	for (; i < m; i++)
 		hist[0][p[i]]++;
-	logn = log2_q16((uint32_t)m);
-	for (int c = 0; c < 256; c++) {
-		uint32_t k = hist[0][c] + hist[1][c] + hist[2][c] + hist[3][c];
-
-		if (k)
-			bits += k * (logn - log2_q16(k));
-	}
+	/* the entropy in bits, times m: m log2(m) - sum of k log2(k) over the byte counts k */
+	bits = klogk[m];
+	for (int c = 0; c < 256; c++)
+		bits -= klogk[hist[0][c] + hist[1][c] + hist[2][c] + hist[3][c]];
 	/* saving in bytes = m - bits/8, with bits in 1/65536 */
 	{
 		uint64_t coded = bits / (8u << 16), limit = m / 50 > 64 ? m / 50 : 64;
@@ -308,11 +322,15 @@ static void *worker_main(void *arg)
 	for (;;) {
 		job *j;
 
-		while (!gz->stop && gz->jobs[gz->next_run].state != JOB_QUEUED)
+		while (!gz->stop && gz->jobs[gz->next_run].state != JOB_QUEUED) {
+			gz->idle_workers++;
 			pthread_cond_wait(&gz->work_cv, &gz->mu);
+			gz->idle_workers--;
+		}
 		if (gz->stop)
 			break;
 		j = &gz->jobs[gz->next_run];
+		gz->unclaimed--;
 		gz->next_run = (gz->next_run + 1) % gz->njobs;
 		j->state = JOB_RUNNING;
 		pthread_mutex_unlock(&gz->mu);
@@ -496,7 +514,8 @@ static void *drainer_main(void *arg)
 		j->state = JOB_FREE;
 		gz->in_flight--;
 		gz->oldest = (gz->oldest + 1) % gz->njobs;
-		pthread_cond_signal(&gz->space_cv);
+		if (gz->in_flight == 0 || (gz->filler_waits && gz->in_flight + 4 <= gz->njobs))
+			pthread_cond_signal(&gz->space_cv);
 	}
 	pthread_mutex_unlock(&gz->mu);
 	return NULL;
@@ -556,10 +575,16 @@ static int submit(wp_gzip *gz, bool last, wp_error *err)
 	pthread_mutex_lock(&gz->mu);
 	j->state = JOB_QUEUED;
 	gz->in_flight++;
-	pthread_cond_signal(&gz->work_cv);
+	gz->unclaimed++;
+	/* an idle worker is woken for two chunks at a time, or for the last */
+	if (gz->idle_workers && (gz->unclaimed >= 2 || last || gz->in_flight >= gz->njobs - 1))
+		pthread_cond_signal(&gz->work_cv);
 	gz->fill = (gz->fill + 1) % gz->njobs;
-	while (gz->jobs[gz->fill].state != JOB_FREE && !gz->failed)
+	while (gz->jobs[gz->fill].state != JOB_FREE && !gz->failed) {
+		gz->filler_waits = true;
 		pthread_cond_wait(&gz->space_cv, &gz->mu);
+		gz->filler_waits = false;
+	}
 	pthread_mutex_unlock(&gz->mu);
 	if (gz->failed)
 		return drained_error(gz, err);

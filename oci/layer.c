@@ -179,8 +179,8 @@ static la_ssize_t tar_sink(struct archive *a, void *ctx, const void *buf, size_t
  * tars them, so the two SHA-256 passes (over the files, and over the compressed stream in
  * the blob writer) run side by side and each file is read once. Read buffers go round a
  * ring: a slot is filled again only when the hasher is done with it. */
-#define RING 8
-#define RING_BUF (256u << 10)
+#define RING 16
+#define RING_BUF (128u << 10)
 
 typedef struct hasher {
 	pthread_t thread;
@@ -192,6 +192,7 @@ typedef struct hasher {
 	wp_layer_entry *entries[RING];
 	bool ends[RING];   /* the entry's last buffer: its digest is written */
 	unsigned head, tail, queued;
+	bool hasher_sleeps, filler_waits;
 	wp_sha256 h;
 	bool open;
 	int failed;
@@ -206,8 +207,11 @@ static void *hasher_main(void *arg)
 		unsigned i;
 		wp_error err;
 
-		while (!hs->queued && !hs->stop)
+		while (!hs->queued && !hs->stop) {
+			hs->hasher_sleeps = true;
 			pthread_cond_wait(&hs->cv, &hs->mu);
+			hs->hasher_sleeps = false;
+		}
 		if (!hs->queued)
 			break;
 		i = hs->tail;
@@ -229,7 +233,8 @@ static void *hasher_main(void *arg)
 		pthread_mutex_lock(&hs->mu);
 		hs->tail = (hs->tail + 1) % RING;
 		hs->queued--;
-		pthread_cond_broadcast(&hs->cv);
+		if (hs->filler_waits && hs->queued <= RING / 2)
+			pthread_cond_broadcast(&hs->cv);
 	}
 	pthread_mutex_unlock(&hs->mu);
 	return NULL;
@@ -254,8 +259,11 @@ static int hasher_start(hasher *hs, wp_error *err)
 static unsigned char *hasher_buffer(hasher *hs)
 {
 	pthread_mutex_lock(&hs->mu);
-	while (hs->queued == RING)
+	while (hs->queued == RING) {
+		hs->filler_waits = true;
 		pthread_cond_wait(&hs->cv, &hs->mu);
+		hs->filler_waits = false;
+	}
 	pthread_mutex_unlock(&hs->mu);
 	return hs->bufs[hs->head];
 }
@@ -268,7 +276,9 @@ static void hasher_submit(hasher *hs, wp_layer_entry *e, size_t len, bool end)
 	hs->ends[hs->head] = end;
 	hs->head = (hs->head + 1) % RING;
 	hs->queued++;
-	pthread_cond_broadcast(&hs->cv);
+	/* woken for a quarter of the ring at a time (small files take a buffer each) */
+	if (hs->hasher_sleeps && hs->queued >= RING / 4)
+		pthread_cond_broadcast(&hs->cv);
 	pthread_mutex_unlock(&hs->mu);
 }
 

@@ -321,10 +321,9 @@ static int cmp_dest(const void *a, const void *b)
 
 /* All the files of a component in one archive layer. Digests the stat cache does not know
  * are taken while the files are tarred, so each file is read once. */
-static int component_archive(spin_build *b, wp_spin_file **mine, size_t n)
+static int component_archive(spin_build *b, wp_spin_file **mine, size_t n, wp_layer_result *lr)
 {
 	wp_layer_list tar = { .no_diff_id = true }, *one = &tar;
-	wp_layer_result lr;
 	int reused = 0, rc = 0;
 
 	for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -336,9 +335,8 @@ static int component_archive(spin_build *b, wp_spin_file **mine, size_t n)
 			memcpy(tar.items[tar.len - 1].digest, mine[i]->digest, WP_DIGEST_BUFSZ);
 	}
 	/* Through the layer cache: an unchanged component does not archive again. */
-	if (rc == 0 && (rc = wp_layer_list_finish(&tar, b->err)) == 0 &&
-	    (rc = wp_build_layers(b->store, b->cache, &one, 1, b->o, &lr, &reused, b->err)) == 0)
-		rc = add_layer(b, WP_MT_SPIN_ARCHIVE, lr.digest, lr.size);
+	if (rc == 0 && (rc = wp_layer_list_finish(&tar, b->err)) == 0)
+		rc = wp_build_layers(b->store, b->cache, &one, 1, b->o, lr, &reused, b->err);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		const wp_layer_entry *e = wp_layer_list_get(&tar, mine[i]->dest);
 
@@ -351,24 +349,38 @@ static int component_archive(spin_build *b, wp_spin_file **mine, size_t n)
 	return rc;
 }
 
-/* The files of one component: a data layer each (not for inlined ones), or one archive. */
-static int component_files(spin_build *b, json_t *comp, wp_spin_files *all, bool archive)
+/* The files of a component, sorted by path: the same app gives the same locked app and
+ * layers anywhere. */
+static wp_spin_file **component_files_of(json_t *comp, wp_spin_files *all, size_t *n)
 {
 	const char *id = wp_json_str(comp, "id");
 	wp_spin_file **mine = calloc(all->len + 1, sizeof(*mine));
-	json_t *files = json_array();
-	size_t n = 0;
-	int rc = 0;
 
+	*n = 0;
 	if (!mine)
-		return wp_error_set(b->err, WP_ENOMEM, "out of memory");
+		return NULL;
 	for (size_t i = 0; i < all->len; i++)
 		if (!strcmp(all->items[i].component, id))
-			mine[n++] = &all->items[i];
-	/* Sorted by path: the same app gives the same locked app and layers anywhere. */
-	qsort(mine, n, sizeof(*mine), cmp_dest);
+			mine[(*n)++] = &all->items[i];
+	qsort(mine, *n, sizeof(*mine), cmp_dest);
+	return mine;
+}
+
+/* The files of one component in the locked app, and their layers: a data layer each (not
+ * for inlined ones), or the archive built before (arch). */
+static int component_files(spin_build *b, json_t *comp, wp_spin_files *all, bool archive, const wp_layer_result *arch)
+{
+	size_t n;
+	wp_spin_file **mine = component_files_of(comp, all, &n);
+	json_t *files = json_array();
+	int rc = 0;
+
+	if (!mine) {
+		json_decref(files);
+		return wp_error_set(b->err, WP_ENOMEM, "out of memory");
+	}
 	if (archive && n)
-		rc = component_archive(b, mine, n);
+		rc = add_layer(b, WP_MT_SPIN_ARCHIVE, arch->digest, arch->size);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		json_t *entry = json_object();
 		bool inl;
@@ -569,20 +581,79 @@ static size_t count_layers(json_t *locked, const wp_spin_files *files)
 	return n;
 }
 
-static int assemble(spin_build *b, json_t *locked, wp_spin_files *files, bool archive)
+/* A local source that is not wasm is refused before anything is stored. */
+static int check_source(spin_build *b, json_t *source, const char *what)
 {
-	json_t *comps = json_object_get(locked, "components"), *c;
+	const char *path = file_url_path(wp_json_str(source, "source"));
+	int kind;
+
+	if (!path || access(path, R_OK) < 0)
+		return 0;
+	return wp_wasm_sniff_file(path, &kind, b->err) < 0 ? wp_error_prefix(b->err, "%s", what) : 0;
+}
+
+static int check_sources(spin_build *b, json_t *locked)
+{
+	json_t *c;
 	size_t i;
 	int rc = 0;
 
+	json_array_foreach(json_object_get(locked, "components"), i, c) {
+		_cleanup_free_ char *what = wp_strfmt("component `%s`", wp_json_str(c, "id"));
+		const char *k;
+		json_t *v;
+
+		if ((rc = check_source(b, json_object_get(c, "source"), what)) < 0)
+			return rc;
+		json_object_foreach(json_object_get(c, "dependencies"), k, v)
+			if ((rc = check_source(b, json_object_get(v, "source"), what)) < 0)
+				return rc;
+		json_object_foreach(json_object_get(c, "trigger_dependencies"), k, v) {
+			size_t j;
+			json_t *d;
+
+			json_array_foreach(v, j, d)
+				if ((rc = check_source(b, json_object_get(d, "source"), what)) < 0)
+					return rc;
+		}
+	}
+	return 0;
+}
+
+static int assemble(spin_build *b, json_t *locked, wp_spin_files *files, bool archive)
+{
+	json_t *comps = json_object_get(locked, "components"), *c;
+	wp_layer_result *archs;
+	size_t i;
+	int rc;
+
+	if ((rc = check_sources(b, locked)) < 0)
+		return rc;
 	prefetch_start(b, locked);
+	/* The archives first, while the wasm sources are stored alongside; then everything in
+	 * layer order. */
+	archs = calloc(json_array_size(comps) + 1, sizeof(*archs));
+	if (!archs)
+		rc = wp_error_set(b->err, WP_ENOMEM, "out of memory");
+	json_array_foreach(comps, i, c) {
+		size_t n;
+		wp_spin_file **mine;
+
+		if (rc < 0 || !archive)
+			break;
+		if (!(mine = component_files_of(c, files, &n)))
+			rc = wp_error_set(b->err, WP_ENOMEM, "out of memory");
+		else if (n)
+			rc = component_archive(b, mine, n, &archs[i]);
+		free(mine);
+	}
 	json_array_foreach(comps, i, c) {
 		_cleanup_free_ char *what = wp_strfmt("component `%s`", wp_json_str(c, "id"));
 		json_t *deps = json_object_get(c, "dependencies"), *tdeps = json_object_get(c, "trigger_dependencies");
 		const char *k;
 		json_t *v;
 
-		if ((rc = wasm_source(b, json_object_get(c, "source"), what)) < 0)
+		if (rc < 0 || (rc = wasm_source(b, json_object_get(c, "source"), what)) < 0)
 			break;
 		json_object_foreach(deps, k, v)
 			if ((rc = wasm_source(b, json_object_get(v, "source"), what)) < 0)
@@ -595,9 +666,10 @@ static int assemble(spin_build *b, json_t *locked, wp_spin_files *files, bool ar
 				if (rc == 0 && (rc = wasm_source(b, json_object_get(d, "source"), what)) < 0)
 					break;
 		}
-		if (rc < 0 || (rc = component_files(b, c, files, archive)) < 0)
+		if (rc < 0 || (rc = component_files(b, c, files, archive, &archs[i])) < 0)
 			break;
 	}
+	free(archs);
 	prefetch_stop(b);
 	return rc;
 }

@@ -242,6 +242,16 @@ printf 'spin_manifest_version = 2\n[application]\nname = "bad"\n[[trigger.http]]
 err=$("$WP" build "$bad" -t bad:v1 2>&1); rc=$?
 is "$rc" "1" "a source that is not wasm is refused"
 like "$err" "component .c.*not a wasm binary" "and the error names the component"
+# the second component's source is not wasm: refused before the first one's files are archived
+mkdir -p "$bad/files" && for i in $(seq 1 600); do head -c $((200 + i)) /dev/urandom > "$bad/files/f$i"; done
+cp "$HELLO" "$bad/good.wasm"
+printf 'spin_manifest_version = 2\n[application]\nname = "bad"\n[[trigger.http]]\nroute = "/a"\ncomponent = "a"\n[[trigger.http]]\nroute = "/"\ncomponent = "c"\n[component.a]\nsource = "good.wasm"\nfiles = [{ source = "files", destination = "/" }]\n[component.c]\nsource = "app.wasm"\n' > "$bad/spin.toml"
+blobs_before=$(ls "$WASMPACK_STORE/blobs/sha256" | sort | md5sum)
+err=$("$WP" build "$bad" -t bad:v1 2>&1); rc=$?
+is "$rc" "1" "a second component whose source is not wasm is refused"
+like "$err" "component .c.*not a wasm binary" "and named"
+is "$(ls "$WASMPACK_STORE/blobs/sha256" | sort | md5sum)" "$blobs_before" "before any blob is stored (no archive of the first component's 600 files)"
+printf 'spin_manifest_version = 2\n[application]\nname = "bad"\n[[trigger.http]]\nroute = "/"\ncomponent = "c"\n[component.c]\nsource = "app.wasm"\n' > "$bad/spin.toml"
 sed -i 's/app.wasm/gone.wasm/' "$bad/spin.toml"
 err=$("$WP" build "$bad" -t bad:v1 2>&1); rc=$?
 [ $rc -ne 0 ]; ok $? "a missing source is refused"
