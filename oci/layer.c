@@ -7,7 +7,6 @@
 #include <jansson.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -175,143 +174,17 @@ static la_ssize_t tar_sink(struct archive *a, void *ctx, const void *buf, size_t
 	return (la_ssize_t)len;
 }
 
-/* Files whose digests are not known yet are hashed by a thread of their own while this one
- * tars them, so the two SHA-256 passes (over the files, and over the compressed stream in
- * the blob writer) run side by side and each file is read once. Read buffers go round a
- * ring: a slot is filled again only when the hasher is done with it. */
-#define RING 16
-#define RING_BUF (128u << 10)
-
-typedef struct hasher {
-	pthread_t thread;
-	bool inited, started, stop;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	unsigned char *bufs[RING];
-	size_t lens[RING];
-	wp_layer_entry *entries[RING];
-	bool ends[RING];   /* the entry's last buffer: its digest is written */
-	unsigned head, tail, queued;
-	bool hasher_sleeps, filler_waits;
-	wp_sha256 h;
-	bool open;
-	int failed;
-} hasher;
-
-static void *hasher_main(void *arg)
-{
-	hasher *hs = arg;
-
-	pthread_mutex_lock(&hs->mu);
-	for (;;) {
-		unsigned i;
-		wp_error err;
-
-		while (!hs->queued && !hs->stop) {
-			hs->hasher_sleeps = true;
-			pthread_cond_wait(&hs->cv, &hs->mu);
-			hs->hasher_sleeps = false;
-		}
-		if (!hs->queued)
-			break;
-		i = hs->tail;
-		pthread_mutex_unlock(&hs->mu);
-		if (!hs->open && !hs->failed) {
-			if (wp_sha256_init(&hs->h, &err) < 0)
-				hs->failed = err.code;
-			else
-				hs->open = true;
-		}
-		if (hs->open) {
-			wp_sha256_update(&hs->h, hs->bufs[i], hs->lens[i]);
-			if (hs->ends[i]) {
-				wp_sha256_final(&hs->h, hs->entries[i]->digest);
-				wp_sha256_release(&hs->h);
-				hs->open = false;
-			}
-		}
-		pthread_mutex_lock(&hs->mu);
-		hs->tail = (hs->tail + 1) % RING;
-		hs->queued--;
-		if (hs->filler_waits && hs->queued <= RING / 2)
-			pthread_cond_broadcast(&hs->cv);
-	}
-	pthread_mutex_unlock(&hs->mu);
-	return NULL;
-}
-
-static int hasher_start(hasher *hs, wp_error *err)
-{
-	memset(hs, 0, sizeof(*hs));
-	pthread_mutex_init(&hs->mu, NULL);
-	pthread_cond_init(&hs->cv, NULL);
-	hs->inited = true;
-	for (int i = 0; i < RING; i++)
-		if (!(hs->bufs[i] = malloc(RING_BUF)))
-			return wp_error_set(err, WP_ENOMEM, "out of memory");
-	if (pthread_create(&hs->thread, NULL, hasher_main, hs) != 0)
-		return wp_error_set(err, WP_EIO, "starting a hashing thread failed");
-	hs->started = true;
-	return 0;
-}
-
-/* The next free buffer (waits for the hasher when all are in use). */
-static unsigned char *hasher_buffer(hasher *hs)
-{
-	pthread_mutex_lock(&hs->mu);
-	while (hs->queued == RING) {
-		hs->filler_waits = true;
-		pthread_cond_wait(&hs->cv, &hs->mu);
-		hs->filler_waits = false;
-	}
-	pthread_mutex_unlock(&hs->mu);
-	return hs->bufs[hs->head];
-}
-
-static void hasher_submit(hasher *hs, wp_layer_entry *e, size_t len, bool end)
-{
-	pthread_mutex_lock(&hs->mu);
-	hs->lens[hs->head] = len;
-	hs->entries[hs->head] = e;
-	hs->ends[hs->head] = end;
-	hs->head = (hs->head + 1) % RING;
-	hs->queued++;
-	/* woken for a quarter of the ring at a time (small files take a buffer each) */
-	if (hs->hasher_sleeps && hs->queued >= RING / 4)
-		pthread_cond_broadcast(&hs->cv);
-	pthread_mutex_unlock(&hs->mu);
-}
-
-/* Waits for every digest; a file left half-hashed (an error) is dropped. */
-static void hasher_stop(hasher *hs)
-{
-	if (!hs->inited)
-		return;
-	if (hs->started) {
-		pthread_mutex_lock(&hs->mu);
-		hs->stop = true;
-		pthread_cond_broadcast(&hs->cv);
-		pthread_mutex_unlock(&hs->mu);
-		pthread_join(hs->thread, NULL);
-		hs->started = false;
-	}
-	if (hs->open)
-		wp_sha256_release(&hs->h);
-	hs->open = false;
-	for (int i = 0; i < RING; i++)
-		free(hs->bufs[i]);
-	memset(hs->bufs, 0, sizeof(hs->bufs));
-	pthread_mutex_destroy(&hs->mu);
-	pthread_cond_destroy(&hs->cv);
-	hs->inited = false;
-}
-
-static int write_file(struct archive *a, tar_ctx *t, wp_layer_entry *e, hasher *hs, unsigned char *buf, size_t cap)
+/* A file's bytes into the tar stream. A digest not known yet is taken from the same bytes
+ * as they go by, so each file is read once. (A thread of its own for this hashing was
+ * tried: the hand-offs cost more than they saved on two processors.) */
+static int write_file(struct archive *a, tar_ctx *t, wp_layer_entry *e, unsigned char *buf, size_t cap)
 {
 	_cleanup_close_ int fd = open(e->src, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	int64_t total = 0;
+	wp_sha256 h = { 0 };
 	bool hash = e->digest[0] == '\0';
+	int rc;
 
 	if (fd < 0)
 		return wp_error_sys(t->err, WP_EIO, "opening '%s'", e->src);
@@ -320,46 +193,53 @@ static int write_file(struct archive *a, tar_ctx *t, wp_layer_entry *e, hasher *
 	if (st.st_size != e->st.st_size || st.st_mtim.tv_sec != e->st.st_mtim.tv_sec ||
 	    st.st_mtim.tv_nsec != e->st.st_mtim.tv_nsec)
 		return wp_error_set(t->err, WP_EIO, "'%s' changed while the image was being built", e->src);
+	if (hash && (rc = wp_sha256_init(&h, t->err)) < 0)
+		return rc;
 	if (st.st_size > (off_t)cap)
 		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	for (;;) {
-		unsigned char *p = hash ? hasher_buffer(hs) : buf;
-		ssize_t n = read(fd, p, hash ? RING_BUF : cap);
+		ssize_t n = read(fd, buf, cap);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			return wp_error_sys(t->err, WP_EIO, "reading '%s'", e->src);
+		if (n < 0) {
+			rc = wp_error_sys(t->err, WP_EIO, "reading '%s'", e->src);
+			goto fail;
+		}
 		if (n == 0 || total + n > e->st.st_size)
 			break;
 		total += n;
-		/* The hasher and libarchive read the buffer at the same time; it is not written
-		 * again before the hasher hands it back. */
 		if (hash)
-			hasher_submit(hs, e, (size_t)n, false);
+			wp_sha256_update(&h, buf, (size_t)n);
 		t->content = true;
-		if (archive_write_data(a, p, (size_t)n) != n) {
+		if (archive_write_data(a, buf, (size_t)n) != n) {
 			t->content = false;
-			return t->rc < 0 ? t->rc : wp_error_set(t->err, WP_EIO, "writing tar entry '%s': %s",
-							       e->dest, archive_error_string(a));
+			rc = t->rc < 0 ? t->rc : wp_error_set(t->err, WP_EIO, "writing tar entry '%s': %s",
+							      e->dest, archive_error_string(a));
+			goto fail;
 		}
 		t->content = false;
 	}
-	if (total != e->st.st_size)
-		return wp_error_set(t->err, WP_EIO, "'%s' changed while the image was being built", e->src);
+	if (total != e->st.st_size) {
+		rc = wp_error_set(t->err, WP_EIO, "'%s' changed while the image was being built", e->src);
+		goto fail;
+	}
 	if (hash) {
-		hasher_buffer(hs);
-		hasher_submit(hs, e, 0, true);
+		wp_sha256_final(&h, e->digest);
+		wp_sha256_release(&h);
 	}
 	return 0;
+fail:
+	if (hash)
+		wp_sha256_release(&h);
+	return rc;
 }
 
 int wp_layer_write_tar_gzip(wp_store *s, wp_layer_list *l, int level, int threads,
 			    wp_layer_result *res, wp_error *err)
 {
-	enum { BUFSZ = 1 << 20 };
+	enum { BUFSZ = 128 << 10 };
 	tar_ctx t = { .err = err, .no_diff = l->no_diff_id };
-	hasher hs = { 0 };
 	struct archive *a = NULL;
 	struct archive_entry *ae = NULL;
 	unsigned char *buf = malloc(BUFSZ);
@@ -378,12 +258,6 @@ int wp_layer_write_tar_gzip(wp_store *s, wp_layer_list *l, int level, int thread
 		goto done;
 	if ((rc = wp_gzip_new(&t.gz, level, threads, gz_sink, &t, err)) < 0)
 		goto done;
-	for (size_t i = 0; i < l->len; i++)
-		if (l->items[i].src && !l->items[i].digest[0]) {
-			if ((rc = hasher_start(&hs, err)) < 0)
-				goto done;
-			break;
-		}
 	a = archive_write_new();
 	ae = archive_entry_new();
 	if (!a || !ae) {
@@ -413,13 +287,8 @@ int wp_layer_write_tar_gzip(wp_store *s, wp_layer_list *l, int level, int thread
 							     archive_error_string(a));
 			goto done;
 		}
-		if (e->src && (rc = write_file(a, &t, e, &hs, buf, BUFSZ)) < 0)
+		if (e->src && (rc = write_file(a, &t, e, buf, BUFSZ)) < 0)
 			goto done;
-	}
-	hasher_stop(&hs);
-	if (hs.failed) {
-		rc = wp_error_set(err, hs.failed, "hashing the files failed");
-		goto done;
 	}
 	if (archive_write_close(a) != ARCHIVE_OK) {
 		rc = t.rc < 0 ? t.rc : wp_error_set(err, WP_EIO, "finishing tar stream: %s", archive_error_string(a));
@@ -438,7 +307,6 @@ done:
 		archive_write_free(a);
 	if (ae)
 		archive_entry_free(ae);
-	hasher_stop(&hs);
 	wp_gzip_free(t.gz);
 	wp_blob_writer_abort(t.bw);
 	wp_sha256_release(&t.diff);
