@@ -41,6 +41,7 @@ typedef struct job {
 	size_t nmarks, marks_cap;
 	piece *pieces;
 	size_t npieces, pieces_cap;
+	bool planned;      /* pieces already cut (by the caller, to see what the chunk costs) */
 	unsigned char *out;
 	size_t out_len, out_cap;
 	uLong crc;
@@ -280,7 +281,7 @@ static int compress_job(coder *c, int level, job *j)
 	int rc;
 
 	j->out_len = 0;
-	if (plan_pieces(j) < 0)
+	if (!j->planned && plan_pieces(j) < 0)
 		return Z_MEM_ERROR;
 	j->crc = wp_crc32(0, j->in, j->in_len);
 	/* Stored pieces need no deflate pass over the data (nor a copy of it): emit_stored
@@ -379,7 +380,7 @@ int wp_gzip_new(wp_gzip **out, int level, int threads, wp_gzip_sink sink, void *
 			return wp_error_set(err, WP_ENOMEM, "out of memory");
 		}
 	}
-	if (gz->threads == 0) {
+	{
 		gz->inline_coder = malloc(sizeof(*gz->inline_coder));
 		if (gz->inline_coder)
 			coder_init(gz->inline_coder, level);
@@ -530,8 +531,19 @@ static int drained_error(wp_gzip *gz, wp_error *err)
 	return wp_error_set(err, WP_EIO, "gzip stream failed earlier");
 }
 
+static size_t deflated_bytes(const job *j)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < j->npieces; i++)
+		if (!j->pieces[i].stored)
+			n += j->pieces[i].len;
+	return n;
+}
+
 static void start_job(wp_gzip *gz, job *j)
 {
+	j->planned = false;
 	j->state = JOB_FILLING;
 	j->in_len = 0;
 	j->nmarks = 0;
@@ -572,13 +584,28 @@ static int submit(wp_gzip *gz, bool last, wp_error *err)
 		start_job(gz, j);
 		return rc;
 	}
+	/* A chunk with little to deflate (stored contents, tar framing) is cheaper to finish
+	 * here than to hand to a worker: waking one costs about as much as the work. Only
+	 * when no chunk waits for a worker, so that they still take chunks in order. */
+	j->planned = plan_pieces(j) == 0;
 	pthread_mutex_lock(&gz->mu);
-	j->state = JOB_QUEUED;
 	gz->in_flight++;
-	gz->unclaimed++;
-	/* an idle worker is woken for two chunks at a time, or for the last */
-	if (gz->idle_workers && (gz->unclaimed >= 2 || last || gz->in_flight >= gz->njobs - 1))
-		pthread_cond_signal(&gz->work_cv);
+	if (j->planned && gz->unclaimed == 0 && deflated_bytes(j) < SMALL_PIECE) {
+		j->state = JOB_RUNNING;
+		gz->next_run = (gz->next_run + 1) % gz->njobs;
+		pthread_mutex_unlock(&gz->mu);
+		j->zerr = compress_job(gz->inline_coder, gz->level, j);
+		pthread_mutex_lock(&gz->mu);
+		j->state = JOB_DONE;
+		if (j == &gz->jobs[gz->oldest])
+			pthread_cond_signal(&gz->done_cv);
+	} else {
+		j->state = JOB_QUEUED;
+		gz->unclaimed++;
+		/* an idle worker is woken for two chunks at a time, or for the last */
+		if (gz->idle_workers && (gz->unclaimed >= 2 || last || gz->in_flight >= gz->njobs - 1))
+			pthread_cond_signal(&gz->work_cv);
+	}
 	gz->fill = (gz->fill + 1) % gz->njobs;
 	while (gz->jobs[gz->fill].state != JOB_FREE && !gz->failed) {
 		gz->filler_waits = true;

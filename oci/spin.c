@@ -805,6 +805,7 @@ static int collect_file(loader *l, const char *src, const char *dest)
 		return wp_error_set(l->err, WP_ENOMEM, "out of memory");
 	l->collect->items = f;
 	f = &f[l->collect->len++];
+	memset(f, 0, sizeof(*f));
 	f->component = strndup(rest, (size_t)(slash - rest));
 	f->src = strdup(src);
 	f->dest = strdup(slash + 1);

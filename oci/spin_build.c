@@ -966,6 +966,7 @@ static int synthesize(const wp_build_opts *o, json_t **locked, wp_spin_files *fi
 		if (!f)
 			break;
 		files->items = f;
+		memset(&f[files->len], 0, sizeof(*f));
 		f[files->len].component = strdup(id);
 		f[files->len].src = strdup(fl.items[i].src);
 		f[files->len].dest = strdup(fl.items[i].dest);

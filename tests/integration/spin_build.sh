@@ -130,6 +130,8 @@ sized=$TMP/sized
 mkdir -p "$sized/files"
 cp "$HELLO" "$sized/app.wasm"
 for i in $(seq 1 510); do head -c $((128 + i)) /dev/urandom > "$sized/files/f$i"; done
+# and some text, which is deflated (on the worker threads) rather than stored
+for i in $(seq 1 40); do seq 1 $((4000 + 97 * i)) | sed "s/^/line $i: /" > "$sized/files/t$i.txt"; done
 sed 's/name = "many"/name = "sized"/' "$many/spin.toml" > "$sized/spin.toml"
 m=$(WASMPACK_STORE=$TMP/sized-store "$WP" build "$sized" --format json)
 is "$(jq -r '[.layers[].mediaType] | join(" ")' <<<"$m")" \
@@ -141,6 +143,10 @@ is "$(jq -r '.components[0].files[] | "\(.path) \(.digest)"' <<<"$L3" | sort)" "
 	"the locked app's digests, taken while tarring, are each file's sha256"
 m2=$(WASMPACK_STORE=$TMP/sized-store "$WP" build "$sized" --format json)
 is "$(jq -r .digest <<<"$m2")" "$(jq -r .digest <<<"$m")" "rebuilt unchanged: the same manifest digest"
+for t in 1 4; do
+	m3=$(WASMPACK_THREADS=$t WASMPACK_STORE=$TMP/sized-$t "$WP" build "$sized" --format json)
+	is "$(jq -r .digest <<<"$m3")" "$(jq -r .digest <<<"$m")" "built afresh with $t thread(s): the same manifest digest"
+done
 m=$(SPIN_OCI_ARCHIVE_LAYERS=1 "$WP" build "$app" --format json)
 is "$(jq -r '[.layers[].mediaType] | join(" ")' <<<"$m")" \
 	"application/vnd.wasm.content.layer.v1+wasm application/vnd.wasm.content.bundle.v1.tar+gzip application/vnd.wasm.content.bundle.v1.tar+gzip application/vnd.fermyon.spin.application.v1+config" \
