@@ -197,8 +197,11 @@ static int write_file(struct archive *a, tar_ctx *t, wp_layer_entry *e, unsigned
 		return rc;
 	if (st.st_size > (off_t)cap)
 		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	for (;;) {
-		ssize_t n = read(fd, buf, cap);
+	/* Reading stops at the size the header gives: a file that grows meanwhile is taken as
+	 * it was, its digest from the same bytes. */
+	while (total < e->st.st_size) {
+		size_t want = (uint64_t)(e->st.st_size - total) < cap ? (size_t)(e->st.st_size - total) : cap;
+		ssize_t n = read(fd, buf, want);
 
 		if (n < 0 && errno == EINTR)
 			continue;

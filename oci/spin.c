@@ -775,7 +775,7 @@ void wp_spin_files_release(wp_spin_files *f)
 }
 
 /* dest is <assets>/<component>/<path>: when collecting, the file is listed, not copied. */
-static int collect_file(loader *l, const char *src, const char *dest)
+static int collect_file(loader *l, const char *src, const struct stat *st, const char *dest)
 {
 	const char *rest = dest + strlen(l->assets) + 1;
 	const char *slash = strchr(rest, '/');
@@ -794,6 +794,8 @@ static int collect_file(loader *l, const char *src, const char *dest)
 
 			free(l->collect->items[i].src);
 			free(l->collect->items[i].app_rel);
+			l->collect->items[i].st = *st;
+			l->collect->items[i].size = (long long)st->st_size;
 			l->collect->items[i].src = strdup(src);
 			l->collect->items[i].app_rel = strdup(src + strlen(l->root) + 1);
 			return 0;
@@ -806,6 +808,8 @@ static int collect_file(loader *l, const char *src, const char *dest)
 	l->collect->items = f;
 	f = &f[l->collect->len++];
 	memset(f, 0, sizeof(*f));
+	f->st = *st;
+	f->size = (long long)st->st_size;
 	f->component = strndup(rest, (size_t)(slash - rest));
 	f->src = strdup(src);
 	f->dest = strdup(slash + 1);
@@ -813,14 +817,14 @@ static int collect_file(loader *l, const char *src, const char *dest)
 	return f->component && f->src && f->dest && f->app_rel ? 0 : wp_error_set(l->err, WP_ENOMEM, "out of memory");
 }
 
-static int copy_file(loader *l, const char *src, const char *dest)
+static int copy_file(loader *l, const char *src, const struct stat *src_st, const char *dest)
 {
 	wp_buf dir;
 	int in, out, rc = 0;
 	struct stat st;
 
 	if (l->collect)
-		return collect_file(l, src, dest);
+		return collect_file(l, src, src_st, dest);
 	wp_buf_init(&dir, PATH_MAX);
 	wp_path_dirname(dest, &dir);
 	if (wp_fs_mkdir_p(dir.data, 0755, l->err) < 0) {
@@ -896,7 +900,7 @@ static int copy_tree(loader *l, const char *sub, const char *pattern, size_t str
 		} else if (S_ISREG(st.st_mode) && (!pattern || wp_glob_match(pattern, rel)) && !excluded(exclude, rel)) {
 			_cleanup_free_ char *to = wp_strfmt("%s/%s", dest, rel + strip);
 
-			rc = to ? copy_file(l, full, to) : wp_error_set(l->err, WP_ENOMEM, "out of memory");
+			rc = to ? copy_file(l, full, &st, to) : wp_error_set(l->err, WP_ENOMEM, "out of memory");
 		}
 	}
 	closedir(d);
@@ -970,7 +974,7 @@ static int copy_files(loader *l, const char *id, const wp_toml *files, const wp_
 			} else if (!excluded(exclude, rel.data)) {
 				_cleanup_free_ char *to = wp_strfmt("%s/%s", root, rel.data);
 
-				rc = copy_file(l, full, to);
+				rc = copy_file(l, full, &st, to);
 			}
 		} else if (f->type == WP_TOML_TABLE && tstr(f, "source") && tstr(f, "destination")) {
 			const char *src = tstr(f, "source"), *dest = tstr(f, "destination");
@@ -990,7 +994,7 @@ static int copy_files(loader *l, const char *id, const wp_toml *files, const wp_
 				rc = wp_error_set(l->err, WP_ENOTFOUND, "File or directory \"%s\" does not exist", src);
 				break;
 			}
-			rc = S_ISDIR(st.st_mode) ? copy_tree(l, rel.data, NULL, rel.len + 1, to, exclude, 0) : copy_file(l, full, to);
+			rc = S_ISDIR(st.st_mode) ? copy_tree(l, rel.data, NULL, rel.len + 1, to, exclude, 0) : copy_file(l, full, &st, to);
 		} else {
 			rc = wp_error_set(l->err, WP_EINVALID, "`files` entries are patterns or { source, destination } tables");
 		}

@@ -5,6 +5,7 @@
 #define WP_OCI_SPIN_H
 
 #include <jansson.h>
+#include <sys/stat.h>
 
 #include "common/error.h"
 
@@ -16,6 +17,7 @@ typedef struct wp_spin_file {
 	char *app_rel;     /* src relative to the app folder */
 	char digest[72];   /* filled by the image build */
 	long long size;
+	struct stat st;    /* of src when it was collected (its size, times, identity) */
 } wp_spin_file;
 
 typedef struct wp_spin_files {

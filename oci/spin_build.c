@@ -326,14 +326,9 @@ static int component_archive(spin_build *b, wp_spin_file **mine, size_t n, wp_la
 	wp_layer_list tar = { .no_diff_id = true }, *one = &tar;
 	int reused = 0, rc = 0;
 
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		struct stat st;
-
-		if (stat(mine[i]->src, &st) < 0)
-			rc = wp_error_sys(b->err, WP_EIO, "reading '%s'", mine[i]->src);
-		else if ((rc = wp_layer_list_add(&tar, mine[i]->dest, mine[i]->src, &st, 0644, b->err)) == 0)
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if ((rc = wp_layer_list_add(&tar, mine[i]->dest, mine[i]->src, &mine[i]->st, 0644, b->err)) == 0)
 			memcpy(tar.items[tar.len - 1].digest, mine[i]->digest, WP_DIGEST_BUFSZ);
-	}
 	/* Through the layer cache: an unchanged component does not archive again. */
 	if (rc == 0 && (rc = wp_layer_list_finish(&tar, b->err)) == 0)
 		rc = wp_build_layers(b->store, b->cache, &one, 1, b->o, lr, &reused, b->err);
@@ -500,15 +495,16 @@ done:
 	return rc;
 }
 
-/* Every file's size (a failed stat is the error the user sees, before any work). */
+/* Every file's stat, as the loader saw it (a failed stat is the error the user sees,
+ * before any work). */
 static int file_sizes(spin_build *b, wp_spin_files *files)
 {
 	for (size_t i = 0; i < files->len; i++) {
-		struct stat st;
+		wp_spin_file *f = &files->items[i];
 
-		if (stat(files->items[i].src, &st) < 0)
-			return wp_error_sys(b->err, WP_EIO, "reading '%s'", files->items[i].src);
-		files->items[i].size = (long long)st.st_size;
+		if (!f->st.st_mode && stat(f->src, &f->st) < 0)
+			return wp_error_sys(b->err, WP_EIO, "reading '%s'", f->src);
+		f->size = (long long)f->st.st_size;
 	}
 	return 0;
 }
@@ -967,6 +963,7 @@ static int synthesize(const wp_build_opts *o, json_t **locked, wp_spin_files *fi
 			break;
 		files->items = f;
 		memset(&f[files->len], 0, sizeof(*f));
+		f[files->len].st = fl.items[i].st;
 		f[files->len].component = strdup(id);
 		f[files->len].src = strdup(fl.items[i].src);
 		f[files->len].dest = strdup(fl.items[i].dest);
