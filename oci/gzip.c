@@ -44,7 +44,6 @@ typedef struct job {
 	bool planned;      /* pieces already cut (by the caller, to see what the chunk costs) */
 	unsigned char *out;
 	size_t out_len, out_cap;
-	uLong crc;
 	int zerr;
 	enum job_state state;
 } job;
@@ -283,7 +282,6 @@ static int compress_job(coder *c, int level, job *j)
 	j->out_len = 0;
 	if (!j->planned && plan_pieces(j) < 0)
 		return Z_MEM_ERROR;
-	j->crc = wp_crc32(0, j->in, j->in_len);
 	/* Stored pieces need no deflate pass over the data (nor a copy of it): emit_stored
 	 * frames them as zlib's level 0 does (RFC 1951 section 3.2.4). */
 	for (size_t i = 0; i < j->npieces; i++)
@@ -478,7 +476,7 @@ static int drain(wp_gzip *gz, bool wait, wp_error *err)
 		}
 		if ((rc = emit_job(gz, j, err)) < 0)
 			return rc;
-		gz->crc = crc32_combine(gz->crc, j->crc, (z_off_t)j->in_len);
+		gz->crc = wp_crc32((uint32_t)gz->crc, j->in, j->in_len);
 		pthread_mutex_lock(&gz->mu);
 		j->state = JOB_FREE;
 		gz->in_flight--;
@@ -507,7 +505,8 @@ static void *drainer_main(void *arg)
 			if (j->zerr != Z_OK)
 				rc = wp_error_set(&gz->drain_err, WP_EIO, "gzip compression failed (zlib error %d)", j->zerr);
 			else if ((rc = emit_job(gz, j, &gz->drain_err)) == 0)
-				gz->crc = crc32_combine(gz->crc, j->crc, (z_off_t)j->in_len);
+				/* the running CRC, in order, here: the filling thread is the busier one */
+				gz->crc = wp_crc32((uint32_t)gz->crc, j->in, j->in_len);
 		}
 		pthread_mutex_lock(&gz->mu);
 		if (rc < 0)
@@ -652,6 +651,28 @@ static int note_kind(wp_gzip *gz, job *j, wp_error *err)
 	}
 	j->marks[j->nmarks++] = j->in_len;
 	return 0;
+}
+
+void *wp_gzip_reserve(wp_gzip *gz, size_t *room, wp_error *err)
+{
+	job *j = &gz->jobs[gz->fill];
+
+	if (gz->failed) {
+		drained_error(gz, err);
+		return NULL;
+	}
+	if (note_kind(gz, j, err) < 0)
+		return NULL;
+	*room = CHUNK - j->in_len;
+	return j->in + j->in_len;
+}
+
+int wp_gzip_commit(wp_gzip *gz, size_t n, wp_error *err)
+{
+	job *j = &gz->jobs[gz->fill];
+
+	j->in_len += n;
+	return j->in_len == CHUNK ? submit(gz, false, err) : 0;
 }
 
 int wp_gzip_write(wp_gzip *gz, const void *data, size_t len, wp_error *err)

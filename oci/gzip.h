@@ -23,6 +23,11 @@ typedef struct wp_gzip wp_gzip;
 int wp_gzip_new(wp_gzip **out, int level, int threads, wp_gzip_sink sink, void *ctx, wp_error *err);
 void wp_gzip_hint(wp_gzip *gz, wp_gzip_kind kind);
 int wp_gzip_write(wp_gzip *gz, const void *data, size_t len, wp_error *err);
+/* The same as a write, for a caller that reads straight into the chunk being filled:
+ * wp_gzip_reserve gives room for at least one byte (NULL on error), wp_gzip_commit takes
+ * the n bytes written there. */
+void *wp_gzip_reserve(wp_gzip *gz, size_t *room, wp_error *err);
+int wp_gzip_commit(wp_gzip *gz, size_t n, wp_error *err);
 int wp_gzip_finish(wp_gzip *gz, wp_error *err);
 void wp_gzip_free(wp_gzip *gz);
 

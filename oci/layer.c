@@ -149,7 +149,7 @@ typedef struct tar_ctx {
 	wp_blob_writer *bw;
 	wp_error *err;
 	int rc;
-	bool content; /* libarchive is writing a file's bytes, not headers or padding */
+	int64_t skip; /* zeros libarchive writes for contents that went straight to gzip */
 } tar_ctx;
 
 static int gz_sink(void *ctx, const void *data, size_t len, wp_error *err)
@@ -157,27 +157,51 @@ static int gz_sink(void *ctx, const void *data, size_t len, wp_error *err)
 	return wp_blob_writer_put(((tar_ctx *)ctx)->bw, data, len, err);
 }
 
-static la_ssize_t tar_sink(struct archive *a, void *ctx, const void *buf, size_t len)
+static bool all_zero(const unsigned char *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && !memcmp(p, p + 1, n - 1));
+}
+
+static la_ssize_t tar_sink(struct archive *a, void *ctx, const void *data, size_t size)
 {
 	tar_ctx *t = ctx;
+	const unsigned char *buf = data;
+	size_t len = size;
 	int rc;
 
+	if (t->skip) {
+		size_t k = (uint64_t)t->skip < len ? (size_t)t->skip : len;
+
+		if (!all_zero(buf, k)) {
+			t->rc = wp_error_set(t->err, WP_EIO, "tar stream out of step: libarchive wrote data where zeros were due");
+			archive_set_error(a, EIO, "%s", t->err->msg);
+			return -1;
+		}
+		t->skip -= (int64_t)k;
+		buf += k;
+		len -= k;
+		if (!len)
+			return (la_ssize_t)size;
+	}
 	if (!t->no_diff)
 		wp_sha256_update(&t->diff, buf, len);
-	wp_gzip_hint(t->gz, t->content ? WP_GZIP_CONTENT : WP_GZIP_FRAMING);
+	/* what libarchive writes is headers and padding; contents come from write_file */
+	wp_gzip_hint(t->gz, WP_GZIP_FRAMING);
 	rc = wp_gzip_write(t->gz, buf, len, t->err);
 	if (rc < 0) {
 		t->rc = rc;
 		archive_set_error(a, EIO, "%s", t->err->msg);
 		return -1;
 	}
-	return (la_ssize_t)len;
+	return (la_ssize_t)size;
 }
 
-/* A file's bytes into the tar stream. A digest not known yet is taken from the same bytes
- * as they go by, so each file is read once. (A thread of its own for this hashing was
- * tried: the hand-offs cost more than they saved on two processors.) */
-static int write_file(struct archive *a, tar_ctx *t, wp_layer_entry *e, unsigned char *buf, size_t cap)
+/* A file's bytes into the tar stream. They are read straight into the gzip chunk being
+ * filled (the one copy read makes) rather than passed through libarchive, which wrote the
+ * header and, when the entry ends, writes zeros for the contents it did not see and then
+ * the padding: tar_sink drops those zeros. A digest not known yet is taken from the same
+ * bytes on the way, so each file is read once. */
+static int write_file(tar_ctx *t, wp_layer_entry *e)
 {
 	_cleanup_close_ int fd = open(e->src, O_RDONLY | O_CLOEXEC);
 	struct stat st;
@@ -195,38 +219,44 @@ static int write_file(struct archive *a, tar_ctx *t, wp_layer_entry *e, unsigned
 		return wp_error_set(t->err, WP_EIO, "'%s' changed while the image was being built", e->src);
 	if (hash && (rc = wp_sha256_init(&h, t->err)) < 0)
 		return rc;
-	if (st.st_size > (off_t)cap)
+	if (st.st_size > (128 << 10))
 		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	wp_gzip_hint(t->gz, WP_GZIP_CONTENT);
 	/* Reading stops at the size the header gives: a file that grows meanwhile is taken as
 	 * it was, its digest from the same bytes. */
 	while (total < e->st.st_size) {
-		size_t want = (uint64_t)(e->st.st_size - total) < cap ? (size_t)(e->st.st_size - total) : cap;
-		ssize_t n = read(fd, buf, want);
+		size_t room;
+		unsigned char *p = wp_gzip_reserve(t->gz, &room, t->err);
+		ssize_t n;
 
+		if (!p) {
+			rc = t->err->code;
+			goto fail;
+		}
+		if ((uint64_t)(e->st.st_size - total) < room)
+			room = (size_t)(e->st.st_size - total);
+		n = read(fd, p, room);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			rc = wp_error_sys(t->err, WP_EIO, "reading '%s'", e->src);
 			goto fail;
 		}
-		if (n == 0 || total + n > e->st.st_size)
+		if (n == 0)
 			break;
-		total += n;
 		if (hash)
-			wp_sha256_update(&h, buf, (size_t)n);
-		t->content = true;
-		if (archive_write_data(a, buf, (size_t)n) != n) {
-			t->content = false;
-			rc = t->rc < 0 ? t->rc : wp_error_set(t->err, WP_EIO, "writing tar entry '%s': %s",
-							      e->dest, archive_error_string(a));
+			wp_sha256_update(&h, p, (size_t)n);
+		if (!t->no_diff)
+			wp_sha256_update(&t->diff, p, (size_t)n);
+		if ((rc = wp_gzip_commit(t->gz, (size_t)n, t->err)) < 0)
 			goto fail;
-		}
-		t->content = false;
+		total += n;
 	}
 	if (total != e->st.st_size) {
 		rc = wp_error_set(t->err, WP_EIO, "'%s' changed while the image was being built", e->src);
 		goto fail;
 	}
+	t->skip = total;
 	if (hash) {
 		wp_sha256_final(&h, e->digest);
 		wp_sha256_release(&h);
@@ -241,20 +271,14 @@ fail:
 int wp_layer_write_tar_gzip(wp_store *s, wp_layer_list *l, int level, int threads,
 			    wp_layer_result *res, wp_error *err)
 {
-	enum { BUFSZ = 128 << 10 };
 	tar_ctx t = { .err = err, .no_diff = l->no_diff_id };
 	struct archive *a = NULL;
 	struct archive_entry *ae = NULL;
-	unsigned char *buf = malloc(BUFSZ);
 	int rc;
 
 	memset(res, 0, sizeof(*res));
-	if (!buf)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
-	if ((rc = wp_sha256_init(&t.diff, err)) < 0) {
-		free(buf);
+	if ((rc = wp_sha256_init(&t.diff, err)) < 0)
 		return rc;
-	}
 	/* The compressed stream is hashed and written by gzip's in-order thread, straight from
 	 * its chunk buffers (wp_blob_writer_put): this thread reads the files and fills chunks. */
 	if ((rc = wp_blob_writer_new(s, &t.bw, err)) < 0)
@@ -290,7 +314,7 @@ int wp_layer_write_tar_gzip(wp_store *s, wp_layer_list *l, int level, int thread
 							     archive_error_string(a));
 			goto done;
 		}
-		if (e->src && (rc = write_file(a, &t, e, buf, BUFSZ)) < 0)
+		if (e->src && (rc = write_file(&t, e)) < 0)
 			goto done;
 	}
 	if (archive_write_close(a) != ARCHIVE_OK) {
@@ -313,6 +337,5 @@ done:
 	wp_gzip_free(t.gz);
 	wp_blob_writer_abort(t.bw);
 	wp_sha256_release(&t.diff);
-	free(buf);
 	return rc;
 }
