@@ -1,8 +1,10 @@
 /* Reproducible, parallel gzip. The input is cut into fixed 128 KiB chunks; each chunk is
- * deflated on its own with the previous 32 KiB as a preset dictionary and ends on a sync
- * flush, and the raw deflate pieces are joined into one member with a combined CRC (the
- * technique pigz documents). The output depends only on the input and level, never on
- * the number of threads. The header carries no name and mtime 0. */
+ * coded on its own (incompressible runs stored, the rest deflated with the previous 32 KiB
+ * as a preset dictionary) and ends on a byte boundary, and the pieces are joined into one
+ * member (the technique pigz documents). Chunks are coded on worker threads, or by the
+ * caller when there is little to deflate, and handed to the sink in order by a thread of
+ * their own, which also keeps the CRC. The output depends only on the input, the hints and
+ * the level, never on the threads. The header carries no name and mtime 0. */
 #ifndef WP_OCI_GZIP_H
 #define WP_OCI_GZIP_H
 

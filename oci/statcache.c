@@ -112,7 +112,7 @@ bool wp_statcache_lookup(wp_statcache *c, const struct stat *st, char digest[WP_
 	d = json_string_value(json_array_get(e, 5));
 	if (!wp_digest_valid(d))
 		return false;
-	memcpy(digest, d, WP_DIGEST_BUFSZ);
+	snprintf(digest, WP_DIGEST_BUFSZ, "%s", d);
 	json_array_set_new(e, 6, json_integer(c->now_ns / 1000000000LL));
 	c->dirty = true;
 	return true;
@@ -142,8 +142,9 @@ bool wp_statcache_layer_get(wp_statcache *c, const char *key, wp_layer_result *o
 	/* Layers whose diff_id nobody needs (Spin's archives) are kept with an empty one. */
 	if (!wp_digest_valid(d) || !diff || (diff[0] && !wp_digest_valid(diff)))
 		return false;
-	memcpy(out->digest, d, WP_DIGEST_BUFSZ);
-	memcpy(out->diff_id, diff, WP_DIGEST_BUFSZ);
+	/* both are strings of at most WP_DIGEST_BUFSZ - 1 (diff may be empty): not whole buffers */
+	snprintf(out->digest, WP_DIGEST_BUFSZ, "%s", d);
+	snprintf(out->diff_id, WP_DIGEST_BUFSZ, "%s", diff);
 	out->size = json_integer_value(json_array_get(e, 2));
 	json_array_set_new(e, 3, json_integer(c->now_ns / 1000000000LL));
 	c->dirty = true;
