@@ -899,33 +899,13 @@ int wp_store_ingest_file(wp_store *s, const char *path, const struct stat *expec
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	if ((rc = wp_blob_writer_new(s, &w, err)) < 0)
 		return rc;
-	/* A small file is read, hashed and written here: a writer thread of its own would cost
-	 * more to start than it saves. */
-	if (st.st_size <= (1 << 20)) {
-		unsigned char buf[64 << 10];
-
-		for (;;) {
-			ssize_t n = read(fd, buf, sizeof(buf));
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0) {
-				rc = wp_error_sys(err, WP_EIO, "reading '%s'", path);
-				wp_blob_writer_abort(w);
-				return rc;
-			}
-			if (n == 0)
-				break;
-			if ((rc = wp_blob_writer_put(w, buf, (size_t)n, err)) < 0) {
-				wp_blob_writer_abort(w);
-				return rc;
-			}
-		}
-		goto commit;
-	}
 	for (;;) {
-		size_t cap;
-		unsigned char *buf = wp_blob_writer_buffer(w, &cap);
+		/* A small file is read, hashed and written here: a writer thread of its own would
+		 * cost more to start than it saves. */
+		bool small = st.st_size <= (1 << 20);
+		unsigned char local[64 << 10];
+		size_t cap = sizeof(local);
+		unsigned char *buf = small ? local : wp_blob_writer_buffer(w, &cap);
 		ssize_t n;
 
 		if (!buf) {
@@ -942,12 +922,12 @@ int wp_store_ingest_file(wp_store *s, const char *path, const struct stat *expec
 		}
 		if (n == 0)
 			break;
-		if ((rc = wp_blob_writer_submit(w, (size_t)n, err)) < 0) {
+		rc = small ? wp_blob_writer_put(w, buf, (size_t)n, err) : wp_blob_writer_submit(w, (size_t)n, err);
+		if (rc < 0) {
 			wp_blob_writer_abort(w);
 			return rc;
 		}
 	}
-commit:
 	rc = wp_blob_writer_commit(w, NULL, digest, size, err);
 	if (rc == 0 && *size != (int64_t)st.st_size)
 		return wp_error_set(err, WP_EIO, "'%s' changed while it was being read", path);
