@@ -889,13 +889,15 @@ static int copy_tree(loader *l, const char *sub, const char *pattern, size_t str
 			continue;
 		rel = sub[0] ? wp_strfmt("%s/%s", sub, de->d_name) : strdup(de->d_name);
 		full = wp_strfmt("%s/%s", l->root, rel);
-		if (!rel || !full || stat(full, &st) < 0)
+		/* relative to the open folder: no walk down the whole path for each entry */
+		if (!rel || !full || fstatat(dirfd(d), de->d_name, &st, 0) < 0)
 			continue;
 		if (S_ISDIR(st.st_mode)) {
 			struct stat lst;
 
 			/* The assets folder may live below the app (never copy it into itself). */
-			if (lstat(full, &lst) == 0 && !S_ISLNK(lst.st_mode) && strcmp(full, l->assets))
+			if (fstatat(dirfd(d), de->d_name, &lst, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISLNK(lst.st_mode) &&
+			    strcmp(full, l->assets))
 				rc = copy_tree(l, rel, pattern, strip, dest, exclude, depth + 1);
 		} else if (S_ISREG(st.st_mode) && (!pattern || wp_glob_match(pattern, rel)) && !excluded(exclude, rel)) {
 			_cleanup_free_ char *to = wp_strfmt("%s/%s", dest, rel + strip);
