@@ -68,7 +68,7 @@ const char *wp_path_basename(const char *path)
 	return slash ? slash + 1 : path;
 }
 
-int wp_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, wp_error *err)
+static int write_replace(const char *path, const void *data, size_t len, mode_t mode, bool durable, wp_error *err)
 {
 	wp_buf dir, tmp;
 	int fd = -1, rc = 0;
@@ -97,7 +97,7 @@ int wp_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mo
 		p += n;
 		len -= (size_t)n;
 	}
-	if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, mode) < 0 || (durable && fsync(fd) < 0)) {
 		rc = wp_error_sys(err, WP_EIO, "writing '%s'", path);
 		goto done;
 	}
@@ -112,7 +112,8 @@ int wp_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mo
 		goto done;
 	}
 	wp_buf_reset(&tmp);
-	rc = wp_fs_fsync_dir(dir.data, err);
+	if (durable)
+		rc = wp_fs_fsync_dir(dir.data, err);
 done:
 	if (fd >= 0)
 		close(fd);
@@ -121,6 +122,16 @@ done:
 	wp_buf_release(&dir);
 	wp_buf_release(&tmp);
 	return rc;
+}
+
+int wp_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, wp_error *err)
+{
+	return write_replace(path, data, len, mode, true, err);
+}
+
+int wp_fs_write_replace(const char *path, const void *data, size_t len, mode_t mode, wp_error *err)
+{
+	return write_replace(path, data, len, mode, false, err);
 }
 
 int wp_fs_read_file(const char *path, size_t max, wp_buf *out, wp_error *err)

@@ -223,7 +223,7 @@ int wp_statcache_save(wp_statcache *c, wp_error *err)
 	rc = wp_json_emit(root, &data, err);
 	json_decref(root);
 	if (rc == 0)
-		rc = wp_fs_write_atomic(path, data.data, data.len, 0644, err);
+		rc = wp_fs_write_replace(path, data.data, data.len, 0644, err);
 	wp_buf_release(&data);
 	return rc;
 }
