@@ -17,6 +17,7 @@
 #include "oci/statcache.h"
 #include "oci/wasm.h"
 #include "common/fs.h"
+#include "common/crc32.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -509,19 +510,57 @@ static int file_sizes(spin_build *b, wp_spin_files *files)
 	return 0;
 }
 
-static int cmp_ll(const void *a, const void *b)
-{
-	long long x = *(const long long *)a, y = *(const long long *)b;
+/* What tells files apart before they are hashed: their size and, when sizes do not, CRCs
+ * of their first and last 4 KiB. Files that differ there cannot be identical. */
+typedef struct fingerprint {
+	long long size;
+	uint32_t head, tail;
+	const char *path;
+} fingerprint;
 
-	return (x > y) - (x < y);
+static int cmp_fingerprint(const void *a, const void *b)
+{
+	const fingerprint *x = a, *y = b;
+
+	if (x->size != y->size)
+		return (x->size > y->size) - (x->size < y->size);
+	if (x->head != y->head)
+		return (x->head > y->head) - (x->head < y->head);
+	return (x->tail > y->tail) - (x->tail < y->tail);
+}
+
+static size_t count_distinct(fingerprint *fp, size_t n)
+{
+	size_t distinct = 0;
+
+	qsort(fp, n, sizeof(*fp), cmp_fingerprint);
+	for (size_t i = 0; i < n; i++)
+		distinct += i == 0 || cmp_fingerprint(&fp[i], &fp[i - 1]);
+	return distinct;
+}
+
+/* An unreadable file keeps zeros: it is reported when it is read for real. */
+static void read_ends(fingerprint *f)
+{
+	unsigned char buf[4096];
+	int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	if ((n = pread(fd, buf, sizeof(buf), 0)) > 0)
+		f->head = wp_crc32(0, buf, (size_t)n);
+	if (f->size > (long long)sizeof(buf) && (n = pread(fd, buf, sizeof(buf), (off_t)(f->size - (long long)sizeof(buf)))) > 0)
+		f->tail = wp_crc32(0, buf, (size_t)n);
+	close(fd);
 }
 
 /* Before the digests are known, the layers there could be: at most one per source and file
- * over the inlining size; at least one per distinct size of such files (files of different
- * sizes cannot be identical). */
+ * over the inlining size; at least one per file that is told apart from the others by its
+ * size, or if that is not enough to decide, by its ends. */
 static void layer_bounds(json_t *locked, const wp_spin_files *files, size_t *most, size_t *least)
 {
-	long long *sizes = calloc(files->len + 1, sizeof(*sizes));
+	fingerprint *fp = calloc(files->len + 1, sizeof(*fp));
 	size_t n = 0, big = 0, i;
 	json_t *c;
 
@@ -533,19 +572,21 @@ static void layer_bounds(json_t *locked, const wp_spin_files *files, size_t *mos
 		json_object_foreach(json_object_get(c, "trigger_dependencies"), k, v)
 			n += json_array_size(v);
 	}
-	for (i = 0; i < files->len; i++)
-		if (files->items[i].size > INLINE_MAX && sizes)
-			sizes[big++] = files->items[i].size;
-		else if (files->items[i].size > INLINE_MAX)
-			big++;
-	*most = n + big;
-	*least = 0;
-	if (sizes) {
-		qsort(sizes, big, sizeof(*sizes), cmp_ll);
-		for (i = 0; i < big; i++)
-			*least += i == 0 || sizes[i] != sizes[i - 1];
+	for (i = 0; i < files->len; i++) {
+		if (files->items[i].size <= INLINE_MAX)
+			continue;
+		if (fp)
+			fp[big] = (fingerprint){ .size = files->items[i].size, .path = files->items[i].src };
+		big++;
 	}
-	free(sizes);
+	*most = n + big;
+	*least = fp ? count_distinct(fp, big) : 0;
+	if (fp && *least <= MAX_LAYERS - 1 && *most > MAX_LAYERS - 1) {
+		for (i = 0; i < big; i++)
+			read_ends(&fp[i]);
+		*least = count_distinct(fp, big);
+	}
+	free(fp);
 }
 
 /* Layers the simple assembly would make: one per distinct wasm source, one per distinct
@@ -715,7 +756,7 @@ static int build_spin_layout(spin_build *b, const wp_build_opts *o, json_t *lock
 			archive = true;
 			wp_debug("%zu layers: using archive layers", count);
 		} else if (archive) {
-			wp_debug("archive layers (SPIN_OCI_ARCHIVE_LAYERS, or files of over %d sizes)", MAX_LAYERS - 1);
+			wp_debug("archive layers (SPIN_OCI_ARCHIVE_LAYERS, or over %d files that differ in size or ends)", MAX_LAYERS - 1);
 		}
 		rc = assemble(b, locked, files, archive);
 	}
@@ -981,10 +1022,11 @@ static int synthesize(const wp_build_opts *o, json_t **locked, wp_spin_files *fi
 	return *locked ? 0 : wp_error_set(err, WP_ENOMEM, "out of memory");
 }
 
-/* Spin's layout. When the layer count is sure to pass the limit before any file is read,
- * the files go straight into archives, which hash them on the way (one read per file);
- * when it is sure to stay under, each file is hashed and stored as its layer in one pass;
- * in between, the digests decide. */
+/* Spin's layout. When the layer count is sure to pass the limit before any file is hashed
+ * (over 499 files that differ in size or in their first or last 4 KiB), the files go
+ * straight into archives, which hash them on the way (one read per file); when it is sure
+ * to stay under, each file is hashed and stored as its layer in one pass; in between (many
+ * files alike at both ends, most likely copies), the digests decide. */
 static int spin_layout(spin_build *b, const wp_build_opts *o, json_t *locked, wp_spin_files *files,
 		       const char *created, wp_build_result *res)
 {
