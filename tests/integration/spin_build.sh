@@ -111,35 +111,39 @@ else
 fi
 
 # Past 499 layers (or with SPIN_OCI_ARCHIVE_LAYERS), files go into one archive per component.
+# files_app DIR: one component (the hello wasm) with DIR/files mounted at /data.
+files_app() {
+	mkdir -p "$1/files"
+	cp "$HELLO" "$1/app.wasm"
+	printf 'spin_manifest_version = 2\n[application]\nname = "%s"\n[[trigger.http]]\nroute = "/..."\ncomponent = "c"\n[component.c]\nsource = "app.wasm"\nfiles = [{ source = "files", destination = "/data" }]\n' \
+		"$(basename "$1")" > "$1/spin.toml"
+}
+media_types() { jq -r '[.layers[].mediaType] | join(" ")' <<<"$1"; }
+# locked_app STORE MANIFEST_JSON: the locked app, the manifest's last layer
+locked_app() { cat "$1/blobs/sha256/$(jq -r '.layers[-1].digest' <<<"$2" | cut -d: -f2)"; }
+WASM_MT=application/vnd.wasm.content.layer.v1+wasm
+ARCHIVE_MT=application/vnd.wasm.content.bundle.v1.tar+gzip
+LOCKED_MT=application/vnd.fermyon.spin.application.v1+config
+
 many=$TMP/many
-mkdir -p "$many/files"
-cp "$HELLO" "$many/app.wasm"
+files_app "$many"
 for i in $(seq 1 520); do head -c 200 /dev/urandom > "$many/files/f$i"; done
-printf 'spin_manifest_version = 2\n[application]\nname = "many"\n[[trigger.http]]\nroute = "/..."\ncomponent = "c"\n[component.c]\nsource = "app.wasm"\nfiles = [{ source = "files", destination = "/data" }]\n' > "$many/spin.toml"
 m=$("$WP" build "$many" --format json)
-is "$(jq -r '[.layers[].mediaType] | join(" ")' <<<"$m")" \
-	"application/vnd.wasm.content.layer.v1+wasm application/vnd.wasm.content.bundle.v1.tar+gzip application/vnd.fermyon.spin.application.v1+config" \
-	"520 files: one archive layer instead of 520 data layers"
+is "$(media_types "$m")" "$WASM_MT $ARCHIVE_MT $LOCKED_MT" "520 files: one archive layer instead of 520 data layers"
 arch=$(jq -r '.layers[1].digest' <<<"$m")
 is "$(gzip -dc "$(blob "$arch")" | tar tf - | grep -c '^data/f')" "520" "the archive holds every file at its mount path"
-L3=$(cat "$(blob "$(jq -r '.layers[2].digest' <<<"$m")")")
-is "$(jq '.components[0].files | length' <<<"$L3")" "520" "the locked app still lists every file with its digest"
+is "$(locked_app "$WASMPACK_STORE" "$m" | jq '.components[0].files | length')" "520" "the locked app still lists every file with its digest"
 # Files of over 499 distinct sizes cannot fit in layers whatever their contents: they go
 # straight into the archive, hashed as they are tarred. Every digest must still be right.
 sized=$TMP/sized
-mkdir -p "$sized/files"
-cp "$HELLO" "$sized/app.wasm"
+files_app "$sized"
 for i in $(seq 1 510); do head -c $((128 + i)) /dev/urandom > "$sized/files/f$i"; done
 # and some text, which is deflated (on the worker threads) rather than stored
 for i in $(seq 1 40); do seq 1 $((4000 + 97 * i)) | sed "s/^/line $i: /" > "$sized/files/t$i.txt"; done
-sed 's/name = "many"/name = "sized"/' "$many/spin.toml" > "$sized/spin.toml"
 m=$(WASMPACK_STORE=$TMP/sized-store "$WP" build "$sized" --format json)
-is "$(jq -r '[.layers[].mediaType] | join(" ")' <<<"$m")" \
-	"application/vnd.wasm.content.layer.v1+wasm application/vnd.wasm.content.bundle.v1.tar+gzip application/vnd.fermyon.spin.application.v1+config" \
-	"510 files of distinct sizes: one archive layer"
-L3=$(cat "$TMP/sized-store/blobs/sha256/$(jq -r '.layers[2].digest' <<<"$m" | cut -d: -f2)")
+is "$(media_types "$m")" "$WASM_MT $ARCHIVE_MT $LOCKED_MT" "510 files of distinct sizes: one archive layer"
 want=$(cd "$sized/files" && for f in *; do printf 'data/%s sha256:%s\n' "$f" "$(sha256sum < "$f" | cut -d' ' -f1)"; done | sort)
-is "$(jq -r '.components[0].files[] | "\(.path) \(.digest)"' <<<"$L3" | sort)" "$want" \
+is "$(locked_app "$TMP/sized-store" "$m" | jq -r '.components[0].files[] | "\(.path) \(.digest)"' | sort)" "$want" \
 	"the locked app's digests, taken while tarring, are each file's sha256"
 m2=$(WASMPACK_STORE=$TMP/sized-store "$WP" build "$sized" --format json)
 is "$(jq -r .digest <<<"$m2")" "$(jq -r .digest <<<"$m")" "rebuilt unchanged: the same manifest digest"
@@ -151,22 +155,15 @@ done
 # (Spin counts layers after deduplication). Their size and ends cannot tell them apart, so
 # they are hashed first.
 same=$TMP/same
-mkdir -p "$same/files"
-cp "$HELLO" "$same/app.wasm"
+files_app "$same"
 head -c 300 /dev/urandom > "$same/one"
 for i in $(seq 1 600); do cp "$same/one" "$same/files/f$i"; done
-sed 's/name = "many"/name = "same"/' "$many/spin.toml" > "$same/spin.toml"
 m=$(WASMPACK_STORE=$TMP/same-store "$WP" build "$same" --format json)
-is "$(jq -r '[.layers[].mediaType] | join(" ")' <<<"$m")" \
-	"application/vnd.wasm.content.layer.v1+wasm application/vnd.wasm.content.layer.v1+data application/vnd.fermyon.spin.application.v1+config" \
-	"600 identical files: one data layer, no archive"
-L3=$(cat "$TMP/same-store/blobs/sha256/$(jq -r '.layers[2].digest' <<<"$m" | cut -d: -f2)")
-is "$(jq -r '[.components[0].files[].digest] | unique | join(" ")' <<<"$L3")" "sha256:$(sha256sum < "$same/one" | cut -d' ' -f1)" \
-	"and the locked app lists all 600 under that one digest"
+is "$(media_types "$m")" "$WASM_MT application/vnd.wasm.content.layer.v1+data $LOCKED_MT" "600 identical files: one data layer, no archive"
+is "$(locked_app "$TMP/same-store" "$m" | jq -r '[.components[0].files[].digest] | unique | join(" ")')" \
+	"sha256:$(sha256sum < "$same/one" | cut -d' ' -f1)" "and the locked app lists all 600 under that one digest"
 m=$(SPIN_OCI_ARCHIVE_LAYERS=1 "$WP" build "$app" --format json)
-is "$(jq -r '[.layers[].mediaType] | join(" ")' <<<"$m")" \
-	"application/vnd.wasm.content.layer.v1+wasm application/vnd.wasm.content.bundle.v1.tar+gzip application/vnd.wasm.content.bundle.v1.tar+gzip application/vnd.fermyon.spin.application.v1+config" \
-	"SPIN_OCI_ARCHIVE_LAYERS: an archive per component with files"
+is "$(media_types "$m")" "$WASM_MT $ARCHIVE_MT $ARCHIVE_MT $LOCKED_MT" "SPIN_OCI_ARCHIVE_LAYERS: an archive per component with files"
 
 # --layout image: a rootfs with /spin.toml and every file where the manifest names it.
 "$WP" build "$app" --layout image -o "oci:$TMP/img:v1" --format json > "$TMP/img.json"
