@@ -455,35 +455,18 @@ static int emit_job(wp_gzip *gz, const job *j, wp_error *err)
 	return 0;
 }
 
-/* Hands finished jobs to the sink in order; with wait, blocks for the oldest one. */
-static int drain(wp_gzip *gz, bool wait, wp_error *err)
+/* A coded chunk to the sink, and into the running CRC (taken here, in order: the thread
+ * that hands chunks on has time to spare, the filling one does not). */
+static int hand_over(wp_gzip *gz, const job *j, wp_error *err)
 {
-	for (;;) {
-		job *j = &gz->jobs[gz->oldest];
-		int rc;
+	int rc;
 
-		pthread_mutex_lock(&gz->mu);
-		while (wait && gz->in_flight && j->state != JOB_DONE)
-			pthread_cond_wait(&gz->done_cv, &gz->mu);
-		if (!gz->in_flight || j->state != JOB_DONE) {
-			pthread_mutex_unlock(&gz->mu);
-			return 0;
-		}
-		pthread_mutex_unlock(&gz->mu);
-		if (j->zerr != Z_OK) {
-			gz->failed = true;
-			return wp_error_set(err, WP_EIO, "gzip compression failed (zlib error %d)", j->zerr);
-		}
-		if ((rc = emit_job(gz, j, err)) < 0)
-			return rc;
-		gz->crc = wp_crc32((uint32_t)gz->crc, j->in, j->in_len);
-		pthread_mutex_lock(&gz->mu);
-		j->state = JOB_FREE;
-		gz->in_flight--;
-		gz->oldest = (gz->oldest + 1) % gz->njobs;
-		pthread_mutex_unlock(&gz->mu);
-		wait = false;
-	}
+	if (j->zerr != Z_OK)
+		return wp_error_set(err, WP_EIO, "gzip compression failed (zlib error %d)", j->zerr);
+	if ((rc = emit_job(gz, j, err)) < 0)
+		return rc;
+	gz->crc = wp_crc32((uint32_t)gz->crc, j->in, j->in_len);
+	return 0;
 }
 
 static void *drainer_main(void *arg)
@@ -501,13 +484,8 @@ static void *drainer_main(void *arg)
 			break;
 		pthread_mutex_unlock(&gz->mu);
 		/* After a failure the chunks are still taken off, so that nobody waits for room. */
-		if (!gz->failed) {
-			if (j->zerr != Z_OK)
-				rc = wp_error_set(&gz->drain_err, WP_EIO, "gzip compression failed (zlib error %d)", j->zerr);
-			else if ((rc = emit_job(gz, j, &gz->drain_err)) == 0)
-				/* the running CRC, in order, here: the filling thread is the busier one */
-				gz->crc = wp_crc32((uint32_t)gz->crc, j->in, j->in_len);
-		}
+		if (!gz->failed)
+			rc = hand_over(gz, j, &gz->drain_err);
 		pthread_mutex_lock(&gz->mu);
 		if (rc < 0)
 			gz->failed = true;
@@ -577,9 +555,8 @@ static int submit(wp_gzip *gz, bool last, wp_error *err)
 	}
 	if (gz->threads == 0) {
 		j->zerr = compress_job(gz->inline_coder, gz->level, j);
-		j->state = JOB_DONE;
-		gz->in_flight++;
-		rc = drain(gz, false, err);
+		if ((rc = hand_over(gz, j, err)) < 0)
+			gz->failed = true;
 		start_job(gz, j);
 		return rc;
 	}
@@ -715,9 +692,6 @@ int wp_gzip_finish(wp_gzip *gz, wp_error *err)
 		if (gz->failed)
 			return drained_error(gz, err);
 	}
-	while (gz->in_flight)
-		if ((rc = drain(gz, true, err)) < 0)
-			return rc;
 	for (int i = 0; i < 4; i++) {
 		trailer[i] = (unsigned char)(gz->crc >> (8 * i));
 		trailer[4 + i] = (unsigned char)(gz->total >> (8 * i));

@@ -456,24 +456,14 @@ static int hash_files(spin_build *b, wp_spin_files *files, bool store)
 	hash_job h = { .files = files, .store = store ? b->store : NULL };
 	pthread_t threads[64];
 	int nthreads = b->threads > 64 ? 64 : b->threads, started = 0;
-	struct stat *sts;
 	int rc = 0;
 
+	/* the loader's stat of each file (file_sizes filled in those it had not) */
 	h.todo = calloc(files->len + 1, sizeof(bool));
-	sts = calloc(files->len + 1, sizeof(*sts));
-	if (!h.todo || !sts) {
-		free(h.todo);
-		free(sts);
+	if (!h.todo)
 		return wp_error_set(b->err, WP_ENOMEM, "out of memory");
-	}
-	for (size_t i = 0; i < files->len; i++) {
-		if (stat(files->items[i].src, &sts[i]) < 0) {
-			rc = wp_error_sys(b->err, WP_EIO, "reading '%s'", files->items[i].src);
-			goto done;
-		}
-		files->items[i].size = (long long)sts[i].st_size;
-		h.todo[i] = !wp_statcache_lookup(b->cache, &sts[i], files->items[i].digest);
-	}
+	for (size_t i = 0; i < files->len; i++)
+		h.todo[i] = !wp_statcache_lookup(b->cache, &files->items[i].st, files->items[i].digest);
 	pthread_mutex_init(&h.mu, NULL);
 	for (; started < nthreads; started++)
 		if (pthread_create(&threads[started], NULL, hash_worker, &h) != 0)
@@ -483,16 +473,12 @@ static int hash_files(spin_build *b, wp_spin_files *files, bool store)
 	for (int i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
 	pthread_mutex_destroy(&h.mu);
-	if (h.failed) {
+	if (h.failed)
 		rc = wp_error_set(b->err, h.failed, "reading '%s' failed", h.failed_path);
-		goto done;
-	}
-	for (size_t i = 0; i < files->len; i++)
+	for (size_t i = 0; rc == 0 && i < files->len; i++)
 		if (h.todo[i])
-			wp_statcache_record(b->cache, &sts[i], files->items[i].digest);
-done:
+			wp_statcache_record(b->cache, &files->items[i].st, files->items[i].digest);
 	free(h.todo);
-	free(sts);
 	return rc;
 }
 
