@@ -1,10 +1,14 @@
 #include "shim/engine.h"
+#include "shim/confine.h"
+#include "shim/links.h"
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
@@ -42,19 +46,28 @@ static bool launcher_current(const char *path)
 	return same;
 }
 
-static bool on_path(const char *prog)
+/* prog's full path on PATH, or NULL. */
+static char *find_on_path(const char *prog)
 {
 	const char *path = getenv("PATH");
 	_cleanup_free_ char *copy = path ? strdup(path) : NULL;
 	char *save = NULL;
 
 	for (char *d = copy ? strtok_r(copy, ":", &save) : NULL; d; d = strtok_r(NULL, ":", &save)) {
-		_cleanup_free_ char *full = wp_strfmt("%s/%s", d, prog);
+		char *full = wp_strfmt("%s/%s", d, prog);
 
 		if (full && access(full, X_OK) == 0)
-			return true;
+			return full;
+		free(full);
 	}
-	return false;
+	return NULL;
+}
+
+static bool on_path(const char *prog)
+{
+	_cleanup_free_ char *full = find_on_path(prog);
+
+	return full != NULL;
 }
 
 typedef struct app {
@@ -62,6 +75,7 @@ typedef struct app {
 	wp_strv argv;        /* argv[0] first */
 	json_t *env;         /* name -> value */
 	json_t *preopens;    /* guest -> host */
+	json_t *writable;    /* host -> true for preopens the app may write (--dir, rw volumes) */
 	bool needs_spin;     /* a Spin app with a non-command trigger */
 	char *spin_args[3];  /* how spin finds it: --from LOCK or -f SPIN.TOML */
 } app;
@@ -73,6 +87,7 @@ static void app_release(app *a)
 	wp_strv_release(&a->argv);
 	json_decref(a->env);
 	json_decref(a->preopens);
+	json_decref(a->writable);
 }
 
 static void env_from(json_t *env, const char *kv)
@@ -137,6 +152,54 @@ static int describe_rootfs(const wp_run_spec *s, app *a, wp_error *err)
 	return rc;
 }
 
+/* A host folder the app sees at guest: it must exist and be a folder; the engine gets
+ * its real path (the confined engine sees host paths at the same place). */
+static int add_preopen(app *a, const char *guest, const char *host, bool writable, wp_error *err)
+{
+	char *real = realpath(host, NULL);
+	struct stat st;
+	int rc = 0;
+
+	if (!real)
+		return wp_error_sys(err, WP_ENOTFOUND, "the host folder '%s'", host);
+	if (stat(real, &st) < 0 || !S_ISDIR(st.st_mode))
+		rc = wp_error_set(err, WP_EUSAGE, "'%s' is not a folder", host);
+	else if (!*guest || guest[0] != '/')
+		rc = wp_error_set(err, WP_EUSAGE, "the app's path '%s' is not absolute", guest);
+	else {
+		json_object_set_new(a->preopens, guest, json_string(real));
+		json_object_set_new(a->writable, real, json_boolean(writable));
+	}
+	free(real);
+	return rc;
+}
+
+/* An OCI mount that binds a host path ("bind" type, or a bind/rbind option). */
+static bool is_bind(json_t *m)
+{
+	json_t *o;
+	size_t i;
+
+	if (!strcmp(wp_json_str(m, "type") ? wp_json_str(m, "type") : "", "bind"))
+		return true;
+	json_array_foreach(json_object_get(m, "options"), i, o)
+		if (json_is_string(o) && (!strcmp(json_string_value(o), "bind") || !strcmp(json_string_value(o), "rbind")))
+			return true;
+	return false;
+}
+
+/* A bind mount the spec marks "ro". */
+static bool is_readonly(json_t *m)
+{
+	json_t *o;
+	size_t i;
+
+	json_array_foreach(json_object_get(m, "options"), i, o)
+		if (json_is_string(o) && !strcmp(json_string_value(o), "ro"))
+			return true;
+	return false;
+}
+
 /* What to run, from the unpacked app. */
 static int describe(const wp_run_spec *s, app *a, wp_error *err)
 {
@@ -145,6 +208,7 @@ static int describe(const wp_run_spec *s, app *a, wp_error *err)
 
 	a->env = json_object();
 	a->preopens = json_object();
+	a->writable = json_object();
 	if (s->rootfs) {
 		if ((rc = describe_rootfs(s, a, err)) < 0 || a->needs_spin)
 			return rc;
@@ -246,38 +310,73 @@ static int describe(const wp_run_spec *s, app *a, wp_error *err)
 		wp_strv_push(&a->argv, s->args.items[i]);
 	for (size_t i = 0; rc == 0 && i < s->env.len; i++)
 		env_from(a->env, s->env.items[i]);
-	for (size_t i = 0; rc == 0 && i < s->dirs.len; i++) {
+	json_t *m;
+	size_t i;
+
+	for (i = 0; rc == 0 && i < s->dirs.len; i++) {
 		_cleanup_free_ char *hg = strdup(s->dirs.items[i]);
 		char *colon = hg ? strchr(hg, ':') : NULL;
 
 		if (!colon)
 			return wp_error_set(err, WP_EUSAGE, "--dir '%s': want HOST:GUEST", s->dirs.items[i]);
 		*colon = '\0';
-		json_object_set_new(a->preopens, colon + 1, json_string(hg));
+		if ((rc = add_preopen(a, colon + 1, hg, true, err)) < 0)
+			return wp_error_prefix(err, "--dir '%s'", s->dirs.items[i]);
+	}
+	/* The container's volumes: bind mounts of host folders, seen at their destinations. */
+	json_array_foreach(s->mounts, i, m) {
+		const char *src = wp_json_str(m, "source"), *dst = wp_json_str(m, "destination");
+		struct stat st;
+
+		if (!src || !dst || dst[0] != '/' || !is_bind(m) || stat(src, &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		if (wp_str_has_prefix(dst, "/proc") || wp_str_has_prefix(dst, "/sys") || wp_str_has_prefix(dst, "/dev"))
+			continue;
+		if ((rc = add_preopen(a, dst, src, !is_readonly(m), err)) < 0)
+			return wp_error_prefix(err, "the container's mount '%s'", dst);
 	}
 	return rc;
 }
 
-/* The engine sees the shared cache entry read-only: as root, in a mount namespace of its
- * own, the entry is bind-mounted read-only onto itself, so an app cannot change what the
- * next run starts from. Elsewhere (no privilege) the entry is used as it is. */
-void wp_engine_protect(const char *dir)
+/* What the confined engine sees besides its own files: the app (a container's rootfs as
+ * the container's own, writable unless the spec says otherwise; a shared cache entry
+ * read-only, so an app cannot change what the next run starts from), its other folders
+ * and the node launcher. */
+static int plan_view(const wp_run_spec *s, const app *a, const char *launcher, const char *exe, wp_confine *view,
+		     wp_error *err)
 {
-	if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0)
-		return;
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 || mount(dir, dir, NULL, MS_BIND | MS_REC, NULL) < 0 ||
-	    mount(NULL, dir, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
-		wp_info("could not make '%s' read-only for the app: %s", dir, strerror(errno));
+	const char *host;
+	json_t *w;
+	int rc;
+
+	if (s->rootfs && (rc = wp_confine_add(view, s->rootfs, s->rootfs_readonly ? WP_CONFINE_RO : WP_CONFINE_RW, err)) < 0)
+		return rc;
+	if (s->dir && (rc = wp_confine_add(view, s->dir, WP_CONFINE_RO, err)) < 0)
+		return rc;
+	if (launcher && (rc = wp_confine_add(view, launcher, WP_CONFINE_RO, err)) < 0)
+		return rc;
+	json_object_foreach(a->writable, host, w)
+		if ((rc = wp_confine_add(view, host, json_is_true(w) ? WP_CONFINE_RW : WP_CONFINE_RO, err)) < 0)
+			return rc;
+	return wp_confine_add_engine(view, exe, err);
 }
 
-int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_error *err)
+int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_confine *view, wp_error *err)
 {
 	static const char *order[] = { "wasmtime", "wasmedge", "wasmer", "node" };
 	const char *engine = s->engine;
 	wp_strv argv = { 0 };
 	app a = { 0 };
+	_cleanup_free_ char *launcher_path = NULL, *exe = NULL, *rdir = NULL, *rroot = NULL, *rlaunch = NULL;
+	wp_run_spec real = *s;
 	int rc;
 
+	/* Real paths throughout: the confined engine finds each at the same place. */
+	if ((s->dir && !(real.dir = rdir = realpath(s->dir, NULL))) ||
+	    (s->rootfs && !(real.rootfs = rroot = realpath(s->rootfs, NULL))) ||
+	    (s->launcher_dir && !(real.launcher_dir = rlaunch = realpath(s->launcher_dir, NULL))))
+		return wp_error_sys(err, WP_ENOTFOUND, "the app's folder");
+	s = &real;
 	if ((rc = describe(s, &a, err)) < 0)
 		goto done;
 	if (!engine && wp_json_str(s->summary, "engine")) {
@@ -327,6 +426,8 @@ int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_error *err)
 		}
 		wp_strv_push(&argv, "node");
 		wp_strv_push(&argv, "--no-warnings");
+		free(launcher_path);
+		launcher_path = strdup(launcher);
 		/* node 20 crashed (SIGSEGV) at exit now and then after an app grew its memory
 		 * past ~100 MiB (tests/integration/run.sh, the hog app): V8's concurrent GC
 		 * threads at teardown; with the GC on one thread it did not, in 100 of 100 runs. */
@@ -380,6 +481,9 @@ int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_error *err)
 		for (size_t i = 1; i < a.argv.len; i++)
 			wp_strv_push(&argv, a.argv.items[i]);
 	}
+	exe = find_on_path(argv.items[0]);
+	if (view && (rc = plan_view(s, &a, launcher_path, exe, view, err)) < 0)
+		goto done;
 	*out = argv;
 	memset(&argv, 0, sizeof(argv));
 done:
@@ -388,18 +492,44 @@ done:
 	return rc;
 }
 
+/* Said once when an unprivileged run cannot be confined. */
+static void warn_unconfined(void)
+{
+	fprintf(stderr, "wasmpack: warning: the app runs unconfined: this kernel gives no user namespace to an "
+			"unprivileged user (the image's links were checked to stay inside it)\n");
+}
+
 int wp_engine_exec(const wp_run_spec *s, wp_error *err)
 {
 	wp_strv argv = { 0 };
+	wp_confine view = { 0 };
 	int rc;
 
-	if ((rc = wp_engine_command(s, &argv, err)) < 0)
-		return rc;
+	if ((rc = wp_engine_command(s, &argv, &view, err)) < 0)
+		goto done;
 	fflush(stdout);
 	fflush(stderr);
-	wp_engine_protect(s->rootfs ? s->rootfs : s->dir);
+	rc = wp_confine_enter(&view, err);
+	if (rc == WP_CONFINE_UNAVAILABLE) {
+		/* Without a namespace only a tree with no link out of it runs. */
+		int fd = open(s->rootfs ? s->rootfs : s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		rc = fd < 0 ? wp_error_sys(err, WP_EIO, "opening '%s'", s->rootfs ? s->rootfs : s->dir)
+			    : wp_links_check_tree(fd, 4000000, err);
+		if (fd >= 0)
+			close(fd);
+		if (rc < 0) {
+			wp_error_prefix(err, "refusing to run unconfined");
+			goto done;
+		}
+		warn_unconfined();
+	} else if (rc < 0 || (rc = wp_confine_drop_caps(err)) < 0) {
+		goto done;
+	}
 	execvp(argv.items[0], argv.items);
 	rc = wp_error_sys(err, WP_EIO, "starting engine '%s'", argv.items[0]);
+done:
+	wp_confine_release(&view);
 	wp_strv_release(&argv);
 	return rc;
 }

@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/strv.h"
+#include "shim/confine.h"
 
 typedef struct wp_run_spec {
 	const char *engine;      /* NULL: the first found on PATH */
@@ -26,14 +27,19 @@ typedef struct wp_run_spec {
 	 * runwasi; for the artifact layouts args[0] is the app's name. */
 	json_t *process;
 	const char *rootfs;
+	bool rootfs_readonly;    /* the spec's root.readonly */
+	json_t *mounts;          /* the spec's mounts: bind mounts of host folders (volumes)
+				  * are preopened at their destinations, read-only when "ro" */
 } wp_run_spec;
 
-/* The engine's command line for spec (the node launcher written when needed). */
-int wp_engine_command(const wp_run_spec *spec, wp_strv *argv, wp_error *err);
-/* Run in the process about to exec the engine: the cache entry dir becomes read-only for
- * it (as root, in a mount namespace of its own). */
-void wp_engine_protect(const char *dir);
-/* Execs the engine; returns only on failure. */
+/* The engine's command line for spec (the node launcher written when needed), and when
+ * view is given, what the confined engine must see (shim/confine.h): the app's folders,
+ * read-only but for a container's own rootfs and writable --dir or volumes, and the
+ * engine's own files. Host folders are checked to exist; paths are real paths. */
+int wp_engine_command(const wp_run_spec *spec, wp_strv *argv, wp_confine *view, wp_error *err);
+/* Confines the process (shim/confine.h) and execs the engine; returns only on failure.
+ * Unprivileged and without user namespaces, it runs unconfined only a tree whose links all
+ * stay inside, and says so on stderr. */
 int wp_engine_exec(const wp_run_spec *spec, wp_error *err);
 
 #endif

@@ -658,7 +658,7 @@ static void plan_release(ns_plan *p)
 /* The engine process, made now and held before exec until Start: Create can answer with
  * its pid, and Start reports an exec failure as an error. With no argv the process only
  * waits for its end (a pod's sandbox container: there is nothing of the app to run). */
-static int spawn_paused(task *t, char **argv, const ns_plan *nsp, const char *cg_procs, const char *protect, const char *cwd,
+static int spawn_paused(task *t, char **argv, const ns_plan *nsp, const char *cg_procs, const wp_confine *view, const char *cwd,
 			char msg[256])
 {
 	int sync[2], errp[2];
@@ -682,6 +682,7 @@ static int spawn_paused(task *t, char **argv, const ns_plan *nsp, const char *cg
 		char go;
 		int in, out, er;
 		const char *what = "";
+		wp_error cerr = WP_ERROR_INIT;
 
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
@@ -722,20 +723,25 @@ static int spawn_paused(task *t, char **argv, const ns_plan *nsp, const char *cg
 				what = "joining a namespace of the pod";
 		if (!*what && nsp->unshare && unshare(nsp->unshare) < 0)
 			what = "making the container's namespaces";
-		/* The user last: as root the engine's mount namespace is made before (protect). */
+		/* The engine's confinement (its own root, no way back, no privilege), then the
+		 * user, then no capability left. */
 		if (!*what && argv) {
-			if (protect)
-				wp_engine_protect(protect);
-			if (getuid() == 0 && (setgroups(nsp->n_groups, nsp->groups) < 0 || setgid(nsp->gid) < 0 ||
-					      setuid(nsp->uid) < 0))
+			if (view && wp_confine_enter(view, &cerr) != 0)
+				what = cerr.msg;
+			else if (getuid() == 0 && (setgroups(nsp->n_groups, nsp->groups) < 0 || setgid(nsp->gid) < 0 ||
+						   setuid(nsp->uid) < 0))
 				what = "becoming the container's user";
+			else if (wp_confine_drop_caps(&cerr) < 0)
+				what = cerr.msg;
 		}
 		if (*what) {
 			int e = errno;
 
 			(void)!write(errp[1], what, strlen(what));
-			(void)!write(errp[1], ": ", 2);
-			(void)!write(errp[1], strerror(e), strlen(strerror(e)));
+			if (what != cerr.msg) {
+				(void)!write(errp[1], ": ", 2);
+				(void)!write(errp[1], strerror(e), strlen(strerror(e)));
+			}
 			_exit(127);
 		}
 		if (read(sync[0], &go, 1) != 1)
@@ -778,6 +784,8 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 	task *t = NULL;
 	wp_error err = WP_ERROR_INIT;
 	ns_plan nsp = { .fd = { -1, -1, -1 } };
+	wp_confine view = { 0 };
+	_cleanup_free_ char *real_rootfs = NULL;
 	bool mounted = false, sandbox;
 	int code = WP_RPC_OK, cg = 0;
 	char *cg_procs = NULL;
@@ -835,6 +843,7 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 			goto done;
 		}
 		run.rootfs = rootfs;
+		real_rootfs = realpath(rootfs, NULL);
 	} else {
 		wp_buf data;
 
@@ -857,7 +866,9 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 		run.dir = entry;
 		run.summary = summary;
 	}
-	if (!sandbox && wp_engine_command(&run, &argv, &err) < 0) {
+	run.mounts = json_object_get(spec, "mounts");
+	run.rootfs_readonly = json_is_true(json_object_get(json_object_get(spec, "root"), "readonly"));
+	if (!sandbox && wp_engine_command(&run, &argv, &view, &err) < 0) {
 		snprintf(msg, 256, "task %s: %s", id, err.msg);
 		code = err.code == WP_ENOTFOUND ? WP_RPC_NOT_FOUND : WP_RPC_FAILED_PRECONDITION;
 		goto done;
@@ -899,7 +910,7 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 	}
 	/* The shared cache entry is read-only for the app; a rootfs is the container's own
 	 * (its snapshot), writable as under runc. */
-	if (spawn_paused(t, sandbox ? NULL : argv.items, &nsp, cg_procs, run.rootfs ? NULL : run.dir, run.rootfs, msg) < 0) {
+	if (spawn_paused(t, sandbox ? NULL : argv.items, &nsp, cg_procs, &view, real_rootfs, msg) < 0) {
 		pthread_mutex_unlock(&sh->mu);
 		code = WP_RPC_INTERNAL;
 		goto done;
@@ -953,6 +964,7 @@ done:
 	if (code != WP_RPC_OK && mounted)
 		unmount_all(rootfs);
 	wp_strv_release(&argv);
+	wp_confine_release(&view);
 	free(cg_procs);
 	plan_release(&nsp);
 	json_decref(summary);

@@ -1,4 +1,5 @@
 #include "shim/unpack.h"
+#include "shim/links.h"
 #include "common/buf.h"
 #include "common/fs.h"
 #include "common/json.h"
@@ -28,6 +29,7 @@ typedef struct unpacker {
 	wp_store *store;
 	wp_error *err;
 	uint64_t bytes, entries, max_bytes, max_entries;
+	uint64_t links;      /* symbolic links written below the root being filled */
 	json_t *layer_paths; /* what the layer being applied has written so far (a set) */
 } unpacker;
 
@@ -296,33 +298,6 @@ static int remove_beneath(unpacker *u, int rootfd, const char *path)
 	return rc;
 }
 
-/* A link target, resolved from the entry's folder, must stay inside the root. */
-static bool link_inside(const char *entry, const char *target)
-{
-	int depth = 0;
-	const char *p;
-
-	if (target[0] == '/')
-		return false;
-	for (p = entry; *p; p++)
-		if (*p == '/')
-			depth++;
-	for (p = target; *p;) {
-		size_t len = strcspn(p, "/");
-
-		if (len == 2 && !strncmp(p, "..", 2)) {
-			if (--depth < 0)
-				return false;
-		} else if (len && !(len == 1 && *p == '.')) {
-			depth++;
-		}
-		p += len;
-		while (*p == '/')
-			p++;
-	}
-	return true;
-}
-
 static bool written_by_layer(const unpacker *u, const char *path)
 {
 	return u->layer_paths && json_object_get(u->layer_paths, path) != NULL;
@@ -354,6 +329,34 @@ static void hide_lower(unpacker *u, int rootfd, const char *dir)
 		closedir(d);
 	if (dfd >= 0)
 		close(dfd);
+}
+
+/* A symbolic link entry: refused when its target, followed through what the tree holds
+ * now, leaves the root (the whole tree is judged again once all layers are in). */
+static int write_link(unpacker *u, int rootfd, const char *layer, const char *path, const char *target)
+{
+	_cleanup_free_ char *parent = strdup(path);
+	char *slash = parent ? strrchr(parent, '/') : NULL;
+	int pfd, rc;
+
+	if (!parent)
+		return wp_error_set(u->err, WP_ENOMEM, "out of memory");
+	if (!target || !*target)
+		return wp_error_set(u->err, WP_EINVALID, "layer %s: symbolic link '%s' has no target", layer, path);
+	if ((rc = wp_links_check(rootfd, path, target, u->err)) < 0)
+		return wp_error_prefix(u->err, "layer %s", layer);
+	if (slash)
+		*slash = '\0';
+	remove_beneath(u, rootfd, path);
+	pfd = slash ? open_beneath(rootfd, parent, O_RDONLY | O_DIRECTORY, 0) : dup(rootfd);
+	if (pfd < 0 || symlinkat(target, pfd, slash ? slash + 1 : path) < 0)
+		rc = wp_error_sys(u->err, errno == EXDEV || errno == ELOOP ? WP_EINVALID : WP_EIO, "layer %s: linking '%s'",
+				  layer, path);
+	else
+		u->links++;
+	if (pfd >= 0)
+		close(pfd);
+	return rc;
 }
 
 static int apply_entry(unpacker *u, struct archive *a, struct archive_entry *ae, int rootfd, const char *layer)
@@ -395,8 +398,19 @@ static int apply_entry(unpacker *u, struct archive *a, struct archive_entry *ae,
 		}
 		goto done;
 	}
+	if (!strncmp(base, ".wh..wh.", 8)) {
+		/* Other markers of aufs (".wh..wh.plnk", ".wh..wh.aufs") carry nothing for us. */
+		goto done;
+	}
 	if (!strncmp(base, ".wh.", 4)) {
-		_cleanup_free_ char *victim = wp_strfmt("%.*s%s", (int)(base - clean.data), clean.data, base + 4);
+		_cleanup_free_ char *victim = NULL;
+
+		/* ".wh." names one entry of its own folder: nothing, "." and ".." are not one. */
+		if (!base[4] || !strcmp(base + 4, ".") || !strcmp(base + 4, "..")) {
+			rc = wp_error_set(u->err, WP_EINVALID, "layer %s: bad whiteout entry '%s'", layer, clean.data);
+			goto done;
+		}
+		victim = wp_strfmt("%.*s%s", (int)(base - clean.data), clean.data, base + 4);
 
 		if (victim)
 			remove_beneath(u, rootfd, victim);
@@ -438,26 +452,10 @@ static int apply_entry(unpacker *u, struct archive *a, struct archive_entry *ae,
 		fchmod(fd, mode & 0777);
 		close(fd);
 	} else if (type == AE_IFLNK) {
-		const char *target = archive_entry_symlink(ae);
-		_cleanup_free_ char *parent = strdup(clean.data);
-		char *slash = parent ? strrchr(parent, '/') : NULL;
-		int pfd;
-
-		if (!target || !link_inside(clean.data, target)) {
-			rc = wp_error_set(u->err, WP_EINVALID, "layer %s: symbolic link '%s' -> '%s' points outside the root", layer,
-					  clean.data, target ? target : "");
-			goto done;
-		}
-		if (slash)
-			*slash = '\0';
-		remove_beneath(u, rootfd, clean.data);
-		pfd = slash ? open_beneath(rootfd, parent, O_RDONLY | O_DIRECTORY, 0) : dup(rootfd);
-		if (pfd < 0 || symlinkat(target, pfd, slash ? slash + 1 : clean.data) < 0)
-			rc = wp_error_sys(u->err, WP_EIO, "layer %s: linking '%s'", layer, clean.data);
-		if (pfd >= 0)
-			close(pfd);
+		rc = write_link(u, rootfd, layer, clean.data, archive_entry_symlink(ae));
 	} else if (type == 0 && archive_entry_hardlink(ae)) {
 		wp_buf target;
+		struct stat st;
 		int sfd;
 
 		wp_buf_init(&target, 4096);
@@ -466,19 +464,37 @@ static int apply_entry(unpacker *u, struct archive *a, struct archive_entry *ae,
 			rc = wp_error_set(u->err, WP_EINVALID, "layer %s: hard link '%s' points outside the root", layer, clean.data);
 			goto done;
 		}
-		/* The link's source is found beneath the root, without following links out. */
-		sfd = open_beneath(rootfd, target.data, O_RDONLY | O_NOFOLLOW, 0);
+		/* The link's source is found beneath the root, without following links out; a
+		 * hard link to a symbolic link is that link again at another place, where its
+		 * text may mean something else: it is judged there as a link of its own. */
+		sfd = open_beneath(rootfd, target.data, O_PATH | O_NOFOLLOW, 0);
 		if (sfd < 0) {
 			rc = wp_error_set(u->err, WP_EINVALID, "layer %s: hard link '%s' to '%s', which is not in the root", layer,
 					  clean.data, target.data);
-		} else {
-			_cleanup_free_ char *from = wp_strfmt("/proc/self/fd/%d", sfd);
+		} else if (fstat(sfd, &st) == 0 && S_ISLNK(st.st_mode)) {
+			char text[PATH_MAX];
+			ssize_t n = readlinkat(sfd, "", text, sizeof(text) - 1);
 
+			if (n < 0) {
+				rc = wp_error_sys(u->err, WP_EIO, "layer %s: reading the link '%s'", layer, target.data);
+			} else {
+				text[n] = '\0';
+				rc = write_link(u, rootfd, layer, clean.data, text);
+			}
+		} else if (!S_ISREG(st.st_mode)) {
+			rc = wp_error_set(u->err, WP_EINVALID, "layer %s: hard link '%s' to '%s', which is not a file", layer,
+					  clean.data, target.data);
+		} else {
 			remove_beneath(u, rootfd, clean.data);
-			if (!from || linkat(AT_FDCWD, from, rootfd, clean.data, AT_SYMLINK_FOLLOW) < 0)
-				rc = wp_error_sys(u->err, WP_EIO, "layer %s: linking '%s'", layer, clean.data);
-			close(sfd);
+			if (linkat(sfd, "", rootfd, clean.data, AT_EMPTY_PATH) < 0) {
+				_cleanup_free_ char *from = wp_strfmt("/proc/self/fd/%d", sfd);
+
+				if (!from || linkat(AT_FDCWD, from, rootfd, clean.data, AT_SYMLINK_FOLLOW) < 0)
+					rc = wp_error_sys(u->err, WP_EIO, "layer %s: linking '%s'", layer, clean.data);
+			}
 		}
+		if (sfd >= 0)
+			close(sfd);
 		wp_buf_release(&target);
 	} else {
 		rc = wp_error_set(u->err, WP_EINVALID, "layer %s: '%s' is a device, fifo or socket: refused", layer, clean.data);
@@ -486,6 +502,19 @@ static int apply_entry(unpacker *u, struct archive *a, struct archive_entry *ae,
 done:
 	wp_buf_release(&clean);
 	return rc;
+}
+
+/* Once a root's last layer is in: a later entry may have changed what an earlier link
+ * passes through (a folder replaced by a link), so every link is judged again as the
+ * tree finally is. Trees without links cost nothing. */
+static int check_links(unpacker *u, int rootfd)
+{
+	if (!u->links)
+		return 0;
+	u->links = 0;
+	if (wp_links_check_tree(rootfd, u->max_entries * 2, u->err) < 0)
+		return wp_error_prefix(u->err, "the unpacked layers");
+	return 0;
 }
 
 static int apply_layer(unpacker *u, const wp_descriptor *d, int rootfd)
@@ -636,7 +665,10 @@ static int unpack_spin(unpacker *u, const wp_manifest *m, int rootfd, const char
 				rc = wp_error_sys(u->err, WP_EIO, "opening '%s'", st);
 				goto done;
 			}
+			u->links = 0;
 			rc = apply_layer(u, &m->layers[k], sfd);
+			if (rc == 0)
+				rc = check_links(u, sfd);
 			close(sfd);
 			if (rc < 0)
 				goto done;
@@ -796,6 +828,8 @@ int wp_unpack(wp_store *s, const wp_descriptor *desc, const char *dest, const wp
 		}
 		for (size_t i = 0; rc == 0 && i < m.n_layers; i++)
 			rc = apply_layer(&u, &m.layers[i], fsfd);
+		if (rc == 0)
+			rc = check_links(&u, fsfd);
 		if (rc == 0)
 			rc = write_doc(&u, rootfd, "config.json", cfg.data, cfg.len);
 		if (rc == 0) {

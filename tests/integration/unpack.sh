@@ -63,9 +63,9 @@ refused 1 "escapes the root" "a ../ path" "$(image_from ../trav.tar $T trav)"
 tar -cPf ../abs.tar --transform "s|^a\$|$TMP/ESCAPED|" a
 refused 1 "escapes the root" "an absolute path" "$(image_from ../abs.tar $T abs)"
 ln -s /etc/passwd lnk && tar -cf ../symabs.tar lnk && rm lnk
-refused 1 "points outside the root" "a symlink to an absolute path" "$(image_from ../symabs.tar $T symabs)"
+refused 1 "leads outside the root: it is absolute" "a symlink to an absolute path" "$(image_from ../symabs.tar $T symabs)"
 ln -s ../../ESCAPED lnk && tar -cf ../symrel.tar lnk && rm lnk
-refused 1 "points outside the root" "a symlink climbing out" "$(image_from ../symrel.tar $T symrel)"
+refused 1 "leads outside the root: it climbs above the root" "a symlink climbing out" "$(image_from ../symrel.tar $T symrel)"
 ln a hl && tar -cPf ../hard.tar --transform 's|^a$|../x|h' a hl 2>/dev/null; rm -f hl
 refused 1 "outside the root|escapes the root" "a hard link out of the root" "$(image_from ../hard.tar $T hard)"
 mkfifo ff && tar -cf ../fifo.tar ff && rm ff
