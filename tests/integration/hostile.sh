@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# Hostile images, three ways: `wasmpack unpack` refuses them for the reason each is about;
+# `wasmpack run` and `ctr run` through the shim (where containerd, not wasmpack, unpacks
+# the image layout) cannot reach the host through them, because the engine sees only its
+# confined root. A canary file on the host must stay unread and a file must not appear
+# where an app tried to write; while an app runs, its engine's mountinfo holds only the
+# app's root, the device nodes and read-only engine paths.
+. "$(dirname "$0")/lib.bash"
+cd "$TMP"
+PROBER=$BUILD/testdata/prober.wasm
+MKTAR="python3 $ROOT/tests/helpers/mktar.py"
+if ! command -v node >/dev/null || ! command -v python3 >/dev/null; then
+	skip "needs node and python3 (scripts/deps.sh installs them)"
+	done_testing
+	exit
+fi
+export WASMPACK_CACHE=$TMP/cache
+mkdir -p canary && TOKEN="canary-$RANDOM$RANDOM" && echo "$TOKEN" > canary/secret.txt
+CANARY=$TMP/canary/secret.txt
+REL=${CANARY#/}       # the canary's path from the host's /
+TREL=${TMP#/}         # the test folder's path from the host's /
+
+# A chain that climbs out through links that each look inside as text (the review's
+# escape): E2 -> E/.., ..., E12 -> E11/.., then leak -> E12/<canary>. E must reach the
+# parent of the root by some trick of its own.
+climb() { # climb E: the entries after E's
+	local e=$1 prev=$1
+	for i in $(seq 2 12); do echo "s:$e$i>$prev/.."; prev=$e$i; done
+	echo "s:leak>$prev/$REL"
+}
+# Each case: a name, the reason unpack must give, and the layer's entries.
+declare -A WHY ENTRIES PROBE_UP
+case_() { WHY[$1]=$2; ENTRIES[$1]=$3; PROBE_UP[$1]=$4; }
+case_ chain "x1' -> 'a/..' leads outside the root: it climbs above the root" \
+	"s:a>. s:x1>a/.. $(climb x1)" x112
+case_ absolute "leads outside the root: it is absolute" "s:leak>$CANARY s:hostdir>$TMP" hostdir
+case_ proc "leads outside the root: it is absolute" "s:leak>/proc/self/root$CANARY s:p>/proc/self/root/$TREL" p
+case_ hardlink-to-link "'up' -> '..' leads outside the root: it climbs above the root" \
+	"d:d s:d/up>.. h:up>d/up $(climb up)" up12
+case_ dir-then-link "x2' -> 'x/..' leads outside the root: it climbs above the root" \
+	"d:d s:x>d/.. s:d>. $(climb x | sed 's/^/ /' | tr -d '\n')" x12
+# the last case: d is a folder when x is checked, a link to "." once the layer is in
+
+# prober.wasm as the image's entrypoint, the hostile layer over it.
+$MKTAR base.tar "F:prober.wasm=$PROBER" "d:tmp"
+image_of() { # image_of NAME LAYER.tar -> an OCI layout in $TMP/img-NAME, tag x
+	local d=$TMP/img-$1 b l cfg cd mf md
+	mkdir -p "$d/blobs/sha256"
+	b=$(sha256sum base.tar | cut -d' ' -f1); cp base.tar "$d/blobs/sha256/$b"
+	l=$(sha256sum "$2" | cut -d' ' -f1); cp "$2" "$d/blobs/sha256/$l"
+	cfg="{\"architecture\":\"wasm\",\"os\":\"wasip1\",\"config\":{\"Entrypoint\":[\"/prober.wasm\"]},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"sha256:$b\",\"sha256:$l\"]}}"
+	cd=$(printf '%s' "$cfg" | sha256sum | cut -d' ' -f1); printf '%s' "$cfg" > "$d/blobs/sha256/$cd"
+	mf="{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"sha256:$cd\",\"size\":${#cfg}},\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"sha256:$b\",\"size\":$(stat -c %s base.tar)},{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"sha256:$l\",\"size\":$(stat -c %s "$2")}]}"
+	md=$(printf '%s' "$mf" | sha256sum | cut -d' ' -f1); printf '%s' "$mf" > "$d/blobs/sha256/$md"
+	printf '{"imageLayoutVersion":"1.0.0"}' > "$d/oci-layout"
+	printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d,"annotations":{"org.opencontainers.image.ref.name":"x"}}]}' "$md" "${#mf}" > "$d/index.json"
+}
+# What an app run through a case tries: read the canary through the chain, the link, and
+# the climbing link directly; write beside the canary; list what the climb reaches.
+probes() { # probes CASE
+	echo "r:/leak" "r:/${PROBE_UP[$1]}/$REL" "w:/${PROBE_UP[$1]}/$TREL/pwned-$1" "l:/${PROBE_UP[$1]}" "r:/proc/self/root$CANARY"
+}
+unharmed() { # unharmed DESCRIPTION OUTPUT CASE
+	unlike "$2" "$TOKEN" "$1: the canary stays unread"
+	check "$1: nothing is written on the host" test ! -e "$TMP/pwned-$3"
+	unlike "$2" "list /[^:]*:.* (boot|home|proc|root)( |$)" "$1: the host's root is not what the app lists"
+}
+unlike() { ! [[ $1 =~ $2 ]]; ok $? "$3"; }
+
+for c in chain absolute proc hardlink-to-link dir-then-link; do
+	# shellcheck disable=SC2086
+	$MKTAR "$c.tar" ${ENTRIES[$c]}
+	image_of "$c" "$c.tar"
+	err=$("$WP" unpack "oci:$TMP/img-$c:x" -o "$TMP/out-$c" 2>&1); rc=$?
+	is "$rc" "1" "unpack $c: refused"
+	like "$err" "${WHY[$c]}" "unpack $c: the error names the link and why"
+	check "unpack $c: nothing left behind" test ! -e "$TMP/out-$c"
+	# shellcheck disable=SC2046
+	out=$("$WP" run --engine node "oci:$TMP/img-$c:x" -- $(probes "$c") 2>&1); rc=$?
+	is "$rc" "1" "run $c: refused before the engine starts"
+	unharmed "run $c" "$out" "$c"
+done
+
+# A link judged fine when written, unsafe once a later entry changed what it passes
+# through: the whole tree is judged again at the end.
+$MKTAR late.tar "d:d" "s:x>d/.." "s:d>."
+image_of late late.tar
+err=$("$WP" unpack "oci:$TMP/img-late:x" -o "$TMP/out-late" 2>&1); rc=$?
+is "$rc" "1" "a folder replaced by a link after a link through it was checked: refused"
+like "$err" "the unpacked layers: symbolic link 'x' -> 'd/..' leads outside the root: it climbs above the root" \
+	"once the layer is in, naming the link"
+check "and nothing is left" test ! -e "$TMP/out-late"
+
+# Whiteouts that name the folder itself or its parent are bad entries, not deletions.
+for w in .wh.. .wh...; do
+	$MKTAR "wh.tar" "f:$w"
+	image_of "wh$w" wh.tar
+	err=$("$WP" unpack "oci:$TMP/img-wh$w:x" -o "$TMP/out-wh" 2>&1); rc=$?
+	is "$rc" "1" "a whiteout '$w': refused"
+	like "$err" "bad whiteout entry '$w'" "as a bad entry"
+	check "and nothing is left" test ! -e "$TMP/out-wh"
+done
+
+# A link inside a Spin archive layer.
+mkdir -p spin/static && cp "$HELLO" spin/app.wasm && echo hello > spin/static/a.txt
+printf 'spin_manifest_version = 2\n[application]\nname = "s"\n[[trigger.cmd]]\ncomponent = "c"\n[component.c]\nsource = "app.wasm"\nfiles = [{ source = "static", destination = "/" }]\n' > spin/spin.toml
+SPIN_OCI_ARCHIVE_LAYERS=1 "$WP" build spin -o "oci:$TMP/sp-evil:x" >/dev/null
+$MKTAR spin-evil.tar.gz "f:a.txt=hello" "s:a>." "s:x1>a/.." $(climb x1)
+if [ -d sp-evil ]; then
+	md=$(jq -r '.manifests[0].digest' sp-evil/index.json)
+	nl=$(sha256sum spin-evil.tar.gz | cut -d' ' -f1); cp spin-evil.tar.gz "sp-evil/blobs/sha256/$nl"
+	jq -c --arg d "sha256:$nl" --argjson s "$(stat -c %s spin-evil.tar.gz)" \
+		'.layers |= map(if .mediaType == "application/vnd.wasm.content.bundle.v1.tar+gzip" then .digest = $d | .size = $s else . end)' \
+		"sp-evil/blobs/sha256/${md#sha256:}" > spm.json
+	nd=$(sha256sum spm.json | cut -d' ' -f1); cp spm.json "sp-evil/blobs/sha256/$nd"
+	jq -c --arg d "sha256:$nd" --argjson s "$(stat -c %s spm.json)" '.manifests[0].digest = $d | .manifests[0].size = $s' \
+		sp-evil/index.json > spi.json && mv spi.json sp-evil/index.json
+	err=$("$WP" unpack "oci:$TMP/sp-evil:x" -o "$TMP/out-sp" 2>&1); rc=$?
+	is "$rc" "1" "a link out of a Spin archive layer: refused"
+	like "$err" "x1' -> 'a/..' leads outside the root" "naming the link"
+	check "and nothing is left" test ! -e "$TMP/out-sp"
+else
+	ok 1 "copying a Spin image into an OCI layout"
+fi
+
+# ---- confinement of `wasmpack run` itself: links the unpacker never saw ----
+# A host folder given with --dir, and a cache entry changed after it was unpacked (as an
+# older wasmpack could have left it), both holding the climbing chain.
+$MKTAR good.tar "f:ok.txt=fine"
+image_of good good.tar
+mkdir -p evil && (cd evil && ln -s . a && ln -s a/.. x1 && for i in $(seq 2 12); do ln -s "x$((i - 1))/.." "x$i"; done && ln -s "x12/$REL" leak)
+confined_run() { # confined_run DESCRIPTION [RUNNER...]
+	local desc=$1 out entry
+	shift
+	out=$("$@" "$WP" run --engine node "oci:$TMP/img-good:x" --dir "$TMP/evil:/evil" -- \
+		r:/evil/leak "r:/evil/x12/$REL" "w:/evil/x12/$TREL/pwned-dir" l:/evil/x12 "r:/proc/self/root$CANARY" r:/ok.txt 2>&1)
+	like "$out" "read /ok.txt: fine" "$desc: the app runs and reads its own file"
+	like "$out" "read /evil/leak: refused" "$desc: the chain in a --dir folder does not reach the canary"
+	unharmed "$desc, --dir" "$out" dir
+	entry=$(ls -d "$WASMPACK_CACHE"/*/rootfs 2>/dev/null | head -1)
+	if [ -n "$entry" ]; then
+		(cd "$entry" && ln -sfn . a && ln -sfn a/.. x1 && for i in $(seq 2 12); do ln -sfn "x$((i - 1))/.." "x$i"; done &&
+			ln -sfn "x12/$REL" leak) 2>/dev/null
+		out=$("$@" "$WP" run --engine node "oci:$TMP/img-good:x" -- r:/leak "r:/x12/$REL" "w:/x12/$TREL/pwned-entry" l:/x12 2>&1)
+		like "$out" "read /leak: refused" "$desc: a chain planted in the cache entry does not reach the canary"
+		unharmed "$desc, cache entry" "$out" entry
+	fi
+}
+confined_run "run as root"
+if [ "$(id -u)" -eq 0 ] && unshare -U true 2>/dev/null; then
+	# The same as an unprivileged user, confined through a user namespace of its own.
+	rm -rf "$WASMPACK_CACHE"
+	mkdir -p nobody && cp -r "$WASMPACK_STORE" nobody/store && chown -R 65534:65534 nobody evil
+	chmod 755 "$TMP"
+	WASMPACK_STORE=$TMP/nobody/store WASMPACK_CACHE=$TMP/nobody/cache confined_run "run as nobody" \
+		setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=$TMP/nobody
+	chown -R 0:0 evil
+else
+	skip "an unprivileged run needs root to switch to nobody and user namespaces"
+fi
+
+# While an app runs: what the engine process sees.
+mountinfo_only_app() { # mountinfo_only_app DESCRIPTION PID APP-ROOT [RW-ROOT]
+	local desc=$1 mi bad
+	mi=$(cat "/proc/$2/mountinfo" 2>/dev/null)
+	[ -n "$mi" ]; ok $? "$desc: the engine's mountinfo is readable"
+	# Every mount point, with whether it is read-only.
+	bad=$(awk -v app="$3" -v rw="${4:-}" '{
+		mp = $5; ro = ($6 ~ /(^|,)ro(,|$)/)
+		if (mp == "/" && ro) next
+		if (mp ~ /^\/dev\/(null|zero|full|random|urandom)$/) next
+		if (mp == rw) next
+		if (ro && (mp == app || mp ~ /^\/usr(\/|$)/ || mp ~ /^\/etc\// || mp ~ /wasmpack-node-wasi\.js$/)) next
+		print mp (ro ? " ro" : " rw")
+	}' <<<"$mi")
+	is "$bad" "" "$desc: only the app, the device nodes and read-only engine paths are mounted"
+	unlike "$mi" " /(root|home|proc|sys|run|var/lib/containerd|tmp) " "$desc: no /root, /home, /proc, /sys, /run, /tmp of the host"
+	unlike "$mi" "shadow" "$desc: no /etc/shadow"
+}
+"$WP" run --engine node "oci:$TMP/img-good:x" -- s:5 >run-wait.log 2>&1 &
+RUNPID=$!
+for _ in $(seq 1 50); do grep -q "prober waiting" run-wait.log && break; sleep 0.1; done
+epid=$(pgrep -n -f "prober.wasm s:5")
+entry=$(ls -d "$WASMPACK_CACHE"/*/ | head -1)
+mountinfo_only_app "wasmpack run" "$epid" "$(realpath "${entry%/}")"
+kill "$RUNPID" "$epid" 2>/dev/null; wait "$RUNPID" 2>/dev/null
+
+# ---- under containerd, through the shim: containerd unpacks the image layout ----
+if [ "$(id -u)" -ne 0 ] || ! command -v containerd >/dev/null || ! command -v skopeo >/dev/null ||
+	! command -v docker-registry >/dev/null; then
+	skip "the shim part needs root, containerd, skopeo and docker-registry"
+	done_testing
+	exit
+fi
+NS=wasmpack-hostile-$$
+SOCKS=$(mktemp -d /tmp/wps.XXXXXX)
+on_exit "rm -rf '$SOCKS'"
+export PATH=$BUILD:$PATH WASMPACK_SHIM_SOCKET_DIR=$SOCKS WASMPACK_ENGINE=node
+C=$TMP/ctd
+start_containerd "$C"
+on_exit "rmdir /sys/fs/cgroup/$NS /sys/fs/cgroup/*/$NS 2>/dev/null"
+ctr_() { ctr -a "$C/c.sock" -n "$NS" "$@"; }
+PORT=$(free_port)
+start_registry reg "$PORT"
+R=127.0.0.1:$PORT
+for c in chain absolute proc hardlink-to-link dir-then-link; do
+	skopeo copy -q --preserve-digests --dest-tls-verify=false "oci:$TMP/img-$c:x" "docker://$R/h-$c:v1" >/dev/null 2>&1
+	if ! ctr_ images pull --plain-http --platform wasip1/wasm "$R/h-$c:v1" >pull-$c.log 2>&1; then
+		# containerd may refuse the layer itself; then nothing runs, which is as good.
+		ok 0 "ctr $c: containerd refused to unpack it"
+		continue
+	fi
+	# shellcheck disable=SC2046
+	out=$(ctr_ run --rm --snapshotter native --platform wasip1/wasm --runtime io.containerd.wasmpack.v1 \
+		"$R/h-$c:v1" "h-$c" /prober.wasm $(probes "$c") 2>&1); rc=$?
+	is "$rc" "0" "ctr $c: the app runs under the shim"
+	like "$out" "read /leak: refused" "ctr $c: the link does not reach the canary"
+	unharmed "ctr $c" "$out" "$c"
+done
+# The engine's view under the shim, and its rootfs, the only writable mount.
+skopeo copy -q --preserve-digests --dest-tls-verify=false "oci:$TMP/img-good:x" "docker://$R/good:v1" >/dev/null 2>&1
+ctr_ images pull --plain-http --platform wasip1/wasm "$R/good:v1" >/dev/null 2>&1
+ctr_ run -d --snapshotter native --platform wasip1/wasm --runtime io.containerd.wasmpack.v1 "$R/good:v1" g1 /prober.wasm s:20 >/dev/null 2>&1
+for _ in $(seq 1 50); do epid=$(pgrep -n -f "prober.wasm s:20") && break; sleep 0.1; done
+rootfs=$(realpath "$C/state/io.containerd.runtime.v2.task/$NS/g1/rootfs")
+sleep 0.3
+mountinfo_only_app "the shim" "$epid" "" "$rootfs"
+like "$(grep " $rootfs " "/proc/$epid/mountinfo")" " rw," "the shim: the container's rootfs is writable, as under runc"
+ctr_ task kill -s SIGKILL g1 >/dev/null 2>&1
+for _ in $(seq 1 50); do ctr_ task ls 2>/dev/null | grep -q "g1.*RUNNING" || break; sleep 0.1; done
+ctr_ task rm g1 >/dev/null 2>&1; ctr_ container rm g1 >/dev/null 2>&1
+check "the canary is still where it was, unchanged" grep -qx "$TOKEN" "$CANARY"
+done_testing
