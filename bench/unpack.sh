@@ -37,6 +37,8 @@ ln -s /bin/true bin/wasmtime
 . "$ROOT/bench/timing.sh"
 per_run_ms() { # per_run_ms CMD...: milliseconds per run over WARM_RUNS runs
 	local s e
+	# A run that fails is no figure: say so and stop.
+	"$@" >/dev/null 2>&1 || { echo "bench: '$*' failed" >&2; exit 1; }
 	s=$(date +%s%N)
 	for _ in $(seq 1 "$WARM_RUNS"); do "$@" >/dev/null 2>&1 || true; done
 	e=$(date +%s%N)

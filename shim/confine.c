@@ -126,11 +126,24 @@ int wp_confine_add_engine(wp_confine *c, const char *exe, wp_error *err)
 	for (size_t i = 0; i < WP_ARRAY_LEN(device_paths); i++)
 		if ((rc = wp_confine_add(c, device_paths[i], WP_CONFINE_DEV, err)) < 0 && rc != WP_ENOTFOUND)
 			return rc;
-	real = exe ? realpath(exe, NULL) : NULL;
-	if (exe && !real)
-		return wp_error_sys(err, WP_ENOTFOUND, "the engine '%s'", exe);
-	if (real && !covered(c, real))
-		return wp_confine_add(c, real, WP_CONFINE_RO, err);
+	/* The engine at the path it was found by (its folder's real path), the file it names
+	 * bound there: a link such as ~/bin/wasmtime -> /opt/... runs as it does outside. */
+	if (exe) {
+		const char *slash = strrchr(exe, '/');
+		_cleanup_free_ char *dir = slash ? strndup(exe, (size_t)(slash - exe) + (slash == exe)) : NULL;
+		char *rdir = dir ? realpath(dir, NULL) : NULL;
+		char *named = rdir ? wp_strfmt("%s/%s", strcmp(rdir, "/") ? rdir : "", slash + 1) : NULL;
+
+		free(rdir);
+		real = realpath(exe, NULL);
+		if (!named || !real) {
+			free(named);
+			return wp_error_sys(err, WP_ENOTFOUND, "the engine '%s'", exe);
+		}
+		if (!covered(c, named))
+			return add_item(c, named, NULL, WP_CONFINE_RO, false, err);
+		free(named);
+	}
 	return 0;
 }
 

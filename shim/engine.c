@@ -481,7 +481,15 @@ int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_confine *view, wp_e
 		for (size_t i = 1; i < a.argv.len; i++)
 			wp_strv_push(&argv, a.argv.items[i]);
 	}
-	exe = find_on_path(argv.items[0]);
+	/* The engine by its full path: the confined engine has no PATH of the host's. */
+	if ((exe = find_on_path(argv.items[0]))) {
+		free(argv.items[0]);
+		argv.items[0] = strdup(exe);
+		if (!argv.items[0]) {
+			rc = wp_error_set(err, WP_ENOMEM, "out of memory");
+			goto done;
+		}
+	}
 	if (view && (rc = plan_view(s, &a, launcher_path, exe, view, err)) < 0)
 		goto done;
 	*out = argv;

@@ -640,6 +640,27 @@ static int from_archive(unpacker *u, const wp_manifest *m, int rootfd, const cha
 	return rc;
 }
 
+/* Spin's inline files (128 bytes or less) in standard base64: whole quads, the alphabet,
+ * and "=" padding only at the end of the last quad. The decoded length, or -1. */
+static int decode_inline(const char *in, unsigned char *out, size_t cap)
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t len = strlen(in), pad = 0;
+	int n;
+
+	if (len % 4 || len / 4 * 3 > cap)
+		return -1;
+	while (pad < len && pad < 2 && in[len - 1 - pad] == '=')
+		pad++;
+	for (size_t i = 0; i < len - pad; i++)
+		if (!in[i] || !strchr(alphabet, in[i]))
+			return -1;
+	if (len == 0)
+		return 0;
+	n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
+	return n < 0 || (size_t)n < pad ? -1 : n - (int)pad;
+}
+
 static int unpack_spin(unpacker *u, const wp_manifest *m, int rootfd, const char *dest, json_t **summary)
 {
 	const wp_descriptor *ld = spin_locked_desc(m);
@@ -707,16 +728,12 @@ static int unpack_spin(unpacker *u, const wp_manifest *m, int rootfd, const char
 			if (inl) {
 				unsigned char dec[512];
 				char got[WP_DIGEST_BUFSZ];
-				int n = strlen(inl) < 400 ? EVP_DecodeBlock(dec, (const unsigned char *)inl, (int)strlen(inl)) : -1;
-				size_t len = strlen(inl);
+				int n = decode_inline(inl, dec, sizeof(dec));
 
 				if (n < 0) {
-					rc = wp_error_set(u->err, WP_EINVALID, "component `%s`: bad inline content for '%s'", id, path);
+					rc = wp_error_set(u->err, WP_EINVALID, "component `%s`: bad inline content for '%s': not base64",
+							  id, path);
 					goto done;
-				}
-				while (len && inl[len - 1] == '=') {
-					len--;
-					n--;
 				}
 				if (fd && (wp_digest_bytes(dec, (size_t)n, got, u->err) < 0 || strcmp(got, fd))) {
 					rc = wp_error_set(u->err, WP_EDIGEST, "component `%s`: inline '%s' does not match its digest", id, path);

@@ -101,6 +101,35 @@ for w in .wh.. .wh...; do
 	check "and nothing is left" test ! -e "$TMP/out-wh"
 done
 
+# Spin locked apps whose inline files are not base64 (one decoded to length -1 and read
+# out of bounds): a clear error, nothing left.
+spin_lock_image() { # spin_lock_image NAME FILES-JSON -> oci:$TMP/lock-NAME:x
+	local d=$TMP/lock-$1 wd ld md
+	mkdir -p "$d/blobs/sha256"
+	wd=$(sha256sum "$HELLO" | cut -d' ' -f1); cp "$HELLO" "$d/blobs/sha256/$wd"
+	printf '{"spin_lock_version":1,"metadata":{"name":"e"},"triggers":[{"id":"t","trigger_type":"command","trigger_config":{"component":"c"}}],"components":[{"id":"c","source":{"content_type":"application/wasm","digest":"sha256:%s"},"files":%s}]}' "$wd" "$2" > "lock-$1.json"
+	ld=$(sha256sum "lock-$1.json" | cut -d' ' -f1); cp "lock-$1.json" "$d/blobs/sha256/$ld"
+	printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.fermyon.spin.application.v1+config","digest":"sha256:%s","size":%d},"layers":[{"mediaType":"application/vnd.wasm.content.layer.v1+wasm","digest":"sha256:%s","size":%d}]}' \
+		"$ld" "$(stat -c %s "lock-$1.json")" "$wd" "$(stat -c %s "$HELLO")" > "mf-$1.json"
+	md=$(sha256sum "mf-$1.json" | cut -d' ' -f1); cp "mf-$1.json" "$d/blobs/sha256/$md"
+	printf '{"imageLayoutVersion":"1.0.0"}' > "$d/oci-layout"
+	printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d,"annotations":{"org.opencontainers.image.ref.name":"x"}}]}' "$md" "$(stat -c %s "mf-$1.json")" > "$d/index.json"
+}
+i=0
+for inl in "====" "a===" "ab" "!!!!" "aGk=aGk=" "aGk"; do
+	i=$((i + 1))
+	spin_lock_image "inl$i" "[{\"path\":\"x.txt\",\"inline\":\"$inl\"}]"
+	err=$("$WP" unpack "oci:$TMP/lock-inl$i:x" -o "$TMP/out-inl" 2>&1); rc=$?
+	is "$rc" "1" "inline content '$inl': refused"
+	like "$err" "bad inline content for 'x.txt': not base64" "inline content '$inl': said so"
+	check "inline content '$inl': nothing left" test ! -e "$TMP/out-inl"
+done
+spin_lock_image inl-ok '[{"path":"x.txt","inline":"aGk="},{"path":"e.txt","inline":""}]'
+"$WP" unpack "oci:$TMP/lock-inl-ok:x" -o "$TMP/out-inl-ok" >/dev/null 2>&1
+ok $? "good inline content unpacks"
+is "$(cat "$TMP/out-inl-ok/files/c/x.txt")" "hi" "to its bytes"
+check "an empty inline file is an empty file" test -f "$TMP/out-inl-ok/files/c/e.txt" -a ! -s "$TMP/out-inl-ok/files/c/e.txt"
+
 # A link inside a Spin archive layer.
 mkdir -p spin/static && cp "$HELLO" spin/app.wasm && echo hello > spin/static/a.txt
 printf 'spin_manifest_version = 2\n[application]\nname = "s"\n[[trigger.cmd]]\ncomponent = "c"\n[component.c]\nsource = "app.wasm"\nfiles = [{ source = "static", destination = "/" }]\n' > spin/spin.toml
