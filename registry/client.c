@@ -323,8 +323,30 @@ static size_t collect(char *data, size_t size, size_t n, void *ctx)
 	return wp_buf_append(ctx, data, size * n) < 0 ? 0 : size * n;
 }
 
+/* Only http(s) ever goes out (libcurl knows gopher, file, dict, ... too), and http only
+ * for a registry configured plain-http: no downgrade by a redirect or a token realm. */
+static const char *allowed_protocols(const wp_reg *r)
+{
+	return r->opts.plain_http ? "http,https" : "https";
+}
+
+/* 0 if url may be requested for r, else an error naming its scheme. */
+static int check_scheme(const wp_reg *r, const char *url, const char *what, wp_error *err)
+{
+	size_t n = strcspn(url, ":");
+
+	if (url[n] == ':' && ((n == 5 && !strncasecmp(url, "https", 5)) || (n == 4 && !strncasecmp(url, "http", 4) && r->opts.plain_http)))
+		return 0;
+	if (url[n] == ':' && n == 4 && !strncasecmp(url, "http", 4))
+		return wp_error_set(err, WP_EINVALID, "refusing %s '%s': plain http from a registry reached over https", what, url);
+	return wp_error_set(err, WP_EINVALID, "refusing %s '%s': the scheme '%.*s' is not http or https", what, url,
+			    (int)(url[n] == ':' && n < 32 ? n : 0), url);
+}
+
 static void apply_tls(wp_reg *r, CURL *e)
 {
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, allowed_protocols(r));
+	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, allowed_protocols(r));
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, r->opts.insecure ? 0L : 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, r->opts.insecure ? 0L : 2L);
 	if (r->ca_file)
@@ -364,6 +386,8 @@ static int fetch_token(wp_reg *r, const wp_challenge *c, const char *scope, wp_e
 		rc = wp_error_set(err, WP_ENOMEM, "out of memory");
 		goto done;
 	}
+	if ((rc = check_scheme(r, c->realm, "the token realm", err)) < 0)
+		goto done;
 	if (c->scope && !strstr(scopes, c->scope)) {
 		char *both = wp_strfmt("%s%s%s", scopes, scopes[0] ? " " : "", c->scope);
 
@@ -427,8 +451,12 @@ static int fetch_token(wp_reg *r, const wp_challenge *c, const char *scope, wp_e
 			rc = wp_error_set(err, WP_EAUTH, "the token service of %s answered without a token", r->registry);
 			goto done;
 		}
+		/* A lifetime is taken as at most a day: a huge one would overflow the clock's
+		 * arithmetic and make the token count as expired at once. */
 		if (ttl <= 0)
 			ttl = 60;
+		if (ttl > 86400)
+			ttl = 86400;
 		rc = token_put(r, scope, wp_strfmt("Authorization: Bearer %s", tok), now_ms() + (ttl > 30 ? ttl - 10 : ttl) * 1000);
 		if (rc < 0)
 			rc = wp_error_set(err, WP_ENOMEM, "out of memory");
@@ -853,6 +881,12 @@ static void on_done(engine *e, slot *s, CURLcode cc)
 	    (!strcmp(s->req.method, "GET") || !strcmp(s->req.method, "HEAD")) && j->redirects < MAX_REDIRECTS) {
 		char *to = wp_reg_url(e->r, p->location);
 
+		if (to && check_scheme(e->r, to, "the redirect to", &j->err) < 0) {
+			free(to);
+			job_finish(e, j, j->err.code);
+			s->job = NULL;
+			return;
+		}
 		if (to) {
 			/* Credentials never follow a redirect to another host (blob GETs often
 			 * redirect to object storage). */

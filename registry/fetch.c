@@ -48,6 +48,9 @@ int wp_fetch_to_store(void *ctx, wp_store *s, const char *url, const char *diges
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
+	/* http(s) only, and no redirect from https down to http */
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, strncmp(url, "https://", 8) ? "http,https" : "https");
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, &k);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);

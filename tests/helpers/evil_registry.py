@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""A registry that answers with what an attacker would: redirects and token realms to
+other protocols. usage: evil_registry.py PORT RAW-PORT
+  /v2/                      200, or 401 with a realm from ?realm= of the last request path
+  /v2/<name>/manifests/<t>  302 to <name> decoded: gopher | file | dict
+Listens on 127.0.0.1 only; stops when killed."""
+import http.server
+import sys
+
+port, raw = int(sys.argv[1]), int(sys.argv[2])
+TARGETS = {
+    "gopher": f"gopher://127.0.0.1:{raw}/_HELLO%0d%0a",
+    "file": "file:///etc/passwd",
+    "dict": f"dict://127.0.0.1:{raw}/HELLO",
+}
+
+
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+
+    def answer(self, code, headers=()):
+        self.send_response(code)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self):
+        parts = self.path.split("/")
+        # /v2/realm-<kind>/...: every request asks for a token from that realm
+        kind = parts[2] if len(parts) > 2 else ""
+        if kind.startswith("realm-"):
+            realm = TARGETS[kind[6:]]
+            self.answer(401, [("WWW-Authenticate", f'Bearer realm="{realm}",service="evil",scope="repository:x:pull"')])
+        elif len(parts) > 4 and parts[3] == "manifests" and kind in TARGETS:
+            self.answer(302, [("Location", TARGETS[kind])])
+        else:
+            self.answer(200, [("Docker-Distribution-API-Version", "registry/2.0")])
+
+    do_HEAD = do_GET
+
+
+http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()

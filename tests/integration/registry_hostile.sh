@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# A hostile registry: redirects and token realms that name other protocols than http(s)
+# (gopher would let it make wasmpack send raw bytes to any port; file would read local
+# files) are refused with an error naming the scheme, and nothing reaches a raw listener.
+. "$(dirname "$0")/lib.bash"
+cd "$TMP"
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+PORT=$(free_port)
+RAW=$(free_port)
+# The raw listener: records whatever reaches it.
+$PY -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8)
+while True:
+    c, _ = s.accept(); c.settimeout(2)
+    try: data = c.recv(4096)
+    except Exception: data = b"(connected)"
+    open(sys.argv[2], "ab").write(data or b"(connected)"); c.close()
+' "$RAW" "$TMP/raw.log" &
+on_exit "kill $! 2>/dev/null"
+$PY "$ROOT/tests/helpers/evil_registry.py" "$PORT" "$RAW" &
+on_exit "kill $! 2>/dev/null"
+wait_http "http://127.0.0.1:$PORT/v2/" || echo "# the evil registry did not start"
+for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$RAW") 2>/dev/null && break; sleep 0.1; done
+: > raw.log
+for kind in gopher file dict; do
+	err=$("$WP" pull --plain-http "127.0.0.1:$PORT/$kind:v1" 2>&1); rc=$?
+	is "$rc" "1" "a manifest redirect to $kind://: exit 1"
+	like "$err" "the scheme '$kind' is not http or https" "the redirect to $kind:// is refused, naming the scheme"
+	err=$("$WP" pull --plain-http "127.0.0.1:$PORT/realm-$kind:v1" 2>&1); rc=$?
+	[ "$rc" -ne 0 ]; ok $? "a token realm of $kind://: the pull fails"
+	like "$err" "token realm.*the scheme '$kind' is not http or https" "the realm is refused, naming the scheme"
+done
+sleep 0.3
+is "$(cat raw.log)" "" "nothing reached the raw TCP listener"
+unlike_() { ! grep -q "$2" <<<"$1"; ok $? "$3"; }
+unlike_ "$err" "root:x:0" "no local file was read"
+check "no blob came into the store" test -z "$(ls "$WASMPACK_STORE/blobs/sha256" 2>/dev/null)"
+done_testing
