@@ -147,11 +147,12 @@ static void warm_run(int argc, char **argv)
 	}
 	if (cmd < 0 || !source)
 		return;
+	/* A store path past PATH_MAX (or any failure here) is the core's to explain. */
 	wp_buf_init(&sroot, PATH_MAX);
-	if (store)
-		wp_buf_puts(&sroot, store);
-	else if (wp_store_default_root(&sroot, &err) < 0)
+	if ((store ? wp_buf_puts(&sroot, store) : wp_store_default_root(&sroot, &err)) < 0 || !sroot.data) {
+		wp_buf_release(&sroot);
 		return;
+	}
 	root = strdup(sroot.data);
 	wp_buf_release(&sroot);
 	if (!root || !(hex = resolve(root, source)))

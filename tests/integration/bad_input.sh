@@ -76,4 +76,13 @@ is "$(jq -r '[.manifests[].annotations["org.opencontainers.image.ref.name"]]|joi
 is "$(find "$WASMPACK_STORE/.wasmpack/tmp" -type f | wc -l)" "0" "no temp file left behind"
 check "the next build works" "$WP" build --wasm "$HELLO" --file app/static -t after:v1
 
+# A store path past PATH_MAX, before and after the command, with a space or "=".
+long=$TMP/$(printf 'a%.0s' $(seq 1 5000))
+for form in "--store $long run img:v1" "--store=$long run img:v1" "run --store $long img:v1"; do
+	# shellcheck disable=SC2086
+	err=$("$WP" $form 2>&1); rc=$?
+	is "$rc" "1" "wasmpack $(cut -c1-16 <<<"$form")... with a 5,000-character store path: exit 1, no crash"
+	like "$err" "store path too long" "and says the store path is too long"
+done
+
 done_testing
