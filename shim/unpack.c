@@ -471,7 +471,9 @@ static int apply_entry(unpacker *u, struct archive *a, struct archive_entry *ae,
 		if (sfd < 0) {
 			rc = wp_error_set(u->err, WP_EINVALID, "layer %s: hard link '%s' to '%s', which is not in the root", layer,
 					  clean.data, target.data);
-		} else if (fstat(sfd, &st) == 0 && S_ISLNK(st.st_mode)) {
+		} else if (fstat(sfd, &st) < 0) {
+			rc = wp_error_sys(u->err, WP_EIO, "layer %s: hard link '%s' to '%s'", layer, clean.data, target.data);
+		} else if (S_ISLNK(st.st_mode)) {
 			char text[PATH_MAX];
 			ssize_t n = readlinkat(sfd, "", text, sizeof(text) - 1);
 
