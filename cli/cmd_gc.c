@@ -10,7 +10,7 @@
 #include <time.h>
 
 static const wp_opt opts[] = {
-	{ "verify", 0, WP_OPT_FLAG, NULL, "also hash every kept blob and remove those that do not match", NULL },
+	{ "verify", 0, WP_OPT_FLAG, NULL, "also hash every kept blob, remove those that do not match and the tags whose manifest is gone", NULL },
 	{ 0 },
 };
 
@@ -61,9 +61,10 @@ static int run(wp_cli *cli)
 	if (rc < 0)
 		return rc;
 	if (cli->json) {
-		json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I}", "cacheEntriesRemoved", (json_int_t)cache_removed, "blobsRemoved", (json_int_t)res.blobs_removed, "bytesRemoved",
+		json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "cacheEntriesRemoved", (json_int_t)cache_removed,
+				      "blobsRemoved", (json_int_t)res.blobs_removed, "bytesRemoved",
 				      (json_int_t)res.bytes_removed, "blobsKept", (json_int_t)res.blobs_kept, "blobsDamaged",
-				      (json_int_t)res.blobs_damaged);
+				      (json_int_t)res.blobs_damaged, "tagsRemoved", (json_int_t)res.tags_removed);
 
 		wp_json_print(o, cli->out);
 		json_decref(o);
@@ -77,6 +78,9 @@ static int run(wp_cli *cli)
 		if (res.blobs_damaged)
 			fprintf(cli->out, "%llu damaged blobs removed: rebuild or pull the images that used them\n",
 				(unsigned long long)res.blobs_damaged);
+		if (res.tags_removed)
+			fprintf(cli->out, "%llu tags removed: their manifest was missing or damaged\n",
+				(unsigned long long)res.tags_removed);
 	}
 	return 0;
 }

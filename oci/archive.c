@@ -342,6 +342,7 @@ static int import_archive(wp_store *s, const char *file, wp_index *ix, wp_error 
 	while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
 		const char *path = archive_entry_pathname(ae);
 		char digest[WP_DIGEST_BUFSZ];
+		int64_t have;
 
 		while (path[0] == '.' && path[1] == '/')
 			path += 2;
@@ -367,7 +368,9 @@ static int import_archive(wp_store *s, const char *file, wp_index *ix, wp_error 
 			rc = wp_error_set(err, WP_EINVALID, "'%s' in '%s' is not named by a sha256 digest", path, file);
 			goto done;
 		}
-		if (wp_store_has_blob(s, digest, NULL))
+		/* A blob already here of the right size is kept; one cut short by a crash is
+		 * loaded again, and the store replaces it. */
+		if (wp_store_has_blob(s, digest, &have) && have == (int64_t)archive_entry_size(ae))
 			continue;
 		if ((rc = load_blob(s, a, digest, err)) < 0) {
 			wp_error_prefix(err, "loading '%s'", file);

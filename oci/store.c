@@ -156,10 +156,26 @@ static bool want_fsync(void)
 	return v && !strcmp(v, "1");
 }
 
-/* Gives the finished temp file its content-addressed name; an existing blob is kept. */
-static int link_temp(wp_store *s, int fd, const char *tmp_path, const char *digest, wp_error *err)
+/* Whether the blob file at path holds exactly size bytes that hash to digest: what a
+ * crash without fsync leaves (an empty or short file) or a damaged disk does not. */
+static bool blob_file_intact(const char *path, const char *digest, int64_t size)
+{
+	struct stat st;
+	char got[WP_DIGEST_BUFSZ];
+	wp_error ignored;
+
+	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || (size >= 0 && st.st_size != size))
+		return false;
+	return wp_digest_file(path, got, NULL, &ignored) == 0 && !strcmp(got, digest);
+}
+
+/* Gives the finished temp file its content-addressed name. An existing blob that verifies
+ * is kept; one that does not is replaced, atomically (rename over it), so a reader sees
+ * either the damaged file or the good one, never a missing or partial one. */
+static int link_temp(wp_store *s, int fd, const char *tmp_path, const char *digest, int64_t size, wp_error *err)
 {
 	_cleanup_free_ char *final = wp_store_blob_path(s, digest);
+	_cleanup_free_ char *side = NULL;
 	char proc[64];
 	int r;
 
@@ -167,14 +183,31 @@ static int link_temp(wp_store *s, int fd, const char *tmp_path, const char *dige
 		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	if (want_fsync() && fsync(fd) < 0)
 		return wp_error_sys(err, WP_EIO, "writing blob %s", digest);
-	if (tmp_path) {
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (tmp_path)
 		r = link(tmp_path, final);
-	} else {
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	else
 		r = linkat(AT_FDCWD, proc, AT_FDCWD, final, AT_SYMLINK_FOLLOW);
-	}
-	if (r < 0 && errno != EEXIST)
+	if (r == 0)
+		return 0;
+	if (errno != EEXIST)
 		return wp_error_sys(err, WP_EIO, "storing blob %s", digest);
+	if (blob_file_intact(final, digest, size))
+		return 0;
+	wp_warn("blob %s in the store was damaged: replaced", digest);
+	if (tmp_path) {
+		r = rename(tmp_path, final);
+	} else {
+		side = wp_strfmt("%s/blobs/sha256/.%s.repair-%ld", s->root, wp_digest_hex(digest), (long)getpid());
+		if (!side)
+			return wp_error_set(err, WP_ENOMEM, "out of memory");
+		unlink(side);
+		r = linkat(AT_FDCWD, proc, AT_FDCWD, side, AT_SYMLINK_FOLLOW);
+		if (r == 0 && (r = rename(side, final)) < 0)
+			unlink(side);
+	}
+	if (r < 0)
+		return wp_error_sys(err, WP_EIO, "replacing damaged blob %s", digest);
 	return 0;
 }
 
@@ -200,16 +233,23 @@ int wp_store_put_blob(wp_store *s, const void *data, size_t len, char digest[WP_
 	char *tmp_path = NULL;
 	int fd = -1, rc;
 
+	_cleanup_free_ char *final = NULL;
+
 	rc = wp_digest_bytes(data, len, digest, err);
-	if (rc < 0 || wp_store_has_blob(s, digest, NULL))
+	if (rc < 0)
 		return rc;
+	final = wp_store_blob_path(s, digest);
+	if (!final)
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	if (blob_file_intact(final, digest, (int64_t)len))
+		return 0;
 	rc = open_temp(s, &fd, &tmp_path, err);
 	if (rc < 0)
 		return rc;
 	if (write_all(fd, data, len) < 0)
 		rc = wp_error_sys(err, WP_EIO, "writing blob %s", digest);
 	else
-		rc = link_temp(s, fd, tmp_path, digest, err);
+		rc = link_temp(s, fd, tmp_path, digest, (int64_t)len, err);
 	close(fd);
 	if (tmp_path)
 		unlink(tmp_path);
@@ -486,8 +526,8 @@ int wp_blob_writer_commit(wp_blob_writer *w, const char *expect, char digest[WP_
 			*size = w->size;
 		if (expect && strcmp(expect, digest))
 			rc = wp_error_set(err, WP_EDIGEST, "digest mismatch: expected %s, got %s", expect, digest);
-		else if (!wp_store_has_blob(w->store, digest, NULL))
-			rc = link_temp(w->store, w->fd, w->tmp_path, digest, err);
+		else
+			rc = link_temp(w->store, w->fd, w->tmp_path, digest, w->size, err);
 	}
 	wp_blob_writer_abort(w);
 	return rc;
@@ -771,30 +811,58 @@ static bool set_has(const digest_set *set, const char *d)
 	return false;
 }
 
-static int mark(wp_store *s, const wp_descriptor *d, digest_set *set, int depth, wp_error *err)
+/* What marking found of one tagged image. */
+enum { MARK_OK = 0, MARK_BROKEN = 1 };
+
+typedef struct gc_walk {
+	wp_store *s;
+	bool verify;
+	digest_set keep;
+	wp_gc_result *res;
+} gc_walk;
+
+/* Marks what d reaches. Returns MARK_BROKEN when d's own blob is missing or (with verify)
+ * does not match its digest, so the tag pointing at it can no longer resolve; a damaged
+ * blob is left unmarked, and the sweep removes it. Without verify a damaged manifest stops
+ * gc: its layers cannot be known, and removing them would lose data. */
+static int mark(gc_walk *g, const wp_descriptor *d, int depth, wp_error *err)
 {
 	wp_buf data;
 	int rc = 0;
 
-	if (set_has(set, d->digest))
-		return 0;
-	if (set_add(set, d->digest) < 0)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	if (set_has(&g->keep, d->digest))
+		return MARK_OK;
 	if (depth > 8 || (!wp_media_type_is_index(d->media_type) && !wp_media_type_is_manifest(d->media_type)))
-		return 0;
+		return set_add(&g->keep, d->digest) < 0 ? wp_error_set(err, WP_ENOMEM, "out of memory") : MARK_OK;
 	wp_buf_init(&data, WP_MANIFEST_MAX);
-	rc = wp_store_read_blob(s, d->digest, WP_MANIFEST_MAX, &data, err);
+	rc = wp_store_read_blob(g->s, d->digest, WP_MANIFEST_MAX, &data, err);
 	if (rc == WP_ENOTFOUND) {
 		wp_warn("image %s is tagged but its manifest is missing", d->digest);
 		wp_buf_release(&data);
-		return 0;
+		return MARK_BROKEN;
 	}
+	if (rc == WP_EDIGEST && g->verify) {
+		wp_warn("manifest %s is damaged: removed", d->digest);
+		g->res->blobs_damaged++;
+		wp_buf_release(&data);
+		return MARK_BROKEN;
+	}
+	if (rc == WP_EDIGEST) {
+		wp_buf_release(&data);
+		return wp_error_set(err, WP_EDIGEST, "manifest %s in the store is damaged: 'wasmpack gc --verify' "
+				    "removes it and the tags that name it", d->digest);
+	}
+	if (rc == 0 && set_add(&g->keep, d->digest) < 0)
+		rc = wp_error_set(err, WP_ENOMEM, "out of memory");
 	if (rc == 0 && wp_media_type_is_index(d->media_type)) {
 		wp_index ix;
 
 		rc = wp_index_parse(data.data, data.len, &ix, err);
-		for (size_t i = 0; rc == 0 && i < ix.n_manifests; i++)
-			rc = mark(s, &ix.manifests[i], set, depth + 1, err);
+		for (size_t i = 0; rc == 0 && i < ix.n_manifests; i++) {
+			int r = mark(g, &ix.manifests[i], depth + 1, err);
+
+			rc = r < 0 ? r : 0;
+		}
 		if (rc == 0 || ix.manifests)
 			wp_index_release(&ix);
 	} else if (rc == 0) {
@@ -802,15 +870,53 @@ static int mark(wp_store *s, const wp_descriptor *d, digest_set *set, int depth,
 
 		rc = wp_manifest_parse(data.data, data.len, &m, err);
 		if (rc == 0) {
-			rc = set_has(set, m.config.digest) ? 0 : set_add(set, m.config.digest);
+			rc = set_has(&g->keep, m.config.digest) ? 0 : set_add(&g->keep, m.config.digest);
 			for (size_t i = 0; rc == 0 && i < m.n_layers; i++)
-				rc = set_has(set, m.layers[i].digest) ? 0 : set_add(set, m.layers[i].digest);
-			if (rc == 0 && m.subject)
-				rc = mark(s, m.subject, set, depth + 1, err);
+				rc = set_has(&g->keep, m.layers[i].digest) ? 0 : set_add(&g->keep, m.layers[i].digest);
+			if (rc == WP_ENOMEM)
+				rc = wp_error_set(err, WP_ENOMEM, "out of memory");
+			if (rc == 0 && m.subject) {
+				int r = mark(g, m.subject, depth + 1, err);
+
+				rc = r < 0 ? r : 0;
+			}
 			wp_manifest_release(&m);
 		}
 	}
 	wp_buf_release(&data);
+	return rc < 0 ? rc : MARK_OK;
+}
+
+/* Drops from index.json every entry whose manifest is in broken. */
+static int drop_broken_tags(wp_store *s, const digest_set *broken, wp_gc_result *res, wp_error *err)
+{
+	wp_index ix;
+	size_t kept = 0;
+	int lock, rc;
+
+	if (broken->len == 0)
+		return 0;
+	if ((lock = index_lock(s, err)) < 0)
+		return lock;
+	if ((rc = wp_store_index_read(s, &ix, err)) < 0) {
+		close(lock);
+		return rc;
+	}
+	for (size_t i = 0; i < ix.n_manifests; i++) {
+		if (set_has(broken, ix.manifests[i].digest)) {
+			const char *n = wp_kvlist_get(&ix.manifests[i].annotations, WP_ANN_REF_NAME);
+
+			wp_warn("tag %s removed: its manifest %s is gone", n ? n : "(untagged)", ix.manifests[i].digest);
+			res->tags_removed++;
+			wp_descriptor_release(&ix.manifests[i]);
+			continue;
+		}
+		ix.manifests[kept++] = ix.manifests[i];
+	}
+	ix.n_manifests = kept;
+	rc = index_write(s, &ix, err);
+	wp_index_release(&ix);
+	close(lock);
 	return rc;
 }
 
@@ -818,7 +924,8 @@ int wp_store_gc(wp_store *s, bool verify, wp_gc_result *res, wp_error *err)
 {
 	_cleanup_free_ char *dir = wp_strfmt("%s/blobs/sha256", s->root);
 	_cleanup_free_ char *tmpdir = wp_store_private_path(s, "tmp");
-	digest_set set = { 0 };
+	gc_walk g = { .s = s, .verify = verify, .res = res };
+	digest_set broken = { 0 };
 	wp_index ix;
 	DIR *d;
 	struct dirent *de;
@@ -830,10 +937,16 @@ int wp_store_gc(wp_store *s, bool verify, wp_gc_result *res, wp_error *err)
 	rc = wp_store_index_read(s, &ix, err);
 	if (rc < 0)
 		return rc;
-	for (size_t i = 0; rc == 0 && i < ix.n_manifests; i++)
-		rc = mark(s, &ix.manifests[i], &set, 0, err);
+	for (size_t i = 0; rc >= 0 && i < ix.n_manifests; i++) {
+		rc = mark(&g, &ix.manifests[i], 0, err);
+		if (rc == MARK_BROKEN && verify && !set_has(&broken, ix.manifests[i].digest) &&
+		    set_add(&broken, ix.manifests[i].digest) < 0)
+			rc = wp_error_set(err, WP_ENOMEM, "out of memory");
+	}
 	wp_index_release(&ix);
 	if (rc < 0)
+		goto done;
+	if ((rc = drop_broken_tags(s, &broken, res, err)) < 0)
 		goto done;
 	d = opendir(dir);
 	if (!d) {
@@ -844,10 +957,14 @@ int wp_store_gc(wp_store *s, bool verify, wp_gc_result *res, wp_error *err)
 		char digest[WP_DIGEST_BUFSZ];
 		struct stat st;
 
-		if (de->d_name[0] == '.')
+		if (de->d_name[0] == '.') {
+			/* a replacement of a damaged blob whose writer was killed */
+			if (strstr(de->d_name, ".repair-"))
+				unlinkat(dirfd(d), de->d_name, 0);
 			continue;
+		}
 		snprintf(digest, sizeof(digest), "sha256:%.64s", de->d_name);
-		if (wp_digest_valid(digest) && strlen(de->d_name) == 64 && set_has(&set, digest)) {
+		if (wp_digest_valid(digest) && strlen(de->d_name) == 64 && set_has(&g.keep, digest)) {
 			char got[WP_DIGEST_BUFSZ];
 			_cleanup_free_ char *path = wp_store_blob_path(s, digest);
 			wp_error ignored;
@@ -856,7 +973,8 @@ int wp_store_gc(wp_store *s, bool verify, wp_gc_result *res, wp_error *err)
 				res->blobs_kept++;
 				continue;
 			}
-			wp_warn("blob %s does not match its digest: removed", digest);
+			wp_warn("blob %s does not match its digest: removed (pull or build again the images that use it)",
+				digest);
 			res->blobs_damaged++;
 		}
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
@@ -877,8 +995,9 @@ int wp_store_gc(wp_store *s, bool verify, wp_gc_result *res, wp_error *err)
 		closedir(d);
 	}
 done:
-	free(set.items);
-	return rc;
+	free(g.keep.items);
+	free(broken.items);
+	return rc < 0 ? rc : 0;
 }
 
 int wp_store_ingest_file(wp_store *s, const char *path, const struct stat *expect_st,

@@ -3,7 +3,7 @@
  *
  * Blobs are written to an unnamed temp file while they are hashed and linked into place
  * only when complete and verified, so a killed process leaves no partial blob; an existing
- * blob is never rewritten. index.json changes are atomic and serialised by a lock file.
+ * blob is kept when it verifies and replaced atomically when it does not. index.json changes are atomic and serialised by a lock file.
  * Every process holds a shared lock on .wasmpack/lock while it uses the store; gc takes it
  * exclusively, so it never collects the blobs of a build that has not tagged them yet. */
 #ifndef WP_OCI_STORE_H
@@ -74,10 +74,13 @@ typedef struct wp_gc_result {
 	uint64_t bytes_removed;
 	uint64_t blobs_kept;
 	uint64_t blobs_damaged;   /* with verify: blobs whose content did not match their name */
+	uint64_t tags_removed;    /* with verify: tags whose manifest was missing or damaged */
 } wp_gc_result;
 
-/* Removes every blob that no tag reaches (and, with verify, every blob whose content does
- * not match its name); needs the store opened WP_STORE_EXCLUSIVE. */
+/* Removes every blob that no tag reaches; with verify also every blob whose content does
+ * not match its name, and every tag whose manifest is missing or damaged (reported, and
+ * gc goes on). Without verify a damaged manifest is an error (WP_EDIGEST) that names the
+ * repair. Needs the store opened WP_STORE_EXCLUSIVE. */
 int wp_store_gc(wp_store *s, bool verify, wp_gc_result *res, wp_error *err);
 
 /* A folder for wasmpack's own files in the store (".wasmpack/<name>"), malloc'ed. */

@@ -272,9 +272,10 @@ int wp_cd_fetch_blob(const wp_cd *cd, wp_store *s, const char *digest, int64_t s
 	fetch f = { .size = size };
 	wp_buf req;
 	char got[WP_DIGEST_BUFSZ];
+	int64_t have;
 	int rc;
 
-	if (wp_store_has_blob(s, digest, NULL))
+	if (wp_store_has_blob(s, digest, &have) && (size < 0 || have == size))
 		return 0;
 	if ((rc = wp_blob_writer_new(s, &f.w, err)) < 0)
 		return rc;
