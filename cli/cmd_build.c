@@ -16,6 +16,7 @@ static const wp_opt opts[] = {
 	{ "layout", 0, WP_OPT_VALUE, "LAYOUT", "image layout: spin (default for a spin.toml), image (default), wasm", "spin image wasm" },
 	{ "wasm", 0, WP_OPT_LIST, "FILE", "a wasm module or component; the first is the entrypoint", "@file" },
 	{ "file", 0, WP_OPT_LIST, "SRC[:DEST]", "a static file or folder, placed at DEST (default: SRC)", "@file" },
+	{ "follow-links", 0, WP_OPT_FLAG, NULL, "copy what symbolic links leaving a --file folder or the app folder point at (default: refuse them)", NULL },
 	{ "env", 0, WP_OPT_LIST, "K=V", "an environment variable of the app", NULL },
 	{ "arg", 0, WP_OPT_LIST, "ARG", "an argument passed to the app", NULL },
 	{ "annotation", 0, WP_OPT_LIST, "K=V", "a manifest annotation (wins over computed ones)", NULL },
@@ -77,6 +78,7 @@ static int run(wp_cli *cli)
 	o.layout = wp_cli_value(cli, "layout");
 	o.platform = wp_cli_value(cli, "platform");
 	o.gzip_level = -1;
+	o.follow_links = wp_cli_flag(cli, "follow-links");
 	o.fetch = wp_fetch_to_store;
 	if (level) {
 		char *end;

@@ -10,6 +10,7 @@
 static const wp_opt opts[] = {
 	{ "from", 'f', WP_OPT_VALUE, "MANIFEST", "the spin.toml (default PATH/spin.toml)", "@file" },
 	{ "assets-dir", 0, WP_OPT_VALUE, "DIR", "where to copy the components' files (default a new temp folder)", "@dir" },
+	{ "follow-links", 0, WP_OPT_FLAG, NULL, "copy what symbolic links leaving the app folder point at (default: refuse them)", NULL },
 	{ 0 },
 };
 
@@ -30,7 +31,7 @@ static int run(wp_cli *cli)
 {
 	_cleanup_free_ char *manifest = wp_cli_spin_manifest(cli->args.len ? cli->args.items[0] : NULL,
 							      wp_cli_value(cli, "from"));
-	wp_spin_opts o = { .assets_dir = wp_cli_value(cli, "assets-dir") };
+	wp_spin_opts o = { .assets_dir = wp_cli_value(cli, "assets-dir"), .follow_links = wp_cli_flag(cli, "follow-links") };
 	json_t *locked = NULL;
 	int rc;
 

@@ -69,6 +69,22 @@ int wp_error_prefix(wp_error *err, const char *fmt, ...)
 	return err->code;
 }
 
+int wp_error_append(wp_error *err, const char *fmt, ...)
+{
+	size_t len;
+	va_list ap;
+
+	if (!err)
+		return WP_EFAIL;
+	len = strlen(err->msg);
+	va_start(ap, fmt);
+	vsnprintf(err->msg + len, sizeof(err->msg) - len, fmt, ap);
+	va_end(ap);
+	if (err->code == WP_OK)
+		err->code = WP_EFAIL;
+	return err->code;
+}
+
 int wp_error_exit_status(int code)
 {
 	switch (code) {

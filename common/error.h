@@ -39,6 +39,9 @@ int wp_error_sys(wp_error *err, int code, const char *fmt, ...)
 /* Prepends "<context>: " to the message; returns the current code. */
 int wp_error_prefix(wp_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Appends to the message (a hint: "; --follow-links ..."); returns the current code. */
+int wp_error_append(wp_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* The process exit status documented for the code (0, 1, 2, 3, 4, 5). */
 int wp_error_exit_status(int code);
 const char *wp_error_code_name(int code);

@@ -32,7 +32,7 @@ _wasmpack() {
         --ca-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         esac
         if [[ "$cur" == -* ]]; then
-            COMPREPLY=($(compgen -W " --tag -t --from -f --layout --wasm --file --env --arg --annotation --platform --output -o --gzip-level --push --plain-http --insecure --ca-file --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+            COMPREPLY=($(compgen -W " --tag -t --from -f --layout --wasm --file --follow-links --env --arg --annotation --platform --output -o --gzip-level --push --plain-http --insecure --ca-file --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         else
             COMPREPLY=($(compgen -d -- "$cur"))
         fi
@@ -43,7 +43,7 @@ _wasmpack() {
         --assets-dir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         esac
         if [[ "$cur" == -* ]]; then
-            COMPREPLY=($(compgen -W " --from -f --assets-dir --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+            COMPREPLY=($(compgen -W " --from -f --assets-dir --follow-links --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         else
             COMPREPLY=($(compgen -f -- "$cur"))
         fi

@@ -37,6 +37,7 @@ _wasmpack() {
         '--layout[image layout\: spin (default for a spin.toml), image (default), wasm]:LAYOUT:(spin image wasm)' \
         '*--wasm[a wasm module or component; the first is the entrypoint]:FILE:_files' \
         '*--file[a static file or folder, placed at DEST (default\: SRC)]:SRC[:DEST]:_files' \
+        '--follow-links[copy what symbolic links leaving a --file folder or the app folder point at (default\: refuse them)]' \
         '*--env[an environment variable of the app]:K=V: ' \
         '*--arg[an argument passed to the app]:ARG: ' \
         '*--annotation[a manifest annotation (wins over computed ones)]:K=V: ' \
@@ -59,6 +60,7 @@ _wasmpack() {
         _arguments -s \
         '(-f --from)'{-f,--from}'[the spin.toml (default PATH/spin.toml)]:MANIFEST:_files' \
         '--assets-dir[where to copy the components\' files (default a new temp folder)]:DIR:_files -/' \
+        '--follow-links[copy what symbolic links leaving the app folder point at (default\: refuse them)]' \
         '--store[the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)]:DIR:_files -/' \
         '--format[output format\: text or json]:FORMAT:(text json)' \
         '(-q --quiet)'{-q,--quiet}'[print only errors and the requested data]' \
@@ -214,7 +216,7 @@ _wasmpack() {
         ;;
     gc)
         _arguments -s \
-        '--verify[also hash every kept blob and remove those that do not match]' \
+        '--verify[also hash every kept blob, remove those that do not match and the tags whose manifest is gone]' \
         '--store[the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)]:DIR:_files -/' \
         '--format[output format\: text or json]:FORMAT:(text json)' \
         '(-q --quiet)'{-q,--quiet}'[print only errors and the requested data]' \

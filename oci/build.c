@@ -1,4 +1,5 @@
 #include "oci/build.h"
+#include "common/links.h"
 #include "oci/build_internal.h"
 #include "oci/config.h"
 #include "oci/gitinfo.h"
@@ -13,6 +14,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -92,55 +94,107 @@ static int add_file(wp_layer_list *l, const char *dest, const char *src, unsigne
 	return rc;
 }
 
-static int add_tree(wp_layer_list *l, const char *src, const char *dest, int depth, wp_error *err)
+/* One --file folder being scanned: links are judged against it (rootfd), as the kernel
+ * would follow them with the folder as "/". */
+typedef struct tree_scan {
+	wp_layer_list *l;
+	int rootfd;
+	const char *top;         /* the folder as given, for messages and paths */
+	const char *root_name;   /* "the folder 'static'" */
+	unsigned flags;          /* WP_FILES_* */
+} tree_scan;
+
+/* A link met in the tree: kept as a link (KEEP_LINKS) or followed when it stays inside;
+ * refused when it leaves, unless FOLLOW_ALL. *follow says to go on with what it names. */
+static int scan_link(tree_scan *t, int dfd, const char *name, const char *rel, const char *dest, bool *follow,
+		     wp_error *err)
 {
+	char text[PATH_MAX];
+	ssize_t n = readlinkat(dfd, name, text, sizeof(text) - 1);
+	int rc;
+
+	*follow = false;
+	if (n < 0)
+		return wp_error_sys(err, WP_EIO, "reading the link '%s/%s'", t->top, rel);
+	text[n] = '\0';
+	rc = wp_links_check_in(t->rootfd, rel, text, t->root_name, err);
+	if (rc == WP_EINVALID && (t->flags & WP_FILES_FOLLOW_ALL)) {
+		wp_error_init(err);
+		*follow = true;
+		return 0;
+	}
+	if (rc == WP_EINVALID)
+		return wp_error_append(err, "; --follow-links copies what such links point at");
+	if (rc < 0)
+		return rc;
+	if (t->flags & WP_FILES_KEEP_LINKS)
+		return wp_layer_list_add_link(t->l, dest, text, err);
+	*follow = true;
+	return 0;
+}
+
+static int add_tree(tree_scan *t, const char *rel, const char *dest, int depth, wp_error *err)
+{
+	_cleanup_free_ char *dirpath = rel[0] ? wp_strfmt("%s/%s", t->top, rel) : strdup(t->top);
+	int fd;
 	DIR *d;
 	struct dirent *de;
 	int rc = 0;
 
+	if (!dirpath)
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	if (depth > 64)
-		return wp_error_set(err, WP_EINVALID, "'%s' is nested too deeply", src);
-	d = opendir(src);
-	if (!d)
-		return wp_error_sys(err, WP_EIO, "input folder '%s'", src);
-	if (dest[0] && (rc = wp_layer_list_add(l, dest, NULL, NULL, 0755, err)) < 0) {
+		return wp_error_set(err, WP_EINVALID, "'%s' is nested too deeply", dirpath);
+	fd = openat(t->rootfd, rel[0] ? rel : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		rc = wp_error_sys(err, WP_EIO, "input folder '%s'", dirpath);
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	if (dest[0] && (rc = wp_layer_list_add(t->l, dest, NULL, NULL, 0755, err)) < 0) {
 		closedir(d);
 		return rc;
 	}
 	while (rc == 0 && (de = readdir(d))) {
-		_cleanup_free_ char *child = NULL, *cdest = NULL;
+		_cleanup_free_ char *child = NULL, *crel = NULL, *cdest = NULL;
 		struct stat st;
+		bool follow = true;
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		child = wp_strfmt("%s/%s", src, de->d_name);
+		child = wp_strfmt("%s/%s", dirpath, de->d_name);
+		crel = rel[0] ? wp_strfmt("%s/%s", rel, de->d_name) : strdup(de->d_name);
 		cdest = dest[0] ? wp_strfmt("%s/%s", dest, de->d_name) : strdup(de->d_name);
-		if (!child || !cdest) {
+		if (!child || !crel || !cdest) {
 			rc = wp_error_set(err, WP_ENOMEM, "out of memory");
 			break;
 		}
-		if (stat(child, &st) < 0) {
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			rc = wp_error_sys(err, WP_EIO, "input '%s'", child);
 			break;
 		}
-		if (S_ISDIR(st.st_mode)) {
-			struct stat lst;
-
-			if (lstat(child, &lst) == 0 && S_ISLNK(lst.st_mode)) {
-				rc = wp_error_set(err, WP_EINVALID, "'%s' is a symbolic link to a folder: not followed", child);
+		if (S_ISLNK(st.st_mode)) {
+			if ((rc = scan_link(t, dirfd(d), de->d_name, crel, cdest, &follow, err)) < 0 || !follow)
+				continue;
+			if (fstatat(dirfd(d), de->d_name, &st, 0) < 0) {
+				rc = wp_error_sys(err, WP_EIO, "input '%s' (a symbolic link)", child);
 				break;
 			}
-			rc = add_tree(l, child, cdest, depth + 1, err);
-		} else {
-			rc = add_file(l, cdest, child, 0644, err);
 		}
+		if (S_ISDIR(st.st_mode))
+			rc = add_tree(t, crel, cdest, depth + 1, err);
+		else
+			rc = add_file(t->l, cdest, child, 0644, err);
 	}
 	closedir(d);
 	return rc;
 }
 
-/* "SRC[:DEST]": DEST defaults to SRC as given (relative) or its base name (absolute). */
-static int add_file_arg(wp_layer_list *l, const char *arg, wp_error *err)
+/* "SRC[:DEST]": DEST defaults to SRC as given (relative) or its base name (absolute).
+ * SRC itself is followed if it is a link: it was named. */
+static int add_file_arg(wp_layer_list *l, const char *arg, unsigned flags, wp_error *err)
 {
 	_cleanup_free_ char *src = strdup(arg);
 	char *colon, *dest;
@@ -160,14 +214,22 @@ static int add_file_arg(wp_layer_list *l, const char *arg, wp_error *err)
 		return wp_error_sys(err, WP_EIO, "--file '%s'", src);
 	wp_buf_init(&clean, PATH_MAX);
 	if (S_ISDIR(st.st_mode)) {
+		_cleanup_free_ char *root_name = wp_strfmt("the folder '%s'", src);
+		tree_scan t = { .l = l, .top = src, .root_name = root_name, .flags = flags };
 		bool root = true;
 
 		for (const char *p = dest; *p; p++)
 			if (*p != '/' && *p != '.')
 				root = false;
 		rc = root && !strstr(dest, "..") ? 0 : wp_path_clean(dest, &clean, err);
-		if (rc == 0)
-			rc = add_tree(l, src, clean.len ? clean.data : "", 0, err);
+		if (rc == 0 && !root_name)
+			rc = wp_error_set(err, WP_ENOMEM, "out of memory");
+		if (rc == 0 && (t.rootfd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			rc = wp_error_sys(err, WP_EIO, "input folder '%s'", src);
+		if (rc == 0) {
+			rc = add_tree(&t, "", clean.len ? clean.data : "", 0, err);
+			close(t.rootfd);
+		}
 	} else {
 		_cleanup_free_ char *full = NULL;
 
@@ -181,10 +243,10 @@ static int add_file_arg(wp_layer_list *l, const char *arg, wp_error *err)
 	return rc;
 }
 
-int wp_build_collect_files(const wp_strv *args, wp_layer_list *out, wp_error *err)
+int wp_build_collect_files(const wp_strv *args, unsigned flags, wp_layer_list *out, wp_error *err)
 {
 	for (size_t i = 0; i < args->len; i++)
-		if (add_file_arg(out, args->items[i], err) < 0)
+		if (add_file_arg(out, args->items[i], flags, err) < 0)
 			return err->code;
 	return wp_layer_list_finish(out, err);
 }
@@ -589,7 +651,8 @@ int wp_build(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_error
 			goto done;
 	}
 	for (size_t i = 0; i < o->files.len; i++)
-		if ((rc = add_file_arg(&sc.files, o->files.items[i], err)) < 0)
+		if ((rc = add_file_arg(&sc.files, o->files.items[i],
+				       WP_FILES_KEEP_LINKS | (o->follow_links ? WP_FILES_FOLLOW_ALL : 0), err)) < 0)
 			goto done;
 	for (size_t i = 0; i < sc.files.len; i++) {
 		for (size_t j = 0; j < sc.wasm.len; j++) {

@@ -3,6 +3,7 @@
 #ifndef WP_OCI_BUILD_H
 #define WP_OCI_BUILD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/error.h"
@@ -23,6 +24,7 @@ typedef struct wp_build_opts {
 	const char *platform;    /* "os/arch[/variant]" or NULL */
 	int gzip_level;          /* -1 for the default (6) */
 	int threads;             /* 0 for one per processor */
+	bool follow_links;       /* copy what links leaving a --file folder or the app folder point at */
 	/* Fetches a source named by URL into the store, checked against digest (Spin apps);
 	 * NULL: such sources are refused. Set by the CLI (registry/fetch.c). */
 	int (*fetch)(void *ctx, wp_store *s, const char *url, const char *digest, wp_error *err);

@@ -19,7 +19,12 @@ int wp_build_platform(const char *p, char **os, char **arch, wp_error *err);
 int wp_build_layers(wp_store *s, wp_statcache *cache, wp_layer_list **lists, size_t n, const wp_build_opts *o,
 		    wp_layer_result *out, int *reused, wp_error *err);
 /* The --file SRC[:DEST] arguments as layer entries (folders expanded). */
-int wp_build_collect_files(const wp_strv *args, wp_layer_list *out, wp_error *err);
+/* How --file folders treat symbolic links. A link that stays inside its folder (judged as
+ * the kernel follows it, common/links.h) is kept as a link (KEEP_LINKS: the image and wasm
+ * layouts) or followed (Spin's, which has no links); one that leaves is an error naming
+ * it, unless FOLLOW_ALL (--follow-links) says to copy what it points at. */
+enum { WP_FILES_KEEP_LINKS = 1, WP_FILES_FOLLOW_ALL = 2 };
+int wp_build_collect_files(const wp_strv *args, unsigned flags, wp_layer_list *out, wp_error *err);
 /* The Spin layouts (spin, image, wasm) of the app in o->spin_manifest. */
 int wp_build_spin(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_error *err);
 

@@ -68,6 +68,23 @@ int wp_layer_list_add(wp_layer_list *l, const char *dest, const char *src, const
 	return 0;
 }
 
+int wp_layer_list_add_link(wp_layer_list *l, const char *dest, const char *target, wp_error *err)
+{
+	struct stat st = { .st_mode = S_IFLNK | 0777 };
+	wp_layer_entry *e;
+	int rc;
+
+	if (find(l, dest))
+		return wp_error_set(err, WP_EEXISTS, "two inputs would both be written to '/%s'", dest);
+	/* added as a folder first (no source), then made a link */
+	if ((rc = wp_layer_list_add(l, dest, NULL, NULL, 0777, err)) < 0)
+		return rc;
+	e = &l->items[l->len - 1];
+	e->st = st;
+	e->link = strdup(target);
+	return e->link ? 0 : wp_error_set(err, WP_ENOMEM, "out of memory");
+}
+
 static int cmp_entry(const void *a, const void *b)
 {
 	return strcmp(((const wp_layer_entry *)a)->dest, ((const wp_layer_entry *)b)->dest);
@@ -106,6 +123,7 @@ void wp_layer_list_release(wp_layer_list *l)
 	for (size_t i = 0; i < l->len; i++) {
 		free(l->items[i].dest);
 		free(l->items[i].src);
+		free(l->items[i].link);
 	}
 	free(l->items);
 	json_decref(l->index);
@@ -135,7 +153,12 @@ int wp_layer_list_key(const wp_layer_list *l, int level, char key[WP_DIGEST_BUFS
 		snprintf(mode, sizeof(mode), "%o", e->mode);
 		wp_sha256_update(&h, e->dest, strlen(e->dest) + 1);
 		wp_sha256_update(&h, mode, strlen(mode) + 1);
-		wp_sha256_update(&h, e->src ? e->digest : "dir", strlen(e->src ? e->digest : "dir") + 1);
+		if (e->link) {
+			wp_sha256_update(&h, "link", 5);
+			wp_sha256_update(&h, e->link, strlen(e->link) + 1);
+		} else {
+			wp_sha256_update(&h, e->src ? e->digest : "dir", strlen(e->src ? e->digest : "dir") + 1);
+		}
 	}
 	wp_sha256_final(&h, key);
 	wp_sha256_release(&h);
@@ -303,7 +326,9 @@ int wp_layer_write_tar_gzip(wp_store *s, wp_layer_list *l, int level, int thread
 
 		archive_entry_clear(ae);
 		archive_entry_set_pathname(ae, e->dest);
-		archive_entry_set_filetype(ae, e->src ? AE_IFREG : AE_IFDIR);
+		archive_entry_set_filetype(ae, e->link ? AE_IFLNK : e->src ? AE_IFREG : AE_IFDIR);
+		if (e->link)
+			archive_entry_set_symlink(ae, e->link);
 		archive_entry_set_perm(ae, e->mode);
 		archive_entry_set_size(ae, e->src ? e->st.st_size : 0);
 		archive_entry_set_mtime(ae, 0, 0);

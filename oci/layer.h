@@ -14,7 +14,8 @@
 
 typedef struct wp_layer_entry {
 	char *dest;        /* cleaned path inside the layer, no leading slash */
-	char *src;         /* NULL for a folder */
+	char *src;         /* NULL for a folder or a link */
+	char *link;        /* a symbolic link's target text; NULL for a file or folder */
 	unsigned mode;
 	struct stat st;    /* of src when the input was scanned */
 	char digest[WP_DIGEST_BUFSZ];   /* content digest; when known before writing, not hashed again */
@@ -37,6 +38,8 @@ typedef struct wp_layer_result {
  * WP_EEXISTS. */
 int wp_layer_list_add(wp_layer_list *l, const char *dest, const char *src, const struct stat *st,
 		      unsigned mode, wp_error *err);
+/* Adds a symbolic link to target (kept as text; the caller has judged it). */
+int wp_layer_list_add_link(wp_layer_list *l, const char *dest, const char *target, wp_error *err);
 /* Adds the missing parent folders and sorts by path. */
 int wp_layer_list_finish(wp_layer_list *l, wp_error *err);
 /* The entry written to dest, or NULL. */

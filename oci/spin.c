@@ -1,4 +1,5 @@
 #include "oci/spin.h"
+#include "common/links.h"
 #include "common/buf.h"
 #include "common/fs.h"
 #include "common/json.h"
@@ -250,6 +251,8 @@ typedef struct comp {
 typedef struct loader {
 	wp_spin_files *collect;
 	char *root;
+	int rootfd;           /* root, open: files' links are judged against it */
+	bool follow_links;
 	char *manifest;
 	char *assets;
 	char *cache;
@@ -268,6 +271,8 @@ typedef struct loader {
 
 static void loader_release(loader *l)
 {
+	if (l->rootfd >= 0)
+		close(l->rootfd);
 	for (size_t i = 0; i < l->ntrigs; i++) {
 		free(l->trigs[i].type);
 		free(l->trigs[i].id);
@@ -866,6 +871,24 @@ static bool excluded(const wp_strv *exclude, const char *rel)
 	return false;
 }
 
+/* A file of the app named by rel (relative to the app folder) must not be reached through
+ * a link that leads out of the folder (static/x -> /etc/shadow would put a host file into
+ * the image), unless the user said --follow-links. */
+static int file_inside(loader *l, const char *rel)
+{
+	_cleanup_free_ char *name = NULL;
+	int rc;
+
+	if (l->follow_links)
+		return 0;
+	name = wp_strfmt("the app folder '%s'", l->root);
+	if (!name)
+		return wp_error_set(l->err, WP_ENOMEM, "out of memory");
+	if ((rc = wp_links_check_path(l->rootfd, rel, name, l->err)) == WP_EINVALID)
+		return wp_error_append(l->err, "; --follow-links copies what such links point at");
+	return rc;
+}
+
 /* Every regular file below root/sub (relative paths from root), matched against pattern
  * (NULL: all), copied to dest/<path relative to strip>. */
 static int copy_tree(loader *l, const char *sub, const char *pattern, size_t strip, const char *dest,
@@ -892,6 +915,11 @@ static int copy_tree(loader *l, const char *sub, const char *pattern, size_t str
 		/* relative to the open folder: no walk down the whole path for each entry */
 		if (!rel || !full || fstatat(dirfd(d), de->d_name, &st, 0) < 0)
 			continue;
+		/* sub was judged by the caller and is never reached through a link (links to
+		 * folders are not walked), so only a link here can lead out */
+		if (S_ISREG(st.st_mode) && (de->d_type == DT_LNK || de->d_type == DT_UNKNOWN) &&
+		    (!pattern || wp_glob_match(pattern, rel)) && !excluded(exclude, rel) && (rc = file_inside(l, rel)) < 0)
+			break;
 		if (S_ISDIR(st.st_mode)) {
 			struct stat lst;
 
@@ -964,7 +992,7 @@ static int copy_files(loader *l, const char *id, const wp_toml *files, const wp_
 				rc = copy_tree(l, "", p, 0, root, exclude, 0);
 				continue;
 			}
-			if ((rc = inside_app(l, pat, &rel)) < 0)
+			if ((rc = inside_app(l, pat, &rel)) < 0 || (rc = file_inside(l, rel.data)) < 0)
 				break;
 			full = wp_strfmt("%s/%s", l->root, rel.data);
 			if (!full || stat(full, &st) < 0) {
@@ -983,7 +1011,7 @@ static int copy_files(loader *l, const char *id, const wp_toml *files, const wp_
 			_cleanup_free_ char *full = NULL, *to = NULL;
 			struct stat st;
 
-			if ((rc = inside_app(l, src, &rel)) < 0)
+			if ((rc = inside_app(l, src, &rel)) < 0 || (rc = file_inside(l, rel.data)) < 0)
 				break;
 			wp_buf_reset(&dst);
 			if (dest[strspn(dest, "/")] && (rc = wp_path_clean(dest, &dst, l->err)) < 0) {
@@ -1433,6 +1461,7 @@ int wp_spin_lock(const char *manifest_path, const wp_spin_opts *opts, json_t **l
 	int rc;
 
 	memset(&l, 0, sizeof(l));
+	l.rootfd = -1;
 	l.err = err;
 	l.collect = opts ? opts->collect : NULL;
 	*locked = NULL;
@@ -1441,6 +1470,12 @@ int wp_spin_lock(const char *manifest_path, const wp_spin_opts *opts, json_t **l
 	l.manifest = strdup(real);
 	*strrchr(real, '/') = '\0';
 	l.root = strdup(real[0] ? real : "/");
+	l.follow_links = opts && opts->follow_links;
+	l.rootfd = open(real[0] ? real : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (l.rootfd < 0) {
+		rc = wp_error_sys(err, WP_EIO, "opening the app folder '%s'", real[0] ? real : "/");
+		goto done;
+	}
 	if (opts && opts->cache_dir)
 		l.cache = strdup(opts->cache_dir);
 	else if (getenv("XDG_CACHE_HOME") && *getenv("XDG_CACHE_HOME"))

@@ -5,6 +5,7 @@
 #define WP_OCI_SPIN_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <sys/stat.h>
 
 #include "common/error.h"
@@ -38,6 +39,9 @@ typedef struct wp_spin_opts {
 	const char *cache_dir;
 	/* When set, files are listed here instead of copied (what an image build needs). */
 	wp_spin_files *collect;
+	/* Files reached through a symbolic link that leads out of the app folder are refused
+	 * (naming the link) unless this is set; links that stay inside are followed. */
+	bool follow_links;
 } wp_spin_opts;
 
 /* Loads a manifest into a locked app (the local form: sources and files as file:// URLs). */

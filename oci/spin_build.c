@@ -975,7 +975,7 @@ static int synthesize(const wp_build_opts *o, json_t **locked, wp_spin_files *fi
 		*eq = '\0';
 		json_object_set_new(env, kv, json_string(eq + 1));
 	}
-	if ((rc = wp_build_collect_files(&o->files, &fl, err)) < 0) {
+	if ((rc = wp_build_collect_files(&o->files, o->follow_links ? WP_FILES_FOLLOW_ALL : 0, &fl, err)) < 0) {
 		json_decref(env);
 		wp_layer_list_release(&fl);
 		return rc;
@@ -986,8 +986,10 @@ static int synthesize(const wp_build_opts *o, json_t **locked, wp_spin_files *fi
 		if (!fl.items[i].src)
 			continue;
 		f = realloc(files->items, (files->len + 1) * sizeof(*f));
-		if (!f)
+		if (!f) {
+			rc = wp_error_set(err, WP_ENOMEM, "out of memory");
 			break;
+		}
 		files->items = f;
 		memset(&f[files->len], 0, sizeof(*f));
 		f[files->len].st = fl.items[i].st;
@@ -996,8 +998,17 @@ static int synthesize(const wp_build_opts *o, json_t **locked, wp_spin_files *fi
 		f[files->len].dest = strdup(fl.items[i].dest);
 		f[files->len].app_rel = strdup(fl.items[i].dest);
 		files->len++;
+		if (!f[files->len - 1].component || !f[files->len - 1].src || !f[files->len - 1].dest ||
+		    !f[files->len - 1].app_rel) {
+			rc = wp_error_set(err, WP_ENOMEM, "out of memory");
+			break;
+		}
 	}
 	wp_layer_list_release(&fl);
+	if (rc < 0) {
+		json_decref(env);
+		return rc;
+	}
 	comp = json_pack("{s:s,s:{s:s,s:s+}}", "id", id, "source", "content_type", "application/wasm", "source", "file://", real);
 	if (json_object_size(env))
 		json_object_set(comp, "env", env);
@@ -1040,7 +1051,7 @@ int wp_build_spin(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_
 {
 	const char *layout = o->layout ? o->layout : "spin";
 	wp_spin_files files = { 0 };
-	wp_spin_opts so = { .collect = &files };
+	wp_spin_opts so = { .collect = &files, .follow_links = o->follow_links };
 	spin_build b = { .o = o, .store = s, .err = err };
 	json_t *locked = NULL;
 	char created[40];

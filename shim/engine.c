@@ -1,6 +1,6 @@
 #include "shim/engine.h"
 #include "shim/confine.h"
-#include "shim/links.h"
+#include "common/links.h"
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/log.h"

@@ -1,5 +1,5 @@
 #include "shim/unpack.h"
-#include "shim/links.h"
+#include "common/links.h"
 #include "common/buf.h"
 #include "common/fs.h"
 #include "common/json.h"

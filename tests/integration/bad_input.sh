@@ -29,7 +29,7 @@ expect 2 "nothing to build" "no --wasm at all" -- "$WP" build
 expect 2 "unknown option '--bogus'" "an unknown option" -- "$WP" build --bogus
 expect 1 "both be written to '/a.txt'" "two files at one place" -- "$WP" build --wasm "$HELLO" --file app/static/a.txt:a.txt --file app/static/a.txt:/a.txt
 ln -s "$TMP/app" app/static/loop
-expect 1 "symbolic link to a folder" "a symlink to a folder inside --file" -- "$WP" build --wasm "$HELLO" --file app/static
+expect 1 "symbolic link 'loop' -> '$TMP/app' leads outside the folder 'app/static'" "a symlink to a folder outside --file" -- "$WP" build --wasm "$HELLO" --file app/static
 rm app/static/loop
 expect 2 "unknown command" "an unknown command" -- "$WP" frobnicate
 

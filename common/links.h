@@ -9,8 +9,8 @@
  *
  * Only lstat and readlink are used, relative to an open folder, so judging a hostile tree
  * never follows one of its links on the host. */
-#ifndef WP_SHIM_LINKS_H
-#define WP_SHIM_LINKS_H
+#ifndef WP_COMMON_LINKS_H
+#define WP_COMMON_LINKS_H
 
 #include <stdbool.h>
 
@@ -19,6 +19,11 @@
 /* Would the link at path (relative to rootfd, "a/b/link") whose text is target stay inside
  * the tree when followed? 0 if so, WP_EINVALID with a message naming the link otherwise. */
 int wp_links_check(int rootfd, const char *path, const char *target, wp_error *err);
+/* The same, the message calling the tree root_name ("the folder 'static'"). */
+int wp_links_check_in(int rootfd, const char *path, const char *target, const char *root_name, wp_error *err);
+/* Would opening path (relative to rootfd, "a/b/file"), every link on the way and at its
+ * end followed, stay inside the tree? 0 if so, WP_EINVALID naming path otherwise. */
+int wp_links_check_path(int rootfd, const char *path, const char *root_name, wp_error *err);
 /* Every link of the tree below rootfd, at most max_entries entries walked: 0, or
  * WP_EINVALID naming the first link that leaves it (WP_ETOOBIG past the cap). */
 int wp_links_check_tree(int rootfd, unsigned long long max_entries, wp_error *err);

@@ -1,4 +1,4 @@
-#include "shim/links.h"
+#include "common/links.h"
 #include "common/util.h"
 
 #include <dirent.h>
@@ -46,29 +46,23 @@ static void pop(walk *w)
 	w->path[w->len] = '\0';
 }
 
-int wp_links_check(int rootfd, const char *path, const char *target, wp_error *err)
+/* Walks start (relative to rootfd) as path lookup does, following every link met. 0 with
+ * *why NULL when it stays inside; 0 with *why saying how it leaves otherwise; < 0 on a
+ * system error. start is consumed (freed). */
+static int resolve(int rootfd, char *start, const char **why, wp_error *err)
 {
 	walk *w = malloc(sizeof(*w));
-	char *rest = NULL, *why = NULL;
+	char *rest = start;
 	const char *p;
 	int links = 0, rc = 0;
 
-	if (!w)
+	*why = NULL;
+	if (!w) {
+		free(start);
 		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	}
 	w->len = w->depth = 0;
 	w->path[0] = '\0';
-	if (target[0] == '/') {
-		why = "is absolute";
-		goto done;
-	}
-	/* Lookup starts in the link's own folder, itself reached through whatever links its
-	 * path holds: the walk starts at the root with the folder's path before the target. */
-	p = strrchr(path, '/');
-	rest = p ? wp_strfmt("%.*s/%s", (int)(p - path), path, target) : strdup(target);
-	if (!rest) {
-		rc = wp_error_set(err, WP_ENOMEM, "out of memory");
-		goto done;
-	}
 	for (p = rest; *p;) {
 		size_t n = strcspn(p, "/");
 		const char *c = p;
@@ -81,14 +75,14 @@ int wp_links_check(int rootfd, const char *path, const char *target, wp_error *e
 			continue;
 		if (n == 2 && c[0] == '.' && c[1] == '.') {
 			if (!w->depth) {
-				why = "climbs above the root";
+				*why = "climbs above the root";
 				goto done;
 			}
 			pop(w);
 			continue;
 		}
 		if (!push(w, c, n)) {
-			why = "is too deep";
+			*why = "is too deep";
 			goto done;
 		}
 		/* What is on disk now decides; a name not there yet is taken as a folder. */
@@ -103,11 +97,11 @@ int wp_links_check(int rootfd, const char *path, const char *target, wp_error *e
 			}
 			text[tn] = '\0';
 			if (++links > MAX_LINKS) {
-				why = "passes through too many links";
+				*why = "passes through too many links";
 				goto done;
 			}
 			if (text[0] == '/') {
-				why = "passes through an absolute link";
+				*why = "passes through an absolute link";
 				goto done;
 			}
 			pop(w);
@@ -123,11 +117,53 @@ int wp_links_check(int rootfd, const char *path, const char *target, wp_error *e
 		}
 	}
 done:
-	if (why)
-		rc = wp_error_set(err, WP_EINVALID, "symbolic link '%s' -> '%s' leads outside the root: it %s", path, target, why);
 	free(rest);
 	free(w);
 	return rc;
+}
+
+int wp_links_check_in(int rootfd, const char *path, const char *target, const char *root_name, wp_error *err)
+{
+	const char *why = NULL, *slash = strrchr(path, '/');
+	char *start;
+	int rc;
+
+	if (target[0] == '/') {
+		why = "is absolute";
+	} else {
+		/* Lookup starts in the link's own folder, itself reached through whatever links
+		 * its path holds: the walk starts at the root with the folder's path first. */
+		start = slash ? wp_strfmt("%.*s/%s", (int)(slash - path), path, target) : strdup(target);
+		if (!start)
+			return wp_error_set(err, WP_ENOMEM, "out of memory");
+		if ((rc = resolve(rootfd, start, &why, err)) < 0)
+			return rc;
+	}
+	if (why)
+		return wp_error_set(err, WP_EINVALID, "symbolic link '%s' -> '%s' leads outside %s: it %s", path, target,
+				    root_name, why);
+	return 0;
+}
+
+int wp_links_check(int rootfd, const char *path, const char *target, wp_error *err)
+{
+	return wp_links_check_in(rootfd, path, target, "the root", err);
+}
+
+int wp_links_check_path(int rootfd, const char *path, const char *root_name, wp_error *err)
+{
+	const char *why = NULL;
+	char *start = strdup(path);
+	int rc;
+
+	if (!start)
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	if ((rc = resolve(rootfd, start, &why, err)) < 0)
+		return rc;
+	if (why)
+		return wp_error_set(err, WP_EINVALID, "'%s' leads outside %s through a symbolic link: it %s", path,
+				    root_name, why);
+	return 0;
 }
 
 typedef struct tree {
