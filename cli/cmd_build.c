@@ -40,7 +40,7 @@ static int write_output(wp_cli *cli, wp_store *s, const wp_build_result *res, co
 		return wp_error_set(&cli->err, WP_EUSAGE, "--output '%s': want oci:DIR or oci-archive:FILE", dest);
 	p = dest + (archive ? 12 : 4);
 	colon = strchr(p, ':');
-	path = colon ? strndup(p, (size_t)(colon - p)) : strdup(p);
+	path = colon ? wp_xstrndup(p, (size_t)(colon - p)) : wp_xstrdup(p);
 	if (!path || !*path)
 		return wp_error_set(&cli->err, WP_EUSAGE, "--output '%s': no path", dest);
 	if (colon && colon[1])
@@ -103,11 +103,7 @@ static int run(wp_cli *cli)
 		}
 		full = wp_ref_string(&ref);
 		wp_ref_release(&ref);
-		if (!full || wp_strv_push(&tags, full) < 0) {
-			free(full);
-			wp_strv_release(&tags);
-			return wp_error_set(&cli->err, WP_ENOMEM, "out of memory");
-		}
+		wp_strv_push(&tags, full);
 		free(full);
 	}
 	for (size_t i = 0; i < outs->len; i++)

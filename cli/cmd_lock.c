@@ -19,12 +19,12 @@ char *wp_cli_spin_manifest(const char *path, const char *from)
 	struct stat st;
 
 	if (from)
-		return strdup(from);
+		return wp_xstrdup(from);
 	if (!path)
 		path = ".";
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
 		return wp_strfmt("%s/spin.toml", path);
-	return strdup(path);
+	return wp_xstrdup(path);
 }
 
 static int run(wp_cli *cli)

@@ -46,8 +46,9 @@ static int print_transfer(wp_cli *cli, const wp_transfer_result *res, const char
 		int rc;
 
 		wp_buf_init(&line, 256);
-		wp_buf_printf(&line, "%s\n", res->manifest.digest);
-		rc = wp_fs_write_atomic(digestfile, line.data, line.len, 0644, &cli->err);
+		rc = wp_buf_printf(&line, "%s\n", res->manifest.digest);
+		if (rc == 0)
+			rc = wp_fs_write_atomic(digestfile, line.data, line.len, 0644, &cli->err);
 		wp_buf_release(&line);
 		if (rc < 0)
 			return rc;
@@ -165,8 +166,8 @@ static char *registry_arg(const char *arg)
 	p = p ? p + 3 : arg;
 	len = strcspn(p, "/");
 	if ((len == 15 && !strncmp(p, "index.docker.io", 15)) || (len == 20 && !strncmp(p, "registry-1.docker.io", 20)))
-		return strdup("docker.io");
-	return strndup(p, len);
+		return wp_xstrdup("docker.io");
+	return wp_xstrndup(p, len);
 }
 
 static int read_secret(wp_cli *cli, bool from_stdin, wp_buf *out)
@@ -302,8 +303,8 @@ static int layout_arg(const char *arg, char **path, char **name)
 	else
 		return 0;
 	colon = strchr(p, ':');
-	*path = colon ? strndup(p, (size_t)(colon - p)) : strdup(p);
-	*name = colon && colon[1] ? strdup(colon + 1) : NULL;
+	*path = colon ? wp_xstrndup(p, (size_t)(colon - p)) : wp_xstrdup(p);
+	*name = colon && colon[1] ? wp_xstrdup(colon + 1) : NULL;
 	return kind;
 }
 

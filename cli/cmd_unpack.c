@@ -29,7 +29,7 @@ int wp_cli_resolve_source(wp_cli *cli, wp_store *s, const char *src, wp_descript
 
 	if (dir || archive) {
 		const char *p = src + (dir ? 4 : 12), *colon = strchr(p, ':');
-		_cleanup_free_ char *path = colon ? strndup(p, (size_t)(colon - p)) : strdup(p);
+		_cleanup_free_ char *path = colon ? wp_xstrndup(p, (size_t)(colon - p)) : wp_xstrdup(p);
 
 		return wp_archive_import(s, path, dir, colon && colon[1] ? colon + 1 : NULL, d, NULL, &cli->err);
 	}
@@ -60,7 +60,7 @@ int wp_cli_containerd_source(wp_cli *cli, const char *src, wp_store *ro, wp_desc
 {
 	const char *p = src + strlen("containerd:"), *at = strrchr(p, '@');
 	const char *want = wp_cli_value(cli, "platform") ? wp_cli_value(cli, "platform") : "wasip1/wasm";
-	_cleanup_free_ char *dir = at && at > p ? strndup(p, (size_t)(at - p)) : NULL;
+	_cleanup_free_ char *dir = at && at > p ? wp_xstrndup(p, (size_t)(at - p)) : NULL;
 	_cleanup_free_ char *content = dir ? wp_strfmt("%s/io.containerd.content.v1.content", dir) : NULL;
 	wp_descriptor top = { 0 };
 	wp_index ix = { 0 };

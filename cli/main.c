@@ -1,4 +1,5 @@
 /* wasmpack: dispatch to one command; only this file exits. */
+#include "common/alloc.h"
 #include "cli/cli.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -59,7 +60,7 @@ int wp_cli_print_image(wp_cli *cli, const wp_descriptor *manifest, const wp_mani
  * are moved behind it, where every command's parser takes them. */
 static char **hoist_globals(int argc, char **argv)
 {
-	char **out = calloc((size_t)argc + 1, sizeof(char *));
+	char **out = wp_xcalloc((size_t)argc + 1, sizeof(char *));
 	int i = 1, n = 1, first_global, cmd_at;
 
 	if (!out)

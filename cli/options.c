@@ -47,7 +47,7 @@ static wp_opt_value *find_short(const wp_cli *cli, char c)
 	return NULL;
 }
 
-static int set_value(wp_cli *cli, wp_opt_value *v, const char *val)
+static int set_value(wp_opt_value *v, const char *val)
 {
 	if (v->opt->kind == WP_OPT_FLAG) {
 		v->set = true;
@@ -55,12 +55,13 @@ static int set_value(wp_cli *cli, wp_opt_value *v, const char *val)
 	}
 	if (v->opt->kind == WP_OPT_VALUE && v->values.len) {
 		free(v->values.items[0]);
-		v->values.items[0] = strdup(val);
+		v->values.items[0] = wp_xstrdup(val);
 		v->set = true;
-		return v->values.items[0] ? 0 : wp_error_set(&cli->err, WP_ENOMEM, "out of memory");
+		return 0;
 	}
 	v->set = true;
-	return wp_strv_push(&v->values, val) < 0 ? wp_error_set(&cli->err, WP_ENOMEM, "out of memory") : 0;
+	wp_strv_push(&v->values, val);
+	return 0;
 }
 
 int wp_cli_parse(wp_cli *cli, const wp_cmd *cmd, int argc, char **argv)
@@ -70,9 +71,7 @@ int wp_cli_parse(wp_cli *cli, const wp_cmd *cmd, int argc, char **argv)
 	const char *fmt;
 
 	cli->cmd = cmd;
-	cli->vals = calloc(ng + nc, sizeof(*cli->vals));
-	if (!cli->vals)
-		return wp_error_set(&cli->err, WP_ENOMEM, "out of memory");
+	cli->vals = wp_xcalloc(ng + nc, sizeof(*cli->vals));
 	for (size_t i = 0; i < nc; i++)
 		cli->vals[cli->n_vals++].opt = &cmd->opts[i];
 	for (size_t i = 0; i < ng; i++)
@@ -83,8 +82,7 @@ int wp_cli_parse(wp_cli *cli, const wp_cmd *cmd, int argc, char **argv)
 		int rc;
 
 		if (operands_only || a[0] != '-' || !a[1]) {
-			if (wp_strv_push(&cli->args, a) < 0)
-				return wp_error_set(&cli->err, WP_ENOMEM, "out of memory");
+			wp_strv_push(&cli->args, a);
 			continue;
 		}
 		if (!strcmp(a, "--")) {
@@ -92,11 +90,9 @@ int wp_cli_parse(wp_cli *cli, const wp_cmd *cmd, int argc, char **argv)
 			continue;
 		}
 		if (a[1] == '-') {
-			_cleanup_free_ char *name = strdup(a + 2);
+			_cleanup_free_ char *name = wp_xstrdup(a + 2);
 			char *eq = name ? strchr(name, '=') : NULL;
 
-			if (!name)
-				return wp_error_set(&cli->err, WP_ENOMEM, "out of memory");
 			if (eq)
 				*eq = '\0';
 			v = find_val(cli, name);
@@ -105,11 +101,11 @@ int wp_cli_parse(wp_cli *cli, const wp_cmd *cmd, int argc, char **argv)
 			if (v->opt->kind == WP_OPT_FLAG) {
 				if (eq)
 					return wp_error_set(&cli->err, WP_EUSAGE, "option '--%s' takes no value", name);
-				rc = set_value(cli, v, NULL);
+				rc = set_value(v, NULL);
 			} else if (eq) {
-				rc = set_value(cli, v, eq + 1);
+				rc = set_value(v, eq + 1);
 			} else if (i + 1 < argc) {
-				rc = set_value(cli, v, argv[++i]);
+				rc = set_value(v, argv[++i]);
 			} else {
 				return wp_error_set(&cli->err, WP_EUSAGE, "option '--%s' needs a value (%s)", name, v->opt->metavar);
 			}
@@ -122,13 +118,13 @@ int wp_cli_parse(wp_cli *cli, const wp_cmd *cmd, int argc, char **argv)
 			if (!v)
 				return wp_error_set(&cli->err, WP_EUSAGE, "%s: unknown option '-%c'", cmd->name, *c);
 			if (v->opt->kind == WP_OPT_FLAG) {
-				set_value(cli, v, NULL);
+				set_value(v, NULL);
 				continue;
 			}
 			if (c[1])
-				rc = set_value(cli, v, c + 1);
+				rc = set_value(v, c + 1);
 			else if (i + 1 < argc)
-				rc = set_value(cli, v, argv[++i]);
+				rc = set_value(v, argv[++i]);
 			else
 				return wp_error_set(&cli->err, WP_EUSAGE, "option '-%c' needs a value (%s)", *c, v->opt->metavar);
 			if (rc < 0)

@@ -1,3 +1,4 @@
+#include "common/alloc.h"
 #include "common/buf.h"
 #include "common/error.h"
 
@@ -40,9 +41,7 @@ static int grow(wp_buf *b, size_t extra)
 	ncap = b->cap ? b->cap : 64;
 	while (ncap < need)
 		ncap = ncap > ((size_t)-1) / 4 ? need : ncap * 2;
-	p = realloc(b->data, ncap);
-	if (!p)
-		return WP_ENOMEM;
+	p = wp_xrealloc(b->data, ncap);
 	b->data = p;
 	b->cap = ncap;
 	return 0;
@@ -59,6 +58,15 @@ int wp_buf_append(wp_buf *b, const void *data, size_t len)
 	b->len += len;
 	b->data[b->len] = '\0';
 	return 0;
+}
+
+void wp_buf_append_truncated(wp_buf *b, const void *data, size_t len)
+{
+	size_t room = b->len < b->max ? b->max - b->len : 0;
+
+	if (wp_buf_append(b, data, len < room ? len : room) < 0) {
+		/* cannot happen: what is appended fits */
+	}
 }
 
 int wp_buf_puts(wp_buf *b, const char *s)

@@ -12,12 +12,10 @@
 
 int wp_fs_mkdir_p(const char *path, mode_t mode, wp_error *err)
 {
-	_cleanup_free_ char *p = strdup(path);
+	_cleanup_free_ char *p = wp_xstrdup(path);
 	char *s;
 	struct stat st;
 
-	if (!p)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	for (s = p + 1; ; s++) {
 		if (*s == '/' || *s == '\0') {
 			char saved = *s;
@@ -167,7 +165,7 @@ int wp_fs_read_file(const char *path, size_t max, wp_buf *out, wp_error *err)
 	}
 	close(fd);
 	if (rc == 0 && !out->data)
-		wp_buf_append(out, "", 0);
+		rc = wp_buf_append(out, "", 0);
 	return rc;
 }
 

@@ -51,16 +51,12 @@ static void pop(walk *w)
  * system error. start is consumed (freed). */
 static int resolve(int rootfd, char *start, const char **why, wp_error *err)
 {
-	walk *w = malloc(sizeof(*w));
+	walk *w = wp_xmalloc(sizeof(*w));
 	char *rest = start;
 	const char *p;
 	int links = 0, rc = 0;
 
 	*why = NULL;
-	if (!w) {
-		free(start);
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
-	}
 	w->len = w->depth = 0;
 	w->path[0] = '\0';
 	for (p = rest; *p;) {
@@ -107,10 +103,6 @@ static int resolve(int rootfd, char *start, const char **why, wp_error *err)
 			pop(w);
 			/* The link's target, then what was left after it. */
 			next = wp_strfmt("%s/%s", text, p);
-			if (!next) {
-				rc = wp_error_set(err, WP_ENOMEM, "out of memory");
-				goto done;
-			}
 			free(rest);
 			rest = next;
 			p = rest;
@@ -133,9 +125,7 @@ int wp_links_check_in(int rootfd, const char *path, const char *target, const ch
 	} else {
 		/* Lookup starts in the link's own folder, itself reached through whatever links
 		 * its path holds: the walk starts at the root with the folder's path first. */
-		start = slash ? wp_strfmt("%.*s/%s", (int)(slash - path), path, target) : strdup(target);
-		if (!start)
-			return wp_error_set(err, WP_ENOMEM, "out of memory");
+		start = slash ? wp_strfmt("%.*s/%s", (int)(slash - path), path, target) : wp_xstrdup(target);
 		if ((rc = resolve(rootfd, start, &why, err)) < 0)
 			return rc;
 	}
@@ -153,11 +143,9 @@ int wp_links_check(int rootfd, const char *path, const char *target, wp_error *e
 int wp_links_check_path(int rootfd, const char *path, const char *root_name, wp_error *err)
 {
 	const char *why = NULL;
-	char *start = strdup(path);
+	char *start = wp_xstrdup(path);
 	int rc;
 
-	if (!start)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	if ((rc = resolve(rootfd, start, &why, err)) < 0)
 		return rc;
 	if (why)
@@ -232,11 +220,9 @@ static int check_dir(tree *t, int dfd, size_t len, int depth)
 
 int wp_links_check_tree(int rootfd, unsigned long long max_entries, wp_error *err)
 {
-	tree *t = malloc(sizeof(*t));
+	tree *t = wp_xmalloc(sizeof(*t));
 	int fd, rc;
 
-	if (!t)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	t->rootfd = rootfd;
 	t->seen = 0;
 	t->max = max_entries;

@@ -1,21 +1,15 @@
+#include "common/alloc.h"
 #include "common/strv.h"
 #include "common/error.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-int wp_strv_push(wp_strv *v, const char *s)
+void wp_strv_push(wp_strv *v, const char *s)
 {
-	char **items = realloc(v->items, (v->len + 2) * sizeof(*items));
-
-	if (!items)
-		return WP_ENOMEM;
-	v->items = items;
-	items[v->len] = strdup(s);
-	if (!items[v->len])
-		return WP_ENOMEM;
-	items[++v->len] = NULL;
-	return 0;
+	v->items = wp_xreallocarray(v->items, v->len + 2, sizeof(*v->items));
+	v->items[v->len] = wp_xstrdup(s);
+	v->items[++v->len] = NULL;
 }
 
 bool wp_strv_contains(const wp_strv *v, const char *s)

@@ -10,8 +10,8 @@ typedef struct wp_strv {
 	size_t len;
 } wp_strv;
 
-/* Appends a copy of s; 0 or WP_ENOMEM. */
-int wp_strv_push(wp_strv *v, const char *s);
+/* Appends a copy of s (cannot fail: out of memory aborts, common/alloc.h). */
+void wp_strv_push(wp_strv *v, const char *s);
 bool wp_strv_contains(const wp_strv *v, const char *s);
 void wp_strv_release(wp_strv *v);
 

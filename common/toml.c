@@ -1,3 +1,4 @@
+#include "common/alloc.h"
 #include "common/toml.h"
 #include "common/buf.h"
 
@@ -84,7 +85,7 @@ static void oom(parser *ps)
 
 static void *xalloc(parser *ps, size_t n, bool node)
 {
-	blk *b = calloc(1, sizeof(*b) + n);
+	blk *b = wp_xcalloc(1, sizeof(*b) + n);
 
 	if (!b)
 		oom(ps);
@@ -151,18 +152,18 @@ static void tab_put(parser *ps, wp_toml *t, const char *key, size_t klen, wp_tom
 {
 	if (t->u.tab.len == t->u.tab.cap) {
 		size_t ncap = t->u.tab.cap ? t->u.tab.cap * 2 : 8;
-		char **k = realloc(t->u.tab.keys, ncap * sizeof(*k));
+		char **k = wp_xrealloc(t->u.tab.keys, ncap * sizeof(*k));
 		wp_toml **vs;
 		size_t *lens;
 
 		if (!k)
 			oom(ps);
 		t->u.tab.keys = k;
-		vs = realloc(t->u.tab.vals, ncap * sizeof(*vs));
+		vs = wp_xrealloc(t->u.tab.vals, ncap * sizeof(*vs));
 		if (!vs)
 			oom(ps);
 		t->u.tab.vals = vs;
-		lens = realloc(t->u.tab.klens, ncap * sizeof(*lens));
+		lens = wp_xrealloc(t->u.tab.klens, ncap * sizeof(*lens));
 		if (!lens)
 			oom(ps);
 		t->u.tab.klens = lens;
@@ -178,7 +179,7 @@ static void arr_push(parser *ps, wp_toml *a, wp_toml *v)
 {
 	if (a->u.arr.len == a->u.arr.cap) {
 		size_t ncap = a->u.arr.cap ? a->u.arr.cap * 2 : 8;
-		wp_toml **items = realloc(a->u.arr.items, ncap * sizeof(*items));
+		wp_toml **items = wp_xrealloc(a->u.arr.items, ncap * sizeof(*items));
 
 		if (!items)
 			oom(ps);

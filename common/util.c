@@ -40,7 +40,9 @@ char *wp_strfmt(const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vasprintf(&out, fmt, ap);
 	va_end(ap);
-	return n < 0 ? NULL : out;
+	if (n < 0)
+		wp_oom();
+	return out;
 }
 
 int wp_cpu_count(void)

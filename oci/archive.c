@@ -24,8 +24,7 @@ static int closure(wp_store *s, const wp_descriptor *d, wp_strv *out, int depth,
 
 	if (wp_strv_contains(out, d->digest))
 		return 0;
-	if (wp_strv_push(out, d->digest) < 0)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	wp_strv_push(out, d->digest);
 	if (!wp_media_type_is_index(d->media_type) && !wp_media_type_is_manifest(d->media_type))
 		return wp_store_has_blob(s, d->digest, NULL) ? 0 :
 		       wp_error_set(err, WP_ENOTFOUND, "blob %s is not in the store", d->digest);
@@ -70,8 +69,6 @@ static int copy_blob(const char *src, const char *dst, wp_error *err)
 
 	if (in < 0 || fstat(in, &st) < 0)
 		return wp_error_sys(err, WP_EIO, "reading '%s'", src);
-	if (!tmp)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	out = mkostemp(tmp, O_CLOEXEC);
 	if (out < 0)
 		return wp_error_sys(err, WP_EIO, "creating '%s'", dst);
@@ -104,8 +101,6 @@ static int read_layout_index(const char *dir, wp_index *ix, wp_error *err)
 	int rc;
 
 	memset(ix, 0, sizeof(*ix));
-	if (!path)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	if (!wp_fs_exists(path))
 		return 0;
 	wp_buf_init(&data, WP_MANIFEST_MAX);
@@ -117,12 +112,10 @@ static int read_layout_index(const char *dir, wp_index *ix, wp_error *err)
 }
 
 /* The entries of ix, minus any that carried `name`, plus desc named `name`. */
-static int index_with(const wp_index *ix, const wp_descriptor *desc, const char *name, wp_index *out, wp_error *err)
+static void index_with(const wp_index *ix, const wp_descriptor *desc, const char *name, wp_index *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->manifests = calloc(ix->n_manifests + 1, sizeof(*out->manifests));
-	if (!out->manifests)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	out->manifests = wp_xcalloc(ix->n_manifests + 1, sizeof(*out->manifests));
 	for (size_t i = 0; i < ix->n_manifests; i++) {
 		const char *n = wp_kvlist_get(&ix->manifests[i].annotations, WP_ANN_REF_NAME);
 
@@ -134,7 +127,6 @@ static int index_with(const wp_index *ix, const wp_descriptor *desc, const char 
 	wp_kvlist_release(&out->manifests[out->n_manifests].annotations);
 	wp_kvlist_set(&out->manifests[out->n_manifests].annotations, WP_ANN_REF_NAME, name);
 	out->n_manifests++;
-	return 0;
 }
 
 int wp_archive_export_dir(wp_store *s, const wp_descriptor *desc, const char *name, const char *dir, wp_error *err)
@@ -147,18 +139,12 @@ int wp_archive_export_dir(wp_store *s, const wp_descriptor *desc, const char *na
 	wp_buf data;
 	int rc;
 
-	if (!blobs || !layout || !index)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	if ((rc = wp_fs_mkdir_p(blobs, 0755, err)) < 0 || (rc = wp_archive_closure(s, desc, &digests, err)) < 0)
 		goto out;
 	for (size_t i = digests.len; i-- > 0;) {
 		_cleanup_free_ char *src = wp_store_blob_path(s, digests.items[i]);
 		_cleanup_free_ char *dst = wp_strfmt("%s/%s", blobs, wp_digest_hex(digests.items[i]));
 
-		if (!src || !dst) {
-			rc = wp_error_set(err, WP_ENOMEM, "out of memory");
-			goto out;
-		}
 		if (!wp_fs_exists(dst) && (rc = copy_blob(src, dst, err)) < 0)
 			goto out;
 	}
@@ -166,10 +152,8 @@ int wp_archive_export_dir(wp_store *s, const wp_descriptor *desc, const char *na
 		goto out;
 	if ((rc = read_layout_index(dir, &old, err)) < 0)
 		goto out;
-	rc = index_with(&old, desc, name, &neu, err);
+	index_with(&old, desc, name, &neu);
 	wp_index_release(&old);
-	if (rc < 0)
-		goto out;
 	wp_buf_init(&data, WP_MANIFEST_MAX);
 	rc = wp_index_emit(&neu, &data, err);
 	if (rc == 0)
@@ -228,10 +212,10 @@ int wp_archive_save(wp_store *s, const wp_descriptor *desc, const char *name, co
 	int fd = -1, rc;
 
 	wp_buf_init(&index, WP_MANIFEST_MAX);
-	if (!tmp)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
-	if ((rc = wp_archive_closure(s, desc, &digests, err)) < 0 || (rc = index_with(&empty, desc, name, &ix, err)) < 0 ||
-	    (rc = wp_index_emit(&ix, &index, err)) < 0)
+	if ((rc = wp_archive_closure(s, desc, &digests, err)) < 0)
+		goto done;
+	index_with(&empty, desc, name, &ix);
+	if ((rc = wp_index_emit(&ix, &index, err)) < 0)
 		goto done;
 	qsort(digests.items, digests.len, sizeof(char *), cmp_str);
 	fd = mkostemp(tmp, O_CLOEXEC);
@@ -419,8 +403,6 @@ static int import_blob(wp_store *s, const char *dir, const char *digest, wp_erro
 	if (wp_store_has_blob(s, digest, NULL))
 		return 0;
 	path = wp_strfmt("%s/blobs/sha256/%s", dir, wp_digest_hex(digest));
-	if (!path)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	if ((rc = wp_store_ingest_file(s, path, NULL, got, &size, err)) < 0)
 		return rc;
 	if (strcmp(got, digest))
@@ -508,7 +490,7 @@ int wp_archive_import(wp_store *s, const char *path, bool is_dir, const char *na
 
 		rc = wp_descriptor_copy(desc, pick);
 		if (found_name && n)
-			*found_name = strdup(n);
+			*found_name = wp_xstrdup(n);
 	}
 	wp_index_release(&ix);
 	return rc;

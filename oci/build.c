@@ -135,14 +135,12 @@ static int scan_link(tree_scan *t, int dfd, const char *name, const char *rel, c
 
 static int add_tree(tree_scan *t, const char *rel, const char *dest, int depth, wp_error *err)
 {
-	_cleanup_free_ char *dirpath = rel[0] ? wp_strfmt("%s/%s", t->top, rel) : strdup(t->top);
+	_cleanup_free_ char *dirpath = rel[0] ? wp_strfmt("%s/%s", t->top, rel) : wp_xstrdup(t->top);
 	int fd;
 	DIR *d;
 	struct dirent *de;
 	int rc = 0;
 
-	if (!dirpath)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	if (depth > 64)
 		return wp_error_set(err, WP_EINVALID, "'%s' is nested too deeply", dirpath);
 	fd = openat(t->rootfd, rel[0] ? rel : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -165,12 +163,8 @@ static int add_tree(tree_scan *t, const char *rel, const char *dest, int depth, 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		child = wp_strfmt("%s/%s", dirpath, de->d_name);
-		crel = rel[0] ? wp_strfmt("%s/%s", rel, de->d_name) : strdup(de->d_name);
-		cdest = dest[0] ? wp_strfmt("%s/%s", dest, de->d_name) : strdup(de->d_name);
-		if (!child || !crel || !cdest) {
-			rc = wp_error_set(err, WP_ENOMEM, "out of memory");
-			break;
-		}
+		crel = rel[0] ? wp_strfmt("%s/%s", rel, de->d_name) : wp_xstrdup(de->d_name);
+		cdest = dest[0] ? wp_strfmt("%s/%s", dest, de->d_name) : wp_xstrdup(de->d_name);
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			rc = wp_error_sys(err, WP_EIO, "input '%s'", child);
 			break;
@@ -196,14 +190,12 @@ static int add_tree(tree_scan *t, const char *rel, const char *dest, int depth, 
  * SRC itself is followed if it is a link: it was named. */
 static int add_file_arg(wp_layer_list *l, const char *arg, unsigned flags, wp_error *err)
 {
-	_cleanup_free_ char *src = strdup(arg);
+	_cleanup_free_ char *src = wp_xstrdup(arg);
 	char *colon, *dest;
 	struct stat st;
 	wp_buf clean;
 	int rc;
 
-	if (!src)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	colon = strchr(src, ':');
 	if (colon)
 		*colon = '\0';
@@ -222,8 +214,6 @@ static int add_file_arg(wp_layer_list *l, const char *arg, unsigned flags, wp_er
 			if (*p != '/' && *p != '.')
 				root = false;
 		rc = root && !strstr(dest, "..") ? 0 : wp_path_clean(dest, &clean, err);
-		if (rc == 0 && !root_name)
-			rc = wp_error_set(err, WP_ENOMEM, "out of memory");
 		if (rc == 0 && (t.rootfd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 			rc = wp_error_sys(err, WP_EIO, "input folder '%s'", src);
 		if (rc == 0) {
@@ -339,9 +329,7 @@ int wp_build_layers(wp_store *s, wp_statcache *cache, wp_layer_list **lists, siz
 	size_t misses = 0, nthreads, started = 0;
 	int rc = 0;
 
-	pool.jobs = calloc(n ? n : 1, sizeof(*pool.jobs));
-	if (!pool.jobs)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	pool.jobs = wp_xcalloc(n ? n : 1, sizeof(*pool.jobs));
 	pthread_mutex_init(&pool.mu, NULL);
 	for (size_t i = 0; i < n; i++) {
 		layer_job *j = &pool.jobs[i];
@@ -409,15 +397,15 @@ int wp_build_platform(const char *p, char **os, char **arch, wp_error *err)
 	const char *slash = p ? strchr(p, '/') : NULL;
 
 	if (!p) {
-		*os = strdup("wasip1");
-		*arch = strdup("wasm");
+		*os = wp_xstrdup("wasip1");
+		*arch = wp_xstrdup("wasm");
 	} else if (!slash || slash == p || !slash[1] || strchr(slash + 1, '/')) {
 		return wp_error_set(err, WP_EUSAGE, "--platform '%s': want OS/ARCH, for example wasip1/wasm", p);
 	} else {
-		*os = strndup(p, (size_t)(slash - p));
-		*arch = strdup(slash + 1);
+		*os = wp_xstrndup(p, (size_t)(slash - p));
+		*arch = wp_xstrdup(slash + 1);
 	}
-	return *os && *arch ? 0 : wp_error_set(err, WP_ENOMEM, "out of memory");
+	return 0;
 }
 
 int wp_build_annotate(wp_manifest *m, const wp_build_opts *o, const char *created, wp_error *err)
@@ -439,7 +427,7 @@ int wp_build_annotate(wp_manifest *m, const wp_build_opts *o, const char *create
 	}
 	wp_gitinfo_release(&gi);
 	for (size_t i = 0; i < o->annotations.len; i++) {
-		_cleanup_free_ char *kv = strdup(o->annotations.items[i]);
+		_cleanup_free_ char *kv = wp_xstrdup(o->annotations.items[i]);
 		char *eq = kv ? strchr(kv, '=') : NULL;
 
 		if (!eq || eq == kv)
@@ -517,15 +505,15 @@ static int build_image(wp_store *s, const wp_build_opts *o, scan *sc, const char
 	for (size_t i = 0; i < nl; i++) {
 		wp_descriptor d;
 
-		if ((rc = wp_strv_push(&cfg.diff_ids, results[i].diff_id)) < 0 ||
-		    (rc = wp_descriptor_init(&d, WP_MT_OCI_LAYER_GZIP, results[i].digest, results[i].size)) < 0 ||
+		wp_strv_push(&cfg.diff_ids, results[i].diff_id);
+		if ((rc = wp_descriptor_init(&d, WP_MT_OCI_LAYER_GZIP, results[i].digest, results[i].size)) < 0 ||
 		    (rc = wp_manifest_add_layer(&m, &d)) < 0) {
 			rc = wp_error_set(err, WP_ENOMEM, "out of memory");
 			goto done;
 		}
 	}
 	if (created[0])
-		cfg.created = strdup(created);
+		cfg.created = wp_xstrdup(created);
 	for (size_t i = 0; i < o->env.len; i++)
 		wp_strv_push(&cfg.env, o->env.items[i]);
 	for (size_t i = 0; i < o->args.len; i++)
@@ -534,17 +522,14 @@ static int build_image(wp_store *s, const wp_build_opts *o, scan *sc, const char
 		if (sc->wasm.items[i].src && !strcmp(sc->wasm.items[i].src, o->wasm.items[0])) {
 			_cleanup_free_ char *entry = wp_strfmt("/%s", sc->wasm.items[i].dest);
 
-			if (!entry || wp_strv_push(&cfg.entrypoint, entry) < 0) {
-				rc = wp_error_set(err, WP_ENOMEM, "out of memory");
-				goto done;
-			}
+			wp_strv_push(&cfg.entrypoint, entry);
 			break;
 		}
 	if ((rc = wp_image_config_emit(&cfg, &data, err)) < 0 ||
 	    (rc = wp_build_put_doc(s, &data, WP_MT_OCI_CONFIG, &m.config, err)) < 0 ||
 	    (rc = wp_build_annotate(&m, o, created, err)) < 0)
 		goto done;
-	m.media_type = strdup(WP_MT_OCI_MANIFEST);
+	m.media_type = wp_xstrdup(WP_MT_OCI_MANIFEST);
 	rc = wp_build_finish(s, &m, res, err);
 done:
 	wp_buf_release(&data);
@@ -585,15 +570,15 @@ static int build_wasm(wp_store *s, const wp_build_opts *o, scan *sc, const char 
 		res->layers_reused++;
 	}
 	if (created[0])
-		cfg.created = strdup(created);
-	cfg.architecture = strdup("wasm");
+		cfg.created = wp_xstrdup(created);
+	cfg.architecture = wp_xstrdup("wasm");
 	if (o->platform) {
 		_cleanup_free_ char *parch = NULL;
 
 		if ((rc = wp_build_platform(o->platform, &cfg.os, &parch, err)) < 0)
 			goto done;
 	} else {
-		cfg.os = strdup(kind == WP_WASM_COMPONENT ? "wasip2" : "wasip1");
+		cfg.os = wp_xstrdup(kind == WP_WASM_COMPONENT ? "wasip2" : "wasip1");
 	}
 	wp_strv_push(&cfg.layer_digests, digest);
 	cfg.component = kind == WP_WASM_COMPONENT;
@@ -608,7 +593,7 @@ static int build_wasm(wp_store *s, const wp_build_opts *o, scan *sc, const char 
 	wp_kvlist_set(&d.annotations, WP_ANN_TITLE, wp_path_basename(e->dest));
 	if ((rc = wp_manifest_add_layer(&m, &d)) < 0 || (rc = wp_build_annotate(&m, o, created, err)) < 0)
 		goto done;
-	m.media_type = strdup(WP_MT_OCI_MANIFEST);
+	m.media_type = wp_xstrdup(WP_MT_OCI_MANIFEST);
 	rc = wp_build_finish(s, &m, res, err);
 done:
 	wp_buf_release(&data);
@@ -670,8 +655,7 @@ int wp_build(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_error
 		goto done;
 	if ((rc = wp_build_created(o->path ? o->path : ".", created, sizeof(created), err)) < 0)
 		goto done;
-	if ((rc = wp_statcache_open(s, &sc.cache, err)) < 0)
-		goto done;
+	sc.cache = wp_statcache_open(s);
 	rc = !strcmp(layout, "wasm") ? build_wasm(s, o, &sc, created, res, err) : build_image(s, o, &sc, created, res, err);
 	if (rc == 0) {
 		wp_error ignored;

@@ -1,3 +1,4 @@
+#include "common/alloc.h"
 #include "oci/config.h"
 #include "common/json.h"
 
@@ -8,7 +9,7 @@ static char *dup_str(const json_t *o, const char *key)
 {
 	const char *s = wp_json_str(o, key);
 
-	return s ? strdup(s) : NULL;
+	return s ? wp_xstrdup(s) : NULL;
 }
 
 static int strv_from(const json_t *arr, wp_strv *v)
@@ -19,8 +20,8 @@ static int strv_from(const json_t *arr, wp_strv *v)
 	if (!json_is_array(arr))
 		return 0;
 	json_array_foreach(arr, i, e)
-		if (json_is_string(e) && wp_strv_push(v, json_string_value(e)) < 0)
-			return WP_ENOMEM;
+		if (json_is_string(e))
+			wp_strv_push(v, json_string_value(e));
 	return 0;
 }
 

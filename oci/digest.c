@@ -67,9 +67,7 @@ int wp_digest_file(const char *path, char out[WP_DIGEST_BUFSZ], uint64_t *size, 
 
 	if (fd < 0)
 		return wp_error_sys(err, WP_EIO, "opening '%s'", path);
-	buf = malloc(CHUNK);
-	if (!buf)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	buf = wp_xmalloc(CHUNK);
 	rc = wp_sha256_init(&h, err);
 	if (rc < 0)
 		return rc;

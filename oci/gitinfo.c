@@ -15,12 +15,12 @@ char *wp_git_strip_credentials(const char *url)
 	const char *host, *at, *slash;
 
 	if (!scheme)
-		return strdup(url);
+		return wp_xstrdup(url);
 	host = scheme + 3;
 	slash = strchr(host, '/');
 	at = memchr(host, '@', slash ? (size_t)(slash - host) : strlen(host));
 	if (!at)
-		return strdup(url);
+		return wp_xstrdup(url);
 	return wp_strfmt("%.*s%s", (int)(host - url), url, at + 1);
 }
 
@@ -78,7 +78,7 @@ int wp_gitinfo_read(const char *path, wp_gitinfo *info, wp_error *err)
 	if (git_repository_is_bare(repo) || git_revparse_single(&head, repo, "HEAD^{commit}") < 0)
 		goto done;
 	git_oid_tostr(hex, sizeof(hex), git_object_id(head));
-	info->revision = strdup(hex);
+	info->revision = wp_xstrdup(hex);
 	info->commit_time = (int64_t)git_commit_time((const git_commit *)head);
 	if (git_remote_lookup(&origin, repo, "origin") == 0 && git_remote_url(origin))
 		info->source = wp_git_strip_credentials(git_remote_url(origin));

@@ -1,3 +1,4 @@
+#include "common/alloc.h"
 #include "oci/gzip.h"
 #include "common/crc32.h"
 
@@ -194,7 +195,7 @@ static int add_piece(job *j, size_t off, size_t len, bool stored)
 	}
 	if (j->npieces == j->pieces_cap) {
 		size_t cap = j->pieces_cap ? j->pieces_cap * 2 : 16;
-		piece *p = realloc(j->pieces, cap * sizeof(*p));
+		piece *p = wp_xrealloc(j->pieces, cap * sizeof(*p));
 
 		if (!p)
 			return -1;
@@ -249,7 +250,7 @@ static int deflate_piece(coder *c, int level, job *j, piece *pc, bool finish)
 	coding = small ? CODE_LZ : choose_coding(zs, j->in + pc->off, pc->len, dict, dict_len);
 	bound = deflateBound(zs, (uLong)pc->len) + 64;
 	if (j->out_cap - j->out_len < bound) {
-		unsigned char *p = realloc(j->out, j->out_len + bound);
+		unsigned char *p = wp_xrealloc(j->out, j->out_len + bound);
 
 		if (!p)
 			return Z_MEM_ERROR;
@@ -346,11 +347,9 @@ static void *worker_main(void *arg)
 
 int wp_gzip_new(wp_gzip **out, int level, int threads, wp_gzip_sink sink, void *ctx, wp_error *err)
 {
-	wp_gzip *gz = calloc(1, sizeof(*gz));
+	wp_gzip *gz = wp_xcalloc(1, sizeof(*gz));
 
 	*out = NULL;
-	if (!gz)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	if (threads > MAX_THREADS)
 		threads = MAX_THREADS;
 	gz->level = level;
@@ -361,25 +360,17 @@ int wp_gzip_new(wp_gzip **out, int level, int threads, wp_gzip_sink sink, void *
 	/* Chunks in flight: enough that the in-order hand-off to the sink seldom waits for a
 	 * slow chunk (about 4 MiB with 2 threads). */
 	gz->njobs = gz->threads ? (unsigned)gz->threads * 8 + 2 : 1;
-	gz->jobs = calloc(gz->njobs, sizeof(*gz->jobs));
+	gz->jobs = wp_xcalloc(gz->njobs, sizeof(*gz->jobs));
 	gz->crc = crc32(0L, Z_NULL, 0);
 	pthread_mutex_init(&gz->mu, NULL);
 	pthread_cond_init(&gz->work_cv, NULL);
 	pthread_cond_init(&gz->done_cv, NULL);
 	pthread_cond_init(&gz->space_cv, NULL);
-	if (!gz->jobs) {
-		wp_gzip_free(gz);
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
-	}
 	for (unsigned i = 0; i < gz->njobs; i++) {
-		gz->jobs[i].in = malloc(CHUNK);
-		if (!gz->jobs[i].in) {
-			wp_gzip_free(gz);
-			return wp_error_set(err, WP_ENOMEM, "out of memory");
-		}
+		gz->jobs[i].in = wp_xmalloc(CHUNK);
 	}
 	{
-		gz->inline_coder = malloc(sizeof(*gz->inline_coder));
+		gz->inline_coder = wp_xmalloc(sizeof(*gz->inline_coder));
 		if (gz->inline_coder)
 			coder_init(gz->inline_coder, level);
 		if (!gz->inline_coder || !gz->inline_coder->big_ok || !gz->inline_coder->small_ok) {
@@ -601,33 +592,25 @@ void wp_gzip_hint(wp_gzip *gz, wp_gzip_kind kind)
 }
 
 /* Records where the kind of the bytes in the job being filled changes. */
-static int note_kind(wp_gzip *gz, job *j, wp_error *err)
+static void note_kind(wp_gzip *gz, job *j)
 {
 	int cur = j->kind0 ^ (int)(j->nmarks & 1);
 
 	if (cur == gz->kind)
-		return 0;
+		return;
 	if (j->in_len == 0) {
 		j->kind0 = gz->kind;
-		return 0;
+		return;
 	}
 	if (j->nmarks && j->marks[j->nmarks - 1] == j->in_len) {
 		j->nmarks--;
-		return 0;
+		return;
 	}
 	if (j->nmarks == j->marks_cap) {
-		size_t cap = j->marks_cap ? j->marks_cap * 2 : 64;
-		size_t *m = realloc(j->marks, cap * sizeof(*m));
-
-		if (!m) {
-			gz->failed = true;
-			return wp_error_set(err, WP_ENOMEM, "out of memory");
-		}
-		j->marks = m;
-		j->marks_cap = cap;
+		j->marks_cap = j->marks_cap ? j->marks_cap * 2 : 64;
+		j->marks = wp_xreallocarray(j->marks, j->marks_cap, sizeof(*j->marks));
 	}
 	j->marks[j->nmarks++] = j->in_len;
-	return 0;
 }
 
 void *wp_gzip_reserve(wp_gzip *gz, size_t *room, wp_error *err)
@@ -638,8 +621,7 @@ void *wp_gzip_reserve(wp_gzip *gz, size_t *room, wp_error *err)
 		drained_error(gz, err);
 		return NULL;
 	}
-	if (note_kind(gz, j, err) < 0)
-		return NULL;
+	note_kind(gz, j);
 	*room = CHUNK - j->in_len;
 	return j->in + j->in_len;
 }
@@ -663,8 +645,7 @@ int wp_gzip_write(wp_gzip *gz, const void *data, size_t len, wp_error *err)
 		size_t n = CHUNK - j->in_len < len ? CHUNK - j->in_len : len;
 		int rc;
 
-		if ((rc = note_kind(gz, j, err)) < 0)
-			return rc;
+		note_kind(gz, j);
 		memcpy(j->in + j->in_len, p, n);
 		j->in_len += n;
 		p += n;

@@ -43,24 +43,17 @@ int wp_layer_list_add(wp_layer_list *l, const char *dest, const char *src, const
 			return 0;
 		return wp_error_set(err, WP_EEXISTS, "two inputs would both be written to '/%s'", dest);
 	}
-	items = realloc(l->items, (l->len + 1) * sizeof(*items));
-	if (!items)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	items = wp_xrealloc(l->items, (l->len + 1) * sizeof(*items));
 	l->items = items;
 	e = &items[l->len];
 	memset(e, 0, sizeof(*e));
-	e->dest = strdup(dest);
-	e->src = src ? strdup(src) : NULL;
+	e->dest = wp_xstrdup(dest);
+	e->src = src ? wp_xstrdup(src) : NULL;
 	e->mode = mode;
 	if (st)
 		e->st = *st;
 	if (!src)
 		e->st.st_mode = S_IFDIR | 0755;
-	if (!e->dest || (src && !e->src)) {
-		free(e->dest);
-		free(e->src);
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
-	}
 	if (!l->index)
 		l->index = json_object();
 	json_object_set_new(l->index, e->dest, json_integer((json_int_t)l->len));
@@ -81,8 +74,8 @@ int wp_layer_list_add_link(wp_layer_list *l, const char *dest, const char *targe
 		return rc;
 	e = &l->items[l->len - 1];
 	e->st = st;
-	e->link = strdup(target);
-	return e->link ? 0 : wp_error_set(err, WP_ENOMEM, "out of memory");
+	e->link = wp_xstrdup(target);
+	return 0;
 }
 
 static int cmp_entry(const void *a, const void *b)
@@ -95,11 +88,9 @@ int wp_layer_list_finish(wp_layer_list *l, wp_error *err)
 	size_t n = l->len;
 
 	for (size_t i = 0; i < n; i++) {
-		_cleanup_free_ char *path = strdup(l->items[i].dest);
+		_cleanup_free_ char *path = wp_xstrdup(l->items[i].dest);
 		char *slash;
 
-		if (!path)
-			return wp_error_set(err, WP_ENOMEM, "out of memory");
 		while ((slash = strrchr(path, '/'))) {
 			wp_layer_entry *p;
 

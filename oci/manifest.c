@@ -28,30 +28,21 @@ static int kv_find(const wp_kvlist *l, const char *key, size_t *pos)
 	return 0;
 }
 
-int wp_kvlist_set(wp_kvlist *l, const char *key, const char *value)
+void wp_kvlist_set(wp_kvlist *l, const char *key, const char *value)
 {
 	size_t pos;
-	char *v = strdup(value);
-	wp_kv *items;
+	char *v = wp_xstrdup(value);
 
-	if (!v)
-		return WP_ENOMEM;
 	if (kv_find(l, key, &pos)) {
 		free(l->items[pos].value);
 		l->items[pos].value = v;
-		return 0;
+		return;
 	}
-	items = realloc(l->items, (l->len + 1) * sizeof(*items));
-	if (!items) {
-		free(v);
-		return WP_ENOMEM;
-	}
-	l->items = items;
-	memmove(items + pos + 1, items + pos, (l->len - pos) * sizeof(*items));
-	items[pos].key = strdup(key);
-	items[pos].value = v;
+	l->items = wp_xreallocarray(l->items, l->len + 1, sizeof(*l->items));
+	memmove(l->items + pos + 1, l->items + pos, (l->len - pos) * sizeof(*l->items));
+	l->items[pos].key = wp_xstrdup(key);
+	l->items[pos].value = v;
 	l->len++;
-	return items[pos].key ? 0 : WP_ENOMEM;
 }
 
 const char *wp_kvlist_get(const wp_kvlist *l, const char *key)
@@ -75,8 +66,7 @@ void wp_kvlist_release(wp_kvlist *l)
 int wp_kvlist_copy(wp_kvlist *dst, const wp_kvlist *src)
 {
 	for (size_t i = 0; i < src->len; i++)
-		if (wp_kvlist_set(dst, src->items[i].key, src->items[i].value) < 0)
-			return WP_ENOMEM;
+		wp_kvlist_set(dst, src->items[i].key, src->items[i].value);
 	return 0;
 }
 
@@ -97,18 +87,18 @@ int wp_kvlist_from_json(const json_t *j, wp_kvlist *l)
 	if (!json_is_object(j))
 		return 0;
 	json_object_foreach((json_t *)j, k, v)
-		if (json_is_string(v) && wp_kvlist_set(l, k, json_string_value(v)) < 0)
-			return WP_ENOMEM;
+		if (json_is_string(v))
+			wp_kvlist_set(l, k, json_string_value(v));
 	return 0;
 }
 
 int wp_descriptor_init(wp_descriptor *d, const char *media_type, const char *digest, int64_t size)
 {
 	memset(d, 0, sizeof(*d));
-	d->media_type = strdup(media_type);
+	d->media_type = wp_xstrdup(media_type);
 	wp_strlcpy(d->digest, digest, sizeof(d->digest));
 	d->size = size;
-	return d->media_type ? 0 : WP_ENOMEM;
+	return 0;
 }
 
 static void platform_free(wp_platform *p)
@@ -132,7 +122,7 @@ void wp_descriptor_release(wp_descriptor *d)
 
 static char *dup_or_null(const char *s)
 {
-	return s ? strdup(s) : NULL;
+	return s ? wp_xstrdup(s) : NULL;
 }
 
 int wp_descriptor_copy(wp_descriptor *dst, const wp_descriptor *src)
@@ -142,12 +132,9 @@ int wp_descriptor_copy(wp_descriptor *dst, const wp_descriptor *src)
 	memcpy(dst->digest, src->digest, sizeof(dst->digest));
 	dst->size = src->size;
 	dst->artifact_type = dup_or_null(src->artifact_type);
-	if (wp_kvlist_copy(&dst->annotations, &src->annotations) < 0)
-		return WP_ENOMEM;
+	wp_kvlist_copy(&dst->annotations, &src->annotations);
 	if (src->platform) {
-		dst->platform = calloc(1, sizeof(*dst->platform));
-		if (!dst->platform)
-			return WP_ENOMEM;
+		dst->platform = wp_xcalloc(1, sizeof(*dst->platform));
 		dst->platform->os = dup_or_null(src->platform->os);
 		dst->platform->architecture = dup_or_null(src->platform->architecture);
 		dst->platform->variant = dup_or_null(src->platform->variant);
@@ -196,21 +183,18 @@ int wp_descriptor_from_json(const json_t *j, wp_descriptor *d, wp_error *err)
 		return wp_error_set(err, WP_EINVALID, "descriptor has an invalid digest '%s'", dg ? dg : "");
 	if (!json_is_integer(size) || json_integer_value(size) < 0)
 		return wp_error_set(err, WP_EINVALID, "descriptor %s has no valid size", dg);
-	d->media_type = strdup(mt ? mt : "");
+	d->media_type = wp_xstrdup(mt ? mt : "");
 	memcpy(d->digest, dg, WP_DIGEST_BUFSZ);
 	d->size = json_integer_value(size);
 	d->artifact_type = dup_or_null(wp_json_str(j, "artifactType"));
-	if (wp_kvlist_from_json(json_object_get(j, "annotations"), &d->annotations) < 0)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	wp_kvlist_from_json(json_object_get(j, "annotations"), &d->annotations);
 	if (json_is_object(plat)) {
-		d->platform = calloc(1, sizeof(*d->platform));
-		if (!d->platform)
-			return wp_error_set(err, WP_ENOMEM, "out of memory");
+		d->platform = wp_xcalloc(1, sizeof(*d->platform));
 		d->platform->os = dup_or_null(wp_json_str(plat, "os"));
 		d->platform->architecture = dup_or_null(wp_json_str(plat, "architecture"));
 		d->platform->variant = dup_or_null(wp_json_str(plat, "variant"));
 	}
-	return d->media_type ? 0 : wp_error_set(err, WP_ENOMEM, "out of memory");
+	return 0;
 }
 
 void wp_manifest_release(wp_manifest *m)
@@ -231,7 +215,7 @@ void wp_manifest_release(wp_manifest *m)
 
 int wp_manifest_add_layer(wp_manifest *m, wp_descriptor *layer)
 {
-	wp_descriptor *l = realloc(m->layers, (m->n_layers + 1) * sizeof(*l));
+	wp_descriptor *l = wp_xrealloc(m->layers, (m->n_layers + 1) * sizeof(*l));
 
 	if (!l)
 		return WP_ENOMEM;
@@ -248,11 +232,6 @@ int wp_manifest_emit(const wp_manifest *m, wp_buf *out, wp_error *err)
 	json_t *o = json_object(), *layers = json_array();
 	int rc;
 
-	if (!o || !layers) {
-		json_decref(o);
-		json_decref(layers);
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
-	}
 	json_object_set_new(o, "schemaVersion", json_integer(2));
 	json_object_set_new(o, "mediaType", json_string(m->media_type ? m->media_type : WP_MT_OCI_MANIFEST));
 	if (m->artifact_type)
@@ -294,7 +273,7 @@ int wp_manifest_parse(const char *data, size_t len, wp_manifest *m, wp_error *er
 		rc = wp_error_set(err, WP_EINVALID, "parsing manifest: media type '%s' is not an image manifest", mt);
 		goto done;
 	}
-	m->media_type = strdup(mt ? mt : WP_MT_OCI_MANIFEST);
+	m->media_type = wp_xstrdup(mt ? mt : WP_MT_OCI_MANIFEST);
 	m->artifact_type = dup_or_null(wp_json_str(root, "artifactType"));
 	rc = wp_descriptor_from_json(json_object_get(root, "config"), &m->config, err);
 	if (rc < 0) {
@@ -306,11 +285,7 @@ int wp_manifest_parse(const char *data, size_t len, wp_manifest *m, wp_error *er
 		rc = wp_error_set(err, WP_EINVALID, "parsing manifest: layers is not an array");
 		goto done;
 	}
-	m->layers = calloc(json_array_size(layers) + 1, sizeof(*m->layers));
-	if (!m->layers) {
-		rc = wp_error_set(err, WP_ENOMEM, "out of memory");
-		goto done;
-	}
+	m->layers = wp_xcalloc(json_array_size(layers) + 1, sizeof(*m->layers));
 	for (i = 0; i < json_array_size(layers); i++) {
 		rc = wp_descriptor_from_json(json_array_get(layers, i), &m->layers[i], err);
 		m->n_layers = i + 1;
@@ -321,7 +296,7 @@ int wp_manifest_parse(const char *data, size_t len, wp_manifest *m, wp_error *er
 	}
 	subject = json_object_get(root, "subject");
 	if (json_is_object(subject)) {
-		m->subject = calloc(1, sizeof(*m->subject));
+		m->subject = wp_xcalloc(1, sizeof(*m->subject));
 		if (!m->subject || (rc = wp_descriptor_from_json(subject, m->subject, err)) < 0) {
 			rc = rc < 0 ? rc : wp_error_set(err, WP_ENOMEM, "out of memory");
 			goto done;
@@ -351,11 +326,6 @@ int wp_index_emit(const wp_index *ix, wp_buf *out, wp_error *err)
 	json_t *o = json_object(), *ms = json_array();
 	int rc;
 
-	if (!o || !ms) {
-		json_decref(o);
-		json_decref(ms);
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
-	}
 	json_object_set_new(o, "schemaVersion", json_integer(2));
 	json_object_set_new(o, "mediaType", json_string(ix->media_type ? ix->media_type : WP_MT_OCI_INDEX));
 	for (size_t i = 0; i < ix->n_manifests; i++)
@@ -385,13 +355,8 @@ int wp_index_parse(const char *data, size_t len, wp_index *ix, wp_error *err)
 		json_decref(root);
 		return wp_error_set(err, WP_EINVALID, "parsing index: not an OCI image index");
 	}
-	ix->media_type = strdup(mt ? mt : WP_MT_OCI_INDEX);
-	ix->manifests = calloc(json_array_size(ms) + 1, sizeof(*ix->manifests));
-	if (!ix->manifests || !ix->media_type) {
-		json_decref(root);
-		wp_index_release(ix);
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
-	}
+	ix->media_type = wp_xstrdup(mt ? mt : WP_MT_OCI_INDEX);
+	ix->manifests = wp_xcalloc(json_array_size(ms) + 1, sizeof(*ix->manifests));
 	for (size_t i = 0; i < json_array_size(ms); i++) {
 		rc = wp_descriptor_from_json(json_array_get(ms, i), &ix->manifests[i], err);
 		ix->n_manifests = i + 1;
@@ -428,14 +393,14 @@ int wp_manifest_sniff_media_type(const char *data, size_t len, char **media_type
 	mt = wp_json_str(root, "mediaType");
 	if (!mt)
 		mt = json_is_array(json_object_get(root, "manifests")) ? WP_MT_OCI_INDEX : WP_MT_OCI_MANIFEST;
-	*media_type = strdup(mt);
+	*media_type = wp_xstrdup(mt);
 	json_decref(root);
-	return *media_type ? 0 : wp_error_set(err, WP_ENOMEM, "out of memory");
+	return 0;
 }
 
 bool wp_platform_matches(const wp_platform *p, const char *want)
 {
-	_cleanup_free_ char *w = strdup(want);
+	_cleanup_free_ char *w = wp_xstrdup(want);
 	char *slash = w ? strchr(w, '/') : NULL;
 
 	if (!p || !p->os || !p->architecture || !slash)

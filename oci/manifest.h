@@ -26,7 +26,7 @@ typedef struct wp_kvlist {
 	size_t len;
 } wp_kvlist;
 
-int wp_kvlist_set(wp_kvlist *l, const char *key, const char *value);
+void wp_kvlist_set(wp_kvlist *l, const char *key, const char *value);
 const char *wp_kvlist_get(const wp_kvlist *l, const char *key);
 void wp_kvlist_release(wp_kvlist *l);
 int wp_kvlist_copy(wp_kvlist *dst, const wp_kvlist *src);

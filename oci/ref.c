@@ -118,13 +118,11 @@ void wp_ref_release(wp_ref *ref)
 
 int wp_ref_parse(const char *s, wp_ref *ref, wp_error *err)
 {
-	_cleanup_free_ char *copy = strdup(s);
+	_cleanup_free_ char *copy = wp_xstrdup(s);
 	char *at, *name, *slash, *colon, *last_slash;
 	char *registry = NULL, *repository = NULL;
 
 	memset(ref, 0, sizeof(*ref));
-	if (!copy)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	if (!*s)
 		return wp_error_set(err, WP_EINVALID, "invalid reference '': empty");
 	at = strchr(copy, '@');
@@ -132,7 +130,7 @@ int wp_ref_parse(const char *s, wp_ref *ref, wp_error *err)
 		*at = '\0';
 		if (!wp_digest_valid(at + 1))
 			return wp_error_set(err, WP_EINVALID, "invalid reference '%s': bad digest '%s'", s, at + 1);
-		ref->digest = strdup(at + 1);
+		ref->digest = wp_xstrdup(at + 1);
 	}
 	name = copy;
 	last_slash = strrchr(name, '/');
@@ -143,9 +141,9 @@ int wp_ref_parse(const char *s, wp_ref *ref, wp_error *err)
 			wp_ref_release(ref);
 			return wp_error_set(err, WP_EINVALID, "invalid reference '%s': bad tag '%s'", s, colon + 1);
 		}
-		ref->tag = strdup(colon + 1);
+		ref->tag = wp_xstrdup(colon + 1);
 	} else if (!ref->digest) {
-		ref->tag = strdup("latest");
+		ref->tag = wp_xstrdup("latest");
 	}
 	slash = strchr(name, '/');
 	if (slash && (memchr(name, '.', (size_t)(slash - name)) || memchr(name, ':', (size_t)(slash - name)) ||
@@ -155,12 +153,12 @@ int wp_ref_parse(const char *s, wp_ref *ref, wp_error *err)
 			return wp_error_set(err, WP_EINVALID, "invalid reference '%s': bad registry host", s);
 		}
 		*slash = '\0';
-		registry = strdup(!strcmp(name, "index.docker.io") || !strcmp(name, WP_REF_DOCKER_HUB_API) ?
+		registry = wp_xstrdup(!strcmp(name, "index.docker.io") || !strcmp(name, WP_REF_DOCKER_HUB_API) ?
 				  WP_REF_DOCKER_HUB : name);
-		repository = strdup(slash + 1);
+		repository = wp_xstrdup(slash + 1);
 	} else {
-		registry = strdup(WP_REF_DOCKER_HUB);
-		repository = strdup(name);
+		registry = wp_xstrdup(WP_REF_DOCKER_HUB);
+		repository = wp_xstrdup(name);
 	}
 	if (registry && repository && !strcmp(registry, WP_REF_DOCKER_HUB) && !strchr(repository, '/')) {
 		char *full = wp_strfmt("library/%s", repository);

@@ -33,36 +33,57 @@ static const char *tstr(const wp_toml *t, const char *k)
 	return wp_toml_get_str(t, k);
 }
 
-/* TOML to JSON the way Spin's loader serialises toml values: tables with sorted keys. */
+/* Orders positions of a table's keys by key (strcmp, as Spin's BTreeMaps), then by
+ * position: deterministic whatever qsort does with equal keys. */
+static int cmp_key_pos(const void *a, const void *b, void *keys)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int c = strcmp(((char **)keys)[x], ((char **)keys)[y]);
+
+	return c ? c : (x > y) - (x < y);
+}
+
+/* TOML to JSON the way Spin's loader serialises toml values: tables with sorted keys.
+ * NULL when out of memory. */
 static json_t *toml_to_json(const wp_toml *v)
 {
 	json_t *o;
 
 	switch (v->type) {
 	case WP_TOML_TABLE: {
-		size_t n = v->u.tab.len, *idx = malloc((n + 1) * sizeof(size_t));
+		size_t n = v->u.tab.len, *idx = wp_xmalloc((n + 1) * sizeof(size_t));
 
 		o = json_object();
-		for (size_t i = 0; idx && i < n; i++)
-			idx[i] = i;
-		for (size_t i = 1; idx && i < n; i++) {
-			size_t x = idx[i], j = i;
-
-			while (j > 0 && strcmp(v->u.tab.keys[idx[j - 1]], v->u.tab.keys[x]) > 0) {
-				idx[j] = idx[j - 1];
-				j--;
-			}
-			idx[j] = x;
+		if (!idx || !o) {
+			free(idx);
+			json_decref(o);
+			return NULL;
 		}
-		for (size_t i = 0; idx && i < n; i++)
-			json_object_set_new(o, v->u.tab.keys[idx[i]], toml_to_json(v->u.tab.vals[idx[i]]));
+		for (size_t i = 0; i < n; i++)
+			idx[i] = i;
+		qsort_r(idx, n, sizeof(*idx), cmp_key_pos, v->u.tab.keys);
+		for (size_t i = 0; i < n; i++) {
+			json_t *child = toml_to_json(v->u.tab.vals[idx[i]]);
+
+			if (!child || json_object_set_new(o, v->u.tab.keys[idx[i]], child) < 0) {
+				json_decref(o);
+				o = NULL;
+				break;
+			}
+		}
 		free(idx);
 		return o;
 	}
 	case WP_TOML_ARRAY:
 		o = json_array();
-		for (size_t i = 0; i < v->u.arr.len; i++)
-			json_array_append_new(o, toml_to_json(v->u.arr.items[i]));
+		for (size_t i = 0; o && i < v->u.arr.len; i++) {
+			json_t *child = toml_to_json(v->u.arr.items[i]);
+
+			if (!child || json_array_append_new(o, child) < 0) {
+				json_decref(o);
+				o = NULL;
+			}
+		}
 		return o;
 	case WP_TOML_STRING:
 		return json_stringn(v->u.str.s, v->u.str.len);
@@ -77,7 +98,12 @@ static json_t *toml_to_json(const wp_toml *v)
 	}
 }
 
-/* Sorts an object's keys (Spin's maps are BTreeMaps). */
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Sorts an object's keys (Spin's maps are BTreeMaps); takes o. NULL when out of memory. */
 static json_t *sorted(json_t *o)
 {
 	const char **keys;
@@ -87,22 +113,25 @@ static json_t *sorted(json_t *o)
 
 	if (!json_is_object(o))
 		return o;
-	keys = malloc((n + 1) * sizeof(*keys));
+	keys = wp_xmalloc((n + 1) * sizeof(*keys));
 	out = json_object();
+	if (!keys || !out) {
+		free(keys);
+		json_decref(out);
+		json_decref(o);
+		return NULL;
+	}
 	json_object_foreach(o, k, v)
 		keys[i++] = k;
-	for (size_t a = 1; a < n; a++) {
-		const char *x = keys[a];
-		size_t b = a;
-
-		while (b > 0 && strcmp(keys[b - 1], x) > 0) {
-			keys[b] = keys[b - 1];
-			b--;
+	/* object keys are unique: no ties */
+	qsort(keys, n, sizeof(*keys), cmp_str);
+	for (i = 0; i < n; i++) {
+		if (json_object_set(out, keys[i], json_object_get(o, keys[i])) < 0) {
+			json_decref(out);
+			out = NULL;
+			break;
 		}
-		keys[b] = x;
 	}
-	for (i = 0; i < n; i++)
-		json_object_set(out, keys[i], json_object_get(o, keys[i]));
 	free(keys);
 	json_decref(o);
 	return out;
@@ -296,15 +325,13 @@ static void loader_release(loader *l)
 static int add_trig(loader *l, const char *type, const char *id, const char *component, const wp_toml *table,
 		    json_t *config)
 {
-	trig *t = realloc(l->trigs, (l->ntrigs + 1) * sizeof(*t));
+	trig *t = wp_xrealloc(l->trigs, (l->ntrigs + 1) * sizeof(*t));
 
-	if (!t)
-		return wp_error_set(l->err, WP_ENOMEM, "out of memory");
 	l->trigs = t;
 	t = &l->trigs[l->ntrigs++];
-	t->type = strdup(type);
-	t->id = id ? strdup(id) : NULL;
-	t->component = component ? strdup(component) : NULL;
+	t->type = wp_xstrdup(type);
+	t->id = id ? wp_xstrdup(id) : NULL;
+	t->component = component ? wp_xstrdup(component) : NULL;
 	t->table = table;
 	t->config = config;
 	return 0;
@@ -327,11 +354,9 @@ static int add_comp(loader *l, const char *id, const wp_toml *t, bool v1)
 		c->t = t;
 		return 0;
 	}
-	c = realloc(l->comps, (l->ncomps + 1) * sizeof(*c));
-	if (!c)
-		return wp_error_set(l->err, WP_ENOMEM, "out of memory");
+	c = wp_xrealloc(l->comps, (l->ncomps + 1) * sizeof(*c));
 	l->comps = c;
-	l->comps[l->ncomps].id = strdup(id);
+	l->comps[l->ncomps].id = wp_xstrdup(id);
 	l->comps[l->ncomps].t = t;
 	l->comps[l->ncomps].v1 = v1;
 	l->ncomps++;
@@ -400,7 +425,7 @@ static int parse_v1(loader *l)
 		if (!raw)
 			return wp_error_set(l->err, WP_EINVALID, "component %zu has no `id`", i + 1);
 		/* Spin fixes the likely mistakes of v1 ids: under_scores and mixedCase. */
-		id = strdup(raw);
+		id = wp_xstrdup(raw);
 		for (char *p = id; p && *p; p++)
 			*p = *p == '_' ? '-' : (char)tolower((unsigned char)*p);
 		if ((why = id_problem(id, '-')))
@@ -543,7 +568,7 @@ static int http_host(const char *text, char **host, long *port, char *why, size_
 		snprintf(why, whysz, "%s doesn't contain a host name", text);
 		return -1;
 	}
-	*host = strndup(h, (size_t)(p - h));
+	*host = wp_xstrndup(h, (size_t)(p - h));
 	if (*p == ':') {
 		char *end;
 		long v = strtol(p + 1, &end, 10);
@@ -592,7 +617,9 @@ static int convert_http_hosts(loader *l, const wp_strv *http, bool allow_db, wp_
 		long port;
 
 		if (http_host(http->items[i], &host, &port, why, sizeof(why)) < 0) {
-			wp_buf_printf(&errs, "\n%s", why);
+			/* past 64 KiB of reasons the list is cut: the first ones say enough */
+			wp_buf_append_truncated(&errs, "\n", 1);
+			wp_buf_append_truncated(&errs, why, strlen(why));
 			continue;
 		}
 		if (!strcmp(host, "self")) {
@@ -696,23 +723,21 @@ static bool expand_defaults(loader *l, const char *s, wp_buf *out)
 		_cleanup_free_ char *name = NULL;
 		const char *def;
 
-		if (!open) {
-			wp_buf_puts(out, s);
-			break;
-		}
-		wp_buf_append(out, s, (size_t)(open - s));
+		if (!open)
+			return wp_buf_puts(out, s) == 0;
+		if (wp_buf_append(out, s, (size_t)(open - s)) < 0)
+			return false;
 		close = strstr(open, "}}");
 		if (!close)
 			return false;
 		for (open += 2; *open == ' '; open++)
 			;
-		name = strndup(open, (size_t)(close - open));
+		name = wp_xstrndup(open, (size_t)(close - open));
 		for (size_t n = strlen(name); n && name[n - 1] == ' '; n--)
 			name[n - 1] = '\0';
 		def = wp_json_str(l->defaults, name);
-		if (!def)
+		if (!def || wp_buf_puts(out, def) < 0)
 			return false;
-		wp_buf_puts(out, def);
 		s = close + 2;
 	}
 	return true;
@@ -801,25 +826,23 @@ static int collect_file(loader *l, const char *src, const struct stat *st, const
 			free(l->collect->items[i].app_rel);
 			l->collect->items[i].st = *st;
 			l->collect->items[i].size = (long long)st->st_size;
-			l->collect->items[i].src = strdup(src);
-			l->collect->items[i].app_rel = strdup(src + strlen(l->root) + 1);
+			l->collect->items[i].src = wp_xstrdup(src);
+			l->collect->items[i].app_rel = wp_xstrdup(src + strlen(l->root) + 1);
 			return 0;
 		}
 		json_object_set_new(l->collect->index, rest, json_integer((json_int_t)l->collect->len));
 	}
-	f = realloc(l->collect->items, (l->collect->len + 1) * sizeof(*f));
-	if (!f)
-		return wp_error_set(l->err, WP_ENOMEM, "out of memory");
+	f = wp_xrealloc(l->collect->items, (l->collect->len + 1) * sizeof(*f));
 	l->collect->items = f;
 	f = &f[l->collect->len++];
 	memset(f, 0, sizeof(*f));
 	f->st = *st;
 	f->size = (long long)st->st_size;
-	f->component = strndup(rest, (size_t)(slash - rest));
-	f->src = strdup(src);
-	f->dest = strdup(slash + 1);
-	f->app_rel = strdup(src + strlen(l->root) + 1);
-	return f->component && f->src && f->dest && f->app_rel ? 0 : wp_error_set(l->err, WP_ENOMEM, "out of memory");
+	f->component = wp_xstrndup(rest, (size_t)(slash - rest));
+	f->src = wp_xstrdup(src);
+	f->dest = wp_xstrdup(slash + 1);
+	f->app_rel = wp_xstrdup(src + strlen(l->root) + 1);
+	return 0;
 }
 
 static int copy_file(loader *l, const char *src, const struct stat *src_st, const char *dest)
@@ -882,8 +905,6 @@ static int file_inside(loader *l, const char *rel)
 	if (l->follow_links)
 		return 0;
 	name = wp_strfmt("the app folder '%s'", l->root);
-	if (!name)
-		return wp_error_set(l->err, WP_ENOMEM, "out of memory");
 	if ((rc = wp_links_check_path(l->rootfd, rel, name, l->err)) == WP_EINVALID)
 		return wp_error_append(l->err, "; --follow-links copies what such links point at");
 	return rc;
@@ -894,7 +915,7 @@ static int file_inside(loader *l, const char *rel)
 static int copy_tree(loader *l, const char *sub, const char *pattern, size_t strip, const char *dest,
 		     const wp_strv *exclude, int depth)
 {
-	_cleanup_free_ char *dirpath = sub[0] ? wp_strfmt("%s/%s", l->root, sub) : strdup(l->root);
+	_cleanup_free_ char *dirpath = sub[0] ? wp_strfmt("%s/%s", l->root, sub) : wp_xstrdup(l->root);
 	DIR *d;
 	struct dirent *de;
 	int rc = 0;
@@ -910,7 +931,7 @@ static int copy_tree(loader *l, const char *sub, const char *pattern, size_t str
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		rel = sub[0] ? wp_strfmt("%s/%s", sub, de->d_name) : strdup(de->d_name);
+		rel = sub[0] ? wp_strfmt("%s/%s", sub, de->d_name) : wp_xstrdup(de->d_name);
 		full = wp_strfmt("%s/%s", l->root, rel);
 		/* relative to the open folder: no walk down the whole path for each entry */
 		if (!rel || !full || fstatat(dirfd(d), de->d_name, &st, 0) < 0)
@@ -930,7 +951,7 @@ static int copy_tree(loader *l, const char *sub, const char *pattern, size_t str
 		} else if (S_ISREG(st.st_mode) && (!pattern || wp_glob_match(pattern, rel)) && !excluded(exclude, rel)) {
 			_cleanup_free_ char *to = wp_strfmt("%s/%s", dest, rel + strip);
 
-			rc = to ? copy_file(l, full, &st, to) : wp_error_set(l->err, WP_ENOMEM, "out of memory");
+			rc = copy_file(l, full, &st, to);
 		}
 	}
 	closedir(d);
@@ -956,8 +977,6 @@ static int copy_files(loader *l, const char *id, const wp_toml *files, const wp_
 	int rc = 0;
 
 	*mount = NULL;
-	if (!root)
-		return wp_error_set(l->err, WP_ENOMEM, "out of memory");
 	if (!l->collect && wp_fs_mkdir_p(root, 0755, l->err) < 0)
 		return l->err->code;
 	wp_buf_init(&rel, PATH_MAX);
@@ -1019,7 +1038,7 @@ static int copy_files(loader *l, const char *id, const wp_toml *files, const wp_
 				break;
 			}
 			full = wp_strfmt("%s/%s", l->root, rel.data);
-			to = dst.len ? wp_strfmt("%s/%s", root, dst.data) : strdup(root);
+			to = dst.len ? wp_strfmt("%s/%s", root, dst.data) : wp_xstrdup(root);
 			if (!full || !to || stat(full, &st) < 0) {
 				rc = wp_error_set(l->err, WP_ENOTFOUND, "File or directory \"%s\" does not exist", src);
 				break;
@@ -1044,13 +1063,13 @@ static int source_json(loader *l, const wp_toml *src, json_t **out)
 {
 	*out = NULL;
 	if (src && src->type == WP_TOML_STRING) {
-		_cleanup_free_ char *full = src->u.str.s[0] == '/' ? strdup(src->u.str.s) : wp_strfmt("%s/%s", l->root, src->u.str.s);
+		_cleanup_free_ char *full = src->u.str.s[0] == '/' ? wp_xstrdup(src->u.str.s) : wp_strfmt("%s/%s", l->root, src->u.str.s);
 		char real[PATH_MAX];
 		struct stat st;
 
 		if (full && realpath(full, real)) {
 			free(full);
-			full = strdup(real);
+			full = wp_xstrdup(real);
 		}
 		if (!full || stat(full, &st) < 0 || !S_ISREG(st.st_mode))
 			return wp_error_set(l->err, WP_ENOTFOUND, "Failed to load Wasm source \"%s\": the file does not exist",
@@ -1338,12 +1357,10 @@ static int trigger_deps(loader *l, const trig *t, json_t *comps, json_t **out)
  * reassign_trigger_deps). */
 static int reassign_trigger_deps(loader *l, json_t *triggers, json_t *comps)
 {
-	json_t **deps = calloc(l->ntrigs + 1, sizeof(*deps));
+	json_t **deps = wp_xcalloc(l->ntrigs + 1, sizeof(*deps));
 	wp_strv seen = { 0 };
 	int disambiguator = 0, rc = 0;
 
-	if (!deps)
-		return wp_error_set(l->err, WP_ENOMEM, "out of memory");
 	for (size_t i = 0; rc == 0 && i < l->ntrigs; i++)
 		rc = trigger_deps(l, &l->trigs[i], comps, &deps[i]);
 	for (size_t i = 0; rc == 0 && i < l->ntrigs; i++) {
@@ -1467,9 +1484,9 @@ int wp_spin_lock(const char *manifest_path, const wp_spin_opts *opts, json_t **l
 	*locked = NULL;
 	if (!realpath(manifest_path, real))
 		return wp_error_sys(err, WP_EIO, "Failed to read Spin app manifest from \"%s\"", manifest_path);
-	l.manifest = strdup(real);
+	l.manifest = wp_xstrdup(real);
 	*strrchr(real, '/') = '\0';
-	l.root = strdup(real[0] ? real : "/");
+	l.root = wp_xstrdup(real[0] ? real : "/");
 	l.follow_links = opts && opts->follow_links;
 	l.rootfd = open(real[0] ? real : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (l.rootfd < 0) {
@@ -1477,13 +1494,13 @@ int wp_spin_lock(const char *manifest_path, const wp_spin_opts *opts, json_t **l
 		goto done;
 	}
 	if (opts && opts->cache_dir)
-		l.cache = strdup(opts->cache_dir);
+		l.cache = wp_xstrdup(opts->cache_dir);
 	else if (getenv("XDG_CACHE_HOME") && *getenv("XDG_CACHE_HOME"))
-		l.cache = strdup(getenv("XDG_CACHE_HOME"));
+		l.cache = wp_xstrdup(getenv("XDG_CACHE_HOME"));
 	else
 		l.cache = wp_strfmt("%s/.cache", getenv("HOME") ? getenv("HOME") : "");
 	if (l.collect) {
-		l.assets = strdup("/nonexistent-wasmpack-assets");
+		l.assets = wp_xstrdup("/nonexistent-wasmpack-assets");
 	} else if (opts && opts->assets_dir) {
 		l.assets = realpath(opts->assets_dir, NULL);
 		if (!l.assets && wp_fs_mkdir_p(opts->assets_dir, 0755, err) == 0)
@@ -1493,7 +1510,7 @@ int wp_spin_lock(const char *manifest_path, const wp_spin_opts *opts, json_t **l
 		const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 		_cleanup_free_ char *tmpl = wp_strfmt("%s/wasmpack-spin.XXXXXX", tmp);
 
-		l.assets = tmpl && mkdtemp(tmpl) ? strdup(tmpl) : NULL;
+		l.assets = tmpl && mkdtemp(tmpl) ? wp_xstrdup(tmpl) : NULL;
 	}
 	if (!l.assets) {
 		rc = wp_error_sys(err, WP_EIO, "making a folder for the app's files");
@@ -1503,7 +1520,7 @@ int wp_spin_lock(const char *manifest_path, const wp_spin_opts *opts, json_t **l
 		_cleanup_free_ char *a = wp_strfmt("%s/assets", l.assets);
 
 		free(l.assets);
-		l.assets = a ? strdup(a) : NULL;
+		l.assets = a ? wp_xstrdup(a) : NULL;
 	}
 	wp_buf_init(&data, MANIFEST_MAX);
 	rc = wp_fs_read_file(l.manifest, MANIFEST_MAX, &data, err);

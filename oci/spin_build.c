@@ -92,9 +92,7 @@ static int add_layer(spin_build *b, const char *mt, const char *digest, int64_t 
 	for (size_t i = 0; i < b->ls.len; i++)
 		if (!strcmp(b->ls.items[i].digest, digest) && !strcmp(b->ls.items[i].media_type, mt))
 			return 0;
-	d = realloc(b->ls.items, (b->ls.len + 1) * sizeof(*d));
-	if (!d)
-		return wp_error_set(b->err, WP_ENOMEM, "out of memory");
+	d = wp_xrealloc(b->ls.items, (b->ls.len + 1) * sizeof(*d));
 	b->ls.items = d;
 	if (wp_descriptor_init(&d[b->ls.len], mt, digest, size) < 0)
 		return wp_error_set(b->err, WP_ENOMEM, "out of memory");
@@ -147,12 +145,12 @@ static void prefetch_start(spin_build *b, json_t *locked)
 			continue;
 		for (size_t k = 0; k < pf->len; k++)
 			seen |= !strcmp(pf->items[k].path, path);
-		if (seen || !(items = realloc(pf->items, (pf->len + 1) * sizeof(*items))))
+		if (seen || !(items = wp_xrealloc(pf->items, (pf->len + 1) * sizeof(*items))))
 			continue;
 		pf->items = items;
 		memset(&items[pf->len], 0, sizeof(*items));
 		items[pf->len].st = st;
-		if ((items[pf->len].path = strdup(path)))
+		if ((items[pf->len].path = wp_xstrdup(path)))
 			pf->len++;
 	}
 	if (pf->len && pthread_create(&pf->thread, NULL, prefetch_main, pf) == 0)
@@ -269,7 +267,7 @@ static int fetched_source(spin_build *b, const char *cached, const char *what, c
 	if ((rc = b->o->fetch(b->o->fetch_ctx, b->store, url, digest + 1, b->err)) < 0)
 		return wp_error_prefix(b->err, "%s", what);
 	*path = wp_store_blob_path(b->store, digest + 1);
-	return *path ? 0 : wp_error_set(b->err, WP_ENOMEM, "out of memory");
+	return 0;
 }
 
 /* A wasm source (component or dependency) becomes a wasm layer and a digest reference. */
@@ -350,7 +348,7 @@ static int component_archive(spin_build *b, wp_spin_file **mine, size_t n, wp_la
 static wp_spin_file **component_files_of(json_t *comp, wp_spin_files *all, size_t *n)
 {
 	const char *id = wp_json_str(comp, "id");
-	wp_spin_file **mine = calloc(all->len + 1, sizeof(*mine));
+	wp_spin_file **mine = wp_xcalloc(all->len + 1, sizeof(*mine));
 
 	*n = 0;
 	if (!mine)
@@ -459,9 +457,7 @@ static int hash_files(spin_build *b, wp_spin_files *files, bool store)
 	int rc = 0;
 
 	/* the loader's stat of each file (file_sizes filled in those it had not) */
-	h.todo = calloc(files->len + 1, sizeof(bool));
-	if (!h.todo)
-		return wp_error_set(b->err, WP_ENOMEM, "out of memory");
+	h.todo = wp_xcalloc(files->len + 1, sizeof(bool));
 	for (size_t i = 0; i < files->len; i++)
 		h.todo[i] = !wp_statcache_lookup(b->cache, &files->items[i].st, files->items[i].digest);
 	pthread_mutex_init(&h.mu, NULL);
@@ -546,7 +542,7 @@ static void read_ends(fingerprint *f)
  * size, or if that is not enough to decide, by its ends. */
 static void layer_bounds(json_t *locked, const wp_spin_files *files, size_t *most, size_t *least)
 {
-	fingerprint *fp = calloc(files->len + 1, sizeof(*fp));
+	fingerprint *fp = wp_xcalloc(files->len + 1, sizeof(*fp));
 	size_t n = 0, big = 0, i;
 	json_t *c;
 
@@ -655,9 +651,7 @@ static int assemble(spin_build *b, json_t *locked, wp_spin_files *files, bool ar
 	prefetch_start(b, locked);
 	/* The archives first, while the wasm sources are stored alongside; then everything in
 	 * layer order. */
-	archs = calloc(json_array_size(comps) + 1, sizeof(*archs));
-	if (!archs)
-		rc = wp_error_set(b->err, WP_ENOMEM, "out of memory");
+	archs = wp_xcalloc(json_array_size(comps) + 1, sizeof(*archs));
 	json_array_foreach(comps, i, c) {
 		size_t n;
 		wp_spin_file **mine;
@@ -715,9 +709,15 @@ static void infer_annotations(wp_manifest *m, const json_t *meta)
 		json_t *a;
 
 		wp_buf_init(&joined, 1 << 16);
-		json_array_foreach(authors, i, a)
-			wp_buf_printf(&joined, "%s%s", i ? ", " : "", json_string_value(a));
-		wp_kvlist_set(&m->annotations, "org.opencontainers.image.authors", joined.data);
+		/* authors past 64 KiB are left out of the annotation (they stay in spin.toml) */
+		json_array_foreach(authors, i, a) {
+			const char *one = json_string_value(a);
+
+			if (i)
+				wp_buf_append_truncated(&joined, ", ", 2);
+			wp_buf_append_truncated(&joined, one, strlen(one));
+		}
+		wp_kvlist_set(&m->annotations, "org.opencontainers.image.authors", joined.data ? joined.data : "");
 		wp_buf_release(&joined);
 	}
 }
@@ -765,7 +765,7 @@ static int build_spin_layout(spin_build *b, const wp_build_opts *o, json_t *lock
 	if ((rc = wp_build_platform(o->platform, &cfg.os, &cfg.architecture, b->err)) < 0)
 		goto done;
 	if (created[0])
-		cfg.created = strdup(created);
+		cfg.created = wp_xstrdup(created);
 	wp_kvlist_set(&cfg.labels, "com.fermyon.spin.lockedAppDigest", digest);
 	wp_buf_reset(&data);
 	if ((rc = wp_image_config_emit(&cfg, &data, b->err)) < 0 ||
@@ -774,7 +774,7 @@ static int build_spin_layout(spin_build *b, const wp_build_opts *o, json_t *lock
 	infer_annotations(&m, json_object_get(locked, "metadata"));
 	if ((rc = wp_build_annotate(&m, o, created, b->err)) < 0)
 		goto done;
-	m.media_type = strdup(WP_MT_OCI_MANIFEST);
+	m.media_type = wp_xstrdup(WP_MT_OCI_MANIFEST);
 	rc = wp_build_finish(b->store, &m, res, b->err);
 done:
 	json_decref(locked);
@@ -821,7 +821,7 @@ static int build_spin_image(spin_build *b, const wp_build_opts *o, json_t *locke
 			goto done;
 		}
 		*strrchr(real, '/') = '\0';
-		app_dir = strdup(real);
+		app_dir = wp_xstrdup(real);
 	}
 	json_array_foreach(json_object_get(locked, "components"), i, c) {
 		const char *src = file_url_path(wp_json_str(json_object_get(c, "source"), "source"));
@@ -883,14 +883,14 @@ static int build_spin_image(spin_build *b, const wp_build_opts *o, json_t *locke
 	if ((rc = wp_build_platform(o->platform, &cfg.os, &cfg.architecture, b->err)) < 0)
 		goto done;
 	if (created[0])
-		cfg.created = strdup(created);
+		cfg.created = wp_xstrdup(created);
 	if ((rc = wp_image_config_emit(&cfg, &data, b->err)) < 0 ||
 	    (rc = wp_build_put_doc(b->store, &data, WP_MT_OCI_CONFIG, &m.config, b->err)) < 0)
 		goto done;
 	infer_annotations(&m, json_object_get(locked, "metadata"));
 	if ((rc = wp_build_annotate(&m, o, created, b->err)) < 0)
 		goto done;
-	m.media_type = strdup(WP_MT_OCI_MANIFEST);
+	m.media_type = wp_xstrdup(WP_MT_OCI_MANIFEST);
 	rc = wp_build_finish(b->store, &m, res, b->err);
 done:
 	wp_layer_list_release(&wasm);
@@ -965,7 +965,7 @@ static int synthesize(const wp_build_opts *o, json_t **locked, wp_spin_files *fi
 		snprintf(id, sizeof(id), "app");
 	env = json_object();
 	for (size_t i = 0; i < o->env.len; i++) {
-		_cleanup_free_ char *kv = strdup(o->env.items[i]);
+		_cleanup_free_ char *kv = wp_xstrdup(o->env.items[i]);
 		char *eq = kv ? strchr(kv, '=') : NULL;
 
 		if (!eq || eq == kv) {
@@ -985,24 +985,15 @@ static int synthesize(const wp_build_opts *o, json_t **locked, wp_spin_files *fi
 
 		if (!fl.items[i].src)
 			continue;
-		f = realloc(files->items, (files->len + 1) * sizeof(*f));
-		if (!f) {
-			rc = wp_error_set(err, WP_ENOMEM, "out of memory");
-			break;
-		}
+		f = wp_xrealloc(files->items, (files->len + 1) * sizeof(*f));
 		files->items = f;
 		memset(&f[files->len], 0, sizeof(*f));
 		f[files->len].st = fl.items[i].st;
-		f[files->len].component = strdup(id);
-		f[files->len].src = strdup(fl.items[i].src);
-		f[files->len].dest = strdup(fl.items[i].dest);
-		f[files->len].app_rel = strdup(fl.items[i].dest);
+		f[files->len].component = wp_xstrdup(id);
+		f[files->len].src = wp_xstrdup(fl.items[i].src);
+		f[files->len].dest = wp_xstrdup(fl.items[i].dest);
+		f[files->len].app_rel = wp_xstrdup(fl.items[i].dest);
 		files->len++;
-		if (!f[files->len - 1].component || !f[files->len - 1].src || !f[files->len - 1].dest ||
-		    !f[files->len - 1].app_rel) {
-			rc = wp_error_set(err, WP_ENOMEM, "out of memory");
-			break;
-		}
 	}
 	wp_layer_list_release(&fl);
 	if (rc < 0) {
@@ -1073,9 +1064,9 @@ int wp_build_spin(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_
 		goto done;
 	wp_debug("loaded the app: %zu files in %lld ms", files.len, now_ms() - t0);
 	b.urls = files.urls;
-	if ((rc = wp_build_created(o->path ? o->path : ".", created, sizeof(created), err)) < 0 ||
-	    (rc = wp_statcache_open(s, &b.cache, err)) < 0)
+	if ((rc = wp_build_created(o->path ? o->path : ".", created, sizeof(created), err)) < 0)
 		goto done;
+	b.cache = wp_statcache_open(s);
 	if (!strcmp(layout, "wasm"))
 		rc = build_spin_wasm(o, s, locked, &files, res, err);
 	else if (!strcmp(layout, "image"))

@@ -34,18 +34,15 @@ static char *cache_path(wp_statcache *c)
 	return wp_store_private_path(c->store, "statcache.json");
 }
 
-int wp_statcache_open(wp_store *s, wp_statcache **out, wp_error *err)
+wp_statcache *wp_statcache_open(wp_store *s)
 {
-	wp_statcache *c = calloc(1, sizeof(*c));
+	wp_statcache *c = wp_xcalloc(1, sizeof(*c));
 	_cleanup_free_ char *path = NULL;
 	struct timespec now;
 	wp_buf data;
 	json_t *root = NULL;
 	wp_error ignored;
 
-	*out = NULL;
-	if (!c)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	c->store = s;
 	clock_gettime(CLOCK_REALTIME, &now);
 	c->now_ns = ts_ns(&now);
@@ -68,12 +65,7 @@ int wp_statcache_open(wp_store *s, wp_statcache **out, wp_error *err)
 		json_decref(c->layers);
 		c->layers = json_object();
 	}
-	if (!c->files || !c->layers) {
-		wp_statcache_free(c);
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
-	}
-	*out = c;
-	return 0;
+	return c;
 }
 
 /* Timestamps of whole seconds suggest a file system with coarse times: allow a second. */
@@ -172,7 +164,7 @@ static void prune(json_t *table, size_t max, size_t used_idx)
 
 	if (n <= max)
 		return;
-	times = malloc(n * sizeof(*times));
+	times = wp_xmalloc(n * sizeof(*times));
 	if (!times)
 		return;
 	json_object_foreach(table, k, v)

@@ -15,8 +15,8 @@
 
 typedef struct wp_statcache wp_statcache;
 
-/* Never fails for a missing or damaged cache file: it starts empty. */
-int wp_statcache_open(wp_store *s, wp_statcache **out, wp_error *err);
+/* Never fails: a missing or damaged cache file starts it empty. */
+wp_statcache *wp_statcache_open(wp_store *s);
 bool wp_statcache_lookup(wp_statcache *c, const struct stat *st, char digest[WP_DIGEST_BUFSZ]);
 void wp_statcache_record(wp_statcache *c, const struct stat *st, const char *digest);
 bool wp_statcache_layer_get(wp_statcache *c, const char *key, wp_layer_result *out);

@@ -41,17 +41,13 @@ int wp_store_open(wp_store *s, const char *root, int mode, wp_error *err)
 
 	memset(s, 0, sizeof(*s));
 	s->lock_fd = -1;
-	s->root = strdup(root);
+	s->root = wp_xstrdup(root);
 	blobs = wp_strfmt("%s/blobs/sha256", root);
 	priv = wp_strfmt("%s/.wasmpack", root);
 	tmp = wp_strfmt("%s/.wasmpack/tmp", root);
 	layout = wp_strfmt("%s/oci-layout", root);
 	index = wp_strfmt("%s/index.json", root);
 	lock = wp_strfmt("%s/.wasmpack/lock", root);
-	if (!s->root || !blobs || !priv || !tmp || !layout || !index || !lock) {
-		wp_store_close(s);
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
-	}
 	if ((rc = wp_fs_mkdir_p(blobs, 0755, err)) < 0 || (rc = wp_fs_mkdir_p(tmp, 0700, err)) < 0) {
 		wp_store_close(s);
 		return wp_error_prefix(err, "opening store '%s'", root);
@@ -85,7 +81,7 @@ int wp_store_open_readonly(wp_store *s, const char *root, wp_error *err)
 	s->lock_fd = -1;
 	if (!blobs || !wp_fs_exists(blobs))
 		return wp_error_set(err, WP_ENOTFOUND, "'%s' holds no blobs/sha256 folder", root);
-	s->root = strdup(root);
+	s->root = wp_xstrdup(root);
 	return s->root ? 0 : wp_error_set(err, WP_ENOMEM, "out of memory");
 }
 
@@ -126,14 +122,10 @@ static int open_temp(wp_store *s, int *fd, char **tmp_path, wp_error *err)
 	char *path;
 
 	*tmp_path = NULL;
-	if (!dir)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	*fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
 	if (*fd >= 0)
 		return 0;
 	path = wp_store_private_path(s, "tmp/blob-XXXXXX");
-	if (!path)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	*fd = mkostemp(path, O_CLOEXEC);
 	if (*fd < 0) {
 		int rc = wp_error_sys(err, WP_EIO, "creating a temp file in store '%s'", s->root);
@@ -179,8 +171,6 @@ static int link_temp(wp_store *s, int fd, const char *tmp_path, const char *dige
 	char proc[64];
 	int r;
 
-	if (!final)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	if (want_fsync() && fsync(fd) < 0)
 		return wp_error_sys(err, WP_EIO, "writing blob %s", digest);
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
@@ -199,8 +189,6 @@ static int link_temp(wp_store *s, int fd, const char *tmp_path, const char *dige
 		r = rename(tmp_path, final);
 	} else {
 		side = wp_strfmt("%s/blobs/sha256/.%s.repair-%ld", s->root, wp_digest_hex(digest), (long)getpid());
-		if (!side)
-			return wp_error_set(err, WP_ENOMEM, "out of memory");
 		unlink(side);
 		r = linkat(AT_FDCWD, proc, AT_FDCWD, side, AT_SYMLINK_FOLLOW);
 		if (r == 0 && (r = rename(side, final)) < 0)
@@ -239,8 +227,6 @@ int wp_store_put_blob(wp_store *s, const void *data, size_t len, char digest[WP_
 	if (rc < 0)
 		return rc;
 	final = wp_store_blob_path(s, digest);
-	if (!final)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	if (blob_file_intact(final, digest, (int64_t)len))
 		return 0;
 	rc = open_temp(s, &fd, &tmp_path, err);
@@ -266,8 +252,6 @@ int wp_store_read_blob(wp_store *s, const char *digest, size_t max, wp_buf *out,
 	if ((rc = wp_digest_check(digest, err)) < 0)
 		return rc;
 	path = wp_store_blob_path(s, digest);
-	if (!path)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	rc = wp_fs_read_file(path, max, out, err);
 	if (rc == WP_ENOTFOUND)
 		return wp_error_set(err, WP_ENOTFOUND, "blob %s is not in the store", digest);
@@ -334,12 +318,10 @@ static void *writer_main(void *arg)
 
 int wp_blob_writer_new(wp_store *s, wp_blob_writer **out, wp_error *err)
 {
-	wp_blob_writer *w = calloc(1, sizeof(*w));
+	wp_blob_writer *w = wp_xcalloc(1, sizeof(*w));
 	int rc;
 
 	*out = NULL;
-	if (!w)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	w->store = s;
 	w->fd = -1;
 	pthread_mutex_init(&w->mu, NULL);
@@ -363,7 +345,7 @@ void *wp_blob_writer_buffer(wp_blob_writer *w, size_t *cap)
 		pthread_cond_wait(&w->cv, &w->mu);
 	pthread_mutex_unlock(&w->mu);
 	if (!w->bufs[w->head]) {
-		w->bufs[w->head] = malloc(SLOT_SIZE);
+		w->bufs[w->head] = wp_xmalloc(SLOT_SIZE);
 		if (!w->bufs[w->head])
 			return NULL;
 	}
@@ -463,7 +445,7 @@ int wp_blob_writer_put(wp_blob_writer *w, const void *data, size_t len, wp_error
 		return put_now(w, data, len, err);
 	if (w->staged + len > STAGE && (rc = put_now(w, NULL, 0, err)) < 0)
 		return rc;
-	if (!w->stage && !(w->stage = malloc(STAGE)))
+	if (!w->stage && !(w->stage = wp_xmalloc(STAGE)))
 		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	memcpy(w->stage + w->staged, data, len);
 	w->staged += len;
@@ -564,8 +546,6 @@ static int index_lock(wp_store *s, wp_error *err)
 	_cleanup_free_ char *path = wp_store_private_path(s, "index.lock");
 	int fd;
 
-	if (!path)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return wp_error_sys(err, WP_EIO, "opening '%s'", path);
@@ -634,18 +614,14 @@ int wp_store_tag(wp_store *s, const char *name, const wp_descriptor *desc, wp_er
 	if (rc < 0)
 		goto out;
 	index_remove_name(&ix, name, &found);
-	grown = realloc(ix.manifests, (ix.n_manifests + 1) * sizeof(*grown));
-	if (!grown) {
-		rc = wp_error_set(err, WP_ENOMEM, "out of memory");
-		goto release;
-	}
+	grown = wp_xreallocarray(ix.manifests, ix.n_manifests + 1, sizeof(*grown));
 	ix.manifests = grown;
-	if ((rc = wp_descriptor_copy(&grown[ix.n_manifests], desc)) < 0 ||
-	    (rc = wp_kvlist_set(&grown[ix.n_manifests].annotations, WP_ANN_REF_NAME, name)) < 0) {
+	if ((rc = wp_descriptor_copy(&grown[ix.n_manifests], desc)) < 0) {
 		ix.n_manifests++;
 		rc = wp_error_set(err, WP_ENOMEM, "out of memory");
 		goto release;
 	}
+	wp_kvlist_set(&grown[ix.n_manifests].annotations, WP_ANN_REF_NAME, name);
 	ix.n_manifests++;
 	qsort(ix.manifests, ix.n_manifests, sizeof(*ix.manifests), cmp_desc_name);
 	rc = index_write(s, &ix, err);
@@ -774,7 +750,7 @@ int wp_store_resolve(wp_store *s, const char *what, wp_descriptor *desc, char **
 	if (rc == 0 && name) {
 		const char *n = wp_kvlist_get(&hit->annotations, WP_ANN_REF_NAME);
 
-		*name = n ? strdup(n) : NULL;
+		*name = n ? wp_xstrdup(n) : NULL;
 	}
 	wp_kvlist_release(&desc->annotations);
 	wp_index_release(&ix);
@@ -792,7 +768,7 @@ static int set_add(digest_set *set, const char *d)
 {
 	if (set->len == set->cap) {
 		size_t ncap = set->cap ? set->cap * 2 : 64;
-		void *p = realloc(set->items, ncap * WP_DIGEST_BUFSZ);
+		void *p = wp_xrealloc(set->items, ncap * WP_DIGEST_BUFSZ);
 
 		if (!p)
 			return WP_ENOMEM;
@@ -932,8 +908,6 @@ int wp_store_gc(wp_store *s, bool verify, wp_gc_result *res, wp_error *err)
 	int rc;
 
 	memset(res, 0, sizeof(*res));
-	if (!dir || !tmpdir)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	rc = wp_store_index_read(s, &ix, err);
 	if (rc < 0)
 		return rc;

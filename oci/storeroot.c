@@ -32,8 +32,8 @@ char *wp_node_cache_root(const char *store_root)
 	const char *env = getenv("WASMPACK_CACHE");
 
 	if (env && *env)
-		return strdup(env);
+		return wp_xstrdup(env);
 	if (geteuid() == 0 && !getenv("WASMPACK_STORE"))
-		return strdup("/var/lib/wasmpack/cache");
+		return wp_xstrdup("/var/lib/wasmpack/cache");
 	return wp_strfmt("%s/.wasmpack/cache", store_root);
 }

@@ -79,7 +79,7 @@ static int read_name(reader *r, char **out)
 
 	if (read_u32(r, &len) < 0 || (size_t)(r->end - r->p) < len)
 		return -1;
-	*out = strndup((const char *)r->p, len);
+	*out = wp_xstrndup((const char *)r->p, len);
 	r->p += len;
 	return *out ? 0 : -1;
 }
@@ -128,17 +128,11 @@ static int skip_externdesc(reader *r)
 	}
 }
 
-static int push_name(char ***list, size_t *n, char *name)
+/* Takes name. */
+static void push_name(char ***list, size_t *n, char *name)
 {
-	char **l = realloc(*list, (*n + 1) * sizeof(*l));
-
-	if (!l) {
-		free(name);
-		return -1;
-	}
-	l[(*n)++] = name;
-	*list = l;
-	return 0;
+	*list = wp_xreallocarray(*list, *n + 1, sizeof(**list));
+	(*list)[(*n)++] = name;
 }
 
 void wp_wasm_names_release(wp_wasm_names *n)
@@ -179,10 +173,11 @@ int wp_wasm_component_names(const unsigned char *data, size_t len, wp_wasm_names
 			if (read_extern_name(&sec, &name) < 0)
 				goto bad;
 			if (id == 10) {
-				if (skip_externdesc(&sec) < 0 || push_name(&out->imports, &out->n_imports, name) < 0) {
+				if (skip_externdesc(&sec) < 0) {
 					free(name);
 					goto bad;
 				}
+				push_name(&out->imports, &out->n_imports, name);
 			} else {
 				unsigned char sort, opt, core;
 				uint32_t idx;
@@ -193,8 +188,7 @@ int wp_wasm_component_names(const unsigned char *data, size_t len, wp_wasm_names
 					free(name);
 					goto bad;
 				}
-				if (push_name(&out->exports, &out->n_exports, name) < 0)
-					goto bad;
+				push_name(&out->exports, &out->n_exports, name);
 			}
 		}
 	}

@@ -55,7 +55,7 @@ int wp_challenge_parse(const char *h, wp_challenge *c, wp_error *err)
 		;
 	if (p == s)
 		return wp_error_set(err, WP_EINVALID, "WWW-Authenticate header has no scheme");
-	c->scheme = strndup(s, (size_t)(p - s));
+	c->scheme = wp_xstrndup(s, (size_t)(p - s));
 	wp_buf_init(&val, WP_AUTH_HEADER_MAX);
 	for (;;) {
 		const char *ks, *ke;
@@ -83,7 +83,11 @@ int wp_challenge_parse(const char *h, wp_challenge *c, wp_error *err)
 			for (p++; *p && *p != '"'; p++) {
 				if (*p == '\\' && p[1])
 					p++;
-				wp_buf_putc(&val, *p);
+				if (wp_buf_putc(&val, *p) < 0) {
+					wp_buf_release(&val);
+					wp_challenge_release(c);
+					return wp_error_set(err, WP_ETOOBIG, "WWW-Authenticate header is too long");
+				}
 			}
 			if (*p != '"') {
 				wp_buf_release(&val);
@@ -94,7 +98,11 @@ int wp_challenge_parse(const char *h, wp_challenge *c, wp_error *err)
 		} else {
 			for (s = p; *p && *p != ',' && *p != ' '; p++)
 				;
-			wp_buf_append(&val, s, (size_t)(p - s));
+			if (wp_buf_append(&val, s, (size_t)(p - s)) < 0) {
+				wp_buf_release(&val);
+				wp_challenge_release(c);
+				return wp_error_set(err, WP_ETOOBIG, "WWW-Authenticate header is too long");
+			}
 		}
 		if ((size_t)(ke - ks) == 5 && !strncasecmp(ks, "realm", 5))
 			slot = &c->realm;
@@ -106,7 +114,7 @@ int wp_challenge_parse(const char *h, wp_challenge *c, wp_error *err)
 			slot = &c->error;
 		if (slot) {
 			free(*slot);
-			*slot = strdup(val.data ? val.data : "");
+			*slot = wp_xstrdup(val.data ? val.data : "");
 		}
 	}
 	wp_buf_release(&val);
@@ -140,10 +148,10 @@ static char *normalize_key(const char *k)
 	const char *end;
 
 	if (!strcmp(k, DOCKER_HUB_KEY) || !strcmp(k, "index.docker.io") || !strcmp(k, "docker.io"))
-		return strdup("docker.io");
+		return wp_xstrdup("docker.io");
 	p = p ? p + 3 : k;
 	end = strchr(p, '/');
-	return end ? strndup(p, (size_t)(end - p)) : strdup(p);
+	return end ? wp_xstrndup(p, (size_t)(end - p)) : wp_xstrdup(p);
 }
 
 static char *docker_config_path(void)
@@ -184,8 +192,8 @@ static int load_json_file(const char *path, json_t **out, wp_error *err)
 static int b64decode(const char *in, wp_buf *out)
 {
 	size_t len = strlen(in);
-	unsigned char *tmp = malloc(len / 4 * 3 + 4);
-	int n;
+	unsigned char *tmp = wp_xmalloc(len / 4 * 3 + 4);
+	int n, rc;
 
 	if (!tmp)
 		return WP_ENOMEM;
@@ -199,10 +207,10 @@ static int b64decode(const char *in, wp_buf *out)
 		n--;
 	}
 	wp_buf_reset(out);
-	wp_buf_append(out, tmp, (size_t)n);
+	rc = wp_buf_append(out, tmp, (size_t)n);
 	OPENSSL_cleanse(tmp, (size_t)n);
 	free(tmp);
-	return 0;
+	return rc;
 }
 
 /* An "auths" map: entries keyed by host or URL, {auth: base64(user:pass)} and/or
@@ -229,20 +237,20 @@ static int from_auths(json_t *auths, const char *registry, const char *path, wp_
 				return wp_error_set(err, WP_EINVALID, "credentials for '%s' in '%s' are malformed", registry, path);
 			}
 			*colon = '\0';
-			out->username = strdup(dec.data);
-			out->secret = strdup(colon + 1);
+			out->username = wp_xstrdup(dec.data);
+			out->secret = wp_xstrdup(colon + 1);
 			OPENSSL_cleanse(dec.data, dec.len);
 			wp_buf_release(&dec);
 		}
 		if (idt && *idt) {
 			free(out->secret);
-			out->secret = strdup(idt);
+			out->secret = wp_xstrdup(idt);
 			out->identity_token = true;
 			if (!out->username)
-				out->username = strdup("<token>");
+				out->username = wp_xstrdup("<token>");
 		}
 		if (out->secret) {
-			out->source = strdup(path);
+			out->source = wp_xstrdup(path);
 			return 1;
 		}
 	}
@@ -261,8 +269,6 @@ static int run_helper(const char *helper, const char *verb, const char *input, w
 	size_t off = 0, inlen = strlen(input);
 	struct pollfd pfd[2];
 
-	if (!prog)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	if (pipe2(in_pipe, O_CLOEXEC) < 0 || pipe2(out_pipe, O_CLOEXEC) < 0) {
 		rc = wp_error_sys(err, WP_EIO, "starting credential helper '%s'", prog);
 		goto done;
@@ -352,8 +358,8 @@ static int from_helper(const char *helper, const char *registry, wp_cred *out, w
 
 		if (secret && *secret) {
 			out->identity_token = user && !strcmp(user, "<token>");
-			out->username = strdup(user ? user : "");
-			out->secret = strdup(secret);
+			out->username = wp_xstrdup(user ? user : "");
+			out->secret = wp_xstrdup(secret);
 			out->source = wp_strfmt("docker-credential-%s", helper);
 			rc = 1;
 		}
@@ -506,13 +512,8 @@ int wp_creds_store(const char *registry, const char *username, const char *secre
 	{
 		_cleanup_free_ char *pair = wp_strfmt("%s:%s", username, secret);
 		size_t plen = pair ? strlen(pair) : 0;
-		char *enc = malloc(plen / 3 * 4 + 8);
+		char *enc = wp_xmalloc(plen / 3 * 4 + 8);
 
-		if (!pair || !enc) {
-			free(enc);
-			json_decref(root);
-			return wp_error_set(err, WP_ENOMEM, "out of memory");
-		}
 		EVP_EncodeBlock((unsigned char *)enc, (const unsigned char *)pair, (int)plen);
 		json_object_set_new(auths, wp_creds_key(reg), json_pack("{s:s}", "auth", enc));
 		OPENSSL_cleanse(pair, plen);

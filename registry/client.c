@@ -109,7 +109,7 @@ static int load_settings(wp_reg *r, wp_error *err)
 	int rc;
 
 	if (getenv("WASMPACK_CONFIG"))
-		path = strdup(getenv("WASMPACK_CONFIG"));
+		path = wp_xstrdup(getenv("WASMPACK_CONFIG"));
 	else if (xdg && *xdg)
 		path = wp_strfmt("%s/wasmpack/config.toml", xdg);
 	else if (home && *home)
@@ -137,7 +137,7 @@ static int load_settings(wp_reg *r, wp_error *err)
 		if ((v = wp_toml_get(mine, "insecure")) && v->type == WP_TOML_BOOL && v->u.b)
 			r->opts.insecure = true;
 		if (!r->ca_file && wp_toml_get_str(mine, "ca_file"))
-			r->ca_file = strdup(wp_toml_get_str(mine, "ca_file"));
+			r->ca_file = wp_xstrdup(wp_toml_get_str(mine, "ca_file"));
 	}
 	wp_toml_free(doc);
 	return 0;
@@ -145,22 +145,20 @@ static int load_settings(wp_reg *r, wp_error *err)
 
 int wp_reg_open(wp_reg **out, const char *registry, const wp_reg_opts *opts, wp_error *err)
 {
-	wp_reg *r = calloc(1, sizeof(*r));
+	wp_reg *r = wp_xcalloc(1, sizeof(*r));
 	const char *host;
 	int rc = 0;
 
 	*out = NULL;
 	curl_global();
-	if (!r)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	if (opts)
 		r->opts = *opts;
 	if (r->opts.concurrency <= 0)
 		r->opts.concurrency = 4;
 	if (r->opts.max_attempts <= 0)
 		r->opts.max_attempts = 5;
-	r->registry = strdup(registry);
-	r->ca_file = opts && opts->ca_file ? strdup(opts->ca_file) : NULL;
+	r->registry = wp_xstrdup(registry);
+	r->ca_file = opts && opts->ca_file ? wp_xstrdup(opts->ca_file) : NULL;
 	if (!r->registry || (rc = load_settings(r, err)) < 0 || (rc = wp_creds_lookup(registry, &r->cred, err)) < 0) {
 		wp_reg_close(r);
 		return r->registry ? rc : wp_error_set(err, WP_ENOMEM, "out of memory");
@@ -168,7 +166,7 @@ int wp_reg_open(wp_reg **out, const char *registry, const wp_reg_opts *opts, wp_
 	host = !strcmp(registry, "docker.io") ? "registry-1.docker.io" : registry;
 	r->base = wp_strfmt("%s://%s", r->opts.plain_http ? "http" : "https", host);
 	r->share = curl_share_init();
-	if (!r->base || !r->share) {
+	if (!r->share) {
 		wp_reg_close(r);
 		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	}
@@ -202,9 +200,9 @@ void wp_reg_close(wp_reg *r)
 int wp_reg_set_cred(wp_reg *r, const char *username, const char *secret)
 {
 	wp_cred_release(&r->cred);
-	r->cred.username = strdup(username);
-	r->cred.secret = strdup(secret);
-	r->cred.source = strdup("the command line");
+	r->cred.username = wp_xstrdup(username);
+	r->cred.secret = wp_xstrdup(secret);
+	r->cred.source = wp_xstrdup("the command line");
 	return r->cred.username && r->cred.secret ? 0 : WP_ENOMEM;
 }
 
@@ -241,7 +239,7 @@ char *wp_reg_url(const wp_reg *r, const char *path_or_url)
 	if (curl_url_set(u, CURLUPART_URL, r->base, 0) == CURLUE_OK &&
 	    curl_url_set(u, CURLUPART_URL, path_or_url, 0) == CURLUE_OK &&
 	    curl_url_get(u, CURLUPART_URL, &res, 0) == CURLUE_OK) {
-		out = strdup(res);
+		out = wp_xstrdup(res);
 		curl_free(res);
 		curl_url_cleanup(u);
 		return out;
@@ -273,13 +271,13 @@ static int token_put(wp_reg *r, const char *scope, char *header, long long expir
 			r->tokens[i].expires_ms = expires_ms;
 			return 0;
 		}
-	t = realloc(r->tokens, (r->ntokens + 1) * sizeof(*t));
+	t = wp_xrealloc(r->tokens, (r->ntokens + 1) * sizeof(*t));
 	if (!t) {
 		free(header);
 		return WP_ENOMEM;
 	}
 	r->tokens = t;
-	t[r->ntokens].scope = strdup(scope ? scope : "");
+	t[r->ntokens].scope = wp_xstrdup(scope ? scope : "");
 	t[r->ntokens].header = header;
 	t[r->ntokens].expires_ms = expires_ms;
 	r->ntokens++;
@@ -290,7 +288,7 @@ static char *basic_header(const wp_cred *c)
 {
 	_cleanup_free_ char *pair = wp_strfmt("%s:%s", c->username ? c->username : "", c->secret);
 	size_t len = pair ? strlen(pair) : 0;
-	char *enc = malloc(len / 3 * 4 + 8), *h;
+	char *enc = wp_xmalloc(len / 3 * 4 + 8), *h;
 
 	if (!pair || !enc) {
 		free(enc);
@@ -361,7 +359,7 @@ static void apply_tls(wp_reg *r, CURL *e)
 
 static char *urlenc(CURL *e, const char *s)
 {
-	char *t = curl_easy_escape(e, s, 0), *out = t ? strdup(t) : NULL;
+	char *t = curl_easy_escape(e, s, 0), *out = t ? wp_xstrdup(t) : NULL;
 
 	curl_free(t);
 	return out;
@@ -377,12 +375,12 @@ static int fetch_token(wp_reg *r, const wp_challenge *c, const char *scope, wp_e
 	long status = 0;
 	CURLcode cc;
 	int rc = 0;
-	_cleanup_free_ char *scopes = strdup(scope ? scope : "");
+	_cleanup_free_ char *scopes = wp_xstrdup(scope ? scope : "");
 
 	wp_buf_init(&url, 1 << 16);
 	wp_buf_init(&form, 1 << 16);
 	wp_buf_init(&body, TOKEN_RESPONSE_MAX);
-	if (!e || !scopes) {
+	if (!e) {
 		rc = wp_error_set(err, WP_ENOMEM, "out of memory");
 		goto done;
 	}
@@ -394,14 +392,16 @@ static int fetch_token(wp_reg *r, const wp_challenge *c, const char *scope, wp_e
 		free(scopes);
 		scopes = both;
 	}
-	wp_buf_puts(&url, c->realm);
-	if (r->cred.identity_token) {
+	rc = wp_buf_puts(&url, c->realm);
+	if (rc < 0) {
+		/* the realm and scopes of a hostile registry could be long */
+	} else if (r->cred.identity_token) {
 		_cleanup_free_ char *svc = urlenc(e, c->service ? c->service : "");
 		_cleanup_free_ char *sc = urlenc(e, scopes ? scopes : "");
 		_cleanup_free_ char *tok = urlenc(e, r->cred.secret);
 
-		wp_buf_printf(&form, "grant_type=refresh_token&client_id=wasmpack&service=%s&scope=%s&refresh_token=%s",
-			      svc ? svc : "", sc ? sc : "", tok ? tok : "");
+		rc = wp_buf_printf(&form, "grant_type=refresh_token&client_id=wasmpack&service=%s&scope=%s&refresh_token=%s",
+				   svc ? svc : "", sc ? sc : "", tok ? tok : "");
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, form.data);
 	} else {
 		char *save = NULL, *one;
@@ -409,19 +409,23 @@ static int fetch_token(wp_reg *r, const wp_challenge *c, const char *scope, wp_e
 		bool q = strchr(c->realm, '?') != NULL;
 
 		if (c->service) {
-			wp_buf_printf(&url, "%sservice=%s", q ? "&" : "?", svc ? svc : "");
+			rc = wp_buf_printf(&url, "%sservice=%s", q ? "&" : "?", svc ? svc : "");
 			q = true;
 		}
-		for (one = strtok_r(scopes, " ", &save); one; one = strtok_r(NULL, " ", &save)) {
+		for (one = strtok_r(scopes, " ", &save); rc == 0 && one; one = strtok_r(NULL, " ", &save)) {
 			_cleanup_free_ char *enc = urlenc(e, one);
 
-			wp_buf_printf(&url, "%sscope=%s", q ? "&" : "?", enc ? enc : "");
+			rc = wp_buf_printf(&url, "%sscope=%s", q ? "&" : "?", enc ? enc : "");
 			q = true;
 		}
 		if (r->cred.secret) {
 			curl_easy_setopt(e, CURLOPT_USERNAME, r->cred.username ? r->cred.username : "");
 			curl_easy_setopt(e, CURLOPT_PASSWORD, r->cred.secret);
 		}
+	}
+	if (rc < 0) {
+		rc = wp_error_set(err, WP_ETOOBIG, "the token request for '%s' would be longer than 64 KiB", c->realm);
+		goto done;
 	}
 	curl_easy_setopt(e, CURLOPT_URL, url.data);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
@@ -526,7 +530,7 @@ static char *header_value(const char *line, size_t len, const char *name)
 		;
 	if (e - v > HEADER_VALUE_MAX)
 		return NULL;
-	return strndup(v, (size_t)(e - v));
+	return wp_xstrndup(v, (size_t)(e - v));
 }
 
 static void set_hdr(char **slotp, char *v)
@@ -587,7 +591,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *ctx)
 	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
 	s->reg->stats.bytes_down += (int64_t)len;
 	if (status < 200 || status >= 300) {
-		wp_buf_append(&s->resp.error_body, data, len);
+		wp_buf_append_truncated(&s->resp.error_body, data, len);
 		return len;
 	}
 	if (s->req.sink) {
@@ -664,7 +668,7 @@ static int slot_start(slot *s, CURLM *multi)
 	curl_slist_free_all(s->hdrs);
 	s->hdrs = NULL;
 	free(s->auth_used);
-	s->auth_used = auth ? strdup(auth) : NULL;
+	s->auth_used = auth ? wp_xstrdup(auth) : NULL;
 	wp_http_resp_reset(&s->resp);
 	s->body_pos = 0;
 	s->errbuf[0] = '\0';
@@ -940,9 +944,9 @@ int wp_reg_run(wp_reg *r, wp_job **jobs, size_t n, wp_error *err)
 	e.nslots = r->opts.concurrency < (int)n ? r->opts.concurrency : (int)n;
 	if (e.nslots < 1)
 		e.nslots = 1;
-	e.slots = calloc((size_t)e.nslots, sizeof(*e.slots));
+	e.slots = wp_xcalloc((size_t)e.nslots, sizeof(*e.slots));
 	e.multi = curl_multi_init();
-	if (!e.slots || !e.multi) {
+	if (!e.multi) {
 		free(e.slots);
 		if (e.multi)
 			curl_multi_cleanup(e.multi);
@@ -1035,12 +1039,12 @@ static int single_next(wp_job *j, wp_http_req *q)
 	if (s->sent)
 		return 0;
 	q->method = src->method;
-	q->url = strdup(src->url);
-	q->scope = src->scope ? strdup(src->scope) : NULL;
-	q->content_type = src->content_type ? strdup(src->content_type) : NULL;
-	q->accept = src->accept ? strdup(src->accept) : NULL;
-	q->content_range = src->content_range ? strdup(src->content_range) : NULL;
-	q->range = src->range ? strdup(src->range) : NULL;
+	q->url = wp_xstrdup(src->url);
+	q->scope = src->scope ? wp_xstrdup(src->scope) : NULL;
+	q->content_type = src->content_type ? wp_xstrdup(src->content_type) : NULL;
+	q->accept = src->accept ? wp_xstrdup(src->accept) : NULL;
+	q->content_range = src->content_range ? wp_xstrdup(src->content_range) : NULL;
+	q->range = src->range ? wp_xstrdup(src->range) : NULL;
 	q->body = src->body;
 	q->body_fd = src->body_fd;
 	q->body_off = src->body_off;

@@ -108,7 +108,7 @@ char *wp_origins_find(wp_store *s, const char *digest, const char *registry, con
 		const char *name = json_string_value(v);
 
 		if (name && !strncmp(name, registry, prefix) && name[prefix] == '/' && strcmp(name + prefix + 1, not_repo)) {
-			found = strdup(name + prefix + 1);
+			found = wp_xstrdup(name + prefix + 1);
 			break;
 		}
 	}
@@ -159,7 +159,7 @@ static long long mono_ms(void)
 /* The store remembers that these blobs now live in repository `name` (for mounts). */
 static void remember_origins(wp_store *s, const char *name, const wp_transfer_result *res)
 {
-	const char **digests = calloc(res->n_blobs + 1, sizeof(char *));
+	const char **digests = wp_xcalloc(res->n_blobs + 1, sizeof(char *));
 
 	for (size_t i = 0; digests && i < res->n_blobs; i++)
 		digests[i] = res->blobs[i].digest;
@@ -220,24 +220,24 @@ static int push_next(wp_job *job, wp_http_req *q)
 		q->body_fd = b->fd;
 		q->body_off = 0;
 		q->body_len = b->report->size;
-		q->content_type = strdup("application/octet-stream");
+		q->content_type = wp_xstrdup("application/octet-stream");
 		break;
 	}
 	case P_PATCH: {
 		int64_t n = b->report->size - b->offset < b->chunk ? b->report->size - b->offset : b->chunk;
 
 		q->method = "PATCH";
-		url = strdup(b->location);
+		url = wp_xstrdup(b->location);
 		q->body_fd = b->fd;
 		q->body_off = b->offset;
 		q->body_len = n;
-		q->content_type = strdup("application/octet-stream");
+		q->content_type = wp_xstrdup("application/octet-stream");
 		q->content_range = wp_strfmt("%lld-%lld", (long long)b->offset, (long long)(b->offset + n - 1));
 		break;
 	}
 	case P_STATUS:
 		q->method = "GET";
-		url = strdup(b->location);
+		url = wp_xstrdup(b->location);
 		break;
 	case P_PUT_FINAL: {
 		_cleanup_free_ char *dq = wp_strfmt("digest=%s", d);
@@ -390,7 +390,7 @@ static int add_report(wp_transfer_result *res, const wp_descriptor *d)
 	for (size_t i = 0; i < res->n_blobs; i++)
 		if (!strcmp(res->blobs[i].digest, d->digest))
 			return 0;
-	b = realloc(res->blobs, (res->n_blobs + 1) * sizeof(*b));
+	b = wp_xrealloc(res->blobs, (res->n_blobs + 1) * sizeof(*b));
 	if (!b)
 		return WP_ENOMEM;
 	res->blobs = b;
@@ -422,7 +422,7 @@ static int put_manifest(wp_reg *r, const char *repo, const char *reference, cons
 
 	wp_http_req_init(&q, "PUT", url);
 	q.scope = scope_of(repo, "pull,push");
-	q.content_type = strdup(media_type);
+	q.content_type = wp_xstrdup(media_type);
 	q.body = data->data;
 	q.body_len = (int64_t)data->len;
 	wp_buf_init(&p.error_body, 1);
@@ -458,8 +458,8 @@ int wp_registry_push(wp_store *s, wp_reg *r, const wp_ref *ref, const wp_descrip
 		goto done;
 	if ((rc = add_reports(res, &m)) < 0)
 		goto oom;
-	blobs = calloc(res->n_blobs, sizeof(*blobs));
-	jobs = calloc(res->n_blobs, sizeof(*jobs));
+	blobs = wp_xcalloc(res->n_blobs, sizeof(*blobs));
+	jobs = wp_xcalloc(res->n_blobs, sizeof(*jobs));
 	if (!blobs || !jobs)
 		goto oom;
 	for (size_t i = 0; i < res->n_blobs; i++) {
@@ -619,7 +619,7 @@ static int get_manifest(wp_reg *r, const wp_ref *ref, const char *reference, wp_
 
 	wp_http_req_init(&q, "GET", wp_strfmt("%s/v2/%s/manifests/%s", wp_reg_base_url(r), ref->repository, reference));
 	q.scope = scope_of(ref->repository, "pull");
-	q.accept = strdup(ACCEPT_MANIFESTS);
+	q.accept = wp_xstrdup(ACCEPT_MANIFESTS);
 	q.resp_body = body;
 	wp_buf_init(&p.error_body, 1);
 	rc = q.url && q.scope && q.accept ? wp_reg_do(r, &q, &p, err) : wp_error_set(err, WP_ENOMEM, "out of memory");
@@ -639,7 +639,7 @@ static int get_manifest(wp_reg *r, const wp_ref *ref, const char *reference, wp_
 		rc = wp_manifest_sniff_media_type(body->data, body->len, media_type, err);
 		if (rc == 0 && p.content_type && (wp_media_type_is_index(p.content_type) || wp_media_type_is_manifest(p.content_type))) {
 			free(*media_type);
-			*media_type = strndup(p.content_type, strcspn(p.content_type, ";"));
+			*media_type = wp_xstrndup(p.content_type, strcspn(p.content_type, ";"));
 		}
 	}
 	wp_http_req_release(&q);
@@ -682,7 +682,7 @@ int wp_registry_pull(wp_store *s, wp_reg *r, const wp_ref *ref, const char *plat
 			wp_index_release(&ix);
 			goto done;
 		}
-		res->index_digest = strdup(digest);
+		res->index_digest = wp_xstrdup(digest);
 		{
 			char child[WP_DIGEST_BUFSZ];
 
@@ -704,8 +704,8 @@ int wp_registry_pull(wp_store *s, wp_reg *r, const wp_ref *ref, const char *plat
 		goto done;
 	if ((rc = add_reports(res, &m)) < 0)
 		goto oom;
-	blobs = calloc(res->n_blobs, sizeof(*blobs));
-	jobs = calloc(res->n_blobs, sizeof(*jobs));
+	blobs = wp_xcalloc(res->n_blobs, sizeof(*blobs));
+	jobs = wp_xcalloc(res->n_blobs, sizeof(*jobs));
 	if (!blobs || !jobs)
 		goto oom;
 	for (size_t i = 0; i < res->n_blobs; i++) {

@@ -188,7 +188,7 @@ int wp_cd_container_image(const wp_cd *cd, const char *id, char **image, wp_erro
 		if (find_len((uint8_t *)o.data.data, o.data.len, 1, &c, &c_len) != 1 ||
 		    (f = find_len(c, c_len, 3, &im, &im_len)) < 0)
 			rc = wp_error_set(err, WP_EINVALID, "containerd: a malformed container record for '%s'", id);
-		else if (!(*image = f ? strndup((const char *)im, im_len) : strdup("")))
+		else if (!(*image = f ? wp_xstrndup((const char *)im, im_len) : wp_xstrdup("")))
 			rc = wp_error_set(err, WP_ENOMEM, "out of memory");
 	}
 	if (rc < 0)

@@ -47,7 +47,7 @@ char *wp_cgroup_dir(const char *p)
 		return NULL;
 	/* systemd's form: "kubepods-burstable-pod1.slice:cri-containerd:ID" */
 	if (*p != '/' && (c1 = strchr(p, ':')) && (c2 = strchr(c1 + 1, ':'))) {
-		_cleanup_free_ char *slice = strndup(p, (size_t)(c1 - p)), *prefix = strndup(c1 + 1, (size_t)(c2 - c1 - 1));
+		_cleanup_free_ char *slice = wp_xstrndup(p, (size_t)(c1 - p)), *prefix = wp_xstrndup(c1 + 1, (size_t)(c2 - c1 - 1));
 		char *out = NULL, *part;
 		size_t len = 0;
 		FILE *f;
@@ -67,7 +67,7 @@ char *wp_cgroup_dir(const char *p)
 
 static int mkdir_p(const char *path)
 {
-	_cleanup_free_ char *copy = strdup(path);
+	_cleanup_free_ char *copy = wp_xstrdup(path);
 
 	if (!copy)
 		return -1;
@@ -421,7 +421,7 @@ int wp_cgroup_metrics(const char *dir, wp_buf *out, const char **type_url)
 
 wp_cgroup_oom *wp_cgroup_oom_watch(const char *dir)
 {
-	wp_cgroup_oom *w = calloc(1, sizeof(*w));
+	wp_cgroup_oom *w = wp_xcalloc(1, sizeof(*w));
 
 	if (!w)
 		return NULL;

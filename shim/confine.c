@@ -25,7 +25,8 @@ static const char *const system_paths[] = {
 };
 static const char *const device_paths[] = { "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom" };
 
-static int add_item(wp_confine *c, char *real, char *link, int mode, bool dir, wp_error *err)
+/* Takes real and link. */
+static void add_item(wp_confine *c, char *real, char *link, int mode, bool dir)
 {
 	size_t at = 0;
 
@@ -37,24 +38,15 @@ static int add_item(wp_confine *c, char *real, char *link, int mode, bool dir, w
 			c->items[at].mode = WP_CONFINE_RO;
 		free(real);
 		free(link);
-		return 0;
+		return;
 	}
 	if (c->len == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 32;
-		wp_confine_path *n = realloc(c->items, cap * sizeof(*n));
-
-		if (!n) {
-			free(real);
-			free(link);
-			return wp_error_set(err, WP_ENOMEM, "out of memory");
-		}
-		c->items = n;
-		c->cap = cap;
+		c->cap = c->cap ? c->cap * 2 : 32;
+		c->items = wp_xreallocarray(c->items, c->cap, sizeof(*c->items));
 	}
 	memmove(c->items + at + 1, c->items + at, (c->len - at) * sizeof(*c->items));
 	c->items[at] = (wp_confine_path){ real, link, mode, dir };
 	c->len++;
-	return 0;
 }
 
 int wp_confine_add(wp_confine *c, const char *path, int mode, wp_error *err)
@@ -76,7 +68,8 @@ int wp_confine_add(wp_confine *c, const char *path, int mode, wp_error *err)
 		free(real);
 		return wp_error_set(err, WP_EINVALID, "'%s' is neither a folder nor a file", path);
 	}
-	return add_item(c, real, NULL, mode, S_ISDIR(st.st_mode), err);
+	add_item(c, real, NULL, mode, S_ISDIR(st.st_mode));
+	return 0;
 }
 
 /* Is path one of the read-only system trees already, or below one? */
@@ -106,19 +99,11 @@ int wp_confine_add_engine(wp_confine *c, const char *exe, wp_error *err)
 		if (S_ISLNK(st.st_mode)) {
 			char text[PATH_MAX];
 			ssize_t n = readlink(p, text, sizeof(text) - 1);
-			char *path = strdup(p), *link;
 
-			if (n <= 0 || !path) {
-				free(path);
+			if (n <= 0)
 				continue;
-			}
 			text[n] = '\0';
-			if (!(link = strdup(text))) {
-				free(path);
-				return wp_error_set(err, WP_ENOMEM, "out of memory");
-			}
-			if ((rc = add_item(c, path, link, WP_CONFINE_RO, false, err)) < 0)
-				return rc;
+			add_item(c, wp_xstrdup(p), wp_xstrdup(text), WP_CONFINE_RO, false);
 		} else if ((rc = wp_confine_add(c, p, WP_CONFINE_RO, err)) < 0 && rc != WP_ENOTFOUND) {
 			return rc;
 		}
@@ -130,7 +115,7 @@ int wp_confine_add_engine(wp_confine *c, const char *exe, wp_error *err)
 	 * bound there: a link such as ~/bin/wasmtime -> /opt/... runs as it does outside. */
 	if (exe) {
 		const char *slash = strrchr(exe, '/');
-		_cleanup_free_ char *dir = slash ? strndup(exe, (size_t)(slash - exe) + (slash == exe)) : NULL;
+		_cleanup_free_ char *dir = slash ? wp_xstrndup(exe, (size_t)(slash - exe) + (slash == exe)) : NULL;
 		char *rdir = dir ? realpath(dir, NULL) : NULL;
 		char *named = rdir ? wp_strfmt("%s/%s", strcmp(rdir, "/") ? rdir : "", slash + 1) : NULL;
 
@@ -141,8 +126,9 @@ int wp_confine_add_engine(wp_confine *c, const char *exe, wp_error *err)
 			return wp_error_sys(err, WP_ENOTFOUND, "the engine '%s'", exe);
 		}
 		if (!covered(c, named))
-			return add_item(c, named, NULL, WP_CONFINE_RO, false, err);
-		free(named);
+			add_item(c, named, NULL, WP_CONFINE_RO, false);
+		else
+			free(named);
 	}
 	return 0;
 }

@@ -50,7 +50,7 @@ static bool launcher_current(const char *path)
 static char *find_on_path(const char *prog)
 {
 	const char *path = getenv("PATH");
-	_cleanup_free_ char *copy = path ? strdup(path) : NULL;
+	_cleanup_free_ char *copy = path ? wp_xstrdup(path) : NULL;
 	char *save = NULL;
 
 	for (char *d = copy ? strtok_r(copy, ":", &save) : NULL; d; d = strtok_r(NULL, ":", &save)) {
@@ -95,7 +95,7 @@ static void env_from(json_t *env, const char *kv)
 	const char *eq = strchr(kv, '=');
 
 	if (eq && eq != kv) {
-		_cleanup_free_ char *k = strndup(kv, (size_t)(eq - kv));
+		_cleanup_free_ char *k = wp_xstrndup(kv, (size_t)(eq - kv));
 
 		json_object_set_new(env, k, json_string(eq + 1));
 	}
@@ -279,7 +279,7 @@ static int describe(const wp_run_spec *s, app *a, wp_error *err)
 			const char *src = wp_json_str(json_object_get(c, "source"), "source");
 			json_t *files = json_object_get(c, "files");
 
-			a->wasm = src && !strncmp(src, "file://", 7) ? strdup(src + 7) : NULL;
+			a->wasm = src && !strncmp(src, "file://", 7) ? wp_xstrdup(src + 7) : NULL;
 			wp_strv_push(&a->argv, cid);
 			json_object_foreach(json_object_get(c, "env"), k, v)
 				json_object_set(a->env, k, v);
@@ -314,7 +314,7 @@ static int describe(const wp_run_spec *s, app *a, wp_error *err)
 	size_t i;
 
 	for (i = 0; rc == 0 && i < s->dirs.len; i++) {
-		_cleanup_free_ char *hg = strdup(s->dirs.items[i]);
+		_cleanup_free_ char *hg = wp_xstrdup(s->dirs.items[i]);
 		char *colon = hg ? strchr(hg, ':') : NULL;
 
 		if (!colon)
@@ -427,7 +427,7 @@ int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_confine *view, wp_e
 		wp_strv_push(&argv, "node");
 		wp_strv_push(&argv, "--no-warnings");
 		free(launcher_path);
-		launcher_path = strdup(launcher);
+		launcher_path = wp_xstrdup(launcher);
 		/* node 20 crashed (SIGSEGV) at exit now and then after an app grew its memory
 		 * past ~100 MiB (tests/integration/run.sh, the hog app): V8's concurrent GC
 		 * threads at teardown; with the GC on one thread it did not, in 100 of 100 runs. */
@@ -484,11 +484,7 @@ int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_confine *view, wp_e
 	/* The engine by its full path: the confined engine has no PATH of the host's. */
 	if ((exe = find_on_path(argv.items[0]))) {
 		free(argv.items[0]);
-		argv.items[0] = strdup(exe);
-		if (!argv.items[0]) {
-			rc = wp_error_set(err, WP_ENOMEM, "out of memory");
-			goto done;
-		}
+		argv.items[0] = wp_xstrdup(exe);
 	}
 	if (view && (rc = plan_view(s, &a, launcher_path, exe, view, err)) < 0)
 		goto done;

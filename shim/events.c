@@ -83,20 +83,20 @@ static void *run(void *arg)
 
 wp_events *wp_events_new(const char *address, const char *ns)
 {
-	wp_events *ev = calloc(1, sizeof(*ev));
+	wp_events *ev = wp_xcalloc(1, sizeof(*ev));
 
 	if (!ev)
 		return NULL;
 	ev->fd = -1;
 	ev->stream = 1;
-	ev->ns = strdup(ns ? ns : "default");
+	ev->ns = wp_xstrdup(ns ? ns : "default");
 	pthread_mutex_init(&ev->mu, NULL);
 	pthread_cond_init(&ev->cv, NULL);
 	pthread_cond_init(&ev->drained, NULL);
 	if (address && *address) {
 		pthread_attr_t attr;
 
-		ev->address = strdup(address);
+		ev->address = wp_xstrdup(address);
 		pthread_attr_init(&attr);
 		pthread_attr_setstacksize(&attr, 256u << 10);
 		if (pthread_create(&ev->thread, &attr, run, ev) != 0) {
@@ -117,14 +117,14 @@ void wp_events_publish(wp_events *ev, const char *topic, const char *type, const
 	wp_debug("event %s", topic);
 	if (!ev || !ev->address)
 		return;
-	if (!(e = calloc(1, sizeof(*e))))
+	if (!(e = wp_xcalloc(1, sizeof(*e))))
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
 	/* ForwardRequest {envelope = 1}; Envelope {timestamp = 1, namespace = 2, topic = 3,
 	 * event = 4 (Any)} */
 	wp_buf_init(&env, WP_TTRPC_MAX);
 	wp_buf_init(&e->any, WP_TTRPC_MAX);
-	e->topic = strdup(topic);
+	e->topic = wp_xstrdup(topic);
 	if (wp_pb_put_timestamp(&env, 1, &now) < 0 || wp_pb_put_str(&env, 2, ev->ns) < 0 || wp_pb_put_str(&env, 3, topic) < 0 ||
 	    wp_pb_put_any(&env, 4, type, payload) < 0 || wp_pb_put_msg(&e->any, 1, &env) < 0) {
 		wp_buf_release(&env);

@@ -69,10 +69,6 @@ int wp_shim_fetch_app(const char *address, const char *ns, const char *id, const
 	} else if ((rc = wp_descriptor_copy(&man, &top)) < 0)
 		goto done;
 	entry = wp_strfmt("%s/%s", cache_root, wp_digest_hex(man.digest));
-	if (!entry) {
-		rc = wp_error_set(err, WP_ENOMEM, "out of memory");
-		goto done;
-	}
 	if (!wp_fs_exists(entry)) {
 		wp_manifest m = { 0 };
 		json_t *summary = NULL;

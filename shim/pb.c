@@ -1,3 +1,4 @@
+#include "common/alloc.h"
 #include "shim/pb.h"
 
 #include <stdlib.h>
@@ -71,7 +72,7 @@ char *wp_pb_strdup(const wp_pb_field *f)
 {
 	if (f->wire != WP_PB_LEN || memchr(f->data, 0, f->len))
 		return NULL;
-	return strndup((const char *)f->data, f->len);
+	return wp_xstrndup((const char *)f->data, f->len);
 }
 
 int wp_pb_put_raw_varint(wp_buf *b, uint64_t v)

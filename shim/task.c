@@ -108,14 +108,14 @@ static void task_free(task *t)
 
 wp_shim *wp_shim_new(const wp_shim_opts *o)
 {
-	wp_shim *sh = calloc(1, sizeof(*sh));
+	wp_shim *sh = wp_xcalloc(1, sizeof(*sh));
 
 	if (!sh)
 		return NULL;
-	sh->ns = strdup(o->ns ? o->ns : "default");
-	sh->address = strdup(o->address ? (wp_str_has_prefix(o->address, "unix://") ? o->address + 7 : o->address) : "");
-	sh->cache_root = strdup(o->cache_root);
-	sh->socket_path = o->socket_path ? strdup(o->socket_path) : NULL;
+	sh->ns = wp_xstrdup(o->ns ? o->ns : "default");
+	sh->address = wp_xstrdup(o->address ? (wp_str_has_prefix(o->address, "unix://") ? o->address + 7 : o->address) : "");
+	sh->cache_root = wp_xstrdup(o->cache_root);
+	sh->socket_path = o->socket_path ? wp_xstrdup(o->socket_path) : NULL;
 	pthread_mutex_init(&sh->mu, NULL);
 	pthread_cond_init(&sh->changed, NULL);
 	sh->events = wp_events_new(o->ttrpc_address, sh->ns);
@@ -429,7 +429,7 @@ static int mount_rootfs(const char *rootfs, const fields *fs, char msg[256])
 {
 	for (size_t i = 0; i < fs->n_mounts; i++) {
 		const mount_spec *m = &fs->mounts[i];
-		_cleanup_free_ char *target = m->target && *m->target ? wp_strfmt("%s/%s", rootfs, m->target) : strdup(rootfs);
+		_cleanup_free_ char *target = m->target && *m->target ? wp_strfmt("%s/%s", rootfs, m->target) : wp_xstrdup(rootfs);
 		unsigned long flags;
 		wp_buf data;
 		int r;
@@ -481,7 +481,7 @@ static int app_from_containerd(wp_shim *sh, const char *id, char **entry_out, ch
 	core = wp_strfmt("%s/wasmpack-core", self);
 	if (!core || access(core, X_OK) < 0) {
 		free(core);
-		core = strdup("wasmpack-core"); /* from PATH */
+		core = wp_xstrdup("wasmpack-core"); /* from PATH */
 	}
 	if (pipe2(po, O_CLOEXEC) < 0)
 		return snprintf(msg, 256, "pipe: %s", strerror(errno)), WP_RPC_INTERNAL;
@@ -530,7 +530,7 @@ static int app_from_containerd(wp_shim *sh, const char *id, char **entry_out, ch
 		snprintf(msg, 256, "%.250s", *e ? e : "finding the app through containerd failed");
 		return WIFEXITED(status) && WEXITSTATUS(status) == 3 ? WP_RPC_NOT_FOUND : WP_RPC_FAILED_PRECONDITION;
 	}
-	*entry_out = strdup(out);
+	*entry_out = wp_xstrdup(out);
 	return *entry_out ? WP_RPC_OK : WP_RPC_RESOURCE_EXHAUSTED;
 }
 
@@ -873,20 +873,20 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 		code = err.code == WP_ENOTFOUND ? WP_RPC_NOT_FOUND : WP_RPC_FAILED_PRECONDITION;
 		goto done;
 	}
-	if (!(t = calloc(1, sizeof(*t)))) {
+	if (!(t = wp_xcalloc(1, sizeof(*t)))) {
 		code = WP_RPC_RESOURCE_EXHAUSTED;
 		goto done;
 	}
 	t->sync_fd = t->err_fd = -1;
-	t->id = strdup(id);
-	t->bundle = strdup(bundle);
-	t->stdin_path = strdup(fs->s[5] ? fs->s[5] : "");
-	t->stdout_path = strdup(fs->s[6] ? fs->s[6] : "");
-	t->stderr_path = strdup(fs->s[7] ? fs->s[7] : "");
+	t->id = wp_xstrdup(id);
+	t->bundle = wp_xstrdup(bundle);
+	t->stdin_path = wp_xstrdup(fs->s[5] ? fs->s[5] : "");
+	t->stdout_path = wp_xstrdup(fs->s[6] ? fs->s[6] : "");
+	t->stderr_path = wp_xstrdup(fs->s[7] ? fs->s[7] : "");
 	t->terminal = fs->v[4] != 0;
 	t->status = WP_TASK_CREATED;
 	if (mounted)
-		t->mounted = strdup(rootfs);
+		t->mounted = wp_xstrdup(rootfs);
 	pthread_mutex_lock(&sh->mu);
 	if (find(sh, id)) {
 		pthread_mutex_unlock(&sh->mu);
@@ -1005,11 +1005,11 @@ static void *join_rest(void *arg)
 /* The engine's remaining v1 cgroups, on a thread of their own (wp_cgroup_join_rest). */
 static void join_rest_later(const char *dir, pid_t pid)
 {
-	join_arg *j = malloc(sizeof(*j));
+	join_arg *j = wp_xmalloc(sizeof(*j));
 	pthread_attr_t attr;
 	pthread_t th;
 
-	if (!j || !(j->dir = strdup(dir))) {
+	if (!j || !(j->dir = wp_xstrdup(dir))) {
 		free(j);
 		return;
 	}

@@ -311,7 +311,7 @@ void wp_ttrpc_serve_conn(int fd, wp_ttrpc_handler h, void *ctx)
 				 hd.stream, hd.type);
 			break;
 		}
-		if (!(k = calloc(1, sizeof(*k))) || !(k->data = malloc(hd.len ? hd.len : 1))) {
+		if (!(k = wp_xcalloc(1, sizeof(*k))) || !(k->data = wp_xmalloc(hd.len ? hd.len : 1))) {
 			free(k);
 			break;
 		}
@@ -390,7 +390,7 @@ int wp_ttrpc_serve(int listen_fd, int wake_fd, wp_ttrpc_handler h, void *ctx, vo
 			pthread_attr_destroy(&attr);
 			return wp_error_sys(err, WP_EIO, "accepting a connection");
 		}
-		if (!(a = malloc(sizeof(*a)))) {
+		if (!(a = wp_xmalloc(sizeof(*a)))) {
 			close(fd);
 			continue;
 		}
@@ -456,7 +456,7 @@ int wp_ttrpc_call(int fd, uint32_t stream, const char *service, const char *meth
 			goto done;
 		}
 		if (read_full(fd, raw, sizeof(raw)) <= 0 || wp_ttrpc_header_parse(raw, &h) < 0 ||
-		    !(data = malloc(h.len ? h.len : 1)) || (h.len && read_full(fd, data, h.len) <= 0)) {
+		    !(data = wp_xmalloc(h.len ? h.len : 1)) || (h.len && read_full(fd, data, h.len) <= 0)) {
 			rc = wp_error_set(err, WP_EIO, "%s/%s: the connection broke", service, method);
 			goto done;
 		}

@@ -47,11 +47,9 @@ static int open_beneath(int rootfd, const char *path, int flags, mode_t mode)
 /* Creates the folders of path (all but its last part) below rootfd. */
 static int mkdirs_beneath(unpacker *u, int rootfd, const char *path, bool include_last)
 {
-	_cleanup_free_ char *p = strdup(path);
+	_cleanup_free_ char *p = wp_xstrdup(path);
 	char *s;
 
-	if (!p)
-		return wp_error_set(u->err, WP_ENOMEM, "out of memory");
 	for (s = p;; s++) {
 		if (!*s && !include_last)
 			break;
@@ -63,7 +61,7 @@ static int mkdirs_beneath(unpacker *u, int rootfd, const char *path, bool includ
 			if (*p) {
 				fd = open_beneath(rootfd, p, O_RDONLY | O_DIRECTORY, 0);
 				if (fd < 0 && errno == ENOENT) {
-					_cleanup_free_ char *parent = strdup(p);
+					_cleanup_free_ char *parent = wp_xstrdup(p);
 					char *slash = parent ? strrchr(parent, '/') : NULL;
 					int pfd;
 
@@ -213,7 +211,7 @@ static int verified_open(unpacker *u, verified *v, const wp_descriptor *d)
 	v->fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
 	if (v->fd < 0)
 		return wp_error_set(u->err, WP_ENOTFOUND, "blob %s is not in the store", d->digest);
-	v->buf = malloc((size_t)SLOTS * SLOT_SIZE);
+	v->buf = wp_xmalloc((size_t)SLOTS * SLOT_SIZE);
 	if (!v->buf || (rc = wp_sha256_init(&v->h, u->err)) < 0) {
 		rc = v->buf ? u->err->code : wp_error_set(u->err, WP_ENOMEM, "out of memory");
 		free(v->buf);
@@ -277,7 +275,7 @@ static int copy_blob(unpacker *u, const wp_descriptor *d, int rootfd, const char
 
 static int remove_beneath(unpacker *u, int rootfd, const char *path)
 {
-	_cleanup_free_ char *parent = strdup(path);
+	_cleanup_free_ char *parent = wp_xstrdup(path);
 	char *slash = parent ? strrchr(parent, '/') : NULL;
 	int pfd, rc = 0;
 
@@ -317,7 +315,7 @@ static void hide_lower(unpacker *u, int rootfd, const char *dir)
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		child = dir[0] ? wp_strfmt("%s/%s", dir, de->d_name) : strdup(de->d_name);
+		child = dir[0] ? wp_strfmt("%s/%s", dir, de->d_name) : wp_xstrdup(de->d_name);
 		if (!child)
 			continue;
 		if (!written_by_layer(u, child))
@@ -335,12 +333,10 @@ static void hide_lower(unpacker *u, int rootfd, const char *dir)
  * now, leaves the root (the whole tree is judged again once all layers are in). */
 static int write_link(unpacker *u, int rootfd, const char *layer, const char *path, const char *target)
 {
-	_cleanup_free_ char *parent = strdup(path);
+	_cleanup_free_ char *parent = wp_xstrdup(path);
 	char *slash = parent ? strrchr(parent, '/') : NULL;
 	int pfd, rc;
 
-	if (!parent)
-		return wp_error_set(u->err, WP_ENOMEM, "out of memory");
 	if (!target || !*target)
 		return wp_error_set(u->err, WP_EINVALID, "layer %s: symbolic link '%s' has no target", layer, path);
 	if ((rc = wp_links_check(rootfd, path, target, u->err)) < 0)
@@ -383,7 +379,7 @@ static int apply_entry(unpacker *u, struct archive *a, struct archive_entry *ae,
 	base = wp_path_basename(clean.data);
 	/* OCI whiteouts: ".wh..wh..opq" empties its folder, ".wh.NAME" removes NAME. */
 	if (!strcmp(base, ".wh..wh..opq")) {
-		_cleanup_free_ char *dir = strndup(clean.data, (size_t)(base - clean.data));
+		_cleanup_free_ char *dir = wp_xstrndup(clean.data, (size_t)(base - clean.data));
 
 		if (dir && dir[0] && dir[strlen(dir) - 1] == '/')
 			dir[strlen(dir) - 1] = '\0';
@@ -783,7 +779,7 @@ int wp_unpack(wp_store *s, const wp_descriptor *desc, const char *dest, const wp
 	unpacker u = { .store = s, .err = err };
 	char cwd[PATH_MAX];
 	/* Paths written into the app (file:// URLs) are absolute. */
-	_cleanup_free_ char *abs = dest[0] == '/' ? strdup(dest) : getcwd(cwd, sizeof(cwd)) ? wp_strfmt("%s/%s", cwd, dest) : NULL;
+	_cleanup_free_ char *abs = dest[0] == '/' ? wp_xstrdup(dest) : getcwd(cwd, sizeof(cwd)) ? wp_strfmt("%s/%s", cwd, dest) : NULL;
 	_cleanup_free_ char *tmp = wp_strfmt("%s.tmp-XXXXXX", dest);
 	wp_buf data, cfg;
 	wp_manifest m = { 0 };
@@ -829,8 +825,9 @@ int wp_unpack(wp_store *s, const wp_descriptor *desc, const char *dest, const wp
 		title = wp_kvlist_get(&m.layers[0].annotations, WP_ANN_TITLE);
 		wp_buf_init(&clean, 4096);
 		if (m.n_layers != 1 || !title || strchr(title, '/') || wp_path_clean(title, &clean, err) < 0)
-			wp_buf_puts(&clean, "module.wasm");
-		rc = copy_blob(&u, &m.layers[0], rootfd, clean.data);
+			rc = wp_buf_puts(&clean, "module.wasm");
+		if (rc == 0)
+			rc = copy_blob(&u, &m.layers[0], rootfd, clean.data);
 		if (rc == 0 && (rc = wp_store_read_blob(s, m.config.digest, WP_MANIFEST_MAX, &cfg, err)) == 0)
 			rc = write_doc(&u, rootfd, "config.json", cfg.data, cfg.len);
 		if (rc == 0)

@@ -94,7 +94,7 @@ static char *resolve(const char *store, const char *src)
 
 				if (is_manifest_type(wp_json_str(m, "mediaType")) && d && !strncmp(d, "sha256:", 7) &&
 				    strlen(d) == 71 && strspn(d + 7, "0123456789abcdef") == 64)
-					out = strdup(d + 7);
+					out = wp_xstrdup(d + 7);
 				break;
 			}
 		}
@@ -153,7 +153,7 @@ static void warm_run(int argc, char **argv)
 		wp_buf_release(&sroot);
 		return;
 	}
-	root = strdup(sroot.data);
+	root = wp_xstrdup(sroot.data);
 	wp_buf_release(&sroot);
 	if (!root || !(hex = resolve(root, source)))
 		return;

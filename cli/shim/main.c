@@ -97,11 +97,11 @@ static char *group_id(const flags *f)
 		const char *s = wp_json_str(json_object_get(spec, "annotations"), "io.kubernetes.cri.sandbox-id");
 
 		if (s && *s)
-			g = strdup(s);
+			g = wp_xstrdup(s);
 	}
 	json_decref(spec);
 	wp_buf_release(&data);
-	return g ? g : strdup(f->id);
+	return g ? g : wp_xstrdup(f->id);
 }
 
 /* The socket path containerd's own shims use: <state>/s/<hex sha256 of address/ns/group>. */
@@ -197,7 +197,7 @@ static char *cache_root(void)
 {
 	const char *c = getenv("WASMPACK_CACHE");
 
-	return strdup(c && *c ? c : "/var/lib/wasmpack/cache");
+	return wp_xstrdup(c && *c ? c : "/var/lib/wasmpack/cache");
 }
 
 static int serve(const flags *f, int lfd, const char *path)
