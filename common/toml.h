@@ -36,6 +36,8 @@ struct wp_toml {
 			size_t *klens;
 			wp_toml **vals;
 			size_t len, cap;
+			size_t *slots;   /* past a few keys: open-addressing index, position + 1 (0: empty) */
+			size_t nslots;   /* a power of two, at least twice len */
 		} tab;
 		struct {
 			wp_toml **items;

@@ -293,6 +293,7 @@ typedef struct loader {
 	size_t ntrigs;
 	comp *comps;
 	size_t ncomps;
+	json_t *comp_pos;     /* component id -> position in comps: lookups stay O(1) */
 	json_t *globals;      /* trigger type -> global config */
 	int version;
 	wp_error *err;
@@ -312,6 +313,7 @@ static void loader_release(loader *l)
 		free(l->comps[i].id);
 	free(l->trigs);
 	free(l->comps);
+	json_decref(l->comp_pos);
 	json_decref(l->variables);
 	json_decref(l->defaults);
 	json_decref(l->globals);
@@ -339,10 +341,9 @@ static int add_trig(loader *l, const char *type, const char *id, const char *com
 
 static comp *find_comp(loader *l, const char *id)
 {
-	for (size_t i = 0; i < l->ncomps; i++)
-		if (!strcmp(l->comps[i].id, id))
-			return &l->comps[i];
-	return NULL;
+	json_t *pos = l->comp_pos ? json_object_get(l->comp_pos, id) : NULL;
+
+	return pos ? &l->comps[json_integer_value(pos)] : NULL;
 }
 
 static int add_comp(loader *l, const char *id, const wp_toml *t, bool v1)
@@ -354,11 +355,13 @@ static int add_comp(loader *l, const char *id, const wp_toml *t, bool v1)
 		c->t = t;
 		return 0;
 	}
-	c = wp_xrealloc(l->comps, (l->ncomps + 1) * sizeof(*c));
-	l->comps = c;
+	l->comps = wp_xreallocarray(l->comps, l->ncomps + 1, sizeof(*l->comps));
 	l->comps[l->ncomps].id = wp_xstrdup(id);
 	l->comps[l->ncomps].t = t;
 	l->comps[l->ncomps].v1 = v1;
+	if (!l->comp_pos)
+		l->comp_pos = json_object();
+	json_object_set_new(l->comp_pos, id, json_integer((json_int_t)l->ncomps));
 	l->ncomps++;
 	return 0;
 }
@@ -443,6 +446,7 @@ static int parse_v2(loader *l)
 {
 	const wp_toml *doc = l->doc, *app = tget(doc, "application"), *triggers = tget(doc, "trigger");
 	const wp_toml *comps = tget(doc, "component"), *gtrig = app ? tget(app, "trigger") : NULL;
+	json_t *taken, *next;
 
 	if (!app || app->type != WP_TOML_TABLE || !tstr(app, "name"))
 		return wp_error_set(l->err, WP_EINVALID, "missing `[application]` with a `name`");
@@ -493,38 +497,45 @@ static int parse_v2(loader *l)
 				return l->err->code;
 		}
 	}
-	/* Triggers without an id get "<component>-<type>-trigger", else "<type>-trigger<N>". */
+	/* Triggers without an id get "<component>-<type>-trigger", else "<type>-trigger<N>",
+	 * the lowest N free. Taken ids are a set, and each type's N goes on from the last one
+	 * given (all below it are taken), so naming n triggers is O(n). */
+	taken = json_object();
+	next = json_object();
+	for (size_t i = 0; i < l->ntrigs; i++)
+		if (l->trigs[i].id)
+			json_object_set_new(taken, l->trigs[i].id, json_true());
 	for (size_t i = 0; i < l->ntrigs; i++) {
 		trig *t = &l->trigs[i];
-		int counter = 1;
+		json_int_t counter;
 
 		if (t->id)
 			continue;
 		if (t->component) {
 			char *cand = wp_strfmt("%s-%s-trigger", t->component, t->type);
-			bool taken = false;
 
-			for (size_t k = 0; k < l->ntrigs; k++)
-				taken |= l->trigs[k].id && !strcmp(l->trigs[k].id, cand);
-			if (!taken) {
+			if (!json_object_get(taken, cand)) {
 				t->id = cand;
+				json_object_set_new(taken, cand, json_true());
 				continue;
 			}
 			free(cand);
 		}
-		for (;;) {
-			char *cand = wp_strfmt("%s-trigger%d", t->type, counter++);
-			bool taken = false;
+		counter = json_integer_value(json_object_get(next, t->type));
+		for (counter = counter ? counter : 1;; counter++) {
+			char *cand = wp_strfmt("%s-trigger%lld", t->type, (long long)counter);
 
-			for (size_t k = 0; k < l->ntrigs; k++)
-				taken |= l->trigs[k].id && !strcmp(l->trigs[k].id, cand);
-			if (!taken) {
+			if (!json_object_get(taken, cand)) {
 				t->id = cand;
+				json_object_set_new(taken, cand, json_true());
+				json_object_set_new(next, t->type, json_integer(counter + 1));
 				break;
 			}
 			free(cand);
 		}
 	}
+	json_decref(taken);
+	json_decref(next);
 	return 0;
 }
 
@@ -1285,20 +1296,20 @@ static json_t *canonical_component(json_t *c)
 	return out;
 }
 
-static json_t *find_component_json(json_t *comps, const char *id)
+/* id -> the component's JSON (borrowed from comps): lookups in O(1). */
+static json_t *component_index(json_t *comps)
 {
+	json_t *ix = json_object(), *c;
 	size_t i;
-	json_t *c;
 
 	json_array_foreach(comps, i, c)
-		if (!strcmp(wp_json_str(c, "id"), id))
-			return c;
-	return NULL;
+		json_object_set(ix, wp_json_str(c, "id"), c);
+	return ix;
 }
 
 /* [[trigger.X]] dependencies: role -> [{ path } | { component } | { url, digest }], each
  * locked as a source (a component reference takes that component's source). */
-static int trigger_deps(loader *l, const trig *t, json_t *comps, json_t **out)
+static int trigger_deps(loader *l, const trig *t, json_t *comp_ix, json_t **out)
 {
 	const wp_toml *deps = t->table ? tget(t->table, "dependencies") : NULL;
 	json_t *o;
@@ -1317,7 +1328,7 @@ static int trigger_deps(loader *l, const trig *t, json_t *comps, json_t **out)
 			json_t *src = NULL;
 
 			if (tstr(d, "component")) {
-				json_t *c = find_component_json(comps, tstr(d, "component"));
+				json_t *c = json_object_get(comp_ix, tstr(d, "component"));
 
 				if (!c) {
 					json_decref(o);
@@ -1358,38 +1369,34 @@ static int trigger_deps(loader *l, const trig *t, json_t *comps, json_t **out)
 static int reassign_trigger_deps(loader *l, json_t *triggers, json_t *comps)
 {
 	json_t **deps = wp_xcalloc(l->ntrigs + 1, sizeof(*deps));
-	wp_strv seen = { 0 };
+	json_t *comp_ix = component_index(comps), *users = json_object(), *seen = json_object();
 	int disambiguator = 0, rc = 0;
 
 	for (size_t i = 0; rc == 0 && i < l->ntrigs; i++)
-		rc = trigger_deps(l, &l->trigs[i], comps, &deps[i]);
+		rc = trigger_deps(l, &l->trigs[i], comp_ix, &deps[i]);
+	for (size_t i = 0; i < l->ntrigs; i++)
+		json_object_set_new(users, l->trigs[i].component,
+				    json_integer(json_integer_value(json_object_get(users, l->trigs[i].component)) + 1));
 	for (size_t i = 0; rc == 0 && i < l->ntrigs; i++) {
 		const char *cid = l->trigs[i].component;
-		size_t users = 0;
-		bool any = false;
 		_cleanup_free_ char *synthetic = NULL;
 
-		if (!deps[i])
-			continue;
-		for (size_t k = 0; k < l->ntrigs; k++)
-			if (!strcmp(l->trigs[k].component, cid)) {
-				users++;
-				any |= deps[k] != NULL;
-			}
-		if (users < 2 || !any)
+		/* shared by several triggers, this one bringing dependencies */
+		if (!deps[i] || json_integer_value(json_object_get(users, cid)) < 2)
 			continue;
 		synthetic = wp_strfmt("%s-for-%s", cid, l->trigs[i].id);
-		if (wp_strv_contains(&seen, synthetic)) {
+		if (json_object_get(seen, synthetic)) {
 			char *d = wp_strfmt("%s-d%d", synthetic, ++disambiguator);
 
 			free(synthetic);
 			synthetic = d;
 		}
-		wp_strv_push(&seen, synthetic);
+		json_object_set_new(seen, synthetic, json_true());
 		{
-			json_t *copy = json_deep_copy(find_component_json(comps, cid));
+			json_t *copy = json_deep_copy(json_object_get(comp_ix, cid));
 
 			json_object_set_new(copy, "id", json_string(synthetic));
+			json_object_set(comp_ix, synthetic, copy);
 			json_array_append_new(comps, copy);
 			json_object_set_new(json_object_get(json_array_get(triggers, i), "trigger_config"), "component",
 					    json_string(synthetic));
@@ -1400,7 +1407,7 @@ static int reassign_trigger_deps(loader *l, json_t *triggers, json_t *comps)
 
 		if (!deps[i])
 			continue;
-		c = find_component_json(comps, wp_json_str(json_object_get(t, "trigger_config"), "component"));
+		c = json_object_get(comp_ix, wp_json_str(json_object_get(t, "trigger_config"), "component"));
 		if (!c)
 			continue;
 		json_object_set(c, "trigger_dependencies", deps[i]);
@@ -1423,7 +1430,9 @@ static int reassign_trigger_deps(loader *l, json_t *triggers, json_t *comps)
 	for (size_t i = 0; i < l->ntrigs; i++)
 		json_decref(deps[i]);
 	free(deps);
-	wp_strv_release(&seen);
+	json_decref(comp_ix);
+	json_decref(users);
+	json_decref(seen);
 	return rc;
 }
 
@@ -1441,7 +1450,8 @@ static json_t *metadata_json(loader *l)
 		json_object_set_new(m, "description", json_string(tstr(app, "description")));
 	json_object_set_new(m, "name", json_string(tstr(app, "name")));
 	json_object_set_new(m, "origin", json_pack("s++", "file://", l->manifest, ""));
-	for (size_t i = 0; i < l->ntrigs; i++)
+	/* distinct types: only whether there is exactly one matters */
+	for (size_t i = 0; i < l->ntrigs && types.len < 2; i++)
 		if (!wp_strv_contains(&types, l->trigs[i].type))
 			wp_strv_push(&types, l->trigs[i].type);
 	if (l->version == 1 && !types.len) {
