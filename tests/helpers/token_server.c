@@ -6,7 +6,10 @@
  *   token_server PORT KEY.pem CERT.pem ACL_FILE ISSUER
  *
  * ACL lines: "user password repository-prefix actions" ("-" as user: anonymous),
- * for example "alice s3cret demo/ pull,push". Refresh tokens are "refresh-<user>". */
+ * for example "alice s3cret demo/ pull,push". Refresh tokens are "refresh-<user>".
+ * TOKEN_EXPIRES_IN (default 300) is the expires_in it answers, written as given (a huge
+ * or odd value tests the client). Each token granted is logged on stdout as
+ * "granted USER SCOPES". */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
@@ -238,8 +241,14 @@ static void handle(int fd)
 		}
 	}
 	make_token(user, service, scopes, nscopes, token, sizeof(token));
-	snprintf(resp, sizeof(resp), "{\"token\":\"%s\",\"access_token\":\"%s\",\"expires_in\":300%s%s%s}", token, token,
+	snprintf(resp, sizeof(resp), "{\"token\":\"%s\",\"access_token\":\"%s\",\"expires_in\":%s%s%s%s}", token, token,
+		 getenv("TOKEN_EXPIRES_IN") ? getenv("TOKEN_EXPIRES_IN") : "300",
 		 is_post ? ",\"refresh_token\":\"refresh-" : "", is_post ? user : "", is_post ? "\"" : "");
+	printf("granted %s", user[0] ? user : "-");
+	for (int i = 0; i < nscopes; i++)
+		printf(" %s", scopes[i]);
+	printf("\n");
+	fflush(stdout);
 	respond(fd, 200, resp);
 }
 

@@ -99,7 +99,7 @@ printf 'alice s3cret demo/ pull,push\nbob hunter2 demo/ pull\n' > acl
 tsport=$(free_port)
 "$BUILD/tests/helpers/token_server" "$tsport" tok.key tok.crt acl wasmpack-test-issuer > token.log 2>&1 &
 tspid=$!
-on_exit "kill $tspid 2>/dev/null"
+on_exit 'kill $tspid 2>/dev/null'
 kport=$(free_port)
 start_registry token "$kport" "auth:
   token:
@@ -127,6 +127,31 @@ check "no manifest was written for bob" sh -c "! curl -sf -o /dev/null http://$K
 printf '{"auths":{"%s":{"identitytoken":"refresh-alice"}}}' "$K" > "$DOCKER_CONFIG/config.json"
 "$WP" tag $T/demo/app:v1 $K/demo/idt:v1 >/dev/null
 is "$(run "$WP" push $K/demo/idt:v1 --plain-http)" "$d" "push with an identity token"
+
+# Token lifetimes: a token is used for as long as it lives, and an absurd lifetime
+# (expires_in near 2^63 overflowed the clock arithmetic, so the token counted as expired at
+# once) is taken as a day, not as a reason to ask again for every request.
+restart_token_server() { # EXPIRES_IN
+	kill "$tspid" 2>/dev/null; wait "$tspid" 2>/dev/null
+	# appending (O_APPEND), so that emptying the log below does not leave a hole
+	TOKEN_EXPIRES_IN=$1 "$BUILD/tests/helpers/token_server" "$tsport" tok.key tok.crt acl wasmpack-test-issuer >> token.log 2>&1 &
+	tspid=$!
+	wait_http "http://127.0.0.1:$tsport/token" || true
+	: > token.log
+}
+rm -f "$DOCKER_CONFIG/config.json"
+printf 's3cret' | run "$WP" login $K -u alice --password-stdin --plain-http >/dev/null
+for ttl in 300 9223372036854775807 -5 '"soon"'; do
+	restart_token_server "$ttl"
+	"$WP" tag $T/demo/app:v1 "$K/demo/ttl$RANDOM:v1" >/dev/null
+	ref=$("$WP" images --format json | jq -r '.[].name' | grep "/demo/ttl" | tail -1)
+	out=$(run "$WP" push "$ref" --plain-http); rc=$?
+	is "$rc:$out" "0:$d" "expires_in $ttl: the push succeeds"
+	# one token for the repository, one more when a blob mount names a second one
+	like "$(grep -c '^granted alice' token.log)" "^[12]$" "expires_in $ttl: a token or two for the whole push"
+	is "$(grep '^granted' token.log | sort | uniq -d)" "" "expires_in $ttl: no scope asked for twice"
+	"$WP" rmi "$ref" >/dev/null
+done
 
 is "$(grep -c -e s3cret -e hunter2 -e refresh-alice "$outputs")" "0" "no password or token appears in any output"
 
