@@ -438,23 +438,66 @@ int wp_creds_lookup(const char *registry, wp_cred *out, wp_error *err)
 	return 0;
 }
 
+/* Where config.json really is: a symbolic link (a dotfile manager's) is followed, so that
+ * the file it points at is the one replaced, not the link. Links to links too, at most 40. */
+static char *config_target(const char *path, wp_error *err)
+{
+	char *cur = wp_xstrdup(path);
+
+	for (int hops = 0; hops < 40; hops++) {
+		char text[PATH_MAX];
+		ssize_t n = readlink(cur, text, sizeof(text) - 1);
+		wp_buf dir;
+		char *next;
+
+		if (n < 0) {
+			if (errno == EINVAL || errno == ENOENT)
+				return cur;   /* not a link, or nothing there yet */
+			wp_error_sys(err, WP_EIO, "reading the link '%s'", cur);
+			free(cur);
+			return NULL;
+		}
+		text[n] = '\0';
+		wp_buf_init(&dir, PATH_MAX);
+		if (text[0] == '/' || wp_path_dirname(cur, &dir) < 0)
+			next = wp_xstrdup(text);
+		else
+			next = wp_strfmt("%s/%s", dir.data, text);
+		wp_buf_release(&dir);
+		free(cur);
+		cur = next;
+	}
+	wp_error_set(err, WP_EINVALID, "'%s' is a chain of more than 40 symbolic links", path);
+	free(cur);
+	return NULL;
+}
+
 static int save_docker_config(const char *path, json_t *root, wp_error *err)
 {
+	_cleanup_free_ char *target = config_target(path, err);
+	mode_t mode = 0600;
+	struct stat st;
 	wp_buf dir;
+	char *s;
 	int rc;
 
-	wp_buf_init(&dir, 4096);
-	wp_path_dirname(path, &dir);
-	rc = wp_fs_mkdir_p(dir.data, 0700, err);
-	if (rc == 0) {
-		char *s = json_dumps(root, JSON_INDENT(1));
-
-		rc = s ? wp_fs_write_atomic(path, s, strlen(s), 0600, err) : wp_error_set(err, WP_ENOMEM, "out of memory");
-		if (s)
-			OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
+	if (!target)
+		return err->code;
+	/* The file keeps its mode (a user who made it 0640 meant it); a new one is 0600. */
+	if (stat(target, &st) == 0)
+		mode = st.st_mode & 07777;
+	wp_buf_init(&dir, PATH_MAX);
+	rc = wp_path_dirname(target, &dir) < 0 ? wp_error_set(err, WP_ETOOBIG, "path too long: '%s'", target)
+					       : wp_fs_mkdir_p(dir.data, 0700, err);
 	wp_buf_release(&dir);
+	if (rc < 0)
+		return rc;
+	s = json_dumps(root, JSON_INDENT(1));
+	if (!s)
+		return wp_error_set(err, WP_EINVALID, "serialising '%s' failed", path);
+	rc = wp_fs_write_atomic(target, s, strlen(s), mode, err);
+	OPENSSL_cleanse(s, strlen(s));
+	free(s);
 	return rc;
 }
 

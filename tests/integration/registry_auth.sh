@@ -56,6 +56,29 @@ is "$(run "$WP" logout $B)" "logged out of $B" "logout"
 is "$(jq -r ".auths[\"$B\"]" "$DOCKER_CONFIG/config.json")" "null" "logout removes the credentials"
 run "$WP" logout $B >/dev/null; is "$?" "3" "logout again: not logged in (exit 3)"
 
+# config.json as a dotfile manager leaves it: a link (relative, through a second link) to
+# the real file, which is 0640. login and logout write through to that file, atomically,
+# keeping its mode, and leave the links as they were.
+mkdir -p dotfiles/docker
+printf '{"auths":{"example.com":{"auth":"%s"}}}\n' "$(printf 'u:p' | base64)" > dotfiles/docker/real.json
+chmod 640 dotfiles/docker/real.json
+ln -s docker/real.json dotfiles/config.json
+mv "$DOCKER_CONFIG/config.json" "$TMP/config.before" 2>/dev/null
+ln -s ../dotfiles/config.json "$DOCKER_CONFIG/config.json"
+printf 's3cret\n' | run "$WP" login $B -u alice --password-stdin --plain-http >/dev/null
+ok $? "login with a symlinked config.json"
+check "config.json is still the link" test -L "$DOCKER_CONFIG/config.json"
+is "$(readlink "$DOCKER_CONFIG/config.json"):$(readlink dotfiles/config.json)" "../dotfiles/config.json:docker/real.json" "both links are unchanged"
+is "$(jq -r ".auths[\"$B\"].auth" dotfiles/docker/real.json | base64 -d)" "alice:s3cret" "the file the links lead to holds the credentials"
+is "$(jq -r '.auths["example.com"].auth' dotfiles/docker/real.json | base64 -d)" "u:p" "and keeps what it held"
+is "$(stat -c %a dotfiles/docker/real.json)" "640" "and keeps its mode"
+is "$(ls dotfiles/docker)" "real.json" "no temp file is left beside it"
+is "$(run "$WP" push $B/demo/app:v1 --plain-http)" "$d" "push reads the credentials through the links"
+run "$WP" logout $B >/dev/null
+is "$(jq -r ".auths[\"$B\"]" dotfiles/docker/real.json):$(stat -c %a dotfiles/docker/real.json)" "null:640" "logout writes through too, keeping the mode"
+check "and the link stays" test -L "$DOCKER_CONFIG/config.json"
+rm -f "$DOCKER_CONFIG/config.json"
+
 # Blob downloads redirected to another host (as to object storage) carry no credentials.
 printf 's3cret\n' | run "$WP" login $B -u alice --password-stdin --plain-http >/dev/null
 pport=$(free_port)
