@@ -227,6 +227,8 @@ static int run_login(wp_cli *cli)
 
 	if (!registry || !*registry)
 		return wp_error_set(&cli->err, WP_EUSAGE, "login: no registry named");
+	if (!wp_ref_host_valid(registry))
+		return wp_error_set(&cli->err, WP_EUSAGE, "login: '%s' is not a registry host[:port]", registry);
 	if (!user)
 		return wp_error_set(&cli->err, WP_EUSAGE, "login: give the user name with -u USER");
 	if ((rc = wp_cli_reg_opts(cli, &ro)) < 0)
@@ -270,8 +272,8 @@ static int run_logout(wp_cli *cli)
 	_cleanup_free_ char *registry = registry_arg(cli->args.items[0]);
 	int rc;
 
-	if (!registry)
-		return wp_error_set(&cli->err, WP_ENOMEM, "out of memory");
+	if (!wp_ref_host_valid(registry))
+		return wp_error_set(&cli->err, WP_EUSAGE, "logout: '%s' is not a registry host[:port]", registry);
 	rc = wp_creds_erase(registry, &cli->err);
 	if (rc == 0 && cli->verbosity > 0)
 		fprintf(cli->out, "logged out of %s\n", registry);

@@ -2,6 +2,7 @@
 #include "oci/digest.h"
 #include "common/util.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,34 +78,77 @@ bool wp_ref_tag_valid(const char *tag)
 	return true;
 }
 
+/* One DNS label: letters, digits and inner hyphens, 1-63 characters (RFC 1123). */
+static bool label_valid(const char *s, size_t len)
+{
+	if (len == 0 || len > 63 || s[0] == '-' || s[len - 1] == '-')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-')
+			return false;
+	return true;
+}
+
+/* A port: 1-65535, decimal digits only. */
+static bool port_valid(const char *s, size_t len)
+{
+	unsigned long v = 0;
+
+	if (len == 0 || len > 5)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return false;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	return v >= 1 && v <= 65535;
+}
+
+/* host[:port], the host a name of labels (an IPv4 address is one too) or a bracketed
+ * IPv6 address ("[::1]:5000"). */
 static bool host_valid(const char *h, size_t len)
 {
-	size_t i = 0;
+	size_t hl;
 
 	if (len == 0)
 		return false;
 	if (h[0] == '[') {
-		for (i = 1; i < len && h[i] != ']'; i++)
-			if (!(isxdigit((unsigned char)h[i]) || h[i] == ':'))
-				return false;
-		if (i >= len)
+		const char *close = memchr(h, ']', len);
+		char addr[INET6_ADDRSTRLEN];
+		unsigned char bin[16];
+
+		if (!close || close == h + 1 || (size_t)(close - h - 1) >= sizeof(addr))
 			return false;
-		i++;
+		memcpy(addr, h + 1, (size_t)(close - h - 1));
+		addr[close - h - 1] = '\0';
+		if (inet_pton(AF_INET6, addr, bin) != 1)
+			return false;
+		hl = (size_t)(close - h) + 1;
 	} else {
-		for (; i < len && h[i] != ':'; i++)
-			if (!(isalnum((unsigned char)h[i]) || h[i] == '.' || h[i] == '-'))
+		const char *colon = memchr(h, ':', len);
+
+		hl = colon ? (size_t)(colon - h) : len;
+		if (hl > 253)
+			return false;
+		for (size_t at = 0;;) {
+			const char *dot = memchr(h + at, '.', hl - at);
+			size_t n = dot ? (size_t)(dot - h) - at : hl - at;
+
+			if (!label_valid(h + at, n))
 				return false;
-		if (i == 0 || h[0] == '-' || h[0] == '.')
-			return false;
+			if (!dot)
+				break;
+			at += n + 1;
+		}
 	}
-	if (i == len)
+	if (hl == len)
 		return true;
-	if (h[i] != ':' || i + 1 == len)
-		return false;
-	for (i++; i < len; i++)
-		if (!isdigit((unsigned char)h[i]))
-			return false;
-	return true;
+	return h[hl] == ':' && port_valid(h + hl + 1, len - hl - 1);
+}
+
+bool wp_ref_host_valid(const char *host)
+{
+	return host_valid(host, strlen(host));
 }
 
 void wp_ref_release(wp_ref *ref)
@@ -124,12 +168,12 @@ int wp_ref_parse(const char *s, wp_ref *ref, wp_error *err)
 
 	memset(ref, 0, sizeof(*ref));
 	if (!*s)
-		return wp_error_set(err, WP_EINVALID, "invalid reference '': empty");
+		return wp_error_set(err, WP_EUSAGE, "invalid reference '': empty");
 	at = strchr(copy, '@');
 	if (at) {
 		*at = '\0';
 		if (!wp_digest_valid(at + 1))
-			return wp_error_set(err, WP_EINVALID, "invalid reference '%s': bad digest '%s'", s, at + 1);
+			return wp_error_set(err, WP_EUSAGE, "invalid reference '%s': bad digest '%s'", s, at + 1);
 		ref->digest = wp_xstrdup(at + 1);
 	}
 	name = copy;
@@ -139,7 +183,7 @@ int wp_ref_parse(const char *s, wp_ref *ref, wp_error *err)
 		*colon = '\0';
 		if (!wp_ref_tag_valid(colon + 1)) {
 			wp_ref_release(ref);
-			return wp_error_set(err, WP_EINVALID, "invalid reference '%s': bad tag '%s'", s, colon + 1);
+			return wp_error_set(err, WP_EUSAGE, "invalid reference '%s': bad tag '%s'", s, colon + 1);
 		}
 		ref->tag = wp_xstrdup(colon + 1);
 	} else if (!ref->digest) {
@@ -150,7 +194,9 @@ int wp_ref_parse(const char *s, wp_ref *ref, wp_error *err)
 		      ((size_t)(slash - name) == 9 && !strncmp(name, "localhost", 9)) || name[0] == '[')) {
 		if (!host_valid(name, (size_t)(slash - name))) {
 			wp_ref_release(ref);
-			return wp_error_set(err, WP_EINVALID, "invalid reference '%s': bad registry host", s);
+			return wp_error_set(err, WP_EUSAGE, "invalid reference '%s': bad registry host '%.*s' (host names "
+					    "of letters, digits, '-' and '.', or [IPv6], and a port of 1-65535)", s,
+					    (int)(slash - name), name);
 		}
 		*slash = '\0';
 		registry = wp_xstrdup(!strcmp(name, "index.docker.io") || !strcmp(name, WP_REF_DOCKER_HUB_API) ?
@@ -175,13 +221,13 @@ int wp_ref_parse(const char *s, wp_ref *ref, wp_error *err)
 	}
 	if (!wp_ref_repository_valid(ref->repository)) {
 		wp_ref_release(ref);
-		return wp_error_set(err, WP_EINVALID,
+		return wp_error_set(err, WP_EUSAGE,
 				    "invalid reference '%s': repository names are lowercase letters, digits and "
 				    "'.', '_', '-' separators between '/'", s);
 	}
 	if (strlen(ref->registry) + 1 + strlen(ref->repository) > NAME_MAX_LEN) {
 		wp_ref_release(ref);
-		return wp_error_set(err, WP_EINVALID, "invalid reference '%s': name longer than %d", s, NAME_MAX_LEN);
+		return wp_error_set(err, WP_EUSAGE, "invalid reference '%s': name longer than %d", s, NAME_MAX_LEN);
 	}
 	return 0;
 }

@@ -17,8 +17,12 @@ typedef struct wp_ref {
 #define WP_REF_DOCKER_HUB "docker.io"
 #define WP_REF_DOCKER_HUB_API "registry-1.docker.io"
 
-/* Parses and normalises; a reference with neither tag nor digest gets tag "latest". */
+/* Parses and normalises; a reference with neither tag nor digest gets tag "latest". A
+ * malformed one is WP_EUSAGE (exit 2): references come from the command line. */
 int wp_ref_parse(const char *s, wp_ref *ref, wp_error *err);
+/* host[:port]: DNS labels (RFC 1123, 253 characters at most) or a bracketed IPv6 address,
+ * and a port of 1-65535. */
+bool wp_ref_host_valid(const char *host);
 void wp_ref_release(wp_ref *ref);
 /* The full normalised string, malloc'ed: "docker.io/library/alpine:latest". */
 char *wp_ref_string(const wp_ref *ref);

@@ -22,8 +22,18 @@ expect 1 "'notwasm.wasm' is not a wasm binary" "a non-wasm --wasm" -- "$WP" buil
 expect 1 "escapes its root" "a --file DEST escaping the root" -- "$WP" build --wasm "$HELLO" --file app/static/a.txt:../../etc/x -t t:1
 expect 1 "escapes its root" "a --file DEST with .. inside" -- "$WP" build --wasm "$HELLO" --file app/static/a.txt:/a/../../b -t t:1
 expect 3 "no-such-dir" "a missing --file" -- "$WP" build --wasm "$HELLO" --file no-such-dir -t t:1
-expect 1 "invalid reference 'Bad/Upper:1'" "an invalid reference" -- "$WP" build --wasm "$HELLO" -t Bad/Upper:1
-expect 1 "bad tag" "an invalid tag" -- "$WP" build --wasm "$HELLO" -t 'app:-x'
+expect 2 "invalid reference 'Bad/Upper:1'" "an invalid reference" -- "$WP" build --wasm "$HELLO" -t Bad/Upper:1
+expect 2 "bad tag" "an invalid tag" -- "$WP" build --wasm "$HELLO" -t 'app:-x'
+# Registry hosts: RFC 1123 names or [IPv6], ports 1-65535; anything else is a usage error.
+expect 2 "bad registry host 'localhost:99999999999999999999'" "a port past 2^64" -- "$WP" tag base:v1 'localhost:99999999999999999999/x:y'
+expect 2 "bad registry host 'localhost:65536'" "port 65536" -- "$WP" tag base:v1 'localhost:65536/x:y'
+expect 2 "bad registry host 'localhost:0'" "port 0" -- "$WP" build --wasm "$HELLO" -t 'localhost:0/x:y'
+expect 2 "invalid reference '\[\]'" "empty brackets" -- "$WP" tag base:v1 '[]'
+expect 2 "bad registry host '\[\]:5000'" "empty IPv6 address" -- "$WP" tag base:v1 '[]:5000/x'
+expect 2 "bad registry host '\[::1'" "an unclosed bracket" -- "$WP" pull '[::1/x:y'
+expect 2 "bad registry host 'a\.\.b\.com'" "an empty label" -- "$WP" push 'a..b.com/x:y'
+expect 2 "not a registry host" "login to a port past 65535" -- "$WP" login 'localhost:99999' -u me --password-stdin
+expect 2 "not a registry host" "logout of an empty host" -- "$WP" logout '[]'
 expect 2 "want KEY=VALUE" "an --env without =" -- "$WP" build --wasm "$HELLO" --env NOVALUE
 expect 2 "nothing to build" "no --wasm at all" -- "$WP" build
 expect 2 "unknown option '--bogus'" "an unknown option" -- "$WP" build --bogus

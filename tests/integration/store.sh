@@ -23,7 +23,7 @@ is "$?" "3" "inspect of a missing image: exit 3"
 "$WP" tag nope:v1 x:y >/dev/null 2>&1
 is "$?" "3" "tag of a missing image: exit 3"
 "$WP" tag app:v1 'Bad:Name' >/dev/null 2>&1
-is "$?" "1" "tag to an invalid reference is refused"
+is "$?" "2" "tag to an invalid reference is a usage error (exit 2)"
 
 # save / load: a round trip into an empty store keeps the digest; skopeo reads the archive.
 check "save" "$WP" save app:v1 -o "$TMP/app.tar"

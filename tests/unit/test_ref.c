@@ -26,7 +26,8 @@ static void bad(const char *in, const char *why)
 	wp_ref r;
 	wp_error err;
 
-	ok(wp_ref_parse(in, &r, &err) == WP_EINVALID, "'%s' is refused (%s)", in, why);
+	if (!ok(wp_ref_parse(in, &r, &err) == WP_EUSAGE, "'%s' is refused as a usage error (%s)", in, why))
+		wp_ref_release(&r);
 }
 
 int main(void)
@@ -62,6 +63,41 @@ int main(void)
 	bad("app@sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", "upper case hex");
 	bad("exa_mple.com/app", "underscore in a host is a repository component, here invalid");
 	bad("host:port/app", "port not numeric");
+	/* hosts: RFC 1123 labels or bracketed IPv6, ports 1-65535 */
+	bad("localhost:99999999999999999999/x:y", "port past 65535 (and past 2^64)");
+	bad("localhost:65536/x", "port 65536");
+	bad("localhost:0/x", "port 0");
+	bad("localhost:/x", "empty port");
+	bad("localhost:+80/x", "signed port");
+	bad("[]", "empty brackets");
+	bad("[]/x", "empty IPv6 address");
+	bad("[]:5000/x", "empty IPv6 address with a port");
+	bad("[::1/x", "unclosed bracket");
+	bad("[zz::1]/x", "not an IPv6 address");
+	bad("[1.2.3.4]/x", "IPv4 in brackets");
+	bad("[fe80::1%eth0]:5000/x", "a zone in the address");
+	bad("[::1]x/x", "junk after the bracket");
+	bad("a..b.com/x", "empty label");
+	bad(".example.com/x", "leading dot");
+	bad("example.com./x", "trailing dot");
+	bad("ex-.com/x", "label ends with a hyphen");
+	bad("-ex.com:5000/x", "label starts with a hyphen");
+	bad("exa mple.com/x", "space");
+	memset(buf, 'a', 64);
+	memcpy(buf + 64, ".com/x", 7);
+	bad(buf, "a label of 64 characters");
+	memset(buf, 'a', 63);
+	memcpy(buf + 63, ".com/x", 7);
+	norm(buf, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com/x:latest",
+	     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com");
+	norm("localhost:65535/x", "localhost:65535/x:latest", "localhost:65535");
+	norm("localhost:1/x", "localhost:1/x:latest", "localhost:1");
+	norm("[2001:db8::7]/x", "[2001:db8::7]/x:latest", "[2001:db8::7]");
+	norm("[::ffff:127.0.0.1]:443/x", "[::ffff:127.0.0.1]:443/x:latest", "[::ffff:127.0.0.1]:443");
+	norm("Example.COM/x", "Example.COM/x:latest", "Example.COM");
+	ok(wp_ref_host_valid("registry.example.com:5000"), "host_valid: name and port");
+	ok(!wp_ref_host_valid("registry.example.com:99999"), "host_valid: port past 65535");
+	ok(!wp_ref_host_valid(""), "host_valid: empty");
 	memset(buf, 'a', 140);
 	memcpy(buf, "app:", 4);
 	buf[140] = '\0';
