@@ -202,12 +202,21 @@ int wp_shim_wake_fd(wp_shim *sh)
 	return sh->wake_fd;
 }
 
-void wp_shim_request_stop(wp_shim *sh)
+/* With sh->mu held. */
+static void stop_locked(wp_shim *sh)
 {
 	uint64_t one = 1;
 
 	sh->stop = true;
+	pthread_cond_broadcast(&sh->changed); /* Wait calls end: the server waits for them */
 	(void)!write(sh->wake_fd, &one, sizeof(one));
+}
+
+void wp_shim_request_stop(wp_shim *sh)
+{
+	pthread_mutex_lock(&sh->mu);
+	stop_locked(sh);
+	pthread_mutex_unlock(&sh->mu);
 }
 
 void wp_shim_free(wp_shim *sh)
@@ -1094,6 +1103,11 @@ static int do_wait(wp_shim *sh, const fields *fs, const struct timespec *deadlin
 			wp_pb_put_timestamp(reply, 2, &t->exited_at);
 			break;
 		}
+		if (sh->stop) {
+			snprintf(msg, 256, "task %s: the shim is shutting down", t->id);
+			code = WP_RPC_UNAVAILABLE;
+			break;
+		}
 		if (deadline) {
 			if (pthread_cond_timedwait(&sh->changed, &sh->mu, deadline) == ETIMEDOUT) {
 				snprintf(msg, 256, "task %s: still running at the deadline", t->id);
@@ -1285,7 +1299,7 @@ int wp_shim_handle(void *ctx, const wp_ttrpc_request *req, const struct timespec
 			 * gets a shim of its own instead of this one, which is leaving. */
 			if (sh->socket_path)
 				unlink(sh->socket_path);
-			wp_shim_request_stop(sh);
+			stop_locked(sh);
 		}
 		pthread_mutex_unlock(&sh->mu);
 	} else {

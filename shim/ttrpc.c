@@ -16,9 +16,6 @@
  * RESOURCE_EXHAUSTED, so a flood cannot exhaust threads. */
 #define MAX_INFLIGHT 128
 
-/* Requests being handled in the process, so a stopping server lets the last answers
- * (Shutdown's own) go out before it returns. */
-static int calls_running;
 #define HANDLER_STACK (256u << 10)
 
 static uint32_t be32(const uint8_t *p)
@@ -273,7 +270,6 @@ static void *run_call(void *arg)
 		wp_ttrpc_request_release(&req);
 	}
 	reply(c, k->stream, code, msg, code == WP_RPC_OK ? &out : NULL);
-	__atomic_sub_fetch(&calls_running, 1, __ATOMIC_SEQ_CST);
 	wp_buf_release(&out);
 	free(k->data);
 	free(k);
@@ -284,7 +280,9 @@ static void *run_call(void *arg)
 	return NULL;
 }
 
-void wp_ttrpc_serve_conn(int fd, wp_ttrpc_handler h, void *ctx)
+/* Reads requests until the peer goes (or the read side is shut down), then waits for the
+ * calls still running, whose replies still go out. The caller closes fd. */
+static void conn_loop(int fd, wp_ttrpc_handler h, void *ctx)
 {
 	conn c = { .fd = fd, .handler = h, .ctx = ctx };
 	pthread_attr_t attr;
@@ -328,11 +326,8 @@ void wp_ttrpc_serve_conn(int fd, wp_ttrpc_handler h, void *ctx)
 		if (!busy)
 			c.inflight++;
 		pthread_mutex_unlock(&c.mu);
-		if (!busy)
-			__atomic_add_fetch(&calls_running, 1, __ATOMIC_SEQ_CST);
 		if (busy || pthread_create(&t, &attr, run_call, k) != 0) {
 			if (!busy) {
-				__atomic_sub_fetch(&calls_running, 1, __ATOMIC_SEQ_CST);
 				pthread_mutex_lock(&c.mu);
 				c.inflight--;
 				pthread_mutex_unlock(&c.mu);
@@ -342,7 +337,7 @@ void wp_ttrpc_serve_conn(int fd, wp_ttrpc_handler h, void *ctx)
 			free(k);
 		}
 	}
-	shutdown(fd, SHUT_RDWR);
+	shutdown(fd, SHUT_RD);
 	pthread_mutex_lock(&c.mu);
 	while (c.inflight)
 		pthread_cond_wait(&c.idle, &c.mu);
@@ -351,28 +346,58 @@ void wp_ttrpc_serve_conn(int fd, wp_ttrpc_handler h, void *ctx)
 	pthread_cond_destroy(&c.idle);
 	pthread_mutex_destroy(&c.wmu);
 	pthread_mutex_destroy(&c.mu);
+}
+
+void wp_ttrpc_serve_conn(int fd, wp_ttrpc_handler h, void *ctx)
+{
+	conn_loop(fd, h, ctx);
 	close(fd);
 }
 
-typedef struct conn_arg {
-	int fd;
+/* The connections a server has open, so that stopping it can end each one and wait for
+ * all of them: nothing a connection thread uses is freed while one runs. */
+typedef struct server {
+	pthread_mutex_t mu;
+	pthread_cond_t gone;
+	int *fds;
+	size_t n, cap;
 	wp_ttrpc_handler h;
 	void *ctx;
+} server;
+
+typedef struct conn_arg {
+	server *srv;
+	int fd;
 } conn_arg;
 
 static void *conn_thread(void *arg)
 {
 	conn_arg a = *(conn_arg *)arg;
+	server *srv = a.srv;
 
 	free(arg);
-	wp_ttrpc_serve_conn(a.fd, a.h, a.ctx);
+	conn_loop(a.fd, srv->h, srv->ctx);
+	/* off the list before the fd is closed: its number may be reused at once */
+	pthread_mutex_lock(&srv->mu);
+	for (size_t i = 0; i < srv->n; i++)
+		if (srv->fds[i] == a.fd) {
+			srv->fds[i] = srv->fds[--srv->n];
+			break;
+		}
+	close(a.fd);
+	pthread_cond_broadcast(&srv->gone);
+	pthread_mutex_unlock(&srv->mu);
 	return NULL;
 }
 
 int wp_ttrpc_serve(int listen_fd, int wake_fd, wp_ttrpc_handler h, void *ctx, volatile bool *stop, wp_error *err)
 {
+	server srv = { .h = h, .ctx = ctx };
 	pthread_attr_t attr;
+	int rc = 0;
 
+	pthread_mutex_init(&srv.mu, NULL);
+	pthread_cond_init(&srv.gone, NULL);
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, HANDLER_STACK);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -387,23 +412,38 @@ int wp_ttrpc_serve(int listen_fd, int wake_fd, wp_ttrpc_handler h, void *ctx, vo
 		if ((fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
 			if (errno == EINTR || errno == EAGAIN || errno == ECONNABORTED)
 				continue;
-			pthread_attr_destroy(&attr);
-			return wp_error_sys(err, WP_EIO, "accepting a connection");
+			rc = wp_error_sys(err, WP_EIO, "accepting a connection");
+			break;
 		}
-		if (!(a = wp_xmalloc(sizeof(*a)))) {
-			close(fd);
-			continue;
+		a = wp_xmalloc(sizeof(*a));
+		*a = (conn_arg){ .srv = &srv, .fd = fd };
+		pthread_mutex_lock(&srv.mu);
+		if (srv.n == srv.cap) {
+			srv.cap = srv.cap ? srv.cap * 2 : 8;
+			srv.fds = wp_xreallocarray(srv.fds, srv.cap, sizeof(*srv.fds));
 		}
-		*a = (conn_arg){ .fd = fd, .h = h, .ctx = ctx };
+		srv.fds[srv.n++] = fd;
 		if (pthread_create(&t, &attr, conn_thread, a) != 0) {
+			srv.n--;
 			close(fd);
 			free(a);
 		}
+		pthread_mutex_unlock(&srv.mu);
 	}
 	pthread_attr_destroy(&attr);
-	for (int i = 0; i < 200 && __atomic_load_n(&calls_running, __ATOMIC_SEQ_CST) > 0; i++)
-		usleep(10000);
-	return 0;
+	/* Stop reading on every connection (writing stays open, so the calls still running,
+	 * Shutdown's own among them, send their replies), then wait for every connection
+	 * thread to finish with them. */
+	pthread_mutex_lock(&srv.mu);
+	for (size_t i = 0; i < srv.n; i++)
+		shutdown(srv.fds[i], SHUT_RD);
+	while (srv.n)
+		pthread_cond_wait(&srv.gone, &srv.mu);
+	pthread_mutex_unlock(&srv.mu);
+	free(srv.fds);
+	pthread_cond_destroy(&srv.gone);
+	pthread_mutex_destroy(&srv.mu);
+	return rc;
 }
 
 int wp_ttrpc_dial(const char *address, int *fd, wp_error *err)

@@ -70,7 +70,9 @@ typedef int (*wp_ttrpc_handler)(void *ctx, const wp_ttrpc_request *req, const st
 void wp_ttrpc_serve_conn(int fd, wp_ttrpc_handler h, void *ctx);
 /* Accepts connections on a listening socket, each served on a thread of its own, until
  * stop becomes true: checked whenever wake_fd (an eventfd, or -1) becomes readable, and at
- * least every second. */
+ * least every second. Then it stops reading on every connection and returns only when
+ * every connection thread is done (replies of running calls still go out), so ctx may be
+ * freed after: a handler that blocks must return once the caller has asked it to stop. */
 int wp_ttrpc_serve(int listen_fd, int wake_fd, wp_ttrpc_handler h, void *ctx, volatile bool *stop, wp_error *err);
 
 /* Client: a connection to "unix:///path" or "/path"; one call at a time. */

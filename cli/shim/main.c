@@ -149,6 +149,7 @@ static volatile bool *g_stop;
 typedef struct reaper_arg {
 	wp_shim *sh;
 	sigset_t set;
+	volatile bool quit;   /* set before the SIGINT that ends the reaper */
 } reaper_arg;
 
 /* Every child ends here (the shim is a subreaper, so the engine's own children too). */
@@ -161,6 +162,8 @@ static void *reaper(void *arg)
 		int sig = sigwaitinfo(&r->set, &si), status;
 		pid_t pid;
 
+		if (r->quit)
+			break;
 		if (sig == SIGTERM || sig == SIGINT) {
 			wp_shim_request_stop(r->sh);
 			continue;
@@ -205,7 +208,7 @@ static int serve(const flags *f, int lfd, const char *path)
 	_cleanup_free_ char *cache = cache_root();
 	wp_shim_opts o = { .ns = f->ns, .address = f->address, .ttrpc_address = getenv("TTRPC_ADDRESS"), .cache_root = cache,
 			   .socket_path = path };
-	reaper_arg r;
+	reaper_arg r = { 0 };
 	pthread_t t;
 	pthread_attr_t attr;
 	wp_error err;
@@ -233,6 +236,11 @@ static int serve(const flags *f, int lfd, const char *path)
 	if (!*g_stop)
 		unlink(path);
 	wp_info("wasmpack shim %d exiting", (int)getpid());
+	/* Every connection thread is done (wp_ttrpc_serve waited for them); the reaper is
+	 * the last user of the state. */
+	r.quit = true;
+	pthread_kill(t, SIGINT);
+	pthread_join(t, NULL);
 	wp_shim_free(r.sh);
 	return rc < 0 ? 1 : 0;
 }

@@ -146,6 +146,28 @@ is "$(shims)" "0" "no shim process is left"
 is "$(ls "$SOCKS" | wc -l)" "0" "and no socket"
 check "nor the engine" test ! -e "/proc/$pid"
 
+# A shim told to stop while a call is still running (a Wait with no end in sight) answers
+# it and only then frees its state: it used to free it after 2 s with the call's thread
+# still at work (a use after free), and the caller got a closed connection.
+run_ -d "$R/sleeper:v1" s2 >/dev/null 2>&1
+for _ in $(seq 1 50); do ctr_ task ls 2>/dev/null | grep -q "^s2 .*RUNNING" && break; sleep 0.1; done
+addr=$(cat "$(bundle s2)/address")
+spid=$(pgrep -f "containerd-shim-wasmpack-v1 -namespace $NS " | head -1)
+epid=$(ctr_ task ls | awk '$1 == "s2" {print $2}')
+TTRPC_TIMEOUT_MS=30000 "$H/ttrpc_client" "$addr" call containerd.task.v2.Task Wait s2 > wait.out 2>&1 &
+wpid=$!
+sleep 0.3
+s=$(date +%s%N)
+kill -TERM "$spid"
+wait "$wpid"
+e=$(date +%s%N)
+like "$(cat wait.out)" "status 14" "a Wait running when the shim stops gets an answer: Unavailable"
+like "$(( (e - s) / 1000000 ))" "^[0-9]{1,3}$" "at once (under a second)"
+for _ in $(seq 1 30); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
+check "the shim process is gone" sh -c "! kill -0 $spid 2>/dev/null"
+check "and its engine" sh -c "! kill -0 ${epid:-0} 2>/dev/null"
+ctr_ task rm -f s2 >/dev/null 2>&1; ctr_ c rm s2 >/dev/null 2>&1
+
 # cgroups: ctr's default cgroupsPath is /NS/ID; the limits hold for the engine process
 probe=/sys/fs/cgroup/memory
 [ -e /sys/fs/cgroup/cgroup.controllers ] && probe=/sys/fs/cgroup
