@@ -189,6 +189,52 @@ static int load_json_file(const char *path, json_t **out, wp_error *err)
 	return rc;
 }
 
+static bool bearer_token_valid(const char *t)
+{
+	size_t i = 0;
+
+	while (isalnum((unsigned char)t[i]) || strchr("-._~+/", t[i]))
+		if (!t[i++])
+			break;
+	if (i == 0)
+		return false;
+	while (t[i] == '=')
+		i++;
+	return t[i] == '\0';
+}
+
+int wp_token_parse(const char *body, size_t len, char **token, long long *ttl_s, wp_error *err)
+{
+	json_t *j = NULL;
+	const char *tok;
+	json_t *ttl;
+	int rc;
+
+	*token = NULL;
+	if ((rc = wp_json_parse(body, len, WP_TOKEN_RESPONSE_MAX, &j, err)) < 0)
+		return rc;
+	tok = wp_json_str(j, "token") ? wp_json_str(j, "token") : wp_json_str(j, "access_token");
+	if (!tok || !*tok) {
+		json_decref(j);
+		return wp_error_set(err, WP_EAUTH, "the answer holds no token");
+	}
+	if (!bearer_token_valid(tok)) {
+		json_decref(j);
+		return wp_error_set(err, WP_EAUTH, "the token holds characters a bearer token cannot");
+	}
+	/* A lifetime is taken as at most a day: a huge one would overflow the clock's
+	 * arithmetic and make the token count as expired at once. */
+	ttl = json_object_get(j, "expires_in");
+	*ttl_s = json_is_integer(ttl) ? (long long)json_integer_value(ttl) : 0;
+	if (*ttl_s <= 0)
+		*ttl_s = 60;
+	if (*ttl_s > 86400)
+		*ttl_s = 86400;
+	*token = wp_xstrdup(tok);
+	json_decref(j);
+	return 0;
+}
+
 static int b64decode(const char *in, wp_buf *out)
 {
 	size_t len = strlen(in);

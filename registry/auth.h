@@ -24,6 +24,14 @@ typedef struct wp_challenge {
 int wp_challenge_parse(const char *header, wp_challenge *c, wp_error *err);
 void wp_challenge_release(wp_challenge *c);
 
+/* A token service's answer (Distribution's token auth, OAuth2): {"token" or
+ * "access_token", "expires_in"}. The token must be a bearer token as RFC 6750 writes it
+ * (letters, digits, "-._~+/", then "=" padding), which also keeps it from adding lines
+ * to a request's headers. The lifetime is in seconds, clamped to 1 s..1 day (60 s when
+ * missing, zero, negative or not a number). *token is malloc'ed. */
+#define WP_TOKEN_RESPONSE_MAX (1u << 20)
+int wp_token_parse(const char *body, size_t len, char **token, long long *ttl_s, wp_error *err);
+
 typedef struct wp_cred {
 	char *username;
 	char *secret;          /* password, or an identity (refresh) token */

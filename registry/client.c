@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TOKEN_RESPONSE_MAX (1u << 20)
 #define ERROR_BODY_MAX (64u << 10)
 #define HEADER_VALUE_MAX 8192
 #define MAX_REDIRECTS 5
@@ -260,7 +259,8 @@ static const char *token_for(wp_reg *r, const char *scope)
 	return NULL;
 }
 
-static int token_put(wp_reg *r, const char *scope, char *header, long long expires_ms)
+/* Takes header. */
+static void token_put(wp_reg *r, const char *scope, char *header, long long expires_ms)
 {
 	token *t;
 
@@ -269,19 +269,13 @@ static int token_put(wp_reg *r, const char *scope, char *header, long long expir
 			free(r->tokens[i].header);
 			r->tokens[i].header = header;
 			r->tokens[i].expires_ms = expires_ms;
-			return 0;
+			return;
 		}
-	t = wp_xrealloc(r->tokens, (r->ntokens + 1) * sizeof(*t));
-	if (!t) {
-		free(header);
-		return WP_ENOMEM;
-	}
-	r->tokens = t;
+	r->tokens = t = wp_xreallocarray(r->tokens, r->ntokens + 1, sizeof(*t));
 	t[r->ntokens].scope = wp_xstrdup(scope ? scope : "");
 	t[r->ntokens].header = header;
 	t[r->ntokens].expires_ms = expires_ms;
 	r->ntokens++;
-	return 0;
 }
 
 static char *basic_header(const wp_cred *c)
@@ -371,7 +365,6 @@ static int fetch_token(wp_reg *r, const wp_challenge *c, const char *scope, wp_e
 {
 	CURL *e = curl_easy_init();
 	wp_buf url, form, body;
-	json_t *j = NULL;
 	long status = 0;
 	CURLcode cc;
 	int rc = 0;
@@ -379,7 +372,7 @@ static int fetch_token(wp_reg *r, const wp_challenge *c, const char *scope, wp_e
 
 	wp_buf_init(&url, 1 << 16);
 	wp_buf_init(&form, 1 << 16);
-	wp_buf_init(&body, TOKEN_RESPONSE_MAX);
+	wp_buf_init(&body, WP_TOKEN_RESPONSE_MAX);
 	if (!e) {
 		rc = wp_error_set(err, WP_ENOMEM, "out of memory");
 		goto done;
@@ -443,27 +436,21 @@ static int fetch_token(wp_reg *r, const wp_challenge *c, const char *scope, wp_e
 				  r->cred.secret ? "the credentials" : "anonymous access", status);
 		goto done;
 	}
-	if (status != 200 || wp_json_parse(body.data, body.len, TOKEN_RESPONSE_MAX, &j, err) < 0) {
+	if (status != 200) {
 		rc = wp_error_set(err, WP_EAUTH, "the token service of %s answered HTTP %ld without a token", r->registry, status);
 		goto done;
 	}
 	{
-		const char *tok = wp_json_str(j, "token") ? wp_json_str(j, "token") : wp_json_str(j, "access_token");
-		json_int_t ttl = json_integer_value(json_object_get(j, "expires_in"));
+		char *tok = NULL;
+		long long ttl;
 
-		if (!tok || !*tok) {
-			rc = wp_error_set(err, WP_EAUTH, "the token service of %s answered without a token", r->registry);
+		if ((rc = wp_token_parse(body.data, body.len, &tok, &ttl, err)) < 0) {
+			rc = wp_error_prefix(err, "the token service of %s", r->registry);
 			goto done;
 		}
-		/* A lifetime is taken as at most a day: a huge one would overflow the clock's
-		 * arithmetic and make the token count as expired at once. */
-		if (ttl <= 0)
-			ttl = 60;
-		if (ttl > 86400)
-			ttl = 86400;
-		rc = token_put(r, scope, wp_strfmt("Authorization: Bearer %s", tok), now_ms() + (ttl > 30 ? ttl - 10 : ttl) * 1000);
-		if (rc < 0)
-			rc = wp_error_set(err, WP_ENOMEM, "out of memory");
+		token_put(r, scope, wp_strfmt("Authorization: Bearer %s", tok), now_ms() + (ttl > 30 ? ttl - 10 : ttl) * 1000);
+		OPENSSL_cleanse(tok, strlen(tok));
+		free(tok);
 	}
 done:
 	if (body.data)
@@ -473,7 +460,6 @@ done:
 	wp_buf_release(&url);
 	wp_buf_release(&form);
 	wp_buf_release(&body);
-	json_decref(j);
 	if (e)
 		curl_easy_cleanup(e);
 	return rc;

@@ -3,7 +3,11 @@
 other protocols. usage: evil_registry.py PORT RAW-PORT
   /v2/                      200, or 401 with a realm from ?realm= of the last request path
   /v2/<name>/manifests/<t>  302 to <name> decoded: gopher | file | dict
+  /v2/token-<kind>/...      401 with a realm of its own /token?kind=<kind>, which answers a
+                            token that is: crlf (a header line after it), space, empty
+  any request carrying an X-Injected header is recorded in injected.log (cwd)
 Listens on 127.0.0.1 only; stops when killed."""
+import json
 import http.server
 import sys
 
@@ -27,10 +31,26 @@ class H(http.server.BaseHTTPRequestHandler):
         self.end_headers()
 
     def do_GET(self):
+        if self.headers.get("X-Injected"):
+            open("injected.log", "a").write(self.path + "\n")
+        if self.path.startswith("/token?kind="):
+            tok = {"crlf": "abc\r\nX-Injected: yes", "space": "abc def", "empty": ""}[self.path.split("=", 1)[1].split("&")[0]]
+            body = json.dumps({"token": tok, "expires_in": 300}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         parts = self.path.split("/")
         # /v2/realm-<kind>/...: every request asks for a token from that realm
         kind = parts[2] if len(parts) > 2 else ""
-        if kind.startswith("realm-"):
+        if kind.startswith("token-") and not self.headers.get("Authorization"):
+            realm = f"http://127.0.0.1:{port}/token?kind={kind[6:]}"
+            self.answer(401, [("WWW-Authenticate", f'Bearer realm="{realm}",service="evil",scope="repository:x:pull"')])
+        elif kind.startswith("token-"):
+            self.answer(404)
+        elif kind.startswith("realm-"):
             realm = TARGETS[kind[6:]]
             self.answer(401, [("WWW-Authenticate", f'Bearer realm="{realm}",service="evil",scope="repository:x:pull"')])
         elif len(parts) > 4 and parts[3] == "manifests" and kind in TARGETS:

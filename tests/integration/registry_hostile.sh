@@ -33,6 +33,14 @@ for kind in gopher file dict; do
 	[ "$rc" -ne 0 ]; ok $? "a token realm of $kind://: the pull fails"
 	like "$err" "token realm.*the scheme '$kind' is not http or https" "the realm is refused, naming the scheme"
 done
+# A token that would add lines to a request's headers (or is no bearer token at all).
+for kind in crlf space empty; do
+	err=$("$WP" pull --plain-http "127.0.0.1:$PORT/token-$kind/x:v1" 2>&1); rc=$?
+	is "$rc" "4" "a token service answering a $kind token: exit 4"
+	like "$err" "token service of 127.0.0.1:$PORT: the (token holds characters a bearer token cannot|answer holds no token)" \
+		"the $kind token is refused, saying why"
+done
+check "no request carried the header a token tried to add" test ! -e injected.log
 sleep 0.3
 is "$(cat raw.log 2>/dev/null)" "" "nothing reached the raw TCP listener"
 unlike_() { ! grep -q "$2" <<<"$1"; ok $? "$3"; }
