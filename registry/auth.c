@@ -193,9 +193,8 @@ static bool bearer_token_valid(const char *t)
 {
 	size_t i = 0;
 
-	while (isalnum((unsigned char)t[i]) || strchr("-._~+/", t[i]))
-		if (!t[i++])
-			break;
+	while (t[i] && (isalnum((unsigned char)t[i]) || strchr("-._~+/", t[i])))
+		i++;
 	if (i == 0)
 		return false;
 	while (t[i] == '=')
