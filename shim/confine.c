@@ -140,6 +140,7 @@ void wp_confine_release(wp_confine *c)
 		free(c->items[i].link);
 	}
 	free(c->items);
+	wp_strv_release(&c->app_roots);
 	memset(c, 0, sizeof(*c));
 }
 

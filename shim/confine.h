@@ -30,6 +30,7 @@
 #include <stddef.h>
 
 #include "common/error.h"
+#include "common/strv.h"
 
 enum wp_confine_mode {
 	WP_CONFINE_RO = 0, /* read-only, no setuid, no devices */
@@ -50,6 +51,9 @@ typedef struct wp_confine_path {
 typedef struct wp_confine {
 	wp_confine_path *items; /* sorted by path: parents before what they hold */
 	size_t len, cap;
+	/* The host folders the app sees as folders of its own (the engine's preopens): where
+	 * the view cannot be made, each is checked to hold no link out of itself. */
+	wp_strv app_roots;
 } wp_confine;
 
 /* Adds path (resolved to its real path; it must exist) to what the engine sees. A path

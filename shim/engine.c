@@ -488,6 +488,13 @@ int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_confine *view, wp_e
 	}
 	if (view && (rc = plan_view(s, &a, launcher_path, exe, view, err)) < 0)
 		goto done;
+	if (view) {
+		const char *k;
+		json_t *v;
+
+		json_object_foreach(a.preopens, k, v)
+			wp_strv_push(&view->app_roots, json_string_value(v));
+	}
 	*out = argv;
 	memset(&argv, 0, sizeof(argv));
 done:
@@ -515,17 +522,26 @@ int wp_engine_exec(const wp_run_spec *s, wp_error *err)
 	fflush(stderr);
 	rc = wp_confine_enter(&view, err);
 	if (rc == WP_CONFINE_UNAVAILABLE) {
-		/* Without a namespace only a tree with no link out of it runs. */
-		int fd = open(s->rootfs ? s->rootfs : s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		/* Without a namespace the engine follows links on the host: only folders with
+		 * no link out of themselves are handed to it, each judged as its own root (a
+		 * link from an image's rootfs up into the cache entry leaves the app too). */
+		rc = 0;
+		for (size_t i = 0; rc == 0 && i < view.app_roots.len; i++) {
+			const char *root = view.app_roots.items[i];
+			struct stat st;
+			int fd;
 
-		rc = fd < 0 ? wp_error_sys(err, WP_EIO, "opening '%s'", s->rootfs ? s->rootfs : s->dir)
-			    : wp_links_check_tree(fd, 4000000, err);
-		if (fd >= 0)
-			close(fd);
-		if (rc < 0) {
-			wp_error_prefix(err, "refusing to run unconfined");
-			goto done;
+			if (lstat(root, &st) < 0 || !S_ISDIR(st.st_mode))
+				continue;
+			fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			rc = fd < 0 ? wp_error_sys(err, WP_EIO, "opening '%s'", root) : wp_links_check_tree(fd, 4000000, err);
+			if (fd >= 0)
+				close(fd);
+			if (rc < 0)
+				wp_error_prefix(err, "refusing to run unconfined: in '%s'", root);
 		}
+		if (rc < 0)
+			goto done;
 		warn_unconfined();
 	} else if (rc < 0 || (rc = wp_confine_drop_caps(err)) < 0) {
 		goto done;

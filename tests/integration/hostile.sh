@@ -188,6 +188,53 @@ else
 	skip "an unprivileged run needs root to switch to nobody and user namespaces"
 fi
 
+# Where the kernel gives an unprivileged user no user namespace, `wasmpack run` runs only
+# trees whose every link stays inside them, and says once that the run is not confined.
+# Such a kernel is made here for real: a user namespace (ids mapped one to one) whose
+# user.max_user_namespaces is 0, and in it the run as nobody.
+without_userns() { # CMD... : runs CMD as nobody where no user namespace can be made
+	# The ids are mapped from outside once the namespace exists; the exec after that is
+	# by uid 0 of the namespace, so it has the capabilities to set the limit.
+	unshare -U sh -c 'i=0; while [ -z "$(cat /proc/self/uid_map)" ]; do i=$((i + 1)); [ $i -gt 250 ] && exit 98; sleep 0.02; done
+		exec sh -c "echo 0 > /proc/sys/user/max_user_namespaces || exit 99
+			exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \"\$@\"" sh "$@"' sh "$@" &
+	local pid=$!
+	for _ in $(seq 1 200); do
+		[ "$(readlink "/proc/$pid/ns/user" 2>/dev/null)" != "$(readlink /proc/self/ns/user)" ] && break
+		sleep 0.01
+	done
+	echo "0 0 65536" > "/proc/$pid/uid_map" && echo "0 0 65536" > "/proc/$pid/gid_map"
+	wait "$pid"
+}
+if [ "$(id -u)" -eq 0 ] && unshare -U true 2>/dev/null; then
+	rm -rf nobody && mkdir -p nobody && cp -r "$WASMPACK_STORE" nobody/store && chown -R 65534:65534 nobody
+	export WASMPACK_STORE=$TMP/nobody/store WASMPACK_CACHE=$TMP/nobody/cache
+	out=$(without_userns env HOME=$TMP/nobody "$WP" run --engine node "oci:$TMP/img-good:x" -- r:/ok.txt "r:/proc/self/root$CANARY" 2>&1); rc=$?
+	is "$rc" "0" "no user namespace: a good image still runs"
+	like "$out" "read /ok.txt: fine" "no user namespace: the app reads its own file"
+	is "$(grep -c 'warning: the app runs unconfined' <<<"$out")" "1" "and it says once, on stderr, that the run is not confined"
+	entry=$(ls -d "$WASMPACK_CACHE"/*/rootfs 2>/dev/null | head -1)
+	if [ -n "$entry" ]; then
+		(cd "$entry" && ln -sfn . a && ln -sfn a/.. x1 && for i in $(seq 2 12); do ln -sfn "x$((i - 1))/.." "x$i"; done &&
+			ln -sfn "x12/$REL" leak) 2>/dev/null
+		out=$(without_userns env HOME=$TMP/nobody "$WP" run --engine node "oci:$TMP/img-good:x" -- r:/leak "w:/x12/$TREL/pwned-unconfined" 2>&1); rc=$?
+		is "$rc" "1" "no user namespace: a tree with a link out (planted in the cache entry) is refused"
+		like "$out" "refusing to run unconfined: in '[^']*/rootfs': symbolic link 'x[0-9]+' -> '(a|x[0-9]+)/\.\.' leads outside the root" \
+			"saying where, which link and why"
+		unharmed "no user namespace" "$out" unconfined
+		# A link that stays in the cache entry but leaves the app's root (its rootfs).
+		(cd "$entry" && rm -f a x* leak && ln -s ../config.json cfg)
+		out=$(without_userns env HOME=$TMP/nobody "$WP" run --engine node "oci:$TMP/img-good:x" -- r:/cfg 2>&1); rc=$?
+		is "$rc" "1" "no user namespace: a link from the rootfs up into the cache entry is refused too"
+		like "$out" "symbolic link 'cfg' -> '\.\./config\.json' leads outside the root" "naming it"
+	else
+		ok 1 "the run left a cache entry"
+	fi
+	export WASMPACK_STORE=$TMP/store WASMPACK_CACHE=$TMP/cache
+else
+	skip "a run without user namespaces needs root to make one whose limit is 0"
+fi
+
 # While an app runs: what the engine process sees.
 mountinfo_only_app() { # mountinfo_only_app DESCRIPTION PID APP-ROOT [RW-ROOT]
 	local desc=$1 mi bad
