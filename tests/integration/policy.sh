@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The memory policy holds and the compiler enforces it (common/alloc.h): every allocation
+# of the project goes through the aborting wrappers, and a wp_buf append whose result is
+# ignored does not compile.
+. "$(dirname "$0")/lib.bash"
+cd "$ROOT"
+raw=$(grep -nE '(^|[^_[:alnum:].>])(malloc|calloc|realloc|reallocarray|strdup|strndup)\(' \
+	common/*.c oci/*.c registry/*.c shim/*.c cli/*.c cli/*/*.c | grep -v '^common/alloc\.c:' | grep -v '^\S*:[0-9]*:\s*/\?\*')
+is "$raw" "" "no allocation outside common/alloc.c's wrappers"
+cat > "$TMP/ignored.c" <<'C'
+#include "common/buf.h"
+int f(wp_buf *b);
+int f(wp_buf *b)
+{
+	wp_buf_append(b, "x", 1);
+	return 0;
+}
+C
+out=$(${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Werror -I. -c -o /dev/null "$TMP/ignored.c" 2>&1); rc=$?
+[ "$rc" -ne 0 ]; ok $? "ignoring a wp_buf append's result does not compile"
+like "$out" "ignoring return value of .wp_buf_append" "the compiler says so"
+sed -i 's/\twp_buf_append(b, "x", 1);/\tif (wp_buf_append(b, "x", 1) < 0)\n\t\treturn -1;/' "$TMP/ignored.c"
+check "checking it compiles" ${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Werror -I. -c -o /dev/null "$TMP/ignored.c"
+done_testing
