@@ -1559,6 +1559,16 @@ int wp_spin_lock(const char *manifest_path, const wp_spin_opts *opts, json_t **l
 	} else {
 		rc = wp_error_set(err, WP_EINVALID, "no manifest version: want `spin_manifest_version = 2`");
 	}
+	/* As Spin, allowed_http_hosts is judged when the manifest is read, before any
+	 * component is loaded. */
+	for (size_t i = 0; rc == 0 && i < l.ncomps; i++) {
+		wp_strv http = { 0 }, converted = { 0 };
+
+		if (str_array(tget(l.comps[i].t, "allowed_http_hosts"), &http))
+			rc = convert_http_hosts(&l, &http, false, &converted);
+		wp_strv_release(&http);
+		wp_strv_release(&converted);
+	}
 	if (rc < 0) {
 		wp_error_prefix(err, "Failed to read Spin app manifest from \"%s\"", l.manifest);
 		goto done;

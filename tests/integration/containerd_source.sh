@@ -22,6 +22,15 @@ ok $? "ctr imports the image wasmpack saved"
 digest=$(ctr_ images ls | awk '/img:v1/ {print $3}')
 is "$digest" "$("$WP" inspect img:v1 --format json | jq -r .digest)" "containerd holds it under wasmpack's digest"
 
+mkdir -p spin && cp "$HELLO" spin/app.wasm && cp -r app/static spin/static
+printf 'spin_manifest_version = 2\n[application]\nname = "s"\n[[trigger.http]]\nroute = "/..."\ncomponent = "c"\n[component.c]\nsource = "app.wasm"\nfiles = [{ source = "static", destination = "/" }]\n' > spin/spin.toml
+"$WP" --store "$TMP/s2" build spin -t sp:v1 >/dev/null
+"$WP" --store "$TMP/s2" save sp:v1 -o sp.tar >/dev/null
+ctr_ images import --all-platforms --no-unpack sp.tar >/dev/null
+spd=$(ctr_ images ls | awk '/sp:v1/ {print $3}')
+# What containerd holds before anything of ours reads it: unpack and run must leave
+# every file of it as it was.
+before=$(cd "$C/root/io.containerd.content.v1.content" && find . -type f | sort | xargs sha256sum)
 export WASMPACK_STORE=$TMP/empty-store WASMPACK_CACHE=$TMP/cache
 "$WP" unpack "containerd:$C/root@$digest" -o u --format json > u.json
 ok $? "unpack containerd:ROOT@DIGEST"
@@ -36,13 +45,6 @@ like "$out" "arg\[1\]=from-ctd" "the app gets its arguments"
 like "$out" "Hello from containerd" "and reads its static file"
 is "$(find "$TMP/empty-store/blobs" -type f 2>/dev/null | wc -l)" "0" "no blob was copied into wasmpack's store"
 
-mkdir -p spin && cp "$HELLO" spin/app.wasm && cp -r app/static spin/static
-printf 'spin_manifest_version = 2\n[application]\nname = "s"\n[[trigger.http]]\nroute = "/..."\ncomponent = "c"\n[component.c]\nsource = "app.wasm"\nfiles = [{ source = "static", destination = "/" }]\n' > spin/spin.toml
-"$WP" --store "$TMP/s2" build spin -t sp:v1 >/dev/null
-"$WP" --store "$TMP/s2" save sp:v1 -o sp.tar >/dev/null
-ctr_ images import --all-platforms --no-unpack sp.tar >/dev/null
-spd=$(ctr_ images ls | awk '/sp:v1/ {print $3}')
-before=$(cd "$C/root/io.containerd.content.v1.content" && find . -type f | sort | xargs sha256sum)
 "$WP" unpack "containerd:$C/root@$spd" -o usp >/dev/null
 ok $? "a Spin image from containerd unpacks"
 check "with the component's files" diff -r app/static usp/files/c
@@ -57,7 +59,7 @@ err=$("$WP" unpack "containerd:$TMP/nothing@$digest" -o bad 2>&1); rc=$?
 is "$rc" "3" "a folder that is no content store: exit 3"
 check "no output folder left by the failures" test ! -e bad
 is "$(cd "$C/root/io.containerd.content.v1.content" && find . -type f | sort | xargs sha256sum)" "$before" \
-	"containerd's content store is unchanged"
+	"containerd's content store is unchanged by every unpack and run above"
 ctr_ images rm img:v1 sp:v1 >/dev/null 2>&1
 
 done_testing
