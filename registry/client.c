@@ -346,7 +346,7 @@ static void apply_tls(wp_reg *r, CURL *e)
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 30L);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, wp_reg_stall_seconds());
 	curl_easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT);
 	curl_easy_setopt(e, CURLOPT_SHARE, r->share);
 }
@@ -766,6 +766,14 @@ static bool same_host(const char *a, const char *b)
 	curl_url_cleanup(ua);
 	curl_url_cleanup(ub);
 	return same;
+}
+
+long wp_reg_stall_seconds(void)
+{
+	const char *v = getenv("WASMPACK_STALL_SECONDS");
+	long s = v ? atol(v) : 0;
+
+	return s > 0 && s <= 3600 ? s : 60;
 }
 
 static long long backoff_ms(const wp_job *j, const wp_http_resp *p)

@@ -26,6 +26,9 @@ typedef struct wp_reg wp_reg;
 /* registry is "host[:port]" as in a reference ("docker.io" for Docker Hub). Settings from
  * the config file ($XDG_CONFIG_HOME/wasmpack/config.toml) fill what opts leaves unset. */
 int wp_reg_open(wp_reg **out, const char *registry, const wp_reg_opts *opts, wp_error *err);
+/* A transfer moving under 1 byte/s for this long fails (and is retried): 60 s, or
+ * WASMPACK_STALL_SECONDS (1-3600). */
+long wp_reg_stall_seconds(void);
 void wp_reg_close(wp_reg *r);
 /* Uses these credentials instead of the stored ones (login checks them this way). */
 int wp_reg_set_cred(wp_reg *r, const char *username, const char *secret);

@@ -284,10 +284,20 @@ static int64_t range_end(const wp_http_resp *p)
 	return end == 0 ? 0 : end + 1;
 }
 
+/* WASMPACK_UPLOAD_CHUNK_MIB (1-1024) sets the size of upload chunks, so tests and slow
+ * links can make a blob go up in several; 64 MiB otherwise. */
+static int64_t chunk_size(void)
+{
+	const char *v = getenv("WASMPACK_UPLOAD_CHUNK_MIB");
+	long mib = v ? atol(v) : 0;
+
+	return mib >= 1 && mib <= 1024 ? (int64_t)mib << 20 : CHUNK_SIZE;
+}
+
 static void after_upload_started(push_blob *b, const wp_http_resp *p)
 {
 	/* OCI-Chunk-Min-Length: chunks must be at least this long (but the last). */
-	b->chunk = p->chunk_min > CHUNK_SIZE ? p->chunk_min : CHUNK_SIZE;
+	b->chunk = p->chunk_min > chunk_size() ? p->chunk_min : chunk_size();
 	b->offset = 0;
 	b->state = b->report->size <= MONOLITHIC_MAX ? P_PUT_MONO : P_PATCH;
 }

@@ -10,12 +10,16 @@
  *   drop                    forward, then close halfway through the answer's body
  *   short                   forward, send half the body with a matching Content-Length
  *   flip                    forward, with one byte of the body flipped
+ *   stall                   forward, send the headers and half the body, then nothing
+ *                           more until the client gives up (a stalled transfer)
  *   droprequest             close halfway through reading the request's body
  *   redirect                answer 307 to the same path on http://localhost:PORT (another
  *                           host name), which this proxy then serves with the credentials
  *                           of the original request, as object storage serves signed URLs
  * LOG_FILE gets "METHOD PATH FAULT [range] [auth]" for every request: "range" when it had
- * a Range header, "auth" when it had an Authorization header. */
+ * a Range header, "auth" when it had an Authorization header; LOG_FILE.t the same lines
+ * after the time it was received, in milliseconds (CLOCK_MONOTONIC). */
+#include <time.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -107,10 +111,21 @@ static void logline(const char *method, const char *path, const char *fault, int
 {
 	FILE *f;
 
+	char tpath[4096];
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	snprintf(tpath, sizeof(tpath), "%s.t", log_path);
 	pthread_mutex_lock(&mu);
 	f = fopen(log_path, "a");
 	if (f) {
 		fprintf(f, "%s %s %s%s%s\n", method, path, fault[0] ? fault : "-", range ? " range" : "", auth ? " auth" : "");
+		fclose(f);
+	}
+	f = fopen(tpath, "a");
+	if (f) {
+		fprintf(f, "%lld %s %s %s\n", (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000, method, path,
+			fault[0] ? fault : "-");
 		fclose(f);
 	}
 	pthread_mutex_unlock(&mu);
@@ -248,6 +263,14 @@ static void *serve(void *arg)
 			resp.p[hlen + blen / 2] ^= 0x20;
 		} else if (!strcmp(fault, "drop")) {
 			write_all(fd, resp.p, hlen + blen / 2);
+			goto out;
+		} else if (!strcmp(fault, "stall")) {
+			char one;
+
+			write_all(fd, resp.p, hlen + blen / 2);
+			/* until the client closes its end (the read returns 0) or an hour passes */
+			for (int i = 0; i < 3600 && recv(fd, &one, 1, MSG_DONTWAIT) != 0; i++)
+				sleep(1);
 			goto out;
 		} else if (!strcmp(fault, "short") && blen > 1) {
 			buf h2 = { 0 };
