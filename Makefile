@@ -83,7 +83,7 @@ test: deps
 check: deps
 	$(MAKE) O=build-san EXTRA_CFLAGS="$(SAN_FLAGS)" all wasm-apps helpers
 	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0 UBSAN_OPTIONS=print_stacktrace=1 \
-	WASMPACK_BUILD=$(abspath build-san) prove -j2 --exec '' build-san/tests/* tests/integration/*.sh
+	WASMPACK_SAN_LOGS=1 WASMPACK_BUILD=$(abspath build-san) prove -j2 --exec '' $(UNIT_BINS:$(O)/%=build-san/%) tests/integration/*.sh
 
 demo: deps
 	$(MAKE) all wasm-apps

@@ -76,14 +76,26 @@ fi
 base64 /dev/urandom | head -c 200000000 > "$TMP/huge.txt"
 WASMPACK_THREADS=1 "$WP" build --wasm "$HELLO" --file "$TMP/huge.txt" --gzip-level 9 -t killed:v1 >/dev/null 2>&1 &
 pid=$!
-sleep 0.5
+# Killed only once it is writing the big layer: an unnamed file (O_TMPFILE) open in the
+# blobs folder, seen in /proc as "blobs/sha256/#INODE (deleted)", that has grown.
+writing=
+for _ in $(seq 1 200); do
+	for fd in /proc/$pid/fd/*; do
+		t=$(readlink "$fd" 2>/dev/null) || continue
+		case $t in "$WASMPACK_STORE/blobs/sha256/#"*) [ "$(stat -L -c %s "$fd" 2>/dev/null || echo 0)" -gt 1000000 ] && writing=$t ;; esac
+	done
+	[ -n "$writing" ] && break
+	sleep 0.05
+done
+like "$writing" "blobs/sha256/#[0-9]+ \(deleted\)" "the build was writing a blob (an unnamed temp file) when killed"
 kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
 is "$?" "137" "the build was killed mid-way (SIGKILL)"
 check "every blob after the kill matches its digest" store_verified "$WASMPACK_STORE"
 is "$(jq -r '[.manifests[].annotations["org.opencontainers.image.ref.name"]]|join(",")' "$WASMPACK_STORE/index.json")" \
 	"docker.io/library/base:v1" "no tag from the killed build"
-is "$(find "$WASMPACK_STORE/.wasmpack/tmp" -type f | wc -l)" "0" "no temp file left behind"
+is "$(ls -A "$WASMPACK_STORE/blobs/sha256" | grep -cvE '^[0-9a-f]{64}$')" "0" "no temp file left in the blobs folder"
+is "$(find "$WASMPACK_STORE/.wasmpack/tmp" -type f | wc -l)" "0" "nor in .wasmpack/tmp (where a file system without O_TMPFILE keeps them)"
 check "the next build works" "$WP" build --wasm "$HELLO" --file app/static -t after:v1
 
 # A store path past PATH_MAX, before and after the command, with a space or "=".
