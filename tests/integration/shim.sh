@@ -33,6 +33,12 @@ shims() {
 	pgrep -f "containerd-shim-wasmpack-v1 -namespace $NS " | wc -l
 }
 bundle() { echo "$C/state/io.containerd.runtime.v2.task/$NS/$1"; }
+# Polls (every 0.1 s, 5 s at most) instead of sleeping and hoping.
+wait_for() { for _ in $(seq 1 50); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
+task_is() { ctr_ task ls 2>/dev/null | grep -qE "^$1 +[0-9]+ +$2"; }   # task_is ID STATUS
+event_for() { grep "/tasks/$1" events.log | grep -q "\"$2\""; }       # event_for TOPIC ID
+# SIGKILL a task, wait for it to stop, remove it.
+kill_rm() { ctr_ task kill -s SIGKILL "$1" >/dev/null 2>&1; wait_for task_is "$1" STOPPED; ctr_ task rm "$1" >/dev/null 2>&1; }
 # A container record for an image ctr cannot unpack, with a runtime spec of our own.
 create_() { # create_ ID IMAGE ARGS-JSON [ENV-JSON [EXTRA-JSON-MEMBERS]]
 	printf '{"ociVersion":"1.0.2","process":{"args":%s,"env":%s,"cwd":"/"},"root":{"path":"rootfs"}%s}' \
@@ -72,7 +78,7 @@ is "$(shims)" "0" "no shim is left after ctr run --rm"
 ctr_ images pull --plain-http --platform wasip1/wasm "$R/exit:v1" >/dev/null 2>&1
 run_ --rm "$R/exit:v1" e1 >/dev/null 2>&1; rc=$?
 is "$rc" "42" "ctr's exit status is the app's"
-sleep 0.5
+wait_for event_for delete e1
 for topic in create start exit delete; do
 	like "$(grep "/tasks/$topic" events.log | grep '"h1"' || true)" "h1" "containerd got the /tasks/$topic event for h1"
 done
@@ -119,7 +125,10 @@ e=$(date +%s%N)
 like "$out" "status 4" "Wait honours the request's timeout: DeadlineExceeded while the task runs"
 like "$(( (e - s) / 1000000 ))" "^([3-9][0-9]{2}|1[0-9]{3})$" "after about the 300 ms asked for"
 out=$("$H/ttrpc_client" "$addr" call containerd.task.v2.Task Stats s1)
-like "$out" "^ok [1-9][0-9]* bytes" "Stats answers with the cgroup's metrics"
+like "$out" "^ok [1-9][0-9]* bytes" "Stats answers on the shim's socket"
+out=$(ctr_ task metrics s1 2>&1)
+like "$out" "memory\.(usage_in_bytes|usage) +[1-9][0-9]+" "and its metrics are the task's: memory in use"
+like "$out" "pids\.current +[1-9]" "and its process count"
 out=$("$H/ttrpc_client" "$addr" call containerd.task.v2.Task Exec s1)
 like "$out" "status 12" "Exec answers Unimplemented"
 out=$("$H/ttrpc_client" "$addr" call containerd.task.v2.Nope Hello s1)
@@ -141,7 +150,6 @@ out=$(ctr_ task rm s1 2>&1); rc=$?
 is "$rc" "0" "ctr task rm succeeds"
 like "$out" "exit code 143" "the exit status is SIGTERM's (128+15)"
 check "ctr c rm succeeds" ctr_ c rm s1
-sleep 0.3
 is "$(shims)" "0" "no shim process is left"
 is "$(ls "$SOCKS" | wc -l)" "0" "and no socket"
 check "nor the engine" test ! -e "/proc/$pid"
@@ -154,9 +162,12 @@ for _ in $(seq 1 50); do ctr_ task ls 2>/dev/null | grep -q "^s2 .*RUNNING" && b
 addr=$(cat "$(bundle s2)/address")
 spid=$(pgrep -f "containerd-shim-wasmpack-v1 -namespace $NS " | head -1)
 epid=$(ctr_ task ls | awk '$1 == "s2" {print $2}')
+threads=$(ls "/proc/$spid/task" | wc -l)
 TTRPC_TIMEOUT_MS=30000 "$H/ttrpc_client" "$addr" call containerd.task.v2.Task Wait s2 > wait.out 2>&1 &
 wpid=$!
-sleep 0.3
+# the call is in flight once the shim has a thread for the connection and one for it
+more_threads() { [ "$(ls "/proc/$spid/task" | wc -l)" -ge $((threads + 2)) ]; }
+wait_for more_threads; ok $? "the Wait call is in flight in the shim"
 s=$(date +%s%N)
 kill -TERM "$spid"
 wait "$wpid"
@@ -193,7 +204,7 @@ out=$(ctr_ task metrics cg1 2>&1)
 like "$out" "memory\.(usage_in_bytes|usage) +[1-9][0-9]+" "ctr task metrics shows the app's memory use (Stats)"
 like "$out" "memory\.(limit_in_bytes|usage_limit) +268435456" "and its limit"
 like "$out" "pids\.current +[1-9]" "and its process count"
-ctr_ task kill -s SIGKILL cg1; sleep 0.3; ctr_ task rm cg1 >/dev/null 2>&1; ctr_ c rm cg1
+kill_rm cg1; ctr_ c rm cg1
 # An app that outgrows its memory limit: killed by the kernel, and containerd hears of it.
 "$WP" build --wasm "$BUILD/testdata/hog.wasm" -t "$R/hog:v1" --push --plain-http >/dev/null
 ctr_ images pull --plain-http --platform wasip1/wasm "$R/hog:v1" >/dev/null 2>&1
@@ -201,9 +212,11 @@ out=$(run_ --rm --memory-limit 134217728 "$R/hog:v1" oom1 2>&1); rc=$?
 is "$rc" "137" "an app past its memory limit is killed (exit status 137)"
 unlike_done=$(printf '%s' "$out" | grep -c "hog: done")
 is "$unlike_done" "0" "before it could allocate everything"
-sleep 0.5
+wait_for event_for oom oom1
 like "$(grep '/tasks/oom' events.log | grep '"oom1"' || true)" "oom1" "containerd got the /tasks/oom event (CRI's OOMKilled)"
-check "the cgroup is removed with the task" test ! -e "$CG"
+CG=${CG%/cg1}/oom1
+wait_for test ! -e "$CG"
+check "oom1's cgroup is removed with the task" test ! -e "$CG"
 rmdir "/sys/fs/cgroup/$NS" /sys/fs/cgroup/*/"$NS" 2>/dev/null
 fi
 
@@ -289,7 +302,7 @@ pid=$(ctr_ task ls | awk '$1 == "k1" {print $2}')
 is "$(readlink "/proc/$pid/ns/net")" "$(stat -L -c 'net:[%i]' "/var/run/netns/$NETNS")" "its engine runs in that network namespace"
 isnt=$([ "$(readlink "/proc/$pid/ns/uts")" != "$(readlink /proc/self/ns/uts)" ] && echo yes || echo no)
 is "$isnt" "yes" "and in a uts namespace of its own (no path given)"
-ctr_ task kill -s SIGKILL k1; sleep 0.3; ctr_ task rm k1 >/dev/null 2>&1; "$H/ctd_container" "$C/c.sock" "$NS" delete k1
+kill_rm k1; "$H/ctd_container" "$C/c.sock" "$NS" delete k1
 # process.user: the engine runs as the container's user (the cache must be reachable for it)
 chmod 755 "$TMP"
 printf '{"ociVersion":"1.0.2","process":{"args":["app"],"cwd":"/","user":{"uid":65534,"gid":65534,"additionalGids":[65533]}},"root":{"path":"rootfs"}}' > spec-u1.json
@@ -299,18 +312,19 @@ ok $? "a container with process.user starts"
 pid=$(ctr_ task ls | awk '$1 == "u1" {print $2}')
 like "$(grep '^Uid:' "/proc/$pid/status" 2>&1)" "^Uid:\s+65534\s+65534" "its engine runs as that user"
 like "$(grep '^Groups:' "/proc/$pid/status" 2>&1)" "^Groups:\s+65533\s*$" "with its additional groups only"
-ctr_ task kill -s SIGKILL u1; sleep 0.3; ctr_ task rm u1 >/dev/null 2>&1; "$H/ctd_container" "$C/c.sock" "$NS" delete u1
+kill_rm u1; "$H/ctd_container" "$C/c.sock" "$NS" delete u1
 create_ k2 docker.io/library/hello:nosuch '["/pause"]' '[]' '"annotations":{"io.kubernetes.cri.container-type":"sandbox","io.kubernetes.cri.sandbox-id":"k2"}'
 ctr_ task start -d k2 >/dev/null 2>&1
 ok $? "a pod's sandbox container starts without an app"
-sleep 0.3
+wait_for task_is k2 RUNNING
+sleep 1   # what is asserted is that it goes on running: a second later it still does
 like "$(ctr_ task ls)" "k2 +[0-9]+ +RUNNING" "and keeps running"
 create_ k3 docker.io/library/sleepart:v1 '["app"]' '[]' '"annotations":{"io.kubernetes.cri.container-type":"container","io.kubernetes.cri.sandbox-id":"k2"}'
 ctr_ task start -d k3 >/dev/null 2>&1
 ok $? "an app container of the same pod starts"
 is "$(cat "$(bundle k3)/address")" "$(cat "$(bundle k2)/address")" "and is served by the pod's shim (one socket)"
 is "$(shims)" "1" "one shim process for the pod's two containers"
-ctr_ task kill -s SIGKILL k3; sleep 0.3; ctr_ task rm k3 >/dev/null 2>&1; "$H/ctd_container" "$C/c.sock" "$NS" delete k3
+kill_rm k3; "$H/ctd_container" "$C/c.sock" "$NS" delete k3
 is "$(shims)" "1" "deleting one container leaves the shim serving the other"
 like "$(ctr_ task ls)" "k2 +[0-9]+ +RUNNING" "which still runs"
 ctr_ task kill k2; for _ in $(seq 1 30); do ctr_ task ls | grep -q "^k2 .*STOPPED" && break; sleep 0.1; done
@@ -349,7 +363,6 @@ for _ in $(seq 1 50); do ctr_ task ls 2>/dev/null | grep -q "^rs1 .*STOPPED" && 
 like "$(ctr_ task rm rs1 2>&1)" "exit code 143" "and can still stop and remove it"
 ctr_ c rm rs1
 
-sleep 0.3
 is "$(shims)" "0" "no shim is left at the end"
 # The shims' own logs reach containerd's (through each bundle's log FIFO).
 like "$(grep -c 'wasmpack shim [0-9]* serving' "$C/log")" "^[1-9]" "the shims' logs reach containerd's log"
