@@ -111,6 +111,23 @@ is "$(PATH=$TMP/bin:$PATH run "$WP" push $B/demo/app:v1 --plain-http)" "$d" "cre
 printf 's3cret' | PATH=$TMP/bin:$PATH run "$WP" login $B -u alice --password-stdin --plain-http >/dev/null
 is "$(jq -r .Username "$TMP/helper-stored")" "alice" "login stores through the configured helper"
 check "and not in config.json" sh -c "! grep -q auths '$DOCKER_CONFIG/config.json'"
+# A credsStore (the default helper for every registry): get and store go through it.
+rm -f "$TMP/helper-stored"
+printf '{"credsStore":"fake"}' > "$DOCKER_CONFIG/config.json"
+is "$(WASMPACK_STORE=$TMP/s-cs PATH=$TMP/bin:$PATH run "$WP" pull $B/demo/app:v1 --plain-http)" "$d" "credentials from a credsStore helper"
+printf 's3cret' | PATH=$TMP/bin:$PATH run "$WP" login $B -u alice --password-stdin --plain-http >/dev/null
+is "$(jq -r .Username "$TMP/helper-stored" 2>/dev/null)" "alice" "login stores through the credsStore"
+check "and not in config.json" sh -c "! grep -q auths '$DOCKER_CONFIG/config.json'"
+rm -f "$DOCKER_CONFIG/config.json"
+# containers' auth.json in $XDG_RUNTIME_DIR (podman's and skopeo's), when Docker's has none.
+mkdir -p xdg/containers
+printf '{"auths":{"%s":{"auth":"%s"}}}' "$B" "$(printf 'alice:s3cret' | base64)" > xdg/containers/auth.json
+is "$(XDG_RUNTIME_DIR=$TMP/xdg WASMPACK_STORE=$TMP/s-xdg run "$WP" pull $B/demo/app:v1 --plain-http)" "$d" \
+	"credentials from \$XDG_RUNTIME_DIR/containers/auth.json"
+printf '{"auths":{"%s":{"auth":"%s"}}}' "$B" "$(printf 'alice:wrong' | base64)" > "$DOCKER_CONFIG/config.json"
+XDG_RUNTIME_DIR=$TMP/xdg WASMPACK_STORE=$TMP/s-xdg2 run "$WP" pull $B/demo/app:v1 --plain-http >/dev/null
+is "$?" "4" "Docker's config.json is looked at first (its wrong password wins over auth.json)"
+rm -f "$DOCKER_CONFIG/config.json"
 # containers' auth.json through REGISTRY_AUTH_FILE.
 printf '{"auths":{"%s":{"auth":"%s"}}}' "$B" "$(printf 'alice:s3cret' | base64)" > authfile.json
 rm -f "$DOCKER_CONFIG/config.json"

@@ -27,6 +27,29 @@ ino1=$(stat -c %i "$TMP/cache/${digest#sha256:}")
 "$WP" run --engine node img:v1 >/dev/null 2>&1
 is "$(stat -c %i "$TMP/cache/${digest#sha256:}")" "$ino1" "a second run reuses the unpacked entry"
 
+# Other sources (docs/node.md): an OCI archive, imported into the store first; and a
+# registry reference not in the store, pulled through it first.
+"$WP" save img:v1 -o img.tar >/dev/null
+out=$(WASMPACK_STORE=$TMP/s-arch "$WP" run --engine node oci-archive:img.tar:docker.io/library/img:v1 -- from-archive 2>&1); rc=$?
+is "$rc:$(grep -c 'arg\[1\]=from-archive' <<<"$out")" "0:1" "run oci-archive:FILE:NAME runs the archived app"
+is "$(WASMPACK_STORE=$TMP/s-arch "$WP" inspect "$digest" --format json | jq -r .digest)" "$digest" "its blobs are now in the store (untagged), the same digest"
+check "unpack oci-archive:FILE" env WASMPACK_STORE=$TMP/s-arch2 "$WP" unpack oci-archive:img.tar -o "$TMP/u-arch"
+check "gives the app's files" cmp "$TMP/u-arch/rootfs/static/greeting.txt" app/static/greeting.txt
+if command -v docker-registry >/dev/null; then
+	rport=$(free_port)
+	start_registry runreg "$rport" || ok 1 "registry starts"
+	"$WP" tag img:v1 "127.0.0.1:$rport/demo/img:v1" >/dev/null
+	"$WP" push --plain-http "127.0.0.1:$rport/demo/img:v1" >/dev/null
+	out=$(WASMPACK_STORE=$TMP/s-reg "$WP" run --plain-http --engine node "127.0.0.1:$rport/demo/img:v1" -- from-registry 2>&1); rc=$?
+	is "$rc:$(grep -c 'arg\[1\]=from-registry' <<<"$out")" "0:1" "run of a registry reference not in the store pulls and runs it"
+	is "$(WASMPACK_STORE=$TMP/s-reg "$WP" images --format json | jq -r '.[0].name + " " + .[0].digest')" \
+		"127.0.0.1:$rport/demo/img:v1 $digest" "the pulled image is in the store under its name and digest"
+	check "unpack of a registry reference not in the store" env WASMPACK_STORE=$TMP/s-reg2 "$WP" unpack --plain-http "127.0.0.1:$rport/demo/img:v1" -o "$TMP/u-reg"
+	check "gives the app's files" cmp "$TMP/u-reg/rootfs/static/greeting.txt" app/static/greeting.txt
+else
+	skip "docker-registry is not installed"
+fi
+
 "$WP" build --wasm "$EXITC" -t exit:v1 >/dev/null
 "$WP" run --engine node exit:v1 -- 7 >/dev/null 2>&1
 is "$?" "7" "the app's exit status is run's exit status"
