@@ -81,6 +81,15 @@ grep -q "^GET $stalled - range" "$plog"; ok $? "and it was resumed with a Range 
 check "the blobs match their digests" store_verified "$TMP/s-stall"
 check "the store holds only blobs that match" store_verified "$TMP/s3"
 
+# A manifest fetched by tag is checked against the registry's Docker-Content-Digest: a
+# byte changed on the way is caught though no digest was asked for.
+faults "GET /v2/f/app/manifests/v1 99 flip"
+err=$(WASMPACK_STORE=$TMP/s-dcd W pull $P/f/app:v1 --plain-http 2>&1); rc=$?
+is "$rc" "5" "a manifest whose bytes do not match Docker-Content-Digest: exit 5"
+like "$err" "the manifest has digest sha256:[0-9a-f]{64}, the registry says $d" "saying both digests"
+grep -q "^GET /v2/f/app/manifests/v1 flip" "$plog"; ok $? "the proxy did change the manifest"
+is "$(WASMPACK_STORE=$TMP/s-dcd "$WP" images --format json 2>/dev/null | jq length)" "0" "and nothing was tagged"
+
 # Faults that do not go away: clear errors, nothing bad stored, no tag, no manifest.
 faults "GET /blobs/sha256 99 flip"
 err=$(WASMPACK_STORE=$TMP/s4 W pull $P/f/app:v1 --plain-http 2>&1); rc=$?

@@ -79,6 +79,29 @@ is "$?" "3" "the image then reports its config missing (exit 3)"
 is "$("$WP" images --format json | jq length)" "0" "rmi by digest removes every tag of the image"
 "$WP" rmi app:v1 >/dev/null 2>&1
 is "$?" "3" "rmi of a missing tag: exit 3"
+# gc takes the store's lock exclusively: it waits for a build that is writing blobs no tag
+# reaches yet, and so never collects them under it.
+base64 /dev/urandom | head -c 60000000 > "$TMP/slow.txt"
+WASMPACK_THREADS=1 "$WP" build --wasm "$HELLO" --file "$TMP/slow.txt" --gzip-level 9 -t slow:v1 > "$TMP/slow.out" 2>&1 &
+bpid=$!
+writing=
+for _ in $(seq 1 200); do
+	for fd in /proc/$bpid/fd/*; do
+		case $(readlink "$fd" 2>/dev/null) in "$WASMPACK_STORE/blobs/sha256/#"*) writing=yes ;; esac
+	done
+	[ -n "$writing" ] && break
+	sleep 0.05
+done
+is "$writing" "yes" "a build is writing a blob"
+gcout=$("$WP" -v gc 2>&1); gcrc=$?
+kill -0 "$bpid" 2>/dev/null && still=running || still=done
+wait "$bpid"; brc=$?
+is "$gcrc:$brc" "0:0" "gc run meanwhile and the build both succeed"
+like "$gcout" "waiting for other wasmpack processes" "gc said it waited for the build"
+is "$still" "done" "gc returned only after the build had finished"
+check "the built image is whole (none of its blobs was collected)" "$WP" save slow:v1 -o "$TMP/slow.tar"
+"$WP" rmi slow:v1 >/dev/null; "$WP" gc >/dev/null
+
 check "oci-layout is the OCI image layout version" test "$(cat "$WASMPACK_STORE/oci-layout")" = '{"imageLayoutVersion":"1.0.0"}'
 
 done_testing
