@@ -19,7 +19,10 @@ NS=wasmpack-shim-$$
 # The shim's sockets: a short folder of the test's own (socket paths are capped at 108 bytes).
 SOCKS=$(mktemp -d /tmp/wps.XXXXXX)
 on_exit "rm -rf '$SOCKS'"
-export PATH=$BUILD:$PATH WASMPACK_CACHE=$TMP/cache WASMPACK_SHIM_SOCKET_DIR=$SOCKS WASMPACK_ENGINE=node
+# A stand-in wasmtime first on the PATH the shims inherit, for the engine order below;
+# the node's default engine is node.
+mkdir -p "$TMP/fakebin" && printf '#!/bin/sh\necho "fake wasmtime ran: $*"\n' > "$TMP/fakebin/wasmtime" && chmod 755 "$TMP/fakebin/wasmtime"
+export PATH=$TMP/fakebin:$BUILD:$PATH WASMPACK_CACHE=$TMP/cache WASMPACK_SHIM_SOCKET_DIR=$SOCKS WASMPACK_ENGINE=node
 C=$TMP/ctd
 start_containerd "$C"
 check "containerd answers on its socket" ctr -a "$C/c.sock" version
@@ -271,6 +274,26 @@ entries=$(ls "$WASMPACK_CACHE" | grep -c '^[0-9a-f]\{64\}$')
 is "$entries" "1" "the node cache holds the app once"
 is "$(ls "$WASMPACK_CACHE" | grep -c '^\.tmp')" "0" "no temp store is left"
 
+# The engine is chosen by the spec's dev.wasmpack.engine annotation, then the node's
+# WASMPACK_ENGINE (node here), then the image's annotation, then the first on PATH.
+create_ eng1 docker.io/library/art:v1 '["app","x"]' '[]' '"annotations":{"dev.wasmpack.engine":"wasmtime"}'
+out=$(ctr_ task start eng1 2>&1)
+like "$out" "fake wasmtime ran: run " "the spec's annotation wins over WASMPACK_ENGINE"
+ctr_ task rm eng1 >/dev/null 2>&1; "$H/ctd_container" "$C/c.sock" "$NS" delete eng1
+"$WP" build --layout wasm --wasm "$HELLO" --annotation dev.wasmpack.engine=wasmtime -t artw:v1 >/dev/null &&
+	"$WP" save artw:v1 -o artw.tar >/dev/null && ctr_ images import --all-platforms --no-unpack artw.tar >/dev/null
+create_ eng2 docker.io/library/artw:v1 '["app","from-node"]'
+out=$(ctr_ task start eng2 2>&1)
+like "$out" "arg\[1\]=from-node" "WASMPACK_ENGINE wins over the image's annotation (node ran it)"
+ctr_ task rm eng2 >/dev/null 2>&1; "$H/ctd_container" "$C/c.sock" "$NS" delete eng2
+# The same chooser serves `wasmpack run`: without WASMPACK_ENGINE, the image's annotation
+# wins over the first engine on PATH, and without one the first on PATH runs.
+"$WP" build --layout wasm --wasm "$HELLO" --annotation dev.wasmpack.engine=node -t artn:v1 >/dev/null
+out=$(env -u WASMPACK_ENGINE "$WP" run artn:v1 -- by-annotation 2>&1)
+like "$out" "arg\[1\]=by-annotation" "the image's annotation wins over the first engine on PATH"
+out=$(env -u WASMPACK_ENGINE "$WP" run art:v1 -- first 2>&1)
+like "$out" "fake wasmtime ran: run " "with no preference, the first engine on PATH (wasmtime) runs"
+
 mkdir -p sp/static && printf 'Spin file via the shim\n' > sp/static/greeting.txt
 "$WP" build --layout spin --wasm "$HELLO" --file sp/static:static -t spincmd:v1 >/dev/null && "$WP" save spincmd:v1 -o spincmd.tar >/dev/null
 ctr_ images import --all-platforms --no-unpack spincmd.tar >/dev/null
@@ -285,7 +308,9 @@ for i in $(seq 1 20); do
 	[ $fails = 1 ] && sed 's/^/#   /' "p$i.out" | head -5
 done
 is "$fails" "0" "20 containers of a Spin command app started at once all run, each with its args and the app's files"
-is "$(ls "$WASMPACK_CACHE" | grep -c '^[0-9a-f]\{64\}$')" "2" "the node cache holds that app once too"
+spd=$(ctr_ images ls | awk '/spincmd:v1/ {print $3}')
+is "$(ls "$WASMPACK_CACHE" | grep -c "^${spd#sha256:}\$")" "1" "the node cache holds that app once too"
+is "$(ls "$WASMPACK_CACHE" | grep -c '^\.tmp')" "0" "and no half-made entry"
 for i in $(seq 1 20); do ctr_ task rm "p$i" >/dev/null 2>&1; "$H/ctd_container" "$C/c.sock" "$NS" delete "p$i"; done
 
 # 5. pods: the network namespace CRI names is joined; the sandbox (pause) container runs
@@ -313,6 +338,27 @@ pid=$(ctr_ task ls | awk '$1 == "u1" {print $2}')
 like "$(grep '^Uid:' "/proc/$pid/status" 2>&1)" "^Uid:\s+65534\s+65534" "its engine runs as that user"
 like "$(grep '^Groups:' "/proc/$pid/status" 2>&1)" "^Groups:\s+65533\s*$" "with its additional groups only"
 kill_rm u1; "$H/ctd_container" "$C/c.sock" "$NS" delete u1
+# CPU shares, the pids limit and an ipc namespace of its own, as a spec (Kubernetes') asks.
+if mkdir "/sys/fs/cgroup/wasmpack-probe-$$" 2>/dev/null || mkdir "/sys/fs/cgroup/memory/wasmpack-probe-$$" 2>/dev/null; then
+	rmdir "/sys/fs/cgroup/wasmpack-probe-$$" "/sys/fs/cgroup/memory/wasmpack-probe-$$" 2>/dev/null
+	printf '{"ociVersion":"1.0.2","process":{"args":["app"],"cwd":"/"},"root":{"path":"rootfs"},"linux":{"cgroupsPath":"/%s/r1","resources":{"cpu":{"shares":512},"pids":{"limit":50}},"namespaces":[{"type":"ipc"},{"type":"mount"}]}}' "$NS" > spec-r1.json
+	"$H/ctd_container" "$C/c.sock" "$NS" create r1 docker.io/library/sleepart:v1 io.containerd.wasmpack.v1 spec-r1.json
+	ctr_ task start -d r1 >/dev/null 2>&1
+	ok $? "a container with CPU shares, a pids limit and an ipc namespace starts"
+	pid=$(ctr_ task ls | awk '$1 == "r1" {print $2}')
+	if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+		is "$(cat "/sys/fs/cgroup/$NS/r1/cpu.weight" 2>&1)" "20" "cgroup v2: 512 CPU shares are cpu.weight 20 (runc's conversion)"
+		is "$(cat "/sys/fs/cgroup/$NS/r1/pids.max" 2>&1)" "50" "and the pids limit is pids.max"
+	else
+		is "$(cat "/sys/fs/cgroup/cpu/$NS/r1/cpu.shares" 2>&1)" "512" "cgroup v1: cpu.shares is the spec's"
+		is "$(cat "/sys/fs/cgroup/pids/$NS/r1/pids.max" 2>&1)" "50" "and pids.max its pids limit"
+	fi
+	isnt=$([ -n "$pid" ] && [ "$(readlink "/proc/$pid/ns/ipc")" != "$(readlink /proc/self/ns/ipc)" ] && echo yes || echo no)
+	is "$isnt" "yes" "the engine runs in an ipc namespace of its own"
+	kill_rm r1; "$H/ctd_container" "$C/c.sock" "$NS" delete r1
+else
+	skip "cgroups are not writable here"
+fi
 create_ k2 docker.io/library/hello:nosuch '["/pause"]' '[]' '"annotations":{"io.kubernetes.cri.container-type":"sandbox","io.kubernetes.cri.sandbox-id":"k2"}'
 ctr_ task start -d k2 >/dev/null 2>&1
 ok $? "a pod's sandbox container starts without an app"
