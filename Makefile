@@ -25,7 +25,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 WASM_CC := clang --target=wasm32-wasi
 WASM_APPS := $(patsubst testdata/apps/%.c,$(O)/testdata/%.wasm,$(wildcard testdata/apps/*.c))
 
-.PHONY: all deps test check demo clean install completions fuzz fuzz-build bench wasm-apps helpers
+.PHONY: all deps test check demo clean install completions fuzz fuzz-build bench bench-smoke wasm-apps helpers
 SHIM := containerd-shim-wasmpack-v1
 all: $(O)/wasmpack $(O)/wasmpack-core $(O)/$(SHIM) $(UNIT_BINS)
 
@@ -92,6 +92,19 @@ demo: deps
 bench: deps
 	$(MAKE) all
 	WASMPACK_BUILD=$(abspath $(O)) bench/build.sh
+
+# Every bench once at a tiny size, so a bench that broke shows (CI runs it): each checks
+# its contenders' outputs and stops on a failing run, so passing means it works.
+bench-smoke: deps
+	$(MAKE) all wasm-apps helpers
+	export WASMPACK_BUILD=$(abspath $(O)) RUNS=1; set -e; \
+	WASM_MIB=4 FILES=20 bench/build.sh; \
+	BLOBS=3 TOTAL_MIB=6 bench/push.sh; \
+	BLOBS=3 TOTAL_MIB=6 bench/pull.sh; \
+	WASM_MIB=2 FILES=20 WARM_RUNS=3 bench/unpack.sh; \
+	FILES=20 bench/spin.sh; \
+	CAP_MIB=1 bench/spin_toml.sh; \
+	if [ "$$(id -u)" = 0 ]; then RUNS=2 IDLE=1 bench/shim.sh; else echo "bench/shim.sh needs root: not run"; fi
 
 clean:
 	rm -rf build build-san build-fuzz

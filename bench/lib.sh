@@ -5,7 +5,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WP=${WASMPACK_BUILD:-$ROOT/build}/wasmpack
 BLOBS=${BLOBS:-20}
 TOTAL_MIB=${TOTAL_MIB:-512}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 for tool in docker-registry skopeo curl openssl /usr/bin/time jq; do
 	command -v "$tool" >/dev/null || { echo "bench needs $tool (scripts/deps.sh installs it)" >&2; exit 1; }
 done
@@ -13,6 +13,7 @@ W=$(mktemp -d /tmp/wasmpack-bench.XXXXXX)
 REG_PID=
 cleanup() { [ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null; rm -rf "$W"; }
 trap cleanup EXIT
+export BENCH_TMP=$W
 
 free_port() {
 	local p

@@ -61,19 +61,34 @@ ctr_ images import --platform wasip1/wasm sleeper.tar >/dev/null
 
 . "$ROOT/bench/timing.sh"
 ns() { date +%s%N; }
-# Milliseconds from the command's start to its first output line.
+# Milliseconds from the command's start to its first output line, which must be the app's
+# ("arg[0]=/hello.wasm"), and the command must succeed: a failed run is no figure.
 first_line() {
-	local s
+	local s line t
 	s=$(ns)
-	"$@" | { read -r _; echo "scale=2; ($(ns) - $s) / 1000000" | bc; cat >/dev/null; }
+	exec 3< <("$@" 2>&1; echo "exit $?")
+	read -r line <&3
+	t=$(echo "scale=2; ($(ns) - $s) / 1000000" | bc)
+	local rest
+	rest=$(cat <&3)
+	exec 3<&-
+	[ "$line" = "arg[0]=/hello.wasm" ] || { echo "bench: '$*' printed '$line' first, not the app's line" >&2; return 1; }
+	[ "$(tail -1 <<<"$rest")" = "exit 0" ] || { echo "bench: '$*' failed: $(tail -3 <<<"$rest")" >&2; return 1; }
+	echo "$t"
 }
-# Paired: each run times the floor and the shim back to back, so drifts of a busy machine
-# touch both; the overhead is the median of the differences.
+# Paired: each run times the floor and the shim back to back, in alternating order, so
+# drifts of a busy machine touch both; the overhead is the median of the differences.
 : > pairs
 for i in $(seq 1 "$RUNS"); do
-	f=$(first_line "$WP" run --engine "$ENGINE" hello:v1)
-	c=$(first_line ctr_ run --rm --snapshotter native --platform wasip1/wasm --runtime io.containerd.wasmpack.v1 \
-		docker.io/library/hello:v1 "r$i")
+	if [ $((i % 2)) = 1 ]; then
+		f=$(first_line "$WP" run --engine "$ENGINE" hello:v1)
+		c=$(first_line ctr_ run --rm --snapshotter native --platform wasip1/wasm --runtime io.containerd.wasmpack.v1 \
+			docker.io/library/hello:v1 "r$i")
+	else
+		c=$(first_line ctr_ run --rm --snapshotter native --platform wasip1/wasm --runtime io.containerd.wasmpack.v1 \
+			docker.io/library/hello:v1 "r$i")
+		f=$(first_line "$WP" run --engine "$ENGINE" hello:v1)
+	fi
 	echo "$f $c" >> pairs
 done
 floor=$(awk '{print $1}' pairs | median)
@@ -83,7 +98,11 @@ over=$(awk '{print $2 - $1}' pairs | median)
 for i in $(seq 1 "$IDLE"); do
 	ctr_ run -d --snapshotter native --platform wasip1/wasm --runtime io.containerd.wasmpack.v1 docker.io/library/sleeper:v1 "idle$i" >/dev/null
 done
-sleep 1
+# Every idle container's shim, once its app runs (10 s at most).
+for _ in $(seq 1 100); do
+	[ "$(ctr_ task ls 2>/dev/null | grep -cE '^idle[0-9]+ +[0-9]+ +RUNNING')" -ge "$IDLE" ] && break
+	sleep 0.1
+done
 rss=0 pss=0 n=0
 for pid in $(pgrep -f "containerd-shim-wasmpack-v1 -namespace $NS .*-id idle[0-9]+ start"); do
 	rss=$((rss + $(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")))
@@ -99,6 +118,7 @@ start_ms=$(for i in $(seq 1 "$RUNS"); do
 	echo "scale=2; ($(ns) - $s) / 1000000" | bc
 	"$B/tests/helpers/ttrpc_client" "$addr" call containerd.task.v2.Task Shutdown "st$i" >/dev/null
 done | median)
+[ "$n" -gt 0 ] || { echo "bench: no idle container's shim is running" >&2; exit 1; }
 cat <<TABLE
 containerd $(containerd --version | awk '{print $3}'), engine $ENGINE $("$ENGINE" --version 2>/dev/null | head -1), $(nproc) cores; median of $RUNS runs
 | what                                                   | ms     |

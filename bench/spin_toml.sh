@@ -68,9 +68,9 @@ count() {
 	esac
 }
 
-CAP=$((16 * 1048576))
-printf 'spin.toml of 16 MiB (the cap) and of 4 MiB; %s cores; median of %s runs\n' "$(nproc)" "$RUNS"
-echo '| shape          | items (16 MiB) | lock 16 MiB s | lock 4 MiB s | growth x4 size | tomllib 16 MiB s | lock / tomllib | peak RSS MiB |'
+CAP=$((${CAP_MIB:-16} * 1048576))
+printf 'spin.toml of %s MiB (16 MiB is the cap) and a quarter of it; %s cores; median of %s runs\n' "${CAP_MIB:-16}" "$(nproc)" "$RUNS"
+echo '| shape          | items (full)   | lock full s   | lock 1/4 s   | growth x4 size | tomllib full s   | lock / tomllib | peak RSS MiB |'
 echo '|----------------|----------------|---------------|--------------|----------------|------------------|----------------|--------------|'
 for shape in variables env components trigger-types dependencies tool-table; do
 	mkdir -p "$shape/big" "$shape/small"

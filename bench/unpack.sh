@@ -40,16 +40,24 @@ per_run_ms() { # per_run_ms CMD...: milliseconds per run over WARM_RUNS runs
 	# A run that fails is no figure: say so and stop.
 	"$@" >/dev/null 2>&1 || { echo "bench: '$*' failed" >&2; exit 1; }
 	s=$(date +%s%N)
-	for _ in $(seq 1 "$WARM_RUNS"); do "$@" >/dev/null 2>&1 || true; done
+	for _ in $(seq 1 "$WARM_RUNS"); do "$@" >/dev/null 2>&1 || { echo "bench: '$*' failed" >&2; exit 1; }; done
 	e=$(date +%s%N)
 	echo "scale=2; ($e - $s) / 1000000 / $WARM_RUNS" | bc
 }
 rss_kib() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
 
-echo "app: $((total / 1048576)) MiB ($WASM_MIB MiB wasm + $FILES files of $FILE_KIB KiB), median of $RUNS runs"
-t_wp=$(time_cmd 'rm -rf out' "$WP" unpack big:v1 -o out)
-t_umoci=$(time_cmd 'rm -rf rootfs' umoci raw unpack --rootless --image "$WASMPACK_STORE:docker.io/library/big:v1" rootfs)
-t_cp=$(time_cmd 'rm -rf copy' cp -r big copy)
+echo "app: $((total / 1048576)) MiB ($WASM_MIB MiB wasm + $FILES files of $FILE_KIB KiB), interleaved, median of $RUNS runs"
+times=$(time_interleaved \
+	wasmpack 'rm -rf out' '"$WP" unpack big:v1 -o out' \
+	umoci 'rm -rf rootfs' 'umoci raw unpack --rootless --image "$WASMPACK_STORE:docker.io/library/big:v1" rootfs' \
+	cp 'rm -rf copy' 'cp -r big copy')
+t_wp=$(pick wasmpack <<<"$times"); t_umoci=$(pick umoci <<<"$times"); t_cp=$(pick cp <<<"$times")
+# The same thing made by each: the app's files, byte for byte.
+mkdir -p want && cp big/app.wasm want/ && cp -r big/static want/static
+diff -r want out/rootfs >/dev/null || { echo "bench: wasmpack's unpack is not the app's files" >&2; exit 1; }
+diff -r want rootfs >/dev/null || { echo "bench: umoci's unpack is not the app's files" >&2; exit 1; }
+diff -r big copy >/dev/null || { echo "bench: cp -r did not copy" >&2; exit 1; }
+echo "checked: wasmpack's and umoci's trees are the app's files byte for byte (diff -r), as cp's"
 rm -rf out
 rss=$(rss_kib "$WP" unpack big:v1 -o out)
 printf '%-34s %8s s  %5s x floor  %5s x umoci\n' "wasmpack unpack (cold)" "$t_wp" "$(echo "scale=2; $t_wp / $t_cp" | bc)" "$(echo "scale=2; $t_wp / $t_umoci" | bc)"
