@@ -179,7 +179,9 @@ like "$(cat wait.out)" "status 14" "a Wait running when the shim stops gets an a
 like "$(( (e - s) / 1000000 ))" "^[0-9]{1,3}$" "at once (under a second)"
 for _ in $(seq 1 30); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
 check "the shim process is gone" sh -c "! kill -0 $spid 2>/dev/null"
-check "and its engine" sh -c "! kill -0 ${epid:-0} 2>/dev/null"
+engine_gone() { ! kill -0 "${epid:-0}" 2>/dev/null; }
+wait_for engine_gone   # killed as the shim went; init reaps it
+check "and its engine" engine_gone
 ctr_ task rm -f s2 >/dev/null 2>&1; ctr_ c rm s2 >/dev/null 2>&1
 
 # cgroups: ctr's default cgroupsPath is /NS/ID; the limits hold for the engine process
