@@ -29,9 +29,12 @@ WASM_APPS := $(patsubst testdata/apps/%.c,$(O)/testdata/%.wasm,$(wildcard testda
 SHIM := containerd-shim-wasmpack-v1
 all: $(O)/wasmpack $(O)/wasmpack-core $(O)/$(SHIM) $(UNIT_BINS)
 
-$(O)/%.o: %.c $(wildcard */*.h)
+# Each object depends on the headers it includes, as the compiler found them (-MMD).
+$(O)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(O)/cli/front/front.d $(O)/cli/shim/main.d
 
 $(O)/libwasmpack.a: $(LIB_OBJS)
 	@rm -f $@
