@@ -3,8 +3,8 @@
 #include "common/json.h"
 #include "common/util.h"
 #include "oci/storeroot.h"
-#include "shim/engine.h"
-#include "shim/unpack.h"
+#include "node/engine.h"
+#include "node/unpack.h"
 
 #include <stdlib.h>
 #include <string.h>

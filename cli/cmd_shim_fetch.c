@@ -1,7 +1,7 @@
-/* __shim-fetch: the containerd shim's helper for artifact images (shim/fetch.h). It prints
+/* __shim-fetch: the containerd shim's helper for artifact images (node/fetch.h). It prints
  * the node cache folder of the container's app. Not for people: hidden from help. */
 #include "cli/cli.h"
-#include "shim/fetch.h"
+#include "node/fetch.h"
 
 #include <stdlib.h>
 

@@ -5,7 +5,7 @@
 #include "oci/archive.h"
 #include "oci/ref.h"
 #include "registry/transfer.h"
-#include "shim/unpack.h"
+#include "node/unpack.h"
 
 #include <stdlib.h>
 #include <string.h>

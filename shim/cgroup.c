@@ -1,6 +1,6 @@
 #include "shim/cgroup.h"
 #include "common/util.h"
-#include "shim/pb.h"
+#include "common/pb.h"
 
 #include <errno.h>
 #include <fcntl.h>

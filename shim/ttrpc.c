@@ -1,5 +1,5 @@
 #include "shim/ttrpc.h"
-#include "shim/pb.h"
+#include "common/pb.h"
 #include "common/log.h"
 #include "common/util.h"
 

@@ -11,7 +11,7 @@
 #include "common/util.h"
 #include "oci/ref.h"
 #include "oci/storeroot.h"
-#include "shim/engine.h"
+#include "node/engine.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -2,7 +2,7 @@
  * then a Request), also read as a Response and as nested protobuf, and its payload is
  * handed to the Task service's methods that need no containerd (never Create or Start,
  * which mount and spawn). */
-#include "shim/pb.h"
+#include "common/pb.h"
 #include "shim/task.h"
 #include "shim/ttrpc.h"
 

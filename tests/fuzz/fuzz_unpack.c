@@ -17,7 +17,7 @@
 #include "oci/digest.h"
 #include "oci/mediatype.h"
 #include "oci/store.h"
-#include "shim/unpack.h"
+#include "node/unpack.h"
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -4,7 +4,7 @@
  *   ctd_container SOCKET NS delete ID
  *   ctd_container SOCKET NS image NAME      (prints the image's target digest) */
 #include "common/fs.h"
-#include "shim/cdclient.h"
+#include "node/cdclient.h"
 
 #include <stdio.h>
 #include <string.h>

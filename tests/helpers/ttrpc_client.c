@@ -6,7 +6,7 @@
  *   ttrpc_client ADDRESS oversized                  a header claiming 64 MiB
  *   ttrpc_client ADDRESS badproto                   a request frame whose payload is not protobuf
  *   ttrpc_client ADDRESS flood N                    N requests at once on one connection */
-#include "shim/pb.h"
+#include "common/pb.h"
 #include "shim/ttrpc.h"
 
 #include <stdio.h>

@@ -4,7 +4,7 @@
 #include "common/sha256.h"
 #include "common/util.h"
 #include "shim/cgroup.h"
-#include "shim/pb.h"
+#include "common/pb.h"
 #include "shim/task.h"
 #include "shim/ttrpc.h"
 

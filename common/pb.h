@@ -1,8 +1,8 @@
 /* Protocol buffers wire format, by hand, for the few messages the shim speaks (ttrpc
  * frames, containerd's task and event messages, its gRPC API). Decoding never trusts a
  * length: every field is checked against the end of its buffer. */
-#ifndef WP_SHIM_PB_H
-#define WP_SHIM_PB_H
+#ifndef WP_COMMON_PB_H
+#define WP_COMMON_PB_H
 
 #include <stdbool.h>
 #include <stddef.h>

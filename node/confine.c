@@ -1,4 +1,4 @@
-#include "shim/confine.h"
+#include "node/confine.h"
 #include "common/util.h"
 
 #include <errno.h>

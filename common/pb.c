@@ -1,5 +1,5 @@
 #include "common/alloc.h"
-#include "shim/pb.h"
+#include "common/pb.h"
 
 #include <stdlib.h>
 #include <string.h>

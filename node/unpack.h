@@ -2,8 +2,8 @@
  * an engine can run, safely: every blob checked against its digest and size, tar entries
  * confined to the root (openat2 RESOLVE_BENEATH), nothing but files, folders and safe
  * links, sizes capped; built in a temp folder and renamed into place, or not at all. */
-#ifndef WP_SHIM_UNPACK_H
-#define WP_SHIM_UNPACK_H
+#ifndef WP_NODE_UNPACK_H
+#define WP_NODE_UNPACK_H
 
 #include <jansson.h>
 #include <stdint.h>

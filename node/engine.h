@@ -1,15 +1,15 @@
 /* Engines: an unpacked app turned into an engine process (wasmtime, wasmedge, wasmer,
  * node through node:wasi, spin). The process replaces the caller, so the app's exit
  * status and signals are the caller's. */
-#ifndef WP_SHIM_ENGINE_H
-#define WP_SHIM_ENGINE_H
+#ifndef WP_NODE_ENGINE_H
+#define WP_NODE_ENGINE_H
 
 #include <jansson.h>
 #include <stdbool.h>
 
 #include "common/error.h"
 #include "common/strv.h"
-#include "shim/confine.h"
+#include "node/confine.h"
 
 typedef struct wp_run_spec {
 	const char *engine;      /* NULL: the first found on PATH */
@@ -33,11 +33,11 @@ typedef struct wp_run_spec {
 } wp_run_spec;
 
 /* The engine's command line for spec (the node launcher written when needed), and when
- * view is given, what the confined engine must see (shim/confine.h): the app's folders,
+ * view is given, what the confined engine must see (node/confine.h): the app's folders,
  * read-only but for a container's own rootfs and writable --dir or volumes, and the
  * engine's own files. Host folders are checked to exist; paths are real paths. */
 int wp_engine_command(const wp_run_spec *spec, wp_strv *argv, wp_confine *view, wp_error *err);
-/* Confines the process (shim/confine.h) and execs the engine; returns only on failure.
+/* Confines the process (node/confine.h) and execs the engine; returns only on failure.
  * Unprivileged and without user namespaces, it runs unconfined only a tree whose links all
  * stay inside, and says so on stderr. */
 int wp_engine_exec(const wp_run_spec *spec, wp_error *err);

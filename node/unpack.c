@@ -1,4 +1,4 @@
-#include "shim/unpack.h"
+#include "node/unpack.h"
 #include "common/links.h"
 #include "common/buf.h"
 #include "common/fs.h"

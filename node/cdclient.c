@@ -1,5 +1,5 @@
-#include "shim/cdclient.h"
-#include "shim/pb.h"
+#include "node/cdclient.h"
+#include "common/pb.h"
 #include "oci/digest.h"
 #include "common/util.h"
 

@@ -3,8 +3,8 @@
  * containerd's API (Containers.Get, Images.Get, Content.Read) into a temp store next to
  * the node cache, the platform's manifest picked from an index (default wasip1/wasm,
  * wasi/wasm alike), and unpacked once per manifest digest. */
-#ifndef WP_SHIM_FETCH_H
-#define WP_SHIM_FETCH_H
+#ifndef WP_NODE_FETCH_H
+#define WP_NODE_FETCH_H
 
 #include "common/error.h"
 

@@ -3,8 +3,8 @@
  * tools). gRPC is HTTP/2 with prior knowledge over containerd's unix socket, each message
  * framed by a 1-byte compressed flag and a big-endian uint32 length; the status comes in
  * the grpc-status trailer. The namespace travels in the containerd-namespace header. */
-#ifndef WP_SHIM_CDCLIENT_H
-#define WP_SHIM_CDCLIENT_H
+#ifndef WP_NODE_CDCLIENT_H
+#define WP_NODE_CDCLIENT_H
 
 #include <stddef.h>
 #include <stdint.h>

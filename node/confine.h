@@ -23,8 +23,8 @@
  *
  * Plans are made before fork (they allocate); wp_confine_enter and what follows it only
  * make system calls, so they may run in the child of a threaded process. */
-#ifndef WP_SHIM_CONFINE_H
-#define WP_SHIM_CONFINE_H
+#ifndef WP_NODE_CONFINE_H
+#define WP_NODE_CONFINE_H
 
 #include <stdbool.h>
 #include <stddef.h>

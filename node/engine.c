@@ -1,5 +1,5 @@
-#include "shim/engine.h"
-#include "shim/confine.h"
+#include "node/engine.h"
+#include "node/confine.h"
 #include "common/links.h"
 #include "common/fs.h"
 #include "common/json.h"
@@ -53,10 +53,13 @@ static char *find_on_path(const char *prog)
 	_cleanup_free_ char *copy = path ? wp_xstrdup(path) : NULL;
 	char *save = NULL;
 
+	/* As execvp looks: an executable file (a folder of that name, say a build tree's
+	 * node/, is passed over). */
 	for (char *d = copy ? strtok_r(copy, ":", &save) : NULL; d; d = strtok_r(NULL, ":", &save)) {
 		char *full = wp_strfmt("%s/%s", d, prog);
+		struct stat st;
 
-		if (full && access(full, X_OK) == 0)
+		if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0)
 			return full;
 		free(full);
 	}
