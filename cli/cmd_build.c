@@ -1,4 +1,5 @@
 #include "cli/cli.h"
+#include "spin/build.h"
 #include "common/util.h"
 #include "oci/archive.h"
 #include "oci/build.h"
@@ -115,7 +116,11 @@ static int run(wp_cli *cli)
 		wp_strv_release(&tags);
 		return rc;
 	}
-	rc = wp_build(&s, &o, &res, &cli->err);
+	/* A Spin app (a spin.toml, or --layout spin) or an app from flags. */
+	if (o.spin_manifest || (o.layout && !strcmp(o.layout, "spin")))
+		rc = wp_spin_build(&s, &o, &res, &cli->err);
+	else
+		rc = wp_build(&s, &o, &res, &cli->err);
 	for (size_t i = 0; rc == 0 && i < tags.len; i++)
 		rc = wp_store_tag(&s, tags.items[i], &res.manifest, &cli->err);
 	for (size_t i = 0; rc == 0 && i < outs->len; i++)

@@ -1,7 +1,7 @@
 #include "cli/cli.h"
 #include "common/json.h"
 #include "common/util.h"
-#include "oci/spin.h"
+#include "spin/spin.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,5 @@
 #include "oci/build.h"
 #include "common/links.h"
-#include "oci/build_internal.h"
 #include "oci/config.h"
 #include "oci/gitinfo.h"
 #include "oci/layer.h"
@@ -612,7 +611,7 @@ int wp_build(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_error
 
 	memset(res, 0, sizeof(*res));
 	if (o->spin_manifest || !strcmp(layout, "spin"))
-		return wp_build_spin(s, o, res, err);
+		return wp_error_set(err, WP_EUSAGE, "a Spin app is built by spin/build.h (wp_spin_build)");
 	if (strcmp(layout, "image") && strcmp(layout, "wasm"))
 		return wp_error_set(err, WP_EUSAGE, "--layout '%s': use spin, image or wasm", layout);
 	if (o->wasm.len == 0)

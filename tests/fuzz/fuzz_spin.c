@@ -1,6 +1,6 @@
 /* libFuzzer target: spin.toml semantics (the TOML parses; the app may be anything). */
 #include "common/fs.h"
-#include "oci/spin.h"
+#include "spin/spin.h"
 
 #include <stddef.h>
 #include <stdint.h>

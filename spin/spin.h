@@ -1,8 +1,8 @@
 /* Spin apps: spin.toml (manifest v1 and v2) loaded into Spin's locked app JSON, with
  * Spin's semantics (crates/manifest, crates/loader, crates/locked-app of the Spin project
  * are the reference; the conformance cases are in ../shared/spin-loader-tests). */
-#ifndef WP_OCI_SPIN_H
-#define WP_OCI_SPIN_H
+#ifndef WP_SPIN_SPIN_H
+#define WP_SPIN_SPIN_H
 
 #include <jansson.h>
 #include <stdbool.h>

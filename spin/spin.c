@@ -1,4 +1,4 @@
-#include "oci/spin.h"
+#include "spin/spin.h"
 #include "common/links.h"
 #include "common/buf.h"
 #include "common/fs.h"

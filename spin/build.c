@@ -9,11 +9,11 @@
  * - an OCI image config (wasm/wasip1) labelled com.fermyon.spin.lockedAppDigest;
  * - manifest annotations title, version, description, authors, created. */
 #include "oci/build.h"
-#include "oci/build_internal.h"
+#include "spin/build.h"
 #include "oci/config.h"
 #include "oci/layer.h"
 #include "oci/mediatype.h"
-#include "oci/spin.h"
+#include "spin/spin.h"
 #include "oci/statcache.h"
 #include "oci/wasm.h"
 #include "common/fs.h"
@@ -1038,7 +1038,7 @@ static int spin_layout(spin_build *b, const wp_build_opts *o, json_t *locked, wp
 	return rc;
 }
 
-int wp_build_spin(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_error *err)
+int wp_spin_build(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_error *err)
 {
 	const char *layout = o->layout ? o->layout : "spin";
 	wp_spin_files files = { 0 };
