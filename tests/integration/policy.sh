@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The memory policy holds and the compiler enforces it (common/alloc.h): every allocation
 # of the project goes through the aborting wrappers, and a wp_buf append whose result is
-# ignored does not compile.
+# ignored does not compile. And the modules' includes go one way (scripts/layers.sh).
 . "$(dirname "$0")/lib.bash"
 cd "$ROOT"
 raw=$(grep -nE '(^|[^_[:alnum:].>])(malloc|calloc|realloc|reallocarray|strdup|strndup)\(' \
@@ -21,4 +21,5 @@ out=$(${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Werror -I. -c -o /dev/null "$TMP/i
 like "$out" "ignoring return value of .wp_buf_append" "the compiler says so"
 sed -i 's/\twp_buf_append(b, "x", 1);/\tif (wp_buf_append(b, "x", 1) < 0)\n\t\treturn -1;/' "$TMP/ignored.c"
 check "checking it compiles" ${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Werror -I. -c -o /dev/null "$TMP/ignored.c"
+check "the modules' layering holds (scripts/layers.sh)" "$ROOT/scripts/layers.sh"
 done_testing

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The modules' layering, checked from the #include lines: a folder may include its own
+# headers and those of the layers below it, never above or beside:
+#
+#   common  <-  oci  <-  registry | spin | node  <-  shim  <-  cli
+#
+# (registry, spin and node stand side by side and include none of each other). Prints
+# every include that breaks the rule, and exits 1 if there is one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+level() {
+	case $1 in
+	common) echo 0 ;; oci) echo 1 ;; registry | spin | node) echo 2 ;; shim) echo 3 ;; cli) echo 4 ;; *) echo -1 ;;
+	esac
+}
+bad=0
+while IFS=: read -r file _ line; do
+	from=${file%%/*}
+	to=$(sed -E 's/^#include "([^/"]+)\/.*/\1/' <<<"$line")
+	[ "$to" = "$line" ] && continue
+	lf=$(level "$from"); lt=$(level "$to")
+	[ "$lt" -lt 0 ] && continue
+	if [ "$from" != "$to" ] && { [ "$lt" -gt "$lf" ] || [ "$lt" -eq "$lf" ]; }; then
+		echo "$file: $line ($from may not include $to)"
+		bad=1
+	fi
+done < <(grep -Hn '^#include "' common/*.[ch] oci/*.[ch] registry/*.[ch] spin/*.[ch] node/*.[ch] shim/*.[ch] cli/*.[ch] cli/*/*.[ch])
+[ "$bad" -eq 0 ] && echo "layers: every include goes down (common <- oci <- registry|spin|node <- shim <- cli)"
+exit "$bad"
