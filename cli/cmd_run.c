@@ -35,12 +35,10 @@ static int run(wp_cli *cli)
 	bool containerd = wp_str_has_prefix(cli->args.items[0], "containerd:");
 	wp_run_spec spec = { 0 };
 	_cleanup_free_ char *root = NULL, *entry = NULL, *summary_path = NULL;
-	wp_buf data;
 	int rc;
 
 	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0)
 		return rc;
-	wp_buf_init(&data, 1 << 20);
 	rc = containerd ? wp_cli_containerd_source(cli, cli->args.items[0], &ro, &d)
 			: wp_cli_resolve_source(cli, &s, cli->args.items[0], &d);
 	if (rc < 0)
@@ -63,8 +61,7 @@ static int run(wp_cli *cli)
 		json_decref(spec.summary);
 		spec.summary = NULL;
 	}
-	if ((rc = wp_fs_read_file(summary_path, 1 << 20, &data, &cli->err)) < 0 ||
-	    (rc = wp_json_parse(data.data, data.len, 1 << 20, &spec.summary, &cli->err)) < 0)
+	if ((rc = wp_json_read_file(summary_path, 1 << 20, &spec.summary, &cli->err)) < 0)
 		goto done;
 	spec.engine = wp_cli_value(cli, "engine");
 	spec.dir = entry;
@@ -79,12 +76,10 @@ static int run(wp_cli *cli)
 	wp_strv_release(&spec.args);
 	json_decref(spec.summary);
 	wp_descriptor_release(&d);
-	wp_buf_release(&data);
 	return rc;
 done:
 	json_decref(spec.summary);
 	wp_descriptor_release(&d);
-	wp_buf_release(&data);
 	wp_store_close(&s);
 	wp_store_close(&ro);
 	return rc;

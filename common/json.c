@@ -1,4 +1,5 @@
 #include "common/json.h"
+#include "common/fs.h"
 
 int wp_json_parse(const char *data, size_t len, size_t max, json_t **out, wp_error *err)
 {
@@ -49,4 +50,18 @@ const char *wp_json_str(const json_t *obj, const char *key)
 int wp_json_set_str(json_t *obj, const char *key, const char *val)
 {
 	return json_object_set_new(obj, key, json_string(val)) < 0 ? WP_ENOMEM : 0;
+}
+
+int wp_json_read_file(const char *path, size_t max, json_t **out, wp_error *err)
+{
+	wp_buf data;
+	int rc;
+
+	*out = NULL;
+	wp_buf_init(&data, max);
+	rc = wp_fs_read_file(path, max, &data, err);
+	if (rc == 0 && (rc = wp_json_parse(data.data, data.len, max, out, err)) < 0)
+		wp_error_prefix(err, "'%s'", path);
+	wp_buf_release(&data);
+	return rc;
 }

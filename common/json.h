@@ -11,6 +11,10 @@
 #include "common/error.h"
 
 int wp_json_parse(const char *data, size_t len, size_t max, json_t **out, wp_error *err);
+/* Reads a file of at most max bytes and parses it (the one way the code does both): a
+ * missing file is WP_ENOTFOUND. Not for files holding secrets (registry/auth.c wipes its
+ * buffer; this does not). */
+int wp_json_read_file(const char *path, size_t max, json_t **out, wp_error *err);
 /* Compact form, no trailing newline: the bytes that get hashed. */
 int wp_json_emit(const json_t *v, wp_buf *out, wp_error *err);
 /* Indented form with a trailing newline, for output read by people and scripts. */

@@ -104,19 +104,6 @@ static void env_from(json_t *env, const char *kv)
 	}
 }
 
-static int load_json(const char *path, json_t **out, wp_error *err)
-{
-	wp_buf data;
-	int rc;
-
-	wp_buf_init(&data, 16u << 20);
-	rc = wp_fs_read_file(path, 16u << 20, &data, err);
-	if (rc == 0)
-		rc = wp_json_parse(data.data, data.len, 16u << 20, out, err);
-	wp_buf_release(&data);
-	return rc;
-}
-
 /* The image layout in a container's rootfs (the shim): the OCI process names the wasm. */
 static int describe_rootfs(const wp_run_spec *s, app *a, wp_error *err)
 {
@@ -229,7 +216,7 @@ static int describe(const wp_run_spec *s, app *a, wp_error *err)
 		json_t *cfg = NULL, *c, *ep, *cmd, *envs, *v;
 		size_t i;
 
-		if ((rc = load_json(cfgp, &cfg, err)) < 0)
+		if ((rc = wp_json_read_file(cfgp, 16u << 20, &cfg, err)) < 0)
 			return rc;
 		c = json_object_get(cfg, "config");
 		ep = json_object_get(c, "Entrypoint");
@@ -265,7 +252,7 @@ static int describe(const wp_run_spec *s, app *a, wp_error *err)
 		const char *cid = NULL, *k;
 		size_t i;
 
-		if ((rc = load_json(lockp, &locked, err)) < 0)
+		if ((rc = wp_json_read_file(lockp, 16u << 20, &locked, err)) < 0)
 			return rc;
 		json_array_foreach(json_object_get(locked, "triggers"), i, t) {
 			if (strcmp(wp_json_str(t, "trigger_type") ? wp_json_str(t, "trigger_type") : "", "command"))

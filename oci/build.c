@@ -23,7 +23,6 @@
 
 /* zlib level 4 deflates wasm and text 3 to 5 times faster than level 6 for 2-5% more bytes
  * (measured in bench/build.sh); --gzip-level 9 when bytes matter more than time. */
-#define DEFAULT_GZIP_LEVEL 4
 
 void wp_build_result_release(wp_build_result *res)
 {
@@ -321,7 +320,7 @@ static void *layer_worker(void *arg)
 int wp_build_layers(wp_store *s, wp_statcache *cache, wp_layer_list **lists, size_t n, const wp_build_opts *o,
 		    wp_layer_result *out, int *reused, wp_error *err)
 {
-	int level = o->gzip_level < 0 ? DEFAULT_GZIP_LEVEL : o->gzip_level;
+	int level = o->gzip_level < 0 ? WP_BUILD_GZIP_LEVEL : o->gzip_level;
 	int cpus = build_threads(o);
 	layer_pool pool = { .n = n };
 	pthread_t threads[64];

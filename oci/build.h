@@ -16,6 +16,10 @@
 #include "oci/statcache.h"
 #include "oci/store.h"
 
+/* The layers' gzip level unless --gzip-level says otherwise: 4 deflates nearly as well as
+ * 6 on the text a site carries, in two thirds of the time. */
+#define WP_BUILD_GZIP_LEVEL 4
+
 typedef struct wp_build_opts {
 	const char *path;        /* the app folder: where git provenance is looked up */
 	const char *layout;      /* "spin" (default for a spin.toml), "image" (default), "wasm" */
@@ -26,7 +30,7 @@ typedef struct wp_build_opts {
 	wp_strv args;
 	wp_strv annotations;     /* "K=V" */
 	const char *platform;    /* "os/arch[/variant]" or NULL */
-	int gzip_level;          /* -1 for the default (6) */
+	int gzip_level;          /* 1-9, or -1 for WP_BUILD_GZIP_LEVEL */
 	int threads;             /* 0 for one per processor */
 	bool follow_links;       /* copy what links leaving a --file folder or the app folder point at */
 	/* Fetches a source named by URL into the store, checked against digest (Spin apps);

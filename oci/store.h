@@ -25,8 +25,8 @@ typedef struct wp_store {
 
 enum { WP_STORE_SHARED = 0, WP_STORE_EXCLUSIVE = 1 };
 
-/* $WASMPACK_STORE, else $XDG_DATA_HOME/wasmpack, else ~/.local/share/wasmpack. */
-/* Opens (creating if needed) the layout at root. */
+/* Opens (creating if needed) the layout at root (which the CLI takes from --store,
+ * $WASMPACK_STORE, else $XDG_DATA_HOME/wasmpack, else ~/.local/share/wasmpack). */
 int wp_store_open(wp_store *s, const char *root, int mode, wp_error *err);
 /* Any folder with blobs/sha256/<hex> (an OCI layout, containerd's content store), for
  * reading blobs only: nothing is created, nothing locked. */

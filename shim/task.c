@@ -545,13 +545,9 @@ static int app_from_containerd(wp_shim *sh, const char *id, char **entry_out, ch
 
 static json_t *load_json_file(const char *path, wp_error *err)
 {
-	wp_buf data;
 	json_t *j = NULL;
 
-	wp_buf_init(&data, SPEC_MAX);
-	if (wp_fs_read_file(path, SPEC_MAX, &data, err) == 0)
-		wp_json_parse(data.data, data.len, SPEC_MAX, &j, err);
-	wp_buf_release(&data);
+	wp_json_read_file(path, SPEC_MAX, &j, err);
 	return j;
 }
 
@@ -854,8 +850,6 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 		run.rootfs = rootfs;
 		real_rootfs = realpath(rootfs, NULL);
 	} else {
-		wp_buf data;
-
 		char why[256];
 
 		if ((code = app_from_containerd(sh, id, &entry, why)) != WP_RPC_OK) {
@@ -863,15 +857,11 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 			goto done;
 		}
 		summary_path = wp_strfmt("%s/.wasmpack-unpack.json", entry);
-		wp_buf_init(&data, 1 << 20);
-		if (!summary_path || wp_fs_read_file(summary_path, 1 << 20, &data, &err) < 0 ||
-		    wp_json_parse(data.data, data.len, 1 << 20, &summary, &err) < 0) {
-			wp_buf_release(&data);
+		if (wp_json_read_file(summary_path, 1 << 20, &summary, &err) < 0) {
 			snprintf(msg, 256, "task %s: the unpacked app: %s", id, err.msg);
 			code = WP_RPC_INTERNAL;
 			goto done;
 		}
-		wp_buf_release(&data);
 		run.dir = entry;
 		run.summary = summary;
 	}

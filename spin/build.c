@@ -1056,7 +1056,7 @@ int wp_spin_build(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_
 		return wp_error_set(err, WP_EUSAGE, "a spin.toml names the wasm, files and env itself: drop --wasm, --file, --env and --arg");
 	if (!o->spin_manifest && strcmp(layout, "spin"))
 		return wp_error_set(err, WP_EUSAGE, "--layout %s needs a spin.toml", layout);
-	b.level = o->gzip_level < 0 ? 4 : o->gzip_level;
+	b.level = o->gzip_level < 0 ? WP_BUILD_GZIP_LEVEL : o->gzip_level;
 	b.threads = o->threads > 0 ? o->threads : wp_cpu_count();
 	t0 = now_ms();
 	rc = o->spin_manifest ? wp_spin_lock(o->spin_manifest, &so, &locked, err) : synthesize(o, &locked, &files, err);

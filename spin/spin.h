@@ -47,8 +47,6 @@ typedef struct wp_spin_opts {
 /* Loads a manifest into a locked app (the local form: sources and files as file:// URLs). */
 int wp_spin_lock(const char *manifest_path, const wp_spin_opts *opts, json_t **locked, wp_error *err);
 
-/* The folder holding the manifest (absolute), for a locked app made by wp_spin_lock. */
-
 /* Matches a relative path against a glob pattern: '*' and '?' within one path segment,
  * '[...]' classes, and '**' for any number of whole segments. */
 int wp_glob_match(const char *pattern, const char *path);

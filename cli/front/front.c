@@ -68,7 +68,6 @@ static char *resolve(const char *store, const char *src)
 {
 	_cleanup_free_ char *path = wp_strfmt("%s/index.json", store);
 	_cleanup_free_ char *full = NULL;
-	wp_buf data;
 	wp_error err;
 	wp_ref ref = { 0 };
 	json_t *ix = NULL, *m;
@@ -84,8 +83,7 @@ static char *resolve(const char *store, const char *src)
 	wp_ref_release(&ref);
 	if (!full)
 		return NULL;
-	wp_buf_init(&data, 16u << 20);
-	if (wp_fs_read_file(path, 16u << 20, &data, &err) == 0 && wp_json_parse(data.data, data.len, 16u << 20, &ix, &err) == 0) {
+	if (wp_json_read_file(path, 16u << 20, &ix, &err) == 0) {
 		json_array_foreach(json_object_get(ix, "manifests"), i, m) {
 			const char *name = wp_json_str(json_object_get(m, "annotations"), ANN_REF_NAME);
 
@@ -100,7 +98,6 @@ static char *resolve(const char *store, const char *src)
 		}
 	}
 	json_decref(ix);
-	wp_buf_release(&data);
 	return out;
 }
 
@@ -112,7 +109,7 @@ static void warm_run(int argc, char **argv)
 	bool quiet = false, args_only = false;
 	int cmd = -1;
 	_cleanup_free_ char *root = NULL, *hex = NULL, *entry = NULL, *summary = NULL, *cache = NULL;
-	wp_buf data, sroot;
+	wp_buf sroot;
 	wp_error err;
 
 	for (int i = 1; i < argc; i++) {
@@ -160,13 +157,8 @@ static void warm_run(int argc, char **argv)
 	cache = wp_node_cache_root(root);
 	entry = cache ? wp_strfmt("%s/%s", cache, hex) : NULL;
 	summary = entry ? wp_strfmt("%s/.wasmpack-unpack.json", entry) : NULL;
-	wp_buf_init(&data, 1u << 20);
-	if (!summary || wp_fs_read_file(summary, 1u << 20, &data, &err) < 0 ||
-	    wp_json_parse(data.data, data.len, 1u << 20, &spec.summary, &err) < 0) {
-		wp_buf_release(&data);
+	if (wp_json_read_file(summary, 1u << 20, &spec.summary, &err) < 0)
 		return;
-	}
-	wp_buf_release(&data);
 	wp_log_setup(stderr, quiet ? WP_LOG_QUIET : WP_LOG_WARN);
 	spec.engine = engine;
 	spec.dir = entry;

@@ -86,21 +86,17 @@ static const char *socket_dir(void)
  * spec's annotations; a container alone is its own group. */
 static char *group_id(const flags *f)
 {
-	wp_buf data;
 	wp_error err;
 	json_t *spec = NULL;
 	char *g = NULL;
 
-	wp_buf_init(&data, 4u << 20);
-	if (wp_fs_read_file("config.json", 4u << 20, &data, &err) == 0 &&
-	    wp_json_parse(data.data, data.len, 4u << 20, &spec, &err) == 0) {
+	if (wp_json_read_file("config.json", 4u << 20, &spec, &err) == 0) {
 		const char *s = wp_json_str(json_object_get(spec, "annotations"), "io.kubernetes.cri.sandbox-id");
 
 		if (s && *s)
 			g = wp_xstrdup(s);
 	}
 	json_decref(spec);
-	wp_buf_release(&data);
 	return g ? g : wp_xstrdup(f->id);
 }
 
@@ -334,18 +330,14 @@ static int delete_action(const flags *f)
 	{
 		_cleanup_free_ char *specp = wp_strfmt("%s/config.json", bundle);
 		json_t *spec = NULL;
-		wp_buf sd;
 
-		wp_buf_init(&sd, 4u << 20);
-		if (specp && wp_fs_read_file(specp, 4u << 20, &sd, &err) == 0 &&
-		    wp_json_parse(sd.data, sd.len, 4u << 20, &spec, &err) == 0) {
+		if (specp && wp_json_read_file(specp, 4u << 20, &spec, &err) == 0) {
 			_cleanup_free_ char *cg = wp_cgroup_dir(wp_json_str(json_object_get(spec, "linux"), "cgroupsPath"));
 
 			if (cg)
 				wp_cgroup_remove(cg);
 		}
 		json_decref(spec);
-		wp_buf_release(&sd);
 	}
 	if (rootfs)
 		for (int i = 0; i < 32 && umount2(rootfs, MNT_DETACH) == 0; i++)
