@@ -91,8 +91,8 @@ int wp_cli_print_image(wp_cli *cli, const wp_descriptor *manifest, const wp_mani
 	{ "insecure", 0, WP_OPT_FLAG, NULL, "do not verify the registry's TLS certificate", NULL }, \
 	{ "ca-file", 0, WP_OPT_VALUE, "FILE", "trust the CA certificates in FILE too", "@file" }
 
-struct wp_reg_opts;
-int wp_cli_reg_opts(wp_cli *cli, struct wp_reg_opts *o);
+struct wp_client_opts;
+int wp_cli_reg_opts(wp_cli *cli, struct wp_client_opts *o);
 
 /* The spin.toml named by -f, or PATH itself, or PATH/spin.toml when PATH is a folder. */
 char *wp_cli_spin_manifest(const char *path, const char *from);

@@ -126,7 +126,7 @@ static int run(wp_cli *cli)
 	for (size_t i = 0; rc == 0 && i < outs->len; i++)
 		rc = write_output(cli, &s, &res, outs->items[i], tags.len ? tags.items[0] : "latest");
 	if (rc == 0 && wp_cli_flag(cli, "push")) {
-		wp_reg_opts ro;
+		wp_client_opts ro;
 
 		if (!tags.len)
 			rc = wp_error_set(&cli->err, WP_EUSAGE, "--push needs a -t REF to push to");
@@ -134,15 +134,15 @@ static int run(wp_cli *cli)
 			rc = wp_cli_reg_opts(cli, &ro);
 		for (size_t i = 0; rc == 0 && i < tags.len; i++) {
 			wp_transfer_result tr = { 0 };
-			wp_reg *r = NULL;
+			wp_client *r = NULL;
 			wp_ref ref;
 
 			if ((rc = wp_ref_parse(tags.items[i], &ref, &cli->err)) < 0)
 				break;
-			if ((rc = wp_reg_open(&r, ref.registry, &ro, &cli->err)) == 0)
-				rc = wp_registry_push(&s, r, &ref, &res.manifest, &tr, &cli->err);
+			if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) == 0)
+				rc = wp_transfer_push(&s, r, &ref, &res.manifest, &tr, &cli->err);
 			wp_transfer_result_release(&tr);
-			wp_reg_close(r);
+			wp_client_close(r);
 			wp_ref_release(&ref);
 		}
 	}

@@ -15,7 +15,7 @@
 
 #define REG_OPTS WP_CLI_REGISTRY_OPTS
 
-int wp_cli_reg_opts(wp_cli *cli, wp_reg_opts *o)
+int wp_cli_reg_opts(wp_cli *cli, wp_client_opts *o)
 {
 	const char *conc = wp_cli_value(cli, "concurrency");
 
@@ -82,9 +82,9 @@ static const wp_opt push_opts[] = {
 
 static int run_push(wp_cli *cli)
 {
-	wp_reg_opts ro;
+	wp_client_opts ro;
 	wp_store s;
-	wp_reg *r = NULL;
+	wp_client *r = NULL;
 	wp_ref ref;
 	wp_descriptor d;
 	wp_transfer_result res = { 0 };
@@ -100,14 +100,14 @@ static int run_push(wp_cli *cli)
 	}
 	rc = wp_store_resolve(&s, cli->args.items[0], &d, NULL, &cli->err);
 	if (rc == 0) {
-		if ((rc = wp_reg_open(&r, ref.registry, &ro, &cli->err)) == 0)
-			rc = wp_registry_push(&s, r, &ref, &d, &res, &cli->err);
+		if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) == 0)
+			rc = wp_transfer_push(&s, r, &ref, &d, &res, &cli->err);
 		if (rc == 0)
 			rc = print_transfer(cli, &res, full ? full : "");
 		wp_descriptor_release(&d);
 	}
 	wp_transfer_result_release(&res);
-	wp_reg_close(r);
+	wp_client_close(r);
 	wp_store_close(&s);
 	wp_ref_release(&ref);
 	return rc;
@@ -127,9 +127,9 @@ static const wp_opt pull_opts[] = {
 
 static int run_pull(wp_cli *cli)
 {
-	wp_reg_opts ro;
+	wp_client_opts ro;
 	wp_store s;
-	wp_reg *r = NULL;
+	wp_client *r = NULL;
 	wp_ref ref;
 	wp_transfer_result res = { 0 };
 	_cleanup_free_ char *full = NULL;
@@ -142,12 +142,12 @@ static int run_pull(wp_cli *cli)
 		wp_ref_release(&ref);
 		return rc;
 	}
-	if ((rc = wp_reg_open(&r, ref.registry, &ro, &cli->err)) == 0)
-		rc = wp_registry_pull(&s, r, &ref, wp_cli_value(cli, "platform"), 0, &res, &cli->err);
+	if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) == 0)
+		rc = wp_transfer_pull(&s, r, &ref, wp_cli_value(cli, "platform"), 0, &res, &cli->err);
 	if (rc == 0)
 		rc = print_transfer(cli, &res, full ? full : "");
 	wp_transfer_result_release(&res);
-	wp_reg_close(r);
+	wp_client_close(r);
 	wp_store_close(&s);
 	wp_ref_release(&ref);
 	return rc;
@@ -218,11 +218,11 @@ static int run_login(wp_cli *cli)
 {
 	_cleanup_free_ char *registry = registry_arg(cli->args.items[0]);
 	const char *user = wp_cli_value(cli, "username");
-	wp_reg_opts ro;
-	wp_reg *r = NULL;
+	wp_client_opts ro;
+	wp_client *r = NULL;
 	wp_buf secret;
-	wp_http_req q;
-	wp_http_resp p = { 0 };
+	wp_client_req q;
+	wp_client_resp p = { 0 };
 	int rc;
 
 	if (!registry || !*registry)
@@ -236,16 +236,16 @@ static int run_login(wp_cli *cli)
 	wp_buf_init(&secret, 64 << 10);
 	if ((rc = read_secret(cli, wp_cli_flag(cli, "password-stdin"), &secret)) < 0)
 		goto done;
-	if ((rc = wp_reg_open(&r, registry, &ro, &cli->err)) < 0)
+	if ((rc = wp_client_open(&r, registry, &ro, &cli->err)) < 0)
 		goto done;
-	wp_reg_set_cred(r, user, secret.data);
-	wp_http_req_init(&q, "GET", wp_reg_url(r, "/v2/"));
+	wp_client_set_cred(r, user, secret.data);
+	wp_client_req_init(&q, "GET", wp_client_url(r, "/v2/"));
 	wp_buf_init(&p.error_body, 1);
-	rc = q.url ? wp_reg_do(r, &q, &p, &cli->err) : wp_error_set(&cli->err, WP_ENOMEM, "out of memory");
+	rc = q.url ? wp_client_do(r, &q, &p, &cli->err) : wp_error_set(&cli->err, WP_ENOMEM, "out of memory");
 	if (rc == 0)
-		rc = wp_reg_check(&p, "checking the credentials", &cli->err);
-	wp_http_req_release(&q);
-	wp_http_resp_reset(&p);
+		rc = wp_client_check(&p, "checking the credentials", &cli->err);
+	wp_client_req_release(&q);
+	wp_client_resp_reset(&p);
 	wp_buf_release(&p.error_body);
 	if (rc == WP_EAUTH)
 		wp_error_set(&cli->err, WP_EAUTH, "login to %s refused: wrong user name or password", registry);
@@ -257,7 +257,7 @@ done:
 	if (secret.data)
 		OPENSSL_cleanse(secret.data, secret.len);
 	wp_buf_release(&secret);
-	wp_reg_close(r);
+	wp_client_close(r);
 	return rc;
 }
 
@@ -318,10 +318,10 @@ static int run_copy(wp_cli *cli)
 	_cleanup_free_ char *spath = NULL, *sname = NULL, *dpath = NULL, *dname = NULL, *found = NULL, *src_full = NULL;
 	int skind = layout_arg(src, &spath, &sname), dkind = layout_arg(dst, &dpath, &dname);
 	wp_transfer_result res = { 0 };
-	wp_reg_opts ro;
+	wp_client_opts ro;
 	wp_descriptor d = { 0 };
 	wp_store s;
-	wp_reg *r = NULL;
+	wp_client *r = NULL;
 	wp_ref ref;
 	int rc;
 
@@ -331,11 +331,11 @@ static int run_copy(wp_cli *cli)
 		rc = wp_archive_import(&s, spath, skind == 1, sname, &d, &found, &cli->err);
 	} else if ((rc = wp_ref_parse(src, &ref, &cli->err)) == 0) {
 		src_full = wp_ref_string(&ref);
-		if ((rc = wp_reg_open(&r, ref.registry, &ro, &cli->err)) == 0)
-			rc = wp_registry_pull(&s, r, &ref, wp_cli_value(cli, "platform"), WP_PULL_NO_TAG, &res, &cli->err);
+		if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) == 0)
+			rc = wp_transfer_pull(&s, r, &ref, wp_cli_value(cli, "platform"), WP_PULL_NO_TAG, &res, &cli->err);
 		if (rc == 0)
 			rc = wp_descriptor_copy(&d, &res.manifest);
-		wp_reg_close(r);
+		wp_client_close(r);
 		r = NULL;
 		wp_ref_release(&ref);
 		wp_transfer_result_release(&res);
@@ -347,8 +347,8 @@ static int run_copy(wp_cli *cli)
 	} else if (dkind == 2) {
 		rc = wp_archive_save(&s, &d, dname ? dname : found ? found : src_full ? src_full : "latest", dpath, &cli->err);
 	} else if ((rc = wp_ref_parse(dst, &ref, &cli->err)) == 0) {
-		if ((rc = wp_reg_open(&r, ref.registry, &ro, &cli->err)) == 0)
-			rc = wp_registry_push(&s, r, &ref, &d, &res, &cli->err);
+		if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) == 0)
+			rc = wp_transfer_push(&s, r, &ref, &d, &res, &cli->err);
 		wp_ref_release(&ref);
 	}
 	if (rc == 0) {
@@ -359,7 +359,7 @@ static int run_copy(wp_cli *cli)
 done:
 	wp_transfer_result_release(&res);
 	wp_descriptor_release(&d);
-	wp_reg_close(r);
+	wp_client_close(r);
 	wp_store_close(&s);
 	return rc;
 }

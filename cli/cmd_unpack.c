@@ -35,19 +35,19 @@ int wp_cli_resolve_source(wp_cli *cli, wp_store *s, const char *src, wp_descript
 	}
 	rc = wp_store_resolve(s, src, d, NULL, &cli->err);
 	if (rc == WP_ENOTFOUND) {
-		wp_reg_opts ro;
-		wp_reg *r = NULL;
+		wp_client_opts ro;
+		wp_client *r = NULL;
 		wp_ref ref;
 		wp_transfer_result res = { 0 };
 
 		if ((rc = wp_cli_reg_opts(cli, &ro)) < 0 || (rc = wp_ref_parse(src, &ref, &cli->err)) < 0)
 			return rc;
-		if ((rc = wp_reg_open(&r, ref.registry, &ro, &cli->err)) == 0)
-			rc = wp_registry_pull(s, r, &ref, wp_cli_value(cli, "platform"), 0, &res, &cli->err);
+		if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) == 0)
+			rc = wp_transfer_pull(s, r, &ref, wp_cli_value(cli, "platform"), 0, &res, &cli->err);
 		if (rc == 0)
 			rc = wp_descriptor_copy(d, &res.manifest);
 		wp_transfer_result_release(&res);
-		wp_reg_close(r);
+		wp_client_close(r);
 		wp_ref_release(&ref);
 	}
 	return rc;

@@ -187,7 +187,7 @@ int wp_cli_open_store(wp_cli *cli, wp_store *s, int mode)
 	if (cli->store_root)
 		rc = wp_buf_puts(&root, cli->store_root) < 0 ? wp_error_set(&cli->err, WP_ETOOBIG, "store path too long") : 0;
 	else
-		rc = wp_store_default_root(&root, &cli->err);
+		rc = wp_storeroot_default(&root, &cli->err);
 	if (rc == 0)
 		rc = wp_store_open(s, root.data, mode, &cli->err);
 	wp_buf_release(&root);

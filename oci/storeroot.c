@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-int wp_store_default_root(wp_buf *out, wp_error *err)
+int wp_storeroot_default(wp_buf *out, wp_error *err)
 {
 	const char *env = getenv("WASMPACK_STORE");
 	const char *xdg = getenv("XDG_DATA_HOME");
@@ -27,7 +27,7 @@ int wp_store_default_root(wp_buf *out, wp_error *err)
 	return rc < 0 ? wp_error_set(err, WP_ETOOBIG, "store path too long") : 0;
 }
 
-char *wp_node_cache_root(const char *store_root)
+char *wp_storeroot_cache(const char *store_root)
 {
 	const char *env = getenv("WASMPACK_CACHE");
 

@@ -6,10 +6,10 @@
 #include "common/buf.h"
 #include "common/error.h"
 
-int wp_store_default_root(wp_buf *out, wp_error *err);
+int wp_storeroot_default(wp_buf *out, wp_error *err);
 /* The node cache `run` unpacks into, for the store at store_root: $WASMPACK_CACHE, else
  * /var/lib/wasmpack/cache for root with the default store, else <store>/.wasmpack/cache.
  * Malloc'ed. */
-char *wp_node_cache_root(const char *store_root);
+char *wp_storeroot_cache(const char *store_root);
 
 #endif

@@ -26,17 +26,17 @@ typedef struct token {
 	long long expires_ms;
 } token;
 
-struct wp_reg {
+struct wp_client {
 	char *registry;
 	char *base;
-	wp_reg_opts opts;
+	wp_client_opts opts;
 	char *ca_file;
 	wp_cred cred;
 	token *tokens;
 	size_t ntokens;
 	bool basic;
 	CURLSH *share;
-	wp_reg_stats stats;
+	wp_client_stats stats;
 };
 
 static long long now_ms(void)
@@ -61,7 +61,7 @@ static void curl_global(void)
 
 /* ---- requests and answers ---- */
 
-void wp_http_req_init(wp_http_req *q, const char *method, char *url)
+void wp_client_req_init(wp_client_req *q, const char *method, char *url)
 {
 	memset(q, 0, sizeof(*q));
 	q->method = method;
@@ -69,7 +69,7 @@ void wp_http_req_init(wp_http_req *q, const char *method, char *url)
 	q->body_fd = -1;
 }
 
-void wp_http_req_release(wp_http_req *q)
+void wp_client_req_release(wp_client_req *q)
 {
 	free(q->url);
 	free(q->scope);
@@ -80,7 +80,7 @@ void wp_http_req_release(wp_http_req *q)
 	q->url = q->scope = q->content_type = q->accept = q->content_range = q->range = NULL;
 }
 
-void wp_http_resp_reset(wp_http_resp *p)
+void wp_client_resp_reset(wp_client_resp *p)
 {
 	free(p->location);
 	free(p->www_authenticate);
@@ -97,7 +97,7 @@ void wp_http_resp_reset(wp_http_resp *p)
 
 /* ---- settings ---- */
 
-static int load_settings(wp_reg *r, wp_error *err)
+static int load_settings(wp_client *r, wp_error *err)
 {
 	const char *xdg = getenv("XDG_CONFIG_HOME");
 	const char *home = getenv("HOME");
@@ -142,9 +142,9 @@ static int load_settings(wp_reg *r, wp_error *err)
 	return 0;
 }
 
-int wp_reg_open(wp_reg **out, const char *registry, const wp_reg_opts *opts, wp_error *err)
+int wp_client_open(wp_client **out, const char *registry, const wp_client_opts *opts, wp_error *err)
 {
-	wp_reg *r = wp_xcalloc(1, sizeof(*r));
+	wp_client *r = wp_xcalloc(1, sizeof(*r));
 	const char *host;
 	int rc = 0;
 
@@ -159,14 +159,14 @@ int wp_reg_open(wp_reg **out, const char *registry, const wp_reg_opts *opts, wp_
 	r->registry = wp_xstrdup(registry);
 	r->ca_file = opts && opts->ca_file ? wp_xstrdup(opts->ca_file) : NULL;
 	if (!r->registry || (rc = load_settings(r, err)) < 0 || (rc = wp_creds_lookup(registry, &r->cred, err)) < 0) {
-		wp_reg_close(r);
+		wp_client_close(r);
 		return r->registry ? rc : wp_error_set(err, WP_ENOMEM, "out of memory");
 	}
 	host = !strcmp(registry, "docker.io") ? "registry-1.docker.io" : registry;
 	r->base = wp_strfmt("%s://%s", r->opts.plain_http ? "http" : "https", host);
 	r->share = curl_share_init();
 	if (!r->share) {
-		wp_reg_close(r);
+		wp_client_close(r);
 		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	}
 	curl_share_setopt(r->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
@@ -176,7 +176,7 @@ int wp_reg_open(wp_reg **out, const char *registry, const wp_reg_opts *opts, wp_
 	return 0;
 }
 
-void wp_reg_close(wp_reg *r)
+void wp_client_close(wp_client *r)
 {
 	if (!r)
 		return;
@@ -196,7 +196,7 @@ void wp_reg_close(wp_reg *r)
 	free(r);
 }
 
-int wp_reg_set_cred(wp_reg *r, const char *username, const char *secret)
+int wp_client_set_cred(wp_client *r, const char *username, const char *secret)
 {
 	wp_cred_release(&r->cred);
 	r->cred.username = wp_xstrdup(username);
@@ -205,27 +205,27 @@ int wp_reg_set_cred(wp_reg *r, const char *username, const char *secret)
 	return r->cred.username && r->cred.secret ? 0 : WP_ENOMEM;
 }
 
-FILE *wp_reg_progress(const wp_reg *r)
+FILE *wp_client_progress(const wp_client *r)
 {
 	return r->opts.progress;
 }
 
-const char *wp_reg_base_url(const wp_reg *r)
+const char *wp_client_base_url(const wp_client *r)
 {
 	return r->base;
 }
 
-int wp_reg_concurrency(const wp_reg *r)
+int wp_client_concurrency(const wp_client *r)
 {
 	return r->opts.concurrency;
 }
 
-void wp_reg_get_stats(const wp_reg *r, wp_reg_stats *out)
+void wp_client_get_stats(const wp_client *r, wp_client_stats *out)
 {
 	*out = r->stats;
 }
 
-char *wp_reg_url(const wp_reg *r, const char *path_or_url)
+char *wp_client_url(const wp_client *r, const char *path_or_url)
 {
 	CURLU *u;
 	char *res = NULL, *out;
@@ -249,7 +249,7 @@ char *wp_reg_url(const wp_reg *r, const char *path_or_url)
 
 /* ---- authentication ---- */
 
-static const char *token_for(wp_reg *r, const char *scope)
+static const char *token_for(wp_client *r, const char *scope)
 {
 	long long now = now_ms();
 
@@ -260,7 +260,7 @@ static const char *token_for(wp_reg *r, const char *scope)
 }
 
 /* Takes header. */
-static void token_put(wp_reg *r, const char *scope, char *header, long long expires_ms)
+static void token_put(wp_client *r, const char *scope, char *header, long long expires_ms)
 {
 	token *t;
 
@@ -296,7 +296,7 @@ static char *basic_header(const wp_cred *c)
 	return h;
 }
 
-static const char *auth_header(wp_reg *r, const wp_http_req *q)
+static const char *auth_header(wp_client *r, const wp_client_req *q)
 {
 	static __thread char *basic;
 
@@ -317,13 +317,13 @@ static size_t collect(char *data, size_t size, size_t n, void *ctx)
 
 /* Only http(s) ever goes out (libcurl knows gopher, file, dict, ... too), and http only
  * for a registry configured plain-http: no downgrade by a redirect or a token realm. */
-static const char *allowed_protocols(const wp_reg *r)
+static const char *allowed_protocols(const wp_client *r)
 {
 	return r->opts.plain_http ? "http,https" : "https";
 }
 
 /* 0 if url may be requested for r, else an error naming its scheme. */
-static int check_scheme(const wp_reg *r, const char *url, const char *what, wp_error *err)
+static int check_scheme(const wp_client *r, const char *url, const char *what, wp_error *err)
 {
 	size_t n = strcspn(url, ":");
 
@@ -335,7 +335,7 @@ static int check_scheme(const wp_reg *r, const char *url, const char *what, wp_e
 			    (int)(url[n] == ':' && n < 32 ? n : 0), url);
 }
 
-static void apply_tls(wp_reg *r, CURL *e)
+static void apply_tls(wp_client *r, CURL *e)
 {
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, allowed_protocols(r));
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, allowed_protocols(r));
@@ -346,7 +346,7 @@ static void apply_tls(wp_reg *r, CURL *e)
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 30L);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, wp_reg_stall_seconds());
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, wp_client_stall_seconds());
 	curl_easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT);
 	curl_easy_setopt(e, CURLOPT_SHARE, r->share);
 }
@@ -361,7 +361,7 @@ static char *urlenc(CURL *e, const char *s)
 
 /* Distribution token auth: GET realm?service=&scope= with Basic credentials (or none);
  * with an identity token, the OAuth2 form POST with grant_type=refresh_token. */
-static int fetch_token(wp_reg *r, const wp_challenge *c, const char *scope, wp_error *err)
+static int fetch_token(wp_client *r, const wp_challenge *c, const char *scope, wp_error *err)
 {
 	CURL *e = curl_easy_init();
 	wp_buf url, form, body;
@@ -465,7 +465,7 @@ done:
 	return rc;
 }
 
-static int authenticate(wp_reg *r, const char *header, const char *scope, wp_error *err)
+static int authenticate(wp_client *r, const char *header, const char *scope, wp_error *err)
 {
 	wp_challenge c;
 	int rc;
@@ -492,12 +492,12 @@ static int authenticate(wp_reg *r, const char *header, const char *scope, wp_err
 /* ---- one easy handle per request in flight ---- */
 
 typedef struct slot {
-	wp_reg *reg;
+	wp_client *reg;
 	wp_job *job;
 	CURL *easy;
 	struct curl_slist *hdrs;
-	wp_http_req req;
-	wp_http_resp resp;
+	wp_client_req req;
+	wp_client_resp resp;
 	int64_t body_pos;
 	char *auth_used;
 	char errbuf[CURL_ERROR_SIZE];
@@ -530,13 +530,13 @@ static void set_hdr(char **slotp, char *v)
 static size_t on_header(char *line, size_t size, size_t n, void *ctx)
 {
 	slot *s = ctx;
-	wp_http_resp *p = &s->resp;
+	wp_client_resp *p = &s->resp;
 	size_t len = size * n;
 	char *v;
 
 	if (len >= 5 && !strncmp(line, "HTTP/", 5)) {
 		/* A new answer (after 100 Continue): forget the previous one's headers. */
-		wp_http_resp_reset(p);
+		wp_client_resp_reset(p);
 		return len;
 	}
 	set_hdr(&p->location, header_value(line, len, "location"));
@@ -640,8 +640,8 @@ static void add_header(slot *s, const char *fmt, const char *v)
 
 static int slot_start(slot *s, CURLM *multi)
 {
-	wp_reg *r = s->reg;
-	const wp_http_req *q = &s->req;
+	wp_client *r = s->reg;
+	const wp_client_req *q = &s->req;
 	const char *auth = auth_header(r, q);
 	bool has_body = q->body || q->body_fd >= 0;
 
@@ -655,7 +655,7 @@ static int slot_start(slot *s, CURLM *multi)
 	s->hdrs = NULL;
 	free(s->auth_used);
 	s->auth_used = auth ? wp_xstrdup(auth) : NULL;
-	wp_http_resp_reset(&s->resp);
+	wp_client_resp_reset(&s->resp);
 	s->body_pos = 0;
 	s->errbuf[0] = '\0';
 	s->hdrs = curl_slist_append(s->hdrs, "Expect:");
@@ -702,19 +702,19 @@ static void slot_release(slot *s)
 	if (s->easy)
 		curl_easy_cleanup(s->easy);
 	curl_slist_free_all(s->hdrs);
-	wp_http_req_release(&s->req);
-	wp_http_resp_reset(&s->resp);
+	wp_client_req_release(&s->req);
+	wp_client_resp_reset(&s->resp);
 	wp_buf_release(&s->resp.error_body);
 	free(s->auth_used);
 	memset(s, 0, sizeof(*s));
 }
 
-bool wp_reg_transient(const wp_http_resp *p)
+bool wp_client_transient(const wp_client_resp *p)
 {
 	return p->status == 0 || p->status == 408 || p->status == 429 || p->status >= 500;
 }
 
-int wp_reg_check(const wp_http_resp *p, const char *what, wp_error *err)
+int wp_client_check(const wp_client_resp *p, const char *what, wp_error *err)
 {
 	json_t *j = NULL, *first;
 	const char *code = NULL, *msg = NULL;
@@ -768,7 +768,7 @@ static bool same_host(const char *a, const char *b)
 	return same;
 }
 
-long wp_reg_stall_seconds(void)
+long wp_client_stall_seconds(void)
 {
 	const char *v = getenv("WASMPACK_STALL_SECONDS");
 	long s = v ? atol(v) : 0;
@@ -776,7 +776,7 @@ long wp_reg_stall_seconds(void)
 	return s > 0 && s <= 3600 ? s : 60;
 }
 
-static long long backoff_ms(const wp_job *j, const wp_http_resp *p)
+static long long backoff_ms(const wp_job *j, const wp_client_resp *p)
 {
 	const char *base_env = getenv("WASMPACK_RETRY_BASE_MS");
 	long long base = base_env ? atoll(base_env) : 250, ms;
@@ -788,7 +788,7 @@ static long long backoff_ms(const wp_job *j, const wp_http_resp *p)
 }
 
 typedef struct engine {
-	wp_reg *r;
+	wp_client *r;
 	wp_job **jobs;
 	size_t n, next_new;
 	slot *slots;
@@ -810,8 +810,8 @@ static void job_advance(engine *e, slot *s, wp_job *j)
 {
 	int r;
 
-	wp_http_req_release(&s->req);
-	wp_http_req_init(&s->req, "GET", NULL);
+	wp_client_req_release(&s->req);
+	wp_client_req_init(&s->req, "GET", NULL);
 	s->job = j;
 	r = j->next(j, &s->req);
 	if (r <= 0) {
@@ -831,7 +831,7 @@ static void job_advance(engine *e, slot *s, wp_job *j)
 static void on_done(engine *e, slot *s, CURLcode cc)
 {
 	wp_job *j = s->job;
-	wp_http_resp *p = &s->resp;
+	wp_client_resp *p = &s->resp;
 	int r;
 
 	curl_multi_remove_handle(e->multi, s->easy);
@@ -877,7 +877,7 @@ static void on_done(engine *e, slot *s, CURLcode cc)
 	}
 	if (p->status >= 300 && p->status < 400 && p->status != 304 && p->location &&
 	    (!strcmp(s->req.method, "GET") || !strcmp(s->req.method, "HEAD")) && j->redirects < MAX_REDIRECTS) {
-		char *to = wp_reg_url(e->r, p->location);
+		char *to = wp_client_url(e->r, p->location);
 
 		if (to && check_scheme(e->r, to, "the redirect to", &j->err) < 0) {
 			free(to);
@@ -912,7 +912,7 @@ judged:
 	}
 	if (r == WP_XFER_RETRY) {
 		if (!j->err.msg[0] || j->err.code == WP_OK)
-			wp_reg_check(p, "giving up after retries", &j->err);
+			wp_client_check(p, "giving up after retries", &j->err);
 		else
 			wp_error_prefix(&j->err, "giving up after %d attempts", j->attempts + 1);
 		if (j->err.code == WP_OK)
@@ -930,7 +930,7 @@ judged:
 	job_advance(e, s, j);
 }
 
-int wp_reg_run(wp_reg *r, wp_job **jobs, size_t n, wp_error *err)
+int wp_client_run(wp_client *r, wp_job **jobs, size_t n, wp_error *err)
 {
 	engine e = { .r = r, .jobs = jobs, .n = n };
 	int rc = 0;
@@ -1020,15 +1020,15 @@ int wp_reg_run(wp_reg *r, wp_job **jobs, size_t n, wp_error *err)
 /* ---- one request ---- */
 
 typedef struct single {
-	wp_http_req *req;
-	wp_http_resp *resp;
+	wp_client_req *req;
+	wp_client_resp *resp;
 	bool sent;
 } single;
 
-static int single_next(wp_job *j, wp_http_req *q)
+static int single_next(wp_job *j, wp_client_req *q)
 {
 	single *s = j->ctx;
-	const wp_http_req *src = s->req;
+	const wp_client_req *src = s->req;
 
 	if (s->sent)
 		return 0;
@@ -1052,33 +1052,33 @@ static int single_next(wp_job *j, wp_http_req *q)
 	return q->url ? 1 : wp_error_set(&j->err, WP_ENOMEM, "out of memory");
 }
 
-static int single_done(wp_job *j, const wp_http_req *q, const wp_http_resp *p)
+static int single_done(wp_job *j, const wp_client_req *q, const wp_client_resp *p)
 {
 	single *s = j->ctx;
-	wp_http_resp *dst = s->resp;
+	wp_client_resp *dst = s->resp;
 
 	(void)q;
-	if (wp_reg_transient(p) && !p->sink_failed)
+	if (wp_client_transient(p) && !p->sink_failed)
 		return WP_XFER_RETRY;
 	/* Hand the answer over: the slot's copy is reset right after. */
-	wp_http_resp_reset(dst);
+	wp_client_resp_reset(dst);
 	wp_buf_release(&dst->error_body);
 	*dst = *p;
-	memset((wp_http_resp *)p, 0, sizeof(*p));
-	wp_buf_init(&((wp_http_resp *)p)->error_body, ERROR_BODY_MAX);
+	memset((wp_client_resp *)p, 0, sizeof(*p));
+	wp_buf_init(&((wp_client_resp *)p)->error_body, ERROR_BODY_MAX);
 	s->sent = true;
 	return WP_XFER_NEXT;
 }
 
-int wp_reg_do(wp_reg *r, wp_http_req *req, wp_http_resp *resp, wp_error *err)
+int wp_client_do(wp_client *r, wp_client_req *req, wp_client_resp *resp, wp_error *err)
 {
 	single s = { req, resp, false };
 	wp_job j = { .next = single_next, .done = single_done, .ctx = &s };
 	wp_job *jobs[1] = { &j };
 	int rc;
 
-	wp_http_resp_reset(resp);
-	rc = wp_reg_run(r, jobs, 1, err);
+	wp_client_resp_reset(resp);
+	rc = wp_client_run(r, jobs, 1, err);
 	if (rc < 0 && !s.sent)
 		return rc;
 	return 0;

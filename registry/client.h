@@ -12,35 +12,35 @@
 #include "common/error.h"
 #include "registry/auth.h"
 
-typedef struct wp_reg_opts {
+typedef struct wp_client_opts {
 	bool plain_http;      /* http:// instead of https:// */
 	bool insecure;        /* TLS without verification */
 	const char *ca_file;  /* extra CA bundle */
 	int concurrency;      /* blob transfers at once; 0 means 4 */
 	int max_attempts;     /* per request; 0 means 5 */
 	FILE *progress;       /* a terminal to report each blob on, or NULL */
-} wp_reg_opts;
+} wp_client_opts;
 
-typedef struct wp_reg wp_reg;
+typedef struct wp_client wp_client;
 
 /* registry is "host[:port]" as in a reference ("docker.io" for Docker Hub). Settings from
  * the config file ($XDG_CONFIG_HOME/wasmpack/config.toml) fill what opts leaves unset. */
-int wp_reg_open(wp_reg **out, const char *registry, const wp_reg_opts *opts, wp_error *err);
+int wp_client_open(wp_client **out, const char *registry, const wp_client_opts *opts, wp_error *err);
 /* A transfer moving under 1 byte/s for this long fails (and is retried): 60 s, or
  * WASMPACK_STALL_SECONDS (1-3600). */
-long wp_reg_stall_seconds(void);
-void wp_reg_close(wp_reg *r);
+long wp_client_stall_seconds(void);
+void wp_client_close(wp_client *r);
 /* Uses these credentials instead of the stored ones (login checks them this way). */
-int wp_reg_set_cred(wp_reg *r, const char *username, const char *secret);
-const char *wp_reg_base_url(const wp_reg *r);
-FILE *wp_reg_progress(const wp_reg *r);
-int wp_reg_concurrency(const wp_reg *r);
+int wp_client_set_cred(wp_client *r, const char *username, const char *secret);
+const char *wp_client_base_url(const wp_client *r);
+FILE *wp_client_progress(const wp_client *r);
+int wp_client_concurrency(const wp_client *r);
 
-typedef int (*wp_http_sink)(void *ctx, const void *data, size_t len);
+typedef int (*wp_client_sink)(void *ctx, const void *data, size_t len);
 
-typedef struct wp_http_req {
+typedef struct wp_client_req {
 	const char *method;
-	char *url;                  /* absolute; owned (freed by wp_http_req_release) */
+	char *url;                  /* absolute; owned (freed by wp_client_req_release) */
 	char *scope;                /* auth scope(s), space-separated; owned */
 	char *content_type;         /* owned */
 	char *accept;               /* owned */
@@ -50,12 +50,12 @@ typedef struct wp_http_req {
 	int body_fd;                /* file body: fd, offset, length (-1 for none) */
 	int64_t body_off, body_len;
 	wp_buf *resp_body;          /* capped collector of a 2xx body, or */
-	wp_http_sink sink;          /* streaming consumer of a 2xx body */
+	wp_client_sink sink;          /* streaming consumer of a 2xx body */
 	void *sink_ctx;
 	bool no_auth;               /* set on redirects to another host */
-} wp_http_req;
+} wp_client_req;
 
-typedef struct wp_http_resp {
+typedef struct wp_client_resp {
 	long status;                /* 0: no HTTP answer (transport failure) */
 	int curl_rc;
 	char curl_error[256];
@@ -71,11 +71,11 @@ typedef struct wp_http_resp {
 	wp_buf error_body;          /* body of a non-2xx answer (capped) */
 	int64_t received;           /* 2xx body bytes handed to the sink or collector */
 	bool sink_failed;
-} wp_http_resp;
+} wp_client_resp;
 
-void wp_http_req_init(wp_http_req *q, const char *method, char *url);
-void wp_http_req_release(wp_http_req *q);
-void wp_http_resp_reset(wp_http_resp *p);
+void wp_client_req_init(wp_client_req *q, const char *method, char *url);
+void wp_client_req_release(wp_client_req *q);
+void wp_client_resp_reset(wp_client_resp *p);
 
 /* A transfer made of several requests (a blob push: HEAD, POST, PATCH..., PUT). */
 enum { WP_XFER_NEXT = 1, WP_XFER_RETRY = 2 };
@@ -84,10 +84,10 @@ typedef struct wp_job wp_job;
 struct wp_job {
 	/* Fills req for the job's current state: 1 a request is ready, 0 the job is finished,
 	 * <0 failed (with job->err). */
-	int (*next)(wp_job *job, wp_http_req *req);
+	int (*next)(wp_job *job, wp_client_req *req);
 	/* Looks at the answer: WP_XFER_NEXT, WP_XFER_RETRY (transient; next is called again
 	 * after a backoff), or <0 failed (with job->err). */
-	int (*done)(wp_job *job, const wp_http_req *req, const wp_http_resp *resp);
+	int (*done)(wp_job *job, const wp_client_req *req, const wp_client_resp *resp);
 	void *ctx;
 	wp_error err;
 	int rc;
@@ -101,25 +101,25 @@ struct wp_job {
 
 /* Runs jobs with at most the session's concurrency at once; returns the first failure
  * (every job still runs to its end). */
-int wp_reg_run(wp_reg *r, wp_job **jobs, size_t n, wp_error *err);
+int wp_client_run(wp_client *r, wp_job **jobs, size_t n, wp_error *err);
 /* One request, with auth, redirects and retries; the answer's status is the caller's to
- * judge (wp_reg_check turns a non-2xx into an error). */
-int wp_reg_do(wp_reg *r, wp_http_req *req, wp_http_resp *resp, wp_error *err);
+ * judge (wp_client_check turns a non-2xx into an error). */
+int wp_client_do(wp_client *r, wp_client_req *req, wp_client_resp *resp, wp_error *err);
 /* 0 for 2xx, else an error naming what (with the registry's error code and message). */
-int wp_reg_check(const wp_http_resp *resp, const char *what, wp_error *err);
+int wp_client_check(const wp_client_resp *resp, const char *what, wp_error *err);
 /* True for answers worth another try: no answer, 408, 429, 5xx. */
-bool wp_reg_transient(const wp_http_resp *resp);
+bool wp_client_transient(const wp_client_resp *resp);
 
 /* Makes an absolute URL: "/v2/..." paths and relative Locations against the base. */
-char *wp_reg_url(const wp_reg *r, const char *path_or_url);
+char *wp_client_url(const wp_client *r, const char *path_or_url);
 
 /* Counters for --format json and tests. */
-typedef struct wp_reg_stats {
+typedef struct wp_client_stats {
 	int64_t bytes_up;
 	int64_t bytes_down;
 	int requests;
 	int retries;
-} wp_reg_stats;
-void wp_reg_get_stats(const wp_reg *r, wp_reg_stats *out);
+} wp_client_stats;
+void wp_client_get_stats(const wp_client *r, wp_client_stats *out);
 
 #endif

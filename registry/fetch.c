@@ -59,7 +59,7 @@ int wp_fetch_to_store(void *ctx, wp_store *s, const char *url, const char *diges
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 30L);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, wp_reg_stall_seconds());
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, wp_client_stall_seconds());
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "wasmpack/0.1.0");
 	cc = curl_easy_perform(e);
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);

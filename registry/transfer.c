@@ -50,7 +50,7 @@ static int origins_load(wp_store *s, json_t **out)
 	return *out ? 0 : WP_ENOMEM;
 }
 
-int wp_origins_add(wp_store *s, const char *repo_name, const char **digests, size_t n)
+int wp_transfer_origins_add(wp_store *s, const char *repo_name, const char **digests, size_t n)
 {
 	_cleanup_free_ char *path = wp_store_private_path(s, "origins.json");
 	_cleanup_free_ char *lockp = wp_store_private_path(s, "origins.lock");
@@ -95,7 +95,7 @@ int wp_origins_add(wp_store *s, const char *repo_name, const char **digests, siz
 	return rc;
 }
 
-char *wp_origins_find(wp_store *s, const char *digest, const char *registry, const char *not_repo)
+char *wp_transfer_origins_find(wp_store *s, const char *digest, const char *registry, const char *not_repo)
 {
 	json_t *o = NULL, *list, *v;
 	size_t prefix = strlen(registry), k;
@@ -117,9 +117,9 @@ char *wp_origins_find(wp_store *s, const char *digest, const char *registry, con
 }
 
 /* One line per blob as it finishes, on the terminal the caller handed over. */
-static void report_blob(wp_reg *r, const wp_blob_report *b)
+static void report_blob(wp_client *r, const wp_blob_report *b)
 {
-	FILE *f = wp_reg_progress(r);
+	FILE *f = wp_client_progress(r);
 	static const char *units[] = { "B", "KiB", "MiB", "GiB" };
 	double v = (double)b->size;
 	int u = 0;
@@ -134,9 +134,9 @@ static void report_blob(wp_reg *r, const wp_blob_report *b)
 	fflush(f);
 }
 
-static void report_total(wp_reg *r, const wp_transfer_result *res, long long ms, const char *verb)
+static void report_total(wp_client *r, const wp_transfer_result *res, long long ms, const char *verb)
 {
-	FILE *f = wp_reg_progress(r);
+	FILE *f = wp_client_progress(r);
 	int64_t total = 0;
 
 	if (!f)
@@ -164,7 +164,7 @@ static void remember_origins(wp_store *s, const char *name, const wp_transfer_re
 	for (size_t i = 0; digests && i < res->n_blobs; i++)
 		digests[i] = res->blobs[i].digest;
 	if (digests && name)
-		wp_origins_add(s, name, digests, res->n_blobs);
+		wp_transfer_origins_add(s, name, digests, res->n_blobs);
 	free(digests);
 }
 
@@ -174,7 +174,7 @@ enum { P_HEAD, P_MOUNT, P_POST, P_PUT_MONO, P_PATCH, P_STATUS, P_PUT_FINAL, P_DO
 
 typedef struct push_blob {
 	wp_job job;
-	wp_reg *reg;
+	wp_client *reg;
 	const char *repo;
 	wp_blob_report *report;
 	int fd;
@@ -189,7 +189,7 @@ static char *with_query(const char *url, const char *query)
 	return wp_strfmt("%s%s%s", url, strchr(url, '?') ? "&" : "?", query);
 }
 
-static int push_next(wp_job *job, wp_http_req *q)
+static int push_next(wp_job *job, wp_client_req *q)
 {
 	push_blob *b = job->ctx;
 	const char *d = b->report->digest;
@@ -250,19 +250,19 @@ static int push_next(wp_job *job, wp_http_req *q)
 		report_blob(b->reg, b->report);
 		return 0;
 	}
-	q->url = url && url[0] == '/' ? wp_reg_url(b->reg, url) : url;
+	q->url = url && url[0] == '/' ? wp_client_url(b->reg, url) : url;
 	if (q->url != url)
 		free(url);
 	return q->url && q->scope ? 1 : wp_error_set(&job->err, WP_ENOMEM, "out of memory");
 }
 
-static bool take_location(push_blob *b, const wp_http_resp *p)
+static bool take_location(push_blob *b, const wp_client_resp *p)
 {
 	char *loc;
 
 	if (!p->location)
 		return b->location != NULL;
-	loc = wp_reg_url(b->reg, p->location);
+	loc = wp_client_url(b->reg, p->location);
 	if (!loc)
 		return false;
 	free(b->location);
@@ -273,7 +273,7 @@ static bool take_location(push_blob *b, const wp_http_resp *p)
 /* "0-1234" -> next offset 1235; no header -> 0. Distribution answers "0-0" both for an
  * empty upload and for one of a single byte; taking 0 is safe: were it 1, the next PATCH
  * is refused with 416 and the upload starts over. */
-static int64_t range_end(const wp_http_resp *p)
+static int64_t range_end(const wp_client_resp *p)
 {
 	const char *dash = p->range ? strchr(p->range, '-') : NULL;
 	int64_t end;
@@ -294,7 +294,7 @@ static int64_t chunk_size(void)
 	return mib >= 1 && mib <= 1024 ? (int64_t)mib << 20 : CHUNK_SIZE;
 }
 
-static void after_upload_started(push_blob *b, const wp_http_resp *p)
+static void after_upload_started(push_blob *b, const wp_client_resp *p)
 {
 	/* OCI-Chunk-Min-Length: chunks must be at least this long (but the last). */
 	b->chunk = p->chunk_min > chunk_size() ? p->chunk_min : chunk_size();
@@ -302,7 +302,7 @@ static void after_upload_started(push_blob *b, const wp_http_resp *p)
 	b->state = b->report->size <= MONOLITHIC_MAX ? P_PUT_MONO : P_PATCH;
 }
 
-static int push_done(wp_job *job, const wp_http_req *q, const wp_http_resp *p)
+static int push_done(wp_job *job, const wp_client_req *q, const wp_client_resp *p)
 {
 	push_blob *b = job->ctx;
 	_cleanup_free_ char *what = wp_strfmt("pushing blob %s: %s", b->report->digest, q->method);
@@ -330,7 +330,7 @@ static int push_done(wp_job *job, const wp_http_req *q, const wp_http_resp *p)
 			after_upload_started(b, p);
 			return WP_XFER_NEXT;
 		}
-		if (!wp_reg_transient(p)) {
+		if (!wp_client_transient(p)) {
 			b->state = P_POST;
 			return WP_XFER_NEXT;
 		}
@@ -348,7 +348,7 @@ static int push_done(wp_job *job, const wp_http_req *q, const wp_http_resp *p)
 			b->state = P_DONE;
 			return WP_XFER_NEXT;
 		}
-		if (wp_reg_transient(p)) {
+		if (wp_client_transient(p)) {
 			/* The upload session may be gone: start again from HEAD. */
 			b->state = P_HEAD;
 			return WP_XFER_RETRY;
@@ -361,7 +361,7 @@ static int push_done(wp_job *job, const wp_http_req *q, const wp_http_resp *p)
 			b->state = b->offset >= b->report->size ? P_PUT_FINAL : P_PATCH;
 			return WP_XFER_NEXT;
 		}
-		if (wp_reg_transient(p)) {
+		if (wp_client_transient(p)) {
 			/* Ask the registry how much arrived, then go on from there. */
 			b->state = P_STATUS;
 			return WP_XFER_RETRY;
@@ -385,11 +385,11 @@ static int push_done(wp_job *job, const wp_http_req *q, const wp_http_resp *p)
 		}
 		break;
 	}
-	if (wp_reg_transient(p)) {
-		wp_reg_check(p, what ? what : "pushing a blob", &job->err);
+	if (wp_client_transient(p)) {
+		wp_client_check(p, what ? what : "pushing a blob", &job->err);
 		return WP_XFER_RETRY;
 	}
-	rc = wp_reg_check(p, what ? what : "pushing a blob", &job->err);
+	rc = wp_client_check(p, what ? what : "pushing a blob", &job->err);
 	return rc < 0 ? rc : wp_error_set(&job->err, WP_EFAIL, "%s: unexpected HTTP %ld", what ? what : "", p->status);
 }
 
@@ -422,32 +422,32 @@ static int add_reports(wp_transfer_result *res, const wp_manifest *m)
 	return rc;
 }
 
-static int put_manifest(wp_reg *r, const char *repo, const char *reference, const char *media_type,
+static int put_manifest(wp_client *r, const char *repo, const char *reference, const char *media_type,
 			const wp_buf *data, const char *digest, wp_error *err)
 {
-	wp_http_req q;
-	wp_http_resp p = { 0 };
-	char *url = wp_strfmt("%s/v2/%s/manifests/%s", wp_reg_base_url(r), repo, reference);
+	wp_client_req q;
+	wp_client_resp p = { 0 };
+	char *url = wp_strfmt("%s/v2/%s/manifests/%s", wp_client_base_url(r), repo, reference);
 	int rc;
 
-	wp_http_req_init(&q, "PUT", url);
+	wp_client_req_init(&q, "PUT", url);
 	q.scope = scope_of(repo, "pull,push");
 	q.content_type = wp_xstrdup(media_type);
 	q.body = data->data;
 	q.body_len = (int64_t)data->len;
 	wp_buf_init(&p.error_body, 1);
-	rc = url && q.scope && q.content_type ? wp_reg_do(r, &q, &p, err) : wp_error_set(err, WP_ENOMEM, "out of memory");
+	rc = url && q.scope && q.content_type ? wp_client_do(r, &q, &p, err) : wp_error_set(err, WP_ENOMEM, "out of memory");
 	if (rc == 0)
-		rc = wp_reg_check(&p, "pushing the manifest", err);
+		rc = wp_client_check(&p, "pushing the manifest", err);
 	if (rc == 0 && p.docker_content_digest && strcmp(p.docker_content_digest, digest))
 		rc = wp_error_set(err, WP_EDIGEST, "the registry stored the manifest as %s, not %s", p.docker_content_digest, digest);
-	wp_http_req_release(&q);
-	wp_http_resp_reset(&p);
+	wp_client_req_release(&q);
+	wp_client_resp_reset(&p);
 	wp_buf_release(&p.error_body);
 	return rc;
 }
 
-int wp_registry_push(wp_store *s, wp_reg *r, const wp_ref *ref, const wp_descriptor *desc,
+int wp_transfer_push(wp_store *s, wp_client *r, const wp_ref *ref, const wp_descriptor *desc,
 		     wp_transfer_result *res, wp_error *err)
 {
 	long long started = mono_ms();
@@ -488,10 +488,10 @@ int wp_registry_push(wp_store *s, wp_reg *r, const wp_ref *ref, const wp_descrip
 			rc = wp_error_set(err, WP_ENOTFOUND, "blob %s of %s is not in the store", res->blobs[i].digest, desc->digest);
 			goto done;
 		}
-		b->mount_from = wp_origins_find(s, res->blobs[i].digest, ref->registry, ref->repository);
+		b->mount_from = wp_transfer_origins_find(s, res->blobs[i].digest, ref->registry, ref->repository);
 		jobs[i] = &b->job;
 	}
-	if ((rc = wp_reg_run(r, jobs, res->n_blobs, err)) < 0)
+	if ((rc = wp_client_run(r, jobs, res->n_blobs, err)) < 0)
 		goto done;
 	rc = put_manifest(r, ref->repository, ref->tag ? ref->tag : desc->digest, desc->media_type, &data, desc->digest, err);
 	if (rc < 0)
@@ -499,7 +499,7 @@ int wp_registry_push(wp_store *s, wp_reg *r, const wp_ref *ref, const wp_descrip
 	if ((rc = wp_descriptor_copy(&res->manifest, desc)) < 0)
 		goto oom;
 	remember_origins(s, name, res);
-	wp_reg_get_stats(r, &res->stats);
+	wp_client_get_stats(r, &res->stats);
 	report_total(r, res, mono_ms() - started, "pushed");
 	goto done;
 oom:
@@ -525,7 +525,7 @@ done:
 typedef struct pull_blob {
 	wp_job job;
 	wp_store *store;
-	wp_reg *reg;
+	wp_client *reg;
 	const char *repo;
 	wp_blob_report *report;
 	wp_blob_writer *w;
@@ -548,7 +548,7 @@ static int pull_sink(void *ctx, const void *data, size_t len)
 	return 0;
 }
 
-static int pull_next(wp_job *job, wp_http_req *q)
+static int pull_next(wp_job *job, wp_client_req *q)
 {
 	pull_blob *b = job->ctx;
 
@@ -557,7 +557,7 @@ static int pull_next(wp_job *job, wp_http_req *q)
 	if (!b->w && wp_blob_writer_new(b->store, &b->w, &job->err) < 0)
 		return job->err.code;
 	q->method = "GET";
-	q->url = wp_strfmt("%s/v2/%s/blobs/%s", wp_reg_base_url(b->reg), b->repo, b->report->digest);
+	q->url = wp_strfmt("%s/v2/%s/blobs/%s", wp_client_base_url(b->reg), b->repo, b->report->digest);
 	q->scope = scope_of(b->repo, "pull");
 	b->ranged = b->got > 0;
 	if (b->ranged)
@@ -574,7 +574,7 @@ static void pull_restart(pull_blob *b)
 	b->got = 0;
 }
 
-static int pull_done(wp_job *job, const wp_http_req *q, const wp_http_resp *p)
+static int pull_done(wp_job *job, const wp_client_req *q, const wp_client_resp *p)
 {
 	pull_blob *b = job->ctx;
 	char digest[WP_DIGEST_BUFSZ];
@@ -593,12 +593,12 @@ static int pull_done(wp_job *job, const wp_http_req *q, const wp_http_resp *p)
 			     b->report->digest, (long long)b->report->size);
 		return WP_XFER_RETRY;
 	}
-	if (wp_reg_transient(p)) {
-		wp_reg_check(p, "pulling a blob", &job->err);
+	if (wp_client_transient(p)) {
+		wp_client_check(p, "pulling a blob", &job->err);
 		return WP_XFER_RETRY;
 	}
 	if (p->status != 200 && p->status != 206)
-		return wp_reg_check(p, "pulling a blob", &job->err) < 0 ? job->err.code :
+		return wp_client_check(p, "pulling a blob", &job->err) < 0 ? job->err.code :
 		       wp_error_set(&job->err, WP_EFAIL, "pulling blob %s: HTTP %ld", b->report->digest, p->status);
 	if (b->got < b->report->size) {
 		wp_error_set(&job->err, WP_EIO, "blob %s ended after %lld of %lld bytes", b->report->digest,
@@ -620,21 +620,21 @@ static int pull_done(wp_job *job, const wp_http_req *q, const wp_http_resp *p)
 	return WP_XFER_NEXT;
 }
 
-static int get_manifest(wp_reg *r, const wp_ref *ref, const char *reference, wp_buf *body, char **media_type,
+static int get_manifest(wp_client *r, const wp_ref *ref, const char *reference, wp_buf *body, char **media_type,
 			char digest[WP_DIGEST_BUFSZ], wp_error *err)
 {
-	wp_http_req q;
-	wp_http_resp p = { 0 };
+	wp_client_req q;
+	wp_client_resp p = { 0 };
 	int rc;
 
-	wp_http_req_init(&q, "GET", wp_strfmt("%s/v2/%s/manifests/%s", wp_reg_base_url(r), ref->repository, reference));
+	wp_client_req_init(&q, "GET", wp_strfmt("%s/v2/%s/manifests/%s", wp_client_base_url(r), ref->repository, reference));
 	q.scope = scope_of(ref->repository, "pull");
 	q.accept = wp_xstrdup(ACCEPT_MANIFESTS);
 	q.resp_body = body;
 	wp_buf_init(&p.error_body, 1);
-	rc = q.url && q.scope && q.accept ? wp_reg_do(r, &q, &p, err) : wp_error_set(err, WP_ENOMEM, "out of memory");
+	rc = q.url && q.scope && q.accept ? wp_client_do(r, &q, &p, err) : wp_error_set(err, WP_ENOMEM, "out of memory");
 	if (rc == 0)
-		rc = wp_reg_check(&p, "getting the manifest", err);
+		rc = wp_client_check(&p, "getting the manifest", err);
 	if (rc == 0 && p.sink_failed)
 		rc = wp_error_set(err, WP_ETOOBIG, "the manifest is larger than %u bytes", WP_MANIFEST_MAX);
 	if (rc == 0 && (rc = wp_digest_bytes(body->data, body->len, digest, err)) == 0) {
@@ -652,13 +652,13 @@ static int get_manifest(wp_reg *r, const wp_ref *ref, const char *reference, wp_
 			*media_type = wp_xstrndup(p.content_type, strcspn(p.content_type, ";"));
 		}
 	}
-	wp_http_req_release(&q);
-	wp_http_resp_reset(&p);
+	wp_client_req_release(&q);
+	wp_client_resp_reset(&p);
 	wp_buf_release(&p.error_body);
 	return rc;
 }
 
-int wp_registry_pull(wp_store *s, wp_reg *r, const wp_ref *ref, const char *platform, unsigned flags,
+int wp_transfer_pull(wp_store *s, wp_client *r, const wp_ref *ref, const char *platform, unsigned flags,
 		     wp_transfer_result *res, wp_error *err)
 {
 	long long started = mono_ms();
@@ -735,7 +735,7 @@ int wp_registry_pull(wp_store *s, wp_reg *r, const wp_ref *ref, const char *plat
 		jobs[njobs] = &blobs[njobs].job;
 		njobs++;
 	}
-	if (njobs && (rc = wp_reg_run(r, jobs, njobs, err)) < 0)
+	if (njobs && (rc = wp_client_run(r, jobs, njobs, err)) < 0)
 		goto done;
 	/* The manifest goes in last: it never points at blobs the store lacks. */
 	if ((rc = wp_store_put_blob(s, body.data, body.len, stored, err)) < 0)
@@ -757,7 +757,7 @@ int wp_registry_pull(wp_store *s, wp_reg *r, const wp_ref *ref, const char *plat
 			goto done;
 	}
 	remember_origins(s, name, res);
-	wp_reg_get_stats(r, &res->stats);
+	wp_client_get_stats(r, &res->stats);
 	report_total(r, res, mono_ms() - started, "pulled");
 	goto done;
 oom:

@@ -20,7 +20,7 @@ typedef struct wp_transfer_result {
 	char *index_digest;      /* pull: the index the platform was picked from, if any */
 	wp_blob_report *blobs;
 	size_t n_blobs;
-	wp_reg_stats stats;
+	wp_client_stats stats;
 } wp_transfer_result;
 
 void wp_transfer_result_release(wp_transfer_result *res);
@@ -29,18 +29,18 @@ void wp_transfer_result_release(wp_transfer_result *res);
  * (skipped when present, mounted from another repository of the same registry when the
  * store knows one, else uploaded), the manifest last: a failed push leaves no manifest
  * that points at missing blobs. */
-int wp_registry_push(wp_store *s, wp_reg *r, const wp_ref *ref, const wp_descriptor *desc,
+int wp_transfer_push(wp_store *s, wp_client *r, const wp_ref *ref, const wp_descriptor *desc,
 		     wp_transfer_result *res, wp_error *err);
 
 /* Pulls ref into the store and tags it; an index is resolved to the manifest for platform
  * ("os/arch"; wasip1/wasm also matches wasi/wasm). Every blob is checked against its size
  * and digest before it becomes visible in the store. */
 enum { WP_PULL_NO_TAG = 1 };
-int wp_registry_pull(wp_store *s, wp_reg *r, const wp_ref *ref, const char *platform, unsigned flags,
+int wp_transfer_pull(wp_store *s, wp_client *r, const wp_ref *ref, const char *platform, unsigned flags,
 		     wp_transfer_result *res, wp_error *err);
 
 /* The store's memory of where blobs live: "registry/repository" names, for mounts. */
-int wp_origins_add(wp_store *s, const char *repo_name, const char **digests, size_t n);
-char *wp_origins_find(wp_store *s, const char *digest, const char *registry, const char *not_repo);
+int wp_transfer_origins_add(wp_store *s, const char *repo_name, const char **digests, size_t n);
+char *wp_transfer_origins_find(wp_store *s, const char *digest, const char *registry, const char *not_repo);
 
 #endif

@@ -146,7 +146,7 @@ static void warm_run(int argc, char **argv)
 		return;
 	/* A store path past PATH_MAX (or any failure here) is the core's to explain. */
 	wp_buf_init(&sroot, PATH_MAX);
-	if ((store ? wp_buf_puts(&sroot, store) : wp_store_default_root(&sroot, &err)) < 0 || !sroot.data) {
+	if ((store ? wp_buf_puts(&sroot, store) : wp_storeroot_default(&sroot, &err)) < 0 || !sroot.data) {
 		wp_buf_release(&sroot);
 		return;
 	}
@@ -154,7 +154,7 @@ static void warm_run(int argc, char **argv)
 	wp_buf_release(&sroot);
 	if (!root || !(hex = resolve(root, source)))
 		return;
-	cache = wp_node_cache_root(root);
+	cache = wp_storeroot_cache(root);
 	entry = cache ? wp_strfmt("%s/%s", cache, hex) : NULL;
 	summary = entry ? wp_strfmt("%s/.wasmpack-unpack.json", entry) : NULL;
 	if (wp_json_read_file(summary, 1u << 20, &spec.summary, &err) < 0)
