@@ -22,7 +22,7 @@ static int run(wp_cli *cli)
 
 	if (!address || !ns || !cache)
 		return wp_error_set(&cli->err, WP_EUSAGE, "__shim-fetch needs --address, --namespace and --cache");
-	rc = wp_shim_fetch_app(address, ns, cli->args.items[0], cache, wp_cli_value(cli, "platform"), &entry, &cli->err);
+	rc = wp_fetch_app(address, ns, cli->args.items[0], cache, wp_cli_value(cli, "platform"), &entry, &cli->err);
 	if (rc == 0)
 		fprintf(cli->out, "%s\n", entry);
 	free(entry);

@@ -11,7 +11,7 @@
 #define MSG_MAX (16u << 20)
 
 typedef struct call {
-	wp_cd_msg_fn on_msg;
+	wp_cdclient_msg_fn on_msg;
 	void *ctx;
 	wp_buf pending;
 	int status;          /* -1 until grpc-status arrives */
@@ -70,7 +70,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
-int wp_cd_call(const wp_cd *cd, const char *method, const wp_buf *req, wp_cd_msg_fn on_msg, void *ctx, wp_error *err)
+int wp_cdclient_call(const wp_cdclient *cd, const char *method, const wp_buf *req, wp_cdclient_msg_fn on_msg, void *ctx, wp_error *err)
 {
 	call c = { .on_msg = on_msg, .ctx = ctx, .status = -1, .err = err };
 	struct curl_slist *hdrs = NULL;
@@ -163,18 +163,18 @@ static int keep_msg(void *ctx, const uint8_t *msg, size_t len, wp_error *err)
 	return 0;
 }
 
-static int unary(const wp_cd *cd, const char *method, const wp_buf *req, one_msg *o, wp_error *err)
+static int unary(const wp_cdclient *cd, const char *method, const wp_buf *req, one_msg *o, wp_error *err)
 {
 	int rc;
 
 	wp_buf_init(&o->data, MSG_MAX);
 	o->count = 0;
-	if ((rc = wp_cd_call(cd, method, req, keep_msg, o, err)) == 0 && o->count != 1)
+	if ((rc = wp_cdclient_call(cd, method, req, keep_msg, o, err)) == 0 && o->count != 1)
 		rc = wp_error_set(err, WP_EINVALID, "containerd: %s: %d answers where one was expected", method, o->count);
 	return rc;
 }
 
-int wp_cd_container_image(const wp_cd *cd, const char *id, char **image, wp_error *err)
+int wp_cdclient_container_image(const wp_cdclient *cd, const char *id, char **image, wp_error *err)
 {
 	wp_buf req;
 	one_msg o;
@@ -198,7 +198,7 @@ int wp_cd_container_image(const wp_cd *cd, const char *id, char **image, wp_erro
 	return rc;
 }
 
-int wp_cd_image_target(const wp_cd *cd, const char *name, wp_descriptor *target, wp_error *err)
+int wp_cdclient_image_target(const wp_cdclient *cd, const char *name, wp_descriptor *target, wp_error *err)
 {
 	wp_buf req;
 	one_msg o;
@@ -267,7 +267,7 @@ static int on_chunk(void *ctx, const uint8_t *msg, size_t len, wp_error *err)
 	return wp_blob_writer_write(f->w, d, d_len, err);
 }
 
-int wp_cd_fetch_blob(const wp_cd *cd, wp_store *s, const char *digest, int64_t size, wp_error *err)
+int wp_cdclient_fetch_blob(const wp_cdclient *cd, wp_store *s, const char *digest, int64_t size, wp_error *err)
 {
 	fetch f = { .size = size };
 	wp_buf req;
@@ -281,7 +281,7 @@ int wp_cd_fetch_blob(const wp_cd *cd, wp_store *s, const char *digest, int64_t s
 		return rc;
 	wp_buf_init(&req, 4096);
 	if ((rc = wp_pb_put_str(&req, 1, digest)) == 0 &&
-	    (rc = wp_cd_call(cd, "/containerd.services.content.v1.Content/Read", &req, on_chunk, &f, err)) == 0) {
+	    (rc = wp_cdclient_call(cd, "/containerd.services.content.v1.Content/Read", &req, on_chunk, &f, err)) == 0) {
 		if (size >= 0 && f.got != (uint64_t)size)
 			rc = wp_error_set(err, WP_EDIGEST, "blob %s: containerd sent %llu bytes where the descriptor says %lld",
 					  digest, (unsigned long long)f.got, (long long)size);
@@ -296,7 +296,7 @@ int wp_cd_fetch_blob(const wp_cd *cd, wp_store *s, const char *digest, int64_t s
 	return rc;
 }
 
-int wp_cd_container_create(const wp_cd *cd, const char *id, const char *image, const char *runtime,
+int wp_cdclient_container_create(const wp_cdclient *cd, const char *id, const char *image, const char *runtime,
 			   const char *spec_json, wp_error *err)
 {
 	wp_buf c, rt, req;
@@ -314,7 +314,7 @@ int wp_cd_container_create(const wp_cd *cd, const char *id, const char *image, c
 		    (rc = wp_pb_put_str(&c, 3, image)) == 0 && (rc = wp_pb_put_msg(&c, 4, &rt)) == 0 &&
 		    (rc = wp_pb_put_any(&c, 5, "types.containerd.io/opencontainers/runtime-spec/1/Spec", &js)) == 0 &&
 		    (rc = wp_pb_put_msg(&req, 1, &c)) == 0)
-			rc = wp_cd_call(cd, "/containerd.services.containers.v1.Containers/Create", &req, NULL, NULL, err);
+			rc = wp_cdclient_call(cd, "/containerd.services.containers.v1.Containers/Create", &req, NULL, NULL, err);
 	}
 	wp_buf_release(&c);
 	wp_buf_release(&rt);
@@ -322,14 +322,14 @@ int wp_cd_container_create(const wp_cd *cd, const char *id, const char *image, c
 	return rc;
 }
 
-int wp_cd_container_delete(const wp_cd *cd, const char *id, wp_error *err)
+int wp_cdclient_container_delete(const wp_cdclient *cd, const char *id, wp_error *err)
 {
 	wp_buf req;
 	int rc;
 
 	wp_buf_init(&req, 4096);
 	if ((rc = wp_pb_put_str(&req, 1, id)) == 0)
-		rc = wp_cd_call(cd, "/containerd.services.containers.v1.Containers/Delete", &req, NULL, NULL, err);
+		rc = wp_cdclient_call(cd, "/containerd.services.containers.v1.Containers/Delete", &req, NULL, NULL, err);
 	wp_buf_release(&req);
 	return rc;
 }

@@ -13,30 +13,30 @@
 #include "common/error.h"
 #include "oci/store.h"
 
-typedef struct wp_cd {
+typedef struct wp_cdclient {
 	const char *socket;     /* containerd's gRPC socket path */
 	const char *ns;         /* namespace */
-} wp_cd;
+} wp_cdclient;
 
 /* One message handed to on_msg; a non-zero return stops the call with that code. */
-typedef int (*wp_cd_msg_fn)(void *ctx, const uint8_t *msg, size_t len, wp_error *err);
+typedef int (*wp_cdclient_msg_fn)(void *ctx, const uint8_t *msg, size_t len, wp_error *err);
 
 /* Calls method ("/containerd.services.containers.v1.Containers/Get") with req; each
  * response message goes to on_msg. A grpc-status other than 0 becomes an error
  * (NOT_FOUND: WP_ENOTFOUND) carrying grpc-message. */
-int wp_cd_call(const wp_cd *cd, const char *method, const wp_buf *req, wp_cd_msg_fn on_msg, void *ctx, wp_error *err);
+int wp_cdclient_call(const wp_cdclient *cd, const char *method, const wp_buf *req, wp_cdclient_msg_fn on_msg, void *ctx, wp_error *err);
 
 /* The image reference a container was created from (malloc'ed; "" when none). */
-int wp_cd_container_image(const wp_cd *cd, const char *id, char **image, wp_error *err);
+int wp_cdclient_container_image(const wp_cdclient *cd, const char *id, char **image, wp_error *err);
 /* The descriptor an image name points at. */
-int wp_cd_image_target(const wp_cd *cd, const char *name, wp_descriptor *target, wp_error *err);
+int wp_cdclient_image_target(const wp_cdclient *cd, const char *name, wp_descriptor *target, wp_error *err);
 /* Copies a blob from containerd's content store into s, checked against digest and size. */
-int wp_cd_fetch_blob(const wp_cd *cd, wp_store *s, const char *digest, int64_t size, wp_error *err);
+int wp_cdclient_fetch_blob(const wp_cdclient *cd, wp_store *s, const char *digest, int64_t size, wp_error *err);
 
 /* Creates a container record {id, image, runtime, spec (OCI runtime spec JSON), labels
  * none}; for tests and tools that start artifact images ctr cannot. */
-int wp_cd_container_create(const wp_cd *cd, const char *id, const char *image, const char *runtime,
+int wp_cdclient_container_create(const wp_cdclient *cd, const char *id, const char *image, const char *runtime,
 			   const char *spec_json, wp_error *err);
-int wp_cd_container_delete(const wp_cd *cd, const char *id, wp_error *err);
+int wp_cdclient_container_delete(const wp_cdclient *cd, const char *id, wp_error *err);
 
 #endif

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-int wp_shim_fetch_app(const char *address, const char *ns, const char *id, const char *cache_root, const char *platform,
+int wp_fetch_app(const char *address, const char *ns, const char *id, const char *cache_root, const char *platform,
 		      char **entry_out, wp_error *err)
 {
-	wp_cd cd = { .socket = wp_str_has_prefix(address, "unix://") ? address + 7 : address, .ns = ns };
+	wp_cdclient cd = { .socket = wp_str_has_prefix(address, "unix://") ? address + 7 : address, .ns = ns };
 	_cleanup_free_ char *image = NULL, *tmp = NULL, *entry = NULL;
 	wp_descriptor top = { 0 }, man = { 0 };
 	wp_store s = { .lock_fd = -1 };
@@ -28,13 +28,13 @@ int wp_shim_fetch_app(const char *address, const char *ns, const char *id, const
 		rc = wp_error_set(err, WP_EUSAGE, "the rootfs holds no app and containerd's address is unknown");
 		goto done;
 	}
-	if ((rc = wp_cd_container_image(&cd, id, &image, err)) < 0)
+	if ((rc = wp_cdclient_container_image(&cd, id, &image, err)) < 0)
 		goto done;
 	if (!*image) {
 		rc = wp_error_set(err, WP_ENOTFOUND, "container '%s' names no image and its rootfs holds no app", id);
 		goto done;
 	}
-	if ((rc = wp_cd_image_target(&cd, image, &top, err)) < 0 || (rc = wp_fs_mkdir_p(cache_root, 0755, err)) < 0)
+	if ((rc = wp_cdclient_image_target(&cd, image, &top, err)) < 0 || (rc = wp_fs_mkdir_p(cache_root, 0755, err)) < 0)
 		goto done;
 	tmp = wp_strfmt("%s/.tmp-shim-XXXXXX", cache_root);
 	if (!tmp || !mkdtemp(tmp)) {
@@ -44,7 +44,7 @@ int wp_shim_fetch_app(const char *address, const char *ns, const char *id, const
 	if ((rc = wp_store_open(&s, tmp, WP_STORE_SHARED, err)) < 0)
 		goto done;
 	opened = true;
-	if ((rc = wp_cd_fetch_blob(&cd, &s, top.digest, top.size, err)) < 0)
+	if ((rc = wp_cdclient_fetch_blob(&cd, &s, top.digest, top.size, err)) < 0)
 		goto done;
 	if (wp_media_type_is_index(top.media_type)) {
 		wp_index ix = { 0 };
@@ -64,7 +64,7 @@ int wp_shim_fetch_app(const char *address, const char *ns, const char *id, const
 				 : wp_error_set(err, WP_ENOTFOUND, "image '%s' has no manifest for %s", image, want);
 		}
 		wp_index_release(&ix);
-		if (rc < 0 || (rc = wp_cd_fetch_blob(&cd, &s, man.digest, man.size, err)) < 0)
+		if (rc < 0 || (rc = wp_cdclient_fetch_blob(&cd, &s, man.digest, man.size, err)) < 0)
 			goto done;
 	} else if ((rc = wp_descriptor_copy(&man, &top)) < 0)
 		goto done;
@@ -77,9 +77,9 @@ int wp_shim_fetch_app(const char *address, const char *ns, const char *id, const
 		if ((rc = wp_store_read_blob(&s, man.digest, WP_MANIFEST_MAX, &data, err)) < 0 ||
 		    (rc = wp_manifest_parse(data.data, data.len, &m, err)) < 0)
 			goto done;
-		rc = wp_cd_fetch_blob(&cd, &s, m.config.digest, m.config.size, err);
+		rc = wp_cdclient_fetch_blob(&cd, &s, m.config.digest, m.config.size, err);
 		for (size_t i = 0; rc == 0 && i < m.n_layers; i++)
-			rc = wp_cd_fetch_blob(&cd, &s, m.layers[i].digest, m.layers[i].size, err);
+			rc = wp_cdclient_fetch_blob(&cd, &s, m.layers[i].digest, m.layers[i].size, err);
 		wp_manifest_release(&m);
 		if (rc == 0)
 			rc = wp_unpack(&s, &man, entry, NULL, &summary, err);

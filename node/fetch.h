@@ -9,7 +9,7 @@
 #include "common/error.h"
 
 /* entry_out: the node cache folder of the app (malloc'ed). */
-int wp_shim_fetch_app(const char *address, const char *ns, const char *id, const char *cache_root, const char *platform,
+int wp_fetch_app(const char *address, const char *ns, const char *id, const char *cache_root, const char *platform,
 		      char **entry_out, wp_error *err);
 
 #endif

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-char *wp_git_strip_credentials(const char *url)
+char *wp_gitinfo_strip_credentials(const char *url)
 {
 	const char *scheme = strstr(url, "://");
 	const char *host, *at, *slash;
@@ -81,7 +81,7 @@ int wp_gitinfo_read(const char *path, wp_gitinfo *info, wp_error *err)
 	info->revision = wp_xstrdup(hex);
 	info->commit_time = (int64_t)git_commit_time((const git_commit *)head);
 	if (git_remote_lookup(&origin, repo, "origin") == 0 && git_remote_url(origin))
-		info->source = wp_git_strip_credentials(git_remote_url(origin));
+		info->source = wp_gitinfo_strip_credentials(git_remote_url(origin));
 	git_status_options_init(&opts, GIT_STATUS_OPTIONS_VERSION);
 	opts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
 	opts.flags = GIT_STATUS_OPT_EXCLUDE_SUBMODULES;

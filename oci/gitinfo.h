@@ -21,6 +21,6 @@ typedef struct wp_gitinfo {
 int wp_gitinfo_read(const char *path, wp_gitinfo *info, wp_error *err);
 void wp_gitinfo_release(wp_gitinfo *info);
 /* "https://user:tok@host/x" -> "https://host/x"; malloc'ed. */
-char *wp_git_strip_credentials(const char *url);
+char *wp_gitinfo_strip_credentials(const char *url);
 
 #endif

@@ -210,7 +210,7 @@ static int match_class(const char **pp, char c)
 	return hit != neg;
 }
 
-int wp_glob_match(const char *p, const char *s)
+int wp_spin_glob_match(const char *p, const char *s)
 {
 	for (; *p; p++, s++) {
 		if (p[0] == '*' && p[1] == '*' && (p[2] == '/' || !p[2])) {
@@ -220,7 +220,7 @@ int wp_glob_match(const char *p, const char *s)
 			if (!*rest)
 				return 1;
 			for (const char *t = s;; ) {
-				if (wp_glob_match(rest, t))
+				if (wp_spin_glob_match(rest, t))
 					return 1;
 				t = strchr(t, '/');
 				if (!t)
@@ -230,7 +230,7 @@ int wp_glob_match(const char *p, const char *s)
 		}
 		if (*p == '*') {
 			for (const char *t = s;; t++) {
-				if (wp_glob_match(p + 1, t))
+				if (wp_spin_glob_match(p + 1, t))
 					return 1;
 				if (!*t || *t == '/')
 					return 0;
@@ -900,7 +900,7 @@ static int copy_file(loader *l, const char *src, const struct stat *src_st, cons
 static bool excluded(const wp_strv *exclude, const char *rel)
 {
 	for (size_t i = 0; i < exclude->len; i++)
-		if (wp_glob_match(exclude->items[i], rel))
+		if (wp_spin_glob_match(exclude->items[i], rel))
 			return true;
 	return false;
 }
@@ -950,7 +950,7 @@ static int copy_tree(loader *l, const char *sub, const char *pattern, size_t str
 		/* sub was judged by the caller and is never reached through a link (links to
 		 * folders are not walked), so only a link here can lead out */
 		if (S_ISREG(st.st_mode) && (de->d_type == DT_LNK || de->d_type == DT_UNKNOWN) &&
-		    (!pattern || wp_glob_match(pattern, rel)) && !excluded(exclude, rel) && (rc = file_inside(l, rel)) < 0)
+		    (!pattern || wp_spin_glob_match(pattern, rel)) && !excluded(exclude, rel) && (rc = file_inside(l, rel)) < 0)
 			break;
 		if (S_ISDIR(st.st_mode)) {
 			struct stat lst;
@@ -959,7 +959,7 @@ static int copy_tree(loader *l, const char *sub, const char *pattern, size_t str
 			if (fstatat(dirfd(d), de->d_name, &lst, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISLNK(lst.st_mode) &&
 			    strcmp(full, l->assets))
 				rc = copy_tree(l, rel, pattern, strip, dest, exclude, depth + 1);
-		} else if (S_ISREG(st.st_mode) && (!pattern || wp_glob_match(pattern, rel)) && !excluded(exclude, rel)) {
+		} else if (S_ISREG(st.st_mode) && (!pattern || wp_spin_glob_match(pattern, rel)) && !excluded(exclude, rel)) {
 			_cleanup_free_ char *to = wp_strfmt("%s/%s", dest, rel + strip);
 
 			rc = copy_file(l, full, &st, to);

@@ -49,6 +49,6 @@ int wp_spin_lock(const char *manifest_path, const wp_spin_opts *opts, json_t **l
 
 /* Matches a relative path against a glob pattern: '*' and '?' within one path segment,
  * '[...]' classes, and '**' for any number of whole segments. */
-int wp_glob_match(const char *pattern, const char *path);
+int wp_spin_glob_match(const char *pattern, const char *path);
 
 #endif

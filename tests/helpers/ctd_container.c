@@ -12,7 +12,7 @@
 int main(int argc, char **argv)
 {
 	wp_error err = WP_ERROR_INIT;
-	wp_cd cd;
+	wp_cdclient cd;
 	int rc = 2;
 
 	if (argc < 5)
@@ -25,14 +25,14 @@ int main(int argc, char **argv)
 		wp_buf_init(&spec, 1 << 20);
 		rc = wp_fs_read_file(argv[7], 1 << 20, &spec, &err);
 		if (rc == 0)
-			rc = wp_cd_container_create(&cd, argv[4], argv[5], argv[6], spec.data, &err);
+			rc = wp_cdclient_container_create(&cd, argv[4], argv[5], argv[6], spec.data, &err);
 		wp_buf_release(&spec);
 	} else if (!strcmp(argv[3], "delete") && argc == 5) {
-		rc = wp_cd_container_delete(&cd, argv[4], &err);
+		rc = wp_cdclient_container_delete(&cd, argv[4], &err);
 	} else if (!strcmp(argv[3], "image") && argc == 5) {
 		wp_descriptor d;
 
-		if ((rc = wp_cd_image_target(&cd, argv[4], &d, &err)) == 0) {
+		if ((rc = wp_cdclient_image_target(&cd, argv[4], &d, &err)) == 0) {
 			printf("%s %s %lld\n", d.media_type, d.digest, (long long)d.size);
 			wp_descriptor_release(&d);
 		}
