@@ -65,10 +65,16 @@ void wp_cli_release(wp_cli *cli);
 const char *wp_cli_value(const wp_cli *cli, const char *name);
 const wp_strv *wp_cli_list(const wp_cli *cli, const char *name);
 bool wp_cli_flag(const wp_cli *cli, const char *name);
+/* The commands' shared helpers live in cli/helpers.c. */
+/* The store of --store, $WASMPACK_STORE or the default place, opened in mode. */
 int wp_cli_open_store(wp_cli *cli, wp_store *s, int mode);
 /* The node cache `run` unpacks into: $WASMPACK_CACHE, /var/lib/wasmpack/cache for root
  * with the default store, else a folder inside the store. */
 char *wp_cli_cache_root(const wp_store *s);
+/* SOURCE: an image in the store (by reference or digest), oci:DIR[:NAME],
+ * oci-archive:FILE[:NAME], or a registry reference not in the store (pulled through it);
+ * containerd:DIR@DIGEST is read in place (wp_cli_containerd_source). */
+int wp_cli_resolve_source(wp_cli *cli, wp_store *s, const char *src, wp_descriptor *d);
 /* containerd:DIR@DIGEST sources: ro opened read-only on the content store, d the manifest.
  * ro must come initialised ({ .lock_fd = -1 }): it is closed whatever this returns. */
 int wp_cli_containerd_source(wp_cli *cli, const char *src, wp_store *ro, wp_descriptor *d);

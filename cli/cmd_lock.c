@@ -14,19 +14,6 @@ static const wp_opt opts[] = {
 	{ 0 },
 };
 
-char *wp_cli_spin_manifest(const char *path, const char *from)
-{
-	struct stat st;
-
-	if (from)
-		return wp_xstrdup(from);
-	if (!path)
-		path = ".";
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-		return wp_strfmt("%s/spin.toml", path);
-	return wp_xstrdup(path);
-}
-
 static int run(wp_cli *cli)
 {
 	_cleanup_free_ char *manifest = wp_cli_spin_manifest(cli->args.len ? cli->args.items[0] : NULL,

@@ -15,27 +15,6 @@
 
 #define REG_OPTS WP_CLI_REGISTRY_OPTS
 
-int wp_cli_reg_opts(wp_cli *cli, wp_client_opts *o)
-{
-	const char *conc = wp_cli_value(cli, "concurrency");
-
-	memset(o, 0, sizeof(*o));
-	/* Progress goes to stderr, only on a terminal, never with -q or --no-progress. */
-	o->progress = cli->progress && isatty(2) ? stderr : NULL;
-	o->plain_http = wp_cli_flag(cli, "plain-http");
-	o->insecure = wp_cli_flag(cli, "insecure");
-	o->ca_file = wp_cli_value(cli, "ca-file");
-	if (conc) {
-		char *end;
-		long v = strtol(conc, &end, 10);
-
-		if (*end || v < 1 || v > 64)
-			return wp_error_set(&cli->err, WP_EUSAGE, "--concurrency '%s': want 1 to 64", conc);
-		o->concurrency = (int)v;
-	}
-	return 0;
-}
-
 static int print_transfer(wp_cli *cli, const wp_transfer_result *res, const char *name)
 {
 	const char *digestfile = wp_cli_value(cli, "digestfile");

@@ -20,14 +20,6 @@ static const wp_opt opts[] = {
 	{ 0 },
 };
 
-int wp_cli_resolve_source(wp_cli *cli, wp_store *s, const char *src, wp_descriptor *d);
-
-/* The node cache: one folder per manifest digest, made once, shared by every run. */
-char *wp_cli_cache_root(const wp_store *s)
-{
-	return wp_storeroot_cache(s->root);
-}
-
 static int run(wp_cli *cli)
 {
 	wp_store s, ro = { .lock_fd = -1 };

@@ -178,22 +178,6 @@ bool wp_cli_flag(const wp_cli *cli, const char *name)
 	return v && v->set;
 }
 
-int wp_cli_open_store(wp_cli *cli, wp_store *s, int mode)
-{
-	wp_buf root;
-	int rc;
-
-	wp_buf_init(&root, 4096);
-	if (cli->store_root)
-		rc = wp_buf_puts(&root, cli->store_root) < 0 ? wp_error_set(&cli->err, WP_ETOOBIG, "store path too long") : 0;
-	else
-		rc = wp_storeroot_default(&root, &cli->err);
-	if (rc == 0)
-		rc = wp_store_open(s, root.data, mode, &cli->err);
-	wp_buf_release(&root);
-	return rc;
-}
-
 /* ---- help ---- */
 
 static void opt_label(char *buf, size_t sz, const wp_opt *o)
@@ -543,18 +527,3 @@ void wp_cli_print_man(FILE *f)
 	      "the image creation time, in seconds since the epoch\n", f);
 }
 
-void wp_cli_human_size(char *out, size_t outsz, long long bytes)
-{
-	static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)bytes;
-	int u = 0;
-
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(out, outsz, "%lld B", bytes);
-	else
-		snprintf(out, outsz, "%.1f %s", v, units[u]);
-}

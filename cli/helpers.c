@@ -1,0 +1,164 @@
+/* Helpers the commands share: where the store, the node cache and a Spin manifest are,
+ * the registry options, and the sources `run` and `unpack` read (cli/cli.h). */
+#include "cli/cli.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/util.h"
+#include "oci/archive.h"
+#include "oci/ref.h"
+#include "oci/storeroot.h"
+#include "registry/client.h"
+#include "registry/transfer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+char *wp_cli_spin_manifest(const char *path, const char *from)
+{
+	struct stat st;
+
+	if (from)
+		return wp_xstrdup(from);
+	if (!path)
+		path = ".";
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return wp_strfmt("%s/spin.toml", path);
+	return wp_xstrdup(path);
+}
+
+int wp_cli_reg_opts(wp_cli *cli, wp_client_opts *o)
+{
+	const char *conc = wp_cli_value(cli, "concurrency");
+
+	memset(o, 0, sizeof(*o));
+	/* Progress goes to stderr, only on a terminal, never with -q or --no-progress. */
+	o->progress = cli->progress && isatty(2) ? stderr : NULL;
+	o->plain_http = wp_cli_flag(cli, "plain-http");
+	o->insecure = wp_cli_flag(cli, "insecure");
+	o->ca_file = wp_cli_value(cli, "ca-file");
+	if (conc) {
+		char *end;
+		long v = strtol(conc, &end, 10);
+
+		if (*end || v < 1 || v > 64)
+			return wp_error_set(&cli->err, WP_EUSAGE, "--concurrency '%s': want 1 to 64", conc);
+		o->concurrency = (int)v;
+	}
+	return 0;
+}
+
+/* The node cache: one folder per manifest digest, made once, shared by every run. */
+char *wp_cli_cache_root(const wp_store *s)
+{
+	return wp_storeroot_cache(s->root);
+}
+
+int wp_cli_resolve_source(wp_cli *cli, wp_store *s, const char *src, wp_descriptor *d)
+{
+	bool dir = wp_str_has_prefix(src, "oci:"), archive = wp_str_has_prefix(src, "oci-archive:");
+	int rc;
+
+	if (dir || archive) {
+		const char *p = src + (dir ? 4 : 12), *colon = strchr(p, ':');
+		_cleanup_free_ char *path = colon ? wp_xstrndup(p, (size_t)(colon - p)) : wp_xstrdup(p);
+
+		return wp_archive_import(s, path, dir, colon && colon[1] ? colon + 1 : NULL, d, NULL, &cli->err);
+	}
+	rc = wp_store_resolve(s, src, d, NULL, &cli->err);
+	if (rc == WP_ENOTFOUND) {
+		wp_client_opts ro;
+		wp_client *r = NULL;
+		wp_ref ref;
+		wp_transfer_result res = { 0 };
+
+		if ((rc = wp_cli_reg_opts(cli, &ro)) < 0 || (rc = wp_ref_parse(src, &ref, &cli->err)) < 0)
+			return rc;
+		if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) == 0)
+			rc = wp_transfer_pull(s, r, &ref, wp_cli_value(cli, "platform"), 0, &res, &cli->err);
+		if (rc == 0)
+			rc = wp_descriptor_copy(d, &res.manifest);
+		wp_transfer_result_release(&res);
+		wp_client_close(r);
+		wp_ref_release(&ref);
+	}
+	return rc;
+}
+
+/* containerd:DIR@DIGEST: a manifest (or an index, then the manifest for --platform,
+ * default wasip1/wasm) read in place from containerd's content store. DIR is containerd's
+ * root (/var/lib/containerd) or its io.containerd.content.v1.content folder. */
+int wp_cli_containerd_source(wp_cli *cli, const char *src, wp_store *ro, wp_descriptor *d)
+{
+	const char *p = src + strlen("containerd:"), *at = strrchr(p, '@');
+	const char *want = wp_cli_value(cli, "platform") ? wp_cli_value(cli, "platform") : "wasip1/wasm";
+	_cleanup_free_ char *dir = at && at > p ? wp_xstrndup(p, (size_t)(at - p)) : NULL;
+	_cleanup_free_ char *content = dir ? wp_strfmt("%s/io.containerd.content.v1.content", dir) : NULL;
+	wp_descriptor top = { 0 };
+	wp_index ix = { 0 };
+	wp_buf data;
+	int rc;
+
+	if (!dir || !content)
+		return wp_error_set(&cli->err, WP_EUSAGE, "'%s': want containerd:DIR@sha256:DIGEST", src);
+	if ((rc = wp_digest_check(at + 1, &cli->err)) < 0)
+		return wp_error_set(&cli->err, WP_EUSAGE, "'%s': want containerd:DIR@sha256:DIGEST", src);
+	if ((rc = wp_store_open_readonly(ro, wp_fs_exists(content) ? content : dir, &cli->err)) < 0)
+		return wp_error_prefix(&cli->err, "containerd content store");
+	if ((rc = wp_store_describe_blob(ro, at + 1, &top, &cli->err)) < 0)
+		return rc;
+	if (wp_media_type_is_manifest(top.media_type)) {
+		*d = top;
+		return 0;
+	}
+	wp_buf_init(&data, WP_MANIFEST_MAX);
+	if ((rc = wp_store_read_blob(ro, top.digest, WP_MANIFEST_MAX, &data, &cli->err)) == 0 &&
+	    (rc = wp_index_parse(data.data, data.len, &ix, &cli->err)) == 0) {
+		const wp_descriptor *hit = NULL;
+
+		for (size_t i = 0; !hit && i < ix.n_manifests; i++)
+			if (wp_platform_matches(ix.manifests[i].platform, want))
+				hit = &ix.manifests[i];
+		if (!hit && ix.n_manifests == 1 && !ix.manifests[0].platform)
+			hit = &ix.manifests[0];
+		rc = hit ? wp_descriptor_copy(d, hit)
+			 : wp_error_set(&cli->err, WP_ENOTFOUND, "the index %s has no manifest for platform %s", top.digest, want);
+		wp_index_release(&ix);
+	}
+	wp_buf_release(&data);
+	wp_descriptor_release(&top);
+	return rc;
+}
+
+int wp_cli_open_store(wp_cli *cli, wp_store *s, int mode)
+{
+	wp_buf root;
+	int rc;
+
+	wp_buf_init(&root, 4096);
+	if (cli->store_root)
+		rc = wp_buf_puts(&root, cli->store_root) < 0 ? wp_error_set(&cli->err, WP_ETOOBIG, "store path too long") : 0;
+	else
+		rc = wp_storeroot_default(&root, &cli->err);
+	if (rc == 0)
+		rc = wp_store_open(s, root.data, mode, &cli->err);
+	wp_buf_release(&root);
+	return rc;
+}
+
+void wp_cli_human_size(char *out, size_t outsz, long long bytes)
+{
+	static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)bytes;
+	int u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(out, outsz, "%lld B", bytes);
+	else
+		snprintf(out, outsz, "%.1f %s", v, units[u]);
+}
