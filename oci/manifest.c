@@ -371,16 +371,6 @@ int wp_index_parse(const char *data, size_t len, wp_index *ix, wp_error *err)
 	return 0;
 }
 
-bool wp_media_type_is_index(const char *mt)
-{
-	return mt && (!strcmp(mt, WP_MT_OCI_INDEX) || !strcmp(mt, WP_MT_DOCKER_LIST));
-}
-
-bool wp_media_type_is_manifest(const char *mt)
-{
-	return mt && (!strcmp(mt, WP_MT_OCI_MANIFEST) || !strcmp(mt, WP_MT_DOCKER_MANIFEST));
-}
-
 int wp_manifest_sniff_media_type(const char *data, size_t len, char **media_type, wp_error *err)
 {
 	json_t *root = NULL;

@@ -11,6 +11,7 @@
 
 #include "common/buf.h"
 #include "common/error.h"
+#include "oci/mediatype.h"
 #include "oci/digest.h"
 
 #define WP_MANIFEST_MAX (4u << 20)
@@ -83,8 +84,6 @@ int wp_index_parse(const char *data, size_t len, wp_index *ix, wp_error *err);
 
 /* Reads only "mediaType" (and the shape) to tell a manifest from an index. */
 int wp_manifest_sniff_media_type(const char *data, size_t len, char **media_type, wp_error *err);
-bool wp_media_type_is_index(const char *mt);
-bool wp_media_type_is_manifest(const char *mt);
 
 json_t *wp_kvlist_to_json(const wp_kvlist *l);
 int wp_kvlist_from_json(const json_t *j, wp_kvlist *l);

@@ -9,6 +9,8 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "oci/digest.h"
+#include "oci/mediatype.h"
 #include "oci/ref.h"
 #include "oci/storeroot.h"
 #include "node/engine.h"
@@ -20,7 +22,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define ANN_REF_NAME "org.opencontainers.image.ref.name"
 
 static void exec_core(char **argv)
 {
@@ -57,12 +58,6 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name)
 	return NULL;
 }
 
-static bool is_manifest_type(const char *mt)
-{
-	return mt && (!strcmp(mt, "application/vnd.oci.image.manifest.v1+json") ||
-		      !strcmp(mt, "application/vnd.docker.distribution.manifest.v2+json"));
-}
-
 /* The manifest digest SOURCE names in the store's index, or NULL (then the core decides). */
 static char *resolve(const char *store, const char *src)
 {
@@ -85,14 +80,13 @@ static char *resolve(const char *store, const char *src)
 		return NULL;
 	if (wp_json_read_file(path, 16u << 20, &ix, &err) == 0) {
 		json_array_foreach(json_object_get(ix, "manifests"), i, m) {
-			const char *name = wp_json_str(json_object_get(m, "annotations"), ANN_REF_NAME);
+			const char *name = wp_json_str(json_object_get(m, "annotations"), WP_ANN_REF_NAME);
 
 			if (name && !strcmp(name, full)) {
 				const char *d = wp_json_str(m, "digest");
 
-				if (is_manifest_type(wp_json_str(m, "mediaType")) && d && !strncmp(d, "sha256:", 7) &&
-				    strlen(d) == 71 && strspn(d + 7, "0123456789abcdef") == 64)
-					out = wp_xstrdup(d + 7);
+				if (wp_media_type_is_manifest(wp_json_str(m, "mediaType")) && wp_digest_valid(d))
+					out = wp_xstrdup(wp_digest_hex(d));
 				break;
 			}
 		}
