@@ -1,0 +1,115 @@
+/* oci/: digests, manifests and configs byte for byte (field order of the image-spec
+ * types, annotations sorted), reading back with unknown fields, wasm sniffing. */
+#include "tap.h"
+#include "common/buf.h"
+#include "common/util.h"
+#include "oci/config.h"
+#include "oci/digest.h"
+#include "oci/manifest.h"
+#include "oci/mediatype.h"
+#include "oci/wasm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+int main(void)
+{
+	char d[WP_DIGEST_BUFSZ];
+	wp_error err;
+	wp_buf b;
+	wp_manifest m = { 0 };
+	wp_descriptor l;
+
+	/* digests */
+	wp_digest_bytes("", 0, d, &err);
+	is_str(d, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "sha256 of nothing");
+	wp_digest_bytes("abc", 3, d, &err);
+	is_str(d, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "sha256 of abc");
+	ok(wp_digest_valid(d), "a digest we made is valid");
+	ok(!wp_digest_valid("sha256:BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD"), "upper case hex refused");
+	ok(!wp_digest_valid("sha512:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"), "other algorithm refused");
+	ok(!wp_digest_valid("sha256:ba7816bf"), "short digest refused");
+
+	/* manifests: exact bytes, field order of the image-spec types, annotations sorted */
+	wp_descriptor_init(&m.config, WP_MT_OCI_CONFIG, d, 3);
+	wp_descriptor_init(&l, WP_MT_OCI_LAYER_GZIP, d, 10);
+	wp_kvlist_set(&l.annotations, "z", "1");
+	wp_kvlist_set(&l.annotations, "a", "2");
+	wp_manifest_add_layer(&m, &l);
+	wp_kvlist_set(&m.annotations, "org.opencontainers.image.title", "t");
+	wp_buf_init(&b, WP_MANIFEST_MAX);
+	wp_manifest_emit(&m, &b, &err);
+	{
+		char want[1024];
+
+		snprintf(want, sizeof(want),
+			 "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":"
+			 "{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"%s\",\"size\":3},"
+			 "\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"%s\","
+			 "\"size\":10,\"annotations\":{\"a\":\"2\",\"z\":\"1\"}}],"
+			 "\"annotations\":{\"org.opencontainers.image.title\":\"t\"}}", d, d);
+		is_str(b.data, want, "manifest bytes are canonical");
+	}
+	{
+		wp_manifest back;
+		const char *extra = "{\"schemaVersion\":2,\"future\":{\"x\":1},\"config\":{\"mediaType\":\"x\",\"digest\":"
+				    "\"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\",\"size\":0,\"new\":1},\"layers\":[]}";
+
+		ok(wp_manifest_parse(extra, strlen(extra), &back, &err) == 0, "unknown fields are tolerated on read");
+		wp_manifest_release(&back);
+		ok(wp_manifest_parse("{\"schemaVersion\":1}", 19, &back, &err) == WP_EINVALID, "schemaVersion 1 refused");
+	}
+	wp_manifest_release(&m);
+	wp_buf_release(&b);
+
+	/* configs: emitted in a fixed order, read back whole, unknown fields tolerated */
+	{
+		wp_image_config c = { 0 }, back;
+		wp_wasm_config w = { 0 }, wback;
+		const char *want = "{\"created\":\"2024-01-02T03:04:05Z\",\"architecture\":\"wasm\",\"os\":\"wasip1\","
+				   "\"config\":{\"Env\":[\"A=1\"],\"Entrypoint\":[\"/app.wasm\"],\"Cmd\":[\"x\"]},"
+				   "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}}";
+		char wantbuf[512];
+
+		c.created = strdup("2024-01-02T03:04:05Z");
+		c.architecture = strdup("wasm");
+		c.os = strdup("wasip1");
+		wp_strv_push(&c.env, "A=1");
+		wp_strv_push(&c.entrypoint, "/app.wasm");
+		wp_strv_push(&c.cmd, "x");
+		wp_strv_push(&c.diff_ids, d);
+		wp_buf_init(&b, WP_MANIFEST_MAX);
+		wp_image_config_emit(&c, &b, &err);
+		snprintf(wantbuf, sizeof(wantbuf), want, d);
+		is_str(b.data, wantbuf, "image config bytes are canonical");
+		ok(wp_image_config_parse(b.data, b.len, &back, &err) == 0 && back.entrypoint.len == 1 &&
+		   !strcmp(back.env.items[0], "A=1") && !strcmp(back.diff_ids.items[0], d), "image config reads back");
+		wp_image_config_release(&back);
+		ok(wp_image_config_parse("{\"rootfs\":{\"diff_ids\":[\"nope\"]}}", 33, &back, &err) == WP_EINVALID,
+		   "a bad diff_id is refused");
+		w.architecture = strdup("wasm");
+		w.os = strdup("wasip2");
+		w.component = true;
+		wp_strv_push(&w.layer_digests, d);
+		wp_strv_push(&w.exports, "wasi:cli/run@0.2.0");
+		wp_buf_reset(&b);
+		wp_wasm_config_emit(&w, &b, &err);
+		ok(wp_wasm_config_parse(b.data, b.len, &wback, &err) == 0 && wback.component && wback.exports.len == 1 &&
+		   wback.imports.len == 0 && !strcmp(wback.os, "wasip2"), "wasm config reads back");
+		ok(strstr(b.data, "\"layerDigests\":[") && strstr(b.data, "\"component\":{\"exports\":[\"wasi:cli/run@0.2.0\"],\"imports\":[]}"),
+		   "wasm config has layerDigests and component");
+		wp_wasm_config_release(&wback);
+		wp_wasm_config_release(&w);
+		wp_image_config_release(&c);
+		wp_buf_release(&b);
+	}
+
+	/* wasm sniffing */
+	is_int(wp_wasm_kind_of((const unsigned char *)"\0asm\1\0\0\0", 8), WP_WASM_MODULE, "core module preamble");
+	is_int(wp_wasm_kind_of((const unsigned char *)"\0asm\x0d\0\1\0", 8), WP_WASM_COMPONENT, "component preamble");
+	is_int(wp_wasm_kind_of((const unsigned char *)"\0asm\2\0\0\0", 8), WP_WASM_NONE, "unknown version");
+	is_int(wp_wasm_kind_of((const unsigned char *)"\x7f" "ELF\1\0\0\0", 8), WP_WASM_NONE, "not wasm");
+	is_int(wp_wasm_kind_of((const unsigned char *)"\0asm", 4), WP_WASM_NONE, "too short");
+
+	return done_testing();
+}
