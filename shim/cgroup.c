@@ -26,17 +26,13 @@ static const char *cg_root(void)
  * devices (no devices are opened through the engine), nor systemd's named hierarchy. */
 static const char *const v1_controllers[] = { "memory", "cpu", "cpuacct", "pids" };
 
-static const char *root_file(const char *name)
-{
-	static char path[4096];
-
-	snprintf(path, sizeof(path), "%s/%s", cg_root(), name);
-	return path;
-}
-
+/* cgroup v2 (one unified hierarchy), or v1. */
 static bool unified(void)
 {
-	return access(root_file("cgroup.controllers"), F_OK) == 0;
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/cgroup.controllers", cg_root());
+	return access(path, F_OK) == 0;
 }
 
 char *wp_cgroup_dir(const char *p)

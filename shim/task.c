@@ -43,6 +43,12 @@ typedef struct task {
 	struct task *next;
 } task;
 
+/* Status exits of processes reaped before their task knew its pid (a fast engine). */
+typedef struct early_exit {
+	pid_t pid;
+	int status;
+} early_exit;
+
 struct wp_shim {
 	char *ns, *address, *cache_root, *socket_path;
 	pthread_mutex_t mu;
@@ -54,14 +60,9 @@ struct wp_shim {
 	int oom_epoll;            /* the tasks' OOM watches, served by oom_thread */
 	pthread_t oom_thread;
 	bool oom_started;
+	early_exit early[64];     /* guarded by mu */
+	size_t early_next;        /* the slot to reuse when all are taken */
 };
-
-/* Status exits of processes reaped before their task knew its pid (a fast engine). */
-typedef struct early_exit {
-	pid_t pid;
-	int status;
-} early_exit;
-static early_exit early[64];
 
 static task *find(wp_shim *sh, const char *id)
 {
@@ -76,11 +77,11 @@ static int reaped_status(wp_shim *sh, pid_t pid)
 {
 	for (int tries = 0; tries < 500; tries++) {
 		pthread_mutex_lock(&sh->mu);
-		for (size_t i = 0; i < WP_ARRAY_LEN(early); i++)
-			if (early[i].pid == pid) {
-				int st = early[i].status;
+		for (size_t i = 0; i < WP_ARRAY_LEN(sh->early); i++)
+			if (sh->early[i].pid == pid) {
+				int st = sh->early[i].status;
 
-				early[i].pid = 0;
+				sh->early[i].pid = 0;
 				pthread_mutex_unlock(&sh->mu);
 				return st;
 			}
@@ -284,8 +285,22 @@ static void mount_release(mount_spec *m)
 	wp_strv_release(&m->options);
 }
 
-/* A request's fields by number (below 12): strings (id = 1, exec_id = 2, ...), numbers,
- * and Create's rootfs mounts (3). */
+/* The fields of the Task service's requests (containerd's runtime/v2/task/shim.proto),
+ * by message: a field's number means something else in each. */
+enum {
+	F_ID = 1,                 /* every request: the container id */
+	F_EXEC_ID = 2,            /* all but Create: the exec process (none here) */
+	F_CREATE_BUNDLE = 2,
+	F_CREATE_ROOTFS = 3,      /* repeated Mount */
+	F_CREATE_TERMINAL = 4,
+	F_CREATE_STDIN = 5,
+	F_CREATE_STDOUT = 6,
+	F_CREATE_STDERR = 7,
+	F_KILL_SIGNAL = 3,
+	F_KILL_ALL = 4,
+};
+
+/* A request's fields by number (below 12): strings, numbers, and Create's rootfs mounts. */
 typedef struct fields {
 	char *s[12];
 	uint64_t v[12];
@@ -306,7 +321,7 @@ static int decode(const wp_ttrpc_request *req, fields *fs)
 			continue;
 		if (f.wire == WP_PB_VARINT)
 			fs->v[f.num] = f.v;
-		else if (f.wire == WP_PB_LEN && !strcmp(req->method, "Create") && f.num == 3) {
+		else if (f.wire == WP_PB_LEN && !strcmp(req->method, "Create") && f.num == F_CREATE_ROOTFS) {
 			if (fs->n_mounts >= WP_ARRAY_LEN(fs->mounts) ||
 			    decode_mount(f.data, f.len, &fs->mounts[fs->n_mounts++]) < 0)
 				return -1;
@@ -380,14 +395,13 @@ void wp_shim_reaped(wp_shim *sh, pid_t pid, int status)
 	/* Not known yet (Create has not recorded it, or a helper's): kept for its waiter; when
 	 * every slot is taken the oldest goes. */
 	{
-		static size_t next;
 		size_t i;
 
-		for (i = 0; i < WP_ARRAY_LEN(early) && early[i].pid; i++)
+		for (i = 0; i < WP_ARRAY_LEN(sh->early) && sh->early[i].pid; i++)
 			;
-		if (i == WP_ARRAY_LEN(early))
-			i = next++ % WP_ARRAY_LEN(early);
-		early[i] = (early_exit){ pid, status };
+		if (i == WP_ARRAY_LEN(sh->early))
+			i = sh->early_next++ % WP_ARRAY_LEN(sh->early);
+		sh->early[i] = (early_exit){ pid, status };
 	}
 	pthread_mutex_unlock(&sh->mu);
 }
@@ -781,7 +795,7 @@ static int spawn_paused(task *t, char **argv, const ns_plan *nsp, const char *cg
 
 static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256])
 {
-	const char *id = fs->s[1], *bundle = fs->s[2];
+	const char *id = fs->s[F_ID], *bundle = fs->s[F_CREATE_BUNDLE];
 	_cleanup_free_ char *spec_path = NULL, *rootfs = NULL, *entry = NULL, *summary_path = NULL;
 	json_t *spec = NULL, *process, *summary = NULL;
 	wp_run_spec run = { 0 };
@@ -797,7 +811,7 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 
 	if (!id || !*id || !bundle || !*bundle)
 		return snprintf(msg, 256, "Create needs an id and a bundle"), WP_RPC_INVALID_ARGUMENT;
-	if (fs->v[4])
+	if (fs->v[F_CREATE_TERMINAL])
 		wp_info("task %s asks for a terminal; the app gets the FIFOs containerd gave", id);
 	pthread_mutex_lock(&sh->mu);
 	t = find(sh, id);
@@ -879,10 +893,10 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 	t->sync_fd = t->err_fd = -1;
 	t->id = wp_xstrdup(id);
 	t->bundle = wp_xstrdup(bundle);
-	t->stdin_path = wp_xstrdup(fs->s[5] ? fs->s[5] : "");
-	t->stdout_path = wp_xstrdup(fs->s[6] ? fs->s[6] : "");
-	t->stderr_path = wp_xstrdup(fs->s[7] ? fs->s[7] : "");
-	t->terminal = fs->v[4] != 0;
+	t->stdin_path = wp_xstrdup(fs->s[F_CREATE_STDIN] ? fs->s[F_CREATE_STDIN] : "");
+	t->stdout_path = wp_xstrdup(fs->s[F_CREATE_STDOUT] ? fs->s[F_CREATE_STDOUT] : "");
+	t->stderr_path = wp_xstrdup(fs->s[F_CREATE_STDERR] ? fs->s[F_CREATE_STDERR] : "");
+	t->terminal = fs->v[F_CREATE_TERMINAL] != 0;
 	t->status = WP_TASK_CREATED;
 	if (mounted)
 		t->mounted = wp_xstrdup(rootfs);
@@ -915,10 +929,10 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 		goto done;
 	}
 	/* The pod's limits before the engine runs a single instruction of the app. */
-	for (size_t i = 0; i < WP_ARRAY_LEN(early); i++)
-		if (early[i].pid == t->pid) {
-			early[i].pid = 0;
-			mark_exited(sh, t, early[i].status);
+	for (size_t i = 0; i < WP_ARRAY_LEN(sh->early); i++)
+		if (sh->early[i].pid == t->pid) {
+			sh->early[i].pid = 0;
+			mark_exited(sh, t, sh->early[i].status);
 		}
 	t->next = sh->tasks;
 	sh->tasks = t;
@@ -973,14 +987,14 @@ done:
 
 static int need_task(wp_shim *sh, const fields *fs, task **t, char msg[256])
 {
-	const char *exec_id = fs->s[2];
+	const char *exec_id = fs->s[F_EXEC_ID];
 
-	if (!fs->s[1] || !(*t = find(sh, fs->s[1]))) {
-		snprintf(msg, 256, "task %s: not found", fs->s[1] ? fs->s[1] : "");
+	if (!fs->s[F_ID] || !(*t = find(sh, fs->s[F_ID]))) {
+		snprintf(msg, 256, "task %s: not found", fs->s[F_ID] ? fs->s[F_ID] : "");
 		return WP_RPC_NOT_FOUND;
 	}
 	if (exec_id && *exec_id) {
-		snprintf(msg, 256, "task %s: exec processes are not supported", fs->s[1]);
+		snprintf(msg, 256, "task %s: exec processes are not supported", fs->s[F_ID]);
 		return WP_RPC_NOT_FOUND;
 	}
 	return WP_RPC_OK;
@@ -1041,7 +1055,7 @@ static int do_start(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256])
 		pthread_mutex_unlock(&sh->mu);
 		if (n2 > 0) {
 			why2[n2] = '\0';
-			snprintf(msg, 256, "task %.64s: %s", fs->s[1], why2);
+			snprintf(msg, 256, "task %.64s: %s", fs->s[F_ID], why2);
 		} else
 			snprintf(msg, 256, "task %s: cannot start a task that is not created", t->id);
 		return WP_RPC_FAILED_PRECONDITION;
@@ -1059,11 +1073,11 @@ static int do_start(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256])
 	close(err_fd);
 	if (got) {
 		why[got] = '\0';
-		snprintf(msg, 256, "task %s: %s", fs->s[1], why);
+		snprintf(msg, 256, "task %s: %s", fs->s[F_ID], why);
 		return WP_RPC_FAILED_PRECONDITION;
 	}
 	pthread_mutex_lock(&sh->mu);
-	if ((t = find(sh, fs->s[1]))) {
+	if ((t = find(sh, fs->s[F_ID]))) {
 		wp_buf ev;
 
 		if (t->cgroup)
@@ -1114,7 +1128,7 @@ static int do_wait(wp_shim *sh, const fields *fs, const struct timespec *deadlin
 static int do_kill(wp_shim *sh, const fields *fs, char msg[256])
 {
 	task *t;
-	int code, sig = fs->v[3] ? (int)fs->v[3] : SIGTERM;
+	int code, sig = fs->v[F_KILL_SIGNAL] ? (int)fs->v[F_KILL_SIGNAL] : SIGTERM;
 
 	pthread_mutex_lock(&sh->mu);
 	if ((code = need_task(sh, fs, &t, msg)) == WP_RPC_OK) {
@@ -1124,9 +1138,9 @@ static int do_kill(wp_shim *sh, const fields *fs, char msg[256])
 		} else {
 			/* all: the engine's process group (it leads one); should the group be gone
 			 * while the engine is not, the engine itself. */
-			int r = fs->v[4] ? kill(-t->pid, sig) : kill(t->pid, sig);
+			int r = fs->v[F_KILL_ALL] ? kill(-t->pid, sig) : kill(t->pid, sig);
 
-			if (r < 0 && fs->v[4])
+			if (r < 0 && fs->v[F_KILL_ALL])
 				r = kill(t->pid, sig);
 			if (r < 0) {
 				snprintf(msg, 256, "task %s: kill: %s", t->id, strerror(errno));
@@ -1255,7 +1269,7 @@ int wp_shim_handle(void *ctx, const wp_ttrpc_request *req, const struct timespec
 		pthread_mutex_unlock(&sh->mu);
 	} else if (!strcmp(m, "Connect")) {
 		pthread_mutex_lock(&sh->mu);
-		t = fs.s[1] ? find(sh, fs.s[1]) : NULL;
+		t = fs.s[F_ID] ? find(sh, fs.s[F_ID]) : NULL;
 		wp_pb_put_varint(reply, 1, (uint64_t)getpid());
 		if (t)
 			wp_pb_put_varint(reply, 2, (uint64_t)t->pid);
