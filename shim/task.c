@@ -2,6 +2,7 @@
 #include "shim/cgroup.h"
 #include "node/engine.h"
 #include "shim/events.h"
+#include "shim/rootfs.h"
 #include "common/pb.h"
 #include "common/fs.h"
 #include "common/json.h"
@@ -245,46 +246,6 @@ void wp_shim_free(wp_shim *sh)
 
 /* ---- messages ---- */
 
-typedef struct mount_spec {
-	char *type, *source, *target;
-	wp_strv options;
-} mount_spec;
-
-static int decode_mount(const uint8_t *d, size_t len, mount_spec *m)
-{
-	wp_pb_reader r;
-	wp_pb_field f;
-	int n;
-
-	wp_pb_reader_init(&r, d, len);
-	while ((n = wp_pb_next(&r, &f)) > 0) {
-		char *s = f.wire == WP_PB_LEN ? wp_pb_strdup(&f) : NULL;
-
-		if (f.wire == WP_PB_LEN && !s)
-			return -1;
-		if (f.num == 1)
-			free(m->type), m->type = s;
-		else if (f.num == 2)
-			free(m->source), m->source = s;
-		else if (f.num == 3)
-			free(m->target), m->target = s;
-		else if (f.num == 4 && s) {
-			wp_strv_push(&m->options, s);
-			free(s);
-		} else
-			free(s);
-	}
-	return n;
-}
-
-static void mount_release(mount_spec *m)
-{
-	free(m->type);
-	free(m->source);
-	free(m->target);
-	wp_strv_release(&m->options);
-}
-
 /* The fields of the Task service's requests (containerd's runtime/v2/task/shim.proto),
  * by message: a field's number means something else in each. */
 enum {
@@ -304,7 +265,7 @@ enum {
 typedef struct fields {
 	char *s[12];
 	uint64_t v[12];
-	mount_spec mounts[16];
+	wp_rootfs_mount mounts[16];
 	size_t n_mounts;
 } fields;
 
@@ -323,7 +284,7 @@ static int decode(const wp_ttrpc_request *req, fields *fs)
 			fs->v[f.num] = f.v;
 		else if (f.wire == WP_PB_LEN && !strcmp(req->method, "Create") && f.num == F_CREATE_ROOTFS) {
 			if (fs->n_mounts >= WP_ARRAY_LEN(fs->mounts) ||
-			    decode_mount(f.data, f.len, &fs->mounts[fs->n_mounts++]) < 0)
+			    wp_rootfs_mount_decode(f.data, f.len, &fs->mounts[fs->n_mounts++]) < 0)
 				return -1;
 		} else if (f.wire == WP_PB_LEN) {
 			/* a binary field (Create's options) is no string: left out */
@@ -339,7 +300,7 @@ static void fields_release(fields *fs)
 	for (size_t i = 0; i < WP_ARRAY_LEN(fs->s); i++)
 		free(fs->s[i]);
 	for (size_t i = 0; i < fs->n_mounts; i++)
-		mount_release(&fs->mounts[i]);
+		wp_rootfs_mount_release(&fs->mounts[i]);
 }
 
 int wp_shim_delete_response(wp_buf *out, pid_t pid, unsigned exit_status, const struct timespec *at)
@@ -407,78 +368,6 @@ void wp_shim_reaped(wp_shim *sh, pid_t pid, int status)
 }
 
 /* ---- finding the app ---- */
-
-static int parse_mount_options(const wp_strv *opts, unsigned long *flags, wp_buf *data)
-{
-	static const struct {
-		const char *name;
-		unsigned long flag;
-		bool clear;
-	} known[] = {
-		{ "ro", MS_RDONLY, false },      { "rw", MS_RDONLY, true },        { "bind", MS_BIND, false },
-		{ "rbind", MS_BIND | MS_REC, false }, { "nosuid", MS_NOSUID, false }, { "suid", MS_NOSUID, true },
-		{ "nodev", MS_NODEV, false },    { "dev", MS_NODEV, true },        { "noexec", MS_NOEXEC, false },
-		{ "exec", MS_NOEXEC, true },     { "sync", MS_SYNCHRONOUS, false }, { "async", MS_SYNCHRONOUS, true },
-		{ "noatime", MS_NOATIME, false }, { "relatime", MS_RELATIME, false }, { "strictatime", MS_STRICTATIME, false },
-		{ "nodiratime", MS_NODIRATIME, false }, { "private", 0, false }, { "rprivate", 0, false },
-	};
-
-	*flags = 0;
-	for (size_t i = 0; i < opts->len; i++) {
-		bool hit = false;
-
-		for (size_t k = 0; k < WP_ARRAY_LEN(known); k++)
-			if (!strcmp(opts->items[i], known[k].name)) {
-				if (known[k].clear)
-					*flags &= ~known[k].flag;
-				else
-					*flags |= known[k].flag;
-				hit = true;
-			}
-		if (!hit && ((data->len && wp_buf_putc(data, ',') < 0) || wp_buf_puts(data, opts->items[i]) < 0))
-			return -1;
-	}
-	return 0;
-}
-
-static void unmount_all(const char *target)
-{
-	for (int i = 0; i < 32 && umount2(target, MNT_DETACH) == 0; i++)
-		;
-}
-
-/* Mounts containerd's rootfs mounts (snapshots) on bundle/rootfs, in order. */
-static int mount_rootfs(const char *rootfs, const fields *fs, char msg[256])
-{
-	for (size_t i = 0; i < fs->n_mounts; i++) {
-		const mount_spec *m = &fs->mounts[i];
-		_cleanup_free_ char *target = m->target && *m->target ? wp_strfmt("%s/%s", rootfs, m->target) : wp_xstrdup(rootfs);
-		unsigned long flags;
-		wp_buf data;
-		int r;
-
-		wp_buf_init(&data, 4096);
-		if (!target || parse_mount_options(&m->options, &flags, &data) < 0) {
-			wp_buf_release(&data);
-			snprintf(msg, 256, "mount options too long");
-			return -1;
-		}
-		if (flags & MS_BIND) {
-			r = mount(m->source, target, NULL, flags & (MS_BIND | MS_REC), NULL);
-			if (r == 0 && (flags & MS_RDONLY))
-				r = mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | (flags & ~(MS_BIND | MS_REC)), NULL);
-		} else
-			r = mount(m->source, target, m->type, flags, data.len ? data.data : NULL);
-		wp_buf_release(&data);
-		if (r < 0) {
-			snprintf(msg, 256, "mounting %s '%s' on '%s': %s", m->type ? m->type : "", m->source ? m->source : "",
-				 target, strerror(errno));
-			unmount_all(rootfs);
-			return -1;
-		}
-	}
-	return 0;
-}
 
 /* The artifact layouts: wasmpack-core (next to the shim) reads the container's image
  * through containerd's API and unpacks it into the node cache, once per manifest digest;
@@ -831,7 +720,10 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 		return WP_RPC_INTERNAL;
 	}
 	if (fs->n_mounts) {
-		if (mount_rootfs(rootfs, fs, msg) < 0) {
+		wp_error merr;
+
+		if (wp_rootfs_mount_all(rootfs, fs->mounts, fs->n_mounts, &merr) < 0) {
+			snprintf(msg, 256, "%.255s", merr.msg);
 			json_decref(spec);
 			return WP_RPC_INTERNAL;
 		}
@@ -975,7 +867,7 @@ done:
 		task_free(t);
 	}
 	if (code != WP_RPC_OK && mounted)
-		unmount_all(rootfs);
+		wp_rootfs_unmount_all(rootfs);
 	wp_strv_release(&argv);
 	wp_confine_release(&view);
 	free(cg_procs);
@@ -1183,7 +1075,7 @@ static int do_delete(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 	unwatch_oom(sh, t);
 	pthread_mutex_unlock(&sh->mu);
 	if (t->mounted)
-		unmount_all(t->mounted);
+		wp_rootfs_unmount_all(t->mounted);
 	if (t->cgroup)
 		wp_cgroup_remove(t->cgroup);
 	wp_shim_delete_response(reply, t->pid, t->exit_status, &t->exited_at);
