@@ -3,6 +3,7 @@
 #include "node/engine.h"
 #include "shim/events.h"
 #include "shim/rootfs.h"
+#include "shim/spawn.h"
 #include "common/pb.h"
 #include "common/fs.h"
 #include "common/json.h"
@@ -498,190 +499,6 @@ static bool rootfs_has_app(const char *rootfs, json_t *process)
 	return found;
 }
 
-/* The namespaces of the spec the engine process takes part in: network, ipc and uts
- * (a pod's containers share its network namespace, which CRI names by path). A path is
- * joined; no path means a namespace of its own, as runc gives. Others (pid, mount, user,
- * cgroup) are not applied: the engine is a process of the node. */
-typedef struct ns_plan {
-	int fd[3];       /* joined: open namespace files, or -1 */
-	int unshare;     /* CLONE_ flags for those without a path */
-	/* process.user: the engine runs as this user (and groups) */
-	uid_t uid;
-	gid_t gid;
-	gid_t groups[32];
-	size_t n_groups;
-} ns_plan;
-
-static void plan_user(json_t *process, ns_plan *p)
-{
-	json_t *u = json_object_get(process, "user"), *g;
-	size_t i;
-
-	p->uid = (uid_t)json_integer_value(json_object_get(u, "uid"));
-	p->gid = (gid_t)json_integer_value(json_object_get(u, "gid"));
-	p->n_groups = 0;
-	json_array_foreach(json_object_get(u, "additionalGids"), i, g)
-		if (p->n_groups < WP_ARRAY_LEN(p->groups) && json_is_integer(g))
-			p->groups[p->n_groups++] = (gid_t)json_integer_value(g);
-}
-
-static int plan_namespaces(json_t *spec, ns_plan *p, char msg[256])
-{
-	static const struct {
-		const char *type;
-		int flag;
-	} kinds[] = { { "network", CLONE_NEWNET }, { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS } };
-	json_t *n;
-	size_t i;
-
-	p->fd[0] = p->fd[1] = p->fd[2] = -1;
-	p->unshare = 0;
-	json_array_foreach(json_object_get(json_object_get(spec, "linux"), "namespaces"), i, n) {
-		const char *type = wp_json_str(n, "type"), *path = wp_json_str(n, "path");
-
-		for (size_t k = 0; type && k < WP_ARRAY_LEN(kinds); k++) {
-			if (strcmp(type, kinds[k].type))
-				continue;
-			if (path && *path) {
-				if (p->fd[k] >= 0)
-					close(p->fd[k]);
-				if ((p->fd[k] = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-					snprintf(msg, 256, "the %s namespace '%s': %s", type, path, strerror(errno));
-					return -1;
-				}
-			} else
-				p->unshare |= kinds[k].flag;
-		}
-	}
-	return 0;
-}
-
-static void plan_release(ns_plan *p)
-{
-	for (int k = 0; k < 3; k++)
-		if (p->fd[k] >= 0)
-			close(p->fd[k]);
-}
-
-/* The engine process, made now and held before exec until Start: Create can answer with
- * its pid, and Start reports an exec failure as an error. With no argv the process only
- * waits for its end (a pod's sandbox container: there is nothing of the app to run). */
-static int spawn_paused(task *t, char **argv, const ns_plan *nsp, const char *cg_procs, const wp_confine *view, const char *cwd,
-			char msg[256])
-{
-	int sync[2], errp[2];
-	pid_t pid;
-
-	if (pipe2(sync, O_CLOEXEC) < 0)
-		return snprintf(msg, 256, "pipe: %s", strerror(errno)), -1;
-	if (pipe2(errp, O_CLOEXEC) < 0) {
-		close(sync[0]);
-		close(sync[1]);
-		return snprintf(msg, 256, "pipe: %s", strerror(errno)), -1;
-	}
-	pid = fork();
-	if (pid < 0) {
-		snprintf(msg, 256, "fork: %s", strerror(errno));
-		close(sync[0]), close(sync[1]), close(errp[0]), close(errp[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		sigset_t all;
-		char go;
-		int in, out, er;
-		const char *what = "";
-		wp_error cerr = WP_ERROR_INIT;
-
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		setsid();
-		close(sync[1]);
-		close(errp[0]);
-		/* stdin without blocking for a writer; stdout and stderr block until containerd
-		 * (or ctr) reads them, which it does before Start. */
-		in = t->stdin_path && *t->stdin_path ? open(t->stdin_path, O_RDONLY | O_NONBLOCK) : open("/dev/null", O_RDONLY);
-		if (in >= 0 && t->stdin_path && *t->stdin_path)
-			fcntl(in, F_SETFL, fcntl(in, F_GETFL) & ~O_NONBLOCK);
-		out = t->stdout_path && *t->stdout_path ? open(t->stdout_path, O_WRONLY) : open("/dev/null", O_WRONLY);
-		er = t->stderr_path && *t->stderr_path ? open(t->stderr_path, O_WRONLY) : open("/dev/null", O_WRONLY);
-		if (in < 0 || out < 0 || er < 0)
-			what = "opening the task's stdio";
-		else if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(er, 2) < 0)
-			what = "dup2";
-		if (in > 2)
-			close(in);
-		if (out > 2)
-			close(out);
-		if (er > 2)
-			close(er);
-		/* All set up now, while containerd answers Create and sends Start: the cgroup
-		 * (the process moves itself), the namespaces, the read-only view of the cache
-		 * entry, the user; Start then only releases it into exec. */
-		if (!*what && cg_procs) {
-			int fd = open(cg_procs, O_WRONLY | O_CLOEXEC);
-
-			if (fd < 0 || write(fd, "0", 1) != 1)
-				what = "joining the container's cgroup";
-			if (fd >= 0)
-				close(fd);
-		}
-		for (int k = 0; !*what && k < 3; k++)
-			if (nsp->fd[k] >= 0 && setns(nsp->fd[k], 0) < 0)
-				what = "joining a namespace of the pod";
-		if (!*what && nsp->unshare && unshare(nsp->unshare) < 0)
-			what = "making the container's namespaces";
-		/* The engine's confinement (its own root, no way back, no privilege), then the
-		 * user, then no capability left. */
-		if (!*what && argv) {
-			if (view && wp_confine_enter(view, &cerr) != 0)
-				what = cerr.msg;
-			else if (getuid() == 0 && (setgroups(nsp->n_groups, nsp->groups) < 0 || setgid(nsp->gid) < 0 ||
-						   setuid(nsp->uid) < 0))
-				what = "becoming the container's user";
-			else if (wp_confine_drop_caps(&cerr) < 0)
-				what = cerr.msg;
-		}
-		if (*what) {
-			int e = errno;
-
-			(void)!write(errp[1], what, strlen(what));
-			if (what != cerr.msg) {
-				(void)!write(errp[1], ": ", 2);
-				(void)!write(errp[1], strerror(e), strlen(strerror(e)));
-			}
-			_exit(127);
-		}
-		if (read(sync[0], &go, 1) != 1)
-			_exit(128 + SIGKILL);
-		if (!argv) {
-			static char *const sandbox[] = { WP_SHIM_SANDBOX_ARGV0, NULL };
-
-			execv("/proc/self/exe", sandbox);
-			for (;;) /* the binary could not be run again: wait here */
-				pause();
-		}
-		if (cwd && chdir(cwd) < 0)
-			(void)!chdir("/");
-		execvp(argv[0], argv);
-		{
-			int e = errno;
-
-			(void)!write(errp[1], "starting engine '", 17);
-			(void)!write(errp[1], argv[0], strlen(argv[0]));
-			(void)!write(errp[1], "': ", 3);
-			(void)!write(errp[1], strerror(e), strlen(strerror(e)));
-		}
-		_exit(127);
-	}
-	close(sync[0]);
-	close(errp[1]);
-	t->pid = pid;
-	t->sync_fd = sync[1];
-	t->err_fd = errp[0];
-	return 0;
-}
-
 static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256])
 {
 	const char *id = fs->s[F_ID], *bundle = fs->s[F_CREATE_BUNDLE];
@@ -691,7 +508,7 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 	wp_strv argv = { 0 };
 	task *t = NULL;
 	wp_error err = WP_ERROR_INIT;
-	ns_plan nsp = { .fd = { -1, -1, -1 } };
+	wp_spawn_plan nsp = { .fd = { -1, -1, -1 } };
 	wp_confine view = { 0 };
 	_cleanup_free_ char *real_rootfs = NULL;
 	bool mounted = false, sandbox;
@@ -729,8 +546,9 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 		}
 		mounted = true;
 	}
-	plan_user(process, &nsp);
-	if (plan_namespaces(spec, &nsp, msg) < 0) {
+	wp_spawn_plan_user(process, &nsp);
+	if (wp_spawn_plan_namespaces(spec, &nsp, &err) < 0) {
+		snprintf(msg, 256, "%.255s", err.msg);
 		code = WP_RPC_INVALID_ARGUMENT;
 		goto done;
 	}
@@ -815,10 +633,19 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 	}
 	/* The shared cache entry is read-only for the app; a rootfs is the container's own
 	 * (its snapshot), writable as under runc. */
-	if (spawn_paused(t, sandbox ? NULL : argv.items, &nsp, cg_procs, &view, real_rootfs, msg) < 0) {
-		pthread_mutex_unlock(&sh->mu);
-		code = WP_RPC_INTERNAL;
-		goto done;
+	{
+		wp_spawn_io io = { t->stdin_path, t->stdout_path, t->stderr_path };
+		wp_spawn_child child;
+
+		if (wp_spawn_paused(&io, sandbox ? NULL : argv.items, &nsp, cg_procs, &view, real_rootfs, &child, &err) < 0) {
+			pthread_mutex_unlock(&sh->mu);
+			snprintf(msg, 256, "%.255s", err.msg);
+			code = WP_RPC_INTERNAL;
+			goto done;
+		}
+		t->pid = child.pid;
+		t->sync_fd = child.sync_fd;
+		t->err_fd = child.err_fd;
 	}
 	/* The pod's limits before the engine runs a single instruction of the app. */
 	for (size_t i = 0; i < WP_ARRAY_LEN(sh->early); i++)
@@ -871,7 +698,7 @@ done:
 	wp_strv_release(&argv);
 	wp_confine_release(&view);
 	free(cg_procs);
-	plan_release(&nsp);
+	wp_spawn_plan_release(&nsp);
 	json_decref(summary);
 	json_decref(spec);
 	return code;

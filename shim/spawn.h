@@ -1,0 +1,53 @@
+/* The engine process of a container: what it joins (the spec's namespaces, its user) and
+ * how it is made: forked now, set up (stdio, cgroup, namespaces, confinement, user, no
+ * capabilities) and held before exec until Start releases it, so Create can answer with
+ * its pid and Start can report an exec failure. */
+#ifndef WP_SHIM_SPAWN_H
+#define WP_SHIM_SPAWN_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "common/error.h"
+#include "node/confine.h"
+
+/* The namespaces of the spec the engine process takes part in: network, ipc and uts
+ * (a pod's containers share its network namespace, which CRI names by path). A path is
+ * joined; no path means a namespace of its own, as runc gives. Others (pid, mount, user,
+ * cgroup) are not applied: the engine is a process of the node. */
+typedef struct wp_spawn_plan {
+	int fd[3];       /* joined: open namespace files, or -1 */
+	int unshare;     /* CLONE_ flags for those without a path */
+	/* process.user: the engine runs as this user (and groups) */
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[32];
+	size_t n_groups;
+} wp_spawn_plan;
+
+/* process.user of the spec: uid, gid and additional groups. */
+void wp_spawn_plan_user(json_t *process, wp_spawn_plan *p);
+/* linux.namespaces of the spec: those with a path are opened to be joined. */
+int wp_spawn_plan_namespaces(json_t *spec, wp_spawn_plan *p, wp_error *err);
+void wp_spawn_plan_release(wp_spawn_plan *p);
+
+/* The container's stdio: FIFO paths from Create ("" or NULL: /dev/null). */
+typedef struct wp_spawn_io {
+	const char *stdin_path, *stdout_path, *stderr_path;
+} wp_spawn_io;
+
+/* The process made: write a byte to sync_fd to let it exec; err_fd reads why it failed
+ * (end of file once it has exec'ed). */
+typedef struct wp_spawn_child {
+	pid_t pid;
+	int sync_fd, err_fd;
+} wp_spawn_child;
+
+/* Forks the engine process, held before exec. With no argv it only waits for its end (a
+ * pod's sandbox container: nothing of the app to run). cg_procs (may be NULL) is the
+ * cgroup.procs it joins; view (may be NULL) is its confinement; cwd where it starts. */
+int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_spawn_plan *nsp, const char *cg_procs,
+		    const wp_confine *view, const char *cwd, wp_spawn_child *child, wp_error *err);
+
+#endif
