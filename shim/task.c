@@ -2,6 +2,7 @@
 #include "shim/cgroup.h"
 #include "node/engine.h"
 #include "shim/events.h"
+#include "shim/oom.h"
 #include "shim/rootfs.h"
 #include "shim/spawn.h"
 #include "common/pb.h"
@@ -20,7 +21,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -41,7 +41,7 @@ typedef struct task {
 	int sync_fd, err_fd;      /* the paused engine process: go, and its exec error */
 	char *mounted;            /* bundle/rootfs when we mounted it */
 	char *cgroup;             /* the engine's cgroup (under each hierarchy), when the spec names one */
-	wp_cgroup_oom *oom;       /* its OOM watch, in the shim's epoll set */
+	wp_cgroup_oom *oom;       /* its OOM watch, in the shim's OOM set */
 	struct task *next;
 } task;
 
@@ -59,9 +59,7 @@ struct wp_shim {
 	wp_events *events;
 	volatile bool stop;
 	int wake_fd;
-	int oom_epoll;            /* the tasks' OOM watches, served by oom_thread */
-	pthread_t oom_thread;
-	bool oom_started;
+	wp_oom_set *oom;          /* the tasks' OOM watches */
 	early_exit early[64];     /* guarded by mu */
 	size_t early_next;        /* the slot to reuse when all are taken */
 };
@@ -109,6 +107,8 @@ static void task_free(task *t)
 	free(t);
 }
 
+static void oom_fired(void *ctx, wp_cgroup_oom *watch);
+
 wp_shim *wp_shim_new(const wp_shim_opts *o)
 {
 	wp_shim *sh = wp_xcalloc(1, sizeof(*sh));
@@ -122,75 +122,49 @@ wp_shim *wp_shim_new(const wp_shim_opts *o)
 	pthread_mutex_init(&sh->mu, NULL);
 	pthread_cond_init(&sh->changed, NULL);
 	sh->events = wp_events_new(o->ttrpc_address, sh->ns);
+	sh->oom = wp_oom_set_new(oom_fired, sh);
 	sh->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	return sh;
 }
 
 /* TaskOOM {container_id = 1} when the kernel's OOM killer acts in a task's cgroup: CRI
- * turns it into the container's OOMKilled reason. */
-static void *oom_thread(void *arg)
+ * turns it into the container's OOMKilled reason. On the OOM set's thread. */
+static void oom_fired(void *ctx, wp_cgroup_oom *watch)
 {
-	wp_shim *sh = arg;
+	wp_shim *sh = ctx;
 
-	for (;;) {
-		struct epoll_event ev[8];
-		int n = epoll_wait(sh->oom_epoll, ev, 8, -1);
+	pthread_mutex_lock(&sh->mu);
+	/* the watch may belong to a task deleted meanwhile: only a live one counts */
+	for (task *t = sh->tasks; t; t = t->next)
+		if (t->oom == watch && wp_cgroup_oom_fired(t->oom)) {
+			wp_buf e;
 
-		if (n < 0 && errno != EINTR)
-			return NULL;
-		for (int i = 0; i < n; i++) {
-			pthread_mutex_lock(&sh->mu);
-			/* the watch may belong to a task deleted meanwhile: only a live one counts */
-			for (task *t = sh->tasks; t; t = t->next)
-				if (t->oom == ev[i].data.ptr && wp_cgroup_oom_fired(t->oom)) {
-					wp_buf e;
-
-					wp_info("task %s: the OOM killer acted in its cgroup", t->id);
-					wp_buf_init(&e, 4096);
-					if (wp_pb_put_str(&e, 1, t->id) == 0)
-						wp_events_publish(sh->events, "/tasks/oom", "containerd.events.TaskOOM", &e);
-					wp_buf_release(&e);
-				}
-			pthread_mutex_unlock(&sh->mu);
+			wp_info("task %s: the OOM killer acted in its cgroup", t->id);
+			wp_buf_init(&e, 4096);
+			if (wp_pb_put_str(&e, 1, t->id) == 0)
+				wp_events_publish(sh->events, "/tasks/oom", "containerd.events.TaskOOM", &e);
+			wp_buf_release(&e);
 		}
-	}
+	pthread_mutex_unlock(&sh->mu);
 }
 
 /* Called with sh->mu held. */
 static void watch_oom(wp_shim *sh, task *t)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
-
 	if (!t->cgroup || !(t->oom = wp_cgroup_oom_watch(t->cgroup)))
 		return;
-	if (!sh->oom_started) {
-		pthread_attr_t attr;
-
-		if ((sh->oom_epoll = epoll_create1(EPOLL_CLOEXEC)) < 0)
-			goto fail;
-		pthread_attr_init(&attr);
-		pthread_attr_setstacksize(&attr, 128u << 10);
-		sh->oom_started = pthread_create(&sh->oom_thread, &attr, oom_thread, sh) == 0;
-		pthread_attr_destroy(&attr);
-		if (!sh->oom_started) {
-			close(sh->oom_epoll);
-			goto fail;
-		}
-		pthread_detach(sh->oom_thread);
+	if (wp_oom_set_add(sh->oom, t->oom) < 0) {
+		wp_cgroup_oom_free(t->oom);
+		t->oom = NULL;
 	}
-	ev.data.ptr = t->oom;
-	if (epoll_ctl(sh->oom_epoll, EPOLL_CTL_ADD, t->oom->fd, &ev) == 0)
-		return;
-fail:
-	wp_cgroup_oom_free(t->oom);
-	t->oom = NULL;
 }
 
 static void unwatch_oom(wp_shim *sh, task *t)
 {
 	if (!t->oom)
 		return;
-	epoll_ctl(sh->oom_epoll, EPOLL_CTL_DEL, t->oom->fd, NULL);
+	if (sh->oom)
+		wp_oom_set_remove(sh->oom, t->oom);
 	wp_cgroup_oom_free(t->oom);
 	t->oom = NULL;
 }
@@ -228,6 +202,9 @@ void wp_shim_free(wp_shim *sh)
 
 	if (!sh)
 		return;
+	/* the OOM thread first: it takes sh->mu and walks the tasks */
+	wp_oom_set_free(sh->oom);
+	sh->oom = NULL;
 	for (t = sh->tasks; t; t = n) {
 		n = t->next;
 		if (t->pid > 0 && t->status != WP_TASK_STOPPED)
