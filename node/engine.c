@@ -351,9 +351,140 @@ static int plan_view(const wp_run_spec *s, const app *a, const char *launcher, c
 	return wp_confine_add_engine(view, exe, err);
 }
 
+/* ---- the engines: one handler each, its command line from the app ---- */
+
+/* node: the WASI launcher script (written into the node cache once per version), the
+ * wasm, the environment and preopens as JSON, then the app's arguments. */
+static int command_node(const wp_run_spec *s, const app *a, wp_strv *argv, char **launcher_out, wp_error *err)
+{
+	_cleanup_free_ char *launcher = wp_strfmt("%s/wasmpack-node-wasi.js", s->launcher_dir);
+	_cleanup_free_ char *envj = json_dumps(a->env, JSON_COMPACT), *prej = json_dumps(a->preopens, JSON_COMPACT);
+
+	if (!envj || !prej)
+		return wp_error_set(err, WP_EINVALID, "the app's environment cannot be written as JSON");
+	if (!launcher_current(launcher) && wp_fs_write_atomic(launcher, node_launcher, strlen(node_launcher), 0644, err) < 0)
+		return err->code;
+	wp_strv_push(argv, "node");
+	wp_strv_push(argv, "--no-warnings");
+	/* node 20 crashed (SIGSEGV) at exit now and then after an app grew its memory past
+	 * ~100 MiB (tests/integration/run.sh, the hog app): V8's concurrent GC threads at
+	 * teardown; with the GC on one thread it did not, in 100 of 100 runs. */
+	wp_strv_push(argv, "--single-threaded-gc");
+	/* node 18 (Debian 12) needs the flag for node:wasi; later versions accept it */
+	wp_strv_push(argv, "--experimental-wasi-unstable-preview1");
+	wp_strv_push(argv, launcher);
+	wp_strv_push(argv, a->wasm);
+	wp_strv_push(argv, envj);
+	wp_strv_push(argv, prej);
+	for (size_t i = 0; i < a->argv.len; i++)
+		wp_strv_push(argv, a->argv.items[i]);
+	*launcher_out = wp_xstrdup(launcher);
+	return 0;
+}
+
+/* spin: `spin up` of the app's locked app or spin.toml, with the run's extra arguments. */
+static int command_spin(const wp_run_spec *s, const app *a, wp_strv *argv, char **launcher_out, wp_error *err)
+{
+	(void)launcher_out;
+	if (!a->spin_args[1])
+		return wp_error_set(err, WP_EUSAGE, "only Spin apps run with the spin engine");
+	wp_strv_push(argv, "spin");
+	wp_strv_push(argv, "up");
+	wp_strv_push(argv, a->spin_args[0]);
+	wp_strv_push(argv, a->spin_args[1]);
+	for (size_t i = 0; i < s->args.len; i++)
+		wp_strv_push(argv, s->args.items[i]);
+	return 0;
+}
+
+/* wasmtime, wasmedge and wasmer: the same shape with each one's spelling. */
+typedef struct cli_engine {
+	const char *name;
+	const char *subcommand;   /* "run", or NULL */
+	const char *dir_flag;     /* how a preopen is named */
+	bool host_first;          /* HOST::GUEST (wasmtime) rather than GUEST:HOST */
+	bool ends_options;        /* "--" after the module (wasmer reads options there too) */
+} cli_engine;
+
+static const cli_engine cli_engines[] = {
+	{ "wasmtime", "run", "--dir", true, false },
+	{ "wasmedge", NULL, "--dir", false, false },
+	{ "wasmer", "run", "--mapdir", false, true },
+};
+
+static int command_cli(const cli_engine *e, const app *a, wp_strv *argv)
+{
+	const char *k;
+	json_t *v;
+
+	wp_strv_push(argv, e->name);
+	if (e->subcommand)
+		wp_strv_push(argv, e->subcommand);
+	json_object_foreach(a->env, k, v) {
+		_cleanup_free_ char *kv = wp_strfmt("%s=%s", k, json_string_value(v));
+
+		wp_strv_push(argv, "--env");
+		wp_strv_push(argv, kv);
+	}
+	json_object_foreach(a->preopens, k, v) {
+		_cleanup_free_ char *map = e->host_first ? wp_strfmt("%s::%s", json_string_value(v), k)
+							 : wp_strfmt("%s:%s", k, json_string_value(v));
+
+		wp_strv_push(argv, e->dir_flag);
+		wp_strv_push(argv, map);
+	}
+	wp_strv_push(argv, a->wasm);
+	if (e->ends_options)
+		wp_strv_push(argv, "--");
+	for (size_t i = 1; i < a->argv.len; i++)
+		wp_strv_push(argv, a->argv.items[i]);
+	return 0;
+}
+
+static int command_wasmtime(const wp_run_spec *s, const app *a, wp_strv *argv, char **l, wp_error *err)
+{
+	(void)s, (void)l, (void)err;
+	return command_cli(&cli_engines[0], a, argv);
+}
+
+static int command_wasmedge(const wp_run_spec *s, const app *a, wp_strv *argv, char **l, wp_error *err)
+{
+	(void)s, (void)l, (void)err;
+	return command_cli(&cli_engines[1], a, argv);
+}
+
+static int command_wasmer(const wp_run_spec *s, const app *a, wp_strv *argv, char **l, wp_error *err)
+{
+	(void)s, (void)l, (void)err;
+	return command_cli(&cli_engines[2], a, argv);
+}
+
+typedef struct engine_handler {
+	const char *name;
+	/* argv for the app (argv[0] the program, found on PATH); a launcher file the engine
+	 * needs beside it goes to *launcher (malloc'ed), for the confined view */
+	int (*command)(const wp_run_spec *s, const app *a, wp_strv *argv, char **launcher, wp_error *err);
+} engine_handler;
+
+/* The first of these found on PATH runs an app no one chose an engine for. */
+static const engine_handler handlers[] = {
+	{ "wasmtime", command_wasmtime },
+	{ "wasmedge", command_wasmedge },
+	{ "wasmer", command_wasmer },
+	{ "node", command_node },
+	{ "spin", command_spin },
+};
+
+static const engine_handler *handler_for(const char *name)
+{
+	for (size_t i = 0; i < WP_ARRAY_LEN(handlers); i++)
+		if (!strcmp(handlers[i].name, name))
+			return &handlers[i];
+	return NULL;
+}
+
 int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_confine *view, wp_error *err)
 {
-	static const char *order[] = { "wasmtime", "wasmedge", "wasmer", "node" };
 	const char *engine = s->engine;
 	wp_strv argv = { 0 };
 	app a = { 0 };
@@ -374,9 +505,9 @@ int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_confine *view, wp_e
 		 * run), and only when it is installed. */
 		const char *want = wp_json_str(s->summary, "engine");
 
-		for (size_t i = 0; i < WP_ARRAY_LEN(order); i++)
-			if (!strcmp(want, order[i]) && on_path(want))
-				engine = order[i];
+		for (size_t i = 0; i < WP_ARRAY_LEN(handlers); i++)
+			if (strcmp(handlers[i].name, "spin") && !strcmp(want, handlers[i].name) && on_path(want))
+				engine = handlers[i].name;
 		if (!engine)
 			wp_info("the image prefers the engine '%s', which is unknown or not installed", want);
 	}
@@ -392,9 +523,9 @@ int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_confine *view, wp_e
 		}
 		engine = "spin";
 	}
-	for (size_t i = 0; !engine && i < WP_ARRAY_LEN(order); i++)
-		if (on_path(order[i]))
-			engine = order[i];
+	for (size_t i = 0; !engine && i < WP_ARRAY_LEN(handlers); i++)
+		if (strcmp(handlers[i].name, "spin") && on_path(handlers[i].name))
+			engine = handlers[i].name;
 	if (!engine) {
 		rc = wp_error_set(err, WP_ENOTFOUND, "no wasm engine found: install wasmtime, wasmedge, wasmer or node");
 		goto done;
@@ -403,73 +534,15 @@ int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_confine *view, wp_e
 		rc = wp_error_set(err, WP_ENOTFOUND, "engine '%s' is not on PATH", engine);
 		goto done;
 	}
-	if (!strcmp(engine, "node")) {
-		_cleanup_free_ char *launcher = wp_strfmt("%s/wasmpack-node-wasi.js", s->launcher_dir);
-		char *envj = json_dumps(a.env, JSON_COMPACT), *prej = json_dumps(a.preopens, JSON_COMPACT);
+	{
+		const engine_handler *h = handler_for(engine);
 
-		if (!launcher || (!launcher_current(launcher) &&
-				  wp_fs_write_atomic(launcher, node_launcher, strlen(node_launcher), 0644, err) < 0)) {
-			free(envj);
-			free(prej);
-			rc = err->code ? err->code : WP_ENOMEM;
+		if (!h) {
+			rc = wp_error_set(err, WP_EUSAGE, "unknown engine '%s': wasmtime, wasmedge, wasmer, node or spin", engine);
 			goto done;
 		}
-		wp_strv_push(&argv, "node");
-		wp_strv_push(&argv, "--no-warnings");
-		free(launcher_path);
-		launcher_path = wp_xstrdup(launcher);
-		/* node 20 crashed (SIGSEGV) at exit now and then after an app grew its memory
-		 * past ~100 MiB (tests/integration/run.sh, the hog app): V8's concurrent GC
-		 * threads at teardown; with the GC on one thread it did not, in 100 of 100 runs. */
-		wp_strv_push(&argv, "--single-threaded-gc");
-		/* node 18 (Debian 12) needs the flag for node:wasi; later versions accept it */
-		wp_strv_push(&argv, "--experimental-wasi-unstable-preview1");
-		wp_strv_push(&argv, launcher);
-		wp_strv_push(&argv, a.wasm);
-		wp_strv_push(&argv, envj);
-		wp_strv_push(&argv, prej);
-		free(envj);
-		free(prej);
-		for (size_t i = 0; i < a.argv.len; i++)
-			wp_strv_push(&argv, a.argv.items[i]);
-	} else if (!strcmp(engine, "spin")) {
-		if (!a.spin_args[1]) {
-			rc = wp_error_set(err, WP_EUSAGE, "only Spin apps run with the spin engine");
+		if ((rc = h->command(s, &a, &argv, &launcher_path, err)) < 0)
 			goto done;
-		}
-		wp_strv_push(&argv, "spin");
-		wp_strv_push(&argv, "up");
-		wp_strv_push(&argv, a.spin_args[0]);
-		wp_strv_push(&argv, a.spin_args[1]);
-		for (size_t i = 0; i < s->args.len; i++)
-			wp_strv_push(&argv, s->args.items[i]);
-	} else {
-		const char *k;
-		json_t *v;
-
-		wp_strv_push(&argv, engine);
-		if (!strcmp(engine, "wasmtime") || !strcmp(engine, "wasmer"))
-			wp_strv_push(&argv, "run");
-		json_object_foreach(a.env, k, v) {
-			_cleanup_free_ char *kv = wp_strfmt("%s=%s", k, json_string_value(v));
-
-			wp_strv_push(&argv, "--env");
-			wp_strv_push(&argv, kv);
-		}
-		json_object_foreach(a.preopens, k, v) {
-			/* wasmtime: --dir HOST::GUEST; wasmedge: --dir GUEST:HOST; wasmer: --mapdir GUEST:HOST */
-			_cleanup_free_ char *map = !strcmp(engine, "wasmtime") ? wp_strfmt("%s::%s", json_string_value(v), k) :
-						   wp_strfmt("%s:%s", k, json_string_value(v));
-
-			wp_strv_push(&argv, !strcmp(engine, "wasmer") ? "--mapdir" : "--dir");
-			wp_strv_push(&argv, map);
-		}
-		wp_strv_push(&argv, a.wasm);
-		/* wasmer run reads options after the module too: "--" ends them. */
-		if (!strcmp(engine, "wasmer"))
-			wp_strv_push(&argv, "--");
-		for (size_t i = 1; i < a.argv.len; i++)
-			wp_strv_push(&argv, a.argv.items[i]);
 	}
 	/* The engine by its full path: the confined engine has no PATH of the host's. */
 	if ((exe = find_on_path(argv.items[0]))) {
