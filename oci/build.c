@@ -468,6 +468,24 @@ int wp_build_finish(wp_store *s, wp_manifest *m, wp_build_result *res, wp_error 
 }
 
 /* Stores a config document and points desc at it. */
+int wp_build_image_finish(wp_store *s, const wp_image_config *cfg, wp_manifest *m, const wp_build_opts *o,
+			  const char *created, wp_build_result *res, wp_error *err)
+{
+	wp_buf data;
+	int rc;
+
+	wp_buf_init(&data, WP_MANIFEST_MAX);
+	if ((rc = wp_image_config_emit(cfg, &data, err)) == 0 &&
+	    (rc = wp_build_put_doc(s, &data, WP_MT_OCI_CONFIG, &m->config, err)) == 0 &&
+	    (rc = wp_build_annotate(m, o, created, err)) == 0) {
+		free(m->media_type);
+		m->media_type = wp_xstrdup(WP_MT_OCI_MANIFEST);
+		rc = wp_build_finish(s, m, res, err);
+	}
+	wp_buf_release(&data);
+	return rc;
+}
+
 int wp_build_put_doc(wp_store *s, const wp_buf *data, const char *media_type, wp_descriptor *desc, wp_error *err)
 {
 	char digest[WP_DIGEST_BUFSZ];
@@ -486,10 +504,8 @@ static int build_image(wp_store *s, const wp_build_opts *o, scan *sc, const char
 	size_t nl = 0;
 	wp_manifest m = { 0 };
 	wp_image_config cfg = { 0 };
-	wp_buf data;
 	int rc;
 
-	wp_buf_init(&data, WP_MANIFEST_MAX);
 	if ((rc = wp_build_platform(o->platform, &cfg.os, &cfg.architecture, err)) < 0)
 		goto done;
 	for (int i = 0; i < 2; i++)
@@ -523,14 +539,8 @@ static int build_image(wp_store *s, const wp_build_opts *o, scan *sc, const char
 			wp_strv_push(&cfg.entrypoint, entry);
 			break;
 		}
-	if ((rc = wp_image_config_emit(&cfg, &data, err)) < 0 ||
-	    (rc = wp_build_put_doc(s, &data, WP_MT_OCI_CONFIG, &m.config, err)) < 0 ||
-	    (rc = wp_build_annotate(&m, o, created, err)) < 0)
-		goto done;
-	m.media_type = wp_xstrdup(WP_MT_OCI_MANIFEST);
-	rc = wp_build_finish(s, &m, res, err);
+	rc = wp_build_image_finish(s, &cfg, &m, o, created, res, err);
 done:
-	wp_buf_release(&data);
 	wp_image_config_release(&cfg);
 	wp_manifest_release(&m);
 	return rc;

@@ -767,15 +767,8 @@ static int build_spin_layout(spin_build *b, const wp_build_opts *o, json_t *lock
 	if (created[0])
 		cfg.created = wp_xstrdup(created);
 	wp_kvlist_set(&cfg.labels, "com.fermyon.spin.lockedAppDigest", digest);
-	wp_buf_reset(&data);
-	if ((rc = wp_image_config_emit(&cfg, &data, b->err)) < 0 ||
-	    (rc = wp_build_put_doc(b->store, &data, WP_MT_OCI_CONFIG, &m.config, b->err)) < 0)
-		goto done;
 	infer_annotations(&m, json_object_get(locked, "metadata"));
-	if ((rc = wp_build_annotate(&m, o, created, b->err)) < 0)
-		goto done;
-	m.media_type = wp_xstrdup(WP_MT_OCI_MANIFEST);
-	rc = wp_build_finish(b->store, &m, res, b->err);
+	rc = wp_build_image_finish(b->store, &cfg, &m, o, created, res, b->err);
 done:
 	json_decref(locked);
 	wp_buf_release(&data);
@@ -805,14 +798,13 @@ static int build_spin_image(spin_build *b, const wp_build_opts *o, json_t *locke
 	_cleanup_free_ char *app_dir = NULL;
 	wp_manifest m = { 0 };
 	wp_image_config cfg = { 0 };
-	wp_buf path, data;
+	wp_buf path;
 	json_t *c;
 	size_t i, nl = 0;
 	struct stat st;
 	int rc = 0;
 
 	wp_buf_init(&path, PATH_MAX);
-	wp_buf_init(&data, WP_MANIFEST_MAX);
 	{
 		char real[PATH_MAX];
 
@@ -884,20 +876,13 @@ static int build_spin_image(spin_build *b, const wp_build_opts *o, json_t *locke
 		goto done;
 	if (created[0])
 		cfg.created = wp_xstrdup(created);
-	if ((rc = wp_image_config_emit(&cfg, &data, b->err)) < 0 ||
-	    (rc = wp_build_put_doc(b->store, &data, WP_MT_OCI_CONFIG, &m.config, b->err)) < 0)
-		goto done;
 	infer_annotations(&m, json_object_get(locked, "metadata"));
-	if ((rc = wp_build_annotate(&m, o, created, b->err)) < 0)
-		goto done;
-	m.media_type = wp_xstrdup(WP_MT_OCI_MANIFEST);
-	rc = wp_build_finish(b->store, &m, res, b->err);
+	rc = wp_build_image_finish(b->store, &cfg, &m, o, created, res, b->err);
 done:
 	wp_layer_list_release(&wasm);
 	wp_layer_list_release(&statics);
 	wp_layer_list_release(&conf);
 	wp_buf_release(&path);
-	wp_buf_release(&data);
 	wp_image_config_release(&cfg);
 	wp_manifest_release(&m);
 	return rc;
