@@ -77,9 +77,7 @@ static int mkdir_p(const char *path)
 	return mkdir(copy, 0755) < 0 && errno != EEXIST ? -1 : 0;
 }
 
-static int put(const char *dir, const char *file, const char *value, char msg[256]);
-
-static int put(const char *dir, const char *file, const char *value, char msg[256]);
+static int put(const char *dir, const char *file, const char *value, wp_error *err);
 
 /* cgroup v2: the controllers a child needs (cpu, memory, pids, where cgroup.controllers
  * offers them) enabled in a parent's cgroup.subtree_control. */
@@ -87,7 +85,8 @@ static void enable_controllers(const char *dir)
 {
 	static const char *const want[] = { "cpu", "memory", "pids" };
 	_cleanup_free_ char *ctl = wp_strfmt("%s/cgroup.controllers", dir);
-	char avail[512] = " ", ignored[256];
+	char avail[512] = " ";
+	wp_error ignored;
 	int fd = ctl ? open(ctl, O_RDONLY | O_CLOEXEC) : -1;
 	ssize_t n;
 
@@ -107,7 +106,7 @@ static void enable_controllers(const char *dir)
 		snprintf(word, sizeof(word), " %s ", want[i]);
 		snprintf(plus, sizeof(plus), "+%s", want[i]);
 		if (strstr(avail, word))
-			put(dir, "cgroup.subtree_control", plus, ignored);
+			put(dir, "cgroup.subtree_control", plus, &ignored);
 	}
 }
 
@@ -137,22 +136,18 @@ static int make_v2(const char *d)
 	return 0;
 }
 
-static int put(const char *dir, const char *file, const char *value, char msg[256])
+static int put(const char *dir, const char *file, const char *value, wp_error *err)
 {
 	_cleanup_free_ char *path = wp_strfmt("%s/%s", dir, file);
-	int fd = path ? open(path, O_WRONLY | O_CLOEXEC) : -1;
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	ssize_t n;
 
-	if (fd < 0) {
-		snprintf(msg, 256, "cgroup file '%s': %s", path ? path : file, strerror(errno));
-		return -1;
-	}
+	if (fd < 0)
+		return wp_error_sys(err, WP_EIO, "cgroup file '%s'", path);
 	n = write(fd, value, strlen(value));
 	close(fd);
-	if (n != (ssize_t)strlen(value)) {
-		snprintf(msg, 256, "writing '%s' to '%s': %s", value, path, strerror(errno));
-		return -1;
-	}
+	if (n != (ssize_t)strlen(value))
+		return wp_error_sys(err, WP_EIO, "writing '%s' to '%s'", value, path);
 	return 0;
 }
 
@@ -163,7 +158,7 @@ static int64_t num(json_t *o, const char *key, int64_t none)
 	return json_is_integer(v) ? (int64_t)json_integer_value(v) : none;
 }
 
-int wp_cgroup_prepare(const char *dir, json_t *res, char **procs, char msg[256])
+int wp_cgroup_prepare(const char *dir, json_t *res, char **procs, bool *own, wp_error *err)
 {
 	json_t *mem = json_object_get(res, "memory"), *cpu = json_object_get(res, "cpu"), *pids = json_object_get(res, "pids");
 	int64_t limit = num(mem, "limit", -1), shares = num(cpu, "shares", 0), quota = num(cpu, "quota", 0);
@@ -171,26 +166,29 @@ int wp_cgroup_prepare(const char *dir, json_t *res, char **procs, char msg[256])
 	char v[64];
 
 	*procs = NULL;
+	*own = true;
 	if (unified()) {
 		_cleanup_free_ char *d = wp_strfmt("%s%s", cg_root(), dir);
 		bool want = limit > 0 || quota > 0 || shares > 0 || pmax > 0;
 
-		if (!d || make_v2(d) < 0) {
-			snprintf(msg, 256, "making cgroup '%s': %s", d ? d : dir, strerror(errno));
-			return want ? -1 : 1;
+		if (make_v2(d) < 0) {
+			int rc = wp_error_sys(err, WP_EIO, "making cgroup '%s'", d);
+
+			*own = false;
+			return want ? rc : 0;
 		}
-		if (limit > 0 && (snprintf(v, sizeof(v), "%lld", (long long)limit), put(d, "memory.max", v, msg) < 0))
-			return -1;
+		if (limit > 0 && (snprintf(v, sizeof(v), "%lld", (long long)limit), put(d, "memory.max", v, err) < 0))
+			return err->code;
 		if (quota > 0 && (snprintf(v, sizeof(v), "%lld %lld", (long long)quota, (long long)(period > 0 ? period : 100000)),
-				  put(d, "cpu.max", v, msg) < 0))
-			return -1;
+				  put(d, "cpu.max", v, err) < 0))
+			return err->code;
 		/* cgroup v2's weight (1-10000) from v1's shares (2-262144), as runc converts */
 		if (shares > 0 &&
 		    (snprintf(v, sizeof(v), "%lld", (long long)(1 + ((shares < 2 ? 2 : shares) - 2) * 9999 / 262142)),
-		     put(d, "cpu.weight", v, msg) < 0))
-			return -1;
-		if (pmax > 0 && (snprintf(v, sizeof(v), "%lld", (long long)pmax), put(d, "pids.max", v, msg) < 0))
-			return -1;
+		     put(d, "cpu.weight", v, err) < 0))
+			return err->code;
+		if (pmax > 0 && (snprintf(v, sizeof(v), "%lld", (long long)pmax), put(d, "pids.max", v, err) < 0))
+			return err->code;
 		*procs = wp_strfmt("%s/cgroup.procs", d);
 		return 0;
 	}
@@ -217,34 +215,33 @@ int wp_cgroup_prepare(const char *dir, json_t *res, char **procs, char msg[256])
 		if (mkdir_p(d) < 0) {
 			if (!must)
 				continue;
-			snprintf(msg, 256, "making cgroup '%s': %s", d, strerror(errno));
-			return -1;
+			return wp_error_sys(err, WP_EIO, "making cgroup '%s'", d);
 		}
 		if (!strcmp(v1_controllers[i], "memory") && limit > 0 &&
-		    (snprintf(v, sizeof(v), "%lld", (long long)limit), put(d, "memory.limit_in_bytes", v, msg) < 0))
-			return -1;
+		    (snprintf(v, sizeof(v), "%lld", (long long)limit), put(d, "memory.limit_in_bytes", v, err) < 0))
+			return err->code;
 		if (!strcmp(v1_controllers[i], "cpu")) {
-			if (shares > 0 && (snprintf(v, sizeof(v), "%lld", (long long)shares), put(d, "cpu.shares", v, msg) < 0))
-				return -1;
+			if (shares > 0 && (snprintf(v, sizeof(v), "%lld", (long long)shares), put(d, "cpu.shares", v, err) < 0))
+				return err->code;
 			if (quota > 0 && ((snprintf(v, sizeof(v), "%lld", (long long)(period > 0 ? period : 100000)),
-					   put(d, "cpu.cfs_period_us", v, msg) < 0) ||
-					  (snprintf(v, sizeof(v), "%lld", (long long)quota), put(d, "cpu.cfs_quota_us", v, msg) < 0)))
-				return -1;
+					   put(d, "cpu.cfs_period_us", v, err) < 0) ||
+					  (snprintf(v, sizeof(v), "%lld", (long long)quota), put(d, "cpu.cfs_quota_us", v, err) < 0)))
+				return err->code;
 		}
 		if (!strcmp(v1_controllers[i], "pids") && pmax > 0 &&
-		    (snprintf(v, sizeof(v), "%lld", (long long)pmax), put(d, "pids.max", v, msg) < 0))
-			return -1;
+		    (snprintf(v, sizeof(v), "%lld", (long long)pmax), put(d, "pids.max", v, err) < 0))
+			return err->code;
 		/* memory before the engine runs, the rest once it runs (wp_cgroup_join_rest) */
 		if (!strcmp(v1_controllers[i], "memory"))
 			*procs = wp_strfmt("%s/cgroup.procs", d);
 	}
-	msg[0] = '\0';
 	return 0;
 }
 
 void wp_cgroup_join_rest(const char *dir, pid_t pid)
 {
-	char pidstr[32], ignored[256];
+	char pidstr[32];
+	wp_error ignored;
 
 	if (unified())
 		return;
@@ -253,7 +250,7 @@ void wp_cgroup_join_rest(const char *dir, pid_t pid)
 		_cleanup_free_ char *d = wp_strfmt("%s/%s%s", cg_root(), v1_controllers[i], dir);
 
 		if (d && strcmp(v1_controllers[i], "memory") && access(d, F_OK) == 0)
-			put(d, "cgroup.procs", pidstr, ignored);
+			put(d, "cgroup.procs", pidstr, &ignored);
 	}
 }
 
@@ -437,13 +434,14 @@ wp_cgroup_oom *wp_cgroup_oom_watch(const char *dir)
 		/* cgroup v1: "<eventfd> <memory.oom_control fd>" into cgroup.event_control */
 		_cleanup_free_ char *mem = wp_strfmt("%s/memory%s", cg_root(), dir);
 		_cleanup_free_ char *ctl = mem ? wp_strfmt("%s/memory.oom_control", mem) : NULL;
-		char line[64], ignored[256];
+		char line[64];
+		wp_error ignored;
 
 		if (!ctl || (w->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
 		    (w->aux = open(ctl, O_RDONLY | O_CLOEXEC)) < 0)
 			goto fail;
 		snprintf(line, sizeof(line), "%d %d", w->fd, w->aux);
-		if (put(mem, "cgroup.event_control", line, ignored) < 0)
+		if (put(mem, "cgroup.event_control", line, &ignored) < 0)
 			goto fail;
 		return w;
 	}

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "common/buf.h"
+#include "common/error.h"
 
 /* The folder for cgroupsPath under a hierarchy ("/a/b" as is; systemd's "slice:prefix:name"
  * as systemd lays it out: a.slice/a-b.slice/prefix-name.scope). Malloc'ed; NULL when the
@@ -17,10 +18,10 @@
 char *wp_cgroup_dir(const char *cgroups_path);
 /* Makes the cgroup and writes the limits of resources (may be NULL) in it. *procs is the
  * cgroup.procs file the engine process writes "0" to, before it runs, to move itself in
- * (cgroup v2's, or v1 memory's; NULL when there is none). 0; 1 when no limit was asked for
- * and the cgroup could not be made (the engine then stays in the shim's; msg says why);
- * -1 with the cause in msg. */
-int wp_cgroup_prepare(const char *dir, json_t *resources, char **procs, char msg[256]);
+ * (cgroup v2's, or v1 memory's; NULL when there is none). 0, and *own false when no limit
+ * was asked for and the cgroup could not be made (the engine then stays in the shim's;
+ * err says why); < 0 with err otherwise. */
+int wp_cgroup_prepare(const char *dir, json_t *resources, char **procs, bool *own, wp_error *err);
 /* cgroup v1: each move into a hierarchy costs an RCU grace period (milliseconds on a busy
  * node), so the engine moves itself only into memory's before it runs (a charge cannot be
  * moved later); this moves it into the others (cpu, cpuacct, pids) once it has started,

@@ -596,17 +596,23 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 	}
 	/* The pod's limits before the engine runs a single instruction of the app. */
 	t->cgroup = wp_cgroup_dir(wp_json_str(json_object_get(spec, "linux"), "cgroupsPath"));
-	if (t->cgroup && (cg = wp_cgroup_prepare(t->cgroup, json_object_get(json_object_get(spec, "linux"), "resources"),
-						 &cg_procs, msg)) > 0) {
-		wp_info("task %s: no cgroup of its own: %s", id, msg);
-		msg[0] = '\0';
-		free(cg_procs);
-		cg_procs = NULL;
-	} else if (t->cgroup && cg < 0) {
-		pthread_mutex_unlock(&sh->mu);
-		wp_cgroup_remove(t->cgroup);
-		code = WP_RPC_FAILED_PRECONDITION;
-		goto done;
+	if (t->cgroup) {
+		bool own;
+
+		cg = wp_cgroup_prepare(t->cgroup, json_object_get(json_object_get(spec, "linux"), "resources"), &cg_procs,
+				       &own, &err);
+		if (cg < 0) {
+			snprintf(msg, 256, "%.255s", err.msg);
+			pthread_mutex_unlock(&sh->mu);
+			wp_cgroup_remove(t->cgroup);
+			code = WP_RPC_FAILED_PRECONDITION;
+			goto done;
+		}
+		if (!own) {
+			wp_info("task %s: no cgroup of its own: %s", id, err.msg);
+			free(cg_procs);
+			cg_procs = NULL;
+		}
 	}
 	/* The shared cache entry is read-only for the app; a rootfs is the container's own
 	 * (its snapshot), writable as under runc. */
