@@ -468,12 +468,16 @@ int wp_build_finish(wp_store *s, wp_manifest *m, wp_build_result *res, wp_error 
 }
 
 /* Stores a config document and points desc at it. */
-int wp_build_image_finish(wp_store *s, const wp_image_config *cfg, wp_manifest *m, const wp_build_opts *o,
+int wp_build_image_finish(wp_store *s, wp_image_config *cfg, wp_manifest *m, const wp_build_opts *o,
 			  const char *created, wp_build_result *res, wp_error *err)
 {
 	wp_buf data;
 	int rc;
 
+	if (!cfg->os && (rc = wp_build_platform(o->platform, &cfg->os, &cfg->architecture, err)) < 0)
+		return rc;
+	if (created[0] && !cfg->created)
+		cfg->created = wp_xstrdup(created);
 	wp_buf_init(&data, WP_MANIFEST_MAX);
 	if ((rc = wp_image_config_emit(cfg, &data, err)) == 0 &&
 	    (rc = wp_build_put_doc(s, &data, WP_MT_OCI_CONFIG, &m->config, err)) == 0 &&
@@ -526,8 +530,6 @@ static int build_image(wp_store *s, const wp_build_opts *o, scan *sc, const char
 			goto done;
 		}
 	}
-	if (created[0])
-		cfg.created = wp_xstrdup(created);
 	for (size_t i = 0; i < o->env.len; i++)
 		wp_strv_push(&cfg.env, o->env.items[i]);
 	for (size_t i = 0; i < o->args.len; i++)

@@ -762,10 +762,6 @@ static int build_spin_layout(spin_build *b, const wp_build_opts *o, json_t *lock
 		}
 	}
 	/* The label keeps image configs (and so image ids) distinct per app. */
-	if ((rc = wp_build_platform(o->platform, &cfg.os, &cfg.architecture, b->err)) < 0)
-		goto done;
-	if (created[0])
-		cfg.created = wp_xstrdup(created);
 	wp_kvlist_set(&cfg.labels, "com.fermyon.spin.lockedAppDigest", digest);
 	infer_annotations(&m, json_object_get(locked, "metadata"));
 	rc = wp_build_image_finish(b->store, &cfg, &m, o, created, res, b->err);
@@ -872,10 +868,6 @@ static int build_spin_image(spin_build *b, const wp_build_opts *o, json_t *locke
 			goto done;
 		}
 	}
-	if ((rc = wp_build_platform(o->platform, &cfg.os, &cfg.architecture, b->err)) < 0)
-		goto done;
-	if (created[0])
-		cfg.created = wp_xstrdup(created);
 	infer_annotations(&m, json_object_get(locked, "metadata"));
 	rc = wp_build_image_finish(b->store, &cfg, &m, o, created, res, b->err);
 done:
