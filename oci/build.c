@@ -667,12 +667,8 @@ int wp_build(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_error
 		goto done;
 	sc.cache = wp_statcache_open(s);
 	rc = !strcmp(layout, "wasm") ? build_wasm(s, o, &sc, created, res, err) : build_image(s, o, &sc, created, res, err);
-	if (rc == 0) {
-		wp_error ignored;
-
-		if (wp_statcache_save(sc.cache, &ignored) < 0)
-			wp_warn("could not save the stat cache: %s", ignored.msg);
-	}
+	if (rc == 0)
+		wp_statcache_save_or_warn(sc.cache);
 done:
 	wp_statcache_free(sc.cache);
 	wp_layer_list_release(&sc.wasm);

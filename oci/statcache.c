@@ -1,4 +1,5 @@
 #include "oci/statcache.h"
+#include "common/log.h"
 #include "common/buf.h"
 #include "common/fs.h"
 #include "common/json.h"
@@ -218,6 +219,14 @@ int wp_statcache_save(wp_statcache *c, wp_error *err)
 		rc = wp_fs_write_replace(path, data.data, data.len, 0644, err);
 	wp_buf_release(&data);
 	return rc;
+}
+
+void wp_statcache_save_or_warn(wp_statcache *c)
+{
+	wp_error err;
+
+	if (wp_statcache_save(c, &err) < 0)
+		wp_warn("could not save the stat cache: %s", err.msg);
 }
 
 void wp_statcache_free(wp_statcache *c)

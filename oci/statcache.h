@@ -22,6 +22,9 @@ void wp_statcache_record(wp_statcache *c, const struct stat *st, const char *dig
 bool wp_statcache_layer_get(wp_statcache *c, const char *key, wp_layer_result *out);
 void wp_statcache_layer_put(wp_statcache *c, const char *key, const wp_layer_result *res);
 int wp_statcache_save(wp_statcache *c, wp_error *err);
+/* Saves after a build that succeeded; a cache that cannot be saved is only warned about
+ * (the next build hashes again). */
+void wp_statcache_save_or_warn(wp_statcache *c);
 void wp_statcache_free(wp_statcache *c);
 
 #endif

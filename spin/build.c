@@ -1050,12 +1050,8 @@ int wp_spin_build(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_
 		rc = build_spin_image(&b, o, locked, &files, created, res);
 	else
 		rc = spin_layout(&b, o, locked, &files, created, res);
-	if (rc == 0) {
-		wp_error ignored;
-
-		if (wp_statcache_save(b.cache, &ignored) < 0)
-			wp_warn("could not save the stat cache: %s", ignored.msg);
-	}
+	if (rc == 0)
+		wp_statcache_save_or_warn(b.cache);
 done:
 	wp_statcache_free(b.cache);
 	layers_release(&b.ls);
