@@ -82,7 +82,7 @@ int wp_store_open_readonly(wp_store *s, const char *root, wp_error *err)
 	if (!blobs || !wp_fs_exists(blobs))
 		return wp_error_set(err, WP_ENOTFOUND, "'%s' holds no blobs/sha256 folder", root);
 	s->root = wp_xstrdup(root);
-	return s->root ? 0 : wp_error_set(err, WP_ENOMEM, "out of memory");
+	return 0;
 }
 
 void wp_store_close(wp_store *s)
@@ -445,8 +445,8 @@ int wp_blob_writer_put(wp_blob_writer *w, const void *data, size_t len, wp_error
 		return put_now(w, data, len, err);
 	if (w->staged + len > STAGE && (rc = put_now(w, NULL, 0, err)) < 0)
 		return rc;
-	if (!w->stage && !(w->stage = wp_xmalloc(STAGE)))
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
+	if (!w->stage)
+		w->stage = wp_xmalloc(STAGE);
 	memcpy(w->stage + w->staged, data, len);
 	w->staged += len;
 	return 0;
@@ -759,32 +759,15 @@ int wp_store_resolve(wp_store *s, const char *what, wp_descriptor *desc, char **
 
 /* ---- gc ---- */
 
-typedef struct digest_set {
-	char (*items)[WP_DIGEST_BUFSZ];
-	size_t len, cap;
-} digest_set;
-
-static int set_add(digest_set *set, const char *d)
+/* Digests as the keys of a JSON object: a hash set, so marking n blobs is O(n). */
+static void set_add(json_t *set, const char *d)
 {
-	if (set->len == set->cap) {
-		size_t ncap = set->cap ? set->cap * 2 : 64;
-		void *p = wp_xrealloc(set->items, ncap * WP_DIGEST_BUFSZ);
-
-		if (!p)
-			return WP_ENOMEM;
-		set->items = p;
-		set->cap = ncap;
-	}
-	memcpy(set->items[set->len++], d, WP_DIGEST_BUFSZ);
-	return 0;
+	json_object_set_new(set, d, json_true());
 }
 
-static bool set_has(const digest_set *set, const char *d)
+static bool set_has(json_t *set, const char *d)
 {
-	for (size_t i = 0; i < set->len; i++)
-		if (!strcmp(set->items[i], d))
-			return true;
-	return false;
+	return json_object_get(set, d) != NULL;
 }
 
 /* What marking found of one tagged image. */
@@ -793,7 +776,7 @@ enum { MARK_OK = 0, MARK_BROKEN = 1 };
 typedef struct gc_walk {
 	wp_store *s;
 	bool verify;
-	digest_set keep;
+	json_t *keep;             /* digests reached */
 	wp_gc_result *res;
 } gc_walk;
 
@@ -806,10 +789,12 @@ static int mark(gc_walk *g, const wp_descriptor *d, int depth, wp_error *err)
 	wp_buf data;
 	int rc = 0;
 
-	if (set_has(&g->keep, d->digest))
+	if (set_has(g->keep, d->digest))
 		return MARK_OK;
-	if (depth > 8 || (!wp_media_type_is_index(d->media_type) && !wp_media_type_is_manifest(d->media_type)))
-		return set_add(&g->keep, d->digest) < 0 ? wp_error_set(err, WP_ENOMEM, "out of memory") : MARK_OK;
+	if (depth > 8 || (!wp_media_type_is_index(d->media_type) && !wp_media_type_is_manifest(d->media_type))) {
+		set_add(g->keep, d->digest);
+		return MARK_OK;
+	}
 	wp_buf_init(&data, WP_MANIFEST_MAX);
 	rc = wp_store_read_blob(g->s, d->digest, WP_MANIFEST_MAX, &data, err);
 	if (rc == WP_ENOTFOUND) {
@@ -828,8 +813,8 @@ static int mark(gc_walk *g, const wp_descriptor *d, int depth, wp_error *err)
 		return wp_error_set(err, WP_EDIGEST, "manifest %s in the store is damaged: 'wasmpack gc --verify' "
 				    "removes it and the tags that name it", d->digest);
 	}
-	if (rc == 0 && set_add(&g->keep, d->digest) < 0)
-		rc = wp_error_set(err, WP_ENOMEM, "out of memory");
+	if (rc == 0)
+		set_add(g->keep, d->digest);
 	if (rc == 0 && wp_media_type_is_index(d->media_type)) {
 		wp_index ix;
 
@@ -846,12 +831,10 @@ static int mark(gc_walk *g, const wp_descriptor *d, int depth, wp_error *err)
 
 		rc = wp_manifest_parse(data.data, data.len, &m, err);
 		if (rc == 0) {
-			rc = set_has(&g->keep, m.config.digest) ? 0 : set_add(&g->keep, m.config.digest);
-			for (size_t i = 0; rc == 0 && i < m.n_layers; i++)
-				rc = set_has(&g->keep, m.layers[i].digest) ? 0 : set_add(&g->keep, m.layers[i].digest);
-			if (rc == WP_ENOMEM)
-				rc = wp_error_set(err, WP_ENOMEM, "out of memory");
-			if (rc == 0 && m.subject) {
+			set_add(g->keep, m.config.digest);
+			for (size_t i = 0; i < m.n_layers; i++)
+				set_add(g->keep, m.layers[i].digest);
+			if (m.subject) {
 				int r = mark(g, m.subject, depth + 1, err);
 
 				rc = r < 0 ? r : 0;
@@ -864,13 +847,13 @@ static int mark(gc_walk *g, const wp_descriptor *d, int depth, wp_error *err)
 }
 
 /* Drops from index.json every entry whose manifest is in broken. */
-static int drop_broken_tags(wp_store *s, const digest_set *broken, wp_gc_result *res, wp_error *err)
+static int drop_broken_tags(wp_store *s, json_t *broken, wp_gc_result *res, wp_error *err)
 {
 	wp_index ix;
 	size_t kept = 0;
 	int lock, rc;
 
-	if (broken->len == 0)
+	if (json_object_size(broken) == 0)
 		return 0;
 	if ((lock = index_lock(s, err)) < 0)
 		return lock;
@@ -900,8 +883,8 @@ int wp_store_gc(wp_store *s, bool verify, wp_gc_result *res, wp_error *err)
 {
 	_cleanup_free_ char *dir = wp_strfmt("%s/blobs/sha256", s->root);
 	_cleanup_free_ char *tmpdir = wp_store_private_path(s, "tmp");
-	gc_walk g = { .s = s, .verify = verify, .res = res };
-	digest_set broken = { 0 };
+	gc_walk g = { .s = s, .verify = verify, .res = res, .keep = json_object() };
+	json_t *broken = json_object();   /* manifests of tags that can no longer resolve */
 	wp_index ix;
 	DIR *d;
 	struct dirent *de;
@@ -913,14 +896,13 @@ int wp_store_gc(wp_store *s, bool verify, wp_gc_result *res, wp_error *err)
 		return rc;
 	for (size_t i = 0; rc >= 0 && i < ix.n_manifests; i++) {
 		rc = mark(&g, &ix.manifests[i], 0, err);
-		if (rc == MARK_BROKEN && verify && !set_has(&broken, ix.manifests[i].digest) &&
-		    set_add(&broken, ix.manifests[i].digest) < 0)
-			rc = wp_error_set(err, WP_ENOMEM, "out of memory");
+		if (rc == MARK_BROKEN && verify)
+			set_add(broken, ix.manifests[i].digest);
 	}
 	wp_index_release(&ix);
 	if (rc < 0)
 		goto done;
-	if ((rc = drop_broken_tags(s, &broken, res, err)) < 0)
+	if ((rc = drop_broken_tags(s, broken, res, err)) < 0)
 		goto done;
 	d = opendir(dir);
 	if (!d) {
@@ -938,7 +920,7 @@ int wp_store_gc(wp_store *s, bool verify, wp_gc_result *res, wp_error *err)
 			continue;
 		}
 		snprintf(digest, sizeof(digest), "sha256:%.64s", de->d_name);
-		if (wp_digest_valid(digest) && strlen(de->d_name) == 64 && set_has(&g.keep, digest)) {
+		if (wp_digest_valid(digest) && strlen(de->d_name) == 64 && set_has(g.keep, digest)) {
 			char got[WP_DIGEST_BUFSZ];
 			_cleanup_free_ char *path = wp_store_blob_path(s, digest);
 			wp_error ignored;
@@ -969,8 +951,8 @@ int wp_store_gc(wp_store *s, bool verify, wp_gc_result *res, wp_error *err)
 		closedir(d);
 	}
 done:
-	free(g.keep.items);
-	free(broken.items);
+	json_decref(g.keep);
+	json_decref(broken);
 	return rc < 0 ? rc : 0;
 }
 
