@@ -45,8 +45,10 @@ $(O)/libwasmpack.a: $(LIB_OBJS)
 $(O)/wasmpack-core: $(CLI_OBJS) $(O)/libwasmpack.a
 	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJS) $(O)/libwasmpack.a $(LDLIBS)
 
-$(O)/wasmpack: $(O)/cli/front/front.o $(O)/libwasmpack.a
-	$(CC) $(ALL_CFLAGS) -o $@ $(O)/cli/front/front.o $(O)/libwasmpack.a $(shell pkg-config --libs jansson 2>/dev/null) -lpthread
+# The front parses a warm run with the core's own parser and run's option table.
+FRONT_OBJS := $(O)/cli/front/front.o $(O)/cli/options.o $(O)/cli/run_opts.o
+$(O)/wasmpack: $(FRONT_OBJS) $(O)/libwasmpack.a
+	$(CC) $(ALL_CFLAGS) -o $@ $(FRONT_OBJS) $(O)/libwasmpack.a $(shell pkg-config --libs jansson 2>/dev/null) -lpthread
 
 # The containerd shim (cli/shim/main.c): containerd starts it, one per pod.
 # Like the front it links only libc and jansson (it lives as long as its containers);

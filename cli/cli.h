@@ -1,6 +1,6 @@
-/* The command line: one table of commands, each with its table of options. Parsing,
- * --help, the man page and the bash/zsh/fish completions are all generated from these
- * tables (cli/options.c), so they cannot disagree. */
+/* The command line: one table of commands, each with its table of options. Parsing
+ * (cli/options.c, which the front links too), --help, the man page and the bash/zsh/fish
+ * completions (cli/help.c) all come from these tables, so they cannot disagree. */
 #ifndef WP_CLI_CLI_H
 #define WP_CLI_CLI_H
 
@@ -59,6 +59,10 @@ extern const wp_opt wp_global_opts[];
 extern const wp_cmd *const wp_commands[];
 
 const wp_cmd *wp_cli_find(const char *name);
+/* Global options may come before the command too ("wasmpack --store DIR images"): a
+ * copy of argv with them moved behind the command, where every command's parser takes
+ * them; argv itself when there is nothing to move (free the result only if it is not). */
+char **wp_cli_hoist_globals(int argc, char **argv);
 /* Fills cli from argv (argv[0] is the command name); WP_EUSAGE with a message on error. */
 int wp_cli_parse(wp_cli *cli, const wp_cmd *cmd, int argc, char **argv);
 void wp_cli_release(wp_cli *cli);
@@ -78,6 +82,9 @@ int wp_cli_resolve_source(wp_cli *cli, wp_store *s, const char *src, wp_descript
 /* containerd:DIR@DIGEST sources: ro opened read-only on the content store, d the manifest.
  * ro must come initialised ({ .lock_fd = -1 }): it is closed whatever this returns. */
 int wp_cli_containerd_source(wp_cli *cli, const char *src, wp_store *ro, wp_descriptor *d);
+
+/* run's options (cli/run_opts.c): the front parses a warm run with the same table. */
+extern const wp_opt wp_cmd_run_opts[];
 
 void wp_cli_print_usage(FILE *f);
 void wp_cli_print_cmd_help(FILE *f, const wp_cmd *cmd);

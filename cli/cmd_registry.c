@@ -229,7 +229,7 @@ static int run_login(wp_cli *cli)
 	if (rc == WP_EAUTH)
 		wp_error_set(&cli->err, WP_EAUTH, "login to %s refused: wrong user name or password", registry);
 	if (rc == 0)
-		rc = wp_creds_store(registry, user, secret.data, &cli->err);
+		rc = wp_auth_creds_store(registry, user, secret.data, &cli->err);
 	if (rc == 0 && cli->verbosity > 0)
 		fprintf(cli->out, "logged in to %s\n", registry);
 done:
@@ -253,7 +253,7 @@ static int run_logout(wp_cli *cli)
 
 	if (!wp_ref_host_valid(registry))
 		return wp_error_set(&cli->err, WP_EUSAGE, "logout: '%s' is not a registry host[:port]", registry);
-	rc = wp_creds_erase(registry, &cli->err);
+	rc = wp_auth_creds_erase(registry, &cli->err);
 	if (rc == 0 && cli->verbosity > 0)
 		fprintf(cli->out, "logged out of %s\n", registry);
 	return rc;

@@ -10,16 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static const wp_opt opts[] = {
-	{ "engine", 0, WP_OPT_VALUE, "NAME", "wasmtime, wasmedge, wasmer, node or spin (default: the first found)",
-	  "wasmtime wasmedge wasmer node spin" },
-	{ "env", 0, WP_OPT_LIST, "K=V", "an environment variable added to the app's", NULL },
-	{ "dir", 0, WP_OPT_LIST, "HOST:GUEST", "a host folder the app sees at GUEST", "@dir" },
-	{ "platform", 0, WP_OPT_VALUE, "OS/ARCH", "pick this platform when pulling an index", "wasip1/wasm wasip2/wasm wasi/wasm" },
-	WP_CLI_REGISTRY_OPTS,
-	{ 0 },
-};
-
 static int run(wp_cli *cli)
 {
 	wp_store s, ro = { .lock_fd = -1 };
@@ -79,5 +69,5 @@ done:
 
 const wp_cmd wp_cmd_run = {
 	"run", "SOURCE [-- ARGS...]", "run an image's app through a wasm engine (unpacked once into the node cache)",
-	opts, 1, -1, NULL, run, false,
+	wp_cmd_run_opts, 1, -1, NULL, run, false,
 };

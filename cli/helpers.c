@@ -118,7 +118,7 @@ int wp_cli_containerd_source(wp_cli *cli, const char *src, wp_store *ro, wp_desc
 		const wp_descriptor *hit = NULL;
 
 		for (size_t i = 0; !hit && i < ix.n_manifests; i++)
-			if (wp_platform_matches(ix.manifests[i].platform, want))
+			if (wp_descriptor_platform_matches(ix.manifests[i].platform, want))
 				hit = &ix.manifests[i];
 		if (!hit && ix.n_manifests == 1 && !ix.manifests[0].platform)
 			hit = &ix.manifests[0];

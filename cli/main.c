@@ -56,40 +56,6 @@ int wp_cli_print_image(wp_cli *cli, const wp_descriptor *manifest, const wp_mani
 	return 0;
 }
 
-/* Global options may come before the command too ("wasmpack --store DIR images"): they
- * are moved behind it, where every command's parser takes them. */
-static char **hoist_globals(int argc, char **argv)
-{
-	char **out = wp_xcalloc((size_t)argc + 1, sizeof(char *));
-	int i = 1, n = 1, first_global, cmd_at;
-
-	if (!out)
-		return argv;
-	out[0] = argv[0];
-	while (i < argc && argv[i][0] == '-' && argv[i][1] && strcmp(argv[i], "-h") && strcmp(argv[i], "--help") &&
-	       strcmp(argv[i], "--version")) {
-		const char *name = argv[i] + (argv[i][1] == '-' ? 2 : 1);
-		bool takes_value = false;
-
-		for (const wp_opt *o = wp_global_opts; o->name; o++)
-			if ((argv[i][1] == '-' && !strcmp(name, o->name)) || (argv[i][1] != '-' && name[0] == o->short_name && !name[1]))
-				takes_value = o->kind != WP_OPT_FLAG;
-		i += takes_value && !strchr(argv[i], '=') ? 2 : 1;
-	}
-	if (i == 1 || i >= argc) {
-		free(out);
-		return argv;
-	}
-	first_global = 1;
-	cmd_at = i;
-	for (int k = cmd_at; k < argc; k++)
-		out[n++] = argv[k];
-	for (int k = first_global; k < cmd_at; k++)
-		out[n++] = argv[k];
-	out[n] = NULL;
-	return out;
-}
-
 static int run(int argc, char **argv)
 {
 	wp_cli cli;
@@ -142,7 +108,7 @@ static int run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	char **args = hoist_globals(argc, argv);
+	char **args = wp_cli_hoist_globals(argc, argv);
 	int status = run(argc, args);
 
 	if (args != argv)

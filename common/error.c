@@ -110,6 +110,10 @@ const char *wp_error_code_name(int code)
 	case WP_ETOOBIG: return "too_big";
 	case WP_EIO: return "io";
 	case WP_ENOMEM: return "no_memory";
+	case WP_ESTATE: return "state";
+	case WP_EUNSUPPORTED: return "unsupported";
+	case WP_ETIMEOUT: return "timeout";
+	case WP_EUNAVAILABLE: return "unavailable";
 	default: return "error";
 	}
 }

@@ -17,6 +17,10 @@ enum wp_code {
 	WP_ETOOBIG = -8,    /* a capped buffer or document went past its limit (exit 1) */
 	WP_EIO = -9,        /* a system call failed (exit 1) */
 	WP_ENOMEM = -10,
+	WP_ESTATE = -11,    /* not in a state that allows it: starting a task twice (exit 1) */
+	WP_EUNSUPPORTED = -12, /* a request this build or this engine does not do (exit 1) */
+	WP_ETIMEOUT = -13,  /* a deadline passed (exit 1) */
+	WP_EUNAVAILABLE = -14, /* shutting down, or not there to answer; may heal (exit 1) */
 };
 
 #define WP_ERROR_MSG_MAX 1024

@@ -245,7 +245,7 @@ done:
 }
 
 typedef struct fetch {
-	wp_blob_writer *w;
+	wp_store_writer *w;
 	uint64_t got;
 	int64_t size;
 } fetch;
@@ -264,7 +264,7 @@ static int on_chunk(void *ctx, const uint8_t *msg, size_t len, wp_error *err)
 	f->got += d_len;
 	if (f->size >= 0 && f->got > (uint64_t)f->size)
 		return wp_error_set(err, WP_EDIGEST, "containerd sent more bytes than the blob's size %lld", (long long)f->size);
-	return wp_blob_writer_write(f->w, d, d_len, err);
+	return wp_store_writer_write(f->w, d, d_len, err);
 }
 
 int wp_cdclient_fetch_blob(const wp_cdclient *cd, wp_store *s, const char *digest, int64_t size, wp_error *err)
@@ -277,7 +277,7 @@ int wp_cdclient_fetch_blob(const wp_cdclient *cd, wp_store *s, const char *diges
 
 	if (wp_store_has_blob(s, digest, &have) && (size < 0 || have == size))
 		return 0;
-	if ((rc = wp_blob_writer_new(s, &f.w, err)) < 0)
+	if ((rc = wp_store_writer_new(s, &f.w, err)) < 0)
 		return rc;
 	wp_buf_init(&req, 4096);
 	if ((rc = wp_pb_put_str(&req, 1, digest)) == 0 &&
@@ -286,12 +286,12 @@ int wp_cdclient_fetch_blob(const wp_cdclient *cd, wp_store *s, const char *diges
 			rc = wp_error_set(err, WP_EDIGEST, "blob %s: containerd sent %llu bytes where the descriptor says %lld",
 					  digest, (unsigned long long)f.got, (long long)size);
 		else {
-			rc = wp_blob_writer_commit(f.w, digest, got, NULL, err);
+			rc = wp_store_writer_commit(f.w, digest, got, NULL, err);
 			f.w = NULL;
 		}
 	}
 	if (f.w)
-		wp_blob_writer_abort(f.w);
+		wp_store_writer_abort(f.w);
 	wp_buf_release(&req);
 	return rc;
 }

@@ -190,105 +190,124 @@ static bool is_readonly(json_t *m)
 	return false;
 }
 
-/* What to run, from the unpacked app. */
-static int describe(const wp_run_spec *s, app *a, wp_error *err)
+/* The wasm layout: one module, named in the unpack summary. */
+static int describe_wasm(const wp_run_spec *s, app *a, wp_error *err)
 {
-	const char *layout = s->rootfs ? "rootfs" : wp_json_str(s->summary, "layout");
-	int rc = 0;
+	const char *module = wp_json_str(s->summary, "module");
 
-	a->env = json_object();
-	a->preopens = json_object();
-	a->writable = json_object();
-	if (s->rootfs) {
-		if ((rc = describe_rootfs(s, a, err)) < 0 || a->needs_spin)
-			return rc;
-	} else if (!strcmp(layout, "wasm")) {
-		a->wasm = wp_strfmt("%s/%s", s->dir, wp_json_str(s->summary, "module"));
-		wp_strv_push(&a->argv, wp_json_str(s->summary, "module"));
-	} else if (!strcmp(layout, "image") && json_is_true(json_object_get(s->summary, "spinApp"))) {
-		/* Spin's shim layout: the rootfs holds spin.toml and the files it names. */
+	if (!module)
+		return wp_error_set(err, WP_EINVALID, "the unpacked app names no module");
+	a->wasm = wp_strfmt("%s/%s", s->dir, module);
+	wp_strv_push(&a->argv, module);
+	return 0;
+}
+
+/* A classic scratch image: the config's Entrypoint (the wasm, a path in the rootfs), Cmd
+ * (unless the run gives arguments) and Env; the rootfs is the app's "/". Spin's shim
+ * layout (spin.toml at the root) is run by spin. */
+static int describe_image(const wp_run_spec *s, app *a, wp_error *err)
+{
+	_cleanup_free_ char *cfgp = NULL;
+	json_t *cfg = NULL, *c, *ep, *cmd, *v;
+	wp_buf clean;
+	size_t i;
+	int rc;
+
+	if (json_is_true(json_object_get(s->summary, "spinApp"))) {
 		a->needs_spin = true;
 		a->spin_args[0] = "-f";
 		a->spin_args[1] = wp_strfmt("%s/rootfs/spin.toml", s->dir);
 		return 0;
-	} else if (!strcmp(layout, "image")) {
-		_cleanup_free_ char *cfgp = wp_strfmt("%s/config.json", s->dir);
-		json_t *cfg = NULL, *c, *ep, *cmd, *envs, *v;
-		size_t i;
-
-		if ((rc = wp_json_read_file(cfgp, 16u << 20, &cfg, err)) < 0)
-			return rc;
-		c = json_object_get(cfg, "config");
-		ep = json_object_get(c, "Entrypoint");
-		cmd = json_object_get(c, "Cmd");
-		envs = json_object_get(c, "Env");
-		if (!json_array_size(ep) && !json_array_size(cmd)) {
-			json_decref(cfg);
-			return wp_error_set(err, WP_EINVALID, "the image names no entrypoint");
-		}
-		json_array_foreach(ep, i, v)
-			wp_strv_push(&a->argv, json_string_value(v));
-		if (!s->args.len)
-			json_array_foreach(cmd, i, v)
-				wp_strv_push(&a->argv, json_string_value(v));
-		json_array_foreach(envs, i, v)
-			env_from(a->env, json_string_value(v));
-		{
-			/* The wasm is the entrypoint, a path inside the rootfs. */
-			wp_buf clean;
-
-			wp_buf_init(&clean, 4096);
-			if (!a->argv.len || wp_path_clean(a->argv.items[0], &clean, err) < 0)
-				rc = wp_error_set(err, WP_EINVALID, "the entrypoint is not a path in the image");
-			else
-				a->wasm = wp_strfmt("%s/rootfs/%s", s->dir, clean.data);
-			wp_buf_release(&clean);
-		}
-		json_object_set_new(a->preopens, "/", json_pack("s++", s->dir, "/rootfs", ""));
-		json_decref(cfg);
-	} else {
-		_cleanup_free_ char *lockp = wp_strfmt("%s/spin.lock", s->dir);
-		json_t *locked = NULL, *t, *c = NULL, *v;
-		const char *cid = NULL, *k;
-		size_t i;
-
-		if ((rc = wp_json_read_file(lockp, 16u << 20, &locked, err)) < 0)
-			return rc;
-		json_array_foreach(json_object_get(locked, "triggers"), i, t) {
-			if (strcmp(wp_json_str(t, "trigger_type") ? wp_json_str(t, "trigger_type") : "", "command"))
-				a->needs_spin = true;
-			else if (!cid)
-				cid = wp_json_str(json_object_get(t, "trigger_config"), "component");
-		}
-		json_array_foreach(json_object_get(locked, "components"), i, v)
-			if (cid && !strcmp(wp_json_str(v, "id"), cid))
-				c = v;
-		a->spin_args[0] = "--from";
-		a->spin_args[1] = wp_strfmt("%s/spin.lock", s->dir);
-		if (c && !a->needs_spin) {
-			const char *src = wp_json_str(json_object_get(c, "source"), "source");
-			json_t *files = json_object_get(c, "files");
-
-			a->wasm = src && !strncmp(src, "file://", 7) ? wp_xstrdup(src + 7) : NULL;
-			wp_strv_push(&a->argv, cid);
-			json_object_foreach(json_object_get(c, "env"), k, v)
-				json_object_set(a->env, k, v);
-			if (json_array_size(files)) {
-				const char *fs = wp_json_str(json_array_get(files, 0), "source");
-
-				if (fs && !strncmp(fs, "file://", 7))
-					json_object_set_new(a->preopens, "/", json_string(fs + 7));
-			}
-		}
-		json_decref(locked);
-		if (!a->wasm && !a->needs_spin)
-			rc = wp_error_set(err, WP_EINVALID, "the Spin app has no command-trigger component to run");
 	}
-	if (rc == 0 && s->process && !s->rootfs) {
-		/* An artifact run by the shim: the container's env and arguments after its name. */
-		json_t *v;
-		size_t i;
+	cfgp = wp_strfmt("%s/config.json", s->dir);
+	if ((rc = wp_json_read_file(cfgp, 16u << 20, &cfg, err)) < 0)
+		return rc;
+	c = json_object_get(cfg, "config");
+	ep = json_object_get(c, "Entrypoint");
+	cmd = json_object_get(c, "Cmd");
+	if (!json_array_size(ep) && !json_array_size(cmd)) {
+		json_decref(cfg);
+		return wp_error_set(err, WP_EINVALID, "the image names no entrypoint");
+	}
+	json_array_foreach(ep, i, v)
+		wp_strv_push(&a->argv, json_string_value(v));
+	if (!s->args.len)
+		json_array_foreach(cmd, i, v)
+			wp_strv_push(&a->argv, json_string_value(v));
+	json_array_foreach(json_object_get(c, "Env"), i, v)
+		env_from(a->env, json_string_value(v));
+	wp_buf_init(&clean, 4096);
+	if (!a->argv.len || wp_path_clean(a->argv.items[0], &clean, err) < 0)
+		rc = wp_error_set(err, WP_EINVALID, "the entrypoint is not a path in the image");
+	else
+		a->wasm = wp_strfmt("%s/rootfs/%s", s->dir, clean.data);
+	wp_buf_release(&clean);
+	json_object_set_new(a->preopens, "/", json_pack("s++", s->dir, "/rootfs", ""));
+	json_decref(cfg);
+	return rc;
+}
 
+/* A Spin app from its lock file: run here when it is a command-trigger app (its first
+ * command component, with that component's env and first files folder at "/"), else by
+ * spin (needs_spin). */
+static int describe_spin(const wp_run_spec *s, app *a, wp_error *err)
+{
+	_cleanup_free_ char *lockp = wp_strfmt("%s/spin.lock", s->dir);
+	json_t *locked = NULL, *t, *c = NULL, *v;
+	const char *cid = NULL, *k;
+	size_t i;
+	int rc;
+
+	if ((rc = wp_json_read_file(lockp, 16u << 20, &locked, err)) < 0)
+		return rc;
+	json_array_foreach(json_object_get(locked, "triggers"), i, t) {
+		if (strcmp(wp_json_str(t, "trigger_type") ? wp_json_str(t, "trigger_type") : "", "command"))
+			a->needs_spin = true;
+		else if (!cid)
+			cid = wp_json_str(json_object_get(t, "trigger_config"), "component");
+	}
+	json_array_foreach(json_object_get(locked, "components"), i, v)
+		if (cid && !strcmp(wp_json_str(v, "id") ? wp_json_str(v, "id") : "", cid))
+			c = v;
+	a->spin_args[0] = "--from";
+	a->spin_args[1] = wp_strfmt("%s/spin.lock", s->dir);
+	if (c && !a->needs_spin) {
+		const char *src = wp_json_str(json_object_get(c, "source"), "source");
+		const char *files = wp_json_str(json_array_get(json_object_get(c, "files"), 0), "source");
+
+		a->wasm = src && !strncmp(src, "file://", 7) ? wp_xstrdup(src + 7) : NULL;
+		wp_strv_push(&a->argv, cid);
+		json_object_foreach(json_object_get(c, "env"), k, v)
+			json_object_set(a->env, k, v);
+		if (files && !strncmp(files, "file://", 7))
+			json_object_set_new(a->preopens, "/", json_string(files + 7));
+	}
+	json_decref(locked);
+	if (!a->wasm && !a->needs_spin)
+		return wp_error_set(err, WP_EINVALID, "the Spin app has no command-trigger component to run");
+	return 0;
+}
+
+/* How each unpacked layout names what to run (the summary's "layout"; anything else is
+ * a Spin app's lock). */
+static const struct {
+	const char *layout;
+	int (*describe)(const wp_run_spec *s, app *a, wp_error *err);
+} layouts[] = {
+	{ "wasm", describe_wasm },
+	{ "image", describe_image },
+};
+
+/* What the run adds: the container's env and arguments for an artifact the shim runs,
+ * then the run's own arguments, env and --dir folders, then the container's volumes
+ * (bind mounts of host folders, seen at their destinations). */
+static int describe_additions(const wp_run_spec *s, app *a, wp_error *err)
+{
+	json_t *v, *m;
+	size_t i;
+	int rc;
+
+	if (s->process && !s->rootfs) {
 		json_array_foreach(json_object_get(s->process, "env"), i, v)
 			if (json_is_string(v))
 				env_from(a->env, json_string_value(v));
@@ -296,16 +315,13 @@ static int describe(const wp_run_spec *s, app *a, wp_error *err)
 			if (i > 0 && json_is_string(v) && !s->args.len)
 				wp_strv_push(&a->argv, json_string_value(v));
 	}
-	for (size_t i = 0; rc == 0 && i < s->args.len; i++)
+	for (i = 0; i < s->args.len; i++)
 		wp_strv_push(&a->argv, s->args.items[i]);
-	for (size_t i = 0; rc == 0 && i < s->env.len; i++)
+	for (i = 0; i < s->env.len; i++)
 		env_from(a->env, s->env.items[i]);
-	json_t *m;
-	size_t i;
-
-	for (i = 0; rc == 0 && i < s->dirs.len; i++) {
+	for (i = 0; i < s->dirs.len; i++) {
 		_cleanup_free_ char *hg = wp_xstrdup(s->dirs.items[i]);
-		char *colon = hg ? strchr(hg, ':') : NULL;
+		char *colon = strchr(hg, ':');
 
 		if (!colon)
 			return wp_error_set(err, WP_EUSAGE, "--dir '%s': want HOST:GUEST", s->dirs.items[i]);
@@ -313,7 +329,6 @@ static int describe(const wp_run_spec *s, app *a, wp_error *err)
 		if ((rc = add_preopen(a, colon + 1, hg, true, err)) < 0)
 			return wp_error_prefix(err, "--dir '%s'", s->dirs.items[i]);
 	}
-	/* The container's volumes: bind mounts of host folders, seen at their destinations. */
 	json_array_foreach(s->mounts, i, m) {
 		const char *src = wp_json_str(m, "source"), *dst = wp_json_str(m, "destination");
 		struct stat st;
@@ -325,7 +340,28 @@ static int describe(const wp_run_spec *s, app *a, wp_error *err)
 		if ((rc = add_preopen(a, dst, src, !is_readonly(m), err)) < 0)
 			return wp_error_prefix(err, "the container's mount '%s'", dst);
 	}
-	return rc;
+	return 0;
+}
+
+/* What to run: from the container's rootfs (the shim) or the unpacked app's layout. */
+static int describe(const wp_run_spec *s, app *a, wp_error *err)
+{
+	const char *layout = wp_json_str(s->summary, "layout");
+	int (*fn)(const wp_run_spec *, app *, wp_error *) = describe_spin;
+	int rc;
+
+	a->env = json_object();
+	a->preopens = json_object();
+	a->writable = json_object();
+	if (s->rootfs)
+		fn = describe_rootfs;
+	else
+		for (size_t i = 0; layout && i < WP_ARRAY_LEN(layouts); i++)
+			if (!strcmp(layout, layouts[i].layout))
+				fn = layouts[i].describe;
+	if ((rc = fn(s, a, err)) < 0 || a->needs_spin)
+		return rc;
+	return describe_additions(s, a, err);
 }
 
 /* What the confined engine sees besides its own files: the app (a container's rootfs as

@@ -56,7 +56,7 @@ int wp_fetch_app(const char *address, const char *ns, const char *id, const char
 			const wp_descriptor *hit = NULL;
 
 			for (size_t i = 0; !hit && i < ix.n_manifests; i++)
-				if (wp_platform_matches(ix.manifests[i].platform, want))
+				if (wp_descriptor_platform_matches(ix.manifests[i].platform, want))
 					hit = &ix.manifests[i];
 			if (!hit && ix.n_manifests == 1)
 				hit = &ix.manifests[0];

@@ -102,7 +102,7 @@ static int mkdirs_beneath(unpacker *u, int rootfd, const char *path, bool includ
 
 typedef struct verified {
 	int fd;
-	wp_sha256 h;
+	wp_digest_ctx h;
 	int64_t got;
 	unsigned char *buf;      /* SLOTS * SLOT_SIZE */
 	size_t len[SLOTS];
@@ -128,7 +128,7 @@ static void *hasher(void *arg)
 			break;
 		i = v->hashed % SLOTS;
 		pthread_mutex_unlock(&v->mu);
-		wp_sha256_update(&v->h, v->buf + i * SLOT_SIZE, v->len[i]);
+		wp_digest_update(&v->h, v->buf + i * SLOT_SIZE, v->len[i]);
 		pthread_mutex_lock(&v->mu);
 		v->hashed++;
 		pthread_cond_broadcast(&v->cv);
@@ -150,7 +150,7 @@ static ssize_t verified_fill(verified *v, const void **out)
 	n = read(v->fd, v->buf + i * SLOT_SIZE, SLOT_SIZE);
 	if (n > 0) {
 		if (!v->threaded)
-			wp_sha256_update(&v->h, v->buf + i * SLOT_SIZE, (size_t)n);
+			wp_digest_update(&v->h, v->buf + i * SLOT_SIZE, (size_t)n);
 		pthread_mutex_lock(&v->mu);
 		v->len[i] = (size_t)n;
 		v->filled += v->threaded ? 1 : 0;
@@ -193,7 +193,7 @@ static int verified_finish(unpacker *u, verified *v, const wp_descriptor *d)
 		;
 	verified_stop(v);
 	v->finished = true;
-	wp_sha256_final(&v->h, got);
+	wp_digest_final(&v->h, got);
 	if (v->got != d->size)
 		v->result = wp_error_set(u->err, WP_EDIGEST, "blob %s has %lld bytes, its descriptor says %lld", d->digest,
 					 (long long)v->got, (long long)d->size);
@@ -212,7 +212,7 @@ static int verified_open(unpacker *u, verified *v, const wp_descriptor *d)
 	if (v->fd < 0)
 		return wp_error_set(u->err, WP_ENOTFOUND, "blob %s is not in the store", d->digest);
 	v->buf = wp_xmalloc((size_t)SLOTS * SLOT_SIZE);
-	if (!v->buf || (rc = wp_sha256_init(&v->h, u->err)) < 0) {
+	if (!v->buf || (rc = wp_digest_init(&v->h, u->err)) < 0) {
 		rc = v->buf ? u->err->code : wp_error_set(u->err, WP_ENOMEM, "out of memory");
 		free(v->buf);
 		close(v->fd);
@@ -230,7 +230,7 @@ static void verified_close(verified *v)
 	verified_stop(v);
 	if (v->fd >= 0)
 		close(v->fd);
-	wp_sha256_release(&v->h);
+	wp_digest_release(&v->h);
 	pthread_mutex_destroy(&v->mu);
 	pthread_cond_destroy(&v->cv);
 	free(v->buf);

@@ -272,35 +272,35 @@ done:
 
 static int load_blob(wp_store *s, struct archive *a, const char *digest, wp_error *err)
 {
-	wp_blob_writer *w;
+	wp_store_writer *w;
 	char got[WP_DIGEST_BUFSZ];
 	int64_t size;
-	int rc = wp_blob_writer_new(s, &w, err);
+	int rc = wp_store_writer_new(s, &w, err);
 
 	if (rc < 0)
 		return rc;
 	for (;;) {
 		size_t cap;
-		void *buf = wp_blob_writer_buffer(w, &cap);
+		void *buf = wp_store_writer_buffer(w, &cap);
 		la_ssize_t n;
 
 		if (!buf) {
-			wp_blob_writer_abort(w);
+			wp_store_writer_abort(w);
 			return wp_error_set(err, WP_ENOMEM, "out of memory");
 		}
 		n = archive_read_data(a, buf, cap);
 		if (n < 0) {
-			wp_blob_writer_abort(w);
+			wp_store_writer_abort(w);
 			return wp_error_set(err, WP_EINVALID, "reading blob %s: %s", digest, archive_error_string(a));
 		}
 		if (n == 0)
 			break;
-		if ((rc = wp_blob_writer_submit(w, (size_t)n, err)) < 0) {
-			wp_blob_writer_abort(w);
+		if ((rc = wp_store_writer_submit(w, (size_t)n, err)) < 0) {
+			wp_store_writer_abort(w);
 			return rc;
 		}
 	}
-	return wp_blob_writer_commit(w, digest, got, &size, err);
+	return wp_store_writer_commit(w, digest, got, &size, err);
 }
 
 static int import_archive(wp_store *s, const char *file, wp_index *ix, wp_error *err)

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-int wp_sha256_init(wp_sha256 *h, wp_error *err)
+int wp_digest_init(wp_digest_ctx *h, wp_error *err)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 
@@ -21,13 +21,13 @@ int wp_sha256_init(wp_sha256 *h, wp_error *err)
 	return 0;
 }
 
-void wp_sha256_update(wp_sha256 *h, const void *data, size_t len)
+void wp_digest_update(wp_digest_ctx *h, const void *data, size_t len)
 {
 	if (len)
 		EVP_DigestUpdate(h->ctx, data, len);
 }
 
-void wp_sha256_final(wp_sha256 *h, char out[WP_DIGEST_BUFSZ])
+void wp_digest_final(wp_digest_ctx *h, char out[WP_DIGEST_BUFSZ])
 {
 	unsigned char md[32];
 	unsigned int mdlen = sizeof(md);
@@ -37,7 +37,7 @@ void wp_sha256_final(wp_sha256 *h, char out[WP_DIGEST_BUFSZ])
 	wp_hex_encode(md, 32, out + 7);
 }
 
-void wp_sha256_release(wp_sha256 *h)
+void wp_digest_release(wp_digest_ctx *h)
 {
 	EVP_MD_CTX_free(h->ctx);
 	h->ctx = NULL;
@@ -45,14 +45,14 @@ void wp_sha256_release(wp_sha256 *h)
 
 int wp_digest_bytes(const void *data, size_t len, char out[WP_DIGEST_BUFSZ], wp_error *err)
 {
-	wp_sha256 h;
-	int rc = wp_sha256_init(&h, err);
+	wp_digest_ctx h;
+	int rc = wp_digest_init(&h, err);
 
 	if (rc < 0)
 		return rc;
-	wp_sha256_update(&h, data, len);
-	wp_sha256_final(&h, out);
-	wp_sha256_release(&h);
+	wp_digest_update(&h, data, len);
+	wp_digest_final(&h, out);
+	wp_digest_release(&h);
 	return 0;
 }
 
@@ -62,13 +62,13 @@ int wp_digest_file(const char *path, char out[WP_DIGEST_BUFSZ], uint64_t *size, 
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	_cleanup_free_ unsigned char *buf = NULL;
 	uint64_t total = 0;
-	wp_sha256 h;
+	wp_digest_ctx h;
 	int rc;
 
 	if (fd < 0)
 		return wp_error_sys(err, WP_EIO, "opening '%s'", path);
 	buf = wp_xmalloc(CHUNK);
-	rc = wp_sha256_init(&h, err);
+	rc = wp_digest_init(&h, err);
 	if (rc < 0)
 		return rc;
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -78,16 +78,16 @@ int wp_digest_file(const char *path, char out[WP_DIGEST_BUFSZ], uint64_t *size, 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			wp_sha256_release(&h);
+			wp_digest_release(&h);
 			return wp_error_sys(err, WP_EIO, "reading '%s'", path);
 		}
 		if (n == 0)
 			break;
-		wp_sha256_update(&h, buf, (size_t)n);
+		wp_digest_update(&h, buf, (size_t)n);
 		total += (uint64_t)n;
 	}
-	wp_sha256_final(&h, out);
-	wp_sha256_release(&h);
+	wp_digest_final(&h, out);
+	wp_digest_release(&h);
 	if (size)
 		*size = total;
 	return 0;

@@ -11,15 +11,15 @@
 #define WP_DIGEST_STRLEN 71
 #define WP_DIGEST_BUFSZ 72
 
-typedef struct wp_sha256 {
+typedef struct wp_digest_ctx {
 	void *ctx;   /* EVP_MD_CTX */
-} wp_sha256;
+} wp_digest_ctx;
 
-int wp_sha256_init(wp_sha256 *h, wp_error *err);
-void wp_sha256_update(wp_sha256 *h, const void *data, size_t len);
+int wp_digest_init(wp_digest_ctx *h, wp_error *err);
+void wp_digest_update(wp_digest_ctx *h, const void *data, size_t len);
 /* Writes "sha256:<hex>" into out and resets nothing: call release next. */
-void wp_sha256_final(wp_sha256 *h, char out[WP_DIGEST_BUFSZ]);
-void wp_sha256_release(wp_sha256 *h);
+void wp_digest_final(wp_digest_ctx *h, char out[WP_DIGEST_BUFSZ]);
+void wp_digest_release(wp_digest_ctx *h);
 
 int wp_digest_bytes(const void *data, size_t len, char out[WP_DIGEST_BUFSZ], wp_error *err);
 /* Hashes a file by streaming it; size gets its length. */

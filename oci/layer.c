@@ -125,42 +125,42 @@ void wp_layer_list_release(wp_layer_list *l)
 
 int wp_layer_list_key(const wp_layer_list *l, int level, char key[WP_DIGEST_BUFSZ], wp_error *err)
 {
-	wp_sha256 h;
+	wp_digest_ctx h;
 	char head[64];
-	int rc = wp_sha256_init(&h, err);
+	int rc = wp_digest_init(&h, err);
 
 	if (rc < 0)
 		return rc;
 	snprintf(head, sizeof(head), "wasmpack-layer-v2 tar+gzip level=%d%s", level, l->no_diff_id ? " no-diff-id" : "");
-	wp_sha256_update(&h, head, strlen(head) + 1);
+	wp_digest_update(&h, head, strlen(head) + 1);
 	for (size_t i = 0; i < l->len; i++) {
 		const wp_layer_entry *e = &l->items[i];
 		char mode[16];
 
 		if (e->src && !e->digest[0]) {
-			wp_sha256_release(&h);
+			wp_digest_release(&h);
 			return wp_error_set(err, WP_EINVALID, "content of '%s' not hashed yet", e->src);
 		}
 		snprintf(mode, sizeof(mode), "%o", e->mode);
-		wp_sha256_update(&h, e->dest, strlen(e->dest) + 1);
-		wp_sha256_update(&h, mode, strlen(mode) + 1);
+		wp_digest_update(&h, e->dest, strlen(e->dest) + 1);
+		wp_digest_update(&h, mode, strlen(mode) + 1);
 		if (e->link) {
-			wp_sha256_update(&h, "link", 5);
-			wp_sha256_update(&h, e->link, strlen(e->link) + 1);
+			wp_digest_update(&h, "link", 5);
+			wp_digest_update(&h, e->link, strlen(e->link) + 1);
 		} else {
-			wp_sha256_update(&h, e->src ? e->digest : "dir", strlen(e->src ? e->digest : "dir") + 1);
+			wp_digest_update(&h, e->src ? e->digest : "dir", strlen(e->src ? e->digest : "dir") + 1);
 		}
 	}
-	wp_sha256_final(&h, key);
-	wp_sha256_release(&h);
+	wp_digest_final(&h, key);
+	wp_digest_release(&h);
 	return 0;
 }
 
 typedef struct tar_ctx {
 	bool no_diff;
-	wp_sha256 diff;
+	wp_digest_ctx diff;
 	wp_gzip *gz;
-	wp_blob_writer *bw;
+	wp_store_writer *bw;
 	wp_error *err;
 	int rc;
 	int64_t skip; /* zeros libarchive writes for contents that went straight to gzip */
@@ -168,7 +168,7 @@ typedef struct tar_ctx {
 
 static int gz_sink(void *ctx, const void *data, size_t len, wp_error *err)
 {
-	return wp_blob_writer_put(((tar_ctx *)ctx)->bw, data, len, err);
+	return wp_store_writer_put(((tar_ctx *)ctx)->bw, data, len, err);
 }
 
 static bool all_zero(const unsigned char *p, size_t n)
@@ -198,7 +198,7 @@ static la_ssize_t tar_sink(struct archive *a, void *ctx, const void *data, size_
 			return (la_ssize_t)size;
 	}
 	if (!t->no_diff)
-		wp_sha256_update(&t->diff, buf, len);
+		wp_digest_update(&t->diff, buf, len);
 	/* what libarchive writes is headers and padding; contents come from write_file */
 	wp_gzip_hint(t->gz, WP_GZIP_FRAMING);
 	rc = wp_gzip_write(t->gz, buf, len, t->err);
@@ -220,7 +220,7 @@ static int write_file(tar_ctx *t, wp_layer_entry *e)
 	_cleanup_close_ int fd = open(e->src, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	int64_t total = 0;
-	wp_sha256 h = { 0 };
+	wp_digest_ctx h = { 0 };
 	bool hash = e->digest[0] == '\0';
 	int rc;
 
@@ -231,7 +231,7 @@ static int write_file(tar_ctx *t, wp_layer_entry *e)
 	if (st.st_size != e->st.st_size || st.st_mtim.tv_sec != e->st.st_mtim.tv_sec ||
 	    st.st_mtim.tv_nsec != e->st.st_mtim.tv_nsec)
 		return wp_error_set(t->err, WP_EIO, "'%s' changed while the image was being built", e->src);
-	if (hash && (rc = wp_sha256_init(&h, t->err)) < 0)
+	if (hash && (rc = wp_digest_init(&h, t->err)) < 0)
 		return rc;
 	if (st.st_size > (128 << 10))
 		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -259,9 +259,9 @@ static int write_file(tar_ctx *t, wp_layer_entry *e)
 		if (n == 0)
 			break;
 		if (hash)
-			wp_sha256_update(&h, p, (size_t)n);
+			wp_digest_update(&h, p, (size_t)n);
 		if (!t->no_diff)
-			wp_sha256_update(&t->diff, p, (size_t)n);
+			wp_digest_update(&t->diff, p, (size_t)n);
 		if ((rc = wp_gzip_commit(t->gz, (size_t)n, t->err)) < 0)
 			goto fail;
 		total += n;
@@ -272,13 +272,13 @@ static int write_file(tar_ctx *t, wp_layer_entry *e)
 	}
 	t->skip = total;
 	if (hash) {
-		wp_sha256_final(&h, e->digest);
-		wp_sha256_release(&h);
+		wp_digest_final(&h, e->digest);
+		wp_digest_release(&h);
 	}
 	return 0;
 fail:
 	if (hash)
-		wp_sha256_release(&h);
+		wp_digest_release(&h);
 	return rc;
 }
 
@@ -291,11 +291,11 @@ int wp_layer_write_tar_gzip(wp_store *s, wp_layer_list *l, int level, int thread
 	int rc;
 
 	memset(res, 0, sizeof(*res));
-	if ((rc = wp_sha256_init(&t.diff, err)) < 0)
+	if ((rc = wp_digest_init(&t.diff, err)) < 0)
 		return rc;
 	/* The compressed stream is hashed and written by gzip's in-order thread, straight from
-	 * its chunk buffers (wp_blob_writer_put): this thread reads the files and fills chunks. */
-	if ((rc = wp_blob_writer_new(s, &t.bw, err)) < 0)
+	 * its chunk buffers (wp_store_writer_put): this thread reads the files and fills chunks. */
+	if ((rc = wp_store_writer_new(s, &t.bw, err)) < 0)
 		goto done;
 	if ((rc = wp_gzip_new(&t.gz, level, threads, gz_sink, &t, err)) < 0)
 		goto done;
@@ -340,10 +340,10 @@ int wp_layer_write_tar_gzip(wp_store *s, wp_layer_list *l, int level, int thread
 	if ((rc = wp_gzip_finish(t.gz, err)) < 0)
 		goto done;
 	if (!t.no_diff)
-		wp_sha256_final(&t.diff, res->diff_id);
+		wp_digest_final(&t.diff, res->diff_id);
 	else
 		res->diff_id[0] = '\0';
-	rc = wp_blob_writer_commit(t.bw, NULL, res->digest, &res->size, err);
+	rc = wp_store_writer_commit(t.bw, NULL, res->digest, &res->size, err);
 	t.bw = NULL;
 done:
 	if (a)
@@ -351,7 +351,7 @@ done:
 	if (ae)
 		archive_entry_free(ae);
 	wp_gzip_free(t.gz);
-	wp_blob_writer_abort(t.bw);
-	wp_sha256_release(&t.diff);
+	wp_store_writer_abort(t.bw);
+	wp_digest_release(&t.diff);
 	return rc;
 }

@@ -6,7 +6,6 @@
 #include "common/log.h"
 #include "common/util.h"
 
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <sys/uio.h>
@@ -270,17 +269,17 @@ int wp_store_read_blob(wp_store *s, const char *digest, size_t max, wp_buf *out,
 #define SLOTS 4
 #define SLOT_SIZE (1u << 20)
 
-struct wp_blob_writer {
+struct wp_store_writer {
 	wp_store *store;
 	int fd;
 	char *tmp_path;
-	wp_sha256 hash;
+	wp_digest_ctx hash;
 	int64_t size;
 	unsigned char *bufs[SLOTS];
 	size_t lens[SLOTS];
 	unsigned head, tail, queued;
-	size_t fill;          /* bytes in bufs[head] filled by wp_blob_writer_write */
-	unsigned char *stage; /* small pieces gathered by wp_blob_writer_put */
+	size_t fill;          /* bytes in bufs[head] filled by wp_store_writer_write */
+	unsigned char *stage; /* small pieces gathered by wp_store_writer_put */
 	size_t staged;
 	bool thread_started, stop;
 	int write_errno;
@@ -291,7 +290,7 @@ struct wp_blob_writer {
 
 static void *writer_main(void *arg)
 {
-	wp_blob_writer *w = arg;
+	wp_store_writer *w = arg;
 
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
@@ -316,9 +315,9 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-int wp_blob_writer_new(wp_store *s, wp_blob_writer **out, wp_error *err)
+int wp_store_writer_new(wp_store *s, wp_store_writer **out, wp_error *err)
 {
-	wp_blob_writer *w = wp_xcalloc(1, sizeof(*w));
+	wp_store_writer *w = wp_xcalloc(1, sizeof(*w));
 	int rc;
 
 	*out = NULL;
@@ -326,19 +325,19 @@ int wp_blob_writer_new(wp_store *s, wp_blob_writer **out, wp_error *err)
 	w->fd = -1;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
-	if ((rc = wp_sha256_init(&w->hash, err)) < 0) {
-		wp_blob_writer_abort(w);
+	if ((rc = wp_digest_init(&w->hash, err)) < 0) {
+		wp_store_writer_abort(w);
 		return rc;
 	}
 	if ((rc = open_temp(s, &w->fd, &w->tmp_path, err)) < 0) {
-		wp_blob_writer_abort(w);
+		wp_store_writer_abort(w);
 		return rc;
 	}
 	*out = w;
 	return 0;
 }
 
-void *wp_blob_writer_buffer(wp_blob_writer *w, size_t *cap)
+void *wp_store_writer_buffer(wp_store_writer *w, size_t *cap)
 {
 	pthread_mutex_lock(&w->mu);
 	while (w->queued == SLOTS)
@@ -353,13 +352,13 @@ void *wp_blob_writer_buffer(wp_blob_writer *w, size_t *cap)
 	return w->bufs[w->head];
 }
 
-int wp_blob_writer_submit(wp_blob_writer *w, size_t len, wp_error *err)
+int wp_store_writer_submit(wp_store_writer *w, size_t len, wp_error *err)
 {
 	int werr;
 
 	if (len == 0)
 		return 0;
-	wp_sha256_update(&w->hash, w->bufs[w->head], len);
+	wp_digest_update(&w->hash, w->bufs[w->head], len);
 	w->size += (int64_t)len;
 	if (!w->thread_started) {
 		if (pthread_create(&w->thread, NULL, writer_main, w) != 0)
@@ -380,13 +379,13 @@ int wp_blob_writer_submit(wp_blob_writer *w, size_t len, wp_error *err)
 	return 0;
 }
 
-int wp_blob_writer_write(wp_blob_writer *w, const void *data, size_t len, wp_error *err)
+int wp_store_writer_write(wp_store_writer *w, const void *data, size_t len, wp_error *err)
 {
 	const unsigned char *p = data;
 
 	while (len > 0) {
 		size_t cap, n;
-		unsigned char *buf = wp_blob_writer_buffer(w, &cap);
+		unsigned char *buf = wp_store_writer_buffer(w, &cap);
 		int rc;
 
 		if (!buf)
@@ -398,7 +397,7 @@ int wp_blob_writer_write(wp_blob_writer *w, const void *data, size_t len, wp_err
 		len -= n;
 		if (w->fill == cap) {
 			w->fill = 0;
-			if ((rc = wp_blob_writer_submit(w, cap, err)) < 0)
+			if ((rc = wp_store_writer_submit(w, cap, err)) < 0)
 				return rc;
 		}
 	}
@@ -406,15 +405,15 @@ int wp_blob_writer_write(wp_blob_writer *w, const void *data, size_t len, wp_err
 }
 
 /* Hashes and writes the gathered pieces and then data, in one system call. */
-static int put_now(wp_blob_writer *w, const void *data, size_t len, wp_error *err)
+static int put_now(wp_store_writer *w, const void *data, size_t len, wp_error *err)
 {
 	struct iovec iov[2] = { { w->stage, w->staged }, { (void *)data, len } };
 	int i = w->staged ? 0 : 1;
 
 	if (w->staged)
-		wp_sha256_update(&w->hash, w->stage, w->staged);
+		wp_digest_update(&w->hash, w->stage, w->staged);
 	if (len)
-		wp_sha256_update(&w->hash, data, len);
+		wp_digest_update(&w->hash, data, len);
 	w->staged = 0;
 	while (i < 2) {
 		ssize_t n = writev(w->fd, iov + i, 2 - i);
@@ -435,7 +434,7 @@ static int put_now(wp_blob_writer *w, const void *data, size_t len, wp_error *er
 	return 0;
 }
 
-int wp_blob_writer_put(wp_blob_writer *w, const void *data, size_t len, wp_error *err)
+int wp_store_writer_put(wp_store_writer *w, const void *data, size_t len, wp_error *err)
 {
 	enum { STAGE = 64 << 10, SMALL = 4 << 10 };
 	int rc;
@@ -452,7 +451,7 @@ int wp_blob_writer_put(wp_blob_writer *w, const void *data, size_t len, wp_error
 	return 0;
 }
 
-static void writer_stop(wp_blob_writer *w)
+static void writer_stop(wp_store_writer *w)
 {
 	if (!w->thread_started)
 		return;
@@ -464,7 +463,7 @@ static void writer_stop(wp_blob_writer *w)
 	w->thread_started = false;
 }
 
-void wp_blob_writer_abort(wp_blob_writer *w)
+void wp_store_writer_abort(wp_store_writer *w)
 {
 	if (!w)
 		return;
@@ -478,13 +477,13 @@ void wp_blob_writer_abort(wp_blob_writer *w)
 		free(w->bufs[i]);
 	free(w->stage);
 	if (w->hash.ctx)
-		wp_sha256_release(&w->hash);
+		wp_digest_release(&w->hash);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
 	free(w);
 }
 
-int wp_blob_writer_commit(wp_blob_writer *w, const char *expect, char digest[WP_DIGEST_BUFSZ],
+int wp_store_writer_commit(wp_store_writer *w, const char *expect, char digest[WP_DIGEST_BUFSZ],
 			  int64_t *size, wp_error *err)
 {
 	int rc = 0;
@@ -495,7 +494,7 @@ int wp_blob_writer_commit(wp_blob_writer *w, const char *expect, char digest[WP_
 		size_t fill = w->fill;
 
 		w->fill = 0;
-		rc = wp_blob_writer_submit(w, fill, err);
+		rc = wp_store_writer_submit(w, fill, err);
 	}
 	writer_stop(w);
 	if (rc == 0 && w->write_errno) {
@@ -503,7 +502,7 @@ int wp_blob_writer_commit(wp_blob_writer *w, const char *expect, char digest[WP_
 		rc = wp_error_sys(err, WP_EIO, "writing a blob into the store");
 	}
 	if (rc == 0) {
-		wp_sha256_final(&w->hash, digest);
+		wp_digest_final(&w->hash, digest);
 		if (size)
 			*size = w->size;
 		if (expect && strcmp(expect, digest))
@@ -511,7 +510,7 @@ int wp_blob_writer_commit(wp_blob_writer *w, const char *expect, char digest[WP_
 		else
 			rc = link_temp(w->store, w->fd, w->tmp_path, digest, w->size, err);
 	}
-	wp_blob_writer_abort(w);
+	wp_store_writer_abort(w);
 	return rc;
 }
 
@@ -653,14 +652,6 @@ int wp_store_untag(wp_store *s, const char *name, wp_error *err)
 	return rc;
 }
 
-static bool all_hex(const char *s)
-{
-	for (; *s; s++)
-		if (!isxdigit((unsigned char)*s) || isupper((unsigned char)*s))
-			return false;
-	return true;
-}
-
 int wp_store_describe_blob(wp_store *s, const char *digest, wp_descriptor *desc, wp_error *err)
 {
 	wp_buf data;
@@ -681,80 +672,32 @@ int wp_store_describe_blob(wp_store *s, const char *digest, wp_descriptor *desc,
 int wp_store_resolve(wp_store *s, const char *what, wp_descriptor *desc, char **name, wp_error *err)
 {
 	wp_index ix;
-	wp_ref ref;
-	_cleanup_free_ char *full = NULL;
-	const wp_descriptor *hit = NULL;
-	size_t hits = 0;
+	char digest[WP_DIGEST_BUFSZ];
+	size_t pos;
 	int rc;
 
 	if (name)
 		*name = NULL;
 	memset(desc, 0, sizeof(*desc));
-	rc = wp_store_index_read(s, &ix, err);
-	if (rc < 0)
+	if ((rc = wp_store_index_read(s, &ix, err)) < 0)
 		return rc;
-	if (wp_digest_valid(what) || (strlen(what) >= 12 && strlen(what) <= 64 && all_hex(what))) {
-		size_t wl = strlen(what);
-
-		for (size_t i = 0; i < ix.n_manifests; i++) {
-			const char *d = ix.manifests[i].digest;
-
-			if (wp_digest_valid(what) ? !strcmp(d, what) : !strncmp(d + 7, what, wl)) {
-				if (!hit || strcmp(hit->digest, d))
-					hits++;
-				if (!hit)
-					hit = &ix.manifests[i];
-			}
-		}
-		if (!hit && wp_digest_valid(what) && wp_store_has_blob(s, what, NULL)) {
-			wp_index_release(&ix);
-			return wp_store_describe_blob(s, what, desc, err);
-		}
-		if (hits > 1) {
-			wp_index_release(&ix);
-			return wp_error_set(err, WP_EINVALID, "'%s' matches more than one image", what);
-		}
-	}
-	if (!hit) {
-		rc = wp_ref_parse(what, &ref, err);
-		if (rc < 0) {
-			wp_index_release(&ix);
-			return rc;
-		}
-		full = wp_ref_string(&ref);
-		for (size_t i = 0; full && i < ix.n_manifests; i++) {
-			const char *n = wp_kvlist_get(&ix.manifests[i].annotations, WP_ANN_REF_NAME);
-
-			if (ref.digest && !strcmp(ix.manifests[i].digest, ref.digest)) {
-				hit = &ix.manifests[i];
-				break;
-			}
-			if (!ref.digest && n && !strcmp(n, full)) {
-				hit = &ix.manifests[i];
-				break;
-			}
-		}
-		if (!hit && ref.digest && wp_store_has_blob(s, ref.digest, NULL)) {
-			rc = wp_store_describe_blob(s, ref.digest, desc, err);
-			wp_ref_release(&ref);
-			wp_index_release(&ix);
-			return rc;
-		}
-		wp_ref_release(&ref);
-	}
-	if (!hit) {
+	rc = wp_index_find(&ix, what, &pos, digest, err);
+	if (rc == WP_ENOTFOUND && digest[0] && wp_store_has_blob(s, digest, NULL)) {
+		/* untagged, but here: a manifest pulled by digest, or one an index names */
 		wp_index_release(&ix);
-		return wp_error_set(err, WP_ENOTFOUND, "no image '%s' in the store", what);
+		return wp_store_describe_blob(s, digest, desc, err);
 	}
-	rc = wp_descriptor_copy(desc, hit);
-	if (rc == 0 && name) {
-		const char *n = wp_kvlist_get(&hit->annotations, WP_ANN_REF_NAME);
+	if (rc == 0) {
+		const char *n = wp_kvlist_get(&ix.manifests[pos].annotations, WP_ANN_REF_NAME);
 
-		*name = n ? wp_xstrdup(n) : NULL;
-	}
-	wp_kvlist_release(&desc->annotations);
+		wp_descriptor_copy(desc, &ix.manifests[pos]);
+		wp_kvlist_release(&desc->annotations);
+		if (name)
+			*name = n ? wp_xstrdup(n) : NULL;
+	} else if (rc == WP_ENOTFOUND)
+		wp_error_set(err, WP_ENOTFOUND, "no image '%s' in the store", what);
 	wp_index_release(&ix);
-	return rc < 0 ? wp_error_set(err, WP_ENOMEM, "out of memory") : 0;
+	return rc;
 }
 
 /* ---- gc ---- */
@@ -960,7 +903,7 @@ int wp_store_ingest_file(wp_store *s, const char *path, const struct stat *expec
 			 char digest[WP_DIGEST_BUFSZ], int64_t *size, wp_error *err)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	wp_blob_writer *w = NULL;
+	wp_store_writer *w = NULL;
 	struct stat st;
 	int rc;
 
@@ -972,7 +915,7 @@ int wp_store_ingest_file(wp_store *s, const char *path, const struct stat *expec
 			  st.st_mtim.tv_nsec != expect_st->st_mtim.tv_nsec))
 		return wp_error_set(err, WP_EIO, "'%s' changed while it was being read", path);
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	if ((rc = wp_blob_writer_new(s, &w, err)) < 0)
+	if ((rc = wp_store_writer_new(s, &w, err)) < 0)
 		return rc;
 	for (;;) {
 		/* A small file is read, hashed and written here: a writer thread of its own would
@@ -980,11 +923,11 @@ int wp_store_ingest_file(wp_store *s, const char *path, const struct stat *expec
 		bool small = st.st_size <= (1 << 20);
 		unsigned char local[64 << 10];
 		size_t cap = sizeof(local);
-		unsigned char *buf = small ? local : wp_blob_writer_buffer(w, &cap);
+		unsigned char *buf = small ? local : wp_store_writer_buffer(w, &cap);
 		ssize_t n;
 
 		if (!buf) {
-			wp_blob_writer_abort(w);
+			wp_store_writer_abort(w);
 			return wp_error_set(err, WP_ENOMEM, "out of memory");
 		}
 		n = read(fd, buf, cap);
@@ -992,18 +935,18 @@ int wp_store_ingest_file(wp_store *s, const char *path, const struct stat *expec
 			continue;
 		if (n < 0) {
 			rc = wp_error_sys(err, WP_EIO, "reading '%s'", path);
-			wp_blob_writer_abort(w);
+			wp_store_writer_abort(w);
 			return rc;
 		}
 		if (n == 0)
 			break;
-		rc = small ? wp_blob_writer_put(w, buf, (size_t)n, err) : wp_blob_writer_submit(w, (size_t)n, err);
+		rc = small ? wp_store_writer_put(w, buf, (size_t)n, err) : wp_store_writer_submit(w, (size_t)n, err);
 		if (rc < 0) {
-			wp_blob_writer_abort(w);
+			wp_store_writer_abort(w);
 			return rc;
 		}
 	}
-	rc = wp_blob_writer_commit(w, NULL, digest, size, err);
+	rc = wp_store_writer_commit(w, NULL, digest, size, err);
 	if (rc == 0 && *size != (int64_t)st.st_size)
 		return wp_error_set(err, WP_EIO, "'%s' changed while it was being read", path);
 	return rc;

@@ -43,22 +43,22 @@ int wp_store_read_blob(wp_store *s, const char *digest, size_t max, wp_buf *out,
 
 /* Streaming ingest. Bytes are hashed in the caller's thread and written by a helper
  * thread, so hashing and writing overlap. */
-typedef struct wp_blob_writer wp_blob_writer;
+typedef struct wp_store_writer wp_store_writer;
 
-int wp_blob_writer_new(wp_store *s, wp_blob_writer **out, wp_error *err);
-int wp_blob_writer_write(wp_blob_writer *w, const void *data, size_t len, wp_error *err);
+int wp_store_writer_new(wp_store *s, wp_store_writer **out, wp_error *err);
+int wp_store_writer_write(wp_store_writer *w, const void *data, size_t len, wp_error *err);
 /* Direct form, for a caller that is itself a helper thread: hashes and writes in the
  * calling thread without a copy (pieces under 4 KiB are gathered first). Not to be mixed
  * with the forms above on one writer. */
-int wp_blob_writer_put(wp_blob_writer *w, const void *data, size_t len, wp_error *err);
+int wp_store_writer_put(wp_store_writer *w, const void *data, size_t len, wp_error *err);
 /* Zero-copy form: fill the returned buffer (cap bytes), then submit len of them. */
-void *wp_blob_writer_buffer(wp_blob_writer *w, size_t *cap);
-int wp_blob_writer_submit(wp_blob_writer *w, size_t len, wp_error *err);
+void *wp_store_writer_buffer(wp_store_writer *w, size_t *cap);
+int wp_store_writer_submit(wp_store_writer *w, size_t len, wp_error *err);
 /* Finishes, verifies against expect (may be NULL) and links the blob into place; frees w
  * whatever the outcome. */
-int wp_blob_writer_commit(wp_blob_writer *w, const char *expect, char digest[WP_DIGEST_BUFSZ],
+int wp_store_writer_commit(wp_store_writer *w, const char *expect, char digest[WP_DIGEST_BUFSZ],
 			  int64_t *size, wp_error *err);
-void wp_blob_writer_abort(wp_blob_writer *w);
+void wp_store_writer_abort(wp_store_writer *w);
 
 /* index.json */
 int wp_store_index_read(wp_store *s, wp_index *ix, wp_error *err);

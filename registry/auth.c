@@ -6,8 +6,10 @@
 #include "common/util.h"
 
 #include <ctype.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <poll.h>
 #include <signal.h>
@@ -26,7 +28,7 @@ extern char **environ;
 
 /* ---- challenges ---- */
 
-void wp_challenge_release(wp_challenge *c)
+void wp_auth_challenge_release(wp_auth_challenge *c)
 {
 	free(c->scheme);
 	free(c->realm);
@@ -41,7 +43,7 @@ static bool is_tchar(char c)
 	return c && (isalnum((unsigned char)c) || strchr("!#$%&'*+-.^_`|~", c));
 }
 
-int wp_challenge_parse(const char *h, wp_challenge *c, wp_error *err)
+int wp_auth_challenge_parse(const char *h, wp_auth_challenge *c, wp_error *err)
 {
 	const char *p = h, *s;
 	wp_buf val;
@@ -72,7 +74,7 @@ int wp_challenge_parse(const char *h, wp_challenge *c, wp_error *err)
 			p++;
 		if (ke == ks || *p != '=') {
 			wp_buf_release(&val);
-			wp_challenge_release(c);
+			wp_auth_challenge_release(c);
 			return wp_error_set(err, WP_EINVALID, "malformed WWW-Authenticate parameter");
 		}
 		p++;
@@ -85,13 +87,13 @@ int wp_challenge_parse(const char *h, wp_challenge *c, wp_error *err)
 					p++;
 				if (wp_buf_putc(&val, *p) < 0) {
 					wp_buf_release(&val);
-					wp_challenge_release(c);
+					wp_auth_challenge_release(c);
 					return wp_error_set(err, WP_ETOOBIG, "WWW-Authenticate header is too long");
 				}
 			}
 			if (*p != '"') {
 				wp_buf_release(&val);
-				wp_challenge_release(c);
+				wp_auth_challenge_release(c);
 				return wp_error_set(err, WP_EINVALID, "unterminated quoted string in WWW-Authenticate");
 			}
 			p++;
@@ -100,7 +102,7 @@ int wp_challenge_parse(const char *h, wp_challenge *c, wp_error *err)
 				;
 			if (wp_buf_append(&val, s, (size_t)(p - s)) < 0) {
 				wp_buf_release(&val);
-				wp_challenge_release(c);
+				wp_auth_challenge_release(c);
 				return wp_error_set(err, WP_ETOOBIG, "WWW-Authenticate header is too long");
 			}
 		}
@@ -123,7 +125,7 @@ int wp_challenge_parse(const char *h, wp_challenge *c, wp_error *err)
 
 /* ---- credentials ---- */
 
-void wp_cred_release(wp_cred *c)
+void wp_auth_cred_release(wp_auth_cred *c)
 {
 	free(c->username);
 	if (c->secret)
@@ -133,7 +135,7 @@ void wp_cred_release(wp_cred *c)
 	memset(c, 0, sizeof(*c));
 }
 
-const char *wp_creds_key(const char *registry)
+const char *wp_auth_creds_key(const char *registry)
 {
 	if (!strcmp(registry, "docker.io") || !strcmp(registry, "index.docker.io") ||
 	    !strcmp(registry, "registry-1.docker.io"))
@@ -202,7 +204,7 @@ static bool bearer_token_valid(const char *t)
 	return t[i] == '\0';
 }
 
-int wp_token_parse(const char *body, size_t len, char **token, long long *ttl_s, wp_error *err)
+int wp_auth_token_parse(const char *body, size_t len, char **token, long long *ttl_s, wp_error *err)
 {
 	json_t *j = NULL;
 	const char *tok;
@@ -234,6 +236,111 @@ int wp_token_parse(const char *body, size_t len, char **token, long long *ttl_s,
 	return 0;
 }
 
+static size_t collect(char *data, size_t size, size_t n, void *ctx)
+{
+	return wp_buf_append(ctx, data, size * n) < 0 ? 0 : size * n;
+}
+
+static char *urlenc(CURL *e, const char *s)
+{
+	char *t = curl_easy_escape(e, s, 0), *out = t ? wp_xstrdup(t) : NULL;
+
+	curl_free(t);
+	return out;
+}
+
+/* The request: the URL (and for a refresh token the form) into url and form. < 0 when a
+ * hostile registry's realm and scopes would make it longer than 64 KiB. */
+static int token_request(CURL *e, const wp_auth_challenge *c, char *scopes, const wp_auth_cred *cred, wp_buf *url,
+			 wp_buf *form)
+{
+	int rc = wp_buf_puts(url, c->realm);
+
+	if (rc < 0)
+		return rc;
+	if (cred && cred->secret && cred->identity_token) {
+		_cleanup_free_ char *svc = urlenc(e, c->service ? c->service : "");
+		_cleanup_free_ char *sc = urlenc(e, scopes);
+		_cleanup_free_ char *tok = urlenc(e, cred->secret);
+
+		rc = wp_buf_printf(form, "grant_type=refresh_token&client_id=wasmpack&service=%s&scope=%s&refresh_token=%s",
+				   svc, sc, tok);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, form->data);
+		return rc;
+	}
+	{
+		char *save = NULL, *one;
+		_cleanup_free_ char *svc = urlenc(e, c->service ? c->service : "");
+		bool q = strchr(c->realm, '?') != NULL;
+
+		if (c->service) {
+			rc = wp_buf_printf(url, "%sservice=%s", q ? "&" : "?", svc);
+			q = true;
+		}
+		for (one = strtok_r(scopes, " ", &save); rc == 0 && one; one = strtok_r(NULL, " ", &save)) {
+			_cleanup_free_ char *enc = urlenc(e, one);
+
+			rc = wp_buf_printf(url, "%sscope=%s", q ? "&" : "?", enc);
+			q = true;
+		}
+		if (cred && cred->secret) {
+			curl_easy_setopt(e, CURLOPT_USERNAME, cred->username ? cred->username : "");
+			curl_easy_setopt(e, CURLOPT_PASSWORD, cred->secret);
+		}
+	}
+	return rc;
+}
+
+int wp_auth_token_fetch(void *curl, const wp_auth_challenge *c, const char *scope, const wp_auth_cred *cred,
+			const char *registry, char **token, long long *ttl_s, wp_error *err)
+{
+	CURL *e = curl;
+	wp_buf url, form, body;
+	long status = 0;
+	CURLcode cc;
+	int rc;
+	_cleanup_free_ char *scopes = wp_xstrdup(scope ? scope : "");
+	bool anonymous = !cred || !cred->secret;
+
+	*token = NULL;
+	if (c->scope && !strstr(scopes, c->scope)) {
+		char *both = wp_strfmt("%s%s%s", scopes, scopes[0] ? " " : "", c->scope);
+
+		free(scopes);
+		scopes = both;
+	}
+	wp_buf_init(&url, 1 << 16);
+	wp_buf_init(&form, 1 << 16);
+	wp_buf_init(&body, WP_TOKEN_RESPONSE_MAX);
+	if (token_request(e, c, scopes, cred, &url, &form) < 0) {
+		rc = wp_error_set(err, WP_ETOOBIG, "the token request for '%s' would be longer than 64 KiB", c->realm);
+		goto done;
+	}
+	curl_easy_setopt(e, CURLOPT_URL, url.data);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
+	cc = curl_easy_perform(e);
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	if (cc != CURLE_OK)
+		rc = wp_error_set(err, WP_EIO, "getting a token from '%s': %s", c->realm, curl_easy_strerror(cc));
+	else if (status == 401 || status == 403)
+		rc = wp_error_set(err, WP_EAUTH, "%s refused %s (HTTP %ld from the token service)", registry,
+				  anonymous ? "anonymous access" : "the credentials", status);
+	else if (status != 200)
+		rc = wp_error_set(err, WP_EAUTH, "the token service of %s answered HTTP %ld without a token", registry, status);
+	else if ((rc = wp_auth_token_parse(body.data, body.len, token, ttl_s, err)) < 0)
+		wp_error_prefix(err, "the token service of %s", registry);
+done:
+	if (body.data)
+		OPENSSL_cleanse(body.data, body.len);
+	if (form.data)
+		OPENSSL_cleanse(form.data, form.len);
+	wp_buf_release(&url);
+	wp_buf_release(&form);
+	wp_buf_release(&body);
+	return rc;
+}
+
 static int b64decode(const char *in, wp_buf *out)
 {
 	size_t len = strlen(in);
@@ -260,7 +367,7 @@ static int b64decode(const char *in, wp_buf *out)
 
 /* An "auths" map: entries keyed by host or URL, {auth: base64(user:pass)} and/or
  * {identitytoken}. */
-static int from_auths(json_t *auths, const char *registry, const char *path, wp_cred *out, wp_error *err)
+static int from_auths(json_t *auths, const char *registry, const char *path, wp_auth_cred *out, wp_error *err)
 {
 	const char *k;
 	json_t *v;
@@ -386,14 +493,14 @@ done:
 	return rc;
 }
 
-static int from_helper(const char *helper, const char *registry, wp_cred *out, wp_error *err)
+static int from_helper(const char *helper, const char *registry, wp_auth_cred *out, wp_error *err)
 {
 	wp_buf data;
 	json_t *j = NULL;
 	int rc;
 
 	wp_buf_init(&data, HELPER_OUT_MAX);
-	rc = run_helper(helper, "get", wp_creds_key(registry), &data, err);
+	rc = run_helper(helper, "get", wp_auth_creds_key(registry), &data, err);
 	if (rc == WP_ENOTFOUND) {
 		rc = 0;
 		goto done;
@@ -419,7 +526,7 @@ done:
 	return rc;
 }
 
-static int from_file(const char *path, const char *registry, bool docker, wp_cred *out, wp_error *err)
+static int from_file(const char *path, const char *registry, bool docker, wp_auth_cred *out, wp_error *err)
 {
 	json_t *root;
 	const char *helper = NULL;
@@ -453,7 +560,7 @@ static int from_file(const char *path, const char *registry, bool docker, wp_cre
 	return rc;
 }
 
-int wp_creds_lookup(const char *registry, wp_cred *out, wp_error *err)
+int wp_auth_creds_lookup(const char *registry, wp_auth_cred *out, wp_error *err)
 {
 	const char *raf = getenv("REGISTRY_AUTH_FILE");
 	const char *xdg = getenv("XDG_RUNTIME_DIR");
@@ -475,7 +582,7 @@ int wp_creds_lookup(const char *registry, wp_cred *out, wp_error *err)
 			rc = from_file(path, reg, false, out, err);
 	}
 	if (rc < 0) {
-		wp_cred_release(out);
+		wp_auth_cred_release(out);
 		return rc;
 	}
 	if (rc > 0)
@@ -561,7 +668,7 @@ static const char *configured_helper(json_t *root, const char *registry)
 	return store && *store ? store : NULL;
 }
 
-int wp_creds_store(const char *registry, const char *username, const char *secret, wp_error *err)
+int wp_auth_creds_store(const char *registry, const char *username, const char *secret, wp_error *err)
 {
 	_cleanup_free_ char *path = docker_config_path();
 	_cleanup_free_ char *reg = normalize_key(registry);
@@ -578,7 +685,7 @@ int wp_creds_store(const char *registry, const char *username, const char *secre
 		return rc;
 	helper = configured_helper(root, reg);
 	if (helper) {
-		json_t *in = json_pack("{s:s,s:s,s:s}", "ServerURL", wp_creds_key(reg), "Username", username, "Secret", secret);
+		json_t *in = json_pack("{s:s,s:s,s:s}", "ServerURL", wp_auth_creds_key(reg), "Username", username, "Secret", secret);
 		char *s = json_dumps(in, JSON_COMPACT);
 		wp_buf out;
 
@@ -603,7 +710,7 @@ int wp_creds_store(const char *registry, const char *username, const char *secre
 		char *enc = wp_xmalloc(plen / 3 * 4 + 8);
 
 		EVP_EncodeBlock((unsigned char *)enc, (const unsigned char *)pair, (int)plen);
-		json_object_set_new(auths, wp_creds_key(reg), json_pack("{s:s}", "auth", enc));
+		json_object_set_new(auths, wp_auth_creds_key(reg), json_pack("{s:s}", "auth", enc));
 		OPENSSL_cleanse(pair, plen);
 		OPENSSL_cleanse(enc, strlen(enc));
 		free(enc);
@@ -613,7 +720,7 @@ int wp_creds_store(const char *registry, const char *username, const char *secre
 	return rc;
 }
 
-int wp_creds_erase(const char *registry, wp_error *err)
+int wp_auth_creds_erase(const char *registry, wp_error *err)
 {
 	_cleanup_free_ char *path = docker_config_path();
 	_cleanup_free_ char *reg = normalize_key(registry);
@@ -633,7 +740,7 @@ int wp_creds_erase(const char *registry, wp_error *err)
 		wp_buf out;
 
 		wp_buf_init(&out, HELPER_OUT_MAX);
-		rc = run_helper(helper, "erase", wp_creds_key(reg), &out, err);
+		rc = run_helper(helper, "erase", wp_auth_creds_key(reg), &out, err);
 		wp_buf_release(&out);
 		json_decref(root);
 		return rc == WP_ENOTFOUND ? wp_error_set(err, WP_ENOTFOUND, "not logged in to '%s'", reg) : rc;

@@ -31,7 +31,7 @@ struct wp_client {
 	char *base;
 	wp_client_opts opts;
 	char *ca_file;
-	wp_cred cred;
+	wp_auth_cred cred;
 	token *tokens;
 	size_t ntokens;
 	bool basic;
@@ -158,7 +158,7 @@ int wp_client_open(wp_client **out, const char *registry, const wp_client_opts *
 		r->opts.max_attempts = 5;
 	r->registry = wp_xstrdup(registry);
 	r->ca_file = opts && opts->ca_file ? wp_xstrdup(opts->ca_file) : NULL;
-	if (!r->registry || (rc = load_settings(r, err)) < 0 || (rc = wp_creds_lookup(registry, &r->cred, err)) < 0) {
+	if (!r->registry || (rc = load_settings(r, err)) < 0 || (rc = wp_auth_creds_lookup(registry, &r->cred, err)) < 0) {
 		wp_client_close(r);
 		return r->registry ? rc : wp_error_set(err, WP_ENOMEM, "out of memory");
 	}
@@ -187,7 +187,7 @@ void wp_client_close(wp_client *r)
 		free(r->tokens[i].header);
 	}
 	free(r->tokens);
-	wp_cred_release(&r->cred);
+	wp_auth_cred_release(&r->cred);
 	if (r->share)
 		curl_share_cleanup(r->share);
 	free(r->registry);
@@ -198,7 +198,7 @@ void wp_client_close(wp_client *r)
 
 int wp_client_set_cred(wp_client *r, const char *username, const char *secret)
 {
-	wp_cred_release(&r->cred);
+	wp_auth_cred_release(&r->cred);
 	r->cred.username = wp_xstrdup(username);
 	r->cred.secret = wp_xstrdup(secret);
 	r->cred.source = wp_xstrdup("the command line");
@@ -278,7 +278,7 @@ static void token_put(wp_client *r, const char *scope, char *header, long long e
 	r->ntokens++;
 }
 
-static char *basic_header(const wp_cred *c)
+static char *basic_header(const wp_auth_cred *c)
 {
 	_cleanup_free_ char *pair = wp_strfmt("%s:%s", c->username ? c->username : "", c->secret);
 	size_t len = pair ? strlen(pair) : 0;
@@ -308,11 +308,6 @@ static const char *auth_header(wp_client *r, const wp_client_req *q)
 		return basic;
 	}
 	return token_for(r, q->scope);
-}
-
-static size_t collect(char *data, size_t size, size_t n, void *ctx)
-{
-	return wp_buf_append(ctx, data, size * n) < 0 ? 0 : size * n;
 }
 
 /* Only http(s) ever goes out (libcurl knows gopher, file, dict, ... too), and http only
@@ -351,128 +346,39 @@ static void apply_tls(wp_client *r, CURL *e)
 	curl_easy_setopt(e, CURLOPT_SHARE, r->share);
 }
 
-static char *urlenc(CURL *e, const char *s)
+/* A token for scope from the realm of challenge c, kept for its lifetime. The request
+ * goes out with this client's transport settings; auth.c speaks the token service. */
+static int fetch_token(wp_client *r, const wp_auth_challenge *c, const char *scope, wp_error *err)
 {
-	char *t = curl_easy_escape(e, s, 0), *out = t ? wp_xstrdup(t) : NULL;
+	CURL *e;
+	char *tok = NULL;
+	long long ttl = 0;
+	int rc;
 
-	curl_free(t);
-	return out;
-}
-
-/* Distribution token auth: GET realm?service=&scope= with Basic credentials (or none);
- * with an identity token, the OAuth2 form POST with grant_type=refresh_token. */
-static int fetch_token(wp_client *r, const wp_challenge *c, const char *scope, wp_error *err)
-{
-	CURL *e = curl_easy_init();
-	wp_buf url, form, body;
-	long status = 0;
-	CURLcode cc;
-	int rc = 0;
-	_cleanup_free_ char *scopes = wp_xstrdup(scope ? scope : "");
-
-	wp_buf_init(&url, 1 << 16);
-	wp_buf_init(&form, 1 << 16);
-	wp_buf_init(&body, WP_TOKEN_RESPONSE_MAX);
-	if (!e) {
-		rc = wp_error_set(err, WP_ENOMEM, "out of memory");
-		goto done;
-	}
 	if ((rc = check_scheme(r, c->realm, "the token realm", err)) < 0)
-		goto done;
-	if (c->scope && !strstr(scopes, c->scope)) {
-		char *both = wp_strfmt("%s%s%s", scopes, scopes[0] ? " " : "", c->scope);
-
-		free(scopes);
-		scopes = both;
-	}
-	rc = wp_buf_puts(&url, c->realm);
-	if (rc < 0) {
-		/* the realm and scopes of a hostile registry could be long */
-	} else if (r->cred.identity_token) {
-		_cleanup_free_ char *svc = urlenc(e, c->service ? c->service : "");
-		_cleanup_free_ char *sc = urlenc(e, scopes ? scopes : "");
-		_cleanup_free_ char *tok = urlenc(e, r->cred.secret);
-
-		rc = wp_buf_printf(&form, "grant_type=refresh_token&client_id=wasmpack&service=%s&scope=%s&refresh_token=%s",
-				   svc ? svc : "", sc ? sc : "", tok ? tok : "");
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, form.data);
-	} else {
-		char *save = NULL, *one;
-		_cleanup_free_ char *svc = urlenc(e, c->service ? c->service : "");
-		bool q = strchr(c->realm, '?') != NULL;
-
-		if (c->service) {
-			rc = wp_buf_printf(&url, "%sservice=%s", q ? "&" : "?", svc ? svc : "");
-			q = true;
-		}
-		for (one = strtok_r(scopes, " ", &save); rc == 0 && one; one = strtok_r(NULL, " ", &save)) {
-			_cleanup_free_ char *enc = urlenc(e, one);
-
-			rc = wp_buf_printf(&url, "%sscope=%s", q ? "&" : "?", enc ? enc : "");
-			q = true;
-		}
-		if (r->cred.secret) {
-			curl_easy_setopt(e, CURLOPT_USERNAME, r->cred.username ? r->cred.username : "");
-			curl_easy_setopt(e, CURLOPT_PASSWORD, r->cred.secret);
-		}
-	}
-	if (rc < 0) {
-		rc = wp_error_set(err, WP_ETOOBIG, "the token request for '%s' would be longer than 64 KiB", c->realm);
-		goto done;
-	}
-	curl_easy_setopt(e, CURLOPT_URL, url.data);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
+		return rc;
+	if (!(e = curl_easy_init()))
+		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	apply_tls(r, e);
-	cc = curl_easy_perform(e);
+	rc = wp_auth_token_fetch(e, c, scope, &r->cred, r->registry, &tok, &ttl, err);
 	r->stats.requests++;
-	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-	if (cc != CURLE_OK) {
-		rc = wp_error_set(err, WP_EIO, "getting a token from '%s': %s", c->realm, curl_easy_strerror(cc));
-		goto done;
-	}
-	if (status == 401 || status == 403) {
-		rc = wp_error_set(err, WP_EAUTH, "%s refused %s (HTTP %ld from the token service)", r->registry,
-				  r->cred.secret ? "the credentials" : "anonymous access", status);
-		goto done;
-	}
-	if (status != 200) {
-		rc = wp_error_set(err, WP_EAUTH, "the token service of %s answered HTTP %ld without a token", r->registry, status);
-		goto done;
-	}
-	{
-		char *tok = NULL;
-		long long ttl;
-
-		if ((rc = wp_token_parse(body.data, body.len, &tok, &ttl, err)) < 0) {
-			rc = wp_error_prefix(err, "the token service of %s", r->registry);
-			goto done;
-		}
-		token_put(r, scope, wp_strfmt("Authorization: Bearer %s", tok), now_ms() + (ttl > 30 ? ttl - 10 : ttl) * 1000);
-		OPENSSL_cleanse(tok, strlen(tok));
-		free(tok);
-	}
-done:
-	if (body.data)
-		OPENSSL_cleanse(body.data, body.len);
-	if (form.data)
-		OPENSSL_cleanse(form.data, form.len);
-	wp_buf_release(&url);
-	wp_buf_release(&form);
-	wp_buf_release(&body);
-	if (e)
-		curl_easy_cleanup(e);
-	return rc;
+	curl_easy_cleanup(e);
+	if (rc < 0)
+		return rc;
+	token_put(r, scope, wp_strfmt("Authorization: Bearer %s", tok), now_ms() + (ttl > 30 ? ttl - 10 : ttl) * 1000);
+	OPENSSL_cleanse(tok, strlen(tok));
+	free(tok);
+	return 0;
 }
 
 static int authenticate(wp_client *r, const char *header, const char *scope, wp_error *err)
 {
-	wp_challenge c;
+	wp_auth_challenge c;
 	int rc;
 
 	if (!header)
 		return wp_error_set(err, WP_EAUTH, "%s answered 401 without a WWW-Authenticate challenge", r->registry);
-	if ((rc = wp_challenge_parse(header, &c, err)) < 0)
+	if ((rc = wp_auth_challenge_parse(header, &c, err)) < 0)
 		return rc;
 	if (!strcasecmp(c.scheme, "basic")) {
 		if (!r->cred.secret)
@@ -485,7 +391,7 @@ static int authenticate(wp_client *r, const char *header, const char *scope, wp_
 	} else {
 		rc = wp_error_set(err, WP_EAUTH, "%s asks for an unsupported authentication scheme '%s'", r->registry, c.scheme);
 	}
-	wp_challenge_release(&c);
+	wp_auth_challenge_release(&c);
 	return rc;
 }
 
@@ -848,15 +754,15 @@ static void on_done(engine *e, slot *s, CURLcode cc)
 	}
 	if (p->status == 401 && !s->req.no_auth && j->auth_tries >= 2) {
 		/* Authenticated and still refused: the credentials lack the rights asked for. */
-		wp_challenge c = { 0 };
+		wp_auth_challenge c = { 0 };
 		wp_error ignored;
 
 		if (p->www_authenticate)
-			wp_challenge_parse(p->www_authenticate, &c, &ignored);
+			wp_auth_challenge_parse(p->www_authenticate, &c, &ignored);
 		wp_error_set(&j->err, WP_EAUTH, "%s refused %s access to %s%s%s", e->r->registry,
 			     e->r->cred.secret ? e->r->cred.username : "anonymous",
 			     s->req.scope ? s->req.scope : "this resource", c.error ? ": " : "", c.error ? c.error : "");
-		wp_challenge_release(&c);
+		wp_auth_challenge_release(&c);
 		job_finish(e, j, WP_EAUTH);
 		s->job = NULL;
 		return;

@@ -6,7 +6,7 @@
 #include <string.h>
 
 typedef struct sink {
-	wp_blob_writer *w;
+	wp_store_writer *w;
 	wp_error *err;
 	int rc;
 } sink;
@@ -15,7 +15,7 @@ static size_t on_data(char *data, size_t size, size_t n, void *ctx)
 {
 	sink *k = ctx;
 
-	if (wp_blob_writer_write(k->w, data, size * n, k->err) < 0) {
+	if (wp_store_writer_write(k->w, data, size * n, k->err) < 0) {
 		k->rc = k->err->code;
 		return 0;
 	}
@@ -41,7 +41,7 @@ int wp_fetch_to_store(void *ctx, wp_store *s, const char *url, const char *diges
 	e = curl_easy_init();
 	if (!e)
 		return wp_error_set(err, WP_ENOMEM, "out of memory");
-	if ((rc = wp_blob_writer_new(s, &k.w, err)) < 0) {
+	if ((rc = wp_store_writer_new(s, &k.w, err)) < 0) {
 		curl_easy_cleanup(e);
 		return rc;
 	}
@@ -65,12 +65,12 @@ int wp_fetch_to_store(void *ctx, wp_store *s, const char *url, const char *diges
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_cleanup(e);
 	if (cc != CURLE_OK) {
-		wp_blob_writer_abort(k.w);
+		wp_store_writer_abort(k.w);
 		if (k.rc < 0)
 			return k.rc;
 		return wp_error_set(err, status == 404 ? WP_ENOTFOUND : WP_EIO, "fetching '%s': %s", url,
 				    errbuf[0] ? errbuf : curl_easy_strerror(cc));
 	}
-	rc = wp_blob_writer_commit(k.w, digest, got, &size, err);
+	rc = wp_store_writer_commit(k.w, digest, got, &size, err);
 	return rc < 0 ? wp_error_prefix(err, "fetching '%s'", url) : 0;
 }

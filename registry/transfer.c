@@ -528,7 +528,7 @@ typedef struct pull_blob {
 	wp_client *reg;
 	const char *repo;
 	wp_blob_report *report;
-	wp_blob_writer *w;
+	wp_store_writer *w;
 	int64_t got;
 	bool ranged;
 	int digest_failures;
@@ -542,7 +542,7 @@ static int pull_sink(void *ctx, const void *data, size_t len)
 
 	if (b->got + (int64_t)len > b->report->size)
 		return -1;
-	if (wp_blob_writer_write(b->w, data, len, &err) < 0)
+	if (wp_store_writer_write(b->w, data, len, &err) < 0)
 		return -1;
 	b->got += (int64_t)len;
 	return 0;
@@ -554,7 +554,7 @@ static int pull_next(wp_job *job, wp_client_req *q)
 
 	if (b->finished)
 		return 0;
-	if (!b->w && wp_blob_writer_new(b->store, &b->w, &job->err) < 0)
+	if (!b->w && wp_store_writer_new(b->store, &b->w, &job->err) < 0)
 		return job->err.code;
 	q->method = "GET";
 	q->url = wp_strfmt("%s/v2/%s/blobs/%s", wp_client_base_url(b->reg), b->repo, b->report->digest);
@@ -569,7 +569,7 @@ static int pull_next(wp_job *job, wp_client_req *q)
 
 static void pull_restart(pull_blob *b)
 {
-	wp_blob_writer_abort(b->w);
+	wp_store_writer_abort(b->w);
 	b->w = NULL;
 	b->got = 0;
 }
@@ -605,7 +605,7 @@ static int pull_done(wp_job *job, const wp_client_req *q, const wp_client_resp *
 			     (long long)b->got, (long long)b->report->size);
 		return WP_XFER_RETRY;
 	}
-	rc = wp_blob_writer_commit(b->w, b->report->digest, digest, &size, &job->err);
+	rc = wp_store_writer_commit(b->w, b->report->digest, digest, &size, &job->err);
 	b->w = NULL;
 	b->got = 0;
 	if (rc == WP_EDIGEST && ++b->digest_failures < 3) {
@@ -685,7 +685,7 @@ int wp_transfer_pull(wp_store *s, wp_client *r, const wp_ref *ref, const char *p
 		if ((rc = wp_index_parse(body.data, body.len, &ix, err)) < 0)
 			goto done;
 		for (size_t i = 0; i < ix.n_manifests && !pick; i++)
-			if (wp_platform_matches(ix.manifests[i].platform, platform))
+			if (wp_descriptor_platform_matches(ix.manifests[i].platform, platform))
 				pick = &ix.manifests[i];
 		if (!pick) {
 			rc = wp_error_set(err, WP_ENOTFOUND, "the index %s has no manifest for platform %s", digest, platform);
@@ -764,7 +764,7 @@ oom:
 	rc = wp_error_set(err, WP_ENOMEM, "out of memory");
 done:
 	for (size_t i = 0; i < njobs; i++)
-		wp_blob_writer_abort(blobs[i].w);
+		wp_store_writer_abort(blobs[i].w);
 	free(blobs);
 	free(jobs);
 	free(mt);

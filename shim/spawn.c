@@ -1,5 +1,5 @@
 #include "shim/spawn.h"
-#include "shim/task.h"
+#include "shim/shim.h"
 #include "common/json.h"
 #include "common/util.h"
 

@@ -240,19 +240,38 @@ static void reply(conn *c, uint32_t stream, int code, const char *msg, const wp_
 	wp_buf_release(&out);
 }
 
+int wp_ttrpc_status(int code)
+{
+	switch (code) {
+	case WP_OK: return WP_RPC_OK;
+	case WP_EUSAGE:
+	case WP_EINVALID: return WP_RPC_INVALID_ARGUMENT;
+	case WP_ENOTFOUND: return WP_RPC_NOT_FOUND;
+	case WP_EEXISTS: return WP_RPC_ALREADY_EXISTS;
+	case WP_EAUTH: return WP_RPC_PERMISSION_DENIED;
+	case WP_ETOOBIG:
+	case WP_ENOMEM: return WP_RPC_RESOURCE_EXHAUSTED;
+	case WP_EDIGEST:
+	case WP_ESTATE: return WP_RPC_FAILED_PRECONDITION;
+	case WP_EUNSUPPORTED: return WP_RPC_UNIMPLEMENTED;
+	case WP_ETIMEOUT: return WP_RPC_DEADLINE_EXCEEDED;
+	case WP_EUNAVAILABLE: return WP_RPC_UNAVAILABLE;
+	default: return WP_RPC_INTERNAL;
+	}
+}
+
 static void *run_call(void *arg)
 {
 	call *k = arg;
 	conn *c = k->c;
 	wp_ttrpc_request req;
 	wp_buf out;
-	char msg[256] = "";
+	wp_error err = WP_ERROR_INIT;
 	int code;
 
 	wp_buf_init(&out, WP_TTRPC_MAX - 64);
 	if (wp_ttrpc_request_decode(k->data, k->len, &req) < 0) {
-		code = WP_RPC_INVALID_ARGUMENT;
-		snprintf(msg, sizeof(msg), "malformed request");
+		code = wp_error_set(&err, WP_EINVALID, "malformed request");
 	} else {
 		struct timespec deadline;
 		bool has = req.timeout_nano > 0;
@@ -266,10 +285,12 @@ static void *run_call(void *arg)
 				deadline.tv_nsec -= 1000000000;
 			}
 		}
-		code = c->handler(c->ctx, &req, has ? &deadline : NULL, &out, msg);
+		code = c->handler(c->ctx, &req, has ? &deadline : NULL, &out, &err);
 		wp_ttrpc_request_release(&req);
 	}
-	reply(c, k->stream, code, msg, code == WP_RPC_OK ? &out : NULL);
+	if (code != WP_OK && !err.msg[0])
+		wp_error_set(&err, code, "%s", wp_error_code_name(code));
+	reply(c, k->stream, wp_ttrpc_status(code), code == WP_OK ? "" : err.msg, code == WP_OK ? &out : NULL);
 	wp_buf_release(&out);
 	free(k->data);
 	free(k);

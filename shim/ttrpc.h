@@ -27,6 +27,7 @@ enum {
 	WP_RPC_DEADLINE_EXCEEDED = 4,
 	WP_RPC_NOT_FOUND = 5,
 	WP_RPC_ALREADY_EXISTS = 6,
+	WP_RPC_PERMISSION_DENIED = 7,
 	WP_RPC_RESOURCE_EXHAUSTED = 8,
 	WP_RPC_FAILED_PRECONDITION = 9,
 	WP_RPC_UNIMPLEMENTED = 12,
@@ -59,11 +60,16 @@ int wp_ttrpc_response_encode(wp_buf *out, int code, const char *message, const w
 int wp_ttrpc_response_decode(const uint8_t *data, size_t len, int *code, char **message, const uint8_t **payload,
 			     size_t *payload_len);
 
-/* A handler answers one request: it fills reply and returns a status code (WP_RPC_OK or
- * another, with a message in msg). deadline is NULL when the caller set none. Handlers
- * run on threads of their own, so one may block (Wait) while others are answered. */
+/* The gRPC status a wp_error code goes out as (WP_EUNSUPPORTED is Unimplemented,
+ * WP_ESTATE FailedPrecondition, ...): containerd turns these into its errdefs. */
+int wp_ttrpc_status(int code);
+
+/* A handler answers one request: it fills reply and returns WP_OK, or a wp_error code with
+ * err set; the reply carries wp_ttrpc_status(code) and err's message. deadline is NULL
+ * when the caller set none. Handlers run on threads of their own, so one may block (Wait)
+ * while others are answered. */
 typedef int (*wp_ttrpc_handler)(void *ctx, const wp_ttrpc_request *req, const struct timespec *deadline,
-				wp_buf *reply, char msg[256]);
+				wp_buf *reply, wp_error *err);
 
 /* Serves one connection until the peer closes it or sends a malformed frame (which closes
  * it); returns after every handler on it has finished. */

@@ -4,6 +4,7 @@
  * libarchive, libcurl and libgit2 and their fifty libraries: 8 ms of dynamic linking that
  * a cache hit does not need. Anything the front is not sure of goes to the core, so the
  * two always behave the same. */
+#include "cli/cli.h"
 #include "common/buf.h"
 #include "common/fs.h"
 #include "common/json.h"
@@ -11,7 +12,7 @@
 #include "common/util.h"
 #include "oci/digest.h"
 #include "oci/mediatype.h"
-#include "oci/ref.h"
+#include "oci/index.h"
 #include "oci/storeroot.h"
 #include "node/engine.h"
 
@@ -43,123 +44,100 @@ static void exec_core(char **argv)
 	exit(1);
 }
 
-/* "--name VALUE" or "--name=VALUE": the value, advancing *i; NULL if arg is not --name. */
-static const char *opt_value(int argc, char **argv, int *i, const char *name)
-{
-	size_t len = strlen(name);
-	const char *a = argv[*i];
-
-	if (strncmp(a, name, len))
-		return NULL;
-	if (a[len] == '=')
-		return a + len + 1;
-	if (a[len] == '\0' && *i + 1 < argc)
-		return argv[++*i];
-	return NULL;
-}
-
-/* The manifest digest SOURCE names in the store's index, or NULL (then the core decides). */
+/* The manifest digest's hex that SOURCE names in the store's index, found as the core
+ * finds it (wp_index_find), or NULL: then the core decides. */
 static char *resolve(const char *store, const char *src)
 {
 	_cleanup_free_ char *path = wp_strfmt("%s/index.json", store);
-	_cleanup_free_ char *full = NULL;
+	wp_buf data;
+	wp_index ix;
 	wp_error err;
-	wp_ref ref = { 0 };
-	json_t *ix = NULL, *m;
+	char digest[WP_DIGEST_BUFSZ];
+	size_t pos;
 	char *out = NULL;
-	size_t i;
 
-	if (!path || strchr(src, ':') == src || !strncmp(src, "oci:", 4) || !strncmp(src, "oci-archive:", 12) ||
-	    !strncmp(src, "containerd:", 11) || !strncmp(src, "sha256:", 7) || strspn(src, "0123456789abcdef") == strlen(src))
+	/* the sources that are no image in the store */
+	if (wp_str_has_prefix(src, "oci:") || wp_str_has_prefix(src, "oci-archive:") ||
+	    wp_str_has_prefix(src, "containerd:"))
 		return NULL;
-	if (wp_ref_parse(src, &ref, &err) < 0)
-		return NULL;
-	full = ref.digest ? NULL : wp_ref_string(&ref);
-	wp_ref_release(&ref);
-	if (!full)
-		return NULL;
-	if (wp_json_read_file(path, 16u << 20, &ix, &err) == 0) {
-		json_array_foreach(json_object_get(ix, "manifests"), i, m) {
-			const char *name = wp_json_str(json_object_get(m, "annotations"), WP_ANN_REF_NAME);
-
-			if (name && !strcmp(name, full)) {
-				const char *d = wp_json_str(m, "digest");
-
-				if (wp_media_type_is_manifest(wp_json_str(m, "mediaType")) && wp_digest_valid(d))
-					out = wp_xstrdup(wp_digest_hex(d));
-				break;
-			}
-		}
+	wp_buf_init(&data, WP_MANIFEST_MAX);
+	if (wp_fs_read_file(path, WP_MANIFEST_MAX, &data, &err) == 0 && wp_index_parse(data.data, data.len, &ix, &err) == 0) {
+		if (wp_index_find(&ix, src, &pos, digest, &err) == 0 &&
+		    wp_media_type_is_manifest(ix.manifests[pos].media_type))
+			out = wp_xstrdup(wp_digest_hex(ix.manifests[pos].digest));
+		wp_index_release(&ix);
 	}
-	json_decref(ix);
+	wp_buf_release(&data);
 	return out;
+}
+
+/* The options a warm run takes here; any other (--platform, --format, --verbose, --help,
+ * the registry's) is the core's. */
+static bool served_here(const wp_cli *cli)
+{
+	static const char *const ok[] = { "store", "quiet", "no-progress", "engine", "env", "dir" };
+
+	for (size_t i = 0; i < cli->n_vals; i++) {
+		bool known = false;
+
+		if (!cli->vals[i].set)
+			continue;
+		for (size_t k = 0; k < WP_ARRAY_LEN(ok); k++)
+			known = known || !strcmp(cli->vals[i].opt->name, ok[k]);
+		if (!known)
+			return false;
+	}
+	return true;
 }
 
 /* The warm path: `run` whose image is in the node cache. Returns only to defer. */
 static void warm_run(int argc, char **argv)
 {
-	const char *store = NULL, *engine = NULL, *source = NULL, *v;
+	static const wp_cmd run_cmd = { .name = "run", .args = "", .summary = "", .opts = wp_cmd_run_opts, .min_args = 1,
+					.max_args = -1 };
+	char **args = wp_cli_hoist_globals(argc, argv);
+	wp_cli cli = { 0 };
 	wp_run_spec spec = { 0 };
-	bool quiet = false, args_only = false;
-	int cmd = -1;
 	_cleanup_free_ char *root = NULL, *hex = NULL, *entry = NULL, *summary = NULL, *cache = NULL;
+	const char *store;
 	wp_buf sroot;
 	wp_error err;
 
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (args_only || (cmd > 0 && a[0] != '-')) {
-			if (cmd < 0)
-				return;
-			if (!source && !args_only)
-				source = a;
-			else
-				wp_strv_push(&spec.args, a);
-		} else if (cmd > 0 && !strcmp(a, "--")) {
-			args_only = true;
-		} else if (cmd < 0 && !strcmp(a, "run")) {
-			cmd = i;
-		} else if ((v = opt_value(argc, argv, &i, "--store"))) {
-			store = v;
-		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-			quiet = true;
-		} else if (!strcmp(a, "--no-progress")) {
-			continue;
-		} else if (cmd > 0 && (v = opt_value(argc, argv, &i, "--engine"))) {
-			engine = v;
-		} else if (cmd > 0 && (v = opt_value(argc, argv, &i, "--env"))) {
-			wp_strv_push(&spec.env, v);
-		} else if (cmd > 0 && (v = opt_value(argc, argv, &i, "--dir"))) {
-			wp_strv_push(&spec.dirs, v);
-		} else {
-			return; /* help, other commands and options, anything unusual */
-		}
-	}
-	if (cmd < 0 || !source)
-		return;
+	/* The same parser and table as the core's; what it refuses, the core explains. */
+	if (strcmp(args[1], "run") || wp_cli_parse(&cli, &run_cmd, argc - 1, args + 1) < 0 || !served_here(&cli))
+		goto defer;
+	store = wp_cli_value(&cli, "store");
 	/* A store path past PATH_MAX (or any failure here) is the core's to explain. */
 	wp_buf_init(&sroot, PATH_MAX);
 	if ((store ? wp_buf_puts(&sroot, store) : wp_storeroot_default(&sroot, &err)) < 0 || !sroot.data) {
 		wp_buf_release(&sroot);
-		return;
+		goto defer;
 	}
 	root = wp_xstrdup(sroot.data);
 	wp_buf_release(&sroot);
-	if (!root || !(hex = resolve(root, source)))
-		return;
+	if (!(hex = resolve(root, cli.args.items[0])))
+		goto defer;
 	cache = wp_storeroot_cache(root);
-	entry = cache ? wp_strfmt("%s/%s", cache, hex) : NULL;
-	summary = entry ? wp_strfmt("%s/.wasmpack-unpack.json", entry) : NULL;
+	entry = wp_strfmt("%s/%s", cache, hex);
+	summary = wp_strfmt("%s/.wasmpack-unpack.json", entry);
 	if (wp_json_read_file(summary, 1u << 20, &spec.summary, &err) < 0)
-		return;
-	wp_log_setup(stderr, quiet ? WP_LOG_QUIET : WP_LOG_WARN);
-	spec.engine = engine;
+		goto defer;
+	wp_log_setup(stderr, cli.verbosity == 0 ? WP_LOG_QUIET : WP_LOG_WARN);
+	spec.engine = wp_cli_value(&cli, "engine");
 	spec.dir = entry;
 	spec.launcher_dir = cache;
+	for (size_t i = 1; i < cli.args.len; i++)
+		wp_strv_push(&spec.args, cli.args.items[i]);
+	spec.env = *wp_cli_list(&cli, "env");
+	spec.dirs = *wp_cli_list(&cli, "dir");
 	wp_engine_exec(&spec, &err);
 	/* The engine did not start: the core says why, as it would have. */
+	wp_strv_release(&spec.args);
 	json_decref(spec.summary);
+defer:
+	wp_cli_release(&cli);
+	if (args != argv)
+		free(args);
 }
 
 int main(int argc, char **argv)

@@ -10,7 +10,7 @@
 #include "common/util.h"
 #include "common/sha256.h"
 #include "shim/cgroup.h"
-#include "shim/task.h"
+#include "shim/shim.h"
 #include "shim/ttrpc.h"
 #include "cli/cli.h"
 

@@ -11,15 +11,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *s = malloc(size + 1);
-	wp_challenge c;
+	wp_auth_challenge c;
 	wp_error err;
 
 	if (!s)
 		return 0;
 	memcpy(s, data, size);
 	s[size] = '\0';
-	if (wp_challenge_parse(s, &c, &err) == 0)
-		wp_challenge_release(&c);
+	if (wp_auth_challenge_parse(s, &c, &err) == 0)
+		wp_auth_challenge_release(&c);
 	free(s);
 	return 0;
 }

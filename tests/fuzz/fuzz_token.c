@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	long long ttl = 0;
 	wp_error err;
 
-	if (wp_token_parse((const char *)data, size, &token, &ttl, &err) == 0) {
+	if (wp_auth_token_parse((const char *)data, size, &token, &ttl, &err) == 0) {
 		if (!token[0] || ttl < 1 || ttl > 86400)
 			abort();
 		for (const char *p = token; *p; p++)

@@ -3,7 +3,7 @@
  * handed to the Task service's methods that need no containerd (never Create or Start,
  * which mount and spawn). */
 #include "common/pb.h"
-#include "shim/task.h"
+#include "shim/shim.h"
 #include "shim/ttrpc.h"
 
 #include <stddef.h>
@@ -71,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(msg);
 	if (wp_ttrpc_request_decode(data, size, &req) == 0) {
 		wp_buf reply;
-		char m[256];
+		wp_error m;
 		const char *method = methods[h.stream % (sizeof(methods) / sizeof(methods[0]))];
 		char *saved = req.method;
 		char svc[] = "containerd.task.v2.Task";
@@ -80,11 +80,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* The fuzzer's method and service names are tried as they are, then a real one. */
 		wp_buf_init(&reply, WP_TTRPC_MAX);
 		if (strcmp(req.method, "Create") && strcmp(req.method, "Start"))
-			wp_shim_handle(sh, &req, NULL, &reply, m);
+			wp_shim_handle(sh, &req, NULL, &reply, &m);
 		wp_buf_reset(&reply);
 		req.method = (char *)method;
 		req.service = svc;
-		wp_shim_handle(sh, &req, NULL, &reply, m);
+		wp_shim_handle(sh, &req, NULL, &reply, &m);
 		req.method = saved;
 		req.service = saved_svc;
 		wp_buf_release(&reply);

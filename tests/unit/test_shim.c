@@ -5,7 +5,7 @@
 #include "common/util.h"
 #include "shim/cgroup.h"
 #include "common/pb.h"
-#include "shim/task.h"
+#include "shim/shim.h"
 #include "shim/ttrpc.h"
 
 #include <pthread.h>
@@ -123,7 +123,7 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static int released;
 
-static int handler(void *ctx, const wp_ttrpc_request *req, const struct timespec *deadline, wp_buf *reply, char msg[256])
+static int handler(void *ctx, const wp_ttrpc_request *req, const struct timespec *deadline, wp_buf *reply, wp_error *err)
 {
 	(void)ctx;
 	(void)deadline;
@@ -133,19 +133,18 @@ static int handler(void *ctx, const wp_ttrpc_request *req, const struct timespec
 			pthread_cond_wait(&cv, &mu);
 		pthread_mutex_unlock(&mu);
 		usleep(50000);
-		return wp_pb_put_str(reply, 1, "unblocked") < 0 ? WP_RPC_INTERNAL : WP_RPC_OK;
+		return wp_pb_put_str(reply, 1, "unblocked") < 0 ? wp_error_set(err, WP_ETOOBIG, "reply") : WP_OK;
 	}
 	if (!strcmp(req->method, "Release")) {
 		pthread_mutex_lock(&mu);
 		released = 1;
 		pthread_cond_broadcast(&cv);
 		pthread_mutex_unlock(&mu);
-		return WP_RPC_OK;
+		return WP_OK;
 	}
 	if (!strcmp(req->method, "Echo"))
-		return wp_buf_append(reply, req->payload, req->payload_len) < 0 ? WP_RPC_INTERNAL : WP_RPC_OK;
-	snprintf(msg, 256, "%s: unimplemented", req->method);
-	return WP_RPC_UNIMPLEMENTED;
+		return wp_buf_append(reply, req->payload, req->payload_len) < 0 ? wp_error_set(err, WP_ETOOBIG, "reply") : WP_OK;
+	return wp_error_set(err, WP_EUNSUPPORTED, "%s: unimplemented", req->method);
 }
 
 static void *server(void *arg)
@@ -207,7 +206,8 @@ static void test_server(void)
 	wp_buf_release(&out);
 }
 
-static int call_shim(wp_shim *sh, const char *service, const char *method, const char *id, char msg[256], wp_buf *reply)
+/* The gRPC status the shim answers a request with. */
+static int call_shim(wp_shim *sh, const char *service, const char *method, const char *id, wp_error *err, wp_buf *reply)
 {
 	wp_buf p;
 	wp_ttrpc_request req = { .service = (char *)service, .method = (char *)method };
@@ -217,8 +217,8 @@ static int call_shim(wp_shim *sh, const char *service, const char *method, const
 	wp_pb_put_str(&p, 1, id);
 	req.payload = (uint8_t *)p.data;
 	req.payload_len = p.len;
-	msg[0] = '\0';
-	code = wp_shim_handle(sh, &req, NULL, reply, msg);
+	wp_error_init(err);
+	code = wp_ttrpc_status(wp_shim_handle(sh, &req, NULL, reply, err));
 	wp_buf_release(&p);
 	return code;
 }
@@ -229,23 +229,23 @@ static void test_task_service(void)
 	wp_shim_opts o = { .ns = "default", .cache_root = mkdtemp(tmp) };
 	wp_shim *sh = wp_shim_new(&o);
 	wp_buf reply;
-	char msg[256];
+	wp_error err;
 
 	wp_buf_init(&reply, WP_TTRPC_MAX);
-	is_int(call_shim(sh, "containerd.task.v2.Nope", "State", "x", msg, &reply), WP_RPC_UNIMPLEMENTED,
+	is_int(call_shim(sh, "containerd.task.v2.Nope", "State", "x", &err, &reply), WP_RPC_UNIMPLEMENTED,
 	       "an unknown service: Unimplemented");
-	is_int(call_shim(sh, "containerd.task.v2.Task", "Checkpoint", "x", msg, &reply), WP_RPC_UNIMPLEMENTED,
+	is_int(call_shim(sh, "containerd.task.v2.Task", "Checkpoint", "x", &err, &reply), WP_RPC_UNIMPLEMENTED,
 	       "Checkpoint: Unimplemented");
-	is_int(call_shim(sh, "containerd.task.v2.Task", "State", "x", msg, &reply), WP_RPC_NOT_FOUND, "State of no task: NotFound");
-	is_int(call_shim(sh, "containerd.task.v2.Task", "Wait", "x", msg, &reply), WP_RPC_NOT_FOUND, "Wait for no task: NotFound");
-	is_int(call_shim(sh, "containerd.task.v2.Task", "Kill", "x", msg, &reply), WP_RPC_NOT_FOUND, "Kill of no task: NotFound");
-	is_int(call_shim(sh, "containerd.task.v2.Task", "Create", "x", msg, &reply), WP_RPC_INVALID_ARGUMENT,
+	is_int(call_shim(sh, "containerd.task.v2.Task", "State", "x", &err, &reply), WP_RPC_NOT_FOUND, "State of no task: NotFound");
+	is_int(call_shim(sh, "containerd.task.v2.Task", "Wait", "x", &err, &reply), WP_RPC_NOT_FOUND, "Wait for no task: NotFound");
+	is_int(call_shim(sh, "containerd.task.v2.Task", "Kill", "x", &err, &reply), WP_RPC_NOT_FOUND, "Kill of no task: NotFound");
+	is_int(call_shim(sh, "containerd.task.v2.Task", "Create", "x", &err, &reply), WP_RPC_INVALID_ARGUMENT,
 	       "Create without a bundle: InvalidArgument");
 	wp_buf_reset(&reply);
-	is_int(call_shim(sh, "containerd.task.v2.Task", "Connect", "x", msg, &reply), WP_RPC_OK, "Connect answers");
+	is_int(call_shim(sh, "containerd.task.v2.Task", "Connect", "x", &err, &reply), WP_RPC_OK, "Connect answers");
 	ok(reply.len >= 2 && reply.data[0] == 0x08, "with the shim's pid");
 	ok(!*wp_shim_stop_flag(sh), "the shim runs");
-	is_int(call_shim(sh, "containerd.task.v2.Task", "Shutdown", "x", msg, &reply), WP_RPC_OK, "Shutdown answers");
+	is_int(call_shim(sh, "containerd.task.v2.Task", "Shutdown", "x", &err, &reply), WP_RPC_OK, "Shutdown answers");
 	ok(*wp_shim_stop_flag(sh), "and with no task left the shim stops");
 	wp_shim_free(sh);
 	wp_buf_release(&reply);

@@ -1,4 +1,5 @@
-#include "shim/task.h"
+#include "shim/shim.h"
+#include "shim/app.h"
 #include "shim/cgroup.h"
 #include "node/engine.h"
 #include "shim/events.h"
@@ -13,18 +14,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <limits.h>
-#include <linux/openat2.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -70,6 +65,13 @@ static task *find(wp_shim *sh, const char *id)
 		if (!strcmp(t->id, id))
 			return t;
 	return NULL;
+}
+
+/* Gives an error carried up from a library call the code the RPC answers with. */
+static int recode(wp_error *err, int code)
+{
+	err->code = code;
+	return code;
 }
 
 /* The status of a child the reaper collected before its waiter could. */
@@ -345,361 +347,264 @@ void wp_shim_reaped(wp_shim *sh, pid_t pid, int status)
 	pthread_mutex_unlock(&sh->mu);
 }
 
-/* ---- finding the app ---- */
+/* ---- Create ---- */
 
-/* The artifact layouts: wasmpack-core (next to the shim) reads the container's image
- * through containerd's API and unpacks it into the node cache, once per manifest digest;
- * it prints the entry's path. A process of its own, so the shim, which lives as long as
- * its containers, never loads libcurl, libarchive or OpenSSL. */
-static int app_from_containerd(wp_shim *sh, const char *id, char **entry_out, char msg[256])
+/* What Create gathers before the task exists; create_release frees it. */
+typedef struct creating {
+	const char *id, *bundle;
+	char *rootfs;             /* bundle/rootfs */
+	char *real_rootfs;        /* its real path when the app is in it */
+	json_t *spec;             /* the bundle's config.json */
+	bool mounted;             /* we mounted the request's rootfs mounts */
+	bool sandbox;             /* the pod's sandbox (pause) container */
+	char *entry;              /* the unpacked app in the node cache */
+	json_t *summary;          /* its .wasmpack-unpack.json */
+	wp_run_spec run;
+	wp_strv argv;             /* the engine's command line */
+	wp_confine view;          /* what the engine may see */
+	wp_spawn_plan plan;       /* namespaces and user */
+} creating;
+
+static void create_release(creating *c, bool failed)
 {
-	char self[PATH_MAX], out[PATH_MAX + 1] = "", errbuf[512] = "";
-	ssize_t n;
-	_cleanup_free_ char *core = NULL;
-	int po[2], pe[2], status;
-	size_t got_out = 0, got_err = 0;
-	pid_t pid;
-
-	if (!*sh->address) {
-		snprintf(msg, 256, "the rootfs holds no app and containerd's address is unknown");
-		return WP_RPC_FAILED_PRECONDITION;
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	self[n > 0 ? n : 0] = '\0';
-	if (n > 0 && strrchr(self, '/'))
-		*strrchr(self, '/') = '\0';
-	core = wp_strfmt("%s/wasmpack-core", self);
-	if (!core || access(core, X_OK) < 0) {
-		free(core);
-		core = wp_xstrdup("wasmpack-core"); /* from PATH */
-	}
-	if (pipe2(po, O_CLOEXEC) < 0)
-		return snprintf(msg, 256, "pipe: %s", strerror(errno)), WP_RPC_INTERNAL;
-	if (pipe2(pe, O_CLOEXEC) < 0) {
-		close(po[0]), close(po[1]);
-		return snprintf(msg, 256, "pipe: %s", strerror(errno)), WP_RPC_INTERNAL;
-	}
-	if ((pid = fork()) == 0) {
-		sigset_t none;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		dup2(po[1], 1);
-		dup2(pe[1], 2);
-		execlp(core, "wasmpack-core", "__shim-fetch", "--address", sh->address, "--namespace", sh->ns, "--cache",
-		       sh->cache_root, id, (char *)NULL);
-		fprintf(stderr, "running %s: %s", core, strerror(errno));
-		_exit(127);
-	}
-	close(po[1]);
-	close(pe[1]);
-	if (pid < 0) {
-		close(po[0]), close(pe[0]);
-		return snprintf(msg, 256, "fork: %s", strerror(errno)), WP_RPC_INTERNAL;
-	}
-	/* Both small: the path, or an error line. */
-	while ((n = read(po[0], out + got_out, sizeof(out) - 1 - got_out)) > 0)
-		got_out += (size_t)n;
-	while ((n = read(pe[0], errbuf + got_err, sizeof(errbuf) - 1 - got_err)) > 0)
-		got_err += (size_t)n;
-	close(po[0]);
-	close(pe[0]);
-	/* The reaper may collect it first; its status then comes from the early-exit list. */
-	if (waitpid(pid, &status, 0) != pid)
-		status = reaped_status(sh, pid);
-	out[got_out] = errbuf[got_err] = '\0';
-	while (got_out && out[got_out - 1] == '\n')
-		out[--got_out] = '\0';
-	while (got_err && errbuf[got_err - 1] == '\n')
-		errbuf[--got_err] = '\0';
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !got_out) {
-		const char *e = errbuf;
-
-		if (wp_str_has_prefix(e, "wasmpack: "))
-			e += strlen("wasmpack: ");
-		snprintf(msg, 256, "%.250s", *e ? e : "finding the app through containerd failed");
-		return WIFEXITED(status) && WEXITSTATUS(status) == 3 ? WP_RPC_NOT_FOUND : WP_RPC_FAILED_PRECONDITION;
-	}
-	*entry_out = wp_xstrdup(out);
-	return *entry_out ? WP_RPC_OK : WP_RPC_RESOURCE_EXHAUSTED;
+	if (failed && c->mounted)
+		wp_rootfs_unmount_all(c->rootfs);
+	wp_strv_release(&c->argv);
+	wp_confine_release(&c->view);
+	wp_spawn_plan_release(&c->plan);
+	json_decref(c->summary);
+	json_decref(c->spec);
+	free(c->entry);
+	free(c->real_rootfs);
+	free(c->rootfs);
 }
 
-static json_t *load_json_file(const char *path, wp_error *err)
+static int shim_reaped_status(void *ctx, pid_t pid)
 {
-	json_t *j = NULL;
-
-	wp_json_read_file(path, SPEC_MAX, &j, err);
-	return j;
+	return reaped_status(ctx, pid);
 }
 
-/* The wasm the process names must be a file inside the rootfs after every symlink: the
- * engine runs as root (unless process.user says otherwise) and would follow a link out of
- * the image onto the node. */
-static int wasm_beneath(const char *rootfs, json_t *process, char msg[256])
+/* Where the app is: nowhere for a sandbox, the rootfs when it holds what the process
+ * names, else the node cache (wasmpack-core unpacks it there). */
+static int locate_app(wp_shim *sh, creating *c, json_t *process, wp_error *err)
 {
-	const char *a0 = json_string_value(json_array_get(json_object_get(process, "args"), 0));
-	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
-	wp_buf clean;
-	wp_error err;
-	int root, fd = -1;
+	const char *type = wp_json_str(json_object_get(c->spec, "annotations"), "io.kubernetes.cri.container-type");
+	wp_app_fetch f = { sh->address, sh->ns, sh->cache_root, shim_reaped_status, sh };
+	_cleanup_free_ char *summary_path = NULL;
 
-	if (!a0)
-		return 0; /* a Spin app's spin.toml: spin reads it */
-	wp_buf_init(&clean, 4096);
-	if (wp_path_clean(a0, &clean, &err) == 0 && (root = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		fd = (int)syscall(SYS_openat2, root, clean.data, &how, sizeof(how));
-		close(root);
+	c->sandbox = type && !strcmp(type, "sandbox");
+	if (c->sandbox) {
+		/* The pod's sandbox (pause) image is a native program: its only job, holding the
+		 * pod's namespaces, is done by CRI's pinned namespaces; a waiting process stands in. */
+		return 0;
 	}
-	wp_buf_release(&clean);
-	if (fd < 0) {
-		snprintf(msg, 256, "the wasm '%.100s' named by process.args[0] is not a file inside the rootfs", a0);
-		return -1;
+	if (wp_app_in_rootfs(c->rootfs, process)) {
+		if (wp_app_check_beneath(c->rootfs, process, err) < 0)
+			return err->code;
+		c->run.rootfs = c->rootfs;
+		c->real_rootfs = realpath(c->rootfs, NULL);
+		return 0;
 	}
-	close(fd);
+	if (wp_app_from_containerd(&f, c->id, &c->entry, err) < 0)
+		return err->code;
+	summary_path = wp_strfmt("%s/.wasmpack-unpack.json", c->entry);
+	if (wp_json_read_file(summary_path, 1 << 20, &c->summary, err) < 0) {
+		wp_error_prefix(err, "the unpacked app");
+		return recode(err, WP_EIO);
+	}
+	c->run.dir = c->entry;
+	c->run.summary = c->summary;
 	return 0;
 }
 
-/* Does the rootfs hold what the process names (or a Spin app)? */
-static bool rootfs_has_app(const char *rootfs, json_t *process)
+/* Reads the bundle, mounts the rootfs, plans the process and finds the app and the
+ * engine's command line: everything Create needs before the task exists. */
+static int prepare(wp_shim *sh, const fields *fs, creating *c, wp_error *err)
 {
-	const char *a0 = json_string_value(json_array_get(json_object_get(process, "args"), 0));
-	wp_buf p;
-	wp_error err;
-	struct stat st;
-	bool found;
+	_cleanup_free_ char *spec_path = wp_strfmt("%s/config.json", c->bundle);
+	const char *engine;
+	json_t *process;
 
-	/* args[0] comes from the image: ".." cannot climb out of the rootfs */
-	wp_buf_init(&p, 4096);
-	found = wp_path_join_safe(rootfs, a0 ? a0 : "spin.toml", &p, &err) == 0 && stat(p.data, &st) == 0 &&
-		S_ISREG(st.st_mode);
-	wp_buf_release(&p);
-	return found;
+	c->rootfs = wp_strfmt("%s/rootfs", c->bundle);
+	if (wp_json_read_file(spec_path, SPEC_MAX, &c->spec, err) < 0) {
+		wp_error_prefix(err, "reading the bundle's config.json");
+		return recode(err, WP_EINVALID);
+	}
+	process = json_object_get(c->spec, "process");
+	if (wp_fs_mkdir_p(sh->cache_root, 0755, err) < 0)
+		return recode(err, WP_EIO);
+	if (fs->n_mounts) {
+		if (wp_rootfs_mount_all(c->rootfs, fs->mounts, fs->n_mounts, err) < 0)
+			return recode(err, WP_EIO);
+		c->mounted = true;
+	}
+	wp_spawn_plan_user(process, &c->plan);
+	if (wp_spawn_plan_namespaces(c->spec, &c->plan, err) < 0)
+		return recode(err, WP_EINVALID);
+	c->run.process = process;
+	c->run.launcher_dir = sh->cache_root;
+	engine = wp_json_str(json_object_get(c->spec, "annotations"), "dev.wasmpack.engine");
+	if (engine && *engine)
+		c->run.engine = engine;
+	else {
+		/* The node's default engine (containerd's environment) yields to what an app needs. */
+		c->run.engine = getenv("WASMPACK_ENGINE") && *getenv("WASMPACK_ENGINE") ? getenv("WASMPACK_ENGINE") : NULL;
+		c->run.engine_default = true;
+	}
+	if (locate_app(sh, c, process, err) < 0)
+		return err->code;
+	c->run.mounts = json_object_get(c->spec, "mounts");
+	c->run.rootfs_readonly = json_is_true(json_object_get(json_object_get(c->spec, "root"), "readonly"));
+	if (!c->sandbox && wp_engine_command(&c->run, &c->argv, &c->view, err) < 0)
+		return recode(err, err->code == WP_ENOTFOUND ? WP_ENOTFOUND : WP_ESTATE);
+	return 0;
 }
 
-static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256])
+static task *task_new(const fields *fs, const creating *c)
 {
-	const char *id = fs->s[F_ID], *bundle = fs->s[F_CREATE_BUNDLE];
-	_cleanup_free_ char *spec_path = NULL, *rootfs = NULL, *entry = NULL, *summary_path = NULL;
-	json_t *spec = NULL, *process, *summary = NULL;
-	wp_run_spec run = { 0 };
-	wp_strv argv = { 0 };
-	task *t = NULL;
-	wp_error err = WP_ERROR_INIT;
-	wp_spawn_plan nsp = { .fd = { -1, -1, -1 } };
-	wp_confine view = { 0 };
-	_cleanup_free_ char *real_rootfs = NULL;
-	bool mounted = false, sandbox;
-	int code = WP_RPC_OK, cg = 0;
-	char *cg_procs = NULL;
+	task *t = wp_xcalloc(1, sizeof(*t));
 
-	if (!id || !*id || !bundle || !*bundle)
-		return snprintf(msg, 256, "Create needs an id and a bundle"), WP_RPC_INVALID_ARGUMENT;
-	if (fs->v[F_CREATE_TERMINAL])
-		wp_info("task %s asks for a terminal; the app gets the FIFOs containerd gave", id);
-	pthread_mutex_lock(&sh->mu);
-	t = find(sh, id);
-	pthread_mutex_unlock(&sh->mu);
-	if (t)
-		return snprintf(msg, 256, "task %s: already exists", id), WP_RPC_ALREADY_EXISTS;
-	spec_path = wp_strfmt("%s/config.json", bundle);
-	rootfs = wp_strfmt("%s/rootfs", bundle);
-	if (!spec_path || !rootfs || !(spec = load_json_file(spec_path, &err))) {
-		snprintf(msg, 256, "task %s: reading the bundle's config.json: %s", id, err.msg);
-		return WP_RPC_INVALID_ARGUMENT;
-	}
-	process = json_object_get(spec, "process");
-	if (wp_fs_mkdir_p(sh->cache_root, 0755, &err) < 0) {
-		snprintf(msg, 256, "task %s: %s", id, err.msg);
-		json_decref(spec);
-		return WP_RPC_INTERNAL;
-	}
-	if (fs->n_mounts) {
-		wp_error merr;
-
-		if (wp_rootfs_mount_all(rootfs, fs->mounts, fs->n_mounts, &merr) < 0) {
-			snprintf(msg, 256, "%.255s", merr.msg);
-			json_decref(spec);
-			return WP_RPC_INTERNAL;
-		}
-		mounted = true;
-	}
-	wp_spawn_plan_user(process, &nsp);
-	if (wp_spawn_plan_namespaces(spec, &nsp, &err) < 0) {
-		snprintf(msg, 256, "%.255s", err.msg);
-		code = WP_RPC_INVALID_ARGUMENT;
-		goto done;
-	}
-	sandbox = !strcmp(wp_json_str(json_object_get(spec, "annotations"), "io.kubernetes.cri.container-type") ?
-				  wp_json_str(json_object_get(spec, "annotations"), "io.kubernetes.cri.container-type") : "",
-			  "sandbox");
-	run.process = process;
-	run.launcher_dir = sh->cache_root;
-	run.engine = wp_json_str(json_object_get(spec, "annotations"), "dev.wasmpack.engine");
-	if (!run.engine || !*run.engine) {
-		/* The node's default engine (containerd's environment) yields to what an app needs. */
-		run.engine = getenv("WASMPACK_ENGINE") && *getenv("WASMPACK_ENGINE") ? getenv("WASMPACK_ENGINE") : NULL;
-		run.engine_default = true;
-	}
-	if (sandbox) {
-		/* The pod's sandbox (pause) image is a native program: its only job, holding the
-		 * pod's namespaces, is done by CRI's pinned namespaces; a waiting process stands in. */
-	} else if (rootfs_has_app(rootfs, process)) {
-		if (wasm_beneath(rootfs, process, msg) < 0) {
-			code = WP_RPC_INVALID_ARGUMENT;
-			goto done;
-		}
-		run.rootfs = rootfs;
-		real_rootfs = realpath(rootfs, NULL);
-	} else {
-		char why[256];
-
-		if ((code = app_from_containerd(sh, id, &entry, why)) != WP_RPC_OK) {
-			snprintf(msg, 256, "task %.64s: %.180s", id, why);
-			goto done;
-		}
-		summary_path = wp_strfmt("%s/.wasmpack-unpack.json", entry);
-		if (wp_json_read_file(summary_path, 1 << 20, &summary, &err) < 0) {
-			snprintf(msg, 256, "task %s: the unpacked app: %s", id, err.msg);
-			code = WP_RPC_INTERNAL;
-			goto done;
-		}
-		run.dir = entry;
-		run.summary = summary;
-	}
-	run.mounts = json_object_get(spec, "mounts");
-	run.rootfs_readonly = json_is_true(json_object_get(json_object_get(spec, "root"), "readonly"));
-	if (!sandbox && wp_engine_command(&run, &argv, &view, &err) < 0) {
-		snprintf(msg, 256, "task %s: %s", id, err.msg);
-		code = err.code == WP_ENOTFOUND ? WP_RPC_NOT_FOUND : WP_RPC_FAILED_PRECONDITION;
-		goto done;
-	}
-	if (!(t = wp_xcalloc(1, sizeof(*t)))) {
-		code = WP_RPC_RESOURCE_EXHAUSTED;
-		goto done;
-	}
 	t->sync_fd = t->err_fd = -1;
-	t->id = wp_xstrdup(id);
-	t->bundle = wp_xstrdup(bundle);
+	t->id = wp_xstrdup(c->id);
+	t->bundle = wp_xstrdup(c->bundle);
 	t->stdin_path = wp_xstrdup(fs->s[F_CREATE_STDIN] ? fs->s[F_CREATE_STDIN] : "");
 	t->stdout_path = wp_xstrdup(fs->s[F_CREATE_STDOUT] ? fs->s[F_CREATE_STDOUT] : "");
 	t->stderr_path = wp_xstrdup(fs->s[F_CREATE_STDERR] ? fs->s[F_CREATE_STDERR] : "");
 	t->terminal = fs->v[F_CREATE_TERMINAL] != 0;
 	t->status = WP_TASK_CREATED;
-	if (mounted)
-		t->mounted = wp_xstrdup(rootfs);
-	pthread_mutex_lock(&sh->mu);
-	if (find(sh, id)) {
-		pthread_mutex_unlock(&sh->mu);
-		snprintf(msg, 256, "task %s: already exists", id);
-		code = WP_RPC_ALREADY_EXISTS;
-		goto done;
-	}
-	/* The pod's limits before the engine runs a single instruction of the app. */
-	t->cgroup = wp_cgroup_dir(wp_json_str(json_object_get(spec, "linux"), "cgroupsPath"));
+	return t;
+}
+
+/* The engine process, held before exec in the task's cgroup (the pod's limits hold
+ * before the engine runs a single instruction of the app). With sh->mu held. */
+static int spawn_held(task *t, creating *c, wp_error *err)
+{
+	json_t *linux_ = json_object_get(c->spec, "linux");
+	_cleanup_free_ char *cg_procs = NULL;
+	wp_spawn_io io = { t->stdin_path, t->stdout_path, t->stderr_path };
+	wp_spawn_child child;
+
+	t->cgroup = wp_cgroup_dir(wp_json_str(linux_, "cgroupsPath"));
 	if (t->cgroup) {
 		bool own;
 
-		cg = wp_cgroup_prepare(t->cgroup, json_object_get(json_object_get(spec, "linux"), "resources"), &cg_procs,
-				       &own, &err);
-		if (cg < 0) {
-			snprintf(msg, 256, "%.255s", err.msg);
-			pthread_mutex_unlock(&sh->mu);
+		if (wp_cgroup_prepare(t->cgroup, json_object_get(linux_, "resources"), &cg_procs, &own, err) < 0) {
 			wp_cgroup_remove(t->cgroup);
-			code = WP_RPC_FAILED_PRECONDITION;
-			goto done;
+			return recode(err, WP_ESTATE);
 		}
 		if (!own) {
-			wp_info("task %s: no cgroup of its own: %s", id, err.msg);
+			wp_info("task %s: no cgroup of its own: %s", t->id, err->msg);
 			free(cg_procs);
 			cg_procs = NULL;
 		}
 	}
 	/* The shared cache entry is read-only for the app; a rootfs is the container's own
 	 * (its snapshot), writable as under runc. */
-	{
-		wp_spawn_io io = { t->stdin_path, t->stdout_path, t->stderr_path };
-		wp_spawn_child child;
-
-		if (wp_spawn_paused(&io, sandbox ? NULL : argv.items, &nsp, cg_procs, &view, real_rootfs, &child, &err) < 0) {
-			pthread_mutex_unlock(&sh->mu);
-			snprintf(msg, 256, "%.255s", err.msg);
-			code = WP_RPC_INTERNAL;
-			goto done;
-		}
-		t->pid = child.pid;
-		t->sync_fd = child.sync_fd;
-		t->err_fd = child.err_fd;
+	if (wp_spawn_paused(&io, c->sandbox ? NULL : c->argv.items, &c->plan, cg_procs, &c->view, c->real_rootfs, &child,
+			    err) < 0) {
+		if (t->cgroup)
+			wp_cgroup_remove(t->cgroup);
+		return recode(err, WP_EIO);
 	}
-	/* The pod's limits before the engine runs a single instruction of the app. */
-	for (size_t i = 0; i < WP_ARRAY_LEN(sh->early); i++)
-		if (sh->early[i].pid == t->pid) {
-			sh->early[i].pid = 0;
-			mark_exited(sh, t, sh->early[i].status);
-		}
-	t->next = sh->tasks;
-	sh->tasks = t;
-	watch_oom(sh, t);
-	{
-		wp_buf ev, io;
-
-		/* TaskCreate {container_id = 1, bundle = 2, rootfs = 3, io = 4, checkpoint = 5,
-		 * pid = 6}; TaskIO {stdin = 1, stdout = 2, stderr = 3, terminal = 4} */
-		wp_buf_init(&ev, 1 << 20);
-		wp_buf_init(&io, 1 << 20);
-		if (wp_pb_put_str(&io, 1, t->stdin_path) == 0 && wp_pb_put_str(&io, 2, t->stdout_path) == 0 &&
-		    wp_pb_put_str(&io, 3, t->stderr_path) == 0 && wp_pb_put_varint(&io, 4, t->terminal) == 0 &&
-		    wp_pb_put_str(&ev, 1, id) == 0 && wp_pb_put_str(&ev, 2, bundle) == 0 && wp_pb_put_msg(&ev, 4, &io) == 0 &&
-		    wp_pb_put_varint(&ev, 6, (uint64_t)t->pid) == 0)
-			wp_events_publish(sh->events, "/tasks/create", "containerd.events.TaskCreate", &ev);
-		wp_buf_release(&ev);
-		wp_buf_release(&io);
-	}
-	wp_pb_put_varint(reply, 1, (uint64_t)t->pid);
-	pthread_mutex_unlock(&sh->mu);
-	{
-		/* Where `delete` finds a process left behind by a shim that died. */
-		_cleanup_free_ char *pidf = wp_strfmt("%s/wasmpack.pid", bundle);
-		char num[32];
-		int n = snprintf(num, sizeof(num), "%d", (int)t->pid);
-
-		if (pidf)
-			wp_fs_write_atomic(pidf, num, (size_t)n, 0644, &err);
-	}
-	wp_info("task %s created: pid %d, %s", id, (int)t->pid,
-		sandbox ? "a pod sandbox" : run.rootfs ? "from the rootfs" : entry);
-	t = NULL;
-done:
-	if (t) {
-		if (t->mounted) {
-			free(t->mounted);
-			t->mounted = NULL;
-		}
-		task_free(t);
-	}
-	if (code != WP_RPC_OK && mounted)
-		wp_rootfs_unmount_all(rootfs);
-	wp_strv_release(&argv);
-	wp_confine_release(&view);
-	free(cg_procs);
-	wp_spawn_plan_release(&nsp);
-	json_decref(summary);
-	json_decref(spec);
-	return code;
+	t->pid = child.pid;
+	t->sync_fd = child.sync_fd;
+	t->err_fd = child.err_fd;
+	return 0;
 }
 
-static int need_task(wp_shim *sh, const fields *fs, task **t, char msg[256])
+/* TaskCreate {container_id = 1, bundle = 2, rootfs = 3, io = 4, checkpoint = 5, pid = 6};
+ * TaskIO {stdin = 1, stdout = 2, stderr = 3, terminal = 4} */
+static void publish_create(wp_shim *sh, const task *t)
+{
+	wp_buf ev, io;
+
+	wp_buf_init(&ev, 1 << 20);
+	wp_buf_init(&io, 1 << 20);
+	if (wp_pb_put_str(&io, 1, t->stdin_path) == 0 && wp_pb_put_str(&io, 2, t->stdout_path) == 0 &&
+	    wp_pb_put_str(&io, 3, t->stderr_path) == 0 && wp_pb_put_varint(&io, 4, t->terminal) == 0 &&
+	    wp_pb_put_str(&ev, 1, t->id) == 0 && wp_pb_put_str(&ev, 2, t->bundle) == 0 && wp_pb_put_msg(&ev, 4, &io) == 0 &&
+	    wp_pb_put_varint(&ev, 6, (uint64_t)t->pid) == 0)
+		wp_events_publish(sh->events, "/tasks/create", "containerd.events.TaskCreate", &ev);
+	wp_buf_release(&ev);
+	wp_buf_release(&io);
+}
+
+/* Where `delete` finds a process left behind by a shim that died. */
+static void write_pidfile(const char *bundle, pid_t pid)
+{
+	_cleanup_free_ char *path = wp_strfmt("%s/wasmpack.pid", bundle);
+	char num[32];
+	int n = snprintf(num, sizeof(num), "%d", (int)pid);
+	wp_error err;
+
+	if (wp_fs_write_atomic(path, num, (size_t)n, 0644, &err) < 0)
+		wp_warn("task: %s", err.msg);
+}
+
+static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, wp_error *err)
+{
+	creating c = { .id = fs->s[F_ID], .bundle = fs->s[F_CREATE_BUNDLE], .plan = { .fd = { -1, -1, -1 } } };
+	task *t = NULL;
+	int rc;
+
+	if (!c.id || !*c.id || !c.bundle || !*c.bundle)
+		return wp_error_set(err, WP_EINVALID, "Create needs an id and a bundle");
+	if (fs->v[F_CREATE_TERMINAL])
+		wp_info("task %s asks for a terminal; the app gets the FIFOs containerd gave", c.id);
+	pthread_mutex_lock(&sh->mu);
+	t = find(sh, c.id);
+	pthread_mutex_unlock(&sh->mu);
+	if (t)
+		return wp_error_set(err, WP_EEXISTS, "task %s: already exists", c.id);
+	if ((rc = prepare(sh, fs, &c, err)) < 0)
+		goto done;
+	t = task_new(fs, &c);
+	if (c.mounted)
+		t->mounted = wp_xstrdup(c.rootfs);
+	pthread_mutex_lock(&sh->mu);
+	if (find(sh, c.id))
+		rc = wp_error_set(err, WP_EEXISTS, "task %s: already exists", c.id);
+	else if ((rc = spawn_held(t, &c, err)) == 0) {
+		/* a fast engine may be reaped before its pid was known here */
+		for (size_t i = 0; i < WP_ARRAY_LEN(sh->early); i++)
+			if (sh->early[i].pid == t->pid) {
+				sh->early[i].pid = 0;
+				mark_exited(sh, t, sh->early[i].status);
+			}
+		t->next = sh->tasks;
+		sh->tasks = t;
+		watch_oom(sh, t);
+		publish_create(sh, t);
+		wp_pb_put_varint(reply, 1, (uint64_t)t->pid);
+	}
+	pthread_mutex_unlock(&sh->mu);
+	if (rc < 0) {
+		free(t->mounted); /* unmounted below, with the rest of what failed */
+		t->mounted = NULL;
+		task_free(t);
+		goto done;
+	}
+	write_pidfile(c.bundle, t->pid);
+	wp_info("task %s created: pid %d, %s", c.id, (int)t->pid,
+		c.sandbox ? "a pod sandbox" : c.run.rootfs ? "from the rootfs" : c.entry);
+done:
+	if (rc < 0)
+		wp_error_prefix(err, "task %s", c.id);
+	create_release(&c, rc < 0);
+	return rc;
+}
+
+/* The request's task; with sh->mu held. */
+static int need_task(wp_shim *sh, const fields *fs, task **t, wp_error *err)
 {
 	const char *exec_id = fs->s[F_EXEC_ID];
 
-	if (!fs->s[F_ID] || !(*t = find(sh, fs->s[F_ID]))) {
-		snprintf(msg, 256, "task %s: not found", fs->s[F_ID] ? fs->s[F_ID] : "");
-		return WP_RPC_NOT_FOUND;
-	}
-	if (exec_id && *exec_id) {
-		snprintf(msg, 256, "task %s: exec processes are not supported", fs->s[F_ID]);
-		return WP_RPC_NOT_FOUND;
-	}
-	return WP_RPC_OK;
+	if (!fs->s[F_ID] || !(*t = find(sh, fs->s[F_ID])))
+		return wp_error_set(err, WP_ENOTFOUND, "task %s: not found", fs->s[F_ID] ? fs->s[F_ID] : "");
+	/* NotFound, as containerd expects of a shim without exec processes */
+	if (exec_id && *exec_id)
+		return wp_error_set(err, WP_ENOTFOUND, "task %s: exec processes are not supported", fs->s[F_ID]);
+	return 0;
 }
 
 typedef struct join_arg {
@@ -737,7 +642,7 @@ static void join_rest_later(const char *dir, pid_t pid)
 	pthread_attr_destroy(&attr);
 }
 
-static int do_start(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256])
+static int do_start(wp_shim *sh, const fields *fs, wp_buf *reply, wp_error *err)
 {
 	task *t;
 	int code, sync_fd, err_fd;
@@ -745,7 +650,7 @@ static int do_start(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256])
 	ssize_t n, got = 0;
 
 	pthread_mutex_lock(&sh->mu);
-	if ((code = need_task(sh, fs, &t, msg)) != WP_RPC_OK) {
+	if ((code = need_task(sh, fs, &t, err)) < 0) {
 		pthread_mutex_unlock(&sh->mu);
 		return code;
 	}
@@ -757,10 +662,9 @@ static int do_start(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256])
 		pthread_mutex_unlock(&sh->mu);
 		if (n2 > 0) {
 			why2[n2] = '\0';
-			snprintf(msg, 256, "task %.64s: %s", fs->s[F_ID], why2);
-		} else
-			snprintf(msg, 256, "task %s: cannot start a task that is not created", t->id);
-		return WP_RPC_FAILED_PRECONDITION;
+			return wp_error_set(err, WP_ESTATE, "task %.64s: %s", fs->s[F_ID], why2);
+		}
+		return wp_error_set(err, WP_ESTATE, "task %s: cannot start a task that is not created", fs->s[F_ID]);
 	}
 	sync_fd = t->sync_fd;
 	err_fd = t->err_fd;
@@ -775,8 +679,7 @@ static int do_start(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256])
 	close(err_fd);
 	if (got) {
 		why[got] = '\0';
-		snprintf(msg, 256, "task %s: %s", fs->s[F_ID], why);
-		return WP_RPC_FAILED_PRECONDITION;
+		return wp_error_set(err, WP_ESTATE, "task %s: %s", fs->s[F_ID], why);
 	}
 	pthread_mutex_lock(&sh->mu);
 	if ((t = find(sh, fs->s[F_ID]))) {
@@ -792,17 +695,17 @@ static int do_start(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256])
 		wp_buf_release(&ev);
 	}
 	pthread_mutex_unlock(&sh->mu);
-	return WP_RPC_OK;
+	return 0;
 }
 
-static int do_wait(wp_shim *sh, const fields *fs, const struct timespec *deadline, wp_buf *reply, char msg[256])
+static int do_wait(wp_shim *sh, const fields *fs, const struct timespec *deadline, wp_buf *reply, wp_error *err)
 {
 	task *t;
 	int code;
 
 	pthread_mutex_lock(&sh->mu);
 	for (;;) {
-		if ((code = need_task(sh, fs, &t, msg)) != WP_RPC_OK)
+		if ((code = need_task(sh, fs, &t, err)) < 0)
 			break;
 		if (t->status == WP_TASK_STOPPED) {
 			wp_pb_put_varint(reply, 1, t->exit_status);
@@ -810,14 +713,12 @@ static int do_wait(wp_shim *sh, const fields *fs, const struct timespec *deadlin
 			break;
 		}
 		if (sh->stop) {
-			snprintf(msg, 256, "task %s: the shim is shutting down", t->id);
-			code = WP_RPC_UNAVAILABLE;
+			code = wp_error_set(err, WP_EUNAVAILABLE, "task %s: the shim is shutting down", t->id);
 			break;
 		}
 		if (deadline) {
 			if (pthread_cond_timedwait(&sh->changed, &sh->mu, deadline) == ETIMEDOUT) {
-				snprintf(msg, 256, "task %s: still running at the deadline", t->id);
-				code = WP_RPC_DEADLINE_EXCEEDED;
+				code = wp_error_set(err, WP_ETIMEOUT, "task %s: still running at the deadline", t->id);
 				break;
 			}
 		} else
@@ -827,16 +728,15 @@ static int do_wait(wp_shim *sh, const fields *fs, const struct timespec *deadlin
 	return code;
 }
 
-static int do_kill(wp_shim *sh, const fields *fs, char msg[256])
+static int do_kill(wp_shim *sh, const fields *fs, wp_error *err)
 {
 	task *t;
 	int code, sig = fs->v[F_KILL_SIGNAL] ? (int)fs->v[F_KILL_SIGNAL] : SIGTERM;
 
 	pthread_mutex_lock(&sh->mu);
-	if ((code = need_task(sh, fs, &t, msg)) == WP_RPC_OK) {
+	if ((code = need_task(sh, fs, &t, err)) == 0) {
 		if (t->status == WP_TASK_STOPPED || t->pid <= 0) {
-			snprintf(msg, 256, "task %s: process already finished: not found", t->id);
-			code = WP_RPC_NOT_FOUND;
+			code = wp_error_set(err, WP_ENOTFOUND, "task %s: process already finished: not found", t->id);
 		} else {
 			/* all: the engine's process group (it leads one); should the group be gone
 			 * while the engine is not, the engine itself. */
@@ -844,30 +744,27 @@ static int do_kill(wp_shim *sh, const fields *fs, char msg[256])
 
 			if (r < 0 && fs->v[F_KILL_ALL])
 				r = kill(t->pid, sig);
-			if (r < 0) {
-				snprintf(msg, 256, "task %s: kill: %s", t->id, strerror(errno));
-				code = errno == ESRCH ? WP_RPC_NOT_FOUND : WP_RPC_INTERNAL;
-			}
+			if (r < 0)
+				code = wp_error_sys(err, errno == ESRCH ? WP_ENOTFOUND : WP_EIO, "task %s: kill", t->id);
 		}
 	}
 	pthread_mutex_unlock(&sh->mu);
 	return code;
 }
 
-static int do_delete(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256])
+static int do_delete(wp_shim *sh, const fields *fs, wp_buf *reply, wp_error *err)
 {
 	task *t, **pp;
 	int code;
 
 	pthread_mutex_lock(&sh->mu);
-	if ((code = need_task(sh, fs, &t, msg)) != WP_RPC_OK) {
+	if ((code = need_task(sh, fs, &t, err)) < 0) {
 		pthread_mutex_unlock(&sh->mu);
 		return code;
 	}
 	if (t->status == WP_TASK_RUNNING) {
 		pthread_mutex_unlock(&sh->mu);
-		snprintf(msg, 256, "task %s: cannot delete a running task", t->id);
-		return WP_RPC_FAILED_PRECONDITION;
+		return wp_error_set(err, WP_ESTATE, "task %s: cannot delete a running task", fs->s[F_ID]);
 	}
 	if (t->status == WP_TASK_CREATED) {
 		/* Never started: the held process goes. */
@@ -901,16 +798,16 @@ static int do_delete(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256]
 	}
 	wp_info("task %s deleted (exit status %u)", t->id, t->exit_status);
 	task_free(t);
-	return WP_RPC_OK;
+	return 0;
 }
 
-static int do_state(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256])
+static int do_state(wp_shim *sh, const fields *fs, wp_buf *reply, wp_error *err)
 {
 	task *t;
 	int code;
 
 	pthread_mutex_lock(&sh->mu);
-	if ((code = need_task(sh, fs, &t, msg)) == WP_RPC_OK) {
+	if ((code = need_task(sh, fs, &t, err)) == 0) {
 		wp_pb_put_str(reply, 1, t->id);
 		wp_pb_put_str(reply, 2, t->bundle);
 		wp_pb_put_varint(reply, 3, (uint64_t)t->pid);
@@ -928,38 +825,35 @@ static int do_state(wp_shim *sh, const fields *fs, wp_buf *reply, char msg[256])
 }
 
 int wp_shim_handle(void *ctx, const wp_ttrpc_request *req, const struct timespec *deadline, wp_buf *reply,
-		   char msg[256])
+		   wp_error *err)
 {
 	wp_shim *sh = ctx;
 	const char *m = req->method;
 	fields fs;
-	int code = WP_RPC_OK;
+	int code = 0;
 	task *t;
 
-	if (strcmp(req->service, SERVICE)) {
-		snprintf(msg, 256, "service %s: unimplemented", req->service);
-		return WP_RPC_UNIMPLEMENTED;
-	}
+	if (strcmp(req->service, SERVICE))
+		return wp_error_set(err, WP_EUNSUPPORTED, "service %s: unimplemented", req->service);
 	if (decode(req, &fs) < 0) {
 		fields_release(&fs);
-		snprintf(msg, 256, "%s: malformed request", m);
-		return WP_RPC_INVALID_ARGUMENT;
+		return wp_error_set(err, WP_EINVALID, "%s: malformed request", m);
 	}
 	if (!strcmp(m, "Create"))
-		code = do_create(sh, &fs, reply, msg);
+		code = do_create(sh, &fs, reply, err);
 	else if (!strcmp(m, "Start"))
-		code = do_start(sh, &fs, reply, msg);
+		code = do_start(sh, &fs, reply, err);
 	else if (!strcmp(m, "Wait"))
-		code = do_wait(sh, &fs, deadline, reply, msg);
+		code = do_wait(sh, &fs, deadline, reply, err);
 	else if (!strcmp(m, "Kill"))
-		code = do_kill(sh, &fs, msg);
+		code = do_kill(sh, &fs, err);
 	else if (!strcmp(m, "Delete"))
-		code = do_delete(sh, &fs, reply, msg);
+		code = do_delete(sh, &fs, reply, err);
 	else if (!strcmp(m, "State"))
-		code = do_state(sh, &fs, reply, msg);
+		code = do_state(sh, &fs, reply, err);
 	else if (!strcmp(m, "Pids")) {
 		pthread_mutex_lock(&sh->mu);
-		if ((code = need_task(sh, &fs, &t, msg)) == WP_RPC_OK && t->pid > 0 && t->status != WP_TASK_STOPPED) {
+		if ((code = need_task(sh, &fs, &t, err)) == 0 && t->pid > 0 && t->status != WP_TASK_STOPPED) {
 			wp_buf pi;
 
 			/* ProcessInfo {pid = 1} */
@@ -980,22 +874,21 @@ int wp_shim_handle(void *ctx, const wp_ttrpc_request *req, const struct timespec
 	} else if (!strcmp(m, "Stats")) {
 		/* StatsResponse {stats = 1 (Any: the cgroup's Metrics)} */
 		pthread_mutex_lock(&sh->mu);
-		if ((code = need_task(sh, &fs, &t, msg)) == WP_RPC_OK) {
+		if ((code = need_task(sh, &fs, &t, err)) == 0) {
 			wp_buf metrics;
 			const char *type = NULL;
 
 			wp_buf_init(&metrics, 1 << 16);
-			if (!t->cgroup || wp_cgroup_metrics(t->cgroup, &metrics, &type) < 0) {
-				snprintf(msg, 256, "task %s: no cgroup to read", t->id);
-				code = WP_RPC_NOT_FOUND;
-			} else
+			if (!t->cgroup || wp_cgroup_metrics(t->cgroup, &metrics, &type) < 0)
+				code = wp_error_set(err, WP_ENOTFOUND, "task %s: no cgroup to read", t->id);
+			else
 				wp_pb_put_any(reply, 1, type, &metrics);
 			wp_buf_release(&metrics);
 		}
 		pthread_mutex_unlock(&sh->mu);
 	} else if (!strcmp(m, "CloseIO")) {
 		pthread_mutex_lock(&sh->mu);
-		code = need_task(sh, &fs, &t, msg);
+		code = need_task(sh, &fs, &t, err);
 		pthread_mutex_unlock(&sh->mu);
 	} else if (!strcmp(m, "Shutdown")) {
 		/* Only once the last task is gone: the shim may serve other containers of the pod. */
@@ -1008,10 +901,8 @@ int wp_shim_handle(void *ctx, const wp_ttrpc_request *req, const struct timespec
 			stop_locked(sh);
 		}
 		pthread_mutex_unlock(&sh->mu);
-	} else {
-		snprintf(msg, 256, "%s: unimplemented", m);
-		code = WP_RPC_UNIMPLEMENTED;
-	}
+	} else
+		code = wp_error_set(err, WP_EUNSUPPORTED, "%s: unimplemented", m);
 	fields_release(&fs);
 	return code;
 }

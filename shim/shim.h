@@ -1,8 +1,10 @@
-/* The Task service of a containerd runtime v2 shim (containerd.task.v2.Task over ttrpc):
- * one shim process serves every container of a pod (or one container), each task a wasm
- * app run by an engine process. */
-#ifndef WP_SHIM_TASK_H
-#define WP_SHIM_TASK_H
+/* The shim: the Task service of a containerd runtime v2 shim (containerd.task.v2.Task
+ * over ttrpc), its request dispatch and its task table. One shim process serves every
+ * container of a pod (or one container), each task a wasm app run by an engine process.
+ * The jobs it hands out: app.c finds the app, rootfs.c mounts, spawn.c starts the engine
+ * held before exec, cgroup.c and oom.c limit and watch it, events.c reports. */
+#ifndef WP_SHIM_SHIM_H
+#define WP_SHIM_SHIM_H
 
 #include <stdbool.h>
 #include <sys/types.h>
@@ -29,9 +31,11 @@ typedef struct wp_shim_opts {
 typedef struct wp_shim wp_shim;
 
 wp_shim *wp_shim_new(const wp_shim_opts *o);
-/* The ttrpc handler (ctx is the wp_shim). */
+/* The ttrpc handler (ctx is the wp_shim): WP_OK, or a code wp_ttrpc_status maps to the
+ * gRPC status containerd expects (NotFound for an unknown task, FailedPrecondition for
+ * starting a task twice, ...), with err set. */
 int wp_shim_handle(void *ctx, const wp_ttrpc_request *req, const struct timespec *deadline, wp_buf *reply,
-		   char msg[256]);
+		   wp_error *err);
 /* A child the reaper collected (status as from waitpid). */
 void wp_shim_reaped(wp_shim *sh, pid_t pid, int status);
 /* True once Shutdown arrived with no task left: the server stops. */

@@ -1,0 +1,126 @@
+#include "oci/index.h"
+#include "oci/mediatype.h"
+#include "oci/ref.h"
+#include "common/util.h"
+#include "common/json.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+void wp_index_release(wp_index *ix)
+{
+	free(ix->media_type);
+	for (size_t i = 0; i < ix->n_manifests; i++)
+		wp_descriptor_release(&ix->manifests[i]);
+	free(ix->manifests);
+	wp_kvlist_release(&ix->annotations);
+	memset(ix, 0, sizeof(*ix));
+}
+
+int wp_index_emit(const wp_index *ix, wp_buf *out, wp_error *err)
+{
+	json_t *o = json_object(), *ms = json_array();
+	int rc;
+
+	json_object_set_new(o, "schemaVersion", json_integer(2));
+	json_object_set_new(o, "mediaType", json_string(ix->media_type ? ix->media_type : WP_MT_OCI_INDEX));
+	for (size_t i = 0; i < ix->n_manifests; i++)
+		json_array_append_new(ms, wp_descriptor_to_json(&ix->manifests[i]));
+	json_object_set_new(o, "manifests", ms);
+	if (ix->annotations.len)
+		json_object_set_new(o, "annotations", wp_kvlist_to_json(&ix->annotations));
+	rc = wp_json_emit(o, out, err);
+	json_decref(o);
+	return rc;
+}
+
+int wp_index_parse(const char *data, size_t len, wp_index *ix, wp_error *err)
+{
+	json_t *root = NULL, *ms;
+	const char *mt;
+	int rc;
+
+	memset(ix, 0, sizeof(*ix));
+	rc = wp_json_parse(data, len, WP_MANIFEST_MAX, &root, err);
+	if (rc < 0)
+		return wp_error_prefix(err, "parsing index");
+	mt = wp_json_str(root, "mediaType");
+	ms = json_object_get(root, "manifests");
+	if (!json_is_object(root) || json_integer_value(json_object_get(root, "schemaVersion")) != 2 ||
+	    (ms && !json_is_array(ms)) || (mt && !wp_media_type_is_index(mt))) {
+		json_decref(root);
+		return wp_error_set(err, WP_EINVALID, "parsing index: not an OCI image index");
+	}
+	ix->media_type = wp_xstrdup(mt ? mt : WP_MT_OCI_INDEX);
+	ix->manifests = wp_xcalloc(json_array_size(ms) + 1, sizeof(*ix->manifests));
+	for (size_t i = 0; i < json_array_size(ms); i++) {
+		rc = wp_descriptor_from_json(json_array_get(ms, i), &ix->manifests[i], err);
+		ix->n_manifests = i + 1;
+		if (rc < 0) {
+			json_decref(root);
+			wp_index_release(ix);
+			return wp_error_prefix(err, "parsing index entry %zu", i);
+		}
+	}
+	wp_kvlist_from_json(json_object_get(root, "annotations"), &ix->annotations);
+	json_decref(root);
+	return 0;
+}
+
+static bool all_hex(const char *s)
+{
+	for (; *s; s++)
+		if (!isxdigit((unsigned char)*s) || isupper((unsigned char)*s))
+			return false;
+	return true;
+}
+
+int wp_index_find(const wp_index *ix, const char *what, size_t *pos, char digest[WP_DIGEST_BUFSZ], wp_error *err)
+{
+	wp_ref ref;
+	_cleanup_free_ char *full = NULL;
+	size_t hits = 0, wl = strlen(what);
+	int rc;
+
+	digest[0] = '\0';
+	if (wp_digest_valid(what) || (wl >= 12 && wl <= 64 && all_hex(what))) {
+		const char *first = NULL;
+
+		if (wp_digest_valid(what))
+			wp_strlcpy(digest, what, WP_DIGEST_BUFSZ);
+		for (size_t i = 0; i < ix->n_manifests; i++) {
+			const char *d = ix->manifests[i].digest;
+
+			if (digest[0] ? strcmp(d, what) : strncmp(d + 7, what, wl))
+				continue;
+			if (!first || strcmp(first, d))
+				hits++;
+			if (!first) {
+				first = d;
+				*pos = i;
+			}
+		}
+		if (hits > 1)
+			return wp_error_set(err, WP_EINVALID, "'%s' matches more than one image", what);
+		if (hits == 1)
+			return 0;
+	}
+	if ((rc = wp_ref_parse(what, &ref, err)) < 0)
+		return digest[0] ? wp_error_set(err, WP_ENOTFOUND, "no image '%s'", what) : rc;
+	full = wp_ref_string(&ref);
+	if (ref.digest)
+		wp_strlcpy(digest, ref.digest, WP_DIGEST_BUFSZ);
+	rc = wp_error_set(err, WP_ENOTFOUND, "no image '%s'", what);
+	for (size_t i = 0; i < ix->n_manifests; i++) {
+		const char *n = wp_kvlist_get(&ix->manifests[i].annotations, WP_ANN_REF_NAME);
+
+		if (ref.digest ? !strcmp(ix->manifests[i].digest, ref.digest) : n && full && !strcmp(n, full)) {
+			*pos = i;
+			rc = 0;
+			break;
+		}
+	}
+	wp_ref_release(&ref);
+	return rc;
+}

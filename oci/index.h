@@ -1,0 +1,27 @@
+/* OCI image indexes: a list of manifest descriptors (per platform), parsed leniently and
+ * emitted in the image-spec's field order. */
+#ifndef WP_OCI_INDEX_H
+#define WP_OCI_INDEX_H
+
+#include "common/buf.h"
+#include "common/error.h"
+#include "oci/descriptor.h"
+
+typedef struct wp_index {
+	char *media_type;
+	wp_descriptor *manifests;
+	size_t n_manifests;
+	wp_kvlist annotations;
+} wp_index;
+
+void wp_index_release(wp_index *ix);
+int wp_index_emit(const wp_index *ix, wp_buf *out, wp_error *err);
+int wp_index_parse(const char *data, size_t len, wp_index *ix, wp_error *err);
+/* The entry what names, at *pos: a digest, 12 to 64 hex digits of one, NAME@DIGEST, or a
+ * reference ("app:1", "docker.io/x/app") matched against the entries' ref.name
+ * annotation in its full form. WP_ENOTFOUND when no entry does, with *digest the digest
+ * what names if it names one ("" if not), so the caller may look for it elsewhere;
+ * WP_EINVALID when hex digits match more than one image or what is no reference. */
+int wp_index_find(const wp_index *ix, const char *what, size_t *pos, char digest[WP_DIGEST_BUFSZ], wp_error *err);
+
+#endif

@@ -1,0 +1,156 @@
+#include "shim/app.h"
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *arg0(const json_t *process)
+{
+	return json_string_value(json_array_get(json_object_get(process, "args"), 0));
+}
+
+bool wp_app_in_rootfs(const char *rootfs, const json_t *process)
+{
+	const char *a0 = arg0(process);
+	wp_buf p;
+	wp_error err;
+	struct stat st;
+	bool found;
+
+	/* args[0] comes from the image: ".." cannot climb out of the rootfs */
+	wp_buf_init(&p, 4096);
+	found = wp_path_join_safe(rootfs, a0 ? a0 : "spin.toml", &p, &err) == 0 && stat(p.data, &st) == 0 &&
+		S_ISREG(st.st_mode);
+	wp_buf_release(&p);
+	return found;
+}
+
+int wp_app_check_beneath(const char *rootfs, const json_t *process, wp_error *err)
+{
+	const char *a0 = arg0(process);
+	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
+	wp_buf clean;
+	wp_error perr;
+	int root, fd = -1;
+
+	if (!a0)
+		return 0; /* a Spin app's spin.toml: spin reads it */
+	wp_buf_init(&clean, 4096);
+	if (wp_path_clean(a0, &clean, &perr) == 0 && (root = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		fd = (int)syscall(SYS_openat2, root, clean.data, &how, sizeof(how));
+		close(root);
+	}
+	wp_buf_release(&clean);
+	if (fd < 0)
+		return wp_error_set(err, WP_EINVALID, "the wasm '%.100s' named by process.args[0] is not a file inside the rootfs",
+				    a0);
+	close(fd);
+	return 0;
+}
+
+/* wasmpack-core next to this binary, else the one on PATH. */
+static char *core_path(void)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *core;
+
+	self[n > 0 ? n : 0] = '\0';
+	if (n > 0 && strrchr(self, '/'))
+		*strrchr(self, '/') = '\0';
+	core = wp_strfmt("%s/wasmpack-core", self);
+	if (access(core, X_OK) < 0) {
+		free(core);
+		core = wp_xstrdup("wasmpack-core");
+	}
+	return core;
+}
+
+/* Reads fd to its end into buf (cap bytes at most, the rest dropped), without the
+ * trailing newlines; returns the length kept. */
+static size_t read_small(int fd, char *buf, size_t cap)
+{
+	size_t got = 0;
+	ssize_t n;
+	char sink[512];
+
+	while ((n = read(fd, got < cap - 1 ? buf + got : sink, got < cap - 1 ? cap - 1 - got : sizeof(sink))) > 0 ||
+	       (n < 0 && errno == EINTR))
+		if (n > 0 && got < cap - 1)
+			got += (size_t)n;
+	buf[got] = '\0';
+	while (got && buf[got - 1] == '\n')
+		buf[--got] = '\0';
+	return got;
+}
+
+int wp_app_from_containerd(const wp_app_fetch *f, const char *id, char **entry, wp_error *err)
+{
+	char out[PATH_MAX + 1], errbuf[512];
+	_cleanup_free_ char *core = NULL;
+	int po[2], pe[2], status;
+	size_t got_out;
+	pid_t pid;
+
+	*entry = NULL;
+	if (!f->address || !*f->address)
+		return wp_error_set(err, WP_ESTATE, "the rootfs holds no app and containerd's address is unknown");
+	core = core_path();
+	if (pipe2(po, O_CLOEXEC) < 0)
+		return wp_error_sys(err, WP_EIO, "pipe");
+	if (pipe2(pe, O_CLOEXEC) < 0) {
+		close(po[0]), close(po[1]);
+		return wp_error_sys(err, WP_EIO, "pipe");
+	}
+	if ((pid = fork()) == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		dup2(po[1], 1);
+		dup2(pe[1], 2);
+		execlp(core, "wasmpack-core", "__shim-fetch", "--address", f->address, "--namespace", f->ns, "--cache",
+		       f->cache_root, id, (char *)NULL);
+		fprintf(stderr, "running %s: %s", core, strerror(errno));
+		_exit(127);
+	}
+	close(po[1]);
+	close(pe[1]);
+	if (pid < 0) {
+		close(po[0]), close(pe[0]);
+		return wp_error_sys(err, WP_EIO, "fork");
+	}
+	/* Both small (the path, or an error line or two, far below a pipe's buffer): one is
+	 * read to its end, then the other. */
+	got_out = read_small(po[0], out, sizeof(out));
+	read_small(pe[0], errbuf, sizeof(errbuf));
+	close(po[0]);
+	close(pe[0]);
+	/* The reaper may collect it first; its status then comes from the shim. */
+	if (waitpid(pid, &status, 0) != pid)
+		status = f->reaped_status ? f->reaped_status(f->ctx, pid) : 1 << 8;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !got_out) {
+		const char *e = errbuf;
+
+		if (wp_str_has_prefix(e, "wasmpack: "))
+			e += strlen("wasmpack: ");
+		return wp_error_set(err, WIFEXITED(status) && WEXITSTATUS(status) == 3 ? WP_ENOTFOUND : WP_ESTATE, "%s",
+				    *e ? e : "finding the app through containerd failed");
+	}
+	*entry = wp_xstrdup(out);
+	return 0;
+}
