@@ -8,14 +8,10 @@
 
 static int tap_count, tap_failed;
 
-__attribute__((format(printf, 4, 5))) static int tap_ok(int cond, const char *file, int line, const char *fmt, ...)
+__attribute__((unused)) static int tap_vok(int cond, const char *file, int line, const char *fmt, va_list ap)
 {
-	va_list ap;
-
 	printf("%sok %d - ", cond ? "" : "not ", ++tap_count);
-	va_start(ap, fmt);
 	vprintf(fmt, ap);
-	va_end(ap);
 	printf("\n");
 	if (!cond) {
 		tap_failed++;
@@ -25,20 +21,49 @@ __attribute__((format(printf, 4, 5))) static int tap_ok(int cond, const char *fi
 	return cond;
 }
 
+__attribute__((format(printf, 4, 5))) static int tap_ok(int cond, const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = tap_vok(cond, file, line, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/* got and want are evaluated once: got may be a call with effects. */
+__attribute__((format(printf, 5, 6), unused)) static int tap_is_int(long long got, long long want, const char *file, int line,
+							    const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = tap_vok(got == want, file, line, fmt, ap);
+	va_end(ap);
+	if (!r)
+		printf("#   got %lld, want %lld\n", got, want);
+	return r;
+}
+
+__attribute__((format(printf, 5, 6), unused)) static int tap_is_str(const char *got, const char *want, const char *file,
+							    int line, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = tap_vok(got && want && !strcmp(got, want), file, line, fmt, ap);
+	va_end(ap);
+	if (!r)
+		printf("#   got '%s'\n#  want '%s'\n", got ? got : "(null)", want ? want : "(null)");
+	return r;
+}
+
 #define ok(cond, ...) tap_ok(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
-#define is_int(got, want, ...) \
-	(ok((long long)(got) == (long long)(want), __VA_ARGS__) || \
-	 (printf("#   got %lld, want %lld\n", (long long)(got), (long long)(want)), 0))
-static inline int tap_streq(const char *a, const char *b)
-{
-	return a && b && !strcmp(a, b);
-}
-static inline const char *tap_s(const char *s)
-{
-	return s ? s : "(null)";
-}
-#define is_str(got, want, ...) \
-	(ok(tap_streq((got), (want)), __VA_ARGS__) || (printf("#   got '%s'\n#  want '%s'\n", tap_s(got), tap_s(want)), 0))
+#define is_int(got, want, ...) tap_is_int((long long)(got), (long long)(want), __FILE__, __LINE__, __VA_ARGS__)
+#define is_str(got, want, ...) tap_is_str((got), (want), __FILE__, __LINE__, __VA_ARGS__)
 
 static inline void tap_diag(const char *msg)
 {
