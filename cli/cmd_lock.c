@@ -22,8 +22,6 @@ static int run(wp_cli *cli)
 	json_t *locked = NULL;
 	int rc;
 
-	if (!manifest)
-		return wp_error_set(&cli->err, WP_ENOMEM, "out of memory");
 	rc = wp_spin_lock(manifest, &o, &locked, &cli->err);
 	if (rc == 0) {
 		wp_json_print(locked, cli->out);

@@ -220,7 +220,7 @@ static int run_login(wp_cli *cli)
 	wp_client_set_cred(r, user, secret.data);
 	wp_client_req_init(&q, "GET", wp_client_url(r, "/v2/"));
 	wp_buf_init(&p.error_body, 1);
-	rc = q.url ? wp_client_do(r, &q, &p, &cli->err) : wp_error_set(&cli->err, WP_ENOMEM, "out of memory");
+	rc = wp_client_do(r, &q, &p, &cli->err);
 	if (rc == 0)
 		rc = wp_client_check(&p, "checking the credentials", &cli->err);
 	wp_client_req_release(&q);
@@ -313,7 +313,7 @@ static int run_copy(wp_cli *cli)
 		if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) == 0)
 			rc = wp_transfer_pull(&s, r, &ref, wp_cli_value(cli, "platform"), WP_PULL_NO_TAG, &res, &cli->err);
 		if (rc == 0)
-			rc = wp_descriptor_copy(&d, &res.manifest);
+			wp_descriptor_copy(&d, &res.manifest);
 		wp_client_close(r);
 		r = NULL;
 		wp_ref_release(&ref);

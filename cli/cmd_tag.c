@@ -22,8 +22,6 @@ static int run(wp_cli *cli)
 	}
 	full = wp_ref_string(&ref);
 	wp_ref_release(&ref);
-	if (!full)
-		return wp_error_set(&cli->err, WP_ENOMEM, "out of memory");
 	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) == 0) {
 		rc = wp_store_resolve(&s, cli->args.items[0], &d, NULL, &cli->err);
 		if (rc == 0) {

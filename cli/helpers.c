@@ -78,7 +78,7 @@ int wp_cli_resolve_source(wp_cli *cli, wp_store *s, const char *src, wp_descript
 		if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) == 0)
 			rc = wp_transfer_pull(s, r, &ref, wp_cli_value(cli, "platform"), 0, &res, &cli->err);
 		if (rc == 0)
-			rc = wp_descriptor_copy(d, &res.manifest);
+			wp_descriptor_copy(d, &res.manifest);
 		wp_transfer_result_release(&res);
 		wp_client_close(r);
 		wp_ref_release(&ref);
@@ -122,8 +122,11 @@ int wp_cli_containerd_source(wp_cli *cli, const char *src, wp_store *ro, wp_desc
 				hit = &ix.manifests[i];
 		if (!hit && ix.n_manifests == 1 && !ix.manifests[0].platform)
 			hit = &ix.manifests[0];
-		rc = hit ? wp_descriptor_copy(d, hit)
-			 : wp_error_set(&cli->err, WP_ENOTFOUND, "the index %s has no manifest for platform %s", top.digest, want);
+		if (hit)
+			wp_descriptor_copy(d, hit);
+		else
+			rc = wp_error_set(&cli->err, WP_ENOTFOUND, "the index %s has no manifest for platform %s", top.digest,
+					  want);
 		wp_index_release(&ix);
 	}
 	wp_buf_release(&data);

@@ -84,7 +84,7 @@ int wp_cli_parse(wp_cli *cli, const wp_cmd *cmd, int argc, char **argv)
 		}
 		if (a[1] == '-') {
 			_cleanup_free_ char *name = wp_xstrdup(a + 2);
-			char *eq = name ? strchr(name, '=') : NULL;
+			char *eq = strchr(name, '=');
 
 			if (eq)
 				*eq = '\0';
@@ -178,8 +178,6 @@ char **wp_cli_hoist_globals(int argc, char **argv)
 	char **out = wp_xcalloc((size_t)argc + 1, sizeof(char *));
 	int i = 1, n = 1, first_global, cmd_at;
 
-	if (!out)
-		return argv;
 	out[0] = argv[0];
 	while (i < argc && argv[i][0] == '-' && argv[i][1] && strcmp(argv[i], "-h") && strcmp(argv[i], "--help") &&
 	       strcmp(argv[i], "--version")) {

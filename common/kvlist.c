@@ -60,11 +60,10 @@ void wp_kvlist_release(wp_kvlist *l)
 	l->len = 0;
 }
 
-int wp_kvlist_copy(wp_kvlist *dst, const wp_kvlist *src)
+void wp_kvlist_copy(wp_kvlist *dst, const wp_kvlist *src)
 {
 	for (size_t i = 0; i < src->len; i++)
 		wp_kvlist_set(dst, src->items[i].key, src->items[i].value);
-	return 0;
 }
 
 json_t *wp_kvlist_to_json(const wp_kvlist *l)
@@ -76,15 +75,14 @@ json_t *wp_kvlist_to_json(const wp_kvlist *l)
 	return o;
 }
 
-int wp_kvlist_from_json(const json_t *j, wp_kvlist *l)
+void wp_kvlist_from_json(const json_t *j, wp_kvlist *l)
 {
 	const char *k;
 	json_t *v;
 
 	if (!json_is_object(j))
-		return 0;
+		return;
 	json_object_foreach((json_t *)j, k, v)
 		if (json_is_string(v))
 			wp_kvlist_set(l, k, json_string_value(v));
-	return 0;
 }

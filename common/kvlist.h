@@ -19,10 +19,10 @@ typedef struct wp_kvlist {
 void wp_kvlist_set(wp_kvlist *l, const char *key, const char *value);
 const char *wp_kvlist_get(const wp_kvlist *l, const char *key);
 void wp_kvlist_release(wp_kvlist *l);
-int wp_kvlist_copy(wp_kvlist *dst, const wp_kvlist *src);
+void wp_kvlist_copy(wp_kvlist *dst, const wp_kvlist *src);
 /* A JSON object of strings; from_json keeps the string members of an object and ignores
  * anything else (a missing or non-object j leaves l as it is). */
 json_t *wp_kvlist_to_json(const wp_kvlist *l);
-int wp_kvlist_from_json(const json_t *j, wp_kvlist *l);
+void wp_kvlist_from_json(const json_t *j, wp_kvlist *l);
 
 #endif

@@ -92,9 +92,9 @@ int wp_cdclient_call(const wp_cdclient *cd, const char *method, const wp_buf *re
 			return wp_error_set(err, WP_ETOOBIG, "request too large");
 		}
 	}
-	if (!url || !nsh || !(h = curl_easy_init())) {
+	if (!(h = curl_easy_init())) {
 		wp_buf_release(&body);
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
+		return wp_error_set(err, WP_ENOMEM, "libcurl could not start a request");
 	}
 	hdrs = curl_slist_append(hdrs, "content-type: application/grpc");
 	hdrs = curl_slist_append(hdrs, "te: trailers");
@@ -188,8 +188,8 @@ int wp_cdclient_container_image(const wp_cdclient *cd, const char *id, char **im
 		if (find_len((uint8_t *)o.data.data, o.data.len, 1, &c, &c_len) != 1 ||
 		    (f = find_len(c, c_len, 3, &im, &im_len)) < 0)
 			rc = wp_error_set(err, WP_EINVALID, "containerd: a malformed container record for '%s'", id);
-		else if (!(*image = f ? wp_xstrndup((const char *)im, im_len) : wp_xstrdup("")))
-			rc = wp_error_set(err, WP_ENOMEM, "out of memory");
+		else
+			*image = f ? wp_xstrndup((const char *)im, im_len) : wp_xstrdup("");
 	}
 	if (rc < 0)
 		wp_error_prefix(err, "container '%s'", id);

@@ -60,14 +60,16 @@ int wp_fetch_app(const char *address, const char *ns, const char *id, const char
 					hit = &ix.manifests[i];
 			if (!hit && ix.n_manifests == 1)
 				hit = &ix.manifests[0];
-			rc = hit ? wp_descriptor_copy(&man, hit)
-				 : wp_error_set(err, WP_ENOTFOUND, "image '%s' has no manifest for %s", image, want);
+			if (hit)
+				wp_descriptor_copy(&man, hit);
+			else
+				rc = wp_error_set(err, WP_ENOTFOUND, "image '%s' has no manifest for %s", image, want);
 		}
 		wp_index_release(&ix);
 		if (rc < 0 || (rc = wp_cdclient_fetch_blob(&cd, &s, man.digest, man.size, err)) < 0)
 			goto done;
-	} else if ((rc = wp_descriptor_copy(&man, &top)) < 0)
-		goto done;
+	} else
+		wp_descriptor_copy(&man, &top);
 	entry = wp_strfmt("%s/%s", cache_root, wp_digest_hex(man.digest));
 	if (!wp_fs_exists(entry)) {
 		wp_manifest m = { 0 };

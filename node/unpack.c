@@ -212,8 +212,7 @@ static int verified_open(unpacker *u, verified *v, const wp_descriptor *d)
 	if (v->fd < 0)
 		return wp_error_set(u->err, WP_ENOTFOUND, "blob %s is not in the store", d->digest);
 	v->buf = wp_xmalloc((size_t)SLOTS * SLOT_SIZE);
-	if (!v->buf || (rc = wp_digest_init(&v->h, u->err)) < 0) {
-		rc = v->buf ? u->err->code : wp_error_set(u->err, WP_ENOMEM, "out of memory");
+	if ((rc = wp_digest_init(&v->h, u->err)) < 0) {
 		free(v->buf);
 		close(v->fd);
 		return rc;

@@ -284,10 +284,6 @@ static int load_blob(wp_store *s, struct archive *a, const char *digest, wp_erro
 		void *buf = wp_store_writer_buffer(w, &cap);
 		la_ssize_t n;
 
-		if (!buf) {
-			wp_store_writer_abort(w);
-			return wp_error_set(err, WP_ENOMEM, "out of memory");
-		}
 		n = archive_read_data(a, buf, cap);
 		if (n < 0) {
 			wp_store_writer_abort(w);
@@ -488,7 +484,7 @@ int wp_archive_import(wp_store *s, const char *path, bool is_dir, const char *na
 	if (rc == 0) {
 		const char *n = wp_kvlist_get(&pick->annotations, WP_ANN_REF_NAME);
 
-		rc = wp_descriptor_copy(desc, pick);
+		wp_descriptor_copy(desc, pick);
 		if (found_name && n)
 			*found_name = wp_xstrdup(n);
 	}

@@ -44,7 +44,7 @@ int wp_build_created(const char *path, char *out, size_t outsz, wp_error *err)
 {
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
 	wp_gitinfo gi;
-	int rc;
+	int rc = 0;
 
 	out[0] = '\0';
 	if (sde && *sde) {
@@ -57,8 +57,8 @@ int wp_build_created(const char *path, char *out, size_t outsz, wp_error *err)
 			return wp_error_set(err, WP_EUSAGE, "SOURCE_DATE_EPOCH '%s' is not a whole number of seconds", sde);
 		return format_time(v, out, outsz, err);
 	}
-	rc = wp_gitinfo_read(path, &gi, err);
-	if (rc == 0 && gi.found)
+	wp_gitinfo_read(path, &gi);
+	if (gi.found)
 		rc = format_time(gi.commit_time, out, outsz, err);
 	wp_gitinfo_release(&gi);
 	return rc;
@@ -409,13 +409,10 @@ int wp_build_platform(const char *p, char **os, char **arch, wp_error *err)
 int wp_build_annotate(wp_manifest *m, const wp_build_opts *o, const char *created, wp_error *err)
 {
 	wp_gitinfo gi;
-	int rc;
 
 	if (created[0])
 		wp_kvlist_set(&m->annotations, WP_ANN_CREATED, created);
-	rc = wp_gitinfo_read(o->path ? o->path : ".", &gi, err);
-	if (rc < 0)
-		return rc;
+	wp_gitinfo_read(o->path ? o->path : ".", &gi);
 	if (gi.found) {
 		if (gi.source)
 			wp_kvlist_set(&m->annotations, WP_ANN_SOURCE, gi.source);
@@ -426,7 +423,7 @@ int wp_build_annotate(wp_manifest *m, const wp_build_opts *o, const char *create
 	wp_gitinfo_release(&gi);
 	for (size_t i = 0; i < o->annotations.len; i++) {
 		_cleanup_free_ char *kv = wp_xstrdup(o->annotations.items[i]);
-		char *eq = kv ? strchr(kv, '=') : NULL;
+		char *eq = strchr(kv, '=');
 
 		if (!eq || eq == kv)
 			return wp_error_set(err, WP_EUSAGE, "--annotation '%s': want KEY=VALUE", o->annotations.items[i]);
@@ -458,7 +455,7 @@ int wp_build_finish(wp_store *s, wp_manifest *m, wp_build_result *res, wp_error 
 	if (rc == 0)
 		rc = wp_store_put_blob(s, data.data, data.len, digest, err);
 	if (rc == 0)
-		rc = wp_descriptor_init(&res->manifest, WP_MT_OCI_MANIFEST, digest, (int64_t)data.len);
+		wp_descriptor_init(&res->manifest, WP_MT_OCI_MANIFEST, digest, (int64_t)data.len);
 	wp_buf_release(&data);
 	if (rc == 0) {
 		res->m = *m;
@@ -496,7 +493,7 @@ int wp_build_put_doc(wp_store *s, const wp_buf *data, const char *media_type, wp
 	int rc = wp_store_put_blob(s, data->data, data->len, digest, err);
 
 	if (rc == 0)
-		rc = wp_descriptor_init(desc, media_type, digest, (int64_t)data->len);
+		wp_descriptor_init(desc, media_type, digest, (int64_t)data->len);
 	return rc;
 }
 
@@ -524,11 +521,8 @@ static int build_image(wp_store *s, const wp_build_opts *o, scan *sc, const char
 		wp_descriptor d;
 
 		wp_strv_push(&cfg.diff_ids, results[i].diff_id);
-		if ((rc = wp_descriptor_init(&d, WP_MT_OCI_LAYER_GZIP, results[i].digest, results[i].size)) < 0 ||
-		    (rc = wp_manifest_add_layer(&m, &d)) < 0) {
-			rc = wp_error_set(err, WP_ENOMEM, "out of memory");
-			goto done;
-		}
+		wp_descriptor_init(&d, WP_MT_OCI_LAYER_GZIP, results[i].digest, results[i].size);
+		wp_manifest_add_layer(&m, &d);
 	}
 	for (size_t i = 0; i < o->env.len; i++)
 		wp_strv_push(&cfg.env, o->env.items[i]);
@@ -597,11 +591,12 @@ static int build_wasm(wp_store *s, const wp_build_opts *o, scan *sc, const char 
 	for (size_t i = 0; i < names.n_imports; i++)
 		wp_strv_push(&cfg.imports, names.imports[i]);
 	if ((rc = wp_wasm_config_emit(&cfg, &data, err)) < 0 ||
-	    (rc = wp_build_put_doc(s, &data, WP_MT_WASM_CONFIG, &m.config, err)) < 0 ||
-	    (rc = wp_descriptor_init(&d, WP_MT_WASM_LAYER, digest, size)) < 0)
+	    (rc = wp_build_put_doc(s, &data, WP_MT_WASM_CONFIG, &m.config, err)) < 0)
 		goto done;
+	wp_descriptor_init(&d, WP_MT_WASM_LAYER, digest, size);
 	wp_kvlist_set(&d.annotations, WP_ANN_TITLE, wp_path_basename(e->dest));
-	if ((rc = wp_manifest_add_layer(&m, &d)) < 0 || (rc = wp_build_annotate(&m, o, created, err)) < 0)
+	wp_manifest_add_layer(&m, &d);
+	if ((rc = wp_build_annotate(&m, o, created, err)) < 0)
 		goto done;
 	m.media_type = wp_xstrdup(WP_MT_OCI_MANIFEST);
 	rc = wp_build_finish(s, &m, res, err);

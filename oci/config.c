@@ -12,17 +12,15 @@ static char *dup_str(const json_t *o, const char *key)
 	return s ? wp_xstrdup(s) : NULL;
 }
 
-static int strv_from(const json_t *arr, wp_strv *v)
+/* The strings of a JSON array (anything else in it, or a non-array, adds nothing). */
+static void strv_from(const json_t *arr, wp_strv *v)
 {
 	size_t i;
 	json_t *e;
 
-	if (!json_is_array(arr))
-		return 0;
 	json_array_foreach(arr, i, e)
 		if (json_is_string(e))
 			wp_strv_push(v, json_string_value(e));
-	return 0;
 }
 
 static json_t *strv_to(const wp_strv *v)
@@ -78,12 +76,11 @@ int wp_image_config_parse(const char *data, size_t len, wp_image_config *c, wp_e
 	c->variant = dup_str(root, "variant");
 	c->user = dup_str(cfg, "User");
 	c->working_dir = dup_str(cfg, "WorkingDir");
-	if (strv_from(json_object_get(cfg, "Env"), &c->env) < 0 ||
-	    strv_from(json_object_get(cfg, "Entrypoint"), &c->entrypoint) < 0 ||
-	    strv_from(json_object_get(cfg, "Cmd"), &c->cmd) < 0 ||
-	    wp_kvlist_from_json(json_object_get(cfg, "Labels"), &c->labels) < 0 ||
-	    strv_from(json_object_get(rootfs, "diff_ids"), &c->diff_ids) < 0)
-		rc = wp_error_set(err, WP_ENOMEM, "out of memory");
+	strv_from(json_object_get(cfg, "Env"), &c->env);
+	strv_from(json_object_get(cfg, "Entrypoint"), &c->entrypoint);
+	strv_from(json_object_get(cfg, "Cmd"), &c->cmd);
+	wp_kvlist_from_json(json_object_get(cfg, "Labels"), &c->labels);
+	strv_from(json_object_get(rootfs, "diff_ids"), &c->diff_ids);
 	for (size_t i = 0; rc == 0 && i < c->diff_ids.len; i++)
 		if (!wp_digest_valid(c->diff_ids.items[i]))
 			rc = wp_error_set(err, WP_EINVALID, "parsing image config: invalid diff_id '%s'", c->diff_ids.items[i]);
@@ -152,10 +149,9 @@ int wp_wasm_config_parse(const char *data, size_t len, wp_wasm_config *c, wp_err
 	c->os = dup_str(root, "os");
 	c->component = json_is_object(comp);
 	c->target = dup_str(comp, "target");
-	if (strv_from(json_object_get(root, "layerDigests"), &c->layer_digests) < 0 ||
-	    strv_from(json_object_get(comp, "exports"), &c->exports) < 0 ||
-	    strv_from(json_object_get(comp, "imports"), &c->imports) < 0)
-		rc = wp_error_set(err, WP_ENOMEM, "out of memory");
+	strv_from(json_object_get(root, "layerDigests"), &c->layer_digests);
+	strv_from(json_object_get(comp, "exports"), &c->exports);
+	strv_from(json_object_get(comp, "imports"), &c->imports);
 	json_decref(root);
 	if (rc < 0)
 		wp_wasm_config_release(c);

@@ -11,13 +11,12 @@ static char *dup_or_null(const char *s)
 	return s ? wp_xstrdup(s) : NULL;
 }
 
-int wp_descriptor_init(wp_descriptor *d, const char *media_type, const char *digest, int64_t size)
+void wp_descriptor_init(wp_descriptor *d, const char *media_type, const char *digest, int64_t size)
 {
 	memset(d, 0, sizeof(*d));
 	d->media_type = wp_xstrdup(media_type);
 	wp_strlcpy(d->digest, digest, sizeof(d->digest));
 	d->size = size;
-	return 0;
 }
 
 static void platform_free(wp_platform *p)
@@ -39,7 +38,7 @@ void wp_descriptor_release(wp_descriptor *d)
 	memset(d, 0, sizeof(*d));
 }
 
-int wp_descriptor_copy(wp_descriptor *dst, const wp_descriptor *src)
+void wp_descriptor_copy(wp_descriptor *dst, const wp_descriptor *src)
 {
 	memset(dst, 0, sizeof(*dst));
 	dst->media_type = dup_or_null(src->media_type);
@@ -53,7 +52,6 @@ int wp_descriptor_copy(wp_descriptor *dst, const wp_descriptor *src)
 		dst->platform->architecture = dup_or_null(src->platform->architecture);
 		dst->platform->variant = dup_or_null(src->platform->variant);
 	}
-	return 0;
 }
 
 /* Field order of the image-spec's Descriptor: mediaType, digest, size, urls, annotations,

@@ -30,9 +30,9 @@ typedef struct wp_descriptor {
 	wp_platform *platform;   /* NULL when absent */
 } wp_descriptor;
 
-int wp_descriptor_init(wp_descriptor *d, const char *media_type, const char *digest, int64_t size);
+void wp_descriptor_init(wp_descriptor *d, const char *media_type, const char *digest, int64_t size);
 void wp_descriptor_release(wp_descriptor *d);
-int wp_descriptor_copy(wp_descriptor *dst, const wp_descriptor *src);
+void wp_descriptor_copy(wp_descriptor *dst, const wp_descriptor *src);
 json_t *wp_descriptor_to_json(const wp_descriptor *d);
 int wp_descriptor_from_json(const json_t *j, wp_descriptor *d, wp_error *err);
 /* want is OS/ARCH; wasi and wasip1 name the same thing (Docker writes wasi). */

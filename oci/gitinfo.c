@@ -60,18 +60,17 @@ static bool in_git_tree(const char *path)
 	}
 }
 
-int wp_gitinfo_read(const char *path, wp_gitinfo *info, wp_error *err)
+void wp_gitinfo_read(const char *path, wp_gitinfo *info)
 {
 	git_repository *repo = NULL;
 	git_object *head = NULL;
 	git_remote *origin = NULL;
 	char hex[GIT_OID_HEXSZ + 1];
 	git_status_options opts;
-	int rc = 0;
 
 	memset(info, 0, sizeof(*info));
 	if (!in_git_tree(path))
-		return 0;
+		return;
 	git_libgit2_init();
 	if (git_repository_open_ext(&repo, path, 0, NULL) < 0)
 		goto done;
@@ -86,15 +85,12 @@ int wp_gitinfo_read(const char *path, wp_gitinfo *info, wp_error *err)
 	opts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
 	opts.flags = GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
 	git_status_foreach_ext(repo, &opts, status_cb, &info->dirty);
-	info->found = info->revision != NULL;
-	if (!info->found)
-		rc = wp_error_set(err, WP_ENOMEM, "out of memory");
+	info->found = true;
 done:
 	git_remote_free(origin);
 	git_object_free(head);
 	git_repository_free(repo);
 	git_libgit2_shutdown();
-	return rc;
 }
 
 void wp_gitinfo_release(wp_gitinfo *info)

@@ -17,8 +17,9 @@ typedef struct wp_gitinfo {
 	bool dirty;
 } wp_gitinfo;
 
-/* Not being in a repository is not an error: found stays false. */
-int wp_gitinfo_read(const char *path, wp_gitinfo *info, wp_error *err);
+/* The commit checked out at path: found stays false outside a repository, in a bare one,
+ * or one with no commit yet (a repository is a hint for annotations, never an error). */
+void wp_gitinfo_read(const char *path, wp_gitinfo *info);
 void wp_gitinfo_release(wp_gitinfo *info);
 /* "https://user:tok@host/x" -> "https://host/x"; malloc'ed. */
 char *wp_gitinfo_strip_credentials(const char *url);

@@ -195,11 +195,8 @@ static int add_piece(job *j, size_t off, size_t len, bool stored)
 	}
 	if (j->npieces == j->pieces_cap) {
 		size_t cap = j->pieces_cap ? j->pieces_cap * 2 : 16;
-		piece *p = wp_xrealloc(j->pieces, cap * sizeof(*p));
 
-		if (!p)
-			return -1;
-		j->pieces = p;
+		j->pieces = wp_xreallocarray(j->pieces, cap, sizeof(*j->pieces));
 		j->pieces_cap = cap;
 	}
 	j->pieces[j->npieces++] = (piece){ .off = off, .len = len, .stored = stored };
@@ -250,11 +247,7 @@ static int deflate_piece(coder *c, int level, job *j, piece *pc, bool finish)
 	coding = small ? CODE_LZ : choose_coding(zs, j->in + pc->off, pc->len, dict, dict_len);
 	bound = deflateBound(zs, (uLong)pc->len) + 64;
 	if (j->out_cap - j->out_len < bound) {
-		unsigned char *p = wp_xrealloc(j->out, j->out_len + bound);
-
-		if (!p)
-			return Z_MEM_ERROR;
-		j->out = p;
+		j->out = wp_xrealloc(j->out, j->out_len + bound);
 		j->out_cap = j->out_len + bound;
 	}
 	if (deflateReset(zs) != Z_OK ||

@@ -27,16 +27,11 @@ void wp_manifest_release(wp_manifest *m)
 	memset(m, 0, sizeof(*m));
 }
 
-int wp_manifest_add_layer(wp_manifest *m, wp_descriptor *layer)
+void wp_manifest_add_layer(wp_manifest *m, wp_descriptor *layer)
 {
-	wp_descriptor *l = wp_xrealloc(m->layers, (m->n_layers + 1) * sizeof(*l));
-
-	if (!l)
-		return WP_ENOMEM;
-	m->layers = l;
-	l[m->n_layers++] = *layer;
+	m->layers = wp_xreallocarray(m->layers, m->n_layers + 1, sizeof(*m->layers));
+	m->layers[m->n_layers++] = *layer;
 	memset(layer, 0, sizeof(*layer));
-	return 0;
 }
 
 /* Field order of the image-spec's Manifest: schemaVersion, mediaType, artifactType,
@@ -111,10 +106,8 @@ int wp_manifest_parse(const char *data, size_t len, wp_manifest *m, wp_error *er
 	subject = json_object_get(root, "subject");
 	if (json_is_object(subject)) {
 		m->subject = wp_xcalloc(1, sizeof(*m->subject));
-		if (!m->subject || (rc = wp_descriptor_from_json(subject, m->subject, err)) < 0) {
-			rc = rc < 0 ? rc : wp_error_set(err, WP_ENOMEM, "out of memory");
+		if ((rc = wp_descriptor_from_json(subject, m->subject, err)) < 0)
 			goto done;
-		}
 	}
 	wp_kvlist_from_json(json_object_get(root, "annotations"), &m->annotations);
 	rc = 0;

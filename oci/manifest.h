@@ -25,7 +25,7 @@ typedef struct wp_manifest {
 
 void wp_manifest_release(wp_manifest *m);
 /* Takes ownership of *layer (its fields move into the manifest). */
-int wp_manifest_add_layer(wp_manifest *m, wp_descriptor *layer);
+void wp_manifest_add_layer(wp_manifest *m, wp_descriptor *layer);
 int wp_manifest_emit(const wp_manifest *m, wp_buf *out, wp_error *err);
 int wp_manifest_parse(const char *data, size_t len, wp_manifest *m, wp_error *err);
 /* Reads only "mediaType" (and the shape) to tell a manifest from an index. */

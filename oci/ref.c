@@ -214,11 +214,6 @@ int wp_ref_parse(const char *s, wp_ref *ref, wp_error *err)
 	}
 	ref->registry = registry;
 	ref->repository = repository;
-	if (!ref->registry || !ref->repository || (colon && !ref->tag) || (at && !ref->digest) ||
-	    (!colon && !at && !ref->tag)) {
-		wp_ref_release(ref);
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
-	}
 	if (!wp_ref_repository_valid(ref->repository)) {
 		wp_ref_release(ref);
 		return wp_error_set(err, WP_EUSAGE,

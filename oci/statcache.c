@@ -166,8 +166,6 @@ static void prune(json_t *table, size_t max, size_t used_idx)
 	if (n <= max)
 		return;
 	times = wp_xmalloc(n * sizeof(*times));
-	if (!times)
-		return;
 	json_object_foreach(table, k, v)
 		times[i++] = json_integer_value(json_array_get(v, used_idx));
 	for (size_t a = 1; a < n; a++) {

@@ -343,11 +343,8 @@ void *wp_store_writer_buffer(wp_store_writer *w, size_t *cap)
 	while (w->queued == SLOTS)
 		pthread_cond_wait(&w->cv, &w->mu);
 	pthread_mutex_unlock(&w->mu);
-	if (!w->bufs[w->head]) {
+	if (!w->bufs[w->head])
 		w->bufs[w->head] = wp_xmalloc(SLOT_SIZE);
-		if (!w->bufs[w->head])
-			return NULL;
-	}
 	*cap = SLOT_SIZE;
 	return w->bufs[w->head];
 }
@@ -388,8 +385,6 @@ int wp_store_writer_write(wp_store_writer *w, const void *data, size_t len, wp_e
 		unsigned char *buf = wp_store_writer_buffer(w, &cap);
 		int rc;
 
-		if (!buf)
-			return wp_error_set(err, WP_ENOMEM, "out of memory");
 		n = cap - w->fill < len ? cap - w->fill : len;
 		memcpy(buf + w->fill, p, n);
 		w->fill += n;
@@ -615,16 +610,11 @@ int wp_store_tag(wp_store *s, const char *name, const wp_descriptor *desc, wp_er
 	index_remove_name(&ix, name, &found);
 	grown = wp_xreallocarray(ix.manifests, ix.n_manifests + 1, sizeof(*grown));
 	ix.manifests = grown;
-	if ((rc = wp_descriptor_copy(&grown[ix.n_manifests], desc)) < 0) {
-		ix.n_manifests++;
-		rc = wp_error_set(err, WP_ENOMEM, "out of memory");
-		goto release;
-	}
+	wp_descriptor_copy(&grown[ix.n_manifests], desc);
 	wp_kvlist_set(&grown[ix.n_manifests].annotations, WP_ANN_REF_NAME, name);
 	ix.n_manifests++;
 	qsort(ix.manifests, ix.n_manifests, sizeof(*ix.manifests), cmp_desc_name);
 	rc = index_write(s, &ix, err);
-release:
 	wp_index_release(&ix);
 out:
 	close(lock);
@@ -663,7 +653,7 @@ int wp_store_describe_blob(wp_store *s, const char *digest, wp_descriptor *desc,
 	if (rc == 0)
 		rc = wp_manifest_sniff_media_type(data.data, data.len, &mt, err);
 	if (rc == 0)
-		rc = wp_descriptor_init(desc, mt, digest, (int64_t)data.len);
+		wp_descriptor_init(desc, mt, digest, (int64_t)data.len);
 	free(mt);
 	wp_buf_release(&data);
 	return rc;
@@ -926,10 +916,6 @@ int wp_store_ingest_file(wp_store *s, const char *path, const struct stat *expec
 		unsigned char *buf = small ? local : wp_store_writer_buffer(w, &cap);
 		ssize_t n;
 
-		if (!buf) {
-			wp_store_writer_abort(w);
-			return wp_error_set(err, WP_ENOMEM, "out of memory");
-		}
 		n = read(fd, buf, cap);
 		if (n < 0 && errno == EINTR)
 			continue;

@@ -81,7 +81,7 @@ static int read_name(reader *r, char **out)
 		return -1;
 	*out = wp_xstrndup((const char *)r->p, len);
 	r->p += len;
-	return *out ? 0 : -1;
+	return 0;
 }
 
 /* importname' / exportname': 0x00 name, or 0x01 name followed by a version suffix name. */

@@ -347,8 +347,6 @@ static int b64decode(const char *in, wp_buf *out)
 	unsigned char *tmp = wp_xmalloc(len / 4 * 3 + 4);
 	int n, rc;
 
-	if (!tmp)
-		return WP_ENOMEM;
 	n = EVP_DecodeBlock(tmp, (const unsigned char *)in, (int)len);
 	if (n < 0) {
 		free(tmp);
@@ -569,8 +567,6 @@ int wp_auth_creds_lookup(const char *registry, wp_auth_cred *out, wp_error *err)
 	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (!reg)
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
 	if (raf && *raf)
 		rc = from_file(raf, reg, false, out, err);
 	if (rc == 0 && docker)

@@ -158,9 +158,9 @@ int wp_client_open(wp_client **out, const char *registry, const wp_client_opts *
 		r->opts.max_attempts = 5;
 	r->registry = wp_xstrdup(registry);
 	r->ca_file = opts && opts->ca_file ? wp_xstrdup(opts->ca_file) : NULL;
-	if (!r->registry || (rc = load_settings(r, err)) < 0 || (rc = wp_auth_creds_lookup(registry, &r->cred, err)) < 0) {
+	if ((rc = load_settings(r, err)) < 0 || (rc = wp_auth_creds_lookup(registry, &r->cred, err)) < 0) {
 		wp_client_close(r);
-		return r->registry ? rc : wp_error_set(err, WP_ENOMEM, "out of memory");
+		return rc;
 	}
 	host = !strcmp(registry, "docker.io") ? "registry-1.docker.io" : registry;
 	r->base = wp_strfmt("%s://%s", r->opts.plain_http ? "http" : "https", host);
@@ -202,7 +202,7 @@ int wp_client_set_cred(wp_client *r, const char *username, const char *secret)
 	r->cred.username = wp_xstrdup(username);
 	r->cred.secret = wp_xstrdup(secret);
 	r->cred.source = wp_xstrdup("the command line");
-	return r->cred.username && r->cred.secret ? 0 : WP_ENOMEM;
+	return 0;
 }
 
 FILE *wp_client_progress(const wp_client *r)
@@ -281,13 +281,9 @@ static void token_put(wp_client *r, const char *scope, char *header, long long e
 static char *basic_header(const wp_auth_cred *c)
 {
 	_cleanup_free_ char *pair = wp_strfmt("%s:%s", c->username ? c->username : "", c->secret);
-	size_t len = pair ? strlen(pair) : 0;
+	size_t len = strlen(pair);
 	char *enc = wp_xmalloc(len / 3 * 4 + 8), *h;
 
-	if (!pair || !enc) {
-		free(enc);
-		return NULL;
-	}
 	EVP_EncodeBlock((unsigned char *)enc, (const unsigned char *)pair, (int)len);
 	h = wp_strfmt("Authorization: Basic %s", enc);
 	OPENSSL_cleanse(pair, len);
@@ -848,9 +844,7 @@ int wp_client_run(wp_client *r, wp_job **jobs, size_t n, wp_error *err)
 	e.multi = curl_multi_init();
 	if (!e.multi) {
 		free(e.slots);
-		if (e.multi)
-			curl_multi_cleanup(e.multi);
-		return wp_error_set(err, WP_ENOMEM, "out of memory");
+		return wp_error_set(err, WP_ENOMEM, "libcurl could not start a transfer");
 	}
 	for (int i = 0; i < e.nslots; i++) {
 		e.slots[i].reg = r;
@@ -955,7 +949,7 @@ static int single_next(wp_job *j, wp_client_req *q)
 	q->no_auth = src->no_auth;
 	if (src->resp_body)
 		wp_buf_reset(src->resp_body);
-	return q->url ? 1 : wp_error_set(&j->err, WP_ENOMEM, "out of memory");
+	return 1;
 }
 
 static int single_done(wp_job *j, const wp_client_req *q, const wp_client_resp *p)

@@ -47,7 +47,7 @@ static int origins_load(wp_store *s, json_t **out)
 		json_decref(*out);
 		*out = json_object();
 	}
-	return *out ? 0 : WP_ENOMEM;
+	return 0;
 }
 
 int wp_transfer_origins_add(wp_store *s, const char *repo_name, const char **digests, size_t n)
@@ -59,8 +59,6 @@ int wp_transfer_origins_add(wp_store *s, const char *repo_name, const char **dig
 	wp_error ignored;
 	int lock, rc;
 
-	if (!path || !lockp)
-		return WP_ENOMEM;
 	lock = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (lock < 0 || flock(lock, LOCK_EX) < 0) {
 		if (lock >= 0)
@@ -253,7 +251,7 @@ static int push_next(wp_job *job, wp_client_req *q)
 	q->url = url && url[0] == '/' ? wp_client_url(b->reg, url) : url;
 	if (q->url != url)
 		free(url);
-	return q->url && q->scope ? 1 : wp_error_set(&job->err, WP_ENOMEM, "out of memory");
+	return 1;
 }
 
 static bool take_location(push_blob *b, const wp_client_resp *p)
@@ -393,33 +391,28 @@ static int push_done(wp_job *job, const wp_client_req *q, const wp_client_resp *
 	return rc < 0 ? rc : wp_error_set(&job->err, WP_EFAIL, "%s: unexpected HTTP %ld", what ? what : "", p->status);
 }
 
-static int add_report(wp_transfer_result *res, const wp_descriptor *d)
+static void add_report(wp_transfer_result *res, const wp_descriptor *d)
 {
 	wp_blob_report *b;
 
 	for (size_t i = 0; i < res->n_blobs; i++)
 		if (!strcmp(res->blobs[i].digest, d->digest))
-			return 0;
-	b = wp_xrealloc(res->blobs, (res->n_blobs + 1) * sizeof(*b));
-	if (!b)
-		return WP_ENOMEM;
+			return;
+	b = wp_xreallocarray(res->blobs, res->n_blobs + 1, sizeof(*b));
 	res->blobs = b;
 	memset(&b[res->n_blobs], 0, sizeof(*b));
 	memcpy(b[res->n_blobs].digest, d->digest, WP_DIGEST_BUFSZ);
 	b[res->n_blobs].size = d->size;
 	b[res->n_blobs].media_type = wp_media_type_is_manifest(d->media_type) ? "manifest" : "blob";
 	res->n_blobs++;
-	return 0;
 }
 
 /* A report for each blob a manifest names: its config, then its layers (once each). */
-static int add_reports(wp_transfer_result *res, const wp_manifest *m)
+static void add_reports(wp_transfer_result *res, const wp_manifest *m)
 {
-	int rc = add_report(res, &m->config);
-
-	for (size_t i = 0; rc == 0 && i < m->n_layers; i++)
-		rc = add_report(res, &m->layers[i]);
-	return rc;
+	add_report(res, &m->config);
+	for (size_t i = 0; i < m->n_layers; i++)
+		add_report(res, &m->layers[i]);
 }
 
 static int put_manifest(wp_client *r, const char *repo, const char *reference, const char *media_type,
@@ -436,7 +429,7 @@ static int put_manifest(wp_client *r, const char *repo, const char *reference, c
 	q.body = data->data;
 	q.body_len = (int64_t)data->len;
 	wp_buf_init(&p.error_body, 1);
-	rc = url && q.scope && q.content_type ? wp_client_do(r, &q, &p, err) : wp_error_set(err, WP_ENOMEM, "out of memory");
+	rc = wp_client_do(r, &q, &p, err);
 	if (rc == 0)
 		rc = wp_client_check(&p, "pushing the manifest", err);
 	if (rc == 0 && p.docker_content_digest && strcmp(p.docker_content_digest, digest))
@@ -466,12 +459,9 @@ int wp_transfer_push(wp_store *s, wp_client *r, const wp_ref *ref, const wp_desc
 	if ((rc = wp_store_read_blob(s, desc->digest, WP_MANIFEST_MAX, &data, err)) < 0 ||
 	    (rc = wp_manifest_parse(data.data, data.len, &m, err)) < 0)
 		goto done;
-	if ((rc = add_reports(res, &m)) < 0)
-		goto oom;
+	add_reports(res, &m);
 	blobs = wp_xcalloc(res->n_blobs, sizeof(*blobs));
 	jobs = wp_xcalloc(res->n_blobs, sizeof(*jobs));
-	if (!blobs || !jobs)
-		goto oom;
 	for (size_t i = 0; i < res->n_blobs; i++) {
 		push_blob *b = &blobs[i];
 		_cleanup_free_ char *path = wp_store_blob_path(s, res->blobs[i].digest);
@@ -496,14 +486,10 @@ int wp_transfer_push(wp_store *s, wp_client *r, const wp_ref *ref, const wp_desc
 	rc = put_manifest(r, ref->repository, ref->tag ? ref->tag : desc->digest, desc->media_type, &data, desc->digest, err);
 	if (rc < 0)
 		goto done;
-	if ((rc = wp_descriptor_copy(&res->manifest, desc)) < 0)
-		goto oom;
+	wp_descriptor_copy(&res->manifest, desc);
 	remember_origins(s, name, res);
 	wp_client_get_stats(r, &res->stats);
 	report_total(r, res, mono_ms() - started, "pushed");
-	goto done;
-oom:
-	rc = wp_error_set(err, WP_ENOMEM, "out of memory");
 done:
 	for (size_t i = 0; i < nblobs; i++) {
 		if (blobs[i].fd >= 0)
@@ -564,7 +550,7 @@ static int pull_next(wp_job *job, wp_client_req *q)
 		q->range = wp_strfmt("bytes=%lld-", (long long)b->got);
 	q->sink = pull_sink;
 	q->sink_ctx = b;
-	return q->url && q->scope ? 1 : wp_error_set(&job->err, WP_ENOMEM, "out of memory");
+	return 1;
 }
 
 static void pull_restart(pull_blob *b)
@@ -632,7 +618,7 @@ static int get_manifest(wp_client *r, const wp_ref *ref, const char *reference, 
 	q.accept = wp_xstrdup(ACCEPT_MANIFESTS);
 	q.resp_body = body;
 	wp_buf_init(&p.error_body, 1);
-	rc = q.url && q.scope && q.accept ? wp_client_do(r, &q, &p, err) : wp_error_set(err, WP_ENOMEM, "out of memory");
+	rc = wp_client_do(r, &q, &p, err);
 	if (rc == 0)
 		rc = wp_client_check(&p, "getting the manifest", err);
 	if (rc == 0 && p.sink_failed)
@@ -712,12 +698,9 @@ int wp_transfer_pull(wp_store *s, wp_client *r, const wp_ref *ref, const char *p
 	}
 	if ((rc = wp_manifest_parse(body.data, body.len, &m, err)) < 0)
 		goto done;
-	if ((rc = add_reports(res, &m)) < 0)
-		goto oom;
+	add_reports(res, &m);
 	blobs = wp_xcalloc(res->n_blobs, sizeof(*blobs));
 	jobs = wp_xcalloc(res->n_blobs, sizeof(*jobs));
-	if (!blobs || !jobs)
-		goto oom;
 	for (size_t i = 0; i < res->n_blobs; i++) {
 		int64_t have;
 
@@ -740,8 +723,7 @@ int wp_transfer_pull(wp_store *s, wp_client *r, const wp_ref *ref, const char *p
 	/* The manifest goes in last: it never points at blobs the store lacks. */
 	if ((rc = wp_store_put_blob(s, body.data, body.len, stored, err)) < 0)
 		goto done;
-	if ((rc = wp_descriptor_init(&res->manifest, mt, digest, (int64_t)body.len)) < 0)
-		goto oom;
+	wp_descriptor_init(&res->manifest, mt, digest, (int64_t)body.len);
 	{
 		wp_ref tagged = *ref;
 		_cleanup_free_ char *tagname = NULL;
@@ -751,17 +733,12 @@ int wp_transfer_pull(wp_store *s, wp_client *r, const wp_ref *ref, const char *p
 		else
 			tagged.digest = NULL;
 		tagname = wp_ref_string(&tagged);
-		if (!tagname)
-			goto oom;
 		if (!(flags & WP_PULL_NO_TAG) && (rc = wp_store_tag(s, tagname, &res->manifest, err)) < 0)
 			goto done;
 	}
 	remember_origins(s, name, res);
 	wp_client_get_stats(r, &res->stats);
 	report_total(r, res, mono_ms() - started, "pulled");
-	goto done;
-oom:
-	rc = wp_error_set(err, WP_ENOMEM, "out of memory");
 done:
 	for (size_t i = 0; i < njobs; i++)
 		wp_store_writer_abort(blobs[i].w);

@@ -65,8 +65,6 @@ static int mkdir_p(const char *path)
 {
 	_cleanup_free_ char *copy = wp_xstrdup(path);
 
-	if (!copy)
-		return -1;
 	for (char *s = copy + 1; *s; s++)
 		if (*s == '/') {
 			*s = '\0';
@@ -416,8 +414,6 @@ wp_cgroup_oom *wp_cgroup_oom_watch(const char *dir)
 {
 	wp_cgroup_oom *w = wp_xcalloc(1, sizeof(*w));
 
-	if (!w)
-		return NULL;
 	w->fd = w->aux = -1;
 	if (unified()) {
 		w->v2 = true;

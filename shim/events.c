@@ -85,8 +85,6 @@ wp_events *wp_events_new(const char *address, const char *ns)
 {
 	wp_events *ev = wp_xcalloc(1, sizeof(*ev));
 
-	if (!ev)
-		return NULL;
 	ev->fd = -1;
 	ev->stream = 1;
 	ev->ns = wp_xstrdup(ns ? ns : "default");
@@ -117,8 +115,7 @@ void wp_events_publish(wp_events *ev, const char *topic, const char *type, const
 	wp_debug("event %s", topic);
 	if (!ev || !ev->address)
 		return;
-	if (!(e = wp_xcalloc(1, sizeof(*e))))
-		return;
+	e = wp_xcalloc(1, sizeof(*e));
 	clock_gettime(CLOCK_REALTIME, &now);
 	/* ForwardRequest {envelope = 1}; Envelope {timestamp = 1, namespace = 2, topic = 3,
 	 * event = 4 (Any)} */

@@ -115,8 +115,6 @@ wp_shim *wp_shim_new(const wp_shim_opts *o)
 {
 	wp_shim *sh = wp_xcalloc(1, sizeof(*sh));
 
-	if (!sh)
-		return NULL;
 	sh->ns = wp_xstrdup(o->ns ? o->ns : "default");
 	sh->address = wp_xstrdup(o->address ? (wp_str_has_prefix(o->address, "unix://") ? o->address + 7 : o->address) : "");
 	sh->cache_root = wp_xstrdup(o->cache_root);

@@ -92,11 +92,9 @@ static int add_layer(spin_build *b, const char *mt, const char *digest, int64_t 
 	for (size_t i = 0; i < b->ls.len; i++)
 		if (!strcmp(b->ls.items[i].digest, digest) && !strcmp(b->ls.items[i].media_type, mt))
 			return 0;
-	d = wp_xrealloc(b->ls.items, (b->ls.len + 1) * sizeof(*d));
+	d = wp_xreallocarray(b->ls.items, b->ls.len + 1, sizeof(*d));
 	b->ls.items = d;
-	if (wp_descriptor_init(&d[b->ls.len], mt, digest, size) < 0)
-		return wp_error_set(b->err, WP_ENOMEM, "out of memory");
-	b->ls.len++;
+	wp_descriptor_init(&d[b->ls.len++], mt, digest, size);
 	return 0;
 }
 
@@ -351,8 +349,6 @@ static wp_spin_file **component_files_of(json_t *comp, wp_spin_files *all, size_
 	wp_spin_file **mine = wp_xcalloc(all->len + 1, sizeof(*mine));
 
 	*n = 0;
-	if (!mine)
-		return NULL;
 	for (size_t i = 0; i < all->len; i++)
 		if (!strcmp(all->items[i].component, id))
 			mine[(*n)++] = &all->items[i];
@@ -369,10 +365,6 @@ static int component_files(spin_build *b, json_t *comp, wp_spin_files *all, bool
 	json_t *files = json_array();
 	int rc = 0;
 
-	if (!mine) {
-		json_decref(files);
-		return wp_error_set(b->err, WP_ENOMEM, "out of memory");
-	}
 	if (archive && n)
 		rc = add_layer(b, WP_MT_SPIN_ARCHIVE, arch->digest, arch->size);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -658,9 +650,8 @@ static int assemble(spin_build *b, json_t *locked, wp_spin_files *files, bool ar
 
 		if (rc < 0 || !archive)
 			break;
-		if (!(mine = component_files_of(c, files, &n)))
-			rc = wp_error_set(b->err, WP_ENOMEM, "out of memory");
-		else if (n)
+		mine = component_files_of(c, files, &n);
+		if (n)
 			rc = component_archive(b, mine, n, &archs[i]);
 		free(mine);
 	}
@@ -756,10 +747,8 @@ static int build_spin_layout(spin_build *b, const wp_build_opts *o, json_t *lock
 	for (size_t i = 0; i < b->ls.len; i++) {
 		wp_descriptor d;
 
-		if ((rc = wp_descriptor_copy(&d, &b->ls.items[i])) < 0 || (rc = wp_manifest_add_layer(&m, &d)) < 0) {
-			rc = wp_error_set(b->err, WP_ENOMEM, "out of memory");
-			goto done;
-		}
+		wp_descriptor_copy(&d, &b->ls.items[i]);
+		wp_manifest_add_layer(&m, &d);
 	}
 	/* The label keeps image configs (and so image ids) distinct per app. */
 	wp_kvlist_set(&cfg.labels, "com.fermyon.spin.lockedAppDigest", digest);
@@ -862,11 +851,8 @@ static int build_spin_image(spin_build *b, const wp_build_opts *o, json_t *locke
 		wp_descriptor d;
 
 		wp_strv_push(&cfg.diff_ids, results[i].diff_id);
-		if ((rc = wp_descriptor_init(&d, WP_MT_OCI_LAYER_GZIP, results[i].digest, results[i].size)) < 0 ||
-		    (rc = wp_manifest_add_layer(&m, &d)) < 0) {
-			rc = wp_error_set(b->err, WP_ENOMEM, "out of memory");
-			goto done;
-		}
+		wp_descriptor_init(&d, WP_MT_OCI_LAYER_GZIP, results[i].digest, results[i].size);
+		wp_manifest_add_layer(&m, &d);
 	}
 	infer_annotations(&m, json_object_get(locked, "metadata"));
 	rc = wp_build_image_finish(b->store, &cfg, &m, o, created, res, b->err);
@@ -943,7 +929,7 @@ static int synthesize(const wp_build_opts *o, json_t **locked, wp_spin_files *fi
 	env = json_object();
 	for (size_t i = 0; i < o->env.len; i++) {
 		_cleanup_free_ char *kv = wp_xstrdup(o->env.items[i]);
-		char *eq = kv ? strchr(kv, '=') : NULL;
+		char *eq = strchr(kv, '=');
 
 		if (!eq || eq == kv) {
 			json_decref(env);

@@ -54,9 +54,8 @@ static json_t *toml_to_json(const wp_toml *v)
 		size_t n = v->u.tab.len, *idx = wp_xmalloc((n + 1) * sizeof(size_t));
 
 		o = json_object();
-		if (!idx || !o) {
+		if (!o) {
 			free(idx);
-			json_decref(o);
 			return NULL;
 		}
 		for (size_t i = 0; i < n; i++)
@@ -115,9 +114,8 @@ static json_t *sorted(json_t *o)
 		return o;
 	keys = wp_xmalloc((n + 1) * sizeof(*keys));
 	out = json_object();
-	if (!keys || !out) {
+	if (!out) {
 		free(keys);
-		json_decref(out);
 		json_decref(o);
 		return NULL;
 	}
