@@ -25,8 +25,8 @@ static uint64_t gc_cache(const wp_store *s)
 	uint64_t removed = 0;
 
 	while (d && (e = readdir(d))) {
-		_cleanup_free_ char *path = wp_strfmt("%s/%s", root, e->d_name);
-		_cleanup_free_ char *digest = wp_strfmt("sha256:%s", e->d_name);
+		_cleanup_free_ char *path = wp_str_fmt("%s/%s", root, e->d_name);
+		_cleanup_free_ char *digest = wp_str_fmt("sha256:%s", e->d_name);
 		struct stat st;
 		wp_error ignored;
 		bool stale = false;

@@ -15,7 +15,7 @@ static int64_t image_size(wp_store *s, const wp_descriptor *d, const char **layo
 	int64_t total = d->size;
 
 	*layout = "";
-	if (!wp_media_type_is_manifest(d->media_type))
+	if (!wp_mediatype_is_manifest(d->media_type))
 		return total;
 	wp_buf_init(&data, WP_MANIFEST_MAX);
 	if (wp_store_read_blob(s, d->digest, WP_MANIFEST_MAX, &data, &err) == 0 &&

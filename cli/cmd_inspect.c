@@ -96,7 +96,7 @@ static int run(wp_cli *cli)
 		fwrite(data.data, 1, data.len, cli->out);
 		goto done;
 	}
-	if (wp_media_type_is_manifest(d.media_type)) {
+	if (wp_mediatype_is_manifest(d.media_type)) {
 		wp_manifest m;
 
 		rc = wp_manifest_parse(data.data, data.len, &m, &cli->err);

@@ -26,8 +26,8 @@ static int run(wp_cli *cli)
 	if (rc < 0)
 		goto done;
 	root = wp_cli_cache_root(&s);
-	entry = wp_strfmt("%s/%s", root, wp_digest_hex(d.digest));
-	summary_path = wp_strfmt("%s/.wasmpack-unpack.json", entry);
+	entry = wp_str_fmt("%s/%s", root, wp_digest_hex(d.digest));
+	summary_path = wp_str_fmt("%s/.wasmpack-unpack.json", entry);
 	if (!wp_fs_exists(entry)) {
 		if ((rc = wp_fs_mkdir_p(root, 0755, &cli->err)) == 0)
 			rc = wp_unpack(containerd ? &ro : &s, &d, entry, NULL, &spec.summary, &cli->err);

@@ -24,7 +24,7 @@ char *wp_cli_spin_manifest(const char *path, const char *from)
 	if (!path)
 		path = ".";
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-		return wp_strfmt("%s/spin.toml", path);
+		return wp_str_fmt("%s/spin.toml", path);
 	return wp_xstrdup(path);
 }
 
@@ -94,7 +94,7 @@ int wp_cli_containerd_source(wp_cli *cli, const char *src, wp_store *ro, wp_desc
 	const char *p = src + strlen("containerd:"), *at = strrchr(p, '@');
 	const char *want = wp_cli_value(cli, "platform") ? wp_cli_value(cli, "platform") : "wasip1/wasm";
 	_cleanup_free_ char *dir = at && at > p ? wp_xstrndup(p, (size_t)(at - p)) : NULL;
-	_cleanup_free_ char *content = dir ? wp_strfmt("%s/io.containerd.content.v1.content", dir) : NULL;
+	_cleanup_free_ char *content = dir ? wp_str_fmt("%s/io.containerd.content.v1.content", dir) : NULL;
 	wp_descriptor top = { 0 };
 	wp_index ix = { 0 };
 	wp_buf data;
@@ -108,7 +108,7 @@ int wp_cli_containerd_source(wp_cli *cli, const char *src, wp_store *ro, wp_desc
 		return wp_error_prefix(&cli->err, "containerd content store");
 	if ((rc = wp_store_describe_blob(ro, at + 1, &top, &cli->err)) < 0)
 		return rc;
-	if (wp_media_type_is_manifest(top.media_type)) {
+	if (wp_mediatype_is_manifest(top.media_type)) {
 		*d = top;
 		return 0;
 	}

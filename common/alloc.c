@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-void wp_oom(void)
+void wp_alloc_oom(void)
 {
 	static const char msg[] = "wasmpack: out of memory\n";
 
@@ -21,7 +21,7 @@ void *wp_xmalloc(size_t n)
 	void *p = malloc(n ? n : 1);
 
 	if (!p)
-		wp_oom();
+		wp_alloc_oom();
 	return p;
 }
 
@@ -30,7 +30,7 @@ void *wp_xcalloc(size_t n, size_t size)
 	void *p = calloc(n ? n : 1, size ? size : 1);
 
 	if (!p)
-		wp_oom();
+		wp_alloc_oom();
 	return p;
 }
 
@@ -39,7 +39,7 @@ void *wp_xrealloc(void *p, size_t n)
 	void *q = realloc(p, n ? n : 1);
 
 	if (!q)
-		wp_oom();
+		wp_alloc_oom();
 	return q;
 }
 
@@ -48,7 +48,7 @@ void *wp_xreallocarray(void *p, size_t n, size_t size)
 	void *q = reallocarray(p, n ? n : 1, size ? size : 1);
 
 	if (!q)
-		wp_oom();
+		wp_alloc_oom();
 	return q;
 }
 
@@ -57,7 +57,7 @@ char *wp_xstrdup(const char *s)
 	char *p = strdup(s);
 
 	if (!p)
-		wp_oom();
+		wp_alloc_oom();
 	return p;
 }
 
@@ -66,7 +66,7 @@ char *wp_xstrndup(const char *s, size_t n)
 	char *p = strndup(s, n);
 
 	if (!p)
-		wp_oom();
+		wp_alloc_oom();
 	return p;
 }
 

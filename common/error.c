@@ -63,7 +63,7 @@ int wp_error_prefix(wp_error *err, const char *fmt, ...)
 		prefix[sizeof(err->msg) - 3] = '\0';
 	memcpy(err->msg, prefix, strlen(prefix));
 	memcpy(err->msg + strlen(prefix), ": ", 2);
-	wp_strlcpy(err->msg + strlen(prefix) + 2, old, sizeof(err->msg) - strlen(prefix) - 2);
+	wp_str_copy(err->msg + strlen(prefix) + 2, old, sizeof(err->msg) - strlen(prefix) - 2);
 	if (err->code == WP_OK)
 		err->code = WP_EFAIL;
 	return err->code;

@@ -1,4 +1,4 @@
-/* File system helpers: atomic writes, safe joins below a root, recursive mkdir. */
+/* File system helpers: atomic writes, whole-file reads, recursive mkdir and removal. */
 #ifndef WP_COMMON_FS_H
 #define WP_COMMON_FS_H
 
@@ -19,17 +19,8 @@ int wp_fs_write_replace(const char *path, const void *data, size_t len, mode_t m
 /* Reads a whole file of at most max bytes into out (replacing its contents). */
 int wp_fs_read_file(const char *path, size_t max, wp_buf *out, wp_error *err);
 int wp_fs_fsync_dir(const char *dir, wp_error *err);
-/* Normalises a path meant to live below a root: leading and repeated slashes and "."
- * components go, a ".." component, an empty result or a NUL-free control character is
- * refused. The result is relative ("a/b"), without a trailing slash. */
-int wp_path_clean(const char *in, wp_buf *out, wp_error *err);
-/* root + "/" + wp_path_clean(rel). */
-int wp_path_join_safe(const char *root, const char *rel, wp_buf *out, wp_error *err);
 bool wp_fs_exists(const char *path);
 /* Removes a folder tree; refuses "/" and "". */
 int wp_fs_rm_rf(const char *path, wp_error *err);
-/* The folder part of path ("." when there is none), in out. */
-int wp_path_dirname(const char *path, wp_buf *out);
-const char *wp_path_basename(const char *path);
 
 #endif

@@ -102,7 +102,7 @@ static int resolve(int rootfd, char *start, const char **why, wp_error *err)
 			}
 			pop(w);
 			/* The link's target, then what was left after it. */
-			next = wp_strfmt("%s/%s", text, p);
+			next = wp_str_fmt("%s/%s", text, p);
 			free(rest);
 			rest = next;
 			p = rest;
@@ -125,7 +125,7 @@ int wp_links_check_in(int rootfd, const char *path, const char *target, const ch
 	} else {
 		/* Lookup starts in the link's own folder, itself reached through whatever links
 		 * its path holds: the walk starts at the root with the folder's path first. */
-		start = slash ? wp_strfmt("%.*s/%s", (int)(slash - path), path, target) : wp_xstrdup(target);
+		start = slash ? wp_str_fmt("%.*s/%s", (int)(slash - path), path, target) : wp_xstrdup(target);
 		if ((rc = resolve(rootfd, start, &why, err)) < 0)
 			return rc;
 	}

@@ -1,4 +1,5 @@
-/* Small helpers shared by every module: cleanup attributes and string bits. */
+/* Small helpers shared by every module: cleanup attributes, array length, the processor
+ * count, hex; it brings the allocation and string helpers along (alloc.h, str.h). */
 #ifndef WP_COMMON_UTIL_H
 #define WP_COMMON_UTIL_H
 
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/str.h"
 
 #define WP_EXPORT __attribute__((visibility("default")))
 #define WP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -18,15 +20,9 @@ static inline void wp_closep(int *fd) { if (*fd >= 0) close(*fd); }
 #define _cleanup_free_ __attribute__((cleanup(wp_freep)))
 #define _cleanup_close_ __attribute__((cleanup(wp_closep)))
 
-bool wp_str_has_prefix(const char *s, const char *prefix);
-bool wp_str_has_suffix(const char *s, const char *suffix);
-/* Copies at most dstsz-1 bytes and always terminates; returns false when truncated. */
-bool wp_strlcpy(char *dst, const char *src, size_t dstsz);
-/* asprintf into a new string; never NULL (out of memory aborts, common/alloc.h). */
-char *wp_strfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2), returns_nonnull));
 /* Number of online processors, at least 1 and at most 64. */
-int wp_cpu_count(void);
+int wp_util_cpu_count(void);
 /* Hex encoding of len bytes into out (2*len+1 bytes). */
-void wp_hex_encode(const unsigned char *in, size_t len, char *out);
+void wp_util_hex_encode(const unsigned char *in, size_t len, char *out);
 
 #endif

@@ -74,8 +74,8 @@ int wp_cdclient_call(const wp_cdclient *cd, const char *method, const wp_buf *re
 {
 	call c = { .on_msg = on_msg, .ctx = ctx, .status = -1, .err = err };
 	struct curl_slist *hdrs = NULL;
-	_cleanup_free_ char *url = wp_strfmt("http://containerd%s", method);
-	_cleanup_free_ char *nsh = wp_strfmt("containerd-namespace: %s", cd->ns);
+	_cleanup_free_ char *url = wp_str_fmt("http://containerd%s", method);
+	_cleanup_free_ char *nsh = wp_str_fmt("containerd-namespace: %s", cd->ns);
 	wp_buf body;
 	CURL *h;
 	CURLcode cc;

@@ -117,7 +117,7 @@ int wp_confine_add_engine(wp_confine *c, const char *exe, wp_error *err)
 		const char *slash = strrchr(exe, '/');
 		_cleanup_free_ char *dir = slash ? wp_xstrndup(exe, (size_t)(slash - exe) + (slash == exe)) : NULL;
 		char *rdir = dir ? realpath(dir, NULL) : NULL;
-		char *named = rdir ? wp_strfmt("%s/%s", strcmp(rdir, "/") ? rdir : "", slash + 1) : NULL;
+		char *named = rdir ? wp_str_fmt("%s/%s", strcmp(rdir, "/") ? rdir : "", slash + 1) : NULL;
 
 		free(rdir);
 		real = realpath(exe, NULL);
@@ -186,7 +186,7 @@ static int make_target(int mfd, const char *rel, bool dir)
 	char *p, *slash;
 	int cur = mfd, rc = 0;
 
-	if (!wp_strlcpy(buf, rel, sizeof(buf)))
+	if (!wp_str_copy(buf, rel, sizeof(buf)))
 		return errno = ENAMETOOLONG, -1;
 	for (p = buf; rc == 0 && (slash = strchr(p, '/')); p = slash + 1) {
 		int next;

@@ -1,4 +1,5 @@
 #include "node/engine.h"
+#include "common/path.h"
 #include "node/confine.h"
 #include "common/links.h"
 #include "common/fs.h"
@@ -56,7 +57,7 @@ static char *find_on_path(const char *prog)
 	/* As execvp looks: an executable file (a folder of that name, say a build tree's
 	 * node/, is passed over). */
 	for (char *d = copy ? strtok_r(copy, ":", &save) : NULL; d; d = strtok_r(NULL, ":", &save)) {
-		char *full = wp_strfmt("%s/%s", d, prog);
+		char *full = wp_str_fmt("%s/%s", d, prog);
 		struct stat st;
 
 		if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0)
@@ -116,7 +117,7 @@ static int describe_rootfs(const wp_run_spec *s, app *a, wp_error *err)
 		if (json_is_string(v))
 			env_from(a->env, json_string_value(v));
 	if (!json_array_size(args)) {
-		_cleanup_free_ char *toml = wp_strfmt("%s/spin.toml", s->rootfs);
+		_cleanup_free_ char *toml = wp_str_fmt("%s/spin.toml", s->rootfs);
 
 		/* Spin's shim layout: spin.toml at the root of the rootfs. */
 		if (toml && wp_fs_exists(toml)) {
@@ -134,7 +135,7 @@ static int describe_rootfs(const wp_run_spec *s, app *a, wp_error *err)
 	if (wp_path_clean(a->argv.items[0], &clean, err) < 0)
 		rc = wp_error_set(err, WP_EINVALID, "process.args[0] '%s' is not a path in the rootfs", a->argv.items[0]);
 	else
-		a->wasm = wp_strfmt("%s/%s", s->rootfs, clean.data);
+		a->wasm = wp_str_fmt("%s/%s", s->rootfs, clean.data);
 	wp_buf_release(&clean);
 	if (rc == 0 && access(a->wasm, R_OK) < 0)
 		rc = wp_error_sys(err, WP_ENOTFOUND, "the wasm '%s' named by process.args[0]", a->argv.items[0]);
@@ -197,7 +198,7 @@ static int describe_wasm(const wp_run_spec *s, app *a, wp_error *err)
 
 	if (!module)
 		return wp_error_set(err, WP_EINVALID, "the unpacked app names no module");
-	a->wasm = wp_strfmt("%s/%s", s->dir, module);
+	a->wasm = wp_str_fmt("%s/%s", s->dir, module);
 	wp_strv_push(&a->argv, module);
 	return 0;
 }
@@ -216,10 +217,10 @@ static int describe_image(const wp_run_spec *s, app *a, wp_error *err)
 	if (json_is_true(json_object_get(s->summary, "spinApp"))) {
 		a->needs_spin = true;
 		a->spin_args[0] = "-f";
-		a->spin_args[1] = wp_strfmt("%s/rootfs/spin.toml", s->dir);
+		a->spin_args[1] = wp_str_fmt("%s/rootfs/spin.toml", s->dir);
 		return 0;
 	}
-	cfgp = wp_strfmt("%s/config.json", s->dir);
+	cfgp = wp_str_fmt("%s/config.json", s->dir);
 	if ((rc = wp_json_read_file(cfgp, 16u << 20, &cfg, err)) < 0)
 		return rc;
 	c = json_object_get(cfg, "config");
@@ -240,7 +241,7 @@ static int describe_image(const wp_run_spec *s, app *a, wp_error *err)
 	if (!a->argv.len || wp_path_clean(a->argv.items[0], &clean, err) < 0)
 		rc = wp_error_set(err, WP_EINVALID, "the entrypoint is not a path in the image");
 	else
-		a->wasm = wp_strfmt("%s/rootfs/%s", s->dir, clean.data);
+		a->wasm = wp_str_fmt("%s/rootfs/%s", s->dir, clean.data);
 	wp_buf_release(&clean);
 	json_object_set_new(a->preopens, "/", json_pack("s++", s->dir, "/rootfs", ""));
 	json_decref(cfg);
@@ -252,7 +253,7 @@ static int describe_image(const wp_run_spec *s, app *a, wp_error *err)
  * spin (needs_spin). */
 static int describe_spin(const wp_run_spec *s, app *a, wp_error *err)
 {
-	_cleanup_free_ char *lockp = wp_strfmt("%s/spin.lock", s->dir);
+	_cleanup_free_ char *lockp = wp_str_fmt("%s/spin.lock", s->dir);
 	json_t *locked = NULL, *t, *c = NULL, *v;
 	const char *cid = NULL, *k;
 	size_t i;
@@ -270,7 +271,7 @@ static int describe_spin(const wp_run_spec *s, app *a, wp_error *err)
 		if (cid && !strcmp(wp_json_str(v, "id") ? wp_json_str(v, "id") : "", cid))
 			c = v;
 	a->spin_args[0] = "--from";
-	a->spin_args[1] = wp_strfmt("%s/spin.lock", s->dir);
+	a->spin_args[1] = wp_str_fmt("%s/spin.lock", s->dir);
 	if (c && !a->needs_spin) {
 		const char *src = wp_json_str(json_object_get(c, "source"), "source");
 		const char *files = wp_json_str(json_array_get(json_object_get(c, "files"), 0), "source");
@@ -393,7 +394,7 @@ static int plan_view(const wp_run_spec *s, const app *a, const char *launcher, c
  * wasm, the environment and preopens as JSON, then the app's arguments. */
 static int command_node(const wp_run_spec *s, const app *a, wp_strv *argv, char **launcher_out, wp_error *err)
 {
-	_cleanup_free_ char *launcher = wp_strfmt("%s/wasmpack-node-wasi.js", s->launcher_dir);
+	_cleanup_free_ char *launcher = wp_str_fmt("%s/wasmpack-node-wasi.js", s->launcher_dir);
 	_cleanup_free_ char *envj = json_dumps(a->env, JSON_COMPACT), *prej = json_dumps(a->preopens, JSON_COMPACT);
 
 	if (!envj || !prej)
@@ -457,14 +458,14 @@ static int command_cli(const cli_engine *e, const app *a, wp_strv *argv)
 	if (e->subcommand)
 		wp_strv_push(argv, e->subcommand);
 	json_object_foreach(a->env, k, v) {
-		_cleanup_free_ char *kv = wp_strfmt("%s=%s", k, json_string_value(v));
+		_cleanup_free_ char *kv = wp_str_fmt("%s=%s", k, json_string_value(v));
 
 		wp_strv_push(argv, "--env");
 		wp_strv_push(argv, kv);
 	}
 	json_object_foreach(a->preopens, k, v) {
-		_cleanup_free_ char *map = e->host_first ? wp_strfmt("%s::%s", json_string_value(v), k)
-							 : wp_strfmt("%s:%s", k, json_string_value(v));
+		_cleanup_free_ char *map = e->host_first ? wp_str_fmt("%s::%s", json_string_value(v), k)
+							 : wp_str_fmt("%s:%s", k, json_string_value(v));
 
 		wp_strv_push(argv, e->dir_flag);
 		wp_strv_push(argv, map);

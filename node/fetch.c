@@ -36,7 +36,7 @@ int wp_fetch_app(const char *address, const char *ns, const char *id, const char
 	}
 	if ((rc = wp_cdclient_image_target(&cd, image, &top, err)) < 0 || (rc = wp_fs_mkdir_p(cache_root, 0755, err)) < 0)
 		goto done;
-	tmp = wp_strfmt("%s/.tmp-shim-XXXXXX", cache_root);
+	tmp = wp_str_fmt("%s/.tmp-shim-XXXXXX", cache_root);
 	if (!tmp || !mkdtemp(tmp)) {
 		rc = wp_error_sys(err, WP_EIO, "making a temp folder in '%s'", cache_root);
 		goto done;
@@ -46,7 +46,7 @@ int wp_fetch_app(const char *address, const char *ns, const char *id, const char
 	opened = true;
 	if ((rc = wp_cdclient_fetch_blob(&cd, &s, top.digest, top.size, err)) < 0)
 		goto done;
-	if (wp_media_type_is_index(top.media_type)) {
+	if (wp_mediatype_is_index(top.media_type)) {
 		wp_index ix = { 0 };
 
 		if ((rc = wp_store_read_blob(&s, top.digest, WP_MANIFEST_MAX, &data, err)) < 0 ||
@@ -70,7 +70,7 @@ int wp_fetch_app(const char *address, const char *ns, const char *id, const char
 			goto done;
 	} else
 		wp_descriptor_copy(&man, &top);
-	entry = wp_strfmt("%s/%s", cache_root, wp_digest_hex(man.digest));
+	entry = wp_str_fmt("%s/%s", cache_root, wp_digest_hex(man.digest));
 	if (!wp_fs_exists(entry)) {
 		wp_manifest m = { 0 };
 		json_t *summary = NULL;

@@ -1,4 +1,5 @@
 #include "node/unpack.h"
+#include "common/path.h"
 #include "common/links.h"
 #include "common/buf.h"
 #include "common/fs.h"
@@ -284,7 +285,7 @@ static int remove_beneath(unpacker *u, int rootfd, const char *path)
 	if (pfd < 0)
 		return 0;
 	if (unlinkat(pfd, slash ? slash + 1 : path, 0) < 0 && errno == EISDIR) {
-		_cleanup_free_ char *proc = wp_strfmt("/proc/self/fd/%d/%s", pfd, slash ? slash + 1 : path);
+		_cleanup_free_ char *proc = wp_str_fmt("/proc/self/fd/%d/%s", pfd, slash ? slash + 1 : path);
 		wp_error ignored;
 
 		if (proc)
@@ -305,7 +306,7 @@ static bool written_by_layer(const unpacker *u, const char *path)
 static void hide_lower(unpacker *u, int rootfd, const char *dir)
 {
 	int dfd = dir[0] ? open_beneath(rootfd, dir, O_RDONLY | O_DIRECTORY, 0) : dup(rootfd);
-	_cleanup_free_ char *proc = dfd >= 0 ? wp_strfmt("/proc/self/fd/%d", dfd) : NULL;
+	_cleanup_free_ char *proc = dfd >= 0 ? wp_str_fmt("/proc/self/fd/%d", dfd) : NULL;
 	DIR *d = proc ? opendir(proc) : NULL;
 	struct dirent *de;
 
@@ -314,7 +315,7 @@ static void hide_lower(unpacker *u, int rootfd, const char *dir)
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		child = dir[0] ? wp_strfmt("%s/%s", dir, de->d_name) : wp_xstrdup(de->d_name);
+		child = dir[0] ? wp_str_fmt("%s/%s", dir, de->d_name) : wp_xstrdup(de->d_name);
 		if (!child)
 			continue;
 		if (!written_by_layer(u, child))
@@ -383,7 +384,7 @@ static int apply_entry(unpacker *u, struct archive *a, struct archive_entry *ae,
 		if (dir && dir[0] && dir[strlen(dir) - 1] == '/')
 			dir[strlen(dir) - 1] = '\0';
 		/* Once per folder and layer: repeated markers cost nothing. */
-		_cleanup_free_ char *key = dir ? wp_strfmt("\x01%s", dir) : NULL;
+		_cleanup_free_ char *key = dir ? wp_str_fmt("\x01%s", dir) : NULL;
 
 		if (!u->layer_paths)
 			u->layer_paths = json_object();
@@ -405,7 +406,7 @@ static int apply_entry(unpacker *u, struct archive *a, struct archive_entry *ae,
 			rc = wp_error_set(u->err, WP_EINVALID, "layer %s: bad whiteout entry '%s'", layer, clean.data);
 			goto done;
 		}
-		victim = wp_strfmt("%.*s%s", (int)(base - clean.data), clean.data, base + 4);
+		victim = wp_str_fmt("%.*s%s", (int)(base - clean.data), clean.data, base + 4);
 
 		if (victim)
 			remove_beneath(u, rootfd, victim);
@@ -484,7 +485,7 @@ static int apply_entry(unpacker *u, struct archive *a, struct archive_entry *ae,
 		} else {
 			remove_beneath(u, rootfd, clean.data);
 			if (linkat(sfd, "", rootfd, clean.data, AT_EMPTY_PATH) < 0) {
-				_cleanup_free_ char *from = wp_strfmt("/proc/self/fd/%d", sfd);
+				_cleanup_free_ char *from = wp_str_fmt("/proc/self/fd/%d", sfd);
 
 				if (!from || linkat(AT_FDCWD, from, rootfd, clean.data, AT_SYMLINK_FOLLOW) < 0)
 					rc = wp_error_sys(u->err, WP_EIO, "layer %s: linking '%s'", layer, clean.data);
@@ -620,10 +621,10 @@ static int from_archive(unpacker *u, const wp_manifest *m, int rootfd, const cha
 
 		if (strcmp(m->layers[k].media_type, WP_MT_SPIN_ARCHIVE))
 			continue;
-		st = wp_strfmt(ARCHIVE_STAGE "/%s/%s", wp_digest_hex(m->layers[k].digest), clean.data);
+		st = wp_str_fmt(ARCHIVE_STAGE "/%s/%s", wp_digest_hex(m->layers[k].digest), clean.data);
 		if (!st || (fd = open_beneath(rootfd, st, O_RDONLY | O_NOFOLLOW, 0)) < 0)
 			continue;
-		proc = wp_strfmt("/proc/self/fd/%d", fd);
+		proc = wp_str_fmt("/proc/self/fd/%d", fd);
 		if (proc && wp_digest_file(proc, got, NULL, &ignored) == 0 && !strcmp(got, digest)) {
 			if ((rc = mkdirs_beneath(u, rootfd, to, false)) == 0 &&
 			    linkat(AT_FDCWD, proc, rootfd, to, AT_SYMLINK_FOLLOW) < 0)
@@ -674,7 +675,7 @@ static int unpack_spin(unpacker *u, const wp_manifest *m, int rootfd, const char
 	 * a layer gets, into a staging folder; files are then found in them by path and digest. */
 	for (size_t k = 0; k < m->n_layers; k++)
 		if (!strcmp(m->layers[k].media_type, WP_MT_SPIN_ARCHIVE)) {
-			_cleanup_free_ char *st = wp_strfmt(ARCHIVE_STAGE "/%s", wp_digest_hex(m->layers[k].digest));
+			_cleanup_free_ char *st = wp_str_fmt(ARCHIVE_STAGE "/%s", wp_digest_hex(m->layers[k].digest));
 			int sfd;
 
 			if ((rc = mkdirs_beneath(u, rootfd, st, true)) < 0)
@@ -703,12 +704,12 @@ static int unpack_spin(unpacker *u, const wp_manifest *m, int rootfd, const char
 			rc = wp_error_set(u->err, WP_EINVALID, "component `%s` has no wasm layer", id ? id : "?");
 			goto done;
 		}
-		wpath = wp_strfmt("wasm/%s.wasm", wp_digest_hex(dg));
+		wpath = wp_str_fmt("wasm/%s.wasm", wp_digest_hex(dg));
 		if (faccessat(rootfd, wpath, F_OK, 0) < 0 && (rc = copy_blob(u, wl, rootfd, wpath)) < 0)
 			goto done;
-		wurl = wp_strfmt("file://%s/%s", dest, wpath);
+		wurl = wp_str_fmt("file://%s/%s", dest, wpath);
 		json_object_set_new(c, "source", json_pack("{s:s,s:s}", "content_type", "application/wasm", "source", wurl));
-		froot = wp_strfmt("files/%s", id);
+		froot = wp_str_fmt("files/%s", id);
 		json_array_foreach(files, k, f) {
 			const char *path = wp_json_str(f, "path"), *inl = wp_json_str(f, "inline"), *fd = wp_json_str(f, "digest");
 			wp_buf clean;
@@ -720,7 +721,7 @@ static int unpack_spin(unpacker *u, const wp_manifest *m, int rootfd, const char
 				rc = wp_error_set(u->err, WP_EINVALID, "component `%s`: file path '%s' escapes its folder", id, path ? path : "");
 				goto done;
 			}
-			to = wp_strfmt("%s/%s", froot, clean.data);
+			to = wp_str_fmt("%s/%s", froot, clean.data);
 			wp_buf_release(&clean);
 			if (inl) {
 				unsigned char dec[512];
@@ -751,7 +752,7 @@ static int unpack_spin(unpacker *u, const wp_manifest *m, int rootfd, const char
 		}
 		json_array_append_new(comps, json_pack("{s:s,s:i}", "id", id, "files", (int)json_array_size(files)));
 		if (json_array_size(files)) {
-			furl = wp_strfmt("file://%s/%s", dest, froot);
+			furl = wp_str_fmt("file://%s/%s", dest, froot);
 			json_object_set_new(c, "files", json_pack("[{s:s,s:s}]", "source", furl, "path", "/"));
 		}
 	}
@@ -778,8 +779,8 @@ int wp_unpack(wp_store *s, const wp_descriptor *desc, const char *dest, const wp
 	unpacker u = { .store = s, .err = err };
 	char cwd[PATH_MAX];
 	/* Paths written into the app (file:// URLs) are absolute. */
-	_cleanup_free_ char *abs = dest[0] == '/' ? wp_xstrdup(dest) : getcwd(cwd, sizeof(cwd)) ? wp_strfmt("%s/%s", cwd, dest) : NULL;
-	_cleanup_free_ char *tmp = wp_strfmt("%s.tmp-XXXXXX", dest);
+	_cleanup_free_ char *abs = dest[0] == '/' ? wp_xstrdup(dest) : getcwd(cwd, sizeof(cwd)) ? wp_str_fmt("%s/%s", cwd, dest) : NULL;
+	_cleanup_free_ char *tmp = wp_str_fmt("%s.tmp-XXXXXX", dest);
 	wp_buf data, cfg;
 	wp_manifest m = { 0 };
 	int rootfd = -1, rc;
@@ -803,7 +804,7 @@ int wp_unpack(wp_store *s, const wp_descriptor *desc, const char *dest, const wp
 		rc = wp_error_sys(err, WP_EIO, "opening '%s'", tmp);
 		goto done;
 	}
-	if (!wp_media_type_is_manifest(desc->media_type)) {
+	if (!wp_mediatype_is_manifest(desc->media_type)) {
 		rc = wp_error_set(err, WP_EINVALID, "%s is a '%s', not an image manifest", desc->digest, desc->media_type);
 		goto done;
 	}

@@ -25,14 +25,14 @@ static int closure(wp_store *s, const wp_descriptor *d, wp_strv *out, int depth,
 	if (wp_strv_contains(out, d->digest))
 		return 0;
 	wp_strv_push(out, d->digest);
-	if (!wp_media_type_is_index(d->media_type) && !wp_media_type_is_manifest(d->media_type))
+	if (!wp_mediatype_is_index(d->media_type) && !wp_mediatype_is_manifest(d->media_type))
 		return wp_store_has_blob(s, d->digest, NULL) ? 0 :
 		       wp_error_set(err, WP_ENOTFOUND, "blob %s is not in the store", d->digest);
 	if (depth > 8)
 		return wp_error_set(err, WP_EINVALID, "image indexes nested too deeply");
 	wp_buf_init(&data, WP_MANIFEST_MAX);
 	rc = wp_store_read_blob(s, d->digest, WP_MANIFEST_MAX, &data, err);
-	if (rc == 0 && wp_media_type_is_index(d->media_type)) {
+	if (rc == 0 && wp_mediatype_is_index(d->media_type)) {
 		wp_index ix;
 
 		rc = wp_index_parse(data.data, data.len, &ix, err);
@@ -62,7 +62,7 @@ int wp_archive_closure(wp_store *s, const wp_descriptor *desc, wp_strv *digests,
 static int copy_blob(const char *src, const char *dst, wp_error *err)
 {
 	_cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
-	_cleanup_free_ char *tmp = wp_strfmt("%s.tmp-XXXXXX", dst);
+	_cleanup_free_ char *tmp = wp_str_fmt("%s.tmp-XXXXXX", dst);
 	int out;
 	struct stat st;
 	off_t left;
@@ -96,7 +96,7 @@ static int copy_blob(const char *src, const char *dst, wp_error *err)
 
 static int read_layout_index(const char *dir, wp_index *ix, wp_error *err)
 {
-	_cleanup_free_ char *path = wp_strfmt("%s/index.json", dir);
+	_cleanup_free_ char *path = wp_str_fmt("%s/index.json", dir);
 	wp_buf data;
 	int rc;
 
@@ -131,9 +131,9 @@ static void index_with(const wp_index *ix, const wp_descriptor *desc, const char
 
 int wp_archive_export_dir(wp_store *s, const wp_descriptor *desc, const char *name, const char *dir, wp_error *err)
 {
-	_cleanup_free_ char *blobs = wp_strfmt("%s/blobs/sha256", dir);
-	_cleanup_free_ char *layout = wp_strfmt("%s/oci-layout", dir);
-	_cleanup_free_ char *index = wp_strfmt("%s/index.json", dir);
+	_cleanup_free_ char *blobs = wp_str_fmt("%s/blobs/sha256", dir);
+	_cleanup_free_ char *layout = wp_str_fmt("%s/oci-layout", dir);
+	_cleanup_free_ char *index = wp_str_fmt("%s/index.json", dir);
 	wp_strv digests = { 0 };
 	wp_index old, neu;
 	wp_buf data;
@@ -143,7 +143,7 @@ int wp_archive_export_dir(wp_store *s, const wp_descriptor *desc, const char *na
 		goto out;
 	for (size_t i = digests.len; i-- > 0;) {
 		_cleanup_free_ char *src = wp_store_blob_path(s, digests.items[i]);
-		_cleanup_free_ char *dst = wp_strfmt("%s/%s", blobs, wp_digest_hex(digests.items[i]));
+		_cleanup_free_ char *dst = wp_str_fmt("%s/%s", blobs, wp_digest_hex(digests.items[i]));
 
 		if (!wp_fs_exists(dst) && (rc = copy_blob(src, dst, err)) < 0)
 			goto out;
@@ -203,7 +203,7 @@ static int cmp_str(const void *a, const void *b)
 
 int wp_archive_save(wp_store *s, const wp_descriptor *desc, const char *name, const char *file, wp_error *err)
 {
-	_cleanup_free_ char *tmp = wp_strfmt("%s.tmp-XXXXXX", file);
+	_cleanup_free_ char *tmp = wp_str_fmt("%s.tmp-XXXXXX", file);
 	wp_strv digests = { 0 };
 	wp_index empty = { 0 }, ix = { 0 };
 	wp_buf index;
@@ -236,7 +236,7 @@ int wp_archive_save(wp_store *s, const wp_descriptor *desc, const char *name, co
 		goto done;
 	for (size_t i = 0; i < digests.len; i++) {
 		_cleanup_free_ char *src = wp_store_blob_path(s, digests.items[i]);
-		_cleanup_free_ char *path = wp_strfmt("blobs/sha256/%s", wp_digest_hex(digests.items[i]));
+		_cleanup_free_ char *path = wp_str_fmt("blobs/sha256/%s", wp_digest_hex(digests.items[i]));
 		int64_t size = 0;
 
 		wp_store_has_blob(s, digests.items[i], &size);
@@ -398,7 +398,7 @@ static int import_blob(wp_store *s, const char *dir, const char *digest, wp_erro
 		return rc;
 	if (wp_store_has_blob(s, digest, NULL))
 		return 0;
-	path = wp_strfmt("%s/blobs/sha256/%s", dir, wp_digest_hex(digest));
+	path = wp_str_fmt("%s/blobs/sha256/%s", dir, wp_digest_hex(digest));
 	if ((rc = wp_store_ingest_file(s, path, NULL, got, &size, err)) < 0)
 		return rc;
 	if (strcmp(got, digest))
@@ -413,13 +413,13 @@ static int import_tree(wp_store *s, const char *dir, const wp_descriptor *d, int
 
 	if ((rc = import_blob(s, dir, d->digest, err)) < 0)
 		return rc;
-	if (!wp_media_type_is_index(d->media_type) && !wp_media_type_is_manifest(d->media_type))
+	if (!wp_mediatype_is_index(d->media_type) && !wp_mediatype_is_manifest(d->media_type))
 		return 0;
 	if (depth > 8)
 		return wp_error_set(err, WP_EINVALID, "image indexes nested too deeply");
 	wp_buf_init(&data, WP_MANIFEST_MAX);
 	rc = wp_store_read_blob(s, d->digest, WP_MANIFEST_MAX, &data, err);
-	if (rc == 0 && wp_media_type_is_index(d->media_type)) {
+	if (rc == 0 && wp_mediatype_is_index(d->media_type)) {
 		wp_index ix;
 
 		rc = wp_index_parse(data.data, data.len, &ix, err);

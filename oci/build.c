@@ -1,4 +1,5 @@
 #include "oci/build.h"
+#include "common/path.h"
 #include "common/links.h"
 #include "oci/config.h"
 #include "oci/gitinfo.h"
@@ -133,7 +134,7 @@ static int scan_link(tree_scan *t, int dfd, const char *name, const char *rel, c
 
 static int add_tree(tree_scan *t, const char *rel, const char *dest, int depth, wp_error *err)
 {
-	_cleanup_free_ char *dirpath = rel[0] ? wp_strfmt("%s/%s", t->top, rel) : wp_xstrdup(t->top);
+	_cleanup_free_ char *dirpath = rel[0] ? wp_str_fmt("%s/%s", t->top, rel) : wp_xstrdup(t->top);
 	int fd;
 	DIR *d;
 	struct dirent *de;
@@ -160,9 +161,9 @@ static int add_tree(tree_scan *t, const char *rel, const char *dest, int depth, 
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		child = wp_strfmt("%s/%s", dirpath, de->d_name);
-		crel = rel[0] ? wp_strfmt("%s/%s", rel, de->d_name) : wp_xstrdup(de->d_name);
-		cdest = dest[0] ? wp_strfmt("%s/%s", dest, de->d_name) : wp_xstrdup(de->d_name);
+		child = wp_str_fmt("%s/%s", dirpath, de->d_name);
+		crel = rel[0] ? wp_str_fmt("%s/%s", rel, de->d_name) : wp_xstrdup(de->d_name);
+		cdest = dest[0] ? wp_str_fmt("%s/%s", dest, de->d_name) : wp_xstrdup(de->d_name);
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			rc = wp_error_sys(err, WP_EIO, "input '%s'", child);
 			break;
@@ -204,7 +205,7 @@ static int add_file_arg(wp_layer_list *l, const char *arg, unsigned flags, wp_er
 		return wp_error_sys(err, WP_EIO, "--file '%s'", src);
 	wp_buf_init(&clean, PATH_MAX);
 	if (S_ISDIR(st.st_mode)) {
-		_cleanup_free_ char *root_name = wp_strfmt("the folder '%s'", src);
+		_cleanup_free_ char *root_name = wp_str_fmt("the folder '%s'", src);
 		tree_scan t = { .l = l, .top = src, .root_name = root_name, .flags = flags };
 		bool root = true;
 
@@ -222,7 +223,7 @@ static int add_file_arg(wp_layer_list *l, const char *arg, unsigned flags, wp_er
 		_cleanup_free_ char *full = NULL;
 
 		if (dest[0] && dest[strlen(dest) - 1] == '/')
-			full = wp_strfmt("%s%s", dest, wp_path_basename(src));
+			full = wp_str_fmt("%s%s", dest, wp_path_basename(src));
 		rc = add_file(l, full ? full : dest, src, 0644, err);
 	}
 	wp_buf_release(&clean);
@@ -275,7 +276,7 @@ static int build_threads(const wp_build_opts *o)
 		return o->threads;
 	if (env && atoi(env) > 0)
 		return atoi(env) > 64 ? 64 : atoi(env);
-	return wp_cpu_count();
+	return wp_util_cpu_count();
 }
 
 /* One layer job: its entries, and what building it gave. */
@@ -465,7 +466,7 @@ int wp_build_finish(wp_store *s, wp_manifest *m, wp_build_result *res, wp_error 
 }
 
 /* Stores a config document and points desc at it. */
-int wp_build_image_finish(wp_store *s, wp_image_config *cfg, wp_manifest *m, const wp_build_opts *o,
+int wp_build_image_finish(wp_store *s, wp_config_image *cfg, wp_manifest *m, const wp_build_opts *o,
 			  const char *created, wp_build_result *res, wp_error *err)
 {
 	wp_buf data;
@@ -476,7 +477,7 @@ int wp_build_image_finish(wp_store *s, wp_image_config *cfg, wp_manifest *m, con
 	if (created[0] && !cfg->created)
 		cfg->created = wp_xstrdup(created);
 	wp_buf_init(&data, WP_MANIFEST_MAX);
-	if ((rc = wp_image_config_emit(cfg, &data, err)) == 0 &&
+	if ((rc = wp_config_image_emit(cfg, &data, err)) == 0 &&
 	    (rc = wp_build_put_doc(s, &data, WP_MT_OCI_CONFIG, &m->config, err)) == 0 &&
 	    (rc = wp_build_annotate(m, o, created, err)) == 0) {
 		free(m->media_type);
@@ -504,7 +505,7 @@ static int build_image(wp_store *s, const wp_build_opts *o, scan *sc, const char
 	wp_layer_result results[2];
 	size_t nl = 0;
 	wp_manifest m = { 0 };
-	wp_image_config cfg = { 0 };
+	wp_config_image cfg = { 0 };
 	int rc;
 
 	if ((rc = wp_build_platform(o->platform, &cfg.os, &cfg.architecture, err)) < 0)
@@ -530,14 +531,14 @@ static int build_image(wp_store *s, const wp_build_opts *o, scan *sc, const char
 		wp_strv_push(&cfg.cmd, o->args.items[i]);
 	for (size_t i = 0; i < sc->wasm.len; i++)
 		if (sc->wasm.items[i].src && !strcmp(sc->wasm.items[i].src, o->wasm.items[0])) {
-			_cleanup_free_ char *entry = wp_strfmt("/%s", sc->wasm.items[i].dest);
+			_cleanup_free_ char *entry = wp_str_fmt("/%s", sc->wasm.items[i].dest);
 
 			wp_strv_push(&cfg.entrypoint, entry);
 			break;
 		}
 	rc = wp_build_image_finish(s, &cfg, &m, o, created, res, err);
 done:
-	wp_image_config_release(&cfg);
+	wp_config_image_release(&cfg);
 	wp_manifest_release(&m);
 	return rc;
 }
@@ -548,7 +549,7 @@ static int build_wasm(wp_store *s, const wp_build_opts *o, scan *sc, const char 
 	wp_layer_entry *e = NULL;
 	wp_manifest m = { 0 };
 	wp_wasm_names names = { 0 };
-	wp_wasm_config cfg = { 0 };
+	wp_config_wasm cfg = { 0 };
 	wp_descriptor d;
 	wp_buf data;
 	char digest[WP_DIGEST_BUFSZ];
@@ -590,7 +591,7 @@ static int build_wasm(wp_store *s, const wp_build_opts *o, scan *sc, const char 
 		wp_strv_push(&cfg.exports, names.exports[i]);
 	for (size_t i = 0; i < names.n_imports; i++)
 		wp_strv_push(&cfg.imports, names.imports[i]);
-	if ((rc = wp_wasm_config_emit(&cfg, &data, err)) < 0 ||
+	if ((rc = wp_config_wasm_emit(&cfg, &data, err)) < 0 ||
 	    (rc = wp_build_put_doc(s, &data, WP_MT_WASM_CONFIG, &m.config, err)) < 0)
 		goto done;
 	wp_descriptor_init(&d, WP_MT_WASM_LAYER, digest, size);
@@ -603,7 +604,7 @@ static int build_wasm(wp_store *s, const wp_build_opts *o, scan *sc, const char 
 done:
 	wp_buf_release(&data);
 	wp_wasm_names_release(&names);
-	wp_wasm_config_release(&cfg);
+	wp_config_wasm_release(&cfg);
 	wp_manifest_release(&m);
 	return rc;
 }

@@ -54,8 +54,8 @@ int wp_build(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_error
 int wp_build_annotate(wp_manifest *m, const wp_build_opts *o, const char *created, wp_error *err);
 /* The image layout's tail: the config completed (platform from o unless set, created) and
  * stored, the manifest annotated (wp_build_annotate), typed and stored (wp_build_finish). */
-struct wp_image_config;
-int wp_build_image_finish(wp_store *s, struct wp_image_config *cfg, wp_manifest *m, const wp_build_opts *o,
+struct wp_config_image;
+int wp_build_image_finish(wp_store *s, struct wp_config_image *cfg, wp_manifest *m, const wp_build_opts *o,
 			  const char *created, wp_build_result *res, wp_error *err);
 /* Stores the manifest and fills res. */
 int wp_build_finish(wp_store *s, wp_manifest *m, wp_build_result *res, wp_error *err);

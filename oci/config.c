@@ -38,7 +38,7 @@ static void set_opt(json_t *o, const char *key, const char *val)
 		json_object_set_new(o, key, json_string(val));
 }
 
-void wp_image_config_release(wp_image_config *c)
+void wp_config_image_release(wp_config_image *c)
 {
 	free(c->created);
 	free(c->author);
@@ -55,7 +55,7 @@ void wp_image_config_release(wp_image_config *c)
 	memset(c, 0, sizeof(*c));
 }
 
-int wp_image_config_parse(const char *data, size_t len, wp_image_config *c, wp_error *err)
+int wp_config_image_parse(const char *data, size_t len, wp_config_image *c, wp_error *err)
 {
 	json_t *root, *cfg, *rootfs;
 	int rc;
@@ -86,11 +86,11 @@ int wp_image_config_parse(const char *data, size_t len, wp_image_config *c, wp_e
 			rc = wp_error_set(err, WP_EINVALID, "parsing image config: invalid diff_id '%s'", c->diff_ids.items[i]);
 	json_decref(root);
 	if (rc < 0)
-		wp_image_config_release(c);
+		wp_config_image_release(c);
 	return rc;
 }
 
-int wp_image_config_emit(const wp_image_config *c, wp_buf *out, wp_error *err)
+int wp_config_image_emit(const wp_config_image *c, wp_buf *out, wp_error *err)
 {
 	json_t *o = json_object(), *cfg = json_object();
 	int rc;
@@ -117,7 +117,7 @@ int wp_image_config_emit(const wp_image_config *c, wp_buf *out, wp_error *err)
 	return rc;
 }
 
-void wp_wasm_config_release(wp_wasm_config *c)
+void wp_config_wasm_release(wp_config_wasm *c)
 {
 	free(c->created);
 	free(c->author);
@@ -130,7 +130,7 @@ void wp_wasm_config_release(wp_wasm_config *c)
 	memset(c, 0, sizeof(*c));
 }
 
-int wp_wasm_config_parse(const char *data, size_t len, wp_wasm_config *c, wp_error *err)
+int wp_config_wasm_parse(const char *data, size_t len, wp_config_wasm *c, wp_error *err)
 {
 	json_t *root, *comp;
 	int rc;
@@ -154,13 +154,13 @@ int wp_wasm_config_parse(const char *data, size_t len, wp_wasm_config *c, wp_err
 	strv_from(json_object_get(comp, "imports"), &c->imports);
 	json_decref(root);
 	if (rc < 0)
-		wp_wasm_config_release(c);
+		wp_config_wasm_release(c);
 	return rc;
 }
 
 /* Field order of the wasm-pkg-tools reference types: created, author, architecture, os,
  * layerDigests, component {exports, imports, target}. */
-int wp_wasm_config_emit(const wp_wasm_config *c, wp_buf *out, wp_error *err)
+int wp_config_wasm_emit(const wp_config_wasm *c, wp_buf *out, wp_error *err)
 {
 	json_t *o = json_object();
 	int rc;

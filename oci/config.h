@@ -10,7 +10,7 @@
 #include "common/strv.h"
 #include "oci/manifest.h"
 
-typedef struct wp_image_config {
+typedef struct wp_config_image {
 	char *created;        /* RFC 3339, or NULL */
 	char *author;
 	char *architecture;
@@ -23,14 +23,14 @@ typedef struct wp_image_config {
 	wp_strv cmd;
 	wp_kvlist labels;
 	wp_strv diff_ids;
-} wp_image_config;
+} wp_config_image;
 
-int wp_image_config_parse(const char *data, size_t len, wp_image_config *c, wp_error *err);
+int wp_config_image_parse(const char *data, size_t len, wp_config_image *c, wp_error *err);
 /* Field order of the image-spec's Image and ImageConfig Go types. */
-int wp_image_config_emit(const wp_image_config *c, wp_buf *out, wp_error *err);
-void wp_image_config_release(wp_image_config *c);
+int wp_config_image_emit(const wp_config_image *c, wp_buf *out, wp_error *err);
+void wp_config_image_release(wp_config_image *c);
 
-typedef struct wp_wasm_config {
+typedef struct wp_config_wasm {
 	char *created;
 	char *author;
 	char *architecture;   /* "wasm" */
@@ -40,10 +40,10 @@ typedef struct wp_wasm_config {
 	wp_strv exports;
 	wp_strv imports;
 	char *target;         /* the WIT world, when known */
-} wp_wasm_config;
+} wp_config_wasm;
 
-int wp_wasm_config_parse(const char *data, size_t len, wp_wasm_config *c, wp_error *err);
-int wp_wasm_config_emit(const wp_wasm_config *c, wp_buf *out, wp_error *err);
-void wp_wasm_config_release(wp_wasm_config *c);
+int wp_config_wasm_parse(const char *data, size_t len, wp_config_wasm *c, wp_error *err);
+int wp_config_wasm_emit(const wp_config_wasm *c, wp_buf *out, wp_error *err);
+void wp_config_wasm_release(wp_config_wasm *c);
 
 #endif

@@ -15,7 +15,7 @@ void wp_descriptor_init(wp_descriptor *d, const char *media_type, const char *di
 {
 	memset(d, 0, sizeof(*d));
 	d->media_type = wp_xstrdup(media_type);
-	wp_strlcpy(d->digest, digest, sizeof(d->digest));
+	wp_str_copy(d->digest, digest, sizeof(d->digest));
 	d->size = size;
 }
 

@@ -34,7 +34,7 @@ void wp_digest_final(wp_digest_ctx *h, char out[WP_DIGEST_BUFSZ])
 
 	EVP_DigestFinal_ex(h->ctx, md, &mdlen);
 	memcpy(out, "sha256:", 7);
-	wp_hex_encode(md, 32, out + 7);
+	wp_util_hex_encode(md, 32, out + 7);
 }
 
 void wp_digest_release(wp_digest_ctx *h)

@@ -21,7 +21,7 @@ char *wp_gitinfo_strip_credentials(const char *url)
 	at = memchr(host, '@', slash ? (size_t)(slash - host) : strlen(host));
 	if (!at)
 		return wp_xstrdup(url);
-	return wp_strfmt("%.*s%s", (int)(host - url), url, at + 1);
+	return wp_str_fmt("%.*s%s", (int)(host - url), url, at + 1);
 }
 
 static int status_cb(const char *path, unsigned int flags, void *payload)

@@ -48,7 +48,7 @@ int wp_index_parse(const char *data, size_t len, wp_index *ix, wp_error *err)
 	mt = wp_json_str(root, "mediaType");
 	ms = json_object_get(root, "manifests");
 	if (!json_is_object(root) || json_integer_value(json_object_get(root, "schemaVersion")) != 2 ||
-	    (ms && !json_is_array(ms)) || (mt && !wp_media_type_is_index(mt))) {
+	    (ms && !json_is_array(ms)) || (mt && !wp_mediatype_is_index(mt))) {
 		json_decref(root);
 		return wp_error_set(err, WP_EINVALID, "parsing index: not an OCI image index");
 	}
@@ -88,7 +88,7 @@ int wp_index_find(const wp_index *ix, const char *what, size_t *pos, char digest
 		const char *first = NULL;
 
 		if (wp_digest_valid(what))
-			wp_strlcpy(digest, what, WP_DIGEST_BUFSZ);
+			wp_str_copy(digest, what, WP_DIGEST_BUFSZ);
 		for (size_t i = 0; i < ix->n_manifests; i++) {
 			const char *d = ix->manifests[i].digest;
 
@@ -110,7 +110,7 @@ int wp_index_find(const wp_index *ix, const char *what, size_t *pos, char digest
 		return digest[0] ? wp_error_set(err, WP_ENOTFOUND, "no image '%s'", what) : rc;
 	full = wp_ref_string(&ref);
 	if (ref.digest)
-		wp_strlcpy(digest, ref.digest, WP_DIGEST_BUFSZ);
+		wp_str_copy(digest, ref.digest, WP_DIGEST_BUFSZ);
 	rc = wp_error_set(err, WP_ENOTFOUND, "no image '%s'", what);
 	for (size_t i = 0; i < ix->n_manifests; i++) {
 		const char *n = wp_kvlist_get(&ix->manifests[i].annotations, WP_ANN_REF_NAME);

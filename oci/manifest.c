@@ -78,7 +78,7 @@ int wp_manifest_parse(const char *data, size_t len, wp_manifest *m, wp_error *er
 		goto done;
 	}
 	mt = wp_json_str(root, "mediaType");
-	if (mt && !wp_media_type_is_manifest(mt)) {
+	if (mt && !wp_mediatype_is_manifest(mt)) {
 		rc = wp_error_set(err, WP_EINVALID, "parsing manifest: media type '%s' is not an image manifest", mt);
 		goto done;
 	}

@@ -39,7 +39,7 @@
 
 /* An index (OCI or Docker's list) or an image manifest (OCI or Docker's v2), by media type;
  * NULL is neither. No dependency beyond libc: the front (cli/front) uses these too. */
-bool wp_media_type_is_index(const char *mt);
-bool wp_media_type_is_manifest(const char *mt);
+bool wp_mediatype_is_index(const char *mt);
+bool wp_mediatype_is_manifest(const char *mt);
 
 #endif

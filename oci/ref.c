@@ -207,7 +207,7 @@ int wp_ref_parse(const char *s, wp_ref *ref, wp_error *err)
 		repository = wp_xstrdup(name);
 	}
 	if (registry && repository && !strcmp(registry, WP_REF_DOCKER_HUB) && !strchr(repository, '/')) {
-		char *full = wp_strfmt("library/%s", repository);
+		char *full = wp_str_fmt("library/%s", repository);
 
 		free(repository);
 		repository = full;
@@ -229,12 +229,12 @@ int wp_ref_parse(const char *s, wp_ref *ref, wp_error *err)
 
 char *wp_ref_name(const wp_ref *ref)
 {
-	return wp_strfmt("%s/%s", ref->registry, ref->repository);
+	return wp_str_fmt("%s/%s", ref->registry, ref->repository);
 }
 
 char *wp_ref_string(const wp_ref *ref)
 {
-	return wp_strfmt("%s/%s%s%s%s%s", ref->registry, ref->repository, ref->tag ? ":" : "",
+	return wp_str_fmt("%s/%s%s%s%s%s", ref->registry, ref->repository, ref->tag ? ":" : "",
 			 ref->tag ? ref->tag : "", ref->digest ? "@" : "", ref->digest ? ref->digest : "");
 }
 

@@ -23,7 +23,7 @@
 
 char *wp_store_private_path(const wp_store *s, const char *name)
 {
-	return wp_strfmt("%s/.wasmpack/%s", s->root, name);
+	return wp_str_fmt("%s/.wasmpack/%s", s->root, name);
 }
 
 static int ensure_file(const char *path, const char *content, wp_error *err)
@@ -41,12 +41,12 @@ int wp_store_open(wp_store *s, const char *root, int mode, wp_error *err)
 	memset(s, 0, sizeof(*s));
 	s->lock_fd = -1;
 	s->root = wp_xstrdup(root);
-	blobs = wp_strfmt("%s/blobs/sha256", root);
-	priv = wp_strfmt("%s/.wasmpack", root);
-	tmp = wp_strfmt("%s/.wasmpack/tmp", root);
-	layout = wp_strfmt("%s/oci-layout", root);
-	index = wp_strfmt("%s/index.json", root);
-	lock = wp_strfmt("%s/.wasmpack/lock", root);
+	blobs = wp_str_fmt("%s/blobs/sha256", root);
+	priv = wp_str_fmt("%s/.wasmpack", root);
+	tmp = wp_str_fmt("%s/.wasmpack/tmp", root);
+	layout = wp_str_fmt("%s/oci-layout", root);
+	index = wp_str_fmt("%s/index.json", root);
+	lock = wp_str_fmt("%s/.wasmpack/lock", root);
 	if ((rc = wp_fs_mkdir_p(blobs, 0755, err)) < 0 || (rc = wp_fs_mkdir_p(tmp, 0700, err)) < 0) {
 		wp_store_close(s);
 		return wp_error_prefix(err, "opening store '%s'", root);
@@ -74,7 +74,7 @@ int wp_store_open(wp_store *s, const char *root, int mode, wp_error *err)
 
 int wp_store_open_readonly(wp_store *s, const char *root, wp_error *err)
 {
-	_cleanup_free_ char *blobs = wp_strfmt("%s/blobs/sha256", root);
+	_cleanup_free_ char *blobs = wp_str_fmt("%s/blobs/sha256", root);
 
 	memset(s, 0, sizeof(*s));
 	s->lock_fd = -1;
@@ -95,7 +95,7 @@ void wp_store_close(wp_store *s)
 
 char *wp_store_blob_path(const wp_store *s, const char *digest)
 {
-	return wp_strfmt("%s/blobs/sha256/%s", s->root, wp_digest_hex(digest));
+	return wp_str_fmt("%s/blobs/sha256/%s", s->root, wp_digest_hex(digest));
 }
 
 bool wp_store_has_blob(const wp_store *s, const char *digest, int64_t *size)
@@ -117,7 +117,7 @@ bool wp_store_has_blob(const wp_store *s, const char *digest, int64_t *size)
  * where the file system has no O_TMPFILE, a named file under .wasmpack/tmp is used. */
 static int open_temp(wp_store *s, int *fd, char **tmp_path, wp_error *err)
 {
-	_cleanup_free_ char *dir = wp_strfmt("%s/blobs/sha256", s->root);
+	_cleanup_free_ char *dir = wp_str_fmt("%s/blobs/sha256", s->root);
 	char *path;
 
 	*tmp_path = NULL;
@@ -187,7 +187,7 @@ static int link_temp(wp_store *s, int fd, const char *tmp_path, const char *dige
 	if (tmp_path) {
 		r = rename(tmp_path, final);
 	} else {
-		side = wp_strfmt("%s/blobs/sha256/.%s.repair-%ld", s->root, wp_digest_hex(digest), (long)getpid());
+		side = wp_str_fmt("%s/blobs/sha256/.%s.repair-%ld", s->root, wp_digest_hex(digest), (long)getpid());
 		unlink(side);
 		r = linkat(AT_FDCWD, proc, AT_FDCWD, side, AT_SYMLINK_FOLLOW);
 		if (r == 0 && (r = rename(side, final)) < 0)
@@ -724,7 +724,7 @@ static int mark(gc_walk *g, const wp_descriptor *d, int depth, wp_error *err)
 
 	if (set_has(g->keep, d->digest))
 		return MARK_OK;
-	if (depth > 8 || (!wp_media_type_is_index(d->media_type) && !wp_media_type_is_manifest(d->media_type))) {
+	if (depth > 8 || (!wp_mediatype_is_index(d->media_type) && !wp_mediatype_is_manifest(d->media_type))) {
 		set_add(g->keep, d->digest);
 		return MARK_OK;
 	}
@@ -748,7 +748,7 @@ static int mark(gc_walk *g, const wp_descriptor *d, int depth, wp_error *err)
 	}
 	if (rc == 0)
 		set_add(g->keep, d->digest);
-	if (rc == 0 && wp_media_type_is_index(d->media_type)) {
+	if (rc == 0 && wp_mediatype_is_index(d->media_type)) {
 		wp_index ix;
 
 		rc = wp_index_parse(data.data, data.len, &ix, err);
@@ -814,7 +814,7 @@ static int drop_broken_tags(wp_store *s, json_t *broken, wp_gc_result *res, wp_e
 
 int wp_store_gc(wp_store *s, bool verify, wp_gc_result *res, wp_error *err)
 {
-	_cleanup_free_ char *dir = wp_strfmt("%s/blobs/sha256", s->root);
+	_cleanup_free_ char *dir = wp_str_fmt("%s/blobs/sha256", s->root);
 	_cleanup_free_ char *tmpdir = wp_store_private_path(s, "tmp");
 	gc_walk g = { .s = s, .verify = verify, .res = res, .keep = json_object() };
 	json_t *broken = json_object();   /* manifests of tags that can no longer resolve */

@@ -35,5 +35,5 @@ char *wp_storeroot_cache(const char *store_root)
 		return wp_xstrdup(env);
 	if (geteuid() == 0 && !getenv("WASMPACK_STORE"))
 		return wp_xstrdup("/var/lib/wasmpack/cache");
-	return wp_strfmt("%s/.wasmpack/cache", store_root);
+	return wp_str_fmt("%s/.wasmpack/cache", store_root);
 }

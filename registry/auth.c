@@ -1,4 +1,5 @@
 #include "registry/auth.h"
+#include "common/path.h"
 #include "common/buf.h"
 #include "common/fs.h"
 #include "common/json.h"
@@ -162,9 +163,9 @@ static char *docker_config_path(void)
 	const char *home = getenv("HOME");
 
 	if (dir && *dir)
-		return wp_strfmt("%s/config.json", dir);
+		return wp_str_fmt("%s/config.json", dir);
 	if (home && *home)
-		return wp_strfmt("%s/.docker/config.json", home);
+		return wp_str_fmt("%s/.docker/config.json", home);
 	return NULL;
 }
 
@@ -304,7 +305,7 @@ int wp_auth_token_fetch(void *curl, const wp_auth_challenge *c, const char *scop
 
 	*token = NULL;
 	if (c->scope && !strstr(scopes, c->scope)) {
-		char *both = wp_strfmt("%s%s%s", scopes, scopes[0] ? " " : "", c->scope);
+		char *both = wp_str_fmt("%s%s%s", scopes, scopes[0] ? " " : "", c->scope);
 
 		free(scopes);
 		scopes = both;
@@ -410,7 +411,7 @@ static int from_auths(json_t *auths, const char *registry, const char *path, wp_
 /* Runs `docker-credential-<helper> <verb>` with input on stdin; output (capped) in out. */
 static int run_helper(const char *helper, const char *verb, const char *input, wp_buf *out, wp_error *err)
 {
-	_cleanup_free_ char *prog = wp_strfmt("docker-credential-%s", helper);
+	_cleanup_free_ char *prog = wp_str_fmt("docker-credential-%s", helper);
 	int in_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 };
 	posix_spawn_file_actions_t fa;
 	char *argv[3];
@@ -510,7 +511,7 @@ static int from_helper(const char *helper, const char *registry, wp_auth_cred *o
 			out->identity_token = user && !strcmp(user, "<token>");
 			out->username = wp_xstrdup(user ? user : "");
 			out->secret = wp_xstrdup(secret);
-			out->source = wp_strfmt("docker-credential-%s", helper);
+			out->source = wp_str_fmt("docker-credential-%s", helper);
 			rc = 1;
 		}
 	}
@@ -572,7 +573,7 @@ int wp_auth_creds_lookup(const char *registry, wp_auth_cred *out, wp_error *err)
 	if (rc == 0 && docker)
 		rc = from_file(docker, reg, true, out, err);
 	if (rc == 0 && xdg && *xdg) {
-		_cleanup_free_ char *path = wp_strfmt("%s/containers/auth.json", xdg);
+		_cleanup_free_ char *path = wp_str_fmt("%s/containers/auth.json", xdg);
 
 		if (path)
 			rc = from_file(path, reg, false, out, err);
@@ -610,7 +611,7 @@ static char *config_target(const char *path, wp_error *err)
 		if (text[0] == '/' || wp_path_dirname(cur, &dir) < 0)
 			next = wp_xstrdup(text);
 		else
-			next = wp_strfmt("%s/%s", dir.data, text);
+			next = wp_str_fmt("%s/%s", dir.data, text);
 		wp_buf_release(&dir);
 		free(cur);
 		cur = next;
@@ -701,7 +702,7 @@ int wp_auth_creds_store(const char *registry, const char *username, const char *
 		json_object_set_new(root, "auths", auths);
 	}
 	{
-		_cleanup_free_ char *pair = wp_strfmt("%s:%s", username, secret);
+		_cleanup_free_ char *pair = wp_str_fmt("%s:%s", username, secret);
 		size_t plen = pair ? strlen(pair) : 0;
 		char *enc = wp_xmalloc(plen / 3 * 4 + 8);
 

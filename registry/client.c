@@ -110,9 +110,9 @@ static int load_settings(wp_client *r, wp_error *err)
 	if (getenv("WASMPACK_CONFIG"))
 		path = wp_xstrdup(getenv("WASMPACK_CONFIG"));
 	else if (xdg && *xdg)
-		path = wp_strfmt("%s/wasmpack/config.toml", xdg);
+		path = wp_str_fmt("%s/wasmpack/config.toml", xdg);
 	else if (home && *home)
-		path = wp_strfmt("%s/.config/wasmpack/config.toml", home);
+		path = wp_str_fmt("%s/.config/wasmpack/config.toml", home);
 	if (!path)
 		return 0;
 	wp_buf_init(&data, 1 << 20);
@@ -163,7 +163,7 @@ int wp_client_open(wp_client **out, const char *registry, const wp_client_opts *
 		return rc;
 	}
 	host = !strcmp(registry, "docker.io") ? "registry-1.docker.io" : registry;
-	r->base = wp_strfmt("%s://%s", r->opts.plain_http ? "http" : "https", host);
+	r->base = wp_str_fmt("%s://%s", r->opts.plain_http ? "http" : "https", host);
 	r->share = curl_share_init();
 	if (!r->share) {
 		wp_client_close(r);
@@ -231,7 +231,7 @@ char *wp_client_url(const wp_client *r, const char *path_or_url)
 	char *res = NULL, *out;
 
 	if (path_or_url[0] == '/' && path_or_url[1] != '/')
-		return wp_strfmt("%s%s", r->base, path_or_url);
+		return wp_str_fmt("%s%s", r->base, path_or_url);
 	u = curl_url();
 	if (!u)
 		return NULL;
@@ -280,12 +280,12 @@ static void token_put(wp_client *r, const char *scope, char *header, long long e
 
 static char *basic_header(const wp_auth_cred *c)
 {
-	_cleanup_free_ char *pair = wp_strfmt("%s:%s", c->username ? c->username : "", c->secret);
+	_cleanup_free_ char *pair = wp_str_fmt("%s:%s", c->username ? c->username : "", c->secret);
 	size_t len = strlen(pair);
 	char *enc = wp_xmalloc(len / 3 * 4 + 8), *h;
 
 	EVP_EncodeBlock((unsigned char *)enc, (const unsigned char *)pair, (int)len);
-	h = wp_strfmt("Authorization: Basic %s", enc);
+	h = wp_str_fmt("Authorization: Basic %s", enc);
 	OPENSSL_cleanse(pair, len);
 	OPENSSL_cleanse(enc, strlen(enc));
 	free(enc);
@@ -361,7 +361,7 @@ static int fetch_token(wp_client *r, const wp_auth_challenge *c, const char *sco
 	curl_easy_cleanup(e);
 	if (rc < 0)
 		return rc;
-	token_put(r, scope, wp_strfmt("Authorization: Bearer %s", tok), now_ms() + (ttl > 30 ? ttl - 10 : ttl) * 1000);
+	token_put(r, scope, wp_str_fmt("Authorization: Bearer %s", tok), now_ms() + (ttl > 30 ? ttl - 10 : ttl) * 1000);
 	OPENSSL_cleanse(tok, strlen(tok));
 	free(tok);
 	return 0;
@@ -535,7 +535,7 @@ static void add_header(slot *s, const char *fmt, const char *v)
 
 	if (!v)
 		return;
-	h = wp_strfmt(fmt, v);
+	h = wp_str_fmt(fmt, v);
 	if (h)
 		s->hdrs = curl_slist_append(s->hdrs, h);
 }

@@ -27,7 +27,7 @@ void wp_transfer_result_release(wp_transfer_result *res)
 
 static char *scope_of(const char *repo, const char *actions)
 {
-	return wp_strfmt("repository:%s:%s", repo, actions);
+	return wp_str_fmt("repository:%s:%s", repo, actions);
 }
 
 /* ---- origins: a hint for cross-repository mounts ---- */
@@ -184,7 +184,7 @@ typedef struct push_blob {
 
 static char *with_query(const char *url, const char *query)
 {
-	return wp_strfmt("%s%s%s", url, strchr(url, '?') ? "&" : "?", query);
+	return wp_str_fmt("%s%s%s", url, strchr(url, '?') ? "&" : "?", query);
 }
 
 static int push_next(wp_job *job, wp_client_req *q)
@@ -197,21 +197,21 @@ static int push_next(wp_job *job, wp_client_req *q)
 	switch (b->state) {
 	case P_HEAD:
 		q->method = "HEAD";
-		url = wp_strfmt("/v2/%s/blobs/%s", b->repo, d);
+		url = wp_str_fmt("/v2/%s/blobs/%s", b->repo, d);
 		break;
 	case P_MOUNT:
 		q->method = "POST";
-		url = wp_strfmt("/v2/%s/blobs/uploads/?mount=%s&from=%s", b->repo, d, b->mount_from);
+		url = wp_str_fmt("/v2/%s/blobs/uploads/?mount=%s&from=%s", b->repo, d, b->mount_from);
 		free(q->scope);
 		/* A mount also needs pull on the source repository. */
-		q->scope = wp_strfmt("repository:%s:pull,push repository:%s:pull", b->repo, b->mount_from);
+		q->scope = wp_str_fmt("repository:%s:pull,push repository:%s:pull", b->repo, b->mount_from);
 		break;
 	case P_POST:
 		q->method = "POST";
-		url = wp_strfmt("/v2/%s/blobs/uploads/", b->repo);
+		url = wp_str_fmt("/v2/%s/blobs/uploads/", b->repo);
 		break;
 	case P_PUT_MONO: {
-		_cleanup_free_ char *dq = wp_strfmt("digest=%s", d);
+		_cleanup_free_ char *dq = wp_str_fmt("digest=%s", d);
 
 		q->method = "PUT";
 		url = dq ? with_query(b->location, dq) : NULL;
@@ -230,7 +230,7 @@ static int push_next(wp_job *job, wp_client_req *q)
 		q->body_off = b->offset;
 		q->body_len = n;
 		q->content_type = wp_xstrdup("application/octet-stream");
-		q->content_range = wp_strfmt("%lld-%lld", (long long)b->offset, (long long)(b->offset + n - 1));
+		q->content_range = wp_str_fmt("%lld-%lld", (long long)b->offset, (long long)(b->offset + n - 1));
 		break;
 	}
 	case P_STATUS:
@@ -238,7 +238,7 @@ static int push_next(wp_job *job, wp_client_req *q)
 		url = wp_xstrdup(b->location);
 		break;
 	case P_PUT_FINAL: {
-		_cleanup_free_ char *dq = wp_strfmt("digest=%s", d);
+		_cleanup_free_ char *dq = wp_str_fmt("digest=%s", d);
 
 		q->method = "PUT";
 		url = dq ? with_query(b->location, dq) : NULL;
@@ -303,7 +303,7 @@ static void after_upload_started(push_blob *b, const wp_client_resp *p)
 static int push_done(wp_job *job, const wp_client_req *q, const wp_client_resp *p)
 {
 	push_blob *b = job->ctx;
-	_cleanup_free_ char *what = wp_strfmt("pushing blob %s: %s", b->report->digest, q->method);
+	_cleanup_free_ char *what = wp_str_fmt("pushing blob %s: %s", b->report->digest, q->method);
 	int rc;
 
 	switch (b->state) {
@@ -403,7 +403,7 @@ static void add_report(wp_transfer_result *res, const wp_descriptor *d)
 	memset(&b[res->n_blobs], 0, sizeof(*b));
 	memcpy(b[res->n_blobs].digest, d->digest, WP_DIGEST_BUFSZ);
 	b[res->n_blobs].size = d->size;
-	b[res->n_blobs].media_type = wp_media_type_is_manifest(d->media_type) ? "manifest" : "blob";
+	b[res->n_blobs].media_type = wp_mediatype_is_manifest(d->media_type) ? "manifest" : "blob";
 	res->n_blobs++;
 }
 
@@ -420,7 +420,7 @@ static int put_manifest(wp_client *r, const char *repo, const char *reference, c
 {
 	wp_client_req q;
 	wp_client_resp p = { 0 };
-	char *url = wp_strfmt("%s/v2/%s/manifests/%s", wp_client_base_url(r), repo, reference);
+	char *url = wp_str_fmt("%s/v2/%s/manifests/%s", wp_client_base_url(r), repo, reference);
 	int rc;
 
 	wp_client_req_init(&q, "PUT", url);
@@ -454,7 +454,7 @@ int wp_transfer_push(wp_store *s, wp_client *r, const wp_ref *ref, const wp_desc
 
 	memset(res, 0, sizeof(*res));
 	wp_buf_init(&data, WP_MANIFEST_MAX);
-	if (!wp_media_type_is_manifest(desc->media_type))
+	if (!wp_mediatype_is_manifest(desc->media_type))
 		return wp_error_set(err, WP_EINVALID, "pushing image indexes is not supported yet: push a single manifest");
 	if ((rc = wp_store_read_blob(s, desc->digest, WP_MANIFEST_MAX, &data, err)) < 0 ||
 	    (rc = wp_manifest_parse(data.data, data.len, &m, err)) < 0)
@@ -543,11 +543,11 @@ static int pull_next(wp_job *job, wp_client_req *q)
 	if (!b->w && wp_store_writer_new(b->store, &b->w, &job->err) < 0)
 		return job->err.code;
 	q->method = "GET";
-	q->url = wp_strfmt("%s/v2/%s/blobs/%s", wp_client_base_url(b->reg), b->repo, b->report->digest);
+	q->url = wp_str_fmt("%s/v2/%s/blobs/%s", wp_client_base_url(b->reg), b->repo, b->report->digest);
 	q->scope = scope_of(b->repo, "pull");
 	b->ranged = b->got > 0;
 	if (b->ranged)
-		q->range = wp_strfmt("bytes=%lld-", (long long)b->got);
+		q->range = wp_str_fmt("bytes=%lld-", (long long)b->got);
 	q->sink = pull_sink;
 	q->sink_ctx = b;
 	return 1;
@@ -613,7 +613,7 @@ static int get_manifest(wp_client *r, const wp_ref *ref, const char *reference, 
 	wp_client_resp p = { 0 };
 	int rc;
 
-	wp_client_req_init(&q, "GET", wp_strfmt("%s/v2/%s/manifests/%s", wp_client_base_url(r), ref->repository, reference));
+	wp_client_req_init(&q, "GET", wp_str_fmt("%s/v2/%s/manifests/%s", wp_client_base_url(r), ref->repository, reference));
 	q.scope = scope_of(ref->repository, "pull");
 	q.accept = wp_xstrdup(ACCEPT_MANIFESTS);
 	q.resp_body = body;
@@ -633,7 +633,7 @@ static int get_manifest(wp_client *r, const wp_ref *ref, const char *reference, 
 	}
 	if (rc == 0) {
 		rc = wp_manifest_sniff_media_type(body->data, body->len, media_type, err);
-		if (rc == 0 && p.content_type && (wp_media_type_is_index(p.content_type) || wp_media_type_is_manifest(p.content_type))) {
+		if (rc == 0 && p.content_type && (wp_mediatype_is_index(p.content_type) || wp_mediatype_is_manifest(p.content_type))) {
 			free(*media_type);
 			*media_type = wp_xstrndup(p.content_type, strcspn(p.content_type, ";"));
 		}
@@ -664,7 +664,7 @@ int wp_transfer_pull(wp_store *s, wp_client *r, const wp_ref *ref, const char *p
 	if (!platform)
 		platform = "wasip1/wasm";
 	rc = get_manifest(r, ref, ref->digest ? ref->digest : ref->tag, &body, &mt, digest, err);
-	if (rc == 0 && wp_media_type_is_index(mt)) {
+	if (rc == 0 && wp_mediatype_is_index(mt)) {
 		wp_index ix;
 		const wp_descriptor *pick = NULL;
 
@@ -692,7 +692,7 @@ int wp_transfer_pull(wp_store *s, wp_client *r, const wp_ref *ref, const char *p
 	}
 	if (rc < 0)
 		goto done;
-	if (!wp_media_type_is_manifest(mt)) {
+	if (!wp_mediatype_is_manifest(mt)) {
 		rc = wp_error_set(err, WP_EINVALID, "'%s' is a '%s', not an image manifest", full ? full : "", mt);
 		goto done;
 	}

@@ -1,4 +1,5 @@
 #include "shim/app.h"
+#include "common/path.h"
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/fs.h"
@@ -72,7 +73,7 @@ static char *core_path(void)
 	self[n > 0 ? n : 0] = '\0';
 	if (n > 0 && strrchr(self, '/'))
 		*strrchr(self, '/') = '\0';
-	core = wp_strfmt("%s/wasmpack-core", self);
+	core = wp_str_fmt("%s/wasmpack-core", self);
 	if (access(core, X_OK) < 0) {
 		free(core);
 		core = wp_xstrdup("wasmpack-core");

@@ -58,7 +58,7 @@ char *wp_cgroup_dir(const char *p)
 		fclose(f);
 		return out;
 	}
-	return wp_strfmt("%s%s", *p == '/' ? "" : "/", p);
+	return wp_str_fmt("%s%s", *p == '/' ? "" : "/", p);
 }
 
 static int mkdir_p(const char *path)
@@ -82,7 +82,7 @@ static int put(const char *dir, const char *file, const char *value, wp_error *e
 static void enable_controllers(const char *dir)
 {
 	static const char *const want[] = { "cpu", "memory", "pids" };
-	_cleanup_free_ char *ctl = wp_strfmt("%s/cgroup.controllers", dir);
+	_cleanup_free_ char *ctl = wp_str_fmt("%s/cgroup.controllers", dir);
 	char avail[512] = " ";
 	wp_error ignored;
 	int fd = ctl ? open(ctl, O_RDONLY | O_CLOEXEC) : -1;
@@ -136,7 +136,7 @@ static int make_v2(const char *d)
 
 static int put(const char *dir, const char *file, const char *value, wp_error *err)
 {
-	_cleanup_free_ char *path = wp_strfmt("%s/%s", dir, file);
+	_cleanup_free_ char *path = wp_str_fmt("%s/%s", dir, file);
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	ssize_t n;
 
@@ -166,7 +166,7 @@ int wp_cgroup_prepare(const char *dir, json_t *res, char **procs, bool *own, wp_
 	*procs = NULL;
 	*own = true;
 	if (unified()) {
-		_cleanup_free_ char *d = wp_strfmt("%s%s", cg_root(), dir);
+		_cleanup_free_ char *d = wp_str_fmt("%s%s", cg_root(), dir);
 		bool want = limit > 0 || quota > 0 || shares > 0 || pmax > 0;
 
 		if (make_v2(d) < 0) {
@@ -187,11 +187,11 @@ int wp_cgroup_prepare(const char *dir, json_t *res, char **procs, bool *own, wp_
 			return err->code;
 		if (pmax > 0 && (snprintf(v, sizeof(v), "%lld", (long long)pmax), put(d, "pids.max", v, err) < 0))
 			return err->code;
-		*procs = wp_strfmt("%s/cgroup.procs", d);
+		*procs = wp_str_fmt("%s/cgroup.procs", d);
 		return 0;
 	}
 	for (size_t i = 0; i < WP_ARRAY_LEN(v1_controllers); i++) {
-		_cleanup_free_ char *base = wp_strfmt("%s/%s", cg_root(), v1_controllers[i]), *d = wp_strfmt("%s/%s%s", cg_root(), v1_controllers[i], dir);
+		_cleanup_free_ char *base = wp_str_fmt("%s/%s", cg_root(), v1_controllers[i]), *d = wp_str_fmt("%s/%s%s", cg_root(), v1_controllers[i], dir);
 		bool must = false;
 
 		if (!base || !d || access(base, F_OK) < 0)
@@ -199,7 +199,7 @@ int wp_cgroup_prepare(const char *dir, json_t *res, char **procs, bool *own, wp_
 		/* cpu and cpuacct are usually one hierarchy mounted as "cpu,cpuacct" */
 		if (!strcmp(v1_controllers[i], "cpuacct")) {
 			char a[4096], b[4096];
-			_cleanup_free_ char *cpu_dir = wp_strfmt("%s/cpu", cg_root());
+			_cleanup_free_ char *cpu_dir = wp_str_fmt("%s/cpu", cg_root());
 
 			if (cpu_dir && realpath(cpu_dir, a) && realpath(base, b) && !strcmp(a, b))
 				continue;
@@ -231,7 +231,7 @@ int wp_cgroup_prepare(const char *dir, json_t *res, char **procs, bool *own, wp_
 			return err->code;
 		/* memory before the engine runs, the rest once it runs (wp_cgroup_join_rest) */
 		if (!strcmp(v1_controllers[i], "memory"))
-			*procs = wp_strfmt("%s/cgroup.procs", d);
+			*procs = wp_str_fmt("%s/cgroup.procs", d);
 	}
 	return 0;
 }
@@ -245,7 +245,7 @@ void wp_cgroup_join_rest(const char *dir, pid_t pid)
 		return;
 	snprintf(pidstr, sizeof(pidstr), "%d", (int)pid);
 	for (size_t i = 0; i < WP_ARRAY_LEN(v1_controllers); i++) {
-		_cleanup_free_ char *d = wp_strfmt("%s/%s%s", cg_root(), v1_controllers[i], dir);
+		_cleanup_free_ char *d = wp_str_fmt("%s/%s%s", cg_root(), v1_controllers[i], dir);
 
 		if (d && strcmp(v1_controllers[i], "memory") && access(d, F_OK) == 0)
 			put(d, "cgroup.procs", pidstr, &ignored);
@@ -255,14 +255,14 @@ void wp_cgroup_join_rest(const char *dir, pid_t pid)
 void wp_cgroup_remove(const char *dir)
 {
 	if (unified()) {
-		_cleanup_free_ char *d = wp_strfmt("%s%s", cg_root(), dir);
+		_cleanup_free_ char *d = wp_str_fmt("%s%s", cg_root(), dir);
 
 		for (int i = 0; d && i < 50 && rmdir(d) < 0 && errno == EBUSY; i++)
 			usleep(10000);
 		return;
 	}
 	for (size_t i = 0; i < WP_ARRAY_LEN(v1_controllers); i++) {
-		_cleanup_free_ char *d = wp_strfmt("%s/%s%s", cg_root(), v1_controllers[i], dir);
+		_cleanup_free_ char *d = wp_str_fmt("%s/%s%s", cg_root(), v1_controllers[i], dir);
 
 		for (int k = 0; d && k < 50 && rmdir(d) < 0 && errno == EBUSY; k++)
 			usleep(10000);
@@ -273,7 +273,7 @@ void wp_cgroup_remove(const char *dir)
  * flat keyed file (memory.stat, cpu.stat, cpuacct.stat). */
 static uint64_t read_num(const char *dir, const char *file, const char *key)
 {
-	_cleanup_free_ char *path = wp_strfmt("%s/%s", dir, file);
+	_cleanup_free_ char *path = wp_str_fmt("%s/%s", dir, file);
 	char buf[8192];
 	int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
 	ssize_t n;
@@ -370,7 +370,7 @@ int wp_cgroup_metrics(const char *dir, wp_buf *out, const char **type_url)
 	int rc = 0;
 
 	if (unified()) {
-		_cleanup_free_ char *d = wp_strfmt("%s%s", cg_root(), dir);
+		_cleanup_free_ char *d = wp_str_fmt("%s%s", cg_root(), dir);
 
 		if (!d || access(d, F_OK) < 0)
 			return -1;
@@ -382,9 +382,9 @@ int wp_cgroup_metrics(const char *dir, wp_buf *out, const char **type_url)
 		return 0;
 	}
 	{
-		_cleanup_free_ char *mem = wp_strfmt("%s/memory%s", cg_root(), dir);
-		_cleanup_free_ char *acct = wp_strfmt("%s/cpuacct%s", cg_root(), dir);
-		_cleanup_free_ char *pids = wp_strfmt("%s/pids%s", cg_root(), dir);
+		_cleanup_free_ char *mem = wp_str_fmt("%s/memory%s", cg_root(), dir);
+		_cleanup_free_ char *acct = wp_str_fmt("%s/cpuacct%s", cg_root(), dir);
+		_cleanup_free_ char *pids = wp_str_fmt("%s/pids%s", cg_root(), dir);
 
 		if (!mem || !acct || !pids || (access(mem, F_OK) < 0 && access(acct, F_OK) < 0))
 			return -1;
@@ -417,9 +417,9 @@ wp_cgroup_oom *wp_cgroup_oom_watch(const char *dir)
 	w->fd = w->aux = -1;
 	if (unified()) {
 		w->v2 = true;
-		_cleanup_free_ char *file = wp_strfmt("%s%s/memory.events", cg_root(), dir);
+		_cleanup_free_ char *file = wp_str_fmt("%s%s/memory.events", cg_root(), dir);
 
-		w->events = wp_strfmt("%s%s", cg_root(), dir);
+		w->events = wp_str_fmt("%s%s", cg_root(), dir);
 		if (!w->events || !file || (w->fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK)) < 0 ||
 		    inotify_add_watch(w->fd, file, IN_MODIFY) < 0)
 			goto fail;
@@ -428,8 +428,8 @@ wp_cgroup_oom *wp_cgroup_oom_watch(const char *dir)
 	}
 	{
 		/* cgroup v1: "<eventfd> <memory.oom_control fd>" into cgroup.event_control */
-		_cleanup_free_ char *mem = wp_strfmt("%s/memory%s", cg_root(), dir);
-		_cleanup_free_ char *ctl = mem ? wp_strfmt("%s/memory.oom_control", mem) : NULL;
+		_cleanup_free_ char *mem = wp_str_fmt("%s/memory%s", cg_root(), dir);
+		_cleanup_free_ char *ctl = mem ? wp_str_fmt("%s/memory.oom_control", mem) : NULL;
 		char line[64];
 		wp_error ignored;
 

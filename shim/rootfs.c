@@ -86,7 +86,7 @@ int wp_rootfs_mount_all(const char *rootfs, const wp_rootfs_mount *mounts, size_
 {
 	for (size_t i = 0; i < n; i++) {
 		const wp_rootfs_mount *m = &mounts[i];
-		_cleanup_free_ char *target = m->target && *m->target ? wp_strfmt("%s/%s", rootfs, m->target) : wp_xstrdup(rootfs);
+		_cleanup_free_ char *target = m->target && *m->target ? wp_str_fmt("%s/%s", rootfs, m->target) : wp_xstrdup(rootfs);
 		unsigned long flags;
 		wp_buf data;
 		int r;

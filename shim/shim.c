@@ -405,7 +405,7 @@ static int locate_app(wp_shim *sh, creating *c, json_t *process, wp_error *err)
 	}
 	if (wp_app_from_containerd(&f, c->id, &c->entry, err) < 0)
 		return err->code;
-	summary_path = wp_strfmt("%s/.wasmpack-unpack.json", c->entry);
+	summary_path = wp_str_fmt("%s/.wasmpack-unpack.json", c->entry);
 	if (wp_json_read_file(summary_path, 1 << 20, &c->summary, err) < 0) {
 		wp_error_prefix(err, "the unpacked app");
 		return recode(err, WP_EIO);
@@ -419,11 +419,11 @@ static int locate_app(wp_shim *sh, creating *c, json_t *process, wp_error *err)
  * engine's command line: everything Create needs before the task exists. */
 static int prepare(wp_shim *sh, const fields *fs, creating *c, wp_error *err)
 {
-	_cleanup_free_ char *spec_path = wp_strfmt("%s/config.json", c->bundle);
+	_cleanup_free_ char *spec_path = wp_str_fmt("%s/config.json", c->bundle);
 	const char *engine;
 	json_t *process;
 
-	c->rootfs = wp_strfmt("%s/rootfs", c->bundle);
+	c->rootfs = wp_str_fmt("%s/rootfs", c->bundle);
 	if (wp_json_read_file(spec_path, SPEC_MAX, &c->spec, err) < 0) {
 		wp_error_prefix(err, "reading the bundle's config.json");
 		return recode(err, WP_EINVALID);
@@ -530,7 +530,7 @@ static void publish_create(wp_shim *sh, const task *t)
 /* Where `delete` finds a process left behind by a shim that died. */
 static void write_pidfile(const char *bundle, pid_t pid)
 {
-	_cleanup_free_ char *path = wp_strfmt("%s/wasmpack.pid", bundle);
+	_cleanup_free_ char *path = wp_str_fmt("%s/wasmpack.pid", bundle);
 	char num[32];
 	int n = snprintf(num, sizeof(num), "%d", (int)pid);
 	wp_error err;

@@ -9,6 +9,7 @@
  * - an OCI image config (wasm/wasip1) labelled com.fermyon.spin.lockedAppDigest;
  * - manifest annotations title, version, description, authors, created. */
 #include "oci/build.h"
+#include "common/path.h"
 #include "spin/build.h"
 #include "oci/config.h"
 #include "oci/layer.h"
@@ -610,7 +611,7 @@ static int check_sources(spin_build *b, json_t *locked)
 	int rc = 0;
 
 	json_array_foreach(json_object_get(locked, "components"), i, c) {
-		_cleanup_free_ char *what = wp_strfmt("component `%s`", wp_json_str(c, "id"));
+		_cleanup_free_ char *what = wp_str_fmt("component `%s`", wp_json_str(c, "id"));
 		const char *k;
 		json_t *v;
 
@@ -656,7 +657,7 @@ static int assemble(spin_build *b, json_t *locked, wp_spin_files *files, bool ar
 		free(mine);
 	}
 	json_array_foreach(comps, i, c) {
-		_cleanup_free_ char *what = wp_strfmt("component `%s`", wp_json_str(c, "id"));
+		_cleanup_free_ char *what = wp_str_fmt("component `%s`", wp_json_str(c, "id"));
 		json_t *deps = json_object_get(c, "dependencies"), *tdeps = json_object_get(c, "trigger_dependencies");
 		const char *k;
 		json_t *v;
@@ -717,7 +718,7 @@ static int build_spin_layout(spin_build *b, const wp_build_opts *o, json_t *lock
 			     bool archive, const char *created, wp_build_result *res)
 {
 	wp_manifest m = { 0 };
-	wp_image_config cfg = { 0 };
+	wp_config_image cfg = { 0 };
 	json_t *locked = json_deep_copy(lock_src);
 	wp_buf data;
 	char digest[WP_DIGEST_BUFSZ];
@@ -757,7 +758,7 @@ static int build_spin_layout(spin_build *b, const wp_build_opts *o, json_t *lock
 done:
 	json_decref(locked);
 	wp_buf_release(&data);
-	wp_image_config_release(&cfg);
+	wp_config_image_release(&cfg);
 	wp_manifest_release(&m);
 	return rc;
 }
@@ -782,7 +783,7 @@ static int build_spin_image(spin_build *b, const wp_build_opts *o, json_t *locke
 	wp_layer_result results[3];
 	_cleanup_free_ char *app_dir = NULL;
 	wp_manifest m = { 0 };
-	wp_image_config cfg = { 0 };
+	wp_config_image cfg = { 0 };
 	wp_buf path;
 	json_t *c;
 	size_t i, nl = 0;
@@ -861,7 +862,7 @@ done:
 	wp_layer_list_release(&statics);
 	wp_layer_list_release(&conf);
 	wp_buf_release(&path);
-	wp_image_config_release(&cfg);
+	wp_config_image_release(&cfg);
 	wp_manifest_release(&m);
 	return rc;
 }
@@ -1020,7 +1021,7 @@ int wp_spin_build(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_
 	if (!o->spin_manifest && strcmp(layout, "spin"))
 		return wp_error_set(err, WP_EUSAGE, "--layout %s needs a spin.toml", layout);
 	b.level = o->gzip_level < 0 ? WP_BUILD_GZIP_LEVEL : o->gzip_level;
-	b.threads = o->threads > 0 ? o->threads : wp_cpu_count();
+	b.threads = o->threads > 0 ? o->threads : wp_util_cpu_count();
 	t0 = now_ms();
 	rc = o->spin_manifest ? wp_spin_lock(o->spin_manifest, &so, &locked, err) : synthesize(o, &locked, &files, err);
 	if (rc < 0)

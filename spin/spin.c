@@ -1,4 +1,5 @@
 #include "spin/spin.h"
+#include "common/path.h"
 #include "common/links.h"
 #include "common/buf.h"
 #include "common/fs.h"
@@ -433,7 +434,7 @@ static int parse_v1(loader *l)
 			return wp_error_set(l->err, WP_EINVALID, "invalid ID \"%s\": %s", id, why);
 		if (add_comp(l, id, c, true) < 0)
 			return l->err->code;
-		tid = wp_strfmt("trigger-%s", id);
+		tid = wp_str_fmt("trigger-%s", id);
 		if (add_trig(l, type, tid, id, NULL, ct ? toml_to_json(ct) : json_object()) < 0)
 			return l->err->code;
 	}
@@ -478,11 +479,11 @@ static int parse_v2(loader *l)
 				/* An inline component: named after its trigger, or counted. */
 				const char *tid = tstr(t, "id");
 
-				inline_id = tid ? wp_strfmt("%s-component", tid) : NULL;
+				inline_id = tid ? wp_str_fmt("%s-component", tid) : NULL;
 				if (!inline_id || id_problem(inline_id, '-') || find_comp(l, inline_id)) {
 					for (int n = 1;; n++) {
 						free(inline_id);
-						inline_id = wp_strfmt("inline-component%d", n);
+						inline_id = wp_str_fmt("inline-component%d", n);
 						if (!find_comp(l, inline_id))
 							break;
 					}
@@ -510,7 +511,7 @@ static int parse_v2(loader *l)
 		if (t->id)
 			continue;
 		if (t->component) {
-			char *cand = wp_strfmt("%s-%s-trigger", t->component, t->type);
+			char *cand = wp_str_fmt("%s-%s-trigger", t->component, t->type);
 
 			if (!json_object_get(taken, cand)) {
 				t->id = cand;
@@ -521,7 +522,7 @@ static int parse_v2(loader *l)
 		}
 		counter = json_integer_value(json_object_get(next, t->type));
 		for (counter = counter ? counter : 1;; counter++) {
-			char *cand = wp_strfmt("%s-trigger%lld", t->type, (long long)counter);
+			char *cand = wp_str_fmt("%s-trigger%lld", t->type, (long long)counter);
 
 			if (!json_object_get(taken, cand)) {
 				t->id = cand;
@@ -639,8 +640,8 @@ static int convert_http_hosts(loader *l, const wp_strv *http, bool allow_db, wp_
 
 			if (port >= 0)
 				snprintf(p, sizeof(p), ":%ld", port);
-			a = wp_strfmt("http://%s%s", host, p);
-			b = wp_strfmt("https://%s%s", host, p);
+			a = wp_str_fmt("http://%s%s", host, p);
+			b = wp_str_fmt("https://%s%s", host, p);
 			wp_strv_push(out, a);
 			wp_strv_push(out, b);
 		}
@@ -913,7 +914,7 @@ static int file_inside(loader *l, const char *rel)
 
 	if (l->follow_links)
 		return 0;
-	name = wp_strfmt("the app folder '%s'", l->root);
+	name = wp_str_fmt("the app folder '%s'", l->root);
 	if ((rc = wp_links_check_path(l->rootfd, rel, name, l->err)) == WP_EINVALID)
 		return wp_error_append(l->err, "; --follow-links copies what such links point at");
 	return rc;
@@ -924,7 +925,7 @@ static int file_inside(loader *l, const char *rel)
 static int copy_tree(loader *l, const char *sub, const char *pattern, size_t strip, const char *dest,
 		     const wp_strv *exclude, int depth)
 {
-	_cleanup_free_ char *dirpath = sub[0] ? wp_strfmt("%s/%s", l->root, sub) : wp_xstrdup(l->root);
+	_cleanup_free_ char *dirpath = sub[0] ? wp_str_fmt("%s/%s", l->root, sub) : wp_xstrdup(l->root);
 	DIR *d;
 	struct dirent *de;
 	int rc = 0;
@@ -940,8 +941,8 @@ static int copy_tree(loader *l, const char *sub, const char *pattern, size_t str
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		rel = sub[0] ? wp_strfmt("%s/%s", sub, de->d_name) : wp_xstrdup(de->d_name);
-		full = wp_strfmt("%s/%s", l->root, rel);
+		rel = sub[0] ? wp_str_fmt("%s/%s", sub, de->d_name) : wp_xstrdup(de->d_name);
+		full = wp_str_fmt("%s/%s", l->root, rel);
 		/* relative to the open folder: no walk down the whole path for each entry */
 		if (!rel || !full || fstatat(dirfd(d), de->d_name, &st, 0) < 0)
 			continue;
@@ -958,7 +959,7 @@ static int copy_tree(loader *l, const char *sub, const char *pattern, size_t str
 			    strcmp(full, l->assets))
 				rc = copy_tree(l, rel, pattern, strip, dest, exclude, depth + 1);
 		} else if (S_ISREG(st.st_mode) && (!pattern || wp_spin_glob_match(pattern, rel)) && !excluded(exclude, rel)) {
-			_cleanup_free_ char *to = wp_strfmt("%s/%s", dest, rel + strip);
+			_cleanup_free_ char *to = wp_str_fmt("%s/%s", dest, rel + strip);
 
 			rc = copy_file(l, full, &st, to);
 		}
@@ -981,7 +982,7 @@ static int inside_app(loader *l, const char *p, wp_buf *out)
 
 static int copy_files(loader *l, const char *id, const wp_toml *files, const wp_strv *exclude, char **mount)
 {
-	_cleanup_free_ char *root = wp_strfmt("%s/%s", l->assets, id);
+	_cleanup_free_ char *root = wp_str_fmt("%s/%s", l->assets, id);
 	wp_buf rel, dst;
 	int rc = 0;
 
@@ -1022,7 +1023,7 @@ static int copy_files(loader *l, const char *id, const wp_toml *files, const wp_
 			}
 			if ((rc = inside_app(l, pat, &rel)) < 0 || (rc = file_inside(l, rel.data)) < 0)
 				break;
-			full = wp_strfmt("%s/%s", l->root, rel.data);
+			full = wp_str_fmt("%s/%s", l->root, rel.data);
 			if (!full || stat(full, &st) < 0) {
 				rc = wp_error_set(l->err, WP_ENOTFOUND, "\"%s\" does not exist and doesn't appear to be a glob pattern", pat);
 				break;
@@ -1030,7 +1031,7 @@ static int copy_files(loader *l, const char *id, const wp_toml *files, const wp_
 			if (S_ISDIR(st.st_mode)) {
 				rc = copy_tree(l, rel.data, NULL, 0, root, exclude, 0);
 			} else if (!excluded(exclude, rel.data)) {
-				_cleanup_free_ char *to = wp_strfmt("%s/%s", root, rel.data);
+				_cleanup_free_ char *to = wp_str_fmt("%s/%s", root, rel.data);
 
 				rc = copy_file(l, full, &st, to);
 			}
@@ -1046,8 +1047,8 @@ static int copy_files(loader *l, const char *id, const wp_toml *files, const wp_
 				wp_error_prefix(l->err, "file destination \"%s\"", dest);
 				break;
 			}
-			full = wp_strfmt("%s/%s", l->root, rel.data);
-			to = dst.len ? wp_strfmt("%s/%s", root, dst.data) : wp_xstrdup(root);
+			full = wp_str_fmt("%s/%s", l->root, rel.data);
+			to = dst.len ? wp_str_fmt("%s/%s", root, dst.data) : wp_xstrdup(root);
 			if (!full || !to || stat(full, &st) < 0) {
 				rc = wp_error_set(l->err, WP_ENOTFOUND, "File or directory \"%s\" does not exist", src);
 				break;
@@ -1060,7 +1061,7 @@ static int copy_files(loader *l, const char *id, const wp_toml *files, const wp_
 	wp_buf_release(&rel);
 	wp_buf_release(&dst);
 	if (rc == 0)
-		*mount = wp_strfmt("file://%s", root);
+		*mount = wp_str_fmt("file://%s", root);
 	return rc;
 }
 
@@ -1072,7 +1073,7 @@ static int source_json(loader *l, const wp_toml *src, json_t **out)
 {
 	*out = NULL;
 	if (src && src->type == WP_TOML_STRING) {
-		_cleanup_free_ char *full = src->u.str.s[0] == '/' ? wp_xstrdup(src->u.str.s) : wp_strfmt("%s/%s", l->root, src->u.str.s);
+		_cleanup_free_ char *full = src->u.str.s[0] == '/' ? wp_xstrdup(src->u.str.s) : wp_str_fmt("%s/%s", l->root, src->u.str.s);
 		char real[PATH_MAX];
 		struct stat st;
 
@@ -1145,7 +1146,7 @@ static int dependencies_json(loader *l, const wp_toml *comp_t, json_t **out)
 			}
 			rc = source_json(l, tget(c->t, "source"), &src);
 		} else if (tstr(d, "path")) {
-			_cleanup_free_ char *full = wp_strfmt("%s/%s", l->root, tstr(d, "path"));
+			_cleanup_free_ char *full = wp_str_fmt("%s/%s", l->root, tstr(d, "path"));
 			struct stat st;
 
 			rc = full && stat(full, &st) == 0 ? 0 :
@@ -1343,7 +1344,7 @@ static int trigger_deps(loader *l, const trig *t, json_t *comp_ix, json_t **out)
 					json_decref(o);
 					return l->err->code;
 				}
-				full = wp_strfmt("file://%s/%s", l->root, rel.data);
+				full = wp_str_fmt("file://%s/%s", l->root, rel.data);
 				wp_buf_release(&rel);
 				src = json_pack("{s:s,s:s}", "content_type", "application/wasm", "source", full);
 			} else if (tstr(d, "url") && tstr(d, "digest") && wp_digest_valid(tstr(d, "digest"))) {
@@ -1382,9 +1383,9 @@ static int reassign_trigger_deps(loader *l, json_t *triggers, json_t *comps)
 		/* shared by several triggers, this one bringing dependencies */
 		if (!deps[i] || json_integer_value(json_object_get(users, cid)) < 2)
 			continue;
-		synthetic = wp_strfmt("%s-for-%s", cid, l->trigs[i].id);
+		synthetic = wp_str_fmt("%s-for-%s", cid, l->trigs[i].id);
 		if (json_object_get(seen, synthetic)) {
-			char *d = wp_strfmt("%s-d%d", synthetic, ++disambiguator);
+			char *d = wp_str_fmt("%s-d%d", synthetic, ++disambiguator);
 
 			free(synthetic);
 			synthetic = d;
@@ -1506,7 +1507,7 @@ int wp_spin_lock(const char *manifest_path, const wp_spin_opts *opts, json_t **l
 	else if (getenv("XDG_CACHE_HOME") && *getenv("XDG_CACHE_HOME"))
 		l.cache = wp_xstrdup(getenv("XDG_CACHE_HOME"));
 	else
-		l.cache = wp_strfmt("%s/.cache", getenv("HOME") ? getenv("HOME") : "");
+		l.cache = wp_str_fmt("%s/.cache", getenv("HOME") ? getenv("HOME") : "");
 	if (l.collect) {
 		l.assets = wp_xstrdup("/nonexistent-wasmpack-assets");
 	} else if (opts && opts->assets_dir) {
@@ -1516,7 +1517,7 @@ int wp_spin_lock(const char *manifest_path, const wp_spin_opts *opts, json_t **l
 	} else {
 		/* Kept after the run, as Spin keeps its: the locked app points into it. */
 		const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-		_cleanup_free_ char *tmpl = wp_strfmt("%s/wasmpack-spin.XXXXXX", tmp);
+		_cleanup_free_ char *tmpl = wp_str_fmt("%s/wasmpack-spin.XXXXXX", tmp);
 
 		l.assets = tmpl && mkdtemp(tmpl) ? wp_xstrdup(tmpl) : NULL;
 	}
@@ -1525,7 +1526,7 @@ int wp_spin_lock(const char *manifest_path, const wp_spin_opts *opts, json_t **l
 		goto done;
 	}
 	{
-		_cleanup_free_ char *a = wp_strfmt("%s/assets", l.assets);
+		_cleanup_free_ char *a = wp_str_fmt("%s/assets", l.assets);
 
 		free(l.assets);
 		l.assets = a ? wp_xstrdup(a) : NULL;

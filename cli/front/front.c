@@ -36,7 +36,7 @@ static void exec_core(char **argv)
 		slash = strrchr(self, '/');
 		if (slash)
 			*slash = '\0';
-		core = wp_strfmt("%s/wasmpack-core", self);
+		core = wp_str_fmt("%s/wasmpack-core", self);
 		if (core)
 			execv(core, argv);
 	}
@@ -48,7 +48,7 @@ static void exec_core(char **argv)
  * finds it (wp_index_find), or NULL: then the core decides. */
 static char *resolve(const char *store, const char *src)
 {
-	_cleanup_free_ char *path = wp_strfmt("%s/index.json", store);
+	_cleanup_free_ char *path = wp_str_fmt("%s/index.json", store);
 	wp_buf data;
 	wp_index ix;
 	wp_error err;
@@ -63,7 +63,7 @@ static char *resolve(const char *store, const char *src)
 	wp_buf_init(&data, WP_MANIFEST_MAX);
 	if (wp_fs_read_file(path, WP_MANIFEST_MAX, &data, &err) == 0 && wp_index_parse(data.data, data.len, &ix, &err) == 0) {
 		if (wp_index_find(&ix, src, &pos, digest, &err) == 0 &&
-		    wp_media_type_is_manifest(ix.manifests[pos].media_type))
+		    wp_mediatype_is_manifest(ix.manifests[pos].media_type))
 			out = wp_xstrdup(wp_digest_hex(ix.manifests[pos].digest));
 		wp_index_release(&ix);
 	}
@@ -118,8 +118,8 @@ static void warm_run(int argc, char **argv)
 	if (!(hex = resolve(root, cli.args.items[0])))
 		goto defer;
 	cache = wp_storeroot_cache(root);
-	entry = wp_strfmt("%s/%s", cache, hex);
-	summary = wp_strfmt("%s/.wasmpack-unpack.json", entry);
+	entry = wp_str_fmt("%s/%s", cache, hex);
+	summary = wp_str_fmt("%s/.wasmpack-unpack.json", entry);
 	if (wp_json_read_file(summary, 1u << 20, &spec.summary, &err) < 0)
 		goto defer;
 	wp_log_setup(stderr, cli.verbosity == 0 ? WP_LOG_QUIET : WP_LOG_WARN);

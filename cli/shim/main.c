@@ -103,15 +103,15 @@ static char *group_id(const flags *f)
 /* The socket path containerd's own shims use: <state>/s/<hex sha256 of address/ns/group>. */
 static char *socket_path(const flags *f, const char *group)
 {
-	_cleanup_free_ char *key = wp_strfmt("%s/%s/%s", f->address ? f->address : "", f->ns, group);
+	_cleanup_free_ char *key = wp_str_fmt("%s/%s/%s", f->address ? f->address : "", f->ns, group);
 	uint8_t sum[32];
 	char hex[65];
 
 	if (!key)
 		return NULL;
 	wp_sha256_small(key, strlen(key), sum);
-	wp_hex_encode(sum, sizeof(sum), hex);
-	return wp_strfmt("%s/%s", socket_dir(), hex);
+	wp_util_hex_encode(sum, sizeof(sum), hex);
+	return wp_str_fmt("%s/%s", socket_dir(), hex);
 }
 
 static int unix_addr(const char *path, struct sockaddr_un *sa)
@@ -244,7 +244,7 @@ static int serve(const flags *f, int lfd, const char *path)
 static int start(const flags *f)
 {
 	_cleanup_free_ char *group = group_id(f), *path = group ? socket_path(f, group) : NULL;
-	_cleanup_free_ char *addr = path ? wp_strfmt("unix://%s", path) : NULL;
+	_cleanup_free_ char *addr = path ? wp_str_fmt("unix://%s", path) : NULL;
 	struct sockaddr_un sa;
 	wp_error err;
 	int lfd = -1;
@@ -310,7 +310,7 @@ static int start(const flags *f)
 static int delete_action(const flags *f)
 {
 	const char *bundle = f->bundle && *f->bundle ? f->bundle : ".";
-	_cleanup_free_ char *pidf = wp_strfmt("%s/wasmpack.pid", bundle), *rootfs = wp_strfmt("%s/rootfs", bundle);
+	_cleanup_free_ char *pidf = wp_str_fmt("%s/wasmpack.pid", bundle), *rootfs = wp_str_fmt("%s/rootfs", bundle);
 	struct timespec now;
 	wp_buf data, out;
 	wp_error err;
@@ -328,7 +328,7 @@ static int delete_action(const flags *f)
 			usleep(10000);
 	}
 	{
-		_cleanup_free_ char *specp = wp_strfmt("%s/config.json", bundle);
+		_cleanup_free_ char *specp = wp_str_fmt("%s/config.json", bundle);
 		json_t *spec = NULL;
 
 		if (specp && wp_json_read_file(specp, 4u << 20, &spec, &err) == 0) {

@@ -29,16 +29,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (wp_manifest_sniff_media_type((const char *)data, size, &mt, &err) == 0)
 		free(mt);
 	{
-		wp_image_config ic;
-		wp_wasm_config wc;
+		wp_config_image ic;
+		wp_config_wasm wc;
 
-		if (wp_image_config_parse((const char *)data, size, &ic, &err) == 0) {
-			wp_image_config_emit(&ic, &out, &err);
-			wp_image_config_release(&ic);
+		if (wp_config_image_parse((const char *)data, size, &ic, &err) == 0) {
+			wp_config_image_emit(&ic, &out, &err);
+			wp_config_image_release(&ic);
 		}
-		if (wp_wasm_config_parse((const char *)data, size, &wc, &err) == 0) {
-			wp_wasm_config_emit(&wc, &out, &err);
-			wp_wasm_config_release(&wc);
+		if (wp_config_wasm_parse((const char *)data, size, &wc, &err) == 0) {
+			wp_config_wasm_emit(&wc, &out, &err);
+			wp_config_wasm_release(&wc);
 		}
 	}
 	wp_buf_release(&out);

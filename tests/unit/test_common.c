@@ -1,6 +1,7 @@
 /* common/: safe paths, capped buffers, JSON limits, CRC-32 against zlib. */
 #include "tap.h"
 #include "common/buf.h"
+#include "common/path.h"
 #include "common/crc32.h"
 #include "common/fs.h"
 #include "common/json.h"

@@ -64,8 +64,8 @@ int main(void)
 
 	/* configs: emitted in a fixed order, read back whole, unknown fields tolerated */
 	{
-		wp_image_config c = { 0 }, back;
-		wp_wasm_config w = { 0 }, wback;
+		wp_config_image c = { 0 }, back;
+		wp_config_wasm w = { 0 }, wback;
 		const char *want = "{\"created\":\"2024-01-02T03:04:05Z\",\"architecture\":\"wasm\",\"os\":\"wasip1\","
 				   "\"config\":{\"Env\":[\"A=1\"],\"Entrypoint\":[\"/app.wasm\"],\"Cmd\":[\"x\"]},"
 				   "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}}";
@@ -79,13 +79,13 @@ int main(void)
 		wp_strv_push(&c.cmd, "x");
 		wp_strv_push(&c.diff_ids, d);
 		wp_buf_init(&b, WP_MANIFEST_MAX);
-		wp_image_config_emit(&c, &b, &err);
+		wp_config_image_emit(&c, &b, &err);
 		snprintf(wantbuf, sizeof(wantbuf), want, d);
 		is_str(b.data, wantbuf, "image config bytes are canonical");
-		ok(wp_image_config_parse(b.data, b.len, &back, &err) == 0 && back.entrypoint.len == 1 &&
+		ok(wp_config_image_parse(b.data, b.len, &back, &err) == 0 && back.entrypoint.len == 1 &&
 		   !strcmp(back.env.items[0], "A=1") && !strcmp(back.diff_ids.items[0], d), "image config reads back");
-		wp_image_config_release(&back);
-		ok(wp_image_config_parse("{\"rootfs\":{\"diff_ids\":[\"nope\"]}}", 33, &back, &err) == WP_EINVALID,
+		wp_config_image_release(&back);
+		ok(wp_config_image_parse("{\"rootfs\":{\"diff_ids\":[\"nope\"]}}", 33, &back, &err) == WP_EINVALID,
 		   "a bad diff_id is refused");
 		w.architecture = strdup("wasm");
 		w.os = strdup("wasip2");
@@ -93,14 +93,14 @@ int main(void)
 		wp_strv_push(&w.layer_digests, d);
 		wp_strv_push(&w.exports, "wasi:cli/run@0.2.0");
 		wp_buf_reset(&b);
-		wp_wasm_config_emit(&w, &b, &err);
-		ok(wp_wasm_config_parse(b.data, b.len, &wback, &err) == 0 && wback.component && wback.exports.len == 1 &&
+		wp_config_wasm_emit(&w, &b, &err);
+		ok(wp_config_wasm_parse(b.data, b.len, &wback, &err) == 0 && wback.component && wback.exports.len == 1 &&
 		   wback.imports.len == 0 && !strcmp(wback.os, "wasip2"), "wasm config reads back");
 		ok(strstr(b.data, "\"layerDigests\":[") && strstr(b.data, "\"component\":{\"exports\":[\"wasi:cli/run@0.2.0\"],\"imports\":[]}"),
 		   "wasm config has layerDigests and component");
-		wp_wasm_config_release(&wback);
-		wp_wasm_config_release(&w);
-		wp_image_config_release(&c);
+		wp_config_wasm_release(&wback);
+		wp_config_wasm_release(&w);
+		wp_config_image_release(&c);
 		wp_buf_release(&b);
 	}
 

@@ -258,7 +258,7 @@ static void sha_is(const char *in, size_t len, const char *want, const char *wha
 	char hex[65];
 
 	wp_sha256_small(in, len, sum);
-	wp_hex_encode(sum, sizeof(sum), hex);
+	wp_util_hex_encode(sum, sizeof(sum), hex);
 	is_str(hex, want, "SHA-256 of %s", what);
 }
 

@@ -15,8 +15,8 @@ static char dir[64];
 /* Writes spin.toml (and an app.wasm) into a fresh folder and locks it. */
 static int lock(const char *toml, json_t **out, wp_error *err)
 {
-	_cleanup_free_ char *path = wp_strfmt("%s/spin.toml", dir), *wasm = wp_strfmt("%s/app.wasm", dir);
-	_cleanup_free_ char *assets = wp_strfmt("%s/assets", dir);
+	_cleanup_free_ char *path = wp_str_fmt("%s/spin.toml", dir), *wasm = wp_str_fmt("%s/app.wasm", dir);
+	_cleanup_free_ char *assets = wp_str_fmt("%s/assets", dir);
 	wp_spin_opts o = { .assets_dir = assets, .cache_dir = dir };
 	wp_error ignored;
 

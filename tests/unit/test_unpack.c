@@ -138,7 +138,7 @@ static char *read_text(const char *path)
 		wp_buf_release(&b);
 		return NULL;
 	}
-	s = wp_strfmt("%.*s", (int)b.len, b.data ? b.data : "");
+	s = wp_str_fmt("%.*s", (int)b.len, b.data ? b.data : "");
 	wp_buf_release(&b);
 	return s;
 }
@@ -166,7 +166,7 @@ static int unpack_one(const entry *es, size_t n, const wp_unpack_limits *lim, wp
 {
 	wp_descriptor layer, img;
 	json_t *summary = NULL;
-	_cleanup_free_ char *dest = wp_strfmt("%s/out-%d", tmp, serial);
+	_cleanup_free_ char *dest = wp_str_fmt("%s/out-%d", tmp, serial);
 	int rc;
 
 	put_layer(es, n, &layer);
@@ -204,7 +204,7 @@ static void test_tree(void)
 	wp_descriptor layers[2], img;
 	json_t *summary = NULL;
 	wp_error err = WP_ERROR_INIT;
-	_cleanup_free_ char *dest = wp_strfmt("%s/app", tmp);
+	_cleanup_free_ char *dest = wp_str_fmt("%s/app", tmp);
 	char path[512], link[64];
 	struct stat a, b;
 	ssize_t n;
@@ -256,7 +256,7 @@ static void test_wasm_layout(void)
 	wp_descriptor layer, img;
 	json_t *summary = NULL;
 	wp_error err = WP_ERROR_INIT;
-	_cleanup_free_ char *dest = wp_strfmt("%s/wasm", tmp), *path = wp_strfmt("%s/hello.wasm", dest);
+	_cleanup_free_ char *dest = wp_str_fmt("%s/wasm", tmp), *path = wp_str_fmt("%s/hello.wasm", dest);
 	struct stat st;
 
 	wp_store_put_blob(&store, wasm, 8, digest, &err);
@@ -282,7 +282,7 @@ static void test_wasm_layout(void)
 	wp_fs_rm_rf(dest, &err);
 	wp_descriptor_release(&img);
 	{
-		_cleanup_free_ char *esc = wp_strfmt("%s/escape.wasm", tmp);
+		_cleanup_free_ char *esc = wp_str_fmt("%s/escape.wasm", tmp);
 
 		ok(access(esc, F_OK) < 0, "nothing was written outside it");
 	}
@@ -319,7 +319,7 @@ static void test_limits_and_digests(void)
 	wp_error err = WP_ERROR_INIT;
 	wp_descriptor layer, img;
 	json_t *summary = NULL;
-	_cleanup_free_ char *dest = wp_strfmt("%s/bad", tmp), *blob = NULL;
+	_cleanup_free_ char *dest = wp_str_fmt("%s/bad", tmp), *blob = NULL;
 
 	ok(unpack_one(big, 2, &bytes, &err) < 0 && strstr(err.msg, "more than 15 bytes"), "a byte cap is kept (%s)", err.msg);
 	ok(nothing_left(), "and nothing is left behind");

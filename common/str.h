@@ -1,0 +1,15 @@
+/* Strings: prefix and suffix tests, a bounded copy, printf into a new string. */
+#ifndef WP_COMMON_STR_H
+#define WP_COMMON_STR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+bool wp_str_has_prefix(const char *s, const char *prefix);
+bool wp_str_has_suffix(const char *s, const char *suffix);
+/* Copies at most dstsz-1 bytes and always terminates; returns false when truncated. */
+bool wp_str_copy(char *dst, const char *src, size_t dstsz);
+/* asprintf into a new string; never NULL (out of memory aborts, common/alloc.h). */
+char *wp_str_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2), returns_nonnull));
+
+#endif
