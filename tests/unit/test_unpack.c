@@ -243,6 +243,8 @@ static void test_tree(void)
 	ok(access(path, R_OK) == 0, "the config sits beside the rootfs");
 	snprintf(path, sizeof(path), "%s/.wasmpack-unpack.json", dest);
 	ok(access(path, R_OK) == 0, "with the summary for the engines");
+	json_decref(summary);
+	summary = NULL;
 	is_int(wp_unpack(&store, &img, dest, NULL, &summary, &err), WP_EEXISTS, "unpacking onto an existing folder is refused");
 	json_decref(summary);
 	wp_fs_rm_rf(dest, &err);
