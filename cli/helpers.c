@@ -67,6 +67,9 @@ int wp_cli_resolve_source(wp_cli *cli, wp_store *s, const char *src, wp_descript
 		return wp_archive_import(s, path, dir, colon && colon[1] ? colon + 1 : NULL, d, NULL, &cli->err);
 	}
 	rc = wp_store_resolve(s, src, d, NULL, &cli->err);
+	/* a digest or id is the store's to know: there is no registry to ask */
+	if (rc == WP_ENOTFOUND && (wp_str_has_prefix(src, "sha256:") || strspn(src, "0123456789abcdef") == 64))
+		return wp_error_append(&cli->err, "; 'wasmpack images' lists what it holds");
 	if (rc == WP_ENOTFOUND) {
 		wp_client_opts ro;
 		wp_client *r = NULL;

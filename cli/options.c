@@ -172,15 +172,15 @@ bool wp_cli_flag(const wp_cli *cli, const char *name)
 }
 
 /* Global options may come before the command too ("wasmpack --store DIR images"): they
- * are moved behind it, where every command's parser takes them. */
+ * are moved to just behind the command name, where every command's parser takes them,
+ * and before any operand or "--" (after which they would be the app's arguments). */
 char **wp_cli_hoist_globals(int argc, char **argv)
 {
-	char **out = wp_xcalloc((size_t)argc + 1, sizeof(char *));
-	int i = 1, n = 1, first_global, cmd_at;
+	char **out;
+	int i = 1, n = 1;
 
-	out[0] = argv[0];
 	while (i < argc && argv[i][0] == '-' && argv[i][1] && strcmp(argv[i], "-h") && strcmp(argv[i], "--help") &&
-	       strcmp(argv[i], "--version")) {
+	       strcmp(argv[i], "--version") && strcmp(argv[i], "--")) {
 		const char *name = argv[i] + (argv[i][1] == '-' ? 2 : 1);
 		bool takes_value = false;
 
@@ -189,16 +189,14 @@ char **wp_cli_hoist_globals(int argc, char **argv)
 				takes_value = o->kind != WP_OPT_FLAG;
 		i += takes_value && !strchr(argv[i], '=') ? 2 : 1;
 	}
-	if (i == 1 || i >= argc) {
-		free(out);
+	if (i == 1 || i >= argc)
 		return argv;
-	}
-	first_global = 1;
-	cmd_at = i;
-	for (int k = cmd_at; k < argc; k++)
+	out = wp_xcalloc((size_t)argc + 1, sizeof(char *));
+	out[0] = argv[0];
+	out[n++] = argv[i];                 /* the command */
+	for (int k = 1; k < i; k++)         /* the global options */
 		out[n++] = argv[k];
-	for (int k = first_global; k < cmd_at; k++)
+	for (int k = i + 1; k < argc; k++)  /* the rest, as given */
 		out[n++] = argv[k];
-	out[n] = NULL;
 	return out;
 }

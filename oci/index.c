@@ -5,6 +5,7 @@
 #include "common/json.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,36 +79,55 @@ static bool all_hex(const char *s)
 
 int wp_index_find(const wp_index *ix, const char *what, size_t *pos, char digest[WP_DIGEST_BUFSZ], wp_error *err)
 {
+	const char *hex = wp_str_has_prefix(what, "sha256:") ? what + 7 : what;
+	size_t hl = strlen(hex), hits = 0;
 	wp_ref ref;
 	_cleanup_free_ char *full = NULL;
-	size_t hits = 0, wl = strlen(what);
 	int rc;
 
 	digest[0] = '\0';
-	if (wp_digest_valid(what) || (wl >= 12 && wl <= 64 && all_hex(what))) {
-		const char *first = NULL;
+	if (hl >= WP_INDEX_MIN_PREFIX && hl <= 64 && all_hex(hex)) {
+		wp_buf names;
 
-		if (wp_digest_valid(what))
-			wp_str_copy(digest, what, WP_DIGEST_BUFSZ);
+		if (hl == 64)
+			snprintf(digest, WP_DIGEST_BUFSZ, "sha256:%s", hex);
+		wp_buf_init(&names, 4096);
 		for (size_t i = 0; i < ix->n_manifests; i++) {
-			const char *d = ix->manifests[i].digest;
+			const char *d = ix->manifests[i].digest, *n;
+			bool seen = false;
 
-			if (digest[0] ? strcmp(d, what) : strncmp(d + 7, what, wl))
+			if (strncmp(d, "sha256:", 7) || strncmp(d + 7, hex, hl))
 				continue;
-			if (!first || strcmp(first, d))
-				hits++;
-			if (!first) {
-				first = d;
+			/* one image tagged twice is one image */
+			for (size_t k = 0; k < i && !seen; k++)
+				seen = !strcmp(ix->manifests[k].digest, d);
+			if (seen)
+				continue;
+			if (!hits++)
 				*pos = i;
-			}
+			n = wp_kvlist_get(&ix->manifests[i].annotations, WP_ANN_REF_NAME);
+			if (names.len < 3000)
+				(void)!wp_buf_printf(&names, "\n  %.19s  %s", d, n ? n : "(untagged)");
 		}
-		if (hits > 1)
-			return wp_error_set(err, WP_EINVALID, "'%s' matches more than one image", what);
+		if (hits > 1) {
+			rc = wp_error_set(err, WP_EUSAGE, "'%s' matches %zu images; give more of the digest:%s", what, hits,
+					  names.data ? names.data : "");
+			wp_buf_release(&names);
+			return rc;
+		}
+		wp_buf_release(&names);
 		if (hits == 1)
 			return 0;
+		/* digest syntax is no name: only the store could have had it */
+		if (hex != what)
+			return wp_error_set(err, WP_ENOTFOUND, "no image '%s'", what);
 	}
+	if (hex != what && hl < WP_INDEX_MIN_PREFIX)
+		return wp_error_set(err, WP_EUSAGE, "'%s': give at least %d hex digits of a digest", what, WP_INDEX_MIN_PREFIX);
+	if (hex != what)
+		return wp_error_set(err, WP_EUSAGE, "'%s' is no digest (sha256: then lowercase hex)", what);
 	if ((rc = wp_ref_parse(what, &ref, err)) < 0)
-		return digest[0] ? wp_error_set(err, WP_ENOTFOUND, "no image '%s'", what) : rc;
+		return rc;
 	full = wp_ref_string(&ref);
 	if (ref.digest)
 		wp_str_copy(digest, ref.digest, WP_DIGEST_BUFSZ);
@@ -115,7 +135,7 @@ int wp_index_find(const wp_index *ix, const char *what, size_t *pos, char digest
 	for (size_t i = 0; i < ix->n_manifests; i++) {
 		const char *n = wp_kvlist_get(&ix->manifests[i].annotations, WP_ANN_REF_NAME);
 
-		if (ref.digest ? !strcmp(ix->manifests[i].digest, ref.digest) : n && full && !strcmp(n, full)) {
+		if (ref.digest ? !strcmp(ix->manifests[i].digest, ref.digest) : n && !strcmp(n, full)) {
 			*pos = i;
 			rc = 0;
 			break;

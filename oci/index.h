@@ -17,11 +17,17 @@ typedef struct wp_index {
 void wp_index_release(wp_index *ix);
 int wp_index_emit(const wp_index *ix, wp_buf *out, wp_error *err);
 int wp_index_parse(const char *data, size_t len, wp_index *ix, wp_error *err);
-/* The entry what names, at *pos: a digest, 12 to 64 hex digits of one, NAME@DIGEST, or a
- * reference ("app:1", "docker.io/x/app") matched against the entries' ref.name
- * annotation in its full form. WP_ENOTFOUND when no entry does, with *digest the digest
- * what names if it names one ("" if not), so the caller may look for it elsewhere;
- * WP_EINVALID when hex digits match more than one image or what is no reference. */
+/* The fewest hex digits of a digest that name an image (as `images` and docker print 12). */
+#define WP_INDEX_MIN_PREFIX 4
+
+/* The entry what names, at *pos: a digest or WP_INDEX_MIN_PREFIX+ hex digits of one, with
+ * or without "sha256:" (an image tagged twice counts once), NAME@DIGEST, or a reference
+ * ("app:1", "docker.io/x/app") matched against the entries' ref.name annotation in its
+ * full form. WP_ENOTFOUND when no entry does, with *digest the full digest what names if
+ * it names one ("" if not), so the caller may look for it elsewhere; WP_EUSAGE when the
+ * digits match more than one image (the message lists them) or "sha256:" is not followed
+ * by enough hex; what is no reference otherwise (wp_ref_parse's error). Bare hex that
+ * matches nothing is tried as a reference ("cafe" may be an image's name). */
 int wp_index_find(const wp_index *ix, const char *what, size_t *pos, char digest[WP_DIGEST_BUFSZ], wp_error *err);
 
 #endif
