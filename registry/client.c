@@ -5,6 +5,7 @@
 #include "common/fs.h"
 #include "common/util.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <openssl/evp.h>
@@ -35,6 +36,8 @@ struct wp_client {
 	token *tokens;
 	size_t ntokens;
 	bool basic;
+	bool plain_http_set;  /* config.toml names plain_http for this registry */
+	bool fell_back;       /* a loopback registry answered HTTPS with plain HTTP */
 	CURLSH *share;
 	wp_client_stats stats;
 };
@@ -131,8 +134,12 @@ static int load_settings(wp_client *r, wp_error *err)
 	if (mine) {
 		const wp_toml *v;
 
-		if ((v = wp_toml_get(mine, "plain_http")) && v->type == WP_TOML_BOOL && v->u.b)
-			r->opts.plain_http = true;
+		if ((v = wp_toml_get(mine, "plain_http")) && v->type == WP_TOML_BOOL) {
+			/* false says "never": no fallback to plain HTTP on a loopback registry */
+			r->plain_http_set = true;
+			if (v->u.b)
+				r->opts.plain_http = true;
+		}
 		if ((v = wp_toml_get(mine, "insecure")) && v->type == WP_TOML_BOOL && v->u.b)
 			r->opts.insecure = true;
 		if (!r->ca_file && wp_toml_get_str(mine, "ca_file"))
@@ -689,6 +696,113 @@ static long long backoff_ms(const wp_job *j, const wp_client_resp *p)
 	return ms > 8000 ? 8000 : ms;
 }
 
+/* ---- transport failures ---- */
+
+/* A TLS handshake answered by a server that speaks plain HTTP (OpenSSL reads the start
+ * of an HTTP answer as a TLS record). */
+static bool answered_plain_http(CURLcode cc, const char *msg)
+{
+	return cc == CURLE_SSL_CONNECT_ERROR &&
+	       (strstr(msg, "wrong version number") || strstr(msg, "packet length too long") ||
+		strstr(msg, "record layer failure") || strstr(msg, "http request"));
+}
+
+/* localhost, 127.0.0.0/8 or ::1, with or without a port. */
+static bool loopback_host(const char *registry)
+{
+	size_t n = registry[0] == '[' ? strcspn(registry, "]") + 1 : strcspn(registry, ":");
+	char host[256];
+	struct in_addr a4;
+
+	if (n >= sizeof(host))
+		return false;
+	memcpy(host, registry, n);
+	host[n] = '\0';
+	if (!strcasecmp(host, "localhost") || !strcmp(host, "[::1]"))
+		return true;
+	return inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+static bool may_fall_back(const wp_client *r)
+{
+	return (r->fell_back || !r->opts.plain_http) && !r->plain_http_set && !r->opts.insecure &&
+	       loopback_host(r->registry);
+}
+
+/* Switches the session to plain HTTP (once: requests in flight on other slots fail the
+ * same way and follow) and the request with it; false if its URL is not the registry's. */
+static bool fall_back_to_http(wp_client *r, wp_client_req *q)
+{
+	_cleanup_free_ char *https = wp_str_fmt("https://%s", r->registry);
+	size_t hl = strlen(https);
+	char *url;
+
+	if (strncmp(q->url, https, hl) || (q->url[hl] && q->url[hl] != '/'))
+		return false;
+	url = wp_str_fmt("http://%s", q->url + strlen("https://"));
+	free(q->url);
+	q->url = url;
+	if (!r->fell_back) {
+		r->fell_back = true;
+		r->opts.plain_http = true;
+		free(r->base);
+		r->base = wp_str_fmt("http://%s", r->registry);
+		wp_info("%s speaks plain HTTP: using it (a registry on this machine; plain_http = false in "
+			"config.toml turns this off)", r->registry);
+	}
+	return true;
+}
+
+/* Failures worth another try: timeouts, resets, a connection cut short, a stall. Not
+ * these: an unknown host, a refused connection, a TLS handshake or certificate that
+ * will not change by trying again. */
+static bool transport_may_heal(CURLcode cc)
+{
+	switch (cc) {
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		return false;
+	default:
+		return true;
+	}
+}
+
+/* What a failure that cannot heal means, naming the host and what fixes it. */
+static void transport_error(const wp_client *r, CURLcode cc, const char *msg, wp_error *err)
+{
+	const char *h = r->registry;
+
+	if (answered_plain_http(cc, msg))
+		wp_error_set(err, WP_EIO,
+			     "%s answered HTTPS with plain HTTP: it is a plain-HTTP registry; use --plain-http, or set "
+			     "plain_http = true under [registry.\"%s\"] in config.toml (%s)",
+			     h, h, msg);
+	else if (cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_COULDNT_RESOLVE_PROXY)
+		wp_error_set(err, WP_EIO, "cannot find the host of %s (%s): is the registry's name right?", h, msg);
+	else if (cc == CURLE_COULDNT_CONNECT)
+		wp_error_set(err, WP_EIO, "cannot connect to %s (%s): is the registry running, on this port?", h, msg);
+	else if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE || cc == CURLE_SSL_ISSUER_ERROR)
+		wp_error_set(err, WP_EIO,
+			     "%s's TLS certificate is not trusted (%s): give its CA with --ca-file, or ca_file under "
+			     "[registry.\"%s\"] in config.toml; --insecure skips the check",
+			     h, msg, h);
+	else if (cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_SSL_CIPHER || cc == CURLE_SSL_CERTPROBLEM)
+		wp_error_set(err, WP_EIO, "the TLS handshake with %s failed (%s)%s", h, msg,
+			     r->opts.plain_http ? "" : "; if it speaks plain HTTP, use --plain-http");
+	else
+		wp_error_set(err, WP_EIO, "%s: %s", h, msg);
+}
+
 typedef struct engine {
 	wp_client *r;
 	wp_job **jobs;
@@ -742,6 +856,21 @@ static void on_done(engine *e, slot *s, CURLcode cc)
 	if (cc != CURLE_OK && !p->sink_failed) {
 		snprintf(p->curl_error, sizeof(p->curl_error), "%s", s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc));
 		p->status = 0;
+	}
+	if (p->status == 0 && cc != CURLE_OK && !p->sink_failed) {
+		/* A registry on this machine that speaks plain HTTP gets it, as docker and
+		 * containerd do for localhost; elsewhere a failure that cannot heal is not
+		 * retried, and the message says what would fix it. */
+		if (answered_plain_http(cc, p->curl_error) && may_fall_back(e->r) && fall_back_to_http(e->r, &s->req)) {
+			if (slot_start(s, e->multi) == 0)
+				return;
+		}
+		if (!transport_may_heal(cc)) {
+			transport_error(e->r, cc, p->curl_error, &j->err);
+			job_finish(e, j, j->err.code);
+			s->job = NULL;
+			return;
+		}
 	}
 	if (p->sink_failed && p->status >= 200 && p->status < 300) {
 		/* The consumer refused the body: its own error says why. */
@@ -813,10 +942,13 @@ judged:
 		return;
 	}
 	if (r == WP_XFER_RETRY) {
+		char what[320];
+
+		snprintf(what, sizeof(what), "%s: giving up after %d attempts", e->r->registry, j->attempts + 1);
 		if (!j->err.msg[0] || j->err.code == WP_OK)
-			wp_client_check(p, "giving up after retries", &j->err);
+			wp_client_check(p, what, &j->err);
 		else
-			wp_error_prefix(&j->err, "giving up after %d attempts", j->attempts + 1);
+			wp_error_prefix(&j->err, "%s", what);
 		if (j->err.code == WP_OK)
 			j->err.code = WP_EIO;
 		job_finish(e, j, j->err.code);

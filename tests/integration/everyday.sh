@@ -72,4 +72,41 @@ for cmd in "inspect only:v1" "tag only:v1 only:v2" "rmi only:v2" "gc" "save only
 	is "$?" "0" "wasmpack --store DIR $cmd"
 done
 
+# ---- 4, 5. a plain-HTTP registry, and failures that cannot heal ----
+unset WASMPACK_CACHE
+port=$(free_port)
+start_registry plain "$port" || { ok 1 "a registry starts"; done_testing; exit 1; }
+R=127.0.0.1:$port
+"$WP" tag app:v1 "$R/demo/app:v1" >/dev/null
+out=$("$WP" push "$R/demo/app:v1" 2>&1); rc=$?
+is "$rc" "0" "push to a plain-HTTP registry on this machine works without --plain-http (as docker's)"
+is "$out" "$d1" "and prints the digest"
+out=$("$WP" -v pull "$R/demo/app:v1" 2>&1)
+like "$out" "speaks plain HTTP" "-v says it fell back to plain HTTP"
+mkdir -p "$TMP/cfg/wasmpack"
+printf '[registry."%s"]\nplain_http = false\n' "$R" > "$TMP/cfg/wasmpack/config.toml"
+for cmd in "push $R/demo/app:v1" "pull $R/demo/app:v1" "login $R -u alice --password-stdin"; do
+	start=$(date +%s%N)
+	# shellcheck disable=SC2086
+	out=$(echo pw | XDG_CONFIG_HOME=$TMP/cfg "$WP" $cmd 2>&1); rc=$?
+	ms=$((($(date +%s%N) - start) / 1000000))
+	is "$rc" "1" "${cmd%% *} over HTTPS to a plain-HTTP registry (fallback off): fails"
+	like "$out" "$R answered HTTPS with plain HTTP" "saying what happened"
+	like "$out" "use --plain-http, or set plain_http = true under \[registry.\"$R\"\] in config.toml" "and what fixes it"
+	[ "$ms" -lt 1500 ]; ok $? "at once, not after retries (${ms} ms)"
+done
+closed=$(free_port)
+"$WP" tag app:v1 "127.0.0.1:$closed/demo/app:v1" >/dev/null
+start=$(date +%s%N)
+out=$("$WP" push "127.0.0.1:$closed/demo/app:v1" 2>&1); rc=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+is "$rc" "1" "push to a port nobody listens on fails"
+like "$out" "cannot connect to 127.0.0.1:$closed .*is the registry running, on this port\?" "naming the host and what to check"
+[ "$ms" -lt 1500 ]; ok $? "at once: a refused connection is not retried (${ms} ms)"
+"$WP" tag app:v1 "no-such-registry.invalid/demo/app:v1" >/dev/null
+out=$("$WP" push "no-such-registry.invalid/demo/app:v1" 2>&1); rc=$?
+is "$rc" "1" "push to a host that does not resolve fails"
+like "$out" "cannot find the host of no-such-registry.invalid" "naming the host"
+is "$(grep -c "HEAD\|POST" "$TMP/plain/log" >/dev/null; echo ok)" "ok" "-"
+
 done_testing

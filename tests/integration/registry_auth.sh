@@ -22,9 +22,14 @@ start_registry tls "$tport" "  tls:
     key: $TMP/srv.key" || { ok 1 "TLS registry starts"; done_testing; exit 1; }
 T=127.0.0.1:$tport
 d=$(cd app && "$WP" build --wasm "$HELLO" --file static -t $T/demo/app:v1)
+start=$(date +%s%N)
 err=$(run "$WP" push $T/demo/app:v1); rc=$?
+ms=$((($(date +%s%N) - start) / 1000000))
 is "$rc" "1" "TLS verification is on: an unknown CA fails"
-like "$err" "certificate" "and the error says certificate"
+like "$err" "$T's TLS certificate is not trusted" "and the error names the host and says certificate"
+like "$err" "give its CA with --ca-file, or ca_file under \[registry.\"$T\"\] in config.toml; --insecure skips" \
+	"and how to trust it"
+[ "$ms" -lt 1500 ]; ok $? "at once: an untrusted certificate is not retried (${ms} ms)"
 is "$(run "$WP" push $T/demo/app:v1 --ca-file ca.crt)" "$d" "--ca-file trusts our CA"
 is "$(run "$WP" push $T/demo/app:v1 --insecure)" "$d" "--insecure skips verification"
 mkdir -p cfg/wasmpack && printf '[registry."%s"]\nca_file = "%s"\n' "$T" "$TMP/ca.crt" > cfg/wasmpack/config.toml
