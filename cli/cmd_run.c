@@ -19,6 +19,10 @@ static int run(wp_cli *cli)
 	_cleanup_free_ char *root = NULL, *entry = NULL, *summary_path = NULL;
 	int rc;
 
+	/* what the command line got wrong, before any pull or unpack */
+	if ((rc = wp_engine_check_name(wp_cli_value(cli, "engine"), &cli->err)) < 0 ||
+	    (rc = wp_engine_check_dirs(wp_cli_list(cli, "dir"), &cli->err)) < 0)
+		return rc;
 	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0)
 		return rc;
 	rc = containerd ? wp_cli_containerd_source(cli, cli->args.items[0], &ro, &d)

@@ -12,9 +12,11 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* The node launcher: runs a WASI preview1 module with node:wasi.
@@ -299,6 +301,41 @@ static const struct {
 	{ "image", describe_image },
 };
 
+/* HOST:GUEST split at the first colon; NULL when there is none. */
+static char *split_dir(const char *spec, const char **guest)
+{
+	char *hg = wp_xstrdup(spec), *colon = strchr(hg, ':');
+
+	if (!colon) {
+		free(hg);
+		return NULL;
+	}
+	*colon = '\0';
+	*guest = colon + 1;
+	return hg;
+}
+
+int wp_engine_check_dirs(const wp_strv *dirs, wp_error *err)
+{
+	for (size_t i = 0; dirs && i < dirs->len; i++) {
+		const char *guest = NULL;
+		_cleanup_free_ char *host = split_dir(dirs->items[i], &guest);
+		struct stat st;
+
+		if (!host || !*host)
+			return wp_error_set(err, WP_EUSAGE, "--dir '%s': want HOST:GUEST (a host folder, then where the app "
+					    "sees it)", dirs->items[i]);
+		if (stat(host, &st) < 0)
+			return wp_error_sys(err, WP_ENOTFOUND, "--dir '%s': the host folder '%s'", dirs->items[i], host);
+		if (!S_ISDIR(st.st_mode))
+			return wp_error_set(err, WP_EUSAGE, "--dir '%s': '%s' is not a folder", dirs->items[i], host);
+		if (guest[0] != '/')
+			return wp_error_set(err, WP_EUSAGE, "--dir '%s': the app's path '%s' is not absolute", dirs->items[i],
+					    guest);
+	}
+	return 0;
+}
+
 /* What the run adds: the container's env and arguments for an artifact the shim runs,
  * then the run's own arguments, env and --dir folders, then the container's volumes
  * (bind mounts of host folders, seen at their destinations). */
@@ -320,14 +357,13 @@ static int describe_additions(const wp_run_spec *s, app *a, wp_error *err)
 		wp_strv_push(&a->argv, s->args.items[i]);
 	for (i = 0; i < s->env.len; i++)
 		env_from(a->env, s->env.items[i]);
+	if ((rc = wp_engine_check_dirs(&s->dirs, err)) < 0)
+		return rc;
 	for (i = 0; i < s->dirs.len; i++) {
-		_cleanup_free_ char *hg = wp_xstrdup(s->dirs.items[i]);
-		char *colon = strchr(hg, ':');
+		const char *guest = NULL;
+		_cleanup_free_ char *host = split_dir(s->dirs.items[i], &guest);
 
-		if (!colon)
-			return wp_error_set(err, WP_EUSAGE, "--dir '%s': want HOST:GUEST", s->dirs.items[i]);
-		*colon = '\0';
-		if ((rc = add_preopen(a, colon + 1, hg, true, err)) < 0)
+		if ((rc = add_preopen(a, guest, host, true, err)) < 0)
 			return wp_error_prefix(err, "--dir '%s'", s->dirs.items[i]);
 	}
 	json_array_foreach(s->mounts, i, m) {
@@ -520,6 +556,84 @@ static const engine_handler *handler_for(const char *name)
 	return NULL;
 }
 
+bool wp_engine_known(const char *name)
+{
+	return handler_for(name) != NULL;
+}
+
+int wp_engine_check_name(const char *name, wp_error *err)
+{
+	if (!name || handler_for(name))
+		return 0;
+	return wp_error_set(err, WP_EUSAGE, "unknown engine '%s': the engines are %s", name, WP_ENGINE_NAMES);
+}
+
+/* "; installed: node, wasmtime", or what to install when none is. */
+static void append_installed(wp_error *err)
+{
+	const char *sep = "; installed: ";
+	bool any = false;
+
+	for (size_t i = 0; i < WP_ARRAY_LEN(handlers); i++)
+		if (strcmp(handlers[i].name, "spin") && on_path(handlers[i].name)) {
+			wp_error_append(err, "%s%s", sep, handlers[i].name);
+			sep = ", ";
+			any = true;
+		}
+	if (!any)
+		wp_error_append(err, "; no engine is: install wasmtime (recommended on nodes), wasmedge, wasmer or node");
+}
+
+/* A file that starts with the wasm magic, or an error saying what the file is instead:
+ * an image for another platform must not reach an engine (whose error would be about
+ * bytes). root is the folder the app's paths stay in: the file is opened beneath it. */
+static int check_wasm(const char *root, const char *file, const char *platform, const char *shown, wp_error *err)
+{
+	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	size_t rl = root ? strlen(root) : 0;
+	unsigned char m[8] = { 0 };
+	ssize_t n = -1;
+	int fd;
+
+	if (root && !strncmp(file, root, rl) && file[rl] == '/') {
+		int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		fd = rfd < 0 ? -1 : (int)syscall(SYS_openat2, rfd, file + rl + 1, &how, sizeof(how));
+		if (rfd >= 0)
+			close(rfd);
+	} else
+		fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return wp_error_sys(err, WP_ENOTFOUND, "the app's wasm '%s'", shown);
+	n = read(fd, m, sizeof(m));
+	close(fd);
+	if (n >= 4 && !memcmp(m, "\0asm", 4))
+		return 0;
+	wp_error_set(err, WP_EINVALID, "'%s' is not wasm: it is %s", shown,
+		     n >= 4 && !memcmp(m, "\177ELF", 4) ? "a native program (ELF)"
+		     : n >= 2 && m[0] == '#' && m[1] == '!' ? "a script (#!)"
+		     : n <= 0 ? "empty" : "no wasm module or component (no \\0asm magic)");
+	if (platform && strcmp(platform, "/"))
+		wp_error_append(err, "; the image is for %s", platform);
+	return wp_error_append(err, "; wasmpack runs wasm images (wasip1/wasm, wasip2/wasm)");
+}
+
+/* The image's platform ("linux/amd64"), from the unpacked config, for messages; malloc'ed
+ * or NULL. */
+static char *image_platform(const wp_run_spec *s)
+{
+	_cleanup_free_ char *cfgp = s->dir ? wp_str_fmt("%s/config.json", s->dir) : NULL;
+	json_t *cfg = NULL;
+	wp_error ignored;
+	char *out = NULL;
+
+	if (cfgp && wp_json_read_file(cfgp, 16u << 20, &cfg, &ignored) == 0 && wp_json_str(cfg, "os"))
+		out = wp_str_fmt("%s/%s", wp_json_str(cfg, "os"),
+				 wp_json_str(cfg, "architecture") ? wp_json_str(cfg, "architecture") : "?");
+	json_decref(cfg);
+	return out;
+}
+
 int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_confine *view, wp_error *err)
 {
 	const char *engine = s->engine;
@@ -535,8 +649,17 @@ int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_confine *view, wp_e
 	    (s->launcher_dir && !(real.launcher_dir = rlaunch = realpath(s->launcher_dir, NULL))))
 		return wp_error_sys(err, WP_ENOTFOUND, "the app's folder");
 	s = &real;
+	if ((rc = wp_engine_check_name(engine, err)) < 0)
+		return rc;
 	if ((rc = describe(s, &a, err)) < 0)
 		goto done;
+	if (a.wasm) {
+		_cleanup_free_ char *platform = image_platform(s);
+		const char *root = s->rootfs ? s->rootfs : s->dir;
+
+		if ((rc = check_wasm(root, a.wasm, platform, a.argv.len ? a.argv.items[0] : a.wasm, err)) < 0)
+			goto done;
+	}
 	if (!engine && wp_json_str(s->summary, "engine")) {
 		/* The image's preference: a known engine only (an image never names a program to
 		 * run), and only when it is installed. */
@@ -564,23 +687,17 @@ int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_confine *view, wp_e
 		if (strcmp(handlers[i].name, "spin") && on_path(handlers[i].name))
 			engine = handlers[i].name;
 	if (!engine) {
-		rc = wp_error_set(err, WP_ENOTFOUND, "no wasm engine found: install wasmtime, wasmedge, wasmer or node");
+		rc = wp_error_set(err, WP_ENOTFOUND, "no wasm engine found: install wasmtime (recommended on nodes), "
+				  "wasmedge, wasmer or node");
 		goto done;
 	}
 	if (strcmp(engine, "spin") && !on_path(engine)) {
-		rc = wp_error_set(err, WP_ENOTFOUND, "engine '%s' is not on PATH", engine);
+		rc = wp_error_set(err, WP_ENOTFOUND, "the engine '%s' is not installed (not on PATH)", engine);
+		append_installed(err);
 		goto done;
 	}
-	{
-		const engine_handler *h = handler_for(engine);
-
-		if (!h) {
-			rc = wp_error_set(err, WP_EUSAGE, "unknown engine '%s': wasmtime, wasmedge, wasmer, node or spin", engine);
-			goto done;
-		}
-		if ((rc = h->command(s, &a, &argv, &launcher_path, err)) < 0)
-			goto done;
-	}
+	if ((rc = handler_for(engine)->command(s, &a, &argv, &launcher_path, err)) < 0)
+		goto done;
 	/* The engine by its full path: the confined engine has no PATH of the host's. */
 	if ((exe = find_on_path(argv.items[0]))) {
 		free(argv.items[0]);

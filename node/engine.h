@@ -32,6 +32,18 @@ typedef struct wp_run_spec {
 				  * are preopened at their destinations, read-only when "ro" */
 } wp_run_spec;
 
+/* The engines wasmpack knows, for messages and --help. */
+#define WP_ENGINE_NAMES "wasmtime, wasmedge, wasmer, node and spin"
+
+/* Whether name is one of them. */
+bool wp_engine_known(const char *name);
+/* WP_EUSAGE naming the known engines when name (if given) is none of them. */
+int wp_engine_check_name(const char *name, wp_error *err);
+
+/* Each HOST:GUEST of --dir: HOST an existing folder, GUEST an absolute path (WP_EUSAGE,
+ * WP_ENOTFOUND otherwise), so a mistake is told before anything is pulled or run. */
+int wp_engine_check_dirs(const wp_strv *dirs, wp_error *err);
+
 /* The engine's command line for spec (the node launcher written when needed), and when
  * view is given, what the confined engine must see (node/confine.h): the app's folders,
  * read-only but for a container's own rootfs and writable --dir or volumes, and the

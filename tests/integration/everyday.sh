@@ -109,4 +109,45 @@ is "$rc" "1" "push to a host that does not resolve fails"
 like "$out" "cannot find the host of no-such-registry.invalid" "naming the host"
 is "$(grep -c "HEAD\|POST" "$TMP/plain/log" >/dev/null; echo ok)" "ok" "-"
 
+# ---- 6. a non-wasm image never reaches an engine ----
+cd "$TMP"
+umoci init --layout lx >/dev/null 2>&1 && umoci new --image lx:v1 >/dev/null 2>&1 &&
+	umoci unpack --image lx:v1 lxb >/dev/null 2>&1
+mkdir -p lxb/rootfs/bin && printf '#!/bin/sh\necho native\n' > lxb/rootfs/bin/app && chmod +x lxb/rootfs/bin/app
+cp /bin/true lxb/rootfs/bin/elf
+umoci repack --image lx:v1 lxb >/dev/null 2>&1
+umoci config --image lx:v1 --tag sh --config.entrypoint /bin/app --os linux --architecture amd64 >/dev/null 2>&1
+umoci config --image lx:v1 --tag elf --config.entrypoint /bin/elf --os linux --architecture amd64 >/dev/null 2>&1
+ok $? "umoci built linux/amd64 images"
+out=$("$WP" run --engine node oci:lx:sh 2>&1); rc=$?
+is "$rc" "1" "running a linux/amd64 image with a script entrypoint fails"
+like "$out" "'/bin/app' is not wasm: it is a script \(#!\); the image is for linux/amd64; wasmpack runs wasm images" \
+	"saying what the image is, before any engine"
+out=$("$WP" run --engine node oci:lx:elf 2>&1)
+like "$out" "'/bin/elf' is not wasm: it is a native program \(ELF\)" "a native program is named as one"
+is "$(printf '%s' "$out" | grep -c "WebAssembly\|magic word")" "0" "and no engine's error shows"
+
+# ---- 7. --engine names ----
+out=$("$WP" run --engine nodejs app:v1 2>&1); rc=$?
+is "$rc" "2" "--engine nodejs (a program, not an engine) is a usage error"
+like "$out" "unknown engine 'nodejs': the engines are wasmtime, wasmedge, wasmer, node and spin" "listing the known ones"
+mkdir -p "$TMP/nopath" && ln -sf "$(command -v node)" "$TMP/nopath/node"
+out=$(PATH=$TMP/nopath "$WP" run --engine wasmtime app:v1 2>&1); rc=$?
+is "$rc" "3" "a known engine that is not installed: not found"
+like "$out" "the engine 'wasmtime' is not installed \(not on PATH\); installed: node" "naming the installed ones"
+out=$(PATH=$TMP/empty "$WP" run --engine wasmer app:v1 2>&1)
+like "$out" "no engine is: install wasmtime" "and what to install when there is none"
+
+# ---- 8. --dir host folders are checked first ----
+out=$("$WP" run --dir /nonexistent:/data app:v1 2>&1); rc=$?
+is "$rc" "3" "--dir of a missing host folder: not found"
+like "$out" "--dir '/nonexistent:/data': the host folder '/nonexistent': No such file" "naming it"
+is "$(printf '%s' "$out" | grep -c "UVWASI\|at \|node:")" "0" "no engine stack trace"
+out=$("$WP" run --dir /etc/passwd:/data app:v1 2>&1); rc=$?
+is "$rc" "2" "--dir of a file: usage error"
+like "$out" "'/etc/passwd' is not a folder" "saying so"
+out=$("$WP" run --dir "$TMP:data" app:v1 2>&1); rc=$?
+is "$rc" "2" "--dir with a relative guest path: usage error"
+like "$out" "the app's path 'data' is not absolute" "saying so"
+
 done_testing
