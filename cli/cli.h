@@ -70,8 +70,11 @@ const char *wp_cli_value(const wp_cli *cli, const char *name);
 const wp_strv *wp_cli_list(const wp_cli *cli, const char *name);
 bool wp_cli_flag(const wp_cli *cli, const char *name);
 /* The commands' shared helpers live in cli/helpers.c. */
-/* The store of --store, $WASMPACK_STORE or the default place, opened in mode. */
+/* The store of --store, $WASMPACK_STORE or the default place, opened in mode
+ * (WP_STORE_NOCREATE for commands that only read: they never make a store). */
 int wp_cli_open_store(wp_cli *cli, wp_store *s, int mode);
+/* Neither --store nor $WASMPACK_STORE: the built-in place, which may not exist yet. */
+bool wp_cli_store_is_default(const wp_cli *cli);
 /* The node cache `run` unpacks into: $WASMPACK_CACHE, /var/lib/wasmpack/cache for root
  * with the default store, else a folder inside the store. */
 char *wp_cli_cache_root(const wp_store *s);

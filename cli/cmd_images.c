@@ -45,10 +45,13 @@ static int run(wp_cli *cli)
 	json_t *arr = NULL;
 	int rc;
 
-	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0)
-		return rc;
-	rc = wp_store_index_read(&s, &ix, &cli->err);
-	if (rc < 0) {
+	rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED | WP_STORE_NOCREATE);
+	if (rc == WP_ENOTFOUND && wp_cli_store_is_default(cli)) {
+		/* nothing built or pulled yet: an empty list, and no store made for it */
+		memset(&ix, 0, sizeof(ix));
+		s = (wp_store){ .lock_fd = -1 };
+		rc = 0;
+	} else if (rc < 0 || (rc = wp_store_index_read(&s, &ix, &cli->err)) < 0) {
 		wp_store_close(&s);
 		return rc;
 	}

@@ -82,7 +82,7 @@ static int run(wp_cli *cli)
 
 	if (raw && strcmp(raw, "manifest") && strcmp(raw, "config"))
 		return wp_error_set(&cli->err, WP_EUSAGE, "--raw '%s': use manifest or config", raw);
-	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0)
+	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED | WP_STORE_NOCREATE)) < 0)
 		return rc;
 	wp_buf_init(&data, WP_MANIFEST_MAX);
 	wp_buf_init(&cfg, WP_MANIFEST_MAX);

@@ -73,7 +73,7 @@ static int run_push(wp_cli *cli)
 	if ((rc = wp_cli_reg_opts(cli, &ro)) < 0 || (rc = wp_ref_parse(cli->args.items[0], &ref, &cli->err)) < 0)
 		return rc;
 	full = wp_ref_string(&ref);
-	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0) {
+	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED | WP_STORE_NOCREATE)) < 0) {
 		wp_ref_release(&ref);
 		return rc;
 	}

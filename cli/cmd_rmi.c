@@ -20,7 +20,7 @@ static int run(wp_cli *cli)
 	bool by_digest;
 	int rc;
 
-	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0)
+	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED | WP_STORE_NOCREATE)) < 0)
 		return rc;
 	rc = wp_store_resolve(&s, what, &d, &name, &cli->err);
 	if (rc < 0)

@@ -1,14 +1,26 @@
 #include "cli/cli.h"
 #include "common/fs.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "oci/storeroot.h"
+#include "node/cache.h"
 #include "node/engine.h"
 #include "node/unpack.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* The store is a user of the entry (gc of another store leaves it); bookkeeping only. */
+static void claim(const char *cache_root, const char *hex, const char *store_root)
+{
+	_cleanup_free_ char *store = realpath(store_root, NULL);
+	wp_error err;
+
+	if (store && wp_cache_claim(cache_root, hex, store, &err) < 0)
+		wp_info("%s", err.msg);
+}
 
 static int run(wp_cli *cli)
 {
@@ -32,9 +44,12 @@ static int run(wp_cli *cli)
 	root = wp_cli_cache_root(&s);
 	entry = wp_str_fmt("%s/%s", root, wp_digest_hex(d.digest));
 	summary_path = wp_str_fmt("%s/.wasmpack-unpack.json", entry);
+	if ((rc = wp_fs_mkdir_p(root, 0755, &cli->err)) < 0)
+		goto done;
+	/* held until the engine ends (the descriptor survives exec): gc leaves it alone */
+	wp_cache_hold(root, wp_digest_hex(d.digest));
 	if (!wp_fs_exists(entry)) {
-		if ((rc = wp_fs_mkdir_p(root, 0755, &cli->err)) == 0)
-			rc = wp_unpack(containerd ? &ro : &s, &d, entry, NULL, &spec.summary, &cli->err);
+		rc = wp_unpack(containerd ? &ro : &s, &d, entry, NULL, &spec.summary, &cli->err);
 		/* A run racing this one made the entry first: it is the same. */
 		if (rc == WP_EEXISTS && wp_fs_exists(entry))
 			rc = 0;
@@ -45,6 +60,8 @@ static int run(wp_cli *cli)
 	}
 	if ((rc = wp_json_read_file(summary_path, 1 << 20, &spec.summary, &cli->err)) < 0)
 		goto done;
+	if (!containerd)
+		claim(root, wp_digest_hex(d.digest), s.root);
 	spec.engine = wp_cli_value(cli, "engine");
 	spec.dir = entry;
 	spec.launcher_dir = root;

@@ -19,7 +19,7 @@ static int run_save(wp_cli *cli)
 
 	if (!file)
 		return wp_error_set(&cli->err, WP_EUSAGE, "save: give the archive with -o FILE");
-	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0)
+	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED | WP_STORE_NOCREATE)) < 0)
 		return rc;
 	rc = wp_store_resolve(&s, cli->args.items[0], &d, &name, &cli->err);
 	if (rc == 0) {

@@ -22,7 +22,7 @@ static int run(wp_cli *cli)
 	}
 	full = wp_ref_string(&ref);
 	wp_ref_release(&ref);
-	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) == 0) {
+	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED | WP_STORE_NOCREATE)) == 0) {
 		rc = wp_store_resolve(&s, cli->args.items[0], &d, NULL, &cli->err);
 		if (rc == 0) {
 			rc = wp_store_tag(&s, full, &d, &cli->err);

@@ -137,6 +137,11 @@ int wp_cli_containerd_source(wp_cli *cli, const char *src, wp_store *ro, wp_desc
 	return rc;
 }
 
+bool wp_cli_store_is_default(const wp_cli *cli)
+{
+	return !cli->store_root && !(getenv("WASMPACK_STORE") && *getenv("WASMPACK_STORE"));
+}
+
 int wp_cli_open_store(wp_cli *cli, wp_store *s, int mode)
 {
 	wp_buf root;

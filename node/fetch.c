@@ -1,4 +1,5 @@
 #include "node/fetch.h"
+#include "node/cache.h"
 #include "node/cdclient.h"
 #include "node/unpack.h"
 #include "common/fs.h"
@@ -91,6 +92,13 @@ int wp_fetch_app(const char *address, const char *ns, const char *id, const char
 		json_decref(summary);
 		if (rc < 0)
 			goto done;
+	}
+	{
+		/* containerd's: gc of a store leaves it (wasmpack gc does not know containerd's images) */
+		_cleanup_free_ char *user = wp_str_fmt("containerd:%s", ns);
+		wp_error ignored;
+
+		wp_cache_claim(cache_root, wp_digest_hex(man.digest), user, &ignored);
 	}
 	*entry_out = entry;
 	entry = NULL;

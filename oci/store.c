@@ -33,6 +33,38 @@ static int ensure_file(const char *path, const char *content, wp_error *err)
 	return wp_fs_write_atomic(path, content, strlen(content), 0644, err);
 }
 
+enum { ROOT_ABSENT, ROOT_STORE, ROOT_OTHER };
+
+/* Whether root is a store, nothing yet (missing, or an empty folder), or something else. */
+static int root_kind(const char *root)
+{
+	_cleanup_free_ char *layout = wp_str_fmt("%s/oci-layout", root);
+	struct stat st;
+	DIR *d;
+	struct dirent *e;
+	int kind = ROOT_ABSENT;
+
+	if (stat(root, &st) < 0)
+		return errno == ENOENT ? ROOT_ABSENT : ROOT_OTHER;
+	if (!S_ISDIR(st.st_mode))
+		return ROOT_OTHER;
+	if (stat(layout, &st) == 0 && S_ISREG(st.st_mode))
+		return ROOT_STORE;
+	if (!(d = opendir(root)))
+		return ROOT_OTHER;
+	/* a store's own first entries are a store being made when a crash came: finished */
+	while ((e = readdir(d)) && kind != ROOT_OTHER) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (strcmp(e->d_name, "blobs") && strcmp(e->d_name, ".wasmpack") && strcmp(e->d_name, "index.json"))
+			kind = ROOT_OTHER;
+		else
+			kind = ROOT_STORE;
+	}
+	closedir(d);
+	return kind;
+}
+
 int wp_store_open(wp_store *s, const char *root, int mode, wp_error *err)
 {
 	_cleanup_free_ char *blobs = NULL, *priv = NULL, *tmp = NULL, *layout = NULL, *index = NULL, *lock = NULL;
@@ -40,6 +72,18 @@ int wp_store_open(wp_store *s, const char *root, int mode, wp_error *err)
 
 	memset(s, 0, sizeof(*s));
 	s->lock_fd = -1;
+	switch (root_kind(root)) {
+	case ROOT_OTHER:
+		return wp_error_set(err, WP_EINVALID,
+				    "'%s' is not a store (it has no oci-layout file) and not empty: not using it as one; "
+				    "give --store a store, or a new or empty folder",
+				    root);
+	case ROOT_ABSENT:
+		if (mode & WP_STORE_NOCREATE)
+			return wp_error_set(err, WP_ENOTFOUND, "no store at '%s' (nothing was built, pulled or loaded there)",
+					    root);
+		break;
+	}
 	s->root = wp_xstrdup(root);
 	blobs = wp_str_fmt("%s/blobs/sha256", root);
 	priv = wp_str_fmt("%s/.wasmpack", root);
@@ -57,9 +101,9 @@ int wp_store_open(wp_store *s, const char *root, int mode, wp_error *err)
 		wp_store_close(s);
 		return rc;
 	}
-	if (flock(s->lock_fd, (mode == WP_STORE_EXCLUSIVE ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0) {
+	if (flock(s->lock_fd, ((mode & WP_STORE_EXCLUSIVE) ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0) {
 		wp_info("waiting for other wasmpack processes using the store '%s'", root);
-		if (flock(s->lock_fd, mode == WP_STORE_EXCLUSIVE ? LOCK_EX : LOCK_SH) < 0) {
+		if (flock(s->lock_fd, (mode & WP_STORE_EXCLUSIVE) ? LOCK_EX : LOCK_SH) < 0) {
 			rc = wp_error_sys(err, WP_EIO, "locking store '%s'", root);
 			wp_store_close(s);
 			return rc;

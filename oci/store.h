@@ -23,10 +23,14 @@ typedef struct wp_store {
 	int lock_fd;
 } wp_store;
 
-enum { WP_STORE_SHARED = 0, WP_STORE_EXCLUSIVE = 1 };
+/* The lock taken (shared, or exclusive for gc), and NOCREATE for commands that only read. */
+enum { WP_STORE_SHARED = 0, WP_STORE_EXCLUSIVE = 1, WP_STORE_NOCREATE = 2 };
 
-/* Opens (creating if needed) the layout at root (which the CLI takes from --store,
- * $WASMPACK_STORE, else $XDG_DATA_HOME/wasmpack, else ~/.local/share/wasmpack). */
+/* Opens the layout at root (which the CLI takes from --store, $WASMPACK_STORE, else
+ * $XDG_DATA_HOME/wasmpack, else ~/.local/share/wasmpack): a store (a folder with an
+ * oci-layout file) is opened; a missing or empty folder becomes one, unless mode has
+ * WP_STORE_NOCREATE (then WP_ENOTFOUND: nothing is written); anything else (a file, a
+ * folder with other things in it: a mistyped --store) is refused, WP_EINVALID. */
 int wp_store_open(wp_store *s, const char *root, int mode, wp_error *err);
 /* Any folder with blobs/sha256/<hex> (an OCI layout, containerd's content store), for
  * reading blobs only: nothing is created, nothing locked. */

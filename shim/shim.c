@@ -1,5 +1,7 @@
 #include "shim/shim.h"
 #include "shim/app.h"
+#include "common/path.h"
+#include "node/cache.h"
 #include "shim/cgroup.h"
 #include "node/engine.h"
 #include "shim/events.h"
@@ -36,6 +38,7 @@ typedef struct task {
 	int sync_fd, err_fd;      /* the paused engine process: go, and its exec error */
 	char *mounted;            /* bundle/rootfs when we mounted it */
 	char *cgroup;             /* the engine's cgroup (under each hierarchy), when the spec names one */
+	int cache_fd;             /* a hold on its node cache entry (node/cache.h), or -1 */
 	wp_cgroup_oom *oom;       /* its OOM watch, in the shim's OOM set */
 	struct task *next;
 } task;
@@ -95,6 +98,8 @@ static int reaped_status(wp_shim *sh, pid_t pid)
 
 static void task_free(task *t)
 {
+	if (t->cache_fd >= 0)
+		close(t->cache_fd);
 	if (t->sync_fd >= 0)
 		close(t->sync_fd);
 	if (t->err_fd >= 0)
@@ -349,7 +354,7 @@ void wp_shim_reaped(wp_shim *sh, pid_t pid, int status)
 
 /* What Create gathers before the task exists; create_release frees it. */
 typedef struct creating {
-	const char *id, *bundle;
+	const char *id, *bundle, *cache_root;
 	char *rootfs;             /* bundle/rootfs */
 	char *real_rootfs;        /* its real path when the app is in it */
 	json_t *spec;             /* the bundle's config.json */
@@ -463,6 +468,10 @@ static task *task_new(const fields *fs, const creating *c)
 	task *t = wp_xcalloc(1, sizeof(*t));
 
 	t->sync_fd = t->err_fd = -1;
+	/* the cache entry stays while the task lives: gc of a store on the node leaves it */
+	t->cache_fd = c->entry ? wp_cache_hold(c->cache_root, wp_path_basename(c->entry)) : -1;
+	if (t->cache_fd >= 0)
+		fcntl(t->cache_fd, F_SETFD, FD_CLOEXEC);
 	t->id = wp_xstrdup(c->id);
 	t->bundle = wp_xstrdup(c->bundle);
 	t->stdin_path = wp_xstrdup(fs->s[F_CREATE_STDIN] ? fs->s[F_CREATE_STDIN] : "");
@@ -541,7 +550,8 @@ static void write_pidfile(const char *bundle, pid_t pid)
 
 static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, wp_error *err)
 {
-	creating c = { .id = fs->s[F_ID], .bundle = fs->s[F_CREATE_BUNDLE], .plan = { .fd = { -1, -1, -1 } } };
+	creating c = { .id = fs->s[F_ID], .bundle = fs->s[F_CREATE_BUNDLE], .cache_root = sh->cache_root,
+		       .plan = { .fd = { -1, -1, -1 } } };
 	task *t = NULL;
 	int rc;
 

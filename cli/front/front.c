@@ -14,6 +14,7 @@
 #include "oci/mediatype.h"
 #include "oci/index.h"
 #include "oci/storeroot.h"
+#include "node/cache.h"
 #include "node/engine.h"
 
 #include <errno.h>
@@ -98,7 +99,8 @@ static void warm_run(int argc, char **argv)
 	char **args = wp_cli_hoist_globals(argc, argv);
 	wp_cli cli = { 0 };
 	wp_run_spec spec = { 0 };
-	_cleanup_free_ char *root = NULL, *hex = NULL, *entry = NULL, *summary = NULL, *cache = NULL;
+	_cleanup_free_ char *root = NULL, *hex = NULL, *entry = NULL, *summary = NULL, *cache = NULL, *real = NULL;
+	int held = -1;
 	const char *store;
 	wp_buf sroot;
 	wp_error err;
@@ -120,8 +122,11 @@ static void warm_run(int argc, char **argv)
 	cache = wp_storeroot_cache(root);
 	entry = wp_str_fmt("%s/%s", cache, hex);
 	summary = wp_str_fmt("%s/.wasmpack-unpack.json", entry);
-	if (wp_json_read_file(summary, 1u << 20, &spec.summary, &err) < 0)
+	/* held until the engine ends (the descriptor survives exec): gc leaves it alone */
+	if ((held = wp_cache_hold(cache, hex)) < 0 || wp_json_read_file(summary, 1u << 20, &spec.summary, &err) < 0)
 		goto defer;
+	if ((real = realpath(root, NULL)))
+		wp_cache_claim(cache, hex, real, &err);
 	wp_log_setup(stderr, cli.verbosity == 0 ? WP_LOG_QUIET : WP_LOG_WARN);
 	spec.engine = wp_cli_value(&cli, "engine");
 	spec.dir = entry;
@@ -135,6 +140,8 @@ static void warm_run(int argc, char **argv)
 	wp_strv_release(&spec.args);
 	json_decref(spec.summary);
 defer:
+	if (held >= 0)
+		close(held);
 	wp_cli_release(&cli);
 	if (args != argv)
 		free(args);

@@ -150,4 +150,66 @@ out=$("$WP" run --dir "$TMP:data" app:v1 2>&1); rc=$?
 is "$rc" "2" "--dir with a relative guest path: usage error"
 like "$out" "the app's path 'data' is not absolute" "saying so"
 
+# ---- 9. a mistyped --store never makes a store ----
+out=$("$WP" --store "$TMP/typo" images 2>&1); rc=$?
+is "$rc" "3" "images of a store that does not exist: not found"
+like "$out" "no store at '$TMP/typo'" "saying so"
+check "and nothing was made there" test ! -e "$TMP/typo"
+for cmd in "inspect app:v1" "rmi app:v1" "tag app:v1 b:v1" "save app:v1 -o $TMP/x.tar" "push 127.0.0.1:1/a:v1" "gc"; do
+	# shellcheck disable=SC2086
+	"$WP" --store "$TMP/typo" $cmd >/dev/null 2>&1; rc=$?
+	is "$rc:$(test -e "$TMP/typo" && echo made)" "3:" "$cmd on a missing store: not found, and no store made"
+done
+mkdir -p "$TMP/project/src" && echo 'int main;' > "$TMP/project/src/main.c"
+before=$(cd "$TMP/project" && find . | sort)
+out=$("$WP" --store "$TMP/project" build --layout wasm -t p:v1 --wasm "$HELLO" 2>&1); rc=$?
+is "$rc" "1" "build into a folder that is neither empty nor a store is refused"
+like "$out" "'$TMP/project' is not a store .*and not empty" "saying why"
+is "$(cd "$TMP/project" && find . | sort)" "$before" "and the folder is as it was"
+out=$("$WP" --store "$TMP/project" images 2>&1); rc=$?
+like "$out" "is not a store" "reading it is refused too"
+mkdir -p "$TMP/emptydir"
+check "build into an empty folder makes a store there" "$WP" --store "$TMP/emptydir" build --layout wasm -t e:v1 --wasm "$HELLO"
+check "with its oci-layout" test -f "$TMP/emptydir/oci-layout"
+out=$(env -u WASMPACK_STORE HOME=$TMP/newhome XDG_DATA_HOME= "$WP" images --format json 2>&1); rc=$?
+is "$rc:$out" "0:[]" "images on a fresh machine (the default store not made yet): an empty list"
+check "and the default store is still not made" test ! -e "$TMP/newhome/.local/share/wasmpack"
+
+# ---- 10. gc of one store leaves what other stores, containerd and running apps use ----
+export WASMPACK_CACHE=$TMP/shared-cache
+A=$TMP/storeA; B=$TMP/storeB
+WASMPACK_STORE=$A "$WP" build --layout wasm -t a:v1 --wasm "$HELLO" --annotation who=a >/dev/null
+WASMPACK_STORE=$B "$WP" build --layout wasm -t b:v1 --wasm "$HELLO" --annotation who=b >/dev/null
+WASMPACK_STORE=$B "$WP" build --layout wasm -t c:v1 --wasm "$HELLO" --annotation who=c >/dev/null
+da=$(WASMPACK_STORE=$A "$WP" inspect a:v1 --format json | jq -r .digest)
+db=$(WASMPACK_STORE=$B "$WP" inspect b:v1 --format json | jq -r .digest)
+dc=$(WASMPACK_STORE=$B "$WP" inspect c:v1 --format json | jq -r .digest)
+for x in "$A a:v1" "$B b:v1" "$B c:v1"; do
+	set -- $x; WASMPACK_STORE=$1 "$WP" run "$2" >/dev/null 2>&1
+done
+is "$(ls "$WASMPACK_CACHE" | grep -c '^[0-9a-f]\{64\}$')" "3" "three apps unpacked into the shared cache"
+out=$(WASMPACK_STORE=$A "$WP" gc --format json)
+is "$(jq .cacheEntriesRemoved <<<"$out")" "0" "gc of store A removes no entry of store B's"
+check "B's entries are there" test -d "$WASMPACK_CACHE/${db#sha256:}" -a -d "$WASMPACK_CACHE/${dc#sha256:}"
+# c:v1 is also a containerd image on this node
+printf 'containerd:k8s.io\n' >> "$WASMPACK_CACHE/.users/${dc#sha256:}"
+WASMPACK_STORE=$B "$WP" rmi b:v1 c:v1 >/dev/null 2>&1 || { WASMPACK_STORE=$B "$WP" rmi b:v1 >/dev/null; WASMPACK_STORE=$B "$WP" rmi c:v1 >/dev/null; }
+# a:v1 runs (an engine that takes a while) while A drops it
+mkdir -p "$TMP/slow" && printf '#!/bin/sh\nsleep 3\n' > "$TMP/slow/wasmtime" && chmod +x "$TMP/slow/wasmtime"
+WASMPACK_STORE=$A PATH=$TMP/slow:$PATH "$WP" run --engine wasmtime a:v1 >/dev/null 2>&1 &
+runner=$!
+sleep 0.5
+WASMPACK_STORE=$A "$WP" rmi a:v1 >/dev/null
+out=$(WASMPACK_STORE=$B "$WP" gc --format json)
+is "$(jq .cacheEntriesRemoved <<<"$out")" "1" "gc of B removes its own entry no one else uses"
+check "the one containerd also uses stays" test -d "$WASMPACK_CACHE/${dc#sha256:}"
+out=$(WASMPACK_STORE=$A "$WP" gc --format json)
+check "the entry of a running app stays" test -d "$WASMPACK_CACHE/${da#sha256:}"
+is "$(jq .cacheEntriesKeptForOthers <<<"$out")" "2" "gc counts what it kept for others"
+wait $runner
+out=$(WASMPACK_STORE=$A "$WP" gc --format json)
+is "$(jq .cacheEntriesRemoved <<<"$out")" "1" "once the app ended, gc removes its entry"
+check "it is gone" test ! -d "$WASMPACK_CACHE/${da#sha256:}"
+unset WASMPACK_CACHE
+
 done_testing

@@ -1,0 +1,39 @@
+/* The node cache's bookkeeping: who uses each unpacked app, and which are running.
+ *
+ * The cache (<root>/<manifest hex>/) is shared: every store of a user (or, as root, every
+ * store and the containerd shim) unpacks into the same place. So each entry has a users
+ * file, <root>/.users/<hex>, one line per user: a store's real path, or "containerd:NS"
+ * for apps the shim fetched; and a lock file, <root>/.users/<hex>.lock, on which every
+ * run of the entry holds a shared lock for as long as its engine lives (the descriptor
+ * is inherited across exec). gc of a store takes the store off the entries it no longer
+ * holds and removes only an entry no one needs: no listed store holds its manifest, no
+ * other user is listed, and no run holds its lock. Entries from before this bookkeeping
+ * (no users file) are removed only when unused for 30 days.
+ *
+ * Only libc: the front (cli/front) holds and claims entries on a warm run. */
+#ifndef WP_NODE_CACHE_H
+#define WP_NODE_CACHE_H
+
+#include <stdint.h>
+
+#include "common/error.h"
+
+/* Adds user (a store's real path, or "containerd:NS") to the users of entry hex, if it
+ * is not listed yet. Bookkeeping: a failure is reported, and the run goes on. */
+int wp_cache_claim(const char *root, const char *hex, const char *user, wp_error *err);
+/* A descriptor holding a shared lock on entry hex for as long as it (or a copy across
+ * exec) stays open, or -1. Not close-on-exec: the engine that replaces the caller keeps
+ * it. */
+int wp_cache_hold(const char *root, const char *hex);
+
+typedef struct wp_cache_gc_result {
+	uint64_t removed;      /* entries removed */
+	uint64_t kept_in_use;  /* entries a run holds, or another store or containerd uses */
+} wp_cache_gc_result;
+
+/* gc for the store at store_root (its real path is what users list): the entries whose
+ * manifest it no longer holds lose it as a user, and those no one needs go; folders left
+ * by an unpack that was killed (".tmp-*", older than ten minutes) go too. */
+void wp_cache_gc(const char *root, const char *store_root, wp_cache_gc_result *res);
+
+#endif
