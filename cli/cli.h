@@ -109,6 +109,9 @@ int wp_cli_print_image(wp_cli *cli, const wp_descriptor *manifest, const wp_mani
 
 struct wp_client_opts;
 int wp_cli_reg_opts(wp_cli *cli, struct wp_client_opts *o);
+/* Where progress is drawn: stderr when it is a terminal and neither --quiet nor
+ * --no-progress was given, else NULL (common/progress.h then draws nothing). */
+FILE *wp_cli_progress_out(const wp_cli *cli);
 
 /* The spin.toml named by -f, or PATH itself, or PATH/spin.toml when PATH is a folder. */
 char *wp_cli_spin_manifest(const char *path, const char *from);

@@ -1,4 +1,5 @@
 #include "cli/cli.h"
+#include "common/progress.h"
 #include "spin/build.h"
 #include "common/util.h"
 #include "oci/archive.h"
@@ -117,10 +118,12 @@ static int run(wp_cli *cli)
 		return rc;
 	}
 	/* A Spin app (a spin.toml, or --layout spin) or an app from flags. */
+	o.progress = wp_progress_new(wp_cli_progress_out(cli), "building");
 	if (o.spin_manifest || (o.layout && !strcmp(o.layout, "spin")))
 		rc = wp_spin_build(&s, &o, &res, &cli->err);
 	else
 		rc = wp_build(&s, &o, &res, &cli->err);
+	wp_progress_end(o.progress);
 	for (size_t i = 0; rc == 0 && i < tags.len; i++)
 		rc = wp_store_tag(&s, tags.items[i], &res.manifest, &cli->err);
 	for (size_t i = 0; rc == 0 && i < outs->len; i++)

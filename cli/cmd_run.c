@@ -1,4 +1,5 @@
 #include "cli/cli.h"
+#include "common/progress.h"
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -49,7 +50,10 @@ static int run(wp_cli *cli)
 	/* held until the engine ends (the descriptor survives exec): gc leaves it alone */
 	wp_cache_hold(root, wp_digest_hex(d.digest));
 	if (!wp_fs_exists(entry)) {
-		rc = wp_unpack(containerd ? &ro : &s, &d, entry, NULL, &spec.summary, &cli->err);
+		wp_unpack_limits lim = { .progress = wp_progress_new(wp_cli_progress_out(cli), "unpacking") };
+
+		rc = wp_unpack(containerd ? &ro : &s, &d, entry, &lim, &spec.summary, &cli->err);
+		wp_progress_end(lim.progress);
 		/* A run racing this one made the entry first: it is the same. */
 		if (rc == WP_EEXISTS && wp_fs_exists(entry))
 			rc = 0;

@@ -1,4 +1,5 @@
 #include "cli/cli.h"
+#include "common/progress.h"
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/util.h"
@@ -31,8 +32,12 @@ static int run(wp_cli *cli)
 		rc = wp_cli_containerd_source(cli, cli->args.items[0], &s, &d);
 	else if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) == 0)
 		rc = wp_cli_resolve_source(cli, &s, cli->args.items[0], &d);
-	if (rc == 0)
-		rc = wp_unpack(&s, &d, out, NULL, &summary, &cli->err);
+	if (rc == 0) {
+		wp_unpack_limits lim = { .progress = wp_progress_new(wp_cli_progress_out(cli), "unpacking") };
+
+		rc = wp_unpack(&s, &d, out, &lim, &summary, &cli->err);
+		wp_progress_end(lim.progress);
+	}
 	if (rc == 0) {
 		json_object_set_new(summary, "digest", json_string(d.digest));
 		json_object_set_new(summary, "path", json_string(out));

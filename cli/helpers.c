@@ -28,13 +28,17 @@ char *wp_cli_spin_manifest(const char *path, const char *from)
 	return wp_xstrdup(path);
 }
 
+FILE *wp_cli_progress_out(const wp_cli *cli)
+{
+	return cli->progress && isatty(2) ? stderr : NULL;
+}
+
 int wp_cli_reg_opts(wp_cli *cli, wp_client_opts *o)
 {
 	const char *conc = wp_cli_value(cli, "concurrency");
 
 	memset(o, 0, sizeof(*o));
-	/* Progress goes to stderr, only on a terminal, never with -q or --no-progress. */
-	o->progress = cli->progress && isatty(2) ? stderr : NULL;
+	o->progress = wp_cli_progress_out(cli);
 	o->plain_http = wp_cli_flag(cli, "plain-http");
 	o->insecure = wp_cli_flag(cli, "insecure");
 	o->ca_file = wp_cli_value(cli, "ca-file");

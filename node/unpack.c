@@ -1,4 +1,5 @@
 #include "node/unpack.h"
+#include "common/progress.h"
 #include "common/path.h"
 #include "common/links.h"
 #include "common/buf.h"
@@ -32,6 +33,7 @@ typedef struct unpacker {
 	uint64_t bytes, entries, max_bytes, max_entries;
 	uint64_t links;      /* symbolic links written below the root being filled */
 	json_t *layer_paths; /* what the layer being applied has written so far (a set) */
+	wp_progress *progress;
 } unpacker;
 
 /* Opens path below the folder rootfd; nothing may resolve outside it. */
@@ -113,6 +115,8 @@ typedef struct verified {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	wp_progress *progress;
+	size_t progress_item;
 } verified;
 
 static void *hasher(void *arg)
@@ -158,6 +162,7 @@ static ssize_t verified_fill(verified *v, const void **out)
 		v->got += n;
 		pthread_cond_broadcast(&v->cv);
 		pthread_mutex_unlock(&v->mu);
+		wp_progress_add(v->progress, v->progress_item, n);
 	}
 	*out = v->buf + i * SLOT_SIZE;
 	return n;
@@ -194,6 +199,7 @@ static int verified_finish(unpacker *u, verified *v, const wp_descriptor *d)
 		;
 	verified_stop(v);
 	v->finished = true;
+	wp_progress_item_done(v->progress, v->progress_item, "unpacked");
 	wp_digest_final(&v->h, got);
 	if (v->got != d->size)
 		v->result = wp_error_set(u->err, WP_EDIGEST, "blob %s has %lld bytes, its descriptor says %lld", d->digest,
@@ -220,6 +226,8 @@ static int verified_open(unpacker *u, verified *v, const wp_descriptor *d)
 	}
 	pthread_mutex_init(&v->mu, NULL);
 	pthread_cond_init(&v->cv, NULL);
+	if ((v->progress = u->progress))
+		v->progress_item = wp_progress_item(u->progress, d->digest, d->size);
 	/* Small blobs are hashed inline: a thread would cost more than it saves. */
 	v->threaded = d->size > (int64_t)SLOT_SIZE && pthread_create(&v->thread, NULL, hasher, v) == 0;
 	return 0;
@@ -787,6 +795,7 @@ int wp_unpack(wp_store *s, const wp_descriptor *desc, const char *dest, const wp
 
 	*summary = NULL;
 	u.max_bytes = lim && lim->max_bytes ? lim->max_bytes : DEFAULT_MAX_BYTES;
+	u.progress = lim ? lim->progress : NULL;
 	u.max_entries = lim && lim->max_entries ? lim->max_entries : DEFAULT_MAX_ENTRIES;
 	/* WASMPACK_UNPACK_MAX_BYTES and _MAX_ENTRIES override the defaults. */
 	if (!(lim && lim->max_bytes) && getenv("WASMPACK_UNPACK_MAX_BYTES"))

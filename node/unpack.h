@@ -15,6 +15,7 @@
 typedef struct wp_unpack_limits {
 	uint64_t max_bytes;    /* bytes written in all; 0: 4 GiB */
 	uint64_t max_entries;  /* tar entries in all; 0: 1,000,000 */
+	struct wp_progress *progress; /* each blob read reports its bytes here, or NULL */
 } wp_unpack_limits;
 
 /* Materialises the image desc names into dest, which must not exist yet:

@@ -1,4 +1,5 @@
 #include "oci/build.h"
+#include "common/progress.h"
 #include "common/path.h"
 #include "common/links.h"
 #include "oci/config.h"
@@ -312,6 +313,7 @@ static void *layer_worker(void *arg)
 		if (!j)
 			return NULL;
 		j->rc = wp_layer_write_tar_gzip(j->store, j->list, j->level, j->threads, &j->res, &j->err);
+		wp_progress_item_done(j->list->progress, j->list->progress_item, j->rc == 0 ? "built" : "failed");
 	}
 }
 
@@ -349,6 +351,18 @@ int wp_build_layers(wp_store *s, wp_statcache *cache, wp_layer_list **lists, siz
 		} else {
 			misses++;
 		}
+	}
+	for (size_t i = 0; o->progress && i < n; i++) {
+		int64_t bytes = 0;
+		char label[32];
+
+		for (size_t k = 0; k < lists[i]->len; k++)
+			bytes += S_ISREG(lists[i]->items[k].st.st_mode) ? lists[i]->items[k].st.st_size : 0;
+		snprintf(label, sizeof(label), "layer %zu", i + 1);
+		lists[i]->progress = o->progress;
+		lists[i]->progress_item = wp_progress_item(o->progress, label, bytes);
+		if (pool.jobs[i].cached)
+			wp_progress_item_done(o->progress, lists[i]->progress_item, "unchanged");
 	}
 	nthreads = misses < (size_t)cpus ? misses : (size_t)cpus;
 	if (nthreads > WP_ARRAY_LEN(threads))

@@ -33,6 +33,7 @@ typedef struct wp_build_opts {
 	int gzip_level;          /* 1-9, or -1 for WP_BUILD_GZIP_LEVEL */
 	int threads;             /* 0 for one per processor */
 	bool follow_links;       /* copy what links leaving a --file folder or the app folder point at */
+	struct wp_progress *progress; /* layers being built report their bytes to it, or NULL */
 	/* Fetches a source named by URL into the store, checked against digest (Spin apps);
 	 * NULL: such sources are refused. Set by the CLI (registry/fetch.c). */
 	int (*fetch)(void *ctx, wp_store *s, const char *url, const char *digest, wp_error *err);

@@ -1,4 +1,5 @@
 #include "oci/layer.h"
+#include "common/progress.h"
 #include "oci/gzip.h"
 #include "common/util.h"
 
@@ -164,6 +165,8 @@ typedef struct tar_ctx {
 	wp_error *err;
 	int rc;
 	int64_t skip; /* zeros libarchive writes for contents that went straight to gzip */
+	wp_progress *progress;
+	size_t progress_item;
 } tar_ctx;
 
 static int gz_sink(void *ctx, const void *data, size_t len, wp_error *err)
@@ -265,6 +268,7 @@ static int write_file(tar_ctx *t, wp_layer_entry *e)
 		if ((rc = wp_gzip_commit(t->gz, (size_t)n, t->err)) < 0)
 			goto fail;
 		total += n;
+		wp_progress_add(t->progress, t->progress_item, n);
 	}
 	if (total != e->st.st_size) {
 		rc = wp_error_set(t->err, WP_EIO, "'%s' changed while the image was being built", e->src);
@@ -285,7 +289,7 @@ fail:
 int wp_layer_write_tar_gzip(wp_store *s, wp_layer_list *l, int level, int threads,
 			    wp_layer_result *res, wp_error *err)
 {
-	tar_ctx t = { .err = err, .no_diff = l->no_diff_id };
+	tar_ctx t = { .err = err, .no_diff = l->no_diff_id, .progress = l->progress, .progress_item = l->progress_item };
 	struct archive *a = NULL;
 	struct archive_entry *ae = NULL;
 	int rc;

@@ -26,6 +26,8 @@ typedef struct wp_layer_list {
 	size_t len;
 	bool no_diff_id;   /* the layer's uncompressed digest is not needed (Spin's archives) */
 	void *index;       /* dest -> position, so large trees stay linear */
+	struct wp_progress *progress;  /* file bytes read go to this display's item, or NULL */
+	size_t progress_item;
 } wp_layer_list;
 
 typedef struct wp_layer_result {

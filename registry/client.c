@@ -1,6 +1,7 @@
 #include "registry/client.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/progress.h"
 #include "common/toml.h"
 #include "common/fs.h"
 #include "common/util.h"
@@ -38,6 +39,7 @@ struct wp_client {
 	bool basic;
 	bool plain_http_set;  /* config.toml names plain_http for this registry */
 	bool fell_back;       /* a loopback registry answered HTTPS with plain HTTP */
+	wp_progress *progress;
 	CURLSH *share;
 	wp_client_stats stats;
 };
@@ -70,6 +72,7 @@ void wp_client_req_init(wp_client_req *q, const char *method, char *url)
 	q->method = method;
 	q->url = url;
 	q->body_fd = -1;
+	q->progress_item = -1;
 }
 
 void wp_client_req_release(wp_client_req *q)
@@ -210,6 +213,16 @@ int wp_client_set_cred(wp_client *r, const char *username, const char *secret)
 	r->cred.secret = wp_xstrdup(secret);
 	r->cred.source = wp_xstrdup("the command line");
 	return 0;
+}
+
+void wp_client_set_progress(wp_client *r, wp_progress *p)
+{
+	r->progress = p;
+}
+
+wp_progress *wp_client_get_progress(const wp_client *r)
+{
+	return r->progress;
 }
 
 FILE *wp_client_progress(const wp_client *r)
@@ -523,6 +536,8 @@ static size_t on_read(char *buf, size_t size, size_t n, void *ctx)
 	}
 	s->body_pos += (int64_t)want;
 	s->reg->stats.bytes_up += (int64_t)want;
+	if (s->req.progress_item >= 0)
+		wp_progress_set(s->reg->progress, (size_t)s->req.progress_item, s->req.body_off + s->body_pos);
 	return want;
 }
 
@@ -1079,6 +1094,7 @@ static int single_next(wp_job *j, wp_client_req *q)
 	q->sink = src->sink;
 	q->sink_ctx = src->sink_ctx;
 	q->no_auth = src->no_auth;
+	q->progress_item = src->progress_item;
 	if (src->resp_body)
 		wp_buf_reset(src->resp_body);
 	return 1;

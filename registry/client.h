@@ -34,6 +34,11 @@ void wp_client_close(wp_client *r);
 int wp_client_set_cred(wp_client *r, const char *username, const char *secret);
 const char *wp_client_base_url(const wp_client *r);
 FILE *wp_client_progress(const wp_client *r);
+struct wp_progress;
+/* The display request bodies report their bytes to (wp_client_req.progress_item); NULL
+ * for none. The caller keeps it. */
+void wp_client_set_progress(wp_client *r, struct wp_progress *p);
+struct wp_progress *wp_client_get_progress(const wp_client *r);
 int wp_client_concurrency(const wp_client *r);
 
 typedef int (*wp_client_sink)(void *ctx, const void *data, size_t len);
@@ -53,6 +58,7 @@ typedef struct wp_client_req {
 	wp_client_sink sink;          /* streaming consumer of a 2xx body */
 	void *sink_ctx;
 	bool no_auth;               /* set on redirects to another host */
+	int progress_item;          /* the progress item its upload body counts to, or -1 */
 } wp_client_req;
 
 typedef struct wp_client_resp {

@@ -1,4 +1,5 @@
 #include "registry/transfer.h"
+#include "common/progress.h"
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -114,22 +115,28 @@ char *wp_transfer_origins_find(wp_store *s, const char *digest, const char *regi
 	return found;
 }
 
-/* One line per blob as it finishes, on the terminal the caller handed over. */
-static void report_blob(wp_client *r, const wp_blob_report *b)
+/* A blob is done: its line stays on the terminal's progress display. */
+static void report_blob(wp_client *r, size_t idx, const wp_blob_report *b)
 {
-	FILE *f = wp_client_progress(r);
-	static const char *units[] = { "B", "KiB", "MiB", "GiB" };
-	double v = (double)b->size;
-	int u = 0;
+	wp_progress_item_done(wp_client_get_progress(r), idx, b->outcome);
+}
 
-	if (!f)
-		return;
-	while (v >= 1024 && u < 3) {
-		v /= 1024;
-		u++;
-	}
-	fprintf(f, "  %.19s  %-10s %8.1f %s\n", b->digest, b->outcome ? b->outcome : "", v, units[u]);
-	fflush(f);
+/* A display of the blobs (on the terminal the caller handed over, else nothing), handed
+ * to the session so request bodies report to it. */
+static wp_progress *progress_start(wp_client *r, const wp_transfer_result *res, const char *verb)
+{
+	wp_progress *pg = wp_progress_new(wp_client_progress(r), verb);
+
+	for (size_t i = 0; pg && i < res->n_blobs; i++)
+		wp_progress_item(pg, res->blobs[i].digest, res->blobs[i].size);
+	wp_client_set_progress(r, pg);
+	return pg;
+}
+
+static void progress_stop(wp_client *r, wp_progress *pg)
+{
+	wp_client_set_progress(r, NULL);
+	wp_progress_end(pg);
 }
 
 static void report_total(wp_client *r, const wp_transfer_result *res, long long ms, const char *verb)
@@ -175,6 +182,7 @@ typedef struct push_blob {
 	wp_client *reg;
 	const char *repo;
 	wp_blob_report *report;
+	size_t idx;               /* its place in the result (and the progress display) */
 	int fd;
 	char *mount_from;
 	int state;
@@ -218,6 +226,7 @@ static int push_next(wp_job *job, wp_client_req *q)
 		q->body_fd = b->fd;
 		q->body_off = 0;
 		q->body_len = b->report->size;
+		q->progress_item = (int)b->idx;
 		q->content_type = wp_xstrdup("application/octet-stream");
 		break;
 	}
@@ -229,6 +238,7 @@ static int push_next(wp_job *job, wp_client_req *q)
 		q->body_fd = b->fd;
 		q->body_off = b->offset;
 		q->body_len = n;
+		q->progress_item = (int)b->idx;
 		q->content_type = wp_xstrdup("application/octet-stream");
 		q->content_range = wp_str_fmt("%lld-%lld", (long long)b->offset, (long long)(b->offset + n - 1));
 		break;
@@ -245,7 +255,7 @@ static int push_next(wp_job *job, wp_client_req *q)
 		break;
 	}
 	default:
-		report_blob(b->reg, b->report);
+		report_blob(b->reg, b->idx, b->report);
 		return 0;
 	}
 	q->url = url && url[0] == '/' ? wp_client_url(b->reg, url) : url;
@@ -448,6 +458,7 @@ int wp_transfer_push(wp_store *s, wp_client *r, const wp_ref *ref, const wp_desc
 	wp_manifest m = { 0 };
 	push_blob *blobs = NULL;
 	wp_job **jobs = NULL;
+	wp_progress *pg;
 	size_t nblobs = 0;
 	_cleanup_free_ char *name = wp_ref_name(ref);
 	int rc;
@@ -472,6 +483,7 @@ int wp_transfer_push(wp_store *s, wp_client *r, const wp_ref *ref, const wp_desc
 		b->reg = r;
 		b->repo = ref->repository;
 		b->report = &res->blobs[i];
+		b->idx = i;
 		b->fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
 		nblobs++;
 		if (b->fd < 0) {
@@ -481,7 +493,10 @@ int wp_transfer_push(wp_store *s, wp_client *r, const wp_ref *ref, const wp_desc
 		b->mount_from = wp_transfer_origins_find(s, res->blobs[i].digest, ref->registry, ref->repository);
 		jobs[i] = &b->job;
 	}
-	if ((rc = wp_client_run(r, jobs, res->n_blobs, err)) < 0)
+	pg = progress_start(r, res, "pushing");
+	rc = wp_client_run(r, jobs, res->n_blobs, err);
+	progress_stop(r, pg);
+	if (rc < 0)
 		goto done;
 	rc = put_manifest(r, ref->repository, ref->tag ? ref->tag : desc->digest, desc->media_type, &data, desc->digest, err);
 	if (rc < 0)
@@ -514,6 +529,7 @@ typedef struct pull_blob {
 	wp_client *reg;
 	const char *repo;
 	wp_blob_report *report;
+	size_t idx;               /* its place in the result (and the progress display) */
 	wp_store_writer *w;
 	int64_t got;
 	bool ranged;
@@ -531,6 +547,7 @@ static int pull_sink(void *ctx, const void *data, size_t len)
 	if (wp_store_writer_write(b->w, data, len, &err) < 0)
 		return -1;
 	b->got += (int64_t)len;
+	wp_progress_set(wp_client_get_progress(b->reg), b->idx, b->got);
 	return 0;
 }
 
@@ -602,7 +619,7 @@ static int pull_done(wp_job *job, const wp_client_req *q, const wp_client_resp *
 		return rc;
 	b->report->outcome = "downloaded";
 	b->finished = true;
-	report_blob(b->reg, b->report);
+	report_blob(b->reg, b->idx, b->report);
 	return WP_XFER_NEXT;
 }
 
@@ -655,6 +672,7 @@ int wp_transfer_pull(wp_store *s, wp_client *r, const wp_ref *ref, const char *p
 	pull_blob *blobs = NULL;
 	wp_job **jobs = NULL;
 	size_t njobs = 0;
+	wp_progress *pg;
 	_cleanup_free_ char *name = wp_ref_name(ref);
 	_cleanup_free_ char *full = wp_ref_string(ref);
 	int rc;
@@ -715,10 +733,17 @@ int wp_transfer_pull(wp_store *s, wp_client *r, const wp_ref *ref, const char *p
 		blobs[njobs].reg = r;
 		blobs[njobs].repo = ref->repository;
 		blobs[njobs].report = &res->blobs[i];
+		blobs[njobs].idx = i;
 		jobs[njobs] = &blobs[njobs].job;
 		njobs++;
 	}
-	if (njobs && (rc = wp_client_run(r, jobs, njobs, err)) < 0)
+	pg = progress_start(r, res, "pulling");
+	for (size_t i = 0; i < res->n_blobs; i++)
+		if (res->blobs[i].outcome)
+			report_blob(r, i, &res->blobs[i]);
+	rc = njobs ? wp_client_run(r, jobs, njobs, err) : 0;
+	progress_stop(r, pg);
+	if (rc < 0)
 		goto done;
 	/* The manifest goes in last: it never points at blobs the store lacks. */
 	if ((rc = wp_store_put_blob(s, body.data, body.len, stored, err)) < 0)

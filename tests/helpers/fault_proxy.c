@@ -13,6 +13,8 @@
  *   stall                   forward, send the headers and half the body, then nothing
  *                           more until the client gives up (a stalled transfer)
  *   droprequest             close halfway through reading the request's body
+ *   slowN                   forward, reading the request's body and writing the answer's
+ *                           at N KiB/s (a slow link: progress has something to show)
  *   redirect                answer 307 to the same path on http://localhost:PORT (another
  *                           host name), which this proxy then serves with the credentials
  *                           of the original request, as object storage serves signed URLs
@@ -131,6 +133,33 @@ static void logline(const char *method, const char *path, const char *fault, int
 	pthread_mutex_unlock(&mu);
 }
 
+/* Sleeps as long as moving `moved` bytes since start takes at kibps. */
+static void pace(const struct timespec *start, long long moved, long kibps)
+{
+	struct timespec now;
+	long long due_us = moved * 1000000 / (kibps * 1024), spent_us;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	spent_us = (now.tv_sec - start->tv_sec) * 1000000LL + (now.tv_nsec - start->tv_nsec) / 1000;
+	if (due_us > spent_us)
+		usleep((useconds_t)(due_us - spent_us));
+}
+
+static void write_paced(int fd, const char *p, size_t n, long kibps)
+{
+	struct timespec start;
+	size_t sent = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (sent < n) {
+		size_t k = n - sent < 16384 ? n - sent : 16384;
+
+		write_all(fd, p + sent, k);
+		sent += k;
+		pace(&start, (long long)sent, kibps);
+	}
+}
+
 static void simple(int fd, int status, const char *extra)
 {
 	char resp[512];
@@ -227,8 +256,18 @@ static void *serve(void *arg)
 			put(&req, chunk, (size_t)n);
 		goto out;
 	}
-	while (req.len < hlen + (size_t)clen && (n = read(fd, chunk, sizeof(chunk))) > 0)
-		put(&req, chunk, (size_t)n);
+	{
+		long kibps = !strncmp(fault, "slow", 4) ? atol(fault + 4) : 0;
+		struct timespec start;
+		size_t body0 = req.len;
+
+		clock_gettime(CLOCK_MONOTONIC, &start);
+		while (req.len < hlen + (size_t)clen && (n = read(fd, chunk, kibps > 0 ? 16384 : sizeof(chunk))) > 0) {
+			put(&req, chunk, (size_t)n);
+			if (kibps > 0)
+				pace(&start, (long long)(req.len - body0), kibps);
+		}
+	}
 	/* Rewrite the head: one request per connection. */
 	{
 		char *h = strndup(req.p, hlen - 4);
@@ -292,7 +331,10 @@ static void *serve(void *arg)
 			goto out;
 		}
 	}
-	write_all(fd, resp.p, resp.len);
+	if (!strncmp(fault, "slow", 4) && atol(fault + 4) > 0)
+		write_paced(fd, resp.p, resp.len, atol(fault + 4));
+	else
+		write_all(fd, resp.p, resp.len);
 out:
 	if (up >= 0)
 		close(up);

@@ -109,6 +109,48 @@ is "$rc" "1" "push to a host that does not resolve fails"
 like "$out" "cannot find the host of no-such-registry.invalid" "naming the host"
 is "$(grep -c "HEAD\|POST" "$TMP/plain/log" >/dev/null; echo ok)" "ok" "-"
 
+# ---- 3. transfers show their progress on a terminal, and only there ----
+pport=$(free_port)
+: > "$TMP/rules"
+"$BUILD/tests/helpers/fault_proxy" "$pport" "$port" "$TMP/rules" "$TMP/plog" &
+proxy=$!
+on_exit "kill $proxy 2>/dev/null"
+P=127.0.0.1:$pport
+mkdir -p "$TMP/big/static"
+head -c 2500000 /dev/urandom > "$TMP/big/static/a.bin"
+head -c 700000 /dev/urandom > "$TMP/big/static/b.bin"
+(cd "$TMP/big" && "$WP" build --wasm "$HELLO" --file static -t "$P/demo/big:v1" >/dev/null)
+printf '* /blobs/ 1000 slow1024\n' > "$TMP/rules"   # a link of 1 MiB/s
+# a terminal: `script` gives the command one, and keeps what it drew
+script -qfec "$WP push --plain-http $P/demo/big:v1" "$TMP/push.tty" >/dev/null 2>&1
+is "$?" "0" "push on a terminal over a slow link works"
+screen=$(cat "$TMP/push.tty")
+like "$screen" "sha256:[0-9a-f]{12} \[=*>? *\] +[0-9.]+ [KM]iB / 3\.[0-9] MiB" "a line per blob in flight: its bytes against its size"
+like "$screen" "pushing [0-9]/3  [0-9.]+ [KM]iB / 3\.[0-9] MiB  [0-9.]+ [KM]iB/s  ETA [0-9]+:[0-9]{2}" "a total line: bytes, rate and ETA"
+like "$screen" $'\e\\[[0-9]+A' "redrawn in place (the cursor goes back up)"
+like "$screen" "sha256:[0-9a-f]{12}  uploaded +3\.[0-9] MiB" "a finished blob leaves a line"
+like "$screen" "pushed 3 blobs, 3\.[0-9] MiB in" "and the summary stays"
+"$WP" rmi "$P/demo/big:v1" >/dev/null; "$WP" gc >/dev/null
+script -qfec "$WP pull --plain-http $P/demo/big:v1" "$TMP/pull.tty" >/dev/null 2>&1
+like "$(cat "$TMP/pull.tty")" "pulling [0-9]/3 .*ETA|pulling 3/3" "pull draws it too"
+like "$(cat "$TMP/pull.tty")" "downloaded +3\.[0-9] MiB" "with each blob as it lands"
+printf '' > "$TMP/rules"
+"$WP" tag "$P/demo/big:v1" "$P/demo/big:v2" >/dev/null
+err=$("$WP" push --plain-http "$P/demo/big:v2" 2>&1 >/dev/null)
+is "$err" "" "stderr not a terminal: no progress at all"
+for flag in -q --no-progress; do
+	script -qfec "$WP push --plain-http $flag $P/demo/big:v2" "$TMP/q.tty" >/dev/null 2>&1
+	is "$(grep -c 'pushing\|ETA\|uploaded' "$TMP/q.tty")" "0" "on a terminal with $flag: none either"
+done
+script -qfec "$WP push --plain-http --format json $P/demo/big:v2" "$TMP/j.tty" >/dev/null 2>&1
+out=$("$WP" push --plain-http --format json "$P/demo/big:v2" 2>/dev/null)
+is "$(jq -r .digest <<<"$out" 2>&1)" "$("$WP" inspect "$P/demo/big:v2" --format json | jq -r .digest)" "--format json prints the same JSON"
+script -qfec "$WP unpack $P/demo/big:v1 -o $TMP/bigout" "$TMP/u.tty" >/dev/null 2>&1
+like "$(cat "$TMP/u.tty")" "unpacked +3\.[0-9] MiB" "unpack shows its layers on a terminal"
+head -c 100000 /dev/urandom > "$TMP/big/static/c.bin"
+(cd "$TMP/big" && script -qfec "$WP build --wasm $HELLO --file static -t big:v3" "$TMP/b.tty" >/dev/null 2>&1)
+like "$(cat "$TMP/b.tty")" "layer [0-9] +built" "a build shows its layers on a terminal"
+
 # ---- 6. a non-wasm image never reaches an engine ----
 cd "$TMP"
 umoci init --layout lx >/dev/null 2>&1 && umoci new --image lx:v1 >/dev/null 2>&1 &&
