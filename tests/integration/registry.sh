@@ -27,10 +27,10 @@ is "$(jq -r '[.blobs[].outcome]|unique|join(",")' <<<"$out")" "skipped" "a secon
 is "$(uploads)" "$before" "and sends no blob bytes (no PATCH or PUT of an upload at the registry)"
 
 # Progress: one line per blob and a total on a terminal (stderr), nothing otherwise.
-tty_out=$(script -qec "'$WP' push $R/demo/hello:v1 --plain-http" /dev/null 2>&1)
+tty_out=$(script -qfec "'$WP' push $R/demo/hello:v1 --plain-http" /dev/null 2>&1)
 like "$tty_out" "sha256:[0-9a-f]{12}  skipped" "on a terminal, a line per blob"
 like "$tty_out" "pushed 3 blobs" "and a total"
-quiet=$(script -qec "'$WP' push -q $R/demo/hello:v1 --plain-http" /dev/null 2>&1 | tr -d '\r')
+quiet=$(script -qfec "'$WP' push -q $R/demo/hello:v1 --plain-http" /dev/null 2>&1 | tr -d '\r')
 is "$quiet" "$d" "-q: only the digest"
 is "$("$WP" push $R/demo/hello:v1 --plain-http 2>&1)" "$d" "not a terminal: only the digest"
 
