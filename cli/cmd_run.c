@@ -49,6 +49,8 @@ static int run(wp_cli *cli)
 		goto done;
 	/* held until the engine ends (the descriptor survives exec): gc leaves it alone */
 	wp_cache_hold(root, wp_digest_hex(d.digest));
+	wp_debug("%s is %s; node cache %s: %s", cli->args.items[0], d.digest, wp_fs_exists(entry) ? "hit" : "miss, unpacking",
+		 entry);
 	if (!wp_fs_exists(entry)) {
 		wp_unpack_limits lim = { .progress = wp_progress_new(wp_cli_progress_out(cli), "unpacking") };
 

@@ -636,7 +636,7 @@ static char *image_platform(const wp_run_spec *s)
 
 int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_confine *view, wp_error *err)
 {
-	const char *engine = s->engine;
+	const char *engine = s->engine, *why = "--engine";
 	wp_strv argv = { 0 };
 	app a = { 0 };
 	_cleanup_free_ char *launcher_path = NULL, *exe = NULL, *rdir = NULL, *rroot = NULL, *rlaunch = NULL;
@@ -668,6 +668,7 @@ int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_confine *view, wp_e
 		for (size_t i = 0; i < WP_ARRAY_LEN(handlers); i++)
 			if (strcmp(handlers[i].name, "spin") && !strcmp(want, handlers[i].name) && on_path(want))
 				engine = handlers[i].name;
+		why = "the image's preference";
 		if (!engine)
 			wp_info("the image prefers the engine '%s', which is unknown or not installed", want);
 	}
@@ -682,10 +683,13 @@ int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_confine *view, wp_e
 			goto done;
 		}
 		engine = "spin";
+		why = "a Spin app with triggers";
 	}
 	for (size_t i = 0; !engine && i < WP_ARRAY_LEN(handlers); i++)
-		if (strcmp(handlers[i].name, "spin") && on_path(handlers[i].name))
+		if (strcmp(handlers[i].name, "spin") && on_path(handlers[i].name)) {
 			engine = handlers[i].name;
+			why = "the first installed of wasmtime, wasmedge, wasmer, node";
+		}
 	if (!engine) {
 		rc = wp_error_set(err, WP_ENOTFOUND, "no wasm engine found: install wasmtime (recommended on nodes), "
 				  "wasmedge, wasmer or node");
@@ -698,6 +702,15 @@ int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_confine *view, wp_e
 	}
 	if ((rc = handler_for(engine)->command(s, &a, &argv, &launcher_path, err)) < 0)
 		goto done;
+	if (wp_log_level() >= WP_LOG_DEBUG) {
+		wp_buf line;
+
+		wp_buf_init(&line, 1 << 16);
+		for (size_t i = 0; i < argv.len; i++)
+			(void)!wp_buf_printf(&line, "%s%s", i ? " " : "", argv.items[i]);
+		wp_debug("engine %s (%s): %s", engine, why, line.data ? line.data : "");
+		wp_buf_release(&line);
+	}
 	/* The engine by its full path: the confined engine has no PATH of the host's. */
 	if ((exe = find_on_path(argv.items[0]))) {
 		free(argv.items[0]);

@@ -172,6 +172,11 @@ int wp_client_open(wp_client **out, const char *registry, const wp_client_opts *
 		wp_client_close(r);
 		return rc;
 	}
+	if (r->cred.secret)
+		wp_debug("%s: credentials of %s from %s", registry, r->cred.username && *r->cred.username ? r->cred.username :
+			 "(a token)", r->cred.source ? r->cred.source : "?");
+	else
+		wp_debug("%s: no credentials stored: anonymous", registry);
 	host = !strcmp(registry, "docker.io") ? "registry-1.docker.io" : registry;
 	r->base = wp_str_fmt("%s://%s", r->opts.plain_http ? "http" : "https", host);
 	r->share = curl_share_init();
@@ -382,6 +387,7 @@ static int fetch_token(wp_client *r, const wp_auth_challenge *c, const char *sco
 	if (rc < 0)
 		return rc;
 	token_put(r, scope, wp_str_fmt("Authorization: Bearer %s", tok), now_ms() + (ttl > 30 ? ttl - 10 : ttl) * 1000);
+	wp_debug("%s: a token for '%s' from %s, good for %lld s", r->registry, scope ? scope : "", c->realm, ttl);
 	OPENSSL_cleanse(tok, strlen(tok));
 	free(tok);
 	return 0;
@@ -423,6 +429,7 @@ typedef struct slot {
 	int64_t body_pos;
 	char *auth_used;
 	char errbuf[CURL_ERROR_SIZE];
+	long long started_ms;      /* when the request went out, for -v */
 } slot;
 
 static char *header_value(const char *line, size_t len, const char *name)
@@ -617,7 +624,7 @@ static int slot_start(slot *s, CURLM *multi)
 		curl_easy_setopt(s->easy, CURLOPT_CUSTOMREQUEST, q->method);
 	}
 	r->stats.requests++;
-	wp_debug("%s %s", q->method, q->url);
+	s->started_ms = now_ms();
 	return curl_multi_add_handle(multi, s->easy) == CURLM_OK ? 0 : WP_EIO;
 }
 
@@ -872,6 +879,10 @@ static void on_done(engine *e, slot *s, CURLcode cc)
 		snprintf(p->curl_error, sizeof(p->curl_error), "%s", s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc));
 		p->status = 0;
 	}
+	if (p->status)
+		wp_debug("%s %s: %ld in %lld ms", s->req.method, s->req.url, p->status, now_ms() - s->started_ms);
+	else
+		wp_debug("%s %s: %s after %lld ms", s->req.method, s->req.url, p->curl_error, now_ms() - s->started_ms);
 	if (p->status == 0 && cc != CURLE_OK && !p->sink_failed) {
 		/* A registry on this machine that speaks plain HTTP gets it, as docker and
 		 * containerd do for localhost; elsewhere a failure that cannot heal is not

@@ -697,6 +697,7 @@ int wp_transfer_pull(wp_store *s, wp_client *r, const wp_ref *ref, const char *p
 			goto done;
 		}
 		res->index_digest = wp_xstrdup(digest);
+		wp_debug("%s is an index of %zu manifests: picked %s for %s", digest, ix.n_manifests, pick->digest, platform);
 		{
 			char child[WP_DIGEST_BUFSZ];
 

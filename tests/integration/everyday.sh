@@ -151,6 +151,20 @@ head -c 100000 /dev/urandom > "$TMP/big/static/c.bin"
 (cd "$TMP/big" && script -qfec "$WP build --wasm $HELLO --file static -t big:v3" "$TMP/b.tty" >/dev/null 2>&1)
 like "$(cat "$TMP/b.tty")" "layer [0-9] +built" "a build shows its layers on a terminal"
 
+# ---- 11. -v says what was decided and what went over the wire ----
+out=$("$WP" run -v app:v1 2>&1)
+like "$out" "debug: app:v1 is sha256:[0-9a-f]{64}; node cache (hit|miss)" "run -v: the image, and whether the cache had it"
+like "$out" "engine [a-z]+ \((--engine|the first installed|the image's preference)[^)]*\): " "the engine chosen, and why"
+like "$out" "engine node \([^)]*\): node .*hello.wasm" "with its command line"
+mkdir -p "$TMP/dcfg"
+printf '{"auths":{"%s":{"auth":"%s"}}}' "$R" "$(printf 'alice:s3cr3t-pw' | base64)" > "$TMP/dcfg/config.json"
+out=$(DOCKER_CONFIG=$TMP/dcfg "$WP" push -v --plain-http "$R/demo/app:v1" 2>&1)
+like "$out" "$R: credentials of alice from .*dcfg/config.json" "push -v: where the credentials came from"
+is "$(grep -c 's3cr3t-pw\|YWxpY2U6' <<<"$out")" "0" "but never the secret"
+like "$out" "HEAD http://$R/v2/demo/app/blobs/sha256:[0-9a-f]{64}: 200 in [0-9]+ ms" "each request with its status and time"
+out=$("$WP" pull -v --plain-http "$R/demo/app:v1" 2>&1)
+like "$out" "no credentials stored: anonymous" "pull -v without credentials says anonymous"
+
 # ---- 6. a non-wasm image never reaches an engine ----
 cd "$TMP"
 umoci init --layout lx >/dev/null 2>&1 && umoci new --image lx:v1 >/dev/null 2>&1 &&
