@@ -68,6 +68,8 @@ static int run(wp_cli *cli)
 
 	memset(&o, 0, sizeof(o));
 	o.path = cli->args.len ? cli->args.items[0] : ".";
+	if (cli->args.len && access(o.path, F_OK) < 0)
+		return wp_error_sys(&cli->err, WP_EUSAGE, "build '%s': the app's folder or spin.toml", o.path);
 	if (wp_cli_value(cli, "from") || !wp_cli_list(cli, "wasm")->len) {
 		/* A Spin app: -f MANIFEST, or PATH/spin.toml when no --wasm is given. */
 		spin = wp_cli_spin_manifest(o.path, wp_cli_value(cli, "from"));
@@ -144,6 +146,9 @@ static int run(wp_cli *cli)
 				break;
 			if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) == 0)
 				rc = wp_transfer_push(&s, r, &ref, &res.manifest, &tr, &cli->err);
+			if (rc < 0)
+				wp_error_append(&cli->err, "; the image was built (%s) and tagged %s: 'wasmpack push %s' tries again",
+						res.manifest.digest, tags.items[i], tags.items[i]);
 			wp_transfer_result_release(&tr);
 			wp_client_close(r);
 			wp_ref_release(&ref);

@@ -57,13 +57,25 @@ static int run(wp_cli *cli)
 	}
 	if (cli->json)
 		arr = json_array();
-	else
+	else if (cli->verbosity > 0)
 		fprintf(cli->out, "%-50s %-19s %-6s %s\n", "REFERENCE", "DIGEST", "LAYOUT", "SIZE");
 	for (size_t i = 0; i < ix.n_manifests; i++) {
 		const wp_descriptor *d = &ix.manifests[i];
 		const char *name = wp_kvlist_get(&d->annotations, WP_ANN_REF_NAME);
 		const char *layout;
-		int64_t size = image_size(&s, d, &layout);
+		int64_t size;
+
+		if (!cli->json && cli->verbosity == 0) {
+			/* -q: the ids, each image once (as docker images -q), for scripts */
+			bool seen = false;
+
+			for (size_t k = 0; k < i && !seen; k++)
+				seen = !strcmp(ix.manifests[k].digest, d->digest);
+			if (!seen)
+				fprintf(cli->out, "%.19s\n", d->digest);
+			continue;
+		}
+		size = image_size(&s, d, &layout);
 
 		if (cli->json) {
 			json_array_append_new(arr, json_pack("{s:s?,s:s,s:s,s:s,s:I}", "name", name, "digest", d->digest,

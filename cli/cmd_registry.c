@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "common/json.h"
 #include "common/fs.h"
+#include "common/path.h"
 #include "common/util.h"
 #include "oci/archive.h"
 #include "oci/ref.h"
@@ -10,10 +11,42 @@
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
 #define REG_OPTS WP_CLI_REGISTRY_OPTS
+
+static void print_json_free(wp_cli *cli, json_t *o)
+{
+	wp_json_print(o, cli->out);
+	json_decref(o);
+}
+
+/* --digestfile must be a file that can be written: told before anything moves, not after
+ * a push that went through. */
+static int check_digestfile(wp_cli *cli)
+{
+	const char *f = wp_cli_value(cli, "digestfile");
+	_cleanup_free_ char *dir = NULL;
+	struct stat st;
+	wp_buf d;
+
+	if (!f)
+		return 0;
+	if (cli->args.len > 1)
+		return wp_error_set(&cli->err, WP_EUSAGE, "--digestfile takes one REF (%zu given)", cli->args.len);
+	if (stat(f, &st) == 0 && S_ISDIR(st.st_mode))
+		return wp_error_set(&cli->err, WP_EUSAGE, "--digestfile '%s' is a folder: name a file to write", f);
+	wp_buf_init(&d, 4096);
+	if (wp_path_dirname(f, &d) == 0 && d.data)
+		dir = wp_xstrdup(d.data);
+	wp_buf_release(&d);
+	if (!dir || access(dir, W_OK) < 0)
+		return wp_error_sys(&cli->err, WP_EUSAGE, "--digestfile '%s': its folder '%s' cannot be written", f,
+				    dir ? dir : "?");
+	return 0;
+}
 
 static int print_transfer(wp_cli *cli, const wp_transfer_result *res, const char *name)
 {
@@ -30,7 +63,7 @@ static int print_transfer(wp_cli *cli, const wp_transfer_result *res, const char
 			rc = wp_fs_write_atomic(digestfile, line.data, line.len, 0644, &cli->err);
 		wp_buf_release(&line);
 		if (rc < 0)
-			return rc;
+			return wp_error_prefix(&cli->err, "--digestfile (the transfer itself went through)");
 	}
 	if (!cli->json) {
 		fprintf(cli->out, "%s\n", res->manifest.digest);
@@ -59,10 +92,8 @@ static const wp_opt push_opts[] = {
 	{ 0 },
 };
 
-static int run_push(wp_cli *cli)
+static int push_one(wp_cli *cli, wp_store *s, const wp_client_opts *ro, const char *what)
 {
-	wp_client_opts ro;
-	wp_store s;
 	wp_client *r = NULL;
 	wp_ref ref;
 	wp_descriptor d;
@@ -70,30 +101,49 @@ static int run_push(wp_cli *cli)
 	_cleanup_free_ char *full = NULL;
 	int rc;
 
-	if ((rc = wp_cli_reg_opts(cli, &ro)) < 0 || (rc = wp_ref_parse(cli->args.items[0], &ref, &cli->err)) < 0)
+	if ((rc = wp_ref_parse(what, &ref, &cli->err)) < 0)
 		return rc;
 	full = wp_ref_string(&ref);
-	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED | WP_STORE_NOCREATE)) < 0) {
-		wp_ref_release(&ref);
-		return rc;
-	}
-	rc = wp_store_resolve(&s, cli->args.items[0], &d, NULL, &cli->err);
+	rc = wp_store_resolve(s, what, &d, NULL, &cli->err);
 	if (rc == 0) {
-		if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) == 0)
-			rc = wp_transfer_push(&s, r, &ref, &d, &res, &cli->err);
+		if ((rc = wp_client_open(&r, ref.registry, ro, &cli->err)) == 0)
+			rc = wp_transfer_push(s, r, &ref, &d, &res, &cli->err);
 		if (rc == 0)
-			rc = print_transfer(cli, &res, full ? full : "");
+			rc = print_transfer(cli, &res, full);
 		wp_descriptor_release(&d);
 	}
 	wp_transfer_result_release(&res);
 	wp_client_close(r);
-	wp_store_close(&s);
 	wp_ref_release(&ref);
 	return rc;
 }
 
+static int run_push(wp_cli *cli)
+{
+	wp_client_opts ro;
+	wp_store s;
+	int rc;
+
+	/* every REF and the options checked before anything moves */
+	if ((rc = wp_cli_reg_opts(cli, &ro)) < 0 || (rc = check_digestfile(cli)) < 0)
+		return rc;
+	for (size_t i = 0; i < cli->args.len; i++) {
+		wp_ref ref;
+
+		if ((rc = wp_ref_parse(cli->args.items[i], &ref, &cli->err)) < 0)
+			return rc;
+		wp_ref_release(&ref);
+	}
+	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED | WP_STORE_NOCREATE)) < 0)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < cli->args.len; i++)
+		rc = push_one(cli, &s, &ro, cli->args.items[i]);
+	wp_store_close(&s);
+	return rc;
+}
+
 const wp_cmd wp_cmd_push = {
-	"push", "REF", "push an image from the store to a registry", push_opts, 1, 1, NULL, run_push, false,
+	"push", "REF...", "push images from the store to a registry", push_opts, 1, -1, NULL, run_push, false,
 };
 
 static const wp_opt pull_opts[] = {
@@ -114,7 +164,7 @@ static int run_pull(wp_cli *cli)
 	_cleanup_free_ char *full = NULL;
 	int rc;
 
-	if ((rc = wp_cli_reg_opts(cli, &ro)) < 0 || (rc = wp_ref_parse(cli->args.items[0], &ref, &cli->err)) < 0)
+	if ((rc = wp_cli_reg_opts(cli, &ro)) < 0 || (rc = check_digestfile(cli)) < 0 || (rc = wp_ref_parse(cli->args.items[0], &ref, &cli->err)) < 0)
 		return rc;
 	full = wp_ref_string(&ref);
 	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0) {
@@ -230,7 +280,9 @@ static int run_login(wp_cli *cli)
 		wp_error_set(&cli->err, WP_EAUTH, "login to %s refused: wrong user name or password", registry);
 	if (rc == 0)
 		rc = wp_auth_creds_store(registry, user, secret.data, &cli->err);
-	if (rc == 0 && cli->verbosity > 0)
+	if (rc == 0 && cli->json)
+		print_json_free(cli, json_pack("{s:s,s:s,s:b}", "registry", registry, "username", user, "loggedIn", 1));
+	else if (rc == 0 && cli->verbosity > 0)
 		fprintf(cli->out, "logged in to %s\n", registry);
 done:
 	if (secret.data)
@@ -254,7 +306,9 @@ static int run_logout(wp_cli *cli)
 	if (!wp_ref_host_valid(registry))
 		return wp_error_set(&cli->err, WP_EUSAGE, "logout: '%s' is not a registry host[:port]", registry);
 	rc = wp_auth_creds_erase(registry, &cli->err);
-	if (rc == 0 && cli->verbosity > 0)
+	if (rc == 0 && cli->json)
+		print_json_free(cli, json_pack("{s:s,s:b}", "registry", registry, "loggedIn", 0));
+	else if (rc == 0 && cli->verbosity > 0)
 		fprintf(cli->out, "logged out of %s\n", registry);
 	return rc;
 }
@@ -289,6 +343,16 @@ static int layout_arg(const char *arg, char **path, char **name)
 	return kind;
 }
 
+/* Whether a reference names its registry host ("localhost:5000/app", "ghcr.io/x/app"),
+ * as opposed to a short name ("app:v1", "library/app") or an id. */
+static bool names_registry(const char *ref)
+{
+	const char *slash = strchr(ref, '/');
+	size_t n = slash ? (size_t)(slash - ref) : 0;
+
+	return slash && (memchr(ref, '.', n) || memchr(ref, ':', n) || (n == 9 && !strncmp(ref, "localhost", 9)));
+}
+
 /* Any of a registry, an OCI layout folder, an OCI archive, to any other; the store keeps
  * the blobs on the way (deduplicated, verified) but gains no tag. */
 static int run_copy(wp_cli *cli)
@@ -308,6 +372,12 @@ static int run_copy(wp_cli *cli)
 		return rc;
 	if (skind) {
 		rc = wp_archive_import(&s, spath, skind == 1, sname, &d, &found, &cli->err);
+	} else if (!names_registry(src) && wp_store_resolve(&s, src, &d, &found, &cli->err) == 0) {
+		/* an image of the store (a short name, an id) is copied from it, as push would;
+		 * a reference with a registry host goes to that registry */
+		rc = 0;
+	} else if (wp_str_has_prefix(src, "sha256:")) {
+		rc = cli->err.code;
 	} else if ((rc = wp_ref_parse(src, &ref, &cli->err)) == 0) {
 		src_full = wp_ref_string(&ref);
 		if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) == 0)

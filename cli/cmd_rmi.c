@@ -1,34 +1,38 @@
 #include "cli/cli.h"
 #include "common/json.h"
 #include "oci/mediatype.h"
+#include "oci/index.h"
 #include "oci/ref.h"
+#include "common/util.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 static const wp_opt opts[] = { { 0 } };
 
-/* By name, the one tag; by digest, every tag pointing at that image. */
-static int run(wp_cli *cli)
+/* Whether what names the image by digest (sha256:..., NAME@DIGEST, or hex digits of
+ * its digest) rather than by one of its tags. */
+static bool names_digest(const char *what, const char *digest)
 {
-	wp_store s;
+	size_t n = strlen(what);
+
+	return wp_str_has_prefix(what, "sha256:") || strchr(what, '@') ||
+	       (n >= WP_INDEX_MIN_PREFIX && n <= 64 && strspn(what, "0123456789abcdef") == n && !strncmp(digest + 7, what, n));
+}
+
+/* By name, the one tag; by digest, every tag pointing at that image. */
+static int rmi_one(wp_cli *cli, wp_store *s, const char *what, json_t *report)
+{
 	wp_descriptor d;
 	wp_index ix;
 	wp_strv names = { 0 };
-	const char *what = cli->args.items[0];
 	char *name = NULL;
-	bool by_digest;
 	int rc;
 
-	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED | WP_STORE_NOCREATE)) < 0)
+	if ((rc = wp_store_resolve(s, what, &d, &name, &cli->err)) < 0)
 		return rc;
-	rc = wp_store_resolve(&s, what, &d, &name, &cli->err);
-	if (rc < 0)
-		goto out;
-	by_digest = !strncmp(d.digest, what, strlen(what)) || !strcmp(d.digest + 7, what) || strchr(what, '@') ||
-		    (strlen(what) >= 12 && !strncmp(d.digest + 7, what, strlen(what)));
-	if (by_digest) {
-		rc = wp_store_index_read(&s, &ix, &cli->err);
+	if (names_digest(what, d.digest)) {
+		rc = wp_store_index_read(s, &ix, &cli->err);
 		for (size_t i = 0; rc == 0 && i < ix.n_manifests; i++) {
 			const char *n = wp_kvlist_get(&ix.manifests[i].annotations, WP_ANN_REF_NAME);
 
@@ -41,26 +45,43 @@ static int run(wp_cli *cli)
 		wp_strv_push(&names, name);
 	}
 	for (size_t i = 0; rc == 0 && i < names.len; i++) {
-		rc = wp_store_untag(&s, names.items[i], &cli->err);
+		rc = wp_store_untag(s, names.items[i], &cli->err);
 		if (rc == 0 && !cli->json && cli->verbosity > 0)
 			fprintf(cli->out, "untagged: %s\n", names.items[i]);
 	}
-	if (rc == 0 && cli->json) {
-		json_t *o = json_pack("{s:s,s:o}", "digest", d.digest, "untagged", json_array());
+	if (rc == 0 && report) {
+		json_t *o = json_pack("{s:s,s:[]}", "digest", d.digest, "untagged");
 
 		for (size_t i = 0; i < names.len; i++)
 			json_array_append_new(json_object_get(o, "untagged"), json_string(names.items[i]));
-		wp_json_print(o, cli->out);
-		json_decref(o);
+		json_array_append_new(report, o);
 	}
 	wp_descriptor_release(&d);
-out:
 	free(name);
 	wp_strv_release(&names);
+	return rc;
+}
+
+static int run(wp_cli *cli)
+{
+	wp_store s;
+	json_t *report = cli->json ? json_array() : NULL;
+	int rc;
+
+	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED | WP_STORE_NOCREATE)) < 0) {
+		json_decref(report);
+		return rc;
+	}
+	for (size_t i = 0; rc == 0 && i < cli->args.len; i++)
+		rc = rmi_one(cli, &s, cli->args.items[i], report);
+	/* one REF: its object, as before; several: an array of them */
+	if (rc == 0 && report)
+		wp_json_print(cli->args.len == 1 ? json_array_get(report, 0) : report, cli->out);
+	json_decref(report);
 	wp_store_close(&s);
 	return rc;
 }
 
 const wp_cmd wp_cmd_rmi = {
-	"rmi", "REF", "remove a tag from the store (blobs go at the next gc)", opts, 1, 1, NULL, run, false,
+	"rmi", "REF...", "remove tags from the store (blobs go at the next gc)", opts, 1, -1, NULL, run, false,
 };

@@ -1,4 +1,5 @@
 #include "cli/cli.h"
+#include "oci/mediatype.h"
 #include "common/json.h"
 #include "oci/archive.h"
 
@@ -23,9 +24,24 @@ static int run_save(wp_cli *cli)
 		return rc;
 	rc = wp_store_resolve(&s, cli->args.items[0], &d, &name, &cli->err);
 	if (rc == 0) {
+		wp_manifest m = { 0 };
+		wp_strv tags = { 0 };
+		wp_buf doc;
+
 		rc = wp_archive_save(&s, &d, name ? name : cli->args.items[0], file, &cli->err);
+		/* what went into the archive: its name, and every blob's size */
+		wp_buf_init(&doc, WP_MANIFEST_MAX);
+		if (rc == 0 && wp_mediatype_is_manifest(d.media_type) &&
+		    wp_store_read_blob(&s, d.digest, WP_MANIFEST_MAX, &doc, &cli->err) == 0)
+			wp_manifest_parse(doc.data, doc.len, &m, &cli->err);
+		wp_buf_release(&doc);
+		if (name)
+			wp_strv_push(&tags, name);
 		if (rc == 0)
-			rc = wp_cli_print_image(cli, &d, NULL, NULL, json_pack("{s:s}", "archive", file));
+			rc = wp_cli_print_image(cli, &d, m.layers || m.config.media_type ? &m : NULL, &tags,
+						json_pack("{s:s}", "archive", file));
+		wp_strv_release(&tags);
+		wp_manifest_release(&m);
 		wp_descriptor_release(&d);
 	}
 	free(name);

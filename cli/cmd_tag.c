@@ -6,42 +6,60 @@
 
 static const wp_opt opts[] = { { 0 } };
 
+/* Each DST as a full reference; every one is checked before any tag is written. */
+static int parse_targets(wp_cli *cli, wp_strv *out)
+{
+	for (size_t i = 1; i < cli->args.len; i++) {
+		wp_ref ref;
+		char *full;
+		int rc;
+
+		if ((rc = wp_ref_parse(cli->args.items[i], &ref, &cli->err)) < 0)
+			return rc;
+		if (ref.digest) {
+			wp_ref_release(&ref);
+			return wp_error_set(&cli->err, WP_EUSAGE, "'%s': a tag cannot name a digest", cli->args.items[i]);
+		}
+		full = wp_ref_string(&ref);
+		wp_ref_release(&ref);
+		wp_strv_push(out, full);
+		free(full);
+	}
+	return 0;
+}
+
 static int run(wp_cli *cli)
 {
 	wp_store s;
 	wp_descriptor d;
-	wp_ref ref;
-	char *full;
+	wp_strv targets = { 0 };
+	json_t *report = NULL;
 	int rc;
 
-	if ((rc = wp_ref_parse(cli->args.items[1], &ref, &cli->err)) < 0)
+	if ((rc = parse_targets(cli, &targets)) < 0 || (rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED | WP_STORE_NOCREATE)) < 0) {
+		wp_strv_release(&targets);
 		return rc;
-	if (ref.digest) {
-		wp_ref_release(&ref);
-		return wp_error_set(&cli->err, WP_EUSAGE, "'%s': a tag cannot name a digest", cli->args.items[1]);
 	}
-	full = wp_ref_string(&ref);
-	wp_ref_release(&ref);
-	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED | WP_STORE_NOCREATE)) == 0) {
-		rc = wp_store_resolve(&s, cli->args.items[0], &d, NULL, &cli->err);
-		if (rc == 0) {
-			rc = wp_store_tag(&s, full, &d, &cli->err);
-			if (rc == 0 && cli->json) {
-				json_t *o = json_pack("{s:s,s:s}", "name", full, "digest", d.digest);
-
-				wp_json_print(o, cli->out);
-				json_decref(o);
-			} else if (rc == 0 && cli->verbosity > 0) {
-				fprintf(cli->out, "%s %s\n", full, d.digest);
-			}
-			wp_descriptor_release(&d);
+	if ((rc = wp_store_resolve(&s, cli->args.items[0], &d, NULL, &cli->err)) == 0) {
+		report = json_array();
+		for (size_t i = 0; rc == 0 && i < targets.len; i++) {
+			rc = wp_store_tag(&s, targets.items[i], &d, &cli->err);
+			if (rc == 0 && cli->json)
+				json_array_append_new(report, json_pack("{s:s,s:s}", "name", targets.items[i], "digest", d.digest));
+			else if (rc == 0 && cli->verbosity > 0)
+				fprintf(cli->out, "%s %s\n", targets.items[i], d.digest);
 		}
-		wp_store_close(&s);
+		/* one DST: its object, as before; several: an array of them */
+		if (rc == 0 && cli->json)
+			wp_json_print(targets.len == 1 ? json_array_get(report, 0) : report, cli->out);
+		json_decref(report);
+		wp_descriptor_release(&d);
 	}
-	free(full);
+	wp_store_close(&s);
+	wp_strv_release(&targets);
 	return rc;
 }
 
 const wp_cmd wp_cmd_tag = {
-	"tag", "SRC DST", "give an image in the store another name", opts, 2, 2, NULL, run, false,
+	"tag", "SRC DST...", "give an image in the store other names", opts, 2, -1, NULL, run, false,
 };

@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/util.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -78,7 +79,26 @@ static int run(int argc, char **argv)
 		argv[1] = "version";
 	cmd = wp_cli_find(argv[1]);
 	if (!cmd) {
-		fprintf(stderr, "wasmpack: unknown command '%s'; see 'wasmpack --help'\n", argv[1]);
+		const char *names[64] = { 0 }, *hit;
+		size_t n = 0;
+
+		for (size_t i = 0; wp_commands[i] && n < WP_ARRAY_LEN(names); i++)
+			if (!wp_commands[i]->hidden)
+				names[n++] = wp_commands[i]->name;
+		bool global = false;
+
+		for (const wp_opt *o = wp_global_opts; o->name && argv[1][0] == '-'; o++)
+			global = global || (argv[1][1] == '-' && !strncmp(argv[1] + 2, o->name, strlen(o->name)) &&
+					    (!argv[1][2 + strlen(o->name)] || argv[1][2 + strlen(o->name)] == '=')) ||
+				 (argv[1][1] == o->short_name && !argv[1][2]);
+		if (global)
+			fprintf(stderr, "wasmpack: no command after '%s'; see 'wasmpack --help'\n", argv[1]);
+		else if (argv[1][0] == '-')
+			fprintf(stderr, "wasmpack: unknown option '%s' (before any command); see 'wasmpack --help'\n", argv[1]);
+		else if ((hit = wp_str_closest(argv[1], names, n)))
+			fprintf(stderr, "wasmpack: unknown command '%s'; did you mean '%s'? See 'wasmpack --help'\n", argv[1], hit);
+		else
+			fprintf(stderr, "wasmpack: unknown command '%s'; see 'wasmpack --help'\n", argv[1]);
 		return 2;
 	}
 	rc = wp_cli_parse(&cli, cmd, argc - 1, argv + 1);

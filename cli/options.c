@@ -2,6 +2,7 @@
 #include "common/alloc.h"
 #include "common/util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +58,22 @@ static int set_value(wp_opt_value *v, const char *val)
 	return 0;
 }
 
+/* "; did you mean '--format'?" for a mistyped long option, or "". */
+static const char *did_you_mean(const wp_cli *cli, const char *name, char *buf, size_t bufsz)
+{
+	const char **names = wp_xcalloc(cli->n_vals + 1, sizeof(char *));
+	const char *hit;
+
+	for (size_t i = 0; i < cli->n_vals; i++)
+		names[i] = cli->vals[i].opt->name;
+	hit = wp_str_closest(name, names, cli->n_vals);
+	free(names);
+	if (!hit)
+		return "";
+	snprintf(buf, bufsz, "; did you mean '--%s'?", hit);
+	return buf;
+}
+
 int wp_cli_parse(wp_cli *cli, const wp_cmd *cmd, int argc, char **argv)
 {
 	size_t ng = count_opts(wp_global_opts), nc = count_opts(cmd->opts);
@@ -89,8 +106,12 @@ int wp_cli_parse(wp_cli *cli, const wp_cmd *cmd, int argc, char **argv)
 			if (eq)
 				*eq = '\0';
 			v = find_val(cli, name);
-			if (!v)
-				return wp_error_set(&cli->err, WP_EUSAGE, "%s: unknown option '--%s'", cmd->name, name);
+			if (!v) {
+				char hint[96];
+
+				return wp_error_set(&cli->err, WP_EUSAGE, "%s: unknown option '--%s'%s", cmd->name, name,
+						    did_you_mean(cli, name, hint, sizeof(hint)));
+			}
 			if (v->opt->kind == WP_OPT_FLAG) {
 				if (eq)
 					return wp_error_set(&cli->err, WP_EUSAGE, "option '--%s' takes no value", name);

@@ -203,7 +203,7 @@ static int add_file_arg(wp_layer_list *l, const char *arg, unsigned flags, wp_er
 	if (!*src)
 		return wp_error_set(err, WP_EUSAGE, "--file '%s': no source", arg);
 	if (stat(src, &st) < 0)
-		return wp_error_sys(err, WP_EIO, "--file '%s'", src);
+		return wp_error_sys(err, WP_EUSAGE, "--file '%s'", src);
 	wp_buf_init(&clean, PATH_MAX);
 	if (S_ISDIR(st.st_mode)) {
 		_cleanup_free_ char *root_name = wp_str_fmt("the folder '%s'", src);
@@ -650,8 +650,12 @@ int wp_build(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_error
 	for (size_t i = 0; i < o->wasm.len; i++) {
 		int kind;
 
-		if ((rc = wp_wasm_sniff_file(o->wasm.items[i], &kind, err)) < 0)
-			return wp_error_prefix(err, "--wasm");
+		/* missing, not a file or not wasm: the command line names something unusable */
+		if (wp_wasm_sniff_file(o->wasm.items[i], &kind, err) < 0) {
+			wp_error_prefix(err, "--wasm");
+			err->code = WP_EUSAGE;
+			return WP_EUSAGE;
+		}
 		if ((rc = add_file(&sc.wasm, wp_path_basename(o->wasm.items[i]), o->wasm.items[i], 0755, err)) < 0)
 			goto done;
 	}

@@ -103,6 +103,40 @@ void wp_client_resp_reset(wp_client_resp *p)
 
 /* ---- settings ---- */
 
+/* A key config.toml does not know: said with the file and line (a typo should not be a
+ * setting that silently does nothing), with the closest known key. */
+static void warn_unknown(const char *path, const wp_toml *t, const char *where, const char *const *known, size_t n)
+{
+	for (size_t i = 0; t && t->type == WP_TOML_TABLE && i < t->u.tab.len; i++) {
+		const char *k = t->u.tab.keys[i], *near;
+		bool ok = false;
+
+		for (size_t j = 0; j < n && !ok; j++)
+			ok = !strcmp(k, known[j]);
+		if (ok)
+			continue;
+		near = wp_str_closest(k, known, n);
+		wp_warn("%s:%d: unknown key '%s'%s%s%s%s (ignored)", path, t->u.tab.vals[i]->line, k, where,
+			near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+	}
+}
+
+/* Every key of the file, for warn_unknown: [registry."HOST"] tables of three settings. */
+static void check_settings(const char *path, const wp_toml *doc)
+{
+	static const char *const top[] = { "registry" };
+	static const char *const reg[] = { "plain_http", "insecure", "ca_file" };
+	const wp_toml *regs = wp_toml_get_table(doc, "registry");
+
+	warn_unknown(path, doc, "", top, WP_ARRAY_LEN(top));
+	for (size_t i = 0; regs && i < regs->u.tab.len; i++) {
+		_cleanup_free_ char *where = wp_str_fmt(" in [registry.\"%s\"]", regs->u.tab.keys[i]);
+
+		if (regs->u.tab.vals[i]->type == WP_TOML_TABLE)
+			warn_unknown(path, regs->u.tab.vals[i], where, reg, WP_ARRAY_LEN(reg));
+	}
+}
+
 static int load_settings(wp_client *r, wp_error *err)
 {
 	const char *xdg = getenv("XDG_CONFIG_HOME");
@@ -132,6 +166,7 @@ static int load_settings(wp_client *r, wp_error *err)
 	wp_buf_release(&data);
 	if (rc < 0)
 		return wp_error_prefix(err, "reading '%s'", path);
+	check_settings(path, doc);
 	regs = wp_toml_get_table(doc, "registry");
 	mine = wp_toml_get_table(regs, r->registry);
 	if (mine) {

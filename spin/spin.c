@@ -4,6 +4,7 @@
 #include "common/buf.h"
 #include "common/fs.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "common/strv.h"
 #include "common/toml.h"
 #include "common/util.h"
@@ -283,6 +284,7 @@ typedef struct loader {
 	bool follow_links;
 	char *manifest;
 	char *assets;
+	char *assets_tmp;    /* the temp folder made for them when no one named one */
 	char *cache;
 	bool own_assets;
 	wp_toml *doc;
@@ -311,6 +313,7 @@ static void loader_release(loader *l)
 	for (size_t i = 0; i < l->ncomps; i++)
 		free(l->comps[i].id);
 	free(l->trigs);
+	free(l->assets_tmp);
 	free(l->comps);
 	json_decref(l->comp_pos);
 	json_decref(l->variables);
@@ -1069,6 +1072,20 @@ static int copy_files(loader *l, const char *id, const wp_toml *files, const wp_
 
 /* A source: a path (relative to the app folder; unlike files it may lie outside it), or a
  * URL with a digest, kept where Spin's cache keeps it. */
+/* A component without `source`: when one of its keys is a near miss of it ("sorce"), say
+ * so rather than that the source has the wrong shape. */
+static int missing_source(loader *l, const wp_toml *t)
+{
+	static const char *const want[] = { "source" };
+
+	for (size_t i = 0; t && t->type == WP_TOML_TABLE && i < t->u.tab.len; i++)
+		if (wp_str_closest(t->u.tab.keys[i], want, 1))
+			return wp_error_set(l->err, WP_EINVALID, "no `source`, but a key `%s` (line %d): did you mean `source`?",
+					    t->u.tab.keys[i], t->u.tab.vals[i]->line);
+	return wp_error_set(l->err, WP_EINVALID, "no `source`: a component needs `source` = a path to its wasm, or "
+			    "{ url, digest }");
+}
+
 static int source_json(loader *l, const wp_toml *src, json_t **out)
 {
 	*out = NULL;
@@ -1212,6 +1229,8 @@ static int load_component(loader *l, const comp *c, json_t **out)
 	if (build && build->type == WP_TOML_TABLE)
 		json_object_set_new(meta, "build", toml_to_json(build));
 	meta = sorted(meta);
+	if (!src && (rc = missing_source(l, t)) < 0)
+		goto done;
 	if ((rc = source_json(l, src, &source)) < 0)
 		goto done;
 	if ((rc = dependencies_json(l, t, &deps_json)) < 0)
@@ -1520,6 +1539,7 @@ int wp_spin_lock(const char *manifest_path, const wp_spin_opts *opts, json_t **l
 		_cleanup_free_ char *tmpl = wp_str_fmt("%s/wasmpack-spin.XXXXXX", tmp);
 
 		l.assets = tmpl && mkdtemp(tmpl) ? wp_xstrdup(tmpl) : NULL;
+		l.assets_tmp = l.assets ? wp_xstrdup(l.assets) : NULL;
 	}
 	if (!l.assets) {
 		rc = wp_error_sys(err, WP_EIO, "making a folder for the app's files");
@@ -1613,6 +1633,17 @@ int wp_spin_lock(const char *manifest_path, const wp_spin_opts *opts, json_t **l
 fail:
 	wp_error_prefix(err, "Failed to load Spin app from \"%s\"", l.manifest);
 done:
+	if (l.assets_tmp) {
+		/* A temp folder no one asked for goes, unless the locked app points into it. */
+		_cleanup_free_ char *a = wp_str_fmt("%s/assets", l.assets_tmp);
+		wp_error ignored;
+
+		if (rc < 0 || !wp_fs_exists(a))
+			wp_fs_rm_rf(l.assets_tmp, &ignored);
+		else
+			wp_warn("the app's files were copied under %s, where the locked app points: remove it when done, "
+				"or choose the folder with --assets-dir", l.assets_tmp);
+	}
 	json_decref(out);
 	json_decref(triggers);
 	json_decref(comps);

@@ -16,12 +16,12 @@ expect() { # expect EXIT PATTERN DESCRIPTION -- ARGS...
 	is "$(store_state "$WASMPACK_STORE")" "$before" "$desc: store unchanged"
 }
 
-expect 3 "missing.wasm'.*No such file" "a missing --wasm" -- "$WP" build --wasm missing.wasm -t t:1
+expect 2 "missing.wasm'.*No such file" "a missing --wasm" -- "$WP" build --wasm missing.wasm -t t:1
 printf 'plain text\n' > notwasm.wasm
-expect 1 "'notwasm.wasm' is not a wasm binary" "a non-wasm --wasm" -- "$WP" build --wasm notwasm.wasm -t t:1
+expect 2 "'notwasm.wasm' is not a wasm binary" "a non-wasm --wasm" -- "$WP" build --wasm notwasm.wasm -t t:1
 expect 1 "escapes its root" "a --file DEST escaping the root" -- "$WP" build --wasm "$HELLO" --file app/static/a.txt:../../etc/x -t t:1
 expect 1 "escapes its root" "a --file DEST with .. inside" -- "$WP" build --wasm "$HELLO" --file app/static/a.txt:/a/../../b -t t:1
-expect 3 "no-such-dir" "a missing --file" -- "$WP" build --wasm "$HELLO" --file no-such-dir -t t:1
+expect 2 "no-such-dir" "a missing --file" -- "$WP" build --wasm "$HELLO" --file no-such-dir -t t:1
 expect 2 "invalid reference 'Bad/Upper:1'" "an invalid reference" -- "$WP" build --wasm "$HELLO" -t Bad/Upper:1
 expect 2 "bad tag" "an invalid tag" -- "$WP" build --wasm "$HELLO" -t 'app:-x'
 # Registry hosts: RFC 1123 names or [IPv6], ports 1-65535; anything else is a usage error.

@@ -50,7 +50,7 @@ like "$err" "exactly one wasm" "the error says why"
 is "$?" "2" "--env with --layout wasm: usage error"
 printf '\x00asm\x02\x00\x00\x00' > odd.wasm
 err=$("$WP" build --layout wasm --wasm odd.wasm 2>&1); rc=$?
-is "$rc" "1" "an unknown wasm version is refused"
+is "$rc" "2" "an unknown wasm version is refused (a --wasm that is no usable wasm: usage, exit 2)"
 like "$err" "not a wasm binary" "the error names the problem"
 is "$(store_state "$WASMPACK_STORE")" "$before" "the store is unchanged by the refused builds"
 "$WP" build --layout bogus --wasm "$HELLO" >/dev/null 2>&1

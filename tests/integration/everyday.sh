@@ -268,4 +268,72 @@ is "$(jq .cacheEntriesRemoved <<<"$out")" "1" "once the app ended, gc removes it
 check "it is gone" test ! -d "$WASMPACK_CACHE/${da#sha256:}"
 unset WASMPACK_CACHE
 
+# ---- 12. the smaller ones ----
+out=$("$WP" save app:v1 -o "$TMP/app.tar" --format json)
+is "$(jq -c .tags <<<"$out")" '["docker.io/library/app:v1"]' "save --format json names the tag it saved"
+is "$(jq '.totalSize > .size' <<<"$out")" "true" "and the whole image's size, not only the manifest's"
+ids=$("$WP" images -q)
+is "$(printf '%s\n' "$ids" | grep -cv '^sha256:[0-9a-f]\{12\}$')" "0" "images -q prints only ids"
+is "$(printf '%s\n' "$ids" | sort | uniq -d | wc -l)" "0" "each image once (app:v1 and again:v1 are one)"
+out=$("$WP" -x 2>&1); rc=$?
+is "$rc" "2" "wasmpack -x: usage error"
+like "$out" "unknown option '-x'" "called an unknown option, not a command"
+out=$("$WP" imgaes 2>&1)
+like "$out" "unknown command 'imgaes'; did you mean 'images'\?" "a mistyped command gets a suggestion"
+out=$("$WP" images --fromat json 2>&1)
+like "$out" "unknown option '--fromat'; did you mean '--format'\?" "a mistyped option too"
+out=$("$WP" --store "$TMP/x" 2>&1)
+like "$out" "no command after '--store'" "global options without a command say so"
+out=$("$WP" build /nonexistent 2>&1); rc=$?
+is "$rc" "2" "build of a folder that does not exist: usage error"
+like "$out" "build '/nonexistent': .*No such file" "naming it, not asking for --wasm"
+for ref in a:b:c UPPER/x:1 'x:-t'; do
+	"$WP" pull "$ref" >/dev/null 2>&1
+	is "$?" "2" "pull '$ref': a malformed reference is a usage error"
+done
+out=$("$WP" push "$R/demo/app:v1" --plain-http --digestfile "$TMP" 2>&1); rc=$?
+is "$rc" "2" "--digestfile naming a folder: usage error"
+like "$out" "--digestfile '$TMP' is a folder" "naming the option"
+is "$(grep -c 'PUT\|PATCH\|POST' "$TMP/plain/log" >/dev/null; "$WP" push "$R/demo/app:v1" --plain-http --digestfile "$TMP/nodir/d" 2>&1 | grep -c 'cannot be written')" "1" \
+	"--digestfile in a folder that does not exist: told before the push"
+mkdir -p "$TMP/cfg2/wasmpack" && printf '[registry."%s"]\nplian_http = true\n' "$R" > "$TMP/cfg2/wasmpack/config.toml"
+out=$(XDG_CONFIG_HOME=$TMP/cfg2 "$WP" pull --plain-http "$R/demo/app:v1" 2>&1 >/dev/null)
+like "$out" "config.toml:2: unknown key 'plian_http' in \[registry.\"$R\"\]; did you mean 'plain_http'\?" \
+	"an unknown key in config.toml is warned about, with the file and line"
+mkdir -p "$TMP/sp" && cp "$HELLO" "$TMP/sp/" &&
+	printf 'spin_manifest_version = 2\n[application]\nname = "x"\n[[trigger.command]]\ncomponent = "c"\n[component.c]\nsorce = "hello.wasm"\n' > "$TMP/sp/spin.toml"
+out=$("$WP" lock "$TMP/sp" 2>&1)
+like "$out" "no \`source\`, but a key \`sorce\` \(line 7\): did you mean \`source\`\?" "a misspelled spin.toml key is named"
+out=$("$WP" copy again:v1 "oci:$TMP/copied:x" 2>&1); rc=$?
+is "$rc" "0" "copy of a store image to oci: reads the store (no docker.io)"
+is "$(jq -r '.manifests[0].digest' "$TMP/copied/index.json")" "$d1" "the same image"
+"$WP" tag app:v1 "127.0.0.1:$closed/demo/app:v9" >/dev/null
+out=$("$WP" build --layout wasm --wasm "$HELLO" -t "127.0.0.1:$closed/demo/app:v9" --push 2>&1); rc=$?
+is "$rc" "1" "build --push whose push fails: exit 1"
+like "$out" "the image was built \(sha256:[0-9a-f]{64}\) and tagged 127.0.0.1:$closed/demo/app:v9: 'wasmpack push" \
+	"and it says the image was built and tagged, and how to push again"
+export DOCKER_CONFIG=$TMP/dc2
+out=$(echo pw | "$WP" login "$R" -u bob --password-stdin --format json 2>&1)
+is "$(jq -c . <<<"$out" 2>&1)" "{\"registry\":\"$R\",\"username\":\"bob\",\"loggedIn\":true}" "login --format json"
+is "$("$WP" logout "$R" --format json | jq -c .)" "{\"registry\":\"$R\",\"loggedIn\":false}" "logout --format json"
+unset DOCKER_CONFIG
+check "tag takes several names" "$WP" tag app:v1 t1:v1 t2:v1 t3:v1
+out=$("$WP" rmi t1:v1 t2:v1 --format json)
+is "$(jq -c '[.[].untagged[]]' <<<"$out")" '["docker.io/library/t1:v1","docker.io/library/t2:v1"]' "rmi takes several"
+"$WP" tag app:v1 "$R/demo/m1:v1" "$R/demo/m2:v1" >/dev/null
+is "$("$WP" push --plain-http "$R/demo/m1:v1" "$R/demo/m2:v1" | sort -u)" "$d1" "push takes several"
+before=$(ls "$TMP" | grep -c '^wasmpack-spin')
+cp -r "$ROOT/testdata/spin-hello" "$TMP/sh" 2>/dev/null
+printf 'spin_manifest_version = 2\n[application]\nname = "y"\n[[trigger.command]]\ncomponent = "c"\n[component.c]\nsource = "hello.wasm"\n' > "$TMP/sp/spin.toml"
+"$WP" lock "$TMP/sp" >/dev/null 2>&1
+is "$(ls "$TMP" | grep -c '^wasmpack-spin')" "$before" "lock of an app without files leaves no temp folder"
+"$WP" lock "$TMP/sp" --assets-dir "$TMP/assets" >/dev/null 2>&1
+is "$(ls "$TMP" | grep -c '^wasmpack-spin')" "$before" "nor with --assets-dir"
+printf 'x' > "$TMP/notfile.wasm"; mkdir -p "$TMP/dir.wasm"
+codes=""
+for w in "$TMP/missing.wasm" "$TMP/dir.wasm" "$TMP/notfile.wasm"; do
+	"$WP" build --wasm "$w" -t z:v1 >/dev/null 2>&1; codes="$codes$?"
+done
+is "$codes" "222" "a --wasm that is missing, a folder or not wasm: the same exit code (usage)"
+
 done_testing
