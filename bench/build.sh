@@ -8,6 +8,7 @@
 #        WASM_CONTENT=text bench/build.sh   (compressible wasm instead of high-entropy)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/built.sh"
 WP=${WASMPACK_BUILD:-$ROOT/build}/wasmpack
 WASM_MIB=${WASM_MIB:-256}
 FILES=${FILES:-2000}

@@ -2,6 +2,7 @@
 # layout of BLOBS random layers totalling TOTAL_MIB, timing helpers.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/built.sh"
 WP=${WASMPACK_BUILD:-$ROOT/build}/wasmpack
 BLOBS=${BLOBS:-20}
 TOTAL_MIB=${TOTAL_MIB:-512}

@@ -6,6 +6,7 @@
 # - the `start` action until its socket answers.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/built.sh"
 B=${WASMPACK_BUILD:-$ROOT/build}
 WP=$B/wasmpack
 RUNS=${RUNS:-15}

@@ -4,6 +4,7 @@
 # (8 MiB wasm each) and FILES static files of 100 B to 1 MiB (log-uniform sizes).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/built.sh"
 WP=${WASMPACK_BUILD:-$ROOT/build}/wasmpack
 FILES=${FILES:-1500}
 RUNS=${RUNS:-5}

@@ -7,6 +7,7 @@
 # components, triggers is checked), else the bench stops.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/built.sh"
 WP=${WASMPACK_BUILD:-$ROOT/build}/wasmpack
 RUNS=${RUNS:-5}
 PY=/usr/bin/python3

@@ -9,6 +9,7 @@
 # Usage: bench/unpack.sh   (WASM_MIB=64 FILES=2000 FILE_KIB=18 RUNS=5 WARM_RUNS=200)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/built.sh"
 WP=${WASMPACK_BUILD:-$ROOT/build}/wasmpack
 WASM_MIB=${WASM_MIB:-64}
 FILES=${FILES:-2000}

@@ -5,7 +5,13 @@
 # and the first line's context ("Failed to read/load Spin app").
 . "$(dirname "$0")/lib.bash"
 SUITE=${WASMPACK_SHARED:-$ROOT/../shared}/spin-loader-tests
-[ -d "$SUITE" ] || { ok 1 "the suite is at $SUITE"; done_testing; exit 1; }
+if [ ! -d "$SUITE" ]; then
+	# A clone without the shared folder: said, not failed (CI has it and runs it: there a
+	# skip fails, lib.bash's rule).
+	skip "Spin's loader tests are not at $SUITE: they are spin's crates/loader/tests (https://github.com/spinframework/spin); WASMPACK_SHARED=DIR names the folder holding spin-loader-tests/"
+	done_testing
+	exit $?
+fi
 export XDG_CACHE_HOME=$TMP/cache
 # Known gaps, each a TODO until it is implemented.
 declare -A todo=()

@@ -178,6 +178,14 @@ int main(void)
 	int valid_ok = 0, valid_n = 0, invalid_ok = 0, invalid_n = 0;
 
 	snprintf(list_path, sizeof(list_path), "%s/toml-test/files-toml-1.0.0", shared);
+	if (access(list_path, F_OK) < 0 && !(getenv("CI") && !strcmp(getenv("CI"), "true"))) {
+		/* A clone without the shared folder: said, not failed (CI has it and runs it). */
+		printf("1..0 # SKIP the TOML 1.0.0 conformance suite is not at %s/toml-test: it is toml-lang's "
+		       "toml-test (https://github.com/toml-lang/toml-test); WASMPACK_SHARED=DIR names the folder holding "
+		       "toml-test/\n",
+		       shared);
+		return 0;
+	}
 	wp_buf_init(&list, 1 << 20);
 	if (!ok(wp_fs_read_file(list_path, 1 << 20, &list, &err) == 0, "read %s", list_path)) {
 		printf("#   %s\n", err.msg);
