@@ -29,6 +29,22 @@ WASM_APPS := $(patsubst testdata/apps/%.c,$(O)/testdata/%.wasm,$(wildcard testda
 SHIM := containerd-shim-wasmpack-v1
 all: $(O)/wasmpack $(O)/wasmpack-core $(O)/$(SHIM) $(UNIT_BINS)
 
+# The commit and the build date `version` prints: the date is the commit's (or
+# SOURCE_DATE_EPOCH's), so a rebuild of the same commit prints the same. The header is
+# rewritten only when they change, so only cmd_version.o follows a commit.
+$(O)/gen/version.h: FORCE
+	@mkdir -p $(dir $@)
+	@c=$$(git -C $(CURDIR) rev-parse --short=12 HEAD 2>/dev/null || echo unknown); \
+	 git -C $(CURDIR) diff --quiet HEAD -- 2>/dev/null || c="$$c-modified"; \
+	 t=$${SOURCE_DATE_EPOCH:-$$(git -C $(CURDIR) log -1 --format=%ct 2>/dev/null || date +%s)}; \
+	 d=$$(date -u -d "@$$t" +%Y-%m-%d 2>/dev/null || echo unknown); \
+	 printf '#define WP_GIT_COMMIT "%s"\n#define WP_BUILD_DATE "%s"\n' "$$c" "$$d" > $@.tmp; \
+	 cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+$(O)/cli/cmd_version.o: $(O)/gen/version.h
+$(O)/cli/cmd_version.o: ALL_CFLAGS += -I$(O)
+.PHONY: FORCE
+FORCE:
+
 # Each object depends on the headers it includes, as the compiler found them (-MMD).
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)

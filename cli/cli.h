@@ -34,6 +34,7 @@ typedef struct wp_cmd {
 	const char *args_complete;
 	int (*run)(struct wp_cli *cli);
 	bool hidden;
+	const char *examples;   /* lines ending --help and the man page's entry, or NULL */
 } wp_cmd;
 
 typedef struct wp_opt_value {

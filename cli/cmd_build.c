@@ -166,4 +166,7 @@ static int run(wp_cli *cli)
 
 const wp_cmd wp_cmd_build = {
 	"build", "[PATH]", "build an OCI image of a wasm app into the store", opts, 0, 1, "@dir", run, false,
+	.examples = "wasmpack build --wasm app.wasm --file static -t localhost:5000/demo/app:v1\n"
+		    "wasmpack build ./my-spin-app -t ghcr.io/me/app:v1 --push\n"
+		    "wasmpack build --layout wasm --wasm component.wasm -o oci-archive:app.tar\n",
 };

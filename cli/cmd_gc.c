@@ -60,5 +60,5 @@ static int run(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_gc = {
-	"gc", "", "remove the blobs that no tag reaches, and their apps from the node cache", opts, 0, 0, NULL, run, false,
+	"gc", "", "remove the blobs that no tag reaches, and their apps from the node cache", opts, 0, 0, NULL, run, false, NULL,
 };

@@ -98,4 +98,5 @@ static int run(wp_cli *cli)
 
 const wp_cmd wp_cmd_images = {
 	"images", "", "list the images in the store", opts, 0, 0, NULL, run, false,
+	.examples = "wasmpack images\nwasmpack images -q | xargs wasmpack rmi && wasmpack gc\n",
 };

@@ -143,4 +143,6 @@ out:
 
 const wp_cmd wp_cmd_inspect = {
 	"inspect", "REF", "show an image's manifest and config", opts, 1, 1, NULL, run, false,
+	.examples = "wasmpack inspect app:v1\nwasmpack inspect ghcr.io/me/app:v1 --remote    # from the registry, pulling nothing\n"
+		    "wasmpack inspect app:v1 --raw config\n",
 };

@@ -31,5 +31,5 @@ static int run(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_lock = {
-	"lock", "[PATH]", "print the locked app (Spin's spin.lock JSON) of a spin.toml", opts, 0, 1, "@file", run, false,
+	"lock", "[PATH]", "print the locked app (Spin's spin.lock JSON) of a spin.toml", opts, 0, 1, "@file", run, false, NULL,
 };

@@ -144,6 +144,8 @@ static int run_push(wp_cli *cli)
 
 const wp_cmd wp_cmd_push = {
 	"push", "REF...", "push images from the store to a registry", push_opts, 1, -1, NULL, run_push, false,
+	.examples = "wasmpack push localhost:5000/demo/app:v1\n"
+		    "wasmpack push --digestfile digest.txt ghcr.io/me/app:v1\n",
 };
 
 static const wp_opt pull_opts[] = {
@@ -184,6 +186,7 @@ static int run_pull(wp_cli *cli)
 
 const wp_cmd wp_cmd_pull = {
 	"pull", "REF", "pull an image from a registry into the store", pull_opts, 1, 1, NULL, run_pull, false,
+	.examples = "wasmpack pull ghcr.io/me/app:v1\nwasmpack pull --platform wasip2/wasm ghcr.io/me/app@sha256:...\n",
 };
 
 /* A registry name as given to login: "host[:port]" or a URL; Docker Hub by any name. */
@@ -294,6 +297,7 @@ done:
 
 const wp_cmd wp_cmd_login = {
 	"login", "REGISTRY", "check and save credentials for a registry", login_opts, 1, 1, NULL, run_login, false,
+	.examples = "echo \"$TOKEN\" | wasmpack login ghcr.io -u me --password-stdin\n",
 };
 
 static const wp_opt logout_opts[] = { { 0 } };
@@ -314,7 +318,7 @@ static int run_logout(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_logout = {
-	"logout", "REGISTRY", "forget the saved credentials for a registry", logout_opts, 1, 1, NULL, run_logout, false,
+	"logout", "REGISTRY", "forget the saved credentials for a registry", logout_opts, 1, 1, NULL, run_logout, false, NULL,
 };
 
 static const wp_opt copy_opts[] = {
@@ -416,4 +420,6 @@ done:
 const wp_cmd wp_cmd_copy = {
 	"copy", "SRC DST", "copy an image between registries, oci:DIR[:NAME] and oci-archive:FILE[:NAME]",
 	copy_opts, 2, 2, NULL, run_copy, false,
+	.examples = "wasmpack copy ghcr.io/me/app:v1 localhost:5000/mirror/app:v1\n"
+		    "wasmpack copy app:v1 oci-archive:app.tar\n",
 };

@@ -50,7 +50,7 @@ static int run_save(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_save = {
-	"save", "REF", "write an image to an OCI archive (an OCI layout in a tar)", save_opts, 1, 1, NULL, run_save, false,
+	"save", "REF", "write an image to an OCI archive (an OCI layout in a tar)", save_opts, 1, 1, NULL, run_save, false, NULL,
 };
 
 static const wp_opt load_opts[] = {
@@ -86,5 +86,5 @@ static int run_load(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_load = {
-	"load", "", "read images from an OCI archive into the store", load_opts, 0, 0, NULL, run_load, false,
+	"load", "", "read images from an OCI archive into the store", load_opts, 0, 0, NULL, run_load, false, NULL,
 };

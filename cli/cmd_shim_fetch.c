@@ -30,5 +30,5 @@ static int run(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_shim_fetch = {
-	"__shim-fetch", "CONTAINER-ID", "find a container's app through containerd (for the shim)", opts, 1, 1, NULL, run, true,
+	"__shim-fetch", "CONTAINER-ID", "find a container's app through containerd (for the shim)", opts, 1, 1, NULL, run, true, NULL,
 };

@@ -1,11 +1,14 @@
 #include "cli/cli.h"
 #include "common/json.h"
+#include "gen/version.h"
 
 #include <archive.h>
 #include <curl/curl.h>
 #include <git2.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/opensslv.h>
+#include <stdio.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -14,24 +17,32 @@ static const wp_opt version_opts[] = { { 0 } };
 static int run_version(wp_cli *cli)
 {
 	int major, minor, rev;
+	const char *arch = archive_version_string(), *curl = curl_version_info(CURLVERSION_NOW)->version;
+	char git[32];
 
 	git_libgit2_version(&major, &minor, &rev);
+	snprintf(git, sizeof(git), "%d.%d.%d", major, minor, rev);
 	if (cli->json) {
-		json_t *o = json_pack("{s:s,s:{s:s,s:s,s:s,s:s,s:s,s:s}}", "version", WP_VERSION, "libraries",
-				      "libarchive", archive_version_string(), "libcurl", curl_version_info(CURLVERSION_NOW)->version,
-				      "openssl", OPENSSL_VERSION_TEXT, "jansson", JANSSON_VERSION, "libgit2", LIBGIT2_VERSION,
-				      "zlib", zlibVersion());
+		json_t *o = json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s,s:s,s:s}}", "version", WP_VERSION, "commit",
+				      WP_GIT_COMMIT, "built", WP_BUILD_DATE, "libraries", "libarchive", arch, "libcurl", curl,
+				      "openssl", OpenSSL_version(OPENSSL_VERSION), "jansson", jansson_version_str(), "libgit2",
+				      git, "zlib", zlibVersion());
 
 		wp_json_print(o, cli->out);
 		json_decref(o);
+	} else if (cli->verbosity == 0) {
+		fprintf(cli->out, "%s\n", WP_VERSION);
 	} else {
-		fprintf(cli->out, "wasmpack %s\n", WP_VERSION);
+		/* as running, not as built against: what a bug report needs */
+		fprintf(cli->out, "wasmpack %s (commit %s, built %s)\n  %s, libcurl %s, %s, jansson %s, libgit2 %s, zlib %s\n",
+			WP_VERSION, WP_GIT_COMMIT, WP_BUILD_DATE, arch, curl, OpenSSL_version(OPENSSL_VERSION),
+			jansson_version_str(), git, zlibVersion());
 	}
 	return 0;
 }
 
 const wp_cmd wp_cmd_version = {
-	"version", "", "print the version", version_opts, 0, 0, NULL, run_version, false,
+	"version", "", "print the version", version_opts, 0, 0, NULL, run_version, false, NULL,
 };
 
 static const wp_opt completion_opts[] = { { 0 } };
@@ -45,7 +56,7 @@ static int run_completion(wp_cli *cli)
 
 const wp_cmd wp_cmd_completion = {
 	"completion", "bash|zsh|fish", "print a shell completion script", completion_opts, 1, 1, "bash zsh fish",
-	run_completion, false,
+	run_completion, false, NULL,
 };
 
 static int run_man(wp_cli *cli)
@@ -55,5 +66,5 @@ static int run_man(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_man = {
-	"__man", "", "print the man page source", completion_opts, 0, 0, NULL, run_man, true,
+	"__man", "", "print the man page source", completion_opts, 0, 0, NULL, run_man, true, NULL,
 };

@@ -23,7 +23,24 @@ like "$help" "--store DIR" "and the global options"
 like "$("$WP" --help)" "build +build an OCI image" "--help lists commands"
 "$WP" >/dev/null 2>&1
 is "$?" "2" "no command: usage, exit 2"
-like "$("$WP" version)" '^wasmpack [0-9]+\.[0-9]+\.[0-9]+$' "version"
+like "$("$WP" version)" '^wasmpack [0-9]+\.[0-9]+\.[0-9]+ \(commit ([0-9a-f]{12}(-modified)?|unknown), built ([0-9]{4}-[0-9]{2}-[0-9]{2}|unknown)\)' \
+	"version names the commit and the build date"
+like "$("$WP" version)" 'libarchive [0-9.]+, libcurl [0-9.]+, OpenSSL [0-9.]+.*, jansson [0-9.]+, libgit2 [0-9.]+, zlib [0-9.]+' \
+	"and the libraries as they run"
+is "$("$WP" version -q)" "$("$WP" version --format json | jq -r .version)" "version -q: the number alone"
+# Every environment variable the code reads is in the man page.
+missing=""
+for v in $(grep -rhoE 'getenv\("[A-Za-z_0-9]+"\)' --include=*.c "$ROOT"/common "$ROOT"/oci "$ROOT"/registry "$ROOT"/spin \
+	"$ROOT"/node "$ROOT"/shim "$ROOT"/cli | sed 's/getenv("\(.*\)")/\1/' | sort -u); do
+	grep -q "^\.B $v\$" "$ROOT/docs/wasmpack.1" || missing="$missing $v"
+done
+is "$missing" "" "the man page's ENVIRONMENT lists every variable the code reads"
+like "$(cat "$ROOT/docs/wasmpack.1")" '\.SH FILES' "the man page has FILES"
+like "$(cat "$ROOT/docs/wasmpack.1")" '\.SH EXAMPLES' "EXAMPLES"
+like "$(cat "$ROOT/docs/wasmpack.1")" '\.SH SEE ALSO' "and SEE ALSO"
+for c in build push pull run images inspect; do
+	like "$("$WP" $c --help)" $'Examples:\n  wasmpack '"$c" "$c --help ends with examples"
+done
 is "$("$WP" version --format json | jq -r '.libraries|keys|join(",")')" "jansson,libarchive,libcurl,libgit2,openssl,zlib" "version --format json names the libraries"
 "$WP" --store "$TMP/other" --format json images >/dev/null 2>&1
 is "$?" "3" "global options also go before the command: images of a store not made yet is not found"
