@@ -1,5 +1,6 @@
 #include "cli/cli.h"
 #include "common/json.h"
+#include "common/util.h"
 #include "oci/mediatype.h"
 
 #include <string.h>
@@ -99,4 +100,33 @@ static int run(wp_cli *cli)
 const wp_cmd wp_cmd_images = {
 	"images", "", "list the images in the store", opts, 0, 0, NULL, run, false,
 	.examples = "wasmpack images\nwasmpack images -q | xargs wasmpack rmi && wasmpack gc\n",
+};
+
+/* For the shell completions: each image's name as people type it (docker.io/library/
+ * dropped), one per line; nothing, and no store made, when there is none. */
+static int run_complete(wp_cli *cli)
+{
+	wp_store s;
+	wp_index ix;
+
+	if (wp_cli_open_store(cli, &s, WP_STORE_SHARED | WP_STORE_NOCREATE) < 0)
+		return 0;
+	if (wp_store_index_read(&s, &ix, &cli->err) == 0) {
+		for (size_t i = 0; i < ix.n_manifests; i++) {
+			const char *n = wp_kvlist_get(&ix.manifests[i].annotations, WP_ANN_REF_NAME);
+
+			if (n)
+				fprintf(cli->out, "%s\n",
+					wp_str_has_prefix(n, "docker.io/library/") ? n + 18 :
+					wp_str_has_prefix(n, "docker.io/") ? n + 10 : n);
+		}
+		wp_index_release(&ix);
+	}
+	wp_store_close(&s);
+	return 0;
+}
+
+const wp_cmd wp_cmd_complete_refs = {
+	"__complete-refs", "", "print the store's image names (for the shell completions)", opts, 0, 0, NULL, run_complete,
+	true, NULL,
 };

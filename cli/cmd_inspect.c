@@ -1,12 +1,18 @@
 #include "cli/cli.h"
 #include "common/json.h"
 #include "oci/mediatype.h"
+#include "oci/ref.h"
+#include "common/util.h"
+#include "registry/remote.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const wp_opt opts[] = {
 	{ "raw", 0, WP_OPT_VALUE, "WHAT", "print the exact stored bytes of the manifest or the config", "manifest config" },
+	{ "remote", 0, WP_OPT_FLAG, NULL, "read REF from its registry even when the store has it (nothing is pulled)", NULL },
+	WP_CLI_REGISTRY_OPTS,
 	{ 0 },
 };
 
@@ -70,6 +76,93 @@ static json_t *spin_app(wp_store *s, json_t *manifest, json_t *config)
 	return app;
 }
 
+/* "os/arch[/variant]" of each manifest of an index. */
+static json_t *platforms(const char *data, size_t len)
+{
+	json_t *out = json_array();
+	wp_index ix;
+	wp_error err;
+
+	if (wp_index_parse(data, len, &ix, &err) < 0)
+		return out;
+	for (size_t i = 0; i < ix.n_manifests; i++) {
+		const wp_platform *p = ix.manifests[i].platform;
+		char name[128] = "unknown";
+
+		if (p)
+			snprintf(name, sizeof(name), "%s/%s%s%s", p->os ? p->os : "?", p->architecture ? p->architecture : "?",
+				 p->variant ? "/" : "", p->variant ? p->variant : "");
+		json_array_append_new(out, json_pack("{s:s,s:s,s:I}", "platform", name, "digest", ix.manifests[i].digest,
+						     "size", (json_int_t)ix.manifests[i].size));
+	}
+	wp_index_release(&ix);
+	return out;
+}
+
+/* REF from its registry: the manifest (or index, with its platforms) and the config, each
+ * checked against its digest, none written to the store. */
+static int inspect_remote(wp_cli *cli, const char *raw)
+{
+	wp_client_opts ro;
+	wp_client *r = NULL;
+	wp_buf data, cfg;
+	char digest[WP_DIGEST_BUFSZ];
+	char *mt = NULL;
+	_cleanup_free_ char *full = NULL;
+	json_t *o = NULL, *mj = NULL, *cj = NULL;
+	wp_ref ref;
+	int rc;
+
+	if ((rc = wp_cli_reg_opts(cli, &ro)) < 0 || (rc = wp_ref_parse(cli->args.items[0], &ref, &cli->err)) < 0)
+		return rc;
+	full = wp_ref_string(&ref);
+	wp_buf_init(&data, WP_MANIFEST_MAX);
+	wp_buf_init(&cfg, WP_MANIFEST_MAX);
+	if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) < 0 ||
+	    (rc = wp_remote_manifest(r, &ref, ref.digest ? ref.digest : ref.tag, &data, &mt, digest, &cli->err)) < 0)
+		goto done;
+	if (raw && !strcmp(raw, "manifest")) {
+		fwrite(data.data, 1, data.len, cli->out);
+		goto done;
+	}
+	if (wp_mediatype_is_manifest(mt)) {
+		wp_manifest m;
+
+		if ((rc = wp_manifest_parse(data.data, data.len, &m, &cli->err)) < 0)
+			goto done;
+		rc = wp_remote_blob(r, ref.repository, m.config.digest, WP_MANIFEST_MAX, &cfg, &cli->err);
+		wp_manifest_release(&m);
+		if (rc < 0)
+			goto done;
+		if (raw) {
+			fwrite(cfg.data, 1, cfg.len, cli->out);
+			goto done;
+		}
+	} else if (raw) {
+		rc = wp_error_set(&cli->err, WP_EINVALID, "'%s' is an index: it has no config", cli->args.items[0]);
+		goto done;
+	}
+	wp_json_parse(data.data, data.len, WP_MANIFEST_MAX, &mj, &cli->err);
+	if (cfg.len)
+		wp_json_parse(cfg.data, cfg.len, WP_MANIFEST_MAX, &cj, &cli->err);
+	o = json_pack("{s:s,s:s,s:s,s:I,s:b}", "name", full, "digest", digest, "mediaType", mt, "size",
+		      (json_int_t)data.len, "remote", 1);
+	json_object_set_new(o, "manifest", mj ? mj : json_null());
+	if (cj)
+		json_object_set_new(o, "config", cj);
+	if (wp_mediatype_is_index(mt))
+		json_object_set_new(o, "platforms", platforms(data.data, data.len));
+	wp_json_print(o, cli->out);
+	json_decref(o);
+done:
+	free(mt);
+	wp_buf_release(&data);
+	wp_buf_release(&cfg);
+	wp_client_close(r);
+	wp_ref_release(&ref);
+	return rc;
+}
+
 static int run(wp_cli *cli)
 {
 	const char *raw = wp_cli_value(cli, "raw");
@@ -82,11 +175,23 @@ static int run(wp_cli *cli)
 
 	if (raw && strcmp(raw, "manifest") && strcmp(raw, "config"))
 		return wp_error_set(&cli->err, WP_EUSAGE, "--raw '%s': use manifest or config", raw);
-	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED | WP_STORE_NOCREATE)) < 0)
-		return rc;
+	if (wp_cli_flag(cli, "remote"))
+		return inspect_remote(cli, raw);
+	/* the store's image, else (a reference the store lacks) the registry's */
+	rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED | WP_STORE_NOCREATE);
+	if (rc < 0 && !(rc == WP_ENOTFOUND && wp_cli_store_is_default(cli)))
+		return rc; /* a store named that is not there is the mistake to tell */
 	wp_buf_init(&data, WP_MANIFEST_MAX);
 	wp_buf_init(&cfg, WP_MANIFEST_MAX);
-	rc = wp_store_resolve(&s, cli->args.items[0], &d, &name, &cli->err);
+	if (rc == 0)
+		rc = wp_store_resolve(&s, cli->args.items[0], &d, &name, &cli->err);
+	if (rc == WP_ENOTFOUND && !wp_str_has_prefix(cli->args.items[0], "sha256:") &&
+	    strspn(cli->args.items[0], "0123456789abcdef") != strlen(cli->args.items[0])) {
+		wp_buf_release(&data);
+		wp_buf_release(&cfg);
+		wp_store_close(&s);
+		return inspect_remote(cli, raw);
+	}
 	if (rc < 0)
 		goto out;
 	rc = wp_store_read_blob(&s, d.digest, WP_MANIFEST_MAX, &data, &cli->err);
@@ -142,7 +247,7 @@ out:
 }
 
 const wp_cmd wp_cmd_inspect = {
-	"inspect", "REF", "show an image's manifest and config", opts, 1, 1, NULL, run, false,
+	"inspect", "REF", "show an image's manifest and config", opts, 1, 1, "@ref", run, false,
 	.examples = "wasmpack inspect app:v1\nwasmpack inspect ghcr.io/me/app:v1 --remote    # from the registry, pulling nothing\n"
 		    "wasmpack inspect app:v1 --raw config\n",
 };

@@ -143,7 +143,7 @@ static int run_push(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_push = {
-	"push", "REF...", "push images from the store to a registry", push_opts, 1, -1, NULL, run_push, false,
+	"push", "REF...", "push images from the store to a registry", push_opts, 1, -1, "@ref", run_push, false,
 	.examples = "wasmpack push localhost:5000/demo/app:v1\n"
 		    "wasmpack push --digestfile digest.txt ghcr.io/me/app:v1\n",
 };
@@ -419,7 +419,7 @@ done:
 
 const wp_cmd wp_cmd_copy = {
 	"copy", "SRC DST", "copy an image between registries, oci:DIR[:NAME] and oci-archive:FILE[:NAME]",
-	copy_opts, 2, 2, NULL, run_copy, false,
+	copy_opts, 2, 2, "@ref", run_copy, false,
 	.examples = "wasmpack copy ghcr.io/me/app:v1 localhost:5000/mirror/app:v1\n"
 		    "wasmpack copy app:v1 oci-archive:app.tar\n",
 };

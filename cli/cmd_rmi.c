@@ -83,5 +83,5 @@ static int run(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_rmi = {
-	"rmi", "REF...", "remove tags from the store (blobs go at the next gc)", opts, 1, -1, NULL, run, false, NULL,
+	"rmi", "REF...", "remove tags from the store (blobs go at the next gc)", opts, 1, -1, "@ref", run, false, NULL,
 };

@@ -92,7 +92,7 @@ done:
 
 const wp_cmd wp_cmd_run = {
 	"run", "SOURCE [-- ARGS...]", "run an image's app through a wasm engine (unpacked once into the node cache)",
-	wp_cmd_run_opts, 1, -1, NULL, run, false,
+	wp_cmd_run_opts, 1, -1, "@ref", run, false,
 	.examples = "wasmpack run app:v1 -- --name world\n"
 		    "wasmpack run --engine wasmtime --dir ./data:/data localhost:5000/demo/app:v1\n"
 		    "wasmpack run sha256:82a3f1e5b398    # an id that images prints\n",

@@ -50,7 +50,7 @@ static int run_save(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_save = {
-	"save", "REF", "write an image to an OCI archive (an OCI layout in a tar)", save_opts, 1, 1, NULL, run_save, false, NULL,
+	"save", "REF", "write an image to an OCI archive (an OCI layout in a tar)", save_opts, 1, 1, "@ref", run_save, false, NULL,
 };
 
 static const wp_opt load_opts[] = {

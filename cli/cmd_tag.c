@@ -61,5 +61,5 @@ static int run(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_tag = {
-	"tag", "SRC DST...", "give an image in the store other names", opts, 2, -1, NULL, run, false, NULL,
+	"tag", "SRC DST...", "give an image in the store other names", opts, 2, -1, "@ref", run, false, NULL,
 };

@@ -53,5 +53,5 @@ static int run(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_unpack = {
-	"unpack", "SOURCE", "write an image's app into a new folder (checked, confined)", opts, 1, 1, NULL, run, false, NULL,
+	"unpack", "SOURCE", "write an image's app into a new folder (checked, confined)", opts, 1, 1, "@ref", run, false, NULL,
 };

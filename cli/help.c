@@ -112,7 +112,24 @@ static void print_bash(FILE *f)
 	      "    prev=\"${COMP_WORDS[COMP_CWORD-1]}\"\n"
 	      "    cmd=\"\"\n"
 	      "    for ((i = 1; i < COMP_CWORD; i++)); do\n"
-	      "        case \"${COMP_WORDS[i]}\" in -*) ;; *) cmd=\"${COMP_WORDS[i]}\"; break ;; esac\n"
+	      "        case \"${COMP_WORDS[i]}\" in\n", f);
+	{
+		/* a global option's value before the command is not the command */
+		const char *sep = "        ";
+
+		for (const wp_opt *o = wp_global_opts; o->name; o++)
+			if (o->kind != WP_OPT_FLAG) {
+				fprintf(f, "%s--%s", sep, o->name);
+				if (o->short_name)
+					fprintf(f, "|-%c", o->short_name);
+				sep = "|";
+			}
+		if (strcmp(sep, "        "))
+			fputs(") ((i++)) ;;\n", f);
+	}
+	fputs("        -*) ;;\n"
+	      "        *) cmd=\"${COMP_WORDS[i]}\"; break ;;\n"
+	      "        esac\n"
 	      "    done\n"
 	      "    case \"$prev\" in\n", f);
 	bash_value_cases(f, wp_global_opts);
@@ -142,6 +159,13 @@ static void print_bash(FILE *f)
 			fputs("        else\n            COMPREPLY=($(compgen -f -- \"$cur\"))\n", f);
 		else if (c->args_complete && !strcmp(c->args_complete, "@dir"))
 			fputs("        else\n            COMPREPLY=($(compgen -d -- \"$cur\"))\n", f);
+		else if (c->args_complete && !strcmp(c->args_complete, "@ref"))
+			/* the store's images (names as people type them); the store given on the line counts */
+			fputs("        else\n            local IFS=$'\\n' st=() j\n"
+			      "            for ((j = 1; j < COMP_CWORD; j++)); do [[ \"${COMP_WORDS[j]}\" == --store ]] && "
+			      "st=(--store \"${COMP_WORDS[j+1]}\"); done\n"
+			      "            COMPREPLY=($(compgen -W \"$(wasmpack \"${st[@]}\" __complete-refs 2>/dev/null)\" -- \"$cur\"))\n",
+			      f);
 		else if (c->args_complete && c->args_complete[0] != '@')
 			fprintf(f, "        else\n            COMPREPLY=($(compgen -W \"%s\" -- \"$cur\"))\n", c->args_complete);
 		fputs("        fi\n        ;;\n", f);
@@ -231,6 +255,8 @@ static void print_zsh(FILE *f)
 				fputs("_files", f);
 			else if (ac && !strcmp(ac, "@dir"))
 				fputs("_files -/", f);
+			else if (ac && !strcmp(ac, "@ref"))
+				fputs("{local -a refs; refs=(${(f)\"$(wasmpack __complete-refs 2>/dev/null)\"}); compadd -a refs}", f);
 			else if (ac && ac[0] != '@')
 				fprintf(f, "(%s)", ac);
 			else
@@ -299,6 +325,8 @@ static void print_fish(FILE *f)
 		fish_opts(f, cond, wp_global_opts);
 		if (c->args_complete && !strcmp(c->args_complete, "@file"))
 			fprintf(f, "complete -c wasmpack -n '%s' -F\n", cond);
+		else if (c->args_complete && !strcmp(c->args_complete, "@ref"))
+			fprintf(f, "complete -c wasmpack -n '%s' -x -a '(wasmpack __complete-refs 2>/dev/null)'\n", cond);
 		else if (c->args_complete && c->args_complete[0] != '@')
 			fprintf(f, "complete -c wasmpack -n '%s' -x -a '%s'\n", cond, c->args_complete);
 	}

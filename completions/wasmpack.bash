@@ -5,14 +5,18 @@ _wasmpack() {
     prev="${COMP_WORDS[COMP_CWORD-1]}"
     cmd=""
     for ((i = 1; i < COMP_CWORD; i++)); do
-        case "${COMP_WORDS[i]}" in -*) ;; *) cmd="${COMP_WORDS[i]}"; break ;; esac
+        case "${COMP_WORDS[i]}" in
+        --store|--format) ((i++)) ;;
+        -*) ;;
+        *) cmd="${COMP_WORDS[i]}"; break ;;
+        esac
     done
     case "$prev" in
         --store) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         --format) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
     esac
     if [[ -z "$cmd" ]]; then
-        COMPREPLY=($(compgen -W "build lock unpack run push pull copy login logout images inspect tag rmi gc save load version completion --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+        COMPREPLY=($(compgen -W "build lock unpack run push pull copy login logout images inspect tags tag rmi gc save load version completion --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         return
     fi
     case "$cmd" in
@@ -56,6 +60,10 @@ _wasmpack() {
         esac
         if [[ "$cur" == -* ]]; then
             COMPREPLY=($(compgen -W " --output -o --platform --plain-http --insecure --ca-file --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+        else
+            local IFS=$'\n' st=() j
+            for ((j = 1; j < COMP_CWORD; j++)); do [[ "${COMP_WORDS[j]}" == --store ]] && st=(--store "${COMP_WORDS[j+1]}"); done
+            COMPREPLY=($(compgen -W "$(wasmpack "${st[@]}" __complete-refs 2>/dev/null)" -- "$cur"))
         fi
         ;;
     run)
@@ -68,6 +76,10 @@ _wasmpack() {
         esac
         if [[ "$cur" == -* ]]; then
             COMPREPLY=($(compgen -W " --engine --env --dir --platform --plain-http --insecure --ca-file --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+        else
+            local IFS=$'\n' st=() j
+            for ((j = 1; j < COMP_CWORD; j++)); do [[ "${COMP_WORDS[j]}" == --store ]] && st=(--store "${COMP_WORDS[j+1]}"); done
+            COMPREPLY=($(compgen -W "$(wasmpack "${st[@]}" __complete-refs 2>/dev/null)" -- "$cur"))
         fi
         ;;
     push)
@@ -78,6 +90,10 @@ _wasmpack() {
         esac
         if [[ "$cur" == -* ]]; then
             COMPREPLY=($(compgen -W " --plain-http --insecure --ca-file --concurrency --digestfile --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+        else
+            local IFS=$'\n' st=() j
+            for ((j = 1; j < COMP_CWORD; j++)); do [[ "${COMP_WORDS[j]}" == --store ]] && st=(--store "${COMP_WORDS[j+1]}"); done
+            COMPREPLY=($(compgen -W "$(wasmpack "${st[@]}" __complete-refs 2>/dev/null)" -- "$cur"))
         fi
         ;;
     pull)
@@ -100,6 +116,10 @@ _wasmpack() {
         esac
         if [[ "$cur" == -* ]]; then
             COMPREPLY=($(compgen -W " --plain-http --insecure --ca-file --concurrency --platform --digestfile --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+        else
+            local IFS=$'\n' st=() j
+            for ((j = 1; j < COMP_CWORD; j++)); do [[ "${COMP_WORDS[j]}" == --store ]] && st=(--store "${COMP_WORDS[j+1]}"); done
+            COMPREPLY=($(compgen -W "$(wasmpack "${st[@]}" __complete-refs 2>/dev/null)" -- "$cur"))
         fi
         ;;
     login)
@@ -128,9 +148,22 @@ _wasmpack() {
     inspect)
         case "$prev" in
         --raw) COMPREPLY=($(compgen -W "manifest config" -- "$cur")); return ;;
+        --ca-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         esac
         if [[ "$cur" == -* ]]; then
-            COMPREPLY=($(compgen -W " --raw --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+            COMPREPLY=($(compgen -W " --raw --remote --plain-http --insecure --ca-file --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+        else
+            local IFS=$'\n' st=() j
+            for ((j = 1; j < COMP_CWORD; j++)); do [[ "${COMP_WORDS[j]}" == --store ]] && st=(--store "${COMP_WORDS[j+1]}"); done
+            COMPREPLY=($(compgen -W "$(wasmpack "${st[@]}" __complete-refs 2>/dev/null)" -- "$cur"))
+        fi
+        ;;
+    tags)
+        case "$prev" in
+        --ca-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        esac
+        if [[ "$cur" == -* ]]; then
+            COMPREPLY=($(compgen -W " --plain-http --insecure --ca-file --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         fi
         ;;
     tag)
@@ -138,6 +171,10 @@ _wasmpack() {
         esac
         if [[ "$cur" == -* ]]; then
             COMPREPLY=($(compgen -W " --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+        else
+            local IFS=$'\n' st=() j
+            for ((j = 1; j < COMP_CWORD; j++)); do [[ "${COMP_WORDS[j]}" == --store ]] && st=(--store "${COMP_WORDS[j+1]}"); done
+            COMPREPLY=($(compgen -W "$(wasmpack "${st[@]}" __complete-refs 2>/dev/null)" -- "$cur"))
         fi
         ;;
     rmi)
@@ -145,6 +182,10 @@ _wasmpack() {
         esac
         if [[ "$cur" == -* ]]; then
             COMPREPLY=($(compgen -W " --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+        else
+            local IFS=$'\n' st=() j
+            for ((j = 1; j < COMP_CWORD; j++)); do [[ "${COMP_WORDS[j]}" == --store ]] && st=(--store "${COMP_WORDS[j+1]}"); done
+            COMPREPLY=($(compgen -W "$(wasmpack "${st[@]}" __complete-refs 2>/dev/null)" -- "$cur"))
         fi
         ;;
     gc)
@@ -160,6 +201,10 @@ _wasmpack() {
         esac
         if [[ "$cur" == -* ]]; then
             COMPREPLY=($(compgen -W " --output -o --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+        else
+            local IFS=$'\n' st=() j
+            for ((j = 1; j < COMP_CWORD; j++)); do [[ "${COMP_WORDS[j]}" == --store ]] && st=(--store "${COMP_WORDS[j+1]}"); done
+            COMPREPLY=($(compgen -W "$(wasmpack "${st[@]}" __complete-refs 2>/dev/null)" -- "$cur"))
         fi
         ;;
     load)

@@ -14,6 +14,7 @@ _wasmpack() {
         'logout:forget the saved credentials for a registry'
         'images:list the images in the store'
         'inspect:show an image\'s manifest and config'
+        'tags:list a repository\'s tags in its registry'
         'tag:give an image in the store other names'
         'rmi:remove tags from the store (blobs go at the next gc)'
         'gc:remove the blobs that no tag reaches, and their apps from the node cache'
@@ -82,7 +83,7 @@ _wasmpack() {
         '(-v --verbose)'{-v,--verbose}'[print what is being done]' \
         '--no-progress[never draw progress on stderr]' \
         '(-h --help)'{-h,--help}'[show help for the command]' \
-        '*:argument: '
+        '*:argument:{local -a refs; refs=(${(f)"$(wasmpack __complete-refs 2>/dev/null)"}); compadd -a refs}'
         ;;
     run)
         _arguments -s \
@@ -99,7 +100,7 @@ _wasmpack() {
         '(-v --verbose)'{-v,--verbose}'[print what is being done]' \
         '--no-progress[never draw progress on stderr]' \
         '(-h --help)'{-h,--help}'[show help for the command]' \
-        '*:argument: '
+        '*:argument:{local -a refs; refs=(${(f)"$(wasmpack __complete-refs 2>/dev/null)"}); compadd -a refs}'
         ;;
     push)
         _arguments -s \
@@ -114,7 +115,7 @@ _wasmpack() {
         '(-v --verbose)'{-v,--verbose}'[print what is being done]' \
         '--no-progress[never draw progress on stderr]' \
         '(-h --help)'{-h,--help}'[show help for the command]' \
-        '*:argument: '
+        '*:argument:{local -a refs; refs=(${(f)"$(wasmpack __complete-refs 2>/dev/null)"}); compadd -a refs}'
         ;;
     pull)
         _arguments -s \
@@ -146,7 +147,7 @@ _wasmpack() {
         '(-v --verbose)'{-v,--verbose}'[print what is being done]' \
         '--no-progress[never draw progress on stderr]' \
         '(-h --help)'{-h,--help}'[show help for the command]' \
-        '*:argument: '
+        '*:argument:{local -a refs; refs=(${(f)"$(wasmpack __complete-refs 2>/dev/null)"}); compadd -a refs}'
         ;;
     login)
         _arguments -s \
@@ -186,6 +187,23 @@ _wasmpack() {
     inspect)
         _arguments -s \
         '--raw[print the exact stored bytes of the manifest or the config]:WHAT:(manifest config)' \
+        '--remote[read REF from its registry even when the store has it (nothing is pulled)]' \
+        '--plain-http[talk HTTP, not HTTPS, to the registry]' \
+        '--insecure[do not verify the registry\'s TLS certificate]' \
+        '--ca-file[trust the CA certificates in FILE too]:FILE:_files' \
+        '--store[the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)]:DIR:_files -/' \
+        '--format[output format\: text or json]:FORMAT:(text json)' \
+        '(-q --quiet)'{-q,--quiet}'[print only errors and the requested data]' \
+        '(-v --verbose)'{-v,--verbose}'[print what is being done]' \
+        '--no-progress[never draw progress on stderr]' \
+        '(-h --help)'{-h,--help}'[show help for the command]' \
+        '*:argument:{local -a refs; refs=(${(f)"$(wasmpack __complete-refs 2>/dev/null)"}); compadd -a refs}'
+        ;;
+    tags)
+        _arguments -s \
+        '--plain-http[talk HTTP, not HTTPS, to the registry]' \
+        '--insecure[do not verify the registry\'s TLS certificate]' \
+        '--ca-file[trust the CA certificates in FILE too]:FILE:_files' \
         '--store[the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)]:DIR:_files -/' \
         '--format[output format\: text or json]:FORMAT:(text json)' \
         '(-q --quiet)'{-q,--quiet}'[print only errors and the requested data]' \
@@ -202,7 +220,7 @@ _wasmpack() {
         '(-v --verbose)'{-v,--verbose}'[print what is being done]' \
         '--no-progress[never draw progress on stderr]' \
         '(-h --help)'{-h,--help}'[show help for the command]' \
-        '*:argument: '
+        '*:argument:{local -a refs; refs=(${(f)"$(wasmpack __complete-refs 2>/dev/null)"}); compadd -a refs}'
         ;;
     rmi)
         _arguments -s \
@@ -212,7 +230,7 @@ _wasmpack() {
         '(-v --verbose)'{-v,--verbose}'[print what is being done]' \
         '--no-progress[never draw progress on stderr]' \
         '(-h --help)'{-h,--help}'[show help for the command]' \
-        '*:argument: '
+        '*:argument:{local -a refs; refs=(${(f)"$(wasmpack __complete-refs 2>/dev/null)"}); compadd -a refs}'
         ;;
     gc)
         _arguments -s \
@@ -234,7 +252,7 @@ _wasmpack() {
         '(-v --verbose)'{-v,--verbose}'[print what is being done]' \
         '--no-progress[never draw progress on stderr]' \
         '(-h --help)'{-h,--help}'[show help for the command]' \
-        '*:argument: '
+        '*:argument:{local -a refs; refs=(${(f)"$(wasmpack __complete-refs 2>/dev/null)"}); compadd -a refs}'
         ;;
     load)
         _arguments -s \

@@ -285,6 +285,11 @@ void wp_client_get_stats(const wp_client *r, wp_client_stats *out)
 	*out = r->stats;
 }
 
+char *wp_client_scope(const char *repo, const char *actions)
+{
+	return wp_str_fmt("repository:%s:%s", repo, actions);
+}
+
 char *wp_client_url(const wp_client *r, const char *path_or_url)
 {
 	CURLU *u;

@@ -116,6 +116,8 @@ int wp_client_check(const wp_client_resp *resp, const char *what, wp_error *err)
 /* True for answers worth another try: no answer, 408, 429, 5xx. */
 bool wp_client_transient(const wp_client_resp *resp);
 
+/* "repository:REPO:ACTIONS", the scope a token is asked for. */
+char *wp_client_scope(const char *repo, const char *actions);
 /* Makes an absolute URL: "/v2/..." paths and relative Locations against the base. */
 char *wp_client_url(const wp_client *r, const char *path_or_url);
 

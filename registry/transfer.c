@@ -1,4 +1,5 @@
 #include "registry/transfer.h"
+#include "registry/remote.h"
 #include "common/progress.h"
 #include "common/fs.h"
 #include "common/json.h"
@@ -16,7 +17,6 @@
 #define MONOLITHIC_MAX (32ll << 20)
 #define CHUNK_SIZE (64ll << 20)
 #define ORIGINS_MAX (8u << 20)
-#define ACCEPT_MANIFESTS WP_MT_OCI_MANIFEST ", " WP_MT_OCI_INDEX ", " WP_MT_DOCKER_MANIFEST ", " WP_MT_DOCKER_LIST
 
 void wp_transfer_result_release(wp_transfer_result *res)
 {
@@ -28,7 +28,7 @@ void wp_transfer_result_release(wp_transfer_result *res)
 
 static char *scope_of(const char *repo, const char *actions)
 {
-	return wp_str_fmt("repository:%s:%s", repo, actions);
+	return wp_client_scope(repo, actions);
 }
 
 /* ---- origins: a hint for cross-repository mounts ---- */
@@ -623,44 +623,6 @@ static int pull_done(wp_job *job, const wp_client_req *q, const wp_client_resp *
 	return WP_XFER_NEXT;
 }
 
-static int get_manifest(wp_client *r, const wp_ref *ref, const char *reference, wp_buf *body, char **media_type,
-			char digest[WP_DIGEST_BUFSZ], wp_error *err)
-{
-	wp_client_req q;
-	wp_client_resp p = { 0 };
-	int rc;
-
-	wp_client_req_init(&q, "GET", wp_str_fmt("%s/v2/%s/manifests/%s", wp_client_base_url(r), ref->repository, reference));
-	q.scope = scope_of(ref->repository, "pull");
-	q.accept = wp_xstrdup(ACCEPT_MANIFESTS);
-	q.resp_body = body;
-	wp_buf_init(&p.error_body, 1);
-	rc = wp_client_do(r, &q, &p, err);
-	if (rc == 0)
-		rc = wp_client_check(&p, "getting the manifest", err);
-	if (rc == 0 && p.sink_failed)
-		rc = wp_error_set(err, WP_ETOOBIG, "the manifest is larger than %u bytes", WP_MANIFEST_MAX);
-	if (rc == 0 && (rc = wp_digest_bytes(body->data, body->len, digest, err)) == 0) {
-		if (wp_digest_valid(reference) && strcmp(reference, digest))
-			rc = wp_error_set(err, WP_EDIGEST, "the manifest has digest %s, not the %s asked for", digest, reference);
-		else if (p.docker_content_digest && wp_digest_valid(p.docker_content_digest) &&
-			 strcmp(p.docker_content_digest, digest))
-			rc = wp_error_set(err, WP_EDIGEST, "the manifest has digest %s, the registry says %s", digest,
-					  p.docker_content_digest);
-	}
-	if (rc == 0) {
-		rc = wp_manifest_sniff_media_type(body->data, body->len, media_type, err);
-		if (rc == 0 && p.content_type && (wp_mediatype_is_index(p.content_type) || wp_mediatype_is_manifest(p.content_type))) {
-			free(*media_type);
-			*media_type = wp_xstrndup(p.content_type, strcspn(p.content_type, ";"));
-		}
-	}
-	wp_client_req_release(&q);
-	wp_client_resp_reset(&p);
-	wp_buf_release(&p.error_body);
-	return rc;
-}
-
 int wp_transfer_pull(wp_store *s, wp_client *r, const wp_ref *ref, const char *platform, unsigned flags,
 		     wp_transfer_result *res, wp_error *err)
 {
@@ -681,7 +643,7 @@ int wp_transfer_pull(wp_store *s, wp_client *r, const wp_ref *ref, const char *p
 	wp_buf_init(&body, WP_MANIFEST_MAX);
 	if (!platform)
 		platform = "wasip1/wasm";
-	rc = get_manifest(r, ref, ref->digest ? ref->digest : ref->tag, &body, &mt, digest, err);
+	rc = wp_remote_manifest(r, ref, ref->digest ? ref->digest : ref->tag, &body, &mt, digest, err);
 	if (rc == 0 && wp_mediatype_is_index(mt)) {
 		wp_index ix;
 		const wp_descriptor *pick = NULL;
@@ -706,7 +668,7 @@ int wp_transfer_pull(wp_store *s, wp_client *r, const wp_ref *ref, const char *p
 			free(mt);
 			mt = NULL;
 			wp_buf_reset(&body);
-			rc = get_manifest(r, ref, child, &body, &mt, digest, err);
+			rc = wp_remote_manifest(r, ref, child, &body, &mt, digest, err);
 		}
 	}
 	if (rc < 0)

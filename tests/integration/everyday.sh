@@ -336,4 +336,31 @@ for w in "$TMP/missing.wasm" "$TMP/dir.wasm" "$TMP/notfile.wasm"; do
 done
 is "$codes" "222" "a --wasm that is missing, a folder or not wasm: the same exit code (usage)"
 
+# ---- remote images, without pulling ----
+before=$(store_state "$WASMPACK_STORE")
+out=$("$WP" tags "$R/demo/app")
+is "$out" "v1" "tags REPO lists the repository's tags"
+is "$("$WP" tags "$R/demo/m1" --format json | jq -c .)" "{\"name\":\"$R/demo/m1\",\"tags\":[\"v1\"]}" "tags --format json"
+"$WP" tags "$R/demo/app:v1" >/dev/null 2>&1
+is "$?" "2" "tags of a reference with a tag: usage error"
+"$WP" tags "$R/demo/nothing-here" >/dev/null 2>&1
+is "$?" "3" "tags of a repository the registry lacks: not found"
+out=$("$WP" inspect --remote "$R/demo/app:v1")
+is "$(jq -r .digest <<<"$out")" "$d1" "inspect --remote reads the manifest from the registry"
+is "$(jq -r .remote <<<"$out")" "true" "saying so"
+is "$(jq -r .config.architecture <<<"$out")" "wasm" "with the config"
+out=$("$WP" inspect "$R/demo/m2:v1")
+is "$(jq -r .digest <<<"$out")" "$d1" "inspect of a reference the store lacks asks its registry"
+is "$("$WP" inspect --remote --raw config "$R/demo/app:v1" | sha256sum | cut -d' ' -f1)" \
+	"$(jq -r .manifest.config.digest <<<"$out" | cut -d: -f2)" "--raw config gives the config's exact bytes"
+is "$(store_state "$WASMPACK_STORE")" "$before" "and nothing of it lands in the store"
+
+# ---- completion of image names from the store ----
+out=$(PATH=$BUILD:$PATH bash -c ". '$ROOT/completions/wasmpack.bash'; COMP_WORDS=(wasmpack run ap); COMP_CWORD=2; _wasmpack; echo \"\${COMPREPLY[*]}\"")
+is "$out" "app:v1 app:v2" "bash completes image names from the store"
+out=$(PATH=$BUILD:$PATH bash -c ". '$ROOT/completions/wasmpack.bash'; COMP_WORDS=(wasmpack --store '$S2' inspect ''); COMP_CWORD=4; _wasmpack; echo \"\${COMPREPLY[*]}\"")
+like "$out" "only:v1" "from the store named on the line"
+like "$(cat "$ROOT/completions/wasmpack.zsh")" "__complete-refs" "zsh completes them too"
+like "$(cat "$ROOT/completions/wasmpack.fish")" "__complete-refs" "and fish"
+
 done_testing

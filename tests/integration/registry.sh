@@ -117,6 +117,9 @@ is "$(jq -r .digest <<<"$out")" "$(jq -r .digest <<<"$dw")" "pull of an index pi
 is "$(jq -r .index <<<"$out")" "$ixd" "and names the index it came from"
 out=$(WASMPACK_STORE=$TMP/s9 "$WP" pull $R/demo/multi:v1 --plain-http --platform linux/amd64 --format json)
 is "$(jq -r .digest <<<"$out")" "$(jq -r .digest <<<"$dl")" "--platform linux/amd64 picks the other"
+out=$("$WP" inspect --remote --plain-http $R/demo/multi:v1)
+is "$(jq -c '[.platforms[].platform]' <<<"$out")" '["linux/amd64","wasip1/wasm"]' "inspect --remote of an index lists its platforms"
+is "$(jq -r .digest <<<"$out")" "$ixd" "and its digest"
 ixd=$(make_index wasi/wasm)
 skopeo copy -q --all --dest-tls-verify=false "oci:$TMP/ix/store:multi" "docker://$R/demo/multi:docker" 2>/dev/null
 is "$(WASMPACK_STORE=$TMP/s10 "$WP" pull $R/demo/multi:docker --plain-http)" "$(jq -r .digest <<<"$dw")" "wasip1/wasm matches wasi/wasm"
