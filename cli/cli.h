@@ -74,6 +74,9 @@ bool wp_cli_flag(const wp_cli *cli, const char *name);
 /* The store of --store, $WASMPACK_STORE or the default place, opened in mode
  * (WP_STORE_NOCREATE for commands that only read: they never make a store). */
 int wp_cli_open_store(wp_cli *cli, wp_store *s, int mode);
+/* Whether a reference names its registry host ("localhost:5000/app", "ghcr.io/x/app"),
+ * as opposed to a short name ("app:v1", "library/app") or an id. */
+bool wp_cli_names_registry(const char *ref);
 /* Neither --store nor $WASMPACK_STORE: the built-in place, which may not exist yet. */
 bool wp_cli_store_is_default(const wp_cli *cli);
 /* The node cache `run` unpacks into: $WASMPACK_CACHE, /var/lib/wasmpack/cache for root

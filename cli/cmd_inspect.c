@@ -185,8 +185,9 @@ static int run(wp_cli *cli)
 	wp_buf_init(&cfg, WP_MANIFEST_MAX);
 	if (rc == 0)
 		rc = wp_store_resolve(&s, cli->args.items[0], &d, &name, &cli->err);
-	if (rc == WP_ENOTFOUND && !wp_str_has_prefix(cli->args.items[0], "sha256:") &&
-	    strspn(cli->args.items[0], "0123456789abcdef") != strlen(cli->args.items[0])) {
+	/* a reference naming its registry host the store lacks; a short name stays local
+	 * (--remote asks Docker Hub) */
+	if (rc == WP_ENOTFOUND && wp_cli_names_registry(cli->args.items[0])) {
 		wp_buf_release(&data);
 		wp_buf_release(&cfg);
 		wp_store_close(&s);

@@ -347,16 +347,6 @@ static int layout_arg(const char *arg, char **path, char **name)
 	return kind;
 }
 
-/* Whether a reference names its registry host ("localhost:5000/app", "ghcr.io/x/app"),
- * as opposed to a short name ("app:v1", "library/app") or an id. */
-static bool names_registry(const char *ref)
-{
-	const char *slash = strchr(ref, '/');
-	size_t n = slash ? (size_t)(slash - ref) : 0;
-
-	return slash && (memchr(ref, '.', n) || memchr(ref, ':', n) || (n == 9 && !strncmp(ref, "localhost", 9)));
-}
-
 /* Any of a registry, an OCI layout folder, an OCI archive, to any other; the store keeps
  * the blobs on the way (deduplicated, verified) but gains no tag. */
 static int run_copy(wp_cli *cli)
@@ -376,7 +366,7 @@ static int run_copy(wp_cli *cli)
 		return rc;
 	if (skind) {
 		rc = wp_archive_import(&s, spath, skind == 1, sname, &d, &found, &cli->err);
-	} else if (!names_registry(src) && wp_store_resolve(&s, src, &d, &found, &cli->err) == 0) {
+	} else if (!wp_cli_names_registry(src) && wp_store_resolve(&s, src, &d, &found, &cli->err) == 0) {
 		/* an image of the store (a short name, an id) is copied from it, as push would;
 		 * a reference with a registry host goes to that registry */
 		rc = 0;

@@ -141,6 +141,14 @@ int wp_cli_containerd_source(wp_cli *cli, const char *src, wp_store *ro, wp_desc
 	return rc;
 }
 
+bool wp_cli_names_registry(const char *ref)
+{
+	const char *slash = strchr(ref, '/');
+	size_t n = slash ? (size_t)(slash - ref) : 0;
+
+	return slash && (memchr(ref, '.', n) || memchr(ref, ':', n) || (n == 9 && !strncmp(ref, "localhost", 9)));
+}
+
 bool wp_cli_store_is_default(const wp_cli *cli)
 {
 	return !cli->store_root && !(getenv("WASMPACK_STORE") && *getenv("WASMPACK_STORE"));
