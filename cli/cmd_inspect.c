@@ -249,6 +249,8 @@ out:
 
 const wp_cmd wp_cmd_inspect = {
 	"inspect", "REF", "show an image's manifest and config", opts, 1, 1, "@ref", run, false,
-	.examples = "wasmpack inspect app:v1\nwasmpack inspect ghcr.io/me/app:v1 --remote    # from the registry, pulling nothing\n"
+	.examples = "wasmpack inspect app:v1\n"
+		    "wasmpack inspect ghcr.io/me/app:v1    # not in the store: from its registry, pulling nothing\n"
+		    "wasmpack inspect --remote app:v1      # Docker Hub's, even when the store has one\n"
 		    "wasmpack inspect app:v1 --raw config\n",
 };
