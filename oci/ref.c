@@ -214,6 +214,14 @@ int wp_ref_parse(const char *s, wp_ref *ref, wp_error *err)
 	}
 	ref->registry = registry;
 	ref->repository = repository;
+	if (strchr(ref->repository, ':')) {
+		/* "a:b:c": one colon too many (a port belongs to a host, before a '/') */
+		wp_ref_release(ref);
+		return wp_error_set(err, WP_EUSAGE,
+				    "invalid reference '%s': too many ':' (a reference is [HOST[:PORT]/]NAME[:TAG][@DIGEST]; "
+				    "a port comes with its host, before a '/')",
+				    s);
+	}
 	if (!wp_ref_repository_valid(ref->repository)) {
 		wp_ref_release(ref);
 		return wp_error_set(err, WP_EUSAGE,

@@ -287,6 +287,8 @@ like "$out" "no command after '--store'" "global options without a command say s
 out=$("$WP" build /nonexistent 2>&1); rc=$?
 is "$rc" "2" "build of a folder that does not exist: usage error"
 like "$out" "build '/nonexistent': .*No such file" "naming it, not asking for --wasm"
+out=$("$WP" pull a:b:c 2>&1)
+like "$out" "invalid reference 'a:b:c': too many ':'" "a:b:c is told for what it is: one ':' too many"
 for ref in a:b:c UPPER/x:1 'x:-t'; do
 	"$WP" pull "$ref" >/dev/null 2>&1
 	is "$?" "2" "pull '$ref': a malformed reference is a usage error"
