@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# Kubernetes' path (issue 15): containerd's real CRI plugin (Debian's 1.6), driven as the
+# kubelet drives it (tests/helpers/cri: RuntimeService and ImageService over gRPC), with
+# the runtime handler `wasmpack` (io.containerd.wasmpack.v1). containerd, the registries
+# and every pod live in a network namespace of the test's own, so CNI's bridge and the
+# pods' traffic never reach the host's network.
+. "$(dirname "$0")/lib.bash"
+cd "$TMP"
+if [ "$(id -u)" -ne 0 ] || ! command -v containerd >/dev/null || ! command -v node >/dev/null ||
+	! command -v docker-registry >/dev/null || ! command -v ip >/dev/null || ! [ -x /usr/lib/cni/bridge ]; then
+	skip "needs root, containerd, node, docker-registry, ip and containernetworking-plugins (scripts/deps.sh installs them)"
+	done_testing
+	exit
+fi
+CRI=$BUILD/tests/helpers/cri
+NETNS=wpcri-$$
+ip netns add "$NETNS" && ip netns exec "$NETNS" ip link set lo up || { ok 1 "a network namespace for the test"; done_testing; exit 1; }
+on_exit "ip netns del $NETNS 2>/dev/null"
+# nsenter, not `ip netns exec`: that one also remounts /sys, hiding the cgroup mounts
+inns() { nsenter --net="/run/netns/$NETNS" "$@"; }
+SOCKS=$(mktemp -d /tmp/wpc.XXXXXX)
+on_exit "rm -rf '$SOCKS'"
+C=$TMP/ctd
+S=$C/c.sock
+LOGS=$TMP/logs
+mkdir -p "$C" "$LOGS" "$TMP/cni" "$TMP/certs.d"
+
+# ---- registries (plain, and one with htpasswd), inside the namespace ----
+reg() { # reg NAME PORT [AUTH-YAML]
+	mkdir -p "$TMP/$1/data"
+	printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:%s\n%s\n' \
+		"$TMP/$1/data" "$2" "${3:-}" > "$TMP/$1/config.yml"
+	inns docker-registry serve "$TMP/$1/config.yml" > "$TMP/$1/log" 2>&1 &
+	on_exit "kill $! 2>/dev/null"
+	mkdir -p "$TMP/certs.d/127.0.0.1:$2"
+	printf 'server = "http://127.0.0.1:%s"\n[host."http://127.0.0.1:%s"]\n  capabilities = ["pull", "resolve"]\n' "$2" "$2" \
+		> "$TMP/certs.d/127.0.0.1:$2/hosts.toml"
+	for _ in $(seq 1 50); do inns curl -s "http://127.0.0.1:$2/v2/" >/dev/null 2>&1 && return 0; sleep 0.1; done
+	return 1
+}
+RP=$(free_port); AP=$(free_port)
+R=127.0.0.1:$RP; A=127.0.0.1:$AP
+htpasswd -Bbn kube s3cret > "$TMP/htpasswd"
+reg plain "$RP" && reg auth "$AP" "auth:
+  htpasswd:
+    realm: cri-test
+    path: $TMP/htpasswd"
+ok $? "two registries start in the test's network namespace"
+
+# ---- containerd with the CRI plugin and the wasmpack runtime handler ----
+cat > "$TMP/cni/10-wpcri.conflist" <<JSON
+{"cniVersion": "0.4.0", "name": "wpcri", "plugins": [
+  {"type": "bridge", "bridge": "wpcri0", "isGateway": true, "ipMasq": false,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.250.$((RP % 200)).0/24"}]], "dataDir": "$TMP/ipam"}}]}
+JSON
+cat > "$C/config.toml" <<TOML
+version = 2
+root = "$C/root"
+state = "$C/state"
+disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
+  "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.devmapper"]
+[grpc]
+  address = "$S"
+[ttrpc]
+  address = "$S.ttrpc"
+[debug]
+  level = "info"
+[plugins."io.containerd.gc.v1.scheduler"]
+  startup_delay = "1h"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$R/pause:3.6"
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "native"
+    default_runtime_name = "wasmpack"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.wasmpack]
+      runtime_type = "io.containerd.wasmpack.v1"
+      container_annotations = ["dev.wasmpack.*"]
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$TMP/cni"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "$TMP/certs.d"
+TOML
+# An engine that ignores SIGTERM, for the grace period (chosen per container by annotation).
+mkdir -p "$TMP/fakebin"
+printf '#!/bin/sh\ntrap "" TERM\necho "stubborn engine: ignoring SIGTERM"\nwhile :; do sleep 1; done\n' > "$TMP/fakebin/wasmtime"
+chmod 755 "$TMP/fakebin/wasmtime"
+export PATH=$BUILD:$PATH:$TMP/fakebin WASMPACK_SHIM_SOCKET_DIR=$SOCKS WASMPACK_CACHE=$TMP/cache WASMPACK_ENGINE=node
+inns containerd --config "$C/config.toml" > "$C/log" 2>&1 &
+CPID=$!
+on_exit "kill $CPID 2>/dev/null; wait $CPID 2>/dev/null; pkill -f 'containerd-shim-wasmpack-v1 -namespace k8s.io -address $S' 2>/dev/null;
+	grep -F ' $TMP/' /proc/self/mountinfo | cut -d' ' -f5 | sort -r | xargs -r -n1 umount -l 2>/dev/null;
+	grep -F '/run/netns/cni-' /proc/self/mountinfo >/dev/null 2>&1 || true"
+for _ in $(seq 1 100); do "$CRI" "$S" version >/dev/null 2>&1 && break; sleep 0.1; done
+out=$("$CRI" "$S" version)
+like "$out" '"2":"containerd","3":"1\.6' "containerd's CRI answers (RuntimeService.Version)"
+
+# ---- images ----
+export WASMPACK_STORE=$TMP/store
+"$WP" build --wasm "$BUILD/testdata/sleeper.wasm" -t "$R/pause:3.6" >/dev/null
+mkdir -p app/static && echo "Hello from the image" > app/static/greeting.txt
+(cd app && "$WP" build --wasm "$HELLO" --file static --env GREETING=hi -t "$R/demo/hello:v1" >/dev/null)
+for a in exitcode sleeper hog prober; do "$WP" build --wasm "$BUILD/testdata/$a.wasm" -t "$R/demo/$a:v1" >/dev/null; done
+"$WP" tag "$R/demo/hello:v1" "$A/private/hello:v1" >/dev/null
+"$WP" build --layout wasm --wasm "$HELLO" -t "$R/demo/artifact:v1" >/dev/null
+inns "$WP" push -q "$R/pause:3.6" "$R/demo/hello:v1" "$R/demo/exitcode:v1" "$R/demo/sleeper:v1" "$R/demo/hog:v1" \
+	"$R/demo/prober:v1" "$R/demo/artifact:v1" >/dev/null
+ok $? "the apps are in the registry"
+printf 's3cret\n' | DOCKER_CONFIG=$TMP/dc inns "$WP" login "$A" -u kube --password-stdin >/dev/null &&
+	DOCKER_CONFIG=$TMP/dc inns "$WP" push -q "$A/private/hello:v1" >/dev/null
+ok $? "and one in the registry with htpasswd"
+
+is "$("$CRI" "$S" pull "$R/demo/hello:v1" | cut -c1-7)" "sha256:" "PullImage of an image-layout app"
+for a in exitcode sleeper hog prober; do "$CRI" "$S" pull "$R/demo/$a:v1" >/dev/null; done
+"$CRI" "$S" pull "$A/private/hello:v1" >/dev/null 2>&1
+is "$?" "1" "PullImage from the htpasswd registry without AuthConfig is refused"
+is "$("$CRI" "$S" pull "$A/private/hello:v1" kube s3cret | cut -c1-7)" "sha256:" "with the credentials in AuthConfig, as the kubelet sends them"
+err=$("$CRI" "$S" pull "$R/demo/artifact:v1" 2>&1)
+like "$err" "mismatched image rootfs and manifest layers" \
+	"containerd 1.6.20's CRI refuses a wasm artifact (fixed in 1.6.25/1.7.7: this notices a newer containerd)"
+
+# ---- pods ----
+pod() { # pod NAME [node|pod] [ATTEMPT] -> the sandbox id; pod-NAME.json kept for create
+	mkdir -p "$LOGS/$1"
+	printf '{"name":"%s","uid":"uid-%s","namespace":"default","attempt":%s,"log_directory":"%s/%s","hostname":"%s","network":"%s","cgroup_parent":"/wpcri-%s/pod%s"}' \
+		"$1" "$1" "${3:-0}" "$LOGS" "$1" "$1" "${2:-node}" "$$" "$1" > "pod-$1.json"
+	"$CRI" "$S" runp "pod-$1.json"
+}
+ctr() { # ctr POD_ID POD_NAME CONTAINER-JSON -> the container id
+	printf '%s' "$3" > "ctr-$$.json"
+	"$CRI" "$S" create "$1" "ctr-$$.json" "pod-$2.json"
+}
+on_exit "rmdir /sys/fs/cgroup/*/wpcri-$$/* /sys/fs/cgroup/*/wpcri-$$ /sys/fs/cgroup/wpcri-$$/* /sys/fs/cgroup/wpcri-$$ 2>/dev/null"
+status() { "$CRI" "$S" status "$1"; }                       # ContainerStatusResponse as JSON by field number
+st() { status "$1" | jq -r ".\"1\".\"$2\" // empty"; }     # st ID FIELD: 3 state, 7 exit code, 10 reason
+wait_exited() { for _ in $(seq 1 100); do [ "$(st "$1" 3)" = 2 ] && return 0; sleep 0.1; done; return 1; }
+shims() { pgrep -fc "containerd-shim-wasmpack-v1 -namespace k8s.io -address $S"; }
+
+# 1. a pod on the node's network: create, start, logs, status, stop, remove
+P1=$(pod p1)
+like "$P1" '^[0-9a-f]{64}$' "RunPodSandbox (host network)"
+C1=$(ctr "$P1" p1 "{\"name\":\"hello\",\"image\":\"$R/demo/hello:v1\",\"args\":[\"world\"],\"envs\":{\"EXTRA\":\"1\"},\"log_path\":\"hello/0.log\"}")
+like "$C1" '^[0-9a-f]{64}$' "CreateContainer"
+"$CRI" "$S" start "$C1" >/dev/null
+ok $? "StartContainer"
+wait_exited "$C1"; ok $? "the app runs to its end"
+log=$(cat "$LOGS/p1/hello/0.log")
+like "$log" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z stdout F arg\[0\]=/hello.wasm' "its output is in the CRI log file, in the CRI log format"
+like "$log" 'stdout F arg\[1\]=world' "with the container's args"
+like "$log" 'stdout F env EXTRA=1' "and its env"
+like "$log" 'stdout F env GREETING=hi' "and the image's env"
+like "$log" 'stdout F Hello from the image' "and the image's files"
+is "$(st "$C1" 10):$(st "$C1" 7)" "Completed:" "ContainerStatus: reason Completed, exit code 0"
+[ "$(st "$C1" 5)" -gt "$(st "$C1" 4)" ] && [ "$(st "$C1" 6)" -ge "$(st "$C1" 5)" ]
+ok $? "created, started and finished times in order"
+C2=$(ctr "$P1" p1 "{\"name\":\"fail\",\"image\":\"$R/demo/exitcode:v1\",\"args\":[\"3\"],\"log_path\":\"fail.log\"}")
+"$CRI" "$S" start "$C2" >/dev/null; wait_exited "$C2"
+is "$(st "$C2" 10):$(st "$C2" 7)" "Error:3" "an app exiting 3: reason Error, exit code 3"
+C3=$(ctr "$P1" p1 "{\"name\":\"hog\",\"image\":\"$R/demo/hog:v1\",\"args\":[\"300\"],\"log_path\":\"hog.log\",\"memory_limit\":67108864}")
+"$CRI" "$S" start "$C3" >/dev/null; wait_exited "$C3"
+is "$(st "$C3" 10)" "OOMKilled" "an app past its memory limit: OOMKilled"
+C4=$(ctr "$P1" p1 "{\"name\":\"sleep\",\"image\":\"$R/demo/sleeper:v1\",\"args\":[\"600\"],\"log_path\":\"sleep.log\"}")
+"$CRI" "$S" start "$C4" >/dev/null
+is "$(st "$C4" 3)" "1" "a long-running app is RUNNING"
+is "$(shims)" "1" "a pod of four containers is one shim"
+stats=$("$CRI" "$S" stats "$C4")
+[ "$(jq -r '."1"."3"."2"."1" // 0' <<<"$stats")" -gt 1000000 ]
+ok $? "ContainerStats: memory working set from the container's cgroup ($(jq -r '."1"."3"."2"."1"' <<<"$stats") bytes)"
+[ "$(jq -r '."1"."2"."2"."1" // 0' <<<"$stats")" -gt 0 ]
+ok $? "and CPU time ($(jq -r '."1"."2"."2"."1"' <<<"$stats") ns)"
+is "$("$CRI" "$S" liststats | jq -r '[(."1" | if type == "array" then .[] else . end) | ."1"."1"] | map(select(. == "'"$C4"'")) | length')" "1" \
+	"ListContainerStats (kubectl top) includes it"
+pstats=$("$CRI" "$S" podstats "$P1")
+[ "$(jq -r '."1"."2"."2"."2"."1" // 0' <<<"$pstats")" -gt 0 ]
+ok $? "PodSandboxStats: the pod's memory"
+start=$(date +%s%N)
+"$CRI" "$S" stop "$C4" 10 >/dev/null
+ms=$((($(date +%s%N) - start) / 1000000))
+is "$(st "$C4" 3):$(st "$C4" 7)" "2:143" "StopContainer: SIGTERM ends the app (exit 143)"
+[ "$ms" -lt 5000 ]; ok $? "without waiting out the grace period (${ms} ms)"
+C5=$(ctr "$P1" p1 "{\"name\":\"stubborn\",\"image\":\"$R/demo/sleeper:v1\",\"log_path\":\"stubborn.log\",\"annotations\":{\"dev.wasmpack.engine\":\"wasmtime\"}}")
+"$CRI" "$S" start "$C5" >/dev/null
+sleep 0.5
+start=$(date +%s%N)
+"$CRI" "$S" stop "$C5" 2 >/dev/null
+ms=$((($(date +%s%N) - start) / 1000000))
+is "$(st "$C5" 3):$(st "$C5" 7)" "2:137" "an engine ignoring SIGTERM gets SIGKILL (exit 137)"
+[ "$ms" -ge 1900 ] && [ "$ms" -lt 8000 ]; ok $? "once the 2 s grace period is over (${ms} ms)"
+like "$(cat "$LOGS/p1/stubborn.log")" "ignoring SIGTERM" "(it did ignore it)"
+for c in "$C1" "$C2" "$C3" "$C4" "$C5"; do "$CRI" "$S" rm "$c" >/dev/null || echo "# rm $c failed"; done
+"$CRI" "$S" status "$C1" >/dev/null 2>&1
+is "$?" "3" "RemoveContainer: the container is gone"
+"$CRI" "$S" stopp "$P1" >/dev/null && "$CRI" "$S" rmp "$P1" >/dev/null
+ok $? "StopPodSandbox, RemovePodSandbox"
+for _ in $(seq 1 50); do [ "$(shims)" = 0 ] && break; sleep 0.1; done
+is "$(shims)" "0" "no shim left"
+is "$(grep -c " $C/state/io.containerd.runtime.v2.task/k8s.io/$P1" /proc/self/mountinfo)" "0" "no mount left"
+is "$(ls "$SOCKS" | wc -l)" "0" "no socket left"
+left=$(find /sys/fs/cgroup -mindepth 2 -maxdepth 5 -type d -path "*/wpcri-$$/podp1/*" 2>/dev/null)
+is "$(printf '%s' "$left" | grep -c .)" "0" "no cgroup of a container or the sandbox left (the pod's own is the kubelet's)"
+[ -n "$left" ] && printf '%s\n' "$left" | head -5 | sed 's/^/#   /'
+
+# 2. volumes: a hostPath, a read-only one (as ConfigMaps and Secrets are), an emptyDir shared by two containers
+mkdir -p vol/rw vol/ro vol/empty
+echo "host-data" > vol/rw/in; echo "config-value" > vol/ro/cfg
+P2=$(pod p2 pod)
+like "$P2" '^[0-9a-f]{64}$' "RunPodSandbox on a CNI network (a bridge inside the test's namespace)"
+ip=$("$CRI" "$S" pstatus "$P2" | jq -r '."1"."5"."1" // empty')
+like "$ip" '^10\.250\.' "the pod got an address from CNI ($ip)"
+mounts="[{\"container_path\":\"/data\",\"host_path\":\"$TMP/vol/rw\"},{\"container_path\":\"/config\",\"host_path\":\"$TMP/vol/ro\",\"readonly\":true},{\"container_path\":\"/shared\",\"host_path\":\"$TMP/vol/empty\"}]"
+W=$(ctr "$P2" p2 "{\"name\":\"writer\",\"image\":\"$R/demo/prober:v1\",\"args\":[\"w:/shared/from-writer\"],\"mounts\":$mounts,\"log_path\":\"w.log\"}")
+"$CRI" "$S" start "$W" >/dev/null; wait_exited "$W"
+V=$(ctr "$P2" p2 "{\"name\":\"volumes\",\"image\":\"$R/demo/prober:v1\",\"args\":[\"r:/data/in\",\"w:/data/out\",\"r:/config/cfg\",\"w:/config/new\",\"r:/shared/from-writer\",\"r:/etc/passwd\",\"l:/\"],\"working_dir\":\"/data\",\"mounts\":$mounts,\"log_path\":\"v.log\"}")
+"$CRI" "$S" start "$V" >/dev/null; wait_exited "$V"
+log=$(cat "$LOGS/p2/v.log")
+like "$log" "read /data/in: host-data" "a hostPath volume is at its container path"
+like "$log" "write /data/out: ok" "and writable"
+check "what the app wrote is on the host" grep -q pwned vol/rw/out
+like "$log" "read /config/cfg: config-value" "a read-only volume is readable"
+like "$log" "write /config/new: refused" "but not writable"
+check "and nothing was written there" test ! -e vol/ro/new
+like "$log" "read /shared/from-writer: pwned" "an emptyDir is shared by two containers of the pod"
+like "$log" "read /etc/passwd: refused" "the host's files stay out of reach (the mounts are the only way in)"
+"$CRI" "$S" stopp "$P2" >/dev/null && "$CRI" "$S" rmp "$P2" >/dev/null
+ok $? "the CNI pod is removed"
+
+# 3. the kubelet's restart (attempt 1 in the same sandbox), and 20 pods at once
+P3=$(pod p3)
+R0=$(ctr "$P3" p3 "{\"name\":\"app\",\"attempt\":0,\"image\":\"$R/demo/exitcode:v1\",\"args\":[\"1\"],\"log_path\":\"app/0.log\"}")
+"$CRI" "$S" start "$R0" >/dev/null; wait_exited "$R0"
+R1=$(ctr "$P3" p3 "{\"name\":\"app\",\"attempt\":1,\"image\":\"$R/demo/exitcode:v1\",\"args\":[\"0\"],\"log_path\":\"app/1.log\"}")
+"$CRI" "$S" start "$R1" >/dev/null; wait_exited "$R1"
+is "$(st "$R1" 10)" "Completed" "a container created again in the same sandbox (attempt 1) runs"
+like "$(cat "$LOGS/p3/app/1.log")" "exiting with 0" "with its own log"
+"$CRI" "$S" stopp "$P3" >/dev/null; "$CRI" "$S" rmp "$P3" >/dev/null
+ids=() starts=()
+for i in $(seq 1 20); do ids+=("$(pod "m$i")"); done
+for i in $(seq 1 20); do
+	c=$(ctr "${ids[$((i - 1))]}" "m$i" "{\"name\":\"c\",\"image\":\"$R/demo/exitcode:v1\",\"args\":[\"0\"],\"log_path\":\"c.log\"}")
+	"$CRI" "$S" start "$c" >/dev/null &
+	starts+=($!)
+done
+wait "${starts[@]}"   # (not every job: containerd and the registries run in the background too)
+ran=0
+for i in $(seq 1 20); do for _ in $(seq 1 50); do grep -q "exiting with 0" "$LOGS/m$i/c.log" 2>/dev/null && break; sleep 0.1; done
+	grep -q "exiting with 0" "$LOGS/m$i/c.log" 2>/dev/null && ran=$((ran + 1)); done
+is "$ran" "20" "20 pods at once all run"
+for id in "${ids[@]}"; do "$CRI" "$S" stopp "$id" >/dev/null; "$CRI" "$S" rmp "$id" >/dev/null; done
+for _ in $(seq 1 50); do [ "$(shims)" = 0 ] && break; sleep 0.1; done
+is "$(shims):$(ls "$SOCKS" | wc -l)" "0:0" "and are cleaned up: no shim, no socket"
+
+done_testing
