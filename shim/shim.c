@@ -40,6 +40,12 @@ typedef struct task {
 	char *cgroup;             /* the engine's cgroup (under each hierarchy), when the spec names one */
 	int cache_fd;             /* a hold on its node cache entry (node/cache.h), or -1 */
 	wp_cgroup_oom *oom;       /* its OOM watch, in the shim's OOM set */
+	/* the container's: how an exec process of it runs the same way */
+	json_t *spec;             /* the bundle's config.json */
+	char *root;               /* what the app's "/" is: the rootfs, or the cache entry */
+	/* an exec process (kubectl exec, exec probes): its id and its container */
+	char *exec_id;
+	struct task *parent;
 	struct task *next;
 } task;
 
@@ -62,12 +68,18 @@ struct wp_shim {
 	size_t early_next;        /* the slot to reuse when all are taken */
 };
 
-static task *find(wp_shim *sh, const char *id)
+/* The container id (its init process); with exec_id, that exec process of it. */
+static task *find_proc(wp_shim *sh, const char *id, const char *exec_id)
 {
 	for (task *t = sh->tasks; t; t = t->next)
-		if (!strcmp(t->id, id))
+		if (!strcmp(t->id, id) && (exec_id && *exec_id ? t->exec_id && !strcmp(t->exec_id, exec_id) : !t->exec_id))
 			return t;
 	return NULL;
+}
+
+static task *find(wp_shim *sh, const char *id)
+{
+	return find_proc(sh, id, NULL);
 }
 
 /* Gives an error carried up from a library call the code the RPC answers with. */
@@ -111,6 +123,9 @@ static void task_free(task *t)
 	free(t->stderr_path);
 	free(t->mounted);
 	free(t->cgroup);
+	free(t->root);
+	free(t->exec_id);
+	json_decref(t->spec);
 	free(t);
 }
 
@@ -242,6 +257,11 @@ enum {
 	F_CREATE_STDERR = 7,
 	F_KILL_SIGNAL = 3,
 	F_KILL_ALL = 4,
+	F_EXEC_TERMINAL = 3,      /* ExecProcessRequest: id, exec_id, terminal, stdin, stdout, stderr, spec */
+	F_EXEC_STDIN = 4,
+	F_EXEC_STDOUT = 5,
+	F_EXEC_STDERR = 6,
+	F_EXEC_SPEC = 7,          /* Any {type_url = 1, value = 2}: the OCI process as JSON */
 };
 
 /* A request's fields by number (below 12): strings, numbers, and Create's rootfs mounts. */
@@ -250,6 +270,8 @@ typedef struct fields {
 	uint64_t v[12];
 	wp_rootfs_mount mounts[16];
 	size_t n_mounts;
+	const uint8_t *exec_spec; /* Exec's spec (into the request), and its length */
+	size_t exec_spec_len;
 } fields;
 
 static int decode(const wp_ttrpc_request *req, fields *fs)
@@ -265,7 +287,10 @@ static int decode(const wp_ttrpc_request *req, fields *fs)
 			continue;
 		if (f.wire == WP_PB_VARINT)
 			fs->v[f.num] = f.v;
-		else if (f.wire == WP_PB_LEN && !strcmp(req->method, "Create") && f.num == F_CREATE_ROOTFS) {
+		else if (f.wire == WP_PB_LEN && !strcmp(req->method, "Exec") && f.num == F_EXEC_SPEC) {
+			fs->exec_spec = f.data;
+			fs->exec_spec_len = f.len;
+		} else if (f.wire == WP_PB_LEN && !strcmp(req->method, "Create") && f.num == F_CREATE_ROOTFS) {
 			if (fs->n_mounts >= WP_ARRAY_LEN(fs->mounts) ||
 			    wp_rootfs_mount_decode(f.data, f.len, &fs->mounts[fs->n_mounts++]) < 0)
 				return -1;
@@ -301,7 +326,7 @@ static void publish_exit(wp_shim *sh, const task *t)
 
 	/* TaskExit {container_id = 1, id = 2, pid = 3, exit_status = 4, exited_at = 5} */
 	wp_buf_init(&ev, 4096);
-	if (wp_pb_put_str(&ev, 1, t->id) == 0 && wp_pb_put_str(&ev, 2, t->id) == 0 &&
+	if (wp_pb_put_str(&ev, 1, t->id) == 0 && wp_pb_put_str(&ev, 2, t->exec_id ? t->exec_id : t->id) == 0 &&
 	    wp_pb_put_varint(&ev, 3, (uint64_t)t->pid) == 0 && wp_pb_put_varint(&ev, 4, t->exit_status) == 0 &&
 	    wp_pb_put_timestamp(&ev, 5, &t->exited_at) == 0)
 		wp_events_publish(sh->events, "/tasks/exit", "containerd.events.TaskExit", &ev);
@@ -479,6 +504,9 @@ static task *task_new(const fields *fs, const creating *c)
 	t->stderr_path = wp_xstrdup(fs->s[F_CREATE_STDERR] ? fs->s[F_CREATE_STDERR] : "");
 	t->terminal = fs->v[F_CREATE_TERMINAL] != 0;
 	t->status = WP_TASK_CREATED;
+	t->spec = json_incref(c->spec);
+	if (!c->sandbox && (c->real_rootfs || c->entry))
+		t->root = wp_xstrdup(c->real_rootfs ? c->real_rootfs : c->entry);
 	return t;
 }
 
@@ -602,16 +630,16 @@ done:
 	return rc;
 }
 
-/* The request's task; with sh->mu held. */
+/* The request's process: the container's task, or one of its exec processes; with
+ * sh->mu held. */
 static int need_task(wp_shim *sh, const fields *fs, task **t, wp_error *err)
 {
 	const char *exec_id = fs->s[F_EXEC_ID];
 
-	if (!fs->s[F_ID] || !(*t = find(sh, fs->s[F_ID])))
+	if (!fs->s[F_ID] || !find(sh, fs->s[F_ID]))
 		return wp_error_set(err, WP_ENOTFOUND, "task %s: not found", fs->s[F_ID] ? fs->s[F_ID] : "");
-	/* NotFound, as containerd expects of a shim without exec processes */
-	if (exec_id && *exec_id)
-		return wp_error_set(err, WP_ENOTFOUND, "task %s: exec processes are not supported", fs->s[F_ID]);
+	if (!(*t = find_proc(sh, fs->s[F_ID], exec_id)))
+		return wp_error_set(err, WP_ENOTFOUND, "task %s: no exec process %s", fs->s[F_ID], exec_id);
 	return 0;
 }
 
@@ -760,6 +788,151 @@ static int do_kill(wp_shim *sh, const fields *fs, wp_error *err)
 	return code;
 }
 
+/* ---- Exec: kubectl exec and exec probes ---- */
+
+#define EXEC_SUPPORTS \
+	"exec runs a wasm module of the container's root, named by its first argument, with the " \
+	"container's engine, volumes and confinement (kubectl exec POD -- /probe.wasm ARGS)"
+
+/* The OCI process of an ExecProcessRequest: Any {type_url = 1, value = 2 (JSON)}. */
+static json_t *exec_process(const fields *fs, wp_error *err)
+{
+	wp_pb_reader r;
+	wp_pb_field f;
+	json_t *p = NULL;
+
+	wp_pb_reader_init(&r, fs->exec_spec, fs->exec_spec_len);
+	while (wp_pb_next(&r, &f) > 0)
+		if (f.num == 2 && f.wire == WP_PB_LEN)
+			wp_json_parse((const char *)f.data, f.len, SPEC_MAX, &p, err);
+	if (!json_is_object(p) || !json_array_size(json_object_get(p, "args"))) {
+		json_decref(p);
+		wp_error_set(err, WP_EINVALID, "Exec: no process with arguments in the request");
+		return NULL;
+	}
+	return p;
+}
+
+/* The exec process, made as Create makes the container's: held before exec until Start,
+ * in the container's namespaces and cgroup, with its engine and confinement. */
+static int do_exec(wp_shim *sh, const fields *fs, wp_error *err)
+{
+	const char *id = fs->s[F_ID], *exec_id = fs->s[F_EXEC_ID];
+	json_t *process = NULL;
+	task *parent, *x = NULL;
+	wp_run_spec run = { 0 };
+	wp_strv argv = { 0 };
+	wp_confine view = { 0 };
+	wp_spawn_plan plan = { .fd = { -1, -1, -1 } };
+	_cleanup_free_ char *cg_procs = NULL;
+	int rc;
+
+	if (!id || !exec_id || !*exec_id)
+		return wp_error_set(err, WP_EINVALID, "Exec needs an id and an exec id");
+	if (fs->v[F_EXEC_TERMINAL])
+		wp_info("task %s: exec %s asks for a terminal; it gets the FIFOs containerd gave", id, exec_id);
+	pthread_mutex_lock(&sh->mu);
+	parent = find(sh, id);
+	rc = !parent ? wp_error_set(err, WP_ENOTFOUND, "task %s: not found", id)
+	     : find_proc(sh, id, exec_id) ? wp_error_set(err, WP_EEXISTS, "task %s: exec %s exists already", id, exec_id)
+	     : parent->status != WP_TASK_RUNNING ? wp_error_set(err, WP_ESTATE, "task %s: not running", id)
+	     : !parent->root ? wp_error_set(err, WP_EUNSUPPORTED, "task %s: a pod's sandbox runs nothing to exec into", id)
+	     : 0;
+	if (rc == 0) {
+		x = wp_xcalloc(1, sizeof(*x));
+		x->sync_fd = x->err_fd = x->cache_fd = -1;
+		x->id = wp_xstrdup(id);
+		x->exec_id = wp_xstrdup(exec_id);
+		x->parent = parent;
+		x->bundle = wp_xstrdup(parent->bundle);
+		x->spec = json_incref(parent->spec);
+		x->root = wp_xstrdup(parent->root);
+		x->stdin_path = wp_xstrdup(fs->s[F_EXEC_STDIN] ? fs->s[F_EXEC_STDIN] : "");
+		x->stdout_path = wp_xstrdup(fs->s[F_EXEC_STDOUT] ? fs->s[F_EXEC_STDOUT] : "");
+		x->stderr_path = wp_xstrdup(fs->s[F_EXEC_STDERR] ? fs->s[F_EXEC_STDERR] : "");
+		x->terminal = fs->v[F_EXEC_TERMINAL] != 0;
+		x->status = WP_TASK_CREATED;
+		if (parent->cgroup)
+			x->cgroup = wp_xstrdup(parent->cgroup);
+	}
+	pthread_mutex_unlock(&sh->mu);
+	if (rc < 0)
+		return rc;
+	if (!(process = exec_process(fs, err))) {
+		rc = err->code;
+		goto fail;
+	}
+	/* The wasm args[0] names, found in the container's root as a container's own is. */
+	if (!wp_app_in_rootfs(x->root, process) || wp_app_check_beneath(x->root, process, err) < 0) {
+		rc = wp_error_set(err, WP_EUNSUPPORTED, "%s; '%s' is no file of it", EXEC_SUPPORTS,
+				  json_string_value(json_array_get(json_object_get(process, "args"), 0)));
+		goto fail;
+	}
+	run.process = process;
+	run.rootfs = x->root;
+	run.launcher_dir = sh->cache_root;
+	run.mounts = json_object_get(x->spec, "mounts");
+	run.rootfs_readonly = true;   /* an exec does not change the container's files */
+	run.engine = wp_json_str(json_object_get(x->spec, "annotations"), "dev.wasmpack.engine");
+	if (!run.engine || !*run.engine) {
+		run.engine = getenv("WASMPACK_ENGINE") && *getenv("WASMPACK_ENGINE") ? getenv("WASMPACK_ENGINE") : NULL;
+		run.engine_default = true;
+	}
+	wp_spawn_plan_user(process, &plan);
+	if ((rc = wp_spawn_plan_namespaces(x->spec, &plan, err)) < 0)
+		goto fail;
+	if ((rc = wp_engine_command(&run, &argv, &view, err)) < 0) {
+		if (rc == WP_EINVALID)
+			wp_error_append(err, "; %s", EXEC_SUPPORTS);
+		goto fail;
+	}
+	if (x->cgroup) {
+		bool own;
+
+		if (wp_cgroup_prepare(x->cgroup, NULL, &cg_procs, &own, err) < 0 || !own) {
+			free(cg_procs);
+			cg_procs = NULL;
+		}
+	}
+	{
+		wp_spawn_io io = { x->stdin_path, x->stdout_path, x->stderr_path };
+		wp_spawn_child child;
+
+		if ((rc = wp_spawn_paused(&io, argv.items, &plan, cg_procs, &view, x->root, &child, err)) < 0)
+			goto fail;
+		x->pid = child.pid;
+		x->sync_fd = child.sync_fd;
+		x->err_fd = child.err_fd;
+	}
+	free(x->cgroup);   /* the container's: its Delete removes it, not the exec's */
+	x->cgroup = NULL;
+	pthread_mutex_lock(&sh->mu);
+	for (size_t i = 0; i < WP_ARRAY_LEN(sh->early); i++)
+		if (sh->early[i].pid == x->pid) {
+			sh->early[i].pid = 0;
+			mark_exited(sh, x, sh->early[i].status);
+		}
+	x->next = sh->tasks;
+	sh->tasks = x;
+	pthread_mutex_unlock(&sh->mu);
+	wp_info("task %s: exec %s created: pid %d", id, exec_id, (int)x->pid);
+	x = NULL;
+	rc = 0;
+fail:
+	if (x) {
+		free(x->cgroup);
+		x->cgroup = NULL;
+		task_free(x);
+	}
+	if (rc < 0)
+		wp_error_prefix(err, "task %s: exec %s", id, exec_id);
+	json_decref(process);
+	wp_strv_release(&argv);
+	wp_confine_release(&view);
+	wp_spawn_plan_release(&plan);
+	return rc;
+}
+
 static int do_delete(wp_shim *sh, const fields *fs, wp_buf *reply, wp_error *err)
 {
 	task *t, **pp;
@@ -788,6 +961,21 @@ static int do_delete(wp_shim *sh, const fields *fs, wp_buf *reply, wp_error *err
 		;
 	*pp = t->next;
 	unwatch_oom(sh, t);
+	if (!t->exec_id) {
+		/* the container's exec processes go with it */
+		for (pp = &sh->tasks; *pp;) {
+			task *x = *pp;
+
+			if (x->parent == t) {
+				*pp = x->next;
+				if (x->pid > 0 && x->status != WP_TASK_STOPPED)
+					kill(-x->pid, SIGKILL);
+				task_free(x);
+			} else {
+				pp = &x->next;
+			}
+		}
+	}
 	pthread_mutex_unlock(&sh->mu);
 	if (t->mounted)
 		wp_rootfs_unmount_all(t->mounted);
@@ -797,10 +985,11 @@ static int do_delete(wp_shim *sh, const fields *fs, wp_buf *reply, wp_error *err
 	{
 		wp_buf ev;
 
-		/* TaskDelete {container_id = 1, pid = 2, exit_status = 3, exited_at = 4} */
+		/* TaskDelete {container_id = 1, pid = 2, exit_status = 3, exited_at = 4, id = 5} */
 		wp_buf_init(&ev, 4096);
 		if (wp_pb_put_str(&ev, 1, t->id) == 0 && wp_pb_put_varint(&ev, 2, (uint64_t)t->pid) == 0 &&
-		    wp_pb_put_varint(&ev, 3, t->exit_status) == 0 && wp_pb_put_timestamp(&ev, 4, &t->exited_at) == 0)
+		    wp_pb_put_varint(&ev, 3, t->exit_status) == 0 && wp_pb_put_timestamp(&ev, 4, &t->exited_at) == 0 &&
+		    wp_pb_put_str(&ev, 5, t->exec_id ? t->exec_id : t->id) == 0)
 			wp_events_publish(sh->events, "/tasks/delete", "containerd.events.TaskDelete", &ev);
 		wp_buf_release(&ev);
 	}
@@ -859,6 +1048,10 @@ int wp_shim_handle(void *ctx, const wp_ttrpc_request *req, const struct timespec
 		code = do_delete(sh, &fs, reply, err);
 	else if (!strcmp(m, "State"))
 		code = do_state(sh, &fs, reply, err);
+	else if (!strcmp(m, "Exec"))
+		code = do_exec(sh, &fs, err);
+	else if (!strcmp(m, "ResizePty"))
+		code = 0; /* no terminal: the exec got FIFOs */
 	else if (!strcmp(m, "Pids")) {
 		pthread_mutex_lock(&sh->mu);
 		if ((code = need_task(sh, &fs, &t, err)) == 0 && t->pid > 0 && t->status != WP_TASK_STOPPED) {

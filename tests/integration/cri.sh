@@ -105,15 +105,18 @@ mkdir -p app/static && echo "Hello from the image" > app/static/greeting.txt
 for a in exitcode sleeper hog prober; do "$WP" build --wasm "$BUILD/testdata/$a.wasm" -t "$R/demo/$a:v1" >/dev/null; done
 "$WP" tag "$R/demo/hello:v1" "$A/private/hello:v1" >/dev/null
 "$WP" build --layout wasm --wasm "$HELLO" -t "$R/demo/artifact:v1" >/dev/null
+# a long-running app with modules to exec beside it, as probes
+"$WP" build --wasm "$BUILD/testdata/sleeper.wasm" --wasm "$BUILD/testdata/exitcode.wasm" --wasm "$BUILD/testdata/prober.wasm" \
+	-t "$R/demo/probed:v1" >/dev/null
 inns "$WP" push -q "$R/pause:3.6" "$R/demo/hello:v1" "$R/demo/exitcode:v1" "$R/demo/sleeper:v1" "$R/demo/hog:v1" \
-	"$R/demo/prober:v1" "$R/demo/artifact:v1" >/dev/null
+	"$R/demo/prober:v1" "$R/demo/artifact:v1" "$R/demo/probed:v1" >/dev/null
 ok $? "the apps are in the registry"
 printf 's3cret\n' | DOCKER_CONFIG=$TMP/dc inns "$WP" login "$A" -u kube --password-stdin >/dev/null &&
 	DOCKER_CONFIG=$TMP/dc inns "$WP" push -q "$A/private/hello:v1" >/dev/null
 ok $? "and one in the registry with htpasswd"
 
 is "$("$CRI" "$S" pull "$R/demo/hello:v1" | cut -c1-7)" "sha256:" "PullImage of an image-layout app"
-for a in exitcode sleeper hog prober; do "$CRI" "$S" pull "$R/demo/$a:v1" >/dev/null; done
+for a in exitcode sleeper hog prober probed; do "$CRI" "$S" pull "$R/demo/$a:v1" >/dev/null; done
 "$CRI" "$S" pull "$A/private/hello:v1" >/dev/null 2>&1
 is "$?" "1" "PullImage from the htpasswd registry without AuthConfig is refused"
 is "$("$CRI" "$S" pull "$A/private/hello:v1" kube s3cret | cut -c1-7)" "sha256:" "with the credentials in AuthConfig, as the kubelet sends them"
@@ -225,6 +228,35 @@ like "$log" "read /shared/from-writer: pwned" "an emptyDir is shared by two cont
 like "$log" "read /etc/passwd: refused" "the host's files stay out of reach (the mounts are the only way in)"
 "$CRI" "$S" stopp "$P2" >/dev/null && "$CRI" "$S" rmp "$P2" >/dev/null
 ok $? "the CNI pod is removed"
+
+# 4. exec (kubectl exec, exec probes): a wasm module of the container's root
+P4=$(pod p4)
+E=$(ctr "$P4" p4 "{\"name\":\"probed\",\"image\":\"$R/demo/probed:v1\",\"args\":[\"600\"],\"envs\":{\"EXIT_CODE\":\"4\"},\"mounts\":$mounts,\"log_path\":\"probed.log\"}")
+"$CRI" "$S" start "$E" >/dev/null
+out=$("$CRI" "$S" execsync "$E" 10 /exitcode.wasm 0)
+is "$(jq -r '."1"' <<<"$out")" "exiting with 0" "ExecSync runs a module of the container's root, its stdout returned"
+is "$(jq -r '."3" // 0' <<<"$out")" "0" "with its exit code (0)"
+out=$("$CRI" "$S" execsync "$E" 10 /exitcode.wasm 7)
+is "$(jq -r '."3" // 0' <<<"$out")" "7" "and a failing probe's (7)"
+out=$("$CRI" "$S" execsync "$E" 10 /exitcode.wasm)
+is "$(jq -r '."1"' <<<"$out")" "exiting with 4" "the container's env reaches the exec"
+out=$("$CRI" "$S" execsync "$E" 10 /prober.wasm r:/data/in r:/config/cfg w:/config/x r:/etc/passwd)
+like "$(jq -r '."1"' <<<"$out")" "read /data/in: host-data" "the exec sees the container's volumes"
+like "$(jq -r '."1"' <<<"$out")" "write /config/x: refused" "read-only ones read-only"
+like "$(jq -r '."1"' <<<"$out")" "read /etc/passwd: refused" "and inside the same confinement"
+start=$(date +%s%N)
+err=$("$CRI" "$S" execsync "$E" 1 /sleeper.wasm 60 2>&1); rc=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+[ "$rc" -ne 0 ] && [ "$ms" -lt 6000 ]; ok $? "an exec past its timeout is stopped (${ms} ms)"
+like "$err" "timeout|timed out|deadline" "and says so"
+err=$("$CRI" "$S" execsync "$E" 10 sh -c 'cat /etc/shadow' 2>&1); rc=$?
+is "$rc" "1" "exec of anything but a wasm module of the container is refused"
+like "$err" "exec runs a wasm module of the container's root, named by its first argument" "saying what exec supports"
+url=$("$CRI" "$S" exec "$E" /exitcode.wasm 0)
+like "$url" '^http://127\.0\.0\.1:[0-9]+/exec/' "Exec (kubectl exec) hands out the streaming server's URL"
+is "$(st "$E" 3)" "1" "the container runs on through its execs"
+"$CRI" "$S" stop "$E" 0 >/dev/null; "$CRI" "$S" rm "$E" >/dev/null
+"$CRI" "$S" stopp "$P4" >/dev/null; "$CRI" "$S" rmp "$P4" >/dev/null
 
 # 3. the kubelet's restart (attempt 1 in the same sandbox), and 20 pods at once
 P3=$(pod p3)

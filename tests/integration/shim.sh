@@ -133,7 +133,9 @@ out=$(ctr_ task metrics s1 2>&1)
 like "$out" "memory\.(usage_in_bytes|usage) +[1-9][0-9]+" "and its metrics are the task's: memory in use"
 like "$out" "pids\.current +[1-9]" "and its process count"
 out=$("$H/ttrpc_client" "$addr" call containerd.task.v2.Task Exec s1)
-like "$out" "status 12" "Exec answers Unimplemented"
+like "$out" "status 3: Exec needs an id and an exec id" "Exec without an exec id: InvalidArgument (cri.sh runs real execs)"
+out=$("$H/ttrpc_client" "$addr" call containerd.task.v2.Task Checkpoint s1)
+like "$out" "status 12" "Checkpoint answers Unimplemented"
 out=$("$H/ttrpc_client" "$addr" call containerd.task.v2.Nope Hello s1)
 like "$out" "status 12" "an unknown service answers Unimplemented"
 out=$("$H/ttrpc_client" "$addr" call containerd.task.v2.Task State nosuch)
