@@ -277,6 +277,15 @@ ctr_ task rm a1 >/dev/null 2>&1
 entries=$(ls "$WASMPACK_CACHE" | grep -c '^[0-9a-f]\{64\}$')
 is "$entries" "1" "the node cache holds the app once"
 is "$(ls "$WASMPACK_CACHE" | grep -c '^\.tmp')" "0" "no temp store is left"
+# An image-layout image with no snapshot (containerd 2.1+ pulls wasm images through its
+# transfer service and leaves them unpacked): the rootfs mounts are missing, so the shim
+# reads the layers from the content store, as for the artifacts.
+"$WP" build --wasm "$HELLO" -t imgl:v1 >/dev/null && "$WP" save imgl:v1 -o imgl.tar >/dev/null
+ctr_ images import --all-platforms --no-unpack imgl.tar >/dev/null
+create_ u1 docker.io/library/imgl:v1 '["/hello.wasm","unpacked-by-the-shim"]'
+out=$(ctr_ task start u1 2>&1); rc=$?
+like "$out" "arg\[1\]=unpacked-by-the-shim" "an image-layout app with no snapshot runs from the content store"
+ctr_ task rm u1 >/dev/null 2>&1; "$H/ctd_container" "$C/c.sock" "$NS" delete u1
 
 # The engine is chosen by the spec's dev.wasmpack.engine annotation, then the node's
 # WASMPACK_ENGINE (node here), then the image's annotation, then the first on PATH.
