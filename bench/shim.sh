@@ -3,7 +3,9 @@
 # same image and engine (the engine floor), warm node cache (as root):
 # - time from `ctr run` to the app's first output line, against `wasmpack run`;
 # - the shim's memory per idle container (RSS and PSS of the shim process);
-# - the `start` action until its socket answers.
+# - the `start` action until its socket answers;
+# - through containerd's CRI as the kubelet drives it (tests/helpers/cri): RunPodSandbox,
+#   CreateContainer and StartContainer until the app's first line is in the CRI log file.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/bench/built.sh"
@@ -38,7 +40,17 @@ cat > "$C/config.toml" <<TOML
 version = 2
 root = "$C/root"
 state = "$C/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
+disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
+  "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.devmapper"]
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "docker.io/library/sleeper:v1"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "native"
+    default_runtime_name = "wasmpack"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.wasmpack]
+      runtime_type = "io.containerd.wasmpack.v1"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    conf_dir = "$W/cni"
 [grpc]
   address = "$C/c.sock"
 [ttrpc]
@@ -58,6 +70,9 @@ mkdir -p static && echo "Hello, bench" > static/greeting.txt
 "$WP" save hello:v1 -o hello.tar >/dev/null && "$WP" save sleeper:v1 -o sleeper.tar >/dev/null
 ctr_ images import --platform wasip1/wasm hello.tar >/dev/null
 ctr_ images import --platform wasip1/wasm sleeper.tar >/dev/null
+# the CRI's images: its namespace (k8s.io), the sleeper standing in for the pause image
+ctr -a "$C/c.sock" -n k8s.io images import --platform wasip1/wasm hello.tar >/dev/null
+ctr -a "$C/c.sock" -n k8s.io images import --platform wasip1/wasm sleeper.tar >/dev/null
 "$WP" run --engine "$ENGINE" hello:v1 >/dev/null   # the node cache is warm from here on
 
 . "$ROOT/bench/timing.sh"
@@ -120,6 +135,25 @@ start_ms=$(for i in $(seq 1 "$RUNS"); do
 	"$B/tests/helpers/ttrpc_client" "$addr" call containerd.task.v2.Task Shutdown "st$i" >/dev/null
 done | median)
 [ "$n" -gt 0 ] || { echo "bench: no idle container's shim is running" >&2; exit 1; }
+# Through the CRI: a pod (host network) and its container, until the app's first line is
+# in the CRI log file; each pod is removed before the next.
+CRI=$B/tests/helpers/cri
+[ -x "$CRI" ] || make -C "$ROOT" O="$B" helpers >&2
+mkdir -p "$W/cni" "$W/podlogs"
+cri_ms=$(for i in $(seq 1 "$RUNS"); do
+	printf '{"name":"b%s","uid":"u%s","namespace":"bench","log_directory":"%s/podlogs/b%s","network":"node"}' "$i" "$i" "$W" "$i" > pod.json
+	printf '{"name":"hello","image":"docker.io/library/hello:v1","log_path":"hello.log"}' > ctr.json
+	mkdir -p "$W/podlogs/b$i"
+	s=$(ns)
+	p=$("$CRI" "$C/c.sock" runp pod.json) && c=$("$CRI" "$C/c.sock" create "$p" ctr.json pod.json) &&
+		"$CRI" "$C/c.sock" start "$c" >/dev/null || { echo "bench: the CRI run failed" >&2; exit 1; }
+	until grep -q "stdout F arg\[0\]=/hello.wasm" "$W/podlogs/b$i/hello.log" 2>/dev/null; do
+		[ $((($(ns) - s) / 1000000)) -lt 10000 ] || { echo "bench: no log line through the CRI" >&2; exit 1; }
+		sleep 0.002
+	done
+	echo "scale=2; ($(ns) - $s) / 1000000" | bc
+	"$CRI" "$C/c.sock" stopp "$p" >/dev/null; "$CRI" "$C/c.sock" rmp "$p" >/dev/null
+done | median)
 cat <<TABLE
 containerd $(containerd --version | awk '{print $3}'), engine $ENGINE $("$ENGINE" --version 2>/dev/null | head -1), $(nproc) cores; median of $RUNS runs
 | what                                                   | ms     |
@@ -128,5 +162,6 @@ containerd $(containerd --version | awk '{print $3}'), engine $ENGINE $("$ENGINE
 | ctr run --runtime io.containerd.wasmpack.v1, same       | $shim |
 | the shim's overhead over the floor (median of pairs)   | $over |
 | shim start action until its socket answers              | $start_ms |
+| CRI: RunPodSandbox + Create + Start to the first log line | $cri_ms |
 shim memory per idle container ($n containers): RSS $((rss / n)) KiB, PSS $((pss / n)) KiB
 TABLE
