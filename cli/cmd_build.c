@@ -159,6 +159,7 @@ static int run(wp_cli *cli)
 					json_pack("{s:s,s:i,s:b}", "layout", o.layout ? o.layout : spin ? "spin" : "image", "cachedLayers",
 						  res.layers_reused, "pushed", wp_cli_flag(cli, "push")));
 	wp_build_result_release(&res);
+	fflush(cli->out); /* the digest is out before the store is let go (a waiting gc runs next) */
 	wp_store_close(&s);
 	wp_strv_release(&tags);
 	return rc;

@@ -234,6 +234,8 @@ static int run(wp_cli *cli)
 		json_object_set_new(o, "config", cj);
 	if (app)
 		json_object_set_new(o, "app", app);
+	if (wp_mediatype_is_index(d.media_type))
+		json_object_set_new(o, "platforms", platforms(data.data, data.len));
 	wp_json_print(o, cli->out);
 	json_decref(o);
 	rc = 0;

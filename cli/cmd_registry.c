@@ -88,6 +88,8 @@ static int print_transfer(wp_cli *cli, const wp_transfer_result *res, const char
 static const wp_opt push_opts[] = {
 	REG_OPTS,
 	{ "concurrency", 0, WP_OPT_VALUE, "N", "blobs transferred at once (default 4)", NULL },
+	{ "platform", 0, WP_OPT_VALUE, "OS/ARCH", "of an index, push this platform's manifest alone (default: the whole index)",
+	  "wasip1/wasm wasip2/wasm linux/amd64" },
 	{ "digestfile", 0, WP_OPT_VALUE, "FILE", "write the manifest digest to FILE", "@file" },
 	{ 0 },
 };
@@ -107,7 +109,7 @@ static int push_one(wp_cli *cli, wp_store *s, const wp_client_opts *ro, const ch
 	rc = wp_store_resolve(s, what, &d, NULL, &cli->err);
 	if (rc == 0) {
 		if ((rc = wp_client_open(&r, ref.registry, ro, &cli->err)) == 0)
-			rc = wp_transfer_push(s, r, &ref, &d, &res, &cli->err);
+			rc = wp_transfer_push_platform(s, r, &ref, &d, wp_cli_value(cli, "platform"), &res, &cli->err);
 		if (rc == 0)
 			rc = print_transfer(cli, &res, full);
 		wp_descriptor_release(&d);
@@ -152,6 +154,7 @@ static const wp_opt pull_opts[] = {
 	REG_OPTS,
 	{ "concurrency", 0, WP_OPT_VALUE, "N", "blobs transferred at once (default 4)", NULL },
 	{ "platform", 0, WP_OPT_VALUE, "OS/ARCH", "pick this platform from an index (default wasip1/wasm)", "wasip1/wasm wasip2/wasm wasi/wasm" },
+	{ "all-platforms", 0, WP_OPT_FLAG, NULL, "keep an index whole: every platform's manifest, then the index", NULL },
 	{ "digestfile", 0, WP_OPT_VALUE, "FILE", "write the manifest digest to FILE", "@file" },
 	{ 0 },
 };
@@ -174,7 +177,8 @@ static int run_pull(wp_cli *cli)
 		return rc;
 	}
 	if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) == 0)
-		rc = wp_transfer_pull(&s, r, &ref, wp_cli_value(cli, "platform"), 0, &res, &cli->err);
+		rc = wp_transfer_pull(&s, r, &ref, wp_cli_value(cli, "platform"),
+				      wp_cli_flag(cli, "all-platforms") ? WP_PULL_ALL_PLATFORMS : 0, &res, &cli->err);
 	if (rc == 0)
 		rc = print_transfer(cli, &res, full ? full : "");
 	wp_transfer_result_release(&res);
@@ -325,6 +329,7 @@ static const wp_opt copy_opts[] = {
 	REG_OPTS,
 	{ "concurrency", 0, WP_OPT_VALUE, "N", "blobs transferred at once (default 4)", NULL },
 	{ "platform", 0, WP_OPT_VALUE, "OS/ARCH", "pick this platform from an index (default wasip1/wasm)", "wasip1/wasm wasip2/wasm wasi/wasm" },
+	{ "all-platforms", 0, WP_OPT_FLAG, NULL, "keep an index whole: every platform's manifest, then the index", NULL },
 	{ "digestfile", 0, WP_OPT_VALUE, "FILE", "write the manifest digest to FILE", "@file" },
 	{ 0 },
 };
@@ -375,7 +380,9 @@ static int run_copy(wp_cli *cli)
 	} else if ((rc = wp_ref_parse(src, &ref, &cli->err)) == 0) {
 		src_full = wp_ref_string(&ref);
 		if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) == 0)
-			rc = wp_transfer_pull(&s, r, &ref, wp_cli_value(cli, "platform"), WP_PULL_NO_TAG, &res, &cli->err);
+			rc = wp_transfer_pull(&s, r, &ref, wp_cli_value(cli, "platform"),
+					      WP_PULL_NO_TAG | (wp_cli_flag(cli, "all-platforms") ? WP_PULL_ALL_PLATFORMS : 0), &res,
+					      &cli->err);
 		if (rc == 0)
 			wp_descriptor_copy(&d, &res.manifest);
 		wp_client_close(r);

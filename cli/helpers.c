@@ -1,6 +1,8 @@
 /* Helpers the commands share: where the store, the node cache and a Spin manifest are,
  * the registry options, and the sources `run` and `unpack` read (cli/cli.h). */
 #include "cli/cli.h"
+#include "oci/mediatype.h"
+#include "common/log.h"
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/util.h"
@@ -59,6 +61,40 @@ char *wp_cli_cache_root(const wp_store *s)
 	return wp_storeroot_cache(s->root);
 }
 
+/* An index in the store stands for its wasm manifest: --platform's, else wasip1/wasm
+ * (Docker's wasi/wasm alike), else wasip2/wasm (a component). */
+static int pick_platform(wp_cli *cli, wp_store *s, wp_descriptor *d)
+{
+	static const char *const wasm[] = { "wasip1/wasm", "wasip2/wasm" };
+	const char *want = wp_cli_value(cli, "platform");
+	const wp_descriptor *hit = NULL;
+	wp_index ix;
+	wp_buf data;
+	int rc;
+
+	if (!wp_mediatype_is_index(d->media_type))
+		return 0;
+	wp_buf_init(&data, WP_MANIFEST_MAX);
+	if ((rc = wp_store_read_blob(s, d->digest, WP_MANIFEST_MAX, &data, &cli->err)) == 0 &&
+	    (rc = wp_index_parse(data.data, data.len, &ix, &cli->err)) == 0) {
+		for (size_t k = 0; !hit && k < (want ? 1 : WP_ARRAY_LEN(wasm)); k++)
+			for (size_t i = 0; !hit && i < ix.n_manifests; i++)
+				if (wp_descriptor_platform_matches(ix.manifests[i].platform, want ? want : wasm[k]))
+					hit = &ix.manifests[i];
+		if (hit) {
+			wp_debug("%s is an index: its %s manifest is %s", d->digest, want ? want : "wasm", hit->digest);
+			wp_descriptor_release(d);
+			wp_descriptor_copy(d, hit);
+		} else {
+			rc = wp_error_set(&cli->err, WP_ENOTFOUND, "the index %s has no manifest for %s", d->digest,
+					  want ? want : "wasip1/wasm or wasip2/wasm");
+		}
+		wp_index_release(&ix);
+	}
+	wp_buf_release(&data);
+	return rc;
+}
+
 int wp_cli_resolve_source(wp_cli *cli, wp_store *s, const char *src, wp_descriptor *d)
 {
 	bool dir = wp_str_has_prefix(src, "oci:"), archive = wp_str_has_prefix(src, "oci-archive:");
@@ -68,9 +104,12 @@ int wp_cli_resolve_source(wp_cli *cli, wp_store *s, const char *src, wp_descript
 		const char *p = src + (dir ? 4 : 12), *colon = strchr(p, ':');
 		_cleanup_free_ char *path = colon ? wp_xstrndup(p, (size_t)(colon - p)) : wp_xstrdup(p);
 
-		return wp_archive_import(s, path, dir, colon && colon[1] ? colon + 1 : NULL, d, NULL, &cli->err);
+		rc = wp_archive_import(s, path, dir, colon && colon[1] ? colon + 1 : NULL, d, NULL, &cli->err);
+		return rc == 0 ? pick_platform(cli, s, d) : rc;
 	}
 	rc = wp_store_resolve(s, src, d, NULL, &cli->err);
+	if (rc == 0)
+		return pick_platform(cli, s, d);
 	/* a digest or id is the store's to know: there is no registry to ask */
 	if (rc == WP_ENOTFOUND && (wp_str_has_prefix(src, "sha256:") || strspn(src, "0123456789abcdef") == 64))
 		return wp_error_append(&cli->err, "; 'wasmpack images' lists what it holds");

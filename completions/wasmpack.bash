@@ -16,7 +16,7 @@ _wasmpack() {
         --format) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
     esac
     if [[ -z "$cmd" ]]; then
-        COMPREPLY=($(compgen -W "build lock unpack run push pull copy login logout images inspect tags tag rmi gc save load version completion --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+        COMPREPLY=($(compgen -W "build lock unpack run push pull copy login logout images inspect index tags tag rmi gc save load version completion --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         return
     fi
     case "$cmd" in
@@ -86,10 +86,11 @@ _wasmpack() {
         case "$prev" in
         --ca-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --concurrency) return ;;
+        --platform) COMPREPLY=($(compgen -W "wasip1/wasm wasip2/wasm linux/amd64" -- "$cur")); return ;;
         --digestfile) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         esac
         if [[ "$cur" == -* ]]; then
-            COMPREPLY=($(compgen -W " --plain-http --insecure --ca-file --concurrency --digestfile --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+            COMPREPLY=($(compgen -W " --plain-http --insecure --ca-file --concurrency --platform --digestfile --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         else
             local IFS=$'\n' st=() j
             for ((j = 1; j < COMP_CWORD; j++)); do [[ "${COMP_WORDS[j]}" == --store ]] && st=(--store "${COMP_WORDS[j+1]}"); done
@@ -104,7 +105,7 @@ _wasmpack() {
         --digestfile) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         esac
         if [[ "$cur" == -* ]]; then
-            COMPREPLY=($(compgen -W " --plain-http --insecure --ca-file --concurrency --platform --digestfile --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+            COMPREPLY=($(compgen -W " --plain-http --insecure --ca-file --concurrency --platform --all-platforms --digestfile --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         fi
         ;;
     copy)
@@ -115,7 +116,7 @@ _wasmpack() {
         --digestfile) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         esac
         if [[ "$cur" == -* ]]; then
-            COMPREPLY=($(compgen -W " --plain-http --insecure --ca-file --concurrency --platform --digestfile --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+            COMPREPLY=($(compgen -W " --plain-http --insecure --ca-file --concurrency --platform --all-platforms --digestfile --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         else
             local IFS=$'\n' st=() j
             for ((j = 1; j < COMP_CWORD; j++)); do [[ "${COMP_WORDS[j]}" == --store ]] && st=(--store "${COMP_WORDS[j+1]}"); done
@@ -156,6 +157,13 @@ _wasmpack() {
             local IFS=$'\n' st=() j
             for ((j = 1; j < COMP_CWORD; j++)); do [[ "${COMP_WORDS[j]}" == --store ]] && st=(--store "${COMP_WORDS[j+1]}"); done
             COMPREPLY=($(compgen -W "$(wasmpack "${st[@]}" __complete-refs 2>/dev/null)" -- "$cur"))
+        fi
+        ;;
+    index)
+        case "$prev" in
+        esac
+        if [[ "$cur" == -* ]]; then
+            COMPREPLY=($(compgen -W " --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         fi
         ;;
     tags)

@@ -14,6 +14,7 @@ _wasmpack() {
         'logout:forget the saved credentials for a registry'
         'images:list the images in the store'
         'inspect:show an image\'s manifest and config'
+        'index:make an image index of images in the store, one per platform'
         'tags:list a repository\'s tags in its registry'
         'tag:give an image in the store other names'
         'rmi:remove tags from the store (blobs go at the next gc)'
@@ -108,6 +109,7 @@ _wasmpack() {
         '--insecure[do not verify the registry\'s TLS certificate]' \
         '--ca-file[trust the CA certificates in FILE too]:FILE:_files' \
         '--concurrency[blobs transferred at once (default 4)]:N: ' \
+        '--platform[of an index, push this platform\'s manifest alone (default\: the whole index)]:OS/ARCH:(wasip1/wasm wasip2/wasm linux/amd64)' \
         '--digestfile[write the manifest digest to FILE]:FILE:_files' \
         '--store[the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)]:DIR:_files -/' \
         '--format[output format\: text or json]:FORMAT:(text json)' \
@@ -124,6 +126,7 @@ _wasmpack() {
         '--ca-file[trust the CA certificates in FILE too]:FILE:_files' \
         '--concurrency[blobs transferred at once (default 4)]:N: ' \
         '--platform[pick this platform from an index (default wasip1/wasm)]:OS/ARCH:(wasip1/wasm wasip2/wasm wasi/wasm)' \
+        '--all-platforms[keep an index whole\: every platform\'s manifest, then the index]' \
         '--digestfile[write the manifest digest to FILE]:FILE:_files' \
         '--store[the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)]:DIR:_files -/' \
         '--format[output format\: text or json]:FORMAT:(text json)' \
@@ -140,6 +143,7 @@ _wasmpack() {
         '--ca-file[trust the CA certificates in FILE too]:FILE:_files' \
         '--concurrency[blobs transferred at once (default 4)]:N: ' \
         '--platform[pick this platform from an index (default wasip1/wasm)]:OS/ARCH:(wasip1/wasm wasip2/wasm wasi/wasm)' \
+        '--all-platforms[keep an index whole\: every platform\'s manifest, then the index]' \
         '--digestfile[write the manifest digest to FILE]:FILE:_files' \
         '--store[the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)]:DIR:_files -/' \
         '--format[output format\: text or json]:FORMAT:(text json)' \
@@ -198,6 +202,16 @@ _wasmpack() {
         '--no-progress[never draw progress on stderr]' \
         '(-h --help)'{-h,--help}'[show help for the command]' \
         '*:argument:{local -a refs; refs=(${(f)"$(wasmpack __complete-refs 2>/dev/null)"}); compadd -a refs}'
+        ;;
+    index)
+        _arguments -s \
+        '--store[the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)]:DIR:_files -/' \
+        '--format[output format\: text or json]:FORMAT:(text json)' \
+        '(-q --quiet)'{-q,--quiet}'[print only errors and the requested data]' \
+        '(-v --verbose)'{-v,--verbose}'[print what is being done]' \
+        '--no-progress[never draw progress on stderr]' \
+        '(-h --help)'{-h,--help}'[show help for the command]' \
+        '*:argument: '
         ;;
     tags)
         _arguments -s \

@@ -450,8 +450,8 @@ static int put_manifest(wp_client *r, const char *repo, const char *reference, c
 	return rc;
 }
 
-int wp_transfer_push(wp_store *s, wp_client *r, const wp_ref *ref, const wp_descriptor *desc,
-		     wp_transfer_result *res, wp_error *err)
+static int push_manifest(wp_store *s, wp_client *r, const wp_ref *ref, const wp_descriptor *desc,
+			 wp_transfer_result *res, wp_error *err)
 {
 	long long started = mono_ms();
 	wp_buf data;
@@ -465,8 +465,6 @@ int wp_transfer_push(wp_store *s, wp_client *r, const wp_ref *ref, const wp_desc
 
 	memset(res, 0, sizeof(*res));
 	wp_buf_init(&data, WP_MANIFEST_MAX);
-	if (!wp_mediatype_is_manifest(desc->media_type))
-		return wp_error_set(err, WP_EINVALID, "pushing image indexes is not supported yet: push a single manifest");
 	if ((rc = wp_store_read_blob(s, desc->digest, WP_MANIFEST_MAX, &data, err)) < 0 ||
 	    (rc = wp_manifest_parse(data.data, data.len, &m, err)) < 0)
 		goto done;
@@ -570,6 +568,94 @@ static int pull_next(wp_job *job, wp_client_req *q)
 	return 1;
 }
 
+/* Folds a child's result (an index's manifest) into the whole's: its blobs (each once)
+ * and the session's counters. */
+static void merge_result(wp_transfer_result *into, const wp_transfer_result *from)
+{
+	for (size_t i = 0; i < from->n_blobs; i++) {
+		bool seen = false;
+
+		for (size_t k = 0; k < into->n_blobs && !seen; k++)
+			seen = !strcmp(into->blobs[k].digest, from->blobs[i].digest);
+		if (seen)
+			continue;
+		into->blobs = wp_xreallocarray(into->blobs, into->n_blobs + 1, sizeof(*into->blobs));
+		into->blobs[into->n_blobs++] = from->blobs[i];
+	}
+	into->stats = from->stats;
+}
+
+/* An index: each manifest it names (by digest, from the store), then the index itself
+ * under ref's tag; platform ("os/arch") pushes that platform's manifest alone instead. */
+static int push_index(wp_store *s, wp_client *r, const wp_ref *ref, const wp_descriptor *desc, const char *platform,
+		      wp_transfer_result *res, wp_error *err)
+{
+	wp_buf data;
+	wp_index ix = { 0 };
+	wp_ref child_ref = *ref;
+	int rc;
+
+	wp_buf_init(&data, WP_MANIFEST_MAX);
+	if ((rc = wp_store_read_blob(s, desc->digest, WP_MANIFEST_MAX, &data, err)) < 0 ||
+	    (rc = wp_index_parse(data.data, data.len, &ix, err)) < 0)
+		goto done;
+	if (platform) {
+		const wp_descriptor *pick = NULL;
+
+		for (size_t i = 0; i < ix.n_manifests && !pick; i++)
+			if (wp_descriptor_platform_matches(ix.manifests[i].platform, platform))
+				pick = &ix.manifests[i];
+		rc = pick ? push_manifest(s, r, ref, pick, res, err)
+			  : wp_error_set(err, WP_ENOTFOUND, "the index %s has no manifest for %s", desc->digest, platform);
+		goto done;
+	}
+	child_ref.tag = NULL;
+	child_ref.digest = NULL;
+	for (size_t i = 0; i < ix.n_manifests; i++) {
+		wp_transfer_result one = { 0 };
+
+		if (!wp_mediatype_is_manifest(ix.manifests[i].media_type)) {
+			rc = wp_error_set(err, WP_EINVALID, "the index %s names %s, a '%s': only manifests are pushed",
+					  desc->digest, ix.manifests[i].digest, ix.manifests[i].media_type);
+			goto done;
+		}
+		if (!wp_store_has_blob(s, ix.manifests[i].digest, NULL)) {
+			rc = wp_error_set(err, WP_ENOTFOUND, "the index %s names %s, which the store does not hold (pull "
+					  "it with --all-platforms, or push one platform with --platform)",
+					  desc->digest, ix.manifests[i].digest);
+			goto done;
+		}
+		rc = push_manifest(s, r, &child_ref, &ix.manifests[i], &one, err);
+		if (rc == 0)
+			merge_result(res, &one);
+		wp_transfer_result_release(&one);
+		if (rc < 0)
+			goto done;
+	}
+	if ((rc = put_manifest(r, ref->repository, ref->tag ? ref->tag : desc->digest, desc->media_type, &data,
+			       desc->digest, err)) == 0)
+		wp_descriptor_copy(&res->manifest, desc);
+done:
+	wp_index_release(&ix);
+	wp_buf_release(&data);
+	return rc;
+}
+
+int wp_transfer_push_platform(wp_store *s, wp_client *r, const wp_ref *ref, const wp_descriptor *desc,
+			      const char *platform, wp_transfer_result *res, wp_error *err)
+{
+	memset(res, 0, sizeof(*res));
+	if (wp_mediatype_is_index(desc->media_type))
+		return push_index(s, r, ref, desc, platform, res, err);
+	return push_manifest(s, r, ref, desc, res, err);
+}
+
+int wp_transfer_push(wp_store *s, wp_client *r, const wp_ref *ref, const wp_descriptor *desc,
+		     wp_transfer_result *res, wp_error *err)
+{
+	return wp_transfer_push_platform(s, r, ref, desc, NULL, res, err);
+}
+
 static void pull_restart(pull_blob *b)
 {
 	wp_store_writer_abort(b->w);
@@ -623,6 +709,44 @@ static int pull_done(wp_job *job, const wp_client_req *q, const wp_client_resp *
 	return WP_XFER_NEXT;
 }
 
+/* The whole index: each manifest it names (by digest, untagged), then the index's own
+ * bytes, stored last and tagged. */
+static int pull_index_whole(wp_store *s, wp_client *r, const wp_ref *ref, const wp_buf *body, const char *mt,
+			    const char *digest, unsigned flags, wp_transfer_result *res, wp_error *err)
+{
+	wp_index ix = { 0 };
+	char stored[WP_DIGEST_BUFSZ];
+	int rc;
+
+	if ((rc = wp_index_parse(body->data, body->len, &ix, err)) < 0)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < ix.n_manifests; i++) {
+		wp_ref child = *ref;
+		wp_transfer_result one = { 0 };
+
+		child.tag = NULL;
+		child.digest = ix.manifests[i].digest;
+		rc = wp_transfer_pull(s, r, &child, NULL, WP_PULL_NO_TAG, &one, err);
+		if (rc == 0)
+			merge_result(res, &one);
+		wp_transfer_result_release(&one);
+	}
+	wp_index_release(&ix);
+	if (rc == 0 && (rc = wp_store_put_blob(s, body->data, body->len, stored, err)) == 0) {
+		wp_descriptor_init(&res->manifest, mt, digest, (int64_t)body->len);
+		res->index_digest = wp_xstrdup(digest);
+		if (!(flags & WP_PULL_NO_TAG)) {
+			wp_ref tagged = *ref;
+			_cleanup_free_ char *tagname = NULL;
+
+			tagged.digest = ref->tag ? NULL : (char *)digest;
+			tagname = wp_ref_string(&tagged);
+			rc = wp_store_tag(s, tagname, &res->manifest, err);
+		}
+	}
+	return rc;
+}
+
 int wp_transfer_pull(wp_store *s, wp_client *r, const wp_ref *ref, const char *platform, unsigned flags,
 		     wp_transfer_result *res, wp_error *err)
 {
@@ -644,6 +768,10 @@ int wp_transfer_pull(wp_store *s, wp_client *r, const wp_ref *ref, const char *p
 	if (!platform)
 		platform = "wasip1/wasm";
 	rc = wp_remote_manifest(r, ref, ref->digest ? ref->digest : ref->tag, &body, &mt, digest, err);
+	if (rc == 0 && wp_mediatype_is_index(mt) && (flags & WP_PULL_ALL_PLATFORMS)) {
+		rc = pull_index_whole(s, r, ref, &body, mt, digest, flags, res, err);
+		goto done;
+	}
 	if (rc == 0 && wp_mediatype_is_index(mt)) {
 		wp_index ix;
 		const wp_descriptor *pick = NULL;

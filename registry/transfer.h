@@ -31,11 +31,15 @@ void wp_transfer_result_release(wp_transfer_result *res);
  * that points at missing blobs. */
 int wp_transfer_push(wp_store *s, wp_client *r, const wp_ref *ref, const wp_descriptor *desc,
 		     wp_transfer_result *res, wp_error *err);
+/* The same for an index: every manifest it names (each must be in the store), then the
+ * index under ref's tag; with platform ("os/arch"), that platform's manifest alone. */
+int wp_transfer_push_platform(wp_store *s, wp_client *r, const wp_ref *ref, const wp_descriptor *desc,
+			      const char *platform, wp_transfer_result *res, wp_error *err);
 
 /* Pulls ref into the store and tags it; an index is resolved to the manifest for platform
  * ("os/arch"; wasip1/wasm also matches wasi/wasm). Every blob is checked against its size
  * and digest before it becomes visible in the store. */
-enum { WP_PULL_NO_TAG = 1 };
+enum { WP_PULL_NO_TAG = 1, WP_PULL_ALL_PLATFORMS = 2 /* an index whole: every manifest, then the index */ };
 int wp_transfer_pull(wp_store *s, wp_client *r, const wp_ref *ref, const char *platform, unsigned flags,
 		     wp_transfer_result *res, wp_error *err);
 

@@ -140,4 +140,31 @@ like "$err" "SSL|TLS|wrong version" "and with plain_http = false it fails with t
 mkdir -p "$TMP/cfg/wasmpack" && printf '[registry."%s"]\nplain_http = true\n' "$R" > "$TMP/cfg/wasmpack/config.toml"
 check "a per-registry setting in config.toml turns on plain HTTP" env XDG_CONFIG_HOME=$TMP/cfg "$WP" push $R/demo/hello:v1
 
+# ---- indexes: made here, pushed and pulled whole or one platform at a time ----
+export WASMPACK_STORE=$TMP/ixs
+"$WP" build --wasm "$HELLO" -t app:wasm >/dev/null
+"$WP" build --wasm "$EXITC" --platform linux/amd64 -t app:linux >/dev/null
+ixd=$("$WP" index create app:multi app:wasm app:linux)
+like "$ixd" '^sha256:[0-9a-f]{64}$' "index create makes an index of images in the store"
+is "$("$WP" inspect app:multi | jq -c '[.platforms[].platform]')" '["wasip1/wasm","linux/amd64"]' "inspect of an index lists its platforms"
+is "$("$WP" index create bad:v1 app:wasm app:wasm 2>&1 >/dev/null | grep -c 'one image per platform')" "1" "two images of one platform are refused"
+like "$("$WP" run app:multi 2>&1)" "arg\[0\]=/hello.wasm" "run of an index runs its wasm image"
+dw=$("$WP" inspect app:wasm | jq -r .digest); dl=$("$WP" inspect app:linux | jq -r .digest)
+"$WP" tag app:multi $R/demo/ix:v1 >/dev/null
+is "$("$WP" push $R/demo/ix:v1 --plain-http)" "$ixd" "push of an index pushes it whole"
+is "$(skopeo inspect --raw --tls-verify=false docker://$R/demo/ix:v1 | sha256sum | cut -d' ' -f1)" "${ixd#sha256:}" \
+	"the registry serves the index's exact bytes"
+check "skopeo copies every platform of it (--all)" skopeo copy -q --all --src-tls-verify=false docker://$R/demo/ix:v1 oci:$TMP/skix:v1
+is "$(jq -r '.manifests[0].digest' "$TMP/skix/index.json")" "$ixd" "skopeo's copy has the same index"
+out=$(WASMPACK_STORE=$TMP/ixp "$WP" pull $R/demo/ix:v1 --plain-http --all-platforms --format json)
+is "$(jq -r .digest <<<"$out")" "$ixd" "pull --all-platforms keeps the index whole"
+is "$(WASMPACK_STORE=$TMP/ixp "$WP" inspect $R/demo/ix:v1 | jq -r .digest)" "$ixd" "and tags the index"
+check "with both platforms' images in the store" test -f "$TMP/ixp/blobs/sha256/${dw#sha256:}" -a -f "$TMP/ixp/blobs/sha256/${dl#sha256:}"
+check "every blob verified" store_verified "$TMP/ixp"
+is "$(WASMPACK_STORE=$TMP/ixq "$WP" pull $R/demo/ix:v1 --plain-http --platform linux/amd64)" "$dl" "pull --platform takes one"
+"$WP" tag app:multi $R/demo/one:v1 >/dev/null
+is "$("$WP" push $R/demo/one:v1 --plain-http --platform wasip1/wasm)" "$dw" "push --platform of an index pushes that platform's image alone"
+is "$(skopeo inspect --raw --tls-verify=false docker://$R/demo/one:v1 | sha256sum | cut -d' ' -f1)" "${dw#sha256:}" "(a manifest, not the index)"
+is "$(WASMPACK_STORE=$TMP/ixp "$WP" copy --plain-http --all-platforms $R/demo/ix:v1 $R/demo/ixcopy:v1 | tail -1)" "$ixd" "copy --all-platforms copies it whole"
+
 done_testing
