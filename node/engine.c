@@ -353,6 +353,11 @@ static int describe_additions(const wp_run_spec *s, app *a, wp_error *err)
 			if (i > 0 && json_is_string(v) && !s->args.len)
 				wp_strv_push(&a->argv, json_string_value(v));
 	}
+	/* WASI has no working folder: the container's (workingDir) reaches the app as PWD,
+	 * which an app may chdir to (wasi-libc resolves relative paths against its own) */
+	if (s->process && wp_json_str(s->process, "cwd") && strcmp(wp_json_str(s->process, "cwd"), "/") &&
+	    !json_object_get(a->env, "PWD"))
+		json_object_set_new(a->env, "PWD", json_string(wp_json_str(s->process, "cwd")));
 	for (i = 0; i < s->args.len; i++)
 		wp_strv_push(&a->argv, s->args.items[i]);
 	for (i = 0; i < s->env.len; i++)

@@ -144,7 +144,7 @@ shims() { pgrep -fc "containerd-shim-wasmpack-v1 -namespace k8s.io -address $S";
 # 1. a pod on the node's network: create, start, logs, status, stop, remove
 P1=$(pod p1)
 like "$P1" '^[0-9a-f]{64}$' "RunPodSandbox (host network)"
-C1=$(ctr "$P1" p1 "{\"name\":\"hello\",\"image\":\"$R/demo/hello:v1\",\"args\":[\"world\"],\"envs\":{\"EXTRA\":\"1\"},\"log_path\":\"hello/0.log\"}")
+C1=$(ctr "$P1" p1 "{\"name\":\"hello\",\"image\":\"$R/demo/hello:v1\",\"args\":[\"world\"],\"envs\":{\"EXTRA\":\"1\"},\"working_dir\":\"/srv\",\"log_path\":\"hello/0.log\"}")
 like "$C1" '^[0-9a-f]{64}$' "CreateContainer"
 "$CRI" "$S" start "$C1" >/dev/null
 ok $? "StartContainer"
@@ -154,6 +154,7 @@ like "$log" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z stdout F arg\[0\]=/hello.wasm
 like "$log" 'stdout F arg\[1\]=world' "with the container's args"
 like "$log" 'stdout F env EXTRA=1' "and its env"
 like "$log" 'stdout F env GREETING=hi' "and the image's env"
+like "$log" 'stdout F env PWD=/srv' "and its working folder (as PWD: WASI has none of its own)"
 like "$log" 'stdout F Hello from the image' "and the image's files"
 is "$(st "$C1" 10):$(st "$C1" 7)" "Completed:" "ContainerStatus: reason Completed, exit code 0"
 [ "$(st "$C1" 5)" -gt "$(st "$C1" 4)" ] && [ "$(st "$C1" 6)" -ge "$(st "$C1" 5)" ]
