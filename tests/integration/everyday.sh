@@ -140,7 +140,8 @@ err=$("$WP" push --plain-http "$P/demo/big:v2" 2>&1 >/dev/null)
 is "$err" "" "stderr not a terminal: no progress at all"
 for flag in -q --no-progress; do
 	script -qfec "$WP push --plain-http $flag $P/demo/big:v2" "$TMP/q.tty" >/dev/null 2>&1
-	is "$(grep -c 'pushing\|ETA\|uploaded' "$TMP/q.tty")" "0" "on a terminal with $flag: none either"
+	is "$(grep -cE 'ETA|/s  |\[[=> ]+\]|  uploaded  ' "$TMP/q.tty")" "0" "on a terminal with $flag: none either" ||
+		sed 's/^/#   /' "$TMP/q.tty" | head -5
 done
 script -qfec "$WP push --plain-http --format json $P/demo/big:v2" "$TMP/j.tty" >/dev/null 2>&1
 out=$("$WP" push --plain-http --format json "$P/demo/big:v2" 2>/dev/null)
