@@ -1,5 +1,6 @@
 #include "registry/remote.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "oci/manifest.h"
 #include "oci/mediatype.h"
@@ -80,12 +81,22 @@ int wp_remote_blob(wp_client *r, const char *repo, const char *digest, size_t ma
 static char *next_page(wp_client *r, const char *link)
 {
 	const char *lt = link ? strchr(link, '<') : NULL, *gt = lt ? strchr(lt, '>') : NULL;
-	_cleanup_free_ char *u = NULL;
+	_cleanup_free_ char *u = NULL, *base = NULL;
+	char *next;
 
 	if (!lt || !gt || !strstr(gt, "rel=\"next\""))
 		return NULL;
 	u = wp_xstrndup(lt + 1, (size_t)(gt - lt - 1));
-	return wp_client_url(r, u);
+	next = wp_client_url(r, u);
+	/* The registry's credentials go with every request, so the next page must be on the
+	 * registry itself: a link to another host, scheme or port ends the listing. */
+	base = wp_str_fmt("%s/v2/", wp_client_base_url(r));
+	if (next && strncmp(next, base, strlen(base)) != 0) {
+		wp_warn("the tag list may be incomplete: the registry sent its next page elsewhere (%s), not followed", next);
+		free(next);
+		next = NULL;
+	}
+	return next;
 }
 
 int wp_remote_tags(wp_client *r, const char *repo, wp_strv *tags, wp_error *err)

@@ -196,8 +196,9 @@ static json_t *field_value(const wp_pb_field *f, int depth)
 		}
 		json_decref(nested);
 	}
-	return json_stringn((const char *)f->data, f->len) ? json_stringn((const char *)f->data, f->len)
-							   : json_string("<bytes>");
+	json_t *s = json_stringn((const char *)f->data, f->len);
+
+	return s ? s : json_string("<bytes>");
 }
 
 static json_t *decode(const uint8_t *d, size_t len, int depth)
@@ -295,6 +296,7 @@ int main(int argc, char **argv)
 	sock = argv[1];
 	op = argv[2];
 	wp_buf_init(&req, 1 << 20);
+	wp_buf_init(&resp, 1);
 	if (!strcmp(op, "version")) {
 		wp_pb_put_str(&req, 1, "v1");
 		call("RuntimeService", "Version", &req, &resp);

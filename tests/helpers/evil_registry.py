@@ -5,6 +5,8 @@ other protocols. usage: evil_registry.py PORT RAW-PORT
   /v2/<name>/manifests/<t>  302 to <name> decoded: gopher | file | dict
   /v2/token-<kind>/...      401 with a realm of its own /token?kind=<kind>, which answers a
                             token that is: crlf (a header line after it), space, empty
+  /v2/pages-<to>/tags/list  a page of tags whose Link sends the next page to: self (a
+                            second page here), other (the raw port), scheme (file://)
   any request carrying an X-Injected header is recorded in injected.log (cwd)
 Listens on 127.0.0.1 only; stops when killed."""
 import json
@@ -45,6 +47,20 @@ class H(http.server.BaseHTTPRequestHandler):
         parts = self.path.split("/")
         # /v2/realm-<kind>/...: every request asks for a token from that realm
         kind = parts[2] if len(parts) > 2 else ""
+        if kind.startswith("pages-") and len(parts) > 3 and parts[3].startswith("tags"):
+            second = "last=" in self.path
+            nxt = {"self": f"/v2/{kind}/tags/list?n=1000&last=a",
+                   "other": f"http://127.0.0.1:{raw}/v2/{kind}/tags/list?last=a",
+                   "scheme": "file:///etc/passwd"}[kind[6:]]
+            body = json.dumps({"name": kind, "tags": ["b"] if second else ["a"]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            if not second:
+                self.send_header("Link", f'<{nxt}>; rel="next"')
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if kind.startswith("token-") and not self.headers.get("Authorization"):
             realm = f"http://127.0.0.1:{port}/token?kind={kind[6:]}"
             self.answer(401, [("WWW-Authenticate", f'Bearer realm="{realm}",service="evil",scope="repository:x:pull"')])

@@ -30,7 +30,9 @@ reg() { # reg NAME PORT [AUTH-YAML]
 	mkdir -p "$TMP/$1/data"
 	printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:%s\n%s\n' \
 		"$TMP/$1/data" "$2" "${3:-}" > "$TMP/$1/config.yml"
-	inns docker-registry serve "$TMP/$1/config.yml" > "$TMP/$1/log" 2>&1 &
+	# nsenter itself in the background (not the inns function: its subshell's pid would
+	# be the one killed, and the registry would outlive the test)
+	nsenter --net="/run/netns/$NETNS" docker-registry serve "$TMP/$1/config.yml" > "$TMP/$1/log" 2>&1 &
 	on_exit "kill $! 2>/dev/null"
 	mkdir -p "$TMP/certs.d/127.0.0.1:$2"
 	printf 'server = "http://127.0.0.1:%s"\n[host."http://127.0.0.1:%s"]\n  capabilities = ["pull", "resolve"]\n' "$2" "$2" \
@@ -88,7 +90,7 @@ mkdir -p "$TMP/fakebin"
 printf '#!/bin/sh\ntrap "" TERM\necho "stubborn engine: ignoring SIGTERM"\nwhile :; do sleep 1; done\n' > "$TMP/fakebin/wasmtime"
 chmod 755 "$TMP/fakebin/wasmtime"
 export PATH=$BUILD:$PATH:$TMP/fakebin WASMPACK_SHIM_SOCKET_DIR=$SOCKS WASMPACK_CACHE=$TMP/cache WASMPACK_ENGINE=node
-inns containerd --config "$C/config.toml" > "$C/log" 2>&1 &
+nsenter --net="/run/netns/$NETNS" containerd --config "$C/config.toml" > "$C/log" 2>&1 &
 CPID=$!
 on_exit "kill $CPID 2>/dev/null; wait $CPID 2>/dev/null; pkill -f 'containerd-shim-wasmpack-v1 -namespace k8s.io -address $S' 2>/dev/null;
 	grep -F ' $TMP/' /proc/self/mountinfo | cut -d' ' -f5 | sort -r | xargs -r -n1 umount -l 2>/dev/null;

@@ -40,6 +40,15 @@ for kind in crlf space empty; do
 	like "$err" "token service of 127.0.0.1:$PORT: the (token holds characters a bearer token cannot|answer holds no token)" \
 		"the $kind token is refused, saying why"
 done
+# Tag pages: the next page is followed on the registry itself, never to another host or scheme
+# (the registry's credentials go with each request).
+is "$("$WP" tags --plain-http "127.0.0.1:$PORT/pages-self" | tr '\n' ' ')" "a b " "tags follows a next page on the registry"
+for to in other scheme; do
+	out=$("$WP" tags --plain-http "127.0.0.1:$PORT/pages-$to" 2>"$TMP/pages.err"); rc=$?
+	is "$rc" "0" "tags with a next page elsewhere ($to): exit 0"
+	is "$out" "a" "only the registry's own page is listed ($to)"
+	like "$(cat "$TMP/pages.err")" "tag list may be incomplete.*not followed" "a warning says the next page was not followed ($to)"
+done
 check "no request carried the header a token tried to add" test ! -e injected.log
 sleep 0.3
 is "$(cat raw.log 2>/dev/null)" "" "nothing reached the raw TCP listener"
