@@ -516,7 +516,7 @@ static int spawn_held(task *t, creating *c, wp_error *err)
 {
 	json_t *linux_ = json_object_get(c->spec, "linux");
 	_cleanup_free_ char *cg_procs = NULL;
-	wp_spawn_io io = { t->stdin_path, t->stdout_path, t->stderr_path };
+	wp_spawn_io io = { t->stdin_path, t->stdout_path, t->stderr_path, t->terminal };
 	wp_spawn_child child;
 
 	t->cgroup = wp_cgroup_dir(wp_json_str(linux_, "cgroupsPath"));
@@ -586,7 +586,7 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, wp_error *err
 	if (!c.id || !*c.id || !c.bundle || !*c.bundle)
 		return wp_error_set(err, WP_EINVALID, "Create needs an id and a bundle");
 	if (fs->v[F_CREATE_TERMINAL])
-		wp_info("task %s asks for a terminal; the app gets the FIFOs containerd gave", c.id);
+		wp_info("task %s asks for a terminal; the app gets containerd's FIFOs (stderr with stdout), no pty", c.id);
 	pthread_mutex_lock(&sh->mu);
 	t = find(sh, c.id);
 	pthread_mutex_unlock(&sh->mu);
@@ -830,7 +830,7 @@ static int do_exec(wp_shim *sh, const fields *fs, wp_error *err)
 	if (!id || !exec_id || !*exec_id)
 		return wp_error_set(err, WP_EINVALID, "Exec needs an id and an exec id");
 	if (fs->v[F_EXEC_TERMINAL])
-		wp_info("task %s: exec %s asks for a terminal; it gets the FIFOs containerd gave", id, exec_id);
+		wp_info("task %s: exec %s asks for a terminal; it gets containerd's FIFOs (stderr with stdout), no pty", id, exec_id);
 	pthread_mutex_lock(&sh->mu);
 	parent = find(sh, id);
 	rc = !parent ? wp_error_set(err, WP_ENOTFOUND, "task %s: not found", id)
@@ -895,7 +895,7 @@ static int do_exec(wp_shim *sh, const fields *fs, wp_error *err)
 		}
 	}
 	{
-		wp_spawn_io io = { x->stdin_path, x->stdout_path, x->stderr_path };
+		wp_spawn_io io = { x->stdin_path, x->stdout_path, x->stderr_path, x->terminal };
 		wp_spawn_child child;
 
 		if ((rc = wp_spawn_paused(&io, argv.items, &plan, cg_procs, &view, x->root, &child, err)) < 0)

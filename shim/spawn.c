@@ -102,7 +102,12 @@ int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_spawn_plan *nsp
 		if (in >= 0 && io->stdin_path && *io->stdin_path)
 			fcntl(in, F_SETFL, fcntl(in, F_GETFL) & ~O_NONBLOCK);
 		out = io->stdout_path && *io->stdout_path ? open(io->stdout_path, O_WRONLY) : open("/dev/null", O_WRONLY);
-		er = io->stderr_path && *io->stderr_path ? open(io->stderr_path, O_WRONLY) : open("/dev/null", O_WRONLY);
+		if (io->terminal && out >= 0)
+			er = dup(out);
+		else if (io->stderr_path && *io->stderr_path)
+			er = open(io->stderr_path, O_WRONLY);
+		else
+			er = open("/dev/null", O_WRONLY);
 		if (in < 0 || out < 0 || er < 0)
 			what = "opening the task's stdio";
 		else if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(er, 2) < 0)

@@ -6,6 +6,7 @@
 #define WP_SHIM_SPAWN_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -35,6 +36,9 @@ void wp_spawn_plan_release(wp_spawn_plan *p);
 /* The container's stdio: FIFO paths from Create ("" or NULL: /dev/null). */
 typedef struct wp_spawn_io {
 	const char *stdin_path, *stdout_path, *stderr_path;
+	/* asked for a terminal: stderr goes where stdout goes, as both are the one terminal
+	 * under runc (whose stderr FIFO nobody reads then: containerd's CRI makes one anyway) */
+	bool terminal;
 } wp_spawn_io;
 
 /* The process made: write a byte to sync_fd to let it exec; err_fd reads why it failed

@@ -3,6 +3,8 @@
  *   w:PATH   create PATH: "write PATH: ok" or "write PATH: refused"
  *   l:PATH   list the folder PATH: "list PATH: name name ..." or "list PATH: refused"
  *   s:N      say "prober waiting", then sleep N seconds (for a look at the engine)
+ *   i        read a line of stdin: "stdin: <line>" or "stdin: none"
+ *   e:TEXT   write TEXT and a newline to stderr
  * Exits 0. */
 #include <dirent.h>
 #include <stdio.h>
@@ -32,6 +34,18 @@ static void probe_write(const char *path)
 	printf("write %s: %s\n", path, f && fputs("pwned\n", f) >= 0 && fclose(f) == 0 ? "ok" : "refused");
 }
 
+static void probe_stdin(void)
+{
+	char line[256];
+
+	if (!fgets(line, sizeof(line), stdin)) {
+		printf("stdin: none\n");
+		return;
+	}
+	line[strcspn(line, "\n")] = '\0';
+	printf("stdin: %s\n", line);
+}
+
 static void probe_list(const char *path)
 {
 	DIR *d = opendir(path);
@@ -59,6 +73,10 @@ int main(int argc, char **argv)
 			probe_write(a + 2);
 		else if (!strncmp(a, "l:", 2))
 			probe_list(a + 2);
+		else if (!strcmp(a, "i"))
+			probe_stdin();
+		else if (!strncmp(a, "e:", 2))
+			fprintf(stderr, "%s\n", a + 2);
 		else if (!strncmp(a, "s:", 2)) {
 			printf("prober waiting\n");
 			fflush(stdout);

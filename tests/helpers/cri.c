@@ -11,14 +11,14 @@
  *   cri SOCKET stop CONTAINER_ID TIMEOUT_S
  *   cri SOCKET stopp|rmp|pstatus|podstats POD_ID
  *   cri SOCKET execsync CONTAINER_ID TIMEOUT_S CMD...   -> {stdout, stderr, exit_code}
- *   cri SOCKET exec CONTAINER_ID CMD...           -> the streaming URL
+ *   cri SOCKET exec [-i|-t|-it] CONTAINER_ID CMD... -> the streaming URL (stdin, terminal)
  *   cri SOCKET ps | pods | liststats
  *
  * POD.json: {"name", "uid", "namespace", "attempt", "log_directory", "hostname",
  *            "network": "node"|"pod", "labels": {}, "annotations": {}, "cgroup_parent"}
  * CTR.json: {"name", "attempt", "image", "command": [], "args": [], "working_dir",
  *            "envs": {}, "mounts": [{"container_path", "host_path", "readonly"}],
- *            "log_path", "memory_limit", "labels": {}, "annotations": {}}
+ *            "log_path", "memory_limit", "tty", "labels": {}, "annotations": {}}
  * Answers print as JSON on stdout; a failed call prints its gRPC message on stderr and
  * exits 1 (3 for NotFound). */
 #include "common/buf.h"
@@ -29,6 +29,7 @@
 #include "node/cdclient.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +142,8 @@ static void container_config(wp_buf *b, json_t *c)
 	put_map(b, 9, json_object_get(c, "labels"));
 	put_map(b, 10, json_object_get(c, "annotations"));
 	put_str(b, 11, wp_json_str(c, "log_path"));
+	if (json_is_true(json_object_get(c, "tty")))
+		wp_pb_put_varint(b, 14, 1);
 	/* LinuxContainerConfig {resources = 1}; LinuxContainerResources {memory_limit_in_bytes = 4} */
 	wp_buf_init(&lx, 1 << 16);
 	wp_buf_init(&res, 1 << 16);
@@ -370,12 +373,25 @@ int main(int argc, char **argv)
 		call("RuntimeService", "ExecSync", &req, &resp);
 		print_decoded(&resp);
 	} else if (!strcmp(op, "exec") && argc >= 5) {
-		/* ExecRequest {container_id = 1, cmd = 2, stdout = 5, stderr = 6} */
-		wp_pb_put_str(&req, 1, argv[3]);
-		for (int i = 4; i < argc; i++)
+		/* ExecRequest {container_id = 1, cmd = 2, tty = 3, stdin = 4, stdout = 5, stderr = 6};
+		 * exec [-i|-t|-it] ID CMD...: stdin and a terminal, as kubectl exec -i and -t ask */
+		bool flags = argv[3][0] == '-', in = flags && strchr(argv[3], 'i'), tty = flags && strchr(argv[3], 't');
+		int a = flags ? 4 : 3;
+
+		if (argc < a + 2) {
+			fprintf(stderr, "cri: exec [-i|-t|-it] ID CMD...\n");
+			return 2;
+		}
+		wp_pb_put_str(&req, 1, argv[a]);
+		for (int i = a + 1; i < argc; i++)
 			wp_pb_put_str(&req, 2, argv[i]);
+		if (tty)
+			wp_pb_put_varint(&req, 3, 1);
+		if (in)
+			wp_pb_put_varint(&req, 4, 1);
 		wp_pb_put_varint(&req, 5, 1);
-		wp_pb_put_varint(&req, 6, 1);
+		if (!tty) /* a terminal has one output stream */
+			wp_pb_put_varint(&req, 6, 1);
 		call("RuntimeService", "Exec", &req, &resp);
 		print_str_field(&resp, 1);
 	} else if (!strcmp(op, "ps")) {

@@ -13,6 +13,8 @@ if [ "$(id -u)" -ne 0 ] || ! command -v containerd >/dev/null || ! command -v no
 	exit
 fi
 CRI=$BUILD/tests/helpers/cri
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
 NETNS=wpcri-$$
 ip netns add "$NETNS" && ip netns exec "$NETNS" ip link set lo up || { ok 1 "a network namespace for the test"; done_testing; exit 1; }
 on_exit "ip netns del $NETNS 2>/dev/null"
@@ -229,6 +231,10 @@ like "$log" "write /config/new: refused" "but not writable"
 check "and nothing was written there" test ! -e vol/ro/new
 like "$log" "read /shared/from-writer: pwned" "an emptyDir is shared by two containers of the pod"
 like "$log" "read /etc/passwd: refused" "the host's files stay out of reach (the mounts are the only way in)"
+T=$(ctr "$P2" p2 "{\"name\":\"tty\",\"image\":\"$R/demo/prober:v1\",\"args\":[\"e:said-on-stderr\"],\"tty\":true,\"log_path\":\"tty.log\"}")
+"$CRI" "$S" start "$T" >/dev/null; wait_exited "$T"
+like "$(cat "$LOGS/p2/tty.log")" "stdout [FP] said-on-stderr" "a tty: true container's stderr is in its log, on the one terminal stream"
+"$CRI" "$S" rm "$T" >/dev/null
 "$CRI" "$S" stopp "$P2" >/dev/null && "$CRI" "$S" rmp "$P2" >/dev/null
 ok $? "the CNI pod is removed"
 
@@ -257,6 +263,25 @@ is "$rc" "1" "exec of anything but a wasm module of the container is refused"
 like "$err" "exec runs a wasm module of the container's root, named by its first argument" "saying what exec supports"
 url=$("$CRI" "$S" exec "$E" /exitcode.wasm 0)
 like "$url" '^http://127\.0\.0\.1:[0-9]+/exec/' "Exec (kubectl exec) hands out the streaming server's URL"
+# the session itself, over WebSocket (v4.channel.k8s.io) as the API server's exec proxy may
+# speak it to containerd's streaming server: stdout, stderr and stdin on their channels,
+# the exit code in the status channel
+WS=("$PY" "$ROOT/tests/helpers/ws_exec.py")
+out=$(inns "${WS[@]}" "$url" 2>"$TMP/ws.err"); rc=$?
+is "$out|$rc" "exiting with 0|0" "the kubectl exec session runs the module: its stdout, exit code 0"
+out=$(inns "${WS[@]}" "$("$CRI" "$S" exec "$E" /exitcode.wasm 3)" 2>>"$TMP/ws.err"); rc=$?
+is "$out|$rc" "exiting with 3|3" "a failing module's exit code comes through the session (3)"
+out=$(inns "${WS[@]}" "$("$CRI" "$S" exec "$E" /prober.wasm r:/data/in e:to-stderr r:/etc/passwd)" 2>"$TMP/ws.err"); rc=$?
+like "$out" "read /data/in: host-data" "the session's exec sees the container's volumes"
+like "$out" "read /etc/passwd: refused" "inside the same confinement"
+is "$(cat "$TMP/ws.err")|$rc" "to-stderr|0" "stderr comes on its own channel"
+out=$(inns "${WS[@]}" "$("$CRI" "$S" exec -i "$E" /prober.wasm i)" $'typed by a user\n' 2>&1); rc=$?
+is "$out|$rc" "stdin: typed by a user|0" "kubectl exec -i: stdin reaches the module"
+out=$(inns "${WS[@]}" "$("$CRI" "$S" exec -it "$E" /prober.wasm i e:on-the-terminal)" $'at a terminal\n' 2>&1); rc=$?
+is "$out|$rc" $'stdin: at a terminal\non-the-terminal|0' "kubectl exec -it: stdin in, stdout and stderr on the one terminal stream"
+out=$(inns "${WS[@]}" "$("$CRI" "$S" exec "$E" sh -c id)" 2>&1); rc=$?
+[ "$rc" -ne 0 ]; ok $? "a session for anything but a wasm module fails"
+like "$out" "exec runs a wasm module of the container's root" "saying what exec supports, as kubectl would show it"
 is "$(st "$E" 3)" "1" "the container runs on through its execs"
 "$CRI" "$S" stop "$E" 0 >/dev/null; "$CRI" "$S" rm "$E" >/dev/null
 "$CRI" "$S" stopp "$P4" >/dev/null; "$CRI" "$S" rmp "$P4" >/dev/null

@@ -1,7 +1,6 @@
 # Shared helpers for the integration tests: TAP output, a temp folder removed on exit,
 # and the binaries under test ($WASMPACK_BUILD, default ./build).
 set -u
-[ -n "${WASMPACK_TEST_KEEP:-}" ] && echo "# temp folder kept"
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${WASMPACK_BUILD:-$ROOT/build}
 WP=$BUILD/wasmpack
@@ -33,7 +32,11 @@ _cleanup() {
 		head -c 20000 "$TMP"/.san/* | sed 's/^/#   /'
 		rc=1
 	fi
-	rm -rf "$TMP"
+	if [ -n "${WASMPACK_TEST_KEEP:-}" ]; then
+		echo "# temp folder kept: $TMP"
+	else
+		rm -rf "$TMP"
+	fi
 	exit "$rc"
 }
 trap _cleanup EXIT
