@@ -382,6 +382,8 @@ static const struct {
 	{ "WASMPACK_CONFIG", "the settings file (default $XDG_CONFIG_HOME/wasmpack/config.toml)" },
 	{ "WASMPACK_ENGINE", "the shim's default engine on a node; an image's dev.wasmpack.engine annotation and a Spin "
 			     "app's needs come first" },
+	{ "WASMPACK_NO_PRECOMPILE", "set: wasmtime runs the wasm itself rather than its precompiled form from the node "
+				    "cache" },
 	{ "WASMPACK_THREADS", "threads a build compresses with (default one per processor, at most 64)" },
 	{ "WASMPACK_FSYNC", "1: blobs are synced to disk as they are written (slower; default: the store repairs what a "
 			    "crash cut short, gc --verify finds it)" },
@@ -403,7 +405,7 @@ static const struct {
 	{ "XDG_CACHE_HOME", "where Spin apps' sources fetched by URL are kept" },
 	{ "HOME", "the default places when the XDG variables are unset" },
 	{ "TMPDIR", "temporary folders (the files lock copies when no --assets-dir is given)" },
-	{ "PATH", "where engines (wasmtime, wasmedge, wasmer, node, spin) and wasmpack-core are found" },
+	{ "PATH", "where engines (wasmtime, wasmedge, wasmer, node, jco, spin) and wasmpack-core are found" },
 	{ "TTRPC_ADDRESS", "containerd's event socket, which containerd gives the shim" },
 };
 

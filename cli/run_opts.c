@@ -3,8 +3,8 @@
 #include "cli/cli.h"
 
 const wp_opt wp_cmd_run_opts[] = {
-	{ "engine", 0, WP_OPT_VALUE, "NAME", "wasmtime, wasmedge, wasmer, node or spin (default: the first found)",
-	  "wasmtime wasmedge wasmer node spin" },
+	{ "engine", 0, WP_OPT_VALUE, "NAME", "wasmtime, wasmedge, wasmer, node, jco or spin (default: the first found that runs "
+	  "the app)", "wasmtime wasmedge wasmer node jco spin" },
 	{ "env", 0, WP_OPT_LIST, "K=V", "an environment variable added to the app's", NULL },
 	{ "dir", 0, WP_OPT_LIST, "HOST:GUEST", "a host folder the app sees at GUEST", "@dir" },
 	{ "platform", 0, WP_OPT_VALUE, "OS/ARCH", "pick this platform when pulling an index", "wasip1/wasm wasip2/wasm wasi/wasm" },

@@ -68,7 +68,7 @@ _wasmpack() {
         ;;
     run)
         case "$prev" in
-        --engine) COMPREPLY=($(compgen -W "wasmtime wasmedge wasmer node spin" -- "$cur")); return ;;
+        --engine) COMPREPLY=($(compgen -W "wasmtime wasmedge wasmer node jco spin" -- "$cur")); return ;;
         --env) return ;;
         --dir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         --platform) COMPREPLY=($(compgen -W "wasip1/wasm wasip2/wasm wasi/wasm" -- "$cur")); return ;;

@@ -70,7 +70,7 @@ complete -c wasmpack -n '__fish_seen_subcommand_from unpack' -l verbose -s v -d 
 complete -c wasmpack -n '__fish_seen_subcommand_from unpack' -l no-progress -d 'never draw progress on stderr'
 complete -c wasmpack -n '__fish_seen_subcommand_from unpack' -l help -s h -d 'show help for the command'
 complete -c wasmpack -n '__fish_seen_subcommand_from unpack' -x -a '(wasmpack __complete-refs 2>/dev/null)'
-complete -c wasmpack -n '__fish_seen_subcommand_from run' -l engine -x -a 'wasmtime wasmedge wasmer node spin' -d 'wasmtime, wasmedge, wasmer, node or spin (default: the first found)'
+complete -c wasmpack -n '__fish_seen_subcommand_from run' -l engine -x -a 'wasmtime wasmedge wasmer node jco spin' -d 'wasmtime, wasmedge, wasmer, node, jco or spin (default: the first found that runs the app)'
 complete -c wasmpack -n '__fish_seen_subcommand_from run' -l env -x -d 'an environment variable added to the app\'s'
 complete -c wasmpack -n '__fish_seen_subcommand_from run' -l dir -r -a '(__fish_complete_directories)' -d 'a host folder the app sees at GUEST'
 complete -c wasmpack -n '__fish_seen_subcommand_from run' -l platform -x -a 'wasip1/wasm wasip2/wasm wasi/wasm' -d 'pick this platform when pulling an index'

@@ -88,7 +88,7 @@ _wasmpack() {
         ;;
     run)
         _arguments -s \
-        '--engine[wasmtime, wasmedge, wasmer, node or spin (default\: the first found)]:NAME:(wasmtime wasmedge wasmer node spin)' \
+        '--engine[wasmtime, wasmedge, wasmer, node, jco or spin (default\: the first found that runs the app)]:NAME:(wasmtime wasmedge wasmer node jco spin)' \
         '*--env[an environment variable added to the app\'s]:K=V: ' \
         '*--dir[a host folder the app sees at GUEST]:HOST:GUEST:_files -/' \
         '--platform[pick this platform when pulling an index]:OS/ARCH:(wasip1/wasm wasip2/wasm wasi/wasm)' \

@@ -1,6 +1,8 @@
 #include "node/engine.h"
 #include "common/path.h"
+#include "node/compile.h"
 #include "node/confine.h"
+#include "oci/wasm.h"
 #include "common/links.h"
 #include "common/fs.h"
 #include "common/json.h"
@@ -34,19 +36,48 @@ static const char node_launcher[] =
 	"  .then((instance) => { process.exitCode = wasi.start(instance); })\n"
 	"  .catch((e) => { console.error(`wasmpack: node engine: ${e.message}`); process.exitCode = 1; });\n";
 
-/* The launcher is written once (and again only when this version's differs): a warm run
- * reads it instead of writing and syncing it every time. */
-static bool launcher_current(const char *path)
+/* wasmpack's jco runner: runs a WASI 0.2 command component that jco transpiled (into
+ * the node cache, once), with preview2-shim's WASI: args, env and preopens as given, no
+ * network. The component's imports (imports.json beside it) are checked against what the
+ * shim provides, so a missing one is named rather than failing inside instantiation.
+ * argv: runner SHIM-DIR APP-DIR ENV-JSON PREOPENS-JSON ARG... */
+static const char jco_runner[] =
+	"import { readFileSync } from 'node:fs';\n"
+	"import { pathToFileURL } from 'node:url';\n"
+	"const [shimDir, appDir, env, preopens, ...args] = process.argv.slice(2);\n"
+	"const fail = (m) => { process.stderr.write(`wasmpack: jco engine: ${m}\\n`); process.exit(1); };\n"
+	"let inst;\n"
+	"try {\n"
+	"  const { WASIShim } = await import(pathToFileURL(`${shimDir}/dist/common/instantiation.js`));\n"
+	"  const shim = new WASIShim({ sandbox: { preopens: JSON.parse(preopens), env: JSON.parse(env), args, enableNetwork: false } });\n"
+	"  const provided = shim.getImportObject();\n"
+	"  const wanted = JSON.parse(readFileSync(`${appDir}/imports.json`, 'utf8'));\n"
+	"  const missing = wanted.filter((n) => !(n.replace(/@[^@/]*$/, '') in provided));\n"
+	"  if (missing.length)\n"
+	"    fail(`the component imports ${missing.join(', ')}, which this engine does not provide `\n"
+	"      + `(it provides ${[...new Set(Object.keys(provided).map((k) => k.split('/')[0]))].join(', ')})`);\n"
+	"  const app = pathToFileURL(`${appDir}/app.js`);\n"
+	"  const { instantiate } = await import(app);\n"
+	"  inst = await instantiate((p) => WebAssembly.compile(readFileSync(new URL(p, app))), provided);\n"
+	"} catch (e) { fail(e?.message ?? String(e)); }\n"
+	"if (!inst?.run?.run)\n"
+	"  fail('the component exports no wasi:cli/run: it is no command (an HTTP component runs with spin or wasmtime serve)');\n"
+	"try { await inst.run.run(); } catch (e) { fail(e?.message ?? String(e)); }\n"
+	"process.exit(0);\n";
+
+/* A launcher is written once into the node cache (and again only when this version's
+ * differs): a warm run reads it instead of writing and syncing it every time. */
+static int launcher_write(const char *path, const char *text, wp_error *err)
 {
 	wp_buf have;
 	wp_error ignored;
+	size_t len = strlen(text);
 	bool same;
 
-	wp_buf_init(&have, sizeof(node_launcher));
-	same = wp_fs_read_file(path, sizeof(node_launcher), &have, &ignored) == 0 && have.len == strlen(node_launcher) &&
-	       !memcmp(have.data, node_launcher, have.len);
+	wp_buf_init(&have, len + 1);
+	same = wp_fs_read_file(path, len + 1, &have, &ignored) == 0 && have.len == len && !memcmp(have.data, text, len);
 	wp_buf_release(&have);
-	return same;
+	return same ? 0 : wp_fs_write_atomic(path, text, len, 0644, err);
 }
 
 /* prog's full path on PATH, or NULL. */
@@ -409,8 +440,8 @@ static int describe(const wp_run_spec *s, app *a, wp_error *err)
 /* What the confined engine sees besides its own files: the app (a container's rootfs as
  * the container's own, writable unless the spec says otherwise; a shared cache entry
  * read-only, so an app cannot change what the next run starts from), its other folders
- * and the node launcher. */
-static int plan_view(const wp_run_spec *s, const app *a, const char *launcher, const char *exe, wp_confine *view,
+ * the engine's own files (launchers, compiled forms). */
+static int plan_view(const wp_run_spec *s, const app *a, const wp_strv *ro, const char *exe, wp_confine *view,
 		     wp_error *err)
 {
 	const char *host;
@@ -421,8 +452,9 @@ static int plan_view(const wp_run_spec *s, const app *a, const char *launcher, c
 		return rc;
 	if (s->dir && (rc = wp_confine_add(view, s->dir, WP_CONFINE_RO, err)) < 0)
 		return rc;
-	if (launcher && (rc = wp_confine_add(view, launcher, WP_CONFINE_RO, err)) < 0)
-		return rc;
+	for (size_t i = 0; i < ro->len; i++)
+		if ((rc = wp_confine_add(view, ro->items[i], WP_CONFINE_RO, err)) < 0)
+			return rc;
 	json_object_foreach(a->writable, host, w)
 		if ((rc = wp_confine_add(view, host, json_is_true(w) ? WP_CONFINE_RW : WP_CONFINE_RO, err)) < 0)
 			return rc;
@@ -431,16 +463,34 @@ static int plan_view(const wp_run_spec *s, const app *a, const char *launcher, c
 
 /* ---- the engines: one handler each, its command line from the app ---- */
 
+/* What a handler works from. */
+typedef struct engine_ctx {
+	const wp_run_spec *s;
+	const app *a;
+	int wasm_fd;  /* the app's wasm, opened beneath its root; -1 for a Spin app run by spin */
+	int kind;     /* WP_WASM_MODULE or WP_WASM_COMPONENT; 0 with no wasm */
+	wp_strv ro;   /* what the engine reads besides the app and its own binary: launchers,
+		       * compiled forms, its packages; read-only in the confined view */
+} engine_ctx;
+
+/* The kinds of wasm an engine runs. */
+enum { RUNS_MODULE = 1 << WP_WASM_MODULE, RUNS_COMPONENT = 1 << WP_WASM_COMPONENT };
+
+static const char *kind_name(int kind)
+{
+	return kind == WP_WASM_COMPONENT ? "a wasm component (wasip2)" : "a wasm module (wasip1)";
+}
+
 /* node: the WASI launcher script (written into the node cache once per version), the
  * wasm, the environment and preopens as JSON, then the app's arguments. */
-static int command_node(const wp_run_spec *s, const app *a, wp_strv *argv, char **launcher_out, wp_error *err)
+static int command_node(engine_ctx *x, wp_strv *argv, wp_error *err)
 {
-	_cleanup_free_ char *launcher = wp_str_fmt("%s/wasmpack-node-wasi.js", s->launcher_dir);
-	_cleanup_free_ char *envj = json_dumps(a->env, JSON_COMPACT), *prej = json_dumps(a->preopens, JSON_COMPACT);
+	_cleanup_free_ char *launcher = wp_str_fmt("%s/wasmpack-node-wasi.js", x->s->launcher_dir);
+	_cleanup_free_ char *envj = json_dumps(x->a->env, JSON_COMPACT), *prej = json_dumps(x->a->preopens, JSON_COMPACT);
 
 	if (!envj || !prej)
 		return wp_error_set(err, WP_EINVALID, "the app's environment cannot be written as JSON");
-	if (!launcher_current(launcher) && wp_fs_write_atomic(launcher, node_launcher, strlen(node_launcher), 0644, err) < 0)
+	if (launcher_write(launcher, node_launcher, err) < 0)
 		return err->code;
 	wp_strv_push(argv, "node");
 	wp_strv_push(argv, "--no-warnings");
@@ -451,27 +501,187 @@ static int command_node(const wp_run_spec *s, const app *a, wp_strv *argv, char 
 	/* node 18 (Debian 12) needs the flag for node:wasi; later versions accept it */
 	wp_strv_push(argv, "--experimental-wasi-unstable-preview1");
 	wp_strv_push(argv, launcher);
-	wp_strv_push(argv, a->wasm);
+	wp_strv_push(argv, x->a->wasm);
 	wp_strv_push(argv, envj);
 	wp_strv_push(argv, prej);
-	for (size_t i = 0; i < a->argv.len; i++)
-		wp_strv_push(argv, a->argv.items[i]);
-	*launcher_out = wp_xstrdup(launcher);
+	for (size_t i = 0; i < x->a->argv.len; i++)
+		wp_strv_push(argv, x->a->argv.items[i]);
+	wp_strv_push(&x->ro, launcher);
 	return 0;
 }
 
-/* spin: `spin up` of the app's locked app or spin.toml, with the run's extra arguments. */
-static int command_spin(const wp_run_spec *s, const app *a, wp_strv *argv, char **launcher_out, wp_error *err)
+/* ---- jco: WASI 0.2 components on Node.js ---- */
+
+/* Where jco is: its package (found from the `jco` on PATH), the node_modules folder that
+ * holds it and its dependencies, and the preview2-shim it resolves (its own, else a
+ * sibling), as Node would. */
+typedef struct jco_install {
+	char *cli;      /* the script `jco` runs (real path) */
+	char *pkg;      /* .../@bytecodealliance/jco */
+	char *modules;  /* the node_modules folder holding it */
+	char *shim;     /* .../@bytecodealliance/preview2-shim */
+	char *version;
+} jco_install;
+
+static void jco_release(jco_install *j)
 {
-	(void)launcher_out;
-	if (!a->spin_args[1])
+	free(j->cli);
+	free(j->pkg);
+	free(j->modules);
+	free(j->shim);
+	free(j->version);
+}
+
+/* The package named name at dir (its package.json says so), with its version. */
+static bool is_package(const char *dir, const char *name, char **version)
+{
+	_cleanup_free_ char *pj = wp_str_fmt("%s/package.json", dir);
+	json_t *j = NULL;
+	wp_error ignored;
+	bool yes;
+
+	if (wp_json_read_file(pj, 1 << 20, &j, &ignored) < 0)
+		return false;
+	yes = wp_json_str(j, "name") && !strcmp(wp_json_str(j, "name"), name);
+	if (yes && version)
+		*version = wp_xstrdup(wp_json_str(j, "version") ? wp_json_str(j, "version") : "unknown");
+	json_decref(j);
+	return yes;
+}
+
+static int jco_find(jco_install *j, wp_error *err)
+{
+	_cleanup_free_ char *bin = find_on_path("jco"), *dir = NULL;
+	char *own;
+
+	memset(j, 0, sizeof(*j));
+	if (!bin || !(j->cli = realpath(bin, NULL)))
+		return wp_error_set(err, WP_ENOTFOUND, "the engine 'jco' is not installed (not on PATH): "
+				    "npm install @bytecodealliance/jco, and put its node_modules/.bin on PATH");
+	dir = wp_xstrdup(j->cli);
+	for (int up = 0; up < 4 && !j->pkg; up++) {
+		char *slash = strrchr(dir, '/');
+
+		if (!slash || slash == dir)
+			break;
+		*slash = '\0';
+		if (is_package(dir, "@bytecodealliance/jco", &j->version))
+			j->pkg = wp_xstrdup(dir);
+	}
+	if (!j->pkg)
+		return wp_error_set(err, WP_ENOTFOUND, "'%s' is not the jco of @bytecodealliance/jco (no package.json "
+				    "of it above)", bin);
+	/* .../node_modules/@bytecodealliance/jco */
+	j->modules = wp_xstrdup(j->pkg);
+	for (int up = 0; up < 2; up++)
+		if ((own = strrchr(j->modules, '/')) && own != j->modules)
+			*own = '\0';
+	if (strcmp(wp_path_basename(j->modules), "node_modules"))
+		return wp_error_set(err, WP_ENOTFOUND, "jco at '%s' is not in a node_modules folder", j->pkg);
+	j->shim = wp_str_fmt("%s/node_modules/@bytecodealliance/preview2-shim", j->pkg);
+	if (!is_package(j->shim, "@bytecodealliance/preview2-shim", NULL)) {
+		free(j->shim);
+		j->shim = wp_str_fmt("%s/@bytecodealliance/preview2-shim", j->modules);
+		if (!is_package(j->shim, "@bytecodealliance/preview2-shim", NULL))
+			return wp_error_set(err, WP_ENOTFOUND, "jco at '%s' has no @bytecodealliance/preview2-shim beside it",
+					    j->pkg);
+	}
+	return 0;
+}
+
+/* imports.json beside the transpiled component: its top-level imports, for the runner's
+ * check. */
+static int jco_finish(const char *out, const uint8_t *wasm, size_t len, void *ctx, wp_error *err)
+{
+	_cleanup_free_ char *path = wp_str_fmt("%s/imports.json", out), *text = NULL;
+	wp_wasm_names names = { 0 };
+	json_t *list = json_array();
+	int rc;
+
+	(void)ctx;
+	if ((rc = wp_wasm_component_names(wasm, len, &names, err)) == 0) {
+		for (size_t i = 0; i < names.n_imports; i++)
+			json_array_append_new(list, json_string(names.imports[i]));
+		text = json_dumps(list, JSON_COMPACT);
+		rc = text ? wp_fs_write_replace(path, text, strlen(text), 0644, err)
+			  : wp_error_set(err, WP_EINVALID, "the component's imports cannot be written as JSON");
+	}
+	json_decref(list);
+	wp_wasm_names_release(&names);
+	return rc;
+}
+
+/* jco: the component transpiled to JS and core wasm once per content and jco version
+ * (node/compile.h), then node runs it through wasmpack's runner with preview2-shim. */
+static int command_jco(engine_ctx *x, wp_strv *argv, wp_error *err)
+{
+	static const char *const transpile[] = { "--no-warnings", NULL, "transpile", "{in}", "-o", "{out}", "--name", "app",
+						 "--instantiation", "async", "--no-typescript", "-q" };
+	_cleanup_free_ char *node = find_on_path("node"), *runner = NULL, *compiled = NULL, *id = NULL;
+	_cleanup_free_ char *envj = json_dumps(x->a->env, JSON_COMPACT), *prej = json_dumps(x->a->preopens, JSON_COMPACT);
+	wp_compile_job job = { 0 };
+	jco_install j;
+	bool made;
+	int rc;
+
+	if (!envj || !prej)
+		return wp_error_set(err, WP_EINVALID, "the app's environment cannot be written as JSON");
+	if ((rc = jco_find(&j, err)) < 0)
+		goto done;
+	if (!node) {
+		rc = wp_error_set(err, WP_ENOTFOUND, "the engine 'jco' runs on Node.js, and node is not on PATH");
+		goto done;
+	}
+	id = wp_str_fmt("jco-%s", j.version);
+	job.cache_root = x->s->launcher_dir;
+	job.engine_id = id;
+	job.what = "jco transpile";
+	job.made = "app.js";
+	job.finish = jco_finish;
+	job.reaped_status = x->s->reaped_status;
+	job.reaped_ctx = x->s->reaped_ctx;
+	wp_strv_push(&job.argv, node);
+	for (size_t i = 0; i < WP_ARRAY_LEN(transpile); i++)
+		wp_strv_push(&job.argv, transpile[i] ? transpile[i] : j.cli);
+	wp_strv_push(&job.ro, j.modules);
+	rc = wp_compile_cached(&job, x->wasm_fd, &compiled, &made, err);
+	wp_strv_release(&job.argv);
+	wp_strv_release(&job.ro);
+	if (rc < 0)
+		goto done;
+	wp_debug("jco: the transpiled component %s: %s", made ? "made now" : "found in the node cache", compiled);
+	runner = wp_str_fmt("%s/wasmpack-jco-run.mjs", x->s->launcher_dir);
+	if ((rc = launcher_write(runner, jco_runner, err)) < 0)
+		goto done;
+	wp_strv_push(argv, "node");
+	wp_strv_push(argv, "--no-warnings");
+	wp_strv_push(argv, "--single-threaded-gc");
+	wp_strv_push(argv, runner);
+	wp_strv_push(argv, j.shim);
+	wp_strv_push(argv, compiled);
+	wp_strv_push(argv, envj);
+	wp_strv_push(argv, prej);
+	for (size_t i = 0; i < x->a->argv.len; i++)
+		wp_strv_push(argv, x->a->argv.items[i]);
+	wp_strv_push(&x->ro, runner);
+	wp_strv_push(&x->ro, j.modules);
+	wp_strv_push(&x->ro, compiled);
+done:
+	jco_release(&j);
+	return rc;
+}
+
+/* spin: `spin up` of the app's locked app or spin.toml, with the run's extra arguments. */
+static int command_spin(engine_ctx *x, wp_strv *argv, wp_error *err)
+{
+	if (!x->a->spin_args[1])
 		return wp_error_set(err, WP_EUSAGE, "only Spin apps run with the spin engine");
 	wp_strv_push(argv, "spin");
 	wp_strv_push(argv, "up");
-	wp_strv_push(argv, a->spin_args[0]);
-	wp_strv_push(argv, a->spin_args[1]);
-	for (size_t i = 0; i < s->args.len; i++)
-		wp_strv_push(argv, s->args.items[i]);
+	wp_strv_push(argv, x->a->spin_args[0]);
+	wp_strv_push(argv, x->a->spin_args[1]);
+	for (size_t i = 0; i < x->s->args.len; i++)
+		wp_strv_push(argv, x->s->args.items[i]);
 	return 0;
 }
 
@@ -490,7 +700,9 @@ static const cli_engine cli_engines[] = {
 	{ "wasmer", "run", "--mapdir", false, true },
 };
 
-static int command_cli(const cli_engine *e, const app *a, wp_strv *argv)
+/* extra: options of the engine's own before the app's (NULL-ended); wasm: what to run
+ * (the app's wasm, or its precompiled form). */
+static int command_cli(const cli_engine *e, const app *a, const char *const *extra, const char *wasm, wp_strv *argv)
 {
 	const char *k;
 	json_t *v;
@@ -498,6 +710,8 @@ static int command_cli(const cli_engine *e, const app *a, wp_strv *argv)
 	wp_strv_push(argv, e->name);
 	if (e->subcommand)
 		wp_strv_push(argv, e->subcommand);
+	for (; extra && *extra; extra++)
+		wp_strv_push(argv, *extra);
 	json_object_foreach(a->env, k, v) {
 		_cleanup_free_ char *kv = wp_str_fmt("%s=%s", k, json_string_value(v));
 
@@ -511,7 +725,7 @@ static int command_cli(const cli_engine *e, const app *a, wp_strv *argv)
 		wp_strv_push(argv, e->dir_flag);
 		wp_strv_push(argv, map);
 	}
-	wp_strv_push(argv, a->wasm);
+	wp_strv_push(argv, wasm);
 	if (e->ends_options)
 		wp_strv_push(argv, "--");
 	for (size_t i = 1; i < a->argv.len; i++)
@@ -519,38 +733,100 @@ static int command_cli(const cli_engine *e, const app *a, wp_strv *argv)
 	return 0;
 }
 
-static int command_wasmtime(const wp_run_spec *s, const app *a, wp_strv *argv, char **l, wp_error *err)
+/* An id of the installed wasmtime for its compiled forms (which only the same build
+ * loads): its real path, size and time, hashed; NULL when it cannot be told. */
+static char *wasmtime_id(const char *exe)
 {
-	(void)s, (void)l, (void)err;
-	return command_cli(&cli_engines[0], a, argv);
+	struct stat st;
+	_cleanup_free_ char *real = exe ? realpath(exe, NULL) : NULL, *key = NULL;
+	char hex[65];
+
+	if (!real || stat(real, &st) < 0)
+		return NULL;
+	key = wp_str_fmt("%s|%lld|%lld.%09ld", real, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+			 st.st_mtim.tv_nsec);
+	wp_compile_hex_digest(key, strlen(key), hex);
+	return wp_str_fmt("wasmtime-%.16s", hex);
 }
 
-static int command_wasmedge(const wp_run_spec *s, const app *a, wp_strv *argv, char **l, wp_error *err)
+/* wasmtime: the app precompiled once (`wasmtime compile`, kept in the node cache) and run
+ * with --allow-precompiled under the wasm's own name; a compile that fails falls back to
+ * running the wasm itself. A component gets the component model switched on (needed
+ * before wasmtime 17; later ones take the flag). */
+static int command_wasmtime(engine_ctx *x, wp_strv *argv, wp_error *err)
 {
-	(void)s, (void)l, (void)err;
-	return command_cli(&cli_engines[1], a, argv);
+	_cleanup_free_ char *exe = find_on_path("wasmtime"), *id = wasmtime_id(exe), *compiled = NULL, *cwasm = NULL;
+	const char *opts[8];
+	size_t n = 0;
+	bool made = false;
+
+	if (x->kind == WP_WASM_COMPONENT) {
+		opts[n++] = "-W";
+		opts[n++] = "component-model=y";
+	}
+	if (id && x->wasm_fd >= 0 && !getenv("WASMPACK_NO_PRECOMPILE")) {
+		wp_compile_job job = { 0 };
+		wp_error cerr = WP_ERROR_INIT;
+
+		job.cache_root = x->s->launcher_dir;
+		job.engine_id = id;
+		job.what = "wasmtime compile";
+		job.made = "app.cwasm";
+		job.reaped_status = x->s->reaped_status;
+		job.reaped_ctx = x->s->reaped_ctx;
+		wp_strv_push(&job.argv, exe);
+		wp_strv_push(&job.argv, "compile");
+		for (size_t i = 0; i < n; i++)
+			wp_strv_push(&job.argv, opts[i]);
+		wp_strv_push(&job.argv, "{in}");
+		wp_strv_push(&job.argv, "-o");
+		wp_strv_push(&job.argv, "{out}/app.cwasm");
+		if (wp_compile_cached(&job, x->wasm_fd, &compiled, &made, &cerr) < 0)
+			wp_info("running the wasm without precompiling it: %s", cerr.msg);
+		else
+			cwasm = wp_str_fmt("%s/app.cwasm", compiled);
+		wp_strv_release(&job.argv);
+	}
+	(void)err;
+	if (cwasm) {
+		opts[n++] = "--allow-precompiled";
+		opts[n++] = "--argv0";
+		opts[n++] = x->a->argv.len ? x->a->argv.items[0] : x->a->wasm;
+		wp_strv_push(&x->ro, compiled);
+	}
+	opts[n] = NULL;
+	return command_cli(&cli_engines[0], x->a, opts, cwasm ? cwasm : x->a->wasm, argv);
 }
 
-static int command_wasmer(const wp_run_spec *s, const app *a, wp_strv *argv, char **l, wp_error *err)
+static int command_wasmedge(engine_ctx *x, wp_strv *argv, wp_error *err)
 {
-	(void)s, (void)l, (void)err;
-	return command_cli(&cli_engines[2], a, argv);
+	(void)err;
+	return command_cli(&cli_engines[1], x->a, NULL, x->a->wasm, argv);
+}
+
+static int command_wasmer(engine_ctx *x, wp_strv *argv, wp_error *err)
+{
+	(void)err;
+	return command_cli(&cli_engines[2], x->a, NULL, x->a->wasm, argv);
 }
 
 typedef struct engine_handler {
 	const char *name;
-	/* argv for the app (argv[0] the program, found on PATH); a launcher file the engine
-	 * needs beside it goes to *launcher (malloc'ed), for the confined view */
-	int (*command)(const wp_run_spec *s, const app *a, wp_strv *argv, char **launcher, wp_error *err);
+	unsigned runs;    /* RUNS_MODULE, RUNS_COMPONENT */
+	/* argv for the app (argv[0] the program, found on PATH); files the engine reads
+	 * besides the app go to x->ro, for the confined view */
+	int (*command)(engine_ctx *x, wp_strv *argv, wp_error *err);
 } engine_handler;
 
-/* The first of these found on PATH runs an app no one chose an engine for. */
+/* The first of these found on PATH that runs the app's kind of wasm runs an app no one
+ * chose an engine for. */
 static const engine_handler handlers[] = {
-	{ "wasmtime", command_wasmtime },
-	{ "wasmedge", command_wasmedge },
-	{ "wasmer", command_wasmer },
-	{ "node", command_node },
-	{ "spin", command_spin },
+	{ "wasmtime", RUNS_MODULE | RUNS_COMPONENT, command_wasmtime },
+	{ "wasmedge", RUNS_MODULE, command_wasmedge },
+	{ "wasmer", RUNS_MODULE, command_wasmer },
+	{ "node", RUNS_MODULE, command_node },
+	{ "jco", RUNS_COMPONENT, command_jco },
+	{ "spin", 0, command_spin },
 };
 
 static const engine_handler *handler_for(const char *name)
@@ -573,26 +849,53 @@ int wp_engine_check_name(const char *name, wp_error *err)
 	return wp_error_set(err, WP_EUSAGE, "unknown engine '%s': the engines are %s", name, WP_ENGINE_NAMES);
 }
 
+/* Whether an engine runs this kind of wasm (any kind when the kind is not known). */
+static bool runs(const engine_handler *h, int kind)
+{
+	return !kind || (h->runs & (1u << kind));
+}
+
+/* The engines that run kind, for messages: "wasmtime or jco". */
+static void append_engines_for(wp_error *err, int kind)
+{
+	const char *sep = "";
+	size_t n = 0, k = 0;
+
+	for (size_t i = 0; i < WP_ARRAY_LEN(handlers); i++)
+		n += handlers[i].runs && runs(&handlers[i], kind);
+	for (size_t i = 0; i < WP_ARRAY_LEN(handlers); i++)
+		if (handlers[i].runs && runs(&handlers[i], kind)) {
+			wp_error_append(err, "%s%s", sep, handlers[i].name);
+			sep = ++k == n - 1 ? " or " : ", ";
+		}
+}
+
 /* "; installed: node, wasmtime", or what to install when none is. */
-static void append_installed(wp_error *err)
+static void append_installed(wp_error *err, int kind)
 {
 	const char *sep = "; installed: ";
 	bool any = false;
 
 	for (size_t i = 0; i < WP_ARRAY_LEN(handlers); i++)
-		if (strcmp(handlers[i].name, "spin") && on_path(handlers[i].name)) {
+		if (handlers[i].runs && runs(&handlers[i], kind) && on_path(handlers[i].name)) {
 			wp_error_append(err, "%s%s", sep, handlers[i].name);
 			sep = ", ";
 			any = true;
 		}
-	if (!any)
-		wp_error_append(err, "; no engine is: install wasmtime (recommended on nodes), wasmedge, wasmer or node");
+	if (!any) {
+		wp_error_append(err, "; none that runs it is installed: install wasmtime (recommended on nodes)");
+		if (kind == WP_WASM_COMPONENT)
+			wp_error_append(err, " or jco (npm install @bytecodealliance/jco)");
+		else
+			wp_error_append(err, ", wasmedge, wasmer or node");
+	}
 }
 
-/* A file that starts with the wasm magic, or an error saying what the file is instead:
- * an image for another platform must not reach an engine (whose error would be about
- * bytes). root is the folder the app's paths stay in: the file is opened beneath it. */
-static int check_wasm(const char *root, const char *file, const char *platform, const char *shown, wp_error *err)
+/* Opens the app's wasm beneath root (the folder the app's paths stay in) and tells a
+ * module from a component; an error says what the file is instead: an image for another
+ * platform must not reach an engine (whose error would be about bytes). */
+static int open_wasm(const char *root, const char *file, const char *platform, const char *shown, int *fd_out,
+		     int *kind, wp_error *err)
 {
 	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
 	size_t rl = root ? strlen(root) : 0;
@@ -600,6 +903,7 @@ static int check_wasm(const char *root, const char *file, const char *platform, 
 	ssize_t n = -1;
 	int fd;
 
+	*fd_out = -1;
 	if (root && !strncmp(file, root, rl) && file[rl] == '/') {
 		int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -610,14 +914,19 @@ static int check_wasm(const char *root, const char *file, const char *platform, 
 		fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return wp_error_sys(err, WP_ENOTFOUND, "the app's wasm '%s'", shown);
-	n = read(fd, m, sizeof(m));
-	close(fd);
-	if (n >= 4 && !memcmp(m, "\0asm", 4))
+	n = pread(fd, m, sizeof(m), 0);
+	*kind = wp_wasm_kind_of(m, n > 0 ? (size_t)n : 0);
+	if (*kind != WP_WASM_NONE) {
+		*fd_out = fd;
 		return 0;
+	}
+	close(fd);
 	wp_error_set(err, WP_EINVALID, "'%s' is not wasm: it is %s", shown,
 		     n >= 4 && !memcmp(m, "\177ELF", 4) ? "a native program (ELF)"
 		     : n >= 2 && m[0] == '#' && m[1] == '!' ? "a script (#!)"
-		     : n <= 0 ? "empty" : "no wasm module or component (no \\0asm magic)");
+		     : n <= 0 ? "empty"
+		     : n >= 4 && !memcmp(m, "\0asm", 4) ? "of a wasm version no engine here runs"
+							: "no wasm module or component (no \\0asm magic)");
 	if (platform && strcmp(platform, "/"))
 		wp_error_append(err, "; the image is for %s", platform);
 	return wp_error_append(err, "; wasmpack runs wasm images (wasip1/wasm, wasip2/wasm)");
@@ -639,12 +948,81 @@ static char *image_platform(const wp_run_spec *s)
 	return out;
 }
 
+/* The engine for the app: --engine (or an annotation) when it can run this kind of wasm;
+ * the node's default or the image's preference when installed and able; else the first
+ * installed that runs it. A Spin app with triggers goes to spin. */
+static int choose_engine(const wp_run_spec *s, const app *a, int kind, const char **engine_out, const char **why,
+			 wp_error *err)
+{
+	const char *engine = s->engine, *shown = a->argv.len ? a->argv.items[0] : a->wasm;
+
+	*why = "--engine";
+	if (a->needs_spin) {
+		if (engine && strcmp(engine, "spin") && !s->engine_default)
+			return wp_error_set(err, WP_EUSAGE, "this Spin app has HTTP (or other) triggers: only the spin engine "
+					    "runs it");
+		if (!on_path("spin"))
+			return wp_error_set(err, WP_ENOTFOUND, "this Spin app needs Spin to run its triggers: install spin "
+					    "(https://spinframework.dev) and put it on PATH");
+		*engine_out = "spin";
+		*why = "a Spin app with triggers";
+		return 0;
+	}
+	if (engine && strcmp(engine, "spin") && !runs(handler_for(engine), kind)) {
+		if (!s->engine_default) {
+			wp_error_set(err, WP_EUSAGE, "the engine '%s' does not run %s such as '%s': ", engine,
+				     kind_name(kind), shown);
+			append_engines_for(err, kind);
+			wp_error_append(err, " do");
+			append_installed(err, kind);
+			return err->code;
+		}
+		wp_info("the node's default engine '%s' does not run %s: choosing another", engine, kind_name(kind));
+		engine = NULL;
+	}
+	if (engine && s->engine_default)
+		*why = "the node's default (WASMPACK_ENGINE)";
+	if (!engine && wp_json_str(s->summary, "engine")) {
+		/* The image's preference: a known engine only (an image never names a program to
+		 * run), and only when it is installed and runs the app. */
+		const char *want = wp_json_str(s->summary, "engine");
+
+		for (size_t i = 0; i < WP_ARRAY_LEN(handlers); i++)
+			if (handlers[i].runs && !strcmp(want, handlers[i].name) && runs(&handlers[i], kind) && on_path(want))
+				engine = handlers[i].name;
+		*why = "the image's preference";
+		if (!engine)
+			wp_info("the image prefers the engine '%s', which is unknown, not installed or does not run %s", want,
+				kind_name(kind));
+	}
+	for (size_t i = 0; !engine && i < WP_ARRAY_LEN(handlers); i++)
+		if (handlers[i].runs && runs(&handlers[i], kind) && on_path(handlers[i].name)) {
+			engine = handlers[i].name;
+			*why = kind == WP_WASM_COMPONENT ? "the first installed of wasmtime, jco"
+							 : "the first installed of wasmtime, wasmedge, wasmer, node";
+		}
+	if (!engine) {
+		wp_error_set(err, WP_ENOTFOUND, "no wasm engine that runs %s is installed: install ", kind_name(kind));
+		if (kind == WP_WASM_COMPONENT)
+			return wp_error_append(err, "wasmtime (recommended on nodes) or jco (npm install @bytecodealliance/jco)");
+		return wp_error_append(err, "wasmtime (recommended on nodes), wasmedge, wasmer or node");
+	}
+	if (strcmp(engine, "spin") && !on_path(engine)) {
+		wp_error_set(err, WP_ENOTFOUND, "the engine '%s' is not installed (not on PATH)", engine);
+		append_installed(err, kind);
+		return err->code;
+	}
+	*engine_out = engine;
+	return 0;
+}
+
 int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_confine *view, wp_error *err)
 {
-	const char *engine = s->engine, *why = "--engine";
+	const char *engine = NULL, *why = "";
 	wp_strv argv = { 0 };
 	app a = { 0 };
-	_cleanup_free_ char *launcher_path = NULL, *exe = NULL, *rdir = NULL, *rroot = NULL, *rlaunch = NULL;
+	engine_ctx x = { .wasm_fd = -1 };
+	_cleanup_free_ char *exe = NULL, *rdir = NULL, *rroot = NULL, *rlaunch = NULL;
 	wp_run_spec real = *s;
 	int rc;
 
@@ -654,58 +1032,23 @@ int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_confine *view, wp_e
 	    (s->launcher_dir && !(real.launcher_dir = rlaunch = realpath(s->launcher_dir, NULL))))
 		return wp_error_sys(err, WP_ENOTFOUND, "the app's folder");
 	s = &real;
-	if ((rc = wp_engine_check_name(engine, err)) < 0)
+	if ((rc = wp_engine_check_name(s->engine, err)) < 0)
 		return rc;
 	if ((rc = describe(s, &a, err)) < 0)
 		goto done;
-	if (a.wasm) {
+	if (a.wasm && !a.needs_spin) {
 		_cleanup_free_ char *platform = image_platform(s);
 		const char *root = s->rootfs ? s->rootfs : s->dir;
 
-		if ((rc = check_wasm(root, a.wasm, platform, a.argv.len ? a.argv.items[0] : a.wasm, err)) < 0)
+		if ((rc = open_wasm(root, a.wasm, platform, a.argv.len ? a.argv.items[0] : a.wasm, &x.wasm_fd, &x.kind,
+				    err)) < 0)
 			goto done;
 	}
-	if (!engine && wp_json_str(s->summary, "engine")) {
-		/* The image's preference: a known engine only (an image never names a program to
-		 * run), and only when it is installed. */
-		const char *want = wp_json_str(s->summary, "engine");
-
-		for (size_t i = 0; i < WP_ARRAY_LEN(handlers); i++)
-			if (strcmp(handlers[i].name, "spin") && !strcmp(want, handlers[i].name) && on_path(want))
-				engine = handlers[i].name;
-		why = "the image's preference";
-		if (!engine)
-			wp_info("the image prefers the engine '%s', which is unknown or not installed", want);
-	}
-	if (a.needs_spin) {
-		if (engine && strcmp(engine, "spin") && !s->engine_default) {
-			rc = wp_error_set(err, WP_EUSAGE, "this Spin app has HTTP (or other) triggers: only the spin engine runs it");
-			goto done;
-		}
-		if (!on_path("spin")) {
-			rc = wp_error_set(err, WP_ENOTFOUND, "this Spin app needs Spin to run its triggers: install spin "
-					  "(https://spinframework.dev) and put it on PATH");
-			goto done;
-		}
-		engine = "spin";
-		why = "a Spin app with triggers";
-	}
-	for (size_t i = 0; !engine && i < WP_ARRAY_LEN(handlers); i++)
-		if (strcmp(handlers[i].name, "spin") && on_path(handlers[i].name)) {
-			engine = handlers[i].name;
-			why = "the first installed of wasmtime, wasmedge, wasmer, node";
-		}
-	if (!engine) {
-		rc = wp_error_set(err, WP_ENOTFOUND, "no wasm engine found: install wasmtime (recommended on nodes), "
-				  "wasmedge, wasmer or node");
+	if ((rc = choose_engine(s, &a, x.kind, &engine, &why, err)) < 0)
 		goto done;
-	}
-	if (strcmp(engine, "spin") && !on_path(engine)) {
-		rc = wp_error_set(err, WP_ENOTFOUND, "the engine '%s' is not installed (not on PATH)", engine);
-		append_installed(err);
-		goto done;
-	}
-	if ((rc = handler_for(engine)->command(s, &a, &argv, &launcher_path, err)) < 0)
+	x.s = s;
+	x.a = &a;
+	if ((rc = handler_for(engine)->command(&x, &argv, err)) < 0)
 		goto done;
 	if (wp_log_level() >= WP_LOG_DEBUG) {
 		wp_buf line;
@@ -713,6 +1056,8 @@ int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_confine *view, wp_e
 		wp_buf_init(&line, 1 << 16);
 		for (size_t i = 0; i < argv.len; i++)
 			(void)!wp_buf_printf(&line, "%s%s", i ? " " : "", argv.items[i]);
+		if (x.kind)
+			wp_debug("the app's wasm is %s", kind_name(x.kind));
 		wp_debug("engine %s (%s): %s", engine, why, line.data ? line.data : "");
 		wp_buf_release(&line);
 	}
@@ -721,7 +1066,7 @@ int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_confine *view, wp_e
 		free(argv.items[0]);
 		argv.items[0] = wp_xstrdup(exe);
 	}
-	if (view && (rc = plan_view(s, &a, launcher_path, exe, view, err)) < 0)
+	if (view && (rc = plan_view(s, &a, &x.ro, exe, view, err)) < 0)
 		goto done;
 	if (view) {
 		const char *k;
@@ -733,6 +1078,9 @@ int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_confine *view, wp_e
 	*out = argv;
 	memset(&argv, 0, sizeof(argv));
 done:
+	if (x.wasm_fd >= 0)
+		close(x.wasm_fd);
+	wp_strv_release(&x.ro);
 	app_release(&a);
 	wp_strv_release(&argv);
 	return rc;

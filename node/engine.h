@@ -1,11 +1,15 @@
 /* Engines: an unpacked app turned into an engine process (wasmtime, wasmedge, wasmer,
- * node through node:wasi, spin). The process replaces the caller, so the app's exit
- * status and signals are the caller's. */
+ * node through node:wasi, jco for components on Node.js, spin). The process replaces the
+ * caller, so the app's exit status and signals are the caller's. The engine is chosen by
+ * what the app's wasm is: a module (wasip1) or a component (wasip2), told from its header;
+ * an engine that runs neither is never handed it. Engines that compile (jco's transpile,
+ * wasmtime's precompile) do so once per wasm content into the node cache (node/compile.h). */
 #ifndef WP_NODE_ENGINE_H
 #define WP_NODE_ENGINE_H
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "common/error.h"
 #include "common/strv.h"
@@ -30,10 +34,13 @@ typedef struct wp_run_spec {
 	bool rootfs_readonly;    /* the spec's root.readonly */
 	json_t *mounts;          /* the spec's mounts: bind mounts of host folders (volumes)
 				  * are preopened at their destinations, read-only when "ro" */
+	/* The shim's reaper may collect a compiler the engine runs first: its status. */
+	int (*reaped_status)(void *ctx, pid_t pid);
+	void *reaped_ctx;
 } wp_run_spec;
 
 /* The engines wasmpack knows, for messages and --help. */
-#define WP_ENGINE_NAMES "wasmtime, wasmedge, wasmer, node and spin"
+#define WP_ENGINE_NAMES "wasmtime, wasmedge, wasmer, node, jco and spin"
 
 /* Whether name is one of them. */
 bool wp_engine_known(const char *name);

@@ -72,6 +72,7 @@ typedef struct scan {
 	wp_layer_list wasm;
 	wp_layer_list files;
 	wp_statcache *cache;
+	int entry_kind; /* the first --wasm's: a module or a component (WP_WASM_*) */
 } scan;
 
 static int add_file(wp_layer_list *l, const char *dest, const char *src, unsigned mode, wp_error *err)
@@ -524,6 +525,11 @@ static int build_image(wp_store *s, const wp_build_opts *o, scan *sc, const char
 
 	if ((rc = wp_build_platform(o->platform, &cfg.os, &cfg.architecture, err)) < 0)
 		goto done;
+	/* a component is a WASI 0.2 program, as the wasm layout says too; --platform wins */
+	if (!o->platform && sc->entry_kind == WP_WASM_COMPONENT) {
+		free(cfg.os);
+		cfg.os = wp_xstrdup("wasip2");
+	}
 	for (int i = 0; i < 2; i++)
 		if (all[i]->len)
 			lists[nl++] = all[i];
@@ -656,6 +662,8 @@ int wp_build(wp_store *s, const wp_build_opts *o, wp_build_result *res, wp_error
 			err->code = WP_EUSAGE;
 			return WP_EUSAGE;
 		}
+		if (i == 0)
+			sc.entry_kind = kind;
 		if ((rc = add_file(&sc.wasm, wp_path_basename(o->wasm.items[i]), o->wasm.items[i], 0755, err)) < 0)
 			goto done;
 	}

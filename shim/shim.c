@@ -471,6 +471,8 @@ static int prepare(wp_shim *sh, const fields *fs, creating *c, wp_error *err)
 		return recode(err, WP_EINVALID);
 	c->run.process = process;
 	c->run.launcher_dir = sh->cache_root;
+	c->run.reaped_status = shim_reaped_status;
+	c->run.reaped_ctx = sh;
 	engine = wp_json_str(json_object_get(c->spec, "annotations"), "dev.wasmpack.engine");
 	if (engine && *engine)
 		c->run.engine = engine;
@@ -871,6 +873,8 @@ static int do_exec(wp_shim *sh, const fields *fs, wp_error *err)
 	run.process = process;
 	run.rootfs = x->root;
 	run.launcher_dir = sh->cache_root;
+	run.reaped_status = shim_reaped_status;
+	run.reaped_ctx = sh;
 	run.mounts = json_object_get(x->spec, "mounts");
 	run.rootfs_readonly = true;   /* an exec does not change the container's files */
 	run.engine = wp_json_str(json_object_get(x->spec, "annotations"), "dev.wasmpack.engine");

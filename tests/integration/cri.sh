@@ -89,9 +89,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 TOML
 # An engine that ignores SIGTERM, for the grace period (chosen per container by annotation).
 mkdir -p "$TMP/fakebin"
-printf '#!/bin/sh\ntrap "" TERM\necho "stubborn engine: ignoring SIGTERM"\nwhile :; do sleep 1; done\n' > "$TMP/fakebin/wasmtime"
+printf '#!/bin/sh\n[ "$1" = compile ] && exit 1\ntrap "" TERM\necho "stubborn engine: ignoring SIGTERM"\nwhile :; do sleep 1; done\n' > "$TMP/fakebin/wasmtime"
 chmod 755 "$TMP/fakebin/wasmtime"
-export PATH=$BUILD:$PATH:$TMP/fakebin WASMPACK_SHIM_SOCKET_DIR=$SOCKS WASMPACK_CACHE=$TMP/cache WASMPACK_ENGINE=node
+JCO_BIN=$ROOT/.deps/jco/node_modules/.bin
+export PATH=$BUILD:$PATH:$JCO_BIN:$TMP/fakebin WASMPACK_SHIM_SOCKET_DIR=$SOCKS WASMPACK_CACHE=$TMP/cache WASMPACK_ENGINE=node
 nsenter --net="/run/netns/$NETNS" containerd --config "$C/config.toml" > "$C/log" 2>&1 &
 CPID=$!
 on_exit "kill $CPID 2>/dev/null; wait $CPID 2>/dev/null; pkill -f 'containerd-shim-wasmpack-v1 -namespace k8s.io -address $S' 2>/dev/null;
@@ -107,20 +108,27 @@ export WASMPACK_STORE=$TMP/store
 mkdir -p app/static && echo "Hello from the image" > app/static/greeting.txt
 (cd app && "$WP" build --wasm "$HELLO" --file static --env GREETING=hi -t "$R/demo/hello:v1" >/dev/null)
 for a in exitcode sleeper hog prober; do "$WP" build --wasm "$BUILD/testdata/$a.wasm" -t "$R/demo/$a:v1" >/dev/null; done
+# a wasm component (WASI 0.2) of the sample app, made with jco (issue 16)
+if [ -x "$JCO_BIN/jco" ]; then
+	jco new "$HELLO" --wasi-command -o app/comp.wasm >/dev/null 2>&1
+	(cd app && "$WP" build --wasm comp.wasm --file static -t "$R/demo/comp:v1" >/dev/null)
+else
+	"$WP" tag "$R/demo/hello:v1" "$R/demo/comp:v1" >/dev/null
+fi
 "$WP" tag "$R/demo/hello:v1" "$A/private/hello:v1" >/dev/null
 "$WP" build --layout wasm --wasm "$HELLO" -t "$R/demo/artifact:v1" >/dev/null
 # a long-running app with modules to exec beside it, as probes
 "$WP" build --wasm "$BUILD/testdata/sleeper.wasm" --wasm "$BUILD/testdata/exitcode.wasm" --wasm "$BUILD/testdata/prober.wasm" \
 	-t "$R/demo/probed:v1" >/dev/null
 inns "$WP" push -q "$R/pause:3.6" "$R/demo/hello:v1" "$R/demo/exitcode:v1" "$R/demo/sleeper:v1" "$R/demo/hog:v1" \
-	"$R/demo/prober:v1" "$R/demo/artifact:v1" "$R/demo/probed:v1" >/dev/null
+	"$R/demo/prober:v1" "$R/demo/artifact:v1" "$R/demo/probed:v1" "$R/demo/comp:v1" >/dev/null
 ok $? "the apps are in the registry"
 printf 's3cret\n' | DOCKER_CONFIG=$TMP/dc inns "$WP" login "$A" -u kube --password-stdin >/dev/null &&
 	DOCKER_CONFIG=$TMP/dc inns "$WP" push -q "$A/private/hello:v1" >/dev/null
 ok $? "and one in the registry with htpasswd"
 
 is "$("$CRI" "$S" pull "$R/demo/hello:v1" | cut -c1-7)" "sha256:" "PullImage of an image-layout app"
-for a in exitcode sleeper hog prober probed; do "$CRI" "$S" pull "$R/demo/$a:v1" >/dev/null; done
+for a in exitcode sleeper hog prober probed comp; do "$CRI" "$S" pull "$R/demo/$a:v1" >/dev/null; done
 "$CRI" "$S" pull "$A/private/hello:v1" >/dev/null 2>&1
 is "$?" "1" "PullImage from the htpasswd registry without AuthConfig is refused"
 is "$("$CRI" "$S" pull "$A/private/hello:v1" kube s3cret | cut -c1-7)" "sha256:" "with the credentials in AuthConfig, as the kubelet sends them"
@@ -235,6 +243,20 @@ T=$(ctr "$P2" p2 "{\"name\":\"tty\",\"image\":\"$R/demo/prober:v1\",\"args\":[\"
 "$CRI" "$S" start "$T" >/dev/null; wait_exited "$T"
 like "$(cat "$LOGS/p2/tty.log")" "stdout [FP] said-on-stderr" "a tty: true container's stderr is in its log, on the one terminal stream"
 "$CRI" "$S" rm "$T" >/dev/null
+# a wasm component, run by jco (the pod's annotation picks it: the node's default, node,
+# runs modules only, and the first engine on PATH that runs components here is the stub)
+if [ -x "$JCO_BIN/jco" ]; then
+	K=$(ctr "$P2" p2 "{\"name\":\"component\",\"image\":\"$R/demo/comp:v1\",\"args\":[\"from-cri\"],\"envs\":{\"GREETING\":\"cri\"},\"annotations\":{\"dev.wasmpack.engine\":\"jco\"},\"log_path\":\"comp.log\"}")
+	"$CRI" "$S" start "$K" >/dev/null; wait_exited "$K"
+	log=$(cat "$LOGS/p2/comp.log")
+	like "$log" "stdout F arg\[1\]=from-cri" "a wasm component runs through the CRI (jco), with the container's args"
+	like "$log" "stdout F env GREETING=cri" "its env"
+	like "$log" "stdout F Hello from the image" "and the image's files"
+	is "$(st "$K" 10):$(st "$K" 7)" "Completed:" "and completes"
+	"$CRI" "$S" rm "$K" >/dev/null
+else
+	skip "jco is not installed (scripts/deps.sh installs it into .deps/jco)"
+fi
 "$CRI" "$S" stopp "$P2" >/dev/null && "$CRI" "$S" rmp "$P2" >/dev/null
 ok $? "the CNI pod is removed"
 

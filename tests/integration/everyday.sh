@@ -187,13 +187,13 @@ is "$(printf '%s' "$out" | grep -c "WebAssembly\|magic word")" "0" "and no engin
 # ---- 7. --engine names ----
 out=$("$WP" run --engine nodejs app:v1 2>&1); rc=$?
 is "$rc" "2" "--engine nodejs (a program, not an engine) is a usage error"
-like "$out" "unknown engine 'nodejs': the engines are wasmtime, wasmedge, wasmer, node and spin" "listing the known ones"
+like "$out" "unknown engine 'nodejs': the engines are wasmtime, wasmedge, wasmer, node, jco and spin" "listing the known ones"
 mkdir -p "$TMP/nopath" && ln -sf "$(command -v node)" "$TMP/nopath/node"
 out=$(PATH=$TMP/nopath "$WP" run --engine wasmtime app:v1 2>&1); rc=$?
 is "$rc" "3" "a known engine that is not installed: not found"
 like "$out" "the engine 'wasmtime' is not installed \(not on PATH\); installed: node" "naming the installed ones"
 out=$(PATH=$TMP/empty "$WP" run --engine wasmer app:v1 2>&1)
-like "$out" "no engine is: install wasmtime" "and what to install when there is none"
+like "$out" "none that runs it is installed: install wasmtime" "and what to install when there is none"
 
 # ---- 8. --dir host folders are checked first ----
 out=$("$WP" run --dir /nonexistent:/data app:v1 2>&1); rc=$?

@@ -1,0 +1,333 @@
+#include "node/compile.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/sha256.h"
+#include "common/util.h"
+#include "node/confine.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Temporary folders of compiles that died (killed with their shim, a crash) go once they
+ * are this old: a compile still running is never that slow. */
+#define STALE_TMP_S 3600
+
+void wp_compile_hex_digest(const void *data, size_t len, char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t d[32];
+
+	wp_sha256_small(data, len, d);
+	for (int i = 0; i < 32; i++) {
+		out[2 * i] = hex[d[i] >> 4];
+		out[2 * i + 1] = hex[d[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+/* The whole file behind fd, read through the descriptor (never the path again). */
+static int read_wasm(int fd, uint8_t **data, size_t *len, wp_error *err)
+{
+	struct stat st;
+	size_t off = 0;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return wp_error_set(err, WP_EINVALID, "the app's wasm is not a regular file");
+	if ((uint64_t)st.st_size > WP_COMPILE_WASM_MAX)
+		return wp_error_set(err, WP_ETOOBIG, "the app's wasm is larger than %zu MiB", WP_COMPILE_WASM_MAX >> 20);
+	*data = wp_xmalloc((size_t)st.st_size + 1);
+	while (off < (size_t)st.st_size) {
+		ssize_t n = pread(fd, *data + off, (size_t)st.st_size - off, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			free(*data);
+			*data = NULL;
+			return wp_error_sys(err, WP_EIO, "reading the app's wasm");
+		}
+		off += (size_t)n;
+	}
+	*len = off;
+	return 0;
+}
+
+/* Removes temporary folders of compiles that ended without cleaning up. */
+static void sweep_stale(const char *parent)
+{
+	DIR *d = opendir(parent);
+	struct dirent *e;
+	time_t now = time(NULL);
+
+	while (d && (e = readdir(d))) {
+		_cleanup_free_ char *p = NULL;
+		struct stat st;
+		wp_error ignored;
+
+		if (strncmp(e->d_name, ".tmp-", 5))
+			continue;
+		p = wp_str_fmt("%s/%s", parent, e->d_name);
+		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && now - st.st_mtime > STALE_TMP_S)
+			(void)wp_fs_rm_rf(p, &ignored);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* "{in}" and "{out}" replaced in each argument. */
+static char *expand(const char *arg, const char *in, const char *out)
+{
+	if (!strcmp(arg, "{in}"))
+		return wp_xstrdup(in);
+	if (!strncmp(arg, "{out}", 5))
+		return wp_str_fmt("%s%s", out, arg + 5);
+	return wp_xstrdup(arg);
+}
+
+/* The last lines of what the compiler said, printable and on one line, for an error
+ * message; empty lines and stack frames ("    at f (file:...)") are passed over. */
+static void tail_of(const char *buf, size_t len, char *out, size_t cap)
+{
+	const char *keep[3] = { 0 };
+	size_t keep_len[3] = { 0 }, n = 0, o = 0;
+
+	for (size_t i = 0; i < len;) {
+		size_t e = i, t;
+
+		while (e < len && buf[e] != '\n')
+			e++;
+		for (t = i; t < e && (buf[t] == ' ' || buf[t] == '\t'); t++)
+			;
+		if (t < e && !(e - t >= 3 && !memcmp(buf + t, "at ", 3))) {
+			memmove(keep, keep + 1, sizeof(keep[0]) * 2);
+			memmove(keep_len, keep_len + 1, sizeof(keep_len[0]) * 2);
+			keep[2] = buf + t;
+			keep_len[2] = e - t;
+			n++;
+		}
+		i = e + 1;
+	}
+	for (size_t k = n >= 3 ? 0 : 3 - n; k < 3; k++) {
+		if (o && o + 1 < cap)
+			out[o++] = ' ';
+		for (size_t i = 0; i < keep_len[k] && o + 1 < cap; i++) {
+			char c = keep[k][i];
+
+			out[o++] = c >= 0x20 && c < 0x7f ? c : '?';
+		}
+	}
+	out[o] = '\0';
+}
+
+/* Runs the compiler confined; 0 when it exited 0. */
+static int run_compiler(const wp_compile_job *job, char **argv, const wp_confine *view, wp_error *err)
+{
+	int pe[2], devnull, status = 0;
+	char said[8192];
+	size_t said_len = 0;
+	struct timespec t0, now;
+	int timeout_ms = (job->timeout_s > 0 ? job->timeout_s : 300) * 1000;
+	bool eof = false, reaped = false;
+	pid_t pid;
+
+	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+		return wp_error_sys(err, WP_EIO, "opening /dev/null");
+	if (pipe2(pe, O_CLOEXEC) < 0) {
+		close(devnull);
+		return wp_error_sys(err, WP_EIO, "pipe");
+	}
+	pid = fork();
+	if (pid == 0) {
+		sigset_t none;
+		wp_error cerr = WP_ERROR_INIT;
+		int rc;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(pe[1], 2);
+		rc = wp_confine_enter(view, &cerr);
+		/* Unprivileged without user namespaces it runs as the user: the compiler reads
+		 * only its copy of the wasm and writes only its folder. */
+		if (rc == 0 && wp_confine_drop_caps(&cerr) < 0)
+			rc = -1;
+		if (rc < 0) {
+			dprintf(2, "confining the compiler: %s\n", cerr.msg);
+			_exit(126);
+		}
+		execv(argv[0], argv);
+		dprintf(2, "starting %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(pe[1]);
+	close(devnull);
+	if (pid < 0) {
+		close(pe[0]);
+		return wp_error_sys(err, WP_EIO, "fork");
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!eof) {
+		struct pollfd p = { pe[0], POLLIN, 0 };
+		long waited;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		waited = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+		if (waited >= timeout_ms) {
+			kill(pid, SIGKILL);
+			break;
+		}
+		if (poll(&p, 1, (int)(timeout_ms - waited)) > 0) {
+			char chunk[4096];
+			ssize_t n = read(pe[0], chunk, sizeof(chunk));
+
+			if (n <= 0) {
+				eof = n == 0 || errno != EINTR;
+				continue;
+			}
+			/* keep the last bytes (a chunk is smaller than said): the error is at the end */
+			if (said_len + (size_t)n > sizeof(said)) {
+				size_t drop = said_len + (size_t)n - sizeof(said);
+
+				memmove(said, said + drop, said_len - drop);
+				said_len -= drop;
+			}
+			memcpy(said + said_len, chunk, (size_t)n);
+			said_len += (size_t)n;
+		}
+	}
+	close(pe[0]);
+	if (waitpid(pid, &status, 0) == pid)
+		reaped = true;
+	else if (job->reaped_status) /* the shim's reaper collected it first */
+		status = job->reaped_status(job->reaped_ctx, pid), reaped = true;
+	if (!eof)
+		return wp_error_set(err, WP_ETIMEOUT, "%s took longer than %d s and was stopped", job->what,
+				    timeout_ms / 1000);
+	if (!reaped || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		char tail[600];
+
+		tail_of(said, said_len, tail, sizeof(tail));
+		/* exit 126 and 127 are this side's (confining, starting), a signal may be the
+		 * machine's (the OOM killer): only the compiler's own failure judges the bytes */
+		wp_error_set(err,
+			     reaped && WIFEXITED(status) && WEXITSTATUS(status) != 126 && WEXITSTATUS(status) != 127
+				     ? WP_EINVALID
+				     : WP_EIO,
+			     "%s failed", job->what);
+		if (reaped && WIFEXITED(status))
+			wp_error_append(err, " (exit %d)", WEXITSTATUS(status));
+		else if (reaped && WIFSIGNALED(status))
+			wp_error_append(err, " (signal %d)", WTERMSIG(status));
+		return wp_error_append(err, "%s%s", *tail ? ": " : "", tail);
+	}
+	return 0;
+}
+
+int wp_compile_cached(const wp_compile_job *job, int wasm_fd, char **dir, bool *made, wp_error *err)
+{
+	_cleanup_free_ char *parent = NULL, *tmpl = NULL, *in = NULL, *out = NULL, *have = NULL, *failed = NULL;
+	wp_buf note;
+	_cleanup_free_ uint8_t *wasm = NULL;
+	char hex[65];
+	size_t len = 0;
+	char **argv = NULL;
+	wp_confine view = { 0 };
+	wp_error ignored;
+	int rc;
+
+	*dir = NULL;
+	*made = false;
+	if ((rc = read_wasm(wasm_fd, &wasm, &len, err)) < 0)
+		return rc;
+	wp_compile_hex_digest(wasm, len, hex);
+	parent = wp_str_fmt("%s/compiled/%s", job->cache_root, job->engine_id);
+	*dir = wp_str_fmt("%s/%s", parent, hex);
+	have = wp_str_fmt("%s/%s", *dir, job->made);
+	if (wp_fs_exists(have))
+		return 0;
+	/* A compiler that failed on these bytes fails again: said from the note it left, not
+	 * run again at every start (a crash-looping pod's). Another compiler build is another
+	 * engine id, and tries afresh. */
+	failed = wp_str_fmt("%s.failed", *dir);
+	wp_buf_init(&note, 1024);
+	if (wp_fs_read_file(failed, 1024, &note, &ignored) == 0) {
+		rc = wp_error_set(err, WP_EINVALID, "%.*s (remembered from an earlier start)", (int)note.len,
+				  note.data ? note.data : "");
+		wp_buf_release(&note);
+		goto fail;
+	}
+	wp_buf_release(&note);
+	if ((rc = wp_fs_mkdir_p(parent, 0755, err)) < 0)
+		goto fail;
+	sweep_stale(parent);
+	tmpl = wp_str_fmt("%s/.tmp-%.16s-XXXXXX", parent, hex);
+	if (!mkdtemp(tmpl)) {
+		rc = wp_error_sys(err, WP_EIO, "making a folder in '%s'", parent);
+		goto fail;
+	}
+	in = wp_str_fmt("%s/in.wasm", tmpl);
+	out = wp_str_fmt("%s/out", tmpl);
+	if ((rc = wp_fs_write_replace(in, wasm, len, 0444, err)) < 0)
+		goto fail;
+	if (mkdir(out, 0755) < 0 || chmod(tmpl, 0755) < 0) {
+		rc = wp_error_sys(err, WP_EIO, "making '%s'", out);
+		goto fail;
+	}
+	argv = wp_xcalloc(job->argv.len + 1, sizeof(*argv));
+	for (size_t i = 0; i < job->argv.len; i++)
+		argv[i] = expand(job->argv.items[i], in, out);
+	if ((rc = wp_confine_add(&view, in, WP_CONFINE_RO, err)) < 0 ||
+	    (rc = wp_confine_add(&view, out, WP_CONFINE_RW, err)) < 0)
+		goto fail;
+	for (size_t i = 0; i < job->ro.len; i++)
+		if ((rc = wp_confine_add(&view, job->ro.items[i], WP_CONFINE_RO, err)) < 0)
+			goto fail;
+	if ((rc = wp_confine_add_engine(&view, argv[0], err)) < 0)
+		goto fail;
+	wp_info("compiling the app's wasm once for %s (%s)", job->engine_id, job->what);
+	if ((rc = run_compiler(job, argv, &view, err)) == 0) {
+		free(have);
+		have = wp_str_fmt("%s/%s", out, job->made);
+		if (!wp_fs_exists(have))
+			rc = wp_error_set(err, WP_EINVALID, "%s made no %s", job->what, job->made);
+	}
+	if (rc == WP_EINVALID) /* the compiler's verdict on these bytes, not a passing trouble */
+		(void)wp_fs_write_replace(failed, err->msg, strlen(err->msg), 0644, &ignored);
+	if (rc < 0)
+		goto fail;
+	if (job->finish && (rc = job->finish(out, wasm, len, job->ctx, err)) < 0)
+		goto fail;
+	/* A start racing this one may have put its copy in place first: the same bytes. */
+	if (rename(out, *dir) < 0 && errno != ENOTEMPTY && errno != EEXIST) {
+		rc = wp_error_sys(err, WP_EIO, "putting the compiled app in place");
+		goto fail;
+	}
+	*made = true;
+	(void)wp_fs_rm_rf(tmpl, &ignored);
+	rc = 0;
+	goto done;
+fail:
+	if (tmpl && strstr(tmpl, "XXXXXX") == NULL)
+		(void)wp_fs_rm_rf(tmpl, &ignored);
+	free(*dir);
+	*dir = NULL;
+done:
+	if (argv)
+		for (size_t i = 0; i < job->argv.len; i++)
+			free(argv[i]);
+	free(argv);
+	wp_confine_release(&view);
+	return rc;
+}
