@@ -235,10 +235,70 @@ static int run_compiler(const wp_compile_job *job, char **argv, const wp_confine
 	return 0;
 }
 
+/* The digest of the file behind fd as last computed, when the file is provably the same
+ * since: its device, inode, size, modification and change times all as recorded. The
+ * change time is the kernel's (no unprivileged call sets it), so a file rewritten since,
+ * even with its size and mtime put back, no longer matches. A warm start then reads no
+ * byte of a large wasm. */
+static char *memo_path(const char *cache_root, const struct stat *st)
+{
+	return wp_str_fmt("%s/compiled/.digests/%llx-%llx", cache_root, (unsigned long long)st->st_dev,
+			  (unsigned long long)st->st_ino);
+}
+
+static char *memo_line(const struct stat *st, const char *hex)
+{
+	return wp_str_fmt("%lld %lld.%09ld %lld.%09ld %s", (long long)st->st_size, (long long)st->st_mtim.tv_sec,
+			  st->st_mtim.tv_nsec, (long long)st->st_ctim.tv_sec, st->st_ctim.tv_nsec, hex);
+}
+
+static bool memo_get(const char *cache_root, int fd, char hex[65])
+{
+	struct stat st;
+	_cleanup_free_ char *path = NULL, *want = NULL;
+	wp_buf have;
+	wp_error ignored;
+	bool hit;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	path = memo_path(cache_root, &st);
+	want = memo_line(&st, "");
+	wp_buf_init(&have, 512);
+	hit = wp_fs_read_file(path, 512, &have, &ignored) == 0 && have.len == strlen(want) + 64 &&
+	      !memcmp(have.data, want, strlen(want));
+	if (hit) {
+		memcpy(hex, have.data + strlen(want), 64);
+		hex[64] = '\0';
+		for (int i = 0; i < 64 && hit; i++)
+			hit = (hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f');
+	}
+	wp_buf_release(&have);
+	return hit;
+}
+
+/* Recorded only when the file did not change while it was read (before: its stat then). */
+static void memo_put(const char *cache_root, int fd, const struct stat *before, const char hex[65])
+{
+	struct stat st;
+	_cleanup_free_ char *dir = wp_str_fmt("%s/compiled/.digests", cache_root), *path = NULL, *line = NULL;
+	_cleanup_free_ char *was = memo_line(before, hex);
+	wp_error ignored;
+
+	if (fstat(fd, &st) < 0 || st.st_ino != before->st_ino || st.st_dev != before->st_dev)
+		return;
+	line = memo_line(&st, hex);
+	if (strcmp(line, was) || wp_fs_mkdir_p(dir, 0755, &ignored) < 0)
+		return;
+	path = memo_path(cache_root, &st);
+	(void)wp_fs_write_replace(path, line, strlen(line), 0644, &ignored);
+}
+
 int wp_compile_cached(const wp_compile_job *job, int wasm_fd, char **dir, bool *made, wp_error *err)
 {
 	_cleanup_free_ char *parent = NULL, *tmpl = NULL, *in = NULL, *out = NULL, *have = NULL, *failed = NULL;
 	wp_buf note;
+	struct stat before;
 	_cleanup_free_ uint8_t *wasm = NULL;
 	char hex[65];
 	size_t len = 0;
@@ -249,26 +309,41 @@ int wp_compile_cached(const wp_compile_job *job, int wasm_fd, char **dir, bool *
 
 	*dir = NULL;
 	*made = false;
-	if ((rc = read_wasm(wasm_fd, &wasm, &len, err)) < 0)
-		return rc;
-	wp_compile_hex_digest(wasm, len, hex);
 	parent = wp_str_fmt("%s/compiled/%s", job->cache_root, job->engine_id);
-	*dir = wp_str_fmt("%s/%s", parent, hex);
-	have = wp_str_fmt("%s/%s", *dir, job->made);
-	if (wp_fs_exists(have))
-		return 0;
-	/* A compiler that failed on these bytes fails again: said from the note it left, not
-	 * run again at every start (a crash-looping pod's). Another compiler build is another
-	 * engine id, and tries afresh. */
-	failed = wp_str_fmt("%s.failed", *dir);
-	wp_buf_init(&note, 1024);
-	if (wp_fs_read_file(failed, 1024, &note, &ignored) == 0) {
-		rc = wp_error_set(err, WP_EINVALID, "%.*s (remembered from an earlier start)", (int)note.len,
-				  note.data ? note.data : "");
+	for (int pass = 0; pass < 2; pass++) {
+		/* first from the digest recorded for this very file, else from its bytes, read
+		 * and hashed once and compiled from that copy: what was hashed is compiled */
+		if (pass == 0 && !memo_get(job->cache_root, wasm_fd, hex))
+			continue;
+		if (pass == 1) {
+			if (fstat(wasm_fd, &before) < 0)
+				return wp_error_sys(err, WP_EIO, "the app's wasm");
+			if ((rc = read_wasm(wasm_fd, &wasm, &len, err)) < 0)
+				return rc;
+			wp_compile_hex_digest(wasm, len, hex);
+			memo_put(job->cache_root, wasm_fd, &before, hex);
+		}
+		free(*dir);
+		free(have);
+		free(failed);
+		*dir = wp_str_fmt("%s/%s", parent, hex);
+		have = wp_str_fmt("%s/%s", *dir, job->made);
+		if (wp_fs_exists(have))
+			return 0;
+		/* A compiler that failed on these bytes fails again: said from the note it left,
+		 * not run again at every start (a crash-looping pod's). Another compiler build is
+		 * another engine id, and tries afresh. */
+		failed = wp_str_fmt("%s.failed", *dir);
+		wp_buf_init(&note, 1024);
+		if (wp_fs_read_file(failed, 1024, &note, &ignored) == 0) {
+			rc = wp_error_set(err, WP_EINVALID, "%.*s (remembered from an earlier start)", (int)note.len,
+					  note.data ? note.data : "");
+			wp_buf_release(&note);
+			goto fail;
+		}
 		wp_buf_release(&note);
-		goto fail;
+		/* to be made: on to the bytes */
 	}
-	wp_buf_release(&note);
 	if ((rc = wp_fs_mkdir_p(parent, 0755, err)) < 0)
 		goto fail;
 	sweep_stale(parent);

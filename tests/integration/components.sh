@@ -68,6 +68,19 @@ is "$?" "0" "a component exiting 0: run exits 0"
 "$WP" run c-exit:v1 -- 7 >/dev/null 2>&1
 is "$?" "1" "exiting 7: run exits 1 (WASI 0.2's exit carries ok or error only)"
 
+# stdin, and signals: SIGTERM ends a component's run as it ends a module's
+"$WP" build --wasm prober.component.wasm -t c-prober:v1 >/dev/null
+is "$(printf 'typed in\n' | "$WP" run c-prober:v1 -- i 2>&1)" "stdin: typed in" "stdin reaches the component"
+"$WP" build --wasm sleeper.component.wasm -t c-sleep:v1 >/dev/null
+"$WP" run c-sleep:v1 -- 1 >/dev/null 2>&1
+"$WP" run c-sleep:v1 -- 60 > sleep.out 2>&1 &
+spid=$!
+for _ in $(seq 1 100); do grep -q . sleep.out 2>/dev/null && break; sleep 0.05; done
+sleep 0.2
+kill -TERM "$spid"
+wait "$spid"
+is "$?" "143" "SIGTERM ends a sleeping component's run (exit 143)"
+
 # ---- the wasm layout and the Spin layout carry components too ----
 "$WP" build --layout wasm --wasm hello.component.wasm -t c-art:v1 >/dev/null
 is "$("$WP" inspect c-art:v1 --format json | jq -r .config.os)" "wasip2" "the wasm layout of a component: os wasip2"
