@@ -125,6 +125,7 @@ bench-smoke: deps
 	WASM_MIB=2 FILES=20 WARM_RUNS=3 bench/unpack.sh; \
 	FILES=20 bench/spin.sh; \
 	CAP_MIB=1 bench/spin_toml.sh; \
+	bench/components.sh; \
 	if [ "$$(id -u)" = 0 ]; then RUNS=2 IDLE=1 bench/shim.sh; else echo "bench/shim.sh needs root: not run"; fi
 
 clean:
