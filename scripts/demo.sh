@@ -60,6 +60,19 @@ step "run the pulled app (node's WASI; wasmtime, wasmedge or wasmer when install
 echo "\$ wasmpack run 127.0.0.1:$port/demo/hello:v1 --engine node --env GREETING=hi -- world"
 WASMPACK_STORE=$DEMO/store2 WASMPACK_CACHE=$DEMO/cache "$WP" run "127.0.0.1:$port/demo/hello:v1" --engine node --env GREETING=hi -- world
 
+JCO_BIN=$ROOT/.deps/jco/node_modules/.bin
+if [ -x "$JCO_BIN/jco" ]; then
+	step "the same app as a WASI 0.2 component (jco new), built and run: jco runs it, transpiled once"
+	echo "\$ jco new hello.wasm --wasi-command -o hello.component.wasm"
+	"$JCO_BIN/jco" new "$BUILD/testdata/hello.wasm" --wasi-command -o "$DEMO/hello.component.wasm" >/dev/null
+	echo "\$ wasmpack build --wasm hello.component.wasm --file static -t hello:component   # os wasip2"
+	WASMPACK_STORE=$DEMO/store2 "$WP" build --wasm "$DEMO/hello.component.wasm" --file "$ROOT/testdata/hello/static:static" \
+		-t hello:component >/dev/null
+	WASMPACK_STORE=$DEMO/store2 "$WP" inspect hello:component --format json | jq -c '{os: .config.os, architecture: .config.architecture}'
+	echo "\$ wasmpack run hello:component -- world   # node runs modules only: jco is chosen"
+	WASMPACK_STORE=$DEMO/store2 WASMPACK_CACHE=$DEMO/cache PATH=$JCO_BIN:$PATH "$WP" run hello:component -- world
+fi
+
 step "a Spin app: wasmpack lock, then Spin's own OCI layout, pushed and inspected"
 cd "$ROOT/testdata/spin-hello"
 echo "\$ wasmpack lock   # spin.toml -> Spin's locked app"
