@@ -1,4 +1,5 @@
 #include "node/cache.h"
+#include "node/compile.h"
 #include "common/fs.h"
 #include "common/util.h"
 
@@ -192,4 +193,6 @@ void wp_cache_gc(const char *root, const char *store_root, wp_cache_gc_result *r
 	}
 	if (d)
 		closedir(d);
+	/* compiled forms (jco's, wasmtime's) no start used for as long */
+	res->removed += wp_compile_gc(root, LEGACY_UNUSED_S);
 }

@@ -22,6 +22,61 @@
  * are this old: a compile still running is never that slow. */
 #define STALE_TMP_S 3600
 
+/* Removes what is older than cutoff in folder (its entries, or only ".tmp-" ones). */
+static uint64_t remove_old(const char *folder, time_t cutoff, bool only_tmp)
+{
+	DIR *d = opendir(folder);
+	struct dirent *e;
+	uint64_t n = 0;
+
+	while (d && (e = readdir(d))) {
+		_cleanup_free_ char *p = NULL;
+		struct stat st;
+		wp_error ignored;
+
+		if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
+			continue;
+		if (only_tmp != !strncmp(e->d_name, ".tmp-", 5))
+			continue;
+		p = wp_str_fmt("%s/%s", folder, e->d_name);
+		if (lstat(p, &st) < 0 || st.st_mtime >= cutoff)
+			continue;
+		if (S_ISDIR(st.st_mode) ? wp_fs_rm_rf(p, &ignored) == 0 : unlink(p) == 0)
+			n += S_ISDIR(st.st_mode) && !only_tmp;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+uint64_t wp_compile_gc(const char *cache_root, time_t unused_s)
+{
+	_cleanup_free_ char *compiled = wp_str_fmt("%s/compiled", cache_root), *digests = NULL;
+	DIR *d = opendir(compiled);
+	struct dirent *e;
+	time_t now = time(NULL);
+	uint64_t n = 0;
+
+	while (d && (e = readdir(d))) {
+		_cleanup_free_ char *engine = NULL;
+		struct stat st;
+
+		if (e->d_name[0] == '.')
+			continue;
+		engine = wp_str_fmt("%s/%s", compiled, e->d_name);
+		if (lstat(engine, &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		n += remove_old(engine, now - unused_s, false);
+		remove_old(engine, now - STALE_TMP_S, true);
+		rmdir(engine); /* when it holds nothing any more */
+	}
+	if (d)
+		closedir(d);
+	digests = wp_str_fmt("%s/.digests", compiled);
+	remove_old(digests, now - unused_s, false);
+	return n;
+}
+
 void wp_compile_hex_digest(const void *data, size_t len, char out[65])
 {
 	static const char hex[] = "0123456789abcdef";
@@ -60,28 +115,6 @@ static int read_wasm(int fd, uint8_t **data, size_t *len, wp_error *err)
 	}
 	*len = off;
 	return 0;
-}
-
-/* Removes temporary folders of compiles that ended without cleaning up. */
-static void sweep_stale(const char *parent)
-{
-	DIR *d = opendir(parent);
-	struct dirent *e;
-	time_t now = time(NULL);
-
-	while (d && (e = readdir(d))) {
-		_cleanup_free_ char *p = NULL;
-		struct stat st;
-		wp_error ignored;
-
-		if (strncmp(e->d_name, ".tmp-", 5))
-			continue;
-		p = wp_str_fmt("%s/%s", parent, e->d_name);
-		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && now - st.st_mtime > STALE_TMP_S)
-			(void)wp_fs_rm_rf(p, &ignored);
-	}
-	if (d)
-		closedir(d);
 }
 
 /* "{in}" and "{out}" replaced in each argument. */
@@ -328,8 +361,11 @@ int wp_compile_cached(const wp_compile_job *job, int wasm_fd, char **dir, bool *
 		free(failed);
 		*dir = wp_str_fmt("%s/%s", parent, hex);
 		have = wp_str_fmt("%s/%s", *dir, job->made);
-		if (wp_fs_exists(have))
+		if (wp_fs_exists(have)) {
+			/* used now: gc keeps what starts use (wp_compile_gc) */
+			(void)utimensat(AT_FDCWD, *dir, NULL, 0);
 			return 0;
+		}
 		/* A compiler that failed on these bytes fails again: said from the note it left,
 		 * not run again at every start (a crash-looping pod's). Another compiler build is
 		 * another engine id, and tries afresh. */
@@ -346,7 +382,7 @@ int wp_compile_cached(const wp_compile_job *job, int wasm_fd, char **dir, bool *
 	}
 	if ((rc = wp_fs_mkdir_p(parent, 0755, err)) < 0)
 		goto fail;
-	sweep_stale(parent);
+	remove_old(parent, time(NULL) - STALE_TMP_S, true); /* what compiles that died left */
 	tmpl = wp_str_fmt("%s/.tmp-%.16s-XXXXXX", parent, hex);
 	if (!mkdtemp(tmpl)) {
 		rc = wp_error_sys(err, WP_EIO, "making a folder in '%s'", parent);

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "common/error.h"
 #include "common/strv.h"
@@ -48,6 +49,11 @@ typedef struct wp_compile_job {
  * found in the cache or made now (*made tells which). The compiler's failure is an error
  * holding the last lines it wrote on stderr. */
 int wp_compile_cached(const wp_compile_job *job, int wasm_fd, char **dir, bool *made, wp_error *err);
+
+/* Compiled forms no start has used for unused_s seconds (a start touches its entry),
+ * failure notes and remembered digests as old, and temporary folders of compiles that
+ * died, removed; the number of compiled forms removed. */
+uint64_t wp_compile_gc(const char *cache_root, time_t unused_s);
 
 /* The sha256 of data in hex (65 bytes with the NUL). */
 void wp_compile_hex_digest(const void *data, size_t len, char out[65]);

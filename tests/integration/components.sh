@@ -54,6 +54,17 @@ like "$out" "arg\[1\]=again" "and runs"
 out=$("$WP" run -v c-img:same 2>&1)
 is "$(grep -c 'compiling the app' <<<"$out")" "0" "another image holding the same component shares the transpiled form"
 
+# gc: a compiled form no start used for 30 days goes, one in use stays (a start touches it)
+touch -d '40 days ago' "$entry"
+"$WP" run c-img:v1 >/dev/null 2>&1
+[ "$(stat -c %Y "$entry")" -gt "$(date -d '1 day ago' +%s)" ]; ok $? "a start marks its transpiled form used"
+old_sum=$(sha256sum prober.component.wasm | cut -d' ' -f1)
+"$WP" build --layout wasm --wasm prober.component.wasm -t c-old:v1 >/dev/null && "$WP" run c-old:v1 >/dev/null 2>&1
+touch -d '40 days ago' "$TMP/cache/compiled/jco-$JCO_VERSION/$old_sum"
+"$WP" gc >/dev/null
+check "gc removes a transpiled form unused for 40 days" test ! -e "$TMP/cache/compiled/jco-$JCO_VERSION/$old_sum"
+check "and keeps the one in use" test -f "$entry/app.js"
+
 # racing first starts make the entry once
 "$WP" build --wasm exitcode.component.wasm -t c-exit:v1 >/dev/null
 pids=()
