@@ -16,13 +16,16 @@ static const wp_opt opts[] = {
 static int run(wp_cli *cli)
 {
 	const char *address = wp_cli_value(cli, "address"), *ns = wp_cli_value(cli, "namespace");
-	const char *cache = wp_cli_value(cli, "cache");
+	const char *cache = wp_cli_value(cli, "cache"), *platform = wp_cli_value(cli, "platform");
 	char *entry = NULL;
 	int rc;
 
 	if (!address || !ns || !cache)
 		return wp_error_set(&cli->err, WP_EUSAGE, "__shim-fetch needs --address, --namespace and --cache");
-	rc = wp_fetch_app(address, ns, cli->args.items[0], cache, wp_cli_value(cli, "platform"), &entry, &cli->err);
+	/* the node's choice for indexes (containerd's environment, which the shim passes on) */
+	if (!platform && getenv("WASMPACK_PLATFORM") && *getenv("WASMPACK_PLATFORM"))
+		platform = getenv("WASMPACK_PLATFORM");
+	rc = wp_fetch_app(address, ns, cli->args.items[0], cache, platform, &entry, &cli->err);
 	if (rc == 0)
 		fprintf(cli->out, "%s\n", entry);
 	free(entry);

@@ -384,6 +384,8 @@ static const struct {
 			     "app's needs come first" },
 	{ "WASMPACK_NO_PRECOMPILE", "set: wasmtime runs the wasm itself rather than its precompiled form from the node "
 				    "cache" },
+	{ "WASMPACK_PLATFORM", "the platform the shim picks from an image index (default wasip1/wasm, else "
+			       "wasip2/wasm)" },
 	{ "WASMPACK_THREADS", "threads a build compresses with (default one per processor, at most 64)" },
 	{ "WASMPACK_FSYNC", "1: blobs are synced to disk as they are written (slower; default: the store repairs what a "
 			    "crash cut short, gc --verify finds it)" },

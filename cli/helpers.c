@@ -61,11 +61,9 @@ char *wp_cli_cache_root(const wp_store *s)
 	return wp_storeroot_cache(s->root);
 }
 
-/* An index in the store stands for its wasm manifest: --platform's, else wasip1/wasm
- * (Docker's wasi/wasm alike), else wasip2/wasm (a component). */
+/* An index in the store stands for its wasm manifest (wp_index_pick_wasm). */
 static int pick_platform(wp_cli *cli, wp_store *s, wp_descriptor *d)
 {
-	static const char *const wasm[] = { "wasip1/wasm", "wasip2/wasm" };
 	const char *want = wp_cli_value(cli, "platform");
 	const wp_descriptor *hit = NULL;
 	wp_index ix;
@@ -77,17 +75,13 @@ static int pick_platform(wp_cli *cli, wp_store *s, wp_descriptor *d)
 	wp_buf_init(&data, WP_MANIFEST_MAX);
 	if ((rc = wp_store_read_blob(s, d->digest, WP_MANIFEST_MAX, &data, &cli->err)) == 0 &&
 	    (rc = wp_index_parse(data.data, data.len, &ix, &cli->err)) == 0) {
-		for (size_t k = 0; !hit && k < (want ? 1 : WP_ARRAY_LEN(wasm)); k++)
-			for (size_t i = 0; !hit && i < ix.n_manifests; i++)
-				if (wp_descriptor_platform_matches(ix.manifests[i].platform, want ? want : wasm[k]))
-					hit = &ix.manifests[i];
-		if (hit) {
+		if ((hit = wp_index_pick_wasm(&ix, want))) {
 			wp_debug("%s is an index: its %s manifest is %s", d->digest, want ? want : "wasm", hit->digest);
 			wp_descriptor_release(d);
 			wp_descriptor_copy(d, hit);
 		} else {
 			rc = wp_error_set(&cli->err, WP_ENOTFOUND, "the index %s has no manifest for %s", d->digest,
-					  want ? want : "wasip1/wasm or wasip2/wasm");
+					  wp_index_wanted(want));
 		}
 		wp_index_release(&ix);
 	}
@@ -132,13 +126,13 @@ int wp_cli_resolve_source(wp_cli *cli, wp_store *s, const char *src, wp_descript
 	return rc;
 }
 
-/* containerd:DIR@DIGEST: a manifest (or an index, then the manifest for --platform,
- * default wasip1/wasm) read in place from containerd's content store. DIR is containerd's
+/* containerd:DIR@DIGEST: a manifest (or an index, then its wasm manifest: --platform's,
+ * else wasip1/wasm, else wasip2/wasm) read in place from containerd's content store. DIR is containerd's
  * root (/var/lib/containerd) or its io.containerd.content.v1.content folder. */
 int wp_cli_containerd_source(wp_cli *cli, const char *src, wp_store *ro, wp_descriptor *d)
 {
 	const char *p = src + strlen("containerd:"), *at = strrchr(p, '@');
-	const char *want = wp_cli_value(cli, "platform") ? wp_cli_value(cli, "platform") : "wasip1/wasm";
+	const char *want = wp_cli_value(cli, "platform");
 	_cleanup_free_ char *dir = at && at > p ? wp_xstrndup(p, (size_t)(at - p)) : NULL;
 	_cleanup_free_ char *content = dir ? wp_str_fmt("%s/io.containerd.content.v1.content", dir) : NULL;
 	wp_descriptor top = { 0 };
@@ -161,18 +155,13 @@ int wp_cli_containerd_source(wp_cli *cli, const char *src, wp_store *ro, wp_desc
 	wp_buf_init(&data, WP_MANIFEST_MAX);
 	if ((rc = wp_store_read_blob(ro, top.digest, WP_MANIFEST_MAX, &data, &cli->err)) == 0 &&
 	    (rc = wp_index_parse(data.data, data.len, &ix, &cli->err)) == 0) {
-		const wp_descriptor *hit = NULL;
+		const wp_descriptor *hit = wp_index_pick_wasm(&ix, want);
 
-		for (size_t i = 0; !hit && i < ix.n_manifests; i++)
-			if (wp_descriptor_platform_matches(ix.manifests[i].platform, want))
-				hit = &ix.manifests[i];
-		if (!hit && ix.n_manifests == 1 && !ix.manifests[0].platform)
-			hit = &ix.manifests[0];
 		if (hit)
 			wp_descriptor_copy(d, hit);
 		else
-			rc = wp_error_set(&cli->err, WP_ENOTFOUND, "the index %s has no manifest for platform %s", top.digest,
-					  want);
+			rc = wp_error_set(&cli->err, WP_ENOTFOUND, "the index %s has no manifest for %s", top.digest,
+					  wp_index_wanted(want));
 		wp_index_release(&ix);
 	}
 	wp_buf_release(&data);

@@ -20,7 +20,7 @@ int wp_fetch_app(const char *address, const char *ns, const char *id, const char
 	wp_descriptor top = { 0 }, man = { 0 };
 	wp_store s = { .lock_fd = -1 };
 	bool opened = false;
-	const char *want = platform && *platform ? platform : "wasip1/wasm";
+	const char *want = platform && *platform ? platform : NULL; /* NULL: wasip1, else wasip2 */
 	wp_buf data;
 	int rc;
 
@@ -54,17 +54,13 @@ int wp_fetch_app(const char *address, const char *ns, const char *id, const char
 		    (rc = wp_index_parse(data.data, data.len, &ix, err)) < 0)
 			goto done;
 		{
-			const wp_descriptor *hit = NULL;
+			const wp_descriptor *hit = wp_index_pick_wasm(&ix, want);
 
-			for (size_t i = 0; !hit && i < ix.n_manifests; i++)
-				if (wp_descriptor_platform_matches(ix.manifests[i].platform, want))
-					hit = &ix.manifests[i];
-			if (!hit && ix.n_manifests == 1)
-				hit = &ix.manifests[0];
 			if (hit)
 				wp_descriptor_copy(&man, hit);
 			else
-				rc = wp_error_set(err, WP_ENOTFOUND, "image '%s' has no manifest for %s", image, want);
+				rc = wp_error_set(err, WP_ENOTFOUND, "image '%s' has no manifest for %s", image,
+						  wp_index_wanted(want));
 		}
 		wp_index_release(&ix);
 		if (rc < 0 || (rc = wp_cdclient_fetch_blob(&cd, &s, man.digest, man.size, err)) < 0)

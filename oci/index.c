@@ -144,3 +144,21 @@ int wp_index_find(const wp_index *ix, const char *what, size_t *pos, char digest
 	wp_ref_release(&ref);
 	return rc;
 }
+
+const wp_descriptor *wp_index_pick_wasm(const wp_index *ix, const char *want)
+{
+	static const char *const wasm[] = { "wasip1/wasm", "wasip2/wasm" };
+
+	for (size_t k = 0; k < (want ? 1 : WP_ARRAY_LEN(wasm)); k++)
+		for (size_t i = 0; i < ix->n_manifests; i++)
+			if (wp_descriptor_platform_matches(ix->manifests[i].platform, want ? want : wasm[k]))
+				return &ix->manifests[i];
+	if (ix->n_manifests == 1 && !ix->manifests[0].platform)
+		return &ix->manifests[0];
+	return NULL;
+}
+
+const char *wp_index_wanted(const char *want)
+{
+	return want ? want : "wasip1/wasm or wasip2/wasm";
+}

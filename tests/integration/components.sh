@@ -107,12 +107,22 @@ like "$out" "env GREETING=spin" "with the component's environment"
 like "$out" "arg\[1\]=x" "its arguments"
 like "$out" "Hello from the image" "and its files"
 
+# ---- an index of a module and its component: wasip1 first, --platform wasip2/wasm for the component ----
+"$WP" build --wasm "$HELLO" --file app/static:static -t m-img:v1 >/dev/null
+"$WP" index create both:v1 m-img:v1 c-img:v1 >/dev/null
+out=$("$WP" run both:v1 -- from-index 2>&1)
+like "$out" "arg\[1\]=from-index" "run of an index of both runs one"
+is "$("$WP" run -v both:v1 2>&1 | grep -c 'engine node ')" "1" "the module (wasip1/wasm), by default"
+is "$("$WP" run -v --platform wasip2/wasm both:v1 2>&1 | grep -c 'engine jco ')" "1" "the component with --platform wasip2/wasm"
+"$WP" build --wasm "$HELLO" --platform linux/amd64 -t lin:v1 >/dev/null
+"$WP" index create conly:v1 lin:v1 c-img:v1 >/dev/null
+is "$("$WP" run -v conly:v1 2>&1 | grep -c 'engine jco ')" "1" "an index of a linux image and a component: its wasip2/wasm entry"
+
 # ---- the engine is chosen by what the image holds ----
 err=$("$WP" run --engine node c-img:v1 2>&1); rc=$?
 is "$rc" "2" "--engine node for a component: a usage error"
 like "$err" "the engine 'node' does not run a wasm component \(wasip2\) such as '/hello.wasm': wasmtime or jco do; installed: jco" \
 	"saying which engines would, and which of them are installed (not V8's words)"
-"$WP" build --wasm "$HELLO" --file app/static:static -t m-img:v1 >/dev/null
 err=$("$WP" run --engine jco m-img:v1 2>&1); rc=$?
 is "$rc" "2" "--engine jco for a module: a usage error"
 like "$err" "the engine 'jco' does not run a wasm module \(wasip1\).*wasmtime, wasmedge, wasmer or node do" "naming the engines for modules"
@@ -238,5 +248,11 @@ for l in art spin; do
 	ctr_ task rm "c$l" >/dev/null 2>&1; "$H/ctd_container" "$C/c.sock" "$NS" delete "c$l"
 done
 like "$out" "Hello from the image" "the Spin component with its files"
-ctr_ images rm "$R/c-img:v1" "$R/c-exit:v1" docker.io/library/c-art:v1 docker.io/library/c-spin:v1 >/dev/null 2>&1
+# an index of a linux image and the component: the shim picks wasip2/wasm when no wasip1 entry is there
+"$WP" save conly:v1 -o conly.tar >/dev/null && ctr_ images import --all-platforms --no-unpack conly.tar >/dev/null
+create_ cix docker.io/library/conly:v1 '["/hello.wasm","via-index"]'
+out=$(ctr_ task start cix 2>&1)
+like "$out" "arg\[1\]=via-index" "the shim runs the wasip2/wasm entry of an index"
+ctr_ task rm cix >/dev/null 2>&1; "$H/ctd_container" "$C/c.sock" "$NS" delete cix
+ctr_ images rm "$R/c-img:v1" "$R/c-exit:v1" docker.io/library/c-art:v1 docker.io/library/c-spin:v1 docker.io/library/conly:v1 >/dev/null 2>&1
 done_testing
