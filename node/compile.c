@@ -9,10 +9,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -21,6 +23,8 @@
 /* Temporary folders of compiles that died (killed with their shim, a crash) go once they
  * are this old: a compile still running is never that slow. */
 #define STALE_TMP_S 3600
+/* The largest file a compiler may write (a compiled form of the largest wasm fits). */
+#define COMPILE_FILE_MAX ((rlim_t)8 << 30)
 
 /* Removes what is older than cutoff in folder (its entries, or only ".tmp-" ones). */
 static uint64_t remove_old(const char *folder, time_t cutoff, bool only_tmp)
@@ -192,8 +196,18 @@ static int run_compiler(const wp_compile_job *job, char **argv, const wp_confine
 		dup2(devnull, 1);
 		dup2(pe[1], 2);
 		rc = wp_confine_enter(view, &cerr);
-		/* Unprivileged without user namespaces it runs as the user: the compiler reads
-		 * only its copy of the wasm and writes only its folder. */
+		/* No network: a compiler needs none (in the shim it would be the node's). Its
+		 * output files are bounded; unprivileged without user namespaces it runs as the
+		 * user: it reads only its copy of the wasm and writes only its folder. */
+		if (rc == 0 && unshare(CLONE_NEWNET) < 0) {
+			wp_error_sys(&cerr, WP_EIO, "a network namespace for the compiler");
+			rc = -1;
+		}
+		if (rc >= 0) {
+			struct rlimit fsize = { COMPILE_FILE_MAX, COMPILE_FILE_MAX };
+
+			setrlimit(RLIMIT_FSIZE, &fsize);
+		}
 		if (rc == 0 && wp_confine_drop_caps(&cerr) < 0)
 			rc = -1;
 		if (rc < 0) {

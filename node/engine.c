@@ -615,8 +615,11 @@ static int jco_finish(const char *out, const uint8_t *wasm, size_t len, void *ct
  * (node/compile.h), then node runs it through wasmpack's runner with preview2-shim. */
 static int command_jco(engine_ctx *x, wp_strv *argv, wp_error *err)
 {
-	static const char *const transpile[] = { "--no-warnings", NULL, "transpile", "{in}", "-o", "{out}", "--name", "app",
-						 "--instantiation", "async", "--no-typescript", "-q" };
+	/* the JS heap bounded: a hostile component cannot make the transpile take the node's
+	 * memory (300 s is its time limit) */
+	static const char *const transpile[] = { "--no-warnings", "--max-old-space-size=2048", NULL, "transpile", "{in}",
+						 "-o", "{out}", "--name", "app", "--instantiation", "async", "--no-typescript",
+						 "-q" };
 	_cleanup_free_ char *node = find_on_path("node"), *runner = NULL, *compiled = NULL, *id = NULL;
 	_cleanup_free_ char *envj = json_dumps(x->a->env, JSON_COMPACT), *prej = json_dumps(x->a->preopens, JSON_COMPACT);
 	wp_compile_job job = { 0 };
