@@ -22,13 +22,14 @@
 #include <unistd.h>
 
 /* The node launcher: runs a WASI preview1 module with node:wasi.
- * argv: launcher WASM ENV-JSON PREOPENS-JSON ARG... */
+ * argv: launcher WASM PREOPENS-JSON ARG...; the app's env: WASMPACK_APP_ENV (JSON). */
 static const char node_launcher[] =
 	"'use strict';\n"
 	"const { WASI } = require('node:wasi');\n"
 	"const fs = require('node:fs');\n"
-	"const [wasm, env, preopens, ...args] = process.argv.slice(2);\n"
-	"const wasi = new WASI({ version: 'preview1', args, env: JSON.parse(env), preopens: JSON.parse(preopens), returnOnExit: true });\n"
+	"const [wasm, preopens, ...args] = process.argv.slice(2);\n"
+	"const env = JSON.parse(process.env.WASMPACK_APP_ENV ?? '{}');\n"
+	"const wasi = new WASI({ version: 'preview1', args, env, preopens: JSON.parse(preopens), returnOnExit: true });\n"
 	"// getImportObject came with node 19.8/18.16; wasiImport is there since 12.16.\n"
 	"const imports = typeof wasi.getImportObject === 'function' ? wasi.getImportObject() : { wasi_snapshot_preview1: wasi.wasiImport };\n"
 	"WebAssembly.compile(fs.readFileSync(wasm))\n"
@@ -40,11 +41,12 @@ static const char node_launcher[] =
  * the node cache, once), with preview2-shim's WASI: args, env and preopens as given, no
  * network. The component's imports (imports.json beside it) are checked against what the
  * shim provides, so a missing one is named rather than failing inside instantiation.
- * argv: runner SHIM-DIR APP-DIR ENV-JSON PREOPENS-JSON ARG... */
+ * argv: runner SHIM-DIR APP-DIR PREOPENS-JSON ARG...; the app's env: WASMPACK_APP_ENV (JSON). */
 static const char jco_runner[] =
 	"import { readFileSync } from 'node:fs';\n"
 	"import { pathToFileURL } from 'node:url';\n"
-	"const [shimDir, appDir, env, preopens, ...args] = process.argv.slice(2);\n"
+	"const [shimDir, appDir, preopens, ...args] = process.argv.slice(2);\n"
+	"const env = process.env.WASMPACK_APP_ENV ?? '{}';\n"
 	"const fail = (m) => { process.stderr.write(`wasmpack: jco engine: ${m}\\n`); process.exit(1); };\n"
 	"let inst;\n"
 	"try {\n"
@@ -471,7 +473,20 @@ typedef struct engine_ctx {
 	int kind;     /* WP_WASM_MODULE or WP_WASM_COMPONENT; 0 with no wasm */
 	wp_strv ro;   /* what the engine reads besides the app and its own binary: launchers,
 		       * compiled forms, its packages; read-only in the confined view */
+	wp_strv env;  /* NAME=VALUE for the engine's process (wp_engine_command) */
 } engine_ctx;
+
+/* The app's environment for node and jco: one JSON value in the engine's environment. */
+static int app_env(engine_ctx *x, wp_error *err)
+{
+	_cleanup_free_ char *envj = json_dumps(x->a->env, JSON_COMPACT), *kv = NULL;
+
+	if (!envj)
+		return wp_error_set(err, WP_EINVALID, "the app's environment cannot be written as JSON");
+	kv = wp_str_fmt("WASMPACK_APP_ENV=%s", envj);
+	wp_strv_push(&x->env, kv);
+	return 0;
+}
 
 /* The kinds of wasm an engine runs. */
 enum { RUNS_MODULE = 1 << WP_WASM_MODULE, RUNS_COMPONENT = 1 << WP_WASM_COMPONENT };
@@ -486,11 +501,11 @@ static const char *kind_name(int kind)
 static int command_node(engine_ctx *x, wp_strv *argv, wp_error *err)
 {
 	_cleanup_free_ char *launcher = wp_str_fmt("%s/wasmpack-node-wasi.js", x->s->launcher_dir);
-	_cleanup_free_ char *envj = json_dumps(x->a->env, JSON_COMPACT), *prej = json_dumps(x->a->preopens, JSON_COMPACT);
+	_cleanup_free_ char *prej = json_dumps(x->a->preopens, JSON_COMPACT);
 
-	if (!envj || !prej)
-		return wp_error_set(err, WP_EINVALID, "the app's environment cannot be written as JSON");
-	if (launcher_write(launcher, node_launcher, err) < 0)
+	if (!prej)
+		return wp_error_set(err, WP_EINVALID, "the app's folders cannot be written as JSON");
+	if (app_env(x, err) < 0 || launcher_write(launcher, node_launcher, err) < 0)
 		return err->code;
 	wp_strv_push(argv, "node");
 	wp_strv_push(argv, "--no-warnings");
@@ -502,7 +517,6 @@ static int command_node(engine_ctx *x, wp_strv *argv, wp_error *err)
 	wp_strv_push(argv, "--experimental-wasi-unstable-preview1");
 	wp_strv_push(argv, launcher);
 	wp_strv_push(argv, x->a->wasm);
-	wp_strv_push(argv, envj);
 	wp_strv_push(argv, prej);
 	for (size_t i = 0; i < x->a->argv.len; i++)
 		wp_strv_push(argv, x->a->argv.items[i]);
@@ -621,14 +635,16 @@ static int command_jco(engine_ctx *x, wp_strv *argv, wp_error *err)
 						 "-o", "{out}", "--name", "app", "--instantiation", "async", "--no-typescript",
 						 "-q" };
 	_cleanup_free_ char *node = find_on_path("node"), *runner = NULL, *compiled = NULL, *id = NULL;
-	_cleanup_free_ char *envj = json_dumps(x->a->env, JSON_COMPACT), *prej = json_dumps(x->a->preopens, JSON_COMPACT);
+	_cleanup_free_ char *prej = json_dumps(x->a->preopens, JSON_COMPACT);
 	wp_compile_job job = { 0 };
 	jco_install j;
 	bool made;
 	int rc;
 
-	if (!envj || !prej)
-		return wp_error_set(err, WP_EINVALID, "the app's environment cannot be written as JSON");
+	if (!prej)
+		return wp_error_set(err, WP_EINVALID, "the app's folders cannot be written as JSON");
+	if (app_env(x, err) < 0)
+		return err->code;
 	if ((rc = jco_find(&j, err)) < 0)
 		goto done;
 	if (!node) {
@@ -662,7 +678,6 @@ static int command_jco(engine_ctx *x, wp_strv *argv, wp_error *err)
 	wp_strv_push(argv, runner);
 	wp_strv_push(argv, j.shim);
 	wp_strv_push(argv, compiled);
-	wp_strv_push(argv, envj);
 	wp_strv_push(argv, prej);
 	for (size_t i = 0; i < x->a->argv.len; i++)
 		wp_strv_push(argv, x->a->argv.items[i]);
@@ -1019,7 +1034,7 @@ static int choose_engine(const wp_run_spec *s, const app *a, int kind, const cha
 	return 0;
 }
 
-int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_confine *view, wp_error *err)
+int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_strv *env, wp_confine *view, wp_error *err)
 {
 	const char *engine = NULL, *why = "";
 	wp_strv argv = { 0 };
@@ -1057,8 +1072,13 @@ int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_confine *view, wp_e
 		wp_buf line;
 
 		wp_buf_init(&line, 1 << 16);
-		for (size_t i = 0; i < argv.len; i++)
-			(void)!wp_buf_printf(&line, "%s%s", i ? " " : "", argv.items[i]);
+		/* the app's env values stay out of logs (they may be secrets): names only */
+		for (size_t i = 0; i < argv.len; i++) {
+			const char *eq = i && !strcmp(argv.items[i - 1], "--env") ? strchr(argv.items[i], '=') : NULL;
+
+			(void)!wp_buf_printf(&line, "%s%.*s%s", i ? " " : "", eq ? (int)(eq - argv.items[i] + 1) : INT_MAX,
+					     argv.items[i], eq ? "..." : "");
+		}
 		if (x.kind)
 			wp_debug("the app's wasm is %s", kind_name(x.kind));
 		wp_debug("engine %s (%s): %s", engine, why, line.data ? line.data : "");
@@ -1080,10 +1100,13 @@ int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_confine *view, wp_e
 	}
 	*out = argv;
 	memset(&argv, 0, sizeof(argv));
+	*env = x.env;
+	memset(&x.env, 0, sizeof(x.env));
 done:
 	if (x.wasm_fd >= 0)
 		close(x.wasm_fd);
 	wp_strv_release(&x.ro);
+	wp_strv_release(&x.env);
 	app_release(&a);
 	wp_strv_release(&argv);
 	return rc;
@@ -1098,12 +1121,14 @@ static void warn_unconfined(void)
 
 int wp_engine_exec(const wp_run_spec *s, wp_error *err)
 {
-	wp_strv argv = { 0 };
+	wp_strv argv = { 0 }, env = { 0 };
 	wp_confine view = { 0 };
 	int rc;
 
-	if ((rc = wp_engine_command(s, &argv, &view, err)) < 0)
+	if ((rc = wp_engine_command(s, &argv, &env, &view, err)) < 0)
 		goto done;
+	for (size_t i = 0; i < env.len; i++)
+		putenv(env.items[i]); /* env's strings stay: the process execs next */
 	fflush(stdout);
 	fflush(stderr);
 	rc = wp_confine_enter(&view, err);
@@ -1137,5 +1162,6 @@ int wp_engine_exec(const wp_run_spec *s, wp_error *err)
 done:
 	wp_confine_release(&view);
 	wp_strv_release(&argv);
+	free(env.items); /* its strings are the environment's now (putenv) */
 	return rc;
 }

@@ -51,11 +51,15 @@ int wp_engine_check_name(const char *name, wp_error *err);
  * WP_ENOTFOUND otherwise), so a mistake is told before anything is pulled or run. */
 int wp_engine_check_dirs(const wp_strv *dirs, wp_error *err);
 
-/* The engine's command line for spec (the node launcher written when needed), and when
- * view is given, what the confined engine must see (node/confine.h): the app's folders,
+/* The engine's command line for spec (the node launcher written when needed); in env,
+ * NAME=VALUE the engine's process gets besides the caller's environment: the app's
+ * environment reaches node and jco this way, as one JSON value under a name of wasmpack's
+ * own (never under the app's names, which could steer the engine: NODE_OPTIONS,
+ * LD_PRELOAD), kept out of the command line, which every user of the node can read. With
+ * view, what the confined engine must see (node/confine.h): the app's folders,
  * read-only but for a container's own rootfs and writable --dir or volumes, and the
  * engine's own files. Host folders are checked to exist; paths are real paths. */
-int wp_engine_command(const wp_run_spec *spec, wp_strv *argv, wp_confine *view, wp_error *err);
+int wp_engine_command(const wp_run_spec *spec, wp_strv *argv, wp_strv *env, wp_confine *view, wp_error *err);
 /* Confines the process (node/confine.h) and execs the engine; returns only on failure.
  * Unprivileged and without user namespaces, it runs unconfined only a tree whose links all
  * stay inside, and says so on stderr. */

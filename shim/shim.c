@@ -389,6 +389,7 @@ typedef struct creating {
 	json_t *summary;          /* its .wasmpack-unpack.json */
 	wp_run_spec run;
 	wp_strv argv;             /* the engine's command line */
+	wp_strv env;              /* and what its environment gets (the app's env for node, jco) */
 	wp_confine view;          /* what the engine may see */
 	wp_spawn_plan plan;       /* namespaces and user */
 } creating;
@@ -398,6 +399,7 @@ static void create_release(creating *c, bool failed)
 	if (failed && c->mounted)
 		wp_rootfs_unmount_all(c->rootfs);
 	wp_strv_release(&c->argv);
+	wp_strv_release(&c->env);
 	wp_confine_release(&c->view);
 	wp_spawn_plan_release(&c->plan);
 	json_decref(c->summary);
@@ -485,7 +487,7 @@ static int prepare(wp_shim *sh, const fields *fs, creating *c, wp_error *err)
 		return err->code;
 	c->run.mounts = json_object_get(c->spec, "mounts");
 	c->run.rootfs_readonly = json_is_true(json_object_get(json_object_get(c->spec, "root"), "readonly"));
-	if (!c->sandbox && wp_engine_command(&c->run, &c->argv, &c->view, err) < 0)
+	if (!c->sandbox && wp_engine_command(&c->run, &c->argv, &c->env, &c->view, err) < 0)
 		return recode(err, err->code == WP_ENOTFOUND ? WP_ENOTFOUND : WP_ESTATE);
 	return 0;
 }
@@ -537,8 +539,8 @@ static int spawn_held(task *t, creating *c, wp_error *err)
 	}
 	/* The shared cache entry is read-only for the app; a rootfs is the container's own
 	 * (its snapshot), writable as under runc. */
-	if (wp_spawn_paused(&io, c->sandbox ? NULL : c->argv.items, &c->plan, cg_procs, &c->view, c->real_rootfs, &child,
-			    err) < 0) {
+	if (wp_spawn_paused(&io, c->sandbox ? NULL : c->argv.items, &c->env, &c->plan, cg_procs, &c->view,
+			    c->real_rootfs, &child, err) < 0) {
 		if (t->cgroup)
 			wp_cgroup_remove(t->cgroup);
 		return recode(err, WP_EIO);
@@ -823,7 +825,7 @@ static int do_exec(wp_shim *sh, const fields *fs, wp_error *err)
 	json_t *process = NULL;
 	task *parent, *x = NULL;
 	wp_run_spec run = { 0 };
-	wp_strv argv = { 0 };
+	wp_strv argv = { 0 }, env = { 0 };
 	wp_confine view = { 0 };
 	wp_spawn_plan plan = { .fd = { -1, -1, -1 } };
 	_cleanup_free_ char *cg_procs = NULL;
@@ -885,7 +887,7 @@ static int do_exec(wp_shim *sh, const fields *fs, wp_error *err)
 	wp_spawn_plan_user(process, &plan);
 	if ((rc = wp_spawn_plan_namespaces(x->spec, &plan, err)) < 0)
 		goto fail;
-	if ((rc = wp_engine_command(&run, &argv, &view, err)) < 0) {
+	if ((rc = wp_engine_command(&run, &argv, &env, &view, err)) < 0) {
 		if (rc == WP_EINVALID)
 			wp_error_append(err, "; %s", EXEC_SUPPORTS);
 		goto fail;
@@ -902,7 +904,7 @@ static int do_exec(wp_shim *sh, const fields *fs, wp_error *err)
 		wp_spawn_io io = { x->stdin_path, x->stdout_path, x->stderr_path, x->terminal };
 		wp_spawn_child child;
 
-		if ((rc = wp_spawn_paused(&io, argv.items, &plan, cg_procs, &view, x->root, &child, err)) < 0)
+		if ((rc = wp_spawn_paused(&io, argv.items, &env, &plan, cg_procs, &view, x->root, &child, err)) < 0)
 			goto fail;
 		x->pid = child.pid;
 		x->sync_fd = child.sync_fd;
@@ -932,6 +934,7 @@ fail:
 		wp_error_prefix(err, "task %s: exec %s", id, exec_id);
 	json_decref(process);
 	wp_strv_release(&argv);
+	wp_strv_release(&env);
 	wp_confine_release(&view);
 	wp_spawn_plan_release(&plan);
 	return rc;

@@ -61,10 +61,35 @@ void wp_spawn_plan_release(wp_spawn_plan *p)
 			close(p->fd[k]);
 }
 
-int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_spawn_plan *nsp, const char *cg_procs,
-		    const wp_confine *view, const char *cwd, wp_spawn_child *child, wp_error *err)
+/* The shim's environment with env's NAME=VALUE added (replacing the same names), made
+ * before fork: the child only execs with it. The strings are environ's and env's. */
+static char **env_with(const wp_strv *env)
+{
+	size_t n = 0, k = 0;
+	char **out;
+
+	while (environ && environ[n])
+		n++;
+	out = wp_xcalloc(n + (env ? env->len : 0) + 1, sizeof(*out));
+	for (size_t i = 0; i < n; i++) {
+		const char *eq = strchr(environ[i], '=');
+		bool replaced = false;
+
+		for (size_t j = 0; eq && env && j < env->len && !replaced; j++)
+			replaced = !strncmp(env->items[j], environ[i], (size_t)(eq - environ[i]) + 1);
+		if (!replaced)
+			out[k++] = environ[i];
+	}
+	for (size_t j = 0; env && j < env->len; j++)
+		out[k++] = env->items[j];
+	return out;
+}
+
+int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_strv *env, const wp_spawn_plan *nsp,
+		    const char *cg_procs, const wp_confine *view, const char *cwd, wp_spawn_child *child, wp_error *err)
 {
 	int sync[2], errp[2];
+	_cleanup_free_ char **envp = env_with(env);
 	pid_t pid;
 
 	if (pipe2(sync, O_CLOEXEC) < 0)
@@ -166,7 +191,7 @@ int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_spawn_plan *nsp
 		}
 		if (cwd && chdir(cwd) < 0)
 			(void)!chdir("/");
-		execvp(argv[0], argv);
+		execvpe(argv[0], argv, envp);
 		{
 			int e = errno;
 

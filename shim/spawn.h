@@ -50,8 +50,9 @@ typedef struct wp_spawn_child {
 
 /* Forks the engine process, held before exec. With no argv it only waits for its end (a
  * pod's sandbox container: nothing of the app to run). cg_procs (may be NULL) is the
- * cgroup.procs it joins; view (may be NULL) is its confinement; cwd where it starts. */
-int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_spawn_plan *nsp, const char *cg_procs,
-		    const wp_confine *view, const char *cwd, wp_spawn_child *child, wp_error *err);
+ * cgroup.procs it joins; view (may be NULL) is its confinement; cwd where it starts; env
+ * (may be NULL) NAME=VALUE added to the shim's environment for it (wp_engine_command's). */
+int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_strv *env, const wp_spawn_plan *nsp,
+		    const char *cg_procs, const wp_confine *view, const char *cwd, wp_spawn_child *child, wp_error *err);
 
 #endif

@@ -169,6 +169,23 @@ like "$(cat r1.out)" "arg\[1\]=one" "the first ran its app"
 like "$(cat r2.out)" "arg\[1\]=two" "the second ran its app"
 is "$(ls -A "$TMP/cache2" | grep -v '^wasmpack-node-wasi.js$\|^\.users$' | wc -l)" "1" "one cache entry and nothing else left behind (but the users' bookkeeping)"
 
+# The app's environment (a pod's Secrets often are) stays off the engine's command line,
+# which every user of the machine can read in /proc, and out of -v's log.
+SLEEPER=$BUILD/testdata/sleeper.wasm
+"$WP" build --wasm "$SLEEPER" -t sleepy:v1 >/dev/null
+"$WP" run --engine node sleepy:v1 --env DB_PASSWORD=hunter2-s3cret -- 30 > sleepy.out 2>&1 &
+sp=$!
+for _ in $(seq 1 100); do grep -q "sleeper started" sleepy.out 2>/dev/null && break; sleep 0.05; done
+cmdlines=$(for p in $(pgrep -f "sleeper.wasm"); do tr '\0' ' ' < "/proc/$p/cmdline"; echo; done)
+like "$cmdlines" "wasmpack-node-wasi.js" "(the node engine runs the app)"
+is "$(grep -c 'hunter2' <<<"$cmdlines")" "0" "the app's env values are on no command line"
+kill "$sp" 2>/dev/null; wait "$sp" 2>/dev/null
+out=$("$WP" run --engine node img:v1 --env DB_PASSWORD=hunter2-s3cret -- x 2>&1)
+like "$out" "env DB_PASSWORD=hunter2-s3cret" "yet the app sees them"
+out=$(PATH=$TMP/fakebin:$PATH "$WP" run -v --engine wasmtime img:v1 --env DB_PASSWORD=hunter2-s3cret 2>&1 | grep 'debug: engine')
+like "$out" "--env DB_PASSWORD=\.\.\." "-v names the env a command-line engine gets"
+is "$(grep -c hunter2 <<<"$out")" "0" "without its values"
+
 # An app whose memory grows past 100 MiB: node 20 crashed at exit now and then (about one
 # run in three) until its GC ran on one thread; eight runs in a row must all exit 0.
 if command -v node >/dev/null; then
