@@ -20,18 +20,12 @@ rm -rf "$TMP/u1"
 check "unpack takes the id images prints" "$WP" unpack "$short" -o "$TMP/u1"
 out=$("$WP" run "$short" 2>&1)
 like "$out" "arg\[0\]=hello.wasm" "run takes the id images prints"
-# an id shared by two images (both tags of one image count once)
-common=""
-for n in 1 2 3 4; do [ "${d1:7:$n}" = "${d2:7:$n}" ] && common=${d1:7:$n}; done
-if [ -n "$common" ]; then
-	out=$("$WP" inspect "$common" 2>&1); rc=$?
-	is "$rc" "2" "an id of $common that fits two images is a usage error"
+# an id shared by two images: real digests seldom share the 4 digits an id takes at least,
+# so tests/unit/test_oci.c checks that with digests made to; here only when they happen to
+if [ "${d1:7:4}" = "${d2:7:4}" ]; then
+	out=$("$WP" inspect "${d1:7:4}" 2>&1); rc=$?
+	is "$rc" "2" "an id of ${d1:7:4} that fits two images is a usage error"
 	like "$out" "matches 2 images" "naming how many"
-	like "$out" "${d1:0:19}.*app:v1|${d1:0:19}.*again:v1" "and listing them"
-else
-	ok 0 "the two images share no leading hex digit (nothing ambiguous to try)"
-	ok 0 "-"
-	ok 0 "-"
 fi
 start=$(date +%s%N)
 out=$("$WP" run sha256:0123456789ab 2>&1); rc=$?

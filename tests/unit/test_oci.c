@@ -1,6 +1,7 @@
 /* oci/: digests, manifests and configs byte for byte (field order of the image-spec
  * types, annotations sorted), reading back with unknown fields, wasm sniffing. */
 #include "tap.h"
+#include "oci/index.h"
 #include "common/buf.h"
 #include "common/util.h"
 #include "oci/config.h"
@@ -110,6 +111,41 @@ int main(void)
 	is_int(wp_wasm_kind_of((const unsigned char *)"\0asm\2\0\0\0", 8), WP_WASM_NONE, "unknown version");
 	is_int(wp_wasm_kind_of((const unsigned char *)"\x7f" "ELF\1\0\0\0", 8), WP_WASM_NONE, "not wasm");
 	is_int(wp_wasm_kind_of((const unsigned char *)"\0asm", 4), WP_WASM_NONE, "too short");
+
+	/* finding an image in the store's index by the ids people type: digests made to share
+	 * their first hex digits, which real ones rarely do */
+	{
+		static const char *const digests[] = {
+			"sha256:abcd111111111111111111111111111111111111111111111111111111111111",
+			"sha256:abcd222222222222222222222222222222222222222222222222222222222222",
+			"sha256:abcd111111111111111111111111111111111111111111111111111111111111",
+		};
+		static const char *const names[] = { "docker.io/library/app:v1", "docker.io/library/app:v2",
+						     "docker.io/library/again:v1" };
+		wp_index ix = { 0 };
+		char dg[WP_DIGEST_BUFSZ];
+		size_t pos = 99;
+
+		ix.manifests = wp_xcalloc(3, sizeof(*ix.manifests));
+		ix.n_manifests = 3;
+		for (size_t i = 0; i < 3; i++) {
+			wp_descriptor_init(&ix.manifests[i], WP_MT_OCI_MANIFEST, digests[i], 100);
+			wp_kvlist_set(&ix.manifests[i].annotations, WP_ANN_REF_NAME, names[i]);
+		}
+		is_int(wp_index_find(&ix, "abcd", &pos, dg, &err), WP_EUSAGE, "4 digits that fit two images: a usage error");
+		ok(strstr(err.msg, "'abcd' matches 2 images") != NULL, "naming how many (one image tagged twice is one)");
+		ok(strstr(err.msg, "app:v1") && strstr(err.msg, "app:v2"), "and listing them");
+		is_int(wp_index_find(&ix, "abcd2", &pos, dg, &err), 0, "5 digits that fit one: found");
+		is_int(pos, 1, "that one");
+		is_int(wp_index_find(&ix, "sha256:abcd1", &pos, dg, &err), 0, "sha256: and digits: found");
+		is_int(pos, 0, "the first entry of an image tagged twice");
+		is_int(wp_index_find(&ix, "sha256:abc", &pos, dg, &err), WP_EUSAGE, "sha256: with 3 digits: a usage error");
+		ok(strstr(err.msg, "at least 4 hex digits") != NULL, "saying how many it takes");
+		is_int(wp_index_find(&ix, "again:v1", &pos, dg, &err), 0, "a name: found");
+		is_int(pos, 2, "its entry");
+		is_int(wp_index_find(&ix, "beef", &pos, dg, &err), WP_ENOTFOUND, "bare hex that fits nothing: tried as a name");
+		wp_index_release(&ix);
+	}
 
 	return done_testing();
 }
