@@ -1061,6 +1061,10 @@ int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_strv *env, wp_confi
 		if ((rc = open_wasm(root, a.wasm, platform, a.argv.len ? a.argv.items[0] : a.wasm, &x.wasm_fd, &x.kind,
 				    err)) < 0)
 			goto done;
+		/* the wasm's header decides; a config that says otherwise is only mentioned */
+		if (platform && ((x.kind == WP_WASM_COMPONENT && wp_str_has_prefix(platform, "wasip1/")) ||
+				 (x.kind == WP_WASM_MODULE && wp_str_has_prefix(platform, "wasip2/"))))
+			wp_info("the image says %s, and its wasm is %s: going by the wasm", platform, kind_name(x.kind));
 	}
 	if ((rc = choose_engine(s, &a, x.kind, &engine, &why, err)) < 0)
 		goto done;

@@ -30,6 +30,10 @@ is "$("$WP" inspect c-img:v1 --format json | jq -r '.config.os + "/" + .config.a
 	"--layout image of a component writes os wasip2"
 (cd app && "$WP" build --wasm hello.wasm --platform wasip1/wasm -t c-img:p1 >/dev/null)
 is "$("$WP" inspect c-img:p1 --format json | jq -r .config.os)" "wasip1" "and --platform still wins"
+out=$("$WP" run -v c-img:p1 2>&1)
+like "$out" "the image says wasip1/wasm, and its wasm is a wasm component \(wasip2\): going by the wasm" \
+	"a config that disagrees with the wasm's header: the header decides, and -v says so"
+like "$out" "engine jco " "(jco runs it)"
 out=$("$WP" run -v c-img:v1 --env EXTRA=1 -- world 2>"$TMP/run.err"); rc=$?
 is "$rc" "0" "wasmpack run of the component exits 0"
 like "$out" "arg\[0\]=/hello.wasm" "argv[0] is the image's entrypoint"
