@@ -16,7 +16,7 @@ _wasmpack() {
         --format) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
     esac
     if [[ -z "$cmd" ]]; then
-        COMPREPLY=($(compgen -W "build lock unpack run push pull copy login logout images inspect index tags tag rmi gc save load version completion --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+        COMPREPLY=($(compgen -W "build lock unpack run push pull copy login logout images inspect index tags attach discover tag rmi gc save load version completion --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         return
     fi
     case "$cmd" in
@@ -172,6 +172,25 @@ _wasmpack() {
         esac
         if [[ "$cur" == -* ]]; then
             COMPREPLY=($(compgen -W " --plain-http --insecure --ca-file --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+        fi
+        ;;
+    attach)
+        case "$prev" in
+        --artifact-type) return ;;
+        --annotation) return ;;
+        --ca-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        esac
+        if [[ "$cur" == -* ]]; then
+            COMPREPLY=($(compgen -W " --artifact-type --annotation --plain-http --insecure --ca-file --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+        fi
+        ;;
+    discover)
+        case "$prev" in
+        --artifact-type) return ;;
+        --ca-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        esac
+        if [[ "$cur" == -* ]]; then
+            COMPREPLY=($(compgen -W " --artifact-type --plain-http --insecure --ca-file --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         fi
         ;;
     tag)

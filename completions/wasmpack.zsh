@@ -16,6 +16,8 @@ _wasmpack() {
         'inspect:show an image\'s manifest and config'
         'index:make an image index of images in the store, one per platform'
         'tags:list a repository\'s tags in its registry'
+        'attach:attach an artifact (an SBOM, a signature) to an image in a registry'
+        'discover:list what refers to an image in a registry (signatures, SBOMs), as a tree'
         'tag:give an image in the store other names'
         'rmi:remove tags from the store (blobs go at the next gc)'
         'gc:remove the blobs that no tag reaches, and their apps from the node cache'
@@ -215,6 +217,35 @@ _wasmpack() {
         ;;
     tags)
         _arguments -s \
+        '--plain-http[talk HTTP, not HTTPS, to the registry]' \
+        '--insecure[do not verify the registry\'s TLS certificate]' \
+        '--ca-file[trust the CA certificates in FILE too]:FILE:_files' \
+        '--store[the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)]:DIR:_files -/' \
+        '--format[output format\: text or json]:FORMAT:(text json)' \
+        '(-q --quiet)'{-q,--quiet}'[print only errors and the requested data]' \
+        '(-v --verbose)'{-v,--verbose}'[print what is being done]' \
+        '--no-progress[never draw progress on stderr]' \
+        '(-h --help)'{-h,--help}'[show help for the command]' \
+        '*:argument: '
+        ;;
+    attach)
+        _arguments -s \
+        '--artifact-type[the artifact\'s type, a media type (required)]:TYPE: ' \
+        '*--annotation[an annotation of the artifact]:K=V: ' \
+        '--plain-http[talk HTTP, not HTTPS, to the registry]' \
+        '--insecure[do not verify the registry\'s TLS certificate]' \
+        '--ca-file[trust the CA certificates in FILE too]:FILE:_files' \
+        '--store[the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)]:DIR:_files -/' \
+        '--format[output format\: text or json]:FORMAT:(text json)' \
+        '(-q --quiet)'{-q,--quiet}'[print only errors and the requested data]' \
+        '(-v --verbose)'{-v,--verbose}'[print what is being done]' \
+        '--no-progress[never draw progress on stderr]' \
+        '(-h --help)'{-h,--help}'[show help for the command]' \
+        '*:argument: '
+        ;;
+    discover)
+        _arguments -s \
+        '--artifact-type[only referrers of this type]:TYPE: ' \
         '--plain-http[talk HTTP, not HTTPS, to the registry]' \
         '--insecure[do not verify the registry\'s TLS certificate]' \
         '--ca-file[trust the CA certificates in FILE too]:FILE:_files' \

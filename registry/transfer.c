@@ -425,8 +425,8 @@ static void add_reports(wp_transfer_result *res, const wp_manifest *m)
 		add_report(res, &m->layers[i]);
 }
 
-static int put_manifest(wp_client *r, const char *repo, const char *reference, const char *media_type,
-			const wp_buf *data, const char *digest, wp_error *err)
+int wp_transfer_put_manifest(wp_client *r, const char *repo, const char *reference, const char *media_type,
+			     const wp_buf *data, const char *digest, wp_error *err)
 {
 	wp_client_req q;
 	wp_client_resp p = { 0 };
@@ -496,7 +496,8 @@ static int push_manifest(wp_store *s, wp_client *r, const wp_ref *ref, const wp_
 	progress_stop(r, pg);
 	if (rc < 0)
 		goto done;
-	rc = put_manifest(r, ref->repository, ref->tag ? ref->tag : desc->digest, desc->media_type, &data, desc->digest, err);
+	rc = wp_transfer_put_manifest(r, ref->repository, ref->tag ? ref->tag : desc->digest, desc->media_type, &data,
+				      desc->digest, err);
 	if (rc < 0)
 		goto done;
 	wp_descriptor_copy(&res->manifest, desc);
@@ -632,7 +633,7 @@ static int push_index(wp_store *s, wp_client *r, const wp_ref *ref, const wp_des
 		if (rc < 0)
 			goto done;
 	}
-	if ((rc = put_manifest(r, ref->repository, ref->tag ? ref->tag : desc->digest, desc->media_type, &data,
+	if ((rc = wp_transfer_put_manifest(r, ref->repository, ref->tag ? ref->tag : desc->digest, desc->media_type, &data,
 			       desc->digest, err)) == 0)
 		wp_descriptor_copy(&res->manifest, desc);
 done:

@@ -36,6 +36,11 @@ int wp_transfer_push(wp_store *s, wp_client *r, const wp_ref *ref, const wp_desc
 int wp_transfer_push_platform(wp_store *s, wp_client *r, const wp_ref *ref, const wp_descriptor *desc,
 			      const char *platform, wp_transfer_result *res, wp_error *err);
 
+/* PUTs a manifest or index's bytes under reference (a tag or its digest); WP_EDIGEST when
+ * the registry stored it under another digest than digest. */
+int wp_transfer_put_manifest(wp_client *r, const char *repo, const char *reference, const char *media_type,
+			     const wp_buf *data, const char *digest, wp_error *err);
+
 /* Pulls ref into the store and tags it; an index is resolved to the manifest for platform
  * ("os/arch"; wasip1/wasm also matches wasi/wasm). Every blob is checked against its size
  * and digest before it becomes visible in the store. */
