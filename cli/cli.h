@@ -10,7 +10,9 @@
 
 #include "common/error.h"
 #include "oci/build.h"
+#include "oci/ref.h"
 #include "oci/store.h"
+#include "registry/client.h"
 
 typedef enum { WP_OPT_FLAG, WP_OPT_VALUE, WP_OPT_LIST } wp_opt_kind;
 
@@ -89,6 +91,18 @@ int wp_cli_resolve_source(wp_cli *cli, wp_store *s, const char *src, wp_descript
 /* containerd:DIR@DIGEST sources: ro opened read-only on the content store, d the manifest.
  * ro must come initialised ({ .lock_fd = -1 }): it is closed whatever this returns. */
 int wp_cli_containerd_source(wp_cli *cli, const char *src, wp_store *ro, wp_descriptor *d);
+
+/* Referrers (cli/cmd_referrers.c). REF parsed, with its registry named (attach, discover,
+ * sign and verify speak to a registry only). */
+int wp_cli_registry_ref(wp_cli *cli, const char *what, wp_ref *ref);
+/* The manifest ref names in its registry, as a descriptor. */
+int wp_cli_subject_of(wp_client *r, const wp_ref *ref, wp_descriptor *d, wp_error *err);
+/* An artifact manifest of type with layers (in the store s), whose subject is subject,
+ * pushed by digest to ref's repository and recorded as its referrer; art its descriptor
+ * (artifactType and annotations set), *api whether the registry's referrers API holds it. */
+int wp_cli_attach(wp_cli *cli, wp_client *r, wp_store *s, const wp_ref *ref, const wp_descriptor *subject,
+		  const char *type, wp_descriptor *layers, size_t n_layers, const wp_kvlist *annotations,
+		  wp_descriptor *art, bool *api);
 
 /* run's options (cli/run_opts.c): the front parses a warm run with the same table. */
 extern const wp_opt wp_cmd_run_opts[];

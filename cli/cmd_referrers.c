@@ -27,8 +27,7 @@
 /* How deep discover follows referrers of referrers (a signature of an SBOM, say). */
 #define DISCOVER_DEPTH 4
 
-/* REF parsed, with its registry named (these commands speak to a registry only). */
-static int registry_ref(wp_cli *cli, const char *what, wp_ref *ref)
+int wp_cli_registry_ref(wp_cli *cli, const char *what, wp_ref *ref)
 {
 	int rc;
 
@@ -40,8 +39,7 @@ static int registry_ref(wp_cli *cli, const char *what, wp_ref *ref)
 	return 0;
 }
 
-/* The manifest ref names in its registry, as a descriptor. */
-static int subject_of(wp_client *r, const wp_ref *ref, wp_descriptor *d, wp_error *err)
+int wp_cli_subject_of(wp_client *r, const wp_ref *ref, wp_descriptor *d, wp_error *err)
 {
 	_cleanup_free_ char *mt = NULL;
 	char digest[WP_DIGEST_BUFSZ];
@@ -76,6 +74,59 @@ static int file_layer(wp_cli *cli, wp_store *s, const char *arg, wp_descriptor *
 	return 0;
 }
 
+int wp_cli_attach(wp_cli *cli, wp_client *r, wp_store *s, const wp_ref *ref, const wp_descriptor *subject,
+		  const char *type, wp_descriptor *layers, size_t n_layers, const wp_kvlist *annotations,
+		  wp_descriptor *art, bool *api)
+{
+	wp_ref by_digest = { 0 };
+	wp_manifest m = { 0 };
+	wp_transfer_result res = { 0 };
+	char digest[WP_DIGEST_BUFSZ];
+	wp_buf data;
+	int rc;
+
+	/* the empty config, the layers (or the empty layer when there are none), the
+	 * subject, the annotations */
+	wp_buf_init(&data, WP_MANIFEST_MAX);
+	m.media_type = wp_xstrdup(WP_MT_OCI_MANIFEST);
+	m.artifact_type = wp_xstrdup(type);
+	if ((rc = wp_store_put_blob(s, EMPTY_JSON, strlen(EMPTY_JSON), digest, &cli->err)) < 0)
+		goto done;
+	wp_descriptor_init(&m.config, WP_MT_OCI_EMPTY, digest, (int64_t)strlen(EMPTY_JSON));
+	for (size_t i = 0; i < n_layers; i++) {
+		wp_descriptor d;
+
+		wp_descriptor_copy(&d, &layers[i]);
+		wp_manifest_add_layer(&m, &d);
+	}
+	if (!n_layers) {
+		wp_descriptor d;
+
+		wp_descriptor_init(&d, WP_MT_OCI_EMPTY, digest, (int64_t)strlen(EMPTY_JSON));
+		wp_manifest_add_layer(&m, &d);
+	}
+	m.subject = wp_xcalloc(1, sizeof(*m.subject));
+	wp_descriptor_init(m.subject, subject->media_type, subject->digest, subject->size);
+	if (annotations)
+		wp_kvlist_copy(&m.annotations, annotations);
+	if ((rc = wp_manifest_emit(&m, &data, &cli->err)) < 0 ||
+	    (rc = wp_store_put_blob(s, data.data, data.len, digest, &cli->err)) < 0)
+		goto done;
+	wp_descriptor_init(art, WP_MT_OCI_MANIFEST, digest, (int64_t)data.len);
+	art->artifact_type = wp_xstrdup(type);
+	wp_kvlist_copy(&art->annotations, &m.annotations);
+	/* pushed by digest beside its subject, then recorded where the registry keeps no list */
+	by_digest.registry = ref->registry;
+	by_digest.repository = ref->repository;
+	if ((rc = wp_transfer_push(s, r, &by_digest, art, &res, &cli->err)) == 0)
+		rc = wp_referrers_record(r, ref->repository, subject->digest, art, api, &cli->err);
+done:
+	wp_transfer_result_release(&res);
+	wp_manifest_release(&m);
+	wp_buf_release(&data);
+	return rc;
+}
+
 static const wp_opt attach_opts[] = {
 	{ "artifact-type", 0, WP_OPT_VALUE, "TYPE", "the artifact's type, a media type (required)", NULL },
 	{ "annotation", 0, WP_OPT_LIST, "K=V", "an annotation of the artifact", NULL },
@@ -90,66 +141,35 @@ static int run_attach(wp_cli *cli)
 	wp_client_opts ro;
 	wp_client *r = NULL;
 	wp_store s = { .lock_fd = -1 };
-	wp_ref ref = { 0 }, by_digest = { 0 };
-	wp_manifest m = { 0 };
-	wp_descriptor subject = { 0 }, art = { 0 };
-	wp_transfer_result res = { 0 };
-	char digest[WP_DIGEST_BUFSZ];
-	wp_buf data;
+	wp_ref ref = { 0 };
+	wp_descriptor subject = { 0 }, art = { 0 }, *layers = NULL;
+	wp_kvlist kv = { 0 };
+	size_t n = 0;
 	bool api = false;
 	int rc;
 
-	wp_buf_init(&data, WP_MANIFEST_MAX);
 	if (!type || !strchr(type, '/'))
 		return wp_error_set(&cli->err, WP_EUSAGE, "attach needs --artifact-type TYPE, a media type "
 				    "(application/spdx+json, application/vnd.example.sbom)");
 	for (size_t i = 0; i < ann->len; i++)
 		if (!strchr(ann->items[i], '=') || ann->items[i][0] == '=')
 			return wp_error_set(&cli->err, WP_EUSAGE, "--annotation '%s': want KEY=VALUE", ann->items[i]);
-	if ((rc = wp_cli_reg_opts(cli, &ro)) < 0 || (rc = registry_ref(cli, cli->args.items[0], &ref)) < 0)
+	if ((rc = wp_cli_reg_opts(cli, &ro)) < 0 || (rc = wp_cli_registry_ref(cli, cli->args.items[0], &ref)) < 0)
 		return rc;
-	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0 ||
-	    (rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) < 0 || (rc = subject_of(r, &ref, &subject, &cli->err)) < 0)
-		goto done;
-	/* the artifact: the empty config, the files (or the empty layer when there are none),
-	 * the subject, the annotations */
-	m.media_type = wp_xstrdup(WP_MT_OCI_MANIFEST);
-	m.artifact_type = wp_xstrdup(type);
-	if ((rc = wp_store_put_blob(&s, EMPTY_JSON, strlen(EMPTY_JSON), digest, &cli->err)) < 0)
-		goto done;
-	wp_descriptor_init(&m.config, WP_MT_OCI_EMPTY, digest, (int64_t)strlen(EMPTY_JSON));
-	for (size_t i = 1; i < cli->args.len; i++) {
-		wp_descriptor d = { 0 };
-
-		if ((rc = file_layer(cli, &s, cli->args.items[i], &d)) < 0)
-			goto done;
-		wp_manifest_add_layer(&m, &d);
-	}
-	if (cli->args.len == 1) {
-		wp_descriptor d;
-
-		wp_descriptor_init(&d, WP_MT_OCI_EMPTY, digest, (int64_t)strlen(EMPTY_JSON));
-		wp_manifest_add_layer(&m, &d);
-	}
-	m.subject = wp_xcalloc(1, sizeof(*m.subject));
-	wp_descriptor_copy(m.subject, &subject);
 	for (size_t i = 0; i < ann->len; i++) {
 		const char *eq = strchr(ann->items[i], '=');
 		_cleanup_free_ char *k = wp_xstrndup(ann->items[i], (size_t)(eq - ann->items[i]));
 
-		wp_kvlist_set(&m.annotations, k, eq + 1);
+		wp_kvlist_set(&kv, k, eq + 1);
 	}
-	if ((rc = wp_manifest_emit(&m, &data, &cli->err)) < 0 ||
-	    (rc = wp_store_put_blob(&s, data.data, data.len, digest, &cli->err)) < 0)
+	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0 ||
+	    (rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) < 0 || (rc = wp_cli_subject_of(r, &ref, &subject, &cli->err)) < 0)
 		goto done;
-	wp_descriptor_init(&art, WP_MT_OCI_MANIFEST, digest, (int64_t)data.len);
-	art.artifact_type = wp_xstrdup(type);
-	wp_kvlist_copy(&art.annotations, &m.annotations);
-	/* pushed by digest beside its subject, then recorded where the registry keeps no list */
-	by_digest.registry = ref.registry;
-	by_digest.repository = ref.repository;
-	if ((rc = wp_transfer_push(&s, r, &by_digest, &art, &res, &cli->err)) < 0 ||
-	    (rc = wp_referrers_record(r, ref.repository, subject.digest, &art, &api, &cli->err)) < 0)
+	layers = wp_xcalloc(cli->args.len, sizeof(*layers));
+	for (size_t i = 1; i < cli->args.len; i++, n++)
+		if ((rc = file_layer(cli, &s, cli->args.items[i], &layers[n])) < 0)
+			goto done;
+	if ((rc = wp_cli_attach(cli, r, &s, &ref, &subject, type, layers, n, &kv, &art, &api)) < 0)
 		goto done;
 	if (cli->json) {
 		json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:b}", "digest", art.digest, "artifactType", type, "subject",
@@ -161,11 +181,12 @@ static int run_attach(wp_cli *cli)
 		fprintf(cli->out, "%s\n", art.digest);
 	}
 done:
-	wp_transfer_result_release(&res);
+	for (size_t i = 0; layers && i < cli->args.len; i++)
+		wp_descriptor_release(&layers[i]);
+	free(layers);
+	wp_kvlist_release(&kv);
 	wp_descriptor_release(&art);
 	wp_descriptor_release(&subject);
-	wp_manifest_release(&m);
-	wp_buf_release(&data);
 	wp_client_close(r);
 	wp_store_close(&s);
 	wp_ref_release(&ref);
@@ -255,10 +276,10 @@ static int run_discover(wp_cli *cli)
 	bool api = false;
 	int rc;
 
-	if ((rc = wp_cli_reg_opts(cli, &ro)) < 0 || (rc = registry_ref(cli, cli->args.items[0], &ref)) < 0)
+	if ((rc = wp_cli_reg_opts(cli, &ro)) < 0 || (rc = wp_cli_registry_ref(cli, cli->args.items[0], &ref)) < 0)
 		return rc;
 	if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) == 0 &&
-	    (rc = subject_of(r, &ref, &subject, &cli->err)) == 0)
+	    (rc = wp_cli_subject_of(r, &ref, &subject, &cli->err)) == 0)
 		rc = tree(r, ref.repository, subject.digest, wp_cli_value(cli, "artifact-type"), 0, &list, &api, &cli->err);
 	if (rc == 0 && cli->json) {
 		_cleanup_free_ char *name = wp_ref_name(&ref);

@@ -382,6 +382,7 @@ static const struct {
 	{ "WASMPACK_CONFIG", "the settings file (default $XDG_CONFIG_HOME/wasmpack/config.toml)" },
 	{ "WASMPACK_ENGINE", "the shim's default engine on a node; an image's dev.wasmpack.engine annotation and a Spin "
 			     "app's needs come first" },
+	{ "WASMPACK_KEY_PASSWORD", "the passphrase of an encrypted PEM key for sign (and verify given a private key)" },
 	{ "WASMPACK_NO_PRECOMPILE", "set: wasmtime runs the wasm itself rather than its precompiled form from the node "
 				    "cache" },
 	{ "WASMPACK_PLATFORM", "the platform the shim picks from an image index (default wasip1/wasm, else "

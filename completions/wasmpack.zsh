@@ -18,6 +18,8 @@ _wasmpack() {
         'tags:list a repository\'s tags in its registry'
         'attach:attach an artifact (an SBOM, a signature) to an image in a registry'
         'discover:list what refers to an image in a registry (signatures, SBOMs), as a tree'
+        'sign:sign an image in a registry with a key (a Sigstore bundle, attached as its referrer)'
+        'verify:check that an image in a registry is signed by a key (exit 5 saying why when not)'
         'tag:give an image in the store other names'
         'rmi:remove tags from the store (blobs go at the next gc)'
         'gc:remove the blobs that no tag reaches, and their apps from the node cache'
@@ -246,6 +248,34 @@ _wasmpack() {
     discover)
         _arguments -s \
         '--artifact-type[only referrers of this type]:TYPE: ' \
+        '--plain-http[talk HTTP, not HTTPS, to the registry]' \
+        '--insecure[do not verify the registry\'s TLS certificate]' \
+        '--ca-file[trust the CA certificates in FILE too]:FILE:_files' \
+        '--store[the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)]:DIR:_files -/' \
+        '--format[output format\: text or json]:FORMAT:(text json)' \
+        '(-q --quiet)'{-q,--quiet}'[print only errors and the requested data]' \
+        '(-v --verbose)'{-v,--verbose}'[print what is being done]' \
+        '--no-progress[never draw progress on stderr]' \
+        '(-h --help)'{-h,--help}'[show help for the command]' \
+        '*:argument: '
+        ;;
+    sign)
+        _arguments -s \
+        '--key[the private key, PEM (ECDSA P-256; env WASMPACK_KEY_PASSWORD when encrypted)]:FILE:_files' \
+        '--plain-http[talk HTTP, not HTTPS, to the registry]' \
+        '--insecure[do not verify the registry\'s TLS certificate]' \
+        '--ca-file[trust the CA certificates in FILE too]:FILE:_files' \
+        '--store[the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)]:DIR:_files -/' \
+        '--format[output format\: text or json]:FORMAT:(text json)' \
+        '(-q --quiet)'{-q,--quiet}'[print only errors and the requested data]' \
+        '(-v --verbose)'{-v,--verbose}'[print what is being done]' \
+        '--no-progress[never draw progress on stderr]' \
+        '(-h --help)'{-h,--help}'[show help for the command]' \
+        '*:argument: '
+        ;;
+    verify)
+        _arguments -s \
+        '--key[the public key, PEM (a private key file stands for its public half)]:FILE:_files' \
         '--plain-http[talk HTTP, not HTTPS, to the registry]' \
         '--insecure[do not verify the registry\'s TLS certificate]' \
         '--ca-file[trust the CA certificates in FILE too]:FILE:_files' \

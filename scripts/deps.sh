@@ -1,23 +1,29 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages that building, testing and the demo need, if missing;
-# then jco (the engine for wasm components on Node.js) from the npm registry, at the
-# version scripts/jco pins, into .deps/jco of the checkout.
+# then the npm packages the tests run (jco, sigstore-js), at the versions scripts/<name>
+# pins, into .deps/<name> of the checkout.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
-# jco: npm ci of the pinned lock; a machine without the npm registry goes on without it
-# (the component tests then skip, and fail under CI).
-jco() {
-	local dir=$ROOT/.deps/jco
-	command -v npm >/dev/null || { echo "npm is missing: jco (components) not installed" >&2; return 0; }
-	if [ -x "$dir/node_modules/.bin/jco" ] && cmp -s "$ROOT/scripts/jco/package-lock.json" "$dir/package-lock.json"; then
+# npm packages the tests run, each pinned by a lock in scripts/<name> and installed with
+# npm ci into .deps/<name>: jco (the engine for wasm components on Node.js) and sigstore
+# (Sigstore's own signer and verifier, the reference for signatures). A machine without
+# the npm registry goes on without them (those tests then skip, and fail under CI).
+npm_dep() {
+	local name=$1 bin=$2 dir=$ROOT/.deps/$1
+	command -v npm >/dev/null || { echo "npm is missing: $name not installed" >&2; return 0; }
+	if [ -e "$dir/node_modules/$bin" ] && cmp -s "$ROOT/scripts/$name/package-lock.json" "$dir/package-lock.json"; then
 		return 0
 	fi
-	echo "installing jco (npm ci of scripts/jco) into .deps/jco" >&2
+	echo "installing $name (npm ci of scripts/$name) into .deps/$name" >&2
 	mkdir -p "$dir"
-	cp "$ROOT/scripts/jco/package.json" "$ROOT/scripts/jco/package-lock.json" "$dir/"
+	cp "$ROOT/scripts/$name/package.json" "$ROOT/scripts/$name/package-lock.json" "$dir/"
 	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
-		echo "npm ci of jco failed: wasm components will not run here" >&2
+		echo "npm ci of $name failed: what needs it will not run here" >&2
+}
+npm_deps() {
+	npm_dep jco .bin/jco
+	npm_dep sigstore @sigstore/verify
 }
 
 pkgs=(
@@ -32,7 +38,7 @@ for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
-	jco
+	npm_deps
 	exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
@@ -52,4 +58,4 @@ fi
 trap '[ $own_policy = 1 ] && rm -f "$policy"' EXIT
 apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
-jco
+npm_deps
