@@ -104,6 +104,22 @@ int wp_cli_attach(wp_cli *cli, wp_client *r, wp_store *s, const wp_ref *ref, con
 		  const char *type, wp_descriptor *layers, size_t n_layers, const wp_kvlist *annotations,
 		  wp_descriptor *art, bool *api);
 
+/* Signatures (cli/cmd_sign.c): 0 when a Sigstore bundle referring to digest in ref's
+ * repository verifies with one of keys (v and sig say which); WP_EDIGEST saying why not;
+ * other codes when the registry could not be asked. */
+struct wp_sigstore_verified;
+int wp_cli_verify_signed(wp_client *r, const wp_ref *ref, const char *digest, const wp_strv *keys,
+			 struct wp_sigstore_verified *v, char sig[WP_DIGEST_BUFSZ], wp_error *err);
+/* The node's signature policy (cli/policy.c, node/policy.h) for an image named name
+ * ("registry/repository", NULL when it has none) whose manifest is digest: 0 when no rule
+ * applies or the rule's keys signed it (verdicts remembered in cache_root when given);
+ * WP_EDIGEST saying which rule, which keys and why not; a registry that cannot be asked
+ * fails closed. given: --policy, else $WASMPACK_POLICY, else /etc/wasmpack/policy.toml. */
+int wp_cli_policy_check(wp_cli *cli, const char *given, const char *name, const char *digest, const char *cache_root);
+/* The same for what run and unpack were given (src, resolved to the manifest d; the name
+ * from src when it names a registry, else the store's name for it), with --policy. */
+int wp_cli_policy_for_source(wp_cli *cli, wp_store *s, const char *src, const wp_descriptor *d, const char *cache_root);
+
 /* run's options (cli/run_opts.c): the front parses a warm run with the same table. */
 extern const wp_opt wp_cmd_run_opts[];
 

@@ -43,6 +43,9 @@ static int run(wp_cli *cli)
 	if (rc < 0)
 		goto done;
 	root = wp_cli_cache_root(&s);
+	/* the node's signature policy, before anything of the image is unpacked or run */
+	if ((rc = wp_cli_policy_for_source(cli, containerd ? NULL : &s, cli->args.items[0], &d, root)) < 0)
+		goto done;
 	entry = wp_str_fmt("%s/%s", root, wp_digest_hex(d.digest));
 	summary_path = wp_str_fmt("%s/.wasmpack-unpack.json", entry);
 	if ((rc = wp_fs_mkdir_p(root, 0755, &cli->err)) < 0)

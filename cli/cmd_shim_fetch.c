@@ -1,7 +1,10 @@
 /* __shim-fetch: the containerd shim's helper for artifact images (node/fetch.h). It prints
  * the node cache folder of the container's app. Not for people: hidden from help. */
 #include "cli/cli.h"
+#include "common/util.h"
+#include "node/cdclient.h"
 #include "node/fetch.h"
+#include "oci/ref.h"
 
 #include <stdlib.h>
 
@@ -34,4 +37,48 @@ static int run(wp_cli *cli)
 
 const wp_cmd wp_cmd_shim_fetch = {
 	"__shim-fetch", "CONTAINER-ID", "find a container's app through containerd (for the shim)", opts, 1, 1, NULL, run, true, NULL,
+};
+
+/* __shim-verify: the node's signature policy for the container's image (cli/policy.c),
+ * for the shim's Create. Silent and exit 0 when it may run; the reason on stderr, exit 5,
+ * when not. The image's name and the digest its tag pointed to come from containerd. */
+static const wp_opt verify_opts[] = {
+	{ "address", 0, WP_OPT_VALUE, "SOCK", "containerd's gRPC socket", "@file" },
+	{ "namespace", 0, WP_OPT_VALUE, "NS", "the container's namespace", NULL },
+	{ "cache", 0, WP_OPT_VALUE, "DIR", "the node cache (verdicts are remembered there)", "@dir" },
+	{ 0 },
+};
+
+static int run_verify(wp_cli *cli)
+{
+	const char *address = wp_cli_value(cli, "address"), *ns = wp_cli_value(cli, "namespace");
+	wp_cdclient cd = { 0 };
+	_cleanup_free_ char *image = NULL, *name = NULL;
+	wp_descriptor top = { 0 };
+	wp_ref ref;
+	int rc;
+
+	if (!address || !ns)
+		return wp_error_set(&cli->err, WP_EUSAGE, "__shim-verify needs --address and --namespace");
+	cd.socket = wp_str_has_prefix(address, "unix://") ? address + 7 : address;
+	cd.ns = ns;
+	if ((rc = wp_cdclient_container_image(&cd, cli->args.items[0], &image, &cli->err)) < 0)
+		return rc;
+	if (!image || !*image)
+		return wp_cli_policy_check(cli, NULL, NULL, "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+					   NULL);
+	if ((rc = wp_cdclient_image_target(&cd, image, &top, &cli->err)) < 0)
+		return rc;
+	if (wp_ref_parse(image, &ref, &cli->err) == 0) {
+		name = wp_str_fmt("%s/%s", ref.registry, ref.repository);
+		wp_ref_release(&ref);
+	}
+	rc = wp_cli_policy_check(cli, NULL, name, top.digest, wp_cli_value(cli, "cache"));
+	wp_descriptor_release(&top);
+	return rc;
+}
+
+const wp_cmd wp_cmd_shim_verify = {
+	"__shim-verify", "CONTAINER-ID", "apply the node's signature policy to a container's image (for the shim)",
+	verify_opts, 1, 1, NULL, run_verify, true, NULL,
 };

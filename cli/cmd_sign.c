@@ -117,6 +117,47 @@ static int bundle_of(wp_client *r, const wp_ref *ref, const char *art, wp_buf *o
 	return rc;
 }
 
+int wp_cli_verify_signed(wp_client *r, const wp_ref *ref, const char *digest, const wp_strv *keys,
+			 wp_sigstore_verified *v, char sig[WP_DIGEST_BUFSZ], wp_error *err)
+{
+	_cleanup_free_ char *name = wp_ref_name(ref);
+	wp_index ix = { 0 };
+	wp_error last = WP_ERROR_INIT;
+	bool api = false, good = false;
+	int rc;
+
+	if ((rc = wp_referrers_list(r, ref->repository, digest, WP_MT_SIGSTORE_BUNDLE, &ix, &api, err)) < 0)
+		return rc;
+	/* every signature of the image is tried, with every key: one that verifies is enough */
+	for (size_t i = 0; i < ix.n_manifests && !good; i++) {
+		wp_buf b;
+
+		wp_buf_init(&b, WP_SIGSTORE_BUNDLE_MAX);
+		if ((rc = bundle_of(r, ref, ix.manifests[i].digest, &b, &last)) == 0)
+			for (size_t k = 0; k < keys->len && !good; k++)
+				if (wp_sigstore_verify(b.data ? b.data : "", b.len, keys->items[k], digest, v, &last) == 0) {
+					good = true;
+					wp_str_copy(sig, ix.manifests[i].digest, WP_DIGEST_BUFSZ);
+				}
+		wp_buf_release(&b);
+		/* a registry that stopped answering is no verdict on the image */
+		if (!good && rc < 0 && rc != WP_EDIGEST && rc != WP_ENOTFOUND && rc != WP_EINVALID) {
+			*err = last;
+			wp_index_release(&ix);
+			return rc;
+		}
+	}
+	rc = 0;
+	if (!good && !ix.n_manifests)
+		rc = wp_error_set(err, WP_EDIGEST, "%s@%s is not signed: no Sigstore bundle refers to it", name, digest);
+	else if (!good)
+		rc = wp_error_set(err, WP_EDIGEST, "%s@%s: none of its %zu signature(s) verifies with %s%s: %s", name, digest,
+				  ix.n_manifests, keys->len == 1 ? keys->items[0] : "any of the keys",
+				  keys->len == 1 ? "" : " given", last.msg);
+	wp_index_release(&ix);
+	return rc;
+}
+
 static const wp_opt verify_opts[] = {
 	{ "key", 0, WP_OPT_VALUE, "FILE", "the public key, PEM (a private key file stands for its public half)", "@file" },
 	WP_CLI_REGISTRY_OPTS,
@@ -130,13 +171,10 @@ static int run_verify(wp_cli *cli)
 	wp_client *r = NULL;
 	wp_ref ref = { 0 };
 	wp_descriptor subject = { 0 };
-	wp_index ix = { 0 };
 	wp_sigstore_verified v = { 0 };
-	wp_error last = WP_ERROR_INIT;
+	wp_strv keys = { 0 };
 	_cleanup_free_ char *name = NULL;
-	const char *good = NULL;
-	char hint[64];
-	bool api = false;
+	char hint[64], sig[WP_DIGEST_BUFSZ];
 	int rc;
 
 	if (!key)
@@ -145,32 +183,14 @@ static int run_verify(wp_cli *cli)
 	    (rc = wp_sigstore_key_hint(key, hint, &cli->err)) < 0)
 		return rc;
 	name = wp_ref_name(&ref);
+	wp_strv_push(&keys, key);
 	if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) < 0 ||
 	    (rc = wp_cli_subject_of(r, &ref, &subject, &cli->err)) < 0 ||
-	    (rc = wp_referrers_list(r, ref.repository, subject.digest, WP_MT_SIGSTORE_BUNDLE, &ix, &api, &cli->err)) < 0)
+	    (rc = wp_cli_verify_signed(r, &ref, subject.digest, &keys, &v, sig, &cli->err)) < 0)
 		goto done;
-	/* every signature of the image is tried: one by this key is enough */
-	for (size_t i = 0; i < ix.n_manifests && !good; i++) {
-		wp_buf b;
-
-		wp_buf_init(&b, WP_SIGSTORE_BUNDLE_MAX);
-		if (bundle_of(r, &ref, ix.manifests[i].digest, &b, &last) == 0 &&
-		    wp_sigstore_verify(b.data ? b.data : "", b.len, key, subject.digest, &v, &last) == 0)
-			good = ix.manifests[i].digest;
-		wp_buf_release(&b);
-	}
-	if (!good) {
-		if (!ix.n_manifests)
-			rc = wp_error_set(&cli->err, WP_EDIGEST, "%s@%s is not signed: no Sigstore bundle refers to it", name,
-					  subject.digest);
-		else
-			rc = wp_error_set(&cli->err, WP_EDIGEST, "%s@%s: none of its %zu signature(s) verifies with %s: %s", name,
-					  subject.digest, ix.n_manifests, key, last.msg);
-		goto done;
-	}
 	if (cli->json) {
 		json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "verified", name, "digest", subject.digest, "signature",
-				      good, "keyHint", v.hint, "content", v.content, "predicateType", v.predicate_type);
+				      sig, "keyHint", v.hint, "content", v.content, "predicateType", v.predicate_type);
 
 		wp_json_print(o, cli->out);
 		json_decref(o);
@@ -179,7 +199,7 @@ static int run_verify(wp_cli *cli)
 			*v.predicate_type ? v.predicate_type : v.content);
 	}
 done:
-	wp_index_release(&ix);
+	wp_strv_release(&keys);
 	wp_descriptor_release(&subject);
 	wp_client_close(r);
 	wp_ref_release(&ref);

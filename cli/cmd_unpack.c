@@ -14,6 +14,8 @@
 static const wp_opt opts[] = {
 	{ "output", 'o', WP_OPT_VALUE, "DIR", "the folder to create", "@dir" },
 	{ "platform", 0, WP_OPT_VALUE, "OS/ARCH", "pick this platform when pulling an index", "wasip1/wasm wasip2/wasm wasi/wasm" },
+	{ "policy", 0, WP_OPT_VALUE, "FILE", "the signature policy (default $WASMPACK_POLICY, else /etc/wasmpack/policy.toml)",
+	  "@file" },
 	WP_CLI_REGISTRY_OPTS,
 	{ 0 },
 };
@@ -32,6 +34,11 @@ static int run(wp_cli *cli)
 		rc = wp_cli_containerd_source(cli, cli->args.items[0], &s, &d);
 	else if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) == 0)
 		rc = wp_cli_resolve_source(cli, &s, cli->args.items[0], &d);
+	if (rc == 0) {
+		_cleanup_free_ char *cache = s.root ? wp_cli_cache_root(&s) : NULL;
+
+		rc = wp_cli_policy_for_source(cli, &s, cli->args.items[0], &d, cache);
+	}
 	if (rc == 0) {
 		wp_unpack_limits lim = { .progress = wp_progress_new(wp_cli_progress_out(cli), "unpacking") };
 

@@ -56,10 +56,11 @@ _wasmpack() {
         case "$prev" in
         --output|-o) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         --platform) COMPREPLY=($(compgen -W "wasip1/wasm wasip2/wasm wasi/wasm" -- "$cur")); return ;;
+        --policy) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --ca-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         esac
         if [[ "$cur" == -* ]]; then
-            COMPREPLY=($(compgen -W " --output -o --platform --plain-http --insecure --ca-file --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+            COMPREPLY=($(compgen -W " --output -o --platform --policy --plain-http --insecure --ca-file --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         else
             local IFS=$'\n' st=() j
             for ((j = 1; j < COMP_CWORD; j++)); do [[ "${COMP_WORDS[j]}" == --store ]] && st=(--store "${COMP_WORDS[j+1]}"); done
@@ -72,10 +73,11 @@ _wasmpack() {
         --env) return ;;
         --dir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         --platform) COMPREPLY=($(compgen -W "wasip1/wasm wasip2/wasm wasi/wasm" -- "$cur")); return ;;
+        --policy) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --ca-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         esac
         if [[ "$cur" == -* ]]; then
-            COMPREPLY=($(compgen -W " --engine --env --dir --platform --plain-http --insecure --ca-file --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+            COMPREPLY=($(compgen -W " --engine --env --dir --platform --policy --plain-http --insecure --ca-file --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         else
             local IFS=$'\n' st=() j
             for ((j = 1; j < COMP_CWORD; j++)); do [[ "${COMP_WORDS[j]}" == --store ]] && st=(--store "${COMP_WORDS[j+1]}"); done

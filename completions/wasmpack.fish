@@ -64,6 +64,7 @@ complete -c wasmpack -n '__fish_seen_subcommand_from lock' -l help -s h -d 'show
 complete -c wasmpack -n '__fish_seen_subcommand_from lock' -F
 complete -c wasmpack -n '__fish_seen_subcommand_from unpack' -l output -s o -r -a '(__fish_complete_directories)' -d 'the folder to create'
 complete -c wasmpack -n '__fish_seen_subcommand_from unpack' -l platform -x -a 'wasip1/wasm wasip2/wasm wasi/wasm' -d 'pick this platform when pulling an index'
+complete -c wasmpack -n '__fish_seen_subcommand_from unpack' -l policy -r -F -d 'the signature policy (default $WASMPACK_POLICY, else /etc/wasmpack/policy.toml)'
 complete -c wasmpack -n '__fish_seen_subcommand_from unpack' -l plain-http -d 'talk HTTP, not HTTPS, to the registry'
 complete -c wasmpack -n '__fish_seen_subcommand_from unpack' -l insecure -d 'do not verify the registry\'s TLS certificate'
 complete -c wasmpack -n '__fish_seen_subcommand_from unpack' -l ca-file -r -F -d 'trust the CA certificates in FILE too'
@@ -78,6 +79,7 @@ complete -c wasmpack -n '__fish_seen_subcommand_from run' -l engine -x -a 'wasmt
 complete -c wasmpack -n '__fish_seen_subcommand_from run' -l env -x -d 'an environment variable added to the app\'s'
 complete -c wasmpack -n '__fish_seen_subcommand_from run' -l dir -r -a '(__fish_complete_directories)' -d 'a host folder the app sees at GUEST'
 complete -c wasmpack -n '__fish_seen_subcommand_from run' -l platform -x -a 'wasip1/wasm wasip2/wasm wasi/wasm' -d 'pick this platform when pulling an index'
+complete -c wasmpack -n '__fish_seen_subcommand_from run' -l policy -r -F -d 'the signature policy (default $WASMPACK_POLICY, else /etc/wasmpack/policy.toml)'
 complete -c wasmpack -n '__fish_seen_subcommand_from run' -l plain-http -d 'talk HTTP, not HTTPS, to the registry'
 complete -c wasmpack -n '__fish_seen_subcommand_from run' -l insecure -d 'do not verify the registry\'s TLS certificate'
 complete -c wasmpack -n '__fish_seen_subcommand_from run' -l ca-file -r -F -d 'trust the CA certificates in FILE too'

@@ -79,6 +79,7 @@ _wasmpack() {
         _arguments -s \
         '(-o --output)'{-o,--output}'[the folder to create]:DIR:_files -/' \
         '--platform[pick this platform when pulling an index]:OS/ARCH:(wasip1/wasm wasip2/wasm wasi/wasm)' \
+        '--policy[the signature policy (default $WASMPACK_POLICY, else /etc/wasmpack/policy.toml)]:FILE:_files' \
         '--plain-http[talk HTTP, not HTTPS, to the registry]' \
         '--insecure[do not verify the registry\'s TLS certificate]' \
         '--ca-file[trust the CA certificates in FILE too]:FILE:_files' \
@@ -96,6 +97,7 @@ _wasmpack() {
         '*--env[an environment variable added to the app\'s]:K=V: ' \
         '*--dir[a host folder the app sees at GUEST]:HOST:GUEST:_files -/' \
         '--platform[pick this platform when pulling an index]:OS/ARCH:(wasip1/wasm wasip2/wasm wasi/wasm)' \
+        '--policy[the signature policy (default $WASMPACK_POLICY, else /etc/wasmpack/policy.toml)]:FILE:_files' \
         '--plain-http[talk HTTP, not HTTPS, to the registry]' \
         '--insecure[do not verify the registry\'s TLS certificate]' \
         '--ca-file[trust the CA certificates in FILE too]:FILE:_files' \

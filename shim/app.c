@@ -99,18 +99,15 @@ static size_t read_small(int fd, char *buf, size_t cap)
 	return got;
 }
 
-int wp_app_from_containerd(const wp_app_fetch *f, const char *id, char **entry, wp_error *err)
+/* wasmpack-core ACTION --address --namespace --cache ID, its stdout in out and its
+ * stderr in errbuf (both small: the path, or an error line or two), its exit status. */
+static int run_core(const wp_app_fetch *f, const char *action, const char *id, char *out, size_t outcap,
+		    size_t *got_out, char *errbuf, size_t errcap, int *status, wp_error *err)
 {
-	char out[PATH_MAX + 1], errbuf[512];
-	_cleanup_free_ char *core = NULL;
-	int po[2], pe[2], status;
-	size_t got_out;
+	_cleanup_free_ char *core = core_path();
+	int po[2], pe[2];
 	pid_t pid;
 
-	*entry = NULL;
-	if (!f->address || !*f->address)
-		return wp_error_set(err, WP_ESTATE, "the rootfs holds no app and containerd's address is unknown");
-	core = core_path();
 	if (pipe2(po, O_CLOEXEC) < 0)
 		return wp_error_sys(err, WP_EIO, "pipe");
 	if (pipe2(pe, O_CLOEXEC) < 0) {
@@ -124,7 +121,7 @@ int wp_app_from_containerd(const wp_app_fetch *f, const char *id, char **entry, 
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		dup2(po[1], 1);
 		dup2(pe[1], 2);
-		execlp(core, "wasmpack-core", "__shim-fetch", "--address", f->address, "--namespace", f->ns, "--cache",
+		execlp(core, "wasmpack-core", action, "--address", f->address, "--namespace", f->ns, "--cache",
 		       f->cache_root, id, (char *)NULL);
 		fprintf(stderr, "running %s: %s", core, strerror(errno));
 		_exit(127);
@@ -135,23 +132,58 @@ int wp_app_from_containerd(const wp_app_fetch *f, const char *id, char **entry, 
 		close(po[0]), close(pe[0]);
 		return wp_error_sys(err, WP_EIO, "fork");
 	}
-	/* Both small (the path, or an error line or two, far below a pipe's buffer): one is
-	 * read to its end, then the other. */
-	got_out = read_small(po[0], out, sizeof(out));
-	read_small(pe[0], errbuf, sizeof(errbuf));
+	/* Both small (far below a pipe's buffer): one is read to its end, then the other. */
+	*got_out = read_small(po[0], out, outcap);
+	read_small(pe[0], errbuf, errcap);
 	close(po[0]);
 	close(pe[0]);
 	/* The reaper may collect it first; its status then comes from the shim. */
-	if (waitpid(pid, &status, 0) != pid)
-		status = f->reaped_status ? f->reaped_status(f->ctx, pid) : 1 << 8;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !got_out) {
-		const char *e = errbuf;
+	if (waitpid(pid, status, 0) != pid)
+		*status = f->reaped_status ? f->reaped_status(f->ctx, pid) : 1 << 8;
+	return 0;
+}
 
-		if (wp_str_has_prefix(e, "wasmpack: "))
-			e += strlen("wasmpack: ");
+static const char *core_message(const char *e)
+{
+	return wp_str_has_prefix(e, "wasmpack: ") ? e + strlen("wasmpack: ") : e;
+}
+
+int wp_app_from_containerd(const wp_app_fetch *f, const char *id, char **entry, wp_error *err)
+{
+	char out[PATH_MAX + 1], errbuf[1024];
+	size_t got_out = 0;
+	int status = 0, rc;
+
+	*entry = NULL;
+	if (!f->address || !*f->address)
+		return wp_error_set(err, WP_ESTATE, "the rootfs holds no app and containerd's address is unknown");
+	if ((rc = run_core(f, "__shim-fetch", id, out, sizeof(out), &got_out, errbuf, sizeof(errbuf), &status, err)) < 0)
+		return rc;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !got_out) {
+		const char *e = core_message(errbuf);
+
 		return wp_error_set(err, WIFEXITED(status) && WEXITSTATUS(status) == 3 ? WP_ENOTFOUND : WP_ESTATE, "%s",
 				    *e ? e : "finding the app through containerd failed");
 	}
 	*entry = wp_xstrdup(out);
+	return 0;
+}
+
+int wp_app_verify(const wp_app_fetch *f, const char *id, wp_error *err)
+{
+	char out[256], errbuf[2048];
+	size_t got_out = 0;
+	int status = 0, rc;
+
+	if (!f->address || !*f->address)
+		return wp_error_set(err, WP_ESTATE, "a signature policy is in effect and containerd's address is unknown");
+	if ((rc = run_core(f, "__shim-verify", id, out, sizeof(out), &got_out, errbuf, sizeof(errbuf), &status, err)) < 0)
+		return rc;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		const char *e = core_message(errbuf);
+
+		return wp_error_set(err, WP_ESTATE, "%s",
+				    *e ? e : "checking the image's signature failed");
+	}
 	return 0;
 }

@@ -1,4 +1,5 @@
 #include "shim/shim.h"
+#include "node/policy.h"
 #include "shim/app.h"
 #include "common/path.h"
 #include "node/cache.h"
@@ -414,15 +415,22 @@ static int shim_reaped_status(void *ctx, pid_t pid)
 	return reaped_status(ctx, pid);
 }
 
+/* A pod's sandbox (pause) container, as CRI marks it. */
+static bool is_sandbox(json_t *spec)
+{
+	const char *type = wp_json_str(json_object_get(spec, "annotations"), "io.kubernetes.cri.container-type");
+
+	return type && !strcmp(type, "sandbox");
+}
+
 /* Where the app is: nowhere for a sandbox, the rootfs when it holds what the process
  * names, else the node cache (wasmpack-core unpacks it there). */
 static int locate_app(wp_shim *sh, creating *c, json_t *process, wp_error *err)
 {
-	const char *type = wp_json_str(json_object_get(c->spec, "annotations"), "io.kubernetes.cri.container-type");
 	wp_app_fetch f = { sh->address, sh->ns, sh->cache_root, shim_reaped_status, sh };
 	_cleanup_free_ char *summary_path = NULL;
 
-	c->sandbox = type && !strcmp(type, "sandbox");
+	c->sandbox = is_sandbox(c->spec);
 	if (c->sandbox) {
 		/* The pod's sandbox (pause) image is a native program: its only job, holding the
 		 * pod's namespaces, is done by CRI's pinned namespaces; a waiting process stands in. */
@@ -482,6 +490,14 @@ static int prepare(wp_shim *sh, const fields *fs, creating *c, wp_error *err)
 		/* The node's default engine (containerd's environment) yields to what an app needs. */
 		c->run.engine = getenv("WASMPACK_ENGINE") && *getenv("WASMPACK_ENGINE") ? getenv("WASMPACK_ENGINE") : NULL;
 		c->run.engine_default = true;
+	}
+	/* The node's signature policy, before anything of the image is read or run: an image
+	 * it refuses fails Create with the reason, which containerd and kubectl describe show. */
+	if (!is_sandbox(c->spec) && wp_policy_path(NULL)) {
+		wp_app_fetch f = { sh->address, sh->ns, sh->cache_root, shim_reaped_status, sh };
+
+		if (wp_app_verify(&f, c->id, err) < 0)
+			return recode(err, WP_ESTATE);
 	}
 	if (locate_app(sh, c, process, err) < 0)
 		return err->code;

@@ -16,6 +16,7 @@
 #include "oci/storeroot.h"
 #include "node/cache.h"
 #include "node/engine.h"
+#include "node/policy.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -107,6 +108,9 @@ static void warm_run(int argc, char **argv)
 
 	/* The same parser and table as the core's; what it refuses, the core explains. */
 	if (strcmp(args[1], "run") || wp_cli_parse(&cli, &run_cmd, argc - 1, args + 1) < 0 || !served_here(&cli))
+		goto defer;
+	/* a signature policy is the core's to apply (it asks registries) */
+	if (wp_policy_path(NULL))
 		goto defer;
 	store = wp_cli_value(&cli, "store");
 	/* A store path past PATH_MAX (or any failure here) is the core's to explain. */

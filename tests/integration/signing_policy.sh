@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# The node's signature policy (issue 17): per registry or repository prefix, which keys
+# must have signed an image before it runs. `wasmpack run` and `unpack` honour it
+# (--policy, $WASMPACK_POLICY, /etc/wasmpack/policy.toml), and the containerd shim checks
+# it at Create (containerd's environment names the file). Signatures come from the image's
+# registry (`wasmpack sign`); a registry that cannot be asked fails closed.
+. "$(dirname "$0")/lib.bash"
+cd "$TMP"
+if ! command -v docker-registry >/dev/null || ! command -v openssl >/dev/null; then
+	skip "needs docker-registry and openssl (scripts/deps.sh installs them)"
+	done_testing
+	exit
+fi
+export WASMPACK_CACHE=$TMP/cache
+unset WASMPACK_POLICY
+port=$(free_port)
+start_registry plain "$port" || { ok 1 "a registry starts"; done_testing; exit 1; }
+R=127.0.0.1:$port
+mkdir -p keys app/static && printf 'Hello, signed\n' > app/static/greeting.txt
+openssl ecparam -name prime256v1 -genkey -noout -out keys/team.pem 2>/dev/null &&
+	openssl ec -in keys/team.pem -pubout -out keys/team.pub 2>/dev/null
+openssl ecparam -name prime256v1 -genkey -noout -out keys/other.pem 2>/dev/null &&
+	openssl ec -in keys/other.pem -pubout -out keys/other.pub 2>/dev/null
+push() { "$WP" build --wasm "$HELLO" --file app/static:static "${@:2}" -t "$R/$1" --push --plain-http >/dev/null; }
+push signed/app:v1
+push signed/unsigned:v1 --env X=1
+push signed/sandbox/tool:v1 --env X=2
+push open/app:v1 --env X=3
+push signed/byother:v1 --env X=4
+"$WP" sign "$R/signed/app:v1" --plain-http --key keys/team.pem >/dev/null
+"$WP" sign "$R/signed/byother:v1" --plain-http --key keys/other.pem >/dev/null
+cat > policy.toml <<TOML
+# every image of $R/signed must be signed by the team's key, but its sandbox
+[[rule]]
+match = "$R/signed"
+keys = ["keys/team.pub"]
+
+[[rule]]
+match = "$R/signed/sandbox"
+keys = []
+TOML
+
+out=$("$WP" run --policy policy.toml "$R/signed/app:v1" -- one 2>&1); rc=$?
+is "$rc" "0" "a signed image under the policy runs"
+like "$out" "arg\[1\]=one" "(it ran)"
+check "its verdict is remembered in the node cache" test -n "$(ls "$WASMPACK_CACHE/verified" 2>/dev/null)"
+err=$("$WP" run --policy policy.toml "$R/signed/unsigned:v1" 2>&1); rc=$?
+is "$rc" "5" "an unsigned image a rule covers: refused (exit 5)"
+like "$err" "signature policy policy.toml \(rule '$R/signed', line 2\) refuses it: .*is not signed" \
+	"saying which rule and why"
+unlike_() { ! grep -q "$2" <<<"$1"; ok $? "$3"; }
+unlike_ "$err" "Hello, signed" "and the app did not run"
+err=$("$WP" run --policy policy.toml "$R/signed/byother:v1" 2>&1); rc=$?
+is "$rc" "5" "an image signed by another key: refused"
+like "$err" "none of its 1 signature\(s\) verifies with .*team\.pub" "naming the key it wanted"
+out=$("$WP" run --policy policy.toml "$R/signed/sandbox/tool:v1" -- s 2>&1); rc=$?
+is "$rc:$(grep -c 'arg\[1\]=s' <<<"$out")" "0:1" "a longer match with keys = [] needs no signature"
+out=$("$WP" run --policy policy.toml "$R/open/app:v1" -- o 2>&1); rc=$?
+is "$rc:$(grep -c 'arg\[1\]=o' <<<"$out")" "0:1" "an image no rule matches runs as before"
+rm -rf u1
+err=$("$WP" unpack --policy policy.toml "$R/signed/unsigned:v1" -o u1 2>&1); rc=$?
+is "$rc" "5" "unpack honours the policy too"
+check "and writes nothing" test ! -e u1
+check "unpack of the signed image" "$WP" unpack --policy policy.toml "$R/signed/app:v1" -o u2
+
+# $WASMPACK_POLICY; and a warm run (an image already unpacked) is checked all the same
+"$WP" run "$R/signed/unsigned:v1" >/dev/null 2>&1
+is "$?" "0" "without a policy the unsigned image runs (now in the node cache)"
+WASMPACK_POLICY=$TMP/policy.toml "$WP" run "$R/signed/unsigned:v1" >/dev/null 2>&1
+is "$?" "5" "with WASMPACK_POLICY the warm run is refused too"
+id=$("$WP" images --format json | jq -r --arg n "$R/signed/unsigned:v1" '.[] | select(.name == $n) | .digest')
+WASMPACK_POLICY=$TMP/policy.toml "$WP" run "${id#sha256:}" >/dev/null 2>&1
+is "$?" "5" "run by its id, the store's name for it is what the policy judges"
+
+# a tag moved to other content after signing
+push signed/app:v1 --env MOVED=1
+err=$("$WP" run --policy policy.toml "$R/signed/app:v1" 2>&1); rc=$?
+is "$rc" "5" "a tag moved to unsigned content after signing: refused"
+
+# a registry that cannot be asked: closed, not open
+dead=$(free_port)
+"$WP" tag "$R/open/app:v1" "127.0.0.1:$dead/signed/app:v1" >/dev/null
+printf '[[rule]]\nmatch = "127.0.0.1:%s"\nkeys = ["keys/team.pub"]\n' "$dead" > dead.toml
+err=$("$WP" run --policy dead.toml "127.0.0.1:$dead/signed/app:v1" 2>&1); rc=$?
+is "$rc" "5" "a registry that cannot be reached: refused (fail closed)"
+like "$err" "cannot check .*signature, so it does not run \(fail closed\)" "and it says so"
+
+# a policy that cannot be read refuses everything
+printf '[[rule]]\nmatch = "%s/signed"\nkey = ["keys/team.pub"]\n' "$R" > typo.toml
+err=$("$WP" run --policy typo.toml "$R/open/app:v1" 2>&1); rc=$?
+[ "$rc" -ne 0 ]; ok $? "a policy with a typo refuses every image"
+like "$err" "unknown setting 'key'.*refusing to run images until it is fixed" "naming the typo"
+printf '[[rule]]\nmatch = "%s/signed"\nkeys = ["keys/missing.pub"]\n' "$R" > nokey.toml
+err=$("$WP" run --policy nokey.toml "$R/open/app:v1" 2>&1); rc=$?
+[ "$rc" -ne 0 ]; ok $? "a policy naming a key file that is missing refuses too"
+like "$err" "missing.pub" "naming the file"
+
+# ---- the shim, under containerd: the policy from containerd's environment ----
+if [ "$(id -u)" -ne 0 ] || ! command -v containerd >/dev/null || ! command -v ctr >/dev/null || ! command -v node >/dev/null; then
+	skip "needs root, containerd, ctr and node for the shim's part"
+	done_testing
+	exit
+fi
+NS=wasmpack-pol-$$
+SOCKS=$(mktemp -d /tmp/wpp.XXXXXX)
+on_exit "rm -rf '$SOCKS'"
+export PATH=$BUILD:$PATH WASMPACK_SHIM_SOCKET_DIR=$SOCKS WASMPACK_ENGINE=node
+C=$TMP/ctd
+WASMPACK_POLICY=$TMP/policy.toml WASMPACK_CACHE=$TMP/shimcache start_containerd "$C"
+ctr_() { ctr -a "$C/c.sock" -n "$NS" "$@"; }
+on_exit "rmdir /sys/fs/cgroup/$NS /sys/fs/cgroup/*/$NS 2>/dev/null"
+push signed/app:v2
+"$WP" sign "$R/signed/app:v2" --plain-http --key keys/team.pem >/dev/null
+for i in signed/app:v2 signed/unsigned:v1; do ctr_ images pull --plain-http --platform wasip1/wasm "$R/$i" >/dev/null 2>&1; done
+out=$(ctr_ run --rm --snapshotter native --platform wasip1/wasm --runtime io.containerd.wasmpack.v1 "$R/signed/app:v2" p1 /hello.wasm via-shim 2>&1); rc=$?
+is "$rc" "0" "the shim runs a signed image under the node's policy"
+like "$out" "arg\[1\]=via-shim" "(it ran)"
+err=$(ctr_ run --rm --snapshotter native --platform wasip1/wasm --runtime io.containerd.wasmpack.v1 "$R/signed/unsigned:v1" p2 2>&1); rc=$?
+[ "$rc" -ne 0 ]; ok $? "and refuses an unsigned one at Create"
+like "$err" "signature policy .*policy.toml \(rule '$R/signed', line 2\) refuses it: .*is not signed" \
+	"with the reason containerd (and kubectl describe) shows"
+unlike_ "$err" "Hello, signed" "the app did not run"
+ctr_ c rm p2 >/dev/null 2>&1
+ctr_ images rm "$R/signed/app:v2" "$R/signed/unsigned:v1" >/dev/null 2>&1
+done_testing
