@@ -116,6 +116,10 @@ int wp_cli_verify_signed(wp_client *r, const wp_ref *ref, const char *digest, co
  * WP_EDIGEST saying which rule, which keys and why not; a registry that cannot be asked
  * fails closed. given: --policy, else $WASMPACK_POLICY, else /etc/wasmpack/policy.toml. */
 int wp_cli_policy_check(wp_cli *cli, const char *given, const char *name, const char *digest, const char *cache_root);
+/* The same for an image known under several names (containerd's): every rule that one of
+ * them falls under must be met. */
+int wp_cli_policy_check_names(wp_cli *cli, const char *given, const wp_strv *names, const char *digest,
+			      const char *cache_root);
 /* The same for what run and unpack were given (src, resolved to the manifest d; the name
  * from src when it names a registry, else the store's name for it), with --policy. */
 int wp_cli_policy_for_source(wp_cli *cli, wp_store *s, const char *src, const wp_descriptor *d, const char *cache_root);

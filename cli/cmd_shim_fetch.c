@@ -7,6 +7,9 @@
 #include "oci/ref.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+#define WP_ZERO_HEX "0000000000000000000000000000000000000000000000000000000000000000"
 
 static const wp_opt opts[] = {
 	{ "address", 0, WP_OPT_VALUE, "SOCK", "containerd's gRPC socket", "@file" },
@@ -53,9 +56,9 @@ static int run_verify(wp_cli *cli)
 {
 	const char *address = wp_cli_value(cli, "address"), *ns = wp_cli_value(cli, "namespace");
 	wp_cdclient cd = { 0 };
-	_cleanup_free_ char *image = NULL, *name = NULL;
+	_cleanup_free_ char *image = NULL;
 	wp_descriptor top = { 0 };
-	wp_ref ref;
+	wp_strv all = { 0 }, names = { 0 };
 	int rc;
 
 	if (!address || !ns)
@@ -65,15 +68,35 @@ static int run_verify(wp_cli *cli)
 	if ((rc = wp_cdclient_container_image(&cd, cli->args.items[0], &image, &cli->err)) < 0)
 		return rc;
 	if (!image || !*image)
-		return wp_cli_policy_check(cli, NULL, NULL, "sha256:0000000000000000000000000000000000000000000000000000000000000000",
-					   NULL);
+		return wp_cli_policy_check_names(cli, NULL, &names, "sha256:" WP_ZERO_HEX, NULL);
 	if ((rc = wp_cdclient_image_target(&cd, image, &top, &cli->err)) < 0)
 		return rc;
-	if (wp_ref_parse(image, &ref, &cli->err) == 0) {
-		name = wp_str_fmt("%s/%s", ref.registry, ref.repository);
-		wp_ref_release(&ref);
+	/* every name containerd holds this content under (CRI records one of them, whichever
+	 * came first, not necessarily the one the pod asked for) */
+	wp_strv_push(&all, image);
+	if ((rc = wp_cdclient_image_names(&cd, top.digest, &all, &cli->err)) == 0) {
+		for (size_t i = 0; i < all.len; i++) {
+			wp_ref ref;
+			wp_error ignored;
+
+			/* CRI's other names of an image: its id (sha256:...) and repo@digest */
+			if (wp_str_has_prefix(all.items[i], "sha256:") || wp_ref_parse(all.items[i], &ref, &ignored) < 0)
+				continue;
+			{
+				_cleanup_free_ char *n = wp_str_fmt("%s/%s", ref.registry, ref.repository);
+				bool seen = false;
+
+				for (size_t k = 0; k < names.len && !seen; k++)
+					seen = !strcmp(names.items[k], n);
+				if (!seen)
+					wp_strv_push(&names, n);
+			}
+			wp_ref_release(&ref);
+		}
+		rc = wp_cli_policy_check_names(cli, NULL, &names, top.digest, wp_cli_value(cli, "cache"));
 	}
-	rc = wp_cli_policy_check(cli, NULL, name, top.digest, wp_cli_value(cli, "cache"));
+	wp_strv_release(&all);
+	wp_strv_release(&names);
 	wp_descriptor_release(&top);
 	return rc;
 }

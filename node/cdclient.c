@@ -333,3 +333,37 @@ int wp_cdclient_container_delete(const wp_cdclient *cd, const char *id, wp_error
 	wp_buf_release(&req);
 	return rc;
 }
+
+int wp_cdclient_image_names(const wp_cdclient *cd, const char *digest, wp_strv *names, wp_error *err)
+{
+	_cleanup_free_ char *filter = wp_str_fmt("target.digest==%s", digest);
+	wp_buf req;
+	one_msg o;
+	int rc;
+
+	/* ListImagesRequest {filters = 1} -> ListImagesResponse {images = 1}, Image {name = 1} */
+	wp_buf_init(&req, 4096);
+	if ((rc = wp_pb_put_str(&req, 1, filter)) == 0 &&
+	    (rc = unary(cd, "/containerd.services.images.v1.Images/List", &req, &o, err)) == 0) {
+		wp_pb_reader r;
+		wp_pb_field f;
+		int n;
+
+		wp_pb_reader_init(&r, (const uint8_t *)o.data.data, o.data.len);
+		while ((n = wp_pb_next(&r, &f)) > 0) {
+			const uint8_t *nm;
+			size_t nl;
+
+			if (f.num == 1 && f.wire == WP_PB_LEN && find_len(f.data, f.len, 1, &nm, &nl) == 1) {
+				_cleanup_free_ char *name = wp_xstrndup((const char *)nm, nl);
+
+				wp_strv_push(names, name);
+			}
+		}
+		if (n < 0)
+			rc = wp_error_set(err, WP_EINVALID, "containerd: a malformed list of images");
+	}
+	wp_buf_release(&req);
+	wp_buf_release(&o.data);
+	return rc;
+}

@@ -11,6 +11,7 @@
 
 #include "common/buf.h"
 #include "common/error.h"
+#include "common/strv.h"
 #include "oci/store.h"
 
 typedef struct wp_cdclient {
@@ -31,6 +32,8 @@ int wp_cdclient_container_image(const wp_cdclient *cd, const char *id, char **im
 /* The descriptor an image name points at. */
 int wp_cdclient_image_target(const wp_cdclient *cd, const char *name, wp_descriptor *target, wp_error *err);
 /* Copies a blob from containerd's content store into s, checked against digest and size. */
+/* Every name containerd holds an image of digest (its target) under. */
+int wp_cdclient_image_names(const wp_cdclient *cd, const char *digest, wp_strv *names, wp_error *err);
 int wp_cdclient_fetch_blob(const wp_cdclient *cd, wp_store *s, const char *digest, int64_t size, wp_error *err);
 
 /* Creates a container record {id, image, runtime, spec (OCI runtime spec JSON), labels

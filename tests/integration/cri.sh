@@ -6,7 +6,7 @@
 # pods' traffic never reach the host's network.
 . "$(dirname "$0")/lib.bash"
 cd "$TMP"
-if [ "$(id -u)" -ne 0 ] || ! command -v containerd >/dev/null || ! command -v node >/dev/null ||
+if [ "$(id -u)" -ne 0 ] || ! command -v containerd >/dev/null || ! command -v node >/dev/null || ! command -v openssl >/dev/null ||
 	! command -v docker-registry >/dev/null || ! command -v ip >/dev/null || ! [ -x /usr/lib/cni/bridge ]; then
 	skip "needs root, containerd, node, docker-registry, ip and containernetworking-plugins (scripts/deps.sh installs them)"
 	done_testing
@@ -93,7 +93,12 @@ printf '#!/bin/sh\n[ "$1" = compile ] && exit 1\ntrap "" TERM\necho "stubborn en
 chmod 755 "$TMP/fakebin/wasmtime"
 JCO_BIN=$ROOT/.deps/jco/node_modules/.bin
 export PATH=$BUILD:$PATH:$JCO_BIN:$TMP/fakebin WASMPACK_SHIM_SOCKET_DIR=$SOCKS WASMPACK_CACHE=$TMP/cache WASMPACK_ENGINE=node
-nsenter --net="/run/netns/$NETNS" containerd --config "$C/config.toml" > "$C/log" 2>&1 &
+# The node's signature policy (issue 17): images of $R/signed must be signed by this key.
+mkdir -p "$TMP/keys"
+openssl ecparam -name prime256v1 -genkey -noout -out "$TMP/keys/node.pem" 2>/dev/null &&
+	openssl ec -in "$TMP/keys/node.pem" -pubout -out "$TMP/keys/node.pub" 2>/dev/null
+printf '[[rule]]\nmatch = "%s/signed"\nkeys = ["keys/node.pub"]\n' "$R" > "$TMP/policy.toml"
+WASMPACK_POLICY=$TMP/policy.toml nsenter --net="/run/netns/$NETNS" containerd --config "$C/config.toml" > "$C/log" 2>&1 &
 CPID=$!
 on_exit "kill $CPID 2>/dev/null; wait $CPID 2>/dev/null; pkill -f 'containerd-shim-wasmpack-v1 -namespace k8s.io -address $S' 2>/dev/null;
 	grep -F ' $TMP/' /proc/self/mountinfo | cut -d' ' -f5 | sort -r | xargs -r -n1 umount -l 2>/dev/null;
@@ -307,6 +312,33 @@ like "$out" "exec runs a wasm module of the container's root" "saying what exec 
 is "$(st "$E" 3)" "1" "the container runs on through its execs"
 "$CRI" "$S" stop "$E" 0 >/dev/null; "$CRI" "$S" rm "$E" >/dev/null
 "$CRI" "$S" stopp "$P4" >/dev/null; "$CRI" "$S" rmp "$P4" >/dev/null
+
+# the node's signature policy, from containerd's environment: a signed image runs, an
+# unsigned one is refused when the kubelet starts it, with the policy's reason
+"$WP" tag "$R/demo/hello:v1" "$R/signed/hello:v1" >/dev/null
+"$WP" build --wasm "$BUILD/testdata/exitcode.wasm" --env POLICY=unsigned -t "$R/signed/unsigned:v1" >/dev/null
+"$WP" tag "$R/signed/unsigned:v1" "$R/demo/alias:v1" >/dev/null
+inns "$WP" push -q "$R/signed/hello:v1" "$R/signed/unsigned:v1" "$R/demo/alias:v1" >/dev/null
+inns "$WP" sign -q "$R/signed/hello:v1" --key "$TMP/keys/node.pem" >/dev/null
+ok $? "an image of the policy's repository is signed"
+for i in signed/hello signed/unsigned demo/alias; do "$CRI" "$S" pull "$R/$i:v1" >/dev/null; done
+PS=$(pod ps)
+G=$(ctr "$PS" ps "{\"name\":\"signed\",\"image\":\"$R/signed/hello:v1\",\"args\":[\"signed-ok\"],\"log_path\":\"signed.log\"}")
+"$CRI" "$S" start "$G" >/dev/null; wait_exited "$G"
+like "$(cat "$LOGS/ps/signed.log")" "stdout F arg\[1\]=signed-ok" "under the node's policy, the signed image runs through the CRI"
+U=$(ctr "$PS" ps "{\"name\":\"unsigned\",\"image\":\"$R/signed/unsigned:v1\",\"log_path\":\"unsigned.log\"}")
+err=$("$CRI" "$S" start "$U" 2>&1); rc=$?
+[ "$rc" -ne 0 ]; ok $? "the unsigned one is refused at StartContainer"
+like "$err" "signature policy .*policy.toml \(rule '$R/signed', line 1\) refuses it: .*is not signed" \
+	"with the policy's reason in the CRI error (what kubectl describe shows)"
+check "and it never ran" test ! -s "$LOGS/ps/unsigned.log"
+# the same content under a name no rule covers: judged under every name containerd has for it
+L=$(ctr "$PS" ps "{\"name\":\"alias\",\"image\":\"$R/demo/alias:v1\",\"log_path\":\"alias.log\"}")
+err=$("$CRI" "$S" start "$L" 2>&1); rc=$?
+[ "$rc" -ne 0 ]; ok $? "the unsigned content asked for under another name is refused too"
+like "$err" "refuses it: .*signed/unsigned@.*is not signed" "naming the covered name it also has"
+"$CRI" "$S" rm "$G" >/dev/null; "$CRI" "$S" rm "$U" >/dev/null 2>&1; "$CRI" "$S" rm "$L" >/dev/null 2>&1
+"$CRI" "$S" stopp "$PS" >/dev/null; "$CRI" "$S" rmp "$PS" >/dev/null
 
 # 3. the kubelet's restart (attempt 1 in the same sandbox), and 20 pods at once
 P3=$(pod p3)

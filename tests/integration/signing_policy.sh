@@ -72,6 +72,12 @@ id=$("$WP" images --format json | jq -r --arg n "$R/signed/unsigned:v1" '.[] | s
 WASMPACK_POLICY=$TMP/policy.toml "$WP" run "${id#sha256:}" >/dev/null 2>&1
 is "$?" "5" "run by its id, the store's name for it is what the policy judges"
 
+# one content under two names: judged under both (a name no rule covers is no way round)
+"$WP" tag "$R/signed/unsigned:v1" "$R/open/alias:v1" >/dev/null
+err=$("$WP" run --policy policy.toml "$R/open/alias:v1" 2>&1); rc=$?
+is "$rc" "5" "unsigned content run by a name no rule covers, while a covered name holds it too: refused"
+like "$err" "signed/unsigned@.*is not signed" "naming the covered name"
+
 # a tag moved to other content after signing
 push signed/app:v1 --env MOVED=1
 err=$("$WP" run --policy policy.toml "$R/signed/app:v1" 2>&1); rc=$?
