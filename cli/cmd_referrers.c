@@ -225,7 +225,8 @@ static int tree(wp_client *r, const char *repo, const char *digest, const char *
 	if ((rc = wp_referrers_list(r, repo, digest, depth == 0 ? type : NULL, &ix, &via, err)) < 0)
 		return rc;
 	*api = *api || via;
-	qsort(ix.manifests, ix.n_manifests, sizeof(*ix.manifests), by_type_digest);
+	if (ix.n_manifests > 1)
+		qsort(ix.manifests, ix.n_manifests, sizeof(*ix.manifests), by_type_digest);
 	for (size_t i = 0; rc == 0 && i < ix.n_manifests; i++) {
 		const wp_descriptor *d = &ix.manifests[i];
 		json_t *o = json_pack("{s:s?,s:s,s:s,s:I,s:o}", "artifactType", d->artifact_type, "mediaType",
