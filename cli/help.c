@@ -385,6 +385,8 @@ static const struct {
 	{ "WASMPACK_KEY_PASSWORD", "the passphrase of an encrypted PEM key for sign (and verify given a private key)" },
 	{ "WASMPACK_NO_PRECOMPILE", "set: wasmtime runs the wasm itself rather than its precompiled form from the node "
 				    "cache" },
+	{ "WASMPACK_POLICY", "the node's signature policy file for run, unpack and the shim (default "
+			     "/etc/wasmpack/policy.toml when it exists)" },
 	{ "WASMPACK_PLATFORM", "the platform the shim picks from an image index (default wasip1/wasm, else "
 			       "wasip2/wasm)" },
 	{ "WASMPACK_THREADS", "threads a build compresses with (default one per processor, at most 64)" },
@@ -456,6 +458,8 @@ void wp_cli_print_man(FILE *f)
 	      "root and the containerd shim; .users/ records who uses each\n"
 	      ".TP\n.I /etc/containerd/config.toml\nwhere containerd learns the runtime io.containerd.wasmpack.v1 "
 	      "(docs/kubernetes.md)\n"
+	      ".TP\n.I /etc/wasmpack/policy.toml\nthe node's signature policy: [[rule]] match = prefix, keys = [PEM public "
+	      "keys]; run, unpack and the shim refuse what it covers unless signed (docs/kubernetes.md)\n"
 	      ".SH EXAMPLES\n"
 	      ".nf\n"
 	      "wasmpack build --wasm app.wasm --file static -t localhost:5000/demo/app:v1\n"
@@ -465,6 +469,8 @@ void wp_cli_print_man(FILE *f)
 	      "wasmpack images -q | xargs wasmpack rmi && wasmpack gc\n"
 	      "wasmpack tags ghcr.io/me/app\n"
 	      "wasmpack inspect ghcr.io/me/app:v1 --format json\n"
+	      "wasmpack sign localhost:5000/demo/app:v1 --key key.pem && wasmpack verify localhost:5000/demo/app:v1 --key key.pub\n"
+	      "wasmpack discover localhost:5000/demo/app:v1\n"
 	      ".fi\n"
 	      ".SH SEE ALSO\n"
 	      "docker(1), skopeo(1), umoci(1), ctr(8), containerd(8); spin (https://spinframework.dev); the OCI image and "
