@@ -104,6 +104,13 @@ int wp_cli_attach(wp_cli *cli, wp_client *r, wp_store *s, const wp_ref *ref, con
 		  const char *type, wp_descriptor *layers, size_t n_layers, const wp_kvlist *annotations,
 		  wp_descriptor *art, bool *api);
 
+/* The referrers of subject (and theirs) from ref's repository into the store, kept there
+ * with their subject; and the store's referrers of subject pushed to ref's repository and
+ * recorded there. *count gains one per artifact. */
+int wp_cli_pull_referrers(wp_cli *cli, wp_client *r, const wp_ref *ref, wp_store *s, const char *subject, int depth,
+			  size_t *count);
+int wp_cli_push_referrers(wp_cli *cli, wp_client *r, const wp_ref *ref, wp_store *s, const char *subject, int depth,
+			  size_t *count);
 /* Signatures (cli/cmd_sign.c): 0 when a Sigstore bundle referring to digest in ref's
  * repository verifies with one of keys (v and sig say which); WP_EDIGEST saying why not;
  * other codes when the registry could not be asked. */

@@ -66,6 +66,9 @@ static int run(wp_cli *cli)
 		const char *layout;
 		int64_t size;
 
+		if (wp_kvlist_get(&d->annotations, WP_ANN_SUBJECT))
+			continue; /* a referrer (an SBOM, a signature) kept with its image: discover lists it */
+
 		if (!cli->json && cli->verbosity == 0) {
 			/* -q: the ids, each image once (as docker images -q), for scripts */
 			bool seen = false;

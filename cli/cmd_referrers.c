@@ -211,20 +211,50 @@ static int by_type_digest(const void *a, const void *b)
 	return c ? c : strcmp(x->digest, y->digest);
 }
 
-/* The referrers of digest, and theirs, as a JSON array; *api once the registry's API answered. */
-static int tree(wp_client *r, const char *repo, const char *digest, const char *type, int depth, json_t **out,
-		bool *api, wp_error *err)
+/* Where discover reads referrers: a registry (its API or fallback tags), or the store. */
+typedef struct lister {
+	wp_client *r;
+	const char *repo;
+	wp_store *s;
+	bool api;       /* the registry's API answered at least once */
+} lister;
+
+static int list_referrers(lister *l, const char *digest, const char *type, wp_index *ix, wp_error *err)
+{
+	bool via = false;
+	int rc;
+
+	if (!l->r) {
+		size_t k = 0;
+
+		if ((rc = wp_store_referrers(l->s, digest, ix, err)) < 0 || !type)
+			return rc;
+		for (size_t i = 0; i < ix->n_manifests; i++) {
+			if (!ix->manifests[i].artifact_type || strcmp(ix->manifests[i].artifact_type, type)) {
+				wp_descriptor_release(&ix->manifests[i]);
+				continue;
+			}
+			ix->manifests[k++] = ix->manifests[i];
+		}
+		ix->n_manifests = k;
+		return 0;
+	}
+	rc = wp_referrers_list(l->r, l->repo, digest, type, ix, &via, err);
+	l->api = l->api || via;
+	return rc;
+}
+
+/* The referrers of digest, and theirs, as a JSON array. */
+static int tree(lister *l, const char *digest, const char *type, int depth, json_t **out, wp_error *err)
 {
 	wp_index ix = { 0 };
-	bool via = false;
 	int rc;
 
 	*out = json_array();
 	if (depth >= DISCOVER_DEPTH)
 		return 0;
-	if ((rc = wp_referrers_list(r, repo, digest, depth == 0 ? type : NULL, &ix, &via, err)) < 0)
+	if ((rc = list_referrers(l, digest, depth == 0 ? type : NULL, &ix, err)) < 0)
 		return rc;
-	*api = *api || via;
 	if (ix.n_manifests > 1)
 		qsort(ix.manifests, ix.n_manifests, sizeof(*ix.manifests), by_type_digest);
 	for (size_t i = 0; rc == 0 && i < ix.n_manifests; i++) {
@@ -233,11 +263,72 @@ static int tree(wp_client *r, const char *repo, const char *digest, const char *
 				      d->media_type ? d->media_type : "", "digest", d->digest, "size", (json_int_t)d->size,
 				      "annotations", wp_kvlist_to_json(&d->annotations)), *kids = NULL;
 
-		rc = tree(r, repo, d->digest, NULL, depth + 1, &kids, api, err);
+		rc = tree(l, d->digest, NULL, depth + 1, &kids, err);
 		json_object_set_new(o, "referrers", kids ? kids : json_array());
 		json_array_append_new(*out, o);
 	}
 	wp_index_release(&ix);
+	return rc;
+}
+
+int wp_cli_pull_referrers(wp_cli *cli, wp_client *r, const wp_ref *ref, wp_store *s, const char *subject, int depth,
+			  size_t *count)
+{
+	wp_index ix = { 0 };
+	bool api = false;
+	int rc;
+
+	if (depth >= DISCOVER_DEPTH)
+		return 0;
+	if ((rc = wp_referrers_list(r, ref->repository, subject, NULL, &ix, &api, &cli->err)) < 0)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < ix.n_manifests; i++) {
+		wp_ref by_digest = { 0 };
+		wp_transfer_result res = { 0 };
+
+		by_digest.registry = ref->registry;
+		by_digest.repository = ref->repository;
+		by_digest.digest = ix.manifests[i].digest;
+		if ((rc = wp_transfer_pull(s, r, &by_digest, NULL, WP_PULL_NO_TAG, &res, &cli->err)) == 0 &&
+		    (rc = wp_store_add_referrer(s, &ix.manifests[i], subject, &cli->err)) == 0) {
+			(*count)++;
+			rc = wp_cli_pull_referrers(cli, r, ref, s, ix.manifests[i].digest, depth + 1, count);
+		}
+		wp_transfer_result_release(&res);
+	}
+	wp_index_release(&ix);
+	if (rc < 0 && depth == 0)
+		wp_error_prefix(&cli->err, "the referrers of %s", subject);
+	return rc;
+}
+
+int wp_cli_push_referrers(wp_cli *cli, wp_client *r, const wp_ref *ref, wp_store *s, const char *subject, int depth,
+			  size_t *count)
+{
+	wp_index ix = { 0 };
+	int rc;
+
+	if (depth >= DISCOVER_DEPTH)
+		return 0;
+	if ((rc = wp_store_referrers(s, subject, &ix, &cli->err)) < 0)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < ix.n_manifests; i++) {
+		wp_ref by_digest = { 0 };
+		wp_transfer_result res = { 0 };
+		bool api = false;
+
+		by_digest.registry = ref->registry;
+		by_digest.repository = ref->repository;
+		if ((rc = wp_transfer_push(s, r, &by_digest, &ix.manifests[i], &res, &cli->err)) == 0 &&
+		    (rc = wp_referrers_record(r, ref->repository, subject, &ix.manifests[i], &api, &cli->err)) == 0) {
+			(*count)++;
+			rc = wp_cli_push_referrers(cli, r, ref, s, ix.manifests[i].digest, depth + 1, count);
+		}
+		wp_transfer_result_release(&res);
+	}
+	wp_index_release(&ix);
+	if (rc < 0 && depth == 0)
+		wp_error_prefix(&cli->err, "the referrers of %s", subject);
 	return rc;
 }
 
@@ -269,44 +360,64 @@ static const wp_opt discover_opts[] = {
 
 static int run_discover(wp_cli *cli)
 {
+	const char *what = cli->args.items[0];
 	wp_client_opts ro;
-	wp_client *r = NULL;
+	wp_store s = { .lock_fd = -1 };
+	lister l = { 0 };
 	wp_ref ref = { 0 };
 	wp_descriptor subject = { 0 };
+	_cleanup_free_ char *name = NULL, *stored = NULL;
 	json_t *list = NULL;
-	bool api = false;
 	int rc;
 
-	if ((rc = wp_cli_reg_opts(cli, &ro)) < 0 || (rc = wp_cli_registry_ref(cli, cli->args.items[0], &ref)) < 0)
+	if ((rc = wp_cli_reg_opts(cli, &ro)) < 0)
 		return rc;
-	if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) == 0 &&
-	    (rc = wp_cli_subject_of(r, &ref, &subject, &cli->err)) == 0)
-		rc = tree(r, ref.repository, subject.digest, wp_cli_value(cli, "artifact-type"), 0, &list, &api, &cli->err);
-	if (rc == 0 && cli->json) {
-		_cleanup_free_ char *name = wp_ref_name(&ref);
+	if (!wp_cli_names_registry(what)) {
+		/* an image of the store: the referrers pulled or copied with it (offline) */
+		if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED | WP_STORE_NOCREATE)) < 0 ||
+		    (rc = wp_store_resolve(&s, what, &subject, &stored, &cli->err)) < 0)
+			goto done;
+		l.s = &s;
+		name = wp_xstrdup(stored ? stored : what);
+		if (strrchr(name, ':') && strrchr(name, ':') > strrchr(name, '/'))
+			*strrchr(name, ':') = '\0';
+	} else {
+		if ((rc = wp_ref_parse(what, &ref, &cli->err)) < 0 ||
+		    (rc = wp_client_open(&l.r, ref.registry, &ro, &cli->err)) < 0 ||
+		    (rc = wp_cli_subject_of(l.r, &ref, &subject, &cli->err)) < 0)
+			goto done;
+		l.repo = ref.repository;
+		name = wp_ref_name(&ref);
+	}
+	if ((rc = tree(&l, subject.digest, wp_cli_value(cli, "artifact-type"), 0, &list, &cli->err)) < 0)
+		goto done;
+	if (cli->json) {
 		json_t *o = json_pack("{s:{s:s,s:s,s:s,s:I},s:O}", "subject", "reference", name, "digest", subject.digest,
-				      "mediaType", subject.media_type, "size", (json_int_t)subject.size, "referrers", list);
+				      "mediaType", subject.media_type ? subject.media_type : "", "size", (json_int_t)subject.size,
+				      "referrers", list);
 
 		wp_json_print(o, cli->out);
 		json_decref(o);
-	} else if (rc == 0) {
-		_cleanup_free_ char *name = wp_ref_name(&ref);
-
+	} else {
 		fprintf(cli->out, "%s@%s\n", name, subject.digest);
 		print_tree(cli->out, list, "");
 		if (!json_array_size(list))
 			fprintf(cli->out, "(nothing refers to it)\n");
 	}
-	wp_debug("referrers read %s", api ? "through the registry's referrers API" : "from the fallback tags");
+	wp_debug("referrers read %s", !l.r ? "from the store" : l.api ? "through the registry's referrers API"
+										     : "from the fallback tags");
+done:
 	json_decref(list);
 	wp_descriptor_release(&subject);
-	wp_client_close(r);
+	wp_client_close(l.r);
+	wp_store_close(&s);
 	wp_ref_release(&ref);
 	return rc;
 }
 
 const wp_cmd wp_cmd_discover = {
-	"discover", "REF", "list what refers to an image in a registry (signatures, SBOMs), as a tree",
+	"discover", "REF", "list what refers to an image (signatures, SBOMs), as a tree: in its registry, or in the store",
 	discover_opts, 1, 1, NULL, run_discover, false,
-	.examples = "wasmpack discover localhost:5000/app:v1\nwasmpack discover ghcr.io/me/app:v1 --format json\n",
+	.examples = "wasmpack discover localhost:5000/app:v1\nwasmpack discover ghcr.io/me/app:v1 --format json\n"
+		    "wasmpack pull --referrers localhost:5000/app:v1 && wasmpack discover app:v1\n",
 };

@@ -1,6 +1,7 @@
 /* push, pull, login, logout: the registry commands. */
 #include "cli/cli.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "common/fs.h"
 #include "common/path.h"
 #include "common/util.h"
@@ -155,6 +156,7 @@ static const wp_opt pull_opts[] = {
 	{ "concurrency", 0, WP_OPT_VALUE, "N", "blobs transferred at once (default 4)", NULL },
 	{ "platform", 0, WP_OPT_VALUE, "OS/ARCH", "pick this platform from an index (default wasip1/wasm)", "wasip1/wasm wasip2/wasm wasi/wasm" },
 	{ "all-platforms", 0, WP_OPT_FLAG, NULL, "keep an index whole: every platform's manifest, then the index", NULL },
+	{ "referrers", 0, WP_OPT_FLAG, NULL, "also what refers to the image (signatures, SBOMs), kept with it", NULL },
 	{ "digestfile", 0, WP_OPT_VALUE, "FILE", "write the manifest digest to FILE", "@file" },
 	{ 0 },
 };
@@ -179,6 +181,12 @@ static int run_pull(wp_cli *cli)
 	if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) == 0)
 		rc = wp_transfer_pull(&s, r, &ref, wp_cli_value(cli, "platform"),
 				      wp_cli_flag(cli, "all-platforms") ? WP_PULL_ALL_PLATFORMS : 0, &res, &cli->err);
+	if (rc == 0 && wp_cli_flag(cli, "referrers")) {
+		size_t n = 0;
+
+		if ((rc = wp_cli_pull_referrers(cli, r, &ref, &s, res.manifest.digest, 0, &n)) == 0)
+			wp_info("%zu referrer(s) of %s pulled with it", n, res.manifest.digest);
+	}
 	if (rc == 0)
 		rc = print_transfer(cli, &res, full ? full : "");
 	wp_transfer_result_release(&res);
@@ -330,6 +338,7 @@ static const wp_opt copy_opts[] = {
 	{ "concurrency", 0, WP_OPT_VALUE, "N", "blobs transferred at once (default 4)", NULL },
 	{ "platform", 0, WP_OPT_VALUE, "OS/ARCH", "pick this platform from an index (default wasip1/wasm)", "wasip1/wasm wasip2/wasm wasi/wasm" },
 	{ "all-platforms", 0, WP_OPT_FLAG, NULL, "keep an index whole: every platform's manifest, then the index", NULL },
+	{ "referrers", 0, WP_OPT_FLAG, NULL, "also what refers to the image (signatures, SBOMs), between registries", NULL },
 	{ "digestfile", 0, WP_OPT_VALUE, "FILE", "write the manifest digest to FILE", "@file" },
 	{ 0 },
 };
@@ -359,6 +368,7 @@ static int run_copy(wp_cli *cli)
 	const char *src = cli->args.items[0], *dst = cli->args.items[1];
 	_cleanup_free_ char *spath = NULL, *sname = NULL, *dpath = NULL, *dname = NULL, *found = NULL, *src_full = NULL;
 	int skind = layout_arg(src, &spath, &sname), dkind = layout_arg(dst, &dpath, &dname);
+	bool referrers = wp_cli_flag(cli, "referrers");
 	wp_transfer_result res = { 0 };
 	wp_client_opts ro;
 	wp_descriptor d = { 0 };
@@ -367,6 +377,9 @@ static int run_copy(wp_cli *cli)
 	wp_ref ref;
 	int rc;
 
+	if (referrers && (skind || dkind))
+		return wp_error_set(&cli->err, WP_EUSAGE, "--referrers copies between registries (and from the store): "
+				    "OCI layouts and archives carry no referrers here");
 	if ((rc = wp_cli_reg_opts(cli, &ro)) < 0 || (rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0)
 		return rc;
 	if (skind) {
@@ -385,6 +398,11 @@ static int run_copy(wp_cli *cli)
 					      &cli->err);
 		if (rc == 0)
 			wp_descriptor_copy(&d, &res.manifest);
+		if (rc == 0 && referrers) {
+			size_t n = 0;
+
+			rc = wp_cli_pull_referrers(cli, r, &ref, &s, d.digest, 0, &n);
+		}
 		wp_client_close(r);
 		r = NULL;
 		wp_ref_release(&ref);
@@ -399,6 +417,12 @@ static int run_copy(wp_cli *cli)
 	} else if ((rc = wp_ref_parse(dst, &ref, &cli->err)) == 0) {
 		if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) == 0)
 			rc = wp_transfer_push(&s, r, &ref, &d, &res, &cli->err);
+		if (rc == 0 && referrers) {
+			size_t n = 0;
+
+			if ((rc = wp_cli_push_referrers(cli, r, &ref, &s, d.digest, 0, &n)) == 0)
+				wp_info("%zu referrer(s) of %s copied with it", n, d.digest);
+		}
 		wp_ref_release(&ref);
 	}
 	if (rc == 0) {

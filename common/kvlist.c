@@ -42,6 +42,18 @@ void wp_kvlist_set(wp_kvlist *l, const char *key, const char *value)
 	l->len++;
 }
 
+void wp_kvlist_remove(wp_kvlist *l, const char *key)
+{
+	size_t pos;
+
+	if (!kv_find(l, key, &pos))
+		return;
+	free(l->items[pos].key);
+	free(l->items[pos].value);
+	memmove(l->items + pos, l->items + pos + 1, (l->len - pos - 1) * sizeof(*l->items));
+	l->len--;
+}
+
 const char *wp_kvlist_get(const wp_kvlist *l, const char *key)
 {
 	size_t pos;

@@ -18,6 +18,7 @@ typedef struct wp_kvlist {
 
 void wp_kvlist_set(wp_kvlist *l, const char *key, const char *value);
 const char *wp_kvlist_get(const wp_kvlist *l, const char *key);
+void wp_kvlist_remove(wp_kvlist *l, const char *key);
 void wp_kvlist_release(wp_kvlist *l);
 void wp_kvlist_copy(wp_kvlist *dst, const wp_kvlist *src);
 /* A JSON object of strings; from_json keeps the string members of an object and ignores

@@ -107,7 +107,7 @@ _wasmpack() {
         --digestfile) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         esac
         if [[ "$cur" == -* ]]; then
-            COMPREPLY=($(compgen -W " --plain-http --insecure --ca-file --concurrency --platform --all-platforms --digestfile --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+            COMPREPLY=($(compgen -W " --plain-http --insecure --ca-file --concurrency --platform --all-platforms --referrers --digestfile --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         fi
         ;;
     copy)
@@ -118,7 +118,7 @@ _wasmpack() {
         --digestfile) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         esac
         if [[ "$cur" == -* ]]; then
-            COMPREPLY=($(compgen -W " --plain-http --insecure --ca-file --concurrency --platform --all-platforms --digestfile --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+            COMPREPLY=($(compgen -W " --plain-http --insecure --ca-file --concurrency --platform --all-platforms --referrers --digestfile --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         else
             local IFS=$'\n' st=() j
             for ((j = 1; j < COMP_CWORD; j++)); do [[ "${COMP_WORDS[j]}" == --store ]] && st=(--store "${COMP_WORDS[j+1]}"); done

@@ -17,7 +17,7 @@ _wasmpack() {
         'index:make an image index of images in the store, one per platform'
         'tags:list a repository\'s tags in its registry'
         'attach:attach an artifact (an SBOM, a signature) to an image in a registry'
-        'discover:list what refers to an image in a registry (signatures, SBOMs), as a tree'
+        'discover:list what refers to an image (signatures, SBOMs), as a tree\: in its registry, or in the store'
         'sign:sign an image in a registry with a key (a Sigstore bundle, attached as its referrer)'
         'verify:check that an image in a registry is signed by a key (exit 5 saying why when not)'
         'tag:give an image in the store other names'
@@ -133,6 +133,7 @@ _wasmpack() {
         '--concurrency[blobs transferred at once (default 4)]:N: ' \
         '--platform[pick this platform from an index (default wasip1/wasm)]:OS/ARCH:(wasip1/wasm wasip2/wasm wasi/wasm)' \
         '--all-platforms[keep an index whole\: every platform\'s manifest, then the index]' \
+        '--referrers[also what refers to the image (signatures, SBOMs), kept with it]' \
         '--digestfile[write the manifest digest to FILE]:FILE:_files' \
         '--store[the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)]:DIR:_files -/' \
         '--format[output format\: text or json]:FORMAT:(text json)' \
@@ -150,6 +151,7 @@ _wasmpack() {
         '--concurrency[blobs transferred at once (default 4)]:N: ' \
         '--platform[pick this platform from an index (default wasip1/wasm)]:OS/ARCH:(wasip1/wasm wasip2/wasm wasi/wasm)' \
         '--all-platforms[keep an index whole\: every platform\'s manifest, then the index]' \
+        '--referrers[also what refers to the image (signatures, SBOMs), between registries]' \
         '--digestfile[write the manifest digest to FILE]:FILE:_files' \
         '--store[the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)]:DIR:_files -/' \
         '--format[output format\: text or json]:FORMAT:(text json)' \

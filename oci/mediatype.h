@@ -26,6 +26,9 @@
 #define WP_MT_SPIN_ARCHIVE "application/vnd.wasm.content.bundle.v1.tar+gzip"
 
 #define WP_ANN_REF_NAME "org.opencontainers.image.ref.name"
+/* On a store index entry only: the entry is a referrer (an SBOM, a signature) of that
+ * manifest digest, kept while its subject is (wp_store_add_referrer). */
+#define WP_ANN_SUBJECT "dev.wasmpack.referrer-of"
 #define WP_ANN_TITLE "org.opencontainers.image.title"
 #define WP_ANN_CREATED "org.opencontainers.image.created"
 #define WP_ANN_SOURCE "org.opencontainers.image.source"

@@ -824,6 +824,105 @@ static int mark(gc_walk *g, const wp_descriptor *d, int depth, wp_error *err)
 }
 
 /* Drops from index.json every entry whose manifest is in broken. */
+/* Referrer entries whose subject the store no longer keeps go (a referrer of a referrer
+ * stays as long as the chain reaches a kept image). */
+static int prune_referrers(wp_store *s, wp_error *err)
+{
+	json_t *kept = json_object();
+	wp_index ix;
+	size_t n = 0;
+	bool grew = true;
+	int lock, rc;
+
+	if ((lock = index_lock(s, err)) < 0) {
+		json_decref(kept);
+		return lock;
+	}
+	if ((rc = wp_store_index_read(s, &ix, err)) < 0)
+		goto out;
+	for (size_t i = 0; i < ix.n_manifests; i++)
+		if (!wp_kvlist_get(&ix.manifests[i].annotations, WP_ANN_SUBJECT))
+			set_add(kept, ix.manifests[i].digest);
+	while (grew) {
+		grew = false;
+		for (size_t i = 0; i < ix.n_manifests; i++) {
+			const char *subject = wp_kvlist_get(&ix.manifests[i].annotations, WP_ANN_SUBJECT);
+
+			if (subject && set_has(kept, subject) && !set_has(kept, ix.manifests[i].digest)) {
+				set_add(kept, ix.manifests[i].digest);
+				grew = true;
+			}
+		}
+	}
+	for (size_t i = 0; i < ix.n_manifests; i++) {
+		if (wp_kvlist_get(&ix.manifests[i].annotations, WP_ANN_SUBJECT) && !set_has(kept, ix.manifests[i].digest)) {
+			wp_descriptor_release(&ix.manifests[i]);
+			continue;
+		}
+		ix.manifests[n++] = ix.manifests[i];
+	}
+	if (n != ix.n_manifests) {
+		ix.n_manifests = n;
+		rc = index_write(s, &ix, err);
+	}
+	wp_index_release(&ix);
+out:
+	close(lock);
+	json_decref(kept);
+	return rc;
+}
+
+int wp_store_add_referrer(wp_store *s, const wp_descriptor *art, const char *subject, wp_error *err)
+{
+	wp_index ix;
+	int lock, rc;
+
+	if ((lock = index_lock(s, err)) < 0)
+		return lock;
+	if ((rc = wp_store_index_read(s, &ix, err)) == 0) {
+		bool have = false;
+
+		for (size_t i = 0; i < ix.n_manifests && !have; i++) {
+			const char *sub = wp_kvlist_get(&ix.manifests[i].annotations, WP_ANN_SUBJECT);
+
+			have = sub && !strcmp(sub, subject) && !strcmp(ix.manifests[i].digest, art->digest);
+		}
+		if (!have) {
+			ix.manifests = wp_xreallocarray(ix.manifests, ix.n_manifests + 1, sizeof(*ix.manifests));
+			wp_descriptor_copy(&ix.manifests[ix.n_manifests], art);
+			wp_kvlist_set(&ix.manifests[ix.n_manifests].annotations, WP_ANN_SUBJECT, subject);
+			ix.n_manifests++;
+			rc = index_write(s, &ix, err);
+		}
+		wp_index_release(&ix);
+	}
+	close(lock);
+	return rc;
+}
+
+int wp_store_referrers(wp_store *s, const char *subject, wp_index *out, wp_error *err)
+{
+	wp_index ix;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->media_type = wp_xstrdup(WP_MT_OCI_INDEX);
+	if ((rc = wp_store_index_read(s, &ix, err)) < 0)
+		return rc;
+	for (size_t i = 0; i < ix.n_manifests; i++) {
+		const char *sub = wp_kvlist_get(&ix.manifests[i].annotations, WP_ANN_SUBJECT);
+
+		if (sub && !strcmp(sub, subject)) {
+			out->manifests = wp_xreallocarray(out->manifests, out->n_manifests + 1, sizeof(*out->manifests));
+			wp_descriptor_copy(&out->manifests[out->n_manifests], &ix.manifests[i]);
+			wp_kvlist_remove(&out->manifests[out->n_manifests].annotations, WP_ANN_SUBJECT);
+			out->n_manifests++;
+		}
+	}
+	wp_index_release(&ix);
+	return 0;
+}
+
 static int drop_broken_tags(wp_store *s, json_t *broken, wp_gc_result *res, wp_error *err)
 {
 	wp_index ix;
@@ -868,6 +967,8 @@ int wp_store_gc(wp_store *s, bool verify, wp_gc_result *res, wp_error *err)
 	int rc;
 
 	memset(res, 0, sizeof(*res));
+	if ((rc = prune_referrers(s, err)) < 0)
+		return rc;
 	rc = wp_store_index_read(s, &ix, err);
 	if (rc < 0)
 		return rc;

@@ -69,6 +69,13 @@ int wp_store_index_read(wp_store *s, wp_index *ix, wp_error *err);
 /* Points name (a full reference) at desc, replacing what it named before. */
 int wp_store_tag(wp_store *s, const char *name, const wp_descriptor *desc, wp_error *err);
 int wp_store_untag(wp_store *s, const char *name, wp_error *err);
+/* Keeps art (an artifact manifest already in the store: its blobs too) as a referrer of
+ * subject: an untagged index entry marked WP_ANN_SUBJECT, which gc keeps while the subject
+ * is kept, `images` does not list, and wp_store_referrers finds. Once per pair. */
+int wp_store_add_referrer(wp_store *s, const wp_descriptor *art, const char *subject, wp_error *err);
+/* The store's referrers of subject, as an index's manifests. */
+int wp_store_referrers(wp_store *s, const char *subject, wp_index *out, wp_error *err);
+
 /* Finds an image by reference (normalised), by "name@digest", by full digest, or by a
  * unique hex prefix of at least 12 digits. name may be NULL. */
 int wp_store_resolve(wp_store *s, const char *what, wp_descriptor *desc, char **name, wp_error *err);

@@ -74,6 +74,32 @@ is "$(curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$
 "$WP" build --wasm "$EXITC" -t "$R/demo/lonely:v1" --push --plain-http >/dev/null
 like "$("$WP" discover "$R/demo/lonely:v1" --plain-http)" "nothing refers to it" "an image nothing refers to says so"
 
+# pull --referrers keeps them in the store with the image: discover works offline there
+export WASMPACK_STORE=$TMP/pulled
+"$WP" pull --plain-http --referrers "$R/demo/app:v1" >/dev/null; rc=$?
+is "$rc" "0" "pull --referrers"
+off=$("$WP" discover "$R/demo/app:v1" --plain-http --format json | jq -c .referrers)
+is "$("$WP" discover app 2>/dev/null | head -1)" "" "(a short name the store does not hold finds nothing)"
+is "$("$WP" discover "$app" --format json | jq -c .referrers)" "$off" "discover of the pulled image by its id, offline, gives the registry's tree"
+is "$("$WP" images --format json | jq length)" "1" "images lists the image, not its referrers"
+blobs=$(ls "$WASMPACK_STORE/blobs/sha256" | wc -l)
+"$WP" gc >/dev/null
+is "$(ls "$WASMPACK_STORE/blobs/sha256" | wc -l)" "$blobs" "gc keeps the referrers while their image is kept"
+"$WP" rmi "$R/demo/app:v1" >/dev/null && "$WP" gc >/dev/null
+is "$(ls "$WASMPACK_STORE/blobs/sha256" | wc -l)" "0" "and removes them with it"
+unset WASMPACK_STORE
+
+# copy --referrers carries them to another registry (the fallback tag written there)
+port3=$(free_port)
+start_registry mirror "$port3" || ok 1 "a third registry starts"
+M=127.0.0.1:$port3
+"$WP" copy --plain-http --referrers "$R/demo/app:v1" "$M/mirror/app:v1" >/dev/null; rc=$?
+is "$rc" "0" "copy --referrers between registries"
+is "$("$WP" discover "$M/mirror/app:v1" --plain-http --format json | jq -c .referrers)" "$(jq -c .referrers <<<"$json")" \
+	"the mirror's tree is the source's, signature of the SBOM included"
+err=$("$WP" copy --referrers "$R/demo/app:v1" oci:"$TMP/lay" 2>&1); rc=$?
+is "$rc" "2" "copy --referrers to an OCI layout: a usage error"
+
 # mistakes
 err=$("$WP" attach "$R/demo/app:v1" --plain-http sbom.spdx.json 2>&1); rc=$?
 is "$rc" "2" "attach without --artifact-type: a usage error"
