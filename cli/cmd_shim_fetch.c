@@ -49,6 +49,7 @@ static const wp_opt verify_opts[] = {
 	{ "address", 0, WP_OPT_VALUE, "SOCK", "containerd's gRPC socket", "@file" },
 	{ "namespace", 0, WP_OPT_VALUE, "NS", "the container's namespace", NULL },
 	{ "cache", 0, WP_OPT_VALUE, "DIR", "the node cache (verdicts are remembered there)", "@dir" },
+	{ "policy", 0, WP_OPT_VALUE, "FILE", "the policy file (containerd's runtime option ConfigPath)", "@file" },
 	{ 0 },
 };
 
@@ -68,7 +69,7 @@ static int run_verify(wp_cli *cli)
 	if ((rc = wp_cdclient_container_image(&cd, cli->args.items[0], &image, &cli->err)) < 0)
 		return rc;
 	if (!image || !*image)
-		return wp_cli_policy_check_names(cli, NULL, &names, "sha256:" WP_ZERO_HEX, NULL);
+		return wp_cli_policy_check_names(cli, wp_cli_value(cli, "policy"), &names, "sha256:" WP_ZERO_HEX, NULL);
 	if ((rc = wp_cdclient_image_target(&cd, image, &top, &cli->err)) < 0)
 		return rc;
 	/* every name containerd holds this content under (CRI records one of them, whichever
@@ -93,7 +94,7 @@ static int run_verify(wp_cli *cli)
 			}
 			wp_ref_release(&ref);
 		}
-		rc = wp_cli_policy_check_names(cli, NULL, &names, top.digest, wp_cli_value(cli, "cache"));
+		rc = wp_cli_policy_check_names(cli, wp_cli_value(cli, "policy"), &names, top.digest, wp_cli_value(cli, "cache"));
 	}
 	wp_strv_release(&all);
 	wp_strv_release(&names);

@@ -101,8 +101,8 @@ static size_t read_small(int fd, char *buf, size_t cap)
 
 /* wasmpack-core ACTION --address --namespace --cache ID, its stdout in out and its
  * stderr in errbuf (both small: the path, or an error line or two), its exit status. */
-static int run_core(const wp_app_fetch *f, const char *action, const char *id, char *out, size_t outcap,
-		    size_t *got_out, char *errbuf, size_t errcap, int *status, wp_error *err)
+static int run_core(const wp_app_fetch *f, const char *action, const char *id, const char *policy, char *out,
+		    size_t outcap, size_t *got_out, char *errbuf, size_t errcap, int *status, wp_error *err)
 {
 	_cleanup_free_ char *core = core_path();
 	int po[2], pe[2];
@@ -121,8 +121,12 @@ static int run_core(const wp_app_fetch *f, const char *action, const char *id, c
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		dup2(po[1], 1);
 		dup2(pe[1], 2);
-		execlp(core, "wasmpack-core", action, "--address", f->address, "--namespace", f->ns, "--cache",
-		       f->cache_root, id, (char *)NULL);
+		if (policy)
+			execlp(core, "wasmpack-core", action, "--address", f->address, "--namespace", f->ns, "--cache",
+			       f->cache_root, "--policy", policy, id, (char *)NULL);
+		else
+			execlp(core, "wasmpack-core", action, "--address", f->address, "--namespace", f->ns, "--cache",
+			       f->cache_root, id, (char *)NULL);
 		fprintf(stderr, "running %s: %s", core, strerror(errno));
 		_exit(127);
 	}
@@ -157,7 +161,7 @@ int wp_app_from_containerd(const wp_app_fetch *f, const char *id, char **entry, 
 	*entry = NULL;
 	if (!f->address || !*f->address)
 		return wp_error_set(err, WP_ESTATE, "the rootfs holds no app and containerd's address is unknown");
-	if ((rc = run_core(f, "__shim-fetch", id, out, sizeof(out), &got_out, errbuf, sizeof(errbuf), &status, err)) < 0)
+	if ((rc = run_core(f, "__shim-fetch", id, NULL, out, sizeof(out), &got_out, errbuf, sizeof(errbuf), &status, err)) < 0)
 		return rc;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !got_out) {
 		const char *e = core_message(errbuf);
@@ -169,7 +173,7 @@ int wp_app_from_containerd(const wp_app_fetch *f, const char *id, char **entry, 
 	return 0;
 }
 
-int wp_app_verify(const wp_app_fetch *f, const char *id, wp_error *err)
+int wp_app_verify(const wp_app_fetch *f, const char *id, const char *policy, wp_error *err)
 {
 	char out[256], errbuf[2048];
 	size_t got_out = 0;
@@ -177,7 +181,7 @@ int wp_app_verify(const wp_app_fetch *f, const char *id, wp_error *err)
 
 	if (!f->address || !*f->address)
 		return wp_error_set(err, WP_ESTATE, "a signature policy is in effect and containerd's address is unknown");
-	if ((rc = run_core(f, "__shim-verify", id, out, sizeof(out), &got_out, errbuf, sizeof(errbuf), &status, err)) < 0)
+	if ((rc = run_core(f, "__shim-verify", id, policy, out, sizeof(out), &got_out, errbuf, sizeof(errbuf), &status, err)) < 0)
 		return rc;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		const char *e = core_message(errbuf);

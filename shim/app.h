@@ -35,9 +35,10 @@ typedef struct wp_app_fetch {
  * for any other failure, with wasmpack-core's message. */
 int wp_app_from_containerd(const wp_app_fetch *f, const char *id, char **entry, wp_error *err);
 
-/* Runs wasmpack-core __shim-verify: the node's signature policy (node/policy.h) applied to
+/* Runs wasmpack-core __shim-verify: the node's signature policy (node/policy.h; the file
+ * policy, containerd's runtime option ConfigPath, else the default places) applied to
  * container id's image, which containerd names. 0 when it may run; WP_ESTATE with the
  * policy's reason (which rule, which keys, why) otherwise, so Create fails saying it. */
-int wp_app_verify(const wp_app_fetch *f, const char *id, wp_error *err);
+int wp_app_verify(const wp_app_fetch *f, const char *id, const char *policy, wp_error *err);
 
 #endif

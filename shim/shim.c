@@ -256,6 +256,7 @@ enum {
 	F_CREATE_STDIN = 5,
 	F_CREATE_STDOUT = 6,
 	F_CREATE_STDERR = 7,
+	F_CREATE_OPTIONS = 10,    /* Any: containerd's runtime options (CRI: runtimeoptions.v1.Options) */
 	F_KILL_SIGNAL = 3,
 	F_KILL_ALL = 4,
 	F_EXEC_TERMINAL = 3,      /* ExecProcessRequest: id, exec_id, terminal, stdin, stdout, stderr, spec */
@@ -273,7 +274,40 @@ typedef struct fields {
 	size_t n_mounts;
 	const uint8_t *exec_spec; /* Exec's spec (into the request), and its length */
 	size_t exec_spec_len;
+	char *config_path;        /* Create: the runtime options' ConfigPath (the signature policy) */
 } fields;
+
+/* CRI's runtime options for runtimes other than runc: Any {type_url = 1, value = 2} of
+ * runtimeoptions.v1.Options {type_url = 1, config_path = 2}, from the runtime's
+ * `options` table in containerd's config (ConfigPath = "..."). */
+static char *options_config_path(const uint8_t *any, size_t len)
+{
+	wp_pb_reader r, v;
+	wp_pb_field f, g;
+	const uint8_t *value = NULL;
+	size_t value_len = 0;
+	bool ours = false;
+
+	wp_pb_reader_init(&r, any, len);
+	while (wp_pb_next(&r, &f) > 0) {
+		if (f.num == 1 && f.wire == WP_PB_LEN) {
+			const char *suffix = "runtimeoptions.v1.Options";
+			size_t sl = strlen(suffix);
+
+			ours = f.len >= sl && !memcmp(f.data + f.len - sl, suffix, sl);
+		} else if (f.num == 2 && f.wire == WP_PB_LEN) {
+			value = f.data;
+			value_len = f.len;
+		}
+	}
+	if (!ours || !value)
+		return NULL;
+	wp_pb_reader_init(&v, value, value_len);
+	while (wp_pb_next(&v, &g) > 0)
+		if (g.num == 2 && g.wire == WP_PB_LEN && g.len > 0)
+			return wp_pb_strdup(&g);
+	return NULL;
+}
 
 static int decode(const wp_ttrpc_request *req, fields *fs)
 {
@@ -295,8 +329,10 @@ static int decode(const wp_ttrpc_request *req, fields *fs)
 			if (fs->n_mounts >= WP_ARRAY_LEN(fs->mounts) ||
 			    wp_rootfs_mount_decode(f.data, f.len, &fs->mounts[fs->n_mounts++]) < 0)
 				return -1;
+		} else if (f.wire == WP_PB_LEN && !strcmp(req->method, "Create") && f.num == F_CREATE_OPTIONS) {
+			free(fs->config_path);
+			fs->config_path = options_config_path(f.data, f.len);
 		} else if (f.wire == WP_PB_LEN) {
-			/* a binary field (Create's options) is no string: left out */
 			free(fs->s[f.num]);
 			fs->s[f.num] = wp_pb_strdup(&f);
 		}
@@ -306,6 +342,7 @@ static int decode(const wp_ttrpc_request *req, fields *fs)
 
 static void fields_release(fields *fs)
 {
+	free(fs->config_path);
 	for (size_t i = 0; i < WP_ARRAY_LEN(fs->s); i++)
 		free(fs->s[i]);
 	for (size_t i = 0; i < fs->n_mounts; i++)
@@ -493,10 +530,10 @@ static int prepare(wp_shim *sh, const fields *fs, creating *c, wp_error *err)
 	}
 	/* The node's signature policy, before anything of the image is read or run: an image
 	 * it refuses fails Create with the reason, which containerd and kubectl describe show. */
-	if (!is_sandbox(c->spec) && wp_policy_path(NULL)) {
+	if (!is_sandbox(c->spec) && wp_policy_path(fs->config_path)) {
 		wp_app_fetch f = { sh->address, sh->ns, sh->cache_root, shim_reaped_status, sh };
 
-		if (wp_app_verify(&f, c->id, err) < 0)
+		if (wp_app_verify(&f, c->id, wp_policy_path(fs->config_path), err) < 0)
 			return recode(err, WP_ESTATE);
 	}
 	if (locate_app(sh, c, process, err) < 0)

@@ -81,6 +81,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.wasmpack]
       runtime_type = "io.containerd.wasmpack.v1"
       container_annotations = ["dev.wasmpack.*"]
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.wasmpack.options]
+        ConfigPath = "$TMP/policy.toml"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$TMP/cni"
@@ -93,12 +95,13 @@ printf '#!/bin/sh\n[ "$1" = compile ] && exit 1\ntrap "" TERM\necho "stubborn en
 chmod 755 "$TMP/fakebin/wasmtime"
 JCO_BIN=$ROOT/.deps/jco/node_modules/.bin
 export PATH=$BUILD:$PATH:$JCO_BIN:$TMP/fakebin WASMPACK_SHIM_SOCKET_DIR=$SOCKS WASMPACK_CACHE=$TMP/cache WASMPACK_ENGINE=node
-# The node's signature policy (issue 17): images of $R/signed must be signed by this key.
+# The node's signature policy (issue 17): images of $R/signed must be signed by this key;
+# the runtime's options in containerd's config name the file (ConfigPath).
 mkdir -p "$TMP/keys"
 openssl ecparam -name prime256v1 -genkey -noout -out "$TMP/keys/node.pem" 2>/dev/null &&
 	openssl ec -in "$TMP/keys/node.pem" -pubout -out "$TMP/keys/node.pub" 2>/dev/null
 printf '[[rule]]\nmatch = "%s/signed"\nkeys = ["keys/node.pub"]\n' "$R" > "$TMP/policy.toml"
-WASMPACK_POLICY=$TMP/policy.toml nsenter --net="/run/netns/$NETNS" containerd --config "$C/config.toml" > "$C/log" 2>&1 &
+nsenter --net="/run/netns/$NETNS" containerd --config "$C/config.toml" > "$C/log" 2>&1 &
 CPID=$!
 on_exit "kill $CPID 2>/dev/null; wait $CPID 2>/dev/null; pkill -f 'containerd-shim-wasmpack-v1 -namespace k8s.io -address $S' 2>/dev/null;
 	grep -F ' $TMP/' /proc/self/mountinfo | cut -d' ' -f5 | sort -r | xargs -r -n1 umount -l 2>/dev/null;
@@ -313,7 +316,7 @@ is "$(st "$E" 3)" "1" "the container runs on through its execs"
 "$CRI" "$S" stop "$E" 0 >/dev/null; "$CRI" "$S" rm "$E" >/dev/null
 "$CRI" "$S" stopp "$P4" >/dev/null; "$CRI" "$S" rmp "$P4" >/dev/null
 
-# the node's signature policy, from containerd's environment: a signed image runs, an
+# the node's signature policy, from the runtime's ConfigPath option: a signed image runs, an
 # unsigned one is refused when the kubelet starts it, with the policy's reason
 "$WP" tag "$R/demo/hello:v1" "$R/signed/hello:v1" >/dev/null
 "$WP" build --wasm "$BUILD/testdata/exitcode.wasm" --env POLICY=unsigned -t "$R/signed/unsigned:v1" >/dev/null
