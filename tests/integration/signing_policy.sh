@@ -127,5 +127,14 @@ like "$err" "signature policy .*policy.toml \(rule '$R/signed', line 2\) refuses
 	"with the reason containerd (and kubectl describe) shows"
 unlike_ "$err" "Hello, signed" "the app did not run"
 ctr_ c rm p2 >/dev/null 2>&1
-ctr_ images rm "$R/signed/app:v2" "$R/signed/unsigned:v1" >/dev/null 2>&1
+# an image whose covered name's registry cannot be asked: closed at Create too
+printf '\n[[rule]]\nmatch = "127.0.0.1:%s"\nkeys = ["keys/team.pub"]\n' "$dead" >> policy.toml
+ctr_ images tag "$R/open/app:v1" "127.0.0.1:$dead/gone/app:v1" >/dev/null 2>&1 ||
+	{ ctr_ images pull --plain-http --platform wasip1/wasm "$R/open/app:v1" >/dev/null 2>&1 &&
+	  ctr_ images tag "$R/open/app:v1" "127.0.0.1:$dead/gone/app:v1" >/dev/null 2>&1; }
+err=$(ctr_ run --rm --snapshotter native --platform wasip1/wasm --runtime io.containerd.wasmpack.v1 "127.0.0.1:$dead/gone/app:v1" p3 2>&1); rc=$?
+[ "$rc" -ne 0 ]; ok $? "the shim refuses an image whose registry it cannot ask"
+like "$err" "fail closed" "saying it failed closed"
+ctr_ c rm p3 >/dev/null 2>&1
+ctr_ images rm "$R/signed/app:v2" "$R/signed/unsigned:v1" "$R/open/app:v1" "127.0.0.1:$dead/gone/app:v1" >/dev/null 2>&1
 done_testing
