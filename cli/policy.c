@@ -8,14 +8,42 @@
 #include "oci/mediatype.h"
 #include "oci/ref.h"
 #include "oci/sigstore.h"
+#include "registry/remote.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 /* One rule's demand for the image as name: satisfied when remembered, or when a signature
  * in name's repository verifies with one of its keys. */
+/* The index tag_ref names now in the registry, when it is one that lists digest: a
+ * signature of it covers its manifests (cosign signs what a tag names, an index for a
+ * multi-platform image). 0 with its digest in out. */
+static int index_of(wp_client *r, const wp_ref *tag_ref, const char *digest, char out[WP_DIGEST_BUFSZ], wp_error *err)
+{
+	_cleanup_free_ char *mt = NULL;
+	wp_index ix = { 0 };
+	wp_buf body;
+	int rc;
+
+	if (!tag_ref->tag)
+		return WP_ENOTFOUND;
+	wp_buf_init(&body, WP_MANIFEST_MAX);
+	rc = wp_remote_manifest(r, tag_ref, tag_ref->tag, &body, &mt, out, err);
+	if (rc == 0 && (!wp_mediatype_is_index(mt) || wp_index_parse(body.data, body.len, &ix, err) < 0))
+		rc = WP_ENOTFOUND;
+	if (rc == 0) {
+		rc = WP_ENOTFOUND;
+		for (size_t i = 0; i < ix.n_manifests; i++)
+			if (!strcmp(ix.manifests[i].digest, digest))
+				rc = 0;
+	}
+	wp_index_release(&ix);
+	wp_buf_release(&body);
+	return rc;
+}
+
 static int satisfy(wp_cli *cli, const wp_policy *p, const wp_policy_rule *rule, const char *name, const char *digest,
-		   const char *cache_root)
+		   const char *cache_root, const char *tag_ref)
 {
 	wp_client_opts ro;
 	wp_client *r = NULL;
@@ -36,6 +64,22 @@ static int satisfy(wp_cli *cli, const wp_policy *p, const wp_policy_rule *rule, 
 		return rc;
 	if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) == 0)
 		rc = wp_cli_verify_signed(r, &ref, digest, &rule->keys, &v, sig, &cli->err);
+	if (rc == WP_EDIGEST && tag_ref) {
+		/* the manifest is not signed itself: the index its tag names may be */
+		wp_ref tr;
+		wp_error ierr, verr;
+		char ix[WP_DIGEST_BUFSZ];
+
+		if (wp_ref_parse(tag_ref, &tr, &ierr) == 0) {
+			if (!strcmp(tr.registry, ref.registry) && !strcmp(tr.repository, ref.repository) &&
+			    index_of(r, &tr, digest, ix, &ierr) == 0 &&
+			    wp_cli_verify_signed(r, &ref, ix, &rule->keys, &v, sig, &verr) == 0) {
+				wp_info("signature policy: %s is in the index %s, which is signed", digest, ix);
+				rc = 0;
+			}
+			wp_ref_release(&tr);
+		}
+	}
 	if (rc == 0) {
 		wp_info("signature policy: %s@%s is signed by the key %s (rule '%s')", name, digest, v.hint, rule->match);
 		if (cache_root)
@@ -54,8 +98,8 @@ static int satisfy(wp_cli *cli, const wp_policy *p, const wp_policy_rule *rule, 
 	return rc;
 }
 
-int wp_cli_policy_check_names(wp_cli *cli, const char *given, const wp_strv *names, const char *digest,
-			      const char *cache_root)
+static int check_names(wp_cli *cli, const char *given, const wp_strv *names, const char *digest,
+		       const char *cache_root, const char *tag_ref)
 {
 	const char *path = wp_policy_path(given);
 	wp_policy p;
@@ -76,12 +120,18 @@ int wp_cli_policy_check_names(wp_cli *cli, const char *given, const wp_strv *nam
 		if (!rule || !rule->keys.len)
 			continue;
 		any = true;
-		rc = satisfy(cli, &p, rule, name, digest, cache_root);
+		rc = satisfy(cli, &p, rule, name, digest, cache_root, tag_ref);
 	}
 	if (!any)
 		wp_debug("signature policy %s: no rule asks %s for a signature", path, digest);
 	wp_policy_release(&p);
 	return rc;
+}
+
+int wp_cli_policy_check_names(wp_cli *cli, const char *given, const wp_strv *names, const char *digest,
+			      const char *cache_root)
+{
+	return check_names(cli, given, names, digest, cache_root, NULL);
 }
 
 int wp_cli_policy_check(wp_cli *cli, const char *given, const char *name, const char *digest, const char *cache_root)
@@ -136,7 +186,8 @@ int wp_cli_policy_for_source(wp_cli *cli, wp_store *s, const char *src, const wp
 				add_name(&names, wp_kvlist_get(&ix.manifests[i].annotations, WP_ANN_REF_NAME));
 		wp_index_release(&ix);
 	}
-	rc = wp_cli_policy_check_names(cli, wp_cli_value(cli, "policy"), &names, d->digest, cache_root);
+	rc = check_names(cli, wp_cli_value(cli, "policy"), &names, d->digest, cache_root,
+			 wp_cli_names_registry(src) && !wp_str_has_prefix(src, "containerd:") ? src : NULL);
 	wp_strv_release(&names);
 	return rc;
 }

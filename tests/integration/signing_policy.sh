@@ -78,6 +78,18 @@ err=$("$WP" run --policy policy.toml "$R/open/alias:v1" 2>&1); rc=$?
 is "$rc" "5" "unsigned content run by a name no rule covers, while a covered name holds it too: refused"
 like "$err" "signed/unsigned@.*is not signed" "naming the covered name"
 
+# a signed index covers its manifests (sign signs what the tag names: here an index)
+"$WP" build --wasm "$HELLO" --file app/static:static --env MULTI=1 -t m-wasm:v1 >/dev/null
+"$WP" build --wasm "$HELLO" --platform linux/amd64 -t m-linux:v1 >/dev/null
+"$WP" index create "$R/signed/multi:v1" m-wasm:v1 m-linux:v1 >/dev/null && "$WP" push --plain-http "$R/signed/multi:v1" >/dev/null
+"$WP" sign "$R/signed/multi:v1" --plain-http --key keys/team.pem >/dev/null
+out=$(WASMPACK_STORE=$TMP/s-multi "$WP" run --policy policy.toml "$R/signed/multi:v1" -- from-index 2>&1); rc=$?
+is "$rc:$(grep -c 'arg\[1\]=from-index' <<<"$out")" "0:1" "a manifest of a signed index runs (the index its tag names is signed)"
+"$WP" build --wasm "$HELLO" --file app/static:static --env MULTI=2 -t m-wasm:v2 >/dev/null
+"$WP" index create "$R/signed/multi2:v1" m-wasm:v2 m-linux:v1 >/dev/null && "$WP" push --plain-http "$R/signed/multi2:v1" >/dev/null
+err=$(WASMPACK_STORE=$TMP/s-multi2 "$WP" run --policy policy.toml "$R/signed/multi2:v1" 2>&1); rc=$?
+is "$rc" "5" "an unsigned index's manifest is refused"
+
 # a tag moved to other content after signing
 push signed/app:v1 --env MOVED=1
 err=$("$WP" run --policy policy.toml "$R/signed/app:v1" 2>&1); rc=$?
