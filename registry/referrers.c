@@ -127,6 +127,14 @@ int wp_referrers_list(wp_client *r, const char *repo, const char *subject, const
 	}
 	if (rc == 0)
 		filter_index(out, artifact_type); /* a registry may not have applied the filter */
+	if (rc == 0 && out->n_manifests > WP_REFERRERS_MAX) {
+		/* each one listed costs requests (discover's tree, pull --referrers, verify) */
+		wp_warn("%s lists %zu referrers of %s: only the first %d are read", repo, out->n_manifests, subject,
+			WP_REFERRERS_MAX);
+		for (size_t i = WP_REFERRERS_MAX; i < out->n_manifests; i++)
+			wp_descriptor_release(&out->manifests[i]);
+		out->n_manifests = WP_REFERRERS_MAX;
+	}
 	if (rc < 0)
 		wp_error_prefix(err, "referrers of %s", subject);
 	return rc;

@@ -12,6 +12,10 @@
 #include "oci/manifest.h"
 #include "registry/client.h"
 
+/* The most referrers of one subject read (a registry listing more is cut short, with a
+ * warning): each costs requests, and a hostile registry could list any number. */
+#define WP_REFERRERS_MAX 512
+
 /* The fallback tag of a subject digest: "sha256-<hex>" (malloc'ed). */
 char *wp_referrers_tag(const char *subject_digest);
 
