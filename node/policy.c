@@ -1,8 +1,8 @@
 #include "node/policy.h"
 #include "common/fs.h"
-#include "common/sha256.h"
 #include "common/toml.h"
 #include "common/util.h"
+#include "node/compile.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -155,9 +155,7 @@ const wp_policy_rule *wp_policy_match(const wp_policy *p, const char *name)
 /* The remembered verdict's file: the digest and the rule's keys (by content), hashed. */
 static char *verdict_path(const char *cache_root, const char *digest, const wp_policy_rule *rule)
 {
-	static const char hex[] = "0123456789abcdef";
 	wp_buf key;
-	uint8_t d[32];
 	char name[65];
 	wp_error ignored;
 
@@ -172,13 +170,8 @@ static char *verdict_path(const char *cache_root, const char *digest, const wp_p
 		(void)!wp_buf_printf(&key, "\n--\n");
 		wp_buf_release(&k);
 	}
-	wp_sha256_small(key.data ? key.data : "", key.len, d);
+	wp_compile_hex_digest(key.data ? key.data : "", key.len, name);
 	wp_buf_release(&key);
-	for (int i = 0; i < 32; i++) {
-		name[2 * i] = hex[d[i] >> 4];
-		name[2 * i + 1] = hex[d[i] & 15];
-	}
-	name[64] = '\0';
 	return wp_str_fmt("%s/verified/%s", cache_root, name);
 }
 
