@@ -54,7 +54,6 @@ t_mod=$(pick module <<<"$times"); t_warm=$(pick warm <<<"$times"); t_cold=$(pick
 rss_kib() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
 r_mod=$(rss_kib "$WP" run mod:v1)
 r_comp=$(rss_kib "$WP" run comp:v1)
-ratio() { echo "scale=2; $1 / $2" | bc; }
 echo "the sample app (hello.wasm, $(stat -c %s app/module.wasm) bytes; as a component $(stat -c %s app/component.wasm) bytes), median of $RUNS runs"
 printf '%-44s %7s s\n' "wasmpack run, module on node (node:wasi)" "$t_mod"
 printf '%-44s %7s s   %5s x the module\n' "wasmpack run, component on jco, warm" "$t_warm" "$(ratio "$t_warm" "$t_mod")"

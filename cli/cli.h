@@ -127,6 +127,9 @@ int wp_cli_policy_check(wp_cli *cli, const char *given, const char *name, const 
  * them falls under must be met. */
 int wp_cli_policy_check_names(wp_cli *cli, const char *given, const wp_strv *names, const char *digest,
 			      const char *cache_root);
+/* The name a policy judges a reference by (registry/repository), added to names once;
+ * nothing for what is no reference. */
+void wp_cli_policy_add_name(wp_strv *names, const char *reference);
 /* The same for what run and unpack were given (src, resolved to the manifest d; the name
  * from src when it names a registry, else the store's name for it), with --policy. */
 int wp_cli_policy_for_source(wp_cli *cli, wp_store *s, const char *src, const wp_descriptor *d, const char *cache_root);

@@ -76,24 +76,10 @@ static int run_verify(wp_cli *cli)
 	 * came first, not necessarily the one the pod asked for) */
 	wp_strv_push(&all, image);
 	if ((rc = wp_cdclient_image_names(&cd, top.digest, &all, &cli->err)) == 0) {
-		for (size_t i = 0; i < all.len; i++) {
-			wp_ref ref;
-			wp_error ignored;
-
-			/* CRI's other names of an image: its id (sha256:...) and repo@digest */
-			if (wp_str_has_prefix(all.items[i], "sha256:") || wp_ref_parse(all.items[i], &ref, &ignored) < 0)
-				continue;
-			{
-				_cleanup_free_ char *n = wp_str_fmt("%s/%s", ref.registry, ref.repository);
-				bool seen = false;
-
-				for (size_t k = 0; k < names.len && !seen; k++)
-					seen = !strcmp(names.items[k], n);
-				if (!seen)
-					wp_strv_push(&names, n);
-			}
-			wp_ref_release(&ref);
-		}
+		/* CRI's other names of an image, its id (sha256:...), are no reference */
+		for (size_t i = 0; i < all.len; i++)
+			if (!wp_str_has_prefix(all.items[i], "sha256:"))
+				wp_cli_policy_add_name(&names, all.items[i]);
 		rc = wp_cli_policy_check_names(cli, wp_cli_value(cli, "policy"), &names, top.digest, wp_cli_value(cli, "cache"));
 	}
 	wp_strv_release(&all);

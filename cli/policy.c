@@ -146,8 +146,7 @@ int wp_cli_policy_check(wp_cli *cli, const char *given, const char *name, const 
 	return rc;
 }
 
-/* registry/repository of a reference, added to names once. */
-static void add_name(wp_strv *names, const char *reference)
+void wp_cli_policy_add_name(wp_strv *names, const char *reference)
 {
 	wp_ref ref;
 	wp_error ignored;
@@ -179,11 +178,11 @@ int wp_cli_policy_for_source(wp_cli *cli, wp_store *s, const char *src, const wp
 	 * holds this manifest under (one content under two names meets the rules of both) */
 	if (wp_cli_names_registry(src) && !wp_str_has_prefix(src, "oci:") && !wp_str_has_prefix(src, "oci-archive:") &&
 	    !wp_str_has_prefix(src, "containerd:"))
-		add_name(&names, src);
+		wp_cli_policy_add_name(&names, src);
 	if (s && s->root && wp_store_index_read(s, &ix, &ignored) == 0) {
 		for (size_t i = 0; i < ix.n_manifests; i++)
 			if (!strcmp(ix.manifests[i].digest, d->digest))
-				add_name(&names, wp_kvlist_get(&ix.manifests[i].annotations, WP_ANN_REF_NAME));
+				wp_cli_policy_add_name(&names, wp_kvlist_get(&ix.manifests[i].annotations, WP_ANN_REF_NAME));
 		wp_index_release(&ix);
 	}
 	rc = check_names(cli, wp_cli_value(cli, "policy"), &names, d->digest, cache_root,

@@ -79,7 +79,9 @@ export WASMPACK_STORE=$TMP/pulled
 "$WP" pull --plain-http --referrers "$R/demo/app:v1" >/dev/null; rc=$?
 is "$rc" "0" "pull --referrers"
 off=$("$WP" discover "$R/demo/app:v1" --plain-http --format json | jq -c .referrers)
-is "$("$WP" discover app 2>/dev/null | head -1)" "" "(a short name the store does not hold finds nothing)"
+err=$("$WP" discover app 2>&1); rc=$?
+is "$rc" "3" "discover of a short name the store does not hold: not found"
+like "$err" "no image 'app' in the store" "saying so (no registry is asked)"
 is "$("$WP" discover "$app" --format json | jq -c .referrers)" "$off" "discover of the pulled image by its id, offline, gives the registry's tree"
 is "$("$WP" images --format json | jq length)" "1" "images lists the image, not its referrers"
 blobs=$(ls "$WASMPACK_STORE/blobs/sha256" | wc -l)
