@@ -3,10 +3,17 @@
 #include "common/toml.h"
 #include "common/util.h"
 #include "node/compile.h"
+#include "oci/ref.h"
 
+#include <ctype.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define POLICY_MAX (1u << 20)
 #define KEY_MAX (64u << 10)
@@ -20,13 +27,41 @@ const char *wp_policy_path(const char *given)
 		return given;
 	if (env && *env)
 		return env;
-	return stat(WP_POLICY_DEFAULT, &st) == 0 ? WP_POLICY_DEFAULT : NULL;
+	/* Only a name that is not there at all means "no policy": a link whose target is
+	 * gone, a file this user may not read, a folder or a FIFO in its place is a policy
+	 * that cannot be read, which refuses every image (wp_policy_load says why). */
+	if (lstat(WP_POLICY_DEFAULT, &st) < 0 && errno == ENOENT)
+		return NULL;
+	return WP_POLICY_DEFAULT;
+}
+
+/* The policy's text: a regular file (opened without blocking, so a FIFO in its place
+ * cannot hang a run or the shim's Create), at most POLICY_MAX bytes. */
+static int read_policy(const char *path, wp_buf *out, wp_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+	int rc = 0;
+
+	if (fd < 0)
+		return wp_error_sys(err, WP_EINVALID, "the signature policy '%s' cannot be read%s", path,
+				    errno == ENOENT ? " (a link to nothing, or a folder on its way is gone)" : "");
+	if (fstat(fd, &st) < 0)
+		rc = wp_error_sys(err, WP_EINVALID, "the signature policy '%s'", path);
+	else if (!S_ISREG(st.st_mode))
+		rc = wp_error_set(err, WP_EINVALID, "the signature policy '%s' is not a regular file (it is %s)", path,
+				  S_ISDIR(st.st_mode) ? "a folder" : S_ISFIFO(st.st_mode) ? "a FIFO" : "a special file");
+	close(fd);
+	if (rc == 0 && (rc = wp_fs_read_file(path, POLICY_MAX, out, err)) < 0)
+		rc = wp_error_prefix(err, "the signature policy");
+	return rc;
 }
 
 void wp_policy_release(wp_policy *p)
 {
 	for (size_t i = 0; i < p->n_rules; i++) {
 		free(p->rules[i].match);
+		free(p->rules[i].written);
 		wp_strv_release(&p->rules[i].keys);
 	}
 	free(p->rules);
@@ -64,7 +99,8 @@ static int load_rule(wp_policy *p, const wp_toml *t, const char *dir, wp_error *
 	if (!keys || keys->type != WP_TOML_ARRAY)
 		return wp_error_set(err, WP_EINVALID, "%s, line %d: a rule needs keys = [...] (public key files; [] for none)",
 				    p->path, t->line);
-	r->match = wp_xstrdup(m->u.str.s);
+	r->match = wp_policy_normalize(m->u.str.s);
+	r->written = wp_xstrdup(m->u.str.s);
 	p->n_rules++;
 	for (size_t i = 0; i < keys->u.arr.len; i++) {
 		const wp_toml *k = keys->u.arr.items[i];
@@ -94,9 +130,9 @@ int wp_policy_load(const char *path, wp_policy *p, wp_error *err)
 	memset(p, 0, sizeof(*p));
 	p->path = wp_xstrdup(path);
 	wp_buf_init(&data, POLICY_MAX);
-	if ((rc = wp_fs_read_file(path, POLICY_MAX, &data, err)) < 0) {
+	if ((rc = read_policy(path, &data, err)) < 0) {
 		wp_buf_release(&data);
-		return wp_error_prefix(err, "the signature policy");
+		return rc;
 	}
 	rc = wp_toml_parse(data.data ? data.data : "", data.len, &doc, err);
 	wp_buf_release(&data);
@@ -128,9 +164,71 @@ int wp_policy_load(const char *path, wp_policy *p, wp_error *err)
 	return rc;
 }
 
-const wp_policy_rule *wp_policy_match(const wp_policy *p, const char *name)
+/* Does the first component of a name name a registry host (as a reference's does:
+ * a '.', a ':', "localhost", or [IPv6])? */
+static bool names_host(const char *s, size_t n)
+{
+	return memchr(s, '.', n) || memchr(s, ':', n) || (n == 9 && !strncasecmp(s, "localhost", 9)) || (n && s[0] == '[');
+}
+
+char *wp_policy_normalize(const char *name)
+{
+	const char *slash, *repo;
+	size_t hl;
+	char *host, *out, *port = NULL;
+
+	if (!name)
+		return NULL;
+	if (!strcmp(name, "*"))
+		return wp_xstrdup(name);
+	slash = strchr(name, '/');
+	hl = slash ? (size_t)(slash - name) : strlen(name);
+	if (!names_host(name, hl)) {
+		/* "team/app" is Docker Hub's, as a reference without a host is */
+		host = wp_xstrdup(WP_REF_DOCKER_HUB);
+		repo = name;
+	} else {
+		host = wp_xstrndup(name, hl);
+		repo = slash ? slash + 1 : "";
+	}
+	for (char *c = host; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	/* the port, then the host's trailing dot ("registry.example.com.:443") */
+	if (host[0] == '[')
+		port = strchr(host, ']') ? strchr(strchr(host, ']'), ':') : NULL;
+	else
+		port = strrchr(host, ':');
+	if (port && !strcmp(port, ":443"))
+		*port = '\0', port = NULL;
+	{
+		size_t n = port ? (size_t)(port - host) : strlen(host);
+
+		if (n > 1 && host[n - 1] == '.')
+			memmove(host + n - 1, host + n, strlen(host + n) + 1);
+	}
+	if (!strcmp(host, "index.docker.io") || !strcmp(host, WP_REF_DOCKER_HUB_API) ||
+	    !strcmp(host, "registry.hub.docker.com")) {
+		free(host);
+		host = wp_xstrdup(WP_REF_DOCKER_HUB);
+	}
+	if (!*repo)
+		out = host, host = NULL;
+	else if (!strcmp(host, WP_REF_DOCKER_HUB) && !strchr(repo, '/'))
+		out = wp_str_fmt("%s/library/%s", host, repo);
+	else
+		out = wp_str_fmt("%s/%s", host, repo);
+	free(host);
+	/* repositories are lower case (distribution's grammar): a rule written otherwise
+	 * still covers what it means to */
+	for (char *c = strchr(out, '/'); c && *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	return out;
+}
+
+const wp_policy_rule *wp_policy_match(const wp_policy *p, const char *given)
 {
 	const wp_policy_rule *best = NULL;
+	_cleanup_free_ char *name = wp_policy_normalize(given);
 	size_t best_len = 0;
 
 	for (size_t i = 0; i < p->n_rules; i++) {

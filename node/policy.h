@@ -26,7 +26,8 @@
 #define WP_POLICY_DEFAULT "/etc/wasmpack/policy.toml"
 
 typedef struct wp_policy_rule {
-	char *match;
+	char *match;    /* normalised (wp_policy_normalize) */
+	char *written;  /* as the file has it, for messages */
 	wp_strv keys;   /* real paths */
 	int line;
 } wp_policy_rule;
@@ -40,6 +41,11 @@ typedef struct wp_policy {
 /* The policy file in effect: given (--policy), else $WASMPACK_POLICY, else the default
  * when it exists; NULL when none is. */
 const char *wp_policy_path(const char *given);
+/* The one spelling of a registry/repository name that rules and images are compared in:
+ * the host lower-cased, without a trailing dot or ":443", Docker Hub's aliases as
+ * docker.io and its one-part repositories under library/, a name without a host as
+ * Docker Hub's; "*" stays. Malloc'ed; NULL for NULL. */
+char *wp_policy_normalize(const char *name);
 int wp_policy_load(const char *path, wp_policy *p, wp_error *err);
 void wp_policy_release(wp_policy *p);
 /* The rule for an image named name ("registry/repository", NULL when the image has no

@@ -113,6 +113,62 @@ err=$("$WP" run --policy nokey.toml "$R/open/app:v1" 2>&1); rc=$?
 [ "$rc" -ne 0 ]; ok $? "a policy naming a key file that is missing refuses too"
 like "$err" "missing.pub" "naming the file"
 
+# Another spelling of the registry is the same registry (issue 22, 6): one function puts
+# the image's name and every rule's match in one form before they meet.
+lport=localhost:${R#127.0.0.1:}
+"$WP" tag "$R/signed/unsigned:v1" "LOCALHOST:${R#127.0.0.1:}/signed/unsigned:v1" >/dev/null
+"$WP" tag "$R/signed/unsigned:v1" "$lport/signed/unsigned:v1" >/dev/null
+printf '[[rule]]\nmatch = "%s/signed"\nkeys = ["keys/team.pub"]\n' "$lport" > lower.toml
+printf '[[rule]]\nmatch = "LocalHost.:%s/Signed"\nkeys = ["keys/team.pub"]\n' "${R#127.0.0.1:}" > upper.toml
+for spelling in "lower.toml LOCALHOST:${R#127.0.0.1:}/signed/unsigned:v1" "upper.toml $lport/signed/unsigned:v1" \
+	"upper.toml LOCALHOST:${R#127.0.0.1:}/signed/unsigned:v1"; do
+	set -- $spelling
+	err=$(WASMPACK_NO_FRONT= "$WP" run --policy "$1" "$2" 2>&1); rc=$?
+	is "$rc" "5" "rule spelled as in $1, image named $2: the unsigned image is refused"
+	like "$err" "refuses it" "(by the policy: ${err:0:120})"
+done
+"$WP" tag "$R/signed/unsigned:v1" "localhost/team/app:v1" >/dev/null
+"$WP" tag "$R/signed/unsigned:v1" "hubapp:v1" >/dev/null
+printf '[[rule]]\nmatch = "LOCALHOST.:443/team"\nkeys = ["keys/team.pub"]\n[[rule]]\nmatch = "index.docker.io/hubapp"\nkeys = ["keys/team.pub"]\n' > hosts.toml
+for img in localhost/team/app:v1 hubapp:v1 docker.io/library/hubapp:v1; do
+	err=$("$WP" run --policy hosts.toml "$img" 2>&1); rc=$?
+	is "$rc" "5" "$img under a rule written with :443, a trailing dot or Docker Hub's alias: refused"
+	like "$err" "signature policy" "(by the policy)"
+done
+
+# /etc/wasmpack/policy.toml (issue 22, 8): only a name that is not there means no policy; a
+# link to nothing, a folder or a FIFO there refuses every image. Tried in a mount namespace
+# of its own, so the machine's /etc is not touched.
+if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null; then
+	[ -d /etc/wasmpack ] || { mkdir -p /etc/wasmpack && on_exit "rmdir /etc/wasmpack 2>/dev/null"; }
+	for kind in missing dangling folder fifo unreadable; do
+		rm -rf etcwp && mkdir -p etcwp
+		case $kind in
+		dangling) ln -s /nonexistent/policy.toml etcwp/policy.toml ;;
+		folder) mkdir etcwp/policy.toml ;;
+		fifo) mkfifo etcwp/policy.toml ;;
+		unreadable) cp policy.toml etcwp/policy.toml && chmod 000 etcwp && chmod 755 "$TMP" &&
+			mkdir -p nobody && chown 65534:65534 nobody ;;
+		esac
+		as="" store=$TMP/store
+		[ $kind = unreadable ] && as="setpriv --reuid=65534 --regid=65534 --clear-groups" store=$TMP/nobody/store
+		err=$(unshare -m sh -c 'mount --bind "$1" /etc/wasmpack && shift && exec "$@"' sh "$TMP/etcwp" \
+			timeout 20 $as env HOME="$TMP/nobody" WASMPACK_STORE="$store" WASMPACK_CACHE="$TMP/nobody/cache-$kind" \
+			"$WP" run --plain-http "$R/open/app:v1" 2>&1); rc=$?
+		chmod 755 etcwp 2>/dev/null
+		if [ $kind = missing ]; then
+			is "$rc" "0" "no /etc/wasmpack/policy.toml: no policy, the image runs"
+		else
+			is "$rc" "1" "/etc/wasmpack/policy.toml a $kind one: every image is refused (exit 1, not a hang)"
+			like "$err" "signature policy.*(cannot be read|not a regular file|Permission denied).*refusing to run images" \
+				"saying why (${err:0:160})"
+		fi
+	done
+	chmod 700 "$TMP"
+else
+	skip "needs root and unshare for the default policy's checks"
+fi
+
 # ---- the shim, under containerd: the policy from containerd's environment ----
 if [ "$(id -u)" -ne 0 ] || ! command -v containerd >/dev/null || ! command -v ctr >/dev/null || ! command -v node >/dev/null; then
 	skip "needs root, containerd, ctr and node for the shim's part"
