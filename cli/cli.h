@@ -116,6 +116,7 @@ int wp_cli_push_referrers(wp_cli *cli, wp_client *r, const wp_ref *ref, wp_store
  * other codes when the registry could not be asked. */
 struct wp_sigstore_verified;
 int wp_cli_verify_signed(wp_client *r, const wp_ref *ref, const char *digest, const wp_strv *keys,
+			 const wp_strv *predicate_types,
 			 struct wp_sigstore_verified *v, char sig[WP_DIGEST_BUFSZ], wp_error *err);
 /* The node's signature policy (cli/policy.c, node/policy.h) for an image named name
  * ("registry/repository", NULL when it has none) whose manifest is digest: 0 when no rule

@@ -118,6 +118,7 @@ static int bundle_of(wp_client *r, const wp_ref *ref, const char *art, wp_buf *o
 }
 
 int wp_cli_verify_signed(wp_client *r, const wp_ref *ref, const char *digest, const wp_strv *keys,
+			 const wp_strv *predicate_types,
 			 wp_sigstore_verified *v, char sig[WP_DIGEST_BUFSZ], wp_error *err)
 {
 	_cleanup_free_ char *name = wp_ref_name(ref);
@@ -135,7 +136,8 @@ int wp_cli_verify_signed(wp_client *r, const wp_ref *ref, const char *digest, co
 		wp_buf_init(&b, WP_SIGSTORE_BUNDLE_MAX);
 		if ((rc = bundle_of(r, ref, ix.manifests[i].digest, &b, &last)) == 0)
 			for (size_t k = 0; k < keys->len && !good; k++)
-				if (wp_sigstore_verify(b.data ? b.data : "", b.len, keys->items[k], digest, v, &last) == 0) {
+				if (wp_sigstore_verify(b.data ? b.data : "", b.len, keys->items[k], digest, predicate_types, v,
+						       &last) == 0) {
 					good = true;
 					wp_str_copy(sig, ix.manifests[i].digest, WP_DIGEST_BUFSZ);
 				}
@@ -160,6 +162,8 @@ int wp_cli_verify_signed(wp_client *r, const wp_ref *ref, const char *digest, co
 
 static const wp_opt verify_opts[] = {
 	{ "key", 0, WP_OPT_VALUE, "FILE", "the public key, PEM (a private key file stands for its public half)", "@file" },
+	{ "predicate-type", 0, WP_OPT_LIST, "URI", "a DSSE bundle's predicate type that counts as a signature (repeatable; "
+	  "default https://sigstore.dev/cosign/sign/v1)", NULL },
 	WP_CLI_REGISTRY_OPTS,
 	{ 0 },
 };
@@ -186,7 +190,8 @@ static int run_verify(wp_cli *cli)
 	wp_strv_push(&keys, key);
 	if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) < 0 ||
 	    (rc = wp_cli_subject_of(r, &ref, &subject, &cli->err)) < 0 ||
-	    (rc = wp_cli_verify_signed(r, &ref, subject.digest, &keys, &v, sig, &cli->err)) < 0)
+	    (rc = wp_cli_verify_signed(r, &ref, subject.digest, &keys, wp_cli_list(cli, "predicate-type"), &v, sig,
+					   &cli->err)) < 0)
 		goto done;
 	if (cli->json) {
 		json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "verified", name, "digest", subject.digest, "signature",

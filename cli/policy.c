@@ -63,7 +63,7 @@ static int satisfy(wp_cli *cli, const wp_policy *p, const wp_policy_rule *rule, 
 	if ((rc = wp_cli_reg_opts(cli, &ro)) < 0 || (rc = wp_ref_parse(name, &ref, &cli->err)) < 0)
 		return rc;
 	if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) == 0)
-		rc = wp_cli_verify_signed(r, &ref, digest, &rule->keys, &v, sig, &cli->err);
+		rc = wp_cli_verify_signed(r, &ref, digest, &rule->keys, &rule->predicate_types, &v, sig, &cli->err);
 	if (rc == WP_EDIGEST && tag_ref) {
 		/* the manifest is not signed itself: the index its tag names may be */
 		wp_ref tr;
@@ -73,7 +73,7 @@ static int satisfy(wp_cli *cli, const wp_policy *p, const wp_policy_rule *rule, 
 		if (wp_ref_parse(tag_ref, &tr, &ierr) == 0) {
 			if (!strcmp(tr.registry, ref.registry) && !strcmp(tr.repository, ref.repository) &&
 			    index_of(r, &tr, digest, ix, &ierr) == 0 &&
-			    wp_cli_verify_signed(r, &ref, ix, &rule->keys, &v, sig, &verr) == 0) {
+			    wp_cli_verify_signed(r, &ref, ix, &rule->keys, &rule->predicate_types, &v, sig, &verr) == 0) {
 				wp_info("signature policy: %s is in the index %s, which is signed", digest, ix);
 				rc = 0;
 			}

@@ -207,10 +207,11 @@ _wasmpack() {
     verify)
         case "$prev" in
         --key) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --predicate-type) return ;;
         --ca-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         esac
         if [[ "$cur" == -* ]]; then
-            COMPREPLY=($(compgen -W " --key --plain-http --insecure --ca-file --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+            COMPREPLY=($(compgen -W " --key --predicate-type --plain-http --insecure --ca-file --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         fi
         ;;
     tag)

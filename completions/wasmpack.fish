@@ -214,6 +214,7 @@ complete -c wasmpack -n '__fish_seen_subcommand_from sign' -l verbose -s v -d 'p
 complete -c wasmpack -n '__fish_seen_subcommand_from sign' -l no-progress -d 'never draw progress on stderr'
 complete -c wasmpack -n '__fish_seen_subcommand_from sign' -l help -s h -d 'show help for the command'
 complete -c wasmpack -n '__fish_seen_subcommand_from verify' -l key -r -F -d 'the public key, PEM (a private key file stands for its public half)'
+complete -c wasmpack -n '__fish_seen_subcommand_from verify' -l predicate-type -x -d 'a DSSE bundle\'s predicate type that counts as a signature (repeatable; default https://sigstore.dev/cosign/sign/v1)'
 complete -c wasmpack -n '__fish_seen_subcommand_from verify' -l plain-http -d 'talk HTTP, not HTTPS, to the registry'
 complete -c wasmpack -n '__fish_seen_subcommand_from verify' -l insecure -d 'do not verify the registry\'s TLS certificate'
 complete -c wasmpack -n '__fish_seen_subcommand_from verify' -l ca-file -r -F -d 'trust the CA certificates in FILE too'

@@ -280,6 +280,7 @@ _wasmpack() {
     verify)
         _arguments -s \
         '--key[the public key, PEM (a private key file stands for its public half)]:FILE:_files' \
+        '*--predicate-type[a DSSE bundle\'s predicate type that counts as a signature (repeatable; default https\://sigstore.dev/cosign/sign/v1)]:URI: ' \
         '--plain-http[talk HTTP, not HTTPS, to the registry]' \
         '--insecure[do not verify the registry\'s TLS certificate]' \
         '--ca-file[trust the CA certificates in FILE too]:FILE:_files' \

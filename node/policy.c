@@ -4,6 +4,7 @@
 #include "common/util.h"
 #include "node/compile.h"
 #include "oci/ref.h"
+#include "oci/sigstore.h"
 
 #include <ctype.h>
 
@@ -63,6 +64,7 @@ void wp_policy_release(wp_policy *p)
 		free(p->rules[i].match);
 		free(p->rules[i].written);
 		wp_strv_release(&p->rules[i].keys);
+		wp_strv_release(&p->rules[i].predicate_types);
 	}
 	free(p->rules);
 	free(p->path);
@@ -85,13 +87,15 @@ static bool valid_match(const char *m)
 static int load_rule(wp_policy *p, const wp_toml *t, const char *dir, wp_error *err)
 {
 	wp_policy_rule *r = &p->rules[p->n_rules];
-	const wp_toml *keys = wp_toml_get(t, "keys"), *m = wp_toml_get(t, "match");
+	const wp_toml *keys = wp_toml_get(t, "keys"), *m = wp_toml_get(t, "match"), *pt = wp_toml_get(t, "predicate_types");
 
 	memset(r, 0, sizeof(*r));
 	r->line = t->line;
 	for (size_t i = 0; i < t->u.tab.len; i++)
-		if (strcmp(t->u.tab.keys[i], "match") && strcmp(t->u.tab.keys[i], "keys"))
-			return wp_error_set(err, WP_EINVALID, "%s, line %d: unknown setting '%s' in a rule (want match, keys)",
+		if (strcmp(t->u.tab.keys[i], "match") && strcmp(t->u.tab.keys[i], "keys") &&
+		    strcmp(t->u.tab.keys[i], "predicate_types"))
+			return wp_error_set(err, WP_EINVALID, "%s, line %d: unknown setting '%s' in a rule (want match, keys, "
+					    "predicate_types)",
 					    p->path, t->line, t->u.tab.keys[i]);
 	if (!m || m->type != WP_TOML_STRING || !valid_match(m->u.str.s))
 		return wp_error_set(err, WP_EINVALID, "%s, line %d: a rule needs match = \"REGISTRY[/REPOSITORY]\" or \"*\"",
@@ -99,9 +103,21 @@ static int load_rule(wp_policy *p, const wp_toml *t, const char *dir, wp_error *
 	if (!keys || keys->type != WP_TOML_ARRAY)
 		return wp_error_set(err, WP_EINVALID, "%s, line %d: a rule needs keys = [...] (public key files; [] for none)",
 				    p->path, t->line);
+	if (pt && (pt->type != WP_TOML_ARRAY || !pt->u.arr.len))
+		return wp_error_set(err, WP_EINVALID, "%s, line %d: predicate_types = [\"URI\", ...] (one at least)", p->path,
+				    t->line);
 	r->match = wp_policy_normalize(m->u.str.s);
 	r->written = wp_xstrdup(m->u.str.s);
 	p->n_rules++;
+	for (size_t i = 0; pt && i < pt->u.arr.len; i++) {
+		const wp_toml *v = pt->u.arr.items[i];
+
+		if (v->type != WP_TOML_STRING || !*v->u.str.s)
+			return wp_error_set(err, WP_EINVALID, "%s, line %d: predicate types are URIs (strings)", p->path, v->line);
+		wp_strv_push(&r->predicate_types, v->u.str.s);
+	}
+	if (!r->predicate_types.len)
+		wp_strv_push(&r->predicate_types, WP_COSIGN_SIGN_PREDICATE);
 	for (size_t i = 0; i < keys->u.arr.len; i++) {
 		const wp_toml *k = keys->u.arr.items[i];
 		_cleanup_free_ char *path = NULL;
@@ -250,7 +266,8 @@ const wp_policy_rule *wp_policy_match(const wp_policy *p, const char *given)
 	return best;
 }
 
-/* The remembered verdict's file: the digest and the rule's keys (by content), hashed. */
+/* The remembered verdict's file: the digest, the rule's keys (by content) and the
+ * predicate types it accepts, hashed (a verdict under other types is another verdict). */
 static char *verdict_path(const char *cache_root, const char *digest, const wp_policy_rule *rule)
 {
 	wp_buf key;
@@ -259,6 +276,8 @@ static char *verdict_path(const char *cache_root, const char *digest, const wp_p
 
 	wp_buf_init(&key, 1u << 24);
 	(void)!wp_buf_printf(&key, "%s\n", digest);
+	for (size_t i = 0; i < rule->predicate_types.len; i++)
+		(void)!wp_buf_printf(&key, "predicate %s\n", rule->predicate_types.items[i]);
 	for (size_t i = 0; i < rule->keys.len; i++) {
 		wp_buf k;
 

@@ -10,6 +10,10 @@
  *   match = "registry.example.com/team/sandbox"
  *   keys = []                                # no signature needed here
  *
+ * A rule may name the DSSE predicate types that count as a signature (predicate_types =
+ * [...], default ["https://sigstore.dev/cosign/sign/v1"]): an SBOM or a provenance signed
+ * with the same key is not one.
+ *
  * The longest match wins; an image no rule matches runs as before. A rule is satisfied
  * when a Sigstore bundle referring to the image's manifest verifies with one of its keys
  * (oci/sigstore.h). The file is read strictly: an unknown key, a rule without match or
@@ -29,6 +33,7 @@ typedef struct wp_policy_rule {
 	char *match;    /* normalised (wp_policy_normalize) */
 	char *written;  /* as the file has it, for messages */
 	wp_strv keys;   /* real paths */
+	wp_strv predicate_types; /* the DSSE statements that count as a signature */
 	int line;
 } wp_policy_rule;
 

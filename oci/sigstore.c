@@ -216,7 +216,20 @@ static int malformed(wp_error *err, const char *why)
 	return wp_error_set(err, WP_EDIGEST, "the signature bundle is malformed: %s", why);
 }
 
-static int verify_dsse(EVP_PKEY *k, json_t *env, const char *digest, wp_sigstore_verified *out, wp_error *err)
+bool wp_sigstore_predicate_accepted(const wp_strv *predicate_types, const char *type)
+{
+	if (!type)
+		return false;
+	if (!predicate_types || !predicate_types->len)
+		return !strcmp(type, WP_COSIGN_SIGN_PREDICATE);
+	for (size_t i = 0; i < predicate_types->len; i++)
+		if (!strcmp(predicate_types->items[i], type))
+			return true;
+	return false;
+}
+
+static int verify_dsse(EVP_PKEY *k, json_t *env, const char *digest, const wp_strv *ptypes, wp_sigstore_verified *out,
+		       wp_error *err)
 {
 	const char *ptype = wp_json_str(env, "payloadType"), *p64 = wp_json_str(env, "payload");
 	_cleanup_free_ unsigned char *payload = NULL;
@@ -262,9 +275,15 @@ static int verify_dsse(EVP_PKEY *k, json_t *env, const char *digest, wp_sigstore
 
 		rc = wp_error_set(err, WP_EDIGEST, "the signature is for sha256:%s, not this image (%s): the image changed "
 				  "since it was signed", h ? h : "?", digest);
+	} else if (!wp_sigstore_predicate_accepted(ptypes, wp_json_str(st, "predicateType"))) {
+		const char *pt = wp_json_str(st, "predicateType");
+
+		rc = wp_error_set(err, WP_EDIGEST, "the bundle is an attestation of type '%.200s', not a signature this "
+				  "accepts (accepted: %s%s)", pt ? pt : "(none)",
+				  ptypes && ptypes->len ? ptypes->items[0] : WP_COSIGN_SIGN_PREDICATE,
+				  ptypes && ptypes->len > 1 ? ", ..." : "");
 	} else {
-		wp_str_copy(out->predicate_type, wp_json_str(st, "predicateType") ? wp_json_str(st, "predicateType") : "",
-			    sizeof(out->predicate_type));
+		wp_str_copy(out->predicate_type, wp_json_str(st, "predicateType"), sizeof(out->predicate_type));
 		wp_str_copy(out->content, "dsse-envelope", sizeof(out->content));
 	}
 	json_decref(st);
@@ -294,7 +313,7 @@ static int verify_message(EVP_PKEY *k, json_t *ms, const char *digest, wp_sigsto
 }
 
 int wp_sigstore_verify(const char *bundle, size_t len, const char *pub_path, const char *digest,
-		       wp_sigstore_verified *out, wp_error *err)
+		       const wp_strv *predicate_types, wp_sigstore_verified *out, wp_error *err)
 {
 	json_t *b = NULL, *env, *ms;
 	EVP_PKEY *k;
@@ -313,7 +332,7 @@ int wp_sigstore_verify(const char *bundle, size_t len, const char *pub_path, con
 	} else if (!(mt = wp_json_str(b, "mediaType")) || strncmp(mt, "application/vnd.dev.sigstore.bundle", 35)) {
 		rc = malformed(err, "no Sigstore bundle media type");
 	} else if ((env = json_object_get(b, "dsseEnvelope"))) {
-		rc = verify_dsse(k, env, digest, out, err);
+		rc = verify_dsse(k, env, digest, predicate_types, out, err);
 	} else if ((ms = json_object_get(b, "messageSignature"))) {
 		rc = verify_message(k, ms, digest, out, err);
 	} else {

@@ -15,6 +15,9 @@
 
 #include "common/buf.h"
 #include "common/error.h"
+#include "common/strv.h"
+
+#include <stdbool.h>
 
 #define WP_MT_SIGSTORE_BUNDLE "application/vnd.dev.sigstore.bundle.v0.3+json"
 #define WP_COSIGN_SIGN_PREDICATE "https://sigstore.dev/cosign/sign/v1"
@@ -32,10 +35,16 @@ typedef struct wp_sigstore_verified {
 } wp_sigstore_verified;
 
 /* Verifies that bundle is a signature of digest by the public key in pub_path: its
- * signature with the key, then that what it signs is digest. WP_EDIGEST saying why not
- * (wrong key, another image, malformed). */
+ * signature with the key, then that what it signs is digest, and, for a DSSE bundle, that
+ * its statement's predicateType is one of predicate_types (NULL or empty: only
+ * WP_COSIGN_SIGN_PREDICATE): an SBOM or a provenance signed with the same key is an
+ * attestation, not a signature. A message-signature bundle (a signature over the manifest
+ * digest itself) has no predicate and counts. WP_EDIGEST saying why not (wrong key,
+ * another image, another kind of statement, malformed). */
 int wp_sigstore_verify(const char *bundle, size_t len, const char *pub_path, const char *digest,
-		       wp_sigstore_verified *out, wp_error *err);
+		       const wp_strv *predicate_types, wp_sigstore_verified *out, wp_error *err);
+/* Is type one of predicate_types (NULL or empty: the cosign signature's)? */
+bool wp_sigstore_predicate_accepted(const wp_strv *predicate_types, const char *type);
 
 /* The hint of the public key in pub_path (or of a private key's public half). */
 int wp_sigstore_key_hint(const char *path, char hint[64], wp_error *err);

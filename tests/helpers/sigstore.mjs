@@ -7,6 +7,8 @@
 //   node sigstore.mjs sign KEY.pem IMAGE-DIGEST NAME > bundle.json
 //       signs IMAGE-DIGEST as cosign 3 does (a DSSE-wrapped in-toto statement, predicate
 //       type https://sigstore.dev/cosign/sign/v1) with Sigstore's bundle builder
+//   node sigstore.mjs sign KEY.pem IMAGE-DIGEST NAME PREDICATE-TYPE [PREDICATE-JSON]
+//       an attestation of another kind (an SBOM, a provenance, a verdict) with the same key
 // Exit 0 on success; 1 with Sigstore's message otherwise.
 import { createRequire } from 'node:module';
 import { createHash, createPrivateKey, createPublicKey, sign as cryptoSign } from 'node:crypto';
@@ -20,7 +22,7 @@ const { bundleFromJSON, bundleToJSON } = require('@sigstore/bundle');
 const { Verifier, toSignedEntity, toTrustMaterial } = require('@sigstore/verify');
 const { DSSEBundleBuilder } = require('@sigstore/sign');
 
-const [cmd, keyFile, digest, name] = process.argv.slice(2);
+const [cmd, keyFile, digest, name, predicateType, predicateJSON] = process.argv.slice(2);
 const hex = (digest || '').replace(/^sha256:/, '');
 // the key's hint: base64 of the sha256 of its DER SubjectPublicKeyInfo, as wasmpack writes it
 const hintOf = (pub) => createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('base64');
@@ -49,8 +51,8 @@ async function main() {
     const statement = {
       _type: 'https://in-toto.io/Statement/v1',
       subject: [{ name, digest: { sha256: hex } }],
-      predicateType: 'https://sigstore.dev/cosign/sign/v1',
-      predicate: {},
+      predicateType: predicateType || 'https://sigstore.dev/cosign/sign/v1',
+      predicate: predicateJSON ? JSON.parse(predicateJSON) : {},
     };
     const signer = {
       sign: async (data) => ({

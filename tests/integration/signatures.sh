@@ -96,6 +96,27 @@ out=$("$WP" verify "$R/demo/theirs:v1" --plain-http --key key.pub); rc=$?
 is "$rc" "0" "wasmpack verifies the bundle Sigstore's signer wrote"
 is "$("$WP" verify "$R/demo/theirs:v1" --plain-http --key other.pub >/dev/null 2>&1; echo $?)" "5" "and not with another key"
 
+# an attestation is not a signature (issue 22, 2): an SBOM, a provenance or a statement whose
+# predicate says "rejected", signed with the same key, verifies as a bundle but does not count
+for kind in "https://spdx.dev/Document {}" "https://slsa.dev/provenance/v1 {}" \
+	'https://example.com/review/v1 {"verdict":"rejected"}'; do
+	set -- $kind
+	img=att-$(printf '%s' "$1" | tr -c 'a-z0-9' '-' | cut -c1-40)
+	"$WP" build --wasm "$HOG" --env "ATT=$1" -t "$R/demo/$img:v1" --push --plain-http >/dev/null
+	adig=$("$WP" inspect "$R/demo/$img:v1" --format json | jq -r .digest)
+	$REF sign key.pem "$adig" "$R/demo/$img" "$1" "$2" > att.json
+	"$WP" attach "$R/demo/$img:v1" --plain-http --artifact-type application/vnd.dev.sigstore.bundle.v0.3+json \
+		"att.json:application/vnd.dev.sigstore.bundle.v0.3+json" >/dev/null
+	err=$("$WP" verify "$R/demo/$img:v1" --plain-http --key key.pub 2>&1); rc=$?
+	is "$rc" "5" "a $1 attestation signed with the key is no signature: exit 5"
+	like "$err" "attestation of type '$1', not a signature" "saying what it is"
+	out=$("$WP" verify "$R/demo/$img:v1" --plain-http --key key.pub --predicate-type "$1" --format json); rc=$?
+	is "$rc:$(jq -r .predicateType <<<"$out")" "0:$1" "verify --predicate-type $1 accepts it"
+done
+out=$("$WP" verify "$R/demo/theirs:v1" --plain-http --key key.pub --predicate-type https://spdx.dev/Document \
+	--predicate-type https://sigstore.dev/cosign/sign/v1 2>&1); rc=$?
+is "$rc" "0" "--predicate-type repeats: either of two types counts"
+
 # keys
 err=$("$WP" sign "$R/demo/app:v1" --plain-http 2>&1); rc=$?
 is "$rc" "2" "sign without --key: a usage error"

@@ -113,6 +113,35 @@ err=$("$WP" run --policy nokey.toml "$R/open/app:v1" 2>&1); rc=$?
 [ "$rc" -ne 0 ]; ok $? "a policy naming a key file that is missing refuses too"
 like "$err" "missing.pub" "naming the file"
 
+# An attestation signed with the team's key is not a signature (issue 22, 2): only the
+# predicate types a rule accepts count, and a verdict remembered before (keyed without
+# them, as earlier versions wrote it) is not honoured.
+if command -v node >/dev/null && [ -d "$ROOT/.deps/sigstore/node_modules" ]; then
+	push signed/sbom:v1 --env SBOM=1
+	sdig=$("$WP" inspect "$R/signed/sbom:v1" --format json | jq -r .digest)
+	node "$ROOT/tests/helpers/sigstore.mjs" sign keys/team.pem "$sdig" "$R/signed/sbom" https://spdx.dev/Document \
+		'{"spdxVersion":"SPDX-2.3"}' > sbom.json
+	"$WP" attach "$R/signed/sbom:v1" --plain-http --artifact-type application/vnd.dev.sigstore.bundle.v0.3+json \
+		"sbom.json:application/vnd.dev.sigstore.bundle.v0.3+json" >/dev/null
+	# the verdict file an earlier wasmpack wrote after accepting the SBOM: sha256 of the
+	# digest and the rule's keys
+	old=$( { printf '%s\n' "$sdig"; cat keys/team.pub; printf '\n--\n'; } | sha256sum | cut -c1-64)
+	mkdir -p "$WASMPACK_CACHE/verified" && printf '%s' "$sdig" > "$WASMPACK_CACHE/verified/$old"
+	err=$("$WP" run --policy policy.toml "$R/signed/sbom:v1" 2>&1); rc=$?
+	is "$rc" "5" "an image with only an SBOM signed by the team's key: refused, a verdict remembered before notwithstanding"
+	like "$err" "attestation of type 'https://spdx.dev/Document', not a signature" "saying what the bundle is"
+	printf '[[rule]]\nmatch = "%s/signed"\nkeys = ["keys/team.pub"]\npredicate_types = ["https://spdx.dev/Document"]\n' "$R" > sbom.toml
+	out=$("$WP" run --policy sbom.toml "$R/signed/sbom:v1" -- sbom-ok 2>&1); rc=$?
+	is "$rc:$(grep -c 'arg\[1\]=sbom-ok' <<<"$out")" "0:1" "a rule whose predicate_types names the SBOM's type accepts it"
+	err=$("$WP" run --policy policy.toml "$R/signed/sbom:v1" 2>&1); rc=$?
+	is "$rc" "5" "and that verdict does not carry over to a rule with the default types"
+	printf '[[rule]]\nmatch = "%s/signed"\nkeys = ["keys/team.pub"]\npredicate_types = "x"\n' "$R" > badpt.toml
+	err=$("$WP" run --policy badpt.toml "$R/open/app:v1" 2>&1); rc=$?
+	[ "$rc" -ne 0 ]; ok $? "predicate_types that is not a list: the policy refuses everything"
+else
+	skip "needs node and sigstore-js (scripts/deps.sh) for the attestation checks"
+fi
+
 # Another spelling of the registry is the same registry (issue 22, 6): one function puts
 # the image's name and every rule's match in one form before they meet.
 lport=localhost:${R#127.0.0.1:}
