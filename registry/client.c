@@ -357,11 +357,51 @@ static char *basic_header(const wp_auth_cred *c)
 	return h;
 }
 
+/* Do URLs a and b share scheme, host and port (the port a scheme implies when none is
+ * written)? With schemes false, only host and port. */
+static bool same_place(const char *a, const char *b, bool schemes)
+{
+	CURLU *ua = curl_url(), *ub = curl_url();
+	char *ha = NULL, *hb = NULL, *pa = NULL, *pb = NULL, *sa = NULL, *sb = NULL;
+	bool same = false;
+
+	if (ua && ub && curl_url_set(ua, CURLUPART_URL, a, 0) == CURLUE_OK &&
+	    curl_url_set(ub, CURLUPART_URL, b, 0) == CURLUE_OK &&
+	    curl_url_get(ua, CURLUPART_HOST, &ha, 0) == CURLUE_OK && curl_url_get(ub, CURLUPART_HOST, &hb, 0) == CURLUE_OK &&
+	    curl_url_get(ua, CURLUPART_SCHEME, &sa, 0) == CURLUE_OK && curl_url_get(ub, CURLUPART_SCHEME, &sb, 0) == CURLUE_OK) {
+		curl_url_get(ua, CURLUPART_PORT, &pa, CURLU_DEFAULT_PORT);
+		curl_url_get(ub, CURLUPART_PORT, &pb, CURLU_DEFAULT_PORT);
+		same = !strcasecmp(ha, hb) && pa && pb && !strcmp(pa, pb) && (!schemes || !strcasecmp(sa, sb));
+	}
+	curl_free(ha);
+	curl_free(hb);
+	curl_free(pa);
+	curl_free(pb);
+	curl_free(sa);
+	curl_free(sb);
+	curl_url_cleanup(ua);
+	curl_url_cleanup(ub);
+	return same;
+}
+
+static bool same_host(const char *a, const char *b)
+{
+	return same_place(a, b, false);
+}
+
+bool wp_client_same_origin(const wp_client *r, const char *url)
+{
+	return url && same_place(r->base, url, true);
+}
+
 static const char *auth_header(wp_client *r, const wp_client_req *q)
 {
 	static __thread char *basic;
 
-	if (q->no_auth)
+	/* Credentials go only to the registry itself: a URL the registry handed out (an
+	 * upload's Location, a redirect, a next page) on another scheme, host or port gets
+	 * none, whichever request follows it (as containerd's docker resolver does). */
+	if (q->no_auth || !wp_client_same_origin(r, q->url))
 		return NULL;
 	if (r->basic && r->cred.secret) {
 		free(basic);
@@ -715,28 +755,6 @@ int wp_client_check(const wp_client_resp *p, const char *what, wp_error *err)
 		wp_error_set(err, ecode, "%s: HTTP %ld", what, p->status);
 	json_decref(j);
 	return ecode;
-}
-
-static bool same_host(const char *a, const char *b)
-{
-	CURLU *ua = curl_url(), *ub = curl_url();
-	char *ha = NULL, *hb = NULL, *pa = NULL, *pb = NULL;
-	bool same = false;
-
-	if (ua && ub && curl_url_set(ua, CURLUPART_URL, a, 0) == CURLUE_OK &&
-	    curl_url_set(ub, CURLUPART_URL, b, 0) == CURLUE_OK &&
-	    curl_url_get(ua, CURLUPART_HOST, &ha, 0) == CURLUE_OK && curl_url_get(ub, CURLUPART_HOST, &hb, 0) == CURLUE_OK) {
-		curl_url_get(ua, CURLUPART_PORT, &pa, CURLU_DEFAULT_PORT);
-		curl_url_get(ub, CURLUPART_PORT, &pb, CURLU_DEFAULT_PORT);
-		same = !strcasecmp(ha, hb) && pa && pb && !strcmp(pa, pb);
-	}
-	curl_free(ha);
-	curl_free(hb);
-	curl_free(pa);
-	curl_free(pb);
-	curl_url_cleanup(ua);
-	curl_url_cleanup(ub);
-	return same;
 }
 
 long wp_client_stall_seconds(void)

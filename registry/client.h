@@ -118,6 +118,8 @@ bool wp_client_transient(const wp_client_resp *resp);
 
 /* "repository:REPO:ACTIONS", the scope a token is asked for. */
 char *wp_client_scope(const char *repo, const char *actions);
+/* Is url on the registry's own scheme, host and port (where credentials may go)? */
+bool wp_client_same_origin(const wp_client *r, const char *url);
 /* Makes an absolute URL: "/v2/..." paths and relative Locations against the base. */
 char *wp_client_url(const wp_client *r, const char *path_or_url);
 

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
@@ -273,6 +274,15 @@ static bool take_location(push_blob *b, const wp_client_resp *p)
 	loc = wp_client_url(b->reg, p->location);
 	if (!loc)
 		return false;
+	/* an upload moved from https to plain http would carry the blob (and, before the
+	 * origin check, the credentials) in the clear: refused, as redirects are */
+	if (!strncasecmp(wp_client_base_url(b->reg), "https:", 6) && strncasecmp(loc, "https:", 6)) {
+		wp_warn("refusing the upload location '%s': not https, from a registry reached over https", loc);
+		free(loc);
+		return false;
+	}
+	if (!wp_client_same_origin(b->reg, loc))
+		wp_debug("the upload goes on at %s, another host: without the registry's credentials", loc);
 	free(b->location);
 	b->location = loc;
 	return true;

@@ -49,6 +49,37 @@ for to in other scheme; do
 	is "$out" "a" "only the registry's own page is listed ($to)"
 	like "$(cat "$TMP/pages.err")" "tag list may be incomplete.*not followed" "a warning says the next page was not followed ($to)"
 done
+
+# An upload moved elsewhere (issue 22, 3): the registry answers the upload POST with an
+# absolute Location on another port or host name; the PATCH and PUT that follow it carry
+# no credentials (Basic, or the registry's bearer token), while requests to the registry
+# itself still do.
+TPORT=$(free_port) THIEF=$(free_port)
+mkdir -p thief && cd thief
+$PY "$ROOT/tests/helpers/upload_thief.py" "$TPORT" "$THIEF" &
+on_exit "kill $! 2>/dev/null"
+cd "$TMP"
+for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$TPORT/v2/" && break; sleep 0.1; done
+mkdir -p docker && printf '{"auths":{"127.0.0.1:%s":{"auth":"%s"}}}' "$TPORT" "$(printf alice:s3cret | base64)" > docker/config.json
+export WASMPACK_STORE=$TMP/thief-store
+"$WP" build --wasm "$HELLO" -t thief-src:v1 >/dev/null
+for repo in port-app host-app same-app bearer-port bearer-host; do
+	: > thief/requests.log
+	"$WP" tag thief-src:v1 "127.0.0.1:$TPORT/$repo:v1" >/dev/null
+	DOCKER_CONFIG=$TMP/docker "$WP" push --plain-http "127.0.0.1:$TPORT/$repo:v1" >/dev/null 2>"push-$repo.err"
+	uploads=$(grep -c " /upload/" thief/requests.log)
+	[ "$uploads" -gt 0 ]; ok $? "$repo: the client followed the upload Location ($uploads requests)"
+	case $repo in
+	same-*)
+		is "$(grep " /upload/" thief/requests.log | grep -vc ' -$')" "$uploads" "$repo: on the registry itself the upload keeps its credentials" ;;
+	*)
+		is "$(grep " /upload/" thief/requests.log | grep -vc ' -$')" "0" "$repo: no Authorization header went with the upload elsewhere"
+		grep " /upload/" thief/requests.log | grep -v ' -$' | sed 's/^/#   /' ;;
+	esac
+	[ "$(grep " /v2/$repo/blobs/uploads/" thief/requests.log | grep -c ' -$')" -lt \
+		"$(grep -c " /v2/$repo/blobs/uploads/" thief/requests.log)" ]; ok $? "$repo: the registry itself still got them"
+done
+export WASMPACK_STORE=$TMP/store
 check "no request carried the header a token tried to add" test ! -e injected.log
 sleep 0.3
 is "$(cat raw.log 2>/dev/null)" "" "nothing reached the raw TCP listener"
