@@ -51,7 +51,10 @@ static int run(wp_cli *cli)
 	if ((rc = wp_fs_mkdir_p(root, 0755, &cli->err)) < 0)
 		goto done;
 	/* held until the engine ends (the descriptor survives exec): gc leaves it alone */
-	wp_cache_hold(root, wp_digest_hex(d.digest));
+	if (wp_cache_hold(root, wp_digest_hex(d.digest), &cli->err) < 0) {
+		rc = cli->err.code;
+		goto done;
+	}
 	wp_debug("%s is %s; node cache %s: %s", cli->args.items[0], d.digest, wp_fs_exists(entry) ? "hit" : "miss, unpacking",
 		 entry);
 	if (!wp_fs_exists(entry)) {

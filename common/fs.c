@@ -2,13 +2,17 @@
 #include "common/path.h"
 #include "common/util.h"
 
+#include <stdbool.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 int wp_fs_mkdir_p(const char *path, mode_t mode, wp_error *err)
@@ -197,4 +201,111 @@ int wp_fs_rm_rf(const char *path, wp_error *err)
 	if (!path[0] || !strcmp(path, "/"))
 		return wp_error_set(err, WP_EINVALID, "refusing to remove '%s'", path);
 	return rm_rf_at(AT_FDCWD, path, err);
+}
+
+int wp_fs_private_dir(const char *dir, wp_error *err)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return wp_error_sys(err, WP_EIO, "making '%s'", dir);
+	if (lstat(dir, &st) < 0)
+		return wp_error_sys(err, WP_EIO, "'%s'", dir);
+	if (!S_ISDIR(st.st_mode))
+		return wp_error_set(err, WP_EINVALID, "'%s' is not a folder", dir);
+	if (st.st_uid == geteuid() && (st.st_mode & 077) && chmod(dir, 0700) < 0)
+		return wp_error_sys(err, WP_EIO, "making '%s' private", dir);
+	return 0;
+}
+
+int wp_fs_lock_open(const char *path, wp_error *err)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+	struct stat st;
+
+	if (fd < 0 && (errno == EACCES || errno == EROFS))
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return wp_error_sys(err, WP_EIO, "opening the lock file '%s'", path), -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return wp_error_set(err, WP_EINVALID, "the lock file '%s' is not a regular file", path), -1;
+	}
+	if (st.st_uid == geteuid() && (st.st_mode & 077))
+		(void)fchmod(fd, 0600);
+	return fd;
+}
+
+int wp_fs_lock_wait(int fd, int op, const char *path, wp_error *err)
+{
+	const char *env = getenv("WASMPACK_LOCK_TIMEOUT");
+	double limit = env && *env ? atof(env) : 30, waited = 0;
+	long step_ms = 5;
+
+	if (limit <= 0)
+		limit = 30;
+	for (;;) {
+		if (flock(fd, op | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return wp_error_sys(err, WP_EIO, "locking '%s'", path);
+		if (waited >= limit)
+			return wp_error_set(err, WP_ETIMEOUT, "waited %.0f s for the lock '%s', which another process holds "
+					    "(WASMPACK_LOCK_TIMEOUT sets how long)", waited, path);
+		{
+			struct timespec ts = { 0, step_ms * 1000000L };
+
+			nanosleep(&ts, NULL);
+		}
+		waited += step_ms / 1000.0;
+		if (step_ms < 100)
+			step_ms *= 2;
+	}
+}
+
+/* Is path dir, or below it? */
+static bool path_within(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	return !strncmp(path, dir, n) && (path[n] == '\0' || path[n] == '/');
+}
+
+/* Is path, or a folder it is in, listed in $WASMPACK_SAFE_DIRS (by the name given or its
+ * real path)? */
+static bool safe_listed(const char *path)
+{
+	const char *env = getenv("WASMPACK_SAFE_DIRS");
+	_cleanup_free_ char *copy = env ? wp_xstrdup(env) : NULL, *real = realpath(path, NULL);
+	char *save = NULL;
+
+	for (char *d = copy ? strtok_r(copy, ":", &save) : NULL; d; d = strtok_r(NULL, ":", &save)) {
+		_cleanup_free_ char *rd = realpath(d, NULL);
+
+		if (!strcmp(d, "*") || path_within(path, d) || (real && rd && path_within(real, rd)))
+			return true;
+	}
+	return false;
+}
+
+int wp_fs_check_owner(const char *path, const char *what, wp_error *err)
+{
+	struct stat st;
+	uid_t me = geteuid();
+
+	if (stat(path, &st) < 0)
+		return errno == ENOENT ? 0 : wp_error_sys(err, WP_EIO, "%s '%s'", what, path);
+	if (st.st_uid == me && (me != 0 || !(st.st_mode & 022)))
+		return 0;
+	if (safe_listed(path))
+		return 0;
+	if (st.st_uid != me)
+		return wp_error_set(err, WP_EFAIL, "refusing %s '%s': it belongs to uid %u, not to the user running "
+				    "wasmpack (uid %u), who could be made to run what that user puts there (list it in "
+				    "WASMPACK_SAFE_DIRS to allow it)", what, path, (unsigned)st.st_uid, (unsigned)me);
+	return wp_error_set(err, WP_EFAIL, "refusing %s '%s': other users may write to it (mode %04o), and root "
+			    "would run what they put there: chmod go-w it (or list it in WASMPACK_SAFE_DIRS)", what, path,
+			    (unsigned)(st.st_mode & 07777));
 }

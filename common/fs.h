@@ -23,4 +23,23 @@ bool wp_fs_exists(const char *path);
 /* Removes a folder tree; refuses "/" and "". */
 int wp_fs_rm_rf(const char *path, wp_error *err);
 
+/* Lock files (flock) belong to their owner alone: flock needs only a read descriptor, so
+ * a lock file another user can open is one that user can hold forever.
+ * wp_fs_private_dir makes dir (0700) or tightens it when it is the caller's and more open
+ * (earlier versions made 0755); wp_fs_lock_open opens path, made 0600 or tightened the same
+ * way, never through a link. A descriptor, or -1 with err set. */
+int wp_fs_private_dir(const char *dir, wp_error *err);
+int wp_fs_lock_open(const char *path, wp_error *err);
+/* flock(fd, op) that waits at most $WASMPACK_LOCK_TIMEOUT seconds (default 30): past it,
+ * WP_ETIMEOUT naming path (someone holds the lock: a hung process, or another user). */
+int wp_fs_lock_wait(int fd, int op, const char *path, wp_error *err);
+
+/* A folder whose contents decide what runs (a store, its .wasmpack/, the node cache and
+ * its .users/) must be the running user's: owned by them and, for root, writable by no
+ * group or other user; else another user could change what root starts (as git refuses a
+ * repository someone else owns). A folder that is not there yet passes (it is made as the
+ * caller's); $WASMPACK_SAFE_DIRS (':'-separated paths, or '*') allows others. what names
+ * the folder in the error ("the store"). */
+int wp_fs_check_owner(const char *path, const char *what, wp_error *err);
+
 #endif

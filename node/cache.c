@@ -26,13 +26,15 @@ static bool is_hex64(const char *s)
 	return n == 64 && !s[64];
 }
 
-/* <root>/.users/<hex><suffix>, the folder made when asked. */
+/* <root>/.users/<hex><suffix>, the folder made (or tightened: 0700, the cache owner's
+ * alone) when asked. */
 static char *users_path(const char *root, const char *hex, const char *suffix, bool make)
 {
 	_cleanup_free_ char *dir = wp_str_fmt("%s/.users", root);
+	wp_error ignored;
 
 	if (make)
-		mkdir(dir, 0755);
+		(void)wp_fs_private_dir(dir, &ignored);
 	return wp_str_fmt("%s/%s%s", dir, hex, suffix);
 }
 
@@ -63,11 +65,14 @@ int wp_cache_claim(const char *root, const char *hex, const char *user, wp_error
 {
 	_cleanup_free_ char *path = users_path(root, hex, "", true);
 	_cleanup_free_ char *text = NULL;
-	int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644), rc = 0;
+	int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600), rc = 0;
+	struct stat st;
 
 	if (fd < 0)
 		return wp_error_sys(err, WP_EIO, "recording a user of the cache entry '%s'", path);
-	if (flock(fd, LOCK_EX) == 0) {
+	if (fstat(fd, &st) == 0 && st.st_uid == geteuid() && (st.st_mode & 077))
+		(void)fchmod(fd, 0600);
+	if ((rc = wp_fs_lock_wait(fd, LOCK_EX, path, err)) == 0) {
 		text = read_users(fd);
 		if (!has_line(text, user)) {
 			_cleanup_free_ char *line = wp_str_fmt("%s\n", user);
@@ -80,15 +85,34 @@ int wp_cache_claim(const char *root, const char *hex, const char *user, wp_error
 	return rc;
 }
 
-int wp_cache_hold(const char *root, const char *hex)
+int wp_cache_check(const char *root, wp_error *err)
 {
-	_cleanup_free_ char *path = users_path(root, hex, ".lock", true);
-	int fd = open(path, O_RDONLY | O_CREAT, 0644);
+	_cleanup_free_ char *users = wp_str_fmt("%s/.users", root);
+	int rc;
 
-	if (fd >= 0 && flock(fd, LOCK_SH) < 0) {
+	if ((rc = wp_fs_check_owner(root, "the node cache", err)) < 0 ||
+	    (rc = wp_fs_check_owner(users, "the node cache's", err)) < 0)
+		return rc;
+	return 0;
+}
+
+int wp_cache_hold(const char *root, const char *hex, wp_error *err)
+{
+	_cleanup_free_ char *path = NULL;
+	int fd;
+
+	if (wp_cache_check(root, err) < 0)
+		return -1;
+	path = users_path(root, hex, ".lock", true);
+	fd = wp_fs_lock_open(path, err);
+
+	if (fd >= 0 && wp_fs_lock_wait(fd, LOCK_SH, path, err) < 0) {
 		close(fd);
-		fd = -1;
+		return -1;
 	}
+	/* not close-on-exec: the engine that replaces the caller keeps holding it */
+	if (fd >= 0)
+		fcntl(fd, F_SETFD, 0);
 	return fd;
 }
 
@@ -132,8 +156,8 @@ static bool remove_unheld(const char *root, const char *hex, const char *entry)
 {
 	_cleanup_free_ char *lockp = users_path(root, hex, ".lock", false);
 	_cleanup_free_ char *users = users_path(root, hex, "", false);
-	int lfd = open(lockp, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
 	wp_error ignored;
+	int lfd = wp_fs_lock_open(lockp, &ignored);
 	bool gone = false;
 
 	if (lfd >= 0 && flock(lfd, LOCK_EX | LOCK_NB) == 0) {
@@ -181,7 +205,7 @@ void wp_cache_gc(const char *root, const char *store_root, wp_cache_gc_result *r
 				res->removed++;
 			continue;
 		}
-		if (flock(fd, LOCK_EX) == 0 && prune_users(fd, e->d_name) == 0) {
+		if (wp_fs_lock_wait(fd, LOCK_EX, users, &ignored) == 0 && prune_users(fd, e->d_name) == 0) {
 			if (remove_unheld(root, e->d_name, entry))
 				res->removed++;
 			else

@@ -22,9 +22,15 @@
  * is not listed yet. Bookkeeping: a failure is reported, and the run goes on. */
 int wp_cache_claim(const char *root, const char *hex, const char *user, wp_error *err);
 /* A descriptor holding a shared lock on entry hex for as long as it (or a copy across
- * exec) stays open, or -1. Not close-on-exec: the engine that replaces the caller keeps
- * it. */
-int wp_cache_hold(const char *root, const char *hex);
+ * exec) stays open, or -1 with err set (the lock could not be had within
+ * WASMPACK_LOCK_TIMEOUT: wp_fs_lock_wait). Not close-on-exec: the engine that replaces the
+ * caller keeps it. The lock files and their folder are the cache owner's alone (0600,
+ * 0700; tightened where an earlier version made them open), so no other user can hold
+ * one to stop runs, the shim or gc. */
+int wp_cache_hold(const char *root, const char *hex, wp_error *err);
+/* The cache and its .users/ are the running user's (wp_fs_check_owner): 0, or an error
+ * naming the one that is not. wp_cache_hold checks it first. */
+int wp_cache_check(const char *root, wp_error *err);
 
 typedef struct wp_cache_gc_result {
 	uint64_t removed;      /* entries removed */

@@ -35,7 +35,8 @@ int wp_fetch_app(const char *address, const char *ns, const char *id, const char
 		rc = wp_error_set(err, WP_ENOTFOUND, "container '%s' names no image and its rootfs holds no app", id);
 		goto done;
 	}
-	if ((rc = wp_cdclient_image_target(&cd, image, &top, err)) < 0 || (rc = wp_fs_mkdir_p(cache_root, 0755, err)) < 0)
+	if ((rc = wp_cdclient_image_target(&cd, image, &top, err)) < 0 || (rc = wp_cache_check(cache_root, err)) < 0 ||
+	    (rc = wp_fs_mkdir_p(cache_root, 0755, err)) < 0)
 		goto done;
 	tmp = wp_str_fmt("%s/.tmp-shim-XXXXXX", cache_root);
 	if (!tmp || !mkdtemp(tmp)) {

@@ -84,6 +84,14 @@ int wp_store_open(wp_store *s, const char *root, int mode, wp_error *err)
 					    root);
 		break;
 	}
+	if ((rc = wp_fs_check_owner(root, "the store", err)) < 0)
+		return rc;
+	{
+		_cleanup_free_ char *own = wp_str_fmt("%s/.wasmpack", root);
+
+		if ((rc = wp_fs_check_owner(own, "the store's", err)) < 0)
+			return rc;
+	}
 	s->root = wp_xstrdup(root);
 	blobs = wp_str_fmt("%s/blobs/sha256", root);
 	priv = wp_str_fmt("%s/.wasmpack", root);
@@ -95,9 +103,10 @@ int wp_store_open(wp_store *s, const char *root, int mode, wp_error *err)
 		wp_store_close(s);
 		return wp_error_prefix(err, "opening store '%s'", root);
 	}
-	s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	/* the owner's alone (0600): another user who could open it could hold it */
+	s->lock_fd = wp_fs_lock_open(lock, err);
 	if (s->lock_fd < 0) {
-		rc = wp_error_sys(err, WP_EIO, "opening store lock '%s'", lock);
+		rc = err->code;
 		wp_store_close(s);
 		return rc;
 	}
@@ -584,9 +593,9 @@ static int index_lock(wp_store *s, wp_error *err)
 	_cleanup_free_ char *path = wp_store_private_path(s, "index.lock");
 	int fd;
 
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	fd = wp_fs_lock_open(path, err);
 	if (fd < 0)
-		return wp_error_sys(err, WP_EIO, "opening '%s'", path);
+		return err->code;
 	if (flock(fd, LOCK_EX) < 0) {
 		int rc = wp_error_sys(err, WP_EIO, "locking '%s'", path);
 

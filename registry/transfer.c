@@ -61,8 +61,8 @@ int wp_transfer_origins_add(wp_store *s, const char *repo_name, const char **dig
 	wp_error ignored;
 	int lock, rc;
 
-	lock = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (lock < 0 || flock(lock, LOCK_EX) < 0) {
+	lock = wp_fs_lock_open(lockp, &ignored);
+	if (lock < 0 || wp_fs_lock_wait(lock, LOCK_EX, lockp, &ignored) < 0) {
 		if (lock >= 0)
 			close(lock);
 		return WP_EIO;

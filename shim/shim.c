@@ -545,15 +545,19 @@ static int prepare(wp_shim *sh, const fields *fs, creating *c, wp_error *err)
 	return 0;
 }
 
-static task *task_new(const fields *fs, const creating *c)
+static task *task_new(const fields *fs, const creating *c, wp_error *err)
 {
-	task *t = wp_xcalloc(1, sizeof(*t));
+	task *t;
+	int held = -1;
 
-	t->sync_fd = t->err_fd = -1;
 	/* the cache entry stays while the task lives: gc of a store on the node leaves it */
-	t->cache_fd = c->entry ? wp_cache_hold(c->cache_root, wp_path_basename(c->entry)) : -1;
-	if (t->cache_fd >= 0)
-		fcntl(t->cache_fd, F_SETFD, FD_CLOEXEC);
+	if (c->entry && (held = wp_cache_hold(c->cache_root, wp_path_basename(c->entry), err)) < 0)
+		return NULL;
+	if (held >= 0)
+		fcntl(held, F_SETFD, FD_CLOEXEC);
+	t = wp_xcalloc(1, sizeof(*t));
+	t->sync_fd = t->err_fd = -1;
+	t->cache_fd = held;
 	t->id = wp_xstrdup(c->id);
 	t->bundle = wp_xstrdup(c->bundle);
 	t->stdin_path = wp_xstrdup(fs->s[F_CREATE_STDIN] ? fs->s[F_CREATE_STDIN] : "");
@@ -651,7 +655,10 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, wp_error *err
 		return wp_error_set(err, WP_EEXISTS, "task %s: already exists", c.id);
 	if ((rc = prepare(sh, fs, &c, err)) < 0)
 		goto done;
-	t = task_new(fs, &c);
+	if (!(t = task_new(fs, &c, err))) {
+		rc = err->code;
+		goto done;
+	}
 	if (c.mounted)
 		t->mounted = wp_xstrdup(c.rootfs);
 	pthread_mutex_lock(&sh->mu);

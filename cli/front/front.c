@@ -121,13 +121,20 @@ static void warm_run(int argc, char **argv)
 	}
 	root = wp_xstrdup(sroot.data);
 	wp_buf_release(&sroot);
+	{
+		/* another user's store is the core's to refuse (wp_fs_check_owner) */
+		_cleanup_free_ char *own = wp_str_fmt("%s/.wasmpack", root);
+
+		if (wp_fs_check_owner(root, "the store", &err) < 0 || wp_fs_check_owner(own, "the store's", &err) < 0)
+			goto defer;
+	}
 	if (!(hex = resolve(root, cli.args.items[0])))
 		goto defer;
 	cache = wp_storeroot_cache(root);
 	entry = wp_str_fmt("%s/%s", cache, hex);
 	summary = wp_str_fmt("%s/.wasmpack-unpack.json", entry);
 	/* held until the engine ends (the descriptor survives exec): gc leaves it alone */
-	if ((held = wp_cache_hold(cache, hex)) < 0 || wp_json_read_file(summary, 1u << 20, &spec.summary, &err) < 0)
+	if ((held = wp_cache_hold(cache, hex, &err)) < 0 || wp_json_read_file(summary, 1u << 20, &spec.summary, &err) < 0)
 		goto defer;
 	if ((real = realpath(root, NULL)))
 		wp_cache_claim(cache, hex, real, &err);

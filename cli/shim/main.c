@@ -263,8 +263,16 @@ static int start(const flags *f)
 			break; /* the group's shim serves this container too */
 		if ((lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 			break;
-		if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(lfd, 128) == 0)
-			break;
+		{
+			/* the socket is containerd's (root's) alone whatever umask containerd
+			 * started us with: made 0600, and made so again before anyone connects */
+			mode_t old = umask(077);
+			int bound = bind(lfd, (struct sockaddr *)&sa, sizeof(sa));
+
+			umask(old);
+			if (bound == 0 && chmod(path, 0600) == 0 && listen(lfd, 128) == 0)
+				break;
+		}
 		close(lfd);
 		lfd = -1;
 		if (errno == EADDRINUSE && !answers(path))
