@@ -80,7 +80,7 @@ static int mkdirs_beneath(unpacker *u, int rootfd, const char *path, bool includ
 					}
 					close(pfd);
 				} else if (fd < 0) {
-					return wp_error_sys(u->err, errno == EXDEV || errno == ELOOP ? WP_EDIGEST : WP_EIO,
+					return wp_error_sys(u->err, errno == EXDEV || errno == ELOOP ? WP_EINVALID : WP_EIO,
 							    "folder '%s' escapes the image's root", p);
 				} else {
 					close(fd);
@@ -419,6 +419,17 @@ static int apply_entry(unpacker *u, struct archive *a, struct archive_entry *ae,
 		if (victim)
 			remove_beneath(u, rootfd, victim);
 		goto done;
+	}
+	/* A second guard beside openat2's RESOLVE_BENEATH: once the tree holds a link, where an
+	 * entry goes is resolved as the kernel would, through what is on disk now (a folder a
+	 * link passed through may since have become a link itself), and refused if it leaves. */
+	if (u->links && strchr(clean.data, '/')) {
+		_cleanup_free_ char *parent = wp_xstrndup(clean.data, (size_t)(strrchr(clean.data, '/') - clean.data));
+
+		if ((rc = wp_links_check_path(rootfd, parent, "the image's root", u->err)) < 0) {
+			wp_error_prefix(u->err, "layer %s: entry '%s'", layer, clean.data);
+			goto done;
+		}
 	}
 	if ((rc = mkdirs_beneath(u, rootfd, clean.data, false)) < 0)
 		goto done;

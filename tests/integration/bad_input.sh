@@ -44,10 +44,11 @@ rm app/static/loop
 expect 2 "unknown command" "an unknown command" -- "$WP" frobnicate
 
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
-	chmod 755 "$TMP" "$TMP/app" "$TMP/app/static"; chmod -R a+rX "$WASMPACK_STORE"; chmod a+w "$WASMPACK_STORE" "$WASMPACK_STORE/.wasmpack" "$WASMPACK_STORE/.wasmpack/tmp" "$WASMPACK_STORE/blobs/sha256" "$WASMPACK_STORE/.wasmpack/lock"
+	# nobody builds into a store of its own (another user's store is refused)
+	chmod 755 "$TMP" "$TMP/app" "$TMP/app/static"; mkdir -p "$TMP/nobody-store" && chown 65534:65534 "$TMP/nobody-store"
 	cp "$HELLO" "$TMP/hello.wasm"; chmod 644 "$TMP/hello.wasm"
 	printf 'secret\n' > app/static/secret.txt && chmod 600 app/static/secret.txt
-	expect 1 "cannot be read" "an unreadable file" -- setpriv --reuid=65534 --regid=65534 --clear-groups "$WP" build --wasm "$TMP/hello.wasm" --file app/static -t t:1
+	expect 1 "cannot be read" "an unreadable file" -- setpriv --reuid=65534 --regid=65534 --clear-groups env WASMPACK_STORE="$TMP/nobody-store" "$WP" build --wasm "$TMP/hello.wasm" --file app/static -t t:1
 	rm -f app/static/secret.txt
 else
 	skip "unreadable file: needs root to drop privileges"; skip "-"; skip "-"

@@ -91,6 +91,26 @@ like "$err" "the unpacked layers: symbolic link 'x' -> 'd/..' leads outside the 
 	"once the layer is in, naming the link"
 check "and nothing is left" test ! -e "$TMP/out-late"
 
+# A link swapped inside one layer (issue 22): x -> a/b/c/../../.. while a/b/c is a folder
+# (inside), then a/b/c becomes a link to ../.. (x now climbs three levels out), then a file
+# is written through x. Two guards stop it (openat2's RESOLVE_BENEATH, and the path judged
+# through the links on disk now); it is a confinement refusal (exit 1), not a digest one,
+# and nothing appears anywhere above the root.
+SWAP=pwned-swap-$RANDOM$RANDOM
+for via in "x/$SWAP" "x/sub/$SWAP" "a/b/c/../../$SWAP"; do
+	$MKTAR swap.tar "d:a" "d:a/b" "d:a/b/c" "s:x>a/b/c/../../.." "s:a/b/c>../.." "f:$via=pwned"
+	image_of swap swap.tar
+	mkdir -p "$TMP/out-swap/deep"
+	err=$("$WP" unpack "oci:$TMP/img-swap:x" -o "$TMP/out-swap/deep/root" 2>&1); rc=$?
+	is "$rc" "1" "a link made to climb by a later entry of its layer, then written through ($via): refused (exit 1)"
+	like "$err" "escap|leads outside|outside the root" "saying it leaves the root (${err:0:150})"
+	check "nothing is left" test ! -e "$TMP/out-swap/deep/root"
+	out=$("$WP" run --engine node "oci:$TMP/img-swap:x" 2>&1); rc=$?
+	is "$rc" "1" "run of it: refused"
+	found=$(find "$TMP" /tmp -maxdepth 4 -name "$SWAP*" 2>/dev/null; ls -d "/$SWAP" 2>/dev/null)
+	is "$found" "" "no file of the layer appears above the root"
+done
+
 # Whiteouts that name the folder itself or its parent are bad entries, not deletions.
 for w in .wh.. .wh...; do
 	$MKTAR "wh.tar" "f:$w"

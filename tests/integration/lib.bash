@@ -19,10 +19,15 @@ _cleanup_hooks=()
 # Under `make check` every sanitizer report of every process a test starts (the shim under
 # containerd included) goes to a log here; one report fails the test, wherever it came
 # from and whatever its exit status was.
+# The folder is 1777 so that processes a test runs as another user (nobody) can write
+# their reports too, and a report exits 86, a status no command of ours uses, so it can
+# never pass for an expected failure (SAN_EXIT; `is` and `check` name it).
+SAN_EXIT=86
 if [ -n "${WASMPACK_SAN_LOGS:-}" ]; then
-	mkdir -p "$TMP/.san"
-	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$TMP/.san/asan"
-	export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$TMP/.san/ubsan"
+	mkdir -p "$TMP/.san" && chmod 1777 "$TMP/.san"
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$TMP/.san/asan:exitcode=$SAN_EXIT"
+	export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$TMP/.san/ubsan:halt_on_error=1:exitcode=$SAN_EXIT"
+	export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}exitcode=$SAN_EXIT"
 fi
 _cleanup() {
 	local h rc=$?
@@ -55,11 +60,14 @@ ok() { # ok COND-EXIT-STATUS DESCRIPTION
 }
 check() { # check DESCRIPTION COMMAND...
 	local d=$1; shift
-	local out
-	if out=$("$@" 2>&1); then ok 0 "$d"; else ok 1 "$d"; printf '%s\n' "$out" | sed 's/^/#   /' | head -20; fi
+	local out rc
+	out=$("$@" 2>&1); rc=$?
+	if [ "$rc" -eq 0 ]; then ok 0 "$d"; else ok 1 "$d"; printf '%s\n' "$out" | sed 's/^/#   /' | head -20; fi
+	[ "$rc" -ne "$SAN_EXIT" ] || echo "#   exit $SAN_EXIT: a sanitizer report"
 }
 is() { # is GOT WANT DESCRIPTION
 	if [ "$1" == "$2" ]; then ok 0 "$3"; else ok 1 "$3"; echo "#   got:  '$1'"; echo "#   want: '$2'"; fi
+	[ "$1" != "$SAN_EXIT" ] || [ "$2" == "$SAN_EXIT" ] || echo "#   exit $SAN_EXIT: a sanitizer report"
 }
 like() { # like GOT PATTERN DESCRIPTION
 	if printf '%s' "$1" | grep -qE -- "$2"; then ok 0 "$3"; else ok 1 "$3"; echo "#   got: '$1'"; echo "#   want match: '$2'"; fi
