@@ -2,7 +2,7 @@
 # again under AddressSanitizer and UndefinedBehaviorSanitizer, `make demo` runs the demo.
 
 CC ?= cc
-PKGS := libarchive libcurl openssl jansson libgit2 zlib
+PKGS := libarchive libcurl openssl jansson libgit2 zlib libseccomp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -64,13 +64,13 @@ $(O)/wasmpack-core: $(CLI_OBJS) $(O)/libwasmpack.a
 # The front parses a warm run with the core's own parser and run's option table.
 FRONT_OBJS := $(O)/cli/front/front.o $(O)/cli/options.o $(O)/cli/run_opts.o
 $(O)/wasmpack: $(FRONT_OBJS) $(O)/libwasmpack.a
-	$(CC) $(ALL_CFLAGS) -o $@ $(FRONT_OBJS) $(O)/libwasmpack.a $(shell pkg-config --libs jansson 2>/dev/null) -lpthread
+	$(CC) $(ALL_CFLAGS) -o $@ $(FRONT_OBJS) $(O)/libwasmpack.a $(shell pkg-config --libs jansson libseccomp 2>/dev/null) -lpthread
 
 # The containerd shim (cli/shim/main.c): containerd starts it, one per pod.
 # Like the front it links only libc and jansson (it lives as long as its containers);
 # artifact images are fetched and unpacked by `wasmpack-core __shim-fetch`.
 $(O)/$(SHIM): $(O)/cli/shim/main.o $(O)/libwasmpack.a
-	$(CC) $(ALL_CFLAGS) -o $@ $(O)/cli/shim/main.o $(O)/libwasmpack.a $(shell pkg-config --libs jansson 2>/dev/null) -lpthread
+	$(CC) $(ALL_CFLAGS) -o $@ $(O)/cli/shim/main.o $(O)/libwasmpack.a $(shell pkg-config --libs jansson libseccomp 2>/dev/null) -lpthread
 
 $(O)/tests/%: tests/unit/%.c tests/unit/tap.h $(O)/libwasmpack.a
 	@mkdir -p $(dir $@)

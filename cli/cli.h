@@ -56,6 +56,8 @@ typedef struct wp_cli {
 	const char *store_root;
 	FILE *out;
 	wp_error err;
+	int exit_status;        /* a command that succeeded but ends with another status: run
+				 * ends with its app's */
 } wp_cli;
 
 extern const wp_opt wp_global_opts[];

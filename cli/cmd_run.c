@@ -30,12 +30,16 @@ static int run(wp_cli *cli)
 	bool containerd = wp_str_has_prefix(cli->args.items[0], "containerd:");
 	wp_run_spec spec = { 0 };
 	_cleanup_free_ char *root = NULL, *entry = NULL, *summary_path = NULL;
-	int rc;
+	int rc, status = 0;
+	const char *net = wp_cli_value(cli, "network");
 
 	/* what the command line got wrong, before any pull or unpack */
 	if ((rc = wp_engine_check_name(wp_cli_value(cli, "engine"), &cli->err)) < 0 ||
 	    (rc = wp_engine_check_dirs(wp_cli_list(cli, "dir"), &cli->err)) < 0)
 		return rc;
+	if (net && strcmp(net, "none") && strcmp(net, "host"))
+		return wp_error_set(&cli->err, WP_EUSAGE, "--network '%s': want none (a loopback only, the default) or host",
+				    net);
 	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0)
 		return rc;
 	rc = containerd ? wp_cli_containerd_source(cli, cli->args.items[0], &ro, &d)
@@ -83,7 +87,11 @@ static int run(wp_cli *cli)
 	spec.dirs = *wp_cli_list(cli, "dir");
 	wp_store_close(&s);
 	wp_store_close(&ro);
-	rc = wp_engine_exec(&spec, &cli->err);
+	spec.network_host = !strcmp(wp_cli_value(cli, "network") ? wp_cli_value(cli, "network") : "none", "host");
+	if ((rc = wp_engine_exec(&spec, &status, &cli->err)) == 0) {
+		fflush(stdout);
+		cli->exit_status = wp_engine_exit_status(status);
+	}
 	wp_strv_release(&spec.args);
 	json_decref(spec.summary);
 	wp_descriptor_release(&d);

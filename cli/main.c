@@ -124,7 +124,11 @@ static int run(int argc, char **argv)
 		rc = WP_EIO;
 	}
 	wp_cli_release(&cli);
-	return wp_error_exit_status(rc < 0 ? (cli.err.code ? cli.err.code : rc) : 0);
+	if (rc >= 0 && cli.exit_status)
+		rc = cli.exit_status;
+	else
+		rc = wp_error_exit_status(rc < 0 ? (cli.err.code ? cli.err.code : rc) : 0);
+	return rc;
 }
 
 int main(int argc, char **argv)

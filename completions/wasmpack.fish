@@ -78,6 +78,7 @@ complete -c wasmpack -n '__fish_seen_subcommand_from unpack' -x -a '(wasmpack __
 complete -c wasmpack -n '__fish_seen_subcommand_from run' -l engine -x -a 'wasmtime wasmedge wasmer node jco spin' -d 'wasmtime, wasmedge, wasmer, node, jco or spin (default: the first found that runs the app)'
 complete -c wasmpack -n '__fish_seen_subcommand_from run' -l env -x -d 'an environment variable added to the app\'s'
 complete -c wasmpack -n '__fish_seen_subcommand_from run' -l dir -r -a '(__fish_complete_directories)' -d 'a host folder the app sees at GUEST'
+complete -c wasmpack -n '__fish_seen_subcommand_from run' -l network -x -a 'none host' -d 'none (default: a network namespace with only a loopback) or host (the host\'s network)'
 complete -c wasmpack -n '__fish_seen_subcommand_from run' -l platform -x -a 'wasip1/wasm wasip2/wasm wasi/wasm' -d 'pick this platform when pulling an index'
 complete -c wasmpack -n '__fish_seen_subcommand_from run' -l policy -r -F -d 'the signature policy (default $WASMPACK_POLICY, else /etc/wasmpack/policy.toml)'
 complete -c wasmpack -n '__fish_seen_subcommand_from run' -l plain-http -d 'talk HTTP, not HTTPS, to the registry'

@@ -96,6 +96,7 @@ _wasmpack() {
         '--engine[wasmtime, wasmedge, wasmer, node, jco or spin (default\: the first found that runs the app)]:NAME:(wasmtime wasmedge wasmer node jco spin)' \
         '*--env[an environment variable added to the app\'s]:K=V: ' \
         '*--dir[a host folder the app sees at GUEST]:HOST:GUEST:_files -/' \
+        '--network[none (default\: a network namespace with only a loopback) or host (the host\'s network)]:MODE:(none host)' \
         '--platform[pick this platform when pulling an index]:OS/ARCH:(wasip1/wasm wasip2/wasm wasi/wasm)' \
         '--policy[the signature policy (default $WASMPACK_POLICY, else /etc/wasmpack/policy.toml)]:FILE:_files' \
         '--plain-http[talk HTTP, not HTTPS, to the registry]' \

@@ -410,6 +410,11 @@ int wp_compile_cached(const wp_compile_job *job, int wasm_fd, char **dir, bool *
 		rc = wp_error_sys(err, WP_EIO, "making '%s'", out);
 		goto fail;
 	}
+	if (job->check && (rc = job->check(wasm, len, job->ctx, err)) < 0) {
+		if (rc == WP_EINVALID)
+			(void)wp_fs_write_replace(failed, err->msg, strlen(err->msg), 0644, &ignored);
+		goto fail;
+	}
 	argv = wp_xcalloc(job->argv.len + 1, sizeof(*argv));
 	for (size_t i = 0; i < job->argv.len; i++)
 		argv[i] = expand(job->argv.items[i], in, out);

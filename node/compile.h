@@ -39,6 +39,9 @@ typedef struct wp_compile_job {
 	/* Called with the output folder and the wasm bytes before the folder is put in place,
 	 * to add files of the caller's own; may be NULL. */
 	int (*finish)(const char *out, const uint8_t *wasm, size_t len, void *ctx, wp_error *err);
+	/* Called with the wasm bytes before the compiler runs, may be NULL: a WP_EINVALID
+	 * verdict is remembered as a failed compile is. */
+	int (*check)(const uint8_t *wasm, size_t len, void *ctx, wp_error *err);
 	void *ctx;
 	/* The shim's reaper may collect the compiler first: its status then comes from here. */
 	int (*reaped_status)(void *ctx, pid_t pid);

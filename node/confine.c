@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -159,13 +162,15 @@ static int write_file(const char *path, const char *data)
 }
 
 /* An unprivileged caller: a user namespace mapping only its own ids. */
-static int enter_userns(wp_error *err)
+static int enter_userns(int extra, wp_error *err)
 {
 	char map[64];
 	uid_t uid = geteuid();
 	gid_t gid = getegid();
 
-	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
+	/* with CLONE_NEWUSER in the same call the user namespace is made first, and owns the
+	 * others */
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS | extra) < 0)
 		return WP_CONFINE_UNAVAILABLE;
 	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)uid, (unsigned)uid);
 	if (write_file("/proc/self/uid_map", map) < 0)
@@ -218,6 +223,23 @@ static int make_target(int mfd, const char *rel, bool dir)
 	return rc;
 }
 
+static int loopback_up(void)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = -1;
+
+	if (fd < 0)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, "lo", 3);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+		rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
+	}
+	close(fd);
+	return rc;
+}
+
 static int drop_bounding_set(void)
 {
 	for (int cap = 0; cap < 64; cap++)
@@ -235,11 +257,14 @@ int wp_confine_enter(const wp_confine *c, wp_error *err)
 	if (c->len > WP_ARRAY_LEN(clones))
 		return wp_error_set(err, WP_EINVALID, "the engine would see %zu paths: at most %zu", c->len, WP_ARRAY_LEN(clones));
 	if (geteuid() != 0) {
-		if ((rc = enter_userns(err)) != 0)
+		if ((rc = enter_userns(c->extra_ns, err)) != 0)
 			return rc;
-	} else if (unshare(CLONE_NEWNS) < 0) {
-		return wp_error_sys(err, WP_EIO, "making the engine's mount namespace");
+	} else if (unshare(CLONE_NEWNS | c->extra_ns) < 0) {
+		return wp_error_sys(err, WP_EIO, "making the engine's namespaces");
 	}
+	/* a network namespace of its own has a loopback, down: up, and nothing else */
+	if ((c->extra_ns & CLONE_NEWNET) && loopback_up() < 0)
+		return wp_error_sys(err, WP_EIO, "bringing up the engine's loopback");
 	/* Nothing done here travels back to the host's mounts. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
 		what = "making the mounts private";

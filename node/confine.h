@@ -54,6 +54,9 @@ typedef struct wp_confine {
 	/* The host folders the app sees as folders of its own (the engine's preopens): where
 	 * the view cannot be made, each is checked to hold no link out of itself. */
 	wp_strv app_roots;
+	/* Namespaces of its own besides the mount one (CLONE_NEWNET: only a loopback, brought
+	 * up; CLONE_NEWPID: for the children made after, the first of which is its init). */
+	int extra_ns;
 } wp_confine;
 
 /* Adds path (resolved to its real path; it must exist) to what the engine sees. A path

@@ -2,6 +2,8 @@
 #include "common/path.h"
 #include "node/compile.h"
 #include "node/confine.h"
+#include "node/seccomp.h"
+#include "node/wit.h"
 #include "oci/wasm.h"
 #include "common/links.h"
 #include "common/fs.h"
@@ -16,7 +18,11 @@
 #include <string.h>
 #include <linux/openat2.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -625,6 +631,47 @@ static int jco_finish(const char *out, const uint8_t *wasm, size_t len, void *ct
 	return rc;
 }
 
+/* Every function the component imports from a WASI interface must be one WASI defines,
+ * as the WIT jco ships says (jco answers a constructor a component declares itself with a
+ * fresh object outside the sandbox's settings: a [constructor]network would reach the
+ * network). Checked once, before the transpile; a refusal is remembered with it. */
+static int jco_check(const uint8_t *wasm, size_t len, void *ctx, wp_error *err)
+{
+	const jco_install *j = ctx;
+	_cleanup_free_ char *witdir = wp_str_fmt("%s/lib/wit/builtin", j->pkg);
+	wp_wasm_import_funcs f = { 0 };
+	json_t *wit = NULL;
+	int rc;
+
+	if ((rc = wp_wit_functions(witdir, "0.2.", &wit, err)) < 0)
+		return wp_error_prefix(err, "cannot check the component's imports against WASI (jco %s)", j->version);
+	if ((rc = wp_wasm_component_import_funcs(wasm, len, &f, err)) < 0)
+		goto done;
+	for (size_t i = 0; i < f.n && rc == 0; i++) {
+		_cleanup_free_ char *iface = wp_xstrdup(f.names[i]);
+		char *at = strrchr(iface, '@');
+		json_t *known;
+
+		if (at)
+			*at = '\0';
+		if (!(known = json_object_get(wit, iface))) {
+			if (wp_str_has_prefix(iface, "wasi:"))
+				rc = wp_error_set(err, WP_EINVALID, "the component imports '%.200s', an interface WASI 0.2 does not "
+						  "have (as jco %s knows it): refused before it starts", f.names[i], j->version);
+			continue;
+		}
+		for (size_t k = 0; k < f.funcs[i].len && rc == 0; k++)
+			if (!json_object_get(known, f.funcs[i].items[k]))
+				rc = wp_error_set(err, WP_EINVALID, "the component imports '%.200s' from %.200s, a function WASI "
+						  "does not define (as jco %s knows it): refused before it starts",
+						  f.funcs[i].items[k], f.names[i], j->version);
+	}
+done:
+	wp_wasm_import_funcs_release(&f);
+	json_decref(wit);
+	return rc;
+}
+
 /* jco: the component transpiled to JS and core wasm once per content and jco version
  * (node/compile.h), then node runs it through wasmpack's runner with preview2-shim. */
 static int command_jco(engine_ctx *x, wp_strv *argv, wp_error *err)
@@ -651,12 +698,15 @@ static int command_jco(engine_ctx *x, wp_strv *argv, wp_error *err)
 		rc = wp_error_set(err, WP_ENOTFOUND, "the engine 'jco' runs on Node.js, and node is not on PATH");
 		goto done;
 	}
-	id = wp_str_fmt("jco-%s", j.version);
+	/* "-w2": transpiles made before imports were checked by function are not used */
+	id = wp_str_fmt("jco-%s-w2", j.version);
 	job.cache_root = x->s->launcher_dir;
 	job.engine_id = id;
 	job.what = "jco transpile";
 	job.made = "app.js";
 	job.finish = jco_finish;
+	job.check = jco_check;
+	job.ctx = &j;
 	job.reaped_status = x->s->reaped_status;
 	job.reaped_ctx = x->s->reaped_ctx;
 	wp_strv_push(&job.argv, node);
@@ -1116,6 +1166,26 @@ done:
 	return rc;
 }
 
+bool wp_engine_serves(const wp_run_spec *s)
+{
+	app a = { 0 };
+	wp_error ignored;
+	bool serves;
+
+	a.env = json_object();
+	a.preopens = json_object();
+	a.writable = json_object();
+	if (s->rootfs)
+		serves = describe_rootfs(s, &a, &ignored) == 0 && a.needs_spin;
+	else if (wp_json_str(s->summary, "layout") &&
+		 (!strcmp(wp_json_str(s->summary, "layout"), "wasm") || !strcmp(wp_json_str(s->summary, "layout"), "image")))
+		serves = json_is_true(json_object_get(s->summary, "spinApp"));
+	else
+		serves = describe_spin(s, &a, &ignored) == 0 && a.needs_spin;
+	app_release(&a);
+	return serves;
+}
+
 /* Said once when an unprivileged run cannot be confined. */
 static void warn_unconfined(void)
 {
@@ -1123,13 +1193,176 @@ static void warn_unconfined(void)
 			"unprivileged user (the image's links were checked to stay inside it)\n");
 }
 
-int wp_engine_exec(const wp_run_spec *s, wp_error *err)
+/* ---- wasmpack run's engine: confined, in namespaces of its own, under an init of ours ---- */
+
+/* The process a signal is passed on to (the init, from the run; the engine, from the
+ * init). */
+static volatile pid_t forward_to;
+static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT };
+
+static void forward(int sig)
+{
+	if (forward_to > 0)
+		kill(forward_to, sig);
+}
+
+static void forward_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = forward;
+	sa.sa_flags = SA_RESTART;
+	for (size_t i = 0; i < WP_ARRAY_LEN(forwarded); i++)
+		sigaction(forwarded[i], &sa, NULL);
+}
+
+/* The engine: the last of its privileges and the seccomp filter, then exec. On failure
+ * errno goes to errfd. */
+static void engine_child(char **argv, const wp_seccomp *filter, int errfd)
+{
+	sigset_t none;
+	wp_error ignored;
+	int e;
+
+	for (size_t i = 0; i < WP_ARRAY_LEN(forwarded); i++)
+		signal(forwarded[i], SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (wp_confine_drop_caps(&ignored) < 0 || wp_seccomp_enter(filter) < 0) {
+		e = errno;
+		(void)!write(errfd, &e, sizeof(e));
+		_exit(127);
+	}
+	execv(argv[0], argv);
+	e = errno;
+	(void)!write(errfd, &e, sizeof(e));
+	_exit(127);
+}
+
+/* PID 1 of the engine's PID namespace: starts the engine, passes signals on to it (an
+ * engine as PID 1 would ignore SIGTERM it has no handler for), reaps every process, and
+ * when the engine ends hands its wait status to the run (statusfd) and goes, which ends
+ * whatever the engine left behind in the namespace. */
+static void init_child(char **argv, const wp_seccomp *filter, int errfd, int statusfd)
+{
+	pid_t engine, got;
+	int status = 0, st;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	forward_to = 0;
+	forward_signals();
+	if ((engine = fork()) < 0) {
+		int e = errno;
+
+		(void)!write(errfd, &e, sizeof(e));
+		_exit(127);
+	}
+	if (engine == 0) {
+		close(statusfd);
+		engine_child(argv, filter, errfd);
+	}
+	forward_to = engine;
+	close(errfd);
+	for (;;) {
+		got = waitpid(-1, &st, 0);
+		if (got == engine) {
+			status = st;
+			break;
+		}
+		if (got < 0 && errno != EINTR)
+			break;
+	}
+	(void)!write(statusfd, &status, sizeof(status));
+	_exit(0);
+}
+
+int wp_engine_exit_status(int status)
+{
+	if (WIFSIGNALED(status)) {
+		/* ended by a signal: so does the run (without a core of its own) */
+		struct rlimit none = { 0, 0 };
+		sigset_t set;
+
+		setrlimit(RLIMIT_CORE, &none);
+		signal(WTERMSIG(status), SIG_DFL);
+		sigemptyset(&set);
+		sigaddset(&set, WTERMSIG(status));
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+		raise(WTERMSIG(status));
+		return 128 + WTERMSIG(status);
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+/* The run waits for the init, passing signals on, and takes the engine's status. */
+static int supervise(char **argv, const wp_seccomp *filter, int *status, wp_error *err)
+{
+	int errp[2] = { -1, -1 }, statp[2] = { -1, -1 }, e = 0, rc = 0, st;
+	pid_t init;
+	ssize_t n;
+
+	if (pipe2(errp, O_CLOEXEC) < 0 || pipe2(statp, O_CLOEXEC) < 0) {
+		rc = wp_error_sys(err, WP_EIO, "starting the engine");
+		goto done;
+	}
+	if ((init = fork()) < 0) {
+		rc = wp_error_sys(err, WP_EIO, "starting the engine's init");
+		goto done;
+	}
+	if (init == 0) {
+		close(errp[0]);
+		close(statp[0]);
+		init_child(argv, filter, errp[1], statp[1]);
+	}
+	forward_to = init;
+	forward_signals();
+	close(errp[1]);
+	close(statp[1]);
+	errp[1] = statp[1] = -1;
+	do
+		n = read(errp[0], &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	while (waitpid(init, &st, 0) < 0 && errno == EINTR)
+		;
+	if (n == (ssize_t)sizeof(e)) {
+		errno = e;
+		rc = wp_error_sys(err, WP_EIO, "starting engine '%s'", argv[0]);
+		goto done;
+	}
+	*status = 0;
+	do
+		n = read(statp[0], status, sizeof(*status));
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(*status))
+		rc = wp_error_set(err, WP_EIO, "the engine's init ended without its status");
+done:
+	for (int i = 0; i < 2; i++) {
+		if (errp[i] >= 0)
+			close(errp[i]);
+		if (statp[i] >= 0)
+			close(statp[i]);
+	}
+	return rc;
+}
+
+int wp_engine_exec(const wp_run_spec *s, int *status, wp_error *err)
 {
 	wp_strv argv = { 0 }, env = { 0 };
 	wp_confine view = { 0 };
+	wp_seccomp filter = { 0 };
 	int rc;
 
+	*status = 0;
 	if ((rc = wp_engine_command(s, &argv, &env, &view, err)) < 0)
+		goto done;
+	/* A PID namespace of its own, with our init as PID 1; no network but a loopback
+	 * unless the run asks for the host's (--network host), or the app is served by
+	 * spin, which listens itself. */
+	view.extra_ns = CLONE_NEWPID;
+	if (!s->network_host && !wp_engine_serves(s))
+		view.extra_ns |= CLONE_NEWNET;
+	if ((rc = wp_seccomp_build(&filter, err)) < 0)
 		goto done;
 	for (size_t i = 0; i < env.len; i++)
 		putenv(env.items[i]); /* env's strings stay: the process execs next */
@@ -1158,12 +1391,17 @@ int wp_engine_exec(const wp_run_spec *s, wp_error *err)
 		if (rc < 0)
 			goto done;
 		warn_unconfined();
-	} else if (rc < 0 || (rc = wp_confine_drop_caps(err)) < 0) {
+		/* no namespace to be PID 1 of: the engine replaces the run, under the filter */
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && wp_seccomp_enter(&filter) == 0)
+			execvp(argv.items[0], argv.items);
+		rc = wp_error_sys(err, WP_EIO, "starting engine '%s'", argv.items[0]);
+		goto done;
+	} else if (rc < 0) {
 		goto done;
 	}
-	execvp(argv.items[0], argv.items);
-	rc = wp_error_sys(err, WP_EIO, "starting engine '%s'", argv.items[0]);
+	rc = supervise(argv.items, &filter, status, err);
 done:
+	wp_seccomp_release(&filter);
 	wp_confine_release(&view);
 	wp_strv_release(&argv);
 	free(env.items); /* its strings are the environment's now (putenv) */

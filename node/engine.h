@@ -21,6 +21,8 @@ typedef struct wp_run_spec {
 				  * HTTP (or other) triggers still goes to spin */
 	const char *dir;         /* the unpacked app (wp_unpack's dest) */
 	json_t *summary;         /* what wp_unpack found */
+	bool network_host;       /* wasmpack run --network host: the host's network, not a
+				  * namespace with only a loopback */
 	wp_strv args;            /* replace the image's Cmd when given */
 	wp_strv env;             /* K=V added to the app's */
 	wp_strv dirs;            /* HOST:GUEST preopens */
@@ -60,9 +62,20 @@ int wp_engine_check_dirs(const wp_strv *dirs, wp_error *err);
  * read-only but for a container's own rootfs and writable --dir or volumes, and the
  * engine's own files. Host folders are checked to exist; paths are real paths. */
 int wp_engine_command(const wp_run_spec *spec, wp_strv *argv, wp_strv *env, wp_confine *view, wp_error *err);
-/* Confines the process (node/confine.h) and execs the engine; returns only on failure.
- * Unprivileged and without user namespaces, it runs unconfined only a tree whose links all
- * stay inside, and says so on stderr. */
-int wp_engine_exec(const wp_run_spec *spec, wp_error *err);
+/* wasmpack run: confines the process (node/confine.h) in namespaces of its own (mount,
+ * PID, and network unless spec->network_host or spin serves the app: only a loopback),
+ * forks an init of wasmpack's as PID 1, which starts the engine under the seccomp filter
+ * (node/seccomp.h) with no capabilities, passes signals on and reaps; 0 with the engine's
+ * wait status in *status once it has ended. Unprivileged and without user namespaces, it
+ * runs unconfined only a tree whose links all stay inside, says so on stderr, and execs
+ * the engine in place (under the filter). */
+int wp_engine_exec(const wp_run_spec *spec, int *status, wp_error *err);
+/* The exit code a run ends with for the engine's wait status: its exit code; for a signal,
+ * the same signal is raised on the caller first (so a shell sees the run killed as the
+ * engine was), 128 + the signal if that returns. */
+int wp_engine_exit_status(int status);
+/* Does spin serve this app (a Spin app with HTTP or other triggers): it listens itself, so
+ * it keeps the host's network. */
+bool wp_engine_serves(const wp_run_spec *spec);
 
 #endif

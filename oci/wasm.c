@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +127,286 @@ static int skip_externdesc(reader *r)
 	default:
 		return -1;
 	}
+}
+
+/* ---- component types: enough to read the function names of an imported instance ---- */
+
+#define TYPE_DEPTH_MAX 32
+
+static int skip_bytes(reader *r, uint32_t n)
+{
+	if ((size_t)(r->end - r->p) < n)
+		return -1;
+	r->p += n;
+	return 0;
+}
+
+static int skip_label(reader *r)
+{
+	uint32_t len;
+
+	return read_u32(r, &len) < 0 ? -1 : skip_bytes(r, len);
+}
+
+/* valtype: a primitive (one byte, 0x64 and up, a negative s33) or a type index. */
+static int skip_valtype(reader *r)
+{
+	uint32_t idx;
+
+	if (r->p >= r->end)
+		return -1;
+	if (*r->p >= 0x40 && *r->p < 0x80) {
+		r->p++;
+		return 0;
+	}
+	return read_u32(r, &idx);
+}
+
+static int skip_opt_valtype(reader *r)
+{
+	unsigned char t;
+
+	if (read_byte(r, &t) < 0 || t > 1)
+		return -1;
+	return t ? skip_valtype(r) : 0;
+}
+
+static int skip_vec(reader *r, int (*each)(reader *r))
+{
+	uint32_t n;
+
+	if (read_u32(r, &n) < 0 || n > (uint32_t)(r->end - r->p))
+		return -1;
+	for (uint32_t i = 0; i < n; i++)
+		if (each(r) < 0)
+			return -1;
+	return 0;
+}
+
+static int skip_labelled_valtype(reader *r)
+{
+	return skip_label(r) < 0 ? -1 : skip_valtype(r);
+}
+
+static int skip_case(reader *r)
+{
+	unsigned char zero;
+
+	return skip_label(r) < 0 || skip_opt_valtype(r) < 0 || read_byte(r, &zero) < 0 || zero != 0 ? -1 : 0;
+}
+
+/* alias: sort, then its target. */
+static int skip_alias(reader *r, unsigned char *sort_out)
+{
+	unsigned char sort, core, target;
+	uint32_t a, b;
+
+	if (read_byte(r, &sort) < 0 || (sort == 0x00 && read_byte(r, &core) < 0) || read_byte(r, &target) < 0)
+		return -1;
+	*sort_out = sort;
+	switch (target) {
+	case 0x00: case 0x01:
+		return read_u32(r, &a) < 0 ? -1 : skip_label(r);
+	case 0x02:
+		return read_u32(r, &a) < 0 || read_u32(r, &b) < 0 ? -1 : 0;
+	default:
+		return -1;
+	}
+}
+
+/* core:deftype as instance types hold it: a core function type only. */
+static int skip_core_deftype(reader *r)
+{
+	unsigned char tag;
+	uint32_t n;
+
+	if (read_byte(r, &tag) < 0 || tag != 0x60)
+		return -1;
+	for (int k = 0; k < 2; k++)
+		if (read_u32(r, &n) < 0 || skip_bytes(r, n) < 0)
+			return -1;
+	return 0;
+}
+
+static int skip_deftype(reader *r, int depth);
+
+/* The declarations of an instance (or component) type; with funcs, the names of the
+ * functions it exports are added there. */
+static int walk_decls(reader *r, int depth, bool component, wp_strv *funcs)
+{
+	uint32_t n;
+
+	if (read_u32(r, &n) < 0 || n > (uint32_t)(r->end - r->p))
+		return -1;
+	for (uint32_t i = 0; i < n; i++) {
+		unsigned char tag, sort;
+		char *name = NULL;
+		int rc = 0;
+
+		if (read_byte(r, &tag) < 0)
+			return -1;
+		switch (tag) {
+		case 0x00:
+			rc = skip_core_deftype(r);
+			break;
+		case 0x01:
+			rc = skip_deftype(r, depth + 1);
+			break;
+		case 0x02:
+			rc = skip_alias(r, &sort);
+			break;
+		case 0x03: /* importdecl, in a component type */
+		case 0x04: /* exportdecl */
+			if (tag == 0x03 && !component)
+				return -1;
+			if (read_extern_name(r, &name) < 0)
+				return -1;
+			if (tag == 0x04 && funcs && r->p < r->end && *r->p == 0x01)
+				wp_strv_push(funcs, name);
+			free(name);
+			rc = skip_externdesc(r);
+			break;
+		default:
+			return -1;
+		}
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int skip_deftype(reader *r, int depth)
+{
+	unsigned char tag, b;
+	uint32_t idx;
+
+	if (depth > TYPE_DEPTH_MAX || read_byte(r, &tag) < 0)
+		return -1;
+	if ((tag >= 0x73 && tag <= 0x7f) || tag == 0x64) /* a primitive */
+		return 0;
+	switch (tag) {
+	case 0x72: return skip_vec(r, skip_labelled_valtype);   /* record */
+	case 0x71: return skip_vec(r, skip_case);               /* variant */
+	case 0x70: case 0x6b: return skip_valtype(r);           /* list, option */
+	case 0x67: return skip_valtype(r) < 0 ? -1 : read_u32(r, &idx); /* fixed-size list */
+	case 0x6f: return skip_vec(r, skip_valtype);            /* tuple */
+	case 0x6e: case 0x6d: return skip_vec(r, skip_label);   /* flags, enum */
+	case 0x6a: return skip_opt_valtype(r) < 0 ? -1 : skip_opt_valtype(r); /* result */
+	case 0x69: case 0x68: return read_u32(r, &idx);         /* own, borrow */
+	case 0x66: case 0x65: return skip_opt_valtype(r);       /* stream, future */
+	case 0x40: case 0x43: /* func (0x43: async): params, then one result or a named list */
+		if (skip_vec(r, skip_labelled_valtype) < 0 || read_byte(r, &b) < 0)
+			return -1;
+		return b == 0x00 ? skip_valtype(r) : b == 0x01 ? skip_vec(r, skip_labelled_valtype) : -1;
+	case 0x41: return walk_decls(r, depth, true, NULL);     /* component */
+	case 0x42: return walk_decls(r, depth, false, NULL);    /* instance */
+	case 0x3f: /* resource: rep i32, then an optional destructor */
+		if (read_byte(r, &b) < 0 || b != 0x7f || read_byte(r, &b) < 0 || b > 1)
+			return -1;
+		return b ? read_u32(r, &idx) : 0;
+	default:
+		return -1;
+	}
+}
+
+int wp_wasm_component_import_funcs(const unsigned char *data, size_t len, wp_wasm_import_funcs *out, wp_error *err)
+{
+	reader r = { data + 8, data + len };
+	const unsigned char **types = NULL; /* each type index: its instance type, or NULL */
+	size_t n_types = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (wp_wasm_kind_of(data, len) != WP_WASM_COMPONENT)
+		return wp_error_set(err, WP_EINVALID, "not a wasm component");
+	while (r.p < r.end) {
+		unsigned char id, sort, b;
+		uint32_t size, count, idx;
+		reader sec;
+
+		if (read_byte(&r, &id) < 0 || read_u32(&r, &size) < 0 || (size_t)(r.end - r.p) < size)
+			goto bad;
+		sec.p = r.p;
+		sec.end = r.p + size;
+		r.p += size;
+		if (id != 6 && id != 7 && id != 10 && id != 11)
+			continue;
+		if (read_u32(&sec, &count) < 0 || count > size)
+			goto bad;
+		for (uint32_t i = 0; i < count; i++) {
+			const unsigned char *at = sec.p;
+			char *name = NULL;
+			bool type_made = false;
+
+			if (id == 7) {
+				if (skip_deftype(&sec, 0) < 0)
+					goto bad;
+				type_made = true;
+			} else if (id == 6) {
+				if (skip_alias(&sec, &sort) < 0)
+					goto bad;
+				type_made = sort == 0x03;
+				at = NULL;
+			} else if (id == 10) {
+				if (read_extern_name(&sec, &name) < 0)
+					goto bad;
+				if (sec.p < sec.end && *sec.p == 0x05) {
+					reader desc = sec;
+
+					if (read_byte(&desc, &b) < 0 || read_u32(&desc, &idx) < 0) {
+						free(name);
+						goto bad;
+					}
+					if (idx < n_types && types[idx]) {
+						reader t = { types[idx] + 1, r.p };
+
+						out->names = wp_xreallocarray(out->names, out->n + 1, sizeof(*out->names));
+						out->funcs = wp_xreallocarray(out->funcs, out->n + 1, sizeof(*out->funcs));
+						out->names[out->n] = name;
+						memset(&out->funcs[out->n], 0, sizeof(out->funcs[out->n]));
+						name = NULL;
+						if (walk_decls(&t, 0, false, &out->funcs[out->n++]) < 0)
+							goto bad;
+					}
+				}
+				type_made = sec.p < sec.end && *sec.p == 0x03;
+				free(name);
+				at = NULL;
+				if (skip_externdesc(&sec) < 0)
+					goto bad;
+			} else {
+				if (read_extern_name(&sec, &name) < 0)
+					goto bad;
+				free(name);
+				if (read_byte(&sec, &sort) < 0 || (sort == 0 && read_byte(&sec, &b) < 0) ||
+				    read_u32(&sec, &idx) < 0 || read_byte(&sec, &b) < 0 || b > 1 ||
+				    (b == 1 && skip_externdesc(&sec) < 0))
+					goto bad;
+				type_made = sort == 0x03;
+				at = NULL;
+			}
+			if (type_made) {
+				types = wp_xreallocarray(types, n_types + 1, sizeof(*types));
+				types[n_types++] = at && *at == 0x42 ? at : NULL;
+			}
+		}
+	}
+	free(types);
+	return 0;
+bad:
+	free(types);
+	wp_wasm_import_funcs_release(out);
+	return wp_error_set(err, WP_EINVALID, "malformed wasm component: cannot read the types of its imports");
+}
+
+void wp_wasm_import_funcs_release(wp_wasm_import_funcs *f)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		free(f->names[i]);
+		wp_strv_release(&f->funcs[i]);
+	}
+	free(f->names);
+	free(f->funcs);
+	memset(f, 0, sizeof(*f));
 }
 
 /* Takes name. */

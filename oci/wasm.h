@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "common/error.h"
+#include "common/strv.h"
 
 enum wp_wasm_kind { WP_WASM_NONE = 0, WP_WASM_MODULE = 1, WP_WASM_COMPONENT = 2 };
 
@@ -26,5 +27,19 @@ typedef struct wp_wasm_names {
 int wp_wasm_component_names(const unsigned char *data, size_t len, wp_wasm_names *out, wp_error *err);
 int wp_wasm_component_names_file(const char *path, wp_wasm_names *out, wp_error *err);
 void wp_wasm_names_release(wp_wasm_names *n);
+
+/* The functions each imported instance of a component declares (the export names of its
+ * instance type: "get-environment", "[constructor]network", "[method]tcp-socket.start-bind",
+ * "[static]fields.from-list"): names[i] the import ("wasi:cli/environment@0.2.3"), funcs[i]
+ * its functions. Imports that are not instances are not listed. A type this reader cannot
+ * walk is WP_EINVALID (the caller refuses what it cannot check). */
+typedef struct wp_wasm_import_funcs {
+	char **names;
+	wp_strv *funcs;
+	size_t n;
+} wp_wasm_import_funcs;
+
+int wp_wasm_component_import_funcs(const unsigned char *data, size_t len, wp_wasm_import_funcs *out, wp_error *err);
+void wp_wasm_import_funcs_release(wp_wasm_import_funcs *f);
 
 #endif

@@ -101,7 +101,7 @@ static void warm_run(int argc, char **argv)
 	wp_cli cli = { 0 };
 	wp_run_spec spec = { 0 };
 	_cleanup_free_ char *root = NULL, *hex = NULL, *entry = NULL, *summary = NULL, *cache = NULL, *real = NULL;
-	int held = -1;
+	int held = -1, status = 0;
 	const char *store;
 	wp_buf sroot;
 	wp_error err;
@@ -146,7 +146,12 @@ static void warm_run(int argc, char **argv)
 		wp_strv_push(&spec.args, cli.args.items[i]);
 	spec.env = *wp_cli_list(&cli, "env");
 	spec.dirs = *wp_cli_list(&cli, "dir");
-	wp_engine_exec(&spec, &err);
+	spec.network_host = !strcmp(wp_cli_value(&cli, "network") ? wp_cli_value(&cli, "network") : "none", "host");
+	if (wp_engine_exec(&spec, &status, &err) == 0) {
+		/* the engine ran and ended: the run ends as it did */
+		fflush(stdout);
+		exit(wp_engine_exit_status(status));
+	}
 	/* The engine did not start: the core says why, as it would have. */
 	wp_strv_release(&spec.args);
 	json_decref(spec.summary);

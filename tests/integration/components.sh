@@ -44,10 +44,10 @@ like "$out" "Hello from the image" "the component reads its static file at /"
 like "$(cat "$TMP/run.err")" "the app's wasm is a wasm component \(wasip2\)" "-v: the app was told a component"
 like "$(cat "$TMP/run.err")" "engine jco \(the first installed of wasmtime, jco\): " "and jco chosen for it (node runs modules only)"
 sum=$(sha256sum app/hello.wasm | cut -d' ' -f1)
-entry=$TMP/cache/compiled/jco-$JCO_VERSION/$sum
+entry=$TMP/cache/compiled/jco-$JCO_VERSION-w2/$sum
 check "the transpiled component is in the node cache, named by the component's sha256 and jco's version" test -f "$entry/app.js"
 like "$(cat "$entry/imports.json" 2>/dev/null)" '"wasi:cli/environment@0\.2' "with the component's imports beside it"
-is "$(ls -A "$TMP/cache/compiled/jco-$JCO_VERSION")" "$sum" "and nothing else there (no temporary folder left)"
+is "$(ls -A "$TMP/cache/compiled/jco-$JCO_VERSION-w2")" "$sum" "and nothing else there (no temporary folder left)"
 ino=$(stat -c %i "$entry")
 out=$("$WP" run -v c-img:v1 -- again 2>&1); rc=$?
 is "$rc:$(grep -c 'compiling the app' <<<"$out")" "0:0" "a second run is not transpiled again"
@@ -64,9 +64,9 @@ touch -d '40 days ago' "$entry"
 [ "$(stat -c %Y "$entry")" -gt "$(date -d '1 day ago' +%s)" ]; ok $? "a start marks its transpiled form used"
 old_sum=$(sha256sum prober.component.wasm | cut -d' ' -f1)
 "$WP" build --layout wasm --wasm prober.component.wasm -t c-old:v1 >/dev/null && "$WP" run c-old:v1 >/dev/null 2>&1
-touch -d '40 days ago' "$TMP/cache/compiled/jco-$JCO_VERSION/$old_sum"
+touch -d '40 days ago' "$TMP/cache/compiled/jco-$JCO_VERSION-w2/$old_sum"
 "$WP" gc >/dev/null
-check "gc removes a transpiled form unused for 40 days" test ! -e "$TMP/cache/compiled/jco-$JCO_VERSION/$old_sum"
+check "gc removes a transpiled form unused for 40 days" test ! -e "$TMP/cache/compiled/jco-$JCO_VERSION-w2/$old_sum"
 check "and keeps the one in use" test -f "$entry/app.js"
 
 # racing first starts make the entry once
@@ -76,8 +76,8 @@ for i in 1 2 3 4; do ("$WP" run c-exit:v1 -- 0 > "race$i.out" 2>&1; echo $? > "r
 wait "${pids[@]}"
 is "$(cat race1.rc race2.rc race3.rc race4.rc | tr -d '\n')" "0000" "four racing first runs of a component all exit 0"
 esum=$(sha256sum exitcode.component.wasm | cut -d' ' -f1)
-is "$(ls -A "$TMP/cache/compiled/jco-$JCO_VERSION" | grep -c "$esum")" "1" "one transpiled entry for it"
-is "$(ls -A "$TMP/cache/compiled/jco-$JCO_VERSION" | grep -c '^\.tmp')" "0" "no temporary folder left"
+is "$(ls -A "$TMP/cache/compiled/jco-$JCO_VERSION-w2" | grep -c "$esum")" "1" "one transpiled entry for it"
+is "$(ls -A "$TMP/cache/compiled/jco-$JCO_VERSION-w2" | grep -c '^\.tmp')" "0" "no temporary folder left"
 "$WP" run c-exit:v1 -- 0 >/dev/null 2>&1
 is "$?" "0" "a component exiting 0: run exits 0"
 "$WP" run c-exit:v1 -- 7 >/dev/null 2>&1
@@ -156,6 +156,46 @@ err=$("$WP" run c-missing:v1 2>&1); rc=$?
 is "$rc" "1" "a component with an import the engine lacks fails"
 like "$err" "jco engine: the component imports example:missing/api@1\.0\.0, which this engine does not provide" \
 	"naming the missing import"
+# A component that declares functions WASI lacks on WASI's own interfaces (issue 22, 1): a
+# [constructor]network (jco would answer it with a fresh Network, network allowed), or an
+# extra function in wasi:cli/environment. Made from component text by jco's parse
+# (wasm-tools); refused before the transpile, by name, and the refusal is remembered.
+cat > ctor.wat <<'WAT'
+(component
+  (type $net (instance
+    (export "network" (type (sub resource)))
+    (export "[constructor]network" (func (result (own 0))))))
+  (import "wasi:sockets/network@0.2.0" (instance (type $net))))
+WAT
+cat > envx.wat <<'WAT'
+(component
+  (type $env (instance
+    (export "get-environment" (func (result (list (tuple string string)))))
+    (export "get-host-secrets" (func (result string)))))
+  (import "wasi:cli/environment@0.2.3" (instance (type $env))))
+WAT
+cat > static.wat <<'WAT'
+(component
+  (type $io (instance
+    (export "pollable" (type (sub resource)))
+    (export "[static]pollable.steal" (func (result u32)))))
+  (import "wasi:io/poll@0.2.0" (instance (type $io))))
+WAT
+for w in "ctor [constructor]network wasi:sockets/network@0.2.0" "envx get-host-secrets wasi:cli/environment@0.2.3" \
+	"static [static]pollable.steal wasi:io/poll@0.2.0"; do
+	set -- $w
+	jco parse "$TMP/$1.wat" -o "$TMP/$1.wasm" >/dev/null 2>&1
+	"$WP" build --layout wasm --wasm "$1.wasm" -t "c-$1:v1" >/dev/null
+	for attempt in first again; do
+		err=$("$WP" run "c-$1:v1" 2>&1); rc=$?
+		is "$rc" "1" "a component importing $2 from $3 ($attempt): refused"
+		like "$err" "imports '$(sed 's/[][]/\\&/g' <<<"$2")' from $3, a function WASI does not define" "naming the function"
+	done
+	like "$err" "remembered" "the second time from the remembered verdict"
+	csum=$(sha256sum "$1.wasm" | cut -d' ' -f1)
+	check "no transpiled form is kept for it" test ! -e "$TMP/cache/compiled/jco-$JCO_VERSION-w2/$csum/app.js"
+done
+
 # its imports read well, but the core module it holds is no module
 /usr/bin/python3 - <<'PY'
 sec = lambda i, b: bytes([i, len(b)]) + b
@@ -166,11 +206,11 @@ err=$("$WP" run c-broken:v1 2>&1); rc=$?
 is "$rc" "1" "a component jco cannot transpile: exit 1"
 like "$err" "jco transpile failed \(exit [0-9]+\): .*ComponentError: .*section" "saying the transpile failed, with jco's words (no stack)"
 bsum=$(sha256sum broken.wasm | cut -d' ' -f1)
-check "and no transpiled form is kept for it" test ! -e "$TMP/cache/compiled/jco-$JCO_VERSION/$bsum"
+check "and no transpiled form is kept for it" test ! -e "$TMP/cache/compiled/jco-$JCO_VERSION-w2/$bsum"
 err=$("$WP" run -v c-broken:v1 2>&1); rc=$?
 is "$rc:$(grep -c 'compiling the app' <<<"$err")" "1:0" "the next start fails the same without running jco again"
 like "$err" "jco transpile failed \(exit [0-9]+\): .*\(remembered from an earlier start\)" "saying the failure is remembered"
-is "$(ls -A "$TMP/cache/compiled/jco-$JCO_VERSION" | grep -c '^\.tmp')" "0" "not even a temporary folder"
+is "$(ls -A "$TMP/cache/compiled/jco-$JCO_VERSION-w2" | grep -c '^\.tmp')" "0" "not even a temporary folder"
 
 # ---- wasmtime: precompiled once into the same cache (a stand-in wasmtime: the real one is
 # not in Debian 12; its compile writes a marker, its args and the input; its run says what
@@ -235,7 +275,7 @@ is "$rc" "0" "ctr run of the component through the shim exits 0"
 like "$out" "arg\[1\]=from-ctr" "with the container's args"
 like "$out" "env GREETING=hi" "the image's env"
 like "$out" "Hello from the image" "and its static file"
-check "the shim transpiled it into its node cache" test -f "$TMP/shimcache/compiled/jco-$JCO_VERSION/$sum/app.js"
+check "the shim transpiled it into its node cache" test -f "$TMP/shimcache/compiled/jco-$JCO_VERSION-w2/$sum/app.js"
 "$WP" tag c-exit:v1 "$R/c-exit:v1" >/dev/null && "$WP" push -q --plain-http "$R/c-exit:v1" >/dev/null
 ctr_ images pull --plain-http --platform wasip2/wasm "$R/c-exit:v1" >/dev/null 2>&1
 ctr_ run --rm --snapshotter native --platform wasip2/wasm --runtime io.containerd.wasmpack.v1 "$R/c-exit:v1" c2 /exitcode.component.wasm 5 >/dev/null 2>&1

@@ -186,6 +186,54 @@ out=$(PATH=$TMP/fakebin:$PATH "$WP" run -v --engine wasmtime img:v1 --env DB_PAS
 like "$out" "--env DB_PASSWORD=\.\.\." "-v names the env a command-line engine gets"
 is "$(grep -c hunter2 <<<"$out")" "0" "without its values"
 
+# What the engine can reach under `wasmpack run` (issue 22, 1 and the depth items): a
+# network namespace of its own with only a loopback (--network host keeps the host's), a
+# PID namespace of its own under wasmpack's init (PID 1, which passes SIGTERM on and the
+# exit status through), a seccomp filter, no capabilities.
+if [ -r /proc/self/ns/net ] && command -v node >/dev/null; then
+	for mode in none host; do
+		netopt=(); [ $mode = host ] && netopt=(--network host)
+		"$WP" run --engine node "${netopt[@]}" sleepy:v1 -- 30 > "ns-$mode.out" 2>&1 &
+		sp=$!
+		for _ in $(seq 1 100); do grep -q "sleeper started" "ns-$mode.out" 2>/dev/null && break; sleep 0.05; done
+		ep=$(pgrep -n -f "wasmpack-node-wasi.js.*sleeper.wasm")
+		if [ $mode = none ]; then
+			[ -n "$ep" ] && [ "$(readlink "/proc/$ep/ns/net")" != "$(readlink /proc/self/ns/net)" ]; ok $? \
+				"the engine has a network namespace of its own"
+			like "$(ls "/proc/$ep/root/sys/class/net" 2>/dev/null; nsenter -t "$ep" -n ip -o link 2>/dev/null | cut -d: -f2 | tr -d ' ')" \
+				"^lo$" "holding only a loopback"
+			is "$(nsenter -t "$ep" -n ip -o link show lo 2>/dev/null | grep -c 'UP')" "1" "which is up"
+			[ "$(readlink "/proc/$ep/ns/pid")" != "$(readlink /proc/self/ns/pid)" ]; ok $? "and a PID namespace of its own"
+			like "$(grep NSpid "/proc/$ep/status")" "NSpid:\s+$ep\s+2$" "where it is PID 2, under wasmpack's init"
+			init=$(ps -o ppid= -p "$ep" | tr -d ' ')
+			like "$(grep NSpid "/proc/$init/status")" "NSpid:\s+$init\s+1$" "and the init is PID 1"
+			like "$(grep '^Seccomp:' "/proc/$ep/status")" "Seccomp:\s+2" "the engine runs under a seccomp filter"
+			like "$(grep '^CapEff:' "/proc/$ep/status")" "CapEff:\s+0+$" "with no capabilities"
+			like "$(grep '^NoNewPrivs:' "/proc/$ep/status")" "NoNewPrivs:\s+1" "and no_new_privs"
+			start=$(date +%s%N)
+			kill -TERM "$sp"
+			wait "$sp"; rc=$?
+			took=$(( ($(date +%s%N) - start) / 1000000 ))
+			is "$rc" "143" "SIGTERM to the run reaches the engine through the init: the run ends by SIGTERM (143)"
+			[ "$took" -lt 5000 ]; ok $? "promptly (${took} ms)"
+			check "the engine is gone" sh -c "! kill -0 $ep 2>/dev/null"
+		else
+			[ -n "$ep" ] && [ "$(readlink "/proc/$ep/ns/net")" = "$(readlink /proc/self/ns/net)" ]; ok $? \
+				"--network host: the engine shares the host's network"
+			kill "$sp" 2>/dev/null; wait "$sp" 2>/dev/null
+		fi
+	done
+	err=$("$WP" run --network bridge sleepy:v1 2>&1); rc=$?
+	is "$rc" "2" "--network takes none or host"
+	"$WP" build --wasm "$EXITC" -t ec:v1 >/dev/null
+	"$WP" run --engine node ec:v1 -- 7 >/dev/null 2>&1
+	is "$?" "7" "the engine's exit status passes through the init"
+	WASMPACK_NO_FRONT=1 "$WP" run --engine node ec:v1 -- 9 >/dev/null 2>&1
+	is "$?" "9" "through the core too"
+else
+	skip "needs node and /proc/self/ns for the namespace checks"
+fi
+
 # An app whose memory grows past 100 MiB: node 20 crashed at exit now and then (about one
 # run in three) until its GC ran on one thread; eight runs in a row must all exit 0.
 if command -v node >/dev/null; then
