@@ -198,6 +198,62 @@ int wp_cdclient_container_image(const wp_cdclient *cd, const char *id, char **im
 	return rc;
 }
 
+int wp_cdclient_container_snapshot_parent(const wp_cdclient *cd, const char *id, char **parent, wp_error *err)
+{
+	wp_buf req, sreq;
+	one_msg o = { 0 }, so = { 0 };
+	const uint8_t *c, *sn, *key, *info, *par;
+	size_t c_len, sn_len, key_len, info_len, par_len;
+	_cleanup_free_ char *snapshotter = NULL;
+	int rc, f;
+
+	*parent = NULL;
+	wp_buf_init(&req, 4096);
+	wp_buf_init(&sreq, 4096);
+	/* Container {snapshotter = 6, snapshot_key = 7} */
+	if ((rc = wp_pb_put_str(&req, 1, id)) == 0 &&
+	    (rc = unary(cd, "/containerd.services.containers.v1.Containers/Get", &req, &o, err)) == 0) {
+		if (find_len((uint8_t *)o.data.data, o.data.len, 1, &c, &c_len) != 1 ||
+		    find_len(c, c_len, 6, &sn, &sn_len) != 1 || find_len(c, c_len, 7, &key, &key_len) != 1)
+			rc = wp_error_set(err, WP_ENOTFOUND, "container '%s' has no snapshot", id);
+		else {
+			snapshotter = wp_xstrndup((const char *)sn, sn_len);
+			/* StatSnapshotRequest {snapshotter = 1, key = 2} -> {info = 1}: Info {parent = 2} */
+			if ((rc = wp_pb_put_str(&sreq, 1, snapshotter)) == 0 &&
+			    (rc = wp_pb_put_bytes(&sreq, 2, key, key_len)) == 0 &&
+			    (rc = unary(cd, "/containerd.services.snapshots.v1.Snapshots/Stat", &sreq, &so, err)) == 0) {
+				if (find_len((uint8_t *)so.data.data, so.data.len, 1, &info, &info_len) != 1 ||
+				    (f = find_len(info, info_len, 2, &par, &par_len)) < 0)
+					rc = wp_error_set(err, WP_EINVALID, "containerd: a malformed snapshot record");
+				else
+					*parent = f ? wp_xstrndup((const char *)par, par_len) : wp_xstrdup("");
+			}
+			wp_buf_release(&so.data);
+		}
+		wp_buf_release(&o.data);
+	}
+	if (rc < 0)
+		wp_error_prefix(err, "the snapshot of container '%s'", id);
+	wp_buf_release(&req);
+	wp_buf_release(&sreq);
+	return rc;
+}
+
+int wp_cdclient_content_exists(const wp_cdclient *cd, const char *digest, wp_error *err)
+{
+	wp_buf req;
+	one_msg o = { 0 };
+	int rc;
+
+	/* Content.Info {digest = 1}: NOT_FOUND when containerd no longer holds it */
+	wp_buf_init(&req, 256);
+	if ((rc = wp_pb_put_str(&req, 1, digest)) == 0)
+		rc = unary(cd, "/containerd.services.content.v1.Content/Info", &req, &o, err);
+	wp_buf_release(&o.data);
+	wp_buf_release(&req);
+	return rc;
+}
+
 int wp_cdclient_image_target(const wp_cdclient *cd, const char *name, wp_descriptor *target, wp_error *err)
 {
 	wp_buf req;

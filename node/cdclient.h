@@ -29,6 +29,13 @@ int wp_cdclient_call(const wp_cdclient *cd, const char *method, const wp_buf *re
 
 /* The image reference a container was created from (malloc'ed; "" when none). */
 int wp_cdclient_container_image(const wp_cdclient *cd, const char *id, char **image, wp_error *err);
+/* The parent of the snapshot a container's rootfs was prepared on (malloc'ed; "" when it
+ * has none): for an image, the chain id of its last layer. WP_ENOTFOUND when the
+ * container has no snapshot. */
+int wp_cdclient_container_snapshot_parent(const wp_cdclient *cd, const char *id, char **parent, wp_error *err);
+/* 0 when containerd's content store holds digest, WP_ENOTFOUND when it does not, another
+ * error when it could not be asked. */
+int wp_cdclient_content_exists(const wp_cdclient *cd, const char *digest, wp_error *err);
 /* The descriptor an image name points at. */
 int wp_cdclient_image_target(const wp_cdclient *cd, const char *name, wp_descriptor *target, wp_error *err);
 /* Copies a blob from containerd's content store into s, checked against digest and size. */

@@ -267,15 +267,37 @@ static int describe_image(const wp_run_spec *s, app *a, wp_error *err)
 	c = json_object_get(cfg, "config");
 	ep = json_object_get(c, "Entrypoint");
 	cmd = json_object_get(c, "Cmd");
-	if (!json_array_size(ep) && !json_array_size(cmd)) {
-		json_decref(cfg);
-		return wp_error_set(err, WP_EINVALID, "the image names no entrypoint");
-	}
-	json_array_foreach(ep, i, v)
-		wp_strv_push(&a->argv, json_string_value(v));
-	if (!s->args.len)
-		json_array_foreach(cmd, i, v)
+	if (s->process && json_array_size(json_object_get(s->process, "args"))) {
+		/* a container's command (containerd made it of the image's Entrypoint and Cmd,
+		 * or the pod's own): its first word is the wasm, which must be in the image; the
+		 * rest follow (describe_additions) */
+		const char *a0 = json_string_value(json_array_get(json_object_get(s->process, "args"), 0));
+		_cleanup_free_ char *in_root = NULL;
+		wp_buf p;
+		struct stat st;
+		bool there;
+
+		wp_buf_init(&p, 4096);
+		in_root = wp_str_fmt("%s/rootfs", s->dir);
+		there = a0 && wp_path_join_safe(in_root, a0, &p, err) == 0 && stat(p.data, &st) == 0 && S_ISREG(st.st_mode);
+		wp_buf_release(&p);
+		if (!there) {
+			json_decref(cfg);
+			return wp_error_set(err, WP_ENOTFOUND, "the command '%.200s' is not in the container's rootfs",
+					    a0 ? a0 : "");
+		}
+		wp_strv_push(&a->argv, a0);
+	} else {
+		if (!json_array_size(ep) && !json_array_size(cmd)) {
+			json_decref(cfg);
+			return wp_error_set(err, WP_EINVALID, "the image names no entrypoint");
+		}
+		json_array_foreach(ep, i, v)
 			wp_strv_push(&a->argv, json_string_value(v));
+		if (!s->args.len)
+			json_array_foreach(cmd, i, v)
+				wp_strv_push(&a->argv, json_string_value(v));
+	}
 	json_array_foreach(json_object_get(c, "Env"), i, v)
 		env_from(a->env, json_string_value(v));
 	wp_buf_init(&clean, 4096);

@@ -6,10 +6,30 @@
 #ifndef WP_NODE_FETCH_H
 #define WP_NODE_FETCH_H
 
-#include "common/error.h"
+#include <stdbool.h>
 
-/* entry_out: the node cache folder of the app (malloc'ed). */
+#include "common/error.h"
+#include "oci/digest.h"
+#include "oci/manifest.h"
+
+/* The container's image as containerd holds it now. */
+typedef struct wp_fetch_target {
+	char *image;                    /* the name the container was made from */
+	wp_descriptor top;              /* what that name points at (an index, or the manifest) */
+	wp_descriptor manifest;         /* the platform's manifest */
+	const char *layout;             /* wp_unpack_layout's: "image", "wasm", "spin" */
+	char chain_id[WP_DIGEST_BUFSZ]; /* the image layout: the chain id of its config's diff_ids */
+} wp_fetch_target;
+
+int wp_fetch_resolve(const char *address, const char *ns, const char *id, const char *cache_root, const char *platform,
+		     wp_fetch_target *t, wp_error *err);
+void wp_fetch_target_release(wp_fetch_target *t);
+
+/* entry_out: the node cache folder of the app (malloc'ed). With want_digest, the manifest
+ * must be that one (the one the policy verified), else WP_EDIGEST. An image of files (the
+ * image layout) is refused unless files (a container with no snapshot): its app is in the
+ * container's rootfs, and a command missing there is no reason to unpack it here. */
 int wp_fetch_app(const char *address, const char *ns, const char *id, const char *cache_root, const char *platform,
-		      char **entry_out, wp_error *err);
+		 const char *want_digest, bool files, char **entry_out, wp_error *err);
 
 #endif

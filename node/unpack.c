@@ -609,6 +609,16 @@ static const wp_descriptor *spin_locked_desc(const wp_manifest *m)
 	return NULL;
 }
 
+const char *wp_unpack_layout(const wp_manifest *m)
+{
+	if (spin_locked_desc(m))
+		return "spin";
+	if (!strcmp(m->config.media_type, WP_MT_WASM_CONFIG) ||
+	    (m->n_layers == 1 && !strcmp(m->layers[0].media_type, WP_MT_WASM_LAYER)))
+		return "wasm";
+	return "image";
+}
+
 static const wp_descriptor *layer_by_digest(const wp_manifest *m, const char *digest)
 {
 	for (size_t i = 0; i < m->n_layers; i++)
@@ -831,10 +841,9 @@ int wp_unpack(wp_store *s, const wp_descriptor *desc, const char *dest, const wp
 	if ((rc = wp_store_read_blob(s, desc->digest, WP_MANIFEST_MAX, &data, err)) < 0 ||
 	    (rc = wp_manifest_parse(data.data, data.len, &m, err)) < 0)
 		goto done;
-	if (spin_locked_desc(&m)) {
+	if (!strcmp(wp_unpack_layout(&m), "spin")) {
 		rc = abs ? unpack_spin(&u, &m, rootfd, abs, summary) : wp_error_sys(err, WP_EIO, "finding the current folder");
-	} else if (!strcmp(m.config.media_type, WP_MT_WASM_CONFIG) ||
-		   (m.n_layers == 1 && !strcmp(m.layers[0].media_type, WP_MT_WASM_LAYER))) {
+	} else if (!strcmp(wp_unpack_layout(&m), "wasm")) {
 		const char *title;
 		wp_buf clean;
 

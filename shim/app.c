@@ -101,12 +101,32 @@ static size_t read_small(int fd, char *buf, size_t cap)
 
 /* wasmpack-core ACTION --address --namespace --cache ID, its stdout in out and its
  * stderr in errbuf (both small: the path, or an error line or two), its exit status. */
-static int run_core(const wp_app_fetch *f, const char *action, const char *id, const char *policy, char *out,
-		    size_t outcap, size_t *got_out, char *errbuf, size_t errcap, int *status, wp_error *err)
+static int run_core(const wp_app_fetch *f, const char *action, const char *id, const char *opt, const char *optval,
+		    const char *flag, char *out, size_t outcap, size_t *got_out, char *errbuf, size_t errcap, int *status,
+		    wp_error *err)
 {
 	_cleanup_free_ char *core = core_path();
+	const char *argv[16];
+	size_t n = 0;
 	int po[2], pe[2];
 	pid_t pid;
+
+	argv[n++] = "wasmpack-core";
+	argv[n++] = action;
+	argv[n++] = "--address";
+	argv[n++] = f->address;
+	argv[n++] = "--namespace";
+	argv[n++] = f->ns;
+	argv[n++] = "--cache";
+	argv[n++] = f->cache_root;
+	if (opt && optval) {
+		argv[n++] = opt;
+		argv[n++] = optval;
+	}
+	if (flag)
+		argv[n++] = flag;
+	argv[n++] = id;
+	argv[n] = NULL;
 
 	if (pipe2(po, O_CLOEXEC) < 0)
 		return wp_error_sys(err, WP_EIO, "pipe");
@@ -121,12 +141,7 @@ static int run_core(const wp_app_fetch *f, const char *action, const char *id, c
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		dup2(po[1], 1);
 		dup2(pe[1], 2);
-		if (policy)
-			execlp(core, "wasmpack-core", action, "--address", f->address, "--namespace", f->ns, "--cache",
-			       f->cache_root, "--policy", policy, id, (char *)NULL);
-		else
-			execlp(core, "wasmpack-core", action, "--address", f->address, "--namespace", f->ns, "--cache",
-			       f->cache_root, id, (char *)NULL);
+		execvp(core, (char *const *)argv);
 		fprintf(stderr, "running %s: %s", core, strerror(errno));
 		_exit(127);
 	}
@@ -152,7 +167,8 @@ static const char *core_message(const char *e)
 	return wp_str_has_prefix(e, "wasmpack: ") ? e + strlen("wasmpack: ") : e;
 }
 
-int wp_app_from_containerd(const wp_app_fetch *f, const char *id, char **entry, wp_error *err)
+int wp_app_from_containerd(const wp_app_fetch *f, const char *id, const char *digest, bool files, char **entry,
+			   wp_error *err)
 {
 	char out[PATH_MAX + 1], errbuf[1024];
 	size_t got_out = 0;
@@ -161,33 +177,44 @@ int wp_app_from_containerd(const wp_app_fetch *f, const char *id, char **entry, 
 	*entry = NULL;
 	if (!f->address || !*f->address)
 		return wp_error_set(err, WP_ESTATE, "the rootfs holds no app and containerd's address is unknown");
-	if ((rc = run_core(f, "__shim-fetch", id, NULL, out, sizeof(out), &got_out, errbuf, sizeof(errbuf), &status, err)) < 0)
+	if ((rc = run_core(f, "__shim-fetch", id, digest ? "--digest" : NULL, digest, files ? "--files" : NULL, out,
+			   sizeof(out), &got_out, errbuf, sizeof(errbuf), &status, err)) < 0)
 		return rc;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !got_out) {
 		const char *e = core_message(errbuf);
 
-		return wp_error_set(err, WIFEXITED(status) && WEXITSTATUS(status) == 3 ? WP_ENOTFOUND : WP_ESTATE, "%s",
+		return wp_error_set(err, WIFEXITED(status) && WEXITSTATUS(status) == 3 ? WP_ENOTFOUND
+				    : WIFEXITED(status) && WEXITSTATUS(status) == 5 ? WP_EDIGEST : WP_ESTATE, "%s",
 				    *e ? e : "finding the app through containerd failed");
 	}
 	*entry = wp_xstrdup(out);
 	return 0;
 }
 
-int wp_app_verify(const wp_app_fetch *f, const char *id, const char *policy, wp_error *err)
+int wp_app_verify(const wp_app_fetch *f, const char *id, const char *policy, wp_app_verified *v, wp_error *err)
 {
 	char out[256], errbuf[2048];
 	size_t got_out = 0;
 	int status = 0, rc;
+	char *sp;
 
+	memset(v, 0, sizeof(*v));
 	if (!f->address || !*f->address)
 		return wp_error_set(err, WP_ESTATE, "a signature policy is in effect and containerd's address is unknown");
-	if ((rc = run_core(f, "__shim-verify", id, policy, out, sizeof(out), &got_out, errbuf, sizeof(errbuf), &status, err)) < 0)
+	if ((rc = run_core(f, "__shim-verify", id, policy ? "--policy" : NULL, policy, NULL, out, sizeof(out), &got_out,
+			   errbuf, sizeof(errbuf), &status, err)) < 0)
 		return rc;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		const char *e = core_message(errbuf);
 
 		return wp_error_set(err, WP_ESTATE, "%s",
 				    *e ? e : "checking the image's signature failed");
+	}
+	/* "DIGEST LAYOUT", or nothing for a container with no image */
+	if (got_out && (sp = strchr(out, ' '))) {
+		*sp = '\0';
+		wp_str_copy(v->digest, out, sizeof(v->digest));
+		wp_str_copy(v->layout, sp + 1, sizeof(v->layout));
 	}
 	return 0;
 }

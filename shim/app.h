@@ -29,16 +29,29 @@ typedef struct wp_app_fetch {
 } wp_app_fetch;
 
 /* Runs wasmpack-core (next to this binary, else from PATH) to unpack container id's image
- * into the node cache, once per manifest digest, and sets *entry to the unpacked folder. A
- * process of its own, so the shim, which lives as long as its containers, never loads
- * libcurl, libarchive or OpenSSL. WP_ENOTFOUND when the image holds no app, WP_ESTATE
- * for any other failure, with wasmpack-core's message. */
-int wp_app_from_containerd(const wp_app_fetch *f, const char *id, char **entry, wp_error *err);
+ * (an artifact: the wasm or Spin layout) into the node cache, once per manifest digest,
+ * and sets *entry to the unpacked folder. With digest, only that manifest (the one the
+ * policy verified): another is WP_EDIGEST. files: the container has no snapshot, so an
+ * image of files may come this way too (else it is refused: its app is in the rootfs). A process of its own, so the shim, which lives
+ * as long as its containers, never loads libcurl, libarchive or OpenSSL. WP_ENOTFOUND
+ * when the image holds no app, WP_ESTATE for any other failure, with wasmpack-core's
+ * message. */
+int wp_app_from_containerd(const wp_app_fetch *f, const char *id, const char *digest, bool files, char **entry,
+			   wp_error *err);
 
-/* Runs wasmpack-core __shim-verify: the node's signature policy (node/policy.h; the file
- * policy, containerd's runtime option ConfigPath, else the default places) applied to
- * container id's image, which containerd names. 0 when it may run; WP_ESTATE with the
- * policy's reason (which rule, which keys, why) otherwise, so Create fails saying it. */
-int wp_app_verify(const wp_app_fetch *f, const char *id, const char *policy, wp_error *err);
+/* What __shim-verify found: the platform's manifest and its layout ("image", "wasm",
+ * "spin"); both empty for a container with no image. */
+typedef struct wp_app_verified {
+	char digest[80];
+	char layout[16];
+} wp_app_verified;
+
+/* Runs wasmpack-core __shim-verify: container id's image as containerd names it now,
+ * resolved to the platform's manifest, and with policy (may be NULL) the node's signature
+ * policy (node/policy.h) applied to that manifest, and for the image layout the
+ * container's snapshot checked to come from it. 0 with v filled when it may run;
+ * WP_ESTATE with the reason (which rule, which keys, why) otherwise, so Create fails
+ * saying it. */
+int wp_app_verify(const wp_app_fetch *f, const char *id, const char *policy, wp_app_verified *v, wp_error *err);
 
 #endif

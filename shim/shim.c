@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -430,6 +431,7 @@ typedef struct creating {
 	wp_strv env;              /* and what its environment gets (the app's env for node, jco) */
 	wp_confine view;          /* what the engine may see */
 	wp_spawn_plan plan;       /* namespaces and user */
+	wp_app_verified verified; /* the manifest the policy judged, and its layout */
 } creating;
 
 static void create_release(creating *c, bool failed)
@@ -460,12 +462,32 @@ static bool is_sandbox(json_t *spec)
 	return type && !strcmp(type, "sandbox");
 }
 
-/* Where the app is: nowhere for a sandbox, the rootfs when it holds what the process
- * names, else the node cache (wasmpack-core unpacks it there). */
+/* Does the rootfs hold nothing at all (what containerd makes of an artifact image, whose
+ * layers are no tar)? */
+static bool rootfs_empty(const char *rootfs)
+{
+	DIR *d = opendir(rootfs);
+	struct dirent *e;
+	bool empty = true;
+
+	while (d && empty && (e = readdir(d)))
+		empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+	if (d)
+		closedir(d);
+	return empty;
+}
+
+/* Where the app is: nowhere for a sandbox; for an image of files (the image layout), the
+ * rootfs, which must hold what the process names; for an artifact (the wasm and Spin
+ * layouts), the node cache, which wasmpack-core fills. The layout is the verified
+ * manifest's when a policy judged one, else an image of files is one whose rootfs holds
+ * anything: what the rootfs happens to lack never sends an image of files to the cache
+ * (a typo in a pod's command fails as under runc, and cannot fill the node's disk). */
 static int locate_app(wp_shim *sh, creating *c, json_t *process, wp_error *err)
 {
 	wp_app_fetch f = { sh->address, sh->ns, sh->cache_root, shim_reaped_status, sh };
 	_cleanup_free_ char *summary_path = NULL;
+	bool files;
 
 	c->sandbox = is_sandbox(c->spec);
 	if (c->sandbox) {
@@ -473,14 +495,24 @@ static int locate_app(wp_shim *sh, creating *c, json_t *process, wp_error *err)
 		 * pod's namespaces, is done by CRI's pinned namespaces; a waiting process stands in. */
 		return 0;
 	}
-	if (wp_app_in_rootfs(c->rootfs, process)) {
+	files = c->verified.layout[0] ? !strcmp(c->verified.layout, "image") : !rootfs_empty(c->rootfs);
+	/* an image of files with no snapshot at all (containerd 2.1's transfer service leaves
+	 * wasm images unpacked, and Create then brings no rootfs mounts) is read from the
+	 * content store like an artifact */
+	if (files && c->mounted) {
+		const char *a0 = json_string_value(json_array_get(json_object_get(process, "args"), 0));
+
+		if (!wp_app_in_rootfs(c->rootfs, process))
+			return wp_error_set(err, WP_ENOTFOUND, "the command '%.200s' is not in the container's rootfs",
+					    a0 ? a0 : "spin.toml");
 		if (wp_app_check_beneath(c->rootfs, process, err) < 0)
 			return err->code;
 		c->run.rootfs = c->rootfs;
 		c->real_rootfs = realpath(c->rootfs, NULL);
 		return 0;
 	}
-	if (wp_app_from_containerd(&f, c->id, &c->entry, err) < 0)
+	if (wp_app_from_containerd(&f, c->id, c->verified.digest[0] ? c->verified.digest : NULL, !c->mounted, &c->entry,
+				   err) < 0)
 		return err->code;
 	summary_path = wp_str_fmt("%s/.wasmpack-unpack.json", c->entry);
 	if (wp_json_read_file(summary_path, 1 << 20, &c->summary, err) < 0) {
@@ -533,7 +565,7 @@ static int prepare(wp_shim *sh, const fields *fs, creating *c, wp_error *err)
 	if (!is_sandbox(c->spec) && wp_policy_path(fs->config_path)) {
 		wp_app_fetch f = { sh->address, sh->ns, sh->cache_root, shim_reaped_status, sh };
 
-		if (wp_app_verify(&f, c->id, wp_policy_path(fs->config_path), err) < 0)
+		if (wp_app_verify(&f, c->id, wp_policy_path(fs->config_path), &c->verified, err) < 0)
 			return recode(err, WP_ESTATE);
 	}
 	if (locate_app(sh, c, process, err) < 0)
