@@ -6,13 +6,17 @@ none, so this stands in front of one (UPSTREAM) and adds what 1.1 registries do:
   GET /v2/<name>/referrers/<digest>[?artifactType=T]: an image index of what was recorded
       for digest (OCI-Filters-Applied: artifactType when filtered).
 Everything else goes to UPSTREAM as it came (Host kept, so its Location headers point
-back here). usage: referrers_proxy.py PORT UPSTREAM-PORT; listens on 127.0.0.1 only."""
+back here). While a file named "hold" exists in the current folder, a referrers request
+waits (at most 60 s) until it is gone, having made a file "held": a hostile registry
+stalling its answer, so a test can change things meanwhile. usage: referrers_proxy.py PORT UPSTREAM-PORT; listens on 127.0.0.1 only."""
 import hashlib
 import http.client
 import http.server
 import json
+import os
 import sys
 import threading
+import time
 import urllib.parse
 
 port, upstream = int(sys.argv[1]), int(sys.argv[2])
@@ -26,11 +30,12 @@ class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 
-    def send_body(self, code, headers, body):
+    def send_body(self, code, headers, body, length=None):
         self.send_response(code)
         for k, v in headers:
             self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
+        # a HEAD answers with the length a GET would have
+        self.send_header("Content-Length", str(len(body) if length is None else length))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -43,6 +48,7 @@ class H(http.server.BaseHTTPRequestHandler):
         c.request(self.command, self.path, body=body, headers=headers)
         r = c.getresponse()
         data = r.read()
+        self.upstream_length = r.getheader("Content-Length")
         hdrs = [(k, v) for k, v in r.getheaders() if k.lower() not in ("content-length", "connection", "transfer-encoding")]
         c.close()
         return r.status, hdrs, data
@@ -66,6 +72,12 @@ class H(http.server.BaseHTTPRequestHandler):
         parts = url.path.split("/")
         if self.command == "GET" and "referrers" in parts and parts.index("referrers") == len(parts) - 2:
             i = parts.index("referrers")
+            if os.path.exists("hold"):
+                open("held", "w").close()
+                for _ in range(600):
+                    if not os.path.exists("hold"):
+                        break
+                    time.sleep(0.1)
             return self.referrers("/".join(parts[2:i]), parts[i + 1], url.query)
         code, headers, data = self.forward(body)
         if self.command == "PUT" and "manifests" in parts and 200 <= code < 300 and body:
@@ -86,7 +98,7 @@ class H(http.server.BaseHTTPRequestHandler):
                 with lock:
                     recorded.setdefault(("/".join(parts[2:i]), subject), {})[desc["digest"]] = desc
                 headers.append(("OCI-Subject", subject))
-        self.send_body(code, headers, data)
+        self.send_body(code, headers, data, self.upstream_length if self.command == "HEAD" else None)
 
     do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = handle_any
 

@@ -109,6 +109,19 @@ else
 	skip "umoci is not installed"
 fi
 
+# A command the image's rootfs lacks (issue 22, 5): Create fails as runc's exec would,
+# naming it; the image is not unpacked into the node cache instead (which a tenant could
+# use to fill the node's disk), nor is its default wasm run with the pod's arguments.
+before=$(ls "$WASMPACK_CACHE" 2>/dev/null | grep -c '^[0-9a-f]\{64\}$')
+for cmd in /nope.wasm /hello.wasmx nope/../../x.wasm; do
+	err=$(run_ --rm "$R/hello:v1" miss1 "$cmd" arg 2>&1); rc=$?
+	[ "$rc" -ne 0 ]; ok $? "a command '$cmd' not in the image: the task is not created"
+	like "$err" "the command '$(sed 's/[.]/\\./g' <<<"$cmd")' is not in the container's rootfs" "saying so"
+	! grep -q "arg\[0\]" <<<"$err"; ok $? "and the image's own wasm did not run"
+	ctr_ containers rm miss1 >/dev/null 2>&1
+done
+is "$(ls "$WASMPACK_CACHE" 2>/dev/null | grep -c '^[0-9a-f]\{64\}$')" "$before" "nothing was unpacked into the node cache"
+
 # 2. a long-running app
 "$WP" build --wasm "$SLEEPER" -t "$R/sleeper:v1" --push --plain-http >/dev/null
 ctr_ images pull --plain-http --platform wasip1/wasm "$R/sleeper:v1" >/dev/null 2>&1

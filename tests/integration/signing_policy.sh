@@ -233,5 +233,64 @@ err=$(ctr_ run --rm --snapshotter native --platform wasip1/wasm --runtime io.con
 [ "$rc" -ne 0 ]; ok $? "the shim refuses an image whose registry it cannot ask"
 like "$err" "fail closed" "saying it failed closed"
 ctr_ c rm p3 >/dev/null 2>&1
+
+# The digest that was verified is the digest that runs (issue 22, 4). A registry that
+# stalls its referrers answer (the proxy holds it while a file "hold" exists) gives time
+# to move the tag between the policy's check and the start.
+H=$BUILD/tests/helpers
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+pport=$(free_port)
+mkdir -p rproxy && cd rproxy
+$PY "$ROOT/tests/helpers/referrers_proxy.py" "$pport" "${R#127.0.0.1:}" > ../proxy.log 2>&1 &
+on_exit "kill $! 2>/dev/null"
+cd "$TMP"
+wait_http "http://127.0.0.1:$pport/v2/" || echo "# the referrers proxy did not start"
+P=127.0.0.1:$pport
+printf '\n[[rule]]\nmatch = "%s/race"\nkeys = ["keys/team.pub"]\n' "$P" >> policy.toml
+# an artifact: __shim-verify judges the signed manifest while the stall lasts, the tag
+# moves to unsigned content, and the fetch that follows refuses what it now finds
+"$WP" build --layout wasm --wasm "$HELLO" -t "$P/race/art:v1" --push --plain-http >/dev/null
+"$WP" sign "$P/race/art:v1" --plain-http --key keys/team.pem >/dev/null
+"$WP" build --layout wasm --wasm "$EXITC" -t "$P/race/art:evil" --push --plain-http >/dev/null
+for t in v1 evil; do "$WP" save "$P/race/art:$t" -o "art-$t.tar" >/dev/null && ctr_ images import --all-platforms --no-unpack "art-$t.tar" >/dev/null; done
+printf '{"ociVersion":"1.0.2","process":{"args":["app","race"],"env":[],"cwd":"/"},"root":{"path":"rootfs"}}' > spec-race.json
+"$H/ctd_container" "$C/c.sock" "$NS" create race1 "$P/race/art:v1" io.containerd.wasmpack.v1 spec-race.json
+touch rproxy/hold
+ctr_ task start race1 > race1.out 2>&1 &
+starter=$!
+for _ in $(seq 1 100); do [ -e rproxy/held ] && break; sleep 0.1; done
+check "the registry is holding the referrers answer" test -e rproxy/held
+ctr_ images tag --force "$P/race/art:evil" "$P/race/art:v1" >/dev/null 2>&1
+rm -f rproxy/hold
+wait "$starter"; rc=$?
+[ "$rc" -ne 0 ]; ok $? "an artifact whose tag moved after its signature was checked: refused"
+like "$(cat race1.out)" "changed while the container was being created" "saying the image changed ($(head -c 200 race1.out))"
+unlike_ "$(cat race1.out)" "exiting with" "the unsigned app did not run"
+ctr_ task rm race1 >/dev/null 2>&1; "$H/ctd_container" "$C/c.sock" "$NS" delete race1 >/dev/null 2>&1
+# the image layout: the container's snapshot was made from unsigned content, then the
+# name moved to signed content before the start (ctr 1.6's `containers create` unpacks
+# for the machine's platform only: these images say linux/amd64)
+"$WP" build --wasm "$HELLO" --platform linux/amd64 --env RACE=signed -t "$P/race/img:v1" --push --plain-http >/dev/null
+"$WP" sign "$P/race/img:v1" --plain-http --key keys/team.pem >/dev/null
+"$WP" build --wasm "$EXITC" --platform linux/amd64 -t "$P/race/img:evil" --push --plain-http >/dev/null
+for t in v1 evil; do ctr_ images pull --plain-http "$P/race/img:$t" >pull.out 2>&1 || tail -3 pull.out | sed "s/^/#   pull: /"; done
+ctr_ images tag --force "$P/race/img:v1" "$P/race/img:signed" >/dev/null 2>&1
+ctr_ images tag --force "$P/race/img:evil" "$P/race/img:v1" >/dev/null 2>&1
+ctr_ containers create --snapshotter native --runtime io.containerd.wasmpack.v1 "$P/race/img:v1" race2 \
+	/exitcode.wasm 3 >race2.create 2>&1 || sed "s/^/#   create: /" race2.create
+ctr_ images tag --force "$P/race/img:signed" "$P/race/img:v1" >/dev/null 2>&1
+out=$(ctr_ task start race2 2>&1); rc=$?
+[ "$rc" -ne 0 ]; ok $? "an image whose container rootfs came from other content than the signed image the name now names: refused"
+like "$out" "rootfs was prepared from other content" "saying so (${out:0:200})"
+unlike_ "$out" "exiting with" "the unsigned app did not run"
+ctr_ task rm race2 >/dev/null 2>&1; ctr_ containers rm race2 >/dev/null 2>&1
+# and the same made from the signed content runs
+ctr_ containers create --snapshotter native --runtime io.containerd.wasmpack.v1 "$P/race/img:v1" race3 \
+	/hello.wasm race3 >/dev/null 2>&1
+out=$(ctr_ task start race3 2>&1)
+like "$out" "arg\[1\]=race3" "a container made from the signed image runs"
+ctr_ task rm race3 >/dev/null 2>&1; ctr_ containers rm race3 >/dev/null 2>&1
+
 ctr_ images rm "$R/signed/app:v2" "$R/signed/unsigned:v1" "$R/open/app:v1" "127.0.0.1:$dead/gone/app:v1" >/dev/null 2>&1
 done_testing
