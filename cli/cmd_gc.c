@@ -1,5 +1,7 @@
 #include "cli/cli.h"
 #include "node/cache.h"
+#include "node/cdclient.h"
+#include "common/log.h"
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/util.h"
@@ -9,8 +11,36 @@
 
 static const wp_opt opts[] = {
 	{ "verify", 0, WP_OPT_FLAG, NULL, "also hash every kept blob, remove those that do not match and the tags whose manifest is gone", NULL },
+	{ "containerd", 0, WP_OPT_VALUE, "ADDRESS", "the containerd asked whether it still holds the apps the shim unpacked "
+	  "(default /run/containerd/containerd.sock)", "@file" },
 	{ 0 },
 };
+
+/* Does the containerd a cache user names still hold the entry's manifest? A user is
+ * "containerd:ADDRESS:NS" ("containerd:NS" from earlier versions: --containerd's). */
+static int containerd_holds(void *ctx, const char *user, const char *digest)
+{
+	const char *deflt = ctx, *rest, *colon;
+	_cleanup_free_ char *address = NULL;
+	wp_cdclient cd;
+	wp_error err;
+	int rc;
+
+	if (!wp_str_has_prefix(user, "containerd:"))
+		return -1;
+	rest = user + strlen("containerd:");
+	colon = strrchr(rest, ':');
+	address = colon ? wp_xstrndup(rest, (size_t)(colon - rest)) : wp_xstrdup(deflt);
+	cd.socket = address;
+	cd.ns = colon ? colon + 1 : rest;
+	rc = wp_cdclient_content_exists(&cd, digest, &err);
+	if (rc == 0)
+		return 1;
+	if (rc == WP_ENOTFOUND)
+		return 0;
+	wp_debug("gc: containerd at %s cannot be asked about %s (%s): its entry is kept", address, digest, err.msg);
+	return -1;
+}
 
 static int run(wp_cli *cli)
 {
@@ -25,13 +55,16 @@ static int run(wp_cli *cli)
 	if (rc == 0) {
 		_cleanup_free_ char *root = wp_cli_cache_root(&s);
 
-		wp_cache_gc(root, s.root, &cache);
+		const char *cd = wp_cli_value(cli, "containerd");
+
+		wp_cache_gc(root, s.root, containerd_holds, (void *)(cd ? cd : "/run/containerd/containerd.sock"), &cache);
 	}
 	wp_store_close(&s);
 	if (rc < 0)
 		return rc;
 	if (cli->json) {
-		json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "cacheEntriesRemoved", (json_int_t)cache.removed,
+		json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "cacheEntriesRemoved", (json_int_t)cache.removed,
+				      "cacheEntriesEvicted", (json_int_t)cache.evicted,
 				      "cacheEntriesKeptForOthers", (json_int_t)cache.kept_in_use,
 				      "blobsRemoved", (json_int_t)res.blobs_removed, "bytesRemoved",
 				      (json_int_t)res.bytes_removed, "blobsKept", (json_int_t)res.blobs_kept, "blobsDamaged",
@@ -46,6 +79,9 @@ static int run(wp_cli *cli)
 		fprintf(cli->out, "removed %llu blobs (%s), kept %llu; %llu unpacked apps removed from the node cache\n",
 			(unsigned long long)res.blobs_removed, human, (unsigned long long)res.blobs_kept,
 			(unsigned long long)cache.removed);
+		if (cache.evicted)
+			fprintf(cli->out, "%llu least recently used entries evicted to keep the node cache within its caps\n",
+				(unsigned long long)cache.evicted);
 		if (cache.kept_in_use && cli->verbosity > 1)
 			fprintf(cli->out, "%llu unpacked apps kept: other stores, containerd or a running app use them\n",
 				(unsigned long long)cache.kept_in_use);

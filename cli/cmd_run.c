@@ -73,6 +73,8 @@ static int run(wp_cli *cli)
 			goto done;
 		json_decref(spec.summary);
 		spec.summary = NULL;
+		/* the node cache grew: past its caps, the least recently used entries go */
+		wp_cache_enforce(root, wp_digest_hex(d.digest));
 	}
 	if ((rc = wp_json_read_file(summary_path, 1 << 20, &spec.summary, &cli->err)) < 0)
 		goto done;

@@ -309,3 +309,16 @@ int wp_fs_check_owner(const char *path, const char *what, wp_error *err)
 			    "would run what they put there: chmod go-w it (or list it in WASMPACK_SAFE_DIRS)", what, path,
 			    (unsigned)(st.st_mode & 07777));
 }
+
+char *wp_config_path(void)
+{
+	const char *cfg = getenv("WASMPACK_CONFIG"), *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+
+	if (cfg && *cfg)
+		return wp_xstrdup(cfg);
+	if (xdg && *xdg)
+		return wp_str_fmt("%s/wasmpack/config.toml", xdg);
+	if (home && *home)
+		return wp_str_fmt("%s/.config/wasmpack/config.toml", home);
+	return NULL;
+}

@@ -42,4 +42,8 @@ int wp_fs_lock_wait(int fd, int op, const char *path, wp_error *err);
  * the folder in the error ("the store"). */
 int wp_fs_check_owner(const char *path, const char *what, wp_error *err);
 
+/* wasmpack's settings file: $WASMPACK_CONFIG, else $XDG_CONFIG_HOME/wasmpack/config.toml,
+ * else ~/.config/wasmpack/config.toml; malloc'ed, NULL when none can be named. */
+char *wp_config_path(void);
+
 #endif

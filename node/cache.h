@@ -14,6 +14,7 @@
 #ifndef WP_NODE_CACHE_H
 #define WP_NODE_CACHE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/error.h"
@@ -35,11 +36,28 @@ int wp_cache_check(const char *root, wp_error *err);
 typedef struct wp_cache_gc_result {
 	uint64_t removed;      /* entries removed */
 	uint64_t kept_in_use;  /* entries a run holds, or another store or containerd uses */
+	uint64_t evicted;      /* entries removed to keep the cache within its caps */
 } wp_cache_gc_result;
 
+/* Whether a user that is not a store ("containerd:ADDRESS:NS", or "containerd:NS" as
+ * earlier versions wrote it) still needs the entry whose manifest is digest: 1 yes, 0 no
+ * (containerd no longer holds that content), -1 cannot tell (kept). */
+typedef int (*wp_cache_user_fn)(void *ctx, const char *user, const char *digest);
+
 /* gc for the store at store_root (its real path is what users list): the entries whose
- * manifest it no longer holds lose it as a user, and those no one needs go; folders left
- * by an unpack that was killed (".tmp-*", older than ten minutes) go too. */
-void wp_cache_gc(const char *root, const char *store_root, wp_cache_gc_result *res);
+ * manifest it no longer holds lose it as a user, other users are asked about through
+ * still_needed (may be NULL: they keep theirs), and entries no one needs go; folders left
+ * by an unpack that was killed (".tmp-*", older than ten minutes) go too; then the caps
+ * (wp_cache_enforce). */
+void wp_cache_gc(const char *root, const char *store_root, wp_cache_user_fn still_needed, void *ctx,
+		 wp_cache_gc_result *res);
+
+/* The node cache's caps: $WASMPACK_CACHE_MAX_SIZE (bytes, or with K, M, G, T; default 20G)
+ * and $WASMPACK_CACHE_MAX_ENTRIES (default 500, unpacked apps and compiled forms
+ * together), else max_size and max_entries under [cache] in config.toml. Past either, the
+ * least recently used entries are removed first; an entry a live task or run holds, and
+ * keep (the one just made, may be NULL), never are. The number removed. */
+uint64_t wp_cache_enforce(const char *root, const char *keep);
+void wp_cache_limits(uint64_t *max_bytes, uint64_t *max_entries);
 
 #endif

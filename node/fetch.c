@@ -201,6 +201,9 @@ int wp_fetch_app(const char *address, const char *ns, const char *id, const char
 		/* Another container of the same image made the entry meanwhile: it is the same. */
 		if (rc == WP_EEXISTS && wp_fs_exists(entry))
 			rc = 0;
+		/* the node cache grew: past its caps, the least recently used entries go */
+		if (rc == 0)
+			wp_cache_enforce(cache_root, wp_digest_hex(man.digest));
 		json_decref(summary);
 		if (rc < 0)
 			goto done;

@@ -124,7 +124,7 @@ static void warn_unknown(const char *path, const wp_toml *t, const char *where, 
 /* Every key of the file, for warn_unknown: [registry."HOST"] tables of three settings. */
 static void check_settings(const char *path, const wp_toml *doc)
 {
-	static const char *const top[] = { "registry" };
+	static const char *const top[] = { "registry", "cache" };
 	static const char *const reg[] = { "plain_http", "insecure", "ca_file" };
 	const wp_toml *regs = wp_toml_get_table(doc, "registry");
 
@@ -139,20 +139,12 @@ static void check_settings(const char *path, const wp_toml *doc)
 
 static int load_settings(wp_client *r, wp_error *err)
 {
-	const char *xdg = getenv("XDG_CONFIG_HOME");
-	const char *home = getenv("HOME");
-	_cleanup_free_ char *path = NULL;
+	_cleanup_free_ char *path = wp_config_path();
 	const wp_toml *regs, *mine;
 	wp_toml *doc = NULL;
 	wp_buf data;
 	int rc;
 
-	if (getenv("WASMPACK_CONFIG"))
-		path = wp_xstrdup(getenv("WASMPACK_CONFIG"));
-	else if (xdg && *xdg)
-		path = wp_str_fmt("%s/wasmpack/config.toml", xdg);
-	else if (home && *home)
-		path = wp_str_fmt("%s/.config/wasmpack/config.toml", home);
 	if (!path)
 		return 0;
 	wp_buf_init(&data, 1 << 20);

@@ -45,8 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		make_key();
 		ready = 1;
 	}
-	if (wp_sigstore_verify((const char *)data, size, key_path, NULL,
-			       "sha256:9c9ffd5f73ce028e5fac85e3c84b39490b48ed4daa258b5ca08dd58dd01d431c", &v, &err) == 0)
+	if (wp_sigstore_verify((const char *)data, size, key_path,
+			       "sha256:9c9ffd5f73ce028e5fac85e3c84b39490b48ed4daa258b5ca08dd58dd01d431c", NULL, &v, &err) == 0)
 		abort();
 	return 0;
 }

@@ -290,6 +290,22 @@ ctr_ task rm a1 >/dev/null 2>&1
 entries=$(ls "$WASMPACK_CACHE" | grep -c '^[0-9a-f]\{64\}$')
 is "$entries" "1" "the node cache holds the app once"
 is "$(ls "$WASMPACK_CACHE" | grep -c '^\.tmp')" "0" "no temp store is left"
+# Which containerd holds each app the shim unpacked, so gc can ask it (issue 22, 5): the
+# entry stays while containerd holds the image (or cannot be asked), and goes once it does not.
+art_hex=$(ls "$WASMPACK_CACHE" | grep '^[0-9a-f]\{64\}$' | head -1)
+users=$WASMPACK_CACHE/.users/$art_hex
+like "$(cat "$users" 2>/dev/null)" "^containerd:$C/c.sock:$NS$" "the cache entry's user names containerd's address and namespace"
+"$WP" gc >/dev/null 2>&1
+check "gc keeps it while containerd holds the image" test -d "$WASMPACK_CACHE/$art_hex"
+cp "$users" users.saved && printf 'containerd:%s:%s\n' "$TMP/gone.sock" "$NS" > "$users"
+ctr_ images rm --sync docker.io/library/art:v1 >/dev/null 2>&1
+"$WP" gc >/dev/null 2>&1
+check "and when the containerd it names cannot be asked" test -d "$WASMPACK_CACHE/$art_hex"
+cp users.saved "$users"
+"$WP" gc >/dev/null 2>&1
+check "gc removes it once containerd no longer holds the image" test ! -e "$WASMPACK_CACHE/$art_hex"
+ctr_ images import --all-platforms --no-unpack art.tar >/dev/null
+
 # An image-layout image with no snapshot (containerd 2.1+ pulls wasm images through its
 # transfer service and leaves them unpacked): the rootfs mounts are missing, so the shim
 # reads the layers from the content store, as for the artifacts.
