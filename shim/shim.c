@@ -1,5 +1,6 @@
 #include "shim/shim.h"
 #include "node/policy.h"
+#include "node/seccomp.h"
 #include "shim/app.h"
 #include "common/path.h"
 #include "node/cache.h"
@@ -68,6 +69,7 @@ struct wp_shim {
 	wp_oom_set *oom;          /* the tasks' OOM watches */
 	early_exit early[64];     /* guarded by mu */
 	size_t early_next;        /* the slot to reuse when all are taken */
+	wp_seccomp filter;        /* every engine's (node/seccomp.h), built once */
 };
 
 /* The container id (its init process); with exec_id, that exec process of it. */
@@ -146,6 +148,13 @@ wp_shim *wp_shim_new(const wp_shim_opts *o)
 	sh->events = wp_events_new(o->ttrpc_address, sh->ns);
 	sh->oom = wp_oom_set_new(oom_fired, sh);
 	sh->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	{
+		wp_error err;
+
+		/* without it no engine starts (Create says so): never one unfiltered */
+		if (wp_seccomp_build(&sh->filter, &err) < 0)
+			wp_warn("%s", err.msg);
+	}
 	return sh;
 }
 
@@ -235,6 +244,7 @@ void wp_shim_free(wp_shim *sh)
 		task_free(t);
 	}
 	wp_events_close(sh->events, 2000);
+	wp_seccomp_release(&sh->filter);
 	if (sh->wake_fd >= 0)
 		close(sh->wake_fd);
 	free(sh->ns);
@@ -605,7 +615,7 @@ static task *task_new(const fields *fs, const creating *c, wp_error *err)
 
 /* The engine process, held before exec in the task's cgroup (the pod's limits hold
  * before the engine runs a single instruction of the app). With sh->mu held. */
-static int spawn_held(task *t, creating *c, wp_error *err)
+static int spawn_held(wp_shim *sh, task *t, creating *c, wp_error *err)
 {
 	json_t *linux_ = json_object_get(c->spec, "linux");
 	_cleanup_free_ char *cg_procs = NULL;
@@ -628,7 +638,7 @@ static int spawn_held(task *t, creating *c, wp_error *err)
 	}
 	/* The shared cache entry is read-only for the app; a rootfs is the container's own
 	 * (its snapshot), writable as under runc. */
-	if (wp_spawn_paused(&io, c->sandbox ? NULL : c->argv.items, &c->env, &c->plan, cg_procs, &c->view,
+	if (wp_spawn_paused(&io, c->sandbox ? NULL : c->argv.items, &c->env, &c->plan, cg_procs, &c->view, &sh->filter,
 			    c->real_rootfs, &child, err) < 0) {
 		if (t->cgroup)
 			wp_cgroup_remove(t->cgroup);
@@ -696,7 +706,7 @@ static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, wp_error *err
 	pthread_mutex_lock(&sh->mu);
 	if (find(sh, c.id))
 		rc = wp_error_set(err, WP_EEXISTS, "task %s: already exists", c.id);
-	else if ((rc = spawn_held(t, &c, err)) == 0) {
+	else if ((rc = spawn_held(sh, t, &c, err)) == 0) {
 		/* a fast engine may be reaped before its pid was known here */
 		for (size_t i = 0; i < WP_ARRAY_LEN(sh->early); i++)
 			if (sh->early[i].pid == t->pid) {
@@ -996,7 +1006,7 @@ static int do_exec(wp_shim *sh, const fields *fs, wp_error *err)
 		wp_spawn_io io = { x->stdin_path, x->stdout_path, x->stderr_path, x->terminal };
 		wp_spawn_child child;
 
-		if ((rc = wp_spawn_paused(&io, argv.items, &env, &plan, cg_procs, &view, x->root, &child, err)) < 0)
+		if ((rc = wp_spawn_paused(&io, argv.items, &env, &plan, cg_procs, &view, &sh->filter, x->root, &child, err)) < 0)
 			goto fail;
 		x->pid = child.pid;
 		x->sync_fd = child.sync_fd;

@@ -86,7 +86,8 @@ static char **env_with(const wp_strv *env)
 }
 
 int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_strv *env, const wp_spawn_plan *nsp,
-		    const char *cg_procs, const wp_confine *view, const char *cwd, wp_spawn_child *child, wp_error *err)
+		    const char *cg_procs, const wp_confine *view, const wp_seccomp *filter, const char *cwd,
+		    wp_spawn_child *child, wp_error *err)
 {
 	int sync[2], errp[2];
 	_cleanup_free_ char **envp = env_with(env);
@@ -169,6 +170,8 @@ int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_strv *env, cons
 				what = "becoming the container's user";
 			else if (wp_confine_drop_caps(&cerr) < 0)
 				what = cerr.msg;
+			else if (wp_seccomp_enter(filter) < 0)
+				what = "entering the engine's seccomp filter";
 		}
 		if (*what) {
 			int e = errno;

@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "node/confine.h"
+#include "node/seccomp.h"
 
 /* The namespaces of the spec the engine process takes part in: network, ipc and uts
  * (a pod's containers share its network namespace, which CRI names by path). A path is
@@ -50,9 +51,11 @@ typedef struct wp_spawn_child {
 
 /* Forks the engine process, held before exec. With no argv it only waits for its end (a
  * pod's sandbox container: nothing of the app to run). cg_procs (may be NULL) is the
- * cgroup.procs it joins; view (may be NULL) is its confinement; cwd where it starts; env
+ * cgroup.procs it joins; view (may be NULL) is its confinement; filter the seccomp filter
+ * the engine runs under (last before exec); cwd where it starts; env
  * (may be NULL) NAME=VALUE added to the shim's environment for it (wp_engine_command's). */
 int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_strv *env, const wp_spawn_plan *nsp,
-		    const char *cg_procs, const wp_confine *view, const char *cwd, wp_spawn_child *child, wp_error *err);
+		    const char *cg_procs, const wp_confine *view, const wp_seccomp *filter, const char *cwd,
+		    wp_spawn_child *child, wp_error *err);
 
 #endif

@@ -322,6 +322,8 @@ rootfs=$(realpath "$C/state/io.containerd.runtime.v2.task/$NS/g1/rootfs")
 sleep 0.3
 mountinfo_only_app "the shim" "$epid" "" "$rootfs"
 like "$(grep " $rootfs " "/proc/$epid/mountinfo")" " rw," "the shim: the container's rootfs is writable, as under runc"
+like "$(grep '^Seccomp:' "/proc/$epid/status")" "Seccomp:\s+2" "the shim: the engine runs under wasmpack's seccomp filter"
+like "$(grep '^CapEff:' "/proc/$epid/status")" "CapEff:\s+0+$" "the shim: with no capabilities"
 ctr_ task kill -s SIGKILL g1 >/dev/null 2>&1
 for _ in $(seq 1 50); do ctr_ task ls 2>/dev/null | grep -q "g1.*RUNNING" || break; sleep 0.1; done
 ctr_ task rm g1 >/dev/null 2>&1; ctr_ container rm g1 >/dev/null 2>&1
