@@ -23,8 +23,10 @@
 static const char *const system_paths[] = {
 	"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
 	"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/nsswitch.conf",
-	"/etc/passwd", "/etc/group", "/etc/hosts", "/etc/resolv.conf", "/etc/ssl", "/etc/ca-certificates",
-	"/etc/pki", "/etc/alternatives",
+	"/etc/passwd", "/etc/group", "/etc/hosts", "/etc/resolv.conf", "/etc/alternatives",
+	/* TLS roots only: never /etc/ssl/private or the private folders under /etc/pki */
+	"/etc/ssl/certs", "/etc/ssl/openssl.cnf", "/etc/ca-certificates", "/etc/ca-certificates.conf",
+	"/etc/pki/tls/certs", "/etc/pki/ca-trust/extracted", "/etc/pki/tls/openssl.cnf",
 };
 static const char *const device_paths[] = { "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom" };
 

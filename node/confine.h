@@ -8,8 +8,9 @@
  *     (the app's root, its preopened folders, the container's volumes), read-only or
  *     writable as asked, so the engine's command line stays as it was built;
  *   - read-only, what an engine needs to start: /usr, the /lib and /bin folders or links,
- *     a few files of /etc (the loader's cache, passwd and group, resolver and TLS roots;
- *     never shadow), and the engine binary when it lives elsewhere;
+ *     a few files of /etc (the loader's cache, passwd and group, resolver and TLS roots:
+ *     the CA bundles, never /etc/ssl/private, the private folders of /etc/pki, or shadow),
+ *     and the engine binary when it lives elsewhere;
  *   - /dev/null, zero, full, random and urandom.
  * Nothing else of the host: no /proc, /tmp, /home, /root, /run, /var. The old root is
  * detached (pivot_root), the bounding set emptied and no_new_privs set, so the engine

@@ -210,6 +210,8 @@ if [ -r /proc/self/ns/net ] && command -v node >/dev/null; then
 			like "$(grep '^Seccomp:' "/proc/$ep/status")" "Seccomp:\s+2" "the engine runs under a seccomp filter"
 			like "$(grep '^CapEff:' "/proc/$ep/status")" "CapEff:\s+0+$" "with no capabilities"
 			like "$(grep '^NoNewPrivs:' "/proc/$ep/status")" "NoNewPrivs:\s+1" "and no_new_privs"
+			is "$(ls -A "/proc/$ep/root/etc/ssl" 2>&1 | tr '\n' ' ')" "$(ls -d /etc/ssl/certs /etc/ssl/openssl.cnf 2>/dev/null | xargs -rn1 basename | tr '\n' ' ')" \
+				"of /etc/ssl it sees the CA certificates only, no private folder"
 			start=$(date +%s%N)
 			kill -TERM "$sp"
 			wait "$sp"; rc=$?
