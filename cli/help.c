@@ -398,6 +398,14 @@ static const struct {
 	{ "WASMPACK_STALL_SECONDS", "a transfer moving under 1 byte/s this long fails and is retried (default 60)" },
 	{ "WASMPACK_RETRY_BASE_MS", "the first retry's delay, doubled each time up to 8 s (default 250)" },
 	{ "WASMPACK_NO_FRONT", "set: every call goes straight to wasmpack-core (no warm-run fast path)" },
+	{ "WASMPACK_LOCK_TIMEOUT", "seconds a run waits for a node cache lock another process holds, then exits 1 naming "
+				   "it (default 30)" },
+	{ "WASMPACK_CACHE_MAX_SIZE", "the node cache's size cap, bytes or with K, M, G, T (default 20G; [cache] max_size in "
+				     "config.toml): past it the least recently used entries go" },
+	{ "WASMPACK_CACHE_MAX_ENTRIES", "the node cache's cap on entries, unpacked apps and compiled forms (default 500; "
+					"[cache] max_entries in config.toml)" },
+	{ "WASMPACK_SAFE_DIRS", "stores and caches (':'-separated, or *) root may use although another user owns them or "
+				"may write to them" },
 	{ "WASMPACK_SHIM_SOCKET_DIR", "where the shim puts its ttrpc sockets (default /run/containerd/s)" },
 	{ "WASMPACK_CGROUP_ROOT", "the cgroup file system the shim uses (default /sys/fs/cgroup)" },
 	{ "SPIN_OCI_ARCHIVE_LAYERS", "set: a Spin app's files go in one archive layer per component, as Spin does" },

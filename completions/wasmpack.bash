@@ -239,9 +239,10 @@ _wasmpack() {
         ;;
     gc)
         case "$prev" in
+        --containerd) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         esac
         if [[ "$cur" == -* ]]; then
-            COMPREPLY=($(compgen -W " --verify --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+            COMPREPLY=($(compgen -W " --verify --containerd --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         fi
         ;;
     save)

@@ -240,6 +240,7 @@ complete -c wasmpack -n '__fish_seen_subcommand_from rmi' -l no-progress -d 'nev
 complete -c wasmpack -n '__fish_seen_subcommand_from rmi' -l help -s h -d 'show help for the command'
 complete -c wasmpack -n '__fish_seen_subcommand_from rmi' -x -a '(wasmpack __complete-refs 2>/dev/null)'
 complete -c wasmpack -n '__fish_seen_subcommand_from gc' -l verify -d 'also hash every kept blob, remove those that do not match and the tags whose manifest is gone'
+complete -c wasmpack -n '__fish_seen_subcommand_from gc' -l containerd -r -F -d 'the containerd asked whether it still holds the apps the shim unpacked (default /run/containerd/containerd.sock)'
 complete -c wasmpack -n '__fish_seen_subcommand_from gc' -l store -r -a '(__fish_complete_directories)' -d 'the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)'
 complete -c wasmpack -n '__fish_seen_subcommand_from gc' -l format -x -a 'text json' -d 'output format: text or json'
 complete -c wasmpack -n '__fish_seen_subcommand_from gc' -l quiet -s q -d 'print only errors and the requested data'

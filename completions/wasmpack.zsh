@@ -316,6 +316,7 @@ _wasmpack() {
     gc)
         _arguments -s \
         '--verify[also hash every kept blob, remove those that do not match and the tags whose manifest is gone]' \
+        '--containerd[the containerd asked whether it still holds the apps the shim unpacked (default /run/containerd/containerd.sock)]:ADDRESS:_files' \
         '--store[the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)]:DIR:_files -/' \
         '--format[output format\: text or json]:FORMAT:(text json)' \
         '(-q --quiet)'{-q,--quiet}'[print only errors and the requested data]' \

@@ -42,7 +42,8 @@ err=$($NOBODY flock -x -w 1 "$WASMPACK_STORE/.wasmpack/lock" true 2>&1); rc=$?
 [ "$rc" -ne 0 ]; ok $? "nor the store's"
 
 # a lock held for ever (a hung process): the run waits WASMPACK_LOCK_TIMEOUT, then says whose
-flock -x "$WASMPACK_CACHE/.users/$hex.lock" sleep 60 &
+# (the holder is the process that execs sleep: killing it lets the lock go)
+(exec 9>>"$WASMPACK_CACHE/.users/$hex.lock" && flock -x 9 && exec sleep 60) &
 holder=$!
 on_exit "kill $holder 2>/dev/null"
 sleep 0.3
