@@ -129,6 +129,19 @@ static int skip_externdesc(reader *r)
 	}
 }
 
+/* The next section of a component: its id, and a reader over its contents. */
+static int next_section(reader *r, unsigned char *id, reader *sec)
+{
+	uint32_t size;
+
+	if (read_byte(r, id) < 0 || read_u32(r, &size) < 0 || (size_t)(r->end - r->p) < size)
+		return -1;
+	sec->p = r->p;
+	sec->end = r->p + size;
+	r->p += size;
+	return 0;
+}
+
 /* ---- component types: enough to read the function names of an imported instance ---- */
 
 #define TYPE_DEPTH_MAX 32
@@ -320,17 +333,14 @@ int wp_wasm_component_import_funcs(const unsigned char *data, size_t len, wp_was
 		return wp_error_set(err, WP_EINVALID, "not a wasm component");
 	while (r.p < r.end) {
 		unsigned char id, sort, b;
-		uint32_t size, count, idx;
+		uint32_t count, idx;
 		reader sec;
 
-		if (read_byte(&r, &id) < 0 || read_u32(&r, &size) < 0 || (size_t)(r.end - r.p) < size)
+		if (next_section(&r, &id, &sec) < 0)
 			goto bad;
-		sec.p = r.p;
-		sec.end = r.p + size;
-		r.p += size;
 		if (id != 6 && id != 7 && id != 10 && id != 11)
 			continue;
-		if (read_u32(&sec, &count) < 0 || count > size)
+		if (read_u32(&sec, &count) < 0 || count > (size_t)(sec.end - sec.p))
 			goto bad;
 		for (uint32_t i = 0; i < count; i++) {
 			const unsigned char *at = sec.p;
@@ -436,14 +446,11 @@ int wp_wasm_component_names(const unsigned char *data, size_t len, wp_wasm_names
 		return wp_error_set(err, WP_EINVALID, "not a wasm component");
 	while (r.p < r.end) {
 		unsigned char id;
-		uint32_t size, count;
+		uint32_t count;
 		reader sec;
 
-		if (read_byte(&r, &id) < 0 || read_u32(&r, &size) < 0 || (size_t)(r.end - r.p) < size)
+		if (next_section(&r, &id, &sec) < 0)
 			goto bad;
-		sec.p = r.p;
-		sec.end = r.p + size;
-		r.p += size;
 		if (id != 10 && id != 11)
 			continue;
 		if (read_u32(&sec, &count) < 0)
