@@ -56,8 +56,8 @@ typedef struct wp_cli {
 	const char *store_root;
 	FILE *out;
 	wp_error err;
-	int exit_status;        /* a command that succeeded but ends with another status: run
-				 * ends with its app's */
+	bool engine_ran;        /* run: the engine ran under wasmpack's init and ended with */
+	int engine_status;      /* this wait status, which the process ends with */
 } wp_cli;
 
 extern const wp_opt wp_global_opts[];

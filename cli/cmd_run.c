@@ -91,8 +91,8 @@ static int run(wp_cli *cli)
 	wp_store_close(&ro);
 	spec.network_host = !strcmp(wp_cli_value(cli, "network") ? wp_cli_value(cli, "network") : "none", "host");
 	if ((rc = wp_engine_exec(&spec, &status, &cli->err)) == 0) {
-		fflush(stdout);
-		cli->exit_status = wp_engine_exit_status(status);
+		cli->engine_ran = true;
+		cli->engine_status = status;
 	}
 	wp_strv_release(&spec.args);
 	json_decref(spec.summary);

@@ -1,6 +1,7 @@
 /* wasmpack: dispatch to one command; only this file exits. */
 #include "common/alloc.h"
 #include "cli/cli.h"
+#include "node/engine.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 extern const wp_cmd wp_cmd_build, wp_cmd_lock, wp_cmd_unpack, wp_cmd_run, wp_cmd_push, wp_cmd_pull, wp_cmd_copy, wp_cmd_login, wp_cmd_logout, wp_cmd_images,
 	wp_cmd_inspect, wp_cmd_tag, wp_cmd_rmi, wp_cmd_gc, wp_cmd_save, wp_cmd_load, wp_cmd_version,
@@ -124,11 +126,13 @@ static int run(int argc, char **argv)
 		rc = WP_EIO;
 	}
 	wp_cli_release(&cli);
-	if (rc >= 0 && cli.exit_status)
-		rc = cli.exit_status;
-	else
-		rc = wp_error_exit_status(rc < 0 ? (cli.err.code ? cli.err.code : rc) : 0);
-	return rc;
+	if (rc >= 0 && cli.engine_ran) {
+		/* The run ends as its app did. This process is confined now (no /proc: a leak
+		 * checker at exit could not work) and holds nothing to clean up: it leaves at once. */
+		fflush(stderr);
+		_exit(wp_engine_exit_status(cli.engine_status));
+	}
+	return wp_error_exit_status(rc < 0 ? (cli.err.code ? cli.err.code : rc) : 0);
 }
 
 int main(int argc, char **argv)

@@ -231,8 +231,24 @@ int wp_fs_lock_open(const char *path, wp_error *err)
 		close(fd);
 		return wp_error_set(err, WP_EINVALID, "the lock file '%s' is not a regular file", path), -1;
 	}
-	if (st.st_uid == geteuid() && (st.st_mode & 077))
-		(void)fchmod(fd, 0600);
+	if (st.st_uid == geteuid() && (st.st_mode & 077)) {
+		/* An earlier version made it readable by others, and another user may have it open
+		 * and locked already (a descriptor outlives a chmod): a new 0600 file takes its
+		 * name, so every later lock is on an inode no one else can open. */
+		_cleanup_free_ char *tmp = wp_str_fmt("%s.new-XXXXXX", path);
+		int nfd = mkostemp(tmp, O_CLOEXEC);
+
+		if (nfd >= 0 && fchmod(nfd, 0600) == 0 && rename(tmp, path) == 0) {
+			close(fd);
+			fd = nfd;
+		} else {
+			if (nfd >= 0) {
+				close(nfd);
+				unlink(tmp);
+			}
+			(void)fchmod(fd, 0600);
+		}
+	}
 	return fd;
 }
 

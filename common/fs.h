@@ -26,8 +26,9 @@ int wp_fs_rm_rf(const char *path, wp_error *err);
 /* Lock files (flock) belong to their owner alone: flock needs only a read descriptor, so
  * a lock file another user can open is one that user can hold forever.
  * wp_fs_private_dir makes dir (0700) or tightens it when it is the caller's and more open
- * (earlier versions made 0755); wp_fs_lock_open opens path, made 0600 or tightened the same
- * way, never through a link. A descriptor, or -1 with err set. */
+ * (earlier versions made 0755); wp_fs_lock_open opens path, made 0600, never through a
+ * link; one of the caller's that others could open is replaced by a new 0600 file (another
+ * user may hold the old one open and locked already). A descriptor, or -1 with err set. */
 int wp_fs_private_dir(const char *dir, wp_error *err);
 int wp_fs_lock_open(const char *path, wp_error *err);
 /* flock(fd, op) that waits at most $WASMPACK_LOCK_TIMEOUT seconds (default 30): past it,

@@ -443,7 +443,8 @@ uint64_t wp_cache_enforce(const char *root, const char *keep)
 	for (size_t i = 0; i < n; i++)
 		total += list[i].bytes;
 	count = n;
-	qsort(list, n, sizeof(*list), by_use);
+	if (n)
+		qsort(list, n, sizeof(*list), by_use);
 	for (size_t i = 0; i < n && (total > max_bytes || count > max_entries); i++) {
 		cached *c = &list[i];
 		wp_error ignored;

@@ -676,6 +676,12 @@ static int jco_check(const uint8_t *wasm, size_t len, void *ctx, wp_error *err)
 
 		if (at)
 			*at = '\0';
+		if (f.unresolved[i] && wp_str_has_prefix(iface, "wasi:")) {
+			rc = wp_error_set(err, WP_EINVALID, "the component imports '%.200s' with a type this check cannot "
+					  "follow (an alias or an imported type), so its functions cannot be held to WASI's: "
+					  "refused before it starts", f.names[i]);
+			continue;
+		}
 		if (!(known = json_object_get(wit, iface))) {
 			if (wp_str_has_prefix(iface, "wasi:"))
 				rc = wp_error_set(err, WP_EINVALID, "the component imports '%.200s', an interface WASI 0.2 does not "

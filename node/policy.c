@@ -6,7 +6,9 @@
 #include "oci/ref.h"
 #include "oci/sigstore.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,8 +31,13 @@ const char *wp_policy_path(const char *given)
 	if (env && *env)
 		return env;
 	/* Only a name that is not there at all means "no policy": a link whose target is
-	 * gone, a file this user may not read, a folder or a FIFO in its place is a policy
-	 * that cannot be read, which refuses every image (wp_policy_load says why). */
+	 * gone (the file's, or its folder's), a file this user may not read, a folder or a
+	 * FIFO in its place is a policy that cannot be read, which refuses every image
+	 * (wp_policy_load says why). */
+	if (lstat(WP_POLICY_DIR, &st) < 0)
+		return errno == ENOENT ? NULL : WP_POLICY_DEFAULT;
+	if (stat(WP_POLICY_DIR, &st) < 0 || !S_ISDIR(st.st_mode))
+		return WP_POLICY_DEFAULT;
 	if (lstat(WP_POLICY_DEFAULT, &st) < 0 && errno == ENOENT)
 		return NULL;
 	return WP_POLICY_DEFAULT;
@@ -148,6 +155,7 @@ int wp_policy_load(const char *path, wp_policy *p, wp_error *err)
 	wp_buf_init(&data, POLICY_MAX);
 	if ((rc = read_policy(path, &data, err)) < 0) {
 		wp_buf_release(&data);
+		wp_policy_release(p);
 		return rc;
 	}
 	rc = wp_toml_parse(data.data ? data.data : "", data.len, &doc, err);
@@ -187,6 +195,46 @@ static bool names_host(const char *s, size_t n)
 	return memchr(s, '.', n) || memchr(s, ':', n) || (n == 9 && !strncasecmp(s, "localhost", 9)) || (n && s[0] == '[');
 }
 
+/* The host's one form, in place where it shrinks (a static buffer for addresses): no
+ * trailing dot; an IP address as inet_ntop writes it (127.1 and 0x7f.0.0.1 are
+ * 127.0.0.1, [0::1] is [::1], an IPv4-mapped [::ffff:a.b.c.d] is a.b.c.d). */
+static const char *canonical_host(char *host)
+{
+	static __thread char text[INET6_ADDRSTRLEN + 2];
+	size_t n = strlen(host);
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (n > 1 && host[n - 1] == '.')
+		host[--n] = '\0';
+	if (host[0] == '[' && n > 2 && host[n - 1] == ']') {
+		char inner[INET6_ADDRSTRLEN + 1];
+
+		if (n - 2 >= sizeof(inner))
+			return host;
+		memcpy(inner, host + 1, n - 2);
+		inner[n - 2] = '\0';
+		if (inet_pton(AF_INET6, inner, &a6) != 1)
+			return host;
+		if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+			memcpy(&a4, &a6.s6_addr[12], 4);
+			return inet_ntop(AF_INET, &a4, text, sizeof(text)) ? text : host;
+		}
+		text[0] = '[';
+		if (!inet_ntop(AF_INET6, &a6, text + 1, sizeof(text) - 2))
+			return host;
+		n = strlen(text);
+		text[n] = ']';
+		text[n + 1] = '\0';
+		return text;
+	}
+	/* inet_aton reads what the resolver would (127.1, 0x7f.0.0.1): only for names made
+	 * of digits, dots and hex's x, never a DNS name */
+	if (strspn(host, "0123456789abcdefx.") == n && inet_aton(host, &a4))
+		return inet_ntop(AF_INET, &a4, text, sizeof(text)) ? text : host;
+	return host;
+}
+
 char *wp_policy_normalize(const char *name)
 {
 	const char *slash, *repo;
@@ -209,18 +257,43 @@ char *wp_policy_normalize(const char *name)
 	}
 	for (char *c = host; *c; c++)
 		*c = (char)tolower((unsigned char)*c);
-	/* the port, then the host's trailing dot ("registry.example.com.:443") */
+	/* the port: as a number ("09237" is 9237), and 443 is https's own */
 	if (host[0] == '[')
 		port = strchr(host, ']') ? strchr(strchr(host, ']'), ':') : NULL;
 	else
 		port = strrchr(host, ':');
-	if (port && !strcmp(port, ":443"))
-		*port = '\0', port = NULL;
-	{
-		size_t n = port ? (size_t)(port - host) : strlen(host);
+	if (port) {
+		unsigned long n = 0;
+		bool digits = port[1] != '\0';
 
-		if (n > 1 && host[n - 1] == '.')
-			memmove(host + n - 1, host + n, strlen(host + n) + 1);
+		for (const char *c = port + 1; *c; c++)
+			digits = digits && isdigit((unsigned char)*c);
+		if (digits && strlen(port + 1) <= 10)
+			n = strtoul(port + 1, NULL, 10);
+		*port = '\0';
+		if (digits && n != 443) {
+			char *h = host;
+
+			host = wp_str_fmt("%s:%lu", canonical_host(h), n);
+			free(h);
+		} else if (!digits) {
+			char *h = host;
+
+			/* not a port: kept as written, so it matches only itself */
+			*port = ':';
+			host = wp_xstrdup(h);
+			free(h);
+		} else {
+			char *h = host;
+
+			host = wp_xstrdup(canonical_host(h));
+			free(h);
+		}
+	} else {
+		char *h = host;
+
+		host = wp_xstrdup(canonical_host(h));
+		free(h);
 	}
 	if (!strcmp(host, "index.docker.io") || !strcmp(host, WP_REF_DOCKER_HUB_API) ||
 	    !strcmp(host, "registry.hub.docker.com")) {

@@ -27,7 +27,8 @@
 #include "common/error.h"
 #include "common/strv.h"
 
-#define WP_POLICY_DEFAULT "/etc/wasmpack/policy.toml"
+#define WP_POLICY_DIR "/etc/wasmpack"
+#define WP_POLICY_DEFAULT WP_POLICY_DIR "/policy.toml"
 
 typedef struct wp_policy_rule {
 	char *match;    /* normalised (wp_policy_normalize) */

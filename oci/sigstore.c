@@ -334,7 +334,13 @@ int wp_sigstore_verify(const char *bundle, size_t len, const char *pub_path, con
 	} else if ((env = json_object_get(b, "dsseEnvelope"))) {
 		rc = verify_dsse(k, env, digest, predicate_types, out, err);
 	} else if ((ms = json_object_get(b, "messageSignature"))) {
-		rc = verify_message(k, ms, digest, out, err);
+		/* a signature over the digest itself: what cosign's sign predicate says, so it
+		 * counts where that predicate does, and not for a rule wanting, say, provenance */
+		if (!wp_sigstore_predicate_accepted(predicate_types, WP_COSIGN_SIGN_PREDICATE))
+			rc = wp_error_set(err, WP_EDIGEST, "the bundle is a plain message signature, not an attestation of the "
+					  "accepted types (%s%s)", predicate_types->items[0], predicate_types->len > 1 ? ", ..." : "");
+		else
+			rc = verify_message(k, ms, digest, out, err);
 	} else {
 		rc = malformed(err, "neither a DSSE envelope nor a message signature");
 	}

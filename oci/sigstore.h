@@ -39,7 +39,7 @@ typedef struct wp_sigstore_verified {
  * its statement's predicateType is one of predicate_types (NULL or empty: only
  * WP_COSIGN_SIGN_PREDICATE): an SBOM or a provenance signed with the same key is an
  * attestation, not a signature. A message-signature bundle (a signature over the manifest
- * digest itself) has no predicate and counts. WP_EDIGEST saying why not (wrong key,
+ * digest itself) counts wherever cosign's sign predicate does. WP_EDIGEST saying why not (wrong key,
  * another image, another kind of statement, malformed). */
 int wp_sigstore_verify(const char *bundle, size_t len, const char *pub_path, const char *digest,
 		       const wp_strv *predicate_types, wp_sigstore_verified *out, wp_error *err);

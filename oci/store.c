@@ -99,7 +99,8 @@ int wp_store_open(wp_store *s, const char *root, int mode, wp_error *err)
 	layout = wp_str_fmt("%s/oci-layout", root);
 	index = wp_str_fmt("%s/index.json", root);
 	lock = wp_str_fmt("%s/.wasmpack/lock", root);
-	if ((rc = wp_fs_mkdir_p(blobs, 0755, err)) < 0 || (rc = wp_fs_mkdir_p(tmp, 0700, err)) < 0) {
+	if ((rc = wp_fs_mkdir_p(blobs, 0755, err)) < 0 || (rc = wp_fs_mkdir_p(tmp, 0700, err)) < 0 ||
+	    (rc = wp_fs_private_dir(priv, err)) < 0) {
 		wp_store_close(s);
 		return wp_error_prefix(err, "opening store '%s'", root);
 	}

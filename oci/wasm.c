@@ -208,12 +208,14 @@ static int skip_case(reader *r)
 	return skip_label(r) < 0 || skip_opt_valtype(r) < 0 || read_byte(r, &zero) < 0 || zero != 0 ? -1 : 0;
 }
 
-/* alias: sort, then its target. */
-static int skip_alias(reader *r, unsigned char *sort_out)
+/* alias: sort, then its target; *outer_self is the index an outer alias of count 0 (this
+ * very component's own index space) names, else UINT32_MAX. */
+static int read_alias(reader *r, unsigned char *sort_out, uint32_t *outer_self)
 {
 	unsigned char sort, core, target;
 	uint32_t a, b;
 
+	*outer_self = UINT32_MAX;
 	if (read_byte(r, &sort) < 0 || (sort == 0x00 && read_byte(r, &core) < 0) || read_byte(r, &target) < 0)
 		return -1;
 	*sort_out = sort;
@@ -221,10 +223,21 @@ static int skip_alias(reader *r, unsigned char *sort_out)
 	case 0x00: case 0x01:
 		return read_u32(r, &a) < 0 ? -1 : skip_label(r);
 	case 0x02:
-		return read_u32(r, &a) < 0 || read_u32(r, &b) < 0 ? -1 : 0;
+		if (read_u32(r, &a) < 0 || read_u32(r, &b) < 0)
+			return -1;
+		if (a == 0)
+			*outer_self = b;
+		return 0;
 	default:
 		return -1;
 	}
+}
+
+static int skip_alias(reader *r, unsigned char *sort_out)
+{
+	uint32_t ignored;
+
+	return read_alias(r, sort_out, &ignored);
 }
 
 /* core:deftype as instance types hold it: a core function type only. */
@@ -324,8 +337,13 @@ static int skip_deftype(reader *r, int depth)
 
 int wp_wasm_component_import_funcs(const unsigned char *data, size_t len, wp_wasm_import_funcs *out, wp_error *err)
 {
+	/* each type index: its instance type; NULL for another kind of type; UNKNOWN for one
+	 * this reader cannot follow (an alias of another instance's export, a type imported
+	 * with only a bound): an import of such a type is listed as unresolved */
+	static const unsigned char unknown_type;
+	const unsigned char *const UNKNOWN = &unknown_type;
 	reader r = { data + 8, data + len };
-	const unsigned char **types = NULL; /* each type index: its instance type, or NULL */
+	const unsigned char **types = NULL;
 	size_t n_types = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -343,44 +361,69 @@ int wp_wasm_component_import_funcs(const unsigned char *data, size_t len, wp_was
 		if (read_u32(&sec, &count) < 0 || count > (size_t)(sec.end - sec.p))
 			goto bad;
 		for (uint32_t i = 0; i < count; i++) {
-			const unsigned char *at = sec.p;
+			const unsigned char *made = NULL; /* the new type index's entry */
 			char *name = NULL;
 			bool type_made = false;
 
 			if (id == 7) {
+				const unsigned char *at = sec.p;
+
 				if (skip_deftype(&sec, 0) < 0)
 					goto bad;
 				type_made = true;
+				made = *at == 0x42 ? at : NULL;
 			} else if (id == 6) {
-				if (skip_alias(&sec, &sort) < 0)
+				uint32_t self;
+
+				if (read_alias(&sec, &sort, &self) < 0)
 					goto bad;
 				type_made = sort == 0x03;
-				at = NULL;
+				/* an outer alias of this component's own type is that type */
+				made = self < n_types ? types[self] : UNKNOWN;
 			} else if (id == 10) {
+				reader desc;
+
 				if (read_extern_name(&sec, &name) < 0)
 					goto bad;
-				if (sec.p < sec.end && *sec.p == 0x05) {
-					reader desc = sec;
+				desc = sec;
+				if (read_byte(&desc, &b) < 0) {
+					free(name);
+					goto bad;
+				}
+				if (b == 0x05) {
+					const unsigned char *it;
 
-					if (read_byte(&desc, &b) < 0 || read_u32(&desc, &idx) < 0) {
+					if (read_u32(&desc, &idx) < 0) {
 						free(name);
 						goto bad;
 					}
-					if (idx < n_types && types[idx]) {
-						reader t = { types[idx] + 1, r.p };
+					it = idx < n_types ? types[idx] : UNKNOWN;
+					out->names = wp_xreallocarray(out->names, out->n + 1, sizeof(*out->names));
+					out->funcs = wp_xreallocarray(out->funcs, out->n + 1, sizeof(*out->funcs));
+					out->unresolved = wp_xreallocarray(out->unresolved, out->n + 1, sizeof(*out->unresolved));
+					out->names[out->n] = name;
+					memset(&out->funcs[out->n], 0, sizeof(out->funcs[out->n]));
+					out->unresolved[out->n] = !it || it == UNKNOWN;
+					name = NULL;
+					if (it && it != UNKNOWN) {
+						reader t = { it + 1, r.p };
 
-						out->names = wp_xreallocarray(out->names, out->n + 1, sizeof(*out->names));
-						out->funcs = wp_xreallocarray(out->funcs, out->n + 1, sizeof(*out->funcs));
-						out->names[out->n] = name;
-						memset(&out->funcs[out->n], 0, sizeof(out->funcs[out->n]));
-						name = NULL;
-						if (walk_decls(&t, 0, false, &out->funcs[out->n++]) < 0)
+						if (walk_decls(&t, 0, false, &out->funcs[out->n]) < 0) {
+							out->n++;
 							goto bad;
+						}
 					}
+					out->n++;
+				} else if (b == 0x03) {
+					/* a type imported: equal to one of ours, or only bounded */
+					unsigned char bound;
+
+					type_made = true;
+					made = UNKNOWN;
+					if (read_byte(&desc, &bound) == 0 && bound == 0x00 && read_u32(&desc, &idx) == 0)
+						made = idx < n_types ? types[idx] : UNKNOWN;
 				}
-				type_made = sec.p < sec.end && *sec.p == 0x03;
 				free(name);
-				at = NULL;
 				if (skip_externdesc(&sec) < 0)
 					goto bad;
 			} else {
@@ -392,11 +435,11 @@ int wp_wasm_component_import_funcs(const unsigned char *data, size_t len, wp_was
 				    (b == 1 && skip_externdesc(&sec) < 0))
 					goto bad;
 				type_made = sort == 0x03;
-				at = NULL;
+				made = idx < n_types ? types[idx] : UNKNOWN;
 			}
 			if (type_made) {
 				types = wp_xreallocarray(types, n_types + 1, sizeof(*types));
-				types[n_types++] = at && *at == 0x42 ? at : NULL;
+				types[n_types++] = made;
 			}
 		}
 	}
@@ -416,6 +459,7 @@ void wp_wasm_import_funcs_release(wp_wasm_import_funcs *f)
 	}
 	free(f->names);
 	free(f->funcs);
+	free(f->unresolved);
 	memset(f, 0, sizeof(*f));
 }
 

@@ -3,6 +3,7 @@
 #ifndef WP_OCI_WASM_H
 #define WP_OCI_WASM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/error.h"
@@ -36,6 +37,9 @@ void wp_wasm_names_release(wp_wasm_names *n);
 typedef struct wp_wasm_import_funcs {
 	char **names;
 	wp_strv *funcs;
+	bool *unresolved;  /* the instance's type could not be followed (an alias of another
+			    * instance's export, a type imported with only a bound): its
+			    * functions are unknown, and a checker refuses it */
 	size_t n;
 } wp_wasm_import_funcs;
 

@@ -968,7 +968,9 @@ static void on_done(engine *e, slot *s, CURLcode cc)
 		s->job = NULL;
 		return;
 	}
-	if (p->status == 401 && !s->req.no_auth) {
+	/* A challenge from anywhere but the registry itself (an upload's Location elsewhere)
+	 * gets no credentials: its realm would collect them. */
+	if (p->status == 401 && !s->req.no_auth && wp_client_same_origin(e->r, s->req.url)) {
 		/* Another request may have authenticated meanwhile: then just send again. */
 		const char *now = auth_header(e->r, &s->req);
 

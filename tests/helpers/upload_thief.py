@@ -6,7 +6,9 @@ credentials follow (issue 22, 3). usage: upload_thief.py PORT THIEF-PORT
   and the upload POST answers 202 with an absolute Location chosen by the repository's
   name: port-* -> http://127.0.0.1:THIEF-PORT/..., host-* -> http://localhost:PORT/...
   (another host name for the same listener), same-* -> http://127.0.0.1:PORT/... (the
-  registry itself). PATCH and PUT anywhere complete the upload; the manifest PUT is 201.
+  registry itself), steal-* -> THIEF-PORT, which answers the upload with a 401 whose
+  Bearer realm is its own /steal (where a client would send its credentials for a token).
+  PATCH and PUT anywhere else complete the upload; the manifest PUT is 201.
   THIEF-PORT (127.0.0.1): answers uploads the same way.
 Every request goes to requests.log (cwd) as "LISTENER METHOD PATH AUTH", AUTH the scheme of
 its Authorization header or "-". Stops when killed."""
@@ -76,6 +78,10 @@ def make(listener):
                     return self.answer(401, [("WWW-Authenticate", 'Basic realm="thief"')])
                 body = json.dumps({"token": TOKEN.split(" ")[1], "expires_in": 300}).encode()
                 return self.answer(200, [("Content-Type", "application/json")], body)
+            if path == "/steal":
+                return self.answer(401)
+            if path.startswith("/upload/steal-") and listener == "thief":
+                return self.answer(401, [("WWW-Authenticate", f'Bearer realm="http://127.0.0.1:{thief}/steal",service="x"')])
             if path.startswith("/upload/"):
                 if self.command == "PUT":
                     return self.answer(201, [("Docker-Content-Digest", self.path.split("digest=")[-1])])
@@ -90,7 +96,7 @@ def make(listener):
                 return
             if "/blobs/uploads/" in path and self.command == "POST":
                 to = {"port": f"http://127.0.0.1:{thief}", "host": f"http://localhost:{port}",
-                      "same": f"http://127.0.0.1:{port}"}[repo.split("-")[-1] if repo.startswith("bearer-") else repo.split("-")[0]]
+                      "same": f"http://127.0.0.1:{port}", "steal": f"http://127.0.0.1:{thief}"}[repo.split("-")[-1] if repo.startswith("bearer-") else repo.split("-")[0]]
                 return self.answer(202, [("Location", f"{to}/upload/{repo}/1"), ("Range", "0-0")])
             if "/blobs/" in path:
                 return self.answer(404)

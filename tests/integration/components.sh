@@ -181,6 +181,53 @@ cat > static.wat <<'WAT'
     (export "[static]pollable.steal" (func (result u32)))))
   (import "wasi:io/poll@0.2.0" (instance (type $io))))
 WAT
+# the same constructor through an outer alias of the component's own type (which the
+# walk of the types follows), then through types it cannot follow (an alias of another
+# instance's export, an imported type): those are refused as such
+cat > outer.wat <<'WAT'
+(component $root
+  (type $net (instance
+      (export "network" (type (sub resource)))
+      (export "[constructor]network" (func (result (own 0))))))
+  
+  (alias outer $root $net (type $t))
+  (import "wasi:sockets/network@0.2.0" (instance $n (type $t)))
+  (alias export $n "[constructor]network" (func $ctor))
+  (core func $ctor_l (canon lower (func $ctor)))
+  (core module $m
+    (import "n" "ctor" (func $c (result i32)))
+    (func (export "run") (result i32) (drop (call $c)) (i32.const 0)))
+  (core instance $ni (export "ctor" (func $ctor_l)))
+  (core instance $mi (instantiate $m (with "n" (instance $ni))))
+  (func $run (result (result)) (canon lift (core func $mi "run")))
+  (instance $ri (export "run" (func $run)))
+  (export "wasi:cli/run@0.2.0" (instance $ri)))
+WAT
+cat > aliasx.wat <<'WAT'
+(component
+  (import "example:evil/types" (instance $i
+    (type $net (instance
+      (export "network" (type (sub resource)))
+      (export "[constructor]network" (func (result (own 0))))))
+    (export "t" (type (eq $net)))))
+  (alias export $i "t" (type $t))
+  (import "wasi:sockets/network@0.2.0" (instance (type $t))))
+WAT
+cat > timport.wat <<'WAT'
+(component
+  (type $net (instance
+      (export "network" (type (sub resource)))
+      (export "[constructor]network" (func (result (own 0))))))
+  (import "t" (type $t (eq $net)))
+  (import "wasi:sockets/network@0.2.0" (instance (type $t))))
+WAT
+for w in outer aliasx timport; do
+	jco parse "$TMP/$w.wat" -o "$TMP/$w.wasm" >/dev/null 2>&1
+	"$WP" build --layout wasm --wasm "$w.wasm" -t "c-$w:v1" >/dev/null
+	err=$("$WP" run "c-$w:v1" 2>&1); rc=$?
+	is "$rc" "1" "a component whose wasi:sockets/network type comes through $w: refused"
+	like "$err" "(a function WASI does not define|a type this check cannot follow)" "before it starts (${err:0:120})"
+done
 for w in "ctor [constructor]network wasi:sockets/network@0.2.0" "envx get-host-secrets wasi:cli/environment@0.2.3" \
 	"static [static]pollable.steal wasi:io/poll@0.2.0"; do
 	set -- $w

@@ -41,6 +41,23 @@ err=$($NOBODY flock -x -w 1 "$WASMPACK_CACHE/.users/$hex.lock" true 2>&1); rc=$?
 err=$($NOBODY flock -x -w 1 "$WASMPACK_STORE/.wasmpack/lock" true 2>&1); rc=$?
 [ "$rc" -ne 0 ]; ok $? "nor the store's"
 
+# a lock an earlier version left open, which nobody opened and locked before root's next
+# run: the run replaces the file (nobody's lock is on the old one) and goes on
+chmod 755 "$WASMPACK_STORE/.wasmpack" && chmod 644 "$WASMPACK_STORE/.wasmpack/lock" "$WASMPACK_STORE/.wasmpack/index.lock" \
+	"$WASMPACK_CACHE/.users/$hex.lock" && chmod 755 "$WASMPACK_CACHE/.users"
+for l in "$WASMPACK_STORE/.wasmpack/lock" "$WASMPACK_STORE/.wasmpack/index.lock" "$WASMPACK_CACHE/.users/$hex.lock"; do
+	$NOBODY sh -c 'exec 9<"$1"; flock -x 9; exec sleep 60' sh "$l" &
+	on_exit "kill $! 2>/dev/null"
+done
+sleep 0.5
+for what in "run app:v1" "tag app:v1 app:v2" "images"; do
+	start=$(date +%s)
+	# shellcheck disable=SC2086
+	out=$(WASMPACK_NO_FRONT=1 timeout 20 "$WP" $what 2>&1); rc=$?
+	[ "$rc" -ne 124 ] && [ $(( $(date +%s) - start )) -lt 10 ]; ok $? "nobody holding locks an earlier version left open does not stall '$what' (exit $rc)"
+done
+is "$(stat -c %a "$WASMPACK_STORE/.wasmpack")" "700" "the store's .wasmpack/ is tightened to 0700"
+
 # a lock held for ever (a hung process): the run waits WASMPACK_LOCK_TIMEOUT, then says whose
 # (the holder is the process that execs sleep: killing it lets the lock go)
 (exec 9>>"$WASMPACK_CACHE/.users/$hex.lock" && flock -x 9 && exec sleep 60) &

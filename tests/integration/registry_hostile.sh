@@ -79,6 +79,13 @@ for repo in port-app host-app same-app bearer-port bearer-host; do
 	[ "$(grep " /v2/$repo/blobs/uploads/" thief/requests.log | grep -c ' -$')" -lt \
 		"$(grep -c " /v2/$repo/blobs/uploads/" thief/requests.log)" ]; ok $? "$repo: the registry itself still got them"
 done
+# the place the upload moved to answers 401 with a token realm of its own: no credentials
+# go to that realm either (it would collect them), and the push fails
+: > thief/requests.log
+"$WP" tag thief-src:v1 "127.0.0.1:$TPORT/steal-app:v1" >/dev/null
+DOCKER_CONFIG=$TMP/docker "$WP" push --plain-http "127.0.0.1:$TPORT/steal-app:v1" >/dev/null 2>push-steal.err; rc=$?
+[ "$rc" -ne 0 ]; ok $? "an upload elsewhere answered with a 401 and a realm of its own: the push fails"
+is "$(grep ' /steal' thief/requests.log | grep -vc ' -$')" "0" "no credentials went to that realm"
 export WASMPACK_STORE=$TMP/store
 check "no request carried the header a token tried to add" test ! -e injected.log
 sleep 0.3

@@ -51,6 +51,14 @@ int main(void)
 	norm("docker.io", "docker.io");
 	norm("localhost:5000/Team", "localhost:5000/team");
 	norm("*", "*");
+	norm("127.0.0.1:09237/signed", "127.0.0.1:9237/signed");
+	norm("[::ffff:127.0.0.1]:9237/signed", "127.0.0.1:9237/signed");
+	norm("[0::1]:5000/x", "[::1]:5000/x");
+	norm("[0:0:0:0:0:0:0:1]:443/x", "[::1]/x");
+	norm("127.1:5000/x", "127.0.0.1:5000/x");
+	norm("0x7f.0.0.1:5000/x", "127.0.0.1:5000/x");
+	norm("registry.example.com:0443/team", "registry.example.com/team");
+	norm("cafe.example.com:5000/x", "cafe.example.com:5000/x");
 
 	if (!mkdtemp(tmp))
 		return 1;
