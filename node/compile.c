@@ -4,6 +4,7 @@
 #include "common/sha256.h"
 #include "common/util.h"
 #include "node/confine.h"
+#include "node/seccomp.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -175,12 +177,19 @@ static int run_compiler(const wp_compile_job *job, char **argv, const wp_confine
 	struct timespec t0, now;
 	int timeout_ms = (job->timeout_s > 0 ? job->timeout_s : 300) * 1000;
 	bool eof = false, reaped = false;
+	wp_seccomp filter;
 	pid_t pid;
 
-	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+	/* the compiler reads hostile bytes: it runs under the engines' filter too */
+	if (wp_seccomp_build(&filter, err) < 0)
+		return err->code;
+	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
+		wp_seccomp_release(&filter);
 		return wp_error_sys(err, WP_EIO, "opening /dev/null");
+	}
 	if (pipe2(pe, O_CLOEXEC) < 0) {
 		close(devnull);
+		wp_seccomp_release(&filter);
 		return wp_error_sys(err, WP_EIO, "pipe");
 	}
 	pid = fork();
@@ -210,6 +219,10 @@ static int run_compiler(const wp_compile_job *job, char **argv, const wp_confine
 		}
 		if (rc == 0 && wp_confine_drop_caps(&cerr) < 0)
 			rc = -1;
+		if (rc >= 0 && (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || wp_seccomp_enter(&filter) < 0)) {
+			wp_error_sys(&cerr, WP_EIO, "the compiler's seccomp filter");
+			rc = -1;
+		}
 		if (rc < 0) {
 			dprintf(2, "confining the compiler: %s\n", cerr.msg);
 			_exit(126);
@@ -218,6 +231,7 @@ static int run_compiler(const wp_compile_job *job, char **argv, const wp_confine
 		dprintf(2, "starting %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
+	wp_seccomp_release(&filter);
 	close(pe[1]);
 	close(devnull);
 	if (pid < 0) {

@@ -205,7 +205,7 @@ static const char *canonical_host(char *host)
 	struct in6_addr a6;
 	struct in_addr a4;
 
-	if (n > 1 && host[n - 1] == '.')
+	while (n > 1 && host[n - 1] == '.')
 		host[--n] = '\0';
 	if (host[0] == '[' && n > 2 && host[n - 1] == ']') {
 		char inner[INET6_ADDRSTRLEN + 1];
@@ -239,7 +239,7 @@ char *wp_policy_normalize(const char *name)
 {
 	const char *slash, *repo;
 	size_t hl;
-	char *host, *out, *port = NULL;
+	char *host, *out, *port = NULL, *written = NULL;
 
 	if (!name)
 		return NULL;
@@ -257,44 +257,41 @@ char *wp_policy_normalize(const char *name)
 	}
 	for (char *c = host; *c; c++)
 		*c = (char)tolower((unsigned char)*c);
-	/* the port: as a number ("09237" is 9237), and 443 is https's own */
-	if (host[0] == '[')
-		port = strchr(host, ']') ? strchr(strchr(host, ']'), ':') : NULL;
-	else
-		port = strrchr(host, ':');
-	if (port) {
+	written = wp_xstrdup(host);
+	/* HOST[:PORT] in one form: the port as a number ("09237" is 9237; 443 is https's
+	 * own, dropped), the host by canonical_host. What is no such thing (other characters,
+	 * a port that is no number), or a host that would no longer look like one ("myreg.:443"
+	 * is "myreg", which a name would read as Docker Hub's), stays as written: the form
+	 * must be its own form again. */
+	{
+		char *close = host[0] == '[' ? strchr(host, ']') : NULL;
+		bool ok = host[0] == '[' ? close != NULL : strspn(host, "abcdefghijklmnopqrstuvwxyz0123456789.-_:") == strlen(host);
 		unsigned long n = 0;
-		bool digits = port[1] != '\0';
 
-		for (const char *c = port + 1; *c; c++)
-			digits = digits && isdigit((unsigned char)*c);
-		if (digits && strlen(port + 1) <= 10)
-			n = strtoul(port + 1, NULL, 10);
-		*port = '\0';
-		if (digits && n != 443) {
+		port = host[0] == '[' ? (close && close[1] == ':' ? close + 1 : NULL) : strchr(host, ':');
+		if (ok && host[0] == '[' && close && close[1] && close[1] != ':')
+			ok = false;
+		if (ok && port) {
+			size_t digits = strspn(port + 1, "0123456789");
+
+			ok = digits && !port[1 + digits] && digits <= 10;
+			n = ok ? strtoul(port + 1, NULL, 10) : 0;
+		}
+		if (ok) {
 			char *h = host;
 
-			host = wp_str_fmt("%s:%lu", canonical_host(h), n);
-			free(h);
-		} else if (!digits) {
-			char *h = host;
-
-			/* not a port: kept as written, so it matches only itself */
-			*port = ':';
-			host = wp_xstrdup(h);
-			free(h);
-		} else {
-			char *h = host;
-
-			host = wp_xstrdup(canonical_host(h));
+			if (port)
+				*port = '\0';
+			host = port && n != 443 ? wp_str_fmt("%s:%lu", canonical_host(h), n) : wp_xstrdup(canonical_host(h));
 			free(h);
 		}
-	} else {
-		char *h = host;
-
-		host = wp_xstrdup(canonical_host(h));
-		free(h);
 	}
+	if (!names_host(host, strlen(host))) {
+		free(host);
+		host = written;
+		written = NULL;
+	}
+	free(written);
 	if (!strcmp(host, "index.docker.io") || !strcmp(host, WP_REF_DOCKER_HUB_API) ||
 	    !strcmp(host, "registry.hub.docker.com")) {
 		free(host);

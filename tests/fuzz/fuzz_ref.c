@@ -1,5 +1,7 @@
-/* libFuzzer target: image references; what parses must print and parse to itself. */
+/* libFuzzer target: image references; what parses must print and parse to itself. And the
+ * policy's one spelling of names and rules: normalising twice gives what once did. */
 #include "oci/ref.h"
+#include "node/policy.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +20,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(s, data, size);
 	s[size] = '\0';
+	{
+		char *n1 = wp_policy_normalize(s), *n2 = n1 ? wp_policy_normalize(n1) : NULL;
+
+		if (n1 && (!n2 || strcmp(n1, n2)))
+			abort();
+		free(n1);
+		free(n2);
+	}
 	if (wp_ref_parse(s, &r, &err) == 0) {
 		char *full = wp_ref_string(&r);
 
