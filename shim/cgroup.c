@@ -236,19 +236,36 @@ int wp_cgroup_prepare(const char *dir, json_t *res, char **procs, bool *own, wp_
 	return 0;
 }
 
+/* pid into the cgroup d, then its children (those it made before it moved; later ones
+ * are born there), and theirs: the task's process, its init and its engine. */
+static void move_tree(const char *d, pid_t pid, int depth)
+{
+	char pidstr[32], path[64], kids[4096];
+	wp_error ignored;
+	ssize_t n;
+	int fd;
+
+	snprintf(pidstr, sizeof(pidstr), "%d", (int)pid);
+	put(d, "cgroup.procs", pidstr, &ignored);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	if (depth <= 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	n = read(fd, kids, sizeof(kids) - 1);
+	close(fd);
+	kids[n > 0 ? n : 0] = '\0';
+	for (char *save = NULL, *k = strtok_r(kids, " \n", &save); k; k = strtok_r(NULL, " \n", &save))
+		move_tree(d, (pid_t)atoi(k), depth - 1);
+}
+
 void wp_cgroup_join_rest(const char *dir, pid_t pid)
 {
-	char pidstr[32];
-	wp_error ignored;
-
 	if (unified())
 		return;
-	snprintf(pidstr, sizeof(pidstr), "%d", (int)pid);
 	for (size_t i = 0; i < WP_ARRAY_LEN(v1_controllers); i++) {
 		_cleanup_free_ char *d = wp_str_fmt("%s/%s%s", cg_root(), v1_controllers[i], dir);
 
 		if (d && strcmp(v1_controllers[i], "memory") && access(d, F_OK) == 0)
-			put(d, "cgroup.procs", pidstr, &ignored);
+			move_tree(d, pid, 3);
 	}
 }
 

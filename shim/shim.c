@@ -682,7 +682,7 @@ static void write_pidfile(const char *bundle, pid_t pid)
 static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, wp_error *err)
 {
 	creating c = { .id = fs->s[F_ID], .bundle = fs->s[F_CREATE_BUNDLE], .cache_root = sh->cache_root,
-		       .plan = { .fd = { -1, -1, -1 } } };
+		       .plan = { .fd = { -1, -1, -1, -1 } } };
 	task *t = NULL;
 	int rc;
 
@@ -929,7 +929,7 @@ static int do_exec(wp_shim *sh, const fields *fs, wp_error *err)
 	wp_run_spec run = { 0 };
 	wp_strv argv = { 0 }, env = { 0 };
 	wp_confine view = { 0 };
-	wp_spawn_plan plan = { .fd = { -1, -1, -1 } };
+	wp_spawn_plan plan = { .fd = { -1, -1, -1, -1 } };
 	_cleanup_free_ char *cg_procs = NULL;
 	int rc;
 

@@ -27,6 +27,8 @@ typedef struct wp_shim_opts {
 /* A pod's sandbox container runs the shim's own binary (/proc/self/exe) under this argv[0]:
  * the binary must then only wait for its end (cli/shim/main.c does). */
 #define WP_SHIM_SANDBOX_ARGV0 "wasmpack-sandbox"
+/* The task's process of an engine in a PID namespace (shim/spawn.h). */
+#define WP_SHIM_INIT_ARGV0 "wasmpack-init"
 
 typedef struct wp_shim wp_shim;
 

@@ -10,6 +10,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 void wp_spawn_plan_user(json_t *process, wp_spawn_plan *p)
@@ -30,11 +34,11 @@ int wp_spawn_plan_namespaces(json_t *spec, wp_spawn_plan *p, wp_error *err)
 	static const struct {
 		const char *type;
 		int flag;
-	} kinds[] = { { "network", CLONE_NEWNET }, { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS } };
+	} kinds[] = { { "network", CLONE_NEWNET }, { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS }, { "pid", CLONE_NEWPID } };
 	json_t *n;
 	size_t i;
 
-	p->fd[0] = p->fd[1] = p->fd[2] = -1;
+	p->fd[0] = p->fd[1] = p->fd[2] = p->fd[3] = -1;
 	p->unshare = 0;
 	json_array_foreach(json_object_get(json_object_get(spec, "linux"), "namespaces"), i, n) {
 		const char *type = wp_json_str(n, "type"), *path = wp_json_str(n, "path");
@@ -56,7 +60,7 @@ int wp_spawn_plan_namespaces(json_t *spec, wp_spawn_plan *p, wp_error *err)
 
 void wp_spawn_plan_release(wp_spawn_plan *p)
 {
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < 4; k++)
 		if (p->fd[k] >= 0)
 			close(p->fd[k]);
 }
@@ -85,16 +89,160 @@ static char **env_with(const wp_strv *env)
 	return out;
 }
 
+/* ---- a PID namespace: the task's process supervises, an init of ours is PID 1 ---- */
+
+static volatile pid_t forward_to;
+static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT };
+
+static void forward(int sig)
+{
+	if (forward_to > 0)
+		kill(forward_to, sig);
+}
+
+static void forward_signals(pid_t to)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = forward;
+	sa.sa_flags = SA_RESTART;
+	forward_to = to;
+	for (size_t i = 0; i < WP_ARRAY_LEN(forwarded); i++)
+		sigaction(forwarded[i], &sa, NULL);
+}
+
+/* The engine: exec, or say why not on errfd. */
+__attribute__((noreturn)) static void exec_engine(char **argv, char **envp, int errfd)
+{
+	int e;
+
+	for (size_t i = 0; i < WP_ARRAY_LEN(forwarded); i++)
+		signal(forwarded[i], SIG_DFL);
+	execvpe(argv[0], argv, envp);
+	e = errno;
+	(void)!write(errfd, "starting engine '", 17);
+	(void)!write(errfd, argv[0], strlen(argv[0]));
+	(void)!write(errfd, "': ", 3);
+	(void)!write(errfd, strerror(e), strlen(strerror(e)));
+	_exit(127);
+}
+
+/* The next child's wait status, reaping any other that ends first. */
+static int wait_for(pid_t who)
+{
+	int st;
+
+	for (;;) {
+		pid_t got = waitpid(-1, &st, 0);
+
+		if (got == who)
+			return st;
+		if (got < 0 && errno != EINTR)
+			return 127 << 8;
+	}
+}
+
+/* After Start, in the task's process, which made (own) or joined a PID namespace: its
+ * child is the first of that namespace. In one of its own the child is an init of ours
+ * (PID 1: it passes signals on, reaps, hands the engine's wait status back over a pipe,
+ * and its end ends the namespace); in a joined one the child is the engine. The task's
+ * process passes containerd's signals on and ends as the engine did. Never returns. */
+__attribute__((noreturn)) static void run_in_pidns(char **argv, char **envp, int errfd, bool own)
+{
+	int sp[2] = { -1, -1 }, status = 127 << 8;
+	pid_t child;
+
+	if (own && pipe2(sp, O_CLOEXEC) < 0)
+		_exit(127);
+	if ((child = fork()) < 0)
+		_exit(127);
+	if (child == 0) {
+		pid_t engine;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (!own)
+			exec_engine(argv, envp, errfd);
+		close(sp[0]);
+		if ((engine = fork()) < 0)
+			_exit(127);
+		if (engine == 0) {
+			close(sp[1]);
+			exec_engine(argv, envp, errfd);
+		}
+		close(errfd);
+		forward_signals(engine);
+		status = wait_for(engine);
+		(void)!write(sp[1], &status, sizeof(status));
+		_exit(0);
+	}
+	close(errfd);
+	forward_signals(child);
+	status = wait_for(child);
+	if (own) {
+		ssize_t n;
+
+		close(sp[1]);
+		do
+			n = read(sp[0], &status, sizeof(status));
+		while (n < 0 && errno == EINTR);
+		if (n != (ssize_t)sizeof(status))
+			status = 127 << 8;
+	}
+	if (WIFSIGNALED(status)) {
+		struct rlimit none = { 0, 0 };
+
+		setrlimit(RLIMIT_CORE, &none);
+		signal(WTERMSIG(status), SIG_DFL);
+		raise(WTERMSIG(status));
+		_exit(128 + WTERMSIG(status));
+	}
+	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 127);
+}
+
+void wp_spawn_init_main(int argc, char **argv)
+{
+	int errfd = argc > 3 ? atoi(argv[2]) : -1;
+
+	if (argc < 4 || errfd < 0)
+		_exit(127);
+	/* the engine's exec must close it: end of file then tells the shim it started */
+	fcntl(errfd, F_SETFD, FD_CLOEXEC);
+	run_in_pidns(argv + 3, environ, errfd, !strcmp(argv[1], "1"));
+}
+
 int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_strv *env, const wp_spawn_plan *nsp,
 		    const char *cg_procs, const wp_confine *view, const wp_seccomp *filter, const char *cwd,
 		    wp_spawn_child *child, wp_error *err)
 {
 	int sync[2], errp[2];
 	_cleanup_free_ char **envp = env_with(env);
+	_cleanup_free_ char **init_argv = NULL;
+	char errfd_text[16];
+	bool pidns = argv && (nsp->fd[3] >= 0 || (nsp->unshare & CLONE_NEWPID));
+	_cleanup_close_ int self = -1;
 	pid_t pid;
 
 	if (pipe2(sync, O_CLOEXEC) < 0)
 		return wp_error_sys(err, WP_EIO, "pipe");
+	if (pidns) {
+		/* In a PID namespace the task's process stays (it supervises): it becomes this
+		 * binary again, as WP_SHIM_INIT_ARGV0, named so and no copy of the shim's memory;
+		 * by descriptor, for the confined view has neither /proc nor this binary. */
+		size_t n = 0;
+
+		while (argv[n])
+			n++;
+		if ((self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)) < 0) {
+			close(sync[0]), close(sync[1]);
+			return wp_error_sys(err, WP_EIO, "opening the shim's own binary");
+		}
+		init_argv = wp_xcalloc(n + 4, sizeof(*init_argv));
+		init_argv[0] = WP_SHIM_INIT_ARGV0;
+		init_argv[1] = (nsp->unshare & CLONE_NEWPID) ? "1" : "0";
+		init_argv[2] = errfd_text;
+		memcpy(init_argv + 3, argv, n * sizeof(*argv));
+	}
 	if (pipe2(errp, O_CLOEXEC) < 0) {
 		int rc = wp_error_sys(err, WP_EIO, "pipe");
 
@@ -102,6 +250,7 @@ int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_strv *env, cons
 		close(sync[1]);
 		return rc;
 	}
+	snprintf(errfd_text, sizeof(errfd_text), "%d", errp[1]);
 	pid = fork();
 	if (pid < 0) {
 		int rc = wp_error_sys(err, WP_EIO, "fork");
@@ -155,7 +304,7 @@ int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_strv *env, cons
 			if (fd >= 0)
 				close(fd);
 		}
-		for (int k = 0; !*what && k < 3; k++)
+		for (int k = 0; !*what && k < 4; k++)
 			if (nsp->fd[k] >= 0 && setns(nsp->fd[k], 0) < 0)
 				what = "joining a namespace of the pod";
 		if (!*what && nsp->unshare && unshare(nsp->unshare) < 0)
@@ -194,6 +343,12 @@ int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_strv *env, cons
 		}
 		if (cwd && chdir(cwd) < 0)
 			(void)!chdir("/");
+		/* in a PID namespace (the pod's, or one of its own): the engine is a child */
+		if (pidns) {
+			fcntl(errp[1], F_SETFD, 0);
+			syscall(SYS_execveat, self, "", init_argv, envp, AT_EMPTY_PATH);
+			fcntl(errp[1], F_SETFD, FD_CLOEXEC);
+		}
 		execvpe(argv[0], argv, envp);
 		{
 			int e = errno;

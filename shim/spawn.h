@@ -14,12 +14,15 @@
 #include "node/confine.h"
 #include "node/seccomp.h"
 
-/* The namespaces of the spec the engine process takes part in: network, ipc and uts
+/* The namespaces of the spec the engine process takes part in: network, ipc, uts and pid
  * (a pod's containers share its network namespace, which CRI names by path). A path is
- * joined; no path means a namespace of its own, as runc gives. Others (pid, mount, user,
- * cgroup) are not applied: the engine is a process of the node. */
+ * joined; no path means a namespace of its own, as runc gives. In a PID namespace of its
+ * own an init of wasmpack's is PID 1 and the engine its child: the process containerd
+ * knows (the task's pid) stays in the node's namespace, passes signals on and ends as the
+ * engine did. Others (mount, user, cgroup) are not applied: the confinement makes the
+ * mount namespace, and the engine is a process of the node's users. */
 typedef struct wp_spawn_plan {
-	int fd[3];       /* joined: open namespace files, or -1 */
+	int fd[4];       /* joined: open namespace files (network, ipc, uts, pid), or -1 */
 	int unshare;     /* CLONE_ flags for those without a path */
 	/* process.user: the engine runs as this user (and groups) */
 	uid_t uid;
@@ -48,6 +51,11 @@ typedef struct wp_spawn_child {
 	pid_t pid;
 	int sync_fd, err_fd;
 } wp_spawn_child;
+
+/* The task's process in a PID namespace, exec'ed as WP_SHIM_INIT_ARGV0 OWN ERRFD ARGV...
+ * (cli/shim/main.c calls it): starts the engine as the namespace's first process (OWN
+ * "1": under an init of ours, PID 1), passes signals on and exits as the engine did. */
+__attribute__((noreturn)) void wp_spawn_init_main(int argc, char **argv);
 
 /* Forks the engine process, held before exec. With no argv it only waits for its end (a
  * pod's sandbox container: nothing of the app to run). cg_procs (may be NULL) is the

@@ -11,6 +11,7 @@
 #include "common/sha256.h"
 #include "shim/cgroup.h"
 #include "shim/shim.h"
+#include "shim/spawn.h"
 #include "shim/ttrpc.h"
 #include "cli/cli.h"
 
@@ -362,6 +363,8 @@ int main(int argc, char **argv)
 {
 	flags f = { 0 };
 
+	if (argc >= 1 && !strcmp(argv[0], WP_SHIM_INIT_ARGV0))
+		wp_spawn_init_main(argc, argv);
 	if (argc >= 1 && !strcmp(argv[0], WP_SHIM_SANDBOX_ARGV0)) {
 		/* A pod's sandbox: nothing to run; SIGTERM or SIGKILL ends it (default actions). */
 		for (;;)

@@ -324,6 +324,10 @@ mountinfo_only_app "the shim" "$epid" "" "$rootfs"
 like "$(grep " $rootfs " "/proc/$epid/mountinfo")" " rw," "the shim: the container's rootfs is writable, as under runc"
 like "$(grep '^Seccomp:' "/proc/$epid/status")" "Seccomp:\s+2" "the shim: the engine runs under wasmpack's seccomp filter"
 like "$(grep '^CapEff:' "/proc/$epid/status")" "CapEff:\s+0+$" "the shim: with no capabilities"
+[ "$(readlink "/proc/$epid/ns/pid")" != "$(readlink /proc/self/ns/pid)" ]; ok $? "the shim: the engine is in the container's own PID namespace"
+like "$(grep NSpid "/proc/$epid/status")" "NSpid:\s+$epid\s+2$" "the shim: as PID 2 under wasmpack's init"
+init=$(ps -o ppid= -p "$epid" | tr -d ' ')
+like "$(tr '\0' ' ' < "/proc/$(ps -o ppid= -p "$init" | tr -d ' ')/cmdline")" "^wasmpack-init 1 " "the shim: the task's process supervises it as wasmpack-init"
 ctr_ task kill -s SIGKILL g1 >/dev/null 2>&1
 for _ in $(seq 1 50); do ctr_ task ls 2>/dev/null | grep -q "g1.*RUNNING" || break; sleep 0.1; done
 ctr_ task rm g1 >/dev/null 2>&1; ctr_ container rm g1 >/dev/null 2>&1
