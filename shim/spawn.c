@@ -112,11 +112,14 @@ static void forward_signals(pid_t to)
 		sigaction(forwarded[i], &sa, NULL);
 }
 
-/* The engine: exec, or say why not on errfd. */
-__attribute__((noreturn)) static void exec_engine(char **argv, char **envp, int errfd)
+/* The engine: exec, or say why not on errfd. stderr, when >= 0, is the task's stderr
+ * (the init's own goes to /dev/null). */
+__attribute__((noreturn)) static void exec_engine(char **argv, char **envp, int errfd, int stderr_fd)
 {
 	int e;
 
+	if (stderr_fd >= 0)
+		dup2(stderr_fd, 2);
 	for (size_t i = 0; i < WP_ARRAY_LEN(forwarded); i++)
 		signal(forwarded[i], SIG_DFL);
 	execvpe(argv[0], argv, envp);
@@ -148,7 +151,7 @@ static int wait_for(pid_t who)
  * (PID 1: it passes signals on, reaps, hands the engine's wait status back over a pipe,
  * and its end ends the namespace); in a joined one the child is the engine. The task's
  * process passes containerd's signals on and ends as the engine did. Never returns. */
-__attribute__((noreturn)) static void run_in_pidns(char **argv, char **envp, int errfd, bool own)
+__attribute__((noreturn)) static void run_in_pidns(char **argv, char **envp, int errfd, int stderr_fd, bool own)
 {
 	int sp[2] = { -1, -1 }, status = 127 << 8;
 	pid_t child;
@@ -162,13 +165,13 @@ __attribute__((noreturn)) static void run_in_pidns(char **argv, char **envp, int
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (!own)
-			exec_engine(argv, envp, errfd);
+			exec_engine(argv, envp, errfd, stderr_fd);
 		close(sp[0]);
 		if ((engine = fork()) < 0)
 			_exit(127);
 		if (engine == 0) {
 			close(sp[1]);
-			exec_engine(argv, envp, errfd);
+			exec_engine(argv, envp, errfd, stderr_fd);
 		}
 		close(errfd);
 		forward_signals(engine);
@@ -200,15 +203,30 @@ __attribute__((noreturn)) static void run_in_pidns(char **argv, char **envp, int
 	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 127);
 }
 
+/* n in decimal into out (16 bytes), with no allocation: it runs after fork. */
+static void fd_text(char *out, int n)
+{
+	char rev[16];
+	size_t k = 0, i = 0;
+
+	do
+		rev[k++] = (char)('0' + n % 10);
+	while ((n /= 10) > 0 && k < sizeof(rev));
+	while (k)
+		out[i++] = rev[--k];
+	out[i] = '\0';
+}
+
 void wp_spawn_init_main(int argc, char **argv)
 {
-	int errfd = argc > 3 ? atoi(argv[2]) : -1;
+	int errfd = argc > 4 ? atoi(argv[2]) : -1, stderr_fd = argc > 4 ? atoi(argv[3]) : -1;
 
-	if (argc < 4 || errfd < 0)
+	if (argc < 5 || errfd < 0 || stderr_fd < 0)
 		_exit(127);
-	/* the engine's exec must close it: end of file then tells the shim it started */
+	/* the engine's exec must close them: end of file on errfd tells the shim it started */
 	fcntl(errfd, F_SETFD, FD_CLOEXEC);
-	run_in_pidns(argv + 3, environ, errfd, !strcmp(argv[1], "1"));
+	fcntl(stderr_fd, F_SETFD, FD_CLOEXEC);
+	run_in_pidns(argv + 4, environ, errfd, stderr_fd, !strcmp(argv[1], "1"));
 }
 
 int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_strv *env, const wp_spawn_plan *nsp,
@@ -218,7 +236,7 @@ int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_strv *env, cons
 	int sync[2], errp[2];
 	_cleanup_free_ char **envp = env_with(env);
 	_cleanup_free_ char **init_argv = NULL;
-	char errfd_text[16];
+	char errfd_text[16], stderr_text[16];
 	bool pidns = argv && (nsp->fd[3] >= 0 || (nsp->unshare & CLONE_NEWPID));
 	_cleanup_close_ int self = -1;
 	pid_t pid;
@@ -237,11 +255,12 @@ int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_strv *env, cons
 			close(sync[0]), close(sync[1]);
 			return wp_error_sys(err, WP_EIO, "opening the shim's own binary");
 		}
-		init_argv = wp_xcalloc(n + 4, sizeof(*init_argv));
+		init_argv = wp_xcalloc(n + 5, sizeof(*init_argv));
 		init_argv[0] = WP_SHIM_INIT_ARGV0;
 		init_argv[1] = (nsp->unshare & CLONE_NEWPID) ? "1" : "0";
 		init_argv[2] = errfd_text;
-		memcpy(init_argv + 3, argv, n * sizeof(*argv));
+		init_argv[3] = stderr_text;
+		memcpy(init_argv + 4, argv, n * sizeof(*argv));
 	}
 	if (pipe2(errp, O_CLOEXEC) < 0) {
 		int rc = wp_error_sys(err, WP_EIO, "pipe");
@@ -345,9 +364,19 @@ int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_strv *env, cons
 			(void)!chdir("/");
 		/* in a PID namespace (the pod's, or one of its own): the engine is a child */
 		if (pidns) {
-			fcntl(errp[1], F_SETFD, 0);
-			syscall(SYS_execveat, self, "", init_argv, envp, AT_EMPTY_PATH);
-			fcntl(errp[1], F_SETFD, FD_CLOEXEC);
+			/* the init's own stderr is /dev/null (what the binary itself might say
+			 * there, a sanitizer's start-up notes, is not the app's); the task's
+			 * stderr goes on to the engine as another descriptor */
+			int keep = fcntl(2, F_DUPFD, 3), null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+			if (keep >= 0 && null >= 0) {
+				fd_text(stderr_text, keep);
+				fcntl(errp[1], F_SETFD, 0);
+				dup2(null, 2);
+				syscall(SYS_execveat, self, "", init_argv, envp, AT_EMPTY_PATH);
+				dup2(keep, 2);
+				fcntl(errp[1], F_SETFD, FD_CLOEXEC);
+			}
 		}
 		execvpe(argv[0], argv, envp);
 		{
