@@ -921,6 +921,26 @@ static json_t *exec_process(const fields *fs, wp_error *err)
 
 /* The exec process, made as Create makes the container's: held before exec until Start,
  * in the container's namespaces and cgroup, with its engine and confinement. */
+/* The PID namespace of a task's container: its task's process's first child's (the init,
+ * PID 1 there), opened; -1 when there is none. */
+static int container_pidns(pid_t pid)
+{
+	char path[64], kids[64];
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	if (pid <= 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, kids, sizeof(kids) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	kids[n] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", atoi(kids));
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
 static int do_exec(wp_shim *sh, const fields *fs, wp_error *err)
 {
 	const char *id = fs->s[F_ID], *exec_id = fs->s[F_EXEC_ID];
@@ -989,6 +1009,16 @@ static int do_exec(wp_shim *sh, const fields *fs, wp_error *err)
 	wp_spawn_plan_user(process, &plan);
 	if ((rc = wp_spawn_plan_namespaces(x->spec, &plan, err)) < 0)
 		goto fail;
+	/* the container's PID namespace, which its init (the task's process's child) is
+	 * PID 1 of: an exec joins it, as runc's does, rather than making another */
+	if ((plan.unshare & CLONE_NEWPID) && plan.fd[3] < 0) {
+		int ns = container_pidns(parent->pid);
+
+		if (ns >= 0) {
+			plan.fd[3] = ns;
+			plan.unshare &= ~CLONE_NEWPID;
+		}
+	}
 	if ((rc = wp_engine_command(&run, &argv, &env, &view, err)) < 0) {
 		if (rc == WP_EINVALID)
 			wp_error_append(err, "; %s", EXEC_SUPPORTS);

@@ -238,6 +238,7 @@ int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_strv *env, cons
 	_cleanup_free_ char **init_argv = NULL;
 	char errfd_text[16], stderr_text[16];
 	bool pidns = argv && (nsp->fd[3] >= 0 || (nsp->unshare & CLONE_NEWPID));
+	bool sandbox_pidns = !argv && (nsp->unshare & CLONE_NEWPID);
 	_cleanup_close_ int self = -1;
 	pid_t pid;
 
@@ -270,7 +271,10 @@ int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_strv *env, cons
 		return rc;
 	}
 	snprintf(errfd_text, sizeof(errfd_text), "%d", errp[1]);
-	pid = fork();
+	/* A pod's sandbox with a PID namespace of its own is that namespace's first process
+	 * (PID 1: the pod's containers that share it join it by its path, as they join a
+	 * pause container's under runc); everything else forks as usual. */
+	pid = sandbox_pidns ? (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0) : fork();
 	if (pid < 0) {
 		int rc = wp_error_sys(err, WP_EIO, "fork");
 
@@ -326,7 +330,8 @@ int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_strv *env, cons
 		for (int k = 0; !*what && k < 4; k++)
 			if (nsp->fd[k] >= 0 && setns(nsp->fd[k], 0) < 0)
 				what = "joining a namespace of the pod";
-		if (!*what && nsp->unshare && unshare(nsp->unshare) < 0)
+		if (!*what && (nsp->unshare & ~(sandbox_pidns ? CLONE_NEWPID : 0)) &&
+		    unshare(nsp->unshare & ~(sandbox_pidns ? CLONE_NEWPID : 0)) < 0)
 			what = "making the container's namespaces";
 		/* The engine's confinement (its own root, no way back, no privilege), then the
 		 * user, then no capability left. */

@@ -359,6 +359,16 @@ static int delete_action(const flags *f)
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
+static void sandbox_signal(int sig)
+{
+	if (sig == SIGCHLD) {
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		return;
+	}
+	_exit(128 + sig);
+}
+
 int main(int argc, char **argv)
 {
 	flags f = { 0 };
@@ -366,7 +376,17 @@ int main(int argc, char **argv)
 	if (argc >= 1 && !strcmp(argv[0], WP_SHIM_INIT_ARGV0))
 		wp_spawn_init_main(argc, argv);
 	if (argc >= 1 && !strcmp(argv[0], WP_SHIM_SANDBOX_ARGV0)) {
-		/* A pod's sandbox: nothing to run; SIGTERM or SIGKILL ends it (default actions). */
+		/* A pod's sandbox: nothing to run. It may be PID 1 of the pod's PID namespace,
+		 * where a signal with no handler is ignored: SIGTERM, SIGINT and SIGHUP end it by
+		 * handlers, and it reaps what the pod's processes leave to it (as pause does). */
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = sandbox_signal;
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL);
+		sigaction(SIGCHLD, &sa, NULL);
 		for (;;)
 			pause();
 	}

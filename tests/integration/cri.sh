@@ -288,6 +288,15 @@ err=$("$CRI" "$S" execsync "$E" 1 /sleeper.wasm 60 2>&1); rc=$?
 ms=$((($(date +%s%N) - start) / 1000000))
 [ "$rc" -ne 0 ] && [ "$ms" -lt 6000 ]; ok $? "an exec past its timeout is stopped (${ms} ms)"
 like "$err" "timeout|timed out|deadline" "and says so"
+# an exec joins the container's PID namespace (the container's engine is PID 2 there,
+# under wasmpack's init), as runc's exec does
+"$CRI" "$S" execsync "$E" 30 /sleeper.wasm 25 >/dev/null 2>&1 &
+xs=$!
+for _ in $(seq 1 100); do xp=$(pgrep -n -f "wasmpack-node-wasi.js .*sleeper.wasm 25") && break; sleep 0.1; done
+cp_=$(pgrep -n -f "wasmpack-node-wasi.js .*sleeper.wasm 600" || true)
+[ -n "${xp:-}" ] && [ -n "$cp_" ] && [ "$(readlink "/proc/$xp/ns/pid")" = "$(readlink "/proc/$cp_/ns/pid")" ] &&
+	[ "$(readlink "/proc/$xp/ns/pid")" != "$(readlink /proc/self/ns/pid)" ]; ok $? "an exec runs in the container's PID namespace"
+kill "$xs" 2>/dev/null; [ -n "${xp:-}" ] && kill "$xp" 2>/dev/null; wait "$xs" 2>/dev/null
 err=$("$CRI" "$S" execsync "$E" 10 sh -c 'cat /etc/shadow' 2>&1); rc=$?
 is "$rc" "1" "exec of anything but a wasm module of the container is refused"
 like "$err" "exec runs a wasm module of the container's root, named by its first argument" "saying what exec supports"
