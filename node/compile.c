@@ -3,6 +3,7 @@
 #include "common/log.h"
 #include "common/sha256.h"
 #include "common/util.h"
+#include "node/cache.h"
 #include "node/confine.h"
 #include "node/seccomp.h"
 
@@ -460,6 +461,8 @@ int wp_compile_cached(const wp_compile_job *job, int wasm_fd, char **dir, bool *
 	}
 	*made = true;
 	(void)wp_fs_rm_rf(tmpl, &ignored);
+	/* the node cache grew: past its caps, the least recently used entries go */
+	wp_cache_enforce(job->cache_root, *dir);
 	rc = 0;
 	goto done;
 fail:
