@@ -42,6 +42,14 @@ $(O)/gen/version.h: FORCE
 	 cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 $(O)/cli/cmd_version.o: $(O)/gen/version.h
 $(O)/cli/cmd_version.o: ALL_CFLAGS += -I$(O)
+
+# The engines' runners are files of their own (node/runners), embedded in the binaries.
+RUNNERS := node/runners/node-wasi.cjs node_launcher node/runners/jco-run.mjs jco_runner
+$(O)/gen/runners.h: $(filter node/runners/%,$(RUNNERS)) scripts/embed.sh
+	@mkdir -p $(dir $@)
+	@scripts/embed.sh $(RUNNERS) > $@.tmp && mv $@.tmp $@
+$(O)/node/engine.o: $(O)/gen/runners.h
+$(O)/node/engine.o: ALL_CFLAGS += -I$(O)
 .PHONY: FORCE
 FORCE:
 

@@ -27,51 +27,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* The node launcher: runs a WASI preview1 module with node:wasi.
- * argv: launcher WASM PREOPENS-JSON ARG...; the app's env: WASMPACK_APP_ENV (JSON). */
-static const char node_launcher[] =
-	"'use strict';\n"
-	"const { WASI } = require('node:wasi');\n"
-	"const fs = require('node:fs');\n"
-	"const [wasm, preopens, ...args] = process.argv.slice(2);\n"
-	"const env = JSON.parse(process.env.WASMPACK_APP_ENV ?? '{}');\n"
-	"const wasi = new WASI({ version: 'preview1', args, env, preopens: JSON.parse(preopens), returnOnExit: true });\n"
-	"// getImportObject came with node 19.8/18.16; wasiImport is there since 12.16.\n"
-	"const imports = typeof wasi.getImportObject === 'function' ? wasi.getImportObject() : { wasi_snapshot_preview1: wasi.wasiImport };\n"
-	"WebAssembly.compile(fs.readFileSync(wasm))\n"
-	"  .then((m) => WebAssembly.instantiate(m, imports))\n"
-	"  .then((instance) => { process.exitCode = wasi.start(instance); })\n"
-	"  .catch((e) => { console.error(`wasmpack: node engine: ${e.message}`); process.exitCode = 1; });\n";
-
-/* wasmpack's jco runner: runs a WASI 0.2 command component that jco transpiled (into
- * the node cache, once), with preview2-shim's WASI: args, env and preopens as given, no
- * network. The component's imports (imports.json beside it) are checked against what the
- * shim provides, so a missing one is named rather than failing inside instantiation.
- * argv: runner SHIM-DIR APP-DIR PREOPENS-JSON ARG...; the app's env: WASMPACK_APP_ENV (JSON). */
-static const char jco_runner[] =
-	"import { readFileSync } from 'node:fs';\n"
-	"import { pathToFileURL } from 'node:url';\n"
-	"const [shimDir, appDir, preopens, ...args] = process.argv.slice(2);\n"
-	"const env = process.env.WASMPACK_APP_ENV ?? '{}';\n"
-	"const fail = (m) => { process.stderr.write(`wasmpack: jco engine: ${m}\\n`); process.exit(1); };\n"
-	"let inst;\n"
-	"try {\n"
-	"  const { WASIShim } = await import(pathToFileURL(`${shimDir}/dist/common/instantiation.js`));\n"
-	"  const shim = new WASIShim({ sandbox: { preopens: JSON.parse(preopens), env: JSON.parse(env), args, enableNetwork: false } });\n"
-	"  const provided = shim.getImportObject();\n"
-	"  const wanted = JSON.parse(readFileSync(`${appDir}/imports.json`, 'utf8'));\n"
-	"  const missing = wanted.filter((n) => !(n.replace(/@[^@/]*$/, '') in provided));\n"
-	"  if (missing.length)\n"
-	"    fail(`the component imports ${missing.join(', ')}, which this engine does not provide `\n"
-	"      + `(it provides ${[...new Set(Object.keys(provided).map((k) => k.split('/')[0]))].join(', ')})`);\n"
-	"  const app = pathToFileURL(`${appDir}/app.js`);\n"
-	"  const { instantiate } = await import(app);\n"
-	"  inst = await instantiate((p) => WebAssembly.compile(readFileSync(new URL(p, app))), provided);\n"
-	"} catch (e) { fail(e?.message ?? String(e)); }\n"
-	"if (!inst?.run?.run)\n"
-	"  fail('the component exports no wasi:cli/run: it is no command (an HTTP component runs with spin or wasmtime serve)');\n"
-	"try { await inst.run.run(); } catch (e) { fail(e?.message ?? String(e)); }\n"
-	"process.exit(0);\n";
+/* The runners node and jco run, from node/runners (node-wasi.cjs, jco-run.mjs), embedded
+ * at build time (scripts/embed.sh): node_launcher and jco_runner. */
+#include "gen/runners.h"
 
 /* A launcher is written once into the node cache (and again only when this version's
  * differs): a warm run reads it instead of writing and syncing it every time. */

@@ -186,6 +186,16 @@ out=$(PATH=$TMP/fakebin:$PATH "$WP" run -v --engine wasmtime img:v1 --env DB_PAS
 like "$out" "--env DB_PASSWORD=\.\.\." "-v names the env a command-line engine gets"
 is "$(grep -c hunter2 <<<"$out")" "0" "without its values"
 
+# The engines' runners are files of their own (node/runners), checked as JavaScript and
+# embedded byte for byte.
+if command -v node >/dev/null; then
+	for r in "$ROOT"/node/runners/*; do
+		check "node --check $(basename "$r"): valid JavaScript" node --check "$r"
+	done
+	check "the node launcher written into the node cache is node/runners/node-wasi.cjs" \
+		cmp "$ROOT/node/runners/node-wasi.cjs" "$(ls "$WASMPACK_CACHE"/wasmpack-node-wasi.js "$TMP"/cache*/wasmpack-node-wasi.js 2>/dev/null | head -1)"
+fi
+
 # What the engine can reach under `wasmpack run` (issue 22, 1 and the depth items): a
 # network namespace of its own with only a loopback (--network host keeps the host's), a
 # PID namespace of its own under wasmpack's init (PID 1, which passes SIGTERM on and the
