@@ -43,13 +43,17 @@ $(O)/gen/version.h: FORCE
 $(O)/cli/cmd_version.o: $(O)/gen/version.h
 $(O)/cli/cmd_version.o: ALL_CFLAGS += -I$(O)
 
-# The engines' runners are files of their own (node/runners), embedded in the binaries.
-RUNNERS := node/runners/node-wasi.cjs node_launcher node/runners/jco-run.mjs jco_runner
-$(O)/gen/runners.h: $(filter node/runners/%,$(RUNNERS)) scripts/embed.sh
+# The engines' runners are files of their own (node/runners), embedded in the binaries:
+# each as a header under $(O)/gen that its engine's file includes.
+$(O)/gen/runner_node_wasi.h: node/runners/node-wasi.cjs scripts/embed.sh
 	@mkdir -p $(dir $@)
-	@scripts/embed.sh $(RUNNERS) > $@.tmp && mv $@.tmp $@
-$(O)/node/engine.o: $(O)/gen/runners.h
-$(O)/node/engine.o: ALL_CFLAGS += -I$(O)
+	@scripts/embed.sh $< node_launcher > $@.tmp && mv $@.tmp $@
+$(O)/gen/runner_jco_run.h: node/runners/jco-run.mjs scripts/embed.sh
+	@mkdir -p $(dir $@)
+	@scripts/embed.sh $< jco_runner > $@.tmp && mv $@.tmp $@
+$(O)/node/engine_node.o: $(O)/gen/runner_node_wasi.h
+$(O)/node/engine_jco.o: $(O)/gen/runner_jco_run.h
+$(O)/node/engine_node.o $(O)/node/engine_jco.o: ALL_CFLAGS += -I$(O)
 .PHONY: FORCE
 FORCE:
 

@@ -1,4 +1,5 @@
 #include "node/engine.h"
+#include "node/engine_int.h"
 #include "common/path.h"
 #include "node/compile.h"
 #include "node/confine.h"
@@ -27,13 +28,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* The runners node and jco run, from node/runners (node-wasi.cjs, jco-run.mjs), embedded
- * at build time (scripts/embed.sh): node_launcher and jco_runner. */
-#include "gen/runners.h"
-
 /* A launcher is written once into the node cache (and again only when this version's
  * differs): a warm run reads it instead of writing and syncing it every time. */
-static int launcher_write(const char *path, const char *text, wp_error *err)
+int wp_engine__launcher_write(const char *path, const char *text, wp_error *err)
 {
 	wp_buf have;
 	wp_error ignored;
@@ -47,7 +44,7 @@ static int launcher_write(const char *path, const char *text, wp_error *err)
 }
 
 /* prog's full path on PATH, or NULL. */
-static char *find_on_path(const char *prog)
+char *wp_engine__find_on_path(const char *prog)
 {
 	const char *path = getenv("PATH");
 	_cleanup_free_ char *copy = path ? wp_xstrdup(path) : NULL;
@@ -66,22 +63,12 @@ static char *find_on_path(const char *prog)
 	return NULL;
 }
 
-static bool on_path(const char *prog)
+bool wp_engine__on_path(const char *prog)
 {
-	_cleanup_free_ char *full = find_on_path(prog);
+	_cleanup_free_ char *full = wp_engine__find_on_path(prog);
 
 	return full != NULL;
 }
-
-typedef struct app {
-	char *wasm;          /* module to run */
-	wp_strv argv;        /* argv[0] first */
-	json_t *env;         /* name -> value */
-	json_t *preopens;    /* guest -> host */
-	json_t *writable;    /* host -> true for preopens the app may write (--dir, rw volumes) */
-	bool needs_spin;     /* a Spin app with a non-command trigger */
-	char *spin_args[3];  /* how spin finds it: --from LOCK or -f SPIN.TOML */
-} app;
 
 static void app_release(app *a)
 {
@@ -451,19 +438,8 @@ static int plan_view(const wp_run_spec *s, const app *a, const wp_strv *ro, cons
 
 /* ---- the engines: one handler each, its command line from the app ---- */
 
-/* What a handler works from. */
-typedef struct engine_ctx {
-	const wp_run_spec *s;
-	const app *a;
-	int wasm_fd;  /* the app's wasm, opened beneath its root; -1 for a Spin app run by spin */
-	int kind;     /* WP_WASM_MODULE or WP_WASM_COMPONENT; 0 with no wasm */
-	wp_strv ro;   /* what the engine reads besides the app and its own binary: launchers,
-		       * compiled forms, its packages; read-only in the confined view */
-	wp_strv env;  /* NAME=VALUE for the engine's process (wp_engine_command) */
-} engine_ctx;
-
 /* The app's environment for node and jco: one JSON value in the engine's environment. */
-static int app_env(engine_ctx *x, wp_error *err)
+int wp_engine__app_env(engine_ctx *x, wp_error *err)
 {
 	_cleanup_free_ char *envj = json_dumps(x->a->env, JSON_COMPACT), *kv = NULL;
 
@@ -474,475 +450,9 @@ static int app_env(engine_ctx *x, wp_error *err)
 	return 0;
 }
 
-/* The kinds of wasm an engine runs. */
-enum { RUNS_MODULE = 1 << WP_WASM_MODULE, RUNS_COMPONENT = 1 << WP_WASM_COMPONENT };
-
-static const char *kind_name(int kind)
+const char *wp_engine__kind_name(int kind)
 {
 	return kind == WP_WASM_COMPONENT ? "a wasm component (wasip2)" : "a wasm module (wasip1)";
-}
-
-/* node: the WASI launcher script (written into the node cache once per version), the
- * wasm, the environment and preopens as JSON, then the app's arguments. */
-static int command_node(engine_ctx *x, wp_strv *argv, wp_error *err)
-{
-	_cleanup_free_ char *launcher = wp_str_fmt("%s/wasmpack-node-wasi.js", x->s->launcher_dir);
-	_cleanup_free_ char *prej = json_dumps(x->a->preopens, JSON_COMPACT);
-
-	if (!prej)
-		return wp_error_set(err, WP_EINVALID, "the app's folders cannot be written as JSON");
-	if (app_env(x, err) < 0 || launcher_write(launcher, node_launcher, err) < 0)
-		return err->code;
-	wp_strv_push(argv, "node");
-	wp_strv_push(argv, "--no-warnings");
-	/* node 20 crashed (SIGSEGV) at exit now and then after an app grew its memory past
-	 * ~100 MiB (tests/integration/run.sh, the hog app): V8's concurrent GC threads at
-	 * teardown; with the GC on one thread it did not, in 100 of 100 runs. */
-	wp_strv_push(argv, "--single-threaded-gc");
-	/* node 18 (Debian 12) needs the flag for node:wasi; later versions accept it */
-	wp_strv_push(argv, "--experimental-wasi-unstable-preview1");
-	wp_strv_push(argv, launcher);
-	wp_strv_push(argv, x->a->wasm);
-	wp_strv_push(argv, prej);
-	for (size_t i = 0; i < x->a->argv.len; i++)
-		wp_strv_push(argv, x->a->argv.items[i]);
-	wp_strv_push(&x->ro, launcher);
-	return 0;
-}
-
-/* ---- jco: WASI 0.2 components on Node.js ---- */
-
-/* Where jco is: its package (found from the `jco` on PATH), the node_modules folder that
- * holds it and its dependencies, and the preview2-shim it resolves (its own, else a
- * sibling), as Node would. */
-typedef struct jco_install {
-	char *cli;      /* the script `jco` runs (real path) */
-	char *pkg;      /* .../@bytecodealliance/jco */
-	char *modules;  /* the node_modules folder holding it */
-	char *shim;     /* .../@bytecodealliance/preview2-shim */
-	char *version;
-} jco_install;
-
-static void jco_release(jco_install *j)
-{
-	free(j->cli);
-	free(j->pkg);
-	free(j->modules);
-	free(j->shim);
-	free(j->version);
-}
-
-/* The package named name at dir (its package.json says so), with its version. */
-static bool is_package(const char *dir, const char *name, char **version)
-{
-	_cleanup_free_ char *pj = wp_str_fmt("%s/package.json", dir);
-	json_t *j = NULL;
-	wp_error ignored;
-	bool yes;
-
-	if (wp_json_read_file(pj, 1 << 20, &j, &ignored) < 0)
-		return false;
-	yes = wp_json_str(j, "name") && !strcmp(wp_json_str(j, "name"), name);
-	if (yes && version)
-		*version = wp_xstrdup(wp_json_str(j, "version") ? wp_json_str(j, "version") : "unknown");
-	json_decref(j);
-	return yes;
-}
-
-static int jco_find(jco_install *j, wp_error *err)
-{
-	_cleanup_free_ char *bin = find_on_path("jco"), *dir = NULL;
-	char *own;
-
-	memset(j, 0, sizeof(*j));
-	if (!bin || !(j->cli = realpath(bin, NULL)))
-		return wp_error_set(err, WP_ENOTFOUND, "the engine 'jco' is not installed (not on PATH): "
-				    "npm install @bytecodealliance/jco, and put its node_modules/.bin on PATH");
-	dir = wp_xstrdup(j->cli);
-	for (int up = 0; up < 4 && !j->pkg; up++) {
-		char *slash = strrchr(dir, '/');
-
-		if (!slash || slash == dir)
-			break;
-		*slash = '\0';
-		if (is_package(dir, "@bytecodealliance/jco", &j->version))
-			j->pkg = wp_xstrdup(dir);
-	}
-	if (!j->pkg)
-		return wp_error_set(err, WP_ENOTFOUND, "'%s' is not the jco of @bytecodealliance/jco (no package.json "
-				    "of it above)", bin);
-	/* .../node_modules/@bytecodealliance/jco */
-	j->modules = wp_xstrdup(j->pkg);
-	for (int up = 0; up < 2; up++)
-		if ((own = strrchr(j->modules, '/')) && own != j->modules)
-			*own = '\0';
-	if (strcmp(wp_path_basename(j->modules), "node_modules"))
-		return wp_error_set(err, WP_ENOTFOUND, "jco at '%s' is not in a node_modules folder", j->pkg);
-	j->shim = wp_str_fmt("%s/node_modules/@bytecodealliance/preview2-shim", j->pkg);
-	if (!is_package(j->shim, "@bytecodealliance/preview2-shim", NULL)) {
-		free(j->shim);
-		j->shim = wp_str_fmt("%s/@bytecodealliance/preview2-shim", j->modules);
-		if (!is_package(j->shim, "@bytecodealliance/preview2-shim", NULL))
-			return wp_error_set(err, WP_ENOTFOUND, "jco at '%s' has no @bytecodealliance/preview2-shim beside it",
-					    j->pkg);
-	}
-	return 0;
-}
-
-/* imports.json beside the transpiled component: its top-level imports, for the runner's
- * check. */
-static int jco_finish(const char *out, const uint8_t *wasm, size_t len, void *ctx, wp_error *err)
-{
-	_cleanup_free_ char *path = wp_str_fmt("%s/imports.json", out), *text = NULL;
-	wp_wasm_names names = { 0 };
-	json_t *list = json_array();
-	int rc;
-
-	(void)ctx;
-	if ((rc = wp_wasm_component_names(wasm, len, &names, err)) == 0) {
-		for (size_t i = 0; i < names.n_imports; i++)
-			json_array_append_new(list, json_string(names.imports[i]));
-		text = json_dumps(list, JSON_COMPACT);
-		rc = text ? wp_fs_write_replace(path, text, strlen(text), 0644, err)
-			  : wp_error_set(err, WP_EINVALID, "the component's imports cannot be written as JSON");
-	}
-	json_decref(list);
-	wp_wasm_names_release(&names);
-	return rc;
-}
-
-/* Every function the component imports from a WASI interface must be one WASI defines,
- * as the WIT jco ships says (jco answers a constructor a component declares itself with a
- * fresh object outside the sandbox's settings: a [constructor]network would reach the
- * network). Checked once, before the transpile; a refusal is remembered with it. */
-static int jco_check(const uint8_t *wasm, size_t len, void *ctx, wp_error *err)
-{
-	const jco_install *j = ctx;
-	_cleanup_free_ char *witdir = wp_str_fmt("%s/lib/wit/builtin", j->pkg);
-	wp_wasm_import_funcs f = { 0 };
-	json_t *wit = NULL;
-	int rc;
-
-	if ((rc = wp_wit_functions(witdir, "0.2.", &wit, err)) < 0)
-		return wp_error_prefix(err, "cannot check the component's imports against WASI (jco %s)", j->version);
-	if ((rc = wp_wasm_component_import_funcs(wasm, len, &f, err)) < 0)
-		goto done;
-	for (size_t i = 0; i < f.n && rc == 0; i++) {
-		_cleanup_free_ char *iface = wp_xstrdup(f.names[i]);
-		char *at = strrchr(iface, '@');
-		json_t *known;
-
-		if (at)
-			*at = '\0';
-		if (f.unresolved[i] && wp_str_has_prefix(iface, "wasi:")) {
-			rc = wp_error_set(err, WP_EINVALID, "the component imports '%.200s' with a type this check cannot "
-					  "follow (an alias or an imported type), so its functions cannot be held to WASI's: "
-					  "refused before it starts", f.names[i]);
-			continue;
-		}
-		if (!(known = json_object_get(wit, iface))) {
-			if (wp_str_has_prefix(iface, "wasi:"))
-				rc = wp_error_set(err, WP_EINVALID, "the component imports '%.200s', an interface WASI 0.2 does not "
-						  "have (as jco %s knows it): refused before it starts", f.names[i], j->version);
-			continue;
-		}
-		for (size_t k = 0; k < f.funcs[i].len && rc == 0; k++)
-			if (!json_object_get(known, f.funcs[i].items[k]))
-				rc = wp_error_set(err, WP_EINVALID, "the component imports '%.200s' from %.200s, a function WASI "
-						  "does not define (as jco %s knows it): refused before it starts",
-						  f.funcs[i].items[k], f.names[i], j->version);
-	}
-done:
-	wp_wasm_import_funcs_release(&f);
-	json_decref(wit);
-	return rc;
-}
-
-/* jco: the component transpiled to JS and core wasm once per content and jco version
- * (node/compile.h), then node runs it through wasmpack's runner with preview2-shim. */
-static int command_jco(engine_ctx *x, wp_strv *argv, wp_error *err)
-{
-	/* the JS heap bounded: a hostile component cannot make the transpile take the node's
-	 * memory (300 s is its time limit) */
-	static const char *const transpile[] = { "--no-warnings", "--max-old-space-size=2048", NULL, "transpile", "{in}",
-						 "-o", "{out}", "--name", "app", "--instantiation", "async", "--no-typescript",
-						 "-q" };
-	_cleanup_free_ char *node = find_on_path("node"), *runner = NULL, *compiled = NULL, *id = NULL;
-	_cleanup_free_ char *prej = json_dumps(x->a->preopens, JSON_COMPACT);
-	wp_compile_job job = { 0 };
-	jco_install j;
-	bool made;
-	int rc;
-
-	if (!prej)
-		return wp_error_set(err, WP_EINVALID, "the app's folders cannot be written as JSON");
-	if (app_env(x, err) < 0)
-		return err->code;
-	if ((rc = jco_find(&j, err)) < 0)
-		goto done;
-	if (!node) {
-		rc = wp_error_set(err, WP_ENOTFOUND, "the engine 'jco' runs on Node.js, and node is not on PATH");
-		goto done;
-	}
-	/* "-w2": transpiles made before imports were checked by function are not used */
-	id = wp_str_fmt("jco-%s-w2", j.version);
-	job.cache_root = x->s->launcher_dir;
-	job.engine_id = id;
-	job.what = "jco transpile";
-	job.made = "app.js";
-	job.finish = jco_finish;
-	job.check = jco_check;
-	job.ctx = &j;
-	job.reaped_status = x->s->reaped_status;
-	job.reaped_ctx = x->s->reaped_ctx;
-	wp_strv_push(&job.argv, node);
-	for (size_t i = 0; i < WP_ARRAY_LEN(transpile); i++)
-		wp_strv_push(&job.argv, transpile[i] ? transpile[i] : j.cli);
-	wp_strv_push(&job.ro, j.modules);
-	rc = wp_compile_cached(&job, x->wasm_fd, &compiled, &made, err);
-	wp_strv_release(&job.argv);
-	wp_strv_release(&job.ro);
-	if (rc < 0)
-		goto done;
-	wp_debug("jco: the transpiled component %s: %s", made ? "made now" : "found in the node cache", compiled);
-	runner = wp_str_fmt("%s/wasmpack-jco-run.mjs", x->s->launcher_dir);
-	if ((rc = launcher_write(runner, jco_runner, err)) < 0)
-		goto done;
-	wp_strv_push(argv, "node");
-	wp_strv_push(argv, "--no-warnings");
-	wp_strv_push(argv, "--single-threaded-gc");
-	wp_strv_push(argv, runner);
-	wp_strv_push(argv, j.shim);
-	wp_strv_push(argv, compiled);
-	wp_strv_push(argv, prej);
-	for (size_t i = 0; i < x->a->argv.len; i++)
-		wp_strv_push(argv, x->a->argv.items[i]);
-	wp_strv_push(&x->ro, runner);
-	wp_strv_push(&x->ro, j.modules);
-	wp_strv_push(&x->ro, compiled);
-done:
-	jco_release(&j);
-	return rc;
-}
-
-/* spin: `spin up` of the app's locked app or spin.toml, with the run's extra arguments. */
-static int command_spin(engine_ctx *x, wp_strv *argv, wp_error *err)
-{
-	if (!x->a->spin_args[1])
-		return wp_error_set(err, WP_EUSAGE, "only Spin apps run with the spin engine");
-	wp_strv_push(argv, "spin");
-	wp_strv_push(argv, "up");
-	wp_strv_push(argv, x->a->spin_args[0]);
-	wp_strv_push(argv, x->a->spin_args[1]);
-	for (size_t i = 0; i < x->s->args.len; i++)
-		wp_strv_push(argv, x->s->args.items[i]);
-	return 0;
-}
-
-/* wasmtime, wasmedge and wasmer: the same shape with each one's spelling. */
-typedef struct cli_engine {
-	const char *name;
-	const char *subcommand;   /* "run", or NULL */
-	const char *dir_flag;     /* how a preopen is named */
-	bool host_first;          /* HOST::GUEST (wasmtime) rather than GUEST:HOST */
-	bool ends_options;        /* "--" after the module (wasmer reads options there too) */
-} cli_engine;
-
-static const cli_engine cli_engines[] = {
-	{ "wasmtime", "run", "--dir", true, false },
-	{ "wasmedge", NULL, "--dir", false, false },
-	{ "wasmer", "run", "--mapdir", false, true },
-};
-
-/* extra: options of the engine's own before the app's (NULL-ended); wasm: what to run
- * (the app's wasm, or its precompiled form). */
-static int command_cli(const cli_engine *e, const app *a, const char *const *extra, const char *wasm, wp_strv *argv)
-{
-	const char *k;
-	json_t *v;
-
-	wp_strv_push(argv, e->name);
-	if (e->subcommand)
-		wp_strv_push(argv, e->subcommand);
-	for (; extra && *extra; extra++)
-		wp_strv_push(argv, *extra);
-	json_object_foreach(a->env, k, v) {
-		_cleanup_free_ char *kv = wp_str_fmt("%s=%s", k, json_string_value(v));
-
-		wp_strv_push(argv, "--env");
-		wp_strv_push(argv, kv);
-	}
-	json_object_foreach(a->preopens, k, v) {
-		_cleanup_free_ char *map = e->host_first ? wp_str_fmt("%s::%s", json_string_value(v), k)
-							 : wp_str_fmt("%s:%s", k, json_string_value(v));
-
-		wp_strv_push(argv, e->dir_flag);
-		wp_strv_push(argv, map);
-	}
-	wp_strv_push(argv, wasm);
-	if (e->ends_options)
-		wp_strv_push(argv, "--");
-	for (size_t i = 1; i < a->argv.len; i++)
-		wp_strv_push(argv, a->argv.items[i]);
-	return 0;
-}
-
-/* An id of the installed wasmtime for its compiled forms (which only the same build
- * loads): its real path, size and time, hashed; NULL when it cannot be told. */
-static char *wasmtime_id(const char *exe)
-{
-	struct stat st;
-	_cleanup_free_ char *real = exe ? realpath(exe, NULL) : NULL, *key = NULL;
-	char hex[65];
-
-	if (!real || stat(real, &st) < 0)
-		return NULL;
-	key = wp_str_fmt("%s|%lld|%lld.%09ld", real, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
-			 st.st_mtim.tv_nsec);
-	wp_compile_hex_digest(key, strlen(key), hex);
-	return wp_str_fmt("wasmtime-%.16s", hex);
-}
-
-/* wasmtime: the app precompiled once (`wasmtime compile`, kept in the node cache) and run
- * with --allow-precompiled under the wasm's own name; a compile that fails falls back to
- * running the wasm itself. A component gets the component model switched on (needed
- * before wasmtime 17; later ones take the flag). */
-static int command_wasmtime(engine_ctx *x, wp_strv *argv, wp_error *err)
-{
-	_cleanup_free_ char *exe = find_on_path("wasmtime"), *id = wasmtime_id(exe), *compiled = NULL, *cwasm = NULL;
-	const char *opts[8];
-	size_t n = 0;
-	bool made = false;
-
-	if (x->kind == WP_WASM_COMPONENT) {
-		opts[n++] = "-W";
-		opts[n++] = "component-model=y";
-	}
-	if (id && x->wasm_fd >= 0 && !getenv("WASMPACK_NO_PRECOMPILE")) {
-		wp_compile_job job = { 0 };
-		wp_error cerr = WP_ERROR_INIT;
-
-		job.cache_root = x->s->launcher_dir;
-		job.engine_id = id;
-		job.what = "wasmtime compile";
-		job.made = "app.cwasm";
-		job.reaped_status = x->s->reaped_status;
-		job.reaped_ctx = x->s->reaped_ctx;
-		wp_strv_push(&job.argv, exe);
-		wp_strv_push(&job.argv, "compile");
-		for (size_t i = 0; i < n; i++)
-			wp_strv_push(&job.argv, opts[i]);
-		wp_strv_push(&job.argv, "{in}");
-		wp_strv_push(&job.argv, "-o");
-		wp_strv_push(&job.argv, "{out}/app.cwasm");
-		if (wp_compile_cached(&job, x->wasm_fd, &compiled, &made, &cerr) < 0)
-			wp_info("running the wasm without precompiling it: %s", cerr.msg);
-		else
-			cwasm = wp_str_fmt("%s/app.cwasm", compiled);
-		wp_strv_release(&job.argv);
-	}
-	(void)err;
-	if (cwasm) {
-		opts[n++] = "--allow-precompiled";
-		opts[n++] = "--argv0";
-		opts[n++] = x->a->argv.len ? x->a->argv.items[0] : x->a->wasm;
-		wp_strv_push(&x->ro, compiled);
-	}
-	opts[n] = NULL;
-	return command_cli(&cli_engines[0], x->a, opts, cwasm ? cwasm : x->a->wasm, argv);
-}
-
-static int command_wasmedge(engine_ctx *x, wp_strv *argv, wp_error *err)
-{
-	(void)err;
-	return command_cli(&cli_engines[1], x->a, NULL, x->a->wasm, argv);
-}
-
-static int command_wasmer(engine_ctx *x, wp_strv *argv, wp_error *err)
-{
-	(void)err;
-	return command_cli(&cli_engines[2], x->a, NULL, x->a->wasm, argv);
-}
-
-typedef struct engine_handler {
-	const char *name;
-	unsigned runs;    /* RUNS_MODULE, RUNS_COMPONENT */
-	/* argv for the app (argv[0] the program, found on PATH); files the engine reads
-	 * besides the app go to x->ro, for the confined view */
-	int (*command)(engine_ctx *x, wp_strv *argv, wp_error *err);
-} engine_handler;
-
-/* The first of these found on PATH that runs the app's kind of wasm runs an app no one
- * chose an engine for. */
-static const engine_handler handlers[] = {
-	{ "wasmtime", RUNS_MODULE | RUNS_COMPONENT, command_wasmtime },
-	{ "wasmedge", RUNS_MODULE, command_wasmedge },
-	{ "wasmer", RUNS_MODULE, command_wasmer },
-	{ "node", RUNS_MODULE, command_node },
-	{ "jco", RUNS_COMPONENT, command_jco },
-	{ "spin", 0, command_spin },
-};
-
-static const engine_handler *handler_for(const char *name)
-{
-	for (size_t i = 0; i < WP_ARRAY_LEN(handlers); i++)
-		if (!strcmp(handlers[i].name, name))
-			return &handlers[i];
-	return NULL;
-}
-
-bool wp_engine_known(const char *name)
-{
-	return handler_for(name) != NULL;
-}
-
-int wp_engine_check_name(const char *name, wp_error *err)
-{
-	if (!name || handler_for(name))
-		return 0;
-	return wp_error_set(err, WP_EUSAGE, "unknown engine '%s': the engines are %s", name, WP_ENGINE_NAMES);
-}
-
-/* Whether an engine runs this kind of wasm (any kind when the kind is not known). */
-static bool runs(const engine_handler *h, int kind)
-{
-	return !kind || (h->runs & (1u << kind));
-}
-
-/* The engines that run kind, for messages: "wasmtime or jco". */
-static void append_engines_for(wp_error *err, int kind)
-{
-	const char *sep = "";
-	size_t n = 0, k = 0;
-
-	for (size_t i = 0; i < WP_ARRAY_LEN(handlers); i++)
-		n += handlers[i].runs && runs(&handlers[i], kind);
-	for (size_t i = 0; i < WP_ARRAY_LEN(handlers); i++)
-		if (handlers[i].runs && runs(&handlers[i], kind)) {
-			wp_error_append(err, "%s%s", sep, handlers[i].name);
-			sep = ++k == n - 1 ? " or " : ", ";
-		}
-}
-
-/* "; installed: node, wasmtime", or what to install when none is. */
-static void append_installed(wp_error *err, int kind)
-{
-	const char *sep = "; installed: ";
-	bool any = false;
-
-	for (size_t i = 0; i < WP_ARRAY_LEN(handlers); i++)
-		if (handlers[i].runs && runs(&handlers[i], kind) && on_path(handlers[i].name)) {
-			wp_error_append(err, "%s%s", sep, handlers[i].name);
-			sep = ", ";
-			any = true;
-		}
-	if (!any) {
-		wp_error_append(err, "; none that runs it is installed: install wasmtime (recommended on nodes)");
-		if (kind == WP_WASM_COMPONENT)
-			wp_error_append(err, " or jco (npm install @bytecodealliance/jco)");
-		else
-			wp_error_append(err, ", wasmedge, wasmer or node");
-	}
 }
 
 /* Opens the app's wasm beneath root (the folder the app's paths stay in) and tells a
@@ -1002,74 +512,6 @@ static char *image_platform(const wp_run_spec *s)
 	return out;
 }
 
-/* The engine for the app: --engine (or an annotation) when it can run this kind of wasm;
- * the node's default or the image's preference when installed and able; else the first
- * installed that runs it. A Spin app with triggers goes to spin. */
-static int choose_engine(const wp_run_spec *s, const app *a, int kind, const char **engine_out, const char **why,
-			 wp_error *err)
-{
-	const char *engine = s->engine, *shown = a->argv.len ? a->argv.items[0] : a->wasm;
-
-	*why = "--engine";
-	if (a->needs_spin) {
-		if (engine && strcmp(engine, "spin") && !s->engine_default)
-			return wp_error_set(err, WP_EUSAGE, "this Spin app has HTTP (or other) triggers: only the spin engine "
-					    "runs it");
-		if (!on_path("spin"))
-			return wp_error_set(err, WP_ENOTFOUND, "this Spin app needs Spin to run its triggers: install spin "
-					    "(https://spinframework.dev) and put it on PATH");
-		*engine_out = "spin";
-		*why = "a Spin app with triggers";
-		return 0;
-	}
-	if (engine && strcmp(engine, "spin") && !runs(handler_for(engine), kind)) {
-		if (!s->engine_default) {
-			wp_error_set(err, WP_EUSAGE, "the engine '%s' does not run %s such as '%s': ", engine,
-				     kind_name(kind), shown);
-			append_engines_for(err, kind);
-			wp_error_append(err, " do");
-			append_installed(err, kind);
-			return err->code;
-		}
-		wp_info("the node's default engine '%s' does not run %s: choosing another", engine, kind_name(kind));
-		engine = NULL;
-	}
-	if (engine && s->engine_default)
-		*why = "the node's default (WASMPACK_ENGINE)";
-	if (!engine && wp_json_str(s->summary, "engine")) {
-		/* The image's preference: a known engine only (an image never names a program to
-		 * run), and only when it is installed and runs the app. */
-		const char *want = wp_json_str(s->summary, "engine");
-
-		for (size_t i = 0; i < WP_ARRAY_LEN(handlers); i++)
-			if (handlers[i].runs && !strcmp(want, handlers[i].name) && runs(&handlers[i], kind) && on_path(want))
-				engine = handlers[i].name;
-		*why = "the image's preference";
-		if (!engine)
-			wp_info("the image prefers the engine '%s', which is unknown, not installed or does not run %s", want,
-				kind_name(kind));
-	}
-	for (size_t i = 0; !engine && i < WP_ARRAY_LEN(handlers); i++)
-		if (handlers[i].runs && runs(&handlers[i], kind) && on_path(handlers[i].name)) {
-			engine = handlers[i].name;
-			*why = kind == WP_WASM_COMPONENT ? "the first installed of wasmtime, jco"
-							 : "the first installed of wasmtime, wasmedge, wasmer, node";
-		}
-	if (!engine) {
-		wp_error_set(err, WP_ENOTFOUND, "no wasm engine that runs %s is installed: install ", kind_name(kind));
-		if (kind == WP_WASM_COMPONENT)
-			return wp_error_append(err, "wasmtime (recommended on nodes) or jco (npm install @bytecodealliance/jco)");
-		return wp_error_append(err, "wasmtime (recommended on nodes), wasmedge, wasmer or node");
-	}
-	if (strcmp(engine, "spin") && !on_path(engine)) {
-		wp_error_set(err, WP_ENOTFOUND, "the engine '%s' is not installed (not on PATH)", engine);
-		append_installed(err, kind);
-		return err->code;
-	}
-	*engine_out = engine;
-	return 0;
-}
-
 int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_strv *env, wp_confine *view, wp_error *err)
 {
 	const char *engine = NULL, *why = "";
@@ -1100,13 +542,13 @@ int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_strv *env, wp_confi
 		/* the wasm's header decides; a config that says otherwise is only mentioned */
 		if (platform && ((x.kind == WP_WASM_COMPONENT && wp_str_has_prefix(platform, "wasip1/")) ||
 				 (x.kind == WP_WASM_MODULE && wp_str_has_prefix(platform, "wasip2/"))))
-			wp_info("the image says %s, and its wasm is %s: going by the wasm", platform, kind_name(x.kind));
+			wp_info("the image says %s, and its wasm is %s: going by the wasm", platform, wp_engine__kind_name(x.kind));
 	}
-	if ((rc = choose_engine(s, &a, x.kind, &engine, &why, err)) < 0)
+	if ((rc = wp_engine__choose(s, &a, x.kind, &engine, &why, err)) < 0)
 		goto done;
 	x.s = s;
 	x.a = &a;
-	if ((rc = handler_for(engine)->command(&x, &argv, err)) < 0)
+	if ((rc = wp_engine__handler_for(engine)->command(&x, &argv, err)) < 0)
 		goto done;
 	if (wp_log_level() >= WP_LOG_DEBUG) {
 		wp_buf line;
@@ -1120,12 +562,12 @@ int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_strv *env, wp_confi
 					     argv.items[i], eq ? "..." : "");
 		}
 		if (x.kind)
-			wp_debug("the app's wasm is %s", kind_name(x.kind));
+			wp_debug("the app's wasm is %s", wp_engine__kind_name(x.kind));
 		wp_debug("engine %s (%s): %s", engine, why, line.data ? line.data : "");
 		wp_buf_release(&line);
 	}
 	/* The engine by its full path: the confined engine has no PATH of the host's. */
-	if ((exe = find_on_path(argv.items[0]))) {
+	if ((exe = wp_engine__find_on_path(argv.items[0]))) {
 		free(argv.items[0]);
 		argv.items[0] = wp_xstrdup(exe);
 	}

@@ -1,0 +1,232 @@
+/* The jco engine: WASI 0.2 components on Node.js, transpiled once into the node cache. */
+#include "node/engine_int.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "common/path.h"
+#include "node/compile.h"
+#include "node/wit.h"
+#include "oci/wasm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* node/runners, embedded (scripts/embed.sh) */
+#include "gen/runner_jco_run.h"
+
+/* ---- jco: WASI 0.2 components on Node.js ---- */
+
+/* Where jco is: its package (found from the `jco` on PATH), the node_modules folder that
+ * holds it and its dependencies, and the preview2-shim it resolves (its own, else a
+ * sibling), as Node would. */
+typedef struct jco_install {
+	char *cli;      /* the script `jco` runs (real path) */
+	char *pkg;      /* .../@bytecodealliance/jco */
+	char *modules;  /* the node_modules folder holding it */
+	char *shim;     /* .../@bytecodealliance/preview2-shim */
+	char *version;
+} jco_install;
+
+static void jco_release(jco_install *j)
+{
+	free(j->cli);
+	free(j->pkg);
+	free(j->modules);
+	free(j->shim);
+	free(j->version);
+}
+
+/* The package named name at dir (its package.json says so), with its version. */
+static bool is_package(const char *dir, const char *name, char **version)
+{
+	_cleanup_free_ char *pj = wp_str_fmt("%s/package.json", dir);
+	json_t *j = NULL;
+	wp_error ignored;
+	bool yes;
+
+	if (wp_json_read_file(pj, 1 << 20, &j, &ignored) < 0)
+		return false;
+	yes = wp_json_str(j, "name") && !strcmp(wp_json_str(j, "name"), name);
+	if (yes && version)
+		*version = wp_xstrdup(wp_json_str(j, "version") ? wp_json_str(j, "version") : "unknown");
+	json_decref(j);
+	return yes;
+}
+
+static int jco_find(jco_install *j, wp_error *err)
+{
+	_cleanup_free_ char *bin = wp_engine__find_on_path("jco"), *dir = NULL;
+	char *own;
+
+	memset(j, 0, sizeof(*j));
+	if (!bin || !(j->cli = realpath(bin, NULL)))
+		return wp_error_set(err, WP_ENOTFOUND, "the engine 'jco' is not installed (not on PATH): "
+				    "npm install @bytecodealliance/jco, and put its node_modules/.bin on PATH");
+	dir = wp_xstrdup(j->cli);
+	for (int up = 0; up < 4 && !j->pkg; up++) {
+		char *slash = strrchr(dir, '/');
+
+		if (!slash || slash == dir)
+			break;
+		*slash = '\0';
+		if (is_package(dir, "@bytecodealliance/jco", &j->version))
+			j->pkg = wp_xstrdup(dir);
+	}
+	if (!j->pkg)
+		return wp_error_set(err, WP_ENOTFOUND, "'%s' is not the jco of @bytecodealliance/jco (no package.json "
+				    "of it above)", bin);
+	/* .../node_modules/@bytecodealliance/jco */
+	j->modules = wp_xstrdup(j->pkg);
+	for (int up = 0; up < 2; up++)
+		if ((own = strrchr(j->modules, '/')) && own != j->modules)
+			*own = '\0';
+	if (strcmp(wp_path_basename(j->modules), "node_modules"))
+		return wp_error_set(err, WP_ENOTFOUND, "jco at '%s' is not in a node_modules folder", j->pkg);
+	j->shim = wp_str_fmt("%s/node_modules/@bytecodealliance/preview2-shim", j->pkg);
+	if (!is_package(j->shim, "@bytecodealliance/preview2-shim", NULL)) {
+		free(j->shim);
+		j->shim = wp_str_fmt("%s/@bytecodealliance/preview2-shim", j->modules);
+		if (!is_package(j->shim, "@bytecodealliance/preview2-shim", NULL))
+			return wp_error_set(err, WP_ENOTFOUND, "jco at '%s' has no @bytecodealliance/preview2-shim beside it",
+					    j->pkg);
+	}
+	return 0;
+}
+
+/* imports.json beside the transpiled component: its top-level imports, for the runner's
+ * check. */
+static int jco_finish(const char *out, const uint8_t *wasm, size_t len, void *ctx, wp_error *err)
+{
+	_cleanup_free_ char *path = wp_str_fmt("%s/imports.json", out), *text = NULL;
+	wp_wasm_names names = { 0 };
+	json_t *list = json_array();
+	int rc;
+
+	(void)ctx;
+	if ((rc = wp_wasm_component_names(wasm, len, &names, err)) == 0) {
+		for (size_t i = 0; i < names.n_imports; i++)
+			json_array_append_new(list, json_string(names.imports[i]));
+		text = json_dumps(list, JSON_COMPACT);
+		rc = text ? wp_fs_write_replace(path, text, strlen(text), 0644, err)
+			  : wp_error_set(err, WP_EINVALID, "the component's imports cannot be written as JSON");
+	}
+	json_decref(list);
+	wp_wasm_names_release(&names);
+	return rc;
+}
+
+/* Every function the component imports from a WASI interface must be one WASI defines,
+ * as the WIT jco ships says (jco answers a constructor a component declares itself with a
+ * fresh object outside the sandbox's settings: a [constructor]network would reach the
+ * network). Checked once, before the transpile; a refusal is remembered with it. */
+static int jco_check(const uint8_t *wasm, size_t len, void *ctx, wp_error *err)
+{
+	const jco_install *j = ctx;
+	_cleanup_free_ char *witdir = wp_str_fmt("%s/lib/wit/builtin", j->pkg);
+	wp_wasm_import_funcs f = { 0 };
+	json_t *wit = NULL;
+	int rc;
+
+	if ((rc = wp_wit_functions(witdir, "0.2.", &wit, err)) < 0)
+		return wp_error_prefix(err, "cannot check the component's imports against WASI (jco %s)", j->version);
+	if ((rc = wp_wasm_component_import_funcs(wasm, len, &f, err)) < 0)
+		goto done;
+	for (size_t i = 0; i < f.n && rc == 0; i++) {
+		_cleanup_free_ char *iface = wp_xstrdup(f.names[i]);
+		char *at = strrchr(iface, '@');
+		json_t *known;
+
+		if (at)
+			*at = '\0';
+		if (f.unresolved[i] && wp_str_has_prefix(iface, "wasi:")) {
+			rc = wp_error_set(err, WP_EINVALID, "the component imports '%.200s' with a type this check cannot "
+					  "follow (an alias or an imported type), so its functions cannot be held to WASI's: "
+					  "refused before it starts", f.names[i]);
+			continue;
+		}
+		if (!(known = json_object_get(wit, iface))) {
+			if (wp_str_has_prefix(iface, "wasi:"))
+				rc = wp_error_set(err, WP_EINVALID, "the component imports '%.200s', an interface WASI 0.2 does not "
+						  "have (as jco %s knows it): refused before it starts", f.names[i], j->version);
+			continue;
+		}
+		for (size_t k = 0; k < f.funcs[i].len && rc == 0; k++)
+			if (!json_object_get(known, f.funcs[i].items[k]))
+				rc = wp_error_set(err, WP_EINVALID, "the component imports '%.200s' from %.200s, a function WASI "
+						  "does not define (as jco %s knows it): refused before it starts",
+						  f.funcs[i].items[k], f.names[i], j->version);
+	}
+done:
+	wp_wasm_import_funcs_release(&f);
+	json_decref(wit);
+	return rc;
+}
+
+/* jco: the component transpiled to JS and core wasm once per content and jco version
+ * (node/compile.h), then node runs it through wasmpack's runner with preview2-shim. */
+int wp_engine__command_jco(engine_ctx *x, wp_strv *argv, wp_error *err)
+{
+	/* the JS heap bounded: a hostile component cannot make the transpile take the node's
+	 * memory (300 s is its time limit) */
+	static const char *const transpile[] = { "--no-warnings", "--max-old-space-size=2048", NULL, "transpile", "{in}",
+						 "-o", "{out}", "--name", "app", "--instantiation", "async", "--no-typescript",
+						 "-q" };
+	_cleanup_free_ char *node = wp_engine__find_on_path("node"), *runner = NULL, *compiled = NULL, *id = NULL;
+	_cleanup_free_ char *prej = json_dumps(x->a->preopens, JSON_COMPACT);
+	wp_compile_job job = { 0 };
+	jco_install j;
+	bool made;
+	int rc;
+
+	if (!prej)
+		return wp_error_set(err, WP_EINVALID, "the app's folders cannot be written as JSON");
+	if (wp_engine__app_env(x, err) < 0)
+		return err->code;
+	if ((rc = jco_find(&j, err)) < 0)
+		goto done;
+	if (!node) {
+		rc = wp_error_set(err, WP_ENOTFOUND, "the engine 'jco' runs on Node.js, and node is not on PATH");
+		goto done;
+	}
+	/* "-w2": transpiles made before imports were checked by function are not used */
+	id = wp_str_fmt("jco-%s-w2", j.version);
+	job.cache_root = x->s->launcher_dir;
+	job.engine_id = id;
+	job.what = "jco transpile";
+	job.made = "app.js";
+	job.finish = jco_finish;
+	job.check = jco_check;
+	job.ctx = &j;
+	job.reaped_status = x->s->reaped_status;
+	job.reaped_ctx = x->s->reaped_ctx;
+	wp_strv_push(&job.argv, node);
+	for (size_t i = 0; i < WP_ARRAY_LEN(transpile); i++)
+		wp_strv_push(&job.argv, transpile[i] ? transpile[i] : j.cli);
+	wp_strv_push(&job.ro, j.modules);
+	rc = wp_compile_cached(&job, x->wasm_fd, &compiled, &made, err);
+	wp_strv_release(&job.argv);
+	wp_strv_release(&job.ro);
+	if (rc < 0)
+		goto done;
+	wp_debug("jco: the transpiled component %s: %s", made ? "made now" : "found in the node cache", compiled);
+	runner = wp_str_fmt("%s/wasmpack-jco-run.mjs", x->s->launcher_dir);
+	if ((rc = wp_engine__launcher_write(runner, jco_runner, err)) < 0)
+		goto done;
+	wp_strv_push(argv, "node");
+	wp_strv_push(argv, "--no-warnings");
+	wp_strv_push(argv, "--single-threaded-gc");
+	wp_strv_push(argv, runner);
+	wp_strv_push(argv, j.shim);
+	wp_strv_push(argv, compiled);
+	wp_strv_push(argv, prej);
+	for (size_t i = 0; i < x->a->argv.len; i++)
+		wp_strv_push(argv, x->a->argv.items[i]);
+	wp_strv_push(&x->ro, runner);
+	wp_strv_push(&x->ro, j.modules);
+	wp_strv_push(&x->ro, compiled);
+done:
+	jco_release(&j);
+	return rc;
+}
+
