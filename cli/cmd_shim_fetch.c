@@ -67,9 +67,11 @@ static int same_rootfs(wp_cli *cli, const wp_cdclient *cd, const char *id, const
 	_cleanup_free_ char *parent = NULL;
 	int rc;
 
-	if ((rc = wp_cdclient_container_snapshot_parent(cd, id, &parent, &cli->err)) < 0)
-		return wp_error_prefix(&cli->err, "cannot tell what the container's rootfs was made from, so it does not run "
-				       "(fail closed)"), cli->err.code = WP_EDIGEST;
+	if ((rc = wp_cdclient_container_snapshot_parent(cd, id, &parent, &cli->err)) < 0) {
+		wp_error_prefix(&cli->err, "cannot tell what the container's rootfs was made from, so it does not run "
+				"(fail closed)");
+		return cli->err.code = WP_EDIGEST;
+	}
 	if (strcmp(parent, t->chain_id))
 		return wp_error_set(&cli->err, WP_EDIGEST, "the container's rootfs was prepared from other content (snapshot "
 				    "parent %.80s) than the image %s verified now (layers %s): the tag moved while the "

@@ -1,7 +1,7 @@
 /* wasmpack: dispatch to one command; only this file exits. */
 #include "common/alloc.h"
 #include "cli/cli.h"
-#include "node/engine.h"
+#include "node/init.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -130,7 +130,7 @@ static int run(int argc, char **argv)
 		/* The run ends as its app did. This process is confined now (no /proc: a leak
 		 * checker at exit could not work) and holds nothing to clean up: it leaves at once. */
 		fflush(stderr);
-		_exit(wp_engine_exit_status(cli.engine_status));
+		_exit(wp_init_exit_code(cli.engine_status));
 	}
 	return wp_error_exit_status(rc < 0 ? (cli.err.code ? cli.err.code : rc) : 0);
 }

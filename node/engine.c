@@ -3,6 +3,7 @@
 #include "common/path.h"
 #include "node/compile.h"
 #include "node/confine.h"
+#include "node/init.h"
 #include "node/seccomp.h"
 #include "node/wit.h"
 #include "oci/wasm.h"
@@ -512,7 +513,9 @@ static char *image_platform(const wp_run_spec *s)
 	return out;
 }
 
-int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_strv *env, wp_confine *view, wp_error *err)
+/* wp_engine_command, telling too whether spin serves the app (it listens itself). */
+static int engine_command(const wp_run_spec *s, wp_strv *out, wp_strv *env, wp_confine *view, bool *serves,
+			  wp_error *err)
 {
 	const char *engine = NULL, *why = "";
 	wp_strv argv = { 0 };
@@ -580,6 +583,7 @@ int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_strv *env, wp_confi
 		json_object_foreach(a.preopens, k, v)
 			wp_strv_push(&view->app_roots, json_string_value(v));
 	}
+	*serves = a.needs_spin;
 	*out = argv;
 	memset(&argv, 0, sizeof(argv));
 	*env = x.env;
@@ -594,24 +598,11 @@ done:
 	return rc;
 }
 
-bool wp_engine_serves(const wp_run_spec *s)
+int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_strv *env, wp_confine *view, wp_error *err)
 {
-	app a = { 0 };
-	wp_error ignored;
 	bool serves;
 
-	a.env = json_object();
-	a.preopens = json_object();
-	a.writable = json_object();
-	if (s->rootfs)
-		serves = describe_rootfs(s, &a, &ignored) == 0 && a.needs_spin;
-	else if (wp_json_str(s->summary, "layout") &&
-		 (!strcmp(wp_json_str(s->summary, "layout"), "wasm") || !strcmp(wp_json_str(s->summary, "layout"), "image")))
-		serves = json_is_true(json_object_get(s->summary, "spinApp"));
-	else
-		serves = describe_spin(s, &a, &ignored) == 0 && a.needs_spin;
-	app_release(&a);
-	return serves;
+	return engine_command(s, out, env, view, &serves, err);
 }
 
 /* Said once when an unprivileged run cannot be confined. */
@@ -623,155 +614,35 @@ static void warn_unconfined(void)
 
 /* ---- wasmpack run's engine: confined, in namespaces of its own, under an init of ours ---- */
 
-/* The process a signal is passed on to (the init, from the run; the engine, from the
- * init). */
-static volatile pid_t forward_to;
-static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT };
-
-static void forward(int sig)
-{
-	if (forward_to > 0)
-		kill(forward_to, sig);
-}
-
-static void forward_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = forward;
-	sa.sa_flags = SA_RESTART;
-	for (size_t i = 0; i < WP_ARRAY_LEN(forwarded); i++)
-		sigaction(forwarded[i], &sa, NULL);
-}
-
-/* The engine: the last of its privileges and the seccomp filter, then exec. On failure
- * errno goes to errfd. */
-static void engine_child(char **argv, const wp_seccomp *filter, int errfd)
-{
-	sigset_t none;
-	wp_error ignored;
-	int e;
-
-	for (size_t i = 0; i < WP_ARRAY_LEN(forwarded); i++)
-		signal(forwarded[i], SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (wp_confine_drop_caps(&ignored) < 0 || wp_seccomp_enter(filter) < 0) {
-		e = errno;
-		(void)!write(errfd, &e, sizeof(e));
-		_exit(127);
-	}
-	execv(argv[0], argv);
-	e = errno;
-	(void)!write(errfd, &e, sizeof(e));
-	_exit(127);
-}
-
-/* PID 1 of the engine's PID namespace: starts the engine, passes signals on to it (an
- * engine as PID 1 would ignore SIGTERM it has no handler for), reaps every process, and
- * when the engine ends hands its wait status to the run (statusfd) and goes, which ends
- * whatever the engine left behind in the namespace. */
-static void init_child(char **argv, const wp_seccomp *filter, int errfd, int statusfd)
-{
-	pid_t engine, got;
-	int status = 0, st;
-
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	forward_to = 0;
-	forward_signals();
-	if ((engine = fork()) < 0) {
-		int e = errno;
-
-		(void)!write(errfd, &e, sizeof(e));
-		_exit(127);
-	}
-	if (engine == 0) {
-		close(statusfd);
-		engine_child(argv, filter, errfd);
-	}
-	forward_to = engine;
-	close(errfd);
-	for (;;) {
-		got = waitpid(-1, &st, 0);
-		if (got == engine) {
-			status = st;
-			break;
-		}
-		if (got < 0 && errno != EINTR)
-			break;
-	}
-	(void)!write(statusfd, &status, sizeof(status));
-	_exit(0);
-}
-
-int wp_engine_exit_status(int status)
-{
-	if (WIFSIGNALED(status)) {
-		/* ended by a signal: so does the run (without a core of its own) */
-		struct rlimit none = { 0, 0 };
-		sigset_t set;
-
-		setrlimit(RLIMIT_CORE, &none);
-		signal(WTERMSIG(status), SIG_DFL);
-		sigemptyset(&set);
-		sigaddset(&set, WTERMSIG(status));
-		sigprocmask(SIG_UNBLOCK, &set, NULL);
-		raise(WTERMSIG(status));
-		return 128 + WTERMSIG(status);
-	}
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-}
-
-/* The run waits for the init, passing signals on, and takes the engine's status. */
+/* Confined, as the engine's process will be, with no capability and under the filter,
+ * which it hands down: it only forks, waits and passes signals on (node/init.h). 0 with
+ * the engine's wait status, or why it did not start. */
 static int supervise(char **argv, const wp_seccomp *filter, int *status, wp_error *err)
 {
-	int errp[2] = { -1, -1 }, statp[2] = { -1, -1 }, e = 0, rc = 0, st;
-	pid_t init;
+	int errp[2];
+	char why[512];
 	ssize_t n;
 
-	if (pipe2(errp, O_CLOEXEC) < 0 || pipe2(statp, O_CLOEXEC) < 0) {
-		rc = wp_error_sys(err, WP_EIO, "starting the engine");
-		goto done;
-	}
-	if ((init = fork()) < 0) {
-		rc = wp_error_sys(err, WP_EIO, "starting the engine's init");
-		goto done;
-	}
-	if (init == 0) {
+	if (wp_confine_drop_caps(err) < 0)
+		return err->code;
+	if (wp_seccomp_enter(filter) < 0)
+		return wp_error_sys(err, WP_EIO, "entering the engine's seccomp filter");
+	if (pipe2(errp, O_CLOEXEC) < 0)
+		return wp_error_sys(err, WP_EIO, "starting the engine");
+	if (wp_init_supervise(argv, environ, errp[1], -1, true, status) < 0) {
 		close(errp[0]);
-		close(statp[0]);
-		init_child(argv, filter, errp[1], statp[1]);
+		return wp_error_sys(err, WP_EIO, "starting the engine's init");
 	}
-	forward_to = init;
-	forward_signals();
-	close(errp[1]);
-	close(statp[1]);
-	errp[1] = statp[1] = -1;
+	/* the reason, if the engine did not start, waits in the pipe */
 	do
-		n = read(errp[0], &e, sizeof(e));
+		n = read(errp[0], why, sizeof(why) - 1);
 	while (n < 0 && errno == EINTR);
-	while (waitpid(init, &st, 0) < 0 && errno == EINTR)
-		;
-	if (n == (ssize_t)sizeof(e)) {
-		errno = e;
-		rc = wp_error_sys(err, WP_EIO, "starting engine '%s'", argv[0]);
-		goto done;
+	close(errp[0]);
+	if (n > 0) {
+		why[n] = '\0';
+		return wp_error_set(err, WP_EIO, "%s", why);
 	}
-	*status = 0;
-	do
-		n = read(statp[0], status, sizeof(*status));
-	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof(*status))
-		rc = wp_error_set(err, WP_EIO, "the engine's init ended without its status");
-done:
-	for (int i = 0; i < 2; i++) {
-		if (errp[i] >= 0)
-			close(errp[i]);
-		if (statp[i] >= 0)
-			close(statp[i]);
-	}
-	return rc;
+	return 0;
 }
 
 int wp_engine_exec(const wp_run_spec *s, int *status, wp_error *err)
@@ -779,16 +650,17 @@ int wp_engine_exec(const wp_run_spec *s, int *status, wp_error *err)
 	wp_strv argv = { 0 }, env = { 0 };
 	wp_confine view = { 0 };
 	wp_seccomp filter = { 0 };
+	bool serves = false;
 	int rc;
 
 	*status = 0;
-	if ((rc = wp_engine_command(s, &argv, &env, &view, err)) < 0)
+	if ((rc = engine_command(s, &argv, &env, &view, &serves, err)) < 0)
 		goto done;
 	/* A PID namespace of its own, with our init as PID 1; no network but a loopback
 	 * unless the run asks for the host's (--network host), or the app is served by
 	 * spin, which listens itself. */
 	view.extra_ns = CLONE_NEWPID;
-	if (!s->network_host && !wp_engine_serves(s))
+	if (!s->network_host && !serves)
 		view.extra_ns |= CLONE_NEWNET;
 	if ((rc = wp_seccomp_build(&filter, err)) < 0)
 		goto done;

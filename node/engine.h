@@ -64,18 +64,12 @@ int wp_engine_check_dirs(const wp_strv *dirs, wp_error *err);
 int wp_engine_command(const wp_run_spec *spec, wp_strv *argv, wp_strv *env, wp_confine *view, wp_error *err);
 /* wasmpack run: confines the process (node/confine.h) in namespaces of its own (mount,
  * PID, and network unless spec->network_host or spin serves the app: only a loopback),
- * forks an init of wasmpack's as PID 1, which starts the engine under the seccomp filter
- * (node/seccomp.h) with no capabilities, passes signals on and reaps; 0 with the engine's
- * wait status in *status once it has ended. Unprivileged and without user namespaces, it
+ * forks an init of wasmpack's as PID 1 (node/init.h), which starts the engine under the
+ * seccomp filter (node/seccomp.h) with no capabilities, passes signals on and reaps; 0
+ * with the engine's wait status in *status once it has ended (wp_init_exit_code says what
+ * the run ends with). Unprivileged and without user namespaces, it
  * runs unconfined only a tree whose links all stay inside, says so on stderr, and execs
  * the engine in place (under the filter). */
 int wp_engine_exec(const wp_run_spec *spec, int *status, wp_error *err);
-/* The exit code a run ends with for the engine's wait status: its exit code; for a signal,
- * the same signal is raised on the caller first (so a shell sees the run killed as the
- * engine was), 128 + the signal if that returns. */
-int wp_engine_exit_status(int status);
-/* Does spin serve this app (a Spin app with HTTP or other triggers): it listens itself, so
- * it keeps the host's network. */
-bool wp_engine_serves(const wp_run_spec *spec);
 
 #endif

@@ -1,5 +1,6 @@
 #include "shim/spawn.h"
 #include "shim/shim.h"
+#include "node/init.h"
 #include "common/json.h"
 #include "common/util.h"
 
@@ -89,120 +90,6 @@ static char **env_with(const wp_strv *env)
 	return out;
 }
 
-/* ---- a PID namespace: the task's process supervises, an init of ours is PID 1 ---- */
-
-static volatile pid_t forward_to;
-static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT };
-
-static void forward(int sig)
-{
-	if (forward_to > 0)
-		kill(forward_to, sig);
-}
-
-static void forward_signals(pid_t to)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = forward;
-	sa.sa_flags = SA_RESTART;
-	forward_to = to;
-	for (size_t i = 0; i < WP_ARRAY_LEN(forwarded); i++)
-		sigaction(forwarded[i], &sa, NULL);
-}
-
-/* The engine: exec, or say why not on errfd. stderr, when >= 0, is the task's stderr
- * (the init's own goes to /dev/null). */
-__attribute__((noreturn)) static void exec_engine(char **argv, char **envp, int errfd, int stderr_fd)
-{
-	int e;
-
-	if (stderr_fd >= 0)
-		dup2(stderr_fd, 2);
-	for (size_t i = 0; i < WP_ARRAY_LEN(forwarded); i++)
-		signal(forwarded[i], SIG_DFL);
-	execvpe(argv[0], argv, envp);
-	e = errno;
-	(void)!write(errfd, "starting engine '", 17);
-	(void)!write(errfd, argv[0], strlen(argv[0]));
-	(void)!write(errfd, "': ", 3);
-	(void)!write(errfd, strerror(e), strlen(strerror(e)));
-	_exit(127);
-}
-
-/* The next child's wait status, reaping any other that ends first. */
-static int wait_for(pid_t who)
-{
-	int st;
-
-	for (;;) {
-		pid_t got = waitpid(-1, &st, 0);
-
-		if (got == who)
-			return st;
-		if (got < 0 && errno != EINTR)
-			return 127 << 8;
-	}
-}
-
-/* After Start, in the task's process, which made (own) or joined a PID namespace: its
- * child is the first of that namespace. In one of its own the child is an init of ours
- * (PID 1: it passes signals on, reaps, hands the engine's wait status back over a pipe,
- * and its end ends the namespace); in a joined one the child is the engine. The task's
- * process passes containerd's signals on and ends as the engine did. Never returns. */
-__attribute__((noreturn)) static void run_in_pidns(char **argv, char **envp, int errfd, int stderr_fd, bool own)
-{
-	int sp[2] = { -1, -1 }, status = 127 << 8;
-	pid_t child;
-
-	if (own && pipe2(sp, O_CLOEXEC) < 0)
-		_exit(127);
-	if ((child = fork()) < 0)
-		_exit(127);
-	if (child == 0) {
-		pid_t engine;
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (!own)
-			exec_engine(argv, envp, errfd, stderr_fd);
-		close(sp[0]);
-		if ((engine = fork()) < 0)
-			_exit(127);
-		if (engine == 0) {
-			close(sp[1]);
-			exec_engine(argv, envp, errfd, stderr_fd);
-		}
-		close(errfd);
-		forward_signals(engine);
-		status = wait_for(engine);
-		(void)!write(sp[1], &status, sizeof(status));
-		_exit(0);
-	}
-	close(errfd);
-	forward_signals(child);
-	status = wait_for(child);
-	if (own) {
-		ssize_t n;
-
-		close(sp[1]);
-		do
-			n = read(sp[0], &status, sizeof(status));
-		while (n < 0 && errno == EINTR);
-		if (n != (ssize_t)sizeof(status))
-			status = 127 << 8;
-	}
-	if (WIFSIGNALED(status)) {
-		struct rlimit none = { 0, 0 };
-
-		setrlimit(RLIMIT_CORE, &none);
-		signal(WTERMSIG(status), SIG_DFL);
-		raise(WTERMSIG(status));
-		_exit(128 + WTERMSIG(status));
-	}
-	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 127);
-}
-
 /* n in decimal into out (16 bytes), with no allocation: it runs after fork. */
 static void fd_text(char *out, int n)
 {
@@ -219,14 +106,16 @@ static void fd_text(char *out, int n)
 
 void wp_spawn_init_main(int argc, char **argv)
 {
-	int errfd = argc > 4 ? atoi(argv[2]) : -1, stderr_fd = argc > 4 ? atoi(argv[3]) : -1;
+	int errfd = argc > 4 ? atoi(argv[2]) : -1, stderr_fd = argc > 4 ? atoi(argv[3]) : -1, status = 0;
 
 	if (argc < 5 || errfd < 0 || stderr_fd < 0)
 		_exit(127);
 	/* the engine's exec must close them: end of file on errfd tells the shim it started */
 	fcntl(errfd, F_SETFD, FD_CLOEXEC);
 	fcntl(stderr_fd, F_SETFD, FD_CLOEXEC);
-	run_in_pidns(argv + 4, environ, errfd, stderr_fd, !strcmp(argv[1], "1"));
+	if (wp_init_supervise(argv + 4, environ, errfd, stderr_fd, !strcmp(argv[1], "1"), &status) < 0)
+		_exit(127);
+	_exit(wp_init_exit_code(status));
 }
 
 int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_strv *env, const wp_spawn_plan *nsp,

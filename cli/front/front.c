@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "common/buf.h"
 #include "common/fs.h"
+#include "node/init.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -152,7 +153,7 @@ static void warm_run(int argc, char **argv)
 		 * confined now: no /proc for a leak checker at exit, nothing to clean up) */
 		fflush(stdout);
 		fflush(stderr);
-		_exit(wp_engine_exit_status(status));
+		_exit(wp_init_exit_code(status));
 	}
 	/* The engine did not start: the core says why, as it would have. */
 	wp_strv_release(&spec.args);
