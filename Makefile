@@ -51,9 +51,13 @@ $(O)/gen/runner_node_wasi.h: node/runners/node-wasi.cjs scripts/embed.sh
 $(O)/gen/runner_jco_run.h: node/runners/jco-run.mjs scripts/embed.sh
 	@mkdir -p $(dir $@)
 	@scripts/embed.sh $< jco_runner > $@.tmp && mv $@.tmp $@
+$(O)/gen/runner_spin_http.h: node/runners/spin-http.mjs scripts/embed.sh
+	@mkdir -p $(dir $@)
+	@scripts/embed.sh $< spin_http_runner > $@.tmp && mv $@.tmp $@
 $(O)/node/engine_node.o: $(O)/gen/runner_node_wasi.h
 $(O)/node/engine_jco.o: $(O)/gen/runner_jco_run.h
-$(O)/node/engine_node.o $(O)/node/engine_jco.o: ALL_CFLAGS += -I$(O)
+$(O)/node/engine_spin.o: $(O)/gen/runner_spin_http.h
+$(O)/node/engine_node.o $(O)/node/engine_jco.o $(O)/node/engine_spin.o: ALL_CFLAGS += -I$(O)
 .PHONY: FORCE
 FORCE:
 
@@ -92,7 +96,12 @@ $(O)/testdata/%.wasm: testdata/apps/%.c
 	@mkdir -p $(dir $@)
 	$(WASM_CC) -O2 -Wl,--strip-all -o $@ $<
 
-wasm-apps: $(WASM_APPS)
+# A Spin HTTP component (wasi:http) of C, for the Spin trigger's tests and the sample app.
+$(O)/testdata/http-hello.wasm: testdata/http/http-hello.c testdata/http/world.wit testdata/http/fermyon/spin.wit scripts/http-component.sh scripts/http-component.mjs
+	@mkdir -p $(dir $@)
+	scripts/http-component.sh $< $@
+
+wasm-apps: $(WASM_APPS) $(O)/testdata/http-hello.wasm
 
 # Servers the integration tests start (never installed).
 HELPERS := $(patsubst tests/helpers/%.c,$(O)/tests/helpers/%,$(wildcard tests/helpers/*.c))

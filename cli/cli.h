@@ -139,6 +139,10 @@ int wp_cli_policy_for_source(wp_cli *cli, wp_store *s, const char *src, const wp
 
 /* run's options (cli/run_opts.c): the front parses a warm run with the same table. */
 extern const wp_opt wp_cmd_run_opts[];
+/* What run's options say of the run (engine, env, folders, network, and how a Spin HTTP
+ * app serves); WP_EUSAGE for a value that is none. */
+struct wp_run_spec;
+int wp_cli_run_spec(wp_cli *cli, struct wp_run_spec *spec);
 
 void wp_cli_print_usage(FILE *f);
 void wp_cli_print_cmd_help(FILE *f, const wp_cmd *cmd);

@@ -40,6 +40,8 @@ static int run(wp_cli *cli)
 	if (net && strcmp(net, "none") && strcmp(net, "host"))
 		return wp_error_set(&cli->err, WP_EUSAGE, "--network '%s': want none (a loopback only, the default) or host",
 				    net);
+	if ((rc = wp_cli_run_spec(cli, &spec)) < 0)
+		return rc;
 	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0)
 		return rc;
 	rc = containerd ? wp_cli_containerd_source(cli, cli->args.items[0], &ro, &d)
@@ -80,16 +82,13 @@ static int run(wp_cli *cli)
 		goto done;
 	if (!containerd)
 		claim(root, wp_digest_hex(d.digest), s.root);
-	spec.engine = wp_cli_value(cli, "engine");
 	spec.dir = entry;
 	spec.launcher_dir = root;
 	for (size_t i = 1; i < cli->args.len; i++)
 		wp_strv_push(&spec.args, cli->args.items[i]);
-	spec.env = *wp_cli_list(cli, "env");
-	spec.dirs = *wp_cli_list(cli, "dir");
+	(void)wp_cli_run_spec(cli, &spec); /* checked before anything was pulled */
 	wp_store_close(&s);
 	wp_store_close(&ro);
-	spec.network_host = !strcmp(wp_cli_value(cli, "network") ? wp_cli_value(cli, "network") : "none", "host");
 	if ((rc = wp_engine_exec(&spec, &status, &cli->err)) == 0) {
 		cli->engine_ran = true;
 		cli->engine_status = status;

@@ -1,5 +1,6 @@
 #include "node/engine.h"
 #include "node/engine_int.h"
+#include "node/listen.h"
 #include "common/path.h"
 #include "node/compile.h"
 #include "node/confine.h"
@@ -459,8 +460,8 @@ const char *wp_engine__kind_name(int kind)
 /* Opens the app's wasm beneath root (the folder the app's paths stay in) and tells a
  * module from a component; an error says what the file is instead: an image for another
  * platform must not reach an engine (whose error would be about bytes). */
-static int open_wasm(const char *root, const char *file, const char *platform, const char *shown, int *fd_out,
-		     int *kind, wp_error *err)
+int wp_engine__open_wasm(const char *root, const char *file, const char *platform, const char *shown, int *fd_out,
+			 int *kind, wp_error *err)
 {
 	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
 	size_t rl = root ? strlen(root) : 0;
@@ -513,9 +514,14 @@ static char *image_platform(const wp_run_spec *s)
 	return out;
 }
 
-/* wp_engine_command, telling too whether spin serves the app (it listens itself). */
-static int engine_command(const wp_run_spec *s, wp_strv *out, wp_strv *env, wp_confine *view, bool *serves,
-			  wp_error *err)
+void wp_engine_serving_release(wp_engine_serving *s)
+{
+	free(s->listen);
+	s->listen = NULL;
+}
+
+int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_strv *env, wp_confine *view, wp_engine_serving *serving,
+		      wp_error *err)
 {
 	const char *engine = NULL, *why = "";
 	wp_strv argv = { 0 };
@@ -539,7 +545,7 @@ static int engine_command(const wp_run_spec *s, wp_strv *out, wp_strv *env, wp_c
 		_cleanup_free_ char *platform = image_platform(s);
 		const char *root = s->rootfs ? s->rootfs : s->dir;
 
-		if ((rc = open_wasm(root, a.wasm, platform, a.argv.len ? a.argv.items[0] : a.wasm, &x.wasm_fd, &x.kind,
+		if ((rc = wp_engine__open_wasm(root, a.wasm, platform, a.argv.len ? a.argv.items[0] : a.wasm, &x.wasm_fd, &x.kind,
 				    err)) < 0)
 			goto done;
 		/* the wasm's header decides; a config that says otherwise is only mentioned */
@@ -549,6 +555,8 @@ static int engine_command(const wp_run_spec *s, wp_strv *out, wp_strv *env, wp_c
 	}
 	if ((rc = wp_engine__choose(s, &a, x.kind, &engine, &why, err)) < 0)
 		goto done;
+	if (a.needs_spin)
+		wp_info("the Spin app runs with %s (%s)", engine, why);
 	x.s = s;
 	x.a = &a;
 	if ((rc = wp_engine__handler_for(engine)->command(&x, &argv, err)) < 0)
@@ -576,6 +584,9 @@ static int engine_command(const wp_run_spec *s, wp_strv *out, wp_strv *env, wp_c
 	}
 	if (view && (rc = plan_view(s, &a, &x.ro, exe, view, err)) < 0)
 		goto done;
+	for (size_t i = 0; view && i < x.rw.len; i++)
+		if ((rc = wp_confine_add(view, x.rw.items[i], WP_CONFINE_RW, err)) < 0)
+			goto done;
 	if (view) {
 		const char *k;
 		json_t *v;
@@ -583,7 +594,11 @@ static int engine_command(const wp_run_spec *s, wp_strv *out, wp_strv *env, wp_c
 		json_object_foreach(a.preopens, k, v)
 			wp_strv_push(&view->app_roots, json_string_value(v));
 	}
-	*serves = a.needs_spin;
+	if (serving) {
+		serving->listen = x.listen;
+		x.listen = NULL;
+		serving->host_network = x.host_network || !strcmp(engine, "spin");
+	}
 	*out = argv;
 	memset(&argv, 0, sizeof(argv));
 	*env = x.env;
@@ -592,17 +607,12 @@ done:
 	if (x.wasm_fd >= 0)
 		close(x.wasm_fd);
 	wp_strv_release(&x.ro);
+	wp_strv_release(&x.rw);
 	wp_strv_release(&x.env);
+	free(x.listen);
 	app_release(&a);
 	wp_strv_release(&argv);
 	return rc;
-}
-
-int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_strv *env, wp_confine *view, wp_error *err)
-{
-	bool serves;
-
-	return engine_command(s, out, env, view, &serves, err);
 }
 
 /* Said once when an unprivileged run cannot be confined. */
@@ -613,6 +623,27 @@ static void warn_unconfined(void)
 }
 
 /* ---- wasmpack run's engine: confined, in namespaces of its own, under an init of ours ---- */
+
+/* The serving engine's socket, bound at addr and left open across exec; its number in
+ * the engine's WP_LISTEN_ENV entry. */
+static int listen_for(const char *addr, wp_strv *env, int *fd, wp_error *err)
+{
+	wp_listen_addr la;
+	int rc;
+
+	if ((rc = wp_listen_resolve(addr, &la, err)) < 0)
+		return rc;
+	if ((*fd = wp_listen_bind(&la)) < 0) {
+		errno = -*fd;
+		*fd = -1;
+		return wp_error_sys(err, errno == EADDRINUSE || errno == EACCES ? WP_EUSAGE : WP_EIO, "listening on %s", addr);
+	}
+	for (size_t i = 0; i < env->len; i++)
+		if (wp_str_has_prefix(env->items[i], WP_LISTEN_ENV))
+			wp_listen_env_set(env->items[i], *fd);
+	wp_info("serving on %s", addr);
+	return 0;
+}
 
 /* Confined, as the engine's process will be, with no capability and under the filter,
  * which it hands down: it only forks, waits and passes signals on (node/init.h). 0 with
@@ -650,17 +681,21 @@ int wp_engine_exec(const wp_run_spec *s, int *status, wp_error *err)
 	wp_strv argv = { 0 }, env = { 0 };
 	wp_confine view = { 0 };
 	wp_seccomp filter = { 0 };
-	bool serves = false;
-	int rc;
+	wp_engine_serving serving = { 0 };
+	int rc, lfd = -1;
 
 	*status = 0;
-	if ((rc = engine_command(s, &argv, &env, &view, &serves, err)) < 0)
+	if ((rc = wp_engine_command(s, &argv, &env, &view, &serving, err)) < 0)
+		goto done;
+	/* An engine that serves gets its socket bound here, in the host's network, before
+	 * any namespace or filter: it needs no network of its own to serve. */
+	if (serving.listen && (rc = listen_for(serving.listen, &env, &lfd, err)) < 0)
 		goto done;
 	/* A PID namespace of its own, with our init as PID 1; no network but a loopback
-	 * unless the run asks for the host's (--network host), or the app is served by
-	 * spin, which listens itself. */
+	 * unless the run asks for the host's (--network host), or the app reaches hosts of
+	 * its own (spin, an outbound allow-list). */
 	view.extra_ns = CLONE_NEWPID;
-	if (!s->network_host && !serves)
+	if (!s->network_host && !serving.host_network)
 		view.extra_ns |= CLONE_NEWNET;
 	if ((rc = wp_seccomp_build(&filter, err)) < 0)
 		goto done;
@@ -701,6 +736,9 @@ int wp_engine_exec(const wp_run_spec *s, int *status, wp_error *err)
 	}
 	rc = supervise(argv.items, &filter, status, err);
 done:
+	if (lfd >= 0)
+		close(lfd);
+	wp_engine_serving_release(&serving);
 	wp_seccomp_release(&filter);
 	wp_confine_release(&view);
 	wp_strv_release(&argv);

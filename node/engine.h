@@ -36,13 +36,35 @@ typedef struct wp_run_spec {
 	bool rootfs_readonly;    /* the spec's root.readonly */
 	json_t *mounts;          /* the spec's mounts: bind mounts of host folders (volumes)
 				  * are preopened at their destinations, read-only when "ro" */
+	/* A Spin HTTP app served by wasmpack's own trigger (the engine spin-jco): where it
+	 * listens (NULL: 127.0.0.1:3000 under run; the container's SPIN_HTTP_LISTEN_ADDR,
+	 * else 0.0.0.0:80, under the shim), Spin variables (NAME=VALUE, over
+	 * SPIN_VARIABLE_<NAME> of the environment), its worker threads (0: one per core),
+	 * where its key-value stores are kept (NULL: in memory). */
+	const char *listen;
+	wp_strv variables;
+	int workers;
+	const char *state_dir;
 	/* The shim's reaper may collect a compiler the engine runs first: its status. */
 	int (*reaped_status)(void *ctx, pid_t pid);
 	void *reaped_ctx;
 } wp_run_spec;
 
 /* The engines wasmpack knows, for messages and --help. */
-#define WP_ENGINE_NAMES "wasmtime, wasmedge, wasmer, node, jco and spin"
+#define WP_ENGINE_NAMES "wasmtime, wasmedge, wasmer, node, jco, spin and spin-jco"
+
+/* What an engine that serves needs of its caller (wp_engine_command). */
+typedef struct wp_engine_serving {
+	/* Where to listen: the caller binds a socket there (node/listen.h), in the network
+	 * namespace the app is reached in, and hands it to the engine under the number it
+	 * writes into the engine's WP_LISTEN_ENV entry; NULL when the engine does not serve
+	 * or listens itself (spin). */
+	char *listen;
+	/* The engine reaches hosts (spin, or an outbound allow-list): the host's network. */
+	bool host_network;
+} wp_engine_serving;
+
+void wp_engine_serving_release(wp_engine_serving *s);
 
 /* Whether name is one of them. */
 bool wp_engine_known(const char *name);
@@ -61,15 +83,17 @@ int wp_engine_check_dirs(const wp_strv *dirs, wp_error *err);
  * view, what the confined engine must see (node/confine.h): the app's folders,
  * read-only but for a container's own rootfs and writable --dir or volumes, and the
  * engine's own files. Host folders are checked to exist; paths are real paths. */
-int wp_engine_command(const wp_run_spec *spec, wp_strv *argv, wp_strv *env, wp_confine *view, wp_error *err);
+int wp_engine_command(const wp_run_spec *spec, wp_strv *argv, wp_strv *env, wp_confine *view,
+		      wp_engine_serving *serving, wp_error *err);
 /* wasmpack run: confines the process (node/confine.h) in namespaces of its own (mount,
- * PID, and network unless spec->network_host or spin serves the app: only a loopback),
- * forks an init of wasmpack's as PID 1 (node/init.h), which starts the engine under the
- * seccomp filter (node/seccomp.h) with no capabilities, passes signals on and reaps; 0
- * with the engine's wait status in *status once it has ended (wp_init_exit_code says what
- * the run ends with). Unprivileged and without user namespaces, it
- * runs unconfined only a tree whose links all stay inside, says so on stderr, and execs
- * the engine in place (under the filter). */
+ * PID, and network unless spec->network_host or the app reaches hosts of its own: only a
+ * loopback), forks an init of wasmpack's as PID 1 (node/init.h), which starts the engine
+ * under the seccomp filter (node/seccomp.h) with no capabilities, passes signals on and
+ * reaps; an engine that serves is handed its listening socket, bound first in the host's
+ * network. 0 with the engine's wait status in *status once it has ended
+ * (wp_init_exit_code says what the run ends with). Unprivileged and without user
+ * namespaces, it runs unconfined only a tree whose links all stay inside, says so on
+ * stderr, and execs the engine in place (under the filter). */
 int wp_engine_exec(const wp_run_spec *spec, int *status, wp_error *err);
 
 #endif

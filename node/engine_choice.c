@@ -17,6 +17,7 @@ static const engine_handler handlers[] = {
 	{ "node", RUNS_MODULE, wp_engine__command_node },
 	{ "jco", RUNS_COMPONENT, wp_engine__command_jco },
 	{ "spin", 0, wp_engine__command_spin },
+	{ "spin-jco", 0, wp_engine__command_spin_jco },
 };
 
 const engine_handler *wp_engine__handler_for(const char *name)
@@ -83,7 +84,9 @@ static void append_installed(wp_error *err, int kind)
 
 /* The engine for the app: --engine (or an annotation) when it can run this kind of wasm;
  * the node's default or the image's preference when installed and able; else the first
- * installed that runs it. A Spin app with triggers goes to spin. */
+ * installed that runs it. A Spin app with triggers goes to spin when it is installed, else
+ * to wasmpack's own Spin trigger (spin-jco, which --engine, the node's default or the
+ * image's preference can ask for by name). */
 int wp_engine__choose(const wp_run_spec *s, const app *a, int kind, const char **engine_out, const char **why,
 			 wp_error *err)
 {
@@ -91,16 +94,32 @@ int wp_engine__choose(const wp_run_spec *s, const app *a, int kind, const char *
 
 	*why = "--engine";
 	if (a->needs_spin) {
-		if (engine && strcmp(engine, "spin") && !s->engine_default)
-			return wp_error_set(err, WP_EUSAGE, "this Spin app has HTTP (or other) triggers: only the spin engine "
-					    "runs it");
-		if (!wp_engine__on_path("spin"))
-			return wp_error_set(err, WP_ENOTFOUND, "this Spin app needs Spin to run its triggers: install spin "
-					    "(https://spinframework.dev) and put it on PATH");
-		*engine_out = "spin";
-		*why = "a Spin app with triggers";
+		/* spin when installed; else wasmpack's own trigger; spin-jco forces it */
+		if (engine && strcmp(engine, "spin") && strcmp(engine, "spin-jco") && !s->engine_default)
+			return wp_error_set(err, WP_EUSAGE, "this Spin app has HTTP (or other) triggers: only spin, or "
+					    "wasmpack's own Spin trigger (spin-jco), runs it");
+		const char *pref = wp_json_str(s->summary, "engine");
+
+		if (engine && !strcmp(engine, "spin-jco")) {
+			*engine_out = "spin-jco";
+			*why = s->engine_default ? "the node's default (WASMPACK_ENGINE)" : "--engine";
+		} else if (!engine && pref && !strcmp(pref, "spin-jco")) {
+			*engine_out = "spin-jco";
+			*why = "the image's preference";
+		} else if (wp_engine__on_path("spin")) {
+			*engine_out = "spin";
+			*why = "a Spin app with triggers, and spin is installed";
+		} else {
+			*engine_out = "spin-jco";
+			*why = "a Spin app with triggers, and no spin installed: wasmpack's own Spin trigger";
+		}
 		return 0;
 	}
+	if (engine && !strcmp(engine, "spin-jco") && s->engine_default)
+		engine = NULL;
+	else if (engine && !strcmp(engine, "spin-jco"))
+		return wp_error_set(err, WP_EUSAGE, "the engine 'spin-jco' serves Spin apps with HTTP triggers, and '%s' is "
+				    "no such app", shown);
 	if (engine && strcmp(engine, "spin") && !runs(wp_engine__handler_for(engine), kind)) {
 		if (!s->engine_default) {
 			wp_error_set(err, WP_EUSAGE, "the engine '%s' does not run %s such as '%s': ", engine,

@@ -32,6 +32,9 @@ typedef struct engine_ctx {
 	wp_strv ro;   /* what the engine reads besides the app and its own binary: launchers,
 		       * compiled forms, its packages; read-only in the confined view */
 	wp_strv env;  /* NAME=VALUE for the engine's process (wp_engine_command) */
+	wp_strv rw;   /* what the engine may write besides the app's own folders (state) */
+	char *listen; /* an engine that serves: where the caller binds its socket */
+	bool host_network; /* it reaches hosts of its own (an outbound allow-list) */
 } engine_ctx;
 
 /* The kinds of wasm an engine runs. */
@@ -45,12 +48,30 @@ typedef struct engine_handler {
 	int (*command)(engine_ctx *x, wp_strv *argv, wp_error *err);
 } engine_handler;
 
+/* Where jco is: its package (found from the `jco` on PATH), the node_modules folder that
+ * holds it and its dependencies, and the preview2-shim it resolves (its own, else a
+ * sibling), as Node would. */
+typedef struct wp_engine_jco {
+	char *cli;      /* the script `jco` runs (real path) */
+	char *pkg;      /* .../@bytecodealliance/jco */
+	char *modules;  /* the node_modules folder holding it */
+	char *shim;     /* .../@bytecodealliance/preview2-shim */
+	char *version;
+} wp_engine_jco;
+
 /* node/engine.c */
 char *wp_engine__find_on_path(const char *prog);
 bool wp_engine__on_path(const char *prog);
 int wp_engine__launcher_write(const char *path, const char *text, wp_error *err);
 int wp_engine__app_env(engine_ctx *x, wp_error *err);
 const char *wp_engine__kind_name(int kind);
+int wp_engine__open_wasm(const char *root, const char *file, const char *platform, const char *shown, int *fd_out,
+			 int *kind, wp_error *err);
+/* node/engine_jco.c */
+int wp_engine__jco_find(wp_engine_jco *j, wp_error *err);
+void wp_engine__jco_release(wp_engine_jco *j);
+int wp_engine__jco_transpile(engine_ctx *x, const wp_engine_jco *j, int wasm_fd, bool sync, char **compiled,
+			     wp_error *err);
 /* node/engine_choice.c */
 const engine_handler *wp_engine__handler_for(const char *name);
 int wp_engine__choose(const wp_run_spec *s, const app *a, int kind, const char **engine_out, const char **why,
@@ -60,6 +81,8 @@ int wp_engine__choose(const wp_run_spec *s, const app *a, int kind, const char *
 int wp_engine__command_node(engine_ctx *x, wp_strv *argv, wp_error *err);
 int wp_engine__command_jco(engine_ctx *x, wp_strv *argv, wp_error *err);
 int wp_engine__command_spin(engine_ctx *x, wp_strv *argv, wp_error *err);
+/* node/engine_spin.c: wasmpack's own Spin HTTP trigger */
+int wp_engine__command_spin_jco(engine_ctx *x, wp_strv *argv, wp_error *err);
 int wp_engine__command_wasmtime(engine_ctx *x, wp_strv *argv, wp_error *err);
 int wp_engine__command_wasmedge(engine_ctx *x, wp_strv *argv, wp_error *err);
 int wp_engine__command_wasmer(engine_ctx *x, wp_strv *argv, wp_error *err);

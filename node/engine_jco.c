@@ -17,18 +17,7 @@
 
 /* ---- jco: WASI 0.2 components on Node.js ---- */
 
-/* Where jco is: its package (found from the `jco` on PATH), the node_modules folder that
- * holds it and its dependencies, and the preview2-shim it resolves (its own, else a
- * sibling), as Node would. */
-typedef struct jco_install {
-	char *cli;      /* the script `jco` runs (real path) */
-	char *pkg;      /* .../@bytecodealliance/jco */
-	char *modules;  /* the node_modules folder holding it */
-	char *shim;     /* .../@bytecodealliance/preview2-shim */
-	char *version;
-} jco_install;
-
-static void jco_release(jco_install *j)
+void wp_engine__jco_release(wp_engine_jco *j)
 {
 	free(j->cli);
 	free(j->pkg);
@@ -54,7 +43,7 @@ static bool is_package(const char *dir, const char *name, char **version)
 	return yes;
 }
 
-static int jco_find(jco_install *j, wp_error *err)
+int wp_engine__jco_find(wp_engine_jco *j, wp_error *err)
 {
 	_cleanup_free_ char *bin = wp_engine__find_on_path("jco"), *dir = NULL;
 	char *own;
@@ -122,7 +111,7 @@ static int jco_finish(const char *out, const uint8_t *wasm, size_t len, void *ct
  * network). Checked once, before the transpile; a refusal is remembered with it. */
 static int jco_check(const uint8_t *wasm, size_t len, void *ctx, wp_error *err)
 {
-	const jco_install *j = ctx;
+	const wp_engine_jco *j = ctx;
 	_cleanup_free_ char *witdir = wp_str_fmt("%s/lib/wit/builtin", j->pkg);
 	wp_wasm_import_funcs f = { 0 };
 	json_t *wit = NULL;
@@ -163,53 +152,65 @@ done:
 	return rc;
 }
 
-/* jco: the component transpiled to JS and core wasm once per content and jco version
- * (node/compile.h), then node runs it through wasmpack's runner with preview2-shim. */
-int wp_engine__command_jco(engine_ctx *x, wp_strv *argv, wp_error *err)
+/* The component read from wasm_fd, transpiled by jco once per content, jco version and
+ * form (sync: instantiated without awaiting, as the Spin trigger makes one instance per
+ * request) into the node cache: its folder in *compiled. */
+int wp_engine__jco_transpile(engine_ctx *x, const wp_engine_jco *j, int wasm_fd, bool sync, char **compiled,
+			     wp_error *err)
 {
 	/* the JS heap bounded: a hostile component cannot make the transpile take the node's
 	 * memory (300 s is its time limit) */
 	static const char *const transpile[] = { "--no-warnings", "--max-old-space-size=2048", NULL, "transpile", "{in}",
 						 "-o", "{out}", "--name", "app", "--instantiation", "async", "--no-typescript",
 						 "-q" };
-	_cleanup_free_ char *node = wp_engine__find_on_path("node"), *runner = NULL, *compiled = NULL, *id = NULL;
-	_cleanup_free_ char *prej = json_dumps(x->a->preopens, JSON_COMPACT);
+	_cleanup_free_ char *node = wp_engine__find_on_path("node"), *id = NULL;
 	wp_compile_job job = { 0 };
-	jco_install j;
 	bool made;
 	int rc;
 
-	if (!prej)
-		return wp_error_set(err, WP_EINVALID, "the app's folders cannot be written as JSON");
-	if (wp_engine__app_env(x, err) < 0)
-		return err->code;
-	if ((rc = jco_find(&j, err)) < 0)
-		goto done;
-	if (!node) {
-		rc = wp_error_set(err, WP_ENOTFOUND, "the engine 'jco' runs on Node.js, and node is not on PATH");
-		goto done;
-	}
-	/* "-w2": transpiles made before imports were checked by function are not used */
-	id = wp_str_fmt("jco-%s-w2", j.version);
+	if (!node)
+		return wp_error_set(err, WP_ENOTFOUND, "jco runs on Node.js, and node is not on PATH");
+	/* "-w3": transpiles (and refusals) made before imports were checked by function, with
+	 * escaped names (%%stream) read right, are not used */
+	id = wp_str_fmt("jco-%s%s-w3", j->version, sync ? "-sync" : "");
 	job.cache_root = x->s->launcher_dir;
 	job.engine_id = id;
 	job.what = "jco transpile";
 	job.made = "app.js";
 	job.finish = jco_finish;
 	job.check = jco_check;
-	job.ctx = &j;
+	job.ctx = (void *)j;
 	job.reaped_status = x->s->reaped_status;
 	job.reaped_ctx = x->s->reaped_ctx;
 	wp_strv_push(&job.argv, node);
 	for (size_t i = 0; i < WP_ARRAY_LEN(transpile); i++)
-		wp_strv_push(&job.argv, transpile[i] ? transpile[i] : j.cli);
-	wp_strv_push(&job.ro, j.modules);
-	rc = wp_compile_cached(&job, x->wasm_fd, &compiled, &made, err);
+		wp_strv_push(&job.argv, !transpile[i] ? j->cli : sync && !strcmp(transpile[i], "async") ? "sync" : transpile[i]);
+	wp_strv_push(&job.ro, j->modules);
+	rc = wp_compile_cached(&job, wasm_fd, compiled, &made, err);
 	wp_strv_release(&job.argv);
 	wp_strv_release(&job.ro);
-	if (rc < 0)
+	if (rc == 0)
+		wp_debug("jco: the transpiled component %s: %s", made ? "made now" : "found in the node cache", *compiled);
+	return rc;
+}
+
+/* jco: the component transpiled to JS and core wasm once per content and jco version
+ * (node/compile.h), then node runs it through wasmpack's runner with preview2-shim. */
+int wp_engine__command_jco(engine_ctx *x, wp_strv *argv, wp_error *err)
+{
+	_cleanup_free_ char *runner = NULL, *compiled = NULL;
+	_cleanup_free_ char *prej = json_dumps(x->a->preopens, JSON_COMPACT);
+	wp_engine_jco j;
+	int rc;
+
+	if (!prej)
+		return wp_error_set(err, WP_EINVALID, "the app's folders cannot be written as JSON");
+	if (wp_engine__app_env(x, err) < 0)
+		return err->code;
+	if ((rc = wp_engine__jco_find(&j, err)) < 0)
 		goto done;
-	wp_debug("jco: the transpiled component %s: %s", made ? "made now" : "found in the node cache", compiled);
+	if ((rc = wp_engine__jco_transpile(x, &j, x->wasm_fd, false, &compiled, err)) < 0)
+		goto done;
 	runner = wp_str_fmt("%s/wasmpack-jco-run.mjs", x->s->launcher_dir);
 	if ((rc = wp_engine__launcher_write(runner, jco_runner, err)) < 0)
 		goto done;
@@ -226,7 +227,6 @@ int wp_engine__command_jco(engine_ctx *x, wp_strv *argv, wp_error *err)
 	wp_strv_push(&x->ro, j.modules);
 	wp_strv_push(&x->ro, compiled);
 done:
-	jco_release(&j);
+	wp_engine__jco_release(&j);
 	return rc;
 }
-

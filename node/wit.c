@@ -76,6 +76,11 @@ static void package_name(lexer *l, char *out, size_t cap)
 
 static void add(json_t *out, const char *pkg, const char *iface, const char *fmt_kind, const char *res, const char *fn)
 {
+	/* "%stream": an identifier escaped from a keyword is the identifier */
+	if (res && res[0] == '%')
+		res++;
+	if (fn && fn[0] == '%')
+		fn++;
 	_cleanup_free_ char *key = wp_str_fmt("%s/%s", pkg, iface), *name = NULL;
 	json_t *set = json_object_get(out, key);
 
@@ -89,7 +94,7 @@ static void add(json_t *out, const char *pkg, const char *iface, const char *fmt
 		name = wp_str_fmt("[%s]%s.%s", fmt_kind, res, fn);
 	else
 		name = wp_xstrdup(fn);
-	json_object_set_new(set, name[0] == '%' ? name + 1 : name, json_true());
+	json_object_set_new(set, name, json_true());
 }
 
 int wp_wit_parse(const char *text, size_t len, json_t *out, wp_error *err)

@@ -442,6 +442,7 @@ typedef struct creating {
 	wp_confine view;          /* what the engine may see */
 	wp_spawn_plan plan;       /* namespaces and user */
 	wp_app_verified verified; /* the manifest the policy judged, and its layout */
+	wp_engine_serving serving;/* where a serving engine listens */
 } creating;
 
 static void create_release(creating *c, bool failed)
@@ -452,6 +453,7 @@ static void create_release(creating *c, bool failed)
 	wp_strv_release(&c->env);
 	wp_confine_release(&c->view);
 	wp_spawn_plan_release(&c->plan);
+	wp_engine_serving_release(&c->serving);
 	json_decref(c->summary);
 	json_decref(c->spec);
 	free(c->entry);
@@ -582,8 +584,15 @@ static int prepare(wp_shim *sh, const fields *fs, creating *c, wp_error *err)
 		return err->code;
 	c->run.mounts = json_object_get(c->spec, "mounts");
 	c->run.rootfs_readonly = json_is_true(json_object_get(json_object_get(c->spec, "root"), "readonly"));
-	if (!c->sandbox && wp_engine_command(&c->run, &c->argv, &c->env, &c->view, err) < 0)
+	/* a serving engine's key-value stores are kept with the container */
+	c->run.state_dir = c->bundle;
+	if (!c->sandbox && wp_engine_command(&c->run, &c->argv, &c->env, &c->view, &c->serving, err) < 0)
 		return recode(err, err->code == WP_ENOTFOUND ? WP_ENOTFOUND : WP_ESTATE);
+	if (c->serving.listen) {
+		if (wp_listen_resolve(c->serving.listen, &c->plan.listen_addr, err) < 0)
+			return recode(err, WP_EINVALID);
+		c->plan.listen = true;
+	}
 	return 0;
 }
 
@@ -1019,7 +1028,7 @@ static int do_exec(wp_shim *sh, const fields *fs, wp_error *err)
 			plan.unshare &= ~CLONE_NEWPID;
 		}
 	}
-	if ((rc = wp_engine_command(&run, &argv, &env, &view, err)) < 0) {
+	if ((rc = wp_engine_command(&run, &argv, &env, &view, NULL, err)) < 0) {
 		if (rc == WP_EINVALID)
 			wp_error_append(err, "; %s", EXEC_SUPPORTS);
 		goto fail;

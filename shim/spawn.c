@@ -222,6 +222,19 @@ int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_strv *env, cons
 		if (!*what && (nsp->unshare & ~(sandbox_pidns ? CLONE_NEWPID : 0)) &&
 		    unshare(nsp->unshare & ~(sandbox_pidns ? CLONE_NEWPID : 0)) < 0)
 			what = "making the container's namespaces";
+		/* A serving engine's socket, in the pod's network, while it may still bind
+		 * any port. */
+		if (!*what && argv && nsp->listen) {
+			int lfd = wp_listen_bind(&nsp->listen_addr);
+
+			if (lfd < 0) {
+				errno = -lfd;
+				what = "listening on the app's address (SPIN_HTTP_LISTEN_ADDR)";
+			} else
+				for (char **e = envp; *e; e++)
+					if (!strncmp(*e, WP_LISTEN_ENV, sizeof(WP_LISTEN_ENV) - 1))
+						wp_listen_env_set(*e, lfd);
+		}
 		/* The engine's confinement (its own root, no way back, no privilege), then the
 		 * user, then no capability left. */
 		if (!*what && argv) {

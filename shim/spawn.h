@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "node/confine.h"
+#include "node/listen.h"
 #include "node/seccomp.h"
 
 /* The namespaces of the spec the engine process takes part in: network, ipc, uts and pid
@@ -29,6 +30,11 @@ typedef struct wp_spawn_plan {
 	gid_t gid;
 	gid_t groups[32];
 	size_t n_groups;
+	/* an engine that serves: its socket, bound in the process once it has joined the
+	 * pod's network namespace (before it gives up its privileges: port 80 needs them),
+	 * its number written into the engine's WP_LISTEN_ENV entry */
+	bool listen;
+	wp_listen_addr listen_addr;
 } wp_spawn_plan;
 
 /* process.user of the spec: uid, gid and additional groups. */

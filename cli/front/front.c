@@ -140,14 +140,12 @@ static void warm_run(int argc, char **argv)
 	if ((real = realpath(root, NULL)))
 		wp_cache_claim(cache, hex, real, &err);
 	wp_log_setup(stderr, cli.verbosity == 0 ? WP_LOG_QUIET : WP_LOG_WARN);
-	spec.engine = wp_cli_value(&cli, "engine");
+	if (wp_cli_run_spec(&cli, &spec) < 0)
+		goto defer;
 	spec.dir = entry;
 	spec.launcher_dir = cache;
 	for (size_t i = 1; i < cli.args.len; i++)
 		wp_strv_push(&spec.args, cli.args.items[i]);
-	spec.env = *wp_cli_list(&cli, "env");
-	spec.dirs = *wp_cli_list(&cli, "dir");
-	spec.network_host = !strcmp(wp_cli_value(&cli, "network") ? wp_cli_value(&cli, "network") : "none", "host");
 	if (wp_engine_exec(&spec, &status, &err) == 0) {
 		/* the engine ran and ended: the run ends as it did, at once (this process is
 		 * confined now: no /proc for a leak checker at exit, nothing to clean up) */

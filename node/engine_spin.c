@@ -1,0 +1,454 @@
+/* spin-jco: wasmpack's own Spin HTTP trigger. The locked app's HTTP components are
+ * transpiled by jco once each into the node cache; the runner (node/runners/spin-http.mjs)
+ * gets a plan of the app (routes, each component's folders, env, variables, key-value
+ * grants, outbound allow-list) and the listening socket, bound by the caller (run or the
+ * shim) where the app is to be reached and handed in as a descriptor. */
+#include "node/engine_int.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/path.h"
+#include "common/util.h"
+#include "node/listen.h"
+#include "spin/spin.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* node/runners, embedded (scripts/embed.sh) */
+#include "gen/runner_spin_http.h"
+
+/* The plan travels in the engine's environment, which has a bound per entry. */
+#define PLAN_MAX (120 * 1024)
+
+extern char **environ;
+
+/* A value of the container's environment (the shim), else of wasmpack's own (run). */
+static const char *env_value(const engine_ctx *x, const char *name)
+{
+	size_t n = strlen(name), i;
+	json_t *v;
+
+	if (!x->s->process)
+		return getenv(name);
+	json_array_foreach(json_object_get(x->s->process, "env"), i, v)
+		if (json_is_string(v) && !strncmp(json_string_value(v), name, n) && json_string_value(v)[n] == '=')
+			return json_string_value(v) + n + 1;
+	return NULL;
+}
+
+/* The path of a file:// URL when it lies beneath root (a locked app from an image names
+ * only its own files); NULL otherwise. */
+static const char *beneath(const char *url, const char *root)
+{
+	size_t n = strlen(root);
+
+	if (!url || strncmp(url, "file://", 7))
+		return NULL;
+	url += 7;
+	if (strncmp(url, root, n) || url[n] != '/' || strstr(url, "/../") || wp_str_has_suffix(url, "/.."))
+		return NULL;
+	return url;
+}
+
+/* The locked app of a spin.toml (the image layout, or a container's rootfs): locked once
+ * into <parent of the app folder>/spin-assets, where the components' files are copied
+ * (Spin's loader mounts each component's files from a folder of its own), and found there
+ * by the next start. Made in a temporary folder renamed into place: whole or absent. */
+static int lock_toml(const char *toml, char **lock_path, char **assets_out, wp_error *err)
+{
+	_cleanup_free_ char *appdir = wp_xstrdup(toml), *parent = NULL, *assets = NULL, *tmp = NULL, *lockp = NULL;
+	wp_spin_opts opts = { 0 };
+	json_t *locked = NULL;
+	char *slash;
+	int rc;
+
+	if ((slash = strrchr(appdir, '/')))
+		*slash = '\0';
+	parent = wp_xstrdup(appdir);
+	if ((slash = strrchr(parent, '/')) && slash != parent)
+		*slash = '\0';
+	assets = wp_str_fmt("%s/spin-assets", parent);
+	lockp = wp_str_fmt("%s/spin.lock", assets);
+	if (wp_fs_exists(lockp))
+		goto found;
+	tmp = wp_str_fmt("%s/spin-assets.tmp-XXXXXX", parent);
+	if (!mkdtemp(tmp))
+		return wp_error_sys(err, WP_EIO, "making a folder for the Spin app's files beside '%s'", appdir);
+	opts.assets_dir = tmp;
+	if ((rc = wp_spin_lock(toml, &opts, &locked, err)) == 0) {
+		/* the files' URLs name the final folder */
+		_cleanup_free_ char *text = NULL, *from = wp_str_fmt("file://%s/", tmp), *to = wp_str_fmt("file://%s/", assets);
+		json_t *c, *f;
+		size_t i, k;
+
+		json_array_foreach(json_object_get(locked, "components"), i, c)
+			json_array_foreach(json_object_get(c, "files"), k, f) {
+				const char *src = wp_json_str(f, "source");
+
+				if (src && wp_str_has_prefix(src, from)) {
+					_cleanup_free_ char *moved = wp_str_fmt("%s%s", to, src + strlen(from));
+
+					json_object_set_new(f, "source", json_string(moved));
+				}
+			}
+		text = json_dumps(locked, JSON_COMPACT);
+		{
+			_cleanup_free_ char *tlock = wp_str_fmt("%s/spin.lock", tmp);
+
+			rc = text ? wp_fs_write_atomic(tlock, text, strlen(text), 0644, err)
+				  : wp_error_set(err, WP_EINVALID, "the locked app cannot be written as JSON");
+		}
+	}
+	json_decref(locked);
+	if (rc == 0 && rename(tmp, assets) < 0 && errno != EEXIST && errno != ENOTEMPTY)
+		rc = wp_error_sys(err, WP_EIO, "putting the Spin app's files in place at '%s'", assets);
+	if (wp_fs_exists(tmp)) {
+		wp_error ignored;
+
+		(void)wp_fs_rm_rf(tmp, &ignored);
+	}
+	if (rc < 0)
+		return wp_error_prefix(err, "locking '%s'", toml);
+found:
+	*lock_path = lockp;
+	*assets_out = assets;
+	lockp = assets = NULL;
+	return 0;
+}
+
+/* NAME=VALUE into obj (the name lowercased, as Spin's variable names are). */
+static int add_value(json_t *obj, const char *kv, const char *what, wp_error *err)
+{
+	const char *eq = strchr(kv, '=');
+	_cleanup_free_ char *name = NULL;
+
+	if (!eq || eq == kv)
+		return wp_error_set(err, WP_EUSAGE, "%s '%s': want NAME=VALUE", what, kv);
+	name = wp_xstrndup(kv, (size_t)(eq - kv));
+	for (char *p = name; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	json_object_set_new(obj, name, json_string(eq + 1));
+	return 0;
+}
+
+/* Variable values: SPIN_VARIABLE_<NAME> of the environment, then --variable (which wins). */
+static int variable_values(const engine_ctx *x, json_t *values, wp_error *err)
+{
+	static const char prefix[] = "SPIN_VARIABLE_";
+	size_t i;
+	json_t *v;
+
+	if (x->s->process) {
+		json_array_foreach(json_object_get(x->s->process, "env"), i, v)
+			if (json_is_string(v) && wp_str_has_prefix(json_string_value(v), prefix))
+				(void)add_value(values, json_string_value(v) + sizeof(prefix) - 1, "SPIN_VARIABLE_", err);
+	} else
+		for (char **e = environ; e && *e; e++)
+			if (wp_str_has_prefix(*e, prefix))
+				(void)add_value(values, *e + sizeof(prefix) - 1, "SPIN_VARIABLE_", err);
+	for (i = 0; i < x->s->variables.len; i++)
+		if (add_value(values, x->s->variables.items[i], "--variable", err) < 0)
+			return err->code;
+	return 0;
+}
+
+/* Whether id is in SPIN_COMPONENTS_TO_RETAIN (a comma-separated list), or there is none. */
+static bool retained(const char *list, const char *id)
+{
+	size_t n = strlen(id);
+
+	if (!list || !*list)
+		return true;
+	for (const char *p = list; *p;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+
+		while (len && isspace((unsigned char)*p))
+			p++, len--;
+		while (len && isspace((unsigned char)p[len - 1]))
+			len--;
+		if (len == n && !strncmp(p, id, n))
+			return true;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	return false;
+}
+
+static json_t *find_component(json_t *locked, const char *id)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(json_object_get(locked, "components"), i, c)
+		if (id && wp_json_str(c, "id") && !strcmp(wp_json_str(c, "id"), id))
+			return c;
+	return NULL;
+}
+
+/* One component of the plan: its wasm transpiled, its files, env, grants. */
+static int plan_component(engine_ctx *x, const wp_engine_jco *j, json_t *c, const char *const *roots, json_t *out,
+			  wp_error *err)
+{
+	const char *id = wp_json_str(c, "id"), *src = NULL, *k;
+	json_t *meta = json_object_get(c, "metadata"), *files = json_object(), *f, *v, *hosts;
+	_cleanup_free_ char *compiled = NULL;
+	int fd = -1, kind = 0, rc;
+	size_t i;
+
+	for (size_t r = 0; roots[r] && !src; r++)
+		src = beneath(wp_json_str(json_object_get(c, "source"), "source"), roots[r]);
+	if (!src) {
+		json_decref(files);
+		return wp_error_set(err, WP_EINVALID, "component '%s': its source is not a file of the app",
+				    id ? id : "?");
+	}
+	for (size_t r = 0; roots[r] && fd < 0; r++)
+		if (wp_str_has_prefix(src, roots[r]))
+			rc = wp_engine__open_wasm(roots[r], src, NULL, id, &fd, &kind, err);
+	if (fd < 0) {
+		json_decref(files);
+		return err->code ? err->code : wp_error_set(err, WP_EINVALID, "component '%s': cannot open its wasm", id);
+	}
+	if (kind != WP_WASM_COMPONENT) {
+		close(fd);
+		json_decref(files);
+		return wp_error_set(err, WP_EINVALID, "component '%s' is a wasm module (a WAGI or Spin 1 inbound-http "
+				    "component): wasmpack's Spin trigger serves wasi:http components; install spin "
+				    "(https://spinframework.dev) to run it", id);
+	}
+	rc = wp_engine__jco_transpile(x, j, fd, true, &compiled, err);
+	close(fd);
+	if (rc < 0) {
+		json_decref(files);
+		return wp_error_prefix(err, "component '%s'", id);
+	}
+	wp_strv_push(&x->ro, compiled);
+	json_array_foreach(json_object_get(c, "files"), i, f) {
+		const char *dir = NULL, *guest = wp_json_str(f, "path");
+		struct stat st;
+
+		for (size_t r = 0; roots[r] && !dir; r++)
+			dir = beneath(wp_json_str(f, "source"), roots[r]);
+		if (!dir || !guest || guest[0] != '/' || stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			json_decref(files);
+			return wp_error_set(err, WP_EINVALID, "component '%s': its files '%s' are not a folder of the app", id,
+					    wp_json_str(f, "source") ? wp_json_str(f, "source") : "?");
+		}
+		json_object_set_new(files, guest, json_string(dir));
+		wp_strv_push(&x->ro, dir);
+	}
+	hosts = json_object_get(meta, "allowed_outbound_hosts");
+	if (!hosts)
+		hosts = json_object_get(meta, "allowed_http_hosts");
+	json_array_foreach(hosts, i, v) {
+		const char *h = json_string_value(v);
+
+		if (h && strstr(h, ".spin.internal")) {
+			json_decref(files);
+			return wp_error_set(err, WP_EINVALID, "component '%s' allows '%s': Spin's service chaining is not "
+					    "served by wasmpack's Spin trigger; install spin to run it", id, h);
+		}
+		if (h && (!strcmp(h, "insecure:allow-all") || !strcmp(h, "*")))
+			x->host_network = true;
+		else if (h)
+			x->host_network = true;
+	}
+	{
+		json_t *comp = json_pack("{s:s, s:o, s:O, s:O, s:O, s:O}", "dir", compiled, "files", files, "env",
+					 json_object_get(c, "env") ? json_object_get(c, "env") : json_object(),
+					 "variables", json_object_get(c, "config") ? json_object_get(c, "config") : json_object(),
+					 "key_value_stores", json_object_get(meta, "key_value_stores") ? json_object_get(meta, "key_value_stores") : json_array(),
+					 "allowed_outbound_hosts", hosts ? hosts : json_array());
+		json_t *rules = json_object_get(comp, "allowed_outbound_hosts");
+		size_t n;
+
+		/* Spin 1's "insecure:allow-all" is every host */
+		json_array_foreach(rules, n, v)
+			if (json_string_value(v) && !strcmp(json_string_value(v), "insecure:allow-all"))
+				json_array_set_new(rules, n, json_string("*://*:*"));
+		json_object_set_new(out, id, comp);
+	}
+	(void)k;
+	return 0;
+}
+
+/* The routes of the app's HTTP triggers for the retained components; a trigger of another
+ * kind, or an executor other than Spin's, stops the start naming it. */
+static int plan_routes(engine_ctx *x, json_t *locked, json_t *routes, json_t *wanted, wp_error *err)
+{
+	const char *retain = env_value(x, "SPIN_COMPONENTS_TO_RETAIN");
+	json_t *t;
+	size_t i;
+
+	json_array_foreach(json_object_get(locked, "triggers"), i, t) {
+		const char *type = wp_json_str(t, "trigger_type") ? wp_json_str(t, "trigger_type") : "?";
+		json_t *cfg = json_object_get(t, "trigger_config"), *route = json_object_get(cfg, "route");
+		const char *comp = wp_json_str(cfg, "component"), *exec = wp_json_str(json_object_get(cfg, "executor"), "type");
+		json_t *r;
+
+		if (!strcmp(type, "command"))
+			continue;
+		if (strcmp(type, "http"))
+			return wp_error_set(err, WP_EINVALID, "the app has a '%s' trigger (%s): wasmpack's Spin trigger serves "
+					    "HTTP only; install spin (https://spinframework.dev) to run it", type,
+					    wp_json_str(t, "id") ? wp_json_str(t, "id") : "?");
+		if (comp && !retained(retain, comp))
+			continue;
+		if (exec && strcmp(exec, "http") && strcmp(exec, "spin"))
+			return wp_error_set(err, WP_EINVALID, "component '%s' uses the '%s' executor: wasmpack's Spin trigger "
+					    "runs wasi:http components (Spin's executor); install spin to run it",
+					    comp ? comp : "?", exec);
+		r = json_object();
+		if (json_is_object(route) && json_is_true(json_object_get(route, "private")))
+			json_object_set_new(r, "private", json_true());
+		else if (!json_is_string(route)) {
+			json_decref(r);
+			return wp_error_set(err, WP_EINVALID, "the HTTP trigger '%s' has no route",
+					    wp_json_str(t, "id") ? wp_json_str(t, "id") : "?");
+		}
+		json_object_set_new(r, "route", json_string(json_is_string(route) ? json_string_value(route) : ""));
+		if (json_object_get(cfg, "static_response")) {
+			json_object_set(r, "static", json_object_get(cfg, "static_response"));
+		} else if (!comp) {
+			json_decref(r);
+			return wp_error_set(err, WP_EINVALID, "the HTTP trigger '%s' names no component",
+					    wp_json_str(t, "id") ? wp_json_str(t, "id") : "?");
+		} else {
+			json_object_set_new(r, "component", json_string(comp));
+			json_object_set_new(wanted, comp, json_true());
+		}
+		json_array_append_new(routes, r);
+	}
+	if (!json_array_size(routes))
+		return wp_error_set(err, WP_EINVALID, "the Spin app has no HTTP route to serve%s",
+				    env_value(x, "SPIN_COMPONENTS_TO_RETAIN") ? " among SPIN_COMPONENTS_TO_RETAIN" : "");
+	return 0;
+}
+
+/* The locked app of this run: the unpacked spin.lock, or one made of a spin.toml. */
+static int load_lock(engine_ctx *x, json_t **locked, char **assets, wp_error *err)
+{
+	_cleanup_free_ char *lockp = NULL;
+
+	*assets = NULL;
+	if (!strcmp(x->a->spin_args[0], "-f")) {
+		if (lock_toml(x->a->spin_args[1], &lockp, assets, err) < 0)
+			return err->code;
+	} else
+		lockp = wp_xstrdup(x->a->spin_args[1]);
+	return wp_json_read_file(lockp, 16u << 20, locked, err);
+}
+
+int wp_engine__command_spin_jco(engine_ctx *x, wp_strv *argv, wp_error *err)
+{
+	_cleanup_free_ char *runner = NULL, *assets = NULL, *planj = NULL, *kv = NULL, *rootfs_parent = NULL;
+	json_t *locked = NULL, *plan = NULL, *routes = json_array(), *wanted = json_object(), *comps = json_object();
+	json_t *values = json_object(), *meta, *v;
+	const char *listen, *roots[4] = { 0 }, *k;
+	wp_listen_addr la;
+	wp_engine_jco j = { 0 };
+	int rc;
+
+	if (!x->a->spin_args[1]) {
+		rc = wp_error_set(err, WP_EUSAGE, "only Spin apps run with the spin-jco engine");
+		goto done;
+	}
+	listen = x->s->listen ? x->s->listen : x->s->process ? env_value(x, "SPIN_HTTP_LISTEN_ADDR") : NULL;
+	if (!listen || !*listen)
+		listen = x->s->process ? "0.0.0.0:80" : "127.0.0.1:3000";
+	if ((rc = wp_listen_resolve(listen, &la, err)) < 0)
+		goto done;
+	if ((rc = wp_engine__jco_find(&j, err)) < 0)
+		goto done;
+	if ((rc = load_lock(x, &locked, &assets, err)) < 0)
+		goto done;
+	if ((rc = plan_routes(x, locked, routes, wanted, err)) < 0)
+		goto done;
+	{
+		size_t n = 0;
+
+		if (x->s->dir)
+			roots[n++] = x->s->dir;
+		if (x->s->rootfs)
+			roots[n++] = x->s->rootfs;
+		if (assets)
+			roots[n++] = assets;
+	}
+	json_object_foreach(wanted, k, v) {
+		json_t *c = find_component(locked, k);
+
+		if (!c) {
+			rc = wp_error_set(err, WP_EINVALID, "an HTTP route names the component '%s', which the app does not have", k);
+			goto done;
+		}
+		if ((rc = plan_component(x, &j, c, roots, comps, err)) < 0)
+			goto done;
+	}
+	if ((rc = variable_values(x, values, err)) < 0)
+		goto done;
+	meta = json_object_get(locked, "metadata");
+	if (x->s->state_dir) {
+		if ((rc = wp_fs_mkdir_p(x->s->state_dir, 0700, err)) < 0)
+			goto done;
+		kv = realpath(x->s->state_dir, NULL);
+		if (!kv) {
+			rc = wp_error_sys(err, WP_EIO, "the state folder '%s'", x->s->state_dir);
+			goto done;
+		}
+		wp_strv_push(&x->rw, kv);
+	}
+	plan = json_pack("{s:s, s:i, s:s, s:o, s:o, s:O, s:o, s:{s:s?, s:s?}, s:b, s:b, s:s?}",
+			 "listen", listen, "workers", x->s->workers, "base",
+			 wp_json_str(json_object_get(json_object_get(meta, "triggers"), "http"), "base")
+				 ? wp_json_str(json_object_get(json_object_get(meta, "triggers"), "http"), "base") : "/",
+			 "routes", routes, "components", comps,
+			 "variables", json_object_get(locked, "variables") ? json_object_get(locked, "variables") : json_object(),
+			 "values", values,
+			 "app", "name", wp_json_str(meta, "name"), "version", wp_json_str(meta, "version"),
+			 "verbose", wp_log_level() >= WP_LOG_INFO, "quiet", wp_log_level() < WP_LOG_WARN,
+			 "state_dir", kv);
+	routes = comps = values = NULL;
+	if (!plan) {
+		rc = wp_error_set(err, WP_EINVALID, "the app's plan cannot be written as JSON");
+		goto done;
+	}
+	if (!(planj = json_dumps(plan, JSON_COMPACT)) || strlen(planj) > PLAN_MAX) {
+		rc = wp_error_set(err, WP_EINVALID, "the app's plan is too large (%zu bytes; at most %d)",
+				  planj ? strlen(planj) : 0, PLAN_MAX);
+		goto done;
+	}
+	{
+		_cleanup_free_ char *kvp = wp_str_fmt("WASMPACK_SPIN_PLAN=%s", planj);
+
+		wp_strv_push(&x->env, kvp);
+	}
+	wp_strv_push(&x->env, WP_LISTEN_ENV_ROOM);
+	runner = wp_str_fmt("%s/wasmpack-spin-http.mjs", x->s->launcher_dir);
+	if ((rc = wp_engine__launcher_write(runner, spin_http_runner, err)) < 0)
+		goto done;
+	wp_strv_push(argv, "node");
+	wp_strv_push(argv, "--no-warnings");
+	wp_strv_push(argv, runner);
+	wp_strv_push(argv, j.shim);
+	wp_strv_push(&x->ro, runner);
+	wp_strv_push(&x->ro, j.modules);
+	x->listen = wp_xstrdup(listen);
+	(void)rootfs_parent;
+done:
+	json_decref(routes);
+	json_decref(comps);
+	json_decref(values);
+	json_decref(wanted);
+	json_decref(plan);
+	json_decref(locked);
+	wp_engine__jco_release(&j);
+	return rc;
+}

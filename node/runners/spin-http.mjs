@@ -1,0 +1,821 @@
+// wasmpack's Spin HTTP trigger (the engine spin-jco): serves a Spin app's HTTP components,
+// transpiled by jco into the node cache, on Node.js with preview2-shim's WASI.
+//
+// The main thread owns the listening socket (bound by wasmpack in C and handed in as a
+// descriptor), routes as Spin's HTTP trigger routes, adds Spin's headers and hands each
+// request to a pool of worker threads. A worker runs one request at a time in a fresh
+// instance of the component (made ahead of the request, from core modules compiled once
+// in the main thread and shared), so a slow request holds one worker, not the server.
+// The request's body reaches the worker through a message port it reads synchronously
+// (preview2-shim's I/O is synchronous, Atomics.wait); the response goes back as messages.
+// Variables, key-value (one store per app, kept by the main thread), the outbound
+// allow-list and Spin's platform interfaces (refused as Spin refuses them when not
+// granted) are provided here.
+//
+// preview2-shim defects worked around here, so that a later version can drop them:
+// - its HTTP server answers only through process-wide streams of its I/O thread and
+//   exits the process on an error response or a response without a body: the incoming
+//   side (request, bodies, response-outparam) is ours, subclassing its classes so that
+//   jco's resource checks accept them;
+// - a denied outbound request throws the string "access-denied", which is no
+//   error-code: ours throws HTTP-request-denied.
+//
+// argv: runner SHIM-DIR; the plan (JSON) in WASMPACK_SPIN_PLAN, removed from the
+// environment before anything else runs.
+import { Worker, isMainThread, parentPort, workerData, receiveMessageOnPort, MessageChannel } from 'node:worker_threads';
+import { readFileSync, readdirSync, openSync, writeSync, fsyncSync, closeSync, renameSync, existsSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import http from 'node:http';
+
+const say = (m) => process.stderr.write(`wasmpack: spin: ${m}\n`);
+const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'trailers',
+  'upgrade', 'proxy-authenticate', 'proxy-authorization']);
+const SIG_IN = 0, SIG_ACKED = 1;        // the worker's signal words
+const OUT_WINDOW = 64;                  // response chunks in flight from a worker
+const IN_WINDOW = 32;                   // request chunks queued for a worker
+
+// ---------------------------------------------------------------------------------------
+// Shared by both sides: names, templates, the allow-list.
+
+const VAR_NAME = /^[a-z][a-z0-9_]*$/;
+
+// "{{ name }}" replaced by value(name); undefined when a name has no value.
+function expand(template, value) {
+  let missing = null;
+  const out = template.replace(/\{\{\s*([^}\s]*)\s*\}\}/g, (_, name) => {
+    const v = value(name);
+    if (v === undefined && missing === null) missing = name;
+    return v ?? '';
+  });
+  return missing === null ? { value: out } : { missing };
+}
+
+// One allowed_outbound_hosts entry: scheme://host[:port], each part possibly a wildcard.
+function parseRule(rule) {
+  const m = /^([a-z*][a-z0-9+.-]*|\*):\/\/(\[[^\]]+\]|[^:/]*)(?::([0-9*]+(?:\.\.[0-9]+)?))?\/?$/i.exec(rule);
+  if (!m) return null;
+  let ports = null;
+  if (m[3] === '*') ports = '*';
+  else if (m[3] && m[3].includes('..')) {
+    const [lo, hi] = m[3].split('..').map(Number);
+    ports = [lo, hi - 1];
+  } else if (m[3]) ports = [Number(m[3]), Number(m[3])];
+  return { rule, scheme: m[1].toLowerCase(), host: m[2].toLowerCase(), ports };
+}
+
+const defaultPort = { http: 80, https: 443 };
+
+function allowed(rules, scheme, host, port) {
+  host = host.toLowerCase();
+  for (const r of rules) {
+    if (r.scheme !== '*' && r.scheme !== scheme) continue;
+    if (r.host !== '*' && r.host !== host &&
+        !(r.host.startsWith('*.') && host.endsWith(r.host.slice(1)) && host.length > r.host.length - 1)) continue;
+    const ports = r.ports ?? (defaultPort[r.scheme] ? [defaultPort[r.scheme], defaultPort[r.scheme]]
+      : [defaultPort[scheme], defaultPort[scheme]]);
+    if (ports !== '*' && !(port >= ports[0] && port <= ports[1])) continue;
+    return r;
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------
+// The main thread: the server, the router, the pool, the key-value stores.
+
+function splitPath(p) {
+  return p.split('/').filter((s, i, a) => !(s === '' && (i === 0 || i === a.length - 1)));
+}
+
+// A route of the manifest, as Spin reads it: "/..." and "/x/..." (or "/x/*") match the
+// prefix and below, ":name" one segment, anything else exactly.
+function compileRoute(base, route) {
+  const full = (base.replace(/\/+$/, '') + '/' + route.replace(/^\/+/, '')).replace(/\/+$/, '') || '/';
+  let segs = splitPath(full);
+  let wildcard = false;
+  if (segs.length && (segs[segs.length - 1] === '...' || segs[segs.length - 1] === '*')) {
+    wildcard = true;
+    segs = segs.slice(0, -1);
+  }
+  const params = segs.filter((s) => s.startsWith(':')).length;
+  const prefix = '/' + segs.join('/');
+  return { full, segs, wildcard, params, prefix: prefix === '/' ? '' : prefix };
+}
+
+function matchRoute(r, segs) {
+  if (r.wildcard ? segs.length < r.segs.length : segs.length !== r.segs.length) return null;
+  const names = {};
+  for (let i = 0; i < r.segs.length; i++) {
+    const s = r.segs[i];
+    if (s.startsWith(':')) names[s.slice(1)] = segs[i];
+    else if (s !== segs[i]) return null;
+  }
+  return names;
+}
+
+// Exact routes beat parameterised ones, which beat wildcards; among wildcards the longest
+// prefix wins; first in the manifest breaks a tie.
+function rank(r) {
+  return [r.wildcard ? 2 : r.params ? 1 : 0, -r.segs.length, r.params, r.order];
+}
+
+function cmpRank(a, b) {
+  const x = rank(a), y = rank(b);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i] - y[i];
+  return 0;
+}
+
+class KvStore {
+  // A store is a map kept in memory and, with a file, an append-only log of ours
+  // (docs/spin.md): a header line, then one JSON line per change, compacted at open.
+  constructor(name, file) {
+    this.name = name;
+    this.file = file;
+    this.map = new Map();
+    this.fd = -1;
+    if (!file) return;
+    let lines = 0;
+    if (existsSync(file)) {
+      const text = readFileSync(file, 'utf8').split('\n');
+      if (text[0] !== 'wasmpack-kv 1') throw new Error(`key-value store '${name}': ${file} is not a store of wasmpack's`);
+      for (const line of text.slice(1)) {
+        if (!line) continue;
+        let e;
+        try { e = JSON.parse(line); } catch { break; } // a torn last line: what came before stands
+        lines++;
+        if (e.v === undefined) this.map.delete(e.k);
+        else this.map.set(e.k, e.v);
+      }
+    }
+    if (!existsSync(file) || lines > 2 * this.map.size + 16) this.compact();
+    this.fd = openSync(file, 'a', 0o600);
+  }
+  compact() {
+    const tmp = `${this.file}.tmp-${process.pid}`;
+    const fd = openSync(tmp, 'w', 0o600);
+    writeSync(fd, 'wasmpack-kv 1\n');
+    for (const [k, v] of this.map) writeSync(fd, JSON.stringify({ k, v }) + '\n');
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, this.file);
+  }
+  log(k, v) {
+    if (this.fd >= 0) writeSync(this.fd, JSON.stringify(v === undefined ? { k } : { k, v }) + '\n');
+  }
+  // keys and values travel as base64
+  op(op, key, value) {
+    switch (op) {
+      case 'get': return this.map.get(key) ?? null;
+      case 'set': this.map.set(key, value); this.log(key, value); return null;
+      case 'delete': this.map.delete(key); this.log(key); return null;
+      case 'exists': return this.map.has(key);
+      case 'keys': return [...this.map.keys()];
+    }
+    return null;
+  }
+}
+
+async function main() {
+  const plan = JSON.parse(process.env.WASMPACK_SPIN_PLAN ?? 'null');
+  const fd = Number(process.env.WASMPACK_LISTEN_FD);
+  delete process.env.WASMPACK_SPIN_PLAN;
+  delete process.env.WASMPACK_LISTEN_FD;
+  if (!plan || !Number.isInteger(fd) || fd < 0) {
+    say('no plan (WASMPACK_SPIN_PLAN) or no listening socket (WASMPACK_LISTEN_FD): this runner is started by wasmpack');
+    process.exit(2);
+  }
+  const shimDir = process.argv[2];
+  const verbose = !!plan.verbose;
+
+  // Variables: the app's [variables], values from the plan (SPIN_VARIABLE_*, --variable)
+  // over defaults; a required one without a value stops the start, naming it.
+  const values = {};
+  for (const [name, v] of Object.entries(plan.variables ?? {})) {
+    const given = plan.values?.[name];
+    if (given !== undefined) values[name] = given;
+    else if (v.default !== undefined) values[name] = v.default;
+    else if (v.required) {
+      say(`the variable '${name}' is required and has no value: set SPIN_VARIABLE_${name.toUpperCase()} or --variable ${name}=VALUE`);
+      process.exit(1);
+    }
+  }
+  // Each component's variables (its templates) and allow-list, resolved once.
+  for (const [id, c] of Object.entries(plan.components)) {
+    c.vars = {};
+    for (const [k, t] of Object.entries(c.variables ?? {})) {
+      const r = expand(String(t), (n) => values[n]);
+      c.vars[k] = r.missing === undefined ? { value: r.value } : { missing: r.missing };
+    }
+    c.rules = [];
+    for (const h of c.allowed_outbound_hosts ?? []) {
+      const r = expand(h, (n) => values[n]);
+      if (r.missing !== undefined) {
+        say(`component '${id}': allowed_outbound_hosts entry '${h}' names the variable '${r.missing}', which has no value`);
+        process.exit(1);
+      }
+      const rule = r.value === '*://*:*' ? { rule: r.value, scheme: '*', host: '*', ports: '*' } : parseRule(r.value);
+      if (!rule) {
+        say(`component '${id}': allowed_outbound_hosts entry '${h}' is not scheme://host[:port]`);
+        process.exit(1);
+      }
+      c.rules.push(rule);
+    }
+  }
+
+  // The routes: private ones are not routable; exact before wildcard, longest prefix first.
+  const routes = plan.routes.filter((r) => !r.private).map((r, order) => ({ ...r, order, ...compileRoute(plan.base ?? '/', r.route) }));
+  routes.sort(cmpRank);
+
+  // Key-value stores: one per label for the app, in memory or in the state folder.
+  const stores = new Map();
+  const storeFor = (label) => {
+    if (!stores.has(label)) {
+      const file = plan.kv?.[label]?.path ?? (plan.state_dir ? `${plan.state_dir}/kv-${Buffer.from(label).toString('hex')}.log` : null);
+      stores.set(label, new KvStore(label, file));
+    }
+    return stores.get(label);
+  };
+
+  // The core modules of every component, compiled once, shared by the workers.
+  const modules = {};
+  for (const [id, c] of Object.entries(plan.components)) {
+    modules[id] = {};
+    for (const f of readdirSync(c.dir).filter((f) => f.endsWith('.wasm')))
+      modules[id][f] = await WebAssembly.compile(readFileSync(`${c.dir}/${f}`));
+  }
+
+  const nworkers = Math.max(1, plan.workers | 0);
+  const workers = [];
+  const idle = [];
+  const queue = [];
+  const inflight = new Map();
+  let nextId = 1, draining = false;
+
+  const startWorker = () => new Promise((resolve, reject) => {
+    const sig = new Int32Array(new SharedArrayBuffer(8));
+    const chan = new MessageChannel();
+    const w = new Worker(new URL(import.meta.url), {
+      workerData: { shimDir, plan, modules, sig, port: chan.port2 },
+      transferList: [chan.port2],
+      env: {},
+      stdout: false, stderr: false,
+    });
+    const wk = { w, sig, port: chan.port1, job: null, ready: false };
+    const poke = () => { Atomics.add(sig, SIG_IN, 1); Atomics.notify(sig, SIG_IN); };
+    wk.send = (m) => { wk.port.postMessage(m); poke(); };
+    w.on('message', (m) => onWorker(wk, m, resolve, reject));
+    w.on('error', (e) => {
+      if (!wk.ready) return reject(e);
+      say(`a worker failed: ${e?.message ?? e}`);
+    });
+    w.on('exit', (code) => {
+      if (!wk.ready) return reject(new Error(`a worker exited (${code}) before it was ready`));
+      workers.splice(workers.indexOf(wk), 1);
+      const i = idle.indexOf(wk);
+      if (i >= 0) idle.splice(i, 1);
+      if (wk.job) fail(wk.job, 500);
+      if (!draining) startWorker().then((nw) => { workers.push(nw); free(nw); }, (e) => say(`cannot restart a worker: ${e.message}`));
+    });
+  });
+
+  function fail(job, status) {
+    inflight.delete(job.id);
+    if (!job.res.headersSent) {
+      job.res.writeHead(status, { 'content-length': 0 });
+      job.res.end();
+    } else job.res.destroy();
+    job.done = true;
+    checkDrained();
+  }
+
+  function onWorker(wk, m, resolve, reject) {
+    switch (m.t) {
+      case 'ready': wk.ready = true; resolve(wk); return;
+      case 'fatal': reject(new Error(m.msg)); return;
+      case 'kv': {
+        let r;
+        try {
+          const comp = plan.components[m.component];
+          if (!(comp.key_value_stores ?? []).includes(m.label)) r = { err: 'access-denied' };
+          else r = { ok: storeFor(m.label).op(m.op, m.key, m.value) };
+        } catch (e) { r = { err: 'other', msg: String(e?.message ?? e) }; }
+        wk.send({ t: 'kv', seq: m.seq, ...r });
+        return;
+      }
+    }
+    const job = inflight.get(m.id);
+    if (!job || job.worker !== wk) return;
+    const res = job.res;
+    switch (m.t) {
+      case 'head': {
+        const headers = [];
+        for (const [k, v] of m.headers) if (!hopByHop.has(k.toLowerCase())) headers.push(k, v);
+        if (m.empty) headers.push('content-length', '0');
+        res.writeHead(m.status, headers);
+        if (m.empty) res.end();
+        return;
+      }
+      case 'chunk':
+        res.write(m.data, () => { Atomics.add(wk.sig, SIG_ACKED, 1); Atomics.notify(wk.sig, SIG_ACKED); });
+        return;
+      case 'ack':
+        job.pending--;
+        if (job.paused && job.pending < IN_WINDOW / 2) { job.paused = false; job.req.resume(); }
+        return;
+      case 'done':
+        wk.job = null;
+        inflight.delete(job.id);
+        job.done = true;
+        if (!res.headersSent) {
+          if (m.error) say(`component '${job.route.component}': ${m.error}`);
+          res.writeHead(500, { 'content-length': 0 });
+          res.end();
+        } else if (!res.writableEnded) {
+          if (m.error) { say(`component '${job.route.component}': ${m.error}`); res.destroy(); }
+          else res.end();
+        }
+        free(wk);
+        checkDrained();
+        return;
+    }
+  }
+
+  function free(wk) {
+    const job = queue.shift();
+    if (job) dispatch(wk, job);
+    else idle.push(wk);
+  }
+
+  function dispatch(wk, job) {
+    job.worker = wk;
+    wk.job = job;
+    inflight.set(job.id, job);
+    Atomics.store(wk.sig, SIG_ACKED, 0);
+    wk.send({ t: 'req', id: job.id, component: job.route.component, method: job.req.method, path: job.req.url,
+      authority: job.authority, headers: job.headers });
+    // the body follows, IN_WINDOW chunks ahead of what the worker read
+    job.pending = 0;
+    job.req.on('data', (chunk) => {
+      wk.send({ t: 'body', id: job.id, data: chunk });
+      if (++job.pending >= IN_WINDOW && !job.paused) { job.paused = true; job.req.pause(); }
+    });
+    job.req.on('end', () => wk.send({ t: 'body', id: job.id, end: true }));
+    job.req.on('error', () => wk.send({ t: 'body', id: job.id, end: true, error: true }));
+    if (job.req.readableEnded) wk.send({ t: 'body', id: job.id, end: true });
+  }
+
+  const info = JSON.stringify({ version: plan.version ?? 'wasmpack', app: { name: plan.app?.name ?? null, version: plan.app?.version ?? null } });
+
+  function onRequest(req, res) {
+    const url = req.url.startsWith('/') ? req.url : '/';
+    const q = url.indexOf('?');
+    const path = q >= 0 ? url.slice(0, q) : url;
+    if (path === '/.well-known/spin/health') {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 2 });
+      return res.end('OK');
+    }
+    if (path === '/.well-known/spin/info') {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(info) });
+      return res.end(info);
+    }
+    let segs;
+    try { segs = splitPath(path); } catch { segs = null; }
+    let route = null, names = null;
+    for (const r of segs ? routes : []) if ((names = matchRoute(r, segs))) { route = r; break; }
+    if (!route) {
+      res.writeHead(404, { 'content-length': 0 });
+      return res.end();
+    }
+    const authority = req.headers.host ?? plan.listen;
+    const headers = [];
+    const drop = new Set(hopByHop);
+    for (const c of (req.headers.connection ?? '').split(',')) if (c.trim()) drop.add(c.trim().toLowerCase());
+    for (let i = 0; i < req.rawHeaders.length; i += 2) {
+      const k = req.rawHeaders[i].toLowerCase();
+      if (!drop.has(k) && !k.startsWith('spin-')) headers.push([k, req.rawHeaders[i + 1]]);
+    }
+    const matched = route.prefix + (route.wildcard ? '/...' : '');
+    const pathInfo = route.wildcard ? '/' + segs.slice(route.segs.length).join('/') : '';
+    const base = (plan.base ?? '/');
+    headers.push(['spin-full-url', `http://${authority}${url}`],
+      ['spin-path-info', pathInfo === '/' && !path.endsWith('/') && segs.length === route.segs.length ? '' : pathInfo],
+      ['spin-matched-route', route.full],
+      ['spin-base-path', base],
+      ['spin-raw-component-route', route.route],
+      ['spin-component-route', route.route.replace(/\/(\.\.\.|\*)$/, '')],
+      ['spin-client-addr', `${req.socket.remoteAddress?.replace(/^::ffff:/, '')}:${req.socket.remotePort}`]);
+    void matched;
+    for (const [k, v] of Object.entries(names)) headers.push([`spin-path-match-${k}`, v]);
+    const job = { id: nextId++, req, res, route, authority, headers, done: false };
+    res.on('close', () => { if (!job.done && !job.worker) { const i = queue.indexOf(job); if (i >= 0) queue.splice(i, 1); } });
+    const wk = idle.shift();
+    if (wk) dispatch(wk, job);
+    else queue.push(job);
+  }
+
+  let server;
+  function checkDrained() {
+    if (draining && inflight.size === 0 && queue.length === 0) {
+      for (const s of stores.values()) if (s.fd >= 0) closeSync(s.fd);
+      process.exit(0);
+    }
+  }
+  const drain = (sig) => {
+    if (draining) return;
+    draining = true;
+    if (verbose) say(`${sig}: no new connections; answering the ${inflight.size + queue.length} requests in flight, then stopping`);
+    server.close();
+    server.closeIdleConnections();
+    checkDrained();
+  };
+
+  try {
+    for (let i = 0; i < nworkers; i++) workers.push(await startWorker());
+  } catch (e) {
+    say(e.message);
+    process.exit(1);
+  }
+  server = http.createServer({ keepAliveTimeout: 5000, requestTimeout: 0 }, onRequest);
+  server.on('clientError', (e, sock) => { if (sock.writable) sock.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n'); });
+  server.listen({ fd }, () => {
+    if (verbose) {
+      say(`serving http://${plan.listen} with ${nworkers} worker${nworkers > 1 ? 's' : ''}`);
+      for (const r of routes) say(`  ${r.component}: http://${plan.listen}${r.full}`);
+    }
+  });
+  server.on('error', (e) => { say(`the listening socket: ${e.message}`); process.exit(1); });
+  for (const w of workers) free(w);
+  process.on('SIGTERM', () => drain('SIGTERM'));
+  process.on('SIGINT', () => drain('SIGINT'));
+}
+
+// ---------------------------------------------------------------------------------------
+// A worker: one request at a time, each in a fresh instance of its component.
+
+async function worker() {
+  const { shimDir, plan, modules, sig, port } = workerData;
+  const shimUrl = (p) => pathToFileURL(`${shimDir}/dist/${p}`);
+  let WASIShim, httpMod, ioMod;
+  try {
+    ({ WASIShim } = await import(shimUrl('common/instantiation.js')));
+    httpMod = await import(shimUrl('nodejs/http.js'));
+    ioMod = await import(shimUrl('nodejs/io.js'));
+  } catch (e) {
+    parentPort.postMessage({ t: 'fatal', msg: `cannot load preview2-shim from ${shimDir}: ${e.message}` });
+    return;
+  }
+  const T = httpMod.types;
+  const { InputStream, OutputStream } = ioMod.streams;
+  const { Pollable } = ioMod.poll;
+  const origPoll = ioMod.poll.poll;
+  const dispose = Symbol.dispose || Symbol.for('dispose');
+
+  // ---- the inbound port: request bodies, key-value replies ----
+  let cur = null;          // the request being served
+  let kvSeq = 0;
+  const kvReplies = new Map();
+  const early = [];        // a request's messages that came before it was current
+  function take(m) {
+    if (m.t === 'kv') kvReplies.set(m.seq, m);
+    else if (m.t === 'body') {
+      if (cur && m.id === cur.id) {
+        if (m.data) cur.chunks.push(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));
+        if (m.end) cur.ended = true;
+      }
+    } else early.push(m);
+  }
+  function drainPort() {
+    let r;
+    while ((r = receiveMessageOnPort(port))) take(r.message);
+  }
+  // Waits (Atomics.wait) until the main thread sends something, at most ms.
+  function waitIn(ms) {
+    const v = Atomics.load(sig, SIG_IN);
+    drainPort();
+    if (Atomics.load(sig, SIG_IN) === v) Atomics.wait(sig, SIG_IN, v, ms);
+    drainPort();
+  }
+
+  // ---- streams of our own, accepted where preview2-shim's are ----
+  class ReadyPollable extends Pollable {
+    constructor(test) { super(); this.test = test; }
+    ready() { return this.test(); }
+    block() { while (!this.test()) waitIn(1000); }
+    [dispose]() {}
+  }
+  const spinPoll = (list) => {
+    if (!list.some((p) => p instanceof ReadyPollable)) return origPoll(list);
+    for (;;) {
+      const ready = [];
+      list.forEach((p, i) => { if (p.ready()) ready.push(i); });
+      if (ready.length) return new Uint32Array(ready);
+      waitIn(list.every((p) => p instanceof ReadyPollable) ? 1000 : 2);
+    }
+  };
+
+  class BodyIn extends InputStream {
+    constructor(req) { super(); this.req = req; }
+    avail() { drainPort(); return this.req.chunks.length > 0 || this.req.ended; }
+    read(len) {
+      drainPort();
+      return this.take(Number(len));
+    }
+    take(n) {
+      const q = this.req.chunks;
+      if (!q.length) {
+        if (this.req.ended) throw { tag: 'closed' };
+        return new Uint8Array(0);
+      }
+      let c = q[0];
+      if (c.length > n) { q[0] = c.subarray(n); c = c.subarray(0, n); } else {
+        q.shift();
+        parentPort.postMessage({ t: 'ack', id: this.req.id });
+      }
+      return new Uint8Array(c.buffer, c.byteOffset, c.byteLength).slice();
+    }
+    blockingRead(len) {
+      while (!this.avail()) waitIn(1000);
+      return this.take(Number(len));
+    }
+    skip(len) { return BigInt(this.read(len).length); }
+    blockingSkip(len) { return BigInt(this.blockingRead(len).length); }
+    subscribe() { return new ReadyPollable(() => this.avail()); }
+    [dispose]() {}
+  }
+
+  class BodyOut extends OutputStream {
+    constructor(req) { super(); this.req = req; }
+    room() { return OUT_WINDOW - (this.req.sent - Atomics.load(sig, SIG_ACKED)); }
+    checkWrite() {
+      if (this.req.finished) throw { tag: 'closed' };
+      return this.room() > 0 ? 1048576n : 0n;
+    }
+    write(buf) {
+      if (this.req.finished) throw { tag: 'closed' };
+      if (!buf.length) return;
+      this.req.head();
+      for (let off = 0; off < buf.length; off += 65536) {
+        while (this.room() <= 0) Atomics.wait(sig, SIG_ACKED, Atomics.load(sig, SIG_ACKED), 1000);
+        const part = buf.slice(off, off + 65536);
+        parentPort.postMessage({ t: 'chunk', id: this.req.id, data: part }, [part.buffer]);
+        this.req.sent++;
+      }
+    }
+    blockingWriteAndFlush(buf) { this.write(buf); }
+    flush() {}
+    blockingFlush() {}
+    writeZeroes(len) { this.write(new Uint8Array(Number(len))); }
+    blockingWriteZeroesAndFlush(len) { this.write(new Uint8Array(Number(len))); }
+    splice(src, len) { const b = src.read(len); this.write(b); return BigInt(b.length); }
+    blockingSplice(src, len) { const b = src.blockingRead(len); this.write(b); return BigInt(b.length); }
+    subscribe() { return new ReadyPollable(() => this.room() > 0); }
+    [dispose]() {}
+  }
+
+  class SpinFields extends T.Fields {
+    constructor(entries) { super(); this.list = entries.map(([k, v]) => [k, Buffer.from(v)]); }
+    get(name) { name = name.toLowerCase(); return this.list.filter(([k]) => k === name).map(([, v]) => new Uint8Array(v)); }
+    has(name) { name = name.toLowerCase(); return this.list.some(([k]) => k === name); }
+    set() { throw { tag: 'immutable' }; }
+    delete() { throw { tag: 'immutable' }; }
+    append() { throw { tag: 'immutable' }; }
+    entries() { return this.list.map(([k, v]) => [k, new Uint8Array(v)]); }
+    clone() { return T.Fields.fromList(this.entries().filter(([k]) => !httpMod._forbiddenHeaders.has(k))); }
+    [dispose]() {}
+  }
+
+  class SpinIncomingBody extends T.IncomingBody {
+    constructor(req) { super(); this.req = req; this.given = false; }
+    stream() {
+      if (this.given) throw undefined;
+      this.given = true;
+      return new BodyIn(this.req);
+    }
+    [dispose]() {}
+  }
+
+  const methods = new Set(['get', 'head', 'post', 'put', 'delete', 'connect', 'options', 'trace', 'patch']);
+  class SpinIncomingRequest extends T.IncomingRequest {
+    constructor(req) { super(); this.req = req; this.consumed = false; }
+    method() {
+      const m = this.req.method.toLowerCase();
+      return methods.has(m) ? { tag: m } : { tag: 'other', val: this.req.method };
+    }
+    pathWithQuery() { return this.req.path; }
+    scheme() { return { tag: 'HTTP' }; }
+    authority() { return this.req.authority; }
+    headers() { return new SpinFields(this.req.headers); }
+    consume() {
+      if (this.consumed) throw undefined;
+      this.consumed = true;
+      return new SpinIncomingBody(this.req);
+    }
+    [dispose]() {}
+  }
+
+  class SpinOutgoingBody extends T.OutgoingBody {
+    constructor(req) { super(); this.req = req; this.given = false; }
+    write() {
+      if (this.given) throw undefined;
+      this.given = true;
+      return new BodyOut(this.req);
+    }
+    [dispose]() {}
+  }
+  // finish of our bodies: the end of the response (outgoing requests' bodies stay
+  // preview2-shim's)
+  const origFinish = T.OutgoingBody.finish;
+  T.OutgoingBody.finish = function finish(body, trailers) {
+    if (!(body instanceof SpinOutgoingBody)) return origFinish.call(this, body, trailers);
+    body.req.head();
+    body.req.finished = true;
+  };
+
+  class SpinOutgoingResponse extends T.OutgoingResponse {
+    body() {
+      if (this.spinBody) throw undefined;
+      this.spinBody = new SpinOutgoingBody(cur);
+      return this.spinBody;
+    }
+  }
+
+  class SpinOutparam extends T.ResponseOutparam {
+    constructor(req) { super(); this.req = req; }
+    static set(param, response) {
+      const req = param.req;
+      if (req.response) throw new Error('the response was already set');
+      if (response.tag !== 'ok') {
+        req.error = `the component answered with an error (${JSON.stringify(response.val)})`;
+        return;
+      }
+      const r = response.val;
+      req.response = r;
+      const dec = new TextDecoder();
+      req.head = () => {
+        if (req.headSent) return;
+        req.headSent = true;
+        parentPort.postMessage({ t: 'head', id: req.id, status: r.statusCode(), empty: !r.spinBody,
+          headers: r.headers().entries().map(([k, v]) => [k, dec.decode(v)]) });
+      };
+      if (!r.spinBody) req.head();
+    }
+  }
+
+  const types = { ...T, IncomingRequest: T.IncomingRequest, ResponseOutparam: SpinOutparam, OutgoingResponse: SpinOutgoingResponse };
+
+  // ---- Spin's interfaces ----
+  function kvCall(component, label, op, key, value) {
+    const seq = ++kvSeq;
+    parentPort.postMessage({ t: 'kv', seq, component, label, op, key, value });
+    while (!kvReplies.has(seq)) waitIn(1000);
+    const r = kvReplies.get(seq);
+    kvReplies.delete(seq);
+    if (r.err) throw r.err === 'other' ? { tag: 'other', val: r.msg } : { tag: r.err };
+    return r.ok;
+  }
+  const b64 = (u8) => Buffer.from(u8).toString('base64');
+  function keyValue(component) {
+    class Store {
+      constructor(label) { this.label = label; }
+      static open(label) {
+        if (!(plan.components[component].key_value_stores ?? []).includes(label)) {
+          say(`component '${component}': key-value store '${label}' refused: not in its key_value_stores`);
+          throw { tag: 'access-denied' };
+        }
+        return new Store(label);
+      }
+      get(key) { const v = kvCall(component, this.label, 'get', key); return v === null ? undefined : new Uint8Array(Buffer.from(v, 'base64')); }
+      set(key, value) { kvCall(component, this.label, 'set', key, b64(value)); }
+      delete(key) { kvCall(component, this.label, 'delete', key); }
+      exists(key) { return kvCall(component, this.label, 'exists', key); }
+      getKeys() { return kvCall(component, this.label, 'keys'); }
+      [dispose]() {}
+    }
+    return { Store };
+  }
+  function variables(component) {
+    const c = plan.components[component];
+    return {
+      get(name) {
+        if (!VAR_NAME.test(name)) throw { tag: 'invalid-name', val: name };
+        const v = c.vars[name];
+        if (!v) throw { tag: 'undefined', val: `no variable for "${component}"."${name}"` };
+        if (v.missing !== undefined) throw { tag: 'undefined', val: `no value for the variable "${v.missing}"` };
+        return v.value;
+      },
+    };
+  }
+  function outgoing(component) {
+    const c = plan.components[component];
+    return {
+      handle(request, options) {
+        const s = request.scheme();
+        const scheme = !s ? 'https' : s.tag === 'HTTP' ? 'http' : s.tag === 'HTTPS' ? 'https' : s.val.toLowerCase();
+        const auth = request.authority() ?? '';
+        const m = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(auth);
+        const host = m ? m[1] : auth;
+        const port = m && m[2] ? Number(m[2]) : defaultPort[scheme];
+        if (!allowed(c.rules, scheme, host, port)) {
+          say(`component '${component}': outbound request to ${scheme}://${host}:${port} refused: not in its allowed_outbound_hosts`
+            + ` (${c.rules.map((r) => r.rule).join(', ') || 'none'})`);
+          throw { tag: 'HTTP-request-denied' };
+        }
+        return httpMod.outgoingHandler.handle(request, options);
+      },
+    };
+  }
+  // Spin's platform interfaces a component may import and use only when granted: they
+  // instantiate, and each call fails as Spin fails an ungranted one.
+  const denied = (err) => new Proxy(function () {}, {
+    get: (_, k) => (k === 'prototype' ? {} : (...a) => { void a; throw err; }),
+    construct: () => { throw err; },
+    apply: () => { throw err; },
+  });
+  const platform = (err) => new Proxy({}, { get: (_, k) => (typeof k === 'string' ? denied(err) : undefined) });
+  const platformErrors = {
+    'fermyon:spin/llm': { tag: 'runtime-error', val: 'llm is not available with wasmpack' },
+    'fermyon:spin/redis': { tag: 'other', val: 'redis is not available with wasmpack' },
+    'fermyon:spin/mqtt': { tag: 'connection-failed', val: 'mqtt is not available with wasmpack' },
+    'fermyon:spin/postgres': { tag: 'connection-failed', val: 'postgres is not available with wasmpack' },
+    'fermyon:spin/mysql': { tag: 'connection-failed', val: 'mysql is not available with wasmpack' },
+    'fermyon:spin/sqlite': { tag: 'access-denied' },
+    'fermyon:spin/rdbms-types': null,
+    'spin:postgres/postgres': { tag: 'connection-failed', val: 'postgres is not available with wasmpack' },
+    'spin:sqlite/sqlite': { tag: 'access-denied' },
+    'spin:mqtt/mqtt': { tag: 'connection-failed', val: 'mqtt is not available with wasmpack' },
+    'spin:redis/redis': { tag: 'other', val: 'redis is not available with wasmpack' },
+  };
+
+  // ---- the components: imports, core modules, instances made ahead ----
+  const comps = {};
+  for (const [id, c] of Object.entries(plan.components)) {
+    const shim = new WASIShim({ sandbox: { preopens: c.files ?? {}, env: c.env ?? {}, args: [id], enableNetwork: false } });
+    const base = shim.getImportObject();
+    const imports = {
+      ...base,
+      'wasi:http/types': types,
+      'wasi:http/outgoing-handler': outgoing(id),
+      'wasi:io/poll': { ...base['wasi:io/poll'], poll: spinPoll },
+      'fermyon:spin/variables': variables(id),
+      'spin:variables/variables': variables(id),
+      'fermyon:spin/key-value': keyValue(id),
+      'spin:key-value/key-value': keyValue(id),
+    };
+    for (const [k, err] of Object.entries(platformErrors)) imports[k] = err ? platform(err) : {};
+    let wanted;
+    try { wanted = JSON.parse(readFileSync(`${c.dir}/imports.json`, 'utf8')); } catch { wanted = []; }
+    const missing = wanted.filter((n) => !(n.replace(/@[^@/]*$/, '') in imports));
+    if (missing.length) {
+      parentPort.postMessage({ t: 'fatal', msg: `component '${id}' imports ${missing.join(', ')}, which this engine does not provide` });
+      return;
+    }
+    let instantiate;
+    try {
+      ({ instantiate } = await import(pathToFileURL(`${c.dir}/app.js`)));
+    } catch (e) {
+      parentPort.postMessage({ t: 'fatal', msg: `component '${id}': ${e.message}` });
+      return;
+    }
+    const make = () => {
+      const ex = instantiate((p) => modules[id][p], imports);
+      const h = ex.incomingHandler ?? Object.entries(ex).find(([k]) => k.startsWith('wasi:http/incoming-handler@'))?.[1];
+      if (!h?.handle) throw new Error('it exports no wasi:http/incoming-handler: it is no HTTP component');
+      return h;
+    };
+    comps[id] = { make, spare: null };
+    try { comps[id].spare = make(); } catch (e) {
+      parentPort.postMessage({ t: 'fatal', msg: `component '${id}': ${e.message}` });
+      return;
+    }
+  }
+
+  function serve(m) {
+    const comp = comps[m.component];
+    const req = { id: m.id, method: m.method, path: m.path, authority: m.authority, headers: m.headers, chunks: [], ended: false,
+      sent: 0, finished: false, response: null, headSent: false, head: () => {}, error: null };
+    cur = req;
+    for (const e of early.splice(0)) take(e);
+    drainPort();
+    let error = null;
+    try {
+      const h = comp.spare ?? comp.make();
+      comp.spare = null;
+      h.handle(new SpinIncomingRequest(req), new SpinOutparam(req));
+    } catch (e) {
+      error = e?.message ?? String(e);
+    }
+    cur = null;
+    parentPort.postMessage({ t: 'done', id: m.id, error: error ?? req.error });
+    // the next instance, made before the next request
+    setImmediate(() => { if (!comp.spare) { try { comp.spare = comp.make(); } catch { comp.spare = null; } } });
+  }
+
+  // requests come on the port, between them the worker's loop is free
+  port.on('message', (m) => {
+    if (m.t === 'req') serve(m);
+    else take(m);
+  });
+  parentPort.postMessage({ t: 'ready' });
+}
+
+if (isMainThread) await main();
+else await worker();
