@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "common/error.h"
+#include "common/version.h"
 #include "oci/build.h"
 #include "oci/ref.h"
 #include "oci/store.h"
@@ -171,6 +172,5 @@ FILE *wp_cli_progress_out(const wp_cli *cli);
 /* The spin.toml named by -f, or PATH itself, or PATH/spin.toml when PATH is a folder. */
 char *wp_cli_spin_manifest(const char *path, const char *from);
 
-#define WP_VERSION "0.1.0"
 
 #endif

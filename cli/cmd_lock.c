@@ -3,6 +3,10 @@
 #include "common/util.h"
 #include "spin/spin.h"
 
+#include "common/fs.h"
+
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,4 +36,90 @@ static int run(wp_cli *cli)
 
 const wp_cmd wp_cmd_lock = {
 	"lock", "[PATH]", "print the locked app (Spin's spin.lock JSON) of a spin.toml", opts, 0, 1, "@file", run, false, NULL,
+};
+
+/* The locked app of a spin.toml (the image layout, or a container's rootfs): locked once
+ * into <parent of the app folder>/spin-assets, where the components' files are copied
+ * (Spin's loader mounts each component's files from a folder of its own), and found there
+ * by the next start. Made in a temporary folder renamed into place: whole or absent. */
+static int lock_beside(const char *toml, char **lock_path, wp_error *err)
+{
+	_cleanup_free_ char *appdir = wp_xstrdup(toml), *parent = NULL, *assets = NULL, *tmp = NULL, *lockp = NULL;
+	wp_spin_opts so = { 0 };
+	json_t *locked = NULL;
+	char *slash;
+	int rc;
+
+	if ((slash = strrchr(appdir, '/')))
+		*slash = '\0';
+	parent = wp_xstrdup(appdir);
+	if ((slash = strrchr(parent, '/')) && slash != parent)
+		*slash = '\0';
+	assets = wp_str_fmt("%s/spin-assets", parent);
+	lockp = wp_str_fmt("%s/spin.lock", assets);
+	if (wp_fs_exists(lockp))
+		goto found;
+	tmp = wp_str_fmt("%s/spin-assets.tmp-XXXXXX", parent);
+	if (!mkdtemp(tmp))
+		return wp_error_sys(err, WP_EIO, "making a folder for the Spin app's files beside '%s'", appdir);
+	so.assets_dir = tmp;
+	if ((rc = wp_spin_lock(toml, &so, &locked, err)) == 0) {
+		/* the files' URLs name the final folder */
+		_cleanup_free_ char *text = NULL, *from = wp_str_fmt("file://%s/", tmp), *to = wp_str_fmt("file://%s/", assets);
+		json_t *c, *f;
+		size_t i, k;
+
+		json_array_foreach(json_object_get(locked, "components"), i, c)
+			json_array_foreach(json_object_get(c, "files"), k, f) {
+				const char *src = wp_json_str(f, "source");
+
+				if (src && wp_str_has_prefix(src, from)) {
+					_cleanup_free_ char *moved = wp_str_fmt("%s%s", to, src + strlen(from));
+
+					json_object_set_new(f, "source", json_string(moved));
+				}
+			}
+		text = json_dumps(locked, JSON_COMPACT);
+		{
+			_cleanup_free_ char *tlock = wp_str_fmt("%s/spin.lock", tmp);
+
+			rc = text ? wp_fs_write_atomic(tlock, text, strlen(text), 0644, err)
+				  : wp_error_set(err, WP_EINVALID, "the locked app cannot be written as JSON");
+		}
+	}
+	json_decref(locked);
+	if (rc == 0 && rename(tmp, assets) < 0 && errno != EEXIST && errno != ENOTEMPTY)
+		rc = wp_error_sys(err, WP_EIO, "putting the Spin app's files in place at '%s'", assets);
+	if (wp_fs_exists(tmp)) {
+		wp_error ignored;
+
+		(void)wp_fs_rm_rf(tmp, &ignored);
+	}
+	if (rc < 0)
+		return wp_error_prefix(err, "locking '%s'", toml);
+found:
+	*lock_path = lockp;
+	lockp = NULL;
+	return 0;
+}
+
+static const wp_opt no_opts[] = { { 0 } };
+
+/* For the node side (node/engine_spin.c): the locked app of a spin.toml in an image's
+ * rootfs, made once beside the rootfs; prints its path. */
+static int run_spin_lock(wp_cli *cli)
+{
+	_cleanup_free_ char *lockp = NULL, *real = realpath(cli->args.items[0], NULL);
+	int rc;
+
+	if (!real)
+		return wp_error_sys(&cli->err, WP_ENOTFOUND, "the Spin app's manifest '%s'", cli->args.items[0]);
+	if ((rc = lock_beside(real, &lockp, &cli->err)) == 0)
+		fprintf(cli->out, "%s\n", lockp);
+	return rc;
+}
+
+const wp_cmd wp_cmd_spin_lock = {
+	"__spin-lock", "SPIN.TOML", "lock an image's spin.toml into spin-assets beside its folder (for the Spin trigger)",
+	no_opts, 1, 1, NULL, run_spin_lock, true, NULL,
 };

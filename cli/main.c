@@ -14,13 +14,13 @@
 
 extern const wp_cmd wp_cmd_build, wp_cmd_lock, wp_cmd_unpack, wp_cmd_run, wp_cmd_push, wp_cmd_pull, wp_cmd_copy, wp_cmd_login, wp_cmd_logout, wp_cmd_images,
 	wp_cmd_inspect, wp_cmd_tag, wp_cmd_rmi, wp_cmd_gc, wp_cmd_save, wp_cmd_load, wp_cmd_version,
-	wp_cmd_completion, wp_cmd_man, wp_cmd_shim_fetch, wp_cmd_tags, wp_cmd_complete_refs, wp_cmd_index,
+	wp_cmd_completion, wp_cmd_man, wp_cmd_shim_fetch, wp_cmd_spin_lock, wp_cmd_tags, wp_cmd_complete_refs, wp_cmd_index,
 	wp_cmd_attach, wp_cmd_discover, wp_cmd_sign, wp_cmd_verify, wp_cmd_shim_verify;
 
 const wp_cmd *const wp_commands[] = {
 	&wp_cmd_build, &wp_cmd_lock, &wp_cmd_unpack, &wp_cmd_run, &wp_cmd_push, &wp_cmd_pull, &wp_cmd_copy, &wp_cmd_login, &wp_cmd_logout, &wp_cmd_images,
 	&wp_cmd_inspect, &wp_cmd_index, &wp_cmd_tags, &wp_cmd_attach, &wp_cmd_discover, &wp_cmd_sign, &wp_cmd_verify, &wp_cmd_tag, &wp_cmd_rmi, &wp_cmd_gc, &wp_cmd_save, &wp_cmd_load, &wp_cmd_version,
-	&wp_cmd_completion, &wp_cmd_man, &wp_cmd_shim_fetch, &wp_cmd_shim_verify, &wp_cmd_complete_refs, NULL,
+	&wp_cmd_completion, &wp_cmd_man, &wp_cmd_shim_fetch, &wp_cmd_shim_verify, &wp_cmd_spin_lock, &wp_cmd_complete_refs, NULL,
 };
 
 int wp_cli_print_image(wp_cli *cli, const wp_descriptor *manifest, const wp_manifest *m,

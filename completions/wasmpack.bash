@@ -69,16 +69,20 @@ _wasmpack() {
         ;;
     run)
         case "$prev" in
-        --engine) COMPREPLY=($(compgen -W "wasmtime wasmedge wasmer node jco spin" -- "$cur")); return ;;
+        --engine) COMPREPLY=($(compgen -W "wasmtime wasmedge wasmer node jco spin spin-jco" -- "$cur")); return ;;
         --env) return ;;
         --dir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         --network) COMPREPLY=($(compgen -W "none host" -- "$cur")); return ;;
         --platform) COMPREPLY=($(compgen -W "wasip1/wasm wasip2/wasm wasi/wasm" -- "$cur")); return ;;
         --policy) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --listen) return ;;
+        --variable) return ;;
+        --workers) return ;;
+        --state-dir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         --ca-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         esac
         if [[ "$cur" == -* ]]; then
-            COMPREPLY=($(compgen -W " --engine --env --dir --network --platform --policy --plain-http --insecure --ca-file --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+            COMPREPLY=($(compgen -W " --engine --env --dir --network --platform --policy --listen --variable --workers --state-dir --plain-http --insecure --ca-file --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         else
             local IFS=$'\n' st=() j
             for ((j = 1; j < COMP_CWORD; j++)); do [[ "${COMP_WORDS[j]}" == --store ]] && st=(--store "${COMP_WORDS[j+1]}"); done

@@ -93,12 +93,16 @@ _wasmpack() {
         ;;
     run)
         _arguments -s \
-        '--engine[wasmtime, wasmedge, wasmer, node, jco or spin (default\: the first found that runs the app)]:NAME:(wasmtime wasmedge wasmer node jco spin)' \
+        '--engine[wasmtime, wasmedge, wasmer, node, jco, spin or spin-jco (default\: the first found that runs the app; a Spin HTTP app\: spin when installed, else wasmpack\'s own trigger, spin-jco)]:NAME:(wasmtime wasmedge wasmer node jco spin spin-jco)' \
         '*--env[an environment variable added to the app\'s]:K=V: ' \
         '*--dir[a host folder the app sees at GUEST]:HOST:GUEST:_files -/' \
         '--network[none (default\: a network namespace with only a loopback) or host (the host\'s network)]:MODE:(none host)' \
         '--platform[pick this platform when pulling an index]:OS/ARCH:(wasip1/wasm wasip2/wasm wasi/wasm)' \
         '--policy[the signature policy (default $WASMPACK_POLICY, else /etc/wasmpack/policy.toml)]:FILE:_files' \
+        '--listen[where a Spin HTTP app serves (default 127.0.0.1\:3000)]:ADDR: ' \
+        '*--variable[a Spin variable\'s value (over SPIN_VARIABLE_NAME)]:NAME=VALUE: ' \
+        '--workers[worker threads of a Spin HTTP app, each one request at a time (default\: one per core)]:N: ' \
+        '--state-dir[where a Spin app\'s key-value stores are kept (default\: in memory)]:DIR:_files -/' \
         '--plain-http[talk HTTP, not HTTPS, to the registry]' \
         '--insecure[do not verify the registry\'s TLS certificate]' \
         '--ca-file[trust the CA certificates in FILE too]:FILE:_files' \

@@ -9,15 +9,19 @@
 #include "common/log.h"
 #include "common/path.h"
 #include "common/util.h"
+#include "common/version.h"
 #include "node/listen.h"
-#include "spin/spin.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* node/runners, embedded (scripts/embed.sh) */
@@ -56,69 +60,83 @@ static const char *beneath(const char *url, const char *root)
 	return url;
 }
 
-/* The locked app of a spin.toml (the image layout, or a container's rootfs): locked once
- * into <parent of the app folder>/spin-assets, where the components' files are copied
- * (Spin's loader mounts each component's files from a folder of its own), and found there
- * by the next start. Made in a temporary folder renamed into place: whole or absent. */
-static int lock_toml(const char *toml, char **lock_path, char **assets_out, wp_error *err)
+/* wasmpack-core beside this binary (run's, or the shim's), else the one on PATH. */
+static char *core_path(void)
 {
-	_cleanup_free_ char *appdir = wp_xstrdup(toml), *parent = NULL, *assets = NULL, *tmp = NULL, *lockp = NULL;
-	wp_spin_opts opts = { 0 };
-	json_t *locked = NULL;
-	char *slash;
-	int rc;
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *core;
 
-	if ((slash = strrchr(appdir, '/')))
-		*slash = '\0';
-	parent = wp_xstrdup(appdir);
-	if ((slash = strrchr(parent, '/')) && slash != parent)
-		*slash = '\0';
-	assets = wp_str_fmt("%s/spin-assets", parent);
-	lockp = wp_str_fmt("%s/spin.lock", assets);
-	if (wp_fs_exists(lockp))
-		goto found;
-	tmp = wp_str_fmt("%s/spin-assets.tmp-XXXXXX", parent);
-	if (!mkdtemp(tmp))
-		return wp_error_sys(err, WP_EIO, "making a folder for the Spin app's files beside '%s'", appdir);
-	opts.assets_dir = tmp;
-	if ((rc = wp_spin_lock(toml, &opts, &locked, err)) == 0) {
-		/* the files' URLs name the final folder */
-		_cleanup_free_ char *text = NULL, *from = wp_str_fmt("file://%s/", tmp), *to = wp_str_fmt("file://%s/", assets);
-		json_t *c, *f;
-		size_t i, k;
-
-		json_array_foreach(json_object_get(locked, "components"), i, c)
-			json_array_foreach(json_object_get(c, "files"), k, f) {
-				const char *src = wp_json_str(f, "source");
-
-				if (src && wp_str_has_prefix(src, from)) {
-					_cleanup_free_ char *moved = wp_str_fmt("%s%s", to, src + strlen(from));
-
-					json_object_set_new(f, "source", json_string(moved));
-				}
-			}
-		text = json_dumps(locked, JSON_COMPACT);
-		{
-			_cleanup_free_ char *tlock = wp_str_fmt("%s/spin.lock", tmp);
-
-			rc = text ? wp_fs_write_atomic(tlock, text, strlen(text), 0644, err)
-				  : wp_error_set(err, WP_EINVALID, "the locked app cannot be written as JSON");
-		}
+	self[n > 0 ? n : 0] = '\0';
+	if (n > 0 && strrchr(self, '/'))
+		*strrchr(self, '/') = '\0';
+	core = wp_str_fmt("%s/wasmpack-core", self);
+	if (access(core, X_OK) < 0) {
+		free(core);
+		core = wp_engine__find_on_path("wasmpack-core");
 	}
-	json_decref(locked);
-	if (rc == 0 && rename(tmp, assets) < 0 && errno != EEXIST && errno != ENOTEMPTY)
-		rc = wp_error_sys(err, WP_EIO, "putting the Spin app's files in place at '%s'", assets);
-	if (wp_fs_exists(tmp)) {
-		wp_error ignored;
+	return core;
+}
 
-		(void)wp_fs_rm_rf(tmp, &ignored);
+/* The locked app of a spin.toml (the image layout, or a container's rootfs), made by
+ * `wasmpack-core __spin-lock` (cli/cmd_lock.c): the manifest, an image's, is read in a
+ * process of its own, and the node side holds only locked apps. Its path in *lock_path. */
+static int lock_toml(const engine_ctx *x, const char *toml, char **lock_path, char **assets, wp_error *err)
+{
+	_cleanup_free_ char *core = core_path();
+	char out[PATH_MAX + 1], why[1024];
+	int po[2], pe[2], status = 0;
+	size_t got = 0, egot = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (!core)
+		return wp_error_set(err, WP_ENOTFOUND, "wasmpack-core is not beside this binary nor on PATH: it locks the "
+				    "Spin app's spin.toml");
+	if (pipe2(po, O_CLOEXEC) < 0)
+		return wp_error_sys(err, WP_EIO, "pipe");
+	if (pipe2(pe, O_CLOEXEC) < 0) {
+		close(po[0]), close(po[1]);
+		return wp_error_sys(err, WP_EIO, "pipe");
 	}
-	if (rc < 0)
-		return wp_error_prefix(err, "locking '%s'", toml);
-found:
-	*lock_path = lockp;
-	*assets_out = assets;
-	lockp = assets = NULL;
+	if ((pid = fork()) == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		dup2(po[1], 1);
+		dup2(pe[1], 2);
+		execl(core, "wasmpack-core", "__spin-lock", toml, (char *)NULL);
+		_exit(127);
+	}
+	close(po[1]);
+	close(pe[1]);
+	if (pid < 0) {
+		close(po[0]), close(pe[0]);
+		return wp_error_sys(err, WP_EIO, "fork");
+	}
+	while ((n = read(po[0], out + got, sizeof(out) - 1 - got)) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0 && (got += (size_t)n) >= sizeof(out) - 1)
+			break;
+	out[got] = '\0';
+	while ((n = read(pe[0], why + egot, sizeof(why) - 1 - egot)) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0 && (egot += (size_t)n) >= sizeof(why) - 1)
+			break;
+	why[egot] = '\0';
+	close(po[0]);
+	close(pe[0]);
+	if (waitpid(pid, &status, 0) != pid)
+		status = x->s->reaped_status ? x->s->reaped_status(x->s->reaped_ctx, pid) : 1 << 8;
+	while (got && out[got - 1] == '\n')
+		out[--got] = '\0';
+	while (egot && why[egot - 1] == '\n')
+		why[--egot] = '\0';
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !got || out[0] != '/')
+		return wp_error_set(err, WP_EINVALID, "%s", egot ? (wp_str_has_prefix(why, "wasmpack: ") ? why + 10 : why)
+								 : "locking the Spin app's spin.toml failed");
+	*lock_path = wp_xstrdup(out);
+	*assets = wp_xstrdup(out);
+	*strrchr(*assets, '/') = '\0';
 	return 0;
 }
 
@@ -193,12 +211,69 @@ static json_t *find_component(json_t *locked, const char *id)
 	return NULL;
 }
 
+/* v (a new reference), else the empty value made for it. */
+static json_t *own_or(json_t *v, json_t *empty)
+{
+	if (!v)
+		return empty;
+	json_decref(empty);
+	return json_incref(v);
+}
+
+/* The component's outbound allow-list as Spin reads it: allowed_outbound_hosts, else
+ * Spin 1's allowed_http_hosts (a bare host is its http and https; "insecure:allow-all"
+ * every host). Service chaining (*.spin.internal) is not served here: refused. */
+static int outbound_hosts(const char *id, json_t *meta, json_t **out, wp_error *err)
+{
+	json_t *hosts = json_object_get(meta, "allowed_outbound_hosts"), *legacy = json_object_get(meta, "allowed_http_hosts");
+	json_t *v;
+	size_t i;
+
+	*out = json_array();
+	json_array_foreach(hosts, i, v) {
+		const char *h = json_string_value(v);
+
+		if (!h)
+			continue;
+		if (!strcmp(h, "insecure:allow-all")) {
+			json_decref(*out);
+			return wp_error_set(err, WP_EINVALID, "component '%s': 'insecure:allow-all' is not allowed - use "
+					    "'*://*:*' instead if you really want to allow all outbound traffic", id);
+		}
+		json_array_append(*out, v);
+	}
+	json_array_foreach(hosts ? NULL : legacy, i, v) {
+		const char *h = json_string_value(v);
+
+		if (!h)
+			continue;
+		if (!strcmp(h, "insecure:allow-all"))
+			json_array_append_new(*out, json_string("*://*:*"));
+		else if (strstr(h, "://"))
+			json_array_append(*out, v);
+		else {
+			_cleanup_free_ char *a = wp_str_fmt("http://%s", h), *b = wp_str_fmt("https://%s", h);
+
+			json_array_append_new(*out, json_string(a));
+			json_array_append_new(*out, json_string(b));
+		}
+	}
+	json_array_foreach(*out, i, v)
+		if (strstr(json_string_value(v), ".spin.internal")) {
+			wp_error_set(err, WP_EINVALID, "component '%s' allows '%s': Spin's service chaining is not served by "
+				     "wasmpack's Spin trigger; install spin to run it", id, json_string_value(v));
+			json_decref(*out);
+			return err->code;
+		}
+	return 0;
+}
+
 /* One component of the plan: its wasm transpiled, its files, env, grants. */
 static int plan_component(engine_ctx *x, const wp_engine_jco *j, json_t *c, const char *const *roots, json_t *out,
 			  wp_error *err)
 {
-	const char *id = wp_json_str(c, "id"), *src = NULL, *k;
-	json_t *meta = json_object_get(c, "metadata"), *files = json_object(), *f, *v, *hosts;
+	const char *id = wp_json_str(c, "id"), *src = NULL;
+	json_t *meta = json_object_get(c, "metadata"), *files = json_object(), *f, *hosts = NULL;
 	_cleanup_free_ char *compiled = NULL;
 	int fd = -1, kind = 0, rc;
 	size_t i;
@@ -245,38 +320,17 @@ static int plan_component(engine_ctx *x, const wp_engine_jco *j, json_t *c, cons
 		json_object_set_new(files, guest, json_string(dir));
 		wp_strv_push(&x->ro, dir);
 	}
-	hosts = json_object_get(meta, "allowed_outbound_hosts");
-	if (!hosts)
-		hosts = json_object_get(meta, "allowed_http_hosts");
-	json_array_foreach(hosts, i, v) {
-		const char *h = json_string_value(v);
-
-		if (h && strstr(h, ".spin.internal")) {
-			json_decref(files);
-			return wp_error_set(err, WP_EINVALID, "component '%s' allows '%s': Spin's service chaining is not "
-					    "served by wasmpack's Spin trigger; install spin to run it", id, h);
-		}
-		if (h && (!strcmp(h, "insecure:allow-all") || !strcmp(h, "*")))
-			x->host_network = true;
-		else if (h)
-			x->host_network = true;
+	if ((rc = outbound_hosts(id, meta, &hosts, err)) < 0) {
+		json_decref(files);
+		return rc;
 	}
-	{
-		json_t *comp = json_pack("{s:s, s:o, s:O, s:O, s:O, s:O}", "dir", compiled, "files", files, "env",
-					 json_object_get(c, "env") ? json_object_get(c, "env") : json_object(),
-					 "variables", json_object_get(c, "config") ? json_object_get(c, "config") : json_object(),
-					 "key_value_stores", json_object_get(meta, "key_value_stores") ? json_object_get(meta, "key_value_stores") : json_array(),
-					 "allowed_outbound_hosts", hosts ? hosts : json_array());
-		json_t *rules = json_object_get(comp, "allowed_outbound_hosts");
-		size_t n;
-
-		/* Spin 1's "insecure:allow-all" is every host */
-		json_array_foreach(rules, n, v)
-			if (json_string_value(v) && !strcmp(json_string_value(v), "insecure:allow-all"))
-				json_array_set_new(rules, n, json_string("*://*:*"));
-		json_object_set_new(out, id, comp);
-	}
-	(void)k;
+	x->host_network = x->host_network || json_array_size(hosts) > 0;
+	json_object_set_new(out, id,
+			    json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "dir", compiled, "files", files, "env",
+				      own_or(json_object_get(c, "env"), json_object()), "variables",
+				      own_or(json_object_get(c, "config"), json_object()), "key_value_stores",
+				      own_or(json_object_get(meta, "key_value_stores"), json_array()),
+				      "allowed_outbound_hosts", hosts));
 	return 0;
 }
 
@@ -334,13 +388,13 @@ static int plan_routes(engine_ctx *x, json_t *locked, json_t *routes, json_t *wa
 }
 
 /* The locked app of this run: the unpacked spin.lock, or one made of a spin.toml. */
-static int load_lock(engine_ctx *x, json_t **locked, char **assets, wp_error *err)
+static int load_lock(const engine_ctx *x, json_t **locked, char **assets, wp_error *err)
 {
 	_cleanup_free_ char *lockp = NULL;
 
 	*assets = NULL;
 	if (!strcmp(x->a->spin_args[0], "-f")) {
-		if (lock_toml(x->a->spin_args[1], &lockp, assets, err) < 0)
+		if (lock_toml(x, x->a->spin_args[1], &lockp, assets, err) < 0)
 			return err->code;
 	} else
 		lockp = wp_xstrdup(x->a->spin_args[1]);
@@ -366,8 +420,13 @@ int wp_engine__command_spin_jco(engine_ctx *x, wp_strv *argv, wp_error *err)
 		listen = x->s->process ? "0.0.0.0:80" : "127.0.0.1:3000";
 	if ((rc = wp_listen_resolve(listen, &la, err)) < 0)
 		goto done;
-	if ((rc = wp_engine__jco_find(&j, err)) < 0)
+	if ((rc = wp_engine__jco_find(&j, err)) < 0 || (!wp_engine__on_path("node") &&
+		(rc = wp_error_set(err, WP_ENOTFOUND, "jco runs on Node.js, and node is not on PATH")) < 0)) {
+		if (!x->s->engine || strcmp(x->s->engine, "spin-jco") || x->s->engine_default)
+			wp_error_prefix(err, "this Spin app needs Spin to serve its triggers: install spin "
+					"(https://spinframework.dev), or jco for wasmpack's own Spin trigger");
 		goto done;
+	}
 	if ((rc = load_lock(x, &locked, &assets, err)) < 0)
 		goto done;
 	if ((rc = plan_routes(x, locked, routes, wanted, err)) < 0)
@@ -405,8 +464,8 @@ int wp_engine__command_spin_jco(engine_ctx *x, wp_strv *argv, wp_error *err)
 		}
 		wp_strv_push(&x->rw, kv);
 	}
-	plan = json_pack("{s:s, s:i, s:s, s:o, s:o, s:O, s:o, s:{s:s?, s:s?}, s:b, s:b, s:s?}",
-			 "listen", listen, "workers", x->s->workers, "base",
+	plan = json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:O, s:o, s:{s:s?, s:s?}, s:b, s:b, s:s?}",
+			 "version", "wasmpack " WP_VERSION, "listen", listen, "workers", x->s->workers, "base",
 			 wp_json_str(json_object_get(json_object_get(meta, "triggers"), "http"), "base")
 				 ? wp_json_str(json_object_get(json_object_get(meta, "triggers"), "http"), "base") : "/",
 			 "routes", routes, "components", comps,

@@ -26,10 +26,13 @@ import { Worker, isMainThread, parentPort, workerData, receiveMessageOnPort, Mes
 import { readFileSync, readdirSync, openSync, writeSync, fsyncSync, closeSync, renameSync, existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import http from 'node:http';
+import { availableParallelism } from 'node:os';
 
 const say = (m) => process.stderr.write(`wasmpack: spin: ${m}\n`);
+// Not passed either way: hop-by-hop headers, as wasi:http hosts drop them (the request's
+// host is its authority, not a header).
 const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'trailers',
-  'upgrade', 'proxy-authenticate', 'proxy-authorization']);
+  'upgrade', 'proxy-authenticate', 'proxy-authorization', 'http2-settings']);
 const SIG_IN = 0, SIG_ACKED = 1;        // the worker's signal words
 const OUT_WINDOW = 64;                  // response chunks in flight from a worker
 const IN_WINDOW = 32;                   // request chunks queued for a worker
@@ -37,7 +40,16 @@ const IN_WINDOW = 32;                   // request chunks queued for a worker
 // ---------------------------------------------------------------------------------------
 // Shared by both sides: names, templates, the allow-list.
 
-const VAR_NAME = /^[a-z][a-z0-9_]*$/;
+// Why a variable name is not one Spin accepts, or null.
+function varNameProblem(name) {
+  if (!name) return 'must not be empty';
+  const bad = /[^a-z0-9_]/.exec(name);
+  if (bad) return `invalid character '${bad[0]}'. Variable names may contain only lower-case letters, numbers, and underscores.`;
+  if (!/^[a-z]/.test(name)) return 'must start with a lowercase ASCII letter';
+  if (!/[a-z0-9]$/.test(name)) return 'must end with a lowercase ASCII letter or digit';
+  if (name.includes('__')) return 'must not contain multiple consecutive underscores';
+  return null;
+}
 
 // "{{ name }}" replaced by value(name); undefined when a name has no value.
 function expand(template, value) {
@@ -86,19 +98,19 @@ function splitPath(p) {
   return p.split('/').filter((s, i, a) => !(s === '' && (i === 0 || i === a.length - 1)));
 }
 
-// A route of the manifest, as Spin reads it: "/..." and "/x/..." (or "/x/*") match the
-// prefix and below, ":name" one segment, anything else exactly.
+// A route of the manifest, as Spin's router reads it: "/..." and "/x/..." (or "/x/*")
+// match the prefix and everything below it, ":name" one segment, anything else exactly;
+// leading and trailing slashes do not count ("/x" matches "/x/").
 function compileRoute(base, route) {
-  const full = (base.replace(/\/+$/, '') + '/' + route.replace(/^\/+/, '')).replace(/\/+$/, '') || '/';
+  const trim = (p) => (p.startsWith('/') ? p : '/' + p).replace(/\/$/, '');
+  const full = (base === '/' ? '' : trim(base)) + trim(route);
   let segs = splitPath(full);
   let wildcard = false;
   if (segs.length && (segs[segs.length - 1] === '...' || segs[segs.length - 1] === '*')) {
     wildcard = true;
     segs = segs.slice(0, -1);
   }
-  const params = segs.filter((s) => s.startsWith(':')).length;
-  const prefix = '/' + segs.join('/');
-  return { full, segs, wildcard, params, prefix: prefix === '/' ? '' : prefix };
+  return { full, segs, wildcard, kinds: [...segs.map((s) => (s.startsWith(':') ? 1 : 0)), ...(wildcard ? [2] : [])] };
 }
 
 function matchRoute(r, segs) {
@@ -106,22 +118,21 @@ function matchRoute(r, segs) {
   const names = {};
   for (let i = 0; i < r.segs.length; i++) {
     const s = r.segs[i];
-    if (s.startsWith(':')) names[s.slice(1)] = segs[i];
-    else if (s !== segs[i]) return null;
+    if (s.startsWith(':')) {
+      if (!segs[i]) return null;
+      names[s.slice(1)] = segs[i];
+    } else if (s !== segs[i]) return null;
   }
   return names;
 }
 
-// Exact routes beat parameterised ones, which beat wildcards; among wildcards the longest
-// prefix wins; first in the manifest breaks a tie.
-function rank(r) {
-  return [r.wildcard ? 2 : r.params ? 1 : 0, -r.segs.length, r.params, r.order];
-}
-
+// The order routes are tried in: position by position an exact segment before a
+// parameter before a wildcard, then the longer route first (so the longest wildcard
+// prefix wins and an exact route beats a wildcard).
 function cmpRank(a, b) {
-  const x = rank(a), y = rank(b);
-  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i] - y[i];
-  return 0;
+  for (let i = 0; i < Math.min(a.kinds.length, b.kinds.length); i++)
+    if (a.kinds[i] !== b.kinds[i]) return a.kinds[i] - b.kinds[i];
+  return b.kinds.length - a.kinds.length || a.order - b.order;
 }
 
 class KvStore {
@@ -193,7 +204,7 @@ async function main() {
     const given = plan.values?.[name];
     if (given !== undefined) values[name] = given;
     else if (v.default !== undefined) values[name] = v.default;
-    else if (v.required) {
+    else {
       say(`the variable '${name}' is required and has no value: set SPIN_VARIABLE_${name.toUpperCase()} or --variable ${name}=VALUE`);
       process.exit(1);
     }
@@ -203,8 +214,17 @@ async function main() {
     c.vars = {};
     for (const [k, t] of Object.entries(c.variables ?? {})) {
       const r = expand(String(t), (n) => values[n]);
-      c.vars[k] = r.missing === undefined ? { value: r.value } : { missing: r.missing };
+      if (r.missing !== undefined) {
+        say(`component '${id}': the variable '${k}' names '${r.missing}', which the app does not declare`);
+        process.exit(1);
+      }
+      c.vars[k] = r.value;
     }
+    for (const label of c.key_value_stores ?? [])
+      if (label !== 'default' && !plan.kv?.[label]) {
+        say(`component '${id}': the key-value store '${label}' is not defined (only 'default' is, unless a runtime config defines more)`);
+        process.exit(1);
+      }
     c.rules = [];
     for (const h of c.allowed_outbound_hosts ?? []) {
       const r = expand(h, (n) => values[n]);
@@ -212,9 +232,10 @@ async function main() {
         say(`component '${id}': allowed_outbound_hosts entry '${h}' names the variable '${r.missing}', which has no value`);
         process.exit(1);
       }
-      const rule = r.value === '*://*:*' ? { rule: r.value, scheme: '*', host: '*', ports: '*' } : parseRule(r.value);
-      if (!rule) {
-        say(`component '${id}': allowed_outbound_hosts entry '${h}' is not scheme://host[:port]`);
+      const rule = parseRule(r.value);
+      if (!rule || (!rule.ports && rule.scheme !== '*' && !defaultPort[rule.scheme])) {
+        say(`component '${id}': allowed_outbound_hosts entry '${h}' is not scheme://host[:port]`
+          + (rule ? ` (the scheme '${rule.scheme}' has no default port)` : ''));
         process.exit(1);
       }
       c.rules.push(rule);
@@ -222,7 +243,13 @@ async function main() {
   }
 
   // The routes: private ones are not routable; exact before wildcard, longest prefix first.
-  const routes = plan.routes.filter((r) => !r.private).map((r, order) => ({ ...r, order, ...compileRoute(plan.base ?? '/', r.route) }));
+  const byRaw = new Map();
+  for (const r of plan.routes.filter((x) => !x.private)) {
+    if (byRaw.has(r.route))
+      say(`the route ${r.route} of ${byRaw.get(r.route).component ?? 'a static response'} is a duplicate and will never be used (${r.component ?? 'a static response'} has it too)`);
+    byRaw.set(r.route, r);
+  }
+  const routes = [...byRaw.values()].map((r, order) => ({ ...r, order, ...compileRoute(plan.base ?? '/', r.route) }));
   routes.sort(cmpRank);
 
   // Key-value stores: one per label for the app, in memory or in the state folder.
@@ -243,7 +270,12 @@ async function main() {
       modules[id][f] = await WebAssembly.compile(readFileSync(`${c.dir}/${f}`));
   }
 
-  const nworkers = Math.max(1, plan.workers | 0);
+  const nworkers = plan.workers > 0 ? plan.workers : availableParallelism();
+  // Past the pool, workers are added while requests wait with every worker held (a slow
+  // outbound call holds its worker: preview2-shim's I/O is synchronous), up to this many,
+  // and leave once idle for a while.
+  const maxWorkers = Math.max(nworkers * 4, nworkers + 4);
+  let starting = 0;
   const workers = [];
   const idle = [];
   const queue = [];
@@ -269,11 +301,11 @@ async function main() {
     });
     w.on('exit', (code) => {
       if (!wk.ready) return reject(new Error(`a worker exited (${code}) before it was ready`));
-      workers.splice(workers.indexOf(wk), 1);
+      if (workers.includes(wk)) workers.splice(workers.indexOf(wk), 1);
       const i = idle.indexOf(wk);
       if (i >= 0) idle.splice(i, 1);
       if (wk.job) fail(wk.job, 500);
-      if (!draining) startWorker().then((nw) => { workers.push(nw); free(nw); }, (e) => say(`cannot restart a worker: ${e.message}`));
+      if (!draining && !wk.retired) startWorker().then((nw) => { workers.push(nw); free(nw); }, (e) => say(`cannot restart a worker: ${e.message}`));
     });
   });
 
@@ -309,7 +341,7 @@ async function main() {
       case 'head': {
         const headers = [];
         for (const [k, v] of m.headers) if (!hopByHop.has(k.toLowerCase())) headers.push(k, v);
-        if (m.empty) headers.push('content-length', '0');
+        if (m.empty && m.status !== 204 && m.status !== 304 && m.status >= 200) headers.push('content-length', '0');
         res.writeHead(m.status, headers);
         if (m.empty) res.end();
         return;
@@ -330,7 +362,7 @@ async function main() {
           res.writeHead(500, { 'content-length': 0 });
           res.end();
         } else if (!res.writableEnded) {
-          if (m.error) { say(`component '${job.route.component}': ${m.error}`); res.destroy(); }
+          if (m.error) { say(`component '${job.route.component}': error after the response began: ${m.error}`); res.destroy(); }
           else res.end();
         }
         free(wk);
@@ -339,10 +371,31 @@ async function main() {
     }
   }
 
+  function grow() {
+    if (draining || workers.length + starting >= maxWorkers) return;
+    starting++;
+    startWorker().then((nw) => {
+      starting--;
+      nw.extra = true;
+      workers.push(nw);
+      free(nw);
+    }, (e) => { starting--; say(`cannot add a worker: ${e.message}`); });
+  }
+
   function free(wk) {
+    clearTimeout(wk.retire);
     const job = queue.shift();
-    if (job) dispatch(wk, job);
-    else idle.push(wk);
+    if (job) return dispatch(wk, job);
+    idle.push(wk);
+    if (wk.extra)
+      wk.retire = setTimeout(() => {
+        const i = idle.indexOf(wk);
+        if (i < 0 || workers.length <= nworkers) return;
+        idle.splice(i, 1);
+        workers.splice(workers.indexOf(wk), 1);
+        wk.retired = true;
+        wk.w.terminate();
+      }, 10000);
   }
 
   function dispatch(wk, job) {
@@ -363,7 +416,16 @@ async function main() {
     if (job.req.readableEnded) wk.send({ t: 'body', id: job.id, end: true });
   }
 
-  const info = JSON.stringify({ version: plan.version ?? 'wasmpack', app: { name: plan.app?.name ?? null, version: plan.app?.version ?? null } });
+  const info = JSON.stringify({ version: plan.version, app: { name: plan.app?.name ?? '', version: plan.app?.version ?? null } }, null, 2);
+
+  function answerStatic(res, st) {
+    const body = Buffer.from(st.body ?? '', 'utf8');
+    const h = [];
+    for (const [k, v] of Object.entries(st.headers ?? {})) if (!hopByHop.has(k.toLowerCase())) h.push(k, String(v));
+    h.push('content-length', body.length);
+    res.writeHead(st.status_code ?? st.status ?? 200, h);
+    res.end(body);
+  }
 
   function onRequest(req, res) {
     const url = req.url.startsWith('/') ? req.url : '/';
@@ -385,31 +447,42 @@ async function main() {
       res.writeHead(404, { 'content-length': 0 });
       return res.end();
     }
-    const authority = req.headers.host ?? plan.listen;
+    const authority = req.headers.host ?? 'localhost';
     const headers = [];
     const drop = new Set(hopByHop);
+    drop.add('host');
     for (const c of (req.headers.connection ?? '').split(',')) if (c.trim()) drop.add(c.trim().toLowerCase());
     for (let i = 0; i < req.rawHeaders.length; i += 2) {
       const k = req.rawHeaders[i].toLowerCase();
       if (!drop.has(k) && !k.startsWith('spin-')) headers.push([k, req.rawHeaders[i + 1]]);
     }
-    const matched = route.prefix + (route.wildcard ? '/...' : '');
-    const pathInfo = route.wildcard ? '/' + segs.slice(route.segs.length).join('/') : '';
-    const base = (plan.base ?? '/');
+    // what follows the route's own segments, trailing slash kept ("" for an exact route)
+    let pathInfo = '';
+    if (route.wildcard) {
+      let at = 0;
+      for (let i = 0; i < route.segs.length; i++) {
+        const next = path.indexOf('/', at + 1);
+        at = next < 0 ? path.length : next;
+      }
+      pathInfo = path.slice(at);
+    }
+    const peer = req.socket.remoteAddress ?? '';
+    const client = peer.includes(':') && !peer.startsWith('::ffff:') ? `[${peer}]` : peer.replace(/^::ffff:/, '');
     headers.push(['spin-full-url', `http://${authority}${url}`],
-      ['spin-path-info', pathInfo === '/' && !path.endsWith('/') && segs.length === route.segs.length ? '' : pathInfo],
+      ['spin-path-info', pathInfo],
       ['spin-matched-route', route.full],
-      ['spin-base-path', base],
+      ['spin-base-path', plan.base ?? '/'],
       ['spin-raw-component-route', route.route],
-      ['spin-component-route', route.route.replace(/\/(\.\.\.|\*)$/, '')],
-      ['spin-client-addr', `${req.socket.remoteAddress?.replace(/^::ffff:/, '')}:${req.socket.remotePort}`]);
-    void matched;
-    for (const [k, v] of Object.entries(names)) headers.push([`spin-path-match-${k}`, v]);
+      ['spin-component-route', route.route.replace(/\/\.\.\.$/, '')],
+      ['spin-client-addr', `${client}:${req.socket.remotePort}`]);
+    for (const [k, v] of Object.entries(names)) headers.push([`spin-path-match-${k.toLowerCase()}`, v]);
+    if (route.static) return answerStatic(res, route.static);
     const job = { id: nextId++, req, res, route, authority, headers, done: false };
     res.on('close', () => { if (!job.done && !job.worker) { const i = queue.indexOf(job); if (i >= 0) queue.splice(i, 1); } });
     const wk = idle.shift();
-    if (wk) dispatch(wk, job);
-    else queue.push(job);
+    if (wk) return dispatch(wk, job);
+    queue.push(job);
+    setTimeout(() => { if (queue.includes(job)) grow(); }, 20);
   }
 
   let server;
@@ -542,6 +615,19 @@ async function worker() {
     [dispose]() {}
   }
 
+  // A response chunk to the main thread, at most OUT_WINDOW unacknowledged (a slow client
+  // holds the component, not the memory).
+  function send(req, buf) {
+    req.head();
+    for (let off = 0; off < buf.length; off += 65536) {
+      while (OUT_WINDOW - (req.sent - Atomics.load(sig, SIG_ACKED)) <= 0)
+        Atomics.wait(sig, SIG_ACKED, Atomics.load(sig, SIG_ACKED), 1000);
+      const part = buf.slice(off, off + 65536);
+      parentPort.postMessage({ t: 'chunk', id: req.id, data: part }, [part.buffer]);
+      req.sent++;
+    }
+  }
+
   class BodyOut extends OutputStream {
     constructor(req) { super(); this.req = req; }
     room() { return OUT_WINDOW - (this.req.sent - Atomics.load(sig, SIG_ACKED)); }
@@ -552,13 +638,12 @@ async function worker() {
     write(buf) {
       if (this.req.finished) throw { tag: 'closed' };
       if (!buf.length) return;
-      this.req.head();
-      for (let off = 0; off < buf.length; off += 65536) {
-        while (this.room() <= 0) Atomics.wait(sig, SIG_ACKED, Atomics.load(sig, SIG_ACKED), 1000);
-        const part = buf.slice(off, off + 65536);
-        parentPort.postMessage({ t: 'chunk', id: this.req.id, data: part }, [part.buffer]);
-        this.req.sent++;
+      if (!this.req.response) {
+        // written before the response was set: held until it is
+        this.req.early.push(buf.slice());
+        return;
       }
+      send(this.req, buf);
     }
     blockingWriteAndFlush(buf) { this.write(buf); }
     flush() {}
@@ -657,6 +742,7 @@ async function worker() {
           headers: r.headers().entries().map(([k, v]) => [k, dec.decode(v)]) });
       };
       if (!r.spinBody) req.head();
+      else if (req.early.length) for (const b of req.early.splice(0)) send(req, b);
     }
   }
 
@@ -696,11 +782,10 @@ async function worker() {
     const c = plan.components[component];
     return {
       get(name) {
-        if (!VAR_NAME.test(name)) throw { tag: 'invalid-name', val: name };
-        const v = c.vars[name];
-        if (!v) throw { tag: 'undefined', val: `no variable for "${component}"."${name}"` };
-        if (v.missing !== undefined) throw { tag: 'undefined', val: `no value for the variable "${v.missing}"` };
-        return v.value;
+        const bad = varNameProblem(name);
+        if (bad) throw { tag: 'invalid-name', val: `"${name}": ${bad}` };
+        if (!Object.hasOwn(c.vars, name)) throw { tag: 'undefined', val: `no variable for "${component}"."${name}"` };
+        return c.vars[name];
       },
     };
   }
@@ -791,7 +876,7 @@ async function worker() {
   function serve(m) {
     const comp = comps[m.component];
     const req = { id: m.id, method: m.method, path: m.path, authority: m.authority, headers: m.headers, chunks: [], ended: false,
-      sent: 0, finished: false, response: null, headSent: false, head: () => {}, error: null };
+      sent: 0, finished: false, response: null, headSent: false, head: () => {}, error: null, early: [] };
     cur = req;
     for (const e of early.splice(0)) take(e);
     drainPort();

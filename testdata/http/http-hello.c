@@ -4,7 +4,8 @@
  * (scripts/http-component.sh). The tests route to it:
  *   /hello            200 "hello from a C component", with GREETING from the env
  *   /echo             the request's body back (streamed through, any size)
- *   /headers          each request header as "name: value" lines
+ *   .../headers       each request header as "name: value" lines, then the GREETING of the
+ *                     component's env as "x-greeting: ..."
  *   /status/NNN       status NNN with no body at all (a null body)
  *   /stream           three chunks, 300 ms apart
  *   /env/NAME         the component's environment variable NAME
@@ -396,7 +397,7 @@ __attribute__((export_name("wasi:http/incoming-handler@0.2.12#handle"))) void ha
 		start(&r, 200, "application/octet-stream", 1);
 		pump(&r, in);
 		finish(&r);
-	} else if (same(path, n, "/headers")) {
+	} else if ((n >= 8 && same(path + n - 8, 8, "/headers")) || (n >= 9 && same(path + n - 9, 9, "/headers/"))) {
 		struct ent {
 			const char *k;
 			size_t kn;
@@ -414,6 +415,25 @@ __attribute__((export_name("wasi:http/incoming-handler@0.2.12#handle"))) void ha
 			puts_(&b, ": ");
 			put(&b, e[i].v, e[i].vn);
 			puts_(&b, "\n");
+		}
+		{
+			struct kv {
+				const char *k;
+				size_t kn;
+				const char *v;
+				size_t vn;
+			} *env;
+			size_t nenv;
+
+			get_env(ret_area);
+			env = (struct kv *)(uintptr_t)R32(0);
+			nenv = (size_t)R32(4);
+			for (size_t i = 0; i < nenv; i++)
+				if (same(env[i].k, env[i].kn, "GREETING")) {
+					puts_(&b, "x-greeting: ");
+					put(&b, env[i].v, env[i].vn);
+					puts_(&b, "\n");
+				}
 		}
 		text(&r, 200, b.p, b.n);
 	} else if (prefix(path, n, "/status/") && n == 11) {

@@ -181,7 +181,7 @@ is "$(printf '%s' "$out" | grep -c "WebAssembly\|magic word")" "0" "and no engin
 # ---- 7. --engine names ----
 out=$("$WP" run --engine nodejs app:v1 2>&1); rc=$?
 is "$rc" "2" "--engine nodejs (a program, not an engine) is a usage error"
-like "$out" "unknown engine 'nodejs': the engines are wasmtime, wasmedge, wasmer, node, jco and spin" "listing the known ones"
+like "$out" "unknown engine 'nodejs': the engines are wasmtime, wasmedge, wasmer, node, jco, spin and spin-jco" "listing the known ones"
 mkdir -p "$TMP/nopath" && ln -sf "$(command -v node)" "$TMP/nopath/node"
 out=$(PATH=$TMP/nopath "$WP" run --engine wasmtime app:v1 2>&1); rc=$?
 is "$rc" "3" "a known engine that is not installed: not found"

@@ -81,7 +81,7 @@ is "$rc" "3" "a Spin HTTP app without spin installed: exit 3 (not found)"
 like "$err" "install spin" "and the error says what to install"
 err=$("$WP" run --engine node sp:http 2>&1); rc=$?
 is "$rc" "2" "the node engine for an HTTP app: a usage error"
-like "$err" "only the spin engine" "that says which engine can run it"
+like "$err" "only spin, or wasmpack.s own Spin trigger" "that says which engine can run it"
 
 err=$(PATH=/usr/bin:/bin "$WP" run --engine wasmtime img:v1 2>&1); rc=$?
 [ "$rc" -ne 0 ]; ok $? "an engine that is not installed: non-zero exit"

@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# Spin apps serve for real with no spin binary (issue 23): wasmpack's own Spin HTTP trigger
+# (the engine spin-jco) runs an app's wasi:http components on Node.js through jco, with
+# Spin's routing and headers, variables, key-value, the outbound allow-list, a pool of
+# workers and a drain on SIGTERM. The component is testdata/http/http-hello.c (a wasi:http
+# component of C built by `make wasm-apps`); upstreams are tests/helpers/upstream.py.
+. "$(dirname "$0")/lib.bash"
+cd "$TMP"
+JCO_BIN=$ROOT/.deps/jco/node_modules/.bin
+COMP=$BUILD/testdata/http-hello.wasm
+if ! command -v node >/dev/null || ! [ -x "$JCO_BIN/jco" ] || ! [ -f "$COMP" ]; then
+	skip "needs node, jco (scripts/deps.sh) and the wasi:http test component (make wasm-apps)"
+	done_testing
+	exit
+fi
+# no spin on the PATH: the trigger is wasmpack's own
+export PATH=$JCO_BIN:$BUILD:/usr/sbin:/usr/bin:/sbin:/bin WASMPACK_CACHE=$TMP/cache
+unset WASMPACK_ENGINE
+
+# serve NAME ARGS...: `wasmpack run ARGS` in the background, its pid in $TMP/NAME.pid, its
+# stderr in $TMP/NAME.err; stopped when the test ends.
+serve() {
+	local name=$1
+	shift
+	"$WP" run "$@" > "$TMP/$name.out" 2> "$TMP/$name.err" &
+	echo $! > "$TMP/$name.pid"
+	on_exit "kill $! 2>/dev/null; wait $! 2>/dev/null"
+}
+stop() { kill "$(cat "$TMP/$1.pid")" 2>/dev/null; wait "$(cat "$TMP/$1.pid")" 2>/dev/null; }
+
+UP=$(free_port)
+mkdir -p up
+/usr/bin/python3 "$ROOT/tests/helpers/upstream.py" "$UP" "$TMP/up" > /dev/null 2>&1 &
+on_exit "kill $! 2>/dev/null"
+DENIED=$(free_port)
+
+mkdir -p app/static && cp "$COMP" app/web.wasm && printf 'a static file\n' > app/static/a.txt
+cat > app/spin.toml <<EOF
+spin_manifest_version = 2
+
+[application]
+name = "shop"
+version = "1.2.3"
+
+[variables]
+greeting = { default = "hello" }
+token = { required = true }
+upstream = { default = "127.0.0.1:$UP" }
+
+[[trigger.http]]
+route = "/..."
+component = "web"
+
+[[trigger.http]]
+route = "/exact/headers"
+component = "web"
+
+[[trigger.http]]
+route = "/users/:id/..."
+component = "web"
+
+[[trigger.http]]
+route = "/a/..."
+component = "web"
+
+[[trigger.http]]
+route = "/a/b/..."
+component = "other"
+
+[[trigger.http]]
+route = { private = true }
+component = "hidden"
+
+[component.web]
+source = "web.wasm"
+files = [{ source = "static", destination = "/" }]
+environment = { GREETING = "bonjour" }
+key_value_stores = ["default"]
+allowed_outbound_hosts = ["http://{{ upstream }}"]
+[component.web.variables]
+message = "{{ greeting }} world"
+secret = "{{ token }}"
+
+[component.other]
+source = "web.wasm"
+environment = { GREETING = "from other" }
+
+[component.hidden]
+source = "web.wasm"
+EOF
+"$WP" build app -t shop:v1 >/dev/null
+P=$(free_port)
+serve s1 shop:v1 --verbose --listen "127.0.0.1:$P" --workers 2 --variable token=s3cret
+check "wasmpack run of a Spin HTTP app serves (no spin installed)" wait_http "http://127.0.0.1:$P/.well-known/spin/health"
+U=http://127.0.0.1:$P
+like "$(cat "$TMP/s1.err")" "the Spin app runs with spin-jco" "--verbose says which trigger runs it (wasmpack's own)"
+is "$(curl -sS "$U/.well-known/spin/health")" "OK" "/.well-known/spin/health answers OK"
+info=$(curl -sS "$U/.well-known/spin/info")
+is "$(jq -r '.app.name + " " + .app.version' <<<"$info")" "shop 1.2.3" "/.well-known/spin/info: the app's name and version"
+like "$(jq -r .version <<<"$info")" "^wasmpack " "and the version of what serves it"
+is "$(curl -sS -o /dev/null -w '%{http_code} %{size_download}' "$U/.well-known/spin/nothing")" "404 0" \
+	"another /.well-known/spin/ path: an empty 404"
+
+# ---- routing as Spin's trigger routes ----
+h() { curl -sS "$U$1/headers" | grep -i "^$2: " | sed "s/^[^:]*: //"; }
+is "$(curl -sS "$U/hello")" "hello from a C component, bonjour" "a request reaches the component, with its environment"
+is "$(h /exact spin-matched-route)" "/exact/headers" "an exact route beats the wildcard"
+is "$(h /exact spin-path-info)" "" "spin-path-info of an exact route: empty"
+is "$(h /exact/more spin-matched-route)" "/..." "a path below an exact route is not it"
+is "$(h /users/42/x spin-matched-route)" "/users/:id/..." "a :name parameter route"
+is "$(h /users/42/x spin-path-match-id)" "42" "spin-path-match-id is the parameter's value"
+is "$(h /users/42/x spin-path-info)" "/x/headers" "spin-path-info: what follows the route"
+is "$(h /a/b/c spin-matched-route)" "/a/b/..." "the longest wildcard prefix wins"
+is "$(h /a/b/c x-greeting)" "from other" "and its component answers"
+is "$(h /a/x spin-matched-route)" "/a/..." "a shorter prefix for what the longer one does not hold"
+is "$(h /abc spin-matched-route)" "/..." "/a/... does not match /abc"
+is "$(curl -sS "$U/exact/headers/" | grep '^spin-matched-route: ')" "spin-matched-route: /exact/headers" \
+	"a trailing slash still matches the exact route"
+is "$(h /zz spin-raw-component-route)" "/..." "spin-raw-component-route"
+is "$(h /users/9/y spin-component-route)" "/users/:id" "spin-component-route: the route without its wildcard"
+is "$(h /zz spin-base-path)" "/" "spin-base-path"
+is "$(curl -sS "$U/zz/headers?q=1" | grep '^spin-full-url: ' | cut -d' ' -f2)" "http://127.0.0.1:$P/zz/headers?q=1" \
+	"spin-full-url: the whole URL with its query"
+like "$(h /zz spin-client-addr)" "^127\.0\.0\.1:[0-9]+$" "spin-client-addr: the client's address and port"
+hdrs=$(curl -sS "$U/zz/headers" -H 'Connection: keep-alive, x-hop' -H 'x-hop: 1' -H 'Keep-Alive: timeout=5' -H 'x-kept: yes')
+like "$hdrs" "x-kept: yes" "an ordinary request header reaches the component"
+ok "$(grep -ciE '^(connection|keep-alive|x-hop|host):' <<<"$hdrs" | grep -qx 0; echo $?)" \
+	"hop-by-hop headers (and those Connection names) do not, nor host (its authority is the request's)"
+hdrs=$(curl -sS "$U/zz/headers" -H 'spin-path-info: /forged')
+is "$(grep -c '^spin-path-info: ' <<<"$hdrs")" "1" "a client cannot forge a spin-* header"
+
+# ---- responses ----
+is "$(curl -sS -o /dev/null -w '%{http_code} %{size_download}' "$U/status/418")" "418 0" \
+	"a response with no body at all (a null body): 418, empty"
+is "$(curl -sS -o /dev/null -w '%{http_code} %{size_download}' "$U/status/204")" "204 0" "a 204"
+head -c 3145728 /dev/urandom > big
+curl -sS --data-binary @big "$U/echo" -o big.out
+check "a 3 MB body echoed back byte for byte" cmp big big.out
+curl -sSN "$U/stream" | while IFS= read -r line; do echo "$(date +%s%N) $line"; done > stream.log
+is "$(cut -d' ' -f2- stream.log | tr '\n' ' ')" "chunk 1 chunk 2 chunk 3 " "a streamed body arrives whole and in order"
+t1=$(sed -n 1p stream.log | cut -d' ' -f1) t3=$(sed -n 3p stream.log | cut -d' ' -f1)
+ok "$([ $(((t3 - t1) / 1000000)) -ge 400 ] && echo 0 || echo 1)" \
+	"and chunk by chunk, as written (the first $(((t3 - t1) / 1000000)) ms before the last), not all at the end"
+is "$(curl -sS "$U/file/a.txt")" "a static file" "the component's files, at their destination"
+
+# ---- variables ----
+is "$(curl -sS "$U/var/message")" "hello world" "a variable from the app's default"
+is "$(curl -sS "$U/var/secret")" "s3cret" "a required variable from --variable"
+like "$(curl -sS "$U/var/nothing")" "undefined: no variable for \"web\".\"nothing\"" "an undeclared one is undefined, as Spin says"
+like "$(curl -sS "$U/var/Bad")" "invalid-name" "an invalid name is invalid-name"
+
+# ---- key-value ----
+is "$(curl -sS -X PUT --data-binary 'v1' "$U/kv/default/k1")" "stored" "key-value: a value set"
+vals=$(for i in $(seq 1 12); do curl -sS -w '\n' "$U/kv/default/k1" & done; wait)
+is "$(sort -u <<<"$vals")" "v1" "and seen by every later request, whichever worker serves it"
+is "$(curl -sS "$U/kv/archive/k1")" "access-denied" "a store the component was not granted: access-denied"
+like "$(cat "$TMP/s1.err")" "key-value store 'archive' refused: not in its key_value_stores" "and a log line naming it"
+
+# ---- outbound ----
+is "$(curl -sS "$U/fetch/127.0.0.1:$UP/hello")" "upstream says hi" "an allowed outbound request (a {{ variable }} in the rule)"
+like "$(curl -sS "$U/fetch/127.0.0.1:$DENIED/hello")" "outbound refused: error-code 15" \
+	"a host not allowed: HTTP-request-denied, as Spin answers"
+like "$(cat "$TMP/s1.err")" "outbound request to http://127.0.0.1:$DENIED refused: not in its allowed_outbound_hosts \(http://127.0.0.1:$UP\)" \
+	"and a log line naming the host and the rules"
+
+# ---- concurrency ----
+codes=$(seq 1 40 | xargs -P 8 -I{} curl -sS -o /dev/null -w '%{http_code}\n' "$U/hello")
+is "$(sort <<<"$codes" | uniq -c | awk '{print $1" "$2}')" "40 200" "40 requests, 8 at a time: all answered"
+out=$(curl -sS -0 -i -m 5 "$U/hello" | tr -d '\r')
+like "$out" "hello from a C component" "an HTTP/1.0 client is answered"
+like "$out" "Connection: close" "and not kept waiting on keep-alive"
+
+# two requests held by a slow upstream, with two workers: a third is answered anyway
+rm -f up/held up/release
+(curl -sS -m 30 -w '\n' "$U/fetch/127.0.0.1:$UP/hold" > held1.out &)
+(curl -sS -m 30 -w '\n' "$U/fetch/127.0.0.1:$UP/hold" > held2.out &)
+for _ in $(seq 1 100); do [ "$(cat up/held 2>/dev/null)" = 2 ] && break; sleep 0.05; done
+is "$(cat up/held 2>/dev/null)" "2" "two requests held at a slow upstream (both workers busy)"
+is "$(curl -sS -m 5 "$U/hello")" "hello from a C component, bonjour" "a third request is answered while they wait"
+is "$(cat held1.out held2.out)" "" "(before they are released)"
+touch up/release
+for _ in $(seq 1 100); do [ -s held1.out ] && [ -s held2.out ] && break; sleep 0.05; done
+is "$(cat held1.out held2.out | tr '\n' ' ')" "released released " "then both are answered"
+
+# ---- SIGTERM: the requests in flight are answered, then it stops ----
+(curl -sSN -m 10 "$U/stream" > drained.out &)
+sleep 0.3
+kill -TERM "$(cat "$TMP/s1.pid")"
+wait "$(cat "$TMP/s1.pid")"; rc=$?
+is "$rc" "0" "SIGTERM: the trigger stops with 0"
+is "$(tr '\n' ' ' < drained.out)" "chunk 1 chunk 2 chunk 3 " "after answering the request in flight in full"
+check "and no longer accepts connections" bash -c "! curl -sS -m 2 -o /dev/null $U/hello 2>/dev/null"
+
+# ---- state, and what a start needs ----
+P2=$(free_port)
+serve s2 shop:v1 --listen "127.0.0.1:$P2" --state-dir "$TMP/state" --workers 1
+wait_http "http://127.0.0.1:$P2/.well-known/spin/health"
+like "$(cat "$TMP/s2.err")" "variable 'token' is required and has no value" "a required variable without a value: the start fails, naming it"
+stop s2
+export SPIN_VARIABLE_TOKEN=from-env SPIN_VARIABLE_GREETING=hey
+serve s2 shop:v1 --listen "127.0.0.1:$P2" --state-dir "$TMP/state" --workers 1
+check "with SPIN_VARIABLE_TOKEN it starts" wait_http "http://127.0.0.1:$P2/.well-known/spin/health"
+is "$(curl -sS "http://127.0.0.1:$P2/var/secret")" "from-env" "a variable from SPIN_VARIABLE_<NAME>"
+is "$(curl -sS "http://127.0.0.1:$P2/var/message")" "hey world" "which wins over the default"
+curl -sS -X PUT --data-binary 'kept' "http://127.0.0.1:$P2/kv/default/k2" >/dev/null
+stop s2
+unset SPIN_VARIABLE_GREETING
+serve s2 shop:v1 --listen "127.0.0.1:$P2" --state-dir "$TMP/state" --workers 1 --variable token=x
+wait_http "http://127.0.0.1:$P2/.well-known/spin/health"
+is "$(curl -sS "http://127.0.0.1:$P2/kv/default/k2")" "kept" "key-value under --state-dir outlives the process"
+is "$(stat -c %a "$TMP/state")" "700" "(the state folder is the user's own)"
+stop s2
+
+# ---- the engine: no network of its own unless it reaches out ----
+mkdir -p quiet && cp "$COMP" quiet/web.wasm
+printf 'spin_manifest_version = 2\n[application]\nname = "quiet"\n[[trigger.http]]\nroute = "/only"\ncomponent = "web"\n[component.web]\nsource = "web.wasm"\n' > quiet/spin.toml
+"$WP" build quiet -t quiet:v1 >/dev/null
+P3=$(free_port)
+serve s3 quiet:v1 --listen "127.0.0.1:$P3" --workers 1
+check "an app with no outbound hosts serves" wait_http "http://127.0.0.1:$P3/.well-known/spin/health"
+is "$(curl -sS "http://127.0.0.1:$P3/only")" "route /only" "through the socket handed in"
+is "$(curl -sS -o /dev/null -w '%{http_code} %{size_download}' "http://127.0.0.1:$P3/other")" "404 0" "no route: an empty 404"
+npid=$(pgrep -f "wasmpack-spin-http.mjs" | head -1)
+if [ "$(id -u)" = 0 ] && [ -n "$npid" ]; then
+	isnt_same=$([ "$(readlink "/proc/$npid/ns/net")" != "$(readlink /proc/self/ns/net)" ] && echo yes || echo no)
+	is "$isnt_same" "yes" "and its engine has a network namespace of its own (a loopback only)"
+else
+	skip "needs root to see the engine's namespaces"
+fi
+stop s3
+serve s5 quiet:v1 --verbose --engine spin-jco --listen "127.0.0.1:$P3" --workers 1
+wait_http "http://127.0.0.1:$P3/.well-known/spin/health"
+like "$(cat "$TMP/s5.err")" "runs with spin-jco \(--engine\)" "--engine spin-jco forces wasmpack's own trigger"
+stop s5
+(cd app && "$WP" build --wasm web.wasm -t plain:v1 >/dev/null)
+err=$("$WP" run --engine spin-jco plain:v1 2>&1); rc=$?
+is "$rc" "2" "spin-jco for an app that is no Spin app: a usage error"
+P4=$(free_port)
+err=$("$WP" run quiet:v1 --listen "127.0.0.1:notaport" 2>&1); rc=$?
+is "$rc" "2" "a listen address that is none: a usage error"
+like "$err" "listen address" "naming it"
+err=$("$WP" run quiet:v1 --workers 0 2>&1); rc=$?
+is "$rc" "2" "--workers 0: a usage error"
+
+# ---- the image layout: the trigger loads /spin.toml from the rootfs ----
+"$WP" build app --layout image -t shopimg:v1 >/dev/null
+serve s4 shopimg:v1 --listen "127.0.0.1:$P4" --workers 1 --variable token=t
+check "the image layout (spin.toml in the rootfs) serves" wait_http "http://127.0.0.1:$P4/.well-known/spin/health"
+is "$(curl -sS "http://127.0.0.1:$P4/file/a.txt")" "a static file" "with the component's files"
+is "$(h2=$(curl -sS "http://127.0.0.1:$P4/a/b/c/headers"); grep '^x-greeting' <<<"$h2")" "x-greeting: from other" "and its routes"
+stop s4
+
+done_testing
