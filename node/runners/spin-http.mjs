@@ -186,6 +186,8 @@ class KvStore {
 }
 
 async function main() {
+  // Nobody may be reading the log (a container started detached): the server goes on.
+  for (const s of [process.stdout, process.stderr]) s.on('error', () => {});
   const plan = JSON.parse(process.env.WASMPACK_SPIN_PLAN ?? 'null');
   const fd = Number(process.env.WASMPACK_LISTEN_FD);
   delete process.env.WASMPACK_SPIN_PLAN;
@@ -438,6 +440,11 @@ async function main() {
     if (path === '/.well-known/spin/info') {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(info) });
       return res.end(info);
+    }
+    if (path.startsWith('/.well-known/spin/')) {
+      // reserved for the trigger: no app route reaches below it
+      res.writeHead(404, { 'content-length': 0 });
+      return res.end();
     }
     let segs;
     try { segs = splitPath(path); } catch { segs = null; }

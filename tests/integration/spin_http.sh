@@ -250,4 +250,64 @@ is "$(curl -sS "http://127.0.0.1:$P4/file/a.txt")" "a static file" "with the com
 is "$(h2=$(curl -sS "http://127.0.0.1:$P4/a/b/c/headers"); grep '^x-greeting' <<<"$h2")" "x-greeting: from other" "and its routes"
 stop s4
 
+# ---- under containerd, through the shim: SpinKube's env, no spin anywhere ----
+if [ "$(id -u)" -ne 0 ] || ! command -v containerd >/dev/null; then
+	skip "needs root and containerd for the shim's part"
+	done_testing
+	exit
+fi
+H=$BUILD/tests/helpers
+NS=wasmpack-spin-$$
+SOCKS=$(mktemp -d /tmp/wpk.XXXXXX)
+on_exit "rm -rf '$SOCKS'"
+export WASMPACK_SHIM_SOCKET_DIR=$SOCKS
+C=$TMP/ctd
+WASMPACK_CACHE=$TMP/shimcache start_containerd "$C"
+ctr_() { ctr -a "$C/c.sock" -n "$NS" "$@"; }
+on_exit "rmdir /sys/fs/cgroup/$NS /sys/fs/cgroup/*/$NS 2>/dev/null"
+create_() { # create_ ID IMAGE ENV-JSON: a container with no snapshot (containerd 1.6 cannot unpack artifacts)
+	printf '{"ociVersion":"1.0.2","process":{"args":[],"env":%s,"cwd":"/"},"root":{"path":"rootfs"}}' "$3" > "spec-$1.json"
+	"$H/ctd_container" "$C/c.sock" "$NS" create "$1" "$2" io.containerd.wasmpack.v1 "spec-$1.json"
+}
+"$WP" save shop:v1 -o shop.tar >/dev/null && ctr_ images import --all-platforms --no-unpack shop.tar >/dev/null
+P5=$(free_port)
+create_ k1 docker.io/library/shop:v1 "[\"SPIN_HTTP_LISTEN_ADDR=127.0.0.1:$P5\",\"SPIN_VARIABLE_TOKEN=from-pod\"]"
+ctr_ task start -d k1 >/dev/null 2>&1
+check "Spin's layout from containerd's content store serves through the shim (SPIN_HTTP_LISTEN_ADDR)" \
+	wait_http "http://127.0.0.1:$P5/.well-known/spin/health"
+is "$(curl -sS "http://127.0.0.1:$P5/hello")" "hello from a C component, bonjour" "the component answers under containerd"
+is "$(curl -sS "http://127.0.0.1:$P5/var/secret")" "from-pod" "SPIN_VARIABLE_* from the container's env"
+is "$(curl -sS "http://127.0.0.1:$P5/a/b/c/headers" | grep '^spin-matched-route')" "spin-matched-route: /a/b/..." "with every route"
+curl -sS -X PUT --data-binary 'pod' "http://127.0.0.1:$P5/kv/default/k" >/dev/null
+is "$(curl -sS "http://127.0.0.1:$P5/kv/default/k")" "pod" "key-value under the shim"
+ctr_ task wait k1 >/dev/null 2>&1 &
+waiter=$!
+sleep 0.3
+ctr_ task kill -s SIGTERM k1 >/dev/null 2>&1
+wait "$waiter"
+is "$?" "0" "SIGTERM stops the task cleanly (exit 0)"
+ctr_ task rm k1 >/dev/null 2>&1; "$H/ctd_container" "$C/c.sock" "$NS" delete k1
+
+# selective deployment: SPIN_COMPONENTS_TO_RETAIN keeps some components and their routes
+create_ k2 docker.io/library/shop:v1 "[\"SPIN_HTTP_LISTEN_ADDR=127.0.0.1:$P5\",\"SPIN_VARIABLE_TOKEN=x\",\"SPIN_COMPONENTS_TO_RETAIN=web\"]"
+ctr_ task start -d k2 >/dev/null 2>&1
+wait_http "http://127.0.0.1:$P5/.well-known/spin/health"
+is "$(curl -sS "http://127.0.0.1:$P5/a/b/c/headers" | grep '^spin-matched-route')" "spin-matched-route: /a/..." \
+	"SPIN_COMPONENTS_TO_RETAIN=web: the other component's route is gone"
+ctr_ task kill -s SIGKILL k2 >/dev/null 2>&1; ctr_ task wait k2 >/dev/null 2>&1
+ctr_ task rm k2 >/dev/null 2>&1; "$H/ctd_container" "$C/c.sock" "$NS" delete k2
+
+# the image layout under ctr run (the host's network here; a pod's own under CRI): /spin.toml
+# in the rootfs
+"$WP" save shopimg:v1 -o shopimg.tar >/dev/null && ctr_ images import --all-platforms shopimg.tar >/dev/null 2>&1
+P6=$(free_port)
+ctr_ run -d --net-host --snapshotter native --platform wasip1/wasm --runtime io.containerd.wasmpack.v1 \
+	--env "SPIN_HTTP_LISTEN_ADDR=127.0.0.1:$P6" --env SPIN_VARIABLE_TOKEN=t docker.io/library/shopimg:v1 k3 >/dev/null 2>"$TMP/k3.err"
+check "ctr run of the image layout serves (the trigger loads /spin.toml from the rootfs)" \
+	wait_http "http://127.0.0.1:$P6/.well-known/spin/health"
+is "$(curl -sS "http://127.0.0.1:$P6/file/a.txt")" "a static file" "with the component's files"
+ctr_ task kill -s SIGTERM k3 >/dev/null 2>&1; ctr_ task wait k3 >/dev/null 2>&1
+ctr_ task rm k3 >/dev/null 2>&1; ctr_ containers rm k3 >/dev/null 2>&1
+ctr_ images rm docker.io/library/shop:v1 docker.io/library/shopimg:v1 >/dev/null 2>&1
+
 done_testing
