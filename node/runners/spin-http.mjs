@@ -517,9 +517,9 @@ async function main() {
   server = http.createServer({ keepAliveTimeout: 5000, requestTimeout: 0 }, onRequest);
   server.on('clientError', (e, sock) => { if (sock.writable) sock.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n'); });
   server.listen({ fd }, () => {
-    if (verbose) {
+    if (!plan.quiet) {
       say(`serving http://${plan.listen} with ${nworkers} worker${nworkers > 1 ? 's' : ''}`);
-      for (const r of routes) say(`  ${r.component}: http://${plan.listen}${r.full}`);
+      for (const r of routes) say(`  ${r.component ?? '(static)'}: http://${plan.listen}${r.full}`);
     }
   });
   server.on('error', (e) => { say(`the listening socket: ${e.message}`); process.exit(1); });

@@ -272,7 +272,8 @@ create_() { # create_ ID IMAGE ENV-JSON: a container with no snapshot (container
 "$WP" save shop:v1 -o shop.tar >/dev/null && ctr_ images import --all-platforms --no-unpack shop.tar >/dev/null
 P5=$(free_port)
 create_ k1 docker.io/library/shop:v1 "[\"SPIN_HTTP_LISTEN_ADDR=127.0.0.1:$P5\",\"SPIN_VARIABLE_TOKEN=from-pod\"]"
-ctr_ task start -d k1 >/dev/null 2>&1
+ctr_ task start k1 > "$TMP/k1.log" 2>&1 &
+starter=$!   # attached: ctr ends as the task does, with its status
 check "Spin's layout from containerd's content store serves through the shim (SPIN_HTTP_LISTEN_ADDR)" \
 	wait_http "http://127.0.0.1:$P5/.well-known/spin/health"
 is "$(curl -sS "http://127.0.0.1:$P5/hello")" "hello from a C component, bonjour" "the component answers under containerd"
@@ -280,12 +281,10 @@ is "$(curl -sS "http://127.0.0.1:$P5/var/secret")" "from-pod" "SPIN_VARIABLE_* f
 is "$(curl -sS "http://127.0.0.1:$P5/a/b/c/headers" | grep '^spin-matched-route')" "spin-matched-route: /a/b/..." "with every route"
 curl -sS -X PUT --data-binary 'pod' "http://127.0.0.1:$P5/kv/default/k" >/dev/null
 is "$(curl -sS "http://127.0.0.1:$P5/kv/default/k")" "pod" "key-value under the shim"
-ctr_ task wait k1 >/dev/null 2>&1 &
-waiter=$!
-sleep 0.3
 ctr_ task kill -s SIGTERM k1 >/dev/null 2>&1
-wait "$waiter"
+wait "$starter"
 is "$?" "0" "SIGTERM stops the task cleanly (exit 0)"
+like "$(cat "$TMP/k1.log")" "serving http://127.0.0.1:$P5" "and its log says where it served"
 ctr_ task rm k1 >/dev/null 2>&1; "$H/ctd_container" "$C/c.sock" "$NS" delete k1
 
 # selective deployment: SPIN_COMPONENTS_TO_RETAIN keeps some components and their routes
