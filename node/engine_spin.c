@@ -269,8 +269,8 @@ static int outbound_hosts(const char *id, json_t *meta, json_t **out, wp_error *
 }
 
 /* One component of the plan: its wasm transpiled, its files, env, grants. */
-static int plan_component(engine_ctx *x, const wp_engine_jco *j, json_t *c, const char *const *roots, json_t *out,
-			  wp_error *err)
+static int plan_component(engine_ctx *x, const wp_engine_jco *j, json_t *c, json_t *wagi, const char *const *roots,
+			  json_t *out, wp_error *err)
 {
 	const char *id = wp_json_str(c, "id"), *src = NULL;
 	json_t *meta = json_object_get(c, "metadata"), *files = json_object(), *f, *hosts = NULL;
@@ -292,20 +292,29 @@ static int plan_component(engine_ctx *x, const wp_engine_jco *j, json_t *c, cons
 		json_decref(files);
 		return err->code ? err->code : wp_error_set(err, WP_EINVALID, "component '%s': cannot open its wasm", id);
 	}
-	if (kind != WP_WASM_COMPONENT) {
+	if (wagi && kind != WP_WASM_MODULE) {
 		close(fd);
 		json_decref(files);
-		return wp_error_set(err, WP_EINVALID, "component '%s' is a wasm module (a WAGI or Spin 1 inbound-http "
-				    "component): wasmpack's Spin trigger serves wasi:http components; install spin "
-				    "(https://spinframework.dev) to run it", id);
+		return wp_error_set(err, WP_EINVALID, "component '%s' uses the WAGI executor, which runs wasip1 modules, and "
+				    "it is a wasm component", id);
 	}
-	rc = wp_engine__jco_transpile(x, j, fd, true, &compiled, err);
-	close(fd);
-	if (rc < 0) {
+	if (!wagi && kind != WP_WASM_COMPONENT) {
+		close(fd);
 		json_decref(files);
-		return wp_error_prefix(err, "component '%s'", id);
+		return wp_error_set(err, WP_EINVALID, "component '%s' is a wasm module with Spin's executor (Spin 1's "
+				    "inbound-http): wasmpack's Spin trigger serves wasi:http components, and modules with "
+				    "executor = { type = \"wagi\" }; install spin (https://spinframework.dev) to run it", id);
 	}
-	wp_strv_push(&x->ro, compiled);
+	if (!wagi) {
+		rc = wp_engine__jco_transpile(x, j, fd, true, &compiled, err);
+		close(fd);
+		if (rc < 0) {
+			json_decref(files);
+			return wp_error_prefix(err, "component '%s'", id);
+		}
+		wp_strv_push(&x->ro, compiled);
+	} else
+		close(fd);
 	json_array_foreach(json_object_get(c, "files"), i, f) {
 		const char *dir = NULL, *guest = wp_json_str(f, "path");
 		struct stat st;
@@ -326,7 +335,9 @@ static int plan_component(engine_ctx *x, const wp_engine_jco *j, json_t *c, cons
 	}
 	x->host_network = x->host_network || json_array_size(hosts) > 0;
 	json_object_set_new(out, id,
-			    json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "dir", compiled, "files", files, "env",
+			    json_pack("{s:s?, s:o?, s:o, s:o, s:o, s:o, s:o}", "dir", compiled, "wagi",
+				      wagi ? json_pack("{s:s, s:O?}", "module", src, "argv", json_object_get(wagi, "argv")) : NULL,
+				      "files", files, "env",
 				      own_or(json_object_get(c, "env"), json_object()), "variables",
 				      own_or(json_object_get(c, "config"), json_object()), "key_value_stores",
 				      own_or(json_object_get(meta, "key_value_stores"), json_array()),
@@ -356,9 +367,9 @@ static int plan_routes(engine_ctx *x, json_t *locked, json_t *routes, json_t *wa
 					    wp_json_str(t, "id") ? wp_json_str(t, "id") : "?");
 		if (comp && !retained(retain, comp))
 			continue;
-		if (exec && strcmp(exec, "http") && strcmp(exec, "spin"))
+		if (exec && strcmp(exec, "http") && strcmp(exec, "spin") && strcmp(exec, "wagi"))
 			return wp_error_set(err, WP_EINVALID, "component '%s' uses the '%s' executor: wasmpack's Spin trigger "
-					    "runs wasi:http components (Spin's executor); install spin to run it",
+					    "runs Spin's (wasi:http components) and WAGI's (wasip1 modules); install spin to run it",
 					    comp ? comp : "?", exec);
 		r = json_object();
 		if (json_is_object(route) && json_is_true(json_object_get(route, "private")))
@@ -377,7 +388,9 @@ static int plan_routes(engine_ctx *x, json_t *locked, json_t *routes, json_t *wa
 					    wp_json_str(t, "id") ? wp_json_str(t, "id") : "?");
 		} else {
 			json_object_set_new(r, "component", json_string(comp));
-			json_object_set_new(wanted, comp, json_true());
+			json_object_set_new(wanted, comp, exec && !strcmp(exec, "wagi")
+							      ? json_pack("{s:s?}", "argv", wp_json_str(json_object_get(cfg, "executor"), "argv"))
+							      : json_true());
 		}
 		json_array_append_new(routes, r);
 	}
@@ -448,7 +461,7 @@ int wp_engine__command_spin_jco(engine_ctx *x, wp_strv *argv, wp_error *err)
 			rc = wp_error_set(err, WP_EINVALID, "an HTTP route names the component '%s', which the app does not have", k);
 			goto done;
 		}
-		if ((rc = plan_component(x, &j, c, roots, comps, err)) < 0)
+		if ((rc = plan_component(x, &j, c, json_is_object(v) ? v : NULL, roots, comps, err)) < 0)
 			goto done;
 	}
 	if ((rc = variable_values(x, values, err)) < 0)

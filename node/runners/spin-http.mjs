@@ -268,8 +268,10 @@ async function main() {
   const modules = {};
   for (const [id, c] of Object.entries(plan.components)) {
     modules[id] = {};
-    for (const f of readdirSync(c.dir).filter((f) => f.endsWith('.wasm')))
-      modules[id][f] = await WebAssembly.compile(readFileSync(`${c.dir}/${f}`));
+    if (c.wagi) modules[id].wagi = await WebAssembly.compile(readFileSync(c.wagi.module));
+    else
+      for (const f of readdirSync(c.dir).filter((f) => f.endsWith('.wasm')))
+        modules[id][f] = await WebAssembly.compile(readFileSync(`${c.dir}/${f}`));
   }
 
   const nworkers = plan.workers > 0 ? plan.workers : availableParallelism();
@@ -406,7 +408,8 @@ async function main() {
     inflight.set(job.id, job);
     Atomics.store(wk.sig, SIG_ACKED, 0);
     wk.send({ t: 'req', id: job.id, component: job.route.component, method: job.req.method, path: job.req.url,
-      authority: job.authority, headers: job.headers });
+      authority: job.authority, headers: job.headers, version: job.req.httpVersion,
+      client: job.req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '' });
     // the body follows, IN_WINDOW chunks ahead of what the worker read
     job.pending = 0;
     job.req.on('data', (chunk) => {
@@ -840,6 +843,10 @@ async function worker() {
   // ---- the components: imports, core modules, instances made ahead ----
   const comps = {};
   for (const [id, c] of Object.entries(plan.components)) {
+    if (c.wagi) {
+      comps[id] = { wagi: c };
+      continue;
+    }
     const shim = new WASIShim({ sandbox: { preopens: c.files ?? {}, env: c.env ?? {}, args: [id], enableNetwork: false } });
     const base = shim.getImportObject();
     const imports = {
@@ -880,6 +887,112 @@ async function worker() {
     }
   }
 
+  const { WASI } = await import('node:wasi');
+
+  // WAGI (Spin's executor for wasip1 modules): CGI over WASI. The request's body on stdin,
+  // its facts in the environment, the response (CGI headers, a blank line, the body) on
+  // stdout; a fresh instance per request.
+  function serveWagi(m, req, c) {
+    while (!req.ended) waitIn(1000);
+    const body = Buffer.concat(req.chunks);
+    req.chunks = [];
+    const q = m.path.indexOf('?');
+    const path = q >= 0 ? m.path.slice(0, q) : m.path;
+    const query = q >= 0 ? m.path.slice(q + 1) : '';
+    const hv = (n) => m.headers.find(([k]) => k === n)?.[1];
+    const [host, port] = (m.authority ?? '').split(':');
+    const env = { ...(c.env ?? {}) };
+    Object.assign(env, {
+      AUTH_TYPE: '', CONTENT_LENGTH: String(body.length), CONTENT_TYPE: '', GATEWAY_INTERFACE: 'CGI/1.1',
+      QUERY_STRING: query, REMOTE_ADDR: m.client, REMOTE_HOST: m.client, REMOTE_USER: '', REQUEST_METHOD: m.method,
+      SCRIPT_NAME: (hv('spin-component-route') ?? ''), SERVER_NAME: host || 'localhost', SERVER_PORT: port || '80',
+      SERVER_PROTOCOL: `HTTP/${m.version}`, SERVER_SOFTWARE: 'WAGI/1',
+    });
+    for (const [k, v] of m.headers) {
+      if (k.startsWith('spin-')) {
+        const name = k === 'spin-path-info' ? 'PATH_INFO' : 'X_' + k.slice(5).toUpperCase().replace(/-/g, '_');
+        env[name] = v;
+      } else if (k !== 'authorization' && k !== 'connection') env['HTTP_' + k.toUpperCase().replace(/-/g, '_')] = v;
+    }
+    env.X_RAW_PATH_INFO = env.PATH_INFO ?? '';
+    try { env.PATH_TRANSLATED = decodeURIComponent(env.PATH_INFO ?? ''); } catch { env.PATH_TRANSLATED = env.PATH_INFO ?? ''; }
+    const args = (c.wagi.argv ?? '${SCRIPT_NAME} ${ARGS}').replace('${SCRIPT_NAME}', path)
+      .replace('${ARGS}', query.replace(/&/g, ' ')).split(' ');
+    const wasi = new WASI({ version: 'preview1', args, env, preopens: c.files ?? {}, returnOnExit: true });
+    const out = [];
+    let off = 0, inst;
+    const real = wasi.wasiImport;
+    const mem = () => new DataView(inst.exports.memory.buffer);
+    const iovs = (ptr, n) => {
+      const d = mem(), list = [];
+      for (let i = 0; i < n; i++) list.push([d.getUint32(ptr + i * 8, true), d.getUint32(ptr + i * 8 + 4, true)]);
+      return list;
+    };
+    const imports = { wasi_snapshot_preview1: { ...real,
+      fd_write(fd, ptr, n, nw) {
+        if (fd !== 1) return real.fd_write(fd, ptr, n, nw);
+        let total = 0;
+        for (const [b, len] of iovs(ptr, n)) { out.push(Buffer.from(new Uint8Array(inst.exports.memory.buffer, b, len))); total += len; }
+        mem().setUint32(nw, total, true);
+        return 0;
+      },
+      fd_read(fd, ptr, n, nr) {
+        if (fd !== 0) return real.fd_read(fd, ptr, n, nr);
+        let total = 0;
+        for (const [b, len] of iovs(ptr, n)) {
+          const k = Math.min(len, body.length - off);
+          new Uint8Array(inst.exports.memory.buffer, b, k).set(body.subarray(off, off + k));
+          off += k;
+          total += k;
+        }
+        mem().setUint32(nr, total, true);
+        return 0;
+      },
+    } };
+    inst = new WebAssembly.Instance(modules[m.component].wagi, imports);
+    const code = wasi.start(inst);
+    if (code !== 0) throw new Error(`the WAGI module exited with ${code}`);
+    const stdout = Buffer.concat(out);
+    if (!stdout.length) throw new Error('the component is configured to use the WAGI executor but did not write to stdout');
+    // headers up to the first blank line (CRs in them dropped), then the body
+    let i = 0, start = 0;
+    const lines = [];
+    for (; i < stdout.length; i++) {
+      if (stdout[i] !== 10) continue;
+      const line = stdout.subarray(start, i).toString('latin1').replace(/\r/g, '');
+      start = i + 1;
+      if (!line) break;
+      lines.push(line);
+    }
+    const rest = stdout.subarray(Math.min(start, stdout.length));
+    const headers = [];
+    let status = null, sufficient = false, location = false, bad = false;
+    for (const line of lines) {
+      const colon = line.indexOf(':');
+      if (colon < 0) continue;
+      const k = line.slice(0, colon).trim(), v = line.slice(colon + 1).trim();
+      const lk = k.toLowerCase();
+      if (lk === 'status') {
+        const n = parseInt(v.split(' ')[0], 10);
+        if (!(n >= 100 && n <= 999)) bad = true; else status = n;
+        sufficient = true;
+      } else {
+        if (lk === 'content-type') sufficient = true;
+        if (lk === 'location') { sufficient = true; location = true; }
+        if (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k)) headers.push([k, v]);
+      }
+    }
+    const reply = (st, hs, b) => {
+      parentPort.postMessage({ t: 'head', id: req.id, status: st, empty: !b.length, headers: hs });
+      req.headSent = true;
+      req.head = () => {};
+      if (b.length) send(req, new Uint8Array(b));
+    };
+    if (bad) return reply(502, [], Buffer.alloc(0));
+    if (!sufficient) return reply(500, [], Buffer.from("Exactly one of 'location' or 'content-type' must be specified"));
+    return reply(status ?? (location ? 302 : 200), headers, rest);
+  }
+
   function serve(m) {
     const comp = comps[m.component];
     const req = { id: m.id, method: m.method, path: m.path, authority: m.authority, headers: m.headers, chunks: [], ended: false,
@@ -888,6 +1001,12 @@ async function worker() {
     for (const e of early.splice(0)) take(e);
     drainPort();
     let error = null;
+    if (comp.wagi) {
+      try { serveWagi(m, req, comp.wagi); } catch (e) { error = e?.message ?? String(e); }
+      cur = null;
+      parentPort.postMessage({ t: 'done', id: m.id, error });
+      return;
+    }
     try {
       const h = comp.spare ?? comp.make();
       comp.spare = null;

@@ -1,5 +1,7 @@
 /* Sample app: prints its arguments and environment, then the static file named by
- * $HELLO_FILE (default /static/greeting.txt). Built to wasm32-wasi by the Makefile. */
+ * $HELLO_FILE (default /static/greeting.txt). Built to wasm32-wasi by the Makefile. Run as
+ * a CGI program (Spin's WAGI executor sets GATEWAY_INTERFACE), it starts its output with
+ * the CGI header that says what follows. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -12,6 +14,8 @@ int main(int argc, char **argv)
 	size_t n;
 	FILE *f;
 
+	if (getenv("GATEWAY_INTERFACE"))
+		printf("Content-Type: text/plain\n\n");
 	for (int i = 0; i < argc; i++)
 		printf("arg[%d]=%s\n", i, argv[i]);
 	for (char **e = environ; e && *e; e++)

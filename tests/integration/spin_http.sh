@@ -34,7 +34,7 @@ mkdir -p up
 on_exit "kill $! 2>/dev/null"
 DENIED=$(free_port)
 
-mkdir -p app/static && cp "$COMP" app/web.wasm && printf 'a static file\n' > app/static/a.txt
+mkdir -p app/static && cp "$COMP" app/web.wasm && cp "$HELLO" app/hello.wasm && printf 'a static file\n' > app/static/a.txt
 cat > app/spin.toml <<EOF
 spin_manifest_version = 2
 
@@ -71,6 +71,11 @@ component = "other"
 route = { private = true }
 component = "hidden"
 
+[[trigger.http]]
+route = "/cgi/..."
+component = "cgi"
+executor = { type = "wagi" }
+
 [component.web]
 source = "web.wasm"
 files = [{ source = "static", destination = "/" }]
@@ -87,6 +92,11 @@ environment = { GREETING = "from other" }
 
 [component.hidden]
 source = "web.wasm"
+
+[component.cgi]
+source = "hello.wasm"
+files = [{ source = "static", destination = "/static" }]
+environment = { GREETING = "cgi", HELLO_FILE = "/static/a.txt" }
 EOF
 "$WP" build app -t shop:v1 >/dev/null
 P=$(free_port)
@@ -142,6 +152,18 @@ t1=$(sed -n 1p stream.log | cut -d' ' -f1) t3=$(sed -n 3p stream.log | cut -d' '
 ok "$([ $(((t3 - t1) / 1000000)) -ge 400 ] && echo 0 || echo 1)" \
 	"and chunk by chunk, as written (the first $(((t3 - t1) / 1000000)) ms before the last), not all at the end"
 is "$(curl -sS "$U/file/a.txt")" "a static file" "the component's files, at their destination"
+
+# ---- WAGI: a wasip1 module as a CGI program ----
+out=$(curl -sS -i "$U/cgi/x/y?a=1&b=2" | tr -d '\r')
+like "$out" "^HTTP/1.1 200" "a WAGI route (a wasip1 module, executor wagi) answers"
+like "$out" "Content-Type: text/plain" "with the CGI headers it wrote"
+like "$out" "arg\[0\]=/cgi/x/y" "argv: the path, then the query's words"
+like "$out" "arg\[1\]=a=1" "(the query split at &)"
+like "$out" "env PATH_INFO=/x/y" "PATH_INFO"
+like "$out" "env QUERY_STRING=a=1&b=2" "QUERY_STRING"
+like "$out" "env REQUEST_METHOD=GET" "REQUEST_METHOD"
+like "$out" "env GREETING=cgi" "the component's environment"
+like "$out" "a static file" "and its files"
 
 # ---- variables ----
 is "$(curl -sS "$U/var/message")" "hello world" "a variable from the app's default"
