@@ -82,6 +82,23 @@ echo "\$ wasmpack build -t 127.0.0.1:$port/demo/spin-hello:v1 --push --plain-htt
 echo "\$ wasmpack inspect 127.0.0.1:$port/demo/spin-hello:v1"
 "$WP" inspect "127.0.0.1:$port/demo/spin-hello:v1" | jq -c .app
 
+if [ -x "$JCO_BIN/jco" ]; then
+	step "serve it: wasmpack's own Spin HTTP trigger (no spin binary), then curl it"
+	sport=$((20000 + RANDOM % 12000))
+	echo "\$ wasmpack run 127.0.0.1:$port/demo/spin-hello:v1 --plain-http --listen 127.0.0.1:$sport &"
+	WASMPACK_CACHE=$DEMO/cache PATH=$JCO_BIN:$PATH "$WP" run "127.0.0.1:$port/demo/spin-hello:v1" --plain-http \
+		--listen "127.0.0.1:$sport" &
+	SPIN_PID=$!
+	for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$sport/.well-known/spin/health" && break; sleep 0.1; done
+	for path in /hello /var/message /file/index.html "/wagi/hello?from=demo"; do
+		echo "\$ curl http://127.0.0.1:$sport$path"
+		curl -sS "http://127.0.0.1:$sport$path" | head -5
+		echo
+	done
+	kill -TERM $SPIN_PID && wait $SPIN_PID
+	echo "(SIGTERM: it answered what was in flight and stopped, status $?)"
+fi
+
 if [ "$(id -u)" -eq 0 ] && command -v containerd >/dev/null && command -v ctr >/dev/null; then
 	step "run it under a real containerd through containerd-shim-wasmpack-v1 (runtime io.containerd.wasmpack.v1)"
 	C=$DEMO/ctd
