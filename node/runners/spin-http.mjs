@@ -327,6 +327,10 @@ async function main() {
     switch (m.t) {
       case 'ready': wk.ready = true; resolve(wk); return;
       case 'fatal': reject(new Error(m.msg)); return;
+      case 'wait':
+        wk.waiting = m.on;
+        if (m.on && queue.length && !idle.length) grow();
+        return;
       case 'kv': {
         let r;
         try {
@@ -376,13 +380,15 @@ async function main() {
   }
 
   function grow() {
-    if (draining || workers.length + starting >= maxWorkers) return;
+    // one at a time, and only while some worker waits on I/O (a busy CPU gains nothing)
+    if (draining || starting || workers.length >= maxWorkers) return;
     starting++;
     startWorker().then((nw) => {
       starting--;
       nw.extra = true;
       workers.push(nw);
       free(nw);
+      if (queue.length && !idle.length && workers.some((w) => w.waiting)) grow();
     }, (e) => { starting--; say(`cannot add a worker: ${e.message}`); });
   }
 
@@ -492,7 +498,7 @@ async function main() {
     const wk = idle.shift();
     if (wk) return dispatch(wk, job);
     queue.push(job);
-    setTimeout(() => { if (queue.includes(job)) grow(); }, 20);
+    if (workers.some((w) => w.waiting)) grow();
   }
 
   let server;
@@ -536,6 +542,12 @@ async function main() {
 
 async function worker() {
   const { shimDir, plan, modules, sig, port } = workerData;
+  // jco's glue (1.35) tries WebAssembly.promising, which Node 20 lacks, inside its
+  // instantiation: the TypeError V8 makes for calling undefined renders the call site by
+  // parsing the glue's whole (huge) function again, about 2.5 ms of every instance. A
+  // function that throws the same kind of error takes the same path, at no such cost.
+  if (typeof WebAssembly.promising !== 'function')
+    WebAssembly.promising = () => { throw new TypeError('WebAssembly.promising (JSPI) is not available'); };
   const shimUrl = (p) => pathToFileURL(`${shimDir}/dist/${p}`);
   let WASIShim, httpMod, ioMod;
   try {
@@ -550,6 +562,19 @@ async function worker() {
   const { InputStream, OutputStream } = ioMod.streams;
   const { Pollable } = ioMod.poll;
   const origPoll = ioMod.poll.poll;
+  // The main thread is told while this worker waits on I/O (an outbound response, a
+  // timer, a slow client), so that it may add workers instead of queueing behind it.
+  let waiting = false;
+  const ioWait = (on) => {
+    if (on === waiting) return;
+    waiting = on;
+    parentPort.postMessage({ t: 'wait', on });
+  };
+  const origBlock = Pollable.prototype.block;
+  Pollable.prototype.block = function block() {
+    ioWait(true);
+    try { return origBlock.call(this); } finally { ioWait(false); }
+  };
   const dispose = Symbol.dispose || Symbol.for('dispose');
 
   // ---- the inbound port: request bodies, key-value replies ----
@@ -582,17 +607,24 @@ async function worker() {
   class ReadyPollable extends Pollable {
     constructor(test) { super(); this.test = test; }
     ready() { return this.test(); }
-    block() { while (!this.test()) waitIn(1000); }
+    block() {
+      if (this.test()) return;
+      ioWait(true);
+      try { while (!this.test()) waitIn(1000); } finally { ioWait(false); }
+    }
     [dispose]() {}
   }
   const spinPoll = (list) => {
-    if (!list.some((p) => p instanceof ReadyPollable)) return origPoll(list);
-    for (;;) {
-      const ready = [];
-      list.forEach((p, i) => { if (p.ready()) ready.push(i); });
-      if (ready.length) return new Uint32Array(ready);
-      waitIn(list.every((p) => p instanceof ReadyPollable) ? 1000 : 2);
-    }
+    ioWait(true);
+    try {
+      if (!list.some((p) => p instanceof ReadyPollable)) return origPoll(list);
+      for (;;) {
+        const ready = [];
+        list.forEach((p, i) => { if (p.ready()) ready.push(i); });
+        if (ready.length) return new Uint32Array(ready);
+        waitIn(list.every((p) => p instanceof ReadyPollable) ? 1000 : 2);
+      }
+    } finally { ioWait(false); }
   };
 
   class BodyIn extends InputStream {
@@ -893,7 +925,11 @@ async function worker() {
   // its facts in the environment, the response (CGI headers, a blank line, the body) on
   // stdout; a fresh instance per request.
   function serveWagi(m, req, c) {
-    while (!req.ended) waitIn(1000);
+    if (!req.ended) {
+      ioWait(true);
+      while (!req.ended) waitIn(1000);
+      ioWait(false);
+    }
     const body = Buffer.concat(req.chunks);
     req.chunks = [];
     const q = m.path.indexOf('?');
