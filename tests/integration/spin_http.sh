@@ -173,7 +173,9 @@ like "$(curl -sS "$U/var/Bad")" "invalid-name" "an invalid name is invalid-name"
 
 # ---- key-value ----
 is "$(curl -sS -X PUT --data-binary 'v1' "$U/kv/default/k1")" "stored" "key-value: a value set"
-for i in $(seq 1 12); do curl -sS -o "kv.$i" "$U/kv/default/k1" & done; wait
+pids=()
+for i in $(seq 1 12); do curl -sS -o "kv.$i" "$U/kv/default/k1" & pids+=($!); done
+wait "${pids[@]}"
 vals=$(for i in $(seq 1 12); do cat "kv.$i"; echo; done)
 is "$(sort -u <<<"$vals")" "v1" "and seen by every later request, whichever worker serves it"
 is "$(curl -sS "$U/kv/archive/k1")" "access-denied" "a store the component was not granted: access-denied"
