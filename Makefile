@@ -132,8 +132,9 @@ demo: deps
 	WASMPACK_BUILD=$(abspath $(O)) scripts/demo.sh
 
 bench: deps
-	$(MAKE) all
+	$(MAKE) all wasm-apps
 	WASMPACK_BUILD=$(abspath $(O)) bench/build.sh
+	WASMPACK_BUILD=$(abspath $(O)) bench/spin_http.sh
 
 # Every bench once at a tiny size, so a bench that broke shows (CI runs it): each checks
 # its contenders' outputs and stops on a failing run, so passing means it works.
@@ -147,6 +148,7 @@ bench-smoke: deps
 	FILES=20 bench/spin.sh; \
 	CAP_MIB=1 bench/spin_toml.sh; \
 	bench/components.sh; \
+	DURATION=1 bench/spin_http.sh; \
 	if [ "$$(id -u)" = 0 ]; then RUNS=2 IDLE=1 bench/shim.sh; else echo "bench/shim.sh needs root: not run"; fi
 
 clean:

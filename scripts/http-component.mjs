@@ -19,5 +19,5 @@ const { _setPreopens } = await import(shim);
 const { componentEmbed, componentNew } = await import(tools);
 const witPath = resolve(wit);
 _setPreopens({ [witPath]: witPath });
-const embedded = await componentEmbed({ binary: readFileSync(core), witPath, worldName: world });
+const embedded = await componentEmbed({ binary: readFileSync(core), witPath, world });
 writeFileSync(out, await componentNew(embedded));

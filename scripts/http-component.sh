@@ -3,10 +3,12 @@
 # testdata/http/http-hello.c): clang makes the core module with no libc, then the world
 # of testdata/http/world.wit (WASI's packages from the installed jco, Spin's from
 # testdata/http/fermyon) is embedded and the component made (scripts/http-component.mjs).
-# usage: scripts/http-component.sh SOURCE.c OUT.wasm
+# usage: scripts/http-component.sh SOURCE.c OUT.wasm [plain]
+#   plain: the world without Spin's interfaces (http-plain, built with -DWASI_ONLY)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-src=$1 out=$2
+src=$1 out=$2 world=http-hello cflags=
+if [ "${3:-}" = plain ]; then world=http-plain cflags=-DWASI_ONLY; fi
 jco=$(command -v jco || true)
 [ -n "$jco" ] || jco=$ROOT/.deps/jco/node_modules/.bin/jco
 [ -e "$jco" ] || { echo "http-component: jco is not installed (make deps)" >&2; exit 1; }
@@ -25,6 +27,6 @@ for p in "$wasi"/*/; do
 done
 cp "$ROOT/testdata/http/fermyon/spin.wit" "$tmp/wit/deps/fermyon-spin/"
 sed "s/@0\.2\.12/@$version/g" "$src" > "$tmp/app.c"
-clang --target=wasm32 -nostdlib -O2 -Wall -Werror -Wl,--no-entry -Wl,--strip-all -o "$tmp/core.wasm" "$tmp/app.c"
-node "$ROOT/scripts/http-component.mjs" "$transpile" "$tmp/core.wasm" "$tmp/wit" http-hello "$tmp/out.wasm"
+clang --target=wasm32 -nostdlib -O2 -Wall -Werror $cflags -Wl,--no-entry -Wl,--strip-all -o "$tmp/core.wasm" "$tmp/app.c"
+node "$ROOT/scripts/http-component.mjs" "$transpile" "$tmp/core.wasm" "$tmp/wit" "wasmpack:http-hello/$world" "$tmp/out.wasm"
 mv "$tmp/out.wasm" "$out"

@@ -140,10 +140,12 @@ IMPORT("wasi:filesystem/preopens@0.2.12", "get-directories") void get_dirs(void 
 IMPORT("wasi:filesystem/types@0.2.12", "[method]descriptor.open-at")
 void open_at(int32_t, int32_t, const char *, size_t, int32_t, int32_t, void *ret);
 IMPORT("wasi:filesystem/types@0.2.12", "[method]descriptor.read-via-stream") void read_via(int32_t, int64_t, void *ret);
+#ifndef WASI_ONLY
 IMPORT("fermyon:spin/variables@2.0.0", "get") void var_get(const char *, size_t, void *ret);
 IMPORT("fermyon:spin/key-value@2.0.0", "[static]store.open") void kv_open(const char *, size_t, void *ret);
 IMPORT("fermyon:spin/key-value@2.0.0", "[method]store.get") void kv_get(int32_t, const char *, size_t, void *ret);
 IMPORT("fermyon:spin/key-value@2.0.0", "[method]store.set") void kv_set(int32_t, const char *, size_t, const void *, size_t, void *ret);
+#endif
 
 /* return areas, 8-aligned */
 static uint64_t ret_area[8];
@@ -227,6 +229,7 @@ static void pump(reply *r, int32_t in)
 	}
 }
 
+#ifndef WASI_ONLY
 static void handle_kv(reply *r, int32_t req, const char *rest, size_t n, int is_write)
 {
 	size_t slash = 0;
@@ -271,6 +274,8 @@ static void handle_kv(reply *r, int32_t req, const char *rest, size_t n, int is_
 	else
 		text(r, 200, (const char *)(uintptr_t)R32(8), (size_t)R32(12));
 }
+
+#endif
 
 static void handle_fetch(reply *r, const char *rest, size_t n)
 {
@@ -360,6 +365,7 @@ __attribute__((export_name("wasi:http/incoming-handler@0.2.12#handle"))) void ha
 
 	req_method(req, ret_area);
 	method = R8(0); /* get, head, post, put, ... */
+	(void)method;
 	req_path(req, ret_area);
 	path = R8(0) ? (const char *)(uintptr_t)R32(4) : "/";
 	n = R8(0) ? (size_t)R32(8) : 1;
@@ -469,6 +475,7 @@ __attribute__((export_name("wasi:http/incoming-handler@0.2.12#handle"))) void ha
 				return;
 			}
 		text(&r, 404, "unset\n", 6);
+#ifndef WASI_ONLY
 	} else if (prefix(path, n, "/var/")) {
 		var_get(path + 5, n - 5, ret_area);
 		if (!R8(0))
@@ -485,6 +492,7 @@ __attribute__((export_name("wasi:http/incoming-handler@0.2.12#handle"))) void ha
 		}
 	} else if (prefix(path, n, "/kv/")) {
 		handle_kv(&r, req, path + 4, n - 4, method == 3 || method == 2);
+#endif
 	} else if (prefix(path, n, "/file/")) {
 		handle_file(&r, path + 6, n - 6);
 	} else if (prefix(path, n, "/fetch/")) {
