@@ -23,6 +23,7 @@ const wp_opt wp_cmd_run_opts[] = {
 	{ "workers", 0, WP_OPT_VALUE, "N", "worker threads of a Spin HTTP app, each one request at a time (default: "
 	  "one per core)", NULL },
 	{ "state-dir", 0, WP_OPT_VALUE, "DIR", "where a Spin app's key-value stores are kept (default: in memory)", "@dir" },
+	{ "runtime-config-file", 0, WP_OPT_VALUE, "FILE", "a Spin runtime config (its [key_value_store.NAME] tables)", "@file" },
 	WP_CLI_REGISTRY_OPTS,
 	{ 0 },
 };
@@ -38,6 +39,7 @@ int wp_cli_run_spec(wp_cli *cli, wp_run_spec *spec)
 	spec->listen = wp_cli_value(cli, "listen");
 	spec->variables = *wp_cli_list(cli, "variable");
 	spec->state_dir = wp_cli_value(cli, "state-dir");
+	spec->runtime_config = wp_cli_value(cli, "runtime-config-file");
 	if (workers) {
 		char *end;
 		long n = strtol(workers, &end, 10);

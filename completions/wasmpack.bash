@@ -79,10 +79,11 @@ _wasmpack() {
         --variable) return ;;
         --workers) return ;;
         --state-dir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        --runtime-config-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --ca-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         esac
         if [[ "$cur" == -* ]]; then
-            COMPREPLY=($(compgen -W " --engine --env --dir --network --platform --policy --listen --variable --workers --state-dir --plain-http --insecure --ca-file --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+            COMPREPLY=($(compgen -W " --engine --env --dir --network --platform --policy --listen --variable --workers --state-dir --runtime-config-file --plain-http --insecure --ca-file --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         else
             local IFS=$'\n' st=() j
             for ((j = 1; j < COMP_CWORD; j++)); do [[ "${COMP_WORDS[j]}" == --store ]] && st=(--store "${COMP_WORDS[j+1]}"); done

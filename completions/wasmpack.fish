@@ -85,6 +85,7 @@ complete -c wasmpack -n '__fish_seen_subcommand_from run' -l listen -x -d 'where
 complete -c wasmpack -n '__fish_seen_subcommand_from run' -l variable -x -d 'a Spin variable\'s value (over SPIN_VARIABLE_NAME)'
 complete -c wasmpack -n '__fish_seen_subcommand_from run' -l workers -x -d 'worker threads of a Spin HTTP app, each one request at a time (default: one per core)'
 complete -c wasmpack -n '__fish_seen_subcommand_from run' -l state-dir -r -a '(__fish_complete_directories)' -d 'where a Spin app\'s key-value stores are kept (default: in memory)'
+complete -c wasmpack -n '__fish_seen_subcommand_from run' -l runtime-config-file -r -F -d 'a Spin runtime config (its [key_value_store.NAME] tables)'
 complete -c wasmpack -n '__fish_seen_subcommand_from run' -l plain-http -d 'talk HTTP, not HTTPS, to the registry'
 complete -c wasmpack -n '__fish_seen_subcommand_from run' -l insecure -d 'do not verify the registry\'s TLS certificate'
 complete -c wasmpack -n '__fish_seen_subcommand_from run' -l ca-file -r -F -d 'trust the CA certificates in FILE too'

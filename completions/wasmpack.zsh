@@ -103,6 +103,7 @@ _wasmpack() {
         '*--variable[a Spin variable\'s value (over SPIN_VARIABLE_NAME)]:NAME=VALUE: ' \
         '--workers[worker threads of a Spin HTTP app, each one request at a time (default\: one per core)]:N: ' \
         '--state-dir[where a Spin app\'s key-value stores are kept (default\: in memory)]:DIR:_files -/' \
+        '--runtime-config-file[a Spin runtime config (its \[key_value_store.NAME\] tables)]:FILE:_files' \
         '--plain-http[talk HTTP, not HTTPS, to the registry]' \
         '--insecure[do not verify the registry\'s TLS certificate]' \
         '--ca-file[trust the CA certificates in FILE too]:FILE:_files' \

@@ -45,6 +45,8 @@ typedef struct wp_run_spec {
 	wp_strv variables;
 	int workers;
 	const char *state_dir;
+	const char *runtime_config; /* Spin's runtime config (--runtime-config-file); NULL:
+				     * the container's /runtime-config.toml, if any */
 	/* The shim's reaper may collect a compiler the engine runs first: its status. */
 	int (*reaped_status)(void *ctx, pid_t pid);
 	void *reaped_ctx;

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/path.h"
 #include "common/util.h"
+#include "common/toml.h"
 #include "common/version.h"
 #include "node/listen.h"
 
@@ -22,6 +23,8 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
 #include <unistd.h>
 
 /* node/runners, embedded (scripts/embed.sh) */
@@ -345,6 +348,126 @@ static int plan_component(engine_ctx *x, const wp_engine_jco *j, json_t *c, json
 	return 0;
 }
 
+/* The runtime config's text: --runtime-config-file (run), else a file the container
+ * mounts at /runtime-config.toml, else /runtime-config.toml in the image's rootfs (opened
+ * beneath it), as containerd-shim-spin reads it. NULL in *text when there is none. */
+static int runtime_config_text(const engine_ctx *x, char **text, char **where, wp_error *err)
+{
+	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	_cleanup_free_ char *root = NULL;
+	const char *path = x->s->runtime_config;
+	wp_buf b;
+	json_t *m;
+	size_t i;
+	int fd = -1, rc;
+
+	*text = *where = NULL;
+	json_array_foreach(path ? NULL : x->s->mounts, i, m)
+		if (wp_json_str(m, "destination") && !strcmp(wp_json_str(m, "destination"), "/runtime-config.toml"))
+			path = wp_json_str(m, "source");
+	if (path)
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	else {
+		root = x->s->rootfs ? wp_xstrdup(x->s->rootfs) : x->s->dir ? wp_str_fmt("%s/rootfs", x->s->dir) : NULL;
+		int rfd = root ? open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+
+		if (rfd < 0)
+			return 0;
+		fd = (int)syscall(SYS_openat2, rfd, "runtime-config.toml", &how, sizeof(how));
+		close(rfd);
+		if (fd < 0 && errno == ENOENT)
+			return 0;
+		path = "/runtime-config.toml (in the image)";
+	}
+	if (fd < 0)
+		return wp_error_sys(err, WP_ENOTFOUND, "the runtime config '%s'", path);
+	wp_buf_init(&b, 1 << 20);
+	for (;;) {
+		char chunk[8192];
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = wp_error_sys(err, WP_EIO, "reading the runtime config '%s'", path);
+			break;
+		}
+		if (n == 0) {
+			rc = 0;
+			break;
+		}
+		if (wp_buf_append(&b, chunk, (size_t)n) < 0) {
+			rc = wp_error_set(err, WP_ETOOBIG, "the runtime config '%s' is larger than 1 MiB", path);
+			break;
+		}
+	}
+	close(fd);
+	if (rc < 0) {
+		wp_buf_release(&b);
+		return rc;
+	}
+	*text = wp_buf_detach(&b, NULL);
+	*where = wp_xstrdup(path);
+	return 0;
+}
+
+/* The key-value stores a runtime config defines ([key_value_store.NAME], type "spin", an
+ * optional path: in memory without one), each kept inside the state folder: a path that
+ * leads out of it is refused (an image's config names no file of the node's). */
+static int runtime_config(const engine_ctx *x, const char *state_dir, json_t *kv, wp_error *err)
+{
+	_cleanup_free_ char *text = NULL, *where = NULL;
+	const wp_toml *stores;
+	wp_toml *doc = NULL;
+	int rc;
+
+	if ((rc = runtime_config_text(x, &text, &where, err)) < 0 || !text)
+		return rc;
+	if ((rc = wp_toml_parse(text, strlen(text), &doc, err)) < 0)
+		return wp_error_prefix(err, "the runtime config '%s'", where);
+	stores = wp_toml_get_table(doc, "key_value_store");
+	for (size_t i = 0; stores && rc == 0 && i < stores->u.tab.len; i++) {
+		const wp_toml *st = stores->u.tab.vals[i];
+		const char *name = stores->u.tab.keys[i], *type = wp_toml_get_str(st, "type"), *p = wp_toml_get_str(st, "path");
+
+		if (st->type != WP_TOML_TABLE || strlen(name) != stores->u.tab.klens[i])
+			rc = wp_error_set(err, WP_EINVALID, "the runtime config '%s': [key_value_store] holds an entry that is "
+					  "no table", where);
+		else if (type && strcmp(type, "spin"))
+			rc = wp_error_set(err, WP_EINVALID, "the runtime config '%s': key-value store '%s' of type '%s': "
+					  "wasmpack keeps stores of type \"spin\" only", where, name, type);
+		else if (!p)
+			json_object_set_new(kv, name, json_pack("{s:n}", "path"));
+		else if (!state_dir)
+			rc = wp_error_set(err, WP_EUSAGE, "the runtime config '%s' keeps the key-value store '%s' in a file: "
+					  "give a state folder (--state-dir) to keep it in", where, name);
+		else {
+			wp_buf clean;
+
+			wp_buf_init(&clean, 4096);
+			if (wp_str_has_prefix(p, state_dir) && p[strlen(state_dir)] == '/')
+				p += strlen(state_dir) + 1;
+			if (p[0] == '/' || wp_path_clean(p, &clean, err) < 0 || !strcmp(clean.data, ".") ||
+			    wp_str_has_prefix(clean.data, "../") || !strcmp(clean.data, ".."))
+				rc = wp_error_set(err, WP_EINVALID, "the runtime config '%s': the key-value store '%s' at '%s' is "
+						  "not inside the state folder '%s'", where, name, wp_toml_get_str(st, "path"),
+						  state_dir);
+			else {
+				_cleanup_free_ char *full = wp_str_fmt("%s/%s", state_dir, clean.data);
+
+				if (strchr(clean.data, '/'))
+					rc = wp_error_set(err, WP_EINVALID, "the runtime config '%s': the key-value store '%s' at '%s': "
+							  "a file directly in the state folder, please", where, name, clean.data);
+				else
+					json_object_set_new(kv, name, json_pack("{s:s}", "path", full));
+			}
+			wp_buf_release(&clean);
+		}
+	}
+	wp_toml_free(doc);
+	return rc;
+}
+
 /* The routes of the app's HTTP triggers for the retained components; a trigger of another
  * kind, or an executor other than Spin's, stops the start naming it. */
 static int plan_routes(engine_ctx *x, json_t *locked, json_t *routes, json_t *wanted, wp_error *err)
@@ -418,7 +541,7 @@ int wp_engine__command_spin_jco(engine_ctx *x, wp_strv *argv, wp_error *err)
 {
 	_cleanup_free_ char *runner = NULL, *assets = NULL, *planj = NULL, *kv = NULL, *rootfs_parent = NULL;
 	json_t *locked = NULL, *plan = NULL, *routes = json_array(), *wanted = json_object(), *comps = json_object();
-	json_t *values = json_object(), *meta, *v;
+	json_t *values = json_object(), *stores = json_object(), *meta, *v;
 	const char *listen, *roots[4] = { 0 }, *k;
 	wp_listen_addr la;
 	wp_engine_jco j = { 0 };
@@ -477,17 +600,19 @@ int wp_engine__command_spin_jco(engine_ctx *x, wp_strv *argv, wp_error *err)
 		}
 		wp_strv_push(&x->rw, kv);
 	}
-	plan = json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:O, s:o, s:{s:s?, s:s?}, s:b, s:b, s:s?}",
+	if ((rc = runtime_config(x, kv, stores, err)) < 0)
+		goto done;
+	plan = json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:O, s:o, s:o, s:{s:s?, s:s?}, s:b, s:b, s:s?}",
 			 "version", "wasmpack " WP_VERSION, "listen", listen, "workers", x->s->workers, "base",
 			 wp_json_str(json_object_get(json_object_get(meta, "triggers"), "http"), "base")
 				 ? wp_json_str(json_object_get(json_object_get(meta, "triggers"), "http"), "base") : "/",
 			 "routes", routes, "components", comps,
 			 "variables", json_object_get(locked, "variables") ? json_object_get(locked, "variables") : json_object(),
-			 "values", values,
+			 "values", values, "kv", stores,
 			 "app", "name", wp_json_str(meta, "name"), "version", wp_json_str(meta, "version"),
 			 "verbose", wp_log_level() >= WP_LOG_INFO, "quiet", wp_log_level() < WP_LOG_WARN,
 			 "state_dir", kv);
-	routes = comps = values = NULL;
+	routes = comps = values = stores = NULL;
 	if (!plan) {
 		rc = wp_error_set(err, WP_EINVALID, "the app's plan cannot be written as JSON");
 		goto done;
@@ -518,6 +643,7 @@ done:
 	json_decref(routes);
 	json_decref(comps);
 	json_decref(values);
+	json_decref(stores);
 	json_decref(wanted);
 	json_decref(plan);
 	json_decref(locked);

@@ -258,7 +258,10 @@ async function main() {
   const stores = new Map();
   const storeFor = (label) => {
     if (!stores.has(label)) {
-      const file = plan.kv?.[label]?.path ?? (plan.state_dir ? `${plan.state_dir}/kv-${Buffer.from(label).toString('hex')}.log` : null);
+      // a store the runtime config defines is where it says (in memory without a path),
+      // another in the state folder, or in memory without one
+      const file = plan.kv?.[label] ? plan.kv[label].path ?? null
+        : plan.state_dir ? `${plan.state_dir}/kv-${Buffer.from(label).toString('hex')}.log` : null;
       stores.set(label, new KvStore(label, file));
     }
     return stores.get(label);

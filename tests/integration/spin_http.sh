@@ -236,6 +236,25 @@ is "$(curl -sS "http://127.0.0.1:$P2/kv/default/k2")" "kept" "key-value under --
 is "$(stat -c %a "$TMP/state")" "700" "(the state folder is the user's own)"
 stop s2
 
+# ---- a runtime config: more key-value stores, kept inside the state folder ----
+mkdir -p rc && cp "$COMP" rc/web.wasm
+printf 'spin_manifest_version = 2\n[application]\nname = "rc"\n[[trigger.http]]\nroute = "/..."\ncomponent = "web"\n[component.web]\nsource = "web.wasm"\nkey_value_stores = ["default", "cache"]\n' > rc/spin.toml
+"$WP" build rc -t rc:v1 >/dev/null
+err=$("$WP" run rc:v1 --listen "127.0.0.1:$P2" 2>&1); rc=$?
+like "$err" "the key-value store 'cache' is not defined" "a store label no runtime config defines: the start fails, naming it"
+printf '[key_value_store.cache]\ntype = "spin"\npath = "cache.log"\n' > rc.toml
+serve s6 rc:v1 --listen "127.0.0.1:$P2" --state-dir "$TMP/rcstate" --runtime-config-file rc.toml --workers 1
+check "with --runtime-config-file defining it, it starts" wait_http "http://127.0.0.1:$P2/.well-known/spin/health"
+curl -sS -X PUT --data-binary 'c1' "http://127.0.0.1:$P2/kv/cache/x" >/dev/null
+is "$(curl -sS "http://127.0.0.1:$P2/kv/cache/x")" "c1" "the runtime config's store serves"
+stop s6
+is "$(head -1 "$TMP/rcstate/cache.log")" "wasmpack-kv 1" "kept in the file it names, in the state folder (wasmpack's log format)"
+printf '[key_value_store.cache]\npath = "../../etc/wasmpack-kv"\n' > bad.toml
+err=$("$WP" run rc:v1 --listen "127.0.0.1:$P2" --state-dir "$TMP/rcstate" --runtime-config-file bad.toml 2>&1); rc=$?
+is "$rc" "1" "a store path leading out of the state folder: the start fails"
+like "$err" "is not inside the state folder" "saying so"
+check "and nothing is written there" test ! -e /etc/wasmpack-kv
+
 # ---- the engine: no network of its own unless it reaches out ----
 mkdir -p quiet && cp "$COMP" quiet/web.wasm
 printf 'spin_manifest_version = 2\n[application]\nname = "quiet"\n[[trigger.http]]\nroute = "/only"\ncomponent = "web"\n[component.web]\nsource = "web.wasm"\n' > quiet/spin.toml
@@ -245,7 +264,7 @@ serve s3 quiet:v1 --listen "127.0.0.1:$P3" --workers 1
 check "an app with no outbound hosts serves" wait_http "http://127.0.0.1:$P3/.well-known/spin/health"
 is "$(curl -sS "http://127.0.0.1:$P3/only")" "route /only" "through the socket handed in"
 is "$(curl -sS -o /dev/null -w '%{http_code} %{size_download}' "http://127.0.0.1:$P3/other")" "404 0" "no route: an empty 404"
-npid=$(pgrep -f "wasmpack-spin-http.mjs" | head -1)
+npid=$(pgrep -f "$TMP/cache/wasmpack-spin-http.mjs" | head -1)
 if [ "$(id -u)" = 0 ] && [ -n "$npid" ]; then
 	isnt_same=$([ "$(readlink "/proc/$npid/ns/net")" != "$(readlink /proc/self/ns/net)" ] && echo yes || echo no)
 	is "$isnt_same" "yes" "and its engine has a network namespace of its own (a loopback only)"
