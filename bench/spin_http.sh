@@ -61,7 +61,7 @@ load() { # URL CONNECTIONS; a run with errors or non-2xx answers stops the bench
 		END { printf "%d %s %s\n", rps, p50, p99 }' <<<"$out"
 }
 rss_mib() { awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
-trigger_pid() { pgrep -f "wasmpack-spin-http.mjs" | head -1; }
+trigger_pid() { pgrep -f "$W/cache/wasmpack-spin-http.mjs" | head -1; }
 
 mkdir -p app
 cp "$B/testdata/http-hello.wasm" app/web.wasm
