@@ -104,19 +104,22 @@ static int describe_rootfs(const wp_run_spec *s, app *a, wp_error *err)
 	json_array_foreach(json_object_get(s->process, "env"), i, v)
 		if (json_is_string(v))
 			env_from(a->env, json_string_value(v));
-	if (!json_array_size(args)) {
+	{
 		_cleanup_free_ char *toml = wp_str_fmt("%s/spin.toml", s->rootfs);
+		const char *a0 = json_string_value(json_array_get(args, 0));
 
-		/* Spin's shim layout: spin.toml at the root of the rootfs. */
-		if (toml && wp_fs_exists(toml)) {
+		/* Spin's shim layout: spin.toml at the root of the rootfs, whatever the command
+		 * (SpinKube's pods say "/", as containerd-shim-spin ignores it) */
+		if (wp_fs_exists(toml) && (!a0 || !strcmp(a0, "/") || !*a0)) {
 			a->needs_spin = true;
 			a->spin_args[0] = "-f";
 			a->spin_args[1] = toml;
 			toml = NULL;
 			return 0;
 		}
-		return wp_error_set(err, WP_EINVALID, "the container's process names no wasm to run (process.args is empty)");
 	}
+	if (!json_array_size(args))
+		return wp_error_set(err, WP_EINVALID, "the container's process names no wasm to run (process.args is empty)");
 	json_array_foreach(args, i, v)
 		wp_strv_push(&a->argv, json_is_string(v) ? json_string_value(v) : "");
 	wp_buf_init(&clean, 4096);

@@ -19,9 +19,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* The command's first word: the wasm in the rootfs; NULL for none, or for "/", which
+ * SpinKube's pods give (a Spin app: its spin.toml is what is looked for). */
 static const char *arg0(const json_t *process)
 {
-	return json_string_value(json_array_get(json_object_get(process, "args"), 0));
+	const char *a0 = json_string_value(json_array_get(json_object_get(process, "args"), 0));
+
+	return a0 && *a0 && strcmp(a0, "/") ? a0 : NULL;
 }
 
 bool wp_app_in_rootfs(const char *rootfs, const json_t *process)

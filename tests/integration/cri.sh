@@ -124,19 +124,28 @@ else
 	"$WP" tag "$R/demo/hello:v1" "$R/demo/comp:v1" >/dev/null
 fi
 "$WP" tag "$R/demo/hello:v1" "$A/private/hello:v1" >/dev/null
+# a Spin HTTP app in the image layout (/spin.toml in the rootfs), served by wasmpack's own
+# Spin trigger (issue 23)
+if [ -f "$BUILD/testdata/http-hello.wasm" ]; then
+	mkdir -p spinapp && cp "$BUILD/testdata/http-hello.wasm" spinapp/web.wasm
+	printf 'spin_manifest_version = 2\n[application]\nname = "web"\n[variables]\nwho = { required = true }\n[[trigger.http]]\nroute = "/..."\ncomponent = "web"\n[component.web]\nsource = "web.wasm"\nenvironment = { GREETING = "from a pod" }\n[component.web.variables]\nwho = "{{ who }}"\n' > spinapp/spin.toml
+	"$WP" build spinapp --layout image -t "$R/demo/spin:v1" >/dev/null
+else
+	"$WP" tag "$R/demo/hello:v1" "$R/demo/spin:v1" >/dev/null
+fi
 "$WP" build --layout wasm --wasm "$HELLO" -t "$R/demo/artifact:v1" >/dev/null
 # a long-running app with modules to exec beside it, as probes
 "$WP" build --wasm "$BUILD/testdata/sleeper.wasm" --wasm "$BUILD/testdata/exitcode.wasm" --wasm "$BUILD/testdata/prober.wasm" \
 	-t "$R/demo/probed:v1" >/dev/null
 inns "$WP" push -q "$R/pause:3.6" "$R/demo/hello:v1" "$R/demo/exitcode:v1" "$R/demo/sleeper:v1" "$R/demo/hog:v1" \
-	"$R/demo/prober:v1" "$R/demo/artifact:v1" "$R/demo/probed:v1" "$R/demo/comp:v1" >/dev/null
+	"$R/demo/prober:v1" "$R/demo/artifact:v1" "$R/demo/probed:v1" "$R/demo/comp:v1" "$R/demo/spin:v1" >/dev/null
 ok $? "the apps are in the registry"
 printf 's3cret\n' | DOCKER_CONFIG=$TMP/dc inns "$WP" login "$A" -u kube --password-stdin >/dev/null &&
 	DOCKER_CONFIG=$TMP/dc inns "$WP" push -q "$A/private/hello:v1" >/dev/null
 ok $? "and one in the registry with htpasswd"
 
 is "$("$CRI" "$S" pull "$R/demo/hello:v1" | cut -c1-7)" "sha256:" "PullImage of an image-layout app"
-for a in exitcode sleeper hog prober probed comp; do "$CRI" "$S" pull "$R/demo/$a:v1" >/dev/null; done
+for a in exitcode sleeper hog prober probed comp spin; do "$CRI" "$S" pull "$R/demo/$a:v1" >/dev/null; done
 "$CRI" "$S" pull "$A/private/hello:v1" >/dev/null 2>&1
 is "$?" "1" "PullImage from the htpasswd registry without AuthConfig is refused"
 is "$("$CRI" "$S" pull "$A/private/hello:v1" kube s3cret | cut -c1-7)" "sha256:" "with the credentials in AuthConfig, as the kubelet sends them"
@@ -264,6 +273,23 @@ if [ -x "$JCO_BIN/jco" ]; then
 	"$CRI" "$S" rm "$K" >/dev/null
 else
 	skip "jco is not installed (scripts/deps.sh installs it into .deps/jco)"
+fi
+# a Spin HTTP app as SpinKube runs it: command "/", SPIN_HTTP_LISTEN_ADDR 0.0.0.0:80 (the
+# default), a variable from the pod's env; it answers on the pod's IP, port 80
+if [ -x "$JCO_BIN/jco" ] && [ -f "$BUILD/testdata/http-hello.wasm" ]; then
+	SP=$(ctr "$P2" p2 "{\"name\":\"spin\",\"image\":\"$R/demo/spin:v1\",\"command\":[\"/\"],\"envs\":{\"SPIN_VARIABLE_WHO\":\"kubelet\"},\"log_path\":\"spin.log\"}")
+	"$CRI" "$S" start "$SP" >/dev/null
+	for _ in $(seq 1 150); do inns curl -s -o /dev/null "http://$ip/.well-known/spin/health" && break; sleep 0.1; done
+	is "$(inns curl -sS "http://$ip/hello")" "hello from a C component, from a pod" \
+		"a Spin app (image layout) answers on the pod's IP, port 80, through the CRI"
+	is "$(inns curl -sS "http://$ip/var/who")" "kubelet" "with SPIN_VARIABLE_* from the pod's env"
+	is "$(st "$SP" 3)" "1" "and keeps running (CONTAINER_RUNNING)"
+	[ "$(st "$SP" 3)" = 1 ] || { status "$SP" | sed 's/^/#   /' | cut -c1-600; sed 's/^/#   /' "$LOGS/p2/spin.log" | tail -5; }
+	"$CRI" "$S" stop "$SP" 10 >/dev/null
+	is "$(st "$SP" 3):$(st "$SP" 7)" "2:" "StopContainer: SIGTERM, it drains and exits 0"
+	"$CRI" "$S" rm "$SP" >/dev/null
+else
+	skip "jco or the wasi:http test component is missing"
 fi
 "$CRI" "$S" stopp "$P2" >/dev/null && "$CRI" "$S" rmp "$P2" >/dev/null
 ok $? "the CNI pod is removed"
