@@ -6,10 +6,14 @@
 #include "common/fs.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static const wp_opt opts[] = {
 	{ "from", 'f', WP_OPT_VALUE, "MANIFEST", "the spin.toml (default PATH/spin.toml)", "@file" },
@@ -105,21 +109,37 @@ found:
 
 static const wp_opt no_opts[] = { { 0 } };
 
-/* For the node side (node/engine_spin.c): the locked app of a spin.toml in an image's
- * rootfs, made once beside the rootfs; prints its path. */
+/* For the node side (node/engine_spin.c): the locked app of the spin.toml at the root of
+ * an image's rootfs ROOT, made once beside ROOT; prints its path. The manifest must be a
+ * regular file right there, reached through no link (an image's rootfs could hold a link
+ * to a host file, or a FIFO that would hold the lock forever). */
 static int run_spin_lock(wp_cli *cli)
 {
-	_cleanup_free_ char *lockp = NULL, *real = realpath(cli->args.items[0], NULL);
-	int rc;
+	struct open_how how = { .flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC, .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS };
+	_cleanup_free_ char *lockp = NULL, *root = realpath(cli->args.items[0], NULL), *toml = NULL;
+	struct stat st;
+	int rfd, fd, rc;
 
-	if (!real)
-		return wp_error_sys(&cli->err, WP_ENOTFOUND, "the Spin app's manifest '%s'", cli->args.items[0]);
-	if ((rc = lock_beside(real, &lockp, &cli->err)) == 0)
+	if (!root)
+		return wp_error_sys(&cli->err, WP_ENOTFOUND, "the Spin app's root '%s'", cli->args.items[0]);
+	rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = rfd < 0 ? -1 : (int)syscall(SYS_openat2, rfd, "spin.toml", &how, sizeof(how));
+	if (rfd >= 0)
+		close(rfd);
+	if (fd < 0)
+		return wp_error_sys(&cli->err, WP_ENOTFOUND, "the Spin app's spin.toml (a file at the root of its image, "
+				    "not a link)");
+	rc = fstat(fd, &st);
+	close(fd);
+	if (rc < 0 || !S_ISREG(st.st_mode))
+		return wp_error_set(&cli->err, WP_EINVALID, "the image's /spin.toml is not a regular file");
+	toml = wp_str_fmt("%s/spin.toml", root);
+	if ((rc = lock_beside(toml, &lockp, &cli->err)) == 0)
 		fprintf(cli->out, "%s\n", lockp);
 	return rc;
 }
 
 const wp_cmd wp_cmd_spin_lock = {
-	"__spin-lock", "SPIN.TOML", "lock an image's spin.toml into spin-assets beside its folder (for the Spin trigger)",
+	"__spin-lock", "ROOT", "lock the spin.toml at the root of an image's rootfs into spin-assets beside it (for the Spin trigger)",
 	no_opts, 1, 1, NULL, run_spin_lock, true, NULL,
 };

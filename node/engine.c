@@ -521,6 +521,10 @@ void wp_engine_serving_release(wp_engine_serving *s)
 {
 	free(s->listen);
 	s->listen = NULL;
+	if (s->has_plan && s->plan_fd >= 0)
+		close(s->plan_fd);
+	s->has_plan = false;
+	s->plan_fd = -1;
 }
 
 int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_strv *env, wp_confine *view, wp_engine_serving *serving,
@@ -529,7 +533,7 @@ int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_strv *env, wp_confi
 	const char *engine = NULL, *why = "";
 	wp_strv argv = { 0 };
 	app a = { 0 };
-	engine_ctx x = { .wasm_fd = -1 };
+	engine_ctx x = { .wasm_fd = -1, .plan_fd = -1 };
 	_cleanup_free_ char *exe = NULL, *rdir = NULL, *rroot = NULL, *rlaunch = NULL;
 	wp_run_spec real = *s;
 	int rc;
@@ -601,6 +605,9 @@ int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_strv *env, wp_confi
 		serving->listen = x.listen;
 		x.listen = NULL;
 		serving->host_network = x.host_network || !strcmp(engine, "spin");
+		serving->has_plan = x.plan_fd >= 0;
+		serving->plan_fd = x.plan_fd;
+		x.plan_fd = -1;
 	}
 	*out = argv;
 	memset(&argv, 0, sizeof(argv));
@@ -613,6 +620,8 @@ done:
 	wp_strv_release(&x.rw);
 	wp_strv_release(&x.env);
 	free(x.listen);
+	if (x.plan_fd >= 0)
+		close(x.plan_fd);
 	app_release(&a);
 	wp_strv_release(&argv);
 	return rc;
@@ -702,6 +711,11 @@ int wp_engine_exec(const wp_run_spec *s, int *status, wp_error *err)
 		view.extra_ns |= CLONE_NEWNET;
 	if ((rc = wp_seccomp_build(&filter, err)) < 0)
 		goto done;
+	/* the plan reaches the engine (this process only forks the init, which execs it) */
+	if (serving.has_plan && fcntl(serving.plan_fd, F_SETFD, 0) < 0) {
+		rc = wp_error_sys(err, WP_EIO, "handing the engine its plan");
+		goto done;
+	}
 	for (size_t i = 0; i < env.len; i++)
 		putenv(env.items[i]); /* env's strings stay: the process execs next */
 	fflush(stdout);

@@ -64,8 +64,14 @@ typedef struct wp_engine_serving {
 	char *listen;
 	/* The engine reaches hosts (spin, or an outbound allow-list): the host's network. */
 	bool host_network;
+	/* What the engine reads its plan from (a memfd, close-on-exec until the engine's own
+	 * exec: the caller clears that flag there), when has_plan; the plan stays out of the
+	 * engine's environment, which /proc shows its user. */
+	bool has_plan;
+	int plan_fd;
 } wp_engine_serving;
 
+/* Frees what it holds and closes the plan's descriptor. */
 void wp_engine_serving_release(wp_engine_serving *s);
 
 /* Whether name is one of them. */

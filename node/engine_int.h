@@ -35,6 +35,7 @@ typedef struct engine_ctx {
 	wp_strv rw;   /* what the engine may write besides the app's own folders (state) */
 	char *listen; /* an engine that serves: where the caller binds its socket */
 	bool host_network; /* it reaches hosts of its own (an outbound allow-list) */
+	int plan_fd;  /* the serving engine's plan (a memfd), or -1 */
 } engine_ctx;
 
 /* The kinds of wasm an engine runs. */

@@ -22,6 +22,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <sys/syscall.h>
 #include <linux/openat2.h>
@@ -30,8 +31,6 @@
 /* node/runners, embedded (scripts/embed.sh) */
 #include "gen/runner_spin_http.h"
 
-/* The plan travels in the engine's environment, which has a bound per entry. */
-#define PLAN_MAX (120 * 1024)
 
 extern char **environ;
 
@@ -86,7 +85,7 @@ static char *core_path(void)
  * process of its own, and the node side holds only locked apps. Its path in *lock_path. */
 static int lock_toml(const engine_ctx *x, const char *toml, char **lock_path, char **assets, wp_error *err)
 {
-	_cleanup_free_ char *core = core_path();
+	_cleanup_free_ char *core = core_path(), *root = wp_xstrdup(toml);
 	char out[PATH_MAX + 1], why[1024];
 	int po[2], pe[2], status = 0;
 	size_t got = 0, egot = 0;
@@ -96,6 +95,8 @@ static int lock_toml(const engine_ctx *x, const char *toml, char **lock_path, ch
 	if (!core)
 		return wp_error_set(err, WP_ENOTFOUND, "wasmpack-core is not beside this binary nor on PATH: it locks the "
 				    "Spin app's spin.toml");
+	if (strrchr(root, '/'))
+		*strrchr(root, '/') = '\0'; /* the rootfs: spin.toml is at its root */
 	if (pipe2(po, O_CLOEXEC) < 0)
 		return wp_error_sys(err, WP_EIO, "pipe");
 	if (pipe2(pe, O_CLOEXEC) < 0) {
@@ -109,7 +110,8 @@ static int lock_toml(const engine_ctx *x, const char *toml, char **lock_path, ch
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		dup2(po[1], 1);
 		dup2(pe[1], 2);
-		execl(core, "wasmpack-core", "__spin-lock", toml, (char *)NULL);
+		alarm(120); /* a manifest that takes longer is no manifest: the start fails */
+		execl(core, "wasmpack-core", "__spin-lock", root, (char *)NULL);
 		_exit(127);
 	}
 	close(po[1]);
@@ -537,6 +539,35 @@ static int load_lock(const engine_ctx *x, json_t **locked, char **assets, wp_err
 	return wp_json_read_file(lockp, 16u << 20, locked, err);
 }
 
+/* text in a new memfd (close-on-exec; the caller hands it to the engine), read from its
+ * start. */
+static int plan_memfd(const char *text, int *fd, wp_error *err)
+{
+	size_t len = strlen(text), off = 0;
+
+	*fd = memfd_create("wasmpack-spin-plan", MFD_CLOEXEC);
+	if (*fd < 0)
+		return wp_error_sys(err, WP_EIO, "making the engine's plan");
+	while (off < len) {
+		ssize_t n = write(*fd, text + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(*fd);
+			*fd = -1;
+			return wp_error_sys(err, WP_EIO, "writing the engine's plan");
+		}
+		off += (size_t)n;
+	}
+	if (lseek(*fd, 0, SEEK_SET) < 0) {
+		close(*fd);
+		*fd = -1;
+		return wp_error_sys(err, WP_EIO, "writing the engine's plan");
+	}
+	return 0;
+}
+
 int wp_engine__command_spin_jco(engine_ctx *x, wp_strv *argv, wp_error *err)
 {
 	_cleanup_free_ char *runner = NULL, *assets = NULL, *planj = NULL, *kv = NULL, *rootfs_parent = NULL;
@@ -617,13 +648,15 @@ int wp_engine__command_spin_jco(engine_ctx *x, wp_strv *argv, wp_error *err)
 		rc = wp_error_set(err, WP_EINVALID, "the app's plan cannot be written as JSON");
 		goto done;
 	}
-	if (!(planj = json_dumps(plan, JSON_COMPACT)) || strlen(planj) > PLAN_MAX) {
-		rc = wp_error_set(err, WP_EINVALID, "the app's plan is too large (%zu bytes; at most %d)",
-				  planj ? strlen(planj) : 0, PLAN_MAX);
+	if (!(planj = json_dumps(plan, JSON_COMPACT))) {
+		rc = wp_error_set(err, WP_EINVALID, "the app's plan cannot be written as JSON");
 		goto done;
 	}
+	/* the plan (variables' values among it) in a memfd, not in the environment */
+	if ((rc = plan_memfd(planj, &x->plan_fd, err)) < 0)
+		goto done;
 	{
-		_cleanup_free_ char *kvp = wp_str_fmt("WASMPACK_SPIN_PLAN=%s", planj);
+		_cleanup_free_ char *kvp = wp_str_fmt("WASMPACK_SPIN_PLAN_FD=%d", x->plan_fd);
 
 		wp_strv_push(&x->env, kvp);
 	}

@@ -443,6 +443,7 @@ typedef struct creating {
 	wp_spawn_plan plan;       /* namespaces and user */
 	wp_app_verified verified; /* the manifest the policy judged, and its layout */
 	wp_engine_serving serving;/* where a serving engine listens */
+	char *state_dir;          /* and keeps its state */
 } creating;
 
 static void create_release(creating *c, bool failed)
@@ -454,6 +455,7 @@ static void create_release(creating *c, bool failed)
 	wp_confine_release(&c->view);
 	wp_spawn_plan_release(&c->plan);
 	wp_engine_serving_release(&c->serving);
+	free(c->state_dir);
 	json_decref(c->summary);
 	json_decref(c->spec);
 	free(c->entry);
@@ -584,8 +586,10 @@ static int prepare(wp_shim *sh, const fields *fs, creating *c, wp_error *err)
 		return err->code;
 	c->run.mounts = json_object_get(c->spec, "mounts");
 	c->run.rootfs_readonly = json_is_true(json_object_get(json_object_get(c->spec, "root"), "readonly"));
-	/* a serving engine's key-value stores are kept with the container */
-	c->run.state_dir = c->bundle;
+	/* a serving engine's key-value stores are kept with the container, in a folder of
+	 * their own (the engine may write there, and nowhere else of the bundle) */
+	c->state_dir = wp_str_fmt("%s/spin-state", c->bundle);
+	c->run.state_dir = c->state_dir;
 	if (!c->sandbox && wp_engine_command(&c->run, &c->argv, &c->env, &c->view, &c->serving, err) < 0)
 		return recode(err, err->code == WP_ENOTFOUND ? WP_ENOTFOUND : WP_ESTATE);
 	if (c->serving.listen) {
@@ -593,6 +597,8 @@ static int prepare(wp_shim *sh, const fields *fs, creating *c, wp_error *err)
 			return recode(err, WP_EINVALID);
 		c->plan.listen = true;
 	}
+	if (c->serving.has_plan)
+		c->plan.keep_fd = c->serving.plan_fd;
 	return 0;
 }
 

@@ -235,6 +235,8 @@ int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_strv *env, cons
 					if (!strncmp(*e, WP_LISTEN_ENV, sizeof(WP_LISTEN_ENV) - 1))
 						wp_listen_env_set(*e, lfd);
 		}
+		if (!*what && argv && nsp->keep_fd > 0 && fcntl(nsp->keep_fd, F_SETFD, 0) < 0)
+			what = "handing the engine its plan";
 		/* The engine's confinement (its own root, no way back, no privilege), then the
 		 * user, then no capability left. */
 		if (!*what && argv) {

@@ -35,6 +35,8 @@ typedef struct wp_spawn_plan {
 	 * its number written into the engine's WP_LISTEN_ENV entry */
 	bool listen;
 	wp_listen_addr listen_addr;
+	/* a descriptor the engine inherits (its plan), close-on-exec until then; -1 none */
+	int keep_fd;
 } wp_spawn_plan;
 
 /* process.user of the spec: uid, gid and additional groups. */

@@ -315,6 +315,36 @@ static int start(const flags *f)
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
+/* Whether pid's cgroup (in /proc/PID/cgroup, v2 or any v1 hierarchy) is cg (a folder
+ * under the cgroup mounts) or below it: the bundle's wasmpack.pid is only trusted to name
+ * the container's own process (the bundle is the shim's, yet a kill of the node's PID 1
+ * or another process is not to be steered by a file). */
+static bool pid_in_cgroup(int pid, const char *cg)
+{
+	_cleanup_free_ char *path = wp_str_fmt("/proc/%d/cgroup", pid);
+	char line[4096];
+	bool in = false;
+	FILE *f = path ? fopen(path, "re") : NULL;
+
+	while (f && !in && fgets(line, sizeof(line), f)) {
+		char *p = strchr(line, ':');
+		size_t n, cn = strlen(cg);
+
+		p = p ? strchr(p + 1, ':') : NULL;
+		if (!p)
+			continue;
+		p++;
+		p[strcspn(p, "\n")] = '\0';
+		n = strlen(p);
+		/* cg ends with p (".../<p>"), or p is below cg's own tail */
+		if (n > 1 && n <= cn && !strcmp(cg + cn - n, p) && (cn == n || cg[cn - n - 1] == '/' || p[0] == '/'))
+			in = true;
+	}
+	if (f)
+		fclose(f);
+	return in;
+}
+
 /* Cleans up after a shim that is gone: the engine it left, the rootfs mount. */
 static int delete_action(const flags *f)
 {
@@ -329,7 +359,20 @@ static int delete_action(const flags *f)
 	if (pidf && wp_fs_read_file(pidf, 64, &data, &err) == 0)
 		pid = atoi(data.data);
 	wp_buf_release(&data);
-	if (pid > 0) {
+	{
+		/* only the container's own process: in its cgroup when the spec names one */
+		_cleanup_free_ char *specp = wp_str_fmt("%s/config.json", bundle);
+		json_t *spec = NULL;
+
+		if (pid > 1 && specp && wp_json_read_file(specp, 4u << 20, &spec, &err) == 0) {
+			_cleanup_free_ char *cg = wp_cgroup_dir(wp_json_str(json_object_get(spec, "linux"), "cgroupsPath"));
+
+			if (cg && !pid_in_cgroup(pid, cg))
+				pid = 0;
+		}
+		json_decref(spec);
+	}
+	if (pid > 1 && pid != getpid()) {
 		kill(-pid, SIGKILL);
 		kill(pid, SIGKILL);
 		/* gone before its cgroup can go: at most a second */

@@ -20,8 +20,9 @@
 // - a denied outbound request throws the string "access-denied", which is no
 //   error-code: ours throws HTTP-request-denied.
 //
-// argv: runner SHIM-DIR; the plan (JSON) in WASMPACK_SPIN_PLAN, removed from the
-// environment before anything else runs.
+// argv: runner SHIM-DIR; the plan (JSON) read from the descriptor WASMPACK_SPIN_PLAN_FD
+// (a memfd: the variables' values stay out of the environment), the listening socket in
+// WASMPACK_LISTEN_FD.
 import { Worker, isMainThread, parentPort, workerData, receiveMessageOnPort, MessageChannel } from 'node:worker_threads';
 import { readFileSync, readdirSync, openSync, writeSync, fsyncSync, closeSync, renameSync, existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -36,6 +37,9 @@ const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'trans
 const SIG_IN = 0, SIG_ACKED = 1;        // the worker's signal words
 const OUT_WINDOW = 64;                  // response chunks in flight from a worker
 const IN_WINDOW = 32;                   // request chunks queued for a worker
+const QUEUE_MAX = 4096;                 // requests waiting for a worker, past which 503
+const DEADLINE_MS = 600_000;            // a request's longest stay in a worker (its worker is then replaced)
+const WAGI_BODY_MAX = 64 << 20;         // a WAGI request's body, held whole for stdin
 
 // ---------------------------------------------------------------------------------------
 // Shared by both sides: names, templates, the allow-list.
@@ -188,12 +192,17 @@ class KvStore {
 async function main() {
   // Nobody may be reading the log (a container started detached): the server goes on.
   for (const s of [process.stdout, process.stderr]) s.on('error', () => {});
-  const plan = JSON.parse(process.env.WASMPACK_SPIN_PLAN ?? 'null');
-  const fd = Number(process.env.WASMPACK_LISTEN_FD);
-  delete process.env.WASMPACK_SPIN_PLAN;
+  const planFd = Number(process.env.WASMPACK_SPIN_PLAN_FD ?? NaN);
+  const fd = Number(process.env.WASMPACK_LISTEN_FD ?? NaN);
+  delete process.env.WASMPACK_SPIN_PLAN_FD;
   delete process.env.WASMPACK_LISTEN_FD;
+  let plan = null;
+  try {
+    plan = JSON.parse(readFileSync(planFd, 'utf8'));
+    closeSync(planFd);
+  } catch { plan = null; }
   if (!plan || !Number.isInteger(fd) || fd < 0) {
-    say('no plan (WASMPACK_SPIN_PLAN) or no listening socket (WASMPACK_LISTEN_FD): this runner is started by wasmpack');
+    say('no plan (WASMPACK_SPIN_PLAN_FD) or no listening socket (WASMPACK_LISTEN_FD): this runner is started by wasmpack');
     process.exit(2);
   }
   const shimDir = process.argv[2];
@@ -320,6 +329,7 @@ async function main() {
   });
 
   function fail(job, status) {
+    clearTimeout(job.deadline);
     inflight.delete(job.id);
     if (!job.res.headersSent) {
       job.res.writeHead(status, { 'content-length': 0 });
@@ -354,9 +364,26 @@ async function main() {
     switch (m.t) {
       case 'head': {
         const headers = [];
-        for (const [k, v] of m.headers) if (!hopByHop.has(k.toLowerCase())) headers.push(k, v);
+        for (const [k, v] of m.headers) {
+          if (hopByHop.has(k.toLowerCase())) continue;
+          try {
+            http.validateHeaderName(k);
+            http.validateHeaderValue(k, v);
+          } catch {
+            say(`component '${job.route.component}': the response header '${String(k).slice(0, 100)}' is not one HTTP allows: dropped`);
+            continue;
+          }
+          headers.push(k, v);
+        }
         if (m.empty && m.status !== 204 && m.status !== 304 && m.status >= 200) headers.push('content-length', '0');
-        res.writeHead(m.status, headers);
+        try {
+          res.writeHead(m.status, headers);
+        } catch (e) {
+          say(`component '${job.route.component}': ${e.message}`);
+          res.writeHead(500, { 'content-length': 0 });
+          res.end();
+          return;
+        }
         if (m.empty) res.end();
         return;
       }
@@ -368,6 +395,7 @@ async function main() {
         if (job.paused && job.pending < IN_WINDOW / 2) { job.paused = false; job.req.resume(); }
         return;
       case 'done':
+        clearTimeout(job.deadline);
         wk.job = null;
         inflight.delete(job.id);
         job.done = true;
@@ -430,7 +458,15 @@ async function main() {
     });
     job.req.on('end', () => wk.send({ t: 'body', id: job.id, end: true }));
     job.req.on('error', () => wk.send({ t: 'body', id: job.id, end: true, error: true }));
+    // a client gone (or timed out: requestTimeout) before its body ended: the component
+    // reads the end, not a wait with no end
+    job.req.on('close', () => { if (!job.req.readableEnded) wk.send({ t: 'body', id: job.id, end: true, error: true }); });
     if (job.req.readableEnded) wk.send({ t: 'body', id: job.id, end: true });
+    job.deadline = setTimeout(() => {
+      if (job.done || wk.job !== job) return;
+      say(`component '${job.route.component}': a request still running after ${DEADLINE_MS / 1000} s: its worker is replaced`);
+      wk.w.terminate();
+    }, DEADLINE_MS);
   }
 
   const info = JSON.stringify({ version: plan.version, app: { name: plan.app?.name ?? '', version: plan.app?.version ?? null } }, null, 2);
@@ -445,6 +481,16 @@ async function main() {
   }
 
   function onRequest(req, res) {
+    try {
+      route(req, res);
+    } catch (e) {
+      say(`a request failed in the trigger: ${e?.message ?? e}`);
+      if (!res.headersSent) res.writeHead(500, { 'content-length': 0 });
+      res.end();
+    }
+  }
+
+  function route(req, res) {
     const url = req.url.startsWith('/') ? req.url : '/';
     const q = url.indexOf('?');
     const path = q >= 0 ? url.slice(0, q) : url;
@@ -503,6 +549,10 @@ async function main() {
     res.on('close', () => { if (!job.done && !job.worker) { const i = queue.indexOf(job); if (i >= 0) queue.splice(i, 1); } });
     const wk = idle.shift();
     if (wk) return dispatch(wk, job);
+    if (queue.length >= QUEUE_MAX) {
+      res.writeHead(503, { 'content-length': 0, 'retry-after': '1' });
+      return res.end();
+    }
     queue.push(job);
     if (workers.some((w) => w.waiting)) grow();
   }
@@ -529,7 +579,9 @@ async function main() {
     say(e.message);
     process.exit(1);
   }
-  server = http.createServer({ keepAliveTimeout: 5000, requestTimeout: 0 }, onRequest);
+  // a request's head within 60 s, and its whole body within 300 s (Node's defaults, said
+  // here): a client that never sends what it announced does not hold a worker forever
+  server = http.createServer({ keepAliveTimeout: 5000, headersTimeout: 60_000, requestTimeout: 300_000 }, onRequest);
   server.on('clientError', (e, sock) => { if (sock.writable) sock.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n'); });
   server.listen({ fd }, () => {
     if (!plan.quiet) {
@@ -594,7 +646,12 @@ async function worker() {
     if (m.t === 'kv') kvReplies.set(m.seq, m);
     else if (m.t === 'body') {
       if (cur && m.id === cur.id) {
-        if (m.data) cur.chunks.push(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));
+        if (m.data) {
+          cur.chunks.push(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));
+          cur.got += m.data.byteLength;
+          // WAGI holds the body whole: its chunks are taken as they come
+          if (cur.wagi) parentPort.postMessage({ t: 'ack', id: cur.id });
+        }
         if (m.end) cur.ended = true;
       }
     } else early.push(m);
@@ -656,7 +713,10 @@ async function worker() {
       return new Uint8Array(c.buffer, c.byteOffset, c.byteLength).slice();
     }
     blockingRead(len) {
-      while (!this.avail()) waitIn(1000);
+      if (!this.avail()) {
+        ioWait(true);
+        try { while (!this.avail()) waitIn(1000); } finally { ioWait(false); }
+      }
       return this.take(Number(len));
     }
     skip(len) { return BigInt(this.read(len).length); }
@@ -783,6 +843,11 @@ async function worker() {
         return;
       }
       const r = response.val;
+      const status = r.statusCode();
+      if (!(status >= 100 && status <= 599)) {
+        req.error = `the component answered with the status ${status}, which HTTP does not have`;
+        return;
+      }
       req.response = r;
       const dec = new TextDecoder();
       req.head = () => {
@@ -935,8 +1000,13 @@ async function worker() {
   function serveWagi(m, req, c) {
     if (!req.ended) {
       ioWait(true);
-      while (!req.ended) waitIn(1000);
+      while (!req.ended && req.got <= WAGI_BODY_MAX) waitIn(1000);
       ioWait(false);
+    }
+    if (req.got > WAGI_BODY_MAX) {
+      parentPort.postMessage({ t: 'head', id: req.id, status: 413, empty: true, headers: [] });
+      req.headSent = true;
+      return;
     }
     const body = Buffer.concat(req.chunks);
     req.chunks = [];
@@ -1023,7 +1093,7 @@ async function worker() {
       } else {
         if (lk === 'content-type') sufficient = true;
         if (lk === 'location') { sufficient = true; location = true; }
-        if (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k)) headers.push([k, v]);
+        if (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k) && !/[\r\n\0]/.test(v)) headers.push([k, v]);
       }
     }
     const reply = (st, hs, b) => {
@@ -1040,7 +1110,8 @@ async function worker() {
   function serve(m) {
     const comp = comps[m.component];
     const req = { id: m.id, method: m.method, path: m.path, authority: m.authority, headers: m.headers, chunks: [], ended: false,
-      sent: 0, finished: false, response: null, headSent: false, head: () => {}, error: null, early: [] };
+      sent: 0, finished: false, response: null, headSent: false, head: () => {}, error: null, early: [],
+      got: 0, wagi: !!comp.wagi };
     cur = req;
     for (const e of early.splice(0)) take(e);
     drainPort();

@@ -207,6 +207,27 @@ touch up/release
 for _ in $(seq 1 100); do [ -s held1.out ] && [ -s held2.out ] && break; sleep 0.05; done
 is "$(cat held1.out held2.out | tr '\n' ' ')" "released released " "then both are answered"
 
+# ---- what must not take the server down (an attack review's findings) ----
+is "$(curl -sS -o /dev/null -w '%{http_code}' "$U/status/000")" "500" "a status HTTP does not have: a 500, not a crash"
+is "$(curl -sS "$U/hello")" "hello from a C component, bonjour" "and the server goes on"
+head -c 5242880 /dev/zero > body5m
+is "$(curl -sS -m 20 -o /dev/null -w '%{http_code}' --data-binary @body5m "$U/cgi/x")" "200" \
+	"a 5 MB body to a WAGI route is taken whole (no stall on the window)"
+npid=$(pgrep -f "$TMP/cache/wasmpack-spin-http.mjs" | head -1)
+if [ -n "$npid" ] && [ -r "/proc/$npid/environ" ]; then
+	check "the variables' values are not in the engine's environment (/proc shows it)" \
+		bash -c "! tr '\0' '\n' < /proc/$npid/environ | grep -q s3cret"
+else
+	skip "the engine's environment is not readable here"
+fi
+# clients that announce a body and never send it: they hold workers, not the server
+for i in 1 2 3; do
+	(exec 3<>"/dev/tcp/127.0.0.1/$P"; printf 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n' >&3; sleep 8) &
+done
+sleep 0.5
+is "$(curl -sS -m 5 "$U/hello")" "hello from a C component, bonjour" \
+	"three clients stalling their bodies do not stop a fourth request (workers are added while they wait)"
+
 # ---- SIGTERM: the requests in flight are answered, then it stops ----
 (curl -sSN -m 10 "$U/stream" > drained.out &)
 sleep 0.3
@@ -325,11 +346,41 @@ is "$(curl -sS "http://127.0.0.1:$P5/var/secret")" "from-pod" "SPIN_VARIABLE_* f
 is "$(curl -sS "http://127.0.0.1:$P5/a/b/c/headers" | grep '^spin-matched-route')" "spin-matched-route: /a/b/..." "with every route"
 curl -sS -X PUT --data-binary 'pod' "http://127.0.0.1:$P5/kv/default/k" >/dev/null
 is "$(curl -sS "http://127.0.0.1:$P5/kv/default/k")" "pod" "key-value under the shim"
+bundle=$(find "$C/state" -maxdepth 4 -type d -name k1 -path '*wasmpack*' 2>/dev/null | head -1)
+[ -n "$bundle" ] || bundle=$(find "$C/state" -maxdepth 4 -type d -name k1 | head -1)
+is "$(stat -c %a "$bundle/spin-state" 2>/dev/null)" "700" "under the shim, state is kept in a folder of its own in the bundle (0700)"
+check "the default store is there" test -s "$bundle/spin-state/kv-64656661756c74.log"
+kpid=$(pgrep -f "$TMP/shimcache/wasmpack-spin-http.mjs" | head -1)
+if [ -n "$kpid" ]; then
+	check "the engine sees the state folder, and not the rest of the bundle" \
+		bash -c "grep -q ' $bundle/spin-state ' /proc/$kpid/mountinfo && ! grep -q ' $bundle ' /proc/$kpid/mountinfo"
+else
+	skip "the engine's process was not found"
+fi
 ctr_ task kill -s SIGTERM k1 >/dev/null 2>&1
 wait "$starter"
 is "$?" "0" "SIGTERM stops the task cleanly (exit 0)"
 like "$(cat "$TMP/k1.log")" "serving http://127.0.0.1:$P5" "and its log says where it served"
 ctr_ task rm k1 >/dev/null 2>&1; "$H/ctd_container" "$C/c.sock" "$NS" delete k1
+
+# the shim's delete kills only the container's own process: a wasmpack.pid naming another
+# (a bundle's file is not to steer a kill) is left alone
+sleep 60 & victim=$!
+mkdir -p fakebundle && echo "$victim" > fakebundle/wasmpack.pid
+printf '{"ociVersion":"1.0.2","linux":{"cgroupsPath":"/wp-none-%s"}}' "$$" > fakebundle/config.json
+(cd fakebundle && "$BUILD/containerd-shim-wasmpack-v1" -namespace "$NS" -address "$C/c.sock" -id fake -bundle "$TMP/fakebundle" delete >/dev/null 2>&1)
+check "the shim's delete leaves a process outside the container's cgroup alone" kill -0 "$victim"
+kill "$victim" 2>/dev/null
+
+# __spin-lock reads only a regular spin.toml at the rootfs's root, through no link
+mkdir -p lk1/rootfs lk2/rootfs
+ln -s /etc/hostname lk1/rootfs/spin.toml
+mkfifo lk2/rootfs/spin.toml
+err=$("$BUILD/wasmpack-core" __spin-lock lk1/rootfs 2>&1); rc=$?
+ok "$([ "$rc" -ne 0 ] && echo 0 || echo 1)" "a spin.toml that is a link (to a host file): refused"
+like "$err" "not a link" "saying why, and nothing of the file it names"
+out=$(timeout 10 "$BUILD/wasmpack-core" __spin-lock lk2/rootfs 2>&1); rc=$?
+is "$rc" "1" "a FIFO as spin.toml: refused at once, not waited on"
 
 # selective deployment: SPIN_COMPONENTS_TO_RETAIN keeps some components and their routes
 create_ k2 docker.io/library/shop:v1 "[\"SPIN_HTTP_LISTEN_ADDR=127.0.0.1:$P5\",\"SPIN_VARIABLE_TOKEN=x\",\"SPIN_COMPONENTS_TO_RETAIN=web\"]"
