@@ -36,6 +36,7 @@ int wp_cli_run_spec(wp_cli *cli, wp_run_spec *spec)
 	spec->env = *wp_cli_list(cli, "env");
 	spec->dirs = *wp_cli_list(cli, "dir");
 	spec->network_host = !strcmp(wp_cli_value(cli, "network") ? wp_cli_value(cli, "network") : "none", "host");
+	spec->network_none = wp_cli_value(cli, "network") && !strcmp(wp_cli_value(cli, "network"), "none");
 	spec->listen = wp_cli_value(cli, "listen");
 	spec->variables = *wp_cli_list(cli, "variable");
 	spec->state_dir = wp_cli_value(cli, "state-dir");

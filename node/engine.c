@@ -707,8 +707,11 @@ int wp_engine_exec(const wp_run_spec *s, int *status, wp_error *err)
 	 * unless the run asks for the host's (--network host), or the app reaches hosts of
 	 * its own (spin, an outbound allow-list). */
 	view.extra_ns = CLONE_NEWPID;
-	if (!s->network_host && !serving.host_network)
+	if (!s->network_host && (!serving.host_network || s->network_none))
 		view.extra_ns |= CLONE_NEWNET;
+	else if (serving.host_network && !s->network_host)
+		wp_info("the app reaches hosts of its own (allowed_outbound_hosts): it keeps the host's network, the "
+			"allow-list enforced by the trigger (--network none keeps it on a loopback only)");
 	if ((rc = wp_seccomp_build(&filter, err)) < 0)
 		goto done;
 	/* the plan reaches the engine (this process only forks the init, which execs it) */

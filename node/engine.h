@@ -23,6 +23,8 @@ typedef struct wp_run_spec {
 	json_t *summary;         /* what wp_unpack found */
 	bool network_host;       /* wasmpack run --network host: the host's network, not a
 				  * namespace with only a loopback */
+	bool network_none;       /* --network none said outright: a loopback only, even for
+				  * an app whose allow-list reaches out */
 	wp_strv args;            /* replace the image's Cmd when given */
 	wp_strv env;             /* K=V added to the app's */
 	wp_strv dirs;            /* HOST:GUEST preopens */

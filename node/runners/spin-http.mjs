@@ -911,9 +911,15 @@ async function worker() {
         const s = request.scheme();
         const scheme = !s ? 'https' : s.tag === 'HTTP' ? 'http' : s.tag === 'HTTPS' ? 'https' : s.val.toLowerCase();
         const auth = request.authority() ?? '';
-        const m = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(auth);
-        const host = m ? m[1] : auth;
-        const port = m && m[2] ? Number(m[2]) : defaultPort[scheme];
+        // a plain host (letters, digits, dots, dashes; or [IPv6]) and an optional port:
+        // nothing preview2-shim might read otherwise (userinfo, a path) reaches the check
+        const m = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?$/.exec(auth);
+        if (!m) {
+          say(`component '${component}': outbound request to '${auth.slice(0, 200)}' refused: not a host[:port]`);
+          throw { tag: 'HTTP-request-URI-invalid' };
+        }
+        const host = m[1];
+        const port = m[2] ? Number(m[2]) : defaultPort[scheme];
         if (!allowed(c.rules, scheme, host, port)) {
           say(`component '${component}': outbound request to ${scheme}://${host}:${port} refused: not in its allowed_outbound_hosts`
             + ` (${c.rules.map((r) => r.rule).join(', ') || 'none'})`);

@@ -307,6 +307,17 @@ like "$err" "listen address" "naming it"
 err=$("$WP" run quiet:v1 --workers 0 2>&1); rc=$?
 is "$rc" "2" "--workers 0: a usage error"
 
+# an app whose allow-list reaches out keeps the host's network, unless --network none says otherwise
+serve s7 shop:v1 --verbose --network none --listen "127.0.0.1:$P3" --workers 1 --variable token=x
+wait_http "http://127.0.0.1:$P3/.well-known/spin/health"
+like "$(curl -sS "http://127.0.0.1:$P3/fetch/127.0.0.1:$UP/hello")" "outbound failed" \
+	"--network none: the allowed upstream is out of reach (a loopback of its own)"
+stop s7
+serve s7 shop:v1 --verbose --listen "127.0.0.1:$P3" --workers 1 --variable token=x
+wait_http "http://127.0.0.1:$P3/.well-known/spin/health"
+like "$(cat "$TMP/s7.err")" "keeps the host's network, the allow-list enforced" "--verbose says when it keeps the host's network"
+stop s7
+
 # ---- the image layout: the trigger loads /spin.toml from the rootfs ----
 "$WP" build app --layout image -t shopimg:v1 >/dev/null
 serve s4 shopimg:v1 --listen "127.0.0.1:$P4" --workers 1 --variable token=t
