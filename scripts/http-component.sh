@@ -3,12 +3,17 @@
 # testdata/http/http-hello.c): clang makes the core module with no libc, then the world
 # of testdata/http/world.wit (WASI's packages from the installed jco, Spin's from
 # testdata/http/fermyon) is embedded and the component made (scripts/http-component.mjs).
-# usage: scripts/http-component.sh SOURCE.c OUT.wasm [plain]
-#   plain: the world without Spin's interfaces (http-plain, built with -DWASI_ONLY)
+# usage: scripts/http-component.sh SOURCE.c OUT.wasm [plain|sqlite|unknown]
+#   plain: the world without Spin's interfaces (http-plain, built with -DWASI_ONLY);
+#   sqlite, unknown: http-hello with Spin's sqlite, or an interface no host provides
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 src=$1 out=$2 world=http-hello cflags=
-if [ "${3:-}" = plain ]; then world=http-plain cflags=-DWASI_ONLY; fi
+case ${3:-} in
+plain) world=http-plain cflags=-DWASI_ONLY ;;
+sqlite) world=http-sqlite cflags=-DWITH_SQLITE ;;
+unknown) world=http-unknown cflags=-DWITH_UNKNOWN ;;
+esac
 jco=$(command -v jco || true)
 [ -n "$jco" ] || jco=$ROOT/.deps/jco/node_modules/.bin/jco
 [ -e "$jco" ] || { echo "http-component: jco is not installed (make deps)" >&2; exit 1; }

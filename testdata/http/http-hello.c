@@ -13,6 +13,8 @@
  *   /kv/STORE/KEY     GET reads, PUT/POST writes the body (fermyon:spin/key-value)
  *   /file/PATH        the file PATH from the component's files
  *   /fetch/HOST:PORT/PATH   an outbound GET of http://HOST:PORT/PATH, its body back
+ *   /sqlite           (-DWITH_SQLITE) opens Spin's database "default": what the host says
+ *   /poke             (-DWITH_UNKNOWN) calls an interface no host provides
  *   anything else     200 "route PATH" */
 #include <stddef.h>
 #include <stdint.h>
@@ -145,6 +147,13 @@ IMPORT("fermyon:spin/variables@2.0.0", "get") void var_get(const char *, size_t,
 IMPORT("fermyon:spin/key-value@2.0.0", "[static]store.open") void kv_open(const char *, size_t, void *ret);
 IMPORT("fermyon:spin/key-value@2.0.0", "[method]store.get") void kv_get(int32_t, const char *, size_t, void *ret);
 IMPORT("fermyon:spin/key-value@2.0.0", "[method]store.set") void kv_set(int32_t, const char *, size_t, const void *, size_t, void *ret);
+#endif
+
+#ifdef WITH_SQLITE
+IMPORT("fermyon:spin/sqlite@2.0.0", "[static]connection.open") void sqlite_open(const char *, size_t, void *ret);
+#endif
+#ifdef WITH_UNKNOWN
+IMPORT("wasmpack:http-hello/unknown", "poke") void poke(void);
 #endif
 
 /* return areas, 8-aligned */
@@ -492,6 +501,28 @@ __attribute__((export_name("wasi:http/incoming-handler@0.2.12#handle"))) void ha
 		}
 	} else if (prefix(path, n, "/kv/")) {
 		handle_kv(&r, req, path + 4, n - 4, method == 3 || method == 2);
+#endif
+#ifdef WITH_SQLITE
+	} else if (same(path, n, "/sqlite")) {
+		static const char *const errs[] = { "no-such-database", "access-denied", "invalid-connection", "database-full",
+						    "io" };
+
+		sqlite_open("default", 7, ret_area);
+		if (!R8(0))
+			text(&r, 200, "opened\n", 7);
+		else {
+			buf b = { 0 };
+
+			puts_(&b, "sqlite: ");
+			puts_(&b, errs[R8(4) < 5 ? R8(4) : 4]);
+			puts_(&b, "\n");
+			text(&r, 500, b.p, b.n);
+		}
+#endif
+#ifdef WITH_UNKNOWN
+	} else if (same(path, n, "/poke")) {
+		poke();
+		text(&r, 200, "poked\n", 6);
 #endif
 	} else if (prefix(path, n, "/file/")) {
 		handle_file(&r, path + 6, n - 6);

@@ -318,6 +318,22 @@ wait_http "http://127.0.0.1:$P3/.well-known/spin/health"
 like "$(cat "$TMP/s7.err")" "keeps the host's network, the allow-list enforced" "--verbose says when it keeps the host's network"
 stop s7
 
+# ---- imports: Spin's platform interfaces instantiate and refuse; others stop the start ----
+mkdir -p plat unk
+"$ROOT/scripts/http-component.sh" "$ROOT/testdata/http/http-hello.c" plat/web.wasm sqlite
+"$ROOT/scripts/http-component.sh" "$ROOT/testdata/http/http-hello.c" unk/web.wasm unknown
+for d in plat unk; do
+	printf 'spin_manifest_version = 2\n[application]\nname = "%s"\n[[trigger.http]]\nroute = "/..."\ncomponent = "web"\n[component.web]\nsource = "web.wasm"\n' "$d" > $d/spin.toml
+	"$WP" build $d -t $d:v1 >/dev/null
+done
+serve s8 plat:v1 --listen "127.0.0.1:$P3" --workers 1
+check "a component importing Spin's sqlite starts" wait_http "http://127.0.0.1:$P3/.well-known/spin/health"
+is "$(curl -sS "http://127.0.0.1:$P3/sqlite")" "sqlite: access-denied" "and a call is refused as Spin refuses an ungranted database"
+stop s8
+err=$("$WP" run unk:v1 --listen "127.0.0.1:$P3" --workers 1 2>&1); rc=$?
+is "$rc" "1" "a component importing an interface no host provides: the start fails"
+like "$err" "imports wasmpack:http-hello/unknown, which this engine does not provide" "naming the import"
+
 # ---- the image layout: the trigger loads /spin.toml from the rootfs ----
 "$WP" build app --layout image -t shopimg:v1 >/dev/null
 serve s4 shopimg:v1 --listen "127.0.0.1:$P4" --workers 1 --variable token=t
