@@ -101,7 +101,18 @@ $(O)/testdata/http-hello.wasm: testdata/http/http-hello.c testdata/http/world.wi
 	@mkdir -p $(dir $@)
 	scripts/http-component.sh $< $@
 
-wasm-apps: $(WASM_APPS) $(O)/testdata/http-hello.wasm
+# A Spin HTTP app of JavaScript, built with Spin's own JS SDK tooling (j2w, pinned in
+# scripts/spin-js and installed by make deps); left out where npm could not install it.
+J2W := $(wildcard .deps/spin-js/node_modules/.bin/j2w)
+ifneq ($(J2W),)
+$(O)/testdata/spin-js.wasm: testdata/spin-js/src/index.js scripts/spin-js/package-lock.json
+	@mkdir -p $(dir $@)
+	cd .deps/spin-js && node_modules/.bin/j2w -i $(abspath testdata/spin-js/src/index.js) -o $(abspath $@).tmp >/dev/null
+	mv $@.tmp $@
+JS_APPS := $(O)/testdata/spin-js.wasm
+endif
+
+wasm-apps: $(WASM_APPS) $(O)/testdata/http-hello.wasm $(JS_APPS)
 
 # Servers the integration tests start (never installed).
 HELPERS := $(patsubst tests/helpers/%.c,$(O)/tests/helpers/%,$(wildcard tests/helpers/*.c))

@@ -68,6 +68,15 @@ cp "$B/testdata/http-hello.wasm" app/web.wasm
 printf 'spin_manifest_version = 2\n[application]\nname = "bench"\n[[trigger.http]]\nroute = "/..."\ncomponent = "web"\n[component.web]\nsource = "web.wasm"\n' \
 	> app/spin.toml
 "$WP" build app -t bench:v1 >/dev/null
+# the JS component (Spin's JS SDK, j2w), when make wasm-apps could build it
+JS=
+if [ -f "$B/testdata/spin-js.wasm" ]; then
+	JS=yes
+	mkdir -p jsapp && cp "$B/testdata/spin-js.wasm" jsapp/app.wasm
+	printf 'spin_manifest_version = 2\n[application]\nname = "bench-js"\n[[trigger.http]]\nroute = "/..."\ncomponent = "js"\n[component.js]\nsource = "app.wasm"\n' \
+		> jsapp/spin.toml
+	"$WP" build jsapp -t benchjs:v1 >/dev/null
+fi
 "$ROOT/scripts/http-component.sh" "$ROOT/testdata/http/http-hello.c" plain.wasm plain
 
 # ---- time to the first answer: cold (no transpiled form) and warm ----
@@ -105,17 +114,21 @@ start_server() { # NAME PORT
 	case $1 in
 	wasmpack) "$WP" run -q bench:v1 --listen "127.0.0.1:$2" --workers 2 ;;
 	jco) exec jco serve --port "$2" --host 127.0.0.1 --isolate-requests instance plain.wasm > jco-serve.log 2>&1 ;;
+	wasmpack-js) "$WP" run -q benchjs:v1 --listen "127.0.0.1:$2" --workers 2 ;;
+	jco-js) exec jco serve --port "$2" --host 127.0.0.1 --isolate-requests instance jsapp/app.wasm > jco-serve-js.log 2>&1 ;;
 	node) exec node -e "require('http').createServer((q, s) => { s.setHeader('content-type', 'text/plain');
 		s.end('hello from node\\n'); }).listen($2, '127.0.0.1')" ;;
 	esac
 }
 declare -A R
-for name in wasmpack jco node; do
+names="wasmpack jco node"
+[ -n "$JS" ] && names="$names wasmpack-js jco-js"
+for name in $names; do
 	p=$(free_port)
 	start_server "$name" "$p" & pid=$!
 	wait_up "http://127.0.0.1:$p/hello"
 	body=$(curl -sS "http://127.0.0.1:$p/hello")
-	case $body in "hello from a C component"* | "hello from node"*) ;;
+	case $body in "hello from a C component"* | "hello from node"* | "hello from a JS component"*) ;;
 	*) echo "bench: $name answered '$body' to /hello" >&2; exit 1 ;;
 	esac
 	wrk -t2 -c8 -d1s "http://127.0.0.1:$p/hello" >/dev/null 2>&1 || true
@@ -124,20 +137,26 @@ for name in wasmpack jco node; do
 	kill "$pid"; wait "$pid" 2>/dev/null || true
 done
 
-printf '\n%-44s %10s %9s %9s %10s %9s %9s\n' "server (C wasi:http component, /hello)" "req/s c=1" "p50" "p99" "req/s c=8" "p50" "p99"
-for name in wasmpack jco node; do
+printf '\n%-52s %10s %9s %9s %10s %9s %9s\n' "server (/hello)" "req/s c=1" "p50" "p99" "req/s c=8" "p50" "p99"
+for name in $names; do
 	case $name in
-	wasmpack) label="wasmpack run (spin-jco, 2 workers)" ;;
-	jco) label="jco serve --isolate-requests instance" ;;
-	node) label="plain Node.js http hello (floor)" ;;
+	wasmpack) label="wasmpack run (spin-jco, 2 workers), C component" ;;
+	jco) label="jco serve --isolate-requests instance, C component" ;;
+	node) label="plain Node.js http hello (the floor)" ;;
+	wasmpack-js) label="wasmpack run (spin-jco, 2 workers), JS-SDK component" ;;
+	jco-js) label="jco serve --isolate-requests instance, JS-SDK comp." ;;
 	esac
 	read -r a b c <<<"${R[$name.1]}"
 	read -r d e f <<<"${R[$name.8]}"
-	printf '%-44s %10s %9s %9s %10s %9s %9s\n' "$label" "$a" "$b" "$c" "$d" "$e" "$f"
+	printf '%-52s %10s %9s %9s %10s %9s %9s\n' "$label" "$a" "$b" "$c" "$d" "$e" "$f"
 done
 w8=$(cut -d' ' -f1 <<<"${R[wasmpack.8]}") j8=$(cut -d' ' -f1 <<<"${R[jco.8]}") n8=$(cut -d' ' -f1 <<<"${R[node.8]}")
 echo
-echo "ratio at 8 concurrent: wasmpack / jco serve = $(awk "BEGIN { printf \"%.2f\", $w8 / ($j8 > 0 ? $j8 : 1) }")x;" \
-	"wasmpack / the Node.js floor = $(awk "BEGIN { printf \"%.2f\", $w8 / ($n8 > 0 ? $n8 : 1) }")"
+echo "ratio at 8 concurrent: wasmpack / jco serve = $(awk "BEGIN { printf \"%.2f\", $w8 / ($j8 > 0 ? $j8 : 1) }")x (C);" \
+	"wasmpack / the Node.js floor = $(awk "BEGIN { printf \"%.3f\", $w8 / ($n8 > 0 ? $n8 : 1) }")"
+if [ -n "$JS" ]; then
+	wj=$(cut -d' ' -f1 <<<"${R[wasmpack-js.8]}") jj=$(cut -d' ' -f1 <<<"${R[jco-js.8]}")
+	echo "ratio at 8 concurrent, JS-SDK component: wasmpack / jco serve = $(awk "BEGIN { printf \"%.2f\", $wj / ($jj > 0 ? $jj : 1) }")x"
+fi
 echo "first answered request: warm ${warm} ms, cold ${cold} ms (jco transpile included); medians of $RUNS"
 echo "RSS: idle with 2 workers ${rss2} MiB, with 3 workers ${rss3} MiB (+$((rss3 - rss2)) MiB a worker); after the load ${rss_loaded} MiB"

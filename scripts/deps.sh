@@ -6,8 +6,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 # npm packages the tests run, each pinned by a lock in scripts/<name> and installed with
-# npm ci into .deps/<name>: jco (the engine for wasm components on Node.js) and sigstore
-# (Sigstore's own signer and verifier, the reference for signatures). A machine without
+# npm ci into .deps/<name>: jco (the engine for wasm components on Node.js), sigstore
+# (Sigstore's own signer and verifier, the reference for signatures) and spin-js (Spin's JS
+# SDK build tool, j2w, which builds the JS test app). A machine without
 # the npm registry goes on without them (those tests then skip, and fail under CI).
 npm_dep() {
 	local name=$1 bin=$2 dir=$ROOT/.deps/$1
@@ -24,6 +25,7 @@ npm_dep() {
 npm_deps() {
 	npm_dep jco .bin/jco
 	npm_dep sigstore @sigstore/verify
+	npm_dep spin-js .bin/j2w
 }
 
 pkgs=(

@@ -345,7 +345,8 @@ async function main() {
       case 'fatal': reject(new Error(m.msg)); return;
       case 'wait':
         wk.waiting = m.on;
-        if (m.on && queue.length && !idle.length) grow();
+        wk.waitSince = m.on ? performance.now() : 0;
+        if (m.on && queue.length && !idle.length) growSoon();
         return;
       case 'kv': {
         let r;
@@ -413,6 +414,21 @@ async function main() {
     }
   }
 
+  // Workers are added when requests wait while a worker has itself been waiting on I/O
+  // for a while (WAIT_GROW_MS): not for the short polls of a busy component's event loop.
+  const WAIT_GROW_MS = 25;
+  let growTimer = null;
+  function growSoon() {
+    if (growTimer) return;
+    growTimer = setTimeout(() => {
+      growTimer = null;
+      const now = performance.now();
+      if (!queue.length || idle.length) return;
+      if (workers.some((w) => w.waiting && now - w.waitSince >= WAIT_GROW_MS)) grow();
+      else if (workers.some((w) => w.waiting)) growSoon();
+    }, WAIT_GROW_MS);
+  }
+
   function grow() {
     // one at a time, and only while some worker waits on I/O (a busy CPU gains nothing)
     if (draining || starting || workers.length >= maxWorkers) return;
@@ -422,7 +438,7 @@ async function main() {
       nw.extra = true;
       workers.push(nw);
       free(nw);
-      if (queue.length && !idle.length && workers.some((w) => w.waiting)) grow();
+      if (queue.length && !idle.length && workers.some((w) => w.waiting)) growSoon();
     }, (e) => { starting--; say(`cannot add a worker: ${e.message}`); });
   }
 
@@ -554,7 +570,7 @@ async function main() {
       return res.end();
     }
     queue.push(job);
-    if (workers.some((w) => w.waiting)) grow();
+    if (workers.some((w) => w.waiting)) growSoon();
   }
 
   let server;
@@ -680,6 +696,10 @@ async function worker() {
     [dispose]() {}
   }
   const spinPoll = (list) => {
+    // one of ours ready: no wait at all
+    const mine = [];
+    list.forEach((p, i) => { if (p instanceof ReadyPollable && p.ready()) mine.push(i); });
+    if (mine.length) return new Uint32Array(mine);
     ioWait(true);
     try {
       if (!list.some((p) => p instanceof ReadyPollable)) return origPoll(list);

@@ -318,6 +318,29 @@ wait_http "http://127.0.0.1:$P3/.well-known/spin/health"
 like "$(cat "$TMP/s7.err")" "keeps the host's network, the allow-list enforced" "--verbose says when it keeps the host's network"
 stop s7
 
+# ---- an app built with Spin's own JS SDK tooling (j2w: componentize-js, StarlingMonkey) ----
+JSAPP=$BUILD/testdata/spin-js.wasm
+if [ -f "$JSAPP" ]; then
+	mkdir -p jsapp && cp "$JSAPP" jsapp/app.wasm
+	printf 'spin_manifest_version = 2\n[application]\nname = "js"\nversion = "1.0.0"\n[[trigger.http]]\nroute = "/..."\ncomponent = "js"\n[component.js]\nsource = "app.wasm"\n' > jsapp/spin.toml
+	"$WP" build jsapp -t jsapp:v1 >/dev/null
+	serve s9 jsapp:v1 --listen "127.0.0.1:$P3" --workers 2
+	check "a Spin app built by Spin's JS SDK (j2w) serves with no spin" wait_http "http://127.0.0.1:$P3/.well-known/spin/health"
+	is "$(curl -sS "http://127.0.0.1:$P3/hi")" "hello from a JS component at /hi" "its fetch handler answers"
+	is "$(curl -sS -o /dev/null -w '%{http_code} %{size_download}' "http://127.0.0.1:$P3/teapot")" "418 0" \
+		"new Response(null, {status: 418}): a bodiless 418, and the server goes on"
+	curl -sS --data-binary @big "http://127.0.0.1:$P3/echo" -o js-big.out
+	check "a 3 MB body through the JS component, byte for byte" cmp big js-big.out
+	like "$(curl -sS "http://127.0.0.1:$P3/x/headers")" "spin-path-info: /x/headers" "Spin's headers reach the JS handler"
+	codes=$(seq 1 20 | xargs -P 8 -I{} curl -sS -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$P3/n{}")
+	is "$(sort <<<"$codes" | uniq -c | awk '{print $1" "$2}')" "20 200" "20 requests, 8 at a time, each in a fresh instance"
+	stop s9
+elif [ -n "${CI:-}" ]; then
+	ok 1 "the JS SDK test app was not built (make deps installs Spin's j2w; make wasm-apps builds it)"
+else
+	skip "the JS SDK test app was not built (j2w missing)"
+fi
+
 # ---- imports: Spin's platform interfaces instantiate and refuse; others stop the start ----
 mkdir -p plat unk
 "$ROOT/scripts/http-component.sh" "$ROOT/testdata/http/http-hello.c" plat/web.wasm sqlite
@@ -408,6 +431,18 @@ ok "$([ "$rc" -ne 0 ] && echo 0 || echo 1)" "a spin.toml that is a link (to a ho
 like "$err" "not a link" "saying why, and nothing of the file it names"
 out=$(timeout 10 "$BUILD/wasmpack-core" __spin-lock lk2/rootfs 2>&1); rc=$?
 is "$rc" "1" "a FIFO as spin.toml: refused at once, not waited on"
+
+# the JS SDK app under containerd too, from the content store
+if [ -f "$JSAPP" ]; then
+	"$WP" save jsapp:v1 -o jsapp.tar >/dev/null && ctr_ images import --all-platforms --no-unpack jsapp.tar >/dev/null
+	P7=$(free_port)
+	create_ k4 docker.io/library/jsapp:v1 "[\"SPIN_HTTP_LISTEN_ADDR=127.0.0.1:$P7\"]"
+	ctr_ task start -d k4 >/dev/null 2>&1
+	check "the JS SDK app serves through the shim" wait_http "http://127.0.0.1:$P7/.well-known/spin/health"
+	is "$(curl -sS "http://127.0.0.1:$P7/from-ctr")" "hello from a JS component at /from-ctr" "and answers"
+	ctr_ task kill -s SIGKILL k4 >/dev/null 2>&1; sleep 0.5
+	ctr_ task rm k4 >/dev/null 2>&1; "$H/ctd_container" "$C/c.sock" "$NS" delete k4
+fi
 
 # selective deployment: SPIN_COMPONENTS_TO_RETAIN keeps some components and their routes
 create_ k2 docker.io/library/shop:v1 "[\"SPIN_HTTP_LISTEN_ADDR=127.0.0.1:$P5\",\"SPIN_VARIABLE_TOKEN=x\",\"SPIN_COMPONENTS_TO_RETAIN=web\"]"
