@@ -357,6 +357,44 @@ err=$("$WP" run unk:v1 --listen "127.0.0.1:$P3" --workers 1 2>&1); rc=$?
 is "$rc" "1" "a component importing an interface no host provides: the start fails"
 like "$err" "imports wasmpack:http-hello/unknown, which this engine does not provide" "naming the import"
 
+# ---- Spin 1: base prepended to the routes ----
+mkdir -p v1 && cp "$COMP" v1/web.wasm
+printf 'spin_version = "1"\nname = "v1app"\nversion = "1.0.0"\ntrigger = { type = "http", base = "/base" }\n[[component]]\nid = "web"\nsource = "web.wasm"\n[component.trigger]\nroute = "/hello/..."\n' > v1/spin.toml
+"$WP" build v1 -t v1app:v1 >/dev/null
+serve s10 v1app:v1 --listen "127.0.0.1:$P3" --workers 1
+wait_http "http://127.0.0.1:$P3/.well-known/spin/health"
+hd=$(curl -sS "http://127.0.0.1:$P3/base/hello/x/headers")
+like "$hd" "spin-matched-route: /base/hello/\.\.\." "a Spin 1 app's base is prepended to its routes"
+like "$hd" "spin-base-path: /base" "and is spin-base-path"
+is "$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P3/hello/x")" "404" "the route without it: no match"
+stop s10
+
+# ---- what the trigger refuses at start, saying what is missing ----
+mkdir -p refuse && cp "$COMP" refuse/web.wasm && cp "$HELLO" refuse/mod.wasm
+refuse() { # NAME SPIN.TOML-BODY PATTERN DESCRIPTION
+	printf 'spin_manifest_version = 2\n[application]\nname = "%s"\n%b' "$1" "$2" > refuse/spin.toml
+	"$WP" build refuse -t "refuse-$1:v1" >/dev/null 2>&1
+	err=$("$WP" run "refuse-$1:v1" --listen "127.0.0.1:$P3" 2>&1); rc=$?
+	ok "$([ "$rc" -ne 0 ] && echo 0 || echo 1)" "$4: the start fails"
+	like "$err" "$3" "saying so"
+}
+refuse inbound '[[trigger.http]]\nroute = "/..."\ncomponent = "m"\n[component.m]\nsource = "mod.wasm"\n' \
+	"wasm module with Spin's executor \(Spin 1's inbound-http\).*install spin" "a wasip1 module with Spin's executor (Spin 1 inbound-http)"
+refuse chain '[[trigger.http]]\nroute = "/..."\ncomponent = "w"\n[component.w]\nsource = "web.wasm"\nallowed_outbound_hosts = ["http://other.spin.internal"]\n' \
+	"service chaining is not served" "service chaining (*.spin.internal)"
+refuse redis '[[trigger.redis]]\nchannel = "c"\ncomponent = "w"\n[component.w]\nsource = "web.wasm"\n' \
+	"a 'redis' trigger.*serves HTTP only" "a redis trigger"
+printf 'spin_manifest_version = 2\n[application]\nname = "aa"\n[[trigger.http]]\nroute = "/..."\ncomponent = "w"\n[component.w]\nsource = "web.wasm"\nallowed_outbound_hosts = ["insecure:allow-all"]\n' > refuse/spin.toml
+like "$("$WP" build refuse -t refuse-aa:v1 2>&1)" "insecure:allow-all.*does not contain a scheme" \
+	"allowed_outbound_hosts = [\"insecure:allow-all\"] is refused when the app is built, as Spin's loader refuses it"
+
+# the image may ask for wasmpack's own trigger by name (dev.wasmpack.engine)
+"$WP" build quiet --annotation dev.wasmpack.engine=spin-jco -t quiet:ann >/dev/null
+serve s11 quiet:ann --verbose --listen "127.0.0.1:$P3" --workers 1
+wait_http "http://127.0.0.1:$P3/.well-known/spin/health"
+like "$(cat "$TMP/s11.err")" "runs with spin-jco \(the image's preference\)" "the image's dev.wasmpack.engine=spin-jco is honoured"
+stop s11
+
 # ---- the image layout: the trigger loads /spin.toml from the rootfs ----
 "$WP" build app --layout image -t shopimg:v1 >/dev/null
 serve s4 shopimg:v1 --listen "127.0.0.1:$P4" --workers 1 --variable token=t
