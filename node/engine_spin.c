@@ -568,99 +568,121 @@ static int plan_memfd(const char *text, int *fd, wp_error *err)
 	return 0;
 }
 
+/* Where the app listens: --listen, else the container's SPIN_HTTP_LISTEN_ADDR (the shim),
+ * else Spin's defaults (spin up's under run, containerd-shim-spin's under the shim). */
+static const char *listen_addr(const engine_ctx *x)
+{
+	const char *listen = x->s->listen ? x->s->listen : x->s->process ? env_value(x, "SPIN_HTTP_LISTEN_ADDR") : NULL;
+
+	if (!listen || !*listen)
+		listen = x->s->process ? "0.0.0.0:80" : "127.0.0.1:3000";
+	return listen;
+}
+
+/* jco and Node.js; without them an app no one asked spin-jco for says to install spin. */
+static int find_jco(const engine_ctx *x, wp_engine_jco *j, wp_error *err)
+{
+	int rc;
+
+	if ((rc = wp_engine__jco_find(j, err)) == 0 && !wp_engine__on_path("node"))
+		rc = wp_error_set(err, WP_ENOTFOUND, "jco runs on Node.js, and node is not on PATH");
+	if (rc < 0 && (!x->s->engine || strcmp(x->s->engine, "spin-jco") || x->s->engine_default))
+		wp_error_prefix(err, "this Spin app needs Spin to serve its triggers: install spin "
+				"(https://spinframework.dev), or jco for wasmpack's own Spin trigger");
+	return rc;
+}
+
+/* Each component a route names, planned (wanted: id -> true, or its WAGI settings); its
+ * files and wasm lie beneath the app's folder, its rootfs or the locked app's assets. */
+static int plan_components(engine_ctx *x, const wp_engine_jco *j, json_t *locked, json_t *wanted, const char *assets,
+			   json_t *comps, wp_error *err)
+{
+	const char *roots[4] = { 0 }, *k;
+	size_t n = 0;
+	json_t *v;
+	int rc;
+
+	if (x->s->dir)
+		roots[n++] = x->s->dir;
+	if (x->s->rootfs)
+		roots[n++] = x->s->rootfs;
+	if (assets)
+		roots[n++] = assets;
+	json_object_foreach(wanted, k, v) {
+		json_t *c = find_component(locked, k);
+
+		if (!c)
+			return wp_error_set(err, WP_EINVALID, "an HTTP route names the component '%s', which the app does not have",
+					    k);
+		if ((rc = plan_component(x, j, c, json_is_object(v) ? v : NULL, roots, comps, err)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The state folder (made 0700, writable by the engine: its key-value stores) as a real
+ * path in *dir (NULL without one), and the stores a runtime config defines. */
+static int plan_state(engine_ctx *x, char **dir, json_t *stores, wp_error *err)
+{
+	int rc;
+
+	*dir = NULL;
+	if (x->s->state_dir) {
+		if ((rc = wp_fs_mkdir_p(x->s->state_dir, 0700, err)) < 0)
+			return rc;
+		if (!(*dir = realpath(x->s->state_dir, NULL)))
+			return wp_error_sys(err, WP_EIO, "the state folder '%s'", x->s->state_dir);
+		wp_strv_push(&x->rw, *dir);
+	}
+	return runtime_config(x, *dir, stores, err);
+}
+
+/* The plan in a memfd the engine reads (WASMPACK_SPIN_PLAN_FD), and the room for its
+ * socket's number (WASMPACK_LISTEN_FD), in its environment. */
+static int hand_plan(engine_ctx *x, const json_t *plan, wp_error *err)
+{
+	_cleanup_free_ char *text = plan ? json_dumps(plan, JSON_COMPACT) : NULL, *kvp = NULL;
+	int rc;
+
+	if (!text)
+		return wp_error_set(err, WP_EINVALID, "the app's plan cannot be written as JSON");
+	if ((rc = plan_memfd(text, &x->plan_fd, err)) < 0)
+		return rc;
+	kvp = wp_str_fmt("WASMPACK_SPIN_PLAN_FD=%d", x->plan_fd);
+	wp_strv_push(&x->env, kvp);
+	wp_strv_push(&x->env, WP_LISTEN_ENV_ROOM);
+	return 0;
+}
+
 int wp_engine__command_spin_jco(engine_ctx *x, wp_strv *argv, wp_error *err)
 {
-	_cleanup_free_ char *runner = NULL, *assets = NULL, *planj = NULL, *kv = NULL, *rootfs_parent = NULL;
+	_cleanup_free_ char *runner = NULL, *assets = NULL, *state = NULL;
 	json_t *locked = NULL, *plan = NULL, *routes = json_array(), *wanted = json_object(), *comps = json_object();
-	json_t *values = json_object(), *stores = json_object(), *meta, *v;
-	const char *listen, *roots[4] = { 0 }, *k;
+	json_t *values = json_object(), *stores = json_object(), *meta;
+	const char *listen = listen_addr(x), *base;
 	wp_listen_addr la;
 	wp_engine_jco j = { 0 };
 	int rc;
 
-	if (!x->a->spin_args[1]) {
+	if (!x->a->spin_args[1])
 		rc = wp_error_set(err, WP_EUSAGE, "only Spin apps run with the spin-jco engine");
-		goto done;
-	}
-	listen = x->s->listen ? x->s->listen : x->s->process ? env_value(x, "SPIN_HTTP_LISTEN_ADDR") : NULL;
-	if (!listen || !*listen)
-		listen = x->s->process ? "0.0.0.0:80" : "127.0.0.1:3000";
-	if ((rc = wp_listen_resolve(listen, &la, err)) < 0)
-		goto done;
-	if ((rc = wp_engine__jco_find(&j, err)) < 0 || (!wp_engine__on_path("node") &&
-		(rc = wp_error_set(err, WP_ENOTFOUND, "jco runs on Node.js, and node is not on PATH")) < 0)) {
-		if (!x->s->engine || strcmp(x->s->engine, "spin-jco") || x->s->engine_default)
-			wp_error_prefix(err, "this Spin app needs Spin to serve its triggers: install spin "
-					"(https://spinframework.dev), or jco for wasmpack's own Spin trigger");
-		goto done;
-	}
-	if ((rc = load_lock(x, &locked, &assets, err)) < 0)
-		goto done;
-	if ((rc = plan_routes(x, locked, routes, wanted, err)) < 0)
-		goto done;
-	{
-		size_t n = 0;
-
-		if (x->s->dir)
-			roots[n++] = x->s->dir;
-		if (x->s->rootfs)
-			roots[n++] = x->s->rootfs;
-		if (assets)
-			roots[n++] = assets;
-	}
-	json_object_foreach(wanted, k, v) {
-		json_t *c = find_component(locked, k);
-
-		if (!c) {
-			rc = wp_error_set(err, WP_EINVALID, "an HTTP route names the component '%s', which the app does not have", k);
-			goto done;
-		}
-		if ((rc = plan_component(x, &j, c, json_is_object(v) ? v : NULL, roots, comps, err)) < 0)
-			goto done;
-	}
-	if ((rc = variable_values(x, values, err)) < 0)
+	else if ((rc = wp_listen_resolve(listen, &la, err)) == 0 && (rc = find_jco(x, &j, err)) == 0 &&
+		 (rc = load_lock(x, &locked, &assets, err)) == 0 && (rc = plan_routes(x, locked, routes, wanted, err)) == 0 &&
+		 (rc = plan_components(x, &j, locked, wanted, assets, comps, err)) == 0 &&
+		 (rc = variable_values(x, values, err)) == 0)
+		rc = plan_state(x, &state, stores, err);
+	if (rc < 0)
 		goto done;
 	meta = json_object_get(locked, "metadata");
-	if (x->s->state_dir) {
-		if ((rc = wp_fs_mkdir_p(x->s->state_dir, 0700, err)) < 0)
-			goto done;
-		kv = realpath(x->s->state_dir, NULL);
-		if (!kv) {
-			rc = wp_error_sys(err, WP_EIO, "the state folder '%s'", x->s->state_dir);
-			goto done;
-		}
-		wp_strv_push(&x->rw, kv);
-	}
-	if ((rc = runtime_config(x, kv, stores, err)) < 0)
-		goto done;
-	plan = json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:O, s:o, s:o, s:{s:s?, s:s?}, s:b, s:b, s:s?}",
-			 "version", "wasmpack " WP_VERSION, "listen", listen, "workers", x->s->workers, "base",
-			 wp_json_str(json_object_get(json_object_get(meta, "triggers"), "http"), "base")
-				 ? wp_json_str(json_object_get(json_object_get(meta, "triggers"), "http"), "base") : "/",
-			 "routes", routes, "components", comps,
-			 "variables", json_object_get(locked, "variables") ? json_object_get(locked, "variables") : json_object(),
-			 "values", values, "kv", stores,
-			 "app", "name", wp_json_str(meta, "name"), "version", wp_json_str(meta, "version"),
-			 "verbose", wp_log_level() >= WP_LOG_INFO, "quiet", wp_log_level() < WP_LOG_WARN,
-			 "state_dir", kv);
+	base = wp_json_str(json_object_get(json_object_get(meta, "triggers"), "http"), "base");
+	plan = json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:o, s:o, s:o, s:{s:s?, s:s?}, s:b, s:b, s:s?}",
+			 "version", "wasmpack " WP_VERSION, "listen", listen, "workers", x->s->workers, "base", base ? base : "/",
+			 "routes", routes, "components", comps, "variables", own_or(json_object_get(locked, "variables"), json_object()),
+			 "values", values, "kv", stores, "app", "name", wp_json_str(meta, "name"), "version", wp_json_str(meta, "version"),
+			 "verbose", wp_log_level() >= WP_LOG_INFO, "quiet", wp_log_level() < WP_LOG_WARN, "state_dir", state);
 	routes = comps = values = stores = NULL;
-	if (!plan) {
-		rc = wp_error_set(err, WP_EINVALID, "the app's plan cannot be written as JSON");
+	if ((rc = hand_plan(x, plan, err)) < 0)
 		goto done;
-	}
-	if (!(planj = json_dumps(plan, JSON_COMPACT))) {
-		rc = wp_error_set(err, WP_EINVALID, "the app's plan cannot be written as JSON");
-		goto done;
-	}
-	/* the plan (variables' values among it) in a memfd, not in the environment */
-	if ((rc = plan_memfd(planj, &x->plan_fd, err)) < 0)
-		goto done;
-	{
-		_cleanup_free_ char *kvp = wp_str_fmt("WASMPACK_SPIN_PLAN_FD=%d", x->plan_fd);
-
-		wp_strv_push(&x->env, kvp);
-	}
-	wp_strv_push(&x->env, WP_LISTEN_ENV_ROOM);
 	runner = wp_str_fmt("%s/wasmpack-spin-http.mjs", x->s->launcher_dir);
 	if ((rc = wp_engine__launcher_write(runner, spin_http_runner, err)) < 0)
 		goto done;
@@ -671,7 +693,6 @@ int wp_engine__command_spin_jco(engine_ctx *x, wp_strv *argv, wp_error *err)
 	wp_strv_push(&x->ro, runner);
 	wp_strv_push(&x->ro, j.modules);
 	x->listen = wp_xstrdup(listen);
-	(void)rootfs_parent;
 done:
 	json_decref(routes);
 	json_decref(comps);
