@@ -776,8 +776,6 @@ int wp_transfer_pull(wp_store *s, wp_client *r, const wp_ref *ref, const char *p
 
 	memset(res, 0, sizeof(*res));
 	wp_buf_init(&body, WP_MANIFEST_MAX);
-	if (!platform)
-		platform = "wasip1/wasm";
 	rc = wp_remote_manifest(r, ref, ref->digest ? ref->digest : ref->tag, &body, &mt, digest, err);
 	if (rc == 0 && wp_mediatype_is_index(mt) && (flags & WP_PULL_ALL_PLATFORMS)) {
 		rc = pull_index_whole(s, r, ref, &body, mt, digest, flags, res, err);
@@ -789,16 +787,16 @@ int wp_transfer_pull(wp_store *s, wp_client *r, const wp_ref *ref, const char *p
 
 		if ((rc = wp_index_parse(body.data, body.len, &ix, err)) < 0)
 			goto done;
-		for (size_t i = 0; i < ix.n_manifests && !pick; i++)
-			if (wp_descriptor_platform_matches(ix.manifests[i].platform, platform))
-				pick = &ix.manifests[i];
-		if (!pick) {
-			rc = wp_error_set(err, WP_ENOTFOUND, "the index %s has no manifest for platform %s", digest, platform);
+		/* the one platform picker: the store's and the node's pick the same */
+		if (!(pick = wp_index_pick_wasm(&ix, platform))) {
+			rc = wp_error_set(err, WP_ENOTFOUND, "the index %s has no manifest for platform %s", digest,
+					  wp_index_wanted(platform));
 			wp_index_release(&ix);
 			goto done;
 		}
 		res->index_digest = wp_xstrdup(digest);
-		wp_debug("%s is an index of %zu manifests: picked %s for %s", digest, ix.n_manifests, pick->digest, platform);
+		wp_debug("%s is an index of %zu manifests: picked %s for %s", digest, ix.n_manifests, pick->digest,
+			 wp_index_wanted(platform));
 		{
 			char child[WP_DIGEST_BUFSZ];
 

@@ -120,6 +120,17 @@ is "$(jq -r .digest <<<"$out")" "$(jq -r .digest <<<"$dl")" "--platform linux/am
 out=$("$WP" inspect --remote --plain-http $R/demo/multi:v1)
 is "$(jq -c '[.platforms[].platform]' <<<"$out")" '["linux/amd64","wasip1/wasm"]' "inspect --remote of an index lists its platforms"
 is "$(jq -r .digest <<<"$out")" "$ixd" "and its digest"
+# an index of linux/amd64 and a component (wasip2/wasm): the pull's pick is the store's and
+# the node's (wasip1/wasm, else wasip2/wasm), so a pull and an unpack from the registry find it
+ixd=$(make_index wasip2/wasm)
+skopeo copy -q --all --dest-tls-verify=false "oci:$TMP/ix/store:multi" "docker://$R/demo/multi:p2" 2>/dev/null
+is "$(WASMPACK_STORE=$TMP/s11 "$WP" pull $R/demo/multi:p2 --plain-http)" "$(jq -r .digest <<<"$dw")" \
+	"pull of an index of linux/amd64 and wasip2/wasm picks the wasip2 one"
+out=$(WASMPACK_STORE=$TMP/s12 "$WP" unpack --plain-http $R/demo/multi:p2 -o "$TMP/u-p2" --format json 2>&1); rc=$?
+is "$rc" "0" "and unpack from the registry finds it too"
+err=$(WASMPACK_STORE=$TMP/s13 "$WP" pull $R/demo/multi:p2 --plain-http --platform wasip1/wasm 2>&1); rc=$?
+is "$rc" "3" "--platform wasip1/wasm of that index: not found"
+like "$err" "no manifest for platform wasip1/wasm" "naming the platform"
 ixd=$(make_index wasi/wasm)
 skopeo copy -q --all --dest-tls-verify=false "oci:$TMP/ix/store:multi" "docker://$R/demo/multi:docker" 2>/dev/null
 is "$(WASMPACK_STORE=$TMP/s10 "$WP" pull $R/demo/multi:docker --plain-http)" "$(jq -r .digest <<<"$dw")" "wasip1/wasm matches wasi/wasm"
