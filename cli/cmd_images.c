@@ -24,15 +24,7 @@ static int64_t image_size(wp_store *s, const wp_descriptor *d, const char **layo
 		total += m.config.size;
 		for (size_t i = 0; i < m.n_layers; i++)
 			total += m.layers[i].size;
-		if (!strcmp(m.config.media_type, WP_MT_WASM_CONFIG))
-			*layout = "wasm";
-		else if (!strcmp(m.config.media_type, WP_MT_SPIN_CONFIG))
-			*layout = "spin";
-		else
-			*layout = "image";
-		for (size_t i = 0; i < m.n_layers; i++)
-			if (!strcmp(m.layers[i].media_type, WP_MT_SPIN_CONFIG))
-				*layout = "spin";
+		*layout = wp_manifest_layout(&m);
 		wp_manifest_release(&m);
 	}
 	wp_buf_release(&data);

@@ -117,7 +117,7 @@ int wp_fetch_resolve(const char *address, const char *ns, const char *id, const 
 	    (rc = wp_store_read_blob(&s, t->manifest.digest, WP_MANIFEST_MAX, &data, err)) < 0 ||
 	    (rc = wp_manifest_parse(data.data, data.len, &m, err)) < 0)
 		goto done;
-	t->layout = wp_unpack_layout(&m);
+	t->layout = wp_manifest_layout(&m);
 	if (!strcmp(t->layout, "image")) {
 		wp_config_image cfg = { 0 };
 
@@ -182,7 +182,7 @@ int wp_fetch_app(const char *address, const char *ns, const char *id, const char
 		/* Only artifacts come this way: an image of files is containerd's to unpack into
 		 * the container's rootfs, and is never unpacked into the node cache by the shim
 		 * (a command missing from its rootfs is an error, not a reason to unpack it here). */
-		if (!files && !strcmp(wp_unpack_layout(&m), "image")) {
+		if (!files && !strcmp(wp_manifest_layout(&m), "image")) {
 			rc = wp_error_set(err, WP_EINVALID, "image '%s' (%s) is an image of files, whose app is in the container's "
 					  "rootfs, and the rootfs holds none: containerd did not unpack it", image, man.digest);
 			wp_manifest_release(&m);

@@ -17,7 +17,7 @@ typedef struct wp_fetch_target {
 	char *image;                    /* the name the container was made from */
 	wp_descriptor top;              /* what that name points at (an index, or the manifest) */
 	wp_descriptor manifest;         /* the platform's manifest */
-	const char *layout;             /* wp_unpack_layout's: "image", "wasm", "spin" */
+	const char *layout;             /* wp_manifest_layout's: "image", "wasm", "spin" */
 	char chain_id[WP_DIGEST_BUFSZ]; /* the image layout: the chain id of its config's diff_ids */
 } wp_fetch_target;
 

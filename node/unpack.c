@@ -599,25 +599,6 @@ static int write_doc(unpacker *u, int rootfd, const char *name, const char *data
 	return rc;
 }
 
-static const wp_descriptor *spin_locked_desc(const wp_manifest *m)
-{
-	if (!strcmp(m->config.media_type, WP_MT_SPIN_CONFIG))
-		return &m->config;
-	for (size_t i = 0; i < m->n_layers; i++)
-		if (!strcmp(m->layers[i].media_type, WP_MT_SPIN_CONFIG))
-			return &m->layers[i];
-	return NULL;
-}
-
-const char *wp_unpack_layout(const wp_manifest *m)
-{
-	if (spin_locked_desc(m))
-		return "spin";
-	if (!strcmp(m->config.media_type, WP_MT_WASM_CONFIG) ||
-	    (m->n_layers == 1 && !strcmp(m->layers[0].media_type, WP_MT_WASM_LAYER)))
-		return "wasm";
-	return "image";
-}
 
 static const wp_descriptor *layer_by_digest(const wp_manifest *m, const char *digest)
 {
@@ -690,7 +671,7 @@ static int decode_inline(const char *in, unsigned char *out, size_t cap)
 
 static int unpack_spin(unpacker *u, const wp_manifest *m, int rootfd, const char *dest, json_t **summary)
 {
-	const wp_descriptor *ld = spin_locked_desc(m);
+	const wp_descriptor *ld = wp_manifest_spin_locked(m);
 	wp_buf data;
 	json_t *locked = NULL, *c, *comps = json_array();
 	size_t i;
@@ -841,9 +822,9 @@ int wp_unpack(wp_store *s, const wp_descriptor *desc, const char *dest, const wp
 	if ((rc = wp_store_read_blob(s, desc->digest, WP_MANIFEST_MAX, &data, err)) < 0 ||
 	    (rc = wp_manifest_parse(data.data, data.len, &m, err)) < 0)
 		goto done;
-	if (!strcmp(wp_unpack_layout(&m), "spin")) {
+	if (!strcmp(wp_manifest_layout(&m), "spin")) {
 		rc = abs ? unpack_spin(&u, &m, rootfd, abs, summary) : wp_error_sys(err, WP_EIO, "finding the current folder");
-	} else if (!strcmp(wp_unpack_layout(&m), "wasm")) {
+	} else if (!strcmp(wp_manifest_layout(&m), "wasm")) {
 		const char *title;
 		wp_buf clean;
 

@@ -24,10 +24,6 @@ typedef struct wp_unpack_limits {
  * - spin:  dest/spin.lock (sources and files as file:// paths into dest), dest/wasm/,
  *          dest/files/<component>/.
  * summary describes what was found (layout, entrypoint, components...). */
-/* The one rule for which layout a manifest is: "spin" (a locked app as its config or a
- * layer), "wasm" (the wasm artifact: its config type, or a single application/wasm
- * layer), else "image" (layers of files). */
-const char *wp_unpack_layout(const wp_manifest *m);
 int wp_unpack(wp_store *s, const wp_descriptor *desc, const char *dest, const wp_unpack_limits *lim,
 	      json_t **summary, wp_error *err);
 

@@ -134,3 +134,23 @@ int wp_manifest_sniff_media_type(const char *data, size_t len, char **media_type
 	json_decref(root);
 	return 0;
 }
+
+const wp_descriptor *wp_manifest_spin_locked(const wp_manifest *m)
+{
+	if (!strcmp(m->config.media_type, WP_MT_SPIN_CONFIG))
+		return &m->config;
+	for (size_t i = 0; i < m->n_layers; i++)
+		if (!strcmp(m->layers[i].media_type, WP_MT_SPIN_CONFIG))
+			return &m->layers[i];
+	return NULL;
+}
+
+const char *wp_manifest_layout(const wp_manifest *m)
+{
+	if (wp_manifest_spin_locked(m))
+		return "spin";
+	if (!strcmp(m->config.media_type, WP_MT_WASM_CONFIG) ||
+	    (m->n_layers == 1 && !strcmp(m->layers[0].media_type, WP_MT_WASM_LAYER)))
+		return "wasm";
+	return "image";
+}

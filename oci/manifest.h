@@ -28,6 +28,13 @@ void wp_manifest_release(wp_manifest *m);
 void wp_manifest_add_layer(wp_manifest *m, wp_descriptor *layer);
 int wp_manifest_emit(const wp_manifest *m, wp_buf *out, wp_error *err);
 int wp_manifest_parse(const char *data, size_t len, wp_manifest *m, wp_error *err);
+/* The one rule for which layout a manifest is, for every reader (unpack, images, the
+ * node's fetch): "spin" (a locked app as its config or a layer), "wasm" (the wasm
+ * artifact: its config type, or a single application/wasm layer, as a wkg package is),
+ * else "image" (layers of files). */
+const char *wp_manifest_layout(const wp_manifest *m);
+/* The locked app of a Spin image (its config, Spin 1.x, or a layer), or NULL. */
+const wp_descriptor *wp_manifest_spin_locked(const wp_manifest *m);
 /* Reads only "mediaType" (and the shape) to tell a manifest from an index. */
 int wp_manifest_sniff_media_type(const char *data, size_t len, char **media_type, wp_error *err);
 

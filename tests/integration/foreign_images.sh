@@ -56,6 +56,17 @@ if [ $have_node = 1 ]; then
 else
 	skip "node missing"
 fi
+# One application/wasm layer under a config of another type (the empty one): the wasm
+# layout by the one rule, which images and unpack both follow (they disagreed before)
+printf '{}' > empty.json
+ed=$(blobput empty.json wkg)
+wd=$(blobput "$EXITC" wkg)
+printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:%s","size":2},"layers":[{"mediaType":"application/wasm","digest":"sha256:%s","size":%d}]}' \
+	"$ed" "$wd" "$(stat -c %s "$EXITC")" > wkg-manifest.json
+layout_index wkg wkg-manifest.json v1
+is "$(WASMPACK_STORE=$PWD/wkg "$WP" images --format json | jq -r '.[] | select(.name == "v1") | .layout')" "wasm" \
+	"images calls a single application/wasm layer the wasm layout"
+is "$("$WP" unpack oci:wkg:v1 -o u-wkg --format json | jq -r .layout)" "wasm" "and so does unpack"
 # Two layers in a wasm artifact: refused, nothing left.
 printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.wasm.config.v0+json","digest":"sha256:%s","size":%d},"layers":[{"mediaType":"application/wasm","digest":"sha256:%s","size":%d},{"mediaType":"application/wasm","digest":"sha256:%s","size":%d}]}' \
 	"$cd_" "$(stat -c %s cncf-config.json)" "$wd" "$(stat -c %s "$EXITC")" "$wd" "$(stat -c %s "$EXITC")" > two.json
