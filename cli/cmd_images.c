@@ -10,7 +10,6 @@ static const wp_opt opts[] = { { 0 } };
 /* Size of an image as it would be transferred: manifest, config and layers. */
 static int64_t image_size(wp_store *s, const wp_descriptor *d, const char **layout)
 {
-	wp_buf data;
 	wp_manifest m;
 	wp_error err;
 	int64_t total = d->size;
@@ -18,16 +17,13 @@ static int64_t image_size(wp_store *s, const wp_descriptor *d, const char **layo
 	*layout = "";
 	if (!wp_mediatype_is_manifest(d->media_type))
 		return total;
-	wp_buf_init(&data, WP_MANIFEST_MAX);
-	if (wp_store_read_blob(s, d->digest, WP_MANIFEST_MAX, &data, &err) == 0 &&
-	    wp_manifest_parse(data.data, data.len, &m, &err) == 0) {
+	if (wp_store_read_manifest(s, d->digest, &m, &err) == 0) {
 		total += m.config.size;
 		for (size_t i = 0; i < m.n_layers; i++)
 			total += m.layers[i].size;
 		*layout = wp_manifest_layout(&m);
 		wp_manifest_release(&m);
 	}
-	wp_buf_release(&data);
 	return total;
 }
 

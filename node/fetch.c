@@ -114,8 +114,7 @@ int wp_fetch_resolve(const char *address, const char *ns, const char *id, const 
 	wp_buf_init(&data, WP_MANIFEST_MAX);
 	if ((rc = temp_store(cache_root, &tmp, &s, err)) < 0 ||
 	    (rc = resolve(&cd, id, &s, platform, &t->image, &t->top, &t->manifest, err)) < 0 ||
-	    (rc = wp_store_read_blob(&s, t->manifest.digest, WP_MANIFEST_MAX, &data, err)) < 0 ||
-	    (rc = wp_manifest_parse(data.data, data.len, &m, err)) < 0)
+	    (rc = wp_store_read_manifest(&s, t->manifest.digest, &m, err)) < 0)
 		goto done;
 	t->layout = wp_manifest_layout(&m);
 	if (!strcmp(t->layout, "image")) {
@@ -153,10 +152,8 @@ int wp_fetch_app(const char *address, const char *ns, const char *id, const char
 	char *tmp = NULL;
 	wp_descriptor top = { 0 }, man = { 0 };
 	wp_store s = { .lock_fd = -1 };
-	wp_buf data;
 	int rc;
 
-	wp_buf_init(&data, WP_MANIFEST_MAX);
 	if (!*cd.socket) {
 		rc = wp_error_set(err, WP_EUSAGE, "the rootfs holds no app and containerd's address is unknown");
 		goto done;
@@ -175,9 +172,7 @@ int wp_fetch_app(const char *address, const char *ns, const char *id, const char
 		wp_manifest m = { 0 };
 		json_t *summary = NULL;
 
-		wp_buf_reset(&data);
-		if ((rc = wp_store_read_blob(&s, man.digest, WP_MANIFEST_MAX, &data, err)) < 0 ||
-		    (rc = wp_manifest_parse(data.data, data.len, &m, err)) < 0)
+		if ((rc = wp_store_read_manifest(&s, man.digest, &m, err)) < 0)
 			goto done;
 		/* Only artifacts come this way: an image of files is containerd's to unpack into
 		 * the container's rootfs, and is never unpacked into the node cache by the shim
@@ -223,6 +218,5 @@ done:
 	temp_store_close(tmp, &s);
 	wp_descriptor_release(&top);
 	wp_descriptor_release(&man);
-	wp_buf_release(&data);
 	return rc;
 }

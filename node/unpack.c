@@ -791,7 +791,7 @@ int wp_unpack(wp_store *s, const wp_descriptor *desc, const char *dest, const wp
 	/* Paths written into the app (file:// URLs) are absolute. */
 	_cleanup_free_ char *abs = dest[0] == '/' ? wp_xstrdup(dest) : getcwd(cwd, sizeof(cwd)) ? wp_str_fmt("%s/%s", cwd, dest) : NULL;
 	_cleanup_free_ char *tmp = wp_str_fmt("%s.tmp-XXXXXX", dest);
-	wp_buf data, cfg;
+	wp_buf cfg;
 	wp_manifest m = { 0 };
 	int rootfd = -1, rc;
 
@@ -804,7 +804,6 @@ int wp_unpack(wp_store *s, const wp_descriptor *desc, const char *dest, const wp
 		u.max_bytes = strtoull(getenv("WASMPACK_UNPACK_MAX_BYTES"), NULL, 10);
 	if (!(lim && lim->max_entries) && getenv("WASMPACK_UNPACK_MAX_ENTRIES"))
 		u.max_entries = strtoull(getenv("WASMPACK_UNPACK_MAX_ENTRIES"), NULL, 10);
-	wp_buf_init(&data, WP_MANIFEST_MAX);
 	wp_buf_init(&cfg, WP_MANIFEST_MAX);
 	if (wp_fs_exists(dest))
 		return wp_error_set(err, WP_EEXISTS, "'%s' exists already", dest);
@@ -819,8 +818,7 @@ int wp_unpack(wp_store *s, const wp_descriptor *desc, const char *dest, const wp
 		rc = wp_error_set(err, WP_EINVALID, "%s is a '%s', not an image manifest", desc->digest, desc->media_type);
 		goto done;
 	}
-	if ((rc = wp_store_read_blob(s, desc->digest, WP_MANIFEST_MAX, &data, err)) < 0 ||
-	    (rc = wp_manifest_parse(data.data, data.len, &m, err)) < 0)
+	if ((rc = wp_store_read_manifest(s, desc->digest, &m, err)) < 0)
 		goto done;
 	if (!strcmp(wp_manifest_layout(&m), "spin")) {
 		rc = abs ? unpack_spin(&u, &m, rootfd, abs, summary) : wp_error_sys(err, WP_EIO, "finding the current folder");
@@ -904,7 +902,6 @@ done:
 		*summary = NULL;
 	}
 	wp_manifest_release(&m);
-	wp_buf_release(&data);
 	wp_buf_release(&cfg);
 	return rc;
 }

@@ -1092,3 +1092,15 @@ int wp_store_ingest_file(wp_store *s, const char *path, const struct stat *expec
 		return wp_error_set(err, WP_EIO, "'%s' changed while it was being read", path);
 	return rc;
 }
+
+int wp_store_read_manifest(wp_store *s, const char *digest, wp_manifest *m, wp_error *err)
+{
+	wp_buf data;
+	int rc;
+
+	wp_buf_init(&data, WP_MANIFEST_MAX);
+	if ((rc = wp_store_read_blob(s, digest, WP_MANIFEST_MAX, &data, err)) == 0)
+		rc = wp_manifest_parse(data.data, data.len, m, err);
+	wp_buf_release(&data);
+	return rc;
+}

@@ -44,6 +44,10 @@ bool wp_store_has_blob(const wp_store *s, const char *digest, int64_t *size);
 int wp_store_put_blob(wp_store *s, const void *data, size_t len, char digest[WP_DIGEST_BUFSZ], wp_error *err);
 /* Reads a blob of at most max bytes and checks it against its digest. */
 int wp_store_read_blob(wp_store *s, const char *digest, size_t max, wp_buf *out, wp_error *err);
+/* The image manifest stored at digest, read (at most WP_MANIFEST_MAX) and parsed into m
+ * (wp_manifest_release it); WP_ENOTFOUND, WP_ETOOBIG or WP_EINVALID as the read or the
+ * parse says. */
+int wp_store_read_manifest(wp_store *s, const char *digest, wp_manifest *m, wp_error *err);
 
 /* Streaming ingest. Bytes are hashed in the caller's thread and written by a helper
  * thread, so hashing and writing overlap. */
