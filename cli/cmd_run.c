@@ -29,7 +29,9 @@ static int run(wp_cli *cli)
 	wp_descriptor d = { 0 };
 	bool containerd = wp_str_has_prefix(cli->args.items[0], "containerd:");
 	wp_run_spec spec = { 0 };
-	_cleanup_free_ char *root = NULL, *entry = NULL, *summary_path = NULL;
+	_cleanup_free_ char *root = NULL, *entry = NULL;
+	wp_unpack_summary summary = { 0 };
+	json_t *found = NULL;
 	int rc, status = 0;
 	const char *net = wp_cli_value(cli, "network");
 
@@ -53,7 +55,6 @@ static int run(wp_cli *cli)
 	if ((rc = wp_cli_policy_for_source(cli, containerd ? NULL : &s, cli->args.items[0], &d, root)) < 0)
 		goto done;
 	entry = wp_str_fmt("%s/%s", root, wp_digest_hex(d.digest));
-	summary_path = wp_str_fmt("%s/.wasmpack-unpack.json", entry);
 	if ((rc = wp_fs_mkdir_p(root, 0755, &cli->err)) < 0)
 		goto done;
 	/* held until the engine ends (the descriptor survives exec): gc leaves it alone */
@@ -66,20 +67,20 @@ static int run(wp_cli *cli)
 	if (!wp_fs_exists(entry)) {
 		wp_unpack_limits lim = { .progress = wp_progress_new(wp_cli_progress_out(cli), "unpacking") };
 
-		rc = wp_unpack(containerd ? &ro : &s, &d, entry, &lim, &spec.summary, &cli->err);
+		rc = wp_unpack(containerd ? &ro : &s, &d, entry, &lim, &found, &cli->err);
 		wp_progress_end(lim.progress);
 		/* A run racing this one made the entry first: it is the same. */
 		if (rc == WP_EEXISTS && wp_fs_exists(entry))
 			rc = 0;
 		if (rc < 0)
 			goto done;
-		json_decref(spec.summary);
-		spec.summary = NULL;
+		json_decref(found);
 		/* the node cache grew: past its caps, the least recently used entries go */
 		wp_cache_enforce(root, wp_digest_hex(d.digest));
 	}
-	if ((rc = wp_json_read_file(summary_path, 1 << 20, &spec.summary, &cli->err)) < 0)
+	if ((rc = wp_unpack_summary_read(entry, &summary, &cli->err)) < 0)
 		goto done;
+	spec.summary = &summary;
 	if (!containerd)
 		claim(root, wp_digest_hex(d.digest), s.root);
 	spec.dir = entry;
@@ -94,11 +95,11 @@ static int run(wp_cli *cli)
 		cli->engine_status = status;
 	}
 	wp_strv_release(&spec.args);
-	json_decref(spec.summary);
+	wp_unpack_summary_release(&summary);
 	wp_descriptor_release(&d);
 	return rc;
 done:
-	json_decref(spec.summary);
+	wp_unpack_summary_release(&summary);
 	wp_descriptor_release(&d);
 	wp_store_close(&s);
 	wp_store_close(&ro);

@@ -185,7 +185,7 @@ static bool is_readonly(json_t *m)
 /* The wasm layout: one module, named in the unpack summary. */
 static int describe_wasm(const wp_run_spec *s, app *a, wp_error *err)
 {
-	const char *module = wp_json_str(s->summary, "module");
+	const char *module = s->summary->module;
 
 	if (!module)
 		return wp_error_set(err, WP_EINVALID, "the unpacked app names no module");
@@ -205,7 +205,7 @@ static int describe_image(const wp_run_spec *s, app *a, wp_error *err)
 	size_t i;
 	int rc;
 
-	if (json_is_true(json_object_get(s->summary, "spinApp"))) {
+	if (s->summary->spin_app) {
 		a->needs_spin = true;
 		a->spin_args[0] = "-f";
 		a->spin_args[1] = wp_str_fmt("%s/rootfs/spin.toml", s->dir);
@@ -399,7 +399,7 @@ static int describe_additions(const wp_run_spec *s, app *a, wp_error *err)
 /* What to run: from the container's rootfs (the shim) or the unpacked app's layout. */
 static int describe(const wp_run_spec *s, app *a, wp_error *err)
 {
-	const char *layout = wp_json_str(s->summary, "layout");
+	const char *layout = s->summary ? s->summary->layout : NULL;
 	int (*fn)(const wp_run_spec *, app *, wp_error *) = describe_spin;
 	int rc;
 

@@ -14,13 +14,14 @@
 #include "common/error.h"
 #include "common/strv.h"
 #include "node/confine.h"
+#include "node/summary.h"
 
 typedef struct wp_run_spec {
 	const char *engine;      /* NULL: the first found on PATH */
 	bool engine_default;     /* engine is a node default, not a demand: a Spin app with
 				  * HTTP (or other) triggers still goes to spin */
 	const char *dir;         /* the unpacked app (wp_unpack's dest) */
-	json_t *summary;         /* what wp_unpack found */
+	const wp_unpack_summary *summary; /* what wp_unpack found */
 	bool network_host;       /* wasmpack run --network host: the host's network, not a
 				  * namespace with only a loopback */
 	bool network_none;       /* --network none said outright: a loopback only, even for

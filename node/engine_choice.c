@@ -98,7 +98,7 @@ int wp_engine__choose(const wp_run_spec *s, const app *a, int kind, const char *
 		if (engine && strcmp(engine, "spin") && strcmp(engine, "spin-jco") && !s->engine_default)
 			return wp_error_set(err, WP_EUSAGE, "this Spin app has HTTP (or other) triggers: only spin, or "
 					    "wasmpack's own Spin trigger (spin-jco), runs it");
-		const char *pref = wp_json_str(s->summary, "engine");
+		const char *pref = s->summary ? s->summary->engine : NULL;
 
 		if (engine && !strcmp(engine, "spin-jco")) {
 			*engine_out = "spin-jco";
@@ -134,10 +134,10 @@ int wp_engine__choose(const wp_run_spec *s, const app *a, int kind, const char *
 	}
 	if (engine && s->engine_default)
 		*why = "the node's default (WASMPACK_ENGINE)";
-	if (!engine && wp_json_str(s->summary, "engine")) {
+	if (!engine && s->summary && s->summary->engine) {
 		/* The image's preference: a known engine only (an image never names a program to
 		 * run), and only when it is installed and runs the app. */
-		const char *want = wp_json_str(s->summary, "engine");
+		const char *want = s->summary->engine;
 
 		for (size_t i = 0; i < WP_ARRAY_LEN(handlers); i++)
 			if (handlers[i].runs && !strcmp(want, handlers[i].name) && runs(&handlers[i], kind) && wp_engine__on_path(want))

@@ -1,4 +1,5 @@
 #include "node/unpack.h"
+#include "node/summary.h"
 #include "common/progress.h"
 #include "common/path.h"
 #include "common/links.h"
@@ -878,7 +879,7 @@ int wp_unpack(wp_store *s, const wp_descriptor *desc, const char *dest, const wp
 			json_object_set_new(*summary, "engine", json_string(engine));
 		sj = json_dumps(*summary, JSON_COMPACT);
 
-		rc = sj ? write_doc(&u, rootfd, ".wasmpack-unpack.json", sj, strlen(sj)) : wp_error_set(err, WP_ENOMEM, "out of memory");
+		rc = sj ? write_doc(&u, rootfd, WP_UNPACK_SUMMARY, sj, strlen(sj)) : wp_error_set(err, WP_ENOMEM, "out of memory");
 		free(sj);
 	}
 	if (rc == 0 && rename(tmp, dest) < 0) {

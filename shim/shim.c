@@ -435,7 +435,7 @@ typedef struct creating {
 	bool mounted;             /* we mounted the request's rootfs mounts */
 	bool sandbox;             /* the pod's sandbox (pause) container */
 	char *entry;              /* the unpacked app in the node cache */
-	json_t *summary;          /* its .wasmpack-unpack.json */
+	wp_unpack_summary summary;/* what unpacking it found */
 	wp_run_spec run;
 	wp_strv argv;             /* the engine's command line */
 	wp_strv env;              /* and what its environment gets (the app's env for node, jco) */
@@ -456,7 +456,7 @@ static void create_release(creating *c, bool failed)
 	wp_spawn_plan_release(&c->plan);
 	wp_engine_serving_release(&c->serving);
 	free(c->state_dir);
-	json_decref(c->summary);
+	wp_unpack_summary_release(&c->summary);
 	json_decref(c->spec);
 	free(c->entry);
 	free(c->real_rootfs);
@@ -500,7 +500,6 @@ static bool rootfs_empty(const char *rootfs)
 static int locate_app(wp_shim *sh, creating *c, json_t *process, wp_error *err)
 {
 	wp_app_fetch f = { sh->address, sh->ns, sh->cache_root, shim_reaped_status, sh };
-	_cleanup_free_ char *summary_path = NULL;
 	bool files;
 
 	c->sandbox = is_sandbox(c->spec);
@@ -528,13 +527,12 @@ static int locate_app(wp_shim *sh, creating *c, json_t *process, wp_error *err)
 	if (wp_app_from_containerd(&f, c->id, c->verified.digest[0] ? c->verified.digest : NULL, !c->mounted, &c->entry,
 				   err) < 0)
 		return err->code;
-	summary_path = wp_str_fmt("%s/.wasmpack-unpack.json", c->entry);
-	if (wp_json_read_file(summary_path, 1 << 20, &c->summary, err) < 0) {
+	if (wp_unpack_summary_read(c->entry, &c->summary, err) < 0) {
 		wp_error_prefix(err, "the unpacked app");
 		return recode(err, WP_EIO);
 	}
 	c->run.dir = c->entry;
-	c->run.summary = c->summary;
+	c->run.summary = &c->summary;
 	return 0;
 }
 

@@ -101,7 +101,8 @@ static void warm_run(int argc, char **argv)
 	char **args = wp_cli_hoist_globals(argc, argv);
 	wp_cli cli = { 0 };
 	wp_run_spec spec = { 0 };
-	_cleanup_free_ char *root = NULL, *hex = NULL, *entry = NULL, *summary = NULL, *cache = NULL, *real = NULL;
+	_cleanup_free_ char *root = NULL, *hex = NULL, *entry = NULL, *cache = NULL, *real = NULL;
+	wp_unpack_summary summary = { 0 };
 	int held = -1, status = 0;
 	const char *store;
 	wp_buf sroot;
@@ -133,10 +134,10 @@ static void warm_run(int argc, char **argv)
 		goto defer;
 	cache = wp_storeroot_cache(root);
 	entry = wp_str_fmt("%s/%s", cache, hex);
-	summary = wp_str_fmt("%s/.wasmpack-unpack.json", entry);
 	/* held until the engine ends (the descriptor survives exec): gc leaves it alone */
-	if ((held = wp_cache_hold(cache, hex, &err)) < 0 || wp_json_read_file(summary, 1u << 20, &spec.summary, &err) < 0)
+	if ((held = wp_cache_hold(cache, hex, &err)) < 0 || wp_unpack_summary_read(entry, &summary, &err) < 0)
 		goto defer;
+	spec.summary = &summary;
 	if ((real = realpath(root, NULL)))
 		wp_cache_claim(cache, hex, real, &err);
 	wp_log_setup(stderr, cli.verbosity == 0 ? WP_LOG_QUIET : WP_LOG_WARN);
@@ -155,8 +156,8 @@ static void warm_run(int argc, char **argv)
 	}
 	/* The engine did not start: the core says why, as it would have. */
 	wp_strv_release(&spec.args);
-	json_decref(spec.summary);
 defer:
+	wp_unpack_summary_release(&summary);
 	if (held >= 0)
 		close(held);
 	wp_cli_release(&cli);
