@@ -1,4 +1,5 @@
 #include "shim/shim.h"
+#include "oci/mediatype.h"
 #include "node/policy.h"
 #include "node/seccomp.h"
 #include "shim/app.h"
@@ -564,7 +565,7 @@ static int prepare(wp_shim *sh, const fields *fs, creating *c, wp_error *err)
 	c->run.launcher_dir = sh->cache_root;
 	c->run.reaped_status = shim_reaped_status;
 	c->run.reaped_ctx = sh;
-	engine = wp_json_str(json_object_get(c->spec, "annotations"), "dev.wasmpack.engine");
+	engine = wp_json_str(json_object_get(c->spec, "annotations"), WP_ANN_ENGINE);
 	if (engine && *engine)
 		c->run.engine = engine;
 	else {
@@ -1014,7 +1015,7 @@ static int do_exec(wp_shim *sh, const fields *fs, wp_error *err)
 	run.reaped_ctx = sh;
 	run.mounts = json_object_get(x->spec, "mounts");
 	run.rootfs_readonly = true;   /* an exec does not change the container's files */
-	run.engine = wp_json_str(json_object_get(x->spec, "annotations"), "dev.wasmpack.engine");
+	run.engine = wp_json_str(json_object_get(x->spec, "annotations"), WP_ANN_ENGINE);
 	if (!run.engine || !*run.engine) {
 		run.engine = getenv("WASMPACK_ENGINE") && *getenv("WASMPACK_ENGINE") ? getenv("WASMPACK_ENGINE") : NULL;
 		run.engine_default = true;
