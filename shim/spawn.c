@@ -118,6 +118,137 @@ void wp_spawn_init_main(int argc, char **argv)
 	_exit(wp_init_exit_code(status));
 }
 
+/* After fork, with no allocation (the shim has threads): the task's stdio on 0, 1, 2, or
+ * what failed. stdin opens without blocking for a writer; stdout and stderr block until
+ * containerd (or ctr) reads them, which it does before Start. */
+static const char *child_stdio(const wp_spawn_io *io)
+{
+	const char *what = "";
+	int in, out, er;
+
+	in = io->stdin_path && *io->stdin_path ? open(io->stdin_path, O_RDONLY | O_NONBLOCK) : open("/dev/null", O_RDONLY);
+	if (in >= 0 && io->stdin_path && *io->stdin_path)
+		fcntl(in, F_SETFL, fcntl(in, F_GETFL) & ~O_NONBLOCK);
+	out = io->stdout_path && *io->stdout_path ? open(io->stdout_path, O_WRONLY) : open("/dev/null", O_WRONLY);
+	if (io->terminal && out >= 0)
+		er = dup(out);
+	else if (io->stderr_path && *io->stderr_path)
+		er = open(io->stderr_path, O_WRONLY);
+	else
+		er = open("/dev/null", O_WRONLY);
+	if (in < 0 || out < 0 || er < 0)
+		what = "opening the task's stdio";
+	else if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(er, 2) < 0)
+		what = "dup2";
+	if (in > 2)
+		close(in);
+	if (out > 2)
+		close(out);
+	if (er > 2)
+		close(er);
+	return what;
+}
+
+/* After fork: the container's cgroup, its namespaces, then (an engine that serves) its
+ * socket, bound in the pod's network while privileges last, and the plan handed down. */
+static const char *child_join(const wp_spawn_plan *nsp, const char *cg_procs, bool sandbox_pidns, bool engine,
+			      char **envp)
+{
+	int unshare_flags = nsp->unshare & ~(sandbox_pidns ? CLONE_NEWPID : 0);
+
+	if (cg_procs) {
+		int fd = open(cg_procs, O_WRONLY | O_CLOEXEC);
+		bool moved = fd >= 0 && write(fd, "0", 1) == 1;
+
+		if (fd >= 0)
+			close(fd);
+		if (!moved)
+			return "joining the container's cgroup";
+	}
+	for (int k = 0; k < 4; k++)
+		if (nsp->fd[k] >= 0 && setns(nsp->fd[k], 0) < 0)
+			return "joining a namespace of the pod";
+	if (unshare_flags && unshare(unshare_flags) < 0)
+		return "making the container's namespaces";
+	if (engine && nsp->listen) {
+		int lfd = wp_listen_bind(&nsp->listen_addr);
+
+		if (lfd < 0) {
+			errno = -lfd;
+			return "listening on the app's address (SPIN_HTTP_LISTEN_ADDR)";
+		}
+		for (char **e = envp; *e; e++)
+			if (!strncmp(*e, WP_LISTEN_ENV, sizeof(WP_LISTEN_ENV) - 1))
+				wp_listen_env_set(*e, lfd);
+	}
+	if (engine && nsp->keep_fd > 0 && fcntl(nsp->keep_fd, F_SETFD, 0) < 0)
+		return "handing the engine its plan";
+	return "";
+}
+
+/* After fork: the engine's confinement (its own root, no way back, no privilege), then
+ * the user, then no capability left, and the seccomp filter last. */
+static const char *child_confine(const wp_spawn_plan *nsp, const wp_confine *view, const wp_seccomp *filter,
+				 wp_error *cerr)
+{
+	if (view && wp_confine_enter(view, cerr) != 0)
+		return cerr->msg;
+	if (getuid() == 0 && (setgroups(nsp->n_groups, nsp->groups) < 0 || setgid(nsp->gid) < 0 || setuid(nsp->uid) < 0))
+		return "becoming the container's user";
+	if (wp_confine_drop_caps(cerr) < 0)
+		return cerr->msg;
+	if (wp_seccomp_enter(filter) < 0)
+		return "entering the engine's seccomp filter";
+	return "";
+}
+
+/* After Start released it: the engine's exec, or in a PID namespace (the pod's, or one of
+ * its own) this binary again as the init (self, init_argv), the engine its child. What
+ * failed goes to errfd; never returns. */
+/* After fork: what failed (with errno's words when with_errno) to errfd, and out. */
+__attribute__((noreturn)) static void child_fail(int errfd, const char *what, bool with_errno)
+{
+	int e = errno;
+
+	(void)!write(errfd, what, strlen(what));
+	if (with_errno) {
+		(void)!write(errfd, ": ", 2);
+		(void)!write(errfd, strerror(e), strlen(strerror(e)));
+	}
+	_exit(127);
+}
+
+__attribute__((noreturn)) static void child_exec(char **argv, char **envp, const char *cwd, int self, char **init_argv,
+						char *stderr_text, int errfd)
+{
+	int e;
+
+	if (cwd && chdir(cwd) < 0)
+		(void)!chdir("/");
+	if (self >= 0) {
+		/* the init's own stderr is /dev/null (what the binary itself might say there,
+		 * a sanitizer's start-up notes, is not the app's); the task's stderr goes on to
+		 * the engine as another descriptor */
+		int keep = fcntl(2, F_DUPFD, 3), null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+		if (keep >= 0 && null >= 0) {
+			fd_text(stderr_text, keep);
+			fcntl(errfd, F_SETFD, 0);
+			dup2(null, 2);
+			syscall(SYS_execveat, self, "", init_argv, envp, AT_EMPTY_PATH);
+			dup2(keep, 2);
+			fcntl(errfd, F_SETFD, FD_CLOEXEC);
+		}
+	}
+	execvpe(argv[0], argv, envp);
+	e = errno;
+	(void)!write(errfd, "starting engine '", 17);
+	(void)!write(errfd, argv[0], strlen(argv[0]));
+	(void)!write(errfd, "': ", 3);
+	(void)!write(errfd, strerror(e), strlen(strerror(e)));
+	_exit(127);
+}
+
 int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_strv *env, const wp_spawn_plan *nsp,
 		    const char *cg_procs, const wp_confine *view, const wp_seccomp *filter, const char *cwd,
 		    wp_spawn_child *child, wp_error *err)
@@ -173,8 +304,7 @@ int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_strv *env, cons
 	if (pid == 0) {
 		sigset_t all;
 		char go;
-		int in, out, er;
-		const char *what = "";
+		const char *what;
 		wp_error cerr = WP_ERROR_INIT;
 
 		sigemptyset(&all);
@@ -183,83 +313,17 @@ int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_strv *env, cons
 		setsid();
 		close(sync[1]);
 		close(errp[0]);
-		/* stdin without blocking for a writer; stdout and stderr block until containerd
-		 * (or ctr) reads them, which it does before Start. */
-		in = io->stdin_path && *io->stdin_path ? open(io->stdin_path, O_RDONLY | O_NONBLOCK) : open("/dev/null", O_RDONLY);
-		if (in >= 0 && io->stdin_path && *io->stdin_path)
-			fcntl(in, F_SETFL, fcntl(in, F_GETFL) & ~O_NONBLOCK);
-		out = io->stdout_path && *io->stdout_path ? open(io->stdout_path, O_WRONLY) : open("/dev/null", O_WRONLY);
-		if (io->terminal && out >= 0)
-			er = dup(out);
-		else if (io->stderr_path && *io->stderr_path)
-			er = open(io->stderr_path, O_WRONLY);
-		else
-			er = open("/dev/null", O_WRONLY);
-		if (in < 0 || out < 0 || er < 0)
-			what = "opening the task's stdio";
-		else if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(er, 2) < 0)
-			what = "dup2";
-		if (in > 2)
-			close(in);
-		if (out > 2)
-			close(out);
-		if (er > 2)
-			close(er);
+		what = child_stdio(io);
 		/* All set up now, while containerd answers Create and sends Start: the cgroup
-		 * (the process moves itself), the namespaces, the read-only view of the cache
-		 * entry, the user; Start then only releases it into exec. */
-		if (!*what && cg_procs) {
-			int fd = open(cg_procs, O_WRONLY | O_CLOEXEC);
-
-			if (fd < 0 || write(fd, "0", 1) != 1)
-				what = "joining the container's cgroup";
-			if (fd >= 0)
-				close(fd);
-		}
-		for (int k = 0; !*what && k < 4; k++)
-			if (nsp->fd[k] >= 0 && setns(nsp->fd[k], 0) < 0)
-				what = "joining a namespace of the pod";
-		if (!*what && (nsp->unshare & ~(sandbox_pidns ? CLONE_NEWPID : 0)) &&
-		    unshare(nsp->unshare & ~(sandbox_pidns ? CLONE_NEWPID : 0)) < 0)
-			what = "making the container's namespaces";
-		/* A serving engine's socket, in the pod's network, while it may still bind
-		 * any port. */
-		if (!*what && argv && nsp->listen) {
-			int lfd = wp_listen_bind(&nsp->listen_addr);
-
-			if (lfd < 0) {
-				errno = -lfd;
-				what = "listening on the app's address (SPIN_HTTP_LISTEN_ADDR)";
-			} else
-				for (char **e = envp; *e; e++)
-					if (!strncmp(*e, WP_LISTEN_ENV, sizeof(WP_LISTEN_ENV) - 1))
-						wp_listen_env_set(*e, lfd);
-		}
-		if (!*what && argv && nsp->keep_fd > 0 && fcntl(nsp->keep_fd, F_SETFD, 0) < 0)
-			what = "handing the engine its plan";
-		/* The engine's confinement (its own root, no way back, no privilege), then the
-		 * user, then no capability left. */
-		if (!*what && argv) {
-			if (view && wp_confine_enter(view, &cerr) != 0)
-				what = cerr.msg;
-			else if (getuid() == 0 && (setgroups(nsp->n_groups, nsp->groups) < 0 || setgid(nsp->gid) < 0 ||
-						   setuid(nsp->uid) < 0))
-				what = "becoming the container's user";
-			else if (wp_confine_drop_caps(&cerr) < 0)
-				what = cerr.msg;
-			else if (wp_seccomp_enter(filter) < 0)
-				what = "entering the engine's seccomp filter";
-		}
-		if (*what) {
-			int e = errno;
-
-			(void)!write(errp[1], what, strlen(what));
-			if (what != cerr.msg) {
-				(void)!write(errp[1], ": ", 2);
-				(void)!write(errp[1], strerror(e), strlen(strerror(e)));
-			}
-			_exit(127);
-		}
+		 * (the process moves itself), the namespaces, the serving engine's socket, the
+		 * read-only view of the cache entry, the user; Start then only releases it into
+		 * exec. */
+		if (!*what)
+			what = child_join(nsp, cg_procs, sandbox_pidns, argv != NULL, envp);
+		if (!*what && argv)
+			what = child_confine(nsp, view, filter, &cerr);
+		if (*what)
+			child_fail(errp[1], what, what != cerr.msg);
 		if (read(sync[0], &go, 1) != 1)
 			_exit(128 + SIGKILL);
 		if (!argv) {
@@ -269,34 +333,7 @@ int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_strv *env, cons
 			for (;;) /* the binary could not be run again: wait here */
 				pause();
 		}
-		if (cwd && chdir(cwd) < 0)
-			(void)!chdir("/");
-		/* in a PID namespace (the pod's, or one of its own): the engine is a child */
-		if (pidns) {
-			/* the init's own stderr is /dev/null (what the binary itself might say
-			 * there, a sanitizer's start-up notes, is not the app's); the task's
-			 * stderr goes on to the engine as another descriptor */
-			int keep = fcntl(2, F_DUPFD, 3), null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-			if (keep >= 0 && null >= 0) {
-				fd_text(stderr_text, keep);
-				fcntl(errp[1], F_SETFD, 0);
-				dup2(null, 2);
-				syscall(SYS_execveat, self, "", init_argv, envp, AT_EMPTY_PATH);
-				dup2(keep, 2);
-				fcntl(errp[1], F_SETFD, FD_CLOEXEC);
-			}
-		}
-		execvpe(argv[0], argv, envp);
-		{
-			int e = errno;
-
-			(void)!write(errp[1], "starting engine '", 17);
-			(void)!write(errp[1], argv[0], strlen(argv[0]));
-			(void)!write(errp[1], "': ", 3);
-			(void)!write(errp[1], strerror(e), strlen(strerror(e)));
-		}
-		_exit(127);
+		child_exec(argv, envp, cwd, pidns ? self : -1, init_argv, stderr_text, errp[1]);
 	}
 	close(sync[0]);
 	close(errp[1]);
