@@ -784,6 +784,100 @@ done:
 	return rc;
 }
 
+/* The limits of this unpack: the caller's, else WASMPACK_UNPACK_MAX_BYTES and
+ * _MAX_ENTRIES, else the defaults. */
+static void set_limits(unpacker *u, const wp_unpack_limits *lim)
+{
+	u->max_bytes = lim && lim->max_bytes ? lim->max_bytes : DEFAULT_MAX_BYTES;
+	u->progress = lim ? lim->progress : NULL;
+	u->max_entries = lim && lim->max_entries ? lim->max_entries : DEFAULT_MAX_ENTRIES;
+	if (!(lim && lim->max_bytes) && getenv("WASMPACK_UNPACK_MAX_BYTES"))
+		u->max_bytes = strtoull(getenv("WASMPACK_UNPACK_MAX_BYTES"), NULL, 10);
+	if (!(lim && lim->max_entries) && getenv("WASMPACK_UNPACK_MAX_ENTRIES"))
+		u->max_entries = strtoull(getenv("WASMPACK_UNPACK_MAX_ENTRIES"), NULL, 10);
+}
+
+/* The wasm layout: its one layer as a file named by its title (module.wasm without a
+ * usable one) and its config. */
+static int unpack_wasm(unpacker *u, const wp_descriptor *desc, const wp_manifest *m, int rootfd, json_t **summary)
+{
+	const char *title;
+	wp_buf clean, cfg;
+	int rc = 0;
+
+	if (m->n_layers != 1)
+		return wp_error_set(u->err, WP_EINVALID, "the wasm artifact %s has %zu layers: want one", desc->digest,
+				    m->n_layers);
+	title = wp_kvlist_get(&m->layers[0].annotations, WP_ANN_TITLE);
+	wp_buf_init(&clean, 4096);
+	wp_buf_init(&cfg, WP_MANIFEST_MAX);
+	if (!title || strchr(title, '/') || wp_path_clean(title, &clean, u->err) < 0) {
+		wp_buf_reset(&clean);
+		rc = wp_buf_puts(&clean, "module.wasm");
+	}
+	if (rc == 0)
+		rc = copy_blob(u, &m->layers[0], rootfd, clean.data);
+	if (rc == 0 && (rc = wp_store_read_blob(u->store, m->config.digest, WP_MANIFEST_MAX, &cfg, u->err)) == 0)
+		rc = write_doc(u, rootfd, "config.json", cfg.data, cfg.len);
+	if (rc == 0)
+		*summary = json_pack("{s:s,s:s}", "layout", "wasm", "module", clean.data);
+	wp_buf_release(&clean);
+	wp_buf_release(&cfg);
+	return rc;
+}
+
+/* The image layout: the layers applied in order into rootfs/, every link checked, and
+ * the config; the summary says what the config runs and whether the rootfs is Spin's. */
+static int unpack_image(unpacker *u, const wp_manifest *m, int rootfd, json_t **summary)
+{
+	wp_buf cfg;
+	int fsfd, rc;
+
+	wp_buf_init(&cfg, WP_MANIFEST_MAX);
+	if ((rc = wp_store_read_blob(u->store, m->config.digest, WP_MANIFEST_MAX, &cfg, u->err)) < 0)
+		goto done;
+	if (mkdirat(rootfd, "rootfs", 0755) < 0 || (fsfd = openat(rootfd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		rc = wp_error_sys(u->err, WP_EIO, "making the rootfs");
+		goto done;
+	}
+	for (size_t i = 0; rc == 0 && i < m->n_layers; i++)
+		rc = apply_layer(u, &m->layers[i], fsfd);
+	if (rc == 0)
+		rc = check_links(u, fsfd);
+	if (rc == 0)
+		rc = write_doc(u, rootfd, "config.json", cfg.data, cfg.len);
+	if (rc == 0) {
+		json_t *c = NULL, *conf;
+		wp_error ignored;
+
+		wp_json_parse(cfg.data, cfg.len, WP_MANIFEST_MAX, &c, &ignored);
+		conf = json_object_get(c, "config");
+		*summary = json_pack("{s:s,s:b,s:O?,s:O?,s:O?}", "layout", "image", "spinApp",
+				     faccessat(fsfd, "spin.toml", F_OK, 0) == 0, "entrypoint", json_object_get(conf, "Entrypoint"),
+				     "cmd", json_object_get(conf, "Cmd"), "env", json_object_get(conf, "Env"));
+		json_decref(c);
+	}
+	close(fsfd);
+done:
+	wp_buf_release(&cfg);
+	return rc;
+}
+
+/* What was found, kept beside the app (node/summary.h), so a later run needs no image. */
+static int write_summary(unpacker *u, const wp_manifest *m, int rootfd, json_t *summary)
+{
+	const char *engine = wp_kvlist_get(&m->annotations, WP_ANN_ENGINE);
+	char *sj;
+	int rc;
+
+	if (engine)
+		json_object_set_new(summary, "engine", json_string(engine));
+	sj = json_dumps(summary, JSON_COMPACT);
+	rc = sj ? write_doc(u, rootfd, WP_UNPACK_SUMMARY, sj, strlen(sj)) : wp_error_set(u->err, WP_ENOMEM, "out of memory");
+	free(sj);
+	return rc;
+}
+
 int wp_unpack(wp_store *s, const wp_descriptor *desc, const char *dest, const wp_unpack_limits *lim,
 	      json_t **summary, wp_error *err)
 {
@@ -792,96 +886,34 @@ int wp_unpack(wp_store *s, const wp_descriptor *desc, const char *dest, const wp
 	/* Paths written into the app (file:// URLs) are absolute. */
 	_cleanup_free_ char *abs = dest[0] == '/' ? wp_xstrdup(dest) : getcwd(cwd, sizeof(cwd)) ? wp_str_fmt("%s/%s", cwd, dest) : NULL;
 	_cleanup_free_ char *tmp = wp_str_fmt("%s.tmp-XXXXXX", dest);
-	wp_buf cfg;
 	wp_manifest m = { 0 };
+	const char *layout;
 	int rootfd = -1, rc;
 
 	*summary = NULL;
-	u.max_bytes = lim && lim->max_bytes ? lim->max_bytes : DEFAULT_MAX_BYTES;
-	u.progress = lim ? lim->progress : NULL;
-	u.max_entries = lim && lim->max_entries ? lim->max_entries : DEFAULT_MAX_ENTRIES;
-	/* WASMPACK_UNPACK_MAX_BYTES and _MAX_ENTRIES override the defaults. */
-	if (!(lim && lim->max_bytes) && getenv("WASMPACK_UNPACK_MAX_BYTES"))
-		u.max_bytes = strtoull(getenv("WASMPACK_UNPACK_MAX_BYTES"), NULL, 10);
-	if (!(lim && lim->max_entries) && getenv("WASMPACK_UNPACK_MAX_ENTRIES"))
-		u.max_entries = strtoull(getenv("WASMPACK_UNPACK_MAX_ENTRIES"), NULL, 10);
-	wp_buf_init(&cfg, WP_MANIFEST_MAX);
+	set_limits(&u, lim);
 	if (wp_fs_exists(dest))
 		return wp_error_set(err, WP_EEXISTS, "'%s' exists already", dest);
 	if (!tmp || !mkdtemp(tmp))
 		return wp_error_sys(err, WP_EIO, "making a folder beside '%s'", dest);
 	rootfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0) {
+	if (rootfd < 0)
 		rc = wp_error_sys(err, WP_EIO, "opening '%s'", tmp);
-		goto done;
-	}
-	if (!wp_mediatype_is_manifest(desc->media_type)) {
+	else if (!wp_mediatype_is_manifest(desc->media_type))
 		rc = wp_error_set(err, WP_EINVALID, "%s is a '%s', not an image manifest", desc->digest, desc->media_type);
+	else
+		rc = wp_store_read_manifest(s, desc->digest, &m, err);
+	if (rc < 0)
 		goto done;
-	}
-	if ((rc = wp_store_read_manifest(s, desc->digest, &m, err)) < 0)
-		goto done;
-	if (!strcmp(wp_manifest_layout(&m), "spin")) {
+	layout = wp_manifest_layout(&m);
+	if (!strcmp(layout, "spin"))
 		rc = abs ? unpack_spin(&u, &m, rootfd, abs, summary) : wp_error_sys(err, WP_EIO, "finding the current folder");
-	} else if (!strcmp(wp_manifest_layout(&m), "wasm")) {
-		const char *title;
-		wp_buf clean;
-
-		if (m.n_layers != 1) {
-			rc = wp_error_set(err, WP_EINVALID, "the wasm artifact %s has %zu layers: want one", desc->digest, m.n_layers);
-			goto done;
-		}
-		title = wp_kvlist_get(&m.layers[0].annotations, WP_ANN_TITLE);
-		wp_buf_init(&clean, 4096);
-		if (m.n_layers != 1 || !title || strchr(title, '/') || wp_path_clean(title, &clean, err) < 0)
-			rc = wp_buf_puts(&clean, "module.wasm");
-		if (rc == 0)
-			rc = copy_blob(&u, &m.layers[0], rootfd, clean.data);
-		if (rc == 0 && (rc = wp_store_read_blob(s, m.config.digest, WP_MANIFEST_MAX, &cfg, err)) == 0)
-			rc = write_doc(&u, rootfd, "config.json", cfg.data, cfg.len);
-		if (rc == 0)
-			*summary = json_pack("{s:s,s:s}", "layout", "wasm", "module", clean.data);
-		wp_buf_release(&clean);
-	} else {
-		int fsfd;
-
-		if ((rc = wp_store_read_blob(s, m.config.digest, WP_MANIFEST_MAX, &cfg, err)) < 0)
-			goto done;
-		if (mkdirat(rootfd, "rootfs", 0755) < 0 || (fsfd = openat(rootfd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-			rc = wp_error_sys(err, WP_EIO, "making the rootfs");
-			goto done;
-		}
-		for (size_t i = 0; rc == 0 && i < m.n_layers; i++)
-			rc = apply_layer(&u, &m.layers[i], fsfd);
-		if (rc == 0)
-			rc = check_links(&u, fsfd);
-		if (rc == 0)
-			rc = write_doc(&u, rootfd, "config.json", cfg.data, cfg.len);
-		if (rc == 0) {
-			json_t *c = NULL, *conf;
-			wp_error ignored;
-
-			wp_json_parse(cfg.data, cfg.len, WP_MANIFEST_MAX, &c, &ignored);
-			conf = json_object_get(c, "config");
-			*summary = json_pack("{s:s,s:b,s:O?,s:O?,s:O?}", "layout", "image", "spinApp",
-					     faccessat(fsfd, "spin.toml", F_OK, 0) == 0, "entrypoint", json_object_get(conf, "Entrypoint"),
-					     "cmd", json_object_get(conf, "Cmd"), "env", json_object_get(conf, "Env"));
-			json_decref(c);
-		}
-		close(fsfd);
-	}
-	if (rc == 0) {
-		/* What was found is kept beside the app, so a later run needs no image at all. */
-		const char *engine = wp_kvlist_get(&m.annotations, WP_ANN_ENGINE);
-		char *sj;
-
-		if (engine)
-			json_object_set_new(*summary, "engine", json_string(engine));
-		sj = json_dumps(*summary, JSON_COMPACT);
-
-		rc = sj ? write_doc(&u, rootfd, WP_UNPACK_SUMMARY, sj, strlen(sj)) : wp_error_set(err, WP_ENOMEM, "out of memory");
-		free(sj);
-	}
+	else if (!strcmp(layout, "wasm"))
+		rc = unpack_wasm(&u, desc, &m, rootfd, summary);
+	else
+		rc = unpack_image(&u, &m, rootfd, summary);
+	if (rc == 0)
+		rc = write_summary(&u, &m, rootfd, *summary);
 	if (rc == 0 && rename(tmp, dest) < 0) {
 		/* Another unpack of the same image won the race: its folder is as good as ours. */
 		if ((errno == ENOTEMPTY || errno == EEXIST) && wp_fs_exists(dest)) {
@@ -903,6 +935,5 @@ done:
 		*summary = NULL;
 	}
 	wp_manifest_release(&m);
-	wp_buf_release(&cfg);
 	return rc;
 }
