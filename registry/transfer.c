@@ -758,6 +758,64 @@ static int pull_index_whole(wp_store *s, wp_client *r, const wp_ref *ref, const 
 	return rc;
 }
 
+/* body holds the index at digest: the manifest the one platform picker chooses (the
+ * store's and the node's pick: wasip1/wasm, else wasip2/wasm, or platform) replaces it,
+ * with its media type and digest; the index's digest goes to res. */
+static int follow_index(wp_client *r, const wp_ref *ref, const char *platform, wp_buf *body, char **mt,
+			char digest[WP_DIGEST_BUFSZ], wp_transfer_result *res, wp_error *err)
+{
+	const wp_descriptor *pick;
+	char child[WP_DIGEST_BUFSZ];
+	wp_index ix;
+	int rc;
+
+	if ((rc = wp_index_parse(body->data, body->len, &ix, err)) < 0)
+		return rc;
+	if (!(pick = wp_index_pick_wasm(&ix, platform))) {
+		rc = wp_error_set(err, WP_ENOTFOUND, "the index %s has no manifest for platform %s", digest,
+				  wp_index_wanted(platform));
+		wp_index_release(&ix);
+		return rc;
+	}
+	res->index_digest = wp_xstrdup(digest);
+	wp_debug("%s is an index of %zu manifests: picked %s for %s", digest, ix.n_manifests, pick->digest,
+		 wp_index_wanted(platform));
+	memcpy(child, pick->digest, sizeof(child));
+	wp_index_release(&ix);
+	free(*mt);
+	*mt = NULL;
+	wp_buf_reset(body);
+	return wp_remote_manifest(r, ref, child, body, mt, digest, err);
+}
+
+/* A pull job for each blob the store lacks (those it has are reported present); their
+ * number. */
+static size_t pull_jobs(wp_store *s, wp_client *r, const wp_ref *ref, wp_transfer_result *res, pull_blob *blobs,
+			wp_job **jobs)
+{
+	size_t njobs = 0;
+
+	for (size_t i = 0; i < res->n_blobs; i++) {
+		int64_t have;
+
+		if (wp_store_has_blob(s, res->blobs[i].digest, &have) && have == res->blobs[i].size) {
+			res->blobs[i].outcome = "present";
+			continue;
+		}
+		blobs[njobs].job.next = pull_next;
+		blobs[njobs].job.done = pull_done;
+		blobs[njobs].job.ctx = &blobs[njobs];
+		blobs[njobs].store = s;
+		blobs[njobs].reg = r;
+		blobs[njobs].repo = ref->repository;
+		blobs[njobs].report = &res->blobs[i];
+		blobs[njobs].idx = i;
+		jobs[njobs] = &blobs[njobs].job;
+		njobs++;
+	}
+	return njobs;
+}
+
 int wp_transfer_pull(wp_store *s, wp_client *r, const wp_ref *ref, const char *platform, unsigned flags,
 		     wp_transfer_result *res, wp_error *err)
 {
@@ -781,33 +839,8 @@ int wp_transfer_pull(wp_store *s, wp_client *r, const wp_ref *ref, const char *p
 		rc = pull_index_whole(s, r, ref, &body, mt, digest, flags, res, err);
 		goto done;
 	}
-	if (rc == 0 && wp_mediatype_is_index(mt)) {
-		wp_index ix;
-		const wp_descriptor *pick = NULL;
-
-		if ((rc = wp_index_parse(body.data, body.len, &ix, err)) < 0)
-			goto done;
-		/* the one platform picker: the store's and the node's pick the same */
-		if (!(pick = wp_index_pick_wasm(&ix, platform))) {
-			rc = wp_error_set(err, WP_ENOTFOUND, "the index %s has no manifest for platform %s", digest,
-					  wp_index_wanted(platform));
-			wp_index_release(&ix);
-			goto done;
-		}
-		res->index_digest = wp_xstrdup(digest);
-		wp_debug("%s is an index of %zu manifests: picked %s for %s", digest, ix.n_manifests, pick->digest,
-			 wp_index_wanted(platform));
-		{
-			char child[WP_DIGEST_BUFSZ];
-
-			memcpy(child, pick->digest, sizeof(child));
-			wp_index_release(&ix);
-			free(mt);
-			mt = NULL;
-			wp_buf_reset(&body);
-			rc = wp_remote_manifest(r, ref, child, &body, &mt, digest, err);
-		}
-	}
+	if (rc == 0 && wp_mediatype_is_index(mt))
+		rc = follow_index(r, ref, platform, &body, &mt, digest, res, err);
 	if (rc < 0)
 		goto done;
 	if (!wp_mediatype_is_manifest(mt)) {
@@ -819,24 +852,7 @@ int wp_transfer_pull(wp_store *s, wp_client *r, const wp_ref *ref, const char *p
 	add_reports(res, &m);
 	blobs = wp_xcalloc(res->n_blobs, sizeof(*blobs));
 	jobs = wp_xcalloc(res->n_blobs, sizeof(*jobs));
-	for (size_t i = 0; i < res->n_blobs; i++) {
-		int64_t have;
-
-		if (wp_store_has_blob(s, res->blobs[i].digest, &have) && have == res->blobs[i].size) {
-			res->blobs[i].outcome = "present";
-			continue;
-		}
-		blobs[njobs].job.next = pull_next;
-		blobs[njobs].job.done = pull_done;
-		blobs[njobs].job.ctx = &blobs[njobs];
-		blobs[njobs].store = s;
-		blobs[njobs].reg = r;
-		blobs[njobs].repo = ref->repository;
-		blobs[njobs].report = &res->blobs[i];
-		blobs[njobs].idx = i;
-		jobs[njobs] = &blobs[njobs].job;
-		njobs++;
-	}
+	njobs = pull_jobs(s, r, ref, res, blobs, jobs);
 	pg = progress_start(r, res, "pulling");
 	for (size_t i = 0; i < res->n_blobs; i++)
 		if (res->blobs[i].outcome)
