@@ -1495,14 +1495,135 @@ static json_t *metadata_json(loader *l)
 	return sorted(m);
 }
 
+/* Where Spin's cache is (sources named by URL) and where the components' files go: the
+ * caller's folder, a new temp folder (kept: the locked app points into it), or none when
+ * they are only collected. */
+static int loader_folders(loader *l, const wp_spin_opts *opts)
+{
+	_cleanup_free_ char *a = NULL;
+
+	if (opts && opts->cache_dir)
+		l->cache = wp_xstrdup(opts->cache_dir);
+	else if (getenv("XDG_CACHE_HOME") && *getenv("XDG_CACHE_HOME"))
+		l->cache = wp_xstrdup(getenv("XDG_CACHE_HOME"));
+	else
+		l->cache = wp_str_fmt("%s/.cache", getenv("HOME") ? getenv("HOME") : "");
+	if (l->collect) {
+		l->assets = wp_xstrdup("/nonexistent-wasmpack-assets");
+	} else if (opts && opts->assets_dir) {
+		l->assets = realpath(opts->assets_dir, NULL);
+		if (!l->assets && wp_fs_mkdir_p(opts->assets_dir, 0755, l->err) == 0)
+			l->assets = realpath(opts->assets_dir, NULL);
+	} else {
+		/* Kept after the run, as Spin keeps its: the locked app points into it. */
+		const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+		_cleanup_free_ char *tmpl = wp_str_fmt("%s/wasmpack-spin.XXXXXX", tmp);
+
+		l->assets = tmpl && mkdtemp(tmpl) ? wp_xstrdup(tmpl) : NULL;
+		l->assets_tmp = l->assets ? wp_xstrdup(l->assets) : NULL;
+	}
+	if (!l->assets)
+		return wp_error_sys(l->err, WP_EIO, "making a folder for the app's files");
+	a = wp_str_fmt("%s/assets", l->assets);
+	free(l->assets);
+	l->assets = wp_xstrdup(a);
+	return 0;
+}
+
+/* The manifest read and parsed as its version says (v1 or v2); allowed_http_hosts is
+ * judged then, as Spin judges it, before any component is loaded. */
+static int load_manifest(loader *l)
+{
+	const wp_toml *v1v, *v2v;
+	wp_buf data;
+	int rc;
+
+	wp_buf_init(&data, MANIFEST_MAX);
+	rc = wp_fs_read_file(l->manifest, MANIFEST_MAX, &data, l->err);
+	if (rc == 0)
+		rc = wp_toml_parse(data.data, data.len, &l->doc, l->err);
+	wp_buf_release(&data);
+	if (rc < 0)
+		return rc;
+	v1v = tget(l->doc, "spin_version");
+	v2v = tget(l->doc, "spin_manifest_version");
+	if (v2v && ((v2v->type == WP_TOML_INTEGER && v2v->u.i == 2) || (v2v->type == WP_TOML_STRING && !strcmp(v2v->u.str.s, "2")))) {
+		l->version = 2;
+		rc = parse_v2(l);
+	} else if (!v2v && v1v && v1v->type == WP_TOML_STRING && !strcmp(v1v->u.str.s, "1")) {
+		l->version = 1;
+		rc = parse_v1(l);
+	} else if (v2v || v1v) {
+		const wp_toml *v = v2v ? v2v : v1v;
+
+		if (v->type == WP_TOML_STRING)
+			rc = wp_error_set(l->err, WP_EINVALID, "invalid manifest version: \"%s\"", v->u.str.s);
+		else
+			rc = wp_error_set(l->err, WP_EINVALID, "invalid manifest version: %lld", (long long)v->u.i);
+	} else {
+		rc = wp_error_set(l->err, WP_EINVALID, "no manifest version: want `spin_manifest_version = 2`");
+	}
+	for (size_t i = 0; rc == 0 && i < l->ncomps; i++) {
+		wp_strv http = { 0 }, converted = { 0 };
+
+		if (str_array(tget(l->comps[i].t, "allowed_http_hosts"), &http))
+			rc = convert_http_hosts(l, &http, false, &converted);
+		wp_strv_release(&http);
+		wp_strv_release(&converted);
+	}
+	return rc;
+}
+
+/* The triggers (each naming a component that exists) and the components, loaded, in
+ * Spin's LockedApp: its field order. */
+static int locked_app(loader *l, json_t **locked)
+{
+	json_t *triggers = json_array(), *comps = json_array(), *out;
+	bool host_reqs = false;
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < l->ntrigs; i++) {
+		if (!l->trigs[i].component || !find_comp(l, l->trigs[i].component))
+			rc = wp_error_set(l->err, WP_EINVALID, "Trigger `%s` refers to component `%s`, which does not exist",
+					  l->trigs[i].id, l->trigs[i].component ? l->trigs[i].component : "(none)");
+		else
+			json_array_append_new(triggers, trigger_json(&l->trigs[i]));
+	}
+	for (size_t i = 0; rc == 0 && i < l->ncomps; i++) {
+		json_t *c = NULL;
+
+		if ((rc = load_component(l, &l->comps[i], &c)) == 0)
+			json_array_append_new(comps, c);
+	}
+	if (rc == 0)
+		rc = reassign_trigger_deps(l, triggers, comps);
+	for (size_t i = 0; rc == 0 && i < json_array_size(comps); i++) {
+		json_t *c = canonical_component(json_incref(json_array_get(comps, i)));
+
+		host_reqs |= json_object_get(c, "host_requirements") != NULL;
+		json_array_set_new(comps, i, c);
+	}
+	if (rc == 0) {
+		out = json_object();
+		json_object_set_new(out, "spin_lock_version", json_integer(host_reqs ? 1 : 0));
+		if (host_reqs)
+			json_object_set_new(out, "must_understand", json_pack("[s]", "component_host_requirements"));
+		json_object_set_new(out, "metadata", metadata_json(l));
+		if (json_object_size(l->variables))
+			json_object_set(out, "variables", l->variables);
+		json_object_set(out, "triggers", triggers);
+		json_object_set(out, "components", comps);
+		*locked = out;
+	}
+	json_decref(triggers);
+	json_decref(comps);
+	return rc;
+}
+
 int wp_spin_lock(const char *manifest_path, const wp_spin_opts *opts, json_t **locked, wp_error *err)
 {
 	loader l;
-	wp_buf data;
 	char real[PATH_MAX];
-	json_t *out = NULL, *triggers = NULL, *comps = NULL;
-	const wp_toml *v1v, *v2v;
-	bool host_reqs = false;
 	int rc;
 
 	memset(&l, 0, sizeof(l));
@@ -1517,122 +1638,12 @@ int wp_spin_lock(const char *manifest_path, const wp_spin_opts *opts, json_t **l
 	l.root = wp_xstrdup(real[0] ? real : "/");
 	l.follow_links = opts && opts->follow_links;
 	l.rootfd = open(real[0] ? real : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (l.rootfd < 0) {
+	if (l.rootfd < 0)
 		rc = wp_error_sys(err, WP_EIO, "opening the app folder '%s'", real[0] ? real : "/");
-		goto done;
-	}
-	if (opts && opts->cache_dir)
-		l.cache = wp_xstrdup(opts->cache_dir);
-	else if (getenv("XDG_CACHE_HOME") && *getenv("XDG_CACHE_HOME"))
-		l.cache = wp_xstrdup(getenv("XDG_CACHE_HOME"));
-	else
-		l.cache = wp_str_fmt("%s/.cache", getenv("HOME") ? getenv("HOME") : "");
-	if (l.collect) {
-		l.assets = wp_xstrdup("/nonexistent-wasmpack-assets");
-	} else if (opts && opts->assets_dir) {
-		l.assets = realpath(opts->assets_dir, NULL);
-		if (!l.assets && wp_fs_mkdir_p(opts->assets_dir, 0755, err) == 0)
-			l.assets = realpath(opts->assets_dir, NULL);
-	} else {
-		/* Kept after the run, as Spin keeps its: the locked app points into it. */
-		const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-		_cleanup_free_ char *tmpl = wp_str_fmt("%s/wasmpack-spin.XXXXXX", tmp);
-
-		l.assets = tmpl && mkdtemp(tmpl) ? wp_xstrdup(tmpl) : NULL;
-		l.assets_tmp = l.assets ? wp_xstrdup(l.assets) : NULL;
-	}
-	if (!l.assets) {
-		rc = wp_error_sys(err, WP_EIO, "making a folder for the app's files");
-		goto done;
-	}
-	{
-		_cleanup_free_ char *a = wp_str_fmt("%s/assets", l.assets);
-
-		free(l.assets);
-		l.assets = a ? wp_xstrdup(a) : NULL;
-	}
-	wp_buf_init(&data, MANIFEST_MAX);
-	rc = wp_fs_read_file(l.manifest, MANIFEST_MAX, &data, err);
-	if (rc == 0)
-		rc = wp_toml_parse(data.data, data.len, &l.doc, err);
-	wp_buf_release(&data);
-	if (rc < 0) {
+	else if ((rc = loader_folders(&l, opts)) == 0 && (rc = load_manifest(&l)) < 0)
 		wp_error_prefix(err, "Failed to read Spin app manifest from \"%s\"", l.manifest);
-		goto done;
-	}
-	v1v = tget(l.doc, "spin_version");
-	v2v = tget(l.doc, "spin_manifest_version");
-	if (v2v && ((v2v->type == WP_TOML_INTEGER && v2v->u.i == 2) || (v2v->type == WP_TOML_STRING && !strcmp(v2v->u.str.s, "2")))) {
-		l.version = 2;
-		rc = parse_v2(&l);
-	} else if (!v2v && v1v && v1v->type == WP_TOML_STRING && !strcmp(v1v->u.str.s, "1")) {
-		l.version = 1;
-		rc = parse_v1(&l);
-	} else if (v2v || v1v) {
-		const wp_toml *v = v2v ? v2v : v1v;
-
-		if (v->type == WP_TOML_STRING)
-			rc = wp_error_set(err, WP_EINVALID, "invalid manifest version: \"%s\"", v->u.str.s);
-		else
-			rc = wp_error_set(err, WP_EINVALID, "invalid manifest version: %lld", (long long)v->u.i);
-	} else {
-		rc = wp_error_set(err, WP_EINVALID, "no manifest version: want `spin_manifest_version = 2`");
-	}
-	/* As Spin, allowed_http_hosts is judged when the manifest is read, before any
-	 * component is loaded. */
-	for (size_t i = 0; rc == 0 && i < l.ncomps; i++) {
-		wp_strv http = { 0 }, converted = { 0 };
-
-		if (str_array(tget(l.comps[i].t, "allowed_http_hosts"), &http))
-			rc = convert_http_hosts(&l, &http, false, &converted);
-		wp_strv_release(&http);
-		wp_strv_release(&converted);
-	}
-	if (rc < 0) {
-		wp_error_prefix(err, "Failed to read Spin app manifest from \"%s\"", l.manifest);
-		goto done;
-	}
-	triggers = json_array();
-	comps = json_array();
-	for (size_t i = 0; i < l.ntrigs; i++) {
-		if (!l.trigs[i].component || !find_comp(&l, l.trigs[i].component)) {
-			rc = wp_error_set(err, WP_EINVALID, "Trigger `%s` refers to component `%s`, which does not exist",
-					  l.trigs[i].id, l.trigs[i].component ? l.trigs[i].component : "(none)");
-			goto fail;
-		}
-		json_array_append_new(triggers, trigger_json(&l.trigs[i]));
-	}
-	for (size_t i = 0; i < l.ncomps; i++) {
-		json_t *c = NULL;
-
-		if ((rc = load_component(&l, &l.comps[i], &c)) < 0)
-			goto fail;
-		json_array_append_new(comps, c);
-	}
-	if ((rc = reassign_trigger_deps(&l, triggers, comps)) < 0)
-		goto fail;
-	for (size_t i = 0; i < json_array_size(comps); i++) {
-		json_t *c = canonical_component(json_incref(json_array_get(comps, i)));
-
-		host_reqs |= json_object_get(c, "host_requirements") != NULL;
-		json_array_set_new(comps, i, c);
-	}
-	/* Field order of Spin's LockedApp serialisation. */
-	out = json_object();
-	json_object_set_new(out, "spin_lock_version", json_integer(host_reqs ? 1 : 0));
-	if (host_reqs)
-		json_object_set_new(out, "must_understand", json_pack("[s]", "component_host_requirements"));
-	json_object_set_new(out, "metadata", metadata_json(&l));
-	if (json_object_size(l.variables))
-		json_object_set(out, "variables", l.variables);
-	json_object_set(out, "triggers", triggers);
-	json_object_set(out, "components", comps);
-	*locked = out;
-	out = NULL;
-	goto done;
-fail:
-	wp_error_prefix(err, "Failed to load Spin app from \"%s\"", l.manifest);
-done:
+	else if (rc == 0 && (rc = locked_app(&l, locked)) < 0)
+		wp_error_prefix(err, "Failed to load Spin app from \"%s\"", l.manifest);
 	if (l.assets_tmp) {
 		/* A temp folder no one asked for goes, unless the locked app points into it. */
 		_cleanup_free_ char *a = wp_str_fmt("%s/assets", l.assets_tmp);
@@ -1644,9 +1655,6 @@ done:
 			wp_warn("the app's files were copied under %s, where the locked app points: remove it when done, "
 				"or choose the folder with --assets-dir", l.assets_tmp);
 	}
-	json_decref(out);
-	json_decref(triggers);
-	json_decref(comps);
 	loader_release(&l);
 	return rc;
 }
