@@ -537,12 +537,25 @@ static int locate_app(wp_shim *sh, creating *c, json_t *process, wp_error *err)
 	return 0;
 }
 
+/* The engine a container's spec asks for (its dev.wasmpack.engine annotation), else the
+ * node's default (containerd's WASMPACK_ENGINE), which yields to what an app needs. */
+static void choose_engine(json_t *spec, wp_run_spec *run)
+{
+	const char *engine = wp_json_str(json_object_get(spec, "annotations"), WP_ANN_ENGINE);
+
+	if (engine && *engine) {
+		run->engine = engine;
+		return;
+	}
+	run->engine = getenv("WASMPACK_ENGINE") && *getenv("WASMPACK_ENGINE") ? getenv("WASMPACK_ENGINE") : NULL;
+	run->engine_default = true;
+}
+
 /* Reads the bundle, mounts the rootfs, plans the process and finds the app and the
  * engine's command line: everything Create needs before the task exists. */
 static int prepare(wp_shim *sh, const fields *fs, creating *c, wp_error *err)
 {
 	_cleanup_free_ char *spec_path = wp_str_fmt("%s/config.json", c->bundle);
-	const char *engine;
 	json_t *process;
 
 	c->rootfs = wp_str_fmt("%s/rootfs", c->bundle);
@@ -565,14 +578,7 @@ static int prepare(wp_shim *sh, const fields *fs, creating *c, wp_error *err)
 	c->run.launcher_dir = sh->cache_root;
 	c->run.reaped_status = shim_reaped_status;
 	c->run.reaped_ctx = sh;
-	engine = wp_json_str(json_object_get(c->spec, "annotations"), WP_ANN_ENGINE);
-	if (engine && *engine)
-		c->run.engine = engine;
-	else {
-		/* The node's default engine (containerd's environment) yields to what an app needs. */
-		c->run.engine = getenv("WASMPACK_ENGINE") && *getenv("WASMPACK_ENGINE") ? getenv("WASMPACK_ENGINE") : NULL;
-		c->run.engine_default = true;
-	}
+	choose_engine(c->spec, &c->run);
 	/* The node's signature policy, before anything of the image is read or run: an image
 	 * it refuses fails Create with the reason, which containerd and kubectl describe show. */
 	if (!is_sandbox(c->spec) && wp_policy_path(fs->config_path)) {
@@ -955,22 +961,15 @@ static int container_pidns(pid_t pid)
 	return open(path, O_RDONLY | O_CLOEXEC);
 }
 
-static int do_exec(wp_shim *sh, const fields *fs, wp_error *err)
+/* An exec's task, of the running task it execs into (checked: there, running, not a
+ * sandbox, no exec of that id yet). */
+static int exec_task_new(wp_shim *sh, const fields *fs, task **out, wp_error *err)
 {
 	const char *id = fs->s[F_ID], *exec_id = fs->s[F_EXEC_ID];
-	json_t *process = NULL;
-	task *parent, *x = NULL;
-	wp_run_spec run = { 0 };
-	wp_strv argv = { 0 }, env = { 0 };
-	wp_confine view = { 0 };
-	wp_spawn_plan plan = { .fd = { -1, -1, -1, -1 } };
-	_cleanup_free_ char *cg_procs = NULL;
+	task *parent, *x;
 	int rc;
 
-	if (!id || !exec_id || !*exec_id)
-		return wp_error_set(err, WP_EINVALID, "Exec needs an id and an exec id");
-	if (fs->v[F_EXEC_TERMINAL])
-		wp_info("task %s: exec %s asks for a terminal; it gets containerd's FIFOs (stderr with stdout), no pty", id, exec_id);
+	*out = NULL;
 	pthread_mutex_lock(&sh->mu);
 	parent = find(sh, id);
 	rc = !parent ? wp_error_set(err, WP_ENOTFOUND, "task %s: not found", id)
@@ -994,10 +993,45 @@ static int do_exec(wp_shim *sh, const fields *fs, wp_error *err)
 		x->status = WP_TASK_CREATED;
 		if (parent->cgroup)
 			x->cgroup = wp_xstrdup(parent->cgroup);
+		*out = x;
 	}
 	pthread_mutex_unlock(&sh->mu);
-	if (rc < 0)
+	return rc;
+}
+
+/* The exec's process, spawned: into the task table, with an exit the reaper saw first. */
+static void exec_task_add(wp_shim *sh, task *x)
+{
+	pthread_mutex_lock(&sh->mu);
+	for (size_t i = 0; i < WP_ARRAY_LEN(sh->early); i++)
+		if (sh->early[i].pid == x->pid) {
+			sh->early[i].pid = 0;
+			mark_exited(sh, x, sh->early[i].status);
+		}
+	x->next = sh->tasks;
+	sh->tasks = x;
+	pthread_mutex_unlock(&sh->mu);
+}
+
+static int do_exec(wp_shim *sh, const fields *fs, wp_error *err)
+{
+	const char *id = fs->s[F_ID], *exec_id = fs->s[F_EXEC_ID];
+	json_t *process = NULL;
+	task *parent, *x = NULL;
+	wp_run_spec run = { 0 };
+	wp_strv argv = { 0 }, env = { 0 };
+	wp_confine view = { 0 };
+	wp_spawn_plan plan = { .fd = { -1, -1, -1, -1 } };
+	_cleanup_free_ char *cg_procs = NULL;
+	int rc;
+
+	if (!id || !exec_id || !*exec_id)
+		return wp_error_set(err, WP_EINVALID, "Exec needs an id and an exec id");
+	if (fs->v[F_EXEC_TERMINAL])
+		wp_info("task %s: exec %s asks for a terminal; it gets containerd's FIFOs (stderr with stdout), no pty", id, exec_id);
+	if ((rc = exec_task_new(sh, fs, &x, err)) < 0)
 		return rc;
+	parent = x->parent;
 	if (!(process = exec_process(fs, err))) {
 		rc = err->code;
 		goto fail;
@@ -1015,11 +1049,7 @@ static int do_exec(wp_shim *sh, const fields *fs, wp_error *err)
 	run.reaped_ctx = sh;
 	run.mounts = json_object_get(x->spec, "mounts");
 	run.rootfs_readonly = true;   /* an exec does not change the container's files */
-	run.engine = wp_json_str(json_object_get(x->spec, "annotations"), WP_ANN_ENGINE);
-	if (!run.engine || !*run.engine) {
-		run.engine = getenv("WASMPACK_ENGINE") && *getenv("WASMPACK_ENGINE") ? getenv("WASMPACK_ENGINE") : NULL;
-		run.engine_default = true;
-	}
+	choose_engine(x->spec, &run);
 	wp_spawn_plan_user(process, &plan);
 	if ((rc = wp_spawn_plan_namespaces(x->spec, &plan, err)) < 0)
 		goto fail;
@@ -1058,15 +1088,7 @@ static int do_exec(wp_shim *sh, const fields *fs, wp_error *err)
 	}
 	free(x->cgroup);   /* the container's: its Delete removes it, not the exec's */
 	x->cgroup = NULL;
-	pthread_mutex_lock(&sh->mu);
-	for (size_t i = 0; i < WP_ARRAY_LEN(sh->early); i++)
-		if (sh->early[i].pid == x->pid) {
-			sh->early[i].pid = 0;
-			mark_exited(sh, x, sh->early[i].status);
-		}
-	x->next = sh->tasks;
-	sh->tasks = x;
-	pthread_mutex_unlock(&sh->mu);
+	exec_task_add(sh, x);
 	wp_info("task %s: exec %s created: pid %d", id, exec_id, (int)x->pid);
 	x = NULL;
 	rc = 0;
