@@ -916,43 +916,38 @@ static void job_advance(engine *e, slot *s, wp_job *j)
 	}
 }
 
-static void on_done(engine *e, slot *s, CURLcode cc)
+/* The job of s ends with code (j->err says why), its slot free for the next. */
+static void finish(engine *e, slot *s, int code)
+{
+	job_finish(e, s->job, code);
+	s->job = NULL;
+}
+
+/* What an answer is: sent again already (credentials, a redirect, plain HTTP to a
+ * registry on this machine), the job's failure (its err says why), or an answer for the
+ * job to judge. */
+enum { RESENT, FAILED, ANSWERED };
+
+static int classify(engine *e, slot *s, CURLcode cc)
 {
 	wp_job *j = s->job;
 	wp_client_resp *p = &s->resp;
-	int r;
 
-	curl_multi_remove_handle(e->multi, s->easy);
-	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &p->status);
-	p->curl_rc = cc;
-	if (cc != CURLE_OK && !p->sink_failed) {
-		snprintf(p->curl_error, sizeof(p->curl_error), "%s", s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc));
-		p->status = 0;
-	}
-	if (p->status)
-		wp_debug("%s %s: %ld in %lld ms", s->req.method, s->req.url, p->status, now_ms() - s->started_ms);
-	else
-		wp_debug("%s %s: %s after %lld ms", s->req.method, s->req.url, p->curl_error, now_ms() - s->started_ms);
 	if (p->status == 0 && cc != CURLE_OK && !p->sink_failed) {
 		/* A registry on this machine that speaks plain HTTP gets it, as docker and
 		 * containerd do for localhost; elsewhere a failure that cannot heal is not
 		 * retried, and the message says what would fix it. */
-		if (answered_plain_http(cc, p->curl_error) && may_fall_back(e->r) && fall_back_to_http(e->r, &s->req)) {
-			if (slot_start(s, e->multi) == 0)
-				return;
-		}
+		if (answered_plain_http(cc, p->curl_error) && may_fall_back(e->r) && fall_back_to_http(e->r, &s->req) &&
+		    slot_start(s, e->multi) == 0)
+			return RESENT;
 		if (!transport_may_heal(cc)) {
 			transport_error(e->r, cc, p->curl_error, &j->err);
-			job_finish(e, j, j->err.code);
-			s->job = NULL;
-			return;
+			return FAILED;
 		}
 	}
-	if (p->sink_failed && p->status >= 200 && p->status < 300) {
-		/* The consumer refused the body: its own error says why. */
-		r = j->done(j, &s->req, p);
-		goto judged;
-	}
+	/* The consumer refused the body: its own error says why, when it judges. */
+	if (p->sink_failed && p->status >= 200 && p->status < 300)
+		return ANSWERED;
 	if (p->status == 401 && !s->req.no_auth && j->auth_tries >= 2) {
 		/* Authenticated and still refused: the credentials lack the rights asked for. */
 		wp_auth_challenge c = { 0 };
@@ -964,9 +959,7 @@ static void on_done(engine *e, slot *s, CURLcode cc)
 			     e->r->cred.secret ? e->r->cred.username : "anonymous",
 			     s->req.scope ? s->req.scope : "this resource", c.error ? ": " : "", c.error ? c.error : "");
 		wp_auth_challenge_release(&c);
-		job_finish(e, j, WP_EAUTH);
-		s->job = NULL;
-		return;
+		return FAILED;
 	}
 	/* A challenge from anywhere but the registry itself (an upload's Location elsewhere)
 	 * gets no credentials: its realm would collect them. */
@@ -976,13 +969,10 @@ static void on_done(engine *e, slot *s, CURLcode cc)
 
 		j->auth_tries++;
 		if (!(now && (!s->auth_used || strcmp(now, s->auth_used))) &&
-		    authenticate(e->r, p->www_authenticate, s->req.scope, &j->err) < 0) {
-			job_finish(e, j, j->err.code);
-			s->job = NULL;
-			return;
-		}
+		    authenticate(e->r, p->www_authenticate, s->req.scope, &j->err) < 0)
+			return FAILED;
 		if (slot_start(s, e->multi) == 0)
-			return;
+			return RESENT;
 	}
 	if (p->status >= 300 && p->status < 400 && p->status != 304 && p->location &&
 	    (!strcmp(s->req.method, "GET") || !strcmp(s->req.method, "HEAD")) && j->redirects < MAX_REDIRECTS) {
@@ -990,9 +980,7 @@ static void on_done(engine *e, slot *s, CURLcode cc)
 
 		if (to && check_scheme(e->r, to, "the redirect to", &j->err) < 0) {
 			free(to);
-			job_finish(e, j, j->err.code);
-			s->job = NULL;
-			return;
+			return FAILED;
 		}
 		if (to) {
 			/* Credentials never follow a redirect to another host (blob GETs often
@@ -1003,11 +991,19 @@ static void on_done(engine *e, slot *s, CURLcode cc)
 			s->req.url = to;
 			j->redirects++;
 			if (slot_start(s, e->multi) == 0)
-				return;
+				return RESENT;
 		}
 	}
-	r = j->done(j, &s->req, p);
-judged:
+	return ANSWERED;
+}
+
+/* What the job made of its answer (r): a retry later (until the attempts run out), its
+ * end, or its next request. */
+static void judge(engine *e, slot *s, int r)
+{
+	wp_job *j = s->job;
+	wp_client_resp *p = &s->resp;
+
 	if (r == WP_XFER_RETRY && j->attempts + 1 < e->r->opts.max_attempts) {
 		long long wait = backoff_ms(j, p);
 
@@ -1029,17 +1025,42 @@ judged:
 			wp_error_prefix(&j->err, "%s", what);
 		if (j->err.code == WP_OK)
 			j->err.code = WP_EIO;
-		job_finish(e, j, j->err.code);
-		s->job = NULL;
+		finish(e, s, j->err.code);
 		return;
 	}
 	if (r < 0) {
-		job_finish(e, j, j->err.code ? j->err.code : r);
-		s->job = NULL;
+		finish(e, s, j->err.code ? j->err.code : r);
 		return;
 	}
 	j->attempts = 0;
 	job_advance(e, s, j);
+}
+
+static void on_done(engine *e, slot *s, CURLcode cc)
+{
+	wp_job *j = s->job;
+	wp_client_resp *p = &s->resp;
+
+	curl_multi_remove_handle(e->multi, s->easy);
+	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &p->status);
+	p->curl_rc = cc;
+	if (cc != CURLE_OK && !p->sink_failed) {
+		snprintf(p->curl_error, sizeof(p->curl_error), "%s", s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc));
+		p->status = 0;
+	}
+	if (p->status)
+		wp_debug("%s %s: %ld in %lld ms", s->req.method, s->req.url, p->status, now_ms() - s->started_ms);
+	else
+		wp_debug("%s %s: %s after %lld ms", s->req.method, s->req.url, p->curl_error, now_ms() - s->started_ms);
+	switch (classify(e, s, cc)) {
+	case RESENT:
+		return;
+	case FAILED:
+		finish(e, s, j->err.code);
+		return;
+	default:
+		judge(e, s, j->done(j, &s->req, p));
+	}
 }
 
 int wp_client_run(wp_client *r, wp_job **jobs, size_t n, wp_error *err)
