@@ -170,14 +170,94 @@ static void tail_of(const char *buf, size_t len, char *out, size_t cap)
 }
 
 /* Runs the compiler confined; 0 when it exited 0. */
+/* The compiler's process after fork: stdio (its stderr to errfd), confined, no network,
+ * its files bounded, no capability, under the engines' filter; then exec. */
+__attribute__((noreturn)) static void compiler_child(char **argv, const wp_confine *view, const wp_seccomp *filter,
+						     int devnull, int errfd)
+{
+	sigset_t none;
+	wp_error cerr = WP_ERROR_INIT;
+	int rc;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	dup2(devnull, 0);
+	dup2(devnull, 1);
+	dup2(errfd, 2);
+	rc = wp_confine_enter(view, &cerr);
+	/* No network: a compiler needs none (in the shim it would be the node's). Its output
+	 * files are bounded; unprivileged without user namespaces it runs as the user: it
+	 * reads only its copy of the wasm and writes only its folder. */
+	if (rc == 0 && unshare(CLONE_NEWNET) < 0) {
+		wp_error_sys(&cerr, WP_EIO, "a network namespace for the compiler");
+		rc = -1;
+	}
+	if (rc >= 0) {
+		struct rlimit fsize = { COMPILE_FILE_MAX, COMPILE_FILE_MAX };
+
+		setrlimit(RLIMIT_FSIZE, &fsize);
+	}
+	if (rc == 0 && wp_confine_drop_caps(&cerr) < 0)
+		rc = -1;
+	if (rc >= 0 && (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || wp_seccomp_enter(filter) < 0)) {
+		wp_error_sys(&cerr, WP_EIO, "the compiler's seccomp filter");
+		rc = -1;
+	}
+	if (rc < 0) {
+		dprintf(2, "confining the compiler: %s\n", cerr.msg);
+		_exit(126);
+	}
+	execv(argv[0], argv);
+	dprintf(2, "starting %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+/* What the compiler says on fd until it ends or timeout_ms pass (then it is killed): the
+ * last bytes kept in said (the error is at the end). Whether it reached the end. */
+static bool compiler_said(int fd, pid_t pid, int timeout_ms, char *said, size_t cap, size_t *len)
+{
+	struct timespec t0, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		char chunk[4096];
+		ssize_t n;
+		long waited;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		waited = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+		if (waited >= timeout_ms) {
+			kill(pid, SIGKILL);
+			return false;
+		}
+		if (poll(&p, 1, (int)(timeout_ms - waited)) <= 0)
+			continue;
+		n = read(fd, chunk, sizeof(chunk));
+		if (n <= 0) {
+			if (n == 0 || errno != EINTR)
+				return true;
+			continue;
+		}
+		if (*len + (size_t)n > cap) {
+			size_t drop = *len + (size_t)n - cap;
+
+			memmove(said, said + drop, *len - drop);
+			*len -= drop;
+		}
+		memcpy(said + *len, chunk, (size_t)n);
+		*len += (size_t)n;
+	}
+}
+
 static int run_compiler(const wp_compile_job *job, char **argv, const wp_confine *view, wp_error *err)
 {
 	int pe[2], devnull, status = 0;
 	char said[8192];
 	size_t said_len = 0;
-	struct timespec t0, now;
 	int timeout_ms = (job->timeout_s > 0 ? job->timeout_s : 300) * 1000;
-	bool eof = false, reaped = false;
+	bool eof, reaped = false;
 	wp_seccomp filter;
 	pid_t pid;
 
@@ -194,44 +274,8 @@ static int run_compiler(const wp_compile_job *job, char **argv, const wp_confine
 		return wp_error_sys(err, WP_EIO, "pipe");
 	}
 	pid = fork();
-	if (pid == 0) {
-		sigset_t none;
-		wp_error cerr = WP_ERROR_INIT;
-		int rc;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		dup2(devnull, 0);
-		dup2(devnull, 1);
-		dup2(pe[1], 2);
-		rc = wp_confine_enter(view, &cerr);
-		/* No network: a compiler needs none (in the shim it would be the node's). Its
-		 * output files are bounded; unprivileged without user namespaces it runs as the
-		 * user: it reads only its copy of the wasm and writes only its folder. */
-		if (rc == 0 && unshare(CLONE_NEWNET) < 0) {
-			wp_error_sys(&cerr, WP_EIO, "a network namespace for the compiler");
-			rc = -1;
-		}
-		if (rc >= 0) {
-			struct rlimit fsize = { COMPILE_FILE_MAX, COMPILE_FILE_MAX };
-
-			setrlimit(RLIMIT_FSIZE, &fsize);
-		}
-		if (rc == 0 && wp_confine_drop_caps(&cerr) < 0)
-			rc = -1;
-		if (rc >= 0 && (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || wp_seccomp_enter(&filter) < 0)) {
-			wp_error_sys(&cerr, WP_EIO, "the compiler's seccomp filter");
-			rc = -1;
-		}
-		if (rc < 0) {
-			dprintf(2, "confining the compiler: %s\n", cerr.msg);
-			_exit(126);
-		}
-		execv(argv[0], argv);
-		dprintf(2, "starting %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
+	if (pid == 0)
+		compiler_child(argv, view, &filter, devnull, pe[1]);
 	wp_seccomp_release(&filter);
 	close(pe[1]);
 	close(devnull);
@@ -239,36 +283,7 @@ static int run_compiler(const wp_compile_job *job, char **argv, const wp_confine
 		close(pe[0]);
 		return wp_error_sys(err, WP_EIO, "fork");
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!eof) {
-		struct pollfd p = { pe[0], POLLIN, 0 };
-		long waited;
-
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		waited = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
-		if (waited >= timeout_ms) {
-			kill(pid, SIGKILL);
-			break;
-		}
-		if (poll(&p, 1, (int)(timeout_ms - waited)) > 0) {
-			char chunk[4096];
-			ssize_t n = read(pe[0], chunk, sizeof(chunk));
-
-			if (n <= 0) {
-				eof = n == 0 || errno != EINTR;
-				continue;
-			}
-			/* keep the last bytes (a chunk is smaller than said): the error is at the end */
-			if (said_len + (size_t)n > sizeof(said)) {
-				size_t drop = said_len + (size_t)n - sizeof(said);
-
-				memmove(said, said + drop, said_len - drop);
-				said_len -= drop;
-			}
-			memcpy(said + said_len, chunk, (size_t)n);
-			said_len += (size_t)n;
-		}
-	}
+	eof = compiler_said(pe[0], pid, timeout_ms, said, sizeof(said), &said_len);
 	close(pe[0]);
 	if (waitpid(pid, &status, 0) == pid)
 		reaped = true;
