@@ -371,6 +371,42 @@ static void memo_put(const char *cache_root, int fd, const struct stat *before, 
 	(void)wp_fs_write_replace(path, line, strlen(line), 0644, &ignored);
 }
 
+/* The copy at in compiled into out by the job's compiler, confined (seeing the copy
+ * read-only, out writable, its own files); a verdict on these bytes (WP_EINVALID) is
+ * remembered in failed. */
+static int compile_into(const wp_compile_job *job, const char *in, const char *out, const char *failed, wp_error *err)
+{
+	char **argv = wp_xcalloc(job->argv.len + 1, sizeof(*argv));
+	_cleanup_free_ char *have = NULL;
+	wp_confine view = { 0 };
+	wp_error ignored;
+	int rc;
+
+	for (size_t i = 0; i < job->argv.len; i++)
+		argv[i] = expand(job->argv.items[i], in, out);
+	if ((rc = wp_confine_add(&view, in, WP_CONFINE_RO, err)) < 0 || (rc = wp_confine_add(&view, out, WP_CONFINE_RW, err)) < 0)
+		goto done;
+	for (size_t i = 0; i < job->ro.len; i++)
+		if ((rc = wp_confine_add(&view, job->ro.items[i], WP_CONFINE_RO, err)) < 0)
+			goto done;
+	if ((rc = wp_confine_add_engine(&view, argv[0], err)) < 0)
+		goto done;
+	wp_info("compiling the app's wasm once for %s (%s)", job->engine_id, job->what);
+	if ((rc = run_compiler(job, argv, &view, err)) == 0) {
+		have = wp_str_fmt("%s/%s", out, job->made);
+		if (!wp_fs_exists(have))
+			rc = wp_error_set(err, WP_EINVALID, "%s made no %s", job->what, job->made);
+	}
+	if (rc == WP_EINVALID) /* the compiler's verdict on these bytes, not a passing trouble */
+		(void)wp_fs_write_replace(failed, err->msg, strlen(err->msg), 0644, &ignored);
+done:
+	for (size_t i = 0; i < job->argv.len; i++)
+		free(argv[i]);
+	free(argv);
+	wp_confine_release(&view);
+	return rc;
+}
+
 int wp_compile_cached(const wp_compile_job *job, int wasm_fd, char **dir, bool *made, wp_error *err)
 {
 	_cleanup_free_ char *parent = NULL, *tmpl = NULL, *in = NULL, *out = NULL, *have = NULL, *failed = NULL;
@@ -379,8 +415,6 @@ int wp_compile_cached(const wp_compile_job *job, int wasm_fd, char **dir, bool *
 	_cleanup_free_ uint8_t *wasm = NULL;
 	char hex[65];
 	size_t len = 0;
-	char **argv = NULL;
-	wp_confine view = { 0 };
 	wp_error ignored;
 	int rc;
 
@@ -445,27 +479,7 @@ int wp_compile_cached(const wp_compile_job *job, int wasm_fd, char **dir, bool *
 			(void)wp_fs_write_replace(failed, err->msg, strlen(err->msg), 0644, &ignored);
 		goto fail;
 	}
-	argv = wp_xcalloc(job->argv.len + 1, sizeof(*argv));
-	for (size_t i = 0; i < job->argv.len; i++)
-		argv[i] = expand(job->argv.items[i], in, out);
-	if ((rc = wp_confine_add(&view, in, WP_CONFINE_RO, err)) < 0 ||
-	    (rc = wp_confine_add(&view, out, WP_CONFINE_RW, err)) < 0)
-		goto fail;
-	for (size_t i = 0; i < job->ro.len; i++)
-		if ((rc = wp_confine_add(&view, job->ro.items[i], WP_CONFINE_RO, err)) < 0)
-			goto fail;
-	if ((rc = wp_confine_add_engine(&view, argv[0], err)) < 0)
-		goto fail;
-	wp_info("compiling the app's wasm once for %s (%s)", job->engine_id, job->what);
-	if ((rc = run_compiler(job, argv, &view, err)) == 0) {
-		free(have);
-		have = wp_str_fmt("%s/%s", out, job->made);
-		if (!wp_fs_exists(have))
-			rc = wp_error_set(err, WP_EINVALID, "%s made no %s", job->what, job->made);
-	}
-	if (rc == WP_EINVALID) /* the compiler's verdict on these bytes, not a passing trouble */
-		(void)wp_fs_write_replace(failed, err->msg, strlen(err->msg), 0644, &ignored);
-	if (rc < 0)
+	if ((rc = compile_into(job, in, out, failed, err)) < 0)
 		goto fail;
 	if (job->finish && (rc = job->finish(out, wasm, len, job->ctx, err)) < 0)
 		goto fail;
@@ -486,10 +500,5 @@ fail:
 	free(*dir);
 	*dir = NULL;
 done:
-	if (argv)
-		for (size_t i = 0; i < job->argv.len; i++)
-			free(argv[i]);
-	free(argv);
-	wp_confine_release(&view);
 	return rc;
 }
