@@ -34,6 +34,7 @@ typedef struct unpacker {
 	uint64_t bytes, entries, max_bytes, max_entries;
 	uint64_t links;      /* symbolic links written below the root being filled */
 	json_t *layer_paths; /* what the layer being applied has written so far (a set) */
+	json_t *opaque_dirs; /* the folders its opaque whiteouts emptied already (a set) */
 	wp_progress *progress;
 } unpacker;
 
@@ -364,11 +365,129 @@ static int write_link(unpacker *u, int rootfd, const char *layer, const char *pa
 	return rc;
 }
 
+/* A set of strings (a JSON object's keys): whether key was new, and now is in it. */
+static bool set_add(json_t **set, const char *key)
+{
+	if (!*set)
+		*set = json_object();
+	if (json_object_get(*set, key))
+		return false;
+	json_object_set_new(*set, key, json_true());
+	return true;
+}
+
+/* OCI whiteouts: ".wh..wh..opq" empties its folder (once per folder and layer), ".wh.NAME"
+ * removes NAME, other ".wh..wh." markers (aufs's) carry nothing. 1 when path is none. */
+static int apply_whiteout(unpacker *u, int rootfd, const char *layer, const char *path, const char *base)
+{
+	if (!strcmp(base, ".wh..wh..opq")) {
+		_cleanup_free_ char *dir = wp_xstrndup(path, (size_t)(base - path));
+
+		if (dir[0] && dir[strlen(dir) - 1] == '/')
+			dir[strlen(dir) - 1] = '\0';
+		if (set_add(&u->opaque_dirs, dir))
+			hide_lower(u, rootfd, dir);
+		return 0;
+	}
+	if (!strncmp(base, ".wh..wh.", 8))
+		return 0;
+	if (!strncmp(base, ".wh.", 4)) {
+		_cleanup_free_ char *victim = NULL;
+
+		/* ".wh." names one entry of its own folder: nothing, "." and ".." are not one. */
+		if (!base[4] || !strcmp(base + 4, ".") || !strcmp(base + 4, ".."))
+			return wp_error_set(u->err, WP_EINVALID, "layer %s: bad whiteout entry '%s'", layer, path);
+		victim = wp_str_fmt("%.*s%s", (int)(base - path), path, base + 4);
+		remove_beneath(u, rootfd, victim);
+		return 0;
+	}
+	return 1;
+}
+
+/* A regular file of the layer, written beneath the root (never through a link), its
+ * bytes counted against the cap. */
+static int write_file(unpacker *u, struct archive *a, int rootfd, const char *layer, const char *path, mode_t mode)
+{
+	char buf[1 << 16];
+	la_ssize_t n;
+	int fd, rc = 0;
+
+	remove_beneath(u, rootfd, path);
+	fd = open_beneath(rootfd, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode & 0777);
+	if (fd < 0)
+		return wp_error_sys(u->err, errno == EXDEV || errno == ELOOP ? WP_EINVALID : WP_EIO,
+				    "layer %s: writing '%s' (escaping the root?)", layer, path);
+	while ((n = archive_read_data(a, buf, sizeof(buf))) > 0) {
+		u->bytes += (uint64_t)n;
+		if (u->bytes > u->max_bytes) {
+			rc = wp_error_set(u->err, WP_EINVALID, "the image unpacks to more than %llu bytes",
+					  (unsigned long long)u->max_bytes);
+			break;
+		}
+		if (write(fd, buf, (size_t)n) != n) {
+			rc = wp_error_sys(u->err, WP_EIO, "writing '%s'", path);
+			break;
+		}
+	}
+	if (rc == 0 && n < 0)
+		rc = wp_error_set(u->err, WP_EINVALID, "layer %s: reading '%s': %s", layer, path, archive_error_string(a));
+	fchmod(fd, mode & 0777);
+	close(fd);
+	return rc;
+}
+
+/* A hard link of the layer to an entry beneath the root. Its source is found without
+ * following links out; a hard link to a symbolic link is that link again at another
+ * place, where its text may mean something else: it is judged there as a link of its own. */
+static int write_hardlink(unpacker *u, int rootfd, const char *layer, const char *path, const char *to)
+{
+	wp_buf target;
+	struct stat st;
+	int sfd, rc = 0;
+
+	wp_buf_init(&target, 4096);
+	if (to[0] == '/' || wp_path_clean(to, &target, u->err) < 0) {
+		wp_buf_release(&target);
+		return wp_error_set(u->err, WP_EINVALID, "layer %s: hard link '%s' points outside the root", layer, path);
+	}
+	sfd = open_beneath(rootfd, target.data, O_PATH | O_NOFOLLOW, 0);
+	if (sfd < 0) {
+		rc = wp_error_set(u->err, WP_EINVALID, "layer %s: hard link '%s' to '%s', which is not in the root", layer, path,
+				  target.data);
+	} else if (fstat(sfd, &st) < 0) {
+		rc = wp_error_sys(u->err, WP_EIO, "layer %s: hard link '%s' to '%s'", layer, path, target.data);
+	} else if (S_ISLNK(st.st_mode)) {
+		char text[PATH_MAX];
+		ssize_t n = readlinkat(sfd, "", text, sizeof(text) - 1);
+
+		if (n < 0) {
+			rc = wp_error_sys(u->err, WP_EIO, "layer %s: reading the link '%s'", layer, target.data);
+		} else {
+			text[n] = '\0';
+			rc = write_link(u, rootfd, layer, path, text);
+		}
+	} else if (!S_ISREG(st.st_mode)) {
+		rc = wp_error_set(u->err, WP_EINVALID, "layer %s: hard link '%s' to '%s', which is not a file", layer, path,
+				  target.data);
+	} else {
+		remove_beneath(u, rootfd, path);
+		if (linkat(sfd, "", rootfd, path, AT_EMPTY_PATH) < 0) {
+			_cleanup_free_ char *from = wp_str_fmt("/proc/self/fd/%d", sfd);
+
+			if (linkat(AT_FDCWD, from, rootfd, path, AT_SYMLINK_FOLLOW) < 0)
+				rc = wp_error_sys(u->err, WP_EIO, "layer %s: linking '%s'", layer, path);
+		}
+	}
+	if (sfd >= 0)
+		close(sfd);
+	wp_buf_release(&target);
+	return rc;
+}
+
 static int apply_entry(unpacker *u, struct archive *a, struct archive_entry *ae, int rootfd, const char *layer)
 {
 	const char *raw = archive_entry_pathname(ae);
 	mode_t type = archive_entry_filetype(ae), mode = archive_entry_perm(ae);
-	const char *base;
 	wp_buf clean;
 	int rc = 0;
 
@@ -385,42 +504,9 @@ static int apply_entry(unpacker *u, struct archive *a, struct archive_entry *ae,
 		rc = wp_error_set(u->err, WP_EINVALID, "layer %s: '%s' is setuid or setgid: refused", layer, clean.data);
 		goto done;
 	}
-	base = wp_path_basename(clean.data);
-	/* OCI whiteouts: ".wh..wh..opq" empties its folder, ".wh.NAME" removes NAME. */
-	if (!strcmp(base, ".wh..wh..opq")) {
-		_cleanup_free_ char *dir = wp_xstrndup(clean.data, (size_t)(base - clean.data));
-
-		if (dir && dir[0] && dir[strlen(dir) - 1] == '/')
-			dir[strlen(dir) - 1] = '\0';
-		/* Once per folder and layer: repeated markers cost nothing. */
-		_cleanup_free_ char *key = dir ? wp_str_fmt("\x01%s", dir) : NULL;
-
-		if (!u->layer_paths)
-			u->layer_paths = json_object();
-		if (key && !json_object_get(u->layer_paths, key)) {
-			json_object_set_new(u->layer_paths, key, json_true());
-			hide_lower(u, rootfd, dir);
-		}
+	if ((rc = apply_whiteout(u, rootfd, layer, clean.data, wp_path_basename(clean.data))) <= 0)
 		goto done;
-	}
-	if (!strncmp(base, ".wh..wh.", 8)) {
-		/* Other markers of aufs (".wh..wh.plnk", ".wh..wh.aufs") carry nothing for us. */
-		goto done;
-	}
-	if (!strncmp(base, ".wh.", 4)) {
-		_cleanup_free_ char *victim = NULL;
-
-		/* ".wh." names one entry of its own folder: nothing, "." and ".." are not one. */
-		if (!base[4] || !strcmp(base + 4, ".") || !strcmp(base + 4, "..")) {
-			rc = wp_error_set(u->err, WP_EINVALID, "layer %s: bad whiteout entry '%s'", layer, clean.data);
-			goto done;
-		}
-		victim = wp_str_fmt("%.*s%s", (int)(base - clean.data), clean.data, base + 4);
-
-		if (victim)
-			remove_beneath(u, rootfd, victim);
-		goto done;
-	}
+	rc = 0;
 	/* A second guard beside openat2's RESOLVE_BENEATH: once the tree holds a link, where an
 	 * entry goes is resolved as the kernel would, through what is on disk now (a folder a
 	 * link passed through may since have become a link itself), and refused if it leaves. */
@@ -434,89 +520,17 @@ static int apply_entry(unpacker *u, struct archive *a, struct archive_entry *ae,
 	}
 	if ((rc = mkdirs_beneath(u, rootfd, clean.data, false)) < 0)
 		goto done;
-	if (!u->layer_paths)
-		u->layer_paths = json_object();
-	json_object_set_new(u->layer_paths, clean.data, json_true());
-	if (type == AE_IFDIR) {
+	(void)set_add(&u->layer_paths, clean.data);
+	if (type == AE_IFDIR)
 		rc = mkdirs_beneath(u, rootfd, clean.data, true);
-	} else if (type == AE_IFREG) {
-		int fd;
-		char buf[1 << 16];
-		la_ssize_t n;
-
-		remove_beneath(u, rootfd, clean.data);
-		fd = open_beneath(rootfd, clean.data, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode & 0777);
-		if (fd < 0) {
-			rc = wp_error_sys(u->err, errno == EXDEV || errno == ELOOP ? WP_EINVALID : WP_EIO,
-					  "layer %s: writing '%s' (escaping the root?)", layer, clean.data);
-			goto done;
-		}
-		while ((n = archive_read_data(a, buf, sizeof(buf))) > 0) {
-			u->bytes += (uint64_t)n;
-			if (u->bytes > u->max_bytes) {
-				rc = wp_error_set(u->err, WP_EINVALID, "the image unpacks to more than %llu bytes",
-						  (unsigned long long)u->max_bytes);
-				break;
-			}
-			if (write(fd, buf, (size_t)n) != n) {
-				rc = wp_error_sys(u->err, WP_EIO, "writing '%s'", clean.data);
-				break;
-			}
-		}
-		if (rc == 0 && n < 0)
-			rc = wp_error_set(u->err, WP_EINVALID, "layer %s: reading '%s': %s", layer, clean.data, archive_error_string(a));
-		fchmod(fd, mode & 0777);
-		close(fd);
-	} else if (type == AE_IFLNK) {
+	else if (type == AE_IFREG)
+		rc = write_file(u, a, rootfd, layer, clean.data, mode);
+	else if (type == AE_IFLNK)
 		rc = write_link(u, rootfd, layer, clean.data, archive_entry_symlink(ae));
-	} else if (type == 0 && archive_entry_hardlink(ae)) {
-		wp_buf target;
-		struct stat st;
-		int sfd;
-
-		wp_buf_init(&target, 4096);
-		if (archive_entry_hardlink(ae)[0] == '/' || wp_path_clean(archive_entry_hardlink(ae), &target, u->err) < 0) {
-			wp_buf_release(&target);
-			rc = wp_error_set(u->err, WP_EINVALID, "layer %s: hard link '%s' points outside the root", layer, clean.data);
-			goto done;
-		}
-		/* The link's source is found beneath the root, without following links out; a
-		 * hard link to a symbolic link is that link again at another place, where its
-		 * text may mean something else: it is judged there as a link of its own. */
-		sfd = open_beneath(rootfd, target.data, O_PATH | O_NOFOLLOW, 0);
-		if (sfd < 0) {
-			rc = wp_error_set(u->err, WP_EINVALID, "layer %s: hard link '%s' to '%s', which is not in the root", layer,
-					  clean.data, target.data);
-		} else if (fstat(sfd, &st) < 0) {
-			rc = wp_error_sys(u->err, WP_EIO, "layer %s: hard link '%s' to '%s'", layer, clean.data, target.data);
-		} else if (S_ISLNK(st.st_mode)) {
-			char text[PATH_MAX];
-			ssize_t n = readlinkat(sfd, "", text, sizeof(text) - 1);
-
-			if (n < 0) {
-				rc = wp_error_sys(u->err, WP_EIO, "layer %s: reading the link '%s'", layer, target.data);
-			} else {
-				text[n] = '\0';
-				rc = write_link(u, rootfd, layer, clean.data, text);
-			}
-		} else if (!S_ISREG(st.st_mode)) {
-			rc = wp_error_set(u->err, WP_EINVALID, "layer %s: hard link '%s' to '%s', which is not a file", layer,
-					  clean.data, target.data);
-		} else {
-			remove_beneath(u, rootfd, clean.data);
-			if (linkat(sfd, "", rootfd, clean.data, AT_EMPTY_PATH) < 0) {
-				_cleanup_free_ char *from = wp_str_fmt("/proc/self/fd/%d", sfd);
-
-				if (!from || linkat(AT_FDCWD, from, rootfd, clean.data, AT_SYMLINK_FOLLOW) < 0)
-					rc = wp_error_sys(u->err, WP_EIO, "layer %s: linking '%s'", layer, clean.data);
-			}
-		}
-		if (sfd >= 0)
-			close(sfd);
-		wp_buf_release(&target);
-	} else {
+	else if (type == 0 && archive_entry_hardlink(ae))
+		rc = write_hardlink(u, rootfd, layer, clean.data, archive_entry_hardlink(ae));
+	else
 		rc = wp_error_set(u->err, WP_EINVALID, "layer %s: '%s' is a device, fifo or socket: refused", layer, clean.data);
-	}
 done:
 	wp_buf_release(&clean);
 	return rc;
@@ -557,7 +571,8 @@ static int apply_layer(unpacker *u, const wp_descriptor *d, int rootfd)
 		goto done;
 	}
 	json_decref(u->layer_paths);
-	u->layer_paths = NULL;
+	json_decref(u->opaque_dirs);
+	u->layer_paths = u->opaque_dirs = NULL;
 	while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK)
 		if ((rc = apply_entry(u, a, ae, rootfd, d->digest)) < 0)
 			goto done;
@@ -581,7 +596,8 @@ done:
 	archive_read_free(a);
 	verified_close(&v);
 	json_decref(u->layer_paths);
-	u->layer_paths = NULL;
+	json_decref(u->opaque_dirs);
+	u->layer_paths = u->opaque_dirs = NULL;
 	return rc;
 }
 
