@@ -379,99 +379,118 @@ static int by_use(const void *a, const void *b)
 	return x->used.tv_nsec < y->used.tv_nsec ? -1 : x->used.tv_nsec > y->used.tv_nsec;
 }
 
+/* The unpacked apps, last used when their lock was last taken. */
+static void list_entries(const char *root, cached **list, size_t *n)
+{
+	struct dirent *e;
+	DIR *d = opendir(root);
+
+	while (d && (e = readdir(d))) {
+		char *path, *lock;
+		struct stat st, ls;
+
+		if (!is_hex64(e->d_name))
+			continue;
+		path = wp_str_fmt("%s/%s", root, e->d_name);
+		lock = users_path(root, e->d_name, ".lock", false);
+		if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			free(path);
+			free(lock);
+			continue;
+		}
+		add_cached(list, n, path, lock, e->d_name, entry_bytes(root, e->d_name, path),
+			   stat(lock, &ls) == 0 ? ls.st_mtim : st.st_mtim);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* The compiled forms, last used when a start touched them. */
+static void list_compiled(const char *compiled, cached **list, size_t *n)
+{
+	struct dirent *e, *f;
+	DIR *d = opendir(compiled), *ed;
+
+	while (d && (e = readdir(d))) {
+		_cleanup_free_ char *engine = NULL;
+
+		if (e->d_name[0] == '.')
+			continue;
+		engine = wp_str_fmt("%s/%s", compiled, e->d_name);
+		if (!(ed = opendir(engine)))
+			continue;
+		while ((f = readdir(ed))) {
+			char *path;
+			struct stat st;
+			int fd;
+
+			if (!is_hex64(f->d_name))
+				continue;
+			path = wp_str_fmt("%s/%s", engine, f->d_name);
+			if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode) ||
+			    (fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+				free(path);
+				continue;
+			}
+			add_cached(list, n, path, NULL, f->d_name, tree_bytes(fd, 8), st.st_mtim);
+		}
+		closedir(ed);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* Removes c unless a live task or run holds it (its lock is shared while it runs), with
+ * its bookkeeping; whether it went. */
+static bool evict(const char *root, const cached *c)
+{
+	wp_error ignored;
+	bool gone = false;
+	int lfd = -1;
+
+	if (c->lock && ((lfd = wp_fs_lock_open(c->lock, &ignored)) < 0 || flock(lfd, LOCK_EX | LOCK_NB) < 0)) {
+		if (lfd >= 0)
+			close(lfd);
+		return false;
+	}
+	if (wp_fs_rm_rf(c->path, &ignored) == 0) {
+		gone = true;
+		if (c->lock) {
+			_cleanup_free_ char *users = users_path(root, c->hex, "", false);
+			_cleanup_free_ char *size = users_path(root, c->hex, ".size", false);
+
+			unlink(users);
+			unlink(size);
+		}
+	}
+	if (lfd >= 0)
+		close(lfd);
+	return gone;
+}
+
 uint64_t wp_cache_enforce(const char *root, const char *keep)
 {
 	_cleanup_free_ char *compiled = wp_str_fmt("%s/compiled", root);
 	uint64_t max_bytes, max_entries, total = 0, evicted = 0;
 	cached *list = NULL;
 	size_t n = 0, count;
-	DIR *d;
-	struct dirent *e;
 
 	wp_cache_limits(&max_bytes, &max_entries);
-	/* the unpacked apps: last used when their lock was last taken */
-	if ((d = opendir(root))) {
-		while ((e = readdir(d))) {
-			char *path, *lock;
-			struct stat st, ls;
-
-			if (!is_hex64(e->d_name))
-				continue;
-			path = wp_str_fmt("%s/%s", root, e->d_name);
-			lock = users_path(root, e->d_name, ".lock", false);
-			if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
-				free(path);
-				free(lock);
-				continue;
-			}
-			add_cached(&list, &n, path, lock, e->d_name, entry_bytes(root, e->d_name, path),
-				   stat(lock, &ls) == 0 ? ls.st_mtim : st.st_mtim);
-		}
-		closedir(d);
-	}
-	/* the compiled forms: last used when a start touched them */
-	if ((d = opendir(compiled))) {
-		while ((e = readdir(d))) {
-			_cleanup_free_ char *engine = NULL;
-			DIR *ed;
-			struct dirent *f;
-
-			if (e->d_name[0] == '.')
-				continue;
-			engine = wp_str_fmt("%s/%s", compiled, e->d_name);
-			if (!(ed = opendir(engine)))
-				continue;
-			while ((f = readdir(ed))) {
-				char *path;
-				struct stat st;
-				int fd;
-
-				if (!is_hex64(f->d_name))
-					continue;
-				path = wp_str_fmt("%s/%s", engine, f->d_name);
-				if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode) ||
-				    (fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-					free(path);
-					continue;
-				}
-				add_cached(&list, &n, path, NULL, f->d_name, tree_bytes(fd, 8), st.st_mtim);
-			}
-			closedir(ed);
-		}
-		closedir(d);
-	}
+	list_entries(root, &list, &n);
+	list_compiled(compiled, &list, &n);
 	for (size_t i = 0; i < n; i++)
 		total += list[i].bytes;
 	count = n;
 	if (n)
 		qsort(list, n, sizeof(*list), by_use);
 	for (size_t i = 0; i < n && (total > max_bytes || count > max_entries); i++) {
-		cached *c = &list[i];
-		wp_error ignored;
-		int lfd = -1;
-
-		if (keep && (!strcmp(c->hex, keep) || !strcmp(c->path, keep)))
+		if (keep && (!strcmp(list[i].hex, keep) || !strcmp(list[i].path, keep)))
 			continue;
-		/* an entry a live task or run holds stays (its lock is shared while it runs) */
-		if (c->lock && ((lfd = wp_fs_lock_open(c->lock, &ignored)) < 0 || flock(lfd, LOCK_EX | LOCK_NB) < 0)) {
-			if (lfd >= 0)
-				close(lfd);
-			continue;
-		}
-		if (wp_fs_rm_rf(c->path, &ignored) == 0) {
-			total -= c->bytes;
+		if (evict(root, &list[i])) {
+			total -= list[i].bytes;
 			count--;
 			evicted++;
-			if (c->lock) {
-				_cleanup_free_ char *users = users_path(root, c->hex, "", false);
-				_cleanup_free_ char *size = users_path(root, c->hex, ".size", false);
-
-				unlink(users);
-				unlink(size);
-			}
 		}
-		if (lfd >= 0)
-			close(lfd);
 	}
 	for (size_t i = 0; i < n; i++) {
 		free(list[i].path);

@@ -686,6 +686,101 @@ static int decode_inline(const char *in, unsigned char *out, size_t cap)
 	return n < 0 || (size_t)n < pad ? -1 : n - (int)pad;
 }
 
+/* Archive layers (one tar of a component's files each) expanded, with every check a
+ * layer gets, into a staging folder; files are then found in them by path and digest. */
+static int stage_archives(unpacker *u, const wp_manifest *m, int rootfd)
+{
+	for (size_t k = 0; k < m->n_layers; k++) {
+		_cleanup_free_ char *st = NULL;
+		int sfd, rc;
+
+		if (strcmp(m->layers[k].media_type, WP_MT_SPIN_ARCHIVE))
+			continue;
+		st = wp_str_fmt(ARCHIVE_STAGE "/%s", wp_digest_hex(m->layers[k].digest));
+		if ((rc = mkdirs_beneath(u, rootfd, st, true)) < 0)
+			return rc;
+		if ((sfd = open_beneath(rootfd, st, O_RDONLY | O_DIRECTORY, 0)) < 0)
+			return wp_error_sys(u->err, WP_EIO, "opening '%s'", st);
+		u->links = 0;
+		rc = apply_layer(u, &m->layers[k], sfd);
+		if (rc == 0)
+			rc = check_links(u, sfd);
+		close(sfd);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* One of a component's files, at to: inline in the locked app (checked against its
+ * digest), a layer of its own, or in an archive layer. */
+static int spin_file(unpacker *u, const wp_manifest *m, int rootfd, const char *id, json_t *f, const char *to)
+{
+	const char *path = wp_json_str(f, "path"), *inl = wp_json_str(f, "inline"), *fd = wp_json_str(f, "digest");
+	const wp_descriptor *dl;
+	int rc;
+
+	if (inl) {
+		unsigned char dec[512];
+		char got[WP_DIGEST_BUFSZ];
+		int n = decode_inline(inl, dec, sizeof(dec));
+
+		if (n < 0)
+			return wp_error_set(u->err, WP_EINVALID, "component `%s`: bad inline content for '%s': not base64", id, path);
+		if (fd && (wp_digest_bytes(dec, (size_t)n, got, u->err) < 0 || strcmp(got, fd)))
+			return wp_error_set(u->err, WP_EDIGEST, "component `%s`: inline '%s' does not match its digest", id, path);
+		if ((rc = mkdirs_beneath(u, rootfd, to, false)) < 0)
+			return rc;
+		return write_doc(u, rootfd, to, (char *)dec, (size_t)n);
+	}
+	dl = fd ? layer_by_digest(m, fd) : NULL;
+	return dl ? copy_blob(u, dl, rootfd, to) : from_archive(u, m, rootfd, path, fd, to, id);
+}
+
+/* A component of the locked app: its wasm under wasm/, its files under files/<id>/, and
+ * its source and files rewritten as file:// URLs there; its line of the summary. */
+static int spin_component(unpacker *u, const wp_manifest *m, int rootfd, const char *dest, json_t *c, json_t *comps)
+{
+	const char *id = wp_json_str(c, "id"), *dg = wp_json_str(json_object_get(c, "source"), "digest");
+	const wp_descriptor *wl = dg ? layer_by_digest(m, dg) : NULL;
+	json_t *files = json_object_get(c, "files"), *f;
+	_cleanup_free_ char *wpath = NULL, *wurl = NULL, *froot = NULL;
+	size_t k;
+	int rc;
+
+	if (!id || strchr(id, '/') || !strcmp(id, "..") || !wl)
+		return wp_error_set(u->err, WP_EINVALID, "component `%s` has no wasm layer", id ? id : "?");
+	wpath = wp_str_fmt("wasm/%s.wasm", wp_digest_hex(dg));
+	if (faccessat(rootfd, wpath, F_OK, 0) < 0 && (rc = copy_blob(u, wl, rootfd, wpath)) < 0)
+		return rc;
+	wurl = wp_str_fmt("file://%s/%s", dest, wpath);
+	json_object_set_new(c, "source", json_pack("{s:s,s:s}", "content_type", "application/wasm", "source", wurl));
+	froot = wp_str_fmt("files/%s", id);
+	json_array_foreach(files, k, f) {
+		const char *path = wp_json_str(f, "path");
+		_cleanup_free_ char *to = NULL;
+		wp_buf clean;
+
+		wp_buf_init(&clean, 4096);
+		if (!path || wp_path_clean(path, &clean, u->err) < 0) {
+			wp_buf_release(&clean);
+			return wp_error_set(u->err, WP_EINVALID, "component `%s`: file path '%s' escapes its folder", id,
+					    path ? path : "");
+		}
+		to = wp_str_fmt("%s/%s", froot, clean.data);
+		wp_buf_release(&clean);
+		if ((rc = spin_file(u, m, rootfd, id, f, to)) < 0)
+			return rc;
+	}
+	json_array_append_new(comps, json_pack("{s:s,s:i}", "id", id, "files", (int)json_array_size(files)));
+	if (json_array_size(files)) {
+		_cleanup_free_ char *furl = wp_str_fmt("file://%s/%s", dest, froot);
+
+		json_object_set_new(c, "files", json_pack("[{s:s,s:s}]", "source", furl, "path", "/"));
+	}
+	return 0;
+}
+
 static int unpack_spin(unpacker *u, const wp_manifest *m, int rootfd, const char *dest, json_t **summary)
 {
 	const wp_descriptor *ld = wp_manifest_spin_locked(m);
@@ -696,95 +791,13 @@ static int unpack_spin(unpacker *u, const wp_manifest *m, int rootfd, const char
 
 	wp_buf_init(&data, WP_MANIFEST_MAX);
 	if ((rc = wp_store_read_blob(u->store, ld->digest, WP_MANIFEST_MAX, &data, u->err)) < 0 ||
-	    (rc = wp_json_parse(data.data, data.len, WP_MANIFEST_MAX, &locked, u->err)) < 0)
+	    (rc = wp_json_parse(data.data, data.len, WP_MANIFEST_MAX, &locked, u->err)) < 0 ||
+	    (rc = stage_archives(u, m, rootfd)) < 0)
 		goto done;
-	/* Archive layers (one tar of a component's files each) are expanded, with every check
-	 * a layer gets, into a staging folder; files are then found in them by path and digest. */
-	for (size_t k = 0; k < m->n_layers; k++)
-		if (!strcmp(m->layers[k].media_type, WP_MT_SPIN_ARCHIVE)) {
-			_cleanup_free_ char *st = wp_str_fmt(ARCHIVE_STAGE "/%s", wp_digest_hex(m->layers[k].digest));
-			int sfd;
-
-			if ((rc = mkdirs_beneath(u, rootfd, st, true)) < 0)
-				goto done;
-			if ((sfd = open_beneath(rootfd, st, O_RDONLY | O_DIRECTORY, 0)) < 0) {
-				rc = wp_error_sys(u->err, WP_EIO, "opening '%s'", st);
-				goto done;
-			}
-			u->links = 0;
-			rc = apply_layer(u, &m->layers[k], sfd);
-			if (rc == 0)
-				rc = check_links(u, sfd);
-			close(sfd);
-			if (rc < 0)
-				goto done;
-		}
-	json_array_foreach(json_object_get(locked, "components"), i, c) {
-		const char *id = wp_json_str(c, "id");
-		json_t *src = json_object_get(c, "source"), *files = json_object_get(c, "files"), *f;
-		const char *dg = wp_json_str(src, "digest");
-		const wp_descriptor *wl = dg ? layer_by_digest(m, dg) : NULL;
-		_cleanup_free_ char *wpath = NULL, *wurl = NULL, *froot = NULL, *furl = NULL;
-		size_t k;
-
-		if (!id || strchr(id, '/') || !strcmp(id, "..") || !wl) {
-			rc = wp_error_set(u->err, WP_EINVALID, "component `%s` has no wasm layer", id ? id : "?");
+	json_array_foreach(json_object_get(locked, "components"), i, c)
+		if ((rc = spin_component(u, m, rootfd, dest, c, comps)) < 0)
 			goto done;
-		}
-		wpath = wp_str_fmt("wasm/%s.wasm", wp_digest_hex(dg));
-		if (faccessat(rootfd, wpath, F_OK, 0) < 0 && (rc = copy_blob(u, wl, rootfd, wpath)) < 0)
-			goto done;
-		wurl = wp_str_fmt("file://%s/%s", dest, wpath);
-		json_object_set_new(c, "source", json_pack("{s:s,s:s}", "content_type", "application/wasm", "source", wurl));
-		froot = wp_str_fmt("files/%s", id);
-		json_array_foreach(files, k, f) {
-			const char *path = wp_json_str(f, "path"), *inl = wp_json_str(f, "inline"), *fd = wp_json_str(f, "digest");
-			wp_buf clean;
-			_cleanup_free_ char *to = NULL;
-
-			wp_buf_init(&clean, 4096);
-			if (!path || wp_path_clean(path, &clean, u->err) < 0) {
-				wp_buf_release(&clean);
-				rc = wp_error_set(u->err, WP_EINVALID, "component `%s`: file path '%s' escapes its folder", id, path ? path : "");
-				goto done;
-			}
-			to = wp_str_fmt("%s/%s", froot, clean.data);
-			wp_buf_release(&clean);
-			if (inl) {
-				unsigned char dec[512];
-				char got[WP_DIGEST_BUFSZ];
-				int n = decode_inline(inl, dec, sizeof(dec));
-
-				if (n < 0) {
-					rc = wp_error_set(u->err, WP_EINVALID, "component `%s`: bad inline content for '%s': not base64",
-							  id, path);
-					goto done;
-				}
-				if (fd && (wp_digest_bytes(dec, (size_t)n, got, u->err) < 0 || strcmp(got, fd))) {
-					rc = wp_error_set(u->err, WP_EDIGEST, "component `%s`: inline '%s' does not match its digest", id, path);
-					goto done;
-				}
-				if ((rc = mkdirs_beneath(u, rootfd, to, false)) < 0 || (rc = write_doc(u, rootfd, to, (char *)dec, (size_t)n)) < 0)
-					goto done;
-			} else {
-				const wp_descriptor *dl = fd ? layer_by_digest(m, fd) : NULL;
-
-				if (dl)
-					rc = copy_blob(u, dl, rootfd, to);
-				else
-					rc = from_archive(u, m, rootfd, path, fd, to, id);
-				if (rc < 0)
-					goto done;
-			}
-		}
-		json_array_append_new(comps, json_pack("{s:s,s:i}", "id", id, "files", (int)json_array_size(files)));
-		if (json_array_size(files)) {
-			furl = wp_str_fmt("file://%s/%s", dest, froot);
-			json_object_set_new(c, "files", json_pack("[{s:s,s:s}]", "source", furl, "path", "/"));
-		}
-	}
 	remove_beneath(u, rootfd, ARCHIVE_STAGE);
-	wp_buf_reset(&data);
 	{
 		char *s = json_dumps(locked, JSON_INDENT(2));
 
