@@ -128,7 +128,12 @@ if command -v containerd >/dev/null && command -v ctr >/dev/null; then
 		/hello.wasm >/dev/null 2>&1
 	sock=$(ls "$SOCKS" 2>/dev/null | head -1)
 	is "$(stat -c %a "$SOCKS/$sock" 2>/dev/null)" "600" "the shim's socket is 0600 under containerd's umask 000"
+	# the app ends at once: its task is removed once stopped, and with it the shim (which a
+	# task left behind would keep running after the test's containerd is gone)
+	for _ in $(seq 1 50); do ctr_ t ls 2>/dev/null | grep -q "^lu1 .*STOPPED" && break; sleep 0.1; done
 	ctr_ t kill lu1 >/dev/null 2>&1; ctr_ t rm lu1 >/dev/null 2>&1; ctr_ c rm lu1 >/dev/null 2>&1
+	for _ in $(seq 1 50); do pgrep -f "containerd-shim-wasmpack-v1 -namespace $NS " >/dev/null || break; sleep 0.1; done
+	ok "$(pgrep -f "containerd-shim-wasmpack-v1 -namespace $NS " >/dev/null && echo 1 || echo 0)" "no shim is left"
 else
 	skip "needs containerd and ctr for the shim's socket"
 fi
