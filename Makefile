@@ -105,9 +105,11 @@ $(O)/testdata/http-hello.wasm: testdata/http/http-hello.c testdata/http/world.wi
 # scripts/spin-js and installed by make deps); left out where npm could not install it.
 J2W := $(wildcard .deps/spin-js/node_modules/.bin/j2w)
 ifneq ($(J2W),)
+# j2w writes its build data beside its input: it builds a copy under $(O), not the source.
 $(O)/testdata/spin-js.wasm: testdata/spin-js/src/index.js scripts/spin-js/package-lock.json
-	@mkdir -p $(dir $@)
-	cd .deps/spin-js && node_modules/.bin/j2w -i $(abspath testdata/spin-js/src/index.js) -o $(abspath $@).tmp >/dev/null
+	@mkdir -p $(dir $@) $(O)/testdata/spin-js-src
+	cp $< $(O)/testdata/spin-js-src/index.js
+	cd .deps/spin-js && node_modules/.bin/j2w -i $(abspath $(O)/testdata/spin-js-src/index.js) -o $(abspath $@).tmp >/dev/null
 	mv $@.tmp $@
 JS_APPS := $(O)/testdata/spin-js.wasm
 endif

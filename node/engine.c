@@ -65,6 +65,22 @@ char *wp_engine__find_on_path(const char *prog)
 	return NULL;
 }
 
+char *wp_engine_core_path(void)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *core;
+
+	self[n > 0 ? n : 0] = '\0';
+	if (n > 0 && strrchr(self, '/'))
+		*strrchr(self, '/') = '\0';
+	core = wp_str_fmt("%s/wasmpack-core", self);
+	if (n > 0 && access(core, X_OK) == 0)
+		return core;
+	free(core);
+	return wp_engine__find_on_path("wasmpack-core");
+}
+
 bool wp_engine__on_path(const char *prog)
 {
 	_cleanup_free_ char *full = wp_engine__find_on_path(prog);

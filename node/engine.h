@@ -77,6 +77,10 @@ typedef struct wp_engine_serving {
 /* Frees what it holds and closes the plan's descriptor. */
 void wp_engine_serving_release(wp_engine_serving *s);
 
+/* wasmpack-core beside this binary (wasmpack's, or the shim's), else the one on PATH
+ * (malloc'ed), or NULL: the helper that does what a small binary must not link. */
+char *wp_engine_core_path(void);
+
 /* Whether name is one of them. */
 bool wp_engine_known(const char *name);
 /* WP_EUSAGE naming the known engines when name (if given) is none of them. */

@@ -62,30 +62,12 @@ static const char *beneath(const char *url, const char *root)
 	return url;
 }
 
-/* wasmpack-core beside this binary (run's, or the shim's), else the one on PATH. */
-static char *core_path(void)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *core;
-
-	self[n > 0 ? n : 0] = '\0';
-	if (n > 0 && strrchr(self, '/'))
-		*strrchr(self, '/') = '\0';
-	core = wp_str_fmt("%s/wasmpack-core", self);
-	if (access(core, X_OK) < 0) {
-		free(core);
-		core = wp_engine__find_on_path("wasmpack-core");
-	}
-	return core;
-}
-
 /* The locked app of a spin.toml (the image layout, or a container's rootfs), made by
  * `wasmpack-core __spin-lock` (cli/cmd_lock.c): the manifest, an image's, is read in a
  * process of its own, and the node side holds only locked apps. Its path in *lock_path. */
 static int lock_toml(const engine_ctx *x, const char *toml, char **lock_path, char **assets, wp_error *err)
 {
-	_cleanup_free_ char *core = core_path(), *root = wp_xstrdup(toml);
+	_cleanup_free_ char *core = wp_engine_core_path(), *root = wp_xstrdup(toml);
 	char out[PATH_MAX + 1], why[1024];
 	int po[2], pe[2], status = 0;
 	size_t got = 0, egot = 0;

@@ -5,6 +5,7 @@
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/util.h"
+#include "node/engine.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -67,24 +68,6 @@ int wp_app_check_beneath(const char *rootfs, const json_t *process, wp_error *er
 	return 0;
 }
 
-/* wasmpack-core next to this binary, else the one on PATH. */
-static char *core_path(void)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *core;
-
-	self[n > 0 ? n : 0] = '\0';
-	if (n > 0 && strrchr(self, '/'))
-		*strrchr(self, '/') = '\0';
-	core = wp_str_fmt("%s/wasmpack-core", self);
-	if (access(core, X_OK) < 0) {
-		free(core);
-		core = wp_xstrdup("wasmpack-core");
-	}
-	return core;
-}
-
 /* Reads fd to its end into buf (cap bytes at most, the rest dropped), without the
  * trailing newlines; returns the length kept. */
 static size_t read_small(int fd, char *buf, size_t cap)
@@ -109,12 +92,14 @@ static int run_core(const wp_app_fetch *f, const char *action, const char *id, c
 		    const char *flag, char *out, size_t outcap, size_t *got_out, char *errbuf, size_t errcap, int *status,
 		    wp_error *err)
 {
-	_cleanup_free_ char *core = core_path();
+	_cleanup_free_ char *core = wp_engine_core_path();
 	const char *argv[16];
 	size_t n = 0;
 	int po[2], pe[2];
 	pid_t pid;
 
+	if (!core)
+		return wp_error_set(err, WP_ENOTFOUND, "wasmpack-core is not beside the shim nor on PATH");
 	argv[n++] = "wasmpack-core";
 	argv[n++] = action;
 	argv[n++] = "--address";

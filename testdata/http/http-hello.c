@@ -221,6 +221,29 @@ static void text(reply *r, int status, const char *s, size_t n)
 	finish(r);
 }
 
+/* The component's environment variable name (n bytes): 1 with its value, else 0. */
+static int env_get(const char *name, size_t n, const char **v, size_t *vn)
+{
+	struct kv {
+		const char *k;
+		size_t kn;
+		const char *v;
+		size_t vn;
+	} *env;
+	size_t count;
+
+	get_env(ret_area);
+	env = (struct kv *)(uintptr_t)R32(0);
+	count = (size_t)R32(4);
+	for (size_t i = 0; i < count; i++)
+		if (env[i].kn == n && eqn(env[i].k, name, n)) {
+			*v = env[i].v;
+			*vn = env[i].vn;
+			return 1;
+		}
+	return 0;
+}
+
 /* Copies an input stream to the reply until it closes. */
 static void pump(reply *r, int32_t in)
 {
@@ -383,23 +406,14 @@ __attribute__((export_name("wasi:http/incoming-handler@0.2.12#handle"))) void ha
 			n = i;
 	if (same(path, n, "/hello")) {
 		buf b = { 0 };
-		struct kv {
-			const char *k;
-			size_t kn;
-			const char *v;
-			size_t vn;
-		} *env;
-		size_t count;
+		const char *v;
+		size_t vn;
 
 		puts_(&b, "hello from a C component");
-		get_env(ret_area);
-		env = (struct kv *)(uintptr_t)R32(0);
-		count = (size_t)R32(4);
-		for (size_t i = 0; i < count; i++)
-			if (same(env[i].k, env[i].kn, "GREETING")) {
-				puts_(&b, ", ");
-				put(&b, env[i].v, env[i].vn);
-			}
+		if (env_get("GREETING", 8, &v, &vn)) {
+			puts_(&b, ", ");
+			put(&b, v, vn);
+		}
 		puts_(&b, "\n");
 		text(&r, 200, b.p, b.n);
 	} else if (same(path, n, "/echo")) {
@@ -432,23 +446,14 @@ __attribute__((export_name("wasi:http/incoming-handler@0.2.12#handle"))) void ha
 			puts_(&b, "\n");
 		}
 		{
-			struct kv {
-				const char *k;
-				size_t kn;
-				const char *v;
-				size_t vn;
-			} *env;
-			size_t nenv;
+			const char *v;
+			size_t vn;
 
-			get_env(ret_area);
-			env = (struct kv *)(uintptr_t)R32(0);
-			nenv = (size_t)R32(4);
-			for (size_t i = 0; i < nenv; i++)
-				if (same(env[i].k, env[i].kn, "GREETING")) {
-					puts_(&b, "x-greeting: ");
-					put(&b, env[i].v, env[i].vn);
-					puts_(&b, "\n");
-				}
+			if (env_get("GREETING", 8, &v, &vn)) {
+				puts_(&b, "x-greeting: ");
+				put(&b, v, vn);
+				puts_(&b, "\n");
+			}
 		}
 		text(&r, 200, b.p, b.n);
 	} else if (prefix(path, n, "/status/") && n == 11) {
@@ -467,23 +472,13 @@ __attribute__((export_name("wasi:http/incoming-handler@0.2.12#handle"))) void ha
 		}
 		finish(&r);
 	} else if (prefix(path, n, "/env/")) {
-		struct kv {
-			const char *k;
-			size_t kn;
-			const char *v;
-			size_t vn;
-		} *env;
-		size_t count;
+		const char *v;
+		size_t vn;
 
-		get_env(ret_area);
-		env = (struct kv *)(uintptr_t)R32(0);
-		count = (size_t)R32(4);
-		for (size_t i = 0; i < count; i++)
-			if (env[i].kn == n - 5 && eqn(env[i].k, path + 5, env[i].kn)) {
-				text(&r, 200, env[i].v, env[i].vn);
-				return;
-			}
-		text(&r, 404, "unset\n", 6);
+		if (env_get(path + 5, n - 5, &v, &vn))
+			text(&r, 200, v, vn);
+		else
+			text(&r, 404, "unset\n", 6);
 #ifndef WASI_ONLY
 	} else if (prefix(path, n, "/var/")) {
 		var_get(path + 5, n - 5, ret_area);

@@ -275,6 +275,12 @@ err=$("$WP" run rc:v1 --listen "127.0.0.1:$P2" --state-dir "$TMP/rcstate" --runt
 is "$rc" "1" "a store path leading out of the state folder: the start fails"
 like "$err" "is not inside the state folder" "saying so"
 check "and nothing is written there" test ! -e /etc/wasmpack-kv
+for bad in /etc/wasmpack-kv2 sub/kv.log "$TMP/rcstate/../kv.log"; do
+	printf '[key_value_store.cache]\npath = "%s"\n' "$bad" > bad.toml
+	"$WP" run rc:v1 --listen "127.0.0.1:$P2" --state-dir "$TMP/rcstate" --runtime-config-file bad.toml >/dev/null 2>&1
+	is "$?" "1" "a store path '$bad' (absolute, in a subfolder, or climbing out): refused"
+done
+check "none of them written" test ! -e /etc/wasmpack-kv2 -a ! -e "$TMP/kv.log" -a ! -e "$TMP/rcstate/sub"
 
 # ---- the engine: no network of its own unless it reaches out ----
 mkdir -p quiet && cp "$COMP" quiet/web.wasm
