@@ -14,7 +14,7 @@ LDLIBS := $(PKG_LIBS) -lpthread
 O ?= build
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-LIB_SRCS := $(sort $(wildcard common/*.c oci/*.c registry/*.c spin/*.c node/*.c shim/*.c))
+LIB_SRCS := $(sort $(wildcard common/*.c oci/*.c registry/*.c spin/*.c node/*.c trust/*.c shim/*.c))
 CLI_SRCS := $(sort $(wildcard cli/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 

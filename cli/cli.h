@@ -95,47 +95,17 @@ int wp_cli_resolve_source(wp_cli *cli, wp_store *s, const char *src, wp_descript
  * ro must come initialised ({ .lock_fd = -1 }): it is closed whatever this returns. */
 int wp_cli_containerd_source(wp_cli *cli, const char *src, wp_store *ro, wp_descriptor *d);
 
-/* Referrers (cli/cmd_referrers.c). REF parsed, with its registry named (attach, discover,
- * sign and verify speak to a registry only). */
+/* REF parsed, with its registry named (attach, discover, sign and verify speak to a
+ * registry only; cli/cmd_referrers.c). */
 int wp_cli_registry_ref(wp_cli *cli, const char *what, wp_ref *ref);
-/* The manifest ref names in its registry, as a descriptor. */
-int wp_cli_subject_of(wp_client *r, const wp_ref *ref, wp_descriptor *d, wp_error *err);
-/* An artifact manifest of type with layers (in the store s), whose subject is subject,
- * pushed by digest to ref's repository and recorded as its referrer; art its descriptor
- * (artifactType and annotations set), *api whether the registry's referrers API holds it. */
-int wp_cli_attach(wp_cli *cli, wp_client *r, wp_store *s, const wp_ref *ref, const wp_descriptor *subject,
-		  const char *type, wp_descriptor *layers, size_t n_layers, const wp_kvlist *annotations,
-		  wp_descriptor *art, bool *api);
-
-/* The referrers of subject (and theirs) from ref's repository into the store, kept there
- * with their subject; and the store's referrers of subject pushed to ref's repository and
- * recorded there. *count gains one per artifact. */
-int wp_cli_pull_referrers(wp_cli *cli, wp_client *r, const wp_ref *ref, wp_store *s, const char *subject, int depth,
-			  size_t *count);
-int wp_cli_push_referrers(wp_cli *cli, wp_client *r, const wp_ref *ref, wp_store *s, const char *subject, int depth,
-			  size_t *count);
-/* Signatures (cli/cmd_sign.c): 0 when a Sigstore bundle referring to digest in ref's
- * repository verifies with one of keys (v and sig say which); WP_EDIGEST saying why not;
- * other codes when the registry could not be asked. */
-struct wp_sigstore_verified;
-int wp_cli_verify_signed(wp_client *r, const wp_ref *ref, const char *digest, const wp_strv *keys,
-			 const wp_strv *predicate_types,
-			 struct wp_sigstore_verified *v, char sig[WP_DIGEST_BUFSZ], wp_error *err);
-/* The node's signature policy (cli/policy.c, node/policy.h) for an image named name
- * ("registry/repository", NULL when it has none) whose manifest is digest: 0 when no rule
- * applies or the rule's keys signed it (verdicts remembered in cache_root when given);
- * WP_EDIGEST saying which rule, which keys and why not; a registry that cannot be asked
- * fails closed. given: --policy, else $WASMPACK_POLICY, else /etc/wasmpack/policy.toml. */
-int wp_cli_policy_check(wp_cli *cli, const char *given, const char *name, const char *digest, const char *cache_root);
-/* The same for an image known under several names (containerd's): every rule that one of
- * them falls under must be met. */
+/* The node's signature policy (trust/trust.h's wp_trust_policy_check) with the command's
+ * registry options, for an image known under names whose manifest is digest. given:
+ * --policy, else $WASMPACK_POLICY, else /etc/wasmpack/policy.toml; tag_ref as
+ * wp_trust_check's. */
 int wp_cli_policy_check_names(wp_cli *cli, const char *given, const wp_strv *names, const char *digest,
-			      const char *cache_root);
-/* The name a policy judges a reference by (registry/repository), added to names once;
- * nothing for what is no reference. */
-void wp_cli_policy_add_name(wp_strv *names, const char *reference);
+			      const char *cache_root, const char *tag_ref);
 /* The same for what run and unpack were given (src, resolved to the manifest d; the name
- * from src when it names a registry, else the store's name for it), with --policy. */
+ * from src when it names a registry, and the store's names for it), with --policy. */
 int wp_cli_policy_for_source(wp_cli *cli, wp_store *s, const char *src, const wp_descriptor *d, const char *cache_root);
 
 /* run's options (cli/run_opts.c): the front parses a warm run with the same table. */

@@ -15,32 +15,25 @@ static const wp_opt opts[] = { { 0 } };
 /* The platform of a manifest, from its config's os, architecture and variant. */
 static int platform_of(wp_store *s, const wp_descriptor *d, wp_platform **out, wp_error *err)
 {
-	wp_buf data;
+	wp_blob_source src = wp_store_source(s);
 	wp_manifest m = { 0 };
 	json_t *cfg = NULL;
 	int rc;
 
 	*out = NULL;
-	wp_buf_init(&data, WP_MANIFEST_MAX);
-	if ((rc = wp_store_read_blob(s, d->digest, WP_MANIFEST_MAX, &data, err)) == 0 &&
-	    (rc = wp_manifest_parse(data.data, data.len, &m, err)) == 0) {
-		wp_buf_reset(&data);
-		if ((rc = wp_store_read_blob(s, m.config.digest, WP_MANIFEST_MAX, &data, err)) == 0 &&
-		    (rc = wp_json_parse(data.data, data.len, WP_MANIFEST_MAX, &cfg, err)) == 0) {
-			if (!wp_json_str(cfg, "os") || !wp_json_str(cfg, "architecture")) {
-				rc = wp_error_set(err, WP_EINVALID, "%s's config names no os and architecture", d->digest);
-			} else {
-				*out = wp_xcalloc(1, sizeof(**out));
-				(*out)->os = wp_xstrdup(wp_json_str(cfg, "os"));
-				(*out)->architecture = wp_xstrdup(wp_json_str(cfg, "architecture"));
-				if (wp_json_str(cfg, "variant"))
-					(*out)->variant = wp_xstrdup(wp_json_str(cfg, "variant"));
-			}
+	if ((rc = wp_graph_read_manifest(&src, d, &m, err)) == 0 && (rc = wp_graph_read_json(&src, &m.config, &cfg, err)) == 0) {
+		if (!wp_json_str(cfg, "os") || !wp_json_str(cfg, "architecture")) {
+			rc = wp_error_set(err, WP_EINVALID, "%s's config names no os and architecture", d->digest);
+		} else {
+			*out = wp_xcalloc(1, sizeof(**out));
+			(*out)->os = wp_xstrdup(wp_json_str(cfg, "os"));
+			(*out)->architecture = wp_xstrdup(wp_json_str(cfg, "architecture"));
+			if (wp_json_str(cfg, "variant"))
+				(*out)->variant = wp_xstrdup(wp_json_str(cfg, "variant"));
 		}
 	}
 	json_decref(cfg);
 	wp_manifest_release(&m);
-	wp_buf_release(&data);
 	return rc;
 }
 

@@ -16,38 +16,28 @@ static const wp_opt opts[] = {
 	{ 0 },
 };
 
-static const char *or_empty(const char *s)
+/* The locked app of a Spin image (the one rule: its config, or a layer), read through src. */
+static json_t *spin_locked(const wp_blob_source *src, const char *manifest_bytes, size_t len, json_t *config)
 {
-	return s ? s : "";
-}
+	wp_manifest m;
+	const wp_descriptor *ld;
+	json_t *locked = NULL;
 
-/* The locked app of a Spin image: the last layer of Spin 2+ images, the config of 1.x. */
-static json_t *spin_locked(wp_store *s, json_t *manifest, json_t *config)
-{
-	json_t *layers = json_object_get(manifest, "layers"), *l, *locked = NULL;
-	const char *digest = NULL;
-	wp_buf data;
-	wp_error err;
-	size_t i;
-
-	if (!strcmp(or_empty(wp_json_str(json_object_get(manifest, "config"), "mediaType")), WP_MT_SPIN_CONFIG))
-		return json_incref(config);
-	json_array_foreach(layers, i, l)
-		if (!strcmp(or_empty(wp_json_str(l, "mediaType")), WP_MT_SPIN_CONFIG))
-			digest = wp_json_str(l, "digest");
-	if (!digest)
+	if (wp_manifest_parse(manifest_bytes, len, &m, NULL) < 0)
 		return NULL;
-	wp_buf_init(&data, WP_MANIFEST_MAX);
-	if (wp_store_read_blob(s, digest, WP_MANIFEST_MAX, &data, &err) == 0)
-		wp_json_parse(data.data, data.len, WP_MANIFEST_MAX, &locked, &err);
-	wp_buf_release(&data);
+	ld = wp_manifest_spin_locked(&m);
+	if (ld && ld == &m.config)
+		locked = json_incref(config);
+	else if (ld)
+		wp_graph_read_json(src, ld, &locked, NULL);
+	wp_manifest_release(&m);
 	return locked;
 }
 
 /* What a person wants to know of a Spin app: components, triggers and routes, files. */
-static json_t *spin_app(wp_store *s, json_t *manifest, json_t *config)
+static json_t *spin_app(const wp_blob_source *blobs, const wp_buf *manifest, json_t *config)
 {
-	json_t *locked = spin_locked(s, manifest, config), *app, *comps, *trigs, *c, *t;
+	json_t *locked = spin_locked(blobs, manifest->data, manifest->len, config), *app, *comps, *trigs, *c, *t;
 	size_t i;
 
 	if (!locked)
@@ -99,38 +89,31 @@ static json_t *platforms(const char *data, size_t len)
 	return out;
 }
 
-/* REF from its registry: the manifest (or index, with its platforms) and the config, each
- * checked against its digest, none written to the store. */
-static int inspect_remote(wp_cli *cli, const char *raw)
+/* What inspect prints of the image desc read through src (the store, or a registry
+ * repository: nothing is written to the store), named name: the manifest or index (with
+ * its platforms), the config, a Spin app's components and routes; or, with raw, the exact
+ * bytes of the manifest or the config. */
+static int describe(wp_cli *cli, const wp_blob_source *src, const wp_descriptor *d, const char *name, const char *raw,
+		    bool remote)
 {
-	wp_client_opts ro;
-	wp_client *r = NULL;
 	wp_buf data, cfg;
-	char digest[WP_DIGEST_BUFSZ];
-	char *mt = NULL;
-	_cleanup_free_ char *full = NULL;
-	json_t *o = NULL, *mj = NULL, *cj = NULL;
-	wp_ref ref;
+	json_t *o = NULL, *mj = NULL, *cj = NULL, *app = NULL;
 	int rc;
 
-	if ((rc = wp_cli_reg_opts(cli, &ro)) < 0 || (rc = wp_ref_parse(cli->args.items[0], &ref, &cli->err)) < 0)
-		return rc;
-	full = wp_ref_string(&ref);
 	wp_buf_init(&data, WP_MANIFEST_MAX);
 	wp_buf_init(&cfg, WP_MANIFEST_MAX);
-	if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) < 0 ||
-	    (rc = wp_remote_manifest(r, &ref, ref.digest ? ref.digest : ref.tag, &data, &mt, digest, &cli->err)) < 0)
+	if ((rc = wp_graph_read_blob(src, d, WP_MANIFEST_MAX, &data, &cli->err)) < 0)
 		goto done;
 	if (raw && !strcmp(raw, "manifest")) {
 		fwrite(data.data, 1, data.len, cli->out);
 		goto done;
 	}
-	if (wp_mediatype_is_manifest(mt)) {
+	if (wp_mediatype_is_manifest(d->media_type)) {
 		wp_manifest m;
 
 		if ((rc = wp_manifest_parse(data.data, data.len, &m, &cli->err)) < 0)
 			goto done;
-		rc = wp_remote_blob(r, ref.repository, m.config.digest, WP_MANIFEST_MAX, &cfg, &cli->err);
+		rc = wp_graph_read_blob(src, &m.config, WP_MANIFEST_MAX, &cfg, &cli->err);
 		wp_manifest_release(&m);
 		if (rc < 0)
 			goto done;
@@ -142,22 +125,55 @@ static int inspect_remote(wp_cli *cli, const char *raw)
 		rc = wp_error_set(&cli->err, WP_EINVALID, "'%s' is an index: it has no config", cli->args.items[0]);
 		goto done;
 	}
-	wp_json_parse(data.data, data.len, WP_MANIFEST_MAX, &mj, &cli->err);
+	wp_json_parse(data.data, data.len, WP_MANIFEST_MAX, &mj, NULL);
 	if (cfg.len)
-		wp_json_parse(cfg.data, cfg.len, WP_MANIFEST_MAX, &cj, &cli->err);
-	o = json_pack("{s:s,s:s,s:s,s:I,s:b}", "name", full, "digest", digest, "mediaType", mt, "size",
-		      (json_int_t)data.len, "remote", 1);
+		wp_json_parse(cfg.data, cfg.len, WP_MANIFEST_MAX, &cj, NULL);
+	if (wp_mediatype_is_manifest(d->media_type))
+		app = spin_app(src, &data, cj);
+	o = json_object();
+	json_object_set_new(o, "name", name ? json_string(name) : json_null());
+	json_object_set_new(o, "digest", json_string(d->digest));
+	json_object_set_new(o, "mediaType", json_string(d->media_type));
+	json_object_set_new(o, "size", json_integer((json_int_t)data.len));
+	if (remote)
+		json_object_set_new(o, "remote", json_true());
 	json_object_set_new(o, "manifest", mj ? mj : json_null());
 	if (cj)
 		json_object_set_new(o, "config", cj);
-	if (wp_mediatype_is_index(mt))
+	if (app)
+		json_object_set_new(o, "app", app);
+	if (wp_mediatype_is_index(d->media_type))
 		json_object_set_new(o, "platforms", platforms(data.data, data.len));
 	wp_json_print(o, cli->out);
 	json_decref(o);
 done:
-	free(mt);
 	wp_buf_release(&data);
 	wp_buf_release(&cfg);
+	return rc;
+}
+
+/* REF from its registry, each document checked against its digest, none written to the store. */
+static int inspect_remote(wp_cli *cli, const char *raw)
+{
+	wp_client_opts ro;
+	wp_client *r = NULL;
+	wp_remote_repo repo;
+	wp_blob_source src;
+	_cleanup_free_ char *full = NULL;
+	wp_descriptor d = { 0 };
+	wp_ref ref;
+	int rc;
+
+	if ((rc = wp_cli_reg_opts(cli, &ro)) < 0 || (rc = wp_ref_parse(cli->args.items[0], &ref, &cli->err)) < 0)
+		return rc;
+	full = wp_ref_string(&ref);
+	if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) == 0 &&
+	    (rc = wp_remote_describe(r, &ref, &d, &cli->err)) == 0) {
+		repo = (wp_remote_repo){ .r = r, .repository = ref.repository };
+		src = wp_remote_source(&repo);
+		rc = describe(cli, &src, &d, full, raw, true);
+	}
+	wp_descriptor_release(&d);
 	wp_client_close(r);
 	wp_ref_release(&ref);
 	return rc;
@@ -166,11 +182,10 @@ done:
 static int run(wp_cli *cli)
 {
 	const char *raw = wp_cli_value(cli, "raw");
-	wp_store s;
-	wp_descriptor d;
-	wp_buf data, cfg;
-	char *name = NULL;
-	json_t *o = NULL, *mj = NULL, *cj = NULL, *app = NULL;
+	wp_store s = WP_STORE_INIT;
+	wp_blob_source src;
+	wp_descriptor d = { 0 };
+	_cleanup_free_ char *name = NULL;
 	int rc;
 
 	if (raw && strcmp(raw, "manifest") && strcmp(raw, "config"))
@@ -181,70 +196,19 @@ static int run(wp_cli *cli)
 	rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED | WP_STORE_NOCREATE);
 	if (rc < 0 && !(rc == WP_ENOTFOUND && wp_cli_store_is_default(cli)))
 		return rc; /* a store named that is not there is the mistake to tell */
-	wp_buf_init(&data, WP_MANIFEST_MAX);
-	wp_buf_init(&cfg, WP_MANIFEST_MAX);
 	if (rc == 0)
 		rc = wp_store_resolve(&s, cli->args.items[0], &d, &name, &cli->err);
 	/* a reference naming its registry host the store lacks; a short name stays local
 	 * (--remote asks Docker Hub) */
 	if (rc == WP_ENOTFOUND && wp_cli_names_registry(cli->args.items[0])) {
-		wp_buf_release(&data);
-		wp_buf_release(&cfg);
 		wp_store_close(&s);
 		return inspect_remote(cli, raw);
 	}
-	if (rc < 0)
-		goto out;
-	rc = wp_store_read_blob(&s, d.digest, WP_MANIFEST_MAX, &data, &cli->err);
-	if (rc < 0)
-		goto done;
-	if (raw && !strcmp(raw, "manifest")) {
-		fwrite(data.data, 1, data.len, cli->out);
-		goto done;
+	if (rc == 0) {
+		src = wp_store_source(&s);
+		rc = describe(cli, &src, &d, name, raw, false);
 	}
-	if (wp_mediatype_is_manifest(d.media_type)) {
-		wp_manifest m;
-
-		rc = wp_manifest_parse(data.data, data.len, &m, &cli->err);
-		if (rc < 0)
-			goto done;
-		rc = wp_store_read_blob(&s, m.config.digest, WP_MANIFEST_MAX, &cfg, &cli->err);
-		wp_manifest_release(&m);
-		if (rc < 0)
-			goto done;
-		if (raw) {
-			fwrite(cfg.data, 1, cfg.len, cli->out);
-			goto done;
-		}
-	} else if (raw) {
-		rc = wp_error_set(&cli->err, WP_EINVALID, "'%s' is an index: it has no config", cli->args.items[0]);
-		goto done;
-	}
-	wp_json_parse(data.data, data.len, WP_MANIFEST_MAX, &mj, &cli->err);
-	if (cfg.len)
-		wp_json_parse(cfg.data, cfg.len, WP_MANIFEST_MAX, &cj, &cli->err);
-	app = spin_app(&s, mj, cj);
-	o = json_object();
-	json_object_set_new(o, "name", name ? json_string(name) : json_null());
-	json_object_set_new(o, "digest", json_string(d.digest));
-	json_object_set_new(o, "mediaType", json_string(d.media_type));
-	json_object_set_new(o, "size", json_integer(d.size));
-	json_object_set_new(o, "manifest", mj ? mj : json_null());
-	if (cj)
-		json_object_set_new(o, "config", cj);
-	if (app)
-		json_object_set_new(o, "app", app);
-	if (wp_mediatype_is_index(d.media_type))
-		json_object_set_new(o, "platforms", platforms(data.data, data.len));
-	wp_json_print(o, cli->out);
-	json_decref(o);
-	rc = 0;
-done:
 	wp_descriptor_release(&d);
-out:
-	free(name);
-	wp_buf_release(&data);
-	wp_buf_release(&cfg);
 	wp_store_close(&s);
 	return rc;
 }

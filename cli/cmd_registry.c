@@ -1,5 +1,6 @@
 /* push, pull, login, logout: the registry commands. */
 #include "cli/cli.h"
+#include "trust/trust.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/fs.h"
@@ -184,7 +185,7 @@ static int run_pull(wp_cli *cli)
 	if (rc == 0 && wp_cli_flag(cli, "referrers")) {
 		size_t n = 0;
 
-		if ((rc = wp_cli_pull_referrers(cli, r, &ref, &s, res.manifest.digest, 0, &n)) == 0)
+		if ((rc = wp_trust_pull_referrers(r, &ref, &s, res.manifest.digest, &n, &cli->err)) == 0)
 			wp_info("%zu referrer(s) of %s pulled with it", n, res.manifest.digest);
 	}
 	if (rc == 0)
@@ -401,7 +402,7 @@ static int run_copy(wp_cli *cli)
 		if (rc == 0 && referrers) {
 			size_t n = 0;
 
-			rc = wp_cli_pull_referrers(cli, r, &ref, &s, d.digest, 0, &n);
+			rc = wp_trust_pull_referrers(r, &ref, &s, d.digest, &n, &cli->err);
 		}
 		wp_client_close(r);
 		r = NULL;
@@ -420,7 +421,7 @@ static int run_copy(wp_cli *cli)
 		if (rc == 0 && referrers) {
 			size_t n = 0;
 
-			if ((rc = wp_cli_push_referrers(cli, r, &ref, &s, d.digest, 0, &n)) == 0)
+			if ((rc = wp_trust_push_referrers(r, &ref, &s, d.digest, &n, &cli->err)) == 0)
 				wp_info("%zu referrer(s) of %s copied with it", n, d.digest);
 		}
 		wp_ref_release(&ref);

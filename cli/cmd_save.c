@@ -26,15 +26,11 @@ static int run_save(wp_cli *cli)
 	if (rc == 0) {
 		wp_manifest m = { 0 };
 		wp_strv tags = { 0 };
-		wp_buf doc;
 
 		rc = wp_archive_save(&s, &d, name ? name : cli->args.items[0], file, &cli->err);
 		/* what went into the archive: its name, and every blob's size */
-		wp_buf_init(&doc, WP_MANIFEST_MAX);
-		if (rc == 0 && wp_mediatype_is_manifest(d.media_type) &&
-		    wp_store_read_blob(&s, d.digest, WP_MANIFEST_MAX, &doc, &cli->err) == 0)
-			wp_manifest_parse(doc.data, doc.len, &m, &cli->err);
-		wp_buf_release(&doc);
+		if (rc == 0 && wp_mediatype_is_manifest(d.media_type))
+			wp_store_read_manifest(&s, d.digest, &m, NULL);
 		if (name)
 			wp_strv_push(&tags, name);
 		if (rc == 0)

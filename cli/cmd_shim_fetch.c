@@ -1,6 +1,7 @@
 /* __shim-fetch: the containerd shim's helper for artifact images (node/fetch.h). It prints
  * the node cache folder of the container's app. Not for people: hidden from help. */
 #include "cli/cli.h"
+#include "trust/trust.h"
 #include "common/util.h"
 #include "node/cdclient.h"
 #include "node/fetch.h"
@@ -100,7 +101,7 @@ static int run_verify(wp_cli *cli)
 	if ((rc = wp_cdclient_container_image(&cd, cli->args.items[0], &image, &cli->err)) < 0)
 		return rc;
 	if (!image || !*image)
-		return policy ? wp_cli_policy_check_names(cli, policy, &names, "sha256:" WP_ZERO_HEX, NULL) : 0;
+		return policy ? wp_cli_policy_check_names(cli, policy, &names, "sha256:" WP_ZERO_HEX, NULL, NULL) : 0;
 	if ((rc = wp_fetch_resolve(address, ns, cli->args.items[0], cache, platform, &t, &cli->err)) < 0)
 		return rc;
 	if (policy) {
@@ -112,14 +113,14 @@ static int run_verify(wp_cli *cli)
 		/* CRI's other names of an image, its id (sha256:...), are no reference */
 		for (size_t i = 0; i < all.len; i++)
 			if (!wp_str_has_prefix(all.items[i], "sha256:"))
-				wp_cli_policy_add_name(&names, all.items[i]);
-		rc = wp_cli_policy_check_names(cli, policy, &names, t.manifest.digest, cache);
+				wp_trust_policy_add_name(&names, all.items[i]);
+		rc = wp_cli_policy_check_names(cli, policy, &names, t.manifest.digest, cache, NULL);
 		if (rc == WP_EDIGEST && strcmp(t.top.digest, t.manifest.digest)) {
 			/* the manifest is not signed itself: the index that lists it (the one the
 			 * name points at, which it was picked from) may be */
 			wp_error first = cli->err;
 
-			if (wp_cli_policy_check_names(cli, policy, &names, t.top.digest, cache) == 0)
+			if (wp_cli_policy_check_names(cli, policy, &names, t.top.digest, cache, NULL) == 0)
 				rc = 0;
 			else
 				cli->err = first;

@@ -61,32 +61,20 @@ char *wp_cli_cache_root(const wp_store *s)
 	return wp_storeroot_cache(s->root);
 }
 
-/* An index in the store stands for its wasm manifest (wp_index_pick_wasm). */
+/* An index stands for its wasm manifest (the one platform picker's, or --platform's). */
 static int pick_platform(wp_cli *cli, wp_store *s, wp_descriptor *d)
 {
-	const char *want = wp_cli_value(cli, "platform");
-	const wp_descriptor *hit = NULL;
-	wp_index ix;
-	wp_buf data;
+	wp_blob_source src = wp_store_source(s);
+	wp_descriptor man;
 	int rc;
 
 	if (!wp_mediatype_is_index(d->media_type))
 		return 0;
-	wp_buf_init(&data, WP_MANIFEST_MAX);
-	if ((rc = wp_store_read_blob(s, d->digest, WP_MANIFEST_MAX, &data, &cli->err)) == 0 &&
-	    (rc = wp_index_parse(data.data, data.len, &ix, &cli->err)) == 0) {
-		if ((hit = wp_index_pick_wasm(&ix, want))) {
-			wp_debug("%s is an index: its %s manifest is %s", d->digest, want ? want : "wasm", hit->digest);
-			wp_descriptor_release(d);
-			wp_descriptor_copy(d, hit);
-		} else {
-			rc = wp_error_set(&cli->err, WP_ENOTFOUND, "the index %s has no manifest for %s", d->digest,
-					  wp_index_wanted(want));
-		}
-		wp_index_release(&ix);
-	}
-	wp_buf_release(&data);
-	return rc;
+	if ((rc = wp_graph_resolve(&src, d, wp_cli_value(cli, "platform"), &man, &cli->err)) < 0)
+		return rc;
+	wp_descriptor_release(d);
+	*d = man;
+	return 0;
 }
 
 int wp_cli_resolve_source(wp_cli *cli, wp_store *s, const char *src, wp_descriptor *d)
@@ -132,12 +120,10 @@ int wp_cli_resolve_source(wp_cli *cli, wp_store *s, const char *src, wp_descript
 int wp_cli_containerd_source(wp_cli *cli, const char *src, wp_store *ro, wp_descriptor *d)
 {
 	const char *p = src + strlen("containerd:"), *at = strrchr(p, '@');
-	const char *want = wp_cli_value(cli, "platform");
 	_cleanup_free_ char *dir = at && at > p ? wp_xstrndup(p, (size_t)(at - p)) : NULL;
 	_cleanup_free_ char *content = dir ? wp_str_fmt("%s/io.containerd.content.v1.content", dir) : NULL;
+	wp_blob_source blobs;
 	wp_descriptor top = { 0 };
-	wp_index ix = { 0 };
-	wp_buf data;
 	int rc;
 
 	if (!dir || !content)
@@ -148,23 +134,8 @@ int wp_cli_containerd_source(wp_cli *cli, const char *src, wp_store *ro, wp_desc
 		return wp_error_prefix(&cli->err, "containerd content store");
 	if ((rc = wp_store_describe_blob(ro, at + 1, &top, &cli->err)) < 0)
 		return rc;
-	if (wp_mediatype_is_manifest(top.media_type)) {
-		*d = top;
-		return 0;
-	}
-	wp_buf_init(&data, WP_MANIFEST_MAX);
-	if ((rc = wp_store_read_blob(ro, top.digest, WP_MANIFEST_MAX, &data, &cli->err)) == 0 &&
-	    (rc = wp_index_parse(data.data, data.len, &ix, &cli->err)) == 0) {
-		const wp_descriptor *hit = wp_index_pick_wasm(&ix, want);
-
-		if (hit)
-			wp_descriptor_copy(d, hit);
-		else
-			rc = wp_error_set(&cli->err, WP_ENOTFOUND, "the index %s has no manifest for %s", top.digest,
-					  wp_index_wanted(want));
-		wp_index_release(&ix);
-	}
-	wp_buf_release(&data);
+	blobs = wp_store_source(ro);
+	rc = wp_graph_resolve(&blobs, &top, wp_cli_value(cli, "platform"), d, &cli->err);
 	wp_descriptor_release(&top);
 	return rc;
 }

@@ -303,7 +303,8 @@ done:
 typedef struct fetch {
 	wp_store_writer *w;
 	uint64_t got;
-	int64_t size;
+	int64_t size;               /* -1: unknown */
+	uint64_t max;
 } fetch;
 
 static int on_chunk(void *ctx, const uint8_t *msg, size_t len, wp_error *err)
@@ -320,12 +321,14 @@ static int on_chunk(void *ctx, const uint8_t *msg, size_t len, wp_error *err)
 	f->got += d_len;
 	if (f->size >= 0 && f->got > (uint64_t)f->size)
 		return wp_error_set(err, WP_EDIGEST, "containerd sent more bytes than the blob's size %lld", (long long)f->size);
+	if (f->got > f->max)
+		return wp_error_set(err, WP_ETOOBIG, "containerd sent a blob larger than %llu bytes", (unsigned long long)f->max);
 	return wp_store_writer_write(f->w, d, d_len, err);
 }
 
-int wp_cdclient_fetch_blob(const wp_cdclient *cd, wp_store *s, const char *digest, int64_t size, wp_error *err)
+static int fetch_blob(const wp_cdclient *cd, wp_store *s, const char *digest, int64_t size, uint64_t max, wp_error *err)
 {
-	fetch f = { .size = size };
+	fetch f = { .size = size, .max = max };
 	wp_buf req;
 	char got[WP_DIGEST_BUFSZ];
 	int64_t have;
@@ -350,6 +353,35 @@ int wp_cdclient_fetch_blob(const wp_cdclient *cd, wp_store *s, const char *diges
 		wp_store_writer_abort(f.w);
 	wp_buf_release(&req);
 	return rc;
+}
+
+int wp_cdclient_fetch_blob(const wp_cdclient *cd, wp_store *s, const char *digest, int64_t size, wp_error *err)
+{
+	return fetch_blob(cd, s, digest, size, UINT64_MAX, err);
+}
+
+static int source_read(void *ctx, const char *digest, const char *media_type, size_t max, wp_buf *out, wp_error *err)
+{
+	wp_cdclient_content *c = ctx;
+	int rc;
+
+	(void)media_type;
+	if ((rc = wp_digest_check(digest, err)) < 0 || (rc = fetch_blob(c->cd, c->into, digest, -1, max, err)) < 0)
+		return rc;
+	return wp_store_read_blob(c->into, digest, max, out, err);
+}
+
+static int source_has(void *ctx, const char *digest, wp_error *err)
+{
+	wp_cdclient_content *c = ctx;
+	int rc = wp_cdclient_content_exists(c->cd, digest, err);
+
+	return rc == 0 ? 1 : rc == WP_ENOTFOUND ? 0 : rc;
+}
+
+wp_blob_source wp_cdclient_source(wp_cdclient_content *c)
+{
+	return (wp_blob_source){ .read = source_read, .has = source_has, .ctx = c };
 }
 
 int wp_cdclient_container_create(const wp_cdclient *cd, const char *id, const char *image, const char *runtime,

@@ -38,10 +38,18 @@ int wp_cdclient_container_snapshot_parent(const wp_cdclient *cd, const char *id,
 int wp_cdclient_content_exists(const wp_cdclient *cd, const char *digest, wp_error *err);
 /* The descriptor an image name points at. */
 int wp_cdclient_image_target(const wp_cdclient *cd, const char *name, wp_descriptor *target, wp_error *err);
-/* Copies a blob from containerd's content store into s, checked against digest and size. */
 /* Every name containerd holds an image of digest (its target) under. */
 int wp_cdclient_image_names(const wp_cdclient *cd, const char *digest, wp_strv *names, wp_error *err);
+/* Copies a blob from containerd's content store into s, checked against digest and size
+ * (-1: unknown). */
 int wp_cdclient_fetch_blob(const wp_cdclient *cd, wp_store *s, const char *digest, int64_t size, wp_error *err);
+/* containerd's content store as a blob source (oci/graph.h): what is read is copied into
+ * the store into first (a temp store of the caller's), capped and checked there. */
+typedef struct wp_cdclient_content {
+	const wp_cdclient *cd;
+	wp_store *into;
+} wp_cdclient_content;
+wp_blob_source wp_cdclient_source(wp_cdclient_content *c);
 
 /* Creates a container record {id, image, runtime, spec (OCI runtime spec JSON), labels
  * none}; for tests and tools that start artifact images ctr cannot. */

@@ -1,5 +1,6 @@
 #include "node/unpack.h"
 #include "node/summary.h"
+#include "oci/graph.h"
 #include "common/progress.h"
 #include "common/path.h"
 #include "common/links.h"
@@ -783,15 +784,12 @@ static int spin_component(unpacker *u, const wp_manifest *m, int rootfd, const c
 
 static int unpack_spin(unpacker *u, const wp_manifest *m, int rootfd, const char *dest, json_t **summary)
 {
-	const wp_descriptor *ld = wp_manifest_spin_locked(m);
-	wp_buf data;
+	wp_blob_source src = wp_store_source(u->store);
 	json_t *locked = NULL, *c, *comps = json_array();
 	size_t i;
 	int rc;
 
-	wp_buf_init(&data, WP_MANIFEST_MAX);
-	if ((rc = wp_store_read_blob(u->store, ld->digest, WP_MANIFEST_MAX, &data, u->err)) < 0 ||
-	    (rc = wp_json_parse(data.data, data.len, WP_MANIFEST_MAX, &locked, u->err)) < 0 ||
+	if ((rc = wp_graph_read_json(&src, wp_manifest_spin_locked(m), &locked, u->err)) < 0 ||
 	    (rc = stage_archives(u, m, rootfd)) < 0)
 		goto done;
 	json_array_foreach(json_object_get(locked, "components"), i, c)
@@ -809,7 +807,6 @@ static int unpack_spin(unpacker *u, const wp_manifest *m, int rootfd, const char
 done:
 	json_decref(comps);
 	json_decref(locked);
-	wp_buf_release(&data);
 	return rc;
 }
 
@@ -877,9 +874,8 @@ static int unpack_image(unpacker *u, const wp_manifest *m, int rootfd, json_t **
 		rc = write_doc(u, rootfd, "config.json", cfg.data, cfg.len);
 	if (rc == 0) {
 		json_t *c = NULL, *conf;
-		wp_error ignored;
 
-		wp_json_parse(cfg.data, cfg.len, WP_MANIFEST_MAX, &c, &ignored);
+		wp_json_parse(cfg.data, cfg.len, WP_MANIFEST_MAX, &c, NULL);
 		conf = json_object_get(c, "config");
 		*summary = json_pack("{s:s,s:b,s:O?,s:O?,s:O?}", "layout", "image", "spinApp",
 				     faccessat(fsfd, "spin.toml", F_OK, 0) == 0, "entrypoint", json_object_get(conf, "Entrypoint"),

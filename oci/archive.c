@@ -1,4 +1,5 @@
 #include "oci/archive.h"
+#include "oci/graph.h"
 #include "oci/mediatype.h"
 #include "oci/ref.h"
 #include "common/fs.h"
@@ -17,46 +18,11 @@
 
 #define OCI_LAYOUT_JSON "{\"imageLayoutVersion\":\"1.0.0\"}"
 
-static int closure(wp_store *s, const wp_descriptor *d, wp_strv *out, int depth, wp_error *err)
-{
-	wp_buf data;
-	int rc;
-
-	if (wp_strv_contains(out, d->digest))
-		return 0;
-	wp_strv_push(out, d->digest);
-	if (!wp_mediatype_is_index(d->media_type) && !wp_mediatype_is_manifest(d->media_type))
-		return wp_store_has_blob(s, d->digest, NULL) ? 0 :
-		       wp_error_set(err, WP_ENOTFOUND, "blob %s is not in the store", d->digest);
-	if (depth > 8)
-		return wp_error_set(err, WP_EINVALID, "image indexes nested too deeply");
-	wp_buf_init(&data, WP_MANIFEST_MAX);
-	rc = wp_store_read_blob(s, d->digest, WP_MANIFEST_MAX, &data, err);
-	if (rc == 0 && wp_mediatype_is_index(d->media_type)) {
-		wp_index ix;
-
-		rc = wp_index_parse(data.data, data.len, &ix, err);
-		for (size_t i = 0; rc == 0 && i < ix.n_manifests; i++)
-			rc = closure(s, &ix.manifests[i], out, depth + 1, err);
-		wp_index_release(&ix);
-	} else if (rc == 0) {
-		wp_manifest m;
-
-		rc = wp_manifest_parse(data.data, data.len, &m, err);
-		if (rc == 0)
-			rc = closure(s, &m.config, out, depth + 1, err);
-		for (size_t i = 0; rc == 0 && i < m.n_layers; i++)
-			rc = closure(s, &m.layers[i], out, depth + 1, err);
-		if (rc == 0 || m.media_type)
-			wp_manifest_release(&m);
-	}
-	wp_buf_release(&data);
-	return rc;
-}
-
 int wp_archive_closure(wp_store *s, const wp_descriptor *desc, wp_strv *digests, wp_error *err)
 {
-	return closure(s, desc, digests, 0, err);
+	wp_blob_source src = wp_store_source(s);
+
+	return wp_graph_closure(&src, desc, digests, err);
 }
 
 static int copy_blob(const char *src, const char *dst, wp_error *err)
@@ -406,37 +372,31 @@ static int import_blob(wp_store *s, const char *dir, const char *digest, wp_erro
 	return 0;
 }
 
-static int import_tree(wp_store *s, const char *dir, const wp_descriptor *d, int depth, wp_error *err)
+typedef struct import_ctx {
+	wp_store *s;
+	const char *dir;
+} import_ctx;
+
+static int import_visit(void *ctx, const wp_graph_node *n, wp_error *err)
 {
-	wp_buf data;
+	import_ctx *c = ctx;
+
+	return import_blob(c->s, c->dir, n->desc->digest, err);
+}
+
+/* What d reaches in the layout folder dir, copied into s, each blob before what names it. */
+static int import_tree(wp_store *s, const char *dir, const wp_descriptor *d, wp_error *err)
+{
+	import_ctx c = { .s = s, .dir = dir };
+	wp_store layout = { .lock_fd = -1 };
+	wp_blob_source src;
 	int rc;
 
-	if ((rc = import_blob(s, dir, d->digest, err)) < 0)
+	if ((rc = wp_store_open_readonly(&layout, dir, err)) < 0)
 		return rc;
-	if (!wp_mediatype_is_index(d->media_type) && !wp_mediatype_is_manifest(d->media_type))
-		return 0;
-	if (depth > 8)
-		return wp_error_set(err, WP_EINVALID, "image indexes nested too deeply");
-	wp_buf_init(&data, WP_MANIFEST_MAX);
-	rc = wp_store_read_blob(s, d->digest, WP_MANIFEST_MAX, &data, err);
-	if (rc == 0 && wp_mediatype_is_index(d->media_type)) {
-		wp_index ix;
-
-		rc = wp_index_parse(data.data, data.len, &ix, err);
-		for (size_t i = 0; rc == 0 && i < ix.n_manifests; i++)
-			rc = import_tree(s, dir, &ix.manifests[i], depth + 1, err);
-		wp_index_release(&ix);
-	} else if (rc == 0) {
-		wp_manifest m;
-
-		rc = wp_manifest_parse(data.data, data.len, &m, err);
-		if (rc == 0)
-			rc = import_blob(s, dir, m.config.digest, err);
-		for (size_t i = 0; rc == 0 && i < m.n_layers; i++)
-			rc = import_blob(s, dir, m.layers[i].digest, err);
-		wp_manifest_release(&m);
-	}
-	wp_buf_release(&data);
+	src = wp_store_source(&layout);
+	rc = wp_graph_walk(&src, d, WP_GRAPH_CHILDREN_FIRST, NULL, import_visit, &c, err);
+	wp_store_close(&layout);
 	return rc;
 }
 
@@ -450,7 +410,7 @@ static int import_dir(wp_store *s, const char *dir, wp_index *ix, wp_error *err)
 		return rc;
 	}
 	for (size_t i = 0; rc == 0 && i < ix->n_manifests; i++)
-		rc = import_tree(s, dir, &ix->manifests[i], 0, err);
+		rc = import_tree(s, dir, &ix->manifests[i], err);
 	if (rc < 0) {
 		wp_error_prefix(err, "reading '%s'", dir);
 		wp_index_release(ix);

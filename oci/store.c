@@ -296,6 +296,23 @@ int wp_store_put_blob(wp_store *s, const void *data, size_t len, char digest[WP_
 	return rc;
 }
 
+static int source_read(void *ctx, const char *digest, const char *media_type, size_t max, wp_buf *out, wp_error *err)
+{
+	(void)media_type;
+	return wp_store_read_blob(ctx, digest, max, out, err);
+}
+
+static int source_has(void *ctx, const char *digest, wp_error *err)
+{
+	(void)err;
+	return wp_store_has_blob(ctx, digest, NULL) ? 1 : 0;
+}
+
+wp_blob_source wp_store_source(wp_store *s)
+{
+	return (wp_blob_source){ .read = source_read, .has = source_has, .ctx = s };
+}
+
 int wp_store_read_blob(wp_store *s, const char *digest, size_t max, wp_buf *out, wp_error *err)
 {
 	_cleanup_free_ char *path = NULL;
@@ -765,72 +782,45 @@ typedef struct gc_walk {
 	bool verify;
 	json_t *keep;             /* digests reached */
 	wp_gc_result *res;
+	bool broken;              /* the tag being marked names a missing or damaged manifest */
 } gc_walk;
 
-/* Marks what d reaches. Returns MARK_BROKEN when d's own blob is missing or (with verify)
- * does not match its digest, so the tag pointing at it can no longer resolve; a damaged
- * blob is left unmarked, and the sweep removes it. Without verify a damaged manifest stops
- * gc: its layers cannot be known, and removing them would lose data. */
-static int mark(gc_walk *g, const wp_descriptor *d, int depth, wp_error *err)
+/* Marks what a tagged image reaches (its subjects too: a kept referrer keeps what it
+ * refers to). A tag whose own manifest is missing or (with verify) does not match its
+ * digest is broken: it can no longer resolve; a damaged blob is left unmarked, and the
+ * sweep removes it. Without verify a damaged manifest stops gc: its layers cannot be
+ * known, and removing them would lose data. So does an index nested too deep. */
+static int mark_visit(void *ctx, const wp_graph_node *n, wp_error *err)
 {
-	wp_buf data;
-	int rc = 0;
+	gc_walk *g = ctx;
 
-	if (set_has(g->keep, d->digest))
-		return MARK_OK;
-	if (depth > 8 || (!wp_mediatype_is_index(d->media_type) && !wp_mediatype_is_manifest(d->media_type))) {
-		set_add(g->keep, d->digest);
-		return MARK_OK;
+	if (n->rc == 0) {
+		set_add(g->keep, n->desc->digest);
+		return 0;
 	}
-	wp_buf_init(&data, WP_MANIFEST_MAX);
-	rc = wp_store_read_blob(g->s, d->digest, WP_MANIFEST_MAX, &data, err);
-	if (rc == WP_ENOTFOUND) {
-		wp_warn("image %s is tagged but its manifest is missing", d->digest);
-		wp_buf_release(&data);
-		return MARK_BROKEN;
-	}
-	if (rc == WP_EDIGEST && g->verify) {
-		wp_warn("manifest %s is damaged: removed", d->digest);
+	if (n->rc == WP_ENOTFOUND)
+		wp_warn("image %s is tagged but its manifest is missing", n->desc->digest);
+	else if (n->rc == WP_EDIGEST && g->verify) {
+		wp_warn("manifest %s is damaged: removed", n->desc->digest);
 		g->res->blobs_damaged++;
-		wp_buf_release(&data);
-		return MARK_BROKEN;
-	}
-	if (rc == WP_EDIGEST) {
-		wp_buf_release(&data);
+	} else if (n->rc == WP_EDIGEST)
 		return wp_error_set(err, WP_EDIGEST, "manifest %s in the store is damaged: 'wasmpack gc --verify' "
-				    "removes it and the tags that name it", d->digest);
-	}
-	if (rc == 0)
-		set_add(g->keep, d->digest);
-	if (rc == 0 && wp_mediatype_is_index(d->media_type)) {
-		wp_index ix;
+				    "removes it and the tags that name it", n->desc->digest);
+	else
+		return n->rc;
+	if (n->role == WP_GRAPH_TOP)
+		g->broken = true;
+	return 0;
+}
 
-		rc = wp_index_parse(data.data, data.len, &ix, err);
-		for (size_t i = 0; rc == 0 && i < ix.n_manifests; i++) {
-			int r = mark(g, &ix.manifests[i], depth + 1, err);
+static int mark(gc_walk *g, const wp_descriptor *d, wp_error *err)
+{
+	wp_blob_source src = wp_store_source(g->s);
+	int rc;
 
-			rc = r < 0 ? r : 0;
-		}
-		if (rc == 0 || ix.manifests)
-			wp_index_release(&ix);
-	} else if (rc == 0) {
-		wp_manifest m;
-
-		rc = wp_manifest_parse(data.data, data.len, &m, err);
-		if (rc == 0) {
-			set_add(g->keep, m.config.digest);
-			for (size_t i = 0; i < m.n_layers; i++)
-				set_add(g->keep, m.layers[i].digest);
-			if (m.subject) {
-				int r = mark(g, m.subject, depth + 1, err);
-
-				rc = r < 0 ? r : 0;
-			}
-			wp_manifest_release(&m);
-		}
-	}
-	wp_buf_release(&data);
-	return rc < 0 ? rc : MARK_OK;
+	g->broken = false;
+	rc = wp_graph_walk(&src, d, WP_GRAPH_SUBJECTS | WP_GRAPH_READ_ERRORS, NULL, mark_visit, g, err);
+	return rc < 0 ? rc : g->broken ? MARK_BROKEN : MARK_OK;
 }
 
 /* Drops from index.json every entry whose manifest is in broken. */
@@ -983,7 +973,7 @@ int wp_store_gc(wp_store *s, bool verify, wp_gc_result *res, wp_error *err)
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; rc >= 0 && i < ix.n_manifests; i++) {
-		rc = mark(&g, &ix.manifests[i], 0, err);
+		rc = mark(&g, &ix.manifests[i], err);
 		if (rc == MARK_BROKEN && verify)
 			set_add(broken, ix.manifests[i].digest);
 	}
@@ -1095,12 +1085,9 @@ int wp_store_ingest_file(wp_store *s, const char *path, const struct stat *expec
 
 int wp_store_read_manifest(wp_store *s, const char *digest, wp_manifest *m, wp_error *err)
 {
-	wp_buf data;
-	int rc;
+	wp_blob_source src = wp_store_source(s);
+	wp_descriptor d = { .media_type = WP_MT_OCI_MANIFEST };
 
-	wp_buf_init(&data, WP_MANIFEST_MAX);
-	if ((rc = wp_store_read_blob(s, digest, WP_MANIFEST_MAX, &data, err)) == 0)
-		rc = wp_manifest_parse(data.data, data.len, m, err);
-	wp_buf_release(&data);
-	return rc;
+	wp_str_copy(d.digest, digest, sizeof(d.digest));
+	return wp_graph_read_manifest(&src, &d, m, err);
 }

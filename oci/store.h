@@ -15,6 +15,7 @@
 
 #include "common/buf.h"
 #include "common/error.h"
+#include "oci/graph.h"
 #include "oci/storeroot.h"
 #include "oci/manifest.h"
 
@@ -22,6 +23,9 @@ typedef struct wp_store {
 	char *root;
 	int lock_fd;
 } wp_store;
+
+/* A store not open yet: wp_store_close on it does nothing (a zeroed one would close fd 0). */
+#define WP_STORE_INIT { .root = NULL, .lock_fd = -1 }
 
 /* The lock taken (shared, or exclusive for gc), and NOCREATE for commands that only read. */
 enum { WP_STORE_SHARED = 0, WP_STORE_EXCLUSIVE = 1, WP_STORE_NOCREATE = 2 };
@@ -44,6 +48,8 @@ bool wp_store_has_blob(const wp_store *s, const char *digest, int64_t *size);
 int wp_store_put_blob(wp_store *s, const void *data, size_t len, char digest[WP_DIGEST_BUFSZ], wp_error *err);
 /* Reads a blob of at most max bytes and checks it against its digest. */
 int wp_store_read_blob(wp_store *s, const char *digest, size_t max, wp_buf *out, wp_error *err);
+/* The store as a blob source for the image-graph reader (oci/graph.h); s outlives it. */
+wp_blob_source wp_store_source(wp_store *s);
 /* The image manifest stored at digest, read (at most WP_MANIFEST_MAX) and parsed into m
  * (wp_manifest_release it); WP_ENOTFOUND, WP_ETOOBIG or WP_EINVALID as the read or the
  * parse says. */

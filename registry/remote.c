@@ -77,6 +77,66 @@ int wp_remote_blob(wp_client *r, const char *repo, const char *digest, size_t ma
 	return rc;
 }
 
+int wp_remote_describe(wp_client *r, const wp_ref *ref, wp_descriptor *d, wp_error *err)
+{
+	_cleanup_free_ char *mt = NULL;
+	char digest[WP_DIGEST_BUFSZ];
+	wp_buf body;
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	wp_buf_init(&body, WP_MANIFEST_MAX);
+	rc = wp_remote_manifest(r, ref, ref->digest ? ref->digest : ref->tag, &body, &mt, digest, err);
+	if (rc == 0)
+		wp_descriptor_init(d, mt, digest, (int64_t)body.len);
+	wp_buf_release(&body);
+	return rc;
+}
+
+static int source_read(void *ctx, const char *digest, const char *media_type, size_t max, wp_buf *out, wp_error *err)
+{
+	wp_remote_repo *repo = ctx;
+	wp_ref ref = { .repository = (char *)repo->repository };
+	_cleanup_free_ char *mt = NULL;
+	char got[WP_DIGEST_BUFSZ];
+	int rc;
+
+	if (!media_type || (!wp_mediatype_is_manifest(media_type) && !wp_mediatype_is_index(media_type)))
+		return wp_remote_blob(repo->r, repo->repository, digest, max, out, err);
+	if ((rc = wp_digest_check(digest, err)) < 0)
+		return rc;
+	rc = wp_remote_manifest(repo->r, &ref, digest, out, &mt, got, err);
+	if (rc == 0 && out->len > max)
+		rc = wp_error_set(err, WP_ETOOBIG, "manifest %s is larger than %zu bytes", digest, max);
+	return rc;
+}
+
+static int source_has(void *ctx, const char *digest, wp_error *err)
+{
+	wp_remote_repo *repo = ctx;
+	wp_client_req q;
+	wp_client_resp p = { 0 };
+	int rc;
+
+	if ((rc = wp_digest_check(digest, err)) < 0)
+		return rc;
+	wp_client_req_init(&q, "HEAD", wp_str_fmt("%s/v2/%s/blobs/%s", wp_client_base_url(repo->r), repo->repository, digest));
+	q.scope = wp_client_scope(repo->repository, "pull");
+	wp_buf_init(&p.error_body, 1);
+	rc = wp_client_do(repo->r, &q, &p, err);
+	if (rc == 0 && p.status != 404 && (rc = wp_client_check(&p, "asking for a blob", err)) == 0)
+		rc = 1;
+	wp_client_req_release(&q);
+	wp_client_resp_reset(&p);
+	wp_buf_release(&p.error_body);
+	return rc;
+}
+
+wp_blob_source wp_remote_source(wp_remote_repo *repo)
+{
+	return (wp_blob_source){ .read = source_read, .has = source_has, .ctx = repo };
+}
+
 /* The next page's URL from a Link header (<URL>; rel="next"), or NULL. */
 static char *next_page(wp_client *r, const char *link)
 {

@@ -611,13 +611,11 @@ static int push_index(wp_store *s, wp_client *r, const wp_ref *ref, const wp_des
 	    (rc = wp_index_parse(data.data, data.len, &ix, err)) < 0)
 		goto done;
 	if (platform) {
-		const wp_descriptor *pick = NULL;
+		wp_descriptor pick;
 
-		for (size_t i = 0; i < ix.n_manifests && !pick; i++)
-			if (wp_descriptor_platform_matches(ix.manifests[i].platform, platform))
-				pick = &ix.manifests[i];
-		rc = pick ? push_manifest(s, r, ref, pick, res, err)
-			  : wp_error_set(err, WP_ENOTFOUND, "the index %s has no manifest for %s", desc->digest, platform);
+		if ((rc = wp_graph_pick(&ix, desc->digest, platform, &pick, err)) == 0)
+			rc = push_manifest(s, r, ref, &pick, res, err);
+		wp_descriptor_release(&pick);
 		goto done;
 	}
 	child_ref.tag = NULL;
@@ -764,28 +762,23 @@ static int pull_index_whole(wp_store *s, wp_client *r, const wp_ref *ref, const 
 static int follow_index(wp_client *r, const wp_ref *ref, const char *platform, wp_buf *body, char **mt,
 			char digest[WP_DIGEST_BUFSZ], wp_transfer_result *res, wp_error *err)
 {
-	const wp_descriptor *pick;
-	char child[WP_DIGEST_BUFSZ];
+	wp_descriptor pick;
 	wp_index ix;
 	int rc;
 
 	if ((rc = wp_index_parse(body->data, body->len, &ix, err)) < 0)
 		return rc;
-	if (!(pick = wp_index_pick_wasm(&ix, platform))) {
-		rc = wp_error_set(err, WP_ENOTFOUND, "the index %s has no manifest for platform %s", digest,
-				  wp_index_wanted(platform));
-		wp_index_release(&ix);
-		return rc;
-	}
-	res->index_digest = wp_xstrdup(digest);
-	wp_debug("%s is an index of %zu manifests: picked %s for %s", digest, ix.n_manifests, pick->digest,
-		 wp_index_wanted(platform));
-	memcpy(child, pick->digest, sizeof(child));
+	rc = wp_graph_pick(&ix, digest, platform, &pick, err);
 	wp_index_release(&ix);
+	if (rc < 0)
+		return rc;
+	res->index_digest = wp_xstrdup(digest);
 	free(*mt);
 	*mt = NULL;
 	wp_buf_reset(body);
-	return wp_remote_manifest(r, ref, child, body, mt, digest, err);
+	rc = wp_remote_manifest(r, ref, pick.digest, body, mt, digest, err);
+	wp_descriptor_release(&pick);
+	return rc;
 }
 
 /* A pull job for each blob the store lacks (those it has are reported present); their

@@ -2,15 +2,17 @@
 # The modules' layering, checked from the #include lines: a folder may include its own
 # headers and those of the layers below it, never above or beside:
 #
-#   common  <-  oci  <-  registry | spin | node  <-  shim  <-  cli
+#   common  <-  oci  <-  registry | spin | node  <-  trust  <-  shim  <-  cli
 #
-# (registry, spin and node stand side by side and include none of each other). Prints
+# (registry, spin and node stand side by side and include none of each other; trust, the
+# supply chain, uses registry and node's cache). Prints
 # every include that breaks the rule, and exits 1 if there is one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 level() {
 	case $1 in
-	common) echo 0 ;; oci) echo 1 ;; registry | spin | node) echo 2 ;; shim) echo 3 ;; cli) echo 4 ;; *) echo -1 ;;
+	common) echo 0 ;; oci) echo 1 ;; registry | spin | node) echo 2 ;; trust) echo 3 ;; shim) echo 4 ;; cli) echo 5 ;;
+	*) echo -1 ;;
 	esac
 }
 bad=0
@@ -24,6 +26,6 @@ while IFS=: read -r file _ line; do
 		echo "$file: $line ($from may not include $to)"
 		bad=1
 	fi
-done < <(grep -Hn '^#include "' common/*.[ch] oci/*.[ch] registry/*.[ch] spin/*.[ch] node/*.[ch] shim/*.[ch] cli/*.[ch] cli/*/*.[ch])
-[ "$bad" -eq 0 ] && echo "layers: every include goes down (common <- oci <- registry|spin|node <- shim <- cli)"
+done < <(grep -Hn '^#include "' common/*.[ch] oci/*.[ch] registry/*.[ch] spin/*.[ch] node/*.[ch] trust/*.[ch] shim/*.[ch] cli/*.[ch] cli/*/*.[ch])
+[ "$bad" -eq 0 ] && echo "layers: every include goes down (common <- oci <- registry|spin|node <- trust <- shim <- cli)"
 exit "$bad"

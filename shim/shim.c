@@ -1,6 +1,6 @@
 #include "shim/shim.h"
 #include "oci/mediatype.h"
-#include "node/policy.h"
+#include "trust/policy.h"
 #include "node/seccomp.h"
 #include "shim/app.h"
 #include "common/path.h"

@@ -17,7 +17,7 @@
 #include "oci/storeroot.h"
 #include "node/cache.h"
 #include "node/engine.h"
-#include "node/policy.h"
+#include "trust/policy.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -1,7 +1,7 @@
 /* libFuzzer target: image references; what parses must print and parse to itself. And the
  * policy's one spelling of names and rules: normalising twice gives what once did. */
 #include "oci/ref.h"
-#include "node/policy.h"
+#include "trust/policy.h"
 
 #include <stddef.h>
 #include <stdint.h>

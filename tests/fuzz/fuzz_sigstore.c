@@ -2,7 +2,7 @@
  * node's policy). Whatever the bytes, verification must end in 0 or an error, never in a
  * crash; and it may only succeed for a bundle signed by the key, which the fuzzer cannot
  * make: success is a finding. The key is made once, in a temp file. */
-#include "oci/sigstore.h"
+#include "trust/sigstore.h"
 
 #include <openssl/ec.h>
 #include <openssl/evp.h>

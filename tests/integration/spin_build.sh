@@ -79,6 +79,12 @@ if command -v docker-registry >/dev/null; then
 	R=127.0.0.1:$port
 	"$WP" tag golden:v1 $R/spin/golden:v1 >/dev/null
 	check "push" "$WP" push $R/spin/golden:v1 --plain-http
+	# inspect reads a registry through the same image-graph reader as the store: the
+	# app's view too, and nothing written
+	is "$(WASMPACK_STORE=$TMP/none "$WP" inspect --remote --plain-http $R/spin/golden:v1 |
+		jq -c '[.remote, .app.name, (.app.triggers | map(.route)), (.app.components | map(.files))]')" \
+		'[true,"golden",["/a/...","/b"],[4,1]]' "inspect --remote shows a Spin app's components, routes and files as the store's inspect does"
+	[ ! -e "$TMP/none" ]; ok $? "and makes no store"
 	WASMPACK_STORE=$TMP/pulled "$WP" pull $R/spin/golden:v1 --plain-http >/dev/null
 	ok $? "pull into an empty store"
 	L2=$(WASMPACK_STORE=$TMP/pulled "$WP" inspect --raw manifest $R/spin/golden:v1 | jq -r '.layers[-1].digest' |

@@ -2,7 +2,7 @@
  * policy" (issue 22, 8: only a name that is not there at all). */
 #include "tap.h"
 #include "common/util.h"
-#include "node/policy.h"
+#include "trust/policy.h"
 
 #include <stdio.h>
 #include <stdlib.h>

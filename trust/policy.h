@@ -16,7 +16,7 @@
  *
  * The longest match wins; an image no rule matches runs as before. A rule is satisfied
  * when a Sigstore bundle referring to the image's manifest verifies with one of its keys
- * (oci/sigstore.h). The file is read strictly: an unknown key, a rule without match or
+ * (trust/sigstore.h). The file is read strictly: an unknown key, a rule without match or
  * keys, a key file that is missing, is an error (a typo must not open the node). */
 #ifndef WP_NODE_POLICY_H
 #define WP_NODE_POLICY_H

@@ -1,4 +1,4 @@
-#include "oci/sigstore.h"
+#include "trust/sigstore.h"
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/util.h"

@@ -1,10 +1,10 @@
-#include "node/policy.h"
+#include "trust/policy.h"
 #include "common/fs.h"
 #include "common/toml.h"
 #include "common/util.h"
 #include "node/compile.h"
 #include "oci/ref.h"
-#include "oci/sigstore.h"
+#include "trust/sigstore.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
