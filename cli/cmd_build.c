@@ -52,54 +52,56 @@ static int write_output(wp_cli *cli, wp_store *s, const wp_build_result *res, co
 	return rc < 0 ? wp_error_prefix(&cli->err, "--output '%s'", dest) : 0;
 }
 
-static int run(wp_cli *cli)
+/* The build's options from the command line; spin is the spin.toml found (freed by the
+ * caller). */
+static int build_opts(wp_cli *cli, wp_build_opts *o, char **spin)
 {
-	wp_build_opts o;
-	wp_build_result res;
-	wp_strv tags = { 0 };
-	const wp_strv *t = wp_cli_list(cli, "tag");
-	const wp_strv *outs = wp_cli_list(cli, "output");
 	const char *level = wp_cli_value(cli, "gzip-level");
 	const char *lists[] = { "wasm", "file", "env", "arg", "annotation" };
-	wp_strv *dst[] = { &o.wasm, &o.files, &o.env, &o.args, &o.annotations };
-	wp_store s;
-	_cleanup_free_ char *spin = NULL;
-	int rc;
+	wp_strv *dst[] = { &o->wasm, &o->files, &o->env, &o->args, &o->annotations };
 
-	memset(&o, 0, sizeof(o));
-	o.path = cli->args.len ? cli->args.items[0] : ".";
-	if (cli->args.len && access(o.path, F_OK) < 0)
-		return wp_error_sys(&cli->err, WP_EUSAGE, "build '%s': the app's folder or spin.toml", o.path);
+	memset(o, 0, sizeof(*o));
+	*spin = NULL;
+	o->path = cli->args.len ? cli->args.items[0] : ".";
+	if (cli->args.len && access(o->path, F_OK) < 0)
+		return wp_error_sys(&cli->err, WP_EUSAGE, "build '%s': the app's folder or spin.toml", o->path);
 	if (wp_cli_value(cli, "from") || !wp_cli_list(cli, "wasm")->len) {
 		/* A Spin app: -f MANIFEST, or PATH/spin.toml when no --wasm is given. */
-		spin = wp_cli_spin_manifest(o.path, wp_cli_value(cli, "from"));
-		if (spin && !wp_cli_value(cli, "from") && access(spin, F_OK) < 0) {
-			free(spin);
-			spin = NULL;
+		*spin = wp_cli_spin_manifest(o->path, wp_cli_value(cli, "from"));
+		if (*spin && !wp_cli_value(cli, "from") && access(*spin, F_OK) < 0) {
+			free(*spin);
+			*spin = NULL;
 		}
-		o.spin_manifest = spin;
+		o->spin_manifest = *spin;
 	}
-	o.layout = wp_cli_value(cli, "layout");
-	o.platform = wp_cli_value(cli, "platform");
-	o.gzip_level = -1;
-	o.follow_links = wp_cli_flag(cli, "follow-links");
-	o.fetch = wp_fetch_to_store;
+	o->layout = wp_cli_value(cli, "layout");
+	o->platform = wp_cli_value(cli, "platform");
+	o->gzip_level = -1;
+	o->follow_links = wp_cli_flag(cli, "follow-links");
+	o->fetch = wp_fetch_to_store;
 	if (level) {
 		char *end;
 		long v = strtol(level, &end, 10);
 
 		if (*end || v < 1 || v > 9)
 			return wp_error_set(&cli->err, WP_EUSAGE, "--gzip-level '%s': want 1 to 9", level);
-		o.gzip_level = (int)v;
+		o->gzip_level = (int)v;
 	}
 	for (size_t i = 0; i < WP_ARRAY_LEN(lists); i++)
 		*dst[i] = *wp_cli_list(cli, lists[i]);
-	/* References are checked before anything is written. */
-	for (size_t i = 0; i < t->len; i++) {
-		wp_ref ref;
-		char *full;
+	return 0;
+}
 
-		if ((rc = wp_ref_parse(t->items[i], &ref, &cli->err)) < 0)
+/* The tags (in full) and outputs, checked before anything is written. */
+static int check_names(wp_cli *cli, wp_strv *tags)
+{
+	const wp_strv *t = wp_cli_list(cli, "tag"), *outs = wp_cli_list(cli, "output");
+
+	for (size_t i = 0; i < t->len; i++) {
+		_cleanup_free_ char *full = NULL;
+		wp_ref ref;
+
+		if (wp_ref_parse(t->items[i], &ref, &cli->err) < 0)
 			return wp_error_prefix(&cli->err, "--tag");
 		if (ref.digest) {
 			wp_ref_release(&ref);
@@ -107,15 +109,54 @@ static int run(wp_cli *cli)
 		}
 		full = wp_ref_string(&ref);
 		wp_ref_release(&ref);
-		wp_strv_push(&tags, full);
-		free(full);
+		wp_strv_push(tags, full);
 	}
 	for (size_t i = 0; i < outs->len; i++)
-		if (!wp_str_has_prefix(outs->items[i], "oci:") && !wp_str_has_prefix(outs->items[i], "oci-archive:")) {
-			wp_strv_release(&tags);
+		if (!wp_str_has_prefix(outs->items[i], "oci:") && !wp_str_has_prefix(outs->items[i], "oci-archive:"))
 			return wp_error_set(&cli->err, WP_EUSAGE, "--output '%s': want oci:DIR or oci-archive:FILE", outs->items[i]);
-		}
-	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0) {
+	return 0;
+}
+
+/* --push: every tag to its registry. */
+static int push_tags(wp_cli *cli, wp_store *s, const wp_build_result *res, const wp_strv *tags)
+{
+	wp_client_opts ro;
+	int rc;
+
+	if (!tags->len)
+		return wp_error_set(&cli->err, WP_EUSAGE, "--push needs a -t REF to push to");
+	rc = wp_cli_reg_opts(cli, &ro);
+	for (size_t i = 0; rc == 0 && i < tags->len; i++) {
+		wp_transfer_result tr = { 0 };
+		wp_client *r = NULL;
+		wp_ref ref;
+
+		if ((rc = wp_ref_parse(tags->items[i], &ref, &cli->err)) < 0)
+			break;
+		if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) == 0)
+			rc = wp_transfer_push(s, r, &ref, &res->manifest, &tr, &cli->err);
+		if (rc < 0)
+			wp_error_append(&cli->err, "; the image was built (%s) and tagged %s: 'wasmpack push %s' tries again",
+					res->manifest.digest, tags->items[i], tags->items[i]);
+		wp_transfer_result_release(&tr);
+		wp_client_close(r);
+		wp_ref_release(&ref);
+	}
+	return rc;
+}
+
+static int run(wp_cli *cli)
+{
+	wp_build_opts o;
+	wp_build_result res;
+	wp_strv tags = { 0 };
+	const wp_strv *outs = wp_cli_list(cli, "output");
+	wp_store s = WP_STORE_INIT;
+	_cleanup_free_ char *spin = NULL;
+	int rc;
+
+	if ((rc = build_opts(cli, &o, &spin)) < 0 || (rc = check_names(cli, &tags)) < 0 ||
+	    (rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0) {
 		wp_strv_release(&tags);
 		return rc;
 	}
@@ -130,30 +171,8 @@ static int run(wp_cli *cli)
 		rc = wp_store_tag(&s, tags.items[i], &res.manifest, &cli->err);
 	for (size_t i = 0; rc == 0 && i < outs->len; i++)
 		rc = write_output(cli, &s, &res, outs->items[i], tags.len ? tags.items[0] : "latest");
-	if (rc == 0 && wp_cli_flag(cli, "push")) {
-		wp_client_opts ro;
-
-		if (!tags.len)
-			rc = wp_error_set(&cli->err, WP_EUSAGE, "--push needs a -t REF to push to");
-		else
-			rc = wp_cli_reg_opts(cli, &ro);
-		for (size_t i = 0; rc == 0 && i < tags.len; i++) {
-			wp_transfer_result tr = { 0 };
-			wp_client *r = NULL;
-			wp_ref ref;
-
-			if ((rc = wp_ref_parse(tags.items[i], &ref, &cli->err)) < 0)
-				break;
-			if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) == 0)
-				rc = wp_transfer_push(&s, r, &ref, &res.manifest, &tr, &cli->err);
-			if (rc < 0)
-				wp_error_append(&cli->err, "; the image was built (%s) and tagged %s: 'wasmpack push %s' tries again",
-						res.manifest.digest, tags.items[i], tags.items[i]);
-			wp_transfer_result_release(&tr);
-			wp_client_close(r);
-			wp_ref_release(&ref);
-		}
-	}
+	if (rc == 0 && wp_cli_flag(cli, "push"))
+		rc = push_tags(cli, &s, &res, &tags);
 	if (rc == 0)
 		rc = wp_cli_print_image(cli, &res.manifest, &res.m, &tags,
 					json_pack("{s:s,s:i,s:b}", "layout", o.layout ? o.layout : spin ? "spin" : "image", "cachedLayers",

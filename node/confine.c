@@ -250,106 +250,114 @@ static int drop_bounding_set(void)
 	return 0;
 }
 
-int wp_confine_enter(const wp_confine *c, wp_error *err)
+/* The engine's namespaces: a user namespace for one without root, a mount namespace, and
+ * those c asks for (a network namespace has a loopback, down: up, and nothing else). */
+static int enter_namespaces(const wp_confine *c, wp_error *err)
 {
-	int fsfd = -1, mfd = -1, rc = 0, clones[256];
-	size_t n = 0;
-	const char *what = NULL;
+	int rc;
 
-	if (c->len > WP_ARRAY_LEN(clones))
-		return wp_error_set(err, WP_EINVALID, "the engine would see %zu paths: at most %zu", c->len, WP_ARRAY_LEN(clones));
 	if (geteuid() != 0) {
 		if ((rc = enter_userns(c->extra_ns, err)) != 0)
 			return rc;
 	} else if (unshare(CLONE_NEWNS | c->extra_ns) < 0) {
 		return wp_error_sys(err, WP_EIO, "making the engine's namespaces");
 	}
-	/* a network namespace of its own has a loopback, down: up, and nothing else */
 	if ((c->extra_ns & CLONE_NEWNET) && loopback_up() < 0)
 		return wp_error_sys(err, WP_EIO, "bringing up the engine's loopback");
+	return 0;
+}
+
+/* The engine's root: a small tmpfs, detached yet (mfd). NULL, or what failed (errno set). */
+static const char *make_root(int *fsfd, int *mfd)
+{
+	if ((*fsfd = fsopen("tmpfs", FSOPEN_CLOEXEC)) < 0 || fsconfig(*fsfd, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
+	    fsconfig(*fsfd, FSCONFIG_SET_STRING, "size", "1m", 0) < 0 ||
+	    fsconfig(*fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0 ||
+	    (*mfd = fsmount(*fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)) < 0)
+		return "making the engine's root (tmpfs)";
+	return NULL;
+}
+
+/* A symbolic link of the engine's tree (its parent folders, then the link). */
+static int place_link(int mfd, const wp_confine_path *p)
+{
+	const char *base = strrchr(p->path, '/') + 1;
+	char parent[PATH_MAX];
+
+	if (base - p->path > 1 && (size_t)(base - p->path) < sizeof(parent)) {
+		memcpy(parent, p->path + 1, (size_t)(base - p->path - 2));
+		parent[base - p->path - 2] = '\0';
+		if (make_target(mfd, parent, true) < 0)
+			return -1;
+	}
+	return symlinkat(p->link, mfd, p->path + 1);
+}
+
+/* A path cloned where it is (before the host's tree goes out of sight), with its mode's
+ * mount flags, and the place it will be mounted at made in the root. *clone is the clone. */
+static int clone_path(int mfd, const wp_confine_path *p, int *clone)
+{
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_NOSUID };
+
+	if (p->mode == WP_CONFINE_RO)
+		attr.attr_set |= MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV;
+	else if (p->mode == WP_CONFINE_RW)
+		attr.attr_set |= MOUNT_ATTR_NODEV;
+	else
+		attr.attr_set |= MOUNT_ATTR_NOEXEC;
+	*clone = open_tree(AT_FDCWD, p->path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	if (*clone < 0 || mount_setattr(*clone, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+		return -1;
+	return make_target(mfd, p->path + 1, p->dir);
+}
+
+/* The tmpfs over "/", the clones into it (parents first), sealed read-only, entered with
+ * no way back, and privileges dropped. NULL, or what failed (errno set). */
+static const char *enter_root(const wp_confine *c, int mfd, const int *clones, size_t n)
+{
+	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+
+	if (move_mount(mfd, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return "placing the engine's root";
+	for (size_t i = 0; i < n; i++)
+		if (clones[i] >= 0 && move_mount(clones[i], "", mfd, c->items[i].path + 1, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			return c->items[i].path;
+	if (mount_setattr(mfd, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0)
+		return "making the engine's root read-only";
+	/* pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only
+	 * the new tree. */
+	if (fchdir(mfd) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+		return "entering the engine's root";
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || drop_bounding_set() < 0)
+		return "dropping privileges";
+	return NULL;
+}
+
+int wp_confine_enter(const wp_confine *c, wp_error *err)
+{
+	int fsfd = -1, mfd = -1, rc, clones[256];
+	size_t n = 0;
+	const char *what = NULL;
+
+	if (c->len > WP_ARRAY_LEN(clones))
+		return wp_error_set(err, WP_EINVALID, "the engine would see %zu paths: at most %zu", c->len, WP_ARRAY_LEN(clones));
+	if ((rc = enter_namespaces(c, err)) != 0)
+		return rc;
 	/* Nothing done here travels back to the host's mounts. */
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		what = "making the mounts private";
-		goto fail;
-	}
-	if ((fsfd = fsopen("tmpfs", FSOPEN_CLOEXEC)) < 0 || fsconfig(fsfd, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
-	    fsconfig(fsfd, FSCONFIG_SET_STRING, "size", "1m", 0) < 0 || fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0 ||
-	    (mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)) < 0) {
-		what = "making the engine's root (tmpfs)";
-		goto fail;
-	}
-	/* Each path cloned where it is, before the host's tree goes out of sight. */
-	for (n = 0; n < c->len; n++) {
+	else
+		what = make_root(&fsfd, &mfd);
+	for (n = 0; !what && n < c->len; n++) {
 		const wp_confine_path *p = &c->items[n];
-		struct mount_attr attr = { .attr_set = MOUNT_ATTR_NOSUID };
 
 		clones[n] = -1;
-		if (p->link) {
-			const char *base = strrchr(p->path, '/') + 1;
-			char parent[PATH_MAX];
-
-			/* parent folders, then the link itself in the last of them */
-			if (base - p->path > 1 && (size_t)(base - p->path) < sizeof(parent)) {
-				memcpy(parent, p->path + 1, (size_t)(base - p->path - 2));
-				parent[base - p->path - 2] = '\0';
-				if (make_target(mfd, parent, true) < 0) {
-					what = p->path;
-					goto fail;
-				}
-			}
-			if (symlinkat(p->link, mfd, p->path + 1) < 0) {
-				what = p->path;
-				goto fail;
-			}
-			continue;
-		}
-		if (p->mode == WP_CONFINE_RO)
-			attr.attr_set |= MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV;
-		else if (p->mode == WP_CONFINE_RW)
-			attr.attr_set |= MOUNT_ATTR_NODEV;
-		else
-			attr.attr_set |= MOUNT_ATTR_NOEXEC;
-		clones[n] = open_tree(AT_FDCWD, p->path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
-		if (clones[n] < 0 || mount_setattr(clones[n], "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0 ||
-		    make_target(mfd, p->path + 1, p->dir) < 0) {
-			n++;
+		if (p->link ? place_link(mfd, p) < 0 : clone_path(mfd, p, &clones[n]) < 0)
 			what = p->path;
-			goto fail;
-		}
 	}
-	/* The tmpfs goes over "/", the clones into it (parents first), then it is sealed. */
-	if (move_mount(mfd, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0) {
-		what = "placing the engine's root";
-		goto fail;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (clones[i] >= 0 && move_mount(clones[i], "", mfd, c->items[i].path + 1, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
-			what = c->items[i].path;
-			goto fail;
-		}
-	{
-		struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
-
-		if (mount_setattr(mfd, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0) {
-			what = "making the engine's root read-only";
-			goto fail;
-		}
-	}
-	/* pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only
-	 * the new tree, with no way back. */
-	if (fchdir(mfd) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0) {
-		what = "entering the engine's root";
-		goto fail;
-	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || drop_bounding_set() < 0) {
-		what = "dropping privileges";
-		goto fail;
-	}
-	rc = 0;
-	goto done;
-fail:
-	rc = wp_error_sys(err, WP_EIO, "confining the engine: %s", what);
-done:
+	if (!what)
+		what = enter_root(c, mfd, clones, n);
+	rc = what ? wp_error_sys(err, WP_EIO, "confining the engine: %s", what) : 0;
 	for (size_t i = 0; i < n; i++)
 		if (clones[i] >= 0)
 			close(clones[i]);

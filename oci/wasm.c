@@ -335,23 +335,136 @@ static int skip_deftype(reader *r, int depth)
 	}
 }
 
+/* Each type index: its instance type; NULL for another kind of type; UNKNOWN for one this
+ * reader cannot follow (an alias of another instance's export, a type imported with only
+ * a bound): an import of such a type is listed as unresolved. */
+static const unsigned char unknown_type;
+#define UNKNOWN (&unknown_type)
+
+typedef struct import_walk {
+	wp_wasm_import_funcs *out;
+	const unsigned char **types;
+	size_t n_types;
+	const unsigned char *limit; /* the end of the section being read: an instance type lies before it */
+	const unsigned char *made;  /* the entry being read made a type index: its entry */
+	bool type_made;
+} import_walk;
+
+static const unsigned char *type_at(const import_walk *w, uint32_t idx)
+{
+	return idx < w->n_types ? w->types[idx] : UNKNOWN;
+}
+
+/* An imported instance of type it: its name and, when the type can be followed, its functions. */
+static int add_import(import_walk *w, char *name, const unsigned char *it)
+{
+	wp_wasm_import_funcs *out = w->out;
+	int rc = 0;
+
+	out->names = wp_xreallocarray(out->names, out->n + 1, sizeof(*out->names));
+	out->funcs = wp_xreallocarray(out->funcs, out->n + 1, sizeof(*out->funcs));
+	out->unresolved = wp_xreallocarray(out->unresolved, out->n + 1, sizeof(*out->unresolved));
+	out->names[out->n] = name;
+	memset(&out->funcs[out->n], 0, sizeof(out->funcs[out->n]));
+	out->unresolved[out->n] = !it || it == UNKNOWN;
+	if (it && it != UNKNOWN) {
+		reader t = { it + 1, w->limit };
+
+		rc = walk_decls(&t, 0, false, &out->funcs[out->n]);
+	}
+	out->n++;
+	return rc;
+}
+
+/* An import (section 10): an instance is listed; a type imported is equal to one of ours,
+ * or only bounded. */
+static int read_import(import_walk *w, reader *sec)
+{
+	char *name = NULL;
+	unsigned char b, bound;
+	uint32_t idx;
+	reader desc;
+	int rc = 0;
+
+	if (read_extern_name(sec, &name) < 0)
+		return -1;
+	desc = *sec;
+	if (read_byte(&desc, &b) < 0)
+		rc = -1;
+	else if (b == 0x05 && read_u32(&desc, &idx) < 0)
+		rc = -1;
+	else if (b == 0x05) {
+		rc = add_import(w, name, type_at(w, idx)); /* name is the list's now */
+		name = NULL;
+	} else if (b == 0x03) {
+		w->type_made = true;
+		w->made = UNKNOWN;
+		if (read_byte(&desc, &bound) == 0 && bound == 0x00 && read_u32(&desc, &idx) == 0)
+			w->made = type_at(w, idx);
+	}
+	free(name);
+	return rc < 0 ? -1 : skip_externdesc(sec);
+}
+
+/* An export (section 11): a type exported is a new index for the type it names. */
+static int read_export(import_walk *w, reader *sec)
+{
+	char *name = NULL;
+	unsigned char sort, b;
+	uint32_t idx;
+
+	if (read_extern_name(sec, &name) < 0)
+		return -1;
+	free(name);
+	if (read_byte(sec, &sort) < 0 || (sort == 0 && read_byte(sec, &b) < 0) || read_u32(sec, &idx) < 0 ||
+	    read_byte(sec, &b) < 0 || b > 1 || (b == 1 && skip_externdesc(sec) < 0))
+		return -1;
+	w->type_made = sort == 0x03;
+	w->made = type_at(w, idx);
+	return 0;
+}
+
+/* One entry of a type (7), alias (6), import (10) or export (11) section. */
+static int read_entry(import_walk *w, unsigned char id, reader *sec)
+{
+	const unsigned char *at = sec->p;
+	unsigned char sort;
+	uint32_t self;
+
+	w->made = NULL;
+	w->type_made = false;
+	switch (id) {
+	case 7:
+		if (skip_deftype(sec, 0) < 0)
+			return -1;
+		w->type_made = true;
+		w->made = *at == 0x42 ? at : NULL;
+		return 0;
+	case 6:
+		if (read_alias(sec, &sort, &self) < 0)
+			return -1;
+		w->type_made = sort == 0x03;
+		/* an outer alias of this component's own type is that type */
+		w->made = type_at(w, self);
+		return 0;
+	case 10:
+		return read_import(w, sec);
+	default:
+		return read_export(w, sec);
+	}
+}
+
 int wp_wasm_component_import_funcs(const unsigned char *data, size_t len, wp_wasm_import_funcs *out, wp_error *err)
 {
-	/* each type index: its instance type; NULL for another kind of type; UNKNOWN for one
-	 * this reader cannot follow (an alias of another instance's export, a type imported
-	 * with only a bound): an import of such a type is listed as unresolved */
-	static const unsigned char unknown_type;
-	const unsigned char *const UNKNOWN = &unknown_type;
 	reader r = { data + 8, data + len };
-	const unsigned char **types = NULL;
-	size_t n_types = 0;
+	import_walk w = { .out = out };
 
 	memset(out, 0, sizeof(*out));
 	if (wp_wasm_kind_of(data, len) != WP_WASM_COMPONENT)
 		return wp_error_set(err, WP_EINVALID, "not a wasm component");
 	while (r.p < r.end) {
-		unsigned char id, sort, b;
-		uint32_t count, idx;
+		unsigned char id;
+		uint32_t count;
 		reader sec;
 
 		if (next_section(&r, &id, &sec) < 0)
@@ -360,96 +473,25 @@ int wp_wasm_component_import_funcs(const unsigned char *data, size_t len, wp_was
 			continue;
 		if (read_u32(&sec, &count) < 0 || count > (size_t)(sec.end - sec.p))
 			goto bad;
+		w.limit = r.p;
 		for (uint32_t i = 0; i < count; i++) {
-			const unsigned char *made = NULL; /* the new type index's entry */
-			char *name = NULL;
-			bool type_made = false;
-
-			if (id == 7) {
-				const unsigned char *at = sec.p;
-
-				if (skip_deftype(&sec, 0) < 0)
-					goto bad;
-				type_made = true;
-				made = *at == 0x42 ? at : NULL;
-			} else if (id == 6) {
-				uint32_t self;
-
-				if (read_alias(&sec, &sort, &self) < 0)
-					goto bad;
-				type_made = sort == 0x03;
-				/* an outer alias of this component's own type is that type */
-				made = self < n_types ? types[self] : UNKNOWN;
-			} else if (id == 10) {
-				reader desc;
-
-				if (read_extern_name(&sec, &name) < 0)
-					goto bad;
-				desc = sec;
-				if (read_byte(&desc, &b) < 0) {
-					free(name);
-					goto bad;
-				}
-				if (b == 0x05) {
-					const unsigned char *it;
-
-					if (read_u32(&desc, &idx) < 0) {
-						free(name);
-						goto bad;
-					}
-					it = idx < n_types ? types[idx] : UNKNOWN;
-					out->names = wp_xreallocarray(out->names, out->n + 1, sizeof(*out->names));
-					out->funcs = wp_xreallocarray(out->funcs, out->n + 1, sizeof(*out->funcs));
-					out->unresolved = wp_xreallocarray(out->unresolved, out->n + 1, sizeof(*out->unresolved));
-					out->names[out->n] = name;
-					memset(&out->funcs[out->n], 0, sizeof(out->funcs[out->n]));
-					out->unresolved[out->n] = !it || it == UNKNOWN;
-					name = NULL;
-					if (it && it != UNKNOWN) {
-						reader t = { it + 1, r.p };
-
-						if (walk_decls(&t, 0, false, &out->funcs[out->n]) < 0) {
-							out->n++;
-							goto bad;
-						}
-					}
-					out->n++;
-				} else if (b == 0x03) {
-					/* a type imported: equal to one of ours, or only bounded */
-					unsigned char bound;
-
-					type_made = true;
-					made = UNKNOWN;
-					if (read_byte(&desc, &bound) == 0 && bound == 0x00 && read_u32(&desc, &idx) == 0)
-						made = idx < n_types ? types[idx] : UNKNOWN;
-				}
-				free(name);
-				if (skip_externdesc(&sec) < 0)
-					goto bad;
-			} else {
-				if (read_extern_name(&sec, &name) < 0)
-					goto bad;
-				free(name);
-				if (read_byte(&sec, &sort) < 0 || (sort == 0 && read_byte(&sec, &b) < 0) ||
-				    read_u32(&sec, &idx) < 0 || read_byte(&sec, &b) < 0 || b > 1 ||
-				    (b == 1 && skip_externdesc(&sec) < 0))
-					goto bad;
-				type_made = sort == 0x03;
-				made = idx < n_types ? types[idx] : UNKNOWN;
-			}
-			if (type_made) {
-				types = wp_xreallocarray(types, n_types + 1, sizeof(*types));
-				types[n_types++] = made;
+			if (read_entry(&w, id, &sec) < 0)
+				goto bad;
+			if (w.type_made) {
+				w.types = wp_xreallocarray(w.types, w.n_types + 1, sizeof(*w.types));
+				w.types[w.n_types++] = w.made;
 			}
 		}
 	}
-	free(types);
+	free(w.types);
 	return 0;
 bad:
-	free(types);
+	free(w.types);
 	wp_wasm_import_funcs_release(out);
 	return wp_error_set(err, WP_EINVALID, "malformed wasm component: cannot read the types of its imports");
 }
+
+#undef UNKNOWN
 
 void wp_wasm_import_funcs_release(wp_wasm_import_funcs *f)
 {

@@ -388,6 +388,136 @@ static void handle_file(reply *r, const char *path, size_t n)
 	finish(r);
 }
 
+static void handle_hello(reply *r)
+{
+	buf b = { 0 };
+	const char *v;
+	size_t vn;
+
+	puts_(&b, "hello from a C component");
+	if (env_get("GREETING", 8, &v, &vn)) {
+		puts_(&b, ", ");
+		put(&b, v, vn);
+	}
+	puts_(&b, "\n");
+	text(r, 200, b.p, b.n);
+}
+
+static void handle_echo(reply *r, int32_t req)
+{
+	int32_t body, in;
+
+	req_consume(req, ret_area);
+	body = R32(4);
+	inbody_stream(body, ret_area);
+	in = R32(4);
+	start(r, 200, "application/octet-stream", 1);
+	pump(r, in);
+	finish(r);
+}
+
+/* The request's headers as the component sees them, and GREETING as x-greeting. */
+static void handle_headers(reply *r, int32_t req)
+{
+	struct ent {
+		const char *k;
+		size_t kn;
+		const char *v;
+		size_t vn;
+	} *e;
+	size_t count, vn;
+	const char *v;
+	buf b = { 0 };
+
+	fields_entries(req_headers(req), ret_area);
+	e = (struct ent *)(uintptr_t)R32(0);
+	count = (size_t)R32(4);
+	for (size_t i = 0; i < count; i++) {
+		put(&b, e[i].k, e[i].kn);
+		puts_(&b, ": ");
+		put(&b, e[i].v, e[i].vn);
+		puts_(&b, "\n");
+	}
+	if (env_get("GREETING", 8, &v, &vn)) {
+		puts_(&b, "x-greeting: ");
+		put(&b, v, vn);
+		puts_(&b, "\n");
+	}
+	text(r, 200, b.p, b.n);
+}
+
+static void handle_stream(reply *r)
+{
+	start(r, 200, "text/plain", 1);
+	for (int i = 0; i < 3; i++) {
+		char line[] = "chunk 0\n";
+
+		line[6] = (char)('1' + i);
+		if (i)
+			poll_block(sleep_for(300000000LL));
+		write_all(r, line, 8);
+	}
+	finish(r);
+}
+
+static void handle_env(reply *r, const char *name, size_t n)
+{
+	const char *v;
+	size_t vn;
+
+	if (env_get(name, n, &v, &vn))
+		text(r, 200, v, vn);
+	else
+		text(r, 404, "unset\n", 6);
+}
+
+#ifndef WASI_ONLY
+static void handle_var(reply *r, const char *name, size_t n)
+{
+	static const char *const kinds[] = { "invalid-name", "undefined", "provider", "other" };
+	buf b = { 0 };
+
+	var_get(name, n, ret_area);
+	if (!R8(0)) {
+		text(r, 200, (const char *)(uintptr_t)R32(4), (size_t)R32(8));
+		return;
+	}
+	puts_(&b, kinds[R8(4) & 3]);
+	puts_(&b, ": ");
+	put(&b, (const char *)(uintptr_t)R32(8), (size_t)R32(12));
+	puts_(&b, "\n");
+	text(r, 500, b.p, b.n);
+}
+#endif
+
+#ifdef WITH_SQLITE
+static void handle_sqlite(reply *r)
+{
+	static const char *const errs[] = { "no-such-database", "access-denied", "invalid-connection", "database-full", "io" };
+	buf b = { 0 };
+
+	sqlite_open("default", 7, ret_area);
+	if (!R8(0)) {
+		text(r, 200, "opened\n", 7);
+		return;
+	}
+	puts_(&b, "sqlite: ");
+	puts_(&b, errs[R8(4) < 5 ? R8(4) : 4]);
+	puts_(&b, "\n");
+	text(r, 500, b.p, b.n);
+}
+#endif
+
+static void handle_other(reply *r, const char *path, size_t n)
+{
+	buf b = { 0 };
+
+	puts_(&b, "route ");
+	put(&b, path, n);
+	puts_(&b, "\n");
+	text(r, 200, b.p, b.n);
+}
+
 __attribute__((export_name("wasi:http/incoming-handler@0.2.12#handle"))) void handle(int32_t req, int32_t outparam)
 {
 	reply r = { .outparam = outparam };
@@ -404,131 +534,38 @@ __attribute__((export_name("wasi:http/incoming-handler@0.2.12#handle"))) void ha
 	for (size_t i = 0; i < n; i++)
 		if (path[i] == '?')
 			n = i;
-	if (same(path, n, "/hello")) {
-		buf b = { 0 };
-		const char *v;
-		size_t vn;
-
-		puts_(&b, "hello from a C component");
-		if (env_get("GREETING", 8, &v, &vn)) {
-			puts_(&b, ", ");
-			put(&b, v, vn);
-		}
-		puts_(&b, "\n");
-		text(&r, 200, b.p, b.n);
-	} else if (same(path, n, "/echo")) {
-		int32_t body, in;
-
-		req_consume(req, ret_area);
-		body = R32(4);
-		inbody_stream(body, ret_area);
-		in = R32(4);
-		start(&r, 200, "application/octet-stream", 1);
-		pump(&r, in);
-		finish(&r);
-	} else if ((n >= 8 && same(path + n - 8, 8, "/headers")) || (n >= 9 && same(path + n - 9, 9, "/headers/"))) {
-		struct ent {
-			const char *k;
-			size_t kn;
-			const char *v;
-			size_t vn;
-		} *e;
-		size_t count;
-		buf b = { 0 };
-
-		fields_entries(req_headers(req), ret_area);
-		e = (struct ent *)(uintptr_t)R32(0);
-		count = (size_t)R32(4);
-		for (size_t i = 0; i < count; i++) {
-			put(&b, e[i].k, e[i].kn);
-			puts_(&b, ": ");
-			put(&b, e[i].v, e[i].vn);
-			puts_(&b, "\n");
-		}
-		{
-			const char *v;
-			size_t vn;
-
-			if (env_get("GREETING", 8, &v, &vn)) {
-				puts_(&b, "x-greeting: ");
-				put(&b, v, vn);
-				puts_(&b, "\n");
-			}
-		}
-		text(&r, 200, b.p, b.n);
-	} else if (prefix(path, n, "/status/") && n == 11) {
-		int code = (path[8] - '0') * 100 + (path[9] - '0') * 10 + (path[10] - '0');
-
-		start(&r, code, 0, 0);
-	} else if (same(path, n, "/stream")) {
-		start(&r, 200, "text/plain", 1);
-		for (int i = 0; i < 3; i++) {
-			char line[] = "chunk 0\n";
-
-			line[6] = (char)('1' + i);
-			if (i)
-				poll_block(sleep_for(300000000LL));
-			write_all(&r, line, 8);
-		}
-		finish(&r);
-	} else if (prefix(path, n, "/env/")) {
-		const char *v;
-		size_t vn;
-
-		if (env_get(path + 5, n - 5, &v, &vn))
-			text(&r, 200, v, vn);
-		else
-			text(&r, 404, "unset\n", 6);
+	if (same(path, n, "/hello"))
+		handle_hello(&r);
+	else if (same(path, n, "/echo"))
+		handle_echo(&r, req);
+	else if ((n >= 8 && same(path + n - 8, 8, "/headers")) || (n >= 9 && same(path + n - 9, 9, "/headers/")))
+		handle_headers(&r, req);
+	else if (prefix(path, n, "/status/") && n == 11)
+		start(&r, (path[8] - '0') * 100 + (path[9] - '0') * 10 + (path[10] - '0'), 0, 0);
+	else if (same(path, n, "/stream"))
+		handle_stream(&r);
+	else if (prefix(path, n, "/env/"))
+		handle_env(&r, path + 5, n - 5);
 #ifndef WASI_ONLY
-	} else if (prefix(path, n, "/var/")) {
-		var_get(path + 5, n - 5, ret_area);
-		if (!R8(0))
-			text(&r, 200, (const char *)(uintptr_t)R32(4), (size_t)R32(8));
-		else {
-			buf b = { 0 };
-			static const char *const kinds[] = { "invalid-name", "undefined", "provider", "other" };
-
-			puts_(&b, kinds[R8(4) & 3]);
-			puts_(&b, ": ");
-			put(&b, (const char *)(uintptr_t)R32(8), (size_t)R32(12));
-			puts_(&b, "\n");
-			text(&r, 500, b.p, b.n);
-		}
-	} else if (prefix(path, n, "/kv/")) {
+	else if (prefix(path, n, "/var/"))
+		handle_var(&r, path + 5, n - 5);
+	else if (prefix(path, n, "/kv/"))
 		handle_kv(&r, req, path + 4, n - 4, method == 3 || method == 2);
 #endif
 #ifdef WITH_SQLITE
-	} else if (same(path, n, "/sqlite")) {
-		static const char *const errs[] = { "no-such-database", "access-denied", "invalid-connection", "database-full",
-						    "io" };
-
-		sqlite_open("default", 7, ret_area);
-		if (!R8(0))
-			text(&r, 200, "opened\n", 7);
-		else {
-			buf b = { 0 };
-
-			puts_(&b, "sqlite: ");
-			puts_(&b, errs[R8(4) < 5 ? R8(4) : 4]);
-			puts_(&b, "\n");
-			text(&r, 500, b.p, b.n);
-		}
+	else if (same(path, n, "/sqlite"))
+		handle_sqlite(&r);
 #endif
 #ifdef WITH_UNKNOWN
-	} else if (same(path, n, "/poke")) {
+	else if (same(path, n, "/poke")) {
 		poke();
 		text(&r, 200, "poked\n", 6);
-#endif
-	} else if (prefix(path, n, "/file/")) {
-		handle_file(&r, path + 6, n - 6);
-	} else if (prefix(path, n, "/fetch/")) {
-		handle_fetch(&r, path + 7, n - 7);
-	} else {
-		buf b = { 0 };
-
-		puts_(&b, "route ");
-		put(&b, path, n);
-		puts_(&b, "\n");
-		text(&r, 200, b.p, b.n);
 	}
+#endif
+	else if (prefix(path, n, "/file/"))
+		handle_file(&r, path + 6, n - 6);
+	else if (prefix(path, n, "/fetch/"))
+		handle_fetch(&r, path + 7, n - 7);
+	else
+		handle_other(&r, path, n);
 }

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The memory policy holds and the compiler enforces it (common/alloc.h): every allocation
 # of the project goes through the aborting wrappers, and a wp_buf append whose result is
-# ignored does not compile. And the modules' includes go one way (scripts/layers.sh).
+# ignored does not compile. And the modules' includes go one way (scripts/layers.sh), and no
+# function outside tests/ is over 100 lines (scripts/funcs.sh).
 . "$(dirname "$0")/lib.bash"
 cd "$ROOT"
 raw=$(grep -nE '(^|[^_[:alnum:].>])(malloc|calloc|realloc|reallocarray|strdup|strndup)\(' \
-	common/*.c oci/*.c registry/*.c shim/*.c cli/*.c cli/*/*.c | grep -v '^common/alloc\.c:' | grep -v '^\S*:[0-9]*:\s*/\?\*')
+	common/*.c oci/*.c registry/*.c spin/*.c node/*.c trust/*.c shim/*.c cli/*.c cli/*/*.c | grep -v '^common/alloc\.c:' | grep -v '^\S*:[0-9]*:\s*/\?\*')
 is "$raw" "" "no allocation outside common/alloc.c's wrappers"
 cat > "$TMP/ignored.c" <<'C'
 #include "common/buf.h"
@@ -22,4 +23,8 @@ like "$out" "ignoring return value of .wp_buf_append" "the compiler says so"
 sed -i 's/\twp_buf_append(b, "x", 1);/\tif (wp_buf_append(b, "x", 1) < 0)\n\t\treturn -1;/' "$TMP/ignored.c"
 check "checking it compiles" ${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Werror -I. -c -o /dev/null "$TMP/ignored.c"
 check "the modules' layering holds (scripts/layers.sh)" "$ROOT/scripts/layers.sh"
+out=$("$ROOT/scripts/funcs.sh"); rc=$?
+is "$rc:$out" "0:" "no C function outside tests/ is over 100 lines (scripts/funcs.sh)"
+out=$("$ROOT/scripts/funcs.sh" 20 | head -1)
+like "$out" "^ +[0-9]+ [a-z]+/.*\.c:[0-9]+ [a-z_0-9]+$" "and it does measure them (the longest over 20: $out)"
 done_testing
