@@ -9,22 +9,79 @@
 #include <stdio.h>
 
 #include "common/error.h"
+#include "common/strv.h"
 #include "common/version.h"
 #include "oci/build.h"
 #include "oci/ref.h"
 #include "oci/store.h"
 #include "registry/client.h"
 
-typedef enum { WP_OPT_FLAG, WP_OPT_VALUE, WP_OPT_LIST } wp_opt_kind;
+typedef enum { WP_OPT_FLAG, WP_OPT_VALUE, WP_OPT_LIST, WP_OPT_INT } wp_opt_kind;
+
+/* Every option's value, one typed field each (one command runs per process): the option
+ * tables bind each option to its field, the parser (cli/options.c) fills them, and the
+ * commands read them, so a mistyped option is a compile error, not a NULL at run time.
+ * Strings point into argv; lists are the parser's (wp_cli_release frees them). */
+typedef struct wp_cli_values {
+	/* global */
+	const char *store, *format;
+	bool quiet, verbose, no_progress, help;
+	/* registries */
+	bool plain_http, insecure;
+	const char *ca_file;
+	long concurrency;               /* 0: the client's default */
+	/* images and sources */
+	const char *platform, *policy, *digestfile, *output, *input, *from, *key, *raw, *artifact_type;
+	bool all_platforms, referrers, remote;
+	/* build and lock */
+	wp_strv tags, wasm, files, env, args, annotations, outputs;
+	const char *layout, *assets_dir;
+	bool follow_links, push;
+	long gzip_level;                /* 0: the default */
+	/* run */
+	const char *engine, *network, *listen, *state_dir, *runtime_config_file;
+	wp_strv dirs, variables;
+	long workers;                   /* 0: one per core */
+	/* login */
+	const char *username;
+	bool password_stdin;
+	/* gc */
+	bool verify;
+	const char *containerd;
+	/* verify */
+	wp_strv predicate_types;
+	/* the shim's helpers */
+	const char *address, *namespace, *cache, *digest;
+	bool with_files;
+} wp_cli_values;
+
+extern wp_cli_values wp_opts;
 
 typedef struct wp_opt {
 	const char *name;       /* long name, without "--" */
 	char short_name;        /* 0 for none */
 	wp_opt_kind kind;
-	const char *metavar;    /* for VALUE and LIST */
+	const char *metavar;    /* for VALUE, LIST and INT */
 	const char *help;
 	const char *complete;   /* NULL, "@file", "@dir", "@ref", or space-separated words */
+	union {                 /* where the parser puts the value, by kind */
+		bool *flag;
+		const char **value;
+		wp_strv *list;
+		long *num;
+	} to;
+	long min, max;          /* INT: the range a value must fall in */
 } wp_opt;
+
+/* The option table's entries: each bound to its typed field of wp_opts. */
+#define WP_FLAG(n, s, h, dest) { .name = n, .short_name = s, .kind = WP_OPT_FLAG, .help = h, .to.flag = dest }
+#define WP_VALUE(n, s, mv, h, c, dest) \
+	{ .name = n, .short_name = s, .kind = WP_OPT_VALUE, .metavar = mv, .help = h, .complete = c, .to.value = dest }
+#define WP_LIST(n, s, mv, h, c, dest) \
+	{ .name = n, .short_name = s, .kind = WP_OPT_LIST, .metavar = mv, .help = h, .complete = c, .to.list = dest }
+#define WP_INT(n, s, mv, h, c, lo, hi, dest) \
+	{ .name = n, .short_name = s, .kind = WP_OPT_INT, .metavar = mv, .help = h, .complete = c, .to.num = dest, \
+	  .min = lo, .max = hi }
 
 struct wp_cli;
 
@@ -40,16 +97,8 @@ typedef struct wp_cmd {
 	const char *examples;   /* lines ending --help and the man page's entry, or NULL */
 } wp_cmd;
 
-typedef struct wp_opt_value {
-	const wp_opt *opt;
-	wp_strv values;
-	bool set;
-} wp_opt_value;
-
 typedef struct wp_cli {
 	const wp_cmd *cmd;
-	wp_opt_value *vals;
-	size_t n_vals;
 	wp_strv args;           /* operands, including those after "--" */
 	bool json;
 	int verbosity;          /* 0 quiet, 1 normal, 2 verbose */
@@ -69,12 +118,13 @@ const wp_cmd *wp_cli_find(const char *name);
  * copy of argv with them moved behind the command, where every command's parser takes
  * them; argv itself when there is nothing to move (free the result only if it is not). */
 char **wp_cli_hoist_globals(int argc, char **argv);
-/* Fills cli from argv (argv[0] is the command name); WP_EUSAGE with a message on error. */
+/* Fills cli from argv (argv[0] is the command name) and wp_opts from the command's and the
+ * global options (every field of those tables reset first); WP_EUSAGE with a message on
+ * error, an INT out of its range among them. */
 int wp_cli_parse(wp_cli *cli, const wp_cmd *cmd, int argc, char **argv);
 void wp_cli_release(wp_cli *cli);
-const char *wp_cli_value(const wp_cli *cli, const char *name);
-const wp_strv *wp_cli_list(const wp_cli *cli, const char *name);
-bool wp_cli_flag(const wp_cli *cli, const char *name);
+/* Whether the last parse gave option o (a flag set, a value, a list item, a number). */
+bool wp_cli_opt_given(const wp_opt *o);
 /* The commands' shared helpers live in cli/helpers.c. */
 /* The store of --store, $WASMPACK_STORE or the default place, opened in mode
  * (WP_STORE_NOCREATE for commands that only read: they never make a store). */
@@ -110,10 +160,10 @@ int wp_cli_policy_for_source(wp_cli *cli, wp_store *s, const char *src, const wp
 
 /* run's options (cli/run_opts.c): the front parses a warm run with the same table. */
 extern const wp_opt wp_cmd_run_opts[];
-/* What run's options say of the run (engine, env, folders, network, and how a Spin HTTP
- * app serves); WP_EUSAGE for a value that is none. */
+/* What run's options (parsed into wp_opts) say of the run: engine, env, folders, network,
+ * and how a Spin HTTP app serves. spec borrows wp_opts' strings and lists. */
 struct wp_run_spec;
-int wp_cli_run_spec(wp_cli *cli, struct wp_run_spec *spec);
+void wp_cli_run_spec(struct wp_run_spec *spec);
 
 void wp_cli_print_usage(FILE *f);
 void wp_cli_print_cmd_help(FILE *f, const wp_cmd *cmd);
@@ -129,9 +179,11 @@ int wp_cli_print_image(wp_cli *cli, const wp_descriptor *manifest, const wp_mani
 
 /* Options every command that talks to a registry takes. */
 #define WP_CLI_REGISTRY_OPTS \
-	{ "plain-http", 0, WP_OPT_FLAG, NULL, "talk HTTP, not HTTPS, to the registry", NULL }, \
-	{ "insecure", 0, WP_OPT_FLAG, NULL, "do not verify the registry's TLS certificate", NULL }, \
-	{ "ca-file", 0, WP_OPT_VALUE, "FILE", "trust the CA certificates in FILE too", "@file" }
+	WP_FLAG("plain-http", 0, "talk HTTP, not HTTPS, to the registry", &wp_opts.plain_http), \
+	WP_FLAG("insecure", 0, "do not verify the registry's TLS certificate", &wp_opts.insecure), \
+	WP_VALUE("ca-file", 0, "FILE", "trust the CA certificates in FILE too", "@file", &wp_opts.ca_file)
+#define WP_CLI_CONCURRENCY_OPT \
+	WP_INT("concurrency", 0, "N", "blobs transferred at once (default 4)", NULL, 1, 64, &wp_opts.concurrency)
 
 struct wp_client_opts;
 int wp_cli_reg_opts(wp_cli *cli, struct wp_client_opts *o);

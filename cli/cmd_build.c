@@ -13,19 +13,19 @@
 #include <string.h>
 
 static const wp_opt opts[] = {
-	{ "tag", 't', WP_OPT_LIST, "REF", "tag the image in the store as REF", "@ref" },
-	{ "from", 'f', WP_OPT_VALUE, "MANIFEST", "build the Spin app of this spin.toml (default PATH/spin.toml)", "@file" },
-	{ "layout", 0, WP_OPT_VALUE, "LAYOUT", "image layout: spin (default for a spin.toml), image (default), wasm", "spin image wasm" },
-	{ "wasm", 0, WP_OPT_LIST, "FILE", "a wasm module or component; the first is the entrypoint", "@file" },
-	{ "file", 0, WP_OPT_LIST, "SRC[:DEST]", "a static file or folder, placed at DEST (default: SRC)", "@file" },
-	{ "follow-links", 0, WP_OPT_FLAG, NULL, "copy what symbolic links leaving a --file folder or the app folder point at (default: refuse them)", NULL },
-	{ "env", 0, WP_OPT_LIST, "K=V", "an environment variable of the app", NULL },
-	{ "arg", 0, WP_OPT_LIST, "ARG", "an argument passed to the app", NULL },
-	{ "annotation", 0, WP_OPT_LIST, "K=V", "a manifest annotation (wins over computed ones)", NULL },
-	{ "platform", 0, WP_OPT_VALUE, "OS/ARCH", "image platform (default wasip1/wasm)", "wasip1/wasm wasip2/wasm wasi/wasm" },
-	{ "output", 'o', WP_OPT_LIST, "DEST", "also write the image to oci:DIR[:NAME] or oci-archive:FILE[:NAME]", "@file" },
-	{ "gzip-level", 0, WP_OPT_VALUE, "N", "gzip level of image layers, 1-9 (default 4)", "1 2 3 4 5 6 7 8 9" },
-	{ "push", 0, WP_OPT_FLAG, NULL, "push every tag to its registry after the build", NULL },
+	WP_LIST("tag", 't', "REF", "tag the image in the store as REF", "@ref", &wp_opts.tags),
+	WP_VALUE("from", 'f', "MANIFEST", "build the Spin app of this spin.toml (default PATH/spin.toml)", "@file", &wp_opts.from),
+	WP_VALUE("layout", 0, "LAYOUT", "image layout: spin (default for a spin.toml), image (default), wasm", "spin image wasm", &wp_opts.layout),
+	WP_LIST("wasm", 0, "FILE", "a wasm module or component; the first is the entrypoint", "@file", &wp_opts.wasm),
+	WP_LIST("file", 0, "SRC[:DEST]", "a static file or folder, placed at DEST (default: SRC)", "@file", &wp_opts.files),
+	WP_FLAG("follow-links", 0, "copy what symbolic links leaving a --file folder or the app folder point at (default: refuse them)", &wp_opts.follow_links),
+	WP_LIST("env", 0, "K=V", "an environment variable of the app", NULL, &wp_opts.env),
+	WP_LIST("arg", 0, "ARG", "an argument passed to the app", NULL, &wp_opts.args),
+	WP_LIST("annotation", 0, "K=V", "a manifest annotation (wins over computed ones)", NULL, &wp_opts.annotations),
+	WP_VALUE("platform", 0, "OS/ARCH", "image platform (default wasip1/wasm)", "wasip1/wasm wasip2/wasm wasi/wasm", &wp_opts.platform),
+	WP_LIST("output", 'o', "DEST", "also write the image to oci:DIR[:NAME] or oci-archive:FILE[:NAME]", "@file", &wp_opts.outputs),
+	WP_INT("gzip-level", 0, "N", "gzip level of image layers, 1-9 (default 4)", "1 2 3 4 5 6 7 8 9", 1, 9, &wp_opts.gzip_level),
+	WP_FLAG("push", 0, "push every tag to its registry after the build", &wp_opts.push),
 	WP_CLI_REGISTRY_OPTS,
 	{ 0 },
 };
@@ -56,46 +56,38 @@ static int write_output(wp_cli *cli, wp_store *s, const wp_build_result *res, co
  * caller). */
 static int build_opts(wp_cli *cli, wp_build_opts *o, char **spin)
 {
-	const char *level = wp_cli_value(cli, "gzip-level");
-	const char *lists[] = { "wasm", "file", "env", "arg", "annotation" };
-	wp_strv *dst[] = { &o->wasm, &o->files, &o->env, &o->args, &o->annotations };
-
 	memset(o, 0, sizeof(*o));
 	*spin = NULL;
 	o->path = cli->args.len ? cli->args.items[0] : ".";
 	if (cli->args.len && access(o->path, F_OK) < 0)
 		return wp_error_sys(&cli->err, WP_EUSAGE, "build '%s': the app's folder or spin.toml", o->path);
-	if (wp_cli_value(cli, "from") || !wp_cli_list(cli, "wasm")->len) {
+	if (wp_opts.from || !wp_opts.wasm.len) {
 		/* A Spin app: -f MANIFEST, or PATH/spin.toml when no --wasm is given. */
-		*spin = wp_cli_spin_manifest(o->path, wp_cli_value(cli, "from"));
-		if (*spin && !wp_cli_value(cli, "from") && access(*spin, F_OK) < 0) {
+		*spin = wp_cli_spin_manifest(o->path, wp_opts.from);
+		if (*spin && !wp_opts.from && access(*spin, F_OK) < 0) {
 			free(*spin);
 			*spin = NULL;
 		}
 		o->spin_manifest = *spin;
 	}
-	o->layout = wp_cli_value(cli, "layout");
-	o->platform = wp_cli_value(cli, "platform");
-	o->gzip_level = -1;
-	o->follow_links = wp_cli_flag(cli, "follow-links");
+	o->layout = wp_opts.layout;
+	o->platform = wp_opts.platform;
+	o->gzip_level = wp_opts.gzip_level ? (int)wp_opts.gzip_level : -1;
+	o->follow_links = wp_opts.follow_links;
 	o->fetch = wp_fetch_to_store;
-	if (level) {
-		char *end;
-		long v = strtol(level, &end, 10);
-
-		if (*end || v < 1 || v > 9)
-			return wp_error_set(&cli->err, WP_EUSAGE, "--gzip-level '%s': want 1 to 9", level);
-		o->gzip_level = (int)v;
-	}
-	for (size_t i = 0; i < WP_ARRAY_LEN(lists); i++)
-		*dst[i] = *wp_cli_list(cli, lists[i]);
+	/* the lists stay the parser's: o borrows them */
+	o->wasm = wp_opts.wasm;
+	o->files = wp_opts.files;
+	o->env = wp_opts.env;
+	o->args = wp_opts.args;
+	o->annotations = wp_opts.annotations;
 	return 0;
 }
 
 /* The tags (in full) and outputs, checked before anything is written. */
 static int check_names(wp_cli *cli, wp_strv *tags)
 {
-	const wp_strv *t = wp_cli_list(cli, "tag"), *outs = wp_cli_list(cli, "output");
+	const wp_strv *t = &wp_opts.tags, *outs = &wp_opts.outputs;
 
 	for (size_t i = 0; i < t->len; i++) {
 		_cleanup_free_ char *full = NULL;
@@ -150,7 +142,7 @@ static int run(wp_cli *cli)
 	wp_build_opts o;
 	wp_build_result res;
 	wp_strv tags = { 0 };
-	const wp_strv *outs = wp_cli_list(cli, "output");
+	const wp_strv *outs = &wp_opts.outputs;
 	wp_store s = WP_STORE_INIT;
 	_cleanup_free_ char *spin = NULL;
 	int rc;
@@ -171,12 +163,12 @@ static int run(wp_cli *cli)
 		rc = wp_store_tag(&s, tags.items[i], &res.manifest, &cli->err);
 	for (size_t i = 0; rc == 0 && i < outs->len; i++)
 		rc = write_output(cli, &s, &res, outs->items[i], tags.len ? tags.items[0] : "latest");
-	if (rc == 0 && wp_cli_flag(cli, "push"))
+	if (rc == 0 && wp_opts.push)
 		rc = push_tags(cli, &s, &res, &tags);
 	if (rc == 0)
 		rc = wp_cli_print_image(cli, &res.manifest, &res.m, &tags,
 					json_pack("{s:s,s:i,s:b}", "layout", o.layout ? o.layout : spin ? "spin" : "image", "cachedLayers",
-						  res.layers_reused, "pushed", wp_cli_flag(cli, "push")));
+						  res.layers_reused, "pushed", wp_opts.push));
 	wp_build_result_release(&res);
 	fflush(cli->out); /* the digest is out before the store is let go (a waiting gc runs next) */
 	wp_store_close(&s);
@@ -185,8 +177,15 @@ static int run(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_build = {
-	"build", "[PATH]", "build an OCI image of a wasm app into the store", opts, 0, 1, "@dir", run, false,
+	.name = "build",
+	.args = "[PATH]",
+	.summary = "build an OCI image of a wasm app into the store",
+	.opts = opts,
+	.min_args = 0,
+	.max_args = 1,
+	.args_complete = "@dir",
+	.run = run,
 	.examples = "wasmpack build --wasm app.wasm --file static -t localhost:5000/demo/app:v1\n"
-		    "wasmpack build ./my-spin-app -t ghcr.io/me/app:v1 --push\n"
-		    "wasmpack build --layout wasm --wasm component.wasm -o oci-archive:app.tar\n",
+		"wasmpack build ./my-spin-app -t ghcr.io/me/app:v1 --push\n"
+		"wasmpack build --layout wasm --wasm component.wasm -o oci-archive:app.tar\n",
 };

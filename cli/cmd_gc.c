@@ -10,9 +10,9 @@
 #include <string.h>
 
 static const wp_opt opts[] = {
-	{ "verify", 0, WP_OPT_FLAG, NULL, "also hash every kept blob, remove those that do not match and the tags whose manifest is gone", NULL },
-	{ "containerd", 0, WP_OPT_VALUE, "ADDRESS", "the containerd asked whether it still holds the apps the shim unpacked "
-	  "(default /run/containerd/containerd.sock)", "@file" },
+	WP_FLAG("verify", 0, "also hash every kept blob, remove those that do not match and the tags whose manifest is gone", &wp_opts.verify),
+	WP_VALUE("containerd", 0, "ADDRESS", "the containerd asked whether it still holds the apps the shim unpacked "
+	  "(default /run/containerd/containerd.sock)", "@file", &wp_opts.containerd),
 	{ 0 },
 };
 
@@ -44,18 +44,18 @@ static int containerd_holds(void *ctx, const char *user, const char *digest)
 
 static int run(wp_cli *cli)
 {
-	wp_store s;
+	wp_store s = WP_STORE_INIT;
 	wp_gc_result res;
 	wp_cache_gc_result cache = { 0 };
 	int rc;
 
 	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_EXCLUSIVE | WP_STORE_NOCREATE)) < 0)
 		return rc;
-	rc = wp_store_gc(&s, wp_cli_flag(cli, "verify"), &res, &cli->err);
+	rc = wp_store_gc(&s, wp_opts.verify, &res, &cli->err);
 	if (rc == 0) {
 		_cleanup_free_ char *root = wp_cli_cache_root(&s);
 
-		const char *cd = wp_cli_value(cli, "containerd");
+		const char *cd = wp_opts.containerd;
 
 		wp_cache_gc(root, s.root, containerd_holds, (void *)(cd ? cd : "/run/containerd/containerd.sock"), &cache);
 	}
@@ -96,5 +96,11 @@ static int run(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_gc = {
-	"gc", "", "remove the blobs that no tag reaches, and their apps from the node cache", opts, 0, 0, NULL, run, false, NULL,
+	.name = "gc",
+	.args = "",
+	.summary = "remove the blobs that no tag reaches, and their apps from the node cache",
+	.opts = opts,
+	.min_args = 0,
+	.max_args = 0,
+	.run = run,
 };

@@ -29,7 +29,7 @@ static int64_t image_size(wp_store *s, const wp_descriptor *d, const char **layo
 
 static int run(wp_cli *cli)
 {
-	wp_store s;
+	wp_store s = WP_STORE_INIT;
 	wp_index ix;
 	json_t *arr = NULL;
 	int rc;
@@ -89,7 +89,13 @@ static int run(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_images = {
-	"images", "", "list the images in the store", opts, 0, 0, NULL, run, false,
+	.name = "images",
+	.args = "",
+	.summary = "list the images in the store",
+	.opts = opts,
+	.min_args = 0,
+	.max_args = 0,
+	.run = run,
 	.examples = "wasmpack images\nwasmpack images -q | xargs wasmpack rmi && wasmpack gc\n",
 };
 
@@ -97,7 +103,7 @@ const wp_cmd wp_cmd_images = {
  * dropped), one per line; nothing, and no store made, when there is none. */
 static int run_complete(wp_cli *cli)
 {
-	wp_store s;
+	wp_store s = WP_STORE_INIT;
 	wp_index ix;
 
 	if (wp_cli_open_store(cli, &s, WP_STORE_SHARED | WP_STORE_NOCREATE) < 0)
@@ -118,6 +124,12 @@ static int run_complete(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_complete_refs = {
-	"__complete-refs", "", "print the store's image names (for the shell completions)", opts, 0, 0, NULL, run_complete,
-	true, NULL,
+	.name = "__complete-refs",
+	.args = "",
+	.summary = "print the store's image names (for the shell completions)",
+	.opts = opts,
+	.min_args = 0,
+	.max_args = 0,
+	.run = run_complete,
+	.hidden = true,
 };

@@ -94,7 +94,7 @@ done:
 
 static int run(wp_cli *cli)
 {
-	wp_store s;
+	wp_store s = WP_STORE_INIT;
 	int rc;
 
 	if (strcmp(cli->args.items[0], "create"))
@@ -109,6 +109,12 @@ static int run(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_index = {
-	"index", "create REF SRC...", "make an image index of images in the store, one per platform", opts, 3, -1, NULL, run,
-	false, .examples = "wasmpack index create app:multi app:wasm app:linux-amd64\nwasmpack push app:multi\n",
+	.name = "index",
+	.args = "create REF SRC...",
+	.summary = "make an image index of images in the store, one per platform",
+	.opts = opts,
+	.min_args = 3,
+	.max_args = -1,
+	.run = run,
+	.examples = "wasmpack index create app:multi app:wasm app:linux-amd64\nwasmpack push app:multi\n",
 };

@@ -10,8 +10,8 @@
 #include <string.h>
 
 static const wp_opt opts[] = {
-	{ "raw", 0, WP_OPT_VALUE, "WHAT", "print the exact stored bytes of the manifest or the config", "manifest config" },
-	{ "remote", 0, WP_OPT_FLAG, NULL, "read REF from its registry even when the store has it (nothing is pulled)", NULL },
+	WP_VALUE("raw", 0, "WHAT", "print the exact stored bytes of the manifest or the config", "manifest config", &wp_opts.raw),
+	WP_FLAG("remote", 0, "read REF from its registry even when the store has it (nothing is pulled)", &wp_opts.remote),
 	WP_CLI_REGISTRY_OPTS,
 	{ 0 },
 };
@@ -181,7 +181,7 @@ static int inspect_remote(wp_cli *cli, const char *raw)
 
 static int run(wp_cli *cli)
 {
-	const char *raw = wp_cli_value(cli, "raw");
+	const char *raw = wp_opts.raw;
 	wp_store s = WP_STORE_INIT;
 	wp_blob_source src;
 	wp_descriptor d = { 0 };
@@ -190,7 +190,7 @@ static int run(wp_cli *cli)
 
 	if (raw && strcmp(raw, "manifest") && strcmp(raw, "config"))
 		return wp_error_set(&cli->err, WP_EUSAGE, "--raw '%s': use manifest or config", raw);
-	if (wp_cli_flag(cli, "remote"))
+	if (wp_opts.remote)
 		return inspect_remote(cli, raw);
 	/* the store's image, else (a reference the store lacks) the registry's */
 	rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED | WP_STORE_NOCREATE);
@@ -214,9 +214,16 @@ static int run(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_inspect = {
-	"inspect", "REF", "show an image's manifest and config", opts, 1, 1, "@ref", run, false,
+	.name = "inspect",
+	.args = "REF",
+	.summary = "show an image's manifest and config",
+	.opts = opts,
+	.min_args = 1,
+	.max_args = 1,
+	.args_complete = "@ref",
+	.run = run,
 	.examples = "wasmpack inspect app:v1\n"
-		    "wasmpack inspect ghcr.io/me/app:v1    # not in the store: from its registry, pulling nothing\n"
-		    "wasmpack inspect --remote app:v1      # Docker Hub's, even when the store has one\n"
-		    "wasmpack inspect app:v1 --raw config\n",
+		"wasmpack inspect ghcr.io/me/app:v1    # not in the store: from its registry, pulling nothing\n"
+		"wasmpack inspect --remote app:v1      # Docker Hub's, even when the store has one\n"
+		"wasmpack inspect app:v1 --raw config\n",
 };

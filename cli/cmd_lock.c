@@ -16,17 +16,17 @@
 #include <unistd.h>
 
 static const wp_opt opts[] = {
-	{ "from", 'f', WP_OPT_VALUE, "MANIFEST", "the spin.toml (default PATH/spin.toml)", "@file" },
-	{ "assets-dir", 0, WP_OPT_VALUE, "DIR", "where to copy the components' files (default a new temp folder)", "@dir" },
-	{ "follow-links", 0, WP_OPT_FLAG, NULL, "copy what symbolic links leaving the app folder point at (default: refuse them)", NULL },
+	WP_VALUE("from", 'f', "MANIFEST", "the spin.toml (default PATH/spin.toml)", "@file", &wp_opts.from),
+	WP_VALUE("assets-dir", 0, "DIR", "where to copy the components' files (default a new temp folder)", "@dir", &wp_opts.assets_dir),
+	WP_FLAG("follow-links", 0, "copy what symbolic links leaving the app folder point at (default: refuse them)", &wp_opts.follow_links),
 	{ 0 },
 };
 
 static int run(wp_cli *cli)
 {
 	_cleanup_free_ char *manifest = wp_cli_spin_manifest(cli->args.len ? cli->args.items[0] : NULL,
-							      wp_cli_value(cli, "from"));
-	wp_spin_opts o = { .assets_dir = wp_cli_value(cli, "assets-dir"), .follow_links = wp_cli_flag(cli, "follow-links") };
+							      wp_opts.from);
+	wp_spin_opts o = { .assets_dir = wp_opts.assets_dir, .follow_links = wp_opts.follow_links };
 	json_t *locked = NULL;
 	int rc;
 
@@ -39,7 +39,14 @@ static int run(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_lock = {
-	"lock", "[PATH]", "print the locked app (Spin's spin.lock JSON) of a spin.toml", opts, 0, 1, "@file", run, false, NULL,
+	.name = "lock",
+	.args = "[PATH]",
+	.summary = "print the locked app (Spin's spin.lock JSON) of a spin.toml",
+	.opts = opts,
+	.min_args = 0,
+	.max_args = 1,
+	.args_complete = "@file",
+	.run = run,
 };
 
 /* The locked app of a spin.toml (the image layout, or a container's rootfs): locked once
@@ -140,6 +147,12 @@ static int run_spin_lock(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_spin_lock = {
-	"__spin-lock", "ROOT", "lock the spin.toml at the root of an image's rootfs into spin-assets beside it (for the Spin trigger)",
-	no_opts, 1, 1, NULL, run_spin_lock, true, NULL,
+	.name = "__spin-lock",
+	.args = "ROOT",
+	.summary = "lock the spin.toml at the root of an image's rootfs into spin-assets beside it (for the Spin trigger)",
+	.opts = no_opts,
+	.min_args = 1,
+	.max_args = 1,
+	.run = run_spin_lock,
+	.hidden = true,
 };

@@ -57,19 +57,19 @@ static int file_layer(wp_cli *cli, wp_store *s, const char *arg, wp_descriptor *
 }
 
 static const wp_opt attach_opts[] = {
-	{ "artifact-type", 0, WP_OPT_VALUE, "TYPE", "the artifact's type, a media type (required)", NULL },
-	{ "annotation", 0, WP_OPT_LIST, "K=V", "an annotation of the artifact", NULL },
+	WP_VALUE("artifact-type", 0, "TYPE", "the artifact's type, a media type (required)", NULL, &wp_opts.artifact_type),
+	WP_LIST("annotation", 0, "K=V", "an annotation of the artifact", NULL, &wp_opts.annotations),
 	WP_CLI_REGISTRY_OPTS,
 	{ 0 },
 };
 
 static int run_attach(wp_cli *cli)
 {
-	const char *type = wp_cli_value(cli, "artifact-type");
-	const wp_strv *ann = wp_cli_list(cli, "annotation");
+	const char *type = wp_opts.artifact_type;
+	const wp_strv *ann = &wp_opts.annotations;
 	wp_client_opts ro;
 	wp_client *r = NULL;
-	wp_store s = { .lock_fd = -1 };
+	wp_store s = WP_STORE_INIT;
 	wp_ref ref = { 0 };
 	wp_descriptor subject = { 0 }, art = { 0 }, *layers = NULL;
 	wp_kvlist kv = { 0 };
@@ -123,11 +123,16 @@ done:
 }
 
 const wp_cmd wp_cmd_attach = {
-	"attach", "REF [FILE[:MEDIATYPE]...]", "attach an artifact (an SBOM, a signature) to an image in a registry",
-	attach_opts, 1, -1, NULL, run_attach, false,
+	.name = "attach",
+	.args = "REF [FILE[:MEDIATYPE]...]",
+	.summary = "attach an artifact (an SBOM, a signature) to an image in a registry",
+	.opts = attach_opts,
+	.min_args = 1,
+	.max_args = -1,
+	.run = run_attach,
 	.examples = "wasmpack attach localhost:5000/app:v1 --artifact-type application/spdx+json sbom.spdx.json\n"
-		    "wasmpack attach ghcr.io/me/app:v1 --artifact-type application/vnd.example.review "
-		    "--annotation reviewed-by=alice\n",
+		"wasmpack attach ghcr.io/me/app:v1 --artifact-type application/vnd.example.review "
+		"--annotation reviewed-by=alice\n",
 };
 
 /* ---- discover ---- */
@@ -153,7 +158,7 @@ static void print_tree(FILE *f, json_t *list, const char *indent)
 }
 
 static const wp_opt discover_opts[] = {
-	{ "artifact-type", 0, WP_OPT_VALUE, "TYPE", "only referrers of this type", NULL },
+	WP_VALUE("artifact-type", 0, "TYPE", "only referrers of this type", NULL, &wp_opts.artifact_type),
 	WP_CLI_REGISTRY_OPTS,
 	{ 0 },
 };
@@ -189,7 +194,7 @@ static int run_discover(wp_cli *cli)
 		l.repository = ref.repository;
 		name = wp_ref_name(&ref);
 	}
-	if ((rc = wp_trust_referrers_tree(&l, subject.digest, wp_cli_value(cli, "artifact-type"), &list, &cli->err)) < 0)
+	if ((rc = wp_trust_referrers_tree(&l, subject.digest, wp_opts.artifact_type, &list, &cli->err)) < 0)
 		goto done;
 	if (cli->json) {
 		json_t *o = json_pack("{s:{s:s,s:s,s:s,s:I},s:O}", "subject", "reference", name, "digest", subject.digest,
@@ -216,8 +221,13 @@ done:
 }
 
 const wp_cmd wp_cmd_discover = {
-	"discover", "REF", "list what refers to an image (signatures, SBOMs), as a tree: in its registry, or in the store",
-	discover_opts, 1, 1, NULL, run_discover, false,
+	.name = "discover",
+	.args = "REF",
+	.summary = "list what refers to an image (signatures, SBOMs), as a tree: in its registry, or in the store",
+	.opts = discover_opts,
+	.min_args = 1,
+	.max_args = 1,
+	.run = run_discover,
 	.examples = "wasmpack discover localhost:5000/app:v1\nwasmpack discover ghcr.io/me/app:v1 --format json\n"
-		    "wasmpack pull --referrers localhost:5000/app:v1 && wasmpack discover app:v1\n",
+		"wasmpack pull --referrers localhost:5000/app:v1 && wasmpack discover app:v1\n",
 };

@@ -29,7 +29,7 @@ static void print_json_free(wp_cli *cli, json_t *o)
  * a push that went through. */
 static int check_digestfile(wp_cli *cli)
 {
-	const char *f = wp_cli_value(cli, "digestfile");
+	const char *f = wp_opts.digestfile;
 	_cleanup_free_ char *dir = NULL;
 	struct stat st;
 	wp_buf d;
@@ -52,7 +52,7 @@ static int check_digestfile(wp_cli *cli)
 
 static int print_transfer(wp_cli *cli, const wp_transfer_result *res, const char *name)
 {
-	const char *digestfile = wp_cli_value(cli, "digestfile");
+	const char *digestfile = wp_opts.digestfile;
 	json_t *o, *blobs;
 
 	if (digestfile) {
@@ -89,10 +89,9 @@ static int print_transfer(wp_cli *cli, const wp_transfer_result *res, const char
 
 static const wp_opt push_opts[] = {
 	REG_OPTS,
-	{ "concurrency", 0, WP_OPT_VALUE, "N", "blobs transferred at once (default 4)", NULL },
-	{ "platform", 0, WP_OPT_VALUE, "OS/ARCH", "of an index, push this platform's manifest alone (default: the whole index)",
-	  "wasip1/wasm wasip2/wasm linux/amd64" },
-	{ "digestfile", 0, WP_OPT_VALUE, "FILE", "write the manifest digest to FILE", "@file" },
+	WP_CLI_CONCURRENCY_OPT,
+	WP_VALUE("platform", 0, "OS/ARCH", "of an index, push this platform's manifest alone (default: the whole index)", "wasip1/wasm wasip2/wasm linux/amd64", &wp_opts.platform),
+	WP_VALUE("digestfile", 0, "FILE", "write the manifest digest to FILE", "@file", &wp_opts.digestfile),
 	{ 0 },
 };
 
@@ -111,7 +110,7 @@ static int push_one(wp_cli *cli, wp_store *s, const wp_client_opts *ro, const ch
 	rc = wp_store_resolve(s, what, &d, NULL, &cli->err);
 	if (rc == 0) {
 		if ((rc = wp_client_open(&r, ref.registry, ro, &cli->err)) == 0)
-			rc = wp_transfer_push_platform(s, r, &ref, &d, wp_cli_value(cli, "platform"), &res, &cli->err);
+			rc = wp_transfer_push_platform(s, r, &ref, &d, wp_opts.platform, &res, &cli->err);
 		if (rc == 0)
 			rc = print_transfer(cli, &res, full);
 		wp_descriptor_release(&d);
@@ -125,7 +124,7 @@ static int push_one(wp_cli *cli, wp_store *s, const wp_client_opts *ro, const ch
 static int run_push(wp_cli *cli)
 {
 	wp_client_opts ro;
-	wp_store s;
+	wp_store s = WP_STORE_INIT;
 	int rc;
 
 	/* every REF and the options checked before anything moves */
@@ -147,25 +146,32 @@ static int run_push(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_push = {
-	"push", "REF...", "push images from the store to a registry", push_opts, 1, -1, "@ref", run_push, false,
+	.name = "push",
+	.args = "REF...",
+	.summary = "push images from the store to a registry",
+	.opts = push_opts,
+	.min_args = 1,
+	.max_args = -1,
+	.args_complete = "@ref",
+	.run = run_push,
 	.examples = "wasmpack push localhost:5000/demo/app:v1\n"
-		    "wasmpack push --digestfile digest.txt ghcr.io/me/app:v1\n",
+		"wasmpack push --digestfile digest.txt ghcr.io/me/app:v1\n",
 };
 
 static const wp_opt pull_opts[] = {
 	REG_OPTS,
-	{ "concurrency", 0, WP_OPT_VALUE, "N", "blobs transferred at once (default 4)", NULL },
-	{ "platform", 0, WP_OPT_VALUE, "OS/ARCH", "pick this platform from an index (default wasip1/wasm)", "wasip1/wasm wasip2/wasm wasi/wasm" },
-	{ "all-platforms", 0, WP_OPT_FLAG, NULL, "keep an index whole: every platform's manifest, then the index", NULL },
-	{ "referrers", 0, WP_OPT_FLAG, NULL, "also what refers to the image (signatures, SBOMs), kept with it", NULL },
-	{ "digestfile", 0, WP_OPT_VALUE, "FILE", "write the manifest digest to FILE", "@file" },
+	WP_CLI_CONCURRENCY_OPT,
+	WP_VALUE("platform", 0, "OS/ARCH", "pick this platform from an index (default wasip1/wasm)", "wasip1/wasm wasip2/wasm wasi/wasm", &wp_opts.platform),
+	WP_FLAG("all-platforms", 0, "keep an index whole: every platform's manifest, then the index", &wp_opts.all_platforms),
+	WP_FLAG("referrers", 0, "also what refers to the image (signatures, SBOMs), kept with it", &wp_opts.referrers),
+	WP_VALUE("digestfile", 0, "FILE", "write the manifest digest to FILE", "@file", &wp_opts.digestfile),
 	{ 0 },
 };
 
 static int run_pull(wp_cli *cli)
 {
 	wp_client_opts ro;
-	wp_store s;
+	wp_store s = WP_STORE_INIT;
 	wp_client *r = NULL;
 	wp_ref ref;
 	wp_transfer_result res = { 0 };
@@ -180,9 +186,9 @@ static int run_pull(wp_cli *cli)
 		return rc;
 	}
 	if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) == 0)
-		rc = wp_transfer_pull(&s, r, &ref, wp_cli_value(cli, "platform"),
-				      wp_cli_flag(cli, "all-platforms") ? WP_PULL_ALL_PLATFORMS : 0, &res, &cli->err);
-	if (rc == 0 && wp_cli_flag(cli, "referrers")) {
+		rc = wp_transfer_pull(&s, r, &ref, wp_opts.platform,
+				      wp_opts.all_platforms ? WP_PULL_ALL_PLATFORMS : 0, &res, &cli->err);
+	if (rc == 0 && wp_opts.referrers) {
 		size_t n = 0;
 
 		if ((rc = wp_trust_pull_referrers(r, &ref, &s, res.manifest.digest, &n, &cli->err)) == 0)
@@ -198,7 +204,13 @@ static int run_pull(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_pull = {
-	"pull", "REF", "pull an image from a registry into the store", pull_opts, 1, 1, NULL, run_pull, false,
+	.name = "pull",
+	.args = "REF",
+	.summary = "pull an image from a registry into the store",
+	.opts = pull_opts,
+	.min_args = 1,
+	.max_args = 1,
+	.run = run_pull,
 	.examples = "wasmpack pull ghcr.io/me/app:v1\nwasmpack pull --platform wasip2/wasm ghcr.io/me/app@sha256:...\n",
 };
 
@@ -252,8 +264,8 @@ static int read_secret(wp_cli *cli, bool from_stdin, wp_buf *out)
 
 static const wp_opt login_opts[] = {
 	REG_OPTS,
-	{ "username", 'u', WP_OPT_VALUE, "USER", "the user name", NULL },
-	{ "password-stdin", 0, WP_OPT_FLAG, NULL, "read the password (or token) from standard input", NULL },
+	WP_VALUE("username", 'u', "USER", "the user name", NULL, &wp_opts.username),
+	WP_FLAG("password-stdin", 0, "read the password (or token) from standard input", &wp_opts.password_stdin),
 	{ 0 },
 };
 
@@ -262,7 +274,7 @@ static const wp_opt login_opts[] = {
 static int run_login(wp_cli *cli)
 {
 	_cleanup_free_ char *registry = registry_arg(cli->args.items[0]);
-	const char *user = wp_cli_value(cli, "username");
+	const char *user = wp_opts.username;
 	wp_client_opts ro;
 	wp_client *r = NULL;
 	wp_buf secret;
@@ -279,7 +291,7 @@ static int run_login(wp_cli *cli)
 	if ((rc = wp_cli_reg_opts(cli, &ro)) < 0)
 		return rc;
 	wp_buf_init(&secret, 64 << 10);
-	if ((rc = read_secret(cli, wp_cli_flag(cli, "password-stdin"), &secret)) < 0)
+	if ((rc = read_secret(cli, wp_opts.password_stdin, &secret)) < 0)
 		goto done;
 	if ((rc = wp_client_open(&r, registry, &ro, &cli->err)) < 0)
 		goto done;
@@ -309,7 +321,13 @@ done:
 }
 
 const wp_cmd wp_cmd_login = {
-	"login", "REGISTRY", "check and save credentials for a registry", login_opts, 1, 1, NULL, run_login, false,
+	.name = "login",
+	.args = "REGISTRY",
+	.summary = "check and save credentials for a registry",
+	.opts = login_opts,
+	.min_args = 1,
+	.max_args = 1,
+	.run = run_login,
 	.examples = "echo \"$TOKEN\" | wasmpack login ghcr.io -u me --password-stdin\n",
 };
 
@@ -331,16 +349,22 @@ static int run_logout(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_logout = {
-	"logout", "REGISTRY", "forget the saved credentials for a registry", logout_opts, 1, 1, NULL, run_logout, false, NULL,
+	.name = "logout",
+	.args = "REGISTRY",
+	.summary = "forget the saved credentials for a registry",
+	.opts = logout_opts,
+	.min_args = 1,
+	.max_args = 1,
+	.run = run_logout,
 };
 
 static const wp_opt copy_opts[] = {
 	REG_OPTS,
-	{ "concurrency", 0, WP_OPT_VALUE, "N", "blobs transferred at once (default 4)", NULL },
-	{ "platform", 0, WP_OPT_VALUE, "OS/ARCH", "pick this platform from an index (default wasip1/wasm)", "wasip1/wasm wasip2/wasm wasi/wasm" },
-	{ "all-platforms", 0, WP_OPT_FLAG, NULL, "keep an index whole: every platform's manifest, then the index", NULL },
-	{ "referrers", 0, WP_OPT_FLAG, NULL, "also what refers to the image (signatures, SBOMs), between registries", NULL },
-	{ "digestfile", 0, WP_OPT_VALUE, "FILE", "write the manifest digest to FILE", "@file" },
+	WP_CLI_CONCURRENCY_OPT,
+	WP_VALUE("platform", 0, "OS/ARCH", "pick this platform from an index (default wasip1/wasm)", "wasip1/wasm wasip2/wasm wasi/wasm", &wp_opts.platform),
+	WP_FLAG("all-platforms", 0, "keep an index whole: every platform's manifest, then the index", &wp_opts.all_platforms),
+	WP_FLAG("referrers", 0, "also what refers to the image (signatures, SBOMs), between registries", &wp_opts.referrers),
+	WP_VALUE("digestfile", 0, "FILE", "write the manifest digest to FILE", "@file", &wp_opts.digestfile),
 	{ 0 },
 };
 
@@ -369,11 +393,11 @@ static int run_copy(wp_cli *cli)
 	const char *src = cli->args.items[0], *dst = cli->args.items[1];
 	_cleanup_free_ char *spath = NULL, *sname = NULL, *dpath = NULL, *dname = NULL, *found = NULL, *src_full = NULL;
 	int skind = layout_arg(src, &spath, &sname), dkind = layout_arg(dst, &dpath, &dname);
-	bool referrers = wp_cli_flag(cli, "referrers");
+	bool referrers = wp_opts.referrers;
 	wp_transfer_result res = { 0 };
 	wp_client_opts ro;
 	wp_descriptor d = { 0 };
-	wp_store s;
+	wp_store s = WP_STORE_INIT;
 	wp_client *r = NULL;
 	wp_ref ref;
 	int rc;
@@ -394,8 +418,8 @@ static int run_copy(wp_cli *cli)
 	} else if ((rc = wp_ref_parse(src, &ref, &cli->err)) == 0) {
 		src_full = wp_ref_string(&ref);
 		if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) == 0)
-			rc = wp_transfer_pull(&s, r, &ref, wp_cli_value(cli, "platform"),
-					      WP_PULL_NO_TAG | (wp_cli_flag(cli, "all-platforms") ? WP_PULL_ALL_PLATFORMS : 0), &res,
+			rc = wp_transfer_pull(&s, r, &ref, wp_opts.platform,
+					      WP_PULL_NO_TAG | (wp_opts.all_platforms ? WP_PULL_ALL_PLATFORMS : 0), &res,
 					      &cli->err);
 		if (rc == 0)
 			wp_descriptor_copy(&d, &res.manifest);
@@ -440,8 +464,14 @@ done:
 }
 
 const wp_cmd wp_cmd_copy = {
-	"copy", "SRC DST", "copy an image between registries, oci:DIR[:NAME] and oci-archive:FILE[:NAME]",
-	copy_opts, 2, 2, "@ref", run_copy, false,
+	.name = "copy",
+	.args = "SRC DST",
+	.summary = "copy an image between registries, oci:DIR[:NAME] and oci-archive:FILE[:NAME]",
+	.opts = copy_opts,
+	.min_args = 2,
+	.max_args = 2,
+	.args_complete = "@ref",
+	.run = run_copy,
 	.examples = "wasmpack copy ghcr.io/me/app:v1 localhost:5000/mirror/app:v1\n"
-		    "wasmpack copy app:v1 oci-archive:app.tar\n",
+		"wasmpack copy app:v1 oci-archive:app.tar\n",
 };

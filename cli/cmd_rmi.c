@@ -64,7 +64,7 @@ static int rmi_one(wp_cli *cli, wp_store *s, const char *what, json_t *report)
 
 static int run(wp_cli *cli)
 {
-	wp_store s;
+	wp_store s = WP_STORE_INIT;
 	json_t *report = cli->json ? json_array() : NULL;
 	int rc;
 
@@ -83,5 +83,12 @@ static int run(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_rmi = {
-	"rmi", "REF...", "remove tags from the store (blobs go at the next gc)", opts, 1, -1, "@ref", run, false, NULL,
+	.name = "rmi",
+	.args = "REF...",
+	.summary = "remove tags from the store (blobs go at the next gc)",
+	.opts = opts,
+	.min_args = 1,
+	.max_args = -1,
+	.args_complete = "@ref",
+	.run = run,
 };

@@ -25,7 +25,7 @@ static void claim(const char *cache_root, const char *hex, const char *store_roo
 
 static int run(wp_cli *cli)
 {
-	wp_store s, ro = { .lock_fd = -1 };
+	wp_store s = WP_STORE_INIT, ro = WP_STORE_INIT;
 	wp_descriptor d = { 0 };
 	bool containerd = wp_str_has_prefix(cli->args.items[0], "containerd:");
 	wp_run_spec spec = { 0 };
@@ -33,17 +33,15 @@ static int run(wp_cli *cli)
 	wp_unpack_summary summary = { 0 };
 	json_t *found = NULL;
 	int rc, status = 0;
-	const char *net = wp_cli_value(cli, "network");
+	const char *net = wp_opts.network;
 
 	/* what the command line got wrong, before any pull or unpack */
-	if ((rc = wp_engine_check_name(wp_cli_value(cli, "engine"), &cli->err)) < 0 ||
-	    (rc = wp_engine_check_dirs(wp_cli_list(cli, "dir"), &cli->err)) < 0)
+	if ((rc = wp_engine_check_name(wp_opts.engine, &cli->err)) < 0 ||
+	    (rc = wp_engine_check_dirs(&wp_opts.dirs, &cli->err)) < 0)
 		return rc;
 	if (net && strcmp(net, "none") && strcmp(net, "host"))
 		return wp_error_set(&cli->err, WP_EUSAGE, "--network '%s': want none (a loopback only, the default) or host",
 				    net);
-	if ((rc = wp_cli_run_spec(cli, &spec)) < 0)
-		return rc;
 	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0)
 		return rc;
 	rc = containerd ? wp_cli_containerd_source(cli, cli->args.items[0], &ro, &d)
@@ -87,7 +85,7 @@ static int run(wp_cli *cli)
 	spec.launcher_dir = root;
 	for (size_t i = 1; i < cli->args.len; i++)
 		wp_strv_push(&spec.args, cli->args.items[i]);
-	(void)wp_cli_run_spec(cli, &spec); /* checked before anything was pulled */
+	wp_cli_run_spec(&spec);
 	wp_store_close(&s);
 	wp_store_close(&ro);
 	if ((rc = wp_engine_exec(&spec, &status, &cli->err)) == 0) {
@@ -107,9 +105,15 @@ done:
 }
 
 const wp_cmd wp_cmd_run = {
-	"run", "SOURCE [-- ARGS...]", "run an image's app through a wasm engine (unpacked once into the node cache)",
-	wp_cmd_run_opts, 1, -1, "@ref", run, false,
+	.name = "run",
+	.args = "SOURCE [-- ARGS...]",
+	.summary = "run an image's app through a wasm engine (unpacked once into the node cache)",
+	.opts = wp_cmd_run_opts,
+	.min_args = 1,
+	.max_args = -1,
+	.args_complete = "@ref",
+	.run = run,
 	.examples = "wasmpack run app:v1 -- --name world\n"
-		    "wasmpack run --engine wasmtime --dir ./data:/data localhost:5000/demo/app:v1\n"
-		    "wasmpack run sha256:82a3f1e5b398    # an id that images prints\n",
+		"wasmpack run --engine wasmtime --dir ./data:/data localhost:5000/demo/app:v1\n"
+		"wasmpack run sha256:82a3f1e5b398    # an id that images prints\n",
 };

@@ -6,14 +6,14 @@
 #include <stdlib.h>
 
 static const wp_opt save_opts[] = {
-	{ "output", 'o', WP_OPT_VALUE, "FILE", "the OCI archive to write", "@file" },
+	WP_VALUE("output", 'o', "FILE", "the OCI archive to write", "@file", &wp_opts.output),
 	{ 0 },
 };
 
 static int run_save(wp_cli *cli)
 {
-	const char *file = wp_cli_value(cli, "output");
-	wp_store s;
+	const char *file = wp_opts.output;
+	wp_store s = WP_STORE_INIT;
 	wp_descriptor d;
 	char *name = NULL;
 	int rc;
@@ -46,19 +46,26 @@ static int run_save(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_save = {
-	"save", "REF", "write an image to an OCI archive (an OCI layout in a tar)", save_opts, 1, 1, "@ref", run_save, false, NULL,
+	.name = "save",
+	.args = "REF",
+	.summary = "write an image to an OCI archive (an OCI layout in a tar)",
+	.opts = save_opts,
+	.min_args = 1,
+	.max_args = 1,
+	.args_complete = "@ref",
+	.run = run_save,
 };
 
 static const wp_opt load_opts[] = {
-	{ "input", 'i', WP_OPT_VALUE, "FILE", "the OCI archive to read", "@file" },
+	WP_VALUE("input", 'i', "FILE", "the OCI archive to read", "@file", &wp_opts.input),
 	{ 0 },
 };
 
 static int run_load(wp_cli *cli)
 {
-	const char *file = wp_cli_value(cli, "input");
+	const char *file = wp_opts.input;
 	wp_strv names = { 0 };
-	wp_store s;
+	wp_store s = WP_STORE_INIT;
 	int rc;
 
 	if (!file)
@@ -82,5 +89,11 @@ static int run_load(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_load = {
-	"load", "", "read images from an OCI archive into the store", load_opts, 0, 0, NULL, run_load, false, NULL,
+	.name = "load",
+	.args = "",
+	.summary = "read images from an OCI archive into the store",
+	.opts = load_opts,
+	.min_args = 0,
+	.max_args = 0,
+	.run = run_load,
 };

@@ -13,19 +13,19 @@
 #define WP_ZERO_HEX "0000000000000000000000000000000000000000000000000000000000000000"
 
 static const wp_opt opts[] = {
-	{ "address", 0, WP_OPT_VALUE, "SOCK", "containerd's gRPC socket", "@file" },
-	{ "namespace", 0, WP_OPT_VALUE, "NS", "the container's namespace", NULL },
-	{ "cache", 0, WP_OPT_VALUE, "DIR", "the node cache", "@dir" },
-	{ "platform", 0, WP_OPT_VALUE, "OS/ARCH", "pick this platform from an index", NULL },
-	{ "digest", 0, WP_OPT_VALUE, "DIGEST", "the manifest that was verified: refuse any other (exit 5)", NULL },
-	{ "files", 0, WP_OPT_FLAG, NULL, "the container has no snapshot: an image of files may be unpacked too", NULL },
+	WP_VALUE("address", 0, "SOCK", "containerd's gRPC socket", "@file", &wp_opts.address),
+	WP_VALUE("namespace", 0, "NS", "the container's namespace", NULL, &wp_opts.namespace),
+	WP_VALUE("cache", 0, "DIR", "the node cache", "@dir", &wp_opts.cache),
+	WP_VALUE("platform", 0, "OS/ARCH", "pick this platform from an index", NULL, &wp_opts.platform),
+	WP_VALUE("digest", 0, "DIGEST", "the manifest that was verified: refuse any other (exit 5)", NULL, &wp_opts.digest),
+	WP_FLAG("files", 0, "the container has no snapshot: an image of files may be unpacked too", &wp_opts.with_files),
 	{ 0 },
 };
 
 static int run(wp_cli *cli)
 {
-	const char *address = wp_cli_value(cli, "address"), *ns = wp_cli_value(cli, "namespace");
-	const char *cache = wp_cli_value(cli, "cache"), *platform = wp_cli_value(cli, "platform");
+	const char *address = wp_opts.address, *ns = wp_opts.namespace;
+	const char *cache = wp_opts.cache, *platform = wp_opts.platform;
 	char *entry = NULL;
 	int rc;
 
@@ -34,8 +34,8 @@ static int run(wp_cli *cli)
 	/* the node's choice for indexes (containerd's environment, which the shim passes on) */
 	if (!platform && getenv("WASMPACK_PLATFORM") && *getenv("WASMPACK_PLATFORM"))
 		platform = getenv("WASMPACK_PLATFORM");
-	rc = wp_fetch_app(address, ns, cli->args.items[0], cache, platform, wp_cli_value(cli, "digest"),
-			  wp_cli_flag(cli, "files"), &entry, &cli->err);
+	rc = wp_fetch_app(address, ns, cli->args.items[0], cache, platform, wp_opts.digest,
+			  wp_opts.with_files, &entry, &cli->err);
 	if (rc == 0)
 		fprintf(cli->out, "%s\n", entry);
 	free(entry);
@@ -43,7 +43,14 @@ static int run(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_shim_fetch = {
-	"__shim-fetch", "CONTAINER-ID", "find a container's app through containerd (for the shim)", opts, 1, 1, NULL, run, true, NULL,
+	.name = "__shim-fetch",
+	.args = "CONTAINER-ID",
+	.summary = "find a container's app through containerd (for the shim)",
+	.opts = opts,
+	.min_args = 1,
+	.max_args = 1,
+	.run = run,
+	.hidden = true,
 };
 
 /* __shim-verify: the container's image as containerd holds it now, for the shim's Create:
@@ -54,11 +61,11 @@ const wp_cmd wp_cmd_shim_fetch = {
  * container's snapshot must have been prepared from it (its parent is the chain id of the
  * manifest's layers): else the reason on stderr, exit 5. */
 static const wp_opt verify_opts[] = {
-	{ "address", 0, WP_OPT_VALUE, "SOCK", "containerd's gRPC socket", "@file" },
-	{ "namespace", 0, WP_OPT_VALUE, "NS", "the container's namespace", NULL },
-	{ "cache", 0, WP_OPT_VALUE, "DIR", "the node cache (verdicts are remembered there)", "@dir" },
-	{ "policy", 0, WP_OPT_VALUE, "FILE", "the policy file (containerd's runtime option ConfigPath)", "@file" },
-	{ "platform", 0, WP_OPT_VALUE, "OS/ARCH", "pick this platform from an index", NULL },
+	WP_VALUE("address", 0, "SOCK", "containerd's gRPC socket", "@file", &wp_opts.address),
+	WP_VALUE("namespace", 0, "NS", "the container's namespace", NULL, &wp_opts.namespace),
+	WP_VALUE("cache", 0, "DIR", "the node cache (verdicts are remembered there)", "@dir", &wp_opts.cache),
+	WP_VALUE("policy", 0, "FILE", "the policy file (containerd's runtime option ConfigPath)", "@file", &wp_opts.policy),
+	WP_VALUE("platform", 0, "OS/ARCH", "pick this platform from an index", NULL, &wp_opts.platform),
 	{ 0 },
 };
 
@@ -83,9 +90,9 @@ static int same_rootfs(wp_cli *cli, const wp_cdclient *cd, const char *id, const
 
 static int run_verify(wp_cli *cli)
 {
-	const char *address = wp_cli_value(cli, "address"), *ns = wp_cli_value(cli, "namespace");
-	const char *policy = wp_cli_value(cli, "policy"), *cache = wp_cli_value(cli, "cache");
-	const char *platform = wp_cli_value(cli, "platform");
+	const char *address = wp_opts.address, *ns = wp_opts.namespace;
+	const char *policy = wp_opts.policy, *cache = wp_opts.cache;
+	const char *platform = wp_opts.platform;
 	wp_cdclient cd = { 0 };
 	_cleanup_free_ char *image = NULL;
 	wp_fetch_target t = { 0 };
@@ -138,6 +145,12 @@ done:
 }
 
 const wp_cmd wp_cmd_shim_verify = {
-	"__shim-verify", "CONTAINER-ID", "resolve a container's image and apply the node's signature policy (for the shim)",
-	verify_opts, 1, 1, NULL, run_verify, true, NULL,
+	.name = "__shim-verify",
+	.args = "CONTAINER-ID",
+	.summary = "resolve a container's image and apply the node's signature policy (for the shim)",
+	.opts = verify_opts,
+	.min_args = 1,
+	.max_args = 1,
+	.run = run_verify,
+	.hidden = true,
 };

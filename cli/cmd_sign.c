@@ -18,15 +18,14 @@
 #include <time.h>
 
 static const wp_opt sign_opts[] = {
-	{ "key", 0, WP_OPT_VALUE, "FILE", "the private key, PEM (ECDSA P-256; env WASMPACK_KEY_PASSWORD when encrypted)",
-	  "@file" },
+	WP_VALUE("key", 0, "FILE", "the private key, PEM (ECDSA P-256; env WASMPACK_KEY_PASSWORD when encrypted)", "@file", &wp_opts.key),
 	WP_CLI_REGISTRY_OPTS,
 	{ 0 },
 };
 
 static int run_sign(wp_cli *cli)
 {
-	const char *key = wp_cli_value(cli, "key");
+	const char *key = wp_opts.key;
 	wp_client_opts ro;
 	wp_client *r = NULL;
 	wp_store s = WP_STORE_INIT;
@@ -69,26 +68,31 @@ done:
 }
 
 const wp_cmd wp_cmd_sign = {
-	"sign", "REF", "sign an image in a registry with a key (a Sigstore bundle, attached as its referrer)",
-	sign_opts, 1, 1, NULL, run_sign, false,
+	.name = "sign",
+	.args = "REF",
+	.summary = "sign an image in a registry with a key (a Sigstore bundle, attached as its referrer)",
+	.opts = sign_opts,
+	.min_args = 1,
+	.max_args = 1,
+	.run = run_sign,
 	.examples = "openssl ecparam -name prime256v1 -genkey -noout -out key.pem\n"
-		    "openssl ec -in key.pem -pubout -out key.pub\n"
-		    "wasmpack sign localhost:5000/app:v1 --key key.pem\n",
+		"openssl ec -in key.pem -pubout -out key.pub\n"
+		"wasmpack sign localhost:5000/app:v1 --key key.pem\n",
 };
 
 /* ---- verify ---- */
 
 static const wp_opt verify_opts[] = {
-	{ "key", 0, WP_OPT_VALUE, "FILE", "the public key, PEM (a private key file stands for its public half)", "@file" },
-	{ "predicate-type", 0, WP_OPT_LIST, "URI", "a DSSE bundle's predicate type that counts as a signature (repeatable; "
-	  "default https://sigstore.dev/cosign/sign/v1)", NULL },
+	WP_VALUE("key", 0, "FILE", "the public key, PEM (a private key file stands for its public half)", "@file", &wp_opts.key),
+	WP_LIST("predicate-type", 0, "URI", "a DSSE bundle's predicate type that counts as a signature (repeatable; "
+	  "default https://sigstore.dev/cosign/sign/v1)", NULL, &wp_opts.predicate_types),
 	WP_CLI_REGISTRY_OPTS,
 	{ 0 },
 };
 
 static int run_verify(wp_cli *cli)
 {
-	const char *key = wp_cli_value(cli, "key");
+	const char *key = wp_opts.key;
 	wp_client_opts ro;
 	wp_client *r = NULL;
 	wp_ref ref = { 0 };
@@ -108,7 +112,7 @@ static int run_verify(wp_cli *cli)
 	wp_strv_push(&keys, key);
 	if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) < 0 ||
 	    (rc = wp_remote_describe(r, &ref, &subject, &cli->err)) < 0 ||
-	    (rc = wp_trust_verify_signed(r, &ref, subject.digest, &keys, wp_cli_list(cli, "predicate-type"), &v, sig,
+	    (rc = wp_trust_verify_signed(r, &ref, subject.digest, &keys, &wp_opts.predicate_types, &v, sig,
 					   &cli->err)) < 0)
 		goto done;
 	if (cli->json) {
@@ -130,7 +134,12 @@ done:
 }
 
 const wp_cmd wp_cmd_verify = {
-	"verify", "REF", "check that an image in a registry is signed by a key (exit 5 saying why when not)",
-	verify_opts, 1, 1, NULL, run_verify, false,
+	.name = "verify",
+	.args = "REF",
+	.summary = "check that an image in a registry is signed by a key (exit 5 saying why when not)",
+	.opts = verify_opts,
+	.min_args = 1,
+	.max_args = 1,
+	.run = run_verify,
 	.examples = "wasmpack verify localhost:5000/app:v1 --key key.pub\n",
 };

@@ -30,7 +30,7 @@ static int parse_targets(wp_cli *cli, wp_strv *out)
 
 static int run(wp_cli *cli)
 {
-	wp_store s;
+	wp_store s = WP_STORE_INIT;
 	wp_descriptor d;
 	wp_strv targets = { 0 };
 	json_t *report = NULL;
@@ -61,5 +61,12 @@ static int run(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_tag = {
-	"tag", "SRC DST...", "give an image in the store other names", opts, 2, -1, "@ref", run, false, NULL,
+	.name = "tag",
+	.args = "SRC DST...",
+	.summary = "give an image in the store other names",
+	.opts = opts,
+	.min_args = 2,
+	.max_args = -1,
+	.args_complete = "@ref",
+	.run = run,
 };

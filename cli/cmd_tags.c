@@ -50,6 +50,12 @@ static int run(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_tags = {
-	"tags", "REPOSITORY", "list a repository's tags in its registry", opts, 1, 1, NULL, run, false,
+	.name = "tags",
+	.args = "REPOSITORY",
+	.summary = "list a repository's tags in its registry",
+	.opts = opts,
+	.min_args = 1,
+	.max_args = 1,
+	.run = run,
 	.examples = "wasmpack tags ghcr.io/me/app\nwasmpack tags localhost:5000/demo/app --format json\n",
 };

@@ -12,18 +12,17 @@
 #include <string.h>
 
 static const wp_opt opts[] = {
-	{ "output", 'o', WP_OPT_VALUE, "DIR", "the folder to create", "@dir" },
-	{ "platform", 0, WP_OPT_VALUE, "OS/ARCH", "pick this platform when pulling an index", "wasip1/wasm wasip2/wasm wasi/wasm" },
-	{ "policy", 0, WP_OPT_VALUE, "FILE", "the signature policy (default $WASMPACK_POLICY, else /etc/wasmpack/policy.toml)",
-	  "@file" },
+	WP_VALUE("output", 'o', "DIR", "the folder to create", "@dir", &wp_opts.output),
+	WP_VALUE("platform", 0, "OS/ARCH", "pick this platform when pulling an index", "wasip1/wasm wasip2/wasm wasi/wasm", &wp_opts.platform),
+	WP_VALUE("policy", 0, "FILE", "the signature policy (default $WASMPACK_POLICY, else /etc/wasmpack/policy.toml)", "@file", &wp_opts.policy),
 	WP_CLI_REGISTRY_OPTS,
 	{ 0 },
 };
 
 static int run(wp_cli *cli)
 {
-	const char *out = wp_cli_value(cli, "output");
-	wp_store s = { .lock_fd = -1 };
+	const char *out = wp_opts.output;
+	wp_store s = WP_STORE_INIT;
 	wp_descriptor d = { 0 };
 	json_t *summary = NULL;
 	int rc;
@@ -60,5 +59,12 @@ static int run(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_unpack = {
-	"unpack", "SOURCE", "write an image's app into a new folder (checked, confined)", opts, 1, 1, "@ref", run, false, NULL,
+	.name = "unpack",
+	.args = "SOURCE",
+	.summary = "write an image's app into a new folder (checked, confined)",
+	.opts = opts,
+	.min_args = 1,
+	.max_args = 1,
+	.args_complete = "@ref",
+	.run = run,
 };

@@ -42,7 +42,13 @@ static int run_version(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_version = {
-	"version", "", "print the version", version_opts, 0, 0, NULL, run_version, false, NULL,
+	.name = "version",
+	.args = "",
+	.summary = "print the version",
+	.opts = version_opts,
+	.min_args = 0,
+	.max_args = 0,
+	.run = run_version,
 };
 
 static const wp_opt completion_opts[] = { { 0 } };
@@ -55,8 +61,14 @@ static int run_completion(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_completion = {
-	"completion", "bash|zsh|fish", "print a shell completion script", completion_opts, 1, 1, "bash zsh fish",
-	run_completion, false, NULL,
+	.name = "completion",
+	.args = "bash|zsh|fish",
+	.summary = "print a shell completion script",
+	.opts = completion_opts,
+	.min_args = 1,
+	.max_args = 1,
+	.args_complete = "bash zsh fish",
+	.run = run_completion,
 };
 
 static int run_man(wp_cli *cli)
@@ -66,5 +78,12 @@ static int run_man(wp_cli *cli)
 }
 
 const wp_cmd wp_cmd_man = {
-	"__man", "", "print the man page source", completion_opts, 0, 0, NULL, run_man, true, NULL,
+	.name = "__man",
+	.args = "",
+	.summary = "print the man page source",
+	.opts = completion_opts,
+	.min_args = 0,
+	.max_args = 0,
+	.run = run_man,
+	.hidden = true,
 };

@@ -37,21 +37,12 @@ FILE *wp_cli_progress_out(const wp_cli *cli)
 
 int wp_cli_reg_opts(wp_cli *cli, wp_client_opts *o)
 {
-	const char *conc = wp_cli_value(cli, "concurrency");
-
 	memset(o, 0, sizeof(*o));
 	o->progress = wp_cli_progress_out(cli);
-	o->plain_http = wp_cli_flag(cli, "plain-http");
-	o->insecure = wp_cli_flag(cli, "insecure");
-	o->ca_file = wp_cli_value(cli, "ca-file");
-	if (conc) {
-		char *end;
-		long v = strtol(conc, &end, 10);
-
-		if (*end || v < 1 || v > 64)
-			return wp_error_set(&cli->err, WP_EUSAGE, "--concurrency '%s': want 1 to 64", conc);
-		o->concurrency = (int)v;
-	}
+	o->plain_http = wp_opts.plain_http;
+	o->insecure = wp_opts.insecure;
+	o->ca_file = wp_opts.ca_file;
+	o->concurrency = (int)wp_opts.concurrency;
 	return 0;
 }
 
@@ -70,7 +61,7 @@ static int pick_platform(wp_cli *cli, wp_store *s, wp_descriptor *d)
 
 	if (!wp_mediatype_is_index(d->media_type))
 		return 0;
-	if ((rc = wp_graph_resolve(&src, d, wp_cli_value(cli, "platform"), &man, &cli->err)) < 0)
+	if ((rc = wp_graph_resolve(&src, d, wp_opts.platform, &man, &cli->err)) < 0)
 		return rc;
 	wp_descriptor_release(d);
 	*d = man;
@@ -104,7 +95,7 @@ int wp_cli_resolve_source(wp_cli *cli, wp_store *s, const char *src, wp_descript
 		if ((rc = wp_cli_reg_opts(cli, &ro)) < 0 || (rc = wp_ref_parse(src, &ref, &cli->err)) < 0)
 			return rc;
 		if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) == 0)
-			rc = wp_transfer_pull(s, r, &ref, wp_cli_value(cli, "platform"), 0, &res, &cli->err);
+			rc = wp_transfer_pull(s, r, &ref, wp_opts.platform, 0, &res, &cli->err);
 		if (rc == 0)
 			wp_descriptor_copy(d, &res.manifest);
 		wp_transfer_result_release(&res);
@@ -135,7 +126,7 @@ int wp_cli_containerd_source(wp_cli *cli, const char *src, wp_store *ro, wp_desc
 	if ((rc = wp_store_describe_blob(ro, at + 1, &top, &cli->err)) < 0)
 		return rc;
 	blobs = wp_store_source(ro);
-	rc = wp_graph_resolve(&blobs, &top, wp_cli_value(cli, "platform"), d, &cli->err);
+	rc = wp_graph_resolve(&blobs, &top, wp_opts.platform, d, &cli->err);
 	wp_descriptor_release(&top);
 	return rc;
 }

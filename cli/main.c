@@ -12,16 +12,20 @@
 #include <string.h>
 #include <unistd.h>
 
-extern const wp_cmd wp_cmd_build, wp_cmd_lock, wp_cmd_unpack, wp_cmd_run, wp_cmd_push, wp_cmd_pull, wp_cmd_copy, wp_cmd_login, wp_cmd_logout, wp_cmd_images,
-	wp_cmd_inspect, wp_cmd_tag, wp_cmd_rmi, wp_cmd_gc, wp_cmd_save, wp_cmd_load, wp_cmd_version,
-	wp_cmd_completion, wp_cmd_man, wp_cmd_shim_fetch, wp_cmd_spin_lock, wp_cmd_tags, wp_cmd_complete_refs, wp_cmd_index,
-	wp_cmd_attach, wp_cmd_discover, wp_cmd_sign, wp_cmd_verify, wp_cmd_shim_verify;
+/* Every command, once, in the order `wasmpack --help` lists them; each is defined (with
+ * designated initialisers) in its own file as wp_cmd_NAME. */
+#define WP_COMMANDS(X)                                                                                                 \
+	X(build) X(lock) X(unpack) X(run) X(push) X(pull) X(copy) X(login) X(logout) X(images) X(inspect) X(index)      \
+	X(tags) X(attach) X(discover) X(sign) X(verify) X(tag) X(rmi) X(gc) X(save) X(load) X(version) X(completion)     \
+	X(man) X(shim_fetch) X(shim_verify) X(spin_lock) X(complete_refs)
 
-const wp_cmd *const wp_commands[] = {
-	&wp_cmd_build, &wp_cmd_lock, &wp_cmd_unpack, &wp_cmd_run, &wp_cmd_push, &wp_cmd_pull, &wp_cmd_copy, &wp_cmd_login, &wp_cmd_logout, &wp_cmd_images,
-	&wp_cmd_inspect, &wp_cmd_index, &wp_cmd_tags, &wp_cmd_attach, &wp_cmd_discover, &wp_cmd_sign, &wp_cmd_verify, &wp_cmd_tag, &wp_cmd_rmi, &wp_cmd_gc, &wp_cmd_save, &wp_cmd_load, &wp_cmd_version,
-	&wp_cmd_completion, &wp_cmd_man, &wp_cmd_shim_fetch, &wp_cmd_shim_verify, &wp_cmd_spin_lock, &wp_cmd_complete_refs, NULL,
-};
+#define DECLARE(name) extern const wp_cmd wp_cmd_##name;
+WP_COMMANDS(DECLARE)
+#undef DECLARE
+
+#define ENTRY(name) &wp_cmd_##name,
+const wp_cmd *const wp_commands[] = { WP_COMMANDS(ENTRY) NULL };
+#undef ENTRY
 
 int wp_cli_print_image(wp_cli *cli, const wp_descriptor *manifest, const wp_manifest *m,
 		       const wp_strv *tags, json_t *extra)
@@ -105,7 +109,7 @@ static int run(int argc, char **argv)
 		return 2;
 	}
 	rc = wp_cli_parse(&cli, cmd, argc - 1, argv + 1);
-	if (rc == 0 && wp_cli_flag(&cli, "help")) {
+	if (rc == 0 && wp_opts.help) {
 		wp_cli_print_cmd_help(stdout, cmd);
 		wp_cli_release(&cli);
 		return 0;

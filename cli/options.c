@@ -4,157 +4,181 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
+wp_cli_values wp_opts;
+
 const wp_opt wp_global_opts[] = {
-	{ "store", 0, WP_OPT_VALUE, "DIR", "the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)", "@dir" },
-	{ "format", 0, WP_OPT_VALUE, "FORMAT", "output format: text or json", "text json" },
-	{ "quiet", 'q', WP_OPT_FLAG, NULL, "print only errors and the requested data", NULL },
-	{ "verbose", 'v', WP_OPT_FLAG, NULL, "print what is being done", NULL },
-	{ "no-progress", 0, WP_OPT_FLAG, NULL, "never draw progress on stderr", NULL },
-	{ "help", 'h', WP_OPT_FLAG, NULL, "show help for the command", NULL },
+	WP_VALUE("store", 0, "DIR", "the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)", "@dir",
+		 &wp_opts.store),
+	WP_VALUE("format", 0, "FORMAT", "output format: text or json", "text json", &wp_opts.format),
+	WP_FLAG("quiet", 'q', "print only errors and the requested data", &wp_opts.quiet),
+	WP_FLAG("verbose", 'v', "print what is being done", &wp_opts.verbose),
+	WP_FLAG("no-progress", 0, "never draw progress on stderr", &wp_opts.no_progress),
+	WP_FLAG("help", 'h', "show help for the command", &wp_opts.help),
 	{ 0 },
 };
 
-static size_t count_opts(const wp_opt *o)
+/* The i-th option the command takes, counting its own, then the global ones; NULL past
+ * the last. */
+static const wp_opt *opt_at(const wp_cmd *cmd, size_t i)
 {
-	size_t n = 0;
+	size_t own = 0;
 
-	while (o && o[n].name)
-		n++;
-	return n;
+	while (cmd->opts && cmd->opts[own].name)
+		own++;
+	if (i < own)
+		return &cmd->opts[i];
+	return wp_global_opts[i - own].name ? &wp_global_opts[i - own] : NULL;
 }
 
-static wp_opt_value *find_val(const wp_cli *cli, const char *name)
+static const wp_opt *find_long(const wp_cmd *cmd, const char *name)
 {
-	for (size_t i = 0; i < cli->n_vals; i++)
-		if (!strcmp(cli->vals[i].opt->name, name))
-			return &cli->vals[i];
+	const wp_opt *o;
+
+	for (size_t i = 0; (o = opt_at(cmd, i)); i++)
+		if (!strcmp(o->name, name))
+			return o;
 	return NULL;
 }
 
-static wp_opt_value *find_short(const wp_cli *cli, char c)
+static const wp_opt *find_short(const wp_cmd *cmd, char c)
 {
-	for (size_t i = 0; i < cli->n_vals; i++)
-		if (cli->vals[i].opt->short_name == c)
-			return &cli->vals[i];
+	const wp_opt *o;
+
+	for (size_t i = 0; (o = opt_at(cmd, i)); i++)
+		if (o->short_name == c)
+			return o;
 	return NULL;
 }
 
-static int set_value(wp_opt_value *v, const char *val)
+/* Every field the command's options are bound to, back to its default. */
+static void reset_values(const wp_cmd *cmd)
 {
-	if (v->opt->kind == WP_OPT_FLAG) {
-		v->set = true;
+	const wp_opt *o;
+
+	for (size_t i = 0; (o = opt_at(cmd, i)); i++)
+		switch (o->kind) {
+		case WP_OPT_FLAG: *o->to.flag = false; break;
+		case WP_OPT_VALUE: *o->to.value = NULL; break;
+		case WP_OPT_LIST: wp_strv_release(o->to.list); break;
+		case WP_OPT_INT: *o->to.num = 0; break;
+		}
+}
+
+/* The one place option values are parsed: each into its field, an integer in its range. */
+static int set_value(wp_cli *cli, const wp_opt *o, const char *val)
+{
+	char *end;
+	long n;
+
+	switch (o->kind) {
+	case WP_OPT_FLAG:
+		*o->to.flag = true;
+		return 0;
+	case WP_OPT_VALUE:
+		*o->to.value = val;
+		return 0;
+	case WP_OPT_LIST:
+		wp_strv_push(o->to.list, val);
+		return 0;
+	case WP_OPT_INT:
+		errno = 0;
+		n = strtol(val, &end, 10);
+		if (end == val || *end || errno || n < o->min || n > o->max)
+			return wp_error_set(&cli->err, WP_EUSAGE, "--%s '%s': want a number from %ld to %ld", o->name, val, o->min,
+					    o->max);
+		*o->to.num = n;
 		return 0;
 	}
-	if (v->opt->kind == WP_OPT_VALUE && v->values.len) {
-		free(v->values.items[0]);
-		v->values.items[0] = wp_xstrdup(val);
-		v->set = true;
-		return 0;
-	}
-	v->set = true;
-	wp_strv_push(&v->values, val);
 	return 0;
 }
 
 /* "; did you mean '--format'?" for a mistyped long option, or "". */
-static const char *did_you_mean(const wp_cli *cli, const char *name, char *buf, size_t bufsz)
+static const char *did_you_mean(const wp_cmd *cmd, const char *name, char *buf, size_t bufsz)
 {
-	const char **names = wp_xcalloc(cli->n_vals + 1, sizeof(char *));
-	const char *hit;
+	const char *names[128], *hit;
+	const wp_opt *o;
+	size_t n = 0;
 
-	for (size_t i = 0; i < cli->n_vals; i++)
-		names[i] = cli->vals[i].opt->name;
-	hit = wp_str_closest(name, names, cli->n_vals);
-	free(names);
+	while (n < WP_ARRAY_LEN(names) && (o = opt_at(cmd, n)))
+		names[n++] = o->name;
+	hit = wp_str_closest(name, names, n);
 	if (!hit)
 		return "";
 	snprintf(buf, bufsz, "; did you mean '--%s'?", hit);
 	return buf;
 }
 
+/* "--name[=value]" at argv[*i] (taking the next word as its value when it needs one). */
+static int parse_long(wp_cli *cli, int argc, char **argv, int *i)
+{
+	_cleanup_free_ char *name = wp_xstrdup(argv[*i] + 2);
+	char *eq = strchr(name, '=');
+	const wp_opt *o;
+	char hint[96];
+
+	if (eq)
+		*eq = '\0';
+	if (!(o = find_long(cli->cmd, name)))
+		return wp_error_set(&cli->err, WP_EUSAGE, "%s: unknown option '--%s'%s", cli->cmd->name, name,
+				    did_you_mean(cli->cmd, name, hint, sizeof(hint)));
+	if (o->kind == WP_OPT_FLAG)
+		return eq ? wp_error_set(&cli->err, WP_EUSAGE, "option '--%s' takes no value", name) : set_value(cli, o, NULL);
+	if (eq)
+		return set_value(cli, o, argv[*i] + 2 + (eq - name) + 1);
+	if (*i + 1 < argc)
+		return set_value(cli, o, argv[++*i]);
+	return wp_error_set(&cli->err, WP_EUSAGE, "option '--%s' needs a value (%s)", name, o->metavar);
+}
+
+/* "-abc" or "-oVALUE" at argv[*i]. */
+static int parse_short(wp_cli *cli, int argc, char **argv, int *i)
+{
+	for (const char *c = argv[*i] + 1; *c; c++) {
+		const wp_opt *o = find_short(cli->cmd, *c);
+
+		if (!o)
+			return wp_error_set(&cli->err, WP_EUSAGE, "%s: unknown option '-%c'", cli->cmd->name, *c);
+		if (o->kind == WP_OPT_FLAG) {
+			set_value(cli, o, NULL);
+			continue;
+		}
+		if (c[1])
+			return set_value(cli, o, c + 1);
+		if (*i + 1 < argc)
+			return set_value(cli, o, argv[++*i]);
+		return wp_error_set(&cli->err, WP_EUSAGE, "option '-%c' needs a value (%s)", *c, o->metavar);
+	}
+	return 0;
+}
+
 int wp_cli_parse(wp_cli *cli, const wp_cmd *cmd, int argc, char **argv)
 {
-	size_t ng = count_opts(wp_global_opts), nc = count_opts(cmd->opts);
 	bool operands_only = false;
-	const char *fmt;
+	int rc;
 
 	cli->cmd = cmd;
-	cli->vals = wp_xcalloc(ng + nc, sizeof(*cli->vals));
-	for (size_t i = 0; i < nc; i++)
-		cli->vals[cli->n_vals++].opt = &cmd->opts[i];
-	for (size_t i = 0; i < ng; i++)
-		cli->vals[cli->n_vals++].opt = &wp_global_opts[i];
+	reset_values(cmd);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		wp_opt_value *v;
-		int rc;
 
-		if (operands_only || a[0] != '-' || !a[1]) {
+		if (operands_only || a[0] != '-' || !a[1])
 			wp_strv_push(&cli->args, a);
-			continue;
-		}
-		if (!strcmp(a, "--")) {
+		else if (!strcmp(a, "--"))
 			operands_only = true;
-			continue;
-		}
-		if (a[1] == '-') {
-			_cleanup_free_ char *name = wp_xstrdup(a + 2);
-			char *eq = strchr(name, '=');
-
-			if (eq)
-				*eq = '\0';
-			v = find_val(cli, name);
-			if (!v) {
-				char hint[96];
-
-				return wp_error_set(&cli->err, WP_EUSAGE, "%s: unknown option '--%s'%s", cmd->name, name,
-						    did_you_mean(cli, name, hint, sizeof(hint)));
-			}
-			if (v->opt->kind == WP_OPT_FLAG) {
-				if (eq)
-					return wp_error_set(&cli->err, WP_EUSAGE, "option '--%s' takes no value", name);
-				rc = set_value(v, NULL);
-			} else if (eq) {
-				rc = set_value(v, eq + 1);
-			} else if (i + 1 < argc) {
-				rc = set_value(v, argv[++i]);
-			} else {
-				return wp_error_set(&cli->err, WP_EUSAGE, "option '--%s' needs a value (%s)", name, v->opt->metavar);
-			}
-			if (rc < 0)
-				return rc;
-			continue;
-		}
-		for (const char *c = a + 1; *c; c++) {
-			v = find_short(cli, *c);
-			if (!v)
-				return wp_error_set(&cli->err, WP_EUSAGE, "%s: unknown option '-%c'", cmd->name, *c);
-			if (v->opt->kind == WP_OPT_FLAG) {
-				set_value(v, NULL);
-				continue;
-			}
-			if (c[1])
-				rc = set_value(v, c + 1);
-			else if (i + 1 < argc)
-				rc = set_value(v, argv[++i]);
-			else
-				return wp_error_set(&cli->err, WP_EUSAGE, "option '-%c' needs a value (%s)", *c, v->opt->metavar);
-			if (rc < 0)
-				return rc;
-			break;
-		}
+		else if ((rc = a[1] == '-' ? parse_long(cli, argc, argv, &i) : parse_short(cli, argc, argv, &i)) < 0)
+			return rc;
 	}
-	if (wp_cli_flag(cli, "help"))
+	if (wp_opts.help)
 		return 0;
-	fmt = wp_cli_value(cli, "format");
-	if (fmt && strcmp(fmt, "json") && strcmp(fmt, "text"))
-		return wp_error_set(&cli->err, WP_EUSAGE, "--format '%s': use text or json", fmt);
-	cli->json = fmt && !strcmp(fmt, "json");
-	cli->verbosity = wp_cli_flag(cli, "quiet") ? 0 : wp_cli_flag(cli, "verbose") ? 2 : 1;
-	cli->progress = !wp_cli_flag(cli, "no-progress") && cli->verbosity > 0;
-	cli->store_root = wp_cli_value(cli, "store");
+	if (wp_opts.format && strcmp(wp_opts.format, "json") && strcmp(wp_opts.format, "text"))
+		return wp_error_set(&cli->err, WP_EUSAGE, "--format '%s': use text or json", wp_opts.format);
+	cli->json = wp_opts.format && !strcmp(wp_opts.format, "json");
+	cli->verbosity = wp_opts.quiet ? 0 : wp_opts.verbose ? 2 : 1;
+	cli->progress = !wp_opts.no_progress && cli->verbosity > 0;
+	cli->store_root = wp_opts.store;
 	if ((int)cli->args.len < cmd->min_args)
 		return wp_error_set(&cli->err, WP_EUSAGE, "%s: missing operand: wasmpack %s %s", cmd->name, cmd->name, cmd->args);
 	if (cmd->max_args >= 0 && (int)cli->args.len > cmd->max_args)
@@ -163,33 +187,22 @@ int wp_cli_parse(wp_cli *cli, const wp_cmd *cmd, int argc, char **argv)
 	return 0;
 }
 
+bool wp_cli_opt_given(const wp_opt *o)
+{
+	switch (o->kind) {
+	case WP_OPT_FLAG: return *o->to.flag;
+	case WP_OPT_VALUE: return *o->to.value != NULL;
+	case WP_OPT_LIST: return o->to.list->len > 0;
+	case WP_OPT_INT: return *o->to.num != 0;
+	}
+	return false;
+}
+
 void wp_cli_release(wp_cli *cli)
 {
-	for (size_t i = 0; i < cli->n_vals; i++)
-		wp_strv_release(&cli->vals[i].values);
-	free(cli->vals);
+	if (cli->cmd)
+		reset_values(cli->cmd);
 	wp_strv_release(&cli->args);
-}
-
-const char *wp_cli_value(const wp_cli *cli, const char *name)
-{
-	wp_opt_value *v = find_val(cli, name);
-
-	return v && v->values.len ? v->values.items[v->values.len - 1] : NULL;
-}
-
-const wp_strv *wp_cli_list(const wp_cli *cli, const char *name)
-{
-	wp_opt_value *v = find_val(cli, name);
-
-	return v ? &v->values : NULL;
-}
-
-bool wp_cli_flag(const wp_cli *cli, const char *name)
-{
-	wp_opt_value *v = find_val(cli, name);
-
-	return v && v->set;
 }
 
 /* Global options may come before the command too ("wasmpack --store DIR images"): they

@@ -28,14 +28,14 @@ int wp_cli_policy_for_source(wp_cli *cli, wp_store *s, const char *src, const wp
 	wp_strv names = { 0 };
 	int rc;
 
-	if (!wp_policy_path(wp_cli_value(cli, "policy")))
+	if (!wp_policy_path(wp_opts.policy))
 		return 0;
 	/* the image's names: as given when it names a registry, and every name the store
 	 * holds this manifest under (one content under two names meets the rules of both) */
 	if (registry)
 		wp_trust_policy_add_name(&names, src);
 	wp_trust_policy_store_names(s, d->digest, &names);
-	rc = wp_cli_policy_check_names(cli, wp_cli_value(cli, "policy"), &names, d->digest, cache_root,
+	rc = wp_cli_policy_check_names(cli, wp_opts.policy, &names, d->digest, cache_root,
 				       registry ? src : NULL);
 	wp_strv_release(&names);
 	return rc;

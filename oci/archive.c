@@ -388,7 +388,7 @@ static int import_visit(void *ctx, const wp_graph_node *n, wp_error *err)
 static int import_tree(wp_store *s, const char *dir, const wp_descriptor *d, wp_error *err)
 {
 	import_ctx c = { .s = s, .dir = dir };
-	wp_store layout = { .lock_fd = -1 };
+	wp_store layout = WP_STORE_INIT;
 	wp_blob_source src;
 	int rc;
 

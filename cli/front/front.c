@@ -76,20 +76,20 @@ static char *resolve(const char *store, const char *src)
 
 /* The options a warm run takes here; any other (--platform, --format, --verbose, --help,
  * the registry's) is the core's. */
-static bool served_here(const wp_cli *cli)
+static bool served_here(void)
 {
 	static const char *const ok[] = { "store", "quiet", "no-progress", "engine", "env", "dir" };
+	const wp_opt *const tables[] = { wp_cmd_run_opts, wp_global_opts };
 
-	for (size_t i = 0; i < cli->n_vals; i++) {
-		bool known = false;
+	for (size_t t = 0; t < WP_ARRAY_LEN(tables); t++)
+		for (const wp_opt *o = tables[t]; o->name; o++) {
+			bool known = false;
 
-		if (!cli->vals[i].set)
-			continue;
-		for (size_t k = 0; k < WP_ARRAY_LEN(ok); k++)
-			known = known || !strcmp(cli->vals[i].opt->name, ok[k]);
-		if (!known)
-			return false;
-	}
+			for (size_t k = 0; k < WP_ARRAY_LEN(ok); k++)
+				known = known || !strcmp(o->name, ok[k]);
+			if (!known && wp_cli_opt_given(o))
+				return false;
+		}
 	return true;
 }
 
@@ -109,12 +109,12 @@ static void warm_run(int argc, char **argv)
 	wp_error err;
 
 	/* The same parser and table as the core's; what it refuses, the core explains. */
-	if (strcmp(args[1], "run") || wp_cli_parse(&cli, &run_cmd, argc - 1, args + 1) < 0 || !served_here(&cli))
+	if (strcmp(args[1], "run") || wp_cli_parse(&cli, &run_cmd, argc - 1, args + 1) < 0 || !served_here())
 		goto defer;
 	/* a signature policy is the core's to apply (it asks registries) */
 	if (wp_policy_path(NULL))
 		goto defer;
-	store = wp_cli_value(&cli, "store");
+	store = wp_opts.store;
 	/* A store path past PATH_MAX (or any failure here) is the core's to explain. */
 	wp_buf_init(&sroot, PATH_MAX);
 	if ((store ? wp_buf_puts(&sroot, store) : wp_storeroot_default(&sroot, &err)) < 0 || !sroot.data) {
@@ -141,8 +141,7 @@ static void warm_run(int argc, char **argv)
 	if ((real = realpath(root, NULL)))
 		wp_cache_claim(cache, hex, real, &err);
 	wp_log_setup(stderr, cli.verbosity == 0 ? WP_LOG_QUIET : WP_LOG_WARN);
-	if (wp_cli_run_spec(&cli, &spec) < 0)
-		goto defer;
+	wp_cli_run_spec(&spec);
 	spec.dir = entry;
 	spec.launcher_dir = cache;
 	for (size_t i = 1; i < cli.args.len; i++)

@@ -48,4 +48,27 @@ check "and made no store there (it only reads)" test ! -e "$TMP/other"
 "$WP" images --format yaml >/dev/null 2>&1
 is "$?" "2" "an unknown --format is a usage error"
 
+# Options are typed (cli/cli.h): every number is parsed in one place, with its range, and
+# an option read under a wrong name does not compile.
+for bad in "build --wasm x --gzip-level 0" "build --wasm x --gzip-level 10" "push --concurrency 65 a:v1" \
+	"pull --concurrency 1x a:v1" "run --workers 0 a:v1" "run --workers 99999999999999999999 a:v1"; do
+	out=$("$WP" $bad 2>&1); rc=$?
+	is "$rc" "2" "'$bad' is a usage error"
+	like "$out" "want a number from [0-9]+ to [0-9]+" "naming the range"
+done
+like "$("$WP" build --gzip-level nine 2>&1)" "--gzip-level 'nine': want a number from 1 to 9" "with the value given"
+cat > "$TMP/typo.c" <<'C'
+#include "cli/cli.h"
+const char *f(void);
+const char *f(void)
+{
+	return wp_opts.platfrom;
+}
+C
+out=$(${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Werror -I"$ROOT" $(pkg-config --cflags jansson 2>/dev/null) -c -o /dev/null "$TMP/typo.c" 2>&1); rc=$?
+[ "$rc" -ne 0 ]; ok $? "a mistyped option name does not compile"
+like "$out" "has no member named .platfrom" "the compiler names it"
+sed -i 's/platfrom/platform/' "$TMP/typo.c"
+check "the right name compiles" ${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Werror -I"$ROOT" $(pkg-config --cflags jansson 2>/dev/null) -c -o /dev/null "$TMP/typo.c"
+
 done_testing
