@@ -135,7 +135,7 @@ bool wp_cli_names_registry(const char *ref);
 /* Neither --store nor $WASMPACK_STORE: the built-in place, which may not exist yet. */
 bool wp_cli_store_is_default(const wp_cli *cli);
 /* The node cache `run` unpacks into: $WASMPACK_CACHE, /var/lib/wasmpack/cache for root
- * with the default store, else a folder inside the store. */
+ * with the default store, else a folder inside the store. Malloc'ed. */
 char *wp_cli_cache_root(const wp_store *s);
 /* SOURCE: an image in the store (by reference or digest), oci:DIR[:NAME],
  * oci-archive:FILE[:NAME], or a registry reference not in the store (pulled through it);
@@ -191,7 +191,8 @@ int wp_cli_reg_opts(wp_cli *cli, struct wp_client_opts *o);
  * --no-progress was given, else NULL (common/progress.h then draws nothing). */
 FILE *wp_cli_progress_out(const wp_cli *cli);
 
-/* The spin.toml named by -f, or PATH itself, or PATH/spin.toml when PATH is a folder. */
+/* The spin.toml named by -f, or PATH itself, or PATH/spin.toml when PATH is a folder;
+ * malloc'ed. */
 char *wp_cli_spin_manifest(const char *path, const char *from);
 
 

@@ -11,13 +11,12 @@ static const wp_opt opts[] = { { 0 } };
 static int64_t image_size(wp_store *s, const wp_descriptor *d, const char **layout)
 {
 	wp_manifest m;
-	wp_error err;
 	int64_t total = d->size;
 
 	*layout = "";
 	if (!wp_mediatype_is_manifest(d->media_type))
 		return total;
-	if (wp_store_read_manifest(s, d->digest, &m, &err) == 0) {
+	if (wp_store_read_manifest(s, d->digest, &m, NULL) == 0) {
 		total += m.config.size;
 		for (size_t i = 0; i < m.n_layers; i++)
 			total += m.layers[i].size;

@@ -71,9 +71,8 @@ static json_t *platforms(const char *data, size_t len)
 {
 	json_t *out = json_array();
 	wp_index ix;
-	wp_error err;
 
-	if (wp_index_parse(data, len, &ix, &err) < 0)
+	if (wp_index_parse(data, len, &ix, NULL) < 0)
 		return out;
 	for (size_t i = 0; i < ix.n_manifests; i++) {
 		const wp_platform *p = ix.manifests[i].platform;

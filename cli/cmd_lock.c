@@ -102,9 +102,8 @@ static int lock_beside(const char *toml, char **lock_path, wp_error *err)
 	if (rc == 0 && rename(tmp, assets) < 0 && errno != EEXIST && errno != ENOTEMPTY)
 		rc = wp_error_sys(err, WP_EIO, "putting the Spin app's files in place at '%s'", assets);
 	if (wp_fs_exists(tmp)) {
-		wp_error ignored;
 
-		(void)wp_fs_rm_rf(tmp, &ignored);
+		(void)wp_fs_rm_rf(tmp, NULL);
 	}
 	if (rc < 0)
 		return wp_error_prefix(err, "locking '%s'", toml);

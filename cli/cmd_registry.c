@@ -17,6 +17,9 @@
 #include <termios.h>
 #include <unistd.h>
 
+/* The longest password or token read. */
+#define SECRET_MAX 4096
+
 #define REG_OPTS WP_CLI_REGISTRY_OPTS
 
 static void print_json_free(wp_cli *cli, json_t *o)
@@ -40,7 +43,7 @@ static int check_digestfile(wp_cli *cli)
 		return wp_error_set(&cli->err, WP_EUSAGE, "--digestfile takes one REF (%zu given)", cli->args.len);
 	if (stat(f, &st) == 0 && S_ISDIR(st.st_mode))
 		return wp_error_set(&cli->err, WP_EUSAGE, "--digestfile '%s' is a folder: name a file to write", f);
-	wp_buf_init(&d, 4096);
+	wp_buf_init(&d, WP_PATH_MAX);
 	if (wp_path_dirname(f, &d) == 0 && d.data)
 		dir = wp_xstrdup(d.data);
 	wp_buf_release(&d);
@@ -229,7 +232,7 @@ static char *registry_arg(const char *arg)
 
 static int read_secret(wp_cli *cli, bool from_stdin, wp_buf *out)
 {
-	char buf[4096];
+	char buf[SECRET_MAX];
 	struct termios old, quiet;
 	bool tty = isatty(0) && !from_stdin;
 	ssize_t n;
@@ -297,13 +300,12 @@ static int run_login(wp_cli *cli)
 		goto done;
 	wp_client_set_cred(r, user, secret.data);
 	wp_client_req_init(&q, "GET", wp_client_url(r, "/v2/"));
-	wp_buf_init(&p.error_body, 1);
+	wp_client_resp_init(&p);
 	rc = wp_client_do(r, &q, &p, &cli->err);
 	if (rc == 0)
 		rc = wp_client_check(&p, "checking the credentials", &cli->err);
 	wp_client_req_release(&q);
-	wp_client_resp_reset(&p);
-	wp_buf_release(&p.error_body);
+	wp_client_resp_release(&p);
 	if (rc == WP_EAUTH)
 		wp_error_set(&cli->err, WP_EAUTH, "login to %s refused: wrong user name or password", registry);
 	if (rc == 0)

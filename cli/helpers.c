@@ -2,6 +2,7 @@
  * the registry options, and the sources `run` and `unpack` read (cli/cli.h). */
 #include "cli/cli.h"
 #include "oci/mediatype.h"
+#include "common/path.h"
 #include "common/log.h"
 #include "common/fs.h"
 #include "common/json.h"
@@ -149,7 +150,7 @@ int wp_cli_open_store(wp_cli *cli, wp_store *s, int mode)
 	wp_buf root;
 	int rc;
 
-	wp_buf_init(&root, 4096);
+	wp_buf_init(&root, WP_PATH_MAX);
 	if (cli->store_root)
 		rc = wp_buf_puts(&root, cli->store_root) < 0 ? wp_error_set(&cli->err, WP_ETOOBIG, "store path too long") : 0;
 	else

@@ -32,6 +32,13 @@ typedef struct wp_error {
 
 #define WP_ERROR_INIT { WP_OK, "" }
 
+/* A caller with no use for the message passes err NULL (not a throwaway wp_error on its
+ * stack): wp_error_set and wp_error_sys then only return the code, and prefix and append
+ * do nothing. The readers and helpers of common/ (fs, json, toml, buf), oci/'s digests,
+ * parsers and store reads, and the node cache's bookkeeping never look into err
+ * themselves, so NULL is safe through them; a function that reads err->code back (the
+ * registry client, the shim) needs a real one. */
+
 void wp_error_init(wp_error *err);
 /* Sets the code and message; returns the code so callers can `return wp_error_set(...)`. */
 int wp_error_set(wp_error *err, int code, const char *fmt, ...)

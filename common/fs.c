@@ -58,8 +58,8 @@ static int write_replace(const char *path, const void *data, size_t len, mode_t 
 	int fd = -1, rc = 0;
 	const char *p = data;
 
-	wp_buf_init(&dir, 4096);
-	wp_buf_init(&tmp, 4096);
+	wp_buf_init(&dir, WP_PATH_MAX);
+	wp_buf_init(&tmp, WP_PATH_MAX);
 	if (wp_path_dirname(path, &dir) < 0 || wp_buf_printf(&tmp, "%s.tmp-XXXXXX", path) < 0) {
 		rc = wp_error_set(err, WP_ETOOBIG, "path too long: '%s'", path);
 		goto done;

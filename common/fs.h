@@ -9,6 +9,9 @@
 #include "common/buf.h"
 #include "common/error.h"
 
+/* What one read or write moves when a file is copied or hashed. */
+#define WP_IO_CHUNK (1u << 16)
+
 int wp_fs_mkdir_p(const char *path, mode_t mode, wp_error *err);
 /* Writes data to a temp file beside path, fsyncs it, renames it over path and fsyncs the
  * folder: readers see the old bytes or the new ones, never a mix. */

@@ -38,7 +38,7 @@ int wp_path_join_safe(const char *root, const char *rel, wp_buf *out, wp_error *
 	wp_buf clean;
 	int rc;
 
-	wp_buf_init(&clean, 4096);
+	wp_buf_init(&clean, WP_PATH_MAX);
 	rc = wp_path_clean(rel, &clean, err);
 	if (rc == 0) {
 		wp_buf_reset(out);

@@ -7,6 +7,10 @@
 #include "common/buf.h"
 #include "common/error.h"
 
+/* The longest path the kernel takes (Linux's PATH_MAX): the cap on every path made,
+ * joined or cleaned here. */
+#define WP_PATH_MAX 4096
+
 /* Normalises a path meant to live below a root: leading and repeated slashes and "."
  * components go, a ".." component, an empty result or a control character is refused.
  * The result is relative ("a/b"), without a trailing slash. */

@@ -28,8 +28,8 @@ typedef struct wp_pb_field {
 void wp_pb_reader_init(wp_pb_reader *r, const void *data, size_t len);
 /* 1 with the next field in f, 0 at the end, -1 on malformed input. */
 int wp_pb_next(wp_pb_reader *r, wp_pb_field *f);
-/* A LEN field's bytes as a new NUL-terminated string; NULL when it holds a NUL byte or
- * memory is short. */
+/* A LEN field's bytes as a new NUL-terminated string (malloc'ed: the caller frees it);
+ * NULL when it holds a NUL byte. */
 char *wp_pb_strdup(const wp_pb_field *f);
 
 /* Writers append one field to b; empty strings and zero numbers are left out, as proto3

@@ -32,10 +32,9 @@ static bool is_hex64(const char *s)
 static char *users_path(const char *root, const char *hex, const char *suffix, bool make)
 {
 	_cleanup_free_ char *dir = wp_str_fmt("%s/.users", root);
-	wp_error ignored;
 
 	if (make)
-		(void)wp_fs_private_dir(dir, &ignored);
+		(void)wp_fs_private_dir(dir, NULL);
 	return wp_str_fmt("%s/%s%s", dir, hex, suffix);
 }
 
@@ -168,12 +167,11 @@ static bool remove_unheld(const char *root, const char *hex, const char *entry)
 {
 	_cleanup_free_ char *lockp = users_path(root, hex, ".lock", false);
 	_cleanup_free_ char *users = users_path(root, hex, "", false);
-	wp_error ignored;
-	int lfd = wp_fs_lock_open(lockp, &ignored);
+	int lfd = wp_fs_lock_open(lockp, NULL);
 	bool gone = false;
 
 	if (lfd >= 0 && flock(lfd, LOCK_EX | LOCK_NB) == 0) {
-		gone = wp_fs_rm_rf(entry, &ignored) == 0;
+		gone = wp_fs_rm_rf(entry, NULL) == 0;
 		if (gone)
 			unlink(users);
 	}
@@ -194,14 +192,13 @@ void wp_cache_gc(const char *root, const char *store_root, wp_cache_user_fn stil
 	while (d && (e = readdir(d))) {
 		_cleanup_free_ char *entry = wp_str_fmt("%s/%s", root, e->d_name);
 		_cleanup_free_ char *users = NULL;
-		wp_error ignored;
 		struct stat st;
 		int fd;
 
 		if (lstat(entry, &st) < 0 || !S_ISDIR(st.st_mode))
 			continue;
 		if (strstr(e->d_name, ".tmp-")) {
-			if (st.st_mtime < now - TMP_STALE_S && wp_fs_rm_rf(entry, &ignored) == 0)
+			if (st.st_mtime < now - TMP_STALE_S && wp_fs_rm_rf(entry, NULL) == 0)
 				res->removed++;
 			continue;
 		}
@@ -212,13 +209,13 @@ void wp_cache_gc(const char *root, const char *store_root, wp_cache_user_fn stil
 			/* made before entries had users: claimed if this store holds it, else
 			 * removed once nothing has used it for a long time */
 			if (store && store_holds(store, e->d_name))
-				wp_cache_claim(root, e->d_name, store, &ignored);
+				wp_cache_claim(root, e->d_name, store, NULL);
 			else if (st.st_mtime < now - LEGACY_UNUSED_S && st.st_atime < now - LEGACY_UNUSED_S &&
 				 remove_unheld(root, e->d_name, entry))
 				res->removed++;
 			continue;
 		}
-		if (wp_fs_lock_wait(fd, LOCK_EX, users, &ignored) == 0 && prune_users(fd, e->d_name, still_needed, ctx) == 0) {
+		if (wp_fs_lock_wait(fd, LOCK_EX, users, NULL) == 0 && prune_users(fd, e->d_name, still_needed, ctx) == 0) {
 			if (remove_unheld(root, e->d_name, entry))
 				res->removed++;
 			else
@@ -274,13 +271,12 @@ void wp_cache_limits(uint64_t *max_bytes, uint64_t *max_entries)
 	_cleanup_free_ char *path = wp_config_path();
 	wp_toml *doc = NULL;
 	wp_buf data;
-	wp_error ignored;
 
 	*max_bytes = DEFAULT_MAX_BYTES;
 	*max_entries = DEFAULT_MAX_ENTRIES;
 	wp_buf_init(&data, CONFIG_MAX);
-	if (path && wp_fs_read_file(path, CONFIG_MAX, &data, &ignored) == 0 &&
-	    wp_toml_parse(data.data ? data.data : "", data.len, &doc, &ignored) == 0) {
+	if (path && wp_fs_read_file(path, CONFIG_MAX, &data, NULL) == 0 &&
+	    wp_toml_parse(data.data ? data.data : "", data.len, &doc, NULL) == 0) {
 		const wp_toml *c = wp_toml_get_table(doc, "cache"), *v;
 
 		if ((v = wp_toml_get(c, "max_size")) && v->type == WP_TOML_STRING && parse_size(v->u.str.s))
@@ -355,10 +351,9 @@ static uint64_t entry_bytes(const char *root, const char *hex, const char *path)
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	n = fd >= 0 ? tree_bytes(fd, 64) : 0;
 	{
-		wp_error ignored;
 		int len = snprintf(text, sizeof(text), "%llu", (unsigned long long)n);
 
-		(void)wp_fs_write_replace(memo, text, (size_t)len, 0600, &ignored);
+		(void)wp_fs_write_replace(memo, text, (size_t)len, 0600, NULL);
 	}
 	return n;
 }
@@ -444,16 +439,15 @@ static void list_compiled(const char *compiled, cached **list, size_t *n)
  * its bookkeeping; whether it went. */
 static bool evict(const char *root, const cached *c)
 {
-	wp_error ignored;
 	bool gone = false;
 	int lfd = -1;
 
-	if (c->lock && ((lfd = wp_fs_lock_open(c->lock, &ignored)) < 0 || flock(lfd, LOCK_EX | LOCK_NB) < 0)) {
+	if (c->lock && ((lfd = wp_fs_lock_open(c->lock, NULL)) < 0 || flock(lfd, LOCK_EX | LOCK_NB) < 0)) {
 		if (lfd >= 0)
 			close(lfd);
 		return false;
 	}
-	if (wp_fs_rm_rf(c->path, &ignored) == 0) {
+	if (wp_fs_rm_rf(c->path, NULL) == 0) {
 		gone = true;
 		if (c->lock) {
 			_cleanup_free_ char *users = users_path(root, c->hex, "", false);

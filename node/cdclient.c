@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A request of a few names and digests (not a container spec: MSG_MAX). */
+#define REQ_MAX 4096
+
 /* A response message over 16 MiB is refused (Content.Read sends 1 MiB chunks). */
 #define MSG_MAX (16u << 20)
 
@@ -182,7 +185,7 @@ int wp_cdclient_container_image(const wp_cdclient *cd, const char *id, char **im
 	size_t c_len, im_len;
 	int rc, f;
 
-	wp_buf_init(&req, 4096);
+	wp_buf_init(&req, REQ_MAX);
 	if ((rc = wp_pb_put_str(&req, 1, id)) == 0 &&
 	    (rc = unary(cd, "/containerd.services.containers.v1.Containers/Get", &req, &o, err)) == 0) {
 		if (find_len((uint8_t *)o.data.data, o.data.len, 1, &c, &c_len) != 1 ||
@@ -208,8 +211,8 @@ int wp_cdclient_container_snapshot_parent(const wp_cdclient *cd, const char *id,
 	int rc, f;
 
 	*parent = NULL;
-	wp_buf_init(&req, 4096);
-	wp_buf_init(&sreq, 4096);
+	wp_buf_init(&req, REQ_MAX);
+	wp_buf_init(&sreq, REQ_MAX);
 	/* Container {snapshotter = 6, snapshot_key = 7} */
 	if ((rc = wp_pb_put_str(&req, 1, id)) == 0 &&
 	    (rc = unary(cd, "/containerd.services.containers.v1.Containers/Get", &req, &o, err)) == 0) {
@@ -263,7 +266,7 @@ int wp_cdclient_image_target(const wp_cdclient *cd, const char *name, wp_descrip
 	int rc;
 
 	memset(target, 0, sizeof(*target));
-	wp_buf_init(&req, 4096);
+	wp_buf_init(&req, REQ_MAX);
 	if ((rc = wp_pb_put_str(&req, 1, name)) == 0 &&
 	    (rc = unary(cd, "/containerd.services.images.v1.Images/Get", &req, &o, err)) == 0) {
 		wp_pb_reader r;
@@ -338,7 +341,7 @@ static int fetch_blob(const wp_cdclient *cd, wp_store *s, const char *digest, in
 		return 0;
 	if ((rc = wp_store_writer_new(s, &f.w, err)) < 0)
 		return rc;
-	wp_buf_init(&req, 4096);
+	wp_buf_init(&req, REQ_MAX);
 	if ((rc = wp_pb_put_str(&req, 1, digest)) == 0 &&
 	    (rc = wp_cdclient_call(cd, "/containerd.services.content.v1.Content/Read", &req, on_chunk, &f, err)) == 0) {
 		if (size >= 0 && f.got != (uint64_t)size)
@@ -391,7 +394,7 @@ int wp_cdclient_container_create(const wp_cdclient *cd, const char *id, const ch
 	int rc;
 
 	wp_buf_init(&c, MSG_MAX);
-	wp_buf_init(&rt, 4096);
+	wp_buf_init(&rt, REQ_MAX);
 	wp_buf_init(&req, MSG_MAX);
 	{
 		wp_buf js = { .data = (char *)spec_json, .len = strlen(spec_json) };
@@ -415,7 +418,7 @@ int wp_cdclient_container_delete(const wp_cdclient *cd, const char *id, wp_error
 	wp_buf req;
 	int rc;
 
-	wp_buf_init(&req, 4096);
+	wp_buf_init(&req, REQ_MAX);
 	if ((rc = wp_pb_put_str(&req, 1, id)) == 0)
 		rc = wp_cdclient_call(cd, "/containerd.services.containers.v1.Containers/Delete", &req, NULL, NULL, err);
 	wp_buf_release(&req);
@@ -430,7 +433,7 @@ int wp_cdclient_image_names(const wp_cdclient *cd, const char *digest, wp_strv *
 	int rc;
 
 	/* ListImagesRequest {filters = 1} -> ListImagesResponse {images = 1}, Image {name = 1} */
-	wp_buf_init(&req, 4096);
+	wp_buf_init(&req, REQ_MAX);
 	if ((rc = wp_pb_put_str(&req, 1, filter)) == 0 &&
 	    (rc = unary(cd, "/containerd.services.images.v1.Images/List", &req, &o, err)) == 0) {
 		wp_pb_reader r;

@@ -23,6 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* One read of the compiler's output. */
+#define OUTPUT_CHUNK 4096
+
 /* Temporary folders of compiles that died (killed with their shim, a crash) go once they
  * are this old: a compile still running is never that slow. */
 #define STALE_TMP_S 3600
@@ -39,7 +42,6 @@ static uint64_t remove_old(const char *folder, time_t cutoff, bool only_tmp)
 	while (d && (e = readdir(d))) {
 		_cleanup_free_ char *p = NULL;
 		struct stat st;
-		wp_error ignored;
 
 		if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
 			continue;
@@ -48,7 +50,7 @@ static uint64_t remove_old(const char *folder, time_t cutoff, bool only_tmp)
 		p = wp_str_fmt("%s/%s", folder, e->d_name);
 		if (lstat(p, &st) < 0 || st.st_mtime >= cutoff)
 			continue;
-		if (S_ISDIR(st.st_mode) ? wp_fs_rm_rf(p, &ignored) == 0 : unlink(p) == 0)
+		if (S_ISDIR(st.st_mode) ? wp_fs_rm_rf(p, NULL) == 0 : unlink(p) == 0)
 			n += S_ISDIR(st.st_mode) && !only_tmp;
 	}
 	if (d)
@@ -222,7 +224,7 @@ static bool compiler_said(int fd, pid_t pid, int timeout_ms, char *said, size_t 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		struct pollfd p = { fd, POLLIN, 0 };
-		char chunk[4096];
+		char chunk[OUTPUT_CHUNK];
 		ssize_t n;
 		long waited;
 
@@ -334,7 +336,6 @@ static bool memo_get(const char *cache_root, int fd, char hex[65])
 	struct stat st;
 	_cleanup_free_ char *path = NULL, *want = NULL;
 	wp_buf have;
-	wp_error ignored;
 	bool hit;
 
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
@@ -342,7 +343,7 @@ static bool memo_get(const char *cache_root, int fd, char hex[65])
 	path = memo_path(cache_root, &st);
 	want = memo_line(&st, "");
 	wp_buf_init(&have, 512);
-	hit = wp_fs_read_file(path, 512, &have, &ignored) == 0 && have.len == strlen(want) + 64 &&
+	hit = wp_fs_read_file(path, 512, &have, NULL) == 0 && have.len == strlen(want) + 64 &&
 	      !memcmp(have.data, want, strlen(want));
 	if (hit) {
 		memcpy(hex, have.data + strlen(want), 64);
@@ -360,15 +361,14 @@ static void memo_put(const char *cache_root, int fd, const struct stat *before, 
 	struct stat st;
 	_cleanup_free_ char *dir = wp_str_fmt("%s/compiled/.digests", cache_root), *path = NULL, *line = NULL;
 	_cleanup_free_ char *was = memo_line(before, hex);
-	wp_error ignored;
 
 	if (fstat(fd, &st) < 0 || st.st_ino != before->st_ino || st.st_dev != before->st_dev)
 		return;
 	line = memo_line(&st, hex);
-	if (strcmp(line, was) || wp_fs_mkdir_p(dir, 0755, &ignored) < 0)
+	if (strcmp(line, was) || wp_fs_mkdir_p(dir, 0755, NULL) < 0)
 		return;
 	path = memo_path(cache_root, &st);
-	(void)wp_fs_write_replace(path, line, strlen(line), 0644, &ignored);
+	(void)wp_fs_write_replace(path, line, strlen(line), 0644, NULL);
 }
 
 /* The copy at in compiled into out by the job's compiler, confined (seeing the copy
@@ -379,7 +379,6 @@ static int compile_into(const wp_compile_job *job, const char *in, const char *o
 	char **argv = wp_xcalloc(job->argv.len + 1, sizeof(*argv));
 	_cleanup_free_ char *have = NULL;
 	wp_confine view = { 0 };
-	wp_error ignored;
 	int rc;
 
 	for (size_t i = 0; i < job->argv.len; i++)
@@ -398,7 +397,7 @@ static int compile_into(const wp_compile_job *job, const char *in, const char *o
 			rc = wp_error_set(err, WP_EINVALID, "%s made no %s", job->what, job->made);
 	}
 	if (rc == WP_EINVALID) /* the compiler's verdict on these bytes, not a passing trouble */
-		(void)wp_fs_write_replace(failed, err->msg, strlen(err->msg), 0644, &ignored);
+		(void)wp_fs_write_replace(failed, err->msg, strlen(err->msg), 0644, NULL);
 done:
 	for (size_t i = 0; i < job->argv.len; i++)
 		free(argv[i]);
@@ -415,7 +414,6 @@ int wp_compile_cached(const wp_compile_job *job, int wasm_fd, char **dir, bool *
 	_cleanup_free_ uint8_t *wasm = NULL;
 	char hex[65];
 	size_t len = 0;
-	wp_error ignored;
 	int rc;
 
 	*dir = NULL;
@@ -449,7 +447,7 @@ int wp_compile_cached(const wp_compile_job *job, int wasm_fd, char **dir, bool *
 		 * another engine id, and tries afresh. */
 		failed = wp_str_fmt("%s.failed", *dir);
 		wp_buf_init(&note, 1024);
-		if (wp_fs_read_file(failed, 1024, &note, &ignored) == 0) {
+		if (wp_fs_read_file(failed, 1024, &note, NULL) == 0) {
 			rc = wp_error_set(err, WP_EINVALID, "%.*s (remembered from an earlier start)", (int)note.len,
 					  note.data ? note.data : "");
 			wp_buf_release(&note);
@@ -476,7 +474,7 @@ int wp_compile_cached(const wp_compile_job *job, int wasm_fd, char **dir, bool *
 	}
 	if (job->check && (rc = job->check(wasm, len, job->ctx, err)) < 0) {
 		if (rc == WP_EINVALID)
-			(void)wp_fs_write_replace(failed, err->msg, strlen(err->msg), 0644, &ignored);
+			(void)wp_fs_write_replace(failed, err->msg, strlen(err->msg), 0644, NULL);
 		goto fail;
 	}
 	if ((rc = compile_into(job, in, out, failed, err)) < 0)
@@ -489,14 +487,14 @@ int wp_compile_cached(const wp_compile_job *job, int wasm_fd, char **dir, bool *
 		goto fail;
 	}
 	*made = true;
-	(void)wp_fs_rm_rf(tmpl, &ignored);
+	(void)wp_fs_rm_rf(tmpl, NULL);
 	/* the node cache grew: past its caps, the least recently used entries go */
 	wp_cache_enforce(job->cache_root, *dir);
 	rc = 0;
 	goto done;
 fail:
 	if (tmpl && strstr(tmpl, "XXXXXX") == NULL)
-		(void)wp_fs_rm_rf(tmpl, &ignored);
+		(void)wp_fs_rm_rf(tmpl, NULL);
 	free(*dir);
 	*dir = NULL;
 done:

@@ -30,17 +30,19 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* The engine's command line as logged, at most. */
+#define COMMAND_LOG_MAX (1u << 16)
+
 /* A launcher is written once into the node cache (and again only when this version's
  * differs): a warm run reads it instead of writing and syncing it every time. */
 int wp_engine__launcher_write(const char *path, const char *text, wp_error *err)
 {
 	wp_buf have;
-	wp_error ignored;
 	size_t len = strlen(text);
 	bool same;
 
 	wp_buf_init(&have, len + 1);
-	same = wp_fs_read_file(path, len + 1, &have, &ignored) == 0 && have.len == len && !memcmp(have.data, text, len);
+	same = wp_fs_read_file(path, len + 1, &have, NULL) == 0 && have.len == len && !memcmp(have.data, text, len);
 	wp_buf_release(&have);
 	return same ? 0 : wp_fs_write_atomic(path, text, len, 0644, err);
 }
@@ -138,7 +140,7 @@ static int describe_rootfs(const wp_run_spec *s, app *a, wp_error *err)
 		return wp_error_set(err, WP_EINVALID, "the container's process names no wasm to run (process.args is empty)");
 	json_array_foreach(args, i, v)
 		wp_strv_push(&a->argv, json_is_string(v) ? json_string_value(v) : "");
-	wp_buf_init(&clean, 4096);
+	wp_buf_init(&clean, WP_PATH_MAX);
 	if (wp_path_clean(a->argv.items[0], &clean, err) < 0)
 		rc = wp_error_set(err, WP_EINVALID, "process.args[0] '%s' is not a path in the rootfs", a->argv.items[0]);
 	else
@@ -243,7 +245,7 @@ static int describe_image(const wp_run_spec *s, app *a, wp_error *err)
 		struct stat st;
 		bool there;
 
-		wp_buf_init(&p, 4096);
+		wp_buf_init(&p, WP_PATH_MAX);
 		in_root = wp_str_fmt("%s/rootfs", s->dir);
 		there = a0 && wp_path_join_safe(in_root, a0, &p, err) == 0 && stat(p.data, &st) == 0 && S_ISREG(st.st_mode);
 		wp_buf_release(&p);
@@ -266,7 +268,7 @@ static int describe_image(const wp_run_spec *s, app *a, wp_error *err)
 	}
 	json_array_foreach(json_object_get(c, "Env"), i, v)
 		env_from(a->env, json_string_value(v));
-	wp_buf_init(&clean, 4096);
+	wp_buf_init(&clean, WP_PATH_MAX);
 	if (!a->argv.len || wp_path_clean(a->argv.items[0], &clean, err) < 0)
 		rc = wp_error_set(err, WP_EINVALID, "the entrypoint is not a path in the image");
 	else
@@ -523,10 +525,9 @@ static char *image_platform(const wp_run_spec *s)
 {
 	_cleanup_free_ char *cfgp = s->dir ? wp_str_fmt("%s/config.json", s->dir) : NULL;
 	json_t *cfg = NULL;
-	wp_error ignored;
 	char *out = NULL;
 
-	if (cfgp && wp_json_read_file(cfgp, 16u << 20, &cfg, &ignored) == 0 && wp_json_str(cfg, "os"))
+	if (cfgp && wp_json_read_file(cfgp, 16u << 20, &cfg, NULL) == 0 && wp_json_str(cfg, "os"))
 		out = wp_str_fmt("%s/%s", wp_json_str(cfg, "os"),
 				 wp_json_str(cfg, "architecture") ? wp_json_str(cfg, "architecture") : "?");
 	json_decref(cfg);
@@ -587,7 +588,7 @@ int wp_engine_command(const wp_run_spec *s, wp_strv *out, wp_strv *env, wp_confi
 	if (wp_log_level() >= WP_LOG_DEBUG) {
 		wp_buf line;
 
-		wp_buf_init(&line, 1 << 16);
+		wp_buf_init(&line, COMMAND_LOG_MAX);
 		/* the app's env values stay out of logs (they may be secrets): names only */
 		for (size_t i = 0; i < argv.len; i++) {
 			const char *eq = i && !strcmp(argv.items[i - 1], "--env") ? strchr(argv.items[i], '=') : NULL;

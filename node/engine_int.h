@@ -61,6 +61,7 @@ typedef struct wp_engine_jco {
 } wp_engine_jco;
 
 /* node/engine.c */
+/* prog's full path found on PATH (malloc'ed), or NULL. */
 char *wp_engine__find_on_path(const char *prog);
 bool wp_engine__on_path(const char *prog);
 int wp_engine__launcher_write(const char *path, const char *text, wp_error *err);

@@ -31,10 +31,9 @@ static bool is_package(const char *dir, const char *name, char **version)
 {
 	_cleanup_free_ char *pj = wp_str_fmt("%s/package.json", dir);
 	json_t *j = NULL;
-	wp_error ignored;
 	bool yes;
 
-	if (wp_json_read_file(pj, 1 << 20, &j, &ignored) < 0)
+	if (wp_json_read_file(pj, 1 << 20, &j, NULL) < 0)
 		return false;
 	yes = wp_json_str(j, "name") && !strcmp(wp_json_str(j, "name"), name);
 	if (yes && version)

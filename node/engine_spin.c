@@ -428,7 +428,7 @@ static int runtime_config(const engine_ctx *x, const char *state_dir, json_t *kv
 		else {
 			wp_buf clean;
 
-			wp_buf_init(&clean, 4096);
+			wp_buf_init(&clean, WP_PATH_MAX);
 			if (wp_str_has_prefix(p, state_dir) && p[strlen(state_dir)] == '/')
 				p += strlen(state_dir) + 1;
 			if (p[0] == '/' || wp_path_clean(p, &clean, err) < 0 || !strcmp(clean.data, ".") ||

@@ -218,7 +218,7 @@ static int verified_open(unpacker *u, verified *v, const wp_descriptor *d)
 	int rc;
 
 	memset(v, 0, sizeof(*v));
-	v->fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	v->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (v->fd < 0)
 		return wp_error_set(u->err, WP_ENOTFOUND, "blob %s is not in the store", d->digest);
 	v->buf = wp_xmalloc((size_t)SLOTS * SLOT_SIZE);
@@ -297,10 +297,9 @@ static int remove_beneath(unpacker *u, int rootfd, const char *path)
 		return 0;
 	if (unlinkat(pfd, slash ? slash + 1 : path, 0) < 0 && errno == EISDIR) {
 		_cleanup_free_ char *proc = wp_str_fmt("/proc/self/fd/%d/%s", pfd, slash ? slash + 1 : path);
-		wp_error ignored;
 
 		if (proc)
-			wp_fs_rm_rf(proc, &ignored);
+			wp_fs_rm_rf(proc, NULL);
 	}
 	close(pfd);
 	(void)u;
@@ -409,7 +408,7 @@ static int apply_whiteout(unpacker *u, int rootfd, const char *layer, const char
  * bytes counted against the cap. */
 static int write_file(unpacker *u, struct archive *a, int rootfd, const char *layer, const char *path, mode_t mode)
 {
-	char buf[1 << 16];
+	char buf[WP_IO_CHUNK];
 	la_ssize_t n;
 	int fd, rc = 0;
 
@@ -446,7 +445,7 @@ static int write_hardlink(unpacker *u, int rootfd, const char *layer, const char
 	struct stat st;
 	int sfd, rc = 0;
 
-	wp_buf_init(&target, 4096);
+	wp_buf_init(&target, WP_PATH_MAX);
 	if (to[0] == '/' || wp_path_clean(to, &target, u->err) < 0) {
 		wp_buf_release(&target);
 		return wp_error_set(u->err, WP_EINVALID, "layer %s: hard link '%s' points outside the root", layer, path);
@@ -494,7 +493,7 @@ static int apply_entry(unpacker *u, struct archive *a, struct archive_entry *ae,
 
 	if (++u->entries > u->max_entries)
 		return wp_error_set(u->err, WP_EINVALID, "the image has more than %llu entries", (unsigned long long)u->max_entries);
-	wp_buf_init(&clean, 4096);
+	wp_buf_init(&clean, WP_PATH_MAX);
 	if (!raw || raw[0] == '/' || wp_path_clean(raw, &clean, u->err) < 0) {
 		wp_buf_release(&clean);
 		if (raw && (!strcmp(raw, ".") || !strcmp(raw, "./")))
@@ -636,7 +635,7 @@ static int from_archive(unpacker *u, const wp_manifest *m, int rootfd, const cha
 	wp_buf clean;
 	int rc = WP_ENOTFOUND;
 
-	wp_buf_init(&clean, 4096);
+	wp_buf_init(&clean, WP_PATH_MAX);
 	if (!digest || wp_path_clean(path, &clean, u->err) < 0) {
 		wp_buf_release(&clean);
 		return wp_error_set(u->err, WP_EINVALID, "component `%s`: file '%s' has no digest", id, path);
@@ -644,16 +643,15 @@ static int from_archive(unpacker *u, const wp_manifest *m, int rootfd, const cha
 	for (size_t k = 0; rc == WP_ENOTFOUND && k < m->n_layers; k++) {
 		_cleanup_free_ char *st = NULL, *proc = NULL;
 		char got[WP_DIGEST_BUFSZ];
-		wp_error ignored;
 		int fd;
 
 		if (strcmp(m->layers[k].media_type, WP_MT_SPIN_ARCHIVE))
 			continue;
 		st = wp_str_fmt(ARCHIVE_STAGE "/%s/%s", wp_digest_hex(m->layers[k].digest), clean.data);
-		if (!st || (fd = open_beneath(rootfd, st, O_RDONLY | O_NOFOLLOW, 0)) < 0)
+		if ((fd = open_beneath(rootfd, st, O_RDONLY | O_NOFOLLOW, 0)) < 0)
 			continue;
 		proc = wp_str_fmt("/proc/self/fd/%d", fd);
-		if (proc && wp_digest_file(proc, got, NULL, &ignored) == 0 && !strcmp(got, digest)) {
+		if (wp_digest_file(proc, got, NULL, NULL) == 0 && !strcmp(got, digest)) {
 			if ((rc = mkdirs_beneath(u, rootfd, to, false)) == 0 &&
 			    linkat(AT_FDCWD, proc, rootfd, to, AT_SYMLINK_FOLLOW) < 0)
 				rc = wp_error_sys(u->err, WP_EIO, "linking '%s'", to);
@@ -762,7 +760,7 @@ static int spin_component(unpacker *u, const wp_manifest *m, int rootfd, const c
 		_cleanup_free_ char *to = NULL;
 		wp_buf clean;
 
-		wp_buf_init(&clean, 4096);
+		wp_buf_init(&clean, WP_PATH_MAX);
 		if (!path || wp_path_clean(path, &clean, u->err) < 0) {
 			wp_buf_release(&clean);
 			return wp_error_set(u->err, WP_EINVALID, "component `%s`: file path '%s' escapes its folder", id,
@@ -835,7 +833,7 @@ static int unpack_wasm(unpacker *u, const wp_descriptor *desc, const wp_manifest
 		return wp_error_set(u->err, WP_EINVALID, "the wasm artifact %s has %zu layers: want one", desc->digest,
 				    m->n_layers);
 	title = wp_kvlist_get(&m->layers[0].annotations, WP_ANN_TITLE);
-	wp_buf_init(&clean, 4096);
+	wp_buf_init(&clean, WP_PATH_MAX);
 	wp_buf_init(&cfg, WP_MANIFEST_MAX);
 	if (!title || strchr(title, '/') || wp_path_clean(title, &clean, u->err) < 0) {
 		wp_buf_reset(&clean);
@@ -942,9 +940,8 @@ int wp_unpack(wp_store *s, const wp_descriptor *desc, const char *dest, const wp
 	if (rc == 0 && rename(tmp, dest) < 0) {
 		/* Another unpack of the same image won the race: its folder is as good as ours. */
 		if ((errno == ENOTEMPTY || errno == EEXIST) && wp_fs_exists(dest)) {
-			wp_error ignored;
 
-			wp_fs_rm_rf(tmp, &ignored);
+			wp_fs_rm_rf(tmp, NULL);
 		} else {
 			rc = wp_error_sys(err, WP_EIO, "moving the unpacked image to '%s'", dest);
 		}
@@ -953,9 +950,8 @@ done:
 	if (rootfd >= 0)
 		close(rootfd);
 	if (rc < 0) {
-		wp_error ignored;
 
-		wp_fs_rm_rf(tmp, &ignored);
+		wp_fs_rm_rf(tmp, NULL);
 		json_decref(*summary);
 		*summary = NULL;
 	}

@@ -147,7 +147,7 @@ static int tar_add(struct archive *a, struct archive_entry *ae, const char *path
 	if (data && archive_write_data(a, data, (size_t)size) != size)
 		return wp_error_set(err, WP_EIO, "writing '%s': %s", path, archive_error_string(a));
 	if (src) {
-		char buf[1 << 16];
+		char buf[WP_IO_CHUNK];
 		_cleanup_close_ int fd = open(src, O_RDONLY | O_CLOEXEC);
 		ssize_t n;
 
@@ -280,7 +280,7 @@ static int import_archive(wp_store *s, const char *file, wp_index *ix, wp_error 
 	archive_read_support_format_tar(a);
 	archive_read_support_filter_gzip(a);
 	archive_read_support_filter_zstd(a);
-	if (archive_read_open_filename(a, file, 1 << 16) != ARCHIVE_OK) {
+	if (archive_read_open_filename(a, file, WP_IO_CHUNK) != ARCHIVE_OK) {
 		rc = errno == ENOENT ? wp_error_set(err, WP_ENOTFOUND, "no file '%s'", file) :
 		     wp_error_set(err, WP_EINVALID, "'%s' is not a tar archive: %s", file, archive_error_string(a));
 		goto done;
@@ -295,7 +295,7 @@ static int import_archive(wp_store *s, const char *file, wp_index *ix, wp_error 
 		if (archive_entry_filetype(ae) != AE_IFREG)
 			continue;
 		if (!strcmp(path, "index.json")) {
-			char buf[1 << 16];
+			char buf[WP_IO_CHUNK];
 			la_ssize_t n;
 
 			wp_buf_reset(&index);
@@ -463,10 +463,9 @@ int wp_archive_load(wp_store *s, const char *file, wp_strv *names, wp_error *err
 		const char *n = wp_kvlist_get(&ix.manifests[i].annotations, WP_ANN_REF_NAME);
 		wp_descriptor d;
 		wp_ref ref;
-		wp_error perr;
 		char *full = NULL;
 
-		if (n && wp_ref_parse(n, &ref, &perr) == 0) {
+		if (n && wp_ref_parse(n, &ref, NULL) == 0) {
 			full = wp_ref_string(&ref);
 			wp_ref_release(&ref);
 		} else if (n) {

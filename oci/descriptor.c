@@ -112,7 +112,7 @@ int wp_descriptor_from_json(const json_t *j, wp_descriptor *d, wp_error *err)
 bool wp_descriptor_platform_matches(const wp_platform *p, const char *want)
 {
 	_cleanup_free_ char *w = wp_xstrdup(want);
-	char *slash = w ? strchr(w, '/') : NULL;
+	char *slash = strchr(w, '/');
 
 	if (!p || !p->os || !p->architecture || !slash)
 		return false;

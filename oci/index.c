@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The images an ambiguous id is listed with in its message, at most. */
+#define AMBIGUOUS_NAMES_MAX 4096
+
 void wp_index_release(wp_index *ix)
 {
 	free(ix->media_type);
@@ -91,7 +94,7 @@ int wp_index_find(const wp_index *ix, const char *what, size_t *pos, char digest
 
 		if (hl == 64)
 			snprintf(digest, WP_DIGEST_BUFSZ, "sha256:%s", hex);
-		wp_buf_init(&names, 4096);
+		wp_buf_init(&names, AMBIGUOUS_NAMES_MAX);
 		for (size_t i = 0; i < ix->n_manifests; i++) {
 			const char *d = ix->manifests[i].digest, *n;
 			bool seen = false;

@@ -42,15 +42,14 @@ wp_statcache *wp_statcache_open(wp_store *s)
 	struct timespec now;
 	wp_buf data;
 	json_t *root = NULL;
-	wp_error ignored;
 
 	c->store = s;
 	clock_gettime(CLOCK_REALTIME, &now);
 	c->now_ns = ts_ns(&now);
 	path = cache_path(c);
 	wp_buf_init(&data, CACHE_MAX);
-	if (path && wp_fs_read_file(path, CACHE_MAX, &data, &ignored) == 0 &&
-	    wp_json_parse(data.data, data.len, CACHE_MAX, &root, &ignored) == 0 &&
+	if (path && wp_fs_read_file(path, CACHE_MAX, &data, NULL) == 0 &&
+	    wp_json_parse(data.data, data.len, CACHE_MAX, &root, NULL) == 0 &&
 	    json_integer_value(json_object_get(root, "version")) == CACHE_VERSION) {
 		c->files = json_incref(json_object_get(root, "files"));
 		c->layers = json_incref(json_object_get(root, "layers"));

@@ -1,6 +1,7 @@
 #include "oci/store.h"
 #include "oci/mediatype.h"
 #include "oci/ref.h"
+#include "common/path.h"
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -132,7 +133,7 @@ int wp_store_open_readonly(wp_store *s, const char *root, wp_error *err)
 
 	memset(s, 0, sizeof(*s));
 	s->lock_fd = -1;
-	if (!blobs || !wp_fs_exists(blobs))
+	if (!wp_fs_exists(blobs))
 		return wp_error_set(err, WP_ENOTFOUND, "'%s' holds no blobs/sha256 folder", root);
 	s->root = wp_xstrdup(root);
 	return 0;
@@ -160,7 +161,7 @@ bool wp_store_has_blob(const wp_store *s, const char *digest, int64_t *size)
 	if (!wp_digest_valid(digest))
 		return false;
 	path = wp_store_blob_path(s, digest);
-	if (!path || stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
 		return false;
 	if (size)
 		*size = (int64_t)st.st_size;
@@ -207,11 +208,10 @@ static bool blob_file_intact(const char *path, const char *digest, int64_t size)
 {
 	struct stat st;
 	char got[WP_DIGEST_BUFSZ];
-	wp_error ignored;
 
 	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || (size >= 0 && st.st_size != size))
 		return false;
-	return wp_digest_file(path, got, NULL, &ignored) == 0 && !strcmp(got, digest);
+	return wp_digest_file(path, got, NULL, NULL) == 0 && !strcmp(got, digest);
 }
 
 /* Gives the finished temp file its content-addressed name. An existing blob that verifies
@@ -593,7 +593,7 @@ int wp_store_index_read(wp_store *s, wp_index *ix, wp_error *err)
 	wp_buf path, data;
 	int rc;
 
-	wp_buf_init(&path, 4096);
+	wp_buf_init(&path, WP_PATH_MAX);
 	wp_buf_init(&data, WP_MANIFEST_MAX);
 	index_path(s, &path);
 	rc = wp_fs_read_file(path.data, WP_MANIFEST_MAX, &data, err);
@@ -628,7 +628,7 @@ static int index_write(wp_store *s, const wp_index *ix, wp_error *err)
 	wp_buf path, data;
 	int rc;
 
-	wp_buf_init(&path, 4096);
+	wp_buf_init(&path, WP_PATH_MAX);
 	wp_buf_init(&data, WP_MANIFEST_MAX);
 	index_path(s, &path);
 	rc = wp_index_emit(ix, &data, err);
@@ -1001,9 +1001,8 @@ int wp_store_gc(wp_store *s, bool verify, wp_gc_result *res, wp_error *err)
 		if (wp_digest_valid(digest) && strlen(de->d_name) == 64 && set_has(g.keep, digest)) {
 			char got[WP_DIGEST_BUFSZ];
 			_cleanup_free_ char *path = wp_store_blob_path(s, digest);
-			wp_error ignored;
 
-			if (!verify || (path && wp_digest_file(path, got, NULL, &ignored) == 0 && !strcmp(got, digest))) {
+			if (!verify || (wp_digest_file(path, got, NULL, NULL) == 0 && !strcmp(got, digest))) {
 				res->blobs_kept++;
 				continue;
 			}

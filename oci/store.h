@@ -43,6 +43,7 @@ int wp_store_open_readonly(wp_store *s, const char *root, wp_error *err);
 int wp_store_describe_blob(wp_store *s, const char *digest, wp_descriptor *desc, wp_error *err);
 void wp_store_close(wp_store *s);
 
+/* Where the blob digest is (or would be) kept; malloc'ed: the caller frees it. */
 char *wp_store_blob_path(const wp_store *s, const char *digest);
 bool wp_store_has_blob(const wp_store *s, const char *digest, int64_t *size);
 int wp_store_put_blob(wp_store *s, const void *data, size_t len, char digest[WP_DIGEST_BUFSZ], wp_error *err);

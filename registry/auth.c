@@ -21,6 +21,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* A token request's URL or form (realm, service, scopes), a decoded "auth" credential,
+ * and one read of a credential helper's output: each capped. */
+#define TOKEN_REQUEST_MAX (1u << 16)
+#define CRED_DECODED_MAX (1u << 16)
+#define HELPER_READ_CHUNK 4096
+
 extern char **environ;
 
 #define CONFIG_MAX (4u << 20)
@@ -310,8 +316,8 @@ int wp_auth_token_fetch(void *curl, const wp_auth_challenge *c, const char *scop
 		free(scopes);
 		scopes = both;
 	}
-	wp_buf_init(&url, 1 << 16);
-	wp_buf_init(&form, 1 << 16);
+	wp_buf_init(&url, TOKEN_REQUEST_MAX);
+	wp_buf_init(&form, TOKEN_REQUEST_MAX);
 	wp_buf_init(&body, WP_TOKEN_RESPONSE_MAX);
 	if (token_request(e, c, scopes, cred, &url, &form) < 0) {
 		rc = wp_error_set(err, WP_ETOOBIG, "the token request for '%s' would be longer than 64 KiB", c->realm);
@@ -382,7 +388,7 @@ static int from_auths(json_t *auths, const char *registry, const char *path, wp_
 			wp_buf dec;
 			char *colon;
 
-			wp_buf_init(&dec, 1 << 16);
+			wp_buf_init(&dec, CRED_DECODED_MAX);
 			if (b64decode(auth, &dec) < 0 || !dec.data || !(colon = strchr(dec.data, ':'))) {
 				wp_buf_release(&dec);
 				return wp_error_set(err, WP_EINVALID, "credentials for '%s' in '%s' are malformed", registry, path);
@@ -462,7 +468,7 @@ static int run_helper(const char *helper, const char *verb, const char *input, w
 			}
 		}
 		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-			char buf[4096];
+			char buf[HELPER_READ_CHUNK];
 			ssize_t n = read(pfd[1].fd, buf, sizeof(buf));
 
 			if (n <= 0) {
@@ -703,7 +709,7 @@ int wp_auth_creds_store(const char *registry, const char *username, const char *
 	}
 	{
 		_cleanup_free_ char *pair = wp_str_fmt("%s:%s", username, secret);
-		size_t plen = pair ? strlen(pair) : 0;
+		size_t plen = strlen(pair);
 		char *enc = wp_xmalloc(plen / 3 * 4 + 8);
 
 		EVP_EncodeBlock((unsigned char *)enc, (const unsigned char *)pair, (int)plen);

@@ -86,7 +86,15 @@ void wp_client_req_release(wp_client_req *q)
 	q->url = q->scope = q->content_type = q->accept = q->content_range = q->range = NULL;
 }
 
-void wp_client_resp_reset(wp_client_resp *p)
+void wp_client_resp_init(wp_client_resp *p)
+{
+	memset(p, 0, sizeof(*p));
+	wp_buf_init(&p->error_body, ERROR_BODY_MAX);
+	p->retry_after = -1;
+	p->content_length = -1;
+}
+
+void wp_client_resp_release(wp_client_resp *p)
 {
 	free(p->location);
 	free(p->www_authenticate);
@@ -96,9 +104,12 @@ void wp_client_resp_reset(wp_client_resp *p)
 	free(p->link);
 	wp_buf_release(&p->error_body);
 	memset(p, 0, sizeof(*p));
-	wp_buf_init(&p->error_body, ERROR_BODY_MAX);
-	p->retry_after = -1;
-	p->content_length = -1;
+}
+
+void wp_client_resp_reset(wp_client_resp *p)
+{
+	wp_client_resp_release(p);
+	wp_client_resp_init(p);
 }
 
 /* ---- settings ---- */
@@ -722,13 +733,12 @@ int wp_client_check(const wp_client_resp *p, const char *what, wp_error *err)
 	json_t *j = NULL, *first;
 	const char *code = NULL, *msg = NULL;
 	int ecode;
-	wp_error ignored;
 
 	if (p->status >= 200 && p->status < 300)
 		return 0;
 	if (p->status == 0)
 		return wp_error_set(err, WP_EIO, "%s: %s", what, p->curl_error[0] ? p->curl_error : "no answer");
-	if (p->error_body.len && wp_json_parse(p->error_body.data, p->error_body.len, ERROR_BODY_MAX, &j, &ignored) == 0) {
+	if (p->error_body.len && wp_json_parse(p->error_body.data, p->error_body.len, ERROR_BODY_MAX, &j, NULL) == 0) {
 		first = json_array_get(json_object_get(j, "errors"), 0);
 		code = wp_json_str(first, "code");
 		msg = wp_json_str(first, "message");
@@ -951,10 +961,9 @@ static int classify(engine *e, slot *s, CURLcode cc)
 	if (p->status == 401 && !s->req.no_auth && j->auth_tries >= 2) {
 		/* Authenticated and still refused: the credentials lack the rights asked for. */
 		wp_auth_challenge c = { 0 };
-		wp_error ignored;
 
 		if (p->www_authenticate)
-			wp_auth_challenge_parse(p->www_authenticate, &c, &ignored);
+			wp_auth_challenge_parse(p->www_authenticate, &c, NULL);
 		wp_error_set(&j->err, WP_EAUTH, "%s refused %s access to %s%s%s", e->r->registry,
 			     e->r->cred.secret ? e->r->cred.username : "anonymous",
 			     s->req.scope ? s->req.scope : "this resource", c.error ? ": " : "", c.error ? c.error : "");

@@ -81,6 +81,10 @@ typedef struct wp_client_resp {
 
 void wp_client_req_init(wp_client_req *q, const char *method, char *url);
 void wp_client_req_release(wp_client_req *q);
+/* A response before its request: nothing held, the error body capped. Release it with
+ * wp_client_resp_release; reset (release, then init) empties it for another request. */
+void wp_client_resp_init(wp_client_resp *p);
+void wp_client_resp_release(wp_client_resp *p);
 void wp_client_resp_reset(wp_client_resp *p);
 
 /* A transfer made of several requests (a blob push: HEAD, POST, PATCH..., PUT). */
@@ -116,11 +120,13 @@ int wp_client_check(const wp_client_resp *resp, const char *what, wp_error *err)
 /* True for answers worth another try: no answer, 408, 429, 5xx. */
 bool wp_client_transient(const wp_client_resp *resp);
 
-/* "repository:REPO:ACTIONS", the scope a token is asked for. */
+/* "repository:REPO:ACTIONS", the scope a token is asked for; malloc'ed (a request frees
+ * its scope in wp_client_req_release). */
 char *wp_client_scope(const char *repo, const char *actions);
 /* Is url on the registry's own scheme, host and port (where credentials may go)? */
 bool wp_client_same_origin(const wp_client *r, const char *url);
-/* Makes an absolute URL: "/v2/..." paths and relative Locations against the base. */
+/* Makes an absolute URL: "/v2/..." paths and relative Locations against the base;
+ * malloc'ed: the caller frees it. */
 char *wp_client_url(const wp_client *r, const char *path_or_url);
 
 /* Counters for --format json and tests. */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+
 char *wp_referrers_tag(const char *subject_digest)
 {
 	return wp_str_fmt("sha256-%s", wp_digest_hex(subject_digest));
@@ -50,7 +51,7 @@ static int api_get(wp_client *r, const char *repo, const char *subject, const ch
 	q.accept = wp_xstrdup(WP_MT_OCI_INDEX);
 	wp_buf_init(&body, WP_MANIFEST_MAX);
 	q.resp_body = &body;
-	wp_buf_init(&p.error_body, 4096);
+	wp_client_resp_init(&p);
 	rc = wp_client_do(r, &q, &p, err);
 	if (rc == 0 && p.status == 404)
 		rc = wp_error_set(err, WP_ENOTFOUND, "the registry has no referrers API");
@@ -62,8 +63,7 @@ static int api_get(wp_client *r, const char *repo, const char *subject, const ch
 	}
 	wp_buf_release(&body);
 	wp_client_req_release(&q);
-	wp_client_resp_reset(&p);
-	wp_buf_release(&p.error_body);
+	wp_client_resp_release(&p);
 	return rc;
 }
 

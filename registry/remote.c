@@ -24,7 +24,7 @@ int wp_remote_manifest(wp_client *r, const wp_ref *ref, const char *reference, w
 	q.scope = wp_client_scope(ref->repository, "pull");
 	q.accept = wp_xstrdup(ACCEPT_MANIFESTS);
 	q.resp_body = body;
-	wp_buf_init(&p.error_body, 1);
+	wp_client_resp_init(&p);
 	rc = wp_client_do(r, &q, &p, err);
 	if (rc == 0)
 		rc = wp_client_check(&p, "getting the manifest", err);
@@ -46,8 +46,7 @@ int wp_remote_manifest(wp_client *r, const wp_ref *ref, const char *reference, w
 		}
 	}
 	wp_client_req_release(&q);
-	wp_client_resp_reset(&p);
-	wp_buf_release(&p.error_body);
+	wp_client_resp_release(&p);
 	return rc;
 }
 
@@ -63,7 +62,7 @@ int wp_remote_blob(wp_client *r, const char *repo, const char *digest, size_t ma
 	wp_client_req_init(&q, "GET", wp_str_fmt("%s/v2/%s/blobs/%s", wp_client_base_url(r), repo, digest));
 	q.scope = wp_client_scope(repo, "pull");
 	q.resp_body = out;
-	wp_buf_init(&p.error_body, 1);
+	wp_client_resp_init(&p);
 	rc = wp_client_do(r, &q, &p, err);
 	if (rc == 0)
 		rc = wp_client_check(&p, "getting a blob", err);
@@ -72,8 +71,7 @@ int wp_remote_blob(wp_client *r, const char *repo, const char *digest, size_t ma
 	if (rc == 0 && (rc = wp_digest_bytes(out->data, out->len, got, err)) == 0 && strcmp(got, digest))
 		rc = wp_error_set(err, WP_EDIGEST, "blob %s arrived with digest %s", digest, got);
 	wp_client_req_release(&q);
-	wp_client_resp_reset(&p);
-	wp_buf_release(&p.error_body);
+	wp_client_resp_release(&p);
 	return rc;
 }
 
@@ -122,13 +120,12 @@ static int source_has(void *ctx, const char *digest, wp_error *err)
 		return rc;
 	wp_client_req_init(&q, "HEAD", wp_str_fmt("%s/v2/%s/blobs/%s", wp_client_base_url(repo->r), repo->repository, digest));
 	q.scope = wp_client_scope(repo->repository, "pull");
-	wp_buf_init(&p.error_body, 1);
+	wp_client_resp_init(&p);
 	rc = wp_client_do(repo->r, &q, &p, err);
 	if (rc == 0 && p.status != 404 && (rc = wp_client_check(&p, "asking for a blob", err)) == 0)
 		rc = 1;
 	wp_client_req_release(&q);
-	wp_client_resp_reset(&p);
-	wp_buf_release(&p.error_body);
+	wp_client_resp_release(&p);
 	return rc;
 }
 
@@ -179,7 +176,7 @@ int wp_remote_tags(wp_client *r, const char *repo, wp_strv *tags, wp_error *err)
 		wp_client_req_init(&q, "GET", url);
 		q.scope = wp_client_scope(repo, "pull");
 		q.resp_body = &body;
-		wp_buf_init(&p.error_body, 1);
+		wp_client_resp_init(&p);
 		url = NULL;
 		rc = wp_client_do(r, &q, &p, err);
 		if (rc == 0)
@@ -195,8 +192,7 @@ int wp_remote_tags(wp_client *r, const char *repo, wp_strv *tags, wp_error *err)
 		json_decref(doc);
 		wp_buf_release(&body);
 		wp_client_req_release(&q);
-		wp_client_resp_reset(&p);
-		wp_buf_release(&p.error_body);
+		wp_client_resp_release(&p);
 	}
 	free(url);
 	if (rc < 0)

@@ -38,12 +38,11 @@ static int origins_load(wp_store *s, json_t **out)
 {
 	_cleanup_free_ char *path = wp_store_private_path(s, "origins.json");
 	wp_buf data;
-	wp_error ignored;
 
 	*out = NULL;
 	wp_buf_init(&data, ORIGINS_MAX);
-	if (path && wp_fs_read_file(path, ORIGINS_MAX, &data, &ignored) == 0)
-		wp_json_parse(data.data, data.len, ORIGINS_MAX, out, &ignored);
+	if (wp_fs_read_file(path, ORIGINS_MAX, &data, NULL) == 0)
+		wp_json_parse(data.data, data.len, ORIGINS_MAX, out, NULL);
 	wp_buf_release(&data);
 	if (!json_is_object(*out)) {
 		json_decref(*out);
@@ -58,11 +57,10 @@ int wp_transfer_origins_add(wp_store *s, const char *repo_name, const char **dig
 	_cleanup_free_ char *lockp = wp_store_private_path(s, "origins.lock");
 	json_t *o = NULL;
 	wp_buf data;
-	wp_error ignored;
 	int lock, rc;
 
-	lock = wp_fs_lock_open(lockp, &ignored);
-	if (lock < 0 || wp_fs_lock_wait(lock, LOCK_EX, lockp, &ignored) < 0) {
+	lock = wp_fs_lock_open(lockp, NULL);
+	if (lock < 0 || wp_fs_lock_wait(lock, LOCK_EX, lockp, NULL) < 0) {
 		if (lock >= 0)
 			close(lock);
 		return WP_EIO;
@@ -87,8 +85,8 @@ int wp_transfer_origins_add(wp_store *s, const char *repo_name, const char **dig
 		}
 	}
 	wp_buf_init(&data, ORIGINS_MAX);
-	if (rc == 0 && wp_json_emit(o, &data, &ignored) == 0)
-		rc = wp_fs_write_atomic(path, data.data, data.len, 0644, &ignored);
+	if (rc == 0 && wp_json_emit(o, &data, NULL) == 0)
+		rc = wp_fs_write_atomic(path, data.data, data.len, 0644, NULL);
 	wp_buf_release(&data);
 	json_decref(o);
 	close(lock);
@@ -167,7 +165,7 @@ static void remember_origins(wp_store *s, const char *name, const wp_transfer_re
 {
 	const char **digests = wp_xcalloc(res->n_blobs + 1, sizeof(char *));
 
-	for (size_t i = 0; digests && i < res->n_blobs; i++)
+	for (size_t i = 0; i < res->n_blobs; i++)
 		digests[i] = res->blobs[i].digest;
 	if (digests && name)
 		wp_transfer_origins_add(s, name, digests, res->n_blobs);
@@ -223,7 +221,7 @@ static int push_next(wp_job *job, wp_client_req *q)
 		_cleanup_free_ char *dq = wp_str_fmt("digest=%s", d);
 
 		q->method = "PUT";
-		url = dq ? with_query(b->location, dq) : NULL;
+		url = with_query(b->location, dq);
 		q->body_fd = b->fd;
 		q->body_off = 0;
 		q->body_len = b->report->size;
@@ -448,15 +446,14 @@ int wp_transfer_put_manifest(wp_client *r, const char *repo, const char *referen
 	q.content_type = wp_xstrdup(media_type);
 	q.body = data->data;
 	q.body_len = (int64_t)data->len;
-	wp_buf_init(&p.error_body, 1);
+	wp_client_resp_init(&p);
 	rc = wp_client_do(r, &q, &p, err);
 	if (rc == 0)
 		rc = wp_client_check(&p, "pushing the manifest", err);
 	if (rc == 0 && p.docker_content_digest && strcmp(p.docker_content_digest, digest))
 		rc = wp_error_set(err, WP_EDIGEST, "the registry stored the manifest as %s, not %s", p.docker_content_digest, digest);
 	wp_client_req_release(&q);
-	wp_client_resp_reset(&p);
-	wp_buf_release(&p.error_body);
+	wp_client_resp_release(&p);
 	return rc;
 }
 

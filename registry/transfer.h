@@ -50,6 +50,8 @@ int wp_transfer_pull(wp_store *s, wp_client *r, const wp_ref *ref, const char *p
 
 /* The store's memory of where blobs live: "registry/repository" names, for mounts. */
 int wp_transfer_origins_add(wp_store *s, const char *repo_name, const char **digests, size_t n);
+/* A repository of registry other than not_repo known to hold digest (a blob mount's
+ * source), as "repository"; malloc'ed, NULL when none is known. */
 char *wp_transfer_origins_find(wp_store *s, const char *digest, const char *registry, const char *not_repo);
 
 #endif

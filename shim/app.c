@@ -38,7 +38,7 @@ bool wp_app_in_rootfs(const char *rootfs, const json_t *process)
 	bool found;
 
 	/* args[0] comes from the image: ".." cannot climb out of the rootfs */
-	wp_buf_init(&p, 4096);
+	wp_buf_init(&p, WP_PATH_MAX);
 	found = wp_path_join_safe(rootfs, a0 ? a0 : "spin.toml", &p, &err) == 0 && stat(p.data, &st) == 0 &&
 		S_ISREG(st.st_mode);
 	wp_buf_release(&p);
@@ -55,7 +55,7 @@ int wp_app_check_beneath(const char *rootfs, const json_t *process, wp_error *er
 
 	if (!a0)
 		return 0; /* a Spin app's spin.toml: spin reads it */
-	wp_buf_init(&clean, 4096);
+	wp_buf_init(&clean, WP_PATH_MAX);
 	if (wp_path_clean(a0, &clean, &perr) == 0 && (root = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
 		fd = (int)syscall(SYS_openat2, root, clean.data, &how, sizeof(how));
 		close(root);

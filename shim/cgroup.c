@@ -1,4 +1,5 @@
 #include "shim/cgroup.h"
+#include "common/path.h"
 #include "common/util.h"
 #include "common/pb.h"
 
@@ -11,6 +12,12 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* A cgroup's cgroup.procs read to see whether it is empty, one read of its events, and
+ * its statistics as a message, at most. */
+#define PROCS_READ_MAX 4096
+#define EVENT_READ_MAX 4096
+#define STATS_MAX (1u << 16)
 
 /* Where the cgroup filesystems are mounted: $WASMPACK_CGROUP_ROOT or /sys/fs/cgroup. */
 static const char *cg_root(void)
@@ -29,7 +36,7 @@ static const char *const v1_controllers[] = { "memory", "cpu", "cpuacct", "pids"
 /* cgroup v2 (one unified hierarchy), or v1. */
 static bool unified(void)
 {
-	char path[4096];
+	char path[WP_PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s/cgroup.controllers", cg_root());
 	return access(path, F_OK) == 0;
@@ -48,7 +55,7 @@ char *wp_cgroup_dir(const char *p)
 		size_t len = 0;
 		FILE *f;
 
-		if (!slice || !prefix || !wp_str_has_suffix(slice, ".slice") || !(f = open_memstream(&out, &len)))
+		if (!wp_str_has_suffix(slice, ".slice") || !(f = open_memstream(&out, &len)))
 			return NULL;
 		/* a-b-c.slice lives in a.slice/a-b.slice/a-b-c.slice */
 		slice[strlen(slice) - 6] = '\0';
@@ -84,8 +91,7 @@ static void enable_controllers(const char *dir)
 	static const char *const want[] = { "cpu", "memory", "pids" };
 	_cleanup_free_ char *ctl = wp_str_fmt("%s/cgroup.controllers", dir);
 	char avail[512] = " ";
-	wp_error ignored;
-	int fd = ctl ? open(ctl, O_RDONLY | O_CLOEXEC) : -1;
+	int fd = open(ctl, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
 	if (fd < 0)
@@ -104,7 +110,7 @@ static void enable_controllers(const char *dir)
 		snprintf(word, sizeof(word), " %s ", want[i]);
 		snprintf(plus, sizeof(plus), "+%s", want[i]);
 		if (strstr(avail, word))
-			put(dir, "cgroup.subtree_control", plus, &ignored);
+			put(dir, "cgroup.subtree_control", plus, NULL);
 	}
 }
 
@@ -112,7 +118,7 @@ static void enable_controllers(const char *dir)
  * cgroup with controllers for children may hold no process). */
 static int make_v2(const char *d)
 {
-	char cur[4096];
+	char cur[WP_PATH_MAX];
 	const char *p = d + strlen(cg_root());
 	size_t len = strlen(cg_root());
 
@@ -194,14 +200,14 @@ int wp_cgroup_prepare(const char *dir, json_t *res, char **procs, bool *own, wp_
 		_cleanup_free_ char *base = wp_str_fmt("%s/%s", cg_root(), v1_controllers[i]), *d = wp_str_fmt("%s/%s%s", cg_root(), v1_controllers[i], dir);
 		bool must = false;
 
-		if (!base || !d || access(base, F_OK) < 0)
+		if (access(base, F_OK) < 0)
 			continue;
 		/* cpu and cpuacct are usually one hierarchy mounted as "cpu,cpuacct" */
 		if (!strcmp(v1_controllers[i], "cpuacct")) {
-			char a[4096], b[4096];
+			char a[WP_PATH_MAX], b[WP_PATH_MAX];
 			_cleanup_free_ char *cpu_dir = wp_str_fmt("%s/cpu", cg_root());
 
-			if (cpu_dir && realpath(cpu_dir, a) && realpath(base, b) && !strcmp(a, b))
+			if (realpath(cpu_dir, a) && realpath(base, b) && !strcmp(a, b))
 				continue;
 		}
 		if (!strcmp(v1_controllers[i], "memory"))
@@ -240,13 +246,12 @@ int wp_cgroup_prepare(const char *dir, json_t *res, char **procs, bool *own, wp_
  * are born there), and theirs: the task's process, its init and its engine. */
 static void move_tree(const char *d, pid_t pid, int depth)
 {
-	char pidstr[32], path[64], kids[4096];
-	wp_error ignored;
+	char pidstr[32], path[64], kids[PROCS_READ_MAX];
 	ssize_t n;
 	int fd;
 
 	snprintf(pidstr, sizeof(pidstr), "%d", (int)pid);
-	put(d, "cgroup.procs", pidstr, &ignored);
+	put(d, "cgroup.procs", pidstr, NULL);
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
 	if (depth <= 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return;
@@ -264,7 +269,7 @@ void wp_cgroup_join_rest(const char *dir, pid_t pid)
 	for (size_t i = 0; i < WP_ARRAY_LEN(v1_controllers); i++) {
 		_cleanup_free_ char *d = wp_str_fmt("%s/%s%s", cg_root(), v1_controllers[i], dir);
 
-		if (d && strcmp(v1_controllers[i], "memory") && access(d, F_OK) == 0)
+		if (strcmp(v1_controllers[i], "memory") && access(d, F_OK) == 0)
 			move_tree(d, pid, 3);
 	}
 }
@@ -292,7 +297,7 @@ static uint64_t read_num(const char *dir, const char *file, const char *key)
 {
 	_cleanup_free_ char *path = wp_str_fmt("%s/%s", dir, file);
 	char buf[8192];
-	int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
 	if (fd < 0)
@@ -336,7 +341,7 @@ static int put_fields(wp_buf *out, uint32_t num, const char *dir, const field *f
 	wp_buf m;
 	int rc;
 
-	wp_buf_init(&m, 1 << 16);
+	wp_buf_init(&m, STATS_MAX);
 	if ((rc = append_fields(&m, dir, f, n)) == 0 && m.len)
 		rc = wp_pb_put_msg(out, num, &m);
 	wp_buf_release(&m);
@@ -389,7 +394,7 @@ int wp_cgroup_metrics(const char *dir, wp_buf *out, const char **type_url)
 	if (unified()) {
 		_cleanup_free_ char *d = wp_str_fmt("%s%s", cg_root(), dir);
 
-		if (!d || access(d, F_OK) < 0)
+		if (access(d, F_OK) < 0)
 			return -1;
 		*type_url = "io.containerd.cgroups.v2.Metrics";
 		if (put_fields(out, 1, d, v2_pids, WP_ARRAY_LEN(v2_pids)) < 0 ||
@@ -403,10 +408,10 @@ int wp_cgroup_metrics(const char *dir, wp_buf *out, const char **type_url)
 		_cleanup_free_ char *acct = wp_str_fmt("%s/cpuacct%s", cg_root(), dir);
 		_cleanup_free_ char *pids = wp_str_fmt("%s/pids%s", cg_root(), dir);
 
-		if (!mem || !acct || !pids || (access(mem, F_OK) < 0 && access(acct, F_OK) < 0))
+		if (access(mem, F_OK) < 0 && access(acct, F_OK) < 0)
 			return -1;
 		*type_url = "io.containerd.cgroups.v1.Metrics";
-		wp_buf_init(&inner, 1 << 16);
+		wp_buf_init(&inner, STATS_MAX);
 		/* cpu = 3 {usage = 1 {...}}; memory = 4 {..., usage = 33 {...}} */
 		if (put_fields(out, 2, pids, v1_pids, WP_ARRAY_LEN(v1_pids)) < 0 ||
 		    put_fields(&inner, 1, acct, v1_cpu_usage, WP_ARRAY_LEN(v1_cpu_usage)) < 0 ||
@@ -416,7 +421,7 @@ int wp_cgroup_metrics(const char *dir, wp_buf *out, const char **type_url)
 		if (rc == 0) {
 			wp_buf m;
 
-			wp_buf_init(&m, 1 << 16);
+			wp_buf_init(&m, STATS_MAX);
 			rc = append_fields(&m, mem, v1_memory, WP_ARRAY_LEN(v1_memory));
 			if (rc == 0 && (rc = put_fields(&m, 33, mem, v1_memory_usage, WP_ARRAY_LEN(v1_memory_usage))) == 0 && m.len)
 				rc = wp_pb_put_msg(out, 4, &m);
@@ -437,7 +442,7 @@ wp_cgroup_oom *wp_cgroup_oom_watch(const char *dir)
 		_cleanup_free_ char *file = wp_str_fmt("%s%s/memory.events", cg_root(), dir);
 
 		w->events = wp_str_fmt("%s%s", cg_root(), dir);
-		if (!w->events || !file || (w->fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK)) < 0 ||
+		if (!w->events || (w->fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK)) < 0 ||
 		    inotify_add_watch(w->fd, file, IN_MODIFY) < 0)
 			goto fail;
 		w->seen = read_num(w->events, "memory.events", "oom_kill");
@@ -446,15 +451,14 @@ wp_cgroup_oom *wp_cgroup_oom_watch(const char *dir)
 	{
 		/* cgroup v1: "<eventfd> <memory.oom_control fd>" into cgroup.event_control */
 		_cleanup_free_ char *mem = wp_str_fmt("%s/memory%s", cg_root(), dir);
-		_cleanup_free_ char *ctl = mem ? wp_str_fmt("%s/memory.oom_control", mem) : NULL;
+		_cleanup_free_ char *ctl = wp_str_fmt("%s/memory.oom_control", mem);
 		char line[64];
-		wp_error ignored;
 
 		if (!ctl || (w->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
 		    (w->aux = open(ctl, O_RDONLY | O_CLOEXEC)) < 0)
 			goto fail;
 		snprintf(line, sizeof(line), "%d %d", w->fd, w->aux);
-		if (put(mem, "cgroup.event_control", line, &ignored) < 0)
+		if (put(mem, "cgroup.event_control", line, NULL) < 0)
 			goto fail;
 		return w;
 	}
@@ -465,7 +469,7 @@ fail:
 
 bool wp_cgroup_oom_fired(wp_cgroup_oom *w)
 {
-	char buf[4096];
+	char buf[EVENT_READ_MAX];
 	uint64_t n;
 
 	if (!w->v2)

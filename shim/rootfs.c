@@ -8,6 +8,9 @@
 #include <string.h>
 #include <sys/mount.h>
 
+/* A mount's data string: the kernel takes one page. */
+#define MOUNT_DATA_MAX 4096
+
 int wp_rootfs_mount_decode(const uint8_t *d, size_t len, wp_rootfs_mount *m)
 {
 	wp_pb_reader r;
@@ -91,7 +94,7 @@ int wp_rootfs_mount_all(const char *rootfs, const wp_rootfs_mount *mounts, size_
 		wp_buf data;
 		int r;
 
-		wp_buf_init(&data, 4096);
+		wp_buf_init(&data, MOUNT_DATA_MAX);
 		if (parse_mount_options(&m->options, &flags, &data) < 0) {
 			wp_buf_release(&data);
 			return wp_error_set(err, WP_EINVALID, "the mount options of '%s' are too long", target);

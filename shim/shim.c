@@ -29,6 +29,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* An event's message (ids, a pid, a status) and a task's metrics, at most. */
+#define EVENT_MAX 4096
+#define METRICS_MAX (1u << 16)
+
 #define SERVICE "containerd.task.v2.Task"
 #define SPEC_MAX (4u << 20)
 
@@ -172,7 +176,7 @@ static void oom_fired(void *ctx, wp_cgroup_oom *watch)
 			wp_buf e;
 
 			wp_info("task %s: the OOM killer acted in its cgroup", t->id);
-			wp_buf_init(&e, 4096);
+			wp_buf_init(&e, EVENT_MAX);
 			if (wp_pb_put_str(&e, 1, t->id) == 0)
 				wp_events_publish(sh->events, "/tasks/oom", "containerd.events.TaskOOM", &e);
 			wp_buf_release(&e);
@@ -375,7 +379,7 @@ static void publish_exit(wp_shim *sh, const task *t)
 	wp_buf ev;
 
 	/* TaskExit {container_id = 1, id = 2, pid = 3, exit_status = 4, exited_at = 5} */
-	wp_buf_init(&ev, 4096);
+	wp_buf_init(&ev, EVENT_MAX);
 	if (wp_pb_put_str(&ev, 1, t->id) == 0 && wp_pb_put_str(&ev, 2, t->exec_id ? t->exec_id : t->id) == 0 &&
 	    wp_pb_put_varint(&ev, 3, (uint64_t)t->pid) == 0 && wp_pb_put_varint(&ev, 4, t->exit_status) == 0 &&
 	    wp_pb_put_timestamp(&ev, 5, &t->exited_at) == 0)
@@ -791,10 +795,7 @@ static void join_rest_later(const char *dir, pid_t pid)
 	pthread_attr_t attr;
 	pthread_t th;
 
-	if (!j || !(j->dir = wp_xstrdup(dir))) {
-		free(j);
-		return;
-	}
+	j->dir = wp_xstrdup(dir);
 	j->pid = pid;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 128u << 10);
@@ -851,7 +852,7 @@ static int do_start(wp_shim *sh, const fields *fs, wp_buf *reply, wp_error *err)
 			join_rest_later(t->cgroup, t->pid);
 		wp_pb_put_varint(reply, 1, (uint64_t)t->pid);
 		/* TaskStart {container_id = 1, pid = 2} */
-		wp_buf_init(&ev, 4096);
+		wp_buf_init(&ev, EVENT_MAX);
 		if (wp_pb_put_str(&ev, 1, t->id) == 0 && wp_pb_put_varint(&ev, 2, (uint64_t)t->pid) == 0)
 			wp_events_publish(sh->events, "/tasks/start", "containerd.events.TaskStart", &ev);
 		wp_buf_release(&ev);
@@ -1161,7 +1162,7 @@ static int do_delete(wp_shim *sh, const fields *fs, wp_buf *reply, wp_error *err
 		wp_buf ev;
 
 		/* TaskDelete {container_id = 1, pid = 2, exit_status = 3, exited_at = 4, id = 5} */
-		wp_buf_init(&ev, 4096);
+		wp_buf_init(&ev, EVENT_MAX);
 		if (wp_pb_put_str(&ev, 1, t->id) == 0 && wp_pb_put_varint(&ev, 2, (uint64_t)t->pid) == 0 &&
 		    wp_pb_put_varint(&ev, 3, t->exit_status) == 0 && wp_pb_put_timestamp(&ev, 4, &t->exited_at) == 0 &&
 		    wp_pb_put_str(&ev, 5, t->exec_id ? t->exec_id : t->id) == 0)
@@ -1254,7 +1255,7 @@ int wp_shim_handle(void *ctx, const wp_ttrpc_request *req, const struct timespec
 			wp_buf metrics;
 			const char *type = NULL;
 
-			wp_buf_init(&metrics, 1 << 16);
+			wp_buf_init(&metrics, METRICS_MAX);
 			if (!t->cgroup || wp_cgroup_metrics(t->cgroup, &metrics, &type) < 0)
 				code = wp_error_set(err, WP_ENOTFOUND, "task %s: no cgroup to read", t->id);
 			else

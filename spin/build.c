@@ -35,6 +35,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The authors annotation, at most (past it they stay in spin.toml only). */
+#define AUTHORS_MAX (1u << 16)
+
 #define INLINE_MAX 128
 #define MAX_LAYERS 500
 
@@ -517,7 +520,7 @@ static size_t count_distinct(fingerprint *fp, size_t n)
 /* An unreadable file keeps zeros: it is reported when it is read for real. */
 static void read_ends(fingerprint *f)
 {
-	unsigned char buf[4096];
+	unsigned char buf[WP_IO_CHUNK];
 	int fd = open(f->path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
@@ -700,7 +703,7 @@ static void infer_annotations(wp_manifest *m, const json_t *meta)
 		size_t i;
 		json_t *a;
 
-		wp_buf_init(&joined, 1 << 16);
+		wp_buf_init(&joined, AUTHORS_MAX);
 		/* authors past 64 KiB are left out of the annotation (they stay in spin.toml) */
 		json_array_foreach(authors, i, a) {
 			const char *one = json_string_value(a);

@@ -21,6 +21,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The messages of every bad outbound host, and the hosts once their templates are
+ * expanded, at most. */
+#define HOST_ERRORS_MAX (1u << 16)
+#define HOSTS_EXPANDED_MAX (1u << 16)
+
 #define MANIFEST_MAX (16u << 20)
 
 /* ---- small helpers ---- */
@@ -624,7 +629,7 @@ static int convert_http_hosts(loader *l, const wp_strv *http, bool allow_db, wp_
 		wp_strv_push(out, "http://self");
 		return 0;
 	}
-	wp_buf_init(&errs, 1 << 16);
+	wp_buf_init(&errs, HOST_ERRORS_MAX);
 	for (size_t i = 0; i < http->len; i++) {
 		char why[512], *host = NULL;
 		long port;
@@ -761,7 +766,7 @@ static int check_outbound(loader *l, const wp_strv *hosts)
 	wp_buf exp;
 	char why[1024];
 
-	wp_buf_init(&exp, 1 << 16);
+	wp_buf_init(&exp, HOSTS_EXPANDED_MAX);
 	for (size_t i = 0; i < hosts->len; i++) {
 		const char *h = hosts->items[i];
 
@@ -947,7 +952,7 @@ static int copy_tree(loader *l, const char *sub, const char *pattern, size_t str
 		rel = sub[0] ? wp_str_fmt("%s/%s", sub, de->d_name) : wp_xstrdup(de->d_name);
 		full = wp_str_fmt("%s/%s", l->root, rel);
 		/* relative to the open folder: no walk down the whole path for each entry */
-		if (!rel || !full || fstatat(dirfd(d), de->d_name, &st, 0) < 0)
+		if (fstatat(dirfd(d), de->d_name, &st, 0) < 0)
 			continue;
 		/* sub was judged by the caller and is never reached through a link (links to
 		 * folders are not walked), so only a link here can lead out */
@@ -1027,7 +1032,7 @@ static int copy_files(loader *l, const char *id, const wp_toml *files, const wp_
 			if ((rc = inside_app(l, pat, &rel)) < 0 || (rc = file_inside(l, rel.data)) < 0)
 				break;
 			full = wp_str_fmt("%s/%s", l->root, rel.data);
-			if (!full || stat(full, &st) < 0) {
+			if (stat(full, &st) < 0) {
 				rc = wp_error_set(l->err, WP_ENOTFOUND, "\"%s\" does not exist and doesn't appear to be a glob pattern", pat);
 				break;
 			}
@@ -1052,7 +1057,7 @@ static int copy_files(loader *l, const char *id, const wp_toml *files, const wp_
 			}
 			full = wp_str_fmt("%s/%s", l->root, rel.data);
 			to = dst.len ? wp_str_fmt("%s/%s", root, dst.data) : wp_xstrdup(root);
-			if (!full || !to || stat(full, &st) < 0) {
+			if (stat(full, &st) < 0) {
 				rc = wp_error_set(l->err, WP_ENOTFOUND, "File or directory \"%s\" does not exist", src);
 				break;
 			}
@@ -1098,7 +1103,7 @@ static int source_json(loader *l, const wp_toml *src, json_t **out)
 			free(full);
 			full = wp_xstrdup(real);
 		}
-		if (!full || stat(full, &st) < 0 || !S_ISREG(st.st_mode))
+		if (stat(full, &st) < 0 || !S_ISREG(st.st_mode))
 			return wp_error_set(l->err, WP_ENOTFOUND, "Failed to load Wasm source \"%s\": the file does not exist",
 					    src->u.str.s);
 		*out = json_pack("{s:s,s:s+}", "content_type", "application/wasm", "source", "file://", full);
@@ -1647,10 +1652,9 @@ int wp_spin_lock(const char *manifest_path, const wp_spin_opts *opts, json_t **l
 	if (l.assets_tmp) {
 		/* A temp folder no one asked for goes, unless the locked app points into it. */
 		_cleanup_free_ char *a = wp_str_fmt("%s/assets", l.assets_tmp);
-		wp_error ignored;
 
 		if (rc < 0 || !wp_fs_exists(a))
-			wp_fs_rm_rf(l.assets_tmp, &ignored);
+			wp_fs_rm_rf(l.assets_tmp, NULL);
 		else
 			wp_warn("the app's files were copied under %s, where the locked app points: remove it when done, "
 				"or choose the folder with --assets-dir", l.assets_tmp);

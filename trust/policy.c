@@ -342,7 +342,6 @@ static char *verdict_path(const char *cache_root, const char *digest, const wp_p
 {
 	wp_buf key;
 	char name[65];
-	wp_error ignored;
 
 	wp_buf_init(&key, 1u << 24);
 	(void)!wp_buf_printf(&key, "%s\n", digest);
@@ -352,7 +351,7 @@ static char *verdict_path(const char *cache_root, const char *digest, const wp_p
 		wp_buf k;
 
 		wp_buf_init(&k, KEY_MAX);
-		if (wp_fs_read_file(rule->keys.items[i], KEY_MAX, &k, &ignored) == 0 && k.len)
+		if (wp_fs_read_file(rule->keys.items[i], KEY_MAX, &k, NULL) == 0 && k.len)
 			(void)!wp_buf_append(&key, k.data, k.len);
 		(void)!wp_buf_printf(&key, "\n--\n");
 		wp_buf_release(&k);
@@ -372,8 +371,7 @@ bool wp_policy_remembered(const char *cache_root, const char *digest, const wp_p
 void wp_policy_remember(const char *cache_root, const char *digest, const wp_policy_rule *rule)
 {
 	_cleanup_free_ char *p = verdict_path(cache_root, digest, rule), *dir = wp_str_fmt("%s/verified", cache_root);
-	wp_error ignored;
 
-	if (wp_fs_mkdir_p(dir, 0755, &ignored) == 0)
-		(void)wp_fs_write_replace(p, digest, strlen(digest), 0644, &ignored);
+	if (wp_fs_mkdir_p(dir, 0755, NULL) == 0)
+		(void)wp_fs_write_replace(p, digest, strlen(digest), 0644, NULL);
 }

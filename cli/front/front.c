@@ -40,8 +40,7 @@ static void exec_core(char **argv)
 		if (slash)
 			*slash = '\0';
 		core = wp_str_fmt("%s/wasmpack-core", self);
-		if (core)
-			execv(core, argv);
+		execv(core, argv);
 	}
 	fprintf(stderr, "wasmpack: cannot start %s: %s\n", core ? core : "wasmpack-core", strerror(errno));
 	exit(1);

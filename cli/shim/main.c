@@ -30,6 +30,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* A line of /proc/PID/cgroup, and the Delete response, at most. */
+#define CGROUP_LINE_MAX 4096
+#define RESPONSE_MAX 4096
+
 typedef struct flags {
 	const char *ns, *address, *publish_binary, *id, *bundle, *action;
 	bool debug;
@@ -108,8 +112,6 @@ static char *socket_path(const flags *f, const char *group)
 	uint8_t sum[32];
 	char hex[65];
 
-	if (!key)
-		return NULL;
 	wp_sha256_small(key, strlen(key), sum);
 	wp_util_hex_encode(sum, sizeof(sum), hex);
 	return wp_str_fmt("%s/%s", socket_dir(), hex);
@@ -322,9 +324,9 @@ static int start(const flags *f)
 static bool pid_in_cgroup(int pid, const char *cg)
 {
 	_cleanup_free_ char *path = wp_str_fmt("/proc/%d/cgroup", pid);
-	char line[4096];
+	char line[CGROUP_LINE_MAX];
 	bool in = false;
-	FILE *f = path ? fopen(path, "re") : NULL;
+	FILE *f = fopen(path, "re");
 
 	while (f && !in && fgets(line, sizeof(line), f)) {
 		char *p = strchr(line, ':');
@@ -383,7 +385,7 @@ static int delete_action(const flags *f)
 		_cleanup_free_ char *specp = wp_str_fmt("%s/config.json", bundle);
 		json_t *spec = NULL;
 
-		if (specp && wp_json_read_file(specp, 4u << 20, &spec, &err) == 0) {
+		if (wp_json_read_file(specp, 4u << 20, &spec, &err) == 0) {
 			_cleanup_free_ char *cg = wp_cgroup_dir(wp_json_str(json_object_get(spec, "linux"), "cgroupsPath"));
 
 			if (cg)
@@ -395,7 +397,7 @@ static int delete_action(const flags *f)
 		for (int i = 0; i < 32 && umount2(rootfs, MNT_DETACH) == 0; i++)
 			;
 	clock_gettime(CLOCK_REALTIME, &now);
-	wp_buf_init(&out, 4096);
+	wp_buf_init(&out, RESPONSE_MAX);
 	wp_shim_delete_response(&out, pid > 0 ? pid : 0, 128 + SIGKILL, &now);
 	fwrite(out.data ? out.data : "", 1, out.len, stdout);
 	wp_buf_release(&out);

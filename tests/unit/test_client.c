@@ -104,8 +104,7 @@ static long get(wp_client *c, const char *path, const char *scope, wp_buf *body,
 	if (rc == 0 && p.status >= 400)
 		wp_client_check(&p, path, err);
 	wp_client_req_release(&q);
-	wp_client_resp_reset(&p);
-	wp_buf_release(&p.error_body);
+	wp_client_resp_release(&p);
 	return status;
 }
 
