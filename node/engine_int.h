@@ -1,3 +1,4 @@
+/* Internal to node/ (scripts/layers.sh keeps other modules out). */
 /* node/engine.c's pieces, one file per engine (node/engine_*.c) behind one handler
  * table, the choice of engine in a file of its own: shared within node/ only, names
  * marked wp_engine__ (not an API: nothing outside node/ includes this header). */

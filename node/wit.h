@@ -1,3 +1,4 @@
+/* Internal to node/ (scripts/layers.sh keeps other modules out). */
 /* What WASI defines, read from the WIT that an engine ships (jco's lib/wit/builtin), so a
  * component's imports can be held to it by name: a function no WASI interface has (a
  * "[constructor]network" a component declares itself, which jco would answer with a fresh

@@ -1,3 +1,4 @@
+/* Internal to oci/ (scripts/layers.sh keeps other modules out). */
 /* Provenance from the git repository holding the input (libgit2): the HEAD commit, its
  * time (the image's `created` when SOURCE_DATE_EPOCH is unset), the origin URL without
  * credentials, and whether the work tree differs from HEAD. */

@@ -1,3 +1,4 @@
+/* Internal to registry/ (scripts/layers.sh keeps other modules out). */
 /* Registry authentication: WWW-Authenticate challenges, credentials from the places
  * people already keep them, and bearer tokens (Distribution's token auth and OAuth2). */
 #ifndef WP_REGISTRY_AUTH_H

@@ -86,6 +86,14 @@ void wp_client_req_release(wp_client_req *q)
 	q->url = q->scope = q->content_type = q->accept = q->content_range = q->range = NULL;
 }
 
+/* What the engine keeps of a job while it runs it. */
+struct wp_job_run {
+	int attempts;
+	int redirects;
+	int auth_tries;
+	long long wake_at_ms;
+};
+
 void wp_client_resp_init(wp_client_resp *p)
 {
 	memset(p, 0, sizeof(*p));
@@ -774,7 +782,7 @@ static long long backoff_ms(const wp_job *j, const wp_client_resp *p)
 
 	if (p->retry_after >= 0)
 		return (p->retry_after > 60 ? 60 : p->retry_after) * 1000;
-	ms = base << (j->attempts > 6 ? 6 : j->attempts);
+	ms = base << (j->run->attempts > 6 ? 6 : j->run->attempts);
 	return ms > 8000 ? 8000 : ms;
 }
 
@@ -898,7 +906,7 @@ typedef struct engine {
 static void job_finish(engine *e, wp_job *j, int rc)
 {
 	j->rc = rc;
-	j->wake_at_ms = -1;
+	j->run->wake_at_ms = -1;
 	e->finished++;
 }
 
@@ -917,8 +925,8 @@ static void job_advance(engine *e, slot *s, wp_job *j)
 		s->job = NULL;
 		return;
 	}
-	j->redirects = 0;
-	j->auth_tries = 0;
+	j->run->redirects = 0;
+	j->run->auth_tries = 0;
 	if (slot_start(s, e->multi) < 0) {
 		wp_error_set(&j->err, WP_EIO, "starting a request to %s failed", e->r->registry);
 		job_finish(e, j, WP_EIO);
@@ -958,7 +966,7 @@ static int classify(engine *e, slot *s, CURLcode cc)
 	/* The consumer refused the body: its own error says why, when it judges. */
 	if (p->sink_failed && p->status >= 200 && p->status < 300)
 		return ANSWERED;
-	if (p->status == 401 && !s->req.no_auth && j->auth_tries >= 2) {
+	if (p->status == 401 && !s->req.no_auth && j->run->auth_tries >= 2) {
 		/* Authenticated and still refused: the credentials lack the rights asked for. */
 		wp_auth_challenge c = { 0 };
 
@@ -976,7 +984,7 @@ static int classify(engine *e, slot *s, CURLcode cc)
 		/* Another request may have authenticated meanwhile: then just send again. */
 		const char *now = auth_header(e->r, &s->req);
 
-		j->auth_tries++;
+		j->run->auth_tries++;
 		if (!(now && (!s->auth_used || strcmp(now, s->auth_used))) &&
 		    authenticate(e->r, p->www_authenticate, s->req.scope, &j->err) < 0)
 			return FAILED;
@@ -984,7 +992,7 @@ static int classify(engine *e, slot *s, CURLcode cc)
 			return RESENT;
 	}
 	if (p->status >= 300 && p->status < 400 && p->status != 304 && p->location &&
-	    (!strcmp(s->req.method, "GET") || !strcmp(s->req.method, "HEAD")) && j->redirects < MAX_REDIRECTS) {
+	    (!strcmp(s->req.method, "GET") || !strcmp(s->req.method, "HEAD")) && j->run->redirects < MAX_REDIRECTS) {
 		char *to = wp_client_url(e->r, p->location);
 
 		if (to && check_scheme(e->r, to, "the redirect to", &j->err) < 0) {
@@ -998,7 +1006,7 @@ static int classify(engine *e, slot *s, CURLcode cc)
 				s->req.no_auth = true;
 			free(s->req.url);
 			s->req.url = to;
-			j->redirects++;
+			j->run->redirects++;
 			if (slot_start(s, e->multi) == 0)
 				return RESENT;
 		}
@@ -1013,21 +1021,21 @@ static void judge(engine *e, slot *s, int r)
 	wp_job *j = s->job;
 	wp_client_resp *p = &s->resp;
 
-	if (r == WP_XFER_RETRY && j->attempts + 1 < e->r->opts.max_attempts) {
+	if (r == WP_XFER_RETRY && j->run->attempts + 1 < e->r->opts.max_attempts) {
 		long long wait = backoff_ms(j, p);
 
-		j->attempts++;
+		j->run->attempts++;
 		e->r->stats.retries++;
 		wp_debug("retrying %s %s in %lld ms (%s)", s->req.method, s->req.url, wait,
 			 p->status ? "transient answer" : p->curl_error);
-		j->wake_at_ms = now_ms() + wait;
+		j->run->wake_at_ms = now_ms() + wait;
 		s->job = NULL;
 		return;
 	}
 	if (r == WP_XFER_RETRY) {
 		char what[320];
 
-		snprintf(what, sizeof(what), "%s: giving up after %d attempts", e->r->registry, j->attempts + 1);
+		snprintf(what, sizeof(what), "%s: giving up after %d attempts", e->r->registry, j->run->attempts + 1);
 		if (!j->err.msg[0] || j->err.code == WP_OK)
 			wp_client_check(p, what, &j->err);
 		else
@@ -1041,7 +1049,7 @@ static void judge(engine *e, slot *s, int r)
 		finish(e, s, j->err.code ? j->err.code : r);
 		return;
 	}
-	j->attempts = 0;
+	j->run->attempts = 0;
 	job_advance(e, s, j);
 }
 
@@ -1075,6 +1083,7 @@ static void on_done(engine *e, slot *s, CURLcode cc)
 int wp_client_run(wp_client *r, wp_job **jobs, size_t n, wp_error *err)
 {
 	engine e = { .r = r, .jobs = jobs, .n = n };
+	struct wp_job_run *runs;
 	int rc = 0;
 
 	e.nslots = r->opts.concurrency < (int)n ? r->opts.concurrency : (int)n;
@@ -1090,9 +1099,9 @@ int wp_client_run(wp_client *r, wp_job **jobs, size_t n, wp_error *err)
 		e.slots[i].reg = r;
 		wp_buf_init(&e.slots[i].resp.error_body, ERROR_BODY_MAX);
 	}
+	runs = wp_xcalloc(n ? n : 1, sizeof(*runs));
 	for (size_t i = 0; i < n; i++) {
-		jobs[i]->wake_at_ms = 0;
-		jobs[i]->attempts = 0;
+		jobs[i]->run = &runs[i];
 		jobs[i]->rc = 1;
 		wp_error_init(&jobs[i]->err);
 	}
@@ -1114,15 +1123,15 @@ int wp_client_run(wp_client *r, wp_job **jobs, size_t n, wp_error *err)
 
 				for (int t = 0; t < e.nslots; t++)
 					busy |= e.slots[t].job == j;
-				if (j->rc == 1 && !busy && j->wake_at_ms > 0) {
-					if (j->wake_at_ms <= now)
+				if (j->rc == 1 && !busy && j->run->wake_at_ms > 0) {
+					if (j->run->wake_at_ms <= now)
 						pick = j;
-					else if (next_wake < 0 || j->wake_at_ms < next_wake)
-						next_wake = j->wake_at_ms;
+					else if (next_wake < 0 || j->run->wake_at_ms < next_wake)
+						next_wake = j->run->wake_at_ms;
 				}
 			}
 			if (pick) {
-				pick->wake_at_ms = 0;
+				pick->run->wake_at_ms = 0;
 				job_advance(&e, s, pick);
 			} else if (e.next_new < n) {
 				job_advance(&e, s, jobs[e.next_new++]);
@@ -1145,11 +1154,15 @@ int wp_client_run(wp_client *r, wp_job **jobs, size_t n, wp_error *err)
 			curl_multi_poll(e.multi, NULL, 0, timeout, NULL);
 		}
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		if (jobs[i]->rc < 0 && rc == 0) {
 			rc = jobs[i]->rc;
-			*err = jobs[i]->err;
+			if (err)
+				*err = jobs[i]->err;
 		}
+		jobs[i]->run = NULL;
+	}
+	free(runs);
 	for (int i = 0; i < e.nslots; i++)
 		slot_release(&e.slots[i]);
 	free(e.slots);

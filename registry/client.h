@@ -101,12 +101,7 @@ struct wp_job {
 	void *ctx;
 	wp_error err;
 	int rc;
-	/* engine state */
-	int attempts;
-	int redirects;
-	int auth_tries;
-	long long wake_at_ms;
-	void *priv;
+	struct wp_job_run *run;   /* the client's own, while wp_client_run runs the job */
 };
 
 /* Runs jobs with at most the session's concurrency at once; returns the first failure

@@ -1,3 +1,4 @@
+/* Internal to shim/ (scripts/layers.sh keeps other modules out). */
 /* Where a task's app comes from: the container's rootfs (a classic scratch image, or an
  * image-layout app containerd unpacked into the snapshot), or, for the wasm and Spin
  * artifact layouts containerd cannot unpack, the node cache, filled by wasmpack-core

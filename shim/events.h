@@ -1,3 +1,4 @@
+/* Internal to shim/ (scripts/layers.sh keeps other modules out). */
 /* Task events to containerd: containerd.services.events.ttrpc.v1.Events/Forward on
  * $TTRPC_ADDRESS, in order, from a thread of their own so no request waits on them. */
 #ifndef WP_SHIM_EVENTS_H

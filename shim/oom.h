@@ -1,3 +1,4 @@
+/* Internal to shim/ (scripts/layers.sh keeps other modules out). */
 /* The OOM watches of a shim's tasks: one epoll set served by one thread, which calls back
  * when a watched cgroup's OOM counter moves. The thread is stopped and joined when the set
  * is freed, so nothing it uses is freed under it. */

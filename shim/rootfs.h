@@ -1,3 +1,4 @@
+/* Internal to shim/ (scripts/layers.sh keeps other modules out). */
 /* A container's rootfs as containerd hands it to Create: a list of mounts (the snapshot's
  * overlay or bind), decoded from the request and mounted in order on bundle/rootfs. */
 #ifndef WP_SHIM_ROOTFS_H

@@ -23,6 +23,16 @@ like "$out" "ignoring return value of .wp_buf_append" "the compiler says so"
 sed -i 's/\twp_buf_append(b, "x", 1);/\tif (wp_buf_append(b, "x", 1) < 0)\n\t\treturn -1;/' "$TMP/ignored.c"
 check "checking it compiles" ${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Werror -I. -c -o /dev/null "$TMP/ignored.c"
 check "the modules' layering holds (scripts/layers.sh)" "$ROOT/scripts/layers.sh"
+mkdir -p "$TMP/tree"
+cp -r common oci registry spin node trust shim cli "$TMP/tree/"
+printf '#include "registry/auth.h"\n' >> "$TMP/tree/cli/cmd_tags.c"
+out=$("$ROOT/scripts/layers.sh" "$TMP/tree"); rc=$?
+is "$rc" "1" "an include of another module's internal header breaks the layering"
+like "$out" "cli/cmd_tags.c: #include \"registry/auth.h\" \(registry/auth.h is internal to registry/\)" "naming it"
+cp cli/cmd_tags.c "$TMP/tree/cli/cmd_tags.c"
+printf '#include "cli/cli.h"\n' >> "$TMP/tree/trust/verdict.c"
+out=$("$ROOT/scripts/layers.sh" "$TMP/tree"); rc=$?
+is "$rc:$out" "1:trust/verdict.c: #include \"cli/cli.h\" (trust may not include cli)" "and so does trust/ reaching up into cli/"
 out=$("$ROOT/scripts/funcs.sh"); rc=$?
 is "$rc:$out" "0:" "no C function outside tests/ is over 100 lines (scripts/funcs.sh)"
 out=$("$ROOT/scripts/funcs.sh" 20 | head -1)
