@@ -703,8 +703,9 @@ static void write_pidfile(const char *bundle, pid_t pid)
 		wp_warn("task: %s", err.msg);
 }
 
-static int do_create(wp_shim *sh, const fields *fs, wp_buf *reply, wp_error *err)
+static int do_create(wp_shim *sh, const fields *fs, const struct timespec *deadline, wp_buf *reply, wp_error *err)
 {
+	(void)deadline;
 	creating c = { .id = fs->s[F_ID], .bundle = fs->s[F_CREATE_BUNDLE], .cache_root = sh->cache_root,
 		       .plan = { .fd = { -1, -1, -1, -1 } } };
 	task *t = NULL;
@@ -805,8 +806,9 @@ static void join_rest_later(const char *dir, pid_t pid)
 	pthread_attr_destroy(&attr);
 }
 
-static int do_start(wp_shim *sh, const fields *fs, wp_buf *reply, wp_error *err)
+static int do_start(wp_shim *sh, const fields *fs, const struct timespec *deadline, wp_buf *reply, wp_error *err)
 {
+	(void)deadline;
 	task *t;
 	int code, sync_fd, err_fd;
 	char why[200] = "";
@@ -891,8 +893,10 @@ static int do_wait(wp_shim *sh, const fields *fs, const struct timespec *deadlin
 	return code;
 }
 
-static int do_kill(wp_shim *sh, const fields *fs, wp_error *err)
+static int do_kill(wp_shim *sh, const fields *fs, const struct timespec *deadline, wp_buf *reply, wp_error *err)
 {
+	(void)deadline;
+	(void)reply;
 	task *t;
 	int code, sig = fs->v[F_KILL_SIGNAL] ? (int)fs->v[F_KILL_SIGNAL] : SIGTERM;
 
@@ -1014,8 +1018,10 @@ static void exec_task_add(wp_shim *sh, task *x)
 	pthread_mutex_unlock(&sh->mu);
 }
 
-static int do_exec(wp_shim *sh, const fields *fs, wp_error *err)
+static int do_exec(wp_shim *sh, const fields *fs, const struct timespec *deadline, wp_buf *reply, wp_error *err)
 {
+	(void)deadline;
+	(void)reply;
 	const char *id = fs->s[F_ID], *exec_id = fs->s[F_EXEC_ID];
 	json_t *process = NULL;
 	task *parent, *x = NULL;
@@ -1109,8 +1115,9 @@ fail:
 	return rc;
 }
 
-static int do_delete(wp_shim *sh, const fields *fs, wp_buf *reply, wp_error *err)
+static int do_delete(wp_shim *sh, const fields *fs, const struct timespec *deadline, wp_buf *reply, wp_error *err)
 {
+	(void)deadline;
 	task *t, **pp;
 	int code;
 
@@ -1174,8 +1181,9 @@ static int do_delete(wp_shim *sh, const fields *fs, wp_buf *reply, wp_error *err
 	return 0;
 }
 
-static int do_state(wp_shim *sh, const fields *fs, wp_buf *reply, wp_error *err)
+static int do_state(wp_shim *sh, const fields *fs, const struct timespec *deadline, wp_buf *reply, wp_error *err)
 {
+	(void)deadline;
 	task *t;
 	int code;
 
@@ -1197,89 +1205,129 @@ static int do_state(wp_shim *sh, const fields *fs, wp_buf *reply, wp_error *err)
 	return code;
 }
 
+/* ResizePty: no terminal, the exec got FIFOs. */
+static int do_resize_pty(wp_shim *sh, const fields *fs, const struct timespec *deadline, wp_buf *reply, wp_error *err)
+{
+	(void)sh, (void)fs, (void)deadline, (void)reply, (void)err;
+	return 0;
+}
+
+/* PidsResponse {processes = 1 (ProcessInfo {pid = 1})}. */
+static int do_pids(wp_shim *sh, const fields *fs, const struct timespec *deadline, wp_buf *reply, wp_error *err)
+{
+	task *t;
+	int code;
+
+	(void)deadline;
+	pthread_mutex_lock(&sh->mu);
+	if ((code = need_task(sh, fs, &t, err)) == 0 && t->pid > 0 && t->status != WP_TASK_STOPPED) {
+		wp_buf pi;
+
+		wp_buf_init(&pi, 64);
+		if (wp_pb_put_varint(&pi, 1, (uint64_t)t->pid) == 0)
+			wp_pb_put_msg(reply, 1, &pi);
+		wp_buf_release(&pi);
+	}
+	pthread_mutex_unlock(&sh->mu);
+	return code;
+}
+
+/* ConnectResponse {shim_pid = 1, task_pid = 2, version = 3}. */
+static int do_connect(wp_shim *sh, const fields *fs, const struct timespec *deadline, wp_buf *reply, wp_error *err)
+{
+	task *t;
+
+	(void)deadline, (void)err;
+	pthread_mutex_lock(&sh->mu);
+	t = fs->s[F_ID] ? find(sh, fs->s[F_ID]) : NULL;
+	wp_pb_put_varint(reply, 1, (uint64_t)getpid());
+	if (t)
+		wp_pb_put_varint(reply, 2, (uint64_t)t->pid);
+	wp_pb_put_str(reply, 3, "wasmpack");
+	pthread_mutex_unlock(&sh->mu);
+	return 0;
+}
+
+/* StatsResponse {stats = 1 (Any: the cgroup's Metrics)}. */
+static int do_stats(wp_shim *sh, const fields *fs, const struct timespec *deadline, wp_buf *reply, wp_error *err)
+{
+	task *t;
+	int code;
+
+	(void)deadline;
+	pthread_mutex_lock(&sh->mu);
+	if ((code = need_task(sh, fs, &t, err)) == 0) {
+		wp_buf metrics;
+		const char *type = NULL;
+
+		wp_buf_init(&metrics, METRICS_MAX);
+		if (!t->cgroup || wp_cgroup_metrics(t->cgroup, &metrics, &type) < 0)
+			code = wp_error_set(err, WP_ENOTFOUND, "task %s: no cgroup to read", t->id);
+		else
+			wp_pb_put_any(reply, 1, type, &metrics);
+		wp_buf_release(&metrics);
+	}
+	pthread_mutex_unlock(&sh->mu);
+	return code;
+}
+
+static int do_close_io(wp_shim *sh, const fields *fs, const struct timespec *deadline, wp_buf *reply, wp_error *err)
+{
+	task *t;
+	int code;
+
+	(void)deadline, (void)reply;
+	pthread_mutex_lock(&sh->mu);
+	code = need_task(sh, fs, &t, err);
+	pthread_mutex_unlock(&sh->mu);
+	return code;
+}
+
+/* Only once the last task is gone: the shim may serve other containers of the pod. */
+static int do_shutdown(wp_shim *sh, const fields *fs, const struct timespec *deadline, wp_buf *reply, wp_error *err)
+{
+	(void)fs, (void)deadline, (void)reply, (void)err;
+	pthread_mutex_lock(&sh->mu);
+	if (!sh->tasks) {
+		/* Gone from the path at once: a container of the pod started from now on gets a
+		 * shim of its own instead of this one, which is leaving. */
+		if (sh->socket_path)
+			unlink(sh->socket_path);
+		stop_locked(sh);
+	}
+	pthread_mutex_unlock(&sh->mu);
+	return 0;
+}
+
+/* The Task service's methods (containerd.task.v2.Task). */
+static const struct {
+	const char *name;
+	int (*fn)(wp_shim *sh, const fields *fs, const struct timespec *deadline, wp_buf *reply, wp_error *err);
+} methods[] = {
+	{ "Create", do_create }, { "Start", do_start }, { "Wait", do_wait }, { "Kill", do_kill },
+	{ "Delete", do_delete }, { "State", do_state }, { "Exec", do_exec }, { "ResizePty", do_resize_pty },
+	{ "Pids", do_pids }, { "Connect", do_connect }, { "Stats", do_stats }, { "CloseIO", do_close_io },
+	{ "Shutdown", do_shutdown },
+};
+
 int wp_shim_handle(void *ctx, const wp_ttrpc_request *req, const struct timespec *deadline, wp_buf *reply,
 		   wp_error *err)
 {
 	wp_shim *sh = ctx;
-	const char *m = req->method;
 	fields fs;
-	int code = 0;
-	task *t;
+	int code;
 
 	if (strcmp(req->service, SERVICE))
 		return wp_error_set(err, WP_EUNSUPPORTED, "service %s: unimplemented", req->service);
-	if (decode(req, &fs) < 0) {
+	for (size_t i = 0; i < WP_ARRAY_LEN(methods); i++) {
+		if (strcmp(req->method, methods[i].name))
+			continue;
+		if (decode(req, &fs) < 0)
+			code = wp_error_set(err, WP_EINVALID, "%s: malformed request", req->method);
+		else
+			code = methods[i].fn(sh, &fs, deadline, reply, err);
 		fields_release(&fs);
-		return wp_error_set(err, WP_EINVALID, "%s: malformed request", m);
+		return code;
 	}
-	if (!strcmp(m, "Create"))
-		code = do_create(sh, &fs, reply, err);
-	else if (!strcmp(m, "Start"))
-		code = do_start(sh, &fs, reply, err);
-	else if (!strcmp(m, "Wait"))
-		code = do_wait(sh, &fs, deadline, reply, err);
-	else if (!strcmp(m, "Kill"))
-		code = do_kill(sh, &fs, err);
-	else if (!strcmp(m, "Delete"))
-		code = do_delete(sh, &fs, reply, err);
-	else if (!strcmp(m, "State"))
-		code = do_state(sh, &fs, reply, err);
-	else if (!strcmp(m, "Exec"))
-		code = do_exec(sh, &fs, err);
-	else if (!strcmp(m, "ResizePty"))
-		code = 0; /* no terminal: the exec got FIFOs */
-	else if (!strcmp(m, "Pids")) {
-		pthread_mutex_lock(&sh->mu);
-		if ((code = need_task(sh, &fs, &t, err)) == 0 && t->pid > 0 && t->status != WP_TASK_STOPPED) {
-			wp_buf pi;
-
-			/* ProcessInfo {pid = 1} */
-			wp_buf_init(&pi, 64);
-			if (wp_pb_put_varint(&pi, 1, (uint64_t)t->pid) == 0)
-				wp_pb_put_msg(reply, 1, &pi);
-			wp_buf_release(&pi);
-		}
-		pthread_mutex_unlock(&sh->mu);
-	} else if (!strcmp(m, "Connect")) {
-		pthread_mutex_lock(&sh->mu);
-		t = fs.s[F_ID] ? find(sh, fs.s[F_ID]) : NULL;
-		wp_pb_put_varint(reply, 1, (uint64_t)getpid());
-		if (t)
-			wp_pb_put_varint(reply, 2, (uint64_t)t->pid);
-		wp_pb_put_str(reply, 3, "wasmpack");
-		pthread_mutex_unlock(&sh->mu);
-	} else if (!strcmp(m, "Stats")) {
-		/* StatsResponse {stats = 1 (Any: the cgroup's Metrics)} */
-		pthread_mutex_lock(&sh->mu);
-		if ((code = need_task(sh, &fs, &t, err)) == 0) {
-			wp_buf metrics;
-			const char *type = NULL;
-
-			wp_buf_init(&metrics, METRICS_MAX);
-			if (!t->cgroup || wp_cgroup_metrics(t->cgroup, &metrics, &type) < 0)
-				code = wp_error_set(err, WP_ENOTFOUND, "task %s: no cgroup to read", t->id);
-			else
-				wp_pb_put_any(reply, 1, type, &metrics);
-			wp_buf_release(&metrics);
-		}
-		pthread_mutex_unlock(&sh->mu);
-	} else if (!strcmp(m, "CloseIO")) {
-		pthread_mutex_lock(&sh->mu);
-		code = need_task(sh, &fs, &t, err);
-		pthread_mutex_unlock(&sh->mu);
-	} else if (!strcmp(m, "Shutdown")) {
-		/* Only once the last task is gone: the shim may serve other containers of the pod. */
-		pthread_mutex_lock(&sh->mu);
-		if (!sh->tasks) {
-			/* Gone from the path at once: a container of the pod started from now on
-			 * gets a shim of its own instead of this one, which is leaving. */
-			if (sh->socket_path)
-				unlink(sh->socket_path);
-			stop_locked(sh);
-		}
-		pthread_mutex_unlock(&sh->mu);
-	} else
-		code = wp_error_set(err, WP_EUNSUPPORTED, "%s: unimplemented", m);
-	fields_release(&fs);
-	return code;
+	return wp_error_set(err, WP_EUNSUPPORTED, "%s: unimplemented", req->method);
 }
