@@ -11,6 +11,7 @@
 #include "common/toml.h"
 #include "common/util.h"
 #include "oci/digest.h"
+
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
