@@ -21,6 +21,12 @@
 #define SECRET_MAX 4096
 
 #define REG_OPTS WP_CLI_REGISTRY_OPTS
+/* What pull and copy take of an index. */
+#define PICK_OPTS \
+	WP_VALUE("platform", 0, "OS/ARCH", "pick this platform from an index (default wasip1/wasm)", \
+		 "wasip1/wasm wasip2/wasm wasi/wasm", &wp_opts.platform), \
+	WP_FLAG("all-platforms", 0, "keep an index whole: every platform's manifest, then the index", &wp_opts.all_platforms)
+#define DIGESTFILE_OPT WP_VALUE("digestfile", 0, "FILE", "write the manifest digest to FILE", "@file", &wp_opts.digestfile)
 
 static void print_json_free(wp_cli *cli, json_t *o)
 {
@@ -94,7 +100,7 @@ static const wp_opt push_opts[] = {
 	REG_OPTS,
 	WP_CLI_CONCURRENCY_OPT,
 	WP_VALUE("platform", 0, "OS/ARCH", "of an index, push this platform's manifest alone (default: the whole index)", "wasip1/wasm wasip2/wasm linux/amd64", &wp_opts.platform),
-	WP_VALUE("digestfile", 0, "FILE", "write the manifest digest to FILE", "@file", &wp_opts.digestfile),
+	DIGESTFILE_OPT,
 	{ 0 },
 };
 
@@ -164,10 +170,9 @@ const wp_cmd wp_cmd_push = {
 static const wp_opt pull_opts[] = {
 	REG_OPTS,
 	WP_CLI_CONCURRENCY_OPT,
-	WP_VALUE("platform", 0, "OS/ARCH", "pick this platform from an index (default wasip1/wasm)", "wasip1/wasm wasip2/wasm wasi/wasm", &wp_opts.platform),
-	WP_FLAG("all-platforms", 0, "keep an index whole: every platform's manifest, then the index", &wp_opts.all_platforms),
+	PICK_OPTS,
 	WP_FLAG("referrers", 0, "also what refers to the image (signatures, SBOMs), kept with it", &wp_opts.referrers),
-	WP_VALUE("digestfile", 0, "FILE", "write the manifest digest to FILE", "@file", &wp_opts.digestfile),
+	DIGESTFILE_OPT,
 	{ 0 },
 };
 
@@ -363,10 +368,9 @@ const wp_cmd wp_cmd_logout = {
 static const wp_opt copy_opts[] = {
 	REG_OPTS,
 	WP_CLI_CONCURRENCY_OPT,
-	WP_VALUE("platform", 0, "OS/ARCH", "pick this platform from an index (default wasip1/wasm)", "wasip1/wasm wasip2/wasm wasi/wasm", &wp_opts.platform),
-	WP_FLAG("all-platforms", 0, "keep an index whole: every platform's manifest, then the index", &wp_opts.all_platforms),
+	PICK_OPTS,
 	WP_FLAG("referrers", 0, "also what refers to the image (signatures, SBOMs), between registries", &wp_opts.referrers),
-	WP_VALUE("digestfile", 0, "FILE", "write the manifest digest to FILE", "@file", &wp_opts.digestfile),
+	DIGESTFILE_OPT,
 	{ 0 },
 };
 

@@ -12,15 +12,21 @@ void wp_error_init(wp_error *err)
 	err->msg[0] = '\0';
 }
 
+static int vset(wp_error *err, int code, const char *fmt, va_list ap)
+{
+	if (!err)
+		return code;
+	err->code = code;
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	return code;
+}
+
 int wp_error_set(wp_error *err, int code, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!err)
-		return code;
-	err->code = code;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	vset(err, code, fmt, ap);
 	va_end(ap);
 	return code;
 }
@@ -37,9 +43,8 @@ int wp_error_sys(wp_error *err, int code, const char *fmt, ...)
 		code = WP_ENOMEM;
 	if (!err)
 		return code;
-	err->code = code;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	vset(err, code, fmt, ap);
 	va_end(ap);
 	len = strlen(err->msg);
 	snprintf(err->msg + len, sizeof(err->msg) - len, ": %s", strerror(saved));

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <linux/openat2.h>
 #include <sched.h>
@@ -81,6 +82,80 @@ char *wp_engine_core_path(void)
 		return core;
 	free(core);
 	return wp_engine__find_on_path("wasmpack-core");
+}
+
+/* Appends what fd has to buf (cap - 1 bytes kept, the rest dropped); false at its end. */
+static bool read_some(int fd, char *buf, size_t cap, size_t *got)
+{
+	char sink[512];
+	ssize_t n = read(fd, *got < cap - 1 ? buf + *got : sink, *got < cap - 1 ? cap - 1 - *got : sizeof(sink));
+
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN;
+	if (n > 0 && *got < cap - 1)
+		*got += (size_t)n;
+	return n > 0;
+}
+
+static size_t trimmed(char *buf, size_t got)
+{
+	buf[got] = '\0';
+	while (got && buf[got - 1] == '\n')
+		buf[--got] = '\0';
+	return got;
+}
+
+int wp_engine_core_call(const wp_core_call *c, size_t *got_out, int *status, wp_error *err)
+{
+	int po[2], pe[2];
+	size_t got = 0, egot = 0;
+	struct pollfd p[2];
+	pid_t pid;
+
+	if (pipe2(po, O_CLOEXEC) < 0)
+		return wp_error_sys(err, WP_EIO, "pipe");
+	if (pipe2(pe, O_CLOEXEC) < 0) {
+		close(po[0]), close(po[1]);
+		return wp_error_sys(err, WP_EIO, "pipe");
+	}
+	if ((pid = fork()) == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		dup2(po[1], 1);
+		dup2(pe[1], 2);
+		if (c->alarm_s)
+			alarm(c->alarm_s);
+		execv(c->core, (char *const *)c->argv);
+		fprintf(stderr, "running %s: %s", c->core, strerror(errno));
+		_exit(127);
+	}
+	close(po[1]);
+	close(pe[1]);
+	if (pid < 0) {
+		close(po[0]), close(pe[0]);
+		return wp_error_sys(err, WP_EIO, "fork");
+	}
+	/* both at once: a child that fills one pipe while the other is read would wait forever */
+	p[0] = (struct pollfd){ .fd = po[0], .events = POLLIN };
+	p[1] = (struct pollfd){ .fd = pe[0], .events = POLLIN };
+	while (p[0].fd >= 0 || p[1].fd >= 0) {
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[0].revents && !read_some(po[0], c->out, c->outcap, &got))
+			p[0].fd = -1;
+		if (p[1].revents && !read_some(pe[0], c->errbuf, c->errcap, &egot))
+			p[1].fd = -1;
+	}
+	close(po[0]);
+	close(pe[0]);
+	*got_out = trimmed(c->out, got);
+	trimmed(c->errbuf, egot);
+	/* The caller's reaper may collect it first; its status then comes from the caller. */
+	if (waitpid(pid, status, 0) != pid)
+		*status = c->reaped_status ? c->reaped_status(c->ctx, pid) : 1 << 8;
+	return 0;
 }
 
 bool wp_engine__on_path(const char *prog)

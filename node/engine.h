@@ -81,6 +81,23 @@ void wp_engine_serving_release(wp_engine_serving *s);
  * (malloc'ed), or NULL: the helper that does what a small binary must not link. */
 char *wp_engine_core_path(void);
 
+/* One run of wasmpack-core as a helper (the Spin lock, the shim's fetch and verify): argv
+ * (argv[0] "wasmpack-core", NULL-terminated) run as core, its stdout and stderr read
+ * together into out and errbuf (small: at most cap - 1 bytes each kept, the rest read and
+ * dropped, trailing newlines cut, NUL-terminated), its wait status. alarm_s > 0 kills it
+ * past that. When the caller's reaper may collect the child first, reaped_status (with
+ * ctx) gives its status. */
+typedef struct wp_core_call {
+	const char *core;
+	const char *const *argv;
+	unsigned alarm_s;
+	char *out, *errbuf;
+	size_t outcap, errcap;
+	int (*reaped_status)(void *ctx, pid_t pid);
+	void *ctx;
+} wp_core_call;
+int wp_engine_core_call(const wp_core_call *c, size_t *got_out, int *status, wp_error *err);
+
 /* Whether name is one of them. */
 bool wp_engine_known(const char *name);
 /* WP_EUSAGE naming the known engines when name (if given) is none of them. */

@@ -69,58 +69,23 @@ static int lock_toml(const engine_ctx *x, const char *toml, char **lock_path, ch
 {
 	_cleanup_free_ char *core = wp_engine_core_path(), *root = wp_xstrdup(toml);
 	char out[PATH_MAX + 1], why[1024];
-	int po[2], pe[2], status = 0;
-	size_t got = 0, egot = 0;
-	ssize_t n;
-	pid_t pid;
+	const char *argv[] = { "wasmpack-core", "__spin-lock", root, NULL };
+	/* a manifest that takes longer than 120 s is no manifest: the start fails */
+	wp_core_call call = { .core = core, .argv = argv, .alarm_s = 120, .out = out, .outcap = sizeof(out), .errbuf = why,
+			      .errcap = sizeof(why), .reaped_status = x->s->reaped_status, .ctx = x->s->reaped_ctx };
+	size_t got = 0;
+	int status = 0, rc;
 
 	if (!core)
 		return wp_error_set(err, WP_ENOTFOUND, "wasmpack-core is not beside this binary nor on PATH: it locks the "
 				    "Spin app's spin.toml");
 	if (strrchr(root, '/'))
 		*strrchr(root, '/') = '\0'; /* the rootfs: spin.toml is at its root */
-	if (pipe2(po, O_CLOEXEC) < 0)
-		return wp_error_sys(err, WP_EIO, "pipe");
-	if (pipe2(pe, O_CLOEXEC) < 0) {
-		close(po[0]), close(po[1]);
-		return wp_error_sys(err, WP_EIO, "pipe");
-	}
-	if ((pid = fork()) == 0) {
-		sigset_t none;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		dup2(po[1], 1);
-		dup2(pe[1], 2);
-		alarm(120); /* a manifest that takes longer is no manifest: the start fails */
-		execl(core, "wasmpack-core", "__spin-lock", root, (char *)NULL);
-		_exit(127);
-	}
-	close(po[1]);
-	close(pe[1]);
-	if (pid < 0) {
-		close(po[0]), close(pe[0]);
-		return wp_error_sys(err, WP_EIO, "fork");
-	}
-	while ((n = read(po[0], out + got, sizeof(out) - 1 - got)) > 0 || (n < 0 && errno == EINTR))
-		if (n > 0 && (got += (size_t)n) >= sizeof(out) - 1)
-			break;
-	out[got] = '\0';
-	while ((n = read(pe[0], why + egot, sizeof(why) - 1 - egot)) > 0 || (n < 0 && errno == EINTR))
-		if (n > 0 && (egot += (size_t)n) >= sizeof(why) - 1)
-			break;
-	why[egot] = '\0';
-	close(po[0]);
-	close(pe[0]);
-	if (waitpid(pid, &status, 0) != pid)
-		status = x->s->reaped_status ? x->s->reaped_status(x->s->reaped_ctx, pid) : 1 << 8;
-	while (got && out[got - 1] == '\n')
-		out[--got] = '\0';
-	while (egot && why[egot - 1] == '\n')
-		why[--egot] = '\0';
+	if ((rc = wp_engine_core_call(&call, &got, &status, err)) < 0)
+		return rc;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !got || out[0] != '/')
-		return wp_error_set(err, WP_EINVALID, "%s", egot ? (wp_str_has_prefix(why, "wasmpack: ") ? why + 10 : why)
-								 : "locking the Spin app's spin.toml failed");
+		return wp_error_set(err, WP_EINVALID, "%s", why[0] ? (wp_str_has_prefix(why, "wasmpack: ") ? why + 10 : why)
+								   : "locking the Spin app's spin.toml failed");
 	*lock_path = wp_xstrdup(out);
 	*assets = wp_xstrdup(out);
 	*strrchr(*assets, '/') = '\0';

@@ -623,6 +623,20 @@ static int index_lock(wp_store *s, wp_error *err)
 	return fd;
 }
 
+/* index.json read under its lock: the lock's descriptor (close it when done), or < 0. */
+static int index_open_locked(wp_store *s, wp_index *ix, wp_error *err)
+{
+	int lock = index_lock(s, err), rc;
+
+	if (lock < 0)
+		return lock;
+	if ((rc = wp_store_index_read(s, ix, err)) < 0) {
+		close(lock);
+		return rc;
+	}
+	return lock;
+}
+
 static int index_write(wp_store *s, const wp_index *ix, wp_error *err)
 {
 	wp_buf path, data;
@@ -672,12 +686,8 @@ int wp_store_tag(wp_store *s, const char *name, const wp_descriptor *desc, wp_er
 	bool found;
 	int lock, rc;
 
-	lock = index_lock(s, err);
-	if (lock < 0)
+	if ((lock = index_open_locked(s, &ix, err)) < 0)
 		return lock;
-	rc = wp_store_index_read(s, &ix, err);
-	if (rc < 0)
-		goto out;
 	index_remove_name(&ix, name, &found);
 	grown = wp_xreallocarray(ix.manifests, ix.n_manifests + 1, sizeof(*grown));
 	ix.manifests = grown;
@@ -687,7 +697,6 @@ int wp_store_tag(wp_store *s, const char *name, const wp_descriptor *desc, wp_er
 	qsort(ix.manifests, ix.n_manifests, sizeof(*ix.manifests), cmp_desc_name);
 	rc = index_write(s, &ix, err);
 	wp_index_release(&ix);
-out:
 	close(lock);
 	if (rc < 0)
 		wp_error_prefix(err, "tagging '%s'", name);
@@ -700,15 +709,11 @@ int wp_store_untag(wp_store *s, const char *name, wp_error *err)
 	bool found;
 	int lock, rc;
 
-	lock = index_lock(s, err);
-	if (lock < 0)
+	if ((lock = index_open_locked(s, &ix, err)) < 0)
 		return lock;
-	rc = wp_store_index_read(s, &ix, err);
-	if (rc == 0) {
-		index_remove_name(&ix, name, &found);
-		rc = found ? index_write(s, &ix, err) : wp_error_set(err, WP_ENOTFOUND, "no image '%s' in the store", name);
-		wp_index_release(&ix);
-	}
+	index_remove_name(&ix, name, &found);
+	rc = found ? index_write(s, &ix, err) : wp_error_set(err, WP_ENOTFOUND, "no image '%s' in the store", name);
+	wp_index_release(&ix);
 	close(lock);
 	return rc;
 }
@@ -931,12 +936,8 @@ static int drop_broken_tags(wp_store *s, json_t *broken, wp_gc_result *res, wp_e
 
 	if (json_object_size(broken) == 0)
 		return 0;
-	if ((lock = index_lock(s, err)) < 0)
+	if ((lock = index_open_locked(s, &ix, err)) < 0)
 		return lock;
-	if ((rc = wp_store_index_read(s, &ix, err)) < 0) {
-		close(lock);
-		return rc;
-	}
 	for (size_t i = 0; i < ix.n_manifests; i++) {
 		if (set_has(broken, ix.manifests[i].digest)) {
 			const char *n = wp_kvlist_get(&ix.manifests[i].annotations, WP_ANN_REF_NAME);

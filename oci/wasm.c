@@ -454,39 +454,58 @@ static int read_entry(import_walk *w, unsigned char id, reader *sec)
 	}
 }
 
-int wp_wasm_component_import_funcs(const unsigned char *data, size_t len, wp_wasm_import_funcs *out, wp_error *err)
+/* Calls fn on each entry of the component's sections whose id is in ids, with the reader
+ * on the entry and the section's end; -1 when the component is malformed, or fn says so. */
+typedef int (*entry_fn)(void *ctx, unsigned char id, reader *sec, const unsigned char *section_end);
+
+static int each_entry(const unsigned char *data, size_t len, const char *ids, entry_fn fn, void *ctx)
 {
 	reader r = { data + 8, data + len };
-	import_walk w = { .out = out };
 
-	memset(out, 0, sizeof(*out));
-	if (wp_wasm_kind_of(data, len) != WP_WASM_COMPONENT)
-		return wp_error_set(err, WP_EINVALID, "not a wasm component");
 	while (r.p < r.end) {
 		unsigned char id;
 		uint32_t count;
 		reader sec;
 
 		if (next_section(&r, &id, &sec) < 0)
-			goto bad;
-		if (id != 6 && id != 7 && id != 10 && id != 11)
+			return -1;
+		if (!id || !strchr(ids, id))
 			continue;
 		if (read_u32(&sec, &count) < 0 || count > (size_t)(sec.end - sec.p))
-			goto bad;
-		w.limit = r.p;
-		for (uint32_t i = 0; i < count; i++) {
-			if (read_entry(&w, id, &sec) < 0)
-				goto bad;
-			if (w.type_made) {
-				w.types = wp_xreallocarray(w.types, w.n_types + 1, sizeof(*w.types));
-				w.types[w.n_types++] = w.made;
-			}
-		}
+			return -1;
+		for (uint32_t i = 0; i < count; i++)
+			if (fn(ctx, id, &sec, r.p) < 0)
+				return -1;
 	}
-	free(w.types);
 	return 0;
-bad:
+}
+
+static int import_entry(void *ctx, unsigned char id, reader *sec, const unsigned char *section_end)
+{
+	import_walk *w = ctx;
+
+	w->limit = section_end;
+	if (read_entry(w, id, sec) < 0)
+		return -1;
+	if (w->type_made) {
+		w->types = wp_xreallocarray(w->types, w->n_types + 1, sizeof(*w->types));
+		w->types[w->n_types++] = w->made;
+	}
+	return 0;
+}
+
+int wp_wasm_component_import_funcs(const unsigned char *data, size_t len, wp_wasm_import_funcs *out, wp_error *err)
+{
+	import_walk w = { .out = out };
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (wp_wasm_kind_of(data, len) != WP_WASM_COMPONENT)
+		return wp_error_set(err, WP_EINVALID, "not a wasm component");
+	rc = each_entry(data, len, "\x06\x07\x0a\x0b", import_entry, &w);
 	free(w.types);
+	if (rc == 0)
+		return 0;
 	wp_wasm_import_funcs_release(out);
 	return wp_error_set(err, WP_EINVALID, "malformed wasm component: cannot read the types of its imports");
 }
@@ -523,51 +542,37 @@ void wp_wasm_names_release(wp_wasm_names *n)
 	memset(n, 0, sizeof(*n));
 }
 
+/* An import's or an export's name (sections 10 and 11), listed. */
+static int name_entry(void *ctx, unsigned char id, reader *sec, const unsigned char *section_end)
+{
+	wp_wasm_names *out = ctx;
+	char *name = NULL;
+	unsigned char sort, opt, core;
+	uint32_t idx;
+
+	(void)section_end;
+	if (read_extern_name(sec, &name) < 0)
+		return -1;
+	if (id == 10 ? skip_externdesc(sec) < 0
+		     : read_byte(sec, &sort) < 0 || (sort == 0 && read_byte(sec, &core) < 0) || read_u32(sec, &idx) < 0 ||
+			       read_byte(sec, &opt) < 0 || opt > 1 || (opt == 1 && skip_externdesc(sec) < 0)) {
+		free(name);
+		return -1;
+	}
+	if (id == 10)
+		push_name(&out->imports, &out->n_imports, name);
+	else
+		push_name(&out->exports, &out->n_exports, name);
+	return 0;
+}
+
 int wp_wasm_component_names(const unsigned char *data, size_t len, wp_wasm_names *out, wp_error *err)
 {
-	reader r = { data + 8, data + len };
-
 	memset(out, 0, sizeof(*out));
 	if (wp_wasm_kind_of(data, len) != WP_WASM_COMPONENT)
 		return wp_error_set(err, WP_EINVALID, "not a wasm component");
-	while (r.p < r.end) {
-		unsigned char id;
-		uint32_t count;
-		reader sec;
-
-		if (next_section(&r, &id, &sec) < 0)
-			goto bad;
-		if (id != 10 && id != 11)
-			continue;
-		if (read_u32(&sec, &count) < 0)
-			goto bad;
-		for (uint32_t i = 0; i < count; i++) {
-			char *name = NULL;
-
-			if (read_extern_name(&sec, &name) < 0)
-				goto bad;
-			if (id == 10) {
-				if (skip_externdesc(&sec) < 0) {
-					free(name);
-					goto bad;
-				}
-				push_name(&out->imports, &out->n_imports, name);
-			} else {
-				unsigned char sort, opt, core;
-				uint32_t idx;
-
-				if (read_byte(&sec, &sort) < 0 || (sort == 0 && read_byte(&sec, &core) < 0) ||
-				    read_u32(&sec, &idx) < 0 || read_byte(&sec, &opt) < 0 ||
-				    (opt == 1 && skip_externdesc(&sec) < 0) || opt > 1) {
-					free(name);
-					goto bad;
-				}
-				push_name(&out->exports, &out->n_exports, name);
-			}
-		}
-	}
-	return 0;
-bad:
+	if (each_entry(data, len, "\x0a\x0b", name_entry, out) == 0)
+		return 0;
 	wp_wasm_names_release(out);
 	return wp_error_set(err, WP_EINVALID, "malformed wasm component: cannot read its imports and exports");
 }

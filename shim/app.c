@@ -68,24 +68,6 @@ int wp_app_check_beneath(const char *rootfs, const json_t *process, wp_error *er
 	return 0;
 }
 
-/* Reads fd to its end into buf (cap bytes at most, the rest dropped), without the
- * trailing newlines; returns the length kept. */
-static size_t read_small(int fd, char *buf, size_t cap)
-{
-	size_t got = 0;
-	ssize_t n;
-	char sink[512];
-
-	while ((n = read(fd, got < cap - 1 ? buf + got : sink, got < cap - 1 ? cap - 1 - got : sizeof(sink))) > 0 ||
-	       (n < 0 && errno == EINTR))
-		if (n > 0 && got < cap - 1)
-			got += (size_t)n;
-	buf[got] = '\0';
-	while (got && buf[got - 1] == '\n')
-		buf[--got] = '\0';
-	return got;
-}
-
 /* wasmpack-core ACTION --address --namespace --cache ID, its stdout in out and its
  * stderr in errbuf (both small: the path, or an error line or two), its exit status. */
 static int run_core(const wp_app_fetch *f, const char *action, const char *id, const char *opt, const char *optval,
@@ -95,8 +77,6 @@ static int run_core(const wp_app_fetch *f, const char *action, const char *id, c
 	_cleanup_free_ char *core = wp_engine_core_path();
 	const char *argv[16];
 	size_t n = 0;
-	int po[2], pe[2];
-	pid_t pid;
 
 	if (!core)
 		return wp_error_set(err, WP_ENOTFOUND, "wasmpack-core is not beside the shim nor on PATH");
@@ -117,38 +97,12 @@ static int run_core(const wp_app_fetch *f, const char *action, const char *id, c
 	argv[n++] = id;
 	argv[n] = NULL;
 
-	if (pipe2(po, O_CLOEXEC) < 0)
-		return wp_error_sys(err, WP_EIO, "pipe");
-	if (pipe2(pe, O_CLOEXEC) < 0) {
-		close(po[0]), close(po[1]);
-		return wp_error_sys(err, WP_EIO, "pipe");
-	}
-	if ((pid = fork()) == 0) {
-		sigset_t none;
+	{
+		wp_core_call call = { .core = core, .argv = argv, .out = out, .outcap = outcap, .errbuf = errbuf,
+				      .errcap = errcap, .reaped_status = f->reaped_status, .ctx = f->ctx };
 
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		dup2(po[1], 1);
-		dup2(pe[1], 2);
-		execvp(core, (char *const *)argv);
-		fprintf(stderr, "running %s: %s", core, strerror(errno));
-		_exit(127);
+		return wp_engine_core_call(&call, got_out, status, err);
 	}
-	close(po[1]);
-	close(pe[1]);
-	if (pid < 0) {
-		close(po[0]), close(pe[0]);
-		return wp_error_sys(err, WP_EIO, "fork");
-	}
-	/* Both small (far below a pipe's buffer): one is read to its end, then the other. */
-	*got_out = read_small(po[0], out, outcap);
-	read_small(pe[0], errbuf, errcap);
-	close(po[0]);
-	close(pe[0]);
-	/* The reaper may collect it first; its status then comes from the shim. */
-	if (waitpid(pid, status, 0) != pid)
-		*status = f->reaped_status ? f->reaped_status(f->ctx, pid) : 1 << 8;
-	return 0;
 }
 
 static const char *core_message(const char *e)
