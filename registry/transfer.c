@@ -593,57 +593,66 @@ static void merge_result(wp_transfer_result *into, const wp_transfer_result *fro
 	into->stats = from->stats;
 }
 
+typedef struct index_push {
+	wp_store *s;
+	wp_client *r;
+	wp_ref child_ref;           /* the repository, by digest */
+	const wp_descriptor *top;
+	wp_buf bytes;               /* the index's own bytes, PUT once its manifests are there */
+	wp_transfer_result *res;
+} index_push;
+
+/* The index (its bytes kept), then each manifest it names, pushed whole (not gone into). */
+static int index_push_visit(void *ctx, const wp_graph_node *n, wp_error *err)
+{
+	index_push *p = ctx;
+	wp_transfer_result one = { 0 };
+	int rc;
+
+	if (n->role == WP_GRAPH_TOP && n->rc < 0)
+		return n->rc;
+	if (n->role == WP_GRAPH_TOP)
+		return wp_buf_append(&p->bytes, n->bytes->data, n->bytes->len) < 0
+			       ? wp_error_set(err, WP_ETOOBIG, "the index %s is too large", n->desc->digest) : 0;
+	if (n->rc == WP_ENOTFOUND)
+		return wp_error_set(err, WP_ENOTFOUND, "the index %s names %s, which the store does not hold (pull it with "
+				    "--all-platforms, or push one platform with --platform)", p->top->digest, n->desc->digest);
+	if (n->rc < 0)
+		return n->rc;
+	if (!n->manifest)
+		return wp_error_set(err, WP_EINVALID, "the index %s names %s, a '%s': only manifests are pushed",
+				    p->top->digest, n->desc->digest, n->desc->media_type ? n->desc->media_type : "");
+	if ((rc = push_manifest(p->s, p->r, &p->child_ref, n->desc, &one, err)) == 0)
+		merge_result(p->res, &one);
+	wp_transfer_result_release(&one);
+	return rc < 0 ? rc : WP_GRAPH_PRUNE;
+}
+
 /* An index: each manifest it names (by digest, from the store), then the index itself
  * under ref's tag; platform ("os/arch") pushes that platform's manifest alone instead. */
 static int push_index(wp_store *s, wp_client *r, const wp_ref *ref, const wp_descriptor *desc, const char *platform,
 		      wp_transfer_result *res, wp_error *err)
 {
-	wp_buf data;
-	wp_index ix = { 0 };
-	wp_ref child_ref = *ref;
+	wp_blob_source src = wp_store_source(s);
+	index_push p = { .s = s, .r = r, .child_ref = *ref, .top = desc, .res = res };
 	int rc;
 
-	wp_buf_init(&data, WP_MANIFEST_MAX);
-	if ((rc = wp_store_read_blob(s, desc->digest, WP_MANIFEST_MAX, &data, err)) < 0 ||
-	    (rc = wp_index_parse(data.data, data.len, &ix, err)) < 0)
-		goto done;
 	if (platform) {
 		wp_descriptor pick;
 
-		if ((rc = wp_graph_pick(&ix, desc->digest, platform, &pick, err)) == 0)
+		if ((rc = wp_graph_resolve(&src, desc, platform, &pick, err)) == 0)
 			rc = push_manifest(s, r, ref, &pick, res, err);
 		wp_descriptor_release(&pick);
-		goto done;
+		return rc;
 	}
-	child_ref.tag = NULL;
-	child_ref.digest = NULL;
-	for (size_t i = 0; i < ix.n_manifests; i++) {
-		wp_transfer_result one = { 0 };
-
-		if (!wp_mediatype_is_manifest(ix.manifests[i].media_type)) {
-			rc = wp_error_set(err, WP_EINVALID, "the index %s names %s, a '%s': only manifests are pushed",
-					  desc->digest, ix.manifests[i].digest, ix.manifests[i].media_type);
-			goto done;
-		}
-		if (!wp_store_has_blob(s, ix.manifests[i].digest, NULL)) {
-			rc = wp_error_set(err, WP_ENOTFOUND, "the index %s names %s, which the store does not hold (pull "
-					  "it with --all-platforms, or push one platform with --platform)",
-					  desc->digest, ix.manifests[i].digest);
-			goto done;
-		}
-		rc = push_manifest(s, r, &child_ref, &ix.manifests[i], &one, err);
-		if (rc == 0)
-			merge_result(res, &one);
-		wp_transfer_result_release(&one);
-		if (rc < 0)
-			goto done;
-	}
-	if ((rc = wp_transfer_put_manifest(r, ref->repository, ref->tag ? ref->tag : desc->digest, desc->media_type, &data,
-			       desc->digest, err)) == 0)
+	p.child_ref.tag = NULL;
+	p.child_ref.digest = NULL;
+	wp_buf_init(&p.bytes, WP_MANIFEST_MAX);
+	if ((rc = wp_graph_walk(&src, desc, WP_GRAPH_READ_ERRORS, NULL, index_push_visit, &p, err)) == 0 &&
+	    (rc = wp_transfer_put_manifest(r, ref->repository, ref->tag ? ref->tag : desc->digest, desc->media_type,
+					   &p.bytes, desc->digest, err)) == 0)
 		wp_descriptor_copy(&res->manifest, desc);
-done:
-	wp_index_release(&ix);
-	wp_buf_release(&data);
+	wp_buf_release(&p.bytes);
 	return rc;
 }
 

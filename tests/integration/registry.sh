@@ -178,4 +178,18 @@ is "$("$WP" push $R/demo/one:v1 --plain-http --platform wasip1/wasm)" "$dw" "pus
 is "$(skopeo inspect --raw --tls-verify=false docker://$R/demo/one:v1 | sha256sum | cut -d' ' -f1)" "${dw#sha256:}" "(a manifest, not the index)"
 is "$(WASMPACK_STORE=$TMP/ixp "$WP" copy --plain-http --all-platforms $R/demo/ix:v1 $R/demo/ixcopy:v1 | tail -1)" "$ixd" "copy --all-platforms copies it whole"
 
+# An index whose manifest the store lacks, or which names something other than a manifest:
+# refused before anything is put, with what to do.
+cp -r "$TMP/ixp" "$TMP/ixgone"
+rm "$TMP/ixgone/blobs/sha256/${dl#sha256:}"
+WASMPACK_STORE=$TMP/ixgone "$WP" tag $R/demo/ix:v1 $R/demo/gone:v1 >/dev/null
+out=$(WASMPACK_STORE=$TMP/ixgone "$WP" push $R/demo/gone:v1 --plain-http 2>&1); rc=$?
+is "$rc" "3" "push of an index whose linux manifest the store lacks: not found"
+like "$out" "names ${dl}, which the store does not hold \(pull it with --all-platforms" "saying which and what to do"
+skopeo inspect --raw --tls-verify=false docker://$R/demo/gone:v1 >/dev/null 2>&1
+[ $? -ne 0 ]; ok $? "and the registry has no such tag"
+WASMPACK_STORE=$TMP/ixgone "$WP" tag $R/demo/ix:v1 $R/demo/gone1:v1 >/dev/null
+is "$(WASMPACK_STORE=$TMP/ixgone "$WP" push $R/demo/gone1:v1 --plain-http --platform wasip1/wasm)" "$dw" \
+	"while --platform pushes the platform it has"
+
 done_testing
