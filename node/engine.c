@@ -107,6 +107,7 @@ static size_t trimmed(char *buf, size_t got)
 
 int wp_engine_core_call(const wp_core_call *c, size_t *got_out, int *status, wp_error *err)
 {
+	_cleanup_free_ char *failed = wp_str_fmt("running %s failed", c->core);
 	int po[2], pe[2];
 	size_t got = 0, egot = 0;
 	struct pollfd p[2];
@@ -128,7 +129,8 @@ int wp_engine_core_call(const wp_core_call *c, size_t *got_out, int *status, wp_
 		if (c->alarm_s)
 			alarm(c->alarm_s);
 		execv(c->core, (char *const *)c->argv);
-		fprintf(stderr, "running %s: %s", c->core, strerror(errno));
+		/* only async-signal-safe calls here: the parent may have threads (the shim) */
+		(void)!write(2, failed, strlen(failed));
 		_exit(127);
 	}
 	close(po[1]);

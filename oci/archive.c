@@ -377,6 +377,32 @@ typedef struct import_ctx {
 	const char *dir;
 } import_ctx;
 
+/* The layout folder seen through the store: a blob is imported (checked against its
+ * digest; one the store has is kept, as a load of an image it already holds needs no
+ * copy of it) and read from the store. */
+static int import_read(void *ctx, const char *digest, const char *media_type, size_t max, wp_buf *out, wp_error *err)
+{
+	import_ctx *c = ctx;
+	int rc;
+
+	(void)media_type;
+	if ((rc = import_blob(c->s, c->dir, digest, err)) < 0)
+		return rc;
+	return wp_store_read_blob(c->s, digest, max, out, err);
+}
+
+static int import_has(void *ctx, const char *digest, wp_error *err)
+{
+	import_ctx *c = ctx;
+	_cleanup_free_ char *path = NULL;
+
+	(void)err;
+	if (!wp_digest_valid(digest))
+		return 0;
+	path = wp_str_fmt("%s/blobs/sha256/%s", c->dir, wp_digest_hex(digest));
+	return wp_store_has_blob(c->s, digest, NULL) || wp_fs_exists(path) ? 1 : 0;
+}
+
 static int import_visit(void *ctx, const wp_graph_node *n, wp_error *err)
 {
 	import_ctx *c = ctx;
@@ -388,16 +414,9 @@ static int import_visit(void *ctx, const wp_graph_node *n, wp_error *err)
 static int import_tree(wp_store *s, const char *dir, const wp_descriptor *d, wp_error *err)
 {
 	import_ctx c = { .s = s, .dir = dir };
-	wp_store layout = WP_STORE_INIT;
-	wp_blob_source src;
-	int rc;
+	wp_blob_source src = { .read = import_read, .has = import_has, .ctx = &c };
 
-	if ((rc = wp_store_open_readonly(&layout, dir, err)) < 0)
-		return rc;
-	src = wp_store_source(&layout);
-	rc = wp_graph_walk(&src, d, WP_GRAPH_CHILDREN_FIRST, NULL, import_visit, &c, err);
-	wp_store_close(&layout);
-	return rc;
+	return wp_graph_walk(&src, d, WP_GRAPH_CHILDREN_FIRST, NULL, import_visit, &c, err);
 }
 
 static int import_dir(wp_store *s, const char *dir, wp_index *ix, wp_error *err)

@@ -1,6 +1,7 @@
 #include "oci/graph.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "oci/mediatype.h"
 
 #include <jansson.h>
@@ -111,8 +112,27 @@ typedef struct walker {
 	const char *platform;
 	wp_graph_visit_fn visit;
 	void *ctx;
-	json_t *seen;               /* digests visited, as an object's keys: a hash set */
+	json_t *seen;               /* "digest media-type" visited, as an object's keys: a hash set */
 } walker;
+
+struct wp_graph_seen {
+	json_t *set;
+};
+
+wp_graph_seen *wp_graph_seen_new(void)
+{
+	wp_graph_seen *s = wp_xcalloc(1, sizeof(*s));
+
+	s->set = json_object();
+	return s;
+}
+
+void wp_graph_seen_free(wp_graph_seen *s)
+{
+	if (s)
+		json_decref(s->set);
+	free(s);
+}
 
 static int walk(walker *w, const wp_descriptor *d, wp_graph_role role, int depth, wp_error *err);
 
@@ -186,26 +206,44 @@ done:
 	return rc;
 }
 
+/* Whether a node is a document the walk reads: the top, an index's entries and a subject
+ * when their type says manifest or index. A config or a layer is a blob whatever type its
+ * descriptor claims: it is never parsed as a manifest nor followed. */
+static bool is_document(const wp_descriptor *d, wp_graph_role role)
+{
+	if (role == WP_GRAPH_CONFIG || role == WP_GRAPH_LAYER)
+		return false;
+	return wp_mediatype_is_index(d->media_type) || wp_mediatype_is_manifest(d->media_type);
+}
+
 static int walk(walker *w, const wp_descriptor *d, wp_graph_role role, int depth, wp_error *err)
 {
 	wp_graph_node n = { .desc = d, .role = role, .depth = depth };
+	bool doc = is_document(d, role);
+	/* once per digest and kind: a digest named again as another kind is judged again */
+	_cleanup_free_ char *key = wp_str_fmt("%s %s", d->digest, doc ? (d->media_type ? d->media_type : "") : "blob");
 
-	if (json_object_get(w->seen, d->digest))
+	if (json_object_get(w->seen, key))
 		return 0;
-	json_object_set_new(w->seen, d->digest, json_true());
-	if (wp_mediatype_is_index(d->media_type) || wp_mediatype_is_manifest(d->media_type))
-		return walk_document(w, &n, err);
-	return visit(w, &n, err);
+	json_object_set_new(w->seen, key, json_true());
+	return doc ? walk_document(w, &n, err) : visit(w, &n, err);
+}
+
+int wp_graph_walk_seen(const wp_blob_source *src, const wp_descriptor *top, unsigned flags, const char *platform,
+		       wp_graph_seen *seen, wp_graph_visit_fn visit_fn, void *ctx, wp_error *err)
+{
+	walker w = { .src = src, .flags = flags, .platform = platform, .visit = visit_fn, .ctx = ctx,
+		     .seen = seen ? json_incref(seen->set) : json_object() };
+	int rc = walk(&w, top, WP_GRAPH_TOP, 0, err);
+
+	json_decref(w.seen);
+	return rc < 0 ? rc : 0;
 }
 
 int wp_graph_walk(const wp_blob_source *src, const wp_descriptor *top, unsigned flags, const char *platform,
 		  wp_graph_visit_fn visit_fn, void *ctx, wp_error *err)
 {
-	walker w = { .src = src, .flags = flags, .platform = platform, .visit = visit_fn, .ctx = ctx, .seen = json_object() };
-	int rc = walk(&w, top, WP_GRAPH_TOP, 0, err);
-
-	json_decref(w.seen);
-	return rc < 0 ? rc : 0;
+	return wp_graph_walk_seen(src, top, flags, platform, NULL, visit_fn, ctx, err);
 }
 
 /* ---- closure ---- */
@@ -222,7 +260,8 @@ static int closure_visit(void *ctx, const wp_graph_node *n, wp_error *err)
 
 	if (!n->bytes && (rc = c->src->has(c->src->ctx, n->desc->digest, err)) <= 0)
 		return rc < 0 ? rc : wp_error_set(err, WP_ENOTFOUND, "blob %s is not in the store", n->desc->digest);
-	wp_strv_push(c->out, n->desc->digest);
+	if (!wp_strv_contains(c->out, n->desc->digest))
+		wp_strv_push(c->out, n->desc->digest);
 	return 0;
 }
 

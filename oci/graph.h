@@ -91,9 +91,18 @@ enum {
 	WP_GRAPH_ONE_PLATFORM = 1 << 3,
 };
 
-/* Visits top and everything it reaches in src, each digest once. */
+/* Visits top and everything it reaches in src, each digest once (once per kind: a digest
+ * an index names both as a manifest and as something else is judged both ways). Configs
+ * and layers are blobs whatever media type their descriptors claim: never read here. */
 int wp_graph_walk(const wp_blob_source *src, const wp_descriptor *top, unsigned flags, const char *platform,
 		  wp_graph_visit_fn visit, void *ctx, wp_error *err);
+/* The same, skipping what earlier walks with the same seen set reached (gc walks every tag
+ * of a store and reads each shared manifest once). */
+typedef struct wp_graph_seen wp_graph_seen;
+wp_graph_seen *wp_graph_seen_new(void);
+void wp_graph_seen_free(wp_graph_seen *s);
+int wp_graph_walk_seen(const wp_blob_source *src, const wp_descriptor *top, unsigned flags, const char *platform,
+		       wp_graph_seen *seen, wp_graph_visit_fn visit, void *ctx, wp_error *err);
 
 /* Every digest top reaches, top first (ends to be released with wp_strv_release); each
  * blob that is not a manifest is checked with src's has: WP_ENOTFOUND names a missing one. */

@@ -156,7 +156,9 @@ const wp_descriptor *wp_index_pick_wasm(const wp_index *ix, const char *want)
 		for (size_t i = 0; i < ix->n_manifests; i++)
 			if (wp_descriptor_platform_matches(ix->manifests[i].platform, want ? want : wasm[k]))
 				return &ix->manifests[i];
-	if (ix->n_manifests == 1 && !ix->manifests[0].platform)
+	/* with no platform asked for, a lone manifest that names none stands for the image;
+	 * one asked for by name must be named so */
+	if (!want && ix->n_manifests == 1 && !ix->manifests[0].platform)
 		return &ix->manifests[0];
 	return NULL;
 }

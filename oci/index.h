@@ -30,9 +30,9 @@ int wp_index_parse(const char *data, size_t len, wp_index *ix, wp_error *err);
  * matches nothing is tried as a reference ("cafe" may be an image's name). */
 int wp_index_find(const wp_index *ix, const char *what, size_t *pos, char digest[WP_DIGEST_BUFSZ], wp_error *err);
 
-/* The wasm manifest of an image index: the one for want when given; else wasip1/wasm
- * (Docker's wasi/wasm alike), else wasip2/wasm (a component); an index of one manifest
- * with no platform stands for it. NULL when none fits. */
+/* The wasm manifest of an image index: the one for want when given (it must name that
+ * platform); else wasip1/wasm (Docker's wasi/wasm alike), else wasip2/wasm (a component),
+ * else the index's lone manifest when it names no platform. NULL when none fits. */
 const wp_descriptor *wp_index_pick_wasm(const wp_index *ix, const char *want);
 /* What wp_index_pick_wasm looked for, for messages: want, or "wasip1/wasm or wasip2/wasm". */
 const char *wp_index_wanted(const char *want);

@@ -788,6 +788,8 @@ typedef struct gc_walk {
 	json_t *keep;             /* digests reached */
 	wp_gc_result *res;
 	bool broken;              /* the tag being marked names a missing or damaged manifest */
+	json_t *broken_tops;      /* the manifests such tags named */
+	wp_graph_seen *seen;      /* what the walks of earlier tags reached: read once */
 } gc_walk;
 
 /* Marks what a tagged image reaches (its subjects too: a kept referrer keeps what it
@@ -813,8 +815,10 @@ static int mark_visit(void *ctx, const wp_graph_node *n, wp_error *err)
 				    "removes it and the tags that name it", n->desc->digest);
 	else
 		return n->rc;
-	if (n->role == WP_GRAPH_TOP)
+	if (n->role == WP_GRAPH_TOP) {
 		g->broken = true;
+		set_add(g->broken_tops, n->desc->digest);
+	}
 	return 0;
 }
 
@@ -823,8 +827,11 @@ static int mark(gc_walk *g, const wp_descriptor *d, wp_error *err)
 	wp_blob_source src = wp_store_source(g->s);
 	int rc;
 
+	/* another tag of the same broken manifest: the walk would not read it again */
+	if (set_has(g->broken_tops, d->digest))
+		return MARK_BROKEN;
 	g->broken = false;
-	rc = wp_graph_walk(&src, d, WP_GRAPH_SUBJECTS | WP_GRAPH_READ_ERRORS, NULL, mark_visit, g, err);
+	rc = wp_graph_walk_seen(&src, d, WP_GRAPH_SUBJECTS | WP_GRAPH_READ_ERRORS, NULL, g->seen, mark_visit, g, err);
 	return rc < 0 ? rc : g->broken ? MARK_BROKEN : MARK_OK;
 }
 
@@ -960,7 +967,8 @@ int wp_store_gc(wp_store *s, bool verify, wp_gc_result *res, wp_error *err)
 {
 	_cleanup_free_ char *dir = wp_str_fmt("%s/blobs/sha256", s->root);
 	_cleanup_free_ char *tmpdir = wp_store_private_path(s, "tmp");
-	gc_walk g = { .s = s, .verify = verify, .res = res, .keep = json_object() };
+	gc_walk g = { .s = s, .verify = verify, .res = res, .keep = json_object(), .broken_tops = json_object(),
+		      .seen = wp_graph_seen_new() };
 	json_t *broken = json_object();   /* manifests of tags that can no longer resolve */
 	wp_index ix;
 	DIR *d;
@@ -968,11 +976,8 @@ int wp_store_gc(wp_store *s, bool verify, wp_gc_result *res, wp_error *err)
 	int rc;
 
 	memset(res, 0, sizeof(*res));
-	if ((rc = prune_referrers(s, err)) < 0)
-		return rc;
-	rc = wp_store_index_read(s, &ix, err);
-	if (rc < 0)
-		return rc;
+	if ((rc = prune_referrers(s, err)) < 0 || (rc = wp_store_index_read(s, &ix, err)) < 0)
+		goto done;
 	for (size_t i = 0; rc >= 0 && i < ix.n_manifests; i++) {
 		rc = mark(&g, &ix.manifests[i], err);
 		if (rc == MARK_BROKEN && verify)
@@ -1030,6 +1035,8 @@ int wp_store_gc(wp_store *s, bool verify, wp_gc_result *res, wp_error *err)
 	}
 done:
 	json_decref(g.keep);
+	json_decref(g.broken_tops);
+	wp_graph_seen_free(g.seen);
 	json_decref(broken);
 	return rc < 0 ? rc : 0;
 }

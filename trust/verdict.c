@@ -96,7 +96,9 @@ static int satisfy(const wp_trust_check *c, const wp_policy *p, const wp_policy_
 		/* the registry could not be asked: closed, not open */
 		wp_error_prefix(err, "the signature policy %s (rule '%s', line %d) cannot check %s's signature, so it does "
 				"not run (fail closed)", p->path, rule->match, rule->line, name);
-		rc = err->code = WP_EDIGEST;
+		rc = WP_EDIGEST;
+		if (err)
+			err->code = WP_EDIGEST;
 	}
 	wp_client_close(r);
 	wp_ref_release(&ref);

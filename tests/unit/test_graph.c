@@ -7,6 +7,7 @@
 #include "common/buf.h"
 #include "common/fs.h"
 #include "common/util.h"
+#include "common/alloc.h"
 #include "oci/archive.h"
 #include "oci/digest.h"
 #include "oci/graph.h"
@@ -101,6 +102,7 @@ int main(void)
 	char tmpl[] = "/tmp/wasmpack-unit.XXXXXX";
 	wp_error err;
 	wp_descriptor a, b, c, ix, out, chain[WP_GRAPH_MAX_DEPTH + 2];
+	int rc;
 	wp_blob_source src;
 
 	ok(mkdtemp(tmpl) && wp_store_open(&s, tmpl, WP_STORE_SHARED, &err) == 0, "open a store");
@@ -185,6 +187,96 @@ int main(void)
 		wp_descriptor_release(&ms[0]);
 		wp_descriptor_release(&ms[1]);
 		wp_descriptor_release(&broken);
+	}
+	/* a layer whose descriptor claims to be an index is a blob: never read, never followed,
+	 * and gc keeps it without stopping */
+	{
+		char blob[WP_DIGEST_BUFSZ], cfg[WP_DIGEST_BUFSZ], m[WP_DIGEST_BUFSZ];
+		_cleanup_free_ char *doc = NULL;
+		wp_descriptor odd;
+		seen v = { 0 };
+
+		put("not json at all, a layer's bytes", blob);
+		put("{\"odd\":1}", cfg);
+		doc = wp_str_fmt("{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{\"mediaType\":\"%s\",\"digest\":\"%s\","
+				 "\"size\":9},\"layers\":[{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":33}]}",
+				 WP_MT_OCI_MANIFEST, WP_MT_OCI_CONFIG, cfg, WP_MT_OCI_INDEX, blob);
+		put(doc, m);
+		wp_descriptor_init(&odd, WP_MT_OCI_MANIFEST, m, (int64_t)strlen(doc));
+		ok(wp_graph_walk(&src, &odd, WP_GRAPH_READ_ERRORS, NULL, record, &v, &err) == 0 && v.read_errors == 0 &&
+		   pos(&v, blob) != (size_t)-1, "a layer typed as an index is visited as a blob, not read");
+		wp_strv_release(&v.order);
+		ok(wp_store_tag(&s, "localhost/odd:v1", &odd, &err) == 0, "tag it");
+		wp_descriptor_release(&odd);
+	}
+	/* a digest an index names twice, as a manifest and as something else, is judged both ways */
+	{
+		wp_descriptor ms[2], twice;
+		const char *plats[] = { NULL, NULL };
+		seen v = { 0 };
+
+		wp_descriptor_copy(&ms[0], &a);
+		wp_descriptor_copy(&ms[1], &a);
+		free(ms[1].media_type);
+		ms[1].media_type = wp_xstrdup(WP_MT_WASM_LAYER);
+		index_of(ms, plats, 2, &twice);
+		rc = wp_graph_walk(&src, &twice, 0, NULL, record, &v, &err);
+		ok(rc == 0 && v.order.len == 5, "the index, a as a manifest (config, layer) and a again as a blob: %zu visits (%s)",
+		   v.order.len, rc ? err.msg : "");
+		wp_strv_release(&v.order);
+		wp_descriptor_release(&ms[0]);
+		wp_descriptor_release(&ms[1]);
+		wp_descriptor_release(&twice);
+	}
+	/* a platform asked for by name must be named: a lone unplatformed manifest is the pick
+	 * only when none is asked for */
+	{
+		wp_descriptor lone;
+		const char *plats[] = { NULL };
+
+		index_of(&a, plats, 1, &lone);
+		ok(wp_graph_resolve(&src, &lone, NULL, &out, &err) == 0 && !strcmp(out.digest, a.digest),
+		   "an index of one unplatformed manifest stands for it");
+		wp_descriptor_release(&out);
+		is_int(wp_graph_resolve(&src, &lone, "linux/amd64", &out, &err), WP_ENOTFOUND,
+		       "but not when linux/amd64 is asked for");
+		wp_descriptor_release(&lone);
+	}
+	/* an OCI layout folder that lacks a manifest the store already holds still loads */
+	{
+		_cleanup_free_ char *dir = wp_str_fmt("%s.layout", tmpl);
+		_cleanup_free_ char *gone = NULL;
+		wp_descriptor got;
+
+		ok(wp_archive_export_dir(&s, &ix, "localhost/ix:v1", dir, &err) == 0, "export the index to a layout folder");
+		gone = wp_str_fmt("%s/blobs/sha256/%s", dir, wp_digest_hex(a.digest));
+		ok(unlink(gone) == 0, "take a manifest the store holds out of the folder");
+		ok(wp_archive_import(&s, dir, true, NULL, &got, NULL, &err) == 0, "the folder still loads (%s)", err.msg);
+		wp_descriptor_release(&got);
+		wp_fs_rm_rf(dir, &err);
+	}
+	/* two tags of one missing manifest: gc --verify drops both */
+	{
+		char miss[WP_DIGEST_BUFSZ];
+		wp_descriptor m1;
+		wp_gc_result res;
+		wp_store ex = WP_STORE_INIT;
+		_cleanup_free_ char *path = NULL;
+
+		put("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"layers\":[]}", miss);
+		wp_descriptor_init(&m1, WP_MT_OCI_MANIFEST, miss, 10);
+		ok(wp_store_tag(&s, "localhost/gone:a", &m1, &err) == 0 && wp_store_tag(&s, "localhost/gone:b", &m1, &err) == 0 &&
+		   wp_store_tag(&s, "localhost/ix:v1", &ix, &err) == 0, "two tags of one manifest (and the index kept)");
+		path = wp_store_blob_path(&s, miss);
+		ok(unlink(path) == 0, "the manifest goes missing");
+		wp_store_close(&s);
+		ok(wp_store_open(&ex, tmpl, WP_STORE_EXCLUSIVE, &err) == 0, "open the store for gc");
+		ok(wp_store_gc(&ex, true, &res, &err) == 0, "gc --verify goes through (and past the odd layer)");
+		is_int(res.tags_removed, 2, "dropping both tags of the missing manifest");
+		wp_store_close(&ex);
+		ok(wp_store_open(&s, tmpl, WP_STORE_SHARED, &err) == 0, "reopen");
+		src = wp_store_source(&s);
+		wp_descriptor_release(&m1);
 	}
 	/* indexes nested too deep: resolve, walk, save and gc all refuse, and gc removes nothing */
 	{
