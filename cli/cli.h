@@ -39,7 +39,8 @@ typedef struct wp_cli_values {
 	bool follow_links, push;
 	long gzip_level;                /* 0: the default */
 	/* run */
-	const char *engine, *network, *listen, *state_dir, *runtime_config_file;
+	const char *engine, *network, *listen, *state_dir, *runtime_config_file, *workdir;
+	bool rm;
 	wp_strv dirs, variables;
 	long workers;                   /* 0: one per core */
 	/* login */
@@ -100,6 +101,7 @@ typedef struct wp_cmd {
 typedef struct wp_cli {
 	const wp_cmd *cmd;
 	wp_strv args;           /* operands, including those after "--" */
+	size_t args_before_dashdash; /* how many of them came before a "--" (all when none) */
 	bool json;
 	int verbosity;          /* 0 quiet, 1 normal, 2 verbose */
 	bool progress;
@@ -164,6 +166,9 @@ extern const wp_opt wp_cmd_run_opts[];
  * and how a Spin HTTP app serves. spec borrows wp_opts' strings and lists. */
 struct wp_run_spec;
 void wp_cli_run_spec(struct wp_run_spec *spec);
+/* Hints on stderr for app arguments that look like a mistaken option (an existing
+ * "/host:/guest" given after the image, a typographic dash), given before any "--". */
+void wp_cli_run_hints(const wp_cli *cli);
 
 void wp_cli_print_usage(FILE *f);
 void wp_cli_print_cmd_help(FILE *f, const wp_cmd *cmd);

@@ -42,6 +42,7 @@ static int run(wp_cli *cli)
 	if (net && strcmp(net, "none") && strcmp(net, "host"))
 		return wp_error_set(&cli->err, WP_EUSAGE, "--network '%s': want none (a loopback only, the default) or host",
 				    net);
+	wp_cli_run_hints(cli);
 	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0)
 		return rc;
 	rc = containerd ? wp_cli_containerd_source(cli, cli->args.items[0], &ro, &d)

@@ -166,11 +166,15 @@ int wp_cli_parse(wp_cli *cli, const wp_cmd *cmd, int argc, char **argv)
 
 		if (operands_only || a[0] != '-' || !a[1])
 			wp_strv_push(&cli->args, a);
-		else if (!strcmp(a, "--"))
+		else if (!strcmp(a, "--")) {
 			operands_only = true;
+			cli->args_before_dashdash = cli->args.len;
+		}
 		else if ((rc = a[1] == '-' ? parse_long(cli, argc, argv, &i) : parse_short(cli, argc, argv, &i)) < 0)
 			return rc;
 	}
+	if (!operands_only)
+		cli->args_before_dashdash = cli->args.len;
 	if (wp_opts.help)
 		return 0;
 	if (wp_opts.format && strcmp(wp_opts.format, "json") && strcmp(wp_opts.format, "text"))
@@ -205,6 +209,23 @@ void wp_cli_release(wp_cli *cli)
 	wp_strv_release(&cli->args);
 }
 
+/* "--verbose" for "-v" before the command: a global's short name in its long form (run
+ * has a -v of its own, docker's volume); anything else as it is. */
+static const char *long_name(const char *arg)
+{
+	static char longs[16][40];
+	static size_t used;
+
+	if (arg[0] != '-' || arg[1] == '-' || !arg[1] || arg[2])
+		return arg;
+	for (const wp_opt *o = wp_global_opts; o->name; o++)
+		if (o->short_name == arg[1] && o->kind == WP_OPT_FLAG && used < WP_ARRAY_LEN(longs)) {
+			snprintf(longs[used], sizeof(longs[used]), "--%s", o->name);
+			return longs[used++];
+		}
+	return arg;
+}
+
 /* Global options may come before the command too ("wasmpack --store DIR images"): they
  * are moved to just behind the command name, where every command's parser takes them,
  * and before any operand or "--" (after which they would be the app's arguments). */
@@ -228,8 +249,8 @@ char **wp_cli_hoist_globals(int argc, char **argv)
 	out = wp_xcalloc((size_t)argc + 1, sizeof(char *));
 	out[0] = argv[0];
 	out[n++] = argv[i];                 /* the command */
-	for (int k = 1; k < i; k++)         /* the global options */
-		out[n++] = argv[k];
+	for (int k = 1; k < i; k++)         /* the global options, short ones by their long name: */
+		out[n++] = (char *)long_name(argv[k]); /* a command's own -v is not --verbose */
 	for (int k = i + 1; k < argc; k++)  /* the rest, as given */
 		out[n++] = argv[k];
 	return out;

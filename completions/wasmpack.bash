@@ -70,8 +70,10 @@ _wasmpack() {
     run)
         case "$prev" in
         --engine) COMPREPLY=($(compgen -W "wasmtime wasmedge wasmer node jco spin spin-jco" -- "$cur")); return ;;
-        --env) return ;;
+        --env|-e) return ;;
+        --volume|-v) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         --dir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        --workdir|-w) return ;;
         --network) COMPREPLY=($(compgen -W "none host" -- "$cur")); return ;;
         --platform) COMPREPLY=($(compgen -W "wasip1/wasm wasip2/wasm wasi/wasm" -- "$cur")); return ;;
         --policy) COMPREPLY=($(compgen -f -- "$cur")); return ;;
@@ -83,7 +85,7 @@ _wasmpack() {
         --ca-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         esac
         if [[ "$cur" == -* ]]; then
-            COMPREPLY=($(compgen -W " --engine --env --dir --network --platform --policy --listen --variable --workers --state-dir --runtime-config-file --plain-http --insecure --ca-file --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+            COMPREPLY=($(compgen -W " --engine --env -e --volume -v --dir --workdir -w --rm --network --platform --policy --listen --variable --workers --state-dir --runtime-config-file --plain-http --insecure --ca-file --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         else
             local IFS=$'\n' st=() j
             for ((j = 1; j < COMP_CWORD; j++)); do [[ "${COMP_WORDS[j]}" == --store ]] && st=(--store "${COMP_WORDS[j+1]}"); done

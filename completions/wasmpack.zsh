@@ -94,8 +94,11 @@ _wasmpack() {
     run)
         _arguments -s \
         '--engine[wasmtime, wasmedge, wasmer, node, jco, spin or spin-jco (default\: the first found that runs the app; a Spin HTTP app\: spin when installed, else wasmpack\'s own trigger, spin-jco)]:NAME:(wasmtime wasmedge wasmer node jco spin spin-jco)' \
-        '*--env[an environment variable added to the app\'s]:K=V: ' \
-        '*--dir[a host folder the app sees at GUEST]:HOST:GUEST:_files -/' \
+        '*(-e --env)'{-e,--env}'[an environment variable added to the app\'s]:K=V: ' \
+        '*(-v --volume)'{-v,--volume}'[a host folder the app sees at GUEST (absolute, or relative as a WASI preopen\'s name), read-only with \:ro (as docker\'s -v; wasmpack\'s own verbose is --verbose here)]:HOST:GUEST[:ro]:_files -/' \
+        '*--dir[the same as --volume]:HOST:GUEST[:ro]:_files -/' \
+        '(-w --workdir)'{-w,--workdir}'[the app\'s working folder (its PWD\: WASI has no other)]:DIR: ' \
+        '--rm[accepted for docker\'s habit\: a run keeps no container (its unpacked image stays in the node cache, shared)]' \
         '--network[none (default\: a network namespace with only a loopback) or host (the host\'s network)]:MODE:(none host)' \
         '--platform[pick this platform when pulling an index]:OS/ARCH:(wasip1/wasm wasip2/wasm wasi/wasm)' \
         '--policy[the signature policy (default $WASMPACK_POLICY, else /etc/wasmpack/policy.toml)]:FILE:_files' \

@@ -231,6 +231,18 @@ static int describe_rootfs(const wp_run_spec *s, app *a, wp_error *err)
 
 /* A host folder the app sees at guest: it must exist and be a folder; the engine gets
  * its real path (the confined engine sees host paths at the same place). */
+/* A preopen's guest name: absolute ("/data") or relative ("fs-tests.dir", "."), as
+ * wasmtime's --dir and Node.js's preopens take them; never empty nor a control character. */
+static bool guest_ok(const char *guest)
+{
+	if (!*guest)
+		return false;
+	for (const char *p = guest; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
 static int add_preopen(app *a, const char *guest, const char *host, bool writable, wp_error *err)
 {
 	char *real = realpath(host, NULL);
@@ -241,8 +253,8 @@ static int add_preopen(app *a, const char *guest, const char *host, bool writabl
 		return wp_error_sys(err, WP_ENOTFOUND, "the host folder '%s'", host);
 	if (stat(real, &st) < 0 || !S_ISDIR(st.st_mode))
 		rc = wp_error_set(err, WP_EUSAGE, "'%s' is not a folder", host);
-	else if (!*guest || guest[0] != '/')
-		rc = wp_error_set(err, WP_EUSAGE, "the app's path '%s' is not absolute", guest);
+	else if (!guest_ok(guest))
+		rc = wp_error_set(err, WP_EUSAGE, "the app's path '%s' is empty or not printable", guest);
 	else {
 		json_object_set_new(a->preopens, guest, json_string(real));
 		json_object_set_new(a->writable, real, json_boolean(writable));
@@ -408,16 +420,23 @@ static const struct {
 };
 
 /* HOST:GUEST split at the first colon; NULL when there is none. */
-static char *split_dir(const char *spec, const char **guest)
+/* HOST:GUEST[:ro|:rw] (--dir, -v): the host folder (malloc'ed, NULL when there is no
+ * colon), the guest name in *guest (pointing into the copy), and whether it is read-only. */
+static char *split_dir(const char *spec, const char **guest, bool *ro)
 {
-	char *hg = wp_xstrdup(spec), *colon = strchr(hg, ':');
+	char *hg = wp_xstrdup(spec), *colon = strchr(hg, ':'), *mode;
 
+	*ro = false;
 	if (!colon) {
 		free(hg);
 		return NULL;
 	}
 	*colon = '\0';
 	*guest = colon + 1;
+	if ((mode = strrchr(colon + 1, ':')) && (!strcmp(mode, ":ro") || !strcmp(mode, ":rw"))) {
+		*ro = !strcmp(mode, ":ro");
+		*mode = '\0';
+	}
 	return hg;
 }
 
@@ -425,26 +444,24 @@ int wp_engine_check_dirs(const wp_strv *dirs, wp_error *err)
 {
 	for (size_t i = 0; dirs && i < dirs->len; i++) {
 		const char *guest = NULL;
-		_cleanup_free_ char *host = split_dir(dirs->items[i], &guest);
+		bool ro;
+		_cleanup_free_ char *host = split_dir(dirs->items[i], &guest, &ro);
 		struct stat st;
 
 		if (!host || !*host)
-			return wp_error_set(err, WP_EUSAGE, "--dir '%s': want HOST:GUEST (a host folder, then where the app "
+			return wp_error_set(err, WP_EUSAGE, "'%s': want HOST:GUEST[:ro] (a host folder, then where the app "
 					    "sees it)", dirs->items[i]);
 		if (stat(host, &st) < 0)
-			return wp_error_sys(err, WP_ENOTFOUND, "--dir '%s': the host folder '%s'", dirs->items[i], host);
+			return wp_error_sys(err, WP_ENOTFOUND, "'%s': the host folder '%s'", dirs->items[i], host);
 		if (!S_ISDIR(st.st_mode))
-			return wp_error_set(err, WP_EUSAGE, "--dir '%s': '%s' is not a folder", dirs->items[i], host);
-		if (guest[0] != '/')
-			return wp_error_set(err, WP_EUSAGE, "--dir '%s': the app's path '%s' is not absolute", dirs->items[i],
-					    guest);
+			return wp_error_set(err, WP_EUSAGE, "'%s': '%s' is not a folder", dirs->items[i], host);
+		if (!guest_ok(guest))
+			return wp_error_set(err, WP_EUSAGE, "'%s': the app's path '%s' is empty or not printable",
+					    dirs->items[i], guest);
 	}
 	return 0;
 }
 
-/* What the run adds: the container's env and arguments for an artifact the shim runs,
- * then the run's own arguments, env and --dir folders, then the container's volumes
- * (bind mounts of host folders, seen at their destinations). */
 static int describe_additions(const wp_run_spec *s, app *a, wp_error *err)
 {
 	json_t *v, *m;
@@ -472,11 +489,16 @@ static int describe_additions(const wp_run_spec *s, app *a, wp_error *err)
 		return rc;
 	for (i = 0; i < s->dirs.len; i++) {
 		const char *guest = NULL;
-		_cleanup_free_ char *host = split_dir(s->dirs.items[i], &guest);
+		bool ro;
+		_cleanup_free_ char *host = split_dir(s->dirs.items[i], &guest, &ro);
 
-		if ((rc = add_preopen(a, guest, host, true, err)) < 0)
-			return wp_error_prefix(err, "--dir '%s'", s->dirs.items[i]);
+		if ((rc = add_preopen(a, guest, host, !ro, err)) < 0)
+			return wp_error_prefix(err, "'%s'", s->dirs.items[i]);
 	}
+	/* -w: where a docker user would have the app start; WASI has no working folder, so
+	 * it is PWD, which wasi-libc resolves relative paths against */
+	if (s->workdir)
+		json_object_set_new(a->env, "PWD", json_string(s->workdir));
 	json_array_foreach(s->mounts, i, m) {
 		const char *src = wp_json_str(m, "source"), *dst = wp_json_str(m, "destination");
 		struct stat st;

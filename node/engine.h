@@ -28,7 +28,9 @@ typedef struct wp_run_spec {
 				  * an app whose allow-list reaches out */
 	wp_strv args;            /* replace the image's Cmd when given */
 	wp_strv env;             /* K=V added to the app's */
-	wp_strv dirs;            /* HOST:GUEST preopens */
+	wp_strv dirs;            /* HOST:GUEST[:ro] preopens (--dir, -v); GUEST absolute or
+				  * relative, as the engines take it */
+	const char *workdir;     /* -w: the app's PWD */
 	const char *launcher_dir;/* where the node launcher may be written */
 	/* The shim: an OCI runtime spec's "process" (args, env), and for the image layout the
 	 * container's mounted rootfs, run in place (dir and summary are then unused).
@@ -103,8 +105,9 @@ bool wp_engine_known(const char *name);
 /* WP_EUSAGE naming the known engines when name (if given) is none of them. */
 int wp_engine_check_name(const char *name, wp_error *err);
 
-/* Each HOST:GUEST of --dir: HOST an existing folder, GUEST an absolute path (WP_EUSAGE,
- * WP_ENOTFOUND otherwise), so a mistake is told before anything is pulled or run. */
+/* Each HOST:GUEST[:ro] of --dir and -v: HOST an existing folder, GUEST a printable name,
+ * absolute or relative (WP_EUSAGE, WP_ENOTFOUND otherwise), so a mistake is told before
+ * anything is pulled or run. */
 int wp_engine_check_dirs(const wp_strv *dirs, wp_error *err);
 
 /* The engine's command line for spec (the node launcher written when needed); in env,

@@ -77,7 +77,7 @@ static char *resolve(const char *store, const char *src)
  * the registry's) is the core's. */
 static bool served_here(void)
 {
-	static const char *const ok[] = { "store", "quiet", "no-progress", "engine", "env", "dir" };
+	static const char *const ok[] = { "store", "quiet", "no-progress", "engine", "env", "dir", "volume", "workdir", "rm" };
 	const wp_opt *const tables[] = { wp_cmd_run_opts, wp_global_opts };
 
 	for (size_t t = 0; t < WP_ARRAY_LEN(tables); t++)
@@ -141,6 +141,7 @@ static void warm_run(int argc, char **argv)
 		wp_cache_claim(cache, hex, real, &err);
 	wp_log_setup(stderr, cli.verbosity == 0 ? WP_LOG_QUIET : WP_LOG_WARN);
 	wp_cli_run_spec(&spec);
+	wp_cli_run_hints(&cli);
 	spec.dir = entry;
 	spec.launcher_dir = cache;
 	for (size_t i = 1; i < cli.args.len; i++)

@@ -30,11 +30,11 @@ is "$("$WP" inspect c-img:v1 --format json | jq -r '.config.os + "/" + .config.a
 	"--layout image of a component writes os wasip2"
 (cd app && "$WP" build --wasm hello.wasm --platform wasip1/wasm -t c-img:p1 >/dev/null)
 is "$("$WP" inspect c-img:p1 --format json | jq -r .config.os)" "wasip1" "and --platform still wins"
-out=$("$WP" run -v c-img:p1 2>&1)
+out=$("$WP" run --verbose c-img:p1 2>&1)
 like "$out" "the image says wasip1/wasm, and its wasm is a wasm component \(wasip2\): going by the wasm" \
 	"a config that disagrees with the wasm's header: the header decides, and -v says so"
 like "$out" "engine jco " "(jco runs it)"
-out=$("$WP" run -v c-img:v1 --env EXTRA=1 -- world 2>"$TMP/run.err"); rc=$?
+out=$("$WP" run --verbose c-img:v1 --env EXTRA=1 -- world 2>"$TMP/run.err"); rc=$?
 is "$rc" "0" "wasmpack run of the component exits 0"
 like "$out" "arg\[0\]=/hello.wasm" "argv[0] is the image's entrypoint"
 like "$out" "arg\[1\]=world" "the arguments reach the component"
@@ -49,13 +49,13 @@ check "the transpiled component is in the node cache, named by the component's s
 like "$(cat "$entry/imports.json" 2>/dev/null)" '"wasi:cli/environment@0\.2' "with the component's imports beside it"
 is "$(ls -A "$TMP/cache/compiled/jco-$JCO_VERSION-w3")" "$sum" "and nothing else there (no temporary folder left)"
 ino=$(stat -c %i "$entry")
-out=$("$WP" run -v c-img:v1 -- again 2>&1); rc=$?
+out=$("$WP" run --verbose c-img:v1 -- again 2>&1); rc=$?
 is "$rc:$(grep -c 'compiling the app' <<<"$out")" "0:0" "a second run is not transpiled again"
 is "$(stat -c %i "$entry")" "$ino" "it uses the same entry"
 like "$out" "arg\[1\]=again" "and runs"
 # the entry is named by the component's content, not by the image holding it
 (cd app && "$WP" build --wasm hello.wasm --file static -t c-img:same >/dev/null)
-out=$("$WP" run -v c-img:same 2>&1)
+out=$("$WP" run --verbose c-img:same 2>&1)
 is "$(grep -c 'compiling the app' <<<"$out")" "0" "another image holding the same component shares the transpiled form"
 
 # gc: a compiled form no start used for 30 days goes, one in use stays (a start touches it)
@@ -116,11 +116,11 @@ like "$out" "Hello from the image" "and its files"
 "$WP" index create both:v1 m-img:v1 c-img:v1 >/dev/null
 out=$("$WP" run both:v1 -- from-index 2>&1)
 like "$out" "arg\[1\]=from-index" "run of an index of both runs one"
-is "$("$WP" run -v both:v1 2>&1 | grep -c 'engine node ')" "1" "the module (wasip1/wasm), by default"
-is "$("$WP" run -v --platform wasip2/wasm both:v1 2>&1 | grep -c 'engine jco ')" "1" "the component with --platform wasip2/wasm"
+is "$("$WP" run --verbose both:v1 2>&1 | grep -c 'engine node ')" "1" "the module (wasip1/wasm), by default"
+is "$("$WP" run --verbose --platform wasip2/wasm both:v1 2>&1 | grep -c 'engine jco ')" "1" "the component with --platform wasip2/wasm"
 "$WP" build --wasm "$HELLO" --platform linux/amd64 -t lin:v1 >/dev/null
 "$WP" index create conly:v1 lin:v1 c-img:v1 >/dev/null
-is "$("$WP" run -v conly:v1 2>&1 | grep -c 'engine jco ')" "1" "an index of a linux image and a component: its wasip2/wasm entry"
+is "$("$WP" run --verbose conly:v1 2>&1 | grep -c 'engine jco ')" "1" "an index of a linux image and a component: its wasip2/wasm entry"
 
 # ---- the engine is chosen by what the image holds ----
 err=$("$WP" run --engine node c-img:v1 2>&1); rc=$?
@@ -138,7 +138,7 @@ is "$rc" "3" "no engine for components installed: exit 3"
 like "$err" "no wasm engine that runs a wasm component \(wasip2\) is installed: install wasmtime \(recommended on nodes\) or jco" \
 	"saying what to install"
 (cd app && "$WP" build --wasm hello.wasm --file static --annotation dev.wasmpack.engine=node -t c-pref:v1 >/dev/null)
-out=$("$WP" run -v c-pref:v1 2>&1); rc=$?
+out=$("$WP" run --verbose c-pref:v1 2>&1); rc=$?
 is "$rc" "0" "an image preferring node for its component still runs"
 like "$out" "prefers the engine 'node', which .*does not run a wasm component" "saying why the preference was passed over"
 
@@ -254,7 +254,7 @@ is "$rc" "1" "a component jco cannot transpile: exit 1"
 like "$err" "jco transpile failed \(exit [0-9]+\): .*ComponentError: .*section" "saying the transpile failed, with jco's words (no stack)"
 bsum=$(sha256sum broken.wasm | cut -d' ' -f1)
 check "and no transpiled form is kept for it" test ! -e "$TMP/cache/compiled/jco-$JCO_VERSION-w3/$bsum"
-err=$("$WP" run -v c-broken:v1 2>&1); rc=$?
+err=$("$WP" run --verbose c-broken:v1 2>&1); rc=$?
 is "$rc:$(grep -c 'compiling the app' <<<"$err")" "1:0" "the next start fails the same without running jco again"
 like "$err" "jco transpile failed \(exit [0-9]+\): .*\(remembered from an earlier start\)" "saying the failure is remembered"
 is "$(ls -A "$TMP/cache/compiled/jco-$JCO_VERSION-w3" | grep -c '^\.tmp')" "0" "not even a temporary folder"
@@ -289,7 +289,7 @@ like "$(head -1 "$TMP"/cache/compiled/wasmtime-*/"$sum"/app.cwasm)" "^CWASM comp
 out=$(PATH=$TMP/wt:$PATH WASMPACK_NO_PRECOMPILE=1 "$WP" run m-img:v1 2>&1)
 like "$out" "fake wasmtime: run --dir [^ ]+ [^ ]*/hello\.wasm\$" "WASMPACK_NO_PRECOMPILE=1 runs the wasm itself"
 cp -p wt/wasmtime wt/wasmtime.new && echo >> wt/wasmtime.new && mv wt/wasmtime.new wt/wasmtime
-out=$(PATH=$TMP/wt:$PATH WT_FAIL_COMPILE=1 "$WP" run -v m-img:v1 2>&1); rc=$?
+out=$(PATH=$TMP/wt:$PATH WT_FAIL_COMPILE=1 "$WP" run --verbose m-img:v1 2>&1); rc=$?
 like "$out" "running the wasm without precompiling it: wasmtime compile failed \(exit 3\): this wasmtime cannot compile" \
 	"a wasmtime that cannot compile: said with -v"
 like "$out" "fake wasmtime: run --dir [^ ]+ [^ ]*/hello\.wasm\$" "and the wasm itself runs"

@@ -182,7 +182,7 @@ is "$(grep -c 'hunter2' <<<"$cmdlines")" "0" "the app's env values are on no com
 kill "$sp" 2>/dev/null; wait "$sp" 2>/dev/null
 out=$("$WP" run --engine node img:v1 --env DB_PASSWORD=hunter2-s3cret -- x 2>&1)
 like "$out" "env DB_PASSWORD=hunter2-s3cret" "yet the app sees them"
-out=$(PATH=$TMP/fakebin:$PATH "$WP" run -v --engine wasmtime img:v1 --env DB_PASSWORD=hunter2-s3cret 2>&1 | grep 'debug: engine')
+out=$(PATH=$TMP/fakebin:$PATH "$WP" run --verbose --engine wasmtime img:v1 --env DB_PASSWORD=hunter2-s3cret 2>&1 | grep 'debug: engine')
 like "$out" "--env DB_PASSWORD=\.\.\." "-v names the env a command-line engine gets"
 is "$(grep -c hunter2 <<<"$out")" "0" "without its values"
 
