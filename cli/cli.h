@@ -46,8 +46,8 @@ typedef struct wp_cli_values {
 	/* login */
 	const char *username;
 	bool password_stdin;
-	/* gc */
-	bool verify;
+	/* gc, rmi */
+	bool verify, force;
 	const char *containerd;
 	/* verify */
 	wp_strv predicate_types;

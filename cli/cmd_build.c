@@ -26,6 +26,7 @@ static const wp_opt opts[] = {
 	WP_LIST("output", 'o', "DEST", "also write the image to oci:DIR[:NAME] or oci-archive:FILE[:NAME]", "@file", &wp_opts.outputs),
 	WP_INT("gzip-level", 0, "N", "gzip level of image layers, 1-9 (default 4)", "1 2 3 4 5 6 7 8 9", 1, 9, &wp_opts.gzip_level),
 	WP_FLAG("push", 0, "push every tag to its registry after the build", &wp_opts.push),
+	WP_FLAG("force", 0, "build for a --platform that is not wasm (an index's placeholder entry, say)", &wp_opts.force),
 	WP_CLI_REGISTRY_OPTS,
 	{ 0 },
 };
@@ -72,6 +73,12 @@ static int build_opts(wp_cli *cli, wp_build_opts *o, char **spin)
 	}
 	o->layout = wp_opts.layout;
 	o->platform = wp_opts.platform;
+	/* the content is wasm: a platform whose architecture is not would send it to a node
+	 * that runs containers of that architecture with runc, which would exec a .wasm */
+	if (o->platform && strchr(o->platform, '/') && strcmp(strchr(o->platform, '/') + 1, "wasm") && !wp_opts.force)
+		return wp_error_set(&cli->err, WP_EUSAGE, "--platform '%s': the app is wasm, and a %s node would try to run "
+				    "it as a native container; use wasip1/wasm, wasip2/wasm or wasi/wasm (or --force)",
+				    o->platform, o->platform);
 	o->gzip_level = wp_opts.gzip_level ? (int)wp_opts.gzip_level : -1;
 	o->follow_links = wp_opts.follow_links;
 	o->fetch = wp_fetch_to_store;

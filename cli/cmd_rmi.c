@@ -8,7 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const wp_opt opts[] = { { 0 } };
+/* The tags an id names, as listed in the refusal, at most. */
+#define TAGS_LISTED_MAX 4096
+
+static const wp_opt opts[] = {
+	WP_FLAG("force", 'f', "by id, remove every tag of the image even when there are several (as docker rmi -f)",
+		&wp_opts.force),
+	{ 0 },
+};
 
 /* Whether what names the image by digest (sha256:..., NAME@DIGEST, or hex digits of
  * its digest) rather than by one of its tags. */
@@ -41,6 +48,18 @@ static int rmi_one(wp_cli *cli, wp_store *s, const char *what, json_t *report)
 		}
 		if (rc == 0)
 			wp_index_release(&ix);
+		/* as docker: an id that names several tags removes none of them unless forced */
+		if (rc == 0 && names.len > 1 && !wp_opts.force) {
+			wp_buf list;
+
+			wp_buf_init(&list, TAGS_LISTED_MAX);
+			for (size_t i = 0; i < names.len; i++)
+				if (wp_buf_printf(&list, "%s%s", i ? ", " : "", names.items[i]) < 0)
+					break;
+			rc = wp_error_set(&cli->err, WP_EFAIL, "'%s' is the id of an image tagged %zu times (%s): remove the "
+					  "tags by name, or all of them with rmi -f", what, names.len, list.data ? list.data : "");
+			wp_buf_release(&list);
+		}
 	} else if (name) {
 		wp_strv_push(&names, name);
 	}

@@ -36,7 +36,7 @@ _wasmpack() {
         --ca-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         esac
         if [[ "$cur" == -* ]]; then
-            COMPREPLY=($(compgen -W " --tag -t --from -f --layout --wasm --file --follow-links --env --arg --annotation --platform --output -o --gzip-level --push --plain-http --insecure --ca-file --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+            COMPREPLY=($(compgen -W " --tag -t --from -f --layout --wasm --file --follow-links --env --arg --annotation --platform --output -o --gzip-level --push --force --plain-http --insecure --ca-file --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         else
             COMPREPLY=($(compgen -d -- "$cur"))
         fi
@@ -237,7 +237,7 @@ _wasmpack() {
         case "$prev" in
         esac
         if [[ "$cur" == -* ]]; then
-            COMPREPLY=($(compgen -W " --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+            COMPREPLY=($(compgen -W " --force -f --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         else
             local IFS=$'\n' st=() j
             for ((j = 1; j < COMP_CWORD; j++)); do [[ "${COMP_WORDS[j]}" == --store ]] && st=(--store "${COMP_WORDS[j+1]}"); done

@@ -51,6 +51,7 @@ _wasmpack() {
         '*(-o --output)'{-o,--output}'[also write the image to oci\:DIR\[\:NAME\] or oci-archive\:FILE\[\:NAME\]]:DEST:_files' \
         '--gzip-level[gzip level of image layers, 1-9 (default 4)]:N:(1 2 3 4 5 6 7 8 9)' \
         '--push[push every tag to its registry after the build]' \
+        '--force[build for a --platform that is not wasm (an index\'s placeholder entry, say)]' \
         '--plain-http[talk HTTP, not HTTPS, to the registry]' \
         '--insecure[do not verify the registry\'s TLS certificate]' \
         '--ca-file[trust the CA certificates in FILE too]:FILE:_files' \
@@ -313,6 +314,7 @@ _wasmpack() {
         ;;
     rmi)
         _arguments -s \
+        '(-f --force)'{-f,--force}'[by id, remove every tag of the image even when there are several (as docker rmi -f)]' \
         '--store[the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)]:DIR:_files -/' \
         '--format[output format\: text or json]:FORMAT:(text json)' \
         '(-q --quiet)'{-q,--quiet}'[print only errors and the requested data]' \

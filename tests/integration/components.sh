@@ -118,7 +118,7 @@ out=$("$WP" run both:v1 -- from-index 2>&1)
 like "$out" "arg\[1\]=from-index" "run of an index of both runs one"
 is "$("$WP" run --verbose both:v1 2>&1 | grep -c 'engine node ')" "1" "the module (wasip1/wasm), by default"
 is "$("$WP" run --verbose --platform wasip2/wasm both:v1 2>&1 | grep -c 'engine jco ')" "1" "the component with --platform wasip2/wasm"
-"$WP" build --wasm "$HELLO" --platform linux/amd64 -t lin:v1 >/dev/null
+"$WP" build --force --wasm "$HELLO" --platform linux/amd64 -t lin:v1 >/dev/null
 "$WP" index create conly:v1 lin:v1 c-img:v1 >/dev/null
 is "$("$WP" run --verbose conly:v1 2>&1 | grep -c 'engine jco ')" "1" "an index of a linux image and a component: its wasip2/wasm entry"
 

@@ -47,4 +47,34 @@ like "$out" "hint: '$TMP/d:/data' goes to the app as an argument; to mount it, g
 out=$("$WP" run prb:v1 -- "$TMP/d:/data" 2>&1)
 [ "$(grep -c hint <<<"$out")" = 0 ]; ok $? "but not after --, where it is meant for the app"
 
+# ---- rmi of an id that several tags name: refused, as docker refuses it, unless -f ----
+"$WP" build --layout wasm -t multi:a --wasm "$HELLO" --annotation x=multi >/dev/null
+"$WP" tag multi:a multi:b >/dev/null
+"$WP" tag multi:a multi:c >/dev/null
+id=$("$WP" images | awk '$1 ~ /multi:a$/ {print $2}')
+out=$("$WP" rmi "$id" 2>&1); rc=$?
+is "$rc" "1" "rmi ID of an image tagged three times: refused"
+like "$out" "is the id of an image tagged 3 times \(docker.io/library/multi:a, docker.io/library/multi:b, docker.io/library/multi:c\): remove the tags by name, or all of them with rmi -f" \
+	"listing its tags and the way to remove them all"
+is "$("$WP" images | grep -c multi:)" "3" "nothing was removed"
+check "rmi of one of its names" "$WP" rmi multi:c
+out=$("$WP" rmi -f "$id" 2>&1); rc=$?
+is "$rc" "0" "rmi -f ID removes every tag"
+like "$out" "untagged: docker.io/library/multi:a" "saying which"
+is "$("$WP" images | grep -c multi:)" "0" "none is left"
+"$WP" build --layout wasm -t single:a --wasm "$HELLO" --annotation x=single >/dev/null
+id=$("$WP" images | awk '$1 ~ /single:a$/ {print $2}')
+check "rmi ID of an image tagged once needs no -f" "$WP" rmi "$id"
+
+# ---- build --platform of a native platform for wasm content: refused unless --force ----
+before=$(jq -c . "$WASMPACK_STORE/index.json")
+out=$("$WP" build --wasm "$HELLO" --platform linux/amd64 -t lin:v1 2>&1); rc=$?
+is "$rc" "2" "build --platform linux/amd64 of a wasm app: usage error"
+like "$out" "the app is wasm, and a linux/amd64 node would try to run it as a native container; use wasip1/wasm, wasip2/wasm or wasi/wasm \(or --force\)" \
+	"saying why and what to use"
+is "$(jq -c . "$WASMPACK_STORE/index.json")" "$before" "nothing tagged"
+check "wasi/wasm is a wasm platform" "$WP" build --wasm "$HELLO" --platform wasi/wasm -t wasi:v1
+check "--force builds it anyway (an index's placeholder)" "$WP" build --force --wasm "$HELLO" --platform linux/arm64 -t lin:v1
+is "$("$WP" inspect lin:v1 | jq -r '.config.os + "/" + .config.architecture')" "linux/arm64" "with that platform"
+
 done_testing

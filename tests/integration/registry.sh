@@ -95,7 +95,7 @@ is "$?" "3" "copy from a layout without that name: exit 3"
 # An index: --platform picks the manifest; wasip1/wasm also matches Docker's wasi/wasm.
 mkdir -p "$TMP/ix"
 dw=$(WASMPACK_STORE=$TMP/ix/store "$WP" build --wasm "$HELLO" --format json)
-dl=$(WASMPACK_STORE=$TMP/ix/store "$WP" build --wasm "$EXITC" --platform linux/amd64 --format json)
+dl=$(WASMPACK_STORE=$TMP/ix/store "$WP" build --force --wasm "$EXITC" --platform linux/amd64 --format json)
 make_index() { # make_index OS/ARCH-of-the-wasm-image: an index of both images in $TMP/ix/store
 	local idx
 	idx=$(jq -nc --arg w "$(jq -r .digest <<<"$dw")" --argjson ws "$(jq .size <<<"$dw")" \
@@ -154,7 +154,7 @@ check "a per-registry setting in config.toml turns on plain HTTP" env XDG_CONFIG
 # ---- indexes: made here, pushed and pulled whole or one platform at a time ----
 export WASMPACK_STORE=$TMP/ixs
 "$WP" build --wasm "$HELLO" -t app:wasm >/dev/null
-"$WP" build --wasm "$EXITC" --platform linux/amd64 -t app:linux >/dev/null
+"$WP" build --force --wasm "$EXITC" --platform linux/amd64 -t app:linux >/dev/null
 ixd=$("$WP" index create app:multi app:wasm app:linux)
 like "$ixd" '^sha256:[0-9a-f]{64}$' "index create makes an index of images in the store"
 is "$("$WP" inspect app:multi | jq -c '[.platforms[].platform]')" '["wasip1/wasm","linux/amd64"]' "inspect of an index lists its platforms"

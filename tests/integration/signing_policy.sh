@@ -80,7 +80,7 @@ like "$err" "signed/unsigned@.*is not signed" "naming the covered name"
 
 # a signed index covers its manifests (sign signs what the tag names: here an index)
 "$WP" build --wasm "$HELLO" --file app/static:static --env MULTI=1 -t m-wasm:v1 >/dev/null
-"$WP" build --wasm "$HELLO" --platform linux/amd64 -t m-linux:v1 >/dev/null
+"$WP" build --force --wasm "$HELLO" --platform linux/amd64 -t m-linux:v1 >/dev/null
 "$WP" index create "$R/signed/multi:v1" m-wasm:v1 m-linux:v1 >/dev/null && "$WP" push --plain-http "$R/signed/multi:v1" >/dev/null
 "$WP" sign "$R/signed/multi:v1" --plain-http --key keys/team.pem >/dev/null
 out=$(WASMPACK_STORE=$TMP/s-multi "$WP" run --policy policy.toml "$R/signed/multi:v1" -- from-index 2>&1); rc=$?
@@ -278,9 +278,9 @@ ctr_ task rm race1 >/dev/null 2>&1; "$H/ctd_container" "$C/c.sock" "$NS" delete 
 # the image layout: the container's snapshot was made from unsigned content, then the
 # name moved to signed content before the start (ctr 1.6's `containers create` unpacks
 # for the machine's platform only: these images say linux/amd64)
-"$WP" build --wasm "$HELLO" --platform linux/amd64 --env RACE=signed -t "$P/race/img:v1" --push --plain-http >/dev/null
+"$WP" build --force --wasm "$HELLO" --platform linux/amd64 --env RACE=signed -t "$P/race/img:v1" --push --plain-http >/dev/null
 "$WP" sign "$P/race/img:v1" --plain-http --key keys/team.pem >/dev/null
-"$WP" build --wasm "$EXITC" --platform linux/amd64 -t "$P/race/img:evil" --push --plain-http >/dev/null
+"$WP" build --force --wasm "$EXITC" --platform linux/amd64 -t "$P/race/img:evil" --push --plain-http >/dev/null
 for t in v1 evil; do ctr_ images pull --plain-http "$P/race/img:$t" >pull.out 2>&1 || tail -3 pull.out | sed "s/^/#   pull: /"; done
 ctr_ images tag --force "$P/race/img:v1" "$P/race/img:signed" >/dev/null 2>&1
 ctr_ images tag --force "$P/race/img:evil" "$P/race/img:v1" >/dev/null 2>&1

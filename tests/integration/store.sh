@@ -75,8 +75,15 @@ is "$(jq -r .blobsDamaged <<<"$out")" "1" "gc --verify finds the damaged blob"
 check "and removes it" test ! -e "$(blob "$cfgd")"
 "$WP" inspect --raw config app:v1 >/dev/null 2>&1
 is "$?" "3" "the image then reports its config missing (exit 3)"
-"$WP" rmi "$d1" >/dev/null
-is "$("$WP" images --format json | jq length)" "0" "rmi by digest removes every tag of the image"
+n=$("$WP" images --format json | jq length)
+if [ "$n" -gt 1 ]; then
+	out=$("$WP" rmi "$d1" 2>&1); rc=$?
+	is "$rc" "1" "rmi by digest of an image tagged $n times: refused, as docker refuses it"
+	like "$out" "is the id of an image tagged $n times \(.*app:v1.*\): remove the tags by name, or all of them with rmi -f" "listing the tags"
+	is "$("$WP" images --format json | jq length)" "$n" "and every tag is still there"
+fi
+"$WP" rmi -f "$d1" >/dev/null
+is "$("$WP" images --format json | jq length)" "0" "rmi -f by digest removes every tag of the image"
 "$WP" rmi app:v1 >/dev/null 2>&1
 is "$?" "3" "rmi of a missing tag: exit 3"
 # gc takes the store's lock exclusively: it waits for a build that is writing blobs no tag
