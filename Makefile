@@ -25,7 +25,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 WASM_CC := clang --target=wasm32-wasi
 WASM_APPS := $(patsubst testdata/apps/%.c,$(O)/testdata/%.wasm,$(wildcard testdata/apps/*.c))
 
-.PHONY: all deps test check demo clean install completions fuzz fuzz-build bench bench-smoke wasm-apps helpers
+.PHONY: all deps test check demo clean install uninstall completions fuzz fuzz-build bench bench-smoke wasm-apps helpers
 SHIM := containerd-shim-wasmpack-v1
 all: $(O)/wasmpack $(O)/wasmpack-core $(O)/$(SHIM) $(UNIT_BINS)
 
@@ -170,10 +170,23 @@ clean:
 # wasmpack, its core and the containerd shim side by side (containerd finds the shim on
 # PATH); docs/kubernetes.md says how nodes get them.
 PREFIX ?= /usr/local
+bindir ?= $(PREFIX)/bin
+mandir ?= $(PREFIX)/share/man
+datadir ?= $(PREFIX)/share
+# The binaries, the man page and the completions where bash-completion, zsh and fish look.
+INSTALLED := $(bindir)/wasmpack $(bindir)/wasmpack-core $(bindir)/$(SHIM) $(mandir)/man1/wasmpack.1 \
+	$(datadir)/bash-completion/completions/wasmpack $(datadir)/zsh/site-functions/_wasmpack \
+	$(datadir)/fish/vendor_completions.d/wasmpack.fish
 install: all
-	install -D -m 0755 $(O)/wasmpack $(DESTDIR)$(PREFIX)/bin/wasmpack
-	install -D -m 0755 $(O)/wasmpack-core $(DESTDIR)$(PREFIX)/bin/wasmpack-core
-	install -D -m 0755 $(O)/$(SHIM) $(DESTDIR)$(PREFIX)/bin/$(SHIM)
+	install -D -m 0755 $(O)/wasmpack $(DESTDIR)$(bindir)/wasmpack
+	install -D -m 0755 $(O)/wasmpack-core $(DESTDIR)$(bindir)/wasmpack-core
+	install -D -m 0755 $(O)/$(SHIM) $(DESTDIR)$(bindir)/$(SHIM)
+	install -D -m 0644 docs/wasmpack.1 $(DESTDIR)$(mandir)/man1/wasmpack.1
+	install -D -m 0644 completions/wasmpack.bash $(DESTDIR)$(datadir)/bash-completion/completions/wasmpack
+	install -D -m 0644 completions/wasmpack.zsh $(DESTDIR)$(datadir)/zsh/site-functions/_wasmpack
+	install -D -m 0644 completions/wasmpack.fish $(DESTDIR)$(datadir)/fish/vendor_completions.d/wasmpack.fish
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 
 # libFuzzer targets over every parser of untrusted input; each runs FUZZ_SECONDS.
 FUZZ_SECONDS ?= 10

@@ -77,4 +77,18 @@ check "wasi/wasm is a wasm platform" "$WP" build --wasm "$HELLO" --platform wasi
 check "--force builds it anyway (an index's placeholder)" "$WP" build --force --wasm "$HELLO" --platform linux/arm64 -t lin:v1
 is "$("$WP" inspect lin:v1 | jq -r '.config.os + "/" + .config.architecture')" "linux/arm64" "with that platform"
 
+# ---- make install puts the man page and the completions where their tools look ----
+if make -s -C "$ROOT" O="$BUILD" install DESTDIR="$TMP/inst" PREFIX=/usr >"$TMP/install.log" 2>&1; then
+	for f in bin/wasmpack bin/wasmpack-core bin/containerd-shim-wasmpack-v1 share/man/man1/wasmpack.1 \
+		share/bash-completion/completions/wasmpack share/zsh/site-functions/_wasmpack \
+		share/fish/vendor_completions.d/wasmpack.fish; do
+		[ -f "$TMP/inst/usr/$f" ]; ok $? "make install: /usr/$f"
+	done
+	cmp -s "$ROOT/docs/wasmpack.1" "$TMP/inst/usr/share/man/man1/wasmpack.1"; ok $? "the man page as generated"
+	make -s -C "$ROOT" O="$BUILD" uninstall DESTDIR="$TMP/inst" PREFIX=/usr >/dev/null 2>&1
+	is "$(find "$TMP/inst" -type f | wc -l)" "0" "make uninstall removes all of it"
+else
+	ok 1 "make install failed: $(tail -3 "$TMP/install.log")"
+fi
+
 done_testing
