@@ -103,4 +103,6 @@ const wp_cmd wp_cmd_gc = {
 	.min_args = 0,
 	.max_args = 0,
 	.run = run,
+	.examples = "wasmpack gc\n"
+		"wasmpack gc --verify --format json    # after a crash: hash every blob\n",
 };

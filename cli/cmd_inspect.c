@@ -46,11 +46,13 @@ static json_t *spin_app(const wp_blob_source *blobs, const wp_buf *manifest, jso
 	trigs = json_array();
 	json_array_foreach(json_object_get(locked, "components"), i, c) {
 		json_t *src = json_object_get(c, "source");
+		json_t *hosts = json_object_get(json_object_get(c, "metadata"), "allowed_outbound_hosts");
 
-		json_array_append_new(comps, json_pack("{s:s?,s:s?,s:i,s:O?}", "id", wp_json_str(c, "id"), "source",
+		/* none listed (the locked app leaves an empty list out) is none allowed: [] */
+		json_array_append_new(comps, json_pack("{s:s?,s:s?,s:i,s:o}", "id", wp_json_str(c, "id"), "source",
 						       wp_json_str(src, "digest") ? wp_json_str(src, "digest") : wp_json_str(src, "source"), "files",
 						       (int)json_array_size(json_object_get(c, "files")), "allowed_outbound_hosts",
-						       json_object_get(json_object_get(c, "metadata"), "allowed_outbound_hosts")));
+						       json_is_array(hosts) ? json_incref(hosts) : json_array()));
 	}
 	json_array_foreach(json_object_get(locked, "triggers"), i, t) {
 		json_t *tc = json_object_get(t, "trigger_config");

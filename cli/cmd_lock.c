@@ -47,6 +47,8 @@ const wp_cmd wp_cmd_lock = {
 	.max_args = 1,
 	.args_complete = "@file",
 	.run = run,
+	.examples = "wasmpack lock ./my-spin-app > spin.lock\n"
+		"wasmpack lock -f my-spin-app/spin.toml --assets-dir /tmp/assets\n",
 };
 
 /* The locked app of a spin.toml (the image layout, or a container's rootfs): locked once

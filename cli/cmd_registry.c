@@ -363,6 +363,7 @@ const wp_cmd wp_cmd_logout = {
 	.min_args = 1,
 	.max_args = 1,
 	.run = run_logout,
+	.examples = "wasmpack logout ghcr.io\n",
 };
 
 static const wp_opt copy_opts[] = {

@@ -110,4 +110,7 @@ const wp_cmd wp_cmd_rmi = {
 	.max_args = -1,
 	.args_complete = "@ref",
 	.run = run,
+	.examples = "wasmpack rmi app:v1\n"
+		"wasmpack rmi -f 3f2a5c1b9d0e    # an id and every tag it has\n"
+		"wasmpack images -q | xargs wasmpack rmi -f && wasmpack gc\n",
 };

@@ -54,6 +54,8 @@ const wp_cmd wp_cmd_save = {
 	.max_args = 1,
 	.args_complete = "@ref",
 	.run = run_save,
+	.examples = "wasmpack save app:v1 -o app.tar\n"
+		"wasmpack save app:v1 | gzip > app.tar.gz\n",
 };
 
 static const wp_opt load_opts[] = {
@@ -96,4 +98,6 @@ const wp_cmd wp_cmd_load = {
 	.min_args = 0,
 	.max_args = 0,
 	.run = run_load,
+	.examples = "wasmpack load -i app.tar\n"
+		"wasmpack load < app.tar\n",
 };

@@ -69,4 +69,6 @@ const wp_cmd wp_cmd_tag = {
 	.max_args = -1,
 	.args_complete = "@ref",
 	.run = run,
+	.examples = "wasmpack tag app:v1 localhost:5000/demo/app:v1\n"
+		"wasmpack tag sha256:3f2a... app:latest\n",
 };

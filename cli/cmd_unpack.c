@@ -67,4 +67,6 @@ const wp_cmd wp_cmd_unpack = {
 	.max_args = 1,
 	.args_complete = "@ref",
 	.run = run,
+	.examples = "wasmpack unpack app:v1 -o ./app\n"
+		"wasmpack unpack ghcr.io/me/app:v1 -o ./app --platform wasip2/wasm\n",
 };

@@ -49,6 +49,8 @@ const wp_cmd wp_cmd_version = {
 	.min_args = 0,
 	.max_args = 0,
 	.run = run_version,
+	.examples = "wasmpack version\n"
+		"wasmpack version --format json | jq .libraries\n",
 };
 
 static const wp_opt completion_opts[] = { { 0 } };
@@ -69,6 +71,8 @@ const wp_cmd wp_cmd_completion = {
 	.max_args = 1,
 	.args_complete = "bash zsh fish",
 	.run = run_completion,
+	.examples = "wasmpack completion bash > ~/.local/share/bash-completion/completions/wasmpack\n"
+		"wasmpack completion zsh > \"${fpath[1]}/_wasmpack\"\n",
 };
 
 static int run_man(wp_cli *cli)

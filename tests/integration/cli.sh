@@ -38,7 +38,9 @@ is "$missing" "" "the man page's ENVIRONMENT lists every variable the code reads
 like "$(cat "$ROOT/docs/wasmpack.1")" '\.SH FILES' "the man page has FILES"
 like "$(cat "$ROOT/docs/wasmpack.1")" '\.SH EXAMPLES' "EXAMPLES"
 like "$(cat "$ROOT/docs/wasmpack.1")" '\.SH SEE ALSO' "and SEE ALSO"
-for c in build push pull run images inspect; do
+cmds=$("$WP" --help | awk '/^Commands:/ {on=1; next} on && /^  [a-z]/ {print $1} on && /^$/ {on=0}')
+[ "$(wc -w <<<"$cmds")" -ge 24 ]; ok $? "--help lists the commands ($(wc -w <<<"$cmds"))"
+for c in $cmds; do
 	like "$("$WP" $c --help)" $'Examples:\n  wasmpack '"$c" "$c --help ends with examples"
 done
 is "$("$WP" version --format json | jq -r '.libraries|keys|join(",")')" "jansson,libarchive,libcurl,libgit2,openssl,zlib" "version --format json names the libraries"

@@ -91,4 +91,11 @@ else
 	ok 1 "make install failed: $(tail -3 "$TMP/install.log")"
 fi
 
+# ---- inspect of a Spin app: an empty allow-list is [] (none allowed), not null ----
+mkdir -p "$TMP/sp" && cp "$HELLO" "$TMP/sp/hello.wasm"
+printf 'spin_manifest_version = 2\n[application]\nname = "x"\n[[trigger.http]]\nroute = "/..."\ncomponent = "c"\n[component.c]\nsource = "hello.wasm"\nallowed_outbound_hosts = []\n[[trigger.http]]\nroute = "/d"\ncomponent = "d"\n[component.d]\nsource = "hello.wasm"\nallowed_outbound_hosts = ["https://example.com"]\n' > "$TMP/sp/spin.toml"
+"$WP" build "$TMP/sp" -t sp:v1 >/dev/null
+is "$("$WP" inspect sp:v1 | jq -c '[.app.components[] | {(.id): .allowed_outbound_hosts}] | add')" \
+	'{"c":[],"d":["https://example.com"]}' "inspect: allowed_outbound_hosts [] for [], the hosts for hosts"
+
 done_testing
