@@ -4,9 +4,12 @@
 #include "oci/archive.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 static const wp_opt save_opts[] = {
-	WP_VALUE("output", 'o', "FILE", "the OCI archive to write", "@file", &wp_opts.output),
+	WP_VALUE("output", 'o', "FILE", "the OCI archive to write; - (or no -o, when standard output is not a terminal): "
+		 "standard output", "@file", &wp_opts.output),
 	{ 0 },
 };
 
@@ -18,12 +21,19 @@ static int run_save(wp_cli *cli)
 	char *name = NULL;
 	int rc;
 
-	if (!file)
-		return wp_error_set(&cli->err, WP_EUSAGE, "save: give the archive with -o FILE");
+	bool to_stdout = file ? !strcmp(file, "-") : !isatty(1);
+
+	/* as docker's: an archive goes to a file or a pipe, never to a terminal */
+	if ((to_stdout || !file) && isatty(1))
+		return wp_error_set(&cli->err, WP_EUSAGE, "save: standard output is a terminal: give the archive with -o FILE, "
+				    "or redirect it (wasmpack save %s > app.tar)", cli->args.items[0]);
 	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED | WP_STORE_NOCREATE)) < 0)
 		return rc;
 	rc = wp_store_resolve(&s, cli->args.items[0], &d, &name, &cli->err);
-	if (rc == 0) {
+	if (rc == 0 && to_stdout) {
+		rc = wp_archive_save_fd(&s, &d, name ? name : cli->args.items[0], 1, &cli->err);
+		wp_descriptor_release(&d);
+	} else if (rc == 0) {
 		wp_manifest m = { 0 };
 		wp_strv tags = { 0 };
 
@@ -59,7 +69,8 @@ const wp_cmd wp_cmd_save = {
 };
 
 static const wp_opt load_opts[] = {
-	WP_VALUE("input", 'i', "FILE", "the OCI archive to read", "@file", &wp_opts.input),
+	WP_VALUE("input", 'i', "FILE", "the OCI archive to read; - (or no -i, when standard input is not a terminal): "
+		 "standard input", "@file", &wp_opts.input),
 	{ 0 },
 };
 
@@ -70,8 +81,11 @@ static int run_load(wp_cli *cli)
 	wp_store s = WP_STORE_INIT;
 	int rc;
 
-	if (!file)
-		return wp_error_set(&cli->err, WP_EUSAGE, "load: give the archive with -i FILE");
+	if (!file && !isatty(0))
+		file = "-";
+	if (!file || (!strcmp(file, "-") && isatty(0)))
+		return wp_error_set(&cli->err, WP_EUSAGE, "load: standard input is a terminal: give the archive with -i FILE, "
+				    "or redirect it (wasmpack load < app.tar)");
 	if ((rc = wp_cli_open_store(cli, &s, WP_STORE_SHARED)) < 0)
 		return rc;
 	rc = wp_archive_load(&s, file, &names, &cli->err);

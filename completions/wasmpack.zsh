@@ -337,7 +337,7 @@ _wasmpack() {
         ;;
     save)
         _arguments -s \
-        '(-o --output)'{-o,--output}'[the OCI archive to write]:FILE:_files' \
+        '(-o --output)'{-o,--output}'[the OCI archive to write; - (or no -o, when standard output is not a terminal)\: standard output]:FILE:_files' \
         '--store[the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)]:DIR:_files -/' \
         '--format[output format\: text or json]:FORMAT:(text json)' \
         '(-q --quiet)'{-q,--quiet}'[print only errors and the requested data]' \
@@ -348,7 +348,7 @@ _wasmpack() {
         ;;
     load)
         _arguments -s \
-        '(-i --input)'{-i,--input}'[the OCI archive to read]:FILE:_files' \
+        '(-i --input)'{-i,--input}'[the OCI archive to read; - (or no -i, when standard input is not a terminal)\: standard input]:FILE:_files' \
         '--store[the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)]:DIR:_files -/' \
         '--format[output format\: text or json]:FORMAT:(text json)' \
         '(-q --quiet)'{-q,--quiet}'[print only errors and the requested data]' \

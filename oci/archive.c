@@ -167,15 +167,15 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int wp_archive_save(wp_store *s, const wp_descriptor *desc, const char *name, const char *file, wp_error *err)
+/* The archive of desc, named name, written to fd (file names it in messages). */
+static int save_to(wp_store *s, const wp_descriptor *desc, const char *name, int fd, const char *file, wp_error *err)
 {
-	_cleanup_free_ char *tmp = wp_str_fmt("%s.tmp-XXXXXX", file);
 	wp_strv digests = { 0 };
 	wp_index empty = { 0 }, ix = { 0 };
 	wp_buf index;
 	struct archive *a = NULL;
 	struct archive_entry *ae = NULL;
-	int fd = -1, rc;
+	int rc;
 
 	wp_buf_init(&index, WP_MANIFEST_MAX);
 	if ((rc = wp_archive_closure(s, desc, &digests, err)) < 0)
@@ -184,12 +184,6 @@ int wp_archive_save(wp_store *s, const wp_descriptor *desc, const char *name, co
 	if ((rc = wp_index_emit(&ix, &index, err)) < 0)
 		goto done;
 	qsort(digests.items, digests.len, sizeof(char *), cmp_str);
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		rc = wp_error_sys(err, WP_EIO, "creating '%s'", file);
-		goto done;
-	}
-	fchmod(fd, 0644);
 	a = archive_write_new();
 	ae = archive_entry_new();
 	if (!a || !ae || archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
@@ -212,28 +206,38 @@ int wp_archive_save(wp_store *s, const wp_descriptor *desc, const char *name, co
 	if ((rc = tar_add(a, ae, "index.json", false, index.data, (int64_t)index.len, NULL, err)) < 0 ||
 	    (rc = tar_add(a, ae, "oci-layout", false, OCI_LAYOUT_JSON, (int64_t)strlen(OCI_LAYOUT_JSON), NULL, err)) < 0)
 		goto done;
-	if (archive_write_close(a) != ARCHIVE_OK) {
+	if (archive_write_close(a) != ARCHIVE_OK)
 		rc = wp_error_set(err, WP_EIO, "writing '%s': %s", file, archive_error_string(a));
-		goto done;
-	}
-	if (fsync(fd) < 0 || rename(tmp, file) < 0) {
-		rc = wp_error_sys(err, WP_EIO, "writing '%s'", file);
-		goto done;
-	}
-	tmp[0] = '\0';
 done:
 	if (a)
 		archive_write_free(a);
 	if (ae)
 		archive_entry_free(ae);
-	if (fd >= 0)
-		close(fd);
-	if (tmp && tmp[0])
-		unlink(tmp);
 	wp_index_release(&ix);
 	wp_buf_release(&index);
 	wp_strv_release(&digests);
 	return rc;
+}
+
+int wp_archive_save(wp_store *s, const wp_descriptor *desc, const char *name, const char *file, wp_error *err)
+{
+	_cleanup_free_ char *tmp = wp_str_fmt("%s.tmp-XXXXXX", file);
+	int fd = mkostemp(tmp, O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return wp_error_sys(err, WP_EIO, "creating '%s'", file);
+	fchmod(fd, 0644);
+	if ((rc = save_to(s, desc, name, fd, file, err)) == 0 && (fsync(fd) < 0 || rename(tmp, file) < 0))
+		rc = wp_error_sys(err, WP_EIO, "writing '%s'", file);
+	close(fd);
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+int wp_archive_save_fd(wp_store *s, const wp_descriptor *desc, const char *name, int fd, wp_error *err)
+{
+	return save_to(s, desc, name, fd, "(standard output)", err);
 }
 
 static int load_blob(wp_store *s, struct archive *a, const char *digest, wp_error *err)
@@ -280,7 +284,8 @@ static int import_archive(wp_store *s, const char *file, wp_index *ix, wp_error 
 	archive_read_support_format_tar(a);
 	archive_read_support_filter_gzip(a);
 	archive_read_support_filter_zstd(a);
-	if (archive_read_open_filename(a, file, WP_IO_CHUNK) != ARCHIVE_OK) {
+	/* "-": standard input (libarchive reads it for a NULL name) */
+	if (archive_read_open_filename(a, strcmp(file, "-") ? file : NULL, WP_IO_CHUNK) != ARCHIVE_OK) {
 		rc = errno == ENOENT ? wp_error_set(err, WP_ENOTFOUND, "no file '%s'", file) :
 		     wp_error_set(err, WP_EINVALID, "'%s' is not a tar archive: %s", file, archive_error_string(a));
 		goto done;

@@ -15,7 +15,9 @@
 int wp_archive_export_dir(wp_store *s, const wp_descriptor *desc, const char *name, const char *dir, wp_error *err);
 /* Writes a reproducible OCI archive (sorted entries, fixed owners, modes and times). */
 int wp_archive_save(wp_store *s, const wp_descriptor *desc, const char *name, const char *file, wp_error *err);
-/* Reads an OCI archive: every blob is checked against its name before it enters the
+/* The same archive written to fd (a pipe, standard output) as it is made. */
+int wp_archive_save_fd(wp_store *s, const wp_descriptor *desc, const char *name, int fd, wp_error *err);
+/* Reads an OCI archive (file "-": standard input): every blob is checked against its name before it enters the
  * store; the archive's tags are normalised and applied only once every image they name is
  * complete. names gets the tags applied (or digests of untagged images). */
 int wp_archive_load(wp_store *s, const char *file, wp_strv *names, wp_error *err);

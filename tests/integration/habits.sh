@@ -98,4 +98,29 @@ printf 'spin_manifest_version = 2\n[application]\nname = "x"\n[[trigger.http]]\n
 is "$("$WP" inspect sp:v1 | jq -c '[.app.components[] | {(.id): .allowed_outbound_hosts}] | add')" \
 	'{"c":[],"d":["https://example.com"]}' "inspect: allowed_outbound_hosts [] for [], the hosts for hosts"
 
+# ---- save to standard output, load from standard input, as docker's ----
+"$WP" save hi:v1 -o "$TMP/hi-file.tar" >/dev/null
+"$WP" save hi:v1 > "$TMP/hi-stdout.tar"; rc=$?
+is "$rc" "0" "save IMG > f.tar: no -o, standard output not a terminal"
+cmp -s "$TMP/hi-file.tar" "$TMP/hi-stdout.tar"; ok $? "the same bytes as save -o (the archive is reproducible)"
+out=$("$WP" save hi:v1 -o - | WASMPACK_STORE=$TMP/s-pipe "$WP" load); rc=$?
+is "$rc" "0" "save -o - | load: a pipe"
+like "$out" "loaded: docker.io/library/hi:v1" "loads the image"
+out=$(WASMPACK_STORE=$TMP/s-in "$WP" load < "$TMP/hi-stdout.tar"); rc=$?
+is "$rc:$out" "0:loaded: docker.io/library/hi:v1" "load < f.tar: no -i, standard input not a terminal"
+is "$(WASMPACK_STORE=$TMP/s-in "$WP" inspect hi:v1 | jq -r .digest)" "$("$WP" inspect hi:v1 | jq -r .digest)" "the same image"
+out=$(WASMPACK_STORE=$TMP/s-in2 "$WP" load -i - < "$TMP/hi-stdout.tar"); rc=$?
+is "$rc" "0" "load -i - reads standard input too"
+if command -v script >/dev/null; then
+	out=$(script -qec "'$WP' save hi:v1" /dev/null 2>&1); rc=$?
+	like "$out" "save: standard output is a terminal: give the archive with -o FILE, or redirect it" "save to a terminal is refused"
+	out=$(script -qec "'$WP' save hi:v1; echo rc=\$?" /dev/null 2>&1)
+	like "$out" "rc=2" "exit 2"
+	out=$(script -qec "'$WP' load; echo rc=\$?" /dev/null 2>&1)
+	like "$out" "load: standard input is a terminal: give the archive with -i FILE" "load from a terminal is refused"
+	like "$out" "rc=2" "exit 2"
+else
+	ok 1 "script(1) is needed for the terminal cases"
+fi
+
 done_testing
