@@ -143,6 +143,8 @@ char *wp_cli_cache_root(const wp_store *s);
  * oci-archive:FILE[:NAME], or a registry reference not in the store (pulled through it);
  * containerd:DIR@DIGEST is read in place (wp_cli_containerd_source). */
 int wp_cli_resolve_source(wp_cli *cli, wp_store *s, const char *src, wp_descriptor *d);
+/* The store's names nearest to what, appended to cli->err ("; the store has: app:v1"). */
+void wp_cli_append_nearest(wp_cli *cli, wp_store *s, const char *what);
 /* containerd:DIR@DIGEST sources: ro opened read-only on the content store, d the manifest.
  * ro must come initialised ({ .lock_fd = -1 }): it is closed whatever this returns. */
 int wp_cli_containerd_source(wp_cli *cli, const char *src, wp_store *ro, wp_descriptor *d);

@@ -117,9 +117,16 @@ static int push_one(wp_cli *cli, wp_store *s, const wp_client_opts *ro, const ch
 		return rc;
 	full = wp_ref_string(&ref);
 	rc = wp_store_resolve(s, what, &d, NULL, &cli->err);
+	if (rc == WP_ENOTFOUND)
+		wp_cli_append_nearest(cli, s, what);
 	if (rc == 0) {
 		if ((rc = wp_client_open(&r, ref.registry, ro, &cli->err)) == 0)
 			rc = wp_transfer_push_platform(s, r, &ref, &d, wp_opts.platform, &res, &cli->err);
+		/* a short name is Docker Hub's, as docker has it: say so when that fails */
+		if (rc < 0 && !wp_cli_names_registry(what))
+			wp_error_append(&cli->err, "; '%s' names no registry, so it went to %s (%s): to push elsewhere, tag "
+					"it with the registry's name first (wasmpack tag %s REGISTRY/%s)", what, ref.registry,
+					full, what, what);
 		if (rc == 0)
 			rc = print_transfer(cli, &res, full);
 		wp_descriptor_release(&d);

@@ -69,6 +69,71 @@ static int pick_platform(wp_cli *cli, wp_store *s, wp_descriptor *d)
 	return 0;
 }
 
+/* The store's names nearest to what (a typo of one of them: a few edits apart, or the
+ * same repository), appended to the message as "; the store has: a:v1, b:v1", short. */
+void wp_cli_append_nearest(wp_cli *cli, wp_store *s, const char *what)
+{
+	wp_index ix = { 0 };
+	wp_ref ref;
+	_cleanup_free_ char *full = NULL, *repo = NULL;
+	const char *picked[3];
+	size_t n = 0;
+
+	if (wp_ref_parse(what, &ref, NULL) < 0)
+		return;
+	full = wp_ref_string(&ref);
+	repo = wp_ref_name(&ref);
+	wp_ref_release(&ref);
+	if (wp_store_index_read(s, &ix, NULL) < 0)
+		return;
+	for (unsigned dist = 0; dist <= 3 && n < WP_ARRAY_LEN(picked); dist++)
+		for (size_t i = 0; i < ix.n_manifests && n < WP_ARRAY_LEN(picked); i++) {
+			const char *name = wp_kvlist_get(&ix.manifests[i].annotations, WP_ANN_REF_NAME);
+			bool same_repo = name && wp_str_has_prefix(name, repo) && name[strlen(repo)] == ':';
+			unsigned d = name ? wp_str_distance(full, name) : 255;
+
+			if (name && (d == dist || (dist == 3 && same_repo && d > 3)))
+				picked[n++] = name;
+		}
+	for (size_t i = 0; i < n; i++)
+		wp_error_append(&cli->err, "%s%s", i ? ", " : "; the store has: ",
+				wp_str_has_prefix(picked[i], "docker.io/library/") ? picked[i] + 18 : picked[i]);
+	wp_index_release(&ix);
+}
+
+/* SOURCE the store lacks, pulled from its registry. A short name ("app:v11", no registry
+ * named) is most often a mistyped local tag: when Docker Hub has nothing for it either, the
+ * message says both and the run is "not found" (exit 3), whatever the pull failed with. */
+static int pull_source(wp_cli *cli, wp_store *s, const char *src, wp_descriptor *d)
+{
+	wp_client_opts ro;
+	wp_client *r = NULL;
+	wp_ref ref;
+	wp_transfer_result res = { 0 };
+	wp_error local = cli->err;
+	bool short_name = !wp_cli_names_registry(src);
+	int rc;
+
+	if ((rc = wp_cli_reg_opts(cli, &ro)) < 0 || (rc = wp_ref_parse(src, &ref, &cli->err)) < 0)
+		return rc;
+	if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) == 0)
+		rc = wp_transfer_pull(s, r, &ref, wp_opts.platform, 0, &res, &cli->err);
+	if (rc == 0)
+		wp_descriptor_copy(d, &res.manifest);
+	if (rc < 0 && short_name) {
+		wp_error pulled = cli->err;
+
+		cli->err = local;
+		wp_cli_append_nearest(cli, s, src);
+		rc = wp_error_append(&cli->err, "; nor could it be pulled from %s: %s", ref.registry, pulled.msg);
+		cli->err.code = rc = WP_ENOTFOUND;
+	}
+	wp_transfer_result_release(&res);
+	wp_client_close(r);
+	wp_ref_release(&ref);
+	return rc;
+}
+
 int wp_cli_resolve_source(wp_cli *cli, wp_store *s, const char *src, wp_descriptor *d)
 {
 	bool dir = wp_str_has_prefix(src, "oci:"), archive = wp_str_has_prefix(src, "oci-archive:");
@@ -87,23 +152,7 @@ int wp_cli_resolve_source(wp_cli *cli, wp_store *s, const char *src, wp_descript
 	/* a digest or id is the store's to know: there is no registry to ask */
 	if (rc == WP_ENOTFOUND && (wp_str_has_prefix(src, "sha256:") || strspn(src, "0123456789abcdef") == 64))
 		return wp_error_append(&cli->err, "; 'wasmpack images' lists what it holds");
-	if (rc == WP_ENOTFOUND) {
-		wp_client_opts ro;
-		wp_client *r = NULL;
-		wp_ref ref;
-		wp_transfer_result res = { 0 };
-
-		if ((rc = wp_cli_reg_opts(cli, &ro)) < 0 || (rc = wp_ref_parse(src, &ref, &cli->err)) < 0)
-			return rc;
-		if ((rc = wp_client_open(&r, ref.registry, &ro, &cli->err)) == 0)
-			rc = wp_transfer_pull(s, r, &ref, wp_opts.platform, 0, &res, &cli->err);
-		if (rc == 0)
-			wp_descriptor_copy(d, &res.manifest);
-		wp_transfer_result_release(&res);
-		wp_client_close(r);
-		wp_ref_release(&ref);
-	}
-	return rc;
+	return rc == WP_ENOTFOUND ? pull_source(cli, s, src, d) : rc;
 }
 
 /* containerd:DIR@DIGEST: a manifest (or an index, then its wasm manifest: --platform's,

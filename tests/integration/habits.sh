@@ -123,4 +123,17 @@ else
 	ok 1 "script(1) is needed for the terminal cases"
 fi
 
+# ---- a mistyped local tag is "not found", naming the store's nearest names ----
+"$WP" build --layout wasm -t capp:v1 --wasm "$HELLO" --annotation x=capp >/dev/null
+out=$("$WP" run capp:v11 2>&1); rc=$?
+is "$rc" "3" "run of a mistyped local tag: not found (exit 3), not a network error"
+like "$out" "no image 'capp:v11' in the store; the store has: capp:v1; nor could it be pulled from docker.io" \
+	"saying the store has no such image, its nearest names, then what Docker Hub said"
+out=$("$WP" push capp:v11 2>&1); rc=$?
+is "$rc" "3" "push of a mistyped local tag: not found"
+like "$out" "no image 'capp:v11' in the store; the store has: capp:v1" "with the nearest names"
+out=$("$WP" run zzzz-nothing-like-it:v1 2>&1); rc=$?
+is "$rc" "3" "a name nothing in the store is near: not found too"
+[ "$(grep -c 'the store has' <<<"$out")" = 0 ]; ok $? "and no list of unrelated names"
+
 done_testing
