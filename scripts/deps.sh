@@ -33,7 +33,7 @@ pkgs=(
 	libarchive-dev libcurl4-openssl-dev libssl-dev libjansson-dev libgit2-dev zlib1g-dev libseccomp-dev
 	clang lld wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev
 	skopeo umoci oci-image-tool docker-registry apache2-utils openssl curl
-	perl jq util-linux time bc nodejs containerd python3 iproute2 containernetworking-plugins wrk
+	perl jq util-linux time bc nodejs containerd python3 iproute2 containernetworking-plugins wrk bash-completion
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -136,4 +136,42 @@ out=$("$WP" run zzzz-nothing-like-it:v1 2>&1); rc=$?
 is "$rc" "3" "a name nothing in the store is near: not found too"
 [ "$(grep -c 'the store has' <<<"$out")" = 0 ]; ok $? "and no list of unrelated names"
 
+# ---- bash completes image references, whose ':' bash splits words at ----
+# COMP_WORDS, COMP_CWORD, COMP_LINE and COMP_POINT as bash sets them for the line typed:
+# "capp:v" is the three words capp, : and v (COMP_WORDBREAKS holds ':').
+complete_line() { # complete_line WITH_BASH_COMPLETION LINE -> the words offered
+	PATH=$BUILD:$PATH WASMPACK_STORE=$WASMPACK_STORE bash -c '
+		[ "$1" = yes ] && . /usr/share/bash-completion/bash_completion
+		. "$2/completions/wasmpack.bash"
+		COMP_LINE=$3 COMP_POINT=${#3}
+		# split as readline does: at blanks, and around each character of COMP_WORDBREAKS
+		COMP_WORDS=(); w=""
+		for ((i = 0; i < ${#COMP_LINE}; i++)); do
+			c=${COMP_LINE:i:1}
+			if [[ $c == [[:space:]] ]]; then [ -n "$w" ] && COMP_WORDS+=("$w"); w=""
+			elif [[ $COMP_WORDBREAKS == *"$c"* ]]; then [ -n "$w" ] && COMP_WORDS+=("$w"); COMP_WORDS+=("$c"); w=""
+			else w+=$c; fi
+		done
+		COMP_WORDS+=("$w")
+		[ -z "$w" ] && [[ ${COMP_LINE: -1} != [[:space:]] ]] && unset "COMP_WORDS[-1]"
+		COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+		_wasmpack
+		echo "${COMPREPLY[*]}"' _ "$1" "$ROOT" "$2"
+}
+"$WP" tag capp:v1 127.0.0.1:15000/demo/capp:v1 >/dev/null
+for bc in no yes; do
+	if [ "$bc" = yes ] && [ ! -f /usr/share/bash-completion/bash_completion ]; then
+		ok 1 "the bash-completion package is needed for these cases (scripts/deps.sh installs it)"
+		continue
+	fi
+	is "$(complete_line $bc "wasmpack inspect capp:")" "v1" "bash-completion $bc: 'inspect capp:<TAB>' offers v1 (what follows the ':')"
+	is "$(complete_line $bc "wasmpack inspect capp:v")" "v1" "bash-completion $bc: 'inspect capp:v<TAB>' too"
+	is "$(complete_line $bc "wasmpack run ca")" "capp:v1" "bash-completion $bc: 'run ca<TAB>' offers capp:v1"
+	is "$(complete_line $bc "wasmpack --store $WASMPACK_STORE run capp")" "capp:v1" "bash-completion $bc: with --store on the line"
+	is "$(complete_line $bc "wasmpack build --plat")" "--platform" "bash-completion $bc: options still complete"
+	is "$(complete_line $bc "wasmpack push 127.0.0.1:150")" "15000/demo/capp:v1" \
+		"bash-completion $bc: 'push 127.0.0.1:150<TAB>' offers the rest of 127.0.0.1:15000/demo/capp:v1"
+	is "$(complete_line $bc "wasmpack build --platform wasip1:")" "" "bash-completion $bc: nothing made up after a stray ':'"
+done
+
 done_testing
