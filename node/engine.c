@@ -297,7 +297,12 @@ static int describe_wasm(const wp_run_spec *s, app *a, wp_error *err)
 	if (!module)
 		return wp_error_set(err, WP_EINVALID, "the unpacked app names no module");
 	a->wasm = wp_str_fmt("%s/%s", s->dir, module);
-	wp_strv_push(&a->argv, module);
+	/* argv[0] is the wasm's absolute path in the app's root, in every layout */
+	{
+		_cleanup_free_ char *abs = wp_str_fmt("/%s", module);
+
+		wp_strv_push(&a->argv, abs);
+	}
 	return 0;
 }
 
@@ -360,8 +365,13 @@ static int describe_image(const wp_run_spec *s, app *a, wp_error *err)
 	wp_buf_init(&clean, WP_PATH_MAX);
 	if (!a->argv.len || wp_path_clean(a->argv.items[0], &clean, err) < 0)
 		rc = wp_error_set(err, WP_EINVALID, "the entrypoint is not a path in the image");
-	else
+	else {
 		a->wasm = wp_str_fmt("%s/rootfs/%s", s->dir, clean.data);
+		/* argv[0] is the wasm's absolute path in the app's root, as the image's
+		 * Entrypoint may name it relative */
+		free(a->argv.items[0]);
+		a->argv.items[0] = wp_str_fmt("/%s", clean.data);
+	}
 	wp_buf_release(&clean);
 	json_object_set_new(a->preopens, "/", json_pack("s++", s->dir, "/rootfs", ""));
 	json_decref(cfg);

@@ -101,7 +101,7 @@ is "$?" "143" "SIGTERM ends a sleeping component's run (exit 143)"
 is "$("$WP" inspect c-art:v1 --format json | jq -r .config.os)" "wasip2" "the wasm layout of a component: os wasip2"
 out=$("$WP" run c-art:v1 --dir "$TMP/app/static:/static" -- a b 2>&1); rc=$?
 is "$rc" "0" "wasm layout: the component runs"
-like "$out" "arg\[0\]=hello.component.wasm" "argv[0] is its name"
+like "$out" "arg\[0\]=/hello.component.wasm" "argv[0] is its absolute path in the app's root (issue 25)"
 like "$out" "arg\[2\]=b" "with the arguments"
 like "$out" "Hello from the image" "and a --dir folder at its guest path"
 "$WP" build --layout spin --wasm hello.component.wasm --file app/static:static --env GREETING=spin -t c-spin:v1 >/dev/null

@@ -19,7 +19,7 @@ done
 rm -rf "$TMP/u1"
 check "unpack takes the id images prints" "$WP" unpack "$short" -o "$TMP/u1"
 out=$("$WP" run "$short" 2>&1)
-like "$out" "arg\[0\]=hello.wasm" "run takes the id images prints"
+like "$out" "arg\[0\]=/hello.wasm" "run takes the id images prints"
 # an id shared by two images: real digests seldom share the 4 digits an id takes at least,
 # so tests/unit/test_oci.c checks that with digests made to; here only when they happen to
 if [ "${d1:7:4}" = "${d2:7:4}" ]; then
@@ -52,7 +52,7 @@ for form in "--store $S2 run only:v1" "--store=$S2 run only:v1" "run --store $S2
 	rm -rf "$WASMPACK_CACHE"
 	# shellcheck disable=SC2086
 	out=$(env -u WASMPACK_STORE "$WP" $form 2>&1)
-	like "$out" "arg\[0\]=hello.wasm" "wasmpack $form runs from $S2"
+	like "$out" "arg\[0\]=/hello.wasm" "wasmpack $form runs from $S2"
 done
 for warm in cold warm; do
 	[ "$warm" = cold ] && rm -rf "$WASMPACK_CACHE"

@@ -59,7 +59,7 @@ is "$?" "0" "and 0 stays 0"
 "$WP" build --layout wasm --wasm "$HELLO" -t w:v1 >/dev/null
 out=$("$WP" run --engine node w:v1 --dir "$TMP/app/static:/static" -- a b 2>&1); rc=$?
 is "$rc" "0" "wasm layout: runs, with a host folder mapped in by --dir"
-like "$out" "arg\[0\]=hello.wasm" "argv[0] is the module's name"
+like "$out" "arg\[0\]=/hello.wasm" "argv[0] is the module's absolute path in the app's root, as in the image layout (issue 25)"
 like "$out" "arg\[2\]=b" "the arguments reach the module"
 like "$out" "Hello from the image" "the --dir folder is visible at its guest path"
 out=$("$WP" run --engine node w:v1 2>&1); rc=$?
