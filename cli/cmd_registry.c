@@ -402,9 +402,36 @@ static int layout_arg(const char *arg, char **path, char **name)
 
 /* Any of a registry, an OCI layout folder, an OCI archive, to any other; the store keeps
  * the blobs on the way (deduplicated, verified) but gains no tag. */
-static int run_copy(wp_cli *cli)
+/* skopeo's transports: docker:// is a registry (always, never the store), oci: and
+ * oci-archive: are wasmpack's too; the others are refused with what to do instead. */
+static int transport(wp_cli *cli, const char **arg, bool *registry)
 {
-	const char *src = cli->args.items[0], *dst = cli->args.items[1];
+	static const struct {
+		const char *prefix, *why;
+	} other[] = {
+		{ "containers-storage:", "podman's and CRI-O's local storage: export the image with 'podman save --format "
+					 "oci-archive -o app.tar IMAGE', then copy oci-archive:app.tar" },
+		{ "docker-daemon:", "a docker daemon's images: 'docker save IMAGE -o app.tar' makes an archive docker's way; "
+				    "push it to a registry, or load it with 'wasmpack load' when it is an OCI archive" },
+		{ "docker-archive:", "docker's own archive format: give an OCI archive (oci-archive:) instead" },
+		{ "dir:", "skopeo's dir: layout: give an OCI layout (oci:DIR) instead" },
+	};
+
+	*registry = false;
+	if (wp_str_has_prefix(*arg, "docker://")) {
+		*arg += strlen("docker://");
+		*registry = true;
+		return 0;
+	}
+	for (size_t i = 0; i < WP_ARRAY_LEN(other); i++)
+		if (wp_str_has_prefix(*arg, other[i].prefix))
+			return wp_error_set(&cli->err, WP_EUSAGE, "'%s': %s is %s", *arg, other[i].prefix, other[i].why);
+	return 0;
+}
+
+/* src (a registry's when src_registry, else the store's first) to dst. */
+static int copy(wp_cli *cli, const char *src, bool src_registry, const char *dst)
+{
 	_cleanup_free_ char *spath = NULL, *sname = NULL, *dpath = NULL, *dname = NULL, *found = NULL, *src_full = NULL;
 	int skind = layout_arg(src, &spath, &sname), dkind = layout_arg(dst, &dpath, &dname);
 	bool referrers = wp_opts.referrers;
@@ -423,7 +450,7 @@ static int run_copy(wp_cli *cli)
 		return rc;
 	if (skind) {
 		rc = wp_archive_import(&s, spath, skind == 1, sname, &d, &found, &cli->err);
-	} else if (!wp_cli_names_registry(src) && wp_store_resolve(&s, src, &d, &found, &cli->err) == 0) {
+	} else if (!src_registry && !wp_cli_names_registry(src) && wp_store_resolve(&s, src, &d, &found, &cli->err) == 0) {
 		/* an image of the store (a short name, an id) is copied from it, as push would;
 		 * a reference with a registry host goes to that registry */
 		rc = 0;
@@ -475,6 +502,17 @@ done:
 	wp_client_close(r);
 	wp_store_close(&s);
 	return rc;
+}
+
+static int run_copy(wp_cli *cli)
+{
+	const char *src = cli->args.items[0], *dst = cli->args.items[1];
+	bool src_registry, dst_registry;
+	int trc;
+
+	if ((trc = transport(cli, &src, &src_registry)) < 0 || (trc = transport(cli, &dst, &dst_registry)) < 0)
+		return trc;
+	return copy(cli, src, src_registry, dst);
 }
 
 const wp_cmd wp_cmd_copy = {

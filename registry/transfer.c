@@ -815,6 +815,35 @@ static size_t pull_jobs(wp_store *s, wp_client *r, const wp_ref *ref, wp_transfe
 	return njobs;
 }
 
+/* The tag ref names is not in its repository: say so in the user's words, with the
+ * repository's nearest tags (or that the repository has none), rather than the registry's
+ * MANIFEST_UNKNOWN alone. Returns WP_ENOTFOUND. */
+static int explain_missing_tag(wp_client *r, const wp_ref *ref, wp_error *err)
+{
+	wp_error listing = WP_ERROR_INIT; /* the registry client reads its error back: a real one */
+	wp_strv tags = { 0 };
+	const char *near[4];
+	size_t n = 0;
+
+	if (wp_remote_tags(r, ref->repository, &tags, &listing) < 0 || !tags.len) {
+		wp_strv_release(&tags);
+		return wp_error_set(err, WP_ENOTFOUND, "%s has no repository %s (nor a tag '%s' in it)", ref->registry,
+				    ref->repository, ref->tag);
+	}
+	for (unsigned dist = 0; dist <= 3 && n < WP_ARRAY_LEN(near); dist++)
+		for (size_t i = 0; i < tags.len && n < WP_ARRAY_LEN(near); i++)
+			if (wp_str_distance(ref->tag, tags.items[i]) == dist)
+				near[n++] = tags.items[i];
+	wp_error_set(err, WP_ENOTFOUND, "%s/%s has no tag '%s'", ref->registry, ref->repository, ref->tag);
+	for (size_t i = 0; i < n; i++)
+		wp_error_append(err, "%s%s", i ? ", " : "; the nearest it has: ", near[i]);
+	if (!n)
+		wp_error_append(err, "; it has %zu tag(s) ('wasmpack tags %s/%s' lists them)", tags.len, ref->registry,
+				ref->repository);
+	wp_strv_release(&tags);
+	return WP_ENOTFOUND;
+}
+
 int wp_transfer_pull(wp_store *s, wp_client *r, const wp_ref *ref, const char *platform, unsigned flags,
 		     wp_transfer_result *res, wp_error *err)
 {
@@ -834,6 +863,8 @@ int wp_transfer_pull(wp_store *s, wp_client *r, const wp_ref *ref, const char *p
 	memset(res, 0, sizeof(*res));
 	wp_buf_init(&body, WP_MANIFEST_MAX);
 	rc = wp_remote_manifest(r, ref, ref->digest ? ref->digest : ref->tag, &body, &mt, digest, err);
+	if (rc == WP_ENOTFOUND && !ref->digest && ref->tag)
+		rc = explain_missing_tag(r, ref, err);
 	if (rc == 0 && wp_mediatype_is_index(mt) && (flags & WP_PULL_ALL_PLATFORMS)) {
 		rc = pull_index_whole(s, r, ref, &body, mt, digest, flags, res, err);
 		goto done;

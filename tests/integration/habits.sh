@@ -174,4 +174,31 @@ for bc in no yes; do
 	is "$(complete_line $bc "wasmpack build --platform wasip1:")" "" "bash-completion $bc: nothing made up after a stray ':'"
 done
 
+# ---- with a registry: skopeo's transports, and a missing tag named with its nearest ----
+if command -v docker-registry >/dev/null; then
+	port=$(free_port)
+	start_registry habits "$port"
+	R=127.0.0.1:$port
+	"$WP" tag hi:v1 $R/demo/hi:v1 >/dev/null && "$WP" push --plain-http $R/demo/hi:v1 >/dev/null
+	"$WP" tag hi:v1 $R/demo/hi:v2 >/dev/null && "$WP" push --plain-http $R/demo/hi:v2 >/dev/null
+	d=$("$WP" inspect hi:v1 | jq -r .digest)
+	is "$("$WP" copy --plain-http docker://$R/demo/hi:v1 docker://$R/demo/copied:v1 | tail -1)" "$d" \
+		"copy docker://A docker://B: skopeo's transport prefix"
+	is "$(skopeo inspect --raw --tls-verify=false docker://$R/demo/copied:v1 | sha256sum | cut -d' ' -f1)" "${d#sha256:}" \
+		"the registry has it, byte for byte"
+	check "copy docker://REF oci:DIR" "$WP" copy --plain-http docker://$R/demo/hi:v1 "oci:$TMP/hi-oci:v1"
+	for t in containers-storage:hi docker-daemon:hi:v1 dir:/tmp/x docker-archive:/tmp/x.tar; do
+		out=$("$WP" copy "$t" "oci:$TMP/never" 2>&1); rc=$?
+		is "$rc" "2" "copy $t: refused (usage)"
+		like "$out" "is .*(podman|docker|skopeo)" "with the reason and what to do"
+	done
+	[ ! -e "$TMP/never" ]; ok $? "and nothing written"
+	out=$("$WP" pull --plain-http $R/demo/hi:v3 2>&1); rc=$?
+	is "$rc" "3" "pull of a missing remote tag: not found"
+	like "$out" "$R/demo/hi has no tag 'v3'; the nearest it has: v1, v2" "naming the tag and the repository's nearest tags"
+	out=$("$WP" run --plain-http $R/demo/nothing:v1 2>&1); rc=$?
+	is "$rc" "3" "run of a repository the registry lacks: not found"
+	like "$out" "$R has no repository demo/nothing" "saying so"
+fi
+
 done_testing
