@@ -821,14 +821,17 @@ static size_t pull_jobs(wp_store *s, wp_client *r, const wp_ref *ref, wp_transfe
 static int explain_missing_tag(wp_client *r, const wp_ref *ref, wp_error *err)
 {
 	wp_error listing = WP_ERROR_INIT; /* the registry client reads its error back: a real one */
+	wp_error said = *err;             /* the registry's own words, kept at the end */
 	wp_strv tags = { 0 };
 	const char *near[4];
 	size_t n = 0;
 
 	if (wp_remote_tags(r, ref->repository, &tags, &listing) < 0 || !tags.len) {
 		wp_strv_release(&tags);
-		return wp_error_set(err, WP_ENOTFOUND, "%s has no repository %s (nor a tag '%s' in it)", ref->registry,
-				    ref->repository, ref->tag);
+		wp_error_set(err, WP_ENOTFOUND, "%s has no repository %s (nor a tag '%s' in it)", ref->registry,
+			     ref->repository, ref->tag);
+		wp_error_append(err, " (the registry: %s)", said.msg);
+		return WP_ENOTFOUND;
 	}
 	for (unsigned dist = 0; dist <= 3 && n < WP_ARRAY_LEN(near); dist++)
 		for (size_t i = 0; i < tags.len && n < WP_ARRAY_LEN(near); i++)
@@ -840,6 +843,7 @@ static int explain_missing_tag(wp_client *r, const wp_ref *ref, wp_error *err)
 	if (!n)
 		wp_error_append(err, "; it has %zu tag(s) ('wasmpack tags %s/%s' lists them)", tags.len, ref->registry,
 				ref->repository);
+	wp_error_append(err, " (the registry: %s)", said.msg);
 	wp_strv_release(&tags);
 	return WP_ENOTFOUND;
 }
