@@ -32,7 +32,7 @@ typedef struct wp_cli_values {
 	long concurrency;               /* 0: the client's default */
 	/* images and sources */
 	const char *platform, *policy, *digestfile, *output, *input, *from, *key, *raw, *artifact_type;
-	bool all_platforms, referrers, remote;
+	bool all_platforms, referrers, remote, all;
 	/* build and lock */
 	wp_strv tags, wasm, files, env, args, annotations, outputs;
 	const char *layout, *assets_dir;

@@ -183,7 +183,7 @@ _wasmpack_complete() {
         case "$prev" in
         esac
         if [[ "$cur" == -* ]]; then
-            COMPREPLY=($(compgen -W " --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+            COMPREPLY=($(compgen -W " --all -a --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         fi
         ;;
     inspect)

@@ -159,6 +159,7 @@ complete -c wasmpack -n '__fish_seen_subcommand_from logout' -l quiet -s q -d 'p
 complete -c wasmpack -n '__fish_seen_subcommand_from logout' -l verbose -s v -d 'print what is being done'
 complete -c wasmpack -n '__fish_seen_subcommand_from logout' -l no-progress -d 'never draw progress on stderr'
 complete -c wasmpack -n '__fish_seen_subcommand_from logout' -l help -s h -d 'show help for the command'
+complete -c wasmpack -n '__fish_seen_subcommand_from images' -l all -s a -d 'also the images no tag names (the platforms of an index are listed under it anyway)'
 complete -c wasmpack -n '__fish_seen_subcommand_from images' -l store -r -a '(__fish_complete_directories)' -d 'the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)'
 complete -c wasmpack -n '__fish_seen_subcommand_from images' -l format -x -a 'text json' -d 'output format: text or json'
 complete -c wasmpack -n '__fish_seen_subcommand_from images' -l quiet -s q -d 'print only errors and the requested data'

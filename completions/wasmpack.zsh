@@ -198,13 +198,14 @@ _wasmpack() {
         ;;
     images)
         _arguments -s \
+        '(-a --all)'{-a,--all}'[also the images no tag names (the platforms of an index are listed under it anyway)]' \
         '--store[the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)]:DIR:_files -/' \
         '--format[output format\: text or json]:FORMAT:(text json)' \
         '(-q --quiet)'{-q,--quiet}'[print only errors and the requested data]' \
         '(-v --verbose)'{-v,--verbose}'[print what is being done]' \
         '--no-progress[never draw progress on stderr]' \
         '(-h --help)'{-h,--help}'[show help for the command]' \
-        && return
+        '*:argument: '
         ;;
     inspect)
         _arguments -s \

@@ -201,4 +201,26 @@ if command -v docker-registry >/dev/null; then
 	like "$out" "$R has no repository demo/nothing" "saying so"
 fi
 
+# ---- images: a name filter, an index with its platforms, untagged images with -a ----
+"$WP" build --layout wasm -t ix-w:v1 --wasm "$HELLO" --annotation x=ixw >/dev/null
+"$WP" build --force --platform linux/amd64 -t ix-l:v1 --wasm "$HELLO" --annotation x=ixl >/dev/null
+"$WP" index create ixall:v1 ix-w:v1 ix-l:v1 >/dev/null
+out=$("$WP" images ixall)
+like "$out" $'docker.io/library/ixall:v1 +sha256:[0-9a-f]{12} index +[0-9.]+ KiB\n  wasip1/wasm +sha256:[0-9a-f]{12} wasm +[0-9.]+ KiB\n  linux/amd64 +sha256:[0-9a-f]{12} image' \
+	"images NAME: an index, with its platforms under it"
+is "$(wc -l <<<"$out")" "4" "and only what the filter names (the header, the index and its two platforms)"
+is "$("$WP" images ixall --format json | jq -c '.[0] | [.layout, (.platforms | map(.platform))]')" '["index",["wasip1/wasm","linux/amd64"]]' \
+	"in JSON too"
+tot=$("$WP" images ixall --format json | jq '.[0].size')
+sum=$("$WP" images ixall --format json | jq '[.[0].platforms[].size] | add')
+[ "$tot" -gt "$sum" ]; ok $? "its size is the index and every platform's image ($tot bytes > $sum)"
+is "$("$WP" images 'ix-*' | tail -n +2 | awk '{print $1}' | sort | tr '\n' ' ')" "docker.io/library/ix-l:v1 docker.io/library/ix-w:v1 " \
+	"images takes shell globs"
+is "$("$WP" images 'ix-w:v1' | tail -n +2 | wc -l)" "1" "and REPOSITORY:TAG"
+is "$("$WP" images nothing-of-the-kind | tail -n +2 | wc -l)" "0" "a filter nothing matches lists nothing"
+dgone=$("$WP" inspect capp:v1 | jq -r .digest)
+"$WP" rmi capp:v1 127.0.0.1:15000/demo/capp:v1 >/dev/null
+[ "$("$WP" images | grep -c "${dgone:7:12}")" = 0 ]; ok $? "an untagged image is not listed"
+like "$("$WP" images -a)" "<none> +sha256:${dgone:7:12} wasm" "images -a lists it (until gc)"
+
 done_testing
