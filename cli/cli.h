@@ -44,7 +44,7 @@ typedef struct wp_cli_values {
 	wp_strv dirs, variables;
 	long workers;                   /* 0: one per core */
 	/* login */
-	const char *username;
+	const char *username, *password;
 	bool password_stdin;
 	/* gc, rmi */
 	bool verify, force;

@@ -17,8 +17,10 @@
 #include <termios.h>
 #include <unistd.h>
 
-/* The longest password or token read. */
+/* The longest password or token read at once, held, and a user name typed. */
 #define SECRET_MAX 4096
+#define SECRET_BUF_MAX (64u << 10)
+#define USER_MAX 256
 
 #define REG_OPTS WP_CLI_REGISTRY_OPTS
 /* What pull and copy take of an index. */
@@ -279,17 +281,41 @@ static int read_secret(wp_cli *cli, bool from_stdin, wp_buf *out)
 
 static const wp_opt login_opts[] = {
 	REG_OPTS,
-	WP_VALUE("username", 'u', "USER", "the user name", NULL, &wp_opts.username),
-	WP_FLAG("password-stdin", 0, "read the password (or token) from standard input", &wp_opts.password_stdin),
+	WP_VALUE("username", 'u', "USER", "the user name (asked for on a terminal when not given)", NULL, &wp_opts.username),
+	WP_FLAG("password-stdin", 0, "read the password (or token) from standard input (the way for scripts and CI)",
+		&wp_opts.password_stdin),
+	WP_VALUE("password", 'p', "PASSWORD", "the password on the command line: other users of this machine can see it "
+		 "(ps); use --password-stdin", NULL, &wp_opts.password),
 	{ 0 },
 };
 
 /* Checks the credentials against the registry before saving them: GET /v2/ answers 200
  * once the challenge it sets has been met with them. */
+/* The user name asked for on a terminal, as docker asks; NULL (with the error) when there
+ * is none to ask. */
+static const char *ask_user(wp_cli *cli, const char *registry, char *buf, size_t cap)
+{
+	size_t n;
+
+	if (!isatty(0) || wp_opts.password_stdin) {
+		wp_error_set(&cli->err, WP_EUSAGE, "login: give the user name with -u USER");
+		return NULL;
+	}
+	fprintf(stderr, "Username for %s: ", registry);
+	fflush(stderr);
+	if (!fgets(buf, (int)cap, stdin) || !(n = strcspn(buf, "\r\n"))) {
+		wp_error_set(&cli->err, WP_EUSAGE, "login: no user name given");
+		return NULL;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
 static int run_login(wp_cli *cli)
 {
 	_cleanup_free_ char *registry = registry_arg(cli->args.items[0]);
 	const char *user = wp_opts.username;
+	char user_buf[USER_MAX];
 	wp_client_opts ro;
 	wp_client *r = NULL;
 	wp_buf secret;
@@ -301,12 +327,23 @@ static int run_login(wp_cli *cli)
 		return wp_error_set(&cli->err, WP_EUSAGE, "login: no registry named");
 	if (!wp_ref_host_valid(registry))
 		return wp_error_set(&cli->err, WP_EUSAGE, "login: '%s' is not a registry host[:port]", registry);
-	if (!user)
-		return wp_error_set(&cli->err, WP_EUSAGE, "login: give the user name with -u USER");
+	if (wp_opts.password && wp_opts.password_stdin)
+		return wp_error_set(&cli->err, WP_EUSAGE, "login: --password and --password-stdin are exclusive");
+	if (!user && !(user = ask_user(cli, registry, user_buf, sizeof(user_buf))))
+		return cli->err.code;
 	if ((rc = wp_cli_reg_opts(cli, &ro)) < 0)
 		return rc;
-	wp_buf_init(&secret, 64 << 10);
-	if ((rc = read_secret(cli, wp_opts.password_stdin, &secret)) < 0)
+	wp_buf_init(&secret, SECRET_BUF_MAX);
+	if (wp_opts.password) {
+		/* docker's words: the password is in this command line, which ps shows */
+		fprintf(stderr, "WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n");
+		rc = wp_buf_puts(&secret, wp_opts.password) < 0 ? wp_error_set(&cli->err, WP_EUSAGE, "login: password too long")
+							     : !*wp_opts.password ? wp_error_set(&cli->err, WP_EUSAGE, "login: empty password")
+										 : 0;
+	} else {
+		rc = read_secret(cli, wp_opts.password_stdin, &secret);
+	}
+	if (rc < 0)
 		goto done;
 	if ((rc = wp_client_open(&r, registry, &ro, &cli->err)) < 0)
 		goto done;

@@ -167,9 +167,10 @@ _wasmpack_complete() {
         case "$prev" in
         --ca-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --username|-u) return ;;
+        --password|-p) return ;;
         esac
         if [[ "$cur" == -* ]]; then
-            COMPREPLY=($(compgen -W " --plain-http --insecure --ca-file --username -u --password-stdin --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
+            COMPREPLY=($(compgen -W " --plain-http --insecure --ca-file --username -u --password-stdin --password -p --store --format --quiet -q --verbose -v --no-progress --help -h" -- "$cur"))
         fi
         ;;
     logout)

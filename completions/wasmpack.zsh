@@ -176,8 +176,9 @@ _wasmpack() {
         '--plain-http[talk HTTP, not HTTPS, to the registry]' \
         '--insecure[do not verify the registry\'s TLS certificate]' \
         '--ca-file[trust the CA certificates in FILE too]:FILE:_files' \
-        '(-u --username)'{-u,--username}'[the user name]:USER: ' \
-        '--password-stdin[read the password (or token) from standard input]' \
+        '(-u --username)'{-u,--username}'[the user name (asked for on a terminal when not given)]:USER: ' \
+        '--password-stdin[read the password (or token) from standard input (the way for scripts and CI)]' \
+        '(-p --password)'{-p,--password}'[the password on the command line\: other users of this machine can see it (ps); use --password-stdin]:PASSWORD: ' \
         '--store[the local store (env WASMPACK_STORE; default $XDG_DATA_HOME/wasmpack)]:DIR:_files -/' \
         '--format[output format\: text or json]:FORMAT:(text json)' \
         '(-q --quiet)'{-q,--quiet}'[print only errors and the requested data]' \

@@ -1,4 +1,3 @@
-/* Internal to registry/ (scripts/layers.sh keeps other modules out). */
 /* Registry authentication: WWW-Authenticate challenges, credentials from the places
  * people already keep them, and bearer tokens (Distribution's token auth and OAuth2). */
 #ifndef WP_REGISTRY_AUTH_H

@@ -60,6 +60,24 @@ is "$(WASMPACK_STORE=$TMP/s2 run "$WP" pull $B/demo/app:v1 --plain-http)" "$d" "
 is "$(run "$WP" logout $B)" "logged out of $B" "logout"
 is "$(jq -r ".auths[\"$B\"]" "$DOCKER_CONFIG/config.json")" "null" "logout removes the credentials"
 run "$WP" logout $B >/dev/null; is "$?" "3" "logout again: not logged in (exit 3)"
+# docker's habits (issue 25): -p works with docker's warning; on a terminal the user name is
+# asked for too; without a terminal, -u and --password-stdin stay the way
+out=$(run "$WP" login $B -u alice -p s3cret --plain-http); rc=$?
+is "$rc" "0" "login -p: accepted"
+like "$out" "WARNING! Using --password via the CLI is insecure. Use --password-stdin." "with docker's warning"
+like "$out" "logged in to $B" "and logged in"
+run "$WP" logout $B >/dev/null
+if command -v script >/dev/null; then
+	out=$( (sleep 1; printf 'alice\n'; sleep 1; printf 's3cret\n') | script -qec "'$WP' login $B --plain-http" /dev/null 2>&1 | tr -d '\r')
+	like "$out" "Username for $B: " "login on a terminal asks for the user name"
+	like "$out" "Password: " "then the password (not echoed)"
+	like "$out" "logged in to $B" "and logs in"
+	[ "$(grep -c s3cret <<<"$out")" = 0 ]; ok $? "the password never shows"
+	run "$WP" logout $B >/dev/null
+fi
+out=$(printf 's3cret\n' | run "$WP" login $B --password-stdin --plain-http); rc=$?
+is "$rc" "2" "login --password-stdin without -u: usage (no terminal to ask on)"
+like "$out" "give the user name with -u USER" "saying so"
 
 # config.json as a dotfile manager leaves it: a link (relative, through a second link) to
 # the real file, which is 0640. login and logout write through to that file, atomically,
