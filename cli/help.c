@@ -103,7 +103,9 @@ static void bash_value_cases(FILE *f, const wp_opt *opts)
 	}
 }
 
-static void print_bash(FILE *f)
+/* The words of the line as typed, and the trim of what is offered (bash-completion's
+ * functions when it is loaded, the same by hand when not). */
+static void print_bash_words(FILE *f)
 {
 	/* bash splits words at ':' (COMP_WORDBREAKS), so "app:v<TAB>" would be three words:
 	 * they are joined again (bash-completion's _get_comp_words_by_ref -n : when it is
@@ -141,8 +143,13 @@ static void print_bash(FILE *f)
 	      "    _wasmpack_words\n"
 	      "    _wasmpack_complete\n"
 	      "    _wasmpack_trim\n"
-	      "}\n"
-	      "_wasmpack_complete() {\n"
+	      "}\n", f);
+}
+
+static void print_bash(FILE *f)
+{
+	print_bash_words(f);
+	fputs("_wasmpack_complete() {\n"
 	      "    local cmd i\n"
 	      "    cmd=\"\"\n"
 	      "    for ((i = 1; i < cword; i++)); do\n"
