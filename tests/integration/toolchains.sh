@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Apps built by real toolchains at test time (issue 25): C with clang and wasi-libc, Rust
-# with Debian's rustc --target wasm32-wasi (std only). Each does what a real app does with
+# with Debian's rustc --target wasm32-wasi (std only), AssemblyScript with asc. Each does what a real app does with
 # WASI (testdata/toolchain: args, env, a static file, a folder listing, a temp file, the
 # clock, random, its exit code), in the wasm and the image layouts, through wasmpack run
 # and through the shim (ctr run), and says so line by line.
@@ -18,6 +18,21 @@ if [ -x /usr/bin/rustc ] && /usr/bin/rustc --target wasm32-wasi -O -C strip=symb
 	langs+=(rust)
 else
 	skip "the Rust app needs Debian's rustc, libstd-rust-dev-wasm32 and lld-14 (scripts/deps.sh installs them): $(head -3 "$TMP/tc/rust.log" 2>/dev/null)"
+fi
+# AssemblyScript, with asc and its WASI shim (pinned by scripts/wasi-as)
+ASC=$ROOT/.deps/wasi-as/node_modules/.bin/asc
+if [ -x "$ASC" ]; then
+	mkdir -p "$TMP/tc/as"
+	cp "$SRC/app.ts" "$TMP/tc/as/"
+	ln -s "$ROOT/.deps/wasi-as/node_modules" "$TMP/tc/as/node_modules"
+	printf '{"extends": "./node_modules/@assemblyscript/wasi-shim/asconfig.json"}' > "$TMP/tc/as/asconfig.json"
+	if (cd "$TMP/tc/as" && "$ASC" app.ts -o ../app-as.wasm >../as.log 2>&1); then
+		langs+=(as)
+	else
+		ok 1 "the AssemblyScript app builds with asc: $(head -3 "$TMP/tc/as.log")"
+	fi
+else
+	skip "the AssemblyScript app needs asc (scripts/wasi-as, installed by scripts/deps.sh)"
 fi
 echo "hello from the image" > "$TMP/tc/greeting.txt"
 
