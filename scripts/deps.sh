@@ -36,7 +36,7 @@ pkgs=(
 	clang lld wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev
 	skopeo umoci oci-image-tool docker-registry apache2-utils openssl curl
 	perl jq util-linux time bc nodejs containerd python3 iproute2 containernetworking-plugins wrk bash-completion
-	rustc libstd-rust-dev-wasm32 lld-14
+	rustc libstd-rust-dev-wasm32 lld-14 librust-libc-dev librust-once-cell-dev
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -96,6 +96,53 @@ else
 	skip "AssemblyScript (scripts/wasi-as) is not installed in .deps: scripts/deps.sh installs it from npm"
 fi
 
+# ---- Rust: built with Debian's rustc --target wasm32-wasi. The cases use the crates libc
+# and once_cell (Debian's sources, built here) and wasi, which Debian does not package: a
+# binding of our own, written from WASI's witx (tests/wasi-rs/wasi.rs) ----
+RUSTC=/usr/bin/rustc
+RS=$SUITE/tests/rust/wasm32-wasip1/src
+libc_src=$(ls -d /usr/share/cargo/registry/libc-0.2.* 2>/dev/null | tail -1)
+once_src=$(ls -d /usr/share/cargo/registry/once_cell-1.* 2>/dev/null | tail -1)
+if [ -x "$RUSTC" ] && [ -d "$RS/bin" ] && [ -n "$libc_src" ] && [ -n "$once_src" ]; then
+	mkdir -p "$TMP/rust" "$TMP/rlib"
+	rc_() { "$RUSTC" --target wasm32-wasi -O "$@" 2>>"$TMP/rlib/build.log"; }
+	# the cfgs libc's build script sets for a rustc this new
+	libc_cfgs=()
+	for c in libc_priv_mod_use libc_union libc_const_size_of libc_align libc_int128 libc_core_cvoid libc_packedN \
+		libc_cfg_target_vendor libc_non_exhaustive libc_long_array libc_ptr_addr_of libc_underscore_const_names; do
+		libc_cfgs+=(--cfg "$c")
+	done
+	ext=(-L "$TMP/rlib" --extern "libc=$TMP/rlib/liblibc.rlib" --extern "once_cell=$TMP/rlib/libonce_cell.rlib"
+		--extern "wasi=$TMP/rlib/libwasi.rlib")
+	if rc_ --edition 2015 --crate-type rlib --crate-name libc --cfg 'feature="std"' "${libc_cfgs[@]}" "$libc_src/src/lib.rs" \
+			-o "$TMP/rlib/liblibc.rlib" &&
+		rc_ --edition 2021 --crate-type rlib --crate-name once_cell --cfg 'feature="std"' --cfg 'feature="alloc"' \
+			--cfg 'feature="race"' "$once_src/src/lib.rs" -o "$TMP/rlib/libonce_cell.rlib" &&
+		rc_ --edition 2021 --crate-type rlib --crate-name wasi "$ROOT/tests/wasi-rs/wasi.rs" -o "$TMP/rlib/libwasi.rlib" &&
+		rc_ --edition 2021 --crate-type rlib --crate-name wasi_tests "${ext[@]}" "$RS/lib.rs" -o "$TMP/rlib/libwasi_tests.rlib"; then
+		built=0
+		for src in "$RS"/bin/*.rs; do
+			name=$(basename "$src" .rs)
+			if rc_ --edition 2021 -C strip=symbols "${ext[@]}" --extern "wasi_tests=$TMP/rlib/libwasi_tests.rlib" "$src" \
+				-o "$TMP/rust/$name.wasm"; then
+				built=$((built + 1))
+				[ -f "${src%.rs}.json" ] && cp "${src%.rs}.json" "$TMP/rust/"
+				"$WP" build --layout wasm --wasm "$TMP/rust/$name.wasm" -t "wt-rust/$name:v1" >/dev/null ||
+					echo "# wt-rust/$name: build failed"
+			else
+				echo "# rust/$name does not build"
+			fi
+		done
+		is "$built" "$(ls "$RS"/bin/*.rs | wc -l)" "every Rust case builds with Debian's rustc (and our binding of WASI)"
+		cp -r "$RS/bin/fs-tests.dir" "$TMP/rust/"
+		langs+=(rust)
+	else
+		ok 1 "the Rust cases' crates build: $(tail -5 "$TMP/rlib/build.log")"
+	fi
+else
+	skip "the Rust cases need Debian's rustc, libstd-rust-dev-wasm32, lld-14, librust-libc-dev and librust-once-cell-dev (scripts/deps.sh installs them)"
+fi
+
 # the cases read their dirs next to their JSON, as the suite lays them out
 for lang in "${langs[@]}"; do
 	for wasm in "$TMP/$lang"/*.wasm; do
@@ -126,8 +173,12 @@ if [ "$(id -u)" -eq 0 ] && command -v containerd >/dev/null && command -v ctr >/
 	ctr_() { ctr -a "$C/c.sock" -n "$NS" "$@"; }
 	# (not the environ cases: a container's environment holds the PATH its runtime spec sets,
 	# as with every OCI runtime, where the case counts exactly its own variables)
-	for c in c/clock_gettime-realtime c/fopen-with-access c/pwrite-with-append c/lseek as/proc_exit-success \
-		as/proc_exit-failure as/fd_write-to-stdout as/args_sizes_get-multiple-arguments; do
+	# (a Rust case names its folder by argument, as the preopen's name: under the shim that
+	# name is the mount's absolute path, so the argument is made absolute too)
+	sample=(c/clock_gettime-realtime c/fopen-with-access c/pwrite-with-append c/lseek as/proc_exit-success
+		as/proc_exit-failure as/fd_write-to-stdout as/args_sizes_get-multiple-arguments)
+	[[ " ${langs[*]} " == *" rust "* ]] && sample+=(rust/file_pread_pwrite rust/path_open_read_write rust/path_rename rust/clock_time_get)
+	for c in "${sample[@]}"; do
 		lang=${c%%/*} name=${c#*/}
 		json=$TMP/$lang/$name.json work=$TMP/shim/$name
 		mkdir -p "$work"
@@ -142,7 +193,8 @@ if [ "$(id -u)" -eq 0 ] && command -v containerd >/dev/null && command -v ctr >/
 				mounts+=(--mount "type=bind,src=$work/$d,dst=/$d,options=rbind:rw")
 			done < <(jq -r '.dirs // [] | .[]' "$json")
 			while IFS= read -r -d '' kv; do envs+=(--env "$kv"); done < <(jq -j '.env // {} | to_entries[] | "\(.key)=\(.value)\u0000"' "$json")
-			mapfile -t args < <(jq -r '.args // [] | .[]' "$json")
+			mapfile -t args < <(jq -r --argjson dirs "$(jq -c '.dirs // []' "$json")" \
+				'.args // [] | .[] | if (. as $a | $dirs | index($a)) then "/" + . else . end' "$json")
 			code=$(jq -r '.exit_code // 0' "$json")
 		fi
 		ctr_ run --snapshotter native --platform wasip1/wasm --runtime io.containerd.wasmpack.v1 "${mounts[@]}" "${envs[@]}" \
@@ -164,5 +216,5 @@ echo "# |---|---|---|---|"
 for lang in "${langs[@]}"; do
 	echo "# | $lang | ${total[$lang]} | ${bare_pass[$lang]} | ${wp_pass[$lang]} |"
 done
-echo "# through the shim (ctr run, a sample of C and AssemblyScript cases): $shim_pass of $shim_total"
+echo "# through the shim (ctr run, a sample of C, AssemblyScript and Rust cases): $shim_pass of $shim_total"
 done_testing
