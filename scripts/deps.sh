@@ -8,8 +8,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # npm packages the tests run, each pinned by a lock in scripts/<name> and installed with
 # npm ci into .deps/<name>: jco (the engine for wasm components on Node.js), sigstore
 # (Sigstore's own signer and verifier, the reference for signatures) and spin-js (Spin's JS
-# SDK build tool, j2w, which builds the JS test app) and wasi-as (AssemblyScript, which builds
-# WASI's testsuite's AssemblyScript cases). A machine without
+# SDK build tool, j2w, which builds the JS test app), wasi-as (AssemblyScript, which builds
+# WASI's testsuite's AssemblyScript cases and a toolchain app) and componentize
+# (componentize-js, which builds the JavaScript toolchain app, a wasi:cli component). A machine without
 # the npm registry goes on without them (those tests then skip, and fail under CI).
 npm_dep() {
 	local name=$1 bin=$2 dir=$ROOT/.deps/$1
@@ -28,6 +29,7 @@ npm_deps() {
 	npm_dep sigstore @sigstore/verify
 	npm_dep spin-js .bin/j2w
 	npm_dep wasi-as .bin/asc
+	npm_dep componentize @bytecodealliance/componentize-js
 }
 
 pkgs=(

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Apps built by real toolchains at test time (issue 25): C with clang and wasi-libc, Rust
-# with Debian's rustc --target wasm32-wasi (std only), AssemblyScript with asc. Each does what a real app does with
+# with Debian's rustc --target wasm32-wasi (std only), AssemblyScript with asc, JavaScript with
+# componentize-js (a component: its arguments, environment, clock, random and exit). Each does what a real app does with
 # WASI (testdata/toolchain: args, env, a static file, a folder listing, a temp file, the
 # clock, random, its exit code), in the wasm and the image layouts, through wasmpack run
 # and through the shim (ctr run), and says so line by line.
@@ -33,6 +34,25 @@ if [ -x "$ASC" ]; then
 	fi
 else
 	skip "the AssemblyScript app needs asc (scripts/wasi-as, installed by scripts/deps.sh)"
+fi
+# JavaScript, with componentize-js: a wasi:cli component (run by jco, as every component on
+# a node without wasmtime); it reads no files (its world imports no wasi:filesystem)
+CJS=$ROOT/.deps/componentize/node_modules/@bytecodealliance/componentize-js
+JCO_BIN=$ROOT/.deps/jco/node_modules/.bin
+js=0
+if [ -d "$CJS" ] && [ -x "$JCO_BIN/jco" ]; then
+	if (cd "$ROOT/.deps/componentize" && node --input-type=module -e "
+		import { componentize } from '@bytecodealliance/componentize-js';
+		import { readFile, writeFile } from 'node:fs/promises';
+		const { component } = await componentize(await readFile('$SRC/app.js', 'utf8'),
+			{ witPath: '$SRC/wit', worldName: 'app', disableFeatures: ['http'] });
+		await writeFile('$TMP/tc/app-js.wasm', component);") >"$TMP/tc/js.log" 2>&1; then
+		js=1
+	else
+		ok 1 "the JavaScript app builds with componentize-js: $(tail -3 "$TMP/tc/js.log")"
+	fi
+else
+	skip "the JavaScript app needs componentize-js and jco (scripts/componentize, scripts/jco: scripts/deps.sh installs them)"
 fi
 echo "hello from the image" > "$TMP/tc/greeting.txt"
 
@@ -67,6 +87,24 @@ for lang in "${langs[@]}"; do
 	done
 done
 
+if [ "$js" = 1 ]; then
+	export PATH=$JCO_BIN:$PATH
+	"$WP" build --layout wasm --wasm "$TMP/tc/app-js.wasm" -t tc-js:wasm >/dev/null
+	"$WP" build --wasm "$TMP/tc/app-js.wasm" --env TOOLCHAIN_ENV=image -t tc-js:img >/dev/null
+	for layout in wasm img; do
+		envs=()
+		[ $layout = wasm ] && envs=(-e TOOLCHAIN_ENV=cli)
+		out=$("$WP" run "${envs[@]}" "tc-js:$layout" -- one "two words" 5 2>&1); rc=$?
+		is "$rc" "1" "js, $layout layout, wasmpack run: a failing exit (WASI 0.2's exit is ok or err)"
+		like "$out" "argv0=/app-js.wasm" "js, $layout layout: argv[0] is the wasm's absolute path"
+		like "$out" "args=one,two words,5" "js, $layout layout: the arguments"
+		like "$out" "env=$([ $layout = img ] && echo image || echo cli)" "js, $layout layout: the environment"
+		like "$out" "clock=ok" "js, $layout layout: the clock"
+		like "$out" "random=ok" "js, $layout layout: random bytes"
+	done
+	is "$("$WP" run tc-js:wasm -- zero 0 >/dev/null 2>&1; echo $?)" "0" "js: an ok exit is 0"
+fi
+
 # ---- the same through the shim: ctr run of the image layout, the folder a bind mount ----
 if [ "$(id -u)" -eq 0 ] && command -v containerd >/dev/null && command -v ctr >/dev/null && [ ${#langs[@]} -gt 0 ]; then
 	SOCKS=$(mktemp -d /tmp/wps.XXXXXX)
@@ -88,6 +126,17 @@ if [ "$(id -u)" -eq 0 ] && command -v containerd >/dev/null && command -v ctr >/
 		is "$rc" "5" "$lang, through the shim: the app's exit code"
 		expect_lines "$out" "app-$lang.wasm" "hello from the image" image "$lang, through the shim"
 	done
+	if [ "$js" = 1 ]; then
+		"$WP" save tc-js:img -o "$TMP/tc/js.tar" >/dev/null
+		ctr_ images import --platform wasip1/wasm --snapshotter native "$TMP/tc/js.tar" >/dev/null
+		out=$(ctr_ run --snapshotter native --platform wasip1/wasm --runtime io.containerd.wasmpack.v1 \
+			docker.io/library/tc-js:img tc-js /app-js.wasm one "two words" 5 2>&1); rc=$?
+		ctr_ task rm tc-js >/dev/null 2>&1; ctr_ container rm tc-js >/dev/null 2>&1
+		is "$rc" "1" "js, through the shim: a failing exit"
+		like "$out" "args=one,two words,5" "js, through the shim: the arguments"
+		like "$out" "env=image" "js, through the shim: the image's environment"
+		like "$out" "random=ok" "js, through the shim: random bytes"
+	fi
 else
 	skip "the shim cases need root, containerd and ctr"
 fi
