@@ -76,8 +76,9 @@ void wp_cli_append_nearest(wp_cli *cli, wp_store *s, const char *what)
 	wp_index ix = { 0 };
 	wp_ref ref;
 	_cleanup_free_ char *full = NULL, *repo = NULL;
+	_cleanup_free_ const char **names = NULL;
 	const char *picked[3];
-	size_t n = 0;
+	size_t n;
 
 	if (wp_ref_parse(what, &ref, NULL) < 0)
 		return;
@@ -86,15 +87,19 @@ void wp_cli_append_nearest(wp_cli *cli, wp_store *s, const char *what)
 	wp_ref_release(&ref);
 	if (wp_store_index_read(s, &ix, NULL) < 0)
 		return;
-	for (unsigned dist = 0; dist <= 3 && n < WP_ARRAY_LEN(picked); dist++)
-		for (size_t i = 0; i < ix.n_manifests && n < WP_ARRAY_LEN(picked); i++) {
-			const char *name = wp_kvlist_get(&ix.manifests[i].annotations, WP_ANN_REF_NAME);
-			bool same_repo = name && wp_str_has_prefix(name, repo) && name[strlen(repo)] == ':';
-			unsigned d = name ? wp_str_distance(full, name) : 255;
+	names = wp_xcalloc(ix.n_manifests + 1, sizeof(*names));
+	for (size_t i = 0; i < ix.n_manifests; i++)
+		names[i] = wp_kvlist_get(&ix.manifests[i].annotations, WP_ANN_REF_NAME);
+	n = wp_str_nearest(full, names, ix.n_manifests, 3, picked, WP_ARRAY_LEN(picked));
+	/* then other tags of the same repository, however far */
+	for (size_t i = 0; i < ix.n_manifests && n < WP_ARRAY_LEN(picked); i++) {
+		bool seen = false;
 
-			if (name && (d == dist || (dist == 3 && same_repo && d > 3)))
-				picked[n++] = name;
-		}
+		for (size_t k = 0; k < n; k++)
+			seen = seen || picked[k] == names[i];
+		if (!seen && names[i] && wp_str_has_prefix(names[i], repo) && names[i][strlen(repo)] == ':')
+			picked[n++] = names[i];
+	}
 	for (size_t i = 0; i < n; i++)
 		wp_error_append(&cli->err, "%s%s", i ? ", " : "; the store has: ",
 				wp_str_has_prefix(picked[i], "docker.io/library/") ? picked[i] + 18 : picked[i]);

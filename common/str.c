@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 bool wp_str_has_prefix(const char *s, const char *prefix)
@@ -72,6 +73,22 @@ unsigned wp_str_distance(const char *a, const char *b)
 		}
 	}
 	return d[la % 3][lb] > 255 ? 255 : d[la % 3][lb];
+}
+
+size_t wp_str_nearest(const char *word, const char *const *candidates, size_t n, unsigned max_dist,
+		      const char **out, size_t max_out)
+{
+	unsigned *dist = wp_xcalloc(n ? n : 1, sizeof(*dist));
+	size_t got = 0;
+
+	for (size_t i = 0; i < n; i++)
+		dist[i] = candidates[i] ? wp_str_distance(word, candidates[i]) : 255;
+	for (unsigned d = 0; d <= max_dist && got < max_out; d++)
+		for (size_t i = 0; i < n && got < max_out; i++)
+			if (dist[i] == d)
+				out[got++] = candidates[i];
+	free(dist);
+	return got;
 }
 
 const char *wp_str_closest(const char *word, const char *const *candidates, size_t n)

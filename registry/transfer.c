@@ -824,7 +824,7 @@ static int explain_missing_tag(wp_client *r, const wp_ref *ref, wp_error *err)
 	wp_error said = *err;             /* the registry's own words, kept at the end */
 	wp_strv tags = { 0 };
 	const char *near[4];
-	size_t n = 0;
+	size_t n;
 
 	if (wp_remote_tags(r, ref->repository, &tags, &listing) < 0 || !tags.len) {
 		wp_strv_release(&tags);
@@ -833,10 +833,7 @@ static int explain_missing_tag(wp_client *r, const wp_ref *ref, wp_error *err)
 		wp_error_append(err, " (the registry: %s)", said.msg);
 		return WP_ENOTFOUND;
 	}
-	for (unsigned dist = 0; dist <= 3 && n < WP_ARRAY_LEN(near); dist++)
-		for (size_t i = 0; i < tags.len && n < WP_ARRAY_LEN(near); i++)
-			if (wp_str_distance(ref->tag, tags.items[i]) == dist)
-				near[n++] = tags.items[i];
+	n = wp_str_nearest(ref->tag, (const char *const *)tags.items, tags.len, 3, near, WP_ARRAY_LEN(near));
 	wp_error_set(err, WP_ENOTFOUND, "%s/%s has no tag '%s'", ref->registry, ref->repository, ref->tag);
 	for (size_t i = 0; i < n; i++)
 		wp_error_append(err, "%s%s", i ? ", " : "; the nearest it has: ", near[i]);

@@ -5,6 +5,7 @@
 #include "common/crc32.h"
 #include "common/fs.h"
 #include "common/json.h"
+#include "common/str.h"
 #include "common/util.h"
 
 #include <stdint.h>
@@ -56,5 +57,15 @@ int main(void)
 		free(bytes);
 	}
 
+	/* the nearest candidates, nearest first, within the distance asked */
+	{
+		const char *tags[] = { "v2", "latest", NULL, "v1", "v10", "v1.0.0" }, *out[4];
+		size_t n = wp_str_nearest("v11", tags, 6, 3, out, 4);
+
+		ok(n == 3 && !strcmp(out[0], "v1") && !strcmp(out[1], "v10") && !strcmp(out[2], "v2"),
+		   "wp_str_nearest: v11's nearest are v1 and v10 (1 edit), then v2 (2); v1.0.0 (4) and latest are too far");
+		is_int(wp_str_nearest("v11", tags, 6, 3, out, 2), 2, "at most the number asked for");
+		is_int(wp_str_nearest("zzzzzzzz", tags, 6, 3, out, 4), 0, "none for a word nothing is near");
+	}
 	return done_testing();
 }
