@@ -170,6 +170,20 @@ YAML
 # not label layers of media types containerd does not know, which a collection would
 # remove under the test); stopped, with every mount under DIR, when the test exits.
 # Environment given to it (the shim inherits it) comes from the caller's exports.
+# A containerd of the test's own that starts this build's shim (runtime
+# io.containerd.wasmpack.v1, engine node), in namespace NAME-PID: sets C, NS and ctr_ (ctr
+# on that containerd and namespace); the shims' sockets and the namespace's cgroup go with
+# the test.
+start_shim_containerd() {
+	SOCKS=$(mktemp -d /tmp/wps.XXXXXX)
+	on_exit "rm -rf '$SOCKS'"
+	export PATH=$BUILD:$PATH WASMPACK_CACHE=$TMP/cache WASMPACK_SHIM_SOCKET_DIR=$SOCKS WASMPACK_ENGINE=node
+	NS=$1-$$
+	C=$TMP/ctd
+	start_containerd "$C"
+	on_exit "rmdir /sys/fs/cgroup/$NS /sys/fs/cgroup/*/$NS 2>/dev/null"
+	ctr_() { ctr -a "$C/c.sock" -n "$NS" "$@"; }
+}
 start_containerd() {
 	local c=$1
 	mkdir -p "$c"

@@ -107,14 +107,7 @@ fi
 
 # ---- the same through the shim: ctr run of the image layout, the folder a bind mount ----
 if [ "$(id -u)" -eq 0 ] && command -v containerd >/dev/null && command -v ctr >/dev/null && [ ${#langs[@]} -gt 0 ]; then
-	SOCKS=$(mktemp -d /tmp/wps.XXXXXX)
-	on_exit "rm -rf '$SOCKS'"
-	export PATH=$BUILD:$PATH WASMPACK_CACHE=$TMP/cache WASMPACK_SHIM_SOCKET_DIR=$SOCKS WASMPACK_ENGINE=node
-	NS=wasmpack-tc-$$
-	C=$TMP/ctd
-	start_containerd "$C"
-	on_exit "rmdir /sys/fs/cgroup/$NS /sys/fs/cgroup/*/$NS 2>/dev/null"
-	ctr_() { ctr -a "$C/c.sock" -n "$NS" "$@"; }
+	start_shim_containerd wasmpack-tc
 	for lang in "${langs[@]}"; do
 		"$WP" save "tc-$lang:img" -o "$TMP/tc/$lang.tar" >/dev/null
 		ctr_ images import --platform wasip1/wasm --snapshotter native "$TMP/tc/$lang.tar" >/dev/null

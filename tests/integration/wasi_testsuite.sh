@@ -163,14 +163,7 @@ done
 # dirs as bind mounts (absolute there, as OCI mounts are) ----
 shim_total=0 shim_pass=0
 if [ "$(id -u)" -eq 0 ] && command -v containerd >/dev/null && command -v ctr >/dev/null; then
-	SOCKS=$(mktemp -d /tmp/wps.XXXXXX)
-	on_exit "rm -rf '$SOCKS'"
-	export PATH=$BUILD:$PATH WASMPACK_CACHE=$TMP/cache WASMPACK_SHIM_SOCKET_DIR=$SOCKS WASMPACK_ENGINE=node
-	NS=wasmpack-wasi-$$
-	C=$TMP/ctd
-	start_containerd "$C"
-	on_exit "rmdir /sys/fs/cgroup/$NS /sys/fs/cgroup/*/$NS 2>/dev/null"
-	ctr_() { ctr -a "$C/c.sock" -n "$NS" "$@"; }
+	start_shim_containerd wasmpack-wasi
 	# (not the environ cases: a container's environment holds the PATH its runtime spec sets,
 	# as with every OCI runtime, where the case counts exactly its own variables)
 	# (a Rust case names its folder by argument, as the preopen's name: under the shim that
