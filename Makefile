@@ -48,14 +48,17 @@ $(O)/cli/cmd_version.o: ALL_CFLAGS += -I$(O)
 $(O)/gen/runner_node_wasi.h: node/runners/node-wasi.cjs scripts/embed.sh
 	@mkdir -p $(dir $@)
 	@scripts/embed.sh $< node_launcher > $@.tmp && mv $@.tmp $@
-$(O)/gen/runner_jco_run.h: node/runners/jco-run.mjs scripts/embed.sh
+$(O)/gen/runner_jco_run.h: node/runners/jco-run.cjs scripts/embed.sh
 	@mkdir -p $(dir $@)
 	@scripts/embed.sh $< jco_runner > $@.tmp && mv $@.tmp $@
+$(O)/gen/runner_jco_transpile.h: node/runners/jco-transpile.mjs scripts/embed.sh
+	@mkdir -p $(dir $@)
+	@scripts/embed.sh $< jco_transpiler > $@.tmp && mv $@.tmp $@
 $(O)/gen/runner_spin_http.h: node/runners/spin-http.mjs scripts/embed.sh
 	@mkdir -p $(dir $@)
 	@scripts/embed.sh $< spin_http_runner > $@.tmp && mv $@.tmp $@
 $(O)/node/engine_node.o: $(O)/gen/runner_node_wasi.h
-$(O)/node/engine_jco.o: $(O)/gen/runner_jco_run.h
+$(O)/node/engine_jco.o: $(O)/gen/runner_jco_run.h $(O)/gen/runner_jco_transpile.h
 $(O)/node/engine_spin.o: $(O)/gen/runner_spin_http.h
 $(O)/node/engine_node.o $(O)/node/engine_jco.o $(O)/node/engine_spin.o: ALL_CFLAGS += -I$(O)
 .PHONY: FORCE

@@ -59,6 +59,7 @@ typedef struct wp_engine_jco {
 	char *modules;  /* the node_modules folder holding it */
 	char *shim;     /* .../@bytecodealliance/preview2-shim */
 	char *version;
+	char *shim_version;
 } wp_engine_jco;
 
 /* node/engine.c */

@@ -14,6 +14,14 @@
 
 /* node/runners, embedded (scripts/embed.sh) */
 #include "gen/runner_jco_run.h"
+#include "gen/runner_jco_transpile.h"
+
+/* node's V8 flags for the runner; the transpile runs with them and a bounded JS heap (a
+ * hostile component cannot make it take the node's memory; 300 s is its time limit), a
+ * flag it clears once its heap is made, since V8 takes a code cache only from a process
+ * with the runner's flags. (The runner's heap is left unbounded: with the flag, node takes
+ * twice as long to start the I/O thread preview2-shim needs.) */
+#define JCO_NODE_FLAGS "--no-warnings", "--single-threaded-gc"
 
 /* ---- jco: WASI 0.2 components on Node.js ---- */
 
@@ -24,6 +32,7 @@ void wp_engine__jco_release(wp_engine_jco *j)
 	free(j->modules);
 	free(j->shim);
 	free(j->version);
+	free(j->shim_version);
 }
 
 /* The package named name at dir (its package.json says so), with its version. */
@@ -72,10 +81,10 @@ int wp_engine__jco_find(wp_engine_jco *j, wp_error *err)
 	if (strcmp(wp_path_basename(j->modules), "node_modules"))
 		return wp_error_set(err, WP_ENOTFOUND, "jco at '%s' is not in a node_modules folder", j->pkg);
 	j->shim = wp_str_fmt("%s/node_modules/@bytecodealliance/preview2-shim", j->pkg);
-	if (!is_package(j->shim, "@bytecodealliance/preview2-shim", NULL)) {
+	if (!is_package(j->shim, "@bytecodealliance/preview2-shim", &j->shim_version)) {
 		free(j->shim);
 		j->shim = wp_str_fmt("%s/@bytecodealliance/preview2-shim", j->modules);
-		if (!is_package(j->shim, "@bytecodealliance/preview2-shim", NULL))
+		if (!is_package(j->shim, "@bytecodealliance/preview2-shim", &j->shim_version))
 			return wp_error_set(err, WP_ENOTFOUND, "jco at '%s' has no @bytecodealliance/preview2-shim beside it",
 					    j->pkg);
 	}
@@ -151,27 +160,29 @@ done:
 	return rc;
 }
 
-/* The component read from wasm_fd, transpiled by jco once per content, jco version and
- * form (sync: instantiated without awaiting, as the Spin trigger makes one instance per
- * request) into the node cache: its folder in *compiled. */
+/* The component read from wasm_fd, transpiled by jco once per content, jco and
+ * preview2-shim version and form (sync: instantiated without awaiting, as the Spin trigger
+ * makes one instance per request) into the node cache: its folder in *compiled. One node
+ * process (node/runners/jco-transpile.mjs) transpiles through jco's API and, for a command,
+ * bundles the glue with the shim and makes V8's code cache of it. */
 int wp_engine__jco_transpile(engine_ctx *x, const wp_engine_jco *j, int wasm_fd, bool sync, char **compiled,
 			     wp_error *err)
 {
-	/* the JS heap bounded: a hostile component cannot make the transpile take the node's
-	 * memory (300 s is its time limit) */
-	static const char *const transpile[] = { "--no-warnings", "--max-old-space-size=2048", NULL, "transpile", "{in}",
-						 "-o", "{out}", "--name", "app", "--instantiation", "async", "--no-typescript",
-						 "-q" };
-	_cleanup_free_ char *node = wp_engine__find_on_path("node"), *id = NULL;
+	static const char *const flags[] = { JCO_NODE_FLAGS };
+	_cleanup_free_ char *node = wp_engine__find_on_path("node"), *id = NULL, *script = NULL;
 	wp_compile_job job = { 0 };
 	bool made;
 	int rc;
 
 	if (!node)
 		return wp_error_set(err, WP_ENOTFOUND, "jco runs on Node.js, and node is not on PATH");
-	/* "-w3": transpiles (and refusals) made before imports were checked by function, with
-	 * escaped names (%%stream) read right, are not used */
-	id = wp_str_fmt("jco-%s%s-w3", j->version, sync ? "-sync" : "");
+	script = wp_str_fmt("%s/wasmpack-jco-transpile.mjs", x->s->launcher_dir);
+	if ((rc = wp_engine__launcher_write(script, jco_transpiler, err)) < 0)
+		return rc;
+	/* "-b1": the bundled form (bundle.cjs and its code cache) made beside app.js; older
+	 * entries (jco's CLI, imports not yet checked by function) are not used */
+	id = wp_str_fmt("jco-%s-p2s-%s%s-b1", j->version, j->shim_version ? j->shim_version : "unknown",
+			sync ? "-sync" : "");
 	job.cache_root = x->s->launcher_dir;
 	job.engine_id = id;
 	job.what = "jco transpile";
@@ -182,9 +193,17 @@ int wp_engine__jco_transpile(engine_ctx *x, const wp_engine_jco *j, int wasm_fd,
 	job.reaped_status = x->s->reaped_status;
 	job.reaped_ctx = x->s->reaped_ctx;
 	wp_strv_push(&job.argv, node);
-	for (size_t i = 0; i < WP_ARRAY_LEN(transpile); i++)
-		wp_strv_push(&job.argv, !transpile[i] ? j->cli : sync && !strcmp(transpile[i], "async") ? "sync" : transpile[i]);
+	for (size_t i = 0; i < WP_ARRAY_LEN(flags); i++)
+		wp_strv_push(&job.argv, flags[i]);
+	wp_strv_push(&job.argv, "--max-old-space-size=2048");
+	wp_strv_push(&job.argv, script);
+	wp_strv_push(&job.argv, j->pkg);
+	wp_strv_push(&job.argv, j->shim);
+	wp_strv_push(&job.argv, sync ? "sync" : "async");
+	wp_strv_push(&job.argv, "{in}");
+	wp_strv_push(&job.argv, "{out}");
 	wp_strv_push(&job.ro, j->modules);
+	wp_strv_push(&job.ro, script);
 	rc = wp_compile_cached(&job, wasm_fd, compiled, &made, err);
 	wp_strv_release(&job.argv);
 	wp_strv_release(&job.ro);
@@ -197,6 +216,7 @@ int wp_engine__jco_transpile(engine_ctx *x, const wp_engine_jco *j, int wasm_fd,
  * (node/compile.h), then node runs it through wasmpack's runner with preview2-shim. */
 int wp_engine__command_jco(engine_ctx *x, wp_strv *argv, wp_error *err)
 {
+	static const char *const flags[] = { JCO_NODE_FLAGS };
 	_cleanup_free_ char *runner = NULL, *compiled = NULL;
 	_cleanup_free_ char *prej = json_dumps(x->a->preopens, JSON_COMPACT);
 	wp_engine_jco j;
@@ -210,12 +230,12 @@ int wp_engine__command_jco(engine_ctx *x, wp_strv *argv, wp_error *err)
 		goto done;
 	if ((rc = wp_engine__jco_transpile(x, &j, x->wasm_fd, false, &compiled, err)) < 0)
 		goto done;
-	runner = wp_str_fmt("%s/wasmpack-jco-run.mjs", x->s->launcher_dir);
+	runner = wp_str_fmt("%s/wasmpack-jco-run.cjs", x->s->launcher_dir);
 	if ((rc = wp_engine__launcher_write(runner, jco_runner, err)) < 0)
 		goto done;
 	wp_strv_push(argv, "node");
-	wp_strv_push(argv, "--no-warnings");
-	wp_strv_push(argv, "--single-threaded-gc");
+	for (size_t i = 0; i < WP_ARRAY_LEN(flags); i++)
+		wp_strv_push(argv, flags[i]);
 	wp_strv_push(argv, runner);
 	wp_strv_push(argv, j.shim);
 	wp_strv_push(argv, compiled);

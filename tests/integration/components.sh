@@ -17,6 +17,9 @@ fi
 export PATH=$JCO_BIN:$BUILD:/usr/sbin:/usr/bin:/sbin:/bin WASMPACK_CACHE=$TMP/cache
 unset WASMPACK_ENGINE
 JCO_VERSION=$(jq -r .version "$ROOT/.deps/jco/node_modules/@bytecodealliance/jco/package.json")
+SHIM_VERSION=$(jq -r .version "$ROOT/.deps/jco/node_modules/@bytecodealliance/jco/node_modules/@bytecodealliance/preview2-shim/package.json")
+# the node cache's folder of jco's transpiled forms: jco's and preview2-shim's versions
+JCO_DIR=jco-$JCO_VERSION-p2s-$SHIM_VERSION-b1
 mkdir -p app/static && printf 'Hello from the image\n' > app/static/greeting.txt
 for a in hello exitcode prober sleeper; do
 	jco new "$BUILD/testdata/$a.wasm" --wasi-command -o "$a.component.wasm" >/dev/null 2>&1
@@ -44,10 +47,31 @@ like "$out" "Hello from the image" "the component reads its static file at /"
 like "$(cat "$TMP/run.err")" "the app's wasm is a wasm component \(wasip2\)" "-v: the app was told a component"
 like "$(cat "$TMP/run.err")" "engine jco \(the first installed of wasmtime, jco\): " "and jco chosen for it (node runs modules only)"
 sum=$(sha256sum app/hello.wasm | cut -d' ' -f1)
-entry=$TMP/cache/compiled/jco-$JCO_VERSION-w3/$sum
+entry=$TMP/cache/compiled/$JCO_DIR/$sum
 check "the transpiled component is in the node cache, named by the component's sha256 and jco's version" test -f "$entry/app.js"
 like "$(cat "$entry/imports.json" 2>/dev/null)" '"wasi:cli/environment@0\.2' "with the component's imports beside it"
-is "$(ls -A "$TMP/cache/compiled/jco-$JCO_VERSION-w3")" "$sum" "and nothing else there (no temporary folder left)"
+is "$(ls -A "$TMP/cache/compiled/$JCO_DIR")" "$sum" "and nothing else there (no temporary folder left)"
+for f in bundle.cjs bundle.cache worker.cjs worker.cache; do
+	check "the transpile made $f (the shim and the glue as one script, and V8's code cache of it)" test -s "$entry/$f"
+done
+is "$(grep -c -E '^(import|export) ' "$entry/bundle.cjs")" "0" "the bundle is one CommonJS function, no ES module left in it"
+out=$(WASMPACK_JCO_TIMES=1 "$WP" run c-img:v1 2>&1); rc=$?
+is "$rc" "0" "a run with the start's times asked for"
+like "$out" "wasmpack: jco start: node start [0-9.]+ ms, JS load \(code cache\) [0-9.]+ ms, wasm compile \+ instantiate" \
+	"V8 takes the code cache the transpile made (its flags came back to the runner's)"
+like "$out" "Hello from the image" "and the component reads its file (through the shim's I/O thread started from worker.cjs)"
+cp -a "$entry" "$TMP/entry.saved"
+head -c 4096 /dev/urandom > "$entry/bundle.cache"
+out=$(WASMPACK_JCO_TIMES=1 "$WP" run c-img:v1 -- x 2>&1); rc=$?
+is "$rc" "0" "a code cache V8 does not take (garbage) is no failure"
+like "$out" "JS load \(compiled, no usable code cache\)" "the bundle is compiled afresh"
+like "$out" "arg\[1\]=x" "and the component runs"
+rm -f "$entry/bundle.cjs" "$entry/worker.cjs"
+out=$(WASMPACK_JCO_TIMES=1 "$WP" run c-img:v1 -- y 2>&1); rc=$?
+is "$rc" "0" "a transpiled form without a bundle (a jco without rolldown) still runs"
+like "$out" "JS load \(ES modules, no bundle\)" "from app.js and the shim's modules"
+like "$out" "Hello from the image" "reading its file"
+rm -rf "$entry" && mv "$TMP/entry.saved" "$entry"
 ino=$(stat -c %i "$entry")
 out=$("$WP" run --verbose c-img:v1 -- again 2>&1); rc=$?
 is "$rc:$(grep -c 'compiling the app' <<<"$out")" "0:0" "a second run is not transpiled again"
@@ -64,9 +88,9 @@ touch -d '40 days ago' "$entry"
 [ "$(stat -c %Y "$entry")" -gt "$(date -d '1 day ago' +%s)" ]; ok $? "a start marks its transpiled form used"
 old_sum=$(sha256sum prober.component.wasm | cut -d' ' -f1)
 "$WP" build --layout wasm --wasm prober.component.wasm -t c-old:v1 >/dev/null && "$WP" run c-old:v1 >/dev/null 2>&1
-touch -d '40 days ago' "$TMP/cache/compiled/jco-$JCO_VERSION-w3/$old_sum"
+touch -d '40 days ago' "$TMP/cache/compiled/$JCO_DIR/$old_sum"
 "$WP" gc >/dev/null
-check "gc removes a transpiled form unused for 40 days" test ! -e "$TMP/cache/compiled/jco-$JCO_VERSION-w3/$old_sum"
+check "gc removes a transpiled form unused for 40 days" test ! -e "$TMP/cache/compiled/$JCO_DIR/$old_sum"
 check "and keeps the one in use" test -f "$entry/app.js"
 
 # racing first starts make the entry once
@@ -76,8 +100,8 @@ for i in 1 2 3 4; do ("$WP" run c-exit:v1 -- 0 > "race$i.out" 2>&1; echo $? > "r
 wait "${pids[@]}"
 is "$(cat race1.rc race2.rc race3.rc race4.rc | tr -d '\n')" "0000" "four racing first runs of a component all exit 0"
 esum=$(sha256sum exitcode.component.wasm | cut -d' ' -f1)
-is "$(ls -A "$TMP/cache/compiled/jco-$JCO_VERSION-w3" | grep -c "$esum")" "1" "one transpiled entry for it"
-is "$(ls -A "$TMP/cache/compiled/jco-$JCO_VERSION-w3" | grep -c '^\.tmp')" "0" "no temporary folder left"
+is "$(ls -A "$TMP/cache/compiled/$JCO_DIR" | grep -c "$esum")" "1" "one transpiled entry for it"
+is "$(ls -A "$TMP/cache/compiled/$JCO_DIR" | grep -c '^\.tmp')" "0" "no temporary folder left"
 "$WP" run c-exit:v1 -- 0 >/dev/null 2>&1
 is "$?" "0" "a component exiting 0: run exits 0"
 "$WP" run c-exit:v1 -- 7 >/dev/null 2>&1
@@ -240,7 +264,7 @@ for w in "ctor [constructor]network wasi:sockets/network@0.2.0" "envx get-host-s
 	done
 	like "$err" "remembered" "the second time from the remembered verdict"
 	csum=$(sha256sum "$1.wasm" | cut -d' ' -f1)
-	check "no transpiled form is kept for it" test ! -e "$TMP/cache/compiled/jco-$JCO_VERSION-w3/$csum/app.js"
+	check "no transpiled form is kept for it" test ! -e "$TMP/cache/compiled/$JCO_DIR/$csum/app.js"
 done
 
 # its imports read well, but the core module it holds is no module
@@ -253,11 +277,11 @@ err=$("$WP" run c-broken:v1 2>&1); rc=$?
 is "$rc" "1" "a component jco cannot transpile: exit 1"
 like "$err" "jco transpile failed \(exit [0-9]+\): .*ComponentError: .*section" "saying the transpile failed, with jco's words (no stack)"
 bsum=$(sha256sum broken.wasm | cut -d' ' -f1)
-check "and no transpiled form is kept for it" test ! -e "$TMP/cache/compiled/jco-$JCO_VERSION-w3/$bsum"
+check "and no transpiled form is kept for it" test ! -e "$TMP/cache/compiled/$JCO_DIR/$bsum"
 err=$("$WP" run --verbose c-broken:v1 2>&1); rc=$?
 is "$rc:$(grep -c 'compiling the app' <<<"$err")" "1:0" "the next start fails the same without running jco again"
 like "$err" "jco transpile failed \(exit [0-9]+\): .*\(remembered from an earlier start\)" "saying the failure is remembered"
-is "$(ls -A "$TMP/cache/compiled/jco-$JCO_VERSION-w3" | grep -c '^\.tmp')" "0" "not even a temporary folder"
+is "$(ls -A "$TMP/cache/compiled/$JCO_DIR" | grep -c '^\.tmp')" "0" "not even a temporary folder"
 
 # ---- wasmtime: precompiled once into the same cache (a stand-in wasmtime: the real one is
 # not in Debian 12; its compile writes a marker, its args and the input; its run says what
@@ -322,7 +346,7 @@ is "$rc" "0" "ctr run of the component through the shim exits 0"
 like "$out" "arg\[1\]=from-ctr" "with the container's args"
 like "$out" "env GREETING=hi" "the image's env"
 like "$out" "Hello from the image" "and its static file"
-check "the shim transpiled it into its node cache" test -f "$TMP/shimcache/compiled/jco-$JCO_VERSION-w3/$sum/app.js"
+check "the shim transpiled it into its node cache" test -f "$TMP/shimcache/compiled/$JCO_DIR/$sum/app.js"
 "$WP" tag c-exit:v1 "$R/c-exit:v1" >/dev/null && "$WP" push -q --plain-http "$R/c-exit:v1" >/dev/null
 ctr_ images pull --plain-http --platform wasip2/wasm "$R/c-exit:v1" >/dev/null 2>&1
 ctr_ run --rm --snapshotter native --platform wasip2/wasm --runtime io.containerd.wasmpack.v1 "$R/c-exit:v1" c2 /exitcode.component.wasm 5 >/dev/null 2>&1
