@@ -15,9 +15,10 @@ B=${WASMPACK_BUILD:-$ROOT/build}
 WP=$B/wasmpack
 RUNS=${RUNS:-7}
 JCO_BIN=$ROOT/.deps/jco/node_modules/.bin
-for tool in node bc /usr/bin/time "$JCO_BIN/jco"; do
-	command -v "$tool" >/dev/null || { echo "bench needs $tool (scripts/deps.sh installs it)" >&2; exit 1; }
+for tool in node bc /usr/bin/time; do
+	command -v "$tool" >/dev/null || bench_fail "bench needs $tool (scripts/deps.sh installs it)"
 done
+bench_npm jco
 W=$(mktemp -d /tmp/wasmpack-bench.XXXXXX)
 SOCKS=$(mktemp -d /tmp/wpb.XXXXXX)
 C=$W/ctd
@@ -60,6 +61,17 @@ printf '%-44s %7s s   %5s x the module\n' "wasmpack run, component on jco, warm"
 printf '%-44s %7s s   %5s x the module, %5s x warm\n' "wasmpack run, component on jco, cold" "$t_cold" \
 	"$(ratio "$t_cold" "$t_mod")" "$(ratio "$t_cold" "$t_warm")"
 printf 'peak RSS of a warm run: module %s MiB, component %s MiB\n' "$((r_mod / 1024))" "$((r_comp / 1024))"
+# Where a warm component start goes (the runner's own marks, WASMPACK_JCO_TIMES=1): the
+# median of each part over RUNS runs.
+for _ in $(seq 1 "$RUNS"); do
+	WASMPACK_JCO_TIMES=1 "$WP" run comp:v1 2>&1 >/dev/null | grep '^wasmpack: jco start:' ||
+		bench_fail "a component run with WASMPACK_JCO_TIMES=1 printed no split"
+done > split
+part() { sed -n "s/.*$1 \([0-9.]*\) ms.*/\1/p" split | median; }
+printf 'warm component start, median ms: node start %s, JS load %s, wasm compile + instantiate %s (compile %s), app and exit %s\n' \
+	"$(part 'node start')" "$(part 'JS load ([a-z ,]*)')" "$(part 'instantiate')" "$(part '(wasm compile')" \
+	"$(part 'app')"
+grep -q 'JS load (code cache)' split || echo "(V8 did not take the code cache: $(head -1 split))"
 
 if [ "$(id -u)" -ne 0 ] || ! command -v containerd >/dev/null || ! command -v ctr >/dev/null; then
 	echo "(the shim's figures need root, containerd and ctr)"

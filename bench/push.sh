@@ -38,21 +38,25 @@ times=$(time_interleaved \
 wp_push=$(pick wasmpack <<<"$times"); sk_push=$(pick skopeo <<<"$times"); floor=$(pick curl <<<"$times")
 
 # What each pushed: the same manifest, byte for byte, and every blob.
-check_repo() { # REPO: the manifest is the source's and every blob is there
+check_repo() { # WHO REPO: the manifest is the source's and every blob is there
 	local got
-	got=$(curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$REG/v2/$1/manifests/v1" | sha256sum | cut -d' ' -f1)
-	[ "sha256:$got" = "$src_manifest" ] || { echo "bench: $1 holds manifest sha256:$got, not $src_manifest" >&2; return 1; }
-	check_blobs "$1"
+	got=$(curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$REG/v2/$2/manifests/v1") ||
+		bench_fail "checking $1's push: the registry has no manifest at $2:v1 (curl exit $?)"
+	got=$(printf '%s' "$got" | sha256sum | cut -d' ' -f1)
+	[ "sha256:$got" = "$src_manifest" ] || bench_fail "checking $1's push: $2 holds manifest sha256:$got, not $src_manifest"
+	check_blobs "$1" "$2"
 }
-check_blobs() { # REPO: every blob of the source is in it (HEAD); manifests go their own way
+check_blobs() { # WHO REPO: every blob of the source is in it (HEAD); manifests go their own way
 	local f
 	for f in "$W"/store/blobs/sha256/*; do
 		[ "sha256:$(basename "$f")" = "$src_manifest" ] && continue
-		curl -sf -I -o /dev/null "http://$REG/v2/$1/blobs/sha256:$(basename "$f")" ||
-			{ echo "bench: blob $(basename "$f") is missing from $1" >&2; return 1; }
+		curl -sf -I -o /dev/null "http://$REG/v2/$2/blobs/sha256:$(basename "$f")" ||
+			bench_fail "checking $1's push: blob $(basename "$f") is missing from $2"
 	done
 }
-for i in $(seq 1 "$RUNS"); do check_repo "wp$i/img"; check_repo "sk$i/img"; check_blobs "curl$i/img"; done
+for i in $(seq 1 "$RUNS"); do
+	check_repo wasmpack "wp$i/img"; check_repo skopeo "sk$i/img"; check_blobs "the curl floor" "curl$i/img"
+done
 
 repush=$(time_runs : '"$WP" --store "$W/store" push $REG/wp1/img:v1 --plain-http')
 repush_json=$("$WP" --store "$W/store" push $REG/wp1/img:v1 --plain-http --format json)

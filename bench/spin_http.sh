@@ -21,9 +21,10 @@ if ! command -v wrk >/dev/null && [ "$(id -u)" = 0 ]; then
 	echo "# installing wrk (Debian's) for the load" >&2
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null 2>&1 || true
 fi
-for tool in node wrk curl "$JCO_BIN/jco"; do
-	command -v "$tool" >/dev/null || { echo "bench needs $tool (scripts/deps.sh; apt-get install wrk)" >&2; exit 1; }
+for tool in node wrk curl; do
+	command -v "$tool" >/dev/null || bench_fail "bench needs $tool (scripts/deps.sh; apt-get install wrk)"
 done
+bench_npm jco
 W=$(mktemp -d /tmp/wasmpack-bench.XXXXXX)
 cleanup() {
 	pkill -f "$W/" 2>/dev/null || true

@@ -2,14 +2,15 @@
 # never timed: the bench stops with the command's own message (a fast wrong result must
 # not win).
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-# run_timed CMD (eval'ed): prints its wall time in seconds, or stops the bench.
+# run_timed CMD [WHO] (eval'ed): prints its wall time in seconds, or stops the bench
+# saying which contender's run failed.
 run_timed() {
 	local s e rc out=${BENCH_TMP:-/tmp}/bench-run.$$
 	sync
 	[ "${DROP_CACHES:-0}" = 1 ] && echo 3 > /proc/sys/vm/drop_caches
-	s=$(date +%s%N); eval "$1" >"$out" 2>&1; rc=$?; e=$(date +%s%N)
+	s=$(date +%s%N); eval "$1" >"$out" 2>&1 && rc=0 || rc=$?; e=$(date +%s%N)
 	if [ "$rc" -ne 0 ]; then
-		echo "bench: a timed run failed (exit $rc): $1" >&2
+		echo "bench: ${2:-a} timed run failed (exit $rc): $1" >&2
 		tail -20 "$out" >&2
 		rm -f "$out"
 		return 1
@@ -45,8 +46,8 @@ time_interleaved() {
 	for i in $(seq 1 "$RUNS"); do
 		for k in $(seq 0 $((n - 1))); do
 			j=$(( (k + i) % n ))
-			eval "${setups[$j]}" || { echo "bench: setup failed: ${setups[$j]}" >&2; rm -rf "$dir"; return 1; }
-			t=$(run_timed "${cmds[$j]}") || { rm -rf "$dir"; return 1; }
+			eval "${setups[$j]}" || { echo "bench: ${names[$j]}: the setup before round $i failed: ${setups[$j]}" >&2; rm -rf "$dir"; return 1; }
+			t=$(run_timed "${cmds[$j]}" "${names[$j]}'s (round $i)") || { rm -rf "$dir"; return 1; }
 			echo "$t" >> "$dir/$j"
 		done
 	done

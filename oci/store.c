@@ -337,8 +337,10 @@ int wp_store_read_blob(wp_store *s, const char *digest, size_t max, wp_buf *out,
 
 /* ---- streaming writer ---- */
 
-#define SLOTS 4
-#define SLOT_SIZE (1u << 20)
+/* 4 MiB queued per blob at most, in pieces small enough that the one thread receiving
+ * every blob of a pull seldom waits for a blob's writer (hashing and writing) to free one */
+#define SLOTS 8
+#define SLOT_SIZE (512u << 10)
 
 struct wp_store_writer {
 	wp_store *store;
@@ -374,6 +376,9 @@ static void *writer_main(void *arg)
 			break;
 		idx = w->tail;
 		pthread_mutex_unlock(&w->mu);
+		/* hashed here, not on the thread that fills the buffers (a pull's one receiving
+		 * thread for every blob at once): each blob's hash runs on its own thread */
+		wp_digest_update(&w->hash, w->bufs[idx], w->lens[idx]);
 		r = w->write_errno ? 0 : write_all(w->fd, w->bufs[idx], w->lens[idx]);
 		pthread_mutex_lock(&w->mu);
 		if (r < 0 && !w->write_errno)
@@ -426,7 +431,6 @@ int wp_store_writer_submit(wp_store_writer *w, size_t len, wp_error *err)
 
 	if (len == 0)
 		return 0;
-	wp_digest_update(&w->hash, w->bufs[w->head], len);
 	w->size += (int64_t)len;
 	if (!w->thread_started) {
 		if (pthread_create(&w->thread, NULL, writer_main, w) != 0)
@@ -470,11 +474,24 @@ int wp_store_writer_write(wp_store_writer *w, const void *data, size_t len, wp_e
 	return 0;
 }
 
-/* Hashes and writes the gathered pieces and then data, in one system call. */
+/* The writer thread's queue emptied: what was submitted is hashed and written. */
+static void writer_drain(wp_store_writer *w)
+{
+	pthread_mutex_lock(&w->mu);
+	while (w->queued > 0)
+		pthread_cond_wait(&w->cv, &w->mu);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* Hashes and writes the gathered pieces and then data, in one system call (after what
+ * was submitted to the writer thread, so the blob's bytes and hash keep their order). */
 static int put_now(wp_store_writer *w, const void *data, size_t len, wp_error *err)
 {
 	struct iovec iov[2] = { { w->stage, w->staged }, { (void *)data, len } };
 	int i = w->staged ? 0 : 1;
+
+	if (w->thread_started)
+		writer_drain(w);
 
 	if (w->staged)
 		wp_digest_update(&w->hash, w->stage, w->staged);

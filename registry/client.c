@@ -21,6 +21,10 @@
 #define HEADER_VALUE_MAX 8192
 #define MAX_REDIRECTS 5
 #define USER_AGENT "wasmpack/0.1.0"
+/* libcurl's receive buffer (its default is 16 KiB): a blob arrives in pieces this large
+ * where the socket has them, so a 512 MiB pull makes about 2,000 recv and poll calls, not
+ * 33,000 of each. */
+#define RECV_BUFFER (128u << 10)
 
 typedef struct token {
 	char *scope;
@@ -693,6 +697,8 @@ static int slot_start(slot *s, CURLM *multi)
 	curl_easy_setopt(s->easy, CURLOPT_HEADERDATA, s);
 	curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
+	if (q->sink)
+		curl_easy_setopt(s->easy, CURLOPT_BUFFERSIZE, (long)RECV_BUFFER);
 	curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER, s->errbuf);
 	curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
 	curl_easy_setopt(s->easy, CURLOPT_FOLLOWLOCATION, 0L);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages that building, testing and the demo need, if missing;
 # then the npm packages the tests run (jco, sigstore-js), at the versions scripts/<name>
-# pins, into .deps/<name> of the checkout.
+# pins, into .deps/<name> of the checkout. `scripts/deps.sh npm NAME...` installs only
+# those npm packages.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -24,13 +25,24 @@ npm_dep() {
 	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
 		echo "npm ci of $name failed: what needs it will not run here" >&2
 }
-npm_deps() {
-	npm_dep jco .bin/jco
-	npm_dep sigstore @sigstore/verify
-	npm_dep spin-js .bin/j2w
-	npm_dep wasi-as .bin/asc
-	npm_dep componentize @bytecodealliance/componentize-js
+# NAME and the file under its node_modules that says it is installed
+NPM_DEPS=(jco:.bin/jco sigstore:@sigstore/verify spin-js:.bin/j2w wasi-as:.bin/asc
+	componentize:@bytecodealliance/componentize-js)
+npm_deps() { # [NAME...]: those (all when none is named)
+	local d
+	for d in "${NPM_DEPS[@]}"; do
+		if [ $# -eq 0 ] || [[ " $* " == *" ${d%%:*} "* ]]; then npm_dep "${d%%:*}" "${d#*:}"; fi
+	done
 }
+# scripts/deps.sh npm NAME...: only those npm packages (what a bench needs), no apt
+if [ "${1:-}" = npm ]; then
+	shift
+	for n in "$@"; do
+		[[ " ${NPM_DEPS[*]} " == *" $n:"* ]] || { echo "no npm package '$n' is pinned in scripts/" >&2; exit 2; }
+	done
+	npm_deps "$@"
+	exit 0
+fi
 
 pkgs=(
 	build-essential pkg-config

@@ -23,7 +23,7 @@ const t0 = performance.now();
 const [shimDir, appDir, preopens, ...args] = process.argv.slice(2);
 const env = process.env.WASMPACK_APP_ENV ?? '{}';
 const times = process.env.WASMPACK_JCO_TIMES === '1' ? [['node start', t0]] : null;
-const mark = (what) => times?.push([what, performance.now() - times.reduce((a, [, d]) => a + d, 0)]);
+const mark = (what, note = '') => times?.push([what, performance.now() - times.reduce((a, [, d]) => a + d, 0), note]);
 const fail = (m) => { process.stderr.write(`wasmpack: jco engine: ${m}\n`); process.exit(1); };
 
 // A script made at transpile time, compiled with its code cache, and called as node calls
@@ -121,17 +121,14 @@ async function main() {
       compile += performance.now() - s;
       return m;
     }, provided);
-    if (times) {
-      mark('wasm compile + instantiate');
-      times.push([`(of which wasm compile ${compile.toFixed(1)})`, 0]);
-    }
+    mark(`wasm compile + instantiate`, ` (wasm compile ${compile.toFixed(1)} ms)`);
   } catch (e) { fail(e?.message ?? String(e)); }
   if (!inst?.run?.run)
     fail('the component exports no wasi:cli/run: it is no command (an HTTP component runs with spin or wasmtime serve)');
   if (times)
     process.on('exit', () => {
       mark('app');
-      process.stderr.write(`wasmpack: jco start: ${times.map(([w, d]) => `${w} ${d.toFixed(1)} ms`).join(', ')}\n`);
+      process.stderr.write(`wasmpack: jco start: ${times.map(([w, d, n = '']) => `${w} ${d.toFixed(1)} ms${n}`).join(', ')}\n`);
     });
   try { await inst.run.run(); } catch (e) { fail(e?.message ?? String(e)); }
   process.exit(0);
