@@ -58,6 +58,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 [metrics]
   address = ""
 TOML
+# the shim's own marks (shim/trace.h), for the breakdown of a ctr run
+export WASMPACK_SHIM_TRACE=$W/trace
 containerd --config "$C/config.toml" > "$C/log" 2>&1 &
 CTD_PID=$!
 for _ in $(seq 1 100); do ctr -a "$C/c.sock" version >/dev/null 2>&1 && break; sleep 0.1; done
@@ -79,37 +81,92 @@ ctr -a "$C/c.sock" -n k8s.io images import --platform wasip1/wasm sleeper.tar >/
 ns() { date +%s%N; }
 # Milliseconds from the command's start to its first output line, which must be the app's
 # ("arg[0]=/hello.wasm"), and the command must succeed: a failed run is no figure.
-first_line() {
-	local s line t
+first_line() { # CMD...: its first line must be $EXPECT (the sample app's by default)
+	local s line t want=${EXPECT:-arg[0]=/hello.wasm}
 	s=$(ns)
+	[ -z "${MARK:-}" ] || echo "$MARK $s" >> "$W/starts"
 	exec 3< <("$@" 2>&1; echo "exit $?")
 	read -r line <&3
 	t=$(echo "scale=2; ($(ns) - $s) / 1000000" | bc)
+	[ -z "${MARK:-}" ] || echo "$MARK $t" >> "$W/firsts"
 	local rest
 	rest=$(cat <&3)
 	exec 3<&-
-	[ "$line" = "arg[0]=/hello.wasm" ] || { echo "bench: '$*' printed '$line' first, not the app's line" >&2; return 1; }
+	[ "$line" = "$want" ] || { echo "bench: '$*' printed '$line' first, not '$want'" >&2; return 1; }
 	[ "$(tail -1 <<<"$rest")" = "exit 0" ] || { echo "bench: '$*' failed: $(tail -3 <<<"$rest")" >&2; return 1; }
 	echo "$t"
 }
-# Paired: each run times the floor and the shim back to back, in alternating order, so
-# drifts of a busy machine touch both; the overhead is the median of the differences.
+# runc's whole path on the same containerd, the comparison a node operator makes: a
+# static native hello (no engine to start) in an image of one layer, run by containerd's
+# runc shim (io.containerd.runc.v2).
+NATIVE=
+if command -v runc >/dev/null && command -v containerd-shim-runc-v2 >/dev/null &&
+	printf '#include <stdio.h>\nint main(void) { puts("hello from a static binary"); return 0; }\n' > native.c &&
+	cc -static -O2 -o native native.c 2>/dev/null; then
+	mkdir -p nat/rootfs nat/blobs/sha256 && cp native nat/rootfs/hello
+	tar --sort=name --owner=0 --group=0 --mtime=@0 -C nat/rootfs -cf nat/layer.tar hello
+	ld=$(sha256sum nat/layer.tar | cut -d' ' -f1) && mv nat/layer.tar "nat/blobs/sha256/$ld"
+	arch=$(dpkg --print-architecture 2>/dev/null || echo amd64)
+	cfg=$(printf '{"architecture":"%s","os":"linux","config":{"Entrypoint":["/hello"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' "$arch" "$ld")
+	cd_=$(printf '%s' "$cfg" | sha256sum | cut -d' ' -f1) && printf '%s' "$cfg" > "nat/blobs/sha256/$cd_"
+	mf=$(printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%d}]}' \
+		"$cd_" "${#cfg}" "$ld" "$(stat -c %s "nat/blobs/sha256/$ld")")
+	md=$(printf '%s' "$mf" | sha256sum | cut -d' ' -f1) && printf '%s' "$mf" > "nat/blobs/sha256/$md"
+	printf '{"imageLayoutVersion":"1.0.0"}' > nat/oci-layout
+	printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d,"annotations":{"io.containerd.image.name":"docker.io/library/native:v1","org.opencontainers.image.ref.name":"v1"}}]}' \
+		"$md" "${#mf}" > nat/index.json
+	tar -C nat -cf native.tar oci-layout index.json blobs
+	ctr_ images import native.tar >/dev/null && NATIVE=1
+fi
+[ -n "$NATIVE" ] || echo "(runc's path not measured: runc, containerd-shim-runc-v2 or a static libc is missing)" >&2
+runc_run() { EXPECT="hello from a static binary" first_line ctr_ run --rm --snapshotter native docker.io/library/native:v1 "n$1"; }
+[ -z "$NATIVE" ] || runc_run 0 >/dev/null   # the runc shim and the snapshot warm
+
+# Paired: each run times the floor, the shim (and runc's path) back to back, in an order
+# rotated from run to run, so drifts of a busy machine touch all; the overhead is the
+# median of the differences.
 : > pairs
 for i in $(seq 1 "$RUNS"); do
-	if [ $((i % 2)) = 1 ]; then
-		f=$(first_line "$WP" run --engine "$ENGINE" hello:v1)
-		c=$(first_line ctr_ run --rm --snapshotter native --platform wasip1/wasm --runtime io.containerd.wasmpack.v1 \
-			docker.io/library/hello:v1 "r$i")
-	else
-		c=$(first_line ctr_ run --rm --snapshotter native --platform wasip1/wasm --runtime io.containerd.wasmpack.v1 \
-			docker.io/library/hello:v1 "r$i")
-		f=$(first_line "$WP" run --engine "$ENGINE" hello:v1)
-	fi
-	echo "$f $c" >> pairs
+	n=0
+	for k in $(seq 0 2); do
+		case $(( (i + k) % 3 )) in
+		0) f=$(first_line "$WP" run --engine "$ENGINE" hello:v1) ;;
+		1) c=$(MARK=r$i first_line ctr_ run --rm --snapshotter native --platform wasip1/wasm --runtime io.containerd.wasmpack.v1 \
+			docker.io/library/hello:v1 "r$i") ;;
+		2) if [ -n "$NATIVE" ]; then n=$(runc_run "$i"); fi ;;
+		esac
+	done
+	echo "$f $c $n" >> pairs
 done
+# Where a ctr run's time goes: the shim's marks (WASMPACK_SHIM_TRACE) against the moment
+# ctr was started, median of each over the runs.
+breakdown=$(/usr/bin/python3 - "$W" <<'PY'
+import collections, statistics, sys
+w = sys.argv[1]
+starts = {l.split()[0]: int(l.split()[1]) / 1e6 for l in open(w + "/starts")}
+firsts = {l.split()[0]: float(l.split()[1]) for l in open(w + "/firsts")}
+steps, order = collections.defaultdict(list), []
+for line in open(w + "/trace"):
+    t, _pid, cid, step = line.rstrip("\n").split(" ", 3)
+    if cid in starts:
+        order += [step] if step not in order else []
+        steps[step].append(float(t) * 1000 - starts[cid])
+order.append("the app's first line reaches ctr's output")
+steps[order[-1]] = list(firsts.values())
+prev = 0.0
+print("| step of `ctr run` (ms from its start)                      |   at ms | since the last |")
+print("|------------------------------------------------------------|---------|----------------|")
+print(f"| {'ctr started':<58} | {0:7.1f} |                |")
+for step in order:
+    m = statistics.median(steps[step])
+    print(f"| {step:<58} | {m:7.1f} | {m - prev:+14.1f} |")
+    prev = m
+PY
+) || bench_fail "the shim wrote no marks (WASMPACK_SHIM_TRACE) for the ctr runs"
 floor=$(awk '{print $1}' pairs | median)
 shim=$(awk '{print $2}' pairs | median)
 over=$(awk '{print $2 - $1}' pairs | median)
+native=$(awk '{print $3}' pairs | median)
 # Idle containers: one shim process each; its memory once the app is running.
 for i in $(seq 1 "$IDLE"); do
 	ctr_ run -d --snapshotter native --platform wasip1/wasm --runtime io.containerd.wasmpack.v1 docker.io/library/sleeper:v1 "idle$i" >/dev/null
@@ -161,7 +218,10 @@ containerd $(containerd --version | awk '{print $3}'), engine $ENGINE $("$ENGINE
 | wasmpack run (engine floor), to the first output line   | $floor |
 | ctr run --runtime io.containerd.wasmpack.v1, same       | $shim |
 | the shim's overhead over the floor (median of pairs)   | $over |
+| ctr run of a static native hello through runc (io.containerd.runc.v2) | ${NATIVE:+$native}${NATIVE:-not measured} |
 | shim start action until its socket answers              | $start_ms |
 | CRI: RunPodSandbox + Create + Start to the first log line | $cri_ms |
 shim memory per idle container ($n containers): RSS $((rss / n)) KiB, PSS $((pss / n)) KiB
+
+$breakdown
 TABLE

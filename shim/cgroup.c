@@ -33,8 +33,7 @@ static const char *cg_root(void)
  * devices (no devices are opened through the engine), nor systemd's named hierarchy. */
 static const char *const v1_controllers[] = { "memory", "cpu", "cpuacct", "pids" };
 
-/* cgroup v2 (one unified hierarchy), or v1. */
-static bool unified(void)
+bool wp_cgroup_unified(void)
 {
 	char path[WP_PATH_MAX];
 
@@ -171,7 +170,7 @@ int wp_cgroup_prepare(const char *dir, json_t *res, char **procs, bool *own, wp_
 
 	*procs = NULL;
 	*own = true;
-	if (unified()) {
+	if (wp_cgroup_unified()) {
 		_cleanup_free_ char *d = wp_str_fmt("%s%s", cg_root(), dir);
 		bool want = limit > 0 || quota > 0 || shares > 0 || pmax > 0;
 
@@ -264,7 +263,7 @@ static void move_tree(const char *d, pid_t pid, int depth)
 
 void wp_cgroup_join_rest(const char *dir, pid_t pid)
 {
-	if (unified())
+	if (wp_cgroup_unified())
 		return;
 	for (size_t i = 0; i < WP_ARRAY_LEN(v1_controllers); i++) {
 		_cleanup_free_ char *d = wp_str_fmt("%s/%s%s", cg_root(), v1_controllers[i], dir);
@@ -276,7 +275,7 @@ void wp_cgroup_join_rest(const char *dir, pid_t pid)
 
 void wp_cgroup_remove(const char *dir)
 {
-	if (unified()) {
+	if (wp_cgroup_unified()) {
 		_cleanup_free_ char *d = wp_str_fmt("%s%s", cg_root(), dir);
 
 		for (int i = 0; d && i < 50 && rmdir(d) < 0 && errno == EBUSY; i++)
@@ -391,7 +390,7 @@ int wp_cgroup_metrics(const char *dir, wp_buf *out, const char **type_url)
 	wp_buf inner;
 	int rc = 0;
 
-	if (unified()) {
+	if (wp_cgroup_unified()) {
 		_cleanup_free_ char *d = wp_str_fmt("%s%s", cg_root(), dir);
 
 		if (access(d, F_OK) < 0)
@@ -437,7 +436,7 @@ wp_cgroup_oom *wp_cgroup_oom_watch(const char *dir)
 	wp_cgroup_oom *w = wp_xcalloc(1, sizeof(*w));
 
 	w->fd = w->aux = -1;
-	if (unified()) {
+	if (wp_cgroup_unified()) {
 		w->v2 = true;
 		_cleanup_free_ char *file = wp_str_fmt("%s%s/memory.events", cg_root(), dir);
 

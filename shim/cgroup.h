@@ -22,6 +22,9 @@ char *wp_cgroup_dir(const char *cgroups_path);
  * was asked for and the cgroup could not be made (the engine then stays in the shim's;
  * err says why); < 0 with err otherwise. */
 int wp_cgroup_prepare(const char *dir, json_t *resources, char **procs, bool *own, wp_error *err);
+/* Whether the cgroups are cgroup v2's one unified hierarchy: there a process can be
+ * born in its cgroup (clone3's CLONE_INTO_CGROUP) rather than moved into it. */
+bool wp_cgroup_unified(void);
 /* cgroup v1: each move into a hierarchy costs an RCU grace period (milliseconds on a busy
  * node), so the engine moves itself only into memory's before it runs (a charge cannot be
  * moved later); this moves it into the others (cpu, cpuacct, pids) once it has started,

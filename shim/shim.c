@@ -8,6 +8,7 @@
 #include "shim/cgroup.h"
 #include "node/engine.h"
 #include "shim/events.h"
+#include "shim/trace.h"
 #include "shim/oom.h"
 #include "shim/rootfs.h"
 #include "shim/spawn.h"
@@ -590,9 +591,11 @@ static int prepare(wp_shim *sh, const fields *fs, creating *c, wp_error *err)
 
 		if (wp_app_verify(&f, c->id, wp_policy_path(fs->config_path), &c->verified, err) < 0)
 			return recode(err, WP_ESTATE);
+		wp_shim_trace(c->id, "Create: policy checked");
 	}
 	if (locate_app(sh, c, process, err) < 0)
 		return err->code;
+	wp_shim_trace(c->id, "Create: app located (unpacked or found in the node cache)");
 	c->run.mounts = json_object_get(c->spec, "mounts");
 	c->run.rootfs_readonly = json_is_true(json_object_get(json_object_get(c->spec, "root"), "readonly"));
 	/* a serving engine's key-value stores are kept with the container, in a folder of
@@ -601,6 +604,7 @@ static int prepare(wp_shim *sh, const fields *fs, creating *c, wp_error *err)
 	c->run.state_dir = c->state_dir;
 	if (!c->sandbox && wp_engine_command(&c->run, &c->argv, &c->env, &c->view, &c->serving, err) < 0)
 		return recode(err, err->code == WP_ENOTFOUND ? WP_ENOTFOUND : WP_ESTATE);
+	wp_shim_trace(c->id, "Create: engine command made");
 	if (c->serving.listen) {
 		if (wp_listen_resolve(c->serving.listen, &c->plan.listen_addr, err) < 0)
 			return recode(err, WP_EINVALID);
@@ -643,7 +647,7 @@ static int spawn_held(wp_shim *sh, task *t, creating *c, wp_error *err)
 {
 	json_t *linux_ = json_object_get(c->spec, "linux");
 	_cleanup_free_ char *cg_procs = NULL;
-	wp_spawn_io io = { t->stdin_path, t->stdout_path, t->stderr_path, t->terminal };
+	wp_spawn_io io = { t->stdin_path, t->stdout_path, t->stderr_path, t->terminal, t->id };
 	wp_spawn_child child;
 
 	t->cgroup = wp_cgroup_dir(wp_json_str(linux_, "cgroupsPath"));
@@ -659,6 +663,7 @@ static int spawn_held(wp_shim *sh, task *t, creating *c, wp_error *err)
 			free(cg_procs);
 			cg_procs = NULL;
 		}
+		wp_shim_trace(t->id, "Create: cgroup made");
 	}
 	/* The shared cache entry is read-only for the app; a rootfs is the container's own
 	 * (its snapshot), writable as under runc. */
@@ -671,6 +676,7 @@ static int spawn_held(wp_shim *sh, task *t, creating *c, wp_error *err)
 	t->pid = child.pid;
 	t->sync_fd = child.sync_fd;
 	t->err_fd = child.err_fd;
+	wp_shim_trace(t->id, "Create: engine process spawned, held");
 	return 0;
 }
 
@@ -838,10 +844,12 @@ static int do_start(wp_shim *sh, const fields *fs, const struct timespec *deadli
 	pthread_mutex_unlock(&sh->mu);
 	(void)!write(sync_fd, "g", 1);
 	close(sync_fd);
+	wp_shim_trace(fs->s[F_ID], "Start: released");
 	while ((n = read(err_fd, why + got, sizeof(why) - 1 - (size_t)got)) > 0 || (n < 0 && errno == EINTR))
 		if (n > 0)
 			got += n;
 	close(err_fd);
+	wp_shim_trace(fs->s[F_ID], "Start: engine confined and exec'd");
 	if (got) {
 		why[got] = '\0';
 		return wp_error_set(err, WP_ESTATE, "task %s: %s", fs->s[F_ID], why);
@@ -1084,7 +1092,7 @@ static int do_exec(wp_shim *sh, const fields *fs, const struct timespec *deadlin
 		}
 	}
 	{
-		wp_spawn_io io = { x->stdin_path, x->stdout_path, x->stderr_path, x->terminal };
+		wp_spawn_io io = { x->stdin_path, x->stdout_path, x->stderr_path, x->terminal, x->id };
 		wp_spawn_child child;
 
 		if ((rc = wp_spawn_paused(&io, argv.items, &env, &plan, cg_procs, &view, &sh->filter, x->root, &child, err)) < 0)
@@ -1322,10 +1330,17 @@ int wp_shim_handle(void *ctx, const wp_ttrpc_request *req, const struct timespec
 	for (size_t i = 0; i < WP_ARRAY_LEN(methods); i++) {
 		if (strcmp(req->method, methods[i].name))
 			continue;
-		if (decode(req, &fs) < 0)
+		if (decode(req, &fs) < 0) {
 			code = wp_error_set(err, WP_EINVALID, "%s: malformed request", req->method);
-		else
+		} else {
+			char step[64];
+
+			snprintf(step, sizeof(step), "%s begin", req->method);
+			wp_shim_trace(fs.s[F_ID], step);
 			code = methods[i].fn(sh, &fs, deadline, reply, err);
+			snprintf(step, sizeof(step), "%s end", req->method);
+			wp_shim_trace(fs.s[F_ID], step);
+		}
 		fields_release(&fs);
 		return code;
 	}

@@ -1,7 +1,10 @@
 #include "shim/spawn.h"
 #include "shim/shim.h"
+#include "shim/cgroup.h"
+#include "shim/trace.h"
 #include "node/init.h"
 #include "common/json.h"
+#include "common/path.h"
 #include "common/util.h"
 
 #include <errno.h>
@@ -16,6 +19,7 @@
 #include <sys/wait.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/sched.h>
 
 void wp_spawn_plan_user(json_t *process, wp_spawn_plan *p)
 {
@@ -187,13 +191,16 @@ static const char *child_join(const wp_spawn_plan *nsp, const char *cg_procs, bo
 }
 
 /* After fork: the engine's confinement (its own root, no way back, no privilege), then
- * the user, then no capability left, and the seccomp filter last. */
+ * the user, then no capability left, and the seccomp filter last. The user by the system
+ * calls themselves: the child may come of a raw clone3, after which glibc's wrappers
+ * would try to change every thread of the shim it still believes in (nptl's setxid). */
 static const char *child_confine(const wp_spawn_plan *nsp, const wp_confine *view, const wp_seccomp *filter,
 				 wp_error *cerr)
 {
 	if (view && wp_confine_enter(view, cerr) != 0)
 		return cerr->msg;
-	if (getuid() == 0 && (setgroups(nsp->n_groups, nsp->groups) < 0 || setgid(nsp->gid) < 0 || setuid(nsp->uid) < 0))
+	if (getuid() == 0 && (syscall(SYS_setgroups, (long)nsp->n_groups, nsp->groups) < 0 ||
+			      syscall(SYS_setgid, (long)nsp->gid) < 0 || syscall(SYS_setuid, (long)nsp->uid) < 0))
 		return "becoming the container's user";
 	if (wp_confine_drop_caps(cerr) < 0)
 		return cerr->msg;
@@ -249,10 +256,50 @@ __attribute__((noreturn)) static void child_exec(char **argv, char **envp, const
 	_exit(127);
 }
 
+/* The cgroup v2 folder of cg_procs, opened for clone3's CLONE_INTO_CGROUP, or -1. */
+static int cgroup_dir_fd(const char *cg_procs)
+{
+	const char *slash = cg_procs ? strrchr(cg_procs, '/') : NULL;
+	char dir[WP_PATH_MAX];
+
+	if (!slash || strcmp(slash, "/cgroup.procs") || (size_t)(slash - cg_procs) >= sizeof(dir) || !wp_cgroup_unified())
+		return -1;
+	memcpy(dir, cg_procs, (size_t)(slash - cg_procs));
+	dir[slash - cg_procs] = '\0';
+	return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* The child, as fork() makes it (a pod's sandbox with a PID namespace of its own: that
+ * namespace's PID 1); born in cg_fd's cgroup when cg_fd >= 0 and the kernel can (*placed
+ * then says so). */
+static pid_t spawn_child(bool sandbox_pidns, int cg_fd, bool *placed)
+{
+	*placed = false;
+	if (cg_fd >= 0) {
+		struct clone_args a;
+		long pid;
+
+		memset(&a, 0, sizeof(a));
+		a.flags = CLONE_INTO_CGROUP | (sandbox_pidns ? CLONE_NEWPID : 0);
+		a.exit_signal = SIGCHLD;
+		a.cgroup = (uint64_t)cg_fd;
+		pid = syscall(SYS_clone3, &a, sizeof(a));
+		if (pid >= 0) {
+			*placed = true;
+			return (pid_t)pid;
+		}
+		/* a kernel before 5.7 (ENOSYS, E2BIG, EINVAL), or a cgroup it may not be born
+		 * in: made as before, and moved */
+	}
+	return sandbox_pidns ? (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0) : fork();
+}
+
 int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_strv *env, const wp_spawn_plan *nsp,
 		    const char *cg_procs, const wp_confine *view, const wp_seccomp *filter, const char *cwd,
 		    wp_spawn_child *child, wp_error *err)
 {
+	_cleanup_close_ int cg_fd = cgroup_dir_fd(cg_procs);
+	bool placed;
 	int sync[2], errp[2];
 	_cleanup_free_ char **envp = env_with(env);
 	_cleanup_free_ char **init_argv = NULL;
@@ -294,7 +341,7 @@ int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_strv *env, cons
 	/* A pod's sandbox with a PID namespace of its own is that namespace's first process
 	 * (PID 1: the pod's containers that share it join it by its path, as they join a
 	 * pause container's under runc); everything else forks as usual. */
-	pid = sandbox_pidns ? (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0) : fork();
+	pid = spawn_child(sandbox_pidns, cg_fd, &placed);
 	if (pid < 0) {
 		int rc = wp_error_sys(err, WP_EIO, "fork");
 
@@ -314,18 +361,23 @@ int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_strv *env, cons
 		close(sync[1]);
 		close(errp[0]);
 		what = child_stdio(io);
+		wp_shim_trace(io->id, "child: stdio opened");
 		/* All set up now, while containerd answers Create and sends Start: the cgroup
 		 * (the process moves itself), the namespaces, the serving engine's socket, the
 		 * read-only view of the cache entry, the user; Start then only releases it into
 		 * exec. */
 		if (!*what)
-			what = child_join(nsp, cg_procs, sandbox_pidns, argv != NULL, envp);
+			what = child_join(nsp, placed ? NULL : cg_procs, sandbox_pidns, argv != NULL, envp);
+		wp_shim_trace(io->id, placed ? "child: born in its cgroup, namespaces made"
+					     : "child: moved into its cgroup, namespaces made");
 		if (!*what && argv)
 			what = child_confine(nsp, view, filter, &cerr);
+		wp_shim_trace(io->id, "child: confined");
 		if (*what)
 			child_fail(errp[1], what, what != cerr.msg);
 		if (read(sync[0], &go, 1) != 1)
 			_exit(128 + SIGKILL);
+		wp_shim_trace(io->id, "child: released");
 		if (!argv) {
 			static char *const sandbox[] = { WP_SHIM_SANDBOX_ARGV0, NULL };
 

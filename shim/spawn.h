@@ -51,6 +51,7 @@ typedef struct wp_spawn_io {
 	/* asked for a terminal: stderr goes where stdout goes, as both are the one terminal
 	 * under runc (whose stderr FIFO nobody reads then: containerd's CRI makes one anyway) */
 	bool terminal;
+	const char *id; /* the task's, for the shim's marks (shim/trace.h); may be NULL */
 } wp_spawn_io;
 
 /* The process made: write a byte to sync_fd to let it exec; err_fd reads why it failed
@@ -67,7 +68,10 @@ __attribute__((noreturn)) void wp_spawn_init_main(int argc, char **argv);
 
 /* Forks the engine process, held before exec. With no argv it only waits for its end (a
  * pod's sandbox container: nothing of the app to run). cg_procs (may be NULL) is the
- * cgroup.procs it joins; view (may be NULL) is its confinement; filter the seccomp filter
+ * cgroup.procs it joins: on cgroup v2 it is born there (clone3 with CLONE_INTO_CGROUP:
+ * no move, which would cost the kernel an RCU grace period, 7 to 24 ms measured on an
+ * idle node, on the path to the app's first instruction), else (v1, or a kernel before
+ * 5.7) it moves itself in before anything else; view (may be NULL) is its confinement; filter the seccomp filter
  * the engine runs under (last before exec); cwd where it starts; env
  * (may be NULL) NAME=VALUE added to the shim's environment for it (wp_engine_command's). */
 int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_strv *env, const wp_spawn_plan *nsp,

@@ -11,6 +11,7 @@
 #include "common/sha256.h"
 #include "shim/cgroup.h"
 #include "shim/shim.h"
+#include "shim/trace.h"
 #include "shim/spawn.h"
 #include "shim/ttrpc.h"
 #include "cli/cli.h"
@@ -314,6 +315,7 @@ static int start(const flags *f)
 		return 1;
 	}
 	fputs(addr, stdout);
+	wp_shim_trace(f->id, "start action: answered");
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
@@ -447,6 +449,7 @@ int main(int argc, char **argv)
 	}
 	if (f.debug)
 		wp_log_setup(stderr, WP_LOG_DEBUG);
+	wp_shim_trace(f.id, !strcmp(f.action, "start") ? "start action: exec'd" : "delete action: exec'd");
 	if (!strcmp(f.action, "start"))
 		return start(&f);
 	if (!strcmp(f.action, "delete"))

@@ -6,12 +6,18 @@
 #include "shim/cgroup.h"
 #include "common/pb.h"
 #include "shim/shim.h"
+#include "shim/spawn.h"
 #include "shim/ttrpc.h"
+#include "node/seccomp.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int hex_is(const wp_buf *b, const char *want, const char *what)
@@ -288,9 +294,132 @@ static void test_small_bits(void)
 	ok(wp_cgroup_dir("") == NULL && wp_cgroup_dir(NULL) == NULL, "no path, no cgroup");
 }
 
+/* The engine's process in its cgroup: on cgroup v2 born there (clone3 with
+ * CLONE_INTO_CGROUP), else moved (a v1 host, an older kernel); either way
+ * /proc/self/cgroup says so before it execs. Run in a process of its own (the seccomp
+ * filter stays there): "" when all held, else what failed. */
+static const char *spawn_in(const char *cg_procs, const char *want, char *why, size_t whycap)
+{
+	char out[] = "/tmp/wp-test-spawn-XXXXXX";
+	char *argv[] = { "/bin/cat", "/proc/self/cgroup", NULL };
+	wp_spawn_plan plan = { .fd = { -1, -1, -1, -1 }, .uid = getuid(), .gid = getgid(), .keep_fd = -1 };
+	wp_spawn_io io = { "", out, "", false, "test" };
+	wp_spawn_child child;
+	wp_seccomp filter = { 0 };
+	wp_error err;
+	char got[4096] = "";
+	int fd = mkstemp(out), status = -1;
+	ssize_t n;
+	const char *failed = "";
+
+	if (fd >= 0)
+		close(fd);
+	if (wp_seccomp_build(&filter, &err) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		failed = "building the seccomp filter";
+	else if (wp_spawn_paused(&io, argv, NULL, &plan, cg_procs, NULL, &filter, "/", &child, &err) < 0)
+		snprintf(why, whycap, "spawning: %.600s", err.msg), failed = why;
+	if (*failed)
+		goto done;
+	(void)!write(child.sync_fd, "g", 1);
+	close(child.sync_fd);
+	n = read(child.err_fd, why, whycap - 1);
+	close(child.err_fd);
+	waitpid(child.pid, &status, 0);
+	if (n > 0) {
+		why[n] = '\0';
+		failed = why;
+	} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		failed = "cat exited non-zero";
+	} else if ((fd = open(out, O_RDONLY)) >= 0) {
+		n = read(fd, got, sizeof(got) - 1);
+		got[n > 0 ? n : 0] = '\0';
+		close(fd);
+		if (!strstr(got, want))
+			snprintf(why, whycap, "/proc/self/cgroup has no '%.200s': %.600s", want, got), failed = why;
+	}
+done:
+	unlink(out);
+	wp_seccomp_release(&filter);
+	return failed;
+}
+
+static void check_spawn_in(const char *root, bool born, const char *what)
+{
+	int pipefd[2], status = -1;
+	char why[1024] = "";
+	pid_t pid;
+	ssize_t n;
+
+	if (pipe(pipefd) < 0 || (pid = fork()) < 0) {
+		ok(0, "%s: fork", what);
+		return;
+	}
+	if (pid == 0) {
+		char cg[256], procs[300], want[300], buf[1024] = "", trace[64], marks[2048];
+		const char *failed;
+		int tfd;
+
+		close(pipefd[0]);
+		/* born: the engine's cgroup is on the hierarchy the shim uses; not: the shim
+		 * takes another root for its own (as on a v1 host), so it is moved */
+		setenv("WASMPACK_CGROUP_ROOT", born ? root : "/nonexistent", 1);
+		snprintf(cg, sizeof(cg), "%s/wp-test-spawn-%d", root, (int)getpid());
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", cg);
+		snprintf(want, sizeof(want), "0::/wp-test-spawn-%d\n", (int)getpid());
+		snprintf(trace, sizeof(trace), "/tmp/wp-test-trace-%d", (int)getpid());
+		setenv("WASMPACK_SHIM_TRACE", trace, 1);
+		failed = mkdir(cg, 0755) < 0 ? "making the cgroup" : spawn_in(procs, want, buf, sizeof(buf));
+		rmdir(cg);
+		/* the way it got there, as the engine's process marked it (shim/trace.h) */
+		if (!*failed && (tfd = open(trace, O_RDONLY)) >= 0) {
+			ssize_t got = read(tfd, marks, sizeof(marks) - 1);
+
+			marks[got > 0 ? got : 0] = '\0';
+			close(tfd);
+			if (!strstr(marks, born ? "child: born in its cgroup" : "child: moved into its cgroup"))
+				snprintf(buf, sizeof(buf), "the marks do not say it was %s: %.500s", born ? "born there" : "moved",
+					 marks), failed = buf;
+		} else if (!*failed) {
+			failed = "no marks (WASMPACK_SHIM_TRACE)";
+		}
+		unlink(trace);
+		(void)!write(pipefd[1], failed, strlen(failed));
+		_exit(0);
+	}
+	close(pipefd[1]);
+	n = read(pipefd[0], why, sizeof(why) - 1);
+	why[n > 0 ? n : 0] = '\0';
+	close(pipefd[0]);
+	waitpid(pid, &status, 0);
+	if (!ok(n == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", what))
+		tap_diag(why);
+}
+
+static void test_spawn_cgroup(void)
+{
+	const char *roots[] = { "/sys/fs/cgroup", "/sys/fs/cgroup/unified" };
+	const char *root = NULL;
+	char path[256];
+
+	for (size_t i = 0; i < sizeof(roots) / sizeof(*roots) && !root; i++) {
+		snprintf(path, sizeof(path), "%s/cgroup.controllers", roots[i]);
+		if (access(path, F_OK) == 0)
+			root = roots[i];
+	}
+	if (getuid() != 0 || !root) {
+		ok(1, "# SKIP the engine's cgroup: needs root and a cgroup v2 mount");
+		ok(1, "# SKIP the engine's cgroup: needs root and a cgroup v2 mount");
+		return;
+	}
+	check_spawn_in(root, true, "the engine's process is born in its cgroup v2 (clone3, CLONE_INTO_CGROUP), "
+		       "exec's and is there before exec");
+	check_spawn_in(root, false, "where it cannot be born there, it moves itself in before exec");
+}
+
 int main(void)
 {
 	test_small_bits();
+	test_spawn_cgroup();
 	test_pb();
 	test_frames();
 	test_server();
