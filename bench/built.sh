@@ -2,7 +2,8 @@
 # lacks it, and a failure that names itself.
 #   - the binaries, the sample apps and the test helpers some benches drive
 #     (tests/helpers: ttrpc_client, cri): make all wasm-apps helpers into
-#     $WASMPACK_BUILD (default build/);
+#     $WASMPACK_BUILD (default build/), with jco installed first (the sample HTTP
+#     component is made with it);
 #   - bench_npm NAME: an npm package the bench runs (.deps/NAME, pinned by scripts/NAME),
 #     installed by scripts/deps.sh npm NAME when missing.
 # Any command that fails and stops the bench (set -e) is named with its line, so a bench
@@ -20,18 +21,19 @@ bench_fail() { # MESSAGE: a check failed: say so and stop
 	echo "bench: $*" >&2
 	exit 1
 }
-_b=${WASMPACK_BUILD:-$ROOT/build}
-for _f in wasmpack wasmpack-core containerd-shim-wasmpack-v1 testdata/hello.wasm testdata/sleeper.wasm \
-	testdata/http-hello.wasm tests/helpers/ttrpc_client tests/helpers/cri; do
-	[ -e "$_b/$_f" ] && continue
-	echo "# building wasmpack, its sample apps and test helpers into $_b first ($_f is missing)" >&2
-	make -C "$ROOT" O="$_b" all wasm-apps helpers >&2 || bench_fail "the build failed (make all wasm-apps helpers)"
-	break
-done
-unset _b _f
 bench_npm() { # NAME: .deps/NAME installed (scripts/deps.sh npm NAME) when missing
 	[ -d "$ROOT/.deps/$1/node_modules" ] && return 0
 	echo "# installing $1 (pinned by scripts/$1) into .deps/$1 first" >&2
 	"$ROOT/scripts/deps.sh" npm "$1" >&2 && [ -d "$ROOT/.deps/$1/node_modules" ] ||
 		bench_fail "$1 is not installed and could not be (scripts/deps.sh npm $1 needs npm and its registry)"
 }
+_b=${WASMPACK_BUILD:-$ROOT/build}
+for _f in wasmpack wasmpack-core containerd-shim-wasmpack-v1 testdata/hello.wasm testdata/sleeper.wasm \
+	testdata/http-hello.wasm tests/helpers/ttrpc_client tests/helpers/cri; do
+	[ -e "$_b/$_f" ] && continue
+	echo "# building wasmpack, its sample apps and test helpers into $_b first ($_f is missing)" >&2
+	bench_npm jco   # the sample HTTP component is made with it
+	make -C "$ROOT" O="$_b" all wasm-apps helpers >&2 || bench_fail "the build failed (make all wasm-apps helpers)"
+	break
+done
+unset _b _f
