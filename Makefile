@@ -54,11 +54,14 @@ $(O)/gen/runner_jco_run.h: node/runners/jco-run.cjs scripts/embed.sh
 $(O)/gen/runner_jco_transpile.h: node/runners/jco-transpile.mjs scripts/embed.sh
 	@mkdir -p $(dir $@)
 	@scripts/embed.sh $< jco_transpiler > $@.tmp && mv $@.tmp $@
+$(O)/gen/runner_jco_io.h: node/runners/jco-io.mjs scripts/embed.sh
+	@mkdir -p $(dir $@)
+	@scripts/embed.sh $< jco_io > $@.tmp && mv $@.tmp $@
 $(O)/gen/runner_spin_http.h: node/runners/spin-http.mjs scripts/embed.sh
 	@mkdir -p $(dir $@)
 	@scripts/embed.sh $< spin_http_runner > $@.tmp && mv $@.tmp $@
 $(O)/node/engine_node.o: $(O)/gen/runner_node_wasi.h
-$(O)/node/engine_jco.o: $(O)/gen/runner_jco_run.h $(O)/gen/runner_jco_transpile.h
+$(O)/node/engine_jco.o: $(O)/gen/runner_jco_run.h $(O)/gen/runner_jco_transpile.h $(O)/gen/runner_jco_io.h
 $(O)/node/engine_spin.o: $(O)/gen/runner_spin_http.h
 $(O)/node/engine_node.o $(O)/node/engine_jco.o $(O)/node/engine_spin.o: ALL_CFLAGS += -I$(O)
 .PHONY: FORCE

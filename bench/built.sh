@@ -21,10 +21,11 @@ bench_fail() { # MESSAGE: a check failed: say so and stop
 	echo "bench: $*" >&2
 	exit 1
 }
-bench_npm() { # NAME: .deps/NAME installed (scripts/deps.sh npm NAME) when missing
-	[ -d "$ROOT/.deps/$1/node_modules" ] && return 0
-	echo "# installing $1 (pinned by scripts/$1) into .deps/$1 first" >&2
-	"$ROOT/scripts/deps.sh" npm "$1" >&2 && [ -d "$ROOT/.deps/$1/node_modules" ] ||
+bench_npm() { # NAME: .deps/NAME installed at its pinned lock (scripts/deps.sh npm NAME)
+	if [ ! -d "$ROOT/.deps/$1/node_modules" ] || ! cmp -s "$ROOT/scripts/$1/package-lock.json" "$ROOT/.deps/$1/package-lock.json"; then
+		echo "# installing $1 (pinned by scripts/$1) into .deps/$1 first" >&2
+	fi
+	"$ROOT/scripts/deps.sh" npm "$1" >&2 ||
 		bench_fail "$1 is not installed and could not be (scripts/deps.sh npm $1 needs npm and its registry)"
 }
 _b=${WASMPACK_BUILD:-$ROOT/build}

@@ -449,6 +449,7 @@ static const struct {
 				"may write to them" },
 	{ "WASMPACK_SHIM_SOCKET_DIR", "where the shim puts its ttrpc sockets (default /run/containerd/s)" },
 	{ "WASMPACK_CGROUP_ROOT", "the cgroup file system the shim uses (default /sys/fs/cgroup)" },
+	{ "WASMPACK_SHIM_TRACE", "a file (an absolute path, root's own) the shim appends each step of a container's start to, with its time (bench/shim.sh)" },
 	{ "SPIN_OCI_ARCHIVE_LAYERS", "set: a Spin app's files go in one archive layer per component, as Spin does" },
 	{ "SOURCE_DATE_EPOCH", "the image creation time, in seconds since the epoch (default the git commit's time)" },
 	{ "DOCKER_CONFIG", "the folder of config.json with registry credentials (default ~/.docker)" },

@@ -15,6 +15,7 @@
 /* node/runners, embedded (scripts/embed.sh) */
 #include "gen/runner_jco_run.h"
 #include "gen/runner_jco_transpile.h"
+#include "gen/runner_jco_io.h"
 
 /* node's V8 flags for the runner; the transpile runs with them and a bounded JS heap (a
  * hostile component cannot make it take the node's memory; 300 s is its time limit), a
@@ -169,7 +170,7 @@ int wp_engine__jco_transpile(engine_ctx *x, const wp_engine_jco *j, int wasm_fd,
 			     wp_error *err)
 {
 	static const char *const flags[] = { JCO_NODE_FLAGS };
-	_cleanup_free_ char *node = wp_engine__find_on_path("node"), *id = NULL, *script = NULL;
+	_cleanup_free_ char *node = wp_engine__find_on_path("node"), *id = NULL, *script = NULL, *io = NULL;
 	wp_compile_job job = { 0 };
 	bool made;
 	int rc;
@@ -177,12 +178,23 @@ int wp_engine__jco_transpile(engine_ctx *x, const wp_engine_jco *j, int wasm_fd,
 	if (!node)
 		return wp_error_set(err, WP_ENOTFOUND, "jco runs on Node.js, and node is not on PATH");
 	script = wp_str_fmt("%s/wasmpack-jco-transpile.mjs", x->s->launcher_dir);
-	if ((rc = wp_engine__launcher_write(script, jco_transpiler, err)) < 0)
+	io = wp_str_fmt("%s/wasmpack-jco-io.mjs", x->s->launcher_dir);
+	if ((rc = wp_engine__launcher_write(script, jco_transpiler, err)) < 0 ||
+	    (rc = wp_engine__launcher_write(io, jco_io, err)) < 0)
 		return rc;
-	/* "-b1": the bundled form (bundle.cjs and its code cache) made beside app.js; older
-	 * entries (jco's CLI, imports not yet checked by function) are not used */
-	id = wp_str_fmt("jco-%s-p2s-%s%s-b1", j->version, j->shim_version ? j->shim_version : "unknown",
-			sync ? "-sync" : "");
+	/* The bundled form (bundle.cjs, with a file's I/O on the app's thread, and its code
+	 * cache) made beside app.js, by this wasmpack's transpile and I/O scripts: their
+	 * digest is in the name, so a wasmpack with other scripts makes its own (older
+	 * entries: jco's CLI, imports not yet checked by function, are not used either). */
+	{
+		_cleanup_free_ char *both = wp_str_fmt("%s\n%s", jco_transpiler, jco_io);
+		char hex[65];
+
+		wp_compile_hex_digest(both, strlen(both), hex);
+		hex[12] = '\0';
+		id = wp_str_fmt("jco-%s-p2s-%s%s-%s", j->version, j->shim_version ? j->shim_version : "unknown",
+				sync ? "-sync" : "", hex);
+	}
 	job.cache_root = x->s->launcher_dir;
 	job.engine_id = id;
 	job.what = "jco transpile";
@@ -202,8 +214,10 @@ int wp_engine__jco_transpile(engine_ctx *x, const wp_engine_jco *j, int wasm_fd,
 	wp_strv_push(&job.argv, sync ? "sync" : "async");
 	wp_strv_push(&job.argv, "{in}");
 	wp_strv_push(&job.argv, "{out}");
+	wp_strv_push(&job.argv, io);
 	wp_strv_push(&job.ro, j->modules);
 	wp_strv_push(&job.ro, script);
+	wp_strv_push(&job.ro, io);
 	rc = wp_compile_cached(&job, wasm_fd, compiled, &made, err);
 	wp_strv_release(&job.argv);
 	wp_strv_release(&job.ro);

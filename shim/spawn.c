@@ -190,6 +190,17 @@ static const char *child_join(const wp_spawn_plan *nsp, const char *cg_procs, bo
 	return "";
 }
 
+/* The 32-bit ids' calls where the plain ones take 16 bits (i386, 32-bit arm). */
+#ifdef SYS_setgroups32
+#define SYS_SETGROUPS SYS_setgroups32
+#define SYS_SETGID SYS_setgid32
+#define SYS_SETUID SYS_setuid32
+#else
+#define SYS_SETGROUPS SYS_setgroups
+#define SYS_SETGID SYS_setgid
+#define SYS_SETUID SYS_setuid
+#endif
+
 /* After fork: the engine's confinement (its own root, no way back, no privilege), then
  * the user, then no capability left, and the seccomp filter last. The user by the system
  * calls themselves: the child may come of a raw clone3, after which glibc's wrappers
@@ -199,8 +210,8 @@ static const char *child_confine(const wp_spawn_plan *nsp, const wp_confine *vie
 {
 	if (view && wp_confine_enter(view, cerr) != 0)
 		return cerr->msg;
-	if (getuid() == 0 && (syscall(SYS_setgroups, (long)nsp->n_groups, nsp->groups) < 0 ||
-			      syscall(SYS_setgid, (long)nsp->gid) < 0 || syscall(SYS_setuid, (long)nsp->uid) < 0))
+	if (getuid() == 0 && (syscall(SYS_SETGROUPS, (long)nsp->n_groups, nsp->groups) < 0 ||
+			      syscall(SYS_SETGID, (long)nsp->gid) < 0 || syscall(SYS_SETUID, (long)nsp->uid) < 0))
 		return "becoming the container's user";
 	if (wp_confine_drop_caps(cerr) < 0)
 		return cerr->msg;
@@ -212,6 +223,15 @@ static const char *child_confine(const wp_spawn_plan *nsp, const wp_confine *vie
 /* After Start released it: the engine's exec, or in a PID namespace (the pod's, or one of
  * its own) this binary again as the init (self, init_argv), the engine its child. What
  * failed goes to errfd; never returns. */
+/* errno's words with no allocation and no locale (strerror may allocate for a number it
+ * does not know, and the child may come of a raw clone3). */
+static const char *child_strerror(int e)
+{
+	const char *d = strerrordesc_np(e);
+
+	return d ? d : "unknown error";
+}
+
 /* After fork: what failed (with errno's words when with_errno) to errfd, and out. */
 __attribute__((noreturn)) static void child_fail(int errfd, const char *what, bool with_errno)
 {
@@ -220,7 +240,7 @@ __attribute__((noreturn)) static void child_fail(int errfd, const char *what, bo
 	(void)!write(errfd, what, strlen(what));
 	if (with_errno) {
 		(void)!write(errfd, ": ", 2);
-		(void)!write(errfd, strerror(e), strlen(strerror(e)));
+		(void)!write(errfd, child_strerror(e), strlen(child_strerror(e)));
 	}
 	_exit(127);
 }
@@ -252,7 +272,7 @@ __attribute__((noreturn)) static void child_exec(char **argv, char **envp, const
 	(void)!write(errfd, "starting engine '", 17);
 	(void)!write(errfd, argv[0], strlen(argv[0]));
 	(void)!write(errfd, "': ", 3);
-	(void)!write(errfd, strerror(e), strlen(strerror(e)));
+	(void)!write(errfd, child_strerror(e), strlen(child_strerror(e)));
 	_exit(127);
 }
 
@@ -292,6 +312,62 @@ static pid_t spawn_child(bool sandbox_pidns, int cg_fd, bool *placed)
 		 * in: made as before, and moved */
 	}
 	return sandbox_pidns ? (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0) : fork();
+}
+
+/* What the child needs, made before fork. */
+typedef struct child_args {
+	const wp_spawn_io *io;
+	char **argv, **envp, **init_argv;
+	const wp_spawn_plan *nsp;
+	const char *cg_procs; /* NULL when it was born in its cgroup */
+	const char *cwd;
+	const wp_confine *view;
+	const wp_seccomp *filter;
+	bool placed, sandbox_pidns;
+	int cg_fd, self, sync[2], errp[2];
+	char *stderr_text;
+} child_args;
+
+/* The child: set up while containerd answers Create and sends Start (the cgroup, the
+ * namespaces, the serving engine's socket, the read-only view of the cache entry, the
+ * user), then held until Start releases it into exec. */
+__attribute__((noreturn)) static void child_main(const child_args *a)
+{
+	sigset_t all;
+	char go;
+	const char *what;
+	wp_error cerr = WP_ERROR_INIT;
+
+	if (a->cg_fd >= 0)
+		close(a->cg_fd); /* born in it, or moving in by cg_procs: not needed here */
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	setsid();
+	close(a->sync[1]);
+	close(a->errp[0]);
+	what = child_stdio(a->io);
+	wp_shim_trace(a->io->id, "child: stdio opened");
+	if (!*what)
+		what = child_join(a->nsp, a->cg_procs, a->sandbox_pidns, a->argv != NULL, a->envp);
+	wp_shim_trace(a->io->id, a->placed ? "child: born in its cgroup, namespaces made"
+					   : "child: moved into its cgroup, namespaces made");
+	if (!*what && a->argv)
+		what = child_confine(a->nsp, a->view, a->filter, &cerr);
+	wp_shim_trace(a->io->id, "child: confined");
+	if (*what)
+		child_fail(a->errp[1], what, what != cerr.msg);
+	if (read(a->sync[0], &go, 1) != 1)
+		_exit(128 + SIGKILL);
+	wp_shim_trace(a->io->id, "child: released");
+	if (!a->argv) {
+		static char *const sandbox[] = { WP_SHIM_SANDBOX_ARGV0, NULL };
+
+		execv("/proc/self/exe", sandbox);
+		for (;;) /* the binary could not be run again: wait here */
+			pause();
+	}
+	child_exec(a->argv, a->envp, a->cwd, a->self, a->init_argv, a->stderr_text, a->errp[1]);
 }
 
 int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_strv *env, const wp_spawn_plan *nsp,
@@ -349,43 +425,11 @@ int wp_spawn_paused(const wp_spawn_io *io, char **argv, const wp_strv *env, cons
 		return rc;
 	}
 	if (pid == 0) {
-		sigset_t all;
-		char go;
-		const char *what;
-		wp_error cerr = WP_ERROR_INIT;
+		child_args a = { io, argv, envp, init_argv, nsp, placed ? NULL : cg_procs, cwd, view, filter,
+				 placed, sandbox_pidns, cg_fd, pidns ? self : -1, { sync[0], sync[1] }, { errp[0], errp[1] },
+				 stderr_text };
 
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		setsid();
-		close(sync[1]);
-		close(errp[0]);
-		what = child_stdio(io);
-		wp_shim_trace(io->id, "child: stdio opened");
-		/* All set up now, while containerd answers Create and sends Start: the cgroup
-		 * (the process moves itself), the namespaces, the serving engine's socket, the
-		 * read-only view of the cache entry, the user; Start then only releases it into
-		 * exec. */
-		if (!*what)
-			what = child_join(nsp, placed ? NULL : cg_procs, sandbox_pidns, argv != NULL, envp);
-		wp_shim_trace(io->id, placed ? "child: born in its cgroup, namespaces made"
-					     : "child: moved into its cgroup, namespaces made");
-		if (!*what && argv)
-			what = child_confine(nsp, view, filter, &cerr);
-		wp_shim_trace(io->id, "child: confined");
-		if (*what)
-			child_fail(errp[1], what, what != cerr.msg);
-		if (read(sync[0], &go, 1) != 1)
-			_exit(128 + SIGKILL);
-		wp_shim_trace(io->id, "child: released");
-		if (!argv) {
-			static char *const sandbox[] = { WP_SHIM_SANDBOX_ARGV0, NULL };
-
-			execv("/proc/self/exe", sandbox);
-			for (;;) /* the binary could not be run again: wait here */
-				pause();
-		}
-		child_exec(argv, envp, cwd, pidns ? self : -1, init_argv, stderr_text, errp[1]);
+		child_main(&a);
 	}
 	close(sync[0]);
 	close(errp[1]);

@@ -449,6 +449,7 @@ int main(int argc, char **argv)
 	}
 	if (f.debug)
 		wp_log_setup(stderr, WP_LOG_DEBUG);
+	wp_shim_trace_init();
 	wp_shim_trace(f.id, !strcmp(f.action, "start") ? "start action: exec'd" : "delete action: exec'd");
 	if (!strcmp(f.action, "start"))
 		return start(&f);

@@ -43,7 +43,18 @@ function loadCached(name, filename, requireFn) {
 // code cache and loads Node's modules the shim's I/O needs, then waits for the workerData
 // the shim's synckit would have started it with, which the Worker the shim asks for
 // (below) hands it, before its first call.
-const ioWorker = existsSync(`${appDir}/worker.cjs`) ? startIoWorker() : null;
+// The bundle answers a file's I/O on this thread (jco-io.mjs): the I/O thread is started
+// at once only for a component that imports sockets or HTTP (it serves those), else on
+// the first call it serves (stdin's reads, a clock's poll). WASMPACK_JCO_IO=worker sends
+// every call there, as preview2-shim alone does.
+let wanted = [];
+try { wanted = JSON.parse(readFileSync(`${appDir}/imports.json`, 'utf8')); } catch (e) { fail(`the transpiled component's imports.json: ${e.message}`); }
+const ioOpts = {
+  eager: wanted.some((n) => n.startsWith('wasi:sockets/') || n.startsWith('wasi:http/')),
+  worker: process.env.WASMPACK_JCO_IO === 'worker',
+};
+globalThis[Symbol.for('wasmpack.jco-io')] = ioOpts;
+let ioWorker = existsSync(`${appDir}/worker.cjs`) && (ioOpts.eager || ioOpts.worker) ? startIoWorker() : null;
 
 function startIoWorker() {
   const io = `${shimDir}/dist/io`;
@@ -74,17 +85,22 @@ const bundleWorkerThreads = {
   ...workerThreads,
   Worker: class extends workerThreads.Worker {
     constructor(url, options) {
-      if (!ioWorker || !String(url).endsWith('/worker-thread.bundle.js'))
+      if (!existsSync(`${appDir}/worker.cjs`) || !String(url).endsWith('/worker-thread.bundle.js'))
         return super(url, options);
+      ioWorker ??= startIoWorker();
+      mark?.('I/O thread asked for');
       ioWorker.postMessage({ workerData: options.workerData }, options.transferList);
       return ioWorker;
     }
   },
 };
 
+// What the bundle may require: Node's own modules (a consistency check, not a boundary:
+// the app's process is confined by the OS, as when it imported app.js itself).
+const { isBuiltin } = require('node:module');
 function nodeOnly(id) {
-  if (id === 'url' || id.startsWith('node:'))
-    return id === 'node:worker_threads' ? bundleWorkerThreads : require(id);
+  if (isBuiltin(id))
+    return id === 'node:worker_threads' || id === 'worker_threads' ? bundleWorkerThreads : require(id);
   throw new Error(`the bundle asked for '${id}', which is not Node's own`);
 }
 
@@ -106,7 +122,6 @@ async function main() {
     const { WASIShim, instantiate } = await load();
     const shim = new WASIShim({ sandbox: { preopens: JSON.parse(preopens), env: JSON.parse(env), args, enableNetwork: false } });
     const provided = shim.getImportObject();
-    const wanted = JSON.parse(readFileSync(`${appDir}/imports.json`, 'utf8'));
     const missing = wanted.filter((n) => !(n.replace(/@[^@/]*$/, '') in provided));
     if (missing.length)
       fail(`the component imports ${missing.join(', ')}, which this engine does not provide `

@@ -12,7 +12,9 @@
 // the same result). The code cache is made here, never by a process that runs an app, so
 // what a start trusts is what this confined transpile made; V8 checks it against the
 // source and its own version and flags, and the runner compiles afresh when it does not fit.
-// argv: jco-transpile JCO-PACKAGE-DIR SHIM-DIR FORM(async|sync) WASM OUT
+// The bundle answers a file's I/O on the app's thread (jco-io.mjs, put where the shim's
+// worker-io.js imports synckit), the rest through the shim's worker.
+// argv: jco-transpile JCO-PACKAGE-DIR SHIM-DIR FORM(async|sync) WASM OUT JCO-IO-MODULE
 import { readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, normalize, isAbsolute } from 'node:path';
@@ -20,7 +22,7 @@ import { pathToFileURL } from 'node:url';
 import vm from 'node:vm';
 import v8 from 'node:v8';
 
-const [jcoDir, shimDir, form, wasmPath, out] = process.argv.slice(2);
+const [jcoDir, shimDir, form, wasmPath, out, ioModule] = process.argv.slice(2);
 // The wrapper both bundles are compiled in, as node wraps a CommonJS file; the runner
 // passes the real paths (the worker's script is found beside __filename).
 const WRAP = ['(function (exports, require, module, __filename, __dirname) {', '\n})'];
@@ -56,11 +58,17 @@ try {
   process.exit(1);
 }
 t = lap('transpile', t);
+// the names this script writes itself, which jco's may not take
+const RESERVED = new Set(['bundle.cjs', 'bundle.cache', 'worker.cjs', 'worker.cache', 'transpile.json', 'imports.json',
+  '.entry.mjs', '.jco-io.mjs']);
 for (const [name, data] of Object.entries(files)) {
-  // jco's own names; none may leave the output folder
+  // jco's own names: plain relative paths inside the output folder
   const rel = normalize(name);
-  if (isAbsolute(rel) || rel.startsWith('..'))
-    throw new Error(`jco named an output file outside its folder: ${name}`);
+  if (!/^[\w.-]+(\/[\w.-]+)*$/.test(rel) || rel.split('/').some((p) => p === '.' || p === '..') || isAbsolute(rel) ||
+      RESERVED.has(rel)) {
+    process.stderr.write(`Error: jco named an output file wasmpack does not write: ${JSON.stringify(name).slice(0, 200)}\n`);
+    process.exit(1);
+  }
   if (rel.endsWith('.d.ts'))
     continue;
   mkdirSync(dirname(join(out, rel)), { recursive: true });
@@ -88,17 +96,26 @@ process.exit(0);
 async function bundle() {
   if (rolldown instanceof Error || typeof rolldown?.rolldown !== 'function')
     throw new Error(`jco's rolldown cannot be loaded: ${rolldown?.message ?? 'no rolldown() in it'}`);
-  const entry = join(out, '.entry.mjs');
+  const entry = join(out, '.entry.mjs'), io = join(out, '.jco-io.mjs');
   writeFileSync(entry, `export { WASIShim } from ${JSON.stringify(join(shimDir, 'dist/common/instantiation.js'))};\n`
     + "export { instantiate } from './app.js';\n");
-  await cjs(rolldown.rolldown, entry, 'bundle');
-  rmSync(entry);
+  writeFileSync(io, readFileSync(ioModule, 'utf8').replace(/'__SHIM__(\/[^']*)'/g, (_, rest) => JSON.stringify(shimDir + rest)));
+  const workerIo = join(shimDir, 'dist/io/worker-io.js');
+  try {
+    await cjs(rolldown.rolldown, entry, 'bundle', [{
+      name: 'wasmpack-jco-io',
+      resolveId: (source, importer) => (source === '../synckit/index.js' && importer === workerIo ? io : null),
+    }]);
+  } finally {
+    rmSync(entry, { force: true });
+    rmSync(io, { force: true });
+  }
   await cjs(rolldown.rolldown, join(shimDir, 'dist/io/worker-thread.js'), 'worker');
 }
 
 // input bundled into NAME.cjs (every import but Node's own inlined), and its code cache.
-async function cjs(rolldown, input, name) {
-  const build = await rolldown({ input, platform: 'node', logLevel: 'silent' });
+async function cjs(rolldown, input, name, plugins = []) {
+  const build = await rolldown({ input, platform: 'node', logLevel: 'silent', plugins });
   const { output } = await build.generate({ format: 'cjs' });
   await build.close?.();
   if (output.length !== 1)

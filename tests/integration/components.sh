@@ -18,10 +18,11 @@ export PATH=$JCO_BIN:$BUILD:/usr/sbin:/usr/bin:/sbin:/bin WASMPACK_CACHE=$TMP/ca
 unset WASMPACK_ENGINE
 JCO_VERSION=$(jq -r .version "$ROOT/.deps/jco/node_modules/@bytecodealliance/jco/package.json")
 SHIM_VERSION=$(jq -r .version "$ROOT/.deps/jco/node_modules/@bytecodealliance/jco/node_modules/@bytecodealliance/preview2-shim/package.json")
-# the node cache's folder of jco's transpiled forms: jco's and preview2-shim's versions
-JCO_DIR=jco-$JCO_VERSION-p2s-$SHIM_VERSION-b1
+# the node cache's folder of jco's transpiled forms: jco's and preview2-shim's versions,
+# and the digest of wasmpack's transpile and I/O scripts (found after the first run)
+JCO_PREFIX=jco-$JCO_VERSION-p2s-$SHIM_VERSION-
 mkdir -p app/static && printf 'Hello from the image\n' > app/static/greeting.txt
-for a in hello exitcode prober sleeper; do
+for a in hello exitcode prober sleeper files; do
 	jco new "$BUILD/testdata/$a.wasm" --wasi-command -o "$a.component.wasm" >/dev/null 2>&1
 done
 is "$(od -An -tx1 -j4 -N4 hello.component.wasm | tr -d ' ')" "0d000100" "jco new makes a component of the sample app (version 0d, layer 1)"
@@ -47,6 +48,8 @@ like "$out" "Hello from the image" "the component reads its static file at /"
 like "$(cat "$TMP/run.err")" "the app's wasm is a wasm component \(wasip2\)" "-v: the app was told a component"
 like "$(cat "$TMP/run.err")" "engine jco \(the first installed of wasmtime, jco\): " "and jco chosen for it (node runs modules only)"
 sum=$(sha256sum app/hello.wasm | cut -d' ' -f1)
+JCO_DIR=$(cd "$TMP/cache/compiled" && ls -d "$JCO_PREFIX"* 2>/dev/null | grep -v -- -sync- | head -1)
+like "$JCO_DIR" "^$JCO_PREFIX[0-9a-f]{12}$" "the transpiled forms' folder is named by jco's and the shim's versions and wasmpack's scripts"
 entry=$TMP/cache/compiled/$JCO_DIR/$sum
 check "the transpiled component is in the node cache, named by the component's sha256 and jco's version" test -f "$entry/app.js"
 like "$(cat "$entry/imports.json" 2>/dev/null)" '"wasi:cli/environment@0\.2' "with the component's imports beside it"
@@ -119,6 +122,25 @@ sleep 0.2
 kill -TERM "$spid"
 wait "$spid"
 is "$?" "143" "SIGTERM ends a sleeping component's run (exit 143)"
+
+# ---- a file's I/O on the app's thread (node/runners/jco-io.mjs), as preview2-shim's
+# worker does it: the same lines from both ways, the worker not started for them ----
+"$WP" build --layout wasm --wasm files.component.wasm -t c-files:v1 >/dev/null
+mkdir -p fl-local fl-worker
+out_local=$(printf 'one\ntwo\n' | WASMPACK_JCO_TIMES=1 "$WP" run -v "$TMP/fl-local:/data" c-files:v1 -- /data 2>"$TMP/fl.err"); rc=$?
+out_worker=$(printf 'one\ntwo\n' | WASMPACK_JCO_IO=worker "$WP" run -v "$TMP/fl-worker:/data" c-files:v1 -- /data 2>&1)
+is "$rc" "0" "the files app runs (a file's I/O on the app's thread)"
+for what in "big write" "big read" "stat size" "pread" "seek read" "append" "appended tail" "pwrite" "truncate" \
+	"rename" "list" "unlink" "missing file is ENOENT" "no file in a missing folder"; do
+	like "$out_local" "$what: ok" "a file's I/O on the app's thread: $what"
+done
+is "$(tail -3 <<<"$out_local" | tr '\n' ' ')" "one two stdin: 2 lines " "stdin's lines (blocking reads of descriptor 0 on the app's thread)"
+is "$out_local" "$out_worker" "the same lines as through preview2-shim's own I/O thread (WASMPACK_JCO_IO=worker)"
+is "$(grep -c 'I/O thread asked for' "$TMP/fl.err")" "0" "and the I/O thread was never started for them"
+like "$(cat "$TMP/fl.err")" "wasmpack: jco start: node start" "(the start's split says so)"
+is "$(ls fl-local)" "$(ls fl-worker)" "the folder holds the same files after both"
+out=$(printf 'x\n' | WASMPACK_JCO_TIMES=1 "$WP" run c-prober:v1 -- s:0 i 2>&1)
+like "$out" "stdin: x" "stdin still reaches a component read line by line"
 
 # ---- the wasm layout and the Spin layout carry components too ----
 "$WP" build --layout wasm --wasm hello.component.wasm -t c-art:v1 >/dev/null

@@ -7,6 +7,7 @@
 #include "common/pb.h"
 #include "shim/shim.h"
 #include "shim/spawn.h"
+#include "shim/trace.h"
 #include "shim/ttrpc.h"
 #include "node/seccomp.h"
 
@@ -368,6 +369,7 @@ static void check_spawn_in(const char *root, bool born, const char *what)
 		snprintf(want, sizeof(want), "0::/wp-test-spawn-%d\n", (int)getpid());
 		snprintf(trace, sizeof(trace), "/tmp/wp-test-trace-%d", (int)getpid());
 		setenv("WASMPACK_SHIM_TRACE", trace, 1);
+		wp_shim_trace_init();
 		failed = mkdir(cg, 0755) < 0 ? "making the cgroup" : spawn_in(procs, want, buf, sizeof(buf));
 		rmdir(cg);
 		/* the way it got there, as the engine's process marked it (shim/trace.h) */
