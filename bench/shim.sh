@@ -162,7 +162,7 @@ for step in order:
     print(f"| {step:<58} | {m:7.1f} | {m - prev:+14.1f} |")
     prev = m
 PY
-) || bench_fail "the shim wrote no marks (WASMPACK_SHIM_TRACE) for the ctr runs"
+) || breakdown="(no breakdown: this build's shim writes no marks, WASMPACK_SHIM_TRACE)"
 floor=$(awk '{print $1}' pairs | median)
 shim=$(awk '{print $2}' pairs | median)
 over=$(awk '{print $2 - $1}' pairs | median)
