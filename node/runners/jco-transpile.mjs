@@ -122,6 +122,15 @@ async function cjs(rolldown, input, name, plugins = []) {
     throw new Error(`rolldown made ${output.length} chunks of ${input}, not one`);
   const code = WRAP[0] + output[0].code + WRAP[1];
   writeFileSync(join(out, `${name}.cjs`), code);
-  if (cacheFits)
-    writeFileSync(join(out, `${name}.cache`), new vm.Script(code, { filename: join(out, `${name}.cjs`) }).createCachedData());
+  if (!cacheFits)
+    return;
+  // Every function compiled now (--no-lazy), not only the top level: a start then
+  // compiles none of the glue's functions as it first calls them (measured: 5 ms less for
+  // the sample app, for a cache of 600 KiB rather than 90). The flag goes back before the
+  // cache is made, and the tag must be the runner's again.
+  v8.setFlagsFromString('--no-lazy');
+  const script = new vm.Script(code, { filename: join(out, `${name}.cjs`) });
+  v8.setFlagsFromString('--lazy');
+  if (v8.cachedDataVersionTag() === runnerTag)
+    writeFileSync(join(out, `${name}.cache`), script.createCachedData());
 }
