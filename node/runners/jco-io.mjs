@@ -5,7 +5,8 @@
 // synckit's createSyncFn: a file's calls (its descriptor, the streams on it, their
 // pollables, which are always ready) are answered here with Node's synchronous fs calls,
 // the same calls the shim's worker makes on the same paths (which the shim's
-// filesystem.js resolves and confines, unchanged); every other call goes to the shim's
+// filesystem.js resolves and confines, unchanged), and a clock's pollables (a sleep, a
+// poll's timeout: a wait on this thread); every other call goes to the shim's
 // worker, started on the first such call (or at once, when the runner asks: a component
 // that imports sockets or HTTP). Stdin's blocking reads are answered here too (a blocking
 // read of descriptor 0); its first call of another kind (a read that must not block, a
@@ -14,7 +15,7 @@
 // worker: send every call there, as the shim alone would }.
 import { createSyncFn as workerSyncFn } from '__SHIM__/dist/synckit/index.js';
 import {
-  CALL_MASK, CALL_TYPE_MASK, FILE, STDIN, STDOUT, STDERR,
+  CALL_MASK, CALL_TYPE_MASK, FILE, STDIN, STDOUT, STDERR, SOCKET_TCP,
   INPUT_STREAM_CREATE, INPUT_STREAM_READ, INPUT_STREAM_BLOCKING_READ, INPUT_STREAM_SKIP,
   INPUT_STREAM_BLOCKING_SKIP, INPUT_STREAM_SUBSCRIBE, INPUT_STREAM_DISPOSE,
   OUTPUT_STREAM_CREATE, OUTPUT_STREAM_CHECK_WRITE, OUTPUT_STREAM_WRITE,
@@ -26,23 +27,32 @@ import {
   FILESYSTEM_DESCRIPTOR_SET_TIMES, FILESYSTEM_DESCRIPTOR_READ, FILESYSTEM_DESCRIPTOR_WRITE,
   FILESYSTEM_DESCRIPTOR_SYNC, FILESYSTEM_DESCRIPTOR_STAT, FILESYSTEM_DESCRIPTOR_METADATA_HASH,
   POLL_POLLABLE_READY, POLL_POLLABLE_BLOCK, POLL_POLLABLE_DISPOSE, POLL_POLL_LIST,
+  CLOCKS_DURATION_SUBSCRIBE, CLOCKS_INSTANT_SUBSCRIBE,
 } from '__SHIM__/dist/io/calls.js';
 import {
   openSync, closeSync, fstatSync, readSync, writeSync, ftruncateSync, futimesSync, fsyncSync, fdatasyncSync,
 } from 'node:fs';
 import { Buffer } from 'node:buffer';
-import process from 'node:process';
+import process, { hrtime } from 'node:process';
 
 // What a stream takes at once, as the shim's worker streams (their high-water mark).
 const CHUNK = 64 * 1024;
-// Ids of what is made here: above any the worker's counters reach, so a pollable or a
-// stream id says where it lives.
-const LOCAL = 2 ** 30;
+// Ids of what is made here: from LOCAL on, above any the worker's counters reach, so an
+// id says where it lives; below 2^30, a bit jco's glue takes for its own in the ids of
+// the resources it holds (T_FLAG): an id with it set would come back without it.
+const LOCAL = 2 ** 29;
+const LOCAL_END = 2 ** 30;
 let nextId = LOCAL;
+const newId = () => {
+  if (nextId >= LOCAL_END) throw new Error('wasi-io trap: too many file resources');
+  return nextId++;
+};
+const isLocal = (id) => typeof id === 'number' && id >= LOCAL && id < nextId;
 
 const files = new Map();    // descriptor id -> { fd, refs }
 const streams = new Map();  // stream id -> { file, pos (bigint), output }
-const polls = new Set();    // pollable ids: a file's streams are always ready
+const polls = new Map();    // pollable id -> null (a file's: always ready) or a deadline (a clock's, hrtime ns)
+const nap = new Int32Array(new SharedArrayBuffer(4)); // Atomics.wait on it: a sleep
 const stdins = new Map();   // stdin's stream id given out here -> the worker's once handed over, else null
 
 function kind(st) {
@@ -79,9 +89,10 @@ function failed(e) {
   return { tag: 'last-operation-failed', val: { code: e.code, message: e.message, stack: e.stack } };
 }
 
+// A stream that failed stays closed, as WASI has it (the worker's keep their error).
 function stream(id) {
   const s = streams.get(id);
-  if (!s) throw { tag: 'closed' };
+  if (!s || s.failed) throw { tag: 'closed' };
   return s;
 }
 
@@ -92,6 +103,7 @@ function readAt(s, len) {
   try {
     n = want ? readSync(file(s.file).fd, buf, 0, want, Number(s.pos)) : 0;
   } catch (e) {
+    s.failed = true;
     throw failed(e);
   }
   if (n === 0 && want > 0) throw { tag: 'closed' };
@@ -105,6 +117,7 @@ function writeAt(s, bytes) {
     while (done < bytes.byteLength)
       done += writeSync(file(s.file).fd, bytes, done, bytes.byteLength - done, Number(s.pos) + done);
   } catch (e) {
+    s.failed = true;
     throw failed(e);
   }
   s.pos += BigInt(done);
@@ -113,16 +126,28 @@ function writeAt(s, bytes) {
 
 function newStream(payload, output) {
   const f = file(payload.descriptorId);
-  const id = nextId++;
+  const id = newId();
   f.refs++;
   streams.set(id, { file: payload.descriptorId, pos: BigInt(payload.offset ?? 0), output });
   return id;
 }
 
-function newPoll() {
-  const id = nextId++;
-  polls.add(id);
+function newPoll(deadline = null) {
+  const id = newId();
+  polls.set(id, deadline);
   return id;
+}
+
+const pollReady = (id) => {
+  const d = polls.get(id);
+  return d === null || hrtime.bigint() >= d;
+};
+
+// Sleeps until the earliest of the deadlines (ns, hrtime's).
+function sleepUntil(deadlines) {
+  const until = deadlines.reduce((a, b) => (b < a ? b : a));
+  for (let left = until - hrtime.bigint(); left > 0n; left = until - hrtime.bigint())
+    Atomics.wait(nap, 0, 0, Number(left) / 1e6);
 }
 
 // A descriptor's calls: what the shim's worker does with the same fs calls, synchronously.
@@ -137,7 +162,7 @@ function descriptorCall(call, id, payload) {
         closeSync(fd);
         throw e;
       }
-      const fid = nextId++;
+      const fid = newId();
       files.set(fid, { fd, refs: 1 });
       return { id: fid, type };
     }
@@ -149,8 +174,10 @@ function descriptorCall(call, id, payload) {
     case FILESYSTEM_DESCRIPTOR_SET_SIZE: return void ftruncateSync(file(id).fd, Number(payload));
     case FILESYSTEM_DESCRIPTOR_SET_TIMES: return void futimesSync(file(id).fd, payload.atime, payload.mtime);
     case FILESYSTEM_DESCRIPTOR_READ: {
-      const buf = new Uint8Array(payload.length);
-      const n = readSync(file(id).fd, buf, 0, payload.length, payload.offset);
+      // a short read, as WASI allows, rather than a buffer of any length the app names
+      const len = Math.min(payload.length, CHUNK * 16);
+      const buf = new Uint8Array(len);
+      const n = readSync(file(id).fd, buf, 0, len, payload.offset);
       return { bytes: buf.subarray(0, n), eof: n === 0 };
     }
     case FILESYSTEM_DESCRIPTOR_WRITE:
@@ -186,7 +213,7 @@ function fileStreamCall(call, id, payload, splice) {
     case INPUT_STREAM_SKIP:
     case INPUT_STREAM_BLOCKING_SKIP: return BigInt(readAt(stream(id), payload).byteLength);
     case INPUT_STREAM_SUBSCRIBE:
-    case OUTPUT_STREAM_SUBSCRIBE: stream(id); return newPoll();
+    case OUTPUT_STREAM_SUBSCRIBE: stream(id); return newPoll(null);
     case INPUT_STREAM_DISPOSE:
     case OUTPUT_STREAM_DISPOSE: {
       const s = streams.get(id);
@@ -206,7 +233,9 @@ function fileStreamCall(call, id, payload, splice) {
     }
     case OUTPUT_STREAM_WRITE_ZEROES:
     case OUTPUT_STREAM_BLOCKING_WRITE_ZEROES_AND_FLUSH: {
-      const n = writeAt(stream(id), new Uint8Array(Number(payload)));
+      const s = stream(id);
+      if (BigInt(payload) > BigInt(CHUNK)) throw new Error('wasi-io trap: Cannot write more than permitted writable length');
+      const n = writeAt(s, new Uint8Array(Number(payload)));
       return (call & CALL_MASK) === OUTPUT_STREAM_WRITE_ZEROES ? undefined : BigInt(n);
     }
     case OUTPUT_STREAM_FLUSH:
@@ -241,7 +270,6 @@ export function createSyncFn(createWorker, debug, callback) {
     return worker;
   if (opts.eager)
     remote = workerSyncFn(createWorker, debug, callback);
-  const streamTypes = new Map(); // worker stream ids whose type is known: stdin's
 
   // stdin's stream is made in the worker the first time a call needs the worker
   const stdinId = (id) => {
@@ -249,7 +277,6 @@ export function createSyncFn(createWorker, debug, callback) {
     if (stdins.get(id) === null) {
       const real = worker(INPUT_STREAM_CREATE | STDIN, null, null);
       stdins.set(id, real);
-      streamTypes.set(real, STDIN);
     }
     return stdins.get(id);
   };
@@ -258,6 +285,7 @@ export function createSyncFn(createWorker, debug, callback) {
     const blocking = (call & CALL_MASK) === OUTPUT_STREAM_BLOCKING_SPLICE;
     const destType = call & CALL_TYPE_MASK;
     const srcLocal = streams.has(payload.src);
+    if (destType === FILE) stream(dest);
     let room = Number(payload.len);
     if (destType !== FILE && destType !== STDOUT && destType !== STDERR)
       room = Math.min(room, Number(worker(OUTPUT_STREAM_CHECK_WRITE | destType, dest, null)));
@@ -265,11 +293,10 @@ export function createSyncFn(createWorker, debug, callback) {
     if (srcLocal) {
       bytes = readAt(stream(payload.src), Math.min(room, CHUNK));
     } else {
+      // the worker reads any of its input streams by id alone (its read has no case by type)
       const src = stdinId(payload.src);
-      const srcType = streamTypes.get(src);
-      if (srcType === undefined)
-        throw new Error('wasi-io trap: a splice between a file and this stream is not supported by wasmpack');
-      bytes = worker((blocking ? INPUT_STREAM_BLOCKING_READ : INPUT_STREAM_READ) | srcType, src, BigInt(Math.min(room, CHUNK)));
+      bytes = worker((blocking ? INPUT_STREAM_BLOCKING_READ : INPUT_STREAM_READ) | (stdins.has(payload.src) ? STDIN : SOCKET_TCP),
+        src, BigInt(Math.min(room, CHUNK)));
     }
     if (destType === FILE) writeAt(stream(dest), bytes);
     else if (destType === STDOUT || destType === STDERR) (destType === STDERR ? process.stderr : process.stdout).write(bytes);
@@ -277,22 +304,51 @@ export function createSyncFn(createWorker, debug, callback) {
     return BigInt(bytes.byteLength);
   };
 
+  // A poll of a list holding pollables made here: the indices of those ready, waiting as
+  // long as none is (until a clock's deadline; with the worker's in the list, the worker
+  // waits on them and on a clock of its own for the earliest of ours).
+  const pollList = (list) => {
+    for (const p of list)
+      if (isLocal(p) && !polls.has(p)) throw new Error(`wasi-io trap: poll on a pollable ${p} that does not exist`);
+    const theirs = list.filter((p) => !isLocal(p));
+    for (;;) {
+      const ready = [];
+      list.forEach((p, i) => (isLocal(p) ? pollReady(p) : worker(POLL_POLLABLE_READY, p, null)) && ready.push(i));
+      if (ready.length) return new Uint32Array(ready);
+      const deadlines = list.filter(isLocal).map((p) => polls.get(p));
+      if (!theirs.length) {
+        sleepUntil(deadlines);
+        continue;
+      }
+      const earliest = deadlines.reduce((a, b) => (b < a ? b : a));
+      const left = earliest - hrtime.bigint();
+      const clock = worker(CLOCKS_DURATION_SUBSCRIBE, null, left > 0n ? left : 0n);
+      try {
+        worker(POLL_POLL_LIST, null, [...theirs, clock]);
+      } finally {
+        worker(POLL_POLLABLE_DISPOSE, clock, null);
+      }
+    }
+  };
+
   return function ioCall(call, id, payload) {
     const what = call & CALL_MASK;
     const type = call & CALL_TYPE_MASK;
     if (DESCRIPTOR_CALLS.has(call)) return descriptorCall(call, id, payload);
     if (type === FILE) return fileStreamCall(call, id, payload, splice);
-    if (what === POLL_POLLABLE_READY && polls.has(id)) return true;
-    if (what === POLL_POLLABLE_BLOCK && polls.has(id)) return undefined;
-    if (what === POLL_POLLABLE_DISPOSE && polls.has(id)) return void polls.delete(id);
-    if (what === POLL_POLL_LIST) {
-      const ready = [];
-      payload.forEach((p, i) => polls.has(p) && ready.push(i));
-      if (ready.length) return new Uint32Array(ready);
-      return worker(call, id, payload);
+    // a clock's pollables are made here too: a sleep or a poll's timeout needs no worker
+    if (what === CLOCKS_DURATION_SUBSCRIBE) return newPoll(hrtime.bigint() + BigInt(payload));
+    if (what === CLOCKS_INSTANT_SUBSCRIBE) return newPoll(BigInt(payload));
+    if ((what === POLL_POLLABLE_READY || what === POLL_POLLABLE_BLOCK || what === POLL_POLLABLE_DISPOSE) && isLocal(id)) {
+      if (!polls.has(id)) throw new Error(`wasi-io trap: Disposed a poll ${id} that does not exist`);
+      if (what === POLL_POLLABLE_DISPOSE) return void polls.delete(id);
+      if (what === POLL_POLLABLE_READY) return pollReady(id);
+      if (polls.get(id) !== null) sleepUntil([polls.get(id)]);
+      return undefined;
     }
+    if (what === POLL_POLL_LIST && payload.some(isLocal)) return pollList(payload);
     if (type === STDIN && what === INPUT_STREAM_CREATE) {
-      const placeholder = nextId++;
+      const placeholder = newId();
       stdins.set(placeholder, null);
       return placeholder;
     }

@@ -15,7 +15,7 @@
 // The bundle answers a file's I/O on the app's thread (jco-io.mjs, put where the shim's
 // worker-io.js imports synckit), the rest through the shim's worker.
 // argv: jco-transpile JCO-PACKAGE-DIR SHIM-DIR FORM(async|sync) WASM OUT JCO-IO-MODULE
-import { readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, rmSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, normalize, isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -100,12 +100,20 @@ async function bundle() {
   writeFileSync(entry, `export { WASIShim } from ${JSON.stringify(join(shimDir, 'dist/common/instantiation.js'))};\n`
     + "export { instantiate } from './app.js';\n");
   writeFileSync(io, readFileSync(ioModule, 'utf8').replace(/'__SHIM__(\/[^']*)'/g, (_, rest) => JSON.stringify(shimDir + rest)));
-  const workerIo = join(shimDir, 'dist/io/worker-io.js');
+  const workerIo = realpathSync(join(shimDir, 'dist/io/worker-io.js'));
+  let hooked = 0;
   try {
     await cjs(rolldown.rolldown, entry, 'bundle', [{
       name: 'wasmpack-jco-io',
-      resolveId: (source, importer) => (source === '../synckit/index.js' && importer === workerIo ? io : null),
+      resolveId: (source, importer) => {
+        if (source !== '../synckit/index.js' || !importer || realpathSync(importer) !== workerIo)
+          return null;
+        hooked++;
+        return io;
+      },
     }]);
+    if (hooked !== 1)
+      throw new Error(`preview2-shim's worker-io.js imported synckit ${hooked} times, not once: wasmpack's file I/O not bundled`);
   } finally {
     rmSync(entry, { force: true });
     rmSync(io, { force: true });

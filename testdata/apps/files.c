@@ -1,4 +1,5 @@
-/* Sample app: what programs do with files, in the folder named by its first argument,
+/* Sample app: what programs do with files, in the folder named by its first argument
+ * (and, with "poll-stdin" second, a poll of a file with stdin),
  * one line each ("NAME: ok" or "NAME: FAILED what"), then a copy of stdin's lines to
  * stdout ("stdin: N lines"). For tests/integration/components.sh, which runs it as a
  * component on jco's file I/O paths (wasmpack's on the app's thread, and preview2-shim's
@@ -6,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +106,23 @@ int main(int argc, char **argv)
 		say("list", seen, "readdir");
 	}
 	say("unlink", unlink(at(dir, "moved.bin")) == 0 && access(at(dir, "moved.bin"), F_OK) < 0, "unlink");
+	/* a poll on a file (ready at once), and on a file with stdin */
+	fd = open(at(dir, "moved2.bin"), O_RDWR | O_CREAT, 0644);
+	{
+		struct pollfd p[2] = { { fd, POLLIN, 0 }, { 0, POLLIN, 0 } };
+
+		good = fd >= 0 && poll(p, 1, 1000) == 1 && (p[0].revents & POLLIN);
+		say("poll a file", good, "poll");
+		/* with "poll-stdin" after the folder: stdin's pollable is the I/O thread's */
+		if (argc > 2 && !strcmp(argv[2], "poll-stdin")) {
+			p[0].revents = p[1].revents = 0;
+			good = fd >= 0 && poll(p, 2, 1000) >= 1 && (p[0].revents & POLLIN);
+			say("poll a file and stdin", good, "poll");
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	unlink(at(dir, "moved2.bin"));
 	/* what fails, fails as it should */
 	errno = 0;
 	good = fopen(at(dir, "missing.txt"), "r") == NULL && errno == ENOENT;

@@ -131,7 +131,7 @@ out_local=$(printf 'one\ntwo\n' | WASMPACK_JCO_TIMES=1 "$WP" run -v "$TMP/fl-loc
 out_worker=$(printf 'one\ntwo\n' | WASMPACK_JCO_IO=worker "$WP" run -v "$TMP/fl-worker:/data" c-files:v1 -- /data 2>&1)
 is "$rc" "0" "the files app runs (a file's I/O on the app's thread)"
 for what in "big write" "big read" "stat size" "pread" "seek read" "append" "appended tail" "pwrite" "truncate" \
-	"rename" "list" "unlink" "missing file is ENOENT" "no file in a missing folder"; do
+	"rename" "list" "unlink" "poll a file" "missing file is ENOENT" "no file in a missing folder"; do
 	like "$out_local" "$what: ok" "a file's I/O on the app's thread: $what"
 done
 is "$(tail -3 <<<"$out_local" | tr '\n' ' ')" "one two stdin: 2 lines " "stdin's lines (blocking reads of descriptor 0 on the app's thread)"
@@ -139,6 +139,11 @@ is "$out_local" "$out_worker" "the same lines as through preview2-shim's own I/O
 is "$(grep -c 'I/O thread asked for' "$TMP/fl.err")" "0" "and the I/O thread was never started for them"
 like "$(cat "$TMP/fl.err")" "wasmpack: jco start: node start" "(the start's split says so)"
 is "$(ls fl-local)" "$(ls fl-worker)" "the folder holds the same files after both"
+out_local=$(printf 'one\n' | WASMPACK_JCO_TIMES=1 "$WP" run -v "$TMP/fl-local:/data" c-files:v1 -- /data poll-stdin 2>&1)
+out_worker=$(printf 'one\n' | WASMPACK_JCO_IO=worker "$WP" run -v "$TMP/fl-worker:/data" c-files:v1 -- /data poll-stdin 2>&1)
+like "$out_local" "poll a file and stdin: ok" "a poll of a file's pollable with one of the I/O thread's (stdin)"
+like "$out_local" "I/O thread asked for" "(which starts the I/O thread)"
+is "$(grep -v '^wasmpack: jco start' <<<"$out_local")" "$out_worker" "the same lines as through preview2-shim's own I/O thread"
 out=$(printf 'x\n' | WASMPACK_JCO_TIMES=1 "$WP" run c-prober:v1 -- s:0 i 2>&1)
 like "$out" "stdin: x" "stdin still reaches a component read line by line"
 
