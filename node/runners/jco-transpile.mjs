@@ -49,9 +49,9 @@ const rolldownLoad = form === 'async'
 const { transpile } = await import(pathToFileURL(join(jcoDir, 'dist/api.js')));
 const rolldown = await rolldownLoad;
 let t = lap('load jco', t0);
-let files;
+let files, imports;
 try {
-  ({ files } = await transpile(readFileSync(wasmPath), { name: 'app', instantiation: form, noTypescript: true, quiet: true }));
+  ({ files, imports } = await transpile(readFileSync(wasmPath), { name: 'app', instantiation: form, noTypescript: true, quiet: true }));
 } catch (e) {
   // jco's words on one line, no stack: what the user is shown
   process.stderr.write(`${e?.constructor?.name ?? 'Error'}: ${String(e?.message ?? e).replace(/\s+/g, ' ')}\n`);
@@ -101,16 +101,26 @@ async function bundle() {
     + "export { instantiate } from './app.js';\n");
   writeFileSync(io, readFileSync(ioModule, 'utf8').replace(/'__SHIM__(\/[^']*)'/g, (_, rest) => JSON.stringify(shimDir + rest)));
   const workerIo = realpathSync(join(shimDir, 'dist/io/worker-io.js'));
+  const shimIndex = realpathSync(join(shimDir, 'dist/nodejs/index.js'));
+  // Only the WASI the component imports is loaded: without wasi:http, the shim's HTTP
+  // (node:http with it) is left out, its objects empty (WASIShim still reads them).
+  const http = (imports ?? []).some((i) => String(i).startsWith('wasi:http/'));
   let hooked = 0;
   try {
     await cjs(rolldown.rolldown, entry, 'bundle', [{
       name: 'wasmpack-jco-io',
       resolveId: (source, importer) => {
-        if (source !== '../synckit/index.js' || !importer || realpathSync(importer) !== workerIo)
+        if (!importer)
+          return null;
+        if (source === './http.js' && !http && realpathSync(importer) === shimIndex)
+          return '\0wasmpack-no-http';
+        if (source !== '../synckit/index.js' || realpathSync(importer) !== workerIo)
           return null;
         hooked++;
         return io;
       },
+      load: (id) => (id === '\0wasmpack-no-http'
+        ? 'export const types = {}, incomingHandler = {}, outgoingHandler = {};\n' : null),
     }]);
     if (hooked !== 1)
       throw new Error(`preview2-shim's worker-io.js imported synckit ${hooked} times, not once: wasmpack's file I/O not bundled`);
