@@ -220,9 +220,6 @@ static const char *child_confine(const wp_spawn_plan *nsp, const wp_confine *vie
 	return "";
 }
 
-/* After Start released it: the engine's exec, or in a PID namespace (the pod's, or one of
- * its own) this binary again as the init (self, init_argv), the engine its child. What
- * failed goes to errfd; never returns. */
 /* errno's words with no allocation and no locale (strerror may allocate for a number it
  * does not know, and the child may come of a raw clone3). */
 static const char *child_strerror(int e)
@@ -245,6 +242,9 @@ __attribute__((noreturn)) static void child_fail(int errfd, const char *what, bo
 	_exit(127);
 }
 
+/* After Start released it: the engine's exec, or in a PID namespace (the pod's, or one of
+ * its own) this binary again as the init (self, init_argv), the engine its child. What
+ * failed goes to errfd; never returns. */
 __attribute__((noreturn)) static void child_exec(char **argv, char **envp, const char *cwd, int self, char **init_argv,
 						char *stderr_text, int errfd)
 {

@@ -50,7 +50,7 @@ const newId = () => {
 const isLocal = (id) => typeof id === 'number' && id >= LOCAL && id < nextId;
 
 const files = new Map();    // descriptor id -> { fd, refs }
-const streams = new Map();  // stream id -> { file, pos (bigint), output }
+const streams = new Map();  // stream id -> { file (its descriptor id), pos (bigint), failed }
 const polls = new Map();    // pollable id -> null (a file's: always ready) or a deadline (a clock's, hrtime ns)
 const nap = new Int32Array(new SharedArrayBuffer(4)); // Atomics.wait on it: a sleep
 const stdins = new Map();   // stdin's stream id given out here -> the worker's once handed over, else null
@@ -124,11 +124,11 @@ function writeAt(s, bytes) {
   return done;
 }
 
-function newStream(payload, output) {
+function newStream(payload) {
   const f = file(payload.descriptorId);
   const id = newId();
   f.refs++;
-  streams.set(id, { file: payload.descriptorId, pos: BigInt(payload.offset ?? 0), output });
+  streams.set(id, { file: payload.descriptorId, pos: BigInt(payload.offset ?? 0), failed: false });
   return id;
 }
 
@@ -143,9 +143,11 @@ const pollReady = (id) => {
   return d === null || hrtime.bigint() >= d;
 };
 
+const earliest = (deadlines) => deadlines.reduce((a, b) => (b < a ? b : a));
+
 // Sleeps until the earliest of the deadlines (ns, hrtime's).
 function sleepUntil(deadlines) {
-  const until = deadlines.reduce((a, b) => (b < a ? b : a));
+  const until = earliest(deadlines);
   for (let left = until - hrtime.bigint(); left > 0n; left = until - hrtime.bigint())
     Atomics.wait(nap, 0, 0, Number(left) / 1e6);
 }
@@ -206,8 +208,8 @@ const DESCRIPTOR_CALLS = new Set([
 // its reads and writes do not move each other).
 function fileStreamCall(call, id, payload, splice) {
   switch (call & CALL_MASK) {
-    case INPUT_STREAM_CREATE: return newStream(payload, false);
-    case OUTPUT_STREAM_CREATE: return newStream(payload, true);
+    case INPUT_STREAM_CREATE:
+    case OUTPUT_STREAM_CREATE: return newStream(payload);
     case INPUT_STREAM_READ:
     case INPUT_STREAM_BLOCKING_READ: return readAt(stream(id), payload);
     case INPUT_STREAM_SKIP:
@@ -255,7 +257,6 @@ function readStdin(len) {
     n = buf.length ? readSync(0, buf, 0, buf.length, null) : 0;
   } catch (e) {
     if (e.code === 'EAGAIN' || e.code === 'EWOULDBLOCK') return null;
-    if (e.code === 'EOF') throw { tag: 'closed' };
     throw failed(e);
   }
   if (n === 0 && buf.length > 0) throw { tag: 'closed' };
@@ -320,8 +321,7 @@ export function createSyncFn(createWorker, debug, callback) {
         sleepUntil(deadlines);
         continue;
       }
-      const earliest = deadlines.reduce((a, b) => (b < a ? b : a));
-      const left = earliest - hrtime.bigint();
+      const left = earliest(deadlines) - hrtime.bigint();
       const clock = worker(CLOCKS_DURATION_SUBSCRIBE, null, left > 0n ? left : 0n);
       try {
         worker(POLL_POLL_LIST, null, [...theirs, clock]);

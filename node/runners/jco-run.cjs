@@ -5,8 +5,8 @@
 // inside instantiation (its functions were held to WASI's WIT before the transpile:
 // node/engine_jco.c, jco_check).
 // A start reads bundle.cjs (the shim and app.js as one function) with V8's code cache made
-// at transpile time, and starts the shim's I/O thread from worker.cjs the same way; the
-// core wasm is compiled synchronously when small (faster so than through the async
+// at transpile time, and starts the shim's I/O thread, when one is needed, from
+// worker.cjs the same way; the core wasm is compiled synchronously when small (faster so than through the async
 // path's task queue). Without a bundle it imports app.js and the shim as modules.
 // argv: runner SHIM-DIR APP-DIR PREOPENS-JSON ARG...; the app's env: WASMPACK_APP_ENV (JSON).
 // WASMPACK_JCO_TIMES=1 in node's environment writes where a start's time went to stderr.
@@ -38,15 +38,13 @@ function loadCached(name, filename, requireFn) {
   return { exports: module.exports, cached: cachedData !== undefined && !script.cachedDataRejected };
 }
 
-// The shim's I/O thread, started first thing (it takes a second V8 isolate and as long to
-// boot as this thread takes to load the app): it compiles the bundled worker.cjs with its
-// code cache and loads Node's modules the shim's I/O needs, then waits for the workerData
-// the shim's synckit would have started it with, which the Worker the shim asks for
-// (below) hands it, before its first call.
-// The bundle answers a file's I/O on this thread (jco-io.mjs): the I/O thread is started
-// at once only for a component that imports sockets or HTTP (it serves those), else on
-// the first call it serves (stdin's reads, a clock's poll). WASMPACK_JCO_IO=worker sends
-// every call there, as preview2-shim alone does.
+// The shim's I/O thread, a second V8 isolate: the bundle answers a file's I/O on this
+// thread (jco-io.mjs), so it is started at once only for a component that imports sockets
+// or HTTP (it serves those), else on the first call it serves (a read of stdin that must
+// not block, a socket's); WASMPACK_JCO_IO=worker sends every call there, as preview2-shim
+// alone does. It compiles the bundled worker.cjs with its code cache and loads Node's
+// modules the shim's I/O needs, then waits for the workerData the shim's synckit would
+// have started it with, which the Worker the shim asks for (below) hands it.
 let wanted = [];
 try { wanted = JSON.parse(readFileSync(`${appDir}/imports.json`, 'utf8')); } catch (e) { fail(`the transpiled component's imports.json: ${e.message}`); }
 const ioOpts = {
@@ -54,7 +52,8 @@ const ioOpts = {
   worker: process.env.WASMPACK_JCO_IO === 'worker',
 };
 globalThis[Symbol.for('wasmpack.jco-io')] = ioOpts;
-let ioWorker = existsSync(`${appDir}/worker.cjs`) && (ioOpts.eager || ioOpts.worker) ? startIoWorker() : null;
+const hasWorkerBundle = existsSync(`${appDir}/worker.cjs`);
+let ioWorker = hasWorkerBundle && (ioOpts.eager || ioOpts.worker) ? startIoWorker() : null;
 
 function startIoWorker() {
   const io = `${shimDir}/dist/io`;
@@ -85,10 +84,10 @@ const bundleWorkerThreads = {
   ...workerThreads,
   Worker: class extends workerThreads.Worker {
     constructor(url, options) {
-      if (!existsSync(`${appDir}/worker.cjs`) || !String(url).endsWith('/worker-thread.bundle.js'))
+      if (!hasWorkerBundle || !String(url).endsWith('/worker-thread.bundle.js'))
         return super(url, options);
       ioWorker ??= startIoWorker();
-      mark?.('I/O thread asked for');
+      mark('I/O thread asked for');
       ioWorker.postMessage({ workerData: options.workerData }, options.transferList);
       return ioWorker;
     }

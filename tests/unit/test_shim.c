@@ -418,8 +418,107 @@ static void test_spawn_cgroup(void)
 	check_spawn_in(root, false, "where it cannot be born there, it moves itself in before exec");
 }
 
+/* WASMPACK_SHIM_TRACE in a process of its own (the descriptor is opened once): what
+ * trace() leaves in the file, or "" when nothing; *returned whether init came back
+ * within 2 s (a FIFO must not hold the shim). */
+static void trace_case(const char *path, const char *id, char *got, size_t cap, bool *returned)
+{
+	int pipefd[2], status = -1;
+	pid_t pid;
+	ssize_t n;
+
+	*returned = false;
+	got[0] = '\0';
+	if (pipe(pipefd) < 0 || (pid = fork()) < 0)
+		return;
+	if (pid == 0) {
+		close(pipefd[0]);
+		alarm(2);
+		setenv("WASMPACK_SHIM_TRACE", path, 1);
+		wp_shim_trace_init();
+		wp_shim_trace(id, "a step");
+		(void)!write(pipefd[1], "r", 1);
+		_exit(0);
+	}
+	close(pipefd[1]);
+	*returned = read(pipefd[0], got, 1) == 1;
+	close(pipefd[0]);
+	waitpid(pid, &status, 0);
+	got[0] = '\0';
+	{
+		int fd = open(path, O_RDONLY | O_NONBLOCK);
+
+		if (fd >= 0) {
+			struct stat st;
+
+			if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (n = read(fd, got, cap - 1)) > 0)
+				got[n] = '\0';
+			close(fd);
+		}
+	}
+}
+
+static void test_trace(void)
+{
+	char path[] = "/tmp/wp-test-trace-XXXXXX", file[300], got[1024], id[400];
+	bool returned;
+
+	if (!mkdtemp(path)) {
+		ok(0, "a temporary folder for the trace tests");
+		return;
+	}
+	snprintf(file, sizeof(file), "%s/trace", path);
+	trace_case(file, "c1", got, sizeof(got), &returned);
+	ok(returned && strstr(got, " c1 a step\n") && strchr(got, '.') && strchr(got, '.') < strchr(got, ' '), "a mark: SECONDS.MICROS PID ID STEP");
+	unlink(file);
+	/* a ttrpc id is the client's: cut, and no line of its own */
+	memset(id, 'x', sizeof(id) - 1);
+	id[sizeof(id) - 1] = '\0';
+	{
+		static const char evil[] = "evil\n1 2 forged line\r";
+		const char *at;
+
+		memcpy(id, evil, sizeof(evil) - 1);
+		trace_case(file, id, got, sizeof(got), &returned);
+		/* "SECONDS.MICROS PID " then 200 bytes of the id, then " a step\n" */
+		at = strchr(got, ' ') ? strchr(strchr(got, ' ') + 1, ' ') : NULL;
+		ok(returned && strchr(got, '\n') == got + strlen(got) - 1 && strstr(got, "evil?1 2 forged line?") && at &&
+		   strlen(at + 1) == 200 + strlen(" a step\n"),
+		   "an id's control characters are replaced and it is cut at 200 bytes: one line (%zu bytes)", strlen(got));
+	}
+	unlink(file);
+	/* a FIFO in its place: not opened for good, and never waited on */
+	if (mkfifo(file, 0600) == 0) {
+		trace_case(file, "c2", got, sizeof(got), &returned);
+		ok(returned, "a FIFO at the trace path does not hold the shim");
+		unlink(file);
+	}
+	/* a file another user owns: not written */
+	if (getuid() == 0) {
+		int fd = open(file, O_WRONLY | O_CREAT | O_EXCL, 0666);
+
+		if (fd >= 0) {
+			(void)!fchown(fd, 65534, 65534);
+			close(fd);
+		}
+		trace_case(file, "c3", got, sizeof(got), &returned);
+		ok(returned && !*got, "a file another user made at the trace path is not written");
+		unlink(file);
+	} else {
+		ok(1, "# SKIP a file another user owns: needs root");
+	}
+	/* a link at the trace path: not followed */
+	if (symlink("/tmp/wp-test-trace-target-none", file) == 0) {
+		trace_case(file, "c4", got, sizeof(got), &returned);
+		ok(returned && access("/tmp/wp-test-trace-target-none", F_OK) < 0, "a link at the trace path is not followed");
+		unlink(file);
+	}
+	rmdir(path);
+}
+
 int main(void)
 {
+	test_trace();
 	test_small_bits();
 	test_spawn_cgroup();
 	test_pb();
